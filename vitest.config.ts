@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests import workspace packages by their source (the `@initguard/source` export condition),
+// so no build is needed to run them and coverage maps to the TypeScript files.
+export default defineConfig({
+  resolve: { conditions: ['@initguard/source', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['@initguard/source', 'node', 'import', 'default'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+})
