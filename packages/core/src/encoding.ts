@@ -37,7 +37,7 @@ export function bytesToHex(bytes: Uint8Array): string {
 export function hexToBytes(text: string, options?: DecodeOptions): Uint8Array {
   const field = fieldName(options, 'hex value')
   if (!HEX_PATTERN.test(text)) {
-    const at = [...text].findIndex((c) => !/[0-9a-fA-F]/.test(c))
+    const at = text.search(/[^0-9a-fA-F]/)
     throw new MalformedInputError(
       'ERR_HEX_INVALID',
       `${field} is not hex: bad character at position ${at}`,
@@ -109,7 +109,7 @@ export function base64ToBytes(text: string, options?: Base64DecodeOptions): Uint
 }
 
 function describeBase64Fault(text: string): string {
-  const bad = [...text].findIndex((c) => !/[A-Za-z0-9+/=]/.test(c))
+  const bad = text.search(/[^A-Za-z0-9+/=]/)
   if (bad >= 0) {
     const c = text.codePointAt(bad) ?? 0
     const shown =

@@ -27,3 +27,36 @@ export {
   stringToUtf8,
 } from './encoding.ts'
 export type { DecodeOptions, Base64DecodeOptions } from './encoding.ts'
+export { ByteReader } from './byte-reader.ts'
+export type { ByteReaderOptions, TrailingMode } from './byte-reader.ts'
+export {
+  DerUniversalTag,
+  parseDer,
+  expectDerTag,
+  decodeDerInteger,
+  decodeDerEnumerated,
+  decodeDerBoolean,
+  decodeDerNull,
+  decodeDerOid,
+  decodeDerOctetString,
+  decodeDerBitString,
+  decodeDerUtf8String,
+  decodeDerPrintableString,
+  decodeDerIa5String,
+  decodeDerUtcTime,
+  decodeDerGeneralizedTime,
+  decodeDerTime,
+  decodeDerSequence,
+  decodeDerSet,
+  decodeDerExplicit,
+} from './der.ts'
+export type {
+  DerTagClass,
+  DerElement,
+  DerParseOptions,
+  DerTagSpec,
+  DerDecodeOptions,
+  DerBitString,
+} from './der.ts'
+export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
+export { constantTimeEqual } from './constant-time.ts'

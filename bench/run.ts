@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: run every `bench/*.bench.ts`, write `bench/results.json`, print a table.
+ *
+ * Environment: BENCH_ROUNDS (default 7), BENCH_ROUND_MS (default 300), BENCH_FILTER (substring of
+ * benchmark names to run).
+ */
+import { readdir, writeFile } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join } from 'node:path'
+import { measure, type BenchResult, type Benchmark } from './harness.ts'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const options = {
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 7),
+  roundMillis: Number(process.env['BENCH_ROUND_MS'] ?? 300),
+  warmupMillis: 300,
+}
+const filter = process.env['BENCH_FILTER'] ?? ''
+
+const files = (await readdir(here)).filter((f) => f.endsWith('.bench.ts')).sort()
+const results: BenchResult[] = []
+for (const file of files) {
+  const module = (await import(pathToFileURL(join(here, file)).href)) as {
+    benchmarks: readonly Benchmark[]
+  }
+  for (const benchmark of module.benchmarks) {
+    if (!benchmark.name.includes(filter)) continue
+    const result = measure(benchmark, options)
+    results.push(result)
+    const goal =
+      result.goal === undefined
+        ? ''
+        : `  (goal ≥ ${result.goal}: ${result.ratio >= result.goal ? 'met' : 'NOT met'})`
+    console.log(
+      `${result.name.padEnd(56)} ${Math.round(result.value).toLocaleString('en').padStart(12)} ${result.unit}  ` +
+        `ratio ${result.ratio.toFixed(3)} vs ${result.baseline} (${Math.round(result.baseline_value).toLocaleString('en')} ${result.unit})${goal}`,
+    )
+  }
+}
+await writeFile(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n')
+console.log(`\n${results.length} benchmarks; results in bench/results.json`)

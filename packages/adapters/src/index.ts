@@ -1,0 +1,8 @@
+/**
+ * @initguard/adapters: the edges where Initguard touches the world (files now; configfs-tsm,
+ * collateral fetchers, registries and stores as they arrive).
+ *
+ * @module
+ */
+export { DEFAULT_MAX_INPUT_SIZE, readInput, writeFileAtomic } from './local-files.ts'
+export type { ReadInputOptions, WriteOptions } from './local-files.ts'

@@ -1,0 +1,119 @@
+/**
+ * Local files for the CLI and services: bounded reads with clear errors, and atomic writes so a
+ * failed command never leaves a half-written file behind.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { LocalIoError, MalformedInputError } from '@initguard/core'
+
+/** Default largest input file: 64 MiB. Initguard's inputs are documents, reports and manifests. */
+export const DEFAULT_MAX_INPUT_SIZE: number = 64 * 1024 * 1024
+
+/** Options for {@link readInput}. */
+export interface ReadInputOptions {
+  /** What the file is, for messages ("initdata document", "manifest"). */
+  readonly what: string
+  /** Largest accepted size in bytes; default {@link DEFAULT_MAX_INPUT_SIZE}. */
+  readonly maxSize?: number
+  /** Where `-` reads from; default the process's standard input. */
+  readonly stdin?: NodeJS.ReadableStream
+}
+
+function ioError(error: unknown, path: string, what: string, verb: 'read' | 'write'): LocalIoError {
+  const code = (error as { code?: unknown }).code
+  const reason =
+    code === 'ENOENT'
+      ? 'no such file or directory'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'ENOSPC'
+            ? 'no space left on the device'
+            : typeof code === 'string'
+              ? code
+              : 'unknown error'
+  return new LocalIoError(
+    verb === 'read' ? 'ERR_FILE_READ' : 'ERR_FILE_WRITE',
+    `cannot ${verb} ${what} ${JSON.stringify(path)}: ${reason}`,
+    {
+      cause: error,
+      details: { path, reason },
+      ...(code === 'ENOENT' ? { hint: 'check the path' } : {}),
+    },
+  )
+}
+
+/**
+ * Read a whole input file (or standard input for `-`), refusing files over `maxSize`.
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_READ`; {@link MalformedInputError} `ERR_FILE_TOO_LARGE`.
+ */
+export async function readInput(path: string, options: ReadInputOptions): Promise<Uint8Array> {
+  const maxSize = options.maxSize ?? DEFAULT_MAX_INPUT_SIZE
+  const tooLarge = (): MalformedInputError =>
+    new MalformedInputError(
+      'ERR_FILE_TOO_LARGE',
+      `${options.what} ${path === '-' ? 'on standard input' : JSON.stringify(path)} is larger than ${maxSize} bytes`,
+      { details: { path, maxSize } },
+    )
+  if (path === '-') {
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of (options.stdin ?? process.stdin) as AsyncIterable<Buffer | string>) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      size += buffer.length
+      if (size > maxSize) throw tooLarge()
+      chunks.push(buffer)
+    }
+    return new Uint8Array(Buffer.concat(chunks))
+  }
+  try {
+    const info = await stat(path)
+    if (info.isFile() && info.size > maxSize) throw tooLarge()
+    const bytes = await readFile(path)
+    if (bytes.length > maxSize) throw tooLarge()
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  } catch (error) {
+    if (error instanceof MalformedInputError) throw error
+    throw ioError(error, path, options.what, 'read')
+  }
+}
+
+/** Options for {@link writeFileAtomic}. */
+export interface WriteOptions {
+  /** What the file is, for messages. */
+  readonly what: string
+  /** File mode for a new file; default 0o644. */
+  readonly mode?: number
+}
+
+/**
+ * Write `bytes` to `path` atomically: write a temporary file beside it, flush it to disk, then
+ * rename it over `path`. Readers see the old file or the new one, never a part.
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`.
+ */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteOptions,
+): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const handle = await open(temporary, 'wx', options.mode ?? 0o644)
+    try {
+      await handle.writeFile(bytes)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temporary, path)
+  } catch (error) {
+    await rm(temporary, { force: true })
+    throw ioError(error, path, options.what, 'write')
+  }
+}

@@ -1,0 +1,5 @@
+package agent_policy
+
+default CreateContainerRequest := true
+default ExecProcessRequest := false
+default ReadStreamRequest := false

@@ -1,0 +1,151 @@
+/**
+ * `initguard demo`: the initdata walk-through on the bundled example files (what `npm start` runs).
+ *
+ * @module
+ */
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { writeFileAtomic } from '@initguard/adapters'
+import { bytesToHex, isInitguardError } from '@initguard/core'
+import {
+  KATA_INITDATA_ANNOTATION,
+  TEE_KINDS,
+  annotatePodTemplates,
+  bindingFor,
+  buildInitdataImage,
+  checkBinding,
+  decodeAnnotation,
+  encodeAnnotation,
+  explainBinding,
+  parseInitdata,
+  qemuPropertyFor,
+  readInitdataImage,
+  renderInitdata,
+} from '@initguard/initdata'
+import { stringOption, type Command } from '../command.ts'
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary:
+    'Walk through initdata on the bundled examples: build, digest, annotate, verify, explain.',
+  usage: '',
+  description:
+    'Writes its files to --out DIR (default: a new temporary directory) and prints each step.',
+  options: {
+    out: { type: 'string', valueName: 'DIR', help: 'where to write the files the demo makes' },
+  },
+  async run(args, io) {
+    const out = stringOption(args, 'out') ?? (await mkdtemp(join(tmpdir(), 'initguard-demo-')))
+    const say = (text = ''): void => {
+      io.stdout.write(text + '\n')
+    }
+    const step = (n: number, title: string): void => {
+      say()
+      say(`── ${n}. ${title}`)
+    }
+    const read = async (name: string): Promise<string> => readFile(join(EXAMPLES, name), 'utf8')
+
+    say(
+      'Initguard walk-through: a Kubernetes user sends their own configuration into a confidential',
+    )
+    say(`pod, bound to the TEE launch. Example inputs: ${EXAMPLES}`)
+    say(`Output files: ${out}`)
+
+    step(1, 'Build the initdata document from aa.toml, cdh.toml and policy.rego')
+    const bytes = renderInitdata({
+      algorithm: 'sha384',
+      data: {
+        'aa.toml': await read('aa.toml'),
+        'cdh.toml': await read('cdh.toml'),
+        'policy.rego': await read('policy.rego'),
+      },
+    })
+    const document = parseInitdata(bytes)
+    await writeFileAtomic(join(out, 'initdata.toml'), bytes, { what: 'initdata document' })
+    say(
+      `initdata.toml: ${bytes.length} bytes, algorithm ${document.algorithm}, keys ${[...document.data.keys()].join(', ')}`,
+    )
+    say(`digest (sha384 over the exact bytes): ${bytesToHex(document.digest)}`)
+
+    step(2, "What each TEE's init-time field must hold")
+    for (const tee of TEE_KINDS) {
+      try {
+        const binding = bindingFor(tee, document.algorithm, document.digest)
+        say(
+          `${binding.field.name.padEnd(32)} ${bytesToHex(binding.value).slice(0, 64)}${binding.value.length > 32 ? '…' : ''}`,
+        )
+        for (const warning of binding.warnings) say(`  warning: ${warning}`)
+      } catch (error) {
+        if (!isInitguardError(error)) throw error
+        say(`${tee.padEnd(32)} refused: ${error.message}`)
+        if (error.hint !== undefined) say(`  hint: ${error.hint}`)
+      }
+    }
+    for (const tee of ['snp', 'tdx'] as const) {
+      const property = qemuPropertyFor(bindingFor(tee, document.algorithm, document.digest))
+      if (property !== undefined) say(`QEMU ${property.object}: ${property.argument}`)
+    }
+
+    step(3, `Annotate the workload (${KATA_INITDATA_ANNOTATION})`)
+    const annotation = encodeAnnotation(bytes)
+    const manifest = await read('workload.yaml')
+    const annotated = annotatePodTemplates(manifest, {
+      key: KATA_INITDATA_ANNOTATION,
+      value: annotation,
+    })
+    await writeFileAtomic(join(out, 'workload.yaml'), new TextEncoder().encode(annotated.text), {
+      what: 'manifest',
+    })
+    for (const placement of annotated.placements) {
+      say(
+        `${placement.kind} ${placement.name ?? ''}: ${placement.action} at ${placement.path} (line ${placement.line})`,
+      )
+    }
+    for (const skipped of annotated.skipped)
+      say(`document ${skipped.document} (${skipped.kind ?? '?'}): left alone, ${skipped.reason}`)
+    say(`annotation value: ${annotation.length} characters of base64(gzip(initdata.toml))`)
+    const roundTrip = decodeAnnotation(annotation)
+    say(
+      `decoded back: ${Buffer.from(roundTrip).equals(Buffer.from(bytes)) ? 'the same bytes' : 'DIFFERENT BYTES'}`,
+    )
+
+    step(4, 'The block device the Kata runtime attaches')
+    const image = buildInitdataImage(bytes)
+    await writeFileAtomic(join(out, 'initdata.img'), image, { what: 'initdata image' })
+    say(
+      `initdata.img: ${image.length} bytes; reads back to ${Buffer.from(readInitdataImage(image)).equals(Buffer.from(bytes)) ? 'the same bytes' : 'DIFFERENT BYTES'}`,
+    )
+
+    step(5, 'The guest checks the document against MRCONFIGID (TDX)')
+    const mrconfigid = bindingFor('tdx', document.algorithm, document.digest).value
+    checkBinding(document, 'tdx', mrconfigid)
+    say(`match: MRCONFIGID ${bytesToHex(mrconfigid)}`)
+
+    step(6, 'A deliberate mismatch: someone saved the document with Windows line ends')
+    const edited = new TextEncoder().encode(new TextDecoder().decode(bytes).replace(/\n/g, '\r\n'))
+    await writeFileAtomic(join(out, 'initdata-crlf.toml'), edited, { what: 'initdata document' })
+    const editedDocument = parseInitdata(edited)
+    try {
+      checkBinding(editedDocument, 'tdx', mrconfigid)
+      say('unexpected: the edited document matched')
+      return 1
+    } catch (error) {
+      if (!isInitguardError(error)) throw error
+      say(`refused (exit code 5 from \`initguard initdata verify\`): ${error.message}`)
+    }
+    const report = explainBinding(editedDocument, 'tdx', mrconfigid)
+    for (const finding of report.findings) say(`why: ${finding.explanation}.\nfix: ${finding.fix}.`)
+
+    say()
+    say('Try the same with the CLI:')
+    say(`  npx initguard initdata digest ${join(out, 'initdata.toml')} --tee snp`)
+    say(
+      `  npx initguard initdata explain ${join(out, 'initdata-crlf.toml')} --tee tdx --expected ${bytesToHex(mrconfigid)}`,
+    )
+    return report.findings.length > 0 ? 0 : 1
+  },
+}

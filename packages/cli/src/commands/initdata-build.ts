@@ -1,0 +1,152 @@
+/**
+ * `initguard initdata build`: render a document from its parts.
+ *
+ * @module
+ */
+import { readInput } from '@initguard/adapters'
+import { MalformedInputError, UsageError, bytesToHex, utf8ToString } from '@initguard/core'
+import {
+  INITDATA_ALGORITHMS,
+  TEE_FIELDS,
+  TEE_KINDS,
+  bestAlgorithmFor,
+  parseInitdata,
+  renderInitdata,
+} from '@initguard/initdata'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import { JSON_OPTION, choice, listOption, stringOption, type Command } from '../command.ts'
+import { emit } from '../output.ts'
+import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
+
+const PART_OPTIONS = {
+  aa: { option: 'aa', key: 'aa.toml' },
+  cdh: { option: 'cdh', key: 'cdh.toml' },
+  policy: { option: 'policy', key: 'policy.rego' },
+} as const
+
+export const buildCommand: Command = {
+  name: 'build',
+  summary: 'Render an initdata document from configuration files, deterministically.',
+  usage: '',
+  description: [
+    'The same files always give the same bytes (keys sorted, fixed layout), so the digest can be',
+    'recomputed anywhere. aa.toml and cdh.toml are checked to be valid TOML before they are',
+    'embedded: a broken file would otherwise only show up inside the guest.',
+    '',
+    'The algorithm is --algorithm, or the longest that fits --for-tee whole (snp: sha256,',
+    'tdx: sha384, sgx/cca: sha512, vtpm: sha256), or sha384.',
+    '',
+    'Example: initguard initdata build --aa aa.toml --cdh cdh.toml --policy policy.rego --for-tee snp -o initdata.toml',
+  ].join('\n'),
+  options: {
+    aa: {
+      type: 'string',
+      valueName: 'FILE',
+      help: 'the attestation agent config, as data."aa.toml"',
+    },
+    cdh: {
+      type: 'string',
+      valueName: 'FILE',
+      help: 'the confidential data hub config, as data."cdh.toml"',
+    },
+    policy: { type: 'string', valueName: 'FILE', help: 'the agent policy, as data."policy.rego"' },
+    data: { type: 'string', multiple: true, valueName: 'KEY=FILE', help: 'any other entry' },
+    algorithm: { type: 'string', valueName: 'ALG', help: INITDATA_ALGORITHMS.join(', ') },
+    'for-tee': {
+      type: 'string',
+      valueName: 'TEE',
+      help: 'pick the algorithm that fits this TEE field whole',
+    },
+    output: OUTPUT_OPTION,
+    json: JSON_OPTION,
+  },
+  async run(args, io) {
+    if (args.positionals.length > 0) {
+      throw new UsageError(
+        'ERR_USAGE',
+        `unexpected argument ${JSON.stringify(args.positionals[0])}`,
+        {
+          hint: 'give the files with --aa, --cdh, --policy and --data KEY=FILE',
+        },
+      )
+    }
+    const algorithm = pickAlgorithm(stringOption(args, 'algorithm'), stringOption(args, 'for-tee'))
+    const sources = new Map<string, string>()
+    for (const { option, key } of Object.values(PART_OPTIONS)) {
+      const file = stringOption(args, option)
+      if (file !== undefined) sources.set(key, file)
+    }
+    for (const entry of listOption(args, 'data')) {
+      const at = entry.indexOf('=')
+      if (at <= 0 || at === entry.length - 1) {
+        throw new UsageError('ERR_USAGE', `--data ${JSON.stringify(entry)} is not KEY=FILE`, {
+          hint: 'e.g. --data auth.json=./auth.json',
+        })
+      }
+      const key = entry.slice(0, at)
+      if (sources.has(key)) {
+        throw new UsageError('ERR_USAGE', `data key ${JSON.stringify(key)} is given twice`)
+      }
+      sources.set(key, entry.slice(at + 1))
+    }
+    if (sources.size === 0) {
+      throw new UsageError('ERR_USAGE', 'no configuration given', {
+        hint: 'give at least one of --aa, --cdh, --policy or --data KEY=FILE',
+      })
+    }
+    const data = new Map<string, string>()
+    for (const [key, file] of sources) {
+      const text = utf8ToString(await readInput(file, { what: `data."${key}"`, stdin: io.stdin }), {
+        field: `${file} (data."${key}")`,
+      })
+      if (key.endsWith('.toml')) checkToml(key, file, text)
+      data.set(key, text)
+    }
+    const bytes = renderInitdata({ algorithm, data })
+    const document = parseInitdata(bytes)
+    const written = await writeOutput(args, bytes, io, 'initdata document')
+    if (written !== undefined) {
+      emit(io, args.values['json'] === true, {
+        json: {
+          output: written,
+          algorithm,
+          keys: [...document.data.keys()],
+          size: bytes.length,
+          digest: bytesToHex(document.digest),
+        },
+        text: `wrote ${written} (${bytes.length} bytes, ${algorithm} ${bytesToHex(document.digest)})`,
+      })
+    }
+    return 0
+  },
+}
+
+function pickAlgorithm(
+  algorithm: string | undefined,
+  forTee: string | undefined,
+): (typeof INITDATA_ALGORITHMS)[number] {
+  if (algorithm !== undefined && forTee !== undefined) {
+    throw new UsageError('ERR_USAGE', 'give --algorithm or --for-tee, not both')
+  }
+  if (algorithm !== undefined) return choice(algorithm, INITDATA_ALGORITHMS, 'algorithm')
+  if (forTee !== undefined)
+    return bestAlgorithmFor(TEE_FIELDS[choice(forTee, TEE_KINDS, 'for-tee')].length)
+  return 'sha384'
+}
+
+function checkToml(key: string, file: string, text: string): void {
+  try {
+    parseToml(text)
+  } catch (cause) {
+    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ''
+    throw new MalformedInputError(
+      'ERR_INITDATA_PART_TOML',
+      `${file} (data."${key}") is not valid TOML${where}`,
+      {
+        cause,
+        details: { field: `data.${key}`, path: file },
+        hint: 'fix the file; the guest component that reads it would refuse it',
+      },
+    )
+  }
+}

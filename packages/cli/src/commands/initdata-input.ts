@@ -1,0 +1,144 @@
+/**
+ * Reading initdata documents and expected values from the command line.
+ *
+ * @module
+ */
+import { readInput, writeFileAtomic } from '@initguard/adapters'
+import {
+  MalformedInputError,
+  UsageError,
+  base64ToBytes,
+  hexToBytes,
+  utf8ToString,
+} from '@initguard/core'
+import {
+  TEE_KINDS,
+  decodeAnnotation,
+  parseInitdata,
+  readInitdataImage,
+  type InitdataDocument,
+  type TeeKind,
+} from '@initguard/initdata'
+import { choice, type OptionSpec, type ParsedArgs, stringOption } from '../command.ts'
+import type { CliIo } from '../cli-io.ts'
+
+/** The forms an initdata document can be given in. */
+export const INPUT_FORMATS = ['toml', 'annotation', 'image'] as const
+export type InputFormat = (typeof INPUT_FORMATS)[number]
+
+/** `--from`: what FILE holds. */
+export const FROM_OPTION: OptionSpec = {
+  type: 'string',
+  valueName: 'FORMAT',
+  help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, as in the pod), image (the block device)',
+  default: 'toml',
+}
+
+/** `--tee`. */
+export const TEE_OPTION: OptionSpec = {
+  type: 'string',
+  valueName: 'TEE',
+  help: `the TEE field: ${TEE_KINDS.join(', ')} (snp HOST_DATA 32 B, tdx MRCONFIGID 48 B, sgx CONFIGID 64 B, cca 64 B, se 256 B, vtpm PCR 8)`,
+}
+
+/** `--encoding`. */
+export const ENCODING_OPTION: OptionSpec = {
+  type: 'string',
+  valueName: 'ENC',
+  help: 'hex (default) or base64',
+  default: 'hex',
+}
+
+/** Read and validate the document at `path` (`-` for standard input) in the form `--from` says. */
+export async function loadDocument(
+  path: string,
+  args: ParsedArgs,
+  io: CliIo,
+): Promise<InitdataDocument> {
+  const from = choice(stringOption(args, 'from') ?? 'toml', INPUT_FORMATS, 'from')
+  const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
+  return parseInitdata(documentBytes(bytes, from))
+}
+
+/** The document's bytes out of a file's content in the given form. */
+export function documentBytes(bytes: Uint8Array, from: InputFormat): Uint8Array {
+  switch (from) {
+    case 'toml':
+      return bytes
+    case 'annotation':
+      return decodeAnnotation(utf8ToString(bytes, { field: 'annotation file' }))
+    case 'image':
+      return readInitdataImage(bytes)
+  }
+}
+
+/** The `--tee` option, required. */
+export function teeOption(args: ParsedArgs, required: true): TeeKind
+export function teeOption(args: ParsedArgs, required: false): TeeKind | undefined
+export function teeOption(args: ParsedArgs, required: boolean): TeeKind | undefined {
+  const value = stringOption(args, 'tee')
+  if (value === undefined) {
+    if (!required) return undefined
+    throw new UsageError('ERR_USAGE', `missing --tee (one of ${TEE_KINDS.join(', ')})`)
+  }
+  return choice(value, TEE_KINDS, 'tee')
+}
+
+/** Decode `--expected` in the `--encoding` given, with a hint when it looks like the other one. */
+export function expectedValue(args: ParsedArgs): Uint8Array {
+  const text = (stringOption(args, 'expected') ?? '').trim()
+  if (text === '') {
+    throw new MalformedInputError('ERR_EXPECTED_MISSING', 'missing --expected', {
+      hint: 'give the field value the TEE reports (hex, or base64 with --encoding base64)',
+    })
+  }
+  const encoding = choice(stringOption(args, 'encoding') ?? 'hex', ['hex', 'base64'], 'encoding')
+  if (encoding === 'hex') {
+    try {
+      return hexToBytes(text.startsWith('0x') ? text.slice(2) : text, { field: '--expected' })
+    } catch (error) {
+      if (/^[A-Za-z0-9+/]+=*$/.test(text) && text.length % 4 === 0) {
+        throw new MalformedInputError(
+          'ERR_HEX_INVALID',
+          '--expected is not hex; it looks like base64',
+          {
+            cause: error,
+            hint: 'add --encoding base64',
+          },
+        )
+      }
+      throw error
+    }
+  }
+  return base64ToBytes(text, { field: '--expected' })
+}
+
+/** Encode bytes for output in the `--encoding` given. */
+export function encodeValue(bytes: Uint8Array, args: ParsedArgs): string {
+  const encoding = choice(stringOption(args, 'encoding') ?? 'hex', ['hex', 'base64'], 'encoding')
+  return Buffer.from(bytes).toString(encoding)
+}
+
+/** `-o/--output`. */
+export const OUTPUT_OPTION: OptionSpec = {
+  type: 'string',
+  short: 'o',
+  valueName: 'FILE',
+  help: 'write to FILE (atomically) instead of standard output',
+}
+
+/** Write a command's output to `-o FILE` atomically, or to standard output. */
+export async function writeOutput(
+  args: ParsedArgs,
+  bytes: Uint8Array,
+  io: CliIo,
+  what: string,
+): Promise<string | undefined> {
+  const path = stringOption(args, 'output')
+  if (path === undefined || path === '-') {
+    io.stdout.write(bytes)
+    return undefined
+  }
+  await writeFileAtomic(path, bytes, { what })
+  return path
+}

@@ -1,0 +1,137 @@
+/**
+ * `initguard initdata encode | decode | image | read-image`: the forms a document travels in.
+ *
+ * @module
+ */
+import { readInput } from '@initguard/adapters'
+import { UsageError, utf8ToString } from '@initguard/core'
+import {
+  KATA_INITDATA_ANNOTATION,
+  buildInitdataImage,
+  decodeAnnotation,
+  encodeAnnotation,
+  parseInitdata,
+  readInitdataImage,
+} from '@initguard/initdata'
+import { JSON_OPTION, onePositional, stringOption, type Command } from '../command.ts'
+import { emit } from '../output.ts'
+import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
+
+const NO_VALIDATE = {
+  type: 'boolean',
+  help: 'do not check that the result is a valid initdata document',
+} as const
+
+export const encodeCommand: Command = {
+  name: 'encode',
+  summary: `Print the ${KATA_INITDATA_ANNOTATION} annotation value: base64(gzip(FILE)).`,
+  usage: 'FILE',
+  description:
+    'The document is validated first. Example: initguard initdata encode initdata.toml > annotation.txt',
+  options: { json: JSON_OPTION },
+  async run(args, io) {
+    const bytes = await readInput(onePositional(args, 'FILE', 'initdata encode'), {
+      what: 'initdata document',
+      stdin: io.stdin,
+    })
+    parseInitdata(bytes)
+    const value = encodeAnnotation(bytes)
+    emit(io, args.values['json'] === true, {
+      json: { annotation: KATA_INITDATA_ANNOTATION, value, length: value.length },
+      text: value,
+    })
+    return 0
+  },
+}
+
+export const decodeCommand: Command = {
+  name: 'decode',
+  summary: 'Decode an annotation value back to the exact document bytes.',
+  usage: '[VALUE]',
+  description: [
+    'VALUE is the annotation value; or give --from-file FILE (- for standard input). Accepts any',
+    'gzip (e.g. `gzip -c doc.toml | base64 -w0`) and wrapped base64. The document is validated',
+    'unless --no-validate.',
+  ].join('\n'),
+  options: {
+    'from-file': {
+      type: 'string',
+      valueName: 'FILE',
+      help: 'read the value from FILE (- for standard input)',
+    },
+    output: OUTPUT_OPTION,
+    'no-validate': NO_VALIDATE,
+  },
+  async run(args, io) {
+    const file = stringOption(args, 'from-file')
+    if ((file === undefined) === (args.positionals.length === 0) || args.positionals.length > 1) {
+      throw new UsageError(
+        'ERR_USAGE',
+        'give the annotation value as one argument, or --from-file FILE',
+        {
+          hint: 'see `initguard initdata decode --help`',
+        },
+      )
+    }
+    const value =
+      file === undefined
+        ? (args.positionals[0] ?? '')
+        : utf8ToString(await readInput(file, { what: 'annotation value', stdin: io.stdin }), {
+            field: 'annotation file',
+          })
+    const document = decodeAnnotation(value)
+    if (args.values['no-validate'] !== true) parseInitdata(document)
+    await writeOutput(args, document, io, 'initdata document')
+    return 0
+  },
+}
+
+export const imageCommand: Command = {
+  name: 'image',
+  summary: 'Write the initdata block-device image for a document.',
+  usage: 'FILE',
+  description:
+    'Layout: "initdata" magic, u64 little-endian length, gzip(document), zero padding to 512 bytes.',
+  options: {
+    output: { ...OUTPUT_OPTION, help: 'the image file to write (required: the image is binary)' },
+    json: JSON_OPTION,
+  },
+  async run(args, io) {
+    const output = stringOption(args, 'output')
+    if (output === undefined || output === '-') {
+      throw new UsageError('ERR_USAGE', 'give the image file with -o FILE', {
+        hint: 'the image is binary',
+      })
+    }
+    const bytes = await readInput(onePositional(args, 'FILE', 'initdata image'), {
+      what: 'initdata document',
+      stdin: io.stdin,
+    })
+    parseInitdata(bytes)
+    const image = buildInitdataImage(bytes)
+    await writeOutput(args, image, io, 'initdata image')
+    emit(io, args.values['json'] === true, {
+      json: { output, size: image.length },
+      text: `wrote ${output} (${image.length} bytes)`,
+    })
+    return 0
+  },
+}
+
+export const readImageCommand: Command = {
+  name: 'read-image',
+  summary: 'Print the document inside an initdata block-device image.',
+  usage: 'IMAGE',
+  description: 'The document is validated unless --no-validate.',
+  options: { output: OUTPUT_OPTION, 'no-validate': NO_VALIDATE },
+  async run(args, io) {
+    const image = await readInput(onePositional(args, 'IMAGE', 'initdata read-image'), {
+      what: 'initdata image',
+      stdin: io.stdin,
+    })
+    const document = readInitdataImage(image)
+    if (args.values['no-validate'] !== true) parseInitdata(document)
+    await writeOutput(args, document, io, 'initdata document')
+    return 0
+  },
+}

@@ -1,0 +1,55 @@
+/**
+ * How commands report: text for people, one JSON object for scripts, warnings on standard error
+ * (or in the JSON's `warnings` array), errors with their code and hint.
+ *
+ * @module
+ */
+import { isInitguardError } from '@initguard/core'
+import type { CliIo } from './cli-io.ts'
+import { EXIT_CODES } from './exit-codes.ts'
+
+/** What a command reports. */
+export interface Report {
+  /** The JSON object for `--json` (warnings are added to it). */
+  readonly json: Readonly<Record<string, unknown>>
+  /** The text for people; a final newline is added if missing. */
+  readonly text: string
+  readonly warnings?: readonly string[]
+}
+
+/** Print a report in the form the user asked for. */
+export function emit(io: CliIo, json: boolean, report: Report): void {
+  const warnings = report.warnings ?? []
+  if (json) {
+    io.stdout.write(JSON.stringify({ ...report.json, warnings }, null, 2) + '\n')
+    return
+  }
+  for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`)
+  if (report.text !== '')
+    io.stdout.write(report.text.endsWith('\n') ? report.text : report.text + '\n')
+}
+
+/** Print an error and return the exit code for it. Unexpected errors are bugs: exit 1 with the stack. */
+export function reportError(io: CliIo, json: boolean, error: unknown): number {
+  if (isInitguardError(error)) {
+    if (json) {
+      io.stdout.write(JSON.stringify({ ok: false, error: error.toJSON() }, null, 2) + '\n')
+    } else {
+      io.stderr.write(`initguard: ${error.message}\n`)
+      if (error.hint !== undefined) io.stderr.write(`  hint: ${error.hint}\n`)
+      io.stderr.write(`  code: ${error.code}\n`)
+    }
+    return EXIT_CODES[error.category]
+  }
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  if (json) {
+    io.stdout.write(
+      JSON.stringify({
+        ok: false,
+        error: { code: 'ERR_INTERNAL', category: 'internal', message: String(error) },
+      }) + '\n',
+    )
+  }
+  io.stderr.write(`initguard: internal error (a bug; please report it):\n${text}\n`)
+  return EXIT_CODES.internal
+}

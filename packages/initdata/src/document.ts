@@ -1,0 +1,204 @@
+/**
+ * Parse and validate a CoCo initdata document (TOML), keeping the exact bytes it came from.
+ *
+ * Wire format (trustee `kbs/docs/initdata.md`, as Kata and the CoCo guest enforce it):
+ *
+ * ```toml
+ * version = "0.1.0"          # the only version there is
+ * algorithm = "sha384"       # sha256 | sha384 | sha512, exactly
+ *
+ * [data]                     # string → string; well-known keys aa.toml, cdh.toml, policy.rego
+ * "aa.toml" = '''
+ * …'''
+ * ```
+ *
+ * The digest is the named hash over the document's exact bytes; nothing is ever re-serialised.
+ *
+ * @module
+ */
+import { MalformedInputError, utf8ToString } from '@initguard/core'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import {
+  INITDATA_ALGORITHMS,
+  hashBytes,
+  isInitdataAlgorithm,
+  type InitdataAlgorithm,
+} from './algorithms.ts'
+
+/** The only initdata version defined. */
+export const INITDATA_VERSION = '0.1.0'
+
+/** The `data` keys that guest components consume. Other keys are kept and hashed like any other. */
+export const WELL_KNOWN_DATA_KEYS: readonly ['aa.toml', 'cdh.toml', 'policy.rego'] = [
+  'aa.toml',
+  'cdh.toml',
+  'policy.rego',
+]
+
+/** A validated initdata document together with the exact bytes it was parsed from. */
+export interface InitdataDocument {
+  /** Always {@link INITDATA_VERSION}. */
+  readonly version: typeof INITDATA_VERSION
+  /** The hash algorithm the document names for its own digest. */
+  readonly algorithm: InitdataAlgorithm
+  /** The `[data]` table: every key, in document order, including keys we do not know. */
+  readonly data: ReadonlyMap<string, string>
+  /** A private copy of the bytes that were parsed: the only bytes the digest is taken over. */
+  readonly bytes: Uint8Array
+  /** `algorithm` over `bytes`. */
+  readonly digest: Uint8Array
+}
+
+const TOP_LEVEL_KEYS = new Set(['version', 'algorithm', 'data'])
+
+function malformed(
+  code: `ERR_INITDATA_${string}`,
+  message: string,
+  hint: string,
+  details: Record<string, string | number> = {},
+): MalformedInputError {
+  return new MalformedInputError(code, message, { hint, details })
+}
+
+/**
+ * Parse an initdata document and compute its digest over exactly `bytes`.
+ *
+ * @param bytes - the document as it will reach the guest (after base64 and gzip are undone).
+ * @throws {@link MalformedInputError} with a code per fault: `ERR_INITDATA_EMPTY`,
+ *   `ERR_UTF8_INVALID`, `ERR_INITDATA_TOML` (with line and column), `ERR_INITDATA_VERSION`,
+ *   `ERR_INITDATA_ALGORITHM`, `ERR_INITDATA_MISSING_FIELD`, `ERR_INITDATA_UNKNOWN_FIELD`,
+ *   `ERR_INITDATA_DATA_NOT_TABLE`, `ERR_INITDATA_DATA_VALUE`.
+ * @example
+ * ```ts
+ * const doc = parseInitdata(await readFile('initdata.toml'))
+ * doc.algorithm // 'sha384'
+ * ```
+ */
+export function parseInitdata(bytes: Uint8Array): InitdataDocument {
+  // Copy first: what we hash must be what we parsed, whatever the caller does with its buffer later.
+  const snapshot = Uint8Array.from(bytes)
+  if (snapshot.length === 0) {
+    throw malformed(
+      'ERR_INITDATA_EMPTY',
+      'the initdata document is empty',
+      'give a TOML document with version, algorithm and [data]',
+    )
+  }
+  const text = utf8ToString(snapshot, { field: 'initdata document' })
+  // A UTF-8 byte order mark is not TOML, but the Rust and Go TOML parsers that Kata uses skip it, so
+  // we do too; the digest still covers it.
+  const table = parseTomlTable(text.startsWith('\ufeff') ? text.slice(1) : text)
+
+  for (const key of Object.keys(table)) {
+    if (!TOP_LEVEL_KEYS.has(key)) {
+      throw malformed(
+        'ERR_INITDATA_UNKNOWN_FIELD',
+        `unknown top-level key "${key}" in the initdata document`,
+        'only version, algorithm and [data] may appear at the top level; put configuration files under [data]',
+        { field: key },
+      )
+    }
+  }
+  const version = requireField(table, 'version')
+  if (version !== INITDATA_VERSION) {
+    throw malformed(
+      'ERR_INITDATA_VERSION',
+      `version is ${describe(version)}, but the only initdata version is "${INITDATA_VERSION}"`,
+      `write version = "${INITDATA_VERSION}"`,
+      { field: 'version' },
+    )
+  }
+  const algorithm = requireField(table, 'algorithm')
+  if (!isInitdataAlgorithm(algorithm)) {
+    throw malformed(
+      'ERR_INITDATA_ALGORITHM',
+      `algorithm is ${describe(algorithm)}; accepted values are ${INITDATA_ALGORITHMS.map((a) => `"${a}"`).join(', ')}`,
+      'every initdata consumer accepts exactly these spellings (not "sha-256" or "SHA256")',
+      { field: 'algorithm' },
+    )
+  }
+  const dataTable = requireField(table, 'data')
+  if (!isPlainTable(dataTable)) {
+    throw malformed(
+      'ERR_INITDATA_DATA_NOT_TABLE',
+      `data is ${describe(dataTable)}, but it must be a table of strings`,
+      'write the configuration files under a [data] table header',
+      { field: 'data' },
+    )
+  }
+  const data = new Map<string, string>()
+  for (const [key, value] of Object.entries(dataTable)) {
+    if (typeof value !== 'string') {
+      throw malformed(
+        'ERR_INITDATA_DATA_VALUE',
+        `data."${key}" is ${describe(value)}, but every data value must be a string`,
+        isPlainTable(value)
+          ? `a nested table is not allowed: put the file's text in a string, data."${key}" = '''…'''`
+          : `quote the value: data."${key}" = "…"`,
+        { field: `data.${key}` },
+      )
+    }
+    data.set(key, value)
+  }
+  return {
+    version: INITDATA_VERSION,
+    algorithm,
+    data,
+    bytes: snapshot,
+    digest: hashBytes(algorithm, snapshot),
+  }
+}
+
+function parseTomlTable(text: string): Record<string, unknown> {
+  try {
+    return parseToml(text)
+  } catch (cause) {
+    if (cause instanceof TomlError) {
+      const firstLine = cause.message.split('\n')[0] ?? 'invalid TOML'
+      throw new MalformedInputError(
+        'ERR_INITDATA_TOML',
+        `the initdata document is not valid TOML at line ${cause.line}, column ${cause.column}: ${firstLine.replace(/^Invalid TOML document: /, '')}`,
+        {
+          cause,
+          details: { line: cause.line, column: cause.column },
+          hint: "check quoting: a value that contains ''' cannot be a '''…''' literal string",
+        },
+      )
+    }
+    throw new MalformedInputError('ERR_INITDATA_TOML', 'the initdata document is not valid TOML', {
+      cause,
+    })
+  }
+}
+
+function requireField(table: Record<string, unknown>, field: string): unknown {
+  if (!Object.hasOwn(table, field)) {
+    throw malformed(
+      'ERR_INITDATA_MISSING_FIELD',
+      `the initdata document has no "${field}"`,
+      field === 'data'
+        ? 'add a [data] table (it may be empty)'
+        : `add ${field} = "${field === 'version' ? INITDATA_VERSION : 'sha384'}" at the top`,
+      { field },
+    )
+  }
+  return table[field]
+}
+
+// smol-toml builds tables with a null prototype (so keys like __proto__ are plain data); dates are TomlDate.
+function isPlainTable(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === null || prototype === Object.prototype
+}
+
+/** A short, safe description of a TOML value for messages: the type, and short strings quoted. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.length <= 40 ? JSON.stringify(value) : `a ${value.length}-character string`
+  }
+  if (Array.isArray(value)) return 'an array'
+  if (isPlainTable(value)) return 'a table'
+  if (value instanceof Date || (typeof value === 'object' && value !== null)) return 'a date/time'
+  return `a ${typeof value === 'bigint' || typeof value === 'number' ? 'number' : typeof value} (${String(value)})`
+}

@@ -1,0 +1,88 @@
+/**
+ * gzip with limits: compression for delivery, and decompression that refuses truncated streams,
+ * trailing garbage and decompression bombs.
+ *
+ * @module
+ */
+import { constants, gunzipSync, gzipSync } from 'node:zlib'
+import { MalformedInputError } from '@initguard/core'
+
+/** The most an initdata document may decompress to by default (16 MiB). */
+export const DEFAULT_MAX_DOCUMENT_SIZE: number = 16 * 1024 * 1024
+
+/**
+ * gzip `bytes`. Node writes a zero mtime and a fixed OS byte, so the output is deterministic for a
+ * given zlib; consumers hash only the decompressed bytes, so other tools' gzip output is equally
+ * good.
+ */
+export function gzip(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(gzipSync(bytes, { level: constants.Z_BEST_COMPRESSION }))
+}
+
+/** Options for {@link gunzip}. */
+export interface GunzipOptions {
+  /** What is being decompressed, for error messages. */
+  readonly field: string
+  /** Largest accepted output in bytes; default {@link DEFAULT_MAX_DOCUMENT_SIZE}. */
+  readonly maxSize?: number
+}
+
+/**
+ * Decompress one or more concatenated gzip members (RFC 1952), as `gunzip` does.
+ *
+ * @throws {@link MalformedInputError} `ERR_GZIP_INVALID` (not gzip, corrupt, truncated, trailing
+ *   bytes) or `ERR_GZIP_TOO_LARGE` (the output would exceed `maxSize`).
+ */
+export function gunzip(bytes: Uint8Array, options: GunzipOptions): Uint8Array {
+  const maxSize = options.maxSize ?? DEFAULT_MAX_DOCUMENT_SIZE
+  const field = options.field
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    throw new MalformedInputError(
+      'ERR_GZIP_INVALID',
+      `${field} is not gzip data (no gzip magic 1f 8b)`,
+      {
+        details: { field, length: bytes.length },
+        hint: 'the document must be gzip-compressed, e.g. `gzip -c initdata.toml | base64 -w0`',
+      },
+    )
+  }
+  try {
+    const { buffer, engine } = gunzipSync(bytes, {
+      maxOutputLength: maxSize,
+      info: true,
+    }) as unknown as {
+      buffer: Buffer
+      engine: { bytesWritten: number }
+    }
+    // zlib stops at the end of the last member it recognises; anything after that was not read.
+    if (engine.bytesWritten !== bytes.length) {
+      throw new MalformedInputError(
+        'ERR_GZIP_INVALID',
+        `${field} has ${bytes.length - engine.bytesWritten} bytes after the end of the gzip data`,
+        { details: { field, trailing: bytes.length - engine.bytesWritten } },
+      )
+    }
+    return new Uint8Array(buffer)
+  } catch (cause) {
+    if (cause instanceof MalformedInputError) throw cause
+    const code = (cause as { code?: unknown }).code
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new MalformedInputError(
+        'ERR_GZIP_TOO_LARGE',
+        `${field} decompresses to more than ${maxSize} bytes`,
+        {
+          cause,
+          details: { field, maxSize },
+          hint: 'initdata documents are small configuration files; check the input',
+        },
+      )
+    }
+    const reason =
+      code === 'Z_BUF_ERROR' ? 'the gzip data is truncated' : 'the gzip data is corrupt'
+    throw new MalformedInputError('ERR_GZIP_INVALID', `${field}: ${reason}`, {
+      cause,
+      details: { field, length: bytes.length },
+      hint: 'copy the whole value again; it may have been cut short or edited',
+    })
+  }
+}
