@@ -42,3 +42,11 @@ export {
 export type { DecodeAnnotationOptions, QemuProperty } from './kata.ts'
 export { INITDATA_IMAGE_MAGIC, buildInitdataImage, readInitdataImage } from './block-image.ts'
 export type { ReadImageOptions } from './block-image.ts'
+export { MAX_ANNOTATIONS_SIZE, annotatePodTemplates } from './kubernetes-annotation.ts'
+export type {
+  PodAnnotation,
+  PlacementAction,
+  AnnotationPlacement,
+  SkippedDocument,
+  AnnotatePodTemplatesResult,
+} from './kubernetes-annotation.ts'

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import { parseAllDocuments } from 'yaml'
 import { isInitguardError } from '@initguard/core'
@@ -422,6 +422,28 @@ spec:
     )
   })
 
+  it('copes with a byte-order mark and counts CRLF lines right', () => {
+    const bom = '\uFEFFapiVersion: v1\nkind: Pod\nspec: {}\n'
+    expect(run(bom).text).toBe(
+      `\uFEFFapiVersion: v1\nmetadata:\n  annotations:\n    ${LINE}\nkind: Pod\nspec: {}\n`,
+    )
+    const crlf = `kind: Service\r\n---\r\n${pod('metadata:\n  name: p\n').replace(/\n/g, '\r\n')}`
+    expect(run(crlf).placements[0]).toMatchObject({ document: 2, line: 7 })
+  })
+
+  it('writes nothing to the console or process warnings', () => {
+    const warn = vi.spyOn(console, 'warn')
+    const emit = vi.spyOn(process, 'emitWarning')
+    try {
+      run(`${pod('metadata:\n')}  ? {a: b}\n  : complex key\n  ? [x]\n  : y\n`)
+      expect(warn).not.toHaveBeenCalled()
+      expect(emit).not.toHaveBeenCalled()
+    } finally {
+      warn.mockRestore()
+      emit.mockRestore()
+    }
+  })
+
   it('skips other kinds, other API groups and empty documents', () => {
     const input = `---
 # nothing
@@ -569,9 +591,9 @@ describe('annotatePodTemplates: refusals', () => {
     expect(error.code).toBe(code)
     expect(error.category).toBe('malformed')
     expect(error.hint).toBeTruthy()
-    if (line !== undefined) expect(error.details.line).toBe(line)
+    if (line !== undefined) expect(error.details['line']).toBe(line)
     if (code !== 'ERR_K8S_NO_POD_TEMPLATE' && code !== 'ERR_K8S_LINE_ENDING') {
-      expect(error.details.document).toBeGreaterThanOrEqual(1)
+      expect(error.details['document']).toBeGreaterThanOrEqual(1)
       expect(error.message).toMatch(/^document \d+/)
     }
   })
@@ -581,8 +603,8 @@ describe('annotatePodTemplates: refusals', () => {
     const error = refusal(input)
     expect(error.code).toBe('ERR_K8S_YAML_INVALID')
     expect(error.details).toMatchObject({ document: 2 })
-    expect(typeof error.details.line).toBe('number')
-    expect(typeof error.details.column).toBe('number')
+    expect(typeof error.details['line']).toBe('number')
+    expect(typeof error.details['column']).toBe('number')
     expect(error.message).not.toContain('secret-ish')
     const dup = refusal('kind: Pod\nmetadata:\n  name: a\n  name: b\n')
     expect(dup.code).toBe('ERR_K8S_YAML_INVALID')
@@ -858,7 +880,7 @@ const stream = fc
     crlf: fc.boolean(),
   })
   .map(({ docs, separators, leading, finalNewline, crlf }) => {
-    let text = leading
+    let text: string = leading
     docs.forEach((doc, i) => {
       text += i === 0 ? doc.text : `\n${separators[i] ?? '---'}\n${doc.text}`
     })

@@ -8,20 +8,25 @@
  * value, that one value's text replaced). Comments, key order, quoting, blank lines, `---`/`...`
  * markers, line endings and a missing final newline all stay as they were.
  *
- * Where the annotation goes:
+ * Where the annotation goes (the pod template's `metadata.annotations`):
  *
- * | kind                                                                             | pod template metadata                       |
- * | -------------------------------------------------------------------------------- | ------------------------------------------- |
- * | `Pod`                                                                            | `metadata`                                  |
- * | `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`, `Job`, `ReplicationController` | `spec.template.metadata`              |
- * | `CronJob`                                                                        | `spec.jobTemplate.spec.template.metadata`   |
- * | `List` (and typed lists such as `DeploymentList`)                                | each of `items`                             |
+ * - `Pod`: the object itself;
+ * - `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`, `Job`, `ReplicationController`:
+ *   `spec.template`;
+ * - `CronJob`: `spec.jobTemplate.spec.template`;
+ * - `List`, and typed lists such as `DeploymentList`: each of `items`.
  *
- * New keys go first in their map: `annotations:` first in `metadata`, `metadata:` first in the pod
- * template, and the annotation itself first in `annotations`, each on its own line right after the
- * line of the parent key. Anything that cannot be edited safely in place (flow style, anchors,
- * aliases, merge keys, tags, a missing template, …) is refused with a {@link MalformedInputError};
- * the result is re-parsed and checked before it is returned.
+ * Other kinds, and built-in kind names in another API group (a Volcano `Job`, say), are skipped.
+ *
+ * New keys go first in their map, each on its own line: right after the line of the parent key
+ * (`metadata:`, `annotations:`, `template:`), or, for a map with no parent key (a `Pod` document or
+ * `List` item without `metadata`), before its first key that starts a line. Indentation follows the
+ * document's own step (2 when it has no nested map), line endings the neighbouring line.
+ *
+ * Anything that cannot be edited safely in place (flow style, anchors, aliases, merge keys, tags, a
+ * missing template, …) is refused with a {@link MalformedInputError}. The result is re-parsed and
+ * checked (same data plus exactly the annotation; removing the edits gives back the input) before it
+ * is returned; a failed check is an {@link InternalError}, never a wrong result.
  *
  * @module
  */
@@ -238,7 +243,7 @@ function annotate(text: string, annotation: PodAnnotation): AnnotatePodTemplates
         'each document of a manifest must be one object; remove or fix this document',
       )
     }
-    visitObject(ctx, root, [], undefined, undefined, false)
+    visitObject(ctx, root, [], undefined, false)
   })
   if (targets.length === 0) {
     throw new MalformedInputError(
@@ -422,11 +427,10 @@ function visitObject(
   map: Map_,
   segments: readonly Segment[],
   inheritedKind: string | undefined,
-  parentName: string | undefined,
   inList: boolean,
 ): void {
   const kindNode = peek(map, 'kind')?.value
-  const name = nameOf(map) ?? parentName
+  const name = nameOf(map)
   let kind: string
   if (kindNode === undefined) {
     if (inheritedKind !== undefined) kind = inheritedKind
@@ -526,7 +530,7 @@ function visitList(
         'each item of a List must be an object (a map with apiVersion and kind)',
       )
     }
-    visitObject(ctx, item, itemAt, itemKind, undefined, true)
+    visitObject(ctx, item, itemAt, itemKind, true)
   })
 }
 
@@ -619,8 +623,9 @@ function placeInTemplate(
     target('inserted')
     return
   }
-  target(replaceValue(ctx, existing.key as Key, existing.value, obj, annotationsAt))
-  checkTotalSize(ctx, map, obj, annotationsAt)
+  const action = replaceValue(ctx, existing.key as Key, existing.value, obj, annotationsAt)
+  if (action !== 'unchanged') checkTotalSize(ctx, map, obj, annotationsAt)
+  target(action)
 }
 
 /** Set an existing annotation to the value; returns `unchanged` or `replaced`. */
@@ -735,9 +740,7 @@ function insertEntries(
     }
     indent = first.range[0] - lineStart(text, first.range[0])
   } else {
-    const first = map.items.find(
-      (pair) => isLineKey(text, pair.key),
-    )?.key
+    const first = map.items.find((pair) => isLineKey(text, pair.key))?.key
     if (first === undefined) throw layoutError(ctx, obj, at, map.range[0])
     offset = lineStart(text, first.range[0])
     indent = first.range[0] - offset
@@ -850,7 +853,11 @@ function selfCheck(
   const lines = new LineCounter()
   let outputDocs: Document.Parsed[] | EmptyStream
   try {
-    outputDocs = parseAllDocuments(output, { lineCounter: lines, prettyErrors: false, logLevel: 'silent' })
+    outputDocs = parseAllDocuments(output, {
+      lineCounter: lines,
+      prettyErrors: false,
+      logLevel: 'silent',
+    })
   } catch {
     return fail('the output does not parse')
   }

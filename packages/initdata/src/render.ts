@@ -55,7 +55,10 @@ export function renderInitdata(parts: InitdataParts): Uint8Array {
       { hint: `use one of ${INITDATA_ALGORITHMS.join(', ')}` },
     )
   }
-  const entries = parts.data instanceof Map ? [...parts.data] : Object.entries(parts.data)
+  const entries: [string, string][] =
+    parts.data instanceof Map
+      ? [...(parts.data as ReadonlyMap<string, string>)]
+      : Object.entries(parts.data as Readonly<Record<string, string>>)
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const lines = [
     `version = "${INITDATA_VERSION}"`,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +11,7 @@ import { writeFileAtomic } from '@initguard/adapters'
 import { bytesToHex, isInitguardError } from '@initguard/core'
 import {
   KATA_INITDATA_ANNOTATION,
+  TEE_FIELDS,
   TEE_KINDS,
   annotatePodTemplates,
   bindingFor,
@@ -39,7 +40,9 @@ export const demoCommand: Command = {
     out: { type: 'string', valueName: 'DIR', help: 'where to write the files the demo makes' },
   },
   async run(args, io) {
-    const out = stringOption(args, 'out') ?? (await mkdtemp(join(tmpdir(), 'initguard-demo-')))
+    const requested = stringOption(args, 'out')
+    const out = requested ?? (await mkdtemp(join(tmpdir(), 'initguard-demo-')))
+    if (requested !== undefined) await mkdir(requested, { recursive: true })
     const say = (text = ''): void => {
       io.stdout.write(text + '\n')
     }
@@ -81,7 +84,7 @@ export const demoCommand: Command = {
         for (const warning of binding.warnings) say(`  warning: ${warning}`)
       } catch (error) {
         if (!isInitguardError(error)) throw error
-        say(`${tee.padEnd(32)} refused: ${error.message}`)
+        say(`${TEE_FIELDS[tee].name.padEnd(32)} refused: ${error.message}`)
         if (error.hint !== undefined) say(`  hint: ${error.hint}`)
       }
     }
