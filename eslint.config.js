@@ -95,7 +95,11 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Core packages are pure: pass `now` in.' },
-        { object: 'Math', property: 'random', message: 'Core packages are pure: no hidden randomness.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Core packages are pure: no hidden randomness.',
+        },
       ],
       'no-restricted-syntax': [
         'error',
