@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 /** Packages of the pure core layer: bytes, trust material and time in; typed result or coded error out. */
-const CORE_PACKAGES = ['core', 'initdata']
+const CORE_PACKAGES = ['core', 'initdata', 'snp', 'testkit']
 /** Packages by layer, lowest first. A package may import only from its own layer or below. */
 const ADAPTER_PACKAGES = ['adapters']
 const SERVICE_PACKAGES = []
@@ -39,21 +39,31 @@ const restrictedImports = (higher, extra = []) => [
     paths: [...extra],
     patterns: [
       ...(higher.length > 0
-        ? [{ group: scoped(higher), message: 'A lower layer never imports a higher one.' }]
+        ? [
+            {
+              group: scoped(higher),
+              message: 'A lower layer never imports a higher one.',
+            },
+          ]
         : []),
     ],
   },
 ]
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'bench/results.json'] },
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'bench/results.json'],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
   {
     languageOptions: {
       globals: { ...globals.node },
-      parserOptions: { project: './tsconfig.check.json', tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        project: './tsconfig.check.json',
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
@@ -64,7 +74,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       'no-restricted-syntax': [
         'error',
-        { selector: 'ExportAllDeclaration', message: 'Export names explicitly (no `export *`).' },
+        {
+          selector: 'ExportAllDeclaration',
+          message: 'Export names explicitly (no `export *`).',
+        },
       ],
     },
   },
@@ -79,14 +92,26 @@ export default tseslint.config(
       'no-restricted-imports': restrictedImports(
         [...ADAPTER_PACKAGES, ...SERVICE_PACKAGES, ...CLI_PACKAGES],
         IO_MODULES.flatMap((m) => [
-          { name: m, message: 'Core packages are pure: no I/O, environment or clock.' },
-          { name: `node:${m}`, message: 'Core packages are pure: no I/O, environment or clock.' },
+          {
+            name: m,
+            message: 'Core packages are pure: no I/O, environment or clock.',
+          },
+          {
+            name: `node:${m}`,
+            message: 'Core packages are pure: no I/O, environment or clock.',
+          },
         ]),
       ),
       'no-restricted-globals': [
         'error',
-        { name: 'process', message: 'Core packages are pure: pass configuration in.' },
-        { name: 'fetch', message: 'Core packages are pure: network belongs in adapters.' },
+        {
+          name: 'process',
+          message: 'Core packages are pure: pass configuration in.',
+        },
+        {
+          name: 'fetch',
+          message: 'Core packages are pure: network belongs in adapters.',
+        },
         { name: 'setTimeout', message: 'Core packages are pure: no timers.' },
         { name: 'setInterval', message: 'Core packages are pure: no timers.' },
         { name: 'performance', message: 'Core packages are pure: no clock.' },
@@ -94,7 +119,11 @@ export default tseslint.config(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Core packages are pure: pass `now` in.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Core packages are pure: pass `now` in.',
+        },
         {
           object: 'Math',
           property: 'random',
@@ -103,7 +132,10 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: 'ExportAllDeclaration', message: 'Export names explicitly (no `export *`).' },
+        {
+          selector: 'ExportAllDeclaration',
+          message: 'Export names explicitly (no `export *`).',
+        },
         {
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
           message: 'Core packages are pure: pass `now` in instead of reading the clock.',
@@ -113,7 +145,9 @@ export default tseslint.config(
   },
   {
     files: filesOf(ADAPTER_PACKAGES),
-    rules: { 'no-restricted-imports': restrictedImports([...SERVICE_PACKAGES, ...CLI_PACKAGES]) },
+    rules: {
+      'no-restricted-imports': restrictedImports([...SERVICE_PACKAGES, ...CLI_PACKAGES]),
+    },
   },
   // Services arrive with the KBS and the agent; the rule is here so they start inside it.
   ...(SERVICE_PACKAGES.length === 0

@@ -6,3 +6,5 @@
  */
 export { DEFAULT_MAX_INPUT_SIZE, readInput, writeFileAtomic } from './local-files.ts'
 export type { ReadInputOptions, WriteOptions } from './local-files.ts'
+export { AMD_KDS_URL, AmdKdsClient, kdsHardwareId, vcekPath } from './amd-kds.ts'
+export type { AmdKdsOptions, KdsProduct, KdsTcb } from './amd-kds.ts'

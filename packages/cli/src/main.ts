@@ -21,6 +21,7 @@ import {
   readImageCommand,
 } from './commands/initdata-transport.ts'
 import { demoCommand } from './commands/demo.ts'
+import { inspectCommand, verifySnpCommand } from './commands/evidence-snp.ts'
 import { reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
@@ -48,6 +49,11 @@ const GROUPS: readonly CommandGroup[] = [
       verifyCommand,
       explainCommand,
     ],
+  },
+  {
+    name: 'evidence',
+    summary: 'inspect and verify TEE evidence (AMD SEV-SNP reports)',
+    commands: [inspectCommand, verifySnpCommand],
   },
 ]
 

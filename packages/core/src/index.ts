@@ -29,10 +29,18 @@ export {
 export type { DecodeOptions, Base64DecodeOptions } from './encoding.ts'
 export { ByteReader } from './byte-reader.ts'
 export type { ByteReaderOptions, TrailingMode } from './byte-reader.ts'
+export { DerUniversalTag } from './der-tags.ts'
+export type { DerTagClass } from './der-tags.ts'
+export { parseDer } from './der-parse.ts'
+export type { DerElement, DerParseOptions } from './der-parse.ts'
 export {
-  DerUniversalTag,
-  parseDer,
   expectDerTag,
+  decodeDerSequence,
+  decodeDerSet,
+  decodeDerExplicit,
+} from './der-structure.ts'
+export type { DerTagSpec, DerDecodeOptions } from './der-structure.ts'
+export {
   decodeDerInteger,
   decodeDerEnumerated,
   decodeDerBoolean,
@@ -40,23 +48,9 @@ export {
   decodeDerOid,
   decodeDerOctetString,
   decodeDerBitString,
-  decodeDerUtf8String,
-  decodeDerPrintableString,
-  decodeDerIa5String,
-  decodeDerUtcTime,
-  decodeDerGeneralizedTime,
-  decodeDerTime,
-  decodeDerSequence,
-  decodeDerSet,
-  decodeDerExplicit,
-} from './der.ts'
-export type {
-  DerTagClass,
-  DerElement,
-  DerParseOptions,
-  DerTagSpec,
-  DerDecodeOptions,
-  DerBitString,
-} from './der.ts'
+} from './der-primitives.ts'
+export type { DerBitString } from './der-primitives.ts'
+export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } from './der-strings.ts'
+export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'

@@ -42,7 +42,8 @@ export {
 export type { DecodeAnnotationOptions, QemuProperty } from './kata.ts'
 export { INITDATA_IMAGE_MAGIC, buildInitdataImage, readInitdataImage } from './block-image.ts'
 export type { ReadImageOptions } from './block-image.ts'
-export { MAX_ANNOTATIONS_SIZE, annotatePodTemplates } from './kubernetes-annotation.ts'
+export { annotatePodTemplates } from './kubernetes-annotation.ts'
+export { MAX_ANNOTATIONS_SIZE } from './kubernetes-annotation-validation.ts'
 export type {
   PodAnnotation,
   PlacementAction,

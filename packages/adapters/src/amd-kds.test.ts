@@ -1,0 +1,141 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import { AmdKdsClient, vcekPath } from './amd-kds.ts'
+
+/** A local HTTP server standing in for KDS, scripted per test. */
+let server: Server
+let baseUrl: string
+let requests: string[] = []
+let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end()
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests.push(req.url ?? '')
+    handler(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  baseUrl = `http://127.0.0.1:${address.port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+beforeEach(() => {
+  requests = []
+})
+
+const chipId = Uint8Array.from({ length: 64 }, (_, i) => i + 1)
+const tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }
+const noSleep = async (): Promise<void> => {
+  await Promise.resolve()
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (e) {
+    if (isInitguardError(e)) return e.code
+    throw e
+  }
+  throw new Error('expected an error')
+}
+
+describe('KDS paths', () => {
+  it('names a Milan VCEK by the whole CHIP_ID and a Turin one by 8 bytes with fmcSPL first', () => {
+    const hex = Buffer.from(chipId).toString('hex')
+    expect(vcekPath('Milan', chipId, tcb)).toBe(
+      `/vcek/v1/Milan/${hex}?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115`,
+    )
+    expect(vcekPath('Turin', chipId, { fmc: 1, ...tcb })).toBe(
+      `/vcek/v1/Turin/${hex.slice(0, 16)}?fmcSPL=1&blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115`,
+    )
+  })
+})
+
+describe('AmdKdsClient', () => {
+  it('downloads once, then serves from the cache', async () => {
+    handler = (_req, res) => res.end(Buffer.from('vcek-der-bytes'))
+    const cacheDir = mkdtempSync(join(tmpdir(), 'kds-cache-'))
+    const client = new AmdKdsClient({ baseUrl, cacheDir })
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb)).toString()).toBe('vcek-der-bytes')
+    const again = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
+    expect(Buffer.from(await again.vcek('Milan', chipId, tcb)).toString()).toBe('vcek-der-bytes')
+    expect(requests).toHaveLength(1)
+  })
+
+  it('backs off on 429, honouring Retry-After', async () => {
+    let calls = 0
+    handler = (_req, res) => {
+      calls++
+      if (calls < 3) {
+        res.writeHead(429, { 'retry-after': '2' })
+        res.end()
+      } else res.end('ok')
+    }
+    const waits: number[] = []
+    const client = new AmdKdsClient({
+      baseUrl,
+      backoffMs: 100,
+      sleep: async (ms) => {
+        waits.push(ms)
+        await noSleep()
+      },
+    })
+    expect(Buffer.from(await client.crl('Milan', 'vcek')).toString()).toBe('ok')
+    expect(waits).toEqual([2000, 2000])
+    expect(requests).toEqual(['/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl'])
+  })
+
+  it('gives up after the attempts with a clear error, and says 404 at once', async () => {
+    handler = (_req, res) => {
+      res.writeHead(503)
+      res.end()
+    }
+    const client = new AmdKdsClient({ baseUrl, attempts: 3, sleep: noSleep })
+    expect(await codeOf(client.certChain('Genoa', 'vcek'))).toBe('ERR_KDS_UNAVAILABLE')
+    expect(requests).toHaveLength(3)
+    requests = []
+    handler = (_req, res) => {
+      res.writeHead(404)
+      res.end()
+    }
+    expect(await codeOf(client.vcek('Milan', chipId, tcb))).toBe('ERR_KDS_NOT_FOUND')
+    expect(requests).toHaveLength(1)
+  })
+
+  it('times out a silent server', async () => {
+    handler = () => undefined
+    const client = new AmdKdsClient({ baseUrl, attempts: 2, timeoutMs: 200, sleep: noSleep })
+    expect(await codeOf(client.crl('Turin', 'vlek'))).toBe('ERR_KDS_UNAVAILABLE')
+  })
+
+  it('never touches the network offline, and reads the offline store', async () => {
+    handler = (_req, res) => res.end('network')
+    const client = new AmdKdsClient({ baseUrl, offline: true })
+    expect(await codeOf(client.vcek('Milan', chipId, tcb))).toBe('ERR_KDS_OFFLINE')
+    const store = mkdtempSync(join(tmpdir(), 'kds-store-'))
+    const folder = join(store, 'Milan', Buffer.from(chipId).toString('hex'))
+    mkdirSync(folder, { recursive: true })
+    writeFileSync(join(folder, 'bl03_tee00_snp08_ucode115.der'), 'from-store')
+    const stored = new AmdKdsClient({ baseUrl, offline: true, offlineStore: store })
+    expect(Buffer.from(await stored.vcek('Milan', chipId, tcb)).toString()).toBe('from-store')
+    writeFileSync(join(folder, 'vcek.der'), 'fallback')
+    expect(Buffer.from(await stored.vcek('Milan', chipId, { ...tcb, snp: 9 })).toString()).toBe(
+      'fallback',
+    )
+    expect(requests).toEqual([])
+  })
+
+  it('refuses a masked CHIP_ID', async () => {
+    const client = new AmdKdsClient({ baseUrl })
+    expect(await codeOf(client.vcek('Milan', new Uint8Array(64), tcb))).toBe(
+      'ERR_KDS_CHIP_ID_MASKED',
+    )
+  })
+})

@@ -1,0 +1,195 @@
+import { createServer, type Server } from 'node:http'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  buildSnpReport,
+  createAmdTestPki,
+  defaultSnpReportFields,
+  defaultSnpTcb,
+} from '@initguard/testkit'
+import { runCli } from './main.ts'
+
+const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/snp/', import.meta.url))
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const code = await runCli(args, {
+    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
+    stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
+    stdin: Readable.from([]),
+  })
+  return { code, stdout, stderr }
+}
+
+describe('initguard evidence (real reports)', () => {
+  it('inspects a report as a table and as JSON', async () => {
+    const table = await run(['evidence', 'inspect', join(VECTORS, 'milan-v3-hostdata/report.bin')])
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/HOST_DATA\s+4f4448c67f3c8dfc/)
+    expect(table.stdout).toMatch(/REPORTED_TCB\s+0x[0-9a-f]{16}\s+BL 4 TEE 0 SNP 24 UCODE 219/)
+    const json = JSON.parse(
+      (await run(['evidence', 'inspect', join(VECTORS, 'milan-v2-a/report.bin'), '--json'])).stdout,
+    ) as {
+      report: { policy: { debug: boolean }; version: number }
+    }
+    expect(json.report.version).toBe(2)
+    expect(json.report.policy.debug).toBe(true)
+  })
+
+  it('verifies with exit 0, refuses debug with 5 unless allowed, a broken signature with 4', async () => {
+    const certs = ['--certs', join(VECTORS, 'milan-v2-a/vcek.der'), '--at', '2024-01-01T00:00:00Z']
+    expect(
+      (await run(['evidence', 'verify', join(VECTORS, 'milan-v2-a/report.bin'), ...certs])).code,
+    ).toBe(5)
+    expect(
+      (
+        await run([
+          'evidence',
+          'verify',
+          join(VECTORS, 'milan-v2-a/report.bin'),
+          ...certs,
+          '--allow-debug',
+        ])
+      ).code,
+    ).toBe(0)
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-evidence-'))
+    const { readFileSync } = await import('node:fs')
+    const flipped = readFileSync(join(VECTORS, 'milan-v2-b/report.bin'))
+    flipped[21] = (flipped[21] ?? 0) ^ 0x80
+    writeFileSync(join(dir, 'flipped.bin'), flipped)
+    const bad = await run([
+      'evidence',
+      'verify',
+      join(dir, 'flipped.bin'),
+      '--certs',
+      join(VECTORS, 'milan-v2-b/vcek.der'),
+      '--at',
+      '2024-01-01T00:00:00Z',
+    ])
+    expect(bad.code).toBe(4)
+    expect(bad.stderr).toContain('ERR_SNP_REPORT_SIGNATURE')
+  })
+
+  it('checks HOST_DATA, refuses the expired VLEK now and accepts it --at a time in its window', async () => {
+    const report = join(VECTORS, 'milan-v3-hostdata/report.bin')
+    const pem = join(VECTORS, 'milan-v3-hostdata/vcek.pem')
+    const good = '4f4448c67f3c8dfc8de8a5e37125d807dadcc41f06cf23f615dbd52eec777d10'
+    expect(
+      (await run(['evidence', 'verify', report, '--certs', pem, '--expect-host-data', good])).code,
+    ).toBe(0)
+    const mismatch = await run([
+      'evidence',
+      'verify',
+      report,
+      '--certs',
+      pem,
+      '--expect-host-data',
+      '00'.repeat(32),
+      '--json',
+    ])
+    expect(mismatch.code).toBe(5)
+    expect((JSON.parse(mismatch.stdout) as { error: { code: string } }).error.code).toBe(
+      'ERR_SNP_HOST_DATA_MISMATCH',
+    )
+    const vlek = [
+      'evidence',
+      'verify',
+      join(VECTORS, 'milan-v3-vlek/report.bin'),
+      '--certs',
+      join(VECTORS, 'milan-v3-vlek/vlek.der'),
+    ]
+    expect((await run(vlek)).code).toBe(4)
+    expect((await run([...vlek, '--at', '2025-06-01T00:00:00Z'])).code).toBe(0)
+    expect((await run([...vlek, '--at', '2025-06-01T00:00:00Z', '--expect-vmpl', '0'])).code).toBe(
+      5,
+    )
+  })
+
+  it('says a missing VCEK is unavailable offline (exit 6) and malformed evidence is exit 3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-evidence-'))
+    const offline = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'milan-v3-hostdata/report.bin'),
+      '--offline',
+      '--cache-dir',
+      dir,
+    ])
+    expect(offline.code).toBe(6)
+    expect(offline.stderr).toContain('ERR_KDS_OFFLINE')
+    writeFileSync(join(dir, 'short.bin'), new Uint8Array(100))
+    expect((await run(['evidence', 'inspect', join(dir, 'short.bin')])).code).toBe(3)
+    writeFileSync(join(dir, 'bad.json'), '{"attestation_report": 1}')
+    expect((await run(['evidence', 'verify', join(dir, 'bad.json')])).code).toBe(3)
+  })
+})
+
+describe('initguard evidence (test PKI, local KDS)', () => {
+  const notBefore = new Date('2024-01-01T00:00:00Z')
+  const notAfter = new Date('2034-01-01T00:00:00Z')
+  const pki = createAmdTestPki({ product: 'Genoa', notBefore, notAfter })
+  const defaults = defaultSnpReportFields('Genoa')
+  const vcek = pki.issueVcek({
+    chipId: defaults.chipId,
+    tcb: defaultSnpTcb('Genoa'),
+    notBefore,
+    notAfter,
+  })
+  const hostData = new Uint8Array(32).fill(0x42)
+  const dir = mkdtempSync(join(tmpdir(), 'initguard-testpki-'))
+  const reportPath = join(dir, 'report.bin')
+  const rootsPath = join(dir, 'roots.pem')
+  writeFileSync(
+    reportPath,
+    buildSnpReport({ product: 'Genoa', version: 5, hostData }, vcek.privateKey),
+  )
+  writeFileSync(rootsPath, pki.vcekChainPem)
+  let server: Server
+  let url = ''
+  let requests = 0
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++
+      if (req.url?.startsWith('/vcek/v1/Genoa/') === true) res.end(vcek.der)
+      else {
+        res.writeHead(404)
+        res.end()
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    url = `http://127.0.0.1:${address.port}`
+  })
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('fetches the VCEK from KDS once, then verifies from the cache offline, only under --trust-root', async () => {
+    const cache = join(dir, 'cache')
+    const base = [
+      'evidence',
+      'verify',
+      reportPath,
+      '--cache-dir',
+      cache,
+      '--expect-host-data',
+      '42'.repeat(32),
+    ]
+    const fetched = await run([...base, '--kds-url', url, '--trust-root', rootsPath])
+    expect(fetched.stderr).toBe('')
+    expect(fetched.code).toBe(0)
+    expect(requests).toBe(1)
+    expect((await run([...base, '--offline', '--trust-root', rootsPath])).code).toBe(0)
+    expect(requests).toBe(1)
+    const untrusted = await run([...base, '--offline'])
+    expect(untrusted.code).toBe(4)
+    expect(untrusted.stderr).toContain('ERR_SNP_CHAIN_SIGNATURE')
+  })
+})

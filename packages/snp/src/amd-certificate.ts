@@ -1,0 +1,245 @@
+/**
+ * AMD SEV-SNP certificates: the ARK, ASK/ASVK and VCEK/VLEK, with the AMD extensions of the
+ * endorsement keys decoded.
+ *
+ * ```asn1
+ * -- VCEK/VLEK extensions, OID prefix 1.3.6.1.4.1.3704.1 (AMD KDS specification)
+ * .1    structVersion  INTEGER        -- 0 Milan/Genoa, 1 Turin
+ * .2    productName    IA5String      -- "Milan-B0", "Genoa", "Turin", …
+ * .3.1  blSPL          INTEGER
+ * .3.2  teeSPL         INTEGER
+ * .3.3  snpSPL         INTEGER
+ * .3.4–.3.7 spl_4..7   INTEGER
+ * .3.8  ucodeSPL       INTEGER
+ * .3.9  fmcSPL         INTEGER        -- Turin
+ * .4    hwID           raw octets (64 B; Turin 8 B) -- or, in some certificates, an OCTET STRING
+ * .5    csp_id         IA5String      -- VLEK only
+ * ```
+ *
+ * @module
+ */
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto'
+import {
+  MalformedInputError,
+  base64ToBytes,
+  decodeDerExplicit,
+  decodeDerIa5String,
+  decodeDerInteger,
+  decodeDerOctetString,
+  decodeDerOid,
+  decodeDerSequence,
+  decodeDerBoolean,
+  parseDer,
+  type DerElement,
+} from '@initguard/core'
+import type { TcbComponents } from './tcb.ts'
+
+const AMD_OID = '1.3.6.1.4.1.3704.1'
+
+/** The AMD extensions of a VCEK or VLEK. */
+export interface AmdKeyExtensions {
+  readonly structVersion: number | undefined
+  readonly productName: string | undefined
+  readonly tcb: TcbComponents | undefined
+  /** The hardware ID (VCEK only): 64 bytes, or 8 on Turin. */
+  readonly hwId: Uint8Array | undefined
+  /** How the hwID was encoded: raw octets, or a DER OCTET STRING (both occur in the field). */
+  readonly hwIdEncoding: 'raw' | 'octet-string' | undefined
+  /** The cloud provider (VLEK only). */
+  readonly cspId: string | undefined
+}
+
+/** A parsed AMD certificate. */
+export interface AmdCertificate {
+  readonly der: Uint8Array
+  /** SHA-256 of the DER, hex: the cache key and the pinning fingerprint. */
+  readonly fingerprint: string
+  readonly x509: X509Certificate
+  readonly publicKey: KeyObject
+  /** The subject's common name, e.g. `ARK-Milan`, `SEV-Milan`, `SEV-VCEK`. */
+  readonly commonName: string
+  readonly issuerCommonName: string
+  readonly serialNumber: string
+  readonly notBefore: Date
+  readonly notAfter: Date
+  /** The outer signatureAlgorithm OID (1.2.840.113549.1.1.10 for RSASSA-PSS). */
+  readonly signatureAlgorithm: string
+  /** The AMD extensions; all undefined on the ARK/ASK. */
+  readonly amd: AmdKeyExtensions
+}
+
+/** Parse one certificate given as DER or PEM. */
+export function parseAmdCertificate(input: Uint8Array | string, what: string): AmdCertificate {
+  const der = typeof input === 'string' ? pemToDer(input, what) : Uint8Array.from(input)
+  const root = parseDer(der, { name: what })
+  const [tbs, outerAlgorithm] = decodeDerSequence(root, what)
+  const tbsFields = decodeDerSequence(tbs, `${what} tbsCertificate`)
+  const innerAlgorithm = tbsFields[2]
+  if (
+    innerAlgorithm === undefined ||
+    outerAlgorithm === undefined ||
+    !bytesEqual(innerAlgorithm.encoded, outerAlgorithm.encoded)
+  ) {
+    throw new MalformedInputError(
+      'ERR_SNP_CERT_ALGORITHM_MISMATCH',
+      `${what}: the signature algorithm inside the certificate differs from the one outside it`,
+      { details: { certificate: what } },
+    )
+  }
+  const signatureAlgorithm = decodeDerOid(
+    decodeDerSequence(outerAlgorithm, `${what} signatureAlgorithm`)[0],
+    `${what} signatureAlgorithm`,
+  )
+  let x509: X509Certificate
+  let publicKey: KeyObject
+  try {
+    x509 = new X509Certificate(der)
+    publicKey = x509.publicKey
+  } catch (cause) {
+    throw new MalformedInputError(
+      'ERR_SNP_CERT_INVALID',
+      `${what} is not a valid X.509 certificate`,
+      { cause },
+    )
+  }
+  return {
+    der,
+    fingerprint: createHash('sha256').update(der).digest('hex'),
+    x509,
+    publicKey,
+    commonName: commonName(x509.subject),
+    issuerCommonName: commonName(x509.issuer),
+    serialNumber: x509.serialNumber.toLowerCase(),
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
+    signatureAlgorithm,
+    amd: amdExtensions(tbsFields, what),
+  }
+}
+
+/** Every certificate in a PEM bundle, in order. */
+export function parsePemBundle(pem: string, what: string): AmdCertificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  if (blocks.length === 0) {
+    throw new MalformedInputError('ERR_SNP_CERT_PEM', `${what} contains no PEM certificate`, {
+      hint: 'give PEM text with -----BEGIN CERTIFICATE----- blocks, or DER',
+    })
+  }
+  return blocks.map((block, i) => parseAmdCertificate(block, `${what} #${i + 1}`))
+}
+
+function pemToDer(pem: string, what: string): Uint8Array {
+  const match =
+    /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/.exec(
+      pem.trim() + '\n',
+    )
+  if (match === null) {
+    throw new MalformedInputError('ERR_SNP_CERT_PEM', `${what} is not a single PEM certificate`)
+  }
+  return base64ToBytes(match[1] ?? '', { field: what, allowLineBreaks: true })
+}
+
+function commonName(name: string): string {
+  const line = name.split('\n').find((l) => l.startsWith('CN='))
+  return line === undefined ? '' : line.slice(3)
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+function amdExtensions(tbsFields: readonly DerElement[], what: string): AmdKeyExtensions {
+  const values = new Map<string, Uint8Array>()
+  const extensionsWrapper = tbsFields.find((f) => f.tagClass === 'context' && f.tagNumber === 3)
+  if (extensionsWrapper !== undefined) {
+    const list = decodeDerSequence(
+      decodeDerExplicit(extensionsWrapper, 3, `${what} extensions`),
+      `${what} extensions`,
+    )
+    for (const extension of list) {
+      const parts = decodeDerSequence(extension, `${what} extension`)
+      const oid = decodeDerOid(parts[0], `${what} extension id`)
+      if (parts.length === 3) decodeDerBoolean(parts[1], `${what} extension ${oid} critical`)
+      const value = decodeDerOctetString(parts[parts.length - 1], `${what} extension ${oid} value`)
+      if (values.has(oid)) {
+        throw new MalformedInputError(
+          'ERR_SNP_CERT_EXTENSION_DUPLICATE',
+          `${what} has extension ${oid} twice`,
+        )
+      }
+      values.set(oid, value)
+    }
+  }
+  const integer = (suffix: string): number | undefined => {
+    const value = values.get(`${AMD_OID}.${suffix}`)
+    if (value === undefined) return undefined
+    const n = decodeDerInteger(
+      parseDer(value, { name: `${what} ${AMD_OID}.${suffix}` }),
+      `${what} ${AMD_OID}.${suffix}`,
+    )
+    if (n < 0n || n > 255n) {
+      throw new MalformedInputError(
+        'ERR_SNP_CERT_EXTENSION',
+        `${what}: extension ${AMD_OID}.${suffix} is out of range (${n})`,
+      )
+    }
+    return Number(n)
+  }
+  const ia5 = (suffix: string): string | undefined => {
+    const value = values.get(`${AMD_OID}.${suffix}`)
+    return value === undefined
+      ? undefined
+      : decodeDerIa5String(
+          parseDer(value, { name: `${what} ${AMD_OID}.${suffix}` }),
+          `${what} ${AMD_OID}.${suffix}`,
+        )
+  }
+  const bootloader = integer('3.1')
+  const tee = integer('3.2')
+  const snp = integer('3.3')
+  const microcode = integer('3.8')
+  const fmc = integer('3.9')
+  const tcb =
+    bootloader === undefined || tee === undefined || snp === undefined || microcode === undefined
+      ? undefined
+      : { ...(fmc === undefined ? {} : { fmc }), bootloader, tee, snp, microcode }
+  const hw = decodeHwId(values.get(`${AMD_OID}.4`), what)
+  return {
+    structVersion: integer('1'),
+    productName: ia5('2'),
+    tcb,
+    hwId: hw?.bytes,
+    hwIdEncoding: hw?.encoding,
+    cspId: ia5('5'),
+  }
+}
+
+/**
+ * The hwID extension holds the chip ID as raw octets (what AMD's KDS issues), but certificates with
+ * the bytes wrapped in a DER OCTET STRING exist too. The lengths tell them apart: 64 or 8 raw
+ * bytes, or 66 / 10 bytes starting with the OCTET STRING header.
+ */
+function decodeHwId(
+  value: Uint8Array | undefined,
+  what: string,
+): { bytes: Uint8Array; encoding: 'raw' | 'octet-string' } | undefined {
+  if (value === undefined) return undefined
+  if (value.length === 64 || value.length === 8) return { bytes: value, encoding: 'raw' }
+  if (
+    (value.length === 66 || value.length === 10) &&
+    value[0] === 0x04 &&
+    value[1] === value.length - 2
+  ) {
+    return {
+      bytes: decodeDerOctetString(parseDer(value, { name: `${what} hwID` }), `${what} hwID`),
+      encoding: 'octet-string',
+    }
+  }
+  throw new MalformedInputError(
+    'ERR_SNP_CERT_EXTENSION',
+    `${what}: the hwID extension has ${value.length} bytes; expected 64 (8 on Turin)`,
+    {
+      details: { length: value.length },
+    },
+  )
+}

@@ -1,0 +1,189 @@
+/**
+ * Appraisal: does a verified report meet what the relying party expects? Every rule is optional
+ * except the secure defaults: a debuggable guest and a guest with a migration agent are refused
+ * unless explicitly allowed. All failing rules are reported together, each naming expected and
+ * actual values.
+ *
+ * @module
+ */
+import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import type { SnpReport } from './report.ts'
+import { decodeTcbVersion, tcbAtLeast, type SnpProduct, type TcbComponents } from './tcb.ts'
+
+/** What the relying party expects of a report. */
+export interface SnpAppraisalPolicy {
+  /** HOST_DATA, exactly (32 bytes). */
+  readonly hostData?: Uint8Array
+  /** The initdata document the guest must have been launched with (its digest fitted to 32 bytes). */
+  readonly initdata?: InitdataDocument
+  /** REPORT_DATA, exactly (64 bytes). */
+  readonly reportData?: Uint8Array
+  /** MEASUREMENT must be one of these (48 bytes each). */
+  readonly measurements?: readonly Uint8Array[]
+  /** REPORTED_TCB must be at least this, component by component. */
+  readonly minimumTcb?: TcbComponents
+  /** VMPL, exactly. */
+  readonly vmpl?: number
+  /** Accept a guest whose policy allows debugging. Default false. */
+  readonly allowDebug?: boolean
+  /** Accept a guest whose policy allows a migration agent. Default false. */
+  readonly allowMigrationAgent?: boolean
+  /** The policy's minimum ABI version must be at least this. */
+  readonly minimumAbi?: { readonly major: number; readonly minor: number }
+  /** CHIP_ID must be one of these. */
+  readonly chipIds?: readonly Uint8Array[]
+  /** ID_KEY_DIGEST must be one of these. */
+  readonly idKeyDigests?: readonly Uint8Array[]
+  /** AUTHOR_KEY_DIGEST must be one of these. */
+  readonly authorKeyDigests?: readonly Uint8Array[]
+  /** GUEST_SVN must be at least this. */
+  readonly minimumGuestSvn?: number
+}
+
+interface Failure {
+  readonly code: `ERR_SNP_${string}`
+  readonly message: string
+}
+
+const hex = bytesToHex
+
+function oneOf(actual: Uint8Array, allowed: readonly Uint8Array[]): boolean {
+  return allowed.some((a) => constantTimeEqual(a, actual))
+}
+
+function tcbText(t: TcbComponents): string {
+  return `${t.fmc === undefined ? '' : `FMC ${t.fmc} `}BL ${t.bootloader} TEE ${t.tee} SNP ${t.snp} UCODE ${t.microcode}`
+}
+
+/** The rules a report fails, empty when it meets the policy. */
+export function appraisalFailures(
+  report: SnpReport,
+  product: SnpProduct,
+  policy: SnpAppraisalPolicy,
+): Failure[] {
+  const failures: Failure[] = []
+  if (policy.allowDebug !== true && report.policy.debug) {
+    failures.push({
+      code: 'ERR_SNP_DEBUG_ALLOWED',
+      message:
+        'the guest policy allows debugging (POLICY bit 19), so the host can read guest memory',
+    })
+  }
+  if (policy.allowMigrationAgent !== true && report.policy.migrateMa) {
+    failures.push({
+      code: 'ERR_SNP_MIGRATION_AGENT_ALLOWED',
+      message: 'the guest policy allows a migration agent (POLICY bit 18)',
+    })
+  }
+  if (policy.hostData !== undefined && !constantTimeEqual(policy.hostData, report.hostData)) {
+    failures.push({
+      code: 'ERR_SNP_HOST_DATA_MISMATCH',
+      message: `HOST_DATA is ${hex(report.hostData)}, expected ${hex(policy.hostData)}`,
+    })
+  }
+  if (policy.initdata !== undefined) {
+    const expected = bindingFor('snp', policy.initdata.algorithm, policy.initdata.digest).value
+    if (!constantTimeEqual(expected, report.hostData)) {
+      failures.push({
+        code: 'ERR_SNP_INITDATA_MISMATCH',
+        message: `HOST_DATA is ${hex(report.hostData)}, but the initdata document (${policy.initdata.algorithm}) binds to ${hex(expected)}`,
+      })
+    }
+  }
+  if (policy.reportData !== undefined && !constantTimeEqual(policy.reportData, report.reportData)) {
+    failures.push({
+      code: 'ERR_SNP_REPORT_DATA_MISMATCH',
+      message: `REPORT_DATA is ${hex(report.reportData)}, expected ${hex(policy.reportData)}`,
+    })
+  }
+  if (policy.measurements !== undefined && !oneOf(report.measurement, policy.measurements)) {
+    failures.push({
+      code: 'ERR_SNP_MEASUREMENT_MISMATCH',
+      message: `MEASUREMENT ${hex(report.measurement)} is not one of the ${policy.measurements.length} expected`,
+    })
+  }
+  if (policy.minimumTcb !== undefined) {
+    const reported = decodeTcbVersion(report.reportedTcb, product)
+    if (!tcbAtLeast(reported, policy.minimumTcb)) {
+      failures.push({
+        code: 'ERR_SNP_TCB_TOO_LOW',
+        message: `REPORTED_TCB ${tcbText(reported)} is below the minimum ${tcbText(policy.minimumTcb)}`,
+      })
+    }
+  }
+  if (policy.vmpl !== undefined && report.vmpl !== policy.vmpl) {
+    failures.push({
+      code: 'ERR_SNP_VMPL_MISMATCH',
+      message: `VMPL is ${report.vmpl}, expected ${policy.vmpl}`,
+    })
+  }
+  if (policy.minimumAbi !== undefined) {
+    const { major, minor } = policy.minimumAbi
+    const ok =
+      report.policy.abiMajor > major ||
+      (report.policy.abiMajor === major && report.policy.abiMinor >= minor)
+    if (!ok) {
+      failures.push({
+        code: 'ERR_SNP_ABI_TOO_LOW',
+        message: `the policy's minimum ABI is ${report.policy.abiMajor}.${report.policy.abiMinor}, expected at least ${major}.${minor}`,
+      })
+    }
+  }
+  if (policy.chipIds !== undefined && !oneOf(report.chipId, policy.chipIds)) {
+    failures.push({
+      code: 'ERR_SNP_CHIP_NOT_ALLOWED',
+      message: `CHIP_ID ${hex(report.chipId).slice(0, 16)}… is not on the allow-list`,
+    })
+  }
+  if (policy.idKeyDigests !== undefined && !oneOf(report.idKeyDigest, policy.idKeyDigests)) {
+    failures.push({
+      code: 'ERR_SNP_ID_KEY_MISMATCH',
+      message: `ID_KEY_DIGEST ${hex(report.idKeyDigest)} is not one of the expected`,
+    })
+  }
+  if (
+    policy.authorKeyDigests !== undefined &&
+    !oneOf(report.authorKeyDigest, policy.authorKeyDigests)
+  ) {
+    failures.push({
+      code: 'ERR_SNP_AUTHOR_KEY_MISMATCH',
+      message: `AUTHOR_KEY_DIGEST ${hex(report.authorKeyDigest)} is not one of the expected`,
+    })
+  }
+  if (policy.minimumGuestSvn !== undefined && report.guestSvn < policy.minimumGuestSvn) {
+    failures.push({
+      code: 'ERR_SNP_GUEST_SVN_TOO_LOW',
+      message: `GUEST_SVN is ${report.guestSvn}, expected at least ${policy.minimumGuestSvn}`,
+    })
+  }
+  return failures
+}
+
+/**
+ * Appraise a report against a policy.
+ *
+ * @throws {@link ExpectationError} with the code of the first failing rule; `details.failed` lists
+ *   every failing rule's code and the message names each, with expected and actual values.
+ */
+export function appraiseSnpReport(
+  report: SnpReport,
+  product: SnpProduct,
+  policy: SnpAppraisalPolicy,
+): void {
+  const failures = appraisalFailures(report, product, policy)
+  const first = failures[0]
+  if (first === undefined) return
+  throw new ExpectationError(
+    first.code,
+    failures.length === 1
+      ? first.message
+      : `the report fails ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
+    {
+      details: { failed: failures.map((f) => f.code) },
+      ...(first.code === 'ERR_SNP_DEBUG_ALLOWED'
+        ? { hint: 'to accept debuggable guests (never in production), allow debug explicitly' }
+        : {}),
+    },
+  )
+}

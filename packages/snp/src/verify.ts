@@ -1,0 +1,283 @@
+/**
+ * Verify SEV-SNP evidence end to end, as a named pipeline:
+ *
+ * 1. **signer** — KEY_INFO names the VCEK or VLEK (an unsigned report is refused);
+ * 2. **certificates** — the endorsement key, and any ASK/ASVK/ARK, from the evidence or the caller;
+ * 3. **product** — from the report's CPUID fields (v3+) or the VCEK's productName (v2);
+ * 4. **chain** — up to the pinned ARK, valid at `now` ({@link verifyAmdChain});
+ * 5. **endorsement** — the certificate's TCB and hwID are the report's ({@link checkEndorsement});
+ * 6. **signature** — ECDSA P-384 over the signed bytes ({@link verifySnpReportSignature});
+ * 7. **appraisal** — the relying party's expectations ({@link appraiseSnpReport}).
+ *
+ * Verified chains are cached (keyed by the certificates' fingerprints, valid only inside the chain's
+ * validity window), so a warm verification costs one ECDSA P-384 verify plus parsing.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { UnavailableError, VerificationError } from '@initguard/core'
+import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
+import {
+  verifyAmdChain,
+  type EndorsementKind,
+  type SnpTrustAnchors,
+  type VerifiedChain,
+} from './amd-chain.ts'
+import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
+import { appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
+import type { CertTableEntry } from './cert-table.ts'
+import { snpClaims, type SnpClaims } from './claims.ts'
+import { checkEndorsement } from './endorsement-checks.ts'
+import type { SnpReport } from './report.ts'
+import { verifySnpReportSignature } from './report-signature.ts'
+import { productFromCpuid, productFromName, type SnpProduct } from './tcb.ts'
+
+/** Evidence: a report and the certificates that came with it (extended report, Trustee JSON). */
+export interface SnpEvidence {
+  readonly report: SnpReport
+  readonly certificates: readonly CertTableEntry[]
+}
+
+/** Options for {@link verifySnpEvidence}. */
+export interface SnpVerifyOptions {
+  /** The time at which certificates must be valid. */
+  readonly now: Date
+  /** Trust anchors; default AMD's production roots. A test PKI is trusted only when passed here. */
+  readonly anchors?: SnpTrustAnchors
+  /** Further certificates (DER or PEM), e.g. a VCEK from KDS or `--certs`. */
+  readonly certificates?: readonly (Uint8Array | string)[]
+  /** Expectations; default: refuse debug and migration agents, nothing else. */
+  readonly policy?: SnpAppraisalPolicy
+  /** A cache kept across calls. */
+  readonly cache?: SnpVerifierCache
+}
+
+/** The outcome of a successful verification. */
+export interface SnpVerification {
+  readonly product: SnpProduct
+  readonly signingKey: EndorsementKind
+  readonly claims: SnpClaims
+  readonly chain: {
+    readonly root: string
+    readonly intermediate: string
+    readonly endorsement: string
+    readonly validUntil: string
+  }
+  readonly warnings: readonly string[]
+}
+
+/** The production trust anchors. */
+export const AMD_PRODUCTION_ANCHORS: SnpTrustAnchors = { roots: AMD_PRODUCTION_ROOTS }
+
+/** Parsed certificates and verified chains, kept across verifications. Bounded; oldest out first. */
+export class SnpVerifierCache {
+  readonly #certificates = new Map<string, AmdCertificate>()
+  readonly #chains = new Map<string, VerifiedChain>()
+  readonly #limit: number
+
+  constructor(limit = 1024) {
+    this.#limit = limit
+  }
+
+  /** A parsed certificate, from the cache when the same bytes were parsed before. */
+  certificate(input: Uint8Array | string, what: string): AmdCertificate {
+    const key = createHash('sha256').update(input).digest('hex')
+    let certificate = this.#certificates.get(key)
+    if (certificate === undefined) {
+      certificate = parseAmdCertificate(input, what)
+      remember(this.#certificates, key, certificate, this.#limit)
+    }
+    return certificate
+  }
+
+  /** A chain verified earlier for the same certificates and anchors, if `now` is inside its window. */
+  chain(key: string, now: Date): VerifiedChain | undefined {
+    const chain = this.#chains.get(key)
+    return chain !== undefined && now >= chain.validFrom && now <= chain.validUntil
+      ? chain
+      : undefined
+  }
+
+  /** Remember a verified chain. */
+  rememberChain(key: string, chain: VerifiedChain): void {
+    remember(this.#chains, key, chain, this.#limit)
+  }
+}
+
+function remember<T>(map: Map<string, T>, key: string, value: T, limit: number): void {
+  if (map.size >= limit) {
+    const oldest = map.keys().next()
+    if (oldest.done !== true) map.delete(oldest.value)
+  }
+  map.set(key, value)
+}
+
+const anchorIds = new WeakMap<SnpTrustAnchors, string>()
+
+function anchorId(anchors: SnpTrustAnchors): string {
+  let id = anchorIds.get(anchors)
+  if (id === undefined) {
+    id = createHash('sha256')
+      .update(JSON.stringify(Object.values(anchors.roots).map((r) => [r.ark, r.ask, r.asvk])))
+      .digest('hex')
+    anchorIds.set(anchors, id)
+  }
+  return id
+}
+
+function kindOfName(commonName: string): 'vcek' | 'vlek' | 'ask' | 'ark' {
+  if (commonName === 'SEV-VCEK') return 'vcek'
+  if (commonName === 'SEV-VLEK') return 'vlek'
+  if (commonName.startsWith('ARK-')) return 'ark'
+  return 'ask'
+}
+
+interface CollectedCertificates {
+  readonly vcek: AmdCertificate[]
+  readonly vlek: AmdCertificate[]
+  readonly intermediate: AmdCertificate[]
+  readonly root: AmdCertificate[]
+}
+
+function collect(
+  evidence: SnpEvidence,
+  options: SnpVerifyOptions,
+  cache: SnpVerifierCache,
+): CollectedCertificates {
+  const found: CollectedCertificates = { vcek: [], vlek: [], intermediate: [], root: [] }
+  const sort = (certificate: AmdCertificate): void => {
+    const kind = kindOfName(certificate.commonName)
+    found[kind === 'ark' ? 'root' : kind === 'ask' ? 'intermediate' : kind].push(certificate)
+  }
+  for (const entry of evidence.certificates) {
+    if (entry.kind === 'crl' || entry.kind === 'other') continue
+    const certificate = cache.certificate(
+      entry.data,
+      `${entry.kind.toUpperCase()} certificate from the evidence`,
+    )
+    // The evidence says what each certificate is; a certificate in another's slot is refused
+    // rather than quietly re-sorted, since the host assembled the table.
+    if (kindOfName(certificate.commonName) !== entry.kind) {
+      throw new VerificationError(
+        'ERR_SNP_CHAIN_ORDER',
+        `the evidence's ${entry.kind.toUpperCase()} entry holds ${certificate.commonName || 'a certificate without a common name'}`,
+        {
+          hint: 'the certificate table is mis-assembled: each certificate must sit in its own entry',
+        },
+      )
+    }
+    sort(certificate)
+  }
+  for (const [i, input] of (options.certificates ?? []).entries()) {
+    sort(cache.certificate(input, `certificate #${i + 1}`))
+  }
+  return found
+}
+
+function productOf(report: SnpReport, endorsement: AmdCertificate): SnpProduct {
+  if (report.cpuidFamilyId !== undefined && report.cpuidModelId !== undefined) {
+    const product = productFromCpuid(report.cpuidFamilyId, report.cpuidModelId)
+    if (product === 'unknown') {
+      throw new VerificationError(
+        'ERR_SNP_PRODUCT_UNKNOWN',
+        `the report's CPUID (family 0x${report.cpuidFamilyId.toString(16)}, model 0x${report.cpuidModelId.toString(16)}) is not a product line we verify (Milan, Genoa, Turin)`,
+      )
+    }
+    return product
+  }
+  const named =
+    endorsement.amd.productName === undefined
+      ? 'unknown'
+      : productFromName(endorsement.amd.productName)
+  if (named === 'unknown') {
+    throw new VerificationError(
+      'ERR_SNP_PRODUCT_UNKNOWN',
+      `a version ${report.version} report has no CPUID fields, and the ${endorsement.commonName} names no known product (${endorsement.amd.productName ?? 'none'})`,
+    )
+  }
+  return named
+}
+
+/**
+ * Verify a report and its certificates, then appraise it.
+ *
+ * @throws {@link VerificationError} (exit 4) when the evidence is not genuine;
+ *   {@link UnavailableError} `ERR_SNP_ENDORSEMENT_MISSING` (exit 6) when no VCEK/VLEK was given;
+ *   {@link ExpectationError} (exit 5) when it is genuine but fails the policy.
+ */
+export function verifySnpEvidence(
+  evidence: SnpEvidence,
+  options: SnpVerifyOptions,
+): SnpVerification {
+  const cache = options.cache ?? new SnpVerifierCache()
+  const { report } = evidence
+  const signingKey = report.signerInfo.signingKey
+  if (signingKey !== 'vcek' && signingKey !== 'vlek') {
+    throw new VerificationError(
+      'ERR_SNP_UNSIGNED',
+      `the report's KEY_INFO says it is signed by ${signingKey === 'none' ? 'no key' : `an unknown key (${report.signerInfo.signingKeyCode})`}`,
+    )
+  }
+  const found = collect(evidence, options, cache)
+  const endorsement = found[signingKey][0]
+  if (endorsement === undefined) {
+    const other = signingKey === 'vcek' ? found.vlek[0] : found.vcek[0]
+    if (other !== undefined) {
+      throw new VerificationError(
+        'ERR_SNP_KEY_INFO_MISMATCH',
+        `the report says it was signed by the ${signingKey.toUpperCase()}, but only a ${other.commonName} certificate was given`,
+      )
+    }
+    throw new UnavailableError(
+      'ERR_SNP_ENDORSEMENT_MISSING',
+      `no ${signingKey.toUpperCase()} certificate came with the evidence`,
+      {
+        hint:
+          signingKey === 'vcek'
+            ? 'give it with --certs, or let Initguard fetch it from AMD KDS (without --offline)'
+            : 'a VLEK cannot be fetched: give it with --certs',
+      },
+    )
+  }
+  const product = productOf(report, endorsement)
+  const anchors = options.anchors ?? AMD_PRODUCTION_ANCHORS
+  const intermediate = found.intermediate[0]
+  const root = found.root[0]
+  const chainKey = [
+    anchorId(anchors),
+    product,
+    signingKey,
+    endorsement.fingerprint,
+    intermediate?.fingerprint ?? '-',
+    root?.fingerprint ?? '-',
+  ].join(':')
+  let chain = cache.chain(chainKey, options.now)
+  if (chain === undefined) {
+    chain = verifyAmdChain(
+      product,
+      signingKey,
+      { endorsement, intermediate, root },
+      anchors,
+      options.now,
+    )
+    cache.rememberChain(chainKey, chain)
+  }
+  const warnings = checkEndorsement(report, product, endorsement)
+  verifySnpReportSignature(report, endorsement.publicKey)
+  appraiseSnpReport(report, product, options.policy ?? {})
+  if (report.reservedNonZero.length > 0) {
+    warnings.push(`reserved fields are not zero: ${report.reservedNonZero.join(', ')}`)
+  }
+  return {
+    product,
+    signingKey,
+    claims: snpClaims(report, product, signingKey),
+    chain: {
+      root: chain.root.fingerprint,
+      intermediate: chain.intermediate.fingerprint,
+      endorsement: chain.endorsement.fingerprint,
+      validUntil: chain.validUntil.toISOString(),
+    },
+    warnings,
+  }
+}
