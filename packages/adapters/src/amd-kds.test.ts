@@ -139,3 +139,29 @@ describe('AmdKdsClient', () => {
     )
   })
 })
+
+describe('AmdKdsClient CRL cache', () => {
+  it('refreshes a CRL older than 12 hours online, and uses it offline', async () => {
+    const { utimesSync, readdirSync } = await import('node:fs')
+    handler = (_req, res) => res.end('crl-1')
+    const cacheDir = mkdtempSync(join(tmpdir(), 'kds-crl-'))
+    expect(
+      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
+    ).toBe('crl-1')
+    handler = (_req, res) => res.end('crl-2')
+    expect(
+      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
+    ).toBe('crl-1')
+    const file = join(cacheDir, 'kds', readdirSync(join(cacheDir, 'kds'))[0] ?? '')
+    const old = new Date(Date.now() - 13 * 60 * 60 * 1000)
+    utimesSync(file, old, old)
+    expect(
+      Buffer.from(
+        await new AmdKdsClient({ baseUrl, cacheDir, offline: true }).crl('Milan', 'vcek'),
+      ).toString(),
+    ).toBe('crl-1')
+    expect(
+      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
+    ).toBe('crl-2')
+  })
+})

@@ -19,7 +19,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UnavailableError, bytesToHex } from '@initguard/core'
 import { writeFileAtomic } from './local-files.ts'
@@ -60,6 +60,8 @@ export interface AmdKdsOptions {
   /** How to wait between attempts; default a timer. Tests pass a recorder. */
   readonly sleep?: (ms: number) => Promise<void>
 }
+
+const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
 
 const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -139,10 +141,11 @@ export class AmdKdsClient {
 
   /** The CRL (DER) of a product line. */
   async crl(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<Uint8Array> {
-    return this.#download(`/${kind}/v1/${product}/crl`, `${product} CRL`)
+    // A CRL changes; a cached one is used for 12 hours online, and for as long as needed offline.
+    return this.#download(`/${kind}/v1/${product}/crl`, `${product} CRL`, CRL_MAX_AGE_MS)
   }
 
-  async #download(path: string, what: string): Promise<Uint8Array> {
+  async #download(path: string, what: string, maxAgeMs = Infinity): Promise<Uint8Array> {
     const url = this.#baseUrl + path
     const cacheFile =
       this.#options.cacheDir === undefined
@@ -151,7 +154,11 @@ export class AmdKdsClient {
           join(this.#options.cacheDir, 'kds', createHash('sha256').update(path).digest('hex'))
     if (cacheFile !== undefined) {
       const cached = await readIfExists(cacheFile)
-      if (cached !== undefined) return cached
+      const fresh =
+        this.#options.offline === true ||
+        maxAgeMs === Infinity ||
+        Date.now() - (await stat(cacheFile).catch(() => ({ mtimeMs: 0 }))).mtimeMs < maxAgeMs
+      if (cached !== undefined && fresh) return cached
     }
     if (this.#options.offline === true) {
       throw new UnavailableError(

@@ -6,7 +6,9 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  amdName,
   buildSnpReport,
+  buildX509Crl,
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
@@ -191,5 +193,42 @@ describe('initguard evidence (test PKI, local KDS)', () => {
     const untrusted = await run([...base, '--offline'])
     expect(untrusted.code).toBe(4)
     expect(untrusted.stderr).toContain('ERR_SNP_CHAIN_SIGNATURE')
+  })
+
+  it('checks the chain against a CRL given with --crl', async () => {
+    const crl = (revoked: bigint[]): string => {
+      const path = join(dir, `crl-${revoked.length}.der`)
+      writeFileSync(
+        path,
+        buildX509Crl(
+          {
+            issuer: amdName('ARK-Genoa'),
+            thisUpdate: new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000),
+            nextUpdate: new Date(Math.floor(Date.now() / 1000) * 1000 + 86_400_000),
+            revoked: revoked.map((serialNumber) => ({
+              serialNumber,
+              revocationDate: new Date('2025-01-01T00:00:00Z'),
+            })),
+            signatureAlgorithm: 'rsassa-pss-sha384',
+          },
+          pki.ark.privateKey,
+        ),
+      )
+      return path
+    }
+    const base = [
+      'evidence',
+      'verify',
+      reportPath,
+      '--certs',
+      join(dir, 'vcek.der'),
+      '--trust-root',
+      rootsPath,
+    ]
+    writeFileSync(join(dir, 'vcek.der'), vcek.der)
+    expect((await run([...base, '--crl', crl([])])).code).toBe(0)
+    const revoked = await run([...base, '--crl', crl([BigInt(`0x${pki.ask.x509.serialNumber}`)])])
+    expect(revoked.code).toBe(4)
+    expect(revoked.stderr).toContain('ERR_SNP_CERT_REVOKED')
   })
 })

@@ -21,7 +21,8 @@ import {
   readImageCommand,
 } from './commands/initdata-transport.ts'
 import { demoCommand } from './commands/demo.ts'
-import { inspectCommand, verifySnpCommand } from './commands/evidence-snp.ts'
+import { inspectCommand } from './commands/evidence-inspect.ts'
+import { verifySnpCommand } from './commands/evidence-verify.ts'
 import { reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'

@@ -75,3 +75,5 @@ export { AMD_PRODUCTION_ANCHORS, SnpVerifierCache, verifySnpEvidence } from './v
 export type { SnpEvidence, SnpVerification, SnpVerifyOptions } from './verify.ts'
 export { parseSnpEvidence } from './evidence-format.ts'
 export type { DetectedSnpEvidence, SnpEvidenceFormat } from './evidence-format.ts'
+export { checkAmdCrl, parseAmdCrl } from './amd-crl.ts'
+export type { AmdCrl } from './amd-crl.ts'

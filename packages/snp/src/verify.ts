@@ -24,6 +24,7 @@ import {
   type VerifiedChain,
 } from './amd-chain.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
+import { checkAmdCrl } from './amd-crl.ts'
 import { appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
 import type { CertTableEntry } from './cert-table.ts'
 import { snpClaims, type SnpClaims } from './claims.ts'
@@ -46,6 +47,8 @@ export interface SnpVerifyOptions {
   readonly anchors?: SnpTrustAnchors
   /** Further certificates (DER or PEM), e.g. a VCEK from KDS or `--certs`. */
   readonly certificates?: readonly (Uint8Array | string)[]
+  /** AMD's CRL for the product (DER); when given, it must be genuine and current, and the chain not on it. */
+  readonly crl?: Uint8Array
   /** Expectations; default: refuse debug and migration agents, nothing else. */
   readonly policy?: SnpAppraisalPolicy
   /** A cache kept across calls. */
@@ -262,6 +265,7 @@ export function verifySnpEvidence(
     )
     cache.rememberChain(chainKey, chain)
   }
+  if (options.crl !== undefined) checkAmdCrl(options.crl, chain, options.now)
   const warnings = checkEndorsement(report, product, endorsement)
   verifySnpReportSignature(report, endorsement.publicKey)
   appraiseSnpReport(report, product, options.policy ?? {})

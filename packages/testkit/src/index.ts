@@ -45,6 +45,7 @@ export {
   encodeTbsCertificate,
   buildX509Certificate,
   derToPem,
+  signTbs,
 } from './x509-builder.ts'
 export type {
   X509StringType,
@@ -86,3 +87,5 @@ export type {
   SnpReportFieldValues,
   SnpReportFields,
 } from './snp-report-builder.ts'
+export { buildX509Crl } from './crl-builder.ts'
+export type { X509CrlFields, RevokedCertificate } from './crl-builder.ts'

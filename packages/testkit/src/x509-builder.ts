@@ -390,7 +390,11 @@ function checkWholeSeconds(date: Date, field: string): void {
   }
 }
 
-function signTbs(
+/**
+ * Sign DER-encoded to-be-signed bytes (a TBSCertificate or TBSCertList) as `algorithm` says, giving
+ * the BIT STRING contents: RSASSA-PSS (SHA-384, salt 48) or a DER ECDSA signature.
+ */
+export function signTbs(
   algorithm: X509SignatureAlgorithm,
   tbs: Uint8Array,
   issuerPrivateKey: KeyObject,

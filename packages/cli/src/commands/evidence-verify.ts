@@ -1,177 +1,30 @@
 /**
- * `initguard evidence inspect | verify` for AMD SEV-SNP evidence.
+ * `initguard evidence verify` for AMD SEV-SNP evidence: verify end to end, then appraise.
  *
  * @module
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { AmdKdsClient, readInput } from '@initguard/adapters'
-import {
-  UnavailableError,
-  UsageError,
-  bytesToHex,
-  hexToBytes,
-  isInitguardError,
-} from '@initguard/core'
+import { UnavailableError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import {
   AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
   parsePemBundle,
-  parseSnpEvidence,
-  productFromCpuid,
   verifySnpEvidence,
   type AmdRootSet,
-  type DetectedSnpEvidence,
   type SnpAppraisalPolicy,
   type SnpProduct,
   type SnpReport,
   type SnpTrustAnchors,
   type TcbComponents,
 } from '@initguard/snp'
-import {
-  JSON_OPTION,
-  listOption,
-  onePositional,
-  stringOption,
-  type Command,
-  type ParsedArgs,
-} from '../command.ts'
+import { JSON_OPTION, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
 
-async function loadEvidence(
-  args: ParsedArgs,
-  io: CliIo,
-  command: string,
-): Promise<DetectedSnpEvidence> {
-  const bytes = await readInput(onePositional(args, 'FILE', command), {
-    what: 'evidence',
-    stdin: io.stdin,
-  })
-  return parseSnpEvidence(bytes)
-}
-
-function u64(value: bigint): string {
-  return `0x${value.toString(16).padStart(16, '0')}`
-}
-
-function guessProduct(report: SnpReport): SnpProduct | undefined {
-  if (report.cpuidFamilyId === undefined || report.cpuidModelId === undefined) return undefined
-  const product = productFromCpuid(report.cpuidFamilyId, report.cpuidModelId)
-  return product === 'unknown' ? undefined : product
-}
-
-function tcbText(raw: bigint, product: SnpProduct | undefined): string {
-  const tcb = decodeTcbVersion(raw, product ?? 'Milan')
-  const fmc = tcb.fmc === undefined ? '' : `FMC ${tcb.fmc} `
-  return `${u64(raw)}  ${fmc}BL ${tcb.bootloader} TEE ${tcb.tee} SNP ${tcb.snp} UCODE ${tcb.microcode}${product === undefined ? ' (Milan/Genoa layout)' : ''}`
-}
-
-function reportTable(evidence: DetectedSnpEvidence): string {
-  const r = evidence.report
-  const product = guessProduct(r)
-  const flags = (named: Record<string, boolean>): string =>
-    Object.entries(named)
-      .filter(([, on]) => on)
-      .map(([name]) => name)
-      .join(' ') || '-'
-  const rows: [string, string][] = [
-    ['format', evidence.format],
-    [
-      'version',
-      `${r.version}${r.futureVersion ? ' (newer than v5; read with the v5 layout)' : ''}`,
-    ],
-    [
-      'product',
-      product ?? (r.cpuidFamilyId === undefined ? 'unknown (v2: named by the VCEK)' : 'unknown'),
-    ],
-    ['signing key', r.signerInfo.signingKey],
-    ['guest SVN', String(r.guestSvn)],
-    [
-      'policy',
-      `${u64(r.policy.raw)}  ABI ≥ ${r.policy.abiMajor}.${r.policy.abiMinor}  ${flags({ smt: r.policy.smt, 'migrate-ma': r.policy.migrateMa, DEBUG: r.policy.debug, 'single-socket': r.policy.singleSocket, 'cxl-allow': r.policy.cxlAllow, 'mem-aes-256-xts': r.policy.memAes256Xts, 'rapl-dis': r.policy.raplDis, 'ciphertext-hiding': r.policy.ciphertextHiding, 'page-swap-disable': r.policy.pageSwapDisable })}`,
-    ],
-    [
-      'platform info',
-      `${u64(r.platformInfo.raw)}  ${flags({ smt: r.platformInfo.smtEnabled, tsme: r.platformInfo.tsmeEnabled, ecc: r.platformInfo.eccEnabled, 'rapl-disabled': r.platformInfo.raplDisabled, 'ciphertext-hiding': r.platformInfo.ciphertextHidingEnabled, 'alias-check': r.platformInfo.aliasCheckComplete, tio: r.platformInfo.tioEnabled })}${r.platformInfo.unknownBits.length > 0 ? `  unknown bits ${r.platformInfo.unknownBits.join(',')}` : ''}`,
-    ],
-    ['VMPL', String(r.vmpl)],
-    ['MEASUREMENT', bytesToHex(r.measurement)],
-    ['HOST_DATA', bytesToHex(r.hostData)],
-    ['REPORT_DATA', bytesToHex(r.reportData)],
-    ['CHIP_ID', bytesToHex(r.chipId)],
-    ['ID_KEY_DIGEST', bytesToHex(r.idKeyDigest)],
-    ['AUTHOR_KEY_DIGEST', bytesToHex(r.authorKeyDigest)],
-    ['FAMILY_ID', bytesToHex(r.familyId)],
-    ['IMAGE_ID', bytesToHex(r.imageId)],
-    ['REPORT_ID', bytesToHex(r.reportId)],
-    ['REPORTED_TCB', tcbText(r.reportedTcb, product)],
-    ['CURRENT_TCB', tcbText(r.currentTcb, product)],
-    ['COMMITTED_TCB', tcbText(r.committedTcb, product)],
-    ['LAUNCH_TCB', tcbText(r.launchTcb, product)],
-    [
-      'firmware',
-      `current ${r.currentMajor}.${r.currentMinor}.${r.currentBuild}, committed ${r.committedMajor}.${r.committedMinor}.${r.committedBuild}`,
-    ],
-    [
-      'CPUID',
-      r.cpuidFamilyId === undefined
-        ? '- (v2)'
-        : `family 0x${r.cpuidFamilyId.toString(16)} model 0x${(r.cpuidModelId ?? 0).toString(16)} stepping ${r.cpuidStepping ?? 0}`,
-    ],
-  ]
-  if (r.launchMitVector !== undefined)
-    rows.push([
-      'mitigation vectors',
-      `launch ${u64(r.launchMitVector)}, current ${u64(r.currentMitVector ?? 0n)}`,
-    ])
-  rows.push(['certificates', evidence.certificates.map((c) => c.kind).join(', ') || '-'])
-  if (r.reservedNonZero.length > 0) rows.push(['reserved, not zero', r.reservedNonZero.join(', ')])
-  return rows.map(([k, v]) => `${k.padEnd(18)} ${v}`).join('\n')
-}
-
-export const inspectCommand: Command = {
-  name: 'inspect',
-  summary:
-    'Show every field of SNP evidence (report, extended report or Trustee JSON). Verifies nothing.',
-  usage: 'FILE',
-  description:
-    'The form is detected: a 1184-byte report, an extended report with its certificate table, or Trustee SNP evidence JSON.',
-  options: { json: JSON_OPTION },
-  async run(args, io) {
-    const evidence = await loadEvidence(args, io, 'evidence inspect')
-    const r = evidence.report
-    const product = guessProduct(r)
-    emit(io, args.values['json'] === true, {
-      json: {
-        tee: 'snp',
-        format: evidence.format,
-        product: product ?? null,
-        report: reportJson(r),
-        certificates: evidence.certificates.map((c) => ({
-          kind: c.kind,
-          guid: c.guid,
-          length: c.data.length,
-        })),
-      },
-      text: reportTable(evidence),
-    })
-    return 0
-  },
-}
-
-function reportJson(r: SnpReport): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(r, (key, value: unknown) => {
-      if (key === 'raw' && value instanceof Uint8Array) return undefined
-      if (key === 'signedBytes') return undefined
-      if (value instanceof Uint8Array) return bytesToHex(value)
-      if (typeof value === 'bigint') return `0x${value.toString(16).padStart(16, '0')}`
-      return value
-    }),
-  ) as Record<string, unknown>
-}
+import { guessProduct, loadEvidence } from './evidence-input.ts'
 
 function hexOption(args: ParsedArgs, name: string, length: number): Uint8Array | undefined {
   const text = stringOption(args, name)
@@ -323,6 +176,15 @@ export const verifySnpCommand: Command = {
       valueName: 'DIR',
       help: 'download cache (default $XDG_CACHE_HOME/initguard)',
     },
+    crl: {
+      type: 'string',
+      valueName: 'FILE',
+      help: "AMD's CRL for the product (DER): the chain must not be on it",
+    },
+    'fetch-crl': {
+      type: 'boolean',
+      help: "fetch AMD's CRL from KDS (cached) and check the chain against it",
+    },
     'trust-root': {
       type: 'string',
       multiple: true,
@@ -410,7 +272,8 @@ export const verifySnpCommand: Command = {
     }
     const anchors = await trustAnchors(listOption(args, 'trust-root'), io)
     const certificates = await readCertificates(listOption(args, 'certs'), io)
-    const options = { now, anchors, certificates, policy }
+    const crl = await loadCrl(evidence.report, args, io)
+    const options = { now, anchors, certificates, policy, ...(crl === undefined ? {} : { crl }) }
     let result
     try {
       result = verifySnpEvidence(evidence, options)
@@ -447,26 +310,43 @@ export const verifySnpCommand: Command = {
   },
 }
 
-async function fetchVcek(report: SnpReport, args: ParsedArgs): Promise<Uint8Array> {
+function kdsClient(args: ParsedArgs): AmdKdsClient {
+  const baseUrl = stringOption(args, 'kds-url')
+  const offlineStore = stringOption(args, 'kds-store')
+  return new AmdKdsClient({
+    cacheDir: cacheDirectory(args),
+    offline: args.values['offline'] === true,
+    ...(baseUrl === undefined ? {} : { baseUrl }),
+    ...(offlineStore === undefined ? {} : { offlineStore }),
+  })
+}
+
+function productForDownload(report: SnpReport, what: string, hint: string): SnpProduct {
   const product = guessProduct(report)
   if (product === undefined) {
     throw new UnavailableError(
-      'ERR_SNP_ENDORSEMENT_MISSING',
-      'no VCEK was given, and a version 2 report does not say its product line, so its VCEK cannot be fetched',
-      {
-        hint: 'give the VCEK with --certs',
-      },
+      'ERR_SNP_COLLATERAL_MISSING',
+      `a version 2 report does not say its product line, so its ${what} cannot be fetched`,
+      { hint },
     )
   }
-  const client = new AmdKdsClient({
-    cacheDir: cacheDirectory(args),
-    offline: args.values['offline'] === true,
-    ...(stringOption(args, 'kds-url') === undefined
-      ? {}
-      : { baseUrl: stringOption(args, 'kds-url') ?? '' }),
-    ...(stringOption(args, 'kds-store') === undefined
-      ? {}
-      : { offlineStore: stringOption(args, 'kds-store') ?? '' }),
-  })
-  return client.vcek(product, report.chipId, decodeTcbVersion(report.reportedTcb, product))
+  return product
+}
+
+async function fetchVcek(report: SnpReport, args: ParsedArgs): Promise<Uint8Array> {
+  const product = productForDownload(report, 'VCEK', 'give the VCEK with --certs')
+  return kdsClient(args).vcek(product, report.chipId, decodeTcbVersion(report.reportedTcb, product))
+}
+
+async function loadCrl(
+  report: SnpReport,
+  args: ParsedArgs,
+  io: CliIo,
+): Promise<Uint8Array | undefined> {
+  const path = stringOption(args, 'crl')
+  if (path !== undefined)
+    return readInput(path, { what: 'CRL', stdin: io.stdin, maxSize: 16 * 1024 * 1024 })
+  if (args.values['fetch-crl'] !== true) return undefined
+  const product = productForDownload(report, 'CRL', 'give the CRL with --crl')
+  return kdsClient(args).crl(product, report.signerInfo.signingKey === 'vlek' ? 'vlek' : 'vcek')
 }
