@@ -18,11 +18,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UnavailableError, bytesToHex } from '@initguard/core'
-import { writeFileAtomic } from './local-files.ts'
+import { CachedDownloader, readIfExists, type DownloadOptions } from './cached-download.ts'
 
 /** The default KDS base URL. */
 export const AMD_KDS_URL = 'https://kdsintf.amd.com'
@@ -40,30 +38,14 @@ export interface KdsTcb {
 }
 
 /** Options for {@link AmdKdsClient}. */
-export interface AmdKdsOptions {
+export interface AmdKdsOptions extends DownloadOptions {
   /** Default {@link AMD_KDS_URL}. */
   readonly baseUrl?: string
-  /** Directory for downloaded certificates; none means no on-disk cache. */
-  readonly cacheDir?: string
   /** Directory laid out as described in the module documentation. */
   readonly offlineStore?: string
-  /** Never touch the network: only the offline store and the cache. */
-  readonly offline?: boolean
-  /** Per-request timeout; default 10 s. */
-  readonly timeoutMs?: number
-  /** Attempts per download, including the first; default 4. */
-  readonly attempts?: number
-  /** First backoff delay; doubles on each retry; default 1 s. */
-  readonly backoffMs?: number
-  /** The fetch implementation; default the global one. */
-  readonly fetch?: typeof fetch
-  /** How to wait between attempts; default a timer. Tests pass a recorder. */
-  readonly sleep?: (ms: number) => Promise<void>
 }
 
 const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
-
-const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function tcbName(product: KdsProduct, tcb: KdsTcb): string {
   const two = (n: number): string => n.toString().padStart(2, '0')
@@ -97,25 +79,26 @@ export function vcekPath(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): 
 export class AmdKdsClient {
   readonly #options: AmdKdsOptions
   readonly #baseUrl: string
+  readonly #downloader: CachedDownloader
 
   constructor(options: AmdKdsOptions = {}) {
     this.#options = options
     this.#baseUrl = (options.baseUrl ?? AMD_KDS_URL).replace(/\/+$/, '')
+    this.#downloader = new CachedDownloader('AMD KDS', 'KDS', options)
   }
 
   /**
    * The VCEK (DER) for a chip at a TCB.
    *
-   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`.
+   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
+   *   `ERR_KDS_CHIP_ID_MASKED`.
    */
   async vcek(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): Promise<Uint8Array> {
     if (chipId.every((b) => b === 0)) {
       throw new UnavailableError(
         'ERR_KDS_CHIP_ID_MASKED',
         "the report's CHIP_ID is masked (all zero), so KDS cannot name the VCEK",
-        {
-          hint: 'give the VCEK with --certs, or use reports from a guest without MASK_CHIP_ID',
-        },
+        { hint: 'give the VCEK with --certs, or use reports from a guest without MASK_CHIP_ID' },
       )
     }
     const store = this.#options.offlineStore
@@ -126,116 +109,47 @@ export class AmdKdsClient {
         if (bytes !== undefined) return bytes
       }
     }
-    return this.#download(vcekPath(product, chipId, tcb), 'VCEK')
+    return this.#download(
+      vcekPath(product, chipId, tcb),
+      'VCEK',
+      'check the product line, CHIP_ID and TCB values',
+    )
   }
 
   /** The CA chain (PEM: ASK or ASVK, then ARK) of a product line. */
   async certChain(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<string> {
-    return new TextDecoder().decode(
-      await this.#download(
-        `/${kind}/v1/${product}/cert_chain`,
-        `${product} ${kind.toUpperCase()} CA chain`,
-      ),
+    const bytes = await this.#download(
+      `/${kind}/v1/${product}/cert_chain`,
+      `${product} ${kind.toUpperCase()} CA chain`,
     )
+    return new TextDecoder().decode(bytes)
   }
 
   /** The CRL (DER) of a product line. */
   async crl(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<Uint8Array> {
     // A CRL changes; a cached one is used for 12 hours online, and for as long as needed offline.
-    return this.#download(`/${kind}/v1/${product}/crl`, `${product} CRL`, CRL_MAX_AGE_MS)
-  }
-
-  async #download(path: string, what: string, maxAgeMs = Infinity): Promise<Uint8Array> {
-    const url = this.#baseUrl + path
-    const cacheFile =
-      this.#options.cacheDir === undefined
-        ? undefined
-        : // Keyed by path, not host: every KDS mirror serves the same certificates, and they are verified anyway.
-          join(this.#options.cacheDir, 'kds', createHash('sha256').update(path).digest('hex'))
-    if (cacheFile !== undefined) {
-      const cached = await readIfExists(cacheFile)
-      const fresh =
-        this.#options.offline === true ||
-        maxAgeMs === Infinity ||
-        Date.now() - (await stat(cacheFile).catch(() => ({ mtimeMs: 0 }))).mtimeMs < maxAgeMs
-      if (cached !== undefined && fresh) return cached
-    }
-    if (this.#options.offline === true) {
-      throw new UnavailableError(
-        'ERR_KDS_OFFLINE',
-        `the ${what} is not in the offline store or the cache, and --offline forbids fetching it`,
-        {
-          details: { url },
-          hint: 'add it to the offline store, give it with --certs, or drop --offline',
-        },
-      )
-    }
-    const bytes = await this.#fetchWithRetries(url, what)
-    if (cacheFile !== undefined) {
-      await mkdir(join(cacheFile, '..'), { recursive: true })
-      await writeFileAtomic(cacheFile, bytes, { what: `cached ${what}` })
-    }
-    return bytes
-  }
-
-  async #fetchWithRetries(url: string, what: string): Promise<Uint8Array> {
-    const attempts = this.#options.attempts ?? 4
-    const fetchImpl = this.#options.fetch ?? fetch
-    const sleep = this.#options.sleep ?? sleepTimer
-    let delay = this.#options.backoffMs ?? 1000
-    let lastReason = ''
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let retryAfter: number | undefined
-      try {
-        const response = await fetchImpl(url, {
-          signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
-          redirect: 'error',
-        })
-        if (response.ok) return new Uint8Array(await response.arrayBuffer())
-        if (response.status === 404) {
-          throw new UnavailableError(
-            'ERR_KDS_NOT_FOUND',
-            `AMD KDS has no ${what} at ${url} (HTTP 404)`,
-            {
-              details: { url, status: 404 },
-              hint: 'check the product line, CHIP_ID and TCB values',
-            },
-          )
-        }
-        lastReason = `HTTP ${response.status}`
-        const header = response.headers.get('retry-after')
-        if (header !== null && /^\d+$/.test(header)) retryAfter = Number(header) * 1000
-        if (response.status < 500 && response.status !== 429) break
-      } catch (error) {
-        if (error instanceof UnavailableError) throw error
-        lastReason =
-          error instanceof Error && error.name === 'TimeoutError'
-            ? 'timed out'
-            : error instanceof Error
-              ? error.message
-              : String(error)
-      }
-      if (attempt < attempts) {
-        await sleep(Math.max(delay, retryAfter ?? 0))
-        delay *= 2
-      }
-    }
-    throw new UnavailableError(
-      'ERR_KDS_UNAVAILABLE',
-      `cannot download the ${what} from AMD KDS: ${lastReason}`,
-      {
-        details: { url, reason: lastReason },
-        hint: 'KDS throttles: try again later, or use an offline store (--offline with a VCEK directory)',
-      },
+    return this.#download(
+      `/${kind}/v1/${product}/crl`,
+      `${product} CRL`,
+      undefined,
+      (_cached, ageMs) => ageMs < CRL_MAX_AGE_MS,
     )
   }
-}
 
-async function readIfExists(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return new Uint8Array(await readFile(path))
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw error
+  async #download(
+    path: string,
+    what: string,
+    notFoundHint?: string,
+    fresh?: (cached: unknown, ageMs: number) => boolean,
+  ): Promise<Uint8Array> {
+    const downloaded = await this.#downloader.get({
+      url: this.#baseUrl + path,
+      // Keyed by path, not host: every KDS mirror serves the same certificates, and they are verified anyway.
+      cacheKey: path,
+      what,
+      ...(notFoundHint === undefined ? {} : { notFoundHint }),
+      ...(fresh === undefined ? {} : { fresh }),
+    })
+    return downloaded.body
   }
 }

@@ -404,5 +404,6 @@ describe('the initguard binary', () => {
     const demo = await run(['demo', '--out', mkdtempSync(join(tmpdir(), 'initguard-demo-'))])
     expect(demo.code, demo.stderr).toBe(0)
     expect(demo.stdout).toContain('CRLF')
+    expect(demo.stdout).toContain('ERR_SNP_INITDATA_MISMATCH')
   })
 })

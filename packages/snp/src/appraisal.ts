@@ -44,6 +44,7 @@ export interface SnpAppraisalPolicy {
 interface Failure {
   readonly code: `ERR_SNP_${string}`
   readonly message: string
+  readonly hint?: string
 }
 
 const hex = bytesToHex
@@ -68,6 +69,7 @@ export function appraisalFailures(
       code: 'ERR_SNP_DEBUG_ALLOWED',
       message:
         'the guest policy allows debugging (POLICY bit 19), so the host can read guest memory',
+      hint: 'to accept debuggable guests (never in production), allow debug explicitly',
     })
   }
   if (policy.allowMigrationAgent !== true && report.policy.migrateMa) {
@@ -88,6 +90,7 @@ export function appraisalFailures(
       failures.push({
         code: 'ERR_SNP_INITDATA_MISMATCH',
         message: `HOST_DATA is ${hex(report.hostData)}, but the initdata document (${policy.initdata.algorithm}) binds to ${hex(expected)}`,
+        hint: `\`initguard initdata explain DOCUMENT --tee snp --expected ${hex(report.hostData)}\` tells the usual causes (line ends, final newline, algorithm)`,
       })
     }
   }
@@ -181,9 +184,7 @@ export function appraiseSnpReport(
       : `the report fails ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
     {
       details: { failed: failures.map((f) => f.code) },
-      ...(first.code === 'ERR_SNP_DEBUG_ALLOWED'
-        ? { hint: 'to accept debuggable guests (never in production), allow debug explicitly' }
-        : {}),
+      ...(first.hint === undefined ? {} : { hint: first.hint }),
     },
   )
 }

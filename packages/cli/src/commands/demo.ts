@@ -25,6 +25,13 @@ import {
   readInitdataImage,
   renderInitdata,
 } from '@initguard/initdata'
+import { parseSnpReport, verifySnpEvidence, type SnpVerifyOptions } from '@initguard/snp'
+import {
+  buildSnpReport,
+  createAmdTestPki,
+  defaultSnpReportFields,
+  defaultSnpTcb,
+} from '@initguard/testkit'
 import { stringOption, type Command } from '../command.ts'
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
@@ -143,12 +150,83 @@ export const demoCommand: Command = {
     const report = explainBinding(editedDocument, 'tdx', mrconfigid)
     for (const finding of report.findings) say(`why: ${finding.explanation}.\nfix: ${finding.fix}.`)
 
+    step(7, 'A simulated SEV-SNP launch: the relying party checks HOST_DATA against the document')
+    say(
+      '(a synthetic AMD PKI stands in for the hardware; it is trusted only because we pass it explicitly)',
+    )
+    const simulated = simulateSnpLaunch(
+      bindingFor('snp', document.algorithm, document.digest).value,
+    )
+    await writeFileAtomic(join(out, 'report.bin'), simulated.report, { what: 'SNP report' })
+    await writeFileAtomic(join(out, 'vcek.pem'), new TextEncoder().encode(simulated.vcekPem), {
+      what: 'VCEK',
+    })
+    await writeFileAtomic(
+      join(out, 'test-roots.pem'),
+      new TextEncoder().encode(simulated.rootsPem),
+      { what: 'test roots' },
+    )
+    const snpEvidence = { report: parseSnpReport(simulated.report), certificates: [] }
+    const verified = verifySnpEvidence(snpEvidence, {
+      ...simulated.options,
+      policy: { initdata: document },
+    })
+    say(
+      `verified: ${verified.product} report signed by the ${verified.signingKey.toUpperCase()}, HOST_DATA ${verified.claims.host_data} binds initdata.toml`,
+    )
+    try {
+      verifySnpEvidence(snpEvidence, { ...simulated.options, policy: { initdata: editedDocument } })
+      say('unexpected: the edited document was accepted')
+      return 1
+    } catch (error) {
+      if (!isInitguardError(error)) throw error
+      say(
+        `the CRLF copy is refused (exit code 5 from \`initguard evidence verify\`): ${error.code}`,
+      )
+    }
+
     say()
     say('Try the same with the CLI:')
     say(`  npx initguard initdata digest ${join(out, 'initdata.toml')} --tee snp`)
     say(
       `  npx initguard initdata explain ${join(out, 'initdata-crlf.toml')} --tee tdx --expected ${bytesToHex(mrconfigid)}`,
     )
+    say(
+      `  npx initguard evidence verify ${join(out, 'report.bin')} --certs ${join(out, 'vcek.pem')} --trust-root ${join(out, 'test-roots.pem')} --expect-initdata ${join(out, 'initdata.toml')}`,
+    )
     return report.findings.length > 0 ? 0 : 1
   },
+}
+
+/** A report from a simulated Milan whose launch carried `hostData`, signed under a fresh test PKI. */
+function simulateSnpLaunch(hostData: Uint8Array): {
+  report: Uint8Array
+  vcekPem: string
+  rootsPem: string
+  options: SnpVerifyOptions
+} {
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+  const notBefore = new Date(now.getTime() - 86_400_000)
+  const notAfter = new Date(now.getTime() + 30 * 86_400_000)
+  const pki = createAmdTestPki({ product: 'Milan', notBefore, notAfter })
+  const fields = defaultSnpReportFields('Milan')
+  const vcek = pki.issueVcek({
+    chipId: fields.chipId,
+    tcb: defaultSnpTcb('Milan'),
+    notBefore,
+    notAfter,
+  })
+  const roots = {
+    product: 'Milan' as const,
+    ark: pki.ark.pem,
+    ask: pki.ask.pem,
+    asvk: '',
+    fingerprints: { ark: '', ask: '', asvk: '' },
+  }
+  return {
+    report: buildSnpReport({ product: 'Milan', hostData }, vcek.privateKey),
+    vcekPem: vcek.pem,
+    rootsPem: pki.vcekChainPem,
+    options: { now, anchors: { roots: { Milan: roots } }, certificates: [vcek.der] },
+  }
 }

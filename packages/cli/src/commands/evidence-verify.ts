@@ -298,7 +298,7 @@ export const verifySnpCommand: Command = {
         chain: result.chain,
       },
       text: [
-        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to the pinned ARK valid until ${result.chain.validUntil}`,
+        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to the trusted ARK-${result.product} valid until ${result.chain.validUntil}`,
         `MEASUREMENT  ${c.measurement}`,
         `HOST_DATA    ${c.host_data}`,
         `REPORT_DATA  ${c.report_data}`,

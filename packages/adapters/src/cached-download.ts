@@ -1,0 +1,215 @@
+/**
+ * Downloads of attestation collateral (AMD KDS, Intel PCS or a PCCS): an on-disk cache, an offline
+ * mode that never touches the network, per-request timeouts, and retries with exponential backoff
+ * that honour `Retry-After` (KDS and PCS both throttle).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { UnavailableError } from '@initguard/core'
+import { writeFileAtomic } from './local-files.ts'
+
+/** Network and cache settings shared by the collateral clients. */
+export interface DownloadOptions {
+  /** Directory for downloaded collateral; none means no on-disk cache. */
+  readonly cacheDir?: string
+  /** Never touch the network: only the cache (and a client's offline store). */
+  readonly offline?: boolean
+  /** Per-request timeout; default 10 s. */
+  readonly timeoutMs?: number
+  /** Attempts per download, including the first; default 4. */
+  readonly attempts?: number
+  /** First backoff delay; doubles on each retry; default 1 s. */
+  readonly backoffMs?: number
+  /** The fetch implementation; default the global one. */
+  readonly fetch?: typeof fetch
+  /** How to wait between attempts; default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>
+}
+
+/** A downloaded body and the response headers a caller asked to keep. */
+export interface Downloaded {
+  readonly body: Uint8Array
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/** One download request. */
+export interface DownloadRequest {
+  readonly url: string
+  /** Cache key: the same key is the same content, whichever mirror served it. */
+  readonly cacheKey: string
+  /** What is downloaded, for messages ("VCEK", "TDX TCB info"). */
+  readonly what: string
+  /** Response headers to keep (lower case). */
+  readonly keepHeaders?: readonly string[]
+  /** Whether a cached copy of this age (ms) may be used online; default always. */
+  readonly fresh?: (cached: Downloaded, ageMs: number) => boolean
+  /** Hint for an HTTP 404. */
+  readonly notFoundHint?: string
+}
+
+const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Downloads through a cache for one service (its name and error-code area). */
+export class CachedDownloader {
+  readonly #options: DownloadOptions
+  readonly #service: string
+  readonly #area: string
+
+  /**
+   * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
+   * @param area - the error-code area: `KDS` gives `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`.
+   */
+  constructor(service: string, area: string, options: DownloadOptions) {
+    this.#service = service
+    this.#area = area
+    this.#options = options
+  }
+
+  /** True when the client must not use the network. */
+  get offline(): boolean {
+    return this.#options.offline === true
+  }
+
+  /**
+   * The content at `request.url`: from the cache when present and fresh (always when offline),
+   * else downloaded and cached.
+   *
+   * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`, `ERR_<area>_UNAVAILABLE`.
+   */
+  async get(request: DownloadRequest): Promise<Downloaded> {
+    const file =
+      this.#options.cacheDir === undefined
+        ? undefined
+        : join(
+            this.#options.cacheDir,
+            this.#area.toLowerCase(),
+            createHash('sha256').update(request.cacheKey).digest('hex'),
+          )
+    const cached = file === undefined ? undefined : await readCached(file)
+    if (
+      cached !== undefined &&
+      (this.offline || (request.fresh?.(cached.entry, cached.ageMs) ?? true))
+    )
+      return cached.entry
+    if (this.offline) {
+      throw new UnavailableError(
+        `ERR_${this.#area}_OFFLINE`,
+        `the ${request.what} is not in the cache, and --offline forbids fetching it`,
+        {
+          details: { url: request.url },
+          hint: 'fetch it once online (it is then cached), give it as a file, or drop --offline',
+        },
+      )
+    }
+    const downloaded = await this.#fetchWithRetries(request)
+    if (file !== undefined) {
+      await mkdir(join(file, '..'), { recursive: true })
+      const envelope = {
+        headers: downloaded.headers,
+        body: Buffer.from(downloaded.body).toString('base64'),
+      }
+      await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(envelope)), {
+        what: `cached ${request.what}`,
+      })
+    }
+    return downloaded
+  }
+
+  async #fetchWithRetries(request: DownloadRequest): Promise<Downloaded> {
+    const { url, what } = request
+    const attempts = this.#options.attempts ?? 4
+    const fetchImpl = this.#options.fetch ?? fetch
+    const sleep = this.#options.sleep ?? sleepTimer
+    let delay = this.#options.backoffMs ?? 1000
+    let lastReason = ''
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      let retryAfter: number | undefined
+      try {
+        const response = await fetchImpl(url, {
+          signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+          redirect: 'error',
+        })
+        if (response.ok) {
+          const headers: Record<string, string> = {}
+          for (const name of request.keepHeaders ?? []) {
+            const value = response.headers.get(name)
+            if (value !== null) headers[name] = value
+          }
+          return { body: new Uint8Array(await response.arrayBuffer()), headers }
+        }
+        if (response.status === 404) {
+          throw new UnavailableError(
+            `ERR_${this.#area}_NOT_FOUND`,
+            `${this.#service} has no ${what} at ${url} (HTTP 404)`,
+            {
+              details: { url, status: 404 },
+              ...(request.notFoundHint === undefined ? {} : { hint: request.notFoundHint }),
+            },
+          )
+        }
+        lastReason = `HTTP ${response.status}`
+        const header = response.headers.get('retry-after')
+        if (header !== null && /^\d+$/.test(header)) retryAfter = Number(header) * 1000
+        if (response.status < 500 && response.status !== 429) break
+      } catch (error) {
+        if (error instanceof UnavailableError) throw error
+        lastReason =
+          error instanceof Error && error.name === 'TimeoutError'
+            ? 'timed out'
+            : error instanceof Error
+              ? error.message
+              : String(error)
+      }
+      if (attempt < attempts) {
+        await sleep(Math.max(delay, retryAfter ?? 0))
+        delay *= 2
+      }
+    }
+    throw new UnavailableError(
+      `ERR_${this.#area}_UNAVAILABLE`,
+      `cannot download the ${what} from ${this.#service}: ${lastReason}`,
+      {
+        details: { url, reason: lastReason },
+        hint: `${this.#service} may be throttling: try again later, or work offline from the cache`,
+      },
+    )
+  }
+}
+
+async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: number } | undefined> {
+  let text: string
+  let modified: number
+  try {
+    text = await readFile(file, 'utf8')
+    modified = (await stat(file)).mtimeMs
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
+    throw error
+  }
+  try {
+    const envelope = JSON.parse(text) as { headers: Record<string, string>; body: string }
+    return {
+      entry: {
+        headers: envelope.headers,
+        body: new Uint8Array(Buffer.from(envelope.body, 'base64')),
+      },
+      ageMs: Date.now() - modified,
+    }
+  } catch {
+    // A damaged cache entry is a miss, not an error: it is downloaded again.
+    return undefined
+  }
+}
+
+/** Read a file, or `undefined` when it does not exist. */
+export async function readIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await readFile(path))
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
+    throw error
+  }
+}
