@@ -232,3 +232,108 @@ describe('initguard evidence (test PKI, local KDS)', () => {
     expect(revoked.stderr).toContain('ERR_SNP_CERT_REVOKED')
   })
 })
+
+describe('initguard evidence (TDX and SGX quotes)', () => {
+  const DCAP = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url))
+  it('inspects a TDX and an SGX quote', async () => {
+    const tdx = await run(['evidence', 'inspect', join(DCAP, 'tdx/v4-b/quote.dat')])
+    expect(tdx.code).toBe(0)
+    expect(tdx.stdout).toMatch(/MRTD\s+91eb2b44/)
+    const sgx = JSON.parse(
+      (await run(['evidence', 'inspect', join(DCAP, 'sgx/v3-a/quote.dat'), '--json'])).stdout,
+    ) as { tee: string; pck: { fmspc: string; ca: string } }
+    expect(sgx.tee).toBe('sgx')
+    expect(sgx.pck).toEqual({ fmspc: '00a067110000', ca: 'processor', pce_id: '0000' })
+  })
+
+  it('verifies with collateral: UpToDate exit 0, TCB not supported exit 5, outside the window exit 4', async () => {
+    const v4b = [
+      'evidence',
+      'verify',
+      join(DCAP, 'tdx/v4-b/quote.dat'),
+      '--collateral',
+      join(DCAP, 'tdx/v4-b/collateral.json'),
+    ]
+    const ok = await run([...v4b, '--at', '2025-07-01T00:00:00Z', '--json'])
+    expect(ok.code).toBe(0)
+    expect((JSON.parse(ok.stdout) as { tcb_status: string }).tcb_status).toBe('UpToDate')
+    expect(
+      (await run([...v4b, '--at', '2025-07-01T00:00:00Z', '--expect-mrconfigid', '00'.repeat(48)]))
+        .code,
+    ).toBe(0)
+    expect(
+      (await run([...v4b, '--at', '2025-07-01T00:00:00Z', '--expect-mrconfigid', '11'.repeat(48)]))
+        .code,
+    ).toBe(5)
+    expect((await run([...v4b, '--at', '2026-01-01T00:00:00Z'])).code).toBe(4)
+    const spr = await run([
+      'evidence',
+      'verify',
+      join(DCAP, 'tdx/spr-v4/quote.dat'),
+      '--collateral',
+      join(DCAP, 'tdx/spr-v4/collateral.json'),
+      '--at',
+      '2023-07-01T01:00:00Z',
+    ])
+    expect(spr.code).toBe(5)
+    expect(spr.stderr).toContain('TcbNotSupported')
+    const sgx = [
+      'evidence',
+      'verify',
+      join(DCAP, 'sgx/v3-a/quote.dat'),
+      '--collateral',
+      join(DCAP, 'sgx/v3-a/collateral.json'),
+      '--at',
+      '2025-07-01T00:00:00Z',
+    ]
+    expect((await run(sgx)).code).toBe(5)
+    expect((await run([...sgx, '--allow-sw-hardening', '--allow-configuration-needed'])).code).toBe(
+      0,
+    )
+  })
+
+  it('reads Trustee TDX and SGX evidence JSON', async () => {
+    const { readFileSync } = await import('node:fs')
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-trustee-'))
+    const tdx = join(dir, 'tdx.json')
+    writeFileSync(
+      tdx,
+      JSON.stringify({
+        cc_eventlog: null,
+        quote: readFileSync(join(DCAP, 'tdx/v4-b/quote.dat')).toString('base64'),
+      }),
+    )
+    const verified = await run([
+      'evidence',
+      'verify',
+      tdx,
+      '--collateral',
+      join(DCAP, 'tdx/v4-b/collateral.json'),
+      '--at',
+      '2025-07-01T00:00:00Z',
+    ])
+    expect(verified.code).toBe(0)
+    const sgx = join(dir, 'sgx.json')
+    writeFileSync(
+      sgx,
+      JSON.stringify({ quote: readFileSync(join(DCAP, 'sgx/v3-a/quote.dat')).toString('base64') }),
+    )
+    expect(JSON.parse((await run(['evidence', 'inspect', sgx, '--json'])).stdout)).toMatchObject({
+      tee: 'sgx',
+      format: 'trustee-json',
+    })
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ quote: 'not base64!' }))
+    expect((await run(['evidence', 'inspect', join(dir, 'bad.json')])).code).toBe(3)
+  })
+
+  it('refuses SNP-only options on a quote and needs collateral offline', async () => {
+    const quote = join(DCAP, 'tdx/v4-b/quote.dat')
+    expect(
+      (await run(['evidence', 'verify', quote, '--expect-host-data', '00'.repeat(32)])).code,
+    ).toBe(2)
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-dcap-'))
+    const offline = await run(['evidence', 'verify', quote, '--offline', '--cache-dir', dir])
+    expect(offline.code).toBe(6)
+    expect(offline.stderr).toContain('ERR_PCS_OFFLINE')
+  })
+})

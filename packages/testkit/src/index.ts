@@ -1,8 +1,11 @@
 /**
  * @initguard/testkit: synthetic trust material and evidence for tests. A DER writer, an X.509
  * certificate builder, a synthetic AMD SEV-SNP PKI (ARK → ASK/ASVK → VCEK/VLEK, shaped like AMD's
- * real certificates) and an SNP attestation report builder. Pure: keys and signatures come from
- * `node:crypto`; validity times and every other input come in as arguments.
+ * real certificates), an SNP attestation report builder, and a synthetic Intel DCAP world: an
+ * Intel-shaped SGX/TDX PKI (root, PCK Platform/Processor CAs, TCB Signing, PCK certificates with
+ * the SGX extension, CRLs), a collateral document builder and a TDX/SGX quote builder. Pure: keys
+ * and signatures come from `node:crypto`; validity times and every other input come in as
+ * arguments.
  *
  * @module
  */
@@ -42,6 +45,7 @@ export {
   encodeBasicConstraints,
   encodeKeyUsage,
   encodeCrlDistributionPoints,
+  encodeX509Extension,
   encodeTbsCertificate,
   buildX509Certificate,
   derToPem,
@@ -87,5 +91,73 @@ export type {
   SnpReportFieldValues,
   SnpReportFields,
 } from './snp-report-builder.ts'
-export { buildX509Crl } from './crl-builder.ts'
+export { buildX509Crl, encodeCrlNumber, encodeCrlReason } from './crl-builder.ts'
 export type { X509CrlFields, RevokedCertificate } from './crl-builder.ts'
+export {
+  INTEL_CRL_URL,
+  INTEL_COMMON_NAME,
+  INTEL_SGX_EXTENSION_OID,
+  DEFAULT_PCK_TCB,
+  intelName,
+  intelCertificateExtensions,
+  encodeSgxPckExtension,
+} from './intel-cert-profile.ts'
+export type {
+  SgxPlatformConfigurationFields,
+  PckTcbFields,
+  SgxPckExtensionFields,
+} from './intel-cert-profile.ts'
+export { createIntelTestPki } from './intel-pki.ts'
+export type {
+  IntelPckCa,
+  IntelTestCertificate,
+  IntelPckCertificate,
+  IntelTestPkiOptions,
+  IssuePckOptions,
+  IntelRevocation,
+  IntelCrlOptions,
+  IntelTestPki,
+} from './intel-pki.ts'
+export {
+  DCAP_HEADER_SIZE,
+  SGX_REPORT_SIZE,
+  TD10_BODY_SIZE,
+  TD15_BODY_SIZE,
+  INTEL_QE_VENDOR_ID_BYTES,
+  encodeDcapHeader,
+  encodeSgxReport,
+  encodeTdReportBody,
+  defaultTdReportBodyFields,
+  defaultSgxEnclaveFields,
+  defaultQeReportFields,
+} from './dcap-report-encoder.ts'
+export type {
+  SgxReportFieldValues,
+  TdReportBodyFieldValues,
+  DcapHeaderFields,
+} from './dcap-report-encoder.ts'
+export { buildTdxQuote, buildSgxQuote } from './dcap-quote-builder.ts'
+export type {
+  DcapQuoteSigner,
+  DcapQuoteCorruption,
+  DcapQuoteOptions,
+  TdxQuoteFields,
+  SgxQuoteFields,
+} from './dcap-quote-builder.ts'
+export {
+  defaultTcbInfoFields,
+  defaultQeIdentityFields,
+  encodeTcbInfoJson,
+  encodeQeIdentityJson,
+} from './dcap-collateral-json.ts'
+export type {
+  TcbComponentFields,
+  TcbLevelFields,
+  IsvSvnLevelFields,
+  TdxModuleFields,
+  TdxModuleIdentityFields,
+  TcbInfoFields,
+  QeIdentityFields,
+} from './dcap-collateral-json.ts'
+export { signCollateralText, buildDcapCollateral } from './dcap-collateral-builder.ts'
+export type { DcapCollateralCorruption, DcapCollateralOptions } from './dcap-collateral-builder.ts'

@@ -62,11 +62,16 @@ export const X509_NAME_OID = {
   organizationalUnitName: '2.5.4.11',
 } as const
 
-/** OIDs of the standard certificate extensions this module can encode (RFC 5280 §4.2.1). */
+/**
+ * OIDs of the standard certificate extensions this module can encode (RFC 5280 §4.2.1), and of the
+ * CRL and CRL entry extensions Intel's CRLs carry (RFC 5280 §5.2.3, §5.3.1).
+ */
 export const X509_EXTENSION_OID = {
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   basicConstraints: '2.5.29.19',
+  crlNumber: '2.5.29.20',
+  crlReason: '2.5.29.21',
   crlDistributionPoints: '2.5.29.31',
   authorityKeyIdentifier: '2.5.29.35',
 } as const
@@ -243,7 +248,12 @@ export function encodeX509Name(name: X509Name): Uint8Array {
   )
 }
 
-function encodeExtension(extension: X509Extension): Uint8Array {
+/**
+ * Encode one `Extension` (RFC 5280 §4.1): `SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
+ * extnValue OCTET STRING }`, `critical` written only when true. The same structure serves CRL and
+ * CRL entry extensions (RFC 5280 §5.1).
+ */
+export function encodeX509Extension(extension: X509Extension): Uint8Array {
   return derSequence([
     derOid(extension.oid),
     ...(extension.critical === true ? [derBoolean(true)] : []),
@@ -454,7 +464,7 @@ export function encodeTbsCertificate(fields: X509CertificateFields): Uint8Array 
     subjectPublicKeyInfoDer(fields.publicKey),
     ...(extensions.length === 0
       ? []
-      : [derExplicit(3, derSequence(extensions.map(encodeExtension)))]),
+      : [derExplicit(3, derSequence(extensions.map(encodeX509Extension)))]),
   ])
 }
 

@@ -1,9 +1,11 @@
 /**
- * Reading SNP evidence and options for the `initguard evidence` commands.
+ * Reading evidence for the `initguard evidence` commands: SEV-SNP (report, extended report,
+ * Trustee JSON) or DCAP (TDX/SGX quote, Trustee JSON), told apart by their content.
  *
  * @module
  */
 import { readInput } from '@initguard/adapters'
+import { bytesToHex } from '@initguard/core'
 import {
   productFromCpuid,
   parseSnpEvidence,
@@ -11,20 +13,36 @@ import {
   type SnpProduct,
   type SnpReport,
 } from '@initguard/snp'
+import { looksLikeDcapQuote, parseDcapEvidence, type DcapEvidence } from '@initguard/tdx'
 import { onePositional, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
+
+/** Evidence of either family. */
+export type AnyEvidence =
+  | { readonly family: 'snp'; readonly evidence: DetectedSnpEvidence }
+  | { readonly family: 'dcap'; readonly evidence: DcapEvidence }
+
+function isDcap(bytes: Uint8Array): boolean {
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
+  if (first !== 0x7b) return looksLikeDcapQuote(bytes)
+  // Trustee's SNP evidence has "attestation_report"; its TDX and SGX evidence has "quote".
+  const text = Buffer.from(bytes).toString('utf8')
+  return !text.includes('"attestation_report"') && text.includes('"quote"')
+}
 
 /** Read and parse the evidence file named on the command line. */
 export async function loadEvidence(
   args: ParsedArgs,
   io: CliIo,
   command: string,
-): Promise<DetectedSnpEvidence> {
+): Promise<AnyEvidence> {
   const bytes = await readInput(onePositional(args, 'FILE', command), {
     what: 'evidence',
     stdin: io.stdin,
   })
-  return parseSnpEvidence(bytes)
+  return isDcap(bytes)
+    ? { family: 'dcap', evidence: parseDcapEvidence(bytes) }
+    : { family: 'snp', evidence: parseSnpEvidence(bytes) }
 }
 
 /** A u64 as 0x-prefixed hex. */
@@ -37,4 +55,16 @@ export function guessProduct(report: SnpReport): SnpProduct | undefined {
   if (report.cpuidFamilyId === undefined || report.cpuidModelId === undefined) return undefined
   const product = productFromCpuid(report.cpuidFamilyId, report.cpuidModelId)
   return product === 'unknown' ? undefined : product
+}
+
+/** A parsed structure as JSON: byte fields as hex, u64s as 0x-hex, the named keys left out. */
+export function jsonView(value: unknown, omit: readonly string[]): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(value, (key, field: unknown) => {
+      if (omit.includes(key)) return undefined
+      if (field instanceof Uint8Array) return bytesToHex(field)
+      if (typeof field === 'bigint') return `0x${field.toString(16).padStart(16, '0')}`
+      return field
+    }),
+  ) as Record<string, unknown>
 }

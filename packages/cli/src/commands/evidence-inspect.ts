@@ -12,7 +12,8 @@ import {
 } from '@initguard/snp'
 import { JSON_OPTION, type Command } from '../command.ts'
 import { emit } from '../output.ts'
-import { guessProduct, loadEvidence, u64 } from './evidence-input.ts'
+import { inspectDcap } from './evidence-dcap-inspect.ts'
+import { guessProduct, jsonView, loadEvidence, u64 } from './evidence-input.ts'
 
 function tcbText(raw: bigint, product: SnpProduct | undefined): string {
   const tcb = decodeTcbVersion(raw, product ?? 'Milan')
@@ -85,14 +86,18 @@ function reportTable(evidence: DetectedSnpEvidence): string {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary:
-    'Show every field of SNP evidence (report, extended report or Trustee JSON). Verifies nothing.',
+  summary: 'Show every field of SEV-SNP, TDX or SGX evidence. Verifies nothing.',
   usage: 'FILE',
   description:
-    'The form is detected: a 1184-byte report, an extended report with its certificate table, or Trustee SNP evidence JSON.',
+    'The form is detected: an SNP report (1184 bytes), an extended report with its certificate table, a TDX or SGX quote, or Trustee evidence JSON for any of them.',
   options: { json: JSON_OPTION },
   async run(args, io) {
-    const evidence = await loadEvidence(args, io, 'evidence inspect')
+    const loaded = await loadEvidence(args, io, 'evidence inspect')
+    if (loaded.family === 'dcap') {
+      emit(io, args.values['json'] === true, inspectDcap(loaded.evidence))
+      return 0
+    }
+    const evidence = loaded.evidence
     const r = evidence.report
     const product = guessProduct(r)
     emit(io, args.values['json'] === true, {
@@ -114,13 +119,5 @@ export const inspectCommand: Command = {
 }
 
 function reportJson(r: SnpReport): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(r, (key, value: unknown) => {
-      if (key === 'raw' && value instanceof Uint8Array) return undefined
-      if (key === 'signedBytes') return undefined
-      if (value instanceof Uint8Array) return bytesToHex(value)
-      if (typeof value === 'bigint') return `0x${value.toString(16).padStart(16, '0')}`
-      return value
-    }),
-  ) as Record<string, unknown>
+  return jsonView(r, ['raw', 'signedBytes'])
 }

@@ -24,6 +24,7 @@ import { JSON_OPTION, listOption, stringOption, type Command, type ParsedArgs } 
 import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
 
+import { DCAP_OPTIONS, verifyDcapFromCli } from './evidence-dcap.ts'
 import { guessProduct, loadEvidence } from './evidence-input.ts'
 
 function hexOption(args: ParsedArgs, name: string, length: number): Uint8Array | undefined {
@@ -135,7 +136,7 @@ function cacheDirectory(args: ParsedArgs): string {
 export const verifySnpCommand: Command = {
   name: 'verify',
   summary:
-    'Verify SNP evidence end to end (chain to the pinned AMD root, signature) and appraise it.',
+    'Verify SEV-SNP, TDX or SGX evidence end to end (vendor chain, signatures, collateral) and appraise it.',
   usage: 'FILE',
   description: [
     'Exit 0 when genuine and as expected; 4 when the signature or chain is invalid; 5 when an',
@@ -227,14 +228,32 @@ export const verifySnpCommand: Command = {
       type: 'boolean',
       help: 'accept a guest whose policy allows a migration agent',
     },
+    ...DCAP_OPTIONS,
     json: JSON_OPTION,
   },
   async run(args, io) {
-    const evidence = await loadEvidence(args, io, 'evidence verify')
+    const loaded = await loadEvidence(args, io, 'evidence verify')
     const at = stringOption(args, 'at')
     const now = at === undefined ? new Date() : new Date(at)
     if (Number.isNaN(now.getTime()))
       throw new UsageError('ERR_USAGE', `--at ${JSON.stringify(at)} is not an ISO 8601 time`)
+    if (loaded.family === 'dcap') {
+      emit(
+        io,
+        args.values['json'] === true,
+        await verifyDcapFromCli(loaded.evidence, now, args, io),
+      )
+      return 0
+    }
+    const evidence = loaded.evidence
+    for (const dcapOnly of Object.keys(DCAP_OPTIONS)) {
+      if (args.values[dcapOnly] !== undefined && args.values[dcapOnly] !== false) {
+        throw new UsageError(
+          'ERR_USAGE',
+          `--${dcapOnly} applies to TDX/SGX quotes; this is SEV-SNP evidence`,
+        )
+      }
+    }
     if (
       stringOption(args, 'expect-host-data') !== undefined &&
       stringOption(args, 'expect-initdata') !== undefined

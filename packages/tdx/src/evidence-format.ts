@@ -1,0 +1,83 @@
+/**
+ * Recognise the forms DCAP evidence comes in: a raw quote (as from configfs-tsm `outblob` or the
+ * QGS), or Trustee's evidence JSON — TDX `{"cc_eventlog": "<base64>"|null, "quote": "<base64>"}`,
+ * SGX `{"quote": "<base64>"}`.
+ *
+ * @module
+ */
+import { MalformedInputError, base64ToBytes, utf8ToString } from '@initguard/core'
+import { parseDcapQuote, type DcapQuote } from './quote.ts'
+
+/** The forms DCAP evidence is recognised in. */
+export type DcapEvidenceFormat = 'quote' | 'trustee-json'
+
+/** Evidence and the form it came in. */
+export interface DcapEvidence {
+  readonly format: DcapEvidenceFormat
+  readonly quote: DcapQuote
+  /** The CCEL event log (TDX, Trustee JSON only), raw. */
+  readonly eventLog: Uint8Array | undefined
+}
+
+/** True when `bytes` look like a DCAP quote: attestation key type 2 at offset 2, version 3–5. */
+export function looksLikeDcapQuote(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 8 &&
+    bytes[2] === 2 &&
+    bytes[3] === 0 &&
+    bytes[1] === 0 &&
+    (bytes[0] === 3 || bytes[0] === 4 || bytes[0] === 5)
+  )
+}
+
+/**
+ * Parse evidence in whichever form it is.
+ *
+ * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for JSON of another shape, and the
+ *   quote parser's errors.
+ */
+export function parseDcapEvidence(bytes: Uint8Array): DcapEvidence {
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
+  if (first !== 0x7b /* { */)
+    return { format: 'quote', quote: parseDcapQuote(bytes), eventLog: undefined }
+  let json: unknown
+  try {
+    json = JSON.parse(utf8ToString(bytes, { field: 'evidence JSON' }))
+  } catch (cause) {
+    if (cause instanceof MalformedInputError) throw cause
+    throw new MalformedInputError(
+      'ERR_TDX_EVIDENCE_JSON',
+      'the evidence looks like JSON but does not parse',
+      { cause },
+    )
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new MalformedInputError('ERR_TDX_EVIDENCE_JSON', 'the evidence JSON is not an object')
+  }
+  const record = json as Record<string, unknown>
+  const unknown = Object.keys(record).filter((k) => k !== 'quote' && k !== 'cc_eventlog')
+  if (unknown.length > 0 || typeof record['quote'] !== 'string') {
+    throw new MalformedInputError(
+      'ERR_TDX_EVIDENCE_JSON',
+      unknown.length > 0
+        ? `the evidence JSON has unknown keys: ${unknown.join(', ')}`
+        : 'the evidence JSON has no "quote" string',
+      {
+        hint: 'Trustee TDX evidence is {"cc_eventlog": base64|null, "quote": base64}; SGX is {"quote": base64}',
+      },
+    )
+  }
+  const eventLog = record['cc_eventlog']
+  if (eventLog !== undefined && eventLog !== null && typeof eventLog !== 'string') {
+    throw new MalformedInputError(
+      'ERR_TDX_EVIDENCE_JSON',
+      '"cc_eventlog" must be a base64 string or null',
+    )
+  }
+  return {
+    format: 'trustee-json',
+    quote: parseDcapQuote(base64ToBytes(record['quote'], { field: 'quote' })),
+    eventLog:
+      typeof eventLog === 'string' ? base64ToBytes(eventLog, { field: 'cc_eventlog' }) : undefined,
+  }
+}

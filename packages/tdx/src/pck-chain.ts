@@ -1,0 +1,142 @@
+/**
+ * The PCK certificate chain a quote carries: PCK certificate → Intel SGX PCK Platform or Processor
+ * CA → Intel SGX Root CA (pinned: compared byte for byte), every certificate ECDSA P-256 signed with
+ * ECDSA/SHA-256 and valid at `now`.
+ *
+ * @module
+ */
+import { VerificationError } from '@initguard/core'
+import {
+  ECDSA_WITH_SHA256,
+  parseCollateralCertificate,
+  sameBytes,
+  type CollateralCertificate,
+} from './collateral-certs.ts'
+import {
+  PCK_PLATFORM_CA_CN,
+  PCK_PROCESSOR_CA_CN,
+  parsePckCertificate,
+  type PckCertificateInfo,
+} from './pck-extensions.ts'
+
+/** The common name of every PCK leaf certificate. */
+export const PCK_CERTIFICATE_CN = 'Intel SGX PCK Certificate'
+
+/** A verified PCK chain. */
+export interface VerifiedPckChain {
+  readonly pck: CollateralCertificate
+  readonly ca: CollateralCertificate
+  readonly caKind: 'platform' | 'processor'
+  readonly root: CollateralCertificate
+  /** The PCK certificate's SGX extension: FMSPC, PCE-ID, TCB, PPID. */
+  readonly info: PckCertificateInfo
+  readonly validFrom: Date
+  readonly validUntil: Date
+}
+
+function fail(code: `ERR_TDX_${string}`, message: string, hint?: string): VerificationError {
+  return new VerificationError(code, message, hint === undefined ? {} : { hint })
+}
+
+function signedBy(child: CollateralCertificate, parent: CollateralCertificate): boolean {
+  try {
+    return sameBytes(child.issuer, parent.subject) && child.x509.verify(parent.publicKey)
+  } catch {
+    // OpenSSL throws, rather than answering false, on some malformed signatures: both mean no.
+    return false
+  }
+}
+
+function checkShape(certificate: CollateralCertificate, role: string): void {
+  const key = certificate.publicKey
+  if (
+    certificate.signatureAlgorithm !== ECDSA_WITH_SHA256 ||
+    key.asymmetricKeyType !== 'ec' ||
+    key.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  ) {
+    throw fail(
+      'ERR_TDX_PCK_CHAIN',
+      `the ${role} is not an ECDSA P-256 key signed with ECDSA/SHA-256`,
+    )
+  }
+}
+
+function checkValidity(certificate: CollateralCertificate, role: string, now: Date): void {
+  if (now < certificate.notBefore || now > certificate.notAfter) {
+    throw fail(
+      now < certificate.notBefore ? 'ERR_TDX_CERT_NOT_YET_VALID' : 'ERR_TDX_CERT_EXPIRED',
+      `the ${role} (${certificate.commonName}) is valid from ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not at ${now.toISOString()}`,
+    )
+  }
+}
+
+/**
+ * Verify a PCK chain (DER, leaf first; the root may be left out) up to `root` at `now`.
+ *
+ * @throws {@link VerificationError} `ERR_TDX_PCK_CHAIN`, `ERR_TDX_PCK_ROOT_UNTRUSTED`,
+ *   `ERR_TDX_CERT_EXPIRED`, `ERR_TDX_CERT_NOT_YET_VALID`; the parsers' MalformedInputErrors.
+ */
+export function verifyPckChain(
+  certificates: readonly Uint8Array[],
+  root: CollateralCertificate,
+  now: Date,
+): VerifiedPckChain {
+  const parsed = certificates.map((der, i) =>
+    parseCollateralCertificate(der, `PCK chain certificate #${i + 1}`),
+  )
+  const [pck, ca, last] = parsed
+  if (pck === undefined || ca === undefined || parsed.length > 3) {
+    throw fail(
+      'ERR_TDX_PCK_CHAIN',
+      `the PCK chain has ${parsed.length} certificates; expected the PCK certificate, its CA and the root`,
+    )
+  }
+  if (last !== undefined && !sameBytes(last.der, root.der)) {
+    throw fail(
+      'ERR_TDX_PCK_ROOT_UNTRUSTED',
+      `the PCK chain ends in ${last.commonName || 'a certificate without a CN'} (SHA-256 ${last.fingerprint.slice(0, 16)}…), which is not the trusted root`,
+      'only the pinned Intel SGX Root CA (or a root passed explicitly) is trusted',
+    )
+  }
+  if (pck.commonName !== PCK_CERTIFICATE_CN) {
+    throw fail(
+      'ERR_TDX_PCK_CHAIN',
+      `the first certificate is ${pck.commonName || '(no CN)'}, expected ${PCK_CERTIFICATE_CN}`,
+    )
+  }
+  const caKind =
+    ca.commonName === PCK_PLATFORM_CA_CN
+      ? 'platform'
+      : ca.commonName === PCK_PROCESSOR_CA_CN
+        ? 'processor'
+        : undefined
+  if (caKind === undefined) {
+    throw fail(
+      'ERR_TDX_PCK_CHAIN',
+      `the PCK certificate's CA is ${ca.commonName || '(no CN)'}, expected ${PCK_PLATFORM_CA_CN} or ${PCK_PROCESSOR_CA_CN}`,
+    )
+  }
+  checkShape(pck, 'PCK certificate')
+  checkShape(ca, ca.commonName)
+  if (!signedBy(ca, root))
+    throw fail('ERR_TDX_PCK_CHAIN', `the ${ca.commonName} is not signed by the trusted root`)
+  if (!signedBy(pck, ca))
+    throw fail('ERR_TDX_PCK_CHAIN', `the PCK certificate is not signed by the ${ca.commonName}`)
+  for (const [certificate, role] of [
+    [root, 'root'],
+    [ca, ca.commonName],
+    [pck, 'PCK certificate'],
+  ] as const) {
+    checkValidity(certificate, role, now)
+  }
+  const chain = [root, ca, pck]
+  return {
+    pck,
+    ca,
+    caKind,
+    root,
+    info: parsePckCertificate(pck.der),
+    validFrom: new Date(Math.max(...chain.map((c) => c.notBefore.getTime()))),
+    validUntil: new Date(Math.min(...chain.map((c) => c.notAfter.getTime()))),
+  }
+}

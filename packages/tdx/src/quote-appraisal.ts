@@ -1,0 +1,197 @@
+/**
+ * Appraisal of a verified quote: TCB status acceptance, the init-data binding (TDX MRCONFIGID,
+ * SGX CONFIGID), measurements and debug. Secure defaults: only `UpToDate` is accepted and debug
+ * TDs and enclaves are refused unless explicitly allowed. Every failing rule is reported together.
+ *
+ * @module
+ */
+import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import type { DcapQuoteBody } from './quote.ts'
+import type { TcbEvaluation, TcbStatus } from './tcb-status.ts'
+
+/** What the relying party expects of a quote. */
+export interface QuoteAppraisalPolicy {
+  /** The initdata document the TD/enclave was launched with: MRCONFIGID (48 B) or CONFIGID (64 B). */
+  readonly initdata?: InitdataDocument
+  /** TDX MRCONFIGID, exactly (48 bytes). */
+  readonly mrConfigId?: Uint8Array
+  /** SGX CONFIGID, exactly (64 bytes). */
+  readonly configId?: Uint8Array
+  /** REPORTDATA, exactly (64 bytes). */
+  readonly reportData?: Uint8Array
+  /** TDX: MRTD must be one of these. */
+  readonly mrTd?: readonly Uint8Array[]
+  /** TDX: RTMR0–3, each exactly when given. */
+  readonly rtmrs?: readonly (Uint8Array | undefined)[]
+  /** TDX: MRSEAM must be one of these. */
+  readonly mrSeam?: readonly Uint8Array[]
+  /** SGX: MRENCLAVE must be one of these. */
+  readonly mrEnclave?: readonly Uint8Array[]
+  /** SGX: MRSIGNER must be one of these. */
+  readonly mrSigner?: readonly Uint8Array[]
+  /** SGX: ISVSVN must be at least this. */
+  readonly minimumIsvSvn?: number
+  /** Accept a debuggable TD or enclave. Default false. */
+  readonly allowDebug?: boolean
+  /** Also accept `SWHardeningNeeded` (and with configuration, `ConfigurationAndSWHardeningNeeded`). */
+  readonly allowSwHardeningNeeded?: boolean
+  /** Also accept `ConfigurationNeeded` (and with SW hardening, `ConfigurationAndSWHardeningNeeded`). */
+  readonly allowConfigurationNeeded?: boolean
+}
+
+interface Failure {
+  readonly code: `ERR_TDX_${string}`
+  readonly message: string
+}
+
+/** The TCB statuses a policy accepts. */
+export function acceptedStatuses(policy: QuoteAppraisalPolicy): TcbStatus[] {
+  const sw = policy.allowSwHardeningNeeded === true
+  const config = policy.allowConfigurationNeeded === true
+  return [
+    'UpToDate',
+    ...(sw ? (['SWHardeningNeeded'] as const) : []),
+    ...(config ? (['ConfigurationNeeded'] as const) : []),
+    ...(sw && config ? (['ConfigurationAndSWHardeningNeeded'] as const) : []),
+  ]
+}
+
+function oneOf(actual: Uint8Array, allowed: readonly Uint8Array[]): boolean {
+  return allowed.some((a) => constantTimeEqual(a, actual))
+}
+
+function exact(
+  failures: Failure[],
+  code: `ERR_TDX_${string}`,
+  name: string,
+  actual: Uint8Array,
+  expected: Uint8Array | undefined,
+): void {
+  if (expected !== undefined && !constantTimeEqual(actual, expected)) {
+    failures.push({
+      code,
+      message: `${name} is ${bytesToHex(actual)}, expected ${bytesToHex(expected)}`,
+    })
+  }
+}
+
+function member(
+  failures: Failure[],
+  code: `ERR_TDX_${string}`,
+  name: string,
+  actual: Uint8Array,
+  allowed: readonly Uint8Array[] | undefined,
+): void {
+  if (allowed !== undefined && !oneOf(actual, allowed)) {
+    failures.push({
+      code,
+      message: `${name} ${bytesToHex(actual)} is not one of the ${allowed.length} expected`,
+    })
+  }
+}
+
+/** The rules a quote fails; empty when it meets the policy. */
+export function quoteAppraisalFailures(
+  body: DcapQuoteBody,
+  tcb: TcbEvaluation,
+  policy: QuoteAppraisalPolicy,
+): Failure[] {
+  const failures: Failure[] = []
+  const accepted = acceptedStatuses(policy)
+  if (!accepted.includes(tcb.status)) {
+    failures.push({
+      code:
+        tcb.status === 'TcbNotSupported'
+          ? 'ERR_TDX_TCB_NOT_SUPPORTED'
+          : tcb.status === 'Revoked'
+            ? 'ERR_TDX_TCB_REVOKED'
+            : 'ERR_TDX_TCB_STATUS',
+      message: `the TCB status is ${tcb.status}${tcb.advisoryIds.length > 0 ? ` (${tcb.advisoryIds.join(', ')})` : ''}; accepted: ${accepted.join(', ')}`,
+    })
+  }
+  exact(failures, 'ERR_TDX_REPORT_DATA_MISMATCH', 'REPORTDATA', body.reportData, policy.reportData)
+  if (body.kind === 'sgx') {
+    if (policy.allowDebug !== true && body.attributes.debug) {
+      failures.push({
+        code: 'ERR_TDX_DEBUG',
+        message: 'the enclave is a debug enclave (ATTRIBUTES.DEBUG): its memory can be read',
+      })
+    }
+    exact(failures, 'ERR_TDX_CONFIGID_MISMATCH', 'CONFIGID', body.configId, policy.configId)
+    if (policy.initdata !== undefined) {
+      const expected = bindingFor('sgx', policy.initdata.algorithm, policy.initdata.digest).value
+      if (!constantTimeEqual(expected, body.configId)) {
+        failures.push({
+          code: 'ERR_TDX_INITDATA_MISMATCH',
+          message: `CONFIGID is ${bytesToHex(body.configId)}, but the initdata document (${policy.initdata.algorithm}) binds to ${bytesToHex(expected)}`,
+        })
+      }
+    }
+    member(failures, 'ERR_TDX_MRENCLAVE_MISMATCH', 'MRENCLAVE', body.mrEnclave, policy.mrEnclave)
+    member(failures, 'ERR_TDX_MRSIGNER_MISMATCH', 'MRSIGNER', body.mrSigner, policy.mrSigner)
+    if (policy.minimumIsvSvn !== undefined && body.isvSvn < policy.minimumIsvSvn) {
+      failures.push({
+        code: 'ERR_TDX_ISVSVN_TOO_LOW',
+        message: `ISVSVN is ${body.isvSvn}, expected at least ${policy.minimumIsvSvn}`,
+      })
+    }
+    return failures
+  }
+  if (policy.allowDebug !== true && body.tdAttributes.debug) {
+    failures.push({
+      code: 'ERR_TDX_DEBUG',
+      message: 'the TD is debuggable (TDATTRIBUTES.DEBUG): the host can read its memory',
+    })
+  }
+  exact(failures, 'ERR_TDX_MRCONFIGID_MISMATCH', 'MRCONFIGID', body.mrConfigId, policy.mrConfigId)
+  if (policy.initdata !== undefined) {
+    const expected = bindingFor('tdx', policy.initdata.algorithm, policy.initdata.digest).value
+    if (!constantTimeEqual(expected, body.mrConfigId)) {
+      failures.push({
+        code: 'ERR_TDX_INITDATA_MISMATCH',
+        message: `MRCONFIGID is ${bytesToHex(body.mrConfigId)}, but the initdata document (${policy.initdata.algorithm}) binds to ${bytesToHex(expected)}`,
+      })
+    }
+  }
+  member(failures, 'ERR_TDX_MRTD_MISMATCH', 'MRTD', body.mrTd, policy.mrTd)
+  member(failures, 'ERR_TDX_MRSEAM_MISMATCH', 'MRSEAM', body.mrSeam, policy.mrSeam)
+  policy.rtmrs?.forEach((expected, i) => {
+    const actual = body.rtmrs[i]
+    if (actual !== undefined) exact(failures, 'ERR_TDX_RTMR_MISMATCH', `RTMR${i}`, actual, expected)
+  })
+  return failures
+}
+
+/**
+ * Appraise a verified quote.
+ *
+ * @throws {@link ExpectationError} with the first failing rule's code; `details.failed` lists all.
+ */
+export function appraiseQuote(
+  body: DcapQuoteBody,
+  tcb: TcbEvaluation,
+  policy: QuoteAppraisalPolicy,
+): void {
+  const failures = quoteAppraisalFailures(body, tcb, policy)
+  const first = failures[0]
+  if (first === undefined) return
+  throw new ExpectationError(
+    first.code,
+    failures.length === 1
+      ? first.message
+      : `the quote fails ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
+    {
+      details: {
+        failed: failures.map((f) => f.code),
+        tcbStatus: tcb.status,
+        advisories: [...tcb.advisoryIds],
+      },
+      ...(first.code === 'ERR_TDX_TCB_STATUS'
+        ? {
+            hint: 'the platform needs a TCB recovery; accept SWHardeningNeeded/ConfigurationNeeded only if your policy allows it',
+          }
+        : {}),
+    },
+  )
+}

@@ -1,0 +1,274 @@
+/**
+ * Verify a TDX or SGX DCAP quote end to end, as a named pipeline:
+ *
+ * 1. **PCK chain** — from the quote (certification data type 5, or type 6 with 5 nested) or the
+ *    caller, up to the pinned Intel SGX Root CA ({@link verifyPckChain});
+ * 2. **QE report** — signed by the PCK key; its REPORTDATA binds SHA-256(attestation key ‖ QE
+ *    authentication data) (and is zero after that);
+ * 3. **quote** — signed by the attestation key over header and body exactly as received;
+ * 4. **collateral** — TCB info, QE identity and both CRLs verified to the same root and current
+ *    ({@link verifyCollateral}); the PCK and its CA not revoked;
+ * 5. **TCB status** — Intel's algorithm over PCK SVNs, TEE_TCB_SVN, TDX module and QE identity;
+ * 6. **appraisal** — accepted statuses, init-data binding, measurements, debug ({@link appraiseQuote}).
+ *
+ * A warm verification (PCK chain, collateral and attestation key cached by content hash) costs two
+ * ECDSA P-256 checks plus parsing.
+ *
+ * @module
+ */
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import {
+  UnavailableError,
+  VerificationError,
+  bytesToBase64url,
+  bytesToHex,
+  constantTimeEqual,
+} from '@initguard/core'
+import { sameBytes, type CollateralCertificate } from './collateral-certs.ts'
+import { trustedRoot } from './collateral-chain.ts'
+import type { DcapCollateral } from './collateral.ts'
+import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
+import { isSerialRevoked } from './crl.ts'
+import { INTEL_PRODUCTION_ANCHOR } from './intel-roots.ts'
+import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
+import { appraiseQuote, type QuoteAppraisalPolicy } from './quote-appraisal.ts'
+import { quoteClaims, type QuoteClaims } from './quote-claims.ts'
+import { INTEL_QE_VENDOR_ID } from './quote-header.ts'
+import type { DcapQuote } from './quote.ts'
+import { evaluateTcbStatus, type TcbEvaluation } from './tcb-status.ts'
+
+/** Options for {@link verifyDcapQuote}. */
+export interface QuoteVerifyOptions {
+  /** The time at which certificates and collateral must be valid. */
+  readonly now: Date
+  /** TCB info, QE identity and CRLs for the quote's platform. */
+  readonly collateral: DcapCollateral
+  /** The trust anchor; default Intel's production SGX Root CA. */
+  readonly root?: string
+  /** The PCK chain (DER, leaf first) when the quote does not carry it. */
+  readonly pckCertificates?: readonly Uint8Array[]
+  /** Expectations; default: only UpToDate, no debug. */
+  readonly policy?: QuoteAppraisalPolicy
+  /** Caches kept across calls. */
+  readonly cache?: QuoteVerifierCache
+}
+
+/** A successful verification. */
+export interface QuoteVerification {
+  readonly tee: 'tdx' | 'sgx'
+  readonly tcb: TcbEvaluation
+  readonly claims: QuoteClaims
+  readonly warnings: readonly string[]
+}
+
+/** Verified PCK chains, collateral and attestation keys, kept across verifications. */
+export class QuoteVerifierCache {
+  readonly collateral: CollateralCache = new CollateralCache()
+  readonly #chains = new Map<string, VerifiedPckChain>()
+  readonly #keys = new Map<string, KeyObject>()
+  // Keyed by the collateral object itself: a relying party verifies many quotes against the same
+  // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
+  readonly #byObject = new WeakMap<
+    DcapCollateral,
+    { readonly root: string; readonly verified: VerifiedCollateral }
+  >()
+
+  /** Verified collateral, from this cache when the same object was verified for the same root. */
+  verifiedCollateral(
+    collateral: DcapCollateral,
+    root: CollateralCertificate,
+    now: Date,
+  ): VerifiedCollateral {
+    const known = this.#byObject.get(collateral)
+    if (
+      known?.root === root.fingerprint &&
+      now >= known.verified.validFrom &&
+      now <= known.verified.validUntil
+    ) {
+      return known.verified
+    }
+    const verified = verifyCollateral(collateral, { now, root: root.x509, cache: this.collateral })
+    this.#byObject.set(collateral, { root: root.fingerprint, verified })
+    return verified
+  }
+
+  /** A PCK chain verified earlier, if `now` is inside its window. */
+  chain(key: string, now: Date): VerifiedPckChain | undefined {
+    const chain = this.#chains.get(key)
+    return chain !== undefined && now >= chain.validFrom && now <= chain.validUntil
+      ? chain
+      : undefined
+  }
+
+  rememberChain(key: string, chain: VerifiedPckChain): void {
+    if (this.#chains.size >= 1024) this.#chains.clear()
+    this.#chains.set(key, chain)
+  }
+
+  /** The P-256 public key for raw x ‖ y bytes. */
+  attestationKey(raw: Uint8Array): KeyObject {
+    const id = bytesToHex(raw)
+    let key = this.#keys.get(id)
+    if (key === undefined) {
+      key = createPublicKey({
+        key: {
+          kty: 'EC',
+          crv: 'P-256',
+          x: bytesToBase64url(raw.subarray(0, 32)),
+          y: bytesToBase64url(raw.subarray(32, 64)),
+        },
+        format: 'jwk',
+      })
+      if (this.#keys.size >= 1024) this.#keys.clear()
+      this.#keys.set(id, key)
+    }
+    return key
+  }
+}
+
+function fail(code: `ERR_TDX_${string}`, message: string, hint?: string): VerificationError {
+  return new VerificationError(code, message, hint === undefined ? {} : { hint })
+}
+
+function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uint8Array[] {
+  const certification = quote.signatureData.pckCertification
+  if (certification.kind === 'pck-cert-chain') return certification.certificates.map((c) => c.der)
+  if (options.pckCertificates !== undefined) return options.pckCertificates
+  throw new UnavailableError(
+    'ERR_TDX_PCK_MISSING',
+    `the quote identifies its PCK (certification data type ${certification.type}) but does not carry the certificate`,
+    { hint: 'give the PCK certificate chain (from your PCCS) with the quote' },
+  )
+}
+
+function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain): void {
+  if (collateral.pckCaKind !== pck.caKind || !sameBytes(collateral.pckCa.der, pck.ca.der)) {
+    throw fail(
+      'ERR_TDX_PCK_CRL_ISSUER',
+      `the collateral's PCK CRL is the ${collateral.pckCaKind} CA's, but the PCK certificate comes from the ${pck.ca.commonName}`,
+      `fetch the collateral with ca=${pck.caKind}`,
+    )
+  }
+  if (isSerialRevoked(collateral.pckCrl, pck.pck.serialNumber)) {
+    throw fail(
+      'ERR_TDX_PCK_REVOKED',
+      `the PCK certificate (serial ${pck.pck.serialNumber}) is revoked by Intel's PCK CRL`,
+    )
+  }
+  if (isSerialRevoked(collateral.rootCaCrl, pck.ca.serialNumber)) {
+    throw fail(
+      'ERR_TDX_PCK_CA_REVOKED',
+      `the ${pck.ca.commonName} (serial ${pck.ca.serialNumber}) is revoked by the Root CA CRL`,
+    )
+  }
+}
+
+/**
+ * Verify a quote with its collateral, then appraise it.
+ *
+ * @throws {@link VerificationError} (exit 4) when the quote or collateral is not genuine;
+ *   {@link UnavailableError} (exit 6) when the PCK is needed and missing;
+ *   {@link ExpectationError} (exit 5) when it is genuine but fails the policy.
+ */
+export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): QuoteVerification {
+  const cache = options.cache ?? new QuoteVerifierCache()
+  const root = trustedRoot(options.root ?? INTEL_PRODUCTION_ANCHOR.root)
+  const warnings: string[] = []
+  if (bytesToHex(quote.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+    throw fail(
+      'ERR_TDX_QE_VENDOR',
+      `the quote's QE vendor ID is ${bytesToHex(quote.header.qeVendorId)}, not Intel's`,
+    )
+  }
+
+  const chainDers = pckChainOf(quote, options)
+  const chainHash = createHash('sha256').update(root.der)
+  // Length-prefix each certificate so that different splits of the same bytes differ.
+  for (const der of chainDers) chainHash.update(`${der.length}:`).update(der)
+  const chainKey = chainHash.digest('hex')
+  let pck = cache.chain(chainKey, options.now)
+  if (pck === undefined) {
+    pck = verifyPckChain(chainDers, root, options.now)
+    cache.rememberChain(chainKey, pck)
+  }
+
+  const signature = quote.signatureData
+  const qeReport = signature.qeReport
+  if (
+    !verify(
+      'sha256',
+      qeReport.raw,
+      { key: pck.pck.publicKey, dsaEncoding: 'ieee-p1363' },
+      signature.qeReportSignature,
+    )
+  ) {
+    throw fail('ERR_TDX_QE_REPORT_SIGNATURE', 'the QE report is not signed by the PCK key')
+  }
+  const binding = createHash('sha256')
+    .update(signature.attestationKey)
+    .update(signature.qeAuthData)
+    .digest()
+  if (
+    !constantTimeEqual(binding, qeReport.reportData.subarray(0, 32)) ||
+    qeReport.reportData.subarray(32).some((b) => b !== 0)
+  ) {
+    throw fail(
+      'ERR_TDX_QE_REPORT_DATA',
+      'the QE report does not bind the attestation key: its REPORTDATA is not SHA-256(attestation key ‖ QE auth data) followed by zeros',
+    )
+  }
+  if (
+    !verify(
+      'sha256',
+      quote.signedBytes,
+      { key: cache.attestationKey(signature.attestationKey), dsaEncoding: 'ieee-p1363' },
+      signature.quoteSignature,
+    )
+  ) {
+    throw fail(
+      'ERR_TDX_QUOTE_SIGNATURE',
+      'the quote signature does not verify with its attestation key: the quote was altered',
+    )
+  }
+
+  const collateral = cache.verifiedCollateral(options.collateral, root, options.now)
+  const expectedId = quote.body.kind === 'sgx' ? 'SGX' : 'TDX'
+  if (collateral.tcbInfo.id !== expectedId) {
+    throw fail(
+      'ERR_TDX_COLLATERAL_MISMATCH',
+      `the TCB info is for ${collateral.tcbInfo.id}, but the quote is ${expectedId}`,
+      `fetch the ${expectedId} collateral`,
+    )
+  }
+  checkRevocation(collateral, pck)
+
+  const body = quote.body
+  const tcb = evaluateTcbStatus(collateral, {
+    pck: { ...pck.info.sgx.tcb, fmspc: pck.info.sgx.fmspc, pceId: pck.info.sgx.pceId },
+    ...(body.kind === 'sgx'
+      ? {}
+      : {
+          td: {
+            teeTcbSvn: body.teeTcbSvn,
+            mrSignerSeam: body.mrSignerSeam,
+            seamAttributes: quote.rawBody.subarray(0x70, 0x78),
+          },
+        }),
+    qe: {
+      isvSvn: qeReport.isvSvn,
+      mrSigner: qeReport.mrSigner,
+      isvProdId: qeReport.isvProdId,
+      miscSelect: qeReport.miscSelect,
+      attributes: qeReport.raw.subarray(0x30, 0x40),
+    },
+  })
+  appraiseQuote(body, tcb, options.policy ?? {})
+  if (quote.trailingBytes > 0)
+    warnings.push(`${quote.trailingBytes} bytes follow the quote; they were not read`)
+  return {
+    tee: body.kind === 'sgx' ? 'sgx' : 'tdx',
+    tcb,
+    claims: quoteClaims(quote, tcb, pck),
+    warnings,
+  }
+}
