@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import {
+  bytesToHex,
+  constantTimeEqual,
+  throwIfAppraisalFailed,
+  type AppraisalFailure,
+} from '@initguard/core'
 import { bindingFor, type InitdataDocument } from '@initguard/initdata'
 import type { SnpReport } from './report.ts'
 import { decodeTcbVersion, tcbAtLeast, type SnpProduct, type TcbComponents } from './tcb.ts'
@@ -41,11 +46,7 @@ export interface SnpAppraisalPolicy {
   readonly minimumGuestSvn?: number
 }
 
-interface Failure {
-  readonly code: `ERR_SNP_${string}`
-  readonly message: string
-  readonly hint?: string
-}
+type Failure = AppraisalFailure & { readonly code: `ERR_SNP_${string}` }
 
 const hex = bytesToHex
 
@@ -174,17 +175,5 @@ export function appraiseSnpReport(
   product: SnpProduct,
   policy: SnpAppraisalPolicy,
 ): void {
-  const failures = appraisalFailures(report, product, policy)
-  const first = failures[0]
-  if (first === undefined) return
-  throw new ExpectationError(
-    first.code,
-    failures.length === 1
-      ? first.message
-      : `the report fails ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-    {
-      details: { failed: failures.map((f) => f.code) },
-      ...(first.hint === undefined ? {} : { hint: first.hint }),
-    },
-  )
+  throwIfAppraisalFailed(appraisalFailures(report, product, policy), 'report')
 }

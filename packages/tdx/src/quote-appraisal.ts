@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import {
+  bytesToHex,
+  constantTimeEqual,
+  throwIfAppraisalFailed,
+  type AppraisalFailure,
+} from '@initguard/core'
 import { bindingFor, type InitdataDocument } from '@initguard/initdata'
 import type { DcapQuoteBody } from './quote.ts'
 import type { TcbEvaluation, TcbStatus } from './tcb-status.ts'
@@ -40,10 +45,7 @@ export interface QuoteAppraisalPolicy {
   readonly allowConfigurationNeeded?: boolean
 }
 
-interface Failure {
-  readonly code: `ERR_TDX_${string}`
-  readonly message: string
-}
+type Failure = AppraisalFailure & { readonly code: `ERR_TDX_${string}` }
 
 /** The TCB statuses a policy accepts. */
 export function acceptedStatuses(policy: QuoteAppraisalPolicy): TcbStatus[] {
@@ -108,6 +110,7 @@ export function quoteAppraisalFailures(
             ? 'ERR_TDX_TCB_REVOKED'
             : 'ERR_TDX_TCB_STATUS',
       message: `the TCB status is ${tcb.status}${tcb.advisoryIds.length > 0 ? ` (${tcb.advisoryIds.join(', ')})` : ''}; accepted: ${accepted.join(', ')}`,
+      hint: 'the platform needs a TCB recovery; accept SWHardeningNeeded/ConfigurationNeeded only if your policy allows it',
     })
   }
   exact(failures, 'ERR_TDX_REPORT_DATA_MISMATCH', 'REPORTDATA', body.reportData, policy.reportData)
@@ -173,25 +176,8 @@ export function appraiseQuote(
   tcb: TcbEvaluation,
   policy: QuoteAppraisalPolicy,
 ): void {
-  const failures = quoteAppraisalFailures(body, tcb, policy)
-  const first = failures[0]
-  if (first === undefined) return
-  throw new ExpectationError(
-    first.code,
-    failures.length === 1
-      ? first.message
-      : `the quote fails ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-    {
-      details: {
-        failed: failures.map((f) => f.code),
-        tcbStatus: tcb.status,
-        advisories: [...tcb.advisoryIds],
-      },
-      ...(first.code === 'ERR_TDX_TCB_STATUS'
-        ? {
-            hint: 'the platform needs a TCB recovery; accept SWHardeningNeeded/ConfigurationNeeded only if your policy allows it',
-          }
-        : {}),
-    },
-  )
+  throwIfAppraisalFailed(quoteAppraisalFailures(body, tcb, policy), 'quote', {
+    tcbStatus: tcb.status,
+    advisories: [...tcb.advisoryIds],
+  })
 }
