@@ -20,6 +20,7 @@
  * @see Intel SGX DCAP ECDSA Quote Library API, "Certification Data"; verifiers.md §3.3.
  * @module
  */
+import { Buffer } from 'node:buffer'
 import { UnavailableError, base64ToBytes } from '@initguard/core'
 import type { MalformedInputError } from '@initguard/core'
 import { quoteError } from './parse-support.ts'
@@ -87,10 +88,6 @@ export type PckCertificationData = PckCertChainData | UnresolvedCertificationDat
 const PEM_BEGIN = '-----BEGIN CERTIFICATE-----'
 const PEM_END = '-----END CERTIFICATE-----'
 
-function isPemTextByte(b: number): boolean {
-  return (b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d
-}
-
 function isWhitespace(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === '\r'
 }
@@ -134,13 +131,11 @@ function chainError(
 export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
   let end = data.length
   while (end > 0 && data[end - 1] === 0) end -= 1
-  let bad = -1
-  for (let i = 0; i < end; i++) {
-    if (!isPemTextByte(data[i] ?? 0)) {
-      bad = i
-      break
-    }
-  }
+  // latin1 maps each byte to one character, so a native regular-expression scan finds the first
+  // byte that is not PEM text (printable ASCII, tab, CR, LF) at its own index.
+  const bad = Buffer.from(data.buffer, data.byteOffset, end)
+    .toString('latin1')
+    .search(/[^\x20-\x7e\t\r\n]/)
   if (bad >= 0) throw chainError(`byte at position ${bad} is not PEM text`, { position: bad })
   // Every byte is printable ASCII by now, so any ASCII-compatible decoding gives the same text.
   const text = new TextDecoder().decode(data.subarray(0, end))

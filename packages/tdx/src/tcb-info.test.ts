@@ -109,7 +109,8 @@ describe('parseTcbInfo on the real TCB infos', () => {
 describe('parseTcbInfo refuses malformed TCB infos, naming the field', () => {
   const cases: [string, string, (d: Json) => void, string][] = [
     ['not JSON', SPR.tcbInfo.slice(0, -1), () => undefined, 'tcbInfo'],
-    ['version 2', SPR.tcbInfo, (d) => (d['version'] = 2), 'tcbInfo.version'],
+    ['version 4', SPR.tcbInfo, (d) => (d['version'] = 4), 'tcbInfo.version'],
+    ['version 2 (SGX only) for TDX', SPR.tcbInfo, (d) => (d['version'] = 2), 'tcbInfo.version'],
     ['an unknown id', SPR.tcbInfo, (d) => (d['id'] = 'SEV'), 'tcbInfo.id'],
     ['tcbType 1', SPR.tcbInfo, (d) => (d['tcbType'] = 1), 'tcbInfo.tcbType'],
     ['no tdxModule for TDX', SPR.tcbInfo, (d) => delete d['tdxModule'], 'tcbInfo.tdxModule'],

@@ -1,5 +1,5 @@
 /**
- * Intel TCB Info v3: the TCB levels Intel defines for one platform model (FMSPC), for SGX
+ * Intel TCB Info v3 (and SGX TCB Info v2): the TCB levels Intel defines for one platform model (FMSPC), for SGX
  * (`id: "SGX"`) or TDX (`id: "TDX"`). Parsed from the exact JSON text Intel signed (the value of
  * `tcbInfo` in the PCS response body).
  *
@@ -19,8 +19,23 @@
  * is optional (older TDX TCB infos predate it). TCB levels are returned in the order Intel's QVL
  * evaluates them, not the JSON order (see {@link compareTcbLevels}).
  *
- * @see Intel PCS API, "TCB Info V3" (Get TCB Info, SGX and TDX); Intel QVL `TcbInfo.cpp`,
- *   `TcbLevel.cpp`.
+ * TCB Info v2 (what Intel PCS API v3 served, and older PCCS still serve) is accepted too, as Intel's
+ * QVL accepts it. It is SGX only, has no `id`, and gives each level's SGX components as 16 named
+ * members instead of an array:
+ *
+ * ```json
+ * { "version": 2, "issueDate": "…Z", "nextUpdate": "…Z", "fmspc": "00906ea10000", "pceId": "0000",
+ *   "tcbType": 0, "tcbEvaluationDataNumber": 12,
+ *   "tcbLevels": [ { "tcb": { "sgxtcbcomp01svn": 5, …, "sgxtcbcomp16svn": 0, "pcesvn": 11 },
+ *                    "tcbDate": "…Z", "tcbStatus": "OutOfDate", "advisoryIDs": [ … ] } ] }
+ * ```
+ *
+ * It maps onto the same {@link TcbInfo} (`id: "SGX"`, no TDX parts), so the TCB status is
+ * evaluated the same way. A v2 document with TDX parts (`id` other than `SGX`, `tdxModule`,
+ * `tdxModuleIdentities`, `tdxtcbcomponents`) is refused rather than read as SGX.
+ *
+ * @see Intel PCS API, "TCB Info V3" (Get TCB Info, SGX and TDX) and, API v3, "TCB Info V2";
+ *   Intel QVL `TcbInfo.cpp`, `TcbLevel.cpp`.
  * @module
  */
 import {
@@ -113,12 +128,12 @@ export interface TdxModuleIdentity extends TdxModule {
   readonly tcbLevels: readonly TdxModuleTcbLevel[]
 }
 
-/** A parsed TCB Info v3. */
+/** A parsed TCB Info (v3, or an SGX v2 mapped onto the same shape). */
 export interface TcbInfo {
   /** Which TEE the levels are for. */
   readonly id: 'SGX' | 'TDX'
-  /** Always 3. */
-  readonly version: 3
+  /** 3, or 2 for an SGX TCB info in the older format (then `id` is `SGX`, no TDX parts). */
+  readonly version: 2 | 3
   /** When Intel issued this TCB info. */
   readonly issueDate: Date
   /** After this, the TCB info is stale and must not be used. */
@@ -169,6 +184,50 @@ function tcbLevel(value: unknown, path: string, tdx: boolean): TcbLevel {
     tcbStatus: enumField(DOC, level, 'tcbStatus', path, TCB_LEVEL_STATUSES),
     advisoryIds: optionalStringArray(DOC, level, 'advisoryIDs', path),
   }
+}
+
+/** TCB Info v2's names of the 16 SGX TCB components: `sgxtcbcomp01svn` … `sgxtcbcomp16svn`. */
+const V2_COMPONENT_KEYS: readonly string[] = Array.from(
+  { length: COMPONENTS },
+  (_, i) => `sgxtcbcomp${String(i + 1).padStart(2, '0')}svn`,
+)
+
+/** A TCB Info v2 level: the SGX components are named members of `tcb`, there is no TDX part. */
+function tcbLevelV2(value: unknown, path: string): TcbLevel {
+  const level = asObject(DOC, value, path)
+  const tcb = objectField(DOC, level, 'tcb', path)
+  const tcbPath = `${path}.tcb`
+  if (member(tcb, 'tdxtcbcomponents') !== undefined) {
+    throw fieldError(DOC, `${tcbPath}.tdxtcbcomponents`, 'is TDX; TCB Info v2 is SGX only')
+  }
+  return {
+    sgxTcbComponents: V2_COMPONENT_KEYS.map((key) => integerField(DOC, tcb, key, tcbPath, 0, 255)),
+    pceSvn: integerField(DOC, tcb, 'pcesvn', tcbPath, 0, 0xffff),
+    tdxTcbComponents: undefined,
+    tcbDate: dateField(DOC, level, 'tcbDate', path),
+    tcbStatus: enumField(DOC, level, 'tcbStatus', path, TCB_LEVEL_STATUSES),
+    advisoryIds: optionalStringArray(DOC, level, 'advisoryIDs', path),
+  }
+}
+
+/**
+ * The TEE of a TCB Info v2: always SGX. Intel's v2 has no `id`; one naming another TEE, or TDX
+ * module fields, mean a document that is not Intel's v2, refused rather than read as SGX.
+ */
+function idV2(obj: JsonObject, path: string): 'SGX' {
+  const id = member(obj, 'id')
+  if (id === 'TDX') {
+    throw fieldError(DOC, `${path}.version`, 'is 2, but the id is TDX: TDX TCB info is version 3')
+  }
+  if (id !== undefined && id !== 'SGX') {
+    throw fieldError(DOC, `${path}.id`, 'must be absent (or SGX): TCB Info v2 is SGX only')
+  }
+  for (const key of ['tdxModule', 'tdxModuleIdentities']) {
+    if (member(obj, key) !== undefined) {
+      throw fieldError(DOC, `${path}.${key}`, 'is TDX; TCB Info v2 is SGX only')
+    }
+  }
+  return 'SGX'
 }
 
 function tdxModule(obj: JsonObject, path: string): TdxModule {
@@ -230,7 +289,7 @@ export function compareTcbLevels(a: TcbLevel, b: TcbLevel): number {
 }
 
 /**
- * Parse TCB Info v3 from the exact JSON text that Intel signed (check the signature over the same
+ * Parse TCB Info v3, or SGX TCB Info v2, from the exact JSON text that Intel signed (check the signature over the same
  * text first: see `verifyCollateral`).
  *
  * @example
@@ -242,16 +301,22 @@ export function compareTcbLevels(a: TcbLevel, b: TcbLevel): number {
  *
  * @throws {@link MalformedInputError} `ERR_TDX_TCB_INFO_INVALID` naming the field
  *   (`details.field`, e.g. `tcbInfo.tcbLevels[1].tcb.pcesvn`): not JSON, a missing or mistyped
- *   field, a version other than 3, an unknown `tcbStatus`, a `tcbType` other than 0, no levels.
+ *   field, a version other than 3 or 2, an unknown `tcbStatus`, a `tcbType` other than 0, no
+ *   levels, TDX parts in a v2 document.
  */
 export function parseTcbInfo(text: string): TcbInfo {
   const path = 'tcbInfo'
   const obj = asObject(DOC, parseJson(DOC, text, path), path)
-  const id = enumField(DOC, obj, 'id', path, ['SGX', 'TDX'] as const)
   const version = integerField(DOC, obj, 'version', path, 0, Number.MAX_SAFE_INTEGER)
-  if (version !== 3) {
-    throw fieldError(DOC, `${path}.version`, `is ${version}; only TCB Info v3 is supported`)
+  if (version !== 3 && version !== 2) {
+    throw fieldError(
+      DOC,
+      `${path}.version`,
+      `is ${version}; only TCB Info v3 (SGX, TDX) and v2 (SGX) are supported`,
+    )
   }
+  const id =
+    version === 2 ? idV2(obj, path) : enumField(DOC, obj, 'id', path, ['SGX', 'TDX'] as const)
   const tcbType = integerField(DOC, obj, 'tcbType', path, 0, Number.MAX_SAFE_INTEGER)
   if (tcbType !== 0) {
     throw fieldError(DOC, `${path}.tcbType`, `is ${tcbType}; only TCB type 0 is defined`)
@@ -268,11 +333,13 @@ export function parseTcbInfo(text: string): TcbInfo {
     throw fieldError(DOC, `${path}.tdxModuleIdentities`, 'lists the same module id twice')
   }
   const levels = nonEmptyArrayField(DOC, obj, 'tcbLevels', path).map((v, i) =>
-    tcbLevel(v, `${path}.tcbLevels[${i}]`, tdx),
+    version === 2
+      ? tcbLevelV2(v, `${path}.tcbLevels[${i}]`)
+      : tcbLevel(v, `${path}.tcbLevels[${i}]`, tdx),
   )
   return {
     id,
-    version: 3,
+    version,
     issueDate: dateField(DOC, obj, 'issueDate', path),
     nextUpdate: dateField(DOC, obj, 'nextUpdate', path),
     fmspc: hexText(obj, 'fmspc', path, 6),

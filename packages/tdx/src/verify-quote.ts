@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import {
   UnavailableError,
@@ -24,7 +25,7 @@ import {
   bytesToHex,
   constantTimeEqual,
 } from '@initguard/core'
-import { sameBytes, type CollateralCertificate } from './collateral-certs.ts'
+import type { CollateralCertificate } from './collateral-certs.ts'
 import { trustedRoot } from './collateral-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
@@ -107,7 +108,7 @@ export class QuoteVerifierCache {
 
   /** The P-256 public key for raw x ‖ y bytes. */
   attestationKey(raw: Uint8Array): KeyObject {
-    const id = bytesToHex(raw)
+    const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')
     let key = this.#keys.get(id)
     if (key === undefined) {
       key = createPublicKey({
@@ -142,7 +143,7 @@ function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uin
 }
 
 function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain): void {
-  if (collateral.pckCaKind !== pck.caKind || !sameBytes(collateral.pckCa.der, pck.ca.der)) {
+  if (collateral.pckCaKind !== pck.caKind || collateral.pckCa.fingerprint !== pck.ca.fingerprint) {
     throw fail(
       'ERR_TDX_PCK_CRL_ISSUER',
       `the collateral's PCK CRL is the ${collateral.pckCaKind} CA's, but the PCK certificate comes from the ${pck.ca.commonName}`,

@@ -5,7 +5,11 @@
  * and `type` labels where Intel writes them. The defaults rate the test kit's default PCK
  * certificate and quotes UpToDate.
  *
- * @see Intel PCS API v4 "TCB Info V3", "Enclave Identity V2"; verifiers.md §3.4.
+ * Also the older SGX TCB Info v2 (what Intel PCS API v3 served, and older PCCS still serve): no
+ * `id`, no TDX parts, each level's SGX components as members `sgxtcbcomp01svn` … `sgxtcbcomp16svn`.
+ *
+ * @see Intel PCS API v4 "TCB Info V3", "Enclave Identity V2"; Intel PCS API v3 "TCB Info V2";
+ *   verifiers.md §3.4.
  * @module
  */
 import { bytesToHex } from '@initguard/core'
@@ -81,6 +85,12 @@ export interface TcbInfoFields {
   readonly tdxModuleIdentities: readonly TdxModuleIdentityFields[] | undefined
   readonly tcbLevels: readonly TcbLevelFields[]
 }
+
+/**
+ * Every field of an SGX TCB Info v2: those of a v3 without `id` and the TDX parts. `version`
+ * defaults to 2 (other values for negative tests); levels' `tdxTcbComponents` are not written.
+ */
+export type TcbInfoV2Fields = Omit<TcbInfoFields, 'id' | 'tdxModule' | 'tdxModuleIdentities'>
 
 /** Every field of an Enclave Identity v2 (QE identity). */
 export interface QeIdentityFields {
@@ -198,6 +208,20 @@ export function defaultTcbInfoFields(
 }
 
 /**
+ * The default SGX TCB Info v2: the fields of the SGX {@link defaultTcbInfoFields} (the same levels,
+ * so the default SGX quotes are UpToDate), version 2.
+ */
+export function defaultTcbInfoV2Fields(issueDate: Date, nextUpdate: Date): TcbInfoV2Fields {
+  const {
+    id: _id,
+    tdxModule: _module,
+    tdxModuleIdentities: _identities,
+    ...fields
+  } = defaultTcbInfoFields('sgx', issueDate, nextUpdate)
+  return { ...fields, version: 2 }
+}
+
+/**
  * The default QE identity for a TEE: Intel's TD_QE or QE (MRSIGNER, ISVPRODID of
  * `defaultQeReportFields`), MISCSELECT 0 mask FFFFFFFF, ATTRIBUTES `11…` mask `FBFF…FF 00…`, one
  * UpToDate level at the default QE's ISVSVN.
@@ -293,6 +317,38 @@ export function encodeTcbInfoJson(fields: TcbInfoFields): string {
         ...(level.tdxTcbComponents === undefined
           ? {}
           : { tdxtcbcomponents: level.tdxTcbComponents.map(component) }),
+      },
+      tcbDate: date(level.tcbDate, `tcbInfo.tcbLevels[${i}].tcbDate`),
+      tcbStatus: level.tcbStatus,
+      ...(level.advisoryIds !== undefined && level.advisoryIds.length > 0
+        ? { advisoryIDs: level.advisoryIds }
+        : {}),
+    })),
+  })
+}
+
+/**
+ * The compact JSON text of an SGX TCB Info v2, in Intel's key order: no `id`, the SGX components of
+ * each level as `sgxtcbcomp01svn` … (one member per component given, labels dropped), then `pcesvn`.
+ */
+export function encodeTcbInfoV2Json(fields: TcbInfoV2Fields): string {
+  return JSON.stringify({
+    version: fields.version,
+    issueDate: date(fields.issueDate, 'tcbInfo.issueDate'),
+    nextUpdate: date(fields.nextUpdate, 'tcbInfo.nextUpdate'),
+    fmspc: typeof fields.fmspc === 'string' ? fields.fmspc : hex(fields.fmspc),
+    pceId: typeof fields.pceId === 'string' ? fields.pceId : hex(fields.pceId),
+    tcbType: fields.tcbType,
+    tcbEvaluationDataNumber: fields.tcbEvaluationDataNumber,
+    tcbLevels: fields.tcbLevels.map((level, i) => ({
+      tcb: {
+        ...Object.fromEntries(
+          level.sgxTcbComponents.map((c, j) => [
+            `sgxtcbcomp${String(j + 1).padStart(2, '0')}svn`,
+            component(c).svn,
+          ]),
+        ),
+        pcesvn: level.pceSvn,
       },
       tcbDate: date(level.tcbDate, `tcbInfo.tcbLevels[${i}].tcbDate`),
       tcbStatus: level.tcbStatus,

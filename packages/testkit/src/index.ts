@@ -146,8 +146,10 @@ export type {
 } from './dcap-quote-builder.ts'
 export {
   defaultTcbInfoFields,
+  defaultTcbInfoV2Fields,
   defaultQeIdentityFields,
   encodeTcbInfoJson,
+  encodeTcbInfoV2Json,
   encodeQeIdentityJson,
 } from './dcap-collateral-json.ts'
 export type {
@@ -157,6 +159,7 @@ export type {
   TdxModuleFields,
   TdxModuleIdentityFields,
   TcbInfoFields,
+  TcbInfoV2Fields,
   QeIdentityFields,
 } from './dcap-collateral-json.ts'
 export { signCollateralText, buildDcapCollateral } from './dcap-collateral-builder.ts'
