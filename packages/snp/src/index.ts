@@ -40,7 +40,8 @@ export type {
   CertTableEntryInput,
   ExtendedReport,
 } from './cert-table.ts'
-export { parseTrusteeSnpEvidence, snpReportToTrusteeJson } from './trustee-evidence.ts'
+export { parseTrusteeSnpEvidence } from './trustee-evidence.ts'
+export { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 export type {
   TrusteeSnpEvidence,
   TrusteeSnpEvidenceJson,

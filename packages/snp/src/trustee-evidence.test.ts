@@ -4,11 +4,8 @@ import fc from 'fast-check'
 import { isInitguardError, type InitguardError } from '@initguard/core'
 import { CERT_TABLE_GUIDS, type CertTableEntry } from './cert-table.ts'
 import { parseSnpReport, SNP_REPORT_SIZE } from './report.ts'
-import {
-  parseTrusteeSnpEvidence,
-  snpReportToTrusteeJson,
-  type TrusteeAttestationReportJson,
-} from './trustee-evidence.ts'
+import { parseTrusteeSnpEvidence, type TrusteeAttestationReportJson } from './trustee-evidence.ts'
+import { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 
 const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
 const REPORTS = [
