@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 /** Packages of the pure core layer: bytes, trust material and time in; typed result or coded error out. */
-const CORE_PACKAGES = ['core', 'initdata', 'snp', 'tdx', 'testkit']
+const CORE_PACKAGES = ['core', 'initdata', 'snp', 'tdx', 'image-policy', 'testkit']
 /** Packages by layer, lowest first. A package may import only from its own layer or below. */
 const ADAPTER_PACKAGES = ['adapters']
 const SERVICE_PACKAGES = []

@@ -1,0 +1,330 @@
+/**
+ * Parsing of one policy requirement (`insecureAcceptAnything`, `reject`, `signedBy`,
+ * `sigstoreSigned`) and of `signedIdentity`, with containers/image's rules for key sources.
+ *
+ * @module
+ * @internal
+ */
+import type { MalformedInputError } from '@initguard/core'
+import { isInitguardError } from '@initguard/core'
+import {
+  isValidDockerDomain,
+  isValidDockerName,
+  isNameOnly,
+  parseDockerReference,
+} from './docker-reference.ts'
+import type { JsonNode } from './strict-json.ts'
+import {
+  type Code,
+  fault,
+  child,
+  asObject,
+  asArray,
+  asString,
+  nonEmptyString,
+  base64Field,
+  checkKeys,
+  required,
+} from './policy-fields.ts'
+import {
+  type SignedIdentity,
+  type SignedByKeyType,
+  type KeySource,
+  type FulcioSource,
+  type PolicyRequirement,
+  type SignedByRequirement,
+  type SigstoreSignedRequirement,
+  SIGNED_BY_KEY_TYPES,
+} from './policy.ts'
+
+export function parseRequirementList(node: JsonNode, field: string): PolicyRequirement[] {
+  const items = asArray(node, field)
+  if (items.length === 0) {
+    throw fault(
+      'ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS',
+      `${field} is an empty requirement list`,
+      field,
+      'a requirement list must not be empty: use [{"type":"reject"}] or [{"type":"insecureAcceptAnything"}]',
+    )
+  }
+  return items.map((item, i) => parseRequirement(item, `${field}[${i}]`))
+}
+
+function parseRequirement(node: JsonNode, field: string): PolicyRequirement {
+  const members = asObject(node, field)
+  const type = asString(required(members, 'type', field), `${field}.type`)
+  switch (type) {
+    case 'insecureAcceptAnything':
+    case 'reject':
+      checkKeys(members, ['type'], field)
+      return { type }
+    case 'signedBy':
+      return parseSignedBy(members, field)
+    case 'sigstoreSigned':
+      return parseSigstoreSigned(members, field)
+    default:
+      throw fault(
+        'ERR_IMAGE_POLICY_REQUIREMENT_TYPE',
+        `${field}.type is ${JSON.stringify(type.slice(0, 40))}, which is not a requirement type we support`,
+        `${field}.type`,
+        'use insecureAcceptAnything, reject, signedBy or sigstoreSigned',
+      )
+  }
+}
+
+function parseKeySource(
+  members: ReadonlyMap<string, JsonNode>,
+  names: readonly string[],
+  field: string,
+  code: Code,
+): KeySource | undefined {
+  const present = names.filter((name) => members.has(name))
+  if (present.length > 1) {
+    throw fault(
+      code,
+      `${field} has ${present.join(' and ')}; give exactly one of ${names.join(', ')}`,
+      child(field, present[1] ?? ''),
+      `keep one of ${present.join(', ')}`,
+    )
+  }
+  const name = present[0]
+  const node = name === undefined ? undefined : members.get(name)
+  if (name === undefined || node === undefined) return undefined
+  const f = child(field, name)
+  const list = (what: string): readonly JsonNode[] => {
+    const items = asArray(node, f)
+    if (items.length === 0) {
+      throw fault(
+        code,
+        `${f} is an empty list`,
+        f,
+        `list at least one ${what}, or use the singular key`,
+      )
+    }
+    return items
+  }
+  if (name.endsWith('Paths')) {
+    return {
+      kind: 'keyPaths',
+      paths: list('path').map((item, i) => nonEmptyString(item, `${f}[${i}]`)),
+    }
+  }
+  if (name.endsWith('Path')) return { kind: 'keyPath', path: nonEmptyString(node, f) }
+  if (name.endsWith('Datas')) {
+    return { kind: 'keyDatas', data: list('key').map((item, i) => base64Field(item, `${f}[${i}]`)) }
+  }
+  return { kind: 'keyData', data: base64Field(node, f) }
+}
+
+function parseSignedIdentityField(
+  members: ReadonlyMap<string, JsonNode>,
+  field: string,
+): SignedIdentity | undefined {
+  const node = members.get('signedIdentity')
+  return node === undefined ? undefined : parseSignedIdentity(node, `${field}.signedIdentity`)
+}
+
+function parseSignedBy(members: ReadonlyMap<string, JsonNode>, field: string): SignedByRequirement {
+  checkKeys(members, ['type', 'keyType', 'keyPath', 'keyPaths', 'keyData', 'signedIdentity'], field)
+  const keyType = asString(required(members, 'keyType', field), `${field}.keyType`)
+  if (!SIGNED_BY_KEY_TYPES.includes(keyType)) {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_TYPE',
+      `${field}.keyType is ${JSON.stringify(keyType.slice(0, 40))}`,
+      `${field}.keyType`,
+      'write "keyType": "GPGKeys"',
+    )
+  }
+  const keySource = parseKeySource(
+    members,
+    ['keyPath', 'keyPaths', 'keyData'],
+    field,
+    'ERR_IMAGE_POLICY_KEY_SOURCE',
+  )
+  if (keySource === undefined || keySource.kind === 'keyDatas') {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} has none of keyPath, keyPaths and keyData`,
+      field,
+      'give exactly one of keyPath, keyPaths and keyData',
+    )
+  }
+  const signedIdentity = parseSignedIdentityField(members, field)
+  return {
+    type: 'signedBy',
+    keyType: keyType as SignedByKeyType,
+    keySource,
+    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
+    signedIdentityGiven: signedIdentity !== undefined,
+  }
+}
+
+function parseSigstoreSigned(
+  members: ReadonlyMap<string, JsonNode>,
+  field: string,
+): SigstoreSignedRequirement {
+  const keyNames = ['keyPath', 'keyPaths', 'keyData', 'keyDatas']
+  const rekorNames = [
+    'rekorPublicKeyPath',
+    'rekorPublicKeyPaths',
+    'rekorPublicKeyData',
+    'rekorPublicKeyDatas',
+  ]
+  checkKeys(members, ['type', ...keyNames, 'fulcio', ...rekorNames, 'signedIdentity'], field)
+  const fulcioNode = members.get('fulcio')
+  const keys = parseKeySource(members, keyNames, field, 'ERR_IMAGE_POLICY_KEY_SOURCE')
+  if (keys !== undefined && fulcioNode !== undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} has both ${keys.kind} and fulcio`,
+      `${field}.fulcio`,
+      `give exactly one of ${keyNames.join(', ')} and fulcio`,
+    )
+  }
+  let keySource: KeySource | FulcioSource
+  if (keys !== undefined) keySource = keys
+  else if (fulcioNode !== undefined) keySource = parseFulcio(fulcioNode, `${field}.fulcio`)
+  else {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} has no key source`,
+      field,
+      `give exactly one of ${keyNames.join(', ')} and fulcio`,
+    )
+  }
+  const rekor = parseKeySource(members, rekorNames, field, 'ERR_IMAGE_POLICY_REKOR')
+  if (keySource.kind === 'fulcio' && rekor === undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_REKOR',
+      `${field} uses fulcio but has no Rekor public key`,
+      field,
+      'add rekorPublicKeyPath or rekorPublicKeyData: fulcio certificates are only trusted with a Rekor SET',
+    )
+  }
+  const signedIdentity = parseSignedIdentityField(members, field)
+  return {
+    type: 'sigstoreSigned',
+    keySource,
+    rekorPublicKeys: rekor,
+    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
+    signedIdentityGiven: signedIdentity !== undefined,
+  }
+}
+
+function parseFulcio(node: JsonNode, field: string): FulcioSource {
+  const members = asObject(node, field)
+  checkKeys(members, ['caPath', 'caData', 'oidcIssuer', 'subjectEmail'], field)
+  const caPath = members.get('caPath')
+  const caData = members.get('caData')
+  const caFault = (): MalformedInputError =>
+    fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} must have exactly one of caPath and caData`,
+      field,
+      'give caPath or caData, not both',
+    )
+  let ca: FulcioSource['ca']
+  if (caPath !== undefined && caData !== undefined) throw caFault()
+  if (caData !== undefined) ca = { kind: 'caData', data: base64Field(caData, `${field}.caData`) }
+  else if (caPath !== undefined)
+    ca = { kind: 'caPath', path: nonEmptyString(caPath, `${field}.caPath`) }
+  else throw caFault()
+  return {
+    kind: 'fulcio',
+    ca,
+    oidcIssuer: nonEmptyString(required(members, 'oidcIssuer', field), `${field}.oidcIssuer`),
+    subjectEmail: nonEmptyString(required(members, 'subjectEmail', field), `${field}.subjectEmail`),
+  }
+}
+
+function identityValueError(
+  field: string,
+  message: string,
+  hint: string,
+  cause?: unknown,
+): MalformedInputError {
+  return fault('ERR_IMAGE_POLICY_IDENTITY_VALUE', message, field, hint, cause)
+}
+
+function parseSignedIdentity(node: JsonNode, field: string): SignedIdentity {
+  const members = asObject(node, field)
+  const type = asString(required(members, 'type', field), `${field}.type`)
+  switch (type) {
+    case 'matchExact':
+    case 'matchRepoDigestOrExact':
+    case 'matchRepository':
+      checkKeys(members, ['type'], field)
+      return { type }
+    case 'exactReference': {
+      checkKeys(members, ['type', 'dockerReference'], field)
+      const f = `${field}.dockerReference`
+      const dockerReference = asString(required(members, 'dockerReference', field), f)
+      const ref = parseIdentityReference(dockerReference, f)
+      if (isNameOnly(ref)) {
+        throw identityValueError(
+          f,
+          `${f} has neither a tag nor a digest`,
+          'add :tag or @sha256:<hex>',
+        )
+      }
+      return { type, dockerReference }
+    }
+    case 'exactRepository': {
+      checkKeys(members, ['type', 'dockerRepository'], field)
+      const f = `${field}.dockerRepository`
+      const dockerRepository = asString(required(members, 'dockerRepository', field), f)
+      parseIdentityReference(dockerRepository, f)
+      return { type, dockerRepository }
+    }
+    case 'remapIdentity': {
+      checkKeys(members, ['type', 'prefix', 'signedPrefix'], field)
+      const prefix = asString(required(members, 'prefix', field), `${field}.prefix`)
+      const signedPrefix = asString(
+        required(members, 'signedPrefix', field),
+        `${field}.signedPrefix`,
+      )
+      validateRemapPrefix(prefix, `${field}.prefix`)
+      validateRemapPrefix(signedPrefix, `${field}.signedPrefix`)
+      return { type, prefix, signedPrefix }
+    }
+    default:
+      throw fault(
+        'ERR_IMAGE_POLICY_IDENTITY_TYPE',
+        `${field}.type is ${JSON.stringify(type.slice(0, 40))}, which is not a signedIdentity type`,
+        `${field}.type`,
+        'use matchExact, matchRepoDigestOrExact, matchRepository, exactReference, exactRepository or remapIdentity',
+      )
+  }
+}
+
+function parseIdentityReference(
+  text: string,
+  field: string,
+): ReturnType<typeof parseDockerReference> {
+  try {
+    return parseDockerReference(text, field)
+  } catch (cause) {
+    if (!isInitguardError(cause)) throw cause
+    throw identityValueError(
+      field,
+      `${field} is not a valid Docker reference: ${cause.message}`,
+      cause.hint ?? 'write host/path[:tag]',
+      cause,
+    )
+  }
+}
+
+/** containers/image accepts a `host[:port]`, or a full name that starts with `host[:port]/`. */
+function validateRemapPrefix(text: string, field: string): void {
+  const slash = text.indexOf('/')
+  const ok =
+    isValidDockerDomain(text) ||
+    (slash > 0 && isValidDockerName(text) && isValidDockerDomain(text.slice(0, slash)))
+  if (!ok) {
+    throw identityValueError(
+      field,
+      `${field} ${JSON.stringify(text.slice(0, 80))} is not a valid prefix`,
+      'write host[:port] or host[:port]/namespace, e.g. "quay.io/org"',
+    )
+  }
+}

@@ -1,0 +1,371 @@
+import { describe, it, expect } from 'vitest'
+import fc from 'fast-check'
+import { isInitguardError, type InitguardError } from '@initguard/core'
+import { parseImagePolicy } from './policy.ts'
+
+function thrown(fn: () => unknown): InitguardError {
+  try {
+    fn()
+  } catch (e) {
+    if (isInitguardError(e)) return e
+    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
+  }
+  throw new Error('expected an InitguardError, nothing was thrown')
+}
+
+const KEY = Buffer.from('not really a key').toString('base64')
+const wrap = (req: unknown): string =>
+  JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { 'quay.io': [req] } } })
+const F = 'transports.docker["quay.io"][0]'
+
+describe('parseImagePolicy', () => {
+  it('parses every requirement and identity type', () => {
+    const policy = parseImagePolicy(
+      new TextEncoder().encode(
+        JSON.stringify({
+          default: [{ type: 'insecureAcceptAnything' }],
+          transports: {
+            docker: {
+              '': [{ type: 'reject' }],
+              'quay.io/a': [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/k.gpg' }],
+              'quay.io/b': [
+                {
+                  type: 'signedBy',
+                  keyType: 'GPGKeys',
+                  keyData: KEY,
+                  signedIdentity: {
+                    type: 'remapIdentity',
+                    prefix: 'quay.io/b',
+                    signedPrefix: 'docker.io/b',
+                  },
+                },
+              ],
+              'quay.io/c': [
+                {
+                  type: 'sigstoreSigned',
+                  keyDatas: [KEY, KEY],
+                  signedIdentity: { type: 'matchRepository' },
+                },
+                {
+                  type: 'sigstoreSigned',
+                  fulcio: { caData: KEY, oidcIssuer: 'https://issuer', subjectEmail: 'a@b' },
+                  rekorPublicKeyPaths: ['/r1', '/r2'],
+                  signedIdentity: { type: 'exactReference', dockerReference: 'quay.io/c:v1' },
+                },
+              ],
+              'quay.io/d': [
+                {
+                  type: 'sigstoreSigned',
+                  keyPaths: ['/c.pub'],
+                  signedIdentity: { type: 'exactRepository', dockerRepository: 'quay.io/d' },
+                },
+              ],
+            },
+            dir: { '/var/images': [{ type: 'reject' }] },
+            'containers-storage': { 'weird scope': [{ type: 'reject' }] },
+          },
+        }),
+      ),
+    )
+    expect(policy.default).toEqual([{ type: 'insecureAcceptAnything' }])
+    const docker = policy.transports.get('docker')
+    expect([...(docker?.keys() ?? [])]).toEqual([
+      '',
+      'quay.io/a',
+      'quay.io/b',
+      'quay.io/c',
+      'quay.io/d',
+    ])
+    expect(docker?.get('quay.io/a')?.[0]).toEqual({
+      type: 'signedBy',
+      keyType: 'GPGKeys',
+      keySource: { kind: 'keyPath', path: '/k.gpg' },
+      signedIdentity: { type: 'matchRepoDigestOrExact' },
+      signedIdentityGiven: false,
+    })
+    const b = docker?.get('quay.io/b')?.[0]
+    expect(
+      b?.type === 'signedBy' &&
+        b.keySource.kind === 'keyData' &&
+        Buffer.from(b.keySource.data).toString(),
+    ).toBe('not really a key')
+    const c = docker?.get('quay.io/c')?.[1]
+    expect(c).toMatchObject({
+      type: 'sigstoreSigned',
+      keySource: { kind: 'fulcio', oidcIssuer: 'https://issuer', subjectEmail: 'a@b' },
+      rekorPublicKeys: { kind: 'keyPaths', paths: ['/r1', '/r2'] },
+      signedIdentityGiven: true,
+    })
+    expect(policy.transports.get('containers-storage')?.has('weird scope')).toBe(true)
+  })
+
+  it.each([
+    ['', 'ERR_IMAGE_POLICY_EMPTY', ''],
+    ['[]', 'ERR_IMAGE_POLICY_TYPE', undefined],
+    ['{"default":[{"type":"reject"}]', 'ERR_IMAGE_POLICY_JSON', undefined],
+    ['{"default":[{"type":"reject"}]} x', 'ERR_IMAGE_POLICY_JSON', undefined],
+    ['{}', 'ERR_IMAGE_POLICY_MISSING_FIELD', 'policy.default'],
+    ['{"default":[]}', 'ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS', 'default'],
+    ['{"default":{}}', 'ERR_IMAGE_POLICY_TYPE', 'default'],
+    ['{"default":[{"type":"reject"}],"bogus":1}', 'ERR_IMAGE_POLICY_UNKNOWN_FIELD', 'policy.bogus'],
+    [
+      '{"default":[{"type":"reject"}],"default":[{"type":"reject"}]}',
+      'ERR_IMAGE_POLICY_DUPLICATE_KEY',
+      'default',
+    ],
+    [
+      '{"default":[{"type":"reject"}],"transports":{"docker":{"a":[{"type":"reject"}],"a":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_DUPLICATE_KEY',
+      'transports.docker.a',
+    ],
+    [
+      '{"default":[{"type":"reject","type":"reject"}]}',
+      'ERR_IMAGE_POLICY_DUPLICATE_KEY',
+      'default[0].type',
+    ],
+    ['{"default":[{"type":"reject","x":1}]}', 'ERR_IMAGE_POLICY_UNKNOWN_FIELD', 'default[0].x'],
+    ['{"default":[{"type":"accept"}]}', 'ERR_IMAGE_POLICY_REQUIREMENT_TYPE', 'default[0].type'],
+    ['{"default":[{}]}', 'ERR_IMAGE_POLICY_MISSING_FIELD', 'default[0].type'],
+    ['{"default":[{"type":1}]}', 'ERR_IMAGE_POLICY_TYPE', 'default[0].type'],
+    [
+      '{"default":[{"type":"reject"}],"transports":{"docker":{"x":[]}}}',
+      'ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS',
+      'transports.docker.x',
+    ],
+    [
+      '{"default":[{"type":"reject"}],"transports":{"dir":{"/":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_SCOPE',
+      'transports.dir["/"]',
+    ],
+    [
+      '{"default":[{"type":"reject"}],"transports":{"oci":{"rel/p":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_SCOPE',
+      'transports.oci["rel/p"]',
+    ],
+    [
+      '{"default":[{"type":"reject"}],"transports":{"dir":{"/a/../b":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_SCOPE',
+      'transports.dir["/a/../b"]',
+    ],
+    [wrap({ type: 'signedBy', keyPath: '/k' }), 'ERR_IMAGE_POLICY_MISSING_FIELD', `${F}.keyType`],
+    [
+      wrap({ type: 'signedBy', keyType: 'PGP', keyPath: '/k' }),
+      'ERR_IMAGE_POLICY_KEY_TYPE',
+      `${F}.keyType`,
+    ],
+    [wrap({ type: 'signedBy', keyType: 'GPGKeys' }), 'ERR_IMAGE_POLICY_KEY_SOURCE', F],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/k', keyData: KEY }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.keyData`,
+    ],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyDatas: [KEY] }),
+      'ERR_IMAGE_POLICY_UNKNOWN_FIELD',
+      `${F}.keyDatas`,
+    ],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyPath: '' }),
+      'ERR_IMAGE_POLICY_EMPTY_VALUE',
+      `${F}.keyPath`,
+    ],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyPaths: [] }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.keyPaths`,
+    ],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyData: 'no base64!' }),
+      'ERR_IMAGE_POLICY_KEY_DATA',
+      `${F}.keyData`,
+    ],
+    [wrap({ type: 'sigstoreSigned' }), 'ERR_IMAGE_POLICY_KEY_SOURCE', F],
+    [
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', keyDatas: [KEY] }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.keyDatas`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        keyPath: '/k',
+        fulcio: { caPath: '/ca', oidcIssuer: 'i', subjectEmail: 'e' },
+      }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.fulcio`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        fulcio: { caPath: '/ca', oidcIssuer: 'i', subjectEmail: 'e' },
+      }),
+      'ERR_IMAGE_POLICY_REKOR',
+      F,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        keyPath: '/k',
+        rekorPublicKeyPath: '/r',
+        rekorPublicKeyData: KEY,
+      }),
+      'ERR_IMAGE_POLICY_REKOR',
+      `${F}.rekorPublicKeyData`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        fulcio: { caPath: '/ca', caData: KEY, oidcIssuer: 'i', subjectEmail: 'e' },
+        rekorPublicKeyPath: '/r',
+      }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.fulcio`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        fulcio: { caPath: '/ca', subjectEmail: 'e' },
+        rekorPublicKeyPath: '/r',
+      }),
+      'ERR_IMAGE_POLICY_MISSING_FIELD',
+      `${F}.fulcio.oidcIssuer`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', pki: {} }),
+      'ERR_IMAGE_POLICY_UNKNOWN_FIELD',
+      `${F}.pki`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', signedIdentity: { type: 'matchAnything' } }),
+      'ERR_IMAGE_POLICY_IDENTITY_TYPE',
+      `${F}.signedIdentity.type`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', signedIdentity: { type: 'matchExact', x: 1 } }),
+      'ERR_IMAGE_POLICY_UNKNOWN_FIELD',
+      `${F}.signedIdentity.x`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        keyPath: '/k',
+        signedIdentity: { type: 'exactReference', dockerReference: 'quay.io/a' },
+      }),
+      'ERR_IMAGE_POLICY_IDENTITY_VALUE',
+      `${F}.signedIdentity.dockerReference`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        keyPath: '/k',
+        signedIdentity: { type: 'exactRepository', dockerRepository: 'Quay.io/A' },
+      }),
+      'ERR_IMAGE_POLICY_IDENTITY_VALUE',
+      `${F}.signedIdentity.dockerRepository`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', signedIdentity: { type: 'exactRepository' } }),
+      'ERR_IMAGE_POLICY_MISSING_FIELD',
+      `${F}.signedIdentity.dockerRepository`,
+    ],
+    [
+      wrap({
+        type: 'signedBy',
+        keyType: 'GPGKeys',
+        keyPath: '/k',
+        signedIdentity: { type: 'remapIdentity', prefix: 'quay.io/a', signedPrefix: 'x y' },
+      }),
+      'ERR_IMAGE_POLICY_IDENTITY_VALUE',
+      `${F}.signedIdentity.signedPrefix`,
+    ],
+    [
+      wrap({ type: 'signedBy', keyType: 'GPGKeys', keyPath: null }),
+      'ERR_IMAGE_POLICY_TYPE',
+      `${F}.keyPath`,
+    ],
+  ])('%s → %s', (text, code, field) => {
+    const error = thrown(() => parseImagePolicy(text))
+    expect(error.code).toBe(code)
+    expect(error.category).toBe('malformed')
+    if (field !== undefined) expect(error.details['field']).toBe(field)
+  })
+
+  it('refuses invalid UTF-8 with a coded error', () => {
+    expect(thrown(() => parseImagePolicy(Uint8Array.of(0x7b, 0xff, 0x7d))).code).toBe(
+      'ERR_UTF8_INVALID',
+    )
+  })
+
+  it('accepts the keyTypes c/image parses but does not implement', () => {
+    expect(() =>
+      parseImagePolicy(wrap({ type: 'signedBy', keyType: 'X509Certificates', keyPath: '/k' })),
+    ).not.toThrow()
+  })
+
+  it('agrees with JSON.parse on valid JSON without duplicates, and refuses deep nesting', () => {
+    expect(thrown(() => parseImagePolicy('['.repeat(100000))).code).toBe(
+      'ERR_IMAGE_POLICY_TOO_DEEP',
+    )
+    expect(parseImagePolicy(' {"default" : [ {"type":"\\u0072eject"} ] }\n').default).toEqual([
+      { type: 'reject' },
+    ])
+  })
+
+  it('throws only InitguardErrors on arbitrary input', () => {
+    const fragment = fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"default"',
+      '"transports"',
+      '"docker"',
+      '"type"',
+      '"reject"',
+      '"signedBy"',
+      '"keyType"',
+      '"GPGKeys"',
+      '"keyPath"',
+      '"/k"',
+      '"signedIdentity"',
+      '"remapIdentity"',
+      '"prefix"',
+      '"quay.io"',
+      '"sigstoreSigned"',
+      '"fulcio"',
+      '1',
+      'null',
+      'true',
+      '"\\u00',
+      '"',
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.array(fragment, { maxLength: 30 }).map((p) => p.join('')),
+        ),
+        (text) => {
+          try {
+            parseImagePolicy(text)
+          } catch (e) {
+            if (!isInitguardError(e)) throw e
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    )
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          parseImagePolicy(bytes)
+        } catch (e) {
+          if (!isInitguardError(e)) throw e
+        }
+      }),
+    )
+  })
+})
