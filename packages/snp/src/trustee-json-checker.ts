@@ -5,11 +5,11 @@
  * @module
  * @internal
  */
-export const U8_MAX: number = 0xff
-export const U32_MAX: number = 0xffff_ffff
+export const U8_MAX = 0xff
+export const U32_MAX = 0xffff_ffff
 export const U64_MAX: bigint = (1n << 64n) - 1n
-export const MAX_PROBLEMS: number = 50
-export const MAX_KEY_SHOWN: number = 40
+export const MAX_PROBLEMS = 50
+export const MAX_KEY_SHOWN = 40
 
 export type JsonObject = Readonly<Record<string, unknown>>
 
