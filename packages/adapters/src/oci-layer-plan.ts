@@ -6,7 +6,7 @@
  * @module
  */
 import type { Stats } from 'node:fs'
-import { lstat } from 'node:fs/promises'
+import { lstat, readlink } from 'node:fs/promises'
 import { MalformedInputError } from '@initguard/core'
 import type { TarEntry } from './tar-reader.ts'
 
@@ -80,84 +80,171 @@ export function planLayer(
   return plan
 }
 
+/** Most symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`. */
+export const MAX_SYMLINKS = 40
+
+/** What a path holds: its kind and, for a symlink, the link's target. */
+export interface Node {
+  readonly kind: Kind
+  readonly target?: string
+}
+
+const NONE: Node = { kind: 'none' }
+
+/** The node at `path` without following a final symlink. */
+export async function nodeAt(path: string): Promise<Node> {
+  const info = await lstatOrUndefined(path)
+  const kind = kindOf(info)
+  return kind === 'symlink' ? { kind, target: await readlink(path) } : { kind }
+}
+
 /**
- * Pass 1, nothing written: simulate what the layer plans against what `root` holds, so that every
- * refusal (write through a symlink, hardlink to a missing or non-file target) precedes any write.
+ * Resolve the directory `parts` chroot-style, as containerd does: every component is followed if
+ * it is a symlink, a link target is read relative to the root of the destination (an absolute
+ * target starts again at the root) and `..` stops at the root, so the result cannot leave the
+ * destination. At most {@link MAX_SYMLINKS} links are followed (`ERR_LAYER_SYMLINK_LOOP`); a
+ * component that is neither a directory nor a symlink is refused (`ERR_LAYER_PARENT_NOT_DIRECTORY`).
+ * A missing component is handed to `missing`, which makes it a directory (`true`) or gives up
+ * (`false`, the result is then `undefined`).
+ *
+ * @returns the canonical components: each one a directory (or made one by `missing`).
+ */
+export async function resolveDirectory(
+  entry: TarEntry,
+  parts: readonly string[],
+  lookup: (parts: readonly string[]) => Promise<Node>,
+  missing: (parts: readonly string[]) => Promise<boolean>,
+): Promise<string[] | undefined> {
+  const pending = [...parts].reverse()
+  const current: string[] = []
+  let links = 0
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (name === '' || name === '.') continue
+    if (name === '..') {
+      current.pop()
+      continue
+    }
+    const next = [...current, name]
+    const node = await lookup(next)
+    if (node.kind === 'symlink') {
+      if (++links > MAX_SYMLINKS) {
+        throw refuse(
+          entry,
+          'SYMLINK_LOOP',
+          `follows more than ${MAX_SYMLINKS} symlinks (a loop?) at ${JSON.stringify(next.join('/'))}`,
+        )
+      }
+      const target = node.target ?? ''
+      if (target.startsWith('/')) current.length = 0
+      pending.push(...target.split('/').reverse())
+      continue
+    }
+    if (node.kind === 'none') {
+      if (!(await missing(next))) return undefined
+    } else if (node.kind !== 'dir') {
+      throw refuse(entry, 'PARENT_NOT_DIRECTORY', 'has a parent that is not a directory')
+    }
+    current.push(name)
+  }
+  return current
+}
+
+/**
+ * Pass 1, nothing written: simulate what the layer plans against what `root` holds, resolving
+ * parents as {@link resolveDirectory} does (the layer's own symlinks included), so that every
+ * refusal (symlink loop, parent that is not a directory, hardlink to a missing or non-file
+ * target) precedes any write.
  */
 export async function checkPlan(
   plan: readonly Planned[],
   at: (parts: readonly string[]) => string,
 ): Promise<void> {
+  const key = (parts: readonly string[]): string => parts.join('/')
+  /** Lower content at and below these keys is gone (whiteout, or replaced by this layer). */
   const removed = new Set<string>()
+  /** Lower content strictly below these keys is gone (opaque directory). */
   const opaque = new Set<string>()
-  for (const { parts, whiteout } of plan) {
-    if (whiteout === 'one') removed.add(parts.join('/'))
-    if (whiteout === 'opaque') opaque.add(parts.join('/'))
-  }
-  const cache = new Map<string, Kind>()
-  /** What the lower layers leave at `parts` once this layer's whiteouts are applied. */
-  const lower = async (parts: readonly string[]): Promise<Kind> => {
-    for (let i = 1; i <= parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/')
-      if (removed.has(prefix) || (i < parts.length && opaque.has(prefix))) return 'none'
+  const disk = new Map<string, Node>()
+  /** What the lower layers leave at canonical `parts`, once whiteouts so far are applied. */
+  const lower = async (parts: readonly string[]): Promise<Node> => {
+    for (let i = 0; i <= parts.length; i++) {
+      const prefix = key(parts.slice(0, i))
+      if ((i > 0 && removed.has(prefix)) || (i < parts.length && opaque.has(prefix))) return NONE
     }
-    const key = parts.join('/')
-    let kind = cache.get(key)
-    if (kind === undefined) {
-      kind = kindOf(await lstatOrUndefined(at(parts)))
-      cache.set(key, kind)
+    // Below anything but a lower directory (e.g. a symlink this layer replaced), nothing is lower.
+    if (parts.length > 1 && (await lower(parts.slice(0, -1))).kind !== 'dir') return NONE
+    let node = disk.get(key(parts))
+    if (node === undefined) {
+      node = await nodeAt(at(parts))
+      disk.set(key(parts), node)
     }
-    return kind
+    return node
   }
-  const layer = new Map<string, Kind>()
-  const checkParents = async (
-    entry: TarEntry,
-    parts: readonly string[],
-    ofWhiteout: boolean,
-  ): Promise<void> => {
-    let absent = false
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i)
-      // `absent`: a parent is missing or replaced, so nothing below it comes from `dest`.
-      const below = absent ? 'none' : await lower(prefix)
-      const kind = (ofWhiteout ? undefined : layer.get(prefix.join('/'))) ?? below
-      if (kind === 'symlink') {
-        throw refuse(
-          entry,
-          'SYMLINK_PARENT',
-          `passes through the symlink ${JSON.stringify(prefix.join('/'))}`,
-        )
+  const layer = new Map<string, Node>()
+  const state = async (parts: readonly string[]): Promise<Node> =>
+    layer.get(key(parts)) ?? (await lower(parts))
+  const giveUp = (): Promise<boolean> => Promise.resolve(false)
+  const makeDirectory = (parts: readonly string[]): Promise<boolean> => {
+    layer.set(key(parts), { kind: 'dir' })
+    return Promise.resolve(true)
+  }
+  const put = async (parts: readonly string[], node: Node): Promise<void> => {
+    const name = key(parts)
+    if (node.kind !== 'dir') {
+      // Replacing a directory drops what this layer put below it, as pass 2's `rm` does.
+      if ((await state(parts)).kind === 'dir') {
+        for (const below of [...layer.keys()]) if (below.startsWith(`${name}/`)) layer.delete(below)
       }
-      if (kind === 'file' || kind === 'other')
-        throw refuse(entry, 'PARENT_NOT_DIRECTORY', 'has a parent that is not a directory')
-      if (kind === 'none' || below !== 'dir') absent = true
+      removed.add(name)
+    }
+    layer.set(name, node)
+  }
+  // Whiteouts act on lower layers only, so they are all applied first, in order, as pass 2 does.
+  for (const { entry, parts, whiteout } of plan) {
+    if (whiteout === 'one') {
+      const parent = await resolveDirectory(entry, parts.slice(0, -1), state, giveUp)
+      if (parent !== undefined) removed.add(key([...parent, ...parts.slice(-1)]))
+    } else if (whiteout === 'opaque') {
+      const directory = await resolveDirectory(entry, parts, state, giveUp)
+      if (directory !== undefined) opaque.add(key(directory))
     }
   }
-  // Whiteouts act on lower layers only, so they are all applied first, against `dest` as it is.
-  for (const { entry, parts, whiteout } of plan)
-    if (whiteout !== undefined) await checkParents(entry, parts, true)
   for (const { entry, parts, whiteout } of plan) {
     if (whiteout !== undefined || parts.length === 0) continue
-    await checkParents(entry, parts, false)
-    if (entry.type === 'hardlink') {
+    const { type } = entry
+    const created =
+      type === 'file' || type === 'directory' || type === 'symlink' || type === 'hardlink'
+    const parent = await resolveDirectory(
+      entry,
+      parts.slice(0, -1),
+      state,
+      created ? makeDirectory : giveUp,
+    )
+    if (parent === undefined || !created) continue
+    const path = [...parent, ...parts.slice(-1)]
+    if (type === 'hardlink') {
       const target = components(entry, entry.linkName)
-      const planned = layer.get(target.join('/'))
-      if (target.length === 0 || (planned !== undefined && planned !== 'file')) {
+      if (target.length === 0) {
         throw refuse(
           entry,
           'HARDLINK_TARGET',
           'is a hardlink to something other than a regular file',
         )
       }
-      if (planned === undefined) {
-        await checkParents(entry, target, false)
-        if ((await lower(target)) !== 'file') {
-          throw refuse(entry, 'HARDLINK_TARGET', 'is a hardlink to an entry not yet extracted')
-        }
+      const targetParent = await resolveDirectory(entry, target.slice(0, -1), state, giveUp)
+      const node =
+        targetParent === undefined ? NONE : await state([...targetParent, ...target.slice(-1)])
+      if (node.kind === 'none')
+        throw refuse(entry, 'HARDLINK_TARGET', 'is a hardlink to an entry not yet extracted')
+      if (node.kind !== 'file') {
+        throw refuse(
+          entry,
+          'HARDLINK_TARGET',
+          'is a hardlink to something other than a regular file',
+        )
       }
-      layer.set(parts.join('/'), 'file')
-    } else if (entry.type === 'file' || entry.type === 'symlink')
-      layer.set(parts.join('/'), entry.type)
-    else if (entry.type === 'directory') layer.set(parts.join('/'), 'dir')
+      await put(path, { kind: 'file' })
+    } else if (type === 'symlink') await put(path, { kind: 'symlink', target: entry.linkName })
+    else await put(path, { kind: type === 'file' ? 'file' : 'dir' })
   }
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import {
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -154,20 +155,39 @@ describe('unpackLayer', () => {
     ['nested ..', 'ERR_LAYER_PARENT_PATH', [{ name: 'a/b/../../../x', data: 'x' }]],
     ['empty name', 'ERR_LAYER_EMPTY_NAME', [{ name: '', data: 'x' }]],
     [
-      'write through an archive symlink',
-      'ERR_LAYER_SYMLINK_PARENT',
+      'symlink loop',
+      'ERR_LAYER_SYMLINK_LOOP',
       [
         { name: 'ok', data: 'x' },
-        { name: 'escape', type: '2', linkName: '..' },
-        { name: 'escape/sentinel', data: 'x' },
+        { name: 'a', type: '2', linkName: 'b' },
+        { name: 'b', type: '2', linkName: '/a' },
+        { name: 'a/file', data: 'x' },
       ],
     ],
     [
-      'write through an absolute archive symlink',
-      'ERR_LAYER_SYMLINK_PARENT',
+      'symlink to itself below itself',
+      'ERR_LAYER_SYMLINK_LOOP',
       [
-        { name: 'escape', type: '2', linkName: '/tmp' },
-        { name: 'escape/planted', data: 'x' },
+        { name: 'self', type: '2', linkName: 'self/..' },
+        { name: 'self/file', data: 'x' },
+      ],
+    ],
+    [
+      'hardlink through a symlink loop',
+      'ERR_LAYER_SYMLINK_LOOP',
+      [
+        { name: 'ok', data: 'x' },
+        { name: 'loop', type: '2', linkName: './loop' },
+        { name: 'link', type: '1', linkName: 'loop/ok' },
+      ],
+    ],
+    [
+      'write below a file reached through a symlink',
+      'ERR_LAYER_PARENT_NOT_DIRECTORY',
+      [
+        { name: 'f', data: 'x' },
+        { name: 'via', type: '2', linkName: '/f' },
+        { name: 'via/x', data: 'x' },
       ],
     ],
     [
@@ -189,8 +209,9 @@ describe('unpackLayer', () => {
       ],
     ],
     [
+      // Resolved chroot-style to DEST/sentinel, which does not exist: never the file beside DEST.
       'hardlink through a symlink',
-      'ERR_LAYER_SYMLINK_PARENT',
+      'ERR_LAYER_HARDLINK_TARGET',
       [
         { name: 's', type: '2', linkName: '..' },
         { name: 'link', type: '1', linkName: 's/sentinel' },
@@ -215,23 +236,239 @@ describe('unpackLayer', () => {
     expect(readdirSync(dest)).toEqual([])
   })
 
-  it('refuses writing or whiting out through a lower-layer symlink', async () => {
+  it('clamps writes through archive symlinks that point above DEST to DEST', async () => {
     const { base, dest, sentinel } = scratch()
-    await unpackLayer(tarArchive({ name: 'up', type: '2', linkName: '..' }), TAR, dest)
-    const before = tree(base)
-    for (const name of ['up/sentinel', 'up/.wh.sentinel', 'up/deeper/file']) {
-      await expectRefused(
-        unpackLayer(tarArchive({ name: 'ok' }, { name, data: 'x' }), TAR, dest),
-        'ERR_LAYER_SYMLINK_PARENT',
-      )
-    }
-    // An opaque marker on a symlink is a no-op: the symlink's target is never listed or cleared.
-    await unpackLayer(tarArchive({ name: 'up/.wh..wh..opq' }), TAR, dest)
-    expect(tree(base)).toEqual(before)
-    // A whiteout of the symlink itself removes the link, not what it points to.
-    await unpackLayer(tarArchive({ name: '.wh.up' }), TAR, dest)
+    const planted = `initguard-planted-${relative(tmpdir(), base)}`
+    const outside = tree(base).filter((line) => !line.startsWith('rootfs'))
+    await unpackLayer(
+      tarArchive(
+        { name: 'escape', type: '2', linkName: '../../..' },
+        { name: 'escape/etc/passwd', data: 'root:x:0:0' },
+        { name: 'up', type: '2', linkName: '..' },
+        { name: 'up/sentinel', data: 'inside' },
+        { name: 'scratch', type: '2', linkName: '/tmp' },
+        { name: `scratch/${planted}`, data: 'inside' },
+        { name: 'deep', type: '2', linkName: '/../../etc/../../tmp/..' },
+        { name: 'deep/at-root', data: 'inside' },
+      ),
+      TAR,
+      dest,
+    )
     expect(readFileSync(sentinel, 'utf8')).toBe('untouched')
-    expect(tree(base)).toEqual(before.filter((line) => !line.startsWith('rootfs/up')))
+    expect(existsSync(join(tmpdir(), planted))).toBe(false)
+    expect(existsSync(join('/tmp', planted))).toBe(false)
+    expect(tree(base).filter((line) => !line.startsWith('rootfs'))).toEqual(outside)
+    expect(tree(dest)).toEqual([
+      'at-root = inside',
+      'deep -> /../../etc/../../tmp/..',
+      'escape -> ../../..',
+      'etc/',
+      'etc/passwd = root:x:0:0',
+      'scratch -> /tmp',
+      'sentinel = inside',
+      'tmp/',
+      `tmp/${planted} = inside`,
+      'up -> ..',
+    ])
+  })
+
+  it('clamps writes and whiteouts through lower-layer symlinks that point above DEST', async () => {
+    const { base, dest, sentinel } = scratch()
+    await unpackLayer(
+      tarArchive({ name: 'up', type: '2', linkName: '..' }, { name: 'keep', data: 'k' }),
+      TAR,
+      dest,
+    )
+    const outside = tree(base).filter((line) => !line.startsWith('rootfs'))
+    await unpackLayer(
+      tarArchive({ name: 'up/sentinel', data: 'x' }, { name: 'up/deeper/file', data: 'y' }),
+      TAR,
+      dest,
+    )
+    expect(tree(dest)).toEqual([
+      'deeper/',
+      'deeper/file = y',
+      'keep = k',
+      'sentinel = x',
+      'up -> ..',
+    ])
+    // A whiteout through the link removes DEST/sentinel, never the file beside DEST.
+    await unpackLayer(tarArchive({ name: 'up/.wh.sentinel' }), TAR, dest)
+    expect(tree(dest)).toEqual(['deeper/', 'deeper/file = y', 'keep = k', 'up -> ..'])
+    // An opaque marker through the link clears the directory it resolves to: DEST itself.
+    await unpackLayer(
+      tarArchive({ name: 'up/deeper/.wh..wh..opq' }, { name: 'up/deeper/new', data: 'n' }),
+      TAR,
+      dest,
+    )
+    expect(tree(dest)).toEqual(['deeper/', 'deeper/new = n', 'keep = k', 'up -> ..'])
+    await unpackLayer(tarArchive({ name: 'up/.wh..wh..opq' }), TAR, dest)
+    expect(tree(dest)).toEqual([])
+    expect(readFileSync(sentinel, 'utf8')).toBe('untouched')
+    expect(tree(base).filter((line) => !line.startsWith('rootfs'))).toEqual(outside)
+  })
+
+  it('writes through merged-/usr links, relative and absolute, into DEST/usr', async () => {
+    const { base, dest, sentinel } = scratch()
+    const outside = tree(base).filter((line) => !line.startsWith('rootfs'))
+    await unpackLayer(
+      tarArchive(
+        { name: 'usr/', type: '5', mode: 0o755 },
+        { name: 'usr/lib/', type: '5', mode: 0o755 },
+        { name: 'usr/bin/', type: '5', mode: 0o755 },
+        { name: 'usr/bin/busybox', data: 'bb' },
+        { name: 'lib', type: '2', linkName: 'usr/lib' },
+        { name: 'bin', type: '2', linkName: '/usr/bin' },
+        { name: 'sbin', type: '2', linkName: '/bin/' },
+        { name: 'lib64', type: '2', linkName: './usr/../lib/./' },
+        // The same layer already writes through the links it has just created.
+        { name: 'lib/ld-linux.so', data: 'ld' },
+      ),
+      TAR,
+      dest,
+    )
+    const upper = await unpackLayer(
+      gzipSync(
+        tarArchive(
+          { name: 'lib/x86_64-linux-gnu/', type: '5', mode: 0o755 },
+          { name: 'lib/x86_64-linux-gnu/libc.so.6', data: 'libc' },
+          { name: 'lib64/x86_64-linux-gnu/libc.so', type: '2', linkName: 'libc.so.6' },
+          { name: 'sbin/init', data: 'init' },
+          { name: 'bin/sh', type: '1', linkName: 'sbin/busybox' },
+          { name: 'lib/.wh.ld-linux.so' },
+        ),
+      ),
+      GZIP,
+      dest,
+    )
+    expect(upper).toMatchObject({ files: 2, directories: 1, symlinks: 1, hardlinks: 1 })
+    expect(upper.whiteouts).toBe(1)
+    expect(tree(dest)).toEqual([
+      'bin -> /usr/bin',
+      'lib -> usr/lib',
+      'lib64 -> ./usr/../lib/./',
+      'sbin -> /bin/',
+      'usr/',
+      'usr/bin/',
+      'usr/bin/busybox = bb',
+      'usr/bin/init = init',
+      'usr/bin/sh = bb',
+      'usr/lib/',
+      'usr/lib/x86_64-linux-gnu/',
+      'usr/lib/x86_64-linux-gnu/libc.so -> libc.so.6',
+      'usr/lib/x86_64-linux-gnu/libc.so.6 = libc',
+    ])
+    expect(lstatSync(join(dest, 'usr/bin/sh')).ino).toBe(
+      lstatSync(join(dest, 'usr/bin/busybox')).ino,
+    )
+    expect(readFileSync(sentinel, 'utf8')).toBe('untouched')
+    expect(tree(base).filter((line) => !line.startsWith('rootfs'))).toEqual(outside)
+  })
+
+  it('whites out through in-root symlinks, and removes a link itself when it is named', async () => {
+    const { dest } = scratch()
+    await unpackLayer(
+      systemLayer({ 'usr/lib/a': 'a', 'usr/lib/b': 'b', 'usr/lib/sub/c': 'c' }),
+      GZIP,
+      dest,
+    )
+    await unpackLayer(tarArchive({ name: 'lib', type: '2', linkName: '/usr/lib' }), TAR, dest)
+    await unpackLayer(
+      tarArchive(
+        { name: 'lib/.wh.a' },
+        { name: 'lib/sub/.wh..wh..opq' },
+        { name: 'lib/sub/d', data: 'd' },
+      ),
+      TAR,
+      dest,
+    )
+    expect(tree(dest)).toEqual([
+      'lib -> /usr/lib',
+      'usr/',
+      'usr/lib/',
+      'usr/lib/b = b',
+      'usr/lib/sub/',
+      'usr/lib/sub/d = d',
+    ])
+    // The final component is never followed: `.wh.lib` removes the link, not usr/lib.
+    await unpackLayer(tarArchive({ name: '.wh.lib' }), TAR, dest)
+    expect(tree(dest)).toEqual([
+      'usr/',
+      'usr/lib/',
+      'usr/lib/b = b',
+      'usr/lib/sub/',
+      'usr/lib/sub/d = d',
+    ])
+  })
+
+  it('replaces a symlink named by a file entry instead of writing through it', async () => {
+    const { dest } = scratch()
+    await unpackLayer(
+      tarArchive(
+        { name: 'usr/lib/real', data: 'real' },
+        { name: 'usr/lib/alias', type: '2', linkName: '/usr/lib/real' },
+        { name: 'lib', type: '2', linkName: 'usr/lib' },
+      ),
+      TAR,
+      dest,
+    )
+    await unpackLayer(
+      tarArchive(
+        { name: 'lib/alias', data: 'replaced' },
+        { name: 'lib', data: 'now a file' },
+        { name: 'same', type: '2', linkName: 'usr/lib/real' },
+        { name: 'same', data: 'own file' },
+      ),
+      TAR,
+      dest,
+    )
+    expect(tree(dest)).toEqual([
+      'lib = now a file',
+      'same = own file',
+      'usr/',
+      'usr/lib/',
+      'usr/lib/alias = replaced',
+      'usr/lib/real = real',
+    ])
+  })
+
+  it('refuses a symlink loop left by a lower layer before writing anything', async () => {
+    const { dest } = scratch()
+    await unpackLayer(
+      tarArchive(
+        { name: 'a', type: '2', linkName: 'b/x' },
+        { name: 'b', type: '2', linkName: '../a' },
+      ),
+      TAR,
+      dest,
+    )
+    const before = tree(dest)
+    await expectRefused(
+      unpackLayer(tarArchive({ name: 'new', data: 'x' }, { name: 'a/y', data: 'y' }), TAR, dest),
+      'ERR_LAYER_SYMLINK_LOOP',
+    )
+    await expectRefused(
+      unpackLayer(tarArchive({ name: 'b/.wh.y' }), TAR, dest),
+      'ERR_LAYER_SYMLINK_LOOP',
+    )
+    expect(tree(dest)).toEqual(before)
+    // A chain of 40 links is followed; one more is a loop.
+    const chain = (length: number): RawTarEntry[] => [
+      { name: 'target/', type: '5', mode: 0o755 },
+      ...Array.from({ length }, (_, i) => ({
+        name: `l${i}`,
+        type: '2',
+        linkName: i === 0 ? 'target' : `/l${i - 1}`,
+      })),
+      { name: `l${length - 1}/file`, data: 'x' },
+    ]
+    const ok = scratch()
+    await unpackLayer(tarArchive(...chain(40)), TAR, ok.dest)
+    expect(readFileSync(join(ok.dest, 'target/file'), 'utf8')).toBe('x')
+    await expectRefused(
+      unpackLayer(tarArchive(...chain(41)), TAR, scratch().dest),
+      'ERR_LAYER_SYMLINK_LOOP',
+    )
   })
 
   it('replaces a lower-layer symlink by a directory only when the layer says so', async () => {

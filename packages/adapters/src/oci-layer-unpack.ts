@@ -3,11 +3,15 @@
  * same destination. Whiteouts (`.wh.<name>`, `.wh..wh..opq`) remove lower-layer content.
  *
  * Safety: every name is normalised and checked before anything is written (absolute paths, `..`,
- * empty names, writes through a symlink, hardlinks to anything but an already present regular
- * file refuse the whole layer). While writing, every parent component is checked again with
- * `lstat`, the parent's real path must lie inside the destination, files are created with
- * `O_EXCL | O_NOFOLLOW`, and no symlink from the archive is ever followed. Symlink *targets* are
- * not checked: absolute links are normal in a rootfs and are harmless while nobody follows them.
+ * empty names, symlink loops, hardlinks to anything but an already present regular file refuse
+ * the whole layer). Parent directories are resolved chroot-style, as containerd does: a symlink
+ * among the parents is followed, its target read relative to the destination (an absolute target
+ * starts at the destination, `..` stops there), at most 40 links per path, so a merged-/usr
+ * `lib -> usr/lib` works and a link such as `up -> ../..` leads back into the destination, never
+ * out of it. The final component of an entry is never followed: a symlink or file entry replaces
+ * an existing link. Pass 1 simulates this against the destination plus the layer's own entries;
+ * pass 2 resolves again against the disk, checks that each parent's real path lies inside the
+ * destination, and creates files with `O_EXCL | O_NOFOLLOW`. Symlink *targets* are stored as is.
  * Ownership, timestamps and extended attributes are not applied.
  *
  * @module
@@ -17,8 +21,15 @@ import { link, lstat, mkdir, open, readdir, realpath, rm, symlink } from 'node:f
 import { resolve, sep } from 'node:path'
 import { gunzip } from 'node:zlib'
 import { ExpectationError, LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
-import { checkPlan, components, kindOf, lstatOrUndefined, planLayer } from './oci-layer-plan.ts'
-import { readTar } from './tar-reader.ts'
+import {
+  checkPlan,
+  components,
+  lstatOrUndefined,
+  nodeAt,
+  planLayer,
+  resolveDirectory,
+} from './oci-layer-plan.ts'
+import { readTar, type TarEntry } from './tar-reader.ts'
 
 /** Default largest uncompressed layer: 1 GiB. */
 export const DEFAULT_MAX_UNPACKED_SIZE: number = 1024 * 1024 * 1024
@@ -152,26 +163,32 @@ export async function unpackLayer(
   const plan = planLayer(entries, result.skipped)
   await checkPlan(plan, at)
 
-  // Pass 2: write. Every parent is checked again with lstat, and its real path must be in `dest`.
-  /** The path of `parts` with its parents made, or (`create` false) `undefined` if one is missing. */
+  // Pass 2: write. Parents are resolved again against the disk, chroot-style like pass 1, and the
+  // real path of each final parent must be in `dest`.
+  /**
+   * The path of `parts` with its parents resolved (a final symlink is not followed) and, if
+   * `create`, made; `undefined` if a parent is missing and not `create`.
+   */
   const prepare = async (
+    entry: TarEntry,
     parts: readonly string[],
     create: boolean,
   ): Promise<string | undefined> => {
-    for (let i = 1; i < parts.length; i++) {
-      const path = at(parts.slice(0, i))
-      const kind = kindOf(await lstatOrUndefined(path))
-      if (kind === 'none' && !create) return undefined
-      if (kind === 'none') await mkdir(path, { mode: 0o755 })
-      else if (kind !== 'dir') throw new Error(`parent ${path} is not a directory`)
-    }
-    const path = at(parts)
-    if (parts.length > 0 && !inside(await realpath(resolve(path, '..'))))
-      throw new Error('parent outside destination')
-    return path
+    const parent = await resolveDirectory(
+      entry,
+      parts.slice(0, -1),
+      (prefix) => nodeAt(at(prefix)),
+      async (prefix) => {
+        if (create) await mkdir(at(prefix), { mode: 0o755 })
+        return create
+      },
+    )
+    if (parent === undefined) return undefined
+    if (!inside(await realpath(at(parent)))) throw new Error('parent outside destination')
+    return at([...parent, ...parts.slice(-1)])
   }
-  const place = async (parts: readonly string[]): Promise<string> =>
-    (await prepare(parts, true)) ?? root
+  const place = async (entry: TarEntry, parts: readonly string[]): Promise<string> =>
+    (await prepare(entry, parts, true)) ?? root
   const clear = async (path: string, keepDirectory: boolean): Promise<Stats | undefined> => {
     const info = await lstatOrUndefined(path)
     if (info !== undefined && !(keepDirectory && info.isDirectory()))
@@ -187,10 +204,11 @@ export async function unpackLayer(
   }
   const directoryModes = new Map<string, number>()
   try {
-    for (const { parts, whiteout } of plan) {
+    for (const { entry, parts, whiteout } of plan) {
       if (whiteout === undefined) continue
       result.whiteouts++
-      const path = await prepare(parts, false)
+      // An opaque marker sits inside its directory, so every component of `parts` is a parent.
+      const path = await prepare(entry, whiteout === 'opaque' ? [...parts, '.'] : parts, false)
       if (path === undefined) continue
       if (whiteout === 'one') await rm(path, { recursive: true, force: true })
       else if ((await lstatOrUndefined(path))?.isDirectory() === true) {
@@ -215,7 +233,7 @@ export async function unpackLayer(
         })
         continue
       }
-      const path = await place(parts)
+      const path = await place(entry, parts)
       // Only the 0o777 permission bits are kept. Ownership is not applied (files belong to the
       // unpacking user, possibly root), so a setuid/setgid bit would hand that user's privileges
       // to whoever runs the file; sticky is dropped with them. A rootfs to inspect or measure
@@ -242,8 +260,8 @@ export async function unpackLayer(
         await symlink(entry.linkName, path)
         result.symlinks++
       } else {
-        const targetPath = await place(components(entry, entry.linkName))
-        if (!(await lstat(targetPath)).isFile())
+        const targetPath = await prepare(entry, components(entry, entry.linkName), false)
+        if (targetPath === undefined || !(await lstat(targetPath)).isFile())
           throw new Error('hardlink target is not a regular file')
         await clear(path, false)
         await link(targetPath, path)
