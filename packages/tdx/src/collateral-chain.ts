@@ -56,7 +56,7 @@ export function trustedRoot(root: string | X509Certificate): CollateralCertifica
 }
 
 /** OpenSSL throws, rather than answering false, on some malformed signatures: both mean no. */
-function signedBy(child: CollateralCertificate, parent: CollateralCertificate): boolean {
+export function signedBy(child: CollateralCertificate, parent: CollateralCertificate): boolean {
   try {
     return sameBytes(child.issuer, parent.subject) && child.x509.verify(parent.publicKey)
   } catch {

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { VerificationError } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   parseCollateralCertificate,
   sameBytes,
   type CollateralCertificate,
 } from './collateral-certs.ts'
+import { fail, signedBy } from './collateral-chain.ts'
 import {
   PCK_PLATFORM_CA_CN,
   PCK_PROCESSOR_CA_CN,
@@ -32,19 +32,6 @@ export interface VerifiedPckChain {
   readonly info: PckCertificateInfo
   readonly validFrom: Date
   readonly validUntil: Date
-}
-
-function fail(code: `ERR_TDX_${string}`, message: string, hint?: string): VerificationError {
-  return new VerificationError(code, message, hint === undefined ? {} : { hint })
-}
-
-function signedBy(child: CollateralCertificate, parent: CollateralCertificate): boolean {
-  try {
-    return sameBytes(child.issuer, parent.subject) && child.x509.verify(parent.publicKey)
-  } catch {
-    // OpenSSL throws, rather than answering false, on some malformed signatures: both mean no.
-    return false
-  }
 }
 
 function checkShape(certificate: CollateralCertificate, role: string): void {

@@ -93,6 +93,24 @@ function member(
   }
 }
 
+/** The init-data binding: the field must hold the document's digest fitted to its length. */
+function initdataBinding(
+  failures: Failure[],
+  tee: 'tdx' | 'sgx',
+  name: string,
+  actual: Uint8Array,
+  document: InitdataDocument | undefined,
+): void {
+  if (document === undefined) return
+  const expected = bindingFor(tee, document.algorithm, document.digest).value
+  if (!constantTimeEqual(expected, actual)) {
+    failures.push({
+      code: 'ERR_TDX_INITDATA_MISMATCH',
+      message: `${name} is ${bytesToHex(actual)}, but the initdata document (${document.algorithm}) binds to ${bytesToHex(expected)}`,
+    })
+  }
+}
+
 /** The rules a quote fails; empty when it meets the policy. */
 export function quoteAppraisalFailures(
   body: DcapQuoteBody,
@@ -122,15 +140,7 @@ export function quoteAppraisalFailures(
       })
     }
     exact(failures, 'ERR_TDX_CONFIGID_MISMATCH', 'CONFIGID', body.configId, policy.configId)
-    if (policy.initdata !== undefined) {
-      const expected = bindingFor('sgx', policy.initdata.algorithm, policy.initdata.digest).value
-      if (!constantTimeEqual(expected, body.configId)) {
-        failures.push({
-          code: 'ERR_TDX_INITDATA_MISMATCH',
-          message: `CONFIGID is ${bytesToHex(body.configId)}, but the initdata document (${policy.initdata.algorithm}) binds to ${bytesToHex(expected)}`,
-        })
-      }
-    }
+    initdataBinding(failures, 'sgx', 'CONFIGID', body.configId, policy.initdata)
     member(failures, 'ERR_TDX_MRENCLAVE_MISMATCH', 'MRENCLAVE', body.mrEnclave, policy.mrEnclave)
     member(failures, 'ERR_TDX_MRSIGNER_MISMATCH', 'MRSIGNER', body.mrSigner, policy.mrSigner)
     if (policy.minimumIsvSvn !== undefined && body.isvSvn < policy.minimumIsvSvn) {
@@ -148,15 +158,7 @@ export function quoteAppraisalFailures(
     })
   }
   exact(failures, 'ERR_TDX_MRCONFIGID_MISMATCH', 'MRCONFIGID', body.mrConfigId, policy.mrConfigId)
-  if (policy.initdata !== undefined) {
-    const expected = bindingFor('tdx', policy.initdata.algorithm, policy.initdata.digest).value
-    if (!constantTimeEqual(expected, body.mrConfigId)) {
-      failures.push({
-        code: 'ERR_TDX_INITDATA_MISMATCH',
-        message: `MRCONFIGID is ${bytesToHex(body.mrConfigId)}, but the initdata document (${policy.initdata.algorithm}) binds to ${bytesToHex(expected)}`,
-      })
-    }
-  }
+  initdataBinding(failures, 'tdx', 'MRCONFIGID', body.mrConfigId, policy.initdata)
   member(failures, 'ERR_TDX_MRTD_MISMATCH', 'MRTD', body.mrTd, policy.mrTd)
   member(failures, 'ERR_TDX_MRSEAM_MISMATCH', 'MRSEAM', body.mrSeam, policy.mrSeam)
   policy.rtmrs?.forEach((expected, i) => {

@@ -18,15 +18,9 @@
  */
 import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
-import {
-  UnavailableError,
-  VerificationError,
-  bytesToBase64url,
-  bytesToHex,
-  constantTimeEqual,
-} from '@initguard/core'
+import { UnavailableError, bytesToBase64url, bytesToHex, constantTimeEqual } from '@initguard/core'
 import type { CollateralCertificate } from './collateral-certs.ts'
-import { trustedRoot } from './collateral-chain.ts'
+import { fail, trustedRoot } from './collateral-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
 import { isSerialRevoked } from './crl.ts'
@@ -125,10 +119,6 @@ export class QuoteVerifierCache {
     }
     return key
   }
-}
-
-function fail(code: `ERR_TDX_${string}`, message: string, hint?: string): VerificationError {
-  return new VerificationError(code, message, hint === undefined ? {} : { hint })
 }
 
 function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uint8Array[] {

@@ -3,8 +3,6 @@
  *
  * @module
  */
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { IntelPcsClient, readInput } from '@initguard/adapters'
 import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
@@ -20,6 +18,7 @@ import {
 import { listOption, stringOption, type OptionSpec, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 import type { Report } from '../output.ts'
+import { cacheDirectory } from './evidence-input.ts'
 
 /** Options only DCAP verification reads. */
 export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -170,9 +169,7 @@ async function collateralFor(
   const pck = parsePckCertificate(pckDer)
   const pccs = stringOption(args, 'pccs')
   const client = new IntelPcsClient({
-    cacheDir:
-      stringOption(args, 'cache-dir') ??
-      join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'initguard'),
+    cacheDir: cacheDirectory(args),
     offline: args.values['offline'] === true,
     ...(pccs === undefined ? {} : { baseUrl: pccs }),
   })

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { readInput } from '@initguard/adapters'
 import { bytesToHex } from '@initguard/core'
 import {
@@ -14,7 +16,7 @@ import {
   type SnpReport,
 } from '@initguard/snp'
 import { looksLikeDcapQuote, parseDcapEvidence, type DcapEvidence } from '@initguard/tdx'
-import { onePositional, type ParsedArgs } from '../command.ts'
+import { onePositional, stringOption, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 
 /** Evidence of either family. */
@@ -67,4 +69,12 @@ export function jsonView(value: unknown, omit: readonly string[]): Record<string
       return field
     }),
   ) as Record<string, unknown>
+}
+
+/** The download cache: `--cache-dir`, else `$XDG_CACHE_HOME/initguard`, else `~/.cache/initguard`. */
+export function cacheDirectory(args: ParsedArgs): string {
+  return (
+    stringOption(args, 'cache-dir') ??
+    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'initguard')
+  )
 }

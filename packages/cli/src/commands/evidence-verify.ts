@@ -3,8 +3,6 @@
  *
  * @module
  */
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { AmdKdsClient, readInput } from '@initguard/adapters'
 import { UnavailableError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
@@ -25,7 +23,7 @@ import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
 
 import { DCAP_OPTIONS, verifyDcapFromCli } from './evidence-dcap.ts'
-import { guessProduct, loadEvidence } from './evidence-input.ts'
+import { cacheDirectory, guessProduct, loadEvidence } from './evidence-input.ts'
 
 function hexOption(args: ParsedArgs, name: string, length: number): Uint8Array | undefined {
   const text = stringOption(args, name)
@@ -124,13 +122,6 @@ async function trustAnchors(paths: readonly string[], io: CliIo): Promise<SnpTru
     }
   }
   return { roots: sets }
-}
-
-function cacheDirectory(args: ParsedArgs): string {
-  return (
-    stringOption(args, 'cache-dir') ??
-    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'initguard')
-  )
 }
 
 export const verifySnpCommand: Command = {
