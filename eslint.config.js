@@ -87,7 +87,7 @@ export default tseslint.config(
   },
   {
     files: filesOf(CORE_PACKAGES),
-    ignores: ['**/*.test.ts', '**/*.bench.ts'],
+    ignores: ['**/*.test.ts', '**/*.bench.ts', '**/*-test-support.ts'],
     rules: {
       'no-restricted-imports': restrictedImports(
         [...ADAPTER_PACKAGES, ...SERVICE_PACKAGES, ...CLI_PACKAGES],

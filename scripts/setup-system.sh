@@ -8,6 +8,9 @@ declare -A packages=(
   [gzip]=gzip
   [base64]=coreutils
   [sha384sum]=coreutils
+  [gpg]=gnupg
+  [skopeo]=skopeo
+  [docker-registry]=docker-registry
 )
 
 missing=()

@@ -16,3 +16,84 @@ export { DEFAULT_MAX_UNPACKED_SIZE, unpackLayer } from './oci-layer-unpack.ts'
 export type { UnpackLayerOptions, UnpackLayerResult } from './oci-layer-unpack.ts'
 export { readTar } from './tar-reader.ts'
 export type { TarEntry, TarEntryType } from './tar-reader.ts'
+export { MAX_REGISTRIES_D_FILE_SIZE, loadRegistriesD, parseRegistriesD } from './registries-d.ts'
+export type {
+  LoadRegistriesDOptions,
+  RegistriesDConfig,
+  RegistriesDFile,
+  RegistriesDSection,
+} from './registries-d.ts'
+export { lookasideFor, lookasideSignatureURL, redactUrl } from './lookaside-location.ts'
+export type { LookasideChoice } from './lookaside-location.ts'
+export {
+  MAX_LOOKASIDE_SIGNATURES,
+  MAX_LOOKASIDE_SIGNATURE_SIZE,
+  readLookasideSignatures,
+} from './lookaside.ts'
+export type { LookasideReadOptions, LookasideSignature } from './lookaside.ts'
+export {
+  defaultDockerConfigPath,
+  dockerCredentialsFor,
+  loadDockerConfig,
+  normalizeRegistryHost,
+  parseDockerConfig,
+} from './docker-credentials.ts'
+export type { DockerConfig, RegistryCredentials } from './docker-credentials.ts'
+export {
+  DEFAULT_PLATFORM,
+  DOCKER_LIST_MEDIA_TYPE,
+  DOCKER_MANIFEST_MEDIA_TYPE,
+  MANIFEST_MEDIA_TYPES,
+  OCI_INDEX_MEDIA_TYPE,
+  OCI_MANIFEST_MEDIA_TYPE,
+  computeDigest,
+  digestAlgorithm,
+  formatPlatform,
+  isSchema1MediaType,
+  parseDescriptor,
+  parseManifest,
+  selectPlatform,
+} from './oci-manifest.ts'
+export type {
+  Descriptor,
+  ImageIndex,
+  ImageManifest,
+  ParsedManifest,
+  Platform,
+} from './oci-manifest.ts'
+export { parseWwwAuthenticate } from './registry-auth.ts'
+export type { AuthChallenge } from './registry-auth.ts'
+export { DEFAULT_MAX_BLOB_SIZE } from './registry-blobs.ts'
+export type {
+  BlobDownloadOptions,
+  BlobProgress,
+  PullBlobsOptions,
+  PulledBlob,
+} from './registry-blobs.ts'
+export {
+  DEFAULT_MAX_MANIFEST_SIZE,
+  RegistryClient,
+  dockerConfigCredentials,
+} from './registry-client.ts'
+export type { FetchedManifest, RegistryClientOptions, ResolvedImage } from './registry-client.ts'
+export type { RegistryHttpOptions } from './registry-http.ts'
+export { parseRepository } from './registry-transport.ts'
+export type { RegistryTransportOptions, Repository } from './registry-transport.ts'
+export { MAX_KEY_FILE_SIZE, checkImage, requirementFiles } from './image-check.ts'
+export type { CheckImageOptions, CheckedImage } from './image-check.ts'
+export {
+  MAX_SIGSTORE_ATTACHMENTS,
+  MAX_SIGSTORE_PAYLOAD_SIZE,
+  defaultLookasideStore,
+  findImageSignatures,
+  sigstoreAttachmentTag,
+} from './image-signatures.ts'
+export type {
+  FindSignaturesOptions,
+  FoundSignatures,
+  SignatureSources,
+} from './image-signatures.ts'
+export { ImagePolicyRejectedError, pullImage } from './image-pull.ts'
+export type { PullImageOptions, PulledImage } from './image-pull.ts'
+export { MAX_DIR_FILE_SIZE, MAX_DIR_SIGNATURES, readDirImage } from './dir-image.ts'
+export type { DirImage } from './dir-image.ts'

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto'
 import { constants, type Stats } from 'node:fs'
 import { link, lstat, mkdir, open, readdir, realpath, rm, symlink } from 'node:fs/promises'
 import { resolve, sep } from 'node:path'
@@ -59,6 +60,11 @@ export interface UnpackLayerResult {
   hardlinks: number
   /** Whiteout and opaque-directory markers applied. */
   whiteouts: number
+  /**
+   * `sha256:<hex>` of the uncompressed tar: the layer's DiffID, which the image config lists in
+   * `rootfs.diff_ids`.
+   */
+  readonly diffId: string
   /** Entries not unpacked (devices, FIFOs, unknown types, the root entry), with why. */
   readonly skipped: { readonly path: string; readonly reason: string }[]
 }
@@ -131,6 +137,7 @@ export async function unpackLayer(
     mediaType,
     options.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE,
   )
+  const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`
   const entries = readTar(tar)
   let root: string
   try {
@@ -158,6 +165,7 @@ export async function unpackLayer(
     symlinks: 0,
     hardlinks: 0,
     whiteouts: 0,
+    diffId,
     skipped: [],
   }
   const plan = planLayer(entries, result.skipped)

@@ -23,6 +23,7 @@ import {
 import { demoCommand } from './commands/demo.ts'
 import { inspectCommand } from './commands/evidence-inspect.ts'
 import { verifySnpCommand } from './commands/evidence-verify.ts'
+import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
 import { reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
@@ -55,6 +56,11 @@ const GROUPS: readonly CommandGroup[] = [
     name: 'evidence',
     summary: 'inspect and verify TEE evidence (AMD SEV-SNP reports)',
     commands: [inspectCommand, verifySnpCommand],
+  },
+  {
+    name: 'image',
+    summary: 'decide whether an image policy (containers-policy.json) allows an image, and pull it',
+    commands: [imageCheckCommand, imagePullCommand],
   },
 ]
 

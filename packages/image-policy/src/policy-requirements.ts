@@ -37,9 +37,17 @@ import {
   SIGNED_BY_KEY_TYPES,
 } from './policy.ts'
 
-export function parseRequirementList(node: JsonNode, field: string): PolicyRequirement[] {
+/** Which implementation's reading of policy.json to follow (see `PolicyCompatibility`). */
+export type PolicyDialect = 'containers-image' | 'image-rs'
+
+export function parseRequirementList(
+  node: JsonNode,
+  field: string,
+  dialect: PolicyDialect,
+): PolicyRequirement[] {
   const items = asArray(node, field)
-  if (items.length === 0) {
+  // image-rs reads an empty list as "no requirement", which accepts; containers/image refuses it.
+  if (items.length === 0 && dialect === 'containers-image') {
     throw fault(
       'ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS',
       `${field} is an empty requirement list`,
@@ -47,10 +55,14 @@ export function parseRequirementList(node: JsonNode, field: string): PolicyRequi
       'a requirement list must not be empty: use [{"type":"reject"}] or [{"type":"insecureAcceptAnything"}]',
     )
   }
-  return items.map((item, i) => parseRequirement(item, `${field}[${i}]`))
+  return items.map((item, i) => parseRequirement(item, `${field}[${i}]`, dialect))
 }
 
-function parseRequirement(node: JsonNode, field: string): PolicyRequirement {
+function parseRequirement(
+  node: JsonNode,
+  field: string,
+  dialect: PolicyDialect,
+): PolicyRequirement {
   const members = asObject(node, field)
   const type = asString(required(members, 'type', field), `${field}.type`)
   switch (type) {
@@ -59,9 +71,11 @@ function parseRequirement(node: JsonNode, field: string): PolicyRequirement {
       checkKeys(members, ['type'], field)
       return { type }
     case 'signedBy':
-      return parseSignedBy(members, field)
+      return parseSignedBy(members, field, dialect)
     case 'sigstoreSigned':
-      return parseSigstoreSigned(members, field)
+      return dialect === 'image-rs'
+        ? parseImageRsSigstoreSigned(members, field)
+        : parseSigstoreSigned(members, field)
     default:
       throw fault(
         'ERR_IMAGE_POLICY_REQUIREMENT_TYPE',
@@ -124,8 +138,15 @@ function parseSignedIdentityField(
   return node === undefined ? undefined : parseSignedIdentity(node, `${field}.signedIdentity`)
 }
 
-function parseSignedBy(members: ReadonlyMap<string, JsonNode>, field: string): SignedByRequirement {
-  checkKeys(members, ['type', 'keyType', 'keyPath', 'keyPaths', 'keyData', 'signedIdentity'], field)
+function parseSignedBy(
+  members: ReadonlyMap<string, JsonNode>,
+  field: string,
+  dialect: PolicyDialect,
+): SignedByRequirement {
+  // image-rs knows keyPath and keyData only.
+  const keyNames =
+    dialect === 'image-rs' ? ['keyPath', 'keyData'] : ['keyPath', 'keyPaths', 'keyData']
+  checkKeys(members, ['type', 'keyType', ...keyNames, 'signedIdentity'], field)
   const keyType = asString(required(members, 'keyType', field), `${field}.keyType`)
   if (!SIGNED_BY_KEY_TYPES.includes(keyType)) {
     throw fault(
@@ -135,12 +156,7 @@ function parseSignedBy(members: ReadonlyMap<string, JsonNode>, field: string): S
       'write "keyType": "GPGKeys"',
     )
   }
-  const keySource = parseKeySource(
-    members,
-    ['keyPath', 'keyPaths', 'keyData'],
-    field,
-    'ERR_IMAGE_POLICY_KEY_SOURCE',
-  )
+  const keySource = parseKeySource(members, keyNames, field, 'ERR_IMAGE_POLICY_KEY_SOURCE')
   if (keySource === undefined || keySource.kind === 'keyDatas') {
     throw fault(
       'ERR_IMAGE_POLICY_KEY_SOURCE',
@@ -206,6 +222,42 @@ function parseSigstoreSigned(
     type: 'sigstoreSigned',
     keySource,
     rekorPublicKeys: rekor,
+    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
+    signedIdentityGiven: signedIdentity !== undefined,
+  }
+}
+
+/**
+ * image-rs's `sigstoreSigned`: `keyPath` or `keyData` only, and `keyData` is the PEM text itself,
+ * not base64 (containers/image base64-decodes it).
+ */
+function parseImageRsSigstoreSigned(
+  members: ReadonlyMap<string, JsonNode>,
+  field: string,
+): SigstoreSignedRequirement {
+  checkKeys(members, ['type', 'keyPath', 'keyData', 'signedIdentity'], field)
+  const path = members.get('keyPath')
+  const data = members.get('keyData')
+  const sourceFault = (): MalformedInputError =>
+    fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} must have exactly one of keyPath and keyData`,
+      field,
+      'give keyPath (a file or kbs:/// URI) or keyData (the PEM public key as text)',
+    )
+  let keySource: KeySource
+  if (path !== undefined && data !== undefined) throw sourceFault()
+  if (path !== undefined) {
+    keySource = { kind: 'keyPath', path: nonEmptyString(path, `${field}.keyPath`) }
+  } else if (data !== undefined) {
+    const pem = nonEmptyString(data, `${field}.keyData`)
+    keySource = { kind: 'keyData', data: new TextEncoder().encode(pem) }
+  } else throw sourceFault()
+  const signedIdentity = parseSignedIdentityField(members, field)
+  return {
+    type: 'sigstoreSigned',
+    keySource,
+    rekorPublicKeys: undefined,
     signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
     signedIdentityGiven: signedIdentity !== undefined,
   }

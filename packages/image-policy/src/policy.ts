@@ -8,7 +8,9 @@
 import { utf8ToString } from '@initguard/core'
 import { parseStrictJson } from './strict-json.ts'
 import { fault, child, asObject, checkKeys, required } from './policy-fields.ts'
-import { parseRequirementList } from './policy-requirements.ts'
+import { parseRequirementList, type PolicyDialect } from './policy-requirements.ts'
+
+export type { PolicyDialect } from './policy-requirements.ts'
 
 /** How a signature's claimed identity must relate to the image (containers-policy.json(5)). */
 export type SignedIdentity =
@@ -70,10 +72,23 @@ export interface SigstoreSignedRequirement {
 
 /** A parsed policy. */
 export interface ImagePolicy {
-  /** The global default requirement list, never empty. */
+  /** Whose reading of policy.json this is. */
+  readonly dialect: PolicyDialect
+  /** The global default requirement list (never empty in the containers-image dialect). */
   readonly default: readonly PolicyRequirement[]
   /** transport → scope → requirement list (never empty), in document order. */
   readonly transports: ReadonlyMap<string, ReadonlyMap<string, readonly PolicyRequirement[]>>
+}
+
+/** How to read a policy document. */
+export interface PolicyParseOptions {
+  /**
+   * `containers-image` (default) follows containers-policy.json(5) as containers/image and skopeo
+   * read it. `image-rs` follows Confidential Containers' image-rs, which differs: `transports` is
+   * required, an empty requirement list accepts, `keyPaths`/`keyDatas`/`fulcio`/`rekorPublicKey*`
+   * are unknown, and `sigstoreSigned.keyData` is PEM text rather than base64.
+   */
+  readonly dialect?: PolicyDialect
 }
 
 /** Transports whose scopes we validate; any other transport's scopes are kept as opaque strings. */
@@ -102,7 +117,11 @@ export const SIGNED_BY_KEY_TYPES: readonly string[] = [
  * const policy = parseImagePolicy('{"default":[{"type":"reject"}]}')
  * ```
  */
-export function parseImagePolicy(input: Uint8Array | string): ImagePolicy {
+export function parseImagePolicy(
+  input: Uint8Array | string,
+  options: PolicyParseOptions = {},
+): ImagePolicy {
+  const dialect = options.dialect ?? 'containers-image'
   const text = typeof input === 'string' ? input : utf8ToString(input, { field: 'policy.json' })
   if (text.trim() === '') {
     throw fault(
@@ -114,7 +133,15 @@ export function parseImagePolicy(input: Uint8Array | string): ImagePolicy {
   }
   const root = asObject(parseStrictJson(text, 'the policy document'), 'the policy document')
   checkKeys(root, ['default', 'transports'], 'policy')
-  const defaultReqs = parseRequirementList(required(root, 'default', 'policy'), 'default')
+  if (dialect === 'image-rs' && !root.has('transports')) {
+    throw fault(
+      'ERR_IMAGE_POLICY_MISSING_FIELD',
+      'the policy has no "transports", which image-rs requires',
+      'transports',
+      'add "transports": {} (image-rs refuses a policy without it as "Invalid image policy file")',
+    )
+  }
+  const defaultReqs = parseRequirementList(required(root, 'default', 'policy'), 'default', dialect)
   const transports = new Map<string, ReadonlyMap<string, readonly PolicyRequirement[]>>()
   const transportsNode = root.get('transports')
   if (transportsNode !== undefined) {
@@ -124,12 +151,12 @@ export function parseImagePolicy(input: Uint8Array | string): ImagePolicy {
       for (const [scope, listNode] of asObject(scopesNode, transportField)) {
         const scopeField = child(transportField, scope)
         validateScope(transport, scope, scopeField)
-        scopes.set(scope, parseRequirementList(listNode, scopeField))
+        scopes.set(scope, parseRequirementList(listNode, scopeField, dialect))
       }
       transports.set(transport, scopes)
     }
   }
-  return { default: defaultReqs, transports }
+  return { dialect, default: defaultReqs, transports }
 }
 
 function validateScope(transport: string, scope: string, field: string): void {

@@ -11,7 +11,7 @@ export type JsonNode =
   | { readonly kind: 'object'; readonly members: ReadonlyMap<string, JsonNode> }
   | { readonly kind: 'array'; readonly items: readonly JsonNode[] }
   | { readonly kind: 'string'; readonly value: string }
-  | { readonly kind: 'number'; readonly value: number }
+  | { readonly kind: 'number'; readonly value: number; readonly text: string }
   | { readonly kind: 'boolean'; readonly value: boolean }
   | { readonly kind: 'null' }
 
@@ -185,7 +185,7 @@ export function parseStrictJson(text: string, what: string): JsonNode {
         const match = NUMBER.exec(text)
         if (match === null) return fail('expected a value')
         pos += match[0].length
-        return { kind: 'number', value: Number(match[0]) }
+        return { kind: 'number', value: Number(match[0]), text: match[0] }
       }
     }
   }

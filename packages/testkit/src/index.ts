@@ -3,9 +3,10 @@
  * certificate builder, a synthetic AMD SEV-SNP PKI (ARK → ASK/ASVK → VCEK/VLEK, shaped like AMD's
  * real certificates), an SNP attestation report builder, and a synthetic Intel DCAP world: an
  * Intel-shaped SGX/TDX PKI (root, PCK Platform/Processor CAs, TCB Signing, PCK certificates with
- * the SGX extension, CRLs), a collateral document builder and a TDX/SGX quote builder. Pure: keys
- * and signatures come from `node:crypto`; validity times and every other input come in as
- * arguments.
+ * the SGX extension, CRLs), a collateral document builder and a TDX/SGX quote builder; and a
+ * synthetic sigstore world (cosign keys and signatures, a Rekor log with SETs, a Fulcio-shaped
+ * CA). Pure: keys and signatures come from `node:crypto`; validity times and every other input
+ * come in as arguments.
  *
  * @module
  */
@@ -164,3 +165,30 @@ export type {
 } from './dcap-collateral-json.ts'
 export { signCollateralText, buildDcapCollateral } from './dcap-collateral-builder.ts'
 export type { DcapCollateralCorruption, DcapCollateralOptions } from './dcap-collateral-builder.ts'
+export {
+  COSIGN_ANNOTATION,
+  generateSigstoreKeyPair,
+  publicKeyPem,
+  signSigstorePayload,
+  cosignPayload,
+  createRekorTestLog,
+  buildHashedRekordBody,
+  buildRekorBundle,
+  buildCosignSignature,
+  encodeDirSigstoreSignature,
+} from './sigstore-builder.ts'
+export type {
+  SigstoreKeyAlgorithm,
+  RekorTestLog,
+  HashedRekordFields,
+  RekorBundleOptions,
+  CosignSignatureOptions,
+  CosignTestSignature,
+} from './sigstore-builder.ts'
+export { FULCIO_TEST_OID, createFulcioTestPki } from './sigstore-fulcio-pki.ts'
+export type {
+  SigstoreTestCertificate,
+  FulcioLeafOptions,
+  FulcioTestPki,
+  FulcioTestPkiOptions,
+} from './sigstore-fulcio-pki.ts'

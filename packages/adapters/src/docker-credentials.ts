@@ -1,0 +1,160 @@
+/**
+ * Registry credentials from a docker `config.json` (or a containers `auth.json`, same format):
+ * `{"auths": {"<registry>": {"auth": base64("user:pass")}}}`, or `username` / `password` fields.
+ *
+ * Keys are matched by host: `host`, `host:port`, `https://host/v1/` and `http://host` all name
+ * `host`, and Docker Hub is known as `docker.io`, `index.docker.io`, `registry-1.docker.io` and
+ * `https://index.docker.io/v1/`. Credential helpers (`credsStore`, `credHelpers`) are not run:
+ * when one of them is the only source for a registry, lookup fails with a clear error rather than
+ * silently pulling anonymously and failing later with a confusing 401.
+ *
+ * @module
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { MalformedInputError, UsageError } from '@initguard/core'
+import { readInput } from './local-files.ts'
+
+/** A user name and password (or token) for one registry. */
+export interface RegistryCredentials {
+  readonly username: string
+  readonly password: string
+}
+
+/** The parts of a docker `config.json` that lookup uses. */
+export interface DockerConfig {
+  /** Entries by normalised host (see {@link normalizeRegistryHost}). */
+  readonly auths: ReadonlyMap<string, { readonly credentials?: RegistryCredentials }>
+  readonly credsStore?: string
+  readonly credHelpers: ReadonlyMap<string, string>
+}
+
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io'])
+
+/**
+ * The host a config key or registry name stands for: scheme and path dropped, lower case, Docker
+ * Hub aliases folded to `docker.io`.
+ */
+export function normalizeRegistryHost(key: string): string {
+  let host = key.trim().toLowerCase()
+  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+  const slash = host.indexOf('/')
+  if (slash >= 0) host = host.slice(0, slash)
+  return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host
+}
+
+function configError(message: string, field: string, path: string): MalformedInputError {
+  return new MalformedInputError('ERR_DOCKER_CONFIG', `docker config ${message}`, {
+    details: { field, path },
+    hint: 'fix the file, or log in again with `docker login` / `skopeo login`',
+  })
+}
+
+/**
+ * Parse a docker `config.json` document.
+ *
+ * @param path - where it came from, for messages.
+ * @throws {@link MalformedInputError} `ERR_DOCKER_CONFIG`.
+ */
+export function parseDockerConfig(text: string, path = 'config.json'): DockerConfig {
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch {
+    throw configError('is not JSON', '$', path)
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document))
+    throw configError('is not a JSON object', '$', path)
+  const root = document as Record<string, unknown>
+  const auths = new Map<string, { credentials?: RegistryCredentials }>()
+  const rawAuths: unknown = root['auths'] ?? {}
+  if (typeof rawAuths !== 'object' || rawAuths === null || Array.isArray(rawAuths))
+    throw configError('has an "auths" that is not an object', 'auths', path)
+  for (const [key, entry] of Object.entries(rawAuths as Record<string, unknown>)) {
+    const field = `auths[${JSON.stringify(key)}]`
+    if (typeof entry !== 'object' || entry === null)
+      throw configError(`has an ${field} that is not an object`, field, path)
+    const e = entry as Record<string, unknown>
+    let credentials: RegistryCredentials | undefined
+    if (typeof e['auth'] === 'string' && e['auth'] !== '') {
+      const decoded = Buffer.from(e['auth'], 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      // Never echo the decoded value: it is a password.
+      if (colon <= 0)
+        throw configError(`has an ${field}.auth that is not base64("user:password")`, field, path)
+      credentials = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+    } else if (typeof e['username'] === 'string' && typeof e['password'] === 'string') {
+      credentials = { username: e['username'], password: e['password'] }
+    }
+    const host = normalizeRegistryHost(key)
+    // An exact `host` key wins over a URL-form key for the same host, as in containers/image.
+    if (
+      !auths.has(host) ||
+      (credentials !== undefined && auths.get(host)?.credentials === undefined)
+    )
+      auths.set(host, credentials === undefined ? {} : { credentials })
+  }
+  const credHelpers = new Map<string, string>()
+  const rawHelpers = root['credHelpers']
+  if (typeof rawHelpers === 'object' && rawHelpers !== null)
+    for (const [key, helper] of Object.entries(rawHelpers as Record<string, unknown>))
+      if (typeof helper === 'string') credHelpers.set(normalizeRegistryHost(key), helper)
+  const credsStore = root['credsStore']
+  return {
+    auths,
+    credHelpers,
+    ...(typeof credsStore === 'string' && credsStore !== '' ? { credsStore } : {}),
+  }
+}
+
+/**
+ * The config file docker uses: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+ */
+export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env['DOCKER_CONFIG']
+  return dir !== undefined && dir !== ''
+    ? join(dir, 'config.json')
+    : join(homedir(), '.docker', 'config.json')
+}
+
+/**
+ * Read and parse a docker config file (at most 1 MiB).
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_READ`; {@link MalformedInputError} `ERR_DOCKER_CONFIG`,
+ *   `ERR_FILE_TOO_LARGE`.
+ */
+export async function loadDockerConfig(path: string): Promise<DockerConfig> {
+  const bytes = await readInput(path, { what: 'docker config', maxSize: 1024 * 1024 })
+  return parseDockerConfig(new TextDecoder().decode(bytes), path)
+}
+
+/**
+ * The credentials for `registry` (`host[:port]`, `docker.io` for Docker Hub), or `undefined` for
+ * anonymous access.
+ *
+ * A `credsStore` with no entry for the registry means anonymous (docker would ask the store, but
+ * anonymous pulls must keep working on machines with a desktop store); an empty `auths` entry
+ * (what `docker login` writes when a store holds the secret) or a `credHelpers` entry is refused.
+ *
+ * @throws {@link UsageError} `ERR_REGISTRY_CREDENTIAL_HELPER`.
+ */
+export function dockerCredentialsFor(
+  config: DockerConfig,
+  registry: string,
+): RegistryCredentials | undefined {
+  const host = normalizeRegistryHost(registry)
+  const entry = config.auths.get(host)
+  if (entry?.credentials !== undefined) return entry.credentials
+  const helper =
+    config.credHelpers.get(host) ?? (entry === undefined ? undefined : config.credsStore)
+  if (helper !== undefined)
+    throw new UsageError(
+      'ERR_REGISTRY_CREDENTIAL_HELPER',
+      `the credentials for ${host} are kept by the credential helper docker-credential-${helper}, which Initguard does not run`,
+      {
+        details: { registry: host, helper },
+        hint: `add an "auths" entry for ${host} with "auth": base64("user:password") to a separate config file and pass that file`,
+      },
+    )
+  return undefined
+}

@@ -1,0 +1,177 @@
+/**
+ * The policy decision for an image in a registry: resolve the reference to its manifest (checked
+ * against its digest), select the policy scope, read the key files that scope names, find the
+ * image's signatures when a requirement needs them, and decide. Nothing of the image beyond its
+ * manifests is downloaded.
+ *
+ * @module
+ */
+import { UsageError, isInitguardError } from '@initguard/core'
+import {
+  decideScope,
+  lookupDockerScope,
+  parseDockerImageReference,
+  type DockerImageReference,
+  type ImagePolicy,
+  type KeySource,
+  type PolicyDecision,
+  type PolicyRequirement,
+} from '@initguard/image-policy'
+import { readInput } from './local-files.ts'
+import { selectPlatform, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
+import type { RegistriesDConfig } from './registries-d.ts'
+import {
+  RegistryClient,
+  type FetchedManifest,
+  type RegistryClientOptions,
+} from './registry-client.ts'
+import {
+  findImageSignatures,
+  type FindSignaturesOptions,
+  type SignatureSources,
+} from './image-signatures.ts'
+
+/** Largest key, keyring or CA file a policy may name: 1 MiB. */
+export const MAX_KEY_FILE_SIZE: number = 1024 * 1024
+
+/** Options of {@link checkImage}. */
+export interface CheckImageOptions extends RegistryClientOptions, FindSignaturesOptions {
+  readonly policy: ImagePolicy
+  /** registries.d configuration (lookaside stores, attachments); default none. */
+  readonly registriesD?: RegistriesDConfig
+  /** The time signatures and keys are judged at; default now. */
+  readonly now?: Date
+  /** A client to reuse (its options win over the ones given here). */
+  readonly client?: RegistryClient
+}
+
+/** An image checked against a policy. */
+export interface CheckedImage {
+  readonly reference: DockerImageReference
+  /** The manifest the reference names (an index or manifest list when the image has one). */
+  readonly topManifest: FetchedManifest
+  /** The image manifest for the platform (the top manifest when there is no list). */
+  readonly imageManifest: FetchedManifest
+  readonly platform: Platform | undefined
+  /** Where signatures were looked for; undefined when no requirement needed them. */
+  readonly signatureSources: SignatureSources | undefined
+  readonly decision: PolicyDecision
+}
+
+function keyPaths(source: KeySource): readonly string[] {
+  if (source.kind === 'keyPath') return [source.path]
+  if (source.kind === 'keyPaths') return source.paths
+  return []
+}
+
+/** Every file a requirement list names: key files, keyrings, Fulcio CAs, Rekor keys. */
+export function requirementFiles(requirements: readonly PolicyRequirement[]): string[] {
+  const files: string[] = []
+  for (const requirement of requirements) {
+    if (requirement.type === 'signedBy') files.push(...keyPaths(requirement.keySource))
+    if (requirement.type !== 'sigstoreSigned') continue
+    const source = requirement.keySource
+    if (source.kind === 'fulcio') {
+      if (source.ca.kind === 'caPath') files.push(source.ca.path)
+    } else files.push(...keyPaths(source))
+    if (requirement.rekorPublicKeys !== undefined)
+      files.push(...keyPaths(requirement.rekorPublicKeys))
+  }
+  return [...new Set(files)]
+}
+
+/**
+ * Read the files up front so the (pure) decision can look them up. A file that cannot be read is
+ * remembered with its error: containers/image rejects the requirement then, and so do we.
+ */
+async function readKeyFiles(paths: readonly string[]): Promise<(path: string) => Uint8Array> {
+  const files = new Map<string, Uint8Array | Error>()
+  for (const path of paths) {
+    if (/^kbs(\+[a-z]+)?:\/\//i.test(path)) {
+      files.set(
+        path,
+        new UsageError('ERR_KEY_PATH_NEEDS_AGENT', `the key ${path} is a KBS resource`, {
+          details: { path },
+          hint: 'fetching keys from the KBS needs the guest agent, which is not built yet; put the key inline (keyData) in the policy',
+        }),
+      )
+      continue
+    }
+    const local = path.startsWith('file://') ? new URL(path).pathname : path
+    try {
+      files.set(
+        path,
+        await readInput(local, { what: 'policy key file', maxSize: MAX_KEY_FILE_SIZE }),
+      )
+    } catch (error) {
+      if (!isInitguardError(error)) throw error
+      files.set(path, error)
+    }
+  }
+  return (path) => {
+    const file = files.get(path)
+    if (file === undefined)
+      throw new UsageError('ERR_KEY_FILE_NOT_LOADED', `the key file ${path} was not loaded`)
+    if (file instanceof Error) throw file
+    return file
+  }
+}
+
+/**
+ * Decide whether `policy` allows the image `reference` (`host/path:tag` or `host/path@digest`).
+ *
+ * @throws the registry client's errors when the manifest cannot be fetched or does not match its
+ *   digest; the lookaside and attachment readers' errors when a requirement needs signatures and
+ *   they cannot be read. A refusal by the policy is not thrown: see `decision.accepted`.
+ */
+export async function checkImage(
+  reference: string | DockerImageReference,
+  options: CheckImageOptions,
+): Promise<CheckedImage> {
+  const ref = typeof reference === 'string' ? parseDockerImageReference(reference) : reference
+  const client = options.client ?? new RegistryClient(options)
+  const repository = { registry: ref.domain, path: ref.path }
+  const topManifest = await client.getManifest(repository, ref.digest ?? ref.tag ?? 'latest')
+  let imageManifest = topManifest
+  let platform: Platform | undefined
+  if (topManifest.manifest.kind === 'index') {
+    const entry = selectPlatform(topManifest.manifest, options.platform ?? DEFAULT_PLATFORM)
+    imageManifest = await client.getManifest(repository, entry.digest, entry)
+    platform = entry.platform
+  }
+  const scope = lookupDockerScope(options.policy, ref)
+  const needsSignatures = scope.requirements.some(
+    (r) => r.type === 'signedBy' || r.type === 'sigstoreSigned',
+  )
+  const found = needsSignatures
+    ? await findImageSignatures(
+        client,
+        ref,
+        topManifest.digest,
+        options.registriesD ?? { docker: new Map() },
+        options,
+      )
+    : undefined
+  const decision = await decideScope(
+    scope,
+    {
+      reference: ref,
+      manifest: topManifest.bytes,
+      ...(imageManifest === topManifest ? {} : { instanceManifest: imageManifest.bytes }),
+      signatures: found?.signatures ?? [],
+    },
+    options.policy.dialect,
+    {
+      now: options.now ?? new Date(),
+      readKeyFile: await readKeyFiles(requirementFiles(scope.requirements)),
+    },
+  )
+  return {
+    reference: ref,
+    topManifest,
+    imageManifest,
+    platform,
+    signatureSources: found?.sources,
+    decision,
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Parity with the real thing: Debian's docker-registry on loopback, images pushed and signed
+ * with skopeo and GnuPG (lookaside store), and for every (policy, reference) case our decision
+ * must equal `skopeo copy --policy` (exit 0 = accept), case by case.
+ */
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseImagePolicy } from '@initguard/image-policy'
+import { createGpgHome, type TestGpgHome, type TestGpgKey } from './gpg-test-support.ts'
+import { simpleTestImage, writeOciLayout } from './oci-image-test-support.ts'
+import { startRegistry, type TestRegistry } from './registry-test-support.ts'
+import { loadRegistriesD } from './registries-d.ts'
+import { checkImage } from './image-check.ts'
+import { parityCases, type ParityFixture } from './parity-cases-test-support.ts'
+
+const run = promisify(execFile)
+
+let work: string
+let registry: TestRegistry
+let gpg: TestGpgHome
+let keyA: TestGpgKey
+let keyB: TestGpgKey
+let fixture: ParityFixture
+
+async function skopeo(args: readonly string[]): Promise<{ ok: boolean; stderr: string }> {
+  try {
+    await run('skopeo', [...args], { env: gpg.env, timeout: 60_000 })
+    return { ok: true, stderr: '' }
+  } catch (error) {
+    const failure = error as { code?: unknown; stderr?: string }
+    if (typeof failure.code !== 'number') throw error
+    return { ok: false, stderr: failure.stderr ?? '' }
+  }
+}
+
+async function push(tag: string, text: string, signBy?: TestGpgKey): Promise<void> {
+  const layout = join(work, 'layouts', text)
+  await writeOciLayout(layout, 'latest', simpleTestImage(text))
+  const result = await skopeo([
+    '--insecure-policy',
+    '--registries.d',
+    fixture.registriesD,
+    'copy',
+    '--dest-tls-verify=false',
+    ...(signBy === undefined ? [] : ['--sign-by', signBy.fingerprint]),
+    `oci:${layout}:latest`,
+    `docker://${registry.host}/${tag}`,
+  ])
+  if (!result.ok) throw new Error(`skopeo push of ${tag} failed: ${result.stderr}`)
+}
+
+/** Copy within the registry, adding a signature (existing lookaside signatures are kept). */
+async function copy(from: string, to: string, signBy?: TestGpgKey): Promise<void> {
+  const result = await skopeo([
+    '--insecure-policy',
+    '--registries.d',
+    fixture.registriesD,
+    'copy',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    ...(signBy === undefined ? [] : ['--sign-by', signBy.fingerprint]),
+    `docker://${registry.host}/${from}`,
+    `docker://${registry.host}/${to}`,
+  ])
+  if (!result.ok) throw new Error(`skopeo copy ${from} → ${to} failed: ${result.stderr}`)
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'initguard-parity-'))
+  registry = await startRegistry()
+  gpg = await createGpgHome()
+  ;[keyA, keyB] = [
+    await gpg.generateKey('Signer A', 'ed25519'),
+    await gpg.generateKey('Signer B', 'rsa2048'),
+  ]
+  const registriesD = join(work, 'registries.d')
+  await mkdir(registriesD)
+  const lookaside = `file://${join(work, 'lookaside')}`
+  await writeFile(
+    join(registriesD, 'local.yaml'),
+    `docker:\n  ${registry.host}:\n    lookaside: ${lookaside}\n    lookaside-staging: ${lookaside}\n`,
+  )
+  const keys = join(work, 'keys')
+  await mkdir(keys)
+  const keyPath = (name: string): string => join(keys, name)
+  await writeFile(keyPath('a.gpg'), keyA.publicKeyring)
+  await writeFile(keyPath('b.gpg'), keyB.publicKeyring)
+  await writeFile(keyPath('ab.gpg'), Buffer.concat([keyA.publicKeyring, keyB.publicKeyring]))
+  fixture = { host: registry.host, registriesD, keyPath, keyA, keyB, digests: new Map() }
+
+  await push('test/hello:v1', 'hello v1', keyA)
+  await push('test/hello:v2', 'hello v2')
+  await push('test/hello:v3', 'hello v3', keyB)
+  await push('test/hello:v4', 'hello v4', keyA)
+  await copy('test/hello:v4', 'test/hello:v4', keyB)
+  await copy('test/hello:v1', 'test/hello:v9')
+  await copy('test/hello:v1', 'mirror/hello:v1')
+  await push('test/sub/deep:v1', 'deep v1', keyA)
+  fixture.digests.set('test/hello:v1', simpleTestImage('hello v1').manifestDigest)
+}, 120_000)
+
+afterAll(async () => {
+  await registry.stop()
+  await gpg.remove()
+  await rm(work, { recursive: true, force: true })
+})
+
+describe('policy decisions equal skopeo copy --policy', () => {
+  const cases = parityCases()
+
+  it('covers at least 30 cases with both outcomes', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(30)
+  })
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    const policyText = JSON.stringify(testCase.policy(fixture))
+    const reference = `${fixture.host}/${testCase.reference(fixture)}`
+    const policyFile = join(work, `policy-${cases.indexOf(testCase)}.json`)
+    await writeFile(policyFile, policyText)
+    const out = await mkdtemp(join(work, 'out-'))
+    const oracle = await skopeo([
+      '--policy',
+      policyFile,
+      '--registries.d',
+      fixture.registriesD,
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${reference}`,
+      `dir:${out}`,
+    ])
+    if (!oracle.ok)
+      expect(oracle.stderr).toMatch(
+        /rejected|not accepted|no signature|Unimplemented|does not match/i,
+      )
+    const ours = await checkImage(reference, {
+      policy: parseImagePolicy(policyText),
+      registriesD: await loadRegistriesD(fixture.registriesD),
+      insecureRegistries: [fixture.host],
+      now: new Date(),
+    })
+    expect({ accepted: ours.decision.accepted, reason: ours.decision.reason }).toMatchObject({
+      accepted: oracle.ok,
+    })
+    expect(oracle.ok).toBe(testCase.expected === 'accept')
+  })
+})

@@ -1,0 +1,187 @@
+/**
+ * `pullImage` against Debian's docker-registry: the policy decides first, layers unpack in order
+ * with whiteouts, every hostile or inconsistent image leaves no DEST and nothing outside it.
+ */
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import { parseImagePolicy } from '@initguard/image-policy'
+import { ImagePolicyRejectedError, pullImage } from './image-pull.ts'
+import { buildTestImage, pushTestImage, type TestImage } from './oci-image-test-support.ts'
+import { RegistryClient } from './registry-client.ts'
+import { startRegistry, type TestRegistry } from './registry-test-support.ts'
+
+let registry: TestRegistry
+let client: RegistryClient
+let work: string
+const acceptAll = parseImagePolicy('{"default":[{"type":"insecureAcceptAnything"}]}')
+const rejectAll = parseImagePolicy('{"default":[{"type":"reject"}]}')
+
+const base = buildTestImage([
+  {
+    entries: [
+      { name: 'etc/', type: '5', mode: 0o755 },
+      { name: 'etc/os-release', data: 'ID=test\n' },
+      { name: 'etc/gone.conf', data: 'removed by layer 2\n' },
+      { name: 'var/cache/', type: '5', mode: 0o755 },
+      { name: 'var/cache/old.bin', data: 'old\n' },
+      { name: 'usr/', type: '5', mode: 0o755 },
+      { name: 'usr/lib/', type: '5', mode: 0o755 },
+      { name: 'lib', type: '2', linkName: 'usr/lib' },
+    ],
+  },
+  {
+    entries: [
+      { name: 'etc/.wh.gone.conf' },
+      { name: 'var/cache/.wh..wh..opq' },
+      { name: 'var/cache/new.bin', data: 'new\n' },
+      { name: 'lib/libtest.so', data: 'through the merged-usr link\n' },
+      { name: 'bin/', type: '5', mode: 0o755 },
+      { name: 'bin/tool', data: '#!/bin/sh\n', mode: 0o755 },
+    ],
+    compress: false,
+  },
+])
+
+async function tree(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    const path = prefix === '' ? name : `${prefix}/${name}`
+    const stats = await lstat(join(dir, path))
+    if (stats.isDirectory()) out.push(`${path}/`, ...(await tree(dir, path)))
+    else if (stats.isSymbolicLink()) out.push(`${path} -> link`)
+    else out.push(`${path} = ${(await readFile(join(dir, path), 'utf8')).trim()}`)
+  }
+  return out
+}
+
+async function codeOf(run: Promise<unknown>): Promise<string> {
+  try {
+    await run
+  } catch (error) {
+    if (isInitguardError(error)) return error.code
+    throw error
+  }
+  return 'none'
+}
+
+const pullOptions = { insecureRegistries: [] as string[], policy: acceptAll }
+
+beforeAll(async () => {
+  registry = await startRegistry()
+  pullOptions.insecureRegistries = [registry.host]
+  client = new RegistryClient({ insecureRegistries: [registry.host] })
+  work = await mkdtemp(join(tmpdir(), 'initguard-pull-'))
+  await pushTestImage(client, `${registry.host}/test/base`, 'v1', base)
+}, 60_000)
+
+afterAll(async () => {
+  await registry.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+describe('pullImage', () => {
+  it('reproduces the tree of a multi-layer image with whiteouts and an opaque directory', async () => {
+    const dest = join(work, 'rootfs')
+    const progress: number[] = []
+    const pulled = await pullImage(`${registry.host}/test/base:v1`, dest, {
+      ...pullOptions,
+      concurrency: 2,
+      onProgress: (p) => progress.push(p.received),
+    })
+    expect(pulled.layers).toBe(2)
+    expect(pulled.checked.decision.accepted).toBe(true)
+    expect(progress.length).toBeGreaterThan(0)
+    expect(await tree(dest)).toEqual([
+      'bin/',
+      'bin/tool = #!/bin/sh',
+      'etc/',
+      'etc/os-release = ID=test',
+      'lib -> link',
+      'usr/',
+      'usr/lib/',
+      'usr/lib/libtest.so = through the merged-usr link',
+      'var/',
+      'var/cache/',
+      'var/cache/new.bin = new',
+    ])
+    expect(await readdir(work)).toEqual(['rootfs'])
+  })
+
+  it('fetches nothing and creates nothing when the policy refuses', async () => {
+    const dest = join(work, 'refused')
+    const error = await pullImage(`${registry.host}/test/base:v1`, dest, {
+      ...pullOptions,
+      policy: rejectAll,
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ImagePolicyRejectedError)
+    expect((error as ImagePolicyRejectedError).decision.reason).toMatch(/is rejected by policy/)
+    await expect(lstat(dest)).rejects.toThrow(/ENOENT/)
+  })
+
+  it('refuses a DEST that is not empty and leaves it alone', async () => {
+    const dest = join(work, 'busy')
+    await mkdir(dest)
+    await writeFile(join(dest, 'keep'), 'mine')
+    expect(await codeOf(pullImage(`${registry.host}/test/base:v1`, dest, pullOptions))).toBe(
+      'ERR_PULL_DEST_NOT_EMPTY',
+    )
+    expect(await readdir(dest)).toEqual(['keep'])
+  })
+
+  async function pushAndPull(name: string, image: TestImage): Promise<string> {
+    await pushTestImage(client, `${registry.host}/test/${name}`, 'v1', image)
+    const dest = join(work, name)
+    const code = await codeOf(pullImage(`${registry.host}/test/${name}:v1`, dest, pullOptions))
+    await expect(lstat(dest)).rejects.toThrow(/ENOENT/)
+    expect((await readdir(work)).filter((n) => n.includes('partial'))).toEqual([])
+    return code
+  }
+
+  it.each([
+    ['an absolute path', [{ name: '/etc/passwd', data: 'x' }]],
+    ['a .. path', [{ name: '../escape', data: 'x' }]],
+    ['a hardlink outside', [{ name: 'h', type: '1', linkName: '../../etc/passwd' }]],
+  ])('refuses a layer with %s: no DEST, nothing outside', async (_name, entries) => {
+    const name = `hostile-${String(Math.random()).slice(2, 8)}`
+    expect(await pushAndPull(name, buildTestImage([{ entries }]))).toMatch(/^ERR_LAYER_/)
+    await expect(lstat(join(work, 'escape'))).rejects.toThrow(/ENOENT/)
+  })
+
+  it('keeps writes through an absolute symlink inside DEST (chroot semantics)', async () => {
+    const marker = `initguard-escape-${String(Math.random()).slice(2, 10)}`
+    const image = buildTestImage([
+      {
+        entries: [
+          { name: 'out', type: '2', linkName: tmpdir() },
+          { name: `out/${marker}`, data: 'x' },
+        ],
+      },
+    ])
+    await pushTestImage(client, `${registry.host}/test/symlink`, 'v1', image)
+    const dest = join(work, 'symlink')
+    await pullImage(`${registry.host}/test/symlink:v1`, dest, pullOptions)
+    await expect(lstat(join(tmpdir(), marker))).rejects.toThrow(/ENOENT/)
+    expect(await readFile(join(dest, tmpdir(), marker), 'utf8')).toBe('x')
+  })
+
+  it('refuses a layer whose content is not what the config lists', async () => {
+    const honest = buildTestImage([{ entries: [{ name: 'a', data: 'a' }] }])
+    const other = buildTestImage([{ entries: [{ name: 'b', data: 'b' }] }])
+    // The manifest and layer of one image with the config (diff_ids) of another.
+    const config = other.config
+    const manifest = JSON.parse(new TextDecoder().decode(honest.manifest)) as {
+      config: { digest: string; size: number }
+    }
+    manifest.config = {
+      ...manifest.config,
+      digest: `sha256:${(await import('node:crypto')).createHash('sha256').update(config).digest('hex')}`,
+      size: config.length,
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(manifest))
+    const mixed: TestImage = { ...honest, config, manifest: bytes, manifestDigest: '' }
+    expect(await pushAndPull('mixed', mixed)).toBe('ERR_LAYER_DIFF_ID')
+  })
+})

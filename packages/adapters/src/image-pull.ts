@@ -1,0 +1,183 @@
+/**
+ * Pull an image into a root file system, only if the policy allows it: decide first (nothing but
+ * manifests is fetched before that), then download the config and layers (each checked against
+ * its digest, a few at a time), unpack the layers in order into a staging directory beside DEST
+ * (each layer's uncompressed digest checked against the config's `rootfs.diff_ids`), and rename
+ * the staging directory to DEST only when everything succeeded. A failure leaves no DEST behind.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import {
+  ExpectationError,
+  LocalIoError,
+  MalformedInputError,
+  UsageError,
+  VerificationError,
+} from '@initguard/core'
+import type { PolicyDecision } from '@initguard/image-policy'
+import { checkImage, type CheckImageOptions, type CheckedImage } from './image-check.ts'
+import { unpackLayer, type UnpackLayerOptions } from './oci-layer-unpack.ts'
+import type { BlobProgress } from './registry-blobs.ts'
+import { RegistryClient } from './registry-client.ts'
+
+/** Thrown by {@link pullImage} when the policy refuses the image; carries the decision. */
+export class ImagePolicyRejectedError extends ExpectationError {
+  readonly decision: PolicyDecision
+
+  constructor(reference: string, decision: PolicyDecision) {
+    super('ERR_IMAGE_POLICY_REJECTED', `the policy refuses ${reference}: ${decision.reason}`, {
+      details: { reference, scope: decision.scope.field },
+      hint: 'see the decision for which requirement failed and why each signature was refused',
+    })
+    this.decision = decision
+  }
+}
+
+/** Options of {@link pullImage}. */
+export interface PullImageOptions extends CheckImageOptions, UnpackLayerOptions {
+  /** Layer downloads at once; default 3. */
+  readonly concurrency?: number
+  /** Called as layer bytes arrive. */
+  readonly onProgress?: (progress: BlobProgress) => void
+  /** Where blobs are kept while pulling; default a new directory under the system temp dir. */
+  readonly blobDirectory?: string
+}
+
+/** What {@link pullImage} did. */
+export interface PulledImage {
+  readonly checked: CheckedImage
+  readonly dest: string
+  readonly layers: number
+  readonly files: number
+  /** Entries not unpacked (devices, FIFOs, …), with why. */
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[]
+}
+
+function parseDiffIds(config: Uint8Array, layers: number): string[] {
+  let diffIds: unknown
+  try {
+    const parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(config)) as unknown
+    diffIds = (parsed as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids
+  } catch (cause) {
+    throw new MalformedInputError('ERR_IMAGE_CONFIG', 'the image config is not JSON', { cause })
+  }
+  if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) {
+    throw new MalformedInputError(
+      'ERR_IMAGE_CONFIG',
+      'the image config has no rootfs.diff_ids list',
+      {
+        hint: 'the image was not built by a standard tool',
+      },
+    )
+  }
+  if (diffIds.length !== layers) {
+    throw new MalformedInputError(
+      'ERR_IMAGE_CONFIG',
+      `the image config lists ${diffIds.length} layer digests for ${layers} layers`,
+      { details: { diffIds: diffIds.length, layers } },
+    )
+  }
+  return diffIds
+}
+
+/** DEST must not exist, or be an empty directory (which is replaced). */
+async function checkDestination(dest: string): Promise<boolean> {
+  try {
+    const entries = await readdir(dest)
+    if (entries.length > 0) {
+      throw new UsageError('ERR_PULL_DEST_NOT_EMPTY', `${JSON.stringify(dest)} is not empty`, {
+        details: { path: dest },
+        hint: 'pull into a new or empty directory; nothing is ever unpacked over existing files',
+      })
+    }
+    return true
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ENOENT') return false
+    if (code === 'ENOTDIR') {
+      throw new UsageError('ERR_PULL_DEST_NOT_EMPTY', `${JSON.stringify(dest)} is a file`, {
+        details: { path: dest },
+      })
+    }
+    throw error
+  }
+}
+
+/**
+ * Check `reference` against the policy and, if it is accepted, unpack it into `dest`.
+ *
+ * @throws {@link ImagePolicyRejectedError} (`ERR_IMAGE_POLICY_REJECTED`, exit 5) when the policy
+ *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY`; {@link VerificationError}
+ *   `ERR_LAYER_DIFF_ID`; {@link MalformedInputError} `ERR_IMAGE_CONFIG`; and the registry
+ *   client's, the unpacker's and {@link checkImage}'s errors.
+ */
+export async function pullImage(
+  reference: string,
+  dest: string,
+  options: PullImageOptions,
+): Promise<PulledImage> {
+  const target = resolve(dest)
+  const replaceEmpty = await checkDestination(target)
+  const client = options.client ?? new RegistryClient(options)
+  const checked = await checkImage(reference, { ...options, client })
+  if (!checked.decision.accepted) throw new ImagePolicyRejectedError(reference, checked.decision)
+
+  const { repository, manifest } = checked.imageManifest
+  if (manifest.kind !== 'image')
+    throw new MalformedInputError('ERR_IMAGE_CONFIG', 'no image manifest')
+  const config = await client.fetchBlob(repository, manifest.config, { maxSize: 4 * 1024 * 1024 })
+  const diffIds = parseDiffIds(config, manifest.layers.length)
+
+  const blobs = options.blobDirectory ?? (await mkdtemp(join(tmpdir(), 'initguard-blobs-')))
+  const staging = join(
+    dirname(target),
+    `.${basename(target)}.partial-${randomBytes(6).toString('hex')}`,
+  )
+  try {
+    await mkdir(staging, { recursive: false })
+    const pulled = await client.pullBlobs(repository, manifest.layers, blobs, {
+      concurrency: options.concurrency ?? 3,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    })
+    let files = 0
+    const skipped: { path: string; reason: string }[] = []
+    for (const [index, layer] of pulled.entries()) {
+      const result = await unpackLayer(
+        await readFile(layer.path),
+        layer.descriptor.mediaType,
+        staging,
+        options,
+      )
+      if (result.diffId !== diffIds[index]) {
+        throw new VerificationError(
+          'ERR_LAYER_DIFF_ID',
+          `layer ${index} unpacks to ${result.diffId}, but the image config says ${diffIds[index] ?? ''}`,
+          { details: { layer: index, expected: diffIds[index] ?? '', actual: result.diffId } },
+        )
+      }
+      files += result.files
+      skipped.push(...result.skipped)
+    }
+    if (replaceEmpty) await rmdir(target)
+    try {
+      await rename(staging, target)
+    } catch (cause) {
+      throw new LocalIoError(
+        'ERR_PULL_DEST',
+        `cannot move the unpacked image to ${JSON.stringify(target)}`,
+        {
+          cause,
+          details: { path: target },
+        },
+      )
+    }
+    return { checked, dest: target, layers: pulled.length, files, skipped }
+  } finally {
+    await rm(staging, { recursive: true, force: true })
+    if (options.blobDirectory === undefined) await rm(blobs, { recursive: true, force: true })
+  }
+}

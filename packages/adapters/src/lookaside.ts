@@ -1,0 +1,239 @@
+/**
+ * Reading simple-signing signatures from a lookaside store (containers-signature(5) "separate
+ * storage"), as containers/image's `docker_image_src.go` does: `signature-1`, `signature-2`, …
+ * until the first one that does not exist. A `file:` store ends at the first missing file; an
+ * `http(s):` store ends at the first HTTP 404, and any other status but 200 is an error.
+ *
+ * Blobs are returned raw and unverified: they are only bytes someone put in a directory or on a
+ * web server until a signature check says otherwise.
+ *
+ * @module
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { LocalIoError, MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
+import { lookasideSignatureURL, redactUrl } from './lookaside-location.ts'
+
+/** Largest signature accepted: 4 MiB, c/image's `MaxSignatureBodySize`. */
+export const MAX_LOOKASIDE_SIGNATURE_SIZE: number = 4 * 1024 * 1024
+/** Most signatures read for one manifest: 128, c/image's `maxLookasideSignatures`. */
+export const MAX_LOOKASIDE_SIGNATURES = 128
+
+/** Options for {@link readLookasideSignatures}. */
+export interface LookasideReadOptions {
+  /** Largest accepted signature in bytes; default {@link MAX_LOOKASIDE_SIGNATURE_SIZE}. */
+  readonly maxSignatureSize?: number
+  /** Most signatures read; more is an error; default {@link MAX_LOOKASIDE_SIGNATURES}. */
+  readonly maxSignatures?: number
+  /** Per-request timeout for HTTP, headers and body together; default 30 s. */
+  readonly timeoutMs?: number
+  /** The fetch implementation; default the global one. */
+  readonly fetch?: typeof fetch
+}
+
+/** One signature blob as found in the store. */
+export interface LookasideSignature {
+  /** Its number, 1-based (`signature-<n>`). */
+  readonly n: number
+  /** Where it was read, with any password redacted. */
+  readonly url: string
+  /** The raw blob, unverified. */
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Read every signature of `manifestDigest` from the store at `repositoryBase` (the
+ * `repositoryBase` of a {@link LookasideChoice}, i.e. `<lookaside>/<repository path>`).
+ *
+ * @throws {@link UsageError} `ERR_LOOKASIDE_SCHEME`; {@link MalformedInputError}
+ *   `ERR_LOOKASIDE_DIGEST`, `ERR_LOOKASIDE_SIGNATURE_TOO_LARGE`, `ERR_LOOKASIDE_TOO_MANY`;
+ *   {@link LocalIoError} `ERR_LOOKASIDE_READ`; {@link UnavailableError} `ERR_LOOKASIDE_HTTP_STATUS`,
+ *   `ERR_LOOKASIDE_UNAVAILABLE`.
+ */
+export async function readLookasideSignatures(
+  repositoryBase: URL,
+  manifestDigest: string,
+  options: LookasideReadOptions = {},
+): Promise<LookasideSignature[]> {
+  const protocol = repositoryBase.protocol
+  if (protocol !== 'file:' && protocol !== 'http:' && protocol !== 'https:') {
+    throw new UsageError(
+      'ERR_LOOKASIDE_SCHEME',
+      `cannot read signatures from ${redactUrl(repositoryBase)}: only file, http and https stores are supported`,
+      { hint: 'configure the lookaside store as file:///path or https://host/path' },
+    )
+  }
+  const maxSize = options.maxSignatureSize ?? MAX_LOOKASIDE_SIGNATURE_SIZE
+  const maxCount = options.maxSignatures ?? MAX_LOOKASIDE_SIGNATURES
+  const signatures: LookasideSignature[] = []
+  for (let n = 1; ; n++) {
+    const url = lookasideSignatureURL(repositoryBase, manifestDigest, n)
+    const bytes =
+      protocol === 'file:'
+        ? await readFileSignature(url, maxSize)
+        : await fetchSignature(url, maxSize, options)
+    if (bytes === undefined) return signatures
+    if (n > maxCount) {
+      // Checked only once signature maxCount + 1 exists, so a store with exactly maxCount works.
+      throw new MalformedInputError(
+        'ERR_LOOKASIDE_TOO_MANY',
+        `the signature store has more than ${maxCount} signatures for ${manifestDigest}`,
+        {
+          details: { url: redactUrl(url), maxSignatures: maxCount },
+          hint: 'remove stale signatures from the store; this many suggests a misconfigured server',
+        },
+      )
+    }
+    signatures.push({ n, url: redactUrl(url), bytes })
+  }
+}
+
+function tooLarge(url: URL, maxSize: number): MalformedInputError {
+  return new MalformedInputError(
+    'ERR_LOOKASIDE_SIGNATURE_TOO_LARGE',
+    `the signature at ${redactUrl(url)} is larger than ${maxSize} bytes`,
+    {
+      details: { url: redactUrl(url), maxSize },
+      hint: 'a simple signature is a few kilobytes; check that the store serves signatures',
+    },
+  )
+}
+
+/** The file's bytes, or undefined when it does not exist (the end of the list). */
+async function readFileSignature(url: URL, maxSize: number): Promise<Uint8Array | undefined> {
+  const path = fileURLToPath(url)
+  let handle: FileHandle
+  try {
+    handle = await open(path, 'r')
+  } catch (error) {
+    // Only "no such file" ends the list, as in c/image (os.IsNotExist); anything else is an error.
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
+    throw readError(error, path)
+  }
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw readError(undefined, path, 'it is not a regular file')
+    if (info.size > maxSize) throw tooLarge(url, maxSize)
+    // Read one byte more than allowed so a file that grows after the stat is still caught.
+    const buffer = new Uint8Array(maxSize + 1)
+    let length = 0
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+      if (length > maxSize) throw tooLarge(url, maxSize)
+    }
+    return buffer.slice(0, length)
+  } catch (error) {
+    if (error instanceof MalformedInputError || error instanceof LocalIoError) throw error
+    throw readError(error, path)
+  } finally {
+    await handle.close()
+  }
+}
+
+function readError(error: unknown, path: string, why?: string): LocalIoError {
+  const code = (error as { code?: unknown } | undefined)?.code
+  const reason = why ?? (typeof code === 'string' ? code : 'unknown error')
+  return new LocalIoError(
+    'ERR_LOOKASIDE_READ',
+    `cannot read the signature ${JSON.stringify(path)}: ${reason}`,
+    {
+      cause: error,
+      details: { path, reason },
+      hint: 'check the permissions of the lookaside directory',
+    },
+  )
+}
+
+/** Percent-decode as Go's url.UserPassword holds it; keep text with a broken escape as written. */
+function percentDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** The body of a 200 response, or undefined for a 404 (the end of the list). */
+async function fetchSignature(
+  url: URL,
+  maxSize: number,
+  options: LookasideReadOptions,
+): Promise<Uint8Array | undefined> {
+  const shown = redactUrl(url)
+  const unavailable = (cause: unknown): UnavailableError => {
+    const timedOut = (cause as { name?: unknown }).name === 'TimeoutError'
+    return new UnavailableError(
+      'ERR_LOOKASIDE_UNAVAILABLE',
+      `cannot read the signature at ${shown}: ${timedOut ? 'timed out' : 'the request failed'}`,
+      {
+        cause,
+        details: { url: shown },
+        hint: 'check that the signature server is reachable, or use a file:// store',
+      },
+    )
+  }
+  const fetchImpl = options.fetch ?? fetch
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 30_000)
+  // fetch refuses URLs with credentials; Go's http.Client sends them as basic authentication.
+  const target = new URL(url.href)
+  const headers = new Headers()
+  if (target.username !== '' || target.password !== '') {
+    const user = `${percentDecode(target.username)}:${percentDecode(target.password)}`
+    headers.set('authorization', `Basic ${Buffer.from(user).toString('base64')}`)
+    target.username = ''
+    target.password = ''
+  }
+  let response: Response
+  try {
+    // Redirects are followed as Go's http.Client does; the blob is verified later anyway.
+    response = await fetchImpl(target, { signal, redirect: 'follow', headers })
+  } catch (error) {
+    throw unavailable(error)
+  }
+  if (response.status === 404) {
+    await response.body?.cancel()
+    return undefined
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel()
+    throw new UnavailableError(
+      'ERR_LOOKASIDE_HTTP_STATUS',
+      `the signature server answered HTTP ${response.status} for ${shown}; only 200 and 404 are expected`,
+      {
+        details: { url: shown, status: response.status },
+        hint: 'check the lookaside URL in registries.d and the server; 404 marks the end of the list',
+      },
+    )
+  }
+  const declared = Number(response.headers.get('content-length') ?? NaN)
+  if (declared > maxSize) {
+    await response.body?.cancel()
+    throw tooLarge(url, maxSize)
+  }
+  const chunks: Uint8Array[] = []
+  let length = 0
+  try {
+    if (response.body !== null) {
+      // The DOM lib types the body's chunks loosely; fetch always yields bytes.
+      const body = response.body as AsyncIterable<Uint8Array>
+      for await (const chunk of body) {
+        length += chunk.length
+        // Throwing out of the loop cancels the stream, so the rest is never downloaded.
+        if (length > maxSize) throw tooLarge(url, maxSize)
+        chunks.push(chunk)
+      }
+    }
+  } catch (error) {
+    if (error instanceof MalformedInputError) throw error
+    throw unavailable(error)
+  }
+  const bytes = new Uint8Array(length)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
+}

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import {
+  defaultDockerConfigPath,
+  dockerCredentialsFor,
+  normalizeRegistryHost,
+  parseDockerConfig,
+} from './docker-credentials.ts'
+import {
+  DOCKER_LIST_MEDIA_TYPE,
+  OCI_MANIFEST_MEDIA_TYPE,
+  computeDigest,
+  parseManifest,
+  selectPlatform,
+  type ImageIndex,
+} from './oci-manifest.ts'
+import { parseWwwAuthenticate } from './registry-auth.ts'
+import { retryAfterMs, safeUrl } from './registry-http.ts'
+
+function codeOf(f: () => unknown): string {
+  try {
+    f()
+  } catch (error) {
+    if (isInitguardError(error)) return error.code
+    throw error
+  }
+  return 'no error'
+}
+
+const enc = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+const d = computeDigest(new Uint8Array(0))
+
+describe('parseManifest', () => {
+  const image = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST_MEDIA_TYPE,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: d, size: 0 },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d, size: 0 }],
+  }
+
+  it('parses an image manifest and infers the media type when the document omits it', () => {
+    expect(parseManifest(enc(image), `${OCI_MANIFEST_MEDIA_TYPE}; charset=utf-8`)).toMatchObject({
+      kind: 'image',
+      layers: [{ digest: d }],
+    })
+    const { mediaType: _omitted, ...bare } = image
+    expect(parseManifest(enc(bare), 'application/json').mediaType).toBe(OCI_MANIFEST_MEDIA_TYPE)
+  })
+
+  it('refuses schema 1, bad descriptors, media type confusion and non-JSON', () => {
+    expect(codeOf(() => parseManifest(enc({ schemaVersion: 1, fsLayers: [] })))).toBe(
+      'ERR_REGISTRY_SCHEMA1',
+    )
+    expect(
+      codeOf(() =>
+        parseManifest(enc(image), 'application/vnd.docker.distribution.manifest.v1+prettyjws'),
+      ),
+    ).toBe('ERR_REGISTRY_SCHEMA1')
+    const badSize = { ...image, layers: [{ ...image.layers[0], size: -1 }] }
+    expect(codeOf(() => parseManifest(enc(badSize)))).toBe('ERR_REGISTRY_MANIFEST')
+    const badDigest = { ...image, config: { ...image.config, digest: 'sha256:ABC' } }
+    expect(codeOf(() => parseManifest(enc(badDigest)))).toBe('ERR_REGISTRY_DIGEST_FORMAT')
+    expect(codeOf(() => parseManifest(enc({ ...image, layers: undefined })))).toBe(
+      'ERR_REGISTRY_MANIFEST',
+    )
+    expect(codeOf(() => parseManifest(enc(image), DOCKER_LIST_MEDIA_TYPE))).toBe(
+      'ERR_REGISTRY_MEDIA_TYPE',
+    )
+    expect(codeOf(() => parseManifest(enc({ ...image, mediaType: 'text/plain' })))).toBe(
+      'ERR_REGISTRY_MEDIA_TYPE',
+    )
+    expect(codeOf(() => parseManifest(new Uint8Array([0xff, 0x7b])))).toBe('ERR_REGISTRY_MANIFEST')
+  })
+
+  it('selects a platform, treating a missing arm64 variant as v8', () => {
+    const entry = (architecture: string, variant?: string): object => ({
+      mediaType: OCI_MANIFEST_MEDIA_TYPE,
+      digest: computeDigest(enc([architecture, variant])),
+      size: 1,
+      platform: { os: 'linux', architecture, ...(variant === undefined ? {} : { variant }) },
+    })
+    const index = parseManifest(
+      enc({
+        schemaVersion: 2,
+        manifests: [entry('arm', 'v6'), entry('arm', 'v7'), entry('arm64')],
+      }),
+    ) as ImageIndex
+    expect(
+      selectPlatform(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).platform,
+    ).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' })
+    expect(
+      selectPlatform(index, { os: 'linux', architecture: 'arm64', variant: 'v8' }).platform,
+    ).toEqual({ os: 'linux', architecture: 'arm64' })
+    expect(codeOf(() => selectPlatform(index, { os: 'linux', architecture: 'amd64' }))).toBe(
+      'ERR_REGISTRY_NO_PLATFORM',
+    )
+  })
+})
+
+describe('docker config credentials', () => {
+  const auth = (s: string): string => Buffer.from(s).toString('base64')
+
+  it('matches host, host:port, URL keys and Docker Hub aliases', () => {
+    const config = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          'https://index.docker.io/v1/': { auth: auth('hub:pw:with:colons') },
+          'quay.io': { username: 'q', password: 'qp' },
+          'http://localhost:5000': { auth: auth('l:lp') },
+          'ghcr.io': {},
+        },
+        credsStore: 'desktop',
+      }),
+    )
+    expect(dockerCredentialsFor(config, 'docker.io')).toEqual({
+      username: 'hub',
+      password: 'pw:with:colons',
+    })
+    expect(dockerCredentialsFor(config, 'registry-1.docker.io')?.username).toBe('hub')
+    expect(dockerCredentialsFor(config, 'QUAY.io')).toEqual({ username: 'q', password: 'qp' })
+    expect(dockerCredentialsFor(config, 'localhost:5000')?.username).toBe('l')
+    expect(dockerCredentialsFor(config, 'localhost')).toBeUndefined()
+    // An empty entry next to a store: the secret is in the store, which we do not run.
+    expect(codeOf(() => dockerCredentialsFor(config, 'ghcr.io'))).toBe(
+      'ERR_REGISTRY_CREDENTIAL_HELPER',
+    )
+    // No entry at all: anonymous, so public pulls keep working on desktop machines.
+    expect(dockerCredentialsFor(config, 'gcr.io')).toBeUndefined()
+    expect(normalizeRegistryHost('index.docker.io')).toBe('docker.io')
+  })
+
+  it('refuses helpers-only registries and malformed files, naming no secret', () => {
+    const config = parseDockerConfig(JSON.stringify({ credHelpers: { 'x.io': 'ecr-login' } }))
+    expect(codeOf(() => dockerCredentialsFor(config, 'x.io'))).toBe(
+      'ERR_REGISTRY_CREDENTIAL_HELPER',
+    )
+    expect(codeOf(() => parseDockerConfig('{'))).toBe('ERR_DOCKER_CONFIG')
+    let message = ''
+    try {
+      parseDockerConfig(JSON.stringify({ auths: { h: { auth: auth('secretwithoutcolon') } } }))
+    } catch (error) {
+      message = JSON.stringify(error) + String(error)
+    }
+    expect(message).toContain('ERR_DOCKER_CONFIG')
+    expect(message).not.toContain('secretwithoutcolon')
+    expect(defaultDockerConfigPath({ DOCKER_CONFIG: '/etc/d' })).toBe('/etc/d/config.json')
+  })
+})
+
+describe('HTTP helpers', () => {
+  it('parses WWW-Authenticate challenges', () => {
+    expect(
+      parseWwwAuthenticate(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+      ),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:library/busybox:pull',
+        },
+      },
+    ])
+    expect(parseWwwAuthenticate('Basic realm="a \\"b\\"", Bearer realm=x')).toEqual([
+      { scheme: 'basic', params: { realm: 'a "b"' } },
+      { scheme: 'bearer', params: { realm: 'x' } },
+    ])
+  })
+
+  it('reads Retry-After and strips credentials and queries from URLs', () => {
+    expect(retryAfterMs('3')).toBe(3000)
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000)
+    expect(retryAfterMs('soon')).toBeUndefined()
+    expect(safeUrl('https://u:p@s3.example/b/k?X-Amz-Signature=s')).toBe('https://s3.example/b/k')
+  })
+})

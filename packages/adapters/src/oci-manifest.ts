@@ -1,0 +1,297 @@
+/**
+ * OCI and Docker schema 2 manifests as a registry serves them: media types, strict-enough parsing
+ * (every descriptor has a media type, a well-formed digest and a safe size) and platform selection
+ * in an index or manifest list. Schema 1 manifests are refused: they carry no content digests for
+ * their config and are deprecated everywhere.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { ExpectationError, MalformedInputError } from '@initguard/core'
+
+/** OCI image index. */
+export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json'
+/** OCI image manifest. */
+export const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json'
+/** Docker schema 2 manifest list. */
+export const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json'
+/** Docker schema 2 image manifest. */
+export const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json'
+
+/** The manifest media types a pull accepts, for the `Accept` header. */
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [
+  OCI_INDEX_MEDIA_TYPE,
+  OCI_MANIFEST_MEDIA_TYPE,
+  DOCKER_LIST_MEDIA_TYPE,
+  DOCKER_MANIFEST_MEDIA_TYPE,
+]
+
+const INDEX_TYPES = new Set([OCI_INDEX_MEDIA_TYPE, DOCKER_LIST_MEDIA_TYPE])
+const IMAGE_TYPES = new Set([OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE])
+const SCHEMA1_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+])
+
+/** The digest algorithms we can compute, with the hex length each one has. */
+const HEX_LENGTHS: ReadonlyMap<string, number> = new Map([
+  ['sha256', 64],
+  ['sha384', 96],
+  ['sha512', 128],
+])
+
+/** A platform as an index names it. */
+export interface Platform {
+  readonly os: string
+  readonly architecture: string
+  readonly variant?: string
+}
+
+/** A content descriptor: what a manifest says about a blob or another manifest. */
+export interface Descriptor {
+  readonly mediaType: string
+  readonly digest: string
+  readonly size: number
+  readonly platform?: Platform
+  readonly annotations?: Readonly<Record<string, string>>
+  readonly urls?: readonly string[]
+  readonly artifactType?: string
+}
+
+/** An OCI index or Docker manifest list. */
+export interface ImageIndex {
+  readonly kind: 'index'
+  readonly mediaType: string
+  readonly manifests: readonly Descriptor[]
+}
+
+/** An OCI or Docker schema 2 image manifest. */
+export interface ImageManifest {
+  readonly kind: 'image'
+  readonly mediaType: string
+  readonly config: Descriptor
+  readonly layers: readonly Descriptor[]
+  readonly annotations?: Readonly<Record<string, string>>
+}
+
+/** Either kind of manifest. */
+export type ParsedManifest = ImageIndex | ImageManifest
+
+function malformed(message: string, field: string): MalformedInputError {
+  return new MalformedInputError('ERR_REGISTRY_MANIFEST', `manifest ${message}`, {
+    details: { field },
+    hint: 'the registry served a manifest that is not a valid OCI or Docker schema 2 manifest',
+  })
+}
+
+/**
+ * The algorithm of a digest `algorithm:hex`, after checking its form.
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_DIGEST_FORMAT`.
+ */
+export function digestAlgorithm(digest: string, field = 'digest'): string {
+  const colon = digest.indexOf(':')
+  const algorithm = digest.slice(0, colon)
+  const length = HEX_LENGTHS.get(algorithm)
+  if (
+    colon < 0 ||
+    length === undefined ||
+    !new RegExp(`^[a-f0-9]{${length}}$`).test(digest.slice(colon + 1))
+  ) {
+    throw new MalformedInputError(
+      'ERR_REGISTRY_DIGEST_FORMAT',
+      `${field} is not a sha256, sha384 or sha512 digest in lower-case hex`,
+      { details: { field }, hint: 'write digests as sha256:<64 lower-case hex digits>' },
+    )
+  }
+  return algorithm
+}
+
+/** The digest `algorithm:hex` of `bytes` (default sha256). */
+export function computeDigest(bytes: Uint8Array, algorithm = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function stringField(value: unknown, field: string, optional = false): string | undefined {
+  if (value === undefined && optional) return undefined
+  if (typeof value !== 'string' || value.length === 0)
+    throw malformed(`has no string ${field}`, field)
+  return value
+}
+
+function stringMap(value: unknown, field: string): Readonly<Record<string, string>> | undefined {
+  if (value === undefined) return undefined
+  if (!isRecord(value) || !Object.values(value).every((v) => typeof v === 'string'))
+    throw malformed(`has a ${field} that is not a map of strings`, field)
+  return value as Record<string, string>
+}
+
+function parsePlatform(value: unknown, field: string): Platform | undefined {
+  if (value === undefined) return undefined
+  if (!isRecord(value)) throw malformed(`has a ${field} that is not an object`, field)
+  const os = stringField(value['os'], `${field}.os`) ?? ''
+  const architecture = stringField(value['architecture'], `${field}.architecture`) ?? ''
+  const variant = stringField(value['variant'], `${field}.variant`, true)
+  return { os, architecture, ...(variant === undefined ? {} : { variant }) }
+}
+
+/**
+ * Parse one descriptor strictly: media type, digest form and a non-negative safe-integer size.
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_DIGEST_FORMAT`.
+ */
+export function parseDescriptor(value: unknown, field: string): Descriptor {
+  if (!isRecord(value)) throw malformed(`has a ${field} that is not an object`, field)
+  const mediaType = stringField(value['mediaType'], `${field}.mediaType`) ?? ''
+  const digest = stringField(value['digest'], `${field}.digest`) ?? ''
+  digestAlgorithm(digest, `${field}.digest`)
+  const size = value['size']
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw malformed(`has a ${field}.size that is not a non-negative integer`, `${field}.size`)
+  const platform = parsePlatform(value['platform'], `${field}.platform`)
+  const annotations = stringMap(value['annotations'], `${field}.annotations`)
+  const urls = value['urls']
+  if (urls !== undefined && (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')))
+    throw malformed(`has ${field}.urls that is not a list of strings`, `${field}.urls`)
+  const artifactType = stringField(value['artifactType'], `${field}.artifactType`, true)
+  return {
+    mediaType,
+    digest,
+    size,
+    ...(platform === undefined ? {} : { platform }),
+    ...(annotations === undefined ? {} : { annotations }),
+    ...(urls === undefined ? {} : { urls }),
+    ...(artifactType === undefined ? {} : { artifactType }),
+  }
+}
+
+/** True for the media types of schema 1 manifests, which are refused. */
+export function isSchema1MediaType(mediaType: string): boolean {
+  return SCHEMA1_TYPES.has(mediaType)
+}
+
+function schema1Error(): ExpectationError {
+  return new ExpectationError(
+    'ERR_REGISTRY_SCHEMA1',
+    'the registry served a Docker schema 1 manifest, which is not supported',
+    {
+      hint: 'push the image again with a current tool (docker, buildah, skopeo) so it is stored as schema 2 or OCI',
+    },
+  )
+}
+
+/**
+ * Parse manifest bytes. `contentType` is the response's media type; the document's own
+ * `mediaType`, when present, must agree with it (a mismatch could make two parsers disagree).
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_MEDIA_TYPE`,
+ *   `ERR_REGISTRY_DIGEST_FORMAT`; {@link ExpectationError} `ERR_REGISTRY_SCHEMA1`.
+ */
+export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
+  const headerType = contentType?.split(';')[0]?.trim().toLowerCase()
+  if (headerType !== undefined && isSchema1MediaType(headerType)) throw schema1Error()
+  let document: unknown
+  try {
+    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (error) {
+    throw new MalformedInputError('ERR_REGISTRY_MANIFEST', 'manifest is not UTF-8 JSON', {
+      cause: error,
+      details: { size: bytes.length },
+      hint: 'the registry served something other than a manifest',
+    })
+  }
+  if (!isRecord(document)) throw malformed('is not a JSON object', '$')
+  if (document['schemaVersion'] === 1) throw schema1Error()
+  if (document['schemaVersion'] !== 2) throw malformed('has no schemaVersion 2', 'schemaVersion')
+  const declared = stringField(document['mediaType'], 'mediaType', true)
+  const known = (t: string | undefined): boolean =>
+    t !== undefined && (INDEX_TYPES.has(t) || IMAGE_TYPES.has(t))
+  if (declared !== undefined && known(headerType) && declared !== headerType)
+    throw new MalformedInputError(
+      'ERR_REGISTRY_MEDIA_TYPE',
+      `manifest says it is ${declared} but was served as ${headerType ?? ''}`,
+      { details: { mediaType: declared, contentType: headerType ?? '' } },
+    )
+  // OCI makes `mediaType` optional in the document; then the structure decides.
+  const mediaType =
+    declared ??
+    (known(headerType)
+      ? (headerType ?? '')
+      : Array.isArray(document['manifests'])
+        ? OCI_INDEX_MEDIA_TYPE
+        : OCI_MANIFEST_MEDIA_TYPE)
+  if (INDEX_TYPES.has(mediaType)) {
+    const manifests = document['manifests']
+    if (!Array.isArray(manifests)) throw malformed('index has no manifests list', 'manifests')
+    return {
+      kind: 'index',
+      mediaType,
+      manifests: manifests.map((m, i) => parseDescriptor(m, `manifests[${i}]`)),
+    }
+  }
+  if (!IMAGE_TYPES.has(mediaType))
+    throw new MalformedInputError(
+      'ERR_REGISTRY_MEDIA_TYPE',
+      `manifest media type ${JSON.stringify(mediaType.slice(0, 100))} is not supported`,
+      {
+        details: { mediaType: mediaType.slice(0, 100) },
+        hint: 'only OCI and Docker schema 2 images and indexes are supported',
+      },
+    )
+  const layers = document['layers']
+  if (!Array.isArray(layers)) throw malformed('has no layers list', 'layers')
+  const annotations = stringMap(document['annotations'], 'annotations')
+  return {
+    kind: 'image',
+    mediaType,
+    config: parseDescriptor(document['config'], 'config'),
+    layers: layers.map((l, i) => parseDescriptor(l, `layers[${i}]`)),
+    ...(annotations === undefined ? {} : { annotations }),
+  }
+}
+
+/** The platform a pull selects when none is given. */
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' }
+
+/** `os/architecture[/variant]`. */
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant]
+    .filter((p) => p !== undefined)
+    .join('/')
+}
+
+// arm64 images usually omit the variant, which then means v8 (as containerd's matcher treats it).
+function variantOf(platform: Platform): string | undefined {
+  return platform.variant ?? (platform.architecture === 'arm64' ? 'v8' : undefined)
+}
+
+/**
+ * The entry of an index that serves `wanted`: same os and architecture, and the same variant when
+ * `wanted` names one (otherwise the first match in index order, as docker does).
+ *
+ * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`.
+ */
+export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor {
+  const match = index.manifests.find(
+    (m) =>
+      m.platform?.os === wanted.os &&
+      m.platform.architecture === wanted.architecture &&
+      (wanted.variant === undefined || variantOf(m.platform) === variantOf(wanted)),
+  )
+  if (match !== undefined) return match
+  const offered = index.manifests
+    .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
+    .filter((p) => p !== undefined)
+  throw new ExpectationError(
+    'ERR_REGISTRY_NO_PLATFORM',
+    `the image index has no manifest for ${formatPlatform(wanted)}`,
+    {
+      details: { wanted: formatPlatform(wanted), offered },
+      hint: `choose one of the platforms the image offers: ${offered.join(', ') || '(none)'}`,
+    },
+  )
+}

@@ -1,0 +1,220 @@
+/**
+ * Registry authentication as the distribution spec and Docker Hub do it: anonymous first; on a
+ * `401` the `WWW-Authenticate` challenge says how. `Basic` resends with the configured user and
+ * password; `Bearer realm=…,service=…,scope=…` asks the token endpoint (a GET, with basic
+ * credentials when there are any, anonymously otherwise) for a token for the request's scope, and
+ * the request is resent once with it. Tokens are cached per registry and scope until they expire.
+ *
+ * @module
+ */
+import { ExpectationError, MalformedInputError, UsageError } from '@initguard/core'
+import type { RegistryCredentials } from './docker-credentials.ts'
+import {
+  Deadline,
+  Retryable,
+  safeUrl,
+  sendFollowingRedirects,
+  statusError,
+  withRetries,
+  type RegistryHttpOptions,
+} from './registry-http.ts'
+
+/** One challenge of a `WWW-Authenticate` header. */
+export interface AuthChallenge {
+  /** Lower case: `bearer`, `basic`… */
+  readonly scheme: string
+  readonly params: Readonly<Record<string, string>>
+}
+
+/**
+ * Parse a `WWW-Authenticate` header (RFC 7235): schemes followed by `name=value` or
+ * `name="quoted value"` parameters, several challenges separated by commas.
+ */
+export function parseWwwAuthenticate(header: string): AuthChallenge[] {
+  const challenges: { scheme: string; params: Record<string, string> }[] = []
+  const token = /\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)/y
+  let i = 0
+  while (i < header.length) {
+    token.lastIndex = i
+    const scheme = token.exec(header)
+    if (scheme === null) break
+    i = token.lastIndex
+    const params: Record<string, string> = {}
+    challenges.push({ scheme: (scheme[1] ?? '').toLowerCase(), params })
+    for (;;) {
+      const param = /\s*,?\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]*)/y
+      param.lastIndex = i
+      const m = param.exec(header)
+      if (m === null) break
+      i = param.lastIndex
+      params[(m[1] ?? '').toLowerCase()] =
+        m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : (m[2] ?? '')
+    }
+    while (i < header.length && /[\s,]/.test(header.charAt(i))) i++
+  }
+  return challenges
+}
+
+/** Settings of {@link RegistryAuth}. */
+export interface RegistryAuthOptions extends RegistryHttpOptions {
+  /** Credentials for a registry host, or `undefined` for anonymous. */
+  readonly credentials: (host: string) => RegistryCredentials | undefined
+  /** Whether plain http may be used for this `host[:port]` (the insecure-registries list). */
+  readonly mayUseHttp: (host: string) => boolean
+  /** The clock, for token expiry; default `Date.now`. */
+  readonly now?: () => number
+}
+
+function basic(credentials: RegistryCredentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
+}
+
+/** Authorization state for the registries one client talks to. */
+export class RegistryAuth {
+  readonly #options: RegistryAuthOptions
+  readonly #tokens = new Map<string, { header: string; expiresAt: number }>()
+  readonly #basicHosts = new Set<string>()
+
+  constructor(options: RegistryAuthOptions) {
+    this.#options = options
+  }
+
+  /** The `Authorization` header to send to `host` for `scope`, if one is known. */
+  header(host: string, scope: string): string | undefined {
+    const cached = this.#tokens.get(`${host} ${scope}`)
+    if (cached !== undefined && cached.expiresAt > (this.#options.now ?? Date.now)())
+      return cached.header
+    const credentials = this.#basicHosts.has(host) ? this.#options.credentials(host) : undefined
+    return credentials === undefined ? undefined : basic(credentials)
+  }
+
+  /**
+   * Act on a `401` from `host`: learn the scheme and obtain a token. Afterwards {@link header}
+   * gives what to resend with.
+   *
+   * @throws {@link ExpectationError} `ERR_REGISTRY_UNAUTHORIZED` when there is nothing to try.
+   */
+  async answer(
+    host: string,
+    scope: string,
+    response: Response,
+    url: URL,
+    what: string,
+  ): Promise<void> {
+    const challenges = parseWwwAuthenticate(response.headers.get('www-authenticate') ?? '')
+    const bearer = challenges.find((c) => c.scheme === 'bearer')
+    const credentials = this.#options.credentials(host)
+    if (bearer !== undefined) {
+      await response.body?.cancel()
+      await this.#fetchToken(host, scope, bearer, credentials)
+      return
+    }
+    if (challenges.some((c) => c.scheme === 'basic') && credentials !== undefined) {
+      await response.body?.cancel()
+      this.#basicHosts.add(host)
+      return
+    }
+    const error = await statusError(response, url, what)
+    throw new ExpectationError('ERR_REGISTRY_UNAUTHORIZED', error.message, {
+      details: error.details,
+      hint:
+        credentials === undefined
+          ? `the registry wants credentials: add an "auths" entry for ${host} to the docker config`
+          : 'the registry offers no authentication scheme Initguard supports (Basic or Bearer)',
+    })
+  }
+
+  async #fetchToken(
+    host: string,
+    scope: string,
+    challenge: AuthChallenge,
+    credentials: RegistryCredentials | undefined,
+  ): Promise<void> {
+    const realm = challenge.params['realm']
+    let url: URL
+    try {
+      url = new URL(realm ?? '')
+    } catch {
+      throw new MalformedInputError(
+        'ERR_REGISTRY_CHALLENGE',
+        `the registry ${host} sent a Bearer challenge without a valid realm`,
+        {
+          details: { registry: host },
+          hint: 'the registry is misconfigured; report it to its operator',
+        },
+      )
+    }
+    if (
+      url.protocol !== 'https:' &&
+      !(url.protocol === 'http:' && this.#options.mayUseHttp(url.host))
+    )
+      throw new UsageError(
+        'ERR_REGISTRY_INSECURE_REALM',
+        `the registry ${host} sends credentials to a token service over plain http (${safeUrl(url)})`,
+        {
+          details: { registry: host, realm: safeUrl(url) },
+          hint: `list ${url.host} as an insecure registry if plain http is really intended`,
+        },
+      )
+    const service = challenge.params['service']
+    if (service !== undefined) url.searchParams.set('service', service)
+    const wanted = scope !== '' ? scope : challenge.params['scope']
+    if (wanted !== undefined && wanted !== '') url.searchParams.set('scope', wanted)
+    const what = `get a token for ${host} from ${safeUrl(url)}`
+    const timeoutMs = this.#options.timeoutMs ?? 30_000
+    const body = await withRetries(
+      this.#options,
+      () => url,
+      what,
+      async () => {
+        const deadline = new Deadline(timeoutMs)
+        try {
+          const { response, url: at } = await sendFollowingRedirects(
+            {
+              method: 'GET',
+              url,
+              headers: credentials === undefined ? {} : { authorization: basic(credentials) },
+            },
+            this.#options,
+            deadline.signal,
+            this.#options.mayUseHttp,
+          )
+          if (response.status >= 500 || response.status === 429) {
+            await response.body?.cancel()
+            throw new Retryable(`HTTP ${response.status}`, response.status)
+          }
+          if (!response.ok) throw await statusError(response, at, what)
+          const text = await response.text()
+          if (text.length > 1024 * 1024) throw new Retryable('token response larger than 1 MiB')
+          return text
+        } finally {
+          deadline.clear()
+        }
+      },
+    )
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown }
+    try {
+      parsed = JSON.parse(body) as typeof parsed
+    } catch {
+      parsed = {}
+    }
+    const token =
+      typeof parsed.token === 'string' && parsed.token !== '' ? parsed.token : parsed.access_token
+    if (typeof token !== 'string' || token === '')
+      throw new MalformedInputError(
+        'ERR_REGISTRY_TOKEN',
+        `the token service of ${host} answered without a token`,
+        {
+          details: { url: safeUrl(url) },
+          hint: 'the token service is misconfigured; report it to the registry operator',
+        },
+      )
+    // The spec's default lifetime is 60 s; refresh a little early so a token never expires mid-request.
+    const lifetime =
+      typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60
+    this.#tokens.set(`${host} ${scope}`, {
+      header: `Bearer ${token}`,
+      expiresAt: (this.#options.now ?? Date.now)() + Math.max(lifetime - 10, 1) * 1000,
+    })
+  }
+}

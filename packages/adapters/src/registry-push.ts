@@ -1,0 +1,175 @@
+/**
+ * Writing to a registry (monolithic blob uploads and manifest pushes, used by tooling and tests)
+ * and listing tags.
+ *
+ * @module
+ */
+import {
+  MalformedInputError,
+  UnavailableError,
+  UsageError,
+  VerificationError,
+} from '@initguard/core'
+import { computeDigest, digestAlgorithm, type Descriptor } from './oci-manifest.ts'
+import { readLimited, safeUrl, statusError } from './registry-http.ts'
+import type { RegistryTransport, Repository } from './registry-transport.ts'
+
+/**
+ * Upload a blob in one piece (`POST …/blobs/uploads/`, then `PUT <Location>&digest=…`), unless
+ * the registry already has it.
+ *
+ * @returns the blob's descriptor (sha256).
+ * @throws the transport's errors; {@link UnavailableError} `ERR_REGISTRY_UPLOAD` when the
+ *   registry's answers do not follow the protocol.
+ */
+export async function pushBlob(
+  transport: RegistryTransport,
+  repository: Repository,
+  bytes: Uint8Array,
+  mediaType = 'application/octet-stream',
+): Promise<Descriptor> {
+  const digest = computeDigest(bytes)
+  const descriptor: Descriptor = { mediaType, digest, size: bytes.length }
+  const what = `upload blob ${digest} to ${repository.registry}/${repository.path}`
+  const base = { repository, actions: 'pull,push', what } as const
+  const exists = await transport.request(
+    { ...base, method: 'HEAD', target: `blobs/${digest}` },
+    async (r) => {
+      await r.response.body?.cancel()
+      return r.response.status === 200
+    },
+  )
+  if (exists) return descriptor
+  const location = await transport.request(
+    { ...base, method: 'POST', target: 'blobs/uploads/' },
+    async ({ response, url }) => {
+      if (response.status !== 202) throw await statusError(response, url, what)
+      await response.body?.cancel()
+      const header = response.headers.get('location')
+      if (header === null)
+        throw new UnavailableError(
+          'ERR_REGISTRY_UPLOAD',
+          `cannot ${what}: the registry gave no upload location`,
+          {
+            details: { url: safeUrl(url), status: response.status },
+            hint: 'the registry does not follow the distribution spec for uploads',
+          },
+        )
+      // Location may be relative and may already carry a query (upload state); keep it.
+      return new URL(header, url)
+    },
+  )
+  // Appended by hand: re-serialising through searchParams could re-encode the registry's state.
+  location.search = `${location.search === '' ? '?' : `${location.search}&`}digest=${encodeURIComponent(digest)}`
+  await transport.request(
+    {
+      ...base,
+      method: 'PUT',
+      target: location,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    },
+    async ({ response, url }) => {
+      if (response.status !== 201 && response.status !== 204)
+        throw await statusError(response, url, what)
+      await response.body?.cancel()
+    },
+  )
+  return descriptor
+}
+
+/**
+ * Upload a manifest under a tag or its digest.
+ *
+ * @returns its sha256 digest.
+ * @throws {@link UsageError} `ERR_REGISTRY_DIGEST_MISMATCH` when pushed by a digest the bytes do
+ *   not have; {@link VerificationError} `ERR_REGISTRY_DIGEST_MISMATCH` when the registry reports
+ *   another digest; the transport's errors.
+ */
+export async function pushManifest(
+  transport: RegistryTransport,
+  repository: Repository,
+  tagOrDigest: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<string> {
+  const digest = computeDigest(bytes)
+  if (
+    tagOrDigest.includes(':') &&
+    computeDigest(bytes, digestAlgorithm(tagOrDigest)) !== tagOrDigest
+  )
+    throw new UsageError(
+      'ERR_REGISTRY_DIGEST_MISMATCH',
+      `the manifest bytes do not have the digest ${tagOrDigest}`,
+      { details: { expected: tagOrDigest, actual: digest } },
+    )
+  const what = `push the manifest ${repository.registry}/${repository.path}:${tagOrDigest}`
+  await transport.request(
+    {
+      method: 'PUT',
+      repository,
+      target: `manifests/${tagOrDigest}`,
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      actions: 'pull,push',
+      what,
+    },
+    async ({ response, url }) => {
+      if (response.status !== 201 && response.status !== 200)
+        throw await statusError(response, url, what)
+      await response.body?.cancel()
+      const served = response.headers.get('docker-content-digest')
+      if (served !== null && served.startsWith('sha256:') && served !== digest)
+        throw new VerificationError(
+          'ERR_REGISTRY_DIGEST_MISMATCH',
+          `the registry reports digest ${served} for the manifest pushed, not ${digest}`,
+          { details: { url: safeUrl(url), expected: digest, actual: served } },
+        )
+    },
+  )
+  return digest
+}
+
+/**
+ * The repository's tags, following `Link: <…>; rel="next"` pages (at most 100).
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_TAGS`; the transport's errors.
+ */
+export async function listTags(
+  transport: RegistryTransport,
+  repository: Repository,
+): Promise<string[]> {
+  const what = `list the tags of ${repository.registry}/${repository.path}`
+  const tags: string[] = []
+  let target: string | URL = 'tags/list'
+  for (let page = 0; page < 100; page++) {
+    const result: { text: string; next: URL | undefined } = await transport.request(
+      { method: 'GET', repository, target, actions: 'pull', what },
+      async (r) => {
+        if (r.response.status !== 200) throw await statusError(r.response, r.url, what)
+        const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.response.headers.get('link') ?? '')?.[1]
+        const bytes = await readLimited(r, 4 * 1024 * 1024, 'tag list', 'ERR_REGISTRY_TAGS')
+        return {
+          text: new TextDecoder().decode(bytes),
+          next: link === undefined ? undefined : new URL(link, r.url),
+        }
+      },
+    )
+    let list: unknown
+    try {
+      list = (JSON.parse(result.text) as { tags?: unknown }).tags ?? []
+    } catch {
+      list = undefined
+    }
+    if (!Array.isArray(list) || !list.every((t) => typeof t === 'string'))
+      throw new MalformedInputError(
+        'ERR_REGISTRY_TAGS',
+        `cannot ${what}: the answer is not a tag list`,
+        { details: { registry: repository.registry } },
+      )
+    tags.push(...list)
+    if (result.next === undefined) break
+    target = result.next
+  }
+  return tags
+}

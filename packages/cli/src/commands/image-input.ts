@@ -1,0 +1,270 @@
+/**
+ * Where `initguard image` commands get their policy, lookaside configuration, credentials and
+ * registry settings: a policy file, or a verified initdata document's `cdh.toml`.
+ *
+ * @module
+ */
+import {
+  defaultDockerConfigPath,
+  defaultLookasideStore,
+  dockerConfigCredentials,
+  loadDockerConfig,
+  loadRegistriesD,
+  parseRegistriesD,
+  readInput,
+  type CheckImageOptions,
+  type Platform,
+  type RegistriesDConfig,
+} from '@initguard/adapters'
+import { ExpectationError, UsageError, isInitguardError } from '@initguard/core'
+import { checkBinding } from '@initguard/initdata'
+import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'
+import {
+  JSON_OPTION,
+  listOption,
+  stringOption,
+  type OptionSpec,
+  type ParsedArgs,
+} from '../command.ts'
+import type { CliIo } from '../cli-io.ts'
+import {
+  FROM_OPTION,
+  TEE_OPTION,
+  expectedValue,
+  loadDocument,
+  teeOption,
+} from './initdata-input.ts'
+
+/** containers/image's system registries.d directory, read when it exists. */
+const SYSTEM_REGISTRIES_D = '/etc/containers/registries.d'
+
+/** Options shared by `image check` and `image pull`. */
+export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  policy: { type: 'string', valueName: 'FILE', help: 'the containers-policy.json(5) file' },
+  initdata: {
+    type: 'string',
+    valueName: 'FILE',
+    help: "take the policy from this initdata document's cdh.toml ([image] image_security_policy), after checking it against --tee/--expected",
+  },
+  tee: { ...TEE_OPTION, help: `with --initdata: ${TEE_OPTION.help}` },
+  expected: {
+    type: 'string',
+    valueName: 'VALUE',
+    help: 'with --initdata: the value the TEE reported for the document (hex, or base64 with --encoding base64)',
+  },
+  encoding: {
+    type: 'string',
+    valueName: 'ENC',
+    help: 'encoding of --expected: hex (default) or base64',
+  },
+  from: FROM_OPTION,
+  'image-rs': {
+    type: 'boolean',
+    help: "read the policy as CoCo's image-rs does (required transports, PEM keyData for sigstoreSigned, cosign identity rules); default containers/image",
+  },
+  'registries-d': {
+    type: 'string',
+    valueName: 'DIR',
+    help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists`,
+  },
+  authfile: {
+    type: 'string',
+    valueName: 'FILE',
+    help: 'docker config.json with registry credentials; default $DOCKER_CONFIG/config.json or ~/.docker/config.json if it exists',
+  },
+  'insecure-registry': {
+    type: 'string',
+    multiple: true,
+    valueName: 'HOST',
+    help: 'reach this registry (host[:port]) over plain HTTP',
+  },
+  platform: {
+    type: 'string',
+    valueName: 'OS/ARCH',
+    help: 'the platform picked from a manifest list; default linux/amd64',
+  },
+  at: {
+    type: 'string',
+    valueName: 'TIME',
+    help: 'judge signatures and keys at this ISO 8601 time; default now',
+  },
+  json: JSON_OPTION,
+}
+
+/** Where the policy came from, for reports. */
+export interface PolicyOrigin {
+  readonly policy: ImagePolicy
+  readonly source: string
+  readonly registriesD: RegistriesDConfig
+  readonly warnings: string[]
+}
+
+async function policyFromInitdata(
+  path: string,
+  args: ParsedArgs,
+  io: CliIo,
+): Promise<PolicyOrigin> {
+  const document = await loadDocument(path, args, io)
+  const tee = teeOption(args, false)
+  if (tee === undefined || stringOption(args, 'expected') === undefined) {
+    throw new UsageError('ERR_USAGE', '--initdata needs --tee and --expected', {
+      hint: 'an initdata document is trusted only once it matches the value the TEE reported: give --tee T --expected VALUE',
+    })
+  }
+  const binding = checkBinding(document, tee, expectedValue(args))
+  const warnings = [...binding.warnings]
+  const cdh = document.data.get('cdh.toml')
+  if (cdh === undefined) {
+    throw new ExpectationError(
+      'ERR_IMAGE_POLICY_NONE',
+      `${path} has no cdh.toml, so no image policy`,
+      {
+        hint: 'add [image] image_security_policy to cdh.toml; with no policy image-rs allows every image, which Initguard refuses',
+      },
+    )
+  }
+  const sources = cdhImageSources(cdh)
+  let policyBytes: Uint8Array
+  let source: string
+  switch (sources.policy.kind) {
+    case 'none':
+      throw new ExpectationError(
+        'ERR_IMAGE_POLICY_NONE',
+        `cdh.toml in ${path} sets no image security policy`,
+        {
+          hint: 'add [image] image_security_policy; with no policy image-rs allows every image, which Initguard refuses',
+        },
+      )
+    case 'inline':
+      policyBytes = sources.policy.bytes
+      source = `${path}: cdh.toml ${sources.policy.field}`
+      break
+    case 'file':
+      policyBytes = await readInput(sources.policy.path, { what: 'image security policy' })
+      source = `${sources.policy.path} (from cdh.toml ${sources.policy.field})`
+      warnings.push(
+        `the policy is read from ${sources.policy.path}, which the initdata digest does not cover; inline it as image_security_policy to bind it to the launch`,
+      )
+      break
+  }
+  let registriesD: RegistriesDConfig | undefined
+  if (sources.sigstoreConfig.kind === 'inline') {
+    registriesD = parseRegistriesD([
+      {
+        name: `${path}: cdh.toml ${sources.sigstoreConfig.field}`,
+        text: new TextDecoder().decode(sources.sigstoreConfig.bytes),
+      },
+    ])
+  } else if (sources.sigstoreConfig.kind === 'file') {
+    const bytes = await readInput(sources.sigstoreConfig.path, { what: 'sigstore config' })
+    registriesD = parseRegistriesD([
+      { name: sources.sigstoreConfig.path, text: new TextDecoder().decode(bytes) },
+    ])
+  }
+  return {
+    policy: parseImagePolicy(policyBytes, {
+      dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
+    }),
+    source,
+    registriesD: registriesD ?? (await registriesDOption(args)),
+    warnings,
+  }
+}
+
+async function registriesDOption(args: ParsedArgs): Promise<RegistriesDConfig> {
+  const dir = stringOption(args, 'registries-d')
+  return dir === undefined
+    ? loadRegistriesD(SYSTEM_REGISTRIES_D, { allowMissing: true })
+    : loadRegistriesD(dir)
+}
+
+/** The policy (from `--policy` or `--initdata`) and the registries.d configuration. */
+export async function loadPolicy(args: ParsedArgs, io: CliIo): Promise<PolicyOrigin> {
+  const policyPath = stringOption(args, 'policy')
+  const initdataPath = stringOption(args, 'initdata')
+  if ((policyPath === undefined) === (initdataPath === undefined)) {
+    throw new UsageError('ERR_USAGE', 'give exactly one of --policy FILE and --initdata FILE', {
+      hint: 'images are only checked against an explicit policy; there is no default that allows everything',
+    })
+  }
+  if (initdataPath !== undefined) return policyFromInitdata(initdataPath, args, io)
+  const bytes = await readInput(policyPath ?? '', {
+    what: 'policy file',
+    stdin: io.stdin,
+    maxSize: 4 * 1024 * 1024,
+  })
+  return {
+    policy: parseImagePolicy(bytes, {
+      dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
+    }),
+    source: policyPath ?? '',
+    registriesD: await registriesDOption(args),
+    warnings: [],
+  }
+}
+
+function platformOption(args: ParsedArgs): Platform | undefined {
+  const text = stringOption(args, 'platform')
+  if (text === undefined) return undefined
+  const [os, architecture, variant, ...rest] = text.split('/')
+  if (
+    os === undefined ||
+    os === '' ||
+    architecture === undefined ||
+    architecture === '' ||
+    rest.length > 0
+  ) {
+    throw new UsageError(
+      'ERR_USAGE',
+      `--platform ${JSON.stringify(text)}: expected OS/ARCH[/VARIANT]`,
+      {
+        hint: 'e.g. --platform linux/arm64/v8',
+      },
+    )
+  }
+  return { os, architecture, ...(variant === undefined || variant === '' ? {} : { variant }) }
+}
+
+function timeOption(args: ParsedArgs): Date | undefined {
+  const text = stringOption(args, 'at')
+  if (text === undefined) return undefined
+  const time = new Date(text)
+  if (Number.isNaN(time.getTime())) {
+    throw new UsageError('ERR_USAGE', `--at ${JSON.stringify(text)} is not a time`, {
+      hint: 'e.g. --at 2026-01-31T12:00:00Z',
+    })
+  }
+  return time
+}
+
+async function credentialsOption(args: ParsedArgs): Promise<CheckImageOptions['credentials']> {
+  const explicit = stringOption(args, 'authfile')
+  const path = explicit ?? defaultDockerConfigPath()
+  try {
+    return dockerConfigCredentials(await loadDockerConfig(path))
+  } catch (error) {
+    // The default file is optional; a file the user named is not.
+    if (explicit === undefined && isInitguardError(error) && error.code === 'ERR_FILE_READ')
+      return undefined
+    throw error
+  }
+}
+
+/** The registry, lookaside and time settings of a check, from the command line. */
+export async function checkOptions(
+  args: ParsedArgs,
+  origin: PolicyOrigin,
+): Promise<CheckImageOptions> {
+  const platform = platformOption(args)
+  const now = timeOption(args)
+  const credentials = await credentialsOption(args)
+  return {
+    policy: origin.policy,
+    registriesD: origin.registriesD,
+    insecureRegistries: listOption(args, 'insecure-registry'),
+    defaultLookaside: defaultLookasideStore(),
+    ...(platform === undefined ? {} : { platform }),
+    ...(now === undefined ? {} : { now }),
+    ...(credentials === undefined ? {} : { credentials }),
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `initguard image check | pull`: the policy decision for an image, and a pull that happens only
+ * when the policy allows it. Exit 0 when accepted, 5 when the policy refuses.
+ *
+ * @module
+ */
+import {
+  ImagePolicyRejectedError,
+  checkImage,
+  pullImage,
+  type BlobProgress,
+  type CheckedImage,
+} from '@initguard/adapters'
+import { UsageError } from '@initguard/core'
+import type { PolicyDecision } from '@initguard/image-policy'
+import { onePositional, stringOption, type Command } from '../command.ts'
+import type { CliIo } from '../cli-io.ts'
+import { emit } from '../output.ts'
+import { IMAGE_OPTIONS, checkOptions, loadPolicy, type PolicyOrigin } from './image-input.ts'
+
+/** The decision as text: scope, each requirement, each signature. */
+export function describeDecision(decision: PolicyDecision): string[] {
+  const { scope } = decision
+  const lines = [
+    `${decision.accepted ? 'accepted' : 'REFUSED'}: ${decision.reason}`,
+    `scope: ${scope.field}${scope.tried.length > 0 ? ` (tried before it: ${scope.tried.map((s) => JSON.stringify(s)).join(', ')})` : ''}`,
+  ]
+  for (const r of decision.requirements) {
+    lines.push(`  ${r.accepted ? 'ok  ' : 'FAIL'} ${r.field} ${r.type}: ${r.reason}`)
+    for (const s of r.signatures) {
+      lines.push(
+        `         ${s.accepted ? 'accepted' : 'refused '} ${s.source}: ${s.reason}${s.code === undefined ? '' : ` [${s.code}]`}`,
+      )
+    }
+  }
+  return lines
+}
+
+/** The decision as JSON: the scope without its requirement objects (they hold key bytes). */
+export function decisionJson(decision: PolicyDecision): Record<string, unknown> {
+  const { requirements: _requirements, ...scope } = decision.scope
+  return { ...decision, scope }
+}
+
+function checkedJson(origin: PolicyOrigin, checked: CheckedImage): Record<string, unknown> {
+  return {
+    ok: checked.decision.accepted,
+    reference: checked.reference.text,
+    policy: origin.source,
+    manifestDigest: checked.topManifest.digest,
+    imageManifestDigest: checked.imageManifest.digest,
+    ...(checked.platform === undefined ? {} : { platform: checked.platform }),
+    signatureSources: checked.signatureSources ?? null,
+    decision: decisionJson(checked.decision),
+  }
+}
+
+export const imageCheckCommand: Command = {
+  name: 'check',
+  summary: 'Decide whether a policy allows an image: exit 0 when accepted, 5 when refused.',
+  usage: 'REF',
+  description: [
+    'REF is a registry reference (host/path:tag or host/path@sha256:…; docker.io and library/ as',
+    'Docker normalises them). Only manifests and signatures are fetched: simple signing signatures',
+    'from the lookaside store registries.d names, cosign signatures from the sha256-<hex>.sig tag',
+    'when registries.d sets use-sigstore-attachments. The report names the scope that matched,',
+    'each requirement, and why each signature was refused.',
+    '',
+    'Example: initguard image check quay.io/org/app:v1 --policy policy.json --registries-d ./registries.d',
+  ].join('\n'),
+  options: IMAGE_OPTIONS,
+  async run(args, io) {
+    const reference = onePositional(args, 'REF', 'image check')
+    const origin = await loadPolicy(args, io)
+    const checked = await checkImage(reference, await checkOptions(args, origin))
+    emit(io, args.values['json'] === true, {
+      json: checkedJson(origin, checked),
+      text: [
+        `${checked.reference.text} (${checked.topManifest.digest})`,
+        ...describeDecision(checked.decision),
+      ].join('\n'),
+      warnings: origin.warnings,
+    })
+    return checked.decision.accepted ? 0 : 5
+  },
+}
+
+/** A progress line on a terminal, redrawn in place; nothing when stderr is not a terminal. */
+function progressReporter(io: CliIo): ((progress: BlobProgress) => void) | undefined {
+  if (io.stderr.isTTY !== true) return undefined
+  const layers = new Map<string, BlobProgress>()
+  let last = 0
+  return (progress) => {
+    layers.set(progress.digest, progress)
+    const now = Date.now()
+    const received = [...layers.values()].reduce((sum, p) => sum + p.received, 0)
+    const total = [...layers.values()].reduce((sum, p) => sum + p.total, 0)
+    if (now - last < 100 && received < total) return
+    last = now
+    const mib = (n: number): string => (n / 1024 / 1024).toFixed(1)
+    io.stderr.write(`\r  layers: ${layers.size}, ${mib(received)} / ${mib(total)} MiB`)
+    if (received === total) io.stderr.write('\n')
+  }
+}
+
+export const imagePullCommand: Command = {
+  name: 'pull',
+  summary:
+    'Check an image against a policy, then pull and unpack it into DEST: exit 5 when refused.',
+  usage: 'REF DEST',
+  description: [
+    'The decision comes first (as `image check`); nothing but manifests and signatures is fetched',
+    'for a refused image. Layers are downloaded a few at a time, each checked against its digest,',
+    'unpacked in order (OCI whiteouts; nothing may escape DEST) into a staging directory that',
+    'becomes DEST only when every layer unpacked and matched the config. DEST must not exist or be',
+    'empty.',
+    '',
+    'Example: initguard image pull quay.io/org/app:v1 ./rootfs --policy policy.json',
+  ].join('\n'),
+  options: {
+    ...IMAGE_OPTIONS,
+    concurrency: {
+      type: 'string',
+      valueName: 'N',
+      help: 'layer downloads at once (1–16); default 3',
+    },
+  },
+  async run(args, io) {
+    if (args.positionals.length !== 2) {
+      throw new UsageError('ERR_USAGE', 'expected REF and DEST', {
+        hint: 'see `initguard image pull --help`',
+      })
+    }
+    const [reference = '', dest = ''] = args.positionals
+    const concurrencyText = stringOption(args, 'concurrency') ?? '3'
+    const concurrency = Number(concurrencyText)
+    if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 16) {
+      throw new UsageError(
+        'ERR_USAGE',
+        `--concurrency must be a whole number from 1 to 16; got ${JSON.stringify(concurrencyText)}`,
+      )
+    }
+    const origin = await loadPolicy(args, io)
+    const onProgress = progressReporter(io)
+    const json = args.values['json'] === true
+    try {
+      const pulled = await pullImage(reference, dest, {
+        ...(await checkOptions(args, origin)),
+        concurrency,
+        ...(onProgress === undefined ? {} : { onProgress }),
+      })
+      emit(io, json, {
+        json: {
+          ...checkedJson(origin, pulled.checked),
+          dest: pulled.dest,
+          layers: pulled.layers,
+          files: pulled.files,
+          skipped: pulled.skipped,
+        },
+        text: [
+          ...describeDecision(pulled.checked.decision),
+          `pulled ${pulled.checked.reference.text} into ${pulled.dest}: ${pulled.layers} layers, ${pulled.files} files${pulled.skipped.length > 0 ? `, ${pulled.skipped.length} entries skipped` : ''}`,
+        ].join('\n'),
+        warnings: origin.warnings,
+      })
+      return 0
+    } catch (error) {
+      if (!(error instanceof ImagePolicyRejectedError)) throw error
+      emit(io, json, {
+        json: {
+          ok: false,
+          reference,
+          policy: origin.source,
+          decision: decisionJson(error.decision),
+          error: error.toJSON(),
+        },
+        text: [...describeDecision(error.decision), 'nothing was pulled'].join('\n'),
+        warnings: origin.warnings,
+      })
+      return 5
+    }
+  },
+}

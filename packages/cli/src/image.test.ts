@@ -1,0 +1,273 @@
+/**
+ * `initguard image check | pull` end to end against Debian's docker-registry: exit codes, the
+ * decision report, a pull that happens only when allowed, and the policy taken from a verified
+ * initdata document.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RegistryClient } from '@initguard/adapters'
+import { pushTestImage, simpleTestImage } from '../../adapters/src/oci-image-test-support.ts'
+import { startRegistry, type TestRegistry } from '../../adapters/src/registry-test-support.ts'
+import { runCli } from './main.ts'
+
+interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+async function run(args: string[]): Promise<Result> {
+  let stdout = ''
+  let stderr = ''
+  const code = await runCli(args, {
+    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
+    stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
+    stdin: Readable.from([]),
+  })
+  return { code, stdout, stderr }
+}
+
+let registry: TestRegistry
+let dir: string
+let reference: string
+let common: string[]
+
+const write = (name: string, content: string): string => {
+  const path = join(dir, name)
+  writeFileSync(path, content)
+  return path
+}
+
+beforeAll(async () => {
+  registry = await startRegistry()
+  dir = mkdtempSync(join(tmpdir(), 'initguard-cli-image-'))
+  reference = `${registry.host}/apps/hello:v1`
+  const client = new RegistryClient({ insecureRegistries: [registry.host] })
+  await pushTestImage(client, `${registry.host}/apps/hello`, 'v1', simpleTestImage('cli hello'))
+  const registriesD = join(dir, 'registries.d')
+  common = [
+    '--insecure-registry',
+    registry.host,
+    '--registries-d',
+    registriesD,
+    '--authfile',
+    write('auth.json', '{"auths":{}}'),
+  ]
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(registriesD)
+}, 60_000)
+
+afterAll(async () => {
+  await registry.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+const allowApps = (host: string): string =>
+  JSON.stringify({
+    default: [{ type: 'reject' }],
+    transports: { docker: { [`${host}/apps`]: [{ type: 'insecureAcceptAnything' }] } },
+  })
+
+describe('initguard image check', () => {
+  it('exits 0 and names the scope when the policy accepts', async () => {
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--policy',
+      write('allow.json', allowApps(registry.host)),
+      ...common,
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`accepted by transports.docker["${registry.host}/apps"]`)
+  })
+
+  it('exits 5 with the failing requirement and why, in JSON', async () => {
+    const policy = write(
+      'signed.json',
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: {
+          docker: {
+            [`${registry.host}/apps/hello`]: [
+              {
+                type: 'sigstoreSigned',
+                keyData: Buffer.from(
+                  '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoUfdMR1zL8hGQbRUtmFqYJrM6TBvtq1rFgvR5oNsvRFVXoa1Ug0ZPkI0xz5pbVpDSuw+xdiKKaEfMZcj7EKx4A==\n-----END PUBLIC KEY-----\n',
+                ).toString('base64'),
+                signedIdentity: { type: 'matchRepository' },
+              },
+            ],
+          },
+        },
+      }),
+    )
+    const result = await run(['image', 'check', reference, '--policy', policy, ...common, '--json'])
+    expect(result.code).toBe(5)
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean
+      decision: { reason: string; scope: { field: string; tried: string[] } }
+    }
+    expect(report.ok).toBe(false)
+    expect(report.decision.reason).toBe('A signature was required, but no signature exists')
+    expect(report.decision.scope.field).toBe(`transports.docker["${registry.host}/apps/hello"]`)
+    expect(report.decision.scope.tried).toEqual([reference])
+  })
+
+  it.each([
+    ['no policy at all', ['image', 'check', 'quay.io/a/b:v1'], 2],
+    [
+      'both --policy and --initdata',
+      ['image', 'check', 'quay.io/a/b:v1', '--policy', 'p.json', '--initdata', 'i.toml'],
+      2,
+    ],
+    ['no reference', ['image', 'check', '--policy', 'p.json'], 2],
+  ])('exits %s with a usage error', async (_what, args, code) => {
+    const result = await run(args)
+    expect(result.code).toBe(code)
+    expect(result.stderr).toMatch(/code: ERR_USAGE/)
+  })
+
+  it('exits 3 on a malformed policy, naming the field', async () => {
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--policy',
+      write('bad.json', '{"default":[]}'),
+      ...common,
+    ])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS/)
+  })
+})
+
+describe('initguard image pull', () => {
+  it('pulls and unpacks an accepted image', async () => {
+    const dest = join(dir, 'rootfs')
+    const result = await run([
+      'image',
+      'pull',
+      reference,
+      dest,
+      '--policy',
+      write('allow2.json', allowApps(registry.host)),
+      ...common,
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    expect(readFileSync(join(dest, 'hello.txt'), 'utf8')).toBe('cli hello\n')
+    expect(result.stdout).toMatch(/pulled .* 1 layers, 1 files/)
+  })
+
+  it('exits 5 and writes nothing when the policy refuses', async () => {
+    const dest = join(dir, 'refused')
+    const result = await run([
+      'image',
+      'pull',
+      reference,
+      dest,
+      '--policy',
+      write('deny.json', '{"default":[{"type":"reject"}]}'),
+      ...common,
+    ])
+    expect(result.code).toBe(5)
+    expect(result.stdout).toMatch(/nothing was pulled/)
+    expect(existsSync(dest)).toBe(false)
+  })
+})
+
+describe('the policy from a verified initdata document', () => {
+  async function initdata(cdh: string): Promise<{ path: string; digest: string }> {
+    const path = join(dir, `initdata-${String(Math.random()).slice(2, 8)}.toml`)
+    const built = await run(['initdata', 'build', '--cdh', write('cdh.toml', cdh), '-o', path])
+    expect(built.code, built.stderr).toBe(0)
+    const digest = await run(['initdata', 'digest', path, '--tee', 'snp'])
+    return { path, digest: digest.stdout.trim() }
+  }
+  const inline = (policy: string): string =>
+    `[kbc]\nname = "cc_kbc"\nurl = "http://kbs"\n\n[image]\nimage_security_policy = '${policy}'\n`
+
+  it('uses [image] image_security_policy once the document matches the TEE value', async () => {
+    const doc = await initdata(inline(allowApps(registry.host)))
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--initdata',
+      doc.path,
+      '--tee',
+      'snp',
+      '--expected',
+      doc.digest,
+      ...common,
+    ])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/accepted/)
+  })
+
+  it('refuses a document that does not match the TEE value', async () => {
+    const doc = await initdata(inline(allowApps(registry.host)))
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--initdata',
+      doc.path,
+      '--tee',
+      'snp',
+      '--expected',
+      '00'.repeat(32),
+      ...common,
+    ])
+    expect(result.code).toBe(5)
+  })
+
+  it('needs --tee and --expected', async () => {
+    const doc = await initdata(inline(allowApps(registry.host)))
+    expect((await run(['image', 'check', reference, '--initdata', doc.path, ...common])).code).toBe(
+      2,
+    )
+  })
+
+  it('refuses a kbs:/// policy URI until the guest agent exists', async () => {
+    const doc = await initdata(
+      '[image]\nimage_security_policy_uri = "kbs:///default/security-policy/test"\n',
+    )
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--initdata',
+      doc.path,
+      '--tee',
+      'snp',
+      '--expected',
+      doc.digest,
+      ...common,
+    ])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toMatch(/ERR_CDH_POLICY_NEEDS_AGENT/)
+  })
+
+  it('refuses a document with no image policy (image-rs would allow everything)', async () => {
+    const doc = await initdata('[kbc]\nname = "cc_kbc"\n')
+    const result = await run([
+      'image',
+      'check',
+      reference,
+      '--initdata',
+      doc.path,
+      '--tee',
+      'snp',
+      '--expected',
+      doc.digest,
+      ...common,
+    ])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_NONE/)
+  })
+})

@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { stringify as toToml } from 'smol-toml'
+import { isInitguardError, type InitguardError } from '@initguard/core'
+import { cdhImageSources, type CdhResourceSource } from './cdh-image-policy.ts'
+
+function thrown(fn: () => unknown): InitguardError {
+  try {
+    fn()
+  } catch (e) {
+    if (isInitguardError(e)) return e
+    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
+  }
+  throw new Error('expected an InitguardError, nothing was thrown')
+}
+
+const text = (source: CdhResourceSource): string | undefined =>
+  source.kind === 'inline' ? new TextDecoder().decode(source.bytes) : undefined
+
+const KBC = '[kbc]\nname = "cc_kbc"\nurl = "http://kbs.test:8080"\n'
+
+describe('cdhImageSources', () => {
+  it('returns the inline policy, byte for byte, from a """ string (CDH test case)', () => {
+    const policy =
+      '{\n    "default": [\n        {\n            "type": "reject"\n        }\n    ]\n}\n'
+    const sources = cdhImageSources(`${KBC}\n[image]\nimage_security_policy = """\n${policy}"""\n`)
+    expect(sources.policy).toMatchObject({ kind: 'inline', field: 'image.image_security_policy' })
+    // TOML drops the newline right after """, exactly as image-rs receives it.
+    expect(text(sources.policy)).toBe(policy)
+    expect(sources.sigstoreConfig).toEqual({ kind: 'none' })
+    expect(sources.hasImageSection).toBe(true)
+  })
+
+  it('returns an inline single-line policy and an inline sigstore config', () => {
+    const sources = cdhImageSources(`${KBC}
+[image]
+image_security_policy = '{"default":[{"type":"insecureAcceptAnything"}],"transports":{}}'
+sigstore_config = """
+default-docker:
+  sigstore: file:///run/image-security/simple_signing/sigstore
+"""
+`)
+    expect(text(sources.policy)).toBe(
+      '{"default":[{"type":"insecureAcceptAnything"}],"transports":{}}',
+    )
+    expect(sources.sigstoreConfig).toMatchObject({ kind: 'inline', field: 'image.sigstore_config' })
+    expect(text(sources.sigstoreConfig)).toContain('default-docker:')
+  })
+
+  it('reports none without [image], or with [image] but no policy (image-rs then allows every image)', () => {
+    expect(cdhImageSources(KBC)).toEqual({
+      policy: { kind: 'none' },
+      sigstoreConfig: { kind: 'none' },
+      hasImageSection: false,
+    })
+    expect(
+      cdhImageSources(`${KBC}[image]\nmax_concurrent_layer_downloads_per_image = 3\n`),
+    ).toEqual({
+      policy: { kind: 'none' },
+      sigstoreConfig: { kind: 'none' },
+      hasImageSection: true,
+    })
+    expect(cdhImageSources('').policy).toEqual({ kind: 'none' })
+  })
+
+  it('ignores unknown keys, as the CDH does (so a misspelt key means no policy)', () => {
+    const sources = cdhImageSources(
+      `${KBC}[log]\nlevel = "warn"\n[image]\nsome_undefined_field = "unknown value"\nimage_security_polciy = "{}"\n[whatever]\nx = 1\n`,
+    )
+    expect(sources.policy).toEqual({ kind: 'none' })
+  })
+
+  it('lets the URI win over the inline policy, as image-rs does', () => {
+    const sources = cdhImageSources(
+      `[image]\nimage_security_policy = '{}'\nimage_security_policy_uri = "file:///etc/containers/policy.json"\n`,
+    )
+    expect(sources.policy).toEqual({
+      kind: 'file',
+      field: 'image.image_security_policy_uri',
+      uri: 'file:///etc/containers/policy.json',
+      path: '/etc/containers/policy.json',
+    })
+  })
+
+  it('treats a URI without :// as a file path, keeping the path image-rs opens', () => {
+    const bare = cdhImageSources('[image]\nsigstore_config_uri = "/run/sigstore.yaml"\n')
+    expect(bare.sigstoreConfig).toMatchObject({ kind: 'file', path: '/run/sigstore.yaml' })
+    const encoded = cdhImageSources('[image]\nimage_security_policy_uri = "/etc/my policy.json"\n')
+    expect(encoded.policy).toMatchObject({ kind: 'file', path: '/etc/my%20policy.json' })
+  })
+
+  it.each([
+    [
+      'image_security_policy_uri',
+      'kbs:///default/security-policy/test',
+      'ERR_CDH_POLICY_NEEDS_AGENT',
+    ],
+    [
+      'image_security_policy_uri',
+      'KBS:///default/security-policy/test',
+      'ERR_CDH_POLICY_NEEDS_AGENT',
+    ],
+    ['image_security_policy_uri', 'kbs+grpc://kbs.test/default/p/1', 'ERR_CDH_POLICY_NEEDS_AGENT'],
+    [
+      'sigstore_config_uri',
+      'kbs:///default/sigstore-config/test',
+      'ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT',
+    ],
+    ['image_security_policy_uri', 'https://example.com/policy.json', 'ERR_CDH_POLICY_URI_SCHEME'],
+    ['sigstore_config_uri', 'oci://x/y', 'ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME'],
+    ['image_security_policy_uri', 'etc/policy.json', 'ERR_CDH_POLICY_URI'],
+    ['image_security_policy_uri', 'file://host/etc/policy.json', 'ERR_CDH_POLICY_URI'],
+    ['image_security_policy_uri', '', 'ERR_CDH_POLICY_URI'],
+    ['image_security_policy_uri', 'file:///', 'ERR_CDH_POLICY_URI'],
+    ['image_security_policy_uri', '://nothing', 'ERR_CDH_POLICY_URI'],
+    ['sigstore_config_uri', 'http://[::1', 'ERR_CDH_SIGSTORE_CONFIG_URI'],
+  ])('refuses %s = %j with %s', (key, uri, code) => {
+    const error = thrown(() => cdhImageSources(`[image]\n${key} = ${JSON.stringify(uri)}\n`))
+    expect(error.code).toBe(code)
+    expect(error.details['field']).toBe(`image.${key}`)
+    expect(error.hint).toBeTruthy()
+  })
+
+  it('refuses the KBS even when an inline policy is given too, because the URI wins', () => {
+    const error = thrown(() =>
+      cdhImageSources(
+        `[image]\nimage_security_policy = '{}'\nimage_security_policy_uri = "kbs:///default/security-policy/test"\n`,
+      ),
+    )
+    expect(error.code).toBe('ERR_CDH_POLICY_NEEDS_AGENT')
+    expect(error.category).toBe('expectation')
+    expect(error.hint).toContain('image_security_policy')
+  })
+
+  it('refuses the full CDH example config, whose URIs all point to the KBS', () => {
+    const example = `socket = "unix:///run/confidential-containers/cdh.sock"
+[kbc]
+name = "offline_fs_kbc"
+url = ""
+kbs_cert = ""
+[image]
+max_concurrent_layer_downloads_per_image = 3
+sigstore_config_uri = "kbs:///default/sigstore-config/test"
+image_security_policy_uri = "kbs:///default/security-policy/test"
+authenticated_registry_credentials_uri = "kbs:///default/credential/test"
+extra_root_certificates = ["cert1", "cert2"]
+[image.registry_config]
+unqualified-search-registries = ["docker.io", "example1.com"]
+[[image.registry_config.registry]]
+prefix = "example.com/foo"
+location = "internal-registry-for-example.com/bar"
+[image.image_pull_proxy]
+https_proxy = "http://127.0.0.1:8080"
+`
+    expect(thrown(() => cdhImageSources(example)).code).toBe('ERR_CDH_POLICY_NEEDS_AGENT')
+  })
+
+  it.each([
+    ['[image\n', 'ERR_CDH_CONFIG_TOML'],
+    ['a = 1\na = 2\n', 'ERR_CDH_CONFIG_TOML'],
+    ['image = "x"\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[[image]]\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nimage_security_policy = 5\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nimage_security_policy_uri = ["/a"]\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nsigstore_config = { a = 1 }\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nsigstore_config = 1979-05-27\n', 'ERR_CDH_CONFIG_TYPE'],
+  ])('refuses %j with %s', (toml, code) => {
+    const error = thrown(() => cdhImageSources(toml))
+    expect(error.code).toBe(code)
+    expect(error.hint).toBeTruthy()
+  })
+
+  it('says where bad TOML is', () => {
+    const error = thrown(() =>
+      cdhImageSources('[kbc]\nname = "x"\n[image]\nimage_security_policy = """\n'),
+    )
+    expect(error.details['line']).toBeTypeOf('number')
+    expect(error.message).toMatch(/line \d+, column \d+/u)
+  })
+
+  it('throws only Initguard errors for any text (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (toml) => {
+        try {
+          cdhImageSources(toml)
+        } catch (error) {
+          expect(isInitguardError(error)).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('throws only Initguard errors for any [image] table, and obeys URI-wins (property)', () => {
+    const value = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.constantFrom('kbs:///a/b/c', 'file:///p.json', '/p.json', 'x://y', 'kbs+x://h/a'),
+      fc.integer(),
+      fc.boolean(),
+      fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }),
+    )
+    const image = fc.dictionary(
+      fc.constantFrom(
+        'image_security_policy',
+        'image_security_policy_uri',
+        'sigstore_config',
+        'sigstore_config_uri',
+        'work_dir',
+      ),
+      value,
+    )
+    fc.assert(
+      fc.property(image, (table) => {
+        try {
+          const { policy } = cdhImageSources(toToml({ image: table }))
+          if (typeof table['image_security_policy_uri'] === 'string') {
+            expect(policy.kind).toBe('file')
+          } else if (typeof table['image_security_policy'] === 'string') {
+            expect(text(policy)).toBe(table['image_security_policy'])
+          } else {
+            expect(policy.kind).toBe('none')
+          }
+        } catch (error) {
+          expect(isInitguardError(error)).toBe(true)
+        }
+      }),
+    )
+  })
+})

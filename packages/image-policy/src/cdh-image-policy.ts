@@ -1,0 +1,229 @@
+/**
+ * Where the guest's image-rs gets its image security policy and its lookaside ("sigstore")
+ * configuration, read from the `cdh.toml` that an initdata document carries in `[data]`. Pure.
+ *
+ * image-rs (`image-rs/src/config.rs` `ImageConfig`, `builder.rs`, `resource/mod.rs`) takes, under
+ * `[image]`:
+ *
+ * - `image_security_policy_uri`, else `image_security_policy` (inline JSON text). When both are
+ *   given **the URI wins** and the inline text is ignored.
+ * - `sigstore_config_uri`, else `sigstore_config` (inline registries.d-style YAML), the same way.
+ *   image-rs fetches it whenever it is configured, even if no `signedBy` requirement needs it.
+ * - A URI without `://` is a file path (`file://` is put in front of it); `kbs` and `kbs+…` are
+ *   fetched from the KBS through the CDH; `file` is read from the guest file system; any other
+ *   scheme is refused.
+ * - No `[image]` table, or neither key: image-rs builds no validator and **allows every image**
+ *   (it only logs a warning). This module reports `none`; callers must decide, and Initguard's CLI
+ *   refuses it unless told otherwise. (Without `[image]`, CDH reads `agent.image_policy_file` from
+ *   the kernel command line, which a measured initdata document cannot vouch for.)
+ *
+ * The CDH loads `cdh.toml` with the `config` crate and serde without `deny_unknown_fields`, so
+ * **unknown keys are ignored** here too; a misspelt key therefore means "no policy" (see `none`).
+ * Known keys with a wrong type are refused; the `config` crate would turn a number or boolean into
+ * a string, which is never a meaningful policy.
+ *
+ * @module
+ */
+import { ExpectationError, MalformedInputError } from '@initguard/core'
+import { parse as parseToml, TomlError } from 'smol-toml'
+
+/** Where one resource (the policy or the sigstore config) comes from. */
+export type CdhResourceSource =
+  | {
+      /** Nothing configured: image-rs then allows every image (policy) or has no lookaside (config). */
+      readonly kind: 'none'
+    }
+  | {
+      /** Given inline in `cdh.toml`: these are the exact bytes image-rs uses (UTF-8 of the string). */
+      readonly kind: 'inline'
+      /** The key that gave it, e.g. `image.image_security_policy`. */
+      readonly field: string
+      readonly bytes: Uint8Array
+    }
+  | {
+      /** A file in the guest's file system, which the initdata digest does not cover. */
+      readonly kind: 'file'
+      /** The key that gave it, e.g. `image.image_security_policy_uri`. */
+      readonly field: string
+      /** The URI as written. */
+      readonly uri: string
+      /**
+       * The path image-rs opens: the URL's path, still percent-encoded, because image-rs passes
+       * `Url::path()` to the file system without decoding it.
+       */
+      readonly path: string
+    }
+
+/** What {@link cdhImageSources} found. */
+export interface CdhImageSources {
+  /** Where the image security policy (policy.json) comes from. */
+  readonly policy: CdhResourceSource
+  /** Where the registries.d-style lookaside config for `signedBy` comes from. */
+  readonly sigstoreConfig: CdhResourceSource
+  /** Whether `cdh.toml` has an `[image]` table at all. */
+  readonly hasImageSection: boolean
+}
+
+interface Resource {
+  readonly area: 'POLICY' | 'SIGSTORE_CONFIG'
+  readonly what: string
+  readonly uriKey: string
+  readonly inlineKey: string
+  readonly inlineHint: string
+}
+
+const POLICY: Resource = {
+  area: 'POLICY',
+  what: 'image security policy',
+  uriKey: 'image_security_policy_uri',
+  inlineKey: 'image_security_policy',
+  inlineHint: 'put the policy inline as image_security_policy',
+}
+const SIGSTORE_CONFIG: Resource = {
+  area: 'SIGSTORE_CONFIG',
+  what: 'sigstore (lookaside) config',
+  uriKey: 'sigstore_config_uri',
+  inlineKey: 'sigstore_config',
+  inlineHint: 'put the registries.d-style YAML inline as sigstore_config',
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+  )
+}
+
+function wrongType(field: string, expected: string): MalformedInputError {
+  return new MalformedInputError('ERR_CDH_CONFIG_TYPE', `cdh.toml: ${field} must be ${expected}`, {
+    details: { field },
+    hint: `write ${field} as a TOML ${expected}; the Confidential Data Hub refuses other types`,
+  })
+}
+
+function stringField(table: Record<string, unknown>, key: string): string | undefined {
+  const value = table[key]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw wrongType(`image.${key}`, 'string')
+  return value
+}
+
+/** A short, safe rendering of a URI for messages (URIs name resources, not secrets, but may be long). */
+function show(uri: string): string {
+  return uri.length <= 120 ? JSON.stringify(uri) : `a ${uri.length}-character URI`
+}
+
+function fromUri(resource: Resource, uri: string): CdhResourceSource {
+  const field = `image.${resource.uriKey}`
+  const bad = (why: string, hint: string): MalformedInputError =>
+    new MalformedInputError(
+      `ERR_CDH_${resource.area}_URI`,
+      `cdh.toml: ${field} ${show(uri)} ${why}`,
+      {
+        details: { field },
+        hint,
+      },
+    )
+  // image-rs: no "://" means a plain path, to which it prefixes "file://".
+  const full = uri.includes('://') ? uri : `file://${uri}`
+  let url: URL
+  try {
+    url = new URL(full)
+  } catch {
+    throw bad('is not a valid URI', `write file:///absolute/path, or ${resource.inlineHint}`)
+  }
+  const scheme = url.protocol.slice(0, -1)
+  if (scheme === 'kbs' || scheme.startsWith('kbs+')) {
+    throw new ExpectationError(
+      `ERR_CDH_${resource.area}_NEEDS_AGENT`,
+      `cdh.toml: ${field} is ${show(uri)}; fetching the ${resource.what} from the KBS needs the guest agent, which is not built yet`,
+      {
+        details: { field, scheme },
+        hint: `${resource.inlineHint}, so the initdata digest covers it`,
+      },
+    )
+  }
+  if (scheme !== 'file') {
+    throw new MalformedInputError(
+      `ERR_CDH_${resource.area}_URI_SCHEME`,
+      `cdh.toml: ${field} uses the scheme ${JSON.stringify(scheme.slice(0, 20))}, which image-rs does not support`,
+      {
+        details: { field, scheme: scheme.slice(0, 20) },
+        hint: `image-rs reads only kbs:// and file:// URIs; ${resource.inlineHint}`,
+      },
+    )
+  }
+  // A bare relative path "etc/p.json" becomes "file://etc/p.json" in image-rs, whose host "etc"
+  // is then dropped: it reads "/p.json". Refuse that, and any other host, rather than mimic it.
+  if (url.host !== '') {
+    throw bad(
+      uri.includes('://')
+        ? 'names a host; image-rs ignores it'
+        : 'is a relative path; image-rs would read the wrong file',
+      'write an absolute path, e.g. file:///etc/containers/policy.json or /etc/containers/policy.json',
+    )
+  }
+  if (url.pathname === '/')
+    throw bad(
+      'names no file',
+      'write the path of the file, e.g. file:///etc/containers/policy.json',
+    )
+  return { kind: 'file', field, uri, path: url.pathname }
+}
+
+function sourceOf(image: Record<string, unknown>, resource: Resource): CdhResourceSource {
+  const uri = stringField(image, resource.uriKey)
+  const inline = stringField(image, resource.inlineKey)
+  // image-rs: `match uri { Some(uri) => get_resource(uri), None => inline }`: the URI wins.
+  if (uri !== undefined) return fromUri(resource, uri)
+  if (inline !== undefined) {
+    return {
+      kind: 'inline',
+      field: `image.${resource.inlineKey}`,
+      bytes: new TextEncoder().encode(inline),
+    }
+  }
+  return { kind: 'none' }
+}
+
+/**
+ * Where image-rs would get the image security policy and the sigstore config from, given the
+ * `cdh.toml` text of an initdata document (its `[data]` entry `"cdh.toml"`).
+ *
+ * Only `[image]` is read; other tables and unknown keys are ignored, as the CDH does. Neither
+ * source is fetched or parsed: an `inline` source is returned as bytes for the caller to parse
+ * (image-rs's sigstore-config struct requires `sigstore:` in each entry, not `lookaside:`).
+ *
+ * @throws {@link MalformedInputError} `ERR_CDH_CONFIG_TOML` (with `line`, `column`),
+ *   `ERR_CDH_CONFIG_TYPE`, `ERR_CDH_POLICY_URI`, `ERR_CDH_POLICY_URI_SCHEME`,
+ *   `ERR_CDH_SIGSTORE_CONFIG_URI`, `ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME`;
+ *   {@link ExpectationError} `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`
+ *   (a `kbs://` URI, which only the guest agent could fetch).
+ * @example
+ * ```ts
+ * const { policy } = cdhImageSources(`[image]\nimage_security_policy = '{"default":[{"type":"reject"}],"transports":{}}'\n`)
+ * policy.kind // 'inline'
+ * ```
+ */
+export function cdhImageSources(cdhToml: string): CdhImageSources {
+  let document: Record<string, unknown>
+  try {
+    document = parseToml(cdhToml)
+  } catch (cause) {
+    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ''
+    throw new MalformedInputError('ERR_CDH_CONFIG_TOML', `cdh.toml is not valid TOML${where}`, {
+      cause,
+      details: cause instanceof TomlError ? { line: cause.line, column: cause.column } : {},
+      hint: 'fix the TOML; the Confidential Data Hub would refuse to start with it',
+    })
+  }
+  const image = document['image']
+  if (image === undefined) {
+    return { policy: { kind: 'none' }, sigstoreConfig: { kind: 'none' }, hasImageSection: false }
+  }
+  if (!isTable(image)) throw wrongType('image', 'table')
+  return {
+    policy: sourceOf(image, POLICY),
+    sigstoreConfig: sourceOf(image, SIGSTORE_CONFIG),
+    hasImageSection: true,
+  }
+}

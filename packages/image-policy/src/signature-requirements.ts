@@ -1,0 +1,332 @@
+/**
+ * The two signature requirements, `signedBy` (GPG simple signing) and `sigstoreSigned`
+ * (cosign), decided over every signature found for an image. Each signature is verified, its
+ * payload parsed strictly, then its signed identity matched (`signedIdentity`) and its manifest
+ * digest compared, in containers/image's order and with its words for each refusal.
+ *
+ * @module
+ * @internal
+ */
+import { isInitguardError } from '@initguard/core'
+import type { ImageUnderPolicy } from './policy-decision.ts'
+import type {
+  KeySource,
+  PolicyDialect,
+  SignedByRequirement,
+  SigstoreSignedRequirement,
+} from './policy.ts'
+import { parseSignaturePayload, type SignaturePayload } from './signature-payload.ts'
+import { matchesSignedIdentity } from './signed-identity.ts'
+import { manifestMatchesDigest } from './manifest-digest.ts'
+import { mergeGpgKeyrings, parseGpgKeyring } from './gpg-keyring.ts'
+import { verifySimpleSigning } from './simple-signing.ts'
+import {
+  type SigstoreSignature,
+  type SigstoreTrust,
+  verifySigstoreSignature,
+} from './sigstore-signature.ts'
+
+/** One signature found for an image, with where it came from. */
+export type ImageSignature =
+  | {
+      readonly format: 'simpleSigning'
+      /** Where it was found, e.g. `lookaside …/signature-1` or `dir signature-2`. */
+      readonly source: string
+      /** The OpenPGP signed message. */
+      readonly blob: Uint8Array
+    }
+  | {
+      readonly format: 'sigstore'
+      readonly source: string
+      /** The attachment's media type; only {@link SIGSTORE_SIGNATURE_MEDIA_TYPE} is a signature. */
+      readonly mediaType: string
+      readonly signature: SigstoreSignature
+    }
+
+/** The media type of a cosign signature attachment (`signature.SigstoreSignatureMIMEType`). */
+export const SIGSTORE_SIGNATURE_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json'
+
+/** What became of one signature. */
+export interface SignatureVerdict {
+  readonly source: string
+  readonly format: ImageSignature['format']
+  readonly accepted: boolean
+  /** Stable code of the refusal (absent when accepted). */
+  readonly code?: string
+  /** Why it was accepted or refused. */
+  readonly reason: string
+  /** Who signed: a key fingerprint, a key description or a certificate subject. */
+  readonly signer?: string
+  /** The identity the signature claims, once its payload verified. */
+  readonly signedIdentity?: string
+  /** The manifest digest the signature claims, once its payload verified. */
+  readonly signedManifestDigest?: string
+}
+
+/** What a requirement check needs. */
+export interface SignatureCheckContext {
+  readonly now: Date
+  readonly readKeyFile: (path: string) => Uint8Array
+  readonly dialect: PolicyDialect
+  readonly image: ImageUnderPolicy
+  /** The image's reference as text, for messages. */
+  readonly imageName: string
+}
+
+/** The verdict part a signature requirement contributes. */
+interface RequirementOutcome {
+  readonly accepted: boolean
+  readonly reason: string
+  readonly code?: string
+  readonly signatures: readonly SignatureVerdict[]
+}
+
+/** A refusal of the requirement as a whole (keys unreadable, no signature at all). */
+function refuse(
+  code: string,
+  reason: string,
+  signatures: readonly SignatureVerdict[] = [],
+): RequirementOutcome {
+  return { accepted: false, code, reason, signatures }
+}
+
+function describeError(error: unknown): { code: string; reason: string } {
+  if (isInitguardError(error)) return { code: error.code, reason: error.message }
+  throw error
+}
+
+function keyBytes(source: KeySource, readKeyFile: (path: string) => Uint8Array): Uint8Array[] {
+  switch (source.kind) {
+    case 'keyPath':
+      return [readKeyFile(source.path)]
+    case 'keyPaths':
+      return source.paths.map((path) => readKeyFile(path))
+    case 'keyData':
+      return [source.data]
+    case 'keyDatas':
+      return [...source.data]
+  }
+}
+
+/**
+ * The identity and digest rules of a verified payload, in containers/image's order (identity,
+ * then digest). Returns undefined when both hold, else the refusal.
+ */
+function payloadRefusal(
+  payload: SignaturePayload,
+  identityRule: SignedByRequirement['signedIdentity'] | undefined,
+  context: SignatureCheckContext,
+): { code: string; reason: string } | undefined {
+  if (
+    identityRule !== undefined &&
+    !matchesSignedIdentity(identityRule, context.image.reference, payload.dockerReference)
+  ) {
+    return {
+      code: 'ERR_SIGNATURE_IDENTITY',
+      reason: `Signature for identity ${payload.dockerReference} is not accepted`,
+    }
+  }
+  const { manifest, instanceManifest } = context.image
+  const digestMatches =
+    manifestMatchesDigest(manifest, payload.manifestDigest) ||
+    // image-rs also accepts a signature over the per-platform manifest of a list.
+    (context.dialect === 'image-rs' &&
+      instanceManifest !== undefined &&
+      manifestMatchesDigest(instanceManifest, payload.manifestDigest))
+  if (!digestMatches) {
+    return {
+      code: 'ERR_SIGNATURE_MANIFEST_DIGEST',
+      reason: `Signature for docker digest ${JSON.stringify(payload.manifestDigest)} does not match`,
+    }
+  }
+  return undefined
+}
+
+function summarise(
+  verdicts: readonly SignatureVerdict[],
+  skipped: { otherFormat: number; nonSignatureAttachments: number } = {
+    otherFormat: 0,
+    nonSignatureAttachments: 0,
+  },
+): RequirementOutcome {
+  if (verdicts.some((v) => v.accepted)) {
+    const accepted = verdicts.find((v) => v.accepted)
+    return {
+      accepted: true,
+      reason: accepted?.reason ?? 'a signature was accepted',
+      signatures: verdicts,
+    }
+  }
+  if (verdicts.length === 0) {
+    const { otherFormat, nonSignatureAttachments } = skipped
+    const counts =
+      otherFormat + nonSignatureAttachments === 0
+        ? ''
+        : ` (${otherFormat} non-sigstore signatures, ${nonSignatureAttachments} sigstore non-signature attachments)`
+    return refuse(
+      'ERR_IMAGE_SIGNATURE_MISSING',
+      `A signature was required, but no signature exists${counts}`,
+    )
+  }
+  const [only] = verdicts
+  if (verdicts.length === 1 && only !== undefined) {
+    return refuse(only.code ?? 'ERR_IMAGE_SIGNATURE_REFUSED', only.reason, verdicts)
+  }
+  return refuse(
+    'ERR_IMAGE_SIGNATURE_REFUSED',
+    `None of the signatures were accepted, reasons: ${verdicts.map((v) => v.reason).join('; ')}`,
+    verdicts,
+  )
+}
+
+/** Decide a `signedBy` requirement: any one GPG simple signing signature must be accepted. */
+export async function checkSignedBy(
+  requirement: SignedByRequirement,
+  field: string,
+  context: SignatureCheckContext,
+): Promise<RequirementOutcome> {
+  if (requirement.keyType !== 'GPGKeys') {
+    return refuse(
+      'ERR_IMAGE_POLICY_KEY_TYPE_UNIMPLEMENTED',
+      `Unimplemented "keyType" value "${requirement.keyType}" in ${field}`,
+    )
+  }
+  let keyring
+  try {
+    const rings = await Promise.all(
+      keyBytes(requirement.keySource, context.readKeyFile).map((bytes, i) =>
+        parseGpgKeyring(bytes, `${field}.${requirement.keySource.kind}[${i}]`),
+      ),
+    )
+    keyring = mergeGpgKeyrings(rings)
+  } catch (error) {
+    const { code, reason } = describeError(error)
+    return refuse(code, `the keys of ${field} cannot be used: ${reason}`)
+  }
+  const verdicts: SignatureVerdict[] = []
+  for (const signature of context.image.signatures) {
+    if (signature.format !== 'simpleSigning') continue
+    const base = { source: signature.source, format: signature.format }
+    try {
+      const verified = await verifySimpleSigning(signature.blob, keyring, context.now)
+      const payload = parseSignaturePayload(verified.payloadBytes, 'atomic container signature')
+      const claims = {
+        signer: verified.signerFingerprint,
+        signedIdentity: payload.dockerReference,
+        signedManifestDigest: payload.manifestDigest,
+      }
+      const refusal = payloadRefusal(payload, requirement.signedIdentity, context)
+      verdicts.push(
+        refusal === undefined
+          ? {
+              ...base,
+              ...claims,
+              accepted: true,
+              reason: `signed by key ${verified.signerFingerprint} for ${payload.dockerReference}`,
+            }
+          : { ...base, ...claims, accepted: false, ...refusal },
+      )
+    } catch (error) {
+      verdicts.push({ ...base, accepted: false, ...describeError(error) })
+    }
+  }
+  return summarise(verdicts)
+}
+
+function sigstoreTrust(
+  requirement: SigstoreSignedRequirement,
+  readKeyFile: (path: string) => Uint8Array,
+): SigstoreTrust {
+  const rekorPublicKeys =
+    requirement.rekorPublicKeys === undefined
+      ? undefined
+      : keyBytes(requirement.rekorPublicKeys, readKeyFile)
+  const source = requirement.keySource
+  if (source.kind === 'fulcio') {
+    const caCertificates =
+      source.ca.kind === 'caData' ? source.ca.data : readKeyFile(source.ca.path)
+    return {
+      fulcio: { caCertificates, oidcIssuer: source.oidcIssuer, subjectEmail: source.subjectEmail },
+      rekorPublicKeys,
+    }
+  }
+  return { publicKeys: keyBytes(source, readKeyFile), rekorPublicKeys }
+}
+
+/**
+ * The identity rule a sigstore signature is held to. image-rs allows only `matchRepository` and
+ * `exactRepository` (cosign signs repository-only identities) and skips the check when the policy
+ * gives none; containers/image applies the rule, defaulting to `matchRepoDigestOrExact`.
+ */
+function sigstoreIdentityRule(
+  requirement: SigstoreSignedRequirement,
+  context: SignatureCheckContext,
+): SignedByRequirement['signedIdentity'] | undefined | 'denied' {
+  if (context.dialect !== 'image-rs') return requirement.signedIdentity
+  if (!requirement.signedIdentityGiven) return undefined
+  const { type } = requirement.signedIdentity
+  return type === 'matchRepository' || type === 'exactRepository'
+    ? requirement.signedIdentity
+    : 'denied'
+}
+
+/** Decide a `sigstoreSigned` requirement: any one sigstore signature must be accepted. */
+export function checkSigstoreSigned(
+  requirement: SigstoreSignedRequirement,
+  field: string,
+  context: SignatureCheckContext,
+): RequirementOutcome {
+  const identityRule = sigstoreIdentityRule(requirement, context)
+  if (identityRule === 'denied') {
+    return refuse(
+      'ERR_IMAGE_POLICY_IDENTITY_DENIED',
+      `Denied by ${field}: image-rs allows only matchRepository and exactRepository as the signedIdentity of sigstoreSigned, not ${requirement.signedIdentity.type}`,
+    )
+  }
+  let trust: SigstoreTrust
+  try {
+    trust = sigstoreTrust(requirement, context.readKeyFile)
+  } catch (error) {
+    const { code, reason } = describeError(error)
+    return refuse(code, `the keys of ${field} cannot be used: ${reason}`)
+  }
+  const verdicts: SignatureVerdict[] = []
+  const skipped = { otherFormat: 0, nonSignatureAttachments: 0 }
+  for (const signature of context.image.signatures) {
+    if (signature.format !== 'sigstore') {
+      skipped.otherFormat++
+      continue
+    }
+    if (signature.mediaType !== SIGSTORE_SIGNATURE_MEDIA_TYPE) {
+      skipped.nonSignatureAttachments++
+      continue
+    }
+    const base = { source: signature.source, format: signature.format }
+    try {
+      const verified = verifySigstoreSignature(signature.signature, trust, context.now)
+      const payload = parseSignaturePayload(
+        verified.payloadBytes,
+        'cosign container image signature',
+      )
+      const claims = {
+        signer: verified.keyDescription,
+        signedIdentity: payload.dockerReference,
+        signedManifestDigest: payload.manifestDigest,
+      }
+      const refusal = payloadRefusal(payload, identityRule, context)
+      verdicts.push(
+        refusal === undefined
+          ? {
+              ...base,
+              ...claims,
+              accepted: true,
+              reason: `signed by ${verified.keyDescription} for ${payload.dockerReference}`,
+            }
+          : { ...base, ...claims, accepted: false, ...refusal },
+      )
+    } catch (error) {
+      verdicts.push({ ...base, accepted: false, ...describeError(error) })
+    }
+  }
+  return summarise(verdicts, skipped)
+}

@@ -1,0 +1,342 @@
+/**
+ * Cryptographic verification of one sigstore (cosign) signature, the signature step of
+ * containers/image's `sigstoreSigned` requirement (`signature/policy_eval_sigstore.go`
+ * `isSignatureAccepted`, up to `VerifySigstorePayload`'s signature check). The payload JSON is not
+ * read here: the verified bytes are returned for the payload parser.
+ *
+ * A signature is a payload and its annotations, from a `.sig` attachment layer in a registry or a
+ * `dir:` image's `signature-N` file ({@link parseDirSigstoreSignature}):
+ *
+ * ```text
+ * payload                              the bytes signed (simple-signing JSON)
+ * dev.cosignproject.cosign/signature   base64 signature over the payload bytes (always required)
+ * dev.sigstore.cosign/bundle           Rekor SET JSON (required when Rekor keys are trusted)
+ * dev.sigstore.cosign/certificate      PEM leaf certificate (Fulcio)
+ * dev.sigstore.cosign/chain            PEM intermediates, then the root (Fulcio, optional)
+ * ```
+ *
+ * Pipeline, as containers/image orders it:
+ * 1. public keys: with Rekor keys, the SET must verify and its entry name one of the keys, which
+ *    is then the only key tried; the signature must verify with a key.
+ * 2. Fulcio: the SET must verify and name the leaf certificate; the leaf must chain to the CA at
+ *    the SET's integrated time and name the OIDC issuer and email; the signature must verify
+ *    with the leaf's key.
+ *
+ * @see containers/image `signature/policy_eval_sigstore.go`, `signature/fulcio_cert.go`,
+ *   `signature/internal/rekor_set.go`, `signature/internal/sigstore_payload.go`.
+ * @module
+ */
+import { UsageError, VerificationError, base64ToBytes } from '@initguard/core'
+import { verifyFulcioCertificate } from './fulcio-certificate.ts'
+import {
+  parseFulcioCaCertificates,
+  parseFulcioChain,
+  parseFulcioLeafCertificate,
+} from './fulcio-parse.ts'
+import { verifyRekorSet } from './rekor-set.ts'
+import {
+  parseRekorPublicKeys,
+  parseSigstorePublicKey,
+  verifyWithSigstoreKey,
+  type SigstorePublicKey,
+} from './sigstore-public-key.ts'
+
+/** One sigstore signature: the payload bytes and the annotations that came with them. */
+export interface SigstoreSignature {
+  /** The signed payload, exactly as stored. */
+  readonly payload: Uint8Array
+  /** The attachment layer's annotations (or the `annotations` of a `dir:` signature file). */
+  readonly annotations: ReadonlyMap<string, string>
+}
+
+/** The annotation keys cosign and containers/image use. */
+export const SIGSTORE_ANNOTATION = {
+  signature: 'dev.cosignproject.cosign/signature',
+  bundle: 'dev.sigstore.cosign/bundle',
+  certificate: 'dev.sigstore.cosign/certificate',
+  chain: 'dev.sigstore.cosign/chain',
+} as const
+
+/** The policy's `fulcio` key source, with its CA certificates read. */
+export interface FulcioTrust {
+  /** PEM CA certificates (`fulcio.caPath` / `caData`). */
+  readonly caCertificates: Uint8Array
+  /** The OIDC issuer the leaf must record, exactly. */
+  readonly oidcIssuer: string
+  /** The email the leaf's SAN must list, exactly. */
+  readonly subjectEmail: string
+}
+
+/**
+ * What a signature must verify against: the policy's key source, with its Rekor keys.
+ *
+ * - `publicKeys`: PEM public keys (`keyPath(s)` / `keyData(s)`); with `rekorPublicKeys`, a Rekor
+ *   SET naming the key is also required.
+ * - `fulcio`: Fulcio CA certificates and the identity the leaf must name; `rekorPublicKeys` is
+ *   then mandatory.
+ *
+ * `rekorPublicKeys` are PEM ECDSA keys (`rekorPublicKeyPath(s)` / `rekorPublicKeyData(s)`).
+ */
+export type SigstoreTrust = (
+  | { readonly publicKeys: readonly Uint8Array[]; readonly fulcio?: undefined }
+  | { readonly fulcio: FulcioTrust; readonly publicKeys?: undefined }
+) & { readonly rekorPublicKeys?: readonly Uint8Array[] | undefined }
+
+/** The identity a Fulcio certificate vouched for. */
+export interface SigstoreCertificateSubject {
+  /** The OIDC issuer recorded in the leaf (equal to the policy's). */
+  readonly oidcIssuer: string
+  /** The email the policy required (one of {@link emailAddresses}). */
+  readonly subjectEmail: string
+  /** Every SAN email of the leaf. */
+  readonly emailAddresses: readonly string[]
+}
+
+/** A signature that verified. */
+export interface VerifiedSigstoreSignature {
+  /** The payload bytes the signature covers: parse these, and only these. */
+  readonly payloadBytes: Uint8Array
+  /** Which key verified it, for messages and logs. */
+  readonly keyDescription: string
+  /** SHA-256 of the verifying key's SubjectPublicKeyInfo DER, lower-case hex. */
+  readonly signerFingerprint: string
+  /** When Rekor logged the signature, when a SET was checked. */
+  readonly rekorIntegratedTime?: Date
+  /** For Fulcio signatures: the identity the certificate names. */
+  readonly certificateSubject?: SigstoreCertificateSubject
+}
+
+function refuse(
+  code: `ERR_SIGSTORE_${string}`,
+  message: string,
+  hint: string,
+  details: Readonly<Record<string, string | number>> = {},
+  cause?: unknown,
+): VerificationError {
+  return new VerificationError(code, message, {
+    details,
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+function trustError(message: string, hint: string): UsageError {
+  return new UsageError('ERR_SIGSTORE_TRUST_INVALID', message, { hint })
+}
+
+function annotation(signature: SigstoreSignature, key: string): string | undefined {
+  return signature.annotations.get(key)
+}
+
+function missing(code: `ERR_SIGSTORE_${string}`, key: string, hint: string): VerificationError {
+  return refuse(code, `the signature has no ${key} annotation`, hint, { annotation: key })
+}
+
+function verifyPayload(
+  keys: readonly SigstorePublicKey[],
+  payload: Uint8Array,
+  signature: Uint8Array,
+): SigstorePublicKey {
+  const key = keys.find((k) => verifyWithSigstoreKey(k, payload, signature))
+  if (key === undefined) {
+    throw refuse(
+      'ERR_SIGSTORE_SIGNATURE_INVALID',
+      `the signature does not verify with ${keys.length === 1 ? 'the trusted key' : `any of the ${keys.length} trusted keys`}`,
+      'the image was signed with another key, or the payload or signature was altered; check the policy keys',
+      { keys: keys.length },
+    )
+  }
+  return key
+}
+
+function snapshot(signature: SigstoreSignature, now: Date): SigstoreSignature {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new UsageError('ERR_SIGSTORE_NOW_INVALID', 'now must be a valid Date', {
+      hint: 'pass the current time (or the time to verify at) as a Date',
+    })
+  }
+  const { payload, annotations } = signature as Partial<SigstoreSignature>
+  if (!(payload instanceof Uint8Array) || !(annotations instanceof Map)) {
+    throw new UsageError(
+      'ERR_SIGSTORE_SIGNATURE_ARGUMENT',
+      'a sigstore signature is { payload: Uint8Array, annotations: Map<string, string> }',
+      { hint: 'read signatures with parseDirSigstoreSignature or from the attachment layer' },
+    )
+  }
+  // Copy once so that the caller changing its buffers cannot change what was verified.
+  return { payload: payload.slice(), annotations: new Map(annotations) }
+}
+
+/**
+ * Verify one sigstore signature against the policy's trust material.
+ *
+ * @param now - the current time: a Rekor entry dated more than five minutes later is refused.
+ *   Fulcio certificates are checked at the Rekor integrated time, as containers/image does.
+ * @example
+ * ```ts
+ * const verified = verifySigstoreSignature(
+ *   parseDirSigstoreSignature(readFileSync('img/signature-1')),
+ *   { publicKeys: [readFileSync('cosign.pub')] },
+ *   new Date(),
+ * )
+ * parseSignaturePayload(verified.payloadBytes, 'cosign container image signature')
+ * ```
+ * @throws {@link VerificationError} `ERR_SIGSTORE_SIGNATURE_MISSING`,
+ *   `ERR_SIGSTORE_SIGNATURE_ENCODING`, `ERR_SIGSTORE_SIGNATURE_INVALID`,
+ *   `ERR_SIGSTORE_BUNDLE_MISSING`, `ERR_SIGSTORE_CERTIFICATE_MISSING`, every `ERR_REKOR_*` of
+ *   {@link verifyRekorSet} and `ERR_FULCIO_*` of {@link verifyFulcioCertificate}.
+ * @throws `MalformedInputError` for unusable trust material: `ERR_SIGSTORE_KEY_INVALID`,
+ *   `ERR_SIGSTORE_KEY_UNSUPPORTED`, `ERR_REKOR_KEY_UNSUPPORTED`, `ERR_FULCIO_CA_INVALID`.
+ * @throws {@link UsageError} `ERR_SIGSTORE_TRUST_INVALID`, `ERR_SIGSTORE_NOW_INVALID`,
+ *   `ERR_SIGSTORE_SIGNATURE_ARGUMENT`.
+ */
+export function verifySigstoreSignature(
+  signature: SigstoreSignature,
+  trust: SigstoreTrust,
+  now: Date,
+): VerifiedSigstoreSignature {
+  const sig = snapshot(signature, now)
+  const rekorPems = trust.rekorPublicKeys
+  if (trust.fulcio !== undefined && (rekorPems === undefined || rekorPems.length === 0)) {
+    throw trustError(
+      'Fulcio trust needs Rekor public keys',
+      'add rekorPublicKeyPath or rekorPublicKeyData: Fulcio certificates are only trusted with a Rekor SET',
+    )
+  }
+  if (rekorPems?.length === 0) {
+    throw trustError('rekorPublicKeys is empty', 'omit it, or give at least one Rekor key')
+  }
+  const rekorKeys = rekorPems === undefined ? undefined : parseRekorPublicKeys(rekorPems)
+
+  const base64 = annotation(sig, SIGSTORE_ANNOTATION.signature)
+  if (base64 === undefined) {
+    throw missing(
+      'ERR_SIGSTORE_SIGNATURE_MISSING',
+      SIGSTORE_ANNOTATION.signature,
+      'the attachment is not a cosign signature, or it was stripped of its annotations',
+    )
+  }
+  let signatureBytes: Uint8Array
+  try {
+    // Go's base64.StdEncoding skips CR and LF, and cosign wraps RSA signatures at 76 columns.
+    signatureBytes = base64ToBytes(base64, { field: 'signature', allowLineBreaks: true })
+  } catch (cause) {
+    throw refuse(
+      'ERR_SIGSTORE_SIGNATURE_ENCODING',
+      `the ${SIGSTORE_ANNOTATION.signature} annotation is not base64`,
+      'the signature annotation was damaged; sign again',
+      {},
+      cause,
+    )
+  }
+  const bundle = (): string => {
+    const value = annotation(sig, SIGSTORE_ANNOTATION.bundle)
+    if (value === undefined) {
+      throw missing(
+        'ERR_SIGSTORE_BUNDLE_MISSING',
+        SIGSTORE_ANNOTATION.bundle,
+        'the policy requires a Rekor SET; sign with cosign and upload to the transparency log (not --tlog-upload=false)',
+      )
+    }
+    return value
+  }
+
+  const context: Context = { sig, signatureBytes, rekorKeys, bundle, now }
+  return trust.fulcio === undefined
+    ? verifyWithKeys(context, trust.publicKeys)
+    : verifyWithFulcio(context, trust.fulcio)
+}
+
+/** What both verification paths share. */
+interface Context {
+  readonly sig: SigstoreSignature
+  readonly signatureBytes: Uint8Array
+  readonly rekorKeys: readonly SigstorePublicKey[] | undefined
+  readonly bundle: () => string
+  readonly now: Date
+}
+
+function verifyWithKeys(
+  { sig, signatureBytes, rekorKeys, bundle, now }: Context,
+  publicKeys: readonly Uint8Array[],
+): VerifiedSigstoreSignature {
+  if (publicKeys.length === 0) {
+    throw trustError('publicKeys is empty', 'give at least one public key')
+  }
+  let keys = publicKeys.map((pem, i) =>
+    parseSigstorePublicKey(pem, publicKeys.length === 1 ? 'public key' : `public key ${i + 1}`),
+  )
+  let rekorIntegratedTime: Date | undefined
+  if (rekorKeys !== undefined) {
+    const set = verifyRekorSet({
+      bundle: bundle(),
+      rekorPublicKeys: rekorKeys,
+      signature: signatureBytes,
+      payload: sig.payload,
+      keyOrCertificateCandidates: keys.map((k) => k.spki),
+      now,
+    })
+    // The entry names one key: only that key may verify the signature (containers/image too).
+    keys = keys.filter((_, i) => i === set.matchedCandidate)
+    rekorIntegratedTime = set.integratedTime
+  }
+  const key = verifyPayload(keys, sig.payload, signatureBytes)
+  return {
+    payloadBytes: sig.payload,
+    keyDescription: key.description,
+    signerFingerprint: key.fingerprint,
+    ...(rekorIntegratedTime === undefined ? {} : { rekorIntegratedTime }),
+  }
+}
+
+function verifyWithFulcio(
+  { sig, signatureBytes, rekorKeys, bundle, now }: Context,
+  trust: FulcioTrust,
+): VerifiedSigstoreSignature {
+  if (trust.oidcIssuer === '' || trust.subjectEmail === '') {
+    throw trustError(
+      'Fulcio trust needs a non-empty oidcIssuer and subjectEmail',
+      'set fulcio.oidcIssuer and fulcio.subjectEmail in the policy',
+    )
+  }
+  const roots = parseFulcioCaCertificates(trust.caCertificates)
+  const certificateText = annotation(sig, SIGSTORE_ANNOTATION.certificate)
+  if (certificateText === undefined) {
+    throw missing(
+      'ERR_SIGSTORE_CERTIFICATE_MISSING',
+      SIGSTORE_ANNOTATION.certificate,
+      'the policy trusts Fulcio certificates, but this signature was made with a key (cosign sign --key)',
+    )
+  }
+  const leaf = parseFulcioLeafCertificate(certificateText)
+  // The SET comes first: it supplies the time at which the certificate chain is checked.
+  const set = verifyRekorSet({
+    bundle: bundle(),
+    rekorPublicKeys: rekorKeys ?? [],
+    signature: signatureBytes,
+    payload: sig.payload,
+    keyOrCertificateCandidates: [leaf.der],
+    now,
+  })
+  const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
+  const fulcio = verifyFulcioCertificate({
+    roots,
+    leaf,
+    intermediates: chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText),
+    oidcIssuer: trust.oidcIssuer,
+    subjectEmail: trust.subjectEmail,
+    time: set.integratedTime,
+  })
+  const key = verifyPayload([fulcio.publicKey], sig.payload, signatureBytes)
+  return {
+    payloadBytes: sig.payload,
+    keyDescription: `Fulcio certificate for ${trust.subjectEmail} (issuer ${fulcio.oidcIssuer}), ${key.description}`,
+    signerFingerprint: key.fingerprint,
+    rekorIntegratedTime: set.integratedTime,
+    certificateSubject: {
+      oidcIssuer: fulcio.oidcIssuer,
+      subjectEmail: trust.subjectEmail,
+      emailAddresses: fulcio.emailAddresses,
+    },
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The parts of an X.509 certificate that sigstore verification needs, read with core's strict DER
+ * reader (names, validity, extensions) and `node:crypto` (the key and the signature check).
+ *
+ * ```asn1
+ * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm AlgorithmIdentifier,
+ *                            signatureValue BIT STRING }
+ * TBSCertificate ::= SEQUENCE { version [0] EXPLICIT Version DEFAULT v1, serialNumber INTEGER,
+ *     signature AlgorithmIdentifier, issuer Name, validity Validity, subject Name,
+ *     subjectPublicKeyInfo SubjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT OPTIONAL,
+ *     subjectUniqueID [2] IMPLICIT OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
+ * Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE,
+ *                          extnValue OCTET STRING }
+ * ```
+ *
+ * @see RFC 5280 §4.1, §4.2.1.6 (SAN), §4.2.1.9 (basic constraints), §4.2.1.12 (EKU).
+ * @module
+ */
+import { X509Certificate, type KeyObject } from 'node:crypto'
+import {
+  MalformedInputError,
+  decodeDerBoolean,
+  decodeDerExplicit,
+  decodeDerIa5String,
+  decodeDerInteger,
+  decodeDerOctetString,
+  decodeDerOid,
+  decodeDerSequence,
+  decodeDerTime,
+  expectDerTag,
+  parseDer,
+  type DerElement,
+} from '@initguard/core'
+
+/** One certificate extension. */
+export interface CertificateExtension {
+  readonly critical: boolean
+  /** The contents of `extnValue`. */
+  readonly value: Uint8Array
+}
+
+/** A parsed certificate. */
+export interface SigstoreCertificate {
+  /** The DER encoding. */
+  readonly der: Uint8Array
+  /** Node's view, for `verify(issuerKey)`. */
+  readonly x509: X509Certificate
+  /** The subject public key. */
+  readonly publicKey: KeyObject
+  /** DER of the issuer Name, compared byte for byte with the parent's subject. */
+  readonly issuer: Uint8Array
+  /** DER of the subject Name. */
+  readonly subject: Uint8Array
+  readonly notBefore: Date
+  readonly notAfter: Date
+  /** The signature algorithm OID (inner and outer agree). */
+  readonly signatureAlgorithm: string
+  /** Extensions by OID; each OID at most once. */
+  readonly extensions: ReadonlyMap<string, CertificateExtension>
+  /** `cA` of basic constraints; false when the extension is absent. */
+  readonly isCA: boolean
+  /** `pathLenConstraint`, when present. */
+  readonly maxPathLength: number | undefined
+  /** Extended key usage OIDs; undefined when the extension is absent (any use). */
+  readonly extendedKeyUsage: readonly string[] | undefined
+  /** The `rfc822Name` entries of the subject alternative name, in order. */
+  readonly emailAddresses: readonly string[]
+}
+
+/** Extension OIDs used here. */
+export const X509_OID = {
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  extKeyUsage: '2.5.29.37',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+} as const
+
+/**
+ * Extensions Go's `crypto/x509` understands, so that their being critical does not fail
+ * verification there. Name, policy and inhibit constraints are left out on purpose: Go enforces
+ * them and we do not, so a chain that carries them critically is refused rather than accepted
+ * unchecked.
+ */
+export const HANDLED_EXTENSIONS: ReadonlySet<string> = new Set([
+  '2.5.29.14', // subjectKeyIdentifier
+  '2.5.29.15', // keyUsage (Go ignores its bits when building chains, so do we)
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.37', // extKeyUsage
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+])
+
+/**
+ * Certificate signature algorithms Go's `crypto/x509` verifies. SHA-1 and MD5 are refused there
+ * (and here) even though OpenSSL would still check them.
+ */
+export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set([
+  '1.2.840.113549.1.1.11', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12', // sha384WithRSAEncryption
+  '1.2.840.113549.1.1.13', // sha512WithRSAEncryption
+  '1.2.840.113549.1.1.10', // RSASSA-PSS
+  '1.2.840.10045.4.3.2', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3', // ecdsa-with-SHA384
+  '1.2.840.10045.4.3.4', // ecdsa-with-SHA512
+  '1.3.101.112', // Ed25519
+])
+
+const SEQUENCE = { tagNumber: 16, constructed: true } as const
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+function invalid(field: string, message: string): MalformedInputError {
+  return new MalformedInputError('ERR_SIGSTORE_X509_INVALID', `${field}: ${message}`, {
+    details: { field },
+    hint: 'the certificate is not a valid X.509 v3 certificate',
+  })
+}
+
+function parseExtensions(
+  el: DerElement | undefined,
+  field: string,
+): Map<string, CertificateExtension> {
+  const extensions = new Map<string, CertificateExtension>()
+  if (el === undefined) return extensions
+  for (const ext of decodeDerSequence(decodeDerExplicit(el, 3, `${field} extensions`), field)) {
+    const parts = decodeDerSequence(ext, `${field} extension`)
+    const oid = decodeDerOid(parts[0], `${field} extnID`)
+    if (parts.length < 2 || parts.length > 3) {
+      throw invalid(field, `extension ${oid} has ${parts.length} fields`)
+    }
+    // Go tolerates an explicit `critical FALSE` (a DER violation); so do we.
+    const critical = parts.length === 3 ? decodeDerBoolean(parts[1], `${field} critical`) : false
+    const value = decodeDerOctetString(parts[parts.length - 1], `${field} extnValue`)
+    if (extensions.has(oid)) {
+      // Go (since 1.19) refuses duplicate extensions; which copy would count is ambiguous.
+      throw invalid(field, `extension ${oid} appears twice`)
+    }
+    extensions.set(oid, { critical, value })
+  }
+  return extensions
+}
+
+function basicConstraints(ext: CertificateExtension | undefined, field: string) {
+  if (ext === undefined) return { isCA: false, maxPathLength: undefined }
+  const parts = decodeDerSequence(parseDer(ext.value, { name: field }), `${field} basicConstraints`)
+  let i = 0
+  let isCA = false
+  if (parts[i]?.tagNumber === 1 && parts[i]?.tagClass === 'universal') {
+    isCA = decodeDerBoolean(parts[i], `${field} cA`)
+    i++
+  }
+  let maxPathLength: number | undefined
+  if (parts[i] !== undefined) {
+    const n = decodeDerInteger(parts[i], `${field} pathLenConstraint`)
+    if (n < 0n || n > 1000n) throw invalid(field, 'pathLenConstraint is out of range')
+    maxPathLength = Number(n)
+    i++
+  }
+  if (i !== parts.length) throw invalid(field, 'basicConstraints has extra fields')
+  return { isCA, maxPathLength }
+}
+
+function emailAddresses(ext: CertificateExtension | undefined, field: string): string[] {
+  if (ext === undefined) return []
+  const names = decodeDerSequence(parseDer(ext.value, { name: field }), `${field} subjectAltName`)
+  const emails: string[] = []
+  for (const name of names) {
+    // rfc822Name [1] IMPLICIT IA5String; Go refuses one that is not IA5, and so do we.
+    if (name.tagClass === 'context' && name.tagNumber === 1) {
+      emails.push(
+        decodeDerIa5String(name, `${field} rfc822Name`, {
+          implicitTag: { tagClass: 'context', tagNumber: 1 },
+        }),
+      )
+    }
+  }
+  return emails
+}
+
+/**
+ * Parse a DER certificate.
+ *
+ * @param field - names the certificate in messages (`"Fulcio leaf certificate"`).
+ * @throws {@link MalformedInputError} `ERR_SIGSTORE_X509_INVALID` or a core `ERR_DER_*` code.
+ */
+export function parseSigstoreCertificate(der: Uint8Array, field: string): SigstoreCertificate {
+  const cert = decodeDerSequence(parseDer(der, { name: field }), field)
+  if (cert.length !== 3) throw invalid(field, `Certificate has ${cert.length} fields, not 3`)
+  const tbs = decodeDerSequence(cert[0], `${field} tbsCertificate`)
+  let i = 0
+  const first = tbs[0]
+  if (first?.tagClass === 'context' && first.tagNumber === 0) {
+    const version = decodeDerInteger(decodeDerExplicit(first, 0, `${field} version`), 'version')
+    if (version < 0n || version > 2n) throw invalid(field, `unknown version ${version}`)
+    i++
+  }
+  decodeDerInteger(tbs[i], `${field} serialNumber`)
+  const innerAlgorithm = tbs[i + 1]
+  const outerAlgorithm = cert[1]
+  const signatureAlgorithm = decodeDerOid(
+    decodeDerSequence(outerAlgorithm, `${field} signatureAlgorithm`)[0],
+    `${field} signatureAlgorithm`,
+  )
+  if (
+    innerAlgorithm === undefined ||
+    outerAlgorithm === undefined ||
+    !sameBytes(innerAlgorithm.encoded, outerAlgorithm.encoded)
+  ) {
+    throw invalid(field, 'the inner and outer signature algorithms differ')
+  }
+  const issuer = expectDerTag(tbs[i + 2], SEQUENCE, `${field} issuer`).encoded
+  const validity = decodeDerSequence(tbs[i + 3], `${field} validity`)
+  const subject = expectDerTag(tbs[i + 4], SEQUENCE, `${field} subject`).encoded
+  decodeDerSequence(tbs[i + 5], `${field} subjectPublicKeyInfo`)
+  let rest = tbs.slice(i + 6)
+  // issuerUniqueID [1] and subjectUniqueID [2] are obsolete; skip them if present.
+  rest = rest.filter(
+    (el) => !(el.tagClass === 'context' && (el.tagNumber === 1 || el.tagNumber === 2)),
+  )
+  if (rest.length > 1) throw invalid(field, 'tbsCertificate has unexpected fields')
+  const extensions = parseExtensions(rest[0], field)
+  if (validity.length !== 2) throw invalid(field, 'validity does not hold two times')
+  const notBefore = decodeDerTime(validity[0], `${field} notBefore`)
+  const notAfter = decodeDerTime(validity[1], `${field} notAfter`)
+
+  let x509: X509Certificate
+  let publicKey: KeyObject
+  try {
+    x509 = new X509Certificate(der)
+    // OpenSSL parses the key lazily and throws here for a key it cannot read.
+    publicKey = x509.publicKey
+  } catch (cause) {
+    throw new MalformedInputError('ERR_SIGSTORE_X509_INVALID', `${field}: OpenSSL cannot read it`, {
+      cause,
+      details: { field },
+      hint: 'the certificate is not a valid X.509 certificate',
+    })
+  }
+  const ekuExtension = extensions.get(X509_OID.extKeyUsage)
+  const extendedKeyUsage =
+    ekuExtension === undefined
+      ? undefined
+      : decodeDerSequence(parseDer(ekuExtension.value, { name: field }), `${field} EKU`).map((el) =>
+          decodeDerOid(el, `${field} EKU`),
+        )
+  return {
+    der,
+    x509,
+    publicKey,
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    signatureAlgorithm,
+    extensions,
+    ...basicConstraints(extensions.get(X509_OID.basicConstraints), field),
+    extendedKeyUsage,
+    emailAddresses: emailAddresses(extensions.get(X509_OID.subjectAltName), field),
+  }
+}

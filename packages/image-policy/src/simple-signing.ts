@@ -1,0 +1,363 @@
+/**
+ * Verification of GPG "simple signing" signatures (containers-signature(5)), as containers/image
+ * does in `signature/mechanism_gpgme.go` / `mechanism_openpgp.go`: the blob is an OpenPGP signed
+ * message (RFC 4880 §11.3) whose literal data is the JSON payload. This module checks the message
+ * and its one signature against a keyring at a given time and returns the verified payload bytes;
+ * it does not parse the payload (see `signature-payload.ts`).
+ *
+ * Wire layout of what `skopeo copy --sign-by` writes:
+ *
+ * ```text
+ * A3 01  compressed data (old format, indeterminate length), algorithm 1 = ZIP
+ *   └ One-Pass Signature (tag 4) · Literal Data (tag 11, the payload) · Signature (tag 2)
+ * ```
+ *
+ * The cryptography is openpgp's; the message framing is checked first, by
+ * `simple-signing-framing.ts`.
+ *
+ * @module
+ */
+import {
+  config as openpgpDefaults,
+  enums,
+  readMessage,
+  verify,
+  type Config,
+  type KeyID,
+  type PublicKey,
+  type SignaturePacket,
+} from 'openpgp'
+import { UsageError, VerificationError, bytesToHex } from '@initguard/core'
+import type { GpgKeyring } from './gpg-keyring.ts'
+import {
+  MAX_SIMPLE_SIGNING_BYTES,
+  checkSignedMessageShape,
+  notSignedMessage,
+} from './simple-signing-framing.ts'
+
+/** The result of a successful {@link verifySimpleSigning}. */
+export interface VerifiedSimpleSigning {
+  /** The signed payload (the literal data), not yet parsed: a containers-signature(5) JSON document. */
+  readonly payloadBytes: Uint8Array
+  /** Uppercase hex fingerprint of the primary key that signed (what `signedBy` trusts). */
+  readonly signerFingerprint: string
+  /** Uppercase hex fingerprint of the key that made the signature: the primary key or a subkey. */
+  readonly signingKeyFingerprint: string
+  /** When the signature says it was made. */
+  readonly signatureCreated: Date
+}
+
+/**
+ * openpgp settings, pinned here (openpgp's own defaults in 6.x) so that code elsewhere changing
+ * openpgp's global `config` cannot weaken this verification. SHA-1, MD5 and RIPEMD-160 data
+ * signatures are refused (SHA-1 collisions make them forgeable), as are RSA keys under 2047 bits,
+ * DSA and ElGamal; gpg 2.2's defaults (RSA-3072 or ed25519, SHA-256/512) all pass.
+ */
+const CONFIG: Config = {
+  ...openpgpDefaults,
+  ignoreUnsupportedPackets: false,
+  ignoreMalformedPackets: false,
+  enforceGrammar: true,
+  minRSABits: 2047,
+  rejectHashAlgorithms: new Set([enums.hash.md5, enums.hash.ripemd]),
+  rejectMessageHashAlgorithms: new Set([enums.hash.md5, enums.hash.ripemd, enums.hash.sha1]),
+  rejectPublicKeyAlgorithms: new Set([enums.publicKey.elgamal, enums.publicKey.dsa]),
+  rejectCurves: new Set([enums.curve.secp256k1]),
+  allowInsecureVerificationWithReformattedKeys: false,
+  // Bounds BZIP2 content too, which the framing check cannot inflate.
+  maxDecompressedMessageSize: MAX_SIMPLE_SIGNING_BYTES,
+}
+
+/** The data-signature hash algorithms refused, by openpgp id, with their names for messages. */
+const WEAK_HASHES: ReadonlyMap<enums.hash | null, string> = new Map([
+  [enums.hash.md5, 'MD5'],
+  [enums.hash.ripemd, 'RIPEMD-160'],
+  [enums.hash.sha1, 'SHA-1'],
+])
+
+type Code = `ERR_SIMPLE_SIGNING_${string}`
+
+function refuse(
+  code: Code,
+  message: string,
+  hint: string,
+  details: Record<string, string | number | boolean> = {},
+  cause?: unknown,
+): VerificationError {
+  return new VerificationError(code, message, {
+    details,
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+/**
+ * Verify a GPG simple-signing blob against a keyring at time `now`.
+ *
+ * Steps, each refusing with its own code:
+ * 1. framing: a binary OpenPGP signed message, optionally compressed, no packet or byte after it
+ *    (bytes after the end of a ZIP/ZLIB stream are ignored, as gpg and containers/image do);
+ * 2. exactly one signature;
+ * 3. the signature's issuer key is in `keyring`;
+ * 4. the hash algorithm is not weak;
+ * 5. openpgp verifies the signature over the literal data at `now` (not made in the future, not
+ *    expired, key valid when it signed);
+ * 6. the signing key (and its primary key) is neither revoked nor expired at `now`, in every copy
+ *    of it that `keyring` holds.
+ *
+ * @param blob - the signature file (`signature-N` in a lookaside store or a `dir:` image).
+ * @param keyring - the keys a `signedBy` requirement trusts ({@link parseGpgKeyring}).
+ * @param now - the time to verify at.
+ * @throws {@link VerificationError} `ERR_SIMPLE_SIGNING_MALFORMED`, `…_TOO_LARGE`,
+ *   `…_TRAILING_DATA`, `…_NOT_SIGNED_MESSAGE`, `…_MULTIPLE_SIGNATURES`, `…_UNKNOWN_KEY`
+ *   (details.keyId names the issuer), `…_WEAK_ALGORITHM`, `…_SIGNATURE_IN_FUTURE`,
+ *   `…_SIGNATURE_EXPIRED`, `…_KEY_REVOKED`, `…_KEY_EXPIRED`, `…_KEY_UNUSABLE`, `…_BAD_SIGNATURE`,
+ *   `…_UNSUPPORTED_SIGNATURE` (an OpenPGP version 3 signature by a trusted key);
+ *   {@link UsageError} `ERR_SIMPLE_SIGNING_INVALID_TIME` when `now` is not a valid date.
+ * @example
+ * ```ts
+ * const keyring = await parseGpgKeyring(keyBytes, 'keyPath')
+ * const { payloadBytes, signerFingerprint } = await verifySimpleSigning(sigBytes, keyring, new Date())
+ * const payload = parseSignaturePayload(payloadBytes, 'atomic container signature')
+ * ```
+ * @see containers-signature(5); RFC 4880 §11.3 (signed messages), §5.2 (signatures)
+ */
+export async function verifySimpleSigning(
+  blob: Uint8Array,
+  keyring: GpgKeyring,
+  now: Date,
+): Promise<VerifiedSimpleSigning> {
+  if (Number.isNaN(now.getTime())) {
+    const hint = 'pass a valid Date as `now`'
+    throw new UsageError('ERR_SIMPLE_SIGNING_INVALID_TIME', 'the time `now` is not a valid date', {
+      hint,
+    })
+  }
+  // Copy once: what is checked, verified and returned must be the same bytes.
+  const bytes = Uint8Array.from(blob)
+  const shape = checkSignedMessageShape(bytes)
+  if (shape !== undefined && shape.signatures > 1) throw multiple(shape.signatures)
+  if (shape?.v3IssuerKeyId !== undefined) throw refuseV3(shape.v3IssuerKeyId, keyring)
+
+  let verification: Awaited<ReturnType<typeof verifyMessage>>
+  try {
+    verification = await verifyMessage(bytes, keyring, now)
+  } catch (e) {
+    if (e instanceof VerificationError) throw e
+    throw refuse(
+      'ERR_SIMPLE_SIGNING_MALFORMED',
+      'simple signing blob is not a well-formed OpenPGP signed message',
+      'the signature file is damaged or is not a containers-signature(5) blob; fetch it again',
+      {},
+      e,
+    )
+  }
+  const { data, signature, keyID, packet, created } = verification
+  const keyId = keyID.toHex().toUpperCase()
+  const candidates = keyring.keys.filter((k) => k.getKeys(keyID).length > 0)
+  const signer = candidates[0]
+  if (signer === undefined) {
+    throw unknownKey(
+      keyId,
+      packet.issuerFingerprint === null
+        ? {}
+        : { issuerFingerprint: bytesToHex(packet.issuerFingerprint).toUpperCase() },
+    )
+  }
+  const weakHash = WEAK_HASHES.get(packet.hashAlgorithm)
+  if (weakHash !== undefined) {
+    throw refuse(
+      'ERR_SIMPLE_SIGNING_WEAK_ALGORITHM',
+      `simple signing signature by key ID ${keyId} uses the weak hash algorithm ${weakHash}`,
+      'sign again with a SHA-2 digest (gpg --digest-algo SHA512)',
+      { keyId, hashAlgorithm: weakHash },
+    )
+  }
+  // openpgp only rejects `verified`; the signature is valid only once this promise resolves.
+  try {
+    await signature
+  } catch (e) {
+    throw await explainFailure(e, packet, created, candidates, keyID, keyId, now)
+  }
+  // openpgp checked the key's validity when the signature was made; containers/image (gpg) also
+  // refuses a key revoked or expired since, so check again at `now`.
+  const problem = await keyProblem(candidates, keyID, keyId, now)
+  if (problem !== undefined) throw problem
+  // Succeeded for every candidate just above; called again for the (sub)key it selects.
+  const signingKey = await signer.getSigningKey(keyID, now, undefined, CONFIG)
+  return {
+    payloadBytes: Uint8Array.from(data),
+    signerFingerprint: signer.getFingerprint().toUpperCase(),
+    signingKeyFingerprint: signingKey.getFingerprint().toUpperCase(),
+    signatureCreated: new Date(created.getTime()),
+  }
+}
+
+/** Parse and verify with openpgp; return the data and the one signature, not yet awaited. */
+async function verifyMessage(
+  bytes: Uint8Array,
+  keyring: GpgKeyring,
+  now: Date,
+): Promise<{
+  data: Uint8Array
+  signature: Promise<true>
+  keyID: KeyID
+  packet: SignaturePacket
+  created: Date
+}> {
+  const message = await readMessage({ binaryMessage: bytes, config: CONFIG })
+  // expectSigned is left off on purpose: it folds every failure into one thrown message, and
+  // we need the signature's details to give each failure its own code. Instead we require exactly
+  // one signature here and await its `verified` promise before returning anything.
+  const result = await verify({
+    message,
+    verificationKeys: [...keyring.keys],
+    format: 'binary',
+    date: now,
+    expectSigned: false,
+    config: CONFIG,
+  })
+  const [first, ...rest] = result.signatures
+  // Signed compressed content is not inspected by the framing check when it is BZIP2, and openpgp
+  // ignores signatures that are not over data (types other than binary and text): count again.
+  if (first === undefined) throw notSignedMessage('a message without a data signature')
+  if (rest.length > 0) throw multiple(result.signatures.length)
+  const [packet] = (await first.signature).packets
+  // Defensive: openpgp pairs every signature result with a parsed packet that has a creation time.
+  if (packet?.created == null) throw notSignedMessage('a signature without its signature packet')
+  return {
+    // A Uint8Array: the input is not a stream and the format is binary (openpgp's conditional
+    // stream types do not resolve here).
+    data: result.data as Uint8Array,
+    signature: first.verified,
+    keyID: first.keyID,
+    packet,
+    created: packet.created,
+  }
+}
+
+/**
+ * A version 3 signature: containers/image (through gpg) still verifies them, openpgp 6 cannot. Say
+ * first, as for any signature, whether the key is trusted at all.
+ */
+function refuseV3(keyId: string, keyring: GpgKeyring): VerificationError {
+  const known = keyring.keys.some((k) =>
+    k.getKeys().some((s) => s.getKeyID().toHex().toUpperCase() === keyId),
+  )
+  return known
+    ? refuse(
+        'ERR_SIMPLE_SIGNING_UNSUPPORTED_SIGNATURE',
+        `simple signing signature by key ID ${keyId} is an OpenPGP version 3 signature, which is not supported`,
+        'sign the image again with GnuPG 2.1 or later (version 4 signatures)',
+        { keyId, signatureVersion: 3 },
+      )
+    : unknownKey(keyId, {})
+}
+
+function unknownKey(keyId: string, extra: Record<string, string>): VerificationError {
+  return refuse(
+    'ERR_SIMPLE_SIGNING_UNKNOWN_KEY',
+    `simple signing signature was made by key ID ${keyId}, which is not in the trusted keyring`,
+    "add the signer's public key to the policy (keyPath/keyPaths/keyData), or check that the image was signed by the key you expect",
+    { keyId, ...extra },
+  )
+}
+
+function multiple(count: number): VerificationError {
+  return refuse(
+    'ERR_SIMPLE_SIGNING_MULTIPLE_SIGNATURES',
+    `simple signing blob carries ${count} signatures; containers-signature(5) allows exactly one`,
+    'sign with a single key (one --sign-by); store further signatures as separate signature-N files',
+    { signatures: count },
+  )
+}
+
+/** Why openpgp refused the signature, from the most specific cause to the least. */
+async function explainFailure(
+  cause: unknown,
+  packet: SignaturePacket,
+  created: Date,
+  candidates: readonly PublicKey[],
+  keyID: KeyID,
+  keyId: string,
+  now: Date,
+): Promise<VerificationError> {
+  if (created > now) {
+    return refuse(
+      'ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE',
+      `simple signing signature by key ID ${keyId} was made at ${created.toISOString()}, after the verification time ${now.toISOString()}`,
+      "check the signer's and this machine's clocks",
+      { keyId, created: created.toISOString() },
+      cause,
+    )
+  }
+  const expires = packet.getExpirationTime()
+  if (expires <= now) {
+    return refuse(
+      'ERR_SIMPLE_SIGNING_SIGNATURE_EXPIRED',
+      `simple signing signature by key ID ${keyId} expired at ${new Date(expires).toISOString()}`,
+      'sign the image again',
+      { keyId, expired: new Date(expires).toISOString() },
+      cause,
+    )
+  }
+  return (
+    (await keyProblem(candidates, keyID, keyId, now)) ??
+    refuse(
+      'ERR_SIMPLE_SIGNING_BAD_SIGNATURE',
+      `simple signing signature by key ID ${keyId} does not verify`,
+      'the signature or the signed payload was altered, or the key in the keyring is not the one that signed',
+      { keyId },
+      cause,
+    )
+  )
+}
+
+/**
+ * Whether every copy of the signing key in the keyring is usable for signing at `now`. openpgp has
+ * no error codes; its messages ("Primary key is revoked", "Subkey is expired", …) are matched here
+ * and pinned by tests with keys gpg revoked and expired.
+ */
+async function keyProblem(
+  candidates: readonly PublicKey[],
+  keyID: KeyID,
+  keyId: string,
+  now: Date,
+): Promise<VerificationError | undefined> {
+  for (const key of candidates) {
+    try {
+      await key.getSigningKey(keyID, now, undefined, CONFIG)
+    } catch (e) {
+      // String(error) is "Error: <message>".
+      const text = String(e)
+      const fingerprint = key.getFingerprint().toUpperCase()
+      const details = { keyId, fingerprint }
+      if (text.includes('revoked')) {
+        return refuse(
+          'ERR_SIMPLE_SIGNING_KEY_REVOKED',
+          `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) is revoked`,
+          'a revoked key must not be trusted; have the image signed with a valid key',
+          details,
+          e,
+        )
+      }
+      if (text.includes('expired')) {
+        return refuse(
+          'ERR_SIMPLE_SIGNING_KEY_EXPIRED',
+          `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) has expired at ${now.toISOString()}`,
+          'extend the key expiry (gpg --quick-set-expire) and export the key again, or sign with a valid key',
+          details,
+          e,
+        )
+      }
+      return refuse(
+        'ERR_SIMPLE_SIGNING_KEY_UNUSABLE',
+        `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) cannot be used for signing`,
+        'use a key with signing capability of at least RSA-2048 or ed25519, and export it again',
+        details,
+        e,
+      )
+    }
+  }
+  return undefined
+}
