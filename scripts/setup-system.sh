@@ -9,6 +9,7 @@ declare -A packages=(
   [base64]=coreutils
   [sha384sum]=coreutils
   [gpg]=gnupg
+  [zstd]=zstd
   [skopeo]=skopeo
   [docker-registry]=docker-registry
 )

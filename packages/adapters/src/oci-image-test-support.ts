@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import type { Descriptor, Platform } from './oci-manifest.ts'
 import type { RegistryClient } from './registry-client.ts'
 import { tarArchive, type RawTarEntry } from './tar-test-support.ts'
 
@@ -17,16 +18,32 @@ export interface TestLayer {
   readonly compress?: boolean
 }
 
-/** What {@link writeOciLayout} wrote. */
+/** A built image: its blobs and descriptors, ready to push or write as a layout. */
 export interface TestImage {
   readonly manifest: Uint8Array
   readonly manifestDigest: string
+  /** The manifest's media type (OCI, or Docker schema 2 for the `docker` flavour). */
+  readonly mediaType: string
   readonly config: Uint8Array
+  readonly configDescriptor: Descriptor
   readonly layers: readonly {
     readonly digest: string
     readonly blob: Uint8Array
     readonly mediaType: string
   }[]
+  /** The layers' descriptors, as in the manifest. */
+  readonly layerDescriptors: readonly Descriptor[]
+  /** The first layer's blob and descriptor (what single-layer tests look at). */
+  readonly layer: Uint8Array
+  readonly layerDescriptor: Descriptor
+}
+
+/** Options of {@link buildTestImage}. */
+export interface TestImageOptions {
+  /** Recorded in the config (`os`, `architecture`, `variant`); default linux/amd64. */
+  readonly platform?: Platform
+  /** OCI media types (default) or Docker schema 2's. */
+  readonly flavour?: 'oci' | 'docker'
 }
 
 const sha256 = (bytes: Uint8Array): string =>
@@ -35,7 +52,12 @@ const sha256 = (bytes: Uint8Array): string =>
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 
 /** Build the blobs of an image (no file written). */
-export function buildTestImage(layers: readonly TestLayer[], label = 'test'): TestImage {
+export function buildTestImage(
+  layers: readonly TestLayer[],
+  label = 'test',
+  options: TestImageOptions = {},
+): TestImage {
+  const docker = options.flavour === 'docker'
   const built = layers.map((layer) => {
     const tar = tarArchive(...layer.entries)
     const compress = layer.compress ?? true
@@ -44,32 +66,49 @@ export function buildTestImage(layers: readonly TestLayer[], label = 'test'): Te
       diffId: sha256(tar),
       digest: sha256(blob),
       blob,
-      mediaType: compress
-        ? 'application/vnd.oci.image.layer.v1.tar+gzip'
-        : 'application/vnd.oci.image.layer.v1.tar',
+      mediaType: docker
+        ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+        : compress
+          ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+          : 'application/vnd.oci.image.layer.v1.tar',
     }
   })
   const config = json({
-    architecture: 'amd64',
-    os: 'linux',
+    ...(options.platform ?? { os: 'linux', architecture: 'amd64' }),
     config: { Labels: { 'org.initguard.test': label } },
     rootfs: { type: 'layers', diff_ids: built.map((l) => l.diffId) },
   })
+  const configDescriptor: Descriptor = {
+    mediaType: docker
+      ? 'application/vnd.docker.container.image.v1+json'
+      : 'application/vnd.oci.image.config.v1+json',
+    digest: sha256(config),
+    size: config.length,
+  }
+  const layerDescriptors: Descriptor[] = built.map((l) => ({
+    mediaType: l.mediaType,
+    digest: l.digest,
+    size: l.blob.length,
+  }))
+  const mediaType = docker
+    ? 'application/vnd.docker.distribution.manifest.v2+json'
+    : 'application/vnd.oci.image.manifest.v1+json'
   const manifest = json({
     schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: {
-      mediaType: 'application/vnd.oci.image.config.v1+json',
-      digest: sha256(config),
-      size: config.length,
-    },
-    layers: built.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.blob.length })),
+    mediaType,
+    config: configDescriptor,
+    layers: layerDescriptors,
   })
   return {
     manifest,
     manifestDigest: sha256(manifest),
+    mediaType,
     config,
-    layers: built.map(({ digest, blob, mediaType }) => ({ digest, blob, mediaType })),
+    configDescriptor,
+    layers: built.map(({ digest, blob, mediaType: type }) => ({ digest, blob, mediaType: type })),
+    layerDescriptors,
+    layer: built[0]?.blob ?? new Uint8Array(),
+    layerDescriptor: layerDescriptors[0] ?? { mediaType: '', digest: '', size: 0 },
   }
 }
 
@@ -102,23 +141,26 @@ export async function writeOciLayout(dir: string, tag: string, image: TestImage)
 }
 
 /** A one-file image whose content differs by `text`. */
-export function simpleTestImage(text: string): TestImage {
-  return buildTestImage([{ entries: [{ name: 'hello.txt', data: `${text}\n` }] }], text)
+export function simpleTestImage(text: string, options: TestImageOptions = {}): TestImage {
+  return buildTestImage([{ entries: [{ name: 'hello.txt', data: `${text}\n` }] }], text, options)
 }
 
-/** Push `image` to `repository` under `tag` with our client (blobs, then the manifest). */
+/**
+ * Push `image` to `repository` with our client (blobs, then the manifest) under `tag`, or under
+ * its digest when `tag` is undefined. Returns the manifest digest.
+ */
 export async function pushTestImage(
   client: RegistryClient,
   repository: string,
-  tag: string,
+  tag: string | undefined,
   image: TestImage,
-): Promise<void> {
+): Promise<string> {
   for (const layer of image.layers) await client.pushBlob(repository, layer.blob, layer.mediaType)
-  await client.pushBlob(repository, image.config, 'application/vnd.oci.image.config.v1+json')
-  await client.pushManifest(
+  await client.pushBlob(repository, image.config, image.configDescriptor.mediaType)
+  return client.pushManifest(
     repository,
-    tag,
+    tag ?? image.manifestDigest,
     image.manifest,
-    'application/vnd.oci.image.manifest.v1+json',
+    image.mediaType,
   )
 }

@@ -21,7 +21,7 @@ import { constants, type Stats } from 'node:fs'
 import { link, lstat, mkdir, open, readdir, realpath, rm, symlink } from 'node:fs/promises'
 import { resolve, sep } from 'node:path'
 import { gunzip } from 'node:zlib'
-import { ExpectationError, LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
+import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 import {
   checkPlan,
   components,
@@ -31,6 +31,7 @@ import {
   resolveDirectory,
 } from './oci-layer-plan.ts'
 import { readTar, type TarEntry } from './tar-reader.ts'
+import { decompressZstd } from './zstd-layer.ts'
 
 /** Default largest uncompressed layer: 1 GiB. */
 export const DEFAULT_MAX_UNPACKED_SIZE: number = 1024 * 1024 * 1024
@@ -38,6 +39,10 @@ export const DEFAULT_MAX_UNPACKED_SIZE: number = 1024 * 1024 * 1024
 const TAR_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
   'application/vnd.oci.image.layer.nondistributable.v1.tar',
+])
+const ZSTD_TYPES = new Set([
+  'application/vnd.oci.image.layer.v1.tar+zstd',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 ])
 const GZIP_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -98,16 +103,7 @@ async function decompress(
       })
     })
   }
-  if (mediaType.endsWith('+zstd') || mediaType.endsWith('.zstd')) {
-    throw new ExpectationError(
-      'ERR_LAYER_ZSTD_UNSUPPORTED',
-      `zstd layers are not supported (${mediaType})`,
-      {
-        details: { mediaType },
-        hint: 'use an image whose layers are gzip-compressed or uncompressed',
-      },
-    )
-  }
+  if (ZSTD_TYPES.has(mediaType)) return decompressZstd(blob, maxSize)
   throw new UsageError(
     'ERR_LAYER_MEDIA_TYPE',
     `unsupported layer media type ${JSON.stringify(mediaType)}`,
@@ -123,7 +119,7 @@ async function decompress(
  * error while writing can leave `dest` partly updated, so discard `dest` on any error.
  *
  * @throws {@link MalformedInputError} `ERR_LAYER_*` for a hostile or broken layer, `ERR_TAR_*`;
- *   {@link ExpectationError} `ERR_LAYER_ZSTD_UNSUPPORTED`; {@link UsageError}
+ *   `ERR_LAYER_ZSTD`; {@link UsageError}
  *   `ERR_LAYER_MEDIA_TYPE`; {@link LocalIoError} `ERR_LAYER_DEST`, `ERR_LAYER_WRITE`.
  */
 export async function unpackLayer(

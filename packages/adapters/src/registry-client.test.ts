@@ -8,21 +8,18 @@ import { isInitguardError } from '@initguard/core'
 import { OCI_INDEX_MEDIA_TYPE, computeDigest } from './oci-manifest.ts'
 import type { BlobProgress } from './registry-blobs.ts'
 import { RegistryClient } from './registry-client.ts'
-import {
-  buildTestImage,
-  pushTestImage,
-  startRegistry,
-  type TestImage,
-  type TestRegistry,
-} from './registry-test-support.ts'
+import { pushTestImage, simpleTestImage, type TestImage } from './oci-image-test-support.ts'
+import { startRegistry, type TestRegistry } from './registry-test-support.ts'
 
 const run = promisify(execFile)
 let registry: TestRegistry
 let client: RegistryClient
 let work: string
 let hello: TestImage
-const amd64 = buildTestImage('multi amd64\n', { os: 'linux', architecture: 'amd64' })
-const arm64 = buildTestImage('multi arm64\n', { os: 'linux', architecture: 'arm64', variant: 'v8' })
+const amd64 = simpleTestImage('multi amd64', { platform: { os: 'linux', architecture: 'amd64' } })
+const arm64 = simpleTestImage('multi arm64', {
+  platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+})
 let index: Uint8Array
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -44,11 +41,11 @@ beforeAll(async () => {
   registry = await startRegistry()
   work = await mkdtemp(join(tmpdir(), 'initguard-registry-test-'))
   client = new RegistryClient({ insecureRegistries: [registry.host], backoffMs: 1 })
-  hello = buildTestImage('hello\n')
-  await pushTestImage(client, `${registry.host}/test/hello`, hello, 'v1')
+  hello = simpleTestImage('hello')
+  await pushTestImage(client, `${registry.host}/test/hello`, 'v1', hello)
   const repo = `${registry.host}/test/multi`
-  await pushTestImage(client, repo, amd64)
-  await pushTestImage(client, repo, arm64)
+  await pushTestImage(client, repo, undefined, amd64)
+  await pushTestImage(client, repo, undefined, arm64)
   index = new TextEncoder().encode(
     JSON.stringify({
       schemaVersion: 2,
@@ -176,8 +173,8 @@ describe('RegistryClient against docker-registry 2.8', () => {
   })
 
   it('handles Docker schema 2 manifests, tag lists and missing images', async () => {
-    const docker = buildTestImage('docker flavour\n', undefined, 'docker')
-    await pushTestImage(client, `${registry.host}/test/docker`, docker, 'd1')
+    const docker = simpleTestImage('docker flavour', { flavour: 'docker' })
+    await pushTestImage(client, `${registry.host}/test/docker`, 'd1', docker)
     const image = await client.resolveImage(`${registry.host}/test/docker:d1`)
     expect(image.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json')
     expect(image.digest).toBe(docker.manifestDigest)

@@ -11,13 +11,8 @@ import { isInitguardError } from '@initguard/core'
 import { dockerCredentialsFor, parseDockerConfig } from './docker-credentials.ts'
 import { computeDigest } from './oci-manifest.ts'
 import { RegistryClient, type RegistryClientOptions } from './registry-client.ts'
-import {
-  buildTestImage,
-  pushTestImage,
-  startRegistry,
-  type TestImage,
-  type TestRegistry,
-} from './registry-test-support.ts'
+import { pushTestImage, simpleTestImage, type TestImage } from './oci-image-test-support.ts'
+import { startRegistry, type TestRegistry } from './registry-test-support.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<void> | void
 
@@ -96,12 +91,12 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'initguard-registry-faults-'))
   front = await serve()
   storage = await serve()
-  image = buildTestImage('faults\n')
+  image = simpleTestImage('faults')
   await pushTestImage(
     new RegistryClient({ insecureRegistries: [registry.host] }),
     `${registry.host}/test/app`,
-    image,
     'v1',
+    image,
   )
 })
 afterEach(() => {

@@ -9,10 +9,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gzipSync } from 'node:zlib'
-import { computeDigest, type Descriptor, type Platform } from './oci-manifest.ts'
-import type { RegistryClient } from './registry-client.ts'
-import { tarArchive } from './tar-test-support.ts'
 
 /** A running test registry. */
 export interface TestRegistry {
@@ -96,85 +92,4 @@ export async function startRegistry(): Promise<TestRegistry> {
   }
   await stop()
   throw new Error(`docker-registry did not start on ${host}: ${stderr}`)
-}
-
-/** A deterministic one-layer test image, not yet pushed. */
-export interface TestImage {
-  readonly layer: Uint8Array
-  readonly config: Uint8Array
-  readonly manifest: Uint8Array
-  readonly manifestDigest: string
-  readonly layerDescriptor: Descriptor
-  readonly configDescriptor: Descriptor
-  readonly mediaType: string
-}
-
-/** Build a test image whose one layer holds `hello.txt` with `content`. */
-export function buildTestImage(
-  content: string,
-  platform: Platform = { os: 'linux', architecture: 'amd64' },
-  flavour: 'oci' | 'docker' = 'oci',
-): TestImage {
-  const tar = tarArchive({ name: 'hello.txt', data: content })
-  // gzip with mtime 0 and no name, so the same content always gives the same digest.
-  const layer = new Uint8Array(gzipSync(tar))
-  const config = new TextEncoder().encode(
-    JSON.stringify({
-      ...platform,
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [computeDigest(tar)] },
-    }),
-  )
-  const oci = flavour === 'oci'
-  const layerDescriptor: Descriptor = {
-    mediaType: oci
-      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
-      : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-    digest: computeDigest(layer),
-    size: layer.length,
-  }
-  const configDescriptor: Descriptor = {
-    mediaType: oci
-      ? 'application/vnd.oci.image.config.v1+json'
-      : 'application/vnd.docker.container.image.v1+json',
-    digest: computeDigest(config),
-    size: config.length,
-  }
-  const mediaType = oci
-    ? 'application/vnd.oci.image.manifest.v1+json'
-    : 'application/vnd.docker.distribution.manifest.v2+json'
-  const manifest = new TextEncoder().encode(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType,
-      config: configDescriptor,
-      layers: [layerDescriptor],
-    }),
-  )
-  return {
-    layer,
-    config,
-    manifest,
-    manifestDigest: computeDigest(manifest),
-    layerDescriptor,
-    configDescriptor,
-    mediaType,
-  }
-}
-
-/** Push a test image's blobs and manifest under `tag` (or its digest when `tag` is undefined). */
-export async function pushTestImage(
-  client: RegistryClient,
-  repository: string,
-  image: TestImage,
-  tag?: string,
-): Promise<string> {
-  await client.pushBlob(repository, image.layer, image.layerDescriptor.mediaType)
-  await client.pushBlob(repository, image.config, image.configDescriptor.mediaType)
-  return client.pushManifest(
-    repository,
-    tag ?? image.manifestDigest,
-    image.manifest,
-    image.mediaType,
-  )
 }

@@ -405,5 +405,9 @@ describe('the initguard binary', () => {
     expect(demo.code, demo.stderr).toBe(0)
     expect(demo.stdout).toContain('CRLF')
     expect(demo.stdout).toContain('ERR_SNP_INITDATA_MISMATCH')
+    expect(demo.stdout).toMatch(
+      /runs {5}registry\.example\.internal\/team\/payments:v1\.4\.2, signed by the release key/,
+    )
+    expect(demo.stdout.match(/^refused {2}/gm)).toHaveLength(3)
   })
 })

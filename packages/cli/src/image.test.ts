@@ -20,12 +20,15 @@ interface Result {
   readonly stderr: string
 }
 
-async function run(args: string[]): Promise<Result> {
+async function run(args: string[], terminal = false): Promise<Result> {
   let stdout = ''
   let stderr = ''
   const code = await runCli(args, {
     stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
-    stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
+    stderr: {
+      write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()),
+      isTTY: terminal,
+    },
     stdin: Readable.from([]),
   })
   return { code, stdout, stderr }
@@ -163,6 +166,26 @@ describe('initguard image pull', () => {
     expect(result.stdout).toMatch(/pulled .* 1 layers, 1 files/)
   })
 
+  it('shows download progress on a terminal, and none otherwise', async () => {
+    const policy = write('allow3.json', allowApps(registry.host))
+    const onTerminal = await run(
+      ['image', 'pull', reference, join(dir, 'tty'), '--policy', policy, ...common],
+      true,
+    )
+    expect(onTerminal.code, onTerminal.stderr).toBe(0)
+    expect(onTerminal.stderr).toMatch(/\r {2}layers: 1, \d+\.\d \/ \d+\.\d MiB\n$/)
+    const piped = await run([
+      'image',
+      'pull',
+      reference,
+      join(dir, 'piped'),
+      '--policy',
+      policy,
+      ...common,
+    ])
+    expect(piped.stderr).toBe('')
+  })
+
   it('exits 5 and writes nothing when the policy refuses', async () => {
     const dest = join(dir, 'refused')
     const result = await run([
@@ -188,41 +211,32 @@ describe('the policy from a verified initdata document', () => {
     const digest = await run(['initdata', 'digest', path, '--tee', 'snp'])
     return { path, digest: digest.stdout.trim() }
   }
+  const checkWithInitdata = (path: string, expected: string): Promise<Result> =>
+    run([
+      'image',
+      'check',
+      reference,
+      '--initdata',
+      path,
+      '--tee',
+      'snp',
+      '--expected',
+      expected,
+      ...common,
+    ])
   const inline = (policy: string): string =>
     `[kbc]\nname = "cc_kbc"\nurl = "http://kbs"\n\n[image]\nimage_security_policy = '${policy}'\n`
 
   it('uses [image] image_security_policy once the document matches the TEE value', async () => {
     const doc = await initdata(inline(allowApps(registry.host)))
-    const result = await run([
-      'image',
-      'check',
-      reference,
-      '--initdata',
-      doc.path,
-      '--tee',
-      'snp',
-      '--expected',
-      doc.digest,
-      ...common,
-    ])
+    const result = await checkWithInitdata(doc.path, doc.digest)
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout).toMatch(/accepted/)
   })
 
   it('refuses a document that does not match the TEE value', async () => {
     const doc = await initdata(inline(allowApps(registry.host)))
-    const result = await run([
-      'image',
-      'check',
-      reference,
-      '--initdata',
-      doc.path,
-      '--tee',
-      'snp',
-      '--expected',
-      '00'.repeat(32),
-      ...common,
-    ])
+    const result = await checkWithInitdata(doc.path, '00'.repeat(32))
     expect(result.code).toBe(5)
   })
 
@@ -237,36 +251,14 @@ describe('the policy from a verified initdata document', () => {
     const doc = await initdata(
       '[image]\nimage_security_policy_uri = "kbs:///default/security-policy/test"\n',
     )
-    const result = await run([
-      'image',
-      'check',
-      reference,
-      '--initdata',
-      doc.path,
-      '--tee',
-      'snp',
-      '--expected',
-      doc.digest,
-      ...common,
-    ])
+    const result = await checkWithInitdata(doc.path, doc.digest)
     expect(result.code).toBe(5)
     expect(result.stderr).toMatch(/ERR_CDH_POLICY_NEEDS_AGENT/)
   })
 
   it('refuses a document with no image policy (image-rs would allow everything)', async () => {
     const doc = await initdata('[kbc]\nname = "cc_kbc"\n')
-    const result = await run([
-      'image',
-      'check',
-      reference,
-      '--initdata',
-      doc.path,
-      '--tee',
-      'snp',
-      '--expected',
-      doc.digest,
-      ...common,
-    ])
+    const result = await checkWithInitdata(doc.path, doc.digest)
     expect(result.code).toBe(5)
     expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_NONE/)
   })

@@ -98,7 +98,7 @@ async function decideRequirement(
     case 'signedBy':
       return { ...base, ...(await checkSignedBy(requirement, base.field, context)) }
     case 'sigstoreSigned':
-      return { ...base, ...checkSigstoreSigned(requirement, base.field, context) }
+      return { ...base, ...(await checkSigstoreSigned(requirement, base.field, context)) }
   }
 }
 

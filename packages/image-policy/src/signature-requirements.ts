@@ -15,11 +15,16 @@ import type {
   SignedByRequirement,
   SigstoreSignedRequirement,
 } from './policy.ts'
-import { parseSignaturePayload, type SignaturePayload } from './signature-payload.ts'
+import {
+  parseSignaturePayload,
+  type SignaturePayload,
+  type SignaturePayloadType,
+} from './signature-payload.ts'
 import { matchesSignedIdentity } from './signed-identity.ts'
 import { manifestMatchesDigest } from './manifest-digest.ts'
 import { mergeGpgKeyrings, parseGpgKeyring } from './gpg-keyring.ts'
 import { verifySimpleSigning } from './simple-signing.ts'
+import { SIGSTORE_SIGNATURE_MIME_TYPE } from './dir-sigstore-signature.ts'
 import {
   type SigstoreSignature,
   type SigstoreTrust,
@@ -38,13 +43,10 @@ export type ImageSignature =
   | {
       readonly format: 'sigstore'
       readonly source: string
-      /** The attachment's media type; only {@link SIGSTORE_SIGNATURE_MEDIA_TYPE} is a signature. */
+      /** The attachment's media type; only {@link SIGSTORE_SIGNATURE_MIME_TYPE} is a signature. */
       readonly mediaType: string
       readonly signature: SigstoreSignature
     }
-
-/** The media type of a cosign signature attachment (`signature.SigstoreSignatureMIMEType`). */
-export const SIGSTORE_SIGNATURE_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json'
 
 /** What became of one signature. */
 export interface SignatureVerdict {
@@ -179,6 +181,38 @@ function summarise(
   )
 }
 
+/**
+ * Verify one signature with `verify`, then hold its payload to the identity and digest rules.
+ * Every refusal, thrown or found, becomes the verdict's reason and code.
+ */
+async function judge(
+  base: Pick<SignatureVerdict, 'source' | 'format'>,
+  verify: () => Promise<{ readonly signer: string; readonly payloadBytes: Uint8Array }>,
+  payloadType: SignaturePayloadType,
+  identityRule: SignedByRequirement['signedIdentity'] | undefined,
+  context: SignatureCheckContext,
+): Promise<SignatureVerdict> {
+  try {
+    const { signer, payloadBytes } = await verify()
+    const payload = parseSignaturePayload(payloadBytes, payloadType)
+    const claims = {
+      signer,
+      signedIdentity: payload.dockerReference,
+      signedManifestDigest: payload.manifestDigest,
+    }
+    const refusal = payloadRefusal(payload, identityRule, context)
+    if (refusal !== undefined) return { ...base, ...claims, accepted: false, ...refusal }
+    return {
+      ...base,
+      ...claims,
+      accepted: true,
+      reason: `signed by ${signer} for ${payload.dockerReference}`,
+    }
+  } catch (error) {
+    return { ...base, accepted: false, ...describeError(error) }
+  }
+}
+
 /** Decide a `signedBy` requirement: any one GPG simple signing signature must be accepted. */
 export async function checkSignedBy(
   requirement: SignedByRequirement,
@@ -206,29 +240,14 @@ export async function checkSignedBy(
   const verdicts: SignatureVerdict[] = []
   for (const signature of context.image.signatures) {
     if (signature.format !== 'simpleSigning') continue
-    const base = { source: signature.source, format: signature.format }
-    try {
+    const verify = async (): Promise<{ signer: string; payloadBytes: Uint8Array }> => {
       const verified = await verifySimpleSigning(signature.blob, keyring, context.now)
-      const payload = parseSignaturePayload(verified.payloadBytes, 'atomic container signature')
-      const claims = {
-        signer: verified.signerFingerprint,
-        signedIdentity: payload.dockerReference,
-        signedManifestDigest: payload.manifestDigest,
-      }
-      const refusal = payloadRefusal(payload, requirement.signedIdentity, context)
-      verdicts.push(
-        refusal === undefined
-          ? {
-              ...base,
-              ...claims,
-              accepted: true,
-              reason: `signed by key ${verified.signerFingerprint} for ${payload.dockerReference}`,
-            }
-          : { ...base, ...claims, accepted: false, ...refusal },
-      )
-    } catch (error) {
-      verdicts.push({ ...base, accepted: false, ...describeError(error) })
+      return { signer: `key ${verified.signerFingerprint}`, payloadBytes: verified.payloadBytes }
     }
+    const base = { source: signature.source, format: signature.format }
+    verdicts.push(
+      await judge(base, verify, 'atomic container signature', requirement.signedIdentity, context),
+    )
   }
   return summarise(verdicts)
 }
@@ -271,11 +290,11 @@ function sigstoreIdentityRule(
 }
 
 /** Decide a `sigstoreSigned` requirement: any one sigstore signature must be accepted. */
-export function checkSigstoreSigned(
+export async function checkSigstoreSigned(
   requirement: SigstoreSignedRequirement,
   field: string,
   context: SignatureCheckContext,
-): RequirementOutcome {
+): Promise<RequirementOutcome> {
   const identityRule = sigstoreIdentityRule(requirement, context)
   if (identityRule === 'denied') {
     return refuse(
@@ -297,36 +316,21 @@ export function checkSigstoreSigned(
       skipped.otherFormat++
       continue
     }
-    if (signature.mediaType !== SIGSTORE_SIGNATURE_MEDIA_TYPE) {
+    if (signature.mediaType !== SIGSTORE_SIGNATURE_MIME_TYPE) {
       skipped.nonSignatureAttachments++
       continue
     }
-    const base = { source: signature.source, format: signature.format }
-    try {
+    const verify = (): Promise<{ signer: string; payloadBytes: Uint8Array }> => {
       const verified = verifySigstoreSignature(signature.signature, trust, context.now)
-      const payload = parseSignaturePayload(
-        verified.payloadBytes,
-        'cosign container image signature',
-      )
-      const claims = {
+      return Promise.resolve({
         signer: verified.keyDescription,
-        signedIdentity: payload.dockerReference,
-        signedManifestDigest: payload.manifestDigest,
-      }
-      const refusal = payloadRefusal(payload, identityRule, context)
-      verdicts.push(
-        refusal === undefined
-          ? {
-              ...base,
-              ...claims,
-              accepted: true,
-              reason: `signed by ${verified.keyDescription} for ${payload.dockerReference}`,
-            }
-          : { ...base, ...claims, accepted: false, ...refusal },
-      )
-    } catch (error) {
-      verdicts.push({ ...base, accepted: false, ...describeError(error) })
+        payloadBytes: verified.payloadBytes,
+      })
     }
+    const base = { source: signature.source, format: signature.format }
+    verdicts.push(
+      await judge(base, verify, 'cosign container image signature', identityRule, context),
+    )
   }
   return summarise(verdicts, skipped)
 }

@@ -33,13 +33,14 @@ import {
   defaultSnpTcb,
 } from '@initguard/testkit'
 import { stringOption, type Command } from '../command.ts'
+import { demoImagePolicy } from './demo-image-policy.ts'
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
 
 export const demoCommand: Command = {
   name: 'demo',
   summary:
-    'Walk through initdata on the bundled examples: build, digest, annotate, verify, explain.',
+    'Walk through initdata on the bundled examples: build, digest, annotate, verify, explain, and the image policy it carries.',
   usage: '',
   description:
     'Writes its files to --out DIR (default: a new temporary directory) and prints each step.',
@@ -183,6 +184,12 @@ export const demoCommand: Command = {
       say(
         `the CRLF copy is refused (exit code 5 from \`initguard evidence verify\`): ${error.code}`,
       )
+    }
+
+    step(8, 'Inside the guest: the image policy from the verified document decides what may run')
+    if (!(await demoImagePolicy(say))) {
+      say('unexpected: an image decision went the wrong way')
+      return 1
     }
 
     say()

@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import { unpackLayer } from './oci-layer-unpack.ts'
+import { tarArchive } from './tar-test-support.ts'
+import { decompressZstd } from './zstd-layer.ts'
+
+/** Compress with the real zstd CLI (the producer real images use). */
+const zstd = (input: Uint8Array, ...args: string[]): Uint8Array =>
+  new Uint8Array(execFileSync('zstd', ['-q', '-c', ...args], { input }))
+
+function codeOf(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    if (isInitguardError(error)) return error.code
+    throw error
+  }
+  return 'none'
+}
+
+describe('decompressZstd', () => {
+  it('gives back what zstd compressed, at several levels and across many input slices', () => {
+    const data = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251)
+    for (const level of ['-1', '-19']) {
+      expect(
+        Buffer.from(decompressZstd(zstd(data, level), 1 << 20)).equals(Buffer.from(data)),
+      ).toBe(true)
+    }
+  })
+
+  it('reads several concatenated frames, as zstd writes them for appended streams', () => {
+    const joined = Buffer.concat([
+      zstd(new TextEncoder().encode('one ')),
+      zstd(new TextEncoder().encode('two')),
+    ])
+    expect(new TextDecoder().decode(decompressZstd(joined, 100))).toBe('one two')
+  })
+
+  it('stops a bomb at the limit', () => {
+    const bomb = zstd(new Uint8Array(8 * 1024 * 1024))
+    expect(bomb.length).toBeLessThan(2048)
+    expect(codeOf(() => decompressZstd(bomb, 1024 * 1024))).toBe('ERR_LAYER_TOO_LARGE')
+  })
+
+  it('refuses empty, truncated and damaged input with its own code', () => {
+    const good = zstd(new TextEncoder().encode('hello zstd layer'.repeat(100)))
+    expect(codeOf(() => decompressZstd(new Uint8Array(), 100))).toBe('ERR_LAYER_ZSTD')
+    expect(codeOf(() => decompressZstd(good.subarray(0, good.length - 4), 1 << 20))).toBe(
+      'ERR_LAYER_ZSTD',
+    )
+    expect(codeOf(() => decompressZstd(new TextEncoder().encode('not zstd at all'), 100))).toBe(
+      'ERR_LAYER_ZSTD',
+    )
+  })
+
+  it('only ever throws coded errors on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        try {
+          decompressZstd(bytes, 1 << 16)
+        } catch (error) {
+          expect(isInitguardError(error)).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('unpacks a tar+zstd layer', async () => {
+    const dest = mkdtempSync(join(tmpdir(), 'initguard-zstd-'))
+    const layer = zstd(
+      tarArchive({ name: 'etc/', type: '5', mode: 0o755 }, { name: 'etc/motd', data: 'zstd\n' }),
+    )
+    await unpackLayer(layer, 'application/vnd.oci.image.layer.v1.tar+zstd', dest)
+    expect(readFileSync(join(dest, 'etc/motd'), 'utf8')).toBe('zstd\n')
+  })
+})
