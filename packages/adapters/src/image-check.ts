@@ -15,10 +15,12 @@ import {
   type ImagePolicy,
   type KeySource,
   type PolicyDecision,
+  type PolicyDialect,
   type PolicyRequirement,
 } from '@initguard/image-policy'
+import { fileURLToPath } from 'node:url'
 import { readInput } from './local-files.ts'
-import { selectPlatform, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
+import { computeDigest, selectPlatform, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
 import type { RegistriesDConfig } from './registries-d.ts'
 import {
   RegistryClient,
@@ -84,7 +86,10 @@ export function requirementFiles(requirements: readonly PolicyRequirement[]): st
  * Read the files up front so the (pure) decision can look them up. A file that cannot be read is
  * remembered with its error: containers/image rejects the requirement then, and so do we.
  */
-async function readKeyFiles(paths: readonly string[]): Promise<(path: string) => Uint8Array> {
+async function readKeyFiles(
+  paths: readonly string[],
+  dialect: PolicyDialect,
+): Promise<(path: string) => Uint8Array> {
   const files = new Map<string, Uint8Array | Error>()
   for (const path of paths) {
     if (/^kbs(\+[a-z]+)?:\/\//i.test(path)) {
@@ -97,7 +102,9 @@ async function readKeyFiles(paths: readonly string[]): Promise<(path: string) =>
       )
       continue
     }
-    const local = path.startsWith('file://') ? new URL(path).pathname : path
+    // image-rs resolves keyPath as a resource URI (file://…); containers/image opens the string
+    // as a path, so there `file:///k.gpg` is a relative path that does not exist.
+    const local = dialect === 'image-rs' && path.startsWith('file://') ? fileURLToPath(path) : path
     try {
       files.set(
         path,
@@ -143,27 +150,36 @@ export async function checkImage(
   const needsSignatures = scope.requirements.some(
     (r) => r.type === 'signedBy' || r.type === 'sigstoreSigned',
   )
+  const dialect = options.policy.dialect
+  const fromList = imageManifest !== topManifest
+  // containers/image checks the signatures of the platform's manifest, found by its sha256
+  // digest whatever digest the reference used; image-rs reads cosign attachments of the list.
   const found = needsSignatures
     ? await findImageSignatures(
         client,
         ref,
-        topManifest.digest,
+        computeDigest(imageManifest.bytes),
         options.registriesD ?? { docker: new Map() },
-        options,
+        {
+          ...options,
+          ...(dialect === 'image-rs' && fromList
+            ? { attachmentDigest: computeDigest(topManifest.bytes) }
+            : {}),
+        },
       )
     : undefined
   const decision = await decideScope(
     scope,
     {
       reference: ref,
-      manifest: topManifest.bytes,
-      ...(imageManifest === topManifest ? {} : { instanceManifest: imageManifest.bytes }),
+      manifest: imageManifest.bytes,
+      ...(fromList ? { listManifest: topManifest.bytes } : {}),
       signatures: found?.signatures ?? [],
     },
-    options.policy.dialect,
+    dialect,
     {
       now: options.now ?? new Date(),
-      readKeyFile: await readKeyFiles(requirementFiles(scope.requirements)),
+      readKeyFile: await readKeyFiles(requirementFiles(scope.requirements), dialect),
     },
   )
   return {

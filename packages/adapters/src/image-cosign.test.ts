@@ -252,6 +252,49 @@ describe('cosign attachments in a registry', () => {
     })
   })
 
+  describe('multi-platform images', () => {
+    it('reads the platform manifest attachment (containers/image) or the list attachment (image-rs)', async () => {
+      const repository = `${registry.host}/cosign/multi`
+      const images = (['amd64', 'arm64'] as const).map((architecture) =>
+        simpleTestImage(`cosign multi ${architecture}`, {
+          platform: { os: 'linux', architecture },
+        }),
+      )
+      for (const image of images) await pushTestImage(client, repository, undefined, image)
+      const index = new TextEncoder().encode(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: images.map((image, i) => ({
+            mediaType: image.mediaType,
+            digest: image.manifestDigest,
+            size: image.manifest.length,
+            platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' },
+          })),
+        }),
+      )
+      const indexDigest = await client.pushManifest(
+        repository,
+        'v1',
+        index,
+        'application/vnd.oci.image.index.v1+json',
+      )
+      // Signed the way `cosign sign repo:v1` signs a multi-platform tag: the index.
+      await pushCosignAttachment(client, repository, indexDigest, [
+        sign(k1, repository, indexDigest),
+      ])
+      expect((await decide('multi', byKey(k1))).reason).toBe(
+        'A signature was required, but no signature exists',
+      )
+      const pem = {
+        type: 'sigstoreSigned',
+        keyData: k1.pem,
+        signedIdentity: { type: 'matchRepository' },
+      }
+      expect((await decide('multi', pem, { dialect: 'image-rs' })).accepted).toBe(true)
+    })
+  })
+
   describe('image-rs dialect', () => {
     const pemRule = (key: Keys, identity?: Rule): Rule => ({
       type: 'sigstoreSigned',

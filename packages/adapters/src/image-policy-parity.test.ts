@@ -11,7 +11,9 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseImagePolicy } from '@initguard/image-policy'
 import { createGpgHome, type TestGpgHome, type TestGpgKey } from './gpg-test-support.ts'
-import { simpleTestImage, writeOciLayout } from './oci-image-test-support.ts'
+import { pushTestImage, simpleTestImage, writeOciLayout } from './oci-image-test-support.ts'
+import { OCI_INDEX_MEDIA_TYPE, computeDigest } from './oci-manifest.ts'
+import { RegistryClient } from './registry-client.ts'
 import { startRegistry, type TestRegistry } from './registry-test-support.ts'
 import { loadRegistriesD } from './registries-d.ts'
 import { checkImage } from './image-check.ts'
@@ -101,7 +103,52 @@ beforeAll(async () => {
   await copy('test/hello:v1', 'mirror/hello:v1')
   await push('test/sub/deep:v1', 'deep v1', keyA)
   fixture.digests.set('test/hello:v1', simpleTestImage('hello v1').manifestDigest)
+  await pushMultiArch('multi/app:v1', 'platform')
+  await pushMultiArch('multi/app:v2', 'list')
 }, 120_000)
+
+/**
+ * A two-platform image (an OCI index over linux/amd64 and linux/arm64) whose lookaside store has
+ * one signature by A, written with `skopeo standalone-sign`: over the amd64 manifest, or over
+ * the index itself.
+ */
+async function pushMultiArch(reference: string, signed: 'platform' | 'list'): Promise<void> {
+  const client = new RegistryClient({ insecureRegistries: [registry.host] })
+  const [path = '', tag = ''] = reference.split(':')
+  const repository = `${registry.host}/${path}`
+  const images = (['amd64', 'arm64'] as const).map((architecture) =>
+    simpleTestImage(`${reference} ${architecture}`, { platform: { os: 'linux', architecture } }),
+  )
+  for (const image of images) await pushTestImage(client, repository, undefined, image)
+  const index = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX_MEDIA_TYPE,
+      manifests: images.map((image, i) => ({
+        mediaType: image.mediaType,
+        digest: image.manifestDigest,
+        size: image.manifest.length,
+        platform: { os: 'linux', architecture: i === 0 ? 'amd64' : 'arm64' },
+      })),
+    }),
+  )
+  await client.pushManifest(repository, tag, index, OCI_INDEX_MEDIA_TYPE)
+  const manifest = signed === 'platform' ? (images[0]?.manifest ?? index) : index
+  const digest = computeDigest(manifest)
+  const file = join(work, `${signed}.manifest.json`)
+  await writeFile(file, manifest)
+  const store = join(work, 'lookaside', `${path}@${digest.replace(':', '=')}`)
+  await mkdir(store, { recursive: true })
+  const signedBy = await skopeo([
+    'standalone-sign',
+    file,
+    `${registry.host}/${reference}`,
+    keyA.fingerprint,
+    '-o',
+    join(store, 'signature-1'),
+  ])
+  if (!signedBy.ok) throw new Error(`skopeo standalone-sign failed: ${signedBy.stderr}`)
+}
 
 afterAll(async () => {
   await registry.stop()

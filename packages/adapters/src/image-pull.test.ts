@@ -2,7 +2,7 @@
  * `pullImage` against Debian's docker-registry: the policy decides first, layers unpack in order
  * with whiteouts, every hostile or inconsistent image leaves no DEST and nothing outside it.
  */
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -129,6 +129,36 @@ describe('pullImage', () => {
       'ERR_PULL_DEST_NOT_EMPTY',
     )
     expect(await readdir(dest)).toEqual(['keep'])
+  })
+
+  it('refuses a DEST that is a symbolic link, or whose parent is missing, before fetching anything', async () => {
+    const real = join(work, 'real-empty')
+    await mkdir(real)
+    const link = join(work, 'link-to-empty')
+    await symlink(real, link)
+    expect(await codeOf(pullImage(`${registry.host}/test/base:v1`, link, pullOptions))).toBe(
+      'ERR_PULL_DEST_SYMLINK',
+    )
+    expect(
+      await codeOf(
+        pullImage(`${registry.host}/test/base:v1`, join(work, 'no', 'parent'), pullOptions),
+      ),
+    ).toBe('ERR_PULL_DEST_PARENT')
+    await rm(link)
+    await rm(real, { recursive: true })
+  })
+
+  it('stops at the total unpacked size and leaves nothing behind', async () => {
+    const dest = join(work, 'budget')
+    const code = await codeOf(
+      pullImage(`${registry.host}/test/base:v1`, dest, {
+        ...pullOptions,
+        maxTotalUnpackedSize: 4096,
+      }),
+    )
+    expect(code).toBe('ERR_LAYER_TOO_LARGE')
+    await expect(lstat(dest)).rejects.toThrow(/ENOENT/)
+    expect((await readdir(work)).filter((n) => n.includes('partial'))).toEqual([])
   })
 
   async function pushAndPull(name: string, image: TestImage): Promise<string> {

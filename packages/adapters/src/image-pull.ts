@@ -8,7 +8,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readFile, readdir, rename, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import {
@@ -20,7 +20,13 @@ import {
 } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
 import { checkImage, type CheckImageOptions, type CheckedImage } from './image-check.ts'
-import { unpackLayer, type UnpackLayerOptions } from './oci-layer-unpack.ts'
+import { removeTree } from './local-files.ts'
+import {
+  DEFAULT_MAX_UNPACKED_SIZE,
+  unpackLayer,
+  type UnpackLayerOptions,
+} from './oci-layer-unpack.ts'
+import type { Descriptor } from './oci-manifest.ts'
 import type { BlobProgress } from './registry-blobs.ts'
 import { RegistryClient } from './registry-client.ts'
 
@@ -39,6 +45,8 @@ export class ImagePolicyRejectedError extends ExpectationError {
 
 /** Options of {@link pullImage}. */
 export interface PullImageOptions extends CheckImageOptions, UnpackLayerOptions {
+  /** Largest total uncompressed size of all layers; default {@link DEFAULT_MAX_TOTAL_UNPACKED_SIZE}. */
+  readonly maxTotalUnpackedSize?: number
   /** Layer downloads at once; default 3. */
   readonly concurrency?: number
   /** Called as layer bytes arrive. */
@@ -84,26 +92,80 @@ function parseDiffIds(config: Uint8Array, layers: number): string[] {
   return diffIds
 }
 
-/** DEST must not exist, or be an empty directory (which is replaced). */
+/** Most layers an image may have (Docker's own limit is 127). */
+export const MAX_IMAGE_LAYERS = 256
+/** Largest compressed layer: each is unpacked in memory, and Node buffers stop below 2 GiB. */
+export const MAX_LAYER_BLOB_SIZE: number = 2 ** 31 - 1
+/** Default largest total uncompressed size of all layers: 16 GiB. */
+export const DEFAULT_MAX_TOTAL_UNPACKED_SIZE: number = 16 * 1024 ** 3
+
+/**
+ * DEST must not exist (its parent must), or be an empty directory (which is replaced); a
+ * symbolic link is refused rather than followed.
+ */
 async function checkDestination(dest: string): Promise<boolean> {
-  try {
-    const entries = await readdir(dest)
-    if (entries.length > 0) {
-      throw new UsageError('ERR_PULL_DEST_NOT_EMPTY', `${JSON.stringify(dest)} is not empty`, {
-        details: { path: dest },
-        hint: 'pull into a new or empty directory; nothing is ever unpacked over existing files',
-      })
-    }
-    return true
-  } catch (error) {
-    const code = (error as { code?: unknown }).code
-    if (code === 'ENOENT') return false
-    if (code === 'ENOTDIR') {
-      throw new UsageError('ERR_PULL_DEST_NOT_EMPTY', `${JSON.stringify(dest)} is a file`, {
-        details: { path: dest },
-      })
-    }
-    throw error
+  const destError = (code: string, message: string, hint: string): UsageError =>
+    new UsageError(`ERR_PULL_DEST_${code}`, message, { details: { path: dest }, hint })
+  const parent = await stat(dirname(dest)).catch(() => undefined)
+  if (parent?.isDirectory() !== true) {
+    throw destError(
+      'PARENT',
+      `the parent of ${JSON.stringify(dest)} is not a directory`,
+      'create the parent directory first',
+    )
+  }
+  const existing = await lstat(dest).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
+    throw new LocalIoError('ERR_PULL_DEST', `cannot look at ${JSON.stringify(dest)}`, {
+      cause: error,
+      details: { path: dest },
+    })
+  })
+  if (existing === undefined) return false
+  if (existing.isSymbolicLink()) {
+    throw destError(
+      'SYMLINK',
+      `${JSON.stringify(dest)} is a symbolic link`,
+      'give the real directory; links are not followed',
+    )
+  }
+  if (!existing.isDirectory()) {
+    throw destError(
+      'NOT_EMPTY',
+      `${JSON.stringify(dest)} is a file`,
+      'pull into a new or empty directory',
+    )
+  }
+  if ((await readdir(dest)).length > 0) {
+    throw destError(
+      'NOT_EMPTY',
+      `${JSON.stringify(dest)} is not empty`,
+      'pull into a new or empty directory; nothing is ever unpacked over existing files',
+    )
+  }
+  return true
+}
+
+function checkLayerSizes(layers: readonly Descriptor[]): void {
+  if (layers.length > MAX_IMAGE_LAYERS) {
+    throw new MalformedInputError(
+      'ERR_IMAGE_TOO_MANY_LAYERS',
+      `the image has ${layers.length} layers, more than ${MAX_IMAGE_LAYERS}`,
+      {
+        details: { layers: layers.length },
+      },
+    )
+  }
+  const large = layers.findIndex((layer) => layer.size > MAX_LAYER_BLOB_SIZE)
+  if (large !== -1) {
+    throw new MalformedInputError(
+      'ERR_LAYER_TOO_LARGE',
+      `layer ${large} is ${layers[large]?.size ?? 0} bytes, more than ${MAX_LAYER_BLOB_SIZE}`,
+      {
+        details: { layer: large },
+        hint: 'layers are unpacked in memory; split the image into smaller layers',
+      },
+    )
   }
 }
 
@@ -111,9 +173,10 @@ async function checkDestination(dest: string): Promise<boolean> {
  * Check `reference` against the policy and, if it is accepted, unpack it into `dest`.
  *
  * @throws {@link ImagePolicyRejectedError} (`ERR_IMAGE_POLICY_REJECTED`, exit 5) when the policy
- *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY`; {@link VerificationError}
- *   `ERR_LAYER_DIFF_ID`; {@link MalformedInputError} `ERR_IMAGE_CONFIG`; and the registry
- *   client's, the unpacker's and {@link checkImage}'s errors.
+ *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY`, `ERR_PULL_DEST_SYMLINK`,
+ *   `ERR_PULL_DEST_PARENT`; {@link VerificationError} `ERR_LAYER_DIFF_ID`;
+ *   {@link MalformedInputError} `ERR_IMAGE_CONFIG`, `ERR_IMAGE_TOO_MANY_LAYERS`,
+ *   `ERR_LAYER_TOO_LARGE`; and the registry client's, the unpacker's and {@link checkImage}'s errors.
  */
 export async function pullImage(
   reference: string,
@@ -129,6 +192,7 @@ export async function pullImage(
   const { repository, manifest } = checked.imageManifest
   if (manifest.kind !== 'image')
     throw new MalformedInputError('ERR_IMAGE_CONFIG', 'no image manifest')
+  checkLayerSizes(manifest.layers)
   const config = await client.fetchBlob(repository, manifest.config, { maxSize: 4 * 1024 * 1024 })
   const diffIds = parseDiffIds(config, manifest.layers.length)
 
@@ -141,17 +205,23 @@ export async function pullImage(
     await mkdir(staging, { recursive: false })
     const pulled = await client.pullBlobs(repository, manifest.layers, blobs, {
       concurrency: options.concurrency ?? 3,
+      maxSize: MAX_LAYER_BLOB_SIZE,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     })
     let files = 0
+    let budget = options.maxTotalUnpackedSize ?? DEFAULT_MAX_TOTAL_UNPACKED_SIZE
     const skipped: { path: string; reason: string }[] = []
     for (const [index, layer] of pulled.entries()) {
+      const perLayer = options.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE
       const result = await unpackLayer(
         await readFile(layer.path),
         layer.descriptor.mediaType,
         staging,
-        options,
+        {
+          maxUnpackedSize: Math.min(perLayer, budget),
+        },
       )
+      budget -= result.unpackedSize
       if (result.diffId !== diffIds[index]) {
         throw new VerificationError(
           'ERR_LAYER_DIFF_ID',
@@ -177,7 +247,8 @@ export async function pullImage(
     }
     return { checked, dest: target, layers: pulled.length, files, skipped }
   } finally {
-    await rm(staging, { recursive: true, force: true })
-    if (options.blobDirectory === undefined) await rm(blobs, { recursive: true, force: true })
+    // Cleanup never throws, so it cannot hide the error that brought us here.
+    await removeTree(staging)
+    if (options.blobDirectory === undefined) await removeTree(blobs)
   }
 }

@@ -42,6 +42,12 @@ export interface FindSignaturesOptions extends LookasideReadOptions {
    * {@link defaultLookasideStore}`()` for the same, or leave undefined to read no store.
    */
   readonly defaultLookaside?: URL
+  /**
+   * The manifest digest whose cosign attachment (`sha256-<hex>.sig`) is read; default the
+   * manifest digest. image-rs reads the attachment of the digest the reference resolves to, the
+   * list's for a multi-platform image.
+   */
+  readonly attachmentDigest?: string
 }
 
 /** containers/image's built-in lookaside store for this user. */
@@ -134,7 +140,7 @@ export async function findImageSignatures(
     }
   }
   const attachmentTag = choice.useSigstoreAttachments
-    ? sigstoreAttachmentTag(manifestDigest)
+    ? sigstoreAttachmentTag(options.attachmentDigest ?? manifestDigest)
     : undefined
   if (attachmentTag !== undefined) {
     const repository = { registry: reference.domain, path: reference.path }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { DEFAULT_MAX_INPUT_SIZE, readInput, writeFileAtomic } from './local-files.ts'
+export { DEFAULT_MAX_INPUT_SIZE, readInput, removeTree, writeFileAtomic } from './local-files.ts'
 export type { ReadInputOptions, WriteOptions } from './local-files.ts'
 export { AMD_KDS_URL, AmdKdsClient, kdsHardwareId, vcekPath } from './amd-kds.ts'
 export type { AmdKdsOptions, KdsProduct, KdsTcb } from './amd-kds.ts'
@@ -93,7 +93,13 @@ export type {
   FoundSignatures,
   SignatureSources,
 } from './image-signatures.ts'
-export { ImagePolicyRejectedError, pullImage } from './image-pull.ts'
+export {
+  DEFAULT_MAX_TOTAL_UNPACKED_SIZE,
+  ImagePolicyRejectedError,
+  MAX_IMAGE_LAYERS,
+  MAX_LAYER_BLOB_SIZE,
+  pullImage,
+} from './image-pull.ts'
 export type { PullImageOptions, PulledImage } from './image-pull.ts'
 export { MAX_DIR_FILE_SIZE, MAX_DIR_SIGNATURES, readDirImage } from './dir-image.ts'
 export type { DirImage } from './dir-image.ts'

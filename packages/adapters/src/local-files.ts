@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { chmod, lstat, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalIoError, MalformedInputError } from '@initguard/core'
 
@@ -115,5 +115,32 @@ export async function writeFileAtomic(
   } catch (error) {
     await rm(temporary, { force: true })
     throw ioError(error, path, options.what, 'write')
+  }
+}
+
+/**
+ * Remove a directory tree that may hold read-only directories (an unpacked image applies the
+ * image's modes, e.g. 0555): make every directory writable, then remove. Never throws; returns
+ * whether the tree is gone, so a cleanup failure cannot hide the error that caused the cleanup.
+ */
+export async function removeTree(path: string): Promise<boolean> {
+  const makeWritable = async (dir: string): Promise<void> => {
+    await chmod(dir, 0o700)
+    for (const name of await readdir(dir)) {
+      const child = join(dir, name)
+      if ((await lstat(child)).isDirectory()) await makeWritable(child)
+    }
+  }
+  try {
+    await rm(path, { recursive: true, force: true })
+    return true
+  } catch {
+    try {
+      await makeWritable(path)
+      await rm(path, { recursive: true, force: true })
+      return true
+    } catch {
+      return false
+    }
   }
 }

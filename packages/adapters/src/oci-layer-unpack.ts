@@ -70,6 +70,8 @@ export interface UnpackLayerResult {
    * `rootfs.diff_ids`.
    */
   readonly diffId: string
+  /** Bytes of the uncompressed tar. */
+  readonly unpackedSize: number
   /** Entries not unpacked (devices, FIFOs, unknown types, the root entry), with why. */
   readonly skipped: { readonly path: string; readonly reason: string }[]
 }
@@ -162,6 +164,7 @@ export async function unpackLayer(
     hardlinks: 0,
     whiteouts: 0,
     diffId,
+    unpackedSize: tar.length,
     skipped: [],
   }
   const plan = planLayer(entries, result.skipped)

@@ -2,7 +2,9 @@
  * The (policy, image reference) matrix of the skopeo parity suite. Images in the test registry:
  * `test/hello:v1` signed by A, `v2` unsigned, `v3` signed by B, `v4` signed by A and B, `v9` the
  * v1 manifest re-tagged (its lookaside signature names `test/hello:v1`), `mirror/hello:v1` the v1
- * manifest copied with its signature, `test/sub/deep:v1` signed by A. The expected outcome is
+ * manifest copied with its signature, `test/sub/deep:v1` signed by A, `multi/app:v1` an index
+ * whose amd64 manifest is signed by A, `multi/app:v2` an index signed (as a list) by A. The
+ * expected outcome is
  * what skopeo 1.9.3 decides; the suite checks skopeo still says so, then that we agree.
  *
  * @module
@@ -245,6 +247,18 @@ export function parityCases(): ParityCase[] {
       name: 'host without port does not match',
       policy: scoped(() => ({ '127.0.0.1': [accept] })),
       reference: () => 'test/hello:v2',
+      expected: 'reject',
+    },
+    {
+      name: 'multi-arch: the platform manifest is signed',
+      policy: scoped((f) => ({ [repo(f, 'multi/app')]: [signedBy(a(f))] })),
+      reference: () => 'multi/app:v1',
+      expected: 'accept',
+    },
+    {
+      name: 'multi-arch: only the list is signed',
+      policy: scoped((f) => ({ [repo(f, 'multi/app')]: [signedBy(a(f))] })),
+      reference: () => 'multi/app:v2',
       expected: 'reject',
     },
     {

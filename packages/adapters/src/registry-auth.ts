@@ -12,12 +12,16 @@ import type { RegistryCredentials } from './docker-credentials.ts'
 import {
   Deadline,
   Retryable,
+  readBodyUpTo,
   safeUrl,
   sendFollowingRedirects,
   statusError,
   withRetries,
   type RegistryHttpOptions,
 } from './registry-http.ts'
+
+/** The largest token response read: 1 MiB (real ones are a few KiB). */
+const MAX_TOKEN_RESPONSE = 1024 * 1024
 
 /** One challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {
@@ -184,8 +188,14 @@ export class RegistryAuth {
             throw new Retryable(`HTTP ${response.status}`, response.status)
           }
           if (!response.ok) throw await statusError(response, at, what)
-          const text = await response.text()
-          if (text.length > 1024 * 1024) throw new Retryable('token response larger than 1 MiB')
+          const { text, complete } = await readBodyUpTo(response, MAX_TOKEN_RESPONSE)
+          if (!complete) {
+            throw new MalformedInputError(
+              'ERR_REGISTRY_TOKEN',
+              `the token response from ${safeUrl(at)} is larger than 1 MiB`,
+              { details: { url: safeUrl(at) }, hint: 'the token service is misbehaving' },
+            )
+          }
           return text
         } finally {
           deadline.clear()

@@ -186,6 +186,33 @@ describe('authentication', () => {
     expect(await codeOf(c.resolveImage(ref()))).toBe('ERR_REGISTRY_INSECURE_REALM')
   })
 
+  it('stops reading an endless token response or error body at its limit', async () => {
+    const endless = (res: ServerResponse, status: number): void => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      const chunk = Buffer.alloc(64 * 1024, 0x20)
+      const pump = (): void => {
+        while (res.write(chunk)) {
+          if (res.destroyed) return
+        }
+        res.once('drain', pump)
+      }
+      res.on('error', () => undefined)
+      pump()
+    }
+    front.handler.current = (req, res) => {
+      if ((req.url ?? '').startsWith('/token')) endless(res, 200)
+      else
+        res
+          .writeHead(401, { 'www-authenticate': `Bearer realm="http://${front.host}/token"` })
+          .end()
+    }
+    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_TOKEN')
+    front.handler.current = (_req, res) => {
+      endless(res, 404)
+    }
+    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_NOT_FOUND')
+  })
+
   it('answers a Basic challenge', async () => {
     front.handler.current = async (req, res, body) => {
       if (req.headers.authorization !== `Basic ${Buffer.from('bob:pw').toString('base64')}`) {

@@ -263,9 +263,35 @@ export async function sendFollowingRedirects(
   }
 }
 
+/**
+ * Read at most `max` bytes of a body as UTF-8 and cancel the rest, so a hostile server cannot
+ * stream an unbounded error or token body into memory. `complete` says whether it all fit.
+ */
+export async function readBodyUpTo(
+  response: Response,
+  max: number,
+): Promise<{ readonly text: string; readonly complete: boolean }> {
+  if (response.body === null) return { text: '', complete: true }
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > max) {
+      await reader.cancel()
+      chunks.push(value.subarray(0, value.length - (total - max)))
+      return { text: Buffer.concat(chunks).toString('utf8'), complete: false }
+    }
+    chunks.push(value)
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), complete: true }
+}
+
 async function registryErrorCodes(response: Response): Promise<readonly string[]> {
   try {
-    const text = (await response.text()).slice(0, 64 * 1024)
+    const { text } = await readBodyUpTo(response, 64 * 1024)
     const parsed = JSON.parse(text) as { errors?: { code?: unknown }[] }
     return (parsed.errors ?? [])
       .map((e) => e.code)

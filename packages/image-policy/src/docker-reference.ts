@@ -205,6 +205,18 @@ export function parseDockerImageReference(
   }
 }
 
+/**
+ * The short form Docker prints (`reference.FamiliarString`): `docker.io/` and then `library/`
+ * dropped, e.g. `busybox:latest`, `org/app:v1`, `quay.io/org/app:v1`.
+ */
+export function familiarReference(ref: DockerReference): string {
+  if (ref.domain !== DOCKER_DEFAULT_DOMAIN) return ref.text
+  const rest = ref.text.slice(DOCKER_DEFAULT_DOMAIN.length + 1)
+  // `library/` is dropped only from one-component names: library/busybox → busybox.
+  const official = ref.path.startsWith('library/') && !ref.path.slice(8).includes('/')
+  return official ? rest.slice('library/'.length) : rest
+}
+
 /** True when the reference has neither a tag nor a digest. */
 export function isNameOnly(ref: DockerReference): boolean {
   return ref.tag === undefined && ref.digest === undefined

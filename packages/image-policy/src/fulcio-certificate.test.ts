@@ -77,6 +77,13 @@ describe('verifyFulcioCertificate', () => {
       intermediateExtendedKeyUsage: ['1.3.6.1.5.5.7.3.1'],
     })
     expect(codeOf(() => verifyFulcioCertificate(input(tls)))).toBe('ERR_FULCIO_KEY_USAGE')
+    const noCertSign = createFulcioTestPki({
+      ...VALIDITY,
+      intermediateKeyUsage: ['digitalSignature'],
+    })
+    expect(codeOf(() => verifyFulcioCertificate(input(noCertSign)))).toBe(
+      'ERR_FULCIO_CA_NOT_AUTHORIZED',
+    )
     const anyUse = createFulcioTestPki({ ...VALIDITY, intermediateExtendedKeyUsage: null })
     expect(() => verifyFulcioCertificate(input(anyUse, { extendedKeyUsage: null }))).not.toThrow()
   })

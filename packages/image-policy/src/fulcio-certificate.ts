@@ -103,11 +103,12 @@ function checkCertificate(
       { certificate: which },
     )
   }
-  // Go requires cA on intermediates only; a root is trusted because the policy lists it.
-  if (depth > 0 && !isRoot && !cert.isCA) {
+  // Go's CheckSignatureFrom holds every issuer, the trusted root included, to cA and (when
+  // keyUsage is present) keyCertSign.
+  if (depth > 0 && (!cert.isCA || !cert.mayIssueCertificates)) {
     return refuse(
       'ERR_FULCIO_CA_NOT_AUTHORIZED',
-      `the ${which} certificate is not a CA`,
+      `the ${which} certificate may not issue certificates (${cert.isCA ? 'its keyUsage lacks keyCertSign' : 'it is not a CA'})`,
       'only CA certificates (basicConstraints cA) may issue certificates',
       { certificate: which },
     )

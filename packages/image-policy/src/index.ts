@@ -15,6 +15,7 @@ export {
   isValidDockerDomain,
   isValidDockerName,
   dockerPolicyNamespaces,
+  familiarReference,
 } from './docker-reference.ts'
 export type { DockerReference, DockerImageReference } from './docker-reference.ts'
 export { KNOWN_TRANSPORTS, parseImagePolicy } from './policy.ts'

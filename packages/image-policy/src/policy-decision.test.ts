@@ -11,7 +11,7 @@ const encoder = new TextEncoder()
 const MANIFEST = encoder.encode(
   '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}',
 )
-const INSTANCE = encoder.encode('{"schemaVersion":2,"instance":true}')
+const LIST = encoder.encode('{"schemaVersion":2,"manifests":[]}')
 const KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const PEM = KEY.publicKey.export({ type: 'spki', format: 'pem' }).toString()
 const NOW = new Date('2026-11-29T00:00:00Z')
@@ -56,7 +56,7 @@ function image(
   return {
     reference: parseDockerImageReference(reference),
     manifest: MANIFEST,
-    instanceManifest: INSTANCE,
+    listManifest: LIST,
     signatures,
   }
 }
@@ -98,7 +98,7 @@ describe('decideImagePolicy', () => {
       image('quay.io/org/app:v1'),
     )
     expect(decision.accepted).toBe(false)
-    expect(decision.reason).toBe('Running image quay.io/org/app:v1 is rejected by policy.')
+    expect(decision.reason).toBe('Running image docker://quay.io/org/app:v1 is rejected by policy.')
     expect(decision.requirements.map((r) => [r.field, r.accepted])).toEqual([
       ['default[0]', true],
       ['default[1]', false],
@@ -150,12 +150,12 @@ describe('decideImagePolicy', () => {
     )
   })
 
-  it('checks the identity before the digest, as containers/image does', async () => {
+  it('checks the digest before the identity, as containers/image does', async () => {
     const decision = await decide(
       { default: [sigstore({ signedIdentity: { type: 'matchRepository' } })] },
       image('quay.io/org/app:v1', [cosign('quay.io/other/app', `sha256:${'0'.repeat(64)}`)]),
     )
-    expect(decision.reason).toBe('Signature for identity quay.io/other/app is not accepted')
+    expect(decision.reason).toBe(`Signature for digest sha256:${'0'.repeat(64)} does not match`)
   })
 
   it('lists every reason when several signatures are refused', async () => {
@@ -163,11 +163,11 @@ describe('decideImagePolicy', () => {
       { default: [sigstore({ signedIdentity: { type: 'matchRepository' } })] },
       image('quay.io/org/app:v1', [
         cosign('quay.io/other/app', manifestDigest(MANIFEST)),
-        cosign('quay.io/org/app', manifestDigest(INSTANCE)),
+        cosign('quay.io/org/app', manifestDigest(LIST)),
       ]),
     )
     expect(decision.reason).toMatch(
-      /^None of the signatures were accepted, reasons: Signature for identity .*; Signature for docker digest ".*" does not match$/,
+      /^None of the signatures were accepted, reasons: Signature for identity .*; Signature for digest sha256:[0-9a-f]{64} does not match$/,
     )
     expect(decision.requirements[0]?.signatures.map((s) => s.code)).toEqual([
       'ERR_SIGNATURE_IDENTITY',
@@ -176,10 +176,8 @@ describe('decideImagePolicy', () => {
   })
 
   describe('the image-rs dialect', () => {
-    const signed = image('quay.io/org/app:v1', [
-      cosign('quay.io/org/app', manifestDigest(INSTANCE)),
-    ])
-    it('accepts a signature over the per-platform manifest, which containers/image refuses', async () => {
+    const signed = image('quay.io/org/app:v1', [cosign('quay.io/org/app', manifestDigest(LIST))])
+    it('accepts a cosign signature over the manifest list, which containers/image refuses', async () => {
       const rule = (dialect: PolicyDialect) => ({
         default: [sigstore({ signedIdentity: { type: 'matchRepository' } }, dialect)],
         transports: {},
@@ -196,6 +194,20 @@ describe('decideImagePolicy', () => {
           .accepted,
       ).toBe(true)
       expect((await decide({ default: [sigstore()] }, other)).accepted).toBe(false)
+    })
+    it('refuses when any signature names another image, though one verifies (containers/image accepts)', async () => {
+      const mixed = image('quay.io/org/app:v1', [
+        cosign('quay.io/org/app', manifestDigest(MANIFEST)),
+        cosign('quay.io/org/app', `sha256:${'1'.repeat(64)}`),
+      ])
+      const rule = (dialect: PolicyDialect) => ({
+        default: [sigstore({ signedIdentity: { type: 'matchRepository' } }, dialect)],
+        transports: {},
+      })
+      const imageRs = await decide(rule('image-rs'), mixed, 'image-rs')
+      expect(imageRs.accepted).toBe(false)
+      expect(imageRs.reason).toMatch(/^image-rs requires every signature to name the image/)
+      expect((await decide(rule('containers-image'), mixed)).accepted).toBe(true)
     })
     it('reads an empty requirement list as no requirement', async () => {
       const decision = await decide(
@@ -217,5 +229,21 @@ describe('pathScopeCandidates', () => {
       '/var/lib',
       '/var',
     ])
+  })
+})
+
+describe('the image name in refusals', () => {
+  it.each([
+    ['busybox', 'docker://busybox:latest'],
+    [
+      'docker.io/library/busybox@sha256:' + 'a'.repeat(64),
+      `docker://busybox@sha256:${'a'.repeat(64)}`,
+    ],
+    ['library/a/b:1', 'docker://library/a/b:1'],
+    ['org/app:v1', 'docker://org/app:v1'],
+    ['localhost:5000/app:v1', 'docker://localhost:5000/app:v1'],
+  ])('names %s as containers/image does (%s)', async (reference, name) => {
+    const decision = await decide({ default: [{ type: 'reject' }] }, image(reference))
+    expect(decision.reason).toBe(`Running image ${name} is rejected by policy.`)
   })
 })

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DockerImageReference } from './docker-reference.ts'
+import { familiarReference, type DockerImageReference } from './docker-reference.ts'
 import type { ImagePolicy, PolicyDialect, PolicyRequirement } from './policy.ts'
 import { lookupDockerScope, lookupScope, type ScopeCandidate, type ScopeMatch } from './scope.ts'
 import {
@@ -28,13 +28,16 @@ export interface ImageUnderPolicy {
    * `exactReference` and `exactRepository` can accept a signature.
    */
   readonly reference: DockerImageReference | undefined
-  /** The top-level manifest exactly as served (a manifest list when the image has one). */
+  /**
+   * The image manifest exactly as served: for a multi-platform image, the one chosen for the
+   * platform (containers/image checks the signatures of that instance, not of the list).
+   */
   readonly manifest: Uint8Array
   /**
-   * The per-platform manifest chosen from a list. Only the image-rs dialect lets a signature name
-   * it instead of the top-level manifest.
+   * The manifest list (index) the manifest was chosen from, when there was one. Only the
+   * image-rs dialect lets a cosign signature name the list instead of the manifest.
    */
-  readonly instanceManifest?: Uint8Array
+  readonly listManifest?: Uint8Array
   /** Every signature found for the image, in the order found. */
   readonly signatures: readonly ImageSignature[]
 }
@@ -116,7 +119,10 @@ export async function decideScope(
     ...context,
     dialect,
     image,
-    imageName: image.reference?.text ?? 'without a Docker reference',
+    imageName:
+      image.reference === undefined
+        ? 'without a Docker reference'
+        : `docker://${familiarReference(image.reference)}`,
   }
   const requirements: RequirementVerdict[] = []
   for (const [index, requirement] of scope.requirements.entries()) {

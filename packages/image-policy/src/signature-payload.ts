@@ -39,8 +39,8 @@ export interface SignaturePayload {
   readonly timestamp: number | undefined
 }
 
-/** The largest payload we parse; real ones are a few hundred bytes. */
-export const MAX_SIGNATURE_PAYLOAD_BYTES: number = 64 * 1024
+/** The largest payload we parse: 4 MiB, containers/image's limit (real ones are a few hundred bytes). */
+export const MAX_SIGNATURE_PAYLOAD_BYTES: number = 4 * 1024 * 1024
 
 // Go's int64, which containers/image decodes `timestamp` into.
 const INT64_MIN = -(2n ** 63n)

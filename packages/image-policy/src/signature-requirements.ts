@@ -111,14 +111,28 @@ function keyBytes(source: KeySource, readKeyFile: (path: string) => Uint8Array):
 }
 
 /**
- * The identity and digest rules of a verified payload, in containers/image's order (identity,
- * then digest). Returns undefined when both hold, else the refusal.
+ * The digest and identity rules of a payload, in containers/image's order (digest, then
+ * identity) and words. Returns undefined when both hold, else the refusal. `allowList` lets the
+ * payload name the manifest list instead of the image manifest (image-rs, cosign only).
  */
 function payloadRefusal(
   payload: SignaturePayload,
   identityRule: SignedByRequirement['signedIdentity'] | undefined,
   context: SignatureCheckContext,
+  allowList: boolean,
 ): { code: string; reason: string } | undefined {
+  const { manifest, listManifest } = context.image
+  const digestMatches =
+    manifestMatchesDigest(manifest, payload.manifestDigest) ||
+    (allowList &&
+      listManifest !== undefined &&
+      manifestMatchesDigest(listManifest, payload.manifestDigest))
+  if (!digestMatches) {
+    return {
+      code: 'ERR_SIGNATURE_MANIFEST_DIGEST',
+      reason: `Signature for digest ${payload.manifestDigest} does not match`,
+    }
+  }
   if (
     identityRule !== undefined &&
     !matchesSignedIdentity(identityRule, context.image.reference, payload.dockerReference)
@@ -126,19 +140,6 @@ function payloadRefusal(
     return {
       code: 'ERR_SIGNATURE_IDENTITY',
       reason: `Signature for identity ${payload.dockerReference} is not accepted`,
-    }
-  }
-  const { manifest, instanceManifest } = context.image
-  const digestMatches =
-    manifestMatchesDigest(manifest, payload.manifestDigest) ||
-    // image-rs also accepts a signature over the per-platform manifest of a list.
-    (context.dialect === 'image-rs' &&
-      instanceManifest !== undefined &&
-      manifestMatchesDigest(instanceManifest, payload.manifestDigest))
-  if (!digestMatches) {
-    return {
-      code: 'ERR_SIGNATURE_MANIFEST_DIGEST',
-      reason: `Signature for docker digest ${JSON.stringify(payload.manifestDigest)} does not match`,
     }
   }
   return undefined
@@ -191,6 +192,7 @@ async function judge(
   payloadType: SignaturePayloadType,
   identityRule: SignedByRequirement['signedIdentity'] | undefined,
   context: SignatureCheckContext,
+  allowList = false,
 ): Promise<SignatureVerdict> {
   try {
     const { signer, payloadBytes } = await verify()
@@ -200,7 +202,7 @@ async function judge(
       signedIdentity: payload.dockerReference,
       signedManifestDigest: payload.manifestDigest,
     }
-    const refusal = payloadRefusal(payload, identityRule, context)
+    const refusal = payloadRefusal(payload, identityRule, context, allowList)
     if (refusal !== undefined) return { ...base, ...claims, accepted: false, ...refusal }
     return {
       ...base,
@@ -328,9 +330,53 @@ export async function checkSigstoreSigned(
       })
     }
     const base = { source: signature.source, format: signature.format }
+    const allowList = context.dialect === 'image-rs'
     verdicts.push(
-      await judge(base, verify, 'cosign container image signature', identityRule, context),
+      await judge(
+        base,
+        verify,
+        'cosign container image signature',
+        identityRule,
+        context,
+        allowList,
+      ),
     )
   }
-  return summarise(verdicts, skipped)
+  const outcome = summarise(verdicts, skipped)
+  return context.dialect === 'image-rs' && outcome.accepted
+    ? imageRsEveryPayload(outcome, identityRule, context)
+    : outcome
+}
+
+/**
+ * image-rs accepts a cosign requirement only when one signature verifies and the payload of
+ * every signature layer (verified or not) names the image: identity and digest.
+ */
+function imageRsEveryPayload(
+  outcome: RequirementOutcome,
+  identityRule: SignedByRequirement['signedIdentity'] | undefined,
+  context: SignatureCheckContext,
+): RequirementOutcome {
+  for (const signature of context.image.signatures) {
+    if (signature.format !== 'sigstore' || signature.mediaType !== SIGSTORE_SIGNATURE_MIME_TYPE)
+      continue
+    let refusal: { code: string; reason: string } | undefined
+    try {
+      const payload = parseSignaturePayload(
+        signature.signature.payload,
+        'cosign container image signature',
+      )
+      refusal = payloadRefusal(payload, identityRule, context, true)
+    } catch (error) {
+      refusal = describeError(error)
+    }
+    if (refusal !== undefined) {
+      return refuse(
+        refusal.code,
+        `image-rs requires every signature to name the image, and ${signature.source} does not: ${refusal.reason}`,
+        outcome.signatures,
+      )
+    }
+  }
+  return outcome
 }

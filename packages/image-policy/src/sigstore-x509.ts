@@ -19,6 +19,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
+  decodeDerBitString,
   decodeDerBoolean,
   decodeDerExplicit,
   decodeDerIa5String,
@@ -59,6 +60,11 @@ export interface SigstoreCertificate {
   readonly extensions: ReadonlyMap<string, CertificateExtension>
   /** `cA` of basic constraints; false when the extension is absent. */
   readonly isCA: boolean
+  /**
+   * Whether the key may sign certificates: keyUsage absent, or with keyCertSign (Go's
+   * `CheckSignatureFrom` refuses a parent whose keyUsage lacks it).
+   */
+  readonly mayIssueCertificates: boolean
   /** `pathLenConstraint`, when present. */
   readonly maxPathLength: number | undefined
   /** Extended key usage OIDs; undefined when the extension is absent (any use). */
@@ -84,7 +90,7 @@ export const X509_OID = {
  */
 export const HANDLED_EXTENSIONS: ReadonlySet<string> = new Set([
   '2.5.29.14', // subjectKeyIdentifier
-  '2.5.29.15', // keyUsage (Go ignores its bits when building chains, so do we)
+  '2.5.29.15', // keyUsage (keyCertSign is required of every issuer)
   '2.5.29.17', // subjectAltName
   '2.5.29.19', // basicConstraints
   '2.5.29.31', // cRLDistributionPoints
@@ -249,10 +255,21 @@ export function parseSigstoreCertificate(der: Uint8Array, field: string): Sigsto
       : decodeDerSequence(parseDer(ekuExtension.value, { name: field }), `${field} EKU`).map((el) =>
           decodeDerOid(el, `${field} EKU`),
         )
+  const keyUsage = extensions.get('2.5.29.15')
+  let mayIssueCertificates = true
+  if (keyUsage !== undefined) {
+    const { bytes } = decodeDerBitString(
+      parseDer(keyUsage.value, { name: field }),
+      `${field} keyUsage`,
+    )
+    // RFC 5280 §4.2.1.3: keyCertSign is bit 5, the sixth from the top of the first byte.
+    mayIssueCertificates = ((bytes[0] ?? 0) & 0x04) !== 0
+  }
   return {
     der,
     x509,
     publicKey,
+    mayIssueCertificates,
     issuer,
     subject,
     notBefore,

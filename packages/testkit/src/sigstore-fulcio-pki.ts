@@ -26,6 +26,7 @@ import {
   encodeAuthorityKeyIdentifier,
   encodeBasicConstraints,
   encodeKeyUsage,
+  type KeyUsageBit,
   encodeSubjectKeyIdentifier,
   keyIdentifierOf,
   type X509Extension,
@@ -95,6 +96,8 @@ export interface FulcioTestPkiOptions {
   readonly notAfter: Date
   /** The intermediate's `cA` flag. Default true (false builds a broken chain). */
   readonly intermediateIsCa?: boolean
+  /** The intermediate's key usage; default keyCertSign and cRLSign. */
+  readonly intermediateKeyUsage?: readonly KeyUsageBit[]
   /** The intermediate's extended key usage; default code signing; `null` leaves it out. */
   readonly intermediateExtendedKeyUsage?: readonly string[] | null
   /** A name suffix, to tell two PKIs apart (`sigstore` → `sigstore-other`). */
@@ -188,7 +191,7 @@ export function createFulcioTestPki(options: FulcioTestPkiOptions): FulcioTestPk
           {
             oid: X509_EXTENSION_OID.keyUsage,
             critical: true,
-            value: encodeKeyUsage(['keyCertSign', 'cRLSign']),
+            value: encodeKeyUsage(options.intermediateKeyUsage ?? ['keyCertSign', 'cRLSign']),
           },
           ...(intermediateEku === null ? [] : [ekuExtension(intermediateEku)]),
           {

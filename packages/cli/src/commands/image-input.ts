@@ -65,7 +65,7 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'registries-d': {
     type: 'string',
     valueName: 'DIR',
-    help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists`,
+    help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists (with --initdata: the document's sigstore_config, else none)`,
   },
   authfile: {
     type: 'string',
@@ -96,6 +96,11 @@ export interface PolicyOrigin {
   readonly policy: ImagePolicy
   readonly source: string
   readonly registriesD: RegistriesDConfig
+  /**
+   * Whether the host's defaults (the system registries.d, the built-in lookaside store) may
+   * supply signatures. Not for a policy from initdata: the guest sees none of them.
+   */
+  readonly hostDefaults: boolean
   readonly warnings: string[]
 }
 
@@ -166,16 +171,21 @@ async function policyFromInitdata(
       dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
     }),
     source,
-    registriesD: registriesD ?? (await registriesDOption(args)),
+    registriesD: registriesD ?? (await registriesDOption(args, false)),
+    hostDefaults: false,
     warnings,
   }
 }
 
-async function registriesDOption(args: ParsedArgs): Promise<RegistriesDConfig> {
+async function registriesDOption(
+  args: ParsedArgs,
+  hostDefaults: boolean,
+): Promise<RegistriesDConfig> {
   const dir = stringOption(args, 'registries-d')
-  return dir === undefined
+  if (dir !== undefined) return loadRegistriesD(dir)
+  return hostDefaults
     ? loadRegistriesD(SYSTEM_REGISTRIES_D, { allowMissing: true })
-    : loadRegistriesD(dir)
+    : { docker: new Map() }
 }
 
 /** The policy (from `--policy` or `--initdata`) and the registries.d configuration. */
@@ -198,7 +208,8 @@ export async function loadPolicy(args: ParsedArgs, io: CliIo): Promise<PolicyOri
       dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
     }),
     source: policyPath ?? '',
-    registriesD: await registriesDOption(args),
+    registriesD: await registriesDOption(args, true),
+    hostDefaults: true,
     warnings: [],
   }
 }
@@ -262,7 +273,7 @@ export async function checkOptions(
     policy: origin.policy,
     registriesD: origin.registriesD,
     insecureRegistries: listOption(args, 'insecure-registry'),
-    defaultLookaside: defaultLookasideStore(),
+    ...(origin.hostDefaults ? { defaultLookaside: defaultLookasideStore() } : {}),
     ...(platform === undefined ? {} : { platform }),
     ...(now === undefined ? {} : { now }),
     ...(credentials === undefined ? {} : { credentials }),
