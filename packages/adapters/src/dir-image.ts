@@ -5,10 +5,19 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, MalformedInputError } from '@initguard/core'
-import { decodeSignatureBlob, type ImageSignature } from '@initguard/image-policy'
+import {
+  decideScope,
+  decodeSignatureBlob,
+  lookupScope,
+  pathScopeCandidates,
+  type ImagePolicy,
+  type ImageSignature,
+  type PolicyDecision,
+} from '@initguard/image-policy'
+import { loadKeyFiles, requirementFiles } from './image-check.ts'
 
 /** Most signatures read from one directory. */
 export const MAX_DIR_SIGNATURES = 128
@@ -81,4 +90,66 @@ export async function readDirImage(dir: string): Promise<DirImage> {
     signatures.push(decodeSignatureBlob(blob, `signature-${n}`))
   }
   return { manifest, signatures }
+}
+
+/**
+ * The real path of a local image directory (its policy identity), or a coded error that says
+ * which transport's directory was expected.
+ */
+export async function resolveImageDirectory(
+  dir: string,
+  code: 'ERR_DIR_IMAGE_READ' | 'ERR_OCI_LAYOUT_READ',
+  form: string,
+): Promise<string> {
+  try {
+    return await realpath(dir)
+  } catch (cause) {
+    throw new LocalIoError(code, `cannot resolve the image directory ${dir}`, {
+      cause,
+      details: { path: dir },
+      hint: `give the directory \`skopeo copy … ${form}\` wrote`,
+    })
+  }
+}
+
+/** A `dir:` image checked against a policy. */
+export interface CheckedDirImage {
+  /** The directory with symbolic links resolved: the policy identity of the image. */
+  readonly path: string
+  readonly image: DirImage
+  readonly decision: PolicyDecision
+}
+
+/**
+ * Decide whether `policy` allows the `dir:` image at `dir`, as `skopeo copy --policy … dir:DIR`
+ * does: the scope is the resolved path, then each parent directory, then `transports.dir[""]`,
+ * then `default`. The image has no Docker reference, so only `exactReference` and
+ * `exactRepository` identities can accept its signatures.
+ *
+ * @throws everything {@link readDirImage} throws; {@link LocalIoError} `ERR_DIR_IMAGE_READ` when
+ *   the directory cannot be resolved.
+ */
+export async function checkDirImage(
+  dir: string,
+  policy: ImagePolicy,
+  options: { readonly now?: Date } = {},
+): Promise<CheckedDirImage> {
+  const path = await resolveImageDirectory(dir, 'ERR_DIR_IMAGE_READ', 'dir:DIR')
+  const image = await readDirImage(path)
+  const scope = lookupScope(policy, 'dir', pathScopeCandidates(path))
+  const decision = await decideScope(
+    scope,
+    {
+      reference: undefined,
+      name: `dir:${path}`,
+      manifest: image.manifest,
+      signatures: image.signatures,
+    },
+    policy.dialect,
+    {
+      now: options.now ?? new Date(),
+      readKeyFile: await loadKeyFiles(requirementFiles(scope.requirements), policy.dialect),
+    },
+  )
+  return { path, image, decision }
 }

@@ -83,10 +83,11 @@ export function requirementFiles(requirements: readonly PolicyRequirement[]): st
 }
 
 /**
- * Read the files up front so the (pure) decision can look them up. A file that cannot be read is
- * remembered with its error: containers/image rejects the requirement then, and so do we.
+ * Read the files a requirement list names up front, so the (pure) decision can look them up. A
+ * file that cannot be read is remembered with its error: containers/image rejects the
+ * requirement then, and so do we.
  */
-async function readKeyFiles(
+export async function loadKeyFiles(
   paths: readonly string[],
   dialect: PolicyDialect,
 ): Promise<(path: string) => Uint8Array> {
@@ -179,7 +180,7 @@ export async function checkImage(
     dialect,
     {
       now: options.now ?? new Date(),
-      readKeyFile: await readKeyFiles(requirementFiles(scope.requirements), dialect),
+      readKeyFile: await loadKeyFiles(requirementFiles(scope.requirements), dialect),
     },
   )
   return {

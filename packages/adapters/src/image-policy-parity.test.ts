@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseImagePolicy } from '@initguard/image-policy'
@@ -16,6 +16,8 @@ import { OCI_INDEX_MEDIA_TYPE, computeDigest } from './oci-manifest.ts'
 import { RegistryClient } from './registry-client.ts'
 import { startRegistry, type TestRegistry } from './registry-test-support.ts'
 import { loadRegistriesD } from './registries-d.ts'
+import { checkDirImage } from './dir-image.ts'
+import { checkOciLayoutImage } from './oci-layout-image.ts'
 import { checkImage } from './image-check.ts'
 import { parityCases, type ParityFixture } from './parity-cases-test-support.ts'
 
@@ -193,5 +195,137 @@ describe('policy decisions equal skopeo copy --policy', () => {
       accepted: oracle.ok,
     })
     expect(oracle.ok).toBe(testCase.expected === 'accept')
+  })
+})
+
+/** Our decision for a local image equals `skopeo copy --policy` from it, and skopeo says `expected`. */
+async function compareLocal(
+  transport: 'dir' | 'oci',
+  source: string,
+  scopes: Record<string, unknown>,
+  expected: boolean,
+  decide: (policy: string) => Promise<{ readonly accepted: boolean }>,
+): Promise<void> {
+  const policyText = JSON.stringify({
+    default: [{ type: 'reject' }],
+    transports: { [transport]: scopes },
+  })
+  const policyFile = join(await mkdtemp(join(work, `${transport}-policy-`)), 'policy.json')
+  await writeFile(policyFile, policyText)
+  const out = await mkdtemp(join(work, `${transport}-out-`))
+  const oracle = await skopeo(['--policy', policyFile, 'copy', source, `dir:${out}`])
+  expect((await decide(policyText)).accepted).toBe(oracle.ok)
+  expect(oracle.ok).toBe(expected)
+}
+
+describe('dir: images, scoped by path, equal skopeo copy --policy', () => {
+  let image: string
+  beforeAll(async () => {
+    image = join(work, 'dir-images', 'team', 'hello')
+    await mkdir(dirname(image), { recursive: true })
+    const copied = await skopeo([
+      '--insecure-policy',
+      '--registries.d',
+      fixture.registriesD,
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/test/hello:v1`,
+      `dir:${image}`,
+    ])
+    if (!copied.ok) throw new Error(`skopeo copy to dir: failed: ${copied.stderr}`)
+  }, 60_000)
+
+  const signedBy = (identity?: Record<string, unknown>): Record<string, unknown> => ({
+    type: 'signedBy',
+    keyType: 'GPGKeys',
+    keyPath: fixture.keyPath('a.gpg'),
+    ...(identity === undefined ? {} : { signedIdentity: identity }),
+  })
+  const cases: readonly (readonly [string, () => Record<string, unknown>, boolean])[] = [
+    [
+      'the image path scope with an exactReference identity',
+      () => ({
+        [image]: [
+          signedBy({ type: 'exactReference', dockerReference: `${registry.host}/test/hello:v1` }),
+        ],
+      }),
+      true,
+    ],
+    [
+      'the default identity, which a dir: image cannot match',
+      () => ({ [image]: [signedBy()] }),
+      false,
+    ],
+    [
+      'an exactRepository identity',
+      () => ({
+        [image]: [
+          signedBy({ type: 'exactRepository', dockerRepository: `${registry.host}/test/hello` }),
+        ],
+      }),
+      true,
+    ],
+    [
+      'a parent directory scope',
+      () => ({ [dirname(image)]: [{ type: 'insecureAcceptAnything' }] }),
+      true,
+    ],
+    [
+      'the nearest parent wins',
+      () => ({
+        [dirname(image)]: [{ type: 'reject' }],
+        [dirname(dirname(image))]: [{ type: 'insecureAcceptAnything' }],
+      }),
+      false,
+    ],
+    ['the transport default', () => ({ '': [{ type: 'insecureAcceptAnything' }] }), true],
+  ]
+
+  it.each(cases)('%s', async (_name, scopes, expected) => {
+    const decide = async (policy: string) =>
+      (await checkDirImage(image, parseImagePolicy(policy))).decision
+    await compareLocal('dir', `dir:${image}`, scopes(), expected, decide)
+  })
+})
+
+describe('oci: layouts, scoped by their directory, equal skopeo copy --policy', () => {
+  let layout: string
+  beforeAll(async () => {
+    layout = join(work, 'oci-images', 'team', 'hello')
+    await mkdir(dirname(layout), { recursive: true })
+    const copied = await skopeo([
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/test/hello:v1`,
+      `oci:${layout}:v1`,
+    ])
+    if (!copied.ok) throw new Error(`skopeo copy to oci: failed: ${copied.stderr}`)
+  }, 60_000)
+
+  const cases: readonly (readonly [string, () => Record<string, unknown>, boolean])[] = [
+    [
+      'the layout directory scope',
+      () => ({ [layout]: [{ type: 'insecureAcceptAnything' }] }),
+      true,
+    ],
+    [
+      'a parent directory scope',
+      () => ({ [dirname(layout)]: [{ type: 'reject' }], '': [{ type: 'insecureAcceptAnything' }] }),
+      false,
+    ],
+    [
+      'a signature requirement (a layout has no signatures)',
+      () => ({
+        [layout]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: fixture.keyPath('a.gpg') }],
+      }),
+      false,
+    ],
+  ]
+
+  it.each(cases)('%s', async (_name, scopes, expected) => {
+    const decide = async (policy: string) =>
+      (await checkOciLayoutImage(`${layout}:v1`, parseImagePolicy(policy))).decision
+    await compareLocal('oci', `oci:${layout}:v1`, scopes(), expected, decide)
   })
 })

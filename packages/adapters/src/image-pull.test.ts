@@ -148,6 +148,21 @@ describe('pullImage', () => {
     await rm(real, { recursive: true })
   })
 
+  it('stops when cancelled and leaves nothing behind', async () => {
+    const dest = join(work, 'cancelled')
+    const controller = new AbortController()
+    controller.abort()
+    const code = await codeOf(
+      pullImage(`${registry.host}/test/base:v1`, dest, {
+        ...pullOptions,
+        signal: controller.signal,
+      }),
+    )
+    expect(['ERR_PULL_CANCELLED', 'ERR_REGISTRY_CANCELLED']).toContain(code)
+    await expect(lstat(dest)).rejects.toThrow(/ENOENT/)
+    expect((await readdir(work)).filter((n) => n.includes('partial'))).toEqual([])
+  })
+
   it('stops at the total unpacked size and leaves nothing behind', async () => {
     const dest = join(work, 'budget')
     const code = await codeOf(

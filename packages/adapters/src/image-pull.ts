@@ -15,6 +15,7 @@ import {
   ExpectationError,
   LocalIoError,
   MalformedInputError,
+  UnavailableError,
   UsageError,
   VerificationError,
 } from '@initguard/core'
@@ -51,6 +52,8 @@ export interface PullImageOptions extends CheckImageOptions, UnpackLayerOptions 
   readonly concurrency?: number
   /** Called as layer bytes arrive. */
   readonly onProgress?: (progress: BlobProgress) => void
+  /** Stops the pull (Ctrl-C): downloads end, nothing is written to DEST, staging is removed. */
+  readonly signal?: AbortSignal
   /** Where blobs are kept while pulling; default a new directory under the system temp dir. */
   readonly blobDirectory?: string
 }
@@ -146,6 +149,18 @@ async function checkDestination(dest: string): Promise<boolean> {
   return true
 }
 
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) {
+    throw new UnavailableError(
+      'ERR_PULL_CANCELLED',
+      'the pull was cancelled; nothing was written to DEST',
+      {
+        hint: 'run the pull again to finish it',
+      },
+    )
+  }
+}
+
 function checkLayerSizes(layers: readonly Descriptor[]): void {
   if (layers.length > MAX_IMAGE_LAYERS) {
     throw new MalformedInputError(
@@ -205,6 +220,7 @@ export async function pullImage(
     await mkdir(staging, { recursive: false })
     const pulled = await client.pullBlobs(repository, manifest.layers, blobs, {
       concurrency: options.concurrency ?? 3,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
       maxSize: MAX_LAYER_BLOB_SIZE,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     })
@@ -212,6 +228,7 @@ export async function pullImage(
     let budget = options.maxTotalUnpackedSize ?? DEFAULT_MAX_TOTAL_UNPACKED_SIZE
     const skipped: { path: string; reason: string }[] = []
     for (const [index, layer] of pulled.entries()) {
+      throwIfCancelled(options.signal)
       const perLayer = options.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE
       const result = await unpackLayer(
         await readFile(layer.path),
@@ -232,6 +249,7 @@ export async function pullImage(
       files += result.files
       skipped.push(...result.skipped)
     }
+    throwIfCancelled(options.signal)
     if (replaceEmpty) await rmdir(target)
     try {
       await rename(staging, target)

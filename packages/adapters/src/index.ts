@@ -79,7 +79,7 @@ export type { FetchedManifest, RegistryClientOptions, ResolvedImage } from './re
 export type { RegistryHttpOptions } from './registry-http.ts'
 export { parseRepository } from './registry-transport.ts'
 export type { RegistryTransportOptions, Repository } from './registry-transport.ts'
-export { MAX_KEY_FILE_SIZE, checkImage, requirementFiles } from './image-check.ts'
+export { MAX_KEY_FILE_SIZE, checkImage, loadKeyFiles, requirementFiles } from './image-check.ts'
 export type { CheckImageOptions, CheckedImage } from './image-check.ts'
 export {
   MAX_SIGSTORE_ATTACHMENTS,
@@ -101,5 +101,7 @@ export {
   pullImage,
 } from './image-pull.ts'
 export type { PullImageOptions, PulledImage } from './image-pull.ts'
-export { MAX_DIR_FILE_SIZE, MAX_DIR_SIGNATURES, readDirImage } from './dir-image.ts'
-export type { DirImage } from './dir-image.ts'
+export { MAX_DIR_FILE_SIZE, MAX_DIR_SIGNATURES, checkDirImage, readDirImage } from './dir-image.ts'
+export type { CheckedDirImage, DirImage } from './dir-image.ts'
+export { checkOciLayoutImage } from './oci-layout-image.ts'
+export type { CheckedOciLayoutImage } from './oci-layout-image.ts'

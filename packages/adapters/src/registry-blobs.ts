@@ -220,7 +220,7 @@ export async function fetchBlobToFile(
 }
 
 /** Options of {@link pullBlobs}. */
-export interface PullBlobsOptions extends Omit<BlobDownloadOptions, 'signal'> {
+export interface PullBlobsOptions extends BlobDownloadOptions {
   /** Downloads at once; default 3. */
   readonly concurrency?: number
 }
@@ -250,6 +250,12 @@ export async function pullBlobs(
   })
   const unique = [...new Map(results.map((r) => [r.descriptor.digest, r])).values()]
   const cancel = new AbortController()
+  // The caller's signal (Ctrl-C) stops every download, like a failure of one of them does.
+  const stop = (): void => {
+    cancel.abort(new Error('cancelled'))
+  }
+  if (options.signal?.aborted === true) stop()
+  options.signal?.addEventListener('abort', stop, { once: true })
   let next = 0
   let failure: { error: unknown } | undefined
   const worker = async (): Promise<void> => {
@@ -270,6 +276,7 @@ export async function pullBlobs(
   }
   const workers = Math.max(1, Math.min(options.concurrency ?? 3, unique.length))
   await Promise.all(Array.from({ length: workers }, worker))
+  options.signal?.removeEventListener('abort', stop)
   if (failure !== undefined) throw failure.error
   return results
 }

@@ -10,7 +10,11 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '@initguard/adapters'
-import { pushTestImage, simpleTestImage } from '../../adapters/src/oci-image-test-support.ts'
+import {
+  pushTestImage,
+  simpleTestImage,
+  writeOciLayout,
+} from '../../adapters/src/oci-image-test-support.ts'
 import { startRegistry, type TestRegistry } from '../../adapters/src/registry-test-support.ts'
 import { runCli } from './main.ts'
 
@@ -146,6 +150,68 @@ describe('initguard image check', () => {
     ])
     expect(result.code).toBe(3)
     expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS/)
+  })
+})
+
+describe('initguard image check dir:', () => {
+  it('checks a dir: image against transports.dir scopes, and refuses to pull one', async () => {
+    const image = join(dir, 'dir-image')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(image)
+    writeFileSync(join(image, 'manifest.json'), '{"schemaVersion":2}')
+    const policy = (rule: string): string =>
+      write(
+        `dir-${rule}.json`,
+        JSON.stringify({
+          default: [{ type: 'reject' }],
+          transports: { dir: { [dir]: [{ type: rule }] } },
+        }),
+      )
+    const accepted = await run([
+      'image',
+      'check',
+      `dir:${image}`,
+      '--policy',
+      policy('insecureAcceptAnything'),
+    ])
+    expect(accepted.code, accepted.stderr).toBe(0)
+    expect(accepted.stdout).toContain(`accepted by transports.dir[${JSON.stringify(dir)}]`)
+    const refused = await run([
+      'image',
+      'check',
+      `dir:${image}`,
+      '--policy',
+      policy('reject'),
+      '--json',
+    ])
+    expect(refused.code).toBe(5)
+    expect(
+      (JSON.parse(refused.stdout) as { decision: { reason: string } }).decision.reason,
+    ).toMatch(/rejected by policy/)
+    expect(
+      (await run(['image', 'pull', `dir:${image}`, join(dir, 'x'), '--policy', policy('reject')]))
+        .code,
+    ).toBe(2)
+  })
+})
+
+describe('initguard image check oci:', () => {
+  it('checks an OCI layout by directory, and says which names it holds when REF is wrong', async () => {
+    const layout = join(dir, 'layout')
+    await writeOciLayout(layout, 'v1', simpleTestImage('layout'))
+    const policy = write(
+      'oci.json',
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: { oci: { [layout]: [{ type: 'insecureAcceptAnything' }] } },
+      }),
+    )
+    const accepted = await run(['image', 'check', `oci:${layout}:v1`, '--policy', policy])
+    expect(accepted.code, accepted.stderr).toBe(0)
+    expect(accepted.stdout).toContain(`accepted by transports.oci[${JSON.stringify(layout)}]`)
+    const missing = await run(['image', 'check', `oci:${layout}:v2`, '--policy', policy])
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toMatch(/no manifest named "v2"[\s\S]*the names are: v1/)
   })
 })
 

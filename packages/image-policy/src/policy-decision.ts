@@ -38,6 +38,11 @@ export interface ImageUnderPolicy {
    * image-rs dialect lets a cosign signature name the list instead of the manifest.
    */
   readonly listManifest?: Uint8Array
+  /**
+   * How refusals name the image, as containers/image's `transports.ImageName` does (`dir:/path`);
+   * default `docker://` and the short Docker reference.
+   */
+  readonly name?: string
   /** Every signature found for the image, in the order found. */
   readonly signatures: readonly ImageSignature[]
 }
@@ -120,9 +125,10 @@ export async function decideScope(
     dialect,
     image,
     imageName:
-      image.reference === undefined
+      image.name ??
+      (image.reference === undefined
         ? 'without a Docker reference'
-        : `docker://${familiarReference(image.reference)}`,
+        : `docker://${familiarReference(image.reference)}`),
   }
   const requirements: RequirementVerdict[] = []
   for (const [index, requirement] of scope.requirements.entries()) {

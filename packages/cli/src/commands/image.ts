@@ -6,7 +6,9 @@
  */
 import {
   ImagePolicyRejectedError,
+  checkDirImage,
   checkImage,
+  checkOciLayoutImage,
   pullImage,
   type BlobProgress,
   type CheckedImage,
@@ -61,7 +63,9 @@ export const imageCheckCommand: Command = {
   usage: 'REF',
   description: [
     'REF is a registry reference (host/path:tag or host/path@sha256:…; docker.io and library/ as',
-    'Docker normalises them). Only manifests and signatures are fetched: simple signing signatures',
+    'Docker normalises them), dir:PATH for an image `skopeo copy … dir:PATH` wrote, or oci:DIR[:REF]',
+    'for an OCI layout (scoped by path under transports.dir / transports.oci). Only manifests and',
+    'signatures are fetched: simple signing signatures',
     'from the lookaside store registries.d names, cosign signatures from the sha256-<hex>.sig tag',
     'when registries.d sets use-sigstore-attachments. The report names the scope that matched,',
     'each requirement, and why each signature was refused.',
@@ -72,6 +76,27 @@ export const imageCheckCommand: Command = {
   async run(args, io) {
     const reference = onePositional(args, 'REF', 'image check')
     const origin = await loadPolicy(args, io)
+    const local = /^(dir|oci):(.+)$/.exec(reference)
+    if (local !== null) {
+      const [, transport = '', path = ''] = local
+      const options = await checkOptions(args, origin)
+      const when = options.now === undefined ? {} : { now: options.now }
+      const checked =
+        transport === 'dir'
+          ? await checkDirImage(path, origin.policy, when)
+          : await checkOciLayoutImage(path, origin.policy, when)
+      emit(io, args.values['json'] === true, {
+        json: {
+          ok: checked.decision.accepted,
+          reference: `${transport}:${checked.path}`,
+          policy: origin.source,
+          decision: decisionJson(checked.decision),
+        },
+        text: [`${transport}:${checked.path}`, ...describeDecision(checked.decision)].join('\n'),
+        warnings: origin.warnings,
+      })
+      return checked.decision.accepted ? 0 : 5
+    }
     const checked = await checkImage(reference, await checkOptions(args, origin))
     emit(io, args.values['json'] === true, {
       json: checkedJson(origin, checked),
@@ -132,6 +157,15 @@ export const imagePullCommand: Command = {
       })
     }
     const [reference = '', dest = ''] = args.positionals
+    if (/^(dir|oci):/.test(reference)) {
+      throw new UsageError(
+        'ERR_USAGE',
+        'image pull reads registry images; dir: and oci: images can only be checked',
+        {
+          hint: 'use `initguard image check dir:PATH`',
+        },
+      )
+    }
     const concurrencyText = stringOption(args, 'concurrency') ?? '3'
     const concurrency = Number(concurrencyText)
     if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 16) {
@@ -143,9 +177,17 @@ export const imagePullCommand: Command = {
     const origin = await loadPolicy(args, io)
     const onProgress = progressReporter(io)
     const json = args.values['json'] === true
+    // Ctrl-C stops the downloads and removes the staging directory before the process ends.
+    const interrupt = new AbortController()
+    const onSignal = (): void => {
+      interrupt.abort()
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     try {
       const pulled = await pullImage(reference, dest, {
         ...(await checkOptions(args, origin)),
+        signal: interrupt.signal,
         concurrency,
         ...(onProgress === undefined ? {} : { onProgress }),
       })
@@ -178,6 +220,9 @@ export const imagePullCommand: Command = {
         warnings: origin.warnings,
       })
       return 5
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
     }
   },
 }
