@@ -139,6 +139,45 @@ describe('initguard image check', () => {
     expect(result.stderr).toMatch(/code: ERR_USAGE/)
   })
 
+  it("exits 7 or 3 when the policy's own key file is missing or not a key, not 5", async () => {
+    const keyed = (keyPath: string): string =>
+      write(
+        `keyed-${String(Math.random()).slice(2, 8)}.json`,
+        JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath }] }),
+      )
+    const missing = await run([
+      'image',
+      'check',
+      reference,
+      '--policy',
+      keyed(join(dir, 'no-such.gpg')),
+      ...common,
+    ])
+    expect(missing.code).toBe(7)
+    expect(missing.stdout).toMatch(/REFUSED: the keys of default\[0\] cannot be used/)
+    const notKey = await run([
+      'image',
+      'check',
+      reference,
+      '--policy',
+      keyed(write('not-a-key.gpg', 'not a key')),
+      ...common,
+    ])
+    expect(notKey.code).toBe(3)
+  })
+
+  it('takes a docker:// prefix as skopeo does, and refuses a vague --at', async () => {
+    const policy = write('allow-docker.json', allowApps(registry.host))
+    expect(
+      (await run(['image', 'check', `docker://${reference}`, '--policy', policy, ...common])).code,
+    ).toBe(0)
+    const checkAt = async (at: string): Promise<number> =>
+      (await run(['image', 'check', reference, '--policy', policy, ...common, '--at', at])).code
+    for (const at of ['5', '2030-01-01 12:00', '2030-01-01T12:00'])
+      expect(await checkAt(at), at).toBe(2)
+    expect(await checkAt('2030-01-01')).toBe(0)
+  })
+
   it('exits 3 on a malformed policy, naming the field', async () => {
     const result = await run([
       'image',
@@ -209,6 +248,22 @@ describe('initguard image check oci:', () => {
     const accepted = await run(['image', 'check', `oci:${layout}:v1`, '--policy', policy])
     expect(accepted.code, accepted.stderr).toBe(0)
     expect(accepted.stdout).toContain(`accepted by transports.oci[${JSON.stringify(layout)}]`)
+    const json = await run(['image', 'check', `oci:${layout}:v1`, '--policy', policy, '--json'])
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      reference: `oci:${layout}:v1`,
+      manifestDigest: simpleTestImage('layout').manifestDigest,
+    })
+    const platform = await run([
+      'image',
+      'check',
+      `oci:${layout}:v1`,
+      '--policy',
+      policy,
+      '--platform',
+      'linux/arm64',
+    ])
+    expect(platform.code).toBe(2)
     const missing = await run(['image', 'check', `oci:${layout}:v2`, '--policy', policy])
     expect(missing.code).toBe(3)
     expect(missing.stderr).toMatch(/no manifest named "v2"[\s\S]*the names are: v1/)

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { ErrorCategory } from '@initguard/core'
 import { familiarReference, type DockerImageReference } from './docker-reference.ts'
 import type { ImagePolicy, PolicyDialect, PolicyRequirement } from './policy.ts'
 import { lookupDockerScope, lookupScope, type ScopeCandidate, type ScopeMatch } from './scope.ts'
@@ -70,6 +71,12 @@ export interface RequirementVerdict {
   readonly reason: string
   /** Stable code of the refusal. */
   readonly code?: string
+  /**
+   * When the requirement could not be evaluated because the policy's own trust material is
+   * broken (a key file unreadable or not a key): that error's category. The image is refused
+   * either way; a caller can tell a broken policy from a refused image by this.
+   */
+  readonly keyError?: ErrorCategory
   /** For signature requirements: every signature looked at and what became of it. */
   readonly signatures: readonly SignatureVerdict[]
 }

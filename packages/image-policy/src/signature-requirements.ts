@@ -7,7 +7,7 @@
  * @module
  * @internal
  */
-import { isInitguardError } from '@initguard/core'
+import { isInitguardError, type ErrorCategory } from '@initguard/core'
 import type { ImageUnderPolicy } from './policy-decision.ts'
 import type {
   KeySource,
@@ -80,6 +80,11 @@ interface RequirementOutcome {
   readonly accepted: boolean
   readonly reason: string
   readonly code?: string
+  /**
+   * Set when the requirement could not be evaluated because its own trust material is broken
+   * (a key file unreadable or not a key): the category of that error.
+   */
+  readonly keyError?: ErrorCategory
   readonly signatures: readonly SignatureVerdict[]
 }
 
@@ -90,6 +95,15 @@ function refuse(
   signatures: readonly SignatureVerdict[] = [],
 ): RequirementOutcome {
   return { accepted: false, code, reason, signatures }
+}
+
+/** The refusal of a requirement whose keys cannot be used, with the error's category. */
+function keyRefusal(error: unknown, field: string): RequirementOutcome {
+  if (!isInitguardError(error)) throw error
+  return {
+    ...refuse(error.code, `the keys of ${field} cannot be used: ${error.message}`),
+    keyError: error.category,
+  }
 }
 
 function describeError(error: unknown): { code: string; reason: string } {
@@ -236,8 +250,7 @@ export async function checkSignedBy(
     )
     keyring = mergeGpgKeyrings(rings)
   } catch (error) {
-    const { code, reason } = describeError(error)
-    return refuse(code, `the keys of ${field} cannot be used: ${reason}`)
+    return keyRefusal(error, field)
   }
   const verdicts: SignatureVerdict[] = []
   for (const signature of context.image.signatures) {
@@ -308,8 +321,7 @@ export async function checkSigstoreSigned(
   try {
     trust = sigstoreTrust(requirement, context.readKeyFile)
   } catch (error) {
-    const { code, reason } = describeError(error)
-    return refuse(code, `the keys of ${field} cannot be used: ${reason}`)
+    return keyRefusal(error, field)
   }
   const verdicts: SignatureVerdict[] = []
   const skipped = { otherFormat: 0, nonSignatureAttachments: 0 }

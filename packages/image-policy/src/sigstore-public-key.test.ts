@@ -110,3 +110,15 @@ describe('readPemBlocks', () => {
     )
   })
 })
+
+describe('the parsed-key cache', () => {
+  it('parses a key once and keeps refusing a bad one', () => {
+    const w = sigstoreWorld()
+    const pem = publicKeyPem(w.keys['ecdsa-p256'].publicKey)
+    expect(parseSigstorePublicKey(pem)).toBe(parseSigstorePublicKey(Uint8Array.from(pem)))
+    const bad = enc('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')
+    for (let i = 0; i < 2; i++) {
+      expect(codeOf(() => parseSigstorePublicKey(bad))).toBe('ERR_SIGSTORE_KEY_INVALID')
+    }
+  })
+})

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mergeGpgKeyrings, parseGpgKeyring, type GpgKeyring } from './gpg-keyring.ts'
 import { verifySimpleSigning } from './simple-signing.ts'
@@ -127,6 +128,47 @@ describe('verifySimpleSigning: what gpg writes', () => {
       expect(e.code).toBe('ERR_SIMPLE_SIGNING_MULTIPLE_SIGNATURES')
       expect(e.details['signatures']).toBe(2)
     }
+  })
+
+  it('refuses a second (non-data) signature hidden inside BZIP2, as gpgme does', async () => {
+    // [standalone signature, data signature, literal], BZIP2-compressed: openpgp's result lists
+    // only data signatures, so the packets themselves must be counted.
+    const detached = new Uint8Array(
+      gpg.run(['-u', fp.ed, '--detach-sign'], { input: PAYLOAD, at: '20200101T120000' }).stdout,
+    )
+    const literal = new Uint8Array(
+      gpg.run(['--store', '--compress-algo', 'none'], { input: PAYLOAD }).stdout,
+    )
+    // An old-format packet header is 2, 3 or 5 bytes (length type in the low bits); the body of a
+    // v4 signature starts with the version and the signature type.
+    const header = [2, 3, 5][(detached[0] ?? 0) & 0x03] ?? 2
+    const standalone = Uint8Array.from(detached)
+    standalone[header + 1] = 0x02
+    const inner = concat(standalone, detached, literal)
+    const bz2 = new Uint8Array(execFileSync('bzip2', ['-c'], { input: inner }))
+    const blob = concat(new Uint8Array([0xa3, 0x03]), bz2)
+    const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))
+    expect(e.code).toBe('ERR_SIMPLE_SIGNING_MULTIPLE_SIGNATURES')
+  })
+
+  it('says a signature dated before its key is a clock problem, not tampering', async () => {
+    const blob = gpg.sign(PAYLOAD, [fp.ed], ['--compress-algo', 'none'])
+    // The signature-creation-time subpacket (length 5, type 2, u32 BE): move it to 2018, before
+    // the key (made in 2019). The signature no longer verifies, and the date says why.
+    const signed = Math.floor(Date.parse('2020-01-01T12:00:00Z') / 1000)
+    const marker = Buffer.from([
+      0x05,
+      0x02,
+      ...Buffer.from(signed.toString(16).padStart(8, '0'), 'hex'),
+    ])
+    const at = Buffer.from(blob).indexOf(marker)
+    expect(at).toBeGreaterThan(0)
+    Buffer.from(blob.buffer, blob.byteOffset).writeUInt32BE(
+      Date.parse('2018-01-01T00:00:00Z') / 1000,
+      at + 2,
+    )
+    const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))
+    expect(e.code).toBe('ERR_SIMPLE_SIGNING_SIGNATURE_BEFORE_KEY')
   })
 
   it('refuses a signature over altered data, as gpg does', async () => {

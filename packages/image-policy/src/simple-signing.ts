@@ -206,6 +206,12 @@ async function verifyMessage(
   created: Date
 }> {
   const message = await readMessage({ binaryMessage: bytes, config: CONFIG })
+  // containers/image (gpgme) refuses a blob with more than one signature packet of any type; the
+  // framing check cannot see inside BZIP2, and openpgp's result drops non-data signatures.
+  const signaturePackets = message
+    .unwrapCompressed()
+    .packets.filterByTag(enums.packet.signature).length
+  if (signaturePackets > 1) throw multiple(signaturePackets)
   // expectSigned is left off on purpose: it folds every failure into one thrown message, and
   // we need the signature's details to give each failure its own code. Instead we require exactly
   // one signature here and await its `verified` promise before returning anything.
@@ -282,6 +288,16 @@ async function explainFailure(
   keyId: string,
   now: Date,
 ): Promise<VerificationError> {
+  const signer = candidates.flatMap((key) => key.getKeys(keyID))[0]
+  if (signer !== undefined && signer.getCreationTime() > created) {
+    return refuse(
+      'ERR_SIMPLE_SIGNING_SIGNATURE_BEFORE_KEY',
+      `simple signing signature by key ID ${keyId} is dated ${created.toISOString()}, before its key was created (${signer.getCreationTime().toISOString()})`,
+      "the signer's clock was wrong when it signed, or the key was re-created; sign the image again",
+      { keyId, created: created.toISOString() },
+      cause,
+    )
+  }
   if (created > now) {
     return refuse(
       'ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE',

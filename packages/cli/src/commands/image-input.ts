@@ -16,7 +16,7 @@ import {
   type Platform,
   type RegistriesDConfig,
 } from '@initguard/adapters'
-import { ExpectationError, UsageError, isInitguardError } from '@initguard/core'
+import { ExpectationError, UsageError, isInitguardError, utf8ToString } from '@initguard/core'
 import { checkBinding } from '@initguard/initdata'
 import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'
 import {
@@ -108,6 +108,7 @@ async function policyFromInitdata(
   path: string,
   args: ParsedArgs,
   io: CliIo,
+  forRegistry: boolean,
 ): Promise<PolicyOrigin> {
   const document = await loadDocument(path, args, io)
   const tee = teeOption(args, false)
@@ -171,7 +172,8 @@ async function policyFromInitdata(
       dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
     }),
     source,
-    registriesD: registriesD ?? (await registriesDOption(args, false)),
+    registriesD:
+      registriesD ?? (forRegistry ? await registriesDOption(args, false) : { docker: new Map() }),
     hostDefaults: false,
     warnings,
   }
@@ -188,8 +190,15 @@ async function registriesDOption(
     : { docker: new Map() }
 }
 
-/** The policy (from `--policy` or `--initdata`) and the registries.d configuration. */
-export async function loadPolicy(args: ParsedArgs, io: CliIo): Promise<PolicyOrigin> {
+/**
+ * The policy (from `--policy` or `--initdata`) and, for a registry image, the registries.d
+ * configuration (`forRegistry` false reads none: local images have no lookaside).
+ */
+export async function loadPolicy(
+  args: ParsedArgs,
+  io: CliIo,
+  forRegistry = true,
+): Promise<PolicyOrigin> {
   const policyPath = stringOption(args, 'policy')
   const initdataPath = stringOption(args, 'initdata')
   if ((policyPath === undefined) === (initdataPath === undefined)) {
@@ -197,19 +206,23 @@ export async function loadPolicy(args: ParsedArgs, io: CliIo): Promise<PolicyOri
       hint: 'images are only checked against an explicit policy; there is no default that allows everything',
     })
   }
-  if (initdataPath !== undefined) return policyFromInitdata(initdataPath, args, io)
-  const bytes = await readInput(policyPath ?? '', {
+  if (initdataPath !== undefined) return policyFromInitdata(initdataPath, args, io, forRegistry)
+  const path = policyPath ?? ''
+  const bytes = await readInput(path, {
     what: 'policy file',
     stdin: io.stdin,
     maxSize: 4 * 1024 * 1024,
   })
   return {
-    policy: parseImagePolicy(bytes, {
-      dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
-    }),
-    source: policyPath ?? '',
-    registriesD: await registriesDOption(args, true),
-    hostDefaults: true,
+    policy: parseImagePolicy(
+      utf8ToString(bytes, { field: path === '-' ? 'standard input' : path }),
+      {
+        dialect: args.values['image-rs'] === true ? 'image-rs' : 'containers-image',
+      },
+    ),
+    source: path,
+    registriesD: forRegistry ? await registriesDOption(args, true) : { docker: new Map() },
+    hostDefaults: forRegistry,
     warnings: [],
   }
 }
@@ -236,13 +249,18 @@ function platformOption(args: ParsedArgs): Platform | undefined {
   return { os, architecture, ...(variant === undefined || variant === '' ? {} : { variant }) }
 }
 
-function timeOption(args: ParsedArgs): Date | undefined {
+// ISO 8601 with a zone, or a date alone (UTC): nothing that depends on this machine's TZ.
+const ISO_TIME =
+  /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/
+
+/** `--at`: an ISO 8601 time with a zone (or a date, meaning midnight UTC). */
+export function timeOption(args: ParsedArgs): Date | undefined {
   const text = stringOption(args, 'at')
   if (text === undefined) return undefined
-  const time = new Date(text)
+  const time = ISO_TIME.test(text) ? new Date(text) : new Date(Number.NaN)
   if (Number.isNaN(time.getTime())) {
     throw new UsageError('ERR_USAGE', `--at ${JSON.stringify(text)} is not a time`, {
-      hint: 'e.g. --at 2026-01-31T12:00:00Z',
+      hint: 'give an ISO 8601 time with its zone, e.g. --at 2026-01-31T12:00:00Z, or a date (UTC)',
     })
   }
   return time

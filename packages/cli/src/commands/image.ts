@@ -9,16 +9,100 @@ import {
   checkDirImage,
   checkImage,
   checkOciLayoutImage,
+  computeDigest,
   pullImage,
   type BlobProgress,
   type CheckedImage,
 } from '@initguard/adapters'
 import { UsageError } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
-import { onePositional, stringOption, type Command } from '../command.ts'
+import { onePositional, stringOption, type Command, type ParsedArgs } from '../command.ts'
+import { EXIT_CODES } from '../exit-codes.ts'
 import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
-import { IMAGE_OPTIONS, checkOptions, loadPolicy, type PolicyOrigin } from './image-input.ts'
+import {
+  IMAGE_OPTIONS,
+  checkOptions,
+  loadPolicy,
+  timeOption,
+  type PolicyOrigin,
+} from './image-input.ts'
+
+/**
+ * The exit code for a decision: 0 accepted, 5 refused; but when every failing requirement failed
+ * on the policy's own broken trust material (a key file unreadable or not a key), that error's
+ * code (7, 3), so a script can tell a broken policy from a refused image.
+ */
+export function decisionExitCode(decision: PolicyDecision): number {
+  if (decision.accepted) return 0
+  const failed = decision.requirements.filter((r) => !r.accepted)
+  const [first] = failed
+  if (first?.keyError === undefined || failed.some((r) => r.keyError === undefined)) return 5
+  return EXIT_CODES[first.keyError]
+}
+
+/** skopeo users write `docker://host/repo:tag`; the transport prefix is accepted and dropped. */
+function registryReference(reference: string): string {
+  return reference.startsWith('docker://') ? reference.slice('docker://'.length) : reference
+}
+
+/** A local image: `dir:PATH`, or `oci:DIR[:REF]` (not `oci:5000/…`, a registry host named oci). */
+interface LocalImage {
+  readonly transport: 'dir' | 'oci'
+  readonly location: string
+}
+
+function localImage(reference: string): LocalImage | undefined {
+  const match = /^(dir|oci):(.+)$/.exec(reference)
+  const [, transport, location = ''] = match ?? []
+  if ((transport !== 'dir' && transport !== 'oci') || /^\d+\//.test(location)) return undefined
+  return { transport, location }
+}
+
+const REGISTRY_ONLY_OPTIONS = ['registries-d', 'authfile', 'insecure-registry', 'platform']
+
+async function checkLocal(local: LocalImage, args: ParsedArgs, io: CliIo): Promise<number> {
+  const given = REGISTRY_ONLY_OPTIONS.filter((name) => args.values[name] !== undefined)
+  if (given.length > 0) {
+    throw new UsageError(
+      'ERR_USAGE',
+      `${given.map((n) => `--${n}`).join(', ')} only apply to registry images, not ${local.transport}: images`,
+      {
+        hint: 'drop them, or check the image in its registry',
+      },
+    )
+  }
+  const origin = await loadPolicy(args, io, false)
+  const at = timeOption(args)
+  const when = at === undefined ? {} : { now: at }
+  let name: string
+  let manifestDigest: string
+  let decision: PolicyDecision
+  if (local.transport === 'dir') {
+    const checked = await checkDirImage(local.location, origin.policy, when)
+    ;({ decision } = checked)
+    name = `dir:${checked.path}`
+    manifestDigest = computeDigest(checked.image.manifest)
+  } else {
+    const checked = await checkOciLayoutImage(local.location, origin.policy, when)
+    ;({ decision } = checked)
+    const colon = local.location.indexOf(':')
+    name = `oci:${checked.path}${colon === -1 ? '' : local.location.slice(colon)}`
+    manifestDigest = checked.descriptor.digest
+  }
+  emit(io, args.values['json'] === true, {
+    json: {
+      ok: decision.accepted,
+      reference: name,
+      manifestDigest,
+      policy: origin.source,
+      decision: decisionJson(decision),
+    },
+    text: [`${name} (${manifestDigest})`, ...describeDecision(decision)].join('\n'),
+    warnings: origin.warnings,
+  })
+  return decisionExitCode(decision)
+}
 
 /** The decision as text: scope, each requirement, each signature. */
 export function describeDecision(decision: PolicyDecision): string[] {
@@ -74,29 +158,11 @@ export const imageCheckCommand: Command = {
   ].join('\n'),
   options: IMAGE_OPTIONS,
   async run(args, io) {
-    const reference = onePositional(args, 'REF', 'image check')
+    const given = onePositional(args, 'REF', 'image check')
+    const local = localImage(given)
+    if (local !== undefined) return checkLocal(local, args, io)
+    const reference = registryReference(given)
     const origin = await loadPolicy(args, io)
-    const local = /^(dir|oci):(.+)$/.exec(reference)
-    if (local !== null) {
-      const [, transport = '', path = ''] = local
-      const options = await checkOptions(args, origin)
-      const when = options.now === undefined ? {} : { now: options.now }
-      const checked =
-        transport === 'dir'
-          ? await checkDirImage(path, origin.policy, when)
-          : await checkOciLayoutImage(path, origin.policy, when)
-      emit(io, args.values['json'] === true, {
-        json: {
-          ok: checked.decision.accepted,
-          reference: `${transport}:${checked.path}`,
-          policy: origin.source,
-          decision: decisionJson(checked.decision),
-        },
-        text: [`${transport}:${checked.path}`, ...describeDecision(checked.decision)].join('\n'),
-        warnings: origin.warnings,
-      })
-      return checked.decision.accepted ? 0 : 5
-    }
     const checked = await checkImage(reference, await checkOptions(args, origin))
     emit(io, args.values['json'] === true, {
       json: checkedJson(origin, checked),
@@ -106,7 +172,7 @@ export const imageCheckCommand: Command = {
       ].join('\n'),
       warnings: origin.warnings,
     })
-    return checked.decision.accepted ? 0 : 5
+    return decisionExitCode(checked.decision)
   },
 }
 
@@ -156,8 +222,8 @@ export const imagePullCommand: Command = {
         hint: 'see `initguard image pull --help`',
       })
     }
-    const [reference = '', dest = ''] = args.positionals
-    if (/^(dir|oci):/.test(reference)) {
+    const [given = '', dest = ''] = args.positionals
+    if (localImage(given) !== undefined) {
       throw new UsageError(
         'ERR_USAGE',
         'image pull reads registry images; dir: and oci: images can only be checked',
@@ -185,6 +251,7 @@ export const imagePullCommand: Command = {
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     try {
+      const reference = registryReference(given)
       const pulled = await pullImage(reference, dest, {
         ...(await checkOptions(args, origin)),
         signal: interrupt.signal,
@@ -211,7 +278,7 @@ export const imagePullCommand: Command = {
       emit(io, json, {
         json: {
           ok: false,
-          reference,
+          reference: given,
           policy: origin.source,
           decision: decisionJson(error.decision),
           error: error.toJSON(),
@@ -219,7 +286,7 @@ export const imagePullCommand: Command = {
         text: [...describeDecision(error.decision), 'nothing was pulled'].join('\n'),
         warnings: origin.warnings,
       })
-      return 5
+      return decisionExitCode(error.decision)
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
