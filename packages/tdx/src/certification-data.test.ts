@@ -110,3 +110,23 @@ describe('parsePckCertChainPem', () => {
     )
   })
 })
+
+describe('the decoded-chain cache', () => {
+  it('gives equal certificates for a repeated chain, each call its own copy', () => {
+    const chain = fakePemChain(3)
+    const first = parsePckCertChainPem(chain)
+    const second = parsePckCertChainPem(Uint8Array.from(chain))
+    expect(second).toEqual(first)
+    const [leaf] = second
+    if (leaf === undefined) throw new Error('no certificate')
+    leaf.der[0] = (leaf.der[0] ?? 0) ^ 0xff
+    expect(parsePckCertChainPem(chain)).toEqual(first)
+  })
+
+  it('keeps refusing a bad chain', () => {
+    const bad = stringToUtf8('-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n')
+    for (let i = 0; i < 2; i++) {
+      expect(thrown(() => parsePckCertChainPem(bad)).code).toBe('ERR_TDX_QUOTE_PCK_CHAIN_INVALID')
+    }
+  })
+})

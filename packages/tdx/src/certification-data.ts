@@ -133,12 +133,29 @@ export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
   while (end > 0 && data[end - 1] === 0) end -= 1
   // latin1 maps each byte to one character, so a native regular-expression scan finds the first
   // byte that is not PEM text (printable ASCII, tab, CR, LF) at its own index.
-  const bad = Buffer.from(data.buffer, data.byteOffset, end)
-    .toString('latin1')
-    .search(/[^\x20-\x7e\t\r\n]/)
+  const text = Buffer.from(data.buffer, data.byteOffset, end).toString('latin1')
+  // A platform sends the same chain in every quote: decode each distinct chain once.
+  const known = PARSED_CHAINS.get(text)
+  if (known !== undefined) return known.map((c) => ({ pem: c.pem, der: c.der.slice() }))
+  const certificates = decodePemChain(text)
+  if (PARSED_CHAINS.size >= MAX_PARSED_CHAINS) {
+    const oldest = PARSED_CHAINS.keys().next().value
+    if (oldest !== undefined) PARSED_CHAINS.delete(oldest)
+  }
+  PARSED_CHAINS.set(
+    text,
+    certificates.map((c) => ({ pem: c.pem, der: c.der.slice() })),
+  )
+  return certificates
+}
+
+/** Chains decoded so far, by their text (bounded; oldest out). */
+const PARSED_CHAINS = new Map<string, readonly PemCertificate[]>()
+const MAX_PARSED_CHAINS = 64
+
+function decodePemChain(text: string): PemCertificate[] {
+  const bad = text.search(/[^\x20-\x7e\t\r\n]/)
   if (bad >= 0) throw chainError(`byte at position ${bad} is not PEM text`, { position: bad })
-  // Every byte is printable ASCII by now, so any ASCII-compatible decoding gives the same text.
-  const text = new TextDecoder().decode(data.subarray(0, end))
   const certificates: PemCertificate[] = []
   let p = 0
   for (;;) {
