@@ -6,7 +6,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isInitguardError } from '@initguard/core'
+import { rejectedCode } from '@initguard/testkit'
 import { parseImagePolicy } from '@initguard/image-policy'
 import { ImagePolicyRejectedError, pullImage } from './image-pull.ts'
 import { buildTestImage, pushTestImage, type TestImage } from './oci-image-test-support.ts'
@@ -55,16 +55,6 @@ async function tree(dir: string, prefix = ''): Promise<string[]> {
     else out.push(`${path} = ${(await readFile(join(dir, path), 'utf8')).trim()}`)
   }
   return out
-}
-
-async function codeOf(run: Promise<unknown>): Promise<string> {
-  try {
-    await run
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'none'
 }
 
 const pullOptions = { insecureRegistries: [] as string[], policy: acceptAll }
@@ -125,7 +115,7 @@ describe('pullImage', () => {
     const dest = join(work, 'busy')
     await mkdir(dest)
     await writeFile(join(dest, 'keep'), 'mine')
-    expect(await codeOf(pullImage(`${registry.host}/test/base:v1`, dest, pullOptions))).toBe(
+    expect(await rejectedCode(pullImage(`${registry.host}/test/base:v1`, dest, pullOptions))).toBe(
       'ERR_PULL_DEST_NOT_EMPTY',
     )
     expect(await readdir(dest)).toEqual(['keep'])
@@ -136,11 +126,11 @@ describe('pullImage', () => {
     await mkdir(real)
     const link = join(work, 'link-to-empty')
     await symlink(real, link)
-    expect(await codeOf(pullImage(`${registry.host}/test/base:v1`, link, pullOptions))).toBe(
+    expect(await rejectedCode(pullImage(`${registry.host}/test/base:v1`, link, pullOptions))).toBe(
       'ERR_PULL_DEST_SYMLINK',
     )
     expect(
-      await codeOf(
+      await rejectedCode(
         pullImage(`${registry.host}/test/base:v1`, join(work, 'no', 'parent'), pullOptions),
       ),
     ).toBe('ERR_PULL_DEST_PARENT')
@@ -152,7 +142,7 @@ describe('pullImage', () => {
     const dest = join(work, 'cancelled')
     const controller = new AbortController()
     controller.abort()
-    const code = await codeOf(
+    const code = await rejectedCode(
       pullImage(`${registry.host}/test/base:v1`, dest, {
         ...pullOptions,
         signal: controller.signal,
@@ -165,7 +155,7 @@ describe('pullImage', () => {
 
   it('stops at the total unpacked size and leaves nothing behind', async () => {
     const dest = join(work, 'budget')
-    const code = await codeOf(
+    const code = await rejectedCode(
       pullImage(`${registry.host}/test/base:v1`, dest, {
         ...pullOptions,
         maxTotalUnpackedSize: 4096,
@@ -179,7 +169,9 @@ describe('pullImage', () => {
   async function pushAndPull(name: string, image: TestImage): Promise<string> {
     await pushTestImage(client, `${registry.host}/test/${name}`, 'v1', image)
     const dest = join(work, name)
-    const code = await codeOf(pullImage(`${registry.host}/test/${name}:v1`, dest, pullOptions))
+    const code = await rejectedCode(
+      pullImage(`${registry.host}/test/${name}:v1`, dest, pullOptions),
+    )
     await expect(lstat(dest)).rejects.toThrow(/ENOENT/)
     expect((await readdir(work)).filter((n) => n.includes('partial'))).toEqual([])
     return code

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isInitguardError } from '@initguard/core'
+import { codeOf } from '@initguard/testkit'
 import {
   defaultDockerConfigPath,
   dockerCredentialsFor,
@@ -16,16 +16,6 @@ import {
 } from './oci-manifest.ts'
 import { parseWwwAuthenticate } from './registry-auth.ts'
 import { retryAfterMs, safeUrl } from './registry-http.ts'
-
-function codeOf(f: () => unknown): string {
-  try {
-    f()
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'no error'
-}
 
 const enc = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const d = computeDigest(new Uint8Array(0))

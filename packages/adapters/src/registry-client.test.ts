@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rejectedCode } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { OCI_INDEX_MEDIA_TYPE, computeDigest } from './oci-manifest.ts'
 import type { BlobProgress } from './registry-blobs.ts'
@@ -21,16 +22,6 @@ const arm64 = simpleTestImage('multi arm64', {
   platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
 })
 let index: Uint8Array
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'no error'
-}
 
 async function skopeo(...args: string[]): Promise<string> {
   const { stdout } = await run('skopeo', ['--insecure-policy', ...args], { timeout: 60_000 })
@@ -152,7 +143,9 @@ describe('RegistryClient against docker-registry 2.8', () => {
     })
     expect((await armClient.resolveImage(ref)).digest).toBe(arm64.manifestDigest)
     expect(
-      await codeOf(client.resolveImage(ref, { platform: { os: 'linux', architecture: 's390x' } })),
+      await rejectedCode(
+        client.resolveImage(ref, { platform: { os: 'linux', architecture: 's390x' } }),
+      ),
     ).toBe('ERR_REGISTRY_NO_PLATFORM')
 
     const raw = await skopeo('inspect', '--raw', '--tls-verify=false', `docker://${ref}`)
@@ -179,7 +172,7 @@ describe('RegistryClient against docker-registry 2.8', () => {
     expect(image.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json')
     expect(image.digest).toBe(docker.manifestDigest)
     expect(await client.listTags(`${registry.host}/test/hello`)).toEqual(['v1'])
-    expect(await codeOf(client.resolveImage(`${registry.host}/test/hello:nope`))).toBe(
+    expect(await rejectedCode(client.resolveImage(`${registry.host}/test/hello:nope`))).toBe(
       'ERR_REGISTRY_NOT_FOUND',
     )
     // A second push of the same blob is a HEAD hit, not a new upload.

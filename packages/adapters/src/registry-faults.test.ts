@@ -7,6 +7,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { rejectedCode } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { dockerCredentialsFor, parseDockerConfig } from './docker-credentials.ts'
 import { computeDigest } from './oci-manifest.ts'
@@ -74,16 +75,6 @@ function client(options: Partial<RegistryClientOptions> = {}): RegistryClient {
     timeoutMs: 2000,
     ...options,
   })
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'no error'
 }
 
 beforeAll(async () => {
@@ -163,14 +154,14 @@ describe('authentication', () => {
     bearerServer()
     const wrong = parseDockerConfig(config('alice', 'wrong'))
     expect(
-      await codeOf(
+      await rejectedCode(
         client({ credentials: (r) => dockerCredentialsFor(wrong, r) }).resolveImage(ref()),
       ),
     ).toBe('ERR_REGISTRY_UNAUTHORIZED')
-    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_UNAUTHORIZED')
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_UNAUTHORIZED')
     const helper = parseDockerConfig(JSON.stringify({ credHelpers: { [front.host]: 'ecr-login' } }))
     expect(
-      await codeOf(
+      await rejectedCode(
         client({ credentials: (r) => dockerCredentialsFor(helper, r) }).resolveImage(ref()),
       ),
     ).toBe('ERR_REGISTRY_CREDENTIAL_HELPER')
@@ -183,7 +174,7 @@ describe('authentication', () => {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://127.0.0.1:9/token"' }).end()
     }
     const c = client({ credentials: () => ({ username: 'u', password: 'p' }) })
-    expect(await codeOf(c.resolveImage(ref()))).toBe('ERR_REGISTRY_INSECURE_REALM')
+    expect(await rejectedCode(c.resolveImage(ref()))).toBe('ERR_REGISTRY_INSECURE_REALM')
   })
 
   it('stops reading an endless token response or error body at its limit', async () => {
@@ -206,11 +197,11 @@ describe('authentication', () => {
           .writeHead(401, { 'www-authenticate': `Bearer realm="http://${front.host}/token"` })
           .end()
     }
-    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_TOKEN')
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_TOKEN')
     front.handler.current = (_req, res) => {
       endless(res, 404)
     }
-    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_NOT_FOUND')
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_NOT_FOUND')
   })
 
   it('answers a Basic challenge', async () => {
@@ -274,7 +265,7 @@ describe('retries', () => {
     expect(waits[1]).toBeLessThanOrEqual(2)
     log = []
     front.handler.current = undefined
-    expect(await codeOf(client().resolveImage(`${front.host}/test/app:missing`))).toBe(
+    expect(await rejectedCode(client().resolveImage(`${front.host}/test/app:missing`))).toBe(
       'ERR_REGISTRY_NOT_FOUND',
     )
     expect(log).toHaveLength(1)
@@ -358,7 +349,9 @@ describe('content checks', () => {
     for (const [bytes, chunked, code] of cases) {
       serveBody(bytes, chunked)
       expect(
-        await codeOf(client().pullBlobs(`${front.host}/test/app`, [image.layerDescriptor], dir)),
+        await rejectedCode(
+          client().pullBlobs(`${front.host}/test/app`, [image.layerDescriptor], dir),
+        ),
       ).toBe(code)
       expect(await readdir(join(dir, 'sha256'))).toEqual([])
     }
@@ -373,8 +366,8 @@ describe('content checks', () => {
       })
       res.end(image.manifest)
     }
-    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_DIGEST_MISMATCH')
-    expect(await codeOf(client().resolveImage(`${front.host}/test/app@${other}`))).toBe(
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_DIGEST_MISMATCH')
+    expect(await rejectedCode(client().resolveImage(`${front.host}/test/app@${other}`))).toBe(
       'ERR_REGISTRY_DIGEST_MISMATCH',
     )
     front.handler.current = (_req, res) => {
@@ -383,14 +376,14 @@ describe('content checks', () => {
     const sha512 = computeDigest(image.manifest, 'sha512')
     const bySha512 = await client().resolveImage(`${front.host}/test/app@${sha512}`)
     expect(bySha512.digest).toBe(sha512)
-    expect(await codeOf(client({ maxManifestSize: 100 }).resolveImage(ref()))).toBe(
+    expect(await rejectedCode(client({ maxManifestSize: 100 }).resolveImage(ref()))).toBe(
       'ERR_REGISTRY_MANIFEST_TOO_LARGE',
     )
     front.handler.current = (_req, res) => {
       res.writeHead(200, { 'content-type': image.mediaType })
       res.end(Buffer.alloc(5000, 0x20))
     }
-    expect(await codeOf(client({ maxManifestSize: 4096 }).resolveImage(ref()))).toBe(
+    expect(await rejectedCode(client({ maxManifestSize: 4096 }).resolveImage(ref()))).toBe(
       'ERR_REGISTRY_MANIFEST_TOO_LARGE',
     )
     front.handler.current = (_req, res) => {
@@ -399,7 +392,7 @@ describe('content checks', () => {
       })
       res.end('{"schemaVersion":1}')
     }
-    expect(await codeOf(client().resolveImage(ref()))).toBe('ERR_REGISTRY_SCHEMA1')
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_SCHEMA1')
   })
 })
 

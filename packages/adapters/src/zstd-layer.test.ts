@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { codeOf } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { unpackLayer } from './oci-layer-unpack.ts'
 import { tarArchive } from './tar-test-support.ts'
@@ -12,16 +13,6 @@ import { decompressZstd } from './zstd-layer.ts'
 /** Compress with the real zstd CLI (the producer real images use). */
 const zstd = (input: Uint8Array, ...args: string[]): Uint8Array =>
   new Uint8Array(execFileSync('zstd', ['-q', '-c', ...args], { input }))
-
-function codeOf(run: () => unknown): string {
-  try {
-    run()
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'none'
-}
 
 describe('decompressZstd', () => {
   it('gives back what zstd compressed, at several levels and across many input slices', () => {

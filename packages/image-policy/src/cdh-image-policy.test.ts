@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { stringify as toToml } from 'smol-toml'
-import { isInitguardError, type InitguardError } from '@initguard/core'
+import { isInitguardError } from '@initguard/core'
+import { thrown } from '@initguard/testkit'
 import { cdhImageSources, type CdhResourceSource } from './cdh-image-policy.ts'
-
-function thrown(fn: () => unknown): InitguardError {
-  try {
-    fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e
-    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
-  }
-  throw new Error('expected an InitguardError, nothing was thrown')
-}
 
 const text = (source: CdhResourceSource): string | undefined =>
   source.kind === 'inline' ? new TextDecoder().decode(source.bytes) : undefined

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { codeOf } from '@initguard/testkit'
 import fc from 'fast-check'
 import { isInitguardError } from '@initguard/core'
 import { parseSignaturePayload, type SignaturePayloadType } from './signature-payload.ts'
@@ -26,16 +27,6 @@ function payload(
       ...overrides.extra,
     }),
   )
-}
-
-function codeOf(run: () => unknown): string {
-  try {
-    run()
-  } catch (error) {
-    if (isInitguardError(error)) return error.code
-    throw error
-  }
-  return 'none'
 }
 
 describe('parseSignaturePayload', () => {

@@ -2,7 +2,6 @@
  * Shared fixtures for the sigstore tests: keys, a Rekor log and a Fulcio-shaped CA made once per
  * test file (RSA key generation is slow), and helpers to alter annotations.
  */
-import { isInitguardError, type InitguardError } from '@initguard/core'
 import {
   buildCosignSignature,
   createFulcioTestPki,
@@ -26,17 +25,7 @@ export const LOGGED = new Date('2024-06-01T12:00:00Z')
 /** When the tests verify. */
 export const NOW = new Date('2025-01-01T00:00:00Z')
 
-export function thrown(fn: () => unknown): InitguardError {
-  try {
-    fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e
-    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
-  }
-  throw new Error('expected an InitguardError, nothing was thrown')
-}
-
-export const codeOf = (fn: () => unknown): string => thrown(fn).code
+export { codeOf, thrown } from '@initguard/testkit'
 
 export interface SigstoreWorld {
   readonly keys: Record<SigstoreKeyAlgorithm, TestKeyPair>

@@ -11,7 +11,6 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isInitguardError, type InitguardError } from '@initguard/core'
 
 /** When test keys are made: before every signature. */
 export const KEY_TIME = '20190101T000000'
@@ -24,16 +23,8 @@ export const NOW: Date = new Date('2020-01-02T00:00:00Z')
 export const PAYLOAD =
   '{"critical":{"identity":{"docker-reference":"quay.io/a/b:v1"},"image":{"docker-manifest-digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"type":"atomic container signature"},"optional":{"creator":"test"}}'
 
-/** The InitguardError `fn` rejects with; fails the test on anything else. */
-export async function thrown(fn: () => Promise<unknown>): Promise<InitguardError> {
-  try {
-    await fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e
-    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
-  }
-  throw new Error('expected an InitguardError, nothing was thrown')
-}
+/** The InitguardError a promise rejects with; fails the test on anything else. */
+export { rejected as thrown } from '@initguard/testkit'
 
 /** What `gpg --verify --status-fd` said about one signature: GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG, ERRSIG… */
 export type GpgVerdict = string

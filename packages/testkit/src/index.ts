@@ -192,3 +192,4 @@ export type {
   FulcioTestPki,
   FulcioTestPkiOptions,
 } from './sigstore-fulcio-pki.ts'
+export { codeOf, rejected, rejectedCode, thrown } from './thrown.ts'
