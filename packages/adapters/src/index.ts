@@ -1,6 +1,7 @@
 /**
- * @initguard/adapters: the edges where Initguard touches the world (files now; configfs-tsm,
- * collateral fetchers, registries and stores as they arrive).
+ * @initguard/adapters: the edges where Initguard touches the world: local files, AMD KDS and
+ * Intel PCS collateral with caches, OCI registries (client, signatures, image check and pull),
+ * registries.d and lookaside stores, layer unpacking. configfs-tsm and stores join as they arrive.
  *
  * @module
  */
