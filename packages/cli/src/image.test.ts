@@ -271,17 +271,12 @@ describe('initguard image check oci:', () => {
 })
 
 describe('initguard image pull', () => {
+  const pull = (dest: string, policy: string, terminal = false): Promise<Result> =>
+    run(['image', 'pull', reference, dest, '--policy', policy, ...common], terminal)
+
   it('pulls and unpacks an accepted image', async () => {
     const dest = join(dir, 'rootfs')
-    const result = await run([
-      'image',
-      'pull',
-      reference,
-      dest,
-      '--policy',
-      write('allow2.json', allowApps(registry.host)),
-      ...common,
-    ])
+    const result = await pull(dest, write('allow2.json', allowApps(registry.host)))
     expect(result.code, result.stderr).toBe(0)
     expect(readFileSync(join(dest, 'hello.txt'), 'utf8')).toBe('cli hello\n')
     expect(result.stdout).toMatch(/pulled .* 1 layers, 1 files/)
@@ -289,35 +284,16 @@ describe('initguard image pull', () => {
 
   it('shows download progress on a terminal, and none otherwise', async () => {
     const policy = write('allow3.json', allowApps(registry.host))
-    const onTerminal = await run(
-      ['image', 'pull', reference, join(dir, 'tty'), '--policy', policy, ...common],
-      true,
-    )
+    const onTerminal = await pull(join(dir, 'tty'), policy, true)
     expect(onTerminal.code, onTerminal.stderr).toBe(0)
     expect(onTerminal.stderr).toMatch(/\r {2}layers: 1, \d+\.\d \/ \d+\.\d MiB\n$/)
-    const piped = await run([
-      'image',
-      'pull',
-      reference,
-      join(dir, 'piped'),
-      '--policy',
-      policy,
-      ...common,
-    ])
+    const piped = await pull(join(dir, 'piped'), policy)
     expect(piped.stderr).toBe('')
   })
 
   it('exits 5 and writes nothing when the policy refuses', async () => {
     const dest = join(dir, 'refused')
-    const result = await run([
-      'image',
-      'pull',
-      reference,
-      dest,
-      '--policy',
-      write('deny.json', '{"default":[{"type":"reject"}]}'),
-      ...common,
-    ])
+    const result = await pull(dest, write('deny.json', '{"default":[{"type":"reject"}]}'))
     expect(result.code).toBe(5)
     expect(result.stdout).toMatch(/nothing was pulled/)
     expect(existsSync(dest)).toBe(false)

@@ -130,12 +130,18 @@ function parseKeySource(
   return { kind: 'keyData', data: base64Field(node, f) }
 }
 
-function parseSignedIdentityField(
+/** `signedIdentity` of a requirement: the rule (default `matchRepoDigestOrExact`) and whether given. */
+function identityFields(
   members: ReadonlyMap<string, JsonNode>,
   field: string,
-): SignedIdentity | undefined {
+): Pick<SignedByRequirement, 'signedIdentity' | 'signedIdentityGiven'> {
   const node = members.get('signedIdentity')
-  return node === undefined ? undefined : parseSignedIdentity(node, `${field}.signedIdentity`)
+  return node === undefined
+    ? { signedIdentity: { type: 'matchRepoDigestOrExact' }, signedIdentityGiven: false }
+    : {
+        signedIdentity: parseSignedIdentity(node, `${field}.signedIdentity`),
+        signedIdentityGiven: true,
+      }
 }
 
 function parseSignedBy(
@@ -165,13 +171,11 @@ function parseSignedBy(
       'give exactly one of keyPath, keyPaths and keyData',
     )
   }
-  const signedIdentity = parseSignedIdentityField(members, field)
   return {
     type: 'signedBy',
     keyType: keyType as SignedByKeyType,
     keySource,
-    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
-    signedIdentityGiven: signedIdentity !== undefined,
+    ...identityFields(members, field),
   }
 }
 
@@ -217,13 +221,11 @@ function parseSigstoreSigned(
       'add rekorPublicKeyPath or rekorPublicKeyData: fulcio certificates are only trusted with a Rekor SET',
     )
   }
-  const signedIdentity = parseSignedIdentityField(members, field)
   return {
     type: 'sigstoreSigned',
     keySource,
     rekorPublicKeys: rekor,
-    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
-    signedIdentityGiven: signedIdentity !== undefined,
+    ...identityFields(members, field),
   }
 }
 
@@ -253,13 +255,11 @@ function parseImageRsSigstoreSigned(
     const pem = nonEmptyString(data, `${field}.keyData`)
     keySource = { kind: 'keyData', data: new TextEncoder().encode(pem) }
   } else throw sourceFault()
-  const signedIdentity = parseSignedIdentityField(members, field)
   return {
     type: 'sigstoreSigned',
     keySource,
     rekorPublicKeys: undefined,
-    signedIdentity: signedIdentity ?? { type: 'matchRepoDigestOrExact' },
-    signedIdentityGiven: signedIdentity !== undefined,
+    ...identityFields(members, field),
   }
 }
 
