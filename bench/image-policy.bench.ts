@@ -12,7 +12,7 @@ import {
 } from '@initguard/image-policy'
 import type { Benchmark } from './harness.ts'
 
-const folder = new URL('../../shared/vectors/image-signatures/', import.meta.url)
+const folder = new URL('../testdata/vectors/image-signatures/', import.meta.url)
 const publicKey = new Uint8Array(readFileSync(new URL('cosign.pub', folder)))
 const decoded = decodeSignatureBlob(
   new Uint8Array(readFileSync(new URL('dir-img-cosign-valid/signature-1', folder))),

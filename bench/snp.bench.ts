@@ -7,7 +7,7 @@ import { verify, X509Certificate } from 'node:crypto'
 import { parseSnpReport, SnpVerifierCache, verifySnpEvidence } from '@initguard/snp'
 import type { Benchmark } from './harness.ts'
 
-const folder = new URL('../../shared/vectors/snp/milan-v3-hostdata/', import.meta.url)
+const folder = new URL('../testdata/vectors/snp/milan-v3-hostdata/', import.meta.url)
 const reportBytes = new Uint8Array(readFileSync(new URL('report.bin', folder)))
 const vcekPem = readFileSync(new URL('vcek.pem', folder), 'utf8')
 const now = new Date('2026-06-01T00:00:00Z')

@@ -15,7 +15,7 @@ import {
 } from '@initguard/tdx'
 import type { Benchmark } from './harness.ts'
 
-const folder = new URL('../../shared/vectors/tdx/v4-b/', import.meta.url)
+const folder = new URL('../testdata/vectors/tdx/v4-b/', import.meta.url)
 const quoteBytes = new Uint8Array(readFileSync(new URL('quote.dat', folder)))
 const collateralText = readFileSync(new URL('collateral.json', folder), 'utf8')
 const collateral = parseCollateralJson(collateralText)

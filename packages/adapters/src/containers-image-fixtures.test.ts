@@ -1,5 +1,5 @@
 /**
- * containers/image's own signature fixtures (../shared/vectors/image-signatures, read in place)
+ * containers/image's own signature fixtures (testdata/vectors/image-signatures)
  * give the outcomes its tests give (`signature/policy_eval_sigstore_test.go`,
  * `policy_eval_signedby_test.go`), decided end to end: `dir:` image read, policy requirement,
  * signature verification, identity and digest rules.
@@ -25,7 +25,7 @@ import {
 import { readDirImage } from './dir-image.ts'
 
 const FIXTURES = fileURLToPath(
-  new URL('../../../../shared/vectors/image-signatures/', import.meta.url),
+  new URL('../../../testdata/vectors/image-signatures/', import.meta.url),
 )
 const fixture = (name: string): string => `${FIXTURES}${name}`
 const COSIGN_PUB = fixture('cosign.pub')

@@ -7,7 +7,7 @@ import { isInitguardError } from '@initguard/core'
 import { IntelPcsClient } from './intel-pcs.ts'
 
 const spr = (name: string): Buffer =>
-  readFileSync(new URL(`../../../../shared/vectors/tdx/spr-v4/${name}`, import.meta.url))
+  readFileSync(new URL(`../../../testdata/vectors/tdx/spr-v4/${name}`, import.meta.url))
 
 /** A local HTTP server standing in for a PCCS, serving the real spr-v4 collateral. */
 let server: Server

@@ -15,7 +15,7 @@ import {
 } from '@initguard/testkit'
 import { runCli } from './main.ts'
 
-const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/snp/', import.meta.url))
+const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/snp/', import.meta.url))
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
@@ -234,7 +234,7 @@ describe('initguard evidence (test PKI, local KDS)', () => {
 })
 
 describe('initguard evidence (TDX and SGX quotes)', () => {
-  const DCAP = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url))
+  const DCAP = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
   it('inspects a TDX and an SGX quote', async () => {
     const tdx = await run(['evidence', 'inspect', join(DCAP, 'tdx/v4-b/quote.dat')])
     expect(tdx.code).toBe(0)

@@ -32,9 +32,9 @@ import { base64ToBytes } from './encoding.ts'
 import { MalformedInputError } from './errors.ts'
 
 // ---------------------------------------------------------------------------------------------
-// Vectors: real certificates from /work/shared/vectors (never copied into the repository).
+// Vectors: real certificates from testdata/vectors (byte-identical copies of the shared vectors).
 
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 
 function readVector(path: string): Uint8Array {
   return new Uint8Array(readFileSync(new URL(path, VECTORS)))

@@ -26,7 +26,7 @@ import { SIGSTORE_ANNOTATION, verifySigstoreSignature } from './sigstore-signatu
 import { parseSigstorePublicKey } from './sigstore-public-key.ts'
 import { NOW, codeOf, sigstoreWorld } from './sigstore-test-support.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/image-signatures/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/image-signatures/', import.meta.url)
 const present = existsSync(VECTORS)
 
 /** Read a fixture; git symlinks may have been stored as files holding their target path. */

@@ -11,7 +11,7 @@ import { parseGpgKeyring, type GpgKeyring } from './gpg-keyring.ts'
 import { verifySimpleSigning } from './simple-signing.ts'
 import { NOW, PAYLOAD, TestGpg, thrown } from './simple-signing-test-support.ts'
 
-const FIXTURES = new URL('../../../../shared/vectors/image-signatures/', import.meta.url)
+const FIXTURES = new URL('../../../testdata/vectors/image-signatures/', import.meta.url)
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, FIXTURES)))
 
 /** containers/image's TestKeyFingerprint: the key that made its fixtures (public-key.gpg, absent here). */

@@ -11,7 +11,7 @@ import {
 } from './cert-table.ts'
 import { SNP_REPORT_SIZE } from './report.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 const read = (path: string): Uint8Array => new Uint8Array(readFileSync(new URL(path, VECTORS)))
 
 function thrown(fn: () => unknown): InitguardError {

@@ -12,7 +12,7 @@ import {
 } from './report.ts'
 import { decodeTcbVersion, productFromCpuid } from './tcb.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 const REPORTS = [
   'milan-v2-a',
   'milan-v2-b',

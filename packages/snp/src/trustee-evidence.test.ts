@@ -7,7 +7,7 @@ import { parseSnpReport, SNP_REPORT_SIZE } from './report.ts'
 import { parseTrusteeSnpEvidence, type TrusteeAttestationReportJson } from './trustee-evidence.ts'
 import { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 const REPORTS = [
   'milan-v2-a',
   'milan-v2-b',

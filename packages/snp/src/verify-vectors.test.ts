@@ -1,5 +1,5 @@
 /**
- * The real AMD reports and certificates in ../shared/vectors/snp give exactly the outcome their
+ * The real AMD reports and certificates in testdata/vectors/snp give exactly the outcome their
  * README states.
  */
 import { readFileSync } from 'node:fs'
@@ -17,7 +17,7 @@ import {
 } from './verify.ts'
 
 const vector = (path: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/snp/${path}`, import.meta.url)))
+  new Uint8Array(readFileSync(new URL(`../../../testdata/vectors/snp/${path}`, import.meta.url)))
 const text = (path: string): string => Buffer.from(vector(path)).toString('utf8')
 
 function evidence(folder: string): { report: ReturnType<typeof parseSnpReport>; certificates: [] } {

@@ -33,7 +33,7 @@ import type { DcapCollateral } from './collateral.ts'
 import type { TcbStatusInput } from './tcb-status.ts'
 
 /** Where the real vectors are, relative to this directory. */
-export const VECTOR_ROOT: URL = new URL('../../../../shared/vectors/', import.meta.url)
+export const VECTOR_ROOT: URL = new URL('../../../testdata/vectors/', import.meta.url)
 
 /** Run `fn` and return the InitguardError it throws; fail on anything else. */
 export function caught(fn: () => unknown): InitguardError {

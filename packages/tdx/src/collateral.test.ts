@@ -1,6 +1,6 @@
 /**
  * The pinned Intel root, the collateral document and the PCS response forms, on the real
- * collateral in ../shared/vectors and on adversarial variants of it.
+ * collateral in testdata/vectors and on adversarial variants of it.
  */
 import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'

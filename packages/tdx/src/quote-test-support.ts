@@ -1,7 +1,7 @@
 /**
  * Test helpers for the quote parsers: little-endian writers and builders for synthetic quotes,
  * signature data and certification data. (The real vectors are read by the test files
- * themselves, from ../shared/vectors, never copied: this file stays free of I/O.)
+ * themselves, from testdata/vectors: this file stays free of I/O.)
  *
  * @module
  */
@@ -9,7 +9,7 @@ import { bytesToBase64, hexToBytes, isInitguardError, stringToUtf8 } from '@init
 import type { InitguardError } from '@initguard/core'
 
 /** Where the real vectors are, relative to this directory. */
-export const VECTORS: URL = new URL('../../../../shared/vectors/', import.meta.url)
+export const VECTORS: URL = new URL('../../../testdata/vectors/', import.meta.url)
 
 /** The real TDX quotes (folder names under vectors/tdx). */
 export const TDX_QUOTES = ['spr-v4', 'v4-b', 'v4-claims'] as const

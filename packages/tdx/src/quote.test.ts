@@ -1,5 +1,5 @@
 /**
- * The real DCAP quotes in ../shared/vectors parse with the values their README states, and the
+ * The real DCAP quotes in testdata/vectors parse with the values their README states, and the
  * parsed pieces are the right bytes: the quote signature verifies over `signedBytes` with the
  * parsed attestation key, the QE report signature verifies with the parsed PCK certificate, and
  * the QE report binds the attestation key and auth data.

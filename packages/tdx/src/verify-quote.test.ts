@@ -17,7 +17,7 @@ import { QuoteVerifierCache, verifyDcapQuote, type QuoteVerifyOptions } from './
 import { verifyCollateral } from './collateral-verify.ts'
 
 const vector = (path: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../shared/vectors/${path}`, import.meta.url)))
+  new Uint8Array(readFileSync(new URL(`../../../testdata/vectors/${path}`, import.meta.url)))
 const collateral = (path: string) => parseCollateralJson(vector(path))
 
 function codeOf(fn: () => unknown): string {

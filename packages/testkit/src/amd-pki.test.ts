@@ -23,8 +23,8 @@ import { AMD_EXTENSION_OID, amdName, createAmdTestPki } from './amd-pki.ts'
 import type { AmdProduct, AmdTestPki, SnpTcbParts, TestKeyPair } from './amd-pki.ts'
 import { encodeX509Name } from './x509-builder.ts'
 
-// Real AMD certificates from /work/shared/vectors (never copied into the repository).
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+// Real AMD certificates from testdata/vectors (byte-identical copies of the shared vectors).
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 
 /** A real certificate's DER, from a `.der` file or the first block of a `.pem` file. */
 function readCert(path: string): Uint8Array {

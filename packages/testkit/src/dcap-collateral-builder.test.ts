@@ -22,7 +22,7 @@ import {
   thrown,
 } from './intel-test-support.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 const pki = createIntelTestPki({ notBefore: PKI_NOT_BEFORE, notAfter: PKI_NOT_AFTER })
 const validity = { notBefore: PKI_NOT_BEFORE, notAfter: PCK_NOT_AFTER }
 const pck = pki.issuePck({ ca: 'platform', ...validity })

@@ -19,7 +19,7 @@ import { defaultQeReportFields } from './dcap-report-encoder.ts'
 import { DEFAULT_PCK_TCB } from './intel-cert-profile.ts'
 import { ISSUE_DATE, NEXT_UPDATE, thrown } from './intel-test-support.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 const COLLATERALS = ['tdx/v4-b', 'tdx/spr-v4', 'sgx/v3-a']
 
 interface RealLevel {

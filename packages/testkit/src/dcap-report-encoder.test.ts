@@ -20,7 +20,7 @@ import {
 import type { SgxReportFieldValues, TdReportBodyFieldValues } from './dcap-report-encoder.ts'
 import { thrown } from './intel-test-support.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 const realQuote = (path: string): ReturnType<typeof parseDcapQuote> =>
   parseDcapQuote(new Uint8Array(readFileSync(new URL(path, VECTORS))))
 

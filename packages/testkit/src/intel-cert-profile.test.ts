@@ -16,8 +16,8 @@ import type { SgxPckExtensionFields } from './intel-cert-profile.ts'
 import { certificateExtensions, pemBlocks, tbsField, thrown } from './intel-test-support.ts'
 import { encodeX509Extension, encodeX509Name, X509_EXTENSION_OID } from './x509-builder.ts'
 
-// Real Intel certificates from /work/shared/vectors (never copied into the repository).
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+// Real Intel certificates from testdata/vectors (byte-identical copies of the shared vectors).
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 const derOf = (pem: string): Uint8Array => new Uint8Array(new X509Certificate(pem).raw)
 const quoteChain = (path: string): Uint8Array[] =>
   pemBlocks(new Uint8Array(readFileSync(new URL(path, VECTORS)))).map(derOf)

@@ -29,7 +29,7 @@ import {
   X509_EXTENSION_OID,
 } from './x509-builder.ts'
 
-const VECTORS = new URL('../../../../shared/vectors/', import.meta.url)
+const VECTORS = new URL('../../../testdata/vectors/', import.meta.url)
 const CHECK_TIME = new Date('2026-06-01T00:00:00Z')
 const pki = createIntelTestPki({ notBefore: PKI_NOT_BEFORE, notAfter: PKI_NOT_AFTER })
 const validity = { notBefore: PKI_NOT_BEFORE, notAfter: PCK_NOT_AFTER }

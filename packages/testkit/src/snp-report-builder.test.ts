@@ -19,8 +19,8 @@ import {
 } from './snp-report-builder.ts'
 import type { SnpReportFields } from './snp-report-builder.ts'
 
-// Real reports and VCEKs from /work/shared/vectors (never copied into the repository).
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+// Real reports and VCEKs from testdata/vectors (byte-identical copies of the shared vectors).
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 const readVector = (path: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(path, VECTORS)))
 

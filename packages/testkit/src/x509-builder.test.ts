@@ -36,8 +36,8 @@ import {
 } from './x509-builder.ts'
 import type { X509CertificateFields, X509Name } from './x509-builder.ts'
 
-// Real AMD certificates from /work/shared/vectors (never copied into the repository).
-const VECTORS = new URL('../../../../shared/vectors/snp/', import.meta.url)
+// Real AMD certificates from testdata/vectors (byte-identical copies of the shared vectors).
+const VECTORS = new URL('../../../testdata/vectors/snp/', import.meta.url)
 const readVector = (path: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(path, VECTORS)))
 /** The DER certificates of a PEM bundle, in order. */
