@@ -66,7 +66,7 @@ function keyPaths(source: KeySource): readonly string[] {
   return []
 }
 
-/** Every file a requirement list names: key files, keyrings, Fulcio CAs, Rekor keys. */
+/** Every file a requirement list names: key files, keyrings, Fulcio CAs, PKI roots, Rekor keys. */
 export function requirementFiles(requirements: readonly PolicyRequirement[]): string[] {
   const files: string[] = []
   for (const requirement of requirements) {
@@ -75,6 +75,9 @@ export function requirementFiles(requirements: readonly PolicyRequirement[]): st
     const source = requirement.keySource
     if (source.kind === 'fulcio') {
       if (source.ca.kind === 'caPath') files.push(source.ca.path)
+    } else if (source.kind === 'pki') {
+      for (const certificates of [source.caRoots, source.caIntermediates])
+        if (certificates?.kind === 'path') files.push(certificates.path)
     } else files.push(...keyPaths(source))
     if (requirement.rekorPublicKeys !== undefined)
       files.push(...keyPaths(requirement.rekorPublicKeys))

@@ -29,6 +29,8 @@ export type {
   SignedIdentity,
   KeySource,
   FulcioSource,
+  PkiSource,
+  CertificatesSource,
 } from './policy.ts'
 export { dockerScopeCandidates, lookupScope, lookupDockerScope } from './scope.ts'
 export type { ScopeKind, ScopeCandidate, ScopeMatch } from './scope.ts'
@@ -53,10 +55,15 @@ export { manifestDigest, manifestMatchesDigest } from './manifest-digest.ts'
 export { cdhImageSources } from './cdh-image-policy.ts'
 export type { CdhImageSources, CdhResourceSource } from './cdh-image-policy.ts'
 export { SIGSTORE_ANNOTATION, verifySigstoreSignature } from './sigstore-signature.ts'
+export { prepareSigstoreTrust } from './sigstore-trust.ts'
+export { parsePkiCertificates, verifyPkiCertificate } from './pki-certificate.ts'
+export type { PkiCertificateInput, VerifiedPkiCertificate } from './pki-certificate.ts'
 export type {
   SigstoreSignature,
   SigstoreTrust,
   FulcioTrust,
+  PkiTrust,
+  PreparedSigstoreTrust,
   SigstoreCertificateSubject,
   VerifiedSigstoreSignature,
 } from './sigstore-signature.ts'
