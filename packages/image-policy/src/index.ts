@@ -38,6 +38,7 @@ export { DEFAULT_SIGNED_IDENTITY, matchesSignedIdentity } from './signed-identit
 export {
   decideImagePolicy,
   decideLocalImagePolicy,
+  decideRejectingScope,
   decideScope,
   pathScopeCandidates,
 } from './policy-decision.ts'
