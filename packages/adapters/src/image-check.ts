@@ -1,13 +1,20 @@
 /**
- * The policy decision for an image in a registry: resolve the reference to its manifest (checked
- * against its digest), select the policy scope, read the key files that scope names, find the
+ * The policy decision for an image in a registry: select the policy scope, resolve the reference
+ * to its manifest (checked against its digest), read the key files that scope names, find the
  * image's signatures when a requirement needs them, and decide. Nothing of the image beyond its
  * manifests is downloaded.
+ *
+ * What is fetched depends on the scope: a scope holding `reject` refuses every image, so nothing
+ * is (not even the manifest); `insecureAcceptAnything` alone needs no signatures, but the manifest
+ * is still fetched, as containers/image opens the image (and reads its manifest) before it asks the
+ * policy: an image that does not exist is an error, not "accepted", and the report names the
+ * digest that was accepted.
  *
  * @module
  */
 import { UsageError, isInitguardError } from '@initguard/core'
 import {
+  decideRejectingScope,
   decideScope,
   lookupDockerScope,
   parseDockerImageReference,
@@ -50,10 +57,13 @@ export interface CheckImageOptions extends RegistryClientOptions, FindSignatures
 /** An image checked against a policy. */
 export interface CheckedImage {
   readonly reference: DockerImageReference
-  /** The manifest the reference names (an index or manifest list when the image has one). */
-  readonly topManifest: FetchedManifest
-  /** The image manifest for the platform (the top manifest when there is no list). */
-  readonly imageManifest: FetchedManifest
+  /**
+   * The manifest the reference names (an index or manifest list when the image has one);
+   * undefined when the scope's `reject` refused the image before anything was fetched.
+   */
+  readonly topManifest: FetchedManifest | undefined
+  /** The image manifest for the platform (the top manifest when there is no list); as above. */
+  readonly imageManifest: FetchedManifest | undefined
   readonly platform: Platform | undefined
   /** Where signatures were looked for; undefined when no requirement needed them. */
   readonly signatureSources: SignatureSources | undefined
@@ -66,7 +76,7 @@ function keyPaths(source: KeySource): readonly string[] {
   return []
 }
 
-/** Every file a requirement list names: key files, keyrings, Fulcio CAs, Rekor keys. */
+/** Every file a requirement list names: key files, keyrings, Fulcio CAs, PKI roots, Rekor keys. */
 export function requirementFiles(requirements: readonly PolicyRequirement[]): string[] {
   const files: string[] = []
   for (const requirement of requirements) {
@@ -75,6 +85,9 @@ export function requirementFiles(requirements: readonly PolicyRequirement[]): st
     const source = requirement.keySource
     if (source.kind === 'fulcio') {
       if (source.ca.kind === 'caPath') files.push(source.ca.path)
+    } else if (source.kind === 'pki') {
+      for (const certificates of [source.caRoots, source.caIntermediates])
+        if (certificates?.kind === 'path') files.push(certificates.path)
     } else files.push(...keyPaths(source))
     if (requirement.rekorPublicKeys !== undefined)
       files.push(...keyPaths(requirement.rekorPublicKeys))
@@ -137,6 +150,18 @@ export async function checkImage(
   options: CheckImageOptions,
 ): Promise<CheckedImage> {
   const ref = typeof reference === 'string' ? parseDockerImageReference(reference) : reference
+  const scope = lookupDockerScope(options.policy, ref)
+  const rejected = decideRejectingScope(scope, { reference: ref }, options.policy.dialect)
+  if (rejected !== undefined) {
+    return {
+      reference: ref,
+      topManifest: undefined,
+      imageManifest: undefined,
+      platform: undefined,
+      signatureSources: undefined,
+      decision: rejected,
+    }
+  }
   const client = options.client ?? new RegistryClient(options)
   const repository = { registry: ref.domain, path: ref.path }
   const topManifest = await client.getManifest(repository, ref.digest ?? ref.tag ?? 'latest')
@@ -147,7 +172,6 @@ export async function checkImage(
     imageManifest = await client.getManifest(repository, entry.digest, entry)
     platform = entry.platform
   }
-  const scope = lookupDockerScope(options.policy, ref)
   const needsSignatures = scope.requirements.some(
     (r) => r.type === 'signedBy' || r.type === 'sigstoreSigned',
   )

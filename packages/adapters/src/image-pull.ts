@@ -204,6 +204,8 @@ export async function pullImage(
   const checked = await checkImage(reference, { ...options, client })
   if (!checked.decision.accepted) throw new ImagePolicyRejectedError(reference, checked.decision)
 
+  // Only a refusal (by `reject`) is decided without the manifest.
+  if (checked.imageManifest === undefined) throw new Error('accepted image without a manifest')
   const { repository, manifest } = checked.imageManifest
   if (manifest.kind !== 'image')
     throw new MalformedInputError('ERR_IMAGE_CONFIG', 'no image manifest')

@@ -7,6 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '@initguard/adapters'
@@ -73,6 +76,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
+const VECTORS = fileURLToPath(
+  new URL('../../../testdata/vectors/image-signatures/', import.meta.url),
+)
+const COSIGN_PUB = join(VECTORS, 'cosign.pub')
+const REKOR_PUB = join(VECTORS, 'rekor.pub')
+const PKI_ROOTS = join(VECTORS, 'pki_root_crts.pem')
+
 const allowApps = (host: string): string =>
   JSON.stringify({
     default: [{ type: 'reject' }],
@@ -103,9 +113,7 @@ describe('initguard image check', () => {
             [`${registry.host}/apps/hello`]: [
               {
                 type: 'sigstoreSigned',
-                keyData: Buffer.from(
-                  '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoUfdMR1zL8hGQbRUtmFqYJrM6TBvtq1rFgvR5oNsvRFVXoa1Ug0ZPkI0xz5pbVpDSuw+xdiKKaEfMZcj7EKx4A==\n-----END PUBLIC KEY-----\n',
-                ).toString('base64'),
+                keyData: readFileSync(COSIGN_PUB).toString('base64'),
                 signedIdentity: { type: 'matchRepository' },
               },
             ],
@@ -166,6 +174,51 @@ describe('initguard image check', () => {
     expect(notKey.code).toBe(3)
   })
 
+  it.each([
+    ['keyPath', (bad: string) => ({ keyPath: bad })],
+    ['keyPaths', (bad: string) => ({ keyPaths: [COSIGN_PUB, bad] })],
+    ['rekorPublicKeyPath', (bad: string) => ({ keyPath: COSIGN_PUB, rekorPublicKeyPath: bad })],
+    [
+      'fulcio.caPath',
+      (bad: string) => ({
+        fulcio: { caPath: bad, oidcIssuer: 'https://issuer', subjectEmail: 'a@b' },
+        rekorPublicKeyPath: REKOR_PUB,
+      }),
+    ],
+    ['pki.caRootsPath', (bad: string) => ({ pki: { caRootsPath: bad, subjectEmail: 'a@b' } })],
+    [
+      'pki.caIntermediatesPath',
+      (bad: string) => ({
+        pki: { caRootsPath: PKI_ROOTS, caIntermediatesPath: bad, subjectEmail: 'a@b' },
+      }),
+    ],
+  ])(
+    'a sigstoreSigned %s that is not a key or certificate exits 3, an unreadable one 7, like signedBy',
+    async (_what, keys) => {
+      const check = async (bad: string): Promise<Result> => {
+        const policy = write(
+          `sigstore-${String(Math.random()).slice(2, 8)}.json`,
+          JSON.stringify({
+            default: [
+              { type: 'sigstoreSigned', ...keys(bad), signedIdentity: { type: 'matchRepository' } },
+            ],
+          }),
+        )
+        return run(['image', 'check', reference, '--policy', policy, ...common, '--json'])
+      }
+      const notKey = await check(write('not-a-key.pem', 'not a key'))
+      expect(notKey.code, notKey.stdout).toBe(3)
+      const report = JSON.parse(notKey.stdout) as {
+        decision: { requirements: { code: string; keyError: string }[] }
+      }
+      expect(report.decision.requirements[0]).toMatchObject({ keyError: 'malformed' })
+      expect(report.decision.requirements[0]?.code).toMatch(
+        /^ERR_(SIGSTORE_KEY|REKOR_KEY|FULCIO_CA|PKI_CA)/,
+      )
+      expect((await check(join(dir, 'no-such.pem'))).code).toBe(7)
+    },
+  )
+
   it('takes a docker:// prefix as skopeo does, and refuses a vague --at', async () => {
     const policy = write('allow-docker.json', allowApps(registry.host))
     expect(
@@ -189,6 +242,120 @@ describe('initguard image check', () => {
     ])
     expect(result.code).toBe(3)
     expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS/)
+  })
+})
+
+describe('a policy that rejects decides without contacting the registry', () => {
+  /** A registry stand-in that counts the requests it receives (and answers none usefully). */
+  async function countingServer(): Promise<{
+    host: string
+    count: () => number
+    close: () => Promise<void>
+  }> {
+    let requests = 0
+    const server = createServer((_request, response) => {
+      requests++
+      response.writeHead(500).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    return {
+      host: `127.0.0.1:${port}`,
+      count: () => requests,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve()
+          })
+        }),
+    }
+  }
+
+  it.each([
+    [
+      'default reject',
+      (host: string) => ({
+        default: [{ type: 'reject' }],
+        transports: { docker: { [`${host}/other`]: [{ type: 'insecureAcceptAnything' }] } },
+      }),
+    ],
+    [
+      'a scope with insecureAcceptAnything and reject',
+      (host: string) => ({
+        default: [{ type: 'insecureAcceptAnything' }],
+        transports: {
+          docker: { [`${host}/apps`]: [{ type: 'insecureAcceptAnything' }, { type: 'reject' }] },
+        },
+      }),
+    ],
+    [
+      'a scope with a signature requirement and reject',
+      (host: string) => ({
+        default: [{ type: 'insecureAcceptAnything' }],
+        transports: {
+          docker: {
+            [`${host}/apps`]: [{ type: 'sigstoreSigned', keyPath: COSIGN_PUB }, { type: 'reject' }],
+          },
+        },
+      }),
+    ],
+  ])('%s: check and pull exit 5 with no request made', async (_what, policyFor) => {
+    const server = await countingServer()
+    try {
+      const image = `${server.host}/apps/hello:v1`
+      const policy = write(
+        `reject-${String(Math.random()).slice(2, 8)}.json`,
+        JSON.stringify(policyFor(server.host)),
+      )
+      const options = [
+        '--policy',
+        policy,
+        '--insecure-registry',
+        server.host,
+        '--registries-d',
+        join(dir, 'registries.d'),
+      ]
+      const checked = await run(['image', 'check', image, ...options, '--json'])
+      expect(checked.code, checked.stderr).toBe(5)
+      const report = JSON.parse(checked.stdout) as {
+        manifestDigest: string | null
+        decision: { reason: string }
+      }
+      expect(report.decision.reason).toBe(`Running image docker://${image} is rejected by policy.`)
+      expect(report.manifestDigest).toBeNull()
+      const dest = join(dir, `rejected-${String(Math.random()).slice(2, 8)}`)
+      const pulled = await run(['image', 'pull', image, dest, ...options])
+      expect(pulled.code, pulled.stderr).toBe(5)
+      expect(existsSync(dest)).toBe(false)
+      expect(server.count()).toBe(0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('insecureAcceptAnything still reads the manifest (an image that is not there is not accepted)', async () => {
+    const server = await countingServer()
+    try {
+      const policy = write(
+        'accept-all.json',
+        JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }),
+      )
+      const result = await run([
+        'image',
+        'check',
+        `${server.host}/apps/hello:v1`,
+        '--policy',
+        policy,
+        '--insecure-registry',
+        server.host,
+        '--registries-d',
+        join(dir, 'registries.d'),
+      ])
+      expect(result.code).not.toBe(0)
+      expect(server.count()).toBeGreaterThan(0)
+    } finally {
+      await server.close()
+    }
   })
 })
 

@@ -25,6 +25,7 @@ import {
   utf8ToString,
   type ErrorDetails,
 } from '@initguard/core'
+import { certificateRefusal, type CertificateAuthority } from './sigstore-chain.ts'
 import { readPemBlocks } from './sigstore-pem.ts'
 import { parseSigstoreCertificate, type SigstoreCertificate } from './sigstore-x509.ts'
 
@@ -46,14 +47,22 @@ export function refuse(
   details: ErrorDetails = {},
   cause?: unknown,
 ): VerificationError {
-  return new VerificationError(code, `Fulcio certificate: ${message}`, {
-    details,
+  return certificateRefusal(
+    'Fulcio',
+    code.slice('ERR_FULCIO_'.length),
+    message,
     hint,
-    ...(cause === undefined ? {} : { cause }),
-  })
+    details,
+    cause,
+  )
 }
 
-function parseCertificates(
+/**
+ * Every PEM block of `text` as a certificate; anything else is refused through `wrap`.
+ *
+ * @internal shared with `pki-certificate.ts`.
+ */
+export function parseCertificates(
   text: string,
   field: string,
   wrap: (message: string, cause?: unknown) => Error,
@@ -92,12 +101,18 @@ export function parseFulcioCaCertificates(pem: Uint8Array): SigstoreCertificate[
  * after its END line (containers/image compares it with the Rekor entry through `pem.Decode` and
  * refuses any rest).
  *
- * @throws {@link VerificationError} `ERR_FULCIO_CERTIFICATE_MALFORMED`.
+ * @param authority - whose certificate the policy expects; names the error code (`pki` signatures
+ *   carry the same annotation).
+ * @throws {@link VerificationError} `ERR_FULCIO_CERTIFICATE_MALFORMED` (`ERR_PKI_…` for `PKI`).
  */
-export function parseFulcioLeafCertificate(annotation: string): SigstoreCertificate {
+export function parseFulcioLeafCertificate(
+  annotation: string,
+  authority: CertificateAuthority = 'Fulcio',
+): SigstoreCertificate {
   const wrap = (message: string, cause?: unknown): VerificationError =>
-    refuse(
-      'ERR_FULCIO_CERTIFICATE_MALFORMED',
+    certificateRefusal(
+      authority,
+      'CERTIFICATE_MALFORMED',
       `the certificate annotation: ${message}`,
       'the dev.sigstore.cosign/certificate annotation must hold the one PEM certificate cosign attached',
       {},
@@ -118,12 +133,17 @@ export function parseFulcioLeafCertificate(annotation: string): SigstoreCertific
  * Parse the `dev.sigstore.cosign/chain` annotation and return the intermediates to use: every
  * certificate but the last, which cosign writes as the root and which only the policy may supply.
  *
- * @throws {@link VerificationError} `ERR_FULCIO_CHAIN_MALFORMED`.
+ * @param authority - as for {@link parseFulcioLeafCertificate}.
+ * @throws {@link VerificationError} `ERR_FULCIO_CHAIN_MALFORMED` (`ERR_PKI_…` for `PKI`).
  */
-export function parseFulcioChain(annotation: string): SigstoreCertificate[] {
+export function parseFulcioChain(
+  annotation: string,
+  authority: CertificateAuthority = 'Fulcio',
+): SigstoreCertificate[] {
   const wrap = (message: string, cause?: unknown): VerificationError =>
-    refuse(
-      'ERR_FULCIO_CHAIN_MALFORMED',
+    certificateRefusal(
+      authority,
+      'CHAIN_MALFORMED',
       `the chain annotation: ${message}`,
       'the dev.sigstore.cosign/chain annotation must hold PEM certificates',
       {},

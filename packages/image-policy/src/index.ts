@@ -29,6 +29,8 @@ export type {
   SignedIdentity,
   KeySource,
   FulcioSource,
+  PkiSource,
+  CertificatesSource,
 } from './policy.ts'
 export { dockerScopeCandidates, lookupScope, lookupDockerScope } from './scope.ts'
 export type { ScopeKind, ScopeCandidate, ScopeMatch } from './scope.ts'
@@ -36,6 +38,7 @@ export { DEFAULT_SIGNED_IDENTITY, matchesSignedIdentity } from './signed-identit
 export {
   decideImagePolicy,
   decideLocalImagePolicy,
+  decideRejectingScope,
   decideScope,
   pathScopeCandidates,
 } from './policy-decision.ts'
@@ -53,10 +56,15 @@ export { manifestDigest, manifestMatchesDigest } from './manifest-digest.ts'
 export { cdhImageSources } from './cdh-image-policy.ts'
 export type { CdhImageSources, CdhResourceSource } from './cdh-image-policy.ts'
 export { SIGSTORE_ANNOTATION, verifySigstoreSignature } from './sigstore-signature.ts'
+export { prepareSigstoreTrust } from './sigstore-trust.ts'
+export { parsePkiCertificates, verifyPkiCertificate } from './pki-certificate.ts'
+export type { PkiCertificateInput, VerifiedPkiCertificate } from './pki-certificate.ts'
 export type {
   SigstoreSignature,
   SigstoreTrust,
   FulcioTrust,
+  PkiTrust,
+  PreparedSigstoreTrust,
   SigstoreCertificateSubject,
   VerifiedSigstoreSignature,
 } from './sigstore-signature.ts'

@@ -93,6 +93,28 @@ export interface PolicyDecision {
   readonly reason: string
 }
 
+/** How refusals name an image: its `name`, else `docker://` and the short reference. */
+function imageNameOf(image: Pick<ImageUnderPolicy, 'reference' | 'name'>): string {
+  return (
+    image.name ??
+    (image.reference === undefined
+      ? 'without a Docker reference'
+      : `docker://${familiarReference(image.reference)}`)
+  )
+}
+
+function rejectVerdict(index: number, field: string, imageName: string): RequirementVerdict {
+  return {
+    index,
+    field: `${field}[${index}]`,
+    type: 'reject',
+    signatures: [],
+    accepted: false,
+    code: 'ERR_IMAGE_POLICY_REJECT',
+    reason: `Running image ${imageName} is rejected by policy.`,
+  }
+}
+
 async function decideRequirement(
   requirement: PolicyRequirement,
   index: number,
@@ -104,12 +126,7 @@ async function decideRequirement(
     case 'insecureAcceptAnything':
       return { ...base, accepted: true, reason: 'insecureAcceptAnything accepts any image' }
     case 'reject':
-      return {
-        ...base,
-        accepted: false,
-        code: 'ERR_IMAGE_POLICY_REJECT',
-        reason: `Running image ${context.imageName} is rejected by policy.`,
-      }
+      return rejectVerdict(index, field, context.imageName)
     case 'signedBy':
       return { ...base, ...(await checkSignedBy(requirement, base.field, context)) }
     case 'sigstoreSigned':
@@ -131,11 +148,7 @@ export async function decideScope(
     ...context,
     dialect,
     image,
-    imageName:
-      image.name ??
-      (image.reference === undefined
-        ? 'without a Docker reference'
-        : `docker://${familiarReference(image.reference)}`),
+    imageName: imageNameOf(image),
   }
   const requirements: RequirementVerdict[] = []
   for (const [index, requirement] of scope.requirements.entries()) {
@@ -150,6 +163,38 @@ export async function decideScope(
     reason = `accepted by ${scope.field}: ${requirements.map((r) => r.reason).join('; ')}`
   }
   return { accepted: refusal === undefined, dialect, scope, requirements, reason }
+}
+
+/**
+ * The decision for a scope that holds a `reject` requirement, made before anything of the image
+ * is fetched: all requirements must accept (AND), so such a scope refuses every image, and
+ * contacting the registry could only leak the request or fail. The `reject` requirements give the
+ * reason (containers/image's words); the others are listed as not evaluated. Undefined when the
+ * scope has no `reject` (containers/image evaluates in order and stops at the first refusal, so
+ * for `[signedBy, reject]` it would report the signature's reason; the outcome is the same).
+ */
+export function decideRejectingScope(
+  scope: ScopeMatch,
+  image: Pick<ImageUnderPolicy, 'reference' | 'name'>,
+  dialect: PolicyDialect,
+): PolicyDecision | undefined {
+  const first = scope.requirements.findIndex((r) => r.type === 'reject')
+  if (first < 0) return undefined
+  const imageName = imageNameOf(image)
+  const requirements = scope.requirements.map((requirement, index): RequirementVerdict => {
+    if (requirement.type === 'reject') return rejectVerdict(index, scope.field, imageName)
+    return {
+      index,
+      field: `${scope.field}[${index}]`,
+      type: requirement.type,
+      signatures: [],
+      accepted: false,
+      code: 'ERR_IMAGE_POLICY_NOT_EVALUATED',
+      reason: `not evaluated: ${scope.field}[${first}] rejects every image`,
+    }
+  })
+  const reason = requirements[first]?.reason ?? `Running image ${imageName} is rejected by policy.`
+  return { accepted: false, dialect, scope, requirements, reason }
 }
 
 /**

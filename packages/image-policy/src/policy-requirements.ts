@@ -31,6 +31,8 @@ import {
   type SignedByKeyType,
   type KeySource,
   type FulcioSource,
+  type PkiSource,
+  type CertificatesSource,
   type PolicyRequirement,
   type SignedByRequirement,
   type SigstoreSignedRequirement,
@@ -190,26 +192,33 @@ function parseSigstoreSigned(
     'rekorPublicKeyData',
     'rekorPublicKeyDatas',
   ]
-  checkKeys(members, ['type', ...keyNames, 'fulcio', ...rekorNames, 'signedIdentity'], field)
-  const fulcioNode = members.get('fulcio')
+  checkKeys(members, ['type', ...keyNames, 'fulcio', 'pki', ...rekorNames, 'signedIdentity'], field)
+  const sourceNames = [...keyNames, 'fulcio', 'pki'].join(', ')
   const keys = parseKeySource(members, keyNames, field, 'ERR_IMAGE_POLICY_KEY_SOURCE')
-  if (keys !== undefined && fulcioNode !== undefined) {
+  const given = [
+    ...(keys === undefined ? [] : [keys.kind]),
+    ...['fulcio', 'pki'].filter((name) => members.has(name)),
+  ]
+  if (given.length > 1) {
     throw fault(
       'ERR_IMAGE_POLICY_KEY_SOURCE',
-      `${field} has both ${keys.kind} and fulcio`,
-      `${field}.fulcio`,
-      `give exactly one of ${keyNames.join(', ')} and fulcio`,
+      `${field} has both ${given[0] ?? ''} and ${given[1] ?? ''}`,
+      child(field, given[1] ?? ''),
+      `give exactly one of ${sourceNames}`,
     )
   }
-  let keySource: KeySource | FulcioSource
+  const fulcioNode = members.get('fulcio')
+  const pkiNode = members.get('pki')
+  let keySource: KeySource | FulcioSource | PkiSource
   if (keys !== undefined) keySource = keys
   else if (fulcioNode !== undefined) keySource = parseFulcio(fulcioNode, `${field}.fulcio`)
+  else if (pkiNode !== undefined) keySource = parsePki(pkiNode, `${field}.pki`)
   else {
     throw fault(
       'ERR_IMAGE_POLICY_KEY_SOURCE',
       `${field} has no key source`,
       field,
-      `give exactly one of ${keyNames.join(', ')} and fulcio`,
+      `give exactly one of ${sourceNames}`,
     )
   }
   const rekor = parseKeySource(members, rekorNames, field, 'ERR_IMAGE_POLICY_REKOR')
@@ -219,6 +228,14 @@ function parseSigstoreSigned(
       `${field} uses fulcio but has no Rekor public key`,
       field,
       'add rekorPublicKeyPath or rekorPublicKeyData: fulcio certificates are only trusted with a Rekor SET',
+    )
+  }
+  if (keySource.kind === 'pki' && rekor !== undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_REKOR',
+      `${field} uses pki with a Rekor public key (${rekor.kind.replace('key', 'rekorPublicKey')})`,
+      field,
+      'remove the rekorPublicKey… keys: containers/image does not support Rekor with pki',
     )
   }
   return {
@@ -286,6 +303,76 @@ function parseFulcio(node: JsonNode, field: string): FulcioSource {
     ca,
     oidcIssuer: nonEmptyString(required(members, 'oidcIssuer', field), `${field}.oidcIssuer`),
     subjectEmail: nonEmptyString(required(members, 'subjectEmail', field), `${field}.subjectEmail`),
+  }
+}
+
+/** One of `<name>Path` and `<name>Data` (both refused); undefined when neither is given. */
+function certificatesSource(
+  members: ReadonlyMap<string, JsonNode>,
+  name: string,
+  field: string,
+): CertificatesSource | undefined {
+  const path = members.get(`${name}Path`)
+  const data = members.get(`${name}Data`)
+  if (path !== undefined && data !== undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} has both ${name}Path and ${name}Data`,
+      child(field, `${name}Data`),
+      `give ${name}Path or ${name}Data, not both`,
+    )
+  }
+  if (path !== undefined)
+    return { kind: 'path', path: nonEmptyString(path, child(field, `${name}Path`)) }
+  if (data !== undefined)
+    return { kind: 'data', data: base64Field(data, child(field, `${name}Data`)) }
+  return undefined
+}
+
+/** The `pki` key source, as containers/image 5.35's `newPRSigstoreSignedPKI` checks it. */
+function parsePki(node: JsonNode, field: string): PkiSource {
+  const members = asObject(node, field)
+  checkKeys(
+    members,
+    [
+      'caRootsPath',
+      'caRootsData',
+      'caIntermediatesPath',
+      'caIntermediatesData',
+      'subjectEmail',
+      'subjectHostname',
+    ],
+    field,
+  )
+  const caRoots = certificatesSource(members, 'caRoots', field)
+  if (caRoots === undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} has neither caRootsPath nor caRootsData`,
+      field,
+      'give the trusted root certificates: caRootsPath (a PEM file) or caRootsData (its base64)',
+    )
+  }
+  const subject = (name: string): string | undefined => {
+    const value = members.get(name)
+    return value === undefined ? undefined : nonEmptyString(value, child(field, name))
+  }
+  const subjectEmail = subject('subjectEmail')
+  const subjectHostname = subject('subjectHostname')
+  if (subjectEmail === undefined && subjectHostname === undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_PKI_SUBJECT',
+      `${field} has neither subjectEmail nor subjectHostname`,
+      field,
+      'name who must have signed: subjectEmail and/or subjectHostname (any certificate of the PKI would do otherwise)',
+    )
+  }
+  return {
+    kind: 'pki',
+    caRoots,
+    caIntermediates: certificatesSource(members, 'caIntermediates', field),
+    subjectEmail,
+    subjectHostname,
   }
 }
 

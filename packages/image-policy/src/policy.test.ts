@@ -17,6 +17,7 @@ const KEY = Buffer.from('not really a key').toString('base64')
 const wrap = (req: unknown): string =>
   JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { 'quay.io': [req] } } })
 const F = 'transports.docker["quay.io"][0]'
+const PKI = { caRootsPath: '/roots.pem', subjectEmail: 'a@b' }
 
 describe('parseImagePolicy', () => {
   it('parses every requirement and identity type', () => {
@@ -231,9 +232,69 @@ describe('parseImagePolicy', () => {
       `${F}.fulcio.oidcIssuer`,
     ],
     [
-      wrap({ type: 'sigstoreSigned', keyPath: '/k', pki: {} }),
-      'ERR_IMAGE_POLICY_UNKNOWN_FIELD',
+      wrap({ type: 'sigstoreSigned', keyPath: '/k', pki: PKI }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
       `${F}.pki`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        fulcio: { caPath: '/ca', oidcIssuer: 'i', subjectEmail: 'e' },
+        pki: PKI,
+        rekorPublicKeyPath: '/r',
+      }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.pki`,
+    ],
+    [wrap({ type: 'sigstoreSigned', pki: {} }), 'ERR_IMAGE_POLICY_KEY_SOURCE', `${F}.pki`],
+    [wrap({ type: 'sigstoreSigned', pki: [] }), 'ERR_IMAGE_POLICY_TYPE', `${F}.pki`],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { ...PKI, caRootsData: KEY } }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.pki.caRootsData`,
+    ],
+    [
+      wrap({
+        type: 'sigstoreSigned',
+        pki: { ...PKI, caIntermediatesPath: '/i', caIntermediatesData: KEY },
+      }),
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${F}.pki.caIntermediatesData`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { caRootsPath: '/roots' } }),
+      'ERR_IMAGE_POLICY_PKI_SUBJECT',
+      `${F}.pki`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { caRootsPath: '/roots', subjectEmail: '' } }),
+      'ERR_IMAGE_POLICY_EMPTY_VALUE',
+      `${F}.pki.subjectEmail`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { caRootsPath: '/roots', subjectHostname: 7 } }),
+      'ERR_IMAGE_POLICY_TYPE',
+      `${F}.pki.subjectHostname`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { ...PKI, caRootsPath: '' } }),
+      'ERR_IMAGE_POLICY_EMPTY_VALUE',
+      `${F}.pki.caRootsPath`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { caRootsData: 'not base64!', subjectEmail: 'e' } }),
+      'ERR_IMAGE_POLICY_KEY_DATA',
+      `${F}.pki.caRootsData`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: { ...PKI, oidcIssuer: 'i' } }),
+      'ERR_IMAGE_POLICY_UNKNOWN_FIELD',
+      `${F}.pki.oidcIssuer`,
+    ],
+    [
+      wrap({ type: 'sigstoreSigned', pki: PKI, rekorPublicKeyPath: '/r' }),
+      'ERR_IMAGE_POLICY_REKOR',
+      F,
     ],
     [
       wrap({ type: 'sigstoreSigned', keyPath: '/k', signedIdentity: { type: 'matchAnything' } }),
@@ -296,6 +357,45 @@ describe('parseImagePolicy', () => {
     )
   })
 
+  it('parses the pki key source (containers/image 5.35); image-rs does not know it', () => {
+    const text = wrap({
+      type: 'sigstoreSigned',
+      pki: {
+        caRootsData: KEY,
+        caIntermediatesPath: '/intermediates.pem',
+        subjectEmail: 'a@b',
+        subjectHostname: 'signer.example.com',
+      },
+    })
+    const requirement = parseImagePolicy(text).transports.get('docker')?.get('quay.io')?.[0]
+    expect(requirement).toMatchObject({
+      type: 'sigstoreSigned',
+      keySource: {
+        kind: 'pki',
+        caRoots: { kind: 'data', data: new Uint8Array(Buffer.from('not really a key')) },
+        caIntermediates: { kind: 'path', path: '/intermediates.pem' },
+        subjectEmail: 'a@b',
+        subjectHostname: 'signer.example.com',
+      },
+      rekorPublicKeys: undefined,
+    })
+    const hostOnly = wrap({
+      type: 'sigstoreSigned',
+      pki: { caRootsPath: '/r', subjectHostname: 'h' },
+    })
+    expect(parseImagePolicy(hostOnly).transports.get('docker')?.get('quay.io')?.[0]).toMatchObject({
+      keySource: { kind: 'pki', caIntermediates: undefined, subjectEmail: undefined },
+    })
+    const imageRs = thrown(() =>
+      parseImagePolicy(
+        JSON.stringify({ default: [{ type: 'sigstoreSigned', pki: PKI }], transports: {} }),
+        { dialect: 'image-rs' },
+      ),
+    )
+    expect(imageRs.code).toBe('ERR_IMAGE_POLICY_UNKNOWN_FIELD')
+    expect(imageRs.details['field']).toBe('default[0].pki')
+  })
+
   it('accepts the keyTypes c/image parses but does not implement', () => {
     expect(() =>
       parseImagePolicy(wrap({ type: 'signedBy', keyType: 'X509Certificates', keyPath: '/k' })),
@@ -335,6 +435,9 @@ describe('parseImagePolicy', () => {
       '"quay.io"',
       '"sigstoreSigned"',
       '"fulcio"',
+      '"pki"',
+      '"caRootsPath"',
+      '"subjectEmail"',
       '1',
       'null',
       'true',

@@ -42,6 +42,23 @@ export interface FulcioSource {
   readonly subjectEmail: string
 }
 
+/** Certificates a policy names: a PEM file, or the decoded `…Data`. */
+export type CertificatesSource =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'data'; readonly data: Uint8Array }
+
+/** The `pki` key source of `sigstoreSigned` (containers/image 5.35). */
+export interface PkiSource {
+  readonly kind: 'pki'
+  /** `caRootsPath` / `caRootsData`: the trusted roots. */
+  readonly caRoots: CertificatesSource
+  /** `caIntermediatesPath` / `caIntermediatesData`, when given. */
+  readonly caIntermediates: CertificatesSource | undefined
+  /** At least one of `subjectEmail` and `subjectHostname` is set. */
+  readonly subjectEmail: string | undefined
+  readonly subjectHostname: string | undefined
+}
+
 /** One entry of a requirement list. */
 export type PolicyRequirement =
   | { readonly type: 'insecureAcceptAnything' }
@@ -63,8 +80,8 @@ export interface SignedByRequirement {
 /** `{"type": "sigstoreSigned", …}`. */
 export interface SigstoreSignedRequirement {
   readonly type: 'sigstoreSigned'
-  readonly keySource: KeySource | FulcioSource
-  /** Rekor public keys, when given (mandatory with `fulcio`). */
+  readonly keySource: KeySource | FulcioSource | PkiSource
+  /** Rekor public keys, when given (mandatory with `fulcio`, refused with `pki`). */
   readonly rekorPublicKeys: KeySource | undefined
   readonly signedIdentity: SignedIdentity
   readonly signedIdentityGiven: boolean
@@ -85,7 +102,7 @@ export interface PolicyParseOptions {
   /**
    * `containers-image` (default) follows containers-policy.json(5) as containers/image and skopeo
    * read it. `image-rs` follows Confidential Containers' image-rs, which differs: `transports` is
-   * required, an empty requirement list accepts, `keyPaths`/`keyDatas`/`fulcio`/`rekorPublicKey*`
+   * required, an empty requirement list accepts, `keyPaths`/`keyDatas`/`fulcio`/`pki`/`rekorPublicKey*`
    * are unknown, and `sigstoreSigned.keyData` is PEM text rather than base64.
    */
   readonly dialect?: PolicyDialect

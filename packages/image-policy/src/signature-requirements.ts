@@ -10,6 +10,7 @@
 import { isInitguardError, type ErrorCategory } from '@initguard/core'
 import type { ImageUnderPolicy } from './policy-decision.ts'
 import type {
+  CertificatesSource,
   KeySource,
   PolicyDialect,
   SignedByRequirement,
@@ -25,11 +26,8 @@ import { manifestMatchesDigest } from './manifest-digest.ts'
 import { mergeGpgKeyrings, parseGpgKeyring } from './gpg-keyring.ts'
 import { verifySimpleSigning } from './simple-signing.ts'
 import { SIGSTORE_SIGNATURE_MIME_TYPE } from './dir-sigstore-signature.ts'
-import {
-  type SigstoreSignature,
-  type SigstoreTrust,
-  verifySigstoreSignature,
-} from './sigstore-signature.ts'
+import { type SigstoreSignature, verifySigstoreSignature } from './sigstore-signature.ts'
+import { prepareSigstoreTrust, type PreparedSigstoreTrust } from './sigstore-trust.ts'
 
 /** One signature found for an image, with where it came from. */
 export type ImageSignature =
@@ -267,24 +265,56 @@ export async function checkSignedBy(
   return summarise(verdicts)
 }
 
+function certificates(
+  source: CertificatesSource,
+  readKeyFile: (path: string) => Uint8Array,
+): Uint8Array {
+  return source.kind === 'data' ? source.data : readKeyFile(source.path)
+}
+
+/**
+ * The requirement's trust material, read and parsed before any signature is looked at: a key
+ * file that cannot be read or is not a key makes the requirement fail as a whole, with that
+ * error's category, whether or not the image has signatures.
+ */
 function sigstoreTrust(
   requirement: SigstoreSignedRequirement,
   readKeyFile: (path: string) => Uint8Array,
-): SigstoreTrust {
+): PreparedSigstoreTrust {
   const rekorPublicKeys =
     requirement.rekorPublicKeys === undefined
       ? undefined
       : keyBytes(requirement.rekorPublicKeys, readKeyFile)
   const source = requirement.keySource
-  if (source.kind === 'fulcio') {
-    const caCertificates =
-      source.ca.kind === 'caData' ? source.ca.data : readKeyFile(source.ca.path)
-    return {
-      fulcio: { caCertificates, oidcIssuer: source.oidcIssuer, subjectEmail: source.subjectEmail },
-      rekorPublicKeys,
+  switch (source.kind) {
+    case 'fulcio': {
+      const caCertificates =
+        source.ca.kind === 'caData' ? source.ca.data : readKeyFile(source.ca.path)
+      const { oidcIssuer, subjectEmail } = source
+      return prepareSigstoreTrust({
+        fulcio: { caCertificates, oidcIssuer, subjectEmail },
+        rekorPublicKeys,
+      })
     }
+    case 'pki':
+      return prepareSigstoreTrust({
+        pki: {
+          caRoots: certificates(source.caRoots, readKeyFile),
+          caIntermediates:
+            source.caIntermediates === undefined
+              ? undefined
+              : certificates(source.caIntermediates, readKeyFile),
+          subjectEmail: source.subjectEmail,
+          subjectHostname: source.subjectHostname,
+        },
+        rekorPublicKeys,
+      })
+    case 'keyPath':
+    case 'keyPaths':
+    case 'keyData':
+    case 'keyDatas':
+      return prepareSigstoreTrust({ publicKeys: keyBytes(source, readKeyFile), rekorPublicKeys })
   }
-  return { publicKeys: keyBytes(source, readKeyFile), rekorPublicKeys }
 }
 
 /**
@@ -317,7 +347,7 @@ export async function checkSigstoreSigned(
       `Denied by ${field}: image-rs allows only matchRepository and exactRepository as the signedIdentity of sigstoreSigned, not ${requirement.signedIdentity.type}`,
     )
   }
-  let trust: SigstoreTrust
+  let trust: PreparedSigstoreTrust
   try {
     trust = sigstoreTrust(requirement, context.readKeyFile)
   } catch (error) {

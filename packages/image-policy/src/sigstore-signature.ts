@@ -11,8 +11,8 @@
  * payload                              the bytes signed (simple-signing JSON)
  * dev.cosignproject.cosign/signature   base64 signature over the payload bytes (always required)
  * dev.sigstore.cosign/bundle           Rekor SET JSON (required when Rekor keys are trusted)
- * dev.sigstore.cosign/certificate      PEM leaf certificate (Fulcio)
- * dev.sigstore.cosign/chain            PEM intermediates, then the root (Fulcio, optional)
+ * dev.sigstore.cosign/certificate      PEM leaf certificate (Fulcio, PKI)
+ * dev.sigstore.cosign/chain            PEM intermediates, then the root (Fulcio, PKI; optional)
  * ```
  *
  * Pipeline, as containers/image orders it:
@@ -21,6 +21,9 @@
  * 2. Fulcio: the SET must verify and name the leaf certificate; the leaf must chain to the CA at
  *    the SET's integrated time and name the OIDC issuer and email; the signature must verify
  *    with the leaf's key.
+ * 3. PKI: the leaf must chain to the policy's roots (through its intermediates and the chain
+ *    annotation) at `now` and name the subject email and/or host name; the signature must verify
+ *    with the leaf's key. No Rekor SET is involved.
  *
  * @see containers/image `signature/policy_eval_sigstore.go`, `signature/fulcio_cert.go`,
  *   `signature/internal/rekor_set.go`, `signature/internal/sigstore_payload.go`.
@@ -28,18 +31,22 @@
  */
 import { UsageError, VerificationError, base64ToBytes } from '@initguard/core'
 import { verifyFulcioCertificate } from './fulcio-certificate.ts'
-import {
-  parseFulcioCaCertificates,
-  parseFulcioChain,
-  parseFulcioLeafCertificate,
-} from './fulcio-parse.ts'
+import { parseFulcioChain, parseFulcioLeafCertificate } from './fulcio-parse.ts'
+import { verifyPkiCertificate } from './pki-certificate.ts'
 import { verifyRekorSet } from './rekor-set.ts'
+import { verifyWithSigstoreKey, type SigstorePublicKey } from './sigstore-public-key.ts'
 import {
-  parseRekorPublicKeys,
-  parseSigstorePublicKey,
-  verifyWithSigstoreKey,
-  type SigstorePublicKey,
-} from './sigstore-public-key.ts'
+  prepareSigstoreTrust,
+  type PreparedSigstoreTrust,
+  type SigstoreTrust,
+} from './sigstore-trust.ts'
+
+export type {
+  FulcioTrust,
+  PkiTrust,
+  SigstoreTrust,
+  PreparedSigstoreTrust,
+} from './sigstore-trust.ts'
 
 /** One sigstore signature: the payload bytes and the annotations that came with them. */
 export interface SigstoreSignature {
@@ -56,31 +63,6 @@ export const SIGSTORE_ANNOTATION = {
   certificate: 'dev.sigstore.cosign/certificate',
   chain: 'dev.sigstore.cosign/chain',
 } as const
-
-/** The policy's `fulcio` key source, with its CA certificates read. */
-export interface FulcioTrust {
-  /** PEM CA certificates (`fulcio.caPath` / `caData`). */
-  readonly caCertificates: Uint8Array
-  /** The OIDC issuer the leaf must record, exactly. */
-  readonly oidcIssuer: string
-  /** The email the leaf's SAN must list, exactly. */
-  readonly subjectEmail: string
-}
-
-/**
- * What a signature must verify against: the policy's key source, with its Rekor keys.
- *
- * - `publicKeys`: PEM public keys (`keyPath(s)` / `keyData(s)`); with `rekorPublicKeys`, a Rekor
- *   SET naming the key is also required.
- * - `fulcio`: Fulcio CA certificates and the identity the leaf must name; `rekorPublicKeys` is
- *   then mandatory.
- *
- * `rekorPublicKeys` are PEM ECDSA keys (`rekorPublicKeyPath(s)` / `rekorPublicKeyData(s)`).
- */
-export type SigstoreTrust = (
-  | { readonly publicKeys: readonly Uint8Array[]; readonly fulcio?: undefined }
-  | { readonly fulcio: FulcioTrust; readonly publicKeys?: undefined }
-) & { readonly rekorPublicKeys?: readonly Uint8Array[] | undefined }
 
 /** The identity a Fulcio certificate vouched for. */
 export interface SigstoreCertificateSubject {
@@ -118,10 +100,6 @@ function refuse(
     hint,
     ...(cause === undefined ? {} : { cause }),
   })
-}
-
-function trustError(message: string, hint: string): UsageError {
-  return new UsageError('ERR_SIGSTORE_TRUST_INVALID', message, { hint })
 }
 
 function annotation(signature: SigstoreSignature, key: string): string | undefined {
@@ -170,8 +148,11 @@ function snapshot(signature: SigstoreSignature, now: Date): SigstoreSignature {
 /**
  * Verify one sigstore signature against the policy's trust material.
  *
- * @param now - the current time: a Rekor entry dated more than five minutes later is refused.
- *   Fulcio certificates are checked at the Rekor integrated time, as containers/image does.
+ * @param trust - the trust material, raw or already prepared ({@link prepareSigstoreTrust}; prepare
+ *   it once when verifying many signatures).
+ * @param now - the current time: a Rekor entry dated more than five minutes later is refused, and
+ *   PKI certificates must be valid then. Fulcio certificates are checked at the Rekor integrated
+ *   time, as containers/image does.
  * @example
  * ```ts
  * const verified = verifySigstoreSignature(
@@ -184,29 +165,18 @@ function snapshot(signature: SigstoreSignature, now: Date): SigstoreSignature {
  * @throws {@link VerificationError} `ERR_SIGSTORE_SIGNATURE_MISSING`,
  *   `ERR_SIGSTORE_SIGNATURE_ENCODING`, `ERR_SIGSTORE_SIGNATURE_INVALID`,
  *   `ERR_SIGSTORE_BUNDLE_MISSING`, `ERR_SIGSTORE_CERTIFICATE_MISSING`, every `ERR_REKOR_*` of
- *   {@link verifyRekorSet} and `ERR_FULCIO_*` of {@link verifyFulcioCertificate}.
- * @throws `MalformedInputError` for unusable trust material: `ERR_SIGSTORE_KEY_INVALID`,
- *   `ERR_SIGSTORE_KEY_UNSUPPORTED`, `ERR_REKOR_KEY_UNSUPPORTED`, `ERR_FULCIO_CA_INVALID`.
- * @throws {@link UsageError} `ERR_SIGSTORE_TRUST_INVALID`, `ERR_SIGSTORE_NOW_INVALID`,
- *   `ERR_SIGSTORE_SIGNATURE_ARGUMENT`.
+ *   {@link verifyRekorSet}, `ERR_FULCIO_*` of {@link verifyFulcioCertificate} and `ERR_PKI_*` of
+ *   {@link verifyPkiCertificate}.
+ * @throws the errors of {@link prepareSigstoreTrust} for unusable trust material, and
+ *   {@link UsageError} `ERR_SIGSTORE_NOW_INVALID`, `ERR_SIGSTORE_SIGNATURE_ARGUMENT`.
  */
 export function verifySigstoreSignature(
   signature: SigstoreSignature,
-  trust: SigstoreTrust,
+  trust: SigstoreTrust | PreparedSigstoreTrust,
   now: Date,
 ): VerifiedSigstoreSignature {
   const sig = snapshot(signature, now)
-  const rekorPems = trust.rekorPublicKeys
-  if (trust.fulcio !== undefined && (rekorPems === undefined || rekorPems.length === 0)) {
-    throw trustError(
-      'Fulcio trust needs Rekor public keys',
-      'add rekorPublicKeyPath or rekorPublicKeyData: Fulcio certificates are only trusted with a Rekor SET',
-    )
-  }
-  if (rekorPems?.length === 0) {
-    throw trustError('rekorPublicKeys is empty', 'omit it, or give at least one Rekor key')
-  }
-  const rekorKeys = rekorPems === undefined ? undefined : parseRekorPublicKeys(rekorPems)
+  const prepared = 'prepared' in trust ? trust : prepareSigstoreTrust(trust)
 
   const base64 = annotation(sig, SIGSTORE_ANNOTATION.signature)
   if (base64 === undefined) {
@@ -241,13 +211,18 @@ export function verifySigstoreSignature(
     return value
   }
 
-  const context: Context = { sig, signatureBytes, rekorKeys, bundle, now }
-  return trust.fulcio === undefined
-    ? verifyWithKeys(context, trust.publicKeys)
-    : verifyWithFulcio(context, trust.fulcio)
+  const context: Context = { sig, signatureBytes, rekorKeys: prepared.rekorKeys, bundle, now }
+  switch (prepared.kind) {
+    case 'keys':
+      return verifyWithKeys(context, prepared.keys)
+    case 'fulcio':
+      return verifyWithFulcio(context, prepared)
+    case 'pki':
+      return verifyWithPki(context, prepared)
+  }
 }
 
-/** What both verification paths share. */
+/** What the verification paths share. */
 interface Context {
   readonly sig: SigstoreSignature
   readonly signatureBytes: Uint8Array
@@ -258,14 +233,9 @@ interface Context {
 
 function verifyWithKeys(
   { sig, signatureBytes, rekorKeys, bundle, now }: Context,
-  publicKeys: readonly Uint8Array[],
+  trustedKeys: readonly SigstorePublicKey[],
 ): VerifiedSigstoreSignature {
-  if (publicKeys.length === 0) {
-    throw trustError('publicKeys is empty', 'give at least one public key')
-  }
-  let keys = publicKeys.map((pem, i) =>
-    parseSigstorePublicKey(pem, publicKeys.length === 1 ? 'public key' : `public key ${i + 1}`),
-  )
+  let keys = trustedKeys
   let rekorIntegratedTime: Date | undefined
   if (rekorKeys !== undefined) {
     const set = verifyRekorSet({
@@ -289,26 +259,25 @@ function verifyWithKeys(
   }
 }
 
+/** The leaf certificate annotation, required by the Fulcio and PKI paths. */
+function certificateAnnotation(sig: SigstoreSignature, hint: string): string {
+  const text = annotation(sig, SIGSTORE_ANNOTATION.certificate)
+  if (text === undefined) {
+    throw missing('ERR_SIGSTORE_CERTIFICATE_MISSING', SIGSTORE_ANNOTATION.certificate, hint)
+  }
+  return text
+}
+
 function verifyWithFulcio(
   { sig, signatureBytes, rekorKeys, bundle, now }: Context,
-  trust: FulcioTrust,
+  trust: Extract<PreparedSigstoreTrust, { kind: 'fulcio' }>,
 ): VerifiedSigstoreSignature {
-  if (trust.oidcIssuer === '' || trust.subjectEmail === '') {
-    throw trustError(
-      'Fulcio trust needs a non-empty oidcIssuer and subjectEmail',
-      'set fulcio.oidcIssuer and fulcio.subjectEmail in the policy',
-    )
-  }
-  const roots = parseFulcioCaCertificates(trust.caCertificates)
-  const certificateText = annotation(sig, SIGSTORE_ANNOTATION.certificate)
-  if (certificateText === undefined) {
-    throw missing(
-      'ERR_SIGSTORE_CERTIFICATE_MISSING',
-      SIGSTORE_ANNOTATION.certificate,
+  const leaf = parseFulcioLeafCertificate(
+    certificateAnnotation(
+      sig,
       'the policy trusts Fulcio certificates, but this signature was made with a key (cosign sign --key)',
-    )
-  }
-  const leaf = parseFulcioLeafCertificate(certificateText)
+    ),
+  )
   // The SET comes first: it supplies the time at which the certificate chain is checked.
   const set = verifyRekorSet({
     bundle: bundle(),
@@ -320,7 +289,7 @@ function verifyWithFulcio(
   })
   const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
   const fulcio = verifyFulcioCertificate({
-    roots,
+    roots: trust.roots,
     leaf,
     intermediates: chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText),
     oidcIssuer: trust.oidcIssuer,
@@ -338,5 +307,36 @@ function verifyWithFulcio(
       subjectEmail: trust.subjectEmail,
       emailAddresses: fulcio.emailAddresses,
     },
+  }
+}
+
+function verifyWithPki(
+  { sig, signatureBytes, now }: Context,
+  trust: Extract<PreparedSigstoreTrust, { kind: 'pki' }>,
+): VerifiedSigstoreSignature {
+  const leaf = parseFulcioLeafCertificate(
+    certificateAnnotation(
+      sig,
+      'the policy trusts certificates of a PKI, but this signature was made with a key (cosign sign --key)',
+    ),
+    'PKI',
+  )
+  const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
+  const fromSignature =
+    chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText, 'PKI')
+  const pki = verifyPkiCertificate({
+    roots: trust.roots,
+    intermediates: [...trust.intermediates, ...fromSignature],
+    leaf,
+    subjectEmail: trust.subjectEmail,
+    subjectHostname: trust.subjectHostname,
+    time: now,
+  })
+  const key = verifyPayload([pki.publicKey], sig.payload, signatureBytes)
+  const subject = [trust.subjectEmail, trust.subjectHostname].filter((s) => s !== undefined)
+  return {
+    payloadBytes: sig.payload,
+    keyDescription: `PKI certificate for ${subject.join(' and ')}, ${key.description}`,
+    signerFingerprint: key.fingerprint,
   }
 }

@@ -1,13 +1,12 @@
 /**
- * containers/image's own sigstore fixtures (`signature/fixtures/`, Apache-2.0), read in place
- * from the shared vectors directory, checked against what `signature/policy_eval_sigstore_test.go`
- * expects of the signature step. rekor.pub and fulcio_v1.crt.pem are not among the vectors, so the
- * Rekor SETs cannot be verified here; their bodies and the Fulcio chain (through the root cosign
- * attached) are checked instead.
+ * containers/image's own sigstore fixtures (`signature/fixtures/`, Apache-2.0, copied into
+ * testdata/vectors/image-signatures with their symbolic links resolved), checked against what
+ * `signature/policy_eval_sigstore_test.go` expects of the signature step: keys, Rekor SETs
+ * (rekor.pub), Fulcio certificates (fulcio_v1.crt.pem) and PKI certificates (pki_*_crts.pem).
  */
 import { describe, it, expect } from 'vitest'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { base64ToBytes } from '@initguard/core'
 import { publicKeyPem } from '@initguard/testkit'
 import {
@@ -27,25 +26,14 @@ import { parseSigstorePublicKey } from './sigstore-public-key.ts'
 import { NOW, codeOf, sigstoreWorld } from './sigstore-test-support.ts'
 
 const VECTORS = new URL('../../../testdata/vectors/image-signatures/', import.meta.url)
-const present = existsSync(VECTORS)
-
-/** Read a fixture; git symlinks may have been stored as files holding their target path. */
-function fixture(path: string): Uint8Array {
-  const url = new URL(path, VECTORS)
-  const bytes = new Uint8Array(readFileSync(url))
-  const text = new TextDecoder().decode(bytes)
-  if (bytes[0] !== 0 && text.startsWith('../') && !text.includes('\n')) {
-    return fixture(new URL(text, url).pathname.slice(VECTORS.pathname.length))
-  }
-  return bytes
-}
+const fixture = (path: string): Uint8Array => new Uint8Array(readFileSync(new URL(path, VECTORS)))
 
 const signatureFile = (dir: string, n = 1) =>
   parseDirSigstoreSignature(fixture(`${dir}/signature-${n}`))
 const cosignPub = (): Uint8Array => fixture('cosign.pub')
 const cosign2Pub = (): Uint8Array => fixture('cosign2.pub')
 
-describe.skipIf(!present)('containers/image sigstore fixtures', () => {
+describe('containers/image sigstore fixtures', () => {
   it('dir-img-cosign-valid verifies with cosign.pub, alone or with cosign2.pub in any order', () => {
     const sig = signatureFile('dir-img-cosign-valid')
     expect(sig.mimeType).toBe(SIGSTORE_SIGNATURE_MIME_TYPE)
@@ -65,8 +53,8 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
   })
 
   it('the other cosign.pub fixtures verify at the signature step', () => {
-    // valid-2 (both), valid-with-tag, and the symlinked copies whose refusal upstream comes from
-    // the manifest, not the signature.
+    // valid-2 (both), valid-with-tag, and the copies (links upstream) whose refusal upstream comes
+    // from the manifest, not the signature.
     for (const [dir, n] of [
       ['dir-img-cosign-valid-2', 1],
       ['dir-img-cosign-valid-2', 2],
@@ -112,11 +100,20 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
     expect(signatureFile('dir-img-cosign-other-attachment').mimeType).toBe('text/plain')
   })
 
-  it('dir-img-cosign-key-rekor-valid: cosign2.pub without Rekor; its logged entry names key, signature and payload', () => {
+  it('dir-img-cosign-key-rekor-valid: cosign2.pub with or without rekor.pub; its logged entry names key, signature and payload', () => {
     const sig = signatureFile('dir-img-cosign-key-rekor-valid')
     expect(
       verifySigstoreSignature(sig, { publicKeys: [cosign2Pub()] }, NOW).keyDescription,
     ).toContain('ECDSA P-256')
+    const withRekor = verifySigstoreSignature(
+      sig,
+      {
+        publicKeys: [cosignPub(), cosign2Pub()],
+        rekorPublicKeys: [cosignPub(), fixture('rekor.pub')],
+      },
+      NOW,
+    )
+    expect(withRekor.rekorIntegratedTime).toEqual(new Date(1674251859 * 1000))
     expect(codeOf(() => verifySigstoreSignature(sig, { publicKeys: [cosignPub()] }, NOW))).toBe(
       'ERR_SIGSTORE_SIGNATURE_INVALID',
     )
@@ -166,9 +163,12 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
     expect(body.keyOrCertificate).toEqual(leaf.der)
     expect(body.hashHex).toBe(createHash('sha256').update(sig.payload).digest('hex'))
 
-    // The root cosign attached stands in for fulcio_v1.crt.pem (the same "sigstore" root).
+    // The root cosign attached is fulcio_v1.crt.pem.
+    expect(parseFulcioCaCertificates(new TextEncoder().encode(chainText)).at(-1)?.der).toEqual(
+      parseFulcioCaCertificates(fixture('fulcio_v1.crt.pem'))[0]?.der,
+    )
     const input = {
-      roots: parseFulcioCaCertificates(new TextEncoder().encode(chainText)).slice(-1),
+      roots: parseFulcioCaCertificates(fixture('fulcio_v1.crt.pem')),
       leaf,
       intermediates: parseFulcioChain(chainText),
       oidcIssuer: 'https://github.com/login/oauth',
@@ -192,7 +192,22 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
       'ERR_FULCIO_CHAIN_UNTRUSTED',
     )
 
-    // Without the Fulcio root (and without rekor.pub), the whole signature is refused.
+    // With fulcio_v1.crt.pem and rekor.pub the whole signature verifies, as upstream's does.
+    const trusted = verifySigstoreSignature(
+      sig,
+      {
+        fulcio: {
+          caCertificates: fixture('fulcio_v1.crt.pem'),
+          oidcIssuer: 'https://github.com/login/oauth',
+          subjectEmail: 'mitr@redhat.com',
+        },
+        rekorPublicKeys: [fixture('rekor.pub')],
+      },
+      NOW,
+    )
+    expect(trusted.certificateSubject?.emailAddresses).toEqual(['mitr@redhat.com'])
+
+    // Without the Fulcio root and rekor.pub, the whole signature is refused.
     const w = sigstoreWorld()
     const foreign = {
       fulcio: {
@@ -213,7 +228,7 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
     ).toBe('ERR_FULCIO_CHAIN_UNTRUSTED')
   })
 
-  it('dir-img-cosign-pki-valid: the RSA signature (base64 in wrapped lines) verifies with the leaf key', () => {
+  it('dir-img-cosign-pki-valid: the RSA signature (base64 in wrapped lines) verifies with the leaf key, and with the PKI', () => {
     const sig = signatureFile('dir-img-cosign-pki-valid')
     const leaf = parseFulcioLeafCertificate(
       sig.annotations.get(SIGSTORE_ANNOTATION.certificate) ?? '',
@@ -225,5 +240,22 @@ describe.skipIf(!present)('containers/image sigstore fixtures', () => {
       NOW,
     )
     expect(verified.keyDescription).toContain('RSA-4096')
+    const pki = {
+      caRoots: fixture('pki_root_crts.pem'),
+      caIntermediates: fixture('pki_intermediate_crts.pem'),
+      subjectEmail: 'qiwan@redhat.com',
+      subjectHostname: 'myhost.example.com',
+    }
+    expect(verifySigstoreSignature(sig, { pki }, NOW).keyDescription).toBe(
+      `PKI certificate for qiwan@redhat.com and myhost.example.com, ${verified.keyDescription}`,
+    )
+    expect(
+      codeOf(() =>
+        verifySigstoreSignature(sig, { pki, rekorPublicKeys: [fixture('rekor.pub')] }, NOW),
+      ),
+    ).toBe('ERR_SIGSTORE_TRUST_INVALID')
+    expect(
+      codeOf(() => verifySigstoreSignature(sig, { pki: { ...pki, caRoots: cosignPub() } }, NOW)),
+    ).toBe('ERR_PKI_CA_ROOTS_INVALID')
   })
 })

@@ -71,6 +71,10 @@ export interface SigstoreCertificate {
   readonly extendedKeyUsage: readonly string[] | undefined
   /** The `rfc822Name` entries of the subject alternative name, in order. */
   readonly emailAddresses: readonly string[]
+  /** The `dNSName` entries of the subject alternative name, in order. */
+  readonly dnsNames: readonly string[]
+  /** The `iPAddress` entries of the subject alternative name (4 or 16 bytes each), in order. */
+  readonly ipAddresses: readonly Uint8Array[]
 }
 
 /** Extension OIDs used here. */
@@ -172,21 +176,36 @@ function basicConstraints(ext: CertificateExtension | undefined, field: string) 
   return { isCA, maxPathLength }
 }
 
-function emailAddresses(ext: CertificateExtension | undefined, field: string): string[] {
-  if (ext === undefined) return []
-  const names = decodeDerSequence(parseDer(ext.value, { name: field }), `${field} subjectAltName`)
-  const emails: string[] = []
-  for (const name of names) {
-    // rfc822Name [1] IMPLICIT IA5String; Go refuses one that is not IA5, and so do we.
-    if (name.tagClass === 'context' && name.tagNumber === 1) {
-      emails.push(
-        decodeDerIa5String(name, `${field} rfc822Name`, {
-          implicitTag: { tagClass: 'context', tagNumber: 1 },
-        }),
-      )
+/** The subject alternative names sigstore policies match: emails, DNS names, IP addresses. */
+interface SubjectAltNames {
+  readonly emailAddresses: string[]
+  readonly dnsNames: string[]
+  readonly ipAddresses: Uint8Array[]
+}
+
+function subjectAltNames(ext: CertificateExtension | undefined, field: string): SubjectAltNames {
+  const names: SubjectAltNames = { emailAddresses: [], dnsNames: [], ipAddresses: [] }
+  if (ext === undefined) return names
+  const entries = decodeDerSequence(parseDer(ext.value, { name: field }), `${field} subjectAltName`)
+  for (const name of entries) {
+    if (name.tagClass !== 'context') continue
+    // rfc822Name [1] and dNSName [2] are IMPLICIT IA5String; Go refuses one that is not IA5, and
+    // so do we. iPAddress [7] is 4 or 16 octets (Go refuses any other length).
+    if (name.tagNumber === 1 || name.tagNumber === 2) {
+      const implicitTag = { tagClass: 'context', tagNumber: name.tagNumber } as const
+      const text = decodeDerIa5String(name, `${field} subjectAltName`, { implicitTag })
+      ;(name.tagNumber === 1 ? names.emailAddresses : names.dnsNames).push(text)
+    } else if (name.tagNumber === 7) {
+      const bytes = decodeDerOctetString(name, `${field} iPAddress`, {
+        implicitTag: { tagClass: 'context', tagNumber: 7 },
+      })
+      if (bytes.length !== 4 && bytes.length !== 16) {
+        throw invalid(field, `an iPAddress name has ${bytes.length} bytes, not 4 or 16`)
+      }
+      names.ipAddresses.push(bytes)
     }
   }
-  return emails
+  return names
 }
 
 /**
@@ -278,6 +297,6 @@ export function parseSigstoreCertificate(der: Uint8Array, field: string): Sigsto
     extensions,
     ...basicConstraints(extensions.get(X509_OID.basicConstraints), field),
     extendedKeyUsage,
-    emailAddresses: emailAddresses(extensions.get(X509_OID.subjectAltName), field),
+    ...subjectAltNames(extensions.get(X509_OID.subjectAltName), field),
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Simple signing against the real containers/image fixtures (`signature/fixtures`, read-only from
- * the shared vectors) and adversarial inputs: random bytes, truncations and single-bit flips of
- * valid blobs.
+ * Simple signing against the real containers/image fixtures (`signature/fixtures`, copied into
+ * testdata/vectors/image-signatures with their symbolic links resolved) and adversarial inputs:
+ * random bytes, truncations and single-bit flips of valid blobs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
@@ -14,8 +14,10 @@ import { NOW, PAYLOAD, TestGpg, thrown } from './simple-signing-test-support.ts'
 const FIXTURES = new URL('../../../testdata/vectors/image-signatures/', import.meta.url)
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, FIXTURES)))
 
-/** containers/image's TestKeyFingerprint: the key that made its fixtures (public-key.gpg, absent here). */
+/** containers/image's TestKeyFingerprint: the key that made its fixtures (public-key.gpg). */
 const UPSTREAM_FINGERPRINT = '08CD26E446E2E95249B7A405E932F44B23E8DD43'
+/** After the fixtures were signed (2025); their key has no expiry. */
+const FIXTURE_NOW = new Date('2026-11-29T00:00:00Z')
 
 let gpg: TestGpg
 let signer: string
@@ -36,8 +38,8 @@ afterAll(() => {
 describe('containers/image fixtures', () => {
   // Upstream, corrupt.signature(-v3) are messages by the test key whose signature does not verify
   // (mechanism_test.go: Verify fails, UntrustedSignatureContents returns the payload and the key
-  // ID). Without public-key.gpg the closest check is that they parse as signed messages and the
-  // refusal names the upstream key: v4 with its issuer fingerprint, v3 with its key ID only.
+  // ID). With a keyring that lacks public-key.gpg, the refusal names the upstream key: v4 with its
+  // issuer fingerprint, v3 with its key ID only.
   it.each([
     ['corrupt.signature', { keyId: 'E932F44B23E8DD43', issuerFingerprint: UPSTREAM_FINGERPRINT }],
     ['corrupt.signature-v3', { keyId: 'E932F44B23E8DD43' }],
@@ -50,10 +52,11 @@ describe('containers/image fixtures', () => {
     expect(e.message).toContain('E932F44B23E8DD43')
   })
 
-  it('refuses corrupt.signature the same way at any time (no time check comes first)', async () => {
-    for (const now of [new Date('2016-03-17T00:00:00Z'), new Date('2040-01-01T00:00:00Z')]) {
-      const e = await thrown(() => verifySimpleSigning(fixture('corrupt.signature'), keyring, now))
-      expect(e.code).toBe('ERR_SIMPLE_SIGNING_UNKNOWN_KEY')
+  it('refuses corrupt.signature by public-key.gpg as not verifying, at any time', async () => {
+    const upstream = await parseGpgKeyring(fixture('public-key.gpg'), 'keyPath')
+    for (const now of [FIXTURE_NOW, new Date('2040-01-01T00:00:00Z')]) {
+      const e = await thrown(() => verifySimpleSigning(fixture('corrupt.signature'), upstream, now))
+      expect(e.code).toBe('ERR_SIMPLE_SIGNING_BAD_SIGNATURE')
     }
   })
 
@@ -80,21 +83,29 @@ describe('containers/image fixtures', () => {
     )
   })
 
-  // In the shared copy these `signature-N` files are git symlinks stored as their target path
-  // (`../dir-img-valid/signature-1`, `../invalid-blob.signature`); the targets are not present.
-  // They must be refused as not being OpenPGP at all, with a stable code.
+  // Upstream keeps most of these as links to dir-img-valid/signature-1; each is a real file here.
   it.each([
-    'dir-img-valid-2/signature-1',
-    'dir-img-mixed/signature-1',
-    'dir-img-mixed/signature-2',
-    'dir-img-manifest-digest-error/signature-1',
-    'dir-img-modified-manifest/signature-1',
-    'dir-img-no-manifest/signature-1',
-  ])('refuses %s (a symlink stored as text) as malformed', async (name) => {
-    const blob = fixture(name)
-    expect(new TextDecoder().decode(blob)).toMatch(/^\.\.\//)
-    const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))
-    expect(e.code).toBe('ERR_SIMPLE_SIGNING_MALFORMED')
+    ['image.signature', 'testing/manifest'],
+    ...[
+      'dir-img-valid/signature-1',
+      'dir-img-valid-2/signature-1',
+      'dir-img-valid-2/signature-2',
+      'dir-img-mixed/signature-2',
+      'dir-img-manifest-digest-error/signature-1',
+      'dir-img-modified-manifest/signature-1',
+      'dir-img-no-manifest/signature-1',
+    ].map((name) => [name, 'testing/manifest:latest']),
+  ])('%s verifies with public-key.gpg and signs %s', async (name = '', identity) => {
+    const upstream = await parseGpgKeyring(fixture('public-key.gpg'), 'keyPath')
+    const verified = await verifySimpleSigning(fixture(name), upstream, FIXTURE_NOW)
+    expect(verified.signerFingerprint).toBe(UPSTREAM_FINGERPRINT)
+    const payload = JSON.parse(new TextDecoder().decode(verified.payloadBytes)) as {
+      critical: { identity: { 'docker-reference': string }; image: Record<string, string> }
+    }
+    expect(payload.critical.identity['docker-reference']).toBe(identity)
+    expect(payload.critical.image['docker-manifest-digest']).toBe(
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    )
   })
 
   it('refuses a sigstore signature from a dir: image as malformed', async () => {

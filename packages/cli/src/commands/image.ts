@@ -133,8 +133,9 @@ function checkedJson(origin: PolicyOrigin, checked: CheckedImage): Record<string
     ok: checked.decision.accepted,
     reference: checked.reference.text,
     policy: origin.source,
-    manifestDigest: checked.topManifest.digest,
-    imageManifestDigest: checked.imageManifest.digest,
+    // null when the policy's reject refused the image before anything was fetched.
+    manifestDigest: checked.topManifest?.digest ?? null,
+    imageManifestDigest: checked.imageManifest?.digest ?? null,
     ...(checked.platform === undefined ? {} : { platform: checked.platform }),
     signatureSources: checked.signatureSources ?? null,
     decision: decisionJson(checked.decision),
@@ -167,7 +168,7 @@ export const imageCheckCommand: Command = {
     emit(io, args.values['json'] === true, {
       json: checkedJson(origin, checked),
       text: [
-        `${checked.reference.text} (${checked.topManifest.digest})`,
+        `${checked.reference.text} (${checked.topManifest?.digest ?? 'not fetched: the policy rejects it whatever it is'})`,
         ...describeDecision(checked.decision),
       ].join('\n'),
       warnings: origin.warnings,
