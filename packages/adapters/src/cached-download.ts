@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UnavailableError } from '@initguard/core'
+import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from './local-files.ts'
 
 /** Network and cache settings shared by the collateral clients. */
@@ -106,7 +106,12 @@ export class CachedDownloader {
     }
     const downloaded = await this.#fetchWithRetries(request)
     if (file !== undefined) {
-      await mkdir(join(file, '..'), { recursive: true })
+      const directory = join(file, '..')
+      try {
+        await mkdir(directory, { recursive: true })
+      } catch (error) {
+        throw cacheError(error, directory, 'directory')
+      }
       const envelope = {
         headers: downloaded.headers,
         body: Buffer.from(downloaded.body).toString('base64'),
@@ -179,6 +184,33 @@ export class CachedDownloader {
   }
 }
 
+/**
+ * The cache cannot be used: a directory on its path is a file, an entry is a directory, or access
+ * is denied. Exit 7 naming the path, rather than a download that silently goes uncached.
+ */
+function cacheError(error: unknown, path: string, what: 'directory' | 'entry'): LocalIoError {
+  const code = (error as { code?: unknown }).code
+  const reason =
+    code === 'ENOTDIR' || code === 'EEXIST'
+      ? 'a part of the path is a file, not a directory'
+      : code === 'EISDIR'
+        ? 'the cache entry is a directory, not a file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : typeof code === 'string'
+            ? code
+            : String(error)
+  return new LocalIoError(
+    'ERR_CACHE_UNUSABLE',
+    `cannot use the download cache ${what} ${JSON.stringify(path)}: ${reason}`,
+    {
+      cause: error,
+      details: { path, reason },
+      hint: 'the cache (--cache-dir, else $XDG_CACHE_HOME/initguard) must be a directory Initguard can write: remove or move what is in the way, or choose another --cache-dir',
+    },
+  )
+}
+
 async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: number } | undefined> {
   let text: string
   let modified: number
@@ -187,7 +219,7 @@ async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: num
     modified = (await stat(file)).mtimeMs
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw error
+    throw cacheError(error, file, 'entry')
   }
   try {
     const envelope = JSON.parse(text) as { headers: Record<string, string>; body: string }
@@ -204,12 +236,21 @@ async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: num
   }
 }
 
-/** Read a file, or `undefined` when it does not exist. */
+/**
+ * Read a file, or `undefined` when it does not exist.
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_READ` when it exists but cannot be read (a directory, no
+ *   permission).
+ */
 export async function readIfExists(path: string): Promise<Uint8Array | undefined> {
   try {
     return new Uint8Array(await readFile(path))
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw error
+    throw new LocalIoError(
+      'ERR_FILE_READ',
+      `cannot read ${JSON.stringify(path)}: ${(error as { code?: unknown }).code === 'EISDIR' ? 'it is a directory' : String((error as { code?: unknown }).code ?? error)}`,
+      { cause: error, details: { path } },
+    )
   }
 }

@@ -4,15 +4,42 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { UsageError } from '@initguard/core'
+import { InternalError, UsageError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
+import type { OptionValue } from './option-values.ts'
 
-/** The options table of a command, as `node:util` `parseArgs` takes it, plus help text. */
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {
-  /** One line of help; `ARG` names the value. */
+/** The kinds of evidence an option can apply to. */
+export type EvidenceKind = 'snp' | 'tdx' | 'sgx'
+
+interface OptionSpecBase {
+  readonly short?: string
+  /** One line of help. */
   readonly help: string
-  readonly valueName?: string
+  /**
+   * The kinds of evidence the option applies to; absent means every kind. Given for another kind,
+   * the option is refused ({@link refuseInapplicableOptions}), never ignored.
+   */
+  readonly appliesTo?: readonly EvidenceKind[]
 }
+
+/** A flag. */
+export interface BooleanOptionSpec extends OptionSpecBase {
+  readonly type: 'boolean'
+}
+
+/** An option with a value: every one declares the kind of its value, parsed before the command runs. */
+export interface StringOptionSpec extends OptionSpecBase {
+  readonly type: 'string'
+  readonly multiple?: boolean
+  readonly default?: string
+  /** The value's name in help, e.g. `FILE`. */
+  readonly valueName?: string
+  /** The strict parser of the value (see `option-values.ts`). */
+  readonly value: OptionValue<unknown>
+}
+
+/** One entry of a command's options table. */
+export type OptionSpec = BooleanOptionSpec | StringOptionSpec
 
 /** One `initguard GROUP NAME` command. */
 export interface Command {
@@ -29,12 +56,17 @@ export interface Command {
 
 /** Parsed options and positionals. */
 export interface ParsedArgs {
+  /** The options as given: text, `true` for a flag, a list for a repeatable option. */
   readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>
   readonly positionals: readonly string[]
+  /** The options table the values were parsed against. */
+  readonly options: Readonly<Record<string, OptionSpec>>
+  /** Each string option's value (a list for a repeatable one) as its kind parsed it. */
+  readonly parsed: Readonly<Record<string, unknown>>
 }
 
 /** Options every reporting command shares. */
-export const JSON_OPTION: OptionSpec = {
+export const JSON_OPTION: BooleanOptionSpec = {
   type: 'boolean',
   help: 'print one JSON object on standard output instead of text',
 }
@@ -47,18 +79,28 @@ export function parseCommandArgs(
 ): ParsedArgs {
   const options: NonNullable<ParseArgsConfig['options']> = {}
   for (const [name, spec] of Object.entries(command.options)) {
-    const { help: _help, valueName: _valueName, ...rest } = spec
-    options[name] = rest
+    options[name] =
+      spec.type === 'boolean'
+        ? { type: 'boolean', ...(spec.short === undefined ? {} : { short: spec.short }) }
+        : {
+            type: 'string',
+            ...(spec.short === undefined ? {} : { short: spec.short }),
+            ...(spec.multiple === true ? { multiple: true } : {}),
+            ...(spec.default === undefined
+              ? {}
+              : { default: spec.multiple === true ? [spec.default] : spec.default }),
+          }
   }
   options['help'] = { type: 'boolean', short: 'h' }
+  let values: ParsedArgs['values']
+  let positionals: string[]
   try {
-    const { values, positionals } = parseArgs({
+    ;({ values, positionals } = parseArgs({
       args: [...argv],
       options,
       allowPositionals: true,
       strict: true,
-    })
-    return { values, positionals }
+    }))
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause)
     throw new UsageError('ERR_USAGE', message.replace(/\. To specify a positional.*$/s, ''), {
@@ -66,6 +108,83 @@ export function parseCommandArgs(
       hint: `see \`${prefix} ${command.name} --help\``,
     })
   }
+  return { values, positionals, options: command.options, parsed: parseValues(command, values) }
+}
+
+/** Every string option's value through its kind's parser: the first malformed one is refused. */
+function parseValues(command: Command, values: ParsedArgs['values']): Record<string, unknown> {
+  const parsed: Record<string, unknown> = {}
+  for (const [name, spec] of Object.entries(command.options)) {
+    const given = values[name]
+    if (spec.type !== 'string' || given === undefined) continue
+    parsed[name] = Array.isArray(given)
+      ? given.map((text) => spec.value.parse(String(text), name))
+      : spec.value.parse(String(given), name)
+  }
+  return parsed
+}
+
+function stringSpec<T>(args: ParsedArgs, name: string, kind: OptionValue<T>): void {
+  const spec = args.options[name]
+  // The command asked for a value of a kind its table does not declare: a bug, not a user error.
+  if (spec?.type !== 'string' || spec.value !== kind)
+    throw new InternalError('ERR_INTERNAL', `--${name} is not declared with the kind asked for`)
+}
+
+/** A string option's value as its kind parsed it, or `undefined` when not given. */
+export function parsedOption<T>(
+  args: ParsedArgs,
+  name: string,
+  kind: OptionValue<T>,
+): T | undefined {
+  stringSpec(args, name, kind)
+  const value = args.parsed[name]
+  return Array.isArray(value) ? (value.at(-1) as T | undefined) : (value as T | undefined)
+}
+
+/** A repeatable string option's values as its kind parsed them. */
+export function parsedList<T>(args: ParsedArgs, name: string, kind: OptionValue<T>): T[] {
+  stringSpec(args, name, kind)
+  const value = args.parsed[name]
+  return value === undefined ? [] : Array.isArray(value) ? (value as T[]) : [value as T]
+}
+
+/** True when the option was given (a flag set, or a value). */
+export function optionGiven(args: ParsedArgs, name: string): boolean {
+  const value = args.values[name]
+  return value !== undefined && value !== false
+}
+
+/**
+ * Refuse every option given that does not apply to this kind of evidence: an expectation for a
+ * field the evidence does not have would otherwise be skipped and the evidence accepted unchecked.
+ *
+ * @throws {@link UsageError} `ERR_OPTION_NOT_APPLICABLE` naming the option and the evidence.
+ */
+export function refuseInapplicableOptions(
+  args: ParsedArgs,
+  kind: EvidenceKind,
+  evidence: string,
+): void {
+  for (const [name, spec] of Object.entries(args.options)) {
+    if (spec.appliesTo === undefined || spec.appliesTo.includes(kind) || !optionGiven(args, name))
+      continue
+    const names = spec.appliesTo.map((k) => EVIDENCE_NAMES[k])
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `--${name} applies to ${names.join(' and ')} evidence; this is ${evidence}`,
+      {
+        details: { option: `--${name}`, evidence: kind },
+        hint: `drop --${name}: the ${EVIDENCE_NAMES[kind]} evidence has no such field, so it cannot be checked`,
+      },
+    )
+  }
+}
+
+const EVIDENCE_NAMES: Readonly<Record<EvidenceKind, string>> = {
+  snp: 'SEV-SNP',
+  tdx: 'TDX',
+  sgx: 'SGX',
 }
 
 /** The text `--help` prints for a command. */
@@ -83,7 +202,7 @@ export function commandHelp(prefix: string, command: Command): string {
     const value = spec.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''
     return [
       `  ${short}--${name}${value}`,
-      spec.help + (spec.multiple === true ? ' (repeatable)' : ''),
+      spec.help + (spec.type === 'string' && spec.multiple === true ? ' (repeatable)' : ''),
     ] as const
   })
   rows.push(['  -h, --help', 'show this help'])

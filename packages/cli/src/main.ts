@@ -156,3 +156,16 @@ async function runCommand(
   }
   return command.run(args, io)
 }
+
+/** Every command with the words that run it (`['initdata', 'build']`), e.g. for tests over options. */
+export function commandTable(): readonly {
+  readonly words: readonly string[]
+  readonly command: Command
+}[] {
+  return [
+    ...TOP_LEVEL.map((command) => ({ words: [command.name], command })),
+    ...GROUPS.flatMap((group) =>
+      group.commands.map((command) => ({ words: [group.name, command.name], command })),
+    ),
+  ]
+}

@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  PolicyChecker,
   bytesToHex,
   constantTimeEqual,
   throwIfAppraisalFailed,
@@ -58,12 +59,55 @@ function tcbText(t: TcbComponents): string {
   return `${t.fmc === undefined ? '' : `FMC ${t.fmc} `}BL ${t.bootloader} TEE ${t.tee} SNP ${t.snp} UCODE ${t.microcode}`
 }
 
-/** The rules a report fails, empty when it meets the policy. */
+const U8 = 0xff
+const U32 = 0xffff_ffff
+
+/**
+ * Refuse a policy whose values cannot be bounds: NaN, fractions, negative or out-of-range numbers,
+ * byte strings of the wrong length, an FMC minimum for a product line without an FMC.
+ *
+ * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` naming every fault.
+ */
+export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: SnpProduct): void {
+  const check = new PolicyChecker('ERR_SNP_POLICY_INVALID', 'SEV-SNP appraisal policy')
+  check.bytes('hostData', policy.hostData, 32)
+  check.bytes('reportData', policy.reportData, 64)
+  check.byteList('measurements', policy.measurements, 48)
+  check.byteList('chipIds', policy.chipIds, 64)
+  check.byteList('idKeyDigests', policy.idKeyDigests, 48)
+  check.byteList('authorKeyDigests', policy.authorKeyDigests, 48)
+  check.integer('vmpl', policy.vmpl, 0, 3)
+  check.integer('minimumGuestSvn', policy.minimumGuestSvn, 0, U32)
+  check.boolean('allowDebug', policy.allowDebug)
+  check.boolean('allowMigrationAgent', policy.allowMigrationAgent)
+  if (policy.minimumAbi !== undefined) {
+    check.integer('minimumAbi.major', policy.minimumAbi.major, 0, U8)
+    check.integer('minimumAbi.minor', policy.minimumAbi.minor, 0, U8)
+  }
+  const tcb = policy.minimumTcb
+  if (tcb !== undefined) {
+    check.integer('minimumTcb.bootloader', tcb.bootloader, 0, U8)
+    check.integer('minimumTcb.tee', tcb.tee, 0, U8)
+    check.integer('minimumTcb.snp', tcb.snp, 0, U8)
+    check.integer('minimumTcb.microcode', tcb.microcode, 0, U8)
+    check.integer('minimumTcb.fmc', tcb.fmc, 0, U8)
+    if (tcb.fmc !== undefined && product !== undefined && product !== 'Turin')
+      check.fault(`minimumTcb.fmc applies to Turin and later; this report is from a ${product}`)
+  }
+  check.done()
+}
+
+/**
+ * The rules a report fails, empty when it meets the policy.
+ *
+ * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` when the policy itself is invalid.
+ */
 export function appraisalFailures(
   report: SnpReport,
   product: SnpProduct,
   policy: SnpAppraisalPolicy,
 ): Failure[] {
+  checkSnpAppraisalPolicy(policy, product)
   const failures: Failure[] = []
   if (policy.allowDebug !== true && report.policy.debug) {
     failures.push({
@@ -167,7 +211,8 @@ export function appraisalFailures(
 /**
  * Appraise a report against a policy.
  *
- * @throws {@link ExpectationError} with the code of the first failing rule; `details.failed` lists
+ * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` when the policy itself is invalid (see
+ *   {@link checkSnpAppraisalPolicy}); {@link ExpectationError} with the code of the first failing rule; `details.failed` lists
  *   every failing rule's code and the message names each, with expected and actual values.
  */
 export function appraiseSnpReport(

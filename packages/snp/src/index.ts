@@ -68,7 +68,7 @@ export type {
 } from './amd-chain.ts'
 export { verifySnpReportSignature } from './report-signature.ts'
 export { checkEndorsement } from './endorsement-checks.ts'
-export { appraiseSnpReport, appraisalFailures } from './appraisal.ts'
+export { appraiseSnpReport, appraisalFailures, checkSnpAppraisalPolicy } from './appraisal.ts'
 export type { SnpAppraisalPolicy } from './appraisal.ts'
 export { snpClaims } from './claims.ts'
 export type { SnpClaims, TcbClaims } from './claims.ts'

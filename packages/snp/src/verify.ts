@@ -15,7 +15,12 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { UnavailableError, VerificationError } from '@initguard/core'
+import {
+  UnavailableError,
+  VerificationError,
+  subjectLine,
+  type TrustAnchorInfo,
+} from '@initguard/core'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
 import {
   verifyAmdChain,
@@ -25,7 +30,7 @@ import {
 } from './amd-chain.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
 import { checkAmdCrl } from './amd-crl.ts'
-import { appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
+import { appraiseSnpReport, checkSnpAppraisalPolicy, type SnpAppraisalPolicy } from './appraisal.ts'
 import type { CertTableEntry } from './cert-table.ts'
 import { snpClaims, type SnpClaims } from './claims.ts'
 import { checkEndorsement } from './endorsement-checks.ts'
@@ -65,6 +70,8 @@ export interface SnpVerification {
     readonly intermediate: string
     readonly endorsement: string
     readonly validUntil: string
+    /** The ARK the chain ends at: AMD's pinned one, or one the caller supplied. */
+    readonly anchor: TrustAnchorInfo
   }
   readonly warnings: readonly string[]
 }
@@ -204,7 +211,8 @@ function productOf(report: SnpReport, endorsement: AmdCertificate): SnpProduct {
 /**
  * Verify a report and its certificates, then appraise it.
  *
- * @throws {@link VerificationError} (exit 4) when the evidence is not genuine;
+ * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` (exit 2) when the policy itself is invalid;
+ *   {@link VerificationError} (exit 4) when the evidence is not genuine;
  *   {@link UnavailableError} `ERR_SNP_ENDORSEMENT_MISSING` (exit 6) when no VCEK/VLEK was given;
  *   {@link ExpectationError} (exit 5) when it is genuine but fails the policy.
  */
@@ -212,6 +220,8 @@ export function verifySnpEvidence(
   evidence: SnpEvidence,
   options: SnpVerifyOptions,
 ): SnpVerification {
+  // A policy that cannot be applied is refused before any work, whatever the evidence.
+  checkSnpAppraisalPolicy(options.policy ?? {})
   const cache = options.cache ?? new SnpVerifierCache()
   const { report } = evidence
   const signingKey = report.signerInfo.signingKey
@@ -281,6 +291,14 @@ export function verifySnpEvidence(
       intermediate: chain.intermediate.fingerprint,
       endorsement: chain.endorsement.fingerprint,
       validUntil: chain.validUntil.toISOString(),
+      anchor: {
+        origin:
+          chain.root.fingerprint === AMD_PRODUCTION_ROOTS[product].fingerprints.ark
+            ? 'pinned'
+            : 'user-supplied',
+        subject: subjectLine(chain.root.x509.subject),
+        sha256: chain.root.fingerprint,
+      },
     },
     warnings,
   }

@@ -120,7 +120,12 @@ export { PCK_CERTIFICATE_CN, verifyPckChain } from './pck-chain.ts'
 export type { VerifiedPckChain } from './pck-chain.ts'
 export { QuoteVerifierCache, verifyDcapQuote } from './verify-quote.ts'
 export type { QuoteVerification, QuoteVerifyOptions } from './verify-quote.ts'
-export { acceptedStatuses, appraiseQuote, quoteAppraisalFailures } from './quote-appraisal.ts'
+export {
+  acceptedStatuses,
+  appraiseQuote,
+  checkQuoteAppraisalPolicy,
+  quoteAppraisalFailures,
+} from './quote-appraisal.ts'
 export type { QuoteAppraisalPolicy } from './quote-appraisal.ts'
 export { quoteClaims } from './quote-claims.ts'
 export type { QuoteClaims } from './quote-claims.ts'

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { VerificationError, subjectLine } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   parseCollateralCertificate,
@@ -12,6 +13,7 @@ import {
   type CollateralCertificate,
 } from './collateral-certs.ts'
 import { fail, signedBy } from './collateral-chain.ts'
+import { INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
 import {
   PCK_PLATFORM_CA_CN,
   PCK_PROCESSOR_CA_CN,
@@ -32,6 +34,13 @@ export interface VerifiedPckChain {
   readonly info: PckCertificateInfo
   readonly validFrom: Date
   readonly validUntil: Date
+}
+
+/** The trusted root as a message names it: Intel's pinned root, or the one the caller supplied. */
+function trustedRootText(root: CollateralCertificate): string {
+  return root.fingerprint === INTEL_SGX_ROOT_CA_SHA256
+    ? `Intel's SGX Root CA (SHA-256 ${INTEL_SGX_ROOT_CA_SHA256}), the pinned root`
+    : `the user-supplied trusted root ${subjectLine(root.x509.subject)} (SHA-256 ${root.fingerprint})`
 }
 
 function checkShape(certificate: CollateralCertificate, role: string): void {
@@ -79,10 +88,13 @@ export function verifyPckChain(
     )
   }
   if (last !== undefined && !sameBytes(last.der, root.der)) {
-    throw fail(
+    throw new VerificationError(
       'ERR_TDX_PCK_ROOT_UNTRUSTED',
-      `the PCK chain ends in ${last.commonName || 'a certificate without a CN'} (SHA-256 ${last.fingerprint.slice(0, 16)}…), which is not the trusted root`,
-      'only the pinned Intel SGX Root CA (or a root passed explicitly) is trusted',
+      `the PCK chain ends at ${subjectLine(last.x509.subject) || 'a certificate without a subject'}, SHA-256 ${last.fingerprint}, which is not ${trustedRootText(root)}`,
+      {
+        details: { chainRoot: last.fingerprint, trustedRoot: root.fingerprint },
+        hint: 'only the pinned Intel SGX Root CA (or a root passed explicitly with --intel-root) is trusted; a chain to any other root is refused',
+      },
     )
   }
   if (pck.commonName !== PCK_CERTIFICATE_CN) {
@@ -105,8 +117,15 @@ export function verifyPckChain(
   }
   checkShape(pck, 'PCK certificate')
   checkShape(ca, ca.commonName)
-  if (!signedBy(ca, root))
-    throw fail('ERR_TDX_PCK_CHAIN', `the ${ca.commonName} is not signed by the trusted root`)
+  if (!signedBy(ca, root)) {
+    // The chain leaves its root out: all that can be said is that the CA does not verify with
+    // the trusted root, whatever root (perhaps of the same name) signed it.
+    throw new VerificationError(
+      'ERR_TDX_PCK_ROOT_UNTRUSTED',
+      `the PCK chain does not end at ${trustedRootText(root)}: its ${ca.commonName}, issued by ${subjectLine(ca.x509.issuer)}, is not signed by that root`,
+      { details: { trustedRoot: root.fingerprint } },
+    )
+  }
   if (!signedBy(pck, ca))
     throw fail('ERR_TDX_PCK_CHAIN', `the PCK certificate is not signed by the ${ca.commonName}`)
   for (const [certificate, role] of [

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  PolicyChecker,
   bytesToHex,
   constantTimeEqual,
   throwIfAppraisalFailed,
@@ -111,12 +112,64 @@ function initdataBinding(
   }
 }
 
-/** The rules a quote fails; empty when it meets the policy. */
+/** The policy fields each kind of quote has; a field set for the other kind is refused. */
+const TDX_ONLY = ['mrConfigId', 'mrTd', 'rtmrs', 'mrSeam'] as const
+const SGX_ONLY = ['configId', 'mrEnclave', 'mrSigner', 'minimumIsvSvn'] as const
+
+/**
+ * Refuse a policy whose values cannot be bounds (NaN, fractions, negative or out-of-range numbers,
+ * byte strings of the wrong length, more than four RTMRs) and, given the quote's kind, a policy
+ * that sets a field that kind of quote does not have (it would otherwise be skipped).
+ *
+ * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` naming every fault.
+ */
+export function checkQuoteAppraisalPolicy(
+  policy: QuoteAppraisalPolicy,
+  kind?: DcapQuoteBody['kind'],
+): void {
+  const check = new PolicyChecker('ERR_TDX_POLICY_INVALID', 'DCAP quote appraisal policy')
+  check.bytes('mrConfigId', policy.mrConfigId, 48)
+  check.bytes('configId', policy.configId, 64)
+  check.bytes('reportData', policy.reportData, 64)
+  check.byteList('mrTd', policy.mrTd, 48)
+  check.byteList('mrSeam', policy.mrSeam, 48)
+  check.byteList('mrEnclave', policy.mrEnclave, 32)
+  check.byteList('mrSigner', policy.mrSigner, 32)
+  check.integer('minimumIsvSvn', policy.minimumIsvSvn, 0, 0xffff)
+  check.boolean('allowDebug', policy.allowDebug)
+  check.boolean('allowSwHardeningNeeded', policy.allowSwHardeningNeeded)
+  check.boolean('allowConfigurationNeeded', policy.allowConfigurationNeeded)
+  const rtmrs: unknown = policy.rtmrs
+  if (rtmrs !== undefined) {
+    if (!Array.isArray(rtmrs) || rtmrs.length > 4)
+      check.fault('rtmrs must be a list of at most 4 entries (RTMR0–3)')
+    else for (let i = 0; i < rtmrs.length; i++) check.bytes(`rtmrs[${i}]`, rtmrs[i] as unknown, 48)
+  }
+  if (kind !== undefined) {
+    const isSgx = kind === 'sgx'
+    for (const field of isSgx ? TDX_ONLY : SGX_ONLY) {
+      if (policy[field] !== undefined) {
+        check.fault(
+          `${field} applies to ${isSgx ? 'TDX' : 'SGX'} quotes; this is ${isSgx ? 'an SGX' : 'a TDX'} quote`,
+        )
+      }
+    }
+  }
+  check.done()
+}
+
+/**
+ * The rules a quote fails; empty when it meets the policy.
+ *
+ * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` when the policy itself is invalid or sets a
+ *   field the quote does not have.
+ */
 export function quoteAppraisalFailures(
   body: DcapQuoteBody,
   tcb: TcbEvaluation,
   policy: QuoteAppraisalPolicy,
 ): Failure[] {
+  checkQuoteAppraisalPolicy(policy, body.kind)
   const failures: Failure[] = []
   const accepted = acceptedStatuses(policy)
   if (!accepted.includes(tcb.status)) {
@@ -171,7 +224,8 @@ export function quoteAppraisalFailures(
 /**
  * Appraise a verified quote.
  *
- * @throws {@link ExpectationError} with the first failing rule's code; `details.failed` lists all.
+ * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` (see {@link checkQuoteAppraisalPolicy});
+ *   {@link ExpectationError} with the first failing rule's code; `details.failed` lists all.
  */
 export function appraiseQuote(
   body: DcapQuoteBody,

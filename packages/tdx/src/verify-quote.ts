@@ -18,15 +18,26 @@
  */
 import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
-import { UnavailableError, bytesToBase64url, bytesToHex, constantTimeEqual } from '@initguard/core'
+import {
+  UnavailableError,
+  bytesToBase64url,
+  bytesToHex,
+  constantTimeEqual,
+  subjectLine,
+  type TrustAnchorInfo,
+} from '@initguard/core'
 import type { CollateralCertificate } from './collateral-certs.ts'
 import { fail, trustedRoot } from './collateral-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
 import { isSerialRevoked } from './crl.ts'
-import { INTEL_PRODUCTION_ANCHOR } from './intel-roots.ts'
+import { INTEL_PRODUCTION_ANCHOR, INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
 import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
-import { appraiseQuote, type QuoteAppraisalPolicy } from './quote-appraisal.ts'
+import {
+  appraiseQuote,
+  checkQuoteAppraisalPolicy,
+  type QuoteAppraisalPolicy,
+} from './quote-appraisal.ts'
 import { quoteClaims, type QuoteClaims } from './quote-claims.ts'
 import { INTEL_QE_VENDOR_ID } from './quote-header.ts'
 import type { DcapQuote } from './quote.ts'
@@ -53,6 +64,8 @@ export interface QuoteVerification {
   readonly tee: 'tdx' | 'sgx'
   readonly tcb: TcbEvaluation
   readonly claims: QuoteClaims
+  /** The root the PCK chain and collateral end at: Intel's pinned root or the caller's. */
+  readonly anchor: TrustAnchorInfo
   readonly warnings: readonly string[]
 }
 
@@ -157,11 +170,15 @@ function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain):
 /**
  * Verify a quote with its collateral, then appraise it.
  *
- * @throws {@link VerificationError} (exit 4) when the quote or collateral is not genuine;
+ * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` (exit 2) when the policy is invalid or sets
+ *   fields this kind of quote does not have; {@link VerificationError} (exit 4) when the quote or
+ *   collateral is not genuine;
  *   {@link UnavailableError} (exit 6) when the PCK is needed and missing;
  *   {@link ExpectationError} (exit 5) when it is genuine but fails the policy.
  */
 export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): QuoteVerification {
+  // A policy that cannot be applied to this quote is refused before any work.
+  checkQuoteAppraisalPolicy(options.policy ?? {}, quote.body.kind)
   const cache = options.cache ?? new QuoteVerifierCache()
   const root = trustedRoot(options.root ?? INTEL_PRODUCTION_ANCHOR.root)
   const warnings: string[] = []
@@ -260,6 +277,11 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
     tee: body.kind === 'sgx' ? 'sgx' : 'tdx',
     tcb,
     claims: quoteClaims(quote, tcb, pck),
+    anchor: {
+      origin: root.fingerprint === INTEL_SGX_ROOT_CA_SHA256 ? 'pinned' : 'user-supplied',
+      subject: subjectLine(root.x509.subject),
+      sha256: root.fingerprint,
+    },
     warnings,
   }
 }

@@ -192,4 +192,4 @@ export type {
   FulcioTestPki,
   FulcioTestPkiOptions,
 } from './sigstore-fulcio-pki.ts'
-export { codeOf, rejected, rejectedCode, thrown } from './thrown.ts'
+export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'

@@ -44,3 +44,18 @@ export async function rejectedCode(
 ): Promise<string> {
   return (await rejected(work)).code
 }
+
+/**
+ * What `run` did, as one comparable string: `accepted`, or the category and code of the
+ * InitguardError it threw (`usage ERR_SNP_POLICY_INVALID`), so a test asserts the exit category
+ * and the code at once.
+ */
+export function outcome(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    const refusal = expectInitguard(error)
+    return `${refusal.category} ${refusal.code}`
+  }
+  return 'accepted'
+}

@@ -33,6 +33,7 @@ import {
   defaultSnpTcb,
 } from '@initguard/testkit'
 import { stringOption, type Command } from '../command.ts'
+import { PATH_VALUE } from '../option-values.ts'
 import { demoImagePolicy } from './demo-image-policy.ts'
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
@@ -45,7 +46,12 @@ export const demoCommand: Command = {
   description:
     'Writes its files to --out DIR (default: a new temporary directory) and prints each step.',
   options: {
-    out: { type: 'string', valueName: 'DIR', help: 'where to write the files the demo makes' },
+    out: {
+      type: 'string',
+      value: PATH_VALUE,
+      valueName: 'DIR',
+      help: 'where to write the files the demo makes',
+    },
   },
   async run(args, io) {
     const requested = stringOption(args, 'out')

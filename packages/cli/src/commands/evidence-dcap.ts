@@ -4,7 +4,7 @@
  * @module
  */
 import { IntelPcsClient, readInput } from '@initguard/adapters'
-import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
+import { UsageError, bytesToHex } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import {
   collateralFromPcs,
@@ -15,111 +15,148 @@ import {
   type DcapEvidence,
   type QuoteAppraisalPolicy,
 } from '@initguard/tdx'
-import { listOption, stringOption, type OptionSpec, type ParsedArgs } from '../command.ts'
+import {
+  parsedList,
+  parsedOption,
+  type EvidenceKind,
+  type OptionSpec,
+  type ParsedArgs,
+} from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
+import {
+  PATH_VALUE,
+  RTMR_VALUE,
+  URL_VALUE,
+  hexValue,
+  integerValue,
+  type OptionValue,
+} from '../option-values.ts'
 import type { Report } from '../output.ts'
+import { anchorPhrase } from './evidence-anchor.ts'
 import { cacheDirectory } from './evidence-input.ts'
+
+const DCAP: readonly EvidenceKind[] = ['tdx', 'sgx']
+const TDX: readonly EvidenceKind[] = ['tdx']
+const SGX: readonly EvidenceKind[] = ['sgx']
+
+const MRCONFIGID = hexValue(48, 'MRCONFIGID')
+const CONFIGID = hexValue(64, 'CONFIGID')
+const MRTD = hexValue(48, 'MRTD')
+const MRSEAM = hexValue(48, 'MRSEAM')
+const MRENCLAVE = hexValue(32, 'MRENCLAVE')
+const MRSIGNER = hexValue(32, 'MRSIGNER')
+const ISV_SVN = integerValue(0, 0xffff, 'ISVSVN is a u16')
+/** REPORT_DATA (SNP) and REPORTDATA (TDX, SGX) are both 64 bytes. */
+export const REPORT_DATA: OptionValue<Uint8Array> = hexValue(64, 'REPORT_DATA')
 
 /** Options only DCAP verification reads. */
 export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   collateral: {
     type: 'string',
+    value: PATH_VALUE,
+    appliesTo: DCAP,
     valueName: 'FILE',
     help: 'TDX/SGX: collateral JSON (TCB info, QE identity, CRLs and chains)',
   },
   pccs: {
     type: 'string',
+    value: URL_VALUE,
+    appliesTo: DCAP,
     valueName: 'URL',
     help: 'TDX/SGX: fetch collateral from this PCCS or PCS (default Intel PCS), cached',
   },
   'intel-root': {
     type: 'string',
+    value: PATH_VALUE,
+    appliesTo: DCAP,
     valueName: 'FILE',
     help: "TDX/SGX: trust this root instead of Intel's (test PKIs only)",
   },
   'expect-mrconfigid': {
     type: 'string',
+    value: MRCONFIGID,
+    appliesTo: TDX,
     valueName: 'HEX',
     help: 'TDX: MRCONFIGID must be exactly this (48 bytes)',
   },
   'expect-configid': {
     type: 'string',
+    value: CONFIGID,
+    appliesTo: SGX,
     valueName: 'HEX',
     help: 'SGX: CONFIGID must be exactly this (64 bytes)',
   },
   'expect-mrtd': {
     type: 'string',
+    value: MRTD,
+    appliesTo: TDX,
     multiple: true,
     valueName: 'HEX',
     help: 'TDX: MRTD must be one of these',
   },
   'expect-rtmr': {
     type: 'string',
+    value: RTMR_VALUE,
+    appliesTo: TDX,
     multiple: true,
     valueName: 'N=HEX',
     help: 'TDX: RTMR N must be exactly HEX',
   },
   'expect-mrseam': {
     type: 'string',
+    value: MRSEAM,
+    appliesTo: TDX,
     multiple: true,
     valueName: 'HEX',
     help: 'TDX: MRSEAM must be one of these',
   },
   'expect-mrenclave': {
     type: 'string',
+    value: MRENCLAVE,
+    appliesTo: SGX,
     multiple: true,
     valueName: 'HEX',
     help: 'SGX: MRENCLAVE must be one of these',
   },
   'expect-mrsigner': {
     type: 'string',
+    value: MRSIGNER,
+    appliesTo: SGX,
     multiple: true,
     valueName: 'HEX',
     help: 'SGX: MRSIGNER must be one of these',
   },
-  'min-isv-svn': { type: 'string', valueName: 'N', help: 'SGX: ISVSVN must be at least N' },
+  'min-isv-svn': {
+    type: 'string',
+    value: ISV_SVN,
+    appliesTo: SGX,
+    valueName: 'N',
+    help: 'SGX: ISVSVN must be at least N',
+  },
   'allow-sw-hardening': {
     type: 'boolean',
+    appliesTo: DCAP,
     help: 'TDX/SGX: also accept TCB status SWHardeningNeeded',
   },
   'allow-configuration-needed': {
     type: 'boolean',
+    appliesTo: DCAP,
     help: 'TDX/SGX: also accept TCB status ConfigurationNeeded',
   },
 }
 
-function hexOf(text: string, option: string, length?: number): Uint8Array {
-  const bytes = hexToBytes(text.trim(), { field: `--${option}` })
-  if (length !== undefined && bytes.length !== length) {
-    throw new UsageError(
-      'ERR_USAGE',
-      `--${option} must be ${length} bytes (${length * 2} hex digits); got ${bytes.length}`,
-    )
-  }
-  return bytes
-}
-
 async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPolicy> {
-  const initdataPath = stringOption(args, 'expect-initdata')
-  const one = (name: string, length: number): Uint8Array | undefined => {
-    const text = stringOption(args, name)
-    return text === undefined ? undefined : hexOf(text, name, length)
-  }
-  const many = (name: string): Uint8Array[] | undefined => {
-    const values = listOption(args, name)
-    return values.length === 0 ? undefined : values.map((v) => hexOf(v, name))
+  const initdataPath = parsedOption(args, 'expect-initdata', PATH_VALUE)
+  const many = (name: string, kind: OptionValue<Uint8Array>): Uint8Array[] | undefined => {
+    const values = parsedList(args, name, kind)
+    return values.length === 0 ? undefined : values
   }
   const rtmrs: (Uint8Array | undefined)[] = []
-  for (const entry of listOption(args, 'expect-rtmr')) {
-    const match = /^([0-3])=([0-9a-fA-F]{96})$/.exec(entry)
-    if (match === null)
-      throw new UsageError(
-        'ERR_USAGE',
-        `--expect-rtmr ${JSON.stringify(entry)}: expected N=HEX with N 0–3 and 48 bytes of hex`,
-      )
-    rtmrs[Number(match[1])] = hexToBytes(match[2] ?? '')
+  for (const { index, value } of parsedList(args, 'expect-rtmr', RTMR_VALUE)) {
+    if (rtmrs[index] !== undefined)
+      throw new UsageError('ERR_OPTION_VALUE', `--expect-rtmr gives RTMR${index} more than once`)
+    rtmrs[index] = value
   }
-  const svn = stringOption(args, 'min-isv-svn')
   const fields: Record<string, unknown> = {
     initdata:
       initdataPath === undefined
@@ -127,15 +164,15 @@ async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPoli
         : parseInitdata(
             await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
           ),
-    mrConfigId: one('expect-mrconfigid', 48),
-    configId: one('expect-configid', 64),
-    reportData: one('expect-report-data', 64),
-    mrTd: many('expect-mrtd'),
-    mrSeam: many('expect-mrseam'),
-    mrEnclave: many('expect-mrenclave'),
-    mrSigner: many('expect-mrsigner'),
+    mrConfigId: parsedOption(args, 'expect-mrconfigid', MRCONFIGID),
+    configId: parsedOption(args, 'expect-configid', CONFIGID),
+    reportData: parsedOption(args, 'expect-report-data', REPORT_DATA),
+    mrTd: many('expect-mrtd', MRTD),
+    mrSeam: many('expect-mrseam', MRSEAM),
+    mrEnclave: many('expect-mrenclave', MRENCLAVE),
+    mrSigner: many('expect-mrsigner', MRSIGNER),
     rtmrs: rtmrs.length === 0 ? undefined : rtmrs,
-    minimumIsvSvn: svn === undefined ? undefined : Number(svn),
+    minimumIsvSvn: parsedOption(args, 'min-isv-svn', ISV_SVN),
     allowDebug: args.values['allow-debug'] === true,
     allowSwHardeningNeeded: args.values['allow-sw-hardening'] === true,
     allowConfigurationNeeded: args.values['allow-configuration-needed'] === true,
@@ -151,7 +188,7 @@ async function collateralFor(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<DcapCollateral> {
-  const file = stringOption(args, 'collateral')
+  const file = parsedOption(args, 'collateral', PATH_VALUE)
   if (file !== undefined)
     return parseCollateralJson(await readInput(file, { what: 'collateral', stdin: io.stdin }))
   const certification = evidence.quote.signatureData.pckCertification
@@ -167,7 +204,7 @@ async function collateralFor(
     )
   }
   const pck = parsePckCertificate(pckDer)
-  const pccs = stringOption(args, 'pccs')
+  const pccs = parsedOption(args, 'pccs', URL_VALUE)
   const client = new IntelPcsClient({
     cacheDir: cacheDirectory(args),
     offline: args.values['offline'] === true,
@@ -193,25 +230,7 @@ export async function verifyDcapFromCli(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<Report> {
-  for (const snpOnly of [
-    'expect-host-data',
-    'expect-measurement',
-    'expect-vmpl',
-    'min-tcb',
-    'min-guest-svn',
-    'certs',
-    'crl',
-    'fetch-crl',
-    'trust-root',
-  ]) {
-    if (args.values[snpOnly] !== undefined) {
-      throw new UsageError(
-        'ERR_USAGE',
-        `--${snpOnly} applies to SEV-SNP evidence; this is a ${evidence.quote.body.kind === 'sgx' ? 'SGX' : 'TDX'} quote`,
-      )
-    }
-  }
-  const root = stringOption(args, 'intel-root')
+  const root = parsedOption(args, 'intel-root', PATH_VALUE)
   const result = verifyDcapQuote(evidence.quote, {
     now,
     collateral: await collateralFor(evidence, args, io),
@@ -233,10 +252,11 @@ export async function verifyDcapFromCli(
       tee: result.tee,
       tcb_status: result.tcb.status,
       advisory_ids: result.tcb.advisoryIds,
+      anchor: result.anchor,
       claims,
     },
     text: [
-      `ok: genuine ${tee} quote, PCK chain to the trusted Intel root, collateral current; TCB status ${result.tcb.status}${result.tcb.advisoryIds.length > 0 ? ` (${result.tcb.advisoryIds.join(', ')})` : ''}`,
+      `ok: genuine ${tee} quote, PCK chain to ${anchorPhrase(result.anchor, "Intel's SGX Root CA", '--intel-root')}, collateral current; TCB status ${result.tcb.status}${result.tcb.advisoryIds.length > 0 ? ` (${result.tcb.advisoryIds.join(', ')})` : ''}`,
       `${binding.padEnd(11)} ${claims.init_data}`,
       `REPORTDATA  ${claims.report_data}`,
       `FMSPC ${String(claims['fmspc'])}, PCK CA ${String(claims['pck_ca'])}`,

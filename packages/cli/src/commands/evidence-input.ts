@@ -5,7 +5,7 @@
  * @module
  */
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { readInput } from '@initguard/adapters'
 import { bytesToHex } from '@initguard/core'
 import {
@@ -71,10 +71,15 @@ export function jsonView(value: unknown, omit: readonly string[]): Record<string
   ) as Record<string, unknown>
 }
 
-/** The download cache: `--cache-dir`, else `$XDG_CACHE_HOME/initguard`, else `~/.cache/initguard`. */
+/**
+ * The download cache: `--cache-dir`, else `$XDG_CACHE_HOME/initguard`, else `~/.cache/initguard`.
+ * An empty or relative `XDG_CACHE_HOME` is ignored, as the XDG Base Directory spec says: it would
+ * put the cache wherever the command happens to run.
+ */
 export function cacheDirectory(args: ParsedArgs): string {
+  const xdg = process.env['XDG_CACHE_HOME']
   return (
     stringOption(args, 'cache-dir') ??
-    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'initguard')
+    join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'initguard')
   )
 }

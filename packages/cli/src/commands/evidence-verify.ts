@@ -4,7 +4,7 @@
  * @module
  */
 import { AmdKdsClient, readInput } from '@initguard/adapters'
-import { UnavailableError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
+import { UnavailableError, UsageError, isInitguardError } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import {
   AMD_PRODUCTION_ANCHORS,
@@ -16,50 +16,35 @@ import {
   type SnpProduct,
   type SnpReport,
   type SnpTrustAnchors,
-  type TcbComponents,
 } from '@initguard/snp'
-import { JSON_OPTION, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts'
+import {
+  JSON_OPTION,
+  parsedList,
+  parsedOption,
+  refuseInapplicableOptions,
+  type Command,
+  type EvidenceKind,
+  type ParsedArgs,
+} from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
+import {
+  PATH_VALUE,
+  SNP_TCB_VALUE,
+  TIME_VALUE,
+  URL_VALUE,
+  hexValue,
+  integerValue,
+} from '../option-values.ts'
 import { emit } from '../output.ts'
-
-import { DCAP_OPTIONS, verifyDcapFromCli } from './evidence-dcap.ts'
+import { anchorPhrase } from './evidence-anchor.ts'
+import { DCAP_OPTIONS, REPORT_DATA, verifyDcapFromCli } from './evidence-dcap.ts'
 import { cacheDirectory, guessProduct, loadEvidence } from './evidence-input.ts'
 
-function hexOption(args: ParsedArgs, name: string, length: number): Uint8Array | undefined {
-  const text = stringOption(args, name)
-  if (text === undefined) return undefined
-  const bytes = hexToBytes(text.trim(), { field: `--${name}` })
-  if (bytes.length !== length) {
-    throw new UsageError(
-      'ERR_USAGE',
-      `--${name} must be ${length} bytes (${length * 2} hex digits); got ${bytes.length}`,
-    )
-  }
-  return bytes
-}
-
-function tcbOption(text: string | undefined): TcbComponents | undefined {
-  if (text === undefined) return undefined
-  const parts = new Map<string, number>()
-  for (const item of text.split(',')) {
-    const match = /^(fmc|bl|tee|snp|ucode)=(\d{1,3})$/.exec(item.trim())
-    if (match === null || Number(match[2]) > 255) {
-      throw new UsageError(
-        'ERR_USAGE',
-        `--min-tcb ${JSON.stringify(text)}: expected bl=N,tee=N,snp=N,ucode=N[,fmc=N]`,
-      )
-    }
-    parts.set(match[1] ?? '', Number(match[2]))
-  }
-  const get = (k: string): number => parts.get(k) ?? 0
-  return {
-    ...(parts.has('fmc') ? { fmc: get('fmc') } : {}),
-    bootloader: get('bl'),
-    tee: get('tee'),
-    snp: get('snp'),
-    microcode: get('ucode'),
-  }
-}
+const SNP: readonly EvidenceKind[] = ['snp']
+const HOST_DATA = hexValue(32, 'HOST_DATA')
+const MEASUREMENT = hexValue(48, 'MEASUREMENT')
+const VMPL = integerValue(0, 3, 'VMPL')
+const GUEST_SVN = integerValue(0, 0xffff_ffff, 'GUEST_SVN is a u32')
 
 async function readCertificates(
   paths: readonly string[],
@@ -140,12 +125,15 @@ export const verifySnpCommand: Command = {
   options: {
     certs: {
       type: 'string',
+      value: PATH_VALUE,
+      appliesTo: SNP,
       multiple: true,
       valueName: 'FILE',
       help: 'VCEK/VLEK/ASK/ARK certificates (DER or PEM bundles)',
     },
     at: {
       type: 'string',
+      value: TIME_VALUE,
       valueName: 'TIME',
       help: 'check certificate validity at this ISO 8601 time instead of now',
     },
@@ -155,68 +143,99 @@ export const verifySnpCommand: Command = {
     },
     'kds-url': {
       type: 'string',
+      value: URL_VALUE,
+      appliesTo: SNP,
       valueName: 'URL',
       help: 'AMD KDS base URL (default https://kdsintf.amd.com)',
     },
     'kds-store': {
       type: 'string',
+      value: PATH_VALUE,
+      appliesTo: SNP,
       valueName: 'DIR',
       help: 'offline VCEK store: DIR/{product}/{hwid}/{tcb}.der',
     },
     'cache-dir': {
       type: 'string',
+      value: PATH_VALUE,
       valueName: 'DIR',
       help: 'download cache (default $XDG_CACHE_HOME/initguard)',
     },
     crl: {
       type: 'string',
+      value: PATH_VALUE,
+      appliesTo: SNP,
       valueName: 'FILE',
       help: "AMD's CRL for the product (DER): the chain must not be on it",
     },
     'fetch-crl': {
       type: 'boolean',
+      appliesTo: SNP,
       help: "fetch AMD's CRL from KDS (cached) and check the chain against it",
     },
     'trust-root': {
       type: 'string',
+      value: PATH_VALUE,
+      appliesTo: SNP,
       multiple: true,
       valueName: 'FILE',
       help: "trust these ARK/ASK/ASVK (PEM) instead of AMD's: for test PKIs only",
     },
     'expect-host-data': {
       type: 'string',
+      value: HOST_DATA,
+      appliesTo: SNP,
       valueName: 'HEX',
       help: 'HOST_DATA must be exactly this (32 bytes)',
     },
     'expect-initdata': {
       type: 'string',
+      value: PATH_VALUE,
       valueName: 'FILE',
       help: 'HOST_DATA must bind this initdata document',
     },
     'expect-measurement': {
       type: 'string',
+      value: MEASUREMENT,
+      appliesTo: SNP,
       multiple: true,
       valueName: 'HEX',
       help: 'MEASUREMENT must be one of these',
     },
     'expect-report-data': {
       type: 'string',
+      value: REPORT_DATA,
       valueName: 'HEX',
       help: 'REPORT_DATA must be exactly this (64 bytes)',
     },
-    'expect-vmpl': { type: 'string', valueName: 'N', help: 'VMPL must be N' },
+    'expect-vmpl': {
+      type: 'string',
+      value: VMPL,
+      appliesTo: SNP,
+      valueName: 'N',
+      help: 'VMPL must be N',
+    },
     'min-tcb': {
       type: 'string',
+      value: SNP_TCB_VALUE,
+      appliesTo: SNP,
       valueName: 'bl=N,tee=N,snp=N,ucode=N[,fmc=N]',
       help: 'REPORTED_TCB must be at least this',
     },
-    'min-guest-svn': { type: 'string', valueName: 'N', help: 'GUEST_SVN must be at least N' },
+    'min-guest-svn': {
+      type: 'string',
+      value: GUEST_SVN,
+      appliesTo: SNP,
+      valueName: 'N',
+      help: 'GUEST_SVN must be at least N',
+    },
     'allow-debug': {
       type: 'boolean',
       help: 'accept a guest whose policy allows debugging (never in production)',
     },
     'allow-migration-agent': {
       type: 'boolean',
+      appliesTo: SNP,
       help: 'accept a guest whose policy allows a migration agent',
     },
     ...DCAP_OPTIONS,
@@ -224,11 +243,10 @@ export const verifySnpCommand: Command = {
   },
   async run(args, io) {
     const loaded = await loadEvidence(args, io, 'evidence verify')
-    const at = stringOption(args, 'at')
-    const now = at === undefined ? new Date() : new Date(at)
-    if (Number.isNaN(now.getTime()))
-      throw new UsageError('ERR_USAGE', `--at ${JSON.stringify(at)} is not an ISO 8601 time`)
+    const now = parsedOption(args, 'at', TIME_VALUE) ?? new Date()
     if (loaded.family === 'dcap') {
+      const sgx = loaded.evidence.quote.body.kind === 'sgx'
+      refuseInapplicableOptions(args, sgx ? 'sgx' : 'tdx', sgx ? 'an SGX quote' : 'a TDX quote')
       emit(
         io,
         args.values['json'] === true,
@@ -237,26 +255,17 @@ export const verifySnpCommand: Command = {
       return 0
     }
     const evidence = loaded.evidence
-    for (const dcapOnly of Object.keys(DCAP_OPTIONS)) {
-      if (args.values[dcapOnly] !== undefined && args.values[dcapOnly] !== false) {
-        throw new UsageError(
-          'ERR_USAGE',
-          `--${dcapOnly} applies to TDX/SGX quotes; this is SEV-SNP evidence`,
-        )
-      }
-    }
-    if (
-      stringOption(args, 'expect-host-data') !== undefined &&
-      stringOption(args, 'expect-initdata') !== undefined
-    ) {
+    refuseInapplicableOptions(args, 'snp', 'SEV-SNP evidence')
+    const hostData = parsedOption(args, 'expect-host-data', HOST_DATA)
+    const initdataPath = parsedOption(args, 'expect-initdata', PATH_VALUE)
+    if (hostData !== undefined && initdataPath !== undefined) {
       throw new UsageError('ERR_USAGE', 'give --expect-host-data or --expect-initdata, not both')
     }
-    const initdataPath = stringOption(args, 'expect-initdata')
-    const vmpl = stringOption(args, 'expect-vmpl')
-    const svn = stringOption(args, 'min-guest-svn')
-    const minimumTcb = tcbOption(stringOption(args, 'min-tcb'))
-    const hostData = hexOption(args, 'expect-host-data', 32)
-    const reportData = hexOption(args, 'expect-report-data', 64)
+    const reportData = parsedOption(args, 'expect-report-data', REPORT_DATA)
+    const measurements = parsedList(args, 'expect-measurement', MEASUREMENT)
+    const minimumTcb = parsedOption(args, 'min-tcb', SNP_TCB_VALUE)
+    const vmpl = parsedOption(args, 'expect-vmpl', VMPL)
+    const minimumGuestSvn = parsedOption(args, 'min-guest-svn', GUEST_SVN)
     const policy: SnpAppraisalPolicy = {
       ...(hostData === undefined ? {} : { hostData }),
       ...(reportData === undefined ? {} : { reportData }),
@@ -267,21 +276,15 @@ export const verifySnpCommand: Command = {
               await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
             ),
           }),
-      ...(listOption(args, 'expect-measurement').length === 0
-        ? {}
-        : {
-            measurements: listOption(args, 'expect-measurement').map((m) =>
-              hexToBytes(m, { field: '--expect-measurement' }),
-            ),
-          }),
+      ...(measurements.length === 0 ? {} : { measurements }),
       ...(minimumTcb === undefined ? {} : { minimumTcb }),
-      ...(vmpl === undefined ? {} : { vmpl: Number(vmpl) }),
-      ...(svn === undefined ? {} : { minimumGuestSvn: Number(svn) }),
+      ...(vmpl === undefined ? {} : { vmpl }),
+      ...(minimumGuestSvn === undefined ? {} : { minimumGuestSvn }),
       allowDebug: args.values['allow-debug'] === true,
       allowMigrationAgent: args.values['allow-migration-agent'] === true,
     }
-    const anchors = await trustAnchors(listOption(args, 'trust-root'), io)
-    const certificates = await readCertificates(listOption(args, 'certs'), io)
+    const anchors = await trustAnchors(parsedList(args, 'trust-root', PATH_VALUE), io)
+    const certificates = await readCertificates(parsedList(args, 'certs', PATH_VALUE), io)
     const crl = await loadCrl(evidence.report, args, io)
     const options = { now, anchors, certificates, policy, ...(crl === undefined ? {} : { crl }) }
     let result
@@ -308,7 +311,7 @@ export const verifySnpCommand: Command = {
         chain: result.chain,
       },
       text: [
-        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to the trusted ARK-${result.product} valid until ${result.chain.validUntil}`,
+        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to ${anchorPhrase(result.chain.anchor, `AMD's ARK-${result.product}`, '--trust-root')} valid until ${result.chain.validUntil}`,
         `MEASUREMENT  ${c.measurement}`,
         `HOST_DATA    ${c.host_data}`,
         `REPORT_DATA  ${c.report_data}`,
@@ -321,8 +324,8 @@ export const verifySnpCommand: Command = {
 }
 
 function kdsClient(args: ParsedArgs): AmdKdsClient {
-  const baseUrl = stringOption(args, 'kds-url')
-  const offlineStore = stringOption(args, 'kds-store')
+  const baseUrl = parsedOption(args, 'kds-url', URL_VALUE)
+  const offlineStore = parsedOption(args, 'kds-store', PATH_VALUE)
   return new AmdKdsClient({
     cacheDir: cacheDirectory(args),
     offline: args.values['offline'] === true,
@@ -353,7 +356,7 @@ async function loadCrl(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<Uint8Array | undefined> {
-  const path = stringOption(args, 'crl')
+  const path = parsedOption(args, 'crl', PATH_VALUE)
   if (path !== undefined)
     return readInput(path, { what: 'CRL', stdin: io.stdin, maxSize: 16 * 1024 * 1024 })
   if (args.values['fetch-crl'] !== true) return undefined

@@ -13,7 +13,6 @@ import {
   parseRegistriesD,
   readInput,
   type CheckImageOptions,
-  type Platform,
   type RegistriesDConfig,
 } from '@initguard/adapters'
 import { ExpectationError, UsageError, isInitguardError, utf8ToString } from '@initguard/core'
@@ -22,12 +21,16 @@ import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/
 import {
   JSON_OPTION,
   listOption,
+  parsedOption,
   stringOption,
   type OptionSpec,
   type ParsedArgs,
 } from '../command.ts'
+import { PATH_VALUE, PLATFORM_VALUE, TIME_VALUE, freeValue } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
 import {
+  ENCODING_OPTION,
+  EXPECTED_VALUE,
   FROM_OPTION,
   TEE_OPTION,
   expectedValue,
@@ -40,20 +43,28 @@ const SYSTEM_REGISTRIES_D = '/etc/containers/registries.d'
 
 /** Options shared by `image check` and `image pull`. */
 export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  policy: { type: 'string', valueName: 'FILE', help: 'the containers-policy.json(5) file' },
+  policy: {
+    type: 'string',
+    value: PATH_VALUE,
+    valueName: 'FILE',
+    help: 'the containers-policy.json(5) file',
+  },
   initdata: {
     type: 'string',
+    value: PATH_VALUE,
     valueName: 'FILE',
     help: "take the policy from this initdata document's cdh.toml ([image] image_security_policy), after checking it against --tee/--expected",
   },
   tee: { ...TEE_OPTION, help: `with --initdata: ${TEE_OPTION.help}` },
   expected: {
     type: 'string',
+    value: EXPECTED_VALUE,
     valueName: 'VALUE',
     help: 'with --initdata: the value the TEE reported for the document (hex, or base64 with --encoding base64)',
   },
   encoding: {
     type: 'string',
+    value: ENCODING_OPTION.value,
     valueName: 'ENC',
     help: 'encoding of --expected: hex (default) or base64',
   },
@@ -64,27 +75,32 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   },
   'registries-d': {
     type: 'string',
+    value: PATH_VALUE,
     valueName: 'DIR',
     help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists (with --initdata: the document's sigstore_config, else none)`,
   },
   authfile: {
     type: 'string',
+    value: PATH_VALUE,
     valueName: 'FILE',
     help: 'docker config.json with registry credentials; default $DOCKER_CONFIG/config.json or ~/.docker/config.json if it exists',
   },
   'insecure-registry': {
     type: 'string',
+    value: freeValue('a registry host[:port]', 'localhost:5000'),
     multiple: true,
     valueName: 'HOST',
     help: 'reach this registry (host[:port]) over plain HTTP',
   },
   platform: {
     type: 'string',
+    value: PLATFORM_VALUE,
     valueName: 'OS/ARCH',
     help: 'the platform picked from a manifest list; default linux/amd64',
   },
   at: {
     type: 'string',
+    value: TIME_VALUE,
     valueName: 'TIME',
     help: 'judge signatures and keys at this ISO 8601 time; default now',
   },
@@ -227,45 +243,6 @@ export async function loadPolicy(
   }
 }
 
-function platformOption(args: ParsedArgs): Platform | undefined {
-  const text = stringOption(args, 'platform')
-  if (text === undefined) return undefined
-  const [os, architecture, variant, ...rest] = text.split('/')
-  if (
-    os === undefined ||
-    os === '' ||
-    architecture === undefined ||
-    architecture === '' ||
-    rest.length > 0
-  ) {
-    throw new UsageError(
-      'ERR_USAGE',
-      `--platform ${JSON.stringify(text)}: expected OS/ARCH[/VARIANT]`,
-      {
-        hint: 'e.g. --platform linux/arm64/v8',
-      },
-    )
-  }
-  return { os, architecture, ...(variant === undefined || variant === '' ? {} : { variant }) }
-}
-
-// ISO 8601 with a zone, or a date alone (UTC): nothing that depends on this machine's TZ.
-const ISO_TIME =
-  /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/
-
-/** `--at`: an ISO 8601 time with a zone (or a date, meaning midnight UTC). */
-export function timeOption(args: ParsedArgs): Date | undefined {
-  const text = stringOption(args, 'at')
-  if (text === undefined) return undefined
-  const time = ISO_TIME.test(text) ? new Date(text) : new Date(Number.NaN)
-  if (Number.isNaN(time.getTime())) {
-    throw new UsageError('ERR_USAGE', `--at ${JSON.stringify(text)} is not a time`, {
-      hint: 'give an ISO 8601 time with its zone, e.g. --at 2026-01-31T12:00:00Z, or a date (UTC)',
-    })
-  }
-  return time
-}
-
 async function credentialsOption(args: ParsedArgs): Promise<CheckImageOptions['credentials']> {
   const explicit = stringOption(args, 'authfile')
   const path = explicit ?? defaultDockerConfigPath()
@@ -284,8 +261,8 @@ export async function checkOptions(
   args: ParsedArgs,
   origin: PolicyOrigin,
 ): Promise<CheckImageOptions> {
-  const platform = platformOption(args)
-  const now = timeOption(args)
+  const platform = parsedOption(args, 'platform', PLATFORM_VALUE)
+  const now = parsedOption(args, 'at', TIME_VALUE)
   const credentials = await credentialsOption(args)
   return {
     policy: origin.policy,

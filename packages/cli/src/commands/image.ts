@@ -16,17 +16,14 @@ import {
 } from '@initguard/adapters'
 import { UsageError } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
-import { onePositional, stringOption, type Command, type ParsedArgs } from '../command.ts'
+import { onePositional, parsedOption, type Command, type ParsedArgs } from '../command.ts'
+import { TIME_VALUE, integerValue } from '../option-values.ts'
+
+const CONCURRENCY = integerValue(1, 16, 'layer downloads at once')
 import { EXIT_CODES } from '../exit-codes.ts'
 import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
-import {
-  IMAGE_OPTIONS,
-  checkOptions,
-  loadPolicy,
-  timeOption,
-  type PolicyOrigin,
-} from './image-input.ts'
+import { IMAGE_OPTIONS, checkOptions, loadPolicy, type PolicyOrigin } from './image-input.ts'
 
 /**
  * The exit code for a decision: 0 accepted, 5 refused; but when every failing requirement failed
@@ -73,7 +70,7 @@ async function checkLocal(local: LocalImage, args: ParsedArgs, io: CliIo): Promi
     )
   }
   const origin = await loadPolicy(args, io, false)
-  const at = timeOption(args)
+  const at = parsedOption(args, 'at', TIME_VALUE)
   const when = at === undefined ? {} : { now: at }
   let name: string
   let manifestDigest: string
@@ -213,6 +210,7 @@ export const imagePullCommand: Command = {
     ...IMAGE_OPTIONS,
     concurrency: {
       type: 'string',
+      value: CONCURRENCY,
       valueName: 'N',
       help: 'layer downloads at once (1–16); default 3',
     },
@@ -233,14 +231,7 @@ export const imagePullCommand: Command = {
         },
       )
     }
-    const concurrencyText = stringOption(args, 'concurrency') ?? '3'
-    const concurrency = Number(concurrencyText)
-    if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 16) {
-      throw new UsageError(
-        'ERR_USAGE',
-        `--concurrency must be a whole number from 1 to 16; got ${JSON.stringify(concurrencyText)}`,
-      )
-    }
+    const concurrency = parsedOption(args, 'concurrency', CONCURRENCY) ?? 3
     const origin = await loadPolicy(args, io)
     const onProgress = progressReporter(io)
     const json = args.values['json'] === true

@@ -17,6 +17,7 @@ import {
   stringOption,
   type Command,
 } from '../command.ts'
+import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { FROM_OPTION, documentBytes, INPUT_FORMATS, OUTPUT_OPTION } from './initdata-input.ts'
 import { choice } from '../command.ts'
@@ -36,7 +37,12 @@ export const annotateCommand: Command = {
     'Example: initguard initdata annotate deploy.yaml --initdata initdata.toml --in-place',
   ].join('\n'),
   options: {
-    initdata: { type: 'string', valueName: 'FILE', help: 'the initdata document to carry' },
+    initdata: {
+      type: 'string',
+      value: PATH_VALUE,
+      valueName: 'FILE',
+      help: 'the initdata document to carry',
+    },
     from: { ...FROM_OPTION, help: 'what --initdata holds: toml (default), annotation or image' },
     output: OUTPUT_OPTION,
     'in-place': { type: 'boolean', help: 'rewrite MANIFEST itself (atomically)' },

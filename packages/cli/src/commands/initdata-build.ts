@@ -15,6 +15,7 @@ import {
 } from '@initguard/initdata'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { JSON_OPTION, choice, listOption, stringOption, type Command } from '../command.ts'
+import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
 
@@ -41,19 +42,38 @@ export const buildCommand: Command = {
   options: {
     aa: {
       type: 'string',
+      value: PATH_VALUE,
       valueName: 'FILE',
       help: 'the attestation agent config, as data."aa.toml"',
     },
     cdh: {
       type: 'string',
+      value: PATH_VALUE,
       valueName: 'FILE',
       help: 'the confidential data hub config, as data."cdh.toml"',
     },
-    policy: { type: 'string', valueName: 'FILE', help: 'the agent policy, as data."policy.rego"' },
-    data: { type: 'string', multiple: true, valueName: 'KEY=FILE', help: 'any other entry' },
-    algorithm: { type: 'string', valueName: 'ALG', help: INITDATA_ALGORITHMS.join(', ') },
+    policy: {
+      type: 'string',
+      value: PATH_VALUE,
+      valueName: 'FILE',
+      help: 'the agent policy, as data."policy.rego"',
+    },
+    data: {
+      type: 'string',
+      value: freeValue('KEY=FILE', 'extra.toml=extra.toml'),
+      multiple: true,
+      valueName: 'KEY=FILE',
+      help: 'any other entry',
+    },
+    algorithm: {
+      type: 'string',
+      value: choiceValue(INITDATA_ALGORITHMS),
+      valueName: 'ALG',
+      help: INITDATA_ALGORITHMS.join(', '),
+    },
     'for-tee': {
       type: 'string',
+      value: choiceValue(TEE_KINDS),
       valueName: 'TEE',
       help: 'pick the algorithm that fits this TEE field whole',
     },

@@ -9,6 +9,7 @@ import { JSON_OPTION, onePositional, type Command } from '../command.ts'
 import { emit } from '../output.ts'
 import {
   ENCODING_OPTION,
+  EXPECTED_VALUE,
   FROM_OPTION,
   TEE_OPTION,
   encodeValue,
@@ -102,6 +103,7 @@ const EXPECTED_OPTIONS = {
   tee: TEE_OPTION,
   expected: {
     type: 'string',
+    value: EXPECTED_VALUE,
     valueName: 'VALUE',
     help: 'the field value the TEE reports or the verifier expects',
   },

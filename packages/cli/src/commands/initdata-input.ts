@@ -19,7 +19,8 @@ import {
   type InitdataDocument,
   type TeeKind,
 } from '@initguard/initdata'
-import { choice, type OptionSpec, type ParsedArgs, stringOption } from '../command.ts'
+import { choice, type ParsedArgs, type StringOptionSpec, stringOption } from '../command.ts'
+import { PATH_VALUE, choiceValue, freeValue, type OptionValue } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
 
 /** The forms an initdata document can be given in. */
@@ -27,27 +28,40 @@ export const INPUT_FORMATS = ['toml', 'annotation', 'image'] as const
 export type InputFormat = (typeof INPUT_FORMATS)[number]
 
 /** `--from`: what FILE holds. */
-export const FROM_OPTION: OptionSpec = {
+export const FROM_OPTION: StringOptionSpec = {
   type: 'string',
+  value: choiceValue(INPUT_FORMATS),
   valueName: 'FORMAT',
   help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, as in the pod), image (the block device)',
   default: 'toml',
 }
 
 /** `--tee`. */
-export const TEE_OPTION: OptionSpec = {
+export const TEE_OPTION: StringOptionSpec = {
   type: 'string',
+  value: choiceValue(TEE_KINDS),
   valueName: 'TEE',
   help: `the TEE field: ${TEE_KINDS.join(', ')} (snp HOST_DATA 32 B, tdx MRCONFIGID 48 B, sgx CONFIGID 64 B, cca 64 B, se 256 B, vtpm PCR 8)`,
 }
 
 /** `--encoding`. */
-export const ENCODING_OPTION: OptionSpec = {
+export const ENCODING_OPTION: StringOptionSpec = {
   type: 'string',
+  value: choiceValue(['hex', 'base64']),
   valueName: 'ENC',
   help: 'hex (default) or base64',
   default: 'hex',
 }
+
+/**
+ * `--expected`: a value the TEE reported, decoded by {@link expectedValue} with `--encoding` and
+ * compared (or explained: `initdata explain` diagnoses truncated and mis-encoded values, so the
+ * text is not refused up front; a value that does not decode is malformed input, exit 3).
+ */
+export const EXPECTED_VALUE: OptionValue<string> = freeValue(
+  'a TEE field value (hex, or base64 with --encoding base64)',
+  '00',
+)
 
 /** Read and validate the document at `path` (`-` for standard input) in the form `--from` says. */
 export async function loadDocument(
@@ -120,8 +134,9 @@ export function encodeValue(bytes: Uint8Array, args: ParsedArgs): string {
 }
 
 /** `-o/--output`. */
-export const OUTPUT_OPTION: OptionSpec = {
+export const OUTPUT_OPTION: StringOptionSpec = {
   type: 'string',
+  value: PATH_VALUE,
   short: 'o',
   valueName: 'FILE',
   help: 'write to FILE (atomically) instead of standard output',

@@ -14,6 +14,7 @@ import {
   readInitdataImage,
 } from '@initguard/initdata'
 import { JSON_OPTION, onePositional, stringOption, type Command } from '../command.ts'
+import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
 
@@ -56,6 +57,7 @@ export const decodeCommand: Command = {
   options: {
     'from-file': {
       type: 'string',
+      value: PATH_VALUE,
       valueName: 'FILE',
       help: 'read the value from FILE (- for standard input)',
     },

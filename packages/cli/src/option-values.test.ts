@@ -1,0 +1,204 @@
+/**
+ * No option of any command accepts a malformed value: the table is read from the commands' own
+ * option specs, so a new option is covered as soon as it is declared. Free text (paths, host
+ * names) is declared as such and only checked for emptiness.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { StringOptionSpec } from './command.ts'
+import { runCaptured } from './cli-test-support.ts'
+import { commandTable } from './main.ts'
+import { TIME_VALUE, type ValueKind } from './option-values.ts'
+
+const run = runCaptured
+
+const BAD_TIMES = [
+  '2026-02-30',
+  '2026-02-29T00:00:00Z',
+  '2026-13-01T00:00:00Z',
+  '2026-00-10',
+  '2026-01-01T24:00:00Z',
+  '2026-01-01T12:60:00Z',
+  '2026-01-01T12:00:60Z',
+  '2026-01-01T12:00:00',
+  '2026-01-01T12:00:00+24:00',
+  '2026-01-01 12:00:00Z',
+  '2026-1-1',
+  '1767225600',
+  'now',
+  'yesterday',
+  '2026-01-01T12:00:00.Z',
+  '2026-01-01T12:00:00.1234567890Z',
+]
+
+/** Malformed values for a kind; a kind without a generator fails the test. */
+function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
+  const whitespace = fc.constantFrom(
+    '',
+    ' ',
+    '\t',
+    '\n',
+    ` ${example}`,
+    `${example} `,
+    `${example}\n`,
+  )
+  switch (kind.name) {
+    case 'integer': {
+      const inRange = fc.integer({ min: kind.min, max: kind.max }).map(String)
+      return fc.oneof(
+        whitespace,
+        inRange.map((n) => `${n}x`),
+        inRange.map((n) => `${n}.5`),
+        inRange.map((n) => `${n}.0`),
+        inRange.map((n) => `+${n}`),
+        inRange.map((n) => `-${n === '0' ? '1' : n}`),
+        inRange.map((n) => `0x${n}`),
+        inRange.map((n) => `${n}e0`),
+        fc.bigInt({ min: BigInt(kind.max) + 1n }).map(String),
+        ...(kind.min > 0 ? [fc.integer({ min: 0, max: kind.min - 1 }).map(String)] : []),
+        fc.constantFrom('NaN', 'Infinity', '١', '1_000', '1,000'),
+      )
+    }
+    case 'hex': {
+      const digits = kind.length * 2
+      return fc.oneof(
+        whitespace,
+        fc
+          .integer({ min: 0, max: digits * 2 })
+          .filter((n) => n !== digits)
+          .chain((n) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`))),
+        fc
+          .integer({ min: 0, max: digits - 1 })
+          .map((i) => `${example.slice(0, i)}g${example.slice(i + 1)}`),
+        fc.constant(`0x${example.slice(2)}`),
+        fc.constant(`${example.slice(0, 2)} ${example.slice(3)}`),
+        fc.constant(`${example.slice(0, 2)}:${example.slice(3)}`),
+      )
+    }
+    case 'choice':
+      return fc.oneof(
+        whitespace,
+        fc.string().filter((s) => !kind.accepted.includes(s)),
+        fc.constant(`${example}x`),
+        fc.constant(example.toUpperCase()).filter((s) => !kind.accepted.includes(s)),
+      )
+    case 'time':
+      return fc.oneof(whitespace, fc.constantFrom(...BAD_TIMES), fc.constant(`${example}x`))
+    case 'snp-tcb':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(
+          'bl=1',
+          'bl=1,tee=0,snp=8',
+          'bl=1,tee=0,snp=8,ucode=115,',
+          'bl=1,bl=2,tee=0,snp=8,ucode=115',
+          'bl=256,tee=0,snp=8,ucode=115',
+          'bl=-1,tee=0,snp=8,ucode=115',
+          'bl=1.5,tee=0,snp=8,ucode=115',
+          'bl=1, tee=0,snp=8,ucode=115',
+          'bl=1,tee=0,snp=8,ucode=115,xyz=1',
+          'bl=0x1,tee=0,snp=8,ucode=115',
+        ),
+      )
+    case 'rtmr':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(`4=${'ab'.repeat(48)}`, `0=${'ab'.repeat(47)}`, `0:${'ab'.repeat(48)}`),
+        fc.constantFrom(`-1=${'ab'.repeat(48)}`, `0=0x${'ab'.repeat(47)}`, 'ab'.repeat(48)),
+      )
+    case 'platform':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(
+          'linux',
+          'linux/',
+          '/amd64',
+          'linux/amd64/v8/x',
+          'linux amd64',
+          'linux//v8',
+        ),
+      )
+    case 'url':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(
+          'example.com',
+          'ftp://example.com',
+          'http://',
+          'file:///etc/passwd',
+          'https//x',
+        ),
+      )
+    case 'free':
+      return fc.constant('')
+  }
+}
+
+const stringOptions = commandTable().flatMap(({ words, command }) =>
+  Object.entries(command.options)
+    .filter((entry): entry is [string, StringOptionSpec] => entry[1].type === 'string')
+    .map(([name, spec]) => ({ words, name, spec })),
+)
+
+describe('the option table', () => {
+  it('has string options of every command, each declaring its kind', () => {
+    expect(stringOptions.length).toBeGreaterThan(30)
+    const free = stringOptions.filter((o) => o.spec.value.kind.name === 'free').map((o) => o.name)
+    // Free text is declared, and only these options take it.
+    expect([...new Set(free)].sort()).toEqual([
+      'aa',
+      'authfile',
+      'cache-dir',
+      'cdh',
+      'certs',
+      'collateral',
+      'crl',
+      'data',
+      'expect-initdata',
+      'expected',
+      'from-file',
+      'initdata',
+      'insecure-registry',
+      'intel-root',
+      'kds-store',
+      'out',
+      'output',
+      'policy',
+      'registries-d',
+      'trust-root',
+    ])
+  })
+
+  for (const { words, name, spec } of stringOptions) {
+    it(`${words.join(' ')} --${name} (${spec.value.kind.name}) refuses malformed values with exit 2 naming it`, async () => {
+      // --help after the options: values are parsed, then only the help is printed (nothing runs).
+      expect((await run([...words, `--${name}`, spec.value.example, '--help'])).code).toBe(0)
+      await fc.assert(
+        fc.asyncProperty(malformed(spec.value.kind, spec.value.example), async (value) => {
+          const refused = await run([...words, `--${name}=${value}`, '--help'])
+          expect(refused.code).toBe(2)
+          expect(refused.stderr).toContain(`initguard: --${name} `)
+          expect(refused.stderr).toContain('code: ERR_OPTION_VALUE')
+        }),
+        { numRuns: spec.value.kind.name === 'free' ? 1 : 40 },
+      )
+    })
+  }
+})
+
+describe('TIME_VALUE', () => {
+  it('takes ISO 8601 times with a zone, fractions, offsets and dates (UTC)', () => {
+    for (const [text, iso] of [
+      ['2026-01-31T12:00:00Z', '2026-01-31T12:00:00.000Z'],
+      ['2026-01-31T12:00Z', '2026-01-31T12:00:00.000Z'],
+      ['2026-01-31T12:00:00.5+02:00', '2026-01-31T10:00:00.500Z'],
+      ['2024-02-29', '2024-02-29T00:00:00.000Z'],
+      ['2000-02-29T00:00:00Z', '2000-02-29T00:00:00.000Z'],
+    ] as const) {
+      expect(TIME_VALUE.parse(text, 'at').toISOString()).toBe(iso)
+    }
+    for (const text of ['1900-02-29', ...BAD_TIMES]) {
+      expect(() => TIME_VALUE.parse(text, 'at')).toThrow(/--at/)
+    }
+  })
+})

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { isInitguardError } from './errors.ts'
+import { PolicyChecker } from './policy-checks.ts'
+
+function faults(run: (check: PolicyChecker) => void): readonly string[] {
+  const check = new PolicyChecker('ERR_TEST_POLICY_INVALID', 'test policy')
+  run(check)
+  try {
+    check.done()
+  } catch (e) {
+    if (!isInitguardError(e)) throw e
+    expect(e.code).toBe('ERR_TEST_POLICY_INVALID')
+    expect(e.category).toBe('usage')
+    return e.details['faults'] as readonly string[]
+  }
+  return []
+}
+
+describe('PolicyChecker', () => {
+  it('accepts absent values and values inside their fields', () => {
+    expect(
+      faults((c) => {
+        c.integer('n', undefined, 0, 3)
+        c.integer('n', 3, 0, 3)
+        c.bytes('b', new Uint8Array(4), 4)
+        c.byteList('l', [new Uint8Array(2)], 2)
+        c.boolean('f', false)
+      }),
+    ).toEqual([])
+  })
+
+  it('refuses NaN, fractions, out-of-range and non-numbers, naming each', () => {
+    expect(
+      faults((c) => {
+        for (const value of [Number.NaN, 1.5, -1, 4, Number.POSITIVE_INFINITY, '2', 2n])
+          c.integer('n', value, 0, 3)
+      }),
+    ).toEqual([
+      'n must be a whole number from 0 to 3; got NaN',
+      'n must be a whole number from 0 to 3; got 1.5',
+      'n must be a whole number from 0 to 3; got -1',
+      'n must be a whole number from 0 to 3; got 4',
+      'n must be a whole number from 0 to 3; got Infinity',
+      'n must be a whole number from 0 to 3; got the string "2"',
+      'n must be a whole number from 0 to 3; got a value of type bigint',
+    ])
+  })
+
+  it('refuses byte strings of the wrong length and lists that are not lists', () => {
+    expect(
+      faults((c) => {
+        c.bytes('b', new Uint8Array(3), 4)
+        c.bytes('b', 'abcd', 4)
+        c.byteList('l', [new Uint8Array(2), new Uint8Array(1)], 2)
+        c.byteList('l', new Uint8Array(2), 2)
+        c.boolean('f', 'false')
+      }),
+    ).toEqual([
+      'b must be 4 bytes; got 3 bytes',
+      'b must be 4 bytes; got the string "abcd"',
+      'l[1] must be 2 bytes; got 1 bytes',
+      'l must be a list of 2-byte values; got a byte array',
+      'f must be true or false; got the string "false"',
+    ])
+  })
+})

@@ -1,0 +1,95 @@
+/**
+ * Checks of an appraisal policy's own values, made before any rule is evaluated. A policy is an
+ * API call's argument: a bound that is NaN, a fraction, negative or wider than the field it bounds
+ * would compare false (or true) against every report and so read as "no bound". Appraisal refuses
+ * such a policy instead, with a {@link UsageError} (exit 2: the call itself is wrong, not the
+ * evidence).
+ *
+ * @module
+ */
+import { UsageError, type ErrorCode } from './errors.ts'
+
+/** Collects what is wrong with a policy, then throws once naming every fault. */
+export class PolicyChecker {
+  readonly #faults: string[] = []
+  readonly #code: ErrorCode
+  readonly #subject: string
+
+  /**
+   * @param code - the error code to throw, e.g. `ERR_SNP_POLICY_INVALID`.
+   * @param subject - what the policy is for, for the message ("SEV-SNP appraisal policy").
+   */
+  constructor(code: ErrorCode, subject: string) {
+    this.#code = code
+    this.#subject = subject
+  }
+
+  /** When given, `value` must be a whole number from `min` to `max` (inclusive). */
+  integer(field: string, value: unknown, min: number, max: number): void {
+    if (value === undefined) return
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.#faults.push(
+        `${field} must be a whole number from ${min} to ${max}; got ${describe(value)}`,
+      )
+    }
+  }
+
+  /** When given, `value` must be a byte array of exactly `length` bytes. */
+  bytes(field: string, value: unknown, length: number): void {
+    if (value === undefined) return
+    if (!(value instanceof Uint8Array) || value.length !== length) {
+      this.#faults.push(
+        `${field} must be ${length} bytes; got ${value instanceof Uint8Array ? `${value.length} bytes` : describe(value)}`,
+      )
+    }
+  }
+
+  /** When given, `value` must be an array of byte arrays of exactly `length` bytes each. */
+  byteList(field: string, value: unknown, length: number): void {
+    if (value === undefined) return
+    if (!Array.isArray(value)) {
+      this.#faults.push(`${field} must be a list of ${length}-byte values; got ${describe(value)}`)
+      return
+    }
+    value.forEach((item: unknown, i) => {
+      this.bytes(`${field}[${i}]`, item, length)
+    })
+  }
+
+  /** When given, `value` must be a boolean (a string "false" would otherwise read as true). */
+  boolean(field: string, value: unknown): void {
+    if (value !== undefined && typeof value !== 'boolean')
+      this.#faults.push(`${field} must be true or false; got ${describe(value)}`)
+  }
+
+  /** Record a fault found by the caller's own check. */
+  fault(message: string): void {
+    this.#faults.push(message)
+  }
+
+  /**
+   * Throw when any check failed.
+   *
+   * @throws {@link UsageError} with the checker's code; `details.faults` lists each fault.
+   */
+  done(): void {
+    if (this.#faults.length === 0) return
+    throw new UsageError(
+      this.#code,
+      `the ${this.#subject} is invalid: ${this.#faults.join('; ')}`,
+      {
+        details: { faults: [...this.#faults] },
+        hint: 'a bound that is not a valid value would read as no bound; fix the policy values',
+      },
+    )
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (value instanceof Uint8Array) return `a byte array`
+  return `a value of type ${typeof value}`
+}
