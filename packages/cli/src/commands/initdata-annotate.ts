@@ -18,9 +18,8 @@ import {
   type Command,
 } from '../command.ts'
 import { emit } from '../output.ts'
-import { FROM_OPTION, documentBytes, INPUT_FORMATS, OUTPUT_OPTION } from './initdata-input.ts'
+import { FROM_OPTION, INPUT_FORMATS, OUTPUT_OPTION, readDocumentFile } from './initdata-input.ts'
 import { choice } from '../command.ts'
-import { parseInitdata } from '@initguard/initdata'
 
 export const annotateCommand: Command = {
   name: 'annotate',
@@ -57,12 +56,7 @@ export const annotateCommand: Command = {
     if (initdataPath === '-' && manifestPath === '-') {
       throw new UsageError('ERR_USAGE', 'only one of MANIFEST and --initdata can be standard input')
     }
-    const document = parseInitdata(
-      documentBytes(
-        await readInput(initdataPath, { what: 'initdata input', stdin: io.stdin }),
-        from,
-      ),
-    )
+    const document = await readDocumentFile(initdataPath, io, from, true)
     const manifest = utf8ToString(
       await readInput(manifestPath, { what: 'manifest', stdin: io.stdin }),
       {

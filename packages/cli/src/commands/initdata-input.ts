@@ -4,23 +4,11 @@
  * @module
  */
 import { readInput, writeFileAtomic } from '@initguard/adapters'
-import {
-  MalformedInputError,
-  UsageError,
-  base64ToBytes,
-  hexToBytes,
-  utf8ToString,
-} from '@initguard/core'
-import {
-  TEE_KINDS,
-  decodeAnnotation,
-  parseInitdata,
-  readInitdataImage,
-  type InitdataDocument,
-  type TeeKind,
-} from '@initguard/initdata'
+import { MalformedInputError, UsageError, base64ToBytes, hexToBytes } from '@initguard/core'
+import { TEE_KINDS, type InitdataDocument, type TeeKind } from '@initguard/initdata'
 import { choice, type OptionSpec, type ParsedArgs, stringOption } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
+import { fileSource, parseDocumentAs } from './initdata-input-kind.ts'
 
 /** The forms an initdata document can be given in. */
 export const INPUT_FORMATS = ['toml', 'annotation', 'image'] as const
@@ -56,20 +44,23 @@ export async function loadDocument(
   io: CliIo,
 ): Promise<InitdataDocument> {
   const from = choice(stringOption(args, 'from') ?? 'toml', INPUT_FORMATS, 'from')
-  const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
-  return parseInitdata(documentBytes(bytes, from))
+  return readDocumentFile(path, io, from, true)
 }
 
-/** The document's bytes out of a file's content in the given form. */
-export function documentBytes(bytes: Uint8Array, from: InputFormat): Uint8Array {
-  switch (from) {
-    case 'toml':
-      return bytes
-    case 'annotation':
-      return decodeAnnotation(utf8ToString(bytes, { field: 'annotation file' }))
-    case 'image':
-      return readInitdataImage(bytes)
-  }
+/**
+ * Read and validate the initdata document at `path` (`-` for standard input), held in the form
+ * `from`. A file that is another form, or evidence, is refused with an error naming what it is.
+ *
+ * @param hasFrom - whether the command takes `--from`, so the hint can name it.
+ */
+export async function readDocumentFile(
+  path: string,
+  io: CliIo,
+  from: InputFormat = 'toml',
+  hasFrom = false,
+): Promise<InitdataDocument> {
+  const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
+  return parseDocumentAs(bytes, from, fileSource(path), hasFrom)
 }
 
 /** The `--tee` option, required. */
@@ -88,7 +79,8 @@ export function teeOption(args: ParsedArgs, required: boolean): TeeKind | undefi
 export function expectedValue(args: ParsedArgs): Uint8Array {
   const text = (stringOption(args, 'expected') ?? '').trim()
   if (text === '') {
-    throw new MalformedInputError('ERR_EXPECTED_MISSING', 'missing --expected', {
+    // A missing or empty value is a usage error (exit 2), never a value to compare against.
+    throw new UsageError('ERR_EXPECTED_MISSING', 'missing --expected', {
       hint: 'give the field value the TEE reports (hex, or base64 with --encoding base64)',
     })
   }
