@@ -11,16 +11,19 @@ export interface CliRun {
   readonly code: number
   readonly stdout: string
   readonly stderr: string
+  /** Standard output as written, byte for byte. */
+  readonly stdoutBytes: Buffer
 }
 
 /** Run `initguard ARGS` in-process and capture its exit code and output. */
 export async function runInProcess(args: readonly string[]): Promise<CliRun> {
-  let stdout = ''
+  const out: Buffer[] = []
   let stderr = ''
   const code = await runCli(args, {
-    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
+    stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c)) },
     stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
     stdin: Readable.from([]),
   })
-  return { code, stdout, stderr }
+  const stdoutBytes = Buffer.concat(out)
+  return { code, stdout: stdoutBytes.toString(), stderr, stdoutBytes }
 }
