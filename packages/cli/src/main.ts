@@ -55,7 +55,7 @@ const GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'evidence',
-    summary: 'inspect and verify TEE evidence (AMD SEV-SNP reports)',
+    summary: 'inspect and verify TEE evidence: SEV-SNP reports, TDX and SGX (DCAP) quotes',
     commands: [inspectCommand, verifySnpCommand],
   },
   {

@@ -30,8 +30,10 @@ export const encodeCommand: Command = {
   name: 'encode',
   summary: `Print the ${KATA_INITDATA_ANNOTATION} annotation value: base64(gzip(FILE)).`,
   usage: 'FILE',
-  description:
-    'The document is validated first. Example: initguard initdata encode initdata.toml > annotation.txt',
+  description: [
+    'The document is validated first; one over 16 MiB is refused, as decode would refuse it.',
+    'Example: initguard initdata encode initdata.toml > annotation.txt',
+  ].join('\n'),
   options: { json: JSON_OPTION },
   async run(args, io) {
     const { bytes } = await readDocumentFile(onePositional(args, 'FILE', 'initdata encode'), io)
@@ -89,8 +91,10 @@ export const imageCommand: Command = {
   name: 'image',
   summary: 'Write the initdata block-device image for a document.',
   usage: 'FILE',
-  description:
+  description: [
     'Layout: "initdata" magic, u64 little-endian length, gzip(document), zero padding to 512 bytes.',
+    'The document is validated first; one over 16 MiB is refused, as read-image would refuse it.',
+  ].join('\n'),
   options: {
     output: { ...OUTPUT_OPTION, help: 'the image file to write (required: the image is binary)' },
     json: JSON_OPTION,
