@@ -57,7 +57,11 @@ export const annotateCommand: Command = {
     if (initdataPath === '-' && manifestPath === '-') {
       throw new UsageError('ERR_USAGE', 'only one of MANIFEST and --initdata can be standard input')
     }
-    const document = await readDocumentFile(initdataPath, io, from, true)
+    const document = await readDocumentFile(initdataPath, io, {
+      from,
+      hasFrom: true,
+      option: 'initdata',
+    })
     const manifest = utf8ToString(
       await readInput(manifestPath, { what: 'manifest', stdin: io.stdin }),
       {

@@ -44,23 +44,38 @@ export async function loadDocument(
   io: CliIo,
 ): Promise<InitdataDocument> {
   const from = choice(stringOption(args, 'from') ?? 'toml', INPUT_FORMATS, 'from')
-  return readDocumentFile(path, io, from, true)
+  return readDocumentFile(path, io, { from, hasFrom: true })
+}
+
+/** How {@link readDocumentFile} reads. */
+export interface ReadDocumentOptions {
+  /** The form the file holds; default `toml`. */
+  readonly from?: InputFormat
+  /** Whether the command takes `--from`, so the hint can name it. */
+  readonly hasFrom?: boolean
+  /** The option the path was given with (e.g. `expect-initdata`), for the message. */
+  readonly option?: string
 }
 
 /**
- * Read and validate the initdata document at `path` (`-` for standard input), held in the form
- * `from`. A file that is another form, or evidence, is refused with an error naming what it is.
- *
- * @param hasFrom - whether the command takes `--from`, so the hint can name it.
+ * Read and validate the initdata document at `path` (`-` for standard input). A file in another
+ * form, or evidence, is refused with an error naming what it is and how to read it.
  */
 export async function readDocumentFile(
   path: string,
   io: CliIo,
-  from: InputFormat = 'toml',
-  hasFrom = false,
+  options: ReadDocumentOptions = {},
 ): Promise<InitdataDocument> {
   const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
-  return parseDocumentAs(bytes, from, fileSource(path), hasFrom)
+  const source = fileSource(path)
+  return parseDocumentAs(
+    bytes,
+    options.from ?? 'toml',
+    options.option === undefined
+      ? source
+      : { ...source, where: `--${options.option} ${source.where}` },
+    options.hasFrom ?? false,
+  )
 }
 
 /** The `--tee` option, required. */
