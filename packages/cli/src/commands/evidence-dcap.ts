@@ -5,7 +5,6 @@
  */
 import { IntelPcsClient, readInput } from '@initguard/adapters'
 import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
-import { parseInitdata } from '@initguard/initdata'
 import {
   collateralFromPcs,
   parseCollateralJson,
@@ -18,6 +17,7 @@ import {
 import { listOption, stringOption, type OptionSpec, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 import type { Report } from '../output.ts'
+import { readDocumentFile } from './initdata-input.ts'
 import { cacheDirectory } from './evidence-input.ts'
 
 /** Options only DCAP verification reads. */
@@ -124,9 +124,7 @@ async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPoli
     initdata:
       initdataPath === undefined
         ? undefined
-        : parseInitdata(
-            await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
-          ),
+        : await readDocumentFile(initdataPath, io, { option: 'expect-initdata' }),
     mrConfigId: one('expect-mrconfigid', 48),
     configId: one('expect-configid', 64),
     reportData: one('expect-report-data', 64),

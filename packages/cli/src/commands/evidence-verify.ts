@@ -5,7 +5,6 @@
  */
 import { AmdKdsClient, readInput } from '@initguard/adapters'
 import { UnavailableError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
-import { parseInitdata } from '@initguard/initdata'
 import {
   AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
@@ -21,6 +20,7 @@ import {
 import { JSON_OPTION, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 import { emit } from '../output.ts'
+import { readDocumentFile } from './initdata-input.ts'
 
 import { DCAP_OPTIONS, verifyDcapFromCli } from './evidence-dcap.ts'
 import { cacheDirectory, guessProduct, loadEvidence } from './evidence-input.ts'
@@ -263,9 +263,7 @@ export const verifySnpCommand: Command = {
       ...(initdataPath === undefined
         ? {}
         : {
-            initdata: parseInitdata(
-              await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
-            ),
+            initdata: await readDocumentFile(initdataPath, io, { option: 'expect-initdata' }),
           }),
       ...(listOption(args, 'expect-measurement').length === 0
         ? {}

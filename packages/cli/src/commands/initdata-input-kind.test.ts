@@ -127,4 +127,34 @@ describe('a file that is not an initdata document, where one is expected', () =>
     for (const result of digests)
       expect([result.code, result.stdout]).toEqual([0, digests[0]?.stdout])
   })
+
+  it('--expect-initdata of evidence verify names what it was given', async () => {
+    const evidence = [
+      [
+        join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
+        '--certs',
+        files['pem'] ?? '',
+        '--offline',
+      ],
+      [
+        join(VECTORS, 'tdx/spr-v4/quote.dat'),
+        '--collateral',
+        join(VECTORS, 'tdx/spr-v4/collateral.json'),
+      ],
+    ]
+    for (const args of evidence) {
+      for (const kind of ['annotation', 'image', 'snp']) {
+        const result = await run([
+          'evidence',
+          'verify',
+          ...args,
+          '--expect-initdata',
+          files[kind] ?? '',
+        ])
+        expect(result.code, `${kind}: ${result.stderr}`).toBe(3)
+        expect(result.stderr).toContain(`--expect-initdata ${JSON.stringify(files[kind])} is`)
+        expect(result.stderr).toContain(`code: ${CODES[kind] ?? ''}`)
+      }
+    }
+  })
 })
