@@ -67,8 +67,8 @@ function dcapKind(bytes: Uint8Array): 'tdx' | 'sgx' | undefined {
     return parseDcapEvidence(bytes).quote.body.kind === 'sgx' ? 'sgx' : 'tdx'
   } catch (error) {
     if (!isInitguardError(error)) throw error
-    // A quote too damaged to parse is still named by its header: version 3 is SGX, 4–5 mostly TDX.
-    return looksLikeDcapQuote(bytes) ? (bytes[0] === 3 ? 'sgx' : 'tdx') : undefined
+    // A quote too damaged to parse is still named by its header: TEE type 0x81 at offset 4 is TDX.
+    return looksLikeDcapQuote(bytes) ? (bytes[4] === 0x81 ? 'tdx' : 'sgx') : undefined
   }
 }
 
