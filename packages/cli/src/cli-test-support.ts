@@ -1,26 +1,29 @@
 /**
- * Running the CLI in-process for tests, with its output captured.
+ * Running the CLI in-process for tests: `runCli` with captured output and an empty standard input.
  *
  * @module
  */
 import { Readable } from 'node:stream'
 import { runCli } from './main.ts'
 
-/** What one run of the CLI did. */
-export interface CapturedRun {
+/** What one in-process run gave. */
+export interface CliRun {
   readonly code: number
   readonly stdout: string
   readonly stderr: string
+  /** Standard output as written, byte for byte. */
+  readonly stdoutBytes: Buffer
 }
 
-/** Run `initguard ARGS` in-process with empty standard input; its exit code and output. */
-export async function runCaptured(args: readonly string[]): Promise<CapturedRun> {
-  let stdout = ''
+/** Run `initguard ARGS` in-process and capture its exit code and output. */
+export async function runInProcess(args: readonly string[]): Promise<CliRun> {
+  const out: Buffer[] = []
   let stderr = ''
   const code = await runCli(args, {
-    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
+    stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c)) },
     stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
     stdin: Readable.from([]),
   })
-  return { code, stdout, stderr }
+  const stdoutBytes = Buffer.concat(out)
+  return { code, stdout: stdoutBytes.toString(), stderr, stdoutBytes }
 }

@@ -18,7 +18,7 @@ import {
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/testkit'
-import { runCaptured } from './cli-test-support.ts'
+import { runInProcess } from './cli-test-support.ts'
 
 /** A Genoa test PKI, a VCEK and a report it signed. */
 function genoaScenario() {
@@ -36,7 +36,7 @@ function genoaScenario() {
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
 
-const run = runCaptured
+const run = runInProcess
 
 const snp = [
   'evidence',

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { readFile } from 'node:fs/promises'
+import { MalformedInputError, UsageError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
 import { commandHelp, parseCommandArgs, type Command } from './command.ts'
 import { annotateCommand } from './commands/initdata-annotate.ts'
@@ -24,7 +25,7 @@ import { demoCommand } from './commands/demo.ts'
 import { inspectCommand } from './commands/evidence-inspect.ts'
 import { verifySnpCommand } from './commands/evidence-verify.ts'
 import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
-import { reportError } from './output.ts'
+import { ignoreClosedPipe, reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
 export { EXIT_CODES } from './exit-codes.ts'
@@ -54,7 +55,7 @@ const GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'evidence',
-    summary: 'inspect and verify TEE evidence (AMD SEV-SNP reports)',
+    summary: 'inspect and verify TEE evidence: SEV-SNP reports, TDX and SGX (DCAP) quotes',
     commands: [inspectCommand, verifySnpCommand],
   },
   {
@@ -82,6 +83,10 @@ function topHelp(): string {
   lines.push('', 'Commands:')
   for (const command of TOP_LEVEL) lines.push(`  ${command.name.padEnd(10)}${command.summary}`)
   lines.push(
+    '',
+    'Options:',
+    '  -h, --help     show this help',
+    '  -V, --version  print the version',
     '',
     "Run `initguard GROUP COMMAND --help` for a command's options.",
     'Exit codes: 0 ok, 1 internal error, 2 usage, 3 malformed input, 4 verification failed,',
@@ -114,6 +119,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(topHelp())
       return first === undefined ? 2 : 0
     }
+    if (first === '--version' || first === '-V') {
+      if (second !== undefined) {
+        throw new UsageError('ERR_USAGE', `${first} takes no arguments`, {
+          hint: 'run `initguard --version` alone',
+        })
+      }
+      io.stdout.write(`initguard ${await cliVersion()}\n`)
+      return 0
+    }
     const topCommand = TOP_LEVEL.find((c) => c.name === first)
     if (topCommand !== undefined)
       return await runCommand('initguard', topCommand, argv.slice(1), io)
@@ -141,6 +155,44 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     return reportError(io, json, error)
   }
+}
+
+/**
+ * The `initguard` process: run the command line this process was started with on its own
+ * streams and set its exit code. A closed output pipe never changes the command's exit code.
+ */
+export async function runMain(): Promise<void> {
+  ignoreClosedPipe(process.stdout)
+  ignoreClosedPipe(process.stderr)
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+  })
+}
+
+/**
+ * The version in the CLI package's package.json: the one place it is written. `src/` and `dist/`
+ * both sit one level below the package directory.
+ */
+export async function cliVersion(): Promise<string> {
+  const path = new URL('../package.json', import.meta.url)
+  const manifest: unknown = JSON.parse(await readFile(path, 'utf8'))
+  const version =
+    typeof manifest === 'object' && manifest !== null && 'version' in manifest
+      ? manifest.version
+      : undefined
+  if (typeof version !== 'string' || version === '') {
+    throw new MalformedInputError(
+      'ERR_CLI_PACKAGE_VERSION',
+      'the CLI package.json has no version',
+      {
+        details: { path: path.pathname },
+        hint: 'reinstall initguard',
+      },
+    )
+  }
+  return version
 }
 
 async function runCommand(

@@ -6,11 +6,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { StringOptionSpec } from './command.ts'
-import { runCaptured } from './cli-test-support.ts'
+import { runInProcess } from './cli-test-support.ts'
 import { commandTable } from './main.ts'
 import { TIME_VALUE, type ValueKind } from './option-values.ts'
 
-const run = runCaptured
+const run = runInProcess
 
 const BAD_TIMES = [
   '2026-02-30',

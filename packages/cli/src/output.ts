@@ -53,3 +53,19 @@ export function reportError(io: CliIo, json: boolean, error: unknown): number {
   io.stderr.write(`initguard: internal error (a bug; please report it):\n${text}\n`)
   return EXIT_CODES.internal
 }
+
+/** Error codes a write gets once the reader of a pipe has gone away. */
+const CLOSED_PIPE_CODES: ReadonlySet<unknown> = new Set(['EPIPE', 'ERR_STREAM_DESTROYED'])
+
+/**
+ * Drop output once the reader of `stream` has gone away (`initguard … | head -c0`): Node reports
+ * a write to a closed pipe as an `'error'` event, which would otherwise crash the process with
+ * exit 1 and a stack trace after the command has already decided its own exit code. Other stream
+ * errors are still thrown: they are bugs or system failures we must not hide.
+ */
+export function ignoreClosedPipe(stream: NodeJS.EventEmitter): void {
+  stream.on('error', (error: unknown) => {
+    if (CLOSED_PIPE_CODES.has((error as { code?: unknown } | null)?.code)) return
+    throw error
+  })
+}

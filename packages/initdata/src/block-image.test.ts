@@ -1,20 +1,11 @@
 import { execSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import { codeOf } from '@initguard/testkit'
 import fc from 'fast-check'
 import { isInitguardError } from '@initguard/core'
 import { buildInitdataImage, readInitdataImage } from './block-image.ts'
 
 const DOC = new TextEncoder().encode('version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n')
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e.code
-    throw e
-  }
-  throw new Error('expected an error')
-}
 
 describe('initdata block image', () => {
   it('has the magic, a little-endian length, the gzip payload and zero padding to 512 bytes', () => {

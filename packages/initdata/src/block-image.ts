@@ -13,15 +13,21 @@
  * @module
  */
 import { MalformedInputError } from '@initguard/core'
-import { DEFAULT_MAX_DOCUMENT_SIZE, gunzip, gzip } from './gzip.ts'
+import { DEFAULT_MAX_DOCUMENT_SIZE, assertWritableDocumentSize, gunzip, gzip } from './gzip.ts'
 
 /** The 8-byte magic at the start of the image. */
 export const INITDATA_IMAGE_MAGIC = 'initdata'
 const HEADER_SIZE = 16
 const SECTOR_SIZE = 512
 
-/** Build the block-device image for a document. */
+/**
+ * Build the block-device image for a document.
+ *
+ * @throws {@link MalformedInputError} `ERR_INITDATA_TOO_LARGE` above {@link DEFAULT_MAX_DOCUMENT_SIZE}
+ *   bytes, which {@link readInitdataImage} would refuse.
+ */
 export function buildInitdataImage(document: Uint8Array): Uint8Array {
+  assertWritableDocumentSize(document.length, 'the block image')
   const payload = gzip(document)
   const size = Math.ceil((HEADER_SIZE + payload.length) / SECTOR_SIZE) * SECTOR_SIZE
   const image = new Uint8Array(size)

@@ -11,6 +11,27 @@ import { MalformedInputError } from '@initguard/core'
 export const DEFAULT_MAX_DOCUMENT_SIZE: number = 16 * 1024 * 1024
 
 /**
+ * Refuse to write a document of `size` bytes that the readers would refuse: every form we produce
+ * (the annotation, the block image, a rendered document) must decode again with the default limit
+ * {@link DEFAULT_MAX_DOCUMENT_SIZE}.
+ *
+ * @param what - the form being written, for the message.
+ * @throws {@link MalformedInputError} `ERR_INITDATA_TOO_LARGE`.
+ */
+export function assertWritableDocumentSize(size: number, what: string): void {
+  if (size > DEFAULT_MAX_DOCUMENT_SIZE) {
+    throw new MalformedInputError(
+      'ERR_INITDATA_TOO_LARGE',
+      `the initdata document has ${size} bytes; ${what} is refused above ${DEFAULT_MAX_DOCUMENT_SIZE} bytes (16 MiB), the most the readers accept`,
+      {
+        details: { size, maxSize: DEFAULT_MAX_DOCUMENT_SIZE },
+        hint: 'initdata carries configuration files; move large data out of the document (e.g. fetch it from the KBS)',
+      },
+    )
+  }
+}
+
+/**
  * gzip `bytes`. Node writes a zero mtime and a fixed OS byte, so the output is deterministic for a
  * given zlib; consumers hash only the decompressed bytes, so other tools' gzip output is equally
  * good.

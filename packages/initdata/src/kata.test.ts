@@ -1,5 +1,6 @@
 import { execFileSync, execSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import { codeOf } from '@initguard/testkit'
 import fc from 'fast-check'
 import { bytesToBase64, isInitguardError } from '@initguard/core'
 import { decodeAnnotation, encodeAnnotation, qemuPropertyFor } from './kata.ts'
@@ -11,16 +12,6 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const DOC = enc(
   'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"policy.rego" = \'\'\'\npackage agent_policy\n\'\'\'\n',
 )
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e.code
-    throw e
-  }
-  throw new Error('expected an error')
-}
 
 describe('Kata annotation', () => {
   it('decodes what `gzip -c | base64 -w0` makes, to the same bytes and digest', () => {

@@ -9,14 +9,20 @@
  * @module
  */
 import { MalformedInputError, base64ToBytes, bytesToBase64 } from '@initguard/core'
-import { DEFAULT_MAX_DOCUMENT_SIZE, gunzip, gzip } from './gzip.ts'
+import { DEFAULT_MAX_DOCUMENT_SIZE, assertWritableDocumentSize, gunzip, gzip } from './gzip.ts'
 import type { TeeBinding } from './tee-binding.ts'
 
 /** The pod annotation Kata reads the initdata document from. */
 export const KATA_INITDATA_ANNOTATION = 'io.katacontainers.config.hypervisor.cc_init_data'
 
-/** Encode a document as the annotation value: base64(gzip(bytes)). */
+/**
+ * Encode a document as the annotation value: base64(gzip(bytes)).
+ *
+ * @throws {@link MalformedInputError} `ERR_INITDATA_TOO_LARGE` above {@link DEFAULT_MAX_DOCUMENT_SIZE}
+ *   bytes, which {@link decodeAnnotation} would refuse.
+ */
 export function encodeAnnotation(document: Uint8Array): string {
+  assertWritableDocumentSize(document.length, 'the annotation value')
   return bytesToBase64(gzip(document))
 }
 

@@ -65,6 +65,43 @@ export function insertUnderKey(
   ctx.edits.push(linesEdit(ctx.text, offset, indent, lines))
 }
 
+/**
+ * Replace an empty flow map (`key: {}`, `key: { }`, with or without a comment after it, as Helm and
+ * kubectl write) by block entries: the braces are removed from the key's line (a comment stays)
+ * and `lines` go on the next lines, one indentation step deeper. The braces must be on the key's
+ * line with nothing but blanks around them; any other layout is refused.
+ */
+export function replaceEmptyFlowMap(
+  ctx: AnnotateContext,
+  key: ParsedKey,
+  map: ParsedMap,
+  obj: ManifestObject,
+  at: readonly Segment[],
+  lines: readonly string[],
+): void {
+  const { text } = ctx
+  const [open, close] = map.range
+  const colon = text.indexOf(':', key.range[1])
+  const newline = text.indexOf('\n', key.range[1])
+  const end = newline < 0 ? text.length : newline
+  if (
+    map.items.length !== 0 ||
+    colon < 0 ||
+    colon >= open ||
+    close > end ||
+    !/^[ \t]*$/.test(text.slice(key.range[1], colon)) ||
+    !/^[ \t]*$/.test(text.slice(colon + 1, open)) ||
+    !/^\{[ \t]*\}$/.test(text.slice(open, close)) ||
+    !/^(?:[ \t]+#[^\n]*)?[ \t]*\r?$/.test(text.slice(close, end))
+  ) {
+    throw layoutError(ctx, obj, at, key.range[0])
+  }
+  // Remove the braces and the blanks before them; a comment after them keeps its own blank.
+  ctx.edits.push({ start: colon + 1, end: close, text: '', shape: 'inline' })
+  const indent = key.range[0] - lineStart(text, key.range[0]) + ctx.step
+  ctx.edits.push(linesEdit(text, newline < 0 ? text.length : newline + 1, indent, lines))
+}
+
 /** Offset of the line after `key:` (or the end of the text), checking nothing else is on it. */
 function afterKeyLine(
   ctx: AnnotateContext,

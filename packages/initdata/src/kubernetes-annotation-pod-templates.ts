@@ -15,7 +15,11 @@ import type {
   ParsedMap,
   Segment,
 } from './kubernetes-annotation-context.ts'
-import { insertEntries, insertUnderKey } from './kubernetes-annotation-line-edits.ts'
+import {
+  insertEntries,
+  insertUnderKey,
+  replaceEmptyFlowMap,
+} from './kubernetes-annotation-line-edits.ts'
 import {
   aliasError,
   checkKeys,
@@ -242,6 +246,14 @@ function placeInTemplate(
     target('inserted')
     return
   }
+  if (isEmptyFlowMap(ctx, metadata.value, obj, metaAt)) {
+    replaceEmptyFlowMap(ctx, metadata.key as ParsedKey, metadata.value, obj, metaAt, [
+      'annotations:',
+      `${step}${ctx.keyLine}`,
+    ])
+    target('inserted')
+    return
+  }
   const meta = requireBlockMap(ctx, metadata.value, obj, metaAt, metadata.key as ParsedKey)
   const annotations = peek(meta, 'annotations')
   if (annotations === undefined) {
@@ -254,6 +266,13 @@ function placeInTemplate(
   }
   if (isEmptyValue(annotations.value)) {
     insertUnderKey(ctx, annotations.key as ParsedKey, obj, annotationsAt, [ctx.keyLine])
+    target('inserted')
+    return
+  }
+  if (isEmptyFlowMap(ctx, annotations.value, obj, annotationsAt)) {
+    replaceEmptyFlowMap(ctx, annotations.key as ParsedKey, annotations.value, obj, annotationsAt, [
+      ctx.keyLine,
+    ])
     target('inserted')
     return
   }
@@ -274,6 +293,22 @@ function placeInTemplate(
   const action = replaceValue(ctx, existing.key as ParsedKey, existing.value, obj, annotationsAt)
   if (action !== 'unchanged') checkTotalSize(ctx, map, obj, annotationsAt)
   target(action)
+}
+
+/**
+ * Whether `node` is `{}` (an empty flow map, as Helm and kubectl write an empty map), checking
+ * first that it carries no anchor or tag. A flow map with entries is not: it is refused as flow
+ * style, because rewriting it would mean re-serialising the user's entries.
+ */
+function isEmptyFlowMap(
+  ctx: AnnotateContext,
+  node: ParsedNode | null,
+  obj: ManifestObject,
+  at: readonly Segment[],
+): node is ParsedMap {
+  if (node === null || !isMap(node) || node.flow !== true || node.items.length !== 0) return false
+  checkProps(ctx, node, obj, at)
+  return true
 }
 
 /** Set an existing annotation to the value; returns `unchanged` or `replaced`. */

@@ -23,7 +23,12 @@ describe('annotatePodTemplates: refusals', () => {
       'ERR_K8S_TEMPLATE_MISSING',
       2,
     ],
-    ['metadata: {}', deployment('  template:\n    metadata: {}\n'), 'ERR_K8S_FLOW_STYLE', 8],
+    [
+      'a flow metadata map with entries',
+      deployment('  template:\n    metadata: {name: p}\n'),
+      'ERR_K8S_FLOW_STYLE',
+      8,
+    ],
     [
       'a flow annotations map',
       deployment('  template:\n    metadata:\n      annotations: {a: b}\n'),
@@ -140,7 +145,7 @@ describe('annotatePodTemplates: refusals', () => {
   })
 
   it('refuses documents it cannot resolve or that nest absurdly deep', () => {
-    expect(refusal('kind: Pod\nmetadata: {}\nspec:\n  x: *nowhere\n').code).toBe(
+    expect(refusal('kind: Pod\nmetadata: {name: p}\nspec:\n  x: *nowhere\n').code).toBe(
       'ERR_K8S_FLOW_STYLE',
     )
     expect(refusal('kind: Pod\nspec:\n  x: *nowhere\n').code).toBe('ERR_K8S_YAML_INVALID')

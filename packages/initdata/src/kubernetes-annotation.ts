@@ -23,6 +23,9 @@
  * `List` item without `metadata`), before its first key that starts a line. Indentation follows the
  * document's own step (2 when it has no nested map), line endings the neighbouring line.
  *
+ * An empty flow map (`metadata: {}`, `annotations: {}`, as Helm and kubectl write them) is replaced
+ * by the block entries on the following lines; a flow map with entries is refused.
+ *
  * Anything that cannot be edited safely in place (flow style, anchors, aliases, merge keys, tags, a
  * missing template, …) is refused with a {@link MalformedInputError}. The result is re-parsed and
  * checked (same data plus exactly the annotation; removing the edits gives back the input) before it

@@ -23,6 +23,7 @@
 import { UsageError, stringToUtf8 } from '@initguard/core'
 import { INITDATA_ALGORITHMS, isInitdataAlgorithm, type InitdataAlgorithm } from './algorithms.ts'
 import { INITDATA_VERSION } from './document.ts'
+import { assertWritableDocumentSize } from './gzip.ts'
 
 /** The parts of an initdata document. */
 export interface InitdataParts {
@@ -46,6 +47,8 @@ const LONE_SURROGATE = /\p{Cs}/u
  * @throws {@link UsageError} `ERR_INITDATA_ALGORITHM` for an unknown algorithm,
  *   `ERR_INITDATA_DATA_KEY` for an empty key, `ERR_INITDATA_NOT_UNICODE` for text with lone
  *   surrogates (it cannot be written as UTF-8).
+ * @throws {@link MalformedInputError} `ERR_INITDATA_TOO_LARGE` for a document that the annotation
+ *   and block-image readers would refuse (over 16 MiB).
  */
 export function renderInitdata(parts: InitdataParts): Uint8Array {
   if (!isInitdataAlgorithm(parts.algorithm)) {
@@ -76,7 +79,9 @@ export function renderInitdata(parts: InitdataParts): Uint8Array {
     assertUnicode(value, `data."${key}"`)
     lines.push(`${basicString(key)} = ${tomlString(value)}`)
   }
-  return stringToUtf8(lines.join('\n') + '\n')
+  const bytes = stringToUtf8(lines.join('\n') + '\n')
+  assertWritableDocumentSize(bytes.length, 'rendering it')
+  return bytes
 }
 
 function assertUnicode(text: string, what: string): void {

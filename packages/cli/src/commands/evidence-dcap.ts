@@ -5,7 +5,6 @@
  */
 import { IntelPcsClient, readInput } from '@initguard/adapters'
 import { UsageError, bytesToHex } from '@initguard/core'
-import { parseInitdata } from '@initguard/initdata'
 import {
   collateralFromPcs,
   parseCollateralJson,
@@ -33,6 +32,7 @@ import {
 } from '../option-values.ts'
 import type { Report } from '../output.ts'
 import { anchorPhrase } from './evidence-anchor.ts'
+import { readDocumentFile } from './initdata-input.ts'
 import { cacheDirectory } from './evidence-input.ts'
 
 const DCAP: readonly EvidenceKind[] = ['tdx', 'sgx']
@@ -161,9 +161,7 @@ async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPoli
     initdata:
       initdataPath === undefined
         ? undefined
-        : parseInitdata(
-            await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
-          ),
+        : await readDocumentFile(initdataPath, io, { option: 'expect-initdata' }),
     mrConfigId: parsedOption(args, 'expect-mrconfigid', MRCONFIGID),
     configId: parsedOption(args, 'expect-configid', CONFIGID),
     reportData: parsedOption(args, 'expect-report-data', REPORT_DATA),

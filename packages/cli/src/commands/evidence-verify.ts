@@ -5,7 +5,6 @@
  */
 import { AmdKdsClient, readInput } from '@initguard/adapters'
 import { UnavailableError, UsageError, isInitguardError } from '@initguard/core'
-import { parseInitdata } from '@initguard/initdata'
 import {
   AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
@@ -38,6 +37,7 @@ import {
 import { emit } from '../output.ts'
 import { anchorPhrase } from './evidence-anchor.ts'
 import { DCAP_OPTIONS, REPORT_DATA, verifyDcapFromCli } from './evidence-dcap.ts'
+import { readDocumentFile } from './initdata-input.ts'
 import { cacheDirectory, guessProduct, loadEvidence } from './evidence-input.ts'
 
 const SNP: readonly EvidenceKind[] = ['snp']
@@ -272,9 +272,7 @@ export const verifySnpCommand: Command = {
       ...(initdataPath === undefined
         ? {}
         : {
-            initdata: parseInitdata(
-              await readInput(initdataPath, { what: 'initdata document', stdin: io.stdin }),
-            ),
+            initdata: await readDocumentFile(initdataPath, io, { option: 'expect-initdata' }),
           }),
       ...(measurements.length === 0 ? {} : { measurements }),
       ...(minimumTcb === undefined ? {} : { minimumTcb }),

@@ -19,9 +19,8 @@ import {
 } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { FROM_OPTION, documentBytes, INPUT_FORMATS, OUTPUT_OPTION } from './initdata-input.ts'
+import { FROM_OPTION, INPUT_FORMATS, OUTPUT_OPTION, readDocumentFile } from './initdata-input.ts'
 import { choice } from '../command.ts'
-import { parseInitdata } from '@initguard/initdata'
 
 export const annotateCommand: Command = {
   name: 'annotate',
@@ -31,8 +30,9 @@ export const annotateCommand: Command = {
     'MANIFEST is multi-document Kubernetes YAML (- for standard input). Pod, Deployment,',
     'StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob and List items are',
     'annotated; other documents are left alone. Everything else stays byte for byte as it was',
-    'apart from the inserted lines. A workload whose pod template cannot be placed safely (flow',
-    'style, aliases, missing template) is refused and nothing is written.',
+    'apart from the inserted lines (an empty `annotations: {}` or `metadata: {}` is replaced). A',
+    'workload whose pod template cannot be placed safely (a flow map with entries, aliases, a',
+    'missing template) is refused and nothing is written.',
     '',
     'Example: initguard initdata annotate deploy.yaml --initdata initdata.toml --in-place',
   ].join('\n'),
@@ -63,12 +63,11 @@ export const annotateCommand: Command = {
     if (initdataPath === '-' && manifestPath === '-') {
       throw new UsageError('ERR_USAGE', 'only one of MANIFEST and --initdata can be standard input')
     }
-    const document = parseInitdata(
-      documentBytes(
-        await readInput(initdataPath, { what: 'initdata input', stdin: io.stdin }),
-        from,
-      ),
-    )
+    const document = await readDocumentFile(initdataPath, io, {
+      from,
+      hasFrom: true,
+      option: 'initdata',
+    })
     const manifest = utf8ToString(
       await readInput(manifestPath, { what: 'manifest', stdin: io.stdin }),
       {

@@ -4,24 +4,12 @@
  * @module
  */
 import { readInput, writeFileAtomic } from '@initguard/adapters'
-import {
-  MalformedInputError,
-  UsageError,
-  base64ToBytes,
-  hexToBytes,
-  utf8ToString,
-} from '@initguard/core'
-import {
-  TEE_KINDS,
-  decodeAnnotation,
-  parseInitdata,
-  readInitdataImage,
-  type InitdataDocument,
-  type TeeKind,
-} from '@initguard/initdata'
+import { MalformedInputError, UsageError, base64ToBytes, hexToBytes } from '@initguard/core'
+import { TEE_KINDS, type InitdataDocument, type TeeKind } from '@initguard/initdata'
 import { choice, type ParsedArgs, type StringOptionSpec, stringOption } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue, type OptionValue } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
+import { fileSource, parseDocumentAs } from './initdata-input-kind.ts'
 
 /** The forms an initdata document can be given in. */
 export const INPUT_FORMATS = ['toml', 'annotation', 'image'] as const
@@ -70,20 +58,38 @@ export async function loadDocument(
   io: CliIo,
 ): Promise<InitdataDocument> {
   const from = choice(stringOption(args, 'from') ?? 'toml', INPUT_FORMATS, 'from')
-  const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
-  return parseInitdata(documentBytes(bytes, from))
+  return readDocumentFile(path, io, { from, hasFrom: true })
 }
 
-/** The document's bytes out of a file's content in the given form. */
-export function documentBytes(bytes: Uint8Array, from: InputFormat): Uint8Array {
-  switch (from) {
-    case 'toml':
-      return bytes
-    case 'annotation':
-      return decodeAnnotation(utf8ToString(bytes, { field: 'annotation file' }))
-    case 'image':
-      return readInitdataImage(bytes)
-  }
+/** How {@link readDocumentFile} reads. */
+export interface ReadDocumentOptions {
+  /** The form the file holds; default `toml`. */
+  readonly from?: InputFormat
+  /** Whether the command takes `--from`, so the hint can name it. */
+  readonly hasFrom?: boolean
+  /** The option the path was given with (e.g. `expect-initdata`), for the message. */
+  readonly option?: string
+}
+
+/**
+ * Read and validate the initdata document at `path` (`-` for standard input). A file in another
+ * form, or evidence, is refused with an error naming what it is and how to read it.
+ */
+export async function readDocumentFile(
+  path: string,
+  io: CliIo,
+  options: ReadDocumentOptions = {},
+): Promise<InitdataDocument> {
+  const bytes = await readInput(path, { what: 'initdata input', stdin: io.stdin })
+  const source = fileSource(path)
+  return parseDocumentAs(
+    bytes,
+    options.from ?? 'toml',
+    options.option === undefined
+      ? source
+      : { ...source, where: `--${options.option} ${source.where}` },
+    options.hasFrom ?? false,
+  )
 }
 
 /** The `--tee` option, required. */
@@ -102,7 +108,8 @@ export function teeOption(args: ParsedArgs, required: boolean): TeeKind | undefi
 export function expectedValue(args: ParsedArgs): Uint8Array {
   const text = (stringOption(args, 'expected') ?? '').trim()
   if (text === '') {
-    throw new MalformedInputError('ERR_EXPECTED_MISSING', 'missing --expected', {
+    // A missing or empty value is a usage error (exit 2), never a value to compare against.
+    throw new UsageError('ERR_EXPECTED_MISSING', 'missing --expected', {
       hint: 'give the field value the TEE reports (hex, or base64 with --encoding base64)',
     })
   }

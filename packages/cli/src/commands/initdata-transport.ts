@@ -4,19 +4,23 @@
  * @module
  */
 import { readInput } from '@initguard/adapters'
-import { UsageError, utf8ToString } from '@initguard/core'
+import { UsageError, stringToUtf8 } from '@initguard/core'
 import {
   KATA_INITDATA_ANNOTATION,
   buildInitdataImage,
-  decodeAnnotation,
   encodeAnnotation,
   parseInitdata,
-  readInitdataImage,
 } from '@initguard/initdata'
 import { JSON_OPTION, onePositional, stringOption, type Command } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
+import { OUTPUT_OPTION, readDocumentFile, writeOutput } from './initdata-input.ts'
+import { documentBytesAs, fileSource, readAsForm } from './initdata-input-kind.ts'
+
+/** Check that decoded bytes are a document, naming what they are when they are something else. */
+function validateDecoded(document: Uint8Array, where: string): void {
+  readAsForm(document, 'toml', { where }, false, parseInitdata)
+}
 
 const NO_VALIDATE = {
   type: 'boolean',
@@ -27,15 +31,13 @@ export const encodeCommand: Command = {
   name: 'encode',
   summary: `Print the ${KATA_INITDATA_ANNOTATION} annotation value: base64(gzip(FILE)).`,
   usage: 'FILE',
-  description:
-    'The document is validated first. Example: initguard initdata encode initdata.toml > annotation.txt',
+  description: [
+    'The document is validated first; one over 16 MiB is refused, as decode would refuse it.',
+    'Example: initguard initdata encode initdata.toml > annotation.txt',
+  ].join('\n'),
   options: { json: JSON_OPTION },
   async run(args, io) {
-    const bytes = await readInput(onePositional(args, 'FILE', 'initdata encode'), {
-      what: 'initdata document',
-      stdin: io.stdin,
-    })
-    parseInitdata(bytes)
+    const { bytes } = await readDocumentFile(onePositional(args, 'FILE', 'initdata encode'), io)
     const value = encodeAnnotation(bytes)
     emit(io, args.values['json'] === true, {
       json: { annotation: KATA_INITDATA_ANNOTATION, value, length: value.length },
@@ -75,14 +77,13 @@ export const decodeCommand: Command = {
         },
       )
     }
-    const value =
+    const input =
       file === undefined
-        ? (args.positionals[0] ?? '')
-        : utf8ToString(await readInput(file, { what: 'annotation value', stdin: io.stdin }), {
-            field: 'annotation file',
-          })
-    const document = decodeAnnotation(value)
-    if (args.values['no-validate'] !== true) parseInitdata(document)
+        ? stringToUtf8(args.positionals[0] ?? '')
+        : await readInput(file, { what: 'annotation value', stdin: io.stdin })
+    const source = file === undefined ? { where: 'the VALUE argument' } : fileSource(file)
+    const document = documentBytesAs(input, 'annotation', source)
+    if (args.values['no-validate'] !== true) validateDecoded(document, 'the decoded value')
     await writeOutput(args, document, io, 'initdata document')
     return 0
   },
@@ -92,8 +93,10 @@ export const imageCommand: Command = {
   name: 'image',
   summary: 'Write the initdata block-device image for a document.',
   usage: 'FILE',
-  description:
+  description: [
     'Layout: "initdata" magic, u64 little-endian length, gzip(document), zero padding to 512 bytes.',
+    'The document is validated first; one over 16 MiB is refused, as read-image would refuse it.',
+  ].join('\n'),
   options: {
     output: { ...OUTPUT_OPTION, help: 'the image file to write (required: the image is binary)' },
     json: JSON_OPTION,
@@ -105,11 +108,7 @@ export const imageCommand: Command = {
         hint: 'the image is binary',
       })
     }
-    const bytes = await readInput(onePositional(args, 'FILE', 'initdata image'), {
-      what: 'initdata document',
-      stdin: io.stdin,
-    })
-    parseInitdata(bytes)
+    const { bytes } = await readDocumentFile(onePositional(args, 'FILE', 'initdata image'), io)
     const image = buildInitdataImage(bytes)
     await writeOutput(args, image, io, 'initdata image')
     emit(io, args.values['json'] === true, {
@@ -127,12 +126,10 @@ export const readImageCommand: Command = {
   description: 'The document is validated unless --no-validate.',
   options: { output: OUTPUT_OPTION, 'no-validate': NO_VALIDATE },
   async run(args, io) {
-    const image = await readInput(onePositional(args, 'IMAGE', 'initdata read-image'), {
-      what: 'initdata image',
-      stdin: io.stdin,
-    })
-    const document = readInitdataImage(image)
-    if (args.values['no-validate'] !== true) parseInitdata(document)
+    const path = onePositional(args, 'IMAGE', 'initdata read-image')
+    const image = await readInput(path, { what: 'initdata image', stdin: io.stdin })
+    const document = documentBytesAs(image, 'image', fileSource(path))
+    if (args.values['no-validate'] !== true) validateDecoded(document, "the image's document")
     await writeOutput(args, document, io, 'initdata document')
     return 0
   },

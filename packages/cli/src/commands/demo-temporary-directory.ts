@@ -1,0 +1,34 @@
+/**
+ * The demo's temporary directory: made for one run and removed after it, however the run ends.
+ *
+ * @module
+ */
+import { rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { constants, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { removeTree } from '@initguard/adapters'
+
+const CLEANUP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/**
+ * Run `work` in a new temporary directory and remove the directory afterwards: on success, on
+ * failure, and on SIGINT/SIGTERM/SIGHUP (then exit 128 + the signal number, as a shell does).
+ */
+export async function withTemporaryDirectory(
+  work: (dir: string) => Promise<number>,
+): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'initguard-demo-'))
+  const onSignal = (signal: (typeof CLEANUP_SIGNALS)[number]): void => {
+    // Synchronous: the process exits right after, so nothing asynchronous would finish.
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(128 + constants.signals[signal])
+  }
+  for (const signal of CLEANUP_SIGNALS) process.on(signal, onSignal)
+  try {
+    return await work(dir)
+  } finally {
+    for (const signal of CLEANUP_SIGNALS) process.off(signal, onSignal)
+    await removeTree(dir)
+  }
+}
