@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -13,20 +12,9 @@ import {
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/testkit'
-import { runCli } from './main.ts'
+import { runCliCaptured as run } from './cli-test-support.ts'
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/snp/', import.meta.url))
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
-    stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
-    stdin: Readable.from([]),
-  })
-  return { code, stdout, stderr }
-}
 
 describe('initguard evidence (real reports)', () => {
   it('inspects a report as a table and as JSON', async () => {
