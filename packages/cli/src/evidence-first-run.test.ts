@@ -88,3 +88,80 @@ describe('evidence inspect|verify given a file that is not evidence', () => {
     expect(text.stderr).not.toMatch(/report version|UTF-8/)
   })
 })
+
+describe('evidence verify refusals name the option that fixes them', () => {
+  const milan = [
+    'evidence',
+    'verify',
+    join(VECTORS, 'snp/milan-v2-a/report.bin'),
+    '--certs',
+    join(VECTORS, 'snp/milan-v2-a/vcek.der'),
+    '--at',
+    '2024-01-01T00:00:00Z',
+  ]
+
+  it('lists every failed rule and the claims in JSON, and every hint in text (exit 5)', async () => {
+    const args = [...milan, '--expect-host-data', '11'.repeat(32)]
+    const json = await run([...args, '--json'])
+    expect(json.code).toBe(5)
+    const out = JSON.parse(json.stdout) as {
+      ok: boolean
+      error: { code: string; failures: { code: string; hint: string }[] }
+      claims: { host_data: string; policy: { debug_allowed: boolean } }
+    }
+    expect(out.ok).toBe(false)
+    expect(out.error.code).toBe('ERR_SNP_DEBUG_ALLOWED')
+    expect(out.error.failures.map((f) => f.code)).toEqual([
+      'ERR_SNP_DEBUG_ALLOWED',
+      'ERR_SNP_HOST_DATA_MISMATCH',
+    ])
+    expect(out.error.failures[0]?.hint).toContain('--allow-debug')
+    expect(out.claims.policy.debug_allowed).toBe(true)
+    expect(out.claims.host_data).toMatch(/^[0-9a-f]{64}$/)
+    const text = await run(args)
+    expect(text.code).toBe(5)
+    expect(text.stderr).toContain('--allow-debug')
+    expect(text.stderr).toContain('--expect-host-data')
+  })
+
+  it('names --allow-sw-hardening / --allow-configuration-needed for a TCB status', async () => {
+    const sgx = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'sgx/v3-a/quote.dat'),
+      '--collateral',
+      join(VECTORS, 'sgx/v3-a/collateral.json'),
+      '--at',
+      '2025-07-01T00:00:00Z',
+      '--json',
+    ])
+    expect(sgx.code).toBe(5)
+    expect(jsonError(sgx).hint).toMatch(/--allow-sw-hardening|--allow-configuration-needed/)
+  })
+
+  it('names --certs for a VCEK and --collateral for collateral that cannot be had offline', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'initguard-offline-'))
+    const vcek = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
+      '--offline',
+      '--cache-dir',
+      cache,
+      '--json',
+    ])
+    expect(vcek.code).toBe(6)
+    expect(jsonError(vcek).hint).toContain('--certs')
+    const collateral = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'tdx/v4-b/quote.dat'),
+      '--offline',
+      '--cache-dir',
+      cache,
+      '--json',
+    ])
+    expect(collateral.code).toBe(6)
+    expect(jsonError(collateral).hint).toContain('--collateral')
+  })
+})

@@ -54,5 +54,5 @@ export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } fro
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
-export { throwIfAppraisalFailed } from './appraisal.ts'
+export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
 export type { AppraisalFailure } from './appraisal.ts'
