@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
-import { jsonError, runCliCaptured as run } from './cli-test-support.ts'
+import { jsonError, runCliCaptured as run, type CliRun } from './cli-test-support.ts'
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
 const DOCUMENT =
@@ -163,5 +163,75 @@ describe('evidence verify refusals name the option that fixes them', () => {
     ])
     expect(collateral.code).toBe(6)
     expect(jsonError(collateral).hint).toContain('--collateral')
+  })
+})
+
+describe("--collateral takes Intel PCS's own documents", () => {
+  const SPR = join(VECTORS, 'tdx/spr-v4/')
+  const pieces = [
+    'tcbinfo-response.json',
+    'qeidentity-response.json',
+    'tcb-signing-chain.pem',
+    'pck-platform-crl.der',
+    'pck-crl-issuer-chain.pem',
+    'root-ca-crl.der',
+  ]
+  const verify = (collateral: string[]): Promise<CliRun> =>
+    run([
+      'evidence',
+      'verify',
+      join(SPR, 'quote.dat'),
+      ...collateral.flatMap((c) => ['--collateral', c]),
+      '--at',
+      '2023-07-01T01:00:00Z',
+      '--json',
+    ])
+
+  it('as separate files or a directory, with the same result as the combined JSON', async () => {
+    const combined = await verify([join(SPR, 'collateral.json')])
+    expect(combined.code).toBe(5)
+    expect(jsonError(combined).code).toBe('ERR_TDX_TCB_NOT_SUPPORTED')
+    const separate = await verify(pieces.map((p) => join(SPR, p)))
+    expect(separate.code).toBe(combined.code)
+    expect(JSON.parse(separate.stdout)).toEqual(JSON.parse(combined.stdout))
+    // A directory: names do not matter, and files that are not collateral (a quote) are left alone.
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-pcs-docs-'))
+    pieces.forEach((p, i) => {
+      copyFileSync(join(SPR, p), join(dir, `document-${i}`))
+    })
+    copyFileSync(join(SPR, 'quote.dat'), join(dir, 'quote.dat'))
+    const fromDirectory = await verify([dir])
+    expect(JSON.parse(fromDirectory.stdout)).toEqual(JSON.parse(combined.stdout))
+  })
+
+  it('names every missing piece, refuses a file that is not collateral, a duplicate and a mix', async () => {
+    const incomplete = await verify([
+      join(SPR, 'tcbinfo-response.json'),
+      join(SPR, 'root-ca-crl.der'),
+    ])
+    expect(incomplete.code).toBe(6)
+    const error = jsonError(incomplete)
+    expect(error.code).toBe('ERR_COLLATERAL_INCOMPLETE')
+    expect(error.details['missing']).toEqual([
+      'the QE identity JSON (PCS …/qe/identity)',
+      'the TCB Signing issuer chain (PEM: Intel SGX TCB Signing, Intel SGX Root CA)',
+      'the CRL of the Intel SGX PCK Platform CA',
+      'the issuer chain of the Intel SGX PCK Platform CA (PEM: the CA, Intel SGX Root CA)',
+    ])
+    const vcek = await verify([
+      ...pieces.map((p) => join(SPR, p)),
+      join(VECTORS, 'snp/milan-v2-a/vcek.der'),
+    ])
+    expect(vcek.code).toBe(3)
+    expect(jsonError(vcek)).toMatchObject({
+      code: 'ERR_COLLATERAL_FILE',
+      details: { file_kind: 'amd-certificate' },
+    })
+    const twice = await verify([...pieces.map((p) => join(SPR, p)), join(SPR, 'root-ca-crl.der')])
+    expect(twice.code).toBe(2)
+    expect(jsonError(twice).code).toBe('ERR_COLLATERAL_DUPLICATE')
+    const mixed = await verify([join(SPR, 'collateral.json'), join(SPR, 'root-ca-crl.der')])
+    expect(mixed.code).toBe(2)
+    expect(jsonError(mixed).code).toBe('ERR_COLLATERAL_MIXED')
   })
 })

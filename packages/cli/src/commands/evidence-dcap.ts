@@ -7,8 +7,9 @@ import { IntelPcsClient, readInput } from '@initguard/adapters'
 import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import {
+  PCK_PLATFORM_CA_CN,
+  PCK_PROCESSOR_CA_CN,
   collateralFromPcs,
-  parseCollateralJson,
   parsePckCertificate,
   verifyDcapQuote,
   type DcapCollateral,
@@ -18,14 +19,16 @@ import {
 import { listOption, stringOption, type OptionSpec, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
 import type { Report } from '../output.ts'
+import { loadCollateralFiles } from './dcap-collateral-files.ts'
 import { cacheDirectory } from './evidence-input.ts'
 
 /** Options only DCAP verification reads. */
 export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   collateral: {
     type: 'string',
-    valueName: 'FILE',
-    help: 'TDX/SGX: collateral JSON (TCB info, QE identity, CRLs and chains)',
+    multiple: true,
+    valueName: 'FILE|DIR',
+    help: "TDX/SGX: collateral JSON, or Intel PCS's documents (TCB info, QE identity, CRLs, issuer chains) as files or a directory",
   },
   pccs: {
     type: 'string',
@@ -151,12 +154,18 @@ async function collateralFor(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<DcapCollateral> {
-  const file = stringOption(args, 'collateral')
-  if (file !== undefined)
-    return parseCollateralJson(await readInput(file, { what: 'collateral', stdin: io.stdin }))
   const certification = evidence.quote.signatureData.pckCertification
   const pckDer =
     certification.kind === 'pck-cert-chain' ? certification.certificates[0]?.der : undefined
+  const files = listOption(args, 'collateral')
+  if (files.length > 0) {
+    const ca = pckDer === undefined ? undefined : parsePckCertificate(pckDer).issuerCa
+    return loadCollateralFiles(
+      files,
+      io,
+      ca === 'processor' ? PCK_PROCESSOR_CA_CN : ca === 'platform' ? PCK_PLATFORM_CA_CN : undefined,
+    )
+  }
   if (pckDer === undefined) {
     throw new UsageError(
       'ERR_USAGE',
