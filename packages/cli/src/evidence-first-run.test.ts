@@ -7,6 +7,21 @@ import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
 import { jsonError, runCliCaptured as run, type CliRun } from './cli-test-support.ts'
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
+/** The real TDX and SGX quotes with their collateral, at a time inside its window. */
+const TDX_V4B = [
+  join(VECTORS, 'tdx/v4-b/quote.dat'),
+  '--collateral',
+  join(VECTORS, 'tdx/v4-b/collateral.json'),
+  '--at',
+  '2025-07-01T00:00:00Z',
+]
+const SGX_V3A = [
+  join(VECTORS, 'sgx/v3-a/quote.dat'),
+  '--collateral',
+  join(VECTORS, 'sgx/v3-a/collateral.json'),
+  '--at',
+  '2025-07-01T00:00:00Z',
+]
 const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs]\n\'\'\'\n'
 
@@ -125,16 +140,7 @@ describe('evidence verify refusals name the option that fixes them', () => {
   })
 
   it('names --allow-sw-hardening / --allow-configuration-needed for a TCB status', async () => {
-    const sgx = await run([
-      'evidence',
-      'verify',
-      join(VECTORS, 'sgx/v3-a/quote.dat'),
-      '--collateral',
-      join(VECTORS, 'sgx/v3-a/collateral.json'),
-      '--at',
-      '2025-07-01T00:00:00Z',
-      '--json',
-    ])
+    const sgx = await run(['evidence', 'verify', ...SGX_V3A, '--json'])
     expect(sgx.code).toBe(5)
     expect(jsonError(sgx).hint).toMatch(/--allow-sw-hardening|--allow-configuration-needed/)
   })
@@ -233,5 +239,96 @@ describe("--collateral takes Intel PCS's own documents", () => {
     const mixed = await verify([join(SPR, 'collateral.json'), join(SPR, 'root-ca-crl.der')])
     expect(mixed.code).toBe(2)
     expect(jsonError(mixed).code).toBe('ERR_COLLATERAL_MIXED')
+  })
+})
+
+describe('--json is the machine interface', () => {
+  const inspect = async (path: string): Promise<Record<string, unknown>> =>
+    JSON.parse((await run(['evidence', 'inspect', path, '--json'])).stdout) as Record<
+      string,
+      unknown
+    >
+  const verified = async (args: string[]): Promise<Record<string, unknown>> => {
+    const result = await run(['evidence', 'verify', ...args, '--json'])
+    expect(result.code).toBe(0)
+    return JSON.parse(result.stdout) as Record<string, unknown>
+  }
+
+  it('inspect names every field as verify does (TDX, SGX, SNP)', async () => {
+    const tdxInspected = await inspect(TDX_V4B[0] ?? '')
+    const tdxVerified = await verified(TDX_V4B)
+    expect(tdxVerified['claims']).toMatchObject(tdxInspected['claims'] as object)
+    expect(tdxInspected).toMatchObject({
+      fmspc: (tdxVerified['claims'] as Record<string, unknown>)['fmspc'],
+      pck_ca: (tdxVerified['claims'] as Record<string, unknown>)['pck_ca'],
+      verified: false,
+    })
+    const sgxVerified = await verified([
+      ...SGX_V3A,
+      '--allow-sw-hardening',
+      '--allow-configuration-needed',
+    ])
+    expect(sgxVerified['claims']).toMatchObject(
+      (await inspect(SGX_V3A[0] ?? ''))['claims'] as object,
+    )
+    const snp = join(VECTORS, 'snp/milan-v3-hostdata/report.bin')
+    const snpVerified = await verified([
+      snp,
+      '--certs',
+      join(VECTORS, 'snp/milan-v3-hostdata/vcek.pem'),
+    ])
+    expect(snpVerified['claims']).toEqual((await inspect(snp))['claims'])
+  })
+
+  it('inspect carries what the text shows: decoded TCBs, flags, signer, QE and certification', async () => {
+    const snp = await inspect(join(VECTORS, 'snp/milan-v3-hostdata/report.bin'))
+    expect(snp).toMatchObject({
+      product: 'Milan',
+      claims: { reported_tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 } },
+      signer_info: { signing_key: 'vcek' },
+    })
+    const v2 = await inspect(join(VECTORS, 'snp/milan-v2-a/report.bin'))
+    expect(v2).toMatchObject({ product: null, tcb_layout: 'Milan/Genoa' })
+    expect(
+      (v2['claims'] as { launch_tcb: { bootloader: number } }).launch_tcb.bootloader,
+    ).toBeTypeOf('number')
+    const tdx = await inspect(join(VECTORS, 'tdx/v4-b/quote.dat'))
+    expect(tdx).toMatchObject({
+      quote_version: 4,
+      certification: { kind: 'pck-cert-chain' },
+      claims: { quote: { body: { mr_td: expect.stringMatching(/^91eb2b44/) as unknown } } },
+    })
+    expect(tdx['td_attribute_flags']).toBeInstanceOf(Array)
+    expect(tdx['xfam']).toMatch(/^[0-9a-f]{16}$/)
+    const sgx = await inspect(join(VECTORS, 'sgx/v3-a/quote.dat'))
+    expect(sgx['attribute_flags']).toBeInstanceOf(Array)
+  })
+
+  it('success text shows MRTD and RTMR0–3 for TDX, MRENCLAVE and MRSIGNER for SGX', async () => {
+    const tdx = await run(['evidence', 'verify', ...TDX_V4B])
+    expect(tdx.stdout).toMatch(/^MRTD\s+91eb2b44/m)
+    for (const i of [0, 1, 2, 3])
+      expect(tdx.stdout).toMatch(new RegExp(`^RTMR${i}\\s+[0-9a-f]{96}$`, 'm'))
+    const sgx = await run([
+      'evidence',
+      'verify',
+      ...SGX_V3A,
+      '--allow-sw-hardening',
+      '--allow-configuration-needed',
+    ])
+    expect(sgx.stdout).toMatch(/^MRENCLAVE\s+[0-9a-f]{64}$/m)
+    expect(sgx.stdout).toMatch(/^MRSIGNER\s+[0-9a-f]{64}$/m)
+  })
+})
+
+describe('help says what the evidence commands do today', () => {
+  it('names TDX and SGX beside SEV-SNP, and the forms --collateral takes', async () => {
+    const top = await run(['--help'])
+    expect(top.stdout).toMatch(/^ {2}evidence .*SEV-SNP.*TDX.*SGX/m)
+    const group = await run(['evidence', '--help'])
+    expect(group.stdout).toMatch(/TDX and SGX quotes/)
+    const verify = await run(['evidence', 'verify', '--help'])
+    expect(verify.stdout).toContain('TDX or SGX quote')
+    expect(verify.stdout).toMatch(/--collateral FILE\|DIR .*TCB info/)
   })
 })

@@ -54,7 +54,8 @@ const GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'evidence',
-    summary: 'inspect and verify TEE evidence (AMD SEV-SNP reports)',
+    summary:
+      'inspect and verify TEE evidence (AMD SEV-SNP reports, Intel TDX and SGX quotes, Trustee evidence JSON)',
     commands: [inspectCommand, verifySnpCommand],
   },
   {

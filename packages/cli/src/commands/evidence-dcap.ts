@@ -14,6 +14,7 @@ import {
   verifyDcapQuote,
   type DcapCollateral,
   type DcapEvidence,
+  type DcapQuoteBody,
   type QuoteAppraisalPolicy,
 } from '@initguard/tdx'
 import { listOption, stringOption, type OptionSpec, type ParsedArgs } from '../command.ts'
@@ -195,6 +196,16 @@ async function collateralFor(
   })
 }
 
+/** The measurements a success shows, as SNP's shows MEASUREMENT: MRTD and RTMRs, or MRENCLAVE and MRSIGNER. */
+function measurementLines(body: DcapQuoteBody): string[] {
+  if (body.kind === 'sgx')
+    return [`MRENCLAVE   ${bytesToHex(body.mrEnclave)}`, `MRSIGNER    ${bytesToHex(body.mrSigner)}`]
+  return [
+    `MRTD        ${bytesToHex(body.mrTd)}`,
+    ...body.rtmrs.map((rtmr, i) => `RTMR${i}       ${bytesToHex(rtmr)}`),
+  ]
+}
+
 /** Verify DCAP evidence as the command line asks; the report to print. */
 export async function verifyDcapFromCli(
   evidence: DcapEvidence,
@@ -246,6 +257,7 @@ export async function verifyDcapFromCli(
     },
     text: [
       `ok: genuine ${tee} quote, PCK chain to the trusted Intel root, collateral current; TCB status ${result.tcb.status}${result.tcb.advisoryIds.length > 0 ? ` (${result.tcb.advisoryIds.join(', ')})` : ''}`,
+      ...measurementLines(evidence.quote.body),
       `${binding.padEnd(11)} ${claims.init_data}`,
       `REPORTDATA  ${claims.report_data}`,
       `FMSPC ${String(claims['fmspc'])}, PCK CA ${String(claims['pck_ca'])}`,

@@ -7,7 +7,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { readInput } from '@initguard/adapters'
-import { MalformedInputError, bytesToHex } from '@initguard/core'
+import { MalformedInputError } from '@initguard/core'
 import {
   productFromCpuid,
   parseSnpEvidence,
@@ -70,16 +70,18 @@ export function guessProduct(report: SnpReport): SnpProduct | undefined {
   return product === 'unknown' ? undefined : product
 }
 
-/** A parsed structure as JSON: byte fields as hex, u64s as 0x-hex, the named keys left out. */
-export function jsonView(value: unknown, omit: readonly string[]): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(value, (key, field: unknown) => {
-      if (omit.includes(key)) return undefined
-      if (field instanceof Uint8Array) return bytesToHex(field)
-      if (typeof field === 'bigint') return `0x${field.toString(16).padStart(16, '0')}`
-      return field
-    }),
-  ) as Record<string, unknown>
+/** Where a decoder's field name and the claim name for the same bit differ. */
+const CLAIM_NAMES: Readonly<Record<string, string>> = {
+  pks: 'protection_keys',
+  septVeDisable: 'septve_disable',
+  mode64Bit: 'mode64bit',
+}
+
+/** The names of the flags that are set, as claims name them (snake_case). */
+export function setFlags(named: object): string[] {
+  return Object.entries(named)
+    .filter(([, on]) => on === true)
+    .map(([name]) => CLAIM_NAMES[name] ?? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
 }
 
 /** The download cache: `--cache-dir`, else `$XDG_CACHE_HOME/initguard`, else `~/.cache/initguard`. */
