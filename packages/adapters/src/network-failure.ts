@@ -15,9 +15,9 @@ export interface HopelessNetworkFailure {
 }
 
 const MEANINGS: Readonly<Record<string, string>> = {
-  ENOTFOUND: 'the host name does not resolve',
+  ENOTFOUND: 'the host name does not resolve (no network, no DNS, or a wrong name)',
   EAI_AGAIN: 'the host name cannot be resolved now (no network or no DNS server)',
-  EAI_NONAME: 'the host name does not resolve',
+  EAI_NONAME: 'the host name does not resolve (no network, no DNS, or a wrong name)',
   ECONNREFUSED: 'the connection was refused (nothing listens at that address)',
   ENETUNREACH: 'the network is unreachable',
   EHOSTUNREACH: 'the host is unreachable',

@@ -332,3 +332,38 @@ describe('help says what the evidence commands do today', () => {
     expect(verify.stdout).toMatch(/--collateral FILE\|DIR .*TCB info/)
   })
 })
+
+describe('with no network, KDS and PCS failures say so at once', () => {
+  it('an unresolvable KDS or PCS host is exit 6 within 2 s, naming --certs / --collateral', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'initguard-no-network-'))
+    const started = Date.now()
+    const kds = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
+      '--kds-url',
+      'http://kds.initguard.invalid',
+      '--cache-dir',
+      cache,
+      '--json',
+    ])
+    expect(kds.code).toBe(6)
+    expect(jsonError(kds)).toMatchObject({ code: 'ERR_KDS_UNREACHABLE' })
+    expect(jsonError(kds).hint).toContain('--certs')
+    const pcs = await run([
+      'evidence',
+      'verify',
+      join(VECTORS, 'tdx/v4-b/quote.dat'),
+      '--pccs',
+      'http://pccs.initguard.invalid',
+      '--cache-dir',
+      cache,
+      '--json',
+    ])
+    expect(pcs.code).toBe(6)
+    expect(jsonError(pcs)).toMatchObject({ code: 'ERR_PCS_UNREACHABLE' })
+    expect(jsonError(pcs).hint).toContain('--collateral')
+    // Before, each took 4 attempts and 7 s of backoff; generous slack for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(4000)
+  })
+})
