@@ -160,7 +160,13 @@ async function collateralFor(
     certification.kind === 'pck-cert-chain' ? certification.certificates[0]?.der : undefined
   const files = listOption(args, 'collateral')
   if (files.length > 0) {
-    const ca = pckDer === undefined ? undefined : parsePckCertificate(pckDer).issuerCa
+    // Only to pick the PCK CRL when both CAs' are given; the verifier judges the certificate.
+    let ca: string | undefined
+    try {
+      ca = pckDer === undefined ? undefined : parsePckCertificate(pckDer).issuerCa
+    } catch {
+      ca = undefined
+    }
     return loadCollateralFiles(
       files,
       io,
