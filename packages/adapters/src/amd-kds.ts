@@ -20,7 +20,12 @@
  */
 import { join } from 'node:path'
 import { UnavailableError, bytesToHex } from '@initguard/core'
-import { CachedDownloader, readIfExists, type DownloadOptions } from './cached-download.ts'
+import {
+  CachedDownloader,
+  readIfExists,
+  type DownloadOptions,
+  type DownloadRequest,
+} from './cached-download.ts'
 
 /** The default KDS base URL. */
 export const AMD_KDS_URL = 'https://kdsintf.amd.com'
@@ -90,7 +95,7 @@ export class AmdKdsClient {
   /**
    * The VCEK (DER) for a chip at a TCB.
    *
-   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
+   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_UNREACHABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
    *   `ERR_KDS_CHIP_ID_MASKED`.
    */
   async vcek(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): Promise<Uint8Array> {
@@ -112,7 +117,10 @@ export class AmdKdsClient {
     return this.#download(
       vcekPath(product, chipId, tcb),
       'VCEK',
-      'check the product line, CHIP_ID and TCB values',
+      'give the VCEK with --certs FILE',
+      {
+        notFoundHint: 'check the product line, CHIP_ID and TCB values',
+      },
     )
   }
 
@@ -121,6 +129,7 @@ export class AmdKdsClient {
     const bytes = await this.#download(
       `/${kind}/v1/${product}/cert_chain`,
       `${product} ${kind.toUpperCase()} CA chain`,
+      'give the CA chain with --certs FILE',
     )
     return new TextDecoder().decode(bytes)
   }
@@ -131,24 +140,26 @@ export class AmdKdsClient {
     return this.#download(
       `/${kind}/v1/${product}/crl`,
       `${product} CRL`,
-      undefined,
-      (_cached, ageMs) => ageMs < CRL_MAX_AGE_MS,
+      'give the CRL with --crl FILE',
+      {
+        fresh: (_cached, ageMs) => ageMs < CRL_MAX_AGE_MS,
+      },
     )
   }
 
   async #download(
     path: string,
     what: string,
-    notFoundHint?: string,
-    fresh?: (cached: unknown, ageMs: number) => boolean,
+    insteadHint: string,
+    more: Pick<DownloadRequest, 'notFoundHint' | 'fresh'> = {},
   ): Promise<Uint8Array> {
     const downloaded = await this.#downloader.get({
       url: this.#baseUrl + path,
       // Keyed by path, not host: every KDS mirror serves the same certificates, and they are verified anyway.
       cacheKey: path,
       what,
-      ...(notFoundHint === undefined ? {} : { notFoundHint }),
-      ...(fresh === undefined ? {} : { fresh }),
+      insteadHint,
+      ...more,
     })
     return downloaded.body
   }

@@ -10,6 +10,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from './local-files.ts'
+import { hopelessNetworkFailure } from './network-failure.ts'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {
@@ -48,6 +49,8 @@ export interface DownloadRequest {
   readonly fresh?: (cached: Downloaded, ageMs: number) => boolean
   /** Hint for an HTTP 404. */
   readonly notFoundHint?: string
+  /** How to do without this download ("give the VCEK with --certs FILE"), for every hint. */
+  readonly insteadHint?: string
 }
 
 const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -100,7 +103,7 @@ export class CachedDownloader {
         `the ${request.what} is not in the cache, and --offline forbids fetching it`,
         {
           details: { url: request.url },
-          hint: 'fetch it once online (it is then cached), give it as a file, or drop --offline',
+          hint: `${request.insteadHint ?? 'give it as a file'}; or fetch it once online (it is then cached) without --offline`,
         },
       )
     }
@@ -161,6 +164,18 @@ export class CachedDownloader {
         if (response.status < 500 && response.status !== 429) break
       } catch (error) {
         if (error instanceof UnavailableError) throw error
+        const hopeless = hopelessNetworkFailure(error)
+        if (hopeless !== undefined) {
+          throw new UnavailableError(
+            `ERR_${this.#area}_UNREACHABLE`,
+            `cannot download the ${what} from ${this.#service}: ${hopeless.reason}`,
+            {
+              cause: error,
+              details: { url, reason: hopeless.code, attempts: attempt },
+              hint: `check the network (or the URL); without a network, ${request.insteadHint ?? 'give it as a file'}`,
+            },
+          )
+        }
         lastReason =
           error instanceof Error && error.name === 'TimeoutError'
             ? 'timed out'
@@ -178,7 +193,7 @@ export class CachedDownloader {
       `cannot download the ${what} from ${this.#service}: ${lastReason}`,
       {
         details: { url, reason: lastReason },
-        hint: `${this.#service} may be throttling: try again later, or work offline from the cache`,
+        hint: `${lastReason.startsWith('HTTP') ? `${this.#service} may be throttling or failing: try again later` : 'check the network'}; or ${request.insteadHint ?? 'work offline from the cache'}`,
       },
     )
   }

@@ -56,6 +56,10 @@ export interface RawDcapCollateral {
   readonly rootCaCrl: Uint8Array
 }
 
+/** How to verify without downloads, for the hints of every download error. */
+const COLLATERAL_INSTEAD =
+  "give the collateral with --collateral FILE (a collateral.json, or Intel PCS's documents), or a reachable PCCS with --pccs URL"
+
 /** A client for Intel PCS v4 or a PCCS. */
 export class IntelPcsClient {
   readonly #baseUrl: string
@@ -75,7 +79,8 @@ export class IntelPcsClient {
   /**
    * All collateral for a quote.
    *
-   * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_NOT_FOUND`, `ERR_PCS_OFFLINE`;
+   * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
+   *   `ERR_PCS_OFFLINE`;
    *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
@@ -110,6 +115,7 @@ export class IntelPcsClient {
         cacheKey: 'root-ca-crl',
         what: 'Intel SGX Root CA CRL',
         fresh: youngerThan(CRL_MAX_AGE_MS),
+        insteadHint: COLLATERAL_INSTEAD,
       }),
     ])
     return {
@@ -135,6 +141,7 @@ export class IntelPcsClient {
       what,
       keepHeaders: [header],
       fresh,
+      insteadHint: COLLATERAL_INSTEAD,
     })
   }
 }

@@ -13,6 +13,7 @@ import {
   UnavailableError,
   type ErrorDetails,
 } from '@initguard/core'
+import { hopelessNetworkFailure } from './network-failure.ts'
 
 /** Network settings of the registry client. */
 export interface RegistryHttpOptions {
@@ -109,12 +110,17 @@ function describe(error: unknown): string {
   return typeof code === 'string' ? `${error.message} (${code})` : error.message
 }
 
+const UNREACHABLE_HINT =
+  'check the registry address, the network and any proxy; for a plain-http registry list it as insecure'
+
 const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Run `attempt` until it returns, retrying when it throws {@link Retryable} or a network error
  * (anything that is not an {@link InitguardError}). Waits `backoff·2ⁿ`, jittered to 50–100 %, or
  * the server's `Retry-After` when longer.
+ *
+ * A host name that does not resolve and a refused connection are not retried.
  *
  * @throws {@link UnavailableError} `ERR_REGISTRY_UNREACHABLE` (network), `ERR_REGISTRY_STATUS` (HTTP).
  */
@@ -141,6 +147,19 @@ export async function withRetries<T>(
             : { reason: error.message, status: error.status }
         wait = error.retryAfterMs
       } else {
+        const hopeless = hopelessNetworkFailure(error)
+        if (hopeless !== undefined) {
+          // No network, no DNS or nothing listening: a retry after a backoff would fail the same way.
+          throw new UnavailableError(
+            'ERR_REGISTRY_UNREACHABLE',
+            `cannot ${what}: ${hopeless.reason}`,
+            {
+              cause: error,
+              details: { url: safeUrl(url()), reason: hopeless.code, attempts: n },
+              hint: UNREACHABLE_HINT,
+            },
+          )
+        }
         last = { reason: describe(error) }
       }
     }
@@ -164,7 +183,7 @@ export async function withRetries<T>(
     )
   throw new UnavailableError('ERR_REGISTRY_UNREACHABLE', `cannot ${what}: ${last.reason}`, {
     details,
-    hint: 'check the registry address, the network and any proxy; for a plain-http registry list it as insecure',
+    hint: UNREACHABLE_HINT,
   })
 }
 

@@ -27,3 +27,16 @@ export async function runInProcess(args: readonly string[]): Promise<CliRun> {
   const stdoutBytes = Buffer.concat(out)
   return { code, stdout: stdoutBytes.toString(), stderr, stdoutBytes }
 }
+
+/** The `error` object of a `--json` run that failed. */
+export function jsonError(run: CliRun): {
+  code: string
+  hint?: string
+  details: Record<string, unknown>
+} {
+  return (
+    JSON.parse(run.stdout) as {
+      error: { code: string; hint?: string; details: Record<string, unknown> }
+    }
+  ).error
+}

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -13,20 +12,9 @@ import {
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/testkit'
-import { runCli } from './main.ts'
+import { runInProcess as run } from './cli-test-support.ts'
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/snp/', import.meta.url))
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: { write: (c: string | Uint8Array) => (stdout += Buffer.from(c).toString()) },
-    stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
-    stdin: Readable.from([]),
-  })
-  return { code, stdout, stderr }
-}
 
 describe('initguard evidence (real reports)', () => {
   it('inspects a report as a table and as JSON', async () => {
@@ -37,10 +25,10 @@ describe('initguard evidence (real reports)', () => {
     const json = JSON.parse(
       (await run(['evidence', 'inspect', join(VECTORS, 'milan-v2-a/report.bin'), '--json'])).stdout,
     ) as {
-      report: { policy: { debug: boolean }; version: number }
+      claims: { policy: { debug_allowed: boolean }; report_version: number }
     }
-    expect(json.report.version).toBe(2)
-    expect(json.report.policy.debug).toBe(true)
+    expect(json.claims.report_version).toBe(2)
+    expect(json.claims.policy.debug_allowed).toBe(true)
   })
 
   it('verifies with exit 0, refuses debug with 5 unless allowed, a broken signature with 4', async () => {
@@ -241,9 +229,9 @@ describe('initguard evidence (TDX and SGX quotes)', () => {
     expect(tdx.stdout).toMatch(/MRTD\s+91eb2b44/)
     const sgx = JSON.parse(
       (await run(['evidence', 'inspect', join(DCAP, 'sgx/v3-a/quote.dat'), '--json'])).stdout,
-    ) as { tee: string; pck: { fmspc: string; ca: string } }
+    ) as { tee: string; fmspc: string; pck_ca: string; pce_id: string }
     expect(sgx.tee).toBe('sgx')
-    expect(sgx.pck).toEqual({ fmspc: '00a067110000', ca: 'processor', pce_id: '0000' })
+    expect(sgx).toMatchObject({ fmspc: '00a067110000', pck_ca: 'processor', pce_id: '0000' })
   })
 
   it('verifies with collateral: UpToDate exit 0, TCB not supported exit 5, outside the window exit 4', async () => {

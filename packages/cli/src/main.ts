@@ -55,7 +55,8 @@ const GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'evidence',
-    summary: 'inspect and verify TEE evidence: SEV-SNP reports, TDX and SGX (DCAP) quotes',
+    summary:
+      'inspect and verify TEE evidence (AMD SEV-SNP reports, Intel TDX and SGX quotes, Trustee evidence JSON)',
     commands: [inspectCommand, verifySnpCommand],
   },
   {

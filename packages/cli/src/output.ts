@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isInitguardError } from '@initguard/core'
+import { AppraisalError, isInitguardError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
 import { EXIT_CODES } from './exit-codes.ts'
 
@@ -29,11 +29,21 @@ export function emit(io: CliIo, json: boolean, report: Report): void {
     io.stdout.write(report.text.endsWith('\n') ? report.text : report.text + '\n')
 }
 
-/** Print an error and return the exit code for it. Unexpected errors are bugs: exit 1 with the stack. */
+/**
+ * Print an error and return the exit code for it. Unexpected errors are bugs: exit 1 with the
+ * stack. In JSON, a refused appraisal lists every failure (`error.failures`) and the claims.
+ */
 export function reportError(io: CliIo, json: boolean, error: unknown): number {
   if (isInitguardError(error)) {
     if (json) {
-      io.stdout.write(JSON.stringify({ ok: false, error: error.toJSON() }, null, 2) + '\n')
+      // A refused appraisal also says what the evidence claims: the values to compare with.
+      const claims =
+        error instanceof AppraisalError && error.claims !== undefined
+          ? { claims: error.claims }
+          : {}
+      io.stdout.write(
+        JSON.stringify({ ok: false, error: error.toJSON(), ...claims }, null, 2) + '\n',
+      )
     } else {
       io.stderr.write(`initguard: ${error.message}\n`)
       if (error.hint !== undefined) io.stderr.write(`  hint: ${error.hint}\n`)

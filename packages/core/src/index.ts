@@ -54,7 +54,7 @@ export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } fro
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
-export { throwIfAppraisalFailed } from './appraisal.ts'
+export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
 export type { AppraisalFailure } from './appraisal.ts'
 export { PolicyChecker } from './policy-checks.ts'
 export { subjectLine } from './trust-anchor.ts'

@@ -114,19 +114,21 @@ export function appraisalFailures(
       code: 'ERR_SNP_DEBUG_ALLOWED',
       message:
         'the guest policy allows debugging (POLICY bit 19), so the host can read guest memory',
-      hint: 'to accept debuggable guests (never in production), allow debug explicitly',
+      hint: 'to accept a debuggable guest (never in production), add --allow-debug',
     })
   }
   if (policy.allowMigrationAgent !== true && report.policy.migrateMa) {
     failures.push({
       code: 'ERR_SNP_MIGRATION_AGENT_ALLOWED',
       message: 'the guest policy allows a migration agent (POLICY bit 18)',
+      hint: 'to accept a guest that may be migrated by a migration agent, add --allow-migration-agent',
     })
   }
   if (policy.hostData !== undefined && !constantTimeEqual(policy.hostData, report.hostData)) {
     failures.push({
       code: 'ERR_SNP_HOST_DATA_MISMATCH',
       message: `HOST_DATA is ${hex(report.hostData)}, expected ${hex(policy.hostData)}`,
+      hint: 'check the value of --expect-host-data; for an initdata document give --expect-initdata FILE instead',
     })
   }
   if (policy.initdata !== undefined) {
@@ -143,12 +145,14 @@ export function appraisalFailures(
     failures.push({
       code: 'ERR_SNP_REPORT_DATA_MISMATCH',
       message: `REPORT_DATA is ${hex(report.reportData)}, expected ${hex(policy.reportData)}`,
+      hint: "REPORT_DATA is what the guest asked to be signed (a nonce, a key's hash): check --expect-report-data against the request",
     })
   }
   if (policy.measurements !== undefined && !oneOf(report.measurement, policy.measurements)) {
     failures.push({
       code: 'ERR_SNP_MEASUREMENT_MISMATCH',
       message: `MEASUREMENT ${hex(report.measurement)} is not one of the ${policy.measurements.length} expected`,
+      hint: 'the guest was launched from other firmware, kernel or vCPU settings; if this launch is trusted, add its MEASUREMENT with another --expect-measurement',
     })
   }
   if (policy.minimumTcb !== undefined) {
@@ -157,6 +161,7 @@ export function appraisalFailures(
       failures.push({
         code: 'ERR_SNP_TCB_TOO_LOW',
         message: `REPORTED_TCB ${tcbText(reported)} is below the minimum ${tcbText(policy.minimumTcb)}`,
+        hint: "update the host's SEV firmware and microcode, or lower --min-tcb",
       })
     }
   }
@@ -164,6 +169,7 @@ export function appraisalFailures(
     failures.push({
       code: 'ERR_SNP_VMPL_MISMATCH',
       message: `VMPL is ${report.vmpl}, expected ${policy.vmpl}`,
+      hint: 'the report was requested at another privilege level (an SVSM runs at VMPL 0, the guest OS above it); check --expect-vmpl',
     })
   }
   if (policy.minimumAbi !== undefined) {
@@ -175,6 +181,7 @@ export function appraisalFailures(
       failures.push({
         code: 'ERR_SNP_ABI_TOO_LOW',
         message: `the policy's minimum ABI is ${report.policy.abiMajor}.${report.policy.abiMinor}, expected at least ${major}.${minor}`,
+        hint: 'launch the guest with a policy that requires a newer firmware ABI',
       })
     }
   }
@@ -182,12 +189,14 @@ export function appraisalFailures(
     failures.push({
       code: 'ERR_SNP_CHIP_NOT_ALLOWED',
       message: `CHIP_ID ${hex(report.chipId).slice(0, 16)}… is not on the allow-list`,
+      hint: 'the guest runs on another machine; add its CHIP_ID to the allow-list if it is trusted',
     })
   }
   if (policy.idKeyDigests !== undefined && !oneOf(report.idKeyDigest, policy.idKeyDigests)) {
     failures.push({
       code: 'ERR_SNP_ID_KEY_MISMATCH',
       message: `ID_KEY_DIGEST ${hex(report.idKeyDigest)} is not one of the expected`,
+      hint: 'the guest was launched with another ID block signing key (or none)',
     })
   }
   if (
@@ -197,12 +206,14 @@ export function appraisalFailures(
     failures.push({
       code: 'ERR_SNP_AUTHOR_KEY_MISMATCH',
       message: `AUTHOR_KEY_DIGEST ${hex(report.authorKeyDigest)} is not one of the expected`,
+      hint: 'the ID key was endorsed by another author key (or none)',
     })
   }
   if (policy.minimumGuestSvn !== undefined && report.guestSvn < policy.minimumGuestSvn) {
     failures.push({
       code: 'ERR_SNP_GUEST_SVN_TOO_LOW',
       message: `GUEST_SVN is ${report.guestSvn}, expected at least ${policy.minimumGuestSvn}`,
+      hint: 'the guest image is older than --min-guest-svn allows: launch an updated image',
     })
   }
   return failures

@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto'
 import {
+  AppraisalError,
   UnavailableError,
   VerificationError,
   subjectLine,
@@ -278,14 +279,20 @@ export function verifySnpEvidence(
   if (options.crl !== undefined) checkAmdCrl(options.crl, chain, options.now)
   const warnings = checkEndorsement(report, product, endorsement)
   verifySnpReportSignature(report, endorsement.publicKey)
-  appraiseSnpReport(report, product, options.policy ?? {})
+  const claims = snpClaims(report, product, signingKey)
+  try {
+    appraiseSnpReport(report, product, options.policy ?? {})
+  } catch (error) {
+    // The report is genuine: a refusal carries what it claims, so the caller can show it.
+    throw error instanceof AppraisalError ? error.withClaims(claims) : error
+  }
   if (report.reservedNonZero.length > 0) {
     warnings.push(`reserved fields are not zero: ${report.reservedNonZero.join(', ')}`)
   }
   return {
     product,
     signingKey,
-    claims: snpClaims(report, product, signingKey),
+    claims,
     chain: {
       root: chain.root.fingerprint,
       intermediate: chain.intermediate.fingerprint,

@@ -182,7 +182,10 @@ function checkWindow(window: Window, now: Date): void {
     throw new VerificationError(
       `${prefix}_NOT_YET_VALID`,
       `the ${window.what} is not valid until ${details.from} (checked at ${details.now})`,
-      { details, hint: 'check the clock, or verify as of a time inside the window' },
+      {
+        details,
+        hint: 'check the clock, or verify as of a time inside the window (--at TIME)',
+      },
     )
   }
   if (now > window.until) {
@@ -191,7 +194,7 @@ function checkWindow(window: Window, now: Date): void {
       `the ${window.what} expired at ${details.until} (checked at ${details.now})`,
       {
         details,
-        hint: 'fetch current collateral from Intel PCS; to check old evidence, verify as of a time inside the window',
+        hint: 'fetch current collateral (from Intel PCS or --pccs URL, or a newer --collateral FILE); to check old evidence, verify as of a time inside the window (--at TIME)',
       },
     )
   }

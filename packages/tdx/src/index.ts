@@ -127,7 +127,7 @@ export {
   quoteAppraisalFailures,
 } from './quote-appraisal.ts'
 export type { QuoteAppraisalPolicy } from './quote-appraisal.ts'
-export { quoteClaims } from './quote-claims.ts'
+export { quoteBodyClaims, quoteClaims } from './quote-claims.ts'
 export type { QuoteClaims } from './quote-claims.ts'
 export { looksLikeDcapQuote, parseDcapEvidence } from './evidence-format.ts'
 export type { DcapEvidence, DcapEvidenceFormat } from './evidence-format.ts'

@@ -60,6 +60,27 @@ export function acceptedStatuses(policy: QuoteAppraisalPolicy): TcbStatus[] {
   ]
 }
 
+const DEBUG_HINT = 'to accept a debuggable TD or enclave (never in production), add --allow-debug'
+
+/** How to get past a TCB status the policy does not accept: the option, or what to fix. */
+function tcbStatusHint(status: TcbStatus): string {
+  switch (status) {
+    case 'SWHardeningNeeded':
+      return 'the platform is patched but the software must mitigate the advisories; to accept it, add --allow-sw-hardening'
+    case 'ConfigurationNeeded':
+      return 'the platform needs a BIOS/configuration change; to accept it as is, add --allow-configuration-needed'
+    case 'ConfigurationAndSWHardeningNeeded':
+      return 'to accept it, add both --allow-sw-hardening and --allow-configuration-needed'
+    case 'TcbNotSupported':
+      return "Intel's TCB info has no level this platform's TCB reaches: the platform is too old for this collateral, or the collateral is out of date"
+    case 'UpToDate':
+    case 'OutOfDate':
+    case 'OutOfDateConfigurationNeeded':
+    case 'Revoked':
+      return 'the platform needs a TCB recovery (firmware and microcode update); no option accepts this status'
+  }
+}
+
 function oneOf(actual: Uint8Array, allowed: readonly Uint8Array[]): boolean {
   return allowed.some((a) => constantTimeEqual(a, actual))
 }
@@ -70,11 +91,13 @@ function exact(
   name: string,
   actual: Uint8Array,
   expected: Uint8Array | undefined,
+  option: string,
 ): void {
   if (expected !== undefined && !constantTimeEqual(actual, expected)) {
     failures.push({
       code,
       message: `${name} is ${bytesToHex(actual)}, expected ${bytesToHex(expected)}`,
+      hint: `check the value given to ${option}`,
     })
   }
 }
@@ -85,11 +108,13 @@ function member(
   name: string,
   actual: Uint8Array,
   allowed: readonly Uint8Array[] | undefined,
+  option: string,
 ): void {
   if (allowed !== undefined && !oneOf(actual, allowed)) {
     failures.push({
       code,
       message: `${name} ${bytesToHex(actual)} is not one of the ${allowed.length} expected`,
+      hint: `if this ${name} is trusted, add it with another ${option}`,
     })
   }
 }
@@ -108,6 +133,7 @@ function initdataBinding(
     failures.push({
       code: 'ERR_TDX_INITDATA_MISMATCH',
       message: `${name} is ${bytesToHex(actual)}, but the initdata document (${document.algorithm}) binds to ${bytesToHex(expected)}`,
+      hint: `\`initguard initdata explain DOCUMENT --tee ${tee} --expected ${bytesToHex(actual)}\` tells the usual causes (line ends, final newline, algorithm)`,
     })
   }
 }
@@ -181,25 +207,55 @@ export function quoteAppraisalFailures(
             ? 'ERR_TDX_TCB_REVOKED'
             : 'ERR_TDX_TCB_STATUS',
       message: `the TCB status is ${tcb.status}${tcb.advisoryIds.length > 0 ? ` (${tcb.advisoryIds.join(', ')})` : ''}; accepted: ${accepted.join(', ')}`,
-      hint: 'the platform needs a TCB recovery; accept SWHardeningNeeded/ConfigurationNeeded only if your policy allows it',
+      hint: tcbStatusHint(tcb.status),
     })
   }
-  exact(failures, 'ERR_TDX_REPORT_DATA_MISMATCH', 'REPORTDATA', body.reportData, policy.reportData)
+  exact(
+    failures,
+    'ERR_TDX_REPORT_DATA_MISMATCH',
+    'REPORTDATA',
+    body.reportData,
+    policy.reportData,
+    '--expect-report-data',
+  )
   if (body.kind === 'sgx') {
     if (policy.allowDebug !== true && body.attributes.debug) {
       failures.push({
         code: 'ERR_TDX_DEBUG',
         message: 'the enclave is a debug enclave (ATTRIBUTES.DEBUG): its memory can be read',
+        hint: DEBUG_HINT,
       })
     }
-    exact(failures, 'ERR_TDX_CONFIGID_MISMATCH', 'CONFIGID', body.configId, policy.configId)
+    exact(
+      failures,
+      'ERR_TDX_CONFIGID_MISMATCH',
+      'CONFIGID',
+      body.configId,
+      policy.configId,
+      '--expect-configid',
+    )
     initdataBinding(failures, 'sgx', 'CONFIGID', body.configId, policy.initdata)
-    member(failures, 'ERR_TDX_MRENCLAVE_MISMATCH', 'MRENCLAVE', body.mrEnclave, policy.mrEnclave)
-    member(failures, 'ERR_TDX_MRSIGNER_MISMATCH', 'MRSIGNER', body.mrSigner, policy.mrSigner)
+    member(
+      failures,
+      'ERR_TDX_MRENCLAVE_MISMATCH',
+      'MRENCLAVE',
+      body.mrEnclave,
+      policy.mrEnclave,
+      '--expect-mrenclave',
+    )
+    member(
+      failures,
+      'ERR_TDX_MRSIGNER_MISMATCH',
+      'MRSIGNER',
+      body.mrSigner,
+      policy.mrSigner,
+      '--expect-mrsigner',
+    )
     if (policy.minimumIsvSvn !== undefined && body.isvSvn < policy.minimumIsvSvn) {
       failures.push({
         code: 'ERR_TDX_ISVSVN_TOO_LOW',
         message: `ISVSVN is ${body.isvSvn}, expected at least ${policy.minimumIsvSvn}`,
+        hint: 'the enclave is older than --min-isv-svn allows: run an updated enclave',
       })
     }
     return failures
@@ -208,15 +264,38 @@ export function quoteAppraisalFailures(
     failures.push({
       code: 'ERR_TDX_DEBUG',
       message: 'the TD is debuggable (TDATTRIBUTES.DEBUG): the host can read its memory',
+      hint: DEBUG_HINT,
     })
   }
-  exact(failures, 'ERR_TDX_MRCONFIGID_MISMATCH', 'MRCONFIGID', body.mrConfigId, policy.mrConfigId)
+  exact(
+    failures,
+    'ERR_TDX_MRCONFIGID_MISMATCH',
+    'MRCONFIGID',
+    body.mrConfigId,
+    policy.mrConfigId,
+    '--expect-mrconfigid',
+  )
   initdataBinding(failures, 'tdx', 'MRCONFIGID', body.mrConfigId, policy.initdata)
-  member(failures, 'ERR_TDX_MRTD_MISMATCH', 'MRTD', body.mrTd, policy.mrTd)
-  member(failures, 'ERR_TDX_MRSEAM_MISMATCH', 'MRSEAM', body.mrSeam, policy.mrSeam)
+  member(failures, 'ERR_TDX_MRTD_MISMATCH', 'MRTD', body.mrTd, policy.mrTd, '--expect-mrtd')
+  member(
+    failures,
+    'ERR_TDX_MRSEAM_MISMATCH',
+    'MRSEAM',
+    body.mrSeam,
+    policy.mrSeam,
+    '--expect-mrseam',
+  )
   policy.rtmrs?.forEach((expected, i) => {
     const actual = body.rtmrs[i]
-    if (actual !== undefined) exact(failures, 'ERR_TDX_RTMR_MISMATCH', `RTMR${i}`, actual, expected)
+    if (actual !== undefined)
+      exact(
+        failures,
+        'ERR_TDX_RTMR_MISMATCH',
+        `RTMR${i}`,
+        actual,
+        expected,
+        `--expect-rtmr ${i}=HEX`,
+      )
   })
   return failures
 }

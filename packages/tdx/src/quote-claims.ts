@@ -33,32 +33,23 @@ function headerClaims(quote: DcapQuote): Record<string, string> {
   }
 }
 
-/** The claims of a quote whose chain, signatures and collateral verified. */
-export function quoteClaims(
-  quote: DcapQuote,
-  tcb: TcbEvaluation,
-  pck: VerifiedPckChain,
-): QuoteClaims {
+/**
+ * The claims a quote makes by itself, before any verification: the TEE, the init-data binding,
+ * REPORTDATA, the Trustee-named `quote.header` / `quote.body`, and the decoded attributes.
+ * `evidence inspect` shows these under the same names `evidence verify` uses.
+ */
+export function quoteBodyClaims(quote: DcapQuote): Readonly<Record<string, unknown>> & {
+  readonly tee: 'tdx' | 'sgx'
+  readonly init_data: string
+  readonly report_data: string
+} {
   const body = quote.body
   const raw = quote.rawBody
-  const common = {
-    report_data: hex(body.reportData),
-    tcb_status: tcb.status,
-    advisory_ids: [...tcb.advisoryIds],
-    tcb_date: tcb.tcbDate?.toISOString() ?? null,
-    tcb_evaluation_data_number: tcb.tcbEvaluationDataNumber,
-    fmspc: hex(pck.info.sgx.fmspc),
-    pce_id: hex(pck.info.sgx.pceId),
-    pck_ca: pck.caKind,
-    ...(pck.info.sgx.platformInstanceId === undefined
-      ? {}
-      : { platform_instance_id: hex(pck.info.sgx.platformInstanceId) }),
-  }
   if (body.kind === 'sgx') {
     return {
       tee: 'sgx',
       init_data: hex(body.configId),
-      ...common,
+      report_data: hex(body.reportData),
       quote: {
         header: headerClaims(quote),
         body: {
@@ -87,7 +78,7 @@ export function quoteClaims(
   return {
     tee: 'tdx',
     init_data: hex(body.mrConfigId),
-    ...common,
+    report_data: hex(body.reportData),
     quote: {
       header: headerClaims(quote),
       body: {
@@ -118,5 +109,26 @@ export function quoteClaims(
       protection_keys: body.tdAttributes.pks,
       septve_disable: body.tdAttributes.septVeDisable,
     },
+  }
+}
+
+/** The claims of a quote whose chain, signatures and collateral verified. */
+export function quoteClaims(
+  quote: DcapQuote,
+  tcb: TcbEvaluation,
+  pck: VerifiedPckChain,
+): QuoteClaims {
+  return {
+    ...quoteBodyClaims(quote),
+    tcb_status: tcb.status,
+    advisory_ids: [...tcb.advisoryIds],
+    tcb_date: tcb.tcbDate?.toISOString() ?? null,
+    tcb_evaluation_data_number: tcb.tcbEvaluationDataNumber,
+    fmspc: hex(pck.info.sgx.fmspc),
+    pce_id: hex(pck.info.sgx.pceId),
+    pck_ca: pck.caKind,
+    ...(pck.info.sgx.platformInstanceId === undefined
+      ? {}
+      : { platform_instance_id: hex(pck.info.sgx.platformInstanceId) }),
   }
 }

@@ -19,6 +19,7 @@
 import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import {
+  AppraisalError,
   UnavailableError,
   bytesToBase64url,
   bytesToHex,
@@ -270,13 +271,19 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
       attributes: qeReport.raw.subarray(0x30, 0x40),
     },
   })
-  appraiseQuote(body, tcb, options.policy ?? {})
+  const claims = quoteClaims(quote, tcb, pck)
+  try {
+    appraiseQuote(body, tcb, options.policy ?? {})
+  } catch (error) {
+    // The quote is genuine: a refusal carries what it claims, so the caller can show it.
+    throw error instanceof AppraisalError ? error.withClaims(claims) : error
+  }
   if (quote.trailingBytes > 0)
     warnings.push(`${quote.trailingBytes} bytes follow the quote; they were not read`)
   return {
     tee: body.kind === 'sgx' ? 'sgx' : 'tdx',
     tcb,
-    claims: quoteClaims(quote, tcb, pck),
+    claims,
     anchor: {
       origin: root.fingerprint === INTEL_SGX_ROOT_CA_SHA256 ? 'pinned' : 'user-supplied',
       subject: subjectLine(root.x509.subject),

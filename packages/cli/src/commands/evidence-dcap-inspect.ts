@@ -4,18 +4,9 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
-import { parsePckCertificate, type DcapEvidence } from '@initguard/tdx'
+import { parsePckCertificate, quoteBodyClaims, type DcapEvidence } from '@initguard/tdx'
 import type { Report } from '../output.ts'
-import { jsonView } from './evidence-input.ts'
-
-function flags(named: object): string {
-  return (
-    Object.entries(named)
-      .filter(([, on]) => on === true)
-      .map(([name]) => name)
-      .join(' ') || '-'
-  )
-}
+import { setFlags } from './evidence-input.ts'
 
 /** Every field of a quote, as a table and as JSON. */
 export function inspectDcap(evidence: DcapEvidence): Report {
@@ -41,7 +32,7 @@ export function inspectDcap(evidence: DcapEvidence): Report {
       ['MRSIGNER', bytesToHex(body.mrSigner)],
       ['CONFIGID', bytesToHex(body.configId)],
       ['ISVPRODID / SVN', `${body.isvProdId} / ${body.isvSvn} (CONFIGSVN ${body.configSvn})`],
-      ['attributes', flags(body.attributes)],
+      ['attributes', setFlags(body.attributes).join(' ') || '-'],
       ['REPORTDATA', bytesToHex(body.reportData)],
     )
   } else {
@@ -55,7 +46,7 @@ export function inspectDcap(evidence: DcapEvidence): Report {
       ...body.rtmrs.map((r, i): [string, string] => [`RTMR${i}`, bytesToHex(r)]),
       [
         'TD attributes',
-        `0x${body.tdAttributes.raw.toString(16).padStart(16, '0')}  ${flags(body.tdAttributes)}`,
+        `0x${body.tdAttributes.raw.toString(16).padStart(16, '0')}  ${setFlags(body.tdAttributes).join(' ') || '-'}`,
       ],
       ['XFAM', `0x${body.xfam.raw.toString(16).padStart(16, '0')}`],
       ['REPORTDATA', bytesToHex(body.reportData)],
@@ -77,19 +68,30 @@ export function inspectDcap(evidence: DcapEvidence): Report {
     ['trailing bytes', String(quote.trailingBytes)],
   )
   return {
+    // The claims under the names `evidence verify` uses, then what only inspection shows.
     json: {
       tee: h.tee,
       format: evidence.format,
-      header: jsonView(h, ['raw']),
-      body: jsonView(body, ['raw']),
-      pck:
-        pck === undefined
-          ? null
-          : {
-              fmspc: bytesToHex(pck.sgx.fmspc),
-              ca: pck.issuerCa,
-              pce_id: bytesToHex(pck.sgx.pceId),
-            },
+      verified: false,
+      claims: quoteBodyClaims(quote),
+      quote_version: h.version,
+      body_type: quote.bodyDescriptor?.type ?? null,
+      qe_svn: h.qeSvn,
+      pce_svn: h.pceSvn,
+      qe_vendor_id: bytesToHex(h.qeVendorId),
+      ...(body.kind === 'sgx'
+        ? { attribute_flags: setFlags(body.attributes) }
+        : {
+            td_attribute_flags: setFlags(body.tdAttributes),
+            xfam: body.xfam.raw.toString(16).padStart(16, '0'),
+          }),
+      certification:
+        certification.kind === 'pck-cert-chain'
+          ? { kind: certification.kind, certificates: certification.certificates.length }
+          : { kind: certification.kind, type: certification.type },
+      fmspc: pck === undefined ? null : bytesToHex(pck.sgx.fmspc),
+      pce_id: pck === undefined ? null : bytesToHex(pck.sgx.pceId),
+      pck_ca: pck?.issuerCa ?? null,
       trailing_bytes: quote.trailingBytes,
     },
     text: rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n'),

@@ -6,12 +6,14 @@
 import { IntelPcsClient, readInput } from '@initguard/adapters'
 import { UsageError, bytesToHex } from '@initguard/core'
 import {
+  PCK_PLATFORM_CA_CN,
+  PCK_PROCESSOR_CA_CN,
   collateralFromPcs,
-  parseCollateralJson,
   parsePckCertificate,
   verifyDcapQuote,
   type DcapCollateral,
   type DcapEvidence,
+  type DcapQuoteBody,
   type QuoteAppraisalPolicy,
 } from '@initguard/tdx'
 import {
@@ -33,6 +35,7 @@ import {
 import type { Report } from '../output.ts'
 import { anchorPhrase } from './evidence-anchor.ts'
 import { readDocumentFile } from './initdata-input.ts'
+import { loadCollateralFiles } from './dcap-collateral-files.ts'
 import { cacheDirectory } from './evidence-input.ts'
 
 const DCAP: readonly EvidenceKind[] = ['tdx', 'sgx']
@@ -55,8 +58,9 @@ export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: 'string',
     value: PATH_VALUE,
     appliesTo: DCAP,
-    valueName: 'FILE',
-    help: 'TDX/SGX: collateral JSON (TCB info, QE identity, CRLs and chains)',
+    multiple: true,
+    valueName: 'FILE|DIR',
+    help: "TDX/SGX: collateral JSON, or Intel PCS's documents (TCB info, QE identity, CRLs, issuer chains) as files or a directory",
   },
   pccs: {
     type: 'string',
@@ -186,12 +190,24 @@ async function collateralFor(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<DcapCollateral> {
-  const file = parsedOption(args, 'collateral', PATH_VALUE)
-  if (file !== undefined)
-    return parseCollateralJson(await readInput(file, { what: 'collateral', stdin: io.stdin }))
   const certification = evidence.quote.signatureData.pckCertification
   const pckDer =
     certification.kind === 'pck-cert-chain' ? certification.certificates[0]?.der : undefined
+  const files = parsedList(args, 'collateral', PATH_VALUE)
+  if (files.length > 0) {
+    // Only to pick the PCK CRL when both CAs' are given; the verifier judges the certificate.
+    let ca: string | undefined
+    try {
+      ca = pckDer === undefined ? undefined : parsePckCertificate(pckDer).issuerCa
+    } catch {
+      ca = undefined
+    }
+    return loadCollateralFiles(
+      files,
+      io,
+      ca === 'processor' ? PCK_PROCESSOR_CA_CN : ca === 'platform' ? PCK_PLATFORM_CA_CN : undefined,
+    )
+  }
   if (pckDer === undefined) {
     throw new UsageError(
       'ERR_USAGE',
@@ -219,6 +235,16 @@ async function collateralFor(
     pckCrl: { body: raw.pckCrl, issuerChain: raw.pckCrlIssuerChain },
     rootCaCrl: raw.rootCaCrl,
   })
+}
+
+/** The measurements a success shows, as SNP's shows MEASUREMENT: MRTD and RTMRs, or MRENCLAVE and MRSIGNER. */
+function measurementLines(body: DcapQuoteBody): string[] {
+  if (body.kind === 'sgx')
+    return [`MRENCLAVE   ${bytesToHex(body.mrEnclave)}`, `MRSIGNER    ${bytesToHex(body.mrSigner)}`]
+  return [
+    `MRTD        ${bytesToHex(body.mrTd)}`,
+    ...body.rtmrs.map((rtmr, i) => `RTMR${i}       ${bytesToHex(rtmr)}`),
+  ]
 }
 
 /** Verify DCAP evidence as the command line asks; the report to print. */
@@ -255,6 +281,7 @@ export async function verifyDcapFromCli(
     },
     text: [
       `ok: genuine ${tee} quote, PCK chain to ${anchorPhrase(result.anchor, "Intel's SGX Root CA", '--intel-root')}, collateral current; TCB status ${result.tcb.status}${result.tcb.advisoryIds.length > 0 ? ` (${result.tcb.advisoryIds.join(', ')})` : ''}`,
+      ...measurementLines(evidence.quote.body),
       `${binding.padEnd(11)} ${claims.init_data}`,
       `REPORTDATA  ${claims.report_data}`,
       `FMSPC ${String(claims['fmspc'])}, PCK CA ${String(claims['pck_ca'])}`,

@@ -7,7 +7,7 @@
 import { homedir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import { readInput } from '@initguard/adapters'
-import { bytesToHex } from '@initguard/core'
+import { MalformedInputError } from '@initguard/core'
 import {
   productFromCpuid,
   parseSnpEvidence,
@@ -18,6 +18,7 @@ import {
 import { looksLikeDcapQuote, parseDcapEvidence, type DcapEvidence } from '@initguard/tdx'
 import { onePositional, stringOption, type ParsedArgs } from '../command.ts'
 import type { CliIo } from '../cli-io.ts'
+import { identifyFile } from './file-kind.ts'
 
 /** Evidence of either family. */
 export type AnyEvidence =
@@ -32,16 +33,26 @@ function isDcap(bytes: Uint8Array): boolean {
   return !text.includes('"attestation_report"') && text.includes('"quote"')
 }
 
-/** Read and parse the evidence file named on the command line. */
+/**
+ * Read and parse the evidence file named on the command line. A file that is something else (a
+ * certificate, collateral, an event log, an initdata document) is refused as such, with where it
+ * goes instead: `ERR_EVIDENCE_WRONG_FILE`, exit 3.
+ */
 export async function loadEvidence(
   args: ParsedArgs,
   io: CliIo,
   command: string,
 ): Promise<AnyEvidence> {
-  const bytes = await readInput(onePositional(args, 'FILE', command), {
-    what: 'evidence',
-    stdin: io.stdin,
-  })
+  const path = onePositional(args, 'FILE', command)
+  const bytes = await readInput(path, { what: 'evidence', stdin: io.stdin })
+  const identified = identifyFile(bytes)
+  if (identified !== undefined) {
+    throw new MalformedInputError(
+      'ERR_EVIDENCE_WRONG_FILE',
+      `${path === '-' ? 'standard input' : path} is ${identified.what}, not evidence (an SEV-SNP report, a TDX or SGX quote, or Trustee evidence JSON)`,
+      { hint: identified.instead, details: { file_kind: identified.kind } },
+    )
+  }
   return isDcap(bytes)
     ? { family: 'dcap', evidence: parseDcapEvidence(bytes) }
     : { family: 'snp', evidence: parseSnpEvidence(bytes) }
@@ -59,16 +70,18 @@ export function guessProduct(report: SnpReport): SnpProduct | undefined {
   return product === 'unknown' ? undefined : product
 }
 
-/** A parsed structure as JSON: byte fields as hex, u64s as 0x-hex, the named keys left out. */
-export function jsonView(value: unknown, omit: readonly string[]): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(value, (key, field: unknown) => {
-      if (omit.includes(key)) return undefined
-      if (field instanceof Uint8Array) return bytesToHex(field)
-      if (typeof field === 'bigint') return `0x${field.toString(16).padStart(16, '0')}`
-      return field
-    }),
-  ) as Record<string, unknown>
+/** Where a decoder's field name and the claim name for the same bit differ. */
+const CLAIM_NAMES: Readonly<Record<string, string>> = {
+  pks: 'protection_keys',
+  septVeDisable: 'septve_disable',
+  mode64Bit: 'mode64bit',
+}
+
+/** The names of the flags that are set, as claims name them (snake_case). */
+export function setFlags(named: object): string[] {
+  return Object.entries(named)
+    .filter(([, on]) => on === true)
+    .map(([name]) => CLAIM_NAMES[name] ?? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
 }
 
 /**

@@ -6,14 +6,14 @@
 import { bytesToHex } from '@initguard/core'
 import {
   decodeTcbVersion,
+  snpClaims,
   type DetectedSnpEvidence,
   type SnpProduct,
-  type SnpReport,
 } from '@initguard/snp'
 import { JSON_OPTION, type Command } from '../command.ts'
 import { emit } from '../output.ts'
 import { inspectDcap } from './evidence-dcap-inspect.ts'
-import { guessProduct, jsonView, loadEvidence, u64 } from './evidence-input.ts'
+import { guessProduct, loadEvidence, u64 } from './evidence-input.ts'
 
 function tcbText(raw: bigint, product: SnpProduct | undefined): string {
   const tcb = decodeTcbVersion(raw, product ?? 'Milan')
@@ -89,7 +89,7 @@ export const inspectCommand: Command = {
   summary: 'Show every field of SEV-SNP, TDX or SGX evidence. Verifies nothing.',
   usage: 'FILE',
   description:
-    'The form is detected: an SNP report (1184 bytes), an extended report with its certificate table, a TDX or SGX quote, or Trustee evidence JSON for any of them.',
+    'The form is detected: an SNP report (1184 bytes), an extended report with its certificate table, a TDX or SGX quote, or Trustee evidence JSON for any of them. A certificate, CRL, collateral, event log or initdata file is named as such, with the option it belongs to (exit 3). --json gives the fields under the claim names `evidence verify` uses.',
   options: { json: JSON_OPTION },
   async run(args, io) {
     const loaded = await loadEvidence(args, io, 'evidence inspect')
@@ -101,23 +101,48 @@ export const inspectCommand: Command = {
     const r = evidence.report
     const product = guessProduct(r)
     emit(io, args.values['json'] === true, {
-      json: {
-        tee: 'snp',
-        format: evidence.format,
-        product: product ?? null,
-        report: reportJson(r),
-        certificates: evidence.certificates.map((c) => ({
-          kind: c.kind,
-          guid: c.guid,
-          length: c.data.length,
-        })),
-      },
+      json: reportJson(evidence, product),
       text: reportTable(evidence),
     })
     return 0
   },
 }
 
-function reportJson(r: SnpReport): Record<string, unknown> {
-  return jsonView(r, ['raw', 'signedBytes'])
+/**
+ * The report as JSON: the claims under the names `evidence verify` uses (unverified here), then
+ * what only inspection shows. A v2 report names no product; its TCBs are decoded with the
+ * Milan/Genoa layout, which every v2-era product shares.
+ */
+function reportJson(
+  evidence: DetectedSnpEvidence,
+  product: SnpProduct | undefined,
+): Record<string, unknown> {
+  const r = evidence.report
+  const signer = r.signerInfo
+  return {
+    tee: 'snp',
+    format: evidence.format,
+    verified: false,
+    product: product ?? null,
+    tcb_layout: product ?? 'Milan/Genoa',
+    claims: {
+      ...snpClaims(r, product ?? 'Milan', 'vcek'),
+      product: product ?? null,
+      signing_key: signer.signingKey,
+    },
+    signer_info: {
+      raw: signer.raw,
+      author_key_en: signer.authorKeyEn,
+      mask_chip_key: signer.maskChipKey,
+      signing_key: signer.signingKey,
+    },
+    newer_than_v5: r.futureVersion,
+    platform_unknown_bits: r.platformInfo.unknownBits,
+    reserved_non_zero: r.reservedNonZero,
+    certificates: evidence.certificates.map((c) => ({
+      kind: c.kind,
+      guid: c.guid,
+      length: c.data.length,
+    })),
+  }
 }

@@ -115,12 +115,18 @@ export const verifySnpCommand: Command = {
     'Verify SEV-SNP, TDX or SGX evidence end to end (vendor chain, signatures, collateral) and appraise it.',
   usage: 'FILE',
   description: [
-    'Exit 0 when genuine and as expected; 4 when the signature or chain is invalid; 5 when an',
-    'expectation is not met (debug and migration agents are refused unless allowed); 6 when the',
-    'VCEK is needed and cannot be had. A missing VCEK is fetched from AMD KDS (cached) unless',
-    '--offline.',
+    'The form is detected: an SEV-SNP report, extended report or Trustee JSON, or a TDX or SGX quote',
+    'or Trustee JSON. Exit 0 when genuine and as expected; 4 when a signature, chain or collateral',
+    'is invalid; 5 when an expectation is not met (debug TDs, enclaves and guests, migration agents',
+    'and TCB statuses other than UpToDate are refused unless allowed; --json lists every failure and',
+    'the claims); 6 when the VCEK or the collateral is needed and cannot be had. SEV-SNP: a missing',
+    'VCEK is fetched from AMD KDS (cached) unless --offline. TDX/SGX: collateral comes from',
+    "--collateral (the collateral JSON, or Intel PCS's documents as files or a directory), else from",
+    '--pccs or Intel PCS (cached) unless --offline.',
     '',
-    'Example: initguard evidence verify report.bin --expect-initdata initdata.toml --expect-measurement 5fee…',
+    'Examples:',
+    '  initguard evidence verify report.bin --expect-initdata initdata.toml --expect-measurement 5fee…',
+    '  initguard evidence verify quote.dat --collateral pcs-documents/ --expect-initdata initdata.toml',
   ].join('\n'),
   options: {
     certs: {

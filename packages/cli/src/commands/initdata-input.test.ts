@@ -47,7 +47,8 @@ describe('a missing argument is a usage error (exit 2) in every command', () => 
     it(`initguard ${args.join(' ').replace(doc, 'FILE')}`, async () => {
       const result = await runInProcess(args)
       expect(result.code, result.stderr).toBe(2)
-      if (args.length > 1) expect(result.stderr).toMatch(/code: ERR_(USAGE|EXPECTED_MISSING|OPTION_VALUE)/)
+      if (args.length > 1)
+        expect(result.stderr).toMatch(/code: ERR_(USAGE|EXPECTED_MISSING|OPTION_VALUE)/)
     })
   }
 })

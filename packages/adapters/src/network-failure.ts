@@ -1,0 +1,46 @@
+/**
+ * Network failures that retrying cannot cure: the host name does not resolve (no network, no DNS,
+ * a typo) or nothing listens at the address. Both are reported at once instead of after a
+ * backoff meant for a throttling server.
+ *
+ * @module
+ */
+
+/** A failure not worth retrying, with what it means for people. */
+export interface HopelessNetworkFailure {
+  /** The system error code, e.g. `ENOTFOUND`. */
+  readonly code: string
+  /** What it means: "the host name does not resolve (ENOTFOUND)". */
+  readonly reason: string
+}
+
+const MEANINGS: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'the host name does not resolve (no network, no DNS, or a wrong name)',
+  EAI_AGAIN: 'the host name cannot be resolved now (no network or no DNS server)',
+  EAI_NONAME: 'the host name does not resolve (no network, no DNS, or a wrong name)',
+  ECONNREFUSED: 'the connection was refused (nothing listens at that address)',
+  ENETUNREACH: 'the network is unreachable',
+  EHOSTUNREACH: 'the host is unreachable',
+}
+
+/** The system error codes in `error`, its `cause` chain and an `AggregateError`'s errors. */
+function systemCodes(error: unknown, depth = 0): string[] {
+  if (typeof error !== 'object' || error === null || depth > 8) return []
+  const own = (error as { code?: unknown }).code
+  const codes = typeof own === 'string' ? [own] : []
+  const nested = error instanceof AggregateError ? (error.errors as unknown[]) : []
+  return [
+    ...codes,
+    ...systemCodes((error as { cause?: unknown }).cause, depth + 1),
+    ...nested.flatMap((e) => systemCodes(e, depth + 1)),
+  ]
+}
+
+/**
+ * The failure in a `fetch` error when retrying it cannot help (DNS, refused, unreachable);
+ * `undefined` for anything else (a timeout, a reset connection), which may be transient.
+ */
+export function hopelessNetworkFailure(error: unknown): HopelessNetworkFailure | undefined {
+  const code = systemCodes(error).find((c) => MEANINGS[c] !== undefined)
+  return code === undefined ? undefined : { code, reason: `${MEANINGS[code] ?? code} (${code})` }
+}
