@@ -31,21 +31,25 @@ describe('quote appraisal failures', () => {
   })
 
   it('each say how to fix them, naming the option', () => {
-    const everything: QuoteAppraisalPolicy = {
-      initdata: document,
-      reportData: other(64),
+    // A policy names only fields the quote's kind has (anything else is refused as invalid).
+    const common: QuoteAppraisalPolicy = { initdata: document, reportData: other(64) }
+    const forTdx: QuoteAppraisalPolicy = {
+      ...common,
       mrConfigId: other(48),
-      configId: other(64),
       mrTd: [other(48)],
       mrSeam: [other(48)],
       rtmrs: [other(48), undefined, other(48)],
+    }
+    const forSgx: QuoteAppraisalPolicy = {
+      ...common,
+      configId: other(64),
       mrEnclave: [other(32)],
       mrSigner: [other(32)],
       minimumIsvSvn: 0xffff,
     }
     const failures = [
-      ...quoteAppraisalFailures(tdx, tcb('OutOfDate'), everything),
-      ...quoteAppraisalFailures(sgx, tcb('UpToDate'), everything),
+      ...quoteAppraisalFailures(tdx, tcb('OutOfDate'), forTdx),
+      ...quoteAppraisalFailures(sgx, tcb('UpToDate'), forSgx),
     ]
     const options = Object.fromEntries(failures.map((f) => [f.code, f.hint ?? '']))
     expect(failures.every((f) => f.hint !== undefined)).toBe(true)
