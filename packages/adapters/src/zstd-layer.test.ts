@@ -5,10 +5,32 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { codeOf } from '@initguard/testkit'
-import { isInitguardError } from '@initguard/core'
+import { isInitguardError, MalformedInputError } from '@initguard/core'
 import { unpackLayer } from './oci-layer-unpack.ts'
 import { tarArchive } from './tar-test-support.ts'
-import { decompressZstd } from './zstd-layer.ts'
+import { ZstdDecoder } from './zstd-layer.ts'
+
+/**
+ * Decompress a whole zstd stream through {@link ZstdDecoder}, fed in 64 KiB slices, refusing
+ * output beyond `maxSize` bytes as the unpacker does.
+ */
+function decompressZstd(blob: Uint8Array, maxSize: number): Uint8Array {
+  const decoder = new ZstdDecoder()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const take = (blocks: Iterable<Uint8Array>): void => {
+    for (const block of blocks) {
+      expect(block.length).toBeLessThanOrEqual(128 * 1024)
+      total += block.length
+      if (total > maxSize) throw new MalformedInputError('ERR_LAYER_TOO_LARGE', 'too large')
+      chunks.push(block)
+    }
+  }
+  for (let offset = 0; offset < blob.length; offset += 64 * 1024)
+    take(decoder.feed(blob.subarray(offset, offset + 64 * 1024)))
+  take(decoder.end())
+  return Buffer.concat(chunks)
+}
 
 /** Compress with the real zstd CLI (the producer real images use). */
 const zstd = (input: Uint8Array, ...args: string[]): Uint8Array =>
