@@ -384,6 +384,6 @@ export function readTar(archive: Uint8Array): TarEntry[] {
   reader.end()
   return entries.map(({ header, data }) => ({
     ...header,
-    data: data.length === 1 ? (data[0] ?? new Uint8Array(0)) : Buffer.concat(data),
+    data: data.length <= 1 ? (data[0] ?? new Uint8Array(0)) : new Uint8Array(Buffer.concat(data)),
   }))
 }
