@@ -5,7 +5,9 @@
  * bounded whatever the archive's size (one 512-byte header carried across chunks, and extension
  * headers of at most {@link MAX_TAR_EXTENSION_SIZE} bytes). It never touches the file system and
  * decides nothing about safety (names come back exactly as the archive spells them; see
- * `oci-layer-plan.ts` for that).
+ * `oci-layer-plan.ts` for that). Our own rather than `tar-stream`: it keeps every strict check
+ * (checksums, octal and base-256 numbers, PAX record framing, dangling extensions, an end block
+ * required) with coded errors, and being synchronous it is property-tested chunk by chunk.
  *
  * @module
  */
