@@ -8,7 +8,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, mkdtemp, readFile, readdir, rename, rmdir, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, rename, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import {
@@ -17,7 +17,6 @@ import {
   MalformedInputError,
   UnavailableError,
   UsageError,
-  VerificationError,
 } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
 import { checkImage, type CheckImageOptions, type CheckedImage } from './image-check.ts'
@@ -45,7 +44,8 @@ export class ImagePolicyRejectedError extends ExpectationError {
 }
 
 /** Options of {@link pullImage}. */
-export interface PullImageOptions extends CheckImageOptions, UnpackLayerOptions {
+export interface PullImageOptions
+  extends CheckImageOptions, Pick<UnpackLayerOptions, 'maxUnpackedSize' | 'maxEntries'> {
   /** Largest total uncompressed size of all layers; default {@link DEFAULT_MAX_TOTAL_UNPACKED_SIZE}. */
   readonly maxTotalUnpackedSize?: number
   /** Layer downloads at once; default 3. */
@@ -97,7 +97,10 @@ function parseDiffIds(config: Uint8Array, layers: number): string[] {
 
 /** Most layers an image may have (Docker's own limit is 127). */
 export const MAX_IMAGE_LAYERS = 256
-/** Largest compressed layer: each is unpacked in memory, and Node buffers stop below 2 GiB. */
+/**
+ * Largest compressed layer: 2 GiB - 1, twice the default largest uncompressed layer. Layers are
+ * streamed, so this bounds disk and time, not memory.
+ */
 export const MAX_LAYER_BLOB_SIZE: number = 2 ** 31 - 1
 /** Default largest total uncompressed size of all layers: 16 GiB. */
 export const DEFAULT_MAX_TOTAL_UNPACKED_SIZE: number = 16 * 1024 ** 3
@@ -178,7 +181,7 @@ function checkLayerSizes(layers: readonly Descriptor[]): void {
       `layer ${large} is ${layers[large]?.size ?? 0} bytes, more than ${MAX_LAYER_BLOB_SIZE}`,
       {
         details: { layer: large },
-        hint: 'layers are unpacked in memory; split the image into smaller layers',
+        hint: 'split the image into smaller layers',
       },
     )
   }
@@ -189,7 +192,7 @@ function checkLayerSizes(layers: readonly Descriptor[]): void {
  *
  * @throws {@link ImagePolicyRejectedError} (`ERR_IMAGE_POLICY_REJECTED`, exit 5) when the policy
  *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY`, `ERR_PULL_DEST_SYMLINK`,
- *   `ERR_PULL_DEST_PARENT`; {@link VerificationError} `ERR_LAYER_DIFF_ID`;
+ *   `ERR_PULL_DEST_PARENT`; `ERR_LAYER_DIFF_ID` (the unpacker's `VerificationError`);
  *   {@link MalformedInputError} `ERR_IMAGE_CONFIG`, `ERR_IMAGE_TOO_MANY_LAYERS`,
  *   `ERR_LAYER_TOO_LARGE`; and the registry client's, the unpacker's and {@link checkImage}'s errors.
  */
@@ -232,22 +235,14 @@ export async function pullImage(
     for (const [index, layer] of pulled.entries()) {
       throwIfCancelled(options.signal)
       const perLayer = options.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE
-      const result = await unpackLayer(
-        await readFile(layer.path),
-        layer.descriptor.mediaType,
-        staging,
-        {
-          maxUnpackedSize: Math.min(perLayer, budget),
-        },
-      )
+      // Streamed from the verified blob file; the DiffID is checked before anything is written.
+      const result = await unpackLayer({ path: layer.path }, layer.descriptor.mediaType, staging, {
+        maxUnpackedSize: Math.min(perLayer, budget),
+        expectedDiffId: diffIds[index] ?? '',
+        ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
       budget -= result.unpackedSize
-      if (result.diffId !== diffIds[index]) {
-        throw new VerificationError(
-          'ERR_LAYER_DIFF_ID',
-          `layer ${index} unpacks to ${result.diffId}, but the image config says ${diffIds[index] ?? ''}`,
-          { details: { layer: index, expected: diffIds[index] ?? '', actual: result.diffId } },
-        )
-      }
       files += result.files
       skipped.push(...result.skipped)
     }

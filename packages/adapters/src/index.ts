@@ -13,10 +13,15 @@ export { CachedDownloader, readIfExists } from './cached-download.ts'
 export type { DownloadOptions, Downloaded, DownloadRequest } from './cached-download.ts'
 export { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, IntelPcsClient } from './intel-pcs.ts'
 export type { CollateralRequest, IntelPcsOptions, RawDcapCollateral } from './intel-pcs.ts'
-export { DEFAULT_MAX_UNPACKED_SIZE, unpackLayer } from './oci-layer-unpack.ts'
-export type { UnpackLayerOptions, UnpackLayerResult } from './oci-layer-unpack.ts'
-export { readTar } from './tar-reader.ts'
-export type { TarEntry, TarEntryType } from './tar-reader.ts'
+export {
+  DEFAULT_MAX_LAYER_ENTRIES,
+  DEFAULT_MAX_UNPACKED_SIZE,
+  unpackLayer,
+} from './oci-layer-unpack.ts'
+export type { LayerSource, UnpackLayerOptions, UnpackLayerResult } from './oci-layer-unpack.ts'
+export { MAX_TAR_EXTENSION_SIZE, readTar, TarStreamReader } from './tar-reader.ts'
+export type { TarEntry, TarEntryType, TarEvent, TarHeader } from './tar-reader.ts'
+export { MAX_ZSTD_WINDOW } from './zstd-layer.ts'
 export { MAX_REGISTRIES_D_FILE_SIZE, loadRegistriesD, parseRegistriesD } from './registries-d.ts'
 export type {
   LoadRegistriesDOptions,

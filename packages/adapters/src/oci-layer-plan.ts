@@ -5,12 +5,11 @@
  *
  * @module
  */
-import type { Stats } from 'node:fs'
-import { lstat, readlink } from 'node:fs/promises'
+import { lstatSync, readlinkSync, type Stats } from 'node:fs'
 import { MalformedInputError } from '@initguard/core'
-import type { TarEntry } from './tar-reader.ts'
+import type { TarHeader } from './tar-reader.ts'
 
-export function refuse(entry: TarEntry, code: string, why: string): MalformedInputError {
+export function refuse(entry: TarHeader, code: string, why: string): MalformedInputError {
   return new MalformedInputError(
     `ERR_LAYER_${code}`,
     `layer entry ${JSON.stringify(entry.name)} (offset ${entry.offset}) ${why}; the layer is refused`,
@@ -19,7 +18,7 @@ export function refuse(entry: TarEntry, code: string, why: string): MalformedInp
 }
 
 /** Split a tar name into safe relative components; `[]` is the root itself (`.` or `./`). */
-export function components(entry: TarEntry, name: string): string[] {
+export function components(entry: TarHeader, name: string): string[] {
   if (name === '') throw refuse(entry, 'EMPTY_NAME', 'has an empty name')
   if (name.startsWith('/')) throw refuse(entry, 'ABSOLUTE_PATH', 'has an absolute path')
   const parts = name.split('/').filter((part) => part !== '' && part !== '.')
@@ -40,9 +39,14 @@ export function kindOf(info: Stats | undefined): Kind {
         : 'other'
 }
 
-export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+/**
+ * `lstat`, or `undefined` if nothing is there. Synchronous, as every file-system call of the
+ * unpacker: each takes microseconds, and a round trip through the thread pool per call made
+ * unpacking several times slower than `tar`.
+ */
+export function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return await lstat(path)
+    return lstatSync(path)
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') return undefined
     throw error
@@ -50,14 +54,14 @@ export async function lstatOrUndefined(path: string): Promise<Stats | undefined>
 }
 
 export interface Planned {
-  readonly entry: TarEntry
+  readonly entry: TarHeader
   readonly parts: string[]
   readonly whiteout?: 'one' | 'opaque'
 }
 
 /** Pass 1: names and whiteouts, split into planned operations. */
 export function planLayer(
-  entries: readonly TarEntry[],
+  entries: readonly TarHeader[],
   skipped: { path: string; reason: string }[],
 ): Planned[] {
   const plan: Planned[] = []
@@ -92,10 +96,10 @@ export interface Node {
 const NONE: Node = { kind: 'none' }
 
 /** The node at `path` without following a final symlink. */
-export async function nodeAt(path: string): Promise<Node> {
-  const info = await lstatOrUndefined(path)
+export function nodeAt(path: string): Node {
+  const info = lstatOrUndefined(path)
   const kind = kindOf(info)
-  return kind === 'symlink' ? { kind, target: await readlink(path) } : { kind }
+  return kind === 'symlink' ? { kind, target: readlinkSync(path) } : { kind }
 }
 
 /**
@@ -110,10 +114,10 @@ export async function nodeAt(path: string): Promise<Node> {
  * @returns the canonical components: each one a directory (or made one by `missing`).
  */
 export async function resolveDirectory(
-  entry: TarEntry,
+  entry: TarHeader,
   parts: readonly string[],
-  lookup: (parts: readonly string[]) => Promise<Node>,
-  missing: (parts: readonly string[]) => Promise<boolean>,
+  lookup: (parts: readonly string[]) => Node | Promise<Node>,
+  missing: (parts: readonly string[]) => boolean | Promise<boolean>,
 ): Promise<string[] | undefined> {
   const pending = [...parts].reverse()
   const current: string[] = []
@@ -175,7 +179,7 @@ export async function checkPlan(
     if (parts.length > 1 && (await lower(parts.slice(0, -1))).kind !== 'dir') return NONE
     let node = disk.get(key(parts))
     if (node === undefined) {
-      node = await nodeAt(at(parts))
+      node = nodeAt(at(parts))
       disk.set(key(parts), node)
     }
     return node

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
-import { readTar } from './tar-reader.ts'
+import { MAX_TAR_EXTENSION_SIZE, readTar, TarStreamReader, type TarEvent } from './tar-reader.ts'
 import { paxBlocks, tarArchive, tarBlocks } from './tar-test-support.ts'
 
 const longDir = `${'d'.repeat(60)}/${'e'.repeat(60)}`
@@ -115,6 +115,180 @@ describe('readTar', () => {
         (bytes) => {
           try {
             readTar(bytes)
+          } catch (error) {
+            if (!isInitguardError(error)) throw error
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+})
+
+/** Push `archive` in pieces cut at `cuts`; the events with data joined per entry, as readTar. */
+function readInPieces(archive: Uint8Array, cuts: readonly number[]): ReturnType<typeof readTar> {
+  const reader = new TarStreamReader()
+  const entries: { header: Extract<TarEvent, { kind: 'entry' }>['entry']; data: number[] }[] = []
+  const bounds = [0, ...[...cuts].sort((a, b) => a - b), archive.length]
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    for (const event of reader.push(archive.subarray(bounds[i], bounds[i + 1]))) {
+      if (event.kind === 'entry') entries.push({ header: event.entry, data: [] })
+      else entries.at(-1)?.data.push(...event.bytes)
+    }
+  }
+  reader.end()
+  return entries.map(({ header, data }) => ({ ...header, data: new Uint8Array(data) }))
+}
+
+function codeOfThrown(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    return isInitguardError(error) ? error.code : String(error)
+  }
+  return 'no error'
+}
+
+/** An entry's blocks with the size field rewritten (and the checksum recomputed). */
+function lyingSize(blocks: Uint8Array, size: number): Uint8Array {
+  const out = blocks.slice()
+  out.set(new TextEncoder().encode(`${size.toString(8).padStart(11, '0')}\0`), 124)
+  out.fill(0x20, 148, 156)
+  const sum = out.subarray(0, 512).reduce((total, byte) => total + byte, 0)
+  out.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, '0')}\0 `), 148)
+  return out
+}
+
+describe('TarStreamReader', () => {
+  const sample = tarArchive(
+    { name: 'dir/', type: '5', mode: 0o755 },
+    { name: 'dir/big', data: new Uint8Array(1500).map((_, i) => i % 251) },
+    paxBlocks({ path: `${'p'.repeat(150)}/pax-name`, linkpath: 'target' }),
+    { name: 'ignored', type: '2', linkName: 'ignored' },
+    tarBlocks({ name: '././@LongLink', type: 'L', data: `${'g'.repeat(130)}\0` }),
+    { name: 'short', data: 'gnu long name' },
+    { name: 'empty', data: '' },
+  )
+
+  it('gives the same entries however the archive is cut into chunks', () => {
+    const whole = readTar(sample)
+    expect(whole.map((entry) => entry.name)).toEqual([
+      'dir/',
+      'dir/big',
+      `${'p'.repeat(150)}/pax-name`,
+      'g'.repeat(130),
+      'empty',
+    ])
+    for (let cut = 1; cut < sample.length; cut += 7)
+      expect(readInPieces(sample, [cut])).toEqual(whole)
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(sample.length), { maxLength: 40 }), (cuts) => {
+        expect(readInPieces(sample, cuts)).toEqual(whole)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('refuses an archive cut anywhere before its end-of-archive block as truncated', () => {
+    // The end-of-archive block starts 1024 bytes before the end (tarArchive writes two).
+    const end = sample.length - 1024 + 512
+    for (let length = 0; length < end; length++) {
+      expect(codeOfThrown(() => readInPieces(sample.subarray(0, length), [length >> 1]))).toBe(
+        'ERR_TAR_TRUNCATED',
+      )
+    }
+    expect(readInPieces(sample.subarray(0, end), [])).toHaveLength(5)
+  })
+
+  it('refuses headers whose size field lies', () => {
+    const file = tarBlocks({ name: 'liar', data: 'x'.repeat(600) })
+    const next = tarBlocks({ name: 'next', data: 'y' })
+    // Shorter than the data: the rest of the data is read as a header.
+    expect(codeOfThrown(() => readTar(tarArchive(lyingSize(file, 100), next)))).toBe(
+      'ERR_TAR_CHECKSUM',
+    )
+    // Longer than the archive: the next header and the end blocks are read as data.
+    expect(codeOfThrown(() => readTar(tarArchive(lyingSize(file, 5000), next)))).toBe(
+      'ERR_TAR_TRUNCATED',
+    )
+    // Longer than the data but ending inside the next header's data: misaligned garbage.
+    expect(codeOfThrown(() => readTar(tarArchive(lyingSize(file, 1100), next, next)))).toBe(
+      'ERR_TAR_CHECKSUM',
+    )
+  })
+
+  it('ignores bytes after the end-of-archive block, and reads nothing of them', () => {
+    const garbage = new Uint8Array(3000).fill(0x41)
+    const archive = Buffer.concat([tarArchive({ name: 'a', data: 'a' }), garbage])
+    expect(readTar(archive).map((entry) => entry.name)).toEqual(['a'])
+    const reader = new TarStreamReader()
+    expect([...reader.push(archive.subarray(0, 1536))]).toHaveLength(2)
+    expect(reader.ended).toBe(true)
+    expect([...reader.push(garbage)]).toEqual([])
+    reader.end()
+  })
+
+  it('streams a huge declared size without holding it, and bounds extension headers', () => {
+    // A base-256 size of 1 TiB: the header is read, the data is awaited, and the end is truncation.
+    const huge = tarBlocks({ name: 'huge', data: '' })
+    huge.set([0x80, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], 124)
+    huge.fill(0x20, 148, 156)
+    const sum = huge.subarray(0, 512).reduce((total, byte) => total + byte, 0)
+    huge.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, '0')}\0 `), 148)
+    const reader = new TarStreamReader()
+    const events = [...reader.push(huge), ...reader.push(new Uint8Array(4096))]
+    expect(events[0]).toMatchObject({ kind: 'entry', entry: { name: 'huge', size: 2 ** 40 } })
+    expect(events.slice(1).every((event) => event.kind === 'data')).toBe(true)
+    expect(
+      codeOfThrown(() => {
+        reader.end()
+      }),
+    ).toBe('ERR_TAR_TRUNCATED')
+    // A PAX size record as large: the same, as a stream.
+    expect(
+      codeOfThrown(() =>
+        readTar(tarArchive(paxBlocks({ size: '999999999999999' }), { name: 'f', data: 'x' })),
+      ),
+    ).toBe('ERR_TAR_TRUNCATED')
+    // Extension headers are held in memory, so their size is bounded before anything is read.
+    const pax = lyingSize(paxBlocks({ path: 'x' }), MAX_TAR_EXTENSION_SIZE + 1)
+    expect(codeOfThrown(() => [...new TarStreamReader().push(pax.subarray(0, 512))])).toBe(
+      'ERR_TAR_EXTENSION_TOO_LARGE',
+    )
+    const longName = tarBlocks({ name: '././@LongLink', type: 'L', data: 'x' })
+    expect(
+      codeOfThrown(() => [
+        ...new TarStreamReader().push(lyingSize(longName, 2 ** 33).subarray(0, 512)),
+      ]),
+    ).toBe('ERR_TAR_EXTENSION_TOO_LARGE')
+  })
+
+  it('throws only InitguardErrors on arbitrary bytes, however they are chunked', () => {
+    const seed = tarArchive(
+      paxBlocks({ path: 'pax' }),
+      { name: 'seed', data: 'x'.repeat(700) },
+      tarBlocks({ name: '././@LongLink', type: 'K', data: 'target' }),
+      { name: 'link', type: '2' },
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 3000 }),
+          fc
+            .tuple(fc.nat(seed.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(seed.length))
+            .map(([index, byte, cut]) => {
+              const bytes = seed.slice(0, cut)
+              if (index < bytes.length) bytes[index] = byte
+              return bytes
+            }),
+        ),
+        fc.uniqueArray(fc.nat(3000), { maxLength: 8 }),
+        (bytes, cuts) => {
+          try {
+            readInPieces(
+              bytes,
+              cuts.filter((cut) => cut <= bytes.length),
+            )
           } catch (error) {
             if (!isInitguardError(error)) throw error
           }

@@ -1,8 +1,13 @@
 /**
- * A small pure tar reader: ustar, GNU (`L`/`K` long names, base-256 sizes) and PAX (`path`,
- * `linkpath`, `size` records). It parses bytes already in memory into entries whose data are
- * views into the input; it never touches the file system and decides nothing about safety
- * (names come back exactly as the archive spells them; see `oci-layer-unpack.ts` for that).
+ * A small pure streaming tar reader: ustar, GNU (`L`/`K` long names, base-256 sizes) and PAX
+ * (`path`, `linkpath`, `size` records). Bytes are pushed in chunks of any size and come back as
+ * events: an entry's header, then its contents as views into the pushed chunks, so memory stays
+ * bounded whatever the archive's size (one 512-byte header carried across chunks, and extension
+ * headers of at most {@link MAX_TAR_EXTENSION_SIZE} bytes). It never touches the file system and
+ * decides nothing about safety (names come back exactly as the archive spells them; see
+ * `oci-layer-plan.ts` for that). Our own rather than `tar-stream`: it keeps every strict check
+ * (checksums, octal and base-256 numbers, PAX record framing, dangling extensions, an end block
+ * required) with coded errors, and being synchronous it is property-tested chunk by chunk.
  *
  * @module
  */
@@ -19,8 +24,8 @@ export type TarEntryType =
   | 'fifo'
   | 'other'
 
-/** One entry of a tar archive, after GNU and PAX extension headers were applied. */
-export interface TarEntry {
+/** One entry's header, after GNU and PAX extension headers were applied. */
+export interface TarHeader {
   /** The entry's name as recorded (PAX `path`, GNU long name, or ustar prefix + name). */
   readonly name: string
   readonly type: TarEntryType
@@ -30,11 +35,28 @@ export interface TarEntry {
   readonly mode: number
   /** Symlink or hardlink target (PAX `linkpath`, GNU long link name, or ustar linkname). */
   readonly linkName: string
-  /** The entry's contents (empty for everything but files); a view into the input. */
-  readonly data: Uint8Array
+  /** Bytes of contents that follow (0 for everything but files). */
+  readonly size: number
   /** Offset of the entry's header in the archive, for messages. */
   readonly offset: number
 }
+
+/** One entry of a whole archive read by {@link readTar}, with its contents. */
+export interface TarEntry extends TarHeader {
+  /** The entry's contents (empty for everything but files); a view into the input. */
+  readonly data: Uint8Array
+}
+
+/** What {@link TarStreamReader.push} finds: a header, or contents of the last header's file. */
+export type TarEvent =
+  | { readonly kind: 'entry'; readonly entry: TarHeader }
+  | { readonly kind: 'data'; readonly bytes: Uint8Array }
+
+/**
+ * Largest GNU long name or PAX extended header: they are held in memory until their entry comes
+ * (Go's archive/tar has the same bound).
+ */
+export const MAX_TAR_EXTENSION_SIZE: number = 1024 * 1024
 
 const BLOCK = 512
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -154,79 +176,216 @@ function entryType(flag: string): TarEntryType {
   }
 }
 
-/**
- * Parse a whole tar archive. The archive must end with a zero block; data after it is ignored.
- *
- * @throws {@link MalformedInputError} `ERR_TAR_TRUNCATED`, `ERR_TAR_CHECKSUM`, `ERR_TAR_NUMBER`,
- *   `ERR_TAR_PAX`, `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_DANGLING_EXTENSION`.
- */
-export function readTar(archive: Uint8Array): TarEntry[] {
-  const entries: TarEntry[] = []
-  let offset = 0
-  let longName: string | undefined
-  let longLink: string | undefined
-  let pax: Map<string, string> | undefined
-  for (;;) {
-    if (offset + BLOCK > archive.length)
-      throw malformed('TRUNCATED', 'archive ends without an end-of-archive block', offset)
-    const header = archive.subarray(offset, offset + BLOCK)
-    if (header.every((byte) => byte === 0)) {
-      if (longName !== undefined || longLink !== undefined || pax !== undefined) {
-        throw malformed('DANGLING_EXTENSION', 'extension header not followed by an entry', offset)
+/** Where the reader is: what the next bytes of the archive are. */
+type Phase =
+  | { readonly kind: 'header' }
+  /** Contents of an entry: `emit` hands them out, `extension` collects a GNU/PAX header's. */
+  | {
+      readonly kind: 'data'
+      remaining: number
+      readonly padding: number
+      readonly emit: boolean
+      readonly extension?: {
+        readonly flag: string
+        readonly bytes: Uint8Array
+        readonly at: number
       }
-      return entries
     }
-    if (!checksumMatches(header, offset))
-      throw malformed('CHECKSUM', 'header checksum mismatch', offset)
+  | { readonly kind: 'padding'; remaining: number }
+  /** After the end-of-archive block: anything more is ignored. */
+  | { readonly kind: 'done' }
+
+/**
+ * A push parser for one tar archive. Feed chunks with {@link TarStreamReader.push} (each call
+ * returns a generator: consume it before pushing the next chunk), then call
+ * {@link TarStreamReader.end}. Errors are thrown as soon as the bytes that break the format have
+ * been pushed; a truncated archive is found by `end`.
+ */
+export class TarStreamReader {
+  /** Bytes of the archive pushed so far, the offset of the next chunk's first byte. */
+  #consumed = 0
+  #phase: Phase = { kind: 'header' }
+  /** A header split across chunks. */
+  readonly #carry = new Uint8Array(BLOCK)
+  #carried = 0
+  /** Offset of the header being read or whose contents are being read, for messages. */
+  #at = 0
+  #longName: string | undefined
+  #longLink: string | undefined
+  #pax: Map<string, string> | undefined
+
+  /** Whether the end-of-archive block was read. */
+  get ended(): boolean {
+    return this.#phase.kind === 'done'
+  }
+
+  /**
+   * Parse `chunk`, the next bytes of the archive. `data` events are views into `chunk`: it must
+   * not be changed until they are consumed.
+   *
+   * @throws {@link MalformedInputError} `ERR_TAR_CHECKSUM`, `ERR_TAR_NUMBER`, `ERR_TAR_PAX`,
+   *   `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_DANGLING_EXTENSION`,
+   *   `ERR_TAR_EXTENSION_TOO_LARGE`.
+   */
+  *push(chunk: Uint8Array): Generator<TarEvent, void, undefined> {
+    const base = this.#consumed
+    this.#consumed += chunk.length
+    let position = 0
+    while (position < chunk.length) {
+      const phase = this.#phase
+      const available = chunk.length - position
+      if (phase.kind === 'done') return
+      if (phase.kind === 'padding') {
+        const skip = Math.min(phase.remaining, available)
+        position += skip
+        phase.remaining -= skip
+        if (phase.remaining === 0) this.#phase = { kind: 'header' }
+      } else if (phase.kind === 'data') {
+        const take = Math.min(phase.remaining, available)
+        const bytes = chunk.subarray(position, position + take)
+        if (phase.extension !== undefined) {
+          phase.extension.bytes.set(bytes, phase.extension.bytes.length - phase.remaining)
+        } else if (phase.emit && take > 0) yield { kind: 'data', bytes }
+        position += take
+        phase.remaining -= take
+        if (phase.remaining === 0) this.#endOfData(phase)
+      } else if (this.#carried === 0 && available >= BLOCK) {
+        this.#at = base + position
+        const event = this.#header(chunk.subarray(position, position + BLOCK))
+        position += BLOCK
+        if (event !== undefined) yield event
+      } else {
+        if (this.#carried === 0) this.#at = base + position
+        const take = Math.min(BLOCK - this.#carried, available)
+        this.#carry.set(chunk.subarray(position, position + take), this.#carried)
+        this.#carried += take
+        position += take
+        if (this.#carried === BLOCK) {
+          this.#carried = 0
+          const event = this.#header(this.#carry)
+          if (event !== undefined) yield event
+        }
+      }
+    }
+  }
+
+  /**
+   * The archive has no more bytes.
+   *
+   * @throws {@link MalformedInputError} `ERR_TAR_TRUNCATED` unless the end-of-archive block was read.
+   */
+  end(): void {
+    const phase = this.#phase
+    if (phase.kind === 'done') return
+    if (phase.kind === 'data' && phase.remaining > 0)
+      throw malformed('TRUNCATED', 'entry data runs past the end', this.#at)
+    const at = phase.kind === 'header' ? this.#at + this.#carried : this.#consumed
+    throw malformed('TRUNCATED', 'archive ends without an end-of-archive block', at)
+  }
+
+  #endOfData(phase: Extract<Phase, { kind: 'data' }>): void {
+    this.#phase =
+      phase.padding === 0 ? { kind: 'header' } : { kind: 'padding', remaining: phase.padding }
+    const extension = phase.extension
+    if (extension === undefined) return
+    const { flag, bytes, at } = extension
+    if (flag === 'x') this.#pax = paxRecords(bytes, at)
+    else {
+      const end = bytes.indexOf(0)
+      const value = text(end === -1 ? bytes : bytes.subarray(0, end), 'GNU long name', at)
+      if (flag === 'L') this.#longName = value
+      else this.#longLink = value
+    }
+  }
+
+  /** Read one header block; the entry event, if the header describes an entry. */
+  #header(header: Uint8Array): TarEvent | undefined {
+    const at = this.#at
+    if (header.every((byte) => byte === 0)) {
+      if (this.#longName !== undefined || this.#longLink !== undefined || this.#pax !== undefined)
+        throw malformed('DANGLING_EXTENSION', 'extension header not followed by an entry', at)
+      this.#phase = { kind: 'done' }
+      return undefined
+    }
+    if (!checksumMatches(header, at)) throw malformed('CHECKSUM', 'header checksum mismatch', at)
     const flag = String.fromCharCode(header[156] ?? 0)
-    const paxSize = pax?.get('size')
-    let size = number(header, 124, 12, 'size', offset)
+    const paxSize = this.#pax?.get('size')
+    let size = number(header, 124, 12, 'size', at)
     if (paxSize !== undefined && flag !== 'x' && flag !== 'g') {
-      if (!/^[0-9]{1,15}$/u.test(paxSize)) throw malformed('PAX', 'bad PAX size record', offset)
+      if (!/^[0-9]{1,15}$/u.test(paxSize)) throw malformed('PAX', 'bad PAX size record', at)
       size = Number.parseInt(paxSize, 10)
     }
-    const dataStart = offset + BLOCK
     // Links, directories, devices and FIFOs carry no data, whatever their size field says.
     const type = entryType(flag)
-    const hasData = type === 'file' || type === 'other'
-    const dataLength = hasData ? size : 0
-    if (dataLength > archive.length - dataStart)
-      throw malformed('TRUNCATED', 'entry data runs past the end', offset)
-    const data = archive.subarray(dataStart, dataStart + dataLength)
-    const at = offset
-    offset = dataStart + Math.ceil(dataLength / BLOCK) * BLOCK
-    if (flag === 'L' || flag === 'K') {
-      const end = data.indexOf(0)
-      const value = text(end === -1 ? data : data.subarray(0, end), 'GNU long name', at)
-      if (flag === 'L') longName = value
-      else longLink = value
-      continue
+    const dataLength = type === 'file' || type === 'other' ? size : 0
+    const padding = (BLOCK - (dataLength % BLOCK)) % BLOCK
+    if (flag === 'L' || flag === 'K' || flag === 'x') {
+      if (dataLength > MAX_TAR_EXTENSION_SIZE) {
+        throw new MalformedInputError(
+          'ERR_TAR_EXTENSION_TOO_LARGE',
+          `tar archive: extension header of ${dataLength} bytes, more than ${MAX_TAR_EXTENSION_SIZE}, at offset ${at}`,
+          { details: { offset: at, size: dataLength, maxSize: MAX_TAR_EXTENSION_SIZE } },
+        )
+      }
+      const phase = {
+        kind: 'data' as const,
+        remaining: dataLength,
+        padding,
+        emit: false,
+        extension: { flag, bytes: new Uint8Array(dataLength), at },
+      }
+      this.#phase = phase
+      if (dataLength === 0) this.#endOfData(phase)
+      return undefined
     }
-    if (flag === 'x') {
-      pax = paxRecords(data, at)
-      continue
-    }
+    this.#phase = { kind: 'data', remaining: dataLength, padding, emit: type === 'file' }
+    if (dataLength === 0) this.#phase = { kind: 'header' }
     // A PAX global header sets defaults for later entries; none of its keys matter to us.
-    if (flag === 'g') continue
+    if (flag === 'g') return undefined
     const magic = String.fromCharCode(...header.subarray(257, 263))
     const prefix = magic === 'ustar\0' ? field(header, 345, 155, 'prefix', at) : ''
     const baseName = field(header, 0, 100, 'name', at)
     const name =
-      pax?.get('path') ?? longName ?? (prefix === '' ? baseName : `${prefix}/${baseName}`)
-    const linkName = pax?.get('linkpath') ?? longLink ?? field(header, 157, 100, 'linkname', at)
+      this.#pax?.get('path') ??
+      this.#longName ??
+      (prefix === '' ? baseName : `${prefix}/${baseName}`)
+    const linkName =
+      this.#pax?.get('linkpath') ?? this.#longLink ?? field(header, 157, 100, 'linkname', at)
     if (name.includes('\0') || linkName.includes('\0'))
       throw malformed('NAME', 'name contains NUL', at)
-    entries.push({
+    this.#longName = undefined
+    this.#longLink = undefined
+    this.#pax = undefined
+    const entry: TarHeader = {
       name,
       type,
       typeFlag: flag,
       mode: number(header, 100, 8, 'mode', at) & 0o7777,
       linkName,
-      data: type === 'file' ? data : new Uint8Array(0),
+      size: type === 'file' ? dataLength : 0,
       offset: at,
-    })
-    longName = undefined
-    longLink = undefined
-    pax = undefined
+    }
+    return { kind: 'entry', entry }
   }
+}
+
+/**
+ * Parse a whole tar archive held in memory. The archive must end with a zero block; data after
+ * it is ignored.
+ *
+ * @throws {@link MalformedInputError} as {@link TarStreamReader.push} and
+ *   {@link TarStreamReader.end}.
+ */
+export function readTar(archive: Uint8Array): TarEntry[] {
+  const reader = new TarStreamReader()
+  const entries: { header: TarHeader; data: Uint8Array[] }[] = []
+  for (const event of reader.push(archive)) {
+    if (event.kind === 'entry') entries.push({ header: event.entry, data: [] })
+    else entries.at(-1)?.data.push(event.bytes)
+  }
+  reader.end()
+  return entries.map(({ header, data }) => ({
+    ...header,
+    data: data.length <= 1 ? (data[0] ?? new Uint8Array(0)) : new Uint8Array(Buffer.concat(data)),
+  }))
 }

@@ -5,10 +5,32 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { codeOf } from '@initguard/testkit'
-import { isInitguardError } from '@initguard/core'
+import { isInitguardError, MalformedInputError } from '@initguard/core'
 import { unpackLayer } from './oci-layer-unpack.ts'
 import { tarArchive } from './tar-test-support.ts'
-import { decompressZstd } from './zstd-layer.ts'
+import { MAX_ZSTD_WINDOW, ZstdDecoder } from './zstd-layer.ts'
+
+/**
+ * Decompress a whole zstd stream through {@link ZstdDecoder}, fed in 64 KiB slices, refusing
+ * output beyond `maxSize` bytes as the unpacker does.
+ */
+function decompressZstd(blob: Uint8Array, maxSize: number, slice = 64 * 1024): Uint8Array {
+  const decoder = new ZstdDecoder()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const take = (blocks: Iterable<Uint8Array>): void => {
+    for (const block of blocks) {
+      expect(block.length).toBeLessThanOrEqual(128 * 1024)
+      total += block.length
+      if (total > maxSize) throw new MalformedInputError('ERR_LAYER_TOO_LARGE', 'too large')
+      chunks.push(block)
+    }
+  }
+  for (let offset = 0; offset < blob.length; offset += slice)
+    take(decoder.feed(blob.subarray(offset, offset + slice)))
+  take(decoder.end())
+  return Buffer.concat(chunks)
+}
 
 /** Compress with the real zstd CLI (the producer real images use). */
 const zstd = (input: Uint8Array, ...args: string[]): Uint8Array =>
@@ -59,6 +81,45 @@ describe('decompressZstd', () => {
         }
       }),
     )
+  })
+
+  it('gives the same output however the input is sliced, one byte at a time included', () => {
+    const data = new Uint8Array(200_000).map((_, i) => (i * 31) % 97)
+    const joined = Buffer.concat([
+      zstd(data, '-3'),
+      zstd(new Uint8Array(0)),
+      zstd(data, '--no-check'),
+    ])
+    const expected = Buffer.concat([data, data])
+    for (const slice of [1, 3, 17, 4096]) {
+      expect(Buffer.from(decompressZstd(joined, 1 << 20, slice)).equals(expected)).toBe(true)
+    }
+  })
+
+  it('refuses a window larger than the limit before decompressing anything', () => {
+    /** The window limit the refusal names, if the refusal is about the window. */
+    const refusedWindow = (bytes: Uint8Array): unknown => {
+      try {
+        decompressZstd(bytes, 1 << 20)
+      } catch (error) {
+        return isInitguardError(error) && error.code === 'ERR_LAYER_ZSTD'
+          ? error.details['maxWindow']
+          : error
+      }
+      return 'accepted'
+    }
+    // Frame header: magic, descriptor (no single segment, no checksum), window 2^(10+17) = 128 MiB.
+    expect(refusedWindow(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 17 << 3]))).toBe(
+      MAX_ZSTD_WINDOW,
+    )
+    // zstd --long=27 writes a 128 MiB window for input of unknown size (a pipe).
+    expect(refusedWindow(zstd(new Uint8Array(1000), '--long=27'))).toBe(MAX_ZSTD_WINDOW)
+    // A single-segment frame's window is its content size: 64 MiB declared, refused.
+    expect(refusedWindow(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 4]))).toBe(
+      MAX_ZSTD_WINDOW,
+    )
+    // At the limit (32 MiB = 2^(10+15)) the frame is read on, here to its truncation.
+    expect(refusedWindow(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 15 << 3]))).toBe(undefined)
   })
 
   it('unpacks a tar+zstd layer', async () => {
