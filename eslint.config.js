@@ -2,12 +2,21 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
-/** Packages of the pure core layer: bytes, trust material and time in; typed result or coded error out. */
-const CORE_PACKAGES = ['core', 'initdata', 'snp', 'tdx', 'image-policy', 'testkit']
-/** Packages by layer, lowest first. A package may import only from its own layer or below. */
-const ADAPTER_PACKAGES = ['adapters']
+/**
+ * Packages by layer, lowest first. A package may import only from its own layer or below. The core
+ * and domain layers are pure (bytes, trust material and time in; typed result or coded error out).
+ * Inside the I/O layer, `files` and `http` sit below the clients that use them.
+ */
+const CORE_PACKAGES = ['core']
+const DOMAIN_PACKAGES = ['initdata', 'snp', 'tdx', 'image-policy']
+const TRANSPORT_PACKAGES = ['files', 'http']
+const IO_PACKAGES = ['collateral', 'oci', 'tee-simulator']
 const SERVICE_PACKAGES = []
 const CLI_PACKAGES = ['cli']
+/** For tests only: no runtime module of any package may import it. */
+const TEST_ONLY_PACKAGES = ['testkit']
+const PURE_PACKAGES = [...CORE_PACKAGES, ...DOMAIN_PACKAGES, ...TEST_ONLY_PACKAGES]
+const TEST_FILES = ['**/*.test.ts', '**/*.bench.ts', '**/*-test-support.ts']
 
 const scoped = (names) => names.map((n) => `@initguard/${n}`)
 const filesOf = (names) => names.map((n) => `packages/${n}/src/**/*.ts`)
@@ -38,6 +47,10 @@ const restrictedImports = (higher, extra = []) => [
   {
     paths: [...extra],
     patterns: [
+      {
+        group: scoped(TEST_ONLY_PACKAGES),
+        message: '@initguard/testkit is for tests only.',
+      },
       ...(higher.length > 0
         ? [
             {
@@ -49,6 +62,22 @@ const restrictedImports = (higher, extra = []) => [
     ],
   },
 ]
+
+/** Node modules a pure package may not import. */
+const PURE_IMPORT_BANS = IO_MODULES.flatMap((m) => [
+  { name: m, message: 'Core and domain packages are pure: no I/O, environment or clock.' },
+  {
+    name: `node:${m}`,
+    message: 'Core and domain packages are pure: no I/O, environment or clock.',
+  },
+])
+
+/** The import rule for the runtime modules of `packages`: nothing from `higher`, nor testkit. */
+const layerRules = (packages, higher, extra = []) => ({
+  files: filesOf(packages),
+  ignores: TEST_FILES,
+  rules: { 'no-restricted-imports': restrictedImports(higher, extra) },
+})
 
 export default tseslint.config(
   {
@@ -86,22 +115,9 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
-    files: filesOf(CORE_PACKAGES),
-    ignores: ['**/*.test.ts', '**/*.bench.ts', '**/*-test-support.ts'],
+    files: filesOf(PURE_PACKAGES),
+    ignores: TEST_FILES,
     rules: {
-      'no-restricted-imports': restrictedImports(
-        [...ADAPTER_PACKAGES, ...SERVICE_PACKAGES, ...CLI_PACKAGES],
-        IO_MODULES.flatMap((m) => [
-          {
-            name: m,
-            message: 'Core packages are pure: no I/O, environment or clock.',
-          },
-          {
-            name: `node:${m}`,
-            message: 'Core packages are pure: no I/O, environment or clock.',
-          },
-        ]),
-      ),
       'no-restricted-globals': [
         'error',
         {
@@ -110,7 +126,7 @@ export default tseslint.config(
         },
         {
           name: 'fetch',
-          message: 'Core packages are pure: network belongs in adapters.',
+          message: 'Core packages are pure: network belongs in the I/O packages.',
         },
         { name: 'setTimeout', message: 'Core packages are pure: no timers.' },
         { name: 'setInterval', message: 'Core packages are pure: no timers.' },
@@ -143,19 +159,26 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: filesOf(ADAPTER_PACKAGES),
-    rules: {
-      'no-restricted-imports': restrictedImports([...SERVICE_PACKAGES, ...CLI_PACKAGES]),
-    },
-  },
+  // Layers: each package imports only its own layer or lower ones, and never testkit.
+  layerRules(
+    CORE_PACKAGES,
+    [
+      ...DOMAIN_PACKAGES,
+      ...TRANSPORT_PACKAGES,
+      ...IO_PACKAGES,
+      ...SERVICE_PACKAGES,
+      ...CLI_PACKAGES,
+    ],
+    PURE_IMPORT_BANS,
+  ),
+  layerRules(
+    [...DOMAIN_PACKAGES, ...TEST_ONLY_PACKAGES],
+    [...TRANSPORT_PACKAGES, ...IO_PACKAGES, ...SERVICE_PACKAGES, ...CLI_PACKAGES],
+    PURE_IMPORT_BANS,
+  ),
+  layerRules(TRANSPORT_PACKAGES, [...IO_PACKAGES, ...SERVICE_PACKAGES, ...CLI_PACKAGES]),
+  layerRules(IO_PACKAGES, [...SERVICE_PACKAGES, ...CLI_PACKAGES]),
   // Services arrive with the KBS and the agent; the rule is here so they start inside it.
-  ...(SERVICE_PACKAGES.length === 0
-    ? []
-    : [
-        {
-          files: filesOf(SERVICE_PACKAGES),
-          rules: { 'no-restricted-imports': restrictedImports(CLI_PACKAGES) },
-        },
-      ]),
+  ...(SERVICE_PACKAGES.length === 0 ? [] : [layerRules(SERVICE_PACKAGES, CLI_PACKAGES)]),
+  layerRules(CLI_PACKAGES, []),
 )

@@ -27,7 +27,7 @@ const BLOCK = 8192
 const RSS_GOAL_MB = 100
 const RATIO_GOAL = 0.5
 const unpackModule = fileURLToPath(
-  new URL('../packages/adapters/dist/oci-layer-unpack.js', import.meta.url),
+  new URL('../packages/oci/dist/oci-layer-unpack.js', import.meta.url),
 )
 
 /** A ustar header for a regular file or a directory. */

@@ -17,7 +17,7 @@ import {
   createIntelTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { runInProcess } from './cli-test-support.ts'
 
 /** A Genoa test PKI, a VCEK and a report it signed. */

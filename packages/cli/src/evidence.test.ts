@@ -11,7 +11,7 @@ import {
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { runInProcess as run } from './cli-test-support.ts'
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/snp/', import.meta.url))

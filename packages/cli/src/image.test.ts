@@ -12,13 +12,13 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RegistryClient } from '@initguard/adapters'
+import { RegistryClient } from '@initguard/oci'
 import {
   pushTestImage,
   simpleTestImage,
   writeOciLayout,
-} from '../../adapters/src/oci-image-test-support.ts'
-import { startRegistry, type TestRegistry } from '../../adapters/src/registry-test-support.ts'
+} from '../../oci/src/oci-image-test-support.ts'
+import { startRegistry, type TestRegistry } from '../../oci/src/registry-test-support.ts'
 import { runCli } from './main.ts'
 
 interface Result {

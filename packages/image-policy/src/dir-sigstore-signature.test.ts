@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { isInitguardError, MalformedInputError } from '@initguard/core'
-import { encodeDirSigstoreSignature } from '@initguard/testkit'
+import { encodeDirSigstoreSignature } from '@initguard/tee-simulator'
 import {
   parseDirSigstoreSignature,
   SIGSTORE_SIGNATURE_MIME_TYPE,

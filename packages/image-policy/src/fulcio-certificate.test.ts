@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { MalformedInputError, VerificationError } from '@initguard/core'
-import { createFulcioTestPki, derOctetString, derUtf8String } from '@initguard/testkit'
+import { createFulcioTestPki, derOctetString, derUtf8String } from '@initguard/tee-simulator'
 import { verifyFulcioCertificate, type FulcioCertificateInput } from './fulcio-certificate.ts'
 import {
   fulcioOidcIssuer,

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { sign } from 'node:crypto'
 import { bytesToBase64, canonicalizeJsonToBytes, VerificationError } from '@initguard/core'
-import { buildHashedRekordBody, buildRekorBundle, publicKeyPem } from '@initguard/testkit'
+import { buildHashedRekordBody, buildRekorBundle, publicKeyPem } from '@initguard/tee-simulator'
 import { verifyRekorSet, type RekorSetInput } from './rekor-set.ts'
 import { parseSigstorePublicKey } from './sigstore-public-key.ts'
 import { LOGGED, NOW, keySignature, sigstoreWorld, thrown } from './sigstore-test-support.ts'

@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { InitguardError } from '@initguard/core'
-import { COSIGN_ANNOTATION } from '@initguard/testkit'
+import { COSIGN_ANNOTATION } from '@initguard/tee-simulator'
 import {
   verifySigstoreSignature,
   type SigstoreSignature,

@@ -5,7 +5,7 @@ import {
   buildRekorBundle,
   COSIGN_ANNOTATION,
   generateSigstoreKeyPair,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { bytesToBase64 } from '@initguard/core'
 import { verifySigstoreSignature } from './sigstore-signature.ts'
 import {

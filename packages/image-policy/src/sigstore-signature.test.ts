@@ -7,7 +7,7 @@ import {
   COSIGN_ANNOTATION,
   publicKeyPem,
   type SigstoreKeyAlgorithm,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { bytesToBase64, VerificationError } from '@initguard/core'
 import { verifySigstoreSignature, type SigstoreTrust } from './sigstore-signature.ts'
 import {

@@ -13,7 +13,7 @@ import {
   type RekorTestLog,
   type SigstoreKeyAlgorithm,
   type TestKeyPair,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import type { SigstoreSignature, SigstoreTrust } from './sigstore-signature.ts'
 
 export const DIGEST = `sha256:${'ab'.repeat(32)}`

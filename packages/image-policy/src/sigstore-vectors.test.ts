@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { base64ToBytes } from '@initguard/core'
-import { publicKeyPem } from '@initguard/testkit'
+import { publicKeyPem } from '@initguard/tee-simulator'
 import {
   parseDirSigstoreSignature,
   SIGSTORE_SIGNATURE_MIME_TYPE,

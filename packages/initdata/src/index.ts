@@ -3,7 +3,8 @@
  *
  * Parse and validate documents, compute digests over the exact bytes, fit them to each TEE's
  * init-time field (or vTPM PCR 8), render documents deterministically, and encode them for Kata
- * (pod annotation, block device, QEMU properties).
+ * (pod annotation, block device, QEMU properties). Adding the annotation to Kubernetes manifests is
+ * a separate entry point, `@initguard/initdata/kubernetes`, so verifiers never load the YAML code.
  *
  * @module
  */
@@ -42,12 +43,3 @@ export {
 export type { DecodeAnnotationOptions, QemuProperty } from './kata.ts'
 export { INITDATA_IMAGE_MAGIC, buildInitdataImage, readInitdataImage } from './block-image.ts'
 export type { ReadImageOptions } from './block-image.ts'
-export { annotatePodTemplates } from './kubernetes-annotation.ts'
-export { MAX_ANNOTATIONS_SIZE } from './kubernetes-annotation-validation.ts'
-export type {
-  PodAnnotation,
-  PlacementAction,
-  AnnotationPlacement,
-  SkippedDocument,
-  AnnotatePodTemplatesResult,
-} from './kubernetes-annotation.ts'

@@ -7,7 +7,7 @@ import {
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { parseSnpReport } from './report.ts'
 import { parseAmdCrl } from './amd-crl.ts'
 import { verifySnpEvidence, type SnpVerifyOptions } from './verify.ts'

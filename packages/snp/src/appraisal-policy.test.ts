@@ -11,8 +11,8 @@ import {
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
-  outcome,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
+import { outcome } from '@initguard/testkit'
 import { appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
 import { parseSnpReport } from './report.ts'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AppraisalError } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
-import { buildSnpReport, createAmdTestPki, defaultSnpTcb } from '@initguard/testkit'
+import { buildSnpReport, createAmdTestPki, defaultSnpTcb } from '@initguard/tee-simulator'
 import { appraisalFailures, type SnpAppraisalPolicy } from './appraisal.ts'
 import { parseSnpReport } from './report.ts'
 import { verifySnpEvidence } from './verify.ts'

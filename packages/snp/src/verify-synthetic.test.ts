@@ -14,7 +14,7 @@ import {
   defaultSnpTcb,
   type AmdTestPki,
   type SnpReportFields,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import type { AmdRootSet } from './amd-roots.ts'
 import { buildCertTable } from './cert-table.ts'
 import { parseSnpEvidence } from './evidence-format.ts'

@@ -28,7 +28,7 @@ import {
   derToPem,
   encodeBasicConstraints,
   type X509Name,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import type { DcapCollateral } from './collateral.ts'
 import type { TcbStatusInput } from './tcb-status.ts'
 

@@ -21,7 +21,7 @@ import {
   encodeX509Name,
   signTbs,
   X509_NAME_OID,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import {
   parseCollateralCertificate,
   parseCollateralCertificates,

@@ -20,8 +20,8 @@ import {
   encodeSignatureAlgorithm,
   encodeX509Name,
   subjectPublicKeyInfoDer,
-} from '@initguard/testkit'
-import type { X509Extension, X509Name } from '@initguard/testkit'
+} from '@initguard/tee-simulator'
+import type { X509Extension, X509Name } from '@initguard/tee-simulator'
 import { parsePckCertificate, parseSgxPckExtensions, SGX_EXTENSION_OID } from './pck-extensions.ts'
 import { filled, thrown } from './quote-test-support.ts'
 

@@ -10,9 +10,9 @@ import {
   buildSgxQuote,
   buildTdxQuote,
   createIntelTestPki,
-  thrown,
   type DcapQuoteOptions,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
+import { thrown } from '@initguard/testkit'
 import { parseCollateralJson } from './collateral.ts'
 import { INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
 import { parseDcapQuote } from './quote.ts'

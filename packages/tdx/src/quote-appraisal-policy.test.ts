@@ -10,8 +10,8 @@ import {
   buildSgxQuote,
   buildTdxQuote,
   createIntelTestPki,
-  outcome,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
+import { outcome } from '@initguard/testkit'
 import { parseCollateralJson } from './collateral.ts'
 import { appraiseQuote, type QuoteAppraisalPolicy } from './quote-appraisal.ts'
 import { parseDcapQuote } from './quote.ts'

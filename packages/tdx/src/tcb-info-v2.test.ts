@@ -15,7 +15,7 @@ import {
   encodeTcbInfoV2Json,
   signCollateralText,
   type TcbLevelFields,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { bytesToHex } from '@initguard/core'
 import { caught, codeOf } from './collateral-test-support.ts'
 import { parseCollateralJson } from './collateral.ts'

@@ -202,7 +202,7 @@ describe('tampering with a real quote', () => {
   }, 180_000)
 
   it("refuses the real quote under a root that is not Intel's", async () => {
-    const { createAmdTestPki } = await import('@initguard/testkit')
+    const { createAmdTestPki } = await import('@initguard/tee-simulator')
     const foreign = createAmdTestPki({
       product: 'Milan',
       notBefore: new Date('2020-01-01T00:00:00Z'),

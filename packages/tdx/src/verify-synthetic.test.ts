@@ -10,7 +10,7 @@ import {
   buildSgxQuote,
   buildTdxQuote,
   createIntelTestPki,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { parseCollateralJson } from './collateral.ts'
 import { parseDcapQuote } from './quote.ts'
 import { verifyDcapQuote } from './verify-quote.ts'

@@ -8,7 +8,7 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readInput } from '@initguard/adapters'
+import { readInput } from '@initguard/files'
 import { MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
 import { collateralFromPcs, parseCollateralJson, type DcapCollateral } from '@initguard/tdx'
 import type { CliIo } from '../cli-io.ts'

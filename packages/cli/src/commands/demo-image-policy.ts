@@ -22,7 +22,11 @@ import {
   parseImagePolicy,
   type ImageSignature,
 } from '@initguard/image-policy'
-import { buildCosignSignature, generateSigstoreKeyPair, publicKeyPem } from '@initguard/testkit'
+import {
+  buildCosignSignature,
+  generateSigstoreKeyPair,
+  publicKeyPem,
+} from '@initguard/tee-simulator'
 
 const REPOSITORY = 'registry.example.internal/team/payments'
 

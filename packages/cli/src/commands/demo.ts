@@ -6,13 +6,12 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeFileAtomic } from '@initguard/adapters'
+import { writeFileAtomic } from '@initguard/files'
 import { bytesToHex, isInitguardError } from '@initguard/core'
 import {
   KATA_INITDATA_ANNOTATION,
   TEE_FIELDS,
   TEE_KINDS,
-  annotatePodTemplates,
   bindingFor,
   buildInitdataImage,
   checkBinding,
@@ -24,13 +23,14 @@ import {
   readInitdataImage,
   renderInitdata,
 } from '@initguard/initdata'
+import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
 import { parseSnpReport, verifySnpEvidence, type SnpVerifyOptions } from '@initguard/snp'
 import {
   buildSnpReport,
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { stringOption, type Command } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { IntelPcsClient, readInput } from '@initguard/adapters'
+import { IntelPcsClient } from '@initguard/collateral'
+import { readInput } from '@initguard/files'
 import { UsageError, bytesToHex } from '@initguard/core'
 import {
   PCK_PLATFORM_CA_CN,

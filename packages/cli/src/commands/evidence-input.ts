@@ -6,7 +6,7 @@
  */
 import { homedir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
-import { readInput } from '@initguard/adapters'
+import { readInput } from '@initguard/files'
 import { MalformedInputError } from '@initguard/core'
 import {
   productFromCpuid,

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { AmdKdsClient, readInput } from '@initguard/adapters'
+import { AmdKdsClient } from '@initguard/collateral'
+import { readInput } from '@initguard/files'
 import { UnavailableError, UsageError, isInitguardError } from '@initguard/core'
 import {
   AMD_PRODUCTION_ANCHORS,

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
-import { buildX509Crl, amdName, createAmdTestPki, derToPem } from '@initguard/testkit'
+import { buildX509Crl, amdName, createAmdTestPki, derToPem } from '@initguard/tee-simulator'
 import { gzipSync } from 'node:zlib'
 import { identifyFile } from './file-kind.ts'
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readInput } from '@initguard/files'
 import {
   defaultDockerConfigPath,
   defaultLookasideStore,
@@ -11,10 +12,9 @@ import {
   loadDockerConfig,
   loadRegistriesD,
   parseRegistriesD,
-  readInput,
   type CheckImageOptions,
   type RegistriesDConfig,
-} from '@initguard/adapters'
+} from '@initguard/oci'
 import { ExpectationError, UsageError, isInitguardError, utf8ToString } from '@initguard/core'
 import { checkBinding } from '@initguard/initdata'
 import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'

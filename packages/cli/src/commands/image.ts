@@ -13,7 +13,7 @@ import {
   pullImage,
   type BlobProgress,
   type CheckedImage,
-} from '@initguard/adapters'
+} from '@initguard/oci'
 import { UsageError } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
 import { onePositional, parsedOption, type Command, type ParsedArgs } from '../command.ts'

@@ -3,13 +3,10 @@
  *
  * @module
  */
-import { readInput, writeFileAtomic } from '@initguard/adapters'
+import { readInput, writeFileAtomic } from '@initguard/files'
 import { UsageError, bytesToHex, stringToUtf8, utf8ToString } from '@initguard/core'
-import {
-  KATA_INITDATA_ANNOTATION,
-  annotatePodTemplates,
-  encodeAnnotation,
-} from '@initguard/initdata'
+import { KATA_INITDATA_ANNOTATION, encodeAnnotation } from '@initguard/initdata'
+import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
 import {
   JSON_OPTION,
   onePositional,

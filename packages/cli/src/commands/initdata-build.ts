@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readInput } from '@initguard/adapters'
+import { readInput } from '@initguard/files'
 import { MalformedInputError, UsageError, bytesToHex, utf8ToString } from '@initguard/core'
 import {
   INITDATA_ALGORITHMS,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readInput, writeFileAtomic } from '@initguard/adapters'
+import { readInput, writeFileAtomic } from '@initguard/files'
 import { MalformedInputError, UsageError, base64ToBytes, hexToBytes } from '@initguard/core'
 import { TEE_KINDS, type InitdataDocument, type TeeKind } from '@initguard/initdata'
 import { choice, type ParsedArgs, type StringOptionSpec, stringOption } from '../command.ts'

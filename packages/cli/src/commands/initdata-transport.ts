@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readInput } from '@initguard/adapters'
+import { readInput } from '@initguard/files'
 import { UsageError, stringToUtf8 } from '@initguard/core'
 import {
   KATA_INITDATA_ANNOTATION,

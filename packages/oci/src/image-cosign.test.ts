@@ -15,7 +15,7 @@ import {
   publicKeyPem,
   type CosignTestSignature,
   type SigstoreKeyAlgorithm,
-} from '@initguard/testkit'
+} from '@initguard/tee-simulator'
 import { pushCosignAttachment } from './cosign-test-support.ts'
 import { checkImage } from './image-check.ts'
 import { simpleTestImage, pushTestImage } from './oci-image-test-support.ts'

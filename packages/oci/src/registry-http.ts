@@ -13,7 +13,7 @@ import {
   UnavailableError,
   type ErrorDetails,
 } from '@initguard/core'
-import { hopelessNetworkFailure } from './network-failure.ts'
+import { hopelessNetworkFailure } from '@initguard/http'
 
 /** Network settings of the registry client. */
 export interface RegistryHttpOptions {

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
-import { writeFileAtomic } from './local-files.ts'
-import { hopelessNetworkFailure } from './network-failure.ts'
+import { writeFileAtomic } from '@initguard/files'
+import { hopelessNetworkFailure } from '@initguard/http'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {

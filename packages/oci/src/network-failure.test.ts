@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { rejected } from '@initguard/testkit'
-import { AmdKdsClient } from './amd-kds.ts'
-import { IntelPcsClient } from './intel-pcs.ts'
-import { hopelessNetworkFailure } from './network-failure.ts'
+import { AmdKdsClient } from '@initguard/collateral'
+import { IntelPcsClient } from '@initguard/collateral'
+import { hopelessNetworkFailure } from '@initguard/http'
 import { RegistryClient } from './registry-client.ts'
 
 /** A port nothing listens on: bound, then closed. */

@@ -20,7 +20,7 @@ import {
 } from '@initguard/core'
 import type { PolicyDecision } from '@initguard/image-policy'
 import { checkImage, type CheckImageOptions, type CheckedImage } from './image-check.ts'
-import { removeTree } from './local-files.ts'
+import { removeTree } from '@initguard/files'
 import {
   DEFAULT_MAX_UNPACKED_SIZE,
   unpackLayer,

@@ -1,18 +1,8 @@
 /**
- * @initguard/adapters: the edges where Initguard touches the world: local files, AMD KDS and
- * Intel PCS collateral with caches, OCI registries (client, signatures, image check and pull),
- * registries.d and lookaside stores, layer unpacking. configfs-tsm and stores join as they arrive.
+ * @initguard/oci: OCI images: the distribution client (auth, manifests, blobs, retries), registries.d and lookaside signature stores, cosign attachments, image check against the policy, pull, and streaming layer unpacking that never writes outside the target.
  *
  * @module
  */
-export { DEFAULT_MAX_INPUT_SIZE, readInput, removeTree, writeFileAtomic } from './local-files.ts'
-export type { ReadInputOptions, WriteOptions } from './local-files.ts'
-export { AMD_KDS_URL, AmdKdsClient, kdsHardwareId, vcekPath } from './amd-kds.ts'
-export type { AmdKdsOptions, KdsProduct, KdsTcb } from './amd-kds.ts'
-export { CachedDownloader, readIfExists } from './cached-download.ts'
-export type { DownloadOptions, Downloaded, DownloadRequest } from './cached-download.ts'
-export { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, IntelPcsClient } from './intel-pcs.ts'
-export type { CollateralRequest, IntelPcsOptions, RawDcapCollateral } from './intel-pcs.ts'
 export {
   DEFAULT_MAX_LAYER_ENTRIES,
   DEFAULT_MAX_UNPACKED_SIZE,

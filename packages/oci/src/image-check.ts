@@ -26,7 +26,7 @@ import {
   type PolicyRequirement,
 } from '@initguard/image-policy'
 import { fileURLToPath } from 'node:url'
-import { readInput } from './local-files.ts'
+import { readInput } from '@initguard/files'
 import { computeDigest, selectPlatform, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
 import type { RegistriesDConfig } from './registries-d.ts'
 import {

@@ -13,7 +13,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { MalformedInputError, UsageError } from '@initguard/core'
-import { readInput } from './local-files.ts'
+import { readInput } from '@initguard/files'
 
 /** A user name and password (or token) for one registry. */
 export interface RegistryCredentials {

@@ -19,7 +19,7 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, MalformedInputError } from '@initguard/core'
 import { parseDocument } from 'yaml'
-import { readInput } from './local-files.ts'
+import { readInput } from '@initguard/files'
 
 // Choosing a store for an image lives in lookaside-location.ts; these names stay importable here.
 export { lookasideFor, lookasideSignatureURL, redactUrl } from './lookaside-location.ts'

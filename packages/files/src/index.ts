@@ -1,0 +1,7 @@
+/**
+ * @initguard/files: Local files: bounded reads of inputs (a path or standard input) and atomic writes, so nothing is half-written, and tree removal.
+ *
+ * @module
+ */
+export { DEFAULT_MAX_INPUT_SIZE, readInput, removeTree, writeFileAtomic } from './local-files.ts'
+export type { ReadInputOptions, WriteOptions } from './local-files.ts'

@@ -1,0 +1,194 @@
+/**
+ * @initguard/tee-simulator: synthetic TEE worlds with real formats. A DER writer and an X.509
+ * builder; an AMD-shaped SEV-SNP PKI (ARK → ASK/ASVK → VCEK/VLEK) with an attestation report
+ * builder; an Intel-shaped DCAP PKI (root, PCK Platform/Processor CAs, TCB Signing, PCK
+ * certificates with the SGX extension, CRLs) with collateral and TDX/SGX quote builders; and a
+ * sigstore signer (cosign keys and signatures, a Rekor log, a Fulcio-shaped CA) for the demo's
+ * image step. Nothing it makes is trusted anywhere unless its roots are passed explicitly.
+ * Keys and signatures come from `node:crypto`; validity times and every other input come in as
+ * arguments.
+ *
+ * @module
+ */
+export {
+  derTlv,
+  derInteger,
+  derEnumerated,
+  derBoolean,
+  derNull,
+  derOid,
+  derOctetString,
+  derBitString,
+  derUtf8String,
+  derPrintableString,
+  derIa5String,
+  derUtcTime,
+  derGeneralizedTime,
+  derTime,
+  derSequence,
+  derSet,
+  derSetOf,
+  derExplicit,
+  derImplicit,
+} from './der-writer.ts'
+export type { DerWriteTag } from './der-writer.ts'
+export {
+  X509_NAME_OID,
+  X509_EXTENSION_OID,
+  X509_ALGORITHM_OID,
+  KEY_USAGE_BITS,
+  encodeSignatureAlgorithm,
+  encodeX509Name,
+  subjectPublicKeyInfoDer,
+  keyIdentifierOf,
+  encodeSubjectKeyIdentifier,
+  encodeAuthorityKeyIdentifier,
+  encodeBasicConstraints,
+  encodeKeyUsage,
+  encodeCrlDistributionPoints,
+  encodeX509Extension,
+  encodeTbsCertificate,
+  buildX509Certificate,
+  derToPem,
+  signTbs,
+} from './x509-builder.ts'
+export type {
+  X509StringType,
+  X509NameAttribute,
+  X509Name,
+  X509Extension,
+  X509SignatureAlgorithm,
+  SignatureAlgorithmOptions,
+  X509CertificateFields,
+  BasicConstraintsOptions,
+  KeyUsageBit,
+} from './x509-builder.ts'
+export { AMD_EXTENSION_OID, amdName, createAmdTestPki } from './amd-pki.ts'
+export type {
+  AmdProduct,
+  SnpTcbParts,
+  TestKeyPair,
+  AmdTestCertificate,
+  AmdTestPkiOptions,
+  AmdLeafOptions,
+  IssueVcekOptions,
+  IssueVlekOptions,
+  AmdTestPki,
+} from './amd-pki.ts'
+export {
+  SNP_REPORT_SIZE,
+  SNP_REPORT_SIGNED_LENGTH,
+  encodeTcbVersion,
+  defaultSnpReportFields,
+  defaultSnpTcb,
+  signSnpReport,
+  snpReportSignatureP1363,
+  buildSnpReport,
+} from './snp-report-builder.ts'
+export type {
+  SnpKeySelect,
+  SnpFirmwareVersion,
+  SnpReportPatch,
+  SnpReportFieldValues,
+  SnpReportFields,
+} from './snp-report-builder.ts'
+export { buildX509Crl, encodeCrlNumber, encodeCrlReason } from './crl-builder.ts'
+export type { X509CrlFields, RevokedCertificate } from './crl-builder.ts'
+export {
+  INTEL_CRL_URL,
+  INTEL_COMMON_NAME,
+  INTEL_SGX_EXTENSION_OID,
+  DEFAULT_PCK_TCB,
+  intelName,
+  intelCertificateExtensions,
+  encodeSgxPckExtension,
+} from './intel-cert-profile.ts'
+export type {
+  SgxPlatformConfigurationFields,
+  PckTcbFields,
+  SgxPckExtensionFields,
+} from './intel-cert-profile.ts'
+export { createIntelTestPki } from './intel-pki.ts'
+export type {
+  IntelPckCa,
+  IntelTestCertificate,
+  IntelPckCertificate,
+  IntelTestPkiOptions,
+  IssuePckOptions,
+  IntelRevocation,
+  IntelCrlOptions,
+  IntelTestPki,
+} from './intel-pki.ts'
+export {
+  DCAP_HEADER_SIZE,
+  SGX_REPORT_SIZE,
+  TD10_BODY_SIZE,
+  TD15_BODY_SIZE,
+  INTEL_QE_VENDOR_ID_BYTES,
+  encodeDcapHeader,
+  encodeSgxReport,
+  encodeTdReportBody,
+  defaultTdReportBodyFields,
+  defaultSgxEnclaveFields,
+  defaultQeReportFields,
+} from './dcap-report-encoder.ts'
+export type {
+  SgxReportFieldValues,
+  TdReportBodyFieldValues,
+  DcapHeaderFields,
+} from './dcap-report-encoder.ts'
+export { buildTdxQuote, buildSgxQuote } from './dcap-quote-builder.ts'
+export type {
+  DcapQuoteSigner,
+  DcapQuoteCorruption,
+  DcapQuoteOptions,
+  TdxQuoteFields,
+  SgxQuoteFields,
+} from './dcap-quote-builder.ts'
+export {
+  defaultTcbInfoFields,
+  defaultTcbInfoV2Fields,
+  defaultQeIdentityFields,
+  encodeTcbInfoJson,
+  encodeTcbInfoV2Json,
+  encodeQeIdentityJson,
+} from './dcap-collateral-json.ts'
+export type {
+  TcbComponentFields,
+  TcbLevelFields,
+  IsvSvnLevelFields,
+  TdxModuleFields,
+  TdxModuleIdentityFields,
+  TcbInfoFields,
+  TcbInfoV2Fields,
+  QeIdentityFields,
+} from './dcap-collateral-json.ts'
+export { signCollateralText, buildDcapCollateral } from './dcap-collateral-builder.ts'
+export type { DcapCollateralCorruption, DcapCollateralOptions } from './dcap-collateral-builder.ts'
+export {
+  COSIGN_ANNOTATION,
+  generateSigstoreKeyPair,
+  publicKeyPem,
+  signSigstorePayload,
+  cosignPayload,
+  createRekorTestLog,
+  buildHashedRekordBody,
+  buildRekorBundle,
+  buildCosignSignature,
+  encodeDirSigstoreSignature,
+} from './sigstore-builder.ts'
+export type {
+  SigstoreKeyAlgorithm,
+  RekorTestLog,
+  HashedRekordFields,
+  RekorBundleOptions,
+  CosignSignatureOptions,
+  CosignTestSignature,
+} from './sigstore-builder.ts'
+export { FULCIO_TEST_OID, createFulcioTestPki } from './sigstore-fulcio-pki.ts'
+export type {
+  SigstoreTestCertificate,
+  FulcioLeafOptions,
+  FulcioTestPki,
+  FulcioTestPkiOptions,
+} from './sigstore-fulcio-pki.ts'
