@@ -20,7 +20,7 @@ export interface RedactUrlOptions {
 /**
  * A URL safe for messages: the password replaced by `xxxxx` (as Go's `URL.Redacted` does), the
  * values of credential-like query parameters replaced too, the fragment removed. A string that is
- * not a URL is not echoed.
+ * not a URL, or a URL without a host (other than `file:`), is not echoed.
  */
 export function redactUrl(url: URL | string, options: RedactUrlOptions = {}): string {
   let copy: URL
@@ -29,17 +29,20 @@ export function redactUrl(url: URL | string, options: RedactUrlOptions = {}): st
   } catch {
     return '(not a valid URL)'
   }
+  // "user:pass@host" parses as an opaque URL of scheme "user": no host, nothing safe to show.
+  if (copy.host === '' && copy.protocol !== 'file:') return `(a ${copy.protocol} URL)`
   if (options.query === 'drop') return `${copy.protocol}//${copy.host}${copy.pathname}`
   copy.hash = ''
   if (copy.password !== '') copy.password = 'xxxxx'
-  const secret = [...copy.searchParams.keys()].filter((name) => SECRET_PARAMETER.test(name))
-  if (secret.length > 0) {
-    // Rebuilt only when needed: re-serialising may re-encode the other parameters.
-    for (const name of new Set(secret)) {
-      const count = copy.searchParams.getAll(name).length
-      copy.searchParams.delete(name)
-      for (let i = 0; i < count; i++) copy.searchParams.append(name, 'xxxxx')
-    }
+  const params = [...copy.searchParams]
+  if (params.some(([name]) => SECRET_PARAMETER.test(name))) {
+    // Rebuilt only when needed (re-serialising may re-encode the others), in the same order.
+    copy.search = new URLSearchParams(
+      params.map(([name, value]): [string, string] => [
+        name,
+        SECRET_PARAMETER.test(name) ? 'xxxxx' : value,
+      ]),
+    ).toString()
   }
   return copy.href
 }
