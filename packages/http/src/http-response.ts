@@ -110,13 +110,8 @@ export class HttpResponse {
       parts.push(chunk)
       size += chunk.length
     }
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const part of parts) {
-      bytes.set(part, offset)
-      offset += part.length
-    }
-    return bytes
+    // Copied out of Buffer's shared pool: the caller owns the bytes.
+    return new Uint8Array(Buffer.concat(parts, size))
   }
 
   /** The whole body as UTF-8 text, within the limit. */
