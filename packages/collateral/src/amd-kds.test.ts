@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
+import { MAX_COLLATERAL_SIZE } from './cached-download.ts'
 
 /** A local HTTP server standing in for KDS, scripted per test. */
 let server: Server
@@ -113,6 +114,28 @@ describe('AmdKdsClient', () => {
     handler = () => undefined
     const client = new AmdKdsClient({ baseUrl, attempts: 2, timeoutMs: 200, sleep: noSleep })
     expect(await codeOf(client.crl('Turin', 'vlek'))).toBe('ERR_KDS_UNAVAILABLE')
+  })
+
+  it('refuses a body over the collateral limit instead of reading it all into memory', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200)
+      const chunk = Buffer.alloc(1024 * 1024, 0x30)
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk)) {
+          // endless: until the client goes away
+        }
+        if (!res.destroyed) res.once('drain', pump)
+      }
+      res.on('error', () => undefined)
+      pump()
+    }
+    const client = new AmdKdsClient({ baseUrl, attempts: 1, timeoutMs: 5000, sleep: noSleep })
+    expect(await codeOf(client.crl('Milan', 'vcek'))).toBe('ERR_KDS_TOO_LARGE')
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': String(MAX_COLLATERAL_SIZE + 1) })
+      res.write('x')
+    }
+    expect(await codeOf(client.crl('Genoa', 'vcek'))).toBe('ERR_KDS_TOO_LARGE')
   })
 
   it('never touches the network offline, and reads the offline store', async () => {

@@ -1,7 +1,7 @@
 /**
- * Downloads of attestation collateral (AMD KDS, Intel PCS or a PCCS): an on-disk cache, an offline
- * mode that never touches the network, per-request timeouts, and retries with exponential backoff
- * that honour `Retry-After` (KDS and PCS both throttle).
+ * Downloads of attestation collateral (AMD KDS, Intel PCS or a PCCS): an on-disk cache and an
+ * offline mode that never touches the network, in front of the one HTTP client (timeouts, a size
+ * limit, retries with backoff that honour `Retry-After`: KDS and PCS both throttle).
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
-import { hopelessNetworkFailure } from '@initguard/http'
+import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {
@@ -18,7 +18,7 @@ export interface DownloadOptions {
   readonly cacheDir?: string
   /** Never touch the network: only the cache (and a client's offline store). */
   readonly offline?: boolean
-  /** Per-request timeout; default 10 s. */
+  /** Per attempt: the longest wait for the headers and the longest stall in the body; default 10 s. */
   readonly timeoutMs?: number
   /** Attempts per download, including the first; default 4. */
   readonly attempts?: number
@@ -53,13 +53,15 @@ export interface DownloadRequest {
   readonly insteadHint?: string
 }
 
-const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** Largest collateral document accepted: 16 MiB (CRLs and TCB infos are kilobytes to a few MiB). */
+export const MAX_COLLATERAL_SIZE: number = 16 * 1024 * 1024
 
 /** Downloads through a cache for one service (its name and error-code area). */
 export class CachedDownloader {
   readonly #options: DownloadOptions
   readonly #service: string
   readonly #area: string
+  readonly #client: HttpClient
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
@@ -69,6 +71,13 @@ export class CachedDownloader {
     this.#service = service
     this.#area = area
     this.#options = options
+    this.#client = new HttpClient({
+      timeoutMs: options.timeoutMs ?? 10_000,
+      attempts: options.attempts ?? 4,
+      backoffMs: options.backoffMs ?? 1000,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    })
   }
 
   /** True when the client must not use the network. */
@@ -80,7 +89,9 @@ export class CachedDownloader {
    * The content at `request.url`: from the cache when present and fresh (always when offline),
    * else downloaded and cached.
    *
-   * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`, `ERR_<area>_UNAVAILABLE`.
+   * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
+   *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
+   *   {@link MalformedInputError} `ERR_<area>_TOO_LARGE` (over {@link MAX_COLLATERAL_SIZE}).
    */
   async get(request: DownloadRequest): Promise<Downloaded> {
     const file =
@@ -102,7 +113,7 @@ export class CachedDownloader {
         `ERR_${this.#area}_OFFLINE`,
         `the ${request.what} is not in the cache, and --offline forbids fetching it`,
         {
-          details: { url: request.url },
+          details: { url: redactUrl(request.url) },
           hint: `${request.insteadHint ?? 'give it as a file'}; or fetch it once online (it is then cached) without --offline`,
         },
       )
@@ -128,72 +139,40 @@ export class CachedDownloader {
 
   async #fetchWithRetries(request: DownloadRequest): Promise<Downloaded> {
     const { url, what } = request
-    const attempts = this.#options.attempts ?? 4
-    const fetchImpl = this.#options.fetch ?? fetch
-    const sleep = this.#options.sleep ?? sleepTimer
-    let delay = this.#options.backoffMs ?? 1000
-    let lastReason = ''
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let retryAfter: number | undefined
-      try {
-        const response = await fetchImpl(url, {
-          signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
-          redirect: 'error',
-        })
-        if (response.ok) {
-          const headers: Record<string, string> = {}
-          for (const name of request.keepHeaders ?? []) {
-            const value = response.headers.get(name)
-            if (value !== null) headers[name] = value
-          }
-          return { body: new Uint8Array(await response.arrayBuffer()), headers }
-        }
+    const instead = request.insteadHint ?? 'give it as a file'
+    const errors = httpErrors({
+      area: this.#area,
+      codes: { status: `ERR_${this.#area}_UNAVAILABLE` },
+      hints: {
+        unreachable: `check the network (or the URL); without a network, ${instead}`,
+        network: `check the network; or ${request.insteadHint ?? 'work offline from the cache'}`,
+        status: `${this.#service} may be throttling or failing: try again later; or ${request.insteadHint ?? 'work offline from the cache'}`,
+      },
+    })
+    return this.#client.request(
+      { url, what: `download the ${what} from ${this.#service}`, errors },
+      async (response) => {
         if (response.status === 404) {
+          await response.discard()
           throw new UnavailableError(
             `ERR_${this.#area}_NOT_FOUND`,
-            `${this.#service} has no ${what} at ${url} (HTTP 404)`,
+            `${this.#service} has no ${what} at ${redactUrl(url)} (HTTP 404)`,
             {
-              details: { url, status: 404 },
+              details: { url: redactUrl(url), status: 404 },
               ...(request.notFoundHint === undefined ? {} : { hint: request.notFoundHint }),
             },
           )
         }
-        lastReason = `HTTP ${response.status}`
-        const header = response.headers.get('retry-after')
-        if (header !== null && /^\d+$/.test(header)) retryAfter = Number(header) * 1000
-        if (response.status < 500 && response.status !== 429) break
-      } catch (error) {
-        if (error instanceof UnavailableError) throw error
-        const hopeless = hopelessNetworkFailure(error)
-        if (hopeless !== undefined) {
-          throw new UnavailableError(
-            `ERR_${this.#area}_UNREACHABLE`,
-            `cannot download the ${what} from ${this.#service}: ${hopeless.reason}`,
-            {
-              cause: error,
-              details: { url, reason: hopeless.code, attempts: attempt },
-              hint: `check the network (or the URL); without a network, ${request.insteadHint ?? 'give it as a file'}`,
-            },
-          )
+        if (!response.ok) {
+          await response.discard()
+          throw response.statusFailure()
         }
-        lastReason =
-          error instanceof Error && error.name === 'TimeoutError'
-            ? 'timed out'
-            : error instanceof Error
-              ? error.message
-              : String(error)
-      }
-      if (attempt < attempts) {
-        await sleep(Math.max(delay, retryAfter ?? 0))
-        delay *= 2
-      }
-    }
-    throw new UnavailableError(
-      `ERR_${this.#area}_UNAVAILABLE`,
-      `cannot download the ${what} from ${this.#service}: ${lastReason}`,
-      {
-        details: { url, reason: lastReason },
-        hint: `${lastReason.startsWith('HTTP') ? `${this.#service} may be throttling or failing: try again later` : 'check the network'}; or ${request.insteadHint ?? 'work offline from the cache'}`,
+        const headers: Record<string, string> = {}
+        for (const name of request.keepHeaders ?? []) {
+          const value = response.headers.get(name)
+          if (value !== null) headers[name] = value
+        }
+        return { body: await response.bytes({ maxBytes: MAX_COLLATERAL_SIZE }), headers }
       },
     )
   }

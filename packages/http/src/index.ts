@@ -1,7 +1,23 @@
 /**
- * @initguard/http: Outbound HTTP: the network-failure classification every client uses (a DNS failure or a refused connection fails at once, never retried).
+ * @initguard/http: the one outbound HTTP client (timeouts, body limits, retries that honour
+ * `Retry-After`, safe redirects, DNS failures at once, redacted URLs) and the coded errors each
+ * caller maps its failures to.
  *
  * @module
  */
-export { hopelessNetworkFailure } from './network-failure.ts'
+export { HttpClient } from './http-client.ts'
+export type { HttpClientOptions, HttpRequest } from './http-client.ts'
+export { httpErrors } from './http-errors.ts'
+export type {
+  HttpErrorMapper,
+  HttpErrorScheme,
+  HttpFailure,
+  HttpFailureKind,
+} from './http-errors.ts'
+export { HttpResponse } from './http-response.ts'
+export type { BodyLimit } from './http-response.ts'
+export { hopelessNetworkFailure, isTransportFailure } from './network-failure.ts'
 export type { HopelessNetworkFailure } from './network-failure.ts'
+export { redactUrl } from './redact-url.ts'
+export type { RedactUrlOptions } from './redact-url.ts'
+export { backoffDelay, isRetryableStatus, retryAfterMs } from './retry-policy.ts'

@@ -44,3 +44,30 @@ export function hopelessNetworkFailure(error: unknown): HopelessNetworkFailure |
   const code = systemCodes(error).find((c) => MEANINGS[c] !== undefined)
   return code === undefined ? undefined : { code, reason: `${MEANINGS[code] ?? code} (${code})` }
 }
+
+/** undici's codes for a connection that failed or broke mid-way (not for bad arguments). */
+const TRANSIENT_UNDICI_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+])
+
+/**
+ * Whether `error` is a failure of the network or the peer (a failed or broken connection, a body
+ * cut short, a timeout), which another attempt may cure. Anything else, such as a `TypeError` from
+ * a bad URL or argument, is our own bug and must surface as one, not be retried.
+ */
+export function isTransportFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  if (error.name === 'TimeoutError') return true
+  // undici's own words for "the request failed on the wire" and "the body stopped mid-way".
+  if (
+    error instanceof TypeError &&
+    (error.message === 'fetch failed' || error.message === 'terminated')
+  )
+    return true
+  return systemCodes(error).some((c) => /^E[A-Z]+$/.test(c) || TRANSIENT_UNDICI_CODES.has(c))
+}

@@ -19,7 +19,8 @@ export type {
   RegistriesDFile,
   RegistriesDSection,
 } from './registries-d.ts'
-export { lookasideFor, lookasideSignatureURL, redactUrl } from './lookaside-location.ts'
+export { lookasideFor, lookasideSignatureURL } from './lookaside-location.ts'
+export { redactUrl } from '@initguard/http'
 export type { LookasideChoice } from './lookaside-location.ts'
 export {
   MAX_LOOKASIDE_SIGNATURES,

@@ -33,14 +33,6 @@ const DIGEST_HEX_LENGTHS: ReadonlyMap<string, number> = new Map([
   ['sha512', 128],
 ])
 
-/** A URL safe for messages: the password (if any) replaced, as Go's `URL.Redacted` does. */
-export function redactUrl(url: URL): string {
-  if (url.password === '') return url.href
-  const copy = new URL(url.href)
-  copy.password = 'xxxxx'
-  return copy.href
-}
-
 /**
  * The lookaside store and attachment setting for `ref`, chosen as containers/image does: the
  * identity (`name:tag` or `name@digest`), the repository, each parent namespace, `host[:port]`,

@@ -11,24 +11,29 @@
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { LocalIoError, MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
-import { lookasideSignatureURL, redactUrl } from './lookaside-location.ts'
+import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
+import { HttpClient, httpErrors, redactUrl, type HttpClientOptions } from '@initguard/http'
+import { lookasideSignatureURL } from './lookaside-location.ts'
 
 /** Largest signature accepted: 4 MiB, c/image's `MaxSignatureBodySize`. */
 export const MAX_LOOKASIDE_SIGNATURE_SIZE: number = 4 * 1024 * 1024
 /** Most signatures read for one manifest: 128, c/image's `maxLookasideSignatures`. */
 export const MAX_LOOKASIDE_SIGNATURES = 128
 
-/** Options for {@link readLookasideSignatures}. */
-export interface LookasideReadOptions {
+/**
+ * Options for {@link readLookasideSignatures}. The HTTP client's `attempts` (429, 5xx and network
+ * errors are retried), `backoffMs`, `fetch` and `sleep` apply to http stores.
+ */
+export interface LookasideReadOptions extends Pick<
+  HttpClientOptions,
+  'attempts' | 'backoffMs' | 'fetch' | 'sleep'
+> {
   /** Largest accepted signature in bytes; default {@link MAX_LOOKASIDE_SIGNATURE_SIZE}. */
   readonly maxSignatureSize?: number
   /** Most signatures read; more is an error; default {@link MAX_LOOKASIDE_SIGNATURES}. */
   readonly maxSignatures?: number
-  /** Per-request timeout for HTTP, headers and body together; default 30 s. */
+  /** Timeout for each signature over HTTP, all attempts, headers and body together; default 30 s. */
   readonly timeoutMs?: number
-  /** The fetch implementation; default the global one. */
-  readonly fetch?: typeof fetch
 }
 
 /** One signature blob as found in the store. */
@@ -48,7 +53,7 @@ export interface LookasideSignature {
  * @throws {@link UsageError} `ERR_LOOKASIDE_SCHEME`; {@link MalformedInputError}
  *   `ERR_LOOKASIDE_DIGEST`, `ERR_LOOKASIDE_SIGNATURE_TOO_LARGE`, `ERR_LOOKASIDE_TOO_MANY`;
  *   {@link LocalIoError} `ERR_LOOKASIDE_READ`; {@link UnavailableError} `ERR_LOOKASIDE_HTTP_STATUS`,
- *   `ERR_LOOKASIDE_UNAVAILABLE`.
+ *   `ERR_LOOKASIDE_UNAVAILABLE`, `ERR_LOOKASIDE_REDIRECT`.
  */
 export async function readLookasideSignatures(
   repositoryBase: URL,
@@ -65,13 +70,21 @@ export async function readLookasideSignatures(
   }
   const maxSize = options.maxSignatureSize ?? MAX_LOOKASIDE_SIGNATURE_SIZE
   const maxCount = options.maxSignatures ?? MAX_LOOKASIDE_SIGNATURES
+  const client = new HttpClient({
+    totalTimeoutMs: options.timeoutMs ?? 30_000,
+    errors: lookasideErrors,
+    ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+    ...(options.backoffMs === undefined ? {} : { backoffMs: options.backoffMs }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+  })
   const signatures: LookasideSignature[] = []
   for (let n = 1; ; n++) {
     const url = lookasideSignatureURL(repositoryBase, manifestDigest, n)
     const bytes =
       protocol === 'file:'
         ? await readFileSignature(url, maxSize)
-        : await fetchSignature(url, maxSize, options)
+        : await fetchSignature(client, url, maxSize)
     if (bytes === undefined) return signatures
     if (n > maxCount) {
       // Checked only once signature maxCount + 1 exists, so a store with exactly maxCount works.
@@ -146,94 +159,41 @@ function readError(error: unknown, path: string, why?: string): LocalIoError {
   )
 }
 
-/** Percent-decode as Go's url.UserPassword holds it; keep text with a broken escape as written. */
-function percentDecode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
+/** The lookaside reader's coded errors for the HTTP client's failures. */
+const lookasideErrors = httpErrors({
+  area: 'LOOKASIDE',
+  codes: {
+    unreachable: 'ERR_LOOKASIDE_UNAVAILABLE',
+    status: 'ERR_LOOKASIDE_HTTP_STATUS',
+    'too-large': 'ERR_LOOKASIDE_SIGNATURE_TOO_LARGE',
+  },
+  hints: {
+    unreachable: 'check that the signature server is reachable, or use a file:// store',
+    network: 'check that the signature server is reachable, or use a file:// store',
+    status:
+      'check the lookaside URL in registries.d and the server; 200 is a signature, 404 marks the end of the list',
+  },
+})
 
 /** The body of a 200 response, or undefined for a 404 (the end of the list). */
 async function fetchSignature(
+  client: HttpClient,
   url: URL,
   maxSize: number,
-  options: LookasideReadOptions,
 ): Promise<Uint8Array | undefined> {
-  const shown = redactUrl(url)
-  const unavailable = (cause: unknown): UnavailableError => {
-    const timedOut = (cause as { name?: unknown }).name === 'TimeoutError'
-    return new UnavailableError(
-      'ERR_LOOKASIDE_UNAVAILABLE',
-      `cannot read the signature at ${shown}: ${timedOut ? 'timed out' : 'the request failed'}`,
-      {
-        cause,
-        details: { url: shown },
-        hint: 'check that the signature server is reachable, or use a file:// store',
-      },
-    )
-  }
-  const fetchImpl = options.fetch ?? fetch
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 30_000)
-  // fetch refuses URLs with credentials; Go's http.Client sends them as basic authentication.
-  const target = new URL(url.href)
-  const headers = new Headers()
-  if (target.username !== '' || target.password !== '') {
-    const user = `${percentDecode(target.username)}:${percentDecode(target.password)}`
-    headers.set('authorization', `Basic ${Buffer.from(user).toString('base64')}`)
-    target.username = ''
-    target.password = ''
-  }
-  let response: Response
-  try {
-    // Redirects are followed as Go's http.Client does; the blob is verified later anyway.
-    response = await fetchImpl(target, { signal, redirect: 'follow', headers })
-  } catch (error) {
-    throw unavailable(error)
-  }
-  if (response.status === 404) {
-    await response.body?.cancel()
-    return undefined
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel()
-    throw new UnavailableError(
-      'ERR_LOOKASIDE_HTTP_STATUS',
-      `the signature server answered HTTP ${response.status} for ${shown}; only 200 and 404 are expected`,
-      {
-        details: { url: shown, status: response.status },
-        hint: 'check the lookaside URL in registries.d and the server; 404 marks the end of the list',
-      },
-    )
-  }
-  const declared = Number(response.headers.get('content-length') ?? NaN)
-  if (declared > maxSize) {
-    await response.body?.cancel()
-    throw tooLarge(url, maxSize)
-  }
-  const chunks: Uint8Array[] = []
-  let length = 0
-  try {
-    if (response.body !== null) {
-      // The DOM lib types the body's chunks loosely; fetch always yields bytes.
-      const body = response.body as AsyncIterable<Uint8Array>
-      for await (const chunk of body) {
-        length += chunk.length
-        // Throwing out of the loop cancels the stream, so the rest is never downloaded.
-        if (length > maxSize) throw tooLarge(url, maxSize)
-        chunks.push(chunk)
+  // User info in the store's URL is sent as basic authentication, as Go's http.Client does.
+  return client.request(
+    { url, what: `read the signature at ${redactUrl(url)}` },
+    async (response) => {
+      if (response.status === 404) {
+        await response.discard()
+        return undefined
       }
-    }
-  } catch (error) {
-    if (error instanceof MalformedInputError) throw error
-    throw unavailable(error)
-  }
-  const bytes = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  return bytes
+      if (response.status !== 200) {
+        await response.discard()
+        throw response.statusFailure()
+      }
+      return response.bytes({ maxBytes: maxSize, tooLarge: () => tooLarge(url, maxSize) })
+    },
+  )
 }

@@ -1,23 +1,12 @@
-import { createServer } from 'node:net'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+/**
+ * The registry client keeps `ERR_REGISTRY_UNREACHABLE` for a host that does not resolve or refuses
+ * the connection, after one attempt; the HTTP client's own tests cover the mechanism, the
+ * collateral clients' tests their codes.
+ */
 import { beforeAll, describe, expect, it } from 'vitest'
 import { rejected } from '@initguard/testkit'
-import { AmdKdsClient } from '@initguard/collateral'
-import { IntelPcsClient } from '@initguard/collateral'
-import { hopelessNetworkFailure } from '@initguard/http'
 import { RegistryClient } from './registry-client.ts'
-
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise((resolve) => server.close(resolve))
-  return address.port
-}
+import { freePort as closedPort } from './registry-test-support.ts'
 
 /** Counts fetches and backoff waits; the waits are not slept. */
 function counting(): {
@@ -47,51 +36,6 @@ describe('hopeless network failures are reported at once', () => {
   beforeAll(async () => {
     refused = `127.0.0.1:${await closedPort()}`
   })
-  // `.invalid` never resolves (RFC 6761), with or without a network.
-  const unresolvable = 'kds.initguard.invalid'
-
-  it.each([
-    ['an unresolvable host', (): string => `http://${unresolvable}`, /ENOTFOUND|EAI_AGAIN/],
-    ['a closed port', (): string => `http://${refused}`, /ECONNREFUSED/],
-  ])('AMD KDS: %s is ERR_KDS_UNREACHABLE after one attempt', async (_name, baseUrl, reason) => {
-    const net = counting()
-    const started = Date.now()
-    const error = await rejected(
-      new AmdKdsClient({ baseUrl: baseUrl(), fetch: net.fetch, sleep: net.sleep }).vcek(
-        'Milan',
-        new Uint8Array(64).fill(1),
-        { bootloader: 1, tee: 0, snp: 1, microcode: 1 },
-      ),
-    )
-    expect(error.code).toBe('ERR_KDS_UNREACHABLE')
-    expect(error.details['reason']).toMatch(reason)
-    expect(error.hint).toContain('--certs')
-    expect(error.hint).not.toContain('throttling')
-    expect(net.fetches()).toBe(1)
-    expect(net.waited()).toBe(0)
-    expect(Date.now() - started).toBeLessThan(2000)
-  })
-
-  it.each([
-    ['an unresolvable host', (): string => 'http://pcs.initguard.invalid', /ENOTFOUND|EAI_AGAIN/],
-    ['a closed port', (): string => `http://${refused}`, /ECONNREFUSED/],
-  ])('Intel PCS: %s is ERR_PCS_UNREACHABLE without retries', async (_name, baseUrl, reason) => {
-    const net = counting()
-    const error = await rejected(
-      new IntelPcsClient({
-        baseUrl: baseUrl(),
-        fetch: net.fetch,
-        sleep: net.sleep,
-        cacheDir: mkdtempSync(join(tmpdir(), 'initguard-pcs-')),
-      }).collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' }),
-    )
-    expect(error.code).toBe('ERR_PCS_UNREACHABLE')
-    expect(error.details['reason']).toMatch(reason)
-    expect(error.hint).toContain('--collateral')
-    // The four documents are fetched in parallel: one attempt each, no backoff.
-    expect(net.fetches()).toBeLessThanOrEqual(4)
-    expect(net.waited()).toBe(0)
-  })
 
   it.each([
     ['an unresolvable host', (): string => 'registry.initguard.invalid', /ENOTFOUND|EAI_AGAIN/],
@@ -110,21 +54,5 @@ describe('hopeless network failures are reported at once', () => {
     expect(error.details['attempts']).toBe(1)
     expect(net.fetches()).toBe(1)
     expect(net.waited()).toBe(0)
-  })
-
-  it('leaves timeouts and other failures to the retries', () => {
-    const timeout = new Error('aborted')
-    timeout.name = 'TimeoutError'
-    expect(hopelessNetworkFailure(timeout)).toBeUndefined()
-    expect(
-      hopelessNetworkFailure(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } })),
-    ).toBeUndefined()
-    expect(
-      hopelessNetworkFailure(
-        new TypeError('fetch failed', {
-          cause: new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]),
-        }),
-      )?.code,
-    ).toBe('ECONNREFUSED')
   })
 })

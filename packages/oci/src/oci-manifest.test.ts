@@ -15,7 +15,7 @@ import {
   type ImageIndex,
 } from './oci-manifest.ts'
 import { parseWwwAuthenticate } from './registry-auth.ts'
-import { retryAfterMs, safeUrl } from './registry-http.ts'
+import { safeUrl } from './registry-http.ts'
 
 const enc = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const d = computeDigest(new Uint8Array(0))
@@ -159,10 +159,8 @@ describe('HTTP helpers', () => {
     ])
   })
 
-  it('reads Retry-After and strips credentials and queries from URLs', () => {
-    expect(retryAfterMs('3')).toBe(3000)
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000)
-    expect(retryAfterMs('soon')).toBeUndefined()
+  // Retry-After parsing moved to the HTTP client's tests (packages/http).
+  it('strips credentials and queries from registry URLs', () => {
     expect(safeUrl('https://u:p@s3.example/b/k?X-Amz-Signature=s')).toBe('https://s3.example/b/k')
   })
 })

@@ -22,7 +22,8 @@ import { parseDocument } from 'yaml'
 import { readInput } from '@initguard/files'
 
 // Choosing a store for an image lives in lookaside-location.ts; these names stay importable here.
-export { lookasideFor, lookasideSignatureURL, redactUrl } from './lookaside-location.ts'
+export { lookasideFor, lookasideSignatureURL } from './lookaside-location.ts'
+export { redactUrl } from '@initguard/http'
 export type { LookasideChoice } from './lookaside-location.ts'
 
 /** Largest registries.d file we read: 1 MiB; real ones are a few hundred bytes. */

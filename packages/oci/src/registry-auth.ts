@@ -8,17 +8,9 @@
  * @module
  */
 import { ExpectationError, MalformedInputError, UsageError } from '@initguard/core'
+import type { HttpClient, HttpResponse } from '@initguard/http'
 import type { RegistryCredentials } from './docker-credentials.ts'
-import {
-  Deadline,
-  Retryable,
-  readBodyUpTo,
-  safeUrl,
-  sendFollowingRedirects,
-  statusError,
-  withRetries,
-  type RegistryHttpOptions,
-} from './registry-http.ts'
+import { safeUrl, statusError } from './registry-http.ts'
 
 /** The largest token response read: 1 MiB (real ones are a few KiB). */
 const MAX_TOKEN_RESPONSE = 1024 * 1024
@@ -60,7 +52,9 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
 }
 
 /** Settings of {@link RegistryAuth}. */
-export interface RegistryAuthOptions extends RegistryHttpOptions {
+export interface RegistryAuthOptions {
+  /** The client token requests go through. */
+  readonly client: HttpClient
   /** Credentials for a registry host, or `undefined` for anonymous. */
   readonly credentials: (host: string) => RegistryCredentials | undefined
   /** Whether plain http may be used for this `host[:port]` (the insecure-registries list). */
@@ -98,27 +92,21 @@ export class RegistryAuth {
    *
    * @throws {@link ExpectationError} `ERR_REGISTRY_UNAUTHORIZED` when there is nothing to try.
    */
-  async answer(
-    host: string,
-    scope: string,
-    response: Response,
-    url: URL,
-    what: string,
-  ): Promise<void> {
+  async answer(host: string, scope: string, response: HttpResponse, what: string): Promise<void> {
     const challenges = parseWwwAuthenticate(response.headers.get('www-authenticate') ?? '')
     const bearer = challenges.find((c) => c.scheme === 'bearer')
     const credentials = this.#options.credentials(host)
     if (bearer !== undefined) {
-      await response.body?.cancel()
+      await response.discard()
       await this.#fetchToken(host, scope, bearer, credentials)
       return
     }
     if (challenges.some((c) => c.scheme === 'basic') && credentials !== undefined) {
-      await response.body?.cancel()
+      await response.discard()
       this.#basicHosts.add(host)
       return
     }
-    const error = await statusError(response, url, what)
+    const error = await statusError(response, what)
     throw new ExpectationError('ERR_REGISTRY_UNAUTHORIZED', error.message, {
       details: error.details,
       hint:
@@ -165,41 +153,24 @@ export class RegistryAuth {
     const wanted = scope !== '' ? scope : challenge.params['scope']
     if (wanted !== undefined && wanted !== '') url.searchParams.set('scope', wanted)
     const what = `get a token for ${host} from ${safeUrl(url)}`
-    const timeoutMs = this.#options.timeoutMs ?? 30_000
-    const body = await withRetries(
-      this.#options,
-      () => url,
-      what,
-      async () => {
-        const deadline = new Deadline(timeoutMs)
-        try {
-          const { response, url: at } = await sendFollowingRedirects(
-            {
-              method: 'GET',
-              url,
-              headers: credentials === undefined ? {} : { authorization: basic(credentials) },
-            },
-            this.#options,
-            deadline.signal,
-            this.#options.mayUseHttp,
-          )
-          if (response.status >= 500 || response.status === 429) {
-            await response.body?.cancel()
-            throw new Retryable(`HTTP ${response.status}`, response.status)
-          }
-          if (!response.ok) throw await statusError(response, at, what)
-          const { text, complete } = await readBodyUpTo(response, MAX_TOKEN_RESPONSE)
-          if (!complete) {
-            throw new MalformedInputError(
+    const body = await this.#options.client.request(
+      {
+        method: 'GET',
+        url,
+        headers: credentials === undefined ? {} : { authorization: basic(credentials) },
+        what,
+      },
+      async (response) => {
+        if (!response.ok) throw await statusError(response, what)
+        return response.text({
+          maxBytes: MAX_TOKEN_RESPONSE,
+          tooLarge: () =>
+            new MalformedInputError(
               'ERR_REGISTRY_TOKEN',
-              `the token response from ${safeUrl(at)} is larger than 1 MiB`,
-              { details: { url: safeUrl(at) }, hint: 'the token service is misbehaving' },
-            )
-          }
-          return text
-        } finally {
-          deadline.clear()
-        }
+              `the token response from ${safeUrl(response.url)} is larger than 1 MiB`,
+              { details: { url: safeUrl(response.url) }, hint: 'the token service is misbehaving' },
+            ),
+        })
       },
     )
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown }

@@ -10,7 +10,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalIoError, MalformedInputError, VerificationError } from '@initguard/core'
 import { digestAlgorithm, type Descriptor } from './oci-manifest.ts'
-import { bodyChunks, safeUrl, statusError } from './registry-http.ts'
+import { safeUrl, statusError } from './registry-http.ts'
 import type { RegistryResponse, RegistryTransport, Repository } from './registry-transport.ts'
 
 /** Progress of one blob download. */
@@ -75,7 +75,7 @@ function sizeMismatch(descriptor: Descriptor, url: URL, received: string): Verif
  * @throws {@link VerificationError} `ERR_REGISTRY_DIGEST_MISMATCH`, `ERR_REGISTRY_SIZE_MISMATCH`.
  */
 export async function readVerifiedBody(
-  { response, url, deadline }: RegistryResponse,
+  response: RegistryResponse,
   descriptor: Descriptor,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   onProgress?: (progress: BlobProgress) => void,
@@ -84,12 +84,15 @@ export async function readVerifiedBody(
   const hash = createHash(algorithm)
   let received = 0
   onProgress?.({ digest: descriptor.digest, received, total: descriptor.size })
-  for await (const chunk of bodyChunks(response)) {
-    deadline.touch()
+  const { url } = response
+  // The descriptor's size is the limit: a longer body (declared or streamed) is refused before the
+  // sink sees a byte beyond it; the stream stays a stream.
+  const limit = {
+    maxBytes: descriptor.size,
+    tooLarge: () => sizeMismatch(descriptor, url, `more than ${descriptor.size}`),
+  }
+  for await (const chunk of response.chunks(limit)) {
     received += chunk.length
-    // Throwing ends the for-await, which cancels the stream.
-    if (received > descriptor.size)
-      throw sizeMismatch(descriptor, url, `more than ${descriptor.size}`)
     hash.update(chunk)
     await sink(chunk)
     onProgress?.({ digest: descriptor.digest, received, total: descriptor.size })
@@ -125,7 +128,7 @@ async function openBlob(
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
     async (r) => {
-      if (r.response.status !== 200) throw await statusError(r.response, r.url, what)
+      if (r.status !== 200) throw await statusError(r, what)
       await consume(r)
     },
   )

@@ -159,9 +159,9 @@ export class RegistryClient {
         what,
       },
       async (r) => {
-        if (r.response.status !== 200) throw await statusError(r.response, r.url, what)
+        if (r.status !== 200) throw await statusError(r, what)
         const bytes = await readLimited(r, maxSize, 'manifest', 'ERR_REGISTRY_MANIFEST_TOO_LARGE')
-        return { bytes, url: safeUrl(r.url), headers: r.response.headers }
+        return { bytes, url: safeUrl(r.url), headers: r.headers }
       },
     )
     const { bytes, url, headers } = fetched

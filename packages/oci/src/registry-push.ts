@@ -35,16 +35,17 @@ export async function pushBlob(
   const exists = await transport.request(
     { ...base, method: 'HEAD', target: `blobs/${digest}` },
     async (r) => {
-      await r.response.body?.cancel()
-      return r.response.status === 200
+      await r.discard()
+      return r.status === 200
     },
   )
   if (exists) return descriptor
   const location = await transport.request(
     { ...base, method: 'POST', target: 'blobs/uploads/' },
-    async ({ response, url }) => {
-      if (response.status !== 202) throw await statusError(response, url, what)
-      await response.body?.cancel()
+    async (response) => {
+      const { url } = response
+      if (response.status !== 202) throw await statusError(response, what)
+      await response.discard()
       const header = response.headers.get('location')
       if (header === null)
         throw new UnavailableError(
@@ -69,10 +70,10 @@ export async function pushBlob(
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
     },
-    async ({ response, url }) => {
+    async (response) => {
       if (response.status !== 201 && response.status !== 204)
-        throw await statusError(response, url, what)
-      await response.body?.cancel()
+        throw await statusError(response, what)
+      await response.discard()
     },
   )
   return descriptor
@@ -114,10 +115,11 @@ export async function pushManifest(
       actions: 'pull,push',
       what,
     },
-    async ({ response, url }) => {
+    async (response) => {
+      const { url } = response
       if (response.status !== 201 && response.status !== 200)
-        throw await statusError(response, url, what)
-      await response.body?.cancel()
+        throw await statusError(response, what)
+      await response.discard()
       const served = response.headers.get('docker-content-digest')
       if (served !== null && served.startsWith('sha256:') && served !== digest)
         throw new VerificationError(
@@ -146,8 +148,8 @@ export async function listTags(
     const result: { text: string; next: URL | undefined } = await transport.request(
       { method: 'GET', repository, target, actions: 'pull', what },
       async (r) => {
-        if (r.response.status !== 200) throw await statusError(r.response, r.url, what)
-        const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.response.headers.get('link') ?? '')?.[1]
+        if (r.status !== 200) throw await statusError(r, what)
+        const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1]
         const bytes = await readLimited(r, 4 * 1024 * 1024, 'tag list', 'ERR_REGISTRY_TAGS')
         return {
           text: new TextDecoder().decode(bytes),

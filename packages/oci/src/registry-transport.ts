@@ -1,29 +1,19 @@
 /**
- * One authenticated, retried request to a registry's `/v2/` API: the scheme (https unless the
- * registry is listed as insecure), Docker Hub's API host, the 401 → challenge → resend-once dance,
- * retries of network errors, 5xx and 429, and the deadline for the whole exchange including the
- * body, which the caller's handler consumes.
+ * One authenticated registry request to a registry's `/v2/` API, on the one HTTP client: the scheme
+ * (https unless the registry is listed as insecure), Docker Hub's API host, and the 401 →
+ * challenge → resend-once dance. Retries, deadlines, redirects and body limits are the client's.
  *
  * @module
  */
-import { InitguardError, UnavailableError, UsageError } from '@initguard/core'
+import { UsageError } from '@initguard/core'
+import { HttpClient, type HttpRequest, type HttpResponse } from '@initguard/http'
 import { parseDockerReference } from '@initguard/image-policy'
 import { normalizeRegistryHost, type RegistryCredentials } from './docker-credentials.ts'
 import { RegistryAuth } from './registry-auth.ts'
-import {
-  Deadline,
-  Retryable,
-  retryAfterMs,
-  safeUrl,
-  sendFollowingRedirects,
-  statusError,
-  withRetries,
-  type HttpRequest,
-  type RegistryHttpOptions,
-  type RegistryResponse,
-} from './registry-http.ts'
+import { registryErrors, statusError, type RegistryHttpOptions } from './registry-http.ts'
 
-export type { RegistryResponse } from './registry-http.ts'
+/** A registry response, as the HTTP client hands it over. */
+export type RegistryResponse = HttpResponse
 
 /** A repository on a registry. */
 export interface Repository {
@@ -43,7 +33,7 @@ export interface RegistryTransportOptions extends RegistryHttpOptions {
 
 /** One registry API request. */
 export interface RegistryRequest {
-  readonly method: HttpRequest['method']
+  readonly method: NonNullable<HttpRequest['method']>
   readonly repository: Repository
   /** Below `/v2/<path>/` (e.g. `manifests/v1`), or an absolute URL (an upload `Location`). */
   readonly target: string | URL
@@ -67,20 +57,41 @@ export function parseRepository(name: string): Repository {
   return { registry: ref.domain, path: ref.path }
 }
 
+/** The named options that are set (an absent key stays absent under exactOptionalPropertyTypes). */
+function pick<T extends object, K extends keyof T>(from: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const picked: Partial<Pick<T, K>> = {}
+  for (const key of keys) if (from[key] !== undefined) picked[key] = from[key]
+  return picked
+}
+
 /** Sends registry requests; shared by manifests, blobs and pushes. */
 export class RegistryTransport {
-  readonly #options: RegistryTransportOptions
   readonly #insecure: ReadonlySet<string>
   readonly #auth: RegistryAuth
+  readonly #client: HttpClient
 
   constructor(options: RegistryTransportOptions = {}) {
-    this.#options = options
     this.#insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()))
+    const mayUseHttp = (host: string): boolean => this.#insecure.has(host.toLowerCase())
+    // Only the HTTP settings: callers pass wider option objects (an image check's `now` is a Date).
+    const http: RegistryHttpOptions = pick(
+      options,
+      'timeoutMs',
+      'totalTimeoutMs',
+      'attempts',
+      'backoffMs',
+      'maxRetryAfterMs',
+      'fetch',
+      'sleep',
+      'random',
+      'userAgent',
+    )
+    this.#client = new HttpClient({ ...http, mayUseHttp, errors: registryErrors })
     const credentials = options.credentials ?? (() => undefined)
     this.#auth = new RegistryAuth({
-      ...options,
+      client: this.#client,
       credentials: (host) => credentials(normalizeRegistryHost(host)),
-      mayUseHttp: (host) => this.#insecure.has(host.toLowerCase()),
+      mayUseHttp,
     })
   }
 
@@ -98,13 +109,13 @@ export class RegistryTransport {
   }
 
   /**
-   * Send `request`, answering one authentication challenge and retrying transient failures, and
-   * give every other response to `handle`, which must consume or cancel its body. A network error
-   * thrown by `handle` (a body cut short) retries the whole request.
+   * Send `request`, answering one authentication challenge (the HTTP client retries transient
+   * failures), and give every other response to `handle`, which must read or discard its body. A
+   * network error while `handle` reads the body retries the whole request.
    *
    * @throws {@link UnavailableError} `ERR_REGISTRY_UNREACHABLE`, `ERR_REGISTRY_STATUS`,
-   *   `ERR_REGISTRY_REDIRECT`; {@link ExpectationError} `ERR_REGISTRY_UNAUTHORIZED`; and whatever
-   *   `handle` throws.
+   *   `ERR_REGISTRY_REDIRECT`, `ERR_REGISTRY_CANCELLED`; {@link ExpectationError}
+   *   `ERR_REGISTRY_UNAUTHORIZED`; and whatever `handle` throws.
    */
   async request<T>(
     request: RegistryRequest,
@@ -119,61 +130,34 @@ export class RegistryTransport {
       })
     const host = base.host
     const scope = `repository:${request.repository.path}:${request.actions}`
-    const timeoutMs = this.#options.timeoutMs ?? 30_000
-    return withRetries(
-      this.#options,
-      () => url,
-      request.what,
-      async () => {
-        const deadline = new Deadline(timeoutMs, request.signal)
-        try {
-          for (let answered = false; ; answered = true) {
-            const authorization = this.#auth.header(host, scope)
-            const { response, url: at } = await sendFollowingRedirects(
-              {
-                method: request.method,
-                url,
-                headers: {
-                  ...request.headers,
-                  ...(authorization === undefined ? {} : { authorization }),
-                },
-                ...(request.body === undefined ? {} : { body: request.body }),
-              },
-              this.#options,
-              deadline.signal,
-              (h) => this.#insecure.has(h.toLowerCase()),
-            )
-            if (response.status === 401 && at.origin === url.origin && !answered) {
-              await this.#auth.answer(host, scope, response, at, request.what)
-              continue
-            }
-            if (response.status === 401) throw await statusError(response, at, request.what)
-            if (response.status >= 500 || response.status === 429) {
-              await response.body?.cancel()
-              throw new Retryable(
-                `HTTP ${response.status}`,
-                response.status,
-                retryAfterMs(response.headers.get('retry-after')),
-              )
-            }
-            return await handle({ response, url: at, deadline })
+    const send = (answered: boolean): Promise<{ resend: true } | { value: T }> => {
+      const authorization = this.#auth.header(host, scope)
+      return this.#client.request(
+        {
+          method: request.method,
+          url,
+          headers: {
+            ...request.headers,
+            ...(authorization === undefined ? {} : { authorization }),
+          },
+          what: request.what,
+          ...(request.body === undefined ? {} : { body: request.body }),
+          ...(request.signal === undefined ? {} : { signal: request.signal }),
+        },
+        async (response) => {
+          if (response.status === 401 && response.url.origin === url.origin && !answered) {
+            await this.#auth.answer(host, scope, response, request.what)
+            return { resend: true }
           }
-        } catch (error) {
-          // A cancelled request must not be retried like a network error.
-          if (request.signal?.aborted === true && !(error instanceof InitguardError))
-            throw new UnavailableError(
-              'ERR_REGISTRY_CANCELLED',
-              `cannot ${request.what}: cancelled`,
-              {
-                cause: error,
-                details: { url: safeUrl(url) },
-              },
-            )
-          throw error
-        } finally {
-          deadline.clear()
-        }
-      },
-    )
+          if (response.status === 401) throw await statusError(response, request.what)
+          return { value: await handle(response) }
+        },
+      )
+    }
+    // Once answered, a challenge is not answered again: the loop ends on the second send.
+    for (let answered = false; ; answered = true) {
+      const result = await send(answered)
+      if ('value' in result) return result.value
+    }
   }
 }
