@@ -54,6 +54,8 @@ export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } fro
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
+export { LruCache } from './lru-cache.ts'
+export type { CacheWindow } from './lru-cache.ts'
 export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
 export type { AppraisalFailure } from './appraisal.ts'
 export { PolicyChecker } from './policy-checks.ts'

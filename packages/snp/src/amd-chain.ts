@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { VerificationError } from '@initguard/core'
+import { LruCache, VerificationError } from '@initguard/core'
 import type { AmdRootSet } from './amd-roots.ts'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
 import type { SnpProduct } from './tcb.ts'
@@ -48,16 +48,14 @@ export interface VerifiedChain {
   readonly validUntil: Date
 }
 
-/** Parsed pinned certificates, by PEM text: parsing is the expensive part and roots never change. */
-const pinnedCache = new Map<string, AmdCertificate>()
+/**
+ * Parsed pinned certificates, by PEM text: parsing is the expensive part and roots never change.
+ * The bound covers AMD's roots with room for the anchors a caller passes.
+ */
+const pinnedCache = new LruCache<string, AmdCertificate>(64)
 
 function pinned(pem: string, what: string): AmdCertificate {
-  let certificate = pinnedCache.get(pem)
-  if (certificate === undefined) {
-    certificate = parseAmdCertificate(pem, what)
-    pinnedCache.set(pem, certificate)
-  }
-  return certificate
+  return pinnedCache.getOrSet(pem, () => parseAmdCertificate(pem, what))
 }
 
 function fail(code: `ERR_SNP_${string}`, message: string, hint?: string): VerificationError {

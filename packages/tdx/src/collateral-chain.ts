@@ -9,7 +9,7 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto'
-import { MalformedInputError, VerificationError } from '@initguard/core'
+import { LruCache, MalformedInputError, VerificationError } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   parseCollateralCertificate,
@@ -32,13 +32,15 @@ export function fail(code: `ERR_TDX_${string}`, message: string, hint?: string):
 }
 
 /** Parsed anchors: parsing (and the self-signature check) is done once per root. */
-const anchors = new Map<string, CollateralCertificate>()
+const anchors = new LruCache<string, CollateralCertificate>(16)
 
 /** The trust anchor, parsed and checked to be self-signed; cached per root. */
 export function trustedRoot(root: string | X509Certificate): CollateralCertificate {
   const key = root instanceof X509Certificate ? root.fingerprint256 : root
-  const cached = anchors.get(key)
-  if (cached !== undefined) return cached
+  return anchors.getOrSet(key, () => parseTrustedRoot(root))
+}
+
+function parseTrustedRoot(root: string | X509Certificate): CollateralCertificate {
   const parsed = parseCollateralCertificate(
     root instanceof X509Certificate ? new Uint8Array(root.raw) : root,
     'trusted root',
@@ -50,8 +52,6 @@ export function trustedRoot(root: string | X509Certificate): CollateralCertifica
       { hint: 'pass the root CA certificate, not an intermediate' },
     )
   }
-  if (anchors.size >= 16) anchors.clear()
-  anchors.set(key, parsed)
   return parsed
 }
 

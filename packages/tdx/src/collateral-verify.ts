@@ -26,7 +26,13 @@
  * @module
  */
 import { verify, type X509Certificate } from 'node:crypto'
-import { UsageError, VerificationError, stringToUtf8, utf8ToString } from '@initguard/core'
+import {
+  LruCache,
+  UsageError,
+  VerificationError,
+  stringToUtf8,
+  utf8ToString,
+} from '@initguard/core'
 import {
   PLATFORM_CA_CN,
   PROCESSOR_CA_CN,
@@ -86,17 +92,17 @@ export interface VerifiedCollateral {
 
 /**
  * Verified collateral kept across verifications, keyed by the SHA-256 of its content and the trust
- * anchor; bounded, oldest out first. A hit inside the stored window skips all signature checks.
+ * anchor; bounded, least recently used out first. A hit inside the stored window skips all
+ * signature checks.
  */
 export class CollateralCache {
-  readonly #entries = new Map<string, VerifiedCollateral>()
-  readonly #limit: number
+  readonly #entries: LruCache<string, VerifiedCollateral>
   #hits = 0
   #misses = 0
 
   /** @param limit - The most entries kept (default 256). */
   constructor(limit = 256) {
-    this.#limit = Math.max(1, limit)
+    this.#entries = new LruCache(Math.max(1, limit))
   }
 
   /** Verifications answered from the cache. */
@@ -116,8 +122,8 @@ export class CollateralCache {
 
   /** A result stored under `key` whose window contains `now`. */
   lookup(key: string, now: Date): VerifiedCollateral | undefined {
-    const found = this.#entries.get(key)
-    if (found !== undefined && now >= found.validFrom && now <= found.validUntil) {
+    const found = this.#entries.get(key, now)
+    if (found !== undefined) {
       this.#hits += 1
       return found
     }
@@ -125,13 +131,9 @@ export class CollateralCache {
     return undefined
   }
 
-  /** Remember a verified result. */
+  /** Remember a verified result, for the window in which every part of it is valid. */
   store(key: string, verified: VerifiedCollateral): void {
-    if (!this.#entries.has(key) && this.#entries.size >= this.#limit) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
-    }
-    this.#entries.set(key, verified)
+    this.#entries.set(key, verified, verified)
   }
 }
 
