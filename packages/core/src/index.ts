@@ -55,6 +55,21 @@ export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { LruCache } from './lru-cache.ts'
+export {
+  readX509Certificate,
+  validityAt,
+  validityMessage,
+  checkValidityWindow,
+  commonValidity,
+} from './x509-certificate.ts'
+export type {
+  X509Extension,
+  X509Fields,
+  X509ErrorCodes,
+  X509ReadOptions,
+  ValidityWindow,
+  ValidityRefusal,
+} from './x509-certificate.ts'
 export type { CacheWindow } from './lru-cache.ts'
 export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
 export type { AppraisalFailure } from './appraisal.ts'

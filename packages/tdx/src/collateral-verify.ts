@@ -29,9 +29,11 @@ import { verify, type X509Certificate } from 'node:crypto'
 import {
   LruCache,
   UsageError,
-  VerificationError,
   stringToUtf8,
   utf8ToString,
+  checkValidityWindow,
+  commonValidity,
+  type ValidityWindow,
 } from '@initguard/core'
 import {
   PLATFORM_CA_CN,
@@ -165,41 +167,21 @@ function verifyDocumentSignature(
   }
 }
 
-interface Window {
+interface Window extends ValidityWindow {
   readonly what: string
-  readonly from: Date
-  readonly until: Date
   readonly certificate: boolean
 }
 
 function checkWindow(window: Window, now: Date): void {
   const prefix = window.certificate ? 'ERR_TDX_COLLATERAL_CERT' : 'ERR_TDX_COLLATERAL'
-  const details = {
-    what: window.what,
-    from: window.from.toISOString(),
-    until: window.until.toISOString(),
-    now: now.toISOString(),
-  }
-  if (now < window.from) {
-    throw new VerificationError(
-      `${prefix}_NOT_YET_VALID`,
-      `the ${window.what} is not valid until ${details.from} (checked at ${details.now})`,
-      {
-        details,
-        hint: 'check the clock, or verify as of a time inside the window (--at TIME)',
-      },
-    )
-  }
-  if (now > window.until) {
-    throw new VerificationError(
-      `${prefix}_EXPIRED`,
-      `the ${window.what} expired at ${details.until} (checked at ${details.now})`,
-      {
-        details,
-        hint: 'fetch current collateral (from Intel PCS or --pccs URL, or a newer --collateral FILE); to check old evidence, verify as of a time inside the window (--at TIME)',
-      },
-    )
-  }
+  checkValidityWindow(window, now, window.what, {
+    notYetValid: `${prefix}_NOT_YET_VALID`,
+    expired: `${prefix}_EXPIRED`,
+    hint:
+      now < window.notBefore
+        ? 'check the clock, or verify as of a time inside the window (--at TIME)'
+        : 'fetch current collateral (from Intel PCS or --pccs URL, or a newer --collateral FILE); to check old evidence, verify as of a time inside the window (--at TIME)',
+  })
 }
 
 function collateralWindows(
@@ -207,14 +189,14 @@ function collateralWindows(
 ): Window[] {
   const certificate = (what: string, c: CollateralCertificate): Window => ({
     what: `${what} certificate (${c.commonName})`,
-    from: c.notBefore,
-    until: c.notAfter,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
     certificate: true,
   })
   const crl = (what: string, c: X509Crl): Window => ({
     what,
-    from: c.thisUpdate,
-    until: c.nextUpdate,
+    notBefore: c.thisUpdate,
+    notAfter: c.nextUpdate,
     certificate: false,
   })
   return [
@@ -224,14 +206,14 @@ function collateralWindows(
     certificate('PCK CRL issuer', parts.pckCa),
     {
       what: 'TCB info',
-      from: parts.tcbInfo.issueDate,
-      until: parts.tcbInfo.nextUpdate,
+      notBefore: parts.tcbInfo.issueDate,
+      notAfter: parts.tcbInfo.nextUpdate,
       certificate: false,
     },
     {
       what: 'QE identity',
-      from: parts.qeIdentity.issueDate,
-      until: parts.qeIdentity.nextUpdate,
+      notBefore: parts.qeIdentity.issueDate,
+      notAfter: parts.qeIdentity.nextUpdate,
       certificate: false,
     },
     crl('Root CA CRL', parts.rootCaCrl),
@@ -342,8 +324,7 @@ export function verifyCollateral(
   const verified: VerifiedCollateral = {
     digest,
     ...parts,
-    validFrom: new Date(Math.max(...windows.map((w) => w.from.getTime()))),
-    validUntil: new Date(Math.min(...windows.map((w) => w.until.getTime()))),
+    ...commonValidity(windows),
   }
   options.cache?.store(key, verified)
   return verified
