@@ -27,6 +27,7 @@ import {
   decodeDerOctetString,
   parseDer,
   readX509Certificate,
+  subjectLine,
   type X509Extension,
 } from '@initguard/core'
 import type { TcbComponents } from './tcb.ts'
@@ -53,6 +54,8 @@ export interface AmdCertificate {
   readonly fingerprint: string
   readonly x509: X509Certificate
   readonly publicKey: KeyObject
+  /** The subject as one line (`CN=ARK-Milan, OU=Engineering, …`), read once at parse. */
+  readonly subjectLine: string
   /** The subject's common name, e.g. `ARK-Milan`, `SEV-Milan`, `SEV-VCEK`. */
   readonly commonName: string
   readonly issuerCommonName: string
@@ -76,12 +79,15 @@ export function parseAmdCertificate(input: Uint8Array | string, what: string): A
     },
   })
   const { x509 } = fields
+  // Node builds these strings from OpenSSL on every property read: read each once.
+  const subject = x509.subject
   return {
     der: fields.der,
     fingerprint: fields.fingerprint,
     x509,
     publicKey: fields.publicKey,
-    commonName: commonName(x509.subject),
+    subjectLine: subjectLine(subject),
+    commonName: commonName(subject),
     issuerCommonName: commonName(x509.issuer),
     serialNumber: x509.serialNumber.toLowerCase(),
     notBefore: fields.notBefore,

@@ -467,8 +467,13 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   // The reader copies the input once; `raw` and every view below point into that copy.
   const reader = new ByteReader(input, { name: 'SNP report' })
   const raw = reader.bytesAt(0, SNP_REPORT_SIZE, 'report')
-  const copy = (offset: number, length: number, field: string): Uint8Array =>
-    reader.bytesAt(offset, length, field).slice()
+  // Fields are views into a second private copy: one allocation instead of one per field, and
+  // still a caller who changes a field changes neither `raw` nor what was verified.
+  const fields = raw.slice()
+  const copy = (offset: number, length: number, field: string): Uint8Array => {
+    reader.bytesAt(offset, length, field)
+    return fields.subarray(offset, offset + length)
+  }
 
   const version = reader.u32leAt(0x000, 'VERSION')
   const layout = layoutOf(version)

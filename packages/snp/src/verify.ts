@@ -20,7 +20,6 @@ import {
   LruCache,
   UnavailableError,
   VerificationError,
-  subjectLine,
   type TrustAnchorInfo,
 } from '@initguard/core'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
@@ -87,15 +86,22 @@ export const AMD_PRODUCTION_ANCHORS: SnpTrustAnchors = { roots: AMD_PRODUCTION_R
  */
 export class SnpVerifierCache {
   readonly #certificates: LruCache<string, AmdCertificate>
+  readonly #pemCertificates: LruCache<string, AmdCertificate>
   readonly #chains: LruCache<string, VerifiedChain>
 
   constructor(limit = 1024) {
     this.#certificates = new LruCache(limit)
+    this.#pemCertificates = new LruCache(limit)
     this.#chains = new LruCache(limit)
   }
 
   /** A parsed certificate, from the cache when the same bytes were parsed before. */
   certificate(input: Uint8Array | string, what: string): AmdCertificate {
+    // PEM text is its own key: a string's hash is computed once and kept by the engine, so a
+    // relying party that passes the same VCEK text every time pays no hashing; bytes are hashed.
+    if (typeof input === 'string') {
+      return this.#pemCertificates.getOrSet(input, () => parseAmdCertificate(input, what))
+    }
     const key = createHash('sha256').update(input).digest('hex')
     return this.#certificates.getOrSet(key, () => parseAmdCertificate(input, what))
   }
@@ -291,7 +297,7 @@ export function verifySnpEvidence(
           chain.root.fingerprint === AMD_PRODUCTION_ROOTS[product].fingerprints.ark
             ? 'pinned'
             : 'user-supplied',
-        subject: subjectLine(chain.root.x509.subject),
+        subject: chain.root.subjectLine,
         sha256: chain.root.fingerprint,
       },
     },
