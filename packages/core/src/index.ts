@@ -55,6 +55,8 @@ export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { LruCache } from './lru-cache.ts'
+export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+export type { BitTable, DecodedBits } from './bit-flags.ts'
 export {
   readX509Certificate,
   validityAt,
