@@ -55,6 +55,24 @@ export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { LruCache } from './lru-cache.ts'
+export {
+  fieldError,
+  parseJson,
+  isJsonObject,
+  jsonKind,
+  asObject,
+  member,
+  stringField,
+  integerField,
+  objectField,
+  arrayField,
+  nonEmptyArrayField,
+  hexField,
+  dateField,
+  optionalStringArray,
+  enumField,
+} from './json-fields.ts'
+export type { JsonObject, JsonDocument } from './json-fields.ts'
 export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
 export type { BitTable, DecodedBits } from './bit-flags.ts'
 export {

@@ -27,18 +27,18 @@
  */
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
-import { bytesToHex, hexToBytes } from '@initguard/core'
 import {
+  bytesToHex,
+  hexToBytes,
   asObject,
   fieldError,
   hexField,
   member,
   parseJson,
-  pemChainField,
   stringField,
-  textOf,
   type JsonDocument,
-} from './json-fields.ts'
+} from '@initguard/core'
+import { pemChainField, textOf } from './json-fields.ts'
 
 /** Raw, unverified collateral for one quote. */
 export interface DcapCollateral {
