@@ -71,6 +71,8 @@ export {
   dateField,
   optionalStringArray,
   enumField,
+  startsAsJsonObject,
+  parseJsonBytes,
 } from './json-fields.ts'
 export type { JsonObject, JsonDocument } from './json-fields.ts'
 export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'

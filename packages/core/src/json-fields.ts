@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { hexToBytes } from './encoding.ts'
+import { hexToBytes, utf8ToString } from './encoding.ts'
 import { MalformedInputError, type ErrorCode } from './errors.ts'
 
 /** A JSON object as `JSON.parse` returns it. */
@@ -239,4 +239,28 @@ export function enumField<T extends string>(
     )
   }
   return found
+}
+
+/** True when the first byte after JSON whitespace is `{`: the input is meant as a JSON object. */
+export function startsAsJsonObject(bytes: Uint8Array): boolean {
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
+  return first === 0x7b /* { */
+}
+
+/**
+ * Parse UTF-8 JSON (`field` names the input: `"evidence"`). Bytes that are not UTF-8 keep core's `ERR_UTF8_INVALID`; text that
+ * is not JSON is refused with the caller's `code`.
+ *
+ * @throws {@link MalformedInputError} `ERR_UTF8_INVALID` or `code`.
+ */
+export function parseJsonBytes(bytes: Uint8Array, field: string, code: ErrorCode): unknown {
+  const text = utf8ToString(bytes, { field: `${field} JSON` })
+  try {
+    return JSON.parse(text) as unknown
+  } catch (cause) {
+    throw new MalformedInputError(code, `the ${field} looks like JSON but does not parse`, {
+      cause,
+      details: { field, length: bytes.length },
+    })
+  }
 }

@@ -13,6 +13,7 @@ import {
   nonEmptyArrayField,
   objectField,
   optionalStringArray,
+  stringField,
   utf8ToString,
   type JsonDocument,
   type JsonObject,
@@ -23,6 +24,16 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CE
 /** Text given as a string or as its UTF-8 bytes (decoded strictly). */
 export function textOf(input: string | Uint8Array, field: string): string {
   return typeof input === 'string' ? input : utf8ToString(input, { field })
+}
+
+/** The string member `key` of `obj`, which must hold at least one PEM certificate block. */
+export function pemChainMember(
+  doc: JsonDocument,
+  obj: JsonObject,
+  key: string,
+  path: string,
+): string {
+  return pemChainField(doc, stringField(doc, obj, key, path), `${path}.${key}`)
 }
 
 /** `value` if it holds at least one PEM certificate block. */
