@@ -86,7 +86,10 @@ describe('LruCache', () => {
 /** The reference: a list of [key, value], least recently used first. */
 class ReferenceLru {
   entries: [number, number][] = []
-  constructor(readonly bound: number) {}
+  readonly bound: number
+  constructor(bound: number) {
+    this.bound = bound
+  }
   get(key: number): number | undefined {
     const i = this.entries.findIndex(([k]) => k === key)
     if (i < 0) return undefined
