@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+import { InternalError } from './errors.ts'
 
 describe('bitFlagDecoder', () => {
   const decode = bitFlagDecoder({ debug: 0, migratable: 29, perfmon: 63 })
@@ -9,6 +10,10 @@ describe('bitFlagDecoder', () => {
     const flags = decode((1n << 63n) | (1n << 32n) | 1n)
     expect(flags).toEqual({ debug: true, migratable: false, perfmon: true, unknownBits: [32] })
     expect(Object.keys(flags)).toEqual(['debug', 'migratable', 'perfmon', 'unknownBits'])
+  })
+
+  it('refuses a table with a bit outside 0–63 when the decoder is made', () => {
+    expect(() => bitFlagDecoder({ beyond: 64 })).toThrow(InternalError)
   })
 
   it('does not list bits marked as known elsewhere', () => {

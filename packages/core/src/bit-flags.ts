@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InternalError } from './errors.ts'
 
 /** Names and their bit positions, e.g. `{ debug: 0, migratable: 29 }`. */
 export type BitTable = Readonly<Record<string, number>>
@@ -48,12 +49,27 @@ export function bitFlagDecoder<const T extends BitTable>(
   table: T,
   alsoKnown = 0n,
 ): (value: bigint) => DecodedBits<T> {
-  const entries = Object.entries(table).map(([name, position]) => [name, BigInt(position)] as const)
+  const entries = Object.entries(table)
+  for (const [name, position] of entries) {
+    if (!Number.isInteger(position) || position < 0 || position > 63) {
+      // The tables are our own constants: a position outside the word is a bug.
+      throw new InternalError(
+        'ERR_BIT_TABLE',
+        `flag ${name} is at bit ${position}: flag words have bits 0 to 63`,
+      )
+    }
+  }
   const known = bitMask(Object.values(table)) | alsoKnown
   return (value) => {
+    // Two 32-bit halves as numbers: flags are read on every report, and each bigint shift would
+    // allocate. Every table position is 0–63 (checked when the decoder is made).
+    const words = [Number(value & 0xffff_ffffn), Number((value >> 32n) & 0xffff_ffffn)]
     const flags: Record<string, boolean | readonly number[]> = {}
-    for (const [name, position] of entries) flags[name] = ((value >> position) & 1n) === 1n
-    flags['unknownBits'] = setBitsOutside(value, known)
+    for (const [name, position] of entries) {
+      const word = words[position >> 5] ?? 0
+      flags[name] = ((word >>> (position & 31)) & 1) === 1
+    }
+    flags['unknownBits'] = (value & ~known) === 0n ? [] : setBitsOutside(value, known)
     return flags as DecodedBits<T>
   }
 }
