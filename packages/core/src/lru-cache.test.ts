@@ -55,8 +55,9 @@ describe('LruCache', () => {
     expect(cache.get('chain', window.validUntil)).toBe('verified')
     expect(cache.get('chain', new Date('2026-01-01'))).toBeUndefined()
     expect(cache.get('chain', new Date('2024-12-31'))).toBeUndefined()
-    // Without a time, a windowed entry is not used: fail closed.
+    // Without a time, or with an invalid one, a windowed entry is not used: fail closed.
     expect(cache.get('chain')).toBeUndefined()
+    expect(cache.get('chain', new Date(Number.NaN))).toBeUndefined()
     expect(cache.getOrSet('chain', () => 'again')).toBe('again')
     expect(cache.has('chain')).toBe(true)
   })

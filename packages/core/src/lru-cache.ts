@@ -69,7 +69,13 @@ export class LruCache<K, V> {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     if (entry.window !== undefined) {
-      if (at === undefined || at < entry.window.validFrom || at > entry.window.validUntil) {
+      // An invalid Date compares false with both ends: it must not count as inside.
+      if (
+        at === undefined ||
+        Number.isNaN(at.getTime()) ||
+        at < entry.window.validFrom ||
+        at > entry.window.validUntil
+      ) {
         return undefined
       }
     }
