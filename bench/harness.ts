@@ -3,8 +3,8 @@
  *
  * Each benchmark pairs what we measure with a baseline measured in the same run (raw `node:crypto`,
  * a peer library), because absolute numbers on shared machines are noise; the ratio is the result.
- * Rounds alternate candidate and baseline so drift in machine load hits both alike, and the
- * reported ratio is the median of per-round ratios.
+ * Within each round candidate and baseline run in short alternating slices (ABBA), so drift in
+ * machine load hits both alike, and the reported ratio is the median of per-round ratios.
  *
  * A job of several seconds (unpacking a 1 GiB layer) does not fit many short rounds: a
  * {@link JobBenchmark} runs itself, still against a baseline in the same run, and reports further
@@ -73,7 +73,8 @@ export interface HarnessOptions {
 
 let sink: unknown
 
-function opsPerSecond(run: () => unknown, millis: number): number {
+/** Run `run` for about `millis`; how many operations ran and in how many seconds. */
+function timed(run: () => unknown, millis: number): { operations: number; seconds: number } {
   let operations = 0
   let batch = 1
   const start = process.hrtime.bigint()
@@ -85,7 +86,48 @@ function opsPerSecond(run: () => unknown, millis: number): number {
     elapsed = process.hrtime.bigint() - start
     if (elapsed < budget / 20n) batch *= 2
   }
-  return operations / (Number(elapsed) / 1e9)
+  return { operations, seconds: Number(elapsed) / 1e9 }
+}
+
+function opsPerSecond(run: () => unknown, millis: number): number {
+  const { operations, seconds } = timed(run, millis)
+  return operations / seconds
+}
+
+/** Slices a round is cut into, in the order A B B A …, so both sides see the same machine load. */
+const SLICES = 8
+
+/**
+ * One round: the candidate and the baseline in short alternating slices (ABBA order), each side's
+ * rate over its own slices. On a shared machine the load changes within a round; interleaving
+ * makes a burst of load hit both sides alike instead of whichever side was running then.
+ */
+function interleavedRound(
+  candidate: () => unknown,
+  baseline: () => unknown,
+  millis: number,
+): { value: number; baseline: number } {
+  const totals = {
+    candidate: { operations: 0, seconds: 0 },
+    baseline: { operations: 0, seconds: 0 },
+  }
+  for (let slice = 0; slice < SLICES; slice++) {
+    const candidateFirst = slice % 4 === 0 || slice % 4 === 3
+    for (const side of candidateFirst
+      ? (['candidate', 'baseline'] as const)
+      : (['baseline', 'candidate'] as const)) {
+      const { operations, seconds } = timed(
+        side === 'candidate' ? candidate : baseline,
+        millis / SLICES,
+      )
+      totals[side].operations += operations
+      totals[side].seconds += seconds
+    }
+  }
+  return {
+    value: totals.candidate.operations / totals.candidate.seconds,
+    baseline: totals.baseline.operations / totals.baseline.seconds,
+  }
 }
 
 /** The median of `values` (at least one). */
@@ -105,8 +147,11 @@ export function measure(benchmark: Benchmark, options: HarnessOptions): BenchRes
   const baselines: number[] = []
   const ratios: number[] = []
   for (let round = 0; round < options.rounds; round++) {
-    const value = opsPerSecond(benchmark.run, options.roundMillis)
-    const baseline = opsPerSecond(benchmark.baseline.run, options.roundMillis)
+    const { value, baseline } = interleavedRound(
+      benchmark.run,
+      benchmark.baseline.run,
+      options.roundMillis,
+    )
     values.push(value)
     baselines.push(baseline)
     ratios.push(value / baseline)

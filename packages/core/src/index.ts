@@ -54,6 +54,45 @@ export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } fro
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
+export { LruCache } from './lru-cache.ts'
+export {
+  fieldError,
+  parseJson,
+  isJsonObject,
+  jsonKind,
+  asObject,
+  member,
+  stringField,
+  integerField,
+  objectField,
+  arrayField,
+  nonEmptyArrayField,
+  hexField,
+  dateField,
+  optionalStringArray,
+  enumField,
+  startsAsJsonObject,
+  parseJsonBytes,
+} from './json-fields.ts'
+export type { JsonObject, JsonDocument } from './json-fields.ts'
+export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+export type { BitTable, DecodedBits } from './bit-flags.ts'
+export {
+  readX509Certificate,
+  validityAt,
+  validityMessage,
+  checkValidityWindow,
+  commonValidity,
+} from './x509-certificate.ts'
+export type {
+  X509Extension,
+  X509Fields,
+  X509ErrorCodes,
+  X509ReadOptions,
+  ValidityWindow,
+  ValidityRefusal,
+} from './x509-certificate.ts'
+export type { CacheWindow } from './lru-cache.ts'
 export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
 export type { AppraisalFailure } from './appraisal.ts'
 export { PolicyChecker } from './policy-checks.ts'

@@ -7,14 +7,22 @@
  * (§3.2.2.3), so `-0` is `0` and `1e21` is `1e+21`; strings escaped as `JSON.stringify` does
  * (§3.2.2.2); literals `true`, `false`, `null`.
  *
- * Input is checked strictly rather than coerced the way `JSON.stringify` does: a value with no JSON
- * form is an error naming its JSON path, never silently dropped or turned into `null`.
+ * The serialization is the `canonicalize` package's, by the RFC's author. Before it runs, the input
+ * is checked strictly here, because `canonicalize` coerces as `JSON.stringify` does (drops
+ * `undefined`, calls `toJSON`, reads getters, loops on a cycle): a value with no JSON form is an
+ * error naming its JSON path, never silently dropped or turned into `null`.
  *
  * @see RFC 8785 (JSON Canonicalization Scheme), §3.2 (generation of canonical JSON).
  * @module
  */
+import canonicalizeDefault from 'canonicalize'
 import { stringToUtf8 } from './encoding.ts'
 import { MalformedInputError } from './errors.ts'
+
+// canonicalize 2.x is CommonJS (`module.exports = serialize`) while its .d.ts declares an ES default
+// export, so under NodeNext TypeScript types the default import as the module object. At run time
+// the default import is the function itself.
+const canonicalize = canonicalizeDefault as unknown as (input: unknown) => string | undefined
 
 /** Deepest nesting of arrays and objects accepted (the top-level value is depth 1). */
 const MAX_DEPTH = 1000
@@ -118,11 +126,11 @@ function readOwn(container: object, key: string, walk: Walk): unknown {
   return descriptor.value
 }
 
-function serialize(value: unknown, walk: Walk): string {
+function check(value: unknown, walk: Walk): void {
   switch (typeof value) {
     case 'string':
       checkWellFormed(value, walk.path, 'string')
-      return JSON.stringify(value)
+      return
     case 'number':
       if (!Number.isFinite(value)) {
         throw jcsError(
@@ -132,12 +140,12 @@ function serialize(value: unknown, walk: Walk): string {
           'JSON has no NaN or Infinity: encode the value as a string or null',
         )
       }
-      // RFC 8785 §3.2.2.3: the ECMAScript Number serialization, which JSON.stringify applies.
-      return JSON.stringify(value)
+      return
     case 'boolean':
-      return value ? 'true' : 'false'
+      return
     case 'object':
-      return value === null ? 'null' : serializeContainer(value, walk)
+      if (value !== null) checkContainer(value, walk)
+      return
     case 'undefined':
       throw unsupported(walk, 'undefined')
     case 'function':
@@ -154,7 +162,7 @@ function serialize(value: unknown, walk: Walk): string {
   }
 }
 
-function serializeContainer(value: object, walk: Walk): string {
+function checkContainer(value: object, walk: Walk): void {
   if (walk.ancestors.has(value)) {
     throw jcsError(
       'ERR_JCS_CYCLE',
@@ -174,15 +182,12 @@ function serializeContainer(value: object, walk: Walk): string {
     )
   }
   walk.ancestors.add(value)
-  let out: string
   if (Array.isArray(value)) {
-    out = '['
     for (let i = 0; i < value.length; i += 1) {
       walk.path.push(i)
-      out += `${i === 0 ? '' : ','}${serialize(readOwn(value, String(i), walk), walk)}`
+      check(readOwn(value, String(i), walk), walk)
       walk.path.pop()
     }
-    out += ']'
   } else {
     const proto: unknown = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) {
@@ -205,21 +210,15 @@ function serializeContainer(value: object, walk: Walk): string {
         'remove the symbol-keyed property',
       )
     }
-    // RFC 8785 §3.2.3: sort by UTF-16 code units, which is what the default sort compares.
-    const keys = Object.keys(value).sort()
-    out = '{'
-    let first = true
-    for (const key of keys) {
+    // In the order canonicalize writes them, so the first fault reported is the first in the output.
+    for (const key of Object.keys(value).sort()) {
       walk.path.push(key)
       checkWellFormed(key, walk.path, 'object key')
-      out += `${first ? '' : ','}${JSON.stringify(key)}:${serialize(readOwn(value, key, walk), walk)}`
-      first = false
+      check(readOwn(value, key, walk), walk)
       walk.path.pop()
     }
-    out += '}'
   }
   walk.ancestors.delete(value)
-  return out
 }
 
 /**
@@ -245,7 +244,11 @@ function serializeContainer(value: object, walk: Walk): string {
  * - `ERR_JCS_DEPTH` for arrays and objects nested more than 1000 deep.
  */
 export function canonicalizeJson(value: unknown): string {
-  return serialize(value, { path: [], ancestors: new Set() })
+  check(value, { path: [], ancestors: new Set() })
+  const text = canonicalize(value)
+  // Only undefined (refused above) has no output; a checked value always has one.
+  if (text === undefined) throw unsupported({ path: [], ancestors: new Set() }, 'undefined')
+  return text
 }
 
 /**

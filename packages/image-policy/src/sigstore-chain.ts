@@ -14,7 +14,13 @@
  * @module
  * @internal
  */
-import { VerificationError, type ErrorDetails } from '@initguard/core'
+import {
+  VerificationError,
+  type ErrorDetails,
+  validityAt,
+  validityMessage,
+  constantTimeEqual,
+} from '@initguard/core'
 import {
   ACCEPTED_SIGNATURE_ALGORITHMS,
   HANDLED_EXTENSIONS,
@@ -84,11 +90,11 @@ function checkCertificate(
   const which = role(depth, isRoot)
   const refuse = (suffix: string, message: string, hint: string, details: ErrorDetails) =>
     certificateRefusal(authority, suffix, message, hint, details)
-  if (time < cert.notBefore || time > cert.notAfter) {
-    const expired = time > cert.notAfter
+  const validity = validityAt(cert, time)
+  if (validity !== 'valid') {
     return refuse(
-      expired ? 'CERTIFICATE_EXPIRED' : 'CERTIFICATE_NOT_YET_VALID',
-      `the ${which} certificate is not valid at ${time.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()})`,
+      validity === 'expired' ? 'CERTIFICATE_EXPIRED' : 'CERTIFICATE_NOT_YET_VALID',
+      validityMessage(`${which} certificate`, cert, time),
       TIME_HINT[authority],
       { certificate: which, time: time.toISOString() },
     )
@@ -139,7 +145,7 @@ function checkCertificate(
 
 function issues(parent: SigstoreCertificate, child: SigstoreCertificate): boolean {
   if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(child.signatureAlgorithm)) return false
-  if (Buffer.compare(parent.subject, child.issuer) !== 0) return false
+  if (!constantTimeEqual(parent.subject, child.issuer)) return false
   try {
     return child.x509.verify(parent.publicKey)
   } catch {

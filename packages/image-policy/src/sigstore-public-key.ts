@@ -19,6 +19,7 @@
  */
 import { constants, createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import {
+  LruCache,
   MalformedInputError,
   bytesToHex,
   decodeDerInteger,
@@ -110,21 +111,13 @@ export function sigstoreKeyFromKeyObject(key: KeyObject, field: string): Sigstor
  */
 export function parseSigstorePublicKey(pem: Uint8Array, field = 'public key'): SigstorePublicKey {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(pem)
-  const known = PARSED_KEYS.get(text)
-  if (known !== undefined) return known
-  const parsed = parseSigstorePublicKeyText(text, field)
-  // Policies name the same few keys for every image: parse each once (bounded, oldest out).
-  if (PARSED_KEYS.size >= MAX_PARSED_KEYS) {
-    const oldest = PARSED_KEYS.keys().next().value
-    if (oldest !== undefined) PARSED_KEYS.delete(oldest)
-  }
-  PARSED_KEYS.set(text, parsed)
-  return parsed
+  // Policies name the same few keys for every image: parse each once (bounded, least recently used
+  // out).
+  return PARSED_KEYS.getOrSet(text, () => parseSigstorePublicKeyText(text, field))
 }
 
 /** Keys parsed so far, by PEM text; a parsed key is immutable, so sharing it is safe. */
-const PARSED_KEYS = new Map<string, SigstorePublicKey>()
-const MAX_PARSED_KEYS = 256
+const PARSED_KEYS = new LruCache<string, SigstorePublicKey>(256)
 
 function parseSigstorePublicKeyText(text: string, field: string): SigstorePublicKey {
   const blocks = readPemBlocks(text, field, 'ERR_SIGSTORE_KEY_INVALID')

@@ -29,7 +29,9 @@
  *   `signature/internal/rekor_set.go`, `signature/internal/sigstore_payload.go`.
  * @module
  */
-import { UsageError, VerificationError, base64ToBytes } from '@initguard/core'
+import type { VerificationError } from '@initguard/core'
+import { UsageError, base64ToBytes } from '@initguard/core'
+import { refuseSignature } from './signature-refusal.ts'
 import { verifyFulcioCertificate } from './fulcio-certificate.ts'
 import { parseFulcioChain, parseFulcioLeafCertificate } from './fulcio-parse.ts'
 import { verifyPkiCertificate } from './pki-certificate.ts'
@@ -88,26 +90,12 @@ export interface VerifiedSigstoreSignature {
   readonly certificateSubject?: SigstoreCertificateSubject
 }
 
-function refuse(
-  code: `ERR_SIGSTORE_${string}`,
-  message: string,
-  hint: string,
-  details: Readonly<Record<string, string | number>> = {},
-  cause?: unknown,
-): VerificationError {
-  return new VerificationError(code, message, {
-    details,
-    hint,
-    ...(cause === undefined ? {} : { cause }),
-  })
-}
-
 function annotation(signature: SigstoreSignature, key: string): string | undefined {
   return signature.annotations.get(key)
 }
 
 function missing(code: `ERR_SIGSTORE_${string}`, key: string, hint: string): VerificationError {
-  return refuse(code, `the signature has no ${key} annotation`, hint, { annotation: key })
+  return refuseSignature(code, `the signature has no ${key} annotation`, hint, { annotation: key })
 }
 
 function verifyPayload(
@@ -117,7 +105,7 @@ function verifyPayload(
 ): SigstorePublicKey {
   const key = keys.find((k) => verifyWithSigstoreKey(k, payload, signature))
   if (key === undefined) {
-    throw refuse(
+    throw refuseSignature(
       'ERR_SIGSTORE_SIGNATURE_INVALID',
       `the signature does not verify with ${keys.length === 1 ? 'the trusted key' : `any of the ${keys.length} trusted keys`}`,
       'the image was signed with another key, or the payload or signature was altered; check the policy keys',
@@ -191,7 +179,7 @@ export function verifySigstoreSignature(
     // Go's base64.StdEncoding skips CR and LF, and cosign wraps RSA signatures at 76 columns.
     signatureBytes = base64ToBytes(base64, { field: 'signature', allowLineBreaks: true })
   } catch (cause) {
-    throw refuse(
+    throw refuseSignature(
       'ERR_SIGSTORE_SIGNATURE_ENCODING',
       `the ${SIGSTORE_ANNOTATION.signature} annotation is not base64`,
       'the signature annotation was damaged; sign again',

@@ -1,6 +1,6 @@
 /**
- * The parts of an X.509 certificate that sigstore verification needs, read with core's strict DER
- * reader (names, validity, extensions) and `node:crypto` (the key and the signature check).
+ * The parts of an X.509 certificate that sigstore verification needs: core's certificate reader
+ * (names, validity, extensions, the key), and here what sigstore reads from the extensions.
  *
  * ```asn1
  * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm AlgorithmIdentifier,
@@ -16,29 +16,23 @@
  * @see RFC 5280 §4.1, §4.2.1.6 (SAN), §4.2.1.9 (basic constraints), §4.2.1.12 (EKU).
  * @module
  */
-import { X509Certificate, type KeyObject } from 'node:crypto'
+import type { X509Certificate, KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
   decodeDerBitString,
   decodeDerBoolean,
-  decodeDerExplicit,
   decodeDerIa5String,
   decodeDerInteger,
   decodeDerOctetString,
   decodeDerOid,
   decodeDerSequence,
-  decodeDerTime,
-  expectDerTag,
   parseDer,
-  type DerElement,
+  readX509Certificate,
+  type X509Extension,
 } from '@initguard/core'
 
 /** One certificate extension. */
-export interface CertificateExtension {
-  readonly critical: boolean
-  /** The contents of `extnValue`. */
-  readonly value: Uint8Array
-}
+export type CertificateExtension = X509Extension
 
 /** A parsed certificate. */
 export interface SigstoreCertificate {
@@ -119,41 +113,11 @@ export const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set([
   '1.3.101.112', // Ed25519
 ])
 
-const SEQUENCE = { tagNumber: 16, constructed: true } as const
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
-}
-
 function invalid(field: string, message: string): MalformedInputError {
   return new MalformedInputError('ERR_SIGSTORE_X509_INVALID', `${field}: ${message}`, {
     details: { field },
     hint: 'the certificate is not a valid X.509 v3 certificate',
   })
-}
-
-function parseExtensions(
-  el: DerElement | undefined,
-  field: string,
-): Map<string, CertificateExtension> {
-  const extensions = new Map<string, CertificateExtension>()
-  if (el === undefined) return extensions
-  for (const ext of decodeDerSequence(decodeDerExplicit(el, 3, `${field} extensions`), field)) {
-    const parts = decodeDerSequence(ext, `${field} extension`)
-    const oid = decodeDerOid(parts[0], `${field} extnID`)
-    if (parts.length < 2 || parts.length > 3) {
-      throw invalid(field, `extension ${oid} has ${parts.length} fields`)
-    }
-    // Go tolerates an explicit `critical FALSE` (a DER violation); so do we.
-    const critical = parts.length === 3 ? decodeDerBoolean(parts[1], `${field} critical`) : false
-    const value = decodeDerOctetString(parts[parts.length - 1], `${field} extnValue`)
-    if (extensions.has(oid)) {
-      // Go (since 1.19) refuses duplicate extensions; which copy would count is ambiguous.
-      throw invalid(field, `extension ${oid} appears twice`)
-    }
-    extensions.set(oid, { critical, value })
-  }
-  return extensions
 }
 
 function basicConstraints(ext: CertificateExtension | undefined, field: string) {
@@ -215,58 +179,12 @@ function subjectAltNames(ext: CertificateExtension | undefined, field: string): 
  * @throws {@link MalformedInputError} `ERR_SIGSTORE_X509_INVALID` or a core `ERR_DER_*` code.
  */
 export function parseSigstoreCertificate(der: Uint8Array, field: string): SigstoreCertificate {
-  const cert = decodeDerSequence(parseDer(der, { name: field }), field)
-  if (cert.length !== 3) throw invalid(field, `Certificate has ${cert.length} fields, not 3`)
-  const tbs = decodeDerSequence(cert[0], `${field} tbsCertificate`)
-  let i = 0
-  const first = tbs[0]
-  if (first?.tagClass === 'context' && first.tagNumber === 0) {
-    const version = decodeDerInteger(decodeDerExplicit(first, 0, `${field} version`), 'version')
-    if (version < 0n || version > 2n) throw invalid(field, `unknown version ${version}`)
-    i++
-  }
-  decodeDerInteger(tbs[i], `${field} serialNumber`)
-  const innerAlgorithm = tbs[i + 1]
-  const outerAlgorithm = cert[1]
-  const signatureAlgorithm = decodeDerOid(
-    decodeDerSequence(outerAlgorithm, `${field} signatureAlgorithm`)[0],
-    `${field} signatureAlgorithm`,
-  )
-  if (
-    innerAlgorithm === undefined ||
-    outerAlgorithm === undefined ||
-    !sameBytes(innerAlgorithm.encoded, outerAlgorithm.encoded)
-  ) {
-    throw invalid(field, 'the inner and outer signature algorithms differ')
-  }
-  const issuer = expectDerTag(tbs[i + 2], SEQUENCE, `${field} issuer`).encoded
-  const validity = decodeDerSequence(tbs[i + 3], `${field} validity`)
-  const subject = expectDerTag(tbs[i + 4], SEQUENCE, `${field} subject`).encoded
-  decodeDerSequence(tbs[i + 5], `${field} subjectPublicKeyInfo`)
-  let rest = tbs.slice(i + 6)
-  // issuerUniqueID [1] and subjectUniqueID [2] are obsolete; skip them if present.
-  rest = rest.filter(
-    (el) => !(el.tagClass === 'context' && (el.tagNumber === 1 || el.tagNumber === 2)),
-  )
-  if (rest.length > 1) throw invalid(field, 'tbsCertificate has unexpected fields')
-  const extensions = parseExtensions(rest[0], field)
-  if (validity.length !== 2) throw invalid(field, 'validity does not hold two times')
-  const notBefore = decodeDerTime(validity[0], `${field} notBefore`)
-  const notAfter = decodeDerTime(validity[1], `${field} notAfter`)
-
-  let x509: X509Certificate
-  let publicKey: KeyObject
-  try {
-    x509 = new X509Certificate(der)
-    // OpenSSL parses the key lazily and throws here for a key it cannot read.
-    publicKey = x509.publicKey
-  } catch (cause) {
-    throw new MalformedInputError('ERR_SIGSTORE_X509_INVALID', `${field}: OpenSSL cannot read it`, {
-      cause,
-      details: { field },
-      hint: 'the certificate is not a valid X.509 certificate',
-    })
-  }
+  const fields = readX509Certificate(der, {
+    what: field,
+    codes: { invalid: 'ERR_SIGSTORE_X509_INVALID' },
+    hint: 'the certificate is not a valid X.509 v3 certificate',
+  })
+  const { extensions } = fields
   const ekuExtension = extensions.get(X509_OID.extKeyUsage)
   const extendedKeyUsage =
     ekuExtension === undefined
@@ -285,15 +203,15 @@ export function parseSigstoreCertificate(der: Uint8Array, field: string): Sigsto
     mayIssueCertificates = ((bytes[0] ?? 0) & 0x04) !== 0
   }
   return {
-    der,
-    x509,
-    publicKey,
+    der: fields.der,
+    x509: fields.x509,
+    publicKey: fields.publicKey,
     mayIssueCertificates,
-    issuer,
-    subject,
-    notBefore,
-    notAfter,
-    signatureAlgorithm,
+    issuer: fields.issuer.encoded,
+    subject: fields.subject.encoded,
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+    signatureAlgorithm: fields.signatureAlgorithm,
     extensions,
     ...basicConstraints(extensions.get(X509_OID.basicConstraints), field),
     extendedKeyUsage,

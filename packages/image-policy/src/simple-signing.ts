@@ -28,6 +28,7 @@ import {
   type SignaturePacket,
 } from 'openpgp'
 import { UsageError, VerificationError, bytesToHex } from '@initguard/core'
+import { refuseSignature } from './signature-refusal.ts'
 import type { GpgKeyring } from './gpg-keyring.ts'
 import {
   MAX_SIMPLE_SIGNING_BYTES,
@@ -74,22 +75,6 @@ const WEAK_HASHES: ReadonlyMap<enums.hash | null, string> = new Map([
   [enums.hash.ripemd, 'RIPEMD-160'],
   [enums.hash.sha1, 'SHA-1'],
 ])
-
-type Code = `ERR_SIMPLE_SIGNING_${string}`
-
-function refuse(
-  code: Code,
-  message: string,
-  hint: string,
-  details: Record<string, string | number | boolean> = {},
-  cause?: unknown,
-): VerificationError {
-  return new VerificationError(code, message, {
-    details,
-    hint,
-    ...(cause === undefined ? {} : { cause }),
-  })
-}
 
 /**
  * Verify a GPG simple-signing blob against a keyring at time `now`.
@@ -144,7 +129,7 @@ export async function verifySimpleSigning(
     verification = await verifyMessage(bytes, keyring, now)
   } catch (e) {
     if (e instanceof VerificationError) throw e
-    throw refuse(
+    throw refuseSignature(
       'ERR_SIMPLE_SIGNING_MALFORMED',
       'simple signing blob is not a well-formed OpenPGP signed message',
       'the signature file is damaged or is not a containers-signature(5) blob; fetch it again',
@@ -166,7 +151,7 @@ export async function verifySimpleSigning(
   }
   const weakHash = WEAK_HASHES.get(packet.hashAlgorithm)
   if (weakHash !== undefined) {
-    throw refuse(
+    throw refuseSignature(
       'ERR_SIMPLE_SIGNING_WEAK_ALGORITHM',
       `simple signing signature by key ID ${keyId} uses the weak hash algorithm ${weakHash}`,
       'sign again with a SHA-2 digest (gpg --digest-algo SHA512)',
@@ -251,7 +236,7 @@ function refuseV3(keyId: string, keyring: GpgKeyring): VerificationError {
     k.getKeys().some((s) => s.getKeyID().toHex().toUpperCase() === keyId),
   )
   return known
-    ? refuse(
+    ? refuseSignature(
         'ERR_SIMPLE_SIGNING_UNSUPPORTED_SIGNATURE',
         `simple signing signature by key ID ${keyId} is an OpenPGP version 3 signature, which is not supported`,
         'sign the image again with GnuPG 2.1 or later (version 4 signatures)',
@@ -261,7 +246,7 @@ function refuseV3(keyId: string, keyring: GpgKeyring): VerificationError {
 }
 
 function unknownKey(keyId: string, extra: Record<string, string>): VerificationError {
-  return refuse(
+  return refuseSignature(
     'ERR_SIMPLE_SIGNING_UNKNOWN_KEY',
     `simple signing signature was made by key ID ${keyId}, which is not in the trusted keyring`,
     "add the signer's public key to the policy (keyPath/keyPaths/keyData), or check that the image was signed by the key you expect",
@@ -270,7 +255,7 @@ function unknownKey(keyId: string, extra: Record<string, string>): VerificationE
 }
 
 function multiple(count: number): VerificationError {
-  return refuse(
+  return refuseSignature(
     'ERR_SIMPLE_SIGNING_MULTIPLE_SIGNATURES',
     `simple signing blob carries ${count} signatures; containers-signature(5) allows exactly one`,
     'sign with a single key (one --sign-by); store further signatures as separate signature-N files',
@@ -290,7 +275,7 @@ async function explainFailure(
 ): Promise<VerificationError> {
   const signer = candidates.flatMap((key) => key.getKeys(keyID))[0]
   if (signer !== undefined && signer.getCreationTime() > created) {
-    return refuse(
+    return refuseSignature(
       'ERR_SIMPLE_SIGNING_SIGNATURE_BEFORE_KEY',
       `simple signing signature by key ID ${keyId} is dated ${created.toISOString()}, before its key was created (${signer.getCreationTime().toISOString()})`,
       "the signer's clock was wrong when it signed, or the key was re-created; sign the image again",
@@ -299,7 +284,7 @@ async function explainFailure(
     )
   }
   if (created > now) {
-    return refuse(
+    return refuseSignature(
       'ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE',
       `simple signing signature by key ID ${keyId} was made at ${created.toISOString()}, after the verification time ${now.toISOString()}`,
       "check the signer's and this machine's clocks",
@@ -309,7 +294,7 @@ async function explainFailure(
   }
   const expires = packet.getExpirationTime()
   if (expires <= now) {
-    return refuse(
+    return refuseSignature(
       'ERR_SIMPLE_SIGNING_SIGNATURE_EXPIRED',
       `simple signing signature by key ID ${keyId} expired at ${new Date(expires).toISOString()}`,
       'sign the image again',
@@ -319,7 +304,7 @@ async function explainFailure(
   }
   return (
     (await keyProblem(candidates, keyID, keyId, now)) ??
-    refuse(
+    refuseSignature(
       'ERR_SIMPLE_SIGNING_BAD_SIGNATURE',
       `simple signing signature by key ID ${keyId} does not verify`,
       'the signature or the signed payload was altered, or the key in the keyring is not the one that signed',
@@ -349,7 +334,7 @@ async function keyProblem(
       const fingerprint = key.getFingerprint().toUpperCase()
       const details = { keyId, fingerprint }
       if (text.includes('revoked')) {
-        return refuse(
+        return refuseSignature(
           'ERR_SIMPLE_SIGNING_KEY_REVOKED',
           `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) is revoked`,
           'a revoked key must not be trusted; have the image signed with a valid key',
@@ -358,7 +343,7 @@ async function keyProblem(
         )
       }
       if (text.includes('expired')) {
-        return refuse(
+        return refuseSignature(
           'ERR_SIMPLE_SIGNING_KEY_EXPIRED',
           `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) has expired at ${now.toISOString()}`,
           'extend the key expiry (gpg --quick-set-expire) and export the key again, or sign with a valid key',
@@ -366,7 +351,7 @@ async function keyProblem(
           e,
         )
       }
-      return refuse(
+      return refuseSignature(
         'ERR_SIMPLE_SIGNING_KEY_UNUSABLE',
         `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) cannot be used for signing`,
         'use a key with signing capability of at least RSA-2048 or ed25519, and export it again',

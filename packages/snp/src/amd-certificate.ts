@@ -18,19 +18,17 @@
  *
  * @module
  */
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto'
+import type { X509Certificate, KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
   base64ToBytes,
-  decodeDerExplicit,
   decodeDerIa5String,
   decodeDerInteger,
   decodeDerOctetString,
-  decodeDerOid,
-  decodeDerSequence,
-  decodeDerBoolean,
   parseDer,
-  type DerElement,
+  readX509Certificate,
+  subjectLine,
+  type X509Extension,
 } from '@initguard/core'
 import type { TcbComponents } from './tcb.ts'
 
@@ -56,6 +54,8 @@ export interface AmdCertificate {
   readonly fingerprint: string
   readonly x509: X509Certificate
   readonly publicKey: KeyObject
+  /** The subject as one line (`CN=ARK-Milan, OU=Engineering, …`), read once at parse. */
+  readonly subjectLine: string
   /** The subject's common name, e.g. `ARK-Milan`, `SEV-Milan`, `SEV-VCEK`. */
   readonly commonName: string
   readonly issuerCommonName: string
@@ -70,50 +70,30 @@ export interface AmdCertificate {
 
 /** Parse one certificate given as DER or PEM. */
 export function parseAmdCertificate(input: Uint8Array | string, what: string): AmdCertificate {
-  const der = typeof input === 'string' ? pemToDer(input, what) : Uint8Array.from(input)
-  const root = parseDer(der, { name: what })
-  const [tbs, outerAlgorithm] = decodeDerSequence(root, what)
-  const tbsFields = decodeDerSequence(tbs, `${what} tbsCertificate`)
-  const innerAlgorithm = tbsFields[2]
-  if (
-    innerAlgorithm === undefined ||
-    outerAlgorithm === undefined ||
-    !bytesEqual(innerAlgorithm.encoded, outerAlgorithm.encoded)
-  ) {
-    throw new MalformedInputError(
-      'ERR_SNP_CERT_ALGORITHM_MISMATCH',
-      `${what}: the signature algorithm inside the certificate differs from the one outside it`,
-      { details: { certificate: what } },
-    )
-  }
-  const signatureAlgorithm = decodeDerOid(
-    decodeDerSequence(outerAlgorithm, `${what} signatureAlgorithm`)[0],
-    `${what} signatureAlgorithm`,
-  )
-  let x509: X509Certificate
-  let publicKey: KeyObject
-  try {
-    x509 = new X509Certificate(der)
-    publicKey = x509.publicKey
-  } catch (cause) {
-    throw new MalformedInputError(
-      'ERR_SNP_CERT_INVALID',
-      `${what} is not a valid X.509 certificate`,
-      { cause },
-    )
-  }
+  const fields = readX509Certificate(typeof input === 'string' ? pemToDer(input, what) : input, {
+    what,
+    codes: {
+      invalid: 'ERR_SNP_CERT_INVALID',
+      algorithmMismatch: 'ERR_SNP_CERT_ALGORITHM_MISMATCH',
+      duplicateExtension: 'ERR_SNP_CERT_EXTENSION_DUPLICATE',
+    },
+  })
+  const { x509 } = fields
+  // Node builds these strings from OpenSSL on every property read: read each once.
+  const subject = x509.subject
   return {
-    der,
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    der: fields.der,
+    fingerprint: fields.fingerprint,
     x509,
-    publicKey,
-    commonName: commonName(x509.subject),
+    publicKey: fields.publicKey,
+    subjectLine: subjectLine(subject),
+    commonName: commonName(subject),
     issuerCommonName: commonName(x509.issuer),
     serialNumber: x509.serialNumber.toLowerCase(),
-    notBefore: new Date(x509.validFrom),
-    notAfter: new Date(x509.validTo),
-    signatureAlgorithm,
-    amd: amdExtensions(tbsFields, what),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+    signatureAlgorithm: fields.signatureAlgorithm,
+    amd: amdExtensions(fields.extensions, what),
   }
 }
 
@@ -144,34 +124,12 @@ function commonName(name: string): string {
   return line === undefined ? '' : line.slice(3)
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
-}
-
-function amdExtensions(tbsFields: readonly DerElement[], what: string): AmdKeyExtensions {
-  const values = new Map<string, Uint8Array>()
-  const extensionsWrapper = tbsFields.find((f) => f.tagClass === 'context' && f.tagNumber === 3)
-  if (extensionsWrapper !== undefined) {
-    const list = decodeDerSequence(
-      decodeDerExplicit(extensionsWrapper, 3, `${what} extensions`),
-      `${what} extensions`,
-    )
-    for (const extension of list) {
-      const parts = decodeDerSequence(extension, `${what} extension`)
-      const oid = decodeDerOid(parts[0], `${what} extension id`)
-      if (parts.length === 3) decodeDerBoolean(parts[1], `${what} extension ${oid} critical`)
-      const value = decodeDerOctetString(parts[parts.length - 1], `${what} extension ${oid} value`)
-      if (values.has(oid)) {
-        throw new MalformedInputError(
-          'ERR_SNP_CERT_EXTENSION_DUPLICATE',
-          `${what} has extension ${oid} twice`,
-        )
-      }
-      values.set(oid, value)
-    }
-  }
+function amdExtensions(
+  extensions: ReadonlyMap<string, X509Extension>,
+  what: string,
+): AmdKeyExtensions {
   const integer = (suffix: string): number | undefined => {
-    const value = values.get(`${AMD_OID}.${suffix}`)
+    const value = extensions.get(`${AMD_OID}.${suffix}`)?.value
     if (value === undefined) return undefined
     const n = decodeDerInteger(
       parseDer(value, { name: `${what} ${AMD_OID}.${suffix}` }),
@@ -186,7 +144,7 @@ function amdExtensions(tbsFields: readonly DerElement[], what: string): AmdKeyEx
     return Number(n)
   }
   const ia5 = (suffix: string): string | undefined => {
-    const value = values.get(`${AMD_OID}.${suffix}`)
+    const value = extensions.get(`${AMD_OID}.${suffix}`)?.value
     return value === undefined
       ? undefined
       : decodeDerIa5String(
@@ -203,7 +161,7 @@ function amdExtensions(tbsFields: readonly DerElement[], what: string): AmdKeyEx
     bootloader === undefined || tee === undefined || snp === undefined || microcode === undefined
       ? undefined
       : { ...(fmc === undefined ? {} : { fmc }), bootloader, tee, snp, microcode }
-  const hw = decodeHwId(values.get(`${AMD_OID}.4`), what)
+  const hw = decodeHwId(extensions.get(`${AMD_OID}.4`)?.value, what)
   return {
     structVersion: integer('1'),
     productName: ia5('2'),

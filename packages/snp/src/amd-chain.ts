@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { VerificationError } from '@initguard/core'
+import { LruCache, VerificationError, checkValidityWindow, commonValidity } from '@initguard/core'
 import type { AmdRootSet } from './amd-roots.ts'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
 import type { SnpProduct } from './tcb.ts'
@@ -48,16 +48,14 @@ export interface VerifiedChain {
   readonly validUntil: Date
 }
 
-/** Parsed pinned certificates, by PEM text: parsing is the expensive part and roots never change. */
-const pinnedCache = new Map<string, AmdCertificate>()
+/**
+ * Parsed pinned certificates, by PEM text: parsing is the expensive part and roots never change.
+ * The bound covers AMD's roots with room for the anchors a caller passes.
+ */
+const pinnedCache = new LruCache<string, AmdCertificate>(64)
 
 function pinned(pem: string, what: string): AmdCertificate {
-  let certificate = pinnedCache.get(pem)
-  if (certificate === undefined) {
-    certificate = parseAmdCertificate(pem, what)
-    pinnedCache.set(pem, certificate)
-  }
-  return certificate
+  return pinnedCache.getOrSet(pem, () => parseAmdCertificate(pem, what))
 }
 
 function fail(code: `ERR_SNP_${string}`, message: string, hint?: string): VerificationError {
@@ -103,19 +101,14 @@ function describeCertificate(name: string, certificate: AmdCertificate): string 
 }
 
 function checkValidity(certificate: AmdCertificate, name: string, now: Date): void {
-  if (now < certificate.notBefore) {
-    throw fail(
-      'ERR_SNP_CERT_NOT_YET_VALID',
-      `the ${describeCertificate(name, certificate)} is not valid until ${certificate.notBefore.toISOString()} (checked at ${now.toISOString()})`,
-    )
-  }
-  if (now > certificate.notAfter) {
-    throw fail(
-      'ERR_SNP_CERT_EXPIRED',
-      `the ${describeCertificate(name, certificate)} expired at ${certificate.notAfter.toISOString()} (checked at ${now.toISOString()})`,
-      'fetch a current certificate; to check old evidence as of a past time, verify as of that time (--at in the CLI)',
-    )
-  }
+  checkValidityWindow(certificate, now, describeCertificate(name, certificate), {
+    notYetValid: 'ERR_SNP_CERT_NOT_YET_VALID',
+    expired: 'ERR_SNP_CERT_EXPIRED',
+    hint:
+      now > certificate.notAfter
+        ? 'fetch a current certificate; to check old evidence as of a past time, verify as of that time (--at in the CLI)'
+        : 'check the clock, or the time given with --at',
+  })
 }
 
 /**
@@ -194,14 +187,12 @@ export function verifyAmdChain(
   checkValidity(root, 'ARK', now)
   checkValidity(intermediate, expectedIntermediate, now)
   checkValidity(endorsement, expectedLeaf, now)
-  const chain = [root, intermediate, endorsement]
   return {
     product,
     kind,
     root,
     intermediate,
     endorsement,
-    validFrom: new Date(Math.max(...chain.map((c) => c.notBefore.getTime()))),
-    validUntil: new Date(Math.min(...chain.map((c) => c.notAfter.getTime()))),
+    ...commonValidity([root, intermediate, endorsement]),
   }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MalformedInputError, utf8ToString } from '@initguard/core'
+import { MalformedInputError, parseJsonBytes, startsAsJsonObject } from '@initguard/core'
 import { parseExtendedReport } from './cert-table.ts'
 import { SNP_REPORT_SIZE, parseSnpReport } from './report.ts'
 import { parseTrusteeSnpEvidence } from './trustee-evidence.ts'
@@ -26,19 +26,8 @@ export interface DetectedSnpEvidence extends SnpEvidence {
  *   parsers' own errors when it is one of them but malformed.
  */
 export function parseSnpEvidence(bytes: Uint8Array): DetectedSnpEvidence {
-  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
-  if (first === 0x7b /* { */) {
-    let json: unknown
-    try {
-      json = JSON.parse(utf8ToString(bytes, { field: 'evidence JSON' }))
-    } catch (cause) {
-      if (cause instanceof MalformedInputError) throw cause
-      throw new MalformedInputError(
-        'ERR_SNP_EVIDENCE_JSON',
-        'the evidence looks like JSON but does not parse',
-        { cause },
-      )
-    }
+  if (startsAsJsonObject(bytes)) {
+    const json = parseJsonBytes(bytes, 'evidence', 'ERR_SNP_EVIDENCE_JSON')
     return { format: 'trustee-json', ...parseTrusteeSnpEvidence(json) }
   }
   if (bytes.length === SNP_REPORT_SIZE)

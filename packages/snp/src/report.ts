@@ -9,7 +9,7 @@
  * @see AMD SEV-SNP ABI specification (56860), ATTESTATION_REPORT; verifiers.md §1.1, §1.2
  * @module
  */
-import { ByteReader, MalformedInputError, UsageError } from '@initguard/core'
+import { ByteReader, MalformedInputError, UsageError, bitFlagDecoder } from '@initguard/core'
 
 /** Size of an ATTESTATION_REPORT in bytes. */
 export const SNP_REPORT_SIZE = 0x4a0
@@ -277,21 +277,32 @@ export interface SnpReport {
   readonly raw: Uint8Array
 }
 
-const POLICY_KNOWN_MASK = (1n << 26n) - 1n
-const PLATFORM_KNOWN_MASK = 0b1011_1111n
+// ABI_MINOR and ABI_MAJOR (bits 0–15) are numbers, read apart from the flags.
+const decodePolicyFlags = bitFlagDecoder(
+  {
+    smt: 16,
+    reservedBit17: 17,
+    migrateMa: 18,
+    debug: 19,
+    singleSocket: 20,
+    cxlAllow: 21,
+    memAes256Xts: 22,
+    raplDis: 23,
+    ciphertextHiding: 24,
+    pageSwapDisable: 25,
+  },
+  0xffffn,
+)
 
-function bit(value: bigint, position: number): boolean {
-  return ((value >> BigInt(position)) & 1n) === 1n
-}
-
-function setBitsOutside(value: bigint, known: bigint): number[] {
-  const bits: number[] = []
-  let rest = value & ~known
-  for (let position = 0; rest !== 0n; position++, rest >>= 1n) {
-    if ((rest & 1n) === 1n) bits.push(position)
-  }
-  return bits
-}
+const decodePlatformFlags = bitFlagDecoder({
+  smtEnabled: 0,
+  tsmeEnabled: 1,
+  eccEnabled: 2,
+  raplDisabled: 3,
+  ciphertextHidingEnabled: 4,
+  aliasCheckComplete: 5,
+  tioEnabled: 7,
+})
 
 /**
  * Decode a GUEST_POLICY value (see {@link SnpGuestPolicy} for the bits). Never throws on unknown
@@ -307,17 +318,7 @@ export function decodeSnpPolicy(raw: bigint): SnpGuestPolicy {
     raw,
     abiMinor: Number(raw & 0xffn),
     abiMajor: Number((raw >> 8n) & 0xffn),
-    smt: bit(raw, 16),
-    reservedBit17: bit(raw, 17),
-    migrateMa: bit(raw, 18),
-    debug: bit(raw, 19),
-    singleSocket: bit(raw, 20),
-    cxlAllow: bit(raw, 21),
-    memAes256Xts: bit(raw, 22),
-    raplDis: bit(raw, 23),
-    ciphertextHiding: bit(raw, 24),
-    pageSwapDisable: bit(raw, 25),
-    unknownBits: setBitsOutside(raw, POLICY_KNOWN_MASK),
+    ...decodePolicyFlags(raw),
   }
 }
 
@@ -331,17 +332,7 @@ export function decodeSnpPolicy(raw: bigint): SnpGuestPolicy {
  * ```
  */
 export function decodeSnpPlatformInfo(raw: bigint): SnpPlatformInfo {
-  return {
-    raw,
-    smtEnabled: bit(raw, 0),
-    tsmeEnabled: bit(raw, 1),
-    eccEnabled: bit(raw, 2),
-    raplDisabled: bit(raw, 3),
-    ciphertextHidingEnabled: bit(raw, 4),
-    aliasCheckComplete: bit(raw, 5),
-    tioEnabled: bit(raw, 7),
-    unknownBits: setBitsOutside(raw, PLATFORM_KNOWN_MASK),
-  }
+  return { raw, ...decodePlatformFlags(raw) }
 }
 
 /**
@@ -467,8 +458,13 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   // The reader copies the input once; `raw` and every view below point into that copy.
   const reader = new ByteReader(input, { name: 'SNP report' })
   const raw = reader.bytesAt(0, SNP_REPORT_SIZE, 'report')
-  const copy = (offset: number, length: number, field: string): Uint8Array =>
-    reader.bytesAt(offset, length, field).slice()
+  // Fields are views into a second private copy: one allocation instead of one per field, and
+  // still a caller who changes a field changes neither `raw` nor what was verified.
+  const fields = raw.slice()
+  const copy = (offset: number, length: number, field: string): Uint8Array => {
+    reader.bytesAt(offset, length, field)
+    return fields.subarray(offset, offset + length)
+  }
 
   const version = reader.u32leAt(0x000, 'VERSION')
   const layout = layoutOf(version)

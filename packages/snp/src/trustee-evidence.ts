@@ -45,7 +45,7 @@
  *   Trustee `attestation-service/tests/e2e/evidence.json`; relying-party.md §2.1
  * @module
  */
-import { MalformedInputError } from '@initguard/core'
+import { MalformedInputError, jsonKind, type JsonObject } from '@initguard/core'
 import {
   CERT_TABLE_GUIDS,
   certKindOfGuid,
@@ -55,7 +55,7 @@ import {
 } from './cert-table.ts'
 import { parseSnpReport, SNP_REPORT_SIZE, unsupportedVersion, type SnpReport } from './report.ts'
 import { encodeTcbVersion, productFromCpuid, type SnpProduct, type TcbComponents } from './tcb.ts'
-import { U8_MAX, describe, child, JsonChecker, type JsonObject } from './trustee-json-checker.ts'
+import { U8_MAX, child, JsonChecker } from './trustee-json-checker.ts'
 
 /** A TCB_VERSION in the `sev` crate's serde form; `fmc` is a number on Turin only. */
 export interface TrusteeTcbJson {
@@ -294,7 +294,7 @@ function checkCertType(c: JsonChecker, type: unknown, path: string): string {
 
 function checkCertChain(c: JsonChecker, value: unknown, path: string): CertTableEntry[] {
   if (!Array.isArray(value)) {
-    c.add(path, `expected an array or null, got ${describe(value)}`)
+    c.add(path, `expected an array or null, got ${jsonKind(value)}`)
     return []
   }
   const entries: CertTableEntry[] = []

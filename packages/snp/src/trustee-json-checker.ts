@@ -5,26 +5,12 @@
  * @module
  * @internal
  */
+import { isJsonObject, jsonKind, type JsonObject } from '@initguard/core'
 export const U8_MAX = 0xff
 export const U32_MAX = 0xffff_ffff
 export const U64_MAX: bigint = (1n << 64n) - 1n
 export const MAX_PROBLEMS = 50
 export const MAX_KEY_SHOWN = 40
-
-export type JsonObject = Readonly<Record<string, unknown>>
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
-  const proto: unknown = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'number' && !Number.isFinite(value)) return 'a non-finite number'
-  return `a ${typeof value}`
-}
 
 export function child(path: string, key: string): string {
   // Field names are the only input that reaches a message: cut long ones, quote unusual ones.
@@ -55,7 +41,7 @@ export class JsonChecker {
   /** An object with only `keys` (others are reported); undefined (and reported) if not an object. */
   object(value: unknown, path: string, keys: readonly string[]): JsonObject | undefined {
     if (!isJsonObject(value)) {
-      this.add(path, `expected an object, got ${describe(value)}`)
+      this.add(path, `expected an object, got ${jsonKind(value)}`)
       return undefined
     }
     for (const key of Object.keys(value)) {
@@ -94,7 +80,7 @@ export class JsonChecker {
     ) {
       this.add(
         path,
-        `expected an integer from 0 to ${max}, got ${typeof value === 'number' ? 'another number' : describe(value)}`,
+        `expected an integer from 0 to ${max}, got ${typeof value === 'number' ? 'another number' : jsonKind(value)}`,
       )
       return 0
     }
@@ -132,7 +118,7 @@ export class JsonChecker {
   /** A JSON array of byte values; `length` undefined means any non-zero length. */
   byteArray(value: unknown, path: string, length: number | undefined): Uint8Array {
     if (!Array.isArray(value)) {
-      this.add(path, `expected an array of bytes, got ${describe(value)}`)
+      this.add(path, `expected an array of bytes, got ${jsonKind(value)}`)
       return new Uint8Array(length ?? 0)
     }
     const items = value as readonly unknown[]
@@ -158,7 +144,7 @@ export class JsonChecker {
         // One problem per array: a bad array of thousands of items must not flood the report.
         this.add(
           `${path}[${i}]`,
-          `expected an integer from 0 to 255, got ${typeof item === 'number' ? 'another number' : describe(item)}`,
+          `expected an integer from 0 to 255, got ${typeof item === 'number' ? 'another number' : jsonKind(item)}`,
         )
         break
       }

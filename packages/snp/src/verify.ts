@@ -17,9 +17,9 @@
 import { createHash } from 'node:crypto'
 import {
   AppraisalError,
+  LruCache,
   UnavailableError,
   VerificationError,
-  subjectLine,
   type TrustAnchorInfo,
 } from '@initguard/core'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
@@ -80,47 +80,41 @@ export interface SnpVerification {
 /** The production trust anchors. */
 export const AMD_PRODUCTION_ANCHORS: SnpTrustAnchors = { roots: AMD_PRODUCTION_ROOTS }
 
-/** Parsed certificates and verified chains, kept across verifications. Bounded; oldest out first. */
+/**
+ * Parsed certificates and verified chains, kept across verifications. Bounded; least recently used
+ * out first.
+ */
 export class SnpVerifierCache {
-  readonly #certificates = new Map<string, AmdCertificate>()
-  readonly #chains = new Map<string, VerifiedChain>()
-  readonly #limit: number
+  readonly #certificates: LruCache<string, AmdCertificate>
+  readonly #pemCertificates: LruCache<string, AmdCertificate>
+  readonly #chains: LruCache<string, VerifiedChain>
 
   constructor(limit = 1024) {
-    this.#limit = limit
+    this.#certificates = new LruCache(limit)
+    this.#pemCertificates = new LruCache(limit)
+    this.#chains = new LruCache(limit)
   }
 
   /** A parsed certificate, from the cache when the same bytes were parsed before. */
   certificate(input: Uint8Array | string, what: string): AmdCertificate {
-    const key = createHash('sha256').update(input).digest('hex')
-    let certificate = this.#certificates.get(key)
-    if (certificate === undefined) {
-      certificate = parseAmdCertificate(input, what)
-      remember(this.#certificates, key, certificate, this.#limit)
+    // PEM text is its own key: a string's hash is computed once and kept by the engine, so a
+    // relying party that passes the same VCEK text every time pays no hashing; bytes are hashed.
+    if (typeof input === 'string') {
+      return this.#pemCertificates.getOrSet(input, () => parseAmdCertificate(input, what))
     }
-    return certificate
+    const key = createHash('sha256').update(input).digest('hex')
+    return this.#certificates.getOrSet(key, () => parseAmdCertificate(input, what))
   }
 
   /** A chain verified earlier for the same certificates and anchors, if `now` is inside its window. */
   chain(key: string, now: Date): VerifiedChain | undefined {
-    const chain = this.#chains.get(key)
-    return chain !== undefined && now >= chain.validFrom && now <= chain.validUntil
-      ? chain
-      : undefined
+    return this.#chains.get(key, now)
   }
 
-  /** Remember a verified chain. */
+  /** Remember a verified chain, for the window in which all its certificates are valid. */
   rememberChain(key: string, chain: VerifiedChain): void {
-    remember(this.#chains, key, chain, this.#limit)
+    this.#chains.set(key, chain, chain)
   }
-}
-
-function remember<T>(map: Map<string, T>, key: string, value: T, limit: number): void {
-  if (map.size >= limit) {
-    const oldest = map.keys().next()
-    if (oldest.done !== true) map.delete(oldest.value)
-  }
-  map.set(key, value)
 }
 
 const anchorIds = new WeakMap<SnpTrustAnchors, string>()
@@ -303,7 +297,7 @@ export function verifySnpEvidence(
           chain.root.fingerprint === AMD_PRODUCTION_ROOTS[product].fingerprints.ark
             ? 'pinned'
             : 'user-supplied',
-        subject: subjectLine(chain.root.x509.subject),
+        subject: chain.root.subjectLine,
         sha256: chain.root.fingerprint,
       },
     },

@@ -11,24 +11,7 @@
  * @module
  */
 
-/** True when bit `position` of `value` is set. */
-function bit(value: bigint, position: number): boolean {
-  return ((value >> BigInt(position)) & 1n) === 1n
-}
-
-/** Positions of the set bits of `value` that are not in `known`, ascending. */
-function setBitsOutside(value: bigint, known: bigint): number[] {
-  const bits: number[] = []
-  let rest = value & ~known
-  for (let position = 0; rest !== 0n; position++, rest >>= 1n) {
-    if ((rest & 1n) === 1n) bits.push(position)
-  }
-  return bits
-}
-
-function maskOf(positions: readonly number[]): bigint {
-  return positions.reduce((mask, p) => mask | (1n << BigInt(p)), 0n)
-}
+import { bitFlagDecoder } from '@initguard/core'
 
 const U64_MASK = (1n << 64n) - 1n
 
@@ -83,7 +66,20 @@ export interface TdAttributes {
   readonly unknownBits: readonly number[]
 }
 
-const TD_ATTRIBUTES_KNOWN = maskOf([0, 4, 5, 6, 16, 27, 28, 29, 30, 31, 62, 63])
+const decodeTdFlags = bitFlagDecoder({
+  debug: 0,
+  hgsPlusProf: 4,
+  perfProf: 5,
+  pmtProf: 6,
+  icssd: 16,
+  lass: 27,
+  septVeDisable: 28,
+  migratable: 29,
+  pks: 30,
+  keyLocker: 31,
+  tpa: 62,
+  perfmon: 63,
+})
 
 /**
  * Decode a TD ATTRIBUTES value (see {@link TdAttributes} for the bits). Never throws: unknown bits
@@ -96,22 +92,7 @@ const TD_ATTRIBUTES_KNOWN = maskOf([0, 4, 5, 6, 16, 27, 28, 29, 30, 31, 62, 63])
  */
 export function decodeTdAttributes(raw: bigint): TdAttributes {
   const value = raw & U64_MASK
-  return {
-    raw: value,
-    debug: bit(value, 0),
-    hgsPlusProf: bit(value, 4),
-    perfProf: bit(value, 5),
-    pmtProf: bit(value, 6),
-    icssd: bit(value, 16),
-    lass: bit(value, 27),
-    septVeDisable: bit(value, 28),
-    migratable: bit(value, 29),
-    pks: bit(value, 30),
-    keyLocker: bit(value, 31),
-    tpa: bit(value, 62),
-    perfmon: bit(value, 63),
-    unknownBits: setBitsOutside(value, TD_ATTRIBUTES_KNOWN),
-  }
+  return { raw: value, ...decodeTdFlags(value) }
 }
 
 /**
@@ -190,7 +171,28 @@ export interface XsaveFeatures {
   readonly unknownBits: readonly number[]
 }
 
-const XSAVE_KNOWN = (1n << 20n) - 1n
+const decodeXsaveFlags = bitFlagDecoder({
+  x87: 0,
+  sse: 1,
+  avx: 2,
+  mpxBndregs: 3,
+  mpxBndcsr: 4,
+  avx512Opmask: 5,
+  avx512ZmmHi256: 6,
+  avx512Hi16Zmm: 7,
+  pt: 8,
+  pkru: 9,
+  pasid: 10,
+  cetUser: 11,
+  cetSupervisor: 12,
+  hdc: 13,
+  uintr: 14,
+  lbr: 15,
+  hwp: 16,
+  amxTilecfg: 17,
+  amxTiledata: 18,
+  apx: 19,
+})
 
 /**
  * Decode an XSAVE feature mask, TDX XFAM or SGX XFRM (see {@link XsaveFeatures} for the bits).
@@ -203,30 +205,7 @@ const XSAVE_KNOWN = (1n << 20n) - 1n
  */
 export function decodeXsaveFeatures(raw: bigint): XsaveFeatures {
   const value = raw & U64_MASK
-  return {
-    raw: value,
-    x87: bit(value, 0),
-    sse: bit(value, 1),
-    avx: bit(value, 2),
-    mpxBndregs: bit(value, 3),
-    mpxBndcsr: bit(value, 4),
-    avx512Opmask: bit(value, 5),
-    avx512ZmmHi256: bit(value, 6),
-    avx512Hi16Zmm: bit(value, 7),
-    pt: bit(value, 8),
-    pkru: bit(value, 9),
-    pasid: bit(value, 10),
-    cetUser: bit(value, 11),
-    cetSupervisor: bit(value, 12),
-    hdc: bit(value, 13),
-    uintr: bit(value, 14),
-    lbr: bit(value, 15),
-    hwp: bit(value, 16),
-    amxTilecfg: bit(value, 17),
-    amxTiledata: bit(value, 18),
-    apx: bit(value, 19),
-    unknownBits: setBitsOutside(value, XSAVE_KNOWN),
-  }
+  return { raw: value, ...decodeXsaveFlags(value) }
 }
 
 /**
@@ -270,7 +249,16 @@ export interface SgxAttributes {
   readonly xfrm: XsaveFeatures
 }
 
-const SGX_FLAGS_KNOWN = maskOf([0, 1, 2, 4, 5, 6, 7, 10])
+const decodeSgxFlags = bitFlagDecoder({
+  init: 0,
+  debug: 1,
+  mode64Bit: 2,
+  provisionKey: 4,
+  einitTokenKey: 5,
+  cet: 6,
+  kss: 7,
+  aexNotify: 10,
+})
 
 /**
  * Decode SGX ATTRIBUTES from its two 64-bit halves (see {@link SgxAttributes} for the bits). Never
@@ -283,17 +271,11 @@ const SGX_FLAGS_KNOWN = maskOf([0, 1, 2, 4, 5, 6, 7, 10])
  */
 export function decodeSgxAttributes(flags: bigint, xfrm: bigint): SgxAttributes {
   const value = flags & U64_MASK
+  const { unknownBits, ...named } = decodeSgxFlags(value)
   return {
     flags: value,
-    init: bit(value, 0),
-    debug: bit(value, 1),
-    mode64Bit: bit(value, 2),
-    provisionKey: bit(value, 4),
-    einitTokenKey: bit(value, 5),
-    cet: bit(value, 6),
-    kss: bit(value, 7),
-    aexNotify: bit(value, 10),
-    unknownFlagBits: setBitsOutside(value, SGX_FLAGS_KNOWN),
+    ...named,
+    unknownFlagBits: unknownBits,
     xfrm: decodeXsaveFeatures(xfrm),
   }
 }

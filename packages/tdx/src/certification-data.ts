@@ -21,7 +21,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer'
-import { UnavailableError, base64ToBytes } from '@initguard/core'
+import { LruCache, UnavailableError, base64ToBytes } from '@initguard/core'
 import type { MalformedInputError } from '@initguard/core'
 import { quoteError } from './parse-support.ts'
 
@@ -138,10 +138,6 @@ export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
   const known = PARSED_CHAINS.get(text)
   if (known !== undefined) return known.map((c) => ({ pem: c.pem, der: c.der.slice() }))
   const certificates = decodePemChain(text)
-  if (PARSED_CHAINS.size >= MAX_PARSED_CHAINS) {
-    const oldest = PARSED_CHAINS.keys().next().value
-    if (oldest !== undefined) PARSED_CHAINS.delete(oldest)
-  }
   PARSED_CHAINS.set(
     text,
     certificates.map((c) => ({ pem: c.pem, der: c.der.slice() })),
@@ -149,9 +145,8 @@ export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
   return certificates
 }
 
-/** Chains decoded so far, by their text (bounded; oldest out). */
-const PARSED_CHAINS = new Map<string, readonly PemCertificate[]>()
-const MAX_PARSED_CHAINS = 64
+/** Chains decoded so far, by their text (bounded; least recently used out). */
+const PARSED_CHAINS = new LruCache<string, readonly PemCertificate[]>(64)
 
 function decodePemChain(text: string): PemCertificate[] {
   const bad = text.search(/[^\x20-\x7e\t\r\n]/)

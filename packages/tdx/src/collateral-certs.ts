@@ -1,7 +1,7 @@
 /**
  * The X.509 certificates of Intel's collateral chains (Root CA, TCB Signing, PCK Platform/Processor
- * CA): parsed once with `node:crypto` for the key and signature, and with core's strict DER reader
- * for the exact issuer/subject bytes, serial number, validity and signature algorithm.
+ * CA): read by core's certificate reader (exact issuer/subject bytes, serial number, validity,
+ * signature algorithm, the key), with the common names and the serial-number form used here.
  *
  * ```asn1
  * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm AlgorithmIdentifier,
@@ -14,19 +14,17 @@
  * @see RFC 5280 §4.1.
  * @module
  */
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto'
+import type { X509Certificate, KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
   base64ToBytes,
-  decodeDerExplicit,
-  decodeDerInteger,
+  constantTimeEqual,
   decodeDerOid,
   decodeDerPrintableString,
   decodeDerSequence,
   decodeDerSet,
-  decodeDerTime,
   decodeDerUtf8String,
-  parseDer,
+  readX509Certificate,
   type DerElement,
 } from '@initguard/core'
 
@@ -114,7 +112,11 @@ export function signatureAlgorithmOf(
   outer: DerElement | undefined,
   what: string,
 ): string {
-  if (inner === undefined || outer === undefined || !sameBytes(inner.encoded, outer.encoded)) {
+  if (
+    inner === undefined ||
+    outer === undefined ||
+    !constantTimeEqual(inner.encoded, outer.encoded)
+  ) {
     throw new MalformedInputError(
       'ERR_TDX_SIGNATURE_ALGORITHM_MISMATCH',
       `${what}: the signature algorithm inside the signed part differs from the one outside it`,
@@ -122,11 +124,6 @@ export function signatureAlgorithmOf(
     )
   }
   return decodeDerOid(decodeDerSequence(outer, `${what} signatureAlgorithm`)[0], what)
-}
-
-/** True when `a` and `b` hold the same bytes (public data: no need for constant time). */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
 }
 
 /**
@@ -139,51 +136,27 @@ export function parseCollateralCertificate(
   input: Uint8Array | string,
   what: string,
 ): CollateralCertificate {
-  const der = typeof input === 'string' ? pemToDer(input, what) : Uint8Array.from(input)
-  const certificate = parseDer(der, { name: what })
-  const [tbs, outerAlgorithm] = decodeDerSequence(certificate, what)
-  const fields = decodeDerSequence(tbs, `${what} tbsCertificate`)
-  // version [0] is present in every v3 certificate; without it, the fields shift by one.
-  const offset = fields[0]?.tagClass === 'context' ? 1 : 0
-  if (offset === 1) decodeDerExplicit(fields[0], 0, `${what} version`)
-  const serial = decodeDerInteger(fields[offset], `${what} serialNumber`)
-  const signatureAlgorithm = signatureAlgorithmOf(fields[offset + 1], outerAlgorithm, what)
-  const issuer = fields[offset + 2]
-  const validity = decodeDerSequence(fields[offset + 3], `${what} validity`)
-  const subject = fields[offset + 4]
-  if (issuer === undefined || subject === undefined) {
-    throw new MalformedInputError('ERR_TDX_CERT_INVALID', `${what} has no issuer or subject`, {
-      details: { what },
-    })
-  }
-  const notBefore = decodeDerTime(validity[0], `${what} notBefore`)
-  const notAfter = decodeDerTime(validity[1], `${what} notAfter`)
-  const commonName = commonNameOf(subject, `${what} subject`)
-  commonNameOf(issuer, `${what} issuer`)
-  let x509: X509Certificate
-  let publicKey: KeyObject
-  try {
-    x509 = new X509Certificate(der)
-    publicKey = x509.publicKey
-  } catch (cause) {
-    throw new MalformedInputError(
-      'ERR_TDX_CERT_INVALID',
-      `${what} is not a valid X.509 certificate`,
-      { cause, details: { what } },
-    )
-  }
+  const fields = readX509Certificate(typeof input === 'string' ? pemToDer(input, what) : input, {
+    what,
+    codes: {
+      invalid: 'ERR_TDX_CERT_INVALID',
+      algorithmMismatch: 'ERR_TDX_SIGNATURE_ALGORITHM_MISMATCH',
+    },
+  })
+  const commonName = commonNameOf(fields.subject, `${what} subject`)
+  commonNameOf(fields.issuer, `${what} issuer`)
   return {
-    der,
-    fingerprint: createHash('sha256').update(der).digest('hex'),
-    x509,
-    publicKey,
-    subject: subject.encoded,
-    issuer: issuer.encoded,
+    der: fields.der,
+    fingerprint: fields.fingerprint,
+    x509: fields.x509,
+    publicKey: fields.publicKey,
+    subject: fields.subject.encoded,
+    issuer: fields.issuer.encoded,
     commonName,
-    serialNumber: serialKey(serial),
-    notBefore,
-    notAfter,
-    signatureAlgorithm,
+    serialNumber: serialKey(fields.serialNumber),
+    notBefore: fields.notBefore,
+    notAfter: fields.notAfter,
+    signatureAlgorithm: fields.signatureAlgorithm,
   }
 }
 

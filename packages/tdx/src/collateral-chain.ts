@@ -9,12 +9,16 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto'
-import { MalformedInputError, VerificationError } from '@initguard/core'
+import {
+  LruCache,
+  MalformedInputError,
+  VerificationError,
+  constantTimeEqual,
+} from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   parseCollateralCertificate,
   parseCollateralCertificates,
-  sameBytes,
   type CollateralCertificate,
 } from './collateral-certs.ts'
 import { isSerialRevoked, type X509Crl } from './crl.ts'
@@ -32,13 +36,15 @@ export function fail(code: `ERR_TDX_${string}`, message: string, hint?: string):
 }
 
 /** Parsed anchors: parsing (and the self-signature check) is done once per root. */
-const anchors = new Map<string, CollateralCertificate>()
+const anchors = new LruCache<string, CollateralCertificate>(16)
 
 /** The trust anchor, parsed and checked to be self-signed; cached per root. */
 export function trustedRoot(root: string | X509Certificate): CollateralCertificate {
   const key = root instanceof X509Certificate ? root.fingerprint256 : root
-  const cached = anchors.get(key)
-  if (cached !== undefined) return cached
+  return anchors.getOrSet(key, () => parseTrustedRoot(root))
+}
+
+function parseTrustedRoot(root: string | X509Certificate): CollateralCertificate {
   const parsed = parseCollateralCertificate(
     root instanceof X509Certificate ? new Uint8Array(root.raw) : root,
     'trusted root',
@@ -50,15 +56,13 @@ export function trustedRoot(root: string | X509Certificate): CollateralCertifica
       { hint: 'pass the root CA certificate, not an intermediate' },
     )
   }
-  if (anchors.size >= 16) anchors.clear()
-  anchors.set(key, parsed)
   return parsed
 }
 
 /** OpenSSL throws, rather than answering false, on some malformed signatures: both mean no. */
 export function signedBy(child: CollateralCertificate, parent: CollateralCertificate): boolean {
   try {
-    return sameBytes(child.issuer, parent.subject) && child.x509.verify(parent.publicKey)
+    return constantTimeEqual(child.issuer, parent.subject) && child.x509.verify(parent.publicKey)
   } catch {
     return false
   }
@@ -89,14 +93,14 @@ export function verifyIssuerChain(
       `the ${what} has ${certificates.length} certificates; expected the signer and then the root`,
     )
   }
-  if (last !== undefined && !sameBytes(last.der, root.der)) {
+  if (last !== undefined && !constantTimeEqual(last.der, root.der)) {
     throw fail(
       'ERR_TDX_COLLATERAL_ROOT_UNTRUSTED',
       `the ${what} ends in ${last.commonName || 'a certificate without a CN'} (SHA-256 ${last.fingerprint.slice(0, 16)}…), which is not the trusted root`,
       'only the pinned Intel SGX Root CA (or a root passed explicitly) is trusted; a chain to any other root is refused',
     )
   }
-  if (sameBytes(signer.der, root.der) || !signerNames.includes(signer.commonName)) {
+  if (constantTimeEqual(signer.der, root.der) || !signerNames.includes(signer.commonName)) {
     throw fail(
       'ERR_TDX_COLLATERAL_CHAIN',
       `the ${what} starts with ${signer.commonName || 'a certificate without a CN'}, expected ${signerNames.join(' or ')}`,

@@ -26,7 +26,15 @@
  * @module
  */
 import { verify, type X509Certificate } from 'node:crypto'
-import { UsageError, VerificationError, stringToUtf8, utf8ToString } from '@initguard/core'
+import {
+  LruCache,
+  UsageError,
+  stringToUtf8,
+  utf8ToString,
+  checkValidityWindow,
+  commonValidity,
+  type ValidityWindow,
+} from '@initguard/core'
 import {
   PLATFORM_CA_CN,
   PROCESSOR_CA_CN,
@@ -86,17 +94,17 @@ export interface VerifiedCollateral {
 
 /**
  * Verified collateral kept across verifications, keyed by the SHA-256 of its content and the trust
- * anchor; bounded, oldest out first. A hit inside the stored window skips all signature checks.
+ * anchor; bounded, least recently used out first. A hit inside the stored window skips all
+ * signature checks.
  */
 export class CollateralCache {
-  readonly #entries = new Map<string, VerifiedCollateral>()
-  readonly #limit: number
+  readonly #entries: LruCache<string, VerifiedCollateral>
   #hits = 0
   #misses = 0
 
   /** @param limit - The most entries kept (default 256). */
   constructor(limit = 256) {
-    this.#limit = Math.max(1, limit)
+    this.#entries = new LruCache(Math.max(1, limit))
   }
 
   /** Verifications answered from the cache. */
@@ -116,8 +124,8 @@ export class CollateralCache {
 
   /** A result stored under `key` whose window contains `now`. */
   lookup(key: string, now: Date): VerifiedCollateral | undefined {
-    const found = this.#entries.get(key)
-    if (found !== undefined && now >= found.validFrom && now <= found.validUntil) {
+    const found = this.#entries.get(key, now)
+    if (found !== undefined) {
       this.#hits += 1
       return found
     }
@@ -125,13 +133,9 @@ export class CollateralCache {
     return undefined
   }
 
-  /** Remember a verified result. */
+  /** Remember a verified result, for the window in which every part of it is valid. */
   store(key: string, verified: VerifiedCollateral): void {
-    if (!this.#entries.has(key) && this.#entries.size >= this.#limit) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
-    }
-    this.#entries.set(key, verified)
+    this.#entries.set(key, verified, verified)
   }
 }
 
@@ -163,41 +167,21 @@ function verifyDocumentSignature(
   }
 }
 
-interface Window {
+interface Window extends ValidityWindow {
   readonly what: string
-  readonly from: Date
-  readonly until: Date
   readonly certificate: boolean
 }
 
 function checkWindow(window: Window, now: Date): void {
   const prefix = window.certificate ? 'ERR_TDX_COLLATERAL_CERT' : 'ERR_TDX_COLLATERAL'
-  const details = {
-    what: window.what,
-    from: window.from.toISOString(),
-    until: window.until.toISOString(),
-    now: now.toISOString(),
-  }
-  if (now < window.from) {
-    throw new VerificationError(
-      `${prefix}_NOT_YET_VALID`,
-      `the ${window.what} is not valid until ${details.from} (checked at ${details.now})`,
-      {
-        details,
-        hint: 'check the clock, or verify as of a time inside the window (--at TIME)',
-      },
-    )
-  }
-  if (now > window.until) {
-    throw new VerificationError(
-      `${prefix}_EXPIRED`,
-      `the ${window.what} expired at ${details.until} (checked at ${details.now})`,
-      {
-        details,
-        hint: 'fetch current collateral (from Intel PCS or --pccs URL, or a newer --collateral FILE); to check old evidence, verify as of a time inside the window (--at TIME)',
-      },
-    )
-  }
+  checkValidityWindow(window, now, window.what, {
+    notYetValid: `${prefix}_NOT_YET_VALID`,
+    expired: `${prefix}_EXPIRED`,
+    hint:
+      now < window.notBefore
+        ? 'check the clock, or verify as of a time inside the window (--at TIME)'
+        : 'fetch current collateral (from Intel PCS or --pccs URL, or a newer --collateral FILE); to check old evidence, verify as of a time inside the window (--at TIME)',
+  })
 }
 
 function collateralWindows(
@@ -205,14 +189,14 @@ function collateralWindows(
 ): Window[] {
   const certificate = (what: string, c: CollateralCertificate): Window => ({
     what: `${what} certificate (${c.commonName})`,
-    from: c.notBefore,
-    until: c.notAfter,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
     certificate: true,
   })
   const crl = (what: string, c: X509Crl): Window => ({
     what,
-    from: c.thisUpdate,
-    until: c.nextUpdate,
+    notBefore: c.thisUpdate,
+    notAfter: c.nextUpdate,
     certificate: false,
   })
   return [
@@ -222,14 +206,14 @@ function collateralWindows(
     certificate('PCK CRL issuer', parts.pckCa),
     {
       what: 'TCB info',
-      from: parts.tcbInfo.issueDate,
-      until: parts.tcbInfo.nextUpdate,
+      notBefore: parts.tcbInfo.issueDate,
+      notAfter: parts.tcbInfo.nextUpdate,
       certificate: false,
     },
     {
       what: 'QE identity',
-      from: parts.qeIdentity.issueDate,
-      until: parts.qeIdentity.nextUpdate,
+      notBefore: parts.qeIdentity.issueDate,
+      notAfter: parts.qeIdentity.nextUpdate,
       certificate: false,
     },
     crl('Root CA CRL', parts.rootCaCrl),
@@ -340,8 +324,7 @@ export function verifyCollateral(
   const verified: VerifiedCollateral = {
     digest,
     ...parts,
-    validFrom: new Date(Math.max(...windows.map((w) => w.from.getTime()))),
-    validUntil: new Date(Math.min(...windows.map((w) => w.until.getTime()))),
+    ...commonValidity(windows),
   }
   options.cache?.store(key, verified)
   return verified

@@ -27,18 +27,18 @@
  */
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
-import { bytesToHex, hexToBytes } from '@initguard/core'
 import {
+  bytesToHex,
+  hexToBytes,
   asObject,
   fieldError,
   hexField,
   member,
   parseJson,
-  pemChainField,
   stringField,
-  textOf,
   type JsonDocument,
-} from './json-fields.ts'
+} from '@initguard/core'
+import { pemChainMember, textOf } from './json-fields.ts'
 
 /** Raw, unverified collateral for one quote. */
 export interface DcapCollateral {
@@ -113,24 +113,12 @@ export function parseCollateralJson(input: string | Uint8Array): DcapCollateral 
   return {
     tcbInfo: jsonText(obj, 'tcb_info', path),
     tcbInfoSignature: hexField(DOC, obj, 'tcb_info_signature', path, 64),
-    tcbInfoIssuerChain: pemChainField(
-      DOC,
-      stringField(DOC, obj, 'tcb_info_issuer_chain', path),
-      `${path}.tcb_info_issuer_chain`,
-    ),
+    tcbInfoIssuerChain: pemChainMember(DOC, obj, 'tcb_info_issuer_chain', path),
     qeIdentity: jsonText(obj, 'qe_identity', path),
     qeIdentitySignature: hexField(DOC, obj, 'qe_identity_signature', path, 64),
-    qeIdentityIssuerChain: pemChainField(
-      DOC,
-      stringField(DOC, obj, 'qe_identity_issuer_chain', path),
-      `${path}.qe_identity_issuer_chain`,
-    ),
+    qeIdentityIssuerChain: pemChainMember(DOC, obj, 'qe_identity_issuer_chain', path),
     pckCrl: nonEmptyHex(obj, 'pck_crl', path),
-    pckCrlIssuerChain: pemChainField(
-      DOC,
-      stringField(DOC, obj, 'pck_crl_issuer_chain', path),
-      `${path}.pck_crl_issuer_chain`,
-    ),
+    pckCrlIssuerChain: pemChainMember(DOC, obj, 'pck_crl_issuer_chain', path),
     rootCaCrl: nonEmptyHex(obj, 'root_ca_crl', path),
   }
 }

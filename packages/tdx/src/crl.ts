@@ -39,11 +39,11 @@ import {
   parseDer,
   utf8ToString,
   type DerElement,
+  constantTimeEqual,
 } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   commonNameOf,
-  sameBytes,
   serialKey,
   signatureAlgorithmOf,
   type CollateralCertificate,
@@ -260,7 +260,7 @@ export function verifyCrlSignature(
       },
     )
   }
-  if (!sameBytes(crl.issuer, issuer.subject)) {
+  if (!constantTimeEqual(crl.issuer, issuer.subject)) {
     throw new VerificationError(
       'ERR_TDX_CRL_ISSUER',
       `the ${what} is issued by ${crl.issuerCommonName || '(no CN)'}, not by ${issuer.commonName || '(no CN)'}`,

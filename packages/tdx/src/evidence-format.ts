@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { MalformedInputError, base64ToBytes, utf8ToString } from '@initguard/core'
+import {
+  MalformedInputError,
+  base64ToBytes,
+  parseJsonBytes,
+  startsAsJsonObject,
+} from '@initguard/core'
 import { parseDcapQuote, type DcapQuote } from './quote.ts'
 
 /** The forms DCAP evidence is recognised in. */
@@ -37,20 +42,9 @@ export function looksLikeDcapQuote(bytes: Uint8Array): boolean {
  *   quote parser's errors.
  */
 export function parseDcapEvidence(bytes: Uint8Array): DcapEvidence {
-  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
-  if (first !== 0x7b /* { */)
+  if (!startsAsJsonObject(bytes))
     return { format: 'quote', quote: parseDcapQuote(bytes), eventLog: undefined }
-  let json: unknown
-  try {
-    json = JSON.parse(utf8ToString(bytes, { field: 'evidence JSON' }))
-  } catch (cause) {
-    if (cause instanceof MalformedInputError) throw cause
-    throw new MalformedInputError(
-      'ERR_TDX_EVIDENCE_JSON',
-      'the evidence looks like JSON but does not parse',
-      { cause },
-    )
-  }
+  const json = parseJsonBytes(bytes, 'evidence', 'ERR_TDX_EVIDENCE_JSON')
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new MalformedInputError('ERR_TDX_EVIDENCE_JSON', 'the evidence JSON is not an object')
   }

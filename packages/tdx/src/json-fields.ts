@@ -1,239 +1,23 @@
 /**
- * Strict readers for the fields of Intel's collateral JSON (TCB info, QE identity, the collateral
- * document, PCS response bodies). Each reader names the field by its path (`tcbInfo.tcbLevels[2]
- * .tcb.pcesvn`) in the message and in `details.field`, and throws one code per document.
- *
- * Unknown fields are ignored, as Intel adds fields to its structures over time (`tdxModule
- * Identities` arrived within TCB info v3); every field that is read is checked for type and range.
+ * What Intel's collateral JSON holds beyond core's JSON field checker: PEM certificate chains, TCB
+ * levels keyed by one ISVSVN, and text given as a string or as UTF-8 bytes.
  *
  * @module
  */
-import { MalformedInputError, hexToBytes, utf8ToString } from '@initguard/core'
-
-/** A JSON object as `JSON.parse` returns it. */
-export type JsonObject = Readonly<Record<string, unknown>>
-
-/** Which document is being read, for messages and the error code. */
-export interface JsonDocument {
-  /** Name of the document in messages, e.g. `"TCB info"`. */
-  readonly name: string
-  /** The code every error about this document carries. */
-  readonly code: `ERR_TDX_${string}`
-  /** How to fix a malformed document. */
-  readonly hint: string
-}
-
-/** A malformed-document error naming `path`. */
-export function fieldError(doc: JsonDocument, path: string, problem: string): MalformedInputError {
-  return new MalformedInputError(doc.code, `${doc.name}: ${path} ${problem}`, {
-    details: { document: doc.name, field: path },
-    hint: doc.hint,
-  })
-}
-
-/** Parse JSON text, mapping a syntax error to the document's code. */
-export function parseJson(doc: JsonDocument, text: string, path: string): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch (cause) {
-    throw new MalformedInputError(doc.code, `${doc.name}: ${path} is not valid JSON`, {
-      cause,
-      details: { document: doc.name, field: path, length: text.length },
-      hint: doc.hint,
-    })
-  }
-}
-
-/** True for a plain JSON object (not an array, not null). */
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** `value` as an object, or an error naming `path`. */
-export function asObject(doc: JsonDocument, value: unknown, path: string): JsonObject {
-  if (!isJsonObject(value)) throw fieldError(doc, path, `must be an object (${kindOf(value)})`)
-  return value
-}
-
-/** The own property `key` of `obj`, or `undefined` when absent. */
-export function member(obj: JsonObject, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined
-}
-
-function present(doc: JsonDocument, obj: JsonObject, key: string, path: string): unknown {
-  const value = member(obj, key)
-  if (value === undefined) throw fieldError(doc, `${path}.${key}`, 'is missing')
-  return value
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  return `a ${typeof value}`
-}
-
-/** A required string member. */
-export function stringField(doc: JsonDocument, obj: JsonObject, key: string, path: string): string {
-  const value = present(doc, obj, key, path)
-  if (typeof value !== 'string') {
-    throw fieldError(doc, `${path}.${key}`, `must be a string (${kindOf(value)})`)
-  }
-  return value
-}
-
-/** A required integer member in `[min, max]`. */
-export function integerField(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-  min: number,
-  max: number,
-): number {
-  const value = present(doc, obj, key, path)
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw fieldError(
-      doc,
-      `${path}.${key}`,
-      `must be an integer from ${min} to ${max} (${typeof value === 'number' ? String(value) : kindOf(value)})`,
-    )
-  }
-  return value
-}
-
-/** A required object member. */
-export function objectField(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-): JsonObject {
-  return asObject(doc, present(doc, obj, key, path), `${path}.${key}`)
-}
-
-/** A required array member. */
-export function arrayField(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-): readonly unknown[] {
-  const value = present(doc, obj, key, path)
-  if (!Array.isArray(value)) {
-    throw fieldError(doc, `${path}.${key}`, `must be an array (${kindOf(value)})`)
-  }
-  return value as readonly unknown[]
-}
-
-/** A required non-empty array member. */
-export function nonEmptyArrayField(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-): readonly unknown[] {
-  const value = arrayField(doc, obj, key, path)
-  if (value.length === 0) throw fieldError(doc, `${path}.${key}`, 'must not be empty')
-  return value
-}
-
-const HEX = /^[0-9A-Fa-f]*$/
-
-/** A required hex-string member of exactly `length` bytes (either case). */
-export function hexField(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-  length: number,
-): Uint8Array {
-  const text = stringField(doc, obj, key, path)
-  if (!HEX.test(text) || text.length !== length * 2) {
-    throw fieldError(
-      doc,
-      `${path}.${key}`,
-      `must be ${length * 2} hex digits (${length} bytes); it has ${text.length} characters${HEX.test(text) ? '' : ', not all hex'}`,
-    )
-  }
-  return hexToBytes(text)
-}
-
-/**
- * `YYYY-MM-DDTHH:MM:SS[.fff]Z`, as Intel writes `issueDate`, `nextUpdate` and `tcbDate`
- * (ISO 8601 in UTC).
- */
-const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$/
-
-/** A required ISO 8601 UTC date-time member, checked against the calendar. */
-export function dateField(doc: JsonDocument, obj: JsonObject, key: string, path: string): Date {
-  const text = stringField(doc, obj, key, path)
-  const m = DATE.exec(text)
-  if (m !== null) {
-    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ]
-    const ms = Number((m[7] ?? '0').padEnd(3, '0'))
-    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms))
-    // Date.UTC rolls 2023-02-30 over to March; a real date survives the round trip unchanged.
-    if (
-      date.getUTCFullYear() === y &&
-      date.getUTCMonth() === mo - 1 &&
-      date.getUTCDate() === d &&
-      date.getUTCHours() === h &&
-      date.getUTCMinutes() === mi &&
-      date.getUTCSeconds() === s
-    ) {
-      return date
-    }
-  }
-  throw fieldError(
-    doc,
-    `${path}.${key}`,
-    'must be an ISO 8601 UTC date-time such as 2023-06-18T08:42:58Z',
-  )
-}
-
-/** An optional array of strings (`advisoryIDs`); absent means empty. */
-export function optionalStringArray(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-): readonly string[] {
-  if (member(obj, key) === undefined) return []
-  const values = arrayField(doc, obj, key, path)
-  return values.map((v, i) => {
-    if (typeof v !== 'string') {
-      throw fieldError(doc, `${path}.${key}[${i}]`, `must be a string (${kindOf(v)})`)
-    }
-    return v
-  })
-}
-
-/** A required string member that must be one of `allowed`. */
-export function enumField<T extends string>(
-  doc: JsonDocument,
-  obj: JsonObject,
-  key: string,
-  path: string,
-  allowed: readonly T[],
-): T {
-  const value = stringField(doc, obj, key, path)
-  const found = allowed.find((a) => a === value)
-  if (found === undefined) {
-    throw fieldError(
-      doc,
-      `${path}.${key}`,
-      `must be one of ${allowed.join(', ')} (got a ${value.length}-character string that is none of them)`,
-    )
-  }
-  return found
-}
+import {
+  asObject,
+  dateField,
+  enumField,
+  fieldError,
+  integerField,
+  nonEmptyArrayField,
+  objectField,
+  optionalStringArray,
+  stringField,
+  utf8ToString,
+  type JsonDocument,
+  type JsonObject,
+} from '@initguard/core'
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/
 
@@ -242,10 +26,57 @@ export function textOf(input: string | Uint8Array, field: string): string {
   return typeof input === 'string' ? input : utf8ToString(input, { field })
 }
 
+/** The string member `key` of `obj`, which must hold at least one PEM certificate block. */
+export function pemChainMember(
+  doc: JsonDocument,
+  obj: JsonObject,
+  key: string,
+  path: string,
+): string {
+  return pemChainField(doc, stringField(doc, obj, key, path), `${path}.${key}`)
+}
+
 /** `value` if it holds at least one PEM certificate block. */
 export function pemChainField(doc: JsonDocument, value: string, path: string): string {
   if (!PEM_CERTIFICATE.test(value)) {
     throw fieldError(doc, path, 'must hold PEM certificates (-----BEGIN CERTIFICATE-----)')
   }
   return value
+}
+
+/** A TCB level keyed by one ISVSVN: a QE identity's levels, a TDX module identity's levels. */
+export interface IsvSvnTcbLevel<S extends string> {
+  /** `tcb.isvsvn`. */
+  readonly isvSvn: number
+  /** When Intel released this level. */
+  readonly tcbDate: Date
+  /** Intel's verdict at this level. */
+  readonly tcbStatus: S
+  /** Advisories that apply at this level. */
+  readonly advisoryIds: readonly string[]
+}
+
+/**
+ * The non-empty `tcbLevels` of `obj`, each `{ tcb: { isvsvn }, tcbDate, tcbStatus, advisoryIDs }`,
+ * ordered by ISVSVN, highest first, as Intel's QVL keeps them (it takes the first match).
+ */
+export function isvSvnTcbLevels<S extends string>(
+  doc: JsonDocument,
+  obj: JsonObject,
+  path: string,
+  statuses: readonly S[],
+  maxIsvSvn: number,
+): IsvSvnTcbLevel<S>[] {
+  const levels = nonEmptyArrayField(doc, obj, 'tcbLevels', path).map((value, i) => {
+    const p = `${path}.tcbLevels[${i}]`
+    const level = asObject(doc, value, p)
+    const tcb = objectField(doc, level, 'tcb', p)
+    return {
+      isvSvn: integerField(doc, tcb, 'isvsvn', `${p}.tcb`, 0, maxIsvSvn),
+      tcbDate: dateField(doc, level, 'tcbDate', p),
+      tcbStatus: enumField(doc, level, 'tcbStatus', p, statuses),
+      advisoryIds: optionalStringArray(doc, level, 'advisoryIDs', p),
+    }
+  })
+  return levels.toSorted((a, b) => b.isvSvn - a.isvSvn)
 }

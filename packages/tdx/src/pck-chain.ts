@@ -5,11 +5,16 @@
  *
  * @module
  */
-import { VerificationError, subjectLine } from '@initguard/core'
+import {
+  VerificationError,
+  subjectLine,
+  constantTimeEqual,
+  checkValidityWindow,
+  commonValidity,
+} from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
   parseCollateralCertificate,
-  sameBytes,
   type CollateralCertificate,
 } from './collateral-certs.ts'
 import { fail, signedBy } from './collateral-chain.ts'
@@ -58,12 +63,10 @@ function checkShape(certificate: CollateralCertificate, role: string): void {
 }
 
 function checkValidity(certificate: CollateralCertificate, role: string, now: Date): void {
-  if (now < certificate.notBefore || now > certificate.notAfter) {
-    throw fail(
-      now < certificate.notBefore ? 'ERR_TDX_CERT_NOT_YET_VALID' : 'ERR_TDX_CERT_EXPIRED',
-      `the ${role} (${certificate.commonName}) is valid from ${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not at ${now.toISOString()}`,
-    )
-  }
+  checkValidityWindow(certificate, now, `${role} (${certificate.commonName})`, {
+    notYetValid: 'ERR_TDX_CERT_NOT_YET_VALID',
+    expired: 'ERR_TDX_CERT_EXPIRED',
+  })
 }
 
 /**
@@ -87,7 +90,7 @@ export function verifyPckChain(
       `the PCK chain has ${parsed.length} certificates; expected the PCK certificate, its CA and the root`,
     )
   }
-  if (last !== undefined && !sameBytes(last.der, root.der)) {
+  if (last !== undefined && !constantTimeEqual(last.der, root.der)) {
     throw new VerificationError(
       'ERR_TDX_PCK_ROOT_UNTRUSTED',
       `the PCK chain ends at ${subjectLine(last.x509.subject) || 'a certificate without a subject'}, SHA-256 ${last.fingerprint}, which is not ${trustedRootText(root)}`,
@@ -135,14 +138,12 @@ export function verifyPckChain(
   ] as const) {
     checkValidity(certificate, role, now)
   }
-  const chain = [root, ca, pck]
   return {
     pck,
     ca,
     caKind,
     root,
     info: parsePckCertificate(pck.der),
-    validFrom: new Date(Math.max(...chain.map((c) => c.notBefore.getTime()))),
-    validUntil: new Date(Math.min(...chain.map((c) => c.notAfter.getTime()))),
+    ...commonValidity([root, ca, pck]),
   }
 }

@@ -9,19 +9,18 @@
  * @see Intel PCS API v4 (Get TCB Info, Get Quoting Enclave Identity, Get PCK Cert CRL).
  * @module
  */
-import { MalformedInputError } from '@initguard/core'
-import type { DcapCollateral } from './collateral.ts'
-import { crlToDer } from './crl.ts'
 import {
+  MalformedInputError,
   asObject,
   fieldError,
   hexField,
   member,
   parseJson,
-  pemChainField,
-  textOf,
   type JsonDocument,
-} from './json-fields.ts'
+} from '@initguard/core'
+import type { DcapCollateral } from './collateral.ts'
+import { crlToDer } from './crl.ts'
+import { pemChainField, textOf } from './json-fields.ts'
 
 /**
  * The PCS response headers that carry the issuer chains (URL-encoded PEM, signer first). API v3

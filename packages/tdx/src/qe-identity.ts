@@ -27,12 +27,10 @@ import {
   fieldError,
   hexField,
   integerField,
-  nonEmptyArrayField,
-  objectField,
-  optionalStringArray,
   parseJson,
   type JsonDocument,
-} from './json-fields.ts'
+} from '@initguard/core'
+import { isvSvnTcbLevels } from './json-fields.ts'
 
 /**
  * The `tcbStatus` values a QE identity level may carry. Intel's QVL treats every value but
@@ -116,16 +114,7 @@ export function parseQeIdentity(text: string): QeIdentity {
   if (version !== 2) {
     throw fieldError(DOC, `${path}.version`, `is ${version}; only Enclave Identity v2 is supported`)
   }
-  const levels = nonEmptyArrayField(DOC, obj, 'tcbLevels', path).map((v, i): QeTcbLevel => {
-    const p = `${path}.tcbLevels[${i}]`
-    const level = asObject(DOC, v, p)
-    return {
-      isvSvn: integerField(DOC, objectField(DOC, level, 'tcb', p), 'isvsvn', `${p}.tcb`, 0, 0xffff),
-      tcbDate: dateField(DOC, level, 'tcbDate', p),
-      tcbStatus: enumField(DOC, level, 'tcbStatus', p, STATUSES),
-      advisoryIds: optionalStringArray(DOC, level, 'advisoryIDs', p),
-    }
-  })
+  const levels: QeTcbLevel[] = isvSvnTcbLevels(DOC, obj, path, STATUSES, 0xffff)
   return {
     id,
     version: 2,
@@ -140,6 +129,6 @@ export function parseQeIdentity(text: string): QeIdentity {
     isvProdId: integerField(DOC, obj, 'isvprodid', path, 0, 0xffff),
     // Highest ISVSVN first, so the first level the QE meets is the best one it meets (Intel lists
     // them this way; sorting makes the JSON order irrelevant).
-    tcbLevels: levels.toSorted((a, b) => b.isvSvn - a.isvSvn),
+    tcbLevels: levels,
   }
 }

@@ -8,7 +8,7 @@
  *   `Verifiers/EnclaveReportVerifier.cpp`, `Verifiers/QuoteVerifier.cpp`.
  * @module
  */
-import { VerificationError } from '@initguard/core'
+import { VerificationError, constantTimeEqual } from '@initguard/core'
 import type { QeIdentity, QeTcbLevel } from './qe-identity.ts'
 import type { TcbInfo, TdxModuleTcbLevel, TdxModuleTcbStatus } from './tcb-info.ts'
 
@@ -58,10 +58,6 @@ export interface QeEvaluation {
   readonly level: QeTcbLevel | undefined
   /** The QE's status. */
   readonly status: QeTcbStatus
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
 }
 
 /** `value` as `length` report bytes: a number or bigint is written little-endian, as in the report. */
@@ -118,7 +114,7 @@ export function evaluateTdxModule(tcbInfo: TcbInfo, td: TdReportTcb): TdxModuleE
       'fetch current TDX TCB info for this FMSPC from Intel PCS',
     )
   }
-  if (!equalBytes(td.mrSignerSeam, expected.mrSigner)) {
+  if (!constantTimeEqual(td.mrSignerSeam, expected.mrSigner)) {
     throw mismatch(
       'ERR_TDX_MODULE_MISMATCH',
       `MRSIGNERSEAM is not the signer of the ${identityId ?? 'TDX'} module the TCB info names`,
@@ -126,7 +122,7 @@ export function evaluateTdxModule(tcbInfo: TcbInfo, td: TdReportTcb): TdxModuleE
     )
   }
   if (
-    !equalBytes(
+    !constantTimeEqual(
       masked(littleEndian(td.seamAttributes, 8), expected.attributesMask),
       expected.attributes,
     )
@@ -156,13 +152,13 @@ export function evaluateQeIdentity(identity: QeIdentity, qe: QeReportTcb): QeEva
       `the quoting enclave's ${field} does not match the ${identity.id} identity Intel publishes`,
       "the quote was not produced by Intel's quoting enclave, or the QE identity is for another TEE",
     )
-  if (!equalBytes(masked(miscSelect, identity.miscSelectMask), identity.miscSelect)) {
+  if (!constantTimeEqual(masked(miscSelect, identity.miscSelectMask), identity.miscSelect)) {
     throw fail('MISCSELECT (masked)')
   }
-  if (!equalBytes(masked(qe.attributes, identity.attributesMask), identity.attributes)) {
+  if (!constantTimeEqual(masked(qe.attributes, identity.attributesMask), identity.attributes)) {
     throw fail('ATTRIBUTES (masked)')
   }
-  if (!equalBytes(qe.mrSigner, identity.mrSigner)) throw fail('MRSIGNER')
+  if (!constantTimeEqual(qe.mrSigner, identity.mrSigner)) throw fail('MRSIGNER')
   if (qe.isvProdId !== identity.isvProdId) throw fail('ISVPRODID')
   const level = identity.tcbLevels.find((l) => qe.isvSvn >= l.isvSvn)
   const status: QeTcbStatus =

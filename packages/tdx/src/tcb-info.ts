@@ -54,7 +54,8 @@ import {
   stringField,
   type JsonDocument,
   type JsonObject,
-} from './json-fields.ts'
+} from '@initguard/core'
+import { isvSvnTcbLevels } from './json-fields.ts'
 
 /** The `tcbStatus` of a TCB info level, as Intel defines them. */
 export type TcbLevelStatus =
@@ -244,21 +245,10 @@ function moduleIdentity(value: unknown, path: string): TdxModuleIdentity {
   if (!/^TDX_[0-9A-F]{2}$/i.test(id)) {
     throw fieldError(DOC, `${path}.id`, 'must be TDX_ followed by two hex digits')
   }
-  const levels = nonEmptyArrayField(DOC, obj, 'tcbLevels', path).map((l, i): TdxModuleTcbLevel => {
-    const p = `${path}.tcbLevels[${i}]`
-    const level = asObject(DOC, l, p)
-    return {
-      isvSvn: integerField(DOC, objectField(DOC, level, 'tcb', p), 'isvsvn', `${p}.tcb`, 0, 255),
-      tcbDate: dateField(DOC, level, 'tcbDate', p),
-      tcbStatus: enumField(DOC, level, 'tcbStatus', p, MODULE_STATUSES),
-      advisoryIds: optionalStringArray(DOC, level, 'advisoryIDs', p),
-    }
-  })
   return {
     id: id.toUpperCase(),
     ...tdxModule(obj, path),
-    // Intel's QVL keeps module levels ordered by ISVSVN, highest first, and takes the first match.
-    tcbLevels: levels.toSorted((a, b) => b.isvSvn - a.isvSvn),
+    tcbLevels: isvSvnTcbLevels(DOC, obj, path, MODULE_STATUSES, 255),
   }
 }
 

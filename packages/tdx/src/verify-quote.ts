@@ -20,6 +20,7 @@ import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import {
   AppraisalError,
+  LruCache,
   UnavailableError,
   bytesToBase64url,
   bytesToHex,
@@ -73,8 +74,8 @@ export interface QuoteVerification {
 /** Verified PCK chains, collateral and attestation keys, kept across verifications. */
 export class QuoteVerifierCache {
   readonly collateral: CollateralCache = new CollateralCache()
-  readonly #chains = new Map<string, VerifiedPckChain>()
-  readonly #keys = new Map<string, KeyObject>()
+  readonly #chains = new LruCache<string, VerifiedPckChain>(1024)
+  readonly #keys = new LruCache<string, KeyObject>(1024)
   // Keyed by the collateral object itself: a relying party verifies many quotes against the same
   // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
   readonly #byObject = new WeakMap<
@@ -103,23 +104,19 @@ export class QuoteVerifierCache {
 
   /** A PCK chain verified earlier, if `now` is inside its window. */
   chain(key: string, now: Date): VerifiedPckChain | undefined {
-    const chain = this.#chains.get(key)
-    return chain !== undefined && now >= chain.validFrom && now <= chain.validUntil
-      ? chain
-      : undefined
+    return this.#chains.get(key, now)
   }
 
+  /** Remember a verified PCK chain, for the window in which all its certificates are valid. */
   rememberChain(key: string, chain: VerifiedPckChain): void {
-    if (this.#chains.size >= 1024) this.#chains.clear()
-    this.#chains.set(key, chain)
+    this.#chains.set(key, chain, chain)
   }
 
   /** The P-256 public key for raw x ‖ y bytes. */
   attestationKey(raw: Uint8Array): KeyObject {
     const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')
-    let key = this.#keys.get(id)
-    if (key === undefined) {
-      key = createPublicKey({
+    return this.#keys.getOrSet(id, () =>
+      createPublicKey({
         key: {
           kty: 'EC',
           crv: 'P-256',
@@ -127,11 +124,8 @@ export class QuoteVerifierCache {
           y: bytesToBase64url(raw.subarray(32, 64)),
         },
         format: 'jwk',
-      })
-      if (this.#keys.size >= 1024) this.#keys.clear()
-      this.#keys.set(id, key)
-    }
-    return key
+      }),
+    )
   }
 }
 
