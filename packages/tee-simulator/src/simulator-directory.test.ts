@@ -34,6 +34,8 @@ import { simulateSnpEvidence, simulateTdxEvidence } from './simulator-evidence.t
 
 let root: string
 let simDir: string
+/** An init generates two RSA-4096 keys (seconds each on a loaded machine): allow for it. */
+const INIT_TIMEOUT = 180_000
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'initguard-sim-'))
@@ -109,14 +111,31 @@ describe('initSimulator', () => {
     )
   })
 
-  it('fills an existing empty directory, making it 0700', async () => {
-    const dir = join(root, 'empty')
-    mkdirSync(dir, { mode: 0o755 })
-    chmodSync(dir, 0o755)
-    expect((await initSimulator(dir)).created).toBe(true)
-    expect(mode(dir)).toBe(0o700)
-    await loadSimulator(dir)
-  })
+  it(
+    'fills an existing empty directory, making it 0700',
+    async () => {
+      const dir = join(root, 'empty')
+      mkdirSync(dir, { mode: 0o755 })
+      chmodSync(dir, 0o755)
+      expect((await initSimulator(dir)).created).toBe(true)
+      expect(mode(dir)).toBe(0o700)
+      await loadSimulator(dir)
+    },
+    INIT_TIMEOUT,
+  )
+
+  it(
+    'leaves one simulator when two inits race for the same directory',
+    async () => {
+      const dir = join(root, 'race')
+      const [a, b] = await Promise.all([initSimulator(dir), initSimulator(dir)])
+      expect([a.created, b.created].sort()).toEqual([false, true])
+      expect(a.simulator.manifest).toEqual(b.simulator.manifest)
+      // The loser's staging directory is gone too.
+      expect(readdirSync(root).filter((name) => name.startsWith('.race'))).toEqual([])
+    },
+    INIT_TIMEOUT,
+  )
 
   it('refuses a foreign directory and a half-made one, writing nothing', async () => {
     const foreign = join(root, 'foreign')
