@@ -7,7 +7,12 @@ import { createHash, generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { base64ToBytes, bytesToHex, hexToBytes } from '@initguard/core'
 import { fitDigest, parseInitdata, type InitdataDocument } from '@initguard/initdata'
-import { parseTrusteeSnpEvidence, verifySnpEvidence, type SnpEvidence } from '@initguard/snp'
+import {
+  parseTrusteeSnpEvidence,
+  snpReportToTrusteeJson,
+  verifySnpEvidence,
+  type SnpEvidence,
+} from '@initguard/snp'
 import { parseDcapEvidence, parseDcapQuote, verifyDcapQuote, type DcapQuote } from '@initguard/tdx'
 import { outcome, thrown } from '@initguard/testkit'
 import { createSimulatorMaterial } from './simulator-material.ts'
@@ -71,6 +76,11 @@ describe('simulated SEV-SNP evidence', () => {
     expect(bytesToHex(report.measurement)).toBe(SIMULATOR_SNP_MEASUREMENT_HEX)
     expect(bytesToHex(report.reportData)).toBe(bytesToHex(padReportData(REPORT_DATA)))
     expect(certificates.map((c) => c.kind)).toEqual(['vcek', 'ask', 'ark'])
+    // And back: the parsed report and certificates of this JSON give the very same JSON.
+    const parsed = parseTrusteeSnpEvidence(JSON.parse(JSON.stringify(json)))
+    expect(snpReportToTrusteeJson(parsed.report, { certificates: parsed.certificates })).toEqual(
+      json,
+    )
   })
 
   it.each(['sha256', 'sha384', 'sha512'] as const)(
