@@ -17,7 +17,7 @@ describe('initguard --help and the group helps', () => {
   it('list every command with the summary its own --help gives', async () => {
     const top = await run(['--help'])
     expect(top.code).toBe(0)
-    for (const group of ['initdata', 'evidence', 'image']) {
+    for (const group of ['initdata', 'evidence', 'image', 'sim']) {
       const help = await run([group, '--help'])
       expect(help.code).toBe(0)
       const commands = listed(help.stdout)

@@ -25,6 +25,8 @@ import { demoCommand } from './commands/demo.ts'
 import { inspectCommand } from './commands/evidence-inspect.ts'
 import { verifySnpCommand } from './commands/evidence-verify.ts'
 import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
+import { simEvidenceCommand } from './commands/sim-evidence.ts'
+import { simInitCommand } from './commands/sim-init.ts'
 import { ignoreClosedPipe, reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
@@ -63,6 +65,12 @@ const GROUPS: readonly CommandGroup[] = [
     name: 'image',
     summary: 'decide whether an image policy (containers-policy.json) allows an image, and pull it',
     commands: [imageCheckCommand, imagePullCommand],
+  },
+  {
+    name: 'sim',
+    summary:
+      'a TEE simulator for labs and CI: SEV-SNP and TDX evidence trusted only under its own roots',
+    commands: [simInitCommand, simEvidenceCommand],
   },
 ]
 

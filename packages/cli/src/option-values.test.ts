@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import type { StringOptionSpec } from './command.ts'
 import { runInProcess } from './cli-test-support.ts'
 import { commandTable } from './main.ts'
-import { TIME_VALUE, type ValueKind } from './option-values.ts'
+import { TIME_VALUE, hexUpToValue, type ValueKind } from './option-values.ts'
 
 const run = runInProcess
 
@@ -73,6 +73,24 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
         fc.constant(`0x${example.slice(2)}`),
         fc.constant(`${example.slice(0, 2)} ${example.slice(3)}`),
         fc.constant(`${example.slice(0, 2)}:${example.slice(3)}`),
+      )
+    }
+    case 'hex-up-to': {
+      const maxDigits = kind.maxLength * 2
+      return fc.oneof(
+        whitespace,
+        // An odd number of digits, or more than fit.
+        fc
+          .integer({ min: 0, max: kind.maxLength - 1 })
+          .chain((n) => fc.stringMatching(new RegExp(`^[0-9a-f]{${2 * n + 1}}$`))),
+        fc
+          .integer({ min: maxDigits + 1, max: maxDigits * 2 })
+          .chain((n) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`))),
+        fc
+          .integer({ min: 0, max: maxDigits - 1 })
+          .map((i) => `${example.slice(0, i)}g${example.slice(i + 1)}`),
+        fc.constant(`0x${example.slice(2)}`),
+        fc.constant(`${example.slice(0, 2)} ${example.slice(3)}`),
       )
     }
     case 'choice':
@@ -165,6 +183,7 @@ describe('the option table', () => {
       'output',
       'policy',
       'registries-d',
+      'sim-dir',
       'trust-root',
     ])
   })
@@ -200,5 +219,25 @@ describe('TIME_VALUE', () => {
     for (const text of ['1900-02-29', ...BAD_TIMES]) {
       expect(() => TIME_VALUE.parse(text, 'at')).toThrow(/--at/)
     }
+  })
+})
+
+describe('hexUpToValue', () => {
+  it('takes 1 to N whole bytes in either case, unpadded, and names what is wrong otherwise', () => {
+    const kind = hexUpToValue(64, 'REPORT_DATA')
+    expect([...kind.parse('0A', 'report-data')]).toEqual([10])
+    expect(kind.parse('Ab'.repeat(64), 'report-data').length).toBe(64)
+    const hintOf = (text: string): string | undefined => {
+      try {
+        kind.parse(text, 'report-data')
+      } catch (error) {
+        return (error as { hint?: string }).hint
+      }
+      return undefined
+    }
+    expect(hintOf('ab'.repeat(65))).toBe('got 65 bytes; at most 64 fit')
+    expect(hintOf('abc')).toBe('got 3 hex digits: an odd number is not whole bytes')
+    expect(hintOf('0xab')).toBe('drop the 0x prefix')
+    expect(hintOf('zz')).toMatch(/hex digits only/)
   })
 })

@@ -16,6 +16,7 @@ import { UsageError } from '@initguard/core'
 export type ValueKind =
   | { readonly name: 'integer'; readonly min: number; readonly max: number }
   | { readonly name: 'hex'; readonly length: number }
+  | { readonly name: 'hex-up-to'; readonly maxLength: number }
   | { readonly name: 'choice'; readonly accepted: readonly string[] }
   | { readonly name: 'time' | 'snp-tcb' | 'rtmr' | 'platform' | 'url' }
   | { readonly name: 'free'; readonly what: string }
@@ -80,6 +81,33 @@ export function hexValue(length: number, field: string): OptionValue<Uint8Array>
           : /^[0-9a-fA-F]*$/.test(text)
             ? `got ${text.length} hex digits; a ${field} is ${length * 2}`
             : 'give hex digits only (0-9, a-f), with no spaces or separators'
+        throw badValue(option, text, expected, hint)
+      }
+      return new Uint8Array(Buffer.from(text, 'hex'))
+    },
+  }
+}
+
+/**
+ * Hex of 1 to `maxLength` bytes (either case; an even number of digits; no prefix, separators or
+ * spaces). Nothing is padded here: the command says what it does with a shorter value.
+ */
+export function hexUpToValue(maxLength: number, field: string): OptionValue<Uint8Array> {
+  const expected = `${field}: 1 to ${maxLength} bytes as hex digits (2 to ${maxLength * 2}, an even number)`
+  return {
+    kind: { name: 'hex-up-to', maxLength },
+    expected,
+    example: 'ab'.repeat(maxLength),
+    parse(text, option) {
+      const digits = /^[0-9a-fA-F]*$/.test(text)
+      if (!digits || text.length === 0 || text.length % 2 !== 0 || text.length > maxLength * 2) {
+        const hint = /^0x/i.test(text)
+          ? 'drop the 0x prefix'
+          : !digits
+            ? 'give hex digits only (0-9, a-f), with no spaces or separators'
+            : text.length % 2 !== 0
+              ? `got ${text.length} hex digits: an odd number is not whole bytes`
+              : `got ${text.length / 2} bytes; at most ${maxLength} fit`
         throw badValue(option, text, expected, hint)
       }
       return new Uint8Array(Buffer.from(text, 'hex'))

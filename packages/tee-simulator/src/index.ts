@@ -5,6 +5,11 @@
  * certificates with the SGX extension, CRLs) with collateral and TDX/SGX quote builders; and a
  * sigstore signer (cosign keys and signatures, a Rekor log, a Fulcio-shaped CA) for the demo's
  * image step. Nothing it makes is trusted anywhere unless its roots are passed explicitly.
+ *
+ * On top of the builders, the TEE simulator: a simulated SEV-SNP chip and TDX platform whose keys
+ * live in a directory (`initSimulator`, `loadSimulator`), evidence in Trustee's shapes
+ * (`simulateSnpEvidence`, `simulateTdxEvidence`) and the public trust material a relying party
+ * must be given explicitly to accept it (`simulatorTrust`).
  * Keys and signatures come from `node:crypto`; validity times and every other input come in as
  * arguments.
  *
@@ -192,3 +197,40 @@ export type {
   FulcioTestPki,
   FulcioTestPkiOptions,
 } from './sigstore-fulcio-pki.ts'
+export {
+  SIMULATOR_SNP_PRODUCT,
+  SIMULATOR_AMD_RSA_BITS,
+  createSimulatorMaterial,
+} from './simulator-material.ts'
+export type {
+  SimulatorMaterial,
+  SimulatorMaterialOptions,
+  SimulatorSnpMaterial,
+  SimulatorTdxMaterial,
+} from './simulator-material.ts'
+export {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_REPORT_DATA_MAX,
+  padReportData,
+  simulateSnpEvidence,
+  simulateTdxEvidence,
+} from './simulator-evidence.ts'
+export type { SimulatedEvidenceRequest, TrusteeTdxEvidenceJson } from './simulator-evidence.ts'
+export { certificateSha256, simulatorTrustFrom } from './simulator-trust.ts'
+export type { SimulatorTrust, SimulatorPublicMaterial } from './simulator-trust.ts'
+export {
+  SIMULATOR_MANIFEST_FORMAT,
+  SIMULATOR_MANIFEST_VERSION,
+  SIMULATOR_MANIFEST_FILE,
+  SIMULATOR_FILES,
+  SIMULATOR_PRIVATE_FILES,
+  SIMULATOR_TRUST_FILES,
+  parseSimulatorManifest,
+  encodeSimulatorManifest,
+} from './simulator-manifest.ts'
+export type { SimulatorManifest, SimulatorFileName } from './simulator-manifest.ts'
+export { loadSimulator, simulatorTrust } from './simulator-load.ts'
+export type { TeeSimulator } from './simulator-load.ts'
+export { initSimulator } from './simulator-init.ts'
+export type { InitSimulatorOptions, InitSimulatorResult } from './simulator-init.ts'

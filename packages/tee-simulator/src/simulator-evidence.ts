@@ -1,0 +1,190 @@
+/**
+ * Evidence from the simulated guests, in the exact form a CoCo attester hands the KBS as
+ * `tee-evidence.primary_evidence` (relying-party.md §2.1–§2.2, guest-side.md §2.2):
+ *
+ * ```text
+ * SEV-SNP  {"attestation_report": {…the sev crate's serde form…},
+ *           "cert_chain": [{"cert_type": "VCEK", "data": [DER]}, {"cert_type": "ASK", …}, {"cert_type": "ARK", …}]}
+ * TDX      {"quote": "<base64 v4 quote>"}      (no "cc_eventlog": the simulator has no event log)
+ * ```
+ *
+ * What the simulated guest reports:
+ *
+ * | field                   | SEV-SNP (report v3, VCEK-signed)          | TDX (quote v4, TD 1.0 body)          |
+ * | ----------------------- | ----------------------------------------- | ------------------------------------ |
+ * | init-data binding       | HOST_DATA = digest fitted to 32 bytes     | MRCONFIGID = digest fitted to 48     |
+ * | report data             | REPORT_DATA = given bytes, zero-padded    | REPORTDATA = given bytes, zero-padded |
+ * | launch measurement      | MEASUREMENT = {@link SIMULATOR_SNP_MEASUREMENT_HEX} | MRTD = {@link SIMULATOR_TDX_MRTD_HEX}, RTMR0–3 zero |
+ * | debug (only `debug: true`) | POLICY bit 19 (DEBUG)                  | TDATTRIBUTES bit 0 (DEBUG)           |
+ * | everything else         | VMPL 0, POLICY 0x30000, the chip id and TCB of the VCEK | Intel's TD_QE, UpToDate TCB |
+ *
+ * The digest is the document's own `algorithm` over its exact bytes, fitted as Trustee fits it
+ * (cut or zero-padded; `@initguard/initdata` `bindingFor`).
+ *
+ * The cert chain carries the simulator's ASK and ARK as well as the VCEK, as a host's extended
+ * report does: a verifier that pins AMD's ARK refuses it at once (the ARK is not AMD's), and one
+ * given the simulator's ARK explicitly can build the whole chain from the evidence.
+ *
+ * Pure: the material and the request come in; randomness only from ECDSA signing.
+ *
+ * @module
+ */
+import { X509Certificate } from 'node:crypto'
+import { UsageError, bytesToBase64, hexToBytes } from '@initguard/core'
+import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import {
+  CERT_TABLE_GUIDS,
+  parseSnpReport,
+  snpReportToTrusteeJson,
+  type CertTableEntry,
+  type KnownCertTableKind,
+  type TrusteeSnpEvidenceJson,
+} from '@initguard/snp'
+import { buildTdxQuote } from './dcap-quote-builder.ts'
+import type { SimulatorSnpMaterial, SimulatorTdxMaterial } from './simulator-material.ts'
+import { buildSnpReport, encodeTcbVersion } from './snp-report-builder.ts'
+
+/**
+ * The simulated SEV-SNP launch digest (MEASUREMENT, 48 bytes, hex): SHA-384 of the ASCII text
+ * `initguard tee-simulator SEV-SNP launch measurement v1`. Fixed, so a workload can name it as
+ * its reference value; no real guest has it.
+ */
+export const SIMULATOR_SNP_MEASUREMENT_HEX =
+  '2d0d2d8abdae4bf0b4de0539a7db7ea7cc68caafd0fd85c06db7b7f062d1f1de4197cd00aea771467a555dbfabe3dc43'
+
+/**
+ * The simulated TDX build-time measurement (MRTD, 48 bytes, hex): SHA-384 of the ASCII text
+ * `initguard tee-simulator TDX MRTD v1`. RTMR0–3 are zero (nothing was extended: there is no
+ * event log).
+ */
+export const SIMULATOR_TDX_MRTD_HEX =
+  'bfa263af2eb1ce11fb09c36a2583755d28764467ced4d9e9a9a432187d1b67fa329cb4d42b8ec87645890869d6f87381'
+
+/** What evidence to make: the initdata document it binds, the report data, the debug flag. */
+export interface SimulatedEvidenceRequest {
+  /** The document whose fitted digest goes into HOST_DATA / MRCONFIGID. */
+  readonly initdata: InitdataDocument
+  /** REPORT_DATA / REPORTDATA: at most 64 bytes, zero-padded to 64. */
+  readonly reportData: Uint8Array
+  /** Report a debuggable guest (SNP policy DEBUG, TD attribute DEBUG). Default false. */
+  readonly debug?: boolean
+}
+
+/** Trustee's TDX evidence JSON (`TdxEvidence` in `deps/verifier/src/tdx`). */
+export interface TrusteeTdxEvidenceJson {
+  /** The CCEL event log, base64; absent when there is none (serde reads absent as `None`). */
+  readonly cc_eventlog?: string
+  /** The quote, standard base64. */
+  readonly quote: string
+}
+
+/** The largest REPORT_DATA: 64 bytes on SEV-SNP and TDX alike. */
+export const SIMULATOR_REPORT_DATA_MAX = 64
+
+const SNP_POLICY = 0x30000n
+const SNP_POLICY_DEBUG = 1n << 19n
+const TD_ATTRIBUTES = 0x10000000n
+const TD_ATTRIBUTES_DEBUG = 1n
+
+/**
+ * `reportData` zero-padded to 64 bytes.
+ *
+ * @throws {@link UsageError} `ERR_SIM_REPORT_DATA_TOO_LONG` above 64 bytes.
+ */
+export function padReportData(reportData: Uint8Array): Uint8Array {
+  if (reportData.length > SIMULATOR_REPORT_DATA_MAX) {
+    throw new UsageError(
+      'ERR_SIM_REPORT_DATA_TOO_LONG',
+      `report data is at most ${SIMULATOR_REPORT_DATA_MAX} bytes (got ${reportData.length})`,
+      {
+        details: { length: reportData.length, max: SIMULATOR_REPORT_DATA_MAX },
+        hint: 'hash longer data first, as the KBS protocol does (SHA-384 of the runtime data)',
+      },
+    )
+  }
+  const out = new Uint8Array(SIMULATOR_REPORT_DATA_MAX)
+  out.set(reportData)
+  return out
+}
+
+function certEntry(kind: KnownCertTableKind, pem: string): CertTableEntry {
+  return { kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(new X509Certificate(pem).raw) }
+}
+
+/**
+ * A signed SEV-SNP report (v3) from the simulated chip, as Trustee's SNP evidence JSON with the
+ * VCEK, ASK and ARK in `cert_chain`.
+ *
+ * @example
+ * ```ts
+ * const evidence = simulateSnpEvidence(material.snp, { initdata, reportData: nonceDigest })
+ * parseTrusteeSnpEvidence(evidence).report.hostData // the document's digest fitted to 32 bytes
+ * ```
+ *
+ * @throws {@link UsageError} `ERR_SIM_REPORT_DATA_TOO_LONG`; the report builder's errors for
+ *   material that is not a simulator's (a VCEK key that is not P-384).
+ */
+export function simulateSnpEvidence(
+  snp: SimulatorSnpMaterial,
+  request: SimulatedEvidenceRequest,
+): TrusteeSnpEvidenceJson {
+  const tcb = encodeTcbVersion(snp.reportedTcb, snp.product)
+  const report = buildSnpReport(
+    {
+      product: snp.product,
+      version: 3,
+      policy: request.debug === true ? SNP_POLICY | SNP_POLICY_DEBUG : SNP_POLICY,
+      vmpl: 0,
+      reportData: padReportData(request.reportData),
+      hostData: bindingFor('snp', request.initdata.algorithm, request.initdata.digest).value,
+      measurement: hexToBytes(SIMULATOR_SNP_MEASUREMENT_HEX),
+      chipId: snp.chipId,
+      currentTcb: tcb,
+      reportedTcb: tcb,
+      committedTcb: tcb,
+      launchTcb: tcb,
+    },
+    snp.vcekPrivateKey,
+  )
+  return snpReportToTrusteeJson(parseSnpReport(report), {
+    product: snp.product,
+    certificates: [
+      certEntry('vcek', snp.vcekPem),
+      certEntry('ask', snp.askPem),
+      certEntry('ark', snp.arkPem),
+    ],
+  })
+}
+
+/**
+ * A TDX quote (v4) from the simulated platform, as Trustee's TDX evidence JSON (no event log).
+ *
+ * @example
+ * ```ts
+ * const evidence = simulateTdxEvidence(material.tdx, { initdata, reportData })
+ * parseDcapQuote(base64ToBytes(evidence.quote)).body // MRCONFIGID = the fitted digest
+ * ```
+ *
+ * @throws {@link UsageError} `ERR_SIM_REPORT_DATA_TOO_LONG`; the quote builder's errors for
+ *   material that is not a simulator's (keys that are not P-256).
+ */
+export function simulateTdxEvidence(
+  tdx: SimulatorTdxMaterial,
+  request: SimulatedEvidenceRequest,
+): TrusteeTdxEvidenceJson {
+  const quote = buildTdxQuote(
+    {
+      version: 4,
+      mrConfigId: bindingFor('tdx', request.initdata.algorithm, request.initdata.digest).value,
+      reportData: padReportData(request.reportData),
+      mrTd: hexToBytes(SIMULATOR_TDX_MRTD_HEX),
+      tdAttributes: request.debug === true ? TD_ATTRIBUTES | TD_ATTRIBUTES_DEBUG : TD_ATTRIBUTES,
+    },
+    {
+      privateKey: tdx.pckPrivateKey,
+      chainPem: tdx.pckChainPem,
+      attestationKey: tdx.attestationKey,
+    },
+  )
+  return { quote: bytesToBase64(quote) }
+}
