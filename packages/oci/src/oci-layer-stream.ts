@@ -1,23 +1,21 @@
 /**
  * The byte pipeline of one layer, as a stream with bounded memory: the blob (a file, read in
- * chunks, or bytes) → decompression (gzip with `node:zlib`'s stream, zstd with
+ * chunks, or bytes) → decompression (gzip with {@link GzipDecoder}, zstd with
  * {@link ZstdDecoder}, or none) → the uncompressed size limit → {@link TarStreamReader} → events
  * for the caller. Both the blob and the uncompressed tar are hashed as they pass: the tar's
  * SHA-256 is the layer's DiffID; the blob's lets a second read prove it saw the same bytes.
+ *
+ * The pipeline is pulled one chunk at a time, and a chunk is parsed, hashed and written before the
+ * next is asked for, so the file is read into one reused buffer and gzip decompresses into
+ * another: the steady state of a pass allocates no buffers, and so leaves V8 nothing large to
+ * collect (see `gzip-layer.ts` for what per-chunk buffers cost).
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
-import {
-  isInitguardError,
-  LocalIoError,
-  MalformedInputError,
-  UnavailableError,
-  UsageError,
-} from '@initguard/core'
+import { LocalIoError, MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
+import { GzipDecoder } from './gzip-layer.ts'
 import { TarStreamReader, type TarEvent } from './tar-reader.ts'
 import { ZstdDecoder } from './zstd-layer.ts'
 
@@ -110,10 +108,11 @@ async function* blobChunks(
     throw readError(error)
   })
   try {
+    // One buffer for the whole blob: each chunk is decompressed, parsed and written before the
+    // generator is asked for the next one.
+    const buffer = Buffer.allocUnsafe(CHUNK)
     for (;;) {
       throwIfCancelled(signal)
-      // A fresh buffer each time: the chunk's views travel on to the tar reader and the writer.
-      const buffer = Buffer.allocUnsafe(CHUNK)
       const { bytesRead } = await file.read(buffer, 0, CHUNK, null).catch((error: unknown) => {
         throw readError(error)
       })
@@ -130,23 +129,12 @@ async function* blobChunks(
 async function* gunzipChunks(
   chunks: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const gunzip = createGunzip({ chunkSize: CHUNK })
-  // Errors of the source and of zlib both end the iteration over `gunzip` below; this promise
-  // only needs to settle.
-  const feeding = pipeline(chunks, gunzip)
-  feeding.catch(() => undefined)
+  const decoder = new GzipDecoder()
   try {
-    for await (const chunk of gunzip as AsyncIterable<Uint8Array>) yield chunk
-    await feeding
-  } catch (error) {
-    if (isInitguardError(error)) throw error
-    throw new MalformedInputError(
-      'ERR_LAYER_GZIP',
-      `layer is not valid gzip: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
+    for await (const chunk of chunks) yield* decoder.feed(chunk)
+    yield* decoder.end()
   } finally {
-    gunzip.destroy()
+    decoder.close()
   }
 }
 
