@@ -1,13 +1,13 @@
 /**
  * The byte pipeline of one layer, as a stream with bounded memory: the blob (a file, read in
- * chunks, or bytes) → decompression (gzip with {@link GzipDecoder}, zstd with
+ * chunks, or bytes) → decompression (gzip with {@link gunzipChunks}, zstd with
  * {@link ZstdDecoder}, or none) → the uncompressed size limit → {@link TarStreamReader} → events
  * for the caller. Both the blob and the uncompressed tar are hashed as they pass: the tar's
  * SHA-256 is the layer's DiffID; the blob's lets a second read prove it saw the same bytes.
  *
  * The pipeline is pulled one chunk at a time, and a chunk is parsed, hashed and written before the
- * next is asked for, so the file is read into one reused buffer and gzip decompresses into
- * another: the steady state of a pass allocates no buffers, and so leaves V8 nothing large to
+ * next is asked for, so the file is read into one reused buffer and gzip decompresses into two
+ * more: the steady state of a pass allocates no buffers, and so leaves V8 nothing large to
  * collect (see `gzip-layer.ts` for what per-chunk buffers cost).
  *
  * @module
@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { LocalIoError, MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
-import { GzipDecoder } from './gzip-layer.ts'
+import { gunzipChunks } from './gzip-layer.ts'
 import { TarStreamReader, type TarEvent } from './tar-reader.ts'
 import { ZstdDecoder } from './zstd-layer.ts'
 
@@ -123,18 +123,6 @@ async function* blobChunks(
     }
   } finally {
     await file.close()
-  }
-}
-
-async function* gunzipChunks(
-  chunks: AsyncIterable<Uint8Array>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const decoder = new GzipDecoder()
-  try {
-    for await (const chunk of chunks) yield* decoder.feed(chunk)
-    yield* decoder.end()
-  } finally {
-    decoder.close()
   }
 }
 
