@@ -65,14 +65,22 @@ export interface ScanLayerOptions {
   readonly maxUnpackedSize: number
   /** Stops the scan between chunks. */
   readonly signal?: AbortSignal
+  /**
+   * Whether to hash the uncompressed tar (default true). A read that only has to prove it saw
+   * the blob an earlier read checked need not: the same blob decompresses to the same tar.
+   */
+  readonly hashTar?: boolean
 }
 
 /** What {@link scanLayer} read. */
 export interface LayerScan {
   /** `sha256:<hex>` of the blob as read. */
   readonly blobDigest: string
-  /** `sha256:<hex>` of the uncompressed tar, trailing bytes after the end of the archive included. */
-  readonly diffId: string
+  /**
+   * `sha256:<hex>` of the uncompressed tar, trailing bytes after the end of the archive included;
+   * `undefined` if `hashTar` was false.
+   */
+  readonly diffId: string | undefined
   /** Bytes of the uncompressed tar. */
   readonly unpackedSize: number
 }
@@ -149,7 +157,7 @@ export async function scanLayer(
   onEvent: (event: TarEvent) => Promise<void> | undefined,
 ): Promise<LayerScan> {
   const blobHash = createHash('sha256')
-  const tarHash = createHash('sha256')
+  const tarHash = options.hashTar === false ? undefined : createHash('sha256')
   const blob = blobChunks(source, blobHash, options.signal)
   const tar =
     compression === 'gzip' ? gunzipChunks(blob) : compression === 'zstd' ? zstdChunks(blob) : blob
@@ -167,7 +175,7 @@ export async function scanLayer(
         },
       )
     }
-    tarHash.update(chunk)
+    tarHash?.update(chunk)
     for (const event of reader.push(chunk)) {
       const pending = onEvent(event)
       if (pending !== undefined) await pending
@@ -176,7 +184,7 @@ export async function scanLayer(
   reader.end()
   return {
     blobDigest: `sha256:${blobHash.digest('hex')}`,
-    diffId: `sha256:${tarHash.digest('hex')}`,
+    diffId: tarHash === undefined ? undefined : `sha256:${tarHash.digest('hex')}`,
     unpackedSize,
   }
 }
