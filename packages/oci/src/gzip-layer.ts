@@ -173,32 +173,43 @@ export async function* gunzipChunks(
     Buffer.allocUnsafe(GUNZIP_OUTPUT_SIZE),
     Buffer.allocUnsafe(GUNZIP_OUTPUT_SIZE),
   ] as const
-  let next: 0 | 1 = 0
-  /** All the output of `input`, each buffer handed out while the engine fills the other. */
-  async function* inflate(
-    input: Uint8Array,
-    flush: number,
-  ): AsyncGenerator<Uint8Array, void, undefined> {
+  const source = (async function* () {
+    yield* compressed
+  })()
+  /** The next input and how to flush it; after the last, an empty input that ends the stream. */
+  const take = async (): Promise<{ input: Uint8Array; flush: number }> => {
+    for (;;) {
+      const { done, value } = await source.next()
+      if (done === true) return { input: new Uint8Array(0), flush: constants.Z_FINISH }
+      if (value.length > 0) return { input: value, flush: constants.Z_NO_FLUSH }
+    }
+  }
+  try {
+    let { input, flush } = await take()
     let offset = 0
+    let next: 0 | 1 = 0
     let pending = engine.step(flush, input, offset, outputs[next])
+    // Each buffer is handed out while the engine fills the other.
     for (;;) {
       const output = outputs[next]
       const { consumed, produced } = await pending
       offset += consumed
       next = next === 0 ? 1 : 0
       // A full buffer means the engine may have more output for this input; otherwise it took
-      // all of the input it wanted.
+      // all of the input it wanted, and starts on the next input.
       const full = produced === output.length
+      const last = !full && flush === constants.Z_FINISH
       if (full) pending = engine.step(flush, input, offset, outputs[next])
+      else if (!last) {
+        ;({ input, flush } = await take())
+        offset = 0
+        pending = engine.step(flush, input, offset, outputs[next])
+      }
       if (produced > 0) yield output.subarray(0, produced)
-      if (!full) return
+      if (last) return
     }
-  }
-  try {
-    for await (const chunk of compressed)
-      if (chunk.length > 0) yield* inflate(chunk, constants.Z_NO_FLUSH)
-    yield* inflate(new Uint8Array(0), constants.Z_FINISH)
   } finally {
+    await source.return(undefined)
     engine.close()
   }
 }

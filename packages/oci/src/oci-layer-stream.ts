@@ -115,21 +115,37 @@ async function* blobChunks(
   const file = await open(source.path, 'r').catch((error: unknown) => {
     throw readError(error)
   })
+  // Two buffers for the whole blob, so that the next chunk is read while this one is
+  // decompressed: each chunk is decompressed, parsed and written before the generator is asked
+  // for the next one, and then its buffer receives the chunk after that.
+  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const
+  let next: 0 | 1 = 0
+  const readInto = (buffer: Buffer): Promise<number> => {
+    const read = file.read(buffer, 0, CHUNK, null).then(
+      ({ bytesRead }) => bytesRead,
+      (error: unknown) => {
+        throw readError(error)
+      },
+    )
+    // Read ahead: a failure is thrown where the chunk is awaited, if it ever is.
+    read.catch(() => undefined)
+    return read
+  }
+  let reading = readInto(buffers[next])
   try {
-    // One buffer for the whole blob: each chunk is decompressed, parsed and written before the
-    // generator is asked for the next one.
-    const buffer = Buffer.allocUnsafe(CHUNK)
     for (;;) {
       throwIfCancelled(signal)
-      const { bytesRead } = await file.read(buffer, 0, CHUNK, null).catch((error: unknown) => {
-        throw readError(error)
-      })
+      const bytesRead = await reading
       if (bytesRead === 0) return
-      const chunk = buffer.subarray(0, bytesRead)
+      const chunk = buffers[next].subarray(0, bytesRead)
+      next = next === 0 ? 1 : 0
+      reading = readInto(buffers[next])
       hash.update(chunk)
       yield chunk
     }
   } finally {
+    // A read may still be under way (the caller stopped early): let it end before closing.
+    await reading.catch(() => undefined)
     await file.close()
   }
 }
