@@ -1,23 +1,21 @@
 /**
  * The byte pipeline of one layer, as a stream with bounded memory: the blob (a file, read in
- * chunks, or bytes) → decompression (gzip with `node:zlib`'s stream, zstd with
+ * chunks, or bytes) → decompression (gzip with {@link gunzipChunks}, zstd with
  * {@link ZstdDecoder}, or none) → the uncompressed size limit → {@link TarStreamReader} → events
  * for the caller. Both the blob and the uncompressed tar are hashed as they pass: the tar's
  * SHA-256 is the layer's DiffID; the blob's lets a second read prove it saw the same bytes.
+ *
+ * The pipeline is pulled one chunk at a time, and a chunk is parsed, hashed and written before the
+ * next is asked for, so the file is read into one reused buffer and gzip decompresses into two
+ * more: the steady state of a pass allocates no buffers, and so leaves V8 nothing large to
+ * collect (see `gzip-layer.ts` for what per-chunk buffers cost).
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
-import {
-  isInitguardError,
-  LocalIoError,
-  MalformedInputError,
-  UnavailableError,
-  UsageError,
-} from '@initguard/core'
+import { LocalIoError, MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
+import { gunzipChunks } from './gzip-layer.ts'
 import { TarStreamReader, type TarEvent } from './tar-reader.ts'
 import { ZstdDecoder } from './zstd-layer.ts'
 
@@ -67,14 +65,22 @@ export interface ScanLayerOptions {
   readonly maxUnpackedSize: number
   /** Stops the scan between chunks. */
   readonly signal?: AbortSignal
+  /**
+   * Whether to hash the uncompressed tar (default true). A read that only has to prove it saw
+   * the blob an earlier read checked need not: the same blob decompresses to the same tar.
+   */
+  readonly hashTar?: boolean
 }
 
 /** What {@link scanLayer} read. */
 export interface LayerScan {
   /** `sha256:<hex>` of the blob as read. */
   readonly blobDigest: string
-  /** `sha256:<hex>` of the uncompressed tar, trailing bytes after the end of the archive included. */
-  readonly diffId: string
+  /**
+   * `sha256:<hex>` of the uncompressed tar, trailing bytes after the end of the archive included;
+   * `undefined` if `hashTar` was false.
+   */
+  readonly diffId: string | undefined
   /** Bytes of the uncompressed tar. */
   readonly unpackedSize: number
 }
@@ -109,44 +115,38 @@ async function* blobChunks(
   const file = await open(source.path, 'r').catch((error: unknown) => {
     throw readError(error)
   })
+  // Two buffers for the whole blob, so that the next chunk is read while this one is
+  // decompressed: each chunk is decompressed, parsed and written before the generator is asked
+  // for the next one, and then its buffer receives the chunk after that.
+  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const
+  let next: 0 | 1 = 0
+  const readInto = (buffer: Buffer): Promise<number> => {
+    const read = file.read(buffer, 0, CHUNK, null).then(
+      ({ bytesRead }) => bytesRead,
+      (error: unknown) => {
+        throw readError(error)
+      },
+    )
+    // Read ahead: a failure is thrown where the chunk is awaited, if it ever is.
+    read.catch(() => undefined)
+    return read
+  }
+  let reading = readInto(buffers[next])
   try {
     for (;;) {
       throwIfCancelled(signal)
-      // A fresh buffer each time: the chunk's views travel on to the tar reader and the writer.
-      const buffer = Buffer.allocUnsafe(CHUNK)
-      const { bytesRead } = await file.read(buffer, 0, CHUNK, null).catch((error: unknown) => {
-        throw readError(error)
-      })
+      const bytesRead = await reading
       if (bytesRead === 0) return
-      const chunk = buffer.subarray(0, bytesRead)
+      const chunk = buffers[next].subarray(0, bytesRead)
+      next = next === 0 ? 1 : 0
+      reading = readInto(buffers[next])
       hash.update(chunk)
       yield chunk
     }
   } finally {
+    // A read may still be under way (the caller stopped early): let it end before closing.
+    await reading.catch(() => undefined)
     await file.close()
-  }
-}
-
-async function* gunzipChunks(
-  chunks: AsyncIterable<Uint8Array>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const gunzip = createGunzip({ chunkSize: CHUNK })
-  // Errors of the source and of zlib both end the iteration over `gunzip` below; this promise
-  // only needs to settle.
-  const feeding = pipeline(chunks, gunzip)
-  feeding.catch(() => undefined)
-  try {
-    for await (const chunk of gunzip as AsyncIterable<Uint8Array>) yield chunk
-    await feeding
-  } catch (error) {
-    if (isInitguardError(error)) throw error
-    throw new MalformedInputError(
-      'ERR_LAYER_GZIP',
-      `layer is not valid gzip: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
-  } finally {
-    gunzip.destroy()
   }
 }
 
@@ -173,7 +173,7 @@ export async function scanLayer(
   onEvent: (event: TarEvent) => Promise<void> | undefined,
 ): Promise<LayerScan> {
   const blobHash = createHash('sha256')
-  const tarHash = createHash('sha256')
+  const tarHash = options.hashTar === false ? undefined : createHash('sha256')
   const blob = blobChunks(source, blobHash, options.signal)
   const tar =
     compression === 'gzip' ? gunzipChunks(blob) : compression === 'zstd' ? zstdChunks(blob) : blob
@@ -191,7 +191,7 @@ export async function scanLayer(
         },
       )
     }
-    tarHash.update(chunk)
+    tarHash?.update(chunk)
     for (const event of reader.push(chunk)) {
       const pending = onEvent(event)
       if (pending !== undefined) await pending
@@ -200,7 +200,7 @@ export async function scanLayer(
   reader.end()
   return {
     blobDigest: `sha256:${blobHash.digest('hex')}`,
-    diffId: `sha256:${tarHash.digest('hex')}`,
+    diffId: tarHash === undefined ? undefined : `sha256:${tarHash.digest('hex')}`,
     unpackedSize,
   }
 }

@@ -1,0 +1,86 @@
+import { gunzipSync, gzipSync } from 'node:zlib'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { rejectedCode } from '@initguard/testkit'
+import { GUNZIP_OUTPUT_SIZE, gunzipChunks } from './gzip-layer.ts'
+
+/** Every chunk {@link gunzipChunks} gives for `blob` fed in `slice`-byte pieces, each copied. */
+async function decode(
+  blob: Uint8Array,
+  slice: number,
+): Promise<{ bytes: Buffer; buffers: Set<ArrayBufferLike> }> {
+  function* pieces(): Generator<Uint8Array, void, undefined> {
+    // One buffer for every piece, as the unpacker reads the blob file.
+    const buffer = new Uint8Array(slice)
+    for (let offset = 0; offset < blob.length; offset += slice) {
+      const piece = blob.subarray(offset, offset + slice)
+      buffer.set(piece)
+      yield buffer.subarray(0, piece.length)
+    }
+  }
+  const chunks: Buffer[] = []
+  const buffers = new Set<ArrayBufferLike>()
+  for await (const chunk of gunzipChunks(pieces())) {
+    expect(chunk.length).toBeGreaterThan(0)
+    expect(chunk.length).toBeLessThanOrEqual(GUNZIP_OUTPUT_SIZE)
+    buffers.add(chunk.buffer)
+    chunks.push(Buffer.from(chunk))
+  }
+  return { bytes: Buffer.concat(chunks), buffers }
+}
+
+const data = new Uint8Array(1_000_000).map((_, i) => ((i * 7919) % 251) ^ (i >> 10))
+
+describe('gunzipChunks', () => {
+  it('gives back what gzip compressed, in two reused output buffers', async () => {
+    const { bytes, buffers } = await decode(gzipSync(data), 256 * 1024)
+    expect(bytes.equals(data)).toBe(true)
+    // 1 MB out in views of two buffers, not a new allocation per chunk (the
+    // `createGunzip` stream's way, which kept tens of MB of garbage resident).
+    expect(buffers.size).toBe(2)
+  })
+
+  it('gives the same bytes as gunzipSync however the input is sliced', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 0, maxLength: 20_000 }),
+        fc.integer({ min: 1, max: 5000 }),
+        async (input, slice) => {
+          const blob = gzipSync(input)
+          expect((await decode(blob, slice)).bytes.equals(gunzipSync(blob))).toBe(true)
+        },
+      ),
+      { numRuns: 50 },
+    )
+  })
+
+  it('reads concatenated members and ignores zeros after them, as gunzip does', async () => {
+    const joined = Buffer.concat([gzipSync('one '), gzipSync('two'), Buffer.alloc(600)])
+    expect((await decode(joined, 7)).bytes.toString()).toBe('one two')
+  })
+
+  it('refuses what is not gzip, a damaged trailer, trailing garbage and a cut stream', async () => {
+    const blob = gzipSync(data)
+    const badCrc = Buffer.from(blob)
+    badCrc[badCrc.length - 5] = (badCrc[badCrc.length - 5] ?? 0) ^ 1
+    for (const [damaged, slice] of [
+      [new Uint8Array([1, 2, 3, 4]), 2],
+      [new Uint8Array(0), 1],
+      [badCrc, 4096],
+      [Buffer.concat([gzipSync('x'), Buffer.from('garbage')]), 3],
+      [blob.subarray(0, blob.length - 9), 4096],
+      [blob.subarray(0, blob.length >> 1), 100_000],
+    ] as const) {
+      expect(await rejectedCode(decode(damaged, slice))).toBe('ERR_LAYER_GZIP')
+    }
+  })
+
+  it('stops cleanly when the reader stops early, the engine busy on the next buffer', async () => {
+    for await (const chunk of gunzipChunks([gzipSync(data)])) {
+      expect(chunk.length).toBe(GUNZIP_OUTPUT_SIZE)
+      break
+    }
+    // Nothing left running: an abandoned step would fail the test run as an unhandled error.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  })
+})

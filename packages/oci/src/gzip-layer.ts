@@ -1,0 +1,215 @@
+/**
+ * gzip layers (`…tar+gzip`), decompressed by `node:zlib`'s inflate engine on the thread pool into
+ * two output buffers that are reused for the whole layer: while the caller parses, hashes and
+ * writes one, the engine fills the other, so decompression runs beside the unpack as it did with
+ * the `createGunzip()` stream.
+ *
+ * Why not that stream: it hands out every decompressed chunk in a freshly allocated buffer, so
+ * unpacking a 1 GiB layer allocates 1 GiB of `ArrayBuffer`s per pass. V8 frees young array
+ * buffers only once they add up to twice its default largest semi-space (32 MiB on 64-bit,
+ * whatever `--max-semi-space-size` says), so the stream's garbage alone kept 32–40 MB resident
+ * during an unpack, and the scavenges it forced every ~100 ms grew the young generation to its
+ * largest (16 MiB). Node (20–24) has no public API that inflates into a caller's buffer:
+ * `zlib.inflateSync` is whole-buffer and `_processChunk` closes the engine after one call. So this
+ * module drives the native engine class that `createGunzip()` itself uses, initialised with the
+ * stream's defaults, through the calls `lib/zlib.js` makes (`init`, `write`, `close`, `onerror`);
+ * {@link gunzipChunks} checks that they are there (a Node without them fails every gzip unpack at
+ * once, and this package's tests, rather than unpacking with unbounded garbage). gzip is checked
+ * by the same engine as before: header, CRC-32 and length trailer, truncation ("unexpected end of
+ * file"), several concatenated members, and nothing but zeros after the last one.
+ *
+ * @module
+ */
+import { constants, createGunzip } from 'node:zlib'
+import { MalformedInputError } from '@initguard/core'
+
+/**
+ * Most bytes of decompressed output handed out at a time, the size of each of the two reused
+ * buffers: large enough that the thread-pool round trip per step is noise.
+ */
+export const GUNZIP_OUTPUT_SIZE: number = 256 * 1024
+
+/** `node:zlib`'s native engine, as `lib/zlib.js` (`Zlib`, `processChunk`) drives it. */
+interface NativeZlib {
+  init(
+    windowBits: number,
+    level: number,
+    memLevel: number,
+    strategy: number,
+    writeState: Uint32Array,
+    afterWrite: () => void,
+    dictionary: undefined,
+  ): void
+  /** Inflate on the thread pool; then `afterWrite`, or `onerror` on a zlib error. */
+  write(
+    flush: number,
+    input: Uint8Array,
+    inputOffset: number,
+    inputLength: number,
+    output: Uint8Array,
+    outputOffset: number,
+    outputLength: number,
+  ): void
+  close(): void
+  onerror?: (message: string, errno: number, code: string) => void
+}
+
+type NativeZlibClass = new (mode: number) => NativeZlib
+
+let nativeZlib: NativeZlibClass | undefined
+
+/** The class of a `Gunzip` stream's `_handle`, checked for the methods used here. */
+function nativeZlibClass(): NativeZlibClass {
+  if (nativeZlib !== undefined) return nativeZlib
+  const probe = createGunzip()
+  const handle = (probe as unknown as { readonly _handle?: unknown })._handle
+  probe.close()
+  const found: unknown = typeof handle === 'object' ? handle?.constructor : undefined
+  const prototype =
+    typeof found === 'function' ? (found.prototype as Partial<Record<string, unknown>>) : {}
+  if (!['init', 'write', 'close'].every((method) => typeof prototype[method] === 'function')) {
+    throw new Error(
+      `node:zlib of Node ${process.version} has no Gunzip _handle with init/write/close: update gzip-layer.ts`,
+    )
+  }
+  nativeZlib = found as NativeZlibClass
+  return nativeZlib
+}
+
+function damaged(error: unknown): MalformedInputError {
+  return new MalformedInputError(
+    'ERR_LAYER_GZIP',
+    `layer is not valid gzip: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error, hint: 'the blob is damaged or not what its media type says' },
+  )
+}
+
+/** What one inflate step did. */
+interface Step {
+  /** Input bytes the engine took. */
+  readonly consumed: number
+  /** Output bytes it wrote, from the start of the output buffer. */
+  readonly produced: number
+}
+
+/** How the step in progress ends. */
+interface Settle {
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+  /** The step's buffers, kept reachable while the thread pool uses them. */
+  readonly buffers: readonly Uint8Array[]
+}
+
+/** One gzip stream's engine: one inflate step at a time, on the thread pool. */
+class InflateEngine {
+  readonly #handle: NativeZlib
+  /** `[output bytes left, input bytes left]` after each step. */
+  readonly #state = new Uint32Array(2)
+  #settle: Settle | undefined
+
+  constructor() {
+    const handle = new (nativeZlibClass())(constants.GUNZIP)
+    handle.onerror = (message, errno, code) => {
+      const error = Object.assign(new Error(message), { errno, code })
+      this.#finish()?.reject(damaged(error))
+    }
+    handle.init(
+      constants.Z_DEFAULT_WINDOWBITS,
+      constants.Z_DEFAULT_COMPRESSION,
+      constants.Z_DEFAULT_MEMLEVEL,
+      constants.Z_DEFAULT_STRATEGY,
+      this.#state,
+      () => this.#finish()?.resolve(),
+      undefined,
+    )
+    this.#handle = handle
+  }
+
+  #finish(): Settle | undefined {
+    const settle = this.#settle
+    this.#settle = undefined
+    return settle
+  }
+
+  /**
+   * Inflate `input` from `offset` into `output`.
+   *
+   * @throws {@link MalformedInputError} `ERR_LAYER_GZIP` (rejects with it).
+   */
+  step(flush: number, input: Uint8Array, offset: number, output: Uint8Array): Promise<Step> {
+    const available = input.length - offset
+    const step = new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject, buffers: [input, output] }
+    }).then(() => ({
+      consumed: available - (this.#state[1] ?? 0),
+      produced: output.length - (this.#state[0] ?? 0),
+    }))
+    // A step may be abandoned (the caller stopped reading); its failure then concerns nobody.
+    step.catch(() => undefined)
+    this.#handle.write(flush, input, offset, available, output, 0, output.length)
+    return step
+  }
+
+  /** Free the engine (after a step in progress, if any, ends). */
+  close(): void {
+    this.#handle.close()
+  }
+}
+
+/**
+ * Decompress a gzip stream given in chunks. Each chunk of `compressed` is only read until the
+ * next is asked for, so its source may reuse one buffer. Each chunk yielded is a view into one of
+ * two buffers that the engine refills once the next chunk is asked for: consume it (parse, hash,
+ * write) before asking.
+ *
+ * @throws {@link MalformedInputError} `ERR_LAYER_GZIP` (not gzip, damaged, truncated); what
+ *   `compressed` throws.
+ */
+export async function* gunzipChunks(
+  compressed: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const engine = new InflateEngine()
+  const outputs = [
+    Buffer.allocUnsafe(GUNZIP_OUTPUT_SIZE),
+    Buffer.allocUnsafe(GUNZIP_OUTPUT_SIZE),
+  ] as const
+  const source = (async function* () {
+    yield* compressed
+  })()
+  /** The next input and how to flush it; after the last, an empty input that ends the stream. */
+  const take = async (): Promise<{ input: Uint8Array; flush: number }> => {
+    for (;;) {
+      const { done, value } = await source.next()
+      if (done === true) return { input: new Uint8Array(0), flush: constants.Z_FINISH }
+      if (value.length > 0) return { input: value, flush: constants.Z_NO_FLUSH }
+    }
+  }
+  try {
+    let { input, flush } = await take()
+    let offset = 0
+    let next: 0 | 1 = 0
+    let pending = engine.step(flush, input, offset, outputs[next])
+    // Each buffer is handed out while the engine fills the other.
+    for (;;) {
+      const output = outputs[next]
+      const { consumed, produced } = await pending
+      offset += consumed
+      next = next === 0 ? 1 : 0
+      // A full buffer means the engine may have more output for this input; otherwise it took
+      // all of the input it wanted, and starts on the next input.
+      const full = produced === output.length
+      const last = !full && flush === constants.Z_FINISH
+      if (full) pending = engine.step(flush, input, offset, outputs[next])
+      else if (!last) {
+        ;({ input, flush } = await take())
+        offset = 0
+        pending = engine.step(flush, input, offset, outputs[next])
+      }
+      if (produced > 0) yield output.subarray(0, produced)
+      if (last) return
+    }
+  } finally {
+    await source.return(undefined)
+    engine.close()
+  }
+}
