@@ -21,6 +21,7 @@
  */
 import { DerUniversalTag, parseDer, UsageError } from '@initguard/core'
 import type { DerTagClass } from '@initguard/core'
+import { builderError, type BuilderError } from './builder-error.ts'
 
 /** The tag of an element to write: class (default universal), number and form. */
 export interface DerWriteTag {
@@ -41,14 +42,7 @@ const CLASS_BITS: Readonly<Record<DerTagClass, number>> = {
 
 const MAX_TAG_NUMBER = 2 ** 28 - 1
 
-function usage(
-  code: `ERR_DER_WRITE_${string}`,
-  message: string,
-  details: Readonly<Record<string, string | number>> = {},
-  hint?: string,
-): UsageError {
-  return new UsageError(code, message, hint === undefined ? { details } : { details, hint })
-}
+const usage: BuilderError<'ERR_DER_WRITE_'> = builderError
 
 /** Concatenate byte strings into one new array. */
 function concat(parts: readonly Uint8Array[]): Uint8Array {
