@@ -69,8 +69,45 @@ function timeToDate(
   return date
 }
 
-function timeText(v: DerElement): string {
-  return latin1(v.value)
+/** Each time type's tag, and its DER form as a pattern and in words. */
+const TIME_FORMS = {
+  UTCTime: {
+    tag: DerUniversalTag.UTC_TIME,
+    pattern: UTC_TIME_PATTERN,
+    form: 'YYMMDDHHMMSSZ (X.690 §11.8)',
+  },
+  GeneralizedTime: {
+    tag: DerUniversalTag.GENERALIZED_TIME,
+    pattern: GENERALIZED_TIME_PATTERN,
+    form: 'YYYYMMDDHHMMSS[.fff]Z with no trailing zeros in the fraction (X.690 §11.7)',
+  },
+} as const
+
+/**
+ * The element, which must be a `typeName`, and its text matched against the type's DER form.
+ *
+ * @throws {@link MalformedInputError} `ERR_DER_UNEXPECTED_TAG`; `ERR_DER_TIME_INVALID` when the
+ *   text is not in the DER form.
+ */
+function matchTime(
+  el: DerElement | undefined,
+  typeName: keyof typeof TIME_FORMS,
+  field: string,
+  options: DerDecodeOptions | undefined,
+): { readonly v: DerElement; readonly m: RegExpExecArray } {
+  const { tag, pattern, form } = TIME_FORMS[typeName]
+  const v = expectTypeTag(el, tag, false, field, options)
+  const m = pattern.exec(latin1(v.value))
+  if (m === null) {
+    throw decodeError(
+      v,
+      'ERR_DER_TIME_INVALID',
+      field,
+      `${typeName} is not in the DER form ${form}`,
+      { type: typeName, length: v.value.length },
+    )
+  }
+  return { v, m }
 }
 
 /**
@@ -91,17 +128,7 @@ export function decodeDerUtcTime(
   field: string,
   options?: DerDecodeOptions,
 ): Date {
-  const v = expectTypeTag(el, DerUniversalTag.UTC_TIME, false, field, options)
-  const m = UTC_TIME_PATTERN.exec(timeText(v))
-  if (m === null) {
-    throw decodeError(
-      v,
-      'ERR_DER_TIME_INVALID',
-      field,
-      'UTCTime is not in the DER form YYMMDDHHMMSSZ (X.690 §11.8)',
-      { type: 'UTCTime', length: v.value.length },
-    )
-  }
+  const { v, m } = matchTime(el, 'UTCTime', field, options)
   const yy = Number(m[1])
   return timeToDate(v, field, 'UTCTime', yy >= 50 ? 1900 + yy : 2000 + yy, m, '')
 }
@@ -126,17 +153,7 @@ export function decodeDerGeneralizedTime(
   field: string,
   options?: DerDecodeOptions,
 ): Date {
-  const v = expectTypeTag(el, DerUniversalTag.GENERALIZED_TIME, false, field, options)
-  const m = GENERALIZED_TIME_PATTERN.exec(timeText(v))
-  if (m === null) {
-    throw decodeError(
-      v,
-      'ERR_DER_TIME_INVALID',
-      field,
-      'GeneralizedTime is not in the DER form YYYYMMDDHHMMSS[.fff]Z with no trailing zeros in the fraction (X.690 §11.7)',
-      { type: 'GeneralizedTime', length: v.value.length },
-    )
-  }
+  const { v, m } = matchTime(el, 'GeneralizedTime', field, options)
   const fraction = m[7] ?? ''
   if (fraction.length > MAX_FRACTION_DIGITS) {
     throw decodeError(

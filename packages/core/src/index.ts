@@ -54,6 +54,7 @@ export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } fro
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
+export { concatBytes } from './concat-bytes.ts'
 export { LruCache } from './lru-cache.ts'
 export {
   fieldError,

@@ -96,6 +96,17 @@ export function parseFulcioCaCertificates(pem: Uint8Array): SigstoreCertificate[
   return certificates
 }
 
+/** The refusal of a malformed `what` (an annotation), each message naming it. */
+function annotationRefusal(
+  authority: CertificateAuthority,
+  suffix: 'CERTIFICATE_MALFORMED' | 'CHAIN_MALFORMED',
+  what: string,
+  hint: string,
+): (message: string, cause?: unknown) => VerificationError {
+  return (message, cause) =>
+    certificateRefusal(authority, suffix, `the ${what}: ${message}`, hint, {}, cause)
+}
+
 /**
  * Parse the `dev.sigstore.cosign/certificate` annotation: exactly one PEM certificate, with nothing
  * after its END line (containers/image compares it with the Rekor entry through `pem.Decode` and
@@ -109,15 +120,12 @@ export function parseFulcioLeafCertificate(
   annotation: string,
   authority: CertificateAuthority = 'Fulcio',
 ): SigstoreCertificate {
-  const wrap = (message: string, cause?: unknown): VerificationError =>
-    certificateRefusal(
-      authority,
-      'CERTIFICATE_MALFORMED',
-      `the certificate annotation: ${message}`,
-      'the dev.sigstore.cosign/certificate annotation must hold the one PEM certificate cosign attached',
-      {},
-      cause,
-    )
+  const wrap = annotationRefusal(
+    authority,
+    'CERTIFICATE_MALFORMED',
+    'certificate annotation',
+    'the dev.sigstore.cosign/certificate annotation must hold the one PEM certificate cosign attached',
+  )
   const certificates = parseCertificates(annotation, 'certificate annotation', wrap)
   const [leaf] = certificates
   if (leaf === undefined || certificates.length !== 1) {
@@ -140,15 +148,12 @@ export function parseFulcioChain(
   annotation: string,
   authority: CertificateAuthority = 'Fulcio',
 ): SigstoreCertificate[] {
-  const wrap = (message: string, cause?: unknown): VerificationError =>
-    certificateRefusal(
-      authority,
-      'CHAIN_MALFORMED',
-      `the chain annotation: ${message}`,
-      'the dev.sigstore.cosign/chain annotation must hold PEM certificates',
-      {},
-      cause,
-    )
+  const wrap = annotationRefusal(
+    authority,
+    'CHAIN_MALFORMED',
+    'chain annotation',
+    'the dev.sigstore.cosign/chain annotation must hold PEM certificates',
+  )
   return parseCertificates(annotation, 'chain annotation', wrap).slice(0, -1)
 }
 

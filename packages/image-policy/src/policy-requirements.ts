@@ -247,6 +247,35 @@ function parseSigstoreSigned(
 }
 
 /**
+ * The one of two alternative members (`keyPath` or `keyData`, …) that `members` has, with its
+ * value.
+ *
+ * @throws {@link MalformedInputError} `ERR_IMAGE_POLICY_KEY_SOURCE` with `hint` when both or
+ *   neither are there.
+ */
+function oneOfTwo<Name extends string>(
+  members: ReadonlyMap<string, JsonNode>,
+  names: readonly [Name, Name],
+  field: string,
+  hint: string,
+): { readonly name: Name; readonly node: JsonNode } {
+  const given = names.flatMap((name) => {
+    const node = members.get(name)
+    return node === undefined ? [] : [{ name, node }]
+  })
+  const [only] = given
+  if (given.length !== 1 || only === undefined) {
+    throw fault(
+      'ERR_IMAGE_POLICY_KEY_SOURCE',
+      `${field} must have exactly one of ${names[0]} and ${names[1]}`,
+      field,
+      hint,
+    )
+  }
+  return only
+}
+
+/**
  * image-rs's `sigstoreSigned`: `keyPath` or `keyData` only, and `keyData` is the PEM text itself,
  * not base64 (containers/image base64-decodes it).
  */
@@ -255,23 +284,17 @@ function parseImageRsSigstoreSigned(
   field: string,
 ): SigstoreSignedRequirement {
   checkKeys(members, ['type', 'keyPath', 'keyData', 'signedIdentity'], field)
-  const path = members.get('keyPath')
-  const data = members.get('keyData')
-  const sourceFault = (): MalformedInputError =>
-    fault(
-      'ERR_IMAGE_POLICY_KEY_SOURCE',
-      `${field} must have exactly one of keyPath and keyData`,
-      field,
-      'give keyPath (a file or kbs:/// URI) or keyData (the PEM public key as text)',
-    )
-  let keySource: KeySource
-  if (path !== undefined && data !== undefined) throw sourceFault()
-  if (path !== undefined) {
-    keySource = { kind: 'keyPath', path: nonEmptyString(path, `${field}.keyPath`) }
-  } else if (data !== undefined) {
-    const pem = nonEmptyString(data, `${field}.keyData`)
-    keySource = { kind: 'keyData', data: new TextEncoder().encode(pem) }
-  } else throw sourceFault()
+  const source = oneOfTwo(
+    members,
+    ['keyPath', 'keyData'],
+    field,
+    'give keyPath (a file or kbs:/// URI) or keyData (the PEM public key as text)',
+  )
+  const text = nonEmptyString(source.node, `${field}.${source.name}`)
+  const keySource: KeySource =
+    source.name === 'keyPath'
+      ? { kind: 'keyPath', path: text }
+      : { kind: 'keyData', data: new TextEncoder().encode(text) }
   return {
     type: 'sigstoreSigned',
     keySource,
@@ -283,21 +306,11 @@ function parseImageRsSigstoreSigned(
 function parseFulcio(node: JsonNode, field: string): FulcioSource {
   const members = asObject(node, field)
   checkKeys(members, ['caPath', 'caData', 'oidcIssuer', 'subjectEmail'], field)
-  const caPath = members.get('caPath')
-  const caData = members.get('caData')
-  const caFault = (): MalformedInputError =>
-    fault(
-      'ERR_IMAGE_POLICY_KEY_SOURCE',
-      `${field} must have exactly one of caPath and caData`,
-      field,
-      'give caPath or caData, not both',
-    )
-  let ca: FulcioSource['ca']
-  if (caPath !== undefined && caData !== undefined) throw caFault()
-  if (caData !== undefined) ca = { kind: 'caData', data: base64Field(caData, `${field}.caData`) }
-  else if (caPath !== undefined)
-    ca = { kind: 'caPath', path: nonEmptyString(caPath, `${field}.caPath`) }
-  else throw caFault()
+  const source = oneOfTwo(members, ['caPath', 'caData'], field, 'give caPath or caData, not both')
+  const ca: FulcioSource['ca'] =
+    source.name === 'caData'
+      ? { kind: 'caData', data: base64Field(source.node, `${field}.caData`) }
+      : { kind: 'caPath', path: nonEmptyString(source.node, `${field}.caPath`) }
   return {
     kind: 'fulcio',
     ca,

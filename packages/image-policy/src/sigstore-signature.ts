@@ -29,7 +29,6 @@
  *   `signature/internal/rekor_set.go`, `signature/internal/sigstore_payload.go`.
  * @module
  */
-import type { VerificationError } from '@initguard/core'
 import { UsageError, base64ToBytes } from '@initguard/core'
 import { refuseSignature } from './signature-refusal.ts'
 import { verifyFulcioCertificate } from './fulcio-certificate.ts'
@@ -94,8 +93,22 @@ function annotation(signature: SigstoreSignature, key: string): string | undefin
   return signature.annotations.get(key)
 }
 
-function missing(code: `ERR_SIGSTORE_${string}`, key: string, hint: string): VerificationError {
-  return refuseSignature(code, `the signature has no ${key} annotation`, hint, { annotation: key })
+/**
+ * The value of an annotation the signature must have.
+ *
+ * @throws {@link VerificationError} `code` with `hint` when the signature has no such annotation.
+ */
+function requiredAnnotation(
+  signature: SigstoreSignature,
+  key: string,
+  code: `ERR_SIGSTORE_${string}`,
+  hint: string,
+): string {
+  const value = annotation(signature, key)
+  if (value === undefined) {
+    throw refuseSignature(code, `the signature has no ${key} annotation`, hint, { annotation: key })
+  }
+  return value
 }
 
 function verifyPayload(
@@ -166,14 +179,12 @@ export function verifySigstoreSignature(
   const sig = snapshot(signature, now)
   const prepared = 'prepared' in trust ? trust : prepareSigstoreTrust(trust)
 
-  const base64 = annotation(sig, SIGSTORE_ANNOTATION.signature)
-  if (base64 === undefined) {
-    throw missing(
-      'ERR_SIGSTORE_SIGNATURE_MISSING',
-      SIGSTORE_ANNOTATION.signature,
-      'the attachment is not a cosign signature, or it was stripped of its annotations',
-    )
-  }
+  const base64 = requiredAnnotation(
+    sig,
+    SIGSTORE_ANNOTATION.signature,
+    'ERR_SIGSTORE_SIGNATURE_MISSING',
+    'the attachment is not a cosign signature, or it was stripped of its annotations',
+  )
   let signatureBytes: Uint8Array
   try {
     // Go's base64.StdEncoding skips CR and LF, and cosign wraps RSA signatures at 76 columns.
@@ -187,17 +198,13 @@ export function verifySigstoreSignature(
       cause,
     )
   }
-  const bundle = (): string => {
-    const value = annotation(sig, SIGSTORE_ANNOTATION.bundle)
-    if (value === undefined) {
-      throw missing(
-        'ERR_SIGSTORE_BUNDLE_MISSING',
-        SIGSTORE_ANNOTATION.bundle,
-        'the policy requires a Rekor SET; sign with cosign and upload to the transparency log (not --tlog-upload=false)',
-      )
-    }
-    return value
-  }
+  const bundle = (): string =>
+    requiredAnnotation(
+      sig,
+      SIGSTORE_ANNOTATION.bundle,
+      'ERR_SIGSTORE_BUNDLE_MISSING',
+      'the policy requires a Rekor SET; sign with cosign and upload to the transparency log (not --tlog-upload=false)',
+    )
 
   const context: Context = { sig, signatureBytes, rekorKeys: prepared.rekorKeys, bundle, now }
   switch (prepared.kind) {
@@ -249,11 +256,12 @@ function verifyWithKeys(
 
 /** The leaf certificate annotation, required by the Fulcio and PKI paths. */
 function certificateAnnotation(sig: SigstoreSignature, hint: string): string {
-  const text = annotation(sig, SIGSTORE_ANNOTATION.certificate)
-  if (text === undefined) {
-    throw missing('ERR_SIGSTORE_CERTIFICATE_MISSING', SIGSTORE_ANNOTATION.certificate, hint)
-  }
-  return text
+  return requiredAnnotation(
+    sig,
+    SIGSTORE_ANNOTATION.certificate,
+    'ERR_SIGSTORE_CERTIFICATE_MISSING',
+    hint,
+  )
 }
 
 function verifyWithFulcio(

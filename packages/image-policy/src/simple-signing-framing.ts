@@ -10,7 +10,7 @@
  * @module
  */
 import { inflateRawSync, inflateSync } from 'node:zlib'
-import { VerificationError, bytesToHex } from '@initguard/core'
+import { VerificationError, bytesToHex, concatBytes } from '@initguard/core'
 
 /** OpenPGP packet tags that matter here (RFC 4880 §4.3). */
 export const PacketTag = {
@@ -111,19 +111,9 @@ function readPacketsInto(bytes: Uint8Array, packets: Packet[]): void {
     }
     packets.push({
       tag: ctb & 0x3f,
-      body: join(chunks),
+      body: concatBytes(chunks),
     })
   }
-}
-
-function join(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
 }
 
 /**

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import {
+  ExpectationError,
+  bytesToHex,
+  constantTimeEqual,
+  type AppraisalFailure,
+  type ErrorCode,
+} from '@initguard/core'
 import type { InitdataDocument } from './document.ts'
 import { bindingFor, type TeeBinding, type TeeKind } from './tee-binding.ts'
 
@@ -41,4 +47,28 @@ export function checkBinding(
     )
   }
   return binding
+}
+
+/**
+ * The appraisal rule "the evidence's init-time field holds this document's binding": the failure
+ * (under the verifier's own `code`) when `actual` differs, `undefined` when it matches.
+ *
+ * @param field - the field's name as the evidence spells it (`HOST_DATA`, `MRCONFIGID`, …).
+ * @param actual - the field's value in the evidence.
+ * @throws {@link ExpectationError} `ERR_INITDATA_VTPM_DIGEST_LENGTH` (from {@link bindingFor}).
+ */
+export function initdataBindingFailure<Code extends ErrorCode>(
+  code: Code,
+  tee: TeeKind,
+  field: string,
+  actual: Uint8Array,
+  document: InitdataDocument,
+): (AppraisalFailure & { readonly code: Code }) | undefined {
+  const expected = bindingFor(tee, document.algorithm, document.digest).value
+  if (constantTimeEqual(expected, actual)) return undefined
+  return {
+    code,
+    message: `${field} is ${bytesToHex(actual)}, but the initdata document (${document.algorithm}) binds to ${bytesToHex(expected)}`,
+    hint: `\`initguard initdata explain DOCUMENT --tee ${tee} --expected ${bytesToHex(actual)}\` tells the usual causes (line ends, final newline, algorithm)`,
+  }
 }

@@ -27,7 +27,7 @@ export {
   bestAlgorithmFor,
 } from './tee-binding.ts'
 export type { TeeKind, TeeField, TeeBinding } from './tee-binding.ts'
-export { checkBinding } from './binding-check.ts'
+export { checkBinding, initdataBindingFailure } from './binding-check.ts'
 export { explainBinding } from './explain.ts'
 export type { ExplainFinding, ExplainReport } from './explain.ts'
 export { renderInitdata } from './render.ts'

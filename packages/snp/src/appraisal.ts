@@ -13,7 +13,7 @@ import {
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
-import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import { initdataBindingFailure, type InitdataDocument } from '@initguard/initdata'
 import type { SnpReport } from './report.ts'
 import { decodeTcbVersion, tcbAtLeast, type SnpProduct, type TcbComponents } from './tcb.ts'
 
@@ -132,14 +132,14 @@ export function appraisalFailures(
     })
   }
   if (policy.initdata !== undefined) {
-    const expected = bindingFor('snp', policy.initdata.algorithm, policy.initdata.digest).value
-    if (!constantTimeEqual(expected, report.hostData)) {
-      failures.push({
-        code: 'ERR_SNP_INITDATA_MISMATCH',
-        message: `HOST_DATA is ${hex(report.hostData)}, but the initdata document (${policy.initdata.algorithm}) binds to ${hex(expected)}`,
-        hint: `\`initguard initdata explain DOCUMENT --tee snp --expected ${hex(report.hostData)}\` tells the usual causes (line ends, final newline, algorithm)`,
-      })
-    }
+    const failure = initdataBindingFailure(
+      'ERR_SNP_INITDATA_MISMATCH',
+      'snp',
+      'HOST_DATA',
+      report.hostData,
+      policy.initdata,
+    )
+    if (failure !== undefined) failures.push(failure)
   }
   if (policy.reportData !== undefined && !constantTimeEqual(policy.reportData, report.reportData)) {
     failures.push({

@@ -19,6 +19,22 @@ export function child(path: string, key: string): string {
   return `${path}[${JSON.stringify(shown)}]`
 }
 
+/** True for a JSON integer from 0 to `max`, as serde reads an unsigned type: no fraction, no -0. */
+function isUnsignedUpTo(value: unknown, max: number): value is number {
+  return (
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    !Object.is(value, -0) &&
+    value >= 0 &&
+    value <= max
+  )
+}
+
+/** The problem with a value {@link isUnsignedUpTo} refused. */
+function notUnsignedProblem(value: unknown, max: number): string {
+  return `expected an integer from 0 to ${max}, got ${typeof value === 'number' ? 'another number' : jsonKind(value)}`
+}
+
 /**
  * Walks the JSON, collecting every problem with its path instead of stopping at the first. Each
  * reader returns a stand-in (zero, zero bytes) for a bad value, so the walk goes on; the caller
@@ -71,17 +87,8 @@ export class JsonChecker {
   }
 
   integer(value: unknown, path: string, max: number): number {
-    if (
-      typeof value !== 'number' ||
-      !Number.isInteger(value) ||
-      Object.is(value, -0) ||
-      value < 0 ||
-      value > max
-    ) {
-      this.add(
-        path,
-        `expected an integer from 0 to ${max}, got ${typeof value === 'number' ? 'another number' : jsonKind(value)}`,
-      )
+    if (!isUnsignedUpTo(value, max)) {
+      this.add(path, notUnsignedProblem(value, max))
       return 0
     }
     return value
@@ -134,18 +141,9 @@ export class JsonChecker {
     const out = new Uint8Array(items.length)
     for (let i = 0; i < items.length; i++) {
       const item = items[i]
-      if (
-        typeof item !== 'number' ||
-        !Number.isInteger(item) ||
-        Object.is(item, -0) ||
-        item < 0 ||
-        item > U8_MAX
-      ) {
+      if (!isUnsignedUpTo(item, U8_MAX)) {
         // One problem per array: a bad array of thousands of items must not flood the report.
-        this.add(
-          `${path}[${i}]`,
-          `expected an integer from 0 to 255, got ${typeof item === 'number' ? 'another number' : jsonKind(item)}`,
-        )
+        this.add(`${path}[${i}]`, notUnsignedProblem(item, U8_MAX))
         break
       }
       out[i] = item

@@ -9,7 +9,7 @@
 import { ByteReader, MalformedInputError } from '@initguard/core'
 import { decodeSgxAttributes } from './attributes.ts'
 import type { SgxAttributes } from './attributes.ts'
-import { requireBytes } from './parse-support.ts'
+import { nonZeroReservedAreas, requireBytes, type ReservedArea } from './parse-support.ts'
 
 /** Size of an SGX enclave report body in bytes. */
 export const SGX_REPORT_BODY_SIZE = 384
@@ -73,17 +73,12 @@ export interface SgxEnclaveReport {
   readonly raw: Uint8Array
 }
 
-const RESERVED_AREAS: readonly (readonly [name: string, offset: number, length: number])[] = [
+const RESERVED_AREAS: readonly ReservedArea[] = [
   ['reserved@0x014', 0x014, 12],
   ['reserved@0x060', 0x060, 32],
   ['reserved@0x0A0', 0x0a0, 32],
   ['reserved@0x106', 0x106, 42],
 ]
-
-function isAllZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false
-  return true
-}
 
 /**
  * Read an enclave report body at `base` in `reader` (the caller has checked that 384 bytes are
@@ -98,9 +93,7 @@ export function readSgxEnclaveReport(
 ): SgxEnclaveReport {
   const copy = (offset: number, length: number, field: string): Uint8Array =>
     reader.bytesAt(base + offset, length, `${name} ${field}`).slice()
-  const reservedNonZero = RESERVED_AREAS.filter(
-    ([area, offset, length]) => !isAllZero(reader.bytesAt(base + offset, length, area)),
-  ).map(([area]) => area)
+  const reservedNonZero = nonZeroReservedAreas(reader, base, RESERVED_AREAS)
   return {
     cpuSvn: copy(0x000, 16, 'CPUSVN'),
     miscSelect: reader.u32leAt(base + 0x010, `${name} MISCSELECT`),

@@ -43,6 +43,7 @@ export { decodeTdAttributes, decodeXsaveFeatures, decodeSgxAttributes } from './
 export type { TdAttributes, XsaveFeatures, SgxAttributes } from './attributes.ts'
 export { parseTdReport, TDREPORT_SIZE, TDREPORT_TYPE_TDX } from './tdreport.ts'
 export type { TdReport, TdReportType, TdReportTeeTcbInfo, TdReportTdInfo } from './tdreport.ts'
+export type { TdMeasurements } from './td-measurements.ts'
 export {
   parsePckCertificate,
   parseSgxPckExtensions,

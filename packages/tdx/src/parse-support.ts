@@ -190,3 +190,23 @@ export class QuoteCursor {
     )
   }
 }
+
+/** A reserved area of a structure: its name (as `reservedNonZero` gives it), offset and length. */
+export type ReservedArea = readonly [name: string, offset: number, length: number]
+
+/**
+ * The names of the `areas` of the structure at `base` that hold a byte other than zero, in the
+ * order given (the caller has checked the structure's bytes are there). Reserved bytes never fail
+ * parsing: they are reported, so that a newer layout is noticed.
+ */
+export function nonZeroReservedAreas(
+  reader: ByteReader,
+  base: number,
+  areas: readonly ReservedArea[],
+): string[] {
+  return areas
+    .filter(([name, offset, length]) =>
+      reader.bytesAt(base + offset, length, name).some((b) => b !== 0),
+    )
+    .map(([name]) => name)
+}

@@ -12,7 +12,7 @@ import {
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
-import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import { initdataBindingFailure, type InitdataDocument } from '@initguard/initdata'
 import type { DcapQuoteBody } from './quote.ts'
 import type { TcbEvaluation, TcbStatus } from './tcb-status.ts'
 
@@ -128,14 +128,8 @@ function initdataBinding(
   document: InitdataDocument | undefined,
 ): void {
   if (document === undefined) return
-  const expected = bindingFor(tee, document.algorithm, document.digest).value
-  if (!constantTimeEqual(expected, actual)) {
-    failures.push({
-      code: 'ERR_TDX_INITDATA_MISMATCH',
-      message: `${name} is ${bytesToHex(actual)}, but the initdata document (${document.algorithm}) binds to ${bytesToHex(expected)}`,
-      hint: `\`initguard initdata explain DOCUMENT --tee ${tee} --expected ${bytesToHex(actual)}\` tells the usual causes (line ends, final newline, algorithm)`,
-    })
-  }
+  const failure = initdataBindingFailure('ERR_TDX_INITDATA_MISMATCH', tee, name, actual, document)
+  if (failure !== undefined) failures.push(failure)
 }
 
 /** The policy fields each kind of quote has; a field set for the other kind is refused. */

@@ -10,6 +10,7 @@ import { ByteReader, MalformedInputError, UsageError } from '@initguard/core'
 import { decodeTdAttributes, decodeXsaveFeatures } from './attributes.ts'
 import type { TdAttributes, XsaveFeatures } from './attributes.ts'
 import { requireBytes } from './parse-support.ts'
+import { readTdMeasurements, type TdMeasurements } from './td-measurements.ts'
 
 /** Size of a TDX 1.0 TD report body in bytes. */
 export const TD_REPORT_BODY_10_SIZE = 584
@@ -45,7 +46,7 @@ export type TdQuoteBodyKind = 'td10' | 'td15'
  *
  * Byte arrays are copies: changing them does not change the quote's bytes.
  */
-export interface TdQuoteBodyFields {
+export interface TdQuoteBodyFields extends TdMeasurements {
   /** TEE_TCB_SVN (0x000, 16 bytes). */
   readonly teeTcbSvn: Uint8Array
   /** MRSEAM (0x010, 48 bytes). */
@@ -58,16 +59,6 @@ export interface TdQuoteBodyFields {
   readonly tdAttributes: TdAttributes
   /** XFAM (0x080), decoded. */
   readonly xfam: XsaveFeatures
-  /** MRTD (0x088, 48 bytes). */
-  readonly mrTd: Uint8Array
-  /** MRCONFIGID (0x0B8, 48 bytes). */
-  readonly mrConfigId: Uint8Array
-  /** MROWNER (0x0E8, 48 bytes). */
-  readonly mrOwner: Uint8Array
-  /** MROWNERCONFIG (0x118, 48 bytes). */
-  readonly mrOwnerConfig: Uint8Array
-  /** RTMR0–RTMR3 (0x148, 4 × 48 bytes). */
-  readonly rtmrs: readonly [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
   /** REPORTDATA (0x208, 64 bytes). */
   readonly reportData: Uint8Array
 }
@@ -110,16 +101,7 @@ export function readTdQuoteBody(
     seamAttributes: reader.u64leAt(base + 0x070, 'SEAMATTRIBUTES'),
     tdAttributes: decodeTdAttributes(reader.u64leAt(base + 0x078, 'TDATTRIBUTES')),
     xfam: decodeXsaveFeatures(reader.u64leAt(base + 0x080, 'XFAM')),
-    mrTd: copy(0x088, 48, 'MRTD'),
-    mrConfigId: copy(0x0b8, 48, 'MRCONFIGID'),
-    mrOwner: copy(0x0e8, 48, 'MROWNER'),
-    mrOwnerConfig: copy(0x118, 48, 'MROWNERCONFIG'),
-    rtmrs: [
-      copy(0x148, 48, 'RTMR0'),
-      copy(0x178, 48, 'RTMR1'),
-      copy(0x1a8, 48, 'RTMR2'),
-      copy(0x1d8, 48, 'RTMR3'),
-    ],
+    ...readTdMeasurements(reader, base + 0x088),
     reportData: copy(0x208, 64, 'REPORTDATA'),
   }
   return kind === 'td10'

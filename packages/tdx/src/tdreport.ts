@@ -12,7 +12,8 @@
 import { ByteReader, MalformedInputError } from '@initguard/core'
 import { decodeTdAttributes, decodeXsaveFeatures } from './attributes.ts'
 import type { TdAttributes, XsaveFeatures } from './attributes.ts'
-import { requireBytes } from './parse-support.ts'
+import { nonZeroReservedAreas, requireBytes, type ReservedArea } from './parse-support.ts'
+import { readTdMeasurements, type TdMeasurements } from './td-measurements.ts'
 
 /** Size of a TDREPORT_STRUCT in bytes. */
 export const TDREPORT_SIZE = 1024
@@ -47,22 +48,14 @@ export interface TdReportTeeTcbInfo {
   readonly raw: Uint8Array
 }
 
-/** TDINFO_STRUCT (512 bytes at 0x200): the TD's own measurements and attributes. */
-export interface TdReportTdInfo {
+/**
+ * TDINFO_STRUCT (512 bytes at 0x200): the TD's own measurements (MRTD at 0x210) and attributes.
+ */
+export interface TdReportTdInfo extends TdMeasurements {
   /** ATTRIBUTES (0x200), decoded. */
   readonly attributes: TdAttributes
   /** XFAM (0x208), decoded. */
   readonly xfam: XsaveFeatures
-  /** MRTD (0x210, 48 bytes). */
-  readonly mrTd: Uint8Array
-  /** MRCONFIGID (0x240, 48 bytes): the host-set config binding. */
-  readonly mrConfigId: Uint8Array
-  /** MROWNER (0x270, 48 bytes). */
-  readonly mrOwner: Uint8Array
-  /** MROWNERCONFIG (0x2A0, 48 bytes). */
-  readonly mrOwnerConfig: Uint8Array
-  /** RTMR0–RTMR3 (0x2D0, 4 × 48 bytes). */
-  readonly rtmrs: readonly [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
   /** SERVTD_HASH (0x390, 48 bytes): TDX 1.5; zero without service TDs. */
   readonly servTdHash: Uint8Array
   /** The 512 bytes as received: their SHA-384 is `teeInfoHash`. */
@@ -134,7 +127,7 @@ export interface TdReport {
   readonly raw: Uint8Array
 }
 
-const RESERVED_AREAS: readonly (readonly [name: string, offset: number, length: number])[] = [
+const RESERVED_AREAS: readonly ReservedArea[] = [
   ['REPORTTYPE.reserved', 0x003, 1],
   ['reserved@0x004', 0x004, 12],
   ['reserved@0x0C0', 0x0c0, 32],
@@ -142,11 +135,6 @@ const RESERVED_AREAS: readonly (readonly [name: string, offset: number, length: 
   ['reserved@0x1EF', 0x1ef, 17],
   ['reserved@0x3C0', 0x3c0, 64],
 ]
-
-function isAllZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false
-  return true
-}
 
 /**
  * Parse a TDREPORT of exactly 1024 bytes (layout in {@link TdReport}).
@@ -207,9 +195,7 @@ export function parseTdReport(bytes: Uint8Array): TdReport {
       },
     )
   }
-  const reservedNonZero = RESERVED_AREAS.filter(
-    ([name, offset, length]) => !isAllZero(reader.bytesAt(offset, length, name)),
-  ).map(([name]) => name)
+  const reservedNonZero = nonZeroReservedAreas(reader, 0, RESERVED_AREAS)
 
   return {
     reportType,
@@ -230,16 +216,7 @@ export function parseTdReport(bytes: Uint8Array): TdReport {
     tdInfo: {
       attributes: decodeTdAttributes(reader.u64leAt(0x200, 'TDINFO.ATTRIBUTES')),
       xfam: decodeXsaveFeatures(reader.u64leAt(0x208, 'TDINFO.XFAM')),
-      mrTd: copy(0x210, 48, 'MRTD'),
-      mrConfigId: copy(0x240, 48, 'MRCONFIGID'),
-      mrOwner: copy(0x270, 48, 'MROWNER'),
-      mrOwnerConfig: copy(0x2a0, 48, 'MROWNERCONFIG'),
-      rtmrs: [
-        copy(0x2d0, 48, 'RTMR0'),
-        copy(0x300, 48, 'RTMR1'),
-        copy(0x330, 48, 'RTMR2'),
-        copy(0x360, 48, 'RTMR3'),
-      ],
+      ...readTdMeasurements(reader, 0x210),
       servTdHash: copy(0x390, 48, 'SERVTD_HASH'),
       raw: raw.subarray(0x200, 0x400),
     },

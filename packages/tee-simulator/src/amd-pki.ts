@@ -21,7 +21,6 @@
  */
 import { generateKeyPairSync, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { UsageError } from '@initguard/core'
 import { derIa5String, derInteger, derOctetString, derBitString } from './der-writer.ts'
 import {
   buildX509Certificate,
@@ -36,6 +35,7 @@ import {
   X509_NAME_OID,
 } from './x509-builder.ts'
 import type { X509Extension, X509Name } from './x509-builder.ts'
+import { builderError, type BuilderError } from './builder-error.ts'
 
 /** An AMD EPYC product line with SEV-SNP. */
 export type AmdProduct = 'Milan' | 'Genoa' | 'Turin'
@@ -226,14 +226,7 @@ const DEFAULT_VCEK_PRODUCT_NAME: Readonly<Record<AmdProduct, string>> = {
 
 const DEFAULT_RSA_MODULUS_LENGTH = 2048
 
-function pkiError(
-  code: `ERR_AMD_PKI_${string}`,
-  message: string,
-  details: Readonly<Record<string, string | number>> = {},
-  hint?: string,
-): UsageError {
-  return new UsageError(code, message, hint === undefined ? { details } : { details, hint })
-}
+const pkiError: BuilderError<'ERR_AMD_PKI_'> = builderError
 
 /**
  * AMD's distinguished name with the given common name, attribute for attribute as on every real

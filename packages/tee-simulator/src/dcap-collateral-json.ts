@@ -13,6 +13,7 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
+import type { QeIdentity } from '@initguard/tdx'
 import { dcapBuildError, defaultQeReportFields } from './dcap-report-encoder.ts'
 import { DEFAULT_PCK_TCB } from './intel-cert-profile.ts'
 
@@ -92,23 +93,13 @@ export interface TcbInfoFields {
  */
 export type TcbInfoV2Fields = Omit<TcbInfoFields, 'id' | 'tdxModule' | 'tdxModuleIdentities'>
 
-/** Every field of an Enclave Identity v2 (QE identity). */
-export interface QeIdentityFields {
-  readonly id: 'TD_QE' | 'QE' | 'QVE'
+/**
+ * Every field of an Enclave Identity v2 (QE identity): those the verifier reads ({@link QeIdentity}),
+ * with any `version` and any level status (for negative tests).
+ */
+export interface QeIdentityFields extends Omit<QeIdentity, 'version' | 'tcbLevels'> {
   /** Default 2. */
   readonly version: number
-  readonly issueDate: Date
-  readonly nextUpdate: Date
-  readonly tcbEvaluationDataNumber: number
-  /** 4 bytes, in report order. */
-  readonly miscSelect: Uint8Array
-  readonly miscSelectMask: Uint8Array
-  /** 16 bytes. */
-  readonly attributes: Uint8Array
-  readonly attributesMask: Uint8Array
-  /** 32 bytes. */
-  readonly mrSigner: Uint8Array
-  readonly isvProdId: number
   readonly tcbLevels: readonly IsvSvnLevelFields[]
 }
 
@@ -268,14 +259,35 @@ function component(c: number | TcbComponentFields): TcbComponentFields {
   return typeof c === 'number' ? { svn: c } : c
 }
 
-function isvSvnLevel(level: IsvSvnLevelFields, field: string): Record<string, unknown> {
+/** What a level of any collateral document writes after its `tcb`: date, status, advisories. */
+function levelOutcome(
+  level: TcbLevelFields | IsvSvnLevelFields,
+  field: string,
+): Record<string, unknown> {
   return {
-    tcb: { isvsvn: level.isvSvn },
     tcbDate: date(level.tcbDate, `${field}.tcbDate`),
     tcbStatus: level.tcbStatus,
+    // Intel writes `advisoryIDs` only when a level has advisories.
     ...(level.advisoryIds !== undefined && level.advisoryIds.length > 0
       ? { advisoryIDs: level.advisoryIds }
       : {}),
+  }
+}
+
+function isvSvnLevel(level: IsvSvnLevelFields, field: string): Record<string, unknown> {
+  return { tcb: { isvsvn: level.isvSvn }, ...levelOutcome(level, field) }
+}
+
+/** The members TCB Info v2 and v3 share, in Intel's key order (v3 writes `id` before them). */
+function tcbInfoHeader(fields: TcbInfoV2Fields): Record<string, unknown> {
+  return {
+    version: fields.version,
+    issueDate: date(fields.issueDate, 'tcbInfo.issueDate'),
+    nextUpdate: date(fields.nextUpdate, 'tcbInfo.nextUpdate'),
+    fmspc: typeof fields.fmspc === 'string' ? fields.fmspc : hex(fields.fmspc),
+    pceId: typeof fields.pceId === 'string' ? fields.pceId : hex(fields.pceId),
+    tcbType: fields.tcbType,
+    tcbEvaluationDataNumber: fields.tcbEvaluationDataNumber,
   }
 }
 
@@ -291,13 +303,7 @@ function moduleJson(m: TdxModuleFields): Record<string, string> {
 export function encodeTcbInfoJson(fields: TcbInfoFields): string {
   return JSON.stringify({
     id: fields.id,
-    version: fields.version,
-    issueDate: date(fields.issueDate, 'tcbInfo.issueDate'),
-    nextUpdate: date(fields.nextUpdate, 'tcbInfo.nextUpdate'),
-    fmspc: typeof fields.fmspc === 'string' ? fields.fmspc : hex(fields.fmspc),
-    pceId: typeof fields.pceId === 'string' ? fields.pceId : hex(fields.pceId),
-    tcbType: fields.tcbType,
-    tcbEvaluationDataNumber: fields.tcbEvaluationDataNumber,
+    ...tcbInfoHeader(fields),
     ...(fields.tdxModule === undefined ? {} : { tdxModule: moduleJson(fields.tdxModule) }),
     ...(fields.tdxModuleIdentities === undefined
       ? {}
@@ -318,11 +324,7 @@ export function encodeTcbInfoJson(fields: TcbInfoFields): string {
           ? {}
           : { tdxtcbcomponents: level.tdxTcbComponents.map(component) }),
       },
-      tcbDate: date(level.tcbDate, `tcbInfo.tcbLevels[${i}].tcbDate`),
-      tcbStatus: level.tcbStatus,
-      ...(level.advisoryIds !== undefined && level.advisoryIds.length > 0
-        ? { advisoryIDs: level.advisoryIds }
-        : {}),
+      ...levelOutcome(level, `tcbInfo.tcbLevels[${i}]`),
     })),
   })
 }
@@ -333,13 +335,7 @@ export function encodeTcbInfoJson(fields: TcbInfoFields): string {
  */
 export function encodeTcbInfoV2Json(fields: TcbInfoV2Fields): string {
   return JSON.stringify({
-    version: fields.version,
-    issueDate: date(fields.issueDate, 'tcbInfo.issueDate'),
-    nextUpdate: date(fields.nextUpdate, 'tcbInfo.nextUpdate'),
-    fmspc: typeof fields.fmspc === 'string' ? fields.fmspc : hex(fields.fmspc),
-    pceId: typeof fields.pceId === 'string' ? fields.pceId : hex(fields.pceId),
-    tcbType: fields.tcbType,
-    tcbEvaluationDataNumber: fields.tcbEvaluationDataNumber,
+    ...tcbInfoHeader(fields),
     tcbLevels: fields.tcbLevels.map((level, i) => ({
       tcb: {
         ...Object.fromEntries(
@@ -350,11 +346,7 @@ export function encodeTcbInfoV2Json(fields: TcbInfoV2Fields): string {
         ),
         pcesvn: level.pceSvn,
       },
-      tcbDate: date(level.tcbDate, `tcbInfo.tcbLevels[${i}].tcbDate`),
-      tcbStatus: level.tcbStatus,
-      ...(level.advisoryIds !== undefined && level.advisoryIds.length > 0
-        ? { advisoryIDs: level.advisoryIds }
-        : {}),
+      ...levelOutcome(level, `tcbInfo.tcbLevels[${i}]`),
     })),
   })
 }

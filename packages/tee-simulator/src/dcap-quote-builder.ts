@@ -24,6 +24,7 @@
  * @module
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { concatBytes } from '@initguard/core'
 import type { TestKeyPair } from './amd-pki.ts'
 import {
   dcapBuildError,
@@ -123,16 +124,6 @@ function u32(value: number): Uint8Array {
   return out
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 function flip(bytes: Uint8Array, index: number): void {
   bytes[index] = (bytes[index] ?? 0) ^ 0x01
 }
@@ -192,9 +183,9 @@ function assemble(
     qeSvn: options.qeSvn ?? (parts.tee === 'sgx' ? qeFields.isvSvn : 0),
     pceSvn: options.pceSvn ?? (parts.tee === 'sgx' ? DEFAULT_PCK_TCB.pceSvn : 0),
     qeVendorId: options.qeVendorId ?? INTEL_QE_VENDOR_ID_BYTES,
-    userData: options.userData ?? concat([labelDigest('qe id', 16), new Uint8Array(4)]),
+    userData: options.userData ?? concatBytes([labelDigest('qe id', 16), new Uint8Array(4)]),
   })
-  const signed = concat([header, parts.descriptor, parts.body])
+  const signed = concatBytes([header, parts.descriptor, parts.body])
   const quoteSignature = signP1363(signed, attestation.privateKey)
   if (corrupt.has('quote-signature')) flip(quoteSignature, 31)
   if (corrupt.has('signed-data')) {
@@ -232,26 +223,28 @@ function assemble(
   }
 
   const chain = options.certificationData ?? new TextEncoder().encode(signer.chainPem)
-  const certData = options.nulTerminatedChain === true ? concat([chain, Uint8Array.of(0)]) : chain
-  const pckCertification = concat([
+  const certData =
+    options.nulTerminatedChain === true ? concatBytes([chain, Uint8Array.of(0)]) : chain
+  const pckCertification = concatBytes([
     u16(options.certificationDataType ?? 5),
     u32(certData.length),
     certData,
   ])
-  const qePart = concat([
+  const qePart = concatBytes([
     qeReport,
     qeReportSignature,
     u16(qeAuthData.length),
     qeAuthData,
     pckCertification,
   ])
-  const certification = parts.version === 3 ? qePart : concat([u16(6), u32(qePart.length), qePart])
-  const signatureData = concat([quoteSignature, attestationKey, certification])
+  const certification =
+    parts.version === 3 ? qePart : concatBytes([u16(6), u32(qePart.length), qePart])
+  const signatureData = concatBytes([quoteSignature, attestationKey, certification])
   const trailing =
     typeof options.trailingBytes === 'number'
       ? new Uint8Array(options.trailingBytes)
       : (options.trailingBytes ?? new Uint8Array(0))
-  return concat([signed, u32(signatureData.length), signatureData, trailing])
+  return concatBytes([signed, u32(signatureData.length), signatureData, trailing])
 }
 
 /**
@@ -295,7 +288,9 @@ export function buildTdxQuote(fields: TdxQuoteFields, signer: DcapQuoteSigner): 
       version,
       teeType: 0x81,
       descriptor:
-        version === 5 ? concat([u16(V5_BODY_TYPE[kind]), u32(body.length)]) : new Uint8Array(0),
+        version === 5
+          ? concatBytes([u16(V5_BODY_TYPE[kind]), u32(body.length)])
+          : new Uint8Array(0),
       body,
       reportDataEnd: 0x247,
     },
@@ -331,7 +326,7 @@ export function buildSgxQuote(fields: SgxQuoteFields, signer: DcapQuoteSigner): 
       version,
       teeType: 0x00,
       descriptor:
-        version === 5 ? concat([u16(V5_BODY_TYPE.sgx), u32(body.length)]) : new Uint8Array(0),
+        version === 5 ? concatBytes([u16(V5_BODY_TYPE.sgx), u32(body.length)]) : new Uint8Array(0),
       body,
       reportDataEnd: 0x17f,
     },

@@ -26,6 +26,7 @@
  */
 import { createHash } from 'node:crypto'
 import { UsageError } from '@initguard/core'
+import type { SgxEnclaveReport, TdQuoteBody15 } from '@initguard/tdx'
 import { DEFAULT_PCK_TCB } from './intel-cert-profile.ts'
 
 /** Size of the quote header. */
@@ -39,64 +40,33 @@ export const TD15_BODY_SIZE = 648
 /** Intel's QE vendor ID (header 0x0C), `939a7233f79c4ca9940a0db3957f0607`. */
 export const INTEL_QE_VENDOR_ID_BYTES: Uint8Array = hexBytes('939a7233f79c4ca9940a0db3957f0607')
 
-/** Every field of an SGX enclave report. */
-export interface SgxReportFieldValues {
-  /** CPUSVN (16 bytes). */
-  readonly cpuSvn: Uint8Array
-  /** MISCSELECT (u32). */
-  readonly miscSelect: number
-  /** ISVEXTPRODID (16 bytes). */
-  readonly isvExtProdId: Uint8Array
+/**
+ * Every field of an SGX enclave report: those the verifier reads ({@link SgxEnclaveReport}), with
+ * ATTRIBUTES as its 16 raw bytes.
+ */
+export interface SgxReportFieldValues extends Omit<
+  SgxEnclaveReport,
+  'attributes' | 'reservedNonZero' | 'raw'
+> {
   /** ATTRIBUTES (16 bytes: flags u64 LE, then XFRM u64 LE). Bit 1 of byte 0 is DEBUG. */
   readonly attributes: Uint8Array
-  /** MRENCLAVE (32 bytes). */
-  readonly mrEnclave: Uint8Array
-  /** MRSIGNER (32 bytes). */
-  readonly mrSigner: Uint8Array
-  /** CONFIGID (64 bytes). */
-  readonly configId: Uint8Array
-  /** ISVPRODID (u16). */
-  readonly isvProdId: number
-  /** ISVSVN (u16). */
-  readonly isvSvn: number
-  /** CONFIGSVN (u16). */
-  readonly configSvn: number
-  /** ISVFAMILYID (16 bytes). */
-  readonly isvFamilyId: Uint8Array
-  /** REPORTDATA (64 bytes). */
-  readonly reportData: Uint8Array
 }
 
-/** Every field of a TD report body (TEE_TCB_SVN_2 and MRSERVICETD are written for TDX 1.5 only). */
-export interface TdReportBodyFieldValues {
-  /** TEE_TCB_SVN (16 bytes): [0] module ISVSVN, [1] module major version, then TDX components. */
-  readonly teeTcbSvn: Uint8Array
-  /** MRSEAM (48 bytes). */
-  readonly mrSeam: Uint8Array
-  /** MRSIGNERSEAM (48 bytes); zero for Intel's modules. */
-  readonly mrSignerSeam: Uint8Array
-  /** SEAMATTRIBUTES (u64). */
-  readonly seamAttributes: bigint
+/**
+ * Every field of a TD report body: those the verifier reads ({@link TdQuoteBody15}; TEE_TCB_SVN_2
+ * and MRSERVICETD are written for TDX 1.5 only), with TDATTRIBUTES and XFAM raw and any number of
+ * RTMRs (the encoder refuses all but 4).
+ */
+export interface TdReportBodyFieldValues extends Omit<
+  TdQuoteBody15,
+  'kind' | 'tdAttributes' | 'xfam' | 'rtmrs'
+> {
   /** TDATTRIBUTES (u64): bit 0 DEBUG, bit 28 SEPT_VE_DISABLE, bit 30 PKS, bit 63 PERFMON. */
   readonly tdAttributes: bigint
   /** XFAM (u64). */
   readonly xfam: bigint
-  /** MRTD (48 bytes). */
-  readonly mrTd: Uint8Array
-  /** MRCONFIGID (48 bytes). */
-  readonly mrConfigId: Uint8Array
-  /** MROWNER (48 bytes). */
-  readonly mrOwner: Uint8Array
-  /** MROWNERCONFIG (48 bytes). */
-  readonly mrOwnerConfig: Uint8Array
   /** RTMR0–3 (4 × 48 bytes). */
   readonly rtmrs: readonly Uint8Array[]
-  /** REPORTDATA (64 bytes). */
-  readonly reportData: Uint8Array
-  /** TEE_TCB_SVN_2 (16 bytes, TDX 1.5). */
-  readonly teeTcbSvn2: Uint8Array
-  /** MRSERVICETD (48 bytes, TDX 1.5). */
-  readonly mrServiceTd: Uint8Array
 }
 
 /** The quote header's fields. */

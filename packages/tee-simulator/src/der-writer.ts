@@ -19,8 +19,9 @@
  * @see ITU-T X.690 (02/2021) §8 (basic encoding rules), §10 (DER), §11 (CER/DER common rules).
  * @module
  */
-import { DerUniversalTag, parseDer, UsageError } from '@initguard/core'
+import { DerUniversalTag, concatBytes, parseDer, UsageError } from '@initguard/core'
 import type { DerTagClass } from '@initguard/core'
+import { builderError, type BuilderError } from './builder-error.ts'
 
 /** The tag of an element to write: class (default universal), number and form. */
 export interface DerWriteTag {
@@ -41,27 +42,7 @@ const CLASS_BITS: Readonly<Record<DerTagClass, number>> = {
 
 const MAX_TAG_NUMBER = 2 ** 28 - 1
 
-function usage(
-  code: `ERR_DER_WRITE_${string}`,
-  message: string,
-  details: Readonly<Record<string, string | number>> = {},
-  hint?: string,
-): UsageError {
-  return new UsageError(code, message, hint === undefined ? { details } : { details, hint })
-}
-
-/** Concatenate byte strings into one new array. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0
-  for (const p of parts) total += p.length
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+const usage: BuilderError<'ERR_DER_WRITE_'> = builderError
 
 function identifierOctets(tag: DerWriteTag): Uint8Array {
   const { tagNumber } = tag
@@ -108,7 +89,7 @@ function lengthOctets(length: number): Uint8Array {
  *   from 0 to 2^28 − 1.
  */
 export function derTlv(tag: DerWriteTag, contents: Uint8Array): Uint8Array {
-  return concat([identifierOctets(tag), lengthOctets(contents.length), contents])
+  return concatBytes([identifierOctets(tag), lengthOctets(contents.length), contents])
 }
 
 function universalPrimitive(tagNumber: number, contents: Uint8Array): Uint8Array {
@@ -281,7 +262,10 @@ export function derBitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
       { unusedBits },
     )
   }
-  return universalPrimitive(DerUniversalTag.BIT_STRING, concat([Uint8Array.of(unusedBits), bytes]))
+  return universalPrimitive(
+    DerUniversalTag.BIT_STRING,
+    concatBytes([Uint8Array.of(unusedBits), bytes]),
+  )
 }
 
 // With the `u` flag a surrogate pair is one code point, so this matches lone surrogates only.
@@ -465,7 +449,7 @@ export function derTime(date: Date): Uint8Array {
  * ```
  */
 export function derSequence(elements: readonly Uint8Array[]): Uint8Array {
-  return derTlv({ tagNumber: DerUniversalTag.SEQUENCE, constructed: true }, concat(elements))
+  return derTlv({ tagNumber: DerUniversalTag.SEQUENCE, constructed: true }, concatBytes(elements))
 }
 
 /**
@@ -473,7 +457,7 @@ export function derSequence(elements: readonly Uint8Array[]): Uint8Array {
  * encoding sorts the components, use {@link derSetOf}.
  */
 export function derSet(elements: readonly Uint8Array[]): Uint8Array {
-  return derTlv({ tagNumber: DerUniversalTag.SET, constructed: true }, concat(elements))
+  return derTlv({ tagNumber: DerUniversalTag.SET, constructed: true }, concatBytes(elements))
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -26,8 +26,8 @@
  */
 import { createHash, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { UsageError } from '@initguard/core'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
+import { builderError, type BuilderError } from './builder-error.ts'
 
 /** Size of an ATTESTATION_REPORT: 0x4A0 = 1184 bytes. */
 export const SNP_REPORT_SIZE = 0x4a0
@@ -145,18 +145,11 @@ export interface SnpReportFields extends Partial<SnpReportFieldValues> {
   readonly patches?: readonly SnpReportPatch[]
 }
 
-function builderError(
-  code: `ERR_SNP_BUILD_${string}`,
-  message: string,
-  details: Readonly<Record<string, string | number>> = {},
-  hint?: string,
-): UsageError {
-  return new UsageError(code, message, hint === undefined ? { details } : { details, hint })
-}
+const snpBuildError: BuilderError<'ERR_SNP_BUILD_'> = builderError
 
 function checkByte(value: number | undefined, field: string): number {
   if (value === undefined || !Number.isInteger(value) || value < 0 || value > 0xff) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_FIELD_INVALID',
       `${field} must be an integer from 0 to 255 (got ${String(value)})`,
       { field, value: String(value) },
@@ -191,7 +184,7 @@ export function encodeTcbVersion(tcb: SnpTcbParts, product: AmdProduct): bigint 
     bytes[3] = checkByte(tcb.snp, 'tcb.snp')
   } else {
     if (tcb.fmc !== undefined) {
-      throw builderError(
+      throw snpBuildError(
         'ERR_SNP_BUILD_FIELD_INVALID',
         `tcb.fmc is a Turin field; ${product}'s TCB_VERSION has no FMC SPL`,
         { field: 'tcb.fmc', product },
@@ -310,7 +303,7 @@ export function defaultSnpTcb(product: AmdProduct): SnpTcbParts {
 
 function u32(view: DataView, offset: number, value: number, field: string): void {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_FIELD_INVALID',
       `${field} must be an integer from 0 to 2^32 − 1 (got ${String(value)})`,
       { field, value: String(value) },
@@ -321,7 +314,7 @@ function u32(view: DataView, offset: number, value: number, field: string): void
 
 function u64(view: DataView, offset: number, value: bigint, field: string): void {
   if (value < 0n || value > 0xffffffffffffffffn) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_FIELD_INVALID',
       `${field} must be from 0 to 2^64 − 1 (got ${value.toString()})`,
       { field, value: value.toString() },
@@ -338,7 +331,7 @@ function put(
   field: string,
 ): void {
   if (bytes.length !== size) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_FIELD_INVALID',
       `${field} must be exactly ${size} bytes (got ${bytes.length})`,
       { field, expected: size, actual: bytes.length },
@@ -366,7 +359,7 @@ function requireVersion(
 ): void {
   for (const name of names) {
     if (fields[name] !== undefined && version < minimum) {
-      throw builderError(
+      throw snpBuildError(
         'ERR_SNP_BUILD_FIELD_VERSION',
         `${name} exists from report version ${minimum}; this report is version ${version}`,
         { field: name, version, minimum },
@@ -383,7 +376,7 @@ function checkSigningKey(key: KeyObject): void {
     key.asymmetricKeyType !== 'ec' ||
     details?.namedCurve !== 'secp384r1'
   ) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_KEY_INVALID',
       'the report signing key must be an ECDSA P-384 private key (a VCEK or VLEK)',
       { keyType: `${key.type} ${key.asymmetricKeyType ?? ''} ${details?.namedCurve ?? ''}`.trim() },
@@ -401,7 +394,7 @@ function checkSigningKey(key: KeyObject): void {
  */
 export function signSnpReport(report: Uint8Array, signingKey: KeyObject): Uint8Array {
   if (report.length !== SNP_REPORT_SIZE) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_SIZE_INVALID',
       `an SNP report is ${SNP_REPORT_SIZE} bytes (got ${report.length})`,
       { expected: SNP_REPORT_SIZE, actual: report.length },
@@ -429,7 +422,7 @@ export function signSnpReport(report: Uint8Array, signingKey: KeyObject): Uint8A
  */
 export function snpReportSignatureP1363(report: Uint8Array): Uint8Array {
   if (report.length !== SNP_REPORT_SIZE) {
-    throw builderError(
+    throw snpBuildError(
       'ERR_SNP_BUILD_SIZE_INVALID',
       `an SNP report is ${SNP_REPORT_SIZE} bytes (got ${report.length})`,
       { expected: SNP_REPORT_SIZE, actual: report.length },
@@ -515,7 +508,7 @@ export function buildSnpReport(fields: SnpReportFields, signingKey: KeyObject | 
       offset < 0 ||
       offset + bytes.length > SNP_REPORT_SIGNED_LENGTH
     ) {
-      throw builderError(
+      throw snpBuildError(
         'ERR_SNP_BUILD_PATCH_INVALID',
         `a patch must lie inside the signed part 0x000..0x2A0 (got offset ${String(offset)}, ${bytes.length} bytes)`,
         { offset: String(offset), length: bytes.length },

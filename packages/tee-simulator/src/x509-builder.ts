@@ -28,13 +28,7 @@
  */
 import { constants, createHash, createPublicKey, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import {
-  bytesToBase64,
-  decodeDerBitString,
-  decodeDerSequence,
-  parseDer,
-  UsageError,
-} from '@initguard/core'
+import { bytesToBase64, decodeDerBitString, decodeDerSequence, parseDer } from '@initguard/core'
 import {
   derBitString,
   derBoolean,
@@ -51,6 +45,7 @@ import {
   derTime,
   derUtf8String,
 } from './der-writer.ts'
+import { builderError, type BuilderError } from './builder-error.ts'
 
 /** OIDs of the name attributes AMD and Intel certificates use (X.520). */
 export const X509_NAME_OID = {
@@ -159,14 +154,7 @@ export interface X509CertificateFields extends SignatureAlgorithmOptions {
   readonly signatureAlgorithm: X509SignatureAlgorithm
 }
 
-function usage(
-  code: `ERR_X509_BUILD_${string}`,
-  message: string,
-  details: Readonly<Record<string, string | number>> = {},
-  hint?: string,
-): UsageError {
-  return new UsageError(code, message, hint === undefined ? { details } : { details, hint })
-}
+const usage: BuilderError<'ERR_X509_BUILD_'> = builderError
 
 function hashAlgorithmIdentifier(oid: string): Uint8Array {
   // AMD writes the hash AlgorithmIdentifiers with explicit NULL parameters (RFC 4055 §2.1 allows
