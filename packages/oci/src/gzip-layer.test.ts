@@ -2,12 +2,13 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
-import { GUNZIP_OUTPUT_SIZE, gunzipChunks } from './gzip-layer.ts'
+import { GUNZIP_OUTPUT_SIZE, gunzipChunks, gunzipStreamChunks } from './gzip-layer.ts'
 
 /** Every chunk {@link gunzipChunks} gives for `blob` fed in `slice`-byte pieces, each copied. */
 async function decode(
   blob: Uint8Array,
   slice: number,
+  gunzip: typeof gunzipChunks = gunzipChunks,
 ): Promise<{ bytes: Buffer; buffers: Set<ArrayBufferLike> }> {
   function* pieces(): Generator<Uint8Array, void, undefined> {
     // One buffer for every piece, as the unpacker reads the blob file.
@@ -20,9 +21,9 @@ async function decode(
   }
   const chunks: Buffer[] = []
   const buffers = new Set<ArrayBufferLike>()
-  for await (const chunk of gunzipChunks(pieces())) {
+  for await (const chunk of gunzip(pieces())) {
     expect(chunk.length).toBeGreaterThan(0)
-    expect(chunk.length).toBeLessThanOrEqual(GUNZIP_OUTPUT_SIZE)
+    if (gunzip === gunzipChunks) expect(chunk.length).toBeLessThanOrEqual(GUNZIP_OUTPUT_SIZE)
     buffers.add(chunk.buffer)
     chunks.push(Buffer.from(chunk))
   }
@@ -82,5 +83,49 @@ describe('gunzipChunks', () => {
     }
     // Nothing left running: an abandoned step would fail the test run as an unhandled error.
     await new Promise((resolve) => setTimeout(resolve, 50))
+  })
+})
+
+// The public-stream fallback, used where Node's zlib engine cannot be driven directly, decides
+// every input exactly as the engine path does.
+describe('gunzipStreamChunks (the fallback)', () => {
+  it('gives the same bytes as gunzipSync however the input is sliced', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 0, maxLength: 20_000 }),
+        fc.integer({ min: 1, max: 5000 }),
+        async (input, slice) => {
+          const blob = gzipSync(input)
+          const { bytes } = await decode(blob, slice, gunzipStreamChunks)
+          expect(bytes.equals(gunzipSync(blob))).toBe(true)
+        },
+      ),
+      { numRuns: 30 },
+    )
+  })
+
+  it('reads concatenated members, ignores zeros after them, and refuses what gunzip refuses', async () => {
+    const joined = Buffer.concat([gzipSync('one '), gzipSync('two'), Buffer.alloc(600)])
+    expect((await decode(joined, 7, gunzipStreamChunks)).bytes.toString()).toBe('one two')
+    const blob = gzipSync(data)
+    for (const [damaged, slice] of [
+      [new Uint8Array([1, 2, 3, 4]), 2],
+      [new Uint8Array(0), 1],
+      [Buffer.concat([gzipSync('x'), Buffer.from('garbage')]), 3],
+      [blob.subarray(0, blob.length - 9), 4096],
+    ] as const) {
+      expect(await rejectedCode(decode(damaged, slice, gunzipStreamChunks))).toBe('ERR_LAYER_GZIP')
+    }
+  })
+
+  it("passes the source's own error through unchanged", async () => {
+    async function* failing(): AsyncGenerator<Uint8Array, void, undefined> {
+      yield gzipSync(data).subarray(0, 100)
+      await Promise.reject(new Error('disk gone'))
+    }
+    await expect(async () => {
+      for await (const chunk of gunzipStreamChunks(failing()))
+        expect(chunk.length).toBeGreaterThan(0)
+    }).rejects.toThrow('disk gone')
   })
 })
