@@ -3,47 +3,14 @@
  * connection (`ERR_KDS_UNREACHABLE`, `ERR_PCS_UNREACHABLE`), reported after one attempt with hints
  * naming how to do without the network; the HTTP client's own tests cover the mechanism.
  */
-import { createServer } from 'node:net'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { closedPort, countingNetwork } from '../../http/src/http-test-support.ts'
 import { rejected } from '@initguard/testkit'
 import { AmdKdsClient } from './amd-kds.ts'
 import { IntelPcsClient } from './intel-pcs.ts'
-
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  await new Promise((resolve) => server.close(resolve))
-  return address.port
-}
-
-/** Counts fetches and backoff waits; the waits are not slept. */
-function counting(): {
-  fetch: typeof fetch
-  sleep: (ms: number) => Promise<void>
-  fetches: () => number
-  waited: () => number
-} {
-  let fetches = 0
-  let waited = 0
-  return {
-    fetch: (input, init) => {
-      fetches++
-      return fetch(input, init)
-    },
-    sleep: (ms) => {
-      waited += ms
-      return Promise.resolve()
-    },
-    fetches: () => fetches,
-    waited: () => waited,
-  }
-}
 
 describe('hopeless network failures are reported at once', () => {
   let refused = ''
@@ -57,7 +24,7 @@ describe('hopeless network failures are reported at once', () => {
     ['an unresolvable host', (): string => `http://${unresolvable}`, /ENOTFOUND|EAI_AGAIN/],
     ['a closed port', (): string => `http://${refused}`, /ECONNREFUSED/],
   ])('AMD KDS: %s is ERR_KDS_UNREACHABLE after one attempt', async (_name, baseUrl, reason) => {
-    const net = counting()
+    const net = countingNetwork()
     const started = Date.now()
     const error = await rejected(
       new AmdKdsClient({ baseUrl: baseUrl(), fetch: net.fetch, sleep: net.sleep }).vcek(
@@ -71,7 +38,7 @@ describe('hopeless network failures are reported at once', () => {
     expect(error.hint).toContain('--certs')
     expect(error.hint).not.toContain('throttling')
     expect(net.fetches()).toBe(1)
-    expect(net.waited()).toBe(0)
+    expect(net.waits).toEqual([])
     expect(Date.now() - started).toBeLessThan(2000)
   })
 
@@ -79,7 +46,7 @@ describe('hopeless network failures are reported at once', () => {
     ['an unresolvable host', (): string => 'http://pcs.initguard.invalid', /ENOTFOUND|EAI_AGAIN/],
     ['a closed port', (): string => `http://${refused}`, /ECONNREFUSED/],
   ])('Intel PCS: %s is ERR_PCS_UNREACHABLE without retries', async (_name, baseUrl, reason) => {
-    const net = counting()
+    const net = countingNetwork()
     const error = await rejected(
       new IntelPcsClient({
         baseUrl: baseUrl(),
@@ -93,6 +60,6 @@ describe('hopeless network failures are reported at once', () => {
     expect(error.hint).toContain('--collateral')
     // The four documents are fetched in parallel: one attempt each, no backoff.
     expect(net.fetches()).toBeLessThanOrEqual(4)
-    expect(net.waited()).toBe(0)
+    expect(net.waits).toEqual([])
   })
 })

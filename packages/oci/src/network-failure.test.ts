@@ -4,32 +4,9 @@
  * collateral clients' tests their codes.
  */
 import { beforeAll, describe, expect, it } from 'vitest'
+import { closedPort, countingNetwork } from '../../http/src/http-test-support.ts'
 import { rejected } from '@initguard/testkit'
 import { RegistryClient } from './registry-client.ts'
-import { freePort as closedPort } from './registry-test-support.ts'
-
-/** Counts fetches and backoff waits; the waits are not slept. */
-function counting(): {
-  fetch: typeof fetch
-  sleep: (ms: number) => Promise<void>
-  fetches: () => number
-  waited: () => number
-} {
-  let fetches = 0
-  let waited = 0
-  return {
-    fetch: (input, init) => {
-      fetches++
-      return fetch(input, init)
-    },
-    sleep: (ms) => {
-      waited += ms
-      return Promise.resolve()
-    },
-    fetches: () => fetches,
-    waited: () => waited,
-  }
-}
 
 describe('hopeless network failures are reported at once', () => {
   let refused = ''
@@ -41,7 +18,7 @@ describe('hopeless network failures are reported at once', () => {
     ['an unresolvable host', (): string => 'registry.initguard.invalid', /ENOTFOUND|EAI_AGAIN/],
     ['a closed port', (): string => refused, /ECONNREFUSED/],
   ])('registry: %s is ERR_REGISTRY_UNREACHABLE without retries', async (_name, host, reason) => {
-    const net = counting()
+    const net = countingNetwork()
     const error = await rejected(
       new RegistryClient({
         insecureRegistries: [host()],
@@ -53,6 +30,6 @@ describe('hopeless network failures are reported at once', () => {
     expect(error.details['reason']).toMatch(reason)
     expect(error.details['attempts']).toBe(1)
     expect(net.fetches()).toBe(1)
-    expect(net.waited()).toBe(0)
+    expect(net.waits).toEqual([])
   })
 })
