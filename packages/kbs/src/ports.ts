@@ -1,0 +1,231 @@
+/**
+ * The seams inside the KBS: what the HTTP layer asks of storage, of evidence appraisal and of the
+ * token service. Each is implemented once (SQLite/PostgreSQL through kysely; the SNP/DCAP
+ * verifiers; EAR JWTs through `jose`) and the server is written against these types only, so a
+ * second SQL dialect or another verifier slots in without touching the routes.
+ *
+ * Times come in as arguments (`now`), so every rule is testable at a chosen instant.
+ *
+ * @module
+ */
+import type { KbsInitData, KbsTee, TeePublicJwk } from '@initguard/kbs-protocol'
+
+// ---------------------------------------------------------------------------------------------
+// Resource paths
+
+/** `<repository>/<type>/<tag>`, each segment `^[A-Za-z0-9_-][A-Za-z0-9_.-]*$` (Trustee's rule). */
+export type ResourcePath = string
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+/** A secret as the admin API lists it: never its bytes. */
+export interface ResourceSummary {
+  readonly path: ResourcePath
+  readonly size: number
+  /** ISO 8601. */
+  readonly updatedAt: string
+}
+
+/** Secrets, encrypted at rest (AES-256-GCM envelope under the master key). */
+export interface ResourceStore {
+  put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void>
+  /** The plaintext, or `undefined` when there is no such resource. */
+  get(path: ResourcePath): Promise<Uint8Array | undefined>
+  list(): Promise<readonly ResourceSummary[]>
+  /** `false` when there was nothing to delete. */
+  delete(path: ResourcePath): Promise<boolean>
+}
+
+/** A stored workload: the validated definition (JSON) and its version (1, 2, … per name). */
+export interface StoredWorkload {
+  readonly name: string
+  readonly version: number
+  /** The definition as the admin sent it, after validation (see `WorkloadDefinition`). */
+  readonly definition: unknown
+  /** ISO 8601. */
+  readonly updatedAt: string
+}
+
+/** Workloads, versioned: every `put` makes a new version; `get` returns the newest. */
+export interface WorkloadStore {
+  put(name: string, definition: unknown, now: Date): Promise<StoredWorkload>
+  get(name: string): Promise<StoredWorkload | undefined>
+  list(): Promise<readonly StoredWorkload[]>
+  /** `false` when there was no such workload. */
+  delete(name: string, now: Date): Promise<boolean>
+}
+
+/** What an audit entry records. `outcome` is `released` or `denied` (plus admin actions). */
+export interface AuditEntryInput {
+  readonly at: Date
+  readonly action: 'attest' | 'resource' | 'admin'
+  readonly outcome: 'released' | 'issued' | 'denied' | 'changed'
+  readonly workload?: string
+  readonly resource?: ResourcePath
+  readonly tee?: KbsTee
+  /** A stable error code or policy reason; never a secret. */
+  readonly reason?: string
+  /** Hex SHA-256 of the primary evidence JSON, when there was evidence. */
+  readonly evidenceDigest?: string
+  /** Set when the evidence came from the TEE simulator. */
+  readonly simulated?: boolean
+  readonly detail?: string
+}
+
+/** An audit entry as stored: append-only, ids increase. */
+export interface AuditEntry extends Omit<AuditEntryInput, 'at'> {
+  readonly id: number
+  /** ISO 8601. */
+  readonly at: string
+}
+
+/** The append-only audit log. */
+export interface AuditLog {
+  append(entry: AuditEntryInput): Promise<AuditEntry>
+  /** Entries with `id > afterId`, oldest first, at most `limit`. */
+  list(query: { readonly afterId?: number; readonly limit: number }): Promise<readonly AuditEntry[]>
+}
+
+/** An RCAR session. The challenge nonce is single use: `/attest` consumes it whatever happens. */
+export interface SessionRecord {
+  /** 32 lowercase hex characters (a UUIDv4 without dashes, as Trustee's cookie). */
+  readonly id: string
+  readonly tee: KbsTee
+  /** The challenge nonce, base64 (44 characters). */
+  readonly nonce: string
+  readonly expiresAt: Date
+  readonly state: 'authed' | 'consumed' | 'attested'
+  /** Set once attested. */
+  readonly token?: string
+}
+
+/** RCAR sessions, shared by every replica that uses the same database. */
+export interface SessionStore {
+  create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void>
+  get(id: string): Promise<SessionRecord | undefined>
+  /**
+   * Atomically moves an `authed` session whose `expiresAt` is after `now` to `consumed` and
+   * returns it; `undefined` when it is unknown, expired or already consumed (replay).
+   */
+  consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined>
+  /** Records the token of a consumed session. */
+  markAttested(id: string, token: string): Promise<void>
+  /** Removes sessions expired before `now`; returns how many. */
+  deleteExpired(now: Date): Promise<number>
+}
+
+/** A token-signing key (ES256, P-256) as stored: the private JWK wrapped under the master key. */
+export interface SigningKeyRecord {
+  readonly kid: string
+  /** The private key as a JWK (`kty: EC`, `crv: P-256`, `d` present); unwrapped by the store. */
+  readonly privateJwk: Readonly<Record<string, unknown>>
+  readonly createdAt: Date
+  /** When it stopped signing; it stays published until `retiredAt` + the token lifetime. */
+  readonly retiredAt?: Date
+}
+
+/** Token-signing keys. */
+export interface SigningKeyStore {
+  /** Every key not yet purged, newest first. */
+  list(): Promise<readonly SigningKeyRecord[]>
+  add(key: Omit<SigningKeyRecord, 'retiredAt'>): Promise<void>
+  retire(kid: string, at: Date): Promise<void>
+  /** Deletes keys retired before `before`. */
+  purge(before: Date): Promise<number>
+}
+
+/** Everything the KBS keeps, behind one handle. */
+export interface KbsStore {
+  readonly resources: ResourceStore
+  readonly workloads: WorkloadStore
+  readonly audit: AuditLog
+  readonly sessions: SessionStore
+  readonly signingKeys: SigningKeyStore
+  /** Throws when the database is not reachable (for `/readyz`). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appraisal
+
+/** One `/attest` to appraise: the parsed message plus the session's challenge. */
+export interface AttestationToAppraise {
+  readonly tee: KbsTee
+  /** The session's challenge nonce (the message's `runtime-data.nonce` must equal it). */
+  readonly nonce: string
+  readonly teePubkey: TeePublicJwk
+  readonly initData?: KbsInitData
+  readonly primaryEvidence: unknown
+  readonly additionalEvidence: string
+  readonly now: Date
+}
+
+/** The matched workload and the claims the token carries. */
+export interface AppraisalAccepted {
+  readonly accepted: true
+  readonly tee: KbsTee
+  readonly workload: { readonly name: string; readonly version: number }
+  /** True when the evidence chains to the TEE simulator's roots (`--trust-sim`). */
+  readonly simulated: boolean
+  /** Hex SHA-256 of the primary evidence JSON (for the audit log). */
+  readonly evidenceDigest: string
+  /**
+   * The claims for the EAR's `ear.veraison.annotated-evidence`: `<tee>` (verifier claims),
+   * `init_data` (hex of the hardware field), `init_data_claims` (the `[data]` map with `aa.toml`
+   * and `cdh.toml` parsed into objects, or `null`), `report_data` (hex), `runtime_data_claims`.
+   */
+  readonly annotatedEvidence: Readonly<Record<string, unknown>>
+}
+
+/**
+ * A refusal. `status` 401 for evidence that does not verify or is not bound to this challenge
+ * and key; 403 when it verifies but no workload accepts it (or init-data is not accepted).
+ */
+export interface AppraisalRefused {
+  readonly accepted: false
+  readonly status: 401 | 403
+  /** A stable `ERR_…` code. */
+  readonly code: string
+  /** What a person can act on; never a secret. */
+  readonly detail: string
+  readonly simulated: boolean
+  readonly evidenceDigest?: string
+}
+
+export type AppraisalOutcome = AppraisalAccepted | AppraisalRefused
+
+/** Verifies evidence, checks the binding and init-data, and matches a workload. */
+export interface Appraiser {
+  appraise(attestation: AttestationToAppraise): Promise<AppraisalOutcome>
+  /**
+   * Whether the named workload (newest version) may receive `path`; `undefined` when the workload
+   * no longer exists (then the request is refused too).
+   */
+  mayRelease(workload: string, path: ResourcePath): Promise<boolean | undefined>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+/** What a verified attestation token says. */
+export interface VerifiedToken {
+  readonly workload: string
+  readonly workloadVersion: number
+  readonly tee: KbsTee
+  readonly teePubkey: TeePublicJwk
+  readonly simulated: boolean
+  readonly expiresAt: Date
+}
+
+/** EAR JWTs (ES256) with persistent, rotating keys. */
+export interface TokenService {
+  issue(accepted: AppraisalAccepted, teePubkey: TeePublicJwk, now: Date): Promise<string>
+  /** Throws a coded error (→ 401) for a bad signature, unknown `kid`, expiry, or a wrong shape. */
+  verify(token: string, now: Date): Promise<VerifiedToken>
+  /** The public keys for `/.well-known/jwks.json`, including retired keys still in use. */
+  jwks(now: Date): Promise<{ readonly keys: readonly Readonly<Record<string, unknown>>[] }>
+  /** Starts signing with a new key; the old one stays published until its tokens expire. */
+  rotate(now: Date): Promise<{ readonly kid: string }>
+}
