@@ -20,3 +20,5 @@ export type {
   KbsResourceJwe,
   KbsErrorBody,
 } from './messages.ts'
+export { REPORT_DATA_LENGTH, runtimeDataDigest, expectedReportData } from './report-data-binding.ts'
+export type { RuntimeDataToBind } from './report-data-binding.ts'
