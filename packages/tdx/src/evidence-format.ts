@@ -44,7 +44,17 @@ export function looksLikeDcapQuote(bytes: Uint8Array): boolean {
 export function parseDcapEvidence(bytes: Uint8Array): DcapEvidence {
   if (!startsAsJsonObject(bytes))
     return { format: 'quote', quote: parseDcapQuote(bytes), eventLog: undefined }
-  const json = parseJsonBytes(bytes, 'evidence', 'ERR_TDX_EVIDENCE_JSON')
+  return parseTrusteeDcapEvidence(parseJsonBytes(bytes, 'evidence', 'ERR_TDX_EVIDENCE_JSON'))
+}
+
+/**
+ * Parse Trustee's TDX/SGX evidence JSON once it is a JSON value (as the KBS receives
+ * `primary_evidence`): `{"quote": base64, "cc_eventlog"?: base64|null}`, nothing else.
+ *
+ * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for another shape, and the quote
+ *   parser's errors.
+ */
+export function parseTrusteeDcapEvidence(json: unknown): DcapEvidence {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new MalformedInputError('ERR_TDX_EVIDENCE_JSON', 'the evidence JSON is not an object')
   }

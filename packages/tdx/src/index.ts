@@ -130,5 +130,9 @@ export {
 export type { QuoteAppraisalPolicy } from './quote-appraisal.ts'
 export { quoteBodyClaims, quoteClaims } from './quote-claims.ts'
 export type { QuoteClaims } from './quote-claims.ts'
-export { looksLikeDcapQuote, parseDcapEvidence } from './evidence-format.ts'
+export {
+  looksLikeDcapQuote,
+  parseDcapEvidence,
+  parseTrusteeDcapEvidence,
+} from './evidence-format.ts'
 export type { DcapEvidence, DcapEvidenceFormat } from './evidence-format.ts'

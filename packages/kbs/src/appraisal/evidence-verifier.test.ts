@@ -1,0 +1,142 @@
+/**
+ * Real vendor evidence (testdata/vectors) through the KBS verifier at the vectors' documented
+ * times, under the pinned AMD and Intel roots; and the appraiser's refusal of real evidence that is
+ * not bound to the session.
+ */
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { bytesToBase64, bytesToHex } from '@initguard/core'
+import { rejectedCode } from '@initguard/testkit'
+import { CERT_TABLE_GUIDS, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
+import { parseCollateralJson } from '@initguard/tdx'
+import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
+import { teePublicKey } from './appraisal-test-support.ts'
+import { createAppraiser } from './appraiser.ts'
+import { createEvidenceVerifier } from './evidence-verifier.ts'
+
+const vector = (path: string): Uint8Array =>
+  new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
+
+/** milan-v3-hostdata as Trustee's JSON with its VCEK in cert_chain. */
+function snpEvidence(): unknown {
+  const vcek = new X509Certificate(Buffer.from(vector('snp/milan-v3-hostdata/vcek.pem'))).raw
+  const json = snpReportToTrusteeJson(parseSnpReport(vector('snp/milan-v3-hostdata/report.bin')), {
+    certificates: [{ kind: 'vcek', guid: CERT_TABLE_GUIDS.vcek, data: new Uint8Array(vcek) }],
+  })
+  return JSON.parse(JSON.stringify(json)) as unknown
+}
+
+const quoteEvidence = (path: string): unknown => ({ quote: bytesToBase64(vector(path)) })
+const AT_2026 = new Date('2026-06-01T00:00:00Z')
+const AT_2025 = new Date('2025-07-01T00:00:00Z')
+
+describe('the KBS verifier on real evidence', () => {
+  it('verifies the SEV-SNP Milan v3 report with its VCEK to the pinned ARK', async () => {
+    const verifier = createEvidenceVerifier({ trust: {} })
+    const facts = await verifier.verify('snp', snpEvidence(), AT_2026)
+    expect(facts).toMatchObject({
+      tee: 'snp',
+      simulated: false,
+      initDataFieldName: 'HOST_DATA',
+      vmpl: 0,
+    })
+    expect(facts.anchor.origin).toBe('pinned')
+    expect(bytesToHex(facts.initDataField)).toBe(
+      '4f4448c67f3c8dfc8de8a5e37125d807dadcc41f06cf23f615dbd52eec777d10',
+    )
+    expect(facts.claims).toMatchObject({
+      reported_tcb_bootloader: 4,
+      reported_tcb_snp: 24,
+      reported_tcb_microcode: 219,
+      policy_debug_allowed: false,
+    })
+    expect(String(facts.claims['measurement']).startsWith('5feee30d')).toBe(true)
+    expect(facts.claims).not.toHaveProperty('init_data')
+  })
+
+  it('refuses the SNP report as of a time after its certificates expired', async () => {
+    const verifier = createEvidenceVerifier({ trust: {} })
+    expect(
+      await rejectedCode(verifier.verify('snp', snpEvidence(), new Date('2040-01-01T00:00:00Z'))),
+    ).toMatch(/^ERR_SNP_/)
+  })
+
+  it('verifies the TDX v4 quote with its collateral file: UpToDate, Trustee claim names', async () => {
+    const verifier = createEvidenceVerifier({
+      trust: { dcap: { collateral: [parseCollateralJson(vector('tdx/v4-b/collateral.json'))] } },
+    })
+    const facts = await verifier.verify('tdx', quoteEvidence('tdx/v4-b/quote.dat'), AT_2025)
+    expect(facts).toMatchObject({
+      tee: 'tdx',
+      simulated: false,
+      tcbStatus: 'UpToDate',
+      initDataFieldName: 'MRCONFIGID',
+    })
+    const body = (facts.claims['quote'] as { body: Record<string, unknown> }).body
+    expect(facts.tee === 'tdx' && bytesToHex(facts.mrTd)).toBe(body['mr_td'])
+    expect(facts.claims['tcb_status']).toBe('UpToDate')
+  })
+
+  it('says the collateral is missing when no file has the quote FMSPC and PCS is not used', async () => {
+    const verifier = createEvidenceVerifier({ trust: {} })
+    expect(
+      await rejectedCode(verifier.verify('tdx', quoteEvidence('tdx/v4-b/quote.dat'), AT_2025)),
+    ).toBe('ERR_KBS_COLLATERAL_MISSING')
+  })
+
+  it('verifies the SGX v3 quote: ConfigurationAndSWHardeningNeeded, header/body at the top', async () => {
+    const verifier = createEvidenceVerifier({
+      trust: { dcap: { collateral: [parseCollateralJson(vector('sgx/v3-a/collateral.json'))] } },
+    })
+    const facts = await verifier.verify('sgx', quoteEvidence('sgx/v3-a/quote.dat'), AT_2025)
+    expect(facts).toMatchObject({
+      tee: 'sgx',
+      tcbStatus: 'ConfigurationAndSWHardeningNeeded',
+      initDataFieldName: 'CONFIGID',
+    })
+    expect(facts.claims).toHaveProperty('header')
+    expect(facts.claims).toHaveProperty('body.mr_enclave')
+  })
+})
+
+describe('the appraiser on real evidence', () => {
+  it('refuses genuine evidence bound to another key or challenge with 401', async () => {
+    const workloads = new MemoryWorkloadStore()
+    await workloads.put('web', webDefinition(), AT_2026)
+    const appraiser = createAppraiser({
+      verifier: createEvidenceVerifier({ trust: {} }),
+      workloads,
+    })
+    const outcome = await appraiser.appraise({
+      tee: 'snp',
+      nonce: 'bm9uY2U=',
+      teePubkey: teePublicKey(),
+      primaryEvidence: snpEvidence(),
+      additionalEvidence: '',
+      now: AT_2026,
+    })
+    expect(outcome).toMatchObject({
+      accepted: false,
+      status: 401,
+      code: 'ERR_KBS_REPORT_DATA_MISMATCH',
+      simulated: false,
+    })
+  })
+
+  it('refuses a TDX quote whose TCB status the verifier never accepts (not supported) with 403', async () => {
+    const workloads = new MemoryWorkloadStore()
+    const verifier = createEvidenceVerifier({
+      trust: { dcap: { collateral: [parseCollateralJson(vector('tdx/spr-v4/collateral.json'))] } },
+    })
+    const outcome = await createAppraiser({ verifier, workloads }).appraise({
+      tee: 'tdx',
+      nonce: 'bm9uY2U=',
+      teePubkey: teePublicKey(),
+      primaryEvidence: quoteEvidence('tdx/spr-v4/quote.dat'),
+      additionalEvidence: '',
+      now: new Date('2023-07-01T01:00:00Z'),
+    })
+    expect(outcome).toMatchObject({ accepted: false, status: 403 })
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * Whether verified evidence matches one compiled workload, and if not, the first reason why, in a
+ * sentence an operator can act on. Rules, in order: the TEE is listed; the hardware init-data field
+ * holds the fitted value of one accepted document; every reference value holds; the CEL expression
+ * (if any) is true over the claims.
+ *
+ * @module
+ */
+import { bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
+import { tcbAtLeast } from '@initguard/snp'
+import { claimsExpressionFailure, type CompiledWorkload } from '../workloads/index.ts'
+import type {
+  VerifiedEvidence,
+  VerifiedSgxEvidence,
+  VerifiedSnpEvidence,
+  VerifiedTdxEvidence,
+} from './verified-evidence.ts'
+
+function short(hex: string): string {
+  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`
+}
+
+/** `undefined` when `actual` is one of `allowed` (hex), else the reason. */
+function notOneOf(
+  field: string,
+  actual: Uint8Array,
+  allowed: readonly string[] | undefined,
+): string | undefined {
+  if (allowed === undefined) return undefined
+  const hex = bytesToHex(actual)
+  // Compare all (constant time each) so timing does not tell which one matched.
+  let found = false
+  for (const value of allowed) {
+    if (constantTimeEqual(hexToBytes(value), actual)) found = true
+  }
+  return found
+    ? undefined
+    : `${field} ${short(hex)} is not one of its ${plural(allowed.length, field)} (${hex})`
+}
+
+function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string | undefined {
+  const rv = workload.definition.snp
+  if (rv === undefined) return 'it has no SEV-SNP reference values'
+  const measurement = notOneOf('MEASUREMENT', e.measurement, rv.measurements)
+  if (measurement !== undefined) return measurement
+  if (e.vmpl !== rv.vmpl)
+    return `the report is from VMPL ${e.vmpl}, and it requires VMPL ${rv.vmpl}`
+  if (rv.minimumTcb !== undefined && !tcbAtLeast(e.reportedTcb, rv.minimumTcb)) {
+    const t = e.reportedTcb
+    const m = rv.minimumTcb
+    return `REPORTED_TCB (bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode}${t.fmc === undefined ? '' : `, fmc ${t.fmc}`}) is below its minimum (bootloader ${m.bootloader}, tee ${m.tee}, snp ${m.snp}, microcode ${m.microcode}${m.fmc === undefined ? '' : `, fmc ${m.fmc}`})`
+  }
+  if (e.debug && !rv.allowDebug) {
+    return 'the guest policy allows debugging (POLICY.DEBUG), and the workload does not allow debug guests (snp.allowDebug)'
+  }
+  if (e.migration && !rv.allowMigration) {
+    return 'the guest policy allows a migration agent (POLICY.MIGRATE_MA), and the workload does not allow migration (snp.allowMigration)'
+  }
+  return undefined
+}
+
+function tcbStatusReason(
+  status: string,
+  accepted: readonly string[],
+  key: string,
+): string | undefined {
+  return accepted.includes(status)
+    ? undefined
+    : `Intel's TCB status is ${status}, not one it accepts (${key}.acceptedTcbStatuses: ${accepted.join(', ')})`
+}
+
+function tdxReason(workload: CompiledWorkload, e: VerifiedTdxEvidence): string | undefined {
+  const rv = workload.definition.tdx
+  if (rv === undefined) return 'it has no TDX reference values'
+  const rtmrLists = [rv.rtmr0, rv.rtmr1, rv.rtmr2, rv.rtmr3]
+  return (
+    notOneOf('MRTD', e.mrTd, rv.mrtd) ??
+    rtmrLists
+      .map((list, i) => notOneOf(`RTMR${i}`, e.rtmrs[i] ?? new Uint8Array(), list))
+      .find((r) => r !== undefined) ??
+    tcbStatusReason(e.tcbStatus, rv.acceptedTcbStatuses, 'tdx') ??
+    (e.debug && !rv.allowDebug
+      ? 'the TD is debuggable (TDATTRIBUTES.DEBUG), and the workload does not allow debug TDs (tdx.allowDebug)'
+      : undefined)
+  )
+}
+
+function sgxReason(workload: CompiledWorkload, e: VerifiedSgxEvidence): string | undefined {
+  const rv = workload.definition.sgx
+  if (rv === undefined) return 'it has no SGX reference values'
+  if (rv.isvProdId !== undefined && e.isvProdId !== rv.isvProdId) {
+    return `ISVPRODID ${e.isvProdId} is not its ${rv.isvProdId}`
+  }
+  if (rv.minIsvSvn !== undefined && e.isvSvn < rv.minIsvSvn) {
+    return `ISVSVN ${e.isvSvn} is below its minimum ${rv.minIsvSvn}`
+  }
+  return (
+    notOneOf('MRENCLAVE', e.mrEnclave, rv.mrenclave) ??
+    notOneOf('MRSIGNER', e.mrSigner, rv.mrsigner) ??
+    tcbStatusReason(e.tcbStatus, rv.acceptedTcbStatuses, 'sgx') ??
+    (e.debug && !rv.allowDebug
+      ? 'the enclave is a debug enclave (ATTRIBUTES.DEBUG), and the workload does not allow debug enclaves (sgx.allowDebug)'
+      : undefined)
+  )
+}
+
+/**
+ * The first reason `workload` does not accept the evidence, or `undefined` when it does.
+ *
+ * @param claims - the annotated-evidence claims the CEL expression sees.
+ * @param initDataDigest - hex digest of the init-data the guest sent, for the message.
+ */
+export function workloadMismatch(
+  workload: CompiledWorkload,
+  evidence: VerifiedEvidence,
+  claims: Readonly<Record<string, unknown>>,
+  initDataDigest: string | undefined,
+): string | undefined {
+  const { definition } = workload
+  if (!definition.tees.includes(evidence.tee)) {
+    return `it runs only on ${definition.tees.join(', ')}, not ${evidence.tee}`
+  }
+  if (workload.acceptedInitdataFor(evidence.tee, evidence.initDataField) === undefined) {
+    const field = `${evidence.initDataFieldName} ${short(bytesToHex(evidence.initDataField))}`
+    return initDataDigest === undefined
+      ? `${field} is not the fitted digest of any of its ${plural(workload.initdata.length, 'accepted document')}`
+      : `init-data digest ${short(initDataDigest)} (${field}) is not one of its ${plural(workload.initdata.length, 'accepted document')}`
+  }
+  const reason =
+    evidence.tee === 'snp'
+      ? snpReason(workload, evidence)
+      : evidence.tee === 'tdx'
+        ? tdxReason(workload, evidence)
+        : sgxReason(workload, evidence)
+  if (reason !== undefined) return reason
+  return workload.expression === undefined
+    ? undefined
+    : claimsExpressionFailure(workload.expression, claims)
+}

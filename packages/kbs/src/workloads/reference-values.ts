@@ -1,0 +1,227 @@
+/**
+ * The per-TEE reference values of a workload, and their strict validation. Measurements are
+ * always required (there is no "any measurement"); debug and migration are refused unless allowed.
+ *
+ * @module
+ */
+import {
+  booleanAt,
+  distinctList,
+  hexAt,
+  integerAt,
+  invalid,
+  memberOf,
+  objectAt,
+  oneOfAt,
+  required,
+} from './definition-reader.ts'
+
+/** SEV-SNP TCB components (REPORTED_TCB); `fmc` only on Turin and later. */
+export interface SnpTcbMinimum {
+  readonly bootloader: number
+  readonly tee: number
+  readonly snp: number
+  readonly microcode: number
+  readonly fmc?: number
+}
+
+/** SEV-SNP reference values. */
+export interface SnpReferenceValues {
+  /** MEASUREMENT must be one of these (hex, 48 bytes each). */
+  readonly measurements: readonly string[]
+  /** REPORTED_TCB must be at least this, component by component. */
+  readonly minimumTcb?: SnpTcbMinimum
+  /** Accept a guest whose policy allows debugging (POLICY.DEBUG). Default false. */
+  readonly allowDebug: boolean
+  /** Accept a guest whose policy allows a migration agent (POLICY.MIGRATE_MA). Default false. */
+  readonly allowMigration: boolean
+  /** VMPL the report must come from. Default 0 (Trustee's rule). */
+  readonly vmpl: number
+}
+
+/**
+ * The Intel TCB statuses a workload may accept. The verifier never accepts `OutOfDate`,
+ * `OutOfDateConfigurationNeeded`, `Revoked` or `TcbNotSupported`: those need a TCB recovery.
+ */
+export const ACCEPTABLE_TCB_STATUSES = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+] as const
+
+/** A TCB status a workload may accept. */
+export type AcceptableTcbStatus = (typeof ACCEPTABLE_TCB_STATUSES)[number]
+
+/** TDX reference values. */
+export interface TdxReferenceValues {
+  /** MRTD must be one of these (hex, 48 bytes each). */
+  readonly mrtd: readonly string[]
+  /** RTMR0–3, each (when given) one of its list (hex, 48 bytes each). */
+  readonly rtmr0?: readonly string[]
+  readonly rtmr1?: readonly string[]
+  readonly rtmr2?: readonly string[]
+  readonly rtmr3?: readonly string[]
+  /** Intel's TCB status must be one of these. Default `["UpToDate"]`. */
+  readonly acceptedTcbStatuses: readonly AcceptableTcbStatus[]
+  /** Accept a debuggable TD (TDATTRIBUTES.DEBUG). Default false. */
+  readonly allowDebug: boolean
+}
+
+/** SGX reference values: `mrenclave`, or `mrsigner` with `isvProdId`. */
+export interface SgxReferenceValues {
+  /** MRENCLAVE must be one of these (hex, 32 bytes each). */
+  readonly mrenclave?: readonly string[]
+  /** MRSIGNER must be one of these (hex, 32 bytes each). */
+  readonly mrsigner?: readonly string[]
+  /** ISVPRODID, exactly. Required with `mrsigner` alone (a signer signs many enclaves). */
+  readonly isvProdId?: number
+  /** ISVSVN must be at least this. */
+  readonly minIsvSvn?: number
+  /** Default `["UpToDate"]`. */
+  readonly acceptedTcbStatuses: readonly AcceptableTcbStatus[]
+  /** Accept a debug enclave (ATTRIBUTES.DEBUG). Default false. */
+  readonly allowDebug: boolean
+}
+
+function hexList(value: unknown, path: string, length: number, what: string): string[] {
+  return distinctList(
+    value,
+    path,
+    `list the accepted ${what} values as ${length * 2}-digit hex strings`,
+    (v, p) => hexAt(v, p, length, what),
+  )
+}
+
+function tcbStatuses(value: unknown, path: string): AcceptableTcbStatus[] {
+  if (value === undefined) return ['UpToDate']
+  return distinctList(
+    value,
+    path,
+    `list the accepted statuses, e.g. ["UpToDate"]; possible: ${ACCEPTABLE_TCB_STATUSES.join(', ')}`,
+    (v, p) => oneOfAt(v, p, ACCEPTABLE_TCB_STATUSES, 'acceptable TCB status'),
+  ) as AcceptableTcbStatus[]
+}
+
+const U8 = 255
+
+function snpTcb(value: unknown, path: string): SnpTcbMinimum {
+  const obj = objectAt(value, path, ['bootloader', 'tee', 'snp', 'microcode', 'fmc'])
+  const component = (key: string): number =>
+    integerAt(
+      required(obj, key, path, 'give bootloader, tee, snp and microcode (and fmc on Turin)'),
+      `${path}.${key}`,
+      0,
+      U8,
+    )
+  const fmc = memberOf(obj, 'fmc')
+  return {
+    bootloader: component('bootloader'),
+    tee: component('tee'),
+    snp: component('snp'),
+    microcode: component('microcode'),
+    ...(fmc === undefined ? {} : { fmc: integerAt(fmc, `${path}.fmc`, 0, U8) }),
+  }
+}
+
+/** Read `$.snp`. */
+export function parseSnpReferenceValues(value: unknown, path: string): SnpReferenceValues {
+  const obj = objectAt(value, path, [
+    'measurements',
+    'minimumTcb',
+    'allowDebug',
+    'allowMigration',
+    'vmpl',
+  ])
+  const measurements = required(
+    obj,
+    'measurements',
+    path,
+    'list the accepted launch MEASUREMENTs (96 hex digits each); there is no "any measurement"',
+  )
+  const minimumTcb = memberOf(obj, 'minimumTcb')
+  const vmpl = memberOf(obj, 'vmpl')
+  return {
+    measurements: hexList(measurements, `${path}.measurements`, 48, 'MEASUREMENT'),
+    ...(minimumTcb === undefined ? {} : { minimumTcb: snpTcb(minimumTcb, `${path}.minimumTcb`) }),
+    allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
+    allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
+    vmpl: vmpl === undefined ? 0 : integerAt(vmpl, `${path}.vmpl`, 0, 3),
+  }
+}
+
+const RTMRS = ['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const
+
+/** Read `$.tdx`. */
+export function parseTdxReferenceValues(value: unknown, path: string): TdxReferenceValues {
+  const obj = objectAt(value, path, ['mrtd', ...RTMRS, 'acceptedTcbStatuses', 'allowDebug'])
+  const mrtd = required(
+    obj,
+    'mrtd',
+    path,
+    'list the accepted MRTDs (96 hex digits each); there is no "any MRTD"',
+  )
+  const rtmrs: Partial<Record<(typeof RTMRS)[number], string[]>> = {}
+  for (const key of RTMRS) {
+    const list = memberOf(obj, key)
+    if (list !== undefined) rtmrs[key] = hexList(list, `${path}.${key}`, 48, key.toUpperCase())
+  }
+  return {
+    mrtd: hexList(mrtd, `${path}.mrtd`, 48, 'MRTD'),
+    ...rtmrs,
+    acceptedTcbStatuses: tcbStatuses(
+      memberOf(obj, 'acceptedTcbStatuses'),
+      `${path}.acceptedTcbStatuses`,
+    ),
+    allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
+  }
+}
+
+/** Read `$.sgx`. */
+export function parseSgxReferenceValues(value: unknown, path: string): SgxReferenceValues {
+  const obj = objectAt(value, path, [
+    'mrenclave',
+    'mrsigner',
+    'isvProdId',
+    'minIsvSvn',
+    'acceptedTcbStatuses',
+    'allowDebug',
+  ])
+  const mrenclave = memberOf(obj, 'mrenclave')
+  const mrsigner = memberOf(obj, 'mrsigner')
+  const isvProdId = memberOf(obj, 'isvProdId')
+  const minIsvSvn = memberOf(obj, 'minIsvSvn')
+  if (mrenclave === undefined && mrsigner === undefined) {
+    throw invalid(
+      path,
+      'names neither mrenclave nor mrsigner',
+      'list the accepted MRENCLAVEs, or the MRSIGNERs with isvProdId; there is no "any enclave"',
+    )
+  }
+  if (mrenclave === undefined && isvProdId === undefined) {
+    throw invalid(
+      `${path}.isvProdId`,
+      'is missing: mrsigner alone accepts every enclave that signer ever signed',
+      'add isvProdId (and minIsvSvn), or list the mrenclave values',
+    )
+  }
+  return {
+    ...(mrenclave === undefined
+      ? {}
+      : { mrenclave: hexList(mrenclave, `${path}.mrenclave`, 32, 'MRENCLAVE') }),
+    ...(mrsigner === undefined
+      ? {}
+      : { mrsigner: hexList(mrsigner, `${path}.mrsigner`, 32, 'MRSIGNER') }),
+    ...(isvProdId === undefined
+      ? {}
+      : { isvProdId: integerAt(isvProdId, `${path}.isvProdId`, 0, 0xffff) }),
+    ...(minIsvSvn === undefined
+      ? {}
+      : { minIsvSvn: integerAt(minIsvSvn, `${path}.minIsvSvn`, 0, 0xffff) }),
+    acceptedTcbStatuses: tcbStatuses(
+      memberOf(obj, 'acceptedTcbStatuses'),
+      `${path}.acceptedTcbStatuses`,
+    ),
+    allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
+  }
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest'
+import { codeOf, thrown } from '@initguard/testkit'
+import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
+import { compileWorkload, WorkloadCompiler } from './compiled-workload.ts'
+import { compileResourcePattern } from './resource-pattern.ts'
+import { parseWorkloadDefinition } from './workload-definition.ts'
+import { initdataText, webDefinition } from './workload-test-support.ts'
+
+/** The message of the refusal of `definition` (asserting its code). */
+function refusal(definition: unknown): string {
+  const error = thrown(() => parseWorkloadDefinition(definition))
+  expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID' })
+  return (error as Error).message
+}
+
+describe('parseWorkloadDefinition', () => {
+  it('accepts a valid definition and writes its defaults out', () => {
+    const parsed = parseWorkloadDefinition(webDefinition())
+    expect(parsed.snp).toEqual({
+      measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+      allowDebug: false,
+      allowMigration: false,
+      vmpl: 0,
+    })
+    expect(parsed.tdx?.acceptedTcbStatuses).toEqual(['UpToDate'])
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+  })
+
+  it('lower-cases hex', () => {
+    const upper = SIMULATOR_SNP_MEASUREMENT_HEX.toUpperCase()
+    const parsed = parseWorkloadDefinition(webDefinition({ snp: { measurements: [upper] } }))
+    expect(parsed.snp?.measurements).toEqual([SIMULATOR_SNP_MEASUREMENT_HEX])
+  })
+
+  it.each([
+    [{ extra: 1 }, '$.extra is not a known key'],
+    [{ name: 'Web' }, '$.name "Web" is not a valid name'],
+    [{ tees: [] }, '$.tees must not be empty'],
+    [{ tees: ['snp', 'sev'] }, '$.tees[1] is "sev", not a known TEE'],
+    [{ tees: ['snp', 'snp'] }, '$.tees[1] repeats an earlier entry'],
+    [{ tees: ['snp'] }, '$.tdx is given, but "tees" does not list tdx'],
+    [{ tees: ['snp', 'tdx', 'sgx'] }, '$.sgx is missing, but "tees" lists sgx'],
+    [{ initdata: [] }, '$.initdata must not be empty'],
+    [{ initdata: ['version = 1'] }, '$.initdata[0] is not a valid initdata document'],
+    [{ initdata: [initdataText(), initdataText()] }, '$.initdata[1] is the same document'],
+    [{ resources: ['a/b'] }, '$.resources[0] has 2 segments'],
+    [{ resources: ['a/.b/c'] }, '$.resources[0] segment 2 ".b" is not allowed'],
+    [{ snp: {} }, '$.snp.measurements is missing'],
+    [{ snp: { measurements: ['00'] } }, '$.snp.measurements[0] has 2 hex digits'],
+    [{ snp: { measurements: ['zz'.repeat(48)] } }, '$.snp.measurements[0] is not hex'],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], allowDebug: 'yes' } },
+      '$.snp.allowDebug must be true or false',
+    ],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], vmpl: 4 } },
+      '$.snp.vmpl must be an integer from 0 to 3',
+    ],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], minimumTcb: { bootloader: 1 } } },
+      '$.snp.minimumTcb.tee is missing',
+    ],
+    [
+      { tdx: { mrtd: ['00'.repeat(48)], acceptedTcbStatuses: ['OutOfDate'] } },
+      '$.tdx.acceptedTcbStatuses[0] is "OutOfDate", not a known acceptable TCB status',
+    ],
+    [{ cel: 'snp.x ==' }, '$.cel is not valid CEL'],
+    [{ cel: '1 + "a"' }, '$.cel does not type-check'],
+    [{ cel: '"yes"' }, '$.cel yields string, not a bool'],
+  ])('refuses %j: %s', (overrides, message) => {
+    expect(refusal(webDefinition(overrides))).toContain(message)
+  })
+
+  it('refuses SGX by MRSIGNER without ISVPRODID, and SGX without any measurement', () => {
+    const base = { tees: ['sgx'], snp: undefined, tdx: undefined }
+    const strip = (d: Record<string, unknown>) => JSON.parse(JSON.stringify(d)) as unknown
+    expect(
+      refusal(strip(webDefinition({ ...base, sgx: { mrsigner: ['11'.repeat(32)] } }))),
+    ).toContain('$.sgx.isvProdId is missing')
+    expect(refusal(strip(webDefinition({ ...base, sgx: {} })))).toContain(
+      '$.sgx names neither mrenclave nor mrsigner',
+    )
+    const ok = parseWorkloadDefinition(
+      strip(webDefinition({ ...base, sgx: { mrsigner: ['11'.repeat(32)], isvProdId: 1 } })),
+    )
+    expect(ok.sgx).toMatchObject({ isvProdId: 1, acceptedTcbStatuses: ['UpToDate'] })
+  })
+
+  it('refuses what is not an object', () => {
+    expect(refusal(null)).toContain('$ must be an object')
+    expect(refusal([])).toContain('$ must be an object')
+  })
+})
+
+describe('compileWorkload', () => {
+  const stored = { name: 'web', version: 1, definition: webDefinition(), updatedAt: '' }
+
+  it('computes each TEE fitted value (sha384 truncated to 32 bytes on SNP)', () => {
+    const compiled = compileWorkload(stored)
+    const [document] = compiled.initdata
+    expect(document?.digest).toHaveLength(96)
+    expect(document?.fitted.snp).toBe(document?.digest.slice(0, 64))
+    expect(document?.fitted.tdx).toBe(document?.digest)
+    expect(document?.warnings.join(' ')).toContain('truncated')
+    expect(compileWorkload(stored)).toBe(compiled)
+  })
+
+  it('recompiles when the definition changes under the same name and version', () => {
+    const compiler = new WorkloadCompiler(4)
+    const first = compiler.compile(stored)
+    const other = compiler.compile({
+      ...stored,
+      definition: webDefinition({ resources: ['x/y/z'] }),
+    })
+    expect(other).not.toBe(first)
+    expect(other.mayRelease('x/y/z')).toBe(true)
+    expect(first.mayRelease('x/y/z')).toBe(false)
+  })
+
+  it('refuses a definition stored under another name', () => {
+    expect(codeOf(() => compileWorkload({ ...stored, name: 'api' }))).toBe(
+      'ERR_KBS_WORKLOAD_INVALID',
+    )
+  })
+})
+
+describe('resource patterns', () => {
+  it.each([
+    ['default/web/*', 'default/web/key', true],
+    ['default/web/*', 'default/web/a.b-c_d', true],
+    ['default/web/*', 'default/api/key', false],
+    ['default/*/key', 'default/web/key', true],
+    ['default/tls-*/cert', 'default/tls-prod/cert', true],
+    ['default/tls-*/cert', 'default/tls/cert', false],
+    ['default/*/*', 'default/web', false],
+    ['default/*/*', 'default/web/a/b', false],
+    ['a.b/c/d', 'aXb/c/d', false],
+    ['*/*/*', 'x/.hidden/y', false],
+  ])('%s matches %s: %s', (pattern, path, expected) => {
+    expect(compileResourcePattern(pattern).matches(path)).toBe(expected)
+  })
+})

@@ -1,0 +1,217 @@
+/**
+ * The declarative workload definition: which TEEs a workload runs on, what it must measure as,
+ * which init-data documents the operator accepts, and which secrets it may receive.
+ *
+ * ```jsonc
+ * {
+ *   "name": "web",                                    // ^[a-z0-9][a-z0-9._-]{0,62}$
+ *   "tees": ["snp", "tdx"],                           // non-empty subset of snp, tdx, sgx
+ *   "initdata": ["version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n…"],  // exact TOML texts
+ *   "resources": ["default/web/*", "prod/tls-*\/cert"],  // repository/type/tag, * inside a segment
+ *   "snp": { "measurements": ["<96 hex>"], "minimumTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},
+ *            "allowDebug": false, "allowMigration": false, "vmpl": 0 },
+ *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
+ *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
+ *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")"   // optional
+ * }
+ * ```
+ *
+ * Rules: every TEE in `tees` has its reference-value block and no other block is allowed; every
+ * list is non-empty and without repeats; hex has the field's exact length; each init-data text is
+ * a valid CoCo initdata document (the KBS computes each TEE's fitted value itself); the CEL
+ * expression compiles. Defaults are written out in the result (`allowDebug: false`, …), so the
+ * parsed form is itself a valid definition that parses to itself.
+ *
+ * @module
+ */
+import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from '@initguard/core'
+import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
+import type { KbsTee } from '@initguard/kbs-protocol'
+import { compileClaimsExpression } from './claims-expression.ts'
+import {
+  distinctList,
+  invalid,
+  memberOf,
+  nonEmptyList,
+  objectAt,
+  oneOfAt,
+  required,
+  stringAt,
+} from './definition-reader.ts'
+import {
+  parseSgxReferenceValues,
+  parseSnpReferenceValues,
+  parseTdxReferenceValues,
+  type SgxReferenceValues,
+  type SnpReferenceValues,
+  type TdxReferenceValues,
+} from './reference-values.ts'
+import { parseResourcePattern } from './resource-pattern.ts'
+
+/** The TEEs a workload may name. */
+export const WORKLOAD_TEES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
+
+const WORKLOAD_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/
+
+/** True for a valid workload name: `^[a-z0-9][a-z0-9._-]{0,62}$`. */
+export function isWorkloadName(name: string): boolean {
+  return WORKLOAD_NAME.test(name)
+}
+
+/** The most init-data documents one workload accepts. */
+export const MAX_INITDATA_DOCUMENTS = 64
+/** The largest init-data document, in bytes (UTF-8). */
+export const MAX_INITDATA_SIZE: number = 1024 * 1024
+
+/** A validated workload definition (see the module documentation for the JSON). */
+export interface WorkloadDefinition {
+  readonly name: string
+  readonly tees: readonly KbsTee[]
+  /** The accepted init-data documents, each the operator's exact TOML text. */
+  readonly initdata: readonly string[]
+  /** Resource path patterns this workload may receive. */
+  readonly resources: readonly string[]
+  readonly snp?: SnpReferenceValues
+  readonly tdx?: TdxReferenceValues
+  readonly sgx?: SgxReferenceValues
+  /** A CEL expression over the claims that must be `true`. */
+  readonly cel?: string
+}
+
+const TOP_LEVEL = ['name', 'tees', 'initdata', 'resources', 'snp', 'tdx', 'sgx', 'cel'] as const
+
+/** Parse one accepted init-data text, refusing it with its path when it is not a valid document. */
+export function parseAcceptedInitdata(value: unknown, path: string): InitdataDocument {
+  const text = stringAt(
+    value,
+    path,
+    'give the initdata document as a string holding its exact TOML text',
+  )
+  const bytes = stringToUtf8(text)
+  if (bytes.length > MAX_INITDATA_SIZE) {
+    throw invalid(
+      path,
+      `is ${bytes.length} bytes (at most ${MAX_INITDATA_SIZE})`,
+      'give a smaller document',
+    )
+  }
+  try {
+    return parseInitdata(bytes)
+  } catch (error) {
+    if (!isInitguardError(error)) throw error
+    throw new MalformedInputError(
+      'ERR_KBS_WORKLOAD_INVALID',
+      `workload definition: ${path} is not a valid initdata document: ${error.message}`,
+      {
+        cause: error,
+        details: { path, initdata_error: error.code },
+        hint: `${error.hint ?? 'fix the document'}; \`initguard initdata verify\` checks a document locally`,
+      },
+    )
+  }
+}
+
+function referenceValues(
+  obj: Readonly<Record<string, unknown>>,
+  tees: readonly KbsTee[],
+): Pick<WorkloadDefinition, KbsTee> {
+  const out: { snp?: SnpReferenceValues; tdx?: TdxReferenceValues; sgx?: SgxReferenceValues } = {}
+  for (const tee of WORKLOAD_TEES) {
+    const block = memberOf(obj, tee)
+    const listed = tees.includes(tee)
+    if (block === undefined) {
+      if (listed) {
+        throw invalid(
+          `$.${tee}`,
+          `is missing, but "tees" lists ${tee}`,
+          `add the ${tee} reference values (${tee === 'snp' ? 'measurements' : tee === 'tdx' ? 'mrtd' : 'mrenclave or mrsigner'} at least), or remove ${tee} from "tees"`,
+        )
+      }
+      continue
+    }
+    if (!listed) {
+      throw invalid(
+        `$.${tee}`,
+        `is given, but "tees" does not list ${tee}`,
+        `add "${tee}" to "tees", or remove the ${tee} block`,
+      )
+    }
+    if (tee === 'snp') out.snp = parseSnpReferenceValues(block, '$.snp')
+    else if (tee === 'tdx') out.tdx = parseTdxReferenceValues(block, '$.tdx')
+    else out.sgx = parseSgxReferenceValues(block, '$.sgx')
+  }
+  return out
+}
+
+/**
+ * Validate a workload definition strictly.
+ *
+ * @returns the definition with its defaults written out and hex in lower case.
+ * @throws {@link MalformedInputError} `ERR_KBS_WORKLOAD_INVALID` naming the JSON path (`$.…`) and
+ *   how to fix it: unknown keys, wrong types, empty or repeated list entries, bad hex lengths,
+ *   unknown TEEs or TCB statuses, a TEE without its reference values (or values for a TEE not
+ *   listed), an invalid init-data document, a bad resource pattern, a CEL syntax or type error.
+ */
+export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
+  const obj = objectAt(json, '$', TOP_LEVEL)
+  const nameHint =
+    'lower-case letters, digits, . _ - ; starting with a letter or digit; at most 63 characters'
+  const name = stringAt(
+    required(obj, 'name', '$', `give the workload a name: ${nameHint}`),
+    '$.name',
+    nameHint,
+  )
+  if (!WORKLOAD_NAME.test(name)) {
+    throw invalid('$.name', `${JSON.stringify(name.slice(0, 70))} is not a valid name`, nameHint)
+  }
+  const teeHint = `list the TEEs the workload runs on: ${WORKLOAD_TEES.join(', ')}`
+  const tees = distinctList(required(obj, 'tees', '$', teeHint), '$.tees', teeHint, (v, p) =>
+    oneOfAt(v, p, WORKLOAD_TEES, 'TEE'),
+  ) as KbsTee[]
+  const initdataHint =
+    'list the accepted initdata documents, each as its exact TOML text (the KBS computes the digests)'
+  const documents = nonEmptyList(
+    required(obj, 'initdata', '$', initdataHint),
+    '$.initdata',
+    initdataHint,
+    (v, p) => ({ text: v as string, document: parseAcceptedInitdata(v, p) }),
+  )
+  if (documents.length > MAX_INITDATA_DOCUMENTS) {
+    throw invalid(
+      '$.initdata',
+      `has ${documents.length} documents (at most ${MAX_INITDATA_DOCUMENTS})`,
+      'split the workload',
+    )
+  }
+  const seen = new Map<string, number>()
+  documents.forEach(({ document }, i) => {
+    const key = `${document.algorithm}:${bytesToHex(document.digest)}`
+    const first = seen.get(key)
+    if (first !== undefined) {
+      throw invalid(
+        `$.initdata[${i}]`,
+        `is the same document as $.initdata[${first}]`,
+        'give each document once',
+      )
+    }
+    seen.set(key, i)
+  })
+  const resourceHint =
+    'list the resource paths (repository/type/tag, * inside a segment) the workload may receive'
+  const resources = distinctList(
+    required(obj, 'resources', '$', resourceHint),
+    '$.resources',
+    resourceHint,
+    parseResourcePattern,
+  )
+  const cel = memberOf(obj, 'cel')
+  if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
+  return {
+    name,
+    tees,
+    initdata: documents.map((d) => d.text),
+    resources,
+    ...referenceValues(obj, tees),
+    ...(cel === undefined ? {} : { cel: cel as string }),
+  }
+}
