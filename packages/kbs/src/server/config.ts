@@ -21,10 +21,8 @@
  *
  * @module
  */
-import { dirname, extname, resolve } from 'node:path'
-import { MalformedInputError, UsageError, isJsonObject } from '@initguard/core'
-import { readInput } from '@initguard/files'
-import { parse as parseToml } from 'smol-toml'
+import { dirname, resolve } from 'node:path'
+import { UsageError, isJsonObject } from '@initguard/core'
 import {
   configValueError,
   parseDuration,
@@ -105,6 +103,11 @@ export const KBS_CONFIG_DEFAULTS: Omit<
 
 type Section = Readonly<Record<string, unknown>>
 
+function shown(value: unknown): string {
+  // JSON.stringify gives undefined for undefined and functions, whatever its type says.
+  return (JSON.stringify(value) as string | undefined) ?? typeof value
+}
+
 const TOP_KEYS = [
   'data-dir',
   'listen',
@@ -150,7 +153,7 @@ function checkKeys(object: Section, allowed: readonly string[], where: string): 
 function section(document: Section, name: string): Section {
   const value = document[name]
   if (value === undefined) return {}
-  if (!isJsonObject(value)) throw configValueError(name, String(value), 'a table (object)')
+  if (!isJsonObject(value)) throw configValueError(name, shown(value), 'a table (object)')
   checkKeys(value, SECTION_KEYS[name] ?? [], name)
   return value
 }
@@ -158,7 +161,7 @@ function section(document: Section, name: string): Section {
 function text(value: unknown, where: string): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || value === '' || value.includes('\0'))
-    throw configValueError(where, String(value), 'a non-empty string')
+    throw configValueError(where, shown(value), 'a non-empty string')
   return value
 }
 
@@ -205,7 +208,7 @@ export function resolveKbsServerConfig(
   }
   const insecure = document['insecure-http']
   if (insecure !== undefined && typeof insecure !== 'boolean')
-    throw configValueError('insecure-http', String(insecure), 'true or false')
+    throw configValueError('insecure-http', shown(insecure), 'true or false')
   const filePaths = pathList(document['admin-public-key'], 'admin-public-key')?.map((p) =>
     resolve(base, p),
   )
@@ -332,44 +335,4 @@ function tlsSetting(
   return cert === undefined || key === undefined
     ? { mode: 'generate' }
     : { mode: 'files', certFile: cert, keyFile: key }
-}
-
-/**
- * Read the config file named by `flags.config` (if any: `.json` or `.toml`, by its name) and
- * resolve the configuration.
- *
- * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse;
- *   the errors of {@link resolveKbsServerConfig} and `readInput`.
- */
-export async function loadKbsServerConfig(flags: KbsServeFlags): Promise<KbsServerConfig> {
-  if (flags.config === undefined) return resolveKbsServerConfig(flags)
-  const path = flags.config
-  const format = extname(path).toLowerCase()
-  if (format !== '.json' && format !== '.toml') {
-    throw new UsageError(
-      'ERR_KBS_CONFIG_FORMAT',
-      `config file ${JSON.stringify(path)}: unknown format`,
-      {
-        hint: 'name the file *.json or *.toml',
-      },
-    )
-  }
-  const bytes = await readInput(path, { what: 'KBS config file', maxSize: 1024 * 1024 })
-  const source = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
-  let document: unknown
-  try {
-    const body = source.decode(bytes)
-    document = format === '.json' ? JSON.parse(body) : parseToml(body)
-  } catch (cause) {
-    throw new MalformedInputError(
-      'ERR_KBS_CONFIG_SYNTAX',
-      `config file ${JSON.stringify(path)} does not parse as ${format.slice(1).toUpperCase()}`,
-      {
-        cause,
-        details: { path },
-        hint: cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : 'check its syntax',
-      },
-    )
-  }
-  return resolveKbsServerConfig(flags, { document, path })
 }
