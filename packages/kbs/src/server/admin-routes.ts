@@ -12,7 +12,7 @@ import { isInitguardError } from '@initguard/core'
 import { verifyAdminAuthorization } from './admin-auth.ts'
 import { problem } from './errors.ts'
 import {
-  PATH_SEGMENT,
+  isPathSegment,
   audit,
   resourcePathOf,
   sendProblem,

@@ -104,8 +104,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
 type Section = Readonly<Record<string, unknown>>
 
 function shown(value: unknown): string {
-  // JSON.stringify gives undefined for undefined and functions, whatever its type says.
-  return (JSON.stringify(value) as string | undefined) ?? typeof value
+  return value === undefined ? 'nothing' : JSON.stringify(value)
 }
 
 const TOP_KEYS = [
