@@ -265,7 +265,7 @@ describe('admin workloads and audit', () => {
     expect(
       (
         await built.inject({ method: 'GET', url: '/kbs/v0/admin/workloads', headers: await auth() })
-      ).json().workloads,
+      ).json<{ workloads: unknown[] }>().workloads,
     ).toHaveLength(1)
     expect(
       (
@@ -290,7 +290,7 @@ describe('admin workloads and audit', () => {
       url: '/kbs/v0/admin/audit?after=1&limit=5',
       headers: await auth(),
     })
-    expect(audit.json().entries.map((e: { id: number }) => e.id)).toEqual([2, 3])
+    expect(audit.json<{ entries: { id: number }[] }>().entries.map((e) => e.id)).toEqual([2, 3])
     for (const query of ['limit=0', 'limit=1001', 'after=-1', 'limit=abc', 'other=1'])
       expect(
         (
@@ -315,7 +315,7 @@ describe('RCAR refusals that need no appraisal', () => {
       payload: { version: '0.1.1', tee: 'snp', 'extra-params': '' },
     })
     expect(version.statusCode).toBe(400)
-    expect(version.json().detail).toMatch(
+    expect(version.json<{ detail: string }>().detail).toMatch(
       /protocol version "0.1.1" is not supported: this KBS speaks RCAR 0.4.0/,
     )
     const tee = await built.inject({
@@ -324,7 +324,7 @@ describe('RCAR refusals that need no appraisal', () => {
       payload: { version: '0.4.0', tee: 'az-snp-vtpm', 'extra-params': '' },
     })
     expect(tee.statusCode).toBe(400)
-    expect(tee.json().detail).toMatch(/TEE "az-snp-vtpm" is not supported/)
+    expect(tee.json<{ detail: string }>().detail).toMatch(/TEE "az-snp-vtpm" is not supported/)
     const notJson = await built.inject({
       method: 'POST',
       url: '/kbs/v0/auth',
@@ -345,7 +345,7 @@ describe('RCAR refusals that need no appraisal', () => {
       payload: {},
       headers: { cookie: `kbs-session-id=${'a'.repeat(32)}` },
     })
-    expect(unknown.json().detail).toMatch(/unknown session/)
+    expect(unknown.json<{ detail: string }>().detail).toMatch(/unknown session/)
     const resource = await built.inject({ method: 'GET', url: '/kbs/v0/resource/a/b/c' })
     expect(resource.statusCode).toBe(401)
     expect(resource.json()).toMatchObject({ type: `${PREFIX}TokenNotFound` })
@@ -405,7 +405,7 @@ describe('service routes, errors and logs', () => {
     })
     expect(response.statusCode).toBe(500)
     expect(response.body).not.toMatch(/hunter2/)
-    expect(response.json().type).toBe(`${PREFIX}InternalError`)
+    expect(response.json<{ type: string }>().type).toBe(`${PREFIX}InternalError`)
     expect(lines.join('')).toMatch(/hunter2/)
     expect((await built.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
   })
