@@ -104,7 +104,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
 type Section = Readonly<Record<string, unknown>>
 
 function shown(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value)
+  return typeof value === 'string' ? value : value === undefined ? 'nothing' : JSON.stringify(value)
 }
 
 const TOP_KEYS = [

@@ -199,8 +199,9 @@ export async function loadTlsIdentity(
   const wildcard = listenHost === '0.0.0.0' || listenHost === '::'
   const named =
     wildcard ||
-    certificate.checkHost(listenHost) !== undefined ||
-    certificate.checkIP(listenHost) !== undefined
+    (isIP(listenHost) === 0
+      ? certificate.checkHost(listenHost) !== undefined
+      : certificate.checkIP(listenHost) !== undefined)
   return {
     certPem,
     keyPem,
