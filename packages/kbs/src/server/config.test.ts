@@ -137,7 +137,9 @@ describe('the server configuration', () => {
     )
     expect(doc({ limits: 'big' })).toMatch(/limits "big": expected a table/)
     expect(doc({ 'insecure-http': 'yes' })).toMatch(/insecure-http "yes"/)
-    expect(doc({ 'rate-limit': { max: 0 } })).toMatch(/rate-limit.max "0": expected a whole number from 1/)
+    expect(doc({ 'rate-limit': { max: 0 } })).toMatch(
+      /rate-limit.max "0": expected a whole number from 1/,
+    )
     expect(doc({ log: { level: 'loud' } })).toMatch(/log.level "loud"/)
     expect(doc({ sessions: { 'nonce-ttl': '5' } })).toMatch(/sessions.nonce-ttl "5"/)
     await writeFile(join(dir, 'broken.toml'), 'listen = ')
