@@ -25,6 +25,9 @@ import { demoCommand } from './commands/demo.ts'
 import { inspectCommand } from './commands/evidence-inspect.ts'
 import { verifySnpCommand } from './commands/evidence-verify.ts'
 import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
+import { kbsAdminCommand } from './commands/kbs-admin.ts'
+import { kbsKeygenCommand } from './commands/kbs-keygen.ts'
+import { kbsServeCommand } from './commands/kbs-serve.ts'
 import { simEvidenceCommand } from './commands/sim-evidence.ts'
 import { simInitCommand } from './commands/sim-init.ts'
 import { ignoreClosedPipe, reportError } from './output.ts'
@@ -71,6 +74,11 @@ const GROUPS: readonly CommandGroup[] = [
     summary:
       'a TEE simulator for labs and CI: SEV-SNP and TDX evidence trusted only under its own roots',
     commands: [simInitCommand, simEvidenceCommand],
+  },
+  {
+    name: 'kbs',
+    summary: 'the key broker: serve it (Trustee-compatible, HTTPS), administer it, make admin keys',
+    commands: [kbsServeCommand, kbsAdminCommand, kbsKeygenCommand],
   },
 ]
 

@@ -1,0 +1,151 @@
+/**
+ * How `initguard kbs admin` talks to the KBS: a short-lived admin JWT signed from `--admin-key`
+ * (EdDSA for Ed25519, ES256 for P-256; `role: admin`, `aud: ["KBS"]`, 5 minutes), sent through the
+ * project's HTTP client, trusting only `--ca FILE` when given.
+ *
+ * @module
+ */
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
+import {
+  MalformedInputError,
+  UnavailableError,
+  UsageError,
+  VerificationError,
+} from '@initguard/core'
+import { readInput } from '@initguard/files'
+import { HttpClient, fetchTrustingCa, httpErrors } from '@initguard/http'
+
+/** Where and as whom the admin commands talk. */
+export interface KbsAdminTarget {
+  readonly url: string
+  readonly client: HttpClient
+  readonly key: KeyObject
+  readonly algorithm: 'EdDSA' | 'ES256'
+}
+
+/** Read the admin private key and the CA, and make the client. */
+export async function kbsAdminTarget(
+  url: string,
+  keyFile: string,
+  caFile: string | undefined,
+): Promise<KbsAdminTarget> {
+  const pem = new TextDecoder().decode(
+    await readInput(keyFile, { what: 'admin private key', maxSize: 64 * 1024 }),
+  )
+  let key: KeyObject
+  try {
+    key = createPrivateKey(pem)
+  } catch (cause) {
+    throw new MalformedInputError(
+      'ERR_KBS_ADMIN_KEY',
+      `--admin-key ${keyFile} is not a PEM private key`,
+      {
+        cause,
+        hint: '`initguard kbs keygen` makes an admin key pair',
+      },
+    )
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  const algorithm =
+    key.asymmetricKeyType === 'ed25519'
+      ? 'EdDSA'
+      : key.asymmetricKeyType === 'ec' && curve === 'prime256v1'
+        ? 'ES256'
+        : undefined
+  if (algorithm === undefined)
+    throw new MalformedInputError(
+      'ERR_KBS_ADMIN_KEY',
+      `--admin-key ${keyFile}: only Ed25519 (EdDSA) and P-256 (ES256) keys sign admin tokens`,
+    )
+  if (caFile !== undefined && !url.startsWith('https:'))
+    throw new UsageError('ERR_USAGE', '--ca applies to an https:// --url', {
+      hint: 'drop --ca, or use the https URL',
+    })
+  const ca =
+    caFile === undefined
+      ? undefined
+      : new TextDecoder().decode(
+          await readInput(caFile, { what: 'CA certificate', maxSize: 1024 * 1024 }),
+        )
+  const client = new HttpClient({
+    attempts: 1,
+    timeoutMs: 30_000,
+    errors: httpErrors({ area: 'KBS' }),
+    ...(ca === undefined ? {} : { fetch: fetchTrustingCa(ca) }),
+  })
+  return { url: url.replace(/\/+$/, ''), client, key, algorithm }
+}
+
+/** A compact JWS (RFC 7515) admin token; signed with node:crypto (the CLI does not depend on jose). */
+export function adminToken(target: Pick<KbsAdminTarget, 'key' | 'algorithm'>, now: Date): string {
+  const iat = Math.floor(now.getTime() / 1000)
+  const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const claims = { role: 'admin', sub: 'initguard-cli', aud: ['KBS'], iat, exp: iat + 300 }
+  const input = `${part({ alg: target.algorithm, typ: 'JWT' })}.${part(claims)}`
+  const signature =
+    target.algorithm === 'EdDSA'
+      ? sign(null, Buffer.from(input), target.key)
+      : sign('sha256', Buffer.from(input), { key: target.key, dsaEncoding: 'ieee-p1363' })
+  return `${input}.${signature.toString('base64url')}`
+}
+
+/** One admin call's answer: the status and the body (JSON when it is JSON). */
+export interface KbsAdminAnswer {
+  readonly status: number
+  readonly body: unknown
+}
+
+/**
+ * Send one admin request. A 4xx/5xx answer in the KBS's `{type, detail}` shape becomes a coded
+ * error: 400 usage (exit 2), 401/403 verification (4), 404 malformed input naming the object (3),
+ * 5xx unavailable (6).
+ */
+export async function kbsAdminCall(
+  target: KbsAdminTarget,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: { readonly bytes: Uint8Array; readonly type: string },
+): Promise<KbsAdminAnswer> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${adminToken(target, new Date())}`,
+  }
+  if (body !== undefined) headers['content-type'] = body.type
+  return target.client.request(
+    {
+      method,
+      url: `${target.url}${path}`,
+      headers,
+      ...(body === undefined ? {} : { body: body.bytes }),
+      what: `${method} ${path} on the KBS`,
+    },
+    async (response) => {
+      const text = await response.text({ maxBytes: 16 * 1024 * 1024 })
+      let parsed: unknown = text
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text)
+      } catch {
+        // Not JSON: keep the text.
+      }
+      if (response.status >= 400) throw kbsRefusal(method, path, response.status, parsed)
+      return { status: response.status, body: parsed }
+    },
+  )
+}
+
+function kbsRefusal(method: string, path: string, status: number, body: unknown): Error {
+  const { type, detail } = (typeof body === 'object' && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >
+  const variant = typeof type === 'string' ? type.split('/').at(-1) : undefined
+  const message = `the KBS refused ${method} ${path}: ${status} ${variant ?? ''}${typeof detail === 'string' ? `: ${detail}` : ''}`
+  const options = { details: { status, ...(variant === undefined ? {} : { variant }) } }
+  if (status >= 500) return new UnavailableError('ERR_KBS_ADMIN_SERVER', message, options)
+  if (status === 401 || status === 403)
+    return new VerificationError('ERR_KBS_ADMIN_REFUSED', message, {
+      ...options,
+      hint: 'check --admin-key: its public key must be one the KBS was started with',
+    })
+  if (status === 404) return new MalformedInputError('ERR_KBS_ADMIN_NOT_FOUND', message, options)
+  return new UsageError('ERR_KBS_ADMIN_REQUEST', message, options)
+}

@@ -1,0 +1,65 @@
+/**
+ * `initguard kbs serve`: run the key broker (HTTPS by default) until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import type { Command, StringOptionSpec } from '../command.ts'
+import { PATH_VALUE, freeValue } from '../option-values.ts'
+
+/** `--listen HOST:PORT` (parsed strictly by the server configuration). */
+export const LISTEN_VALUE = freeValue('HOST:PORT', '127.0.0.1:8443')
+const path = (help: string, valueName = 'FILE'): StringOptionSpec => ({
+  type: 'string',
+  value: PATH_VALUE,
+  valueName,
+  help,
+})
+
+export const kbsServeCommand: Command = {
+  name: 'serve',
+  summary: 'Run the key broker (Trustee-compatible RCAR 0.4.0 over HTTPS) until stopped.',
+  usage: '--data-dir DIR --listen HOST:PORT --admin-public-key FILE',
+  description: [
+    'HTTPS by default: with --tls-cert and --tls-key those files, else a self-signed P-256',
+    'certificate generated on first run in DIR/tls (and reused); its SPKI pin is printed for',
+    'aa.toml/cdh.toml and `initguard kbs admin --ca DIR/tls/kbs-cert.pem`. Plain HTTP only with',
+    "--insecure-http (logged as a warning). --trust-sim DIR accepts the TEE simulator's evidence",
+    '(then every token and log line says simulated). A --config FILE (JSON or TOML) can hold',
+    'everything the flags do, plus limits; flags win. Logs are JSON lines on standard output.',
+    '',
+    'Example: initguard kbs serve --data-dir ./kbs --listen 127.0.0.1:8443 --admin-public-key admin.pub --trust-sim ./sim',
+  ].join('\n'),
+  options: {
+    'data-dir': path(
+      'the KBS data directory (database, master key, TLS identity); created 0700',
+      'DIR',
+    ),
+    listen: {
+      type: 'string',
+      value: LISTEN_VALUE,
+      valueName: 'HOST:PORT',
+      help: 'where to listen, e.g. 127.0.0.1:8443 or [::1]:8443',
+    },
+    'tls-cert': path('the TLS certificate (PEM); with --tls-key'),
+    'tls-key': path('the TLS private key (PEM); with --tls-cert'),
+    'admin-public-key': {
+      ...path('an admin public key (PEM, Ed25519 or P-256); at least one'),
+      multiple: true,
+    },
+    'trust-sim': path(
+      'trust the TEE simulator in DIR (its public roots and collateral): labs and CI only',
+      'DIR',
+    ),
+    collateral: path('DCAP collateral (TDX/SGX) from a file instead of Intel PCS'),
+    config: path('a config file (.json or .toml) with any of these settings and the limits'),
+    'insecure-http': {
+      type: 'boolean',
+      help: 'serve plain HTTP (cookies and tokens unencrypted); logged as a warning',
+    },
+  },
+  async run(args, io) {
+    // Loaded on use: only `kbs serve` needs the server, its storage and the native SQLite module.
+    const { runKbsServe } = await import('./kbs-serve-run.ts')
+    return runKbsServe(args, io)
+  },
+}

@@ -1,0 +1,123 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { SignJWT, UnsecuredJWT } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { rejected, thrown } from '@initguard/testkit'
+import { parseAdminPublicKey, requireAdminKeys, verifyAdminAuthorization } from './admin-auth.ts'
+import { testAdminKey, testAdminToken } from './admin-auth-test-support.ts'
+
+const now = new Date('2026-06-01T12:00:00Z')
+const ed = testAdminKey('EdDSA')
+const es = testAdminKey('ES256')
+const keys = [ed.admin, es.admin]
+const bearer = (token: string): string => `Bearer ${token}`
+
+async function refusal(authorization: string | undefined): Promise<string> {
+  const error = await rejected(verifyAdminAuthorization(authorization, keys, now))
+  expect(error.code).toBe('ERR_KBS_ADMIN_AUTH')
+  return error.message
+}
+
+describe('admin JWT verification', () => {
+  it('accepts EdDSA and ES256 tokens with role admin, aud KBS and a future exp', async () => {
+    for (const key of [ed, es]) {
+      const identity = await verifyAdminAuthorization(
+        bearer(await testAdminToken(key, now)),
+        keys,
+        now,
+      )
+      expect(identity.keyFingerprint).toBe(key.admin.fingerprint)
+      expect(identity.subject).toBe('test-admin')
+    }
+    // aud as a plain string naming KBS is accepted too.
+    await verifyAdminAuthorization(bearer(await testAdminToken(ed, now, { aud: 'KBS' })), keys, now)
+  })
+
+  it('refuses alg none, HS256, and tokens without a header', async () => {
+    const unsecured = new UnsecuredJWT({ role: 'admin', aud: ['KBS'], exp: 2e9 }).encode()
+    expect(await refusal(bearer(unsecured))).toMatch(/alg "none" is not accepted/)
+    const hs = await new SignJWT({ role: 'admin', aud: ['KBS'], exp: 2e9 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new Uint8Array(32))
+    expect(await refusal(bearer(hs))).toMatch(/alg "HS256" is not accepted/)
+    expect(await refusal(undefined)).toMatch(/no Authorization header/)
+    expect(await refusal('Basic YWRtaW46YWRtaW4=')).toMatch(/not "Bearer <JWT>"/)
+    expect(await refusal('Bearer not-a-jwt')).toMatch(/not "Bearer <JWT>"/)
+  })
+
+  it('refuses a token signed by a key that is not configured', async () => {
+    const stranger = testAdminKey('EdDSA')
+    expect(await refusal(bearer(await testAdminToken(stranger, now)))).toMatch(/does not verify/)
+    // An ES256 header on a token signed by the configured key's algorithm but another key.
+    const other = testAdminKey('ES256')
+    expect(await refusal(bearer(await testAdminToken(other, now)))).toMatch(/does not verify/)
+  })
+
+  it('refuses an ES256 token when only an Ed25519 key is configured (alg must match the key)', async () => {
+    const error = await rejected(
+      verifyAdminAuthorization(bearer(await testAdminToken(es, now)), [ed.admin], now),
+    )
+    expect(error.message).toMatch(/no configured admin key is for ES256/)
+  })
+
+  it('refuses expired tokens beyond the leeway, and tokens without exp', async () => {
+    const old = new Date(now.getTime() - 400_000)
+    expect(await refusal(bearer(await testAdminToken(ed, old)))).toMatch(/expired/)
+    // Within the 30 s leeway: accepted.
+    const recent = new Date(now.getTime() - 310_000)
+    await verifyAdminAuthorization(bearer(await testAdminToken(ed, recent)), keys, now)
+    expect(await refusal(bearer(await testAdminToken(ed, now, {}, { noExp: true })))).toMatch(
+      /exp claim/,
+    )
+  })
+
+  it('refuses a wrong audience and a missing or wrong role', async () => {
+    expect(await refusal(bearer(await testAdminToken(ed, now, { aud: ['other'] })))).toMatch(
+      /aud does not contain "KBS"/,
+    )
+    expect(await refusal(bearer(await testAdminToken(ed, now, { aud: undefined })))).toMatch(/aud/)
+    expect(await refusal(bearer(await testAdminToken(ed, now, { role: undefined })))).toMatch(
+      /role is not "admin"/,
+    )
+    expect(await refusal(bearer(await testAdminToken(ed, now, { role: 'user' })))).toMatch(
+      /role is not "admin"/,
+    )
+  })
+})
+
+describe('admin public keys', () => {
+  it('reads Ed25519 and P-256 PEM public keys with their algorithm', () => {
+    expect(ed.admin.algorithm).toBe('EdDSA')
+    expect(es.admin.algorithm).toBe('ES256')
+    expect(ed.admin.fingerprint).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('refuses other key types, private keys and non-PEM text', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString()
+    expect(thrown(() => parseAdminPublicKey(rsa, 'rsa.pub')).message).toMatch(
+      /a rsa key; only Ed25519/,
+    )
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString()
+    expect(thrown(() => parseAdminPublicKey(p384, 'p384.pub')).code).toBe('ERR_KBS_ADMIN_KEY')
+    const privatePem = ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    expect(thrown(() => parseAdminPublicKey(privatePem, 'admin.key')).message).toMatch(
+      /not a PEM public key/,
+    )
+    expect(
+      thrown(() =>
+        parseAdminPublicKey('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', 'x'),
+      ).code,
+    ).toBe('ERR_KBS_ADMIN_KEY')
+  })
+
+  it('refuses to run with no admin key at all', () => {
+    expect(
+      thrown(() => {
+        requireAdminKeys([])
+      }).code,
+    ).toBe('ERR_KBS_NO_ADMIN_KEY')
+  })
+})

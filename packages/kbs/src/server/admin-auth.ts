@@ -1,0 +1,165 @@
+/**
+ * Admin authentication: `Authorization: Bearer <JWT>` verified with `jose` against the configured
+ * admin public keys, as Trustee's `bearer_jwt` with the rules its quickstart tokens follow, and
+ * nothing looser:
+ *
+ * - keys are PEM SubjectPublicKeyInfo, Ed25519 (→ `EdDSA`) or P-256 (→ `ES256`); any other key is
+ *   refused when the server starts, and with no key at all the server does not start (Trustee's
+ *   default is allow-all);
+ * - a token verifies only with a key of its header's algorithm (`none`, HS256 and the rest never);
+ * - `exp` is required and must be in the future (30 s leeway), `aud` must contain `KBS`, and
+ *   `role` must be `admin`.
+ *
+ * @module
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { UsageError, VerificationError } from '@initguard/core'
+import { decodeProtectedHeader, jwtVerify } from 'jose'
+
+/** The algorithms an admin token may use: one per accepted key type. */
+export type AdminJwtAlgorithm = 'EdDSA' | 'ES256'
+
+/** One admin public key. */
+export interface AdminPublicKey {
+  readonly algorithm: AdminJwtAlgorithm
+  readonly key: KeyObject
+  /** Hex SHA-256 of the key's SubjectPublicKeyInfo: names the key in logs. */
+  readonly fingerprint: string
+  /** Where the key came from (a file path), for messages. */
+  readonly source: string
+}
+
+/** What a verified admin token says. */
+export interface AdminIdentity {
+  readonly subject: string | undefined
+  /** The fingerprint of the key that verified it. */
+  readonly keyFingerprint: string
+}
+
+/** The audience an admin token must name (Trustee's). */
+export const ADMIN_AUDIENCE = 'KBS'
+/** The role an admin token must carry. */
+export const ADMIN_ROLE = 'admin'
+/** Clock leeway for `exp`, in seconds. */
+export const ADMIN_CLOCK_LEEWAY_SECONDS = 30
+
+/**
+ * Read an admin public key from PEM (SPKI). Ed25519 → `EdDSA`, EC P-256 → `ES256`.
+ *
+ * @throws {@link UsageError} `ERR_KBS_ADMIN_KEY` for text that is not a public key PEM, a private
+ *   key, or a key of another type.
+ */
+export function parseAdminPublicKey(pem: string, source: string): AdminPublicKey {
+  const refuse = (why: string, cause?: unknown): UsageError =>
+    new UsageError('ERR_KBS_ADMIN_KEY', `admin public key ${source}: ${why}`, {
+      ...(cause === undefined ? {} : { cause }),
+      details: { source },
+      hint: 'give a PEM public key (BEGIN PUBLIC KEY), Ed25519 or P-256; `initguard kbs keygen` makes one',
+    })
+  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw refuse('not a PEM public key')
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' })
+  } catch (cause) {
+    throw refuse('the PEM does not hold a readable public key', cause)
+  }
+  const type = key.asymmetricKeyType
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  const algorithm: AdminJwtAlgorithm | undefined =
+    type === 'ed25519' ? 'EdDSA' : type === 'ec' && curve === 'prime256v1' ? 'ES256' : undefined
+  if (algorithm === undefined) {
+    throw refuse(
+      `a ${type ?? 'unknown'}${curve === undefined ? '' : ` ${curve}`} key; only Ed25519 (EdDSA) and P-256 (ES256) are accepted`,
+    )
+  }
+  const spki = key.export({ type: 'spki', format: 'der' })
+  const fingerprint = createHash('sha256').update(spki).digest('hex')
+  return { algorithm, key, fingerprint, source }
+}
+
+/**
+ * Check that admin keys were configured at all.
+ *
+ * @throws {@link UsageError} `ERR_KBS_NO_ADMIN_KEY`: there is no allow-all default.
+ */
+export function requireAdminKeys(keys: readonly AdminPublicKey[]): void {
+  if (keys.length === 0) {
+    throw new UsageError('ERR_KBS_NO_ADMIN_KEY', 'no admin public key is configured', {
+      hint: 'pass --admin-public-key FILE (or admin-public-key in the config file); the KBS has no allow-all admin mode',
+    })
+  }
+}
+
+function denied(why: string, cause?: unknown): VerificationError {
+  return new VerificationError('ERR_KBS_ADMIN_AUTH', `admin authentication failed: ${why}`, {
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+/** Why `jose` refused a token, in words that name no key material. */
+function joseReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'the token has expired; sign a new one'
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const claim = (error as { claim?: unknown }).claim
+      return claim === 'aud'
+        ? `the token's aud does not contain "${ADMIN_AUDIENCE}"`
+        : `the token's ${typeof claim === 'string' ? claim : 'claims'} claim is missing or invalid`
+    }
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'the signature does not verify with any configured admin key'
+    default:
+      return 'the token is not a valid JWT'
+  }
+}
+
+/**
+ * Verify the `Authorization` header of an admin request at `now`.
+ *
+ * @throws {@link VerificationError} `ERR_KBS_ADMIN_AUTH` (→ 401 AdminAuthAccess) saying why.
+ */
+export async function verifyAdminAuthorization(
+  authorization: string | undefined,
+  keys: readonly AdminPublicKey[],
+  now: Date,
+): Promise<AdminIdentity> {
+  if (authorization === undefined) throw denied('no Authorization header; send Bearer <admin JWT>')
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(authorization)
+  const token = match?.[1]
+  if (token === undefined) throw denied('the Authorization header is not "Bearer <JWT>"')
+  let alg: unknown
+  try {
+    alg = decodeProtectedHeader(token).alg
+  } catch (cause) {
+    throw denied('the token header is not readable', cause)
+  }
+  if (alg !== 'EdDSA' && alg !== 'ES256') {
+    throw denied(`the token's alg ${JSON.stringify(alg)} is not accepted (EdDSA or ES256 only)`)
+  }
+  const candidates = keys.filter((k) => k.algorithm === alg)
+  if (candidates.length === 0) throw denied(`no configured admin key is for ${alg}`)
+  let lastError: unknown
+  for (const candidate of candidates) {
+    try {
+      const { payload } = await jwtVerify(token, candidate.key, {
+        algorithms: [candidate.algorithm],
+        audience: ADMIN_AUDIENCE,
+        requiredClaims: ['exp'],
+        clockTolerance: ADMIN_CLOCK_LEEWAY_SECONDS,
+        currentDate: now,
+      })
+      if (payload['role'] !== ADMIN_ROLE) {
+        throw denied(`the token's role is not "${ADMIN_ROLE}"`)
+      }
+      return { subject: payload.sub, keyFingerprint: candidate.fingerprint }
+    } catch (error) {
+      if (error instanceof VerificationError) throw error
+      lastError = error
+      // A signature failure may just mean another configured key signed it: try the next one.
+      if ((error as { code?: unknown }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') break
+    }
+  }
+  throw denied(joseReason(lastError), lastError)
+}

@@ -1,0 +1,202 @@
+/**
+ * The admin API, every route behind an admin JWT checked in `onRequest` (before any body is read):
+ * Trustee's `POST`/`DELETE /kbs/v0/resource/<path>` (raw bytes, any content type, 200 empty), and
+ * under `/kbs/v0/admin/`: resources (listed without values), workloads (validated, versioned),
+ * the audit log and token-signing key rotation. Every change is audited; a refused admin call
+ * changes nothing and is only logged (an unauthenticated caller cannot write to the audit log).
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isInitguardError } from '@initguard/core'
+import { verifyAdminAuthorization } from './admin-auth.ts'
+import { problem } from './errors.ts'
+import {
+  isPathSegment,
+  audit,
+  resourcePathOf,
+  sendProblem,
+  type KbsRouteContext,
+} from './route-context.ts'
+
+const RESOURCE = '/kbs/v0/resource/:repo/:type/:tag'
+const BAD_PATH = problem(
+  400,
+  'InvalidRequestPath',
+  'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
+)
+
+function adminGuard(context: KbsRouteContext) {
+  return async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    try {
+      const identity = await verifyAdminAuthorization(
+        request.headers.authorization,
+        context.adminKeys,
+        context.clock(),
+      )
+      request.log.info(
+        { admin: identity.subject, key: identity.keyFingerprint.slice(0, 16) },
+        'admin request',
+      )
+      return undefined
+    } catch (error) {
+      const detail = isInitguardError(error) ? error.message : 'admin authentication failed'
+      request.log.warn({ reason: detail }, 'admin request refused')
+      return sendProblem(reply, problem(401, 'AdminAuthAccess', detail))
+    }
+  }
+}
+
+function workloadName(params: unknown): string | undefined {
+  const name = (params as { name?: string }).name
+  return isPathSegment(name) ? name : undefined
+}
+
+const BAD_NAME = problem(
+  400,
+  'InvalidRequestPath',
+  'a workload name matches ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$ (at most 128 characters)',
+)
+
+function parseAuditQuery(query: unknown): { afterId?: number; limit: number } | undefined {
+  const { after, limit, ...rest } = query as Record<string, unknown>
+  if (Object.keys(rest).length > 0) return undefined
+  const int = (value: unknown, max: number): number | undefined =>
+    typeof value === 'string' && /^[0-9]{1,15}$/.test(value) && Number(value) <= max
+      ? Number(value)
+      : undefined
+  const afterId = after === undefined ? undefined : int(after, Number.MAX_SAFE_INTEGER)
+  const count = limit === undefined ? 100 : int(limit, 1000)
+  if ((after !== undefined && afterId === undefined) || count === undefined || count === 0)
+    return undefined
+  return { ...(afterId === undefined ? {} : { afterId }), limit: count }
+}
+
+/** Register the admin routes in their own context (hook and raw-body parser stay inside). */
+export async function registerAdminRoutes(
+  app: FastifyInstance,
+  context: KbsRouteContext,
+): Promise<void> {
+  const { store } = context
+  const changed = (
+    detail: string,
+    extra: { resource?: string; workload?: string } = {},
+  ): Promise<void> => audit(context, { action: 'admin', outcome: 'changed', detail, ...extra })
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', adminGuard(context))
+
+    await admin.register((raw, _options, done) => {
+      // Trustee's upload takes the body as bytes, whatever its Content-Type says.
+      raw.removeAllContentTypeParsers()
+      raw.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+        done(null, body)
+      })
+      raw.post(RESOURCE, async (request, reply) => {
+        const path = resourcePathOf(request.params)
+        if (path === undefined) return sendProblem(reply, BAD_PATH)
+        const body = request.body
+        if (!(body instanceof Uint8Array) || body.length === 0)
+          return sendProblem(
+            reply,
+            problem(
+              400,
+              'SerdeError',
+              'the resource body is empty: send the secret bytes as the body',
+            ),
+          )
+        await store.resources.put(path, new Uint8Array(body), context.clock())
+        context.metrics.resourceWrites.inc({ resource_path: path })
+        await changed(`resource ${path} written (${body.length} bytes)`, { resource: path })
+        return reply.code(200).send()
+      })
+      done()
+    })
+
+    admin.delete(RESOURCE, async (request, reply) => {
+      const path = resourcePathOf(request.params)
+      if (path === undefined) return sendProblem(reply, BAD_PATH)
+      if (!(await store.resources.delete(path)))
+        return sendProblem(reply, problem(404, 'ResourceNotFound', `no resource ${path}`))
+      context.metrics.resourceWrites.inc({ resource_path: path })
+      await changed(`resource ${path} deleted`, { resource: path })
+      return reply.code(200).send()
+    })
+
+    admin.get('/kbs/v0/admin/resources', async () => ({ resources: await store.resources.list() }))
+
+    admin.put('/kbs/v0/admin/workloads/:name', async (request, reply) => {
+      const name = workloadName(request.params)
+      if (name === undefined) return sendProblem(reply, BAD_NAME)
+      let definition: unknown
+      try {
+        definition = context.validateWorkload(request.body)
+      } catch (error) {
+        if (!isInitguardError(error)) throw error
+        return sendProblem(
+          reply,
+          problem(
+            400,
+            'SerdeError',
+            `workload ${name}: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`,
+          ),
+        )
+      }
+      const inner = (definition as { name?: unknown } | null)?.name
+      if (inner !== undefined && inner !== name)
+        return sendProblem(
+          reply,
+          problem(
+            400,
+            'SerdeError',
+            `the definition names workload ${JSON.stringify(inner)}, the path ${name}: make them equal`,
+          ),
+        )
+      const stored = await store.workloads.put(name, definition, context.clock())
+      await changed(`workload ${name} version ${stored.version} stored`, { workload: name })
+      return reply.send(stored)
+    })
+
+    admin.get('/kbs/v0/admin/workloads', async () => ({ workloads: await store.workloads.list() }))
+
+    admin.get('/kbs/v0/admin/workloads/:name', async (request, reply) => {
+      const name = workloadName(request.params)
+      if (name === undefined) return sendProblem(reply, BAD_NAME)
+      const stored = await store.workloads.get(name)
+      return stored === undefined
+        ? sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
+        : reply.send(stored)
+    })
+
+    admin.delete('/kbs/v0/admin/workloads/:name', async (request, reply) => {
+      const name = workloadName(request.params)
+      if (name === undefined) return sendProblem(reply, BAD_NAME)
+      if (!(await store.workloads.delete(name, context.clock())))
+        return sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
+      await changed(`workload ${name} deleted`, { workload: name })
+      return reply.code(200).send()
+    })
+
+    admin.get('/kbs/v0/admin/audit', async (request, reply) => {
+      const query = parseAuditQuery(request.query)
+      if (query === undefined)
+        return sendProblem(
+          reply,
+          problem(
+            400,
+            'SerdeError',
+            'the audit query takes after=<entry id> and limit=<1 to 1000>, whole numbers, nothing else',
+          ),
+        )
+      return reply.send({ entries: await store.audit.list(query) })
+    })
+
+    admin.post('/kbs/v0/admin/signing-keys/rotate', async (_request, reply) => {
+      const { kid } = await context.tokens.rotate(context.clock())
+      await changed(`token-signing key rotated; now signing with ${kid}`)
+      return reply.send({ kid })
+    })
+  })
+}

@@ -1,0 +1,51 @@
+/**
+ * Reading the KBS config file (`--config FILE`, `.json` or `.toml` by its name) and resolving it
+ * with the flags.
+ *
+ * @module
+ */
+import { extname } from 'node:path'
+import { MalformedInputError, UsageError } from '@initguard/core'
+import { readInput } from '@initguard/files'
+import { parse as parseToml } from 'smol-toml'
+import { resolveKbsServerConfig, type KbsServeFlags, type KbsServerConfig } from './config.ts'
+
+/**
+ * Read the config file named by `flags.config` (if any: `.json` or `.toml`, by its name) and
+ * resolve the configuration.
+ *
+ * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse;
+ *   the errors of {@link resolveKbsServerConfig} and `readInput`.
+ */
+export async function loadKbsServerConfig(flags: KbsServeFlags): Promise<KbsServerConfig> {
+  if (flags.config === undefined) return resolveKbsServerConfig(flags)
+  const path = flags.config
+  const format = extname(path).toLowerCase()
+  if (format !== '.json' && format !== '.toml') {
+    throw new UsageError(
+      'ERR_KBS_CONFIG_FORMAT',
+      `config file ${JSON.stringify(path)}: unknown format`,
+      {
+        hint: 'name the file *.json or *.toml',
+      },
+    )
+  }
+  const bytes = await readInput(path, { what: 'KBS config file', maxSize: 1024 * 1024 })
+  const source = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+  let document: unknown
+  try {
+    const body = source.decode(bytes)
+    document = format === '.json' ? JSON.parse(body) : parseToml(body)
+  } catch (cause) {
+    throw new MalformedInputError(
+      'ERR_KBS_CONFIG_SYNTAX',
+      `config file ${JSON.stringify(path)} does not parse as ${format.slice(1).toUpperCase()}`,
+      {
+        cause,
+        details: { path },
+        hint: cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : 'check its syntax',
+      },
+    )
+  }
+  return resolveKbsServerConfig(flags, { document, path })
+}

@@ -1,0 +1,94 @@
+/**
+ * Strict parsers for the values of the KBS server configuration: durations (`500ms`, `30s`, `5m`,
+ * `1h`), sizes (`512KiB`, `2MiB`) and listen addresses (`HOST:PORT`, `[::1]:PORT`). A value that
+ * does not parse is refused with the key it came from, never read as "no limit".
+ *
+ * @module
+ */
+import { isIP } from 'node:net'
+import { UsageError } from '@initguard/core'
+
+/** The usage error for a malformed configuration value. */
+export function configValueError(where: string, text: string, expected: string): UsageError {
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
+  return new UsageError(
+    'ERR_KBS_CONFIG_VALUE',
+    `${where} ${JSON.stringify(shown)}: expected ${expected}`,
+    { details: { key: where }, hint: `fix ${where}` },
+  )
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const DURATION_EXPECTED = 'a whole number with a unit, ms, s, m or h (e.g. 30s, 5m), more than 0'
+
+/**
+ * A duration in milliseconds from `"<digits><ms|s|m|h>"`, between 1 ms and 24 h.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function parseDuration(text: string, where: string): number {
+  const match = /^([0-9]{1,9})(ms|s|m|h)$/.exec(text)
+  const unit = DURATION_UNITS[match?.[2] ?? '']
+  const ms = Number(match?.[1]) * (unit ?? Number.NaN)
+  if (!(ms >= 1 && ms <= 86_400_000)) throw configValueError(where, text, DURATION_EXPECTED)
+  return ms
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+}
+const SIZE_EXPECTED =
+  'a whole number with a unit, B, KiB, MiB or GiB (e.g. 2MiB), from 1 B to 64 GiB'
+
+/**
+ * A size in bytes from `"<digits><B|KiB|MiB|GiB>"`, between 1 B and 64 GiB.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function parseSize(text: string, where: string): number {
+  const match = /^([0-9]{1,12})(B|KiB|MiB|GiB)$/.exec(text)
+  const unit = SIZE_UNITS[match?.[2] ?? '']
+  const bytes = Number(match?.[1]) * (unit ?? Number.NaN)
+  if (!(bytes >= 1 && bytes <= 64 * 1024 ** 3)) throw configValueError(where, text, SIZE_EXPECTED)
+  return bytes
+}
+
+/** Where the server listens. */
+export interface ListenAddress {
+  /** A host name or an IP address (IPv6 without brackets). */
+  readonly host: string
+  /** 0 lets the system choose (tests). */
+  readonly port: number
+}
+
+const LISTEN_EXPECTED = 'HOST:PORT (IPv6 as [ADDRESS]:PORT), PORT from 0 to 65535'
+
+/**
+ * `HOST:PORT` or `[IPv6]:PORT`.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function parseListen(text: string, where: string): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text)
+  const port = Number(match?.[3])
+  const v6 = match?.[1]
+  const host = v6 ?? match?.[2]
+  if (host === undefined || !(port >= 0 && port <= 65535) || (v6 !== undefined && isIP(v6) !== 6))
+    throw configValueError(where, text, LISTEN_EXPECTED)
+  return { host, port }
+}
+
+/** An integer from `min` to `max`. */
+export function parseIntegerInRange(
+  value: unknown,
+  min: number,
+  max: number,
+  where: string,
+): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
+    throw configValueError(where, String(value), `a whole number from ${min} to ${max}`)
+  return value
+}

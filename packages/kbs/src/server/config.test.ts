@@ -1,0 +1,170 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
+import { rejected, thrown } from '@initguard/testkit'
+import { loadKbsServerConfig } from './config-file.ts'
+import { parseDuration, parseListen, parseSize } from './config-values.ts'
+import { KBS_CONFIG_DEFAULTS, resolveKbsServerConfig } from './config.ts'
+
+const flags = { dataDir: '/data', listen: '127.0.0.1:8443', adminPublicKey: ['/keys/admin.pub'] }
+const dir = await mkdtemp(join(tmpdir(), 'kbs-config-'))
+afterAll(async () => rm(dir, { recursive: true, force: true }))
+
+describe('durations, sizes and listen addresses', () => {
+  it('parse exactly their forms', () => {
+    expect(parseDuration('500ms', 'k')).toBe(500)
+    expect(parseDuration('30s', 'k')).toBe(30_000)
+    expect(parseDuration('5m', 'k')).toBe(300_000)
+    expect(parseDuration('1h', 'k')).toBe(3_600_000)
+    expect(parseSize('2MiB', 'k')).toBe(2 * 1024 * 1024)
+    expect(parseSize('512KiB', 'k')).toBe(524_288)
+    expect(parseListen('[::1]:8443', 'k')).toEqual({ host: '::1', port: 8443 })
+    expect(parseListen('kbs.example:0', 'k')).toEqual({ host: 'kbs.example', port: 0 })
+  })
+
+  it('refuse everything else, naming the key', () => {
+    for (const bad of ['', '5', '0s', '5 m', '5M', '1.5s', '-1s', '25h', '5min', ' 5s'])
+      expect(thrown(() => parseDuration(bad, 'limits.request-timeout')).message, bad).toMatch(
+        /^limits.request-timeout /,
+      )
+    for (const bad of ['2MB', '2mib', '0B', '2', '65GiB', '1.5MiB'])
+      expect(thrown(() => parseSize(bad, 'limits.body')).code, bad).toBe('ERR_KBS_CONFIG_VALUE')
+    for (const bad of ['8443', ':8443', 'host:65536', '[zz]:1', '::1:8443', 'a b:1', 'host:'])
+      expect(thrown(() => parseListen(bad, '--listen')).code, bad).toBe('ERR_KBS_CONFIG_VALUE')
+  })
+
+  it('never read arbitrary text as a duration or size without refusing it', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        for (const parse of [parseDuration, parseSize]) {
+          try {
+            const value = parse(text, 'k')
+            expect(value).toBeGreaterThan(0)
+            expect(text).toMatch(/^[0-9]+(ms|s|m|h|B|KiB|MiB|GiB)$/)
+          } catch (error) {
+            expect((error as { code?: unknown }).code).toBe('ERR_KBS_CONFIG_VALUE')
+          }
+        }
+      }),
+    )
+  })
+})
+
+describe('the server configuration', () => {
+  it('takes the flags, with defaults for the rest; HTTPS (generated) by default', () => {
+    const config = resolveKbsServerConfig(flags)
+    expect(config).toEqual({
+      ...KBS_CONFIG_DEFAULTS,
+      dataDir: '/data',
+      listen: { host: '127.0.0.1', port: 8443 },
+      tls: { mode: 'generate' },
+      adminPublicKeyFiles: ['/keys/admin.pub'],
+    })
+    expect(config.bodyLimitBytes).toBe(2 * 1024 * 1024)
+    expect(config.nonceTtlMs).toBe(300_000)
+  })
+
+  it('reads everything from a TOML or JSON file, paths relative to the file, flags winning', async () => {
+    const toml = join(dir, 'kbs.toml')
+    await writeFile(
+      toml,
+      [
+        'data-dir = "data"',
+        'listen = "0.0.0.0:9443"',
+        'admin-public-key = "admin.pub"',
+        'tls-cert = "c.pem"',
+        'tls-key = "k.pem"',
+        'trust-sim = "sim"',
+        'collateral = "col.json"',
+        '[limits]',
+        'body = "64KiB"',
+        'request-timeout = "20s"',
+        '[sessions]',
+        'nonce-ttl = "2m"',
+        '[rate-limit]',
+        'max = 5',
+        'window = "10s"',
+        '[log]',
+        'level = "warn"',
+      ].join('\n'),
+    )
+    const config = await loadKbsServerConfig({ config: toml })
+    expect(config).toMatchObject({
+      dataDir: join(dir, 'data'),
+      listen: { host: '0.0.0.0', port: 9443 },
+      adminPublicKeyFiles: [join(dir, 'admin.pub')],
+      tls: { mode: 'files', certFile: join(dir, 'c.pem'), keyFile: join(dir, 'k.pem') },
+      trustSimDir: join(dir, 'sim'),
+      collateralFile: join(dir, 'col.json'),
+      bodyLimitBytes: 65_536,
+      nonceTtlMs: 120_000,
+      rateLimit: { max: 5, windowMs: 10_000 },
+      logLevel: 'warn',
+    })
+    expect(config.timeouts.requestMs).toBe(20_000)
+    const overridden = await loadKbsServerConfig({
+      config: toml,
+      listen: '127.0.0.1:1',
+      dataDir: '/d',
+    })
+    expect(overridden.listen).toEqual({ host: '127.0.0.1', port: 1 })
+    expect(overridden.dataDir).toBe('/d')
+    const json = join(dir, 'kbs.json')
+    await writeFile(
+      json,
+      JSON.stringify({
+        'data-dir': '/d',
+        listen: 'localhost:1',
+        'admin-public-key': ['/a', '/b'],
+        'insecure-http': true,
+      }),
+    )
+    expect(await loadKbsServerConfig({ config: json })).toMatchObject({
+      adminPublicKeyFiles: ['/a', '/b'],
+      tls: { mode: 'insecure-http' },
+    })
+  })
+
+  it('refuses unknown keys, wrong types, bad values, and files that do not parse', async () => {
+    const doc = (document: unknown): string =>
+      thrown(() => resolveKbsServerConfig(flags, { document, path: '/x/kbs.toml' })).message
+    expect(doc({ data_dir: '/d' })).toMatch(/unknown key "data_dir"/)
+    expect(doc({ limits: { bodyy: '1MiB' } })).toMatch(/limits: unknown key "bodyy"/)
+    expect(doc({ limits: { body: 2097152 } })).toMatch(
+      /limits.body "2097152": expected a non-empty string/,
+    )
+    expect(doc({ limits: 'big' })).toMatch(/limits "big": expected a table/)
+    expect(doc({ 'insecure-http': 'yes' })).toMatch(/insecure-http "yes"/)
+    expect(doc({ 'rate-limit': { max: 0 } })).toMatch(
+      /rate-limit.max "0": expected a whole number from 1/,
+    )
+    expect(doc({ log: { level: 'loud' } })).toMatch(/log.level "loud"/)
+    expect(doc({ sessions: { 'nonce-ttl': '5' } })).toMatch(/sessions.nonce-ttl "5"/)
+    await writeFile(join(dir, 'broken.toml'), 'listen = ')
+    expect(
+      (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'broken.toml') }))).code,
+    ).toBe('ERR_KBS_CONFIG_SYNTAX')
+    expect(
+      (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'kbs.yaml') }))).code,
+    ).toBe('ERR_KBS_CONFIG_FORMAT')
+  })
+
+  it('refuses missing required settings and contradicting TLS settings', () => {
+    expect(
+      thrown(() => resolveKbsServerConfig({ ...flags, dataDir: undefined } as never)).message,
+    ).toBe('missing --data-dir')
+    expect(thrown(() => resolveKbsServerConfig({ ...flags, adminPublicKey: [] })).message).toBe(
+      'missing --admin-public-key',
+    )
+    expect(thrown(() => resolveKbsServerConfig({ ...flags, tlsCert: 'c.pem' })).code).toBe(
+      'ERR_KBS_TLS_OPTIONS',
+    )
+    expect(
+      thrown(() =>
+        resolveKbsServerConfig({ ...flags, tlsCert: 'c', tlsKey: 'k', insecureHttp: true }),
+      ).code,
+    ).toBe('ERR_KBS_TLS_OPTIONS')
+  })
+})

@@ -1,0 +1,337 @@
+/**
+ * The KBS server's configuration: `initguard kbs serve` flags and a config file (JSON or TOML)
+ * that can hold everything the flags do, plus the limits. Strict: an unknown key, a value of the
+ * wrong type, or a duration/size that does not parse is refused with its key; flags win over the
+ * file; relative paths in the file are relative to the file.
+ *
+ * ```toml
+ * data-dir = "/var/lib/initguard-kbs"
+ * listen = "0.0.0.0:8443"
+ * admin-public-key = ["admin.pub"]      # or one string
+ * # tls-cert = "kbs.crt"  tls-key = "kbs.key"   (both or neither; neither: generated)
+ * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
+ * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
+ *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
+ * [sessions]        # nonce-ttl = "5m"
+ * [tokens]          # lifetime = "5m"
+ * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth and /attest)
+ * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
+ * [log]             # level = "info"
+ * ```
+ *
+ * @module
+ */
+import { dirname, resolve } from 'node:path'
+import { UsageError, isJsonObject } from '@initguard/core'
+import {
+  configValueError,
+  parseDuration,
+  parseIntegerInRange,
+  parseListen,
+  parseSize,
+  type ListenAddress,
+} from './config-values.ts'
+
+/** How the server speaks TLS. */
+export type KbsTlsSetting =
+  | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
+  /** A self-signed certificate generated on first run in the data directory, then reused. */
+  | { readonly mode: 'generate' }
+  /** Plain HTTP: only with an explicit `--insecure-http`; logged as a warning. */
+  | { readonly mode: 'insecure-http' }
+
+/** Pino's levels. */
+export type KbsLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+const LOG_LEVELS: readonly KbsLogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
+
+/** The whole, validated server configuration (times in ms, sizes in bytes). */
+export interface KbsServerConfig {
+  readonly dataDir: string
+  readonly listen: ListenAddress
+  readonly tls: KbsTlsSetting
+  readonly adminPublicKeyFiles: readonly string[]
+  readonly trustSimDir?: string
+  readonly collateralFile?: string
+  readonly nonceTtlMs: number
+  readonly tokenLifetimeMs: number
+  readonly bodyLimitBytes: number
+  readonly timeouts: {
+    readonly connectionMs: number
+    readonly requestMs: number
+    readonly headersMs: number
+    readonly keepAliveMs: number
+  }
+  readonly rateLimit: { readonly max: number; readonly windowMs: number }
+  readonly underPressure: {
+    readonly maxEventLoopDelayMs: number
+    /** 0: not checked. */
+    readonly maxHeapUsedBytes: number
+    /** 0: not checked. */
+    readonly maxRssBytes: number
+  }
+  readonly logLevel: KbsLogLevel
+}
+
+/** The `initguard kbs serve` flags, as given (already checked as non-empty text by the CLI). */
+export interface KbsServeFlags {
+  readonly dataDir?: string
+  readonly listen?: string
+  readonly tlsCert?: string
+  readonly tlsKey?: string
+  readonly adminPublicKey?: readonly string[]
+  readonly trustSim?: string
+  readonly collateral?: string
+  readonly config?: string
+  readonly insecureHttp?: boolean
+}
+
+const MIB = 1024 * 1024
+
+/** The defaults of everything that has one. */
+export const KBS_CONFIG_DEFAULTS: Omit<
+  KbsServerConfig,
+  'dataDir' | 'listen' | 'tls' | 'adminPublicKeyFiles'
+> = {
+  nonceTtlMs: 5 * 60_000,
+  tokenLifetimeMs: 5 * 60_000,
+  bodyLimitBytes: 2 * MIB,
+  timeouts: { connectionMs: 60_000, requestMs: 30_000, headersMs: 10_000, keepAliveMs: 5_000 },
+  rateLimit: { max: 20, windowMs: 1000 },
+  underPressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0 },
+  logLevel: 'info',
+}
+
+type Section = Readonly<Record<string, unknown>>
+
+function shown(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined ? 'nothing' : JSON.stringify(value)
+}
+
+const TOP_KEYS = [
+  'data-dir',
+  'listen',
+  'tls-cert',
+  'tls-key',
+  'admin-public-key',
+  'trust-sim',
+  'collateral',
+  'insecure-http',
+  'limits',
+  'sessions',
+  'tokens',
+  'rate-limit',
+  'under-pressure',
+  'log',
+] as const
+const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
+  limits: [
+    'body',
+    'request-timeout',
+    'headers-timeout',
+    'connection-timeout',
+    'keep-alive-timeout',
+  ],
+  sessions: ['nonce-ttl'],
+  tokens: ['lifetime'],
+  'rate-limit': ['max', 'window'],
+  'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
+  log: ['level'],
+}
+
+function checkKeys(object: Section, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(object)) {
+    if (!allowed.includes(key)) {
+      throw new UsageError('ERR_KBS_CONFIG_KEY', `${where}: unknown key ${JSON.stringify(key)}`, {
+        details: { key },
+        hint: `the keys here are ${allowed.join(', ')}`,
+      })
+    }
+  }
+}
+
+function section(document: Section, name: string): Section {
+  const value = document[name]
+  if (value === undefined) return {}
+  if (!isJsonObject(value)) throw configValueError(name, shown(value), 'a table (object)')
+  checkKeys(value, SECTION_KEYS[name] ?? [], name)
+  return value
+}
+
+function text(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '' || value.includes('\0'))
+    throw configValueError(where, shown(value), 'a non-empty string')
+  return value
+}
+
+function withUnit<T>(
+  value: unknown,
+  where: string,
+  parse: (text: string, where: string) => T,
+  fallback: T,
+): T {
+  const given = text(value, where)
+  return given === undefined ? fallback : parse(given, where)
+}
+
+function pathList(value: unknown, where: string): string[] | undefined {
+  if (value === undefined) return undefined
+  const list = Array.isArray(value) ? (value as unknown[]) : [value]
+  return list.map((item, i) => text(item, `${where}[${i}]`) ?? '')
+}
+
+function required<T>(value: T | undefined, flag: string): T {
+  if (value === undefined)
+    throw new UsageError('ERR_USAGE', `missing --${flag}`, {
+      hint: `give --${flag}, or ${flag} in the --config file`,
+    })
+  return value
+}
+
+/**
+ * The configuration from flags and an optional, already-parsed config file document.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_KEY`, `ERR_KBS_CONFIG_VALUE`, `ERR_USAGE`,
+ *   `ERR_KBS_TLS_OPTIONS`.
+ */
+export function resolveKbsServerConfig(
+  flags: KbsServeFlags,
+  file?: { readonly document: unknown; readonly path: string },
+): KbsServerConfig {
+  const document: Section = file?.document === undefined ? {} : asDocument(file.document)
+  checkKeys(document, TOP_KEYS, 'the config file')
+  const base = file === undefined ? '.' : dirname(file.path)
+  const filePath = (key: string): string | undefined => {
+    const given = text(document[key], key)
+    return given === undefined ? undefined : resolve(base, given)
+  }
+  const insecure = document['insecure-http']
+  if (insecure !== undefined && typeof insecure !== 'boolean')
+    throw configValueError('insecure-http', shown(insecure), 'true or false')
+  const filePaths = pathList(document['admin-public-key'], 'admin-public-key')?.map((p) =>
+    resolve(base, p),
+  )
+  const tlsCert = flags.tlsCert ?? filePath('tls-cert')
+  const tlsKey = flags.tlsKey ?? filePath('tls-key')
+  const insecureHttp = flags.insecureHttp === true || insecure === true
+  const tls = tlsSetting(tlsCert, tlsKey, insecureHttp)
+  const listenText = flags.listen ?? text(document['listen'], 'listen')
+  const adminKeys =
+    flags.adminPublicKey !== undefined && flags.adminPublicKey.length > 0
+      ? flags.adminPublicKey
+      : filePaths
+  if (adminKeys === undefined || adminKeys.length === 0) required(undefined, 'admin-public-key')
+  const trustSimDir = flags.trustSim ?? filePath('trust-sim')
+  const collateralFile = flags.collateral ?? filePath('collateral')
+  const d = KBS_CONFIG_DEFAULTS
+  const limits = section(document, 'limits')
+  const rate = section(document, 'rate-limit')
+  const pressure = section(document, 'under-pressure')
+  const level = text(section(document, 'log')['level'], 'log.level') ?? d.logLevel
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw configValueError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`)
+  return {
+    dataDir: flags.dataDir ?? required(filePath('data-dir'), 'data-dir'),
+    listen: parseListen(
+      required(listenText, 'listen'),
+      flags.listen === undefined ? 'listen' : '--listen',
+    ),
+    tls,
+    adminPublicKeyFiles: adminKeys ?? [],
+    ...(trustSimDir === undefined ? {} : { trustSimDir }),
+    ...(collateralFile === undefined ? {} : { collateralFile }),
+    nonceTtlMs: withUnit(
+      section(document, 'sessions')['nonce-ttl'],
+      'sessions.nonce-ttl',
+      parseDuration,
+      d.nonceTtlMs,
+    ),
+    tokenLifetimeMs: withUnit(
+      section(document, 'tokens')['lifetime'],
+      'tokens.lifetime',
+      parseDuration,
+      d.tokenLifetimeMs,
+    ),
+    bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
+    timeouts: {
+      connectionMs: withUnit(
+        limits['connection-timeout'],
+        'limits.connection-timeout',
+        parseDuration,
+        d.timeouts.connectionMs,
+      ),
+      requestMs: withUnit(
+        limits['request-timeout'],
+        'limits.request-timeout',
+        parseDuration,
+        d.timeouts.requestMs,
+      ),
+      headersMs: withUnit(
+        limits['headers-timeout'],
+        'limits.headers-timeout',
+        parseDuration,
+        d.timeouts.headersMs,
+      ),
+      keepAliveMs: withUnit(
+        limits['keep-alive-timeout'],
+        'limits.keep-alive-timeout',
+        parseDuration,
+        d.timeouts.keepAliveMs,
+      ),
+    },
+    rateLimit: {
+      max:
+        rate['max'] === undefined
+          ? d.rateLimit.max
+          : parseIntegerInRange(rate['max'], 1, 1_000_000, 'rate-limit.max'),
+      windowMs: withUnit(rate['window'], 'rate-limit.window', parseDuration, d.rateLimit.windowMs),
+    },
+    underPressure: {
+      maxEventLoopDelayMs: withUnit(
+        pressure['max-event-loop-delay'],
+        'under-pressure.max-event-loop-delay',
+        parseDuration,
+        d.underPressure.maxEventLoopDelayMs,
+      ),
+      maxHeapUsedBytes: withUnit(
+        pressure['max-heap-used'],
+        'under-pressure.max-heap-used',
+        parseSize,
+        0,
+      ),
+      maxRssBytes: withUnit(pressure['max-rss'], 'under-pressure.max-rss', parseSize, 0),
+    },
+    logLevel: level as KbsLogLevel,
+  }
+}
+
+function asDocument(document: unknown): Section {
+  if (!isJsonObject(document))
+    throw configValueError('the config file', typeof document, 'a table (object) at the top')
+  return document
+}
+
+function tlsSetting(
+  cert: string | undefined,
+  key: string | undefined,
+  insecure: boolean,
+): KbsTlsSetting {
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('ERR_KBS_TLS_OPTIONS', 'give both --tls-cert and --tls-key, or neither', {
+      hint: 'without both, the KBS generates a self-signed certificate in its data directory',
+    })
+  }
+  if (insecure && cert !== undefined) {
+    throw new UsageError(
+      'ERR_KBS_TLS_OPTIONS',
+      '--insecure-http contradicts --tls-cert/--tls-key',
+      {
+        hint: 'drop --insecure-http to serve HTTPS, or the TLS files to serve plain HTTP',
+      },
+    )
+  }
+  if (insecure) return { mode: 'insecure-http' }
+  return cert === undefined || key === undefined
+    ? { mode: 'generate' }
+    : { mode: 'files', certFile: cert, keyFile: key }
+}

@@ -1,0 +1,266 @@
+/**
+ * The OpenAPI 3.1 document of the KBS, served at `GET /openapi.json`. A test checks that it lists
+ * exactly the routes the app has.
+ *
+ * @module
+ */
+
+type Json = Readonly<Record<string, unknown>>
+
+const problemResponse = (description: string): Json => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+})
+const json = (description: string, schema: Json = { type: 'object' }): Json => ({
+  description,
+  content: { 'application/json': { schema } },
+})
+const empty = (description: string): Json => ({ description })
+const admin = [{ adminJwt: [] }]
+const attested = [{ session: [] }, { attestationToken: [] }]
+const pathParam = (name: string): Json => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_-][A-Za-z0-9_.-]*$' },
+})
+const resourceParams = ['repo', 'type', 'tag'].map(pathParam)
+const errors = {
+  '400': problemResponse('malformed request'),
+  '401': problemResponse('not attested, or a bad token'),
+}
+
+/** The OpenAPI 3.1 document for the routes of `buildKbsApp`. */
+export const KBS_OPENAPI: Json = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Initguard KBS',
+    version: '0.1.0',
+    description:
+      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names.",
+  },
+  paths: {
+    '/kbs/v0/auth': {
+      post: {
+        summary: 'Start a handshake: a challenge nonce and the kbs-session-id cookie',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Request' } } },
+        },
+        responses: {
+          '200': json('the challenge', { $ref: '#/components/schemas/Challenge' }),
+          '400': errors['400'],
+          '429': problemResponse('rate limited'),
+        },
+      },
+    },
+    '/kbs/v0/attest': {
+      post: {
+        summary: 'Send evidence bound to the challenge and the TEE key; get an EAR token',
+        security: [{ session: [] }],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Attestation' } } },
+        },
+        responses: {
+          '200': json('the attestation token', {
+            type: 'object',
+            properties: { token: { type: 'string' } },
+            required: ['token'],
+          }),
+          ...errors,
+          '403': problemResponse('no workload accepts this evidence'),
+          '429': problemResponse('rate limited'),
+        },
+      },
+    },
+    '/kbs/v0/resource/{repo}/{type}/{tag}': {
+      get: {
+        summary: 'A secret, as a flattened JWE to the TEE key of the token',
+        security: attested,
+        parameters: resourceParams,
+        responses: {
+          '200': json('the JWE', { $ref: '#/components/schemas/Jwe' }),
+          ...errors,
+          '403': problemResponse("not among the workload's resources"),
+          '404': problemResponse('no such resource'),
+        },
+      },
+      post: {
+        summary: 'Store a secret (raw bytes, any content type), as Trustee',
+        security: admin,
+        parameters: resourceParams,
+        requestBody: {
+          required: true,
+          content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+        },
+        responses: { '200': empty('stored'), ...errors, '413': problemResponse('too large') },
+      },
+      delete: {
+        summary: 'Delete a secret',
+        security: admin,
+        parameters: resourceParams,
+        responses: {
+          '200': empty('deleted'),
+          ...errors,
+          '404': problemResponse('no such resource'),
+        },
+      },
+    },
+    '/kbs/v0/admin/resources': {
+      get: {
+        summary: 'List secrets (paths and sizes, never values)',
+        security: admin,
+        responses: { '200': json('the list'), '401': errors['401'] },
+      },
+    },
+    '/kbs/v0/admin/workloads': {
+      get: {
+        summary: 'List workloads (newest versions)',
+        security: admin,
+        responses: { '200': json('the list'), '401': errors['401'] },
+      },
+    },
+    '/kbs/v0/admin/workloads/{name}': {
+      put: {
+        summary: 'Store a new version of a workload definition (validated)',
+        security: admin,
+        parameters: [pathParam('name')],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        responses: { '200': json('the stored version'), ...errors },
+      },
+      get: {
+        summary: 'A workload (newest version)',
+        security: admin,
+        parameters: [pathParam('name')],
+        responses: {
+          '200': json('the workload'),
+          ...errors,
+          '404': problemResponse('no such workload'),
+        },
+      },
+      delete: {
+        summary: 'Delete a workload',
+        security: admin,
+        parameters: [pathParam('name')],
+        responses: {
+          '200': empty('deleted'),
+          ...errors,
+          '404': problemResponse('no such workload'),
+        },
+      },
+    },
+    '/kbs/v0/admin/audit': {
+      get: {
+        summary: 'The audit log, oldest first',
+        security: admin,
+        parameters: [
+          { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        ],
+        responses: { '200': json('entries'), ...errors },
+      },
+    },
+    '/kbs/v0/admin/signing-keys/rotate': {
+      post: {
+        summary: 'Start signing tokens with a new key',
+        security: admin,
+        responses: { '200': json('the new key id'), '401': errors['401'] },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: { summary: 'The token-signing public keys', responses: { '200': json('a JWK set') } },
+    },
+    '/healthz': { get: { summary: 'The process is alive', responses: { '200': json('ok') } } },
+    '/readyz': {
+      get: {
+        summary: 'The store answers',
+        responses: { '200': json('ready'), '503': problemResponse('not ready') },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        responses: {
+          '200': {
+            description: 'text exposition format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': json('OpenAPI 3.1') } },
+    },
+  },
+  components: {
+    securitySchemes: {
+      adminJwt: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT (EdDSA or ES256, role admin, aud KBS, exp)',
+      },
+      attestationToken: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'EAR JWT from /kbs/v0/attest',
+      },
+      session: { type: 'apiKey', in: 'cookie', name: 'kbs-session-id' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        properties: { type: { type: 'string', format: 'uri' }, detail: { type: 'string' } },
+        required: ['type', 'detail'],
+      },
+      Request: {
+        type: 'object',
+        properties: {
+          version: { const: '0.4.0' },
+          tee: { enum: ['snp', 'tdx', 'sgx'] },
+          'extra-params': {},
+        },
+        required: ['version', 'tee'],
+      },
+      Challenge: {
+        type: 'object',
+        properties: { nonce: { type: 'string' }, 'extra-params': { type: 'string' } },
+        required: ['nonce', 'extra-params'],
+      },
+      Attestation: {
+        type: 'object',
+        properties: {
+          'init-data': {
+            type: 'object',
+            properties: { format: { const: 'toml' }, body: { type: 'string' } },
+          },
+          'runtime-data': {
+            type: 'object',
+            properties: { nonce: { type: 'string' }, 'tee-pubkey': { type: 'object' } },
+          },
+          'tee-evidence': {
+            type: 'object',
+            properties: { primary_evidence: {}, additional_evidence: { type: 'string' } },
+          },
+        },
+        required: ['runtime-data', 'tee-evidence'],
+      },
+      Jwe: {
+        type: 'object',
+        properties: Object.fromEntries(
+          ['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag'].map((k) => [
+            k,
+            { type: 'string' },
+          ]),
+        ),
+      },
+    },
+  },
+}

@@ -1,0 +1,308 @@
+/**
+ * The RCAR routes: `POST /kbs/v0/auth`, `POST /kbs/v0/attest`, `GET /kbs/v0/resource/<path>`.
+ *
+ * The challenge is single use: `/attest` consumes it before anything else, so a replay, a second
+ * try with the same nonce, or an expired challenge is refused (401) and the client starts over at
+ * `/auth`. Every refusal and every release is audited.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { constantTimeEqual, isInitguardError } from '@initguard/core'
+import { KBS_PROTOCOL_VERSION, type KbsAttestation } from '@initguard/kbs-protocol'
+import type { VerifiedToken } from '../ports.ts'
+import { problem, type KbsProblem } from './errors.ts'
+import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
+import { sessionCookie, sessionIdFromCookie } from './session-cookie.ts'
+
+const SUPPORTED_TEES = ['snp', 'tdx', 'sgx']
+
+/** A clear 400 for another protocol version or TEE, before the strict parser runs. */
+function refuseRequestEarly(body: unknown): KbsProblem | undefined {
+  const { version, tee } = (typeof body === 'object' && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >
+  if (typeof version === 'string' && version !== KBS_PROTOCOL_VERSION)
+    return problem(
+      400,
+      'AttestationError',
+      `protocol version ${JSON.stringify(version.slice(0, 32))} is not supported: this KBS speaks RCAR ${KBS_PROTOCOL_VERSION} (use a client that sends version "${KBS_PROTOCOL_VERSION}")`,
+    )
+  if (typeof tee === 'string' && !SUPPORTED_TEES.includes(tee))
+    return problem(
+      400,
+      'AttestationError',
+      `TEE ${JSON.stringify(tee.slice(0, 32))} is not supported: this KBS verifies ${SUPPORTED_TEES.join(', ')}`,
+    )
+  return undefined
+}
+
+const hex = (bytes: Buffer): string => bytes.toString('hex')
+
+/** Register the RCAR routes; `/auth` and `/attest` carry the rate limit. */
+export function registerRcarRoutes(
+  app: FastifyInstance,
+  context: KbsRouteContext,
+  rateLimit: { readonly max: number; readonly timeWindow: number },
+): void {
+  const { metrics, store } = context
+  app.post('/kbs/v0/auth', { config: { rateLimit } }, async (request, reply) => {
+    metrics.authRequests.inc()
+    const early = refuseRequestEarly(request.body)
+    if (early !== undefined) {
+      metrics.authErrors.inc()
+      return sendProblem(reply, early)
+    }
+    let tee
+    try {
+      tee = context.protocol.parseKbsRequest(request.body).tee
+    } catch (error) {
+      metrics.authErrors.inc()
+      throw error
+    }
+    const now = context.clock()
+    const id = hex(randomBytes(16))
+    const nonce = randomBytes(32).toString('base64')
+    const expiresAt = new Date(now.getTime() + context.nonceTtlMs)
+    await store.sessions.create({ id, tee, nonce, expiresAt })
+    metrics.authSuccesses.inc()
+    return reply
+      .header('set-cookie', sessionCookie(id, expiresAt, context.secureCookie))
+      .send({ nonce, 'extra-params': '' })
+  })
+
+  app.post('/kbs/v0/attest', { config: { rateLimit } }, async (request, reply) =>
+    attest(context, request, reply),
+  )
+
+  app.get('/kbs/v0/resource/:repo/:type/:tag', async (request, reply) =>
+    release(context, request, reply),
+  )
+}
+
+async function attest(
+  context: KbsRouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const { metrics, store } = context
+  metrics.attestationRequests.inc()
+  const refuse = async (
+    p: KbsProblem,
+    reason: string,
+    tee?: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<FastifyReply> => {
+    metrics.attestationFailures.inc({ tee_type: tee ?? 'unknown' })
+    await audit(context, {
+      action: 'attest',
+      outcome: 'denied',
+      reason,
+      detail: p.detail,
+      ...(tee === undefined ? {} : { tee: tee as 'snp' }),
+      ...extra,
+    })
+    return sendProblem(reply, p)
+  }
+  const id = sessionIdFromCookie(request.headers.cookie)
+  if (id === undefined)
+    return refuse(
+      problem(
+        401,
+        'AttestationError',
+        'no kbs-session-id cookie: start with POST /kbs/v0/auth and send the cookie it sets',
+      ),
+      'ERR_KBS_SESSION_MISSING',
+    )
+  const now = context.clock()
+  const session = await store.sessions.consumeChallenge(id, now)
+  if (session === undefined) {
+    const known = await store.sessions.get(id)
+    const [reason, detail] =
+      known === undefined
+        ? ['ERR_KBS_SESSION_UNKNOWN', 'unknown session; start a new handshake with /kbs/v0/auth']
+        : known.expiresAt.getTime() <= now.getTime()
+          ? [
+              'ERR_KBS_CHALLENGE_EXPIRED',
+              'the challenge has expired; start a new handshake with /kbs/v0/auth',
+            ]
+          : [
+              'ERR_KBS_CHALLENGE_USED',
+              'challenge already used; start a new handshake with /kbs/v0/auth',
+            ]
+    return refuse(problem(401, 'AttestationError', detail), reason, known?.tee)
+  }
+  let message: KbsAttestation
+  try {
+    message = context.protocol.parseKbsAttestation(request.body)
+  } catch (error) {
+    await refuse(
+      problem(400, 'SerdeError', 'malformed attestation'),
+      isInitguardError(error) ? error.code : 'ERR_KBS_ATTESTATION_MALFORMED',
+      session.tee,
+    )
+    throw error
+  }
+  const enc = new TextEncoder()
+  if (!constantTimeEqual(enc.encode(message['runtime-data'].nonce), enc.encode(session.nonce)))
+    return refuse(
+      problem(
+        401,
+        'AttestationError',
+        "runtime-data.nonce is not this session's challenge; bind the evidence to the nonce /kbs/v0/auth returned",
+      ),
+      'ERR_KBS_NONCE_MISMATCH',
+      session.tee,
+    )
+  const teePubkey = message['runtime-data']['tee-pubkey']
+  const initData = message['init-data']
+  const outcome = await context.appraiser.appraise({
+    tee: session.tee,
+    nonce: session.nonce,
+    teePubkey,
+    ...(initData === undefined ? {} : { initData }),
+    primaryEvidence: message['tee-evidence'].primary_evidence,
+    additionalEvidence: message['tee-evidence'].additional_evidence,
+    now,
+  })
+  if (!outcome.accepted) {
+    const variant = outcome.status === 403 ? 'PolicyDeny' : 'AttestationError'
+    if (outcome.status === 403) metrics.policyViolations.inc()
+    return refuse(problem(outcome.status, variant, outcome.detail), outcome.code, session.tee, {
+      simulated: outcome.simulated,
+      ...(outcome.evidenceDigest === undefined ? {} : { evidenceDigest: outcome.evidenceDigest }),
+    })
+  }
+  const token = await context.tokens.issue(outcome, teePubkey, now)
+  await store.sessions.markAttested(session.id, token)
+  metrics.attestationSuccesses.inc({ tee_type: outcome.tee })
+  await audit(context, {
+    action: 'attest',
+    outcome: 'issued',
+    workload: outcome.workload.name,
+    tee: outcome.tee,
+    evidenceDigest: outcome.evidenceDigest,
+    simulated: outcome.simulated,
+  })
+  return reply.send({ token })
+}
+
+/** The token of this request: `Authorization: Bearer`, else the attested session's. */
+async function tokenOf(
+  context: KbsRouteContext,
+  request: FastifyRequest,
+): Promise<VerifiedToken | KbsProblem> {
+  const now = context.clock()
+  const authorization = request.headers.authorization
+  let token: string | undefined
+  if (authorization !== undefined) {
+    token = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization)?.[1]
+    if (token === undefined)
+      return problem(
+        401,
+        'TokenVerifierError',
+        'the Authorization header is not "Bearer <attestation token>"',
+      )
+  } else {
+    const id = sessionIdFromCookie(request.headers.cookie)
+    const session = id === undefined ? undefined : await context.store.sessions.get(id)
+    if (
+      session?.state !== 'attested' ||
+      session.token === undefined ||
+      session.expiresAt.getTime() <= now.getTime()
+    )
+      return problem(
+        401,
+        'TokenNotFound',
+        'no attestation token: attest first (POST /kbs/v0/attest with the session cookie) or send Authorization: Bearer <token>',
+      )
+    token = session.token
+  }
+  try {
+    return await context.tokens.verify(token, now)
+  } catch (error) {
+    return problem(
+      401,
+      'TokenVerifierError',
+      isInitguardError(error) ? error.message : 'the attestation token does not verify',
+    )
+  }
+}
+
+async function release(
+  context: KbsRouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const path = resourcePathOf(request.params)
+  if (path === undefined)
+    return sendProblem(
+      reply,
+      problem(
+        400,
+        'InvalidRequestPath',
+        'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
+      ),
+    )
+  const token = await tokenOf(context, request)
+  const deny = async (p: KbsProblem, reason: string, by?: VerifiedToken): Promise<FastifyReply> => {
+    await audit(context, {
+      action: 'resource',
+      outcome: 'denied',
+      resource: path,
+      reason,
+      detail: p.detail,
+      ...(by === undefined ? {} : { workload: by.workload, tee: by.tee, simulated: by.simulated }),
+    })
+    return sendProblem(reply, p)
+  }
+  if (!('workload' in token))
+    return deny(
+      token,
+      `ERR_KBS_${token.variant === 'TokenNotFound' ? 'TOKEN_MISSING' : 'TOKEN_INVALID'}`,
+    )
+  const may = await context.appraiser.mayRelease(token.workload, path)
+  if (may !== true) {
+    context.metrics.policyViolations.inc()
+    return may === undefined
+      ? deny(
+          problem(
+            403,
+            'PolicyDeny',
+            `workload ${token.workload} no longer exists; nothing is released to its tokens`,
+          ),
+          'ERR_KBS_WORKLOAD_GONE',
+          token,
+        )
+      : deny(
+          problem(
+            403,
+            'PolicyDeny',
+            `workload ${token.workload} may not receive ${path} (not among its resources)`,
+          ),
+          'ERR_KBS_RESOURCE_NOT_ALLOWED',
+          token,
+        )
+  }
+  context.metrics.policyApprovals.inc()
+  const bytes = await context.store.resources.get(path)
+  if (bytes === undefined)
+    return deny(
+      problem(404, 'ResourceNotFound', `no resource ${path}`),
+      'ERR_KBS_RESOURCE_MISSING',
+      token,
+    )
+  const jwe = await context.protocol.sealResource(token.teePubkey, bytes)
+  context.metrics.resourceReads.inc({ resource_path: path })
+  await audit(context, {
+    action: 'resource',
+    outcome: 'released',
+    resource: path,
+    workload: token.workload,
+    tee: token.tee,
+    simulated: token.simulated,
+  })
+  return reply.type('application/json').send(jwe)
+}

@@ -1,0 +1,77 @@
+/**
+ * What the route modules share: the ports, the protocol functions, the metrics and the settings,
+ * plus how a route answers with a problem and appends to the audit log.
+ *
+ * @module
+ */
+import type { FastifyReply } from 'fastify'
+import type {
+  KbsAttestation,
+  KbsRequest,
+  KbsResourceJwe,
+  TeePublicJwk,
+} from '@initguard/kbs-protocol'
+import type { AuditEntryInput, Appraiser, KbsStore, TokenService } from '../ports.ts'
+import type { AdminPublicKey } from './admin-auth.ts'
+import { problemBody, type KbsProblem } from './errors.ts'
+import type { KbsMetrics } from './metrics.ts'
+
+/**
+ * The protocol library's functions the server needs (`@initguard/kbs-protocol`: the parsers
+ * throw coded `MalformedInputError`s; `sealResource` makes the flattened JWE to the TEE key).
+ */
+export interface KbsProtocolFunctions {
+  parseKbsRequest(json: unknown): KbsRequest
+  parseKbsAttestation(json: unknown): KbsAttestation
+  sealResource(
+    teePubkey: TeePublicJwk,
+    plaintext: Uint8Array,
+  ): Promise<KbsResourceJwe> | KbsResourceJwe
+}
+
+/** Everything a route handler uses. */
+export interface KbsRouteContext {
+  readonly store: KbsStore
+  readonly appraiser: Appraiser
+  readonly tokens: TokenService
+  readonly protocol: KbsProtocolFunctions
+  readonly validateWorkload: (json: unknown) => unknown
+  readonly adminKeys: readonly AdminPublicKey[]
+  readonly metrics: KbsMetrics
+  readonly clock: () => Date
+  readonly nonceTtlMs: number
+  /** HTTPS: the session cookie gets `Secure`. */
+  readonly secureCookie: boolean
+  readonly simulatedTrust: boolean
+}
+
+/** Answer with a problem. */
+export function sendProblem(reply: FastifyReply, problem: KbsProblem): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type('application/json; charset=utf-8')
+    .send(problemBody(problem))
+}
+
+/** Append to the audit log at the context's clock. */
+export async function audit(
+  context: KbsRouteContext,
+  entry: Omit<AuditEntryInput, 'at'>,
+): Promise<void> {
+  await context.store.audit.append({ at: context.clock(), ...entry })
+}
+
+/** `^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`: a resource path segment or a workload name (Trustee's rule). */
+const PATH_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
+
+/** Whether `text` is a valid path segment or workload name (at most 128 characters). */
+export function isPathSegment(text: string | undefined): text is string {
+  return text !== undefined && text.length <= 128 && PATH_SEGMENT.test(text)
+}
+
+/** `repo/type/tag` when every segment is valid, else `undefined`. */
+export function resourcePathOf(params: unknown): string | undefined {
+  const { repo, type, tag } = params as Partial<Record<'repo' | 'type' | 'tag', string>>
+  const segments = [repo, type, tag]
+  return segments.every(isPathSegment) ? segments.join('/') : undefined
+}

@@ -1,0 +1,449 @@
+/**
+ * Route tests that need only the admin keys and a store (the integrator switches the store to
+ * SQLite and adds the handshake tests with the real appraiser, tokens and protocol library).
+ */
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { InternalError, MalformedInputError } from '@initguard/core'
+import { thrown } from '@initguard/testkit'
+import type { KbsStore } from '../ports.ts'
+import { testAdminKey, testAdminToken } from './admin-auth-test-support.ts'
+import { buildKbsApp, kbsAppRoutes } from './app.ts'
+import { resolveKbsServerConfig } from './config.ts'
+import { memoryKbsStoreForTests } from './memory-kbs-store-test-support.ts'
+import { KBS_OPENAPI } from './openapi.ts'
+
+const now = new Date('2026-06-01T12:00:00Z')
+const admin = testAdminKey('EdDSA')
+const PREFIX = 'https://github.com/confidential-containers/kbs/errors/'
+const notWired = (): Promise<never> =>
+  Promise.reject(new InternalError('ERR_INTERNAL', 'not wired in these tests'))
+const apps: FastifyInstance[] = []
+
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close()
+})
+
+function validateWorkload(json: unknown): unknown {
+  const tees = (json as { tees?: unknown } | null)?.tees
+  if (!Array.isArray(tees) || tees.length === 0)
+    throw new MalformedInputError('ERR_WORKLOAD_TEES', 'tees must list at least one TEE', {
+      hint: 'add "tees": ["snp"]',
+    })
+  return json
+}
+
+async function app(
+  options: { store?: KbsStore; bodyLimit?: string; simulated?: boolean; lines?: string[] } = {},
+): Promise<{ app: FastifyInstance; store: KbsStore }> {
+  const store = options.store ?? memoryKbsStoreForTests()
+  const config = resolveKbsServerConfig(
+    {
+      dataDir: '/nonexistent',
+      listen: '127.0.0.1:0',
+      adminPublicKey: ['admin.pub'],
+      insecureHttp: true,
+    },
+    options.bodyLimit === undefined
+      ? undefined
+      : { document: { limits: { body: options.bodyLimit } }, path: 'kbs.toml' },
+  )
+  const lines = options.lines
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines?.push(chunk.toString())
+      callback()
+    },
+  })
+  const built = await buildKbsApp({
+    store,
+    appraiser: { appraise: notWired, mayRelease: notWired },
+    tokens: { issue: notWired, verify: notWired, jwks: notWired, rotate: notWired },
+    protocol: {
+      parseKbsRequest: () => {
+        throw new InternalError('ERR_INTERNAL', 'not wired in these tests')
+      },
+      parseKbsAttestation: () => {
+        throw new InternalError('ERR_INTERNAL', 'not wired in these tests')
+      },
+      sealResource: notWired,
+    },
+    validateWorkload,
+    adminKeys: [admin.admin],
+    config,
+    logger: { level: 'info', stream },
+    clock: () => now,
+    simulatedTrust: options.simulated ?? false,
+  })
+  apps.push(built)
+  return { app: built, store }
+}
+
+const auth = async (claims: Record<string, unknown> = {}): Promise<Record<string, string>> => ({
+  authorization: `Bearer ${await testAdminToken(admin, now, claims)}`,
+})
+
+async function snapshot(store: KbsStore): Promise<unknown> {
+  return {
+    resources: await store.resources.list(),
+    workloads: await store.workloads.list(),
+    audit: await store.audit.list({ limit: 1000 }),
+  }
+}
+
+describe('the OpenAPI document', () => {
+  it('lists exactly the routes the app has', async () => {
+    const { app: built } = await app()
+    await built.ready()
+    const fromApp = kbsAppRoutes(built)
+      .map(({ method, url }) => `${method.toLowerCase()} ${url.replace(/:([a-z]+)/g, '{$1}')}`)
+      .sort()
+    const paths = KBS_OPENAPI['paths'] as Record<string, Record<string, unknown>>
+    const documented = Object.entries(paths)
+      .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m} ${path}`))
+      .sort()
+    expect(fromApp).toEqual(documented)
+    const served = await built.inject({ method: 'GET', url: '/openapi.json' })
+    expect(served.json()).toEqual(KBS_OPENAPI)
+  })
+})
+
+describe('admin routes refuse bad credentials and change nothing', () => {
+  it('401 AdminAuthAccess for no token, alg none, a wrong key, expired, wrong audience, no role', async () => {
+    const { app: built, store } = await app()
+    const before = await snapshot(store)
+    const stranger = testAdminKey('EdDSA')
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ role: 'admin', aud: ['KBS'], exp: 2e9 })).toString('base64url')}.`
+    const credentials: Record<string, string>[] = [
+      {},
+      { authorization: `Bearer ${none}` },
+      { authorization: `Bearer ${await testAdminToken(stranger, now)}` },
+      {
+        authorization: `Bearer ${await testAdminToken(admin, new Date(now.getTime() - 3_600_000))}`,
+      },
+      await auth({ aud: ['elsewhere'] }),
+      await auth({ role: undefined }),
+    ]
+    const calls = [
+      { method: 'POST', url: '/kbs/v0/resource/r/k/t', payload: 'secret' },
+      { method: 'DELETE', url: '/kbs/v0/resource/r/k/t' },
+      { method: 'PUT', url: '/kbs/v0/admin/workloads/w', payload: { tees: ['snp'] } },
+      { method: 'DELETE', url: '/kbs/v0/admin/workloads/w' },
+      { method: 'POST', url: '/kbs/v0/admin/signing-keys/rotate' },
+      { method: 'GET', url: '/kbs/v0/admin/audit' },
+      { method: 'GET', url: '/kbs/v0/admin/resources' },
+    ] as const
+    for (const headers of credentials) {
+      for (const call of calls) {
+        const response = await built.inject({ ...call, headers })
+        expect(response.statusCode, `${call.method} ${call.url}`).toBe(401)
+        expect(response.json()).toMatchObject({ type: `${PREFIX}AdminAuthAccess` })
+      }
+    }
+    expect(await snapshot(store)).toEqual(before)
+  })
+})
+
+describe('admin resources', () => {
+  it('stores the raw bytes whatever the content type, lists sizes only, deletes, audits', async () => {
+    const { app: built, store } = await app()
+    const bytes = Buffer.from([0, 1, 2, 0xff, 0x7b])
+    for (const type of ['application/octet-stream', 'application/json', 'text/plain']) {
+      const put = await built.inject({
+        method: 'POST',
+        url: '/kbs/v0/resource/default/key/one',
+        payload: bytes,
+        headers: { ...(await auth()), 'content-type': type },
+      })
+      expect(put.statusCode).toBe(200)
+      expect(put.body).toBe('')
+      expect(await store.resources.get('default/key/one')).toEqual(new Uint8Array(bytes))
+    }
+    const listed = await built.inject({
+      method: 'GET',
+      url: '/kbs/v0/admin/resources',
+      headers: await auth(),
+    })
+    expect(listed.json()).toEqual({
+      resources: [{ path: 'default/key/one', size: 5, updatedAt: now.toISOString() }],
+    })
+    expect(
+      (
+        await built.inject({
+          method: 'DELETE',
+          url: '/kbs/v0/resource/default/key/one',
+          headers: await auth(),
+        })
+      ).statusCode,
+    ).toBe(200)
+    const again = await built.inject({
+      method: 'DELETE',
+      url: '/kbs/v0/resource/default/key/one',
+      headers: await auth(),
+    })
+    expect(again.statusCode).toBe(404)
+    expect(again.json()).toMatchObject({ type: `${PREFIX}ResourceNotFound` })
+    const entries = (await store.audit.list({ limit: 10 })).map((e) => [
+      e.action,
+      e.outcome,
+      e.resource,
+    ])
+    // Three writes and one delete.
+    expect(entries).toEqual(Array<unknown>(4).fill(['admin', 'changed', 'default/key/one']))
+  })
+
+  it('refuses invalid path segments (400) and bodies over the limit (413)', async () => {
+    const { app: built, store } = await app({ bodyLimit: '1KiB' })
+    for (const url of [
+      '/kbs/v0/resource/.hidden/k/t',
+      '/kbs/v0/resource/a/b',
+      '/kbs/v0/resource/a/b/c/d',
+    ]) {
+      const response = await built.inject({
+        method: 'POST',
+        url,
+        payload: 'x',
+        headers: { ...(await auth()), 'content-type': 'text/plain' },
+      })
+      expect(response.statusCode, url).toBe(400)
+      expect(response.json()).toMatchObject({ type: `${PREFIX}InvalidRequestPath` })
+    }
+    const big = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/resource/a/b/c',
+      payload: Buffer.alloc(2048),
+      headers: { ...(await auth()), 'content-type': 'application/octet-stream' },
+    })
+    expect(big.statusCode).toBe(413)
+    expect(big.json()).toMatchObject({ type: `${PREFIX}PayloadTooLarge` })
+    expect(await store.resources.list()).toEqual([])
+  })
+})
+
+describe('admin workloads and audit', () => {
+  it('validates, versions, reads, deletes', async () => {
+    const { app: built, store } = await app()
+    const bad = await built.inject({
+      method: 'PUT',
+      url: '/kbs/v0/admin/workloads/web',
+      payload: { tees: [] },
+      headers: await auth(),
+    })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json()).toEqual({
+      type: `${PREFIX}SerdeError`,
+      detail: 'workload web: tees must list at least one TEE (add "tees": ["snp"])',
+    })
+    const mismatch = await built.inject({
+      method: 'PUT',
+      url: '/kbs/v0/admin/workloads/web',
+      payload: { name: 'api', tees: ['snp'] },
+      headers: await auth(),
+    })
+    expect(mismatch.statusCode).toBe(400)
+    for (const version of [1, 2]) {
+      const put = await built.inject({
+        method: 'PUT',
+        url: '/kbs/v0/admin/workloads/web',
+        payload: { tees: ['snp'] },
+        headers: await auth(),
+      })
+      expect(put.json()).toMatchObject({ name: 'web', version })
+    }
+    expect(
+      (
+        await built.inject({
+          method: 'GET',
+          url: '/kbs/v0/admin/workloads/web',
+          headers: await auth(),
+        })
+      ).json(),
+    ).toMatchObject({ version: 2 })
+    expect(
+      (
+        await built.inject({ method: 'GET', url: '/kbs/v0/admin/workloads', headers: await auth() })
+      ).json<{ workloads: unknown[] }>().workloads,
+    ).toHaveLength(1)
+    expect(
+      (
+        await built.inject({
+          method: 'DELETE',
+          url: '/kbs/v0/admin/workloads/web',
+          headers: await auth(),
+        })
+      ).statusCode,
+    ).toBe(200)
+    expect(
+      (
+        await built.inject({
+          method: 'GET',
+          url: '/kbs/v0/admin/workloads/web',
+          headers: await auth(),
+        })
+      ).statusCode,
+    ).toBe(404)
+    const audit = await built.inject({
+      method: 'GET',
+      url: '/kbs/v0/admin/audit?after=1&limit=5',
+      headers: await auth(),
+    })
+    expect(audit.json<{ entries: { id: number }[] }>().entries.map((e) => e.id)).toEqual([2, 3])
+    for (const query of ['limit=0', 'limit=1001', 'after=-1', 'limit=abc', 'other=1'])
+      expect(
+        (
+          await built.inject({
+            method: 'GET',
+            url: `/kbs/v0/admin/audit?${query}`,
+            headers: await auth(),
+          })
+        ).statusCode,
+        query,
+      ).toBe(400)
+    expect(await store.workloads.list()).toEqual([])
+  })
+})
+
+describe('RCAR refusals that need no appraisal', () => {
+  it('400 for another protocol version or TEE', async () => {
+    const { app: built } = await app()
+    const version = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: { version: '0.1.1', tee: 'snp', 'extra-params': '' },
+    })
+    expect(version.statusCode).toBe(400)
+    expect(version.json<{ detail: string }>().detail).toMatch(
+      /protocol version "0.1.1" is not supported: this KBS speaks RCAR 0.4.0/,
+    )
+    const tee = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: { version: '0.4.0', tee: 'az-snp-vtpm', 'extra-params': '' },
+    })
+    expect(tee.statusCode).toBe(400)
+    expect(tee.json<{ detail: string }>().detail).toMatch(/TEE "az-snp-vtpm" is not supported/)
+    const notJson = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: '{',
+      headers: { 'content-type': 'application/json' },
+    })
+    expect(notJson.statusCode).toBe(400)
+    expect(notJson.json()).toMatchObject({ type: `${PREFIX}SerdeError` })
+  })
+
+  it('401 and an audit entry for /attest without a session, with an unknown one, and for a resource without a token', async () => {
+    const { app: built, store } = await app()
+    const missing = await built.inject({ method: 'POST', url: '/kbs/v0/attest', payload: {} })
+    expect(missing.statusCode).toBe(401)
+    const unknown = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/attest',
+      payload: {},
+      headers: { cookie: `kbs-session-id=${'a'.repeat(32)}` },
+    })
+    expect(unknown.json<{ detail: string }>().detail).toMatch(/unknown session/)
+    const resource = await built.inject({ method: 'GET', url: '/kbs/v0/resource/a/b/c' })
+    expect(resource.statusCode).toBe(401)
+    expect(resource.json()).toMatchObject({ type: `${PREFIX}TokenNotFound` })
+    const reasons = (await store.audit.list({ limit: 10 })).map((e) => [
+      e.action,
+      e.outcome,
+      e.reason,
+    ])
+    expect(reasons).toEqual([
+      ['attest', 'denied', 'ERR_KBS_SESSION_MISSING'],
+      ['attest', 'denied', 'ERR_KBS_SESSION_UNKNOWN'],
+      ['resource', 'denied', 'ERR_KBS_TOKEN_MISSING'],
+    ])
+  })
+})
+
+describe('service routes, errors and logs', () => {
+  it('healthz, readyz, metrics, and 404 in the error shape', async () => {
+    const { app: built } = await app()
+    expect((await built.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({
+      status: 'ok',
+    })
+    expect((await built.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
+      status: 'ready',
+    })
+    const nowhere = await built.inject({ method: 'GET', url: '/nowhere' })
+    expect(nowhere.statusCode).toBe(404)
+    expect(nowhere.json()).toEqual({
+      type: `${PREFIX}InvalidRequestPath`,
+      detail: 'no route GET /nowhere',
+    })
+    const metrics = (await built.inject({ method: 'GET', url: '/metrics' })).body
+    expect(metrics).toMatch(
+      /kbs_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/,
+    )
+    expect(metrics).toMatch(/kbs_build_info\{version="0.1.0"\} 1/)
+  })
+
+  it('an unexpected error is a 500 with a generic detail; the real one is logged', async () => {
+    const lines: string[] = []
+    const store = memoryKbsStoreForTests()
+    const broken = { ...store, ping: () => Promise.reject(new Error('disk on fire: /secret/path')) }
+    const { app: built } = await app({
+      store: {
+        ...broken,
+        resources: {
+          ...store.resources,
+          list: () => Promise.reject(new Error('db password=hunter2')),
+        },
+      },
+      lines,
+    })
+    const response = await built.inject({
+      method: 'GET',
+      url: '/kbs/v0/admin/resources',
+      headers: await auth(),
+    })
+    expect(response.statusCode).toBe(500)
+    expect(response.body).not.toMatch(/hunter2/)
+    expect(response.json<{ type: string }>().type).toBe(`${PREFIX}InternalError`)
+    expect(lines.join('')).toMatch(/hunter2/)
+    expect((await built.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
+  })
+
+  it('with simulated trust every log line says simulated: true, and startup warns', async () => {
+    const lines: string[] = []
+    const { app: built } = await app({ simulated: true, lines })
+    await built.inject({ method: 'GET', url: '/healthz' })
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(parsed.length).toBeGreaterThan(2)
+    expect(parsed.every((l) => l['simulated'] === true)).toBe(true)
+    expect(parsed[0]?.['msg']).toMatch(/SIMULATED TRUST/)
+  })
+
+  it('does not start without admin keys', async () => {
+    const config = resolveKbsServerConfig({
+      dataDir: '/x',
+      listen: '127.0.0.1:0',
+      adminPublicKey: ['a'],
+      insecureHttp: true,
+    })
+    const error = await buildKbsApp({
+      store: memoryKbsStoreForTests(),
+      appraiser: { appraise: notWired, mayRelease: notWired },
+      tokens: { issue: notWired, verify: notWired, jwks: notWired, rotate: notWired },
+      protocol: {
+        parseKbsRequest: notWired,
+        parseKbsAttestation: notWired,
+        sealResource: notWired,
+      },
+      validateWorkload,
+      adminKeys: [],
+      config,
+      clock: () => now,
+      simulatedTrust: false,
+    }).catch((e: unknown) => e)
+    expect(
+      thrown(() => {
+        throw error
+      }).code,
+    ).toBe('ERR_KBS_NO_ADMIN_KEY')
+  })
+})
