@@ -57,7 +57,10 @@ describe('SqlResourceStore', () => {
       const row = raw
         .prepare("SELECT sealed FROM resource WHERE path = 'default/key/two'")
         .get() as { sealed: Buffer }
-      row.sealed[row.sealed.length - 1] ^= 0x80
+      row.sealed.writeUInt8(
+        row.sealed.readUInt8(row.sealed.length - 1) ^ 0x80,
+        row.sealed.length - 1,
+      )
       raw.prepare("UPDATE resource SET sealed = ? WHERE path = 'default/key/two'").run(row.sealed)
       expect(await rejectedCode(s.resources.get('default/key/two'))).toBe(
         'ERR_KBS_ENVELOPE_INTEGRITY',

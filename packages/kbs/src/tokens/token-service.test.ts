@@ -73,7 +73,7 @@ describe('createTokenService', () => {
     const claims = claimsView(decodeJwt(token))
     expect(claims.initguard['simulated']).toBe(true)
     expect(claims['ear.verifier-id'].build).toContain('TEE simulator')
-    expect(claims.submods.cpu0['ear.trustworthiness-vector'].hardware).toBe(0)
+    expect(claims.submods.cpu0['ear.trustworthiness-vector']['hardware']).toBe(0)
     expect((await tokens.verify(token, t0)).simulated).toBe(true)
   })
 
