@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import { SqlAuditLog } from './audit-log.ts'
@@ -60,6 +61,24 @@ describe('SqlAuditLog', () => {
     )
     const all = await first.audit.list({ limit: 100 })
     expect(all.map((e) => e.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+  })
+
+  it('is append-only in the database too: UPDATE and DELETE are refused', async () => {
+    const store = await openTestStore({
+      dataDir: await temporaryDir(),
+      masterKey: randomMasterKey(),
+    })
+    await store.audit.append({ at, action: 'resource', outcome: 'denied', reason: 'ERR_POLICY' })
+    const raw = new BetterSqlite3(store.location)
+    try {
+      expect(() => raw.prepare("UPDATE audit_entry SET outcome = 'released'").run()).toThrow(
+        /append-only/,
+      )
+      expect(() => raw.prepare('DELETE FROM audit_entry').run()).toThrow(/append-only/)
+    } finally {
+      raw.close()
+    }
+    expect((await store.audit.list({ limit: 10 }))[0]?.outcome).toBe('denied')
   })
 
   it('has no way to change or remove an entry', () => {

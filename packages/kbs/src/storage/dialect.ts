@@ -8,8 +8,8 @@
 import { open as openFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
-import type { ColumnDataType, ColumnDefinitionBuilder } from 'kysely'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { ColumnDataType, ColumnDefinitionBuilder, RawBuilder } from 'kysely'
 import { LocalIoError } from '@initguard/core'
 import type { KbsDatabase } from './schema.ts'
 
@@ -25,6 +25,8 @@ export interface DialectColumns {
   readonly bytes: ColumnDataType
   /** An increasing integer primary key assigned by the database. */
   readonly identity: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
+  /** Statements that make the database itself refuse UPDATE and DELETE on `table`. */
+  readonly appendOnly: (table: string) => readonly RawBuilder<unknown>[]
 }
 
 /** An open connection and what the migrations need to know about its dialect. */
@@ -45,6 +47,12 @@ export interface SqliteConnectOptions {
 const SQLITE_COLUMNS: DialectColumns = {
   bytes: 'blob',
   identity: (column) => column.primaryKey().autoIncrement(),
+  appendOnly: (table) =>
+    (['UPDATE', 'DELETE'] as const).map(
+      (operation) => sql`CREATE TRIGGER ${sql.id(`${table}_no_${operation.toLowerCase()}`)}
+        BEFORE ${sql.raw(operation)} ON ${sql.id(table)}
+        BEGIN SELECT RAISE(ABORT, ${sql.lit(`${table} is append-only`)}); END`,
+    ),
 }
 
 /**

@@ -1,8 +1,9 @@
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { rejected, rejectedCode } from '@initguard/testkit'
 import { loadMasterKey } from './master-key.ts'
+import { openKbsStore } from './open-store.ts'
 import { temporaryDir } from './store-test-support.ts'
 
 describe('loadMasterKey', () => {
@@ -98,6 +99,16 @@ describe('loadMasterKey', () => {
       expect(error.code, name).toBe('ERR_KBS_MASTER_KEY_FORMAT')
       expect(error.message).toContain(file)
     }
+  })
+
+  it('does not generate a new key beside a database whose key file is gone', async () => {
+    const dataDir = await temporaryDir()
+    const { key } = await loadMasterKey({ dataDir })
+    await (await openKbsStore({ dataDir, masterKey: key })).close()
+    await rm(join(dataDir, 'master.key'))
+    const error = await rejected(loadMasterKey({ dataDir }))
+    expect(error.code).toBe('ERR_KBS_MASTER_KEY_MISSING')
+    expect(error.message).toContain(join(dataDir, 'master.key'))
   })
 
   it('refuses a missing file and two sources at once', async () => {

@@ -20,6 +20,7 @@ import {
   hexToBytes,
   utf8ToString,
 } from '@initguard/core'
+import { SQLITE_FILE_NAME } from './dialect.ts'
 
 /** The length of the master key in bytes (AES-256). */
 export const MASTER_KEY_LENGTH = 32
@@ -74,6 +75,7 @@ export async function loadMasterKey(options: MasterKeyOptions): Promise<MasterKe
   const path = join(options.dataDir, MASTER_KEY_FILE_NAME)
   const existing = await readKeyFileIfPresent(path)
   if (existing !== undefined) return { key: existing, source: 'file', path }
+  await refuseIfDatabaseExists(options.dataDir, path)
   const created = await createKeyFile(options.dataDir, path)
   return created.won
     ? { key: created.key, source: 'generated', path }
@@ -191,6 +193,25 @@ async function createKeyFile(
     )
   } finally {
     await rm(temporary, { force: true })
+  }
+}
+
+/** A database without its key cannot be read: generating a new key would only hide the loss. */
+async function refuseIfDatabaseExists(dataDir: string, path: string): Promise<void> {
+  const database = join(dataDir, SQLITE_FILE_NAME)
+  const exists = await lstat(database).then(
+    () => true,
+    (error: unknown) => !isCode(error, 'ENOENT'),
+  )
+  if (exists) {
+    throw new LocalIoError(
+      'ERR_KBS_MASTER_KEY_MISSING',
+      `the master key file ${path} is missing but the database ${database} exists`,
+      {
+        details: { path },
+        hint: 'restore master.key from a backup, or give the key with the file or environment option',
+      },
+    )
   }
 }
 

@@ -73,6 +73,19 @@ describe('SqlSessionStore', () => {
     )
   })
 
+  it('refuses to create a session over an existing id', async () => {
+    const { sessions } = await openTestStore({
+      dataDir: await temporaryDir(),
+      masterKey: randomMasterKey(),
+    })
+    await sessions.create(session('e'.repeat(32)))
+    await sessions.consumeChallenge('e'.repeat(32), later(1))
+    expect(await rejectedCode(sessions.create(session('e'.repeat(32))))).toBe(
+      'ERR_KBS_SESSION_EXISTS',
+    )
+    expect((await sessions.get('e'.repeat(32)))?.state).toBe('consumed')
+  })
+
   it('deletes only expired sessions', async () => {
     const { sessions } = await openTestStore({
       dataDir: await temporaryDir(),

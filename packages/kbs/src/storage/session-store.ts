@@ -19,8 +19,9 @@ export class SqlSessionStore implements SessionStore {
     this.#db = db
   }
 
+  /** @throws {@link InternalError} `ERR_KBS_SESSION_EXISTS` when the id is taken (never reused). */
   async create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void> {
-    await this.#db
+    const result = await this.#db
       .insertInto('rcar_session')
       .values({
         id: session.id,
@@ -30,7 +31,17 @@ export class SqlSessionStore implements SessionStore {
         state: 'authed',
         token: null,
       })
-      .execute()
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .executeTakeFirst()
+    if (result.numInsertedOrUpdatedRows !== 1n) {
+      throw new InternalError(
+        'ERR_KBS_SESSION_EXISTS',
+        'a new session was given the id of an existing one',
+        {
+          hint: 'session ids must be fresh random values; this is a bug',
+        },
+      )
+    }
   }
 
   /** The session as stored, expired or not: the caller compares `expiresAt` with its `now`. */

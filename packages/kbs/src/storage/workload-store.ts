@@ -42,10 +42,11 @@ export class SqlWorkloadStore implements WorkloadStore {
     const next = this.#db
       .selectFrom('workload_version')
       .select((eb) => [
-        eb.val(name).as('name'),
+        // Typed casts: PostgreSQL cannot infer a parameter's type in a select list.
+        eb.cast<string>(eb.val(name), 'text').as('name'),
         eb(eb.fn.coalesce(eb.fn.max('version'), eb.lit(0)), '+', 1).as('version'),
-        eb.val(json).as('definition'),
-        eb.val(now.toISOString()).as('created_at'),
+        eb.cast<string>(eb.val(json), 'text').as('definition'),
+        eb.cast<string>(eb.val(now.toISOString()), 'text').as('created_at'),
       ])
       .where('name', '=', name)
     const row = await this.#db

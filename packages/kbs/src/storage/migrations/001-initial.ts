@@ -46,6 +46,8 @@ export function initialMigration(columns: DialectColumns): Migration {
         .addColumn('simulated', 'integer')
         .addColumn('detail', 'text')
         .execute()
+      // Defence in depth: the code has no update or delete for the audit log, nor does the database.
+      for (const statement of columns.appendOnly('audit_entry')) await statement.execute(db)
       await db.schema
         .createTable('rcar_session')
         .addColumn('id', 'text', (c) => c.primaryKey())
