@@ -85,9 +85,13 @@ export class SigningKeyRing {
 
   /** The published public keys at `now`, after purging keys past their window. */
   async published(now: Date): Promise<readonly PublicSigningJwk[]> {
-    await this.#store.purge(this.#purgeBefore(now))
     await this.reload(now)
-    return (this.#records ?? []).filter((record) => this.#published(record, now)).map(publicJwkOf)
+    const records = this.#records ?? []
+    // Writes only when a key is due, so serving the JWKS does not contend for the write lock.
+    if (records.some((record) => !this.#published(record, now))) {
+      await this.#store.purge(this.#purgeBefore(now))
+    }
+    return records.filter((record) => this.#published(record, now)).map(publicJwkOf)
   }
 
   /** Adds a new key and retires every other active one; returns the new kid. */
