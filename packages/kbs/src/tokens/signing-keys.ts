@@ -67,7 +67,7 @@ export class SigningKeyRing {
       active = this.#active()
     }
     if (active === undefined)
-      throw new InternalError('ERR_KBS_TOKEN_NO_SIGNER', 'no signing key after creating one')
+      throw new InternalError('ERR_KBS_SIGNING_KEY_NONE', 'no signing key after creating one')
     return { kid: active.kid, key: await this.#import(active, 'private') }
   }
 
@@ -182,7 +182,7 @@ function publicJwkOf(record: SigningKeyRecord): PublicSigningJwk {
 
 function storedKeyError(kid: string): InternalError {
   return new InternalError(
-    'ERR_KBS_TOKEN_KEY_STORED',
+    'ERR_KBS_SIGNING_KEY_SHAPE',
     `the stored signing key ${kid} is not a P-256 private JWK`,
     {
       hint: 'rotate the signing key',
