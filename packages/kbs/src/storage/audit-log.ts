@@ -1,0 +1,91 @@
+/**
+ * The append-only audit log: this module has no update or delete, and ids only increase.
+ *
+ * @module
+ */
+import type { Kysely, Selectable } from 'kysely'
+import { UsageError } from '@initguard/core'
+import type { KbsTee } from '@initguard/kbs-protocol'
+import type { AuditEntry, AuditEntryInput, AuditLog } from '../ports.ts'
+import type { AuditEntryTable, KbsDatabase } from './schema.ts'
+
+/** The most entries one `list` call returns. */
+export const AUDIT_LIST_MAX = 1000
+
+/** {@link AuditLog} over kysely. */
+export class SqlAuditLog implements AuditLog {
+  readonly #db: Kysely<KbsDatabase>
+
+  constructor(db: Kysely<KbsDatabase>) {
+    this.#db = db
+  }
+
+  async append(entry: AuditEntryInput): Promise<AuditEntry> {
+    const row = await this.#db
+      .insertInto('audit_entry')
+      .values({
+        at: entry.at.toISOString(),
+        action: entry.action,
+        outcome: entry.outcome,
+        workload: entry.workload ?? null,
+        resource: entry.resource ?? null,
+        tee: entry.tee ?? null,
+        reason: entry.reason ?? null,
+        evidence_digest: entry.evidenceDigest ?? null,
+        simulated: entry.simulated === undefined ? null : Number(entry.simulated),
+        detail: entry.detail ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toEntry(row)
+  }
+
+  /**
+   * @throws {@link UsageError} `ERR_KBS_AUDIT_QUERY` when `limit` is not 1…{@link AUDIT_LIST_MAX}
+   *   or `afterId` is not a non-negative integer.
+   */
+  async list(query: {
+    readonly afterId?: number
+    readonly limit: number
+  }): Promise<readonly AuditEntry[]> {
+    const afterId = query.afterId ?? 0
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > AUDIT_LIST_MAX) {
+      throw queryError(
+        `limit ${String(query.limit)} is not an integer from 1 to ${String(AUDIT_LIST_MAX)}`,
+      )
+    }
+    if (!Number.isSafeInteger(afterId) || afterId < 0) {
+      throw queryError(`afterId ${String(afterId)} is not a non-negative integer`)
+    }
+    const rows = await this.#db
+      .selectFrom('audit_entry')
+      .selectAll()
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(query.limit)
+      .execute()
+    return rows.map(toEntry)
+  }
+}
+
+function queryError(what: string): UsageError {
+  return new UsageError('ERR_KBS_AUDIT_QUERY', `audit query: ${what}`, {
+    hint: `page with afterId = the last id seen and a limit up to ${String(AUDIT_LIST_MAX)}`,
+  })
+}
+
+function toEntry(row: Selectable<AuditEntryTable>): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at,
+    action: row.action as AuditEntry['action'],
+    outcome: row.outcome as AuditEntry['outcome'],
+    ...(row.workload === null ? {} : { workload: row.workload }),
+    ...(row.resource === null ? {} : { resource: row.resource }),
+    ...(row.tee === null ? {} : { tee: row.tee as KbsTee }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.evidence_digest === null ? {} : { evidenceDigest: row.evidence_digest }),
+    ...(row.simulated === null ? {} : { simulated: row.simulated !== 0 }),
+    ...(row.detail === null ? {} : { detail: row.detail }),
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Everything that differs between SQL dialects, in one place: how the connection is opened and
+ * tuned, and the few column types the migrations cannot spell portably. The stores use kysely's
+ * query builder only, so a PostgreSQL flavour adds a case here and nothing elsewhere.
+ *
+ * @module
+ */
+import { open as openFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { ColumnDataType, ColumnDefinitionBuilder, RawBuilder } from 'kysely'
+import { LocalIoError } from '@initguard/core'
+import type { KbsDatabase } from './schema.ts'
+
+/** The SQL dialects the store speaks. */
+export type KbsDatabaseKind = 'sqlite'
+
+/** The SQLite file's name inside the data directory. */
+export const SQLITE_FILE_NAME = 'kbs.sqlite'
+
+/** Column types that differ between dialects. */
+export interface DialectColumns {
+  /** Bytes: `blob` in SQLite, `bytea` in PostgreSQL. */
+  readonly bytes: ColumnDataType
+  /** An increasing integer primary key assigned by the database. */
+  readonly identity: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
+  /** Statements that make the database itself refuse UPDATE and DELETE on `table`. */
+  readonly appendOnly: (table: string) => readonly RawBuilder<unknown>[]
+}
+
+/** An open connection and what the migrations need to know about its dialect. */
+export interface DialectConnection {
+  readonly db: Kysely<KbsDatabase>
+  readonly columns: DialectColumns
+  /** Where the data is, for messages (a file path, or a URL without credentials). */
+  readonly location: string
+}
+
+/** Options of {@link connectSqlite}. */
+export interface SqliteConnectOptions {
+  readonly dataDir: string
+  /** How long a writer waits for another connection's lock; default 5000 ms. */
+  readonly busyTimeoutMs?: number
+}
+
+const SQLITE_COLUMNS: DialectColumns = {
+  bytes: 'blob',
+  identity: (column) => column.primaryKey().autoIncrement(),
+  appendOnly: (table) =>
+    (['UPDATE', 'DELETE'] as const).map(
+      (operation) => sql`CREATE TRIGGER ${sql.id(`${table}_no_${operation.toLowerCase()}`)}
+        BEFORE ${sql.raw(operation)} ON ${sql.id(table)}
+        BEGIN SELECT RAISE(ABORT, ${sql.lit(`${table} is append-only`)}); END`,
+    ),
+}
+
+/**
+ * Open (creating when absent, mode 0600) `<dataDir>/kbs.sqlite` in WAL mode with a busy timeout,
+ * so several processes (replicas, the admin CLI) can share the file.
+ *
+ * @throws {@link LocalIoError} `ERR_KBS_STORE_OPEN` when the file cannot be created or opened.
+ */
+export async function connectSqlite(options: SqliteConnectOptions): Promise<DialectConnection> {
+  const location = join(options.dataDir, SQLITE_FILE_NAME)
+  let database: BetterSqlite3.Database
+  try {
+    // Created here first so the file (and SQLite's -wal/-shm, which copy its mode) is 0600.
+    await (await openFile(location, 'a', 0o600)).close()
+    database = new BetterSqlite3(location, { fileMustExist: true })
+    database.pragma('journal_mode = WAL')
+    database.pragma(`busy_timeout = ${String(options.busyTimeoutMs ?? 5000)}`)
+    database.pragma('foreign_keys = ON')
+    // WAL with NORMAL never corrupts; a power cut may lose the last commits, not order them.
+    database.pragma('synchronous = NORMAL')
+  } catch (error) {
+    throw new LocalIoError('ERR_KBS_STORE_OPEN', `cannot open the KBS database ${location}`, {
+      cause: error,
+      details: { path: location },
+      hint: 'check that the data directory is writable and the file is an SQLite database',
+    })
+  }
+  const db = new Kysely<KbsDatabase>({ dialect: new SqliteDialect({ database }) })
+  return { db, columns: SQLITE_COLUMNS, location }
+}

@@ -1,0 +1,16 @@
+/**
+ * The migrations in order. Names sort in the order they run (`NNN-what`); a released name is
+ * never changed or removed, since a database records the names it has run.
+ *
+ * @module
+ */
+import type { Migration } from 'kysely/migration'
+import type { DialectColumns } from '../dialect.ts'
+import { initialMigration } from './001-initial.ts'
+
+/** Every migration this version knows, by name. */
+export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
+  return {
+    '001-initial': initialMigration(columns),
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Secrets by resource path, sealed at rest (see `envelope.ts`): the AAD names the path, so a row's
+ * bytes copied under another path do not open.
+ *
+ * @module
+ */
+import type { Kysely } from 'kysely'
+import { UsageError } from '@initguard/core'
+import type { ResourcePath, ResourceStore, ResourceSummary } from '../ports.ts'
+import type { Envelope } from './envelope.ts'
+import type { KbsDatabase } from './schema.ts'
+
+const SEGMENT = '[A-Za-z0-9_-][A-Za-z0-9_.-]*'
+const RESOURCE_PATH_PATTERN = new RegExp(`^${SEGMENT}/${SEGMENT}/${SEGMENT}$`)
+
+/**
+ * Refuse a path that is not `<repository>/<type>/<tag>` with Trustee's segment rule, so no
+ * malformed path reaches the database.
+ *
+ * @throws {@link UsageError} `ERR_KBS_RESOURCE_PATH`.
+ */
+export function checkResourcePath(path: string): ResourcePath {
+  if (!RESOURCE_PATH_PATTERN.test(path)) {
+    throw new UsageError(
+      'ERR_KBS_RESOURCE_PATH',
+      `"${path.slice(0, 200)}" is not a resource path`,
+      {
+        hint: 'use <repository>/<type>/<tag>, each segment of letters, digits, _, - and . (not first)',
+      },
+    )
+  }
+  return path
+}
+
+/** {@link ResourceStore} over kysely. */
+export class SqlResourceStore implements ResourceStore {
+  readonly #db: Kysely<KbsDatabase>
+  readonly #envelope: Envelope
+
+  constructor(db: Kysely<KbsDatabase>, envelope: Envelope) {
+    this.#db = db
+    this.#envelope = envelope
+  }
+
+  async put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void> {
+    checkResourcePath(path)
+    const row = {
+      sealed: this.#envelope.seal({ kind: 'resource', id: path }, value),
+      size: value.length,
+      updated_at: now.toISOString(),
+    }
+    await this.#db
+      .insertInto('resource')
+      .values({ path, ...row })
+      .onConflict((conflict) => conflict.column('path').doUpdateSet(row))
+      .execute()
+  }
+
+  async get(path: ResourcePath): Promise<Uint8Array | undefined> {
+    checkResourcePath(path)
+    const row = await this.#db
+      .selectFrom('resource')
+      .select('sealed')
+      .where('path', '=', path)
+      .executeTakeFirst()
+    return row === undefined
+      ? undefined
+      : this.#envelope.open({ kind: 'resource', id: path }, row.sealed)
+  }
+
+  async list(): Promise<readonly ResourceSummary[]> {
+    const rows = await this.#db
+      .selectFrom('resource')
+      .select(['path', 'size', 'updated_at'])
+      .orderBy('path')
+      .execute()
+    return rows.map((row) => ({ path: row.path, size: row.size, updatedAt: row.updated_at }))
+  }
+
+  async delete(path: ResourcePath): Promise<boolean> {
+    checkResourcePath(path)
+    const result = await this.#db.deleteFrom('resource').where('path', '=', path).executeTakeFirst()
+    return result.numDeletedRows > 0n
+  }
+}

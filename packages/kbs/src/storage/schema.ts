@@ -1,0 +1,76 @@
+/**
+ * The KBS tables as kysely sees them. Timestamps are ISO 8601 text in UTC as
+ * `Date.prototype.toISOString` writes it (fixed width, so text order is time order in every
+ * dialect); booleans are integers 0/1; secrets are sealed bytes (see `envelope.ts`).
+ *
+ * @module
+ */
+import type { Generated } from 'kysely'
+
+/** Key/value facts about the database itself (the master key fingerprint). */
+export interface MetaTable {
+  readonly name: string
+  readonly value: string
+}
+
+/** One secret: its path, the sealed bytes, its plaintext size. */
+export interface ResourceTable {
+  readonly path: string
+  readonly sealed: Uint8Array
+  readonly size: number
+  readonly updated_at: string
+}
+
+/** Every version of every workload; `deleted_at` hides a name's versions without losing them. */
+export interface WorkloadVersionTable {
+  readonly name: string
+  readonly version: number
+  /** The definition as JSON text. */
+  readonly definition: string
+  readonly created_at: string
+  readonly deleted_at: string | null
+}
+
+/** The append-only audit log. */
+export interface AuditEntryTable {
+  readonly id: Generated<number>
+  readonly at: string
+  readonly action: string
+  readonly outcome: string
+  readonly workload: string | null
+  readonly resource: string | null
+  readonly tee: string | null
+  readonly reason: string | null
+  readonly evidence_digest: string | null
+  /** 0/1, or null when not known. */
+  readonly simulated: number | null
+  readonly detail: string | null
+}
+
+/** RCAR sessions. */
+export interface RcarSessionTable {
+  readonly id: string
+  readonly tee: string
+  readonly nonce: string
+  readonly expires_at: string
+  readonly state: string
+  readonly token: string | null
+}
+
+/** Token-signing keys, the private JWK sealed. */
+export interface SigningKeyTable {
+  readonly kid: string
+  readonly sealed: Uint8Array
+  readonly created_at: string
+  readonly retired_at: string | null
+}
+
+/** The whole database. */
+export interface KbsDatabase {
+  readonly kbs_meta: MetaTable
+  readonly resource: ResourceTable
+  readonly workload_version: WorkloadVersionTable
+  readonly audit_entry: AuditEntryTable
+  readonly rcar_session: RcarSessionTable
+  readonly signing_key: SigningKeyTable
+}

@@ -1,0 +1,106 @@
+/**
+ * RCAR sessions shared by every replica on the database. The challenge is consumed by one
+ * conditional UPDATE … RETURNING, so of two concurrent `/attest` calls on one session exactly one
+ * gets it, whichever process they run in.
+ *
+ * @module
+ */
+import type { Kysely, Selectable } from 'kysely'
+import { InternalError } from '@initguard/core'
+import type { KbsTee } from '@initguard/kbs-protocol'
+import type { SessionRecord, SessionStore } from '../ports.ts'
+import type { KbsDatabase, RcarSessionTable } from './schema.ts'
+
+/** {@link SessionStore} over kysely. */
+export class SqlSessionStore implements SessionStore {
+  readonly #db: Kysely<KbsDatabase>
+
+  constructor(db: Kysely<KbsDatabase>) {
+    this.#db = db
+  }
+
+  /** @throws {@link InternalError} `ERR_KBS_SESSION_EXISTS` when the id is taken (never reused). */
+  async create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void> {
+    const result = await this.#db
+      .insertInto('rcar_session')
+      .values({
+        id: session.id,
+        tee: session.tee,
+        nonce: session.nonce,
+        expires_at: session.expiresAt.toISOString(),
+        state: 'authed',
+        token: null,
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .executeTakeFirst()
+    if (result.numInsertedOrUpdatedRows !== 1n) {
+      throw new InternalError(
+        'ERR_KBS_SESSION_EXISTS',
+        'a new session was given the id of an existing one',
+        {
+          hint: 'session ids must be fresh random values; this is a bug',
+        },
+      )
+    }
+  }
+
+  /** The session as stored, expired or not: the caller compares `expiresAt` with its `now`. */
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('rcar_session')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row === undefined ? undefined : toRecord(row)
+  }
+
+  async consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined> {
+    const row = await this.#db
+      .updateTable('rcar_session')
+      .set({ state: 'consumed' })
+      .where('id', '=', id)
+      .where('state', '=', 'authed')
+      .where('expires_at', '>', now.toISOString())
+      .returningAll()
+      .executeTakeFirst()
+    return row === undefined ? undefined : toRecord(row)
+  }
+
+  /** @throws {@link InternalError} `ERR_KBS_SESSION_STATE` unless the session is `consumed`. */
+  async markAttested(id: string, token: string): Promise<void> {
+    const result = await this.#db
+      .updateTable('rcar_session')
+      .set({ state: 'attested', token })
+      .where('id', '=', id)
+      .where('state', '=', 'consumed')
+      .executeTakeFirst()
+    if (result.numUpdatedRows !== 1n) {
+      throw new InternalError(
+        'ERR_KBS_SESSION_STATE',
+        'a token was recorded for a session whose challenge was not consumed (or that is gone)',
+        {
+          hint: 'consume the challenge first; this is a bug',
+        },
+      )
+    }
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('rcar_session')
+      .where('expires_at', '<', now.toISOString())
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
+
+function toRecord(row: Selectable<RcarSessionTable>): SessionRecord {
+  return {
+    id: row.id,
+    tee: row.tee as KbsTee,
+    nonce: row.nonce,
+    expiresAt: new Date(row.expires_at),
+    state: row.state as SessionRecord['state'],
+    ...(row.token === null ? {} : { token: row.token }),
+  }
+}

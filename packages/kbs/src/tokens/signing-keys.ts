@@ -1,0 +1,191 @@
+/**
+ * The token-signing keys as one service instance sees them: the list from the store (refreshed
+ * when stale, or when a token names a kid we do not know, so another replica's new key is found),
+ * and the imported keys in a bounded cache so signing and verifying never re-import per call.
+ *
+ * @module
+ */
+import type { webcrypto } from 'node:crypto'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose'
+import type { JWK } from 'jose'
+import { InternalError, LruCache } from '@initguard/core'
+import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
+
+type CryptoKey = webcrypto.CryptoKey
+
+/** A published public key, as `/.well-known/jwks.json` lists it. */
+export interface PublicSigningJwk {
+  // Every member is a string; the signature lets it pass as the port's plain JSON object.
+  readonly [member: string]: string
+  readonly kty: 'EC'
+  readonly crv: 'P-256'
+  readonly x: string
+  readonly y: string
+  readonly kid: string
+  readonly alg: 'ES256'
+  readonly use: 'sig'
+}
+
+/** Timing of the key ring, in seconds. */
+export interface KeyRingTiming {
+  /** How stale the key list may be when signing. */
+  readonly refreshSeconds: number
+  /** How long a retired key stays published: the token lifetime plus a leeway above `refreshSeconds`. */
+  readonly publishedAfterRetirementSeconds: number
+}
+
+/** The signing keys of one token service. */
+export class SigningKeyRing {
+  readonly #store: SigningKeyStore
+  readonly #timing: KeyRingTiming
+  readonly #imported: LruCache<string, CryptoKey>
+  #records: readonly SigningKeyRecord[] | undefined
+  #loadedAt = 0
+  // Serialises key creation within this instance (first use, rotation).
+  #creating: Promise<unknown> = Promise.resolve()
+
+  constructor(store: SigningKeyStore, timing: KeyRingTiming, cacheSize: number) {
+    this.#store = store
+    this.#timing = timing
+    this.#imported = new LruCache(cacheSize)
+  }
+
+  /** The key to sign with at `now`, creating the first one when the store has none. */
+  async signer(now: Date): Promise<{ readonly kid: string; readonly key: CryptoKey }> {
+    if (
+      this.#records === undefined ||
+      now.getTime() - this.#loadedAt > this.#timing.refreshSeconds * 1000
+    ) {
+      await this.reload(now)
+    }
+    let active = this.#active()
+    if (active === undefined) {
+      await this.#serialised(async () => {
+        await this.reload(now)
+        if (this.#active() === undefined) await this.#create(now)
+      })
+      active = this.#active()
+    }
+    if (active === undefined)
+      throw new InternalError('ERR_KBS_SIGNING_KEY_NONE', 'no signing key after creating one')
+    return { kid: active.kid, key: await this.#import(active, 'private') }
+  }
+
+  /** The public key for `kid` if it is published at `now`; reloads the list once when unknown. */
+  async verifier(kid: string, now: Date): Promise<CryptoKey | undefined> {
+    let record = this.#find(kid)
+    if (record === undefined) {
+      await this.reload(now)
+      record = this.#find(kid)
+    }
+    return record !== undefined && this.#published(record, now)
+      ? this.#import(record, 'public')
+      : undefined
+  }
+
+  /** The published public keys at `now`, after purging keys past their window. */
+  async published(now: Date): Promise<readonly PublicSigningJwk[]> {
+    await this.reload(now)
+    const records = this.#records ?? []
+    // Writes only when a key is due, so serving the JWKS does not contend for the write lock.
+    if (records.some((record) => !this.#published(record, now))) {
+      await this.#store.purge(this.#purgeBefore(now))
+    }
+    return records.filter((record) => this.#published(record, now)).map(publicJwkOf)
+  }
+
+  /** Adds a new key and retires every other active one; returns the new kid. */
+  async rotate(now: Date): Promise<string> {
+    return this.#serialised(async () => {
+      await this.reload(now)
+      const previous = (this.#records ?? []).filter((record) => record.retiredAt === undefined)
+      const kid = await this.#create(now)
+      for (const record of previous) await this.#store.retire(record.kid, now)
+      await this.#store.purge(this.#purgeBefore(now))
+      await this.reload(now)
+      return kid
+    })
+  }
+
+  /** Reads the key list from the store. */
+  async reload(now: Date): Promise<void> {
+    this.#records = await this.#store.list()
+    this.#loadedAt = now.getTime()
+  }
+
+  /** Keys retired at or before `now` − window are no longer published: purge before that + 1 ms. */
+  #purgeBefore(now: Date): Date {
+    return new Date(now.getTime() - this.#timing.publishedAfterRetirementSeconds * 1000 + 1)
+  }
+
+  #active(): SigningKeyRecord | undefined {
+    return this.#records?.find((record) => record.retiredAt === undefined)
+  }
+
+  #find(kid: string): SigningKeyRecord | undefined {
+    return this.#records?.find((record) => record.kid === kid)
+  }
+
+  #published(record: SigningKeyRecord, now: Date): boolean {
+    const retiredAt = record.retiredAt
+    return (
+      retiredAt === undefined ||
+      now.getTime() < retiredAt.getTime() + this.#timing.publishedAfterRetirementSeconds * 1000
+    )
+  }
+
+  async #create(now: Date): Promise<string> {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true })
+    const privateJwk = await exportJWK(privateKey)
+    const kid = await calculateJwkThumbprint(publicPart(privateJwk, 'new key'))
+    await this.#store.add({ kid, privateJwk: { ...privateJwk }, createdAt: now })
+    await this.reload(now)
+    return kid
+  }
+
+  async #import(record: SigningKeyRecord, which: 'private' | 'public'): Promise<CryptoKey> {
+    const cacheKey = `${which}:${record.kid}`
+    const cached = this.#imported.get(cacheKey)
+    if (cached !== undefined) return cached
+    const jwk =
+      which === 'private' ? privateJwkOf(record) : publicPart(record.privateJwk, record.kid)
+    const key = (await importJWK(jwk, 'ES256')) as CryptoKey
+    this.#imported.set(cacheKey, key)
+    return key
+  }
+
+  async #serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#creating.then(work, work)
+    this.#creating = run.catch(() => undefined)
+    return run
+  }
+}
+
+function privateJwkOf(record: SigningKeyRecord): JWK {
+  const publicJwk = publicPart(record.privateJwk, record.kid)
+  const d = record.privateJwk['d']
+  if (typeof d !== 'string') throw storedKeyError(record.kid)
+  return { ...publicJwk, d }
+}
+
+function publicPart(jwk: Readonly<Record<string, unknown>>, kid: string): JWK {
+  const { kty, crv, x, y } = jwk
+  if (kty !== 'EC' || crv !== 'P-256' || typeof x !== 'string' || typeof y !== 'string')
+    throw storedKeyError(kid)
+  return { kty, crv, x, y }
+}
+
+function publicJwkOf(record: SigningKeyRecord): PublicSigningJwk {
+  const { x, y } = publicPart(record.privateJwk, record.kid) as { x: string; y: string }
+  return { kty: 'EC', crv: 'P-256', x, y, kid: record.kid, alg: 'ES256', use: 'sig' }
+}
+
+function storedKeyError(kid: string): InternalError {
+  return new InternalError(
+    'ERR_KBS_SIGNING_KEY_SHAPE',
+    `the stored signing key ${kid} is not a P-256 private JWK`,
+    {
+      hint: 'rotate the signing key',
+    },
+  )
+}

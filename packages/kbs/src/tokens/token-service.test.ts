@@ -1,0 +1,237 @@
+import { createHmac } from 'node:crypto'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { rejectedCode } from '@initguard/testkit'
+import type { SigningKeyStore } from '../ports.ts'
+import { openKbsStore } from '../storage/open-store.ts'
+import {
+  openTestStore,
+  randomMasterKey,
+  temporaryDir,
+  twoHandles,
+} from '../storage/store-test-support.ts'
+import { EAR_PROFILE } from './ear-claims.ts'
+import { acceptedFor, claimsView, teeKey } from './token-test-support.ts'
+import { createTokenService } from './token-service.ts'
+
+const t0 = new Date('2026-12-01T10:00:00.000Z')
+const after = (seconds: number): Date => new Date(t0.getTime() + seconds * 1000)
+const issuer = 'https://kbs.example'
+const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+async function service(store?: SigningKeyStore) {
+  const keys =
+    store ??
+    (await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() }))
+      .signingKeys
+  return createTokenService({ store: keys, issuer })
+}
+
+describe('createTokenService', () => {
+  it("issues an EAR JWT in Trustee's shape that verifies", async () => {
+    const tokens = await service()
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const header = decodeProtectedHeader(token)
+    expect(header).toEqual({ alg: 'ES256', typ: 'JWT', kid: expect.any(String) as string })
+    const claims = claimsView(decodeJwt(token))
+    expect(claims.eat_profile).toBe(EAR_PROFILE)
+    expect(claims.iss).toBe(issuer)
+    expect(claims.exp).toBe(claims.iat + 300)
+    const cpu0 = claims.submods.cpu0
+    expect(cpu0['ear.status']).toBe('affirming')
+    expect(cpu0['ear.appraisal-policy-id']).toBe('web@3')
+    expect(cpu0['ear.trustworthiness-vector']).toMatchObject({
+      hardware: 2,
+      configuration: 2,
+      executables: 2,
+    })
+    expect(cpu0['ear.veraison.annotated-evidence'].runtime_data_claims['tee-pubkey']).toEqual(key)
+    expect(cpu0['ear.veraison.annotated-evidence']['snp']).toEqual(
+      acceptedFor(key).annotatedEvidence['snp'],
+    )
+    expect(claims.initguard).toEqual({
+      workload: { name: 'web', version: 3 },
+      tee: 'snp',
+      simulated: false,
+    })
+    expect(claims['ear.verifier-id'].build).not.toContain('simulator')
+    expect(await tokens.verify(token, after(299))).toEqual({
+      workload: 'web',
+      workloadVersion: 3,
+      tee: 'snp',
+      teePubkey: key,
+      simulated: false,
+      expiresAt: after(300),
+    })
+  })
+
+  it('says so visibly when the evidence was simulated', async () => {
+    const tokens = await service()
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key, true), key, t0)
+    const claims = claimsView(decodeJwt(token))
+    expect(claims.initguard['simulated']).toBe(true)
+    expect(claims['ear.verifier-id'].build).toContain('TEE simulator')
+    expect(claims.submods.cpu0['ear.trustworthiness-vector']['hardware']).toBe(0)
+    expect((await tokens.verify(token, t0)).simulated).toBe(true)
+  })
+
+  it('refuses an expired token, a tampered one, and a wrong issuer', async () => {
+    const store = (
+      await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
+    ).signingKeys
+    const tokens = await service(store)
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key), key, t0)
+    expect(await rejectedCode(tokens.verify(token, after(300)))).toBe('ERR_KBS_TOKEN_EXPIRED')
+    const [h, p, s] = token.split('.') as [string, string, string]
+    const claims = decodeJwt(token)
+    const forged = `${h}.${b64url({ ...claims, initguard: { workload: { name: 'admin', version: 3 }, tee: 'snp', simulated: false } })}.${s}`
+    expect(await rejectedCode(tokens.verify(forged, t0))).toBe('ERR_KBS_TOKEN_SIGNATURE')
+    const flipped = `${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`
+    expect(await rejectedCode(tokens.verify(flipped, t0))).toBe('ERR_KBS_TOKEN_SIGNATURE')
+    expect(await rejectedCode(tokens.verify('not a token', t0))).toBe('ERR_KBS_TOKEN_MALFORMED')
+    const other = createTokenService({ store, issuer: 'someone-else' })
+    expect(await rejectedCode(other.verify(token, t0))).toBe('ERR_KBS_TOKEN_ISSUER')
+  })
+
+  it('refuses a kid it does not know, and alg none or HS256 tokens that name our kid', async () => {
+    const tokens = await service()
+    const stranger = await service()
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const foreign = await stranger.issue(acceptedFor(key), key, t0)
+    expect(await rejectedCode(tokens.verify(foreign, t0))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
+    const { kid } = decodeProtectedHeader(token)
+    const payload = token.split('.')[1] ?? ''
+    const none = `${b64url({ alg: 'none', typ: 'JWT', kid })}.${payload}.`
+    expect(await rejectedCode(tokens.verify(none, t0))).toBe('ERR_KBS_TOKEN_ALGORITHM')
+    // Key confusion: an HMAC keyed with our public JWK, as a verifier trusting the header might accept.
+    const jwk = (await tokens.jwks(t0)).keys[0]
+    const signingInput = `${b64url({ alg: 'HS256', typ: 'JWT', kid })}.${payload}`
+    const mac = createHmac('sha256', JSON.stringify(jwk)).update(signingInput).digest('base64url')
+    expect(await rejectedCode(tokens.verify(`${signingInput}.${mac}`, t0))).toBe(
+      'ERR_KBS_TOKEN_ALGORITHM',
+    )
+    const noKid = `${b64url({ alg: 'ES256', typ: 'JWT' })}.${payload}.${token.split('.')[2] ?? ''}`
+    expect(await rejectedCode(tokens.verify(noKid, t0))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
+  })
+
+  it('keeps the previous key published after rotation until its tokens expire, then purges it', async () => {
+    const store = (
+      await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
+    ).signingKeys
+    const tokens = createTokenService({ store, issuer, lifetimeSeconds: 300, leewaySeconds: 120 })
+    const key = await teeKey()
+    const oldToken = await tokens.issue(acceptedFor(key), key, t0)
+    const oldKid = decodeProtectedHeader(oldToken).kid
+    const { kid: newKid } = await tokens.rotate(after(100))
+    expect(newKid).not.toBe(oldKid)
+    const newToken = await tokens.issue(acceptedFor(key), key, after(101))
+    expect(decodeProtectedHeader(newToken).kid).toBe(newKid)
+    expect((await tokens.jwks(after(101))).keys.map((k) => k.kid)).toEqual([newKid, oldKid])
+    expect((await tokens.verify(oldToken, after(299))).workload).toBe('web')
+    expect(await rejectedCode(tokens.verify(oldToken, after(300)))).toBe('ERR_KBS_TOKEN_EXPIRED')
+    // Published until retirement (100) + lifetime (300) + leeway (120) = 520.
+    expect((await tokens.jwks(after(519))).keys.map((k) => k.kid)).toEqual([newKid, oldKid])
+    expect((await tokens.jwks(after(520))).keys.map((k) => k.kid)).toEqual([newKid])
+    expect((await store.list()).map((k) => k.kid)).toEqual([newKid])
+    expect(await rejectedCode(tokens.verify(oldToken, after(520)))).toBe(
+      'ERR_KBS_TOKEN_UNKNOWN_KEY',
+    )
+    expect((await tokens.verify(newToken, after(400))).workload).toBe('web')
+  })
+
+  it("lets replicas on one database verify each other's tokens, across a rotation", async () => {
+    const { first, second } = await twoHandles()
+    const a = createTokenService({
+      store: first.signingKeys,
+      issuer,
+      refreshSeconds: 30,
+      leewaySeconds: 60,
+    })
+    const b = createTokenService({
+      store: second.signingKeys,
+      issuer,
+      refreshSeconds: 30,
+      leewaySeconds: 60,
+    })
+    const key = await teeKey()
+    const fromA = await a.issue(acceptedFor(key), key, t0)
+    expect((await b.verify(fromA, t0)).workload).toBe('web')
+    const fromB = await b.issue(acceptedFor(key), key, t0)
+    expect(decodeProtectedHeader(fromB).kid).toBe(decodeProtectedHeader(fromA).kid)
+    const { kid } = await b.rotate(after(10))
+    const rotated = await b.issue(acceptedFor(key), key, after(11))
+    expect((await a.verify(rotated, after(12))).workload).toBe('web')
+    // A signs with the new key once its list is older than refreshSeconds.
+    expect(decodeProtectedHeader(await a.issue(acceptedFor(key), key, after(31))).kid).toBe(kid)
+  })
+
+  it('keeps its keys across a reopen of the store', async () => {
+    const dataDir = await temporaryDir()
+    const masterKey = randomMasterKey()
+    const store = await openKbsStore({ dataDir, masterKey })
+    const key = await teeKey()
+    const token = await createTokenService({ store: store.signingKeys, issuer }).issue(
+      acceptedFor(key),
+      key,
+      t0,
+    )
+    await store.close()
+    const reopened = await openTestStore({ dataDir, masterKey })
+    const tokens = createTokenService({ store: reopened.signingKeys, issuer })
+    expect((await tokens.verify(token, t0)).workload).toBe('web')
+    const again = await tokens.issue(acceptedFor(key), key, t0)
+    expect(decodeProtectedHeader(again).kid).toBe(decodeProtectedHeader(token).kid)
+  })
+
+  it('does not go back to the store for each verification', async () => {
+    const inner = (
+      await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
+    ).signingKeys
+    let lists = 0
+    const counting: SigningKeyStore = {
+      list: () => ((lists += 1), inner.list()),
+      add: (k) => inner.add(k),
+      retire: (kid, at) => inner.retire(kid, at),
+      purge: (before) => inner.purge(before),
+    }
+    const tokens = createTokenService({ store: counting, issuer })
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const before = lists
+    for (let i = 0; i < 5; i++) await tokens.verify(token, t0)
+    expect(lists).toBe(before)
+  })
+
+  it("refuses a token for a key other than the evidence's, a refused appraisal, and bad options", async () => {
+    const tokens = await service()
+    const key = await teeKey()
+    expect(await rejectedCode(tokens.issue(acceptedFor(key), await teeKey(), t0))).toBe(
+      'ERR_KBS_TOKEN_TEE_KEY_MISMATCH',
+    )
+    const refused = { ...acceptedFor(key), accepted: false } as unknown as ReturnType<
+      typeof acceptedFor
+    >
+    expect(await rejectedCode(tokens.issue(refused, key, t0))).toBe('ERR_KBS_TOKEN_NOT_ACCEPTED')
+    const store = (
+      await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
+    ).signingKeys
+    for (const bad of [
+      { lifetimeSeconds: 0 },
+      { lifetimeSeconds: 1.5 },
+      { refreshSeconds: 60, leewaySeconds: 10 },
+      { issuer: '' },
+    ]) {
+      let code = 'accepted'
+      try {
+        createTokenService({ store, issuer, ...bad })
+      } catch (error) {
+        code = (error as { code: string }).code
+      }
+      expect(code, JSON.stringify(bad)).toBe('ERR_KBS_TOKEN_OPTIONS')
+    }
+  })
+})

@@ -1,0 +1,196 @@
+/**
+ * The attestation token service: EAR JWTs signed ES256 with persistent keys from the store,
+ * rotation that keeps the previous key published until its tokens have expired, and verification
+ * that trusts only our own keys, chosen by `kid`.
+ *
+ * Header: `{"alg":"ES256","typ":"JWT","kid":"<RFC 7638 thumbprint>"}`; claims: see `ear-claims.ts`.
+ *
+ * @module
+ */
+import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
+import { UsageError, VerificationError, isInitguardError } from '@initguard/core'
+import type { TeePublicJwk } from '@initguard/kbs-protocol'
+import type { AppraisalAccepted, SigningKeyStore, TokenService, VerifiedToken } from '../ports.ts'
+import { earClaims } from './ear-claims.ts'
+import type { VerifierId } from './ear-claims.ts'
+import { SigningKeyRing } from './signing-keys.ts'
+import type { PublicSigningJwk } from './signing-keys.ts'
+import { readVerifiedClaims } from './verified-claims.ts'
+
+/** Options of {@link createTokenService}. */
+export interface TokenServiceOptions {
+  /** Where the signing keys live (shared by every replica). */
+  readonly store: SigningKeyStore
+  /** `iss` of every token, checked on verify. */
+  readonly issuer: string
+  /** Token lifetime, 1…86400 seconds; default 300 (Trustee's 5 minutes). */
+  readonly lifetimeSeconds?: number
+  /** `ear.verifier-id`; default Initguard's. */
+  readonly verifierId?: VerifierId
+  /** How stale this instance's key list may be when it signs; default 60 s. */
+  readonly refreshSeconds?: number
+  /** Extra time a retired key stays published after its last token's expiry; default 120 s, ≥ `refreshSeconds`. */
+  readonly leewaySeconds?: number
+  /** Imported keys kept in memory; default 32. */
+  readonly keyCacheSize?: number
+}
+
+/** Our token service, with the JWKS typed. */
+export interface KbsTokenService extends TokenService {
+  jwks(now: Date): Promise<{ readonly keys: readonly PublicSigningJwk[] }>
+}
+
+/** The default `ear.verifier-id`. */
+export const DEFAULT_VERIFIER_ID: VerifierId = {
+  developer: 'https://github.com/initguard/initguard',
+  build: 'initguard-kbs 0.1.0',
+}
+
+/**
+ * Create the token service.
+ *
+ * @throws {@link UsageError} `ERR_KBS_TOKEN_OPTIONS` for an empty issuer or an out-of-range time.
+ */
+export function createTokenService(options: TokenServiceOptions): KbsTokenService {
+  const lifetimeSeconds = seconds(options.lifetimeSeconds ?? 300, 'lifetimeSeconds', 1, 86_400)
+  const refreshSeconds = seconds(options.refreshSeconds ?? 60, 'refreshSeconds', 0, 3600)
+  const leewaySeconds = seconds(
+    options.leewaySeconds ?? 120,
+    'leewaySeconds',
+    refreshSeconds,
+    86_400,
+  )
+  if (options.issuer.length === 0) throw optionError('issuer must not be empty')
+  const { issuer } = options
+  const verifierId = options.verifierId ?? DEFAULT_VERIFIER_ID
+  const ring = new SigningKeyRing(
+    options.store,
+    { refreshSeconds, publishedAfterRetirementSeconds: lifetimeSeconds + leewaySeconds },
+    options.keyCacheSize ?? 32,
+  )
+
+  return {
+    async issue(accepted: AppraisalAccepted, teePubkey: TeePublicJwk, now: Date): Promise<string> {
+      // Checked at run time too: a refusal must never reach the signer.
+      if ((accepted as { readonly accepted: unknown }).accepted !== true) {
+        throw new UsageError(
+          'ERR_KBS_TOKEN_NOT_ACCEPTED',
+          'a token is only issued for an accepted appraisal',
+        )
+      }
+      const claims = earClaims({
+        accepted,
+        teePubkey,
+        issuer,
+        verifierId,
+        issuedAt: now,
+        lifetimeSeconds,
+      })
+      const signer = await ring.signer(now)
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: signer.kid })
+        .sign(signer.key)
+    },
+
+    async verify(token: string, now: Date): Promise<VerifiedToken> {
+      const kid = keyIdOf(token)
+      const key = await ring.verifier(kid, now)
+      if (key === undefined) {
+        throw tokenError(
+          'ERR_KBS_TOKEN_UNKNOWN_KEY',
+          'the token is signed with a key this KBS does not publish',
+        )
+      }
+      let payload: unknown
+      try {
+        ;({ payload } = await jwtVerify(token, key, {
+          algorithms: ['ES256'],
+          issuer,
+          typ: 'JWT',
+          currentDate: now,
+          requiredClaims: ['iat', 'exp', 'iss'],
+        }))
+      } catch (error) {
+        throw fromJose(error)
+      }
+      return readVerifiedClaims(payload)
+    },
+
+    async jwks(now: Date): Promise<{ readonly keys: readonly PublicSigningJwk[] }> {
+      return { keys: await ring.published(now) }
+    },
+
+    async rotate(now: Date): Promise<{ readonly kid: string }> {
+      return { kid: await ring.rotate(now) }
+    },
+  }
+}
+
+/** The header's `kid`, after refusing any algorithm but ES256 before a key is looked up. */
+function keyIdOf(token: string): string {
+  let header: ReturnType<typeof decodeProtectedHeader>
+  try {
+    header = decodeProtectedHeader(token)
+  } catch (error) {
+    throw tokenError('ERR_KBS_TOKEN_MALFORMED', 'the token is not a compact JWS', error)
+  }
+  if (header.alg !== 'ES256') {
+    throw tokenError(
+      'ERR_KBS_TOKEN_ALGORITHM',
+      `the token's algorithm is ${String(header.alg).slice(0, 20)}, not ES256`,
+    )
+  }
+  if (typeof header.kid !== 'string' || header.kid.length === 0) {
+    throw tokenError('ERR_KBS_TOKEN_UNKNOWN_KEY', 'the token names no key (kid)')
+  }
+  return header.kid
+}
+
+const JOSE_CODES: Readonly<Record<string, `ERR_KBS_TOKEN_${string}`>> = {
+  ERR_JWT_EXPIRED: 'ERR_KBS_TOKEN_EXPIRED',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'ERR_KBS_TOKEN_SIGNATURE',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'ERR_KBS_TOKEN_ALGORITHM',
+  ERR_JWT_CLAIM_VALIDATION_FAILED: 'ERR_KBS_TOKEN_CLAIMS',
+  ERR_JWS_INVALID: 'ERR_KBS_TOKEN_MALFORMED',
+  ERR_JWT_INVALID: 'ERR_KBS_TOKEN_MALFORMED',
+}
+
+function fromJose(error: unknown): VerificationError {
+  if (isInitguardError(error)) return tokenError(`ERR_KBS_TOKEN_INVALID`, error.message, error)
+  const joseCode =
+    error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : ''
+  const claim =
+    error instanceof Error && 'claim' in error && typeof error.claim === 'string'
+      ? error.claim
+      : undefined
+  const code =
+    claim === 'iss' ? 'ERR_KBS_TOKEN_ISSUER' : (JOSE_CODES[joseCode] ?? 'ERR_KBS_TOKEN_INVALID')
+  const what = error instanceof Error ? error.message : 'unknown failure'
+  return tokenError(code, `the token does not verify: ${what}`, error)
+}
+
+function tokenError(
+  code: `ERR_KBS_TOKEN_${string}`,
+  message: string,
+  cause?: unknown,
+): VerificationError {
+  return new VerificationError(code, message, {
+    cause,
+    hint: 'attest again (POST /kbs/v0/auth, then /kbs/v0/attest) for a fresh token',
+  })
+}
+
+function seconds(value: number, name: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw optionError(
+      `${name} must be an integer from ${String(min)} to ${String(max)} seconds (got ${String(value)})`,
+    )
+  }
+  return value
+}
+
+function optionError(what: string): UsageError {
+  return new UsageError('ERR_KBS_TOKEN_OPTIONS', `token service: ${what}`, {
+    hint: 'fix the token settings',
+  })
+}

@@ -1,0 +1,59 @@
+/**
+ * Test support for tokens: an accepted appraisal as the appraiser returns it, with a real TEE key.
+ *
+ * @module
+ */
+import { exportJWK, generateKeyPair } from 'jose'
+import type { EcTeePublicJwk } from '@initguard/kbs-protocol'
+import type { AppraisalAccepted } from '../ports.ts'
+
+/** A fresh P-256 TEE public key in the shape `runtime-data."tee-pubkey"` carries. */
+export async function teeKey(): Promise<EcTeePublicJwk> {
+  const { publicKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true })
+  const jwk = await exportJWK(publicKey)
+  return { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x: jwk.x ?? '', y: jwk.y ?? '' }
+}
+
+/** An accepted SNP appraisal for workload `web@3`, bound to `key`. */
+export function acceptedFor(key: EcTeePublicJwk, simulated = false): AppraisalAccepted {
+  return {
+    accepted: true,
+    tee: 'snp',
+    workload: { name: 'web', version: 3 },
+    simulated,
+    evidenceDigest: 'cd'.repeat(32),
+    annotatedEvidence: {
+      snp: { measurement: 'ab'.repeat(48), policy_debug_allowed: false },
+      init_data: 'ef'.repeat(32),
+      init_data_claims: { 'aa.toml': { token_configs: {} } },
+      report_data: '01'.repeat(64),
+      runtime_data_claims: { nonce: 'bm9uY2U=', 'tee-pubkey': key, 'additional-evidence': '' },
+    },
+  }
+}
+
+/** The claims of a token, typed for assertions. */
+export interface ClaimsView {
+  readonly eat_profile: string
+  readonly iat: number
+  readonly exp: number
+  readonly iss: string
+  readonly 'ear.verifier-id': { readonly developer: string; readonly build: string }
+  readonly submods: {
+    readonly cpu0: {
+      readonly 'ear.status': string
+      readonly 'ear.appraisal-policy-id': string
+      readonly 'ear.trustworthiness-vector': Readonly<Record<string, number>>
+      readonly 'ear.veraison.annotated-evidence': {
+        readonly runtime_data_claims: Readonly<Record<string, unknown>>
+        readonly [claim: string]: unknown
+      }
+    }
+  }
+  readonly initguard: Readonly<Record<string, unknown>>
+}
+
+/** `claims` as a {@link ClaimsView}. */
+export function claimsView(claims: unknown): ClaimsView {
+  return claims as ClaimsView
+}
