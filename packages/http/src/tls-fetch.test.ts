@@ -46,7 +46,7 @@ afterAll(async () => {
   await Promise.all([byAuthority.close(), bySelfSigned.close(), wrongName.close()])
 })
 
-function client(tls: HttpClientOptions['tls']): HttpClient {
+function client(tls: NonNullable<HttpClientOptions['tls']>): HttpClient {
   return new HttpClient({ tls, backoffMs: 1, attempts: 3 })
 }
 

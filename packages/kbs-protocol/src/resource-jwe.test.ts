@@ -46,7 +46,7 @@ function trusteeStyleJwe(
   const cek = randomBytes(32)
   let header: Record<string, unknown>
   let encryptedKey: Buffer
-  const publicKey = createPublicKey({ key: teeKey, format: 'jwk' })
+  const publicKey = createPublicKey({ key: { ...teeKey }, format: 'jwk' })
   if (teeKey.kty === 'EC') {
     const ephemeral = generateKeyPairSync('ec', { namedCurve: teeKey.crv })
     const epk = ephemeral.publicKey.export({ format: 'jwk' })
