@@ -26,7 +26,7 @@ let net: CountingNetwork
 beforeAll(async () => {
   const tls = selfSignedLoopbackCertificate()
   ;[a, b, secure] = await Promise.all([startServer(), startServer(), startServer(tls)])
-  trusting = await fetchTrusting(tls.cert)
+  trusting = fetchTrusting(tls.cert)
 })
 afterAll(async () => {
   await Promise.all([a.close(), b.close(), secure.close()])

@@ -13,16 +13,23 @@
  * - redirects followed by hand, at most `maxRedirects`, never in a loop, never from https to http
  *   (unless the caller allows that host), never carrying credentials to another origin;
  * - user info in a URL sent as basic authentication, never in the URL, and redacted (with
- *   credential-like query parameters) in every message.
+ *   credential-like query parameters) in every message;
+ * - optionally, per-client TLS trust (CA certificates or one pinned certificate); a certificate
+ *   that is not trusted fails at once as a verification failure.
  *
  * @module
  */
 import { InitguardError } from '@initguard/core'
 import { httpErrors, type HttpErrorMapper, type HttpFailure } from './http-errors.ts'
 import { HttpResponse } from './http-response.ts'
-import { hopelessNetworkFailure, isTransportFailure } from './network-failure.ts'
+import {
+  certificateFailure,
+  hopelessNetworkFailure,
+  isTransportFailure,
+} from './network-failure.ts'
 import { redactUrl } from './redact-url.ts'
 import { backoffDelay, isRetryableStatus, retryAfterMs, sleepTimer } from './retry-policy.ts'
+import { tlsFetch, type HttpTlsOptions } from './tls-fetch.ts'
 
 /** Settings of an {@link HttpClient}. */
 export interface HttpClientOptions {
@@ -47,7 +54,12 @@ export interface HttpClientOptions {
   readonly userAgent?: string
   /** How failures become coded errors; default `ERR_HTTP_…` codes. A request may bring its own. */
   readonly errors?: HttpErrorMapper
-  /** The fetch implementation; default the global one. */
+  /**
+   * Whom https trusts instead of Node's built-in roots: CA certificates, or one pinned server
+   * certificate ({@link tlsFetch}). Not together with `fetch`.
+   */
+  readonly tls?: HttpTlsOptions
+  /** The fetch implementation; default the global one (or, with `tls`, {@link tlsFetch}'s). */
   readonly fetch?: typeof fetch
   /** How to wait between attempts; default a timer (which the signal cuts short). */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
@@ -162,12 +174,21 @@ function describe(error: unknown): string {
 /** The one outbound HTTP client. Stateless apart from its settings: share it freely. */
 export class HttpClient {
   readonly #options: HttpClientOptions
+  readonly #fetch: typeof fetch
 
+  /**
+   * @throws {@link MalformedInputError} `ERR_TLS_CERTIFICATE_INVALID` for `tls` PEM that holds
+   *   no certificate or one that does not parse.
+   */
   constructor(options: HttpClientOptions = {}) {
     positive(options.timeoutMs, 1, 'timeoutMs')
     positive(options.totalTimeoutMs, 1, 'totalTimeoutMs')
     positive(options.attempts, 1, 'attempts')
+    // Both would leave one of them unused: refuse rather than silently drop the TLS trust.
+    if (options.tls !== undefined && options.fetch !== undefined)
+      throw new RangeError('give an HttpClient either tls or fetch, not both')
     this.#options = options
+    this.#fetch = options.fetch ?? (options.tls === undefined ? fetch : tlsFetch(options.tls))
   }
 
   /**
@@ -233,6 +254,14 @@ export class HttpClient {
           if (total.expired)
             throw fail({ kind: 'network', reason: describe(total.signal.reason), cause: error })
           if (!isTransportFailure(error)) throw error
+          const untrusted = certificateFailure(error)
+          if (untrusted !== undefined)
+            throw fail({
+              kind: 'tls',
+              reason: untrusted.reason,
+              systemCode: untrusted.code,
+              cause: error,
+            })
           const hopeless = hopelessNetworkFailure(error)
           // No network, no DNS or nothing listening: another attempt would fail the same way.
           if (hopeless !== undefined)
@@ -281,7 +310,7 @@ export class HttpClient {
     fail: (failure: Omit<HttpFailure, 'what' | 'url' | 'attempts'>) => InitguardError,
   ): Promise<{ response: Response; at: URL }> {
     const options = this.#options
-    const fetchImpl = options.fetch ?? fetch
+    const fetchImpl = this.#fetch
     const method = request.method ?? 'GET'
     const headers = new Headers({ 'user-agent': options.userAgent ?? 'initguard' })
     for (const [name, value] of Object.entries(request.headers ?? {})) headers.set(name, value)

@@ -8,6 +8,7 @@
 import {
   MalformedInputError,
   UnavailableError,
+  VerificationError,
   type ErrorCode,
   type ErrorDetails,
   type InitguardError,
@@ -20,10 +21,12 @@ import {
  * - `status`: every attempt got HTTP 429 or 5xx, or a status the caller does not accept;
  * - `redirect`: a redirect the client will not follow (too many, a loop, https → http, not http);
  * - `too-large`: a body over its limit;
- * - `cancelled`: the caller's signal aborted the request.
+ * - `cancelled`: the caller's signal aborted the request;
+ * - `tls`: the server's certificate is not trusted (no chain to a trusted root, expired, another
+ *   host's name, not the pinned certificate; never retried).
  */
 export type HttpFailureKind =
-  'unreachable' | 'network' | 'status' | 'redirect' | 'too-large' | 'cancelled'
+  'unreachable' | 'network' | 'status' | 'redirect' | 'too-large' | 'cancelled' | 'tls'
 
 /** One failure, with everything a message needs; the URL is already redacted. */
 export interface HttpFailure {
@@ -52,7 +55,7 @@ export type HttpErrorMapper = (failure: HttpFailure) => InitguardError
 export interface HttpErrorScheme {
   /** The error-code area: `KDS` gives `ERR_KDS_UNREACHABLE`, `ERR_KDS_UNAVAILABLE`, … */
   readonly area: string
-  /** Codes that differ from the defaults (`ERR_<area>_` + UNREACHABLE, UNAVAILABLE, STATUS, REDIRECT, TOO_LARGE, CANCELLED). */
+  /** Codes that differ from the defaults (`ERR_<area>_` + UNREACHABLE, UNAVAILABLE, STATUS, REDIRECT, TOO_LARGE, CANCELLED, TLS). */
   readonly codes?: Partial<Readonly<Record<HttpFailureKind, ErrorCode>>>
   /** Hints that differ from the generic ones. */
   readonly hints?: Partial<Readonly<Record<HttpFailureKind, string>>>
@@ -65,6 +68,7 @@ const SUFFIXES: Readonly<Record<HttpFailureKind, string>> = {
   redirect: 'REDIRECT',
   'too-large': 'TOO_LARGE',
   cancelled: 'CANCELLED',
+  tls: 'TLS',
 }
 
 const HINTS: Readonly<Record<HttpFailureKind, string>> = {
@@ -74,6 +78,7 @@ const HINTS: Readonly<Record<HttpFailureKind, string>> = {
   redirect: 'the server redirects where Initguard will not follow; report it to its operator',
   'too-large': 'a response this large is not plausible; check the URL',
   cancelled: 'the request was cancelled; run it again',
+  tls: "check the URL and the CA or pinned certificate given for this server, and the server's own certificate",
 }
 
 /** The part of a message after "cannot <what>: ". */
@@ -89,6 +94,7 @@ function explain(failure: HttpFailure): string {
     case 'unreachable':
     case 'redirect':
     case 'cancelled':
+    case 'tls':
       return failure.reason
   }
 }
@@ -96,8 +102,8 @@ function explain(failure: HttpFailure): string {
 /**
  * The mapper for a caller's error-code area: `cannot <what>: <why>`, with the redacted URL, the
  * reason (the system code for an unreachable host), the attempts and any status in the details.
- * A body over its limit is a {@link MalformedInputError}; everything else an
- * {@link UnavailableError}.
+ * A body over its limit is a {@link MalformedInputError}, an untrusted certificate a
+ * {@link VerificationError}; everything else an {@link UnavailableError}.
  */
 export function httpErrors(scheme: HttpErrorScheme): HttpErrorMapper {
   return (failure) => {
@@ -115,8 +121,8 @@ export function httpErrors(scheme: HttpErrorScheme): HttpErrorMapper {
       ...(failure.cause === undefined ? {} : { cause: failure.cause }),
     }
     const message = `cannot ${failure.what}: ${explain(failure)}`
-    return failure.kind === 'too-large'
-      ? new MalformedInputError(code, message, options)
-      : new UnavailableError(code, message, options)
+    if (failure.kind === 'too-large') return new MalformedInputError(code, message, options)
+    if (failure.kind === 'tls') return new VerificationError(code, message, options)
+    return new UnavailableError(code, message, options)
   }
 }

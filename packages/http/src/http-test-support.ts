@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { generateKeyPairSync } from 'node:crypto'
+import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -15,12 +15,15 @@ import {
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net'
 import {
+  X509_EXTENSION_OID,
   X509_NAME_OID,
   buildX509Certificate,
+  encodeBasicConstraints,
   derSequence,
   derTlv,
   derToPem,
 } from '@initguard/tee-simulator'
+import { tlsFetch } from './tls-fetch.ts'
 
 /** A scripted request handler. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void
@@ -35,32 +38,75 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-/** A self-signed certificate and key for 127.0.0.1 (PEM). */
-export function selfSignedLoopbackCertificate(): { cert: string; key: string } {
+/** A PEM certificate and its PEM private key. */
+export interface PemCertificate {
+  readonly cert: string
+  readonly key: string
+}
+
+/** What {@link loopbackCertificate} makes. */
+export interface LoopbackCertificateOptions {
+  /** The CA that signs it; default self-signed. */
+  readonly issuer?: PemCertificate
+  /** A CA certificate (basicConstraints cA) rather than a server's. */
+  readonly ca?: boolean
+  /** The IPv4 address in its subjectAltName; default 127.0.0.1. */
+  readonly address?: readonly [number, number, number, number]
+  readonly commonName?: string
+}
+
+let serial = 1n
+
+/** A certificate for a loopback server, self-signed or issued by `issuer` (PEM). */
+export function loopbackCertificate(options: LoopbackCertificateOptions = {}): PemCertificate {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000
-  const name = [{ oid: X509_NAME_OID.commonName, value: '127.0.0.1' }]
-  // subjectAltName: iPAddress [7] 127.0.0.1, which TLS checks the host against.
+  const subject = [{ oid: X509_NAME_OID.commonName, value: options.commonName ?? '127.0.0.1' }]
+  const issuerCert =
+    options.issuer === undefined ? undefined : new X509Certificate(options.issuer.cert)
+  const issuerName = [
+    {
+      oid: X509_NAME_OID.commonName,
+      value: issuerCert?.subject.replace(/^CN=/, '') ?? subject[0]?.value ?? '',
+    },
+  ]
+  // subjectAltName: iPAddress [7], which TLS checks the host against.
   const san = derSequence([
-    derTlv({ tagClass: 'context', tagNumber: 7, constructed: false }, Uint8Array.of(127, 0, 0, 1)),
+    derTlv(
+      { tagClass: 'context', tagNumber: 7, constructed: false },
+      Uint8Array.from(options.address ?? [127, 0, 0, 1]),
+    ),
   ])
   const der = buildX509Certificate(
     {
-      serialNumber: 1n,
-      issuer: name,
-      subject: name,
+      serialNumber: serial++,
+      issuer: issuerName,
+      subject,
       notBefore: new Date(hour - 3_600_000),
       notAfter: new Date(hour + 86_400_000),
       publicKey: privateKey,
-      extensions: [{ oid: '2.5.29.17', value: san }],
+      extensions: [
+        options.ca === true
+          ? {
+              oid: X509_EXTENSION_OID.basicConstraints,
+              critical: true,
+              value: encodeBasicConstraints({ ca: true }),
+            }
+          : { oid: '2.5.29.17', value: san },
+      ],
       signatureAlgorithm: 'ecdsa-sha256',
     },
-    privateKey,
+    options.issuer === undefined ? privateKey : createPrivateKey(options.issuer.key),
   )
   return {
     cert: derToPem(der),
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   }
+}
+
+/** A self-signed certificate and key for 127.0.0.1 (PEM). */
+export function selfSignedLoopbackCertificate(): PemCertificate {
+  return loopbackCertificate()
 }
 
 async function listening(
@@ -84,7 +130,7 @@ function serverState(close: () => Promise<void>): TestServer {
 }
 
 /** Start a scripted http server (or https, with `tls`). */
-export async function startServer(tls?: { cert: string; key: string }): Promise<TestServer> {
+export async function startServer(tls?: PemCertificate): Promise<TestServer> {
   const state: TestServer = serverState(async () => {
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
@@ -115,17 +161,9 @@ export interface CountingNetwork {
   readonly waits: number[]
 }
 
-/**
- * The global `fetch` trusting `cert` for https: Node's fetch takes a `dispatcher`, built here from
- * the class of its own global dispatcher (which exists once fetch has run), since the undici
- * package itself is not a dependency.
- */
-export async function fetchTrusting(cert: string): Promise<typeof fetch> {
-  await (await fetch('data:,')).arrayBuffer()
-  const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')]
-  const Agent = (global as { constructor: new (options: unknown) => unknown }).constructor
-  const dispatcher = new Agent({ connect: { ca: cert } })
-  return (input, init) => fetch(input, { ...init, dispatcher } as RequestInit)
+/** A `fetch` trusting only `cert` for https (the client's own TLS option, {@link tlsFetch}). */
+export function fetchTrusting(cert: string): typeof fetch {
+  return tlsFetch({ caPem: cert })
 }
 
 /** `base` (default the global `fetch`), counted, with waits recorded instead of slept. */

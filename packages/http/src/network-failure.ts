@@ -1,10 +1,13 @@
 /**
  * Network failures that retrying cannot cure: the host name does not resolve (no network, no DNS,
- * a typo) or nothing listens at the address. Both are reported at once instead of after a
- * backoff meant for a throttling server.
+ * a typo), nothing listens at the address, or the server's TLS certificate is not trusted. All are
+ * reported at once instead of after a backoff meant for a throttling server.
  *
  * @module
  */
+
+/** The code on the TLS error when the server's certificate is not the pinned one ({@link tlsFetch}). */
+export const PINNED_CERTIFICATE_MISMATCH = 'ERR_TLS_PINNED_CERTIFICATE_MISMATCH'
 
 /** A failure not worth retrying, with what it means for people. */
 export interface HopelessNetworkFailure {
@@ -43,6 +46,59 @@ function systemCodes(error: unknown, depth = 0): string[] {
 export function hopelessNetworkFailure(error: unknown): HopelessNetworkFailure | undefined {
   const code = systemCodes(error).find((c) => MEANINGS[c] !== undefined)
   return code === undefined ? undefined : { code, reason: `${MEANINGS[code] ?? code} (${code})` }
+}
+
+/**
+ * OpenSSL's certificate-verification codes as Node reports them, Node's own host-name mismatch,
+ * and the pinned-certificate mismatch of {@link tlsFetch}: the server is not the one trusted.
+ */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  PINNED_CERTIFICATE_MISMATCH,
+])
+
+/** The first error in `error`'s cause chain whose code is a certificate failure. */
+function certificateError(
+  error: unknown,
+  depth = 0,
+): { code: string; message: string } | undefined {
+  if (!(error instanceof Error) || depth > 8) return undefined
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && CERTIFICATE_CODES.has(code))
+    return { code, message: error.message }
+  return certificateError((error as { cause?: unknown }).cause, depth + 1)
+}
+
+/**
+ * The failure in a `fetch` error when the server's TLS certificate is not trusted (no chain to a
+ * trusted root, expired, another host's name, not the pinned certificate); `undefined` otherwise.
+ * Retrying cannot cure it, and it is a verification failure, not an outage.
+ */
+export function certificateFailure(error: unknown): HopelessNetworkFailure | undefined {
+  const found = certificateError(error)
+  return found === undefined
+    ? undefined
+    : { code: found.code, reason: `the server's certificate is not trusted: ${found.message}` }
 }
 
 /** undici's codes for a connection that failed or broke mid-way (not for bad arguments). */

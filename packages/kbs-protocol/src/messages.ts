@@ -24,6 +24,31 @@ export const KBS_PROTOCOL_VERSION = '0.4.0'
 /** The TEE names of `kbs_types::Tee` this project verifies. Others are refused by name. */
 export type KbsTee = 'snp' | 'tdx' | 'sgx'
 
+/** The TEEs this project verifies, in the order messages list them. */
+export const KBS_SUPPORTED_TEES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
+
+/**
+ * Every TEE name of `kbs_types::Tee` (serde lowercase, kbs-types 0.18 and `nvidia-dpu`): a name
+ * from this list that is not in {@link KBS_SUPPORTED_TEES} is a TEE we do not verify, anything
+ * else is not a TEE name at all.
+ */
+export const KBS_TYPES_TEE_NAMES: readonly string[] = [
+  'az-snp-vtpm',
+  'az-tdx-vtpm',
+  'nvidia',
+  'nvidia-dpu',
+  'sgx',
+  'snp',
+  'tdx',
+  'cca',
+  'csv',
+  'se',
+  'hygondcu',
+  'tpm',
+  'sample',
+  'sampledevice',
+]
+
 /** `POST /kbs/v0/auth` body. `extra-params` is free-form JSON (the client sends its hash list). */
 export interface KbsRequest {
   readonly version: string

@@ -1,0 +1,132 @@
+/**
+ * Per-client TLS trust against real local https servers: a CA bundle, an exact pinned certificate
+ * (not merely one that chains), and the refusals, each a coded verification failure at the first
+ * attempt. Also the request body and response headers a protocol client needs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { codeOf, rejected } from '@initguard/testkit'
+import { HttpClient, type HttpClientOptions } from './http-client.ts'
+import { PINNED_CERTIFICATE_MISMATCH } from './network-failure.ts'
+import {
+  loopbackCertificate,
+  startServer,
+  type PemCertificate,
+  type TestServer,
+} from './http-test-support.ts'
+
+let authority: PemCertificate
+let issued: PemCertificate
+let selfSigned: PemCertificate
+let otherSelfSigned: PemCertificate
+let byAuthority: TestServer
+let bySelfSigned: TestServer
+let wrongName: TestServer
+
+beforeAll(async () => {
+  authority = loopbackCertificate({ ca: true, commonName: 'Test TLS CA' })
+  issued = loopbackCertificate({ issuer: authority })
+  selfSigned = loopbackCertificate()
+  otherSelfSigned = loopbackCertificate()
+  ;[byAuthority, bySelfSigned, wrongName] = await Promise.all([
+    startServer(issued),
+    startServer(selfSigned),
+    startServer(loopbackCertificate({ issuer: authority, address: [10, 9, 8, 7] })),
+  ])
+  for (const server of [byAuthority, bySelfSigned, wrongName])
+    server.handler = (req, res) => {
+      const parts: Buffer[] = []
+      req.on('data', (part: Buffer) => parts.push(part))
+      req.on('end', () => {
+        res.setHeader('set-cookie', 'session=abc; Expires=Wed, 21 Oct 2099 07:28:00 GMT')
+        res.writeHead(200).end(`${req.method ?? ''} ${Buffer.concat(parts).toString()}`)
+      })
+    }
+})
+afterAll(async () => {
+  await Promise.all([byAuthority.close(), bySelfSigned.close(), wrongName.close()])
+})
+
+function client(tls: NonNullable<HttpClientOptions['tls']>): HttpClient {
+  return new HttpClient({ tls, backoffMs: 1, attempts: 3 })
+}
+
+async function post(http: HttpClient, origin: string): Promise<string> {
+  return http.request(
+    { url: `${origin}/x`, method: 'POST', body: new TextEncoder().encode('hello'), what: 'test' },
+    (r) => r.text({ maxBytes: 1024 }),
+  )
+}
+
+describe('per-client TLS trust', () => {
+  it('with a CA bundle reaches a server whose certificate it issued, sending the body', async () => {
+    expect(await post(client({ caPem: authority.cert }), byAuthority.origin)).toBe('POST hello')
+  })
+
+  it('gives the response headers (Set-Cookie) to the caller', async () => {
+    const cookie = await client({ caPem: authority.cert }).request(
+      { url: `${byAuthority.origin}/`, what: 'test' },
+      async (r) => {
+        await r.discard()
+        return r.headers.get('set-cookie')
+      },
+    )
+    expect(cookie).toMatch(/^session=abc;/)
+  })
+
+  it('with a CA bundle refuses another issuer, and a name that is not the host, at once', async () => {
+    for (const [tls, origin, code] of [
+      [{ caPem: authority.cert }, bySelfSigned.origin, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+      [{ caPem: authority.cert }, wrongName.origin, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+      [{}, byAuthority.origin, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ] as const) {
+      const error = await rejected(post(client(tls), origin))
+      expect(error.code).toBe('ERR_HTTP_TLS')
+      expect(error.category).toBe('verification')
+      expect(error.details).toMatchObject({ reason: code, attempts: 1 })
+    }
+  })
+
+  it('pinned: reaches the server presenting exactly that certificate', async () => {
+    expect(await post(client({ pinnedCertificatePem: selfSigned.cert }), bySelfSigned.origin)).toBe(
+      'POST hello',
+    )
+    // A CA-issued pinned certificate verifies with its CA given too.
+    expect(
+      await post(
+        client({ pinnedCertificatePem: issued.cert, caPem: authority.cert }),
+        byAuthority.origin,
+      ),
+    ).toBe('POST hello')
+  })
+
+  it('pinned: refuses a certificate that merely chains to the pin, or another one', async () => {
+    const seen = byAuthority.log.length + bySelfSigned.log.length
+    const chainsOnly = await rejected(
+      post(client({ pinnedCertificatePem: authority.cert }), byAuthority.origin),
+    )
+    expect(chainsOnly.code).toBe('ERR_HTTP_TLS')
+    expect(chainsOnly.details).toMatchObject({ reason: PINNED_CERTIFICATE_MISMATCH, attempts: 1 })
+    expect(chainsOnly.message).toContain('not the pinned one')
+    const other = await rejected(
+      post(client({ pinnedCertificatePem: otherSelfSigned.cert }), bySelfSigned.origin),
+    )
+    expect(other.code).toBe('ERR_HTTP_TLS')
+    // Refused during the handshake: no request reached either server.
+    expect(byAuthority.log.length + bySelfSigned.log.length).toBe(seen)
+  })
+
+  it('refuses PEM without a certificate, two pinned certificates, and tls with fetch', () => {
+    expect(codeOf(() => client({ caPem: 'not pem' }))).toBe('ERR_TLS_CERTIFICATE_INVALID')
+    expect(
+      codeOf(() =>
+        client({
+          pinnedCertificatePem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+        }),
+      ),
+    ).toBe('ERR_TLS_CERTIFICATE_INVALID')
+    expect(
+      codeOf(() => client({ pinnedCertificatePem: selfSigned.cert + otherSelfSigned.cert })),
+    ).toBe('ERR_TLS_CERTIFICATE_INVALID')
+    expect(() => new HttpClient({ tls: {}, fetch })).toThrow(RangeError)
+  })
+})

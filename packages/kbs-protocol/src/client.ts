@@ -1,0 +1,237 @@
+/**
+ * The KBS client (RCAR 0.4.0), as CoCo's `kbs_protocol` client speaks it, over the project's one
+ * HTTP client:
+ *
+ * ```text
+ * POST /kbs/v0/auth    {"version":"0.4.0","tee",…}          → challenge + kbs-session-id cookie
+ *      REPORT_DATA = SHA-384(JCS({additional-evidence, nonce, tee-pubkey})) ‖ 0¹⁶ → evidence
+ * POST /kbs/v0/attest  (cookie) {init-data?, runtime-data, tee-evidence} → {"token"}
+ * GET  /kbs/v0/resource/<repo>/<type>/<tag>  (Authorization: Bearer <token>) → JWE → plaintext
+ * ```
+ *
+ * TLS: a pinned certificate means the server must present exactly it; otherwise a CA bundle, or
+ * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
+ * then no TLS option may be given (it would be silently unused). A 401 on a resource re-runs the
+ * handshake once when the client knows how to attest (it ran {@link KbsClient.attest} itself).
+ *
+ * @module
+ */
+import { UsageError } from '@initguard/core'
+import { HttpClient, httpErrors, type HttpResponse } from '@initguard/http'
+import { expectedReportData } from './report-data-binding.ts'
+import { KBS_PROTOCOL_VERSION, type KbsAttestation, type KbsTee } from './messages.ts'
+import {
+  parseKbsAttestation,
+  parseKbsAttestationToken,
+  parseKbsChallenge,
+} from './message-parse.ts'
+import { openResource } from './resource-jwe.ts'
+import { generateTeeKeyPair, type TeeKeyKind, type TeeKeyPair } from './tee-key.ts'
+import { jsonBody, kbsResponseError, resourcePath, sessionCookie } from './client-responses.ts'
+
+/** Settings of a {@link KbsClient}. */
+export interface KbsClientOptions {
+  /** The KBS, `https://host:port` (or `http://…`, explicitly); `/kbs/v0/…` is appended. */
+  readonly url: string
+  /** Whom to trust: one exact certificate, or a CA bundle (PEM); default Node's roots. */
+  readonly tls?: { readonly pinnedCertificatePem?: string; readonly caPem?: string }
+  /** Per-request timeout; default 60 s (CoCo's client uses 60 s). */
+  readonly timeoutMs?: number
+  /** Largest resource response accepted (the JWE JSON); default 16 MiB. */
+  readonly maxResourceBytes?: number
+  /** A token and TEE key obtained elsewhere (e.g. from an attestation agent). */
+  readonly session?: KbsSession
+}
+
+/** What to attest with. */
+export interface KbsAttestOptions {
+  readonly tee: KbsTee
+  /** Makes the TEE's evidence JSON for this REPORT_DATA (64 bytes). */
+  readonly evidence: (reportData: Uint8Array) => Promise<unknown>
+  /** The exact init-data TOML the host gave the guest, sent as `init-data`. */
+  readonly initData?: string
+  /** `additional_evidence`; only `""` (no additional devices) is supported. */
+  readonly additionalEvidence?: ''
+  /** The TEE key to bind; default a fresh one of `teeKeyKind`. */
+  readonly teeKey?: TeeKeyPair
+  /** Default `P-256`, as CoCo's client. */
+  readonly teeKeyKind?: TeeKeyKind
+  readonly signal?: AbortSignal
+}
+
+/** An attested session: the token and the TEE key resources are encrypted to. */
+export interface KbsSession {
+  readonly token: string
+  readonly teeKey: TeeKeyPair
+}
+
+const MAX_CHALLENGE_BYTES = 64 * 1024
+const MAX_TOKEN_BYTES = 4 * 1024 * 1024
+
+/** An RCAR 0.4.0 client for one KBS (see the module comment). */
+export class KbsClient {
+  readonly #base: URL
+  readonly #posts: HttpClient
+  readonly #gets: HttpClient
+  readonly #maxResourceBytes: number
+  #session: KbsSession | undefined
+  #attestWith: KbsAttestOptions | undefined
+
+  /**
+   * @throws {@link UsageError} `ERR_KBS_URL` for a URL that is not http(s), or plain http with a
+   *   TLS option; {@link MalformedInputError} `ERR_TLS_CERTIFICATE_INVALID` for bad PEM.
+   */
+  constructor(options: KbsClientOptions) {
+    let base: URL
+    try {
+      base = new URL(options.url)
+    } catch {
+      throw urlError('is not a URL')
+    }
+    if (base.protocol !== 'https:' && base.protocol !== 'http:') throw urlError('is not http(s)')
+    const tls = options.tls
+    const hasTls = tls?.pinnedCertificatePem !== undefined || tls?.caPem !== undefined
+    if (base.protocol === 'http:' && hasTls)
+      throw urlError('is plain http, so its pinned or CA certificate would not be used')
+    if (base.search !== '' || base.hash !== '') throw urlError('has a query or fragment')
+    this.#base = new URL(base.href.replace(/\/*$/, '/'))
+    const common = {
+      timeoutMs: options.timeoutMs ?? 60_000,
+      errors: httpErrors({ area: 'KBS' }),
+      userAgent: 'initguard-kbs-client',
+      ...(base.protocol === 'https:' && tls !== undefined ? { tls } : {}),
+    }
+    // /auth and /attest are not repeated: a nonce is single use, so a retry could only fail.
+    this.#posts = new HttpClient({ ...common, attempts: 1 })
+    this.#gets = new HttpClient({ ...common, attempts: 3 })
+    this.#maxResourceBytes = options.maxResourceBytes ?? 16 * 1024 * 1024
+    this.#session = options.session
+  }
+
+  /** The current session, if attested. */
+  get session(): KbsSession | undefined {
+    return this.#session
+  }
+
+  /**
+   * Run the handshake: `/auth`, evidence for the bound REPORT_DATA, `/attest` with the session
+   * cookie. Remembers `options` to attest again when a resource request gets 401.
+   *
+   * @throws the server's coded errors (`ERR_KBS_UNAUTHORIZED` …, with status, type, detail),
+   *   `ERR_KBS_MESSAGE_INVALID` for a malformed response, `ERR_KBS_<network kind>`.
+   */
+  async attest(options: KbsAttestOptions): Promise<KbsSession> {
+    const teeKey = options.teeKey ?? (await generateTeeKeyPair(options.teeKeyKind ?? 'P-256'))
+    const request = {
+      version: KBS_PROTOCOL_VERSION,
+      tee: options.tee,
+      // This client binds with SHA-384 only, so that is all it offers.
+      'extra-params': { 'supported-hash-algorithms': ['sha384'] },
+    }
+    const { nonce, cookie } = await this.#post(
+      'auth',
+      request,
+      undefined,
+      options.signal,
+      async (r) => ({
+        nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES)).nonce,
+        cookie: sessionCookie(r),
+      }),
+    )
+    const additionalEvidence = options.additionalEvidence ?? ''
+    const reportData = expectedReportData({
+      nonce,
+      teePubkey: teeKey.publicJwk,
+      additionalEvidence,
+    })
+    const evidence = await options.evidence(reportData)
+    // Checked as the KBS will check it, so a bad evidence callback fails here, by path.
+    const attestation: KbsAttestation = parseKbsAttestation({
+      ...(options.initData === undefined
+        ? {}
+        : { 'init-data': { format: 'toml', body: options.initData } }),
+      'runtime-data': { nonce, 'tee-pubkey': teeKey.publicJwk },
+      'tee-evidence': { primary_evidence: evidence, additional_evidence: additionalEvidence },
+    })
+    const { token } = await this.#post('attest', attestation, cookie, options.signal, async (r) =>
+      parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES)),
+    )
+    this.#session = { token, teeKey }
+    this.#attestWith = { ...options, teeKey }
+    return this.#session
+  }
+
+  /**
+   * The plaintext of the resource `repo/type/tag`, requested with the Bearer token and decrypted
+   * with the TEE key. On 401, attests again once (when it can) and retries.
+   *
+   * @throws {@link UsageError} `ERR_KBS_NOT_ATTESTED` before any session; `ERR_KBS_RESOURCE_PATH`;
+   *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open.
+   */
+  async getResource(
+    path: string,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    const url = new URL(`kbs/v0/resource/${resourcePath(path)}`, this.#base)
+    for (let handshakes = 0; ; handshakes++) {
+      const session = this.#session
+      if (session === undefined)
+        throw new UsageError('ERR_KBS_NOT_ATTESTED', 'cannot get a resource before attesting', {
+          hint: 'call attest() first, or give the client a session',
+        })
+      const again = handshakes === 0 ? this.#attestWith : undefined
+      const outcome = await this.#gets.request(
+        {
+          url,
+          headers: { authorization: `Bearer ${session.token}` },
+          what: `get resource ${path} from the KBS`,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
+        async (r) => {
+          if (r.status === 401 && again !== undefined) {
+            await r.discard()
+            return { again }
+          }
+          if (!r.ok) throw await kbsResponseError(r, `get resource ${path}`)
+          return { jwe: await jsonBody(r, this.#maxResourceBytes) }
+        },
+      )
+      if ('jwe' in outcome) return openResource(session.teeKey.privateKey, outcome.jwe)
+      // The token expired or the KBS forgot it: one new handshake, with the same key.
+      await this.attest(outcome.again)
+    }
+  }
+
+  async #post<T>(
+    endpoint: 'auth' | 'attest',
+    body: unknown,
+    cookie: string | undefined,
+    signal: AbortSignal | undefined,
+    read: (response: HttpResponse) => Promise<T>,
+  ): Promise<T> {
+    const what = `${endpoint === 'auth' ? 'start a session with' : 'attest to'} the KBS`
+    return this.#posts.request(
+      {
+        method: 'POST',
+        url: new URL(`kbs/v0/${endpoint}`, this.#base),
+        headers: {
+          'content-type': 'application/json',
+          ...(cookie === undefined ? {} : { cookie: `kbs-session-id=${cookie}` }),
+        },
+        body: new TextEncoder().encode(JSON.stringify(body)),
+        what,
+        ...(signal === undefined ? {} : { signal }),
+      },
+      async (r) => {
+        if (!r.ok) throw await kbsResponseError(r, what)
+        return read(r)
+      },
+    )
+  }
+}
+
+function urlError(problem: string): UsageError {
+  return new UsageError('ERR_KBS_URL', `the KBS URL ${problem}`, {
+    hint: 'give https://host:port (or http://host:port for a lab KBS without TLS options)',
+  })
+}

@@ -1,0 +1,161 @@
+/**
+ * The resource JWE: round trips on every curve and RSA; JWEs built independently with node:crypto
+ * primitives exactly as Trustee's Rust code builds them open with `openResource` (wire
+ * compatibility); tampering, another key and algorithms outside the allow-list are refused.
+ */
+import {
+  createCipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+  constants,
+  type KeyObject,
+} from 'node:crypto'
+import { rejected } from '@initguard/testkit'
+import { describe, expect, it } from 'vitest'
+import type { KbsResourceJwe, TeePublicJwk } from './messages.ts'
+import { openResource, sealResource } from './resource-jwe.ts'
+import { TEE_KEY_KINDS, generateTeeKeyPair } from './tee-key.ts'
+
+const secret = new TextEncoder().encode('the workload secret')
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url')
+
+/** Concat KDF (NIST SP 800-56A, RFC 7518 §4.6.2): one SHA-256 round, 256-bit output. */
+function concatKdf(z: Buffer, algorithmId: string): Buffer {
+  const lengthPrefixed = (data: Buffer): Buffer =>
+    Buffer.concat([Buffer.from(Uint32Array.of(data.length).buffer).reverse(), data])
+  return createHash('sha256')
+    .update(Buffer.of(0, 0, 0, 1))
+    .update(z)
+    .update(lengthPrefixed(Buffer.from(algorithmId)))
+    .update(lengthPrefixed(Buffer.alloc(0)))
+    .update(lengthPrefixed(Buffer.alloc(0)))
+    .update(Buffer.of(0, 0, 1, 0))
+    .digest()
+}
+
+/** What Trustee's `kbs/src/jwe` does, with node:crypto primitives only. */
+function trusteeStyleJwe(
+  teeKey: TeePublicJwk,
+  plaintext: Uint8Array,
+  alg?: string,
+): KbsResourceJwe {
+  const cek = randomBytes(32)
+  let header: Record<string, unknown>
+  let encryptedKey: Buffer
+  const publicKey = createPublicKey({ key: { ...teeKey }, format: 'jwk' })
+  if (teeKey.kty === 'EC') {
+    const ephemeral = generateKeyPairSync('ec', { namedCurve: teeKey.crv })
+    const epk = ephemeral.publicKey.export({ format: 'jwk' })
+    header = {
+      alg: 'ECDH-ES+A256KW',
+      enc: 'A256GCM',
+      epk: { crv: epk.crv, kty: 'EC', x: epk.x, y: epk.y },
+    }
+    const z = diffieHellman({ privateKey: ephemeral.privateKey, publicKey })
+    const kek = concatKdf(z, 'ECDH-ES+A256KW')
+    const wrap = createCipheriv('id-aes256-wrap', kek, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'))
+    encryptedKey = Buffer.concat([wrap.update(cek), wrap.final()])
+    expect(encryptedKey).toHaveLength(40)
+  } else {
+    header = { alg: alg ?? 'RSA-OAEP-256', enc: 'A256GCM' }
+    encryptedKey =
+      alg === 'RSA1_5'
+        ? publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, cek)
+        : publicEncrypt(
+            { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+            cek,
+          )
+  }
+  const protectedHeader = b64url(Buffer.from(JSON.stringify(header)))
+  const iv = randomBytes(12)
+  const gcm = createCipheriv('aes-256-gcm', cek, iv)
+  gcm.setAAD(Buffer.from(protectedHeader, 'ascii'))
+  const ciphertext = Buffer.concat([gcm.update(plaintext), gcm.final()])
+  return {
+    protected: protectedHeader,
+    encrypted_key: b64url(encryptedKey),
+    iv: b64url(iv),
+    ciphertext: b64url(ciphertext),
+    tag: b64url(gcm.getAuthTag()),
+  }
+}
+
+/** `text` with its first base64url character changed. */
+function flipped(text: string): string {
+  return (text.startsWith('A') ? 'B' : 'A') + text.slice(1)
+}
+
+async function refusal(key: KeyObject, jwe: unknown): Promise<string> {
+  return (await rejected(openResource(key, jwe))).code
+}
+
+describe('resource JWE', () => {
+  it.each(TEE_KEY_KINDS)(
+    'round-trips with a %s TEE key, protected = {alg, enc[, epk]}',
+    async (kind) => {
+      const { publicJwk, privateKey } = await generateTeeKeyPair(kind)
+      const jwe = await sealResource(publicJwk, secret)
+      expect(Object.keys(jwe)).toEqual(['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag'])
+      const header = JSON.parse(Buffer.from(jwe.protected, 'base64url').toString()) as object
+      expect(Object.keys(header)).toEqual(
+        publicJwk.kty === 'EC' ? ['alg', 'enc', 'epk'] : ['alg', 'enc'],
+      )
+      expect(header).toMatchObject({ alg: publicJwk.alg, enc: 'A256GCM' })
+      expect(await openResource(privateKey, jwe)).toEqual(secret)
+      expect(
+        await openResource(privateKey, await sealResource(publicJwk, new Uint8Array())),
+      ).toEqual(new Uint8Array())
+    },
+  )
+
+  it.each(['P-256', 'P-384', 'P-521', 'RSA-2048'] as const)(
+    'opens a JWE built as Trustee builds it (%s)',
+    async (kind) => {
+      const { publicJwk, privateKey } = await generateTeeKeyPair(kind)
+      expect(await openResource(privateKey, trusteeStyleJwe(publicJwk, secret))).toEqual(secret)
+    },
+  )
+
+  it('refuses a tampered tag, ciphertext, IV, protected header or wrapped key', async () => {
+    const { publicJwk, privateKey } = await generateTeeKeyPair('P-256')
+    const jwe = await sealResource(publicJwk, secret)
+    const header = JSON.parse(Buffer.from(jwe.protected, 'base64url').toString()) as object
+    const reordered = b64url(Buffer.from(JSON.stringify({ enc: 'A256GCM', ...header })))
+    for (const tampered of [
+      { ...jwe, tag: flipped(jwe.tag) },
+      { ...jwe, ciphertext: flipped(jwe.ciphertext) },
+      { ...jwe, iv: flipped(jwe.iv) },
+      { ...jwe, encrypted_key: flipped(jwe.encrypted_key) },
+      // Same header, other bytes: the AAD changes, so the tag no longer matches.
+      { ...jwe, protected: reordered },
+    ])
+      expect(await refusal(privateKey, tampered)).toBe('ERR_KBS_RESOURCE_DECRYPT')
+    const other = await generateTeeKeyPair('P-256')
+    expect(await refusal(other.privateKey, jwe)).toBe('ERR_KBS_RESOURCE_DECRYPT')
+    expect(await refusal(privateKey, { ...jwe, aad: 'AA' })).toBe('ERR_KBS_MESSAGE_INVALID')
+  })
+
+  it('opens only with the key’s own algorithm and A256GCM', async () => {
+    const rsa = await generateTeeKeyPair('RSA-2048')
+    const pkcs1 = trusteeStyleJwe(rsa.publicJwk, secret, 'RSA1_5')
+    expect(await refusal(rsa.privateKey, pkcs1)).toBe('ERR_KBS_RESOURCE_DECRYPT')
+    const ec = await generateTeeKeyPair('P-256')
+    // An RSA-OAEP-256 JWE offered to an EC key's holder, and an EC JWE to an RSA key's.
+    expect(await refusal(ec.privateKey, await sealResource(rsa.publicJwk, secret))).toBe(
+      'ERR_KBS_RESOURCE_DECRYPT',
+    )
+    expect(await refusal(rsa.privateKey, await sealResource(ec.publicJwk, secret))).toBe(
+      'ERR_KBS_RESOURCE_DECRYPT',
+    )
+    const jwe = await sealResource(ec.publicJwk, secret)
+    const header = JSON.parse(Buffer.from(jwe.protected, 'base64url').toString()) as object
+    const a128 = b64url(Buffer.from(JSON.stringify({ ...header, enc: 'A128GCM' })))
+    expect(await refusal(ec.privateKey, { ...jwe, protected: a128 })).toBe(
+      'ERR_KBS_RESOURCE_DECRYPT',
+    )
+  })
+})
