@@ -24,7 +24,6 @@ export {
 } from './network-failure.ts'
 export type { HopelessNetworkFailure } from './network-failure.ts'
 export { redactUrl } from './redact-url.ts'
-export { fetchTrustingCa } from './trusted-ca-fetch.ts'
 export type { RedactUrlOptions } from './redact-url.ts'
 export { tlsFetch } from './tls-fetch.ts'
 export type { HttpTlsOptions } from './tls-fetch.ts'

@@ -13,7 +13,7 @@ import {
   VerificationError,
 } from '@initguard/core'
 import { readInput } from '@initguard/files'
-import { HttpClient, fetchTrustingCa, httpErrors } from '@initguard/http'
+import { HttpClient, httpErrors } from '@initguard/http'
 
 /** Where and as whom the admin commands talk. */
 export interface KbsAdminTarget {
@@ -71,7 +71,7 @@ export async function kbsAdminTarget(
     attempts: 1,
     timeoutMs: 30_000,
     errors: httpErrors({ area: 'KBS' }),
-    ...(ca === undefined ? {} : { fetch: fetchTrustingCa(ca) }),
+    ...(ca === undefined ? {} : { tls: { caPem: ca } }),
   })
   return { url: url.replace(/\/+$/, ''), client, key, algorithm }
 }

@@ -1,48 +1,15 @@
 /**
- * What `initguard kbs serve` does once its options are parsed: load the configuration, the admin
- * keys and the TLS identity, build the services and the app, listen, and stop on SIGINT/SIGTERM.
+ * What `initguard kbs serve` does once its options are parsed: load the configuration, start the
+ * KBS (`startKbs`), say where it listens and how to pin it, and stop on SIGINT/SIGTERM.
  *
  * @module
  */
-import { mkdir } from 'node:fs/promises'
-import { readInput } from '@initguard/files'
-import {
-  buildKbsApp,
-  ensureGeneratedTlsIdentity,
-  listenKbs,
-  loadKbsServerConfig,
-  loadTlsIdentity,
-  parseAdminPublicKey,
-  type AdminPublicKey,
-  type KbsServerConfig,
-  type TlsIdentity,
-} from '@initguard/kbs'
+import { KBS_MASTER_KEY_ENV, loadKbsServerConfig, startKbs } from '@initguard/kbs'
 import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { LISTEN_VALUE } from './kbs-serve.ts'
-import { createKbsServices } from './kbs-wiring.ts'
-
-async function adminKeysOf(config: KbsServerConfig): Promise<AdminPublicKey[]> {
-  return Promise.all(
-    config.adminPublicKeyFiles.map(async (file) => {
-      const bytes = await readInput(file, { what: 'admin public key', maxSize: 64 * 1024 })
-      return parseAdminPublicKey(new TextDecoder().decode(bytes), file)
-    }),
-  )
-}
-
-async function tlsOf(config: KbsServerConfig, now: Date): Promise<TlsIdentity | undefined> {
-  switch (config.tls.mode) {
-    case 'insecure-http':
-      return undefined
-    case 'files':
-      return loadTlsIdentity(config.tls.certFile, config.tls.keyFile, config.listen.host)
-    case 'generate':
-      return ensureGeneratedTlsIdentity(config.dataDir, config.listen.host, now)
-  }
-}
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function stopSignal(): Promise<string> {
@@ -79,36 +46,27 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
     ...(configFile === undefined ? {} : { config: configFile }),
     insecureHttp: optionGiven(args, 'insecure-http'),
   })
-  const adminKeys = await adminKeysOf(config)
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
-  const now = new Date()
-  const tls = await tlsOf(config, now)
-  const services = await createKbsServices(config, now)
-  const app = await buildKbsApp({
-    ...services,
-    adminKeys,
-    config,
-    ...(tls === undefined ? {} : { tls }),
-    clock: () => new Date(),
+  const masterKeyEnv = process.env[KBS_MASTER_KEY_ENV]
+  const kbs = await startKbs(config, {
+    ...(masterKeyEnv === undefined ? {} : { masterKeyEnv }),
   })
-  const listening = await listenKbs(app, config.listen)
+  const { tls } = kbs
   for (const warning of tls?.warnings ?? []) io.stderr.write(`warning: ${warning}\n`)
   io.stderr.write(
     [
-      `initguard KBS listening on ${listening.url}`,
+      `initguard KBS listening on ${kbs.url}`,
       ...(tls === undefined
         ? ['warning: plain HTTP (--insecure-http): cookies and tokens travel unencrypted']
         : [
-            `TLS certificate ${tls.certFile}${tls.generated ? ' (generated now)' : ''}`,
+            `TLS certificate ${tls.certFile}${tls.generated ? ' (generated now)' : ''}: give it to clients (kbs admin --ca, aa.toml/cdh.toml kbs_cert)`,
             `TLS SPKI pin (SHA-256, base64): ${tls.spkiPin}`,
           ]),
-      ...(services.simulatedTrust
-        ? ['warning: SIMULATED TRUST (--trust-sim): never use with real secrets']
+      ...(kbs.services.simulatedTrust
+        ? ['warning: SIMULATED TRUST (--trust-sim): evidence from the TEE simulator is accepted; never use with real secrets']
         : []),
     ].join('\n') + '\n',
   )
   await stopSignal()
-  await app.close()
-  await services.store.close()
+  await kbs.close()
   return 0
 }

@@ -4,10 +4,10 @@
  * @module
  */
 import type { Command, StringOptionSpec } from '../command.ts'
-import { PATH_VALUE, freeValue } from '../option-values.ts'
+import { PATH_VALUE, freeValue, type OptionValue } from '../option-values.ts'
 
 /** `--listen HOST:PORT` (parsed strictly by the server configuration). */
-export const LISTEN_VALUE = freeValue('HOST:PORT', '127.0.0.1:8443')
+export const LISTEN_VALUE: OptionValue<string> = freeValue('HOST:PORT', '127.0.0.1:8443')
 const path = (help: string, valueName = 'FILE'): StringOptionSpec => ({
   type: 'string',
   value: PATH_VALUE,

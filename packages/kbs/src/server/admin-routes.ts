@@ -131,8 +131,14 @@ export async function registerAdminRoutes(
       const name = workloadName(request.params)
       if (name === undefined) return sendProblem(reply, BAD_NAME)
       let definition: unknown
+      // The path names the workload; a body without a name takes it from there.
+      const body: unknown = request.body
+      const named =
+        typeof body === 'object' && body !== null && !Array.isArray(body) && !('name' in body)
+          ? { name, ...body }
+          : body
       try {
-        definition = context.validateWorkload(request.body)
+        definition = context.validateWorkload(named)
       } catch (error) {
         if (!isInitguardError(error)) throw error
         return sendProblem(

@@ -1,54 +1,71 @@
 /**
- * Route tests that need only the admin keys and a store (the integrator switches the store to
- * SQLite and adds the handshake tests with the real appraiser, tokens and protocol library).
+ * Route tests on the real parts (SQLite store, tokens, appraiser, protocol functions) where only
+ * the admin keys and the store matter: admin refusals change nothing, uploads, workloads, limits,
+ * service routes and logs. The full handshake is in `../service/handshake.test.ts`.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { InternalError, MalformedInputError } from '@initguard/core'
 import { thrown } from '@initguard/testkit'
 import type { KbsStore } from '../ports.ts'
+import { createKbsServices, type KbsServices } from '../service/kbs-services.ts'
 import { testAdminKey, testAdminToken } from './admin-auth-test-support.ts'
 import { buildKbsApp, kbsAppRoutes } from './app.ts'
 import { resolveKbsServerConfig } from './config.ts'
-import { memoryKbsStoreForTests } from './memory-kbs-store-test-support.ts'
 import { KBS_OPENAPI } from './openapi.ts'
 
 const now = new Date('2026-06-01T12:00:00Z')
 const admin = testAdminKey('EdDSA')
 const PREFIX = 'https://github.com/confidential-containers/kbs/errors/'
-const notWired = (): Promise<never> =>
-  Promise.reject(new InternalError('ERR_INTERNAL', 'not wired in these tests'))
-const apps: FastifyInstance[] = []
-
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close()
-})
-
-function validateWorkload(json: unknown): unknown {
-  const tees = (json as { tees?: unknown } | null)?.tees
-  if (!Array.isArray(tees) || tees.length === 0)
-    throw new MalformedInputError('ERR_WORKLOAD_TEES', 'tees must list at least one TEE', {
-      hint: 'add "tees": ["snp"]',
-    })
-  return json
+const cleanups: (() => Promise<void>)[] = []
+/** A valid workload definition without its name (the path gives it). */
+const WEB_WORKLOAD = {
+  tees: ['snp'],
+  initdata: ['version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n'],
+  resources: ['default/web/*'],
+  snp: { measurements: ['ab'.repeat(48)] },
 }
 
-async function app(
-  options: { store?: KbsStore; bodyLimit?: string; simulated?: boolean; lines?: string[] } = {},
-): Promise<{ app: FastifyInstance; store: KbsStore }> {
-  const store = options.store ?? memoryKbsStoreForTests()
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** The real services on a fresh data directory (offline: no collateral is fetched here). */
+async function services(bodyLimit?: string): Promise<{
+  services: KbsServices
+  config: ReturnType<typeof resolveKbsServerConfig>
+}> {
+  const root = await mkdtemp(join(tmpdir(), 'kbs-routes-'))
+  cleanups.push(() => rm(root, { recursive: true, force: true }))
   const config = resolveKbsServerConfig(
     {
-      dataDir: '/nonexistent',
+      dataDir: join(root, 'data'),
       listen: '127.0.0.1:0',
       adminPublicKey: ['admin.pub'],
       insecureHttp: true,
     },
-    options.bodyLimit === undefined
+    bodyLimit === undefined
       ? undefined
-      : { document: { limits: { body: options.bodyLimit } }, path: 'kbs.toml' },
+      : { document: { limits: { body: bodyLimit } }, path: 'kbs.toml' },
   )
+  const made = await createKbsServices(config, { online: false })
+  cleanups.push(() => made.store.close())
+  return { services: made, config }
+}
+
+async function app(
+  options: {
+    store?: (real: KbsStore) => KbsStore
+    bodyLimit?: string
+    simulated?: boolean
+    lines?: string[]
+  } = {},
+): Promise<{ app: FastifyInstance; store: KbsStore }> {
+  const { services: real, config } = await services(options.bodyLimit)
+  const store = options.store === undefined ? real.store : options.store(real.store)
   const lines = options.lines
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -57,26 +74,15 @@ async function app(
     },
   })
   const built = await buildKbsApp({
+    ...real,
     store,
-    appraiser: { appraise: notWired, mayRelease: notWired },
-    tokens: { issue: notWired, verify: notWired, jwks: notWired, rotate: notWired },
-    protocol: {
-      parseKbsRequest: () => {
-        throw new InternalError('ERR_INTERNAL', 'not wired in these tests')
-      },
-      parseKbsAttestation: () => {
-        throw new InternalError('ERR_INTERNAL', 'not wired in these tests')
-      },
-      sealResource: notWired,
-    },
-    validateWorkload,
     adminKeys: [admin.admin],
     config,
-    logger: { level: 'info', stream },
+    logger: { level: 'info', stream } as unknown as Parameters<typeof buildKbsApp>[0]['logger'] & object,
     clock: () => now,
     simulatedTrust: options.simulated ?? false,
   })
-  apps.push(built)
+  cleanups.push(() => built.close())
   return { app: built, store }
 }
 
@@ -231,14 +237,12 @@ describe('admin workloads and audit', () => {
       headers: await auth(),
     })
     expect(bad.statusCode).toBe(400)
-    expect(bad.json()).toEqual({
-      type: `${PREFIX}SerdeError`,
-      detail: 'workload web: tees must list at least one TEE (add "tees": ["snp"])',
-    })
+    expect(bad.json()).toMatchObject({ type: `${PREFIX}SerdeError` })
+    expect(bad.json<{ detail: string }>().detail).toMatch(/^workload web: .*tees/)
     const mismatch = await built.inject({
       method: 'PUT',
       url: '/kbs/v0/admin/workloads/web',
-      payload: { name: 'api', tees: ['snp'] },
+      payload: { ...WEB_WORKLOAD, name: 'api' },
       headers: await auth(),
     })
     expect(mismatch.statusCode).toBe(400)
@@ -246,7 +250,7 @@ describe('admin workloads and audit', () => {
       const put = await built.inject({
         method: 'PUT',
         url: '/kbs/v0/admin/workloads/web',
-        payload: { tees: ['snp'] },
+        payload: WEB_WORKLOAD,
         headers: await auth(),
       })
       expect(put.json()).toMatchObject({ name: 'web', version })
@@ -384,16 +388,22 @@ describe('service routes, errors and logs', () => {
 
   it('an unexpected error is a 500 with a generic detail; the real one is logged', async () => {
     const lines: string[] = []
-    const store = memoryKbsStoreForTests()
-    const broken = { ...store, ping: () => Promise.reject(new Error('disk on fire: /secret/path')) }
+    // The real store with two faults injected: a failing ping and a failing list.
     const { app: built } = await app({
-      store: {
-        ...broken,
+      store: (store) => ({
         resources: {
-          ...store.resources,
+          put: (...a) => store.resources.put(...a),
+          get: (...a) => store.resources.get(...a),
+          delete: (...a) => store.resources.delete(...a),
           list: () => Promise.reject(new Error('db password=hunter2')),
         },
-      },
+        workloads: store.workloads,
+        audit: store.audit,
+        sessions: store.sessions,
+        signingKeys: store.signingKeys,
+        ping: () => Promise.reject(new Error('disk on fire: /secret/path')),
+        close: () => store.close(),
+      }),
       lines,
     })
     const response = await built.inject({
@@ -419,22 +429,9 @@ describe('service routes, errors and logs', () => {
   })
 
   it('does not start without admin keys', async () => {
-    const config = resolveKbsServerConfig({
-      dataDir: '/x',
-      listen: '127.0.0.1:0',
-      adminPublicKey: ['a'],
-      insecureHttp: true,
-    })
+    const { services: real, config } = await services()
     const error = await buildKbsApp({
-      store: memoryKbsStoreForTests(),
-      appraiser: { appraise: notWired, mayRelease: notWired },
-      tokens: { issue: notWired, verify: notWired, jwks: notWired, rotate: notWired },
-      protocol: {
-        parseKbsRequest: notWired,
-        parseKbsAttestation: notWired,
-        sealResource: notWired,
-      },
-      validateWorkload,
+      ...real,
       adminKeys: [],
       config,
       clock: () => now,

@@ -9,7 +9,7 @@ import { buildKbsApp } from './app.ts'
 import { testAdminKey } from './admin-auth-test-support.ts'
 import { resolveKbsServerConfig } from './config.ts'
 import { listenKbs } from './listen.ts'
-import { memoryKbsStoreForTests } from './memory-kbs-store-test-support.ts'
+import { createKbsServices } from '../service/kbs-services.ts'
 import {
   GENERATED_TLS_FILES,
   ensureGeneratedTlsIdentity,
@@ -98,28 +98,9 @@ describe('the generated TLS identity', () => {
       listen: '127.0.0.1:0',
       adminPublicKey: ['admin.pub'],
     })
+    const services = await createKbsServices(config, { online: false })
     const app = await buildKbsApp({
-      store: memoryKbsStoreForTests(),
-      appraiser: {
-        appraise: () => Promise.reject(new Error('unused')),
-        mayRelease: () => Promise.reject(new Error('unused')),
-      },
-      tokens: {
-        issue: () => Promise.reject(new Error('unused')),
-        verify: () => Promise.reject(new Error('unused')),
-        jwks: () => Promise.resolve({ keys: [] }),
-        rotate: () => Promise.reject(new Error('unused')),
-      },
-      protocol: {
-        parseKbsRequest: () => {
-          throw new Error('unused')
-        },
-        parseKbsAttestation: () => {
-          throw new Error('unused')
-        },
-        sealResource: () => Promise.reject(new Error('unused')),
-      },
-      validateWorkload: (json) => json,
+      ...services,
       adminKeys: [testAdminKey('EdDSA').admin],
       config,
       tls: identity,
@@ -154,6 +135,7 @@ describe('the generated TLS identity', () => {
       expect(String((refused as { code?: unknown }).code)).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/)
     } finally {
       await app.close()
+      await services.store.close()
     }
   })
 })

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { DEFAULT_MIGRATION_TABLE, Migrator } from 'kysely/migration'
+import { DEFAULT_MIGRATION_TABLE, Migrator } from 'kysely'
 import type { Kysely } from 'kysely'
-import type { Migration, MigrationProvider } from 'kysely/migration'
+import type { Migration, MigrationProvider } from 'kysely'
 import { LocalIoError, UsageError } from '@initguard/core'
 
 /** The migrations applied by one run, in order (empty when the database was current). */
@@ -57,8 +57,7 @@ export async function migrateToLatest(
 async function executedMigrations(db: Kysely<unknown>): Promise<string[]> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true })
   if (!tables.some((table) => table.name === DEFAULT_MIGRATION_TABLE)) return []
-  const rows = await db
-    .$extendTables<{ [DEFAULT_MIGRATION_TABLE]: { name: string } }>()
+  const rows = await (db as Kysely<{ [DEFAULT_MIGRATION_TABLE]: { name: string } }>)
     .selectFrom(DEFAULT_MIGRATION_TABLE)
     .select('name')
     .execute()

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Kysely } from 'kysely'
-import type { Migration } from 'kysely/migration'
+import type { Migration } from 'kysely'
 import type { DialectColumns } from '../dialect.ts'
 
 /** The migration, for the dialect's column types. */

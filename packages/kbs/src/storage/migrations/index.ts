@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Migration } from 'kysely/migration'
+import type { Migration } from 'kysely'
 import type { DialectColumns } from '../dialect.ts'
 import { initialMigration } from './001-initial.ts'
 

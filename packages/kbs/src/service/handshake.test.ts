@@ -1,0 +1,264 @@
+/**
+ * The whole RCAR handshake over real HTTPS on loopback: `startKbs` (SQLite, generated TLS
+ * identity, simulator trust), the admin API, and the protocol client attesting with simulated SNP
+ * and TDX guests. Every refusal is checked for its status and its audit entry.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { stringToUtf8 } from '@initguard/core'
+import { rejected } from '@initguard/testkit'
+import type { KbsTee } from '@initguard/kbs-protocol'
+import { testAdminToken } from '../server/admin-auth-test-support.ts'
+import { initdataToml, simulatorWorkload, startTestKbs, type TestKbs } from './kbs-test-support.ts'
+
+const ACCEPTED = initdataToml('accepted')
+const OTHER = initdataToml('another, self-consistent')
+const SECRET = 'the database password'
+let kbs: TestKbs
+
+/** Upload a secret as Trustee's admin clients do: raw bytes, no content type. */
+async function upload(path: string, value: string): Promise<number> {
+  const token = await testAdminToken(kbs.admin, kbs.now())
+  return kbs.http.request(
+    {
+      method: 'POST',
+      url: `${kbs.kbs.url}/kbs/v0/resource/${path}`,
+      what: 'upload',
+      headers: { authorization: `Bearer ${token}` },
+      body: stringToUtf8(value),
+    },
+    (response) => Promise.resolve(response.status),
+  )
+}
+
+beforeAll(async () => {
+  kbs = await startTestKbs()
+  expect(
+    (await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', simulatorWorkload([ACCEPTED])))
+      .status,
+  ).toBe(200)
+  expect(await upload('default/app/password', SECRET)).toBe(200)
+  expect(await upload('other/app/key', 'not for app')).toBe(200)
+})
+
+afterAll(async () => {
+  await kbs.stop()
+})
+
+/** The newest audit entry. */
+async function lastAudit(): Promise<Record<string, unknown>> {
+  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+  const entries = (json as { entries: Record<string, unknown>[] }).entries
+  return entries[entries.length - 1] ?? {}
+}
+
+describe('the right workload and the right init-data get the secret', () => {
+  for (const tee of ['snp', 'tdx'] as const)
+    for (const teeKeyKind of ['P-256', 'P-384', 'RSA-2048'] as const)
+      it(`${tee} with a ${teeKeyKind} TEE key`, async () => {
+        const client = kbs.client()
+        const session = await client.attest({
+          tee,
+          evidence: kbs.guest(tee, ACCEPTED),
+          initData: ACCEPTED,
+          teeKeyKind,
+        })
+        expect(session.token.split('.')).toHaveLength(3)
+        const secret = await client.getResource('default/app/password')
+        expect(new TextDecoder().decode(secret)).toBe(SECRET)
+        expect(await lastAudit()).toMatchObject({
+          action: 'resource',
+          outcome: 'released',
+          workload: 'app',
+          resource: 'default/app/password',
+          simulated: true,
+        })
+      })
+})
+
+describe('refusals carry their status and leave an audit entry', () => {
+  const attest = (tee: KbsTee, launchedWith: string, sends: string | undefined, debug = false) =>
+    kbs.client().attest({
+      tee,
+      evidence: kbs.guest(tee as 'snp' | 'tdx', launchedWith, { debug }),
+      ...(sends === undefined ? {} : { initData: sends }),
+    })
+
+  it('another self-consistent init-data: 403', async () => {
+    const error = await rejected(attest('snp', OTHER, OTHER))
+    expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+    expect(String(error.message)).toMatch(/not one of|accepted/)
+    expect(await lastAudit()).toMatchObject({
+      action: 'attest',
+      outcome: 'denied',
+      reason: 'ERR_KBS_NO_WORKLOAD',
+    })
+  })
+
+  it('an init-data body that does not match the report: 401', async () => {
+    const error = await rejected(attest('tdx', ACCEPTED, OTHER))
+    expect(error.code).toBe('ERR_KBS_UNAUTHORIZED')
+    expect(await lastAudit()).toMatchObject({
+      outcome: 'denied',
+      reason: 'ERR_KBS_INITDATA_MISMATCH',
+    })
+  })
+
+  it('a debug guest: 403', async () => {
+    const error = await rejected(attest('snp', ACCEPTED, ACCEPTED, true))
+    expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_NO_WORKLOAD' })
+  })
+
+  it('a resource outside the workload: 403, and the secret stays put', async () => {
+    const client = kbs.client()
+    await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    const error = await rejected(client.getResource('other/app/key'))
+    expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+    expect(await lastAudit()).toMatchObject({
+      action: 'resource',
+      outcome: 'denied',
+      resource: 'other/app/key',
+    })
+  })
+
+  it('no such resource: 404', async () => {
+    const client = kbs.client()
+    await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    expect((await rejected(client.getResource('default/app/missing'))).code).toBe(
+      'ERR_KBS_NOT_FOUND',
+    )
+  })
+})
+
+describe('raw protocol abuse', () => {
+  /** POST /auth; the cookie and nonce. */
+  async function auth(): Promise<{ cookie: string; nonce: string }> {
+    return kbs.http.request(
+      {
+        method: 'POST',
+        url: `${kbs.kbs.url}/kbs/v0/auth`,
+        what: 'auth',
+        headers: { 'content-type': 'application/json' },
+        body: stringToUtf8(JSON.stringify({ version: '0.4.0', tee: 'snp', 'extra-params': '' })),
+      },
+      async (response) => {
+        const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+        const { nonce } = JSON.parse(await response.text({ maxBytes: 4096 })) as { nonce: string }
+        return { cookie, nonce }
+      },
+    )
+  }
+
+  /** POST /attest with evidence bound to `bindNonce` (default the message's nonce). */
+  async function attest(
+    cookie: string,
+    nonce: string,
+    options: { bindNonce?: string; tamper?: boolean; otherKey?: boolean } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const { generateTeeKeyPair, expectedReportData } = await import('@initguard/kbs-protocol')
+    const key = (await generateTeeKeyPair('P-256')).publicJwk
+    const bound = options.otherKey === true ? (await generateTeeKeyPair('P-256')).publicJwk : key
+    const reportData = expectedReportData({
+      nonce: options.bindNonce ?? nonce,
+      teePubkey: bound,
+      additionalEvidence: '',
+    })
+    const evidence = (await kbs.guest('snp', ACCEPTED)(reportData)) as {
+      attestation_report: { measurement: number[] }
+    }
+    if (options.tamper === true) evidence.attestation_report.measurement[0] ^= 1
+    const message = {
+      'init-data': { format: 'toml', body: ACCEPTED },
+      'runtime-data': { nonce, 'tee-pubkey': key },
+      'tee-evidence': { primary_evidence: evidence, additional_evidence: '' },
+    }
+    return kbs.http.request(
+      {
+        method: 'POST',
+        url: `${kbs.kbs.url}/kbs/v0/attest`,
+        what: 'attest',
+        headers: { 'content-type': 'application/json', cookie },
+        body: stringToUtf8(JSON.stringify(message)),
+      },
+      async (response) => ({
+        status: response.status,
+        body: JSON.parse(await response.text({ maxBytes: 1 << 20 })) as Record<string, unknown>,
+      }),
+    )
+  }
+
+  it('a good attestation, then the same session replayed: 200 then 401', async () => {
+    const { cookie, nonce } = await auth()
+    expect((await attest(cookie, nonce)).status).toBe(200)
+    const replay = await attest(cookie, nonce)
+    expect(replay.status).toBe(401)
+    expect(String(replay.body['detail'])).toMatch(/already used/)
+  })
+
+  it('a made-up nonce: 401', async () => {
+    const { cookie } = await auth()
+    const made = randomBytes(32).toString('base64')
+    expect((await attest(cookie, made)).status).toBe(401)
+  })
+
+  it('an expired challenge: 401', async () => {
+    const { cookie, nonce } = await auth()
+    kbs.advance(6 * 60_000)
+    try {
+      const late = await attest(cookie, nonce)
+      expect(late.status).toBe(401)
+    } finally {
+      kbs.advance(-6 * 60_000)
+    }
+  })
+
+  it('evidence bound to another key: 401', async () => {
+    const { cookie, nonce } = await auth()
+    const other = await attest(cookie, nonce, { otherKey: true })
+    expect(other.status).toBe(401)
+    expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_REPORT_DATA_MISMATCH' })
+  })
+
+  it('tampered evidence: 401', async () => {
+    const { cookie, nonce } = await auth()
+    const tampered = await attest(cookie, nonce, { tamper: true })
+    expect(tampered.status).toBe(401)
+    expect(await lastAudit()).toMatchObject({ action: 'attest', outcome: 'denied' })
+  })
+
+  it('evidence bound to another nonce: 401', async () => {
+    const { cookie, nonce } = await auth()
+    const other = await attest(cookie, nonce, { bindNonce: randomBytes(32).toString('base64') })
+    expect(other.status).toBe(401)
+  })
+})
+
+describe('the token', () => {
+  it('is an EAR JWT verifiable at /.well-known/jwks.json, marked simulated', async () => {
+    const { createLocalJWKSet, jwtVerify } = await import('jose')
+    const session = await kbs.client().attest({
+      tee: 'tdx',
+      evidence: kbs.guest('tdx', ACCEPTED),
+      initData: ACCEPTED,
+    })
+    const jwks = await kbs.http.request(
+      { url: `${kbs.kbs.url}/.well-known/jwks.json`, what: 'jwks' },
+      async (response) => JSON.parse(await response.text({ maxBytes: 1 << 20 })) as { keys: [] },
+    )
+    const { payload } = await jwtVerify(session.token, createLocalJWKSet(jwks), {
+      algorithms: ['ES256'],
+      currentDate: kbs.now(),
+    })
+    expect(payload).toMatchObject({
+      initguard: { workload: { name: 'app', version: 1 }, tee: 'tdx', simulated: true },
+      submods: { cpu0: { 'ear.status': 'affirming' } },
+    })
+    const annotated = (
+      payload['submods'] as Record<string, Record<string, Record<string, unknown>>>
+    )['cpu0']?.['ear.veraison.annotated-evidence']
+    expect(annotated?.['init_data_claims']).toMatchObject({
+      'cdh.toml': { kbc: { name: 'cc_kbc' } },
+    })
+  })
+})

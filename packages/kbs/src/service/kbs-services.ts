@@ -1,0 +1,117 @@
+/**
+ * The KBS's parts wired together from its configuration: the store in the data directory (with
+ * its master key), the evidence verifier with the trust the operator configured, the appraiser,
+ * the token service and the protocol functions. `initguard kbs serve`, the end-to-end tests and the
+ * benchmark all start the KBS through here, so they run exactly what operators run.
+ *
+ * @module
+ */
+import { join } from 'node:path'
+import { AmdKdsClient, IntelPcsClient } from '@initguard/collateral'
+import { readInput } from '@initguard/files'
+import { parseKbsAttestation, parseKbsRequest, sealResource } from '@initguard/kbs-protocol'
+import { simulatorTrust } from '@initguard/tee-simulator'
+import { parseCollateralJson } from '@initguard/tdx'
+import { createAppraiser } from '../appraisal/appraiser.ts'
+import { createEvidenceVerifier } from '../appraisal/evidence-verifier.ts'
+import type { EvidenceTrust } from '../appraisal/verified-evidence.ts'
+import type { KbsStore, Appraiser, TokenService } from '../ports.ts'
+import type { KbsServerConfig } from '../server/config.ts'
+import type { KbsProtocolFunctions } from '../server/route-context.ts'
+import { loadMasterKey, type MasterKey } from '../storage/master-key.ts'
+import { openKbsStore } from '../storage/open-store.ts'
+import { createTokenService } from '../tokens/token-service.ts'
+import { parseWorkloadDefinition } from '../workloads/workload-definition.ts'
+
+/** The environment variable that may hold the master key (base64 or hex of 32 bytes). */
+export const KBS_MASTER_KEY_ENV = 'INITGUARD_KBS_MASTER_KEY'
+
+/** The issuer (`iss`) of the KBS's attestation tokens. */
+export const KBS_TOKEN_ISSUER = 'initguard-kbs'
+
+/** Largest collateral file `--collateral` reads. */
+const MAX_COLLATERAL_BYTES = 16 * 1024 * 1024
+
+/** The services `buildKbsApp` needs besides the configuration. */
+export interface KbsServices {
+  readonly store: KbsStore
+  readonly appraiser: Appraiser
+  readonly tokens: TokenService
+  readonly protocol: KbsProtocolFunctions
+  readonly validateWorkload: (json: unknown) => unknown
+  /** True when `--trust-sim` made the simulator's roots acceptable. */
+  readonly simulatedTrust: boolean
+  /** Where the master key came from (never the key). */
+  readonly masterKeySource: MasterKey['source']
+}
+
+/** Options for {@link createKbsServices}. */
+export interface KbsServicesOptions {
+  /** The master key as an environment value (`INITGUARD_KBS_MASTER_KEY`), if the operator set one. */
+  readonly masterKeyEnv?: string
+  /** Fetch collateral (AMD KDS, Intel PCS) when evidence does not carry it; default true. */
+  readonly online?: boolean
+}
+
+/** The trust the configuration names: vendor roots always, the simulator only when asked. */
+async function evidenceTrust(
+  config: KbsServerConfig,
+  options: KbsServicesOptions,
+): Promise<EvidenceTrust> {
+  const cacheDir = join(config.dataDir, 'collateral-cache')
+  const online = options.online ?? true
+  const collateral =
+    config.collateralFile === undefined
+      ? undefined
+      : [
+          parseCollateralJson(
+            await readInput(config.collateralFile, {
+              what: 'DCAP collateral',
+              maxSize: MAX_COLLATERAL_BYTES,
+            }),
+          ),
+        ]
+  return {
+    snp: { kds: new AmdKdsClient({ cacheDir, offline: !online }) },
+    dcap: {
+      ...(collateral === undefined ? {} : { collateral }),
+      pcs: new IntelPcsClient({ cacheDir, offline: !online }),
+    },
+    ...(config.trustSimDir === undefined
+      ? {}
+      : { simulator: await simulatorTrust(config.trustSimDir) }),
+  }
+}
+
+/** Opens the store in the data directory and builds the appraiser and token service. */
+export async function createKbsServices(
+  config: KbsServerConfig,
+  options: KbsServicesOptions = {},
+): Promise<KbsServices> {
+  const masterKey = await loadMasterKey({
+    dataDir: config.dataDir,
+    ...(options.masterKeyEnv === undefined
+      ? {}
+      : { env: options.masterKeyEnv, envName: KBS_MASTER_KEY_ENV }),
+  })
+  const trust = await evidenceTrust(config, options)
+  const store = await openKbsStore({ dataDir: config.dataDir, masterKey: masterKey.key })
+  const tokens = createTokenService({
+    store: store.signingKeys,
+    issuer: KBS_TOKEN_ISSUER,
+    lifetimeSeconds: Math.round(config.tokenLifetimeMs / 1000),
+  })
+  const appraiser = createAppraiser({
+    verifier: createEvidenceVerifier({ trust }),
+    workloads: store.workloads,
+  })
+  return {
+    store,
+    appraiser,
+    tokens,
+    protocol: { parseKbsRequest, parseKbsAttestation, sealResource },
+    validateWorkload: parseWorkloadDefinition,
+    simulatedTrust: config.trustSimDir !== undefined,
+    masterKeySource: masterKey.source,
+  }
+}

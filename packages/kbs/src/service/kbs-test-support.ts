@@ -1,0 +1,150 @@
+/**
+ * Test support: a real KBS (`startKbs`: SQLite in a temporary data directory, a generated TLS
+ * identity, real HTTPS on loopback) that trusts a real TEE simulator, with a clock the test moves,
+ * an admin key, and simulated guests that attest with the real protocol client.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringToUtf8 } from '@initguard/core'
+import { HttpClient, httpErrors } from '@initguard/http'
+import { parseInitdata } from '@initguard/initdata'
+import { KbsClient, type KbsTee } from '@initguard/kbs-protocol'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  initSimulator,
+  simulateSnpEvidence,
+  simulateTdxEvidence,
+  type TeeSimulator,
+} from '@initguard/tee-simulator'
+import {
+  testAdminKey,
+  testAdminToken,
+  type TestAdminKey,
+} from '../server/admin-auth-test-support.ts'
+import { resolveKbsServerConfig } from '../server/config.ts'
+import { startKbs, type RunningKbs } from './start-kbs.ts'
+
+/** An init-data document as an operator writes it; `tag` makes distinct, self-consistent ones. */
+export function initdataToml(tag: string, algorithm = 'sha384'): string {
+  return `version = "0.1.0"\nalgorithm = "${algorithm}"\n\n[data]\n"cdh.toml" = '''\n[kbc]\nname = "cc_kbc"\nurl = "https://kbs.example:8443"\n# ${tag}\n'''\n`
+}
+
+/** A workload for the simulator's launch values. */
+export function simulatorWorkload(
+  accepted: readonly string[],
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    tees: ['snp', 'tdx'],
+    initdata: accepted,
+    resources: ['default/app/*'],
+    snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX] },
+    tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX] },
+    ...overrides,
+  }
+}
+
+/** A running test KBS and what talks to it. */
+export interface TestKbs {
+  readonly kbs: RunningKbs
+  readonly simulator: TeeSimulator
+  readonly admin: TestAdminKey
+  /** Moves the KBS's clock. */
+  advance(ms: number): void
+  now(): Date
+  /** An HTTPS client that trusts exactly the KBS's certificate. */
+  readonly http: HttpClient
+  /** An admin call; the response's status and JSON body. */
+  adminCall(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }>
+  /** A protocol client pinned to the KBS's certificate. */
+  client(): KbsClient
+  /** The evidence callback of a simulated guest launched with `launchedWith`. */
+  guest(
+    tee: Exclude<KbsTee, 'sgx'>,
+    launchedWith: string,
+    options?: { readonly debug?: boolean },
+  ): (reportData: Uint8Array) => Promise<unknown>
+  stop(): Promise<void>
+}
+
+/** Start a KBS that trusts a fresh simulator (`--trust-sim`). */
+export async function startTestKbs(): Promise<TestKbs> {
+  const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
+  const { simulator } = await initSimulator(join(root, 'sim'))
+  const admin = testAdminKey('EdDSA')
+  const adminPub = join(root, 'admin.pub')
+  await writeFile(adminPub, admin.publicPem)
+  let offset = 0
+  const now = (): Date => new Date(Date.now() + offset)
+  const config = resolveKbsServerConfig({
+    dataDir: join(root, 'data'),
+    listen: '127.0.0.1:0',
+    adminPublicKey: [adminPub],
+    trustSim: simulator.dir,
+  })
+  const kbs = await startKbs(config, { online: false, logger: { level: 'silent' }, clock: now })
+  const certPem = kbs.tls?.certPem ?? ''
+  const http = new HttpClient({
+    attempts: 1,
+    errors: httpErrors({ area: 'KBS' }),
+    tls: { pinnedCertificatePem: certPem },
+  })
+  const adminCall: TestKbs['adminCall'] = async (method, path, body) => {
+    const token = await testAdminToken(admin, now())
+    return http.request(
+      {
+        method,
+        url: `${kbs.url}${path}`,
+        what: `admin ${path}`,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: stringToUtf8(JSON.stringify(body)) }),
+      },
+      async (response) => {
+        const text = await response.text({ maxBytes: 1 << 20 })
+        return {
+          status: response.status,
+          json: text === '' ? undefined : (JSON.parse(text) as unknown),
+        }
+      },
+    )
+  }
+  return {
+    kbs,
+    simulator,
+    admin,
+    advance: (ms) => {
+      offset += ms
+    },
+    now,
+    http,
+    adminCall,
+    client: () => new KbsClient({ url: kbs.url, tls: { pinnedCertificatePem: certPem } }),
+    guest:
+      (tee, launchedWith, options = {}) =>
+      (reportData) => {
+        const request = {
+          initdata: parseInitdata(stringToUtf8(launchedWith)),
+          reportData,
+          ...(options.debug === undefined ? {} : { debug: options.debug }),
+        }
+        const evidence =
+          tee === 'snp'
+            ? simulateSnpEvidence(simulator.material.snp, request)
+            : simulateTdxEvidence(simulator.material.tdx, request)
+        return Promise.resolve(JSON.parse(JSON.stringify(evidence)) as unknown)
+      },
+    stop: async () => {
+      await kbs.close()
+      await rm(root, { recursive: true, force: true })
+    },
+  }
+}
