@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { thrown } from '@initguard/testkit'
 import { jsonError, runInProcess } from './cli-test-support.ts'
 import { adminToken } from './commands/kbs-admin-request.ts'
+import { parseWorkloadDefinition } from '@initguard/kbs'
 import { workloadDefinitionJson } from './commands/kbs-workload-json.ts'
 
 const dir = await mkdtemp(join(tmpdir(), 'kbs-cli-'))
@@ -95,21 +96,38 @@ describe('initguard kbs admin', () => {
       initdata: [{ file: 'id.toml', bytes: new Uint8Array(await readFile(join(dir, 'id.toml'))) }],
       resources: ['default/web/*'],
       snpMeasurements: [new Uint8Array(48).fill(0xab)],
-      tdxMrtd: [],
+      tdxMrtd: [new Uint8Array(48).fill(0xcd)],
       tdxRtmr: [{ index: 2, value: new Uint8Array(48) }],
       allowDebug: false,
     })
     expect(definition).toEqual({
       name: 'web',
       tees: ['snp', 'tdx'],
-      initdata: [{ toml: text }],
+      initdata: [text],
       resources: ['default/web/*'],
-      'reference-values': {
-        snp: { measurements: ['ab'.repeat(48)] },
-        tdx: { rtmr: { '2': ['00'.repeat(48)] } },
-      },
-      'allow-debug': false,
+      snp: { measurements: ['ab'.repeat(48)] },
+      tdx: { mrtd: ['cd'.repeat(48)], rtmr2: ['00'.repeat(48)] },
     })
+    // What the admin command sends is what the KBS accepts.
+    expect(parseWorkloadDefinition(definition)).toMatchObject({ name: 'web', tees: ['snp', 'tdx'] })
+    const base = {
+      name: 'w',
+      initdata: [{ file: 'id.toml', bytes: new TextEncoder().encode(text) }],
+      resources: ['default/w/*'],
+      snpMeasurements: [],
+      tdxMrtd: [],
+      tdxRtmr: [],
+      allowDebug: false,
+    }
+    // A TEE without its reference values, or values for a TEE not listed: refused before sending.
+    expect(thrown(() => workloadDefinitionJson({ ...base, tees: ['snp'] })).code).toBe(
+      'ERR_OPTION_NOT_APPLICABLE',
+    )
+    expect(
+      thrown(() =>
+        workloadDefinitionJson({ ...base, tees: ['tdx'], snpMeasurements: [new Uint8Array(48)] }),
+      ).code,
+    ).toBe('ERR_OPTION_NOT_APPLICABLE')
     const notText = () =>
       workloadDefinitionJson({
         ...{

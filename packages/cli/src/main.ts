@@ -26,6 +26,7 @@ import { inspectCommand } from './commands/evidence-inspect.ts'
 import { verifySnpCommand } from './commands/evidence-verify.ts'
 import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
 import { kbsAdminCommand } from './commands/kbs-admin.ts'
+import { kbsGetResourceCommand } from './commands/kbs-get-resource.ts'
 import { kbsKeygenCommand } from './commands/kbs-keygen.ts'
 import { kbsServeCommand } from './commands/kbs-serve.ts'
 import { simEvidenceCommand } from './commands/sim-evidence.ts'
@@ -78,7 +79,7 @@ const GROUPS: readonly CommandGroup[] = [
   {
     name: 'kbs',
     summary: 'the key broker: serve it (Trustee-compatible, HTTPS), administer it, make admin keys',
-    commands: [kbsServeCommand, kbsAdminCommand, kbsKeygenCommand],
+    commands: [kbsServeCommand, kbsAdminCommand, kbsKeygenCommand, kbsGetResourceCommand],
   },
 ]
 

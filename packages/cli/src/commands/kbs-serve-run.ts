@@ -62,7 +62,9 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
             `TLS SPKI pin (SHA-256, base64): ${tls.spkiPin}`,
           ]),
       ...(kbs.services.simulatedTrust
-        ? ['warning: SIMULATED TRUST (--trust-sim): evidence from the TEE simulator is accepted; never use with real secrets']
+        ? [
+            'warning: SIMULATED TRUST (--trust-sim): evidence from the TEE simulator is accepted; never use with real secrets',
+          ]
         : []),
     ].join('\n') + '\n',
   )

@@ -1,20 +1,22 @@
 /**
  * The workload definition `initguard kbs admin workload put` sends, built from its options. The
  * init-data documents go in as their exact text (the KBS computes each TEE's fitted digest
- * itself); the server validates the whole definition (`parseWorkloadDefinition`).
+ * itself); the server validates the whole definition (`parseWorkloadDefinition`), and this module
+ * refuses early what can only fail there: a TEE without its reference values, or reference values
+ * for a TEE the workload does not list.
  *
  * ```json
  * {"name": "web", "tees": ["snp", "tdx"],
- *  "initdata": [{"toml": "<exact document text>"}],
+ *  "initdata": ["<exact document text>"],
  *  "resources": ["default/web/*"],
- *  "reference-values": {"snp": {"measurements": ["<hex>"], "min-tcb": {...}},
- *                       "tdx": {"mrtd": ["<hex>"], "rtmr": {"0": ["<hex>"]}}},
- *  "allow-debug": false, "cel": "<expression>"}
+ *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "allowDebug": false},
+ *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
+ *  "cel": "<expression>"}
  * ```
  *
  * @module
  */
-import { MalformedInputError } from '@initguard/core'
+import { MalformedInputError, UsageError } from '@initguard/core'
 
 /** What the options say. */
 export interface WorkloadOptions {
@@ -42,7 +44,7 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 export function workloadDefinitionJson(options: WorkloadOptions): Record<string, unknown> {
   const initdata = options.initdata.map(({ file, bytes }) => {
     try {
-      return { toml: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) }
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
     } catch (cause) {
       throw new MalformedInputError(
         'ERR_KBS_INITDATA_NOT_UTF8',
@@ -54,29 +56,51 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
       )
     }
   })
+  const has = (tee: string): boolean => options.tees.includes(tee)
+  const refuse = (message: string, hint: string): never => {
+    throw new UsageError('ERR_OPTION_NOT_APPLICABLE', message, { hint })
+  }
+  if (!has('snp') && (options.snpMeasurements.length > 0 || options.snpMinTcb !== undefined))
+    refuse(
+      '--snp-measurement/--snp-min-tcb apply to a workload with --tee snp',
+      'add --tee snp, or drop them',
+    )
+  if (!has('tdx') && (options.tdxMrtd.length > 0 || options.tdxRtmr.length > 0))
+    refuse(
+      '--tdx-mrtd/--tdx-rtmr apply to a workload with --tee tdx',
+      'add --tee tdx, or drop them',
+    )
+  if (has('snp') && options.snpMeasurements.length === 0)
+    refuse(
+      '--tee snp needs at least one --snp-measurement HEX: a workload accepts only measurements it names',
+      "`initguard sim init` prints the simulator's; for real guests, the launch measurement of your firmware and kernel",
+    )
+  if (has('tdx') && options.tdxMrtd.length === 0)
+    refuse(
+      '--tee tdx needs at least one --tdx-mrtd HEX: a workload accepts only MRTDs it names',
+      "`initguard sim init` prints the simulator's; for real guests, the MRTD of your TD firmware",
+    )
+  if (has('sgx'))
+    refuse(
+      'SGX workloads need MRENCLAVE/MRSIGNER reference values, which `workload put` does not take yet',
+      'PUT the workload definition JSON to /kbs/v0/admin/workloads/NAME',
+    )
+  const debug = options.allowDebug ? { allowDebug: true } : {}
   const snp = {
-    ...(options.snpMeasurements.length === 0
-      ? {}
-      : { measurements: options.snpMeasurements.map(hex) }),
-    ...(options.snpMinTcb === undefined ? {} : { 'min-tcb': options.snpMinTcb }),
+    measurements: options.snpMeasurements.map(hex),
+    ...(options.snpMinTcb === undefined ? {} : { minimumTcb: options.snpMinTcb }),
+    ...debug,
   }
-  const rtmr: Record<string, string[]> = {}
-  for (const { index, value } of options.tdxRtmr) (rtmr[String(index)] ??= []).push(hex(value))
-  const tdx = {
-    ...(options.tdxMrtd.length === 0 ? {} : { mrtd: options.tdxMrtd.map(hex) }),
-    ...(options.tdxRtmr.length === 0 ? {} : { rtmr }),
-  }
-  const referenceValues = {
-    ...(Object.keys(snp).length === 0 ? {} : { snp }),
-    ...(Object.keys(tdx).length === 0 ? {} : { tdx }),
-  }
+  const rtmrs: Record<string, string[]> = {}
+  for (const { index, value } of options.tdxRtmr) (rtmrs[`rtmr${index}`] ??= []).push(hex(value))
+  const tdx = { mrtd: options.tdxMrtd.map(hex), ...rtmrs, ...debug }
   return {
     name: options.name,
     tees: options.tees,
     initdata,
     resources: options.resources,
-    ...(Object.keys(referenceValues).length === 0 ? {} : { 'reference-values': referenceValues }),
-    'allow-debug': options.allowDebug,
+    ...(has('snp') ? { snp } : {}),
+    ...(has('tdx') ? { tdx } : {}),
     ...(options.cel === undefined ? {} : { cel: options.cel }),
   }
 }

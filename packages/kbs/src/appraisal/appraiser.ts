@@ -35,7 +35,7 @@ import type {
   ResourcePath,
   WorkloadStore,
 } from '../ports.ts'
-import { WorkloadCompiler, type CompiledWorkload } from '../workloads/index.ts'
+import { WorkloadCompiler, type CompiledWorkload } from '../workloads/compiled-workload.ts'
 import { checkInitData } from './init-data-binding.ts'
 import type { EvidenceVerifier, VerifiedEvidence } from './verified-evidence.ts'
 import { workloadMismatch } from './workload-match.ts'

@@ -8,7 +8,8 @@
  */
 import { bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
 import { tcbAtLeast } from '@initguard/snp'
-import { claimsExpressionFailure, type CompiledWorkload } from '../workloads/index.ts'
+import { claimsExpressionFailure } from '../workloads/claims-expression.ts'
+import type { CompiledWorkload } from '../workloads/compiled-workload.ts'
 import type {
   VerifiedEvidence,
   VerifiedSgxEvidence,

@@ -78,7 +78,8 @@ async function app(
     store,
     adminKeys: [admin.admin],
     config,
-    logger: { level: 'info', stream } as unknown as Parameters<typeof buildKbsApp>[0]['logger'] & object,
+    logger: { level: 'info', stream } as unknown as Parameters<typeof buildKbsApp>[0]['logger'] &
+      object,
     clock: () => now,
     simulatedTrust: options.simulated ?? false,
   })
