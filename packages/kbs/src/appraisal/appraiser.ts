@@ -20,7 +20,6 @@
 import { createHash } from 'node:crypto'
 import {
   bytesToHex,
-  canonicalizeJsonToBytes,
   constantTimeEqual,
   isInitguardError,
   stringToUtf8,
@@ -51,10 +50,15 @@ export interface AppraiserOptions {
 /** Most per-workload reasons a refusal lists. */
 const MAX_REASONS = 8
 
-/** Hex SHA-256 of the RFC 8785 form of the evidence, or `undefined` when it is not JSON. */
+/**
+ * Hex SHA-256 of the evidence as it was sent (its JSON, members in the order received), or
+ * `undefined` when it is not JSON. It names the evidence in the audit log; the RFC 8785 form
+ * would cost a quarter of a warm handshake for a digest nobody recomputes elsewhere.
+ */
 function evidenceDigest(evidence: unknown): string | undefined {
   try {
-    return createHash('sha256').update(canonicalizeJsonToBytes(evidence)).digest('hex')
+    const text = JSON.stringify(evidence) as string | undefined
+    return text === undefined ? undefined : createHash('sha256').update(text).digest('hex')
   } catch {
     return undefined
   }
