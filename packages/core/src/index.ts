@@ -76,7 +76,7 @@ export {
   parseJsonBytes,
 } from './json-fields.ts'
 export type { JsonObject, JsonDocument } from './json-fields.ts'
-export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+export { bitFlagDecoder, bitMask, memoizedWordDecoder, setBitsOutside } from './bit-flags.ts'
 export type { BitTable, DecodedBits } from './bit-flags.ts'
 export {
   readX509Certificate,

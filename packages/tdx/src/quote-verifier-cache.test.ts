@@ -1,0 +1,88 @@
+/**
+ * The verifier cache answers only for exactly the bytes it verified, and only while `now` is inside
+ * the window in which they verified: a warm cache never accepts what a cold one refuses.
+ */
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import { trustedRoot } from './collateral-chain.ts'
+import { INTEL_SGX_ROOT_CA_PEM } from './intel-roots.ts'
+import { parseDcapQuote } from './quote.ts'
+import { QuoteVerifierCache } from './quote-verifier-cache.ts'
+
+const quote = parseDcapQuote(
+  new Uint8Array(
+    readFileSync(new URL('../../../testdata/vectors/tdx/v4-b/quote.dat', import.meta.url)),
+  ),
+)
+const certification = quote.signatureData.pckCertification
+if (certification.kind !== 'pck-cert-chain') throw new Error('v4-b embeds its PCK chain')
+const ders = certification.certificates.map((c) => c.der)
+const root = trustedRoot(INTEL_SGX_ROOT_CA_PEM)
+const now = new Date('2025-07-01T00:00:00Z')
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (e) {
+    if (isInitguardError(e)) return e.code
+    throw e
+  }
+  return 'accepted'
+}
+
+describe('QuoteVerifierCache.pckChain', () => {
+  it('verifies a chain once and answers the same bytes from the cache', () => {
+    const cache = new QuoteVerifierCache()
+    const chain = cache.pckChain(ders, root, now)
+    expect(
+      cache.pckChain(
+        ders.map((d) => d.slice()),
+        root,
+        now,
+      ),
+    ).toBe(chain)
+  })
+
+  it('refuses a changed byte in any certificate after the chain is cached', () => {
+    const cache = new QuoteVerifierCache()
+    cache.pckChain(ders, root, now)
+    for (const [i, der] of ders.entries()) {
+      // A byte inside the signed part (TBSCertificate) of each certificate.
+      const changed = der.slice()
+      changed[40] = (changed[40] ?? 0) ^ 1
+      const chain = ders.map((d, j) => (j === i ? changed : d))
+      expect(codeOf(() => cache.pckChain(chain, root, now))).not.toBe('accepted')
+    }
+  })
+
+  it('does not take the same bytes cut differently for the cached chain', () => {
+    const cache = new QuoteVerifierCache()
+    cache.pckChain(ders, root, now)
+    const [pck, ...rest] = ders
+    if (pck === undefined) throw new Error('no PCK')
+    const joined = new Uint8Array([...pck, ...(rest[0] ?? [])])
+    expect(codeOf(() => cache.pckChain([joined, ...rest.slice(1)], root, now))).not.toBe('accepted')
+  })
+
+  it('verifies again, and refuses, at a time outside the window the cached chain holds for', () => {
+    const cache = new QuoteVerifierCache()
+    cache.pckChain(ders, root, now)
+    expect(codeOf(() => cache.pckChain(ders, root, new Date('2099-01-01T00:00:00Z')))).toBe(
+      'ERR_TDX_CERT_EXPIRED',
+    )
+    expect(codeOf(() => cache.pckChain(ders, root, new Date('2000-01-01T00:00:00Z')))).toBe(
+      'ERR_TDX_CERT_NOT_YET_VALID',
+    )
+  })
+
+  it('imports an attestation key once per distinct key', () => {
+    const cache = new QuoteVerifierCache()
+    const raw = quote.signatureData.attestationKey
+    const key = cache.attestationKey(raw)
+    expect(cache.attestationKey(raw.slice())).toBe(key)
+    const other = raw.slice()
+    other[63] = (other[63] ?? 0) ^ 1
+    expect(() => cache.attestationKey(other)).toThrow()
+  })
+})

@@ -1,0 +1,89 @@
+/**
+ * What a DCAP verifier keeps across quotes: verified PCK chains, verified collateral and imported
+ * attestation keys. A relying party sees the same platforms again and again; with these cached, a
+ * quote costs its two ECDSA P-256 checks and byte comparisons.
+ *
+ * Fail closed: every entry is found only by exactly the bytes (or the very object) whose
+ * verification it remembers, and is used only while `now` is inside the window in which all that
+ * verification holds.
+ *
+ * @module
+ */
+import { Buffer } from 'node:buffer'
+import { createPublicKey, type KeyObject } from 'node:crypto'
+import { LruCache, bytesToBase64url } from '@initguard/core'
+import type { CollateralCertificate } from './collateral-certs.ts'
+import type { DcapCollateral } from './collateral.ts'
+import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
+import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
+
+/** The bytes as a string, one character a byte: a map key that is exactly those bytes. */
+function byteKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
+/** Verified PCK chains, collateral and attestation keys, kept across verifications. */
+export class QuoteVerifierCache {
+  readonly collateral: CollateralCache = new CollateralCache()
+  readonly #chains = new LruCache<string, VerifiedPckChain>(1024)
+  readonly #keys = new LruCache<string, KeyObject>(1024)
+  // Keyed by the collateral object itself: a relying party verifies many quotes against the same
+  // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
+  readonly #byObject = new WeakMap<
+    DcapCollateral,
+    { readonly root: string; readonly verified: VerifiedCollateral }
+  >()
+
+  /** Verified collateral, from this cache when the same object was verified for the same root. */
+  verifiedCollateral(
+    collateral: DcapCollateral,
+    root: CollateralCertificate,
+    now: Date,
+  ): VerifiedCollateral {
+    const known = this.#byObject.get(collateral)
+    if (
+      known?.root === root.fingerprint &&
+      now >= known.verified.validFrom &&
+      now <= known.verified.validUntil
+    ) {
+      return known.verified
+    }
+    const verified = verifyCollateral(collateral, { now, root: root.x509, cache: this.collateral })
+    this.#byObject.set(collateral, { root: root.fingerprint, verified })
+    return verified
+  }
+
+  /**
+   * The PCK chain `ders` (leaf first) verified up to `root` at `now`: from this cache when exactly
+   * these certificates were verified to this root before and `now` is inside the window in which
+   * all of them are valid, else verified here (and remembered).
+   *
+   * @throws {@link VerificationError} as {@link verifyPckChain} does.
+   */
+  pckChain(ders: readonly Uint8Array[], root: CollateralCertificate, now: Date): VerifiedPckChain {
+    // The key is the bytes themselves (each certificate length-prefixed, so that different splits
+    // of the same bytes differ): a look-up costs less than hashing them, and cannot collide.
+    let key = root.fingerprint
+    for (const der of ders) key += `|${der.length}:${byteKey(der)}`
+    const known = this.#chains.get(key, now)
+    if (known !== undefined) return known
+    const chain = verifyPckChain(ders, root, now)
+    this.#chains.set(key, chain, chain)
+    return chain
+  }
+
+  /** The P-256 public key for raw x ‖ y bytes. */
+  attestationKey(raw: Uint8Array): KeyObject {
+    return this.#keys.getOrSet(byteKey(raw), () =>
+      createPublicKey({
+        key: {
+          kty: 'EC',
+          crv: 'P-256',
+          x: bytesToBase64url(raw.subarray(0, 32)),
+          y: bytesToBase64url(raw.subarray(32, 64)),
+        },
+        format: 'jwk',
+      }),
+    )
+  }
+}
