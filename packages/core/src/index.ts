@@ -56,6 +56,7 @@ export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
 export { LruCache } from './lru-cache.ts'
+export { ExactBytesCache } from './exact-bytes-cache.ts'
 export {
   fieldError,
   parseJson,

@@ -21,7 +21,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer'
-import { LruCache, UnavailableError, base64ToBytes } from '@initguard/core'
+import { ExactBytesCache, UnavailableError, base64ToBytes } from '@initguard/core'
 import type { MalformedInputError } from '@initguard/core'
 import { quoteError } from './parse-support.ts'
 
@@ -131,22 +131,24 @@ function chainError(
 export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
   let end = data.length
   while (end > 0 && data[end - 1] === 0) end -= 1
+  const chain = data.subarray(0, end)
+  // A platform sends the same chain in every quote: decode each distinct chain once.
+  const known = PARSED_CHAINS.get([chain])
+  if (known !== undefined) return known.map((c) => ({ pem: c.pem, der: c.der.slice() }))
   // latin1 maps each byte to one character, so a native regular-expression scan finds the first
   // byte that is not PEM text (printable ASCII, tab, CR, LF) at its own index.
-  const text = Buffer.from(data.buffer, data.byteOffset, end).toString('latin1')
-  // A platform sends the same chain in every quote: decode each distinct chain once.
-  const known = PARSED_CHAINS.get(text)
-  if (known !== undefined) return known.map((c) => ({ pem: c.pem, der: c.der.slice() }))
-  const certificates = decodePemChain(text)
+  const certificates = decodePemChain(
+    Buffer.from(chain.buffer, chain.byteOffset, chain.byteLength).toString('latin1'),
+  )
   PARSED_CHAINS.set(
-    text,
+    [chain],
     certificates.map((c) => ({ pem: c.pem, der: c.der.slice() })),
   )
   return certificates
 }
 
-/** Chains decoded so far, by their text (bounded; least recently used out). */
-const PARSED_CHAINS = new LruCache<string, readonly PemCertificate[]>(64)
+/** Chains decoded so far, by their exact bytes (bounded; least recently used out). */
+const PARSED_CHAINS = new ExactBytesCache<readonly PemCertificate[]>(64)
 
 function decodePemChain(text: string): PemCertificate[] {
   const bad = text.search(/[^\x20-\x7e\t\r\n]/)

@@ -6,15 +6,19 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { codeOf } from '@initguard/testkit'
 import { trustedRoot } from './collateral-chain.ts'
+import { parseCollateralJson } from './collateral.ts'
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-roots.ts'
 import { parseDcapQuote } from './quote.ts'
 import { QuoteVerifierCache } from './quote-verifier-cache.ts'
+import { evaluateTcbStatus } from './tcb-status.ts'
 
-const quote = parseDcapQuote(
+const vector = (path: string): Uint8Array =>
   new Uint8Array(
-    readFileSync(new URL('../../../testdata/vectors/tdx/v4-b/quote.dat', import.meta.url)),
-  ),
-)
+    readFileSync(new URL(`../../../testdata/vectors/tdx/v4-b/${path}`, import.meta.url)),
+  )
+const quoteBytes = vector('quote.dat')
+const quote = parseDcapQuote(quoteBytes)
+const V4B_COLLATERAL = parseCollateralJson(vector('collateral.json'))
 const certification = quote.signatureData.pckCertification
 if (certification.kind !== 'pck-cert-chain') throw new Error('v4-b embeds its PCK chain')
 const ders = certification.certificates.map((c) => c.der)
@@ -76,5 +80,40 @@ describe('QuoteVerifierCache.pckChain', () => {
     const other = raw.slice()
     other[63] = (other[63] ?? 0) ^ 1
     expect(() => cache.attestationKey(other)).toThrow()
+  })
+
+  it('evaluates the TCB once per collateral, chain and TCB bytes, and shares the result frozen', () => {
+    const cache = new QuoteVerifierCache()
+    const collateral = cache.verifiedCollateral(V4B_COLLATERAL, root, now)
+    const chain = cache.pckChain(ders, root, now)
+    let runs = 0
+    const evaluate = () => {
+      runs += 1
+      const qe = quote.signatureData.qeReport
+      return evaluateTcbStatus(collateral, {
+        pck: chain.info.sgx.tcb,
+        td: { teeTcbSvn: new Uint8Array(16), mrSignerSeam: new Uint8Array(48), seamAttributes: 0n },
+        qe: { ...qe, attributes: qe.raw.subarray(0x30, 0x40) },
+      })
+    }
+    const first = cache.tcbEvaluation(collateral, chain, quote, evaluate)
+    expect(cache.tcbEvaluation(collateral, chain, quote, evaluate)).toBe(first)
+    expect(runs).toBe(1)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first.advisoryIds)).toBe(true)
+    // A TD report with another TEE_TCB_SVN, or a QE report with another byte, is evaluated anew.
+    const bytes = Uint8Array.from(quoteBytes)
+    bytes[48] = (bytes[48] ?? 0) ^ 1
+    cache.tcbEvaluation(collateral, chain, parseDcapQuote(bytes), evaluate)
+    expect(runs).toBe(2)
+    const qeAt = quote.signatureData.qeReport.raw.byteOffset - quote.raw.byteOffset
+    const qeChanged = Uint8Array.from(quoteBytes)
+    qeChanged[qeAt + 0x10] = (qeChanged[qeAt + 0x10] ?? 0) ^ 1
+    cache.tcbEvaluation(collateral, chain, parseDcapQuote(qeChanged), evaluate)
+    expect(runs).toBe(3)
+    // The same bytes with another collateral object are evaluated anew.
+    const other = new QuoteVerifierCache().verifiedCollateral(V4B_COLLATERAL, root, now)
+    cache.tcbEvaluation(other, chain, quote, evaluate)
+    expect(runs).toBe(4)
   })
 })

@@ -11,22 +11,37 @@
  */
 import { Buffer } from 'node:buffer'
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { LruCache, bytesToBase64url } from '@initguard/core'
+import { ExactBytesCache, LruCache, bytesToBase64url } from '@initguard/core'
 import type { CollateralCertificate } from './collateral-certs.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
 import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
+import type { DcapQuote } from './quote.ts'
+import type { TcbEvaluation } from './tcb-status.ts'
 
 /** The bytes as a string, one character a byte: a map key that is exactly those bytes. */
 function byteKey(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
+/** Freeze the evaluation and the parts made for it (the TCB levels are the collateral's own). */
+function freezeEvaluation(evaluation: TcbEvaluation): TcbEvaluation {
+  Object.freeze(evaluation.advisoryIds)
+  Object.freeze(evaluation.platform)
+  if (evaluation.tdxModule !== undefined) Object.freeze(evaluation.tdxModule)
+  Object.freeze(evaluation.qe)
+  return Object.freeze(evaluation)
+}
+
 /** Verified PCK chains, collateral and attestation keys, kept across verifications. */
 export class QuoteVerifierCache {
   readonly collateral: CollateralCache = new CollateralCache()
-  readonly #chains = new LruCache<string, VerifiedPckChain>(1024)
+  readonly #chains = new ExactBytesCache<VerifiedPckChain>(1024)
   readonly #keys = new LruCache<string, KeyObject>(1024)
+  readonly #evaluations = new WeakMap<
+    VerifiedCollateral,
+    WeakMap<VerifiedPckChain, LruCache<string, TcbEvaluation>>
+  >()
   // Keyed by the collateral object itself: a relying party verifies many quotes against the same
   // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
   readonly #byObject = new WeakMap<
@@ -61,15 +76,41 @@ export class QuoteVerifierCache {
    * @throws {@link VerificationError} as {@link verifyPckChain} does.
    */
   pckChain(ders: readonly Uint8Array[], root: CollateralCertificate, now: Date): VerifiedPckChain {
-    // The key is the bytes themselves (each certificate length-prefixed, so that different splits
-    // of the same bytes differ): a look-up costs less than hashing them, and cannot collide.
-    let key = root.fingerprint
-    for (const der of ders) key += `|${der.length}:${byteKey(der)}`
+    // The root's DER is part of the key: a chain verified to one root says nothing about another.
+    const key = [root.der, ...ders]
     const known = this.#chains.get(key, now)
     if (known !== undefined) return known
     const chain = verifyPckChain(ders, root, now)
     this.#chains.set(key, chain, chain)
     return chain
+  }
+
+  /**
+   * The TCB evaluation of `quote` against `collateral` with the PCK chain `pck`, from this cache
+   * when the same verified collateral and chain (the very objects this cache handed out) were
+   * evaluated with the same bytes of every field the evaluation reads: TEE_TCB_SVN to
+   * SEAMATTRIBUTES of a TD report, and the whole QE report. Otherwise `evaluate` runs, and its
+   * result is remembered, frozen (it is shared by every quote that finds it).
+   */
+  tcbEvaluation(
+    collateral: VerifiedCollateral,
+    pck: VerifiedPckChain,
+    quote: DcapQuote,
+    evaluate: () => TcbEvaluation,
+  ): TcbEvaluation {
+    let byChain = this.#evaluations.get(collateral)
+    if (byChain === undefined) {
+      byChain = new WeakMap()
+      this.#evaluations.set(collateral, byChain)
+    }
+    let known = byChain.get(pck)
+    if (known === undefined) {
+      known = new LruCache(64)
+      byChain.set(pck, known)
+    }
+    const tdTcb = quote.body.kind === 'sgx' ? new Uint8Array(0) : quote.rawBody.subarray(0, 0x78)
+    const key = `${quote.body.kind}|${byteKey(tdTcb)}|${byteKey(quote.signatureData.qeReport.raw)}`
+    return known.getOrSet(key, () => freezeEvaluation(evaluate()))
   }
 
   /** The P-256 public key for raw x ‖ y bytes. */

@@ -102,6 +102,35 @@ function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uin
   )
 }
 
+/** Intel's TCB evaluation for the quote's PCK, TD report (TDX) and QE report. */
+function evaluateQuoteTcb(
+  quote: DcapQuote,
+  collateral: VerifiedCollateral,
+  pck: VerifiedPckChain,
+): TcbEvaluation {
+  const body = quote.body
+  const qeReport = quote.signatureData.qeReport
+  return evaluateTcbStatus(collateral, {
+    pck: { ...pck.info.sgx.tcb, fmspc: pck.info.sgx.fmspc, pceId: pck.info.sgx.pceId },
+    ...(body.kind === 'sgx'
+      ? {}
+      : {
+          td: {
+            teeTcbSvn: body.teeTcbSvn,
+            mrSignerSeam: body.mrSignerSeam,
+            seamAttributes: quote.rawBody.subarray(0x70, 0x78),
+          },
+        }),
+    qe: {
+      isvSvn: qeReport.isvSvn,
+      mrSigner: qeReport.mrSigner,
+      isvProdId: qeReport.isvProdId,
+      miscSelect: qeReport.miscSelect,
+      attributes: qeReport.raw.subarray(0x30, 0x40),
+    },
+  })
+}
+
 function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain): void {
   if (collateral.pckCaKind !== pck.caKind || collateral.pckCa.fingerprint !== pck.ca.fingerprint) {
     throw fail(
@@ -199,25 +228,9 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
   checkRevocation(collateral, pck)
 
   const body = quote.body
-  const tcb = evaluateTcbStatus(collateral, {
-    pck: { ...pck.info.sgx.tcb, fmspc: pck.info.sgx.fmspc, pceId: pck.info.sgx.pceId },
-    ...(body.kind === 'sgx'
-      ? {}
-      : {
-          td: {
-            teeTcbSvn: body.teeTcbSvn,
-            mrSignerSeam: body.mrSignerSeam,
-            seamAttributes: quote.rawBody.subarray(0x70, 0x78),
-          },
-        }),
-    qe: {
-      isvSvn: qeReport.isvSvn,
-      mrSigner: qeReport.mrSigner,
-      isvProdId: qeReport.isvProdId,
-      miscSelect: qeReport.miscSelect,
-      attributes: qeReport.raw.subarray(0x30, 0x40),
-    },
-  })
+  const tcb = cache.tcbEvaluation(collateral, pck, quote, () =>
+    evaluateQuoteTcb(quote, collateral, pck),
+  )
   const claims = quoteClaims(quote, tcb, pck)
   try {
     appraiseQuote(body, tcb, options.policy ?? {})
