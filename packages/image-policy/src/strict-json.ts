@@ -53,18 +53,19 @@ export function parseStrictJson(text: string, what: string): JsonNode {
     expect('"')
     let out = ''
     for (;;) {
+      // Copy the run up to the next quote, backslash or control character in one slice: strings
+      // are mostly plain text, and appending character by character costs the most here.
+      const runStart = pos
+      let c = text.charCodeAt(pos)
+      while (c !== 0x22 && c !== 0x5c && c >= 0x20) c = text.charCodeAt(++pos)
+      if (pos > runStart) out += text.slice(runStart, pos)
+      // charCodeAt past the end is NaN, which none of the comparisons above matched.
       if (pos >= text.length) fail('unterminated string')
-      const c = text.charCodeAt(pos)
       if (c === 0x22) {
         pos++
         return out
       }
       if (c < 0x20) fail('control character in string')
-      if (c !== 0x5c) {
-        out += text[pos] ?? ''
-        pos++
-        continue
-      }
       const escape = text[pos + 1]
       pos += 2
       switch (escape) {
