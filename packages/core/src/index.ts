@@ -57,6 +57,8 @@ export { constantTimeEqual } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
 export { LruCache } from './lru-cache.ts'
 export { ExactBytesCache } from './exact-bytes-cache.ts'
+export { isEcKey } from './ec-keys.ts'
+export type { EcCurve } from './ec-keys.ts'
 export {
   fieldError,
   parseJson,
