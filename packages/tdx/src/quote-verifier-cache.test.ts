@@ -116,4 +116,31 @@ describe('QuoteVerifierCache.pckChain', () => {
     cache.tcbEvaluation(other, chain, quote, evaluate)
     expect(runs).toBe(4)
   })
+
+  it('runs a pair check once per collateral and chain, and again after it threw', () => {
+    const cache = new QuoteVerifierCache()
+    const collateral = cache.verifiedCollateral(V4B_COLLATERAL, root, now)
+    const chain = cache.pckChain(ders, root, now)
+    let runs = 0
+    const refuse = () => {
+      runs += 1
+      throw new Error('revoked')
+    }
+    expect(() => {
+      cache.checkPair(collateral, chain, refuse)
+    }).toThrow('revoked')
+    expect(() => {
+      cache.checkPair(collateral, chain, refuse)
+    }).toThrow('revoked')
+    expect(runs).toBe(2)
+    const pass = () => {
+      runs += 1
+    }
+    cache.checkPair(collateral, chain, pass)
+    cache.checkPair(collateral, chain, pass)
+    expect(runs).toBe(3)
+    const other = new QuoteVerifierCache().verifiedCollateral(V4B_COLLATERAL, root, now)
+    cache.checkPair(other, chain, pass)
+    expect(runs).toBe(4)
+  })
 })

@@ -38,6 +38,7 @@ export class QuoteVerifierCache {
   readonly collateral: CollateralCache = new CollateralCache()
   readonly #chains = new ExactBytesCache<VerifiedPckChain>(1024)
   readonly #keys = new LruCache<string, KeyObject>(1024)
+  readonly #checkedPairs = new WeakMap<VerifiedCollateral, WeakSet<VerifiedPckChain>>()
   readonly #evaluations = new WeakMap<
     VerifiedCollateral,
     WeakMap<VerifiedPckChain, LruCache<string, TcbEvaluation>>
@@ -83,6 +84,22 @@ export class QuoteVerifierCache {
     const chain = verifyPckChain(ders, root, now)
     this.#chains.set(key, chain, chain)
     return chain
+  }
+
+  /**
+   * Run `check` (the revocation checks) for verified collateral and a verified PCK chain, once per
+   * pair of these very objects: its outcome depends on nothing else. A check that throws is not
+   * remembered.
+   */
+  checkPair(collateral: VerifiedCollateral, pck: VerifiedPckChain, check: () => void): void {
+    let checked = this.#checkedPairs.get(collateral)
+    if (checked?.has(pck) === true) return
+    check()
+    if (checked === undefined) {
+      checked = new WeakSet()
+      this.#checkedPairs.set(collateral, checked)
+    }
+    checked.add(pck)
   }
 
   /**

@@ -228,7 +228,9 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
       `fetch the ${expectedId} collateral`,
     )
   }
-  checkRevocation(collateral, pck)
+  cache.checkPair(collateral, pck, () => {
+    checkRevocation(collateral, pck)
+  })
 
   const body = quote.body
   const tcb = cache.tcbEvaluation(collateral, pck, quote, () =>
