@@ -143,4 +143,23 @@ describe('QuoteVerifierCache.pckChain', () => {
     cache.checkPair(other, chain, pass)
     expect(runs).toBe(4)
   })
+
+  it('finds an embedded chain by its PEM bytes, verified from those bytes alone', () => {
+    const cache = new QuoteVerifierCache()
+    const chain = cache.embeddedPckChain(certification, root, now)
+    expect(chain.pck.der).toEqual(ders[0])
+    expect(
+      cache.embeddedPckChain({ ...certification, data: certification.data.slice() }, root, now),
+    ).toBe(chain)
+    // An object whose certificates disagree with its bytes is verified by its bytes.
+    const lying = { ...certification, certificates: [] }
+    expect(new QuoteVerifierCache().embeddedPckChain(lying, root, now).pck.der).toEqual(ders[0])
+    // Other bytes are another key: a changed byte in a certificate's base64 is refused.
+    const changed = certification.data.slice()
+    const at = changed.indexOf(0x0a) + 100
+    changed[at] = changed[at] === 0x41 ? 0x42 : 0x41
+    expect(
+      codeOf(() => cache.embeddedPckChain({ ...certification, data: changed }, root, now)),
+    ).toMatch(/^ERR_/)
+  })
 })

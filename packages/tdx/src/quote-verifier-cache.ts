@@ -12,12 +12,16 @@
 import { Buffer } from 'node:buffer'
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { ExactBytesCache, LruCache, bytesToBase64url } from '@initguard/core'
+import { parsePckCertChainPem, type PckCertChainData } from './certification-data.ts'
 import type { CollateralCertificate } from './collateral-certs.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
 import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
 import type { DcapQuote } from './quote.ts'
 import type { TcbEvaluation } from './tcb-status.ts'
+
+// Marks a key made of PEM text apart from one made of DER certificates (no certificate is "pem").
+const PEM_TEXT = new TextEncoder().encode('pem')
 
 /** The bytes as a string, one character a byte: a map key that is exactly those bytes. */
 function byteKey(bytes: Uint8Array): string {
@@ -78,10 +82,38 @@ export class QuoteVerifierCache {
    */
   pckChain(ders: readonly Uint8Array[], root: CollateralCertificate, now: Date): VerifiedPckChain {
     // The root's DER is part of the key: a chain verified to one root says nothing about another.
-    const key = [root.der, ...ders]
+    return this.#chain([root.der, ...ders], () => ders, root, now)
+  }
+
+  /**
+   * The PCK chain a quote embeds (certification data type 5), verified as {@link pckChain} does,
+   * but found by the exact bytes of the embedded PEM text, which decode to exactly one chain: a
+   * warm look-up neither copies nor compares the certificates.
+   */
+  embeddedPckChain(
+    certification: PckCertChainData,
+    root: CollateralCertificate,
+    now: Date,
+  ): VerifiedPckChain {
+    return this.#chain(
+      [root.der, PEM_TEXT, certification.data],
+      // Decoded here from the very bytes of the key, not taken from `certification.certificates`:
+      // what is remembered for these bytes is the verification of what they hold.
+      () => parsePckCertChainPem(certification.data).map((c) => c.der),
+      root,
+      now,
+    )
+  }
+
+  #chain(
+    key: readonly Uint8Array[],
+    ders: () => readonly Uint8Array[],
+    root: CollateralCertificate,
+    now: Date,
+  ): VerifiedPckChain {
     const known = this.#chains.get(key, now)
     if (known !== undefined) return known
-    const chain = verifyPckChain(ders, root, now)
+    const chain = verifyPckChain(ders(), root, now)
     this.#chains.set(key, chain, chain)
     return chain
   }

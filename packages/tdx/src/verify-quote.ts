@@ -176,7 +176,11 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
     )
   }
 
-  const pck = cache.pckChain(pckChainOf(quote, options), root, options.now)
+  const certification = quote.signatureData.pckCertification
+  const pck =
+    certification.kind === 'pck-cert-chain'
+      ? cache.embeddedPckChain(certification, root, options.now)
+      : cache.pckChain(pckChainOf(quote, options), root, options.now)
 
   const signature = quote.signatureData
   const qeReport = signature.qeReport
