@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+import { bitFlagDecoder, bitMask, memoizedWordDecoder, setBitsOutside } from './bit-flags.ts'
 import { InternalError } from './errors.ts'
 
 describe('bitFlagDecoder', () => {
@@ -35,5 +35,40 @@ describe('bitFlagDecoder', () => {
         expect(setBitsOutside(value, known)).toEqual(flags.unknownBits)
       }),
     )
+  })
+})
+
+describe('memoizedWordDecoder', () => {
+  const decode = bitFlagDecoder({ debug: 0, migratable: 29 })
+
+  it('returns what the decoder returns, frozen through and through, shared between calls', () => {
+    let calls = 0
+    const memoized = memoizedWordDecoder((raw) => {
+      calls += 1
+      return { raw, ...decode(raw) }
+    })
+    const first = memoized(0x2000_0003n)
+    expect(first).toEqual({ raw: 0x2000_0003n, ...decode(0x2000_0003n) })
+    expect(memoized(0x2000_0003n)).toBe(first)
+    expect(calls).toBe(1)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first.unknownBits)).toBe(true)
+    expect(() => {
+      ;(first as { debug: boolean }).debug = false
+    }).toThrow(TypeError)
+  })
+
+  it('keeps at most the given number of values, and still answers right after forgetting', () => {
+    let calls = 0
+    const memoized = memoizedWordDecoder((raw) => {
+      calls += 1
+      return decode(raw)
+    }, 2)
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), (values) => {
+        for (const value of values) expect(memoized(value)).toEqual(decode(value))
+      }),
+    )
+    expect(calls).toBeGreaterThan(2)
   })
 })

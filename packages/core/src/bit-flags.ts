@@ -73,3 +73,40 @@ export function bitFlagDecoder<const T extends BitTable>(
     return flags as DecodedBits<T>
   }
 }
+
+/** Freeze `value` and the arrays and plain objects it holds, so a shared result cannot be changed. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
+}
+
+/**
+ * `decode`, remembering its results by input value: a flag word takes a handful of values on a
+ * platform (every quote of a host has the same XFAM), and decoding one costs microseconds while a
+ * look-up costs nanoseconds. The results are frozen (with everything they hold), because every
+ * caller shares them. At most `maxEntries` values are kept; when full, the memory starts afresh.
+ *
+ * @example
+ * ```ts
+ * const decodeXfam = memoizedWordDecoder((raw) => ({ raw, ...decodeXsaveFlags(raw) }))
+ * decodeXfam(0x61ae7n) === decodeXfam(0x61ae7n) // true
+ * ```
+ */
+export function memoizedWordDecoder<R extends object>(
+  decode: (value: bigint) => R,
+  maxEntries = 256,
+): (value: bigint) => R {
+  const known = new Map<bigint, R>()
+  return (value) => {
+    let result = known.get(value)
+    if (result === undefined) {
+      result = deepFreeze(decode(value))
+      if (known.size >= maxEntries) known.clear()
+      known.set(value, result)
+    }
+    return result
+  }
+}

@@ -184,6 +184,11 @@ describe('ByteReader positional reads', () => {
     expect(r.u64beAt(9, 'x')).toBe(buf.readBigUInt64BE(9))
     expect([...r.bytesAt(30, 2, 'x')]).toEqual([...sample.subarray(30, 32)])
     expect(r.bytesAt(32, 0, 'x').length).toBe(0)
+    const copy = r.copyAt(30, 2, 'x')
+    expect([...copy]).toEqual([...sample.subarray(30, 32)])
+    copy[0] = (copy[0] ?? 0) ^ 0xff
+    expect(r.u8At(30, 'x')).toBe(buf.readUInt8(30))
+    expect(thrown(() => r.copyAt(31, 2, 'x')).code).toBe('ERR_TRUNCATED')
     expect(r.offset).toBe(5)
   })
 

@@ -173,6 +173,11 @@ export class ByteReader {
     return this.#bytes.subarray(at, at + length)
   }
 
+  /** A copy of `length` bytes at `offset`, as {@link ByteReader.bytesAt} reads them. */
+  copyAt(offset: number, length: number, field: string): Uint8Array {
+    return this.bytesAt(offset, length, field).slice()
+  }
+
   /**
    * Finish reading. Returns the number of bytes after the cursor.
    *

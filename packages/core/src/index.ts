@@ -56,6 +56,9 @@ export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
 export { LruCache } from './lru-cache.ts'
+export { ExactBytesCache } from './exact-bytes-cache.ts'
+export { isEcKey } from './ec-keys.ts'
+export type { EcCurve } from './ec-keys.ts'
 export {
   fieldError,
   parseJson,
@@ -76,7 +79,7 @@ export {
   parseJsonBytes,
 } from './json-fields.ts'
 export type { JsonObject, JsonDocument } from './json-fields.ts'
-export { bitFlagDecoder, bitMask, setBitsOutside } from './bit-flags.ts'
+export { bitFlagDecoder, bitMask, memoizedWordDecoder, setBitsOutside } from './bit-flags.ts'
 export type { BitTable, DecodedBits } from './bit-flags.ts'
 export {
   readX509Certificate,

@@ -33,6 +33,10 @@ export class LruCache<K, V> {
   // A Map iterates in insertion order: re-inserting on every hit keeps the least recently used first.
   readonly #entries = new Map<K, Entry<V>>()
   readonly #maxEntries: number
+  // The key stored last. Every store updates it, so when it is in the map it is the most recently
+  // used entry already, and a hit on it (the common case: one client, one platform) need not
+  // re-insert. A stale key (deleted since) is not in the map and so never hit.
+  #newest: K | undefined
 
   /**
    * @param maxEntries - the most entries kept, a positive integer.
@@ -79,9 +83,16 @@ export class LruCache<K, V> {
         return undefined
       }
     }
+    this.#touch(key, entry)
+    return entry.value
+  }
+
+  /** Make the stored `entry` under `key` the most recently used. */
+  #touch(key: K, entry: Entry<V>): void {
+    if (key === this.#newest) return
     this.#entries.delete(key)
     this.#entries.set(key, entry)
-    return entry.value
+    this.#newest = key
   }
 
   /** True when `key` is stored (whatever its window); does not change the order. */
@@ -97,6 +108,7 @@ export class LruCache<K, V> {
       if (oldest.done !== true) this.#entries.delete(oldest.value)
     }
     this.#entries.set(key, { value, window })
+    this.#newest = key
   }
 
   /**
@@ -106,8 +118,7 @@ export class LruCache<K, V> {
   getOrSet(key: K, make: () => V): V {
     const entry = this.#entries.get(key)
     if (entry !== undefined && entry.window === undefined) {
-      this.#entries.delete(key)
-      this.#entries.set(key, entry)
+      this.#touch(key, entry)
       return entry.value
     }
     const value = make()
@@ -122,6 +133,7 @@ export class LruCache<K, V> {
 
   /** Remove every entry. */
   clear(): void {
+    this.#newest = undefined
     this.#entries.clear()
   }
 

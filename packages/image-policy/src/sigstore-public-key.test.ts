@@ -3,7 +3,12 @@ import fc from 'fast-check'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { isInitguardError } from '@initguard/core'
 import { derToPem, publicKeyPem } from '@initguard/tee-simulator'
-import { parseSigstorePublicKey, verifyWithSigstoreKey } from './sigstore-public-key.ts'
+import {
+  looksLikeDerEcdsa,
+  parseSigstorePublicKey,
+  readsAsDerEcdsa,
+  verifyWithSigstoreKey,
+} from './sigstore-public-key.ts'
 import { readPemBlocks } from './sigstore-pem.ts'
 import { codeOf, sigstoreWorld } from './sigstore-test-support.ts'
 
@@ -120,5 +125,44 @@ describe('the parsed-key cache', () => {
     for (let i = 0; i < 2; i++) {
       expect(codeOf(() => parseSigstorePublicKey(bad))).toBe('ERR_SIGSTORE_KEY_INVALID')
     }
+  })
+})
+
+describe('looksLikeDerEcdsa', () => {
+  // Signature-shaped bytes: SEQUENCE { INTEGER, INTEGER } with lengths and leading bytes drawn to
+  // hit both forms, redundant leading octets, empty and overlong integers, and trailing bytes.
+  const integer = fc
+    .tuple(fc.constantFrom(0x02, 0x02, 0x02, 0x03), fc.uint8Array({ maxLength: 40 }), fc.nat(3))
+    .map(([tag, value, lengthDelta]) => [
+      tag,
+      Math.max(0, value.length + 1 - lengthDelta),
+      ...value,
+    ])
+  const shaped = fc
+    .tuple(integer, integer, fc.uint8Array({ maxLength: 3 }), fc.integer({ min: -2, max: 2 }))
+    .map(([r, s, extra, delta]) => {
+      const inner = [...r, ...s, ...extra]
+      return Uint8Array.from([0x30, Math.max(0, inner.length + delta) & 0xff, ...inner])
+    })
+
+  it('answers as the general DER reader does, for signature-shaped and random bytes', () => {
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.uint8Array({ maxLength: 80 })), (bytes) => {
+        expect(looksLikeDerEcdsa(bytes)).toBe(readsAsDerEcdsa(bytes))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it('takes a real DER signature and refuses a redundant leading zero', () => {
+    const der = sign(
+      'sha256',
+      enc('x'),
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    )
+    expect(looksLikeDerEcdsa(der)).toBe(true)
+    expect(
+      looksLikeDerEcdsa(Uint8Array.from([0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01])),
+    ).toBe(false)
   })
 })

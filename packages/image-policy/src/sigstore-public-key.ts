@@ -181,8 +181,27 @@ export function parseRekorPublicKeys(pems: readonly Uint8Array[]): SigstorePubli
 /**
  * True when `signature` starts with what Go's `asn1.Unmarshal` reads as `SEQUENCE { INTEGER,
  * INTEGER, … }`: sigstore then verifies it as DER, and otherwise as IEEE P1363 `r‖s`.
+ *
+ * @internal exported for the test that holds it to {@link readsAsDerEcdsa}.
  */
-function looksLikeDerEcdsa(signature: Uint8Array): boolean {
+export function looksLikeDerEcdsa(signature: Uint8Array): boolean {
+  // The usual signature, two short minimal INTEGERs filling a short SEQUENCE, is read by hand:
+  // the general reader answers yes for it too, at many times the cost. Anything else (long forms,
+  // more elements, any doubt) goes to the general reader.
+  const length = signature[1] ?? 0x80
+  if (signature[0] === 0x30 && length < 0x80 && 2 + length <= signature.length) {
+    const afterR = minimalShortInteger(signature, 2, 2 + length)
+    if (afterR > 0 && minimalShortInteger(signature, afterR, 2 + length) === 2 + length) return true
+  }
+  return readsAsDerEcdsa(signature)
+}
+
+/**
+ * {@link looksLikeDerEcdsa} by the general DER reader.
+ *
+ * @internal exported for the test.
+ */
+export function readsAsDerEcdsa(signature: Uint8Array): boolean {
   if (signature[0] !== 0x30 || signature.length < 2) return false
   const first = signature[1] ?? 0
   let length = first
@@ -204,6 +223,19 @@ function looksLikeDerEcdsa(signature: Uint8Array): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * The offset after a DER INTEGER at `at` with a short-form length, non-empty contents in minimal
+ * form and ending by `end`; -1 for anything else.
+ */
+function minimalShortInteger(bytes: Uint8Array, at: number, end: number): number {
+  const length = bytes[at + 1] ?? 0
+  if (bytes[at] !== 0x02 || length === 0 || length >= 0x80 || at + 2 + length > end) return -1
+  const b0 = bytes[at + 2] ?? 0
+  const b1 = bytes[at + 3] ?? 0
+  if (length > 1 && ((b0 === 0x00 && b1 < 0x80) || (b0 === 0xff && b1 >= 0x80))) return -1
+  return at + 2 + length
 }
 
 function derInteger(bytes: Uint8Array): Uint8Array {

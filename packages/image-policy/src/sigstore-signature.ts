@@ -35,6 +35,7 @@ import { verifyFulcioCertificate } from './fulcio-certificate.ts'
 import { parseFulcioChain, parseFulcioLeafCertificate } from './fulcio-parse.ts'
 import { verifyPkiCertificate } from './pki-certificate.ts'
 import { verifyRekorSet } from './rekor-set.ts'
+import type { SigstoreCertificate } from './sigstore-x509.ts'
 import { verifyWithSigstoreKey, type SigstorePublicKey } from './sigstore-public-key.ts'
 import {
   prepareSigstoreTrust,
@@ -264,15 +265,32 @@ function certificateAnnotation(sig: SigstoreSignature, hint: string): string {
   )
 }
 
+/**
+ * The leaf certificate the signature carries, parsed now, and the intermediates it carries, parsed
+ * when asked (the Fulcio path reads them only after the Rekor SET has verified).
+ */
+function signatureCertificates(
+  sig: SigstoreSignature,
+  authority: 'Fulcio' | 'PKI',
+  hint: string,
+): { leaf: SigstoreCertificate; intermediates: () => SigstoreCertificate[] } {
+  const leaf = parseFulcioLeafCertificate(certificateAnnotation(sig, hint), authority)
+  const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
+  return {
+    leaf,
+    intermediates: () =>
+      chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText, authority),
+  }
+}
+
 function verifyWithFulcio(
   { sig, signatureBytes, rekorKeys, bundle, now }: Context,
   trust: Extract<PreparedSigstoreTrust, { kind: 'fulcio' }>,
 ): VerifiedSigstoreSignature {
-  const leaf = parseFulcioLeafCertificate(
-    certificateAnnotation(
-      sig,
-      'the policy trusts Fulcio certificates, but this signature was made with a key (cosign sign --key)',
-    ),
+  const { leaf, intermediates } = signatureCertificates(
+    sig,
+    'Fulcio',
+    'the policy trusts Fulcio certificates, but this signature was made with a key (cosign sign --key)',
   )
   // The SET comes first: it supplies the time at which the certificate chain is checked.
   const set = verifyRekorSet({
@@ -283,11 +301,10 @@ function verifyWithFulcio(
     keyOrCertificateCandidates: [leaf.der],
     now,
   })
-  const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
   const fulcio = verifyFulcioCertificate({
     roots: trust.roots,
     leaf,
-    intermediates: chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText),
+    intermediates: intermediates(),
     oidcIssuer: trust.oidcIssuer,
     subjectEmail: trust.subjectEmail,
     time: set.integratedTime,
@@ -310,19 +327,14 @@ function verifyWithPki(
   { sig, signatureBytes, now }: Context,
   trust: Extract<PreparedSigstoreTrust, { kind: 'pki' }>,
 ): VerifiedSigstoreSignature {
-  const leaf = parseFulcioLeafCertificate(
-    certificateAnnotation(
-      sig,
-      'the policy trusts certificates of a PKI, but this signature was made with a key (cosign sign --key)',
-    ),
+  const { leaf, intermediates } = signatureCertificates(
+    sig,
     'PKI',
+    'the policy trusts certificates of a PKI, but this signature was made with a key (cosign sign --key)',
   )
-  const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
-  const fromSignature =
-    chainText === undefined || chainText === '' ? [] : parseFulcioChain(chainText, 'PKI')
   const pki = verifyPkiCertificate({
     roots: trust.roots,
-    intermediates: [...trust.intermediates, ...fromSignature],
+    intermediates: [...trust.intermediates, ...intermediates()],
     leaf,
     subjectEmail: trust.subjectEmail,
     subjectHostname: trust.subjectHostname,

@@ -99,43 +99,38 @@ export function checkKeys(
   }
 }
 
-/** The refusal of an alias, or of an anchor that aliases elsewhere may share. */
-export function aliasError(
+/** A refusal of one YAML node, at its start unless `offset` says otherwise. */
+export type NodeRefusal = (
   ctx: AnnotateContext,
   obj: ManifestObject,
   at: readonly Segment[],
   node: ParsedNode,
-  offset: number = node.range[0],
-): MalformedInputError {
-  return malformed(
-    ctx,
-    'ERR_K8S_ALIAS',
-    obj,
-    at,
-    offset,
-    isAlias(node) ? 'is an alias (*…)' : 'carries an anchor (&…) that other nodes may share',
-    'write the pod template out in full, without anchors or aliases, or add the annotation by hand',
-  )
+  offset?: number,
+) => MalformedInputError
+
+function nodeRefusal(
+  code: ErrorCode,
+  what: (node: ParsedNode) => string,
+  hint: string,
+): NodeRefusal {
+  return (ctx, obj, at, node, offset = node.range[0]) =>
+    malformed(ctx, code, obj, at, offset, what(node), hint)
 }
 
+/** The refusal of an alias, or of an anchor that aliases elsewhere may share. */
+export const aliasError: NodeRefusal = nodeRefusal(
+  'ERR_K8S_ALIAS',
+  (node) =>
+    isAlias(node) ? 'is an alias (*…)' : 'carries an anchor (&…) that other nodes may share',
+  'write the pod template out in full, without anchors or aliases, or add the annotation by hand',
+)
+
 /** The refusal of an explicit tag. */
-export function tagError(
-  ctx: AnnotateContext,
-  obj: ManifestObject,
-  at: readonly Segment[],
-  node: ParsedNode,
-  offset: number = node.range[0],
-): MalformedInputError {
-  return malformed(
-    ctx,
-    'ERR_K8S_TAG',
-    obj,
-    at,
-    offset,
-    'has an explicit tag (!…)',
-    'remove the tag, or add the annotation by hand',
-  )
-}
+export const tagError: NodeRefusal = nodeRefusal(
+  'ERR_K8S_TAG',
+  () => 'has an explicit tag (!…)',
+  'remove the tag, or add the annotation by hand',
+)
 
 /** The refusal of a layout the line edits cannot handle safely. */
 export function layoutError(

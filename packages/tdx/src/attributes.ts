@@ -11,7 +11,7 @@
  * @module
  */
 
-import { bitFlagDecoder } from '@initguard/core'
+import { bitFlagDecoder, memoizedWordDecoder } from '@initguard/core'
 
 const U64_MASK = (1n << 64n) - 1n
 
@@ -91,9 +91,14 @@ const decodeTdFlags = bitFlagDecoder({
  * ```
  */
 export function decodeTdAttributes(raw: bigint): TdAttributes {
-  const value = raw & U64_MASK
-  return { raw: value, ...decodeTdFlags(value) }
+  return decodeTdWord(raw & U64_MASK)
 }
+
+// Decoded once per distinct value (frozen, shared): see memoizedWordDecoder.
+const decodeTdWord = memoizedWordDecoder((value): TdAttributes => ({
+  raw: value,
+  ...decodeTdFlags(value),
+}))
 
 /**
  * An XSAVE feature mask, decoded: TDX XFAM (the features a TD may use) or the XFRM half of SGX
@@ -204,9 +209,13 @@ const decodeXsaveFlags = bitFlagDecoder({
  * ```
  */
 export function decodeXsaveFeatures(raw: bigint): XsaveFeatures {
-  const value = raw & U64_MASK
-  return { raw: value, ...decodeXsaveFlags(value) }
+  return decodeXsaveWord(raw & U64_MASK)
 }
+
+const decodeXsaveWord = memoizedWordDecoder((value): XsaveFeatures => ({
+  raw: value,
+  ...decodeXsaveFlags(value),
+}))
 
 /**
  * SGX enclave ATTRIBUTES (16 bytes: FLAGS u64 LE, then XFRM u64 LE), decoded.
@@ -270,12 +279,17 @@ const decodeSgxFlags = bitFlagDecoder({
  * ```
  */
 export function decodeSgxAttributes(flags: bigint, xfrm: bigint): SgxAttributes {
-  const value = flags & U64_MASK
+  // Both halves in one word for the memory: FLAGS low, XFRM high.
+  return decodeSgxWord(((xfrm & U64_MASK) << 64n) | (flags & U64_MASK))
+}
+
+const decodeSgxWord = memoizedWordDecoder((word): SgxAttributes => {
+  const value = word & U64_MASK
   const { unknownBits, ...named } = decodeSgxFlags(value)
   return {
     flags: value,
     ...named,
     unknownFlagBits: unknownBits,
-    xfrm: decodeXsaveFeatures(xfrm),
+    xfrm: decodeXsaveFeatures(word >> 64n),
   }
-}
+})

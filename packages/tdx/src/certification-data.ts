@@ -21,7 +21,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer'
-import { LruCache, UnavailableError, base64ToBytes } from '@initguard/core'
+import { ExactBytesCache, UnavailableError, base64ToBytes } from '@initguard/core'
 import type { MalformedInputError } from '@initguard/core'
 import { quoteError } from './parse-support.ts'
 
@@ -129,24 +129,36 @@ function chainError(
  *   `position` in the data.
  */
 export function parsePckCertChainPem(data: Uint8Array): PemCertificate[] {
+  return copies(decodedPemChain(data))
+}
+
+/** Copies of decoded certificates, for a caller to keep (the decoded ones are shared). */
+function copies(chain: readonly PemCertificate[]): PemCertificate[] {
+  return chain.map((c) => ({ pem: c.pem, der: c.der.slice() }))
+}
+
+/**
+ * The chain `data` holds, decoded once per distinct chain and shared: never hand these out, only
+ * {@link copies} of them.
+ */
+function decodedPemChain(data: Uint8Array): readonly PemCertificate[] {
   let end = data.length
   while (end > 0 && data[end - 1] === 0) end -= 1
+  const chain = data.subarray(0, end)
+  // A platform sends the same chain in every quote: decode each distinct chain once.
+  const known = PARSED_CHAINS.get([chain])
+  if (known !== undefined) return known
   // latin1 maps each byte to one character, so a native regular-expression scan finds the first
   // byte that is not PEM text (printable ASCII, tab, CR, LF) at its own index.
-  const text = Buffer.from(data.buffer, data.byteOffset, end).toString('latin1')
-  // A platform sends the same chain in every quote: decode each distinct chain once.
-  const known = PARSED_CHAINS.get(text)
-  if (known !== undefined) return known.map((c) => ({ pem: c.pem, der: c.der.slice() }))
-  const certificates = decodePemChain(text)
-  PARSED_CHAINS.set(
-    text,
-    certificates.map((c) => ({ pem: c.pem, der: c.der.slice() })),
+  const certificates = decodePemChain(
+    Buffer.from(chain.buffer, chain.byteOffset, chain.byteLength).toString('latin1'),
   )
+  PARSED_CHAINS.set([chain], certificates)
   return certificates
 }
 
-/** Chains decoded so far, by their text (bounded; least recently used out). */
-const PARSED_CHAINS = new LruCache<string, readonly PemCertificate[]>(64)
+/** Chains decoded so far, by their exact bytes (bounded; least recently used out). */
+const PARSED_CHAINS = new ExactBytesCache<readonly PemCertificate[]>(64)
 
 function decodePemChain(text: string): PemCertificate[] {
   const bad = text.search(/[^\x20-\x7e\t\r\n]/)
@@ -222,12 +234,18 @@ export function interpretPckCertificationData(
   data: Uint8Array,
 ): PckCertificationData {
   if (type === CERTIFICATION_DATA_TYPE.PCK_CERT_CHAIN) {
+    // Decoded (so a malformed chain fails the parse) but copied only when read: a verifier that
+    // finds the chain verified by these exact bytes never reads the certificates.
+    const decoded = decodedPemChain(data)
+    let certificates: readonly PemCertificate[] | undefined
     return {
       kind: 'pck-cert-chain',
       type,
       size: data.length,
       data,
-      certificates: parsePckCertChainPem(data),
+      get certificates() {
+        return (certificates ??= copies(decoded))
+      },
     }
   }
   return {

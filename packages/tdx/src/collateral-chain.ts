@@ -14,6 +14,7 @@ import {
   MalformedInputError,
   VerificationError,
   constantTimeEqual,
+  isEcKey,
 } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
@@ -69,10 +70,7 @@ export function signedBy(child: CollateralCertificate, parent: CollateralCertifi
 }
 
 function isP256(certificate: CollateralCertificate): boolean {
-  return (
-    certificate.publicKey.asymmetricKeyType === 'ec' &&
-    certificate.publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1'
-  )
+  return isEcKey(certificate.publicKey, 'prime256v1')
 }
 
 /**

@@ -91,25 +91,23 @@ export function readSgxEnclaveReport(
   base: number,
   name: string,
 ): SgxEnclaveReport {
-  const copy = (offset: number, length: number, field: string): Uint8Array =>
-    reader.bytesAt(base + offset, length, `${name} ${field}`).slice()
   const reservedNonZero = nonZeroReservedAreas(reader, base, RESERVED_AREAS)
   return {
-    cpuSvn: copy(0x000, 16, 'CPUSVN'),
+    cpuSvn: reader.copyAt(base + 0x000, 16, `${name} CPUSVN`),
     miscSelect: reader.u32leAt(base + 0x010, `${name} MISCSELECT`),
-    isvExtProdId: copy(0x020, 16, 'ISVEXTPRODID'),
+    isvExtProdId: reader.copyAt(base + 0x020, 16, `${name} ISVEXTPRODID`),
     attributes: decodeSgxAttributes(
       reader.u64leAt(base + 0x030, `${name} ATTRIBUTES.FLAGS`),
       reader.u64leAt(base + 0x038, `${name} ATTRIBUTES.XFRM`),
     ),
-    mrEnclave: copy(0x040, 32, 'MRENCLAVE'),
-    mrSigner: copy(0x080, 32, 'MRSIGNER'),
-    configId: copy(0x0c0, 64, 'CONFIGID'),
+    mrEnclave: reader.copyAt(base + 0x040, 32, `${name} MRENCLAVE`),
+    mrSigner: reader.copyAt(base + 0x080, 32, `${name} MRSIGNER`),
+    configId: reader.copyAt(base + 0x0c0, 64, `${name} CONFIGID`),
     isvProdId: reader.u16leAt(base + 0x100, `${name} ISVPRODID`),
     isvSvn: reader.u16leAt(base + 0x102, `${name} ISVSVN`),
     configSvn: reader.u16leAt(base + 0x104, `${name} CONFIGSVN`),
-    isvFamilyId: copy(0x130, 16, 'ISVFAMILYID'),
-    reportData: copy(0x140, 64, 'REPORTDATA'),
+    isvFamilyId: reader.copyAt(base + 0x130, 16, `${name} ISVFAMILYID`),
+    reportData: reader.copyAt(base + 0x140, 64, `${name} REPORTDATA`),
     reservedNonZero,
     raw: reader.bytesAt(base, SGX_REPORT_BODY_SIZE, name),
   }

@@ -11,6 +11,7 @@ import {
   constantTimeEqual,
   checkValidityWindow,
   commonValidity,
+  isEcKey,
 } from '@initguard/core'
 import {
   ECDSA_WITH_SHA256,
@@ -49,11 +50,9 @@ function trustedRootText(root: CollateralCertificate): string {
 }
 
 function checkShape(certificate: CollateralCertificate, role: string): void {
-  const key = certificate.publicKey
   if (
     certificate.signatureAlgorithm !== ECDSA_WITH_SHA256 ||
-    key.asymmetricKeyType !== 'ec' ||
-    key.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+    !isEcKey(certificate.publicKey, 'prime256v1')
   ) {
     throw fail(
       'ERR_TDX_PCK_CHAIN',

@@ -6,7 +6,8 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
-import type { DcapQuote } from './quote.ts'
+import type { DcapQuote, SgxQuoteBody } from './quote.ts'
+import type { TdQuoteBody } from './td-quote-body.ts'
 import type { TcbEvaluation } from './tcb-status.ts'
 import type { VerifiedPckChain } from './pck-chain.ts'
 
@@ -21,15 +22,24 @@ export type QuoteClaims = Readonly<Record<string, unknown>> & {
 
 const hex = bytesToHex
 
+/**
+ * The hex of `bytes`, cut into fields: one encoding of the whole, then slices of it, which is
+ * what makes claims cheap enough to compute for every quote.
+ */
+function hexFields(bytes: Uint8Array): (offset: number, length: number) => string {
+  const text = hex(bytes)
+  return (offset, length) => text.slice(2 * offset, 2 * (offset + length))
+}
+
 function headerClaims(quote: DcapQuote): Record<string, string> {
-  const raw = quote.header.raw
+  const at = hexFields(quote.header.raw)
   return {
-    version: hex(raw.subarray(0, 2)),
-    att_key_type: hex(raw.subarray(2, 4)),
-    tee_type: hex(raw.subarray(4, 8)),
-    reserved: hex(raw.subarray(8, 12)),
-    vendor_id: hex(raw.subarray(12, 28)),
-    user_data: hex(raw.subarray(28, 48)),
+    version: at(0, 2),
+    att_key_type: at(2, 2),
+    tee_type: at(4, 4),
+    reserved: at(8, 4),
+    vendor_id: at(12, 16),
+    user_data: at(28, 20),
   }
 }
 
@@ -43,66 +53,80 @@ export function quoteBodyClaims(quote: DcapQuote): Readonly<Record<string, unkno
   readonly init_data: string
   readonly report_data: string
 } {
-  const body = quote.body
-  const raw = quote.rawBody
-  if (body.kind === 'sgx') {
-    return {
-      tee: 'sgx',
-      init_data: hex(body.configId),
-      report_data: hex(body.reportData),
-      quote: {
-        header: headerClaims(quote),
-        body: {
-          cpu_svn: hex(body.cpuSvn),
-          misc_select: hex(raw.subarray(0x10, 0x14)),
-          attributes: hex(raw.subarray(0x30, 0x40)),
-          mr_enclave: hex(body.mrEnclave),
-          mr_signer: hex(body.mrSigner),
-          config_id: hex(body.configId),
-          isv_prod_id: body.isvProdId,
-          isv_svn: body.isvSvn,
-          config_svn: body.configSvn,
-          isv_family_id: hex(body.isvFamilyId),
-          isv_ext_prod_id: hex(body.isvExtProdId),
-          report_data: hex(body.reportData),
-        },
-      },
-      attributes: {
-        debug: body.attributes.debug,
-        mode64bit: body.attributes.mode64Bit,
-        kss: body.attributes.kss,
-        provision_key: body.attributes.provisionKey,
-      },
-    }
+  return bodyClaims(quote, {})
+}
+
+type HexAt = (offset: number, length: number) => string
+
+/** What differs between the kinds of body: the Trustee-named fields and the decoded attributes. */
+interface BodyParts {
+  readonly tee: 'tdx' | 'sgx'
+  readonly initData: string
+  readonly reportData: string
+  readonly fields: Record<string, string | number>
+  readonly attributesName: 'attributes' | 'td_attributes'
+  readonly attributes: Record<string, boolean>
+}
+
+// Offsets are those of the body layouts (enclave-report.ts, td-quote-body.ts).
+function sgxParts(body: SgxQuoteBody, at: HexAt): BodyParts {
+  const configId = at(0x0c0, 64)
+  const reportData = at(0x140, 64)
+  return {
+    tee: 'sgx',
+    initData: configId,
+    reportData,
+    fields: {
+      cpu_svn: at(0x000, 16),
+      misc_select: at(0x010, 4),
+      attributes: at(0x030, 16),
+      mr_enclave: at(0x040, 32),
+      mr_signer: at(0x080, 32),
+      config_id: configId,
+      isv_prod_id: body.isvProdId,
+      isv_svn: body.isvSvn,
+      config_svn: body.configSvn,
+      isv_family_id: at(0x130, 16),
+      isv_ext_prod_id: at(0x020, 16),
+      report_data: reportData,
+    },
+    attributesName: 'attributes',
+    attributes: {
+      debug: body.attributes.debug,
+      mode64bit: body.attributes.mode64Bit,
+      kss: body.attributes.kss,
+      provision_key: body.attributes.provisionKey,
+    },
   }
+}
+
+function tdParts(body: TdQuoteBody, at: HexAt): BodyParts {
+  const mrConfigId = at(0x0b8, 48)
+  const reportData = at(0x208, 64)
   return {
     tee: 'tdx',
-    init_data: hex(body.mrConfigId),
-    report_data: hex(body.reportData),
-    quote: {
-      header: headerClaims(quote),
-      body: {
-        tcb_svn: hex(body.teeTcbSvn),
-        mr_seam: hex(body.mrSeam),
-        mrsigner_seam: hex(body.mrSignerSeam),
-        seam_attributes: hex(raw.subarray(0x70, 0x78)),
-        td_attributes: hex(raw.subarray(0x78, 0x80)),
-        xfam: hex(raw.subarray(0x80, 0x88)),
-        mr_td: hex(body.mrTd),
-        mr_config_id: hex(body.mrConfigId),
-        mr_owner: hex(body.mrOwner),
-        mr_owner_config: hex(body.mrOwnerConfig),
-        rtmr_0: hex(body.rtmrs[0]),
-        rtmr_1: hex(body.rtmrs[1]),
-        rtmr_2: hex(body.rtmrs[2]),
-        rtmr_3: hex(body.rtmrs[3]),
-        report_data: hex(body.reportData),
-        ...(body.kind === 'td15'
-          ? { tee_tcb_svn2: hex(body.teeTcbSvn2), mr_servicetd: hex(body.mrServiceTd) }
-          : {}),
-      },
+    initData: mrConfigId,
+    reportData,
+    fields: {
+      tcb_svn: at(0x000, 16),
+      mr_seam: at(0x010, 48),
+      mrsigner_seam: at(0x040, 48),
+      seam_attributes: at(0x070, 8),
+      td_attributes: at(0x078, 8),
+      xfam: at(0x080, 8),
+      mr_td: at(0x088, 48),
+      mr_config_id: mrConfigId,
+      mr_owner: at(0x0e8, 48),
+      mr_owner_config: at(0x118, 48),
+      rtmr_0: at(0x148, 48),
+      rtmr_1: at(0x178, 48),
+      rtmr_2: at(0x1a8, 48),
+      rtmr_3: at(0x1d8, 48),
+      report_data: reportData,
+      ...(body.kind === 'td15' ? { tee_tcb_svn2: at(0x248, 16), mr_servicetd: at(0x258, 48) } : {}),
     },
-    td_attributes: {
+    attributesName: 'td_attributes',
+    attributes: {
       debug: body.tdAttributes.debug,
       key_locker: body.tdAttributes.keyLocker,
       perfmon: body.tdAttributes.perfmon,
@@ -112,23 +136,43 @@ export function quoteBodyClaims(quote: DcapQuote): Readonly<Record<string, unkno
   }
 }
 
+/** The body claims followed by `more` (one object built once: spreading costs more than this). */
+function bodyClaims<T extends object>(
+  quote: DcapQuote,
+  more: T,
+): T & { readonly tee: 'tdx' | 'sgx'; readonly init_data: string; readonly report_data: string } {
+  const body = quote.body
+  const at = hexFields(quote.rawBody)
+  const parts = body.kind === 'sgx' ? sgxParts(body, at) : tdParts(body, at)
+  return Object.assign(
+    {
+      tee: parts.tee,
+      init_data: parts.initData,
+      report_data: parts.reportData,
+      quote: { header: headerClaims(quote), body: parts.fields },
+      [parts.attributesName]: parts.attributes,
+    },
+    more,
+  )
+}
+
 /** The claims of a quote whose chain, signatures and collateral verified. */
 export function quoteClaims(
   quote: DcapQuote,
   tcb: TcbEvaluation,
   pck: VerifiedPckChain,
 ): QuoteClaims {
-  return {
-    ...quoteBodyClaims(quote),
+  const sgx = pck.info.sgx
+  return bodyClaims(quote, {
     tcb_status: tcb.status,
     advisory_ids: [...tcb.advisoryIds],
     tcb_date: tcb.tcbDate?.toISOString() ?? null,
     tcb_evaluation_data_number: tcb.tcbEvaluationDataNumber,
-    fmspc: hex(pck.info.sgx.fmspc),
-    pce_id: hex(pck.info.sgx.pceId),
+    fmspc: hex(sgx.fmspc),
+    pce_id: hex(sgx.pceId),
     pck_ca: pck.caKind,
-    ...(pck.info.sgx.platformInstanceId === undefined
+    ...(sgx.platformInstanceId === undefined
       ? {}
-      : { platform_instance_id: hex(pck.info.sgx.platformInstanceId) }),
-  }
+      : { platform_instance_id: hex(sgx.platformInstanceId) }),
+  })
 }

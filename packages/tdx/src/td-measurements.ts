@@ -28,13 +28,16 @@ export interface TdMeasurements {
  * @internal shared by the TD report body and TDREPORT parsers.
  */
 export function readTdMeasurements(reader: ByteReader, offset: number): TdMeasurements {
-  const copy = (at: number, field: string): Uint8Array =>
-    reader.bytesAt(offset + at, 48, field).slice()
   return {
-    mrTd: copy(0x000, 'MRTD'),
-    mrConfigId: copy(0x030, 'MRCONFIGID'),
-    mrOwner: copy(0x060, 'MROWNER'),
-    mrOwnerConfig: copy(0x090, 'MROWNERCONFIG'),
-    rtmrs: [copy(0x0c0, 'RTMR0'), copy(0x0f0, 'RTMR1'), copy(0x120, 'RTMR2'), copy(0x150, 'RTMR3')],
+    mrTd: reader.copyAt(offset + 0x000, 48, 'MRTD'),
+    mrConfigId: reader.copyAt(offset + 0x030, 48, 'MRCONFIGID'),
+    mrOwner: reader.copyAt(offset + 0x060, 48, 'MROWNER'),
+    mrOwnerConfig: reader.copyAt(offset + 0x090, 48, 'MROWNERCONFIG'),
+    rtmrs: [
+      reader.copyAt(offset + 0x0c0, 48, 'RTMR0'),
+      reader.copyAt(offset + 0x0f0, 48, 'RTMR1'),
+      reader.copyAt(offset + 0x120, 48, 'RTMR2'),
+      reader.copyAt(offset + 0x150, 48, 'RTMR3'),
+    ],
   }
 }

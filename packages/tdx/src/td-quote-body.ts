@@ -92,25 +92,23 @@ export function readTdQuoteBody(
   base: number,
   kind: TdQuoteBodyKind,
 ): TdQuoteBody {
-  const copy = (offset: number, length: number, field: string): Uint8Array =>
-    reader.bytesAt(base + offset, length, field).slice()
   const fields: TdQuoteBodyFields = {
-    teeTcbSvn: copy(0x000, 16, 'TEE_TCB_SVN'),
-    mrSeam: copy(0x010, 48, 'MRSEAM'),
-    mrSignerSeam: copy(0x040, 48, 'MRSIGNERSEAM'),
+    teeTcbSvn: reader.copyAt(base + 0x000, 16, 'TEE_TCB_SVN'),
+    mrSeam: reader.copyAt(base + 0x010, 48, 'MRSEAM'),
+    mrSignerSeam: reader.copyAt(base + 0x040, 48, 'MRSIGNERSEAM'),
     seamAttributes: reader.u64leAt(base + 0x070, 'SEAMATTRIBUTES'),
     tdAttributes: decodeTdAttributes(reader.u64leAt(base + 0x078, 'TDATTRIBUTES')),
     xfam: decodeXsaveFeatures(reader.u64leAt(base + 0x080, 'XFAM')),
     ...readTdMeasurements(reader, base + 0x088),
-    reportData: copy(0x208, 64, 'REPORTDATA'),
+    reportData: reader.copyAt(base + 0x208, 64, 'REPORTDATA'),
   }
   return kind === 'td10'
     ? { kind, ...fields }
     : {
         kind,
         ...fields,
-        teeTcbSvn2: copy(0x248, 16, 'TEE_TCB_SVN_2'),
-        mrServiceTd: copy(0x258, 48, 'MRSERVICETD'),
+        teeTcbSvn2: reader.copyAt(base + 0x248, 16, 'TEE_TCB_SVN_2'),
+        mrServiceTd: reader.copyAt(base + 0x258, 48, 'MRSERVICETD'),
       }
 }
 

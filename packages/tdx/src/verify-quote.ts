@@ -16,25 +16,24 @@
  *
  * @module
  */
-import { Buffer } from 'node:buffer'
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { hash, verify } from 'node:crypto'
 import {
   AppraisalError,
-  LruCache,
   UnavailableError,
-  bytesToBase64url,
   bytesToHex,
+  concatBytes,
   constantTimeEqual,
+  hexToBytes,
   subjectLine,
   type TrustAnchorInfo,
 } from '@initguard/core'
 import type { CollateralCertificate } from './collateral-certs.ts'
 import { fail, trustedRoot } from './collateral-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
-import { CollateralCache, verifyCollateral, type VerifiedCollateral } from './collateral-verify.ts'
+import type { VerifiedCollateral } from './collateral-verify.ts'
 import { isSerialRevoked } from './crl.ts'
 import { INTEL_PRODUCTION_ANCHOR, INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
-import { verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
+import type { VerifiedPckChain } from './pck-chain.ts'
 import {
   appraiseQuote,
   checkQuoteAppraisalPolicy,
@@ -43,6 +42,7 @@ import {
 import { quoteClaims, type QuoteClaims } from './quote-claims.ts'
 import { INTEL_QE_VENDOR_ID } from './quote-header.ts'
 import type { DcapQuote } from './quote.ts'
+import { QuoteVerifierCache } from './quote-verifier-cache.ts'
 import { evaluateTcbStatus, type TcbEvaluation } from './tcb-status.ts'
 
 /** Options for {@link verifyDcapQuote}. */
@@ -61,6 +61,10 @@ export interface QuoteVerifyOptions {
   readonly cache?: QuoteVerifierCache
 }
 
+export { QuoteVerifierCache }
+
+const INTEL_QE_VENDOR_ID_BYTES = hexToBytes(INTEL_QE_VENDOR_ID)
+
 /** A successful verification. */
 export interface QuoteVerification {
   readonly tee: 'tdx' | 'sgx'
@@ -71,62 +75,21 @@ export interface QuoteVerification {
   readonly warnings: readonly string[]
 }
 
-/** Verified PCK chains, collateral and attestation keys, kept across verifications. */
-export class QuoteVerifierCache {
-  readonly collateral: CollateralCache = new CollateralCache()
-  readonly #chains = new LruCache<string, VerifiedPckChain>(1024)
-  readonly #keys = new LruCache<string, KeyObject>(1024)
-  // Keyed by the collateral object itself: a relying party verifies many quotes against the same
-  // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
-  readonly #byObject = new WeakMap<
-    DcapCollateral,
-    { readonly root: string; readonly verified: VerifiedCollateral }
-  >()
+// Per root certificate: reading the subject back from OpenSSL on every quote costs microseconds.
+const ANCHORS = new WeakMap<CollateralCertificate, TrustAnchorInfo>()
 
-  /** Verified collateral, from this cache when the same object was verified for the same root. */
-  verifiedCollateral(
-    collateral: DcapCollateral,
-    root: CollateralCertificate,
-    now: Date,
-  ): VerifiedCollateral {
-    const known = this.#byObject.get(collateral)
-    if (
-      known?.root === root.fingerprint &&
-      now >= known.verified.validFrom &&
-      now <= known.verified.validUntil
-    ) {
-      return known.verified
-    }
-    const verified = verifyCollateral(collateral, { now, root: root.x509, cache: this.collateral })
-    this.#byObject.set(collateral, { root: root.fingerprint, verified })
-    return verified
+/** The trust anchor `root` is, as a verification reports it. */
+function anchorOf(root: CollateralCertificate): TrustAnchorInfo {
+  let anchor = ANCHORS.get(root)
+  if (anchor === undefined) {
+    anchor = Object.freeze({
+      origin: root.fingerprint === INTEL_SGX_ROOT_CA_SHA256 ? 'pinned' : 'user-supplied',
+      subject: subjectLine(root.x509.subject),
+      sha256: root.fingerprint,
+    })
+    ANCHORS.set(root, anchor)
   }
-
-  /** A PCK chain verified earlier, if `now` is inside its window. */
-  chain(key: string, now: Date): VerifiedPckChain | undefined {
-    return this.#chains.get(key, now)
-  }
-
-  /** Remember a verified PCK chain, for the window in which all its certificates are valid. */
-  rememberChain(key: string, chain: VerifiedPckChain): void {
-    this.#chains.set(key, chain, chain)
-  }
-
-  /** The P-256 public key for raw x ‖ y bytes. */
-  attestationKey(raw: Uint8Array): KeyObject {
-    const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')
-    return this.#keys.getOrSet(id, () =>
-      createPublicKey({
-        key: {
-          kty: 'EC',
-          crv: 'P-256',
-          x: bytesToBase64url(raw.subarray(0, 32)),
-          y: bytesToBase64url(raw.subarray(32, 64)),
-        },
-        format: 'jwk',
-      }),
-    )
-  }
+  return anchor
 }
 
 function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uint8Array[] {
@@ -138,6 +101,35 @@ function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uin
     `the quote identifies its PCK (certification data type ${certification.type}) but does not carry the certificate`,
     { hint: 'give the PCK certificate chain (from your PCCS) with the quote' },
   )
+}
+
+/** Intel's TCB evaluation for the quote's PCK, TD report (TDX) and QE report. */
+function evaluateQuoteTcb(
+  quote: DcapQuote,
+  collateral: VerifiedCollateral,
+  pck: VerifiedPckChain,
+): TcbEvaluation {
+  const body = quote.body
+  const qeReport = quote.signatureData.qeReport
+  return evaluateTcbStatus(collateral, {
+    pck: { ...pck.info.sgx.tcb, fmspc: pck.info.sgx.fmspc, pceId: pck.info.sgx.pceId },
+    ...(body.kind === 'sgx'
+      ? {}
+      : {
+          td: {
+            teeTcbSvn: body.teeTcbSvn,
+            mrSignerSeam: body.mrSignerSeam,
+            seamAttributes: quote.rawBody.subarray(0x70, 0x78),
+          },
+        }),
+    qe: {
+      isvSvn: qeReport.isvSvn,
+      mrSigner: qeReport.mrSigner,
+      isvProdId: qeReport.isvProdId,
+      miscSelect: qeReport.miscSelect,
+      attributes: qeReport.raw.subarray(0x30, 0x40),
+    },
+  })
 }
 
 function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain): void {
@@ -177,23 +169,18 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
   const cache = options.cache ?? new QuoteVerifierCache()
   const root = trustedRoot(options.root ?? INTEL_PRODUCTION_ANCHOR.root)
   const warnings: string[] = []
-  if (bytesToHex(quote.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+  if (!constantTimeEqual(quote.header.qeVendorId, INTEL_QE_VENDOR_ID_BYTES)) {
     throw fail(
       'ERR_TDX_QE_VENDOR',
       `the quote's QE vendor ID is ${bytesToHex(quote.header.qeVendorId)}, not Intel's`,
     )
   }
 
-  const chainDers = pckChainOf(quote, options)
-  const chainHash = createHash('sha256').update(root.der)
-  // Length-prefix each certificate so that different splits of the same bytes differ.
-  for (const der of chainDers) chainHash.update(`${der.length}:`).update(der)
-  const chainKey = chainHash.digest('hex')
-  let pck = cache.chain(chainKey, options.now)
-  if (pck === undefined) {
-    pck = verifyPckChain(chainDers, root, options.now)
-    cache.rememberChain(chainKey, pck)
-  }
+  const certification = quote.signatureData.pckCertification
+  const pck =
+    certification.kind === 'pck-cert-chain'
+      ? cache.embeddedPckChain(certification, root, options.now)
+      : cache.pckChain(pckChainOf(quote, options), root, options.now)
 
   const signature = quote.signatureData
   const qeReport = signature.qeReport
@@ -207,10 +194,12 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
   ) {
     throw fail('ERR_TDX_QE_REPORT_SIGNATURE', 'the QE report is not signed by the PCK key')
   }
-  const binding = createHash('sha256')
-    .update(signature.attestationKey)
-    .update(signature.qeAuthData)
-    .digest()
+  // One-shot hash: for 96 bytes, a Hash object costs more than the hashing.
+  const binding = hash(
+    'sha256',
+    concatBytes([signature.attestationKey, signature.qeAuthData]),
+    'buffer',
+  )
   if (
     !constantTimeEqual(binding, qeReport.reportData.subarray(0, 32)) ||
     qeReport.reportData.subarray(32).some((b) => b !== 0)
@@ -243,28 +232,14 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
       `fetch the ${expectedId} collateral`,
     )
   }
-  checkRevocation(collateral, pck)
+  cache.checkPair(collateral, pck, () => {
+    checkRevocation(collateral, pck)
+  })
 
   const body = quote.body
-  const tcb = evaluateTcbStatus(collateral, {
-    pck: { ...pck.info.sgx.tcb, fmspc: pck.info.sgx.fmspc, pceId: pck.info.sgx.pceId },
-    ...(body.kind === 'sgx'
-      ? {}
-      : {
-          td: {
-            teeTcbSvn: body.teeTcbSvn,
-            mrSignerSeam: body.mrSignerSeam,
-            seamAttributes: quote.rawBody.subarray(0x70, 0x78),
-          },
-        }),
-    qe: {
-      isvSvn: qeReport.isvSvn,
-      mrSigner: qeReport.mrSigner,
-      isvProdId: qeReport.isvProdId,
-      miscSelect: qeReport.miscSelect,
-      attributes: qeReport.raw.subarray(0x30, 0x40),
-    },
-  })
+  const tcb = cache.tcbEvaluation(collateral, pck, quote, () =>
+    evaluateQuoteTcb(quote, collateral, pck),
+  )
   const claims = quoteClaims(quote, tcb, pck)
   try {
     appraiseQuote(body, tcb, options.policy ?? {})
@@ -278,11 +253,7 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
     tee: body.kind === 'sgx' ? 'sgx' : 'tdx',
     tcb,
     claims,
-    anchor: {
-      origin: root.fingerprint === INTEL_SGX_ROOT_CA_SHA256 ? 'pinned' : 'user-supplied',
-      subject: subjectLine(root.x509.subject),
-      sha256: root.fingerprint,
-    },
+    anchor: anchorOf(root),
     warnings,
   }
 }

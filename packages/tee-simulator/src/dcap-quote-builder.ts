@@ -24,7 +24,7 @@
  * @module
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import { concatBytes } from '@initguard/core'
+import { concatBytes, isEcKey } from '@initguard/core'
 import type { TestKeyPair } from './amd-pki.ts'
 import {
   dcapBuildError,
@@ -129,11 +129,7 @@ function flip(bytes: Uint8Array, index: number): void {
 }
 
 function checkP256(key: KeyObject, type: 'private' | 'public', field: string): void {
-  if (
-    key.type !== type ||
-    key.asymmetricKeyType !== 'ec' ||
-    key.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
-  ) {
+  if (!isEcKey(key, 'prime256v1', type)) {
     throw dcapBuildError(
       'ERR_DCAP_BUILD_KEY_INVALID',
       `${field} must be an ECDSA P-256 ${type} key`,

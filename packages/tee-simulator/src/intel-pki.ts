@@ -26,7 +26,7 @@
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { UsageError } from '@initguard/core'
+import { UsageError, isEcKey } from '@initguard/core'
 import type { TestKeyPair } from './amd-pki.ts'
 import { buildX509Crl, encodeCrlNumber, encodeCrlReason } from './crl-builder.ts'
 import {
@@ -176,13 +176,9 @@ function pkiError(code: `ERR_INTEL_PKI_${string}`, message: string, field: strin
 
 function p256KeyPair(given: TestKeyPair | undefined, field: string): TestKeyPair {
   if (given === undefined) return generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const isP256 = (k: KeyObject): boolean =>
-    k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1'
   if (
-    given.privateKey.type !== 'private' ||
-    given.publicKey.type !== 'public' ||
-    !isP256(given.privateKey) ||
-    !isP256(given.publicKey)
+    !isEcKey(given.privateKey, 'prime256v1', 'private') ||
+    !isEcKey(given.publicKey, 'prime256v1', 'public')
   ) {
     throw pkiError(
       'ERR_INTEL_PKI_KEY_INVALID',

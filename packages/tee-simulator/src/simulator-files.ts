@@ -31,6 +31,18 @@ export function simDirError(
   })
 }
 
+/** A {@link simDirError} for a failed file-system call on `path`: what failed, then the errno. */
+export function simIoError(
+  code: `ERR_SIM_${string}`,
+  failed: string,
+  path: string,
+  hint: string,
+  cause: unknown,
+): LocalIoError {
+  const message = `${failed} ${JSON.stringify(path)}: ${errnoOf(cause) ?? 'unknown error'}`
+  return simDirError(code, message, path, hint, cause)
+}
+
 /** The `code` of a Node.js system error (`ENOENT`, …), if it has one. */
 export function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
@@ -71,9 +83,9 @@ export async function checkSimulatorDirectory(dir: string): Promise<Stats> {
         error,
       )
     }
-    throw simDirError(
+    throw simIoError(
       'ERR_SIM_DIR_READ',
-      `cannot read the simulator directory ${JSON.stringify(dir)}: ${errnoOf(error) ?? 'unknown error'}`,
+      'cannot read the simulator directory',
       dir,
       'check the path and its permissions',
       error,
@@ -159,9 +171,9 @@ export async function readSimulatorFile(
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   } catch (error) {
     if (error instanceof LocalIoError) throw error
-    throw simDirError(
+    throw simIoError(
       'ERR_SIM_FILE_READ',
-      `cannot read ${JSON.stringify(path)}: ${errnoOf(error) ?? 'unknown error'}`,
+      'cannot read',
       path,
       'check the file and its permissions',
       error,

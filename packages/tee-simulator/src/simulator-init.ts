@@ -34,7 +34,7 @@ import {
   createSimulatorMaterial,
   type SimulatorMaterial,
 } from './simulator-material.ts'
-import { errnoOf, simDirError } from './simulator-files.ts'
+import { errnoOf, simDirError, simIoError } from './simulator-files.ts'
 import { loadSimulator, withoutManifestError, type TeeSimulator } from './simulator-load.ts'
 import { certificateSha256 } from './simulator-trust.ts'
 
@@ -150,9 +150,9 @@ async function stateOf(dir: string): Promise<'absent' | 'empty' | 'simulator' | 
   } catch (error) {
     if (error instanceof LocalIoError) throw error
     if (errnoOf(error) === 'ENOENT') return 'absent'
-    throw simDirError(
+    throw simIoError(
       'ERR_SIM_DIR_READ',
-      `cannot read ${JSON.stringify(dir)}: ${errnoOf(error) ?? 'unknown error'}`,
+      'cannot read',
       dir,
       'check the path and its permissions',
       error,
@@ -168,9 +168,9 @@ async function createInto(dir: string, options: InitSimulatorOptions): Promise<b
     // mkdtemp makes the directory 0700; beside `dir`, so the rename stays on one file system.
     staging = await mkdtemp(join(parent, `.${basename(dir)}.init-`))
   } catch (error) {
-    throw simDirError(
+    throw simIoError(
       'ERR_SIM_DIR_WRITE',
-      `cannot create the simulator directory beside ${JSON.stringify(dir)}: ${errnoOf(error) ?? 'unknown error'}`,
+      'cannot create the simulator directory beside',
       dir,
       'give a path in a directory you can write to',
       error,

@@ -18,7 +18,7 @@ import { createHash, createPrivateKey, createPublicKey, X509Certificate } from '
 import type { KeyObject } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { LocalIoError, bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
+import { LocalIoError, bytesToHex, constantTimeEqual, hexToBytes, isEcKey } from '@initguard/core'
 import { parseAmdCertificate } from '@initguard/snp'
 import {
   SIMULATOR_FILES,
@@ -138,7 +138,7 @@ function pemBlocks(pem: string, count: number, name: string): string[] {
 
 function privateKey(pem: string, curve: 'secp384r1' | 'prime256v1', name: string): KeyObject {
   const key = createPrivateKey(pem)
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== curve) {
+  if (!isEcKey(key, curve)) {
     throw new Error(`${name} is not an EC ${curve} private key`)
   }
   return key

@@ -28,6 +28,7 @@ import { createHash, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
 import { builderError, type BuilderError } from './builder-error.ts'
+import { isEcKey } from '@initguard/core'
 
 /** Size of an ATTESTATION_REPORT: 0x4A0 = 1184 bytes. */
 export const SNP_REPORT_SIZE = 0x4a0
@@ -371,11 +372,7 @@ function requireVersion(
 
 function checkSigningKey(key: KeyObject): void {
   const details = key.asymmetricKeyDetails
-  if (
-    key.type !== 'private' ||
-    key.asymmetricKeyType !== 'ec' ||
-    details?.namedCurve !== 'secp384r1'
-  ) {
+  if (!isEcKey(key, 'secp384r1', 'private')) {
     throw snpBuildError(
       'ERR_SNP_BUILD_KEY_INVALID',
       'the report signing key must be an ECDSA P-384 private key (a VCEK or VLEK)',

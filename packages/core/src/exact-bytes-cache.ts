@@ -1,0 +1,84 @@
+/**
+ * A bounded cache whose keys are byte strings (one or several parts), for results that hold for
+ * exactly those bytes: a verified certificate chain, a decoded PEM text. A look-up finds its
+ * candidate by a short sample of the bytes and then compares every byte, so a hit costs a memory
+ * comparison instead of a hash over kilobytes, and is never a near match.
+ *
+ * @module
+ */
+import { Buffer } from 'node:buffer'
+import { LruCache, type CacheWindow } from './lru-cache.ts'
+
+interface Stored<V> {
+  readonly parts: readonly Buffer[]
+  readonly value: V
+}
+
+/** Bytes sampled from each part for the look-up key: this many runs, of this many bytes. */
+const SAMPLE_RUNS = 8
+const SAMPLE_BYTES = 8
+
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Each part's length and runs of bytes spread over it: equal parts give equal samples. */
+function sampleKey(parts: readonly Uint8Array[]): string {
+  // Gathered byte by byte into one buffer and decoded once: a decode per run costs more.
+  const sample = Buffer.allocUnsafe(parts.length * (4 + SAMPLE_RUNS * SAMPLE_BYTES))
+  let k = 0
+  for (const part of parts) {
+    const length = part.length
+    sample.writeUInt32LE(length, k)
+    k += 4
+    if (length <= SAMPLE_RUNS * SAMPLE_BYTES) {
+      for (let i = 0; i < length; i++) sample[k++] = part[i] ?? 0
+      continue
+    }
+    const step = Math.floor((length - SAMPLE_BYTES) / (SAMPLE_RUNS - 1))
+    for (let run = 0; run < SAMPLE_RUNS; run++) {
+      const at = run === SAMPLE_RUNS - 1 ? length - SAMPLE_BYTES : run * step
+      for (let i = 0; i < SAMPLE_BYTES; i++) sample[k++] = part[at + i] ?? 0
+    }
+  }
+  return sample.toString('latin1', 0, k)
+}
+
+function sameParts(stored: readonly Buffer[], parts: readonly Uint8Array[]): boolean {
+  return stored.length === parts.length && stored.every((s, i) => s.equals(view(parts[i] ?? s)))
+}
+
+/**
+ * Values kept for exact byte strings, at most `maxEntries`, least recently used out first; an
+ * entry may hold only in a time window (see {@link LruCache}).
+ *
+ * Two byte strings with the same sample share a slot: the later replaces the earlier, which costs
+ * a recomputation, never a wrong answer. The bytes are compared in variable time: keep public data
+ * here (certificates, documents), not secrets.
+ *
+ * @example
+ * ```ts
+ * const chains = new ExactBytesCache<VerifiedChain>(1024)
+ * const chain = chains.get([leaf, intermediate], now) ?? verifyAndRemember(leaf, intermediate)
+ * ```
+ */
+export class ExactBytesCache<V> {
+  readonly #entries: LruCache<string, Stored<V>>
+
+  /** @param maxEntries - the most entries kept, a positive integer (see {@link LruCache}). */
+  constructor(maxEntries: number) {
+    this.#entries = new LruCache(maxEntries)
+  }
+
+  /** The value stored for exactly `parts` (and, for an entry with a window, `at` inside it). */
+  get(parts: readonly Uint8Array[], at?: Date): V | undefined {
+    const stored = this.#entries.get(sampleKey(parts), at)
+    return stored !== undefined && sameParts(stored.parts, parts) ? stored.value : undefined
+  }
+
+  /** Store `value` for `parts` (copied: a caller changing its bytes later changes nothing here). */
+  set(parts: readonly Uint8Array[], value: V, window?: CacheWindow): void {
+    const copies = parts.map((part) => Buffer.from(part))
+    this.#entries.set(sampleKey(copies), { parts: copies, value }, window)
+  }
+}
