@@ -224,7 +224,7 @@ async function openLoop(
     const run: Promise<void> = handshake(client, simulator).then((ms) => {
       latencies.push(ms)
       idle.push(client)
-      running.splice(running.indexOf(run), 1)
+      void running.splice(running.indexOf(run), 1)
     })
     running.push(run)
   }

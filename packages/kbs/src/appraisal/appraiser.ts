@@ -18,12 +18,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import {
-  bytesToHex,
-  constantTimeEqual,
-  isInitguardError,
-  stringToUtf8,
-} from '@initguard/core'
+import { bytesToHex, constantTimeEqual, isInitguardError, stringToUtf8 } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import { expectedReportData } from '@initguard/kbs-protocol'
 import type {
