@@ -29,13 +29,16 @@ export interface Benchmark extends Measured {
   readonly goal?: number
 }
 
-/** A further measurement of a job, with its goal: `value` must stay below `below`. */
+/**
+ * A further measurement of a job, with its goal when it has one: `value` must stay below
+ * `below`. Without `below` it is reported for information (e.g. a rate the load generator set).
+ */
 export interface ExtraMeasurement {
   readonly name: string
   readonly unit: string
   readonly value: number
-  readonly below: number
-  readonly met: boolean
+  readonly below?: number
+  readonly met?: boolean
 }
 
 /** One line of `bench/results.json`. */

@@ -6,16 +6,22 @@
  *
  * Baseline, measured in the same run: the crypto one handshake costs the KBS, done back to back
  * with `node:crypto` and the same JWE code — one P-384 ECDSA verify (the report), one resource JWE
- * to a P-256 key (ephemeral key, ECDH, key wrap, AES-GCM) and one ES256 sign (the token). The
- * ratio is handshakes/s × that cost (goal ≥ 0.6): the share of the server's one core that goes to
- * the crypto it cannot avoid. The machine has two cores: the KBS has one, the guests the other.
- * A second phase offers half the measured maximum at a steady rate and records p50/p99 latency.
+ * to a P-256 key (ephemeral key, ECDH, key wrap, AES-GCM) and one ES256 sign (the token).
  *
- * Environment: BENCH_KBS_SECONDS (default 6, the measuring time of each phase).
+ * The machine has two cores and the simulated guests cost more CPU than the KBS (each signs a
+ * report and opens a JWE), so the guests, not the KBS, set the rate they reach. The KBS's
+ * throughput is therefore measured as handshakes per second of the KBS process's own CPU time
+ * (`/proc/PID/stat`) over the closed-loop phase: what one core running the KBS sustains. The
+ * ratio is that rate × the crypto cost (goal ≥ 0.6): the share of the KBS's CPU spent on crypto
+ * it cannot avoid. The rate the guests reached is reported beside it. A second phase offers half
+ * that rate at a steady pace and records p50/p99 latency.
+ *
+ * Environment: BENCH_KBS_SECONDS (default 6, the measuring time of each phase),
+ * BENCH_KBS_NODE_ARGS (extra flags for the KBS process, e.g. `--cpu-prof`).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createSign, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -120,7 +126,6 @@ async function startServer(
       reject(new Error(`kbs serve exited (${String(code)}): ${log}`))
     })
   })
-  const { readFile } = await import('node:fs/promises')
   const certPem = await readFile(join(root, 'data', 'tls', 'kbs-cert.pem'), 'utf8')
   await provision(url, certPem, admin.privateKey)
   return { child, url, certPem }
@@ -232,6 +237,17 @@ async function openLoop(
   return latencies.sort((a, b) => a - b)
 }
 
+/** CPU seconds (user + system) the process `pid` has used, from `/proc/PID/stat`. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces, so split after its closing paren).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim())
+  return (
+    (Number(fields[11]) + Number(fields[12])) / (Number.isFinite(ticks) && ticks > 0 ? ticks : 100)
+  )
+}
+
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN
 
@@ -246,17 +262,23 @@ async function rcarJob(): Promise<BenchResult> {
       () => new KbsClient({ url: server.url, tls: { pinnedCertificatePem: server.certPem } }),
     )
     await closedLoop(clients.slice(0, CONCURRENCY), simulator, 1)
+    const pid = server.child.pid ?? 0
     const cryptoBefore = await cryptoSecondsPerHandshake()
+    const cpuBefore = await cpuSecondsOf(pid)
+    const started = performance.now()
     const rate = await closedLoop(clients.slice(0, CONCURRENCY), simulator, SECONDS)
+    const handshakes = Math.round((rate * (performance.now() - started)) / 1000)
+    const serverCpu = (await cpuSecondsOf(pid)) - cpuBefore
     const cryptoAfter = await cryptoSecondsPerHandshake()
     const cryptoSeconds = (cryptoBefore + cryptoAfter) / 2
+    const capacity = handshakes / serverCpu
     const latencies = await openLoop(clients, simulator, rate / 2, SECONDS)
-    const ratio = Math.round(rate * cryptoSeconds * 1000) / 1000
+    const ratio = Math.round(capacity * cryptoSeconds * 1000) / 1000
     const p99 = Math.round(percentile(latencies, 99) * 10) / 10
     return {
       name: 'RCAR handshake (auth+attest+resource, sim SNP, HTTPS, concurrency 8)',
-      unit: 'handshakes/s',
-      value: Math.round(rate),
+      unit: 'handshakes/s per KBS core',
+      value: Math.round(capacity),
       baseline:
         'crypto of one handshake: P-384 report verify + resource JWE (P-256 ECDH) + ES256 token sign',
       baseline_value: Math.round(1 / cryptoSeconds),
@@ -266,11 +288,19 @@ async function rcarJob(): Promise<BenchResult> {
       runs: 1,
       extra: [
         {
+          name: 'handshakes/s the guests reached (other core)',
+          unit: '/s',
+          value: Math.round(rate),
+        },
+        {
+          name: 'KBS CPU per handshake',
+          unit: 'ms',
+          value: Math.round((serverCpu / handshakes) * 10000) / 10,
+        },
+        {
           name: `p50 latency at half load (${Math.round(rate / 2)}/s)`,
           unit: 'ms',
           value: Math.round(percentile(latencies, 50) * 10) / 10,
-          below: P99_GOAL_MS,
-          met: percentile(latencies, 50) < P99_GOAL_MS,
         },
         {
           name: `p99 latency at half load (${Math.round(rate / 2)}/s)`,

@@ -39,7 +39,7 @@ for (const file of files) {
     for (const extra of result.extra ?? []) {
       console.log(
         `${`  ${extra.name}`.padEnd(56)} ${extra.value.toLocaleString('en').padStart(12)} ${extra.unit}  ` +
-          `(goal < ${extra.below}: ${met(extra.met)})`,
+          (extra.below === undefined ? '' : `(goal < ${extra.below}: ${met(extra.met === true)})`),
       )
     }
   }
