@@ -2,9 +2,10 @@
  * Per-client TLS trust for the one HTTP client: a `fetch` that trusts only the given CA
  * certificates, or only one exact server certificate (pinning), instead of Node's built-in roots.
  *
- * Node's global `fetch` takes no TLS options; the `undici` package (the implementation Node's fetch
- * is built from) gives an `Agent` whose connections use them, and its own `fetch` to drive it. The
- * certificate is always verified (`rejectUnauthorized` is never turned off):
+ * Node's global `fetch` takes no TLS options, so this `fetch` runs over `node:https` with a
+ * keep-alive agent of its own that carries them. (The `undici` package would give an `Agent` for
+ * fetch, but importing it replaces the process's global dispatcher, changing every other `fetch`
+ * in the process.) The certificate is always verified (`rejectUnauthorized` is never turned off):
  *
  * - `caPem` only: the server's chain must lead to one of these certificates, and its name must
  *   match the URL's host (Node's usual check);
@@ -18,9 +19,11 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto'
+import { Agent as PlainAgent, request as plainRequest, type IncomingMessage } from 'node:http'
+import { Agent, request } from 'node:https'
+import { Readable } from 'node:stream'
 import type { PeerCertificate } from 'node:tls'
 import { MalformedInputError } from '@initguard/core'
-import { Agent, fetch as undiciFetch } from 'undici'
 import { PINNED_CERTIFICATE_MISMATCH } from './network-failure.ts'
 
 /** Whom to trust for https, in place of Node's built-in roots. */
@@ -90,17 +93,72 @@ export function tlsFetch(options: HttpTlsOptions): typeof fetch {
     options.caPem === undefined ? [] : pemCertificates(options.caPem, 'CA certificate')
   const anchors = [...(pinned ?? []), ...authorities].map((c) => c.toString())
   const agent = new Agent({
-    connect: {
-      ...(anchors.length === 0 ? {} : { ca: anchors }),
-      ...(pinned?.[0] === undefined ? {} : { checkServerIdentity: pinCheck(pinned[0]) }),
-    },
+    keepAlive: true,
+    ...(anchors.length === 0 ? {} : { ca: anchors }),
+    ...(pinned?.[0] === undefined ? {} : { checkServerIdentity: pinCheck(pinned[0]) }),
   })
-  // undici's fetch is Node's own implementation, but the package's Response is its own class, not
-  // the global one; the client uses only what both have (status, headers, body stream).
-  return (input, init) =>
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above
-    undiciFetch(
-      input as Parameters<typeof undiciFetch>[0],
-      { ...init, dispatcher: agent } as Parameters<typeof undiciFetch>[1],
-    )
+  const plain = new PlainAgent({ keepAlive: true })
+  return (input, init) => httpsFetch({ https: agent, http: plain }, input, init)
+}
+
+/** Statuses whose responses have no body (the Response constructor refuses one). */
+const NO_BODY = new Set([101, 204, 205, 304])
+
+/**
+ * `fetch` over `node:https` (or `node:http` for a plain URL the client allowed) through the
+ * agents, for what {@link HttpClient} sends: a URL, a method, headers, a `Uint8Array` body or
+ * none, a signal; redirects are the client's (never followed here). Failures look as they do from
+ * `fetch`: `TypeError('fetch failed')` with the cause, or the signal's reason when it aborted.
+ */
+function httpsFetch(
+  agents: { readonly https: Agent; readonly http: PlainAgent },
+  input: Parameters<typeof fetch>[0],
+  init: Parameters<typeof fetch>[1],
+): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const url = new URL(input instanceof Request ? input.url : String(input))
+    const body = init?.body
+    if (body !== undefined && body !== null && !(body instanceof Uint8Array)) {
+      reject(new TypeError('the TLS fetch sends Uint8Array bodies only'))
+      return
+    }
+    const headers: Record<string, string> = {}
+    new Headers(init?.headers).forEach((value, name) => {
+      headers[name] = value
+    })
+    const signal = init?.signal ?? undefined
+    const options = { method: init?.method ?? 'GET', headers, ...(signal ? { signal } : {}) }
+    const respond = (incoming: IncomingMessage): void => {
+      const responseHeaders = new Headers()
+      for (const [name, value] of Object.entries(incoming.headers))
+        for (const one of [value ?? []].flat()) responseHeaders.append(name, one)
+      const status = incoming.statusCode ?? 502
+      // As fetch does: a signal that fires while the body streams errors it with its reason.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          incoming.destroy(signal.reason instanceof Error ? signal.reason : undefined)
+        },
+        { once: true },
+      )
+      const empty = NO_BODY.has(status) || init?.method === 'HEAD'
+      if (empty) incoming.resume()
+      resolve(
+        new Response(empty ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), {
+          status,
+          headers: responseHeaders,
+        }),
+      )
+    }
+    const outgoing =
+      url.protocol === 'http:'
+        ? plainRequest(url, { ...options, agent: agents.http }, respond)
+        : request(url, { ...options, agent: agents.https }, respond)
+    outgoing.on('error', (error) => {
+      reject(
+        signal?.aborted === true ? signal.reason : new TypeError('fetch failed', { cause: error }),
+      )
+    })
+    outgoing.end(body ?? undefined)
+  })
 }
