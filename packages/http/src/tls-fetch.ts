@@ -155,8 +155,12 @@ function httpsFetch(
         ? plainRequest(url, { ...options, agent: agents.http }, respond)
         : request(url, { ...options, agent: agents.https }, respond)
     outgoing.on('error', (error) => {
+      // fetch rejects with the signal's reason, whatever it is (the client's timers give Errors).
+      const reason: unknown = signal?.aborted === true ? signal.reason : undefined
       reject(
-        signal?.aborted === true ? signal.reason : new TypeError('fetch failed', { cause: error }),
+        reason instanceof Error
+          ? reason
+          : new TypeError('fetch failed', { cause: reason ?? error }),
       )
     })
     outgoing.end(body ?? undefined)
