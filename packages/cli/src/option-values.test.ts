@@ -191,6 +191,7 @@ describe('the option table', () => {
       'intel-root',
       'kds-store',
       'listen',
+      'master-key-file',
       'name',
       'out',
       'out-private',

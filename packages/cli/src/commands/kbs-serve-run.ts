@@ -34,6 +34,7 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   const tlsKey = opt('tls-key')
   const trustSim = opt('trust-sim')
   const collateral = opt('collateral')
+  const masterKeyFile = opt('master-key-file')
   const configFile = opt('config')
   const config = await loadKbsServerConfig({
     ...(dataDir === undefined ? {} : { dataDir }),
@@ -43,6 +44,7 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
     adminPublicKey: parsedList(args, 'admin-public-key', PATH_VALUE),
     ...(trustSim === undefined ? {} : { trustSim }),
     ...(collateral === undefined ? {} : { collateral }),
+    ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
     ...(configFile === undefined ? {} : { config: configFile }),
     insecureHttp: optionGiven(args, 'insecure-http'),
   })

@@ -51,6 +51,9 @@ export const kbsServeCommand: Command = {
       'DIR',
     ),
     collateral: path('DCAP collateral (TDX/SGX) from a file instead of Intel PCS'),
+    'master-key-file': path(
+      'the at-rest master key (32 bytes raw, hex or base64; mode 0600) instead of DATA-DIR/master.key, which is generated on first run; or set INITGUARD_KBS_MASTER_KEY',
+    ),
     config: path('a config file (.json or .toml) with any of these settings and the limits'),
     'insecure-http': {
       type: 'boolean',

@@ -10,6 +10,7 @@
  * admin-public-key = ["admin.pub"]      # or one string
  * # tls-cert = "kbs.crt"  tls-key = "kbs.key"   (both or neither; neither: generated)
  * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
+ * # master-key-file = "master.key"   (default: DATA-DIR/master.key, generated on first run)
  * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
  *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
  * [sessions]        # nonce-ttl = "5m"
@@ -52,6 +53,8 @@ export interface KbsServerConfig {
   readonly adminPublicKeyFiles: readonly string[]
   readonly trustSimDir?: string
   readonly collateralFile?: string
+  /** The master key's file (32 bytes raw, hex or base64; 0600) instead of DATA-DIR/master.key. */
+  readonly masterKeyFile?: string
   readonly nonceTtlMs: number
   readonly tokenLifetimeMs: number
   readonly bodyLimitBytes: number
@@ -81,6 +84,7 @@ export interface KbsServeFlags {
   readonly adminPublicKey?: readonly string[]
   readonly trustSim?: string
   readonly collateral?: string
+  readonly masterKeyFile?: string
   readonly config?: string
   readonly insecureHttp?: boolean
 }
@@ -115,6 +119,7 @@ const TOP_KEYS = [
   'admin-public-key',
   'trust-sim',
   'collateral',
+  'master-key-file',
   'insecure-http',
   'limits',
   'sessions',
@@ -223,6 +228,7 @@ export function resolveKbsServerConfig(
   if (adminKeys === undefined || adminKeys.length === 0) required(undefined, 'admin-public-key')
   const trustSimDir = flags.trustSim ?? filePath('trust-sim')
   const collateralFile = flags.collateral ?? filePath('collateral')
+  const masterKeyFile = flags.masterKeyFile ?? filePath('master-key-file')
   const d = KBS_CONFIG_DEFAULTS
   const limits = section(document, 'limits')
   const rate = section(document, 'rate-limit')
@@ -240,6 +246,7 @@ export function resolveKbsServerConfig(
     adminPublicKeyFiles: adminKeys ?? [],
     ...(trustSimDir === undefined ? {} : { trustSimDir }),
     ...(collateralFile === undefined ? {} : { collateralFile }),
+    ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
     nonceTtlMs: withUnit(
       section(document, 'sessions')['nonce-ttl'],
       'sessions.nonce-ttl',

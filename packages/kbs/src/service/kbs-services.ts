@@ -90,6 +90,7 @@ export async function createKbsServices(
 ): Promise<KbsServices> {
   const masterKey = await loadMasterKey({
     dataDir: config.dataDir,
+    ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
     ...(options.masterKeyEnv === undefined
       ? {}
       : { env: options.masterKeyEnv, envName: KBS_MASTER_KEY_ENV }),
