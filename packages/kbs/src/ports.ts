@@ -200,10 +200,15 @@ export type AppraisalOutcome = AppraisalAccepted | AppraisalRefused
 export interface Appraiser {
   appraise(attestation: AttestationToAppraise): Promise<AppraisalOutcome>
   /**
-   * Whether the named workload (newest version) may receive `path`; `undefined` when the workload
-   * no longer exists (then the request is refused too).
+   * Whether the workload a token names may receive `path`: `allowed`, `denied` (not among its
+   * resources), or `changed` when that version is no longer the workload's newest (changed,
+   * deleted or re-created since the token was issued): a token is worth only the rules it was
+   * appraised under, so the guest must attest again under the current ones.
    */
-  mayRelease(workload: string, path: ResourcePath): Promise<boolean | undefined>
+  mayRelease(
+    workload: { readonly name: string; readonly version: number },
+    path: ResourcePath,
+  ): Promise<'allowed' | 'denied' | 'changed'>
 }
 
 // ---------------------------------------------------------------------------------------------

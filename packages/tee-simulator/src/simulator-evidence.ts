@@ -68,6 +68,8 @@ export interface SimulatedEvidenceRequest {
   readonly reportData: Uint8Array
   /** Report a debuggable guest (SNP policy DEBUG, TD attribute DEBUG). Default false. */
   readonly debug?: boolean
+  /** Report a migratable guest (SNP policy MIGRATE_MA, TD attribute MIGRATABLE). Default false. */
+  readonly migratable?: boolean
 }
 
 /** Trustee's TDX evidence JSON (`TdxEvidence` in `deps/verifier/src/tdx`). */
@@ -83,8 +85,12 @@ export const SIMULATOR_REPORT_DATA_MAX = 64
 
 const SNP_POLICY = 0x30000n
 const SNP_POLICY_DEBUG = 1n << 19n
+/** SEV-SNP guest policy bit 18: MIGRATE_MA (a migration agent may be associated). */
+const SNP_POLICY_MIGRATE_MA = 1n << 18n
 const TD_ATTRIBUTES = 0x10000000n
 const TD_ATTRIBUTES_DEBUG = 1n
+/** TDATTRIBUTES bit 29: MIGRATABLE. */
+const TD_ATTRIBUTES_MIGRATABLE = 1n << 29n
 
 /**
  * `reportData` zero-padded to 64 bytes.
@@ -133,7 +139,10 @@ export function simulateSnpEvidence(
     {
       product: snp.product,
       version: 3,
-      policy: request.debug === true ? SNP_POLICY | SNP_POLICY_DEBUG : SNP_POLICY,
+      policy:
+        SNP_POLICY |
+        (request.debug === true ? SNP_POLICY_DEBUG : 0n) |
+        (request.migratable === true ? SNP_POLICY_MIGRATE_MA : 0n),
       vmpl: 0,
       reportData: padReportData(request.reportData),
       hostData: bindingFor('snp', request.initdata.algorithm, request.initdata.digest).value,
@@ -178,7 +187,10 @@ export function simulateTdxEvidence(
       mrConfigId: bindingFor('tdx', request.initdata.algorithm, request.initdata.digest).value,
       reportData: padReportData(request.reportData),
       mrTd: hexToBytes(SIMULATOR_TDX_MRTD_HEX),
-      tdAttributes: request.debug === true ? TD_ATTRIBUTES | TD_ATTRIBUTES_DEBUG : TD_ATTRIBUTES,
+      tdAttributes:
+        TD_ATTRIBUTES |
+        (request.debug === true ? TD_ATTRIBUTES_DEBUG : 0n) |
+        (request.migratable === true ? TD_ATTRIBUTES_MIGRATABLE : 0n),
     },
     {
       privateKey: tdx.pckPrivateKey,

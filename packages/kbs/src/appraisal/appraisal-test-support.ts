@@ -41,6 +41,7 @@ export interface GuestRun {
   /** The init-data body sent; default the launched document; `null` sends none. */
   readonly sends?: string | null
   readonly debug?: boolean
+  readonly migratable?: boolean
   /** Bind the evidence to another nonce than the session's. */
   readonly bindOtherNonce?: boolean
 }
@@ -59,6 +60,7 @@ export function simulatedAttestation(
     initdata: parseInitdata(stringToUtf8(run.launchedWith)),
     reportData,
     ...(run.debug === undefined ? {} : { debug: run.debug }),
+    ...(run.migratable === undefined ? {} : { migratable: run.migratable }),
   }
   const primaryEvidence =
     run.tee === 'snp'

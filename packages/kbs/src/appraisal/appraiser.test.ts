@@ -137,6 +137,21 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     expect((await appraise(debug, [allowing])).accepted).toBe(true)
   })
 
+  it('refuses a migratable guest with 403 unless the workload allows migration', async () => {
+    const migratable = simulatedAttestation(simulator, {
+      tee,
+      launchedWith: ACCEPTED,
+      migratable: true,
+    })
+    const { status, detail } = refusal(await appraise(migratable))
+    expect(status).toBe(403)
+    expect(detail).toContain(`${tee}.allowMigration`)
+    const allowing = webDefinition({
+      [tee]: { ...(webDefinition()[tee] as object), allowMigration: true },
+    })
+    expect((await appraise(migratable, [allowing])).accepted).toBe(true)
+  })
+
   it('refuses evidence bound to another challenge with 401', async () => {
     const outcome = await appraise(
       simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED, bindOtherNonce: true }),
@@ -225,11 +240,17 @@ describe('tampered evidence', () => {
 })
 
 describe('mayRelease and the empty store', () => {
-  it('releases only matching paths of an existing workload', async () => {
+  it('releases only matching paths, and only to the version that appraised the guest', async () => {
     const appraiser = await appraiserWith([webDefinition()])
-    expect(await appraiser.mayRelease('web', 'default/web/key')).toBe(true)
-    expect(await appraiser.mayRelease('web', 'default/api/key')).toBe(false)
-    expect(await appraiser.mayRelease('gone', 'default/web/key')).toBe(undefined)
+    const web = { name: 'web', version: 1 }
+    expect(await appraiser.mayRelease(web, 'default/web/key')).toBe('allowed')
+    expect(await appraiser.mayRelease(web, 'default/api/key')).toBe('denied')
+    expect(await appraiser.mayRelease({ name: 'web', version: 2 }, 'default/web/key')).toBe(
+      'changed',
+    )
+    expect(await appraiser.mayRelease({ name: 'gone', version: 1 }, 'default/web/key')).toBe(
+      'changed',
+    )
   })
 
   it('denies by default when no workload is defined', async () => {

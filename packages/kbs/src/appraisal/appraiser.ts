@@ -207,14 +207,17 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
 
   return {
     appraise,
-    async mayRelease(workload: string, path: ResourcePath): Promise<boolean | undefined> {
-      const stored = await workloads.get(workload)
-      if (stored === undefined) return undefined
+    async mayRelease(
+      workload: { readonly name: string; readonly version: number },
+      path: ResourcePath,
+    ): Promise<'allowed' | 'denied' | 'changed'> {
+      const stored = await workloads.get(workload.name)
+      if (stored?.version !== workload.version) return 'changed'
       try {
-        return compiler.compile(stored).mayRelease(path)
+        return compiler.compile(stored).mayRelease(path) ? 'allowed' : 'denied'
       } catch (error) {
         // A definition that no longer validates releases nothing.
-        if (isInitguardError(error)) return false
+        if (isInitguardError(error)) return 'denied'
         throw error
       }
     },

@@ -98,5 +98,6 @@ export async function verifyTrusteeDcapEvidence(
     mrTd: body.mrTd,
     rtmrs: [rtmr0, rtmr1, rtmr2, rtmr3],
     debug: body.tdAttributes.debug,
+    migration: body.tdAttributes.migratable,
   }
 }

@@ -78,6 +78,8 @@ export interface VerifiedTdxEvidence extends VerifiedEvidenceBase {
   readonly tcbStatus: TcbStatus
   /** TDATTRIBUTES.DEBUG. */
   readonly debug: boolean
+  /** TDATTRIBUTES.MIGRATABLE. */
+  readonly migration: boolean
 }
 
 /** Verified SGX evidence. */

@@ -86,6 +86,9 @@ function tdxReason(workload: CompiledWorkload, e: VerifiedTdxEvidence): string |
     tcbStatusReason(e.tcbStatus, rv.acceptedTcbStatuses, 'tdx') ??
     (e.debug && !rv.allowDebug
       ? 'the TD is debuggable (TDATTRIBUTES.DEBUG), and the workload does not allow debug TDs (tdx.allowDebug)'
+      : undefined) ??
+    (e.migration && !rv.allowMigration
+      ? 'the TD is migratable (TDATTRIBUTES.MIGRATABLE), and the workload does not allow migratable TDs (tdx.allowMigration)'
       : undefined)
   )
 }

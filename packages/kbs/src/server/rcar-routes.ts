@@ -138,12 +138,12 @@ async function attest(
   try {
     message = context.protocol.parseKbsAttestation(request.body)
   } catch (error) {
-    await refuse(
-      problem(400, 'SerdeError', 'malformed attestation'),
-      isInitguardError(error) ? error.code : 'ERR_KBS_ATTESTATION_MALFORMED',
+    if (!isInitguardError(error)) throw error
+    return refuse(
+      problem(400, 'SerdeError', `malformed attestation: ${error.message}`),
+      error.code,
       session.tee,
     )
-    throw error
   }
   const enc = new TextEncoder()
   if (!constantTimeEqual(enc.encode(message['runtime-data'].nonce), enc.encode(session.nonce)))
@@ -158,7 +158,7 @@ async function attest(
     )
   const teePubkey = message['runtime-data']['tee-pubkey']
   const initData = message['init-data']
-  const outcome = await context.appraiser.appraise({
+  const appraisal = context.appraiser.appraise({
     tee: session.tee,
     nonce: session.nonce,
     teePubkey,
@@ -167,6 +167,21 @@ async function attest(
     additionalEvidence: message['tee-evidence'].additional_evidence,
     now,
   })
+  let outcome: Awaited<typeof appraisal>
+  try {
+    outcome = await appraisal
+  } catch (error) {
+    // Collateral out of reach (503) or a bug (500): still a denial the audit log must show.
+    metrics.attestationFailures.inc({ tee_type: session.tee })
+    await audit(context, {
+      action: 'attest',
+      outcome: 'denied',
+      reason: isInitguardError(error) ? error.code : 'ERR_INTERNAL',
+      detail: 'the evidence could not be appraised',
+      tee: session.tee,
+    })
+    throw error
+  }
   if (!outcome.accepted) {
     const variant = outcome.status === 403 ? 'PolicyDeny' : 'AttestationError'
     if (outcome.status === 403) metrics.policyViolations.inc()
@@ -263,28 +278,43 @@ async function release(
       token,
       `ERR_KBS_${token.variant === 'TokenNotFound' ? 'TOKEN_MISSING' : 'TOKEN_INVALID'}`,
     )
-  const may = await context.appraiser.mayRelease(token.workload, path)
-  if (may !== true) {
+  // A token from a run that trusted the simulator is worth nothing to one that does not (the
+  // signing keys persist in the data directory across restarts).
+  if (token.simulated && !context.simulatedTrust)
+    return deny(
+      problem(
+        401,
+        'TokenVerifierError',
+        'the token vouches for simulated evidence and this KBS does not trust the TEE simulator; attest again',
+      ),
+      'ERR_KBS_TOKEN_SIMULATED',
+      token,
+    )
+  const may = await context.appraiser.mayRelease(
+    { name: token.workload, version: token.workloadVersion },
+    path,
+  )
+  if (may === 'changed')
+    return deny(
+      problem(
+        401,
+        'TokenVerifierError',
+        `workload ${token.workload} has changed since version ${String(token.workloadVersion)} appraised this guest (or no longer exists); attest again`,
+      ),
+      'ERR_KBS_WORKLOAD_CHANGED',
+      token,
+    )
+  if (may === 'denied') {
     context.metrics.policyViolations.inc()
-    return may === undefined
-      ? deny(
-          problem(
-            403,
-            'PolicyDeny',
-            `workload ${token.workload} no longer exists; nothing is released to its tokens`,
-          ),
-          'ERR_KBS_WORKLOAD_GONE',
-          token,
-        )
-      : deny(
-          problem(
-            403,
-            'PolicyDeny',
-            `workload ${token.workload} may not receive ${path} (not among its resources)`,
-          ),
-          'ERR_KBS_RESOURCE_NOT_ALLOWED',
-          token,
-        )
+    return deny(
+      problem(
+        403,
+        'PolicyDeny',
+        `workload ${token.workload} may not receive ${path} (not among its resources)`,
+      ),
+      'ERR_KBS_RESOURCE_NOT_ALLOWED',
+      token,
+    )
   }
   context.metrics.policyApprovals.inc()
   const bytes = await context.store.resources.get(path)

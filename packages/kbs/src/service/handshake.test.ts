@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringToUtf8 } from '@initguard/core'
 import { rejected } from '@initguard/testkit'
 import type { KbsTee } from '@initguard/kbs-protocol'
+import { HttpClient, httpErrors } from '@initguard/http'
 import { testAdminToken } from '../server/admin-auth-test-support.ts'
+import { startKbs } from './start-kbs.ts'
 import { initdataToml, simulatorWorkload, startTestKbs, type TestKbs } from './kbs-test-support.ts'
 
 const ACCEPTED = initdataToml('accepted')
@@ -195,12 +197,14 @@ describe('raw protocol abuse', () => {
     const replay = await attest(cookie, nonce)
     expect(replay.status).toBe(401)
     expect(String(replay.body['detail'])).toMatch(/already used/)
+    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_CHALLENGE_USED' })
   })
 
   it('a made-up nonce: 401', async () => {
     const { cookie } = await auth()
     const made = randomBytes(32).toString('base64')
     expect((await attest(cookie, made)).status).toBe(401)
+    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_NONCE_MISMATCH' })
   })
 
   it('an expired challenge: 401', async () => {
@@ -209,6 +213,7 @@ describe('raw protocol abuse', () => {
     try {
       const late = await attest(cookie, nonce)
       expect(late.status).toBe(401)
+      expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_CHALLENGE_EXPIRED' })
     } finally {
       kbs.advance(-6 * 60_000)
     }
@@ -225,13 +230,18 @@ describe('raw protocol abuse', () => {
     const { cookie, nonce } = await auth()
     const tampered = await attest(cookie, nonce, { tamper: true })
     expect(tampered.status).toBe(401)
-    expect(await lastAudit()).toMatchObject({ action: 'attest', outcome: 'denied' })
+    expect(await lastAudit()).toMatchObject({
+      action: 'attest',
+      outcome: 'denied',
+      reason: 'ERR_SNP_REPORT_SIGNATURE',
+    })
   })
 
   it('evidence bound to another nonce: 401', async () => {
     const { cookie, nonce } = await auth()
     const other = await attest(cookie, nonce, { bindNonce: randomBytes(32).toString('base64') })
     expect(other.status).toBe(401)
+    expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_REPORT_DATA_MISMATCH' })
   })
 })
 
@@ -261,5 +271,99 @@ describe('the token', () => {
     expect(annotated?.['init_data_claims']).toMatchObject({
       'cdh.toml': { kbc: { name: 'cc_kbc' } },
     })
+  })
+})
+
+describe('tokens are worth only what appraised them', () => {
+  /** GET a resource with a bearer token, as a client holding it would. */
+  async function withToken(token: string, path: string): Promise<number> {
+    return kbs.http.request(
+      {
+        url: `${kbs.kbs.url}/kbs/v0/resource/${path}`,
+        what: 'resource',
+        headers: { authorization: `Bearer ${token}` },
+      },
+      async (response) => {
+        await response.discard()
+        return response.status
+      },
+    )
+  }
+
+  it('a wrong measurement is refused over HTTPS (403), with the reason audited', async () => {
+    const measured = initdataToml('measured elsewhere')
+    const wrong = simulatorWorkload([measured], {
+      tees: ['snp'],
+      tdx: undefined,
+      resources: ['measured/app/*'],
+      snp: { measurements: ['ab'.repeat(48)] },
+    })
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/measured', wrong)).status).toBe(200)
+    const error = await rejected(
+      kbs.client().attest({ tee: 'snp', evidence: kbs.guest('snp', measured), initData: measured }),
+    )
+    expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+    expect(error.message).toMatch(/MEASUREMENT/)
+    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_NO_WORKLOAD' })
+  })
+
+  it('a workload changed after the token was issued: 401, attest again', async () => {
+    const document = initdataToml('second workload')
+    const second = simulatorWorkload([document], { resources: ['second/app/*'] })
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/second', second)).status).toBe(200)
+    expect(await upload('second/app/key', 'second secret')).toBe(200)
+    const session = await kbs
+      .client()
+      .attest({ tee: 'tdx', evidence: kbs.guest('tdx', document), initData: document })
+    expect(await withToken(session.token, 'second/app/key')).toBe(200)
+    // Version 2 no longer accepts the document this guest was launched with.
+    const changed = simulatorWorkload([initdataToml('second, version 2')], {
+      resources: ['second/app/*'],
+    })
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/second', changed)).status).toBe(200)
+    expect(await withToken(session.token, 'second/app/key')).toBe(401)
+    expect(await lastAudit()).toMatchObject({
+      action: 'resource',
+      outcome: 'denied',
+      reason: 'ERR_KBS_WORKLOAD_CHANGED',
+    })
+    // And a guest launched with the old document no longer gets a token at all.
+    const again = await rejected(
+      kbs.client().attest({ tee: 'tdx', evidence: kbs.guest('tdx', document), initData: document }),
+    )
+    expect(again.code).toBe('ERR_KBS_FORBIDDEN')
+  })
+
+  it('a token issued under simulator trust is refused by a KBS without it (same data)', async () => {
+    const session = await kbs
+      .client()
+      .attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    const { trustSimDir: _dropped, ...withoutSim } = kbs.config
+    const production = await startKbs(
+      { ...withoutSim, listen: { host: '127.0.0.1', port: 0 } },
+      { online: false, logger: { level: 'silent' } },
+    )
+    try {
+      const http = new HttpClient({
+        attempts: 1,
+        errors: httpErrors({ area: 'KBS' }),
+        tls: { pinnedCertificatePem: production.tls?.certPem ?? '' },
+      })
+      const status = await http.request(
+        {
+          url: `${production.url}/kbs/v0/resource/default/app/password`,
+          what: 'resource',
+          headers: { authorization: `Bearer ${session.token}` },
+        },
+        async (response) => {
+          const body = await response.text({ maxBytes: 4096 })
+          expect(body).toMatch(/simulat/)
+          return response.status
+        },
+      )
+      expect(status).toBe(401)
+    } finally {
+      await production.close()
+    }
   })
 })

@@ -23,7 +23,7 @@ import {
   testAdminToken,
   type TestAdminKey,
 } from '../server/admin-auth-test-support.ts'
-import { resolveKbsServerConfig } from '../server/config.ts'
+import { resolveKbsServerConfig, type KbsServerConfig } from '../server/config.ts'
 import { startKbs, type RunningKbs } from './start-kbs.ts'
 
 /** An init-data document as an operator writes it; `tag` makes distinct, self-consistent ones. */
@@ -49,6 +49,8 @@ export function simulatorWorkload(
 /** A running test KBS and what talks to it. */
 export interface TestKbs {
   readonly kbs: RunningKbs
+  /** Its configuration (data directory, admin key file, simulator trust). */
+  readonly config: KbsServerConfig
   readonly simulator: TeeSimulator
   readonly admin: TestAdminKey
   /** Moves the KBS's clock. */
@@ -119,6 +121,7 @@ export async function startTestKbs(): Promise<TestKbs> {
   }
   return {
     kbs,
+    config,
     simulator,
     admin,
     advance: (ms) => {

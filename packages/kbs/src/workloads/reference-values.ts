@@ -66,6 +66,8 @@ export interface TdxReferenceValues {
   readonly acceptedTcbStatuses: readonly AcceptableTcbStatus[]
   /** Accept a debuggable TD (TDATTRIBUTES.DEBUG). Default false. */
   readonly allowDebug: boolean
+  /** Accept a migratable TD (TDATTRIBUTES.MIGRATABLE). Default false. */
+  readonly allowMigration: boolean
 }
 
 /** SGX reference values: `mrenclave`, or `mrsigner` with `isvProdId`. */
@@ -154,7 +156,13 @@ const RTMRS = ['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const
 
 /** Read `$.tdx`. */
 export function parseTdxReferenceValues(value: unknown, path: string): TdxReferenceValues {
-  const obj = objectAt(value, path, ['mrtd', ...RTMRS, 'acceptedTcbStatuses', 'allowDebug'])
+  const obj = objectAt(value, path, [
+    'mrtd',
+    ...RTMRS,
+    'acceptedTcbStatuses',
+    'allowDebug',
+    'allowMigration',
+  ])
   const mrtd = required(
     obj,
     'mrtd',
@@ -174,6 +182,7 @@ export function parseTdxReferenceValues(value: unknown, path: string): TdxRefere
       `${path}.acceptedTcbStatuses`,
     ),
     allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
+    allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
   }
 }
 

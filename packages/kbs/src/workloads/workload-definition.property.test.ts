@@ -2,7 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
-import { parseWorkloadDefinition } from './workload-definition.ts'
+import { isWorkloadName, parseWorkloadDefinition } from './workload-definition.ts'
 import { webDefinition } from './workload-test-support.ts'
 
 const junk = fc.oneof(
@@ -59,12 +59,15 @@ describe('parseWorkloadDefinition under malformed input', () => {
     fc.assert(
       fc.property(fc.constantFrom(...PATHS), junk, (path, value) => {
         const result = outcome(replaced(path, value))
-        // The only junk that may be accepted: leaving out an optional member, or a boolean for a boolean.
+        // The only junk that may be accepted: leaving out an optional member, a boolean for a
+        // boolean, or a string that is a valid name.
         const optional = ['allowDebug', 'minimumTcb', 'rtmr1', 'acceptedTcbStatuses', 'cel']
         const last = path.at(-1) ?? ''
         const mayAccept =
           (value === undefined && optional.includes(last)) ||
-          (last === 'allowDebug' && typeof value === 'boolean')
+          (last === 'allowDebug' && typeof value === 'boolean') ||
+          // Junk that happens to be a valid name (a short lower-case string) is a name.
+          (last === 'name' && typeof value === 'string' && isWorkloadName(value))
         expect(result === 'accepted' ? mayAccept : result === 'ERR_KBS_WORKLOAD_INVALID').toBe(true)
       }),
       { numRuns: 300 },
