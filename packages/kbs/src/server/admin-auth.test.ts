@@ -59,6 +59,16 @@ describe('admin JWT verification', () => {
     expect(error.message).toMatch(/no configured admin key is for ES256/)
   })
 
+  it('refuses a token that would stay valid for more than an hour', async () => {
+    const iat = Math.floor(now.getTime() / 1000)
+    const long = await testAdminToken(ed, now, { exp: iat + 2 * 3600 })
+    expect(await refusal(bearer(long))).toMatch(/at most 3600 s/)
+    const hour = await testAdminToken(ed, now, { exp: iat + 3600 })
+    expect(await verifyAdminAuthorization(bearer(hour), keys, now)).toMatchObject({
+      subject: 'test-admin',
+    })
+  })
+
   it('refuses expired tokens beyond the leeway, and tokens without exp', async () => {
     const old = new Date(now.getTime() - 400_000)
     expect(await refusal(bearer(await testAdminToken(ed, old)))).toMatch(/expired/)

@@ -42,6 +42,8 @@ export const ADMIN_AUDIENCE = 'KBS'
 export const ADMIN_ROLE = 'admin'
 /** Clock leeway for `exp`, in seconds. */
 export const ADMIN_CLOCK_LEEWAY_SECONDS = 30
+/** The longest an admin token may still be valid when it arrives, in seconds. */
+export const ADMIN_MAX_TOKEN_SECONDS = 3600
 
 /**
  * Read an admin public key from PEM (SPKI). Ed25519 → `EdDSA`, EC P-256 → `ES256`.
@@ -152,6 +154,13 @@ export async function verifyAdminAuthorization(
       })
       if (payload['role'] !== ADMIN_ROLE) {
         throw denied(`the token's role is not "${ADMIN_ROLE}"`)
+      }
+      // A stolen long-lived admin token is a standing key to every secret: cap what we accept.
+      const lifetime = (payload.exp ?? 0) - now.getTime() / 1000
+      if (lifetime > ADMIN_MAX_TOKEN_SECONDS + ADMIN_CLOCK_LEEWAY_SECONDS) {
+        throw denied(
+          `the token is valid for ${String(Math.round(lifetime))} s more; admin tokens may live at most ${String(ADMIN_MAX_TOKEN_SECONDS)} s (initguard kbs admin signs 5-minute tokens)`,
+        )
       }
       return { subject: payload.sub, keyFingerprint: candidate.fingerprint }
     } catch (error) {

@@ -15,7 +15,7 @@
  *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
  * [sessions]        # nonce-ttl = "5m"
  * [tokens]          # lifetime = "5m"
- * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth and /attest)
+ * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
  * ```

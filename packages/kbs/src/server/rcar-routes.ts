@@ -41,7 +41,7 @@ function refuseRequestEarly(body: unknown): KbsProblem | undefined {
 
 const hex = (bytes: Buffer): string => bytes.toString('hex')
 
-/** Register the RCAR routes; `/auth` and `/attest` carry the rate limit. */
+/** Register the RCAR routes; each carries the rate limit. */
 export function registerRcarRoutes(
   app: FastifyInstance,
   context: KbsRouteContext,
@@ -77,7 +77,8 @@ export function registerRcarRoutes(
     attest(context, request, reply),
   )
 
-  app.get('/kbs/v0/resource/:repo/:type/:tag', async (request, reply) =>
+  // Limited too: every refused GET writes an audit entry, and the audit log only grows.
+  app.get('/kbs/v0/resource/:repo/:type/:tag', { config: { rateLimit } }, async (request, reply) =>
     release(context, request, reply),
   )
 }

@@ -66,20 +66,43 @@ export interface ResourcePattern {
   matches(path: string): boolean
 }
 
+/**
+ * Whether `text` matches `segment`, where `*` stands for any run of characters (the greedy
+ * wildcard walk: it remembers only the last `*`, so the time is linear in practice and never the
+ * exponential back-tracking a regular expression with many `*` can take on a guest's path).
+ */
+function segmentMatches(segment: string, text: string): boolean {
+  let p = 0
+  let t = 0
+  let star = -1
+  let resume = 0
+  while (t < text.length) {
+    if (p < segment.length && segment[p] !== '*' && segment[p] === text[t]) {
+      p++
+      t++
+    } else if (p < segment.length && segment[p] === '*') {
+      star = p++
+      resume = t
+    } else if (star !== -1) {
+      p = star + 1
+      t = ++resume
+    } else {
+      return false
+    }
+  }
+  while (p < segment.length && segment[p] === '*') p++
+  return p === segment.length
+}
+
 /** Compile a validated pattern. */
 export function compileResourcePattern(pattern: string): ResourcePattern {
-  const source = pattern
-    .split('/')
-    .map((segment) =>
-      segment
-        .split('*')
-        .map((literal) => literal.replace(/[.\\^$+?()[\]{}|-]/g, '\\$&'))
-        .join('[A-Za-z0-9_.-]*'),
-    )
-    .join('/')
-  const regex = new RegExp(`^${source}$`)
+  const segments = pattern.split('/')
   return {
     pattern,
-    matches: (path) => isResourcePath(path) && regex.test(path),
+    matches: (path) => {
+      if (!isResourcePath(path)) return false
+      const parts = path.split('/')
+      return segments.every((segment, i) => segmentMatches(segment, parts[i] ?? ''))
+    },
   }
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { codeOf, thrown } from '@initguard/testkit'
 import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
@@ -136,7 +137,32 @@ describe('resource patterns', () => {
     ['default/*/*', 'default/web/a/b', false],
     ['a.b/c/d', 'aXb/c/d', false],
     ['*/*/*', 'x/.hidden/y', false],
+    ['default/a*b*c/key', 'default/aXbYc/key', true],
+    ['default/a*b*c/key', 'default/aXbYcd/key', false],
+    ['default/**/key', 'default/x/key', true],
   ])('%s matches %s: %s', (pattern, path, expected) => {
     expect(compileResourcePattern(pattern).matches(path)).toBe(expected)
+  })
+
+  it('matches as the anchored wildcard expression does, for any pattern and path', () => {
+    const alphabet = fc.constantFrom('a', 'b', '*')
+    const segment = fc.array(alphabet, { minLength: 1, maxLength: 8 }).map((c) => c.join(''))
+    const text = fc
+      .array(fc.constantFrom('a', 'b'), { minLength: 1, maxLength: 12 })
+      .map((c) => c.join(''))
+    fc.assert(
+      fc.property(segment, text, (pattern, tag) => {
+        const reference = new RegExp(`^${pattern.replaceAll('*', '[A-Za-z0-9_.-]*')}$`)
+        expect(compileResourcePattern(`r/t/${pattern}`).matches(`r/t/${tag}`)).toBe(
+          reference.test(tag),
+        )
+      }),
+    )
+  })
+
+  it('answers at once for many stars against a long path (no back-tracking blow-up)', () => {
+    // A regular expression takes minutes on this; the wildcard walk is linear in practice.
+    const pattern = `r/t/${'*a'.repeat(12)}*b`
+    expect(compileResourcePattern(pattern).matches(`r/t/${'a'.repeat(60)}`)).toBe(false)
   })
 })
