@@ -13,6 +13,8 @@ import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 
 type CryptoKey = webcrypto.CryptoKey
 
+/** The least time between two store reads caused by unauthenticated requests. */
+const UNKNOWN_KID_RELOAD_MS = 1000
 /** A published public key, as `/.well-known/jwks.json` lists it. */
 export interface PublicSigningJwk {
   // Every member is a string; the signature lets it pass as the port's plain JSON object.
@@ -74,7 +76,9 @@ export class SigningKeyRing {
   /** The public key for `kid` if it is published at `now`; reloads the list once when unknown. */
   async verifier(kid: string, now: Date): Promise<CryptoKey | undefined> {
     let record = this.#find(kid)
-    if (record === undefined) {
+    // Another replica's new key appears within a refresh interval; reloading at most once per
+    // second keeps tokens with made-up kids from turning into a store read (and key unwraps) each.
+    if (record === undefined && now.getTime() - this.#loadedAt >= UNKNOWN_KID_RELOAD_MS) {
       await this.reload(now)
       record = this.#find(kid)
     }
@@ -85,7 +89,9 @@ export class SigningKeyRing {
 
   /** The published public keys at `now`, after purging keys past their window. */
   async published(now: Date): Promise<readonly PublicSigningJwk[]> {
-    await this.reload(now)
+    // Served to anyone: read the store at most once per second for it.
+    if (this.#records === undefined || now.getTime() - this.#loadedAt >= UNKNOWN_KID_RELOAD_MS)
+      await this.reload(now)
     const records = this.#records ?? []
     // Writes only when a key is due, so serving the JWKS does not contend for the write lock.
     if (records.some((record) => !this.#published(record, now))) {
