@@ -17,8 +17,11 @@ import {
 import type { IntelPcsClient } from '@initguard/collateral'
 import { certificateSha256, type SimulatorTrust } from '@initguard/tee-simulator'
 import {
+  INTEL_SGX_ROOT_CA_PEM,
   INTEL_SGX_ROOT_CA_SHA256,
   collateralFromPcs,
+  parseCollateralCertificate,
+  verifyPckChain,
   parsePckCertificate,
   parseTcbInfo,
   type DcapCollateral,
@@ -140,6 +143,13 @@ export class DcapCollateralSource {
     const key = `${tee}:${fmspc}:${ca}`
     let collateral = this.#fetched.get(key, now)
     if (collateral === undefined) {
+      // The FMSPC comes from the leaf: fetch only for a chain that verifies to the trusted root,
+      // so a forged leaf cannot make the KBS query Intel for whatever FMSPC it names.
+      verifyPckChain(
+        chain.map((certificate) => certificate.der),
+        parseCollateralCertificate(root ?? INTEL_SGX_ROOT_CA_PEM, 'the trusted Intel root'),
+        now,
+      )
       collateral = await fetchDcapCollateral(pcs, { tee, fmspc, ca })
       const nextUpdate = parseTcbInfo(collateral.tcbInfo).nextUpdate
       const until = Math.min(now.getTime() + FETCHED_LIFETIME_MS, nextUpdate.getTime())

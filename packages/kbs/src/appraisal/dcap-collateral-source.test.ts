@@ -1,0 +1,71 @@
+/**
+ * The collateral source asks Intel PCS only for quotes whose PCK chain verifies to the trusted
+ * root: a forged leaf must not make the KBS query PCS for whatever FMSPC it names.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { IntelPcsClient } from '@initguard/collateral'
+import { rejectedCode } from '@initguard/testkit'
+import { buildTdxQuote, type TeeSimulator } from '@initguard/tee-simulator'
+import { parseDcapQuote } from '@initguard/tdx'
+import { temporarySimulator } from './appraisal-test-support.ts'
+import { DcapCollateralSource } from './dcap-collateral-source.ts'
+
+let simulator: TeeSimulator
+let remove: () => Promise<void>
+let cacheDir: string
+let requests = 0
+const pcs = createServer((_request, response) => {
+  requests++
+  response.writeHead(404).end()
+})
+
+beforeAll(async () => {
+  ;({ simulator, remove } = await temporarySimulator())
+  cacheDir = await mkdtemp(join(tmpdir(), 'kbs-pcs-cache-'))
+  await new Promise<void>((resolve) => pcs.listen(0, '127.0.0.1', resolve))
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => pcs.close(resolve))
+  await remove()
+  await rm(cacheDir, { recursive: true, force: true })
+})
+
+/** A TDX quote from the simulator's PCK whose chain carries `certificates` of its PEM blocks. */
+function quoteWithChain(certificates: number): ReturnType<typeof parseDcapQuote> {
+  const { tdx } = simulator.material
+  const blocks =
+    tdx.pckChainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? []
+  const bytes = buildTdxQuote(
+    { version: 4 },
+    {
+      privateKey: tdx.pckPrivateKey,
+      chainPem: blocks.slice(0, certificates).join(''),
+      attestationKey: tdx.attestationKey,
+    },
+  )
+  return parseDcapQuote(bytes)
+}
+
+describe('DcapCollateralSource with Intel PCS', () => {
+  it('never asks PCS about a chain that does not verify to the trusted root', async () => {
+    const { port } = pcs.address() as AddressInfo
+    const source = new DcapCollateralSource(
+      { pcs: new IntelPcsClient({ baseUrl: `http://127.0.0.1:${port}/`, cacheDir }) },
+      undefined,
+    )
+    const now = new Date()
+    // Leaf and CA without the root: not refused by the root check, so the chain itself is.
+    expect(await rejectedCode(source.select(quoteWithChain(2), 'tdx', now))).toMatch(/^ERR_TDX_/)
+    // The whole chain, ending at the simulator's root (not trusted here).
+    expect(await rejectedCode(source.select(quoteWithChain(3), 'tdx', now))).toBe(
+      'ERR_TDX_PCK_ROOT_UNTRUSTED',
+    )
+    expect(requests).toBe(0)
+  })
+})
