@@ -16,7 +16,7 @@ import { temporarySimulator } from './appraisal-test-support.ts'
 import { DcapCollateralSource } from './dcap-collateral-source.ts'
 
 let simulator: TeeSimulator
-let remove: () => Promise<void>
+let made: Awaited<ReturnType<typeof temporarySimulator>>
 let cacheDir: string
 let requests = 0
 const pcs = createServer((_request, response) => {
@@ -25,14 +25,15 @@ const pcs = createServer((_request, response) => {
 })
 
 beforeAll(async () => {
-  ;({ simulator, remove } = await temporarySimulator())
+  made = await temporarySimulator()
+  simulator = made.simulator
   cacheDir = await mkdtemp(join(tmpdir(), 'kbs-pcs-cache-'))
   await new Promise<void>((resolve) => pcs.listen(0, '127.0.0.1', resolve))
 })
 
 afterAll(async () => {
   await new Promise((resolve) => pcs.close(resolve))
-  await remove()
+  await made.remove()
   await rm(cacheDir, { recursive: true, force: true })
 })
 
