@@ -310,6 +310,25 @@ describe('admin workloads and audit', () => {
 })
 
 describe('RCAR refusals that need no appraisal', () => {
+  it('429 in the error shape once /auth passes its rate limit (default 20 per second)', async () => {
+    const { app: built } = await app()
+    const statuses: number[] = []
+    let limited: unknown
+    for (let i = 0; i < 25; i++) {
+      const response = await built.inject({
+        method: 'POST',
+        url: '/kbs/v0/auth',
+        payload: { version: '0.4.0', tee: 'snp', 'extra-params': '' },
+      })
+      statuses.push(response.statusCode)
+      if (response.statusCode === 429) limited = response.json()
+    }
+    // The window starts at the first request; a very slow machine might see it end early.
+    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true)
+    expect(statuses.slice(20)).toContain(429)
+    expect(limited).toMatchObject({ type: `${PREFIX}TooManyRequests` })
+  })
+
   it('400 for another protocol version or TEE', async () => {
     const { app: built } = await app()
     const version = await built.inject({

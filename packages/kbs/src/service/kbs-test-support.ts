@@ -84,12 +84,16 @@ export async function startTestKbs(): Promise<TestKbs> {
   await writeFile(adminPub, admin.publicPem)
   let offset = 0
   const now = (): Date => new Date(Date.now() + offset)
-  const config = resolveKbsServerConfig({
-    dataDir: join(root, 'data'),
-    listen: '127.0.0.1:0',
-    adminPublicKey: [adminPub],
-    trustSim: simulator.dir,
-  })
+  const config = resolveKbsServerConfig(
+    {
+      dataDir: join(root, 'data'),
+      listen: '127.0.0.1:0',
+      adminPublicKey: [adminPub],
+      trustSim: simulator.dir,
+    },
+    // The tests run handshakes back to back from one address; the limit has its own test.
+    { document: { 'rate-limit': { max: 100_000 } }, path: 'kbs-test.toml' },
+  )
   const kbs = await startKbs(config, { online: false, logger: { level: 'silent' }, clock: now })
   const certPem = kbs.tls?.certPem ?? ''
   const http = new HttpClient({
