@@ -188,8 +188,13 @@ export interface AppraisalRefused {
   readonly status: 401 | 403
   /** A stable `ERR_…` code. */
   readonly code: string
-  /** What a person can act on; never a secret. */
+  /** What a person can act on; never a secret. Goes to the audit log (the operator). */
   readonly detail: string
+  /**
+   * What the guest is told when it differs from `detail`: a refusal that weighed every workload
+   * must not describe the other workloads' rules to whoever attested (another tenant's guest).
+   */
+  readonly clientDetail?: string
   readonly simulated: boolean
   readonly evidenceDigest?: string
 }

@@ -184,7 +184,13 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
         reasons.length === 0
           ? 'no workload accepts this evidence: no workload is defined (put one with `initguard kbs admin workload put`)'
           : `no workload accepts this evidence: ${listed.join('; ')}${more > 0 ? `; and ${more} more` : ''}`
-      return refused(403, 'ERR_KBS_NO_WORKLOAD', detail, simulated, digest)
+      return {
+        ...refused(403, 'ERR_KBS_NO_WORKLOAD', detail, simulated, digest),
+        clientDetail:
+          reasons.length === 0
+            ? detail
+            : `no workload accepts this evidence (${String(compiled.length + invalid.length)} considered); the KBS operator finds each workload's reason in the audit log`,
+      }
     }
     if (others.length > 0) {
       return refused(

@@ -186,7 +186,10 @@ async function attest(
   if (!outcome.accepted) {
     const variant = outcome.status === 403 ? 'PolicyDeny' : 'AttestationError'
     if (outcome.status === 403) metrics.policyViolations.inc()
-    return refuse(problem(outcome.status, variant, outcome.detail), outcome.code, session.tee, {
+    // The audit keeps the full detail; the guest gets the one meant for it.
+    const told = problem(outcome.status, variant, outcome.clientDetail ?? outcome.detail)
+    return refuse(told, outcome.code, session.tee, {
+      detail: outcome.detail,
       simulated: outcome.simulated,
       ...(outcome.evidenceDigest === undefined ? {} : { evidenceDigest: outcome.evidenceDigest }),
     })
