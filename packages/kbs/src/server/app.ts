@@ -14,6 +14,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { LoggerOptions } from 'pino'
 import { UsageError } from '@initguard/core'
 import type { Appraiser, KbsStore, TokenService } from '../ports.ts'
+import { rateLimitKey } from './rate-limit-key.ts'
 import { requireAdminKeys, type AdminPublicKey } from './admin-auth.ts'
 import { registerAdminRoutes } from './admin-routes.ts'
 import type { KbsServerConfig } from './config.ts'
@@ -184,7 +185,10 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
       )
     },
   })
-  await app.register(rateLimit, { global: false })
+  await app.register(rateLimit, {
+    global: false,
+    keyGenerator: (request) => rateLimitKey(request.ip),
+  })
   registerRcarRoutes(app, context, {
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
