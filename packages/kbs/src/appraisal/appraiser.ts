@@ -18,8 +18,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { bytesToHex, constantTimeEqual, isInitguardError, stringToUtf8 } from '@initguard/core'
-import { parseInitdata } from '@initguard/initdata'
+import { bytesToHex, constantTimeEqual, isInitguardError } from '@initguard/core'
 import { expectedReportData } from '@initguard/kbs-protocol'
 import type {
   AppraisalOutcome,
@@ -159,10 +158,7 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
         'additional-evidence': attestation.additionalEvidence,
       },
     }
-    const initDataDigest =
-      attestation.initData === undefined
-        ? undefined
-        : bytesToHex(parseInitdata(stringToUtf8(attestation.initData.body)).digest)
+    const initDataDigest = initData.digest
     const { compiled, invalid } = await compiledWorkloads()
     const reasons = [...invalid]
     const matched: CompiledWorkload[] = []

@@ -21,7 +21,12 @@ export interface InitDataRefusal {
 
 /** The checked init-data: its claims, or a refusal. */
 export type InitDataOutcome =
-  | { readonly ok: true; readonly claims: Record<string, unknown> | null }
+  | {
+      readonly ok: true
+      readonly claims: Record<string, unknown> | null
+      /** The hex digest of the init-data sent (its own algorithm), if any was sent. */
+      readonly digest?: string
+    }
   | { readonly ok: false; readonly refusal: InitDataRefusal }
 
 /** The `[data]` values Trustee re-parses from TOML into objects. */
@@ -95,5 +100,5 @@ export function checkInitData(
       }
     }
   }
-  return { ok: true, claims }
+  return { ok: true, claims, digest: bytesToHex(document.digest) }
 }
