@@ -10,8 +10,8 @@ import globals from 'globals'
 const CORE_PACKAGES = ['core']
 const DOMAIN_PACKAGES = ['initdata', 'snp', 'tdx', 'image-policy']
 const TRANSPORT_PACKAGES = ['files', 'http']
-const IO_PACKAGES = ['collateral', 'oci', 'tee-simulator', 'kbs-protocol']
-const SERVICE_PACKAGES = ['kbs']
+const IO_PACKAGES = ['collateral', 'oci', 'tee-simulator', 'kbs-protocol', 'tee']
+const SERVICE_PACKAGES = ['kbs', 'agent']
 const CLI_PACKAGES = ['cli']
 /** For tests only: no runtime module of any package may import it. */
 const TEST_ONLY_PACKAGES = ['testkit']
