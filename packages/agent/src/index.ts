@@ -1,6 +1,7 @@
 /**
- * @initguard/agent: the guest agent. Nothing here is built yet; issue 12 fills it.
+ * @initguard/agent: the guest agent. The init-data check, the KBS client configured only from the
+ * verified documents, and the guest API.
  *
  * @module
  */
-export {}
+export type { InitdataSourceKind, VerifiedInitdata, UnboundInitdata } from './verified-initdata.ts'
