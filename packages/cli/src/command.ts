@@ -42,6 +42,13 @@ export interface StringOptionSpec extends OptionSpecBase {
 export type OptionSpec = BooleanOptionSpec | StringOptionSpec
 
 /** One `initguard GROUP NAME` command. */
+/** A named group of commands (`initguard GROUP COMMAND`). */
+export interface CommandGroup {
+  readonly name: string
+  readonly summary: string
+  readonly commands: readonly Command[]
+}
+
 export interface Command {
   readonly name: string
   /** One line: what the command does. */

@@ -4,88 +4,71 @@
  * @module
  */
 import { readFile } from 'node:fs/promises'
-import { MalformedInputError, UsageError } from '@initguard/core'
+import { InternalError, MalformedInputError, UsageError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
-import { commandHelp, parseCommandArgs, type Command } from './command.ts'
-import { annotateCommand } from './commands/initdata-annotate.ts'
-import { buildCommand } from './commands/initdata-build.ts'
-import {
-  digestCommand,
-  explainCommand,
-  qemuArgsCommand,
-  verifyCommand,
-} from './commands/initdata-digest.ts'
-import {
-  decodeCommand,
-  encodeCommand,
-  imageCommand,
-  readImageCommand,
-} from './commands/initdata-transport.ts'
-import { demoCommand } from './commands/demo.ts'
-import { inspectCommand } from './commands/evidence-inspect.ts'
-import { verifySnpCommand } from './commands/evidence-verify.ts'
-import { imageCheckCommand, imagePullCommand } from './commands/image.ts'
-import { kbsAdminCommand } from './commands/kbs-admin.ts'
-import { kbsGetResourceCommand } from './commands/kbs-get-resource.ts'
-import { kbsKeygenCommand } from './commands/kbs-keygen.ts'
-import { kbsServeCommand } from './commands/kbs-serve.ts'
-import { simEvidenceCommand } from './commands/sim-evidence.ts'
-import { simInitCommand } from './commands/sim-init.ts'
+import { commandHelp, parseCommandArgs, type Command, type CommandGroup } from './command.ts'
 import { ignoreClosedPipe, reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
 export { EXIT_CODES } from './exit-codes.ts'
 
-interface CommandGroup {
+/**
+ * A group and how to load its commands. Each group's modules (and what they import: the KBS
+ * server, the verifiers, the registry client) load only when one of its commands runs, so a
+ * command pays only for what it uses: the guest agent's cold start is measured from here.
+ */
+interface LazyCommandGroup {
   readonly name: string
   readonly summary: string
-  readonly commands: readonly Command[]
+  readonly load: () => Promise<CommandGroup['commands']>
 }
 
-const GROUPS: readonly CommandGroup[] = [
+const GROUPS: readonly LazyCommandGroup[] = [
   {
     name: 'initdata',
     summary: 'build, digest, encode, deliver and check CoCo initdata documents',
-    commands: [
-      buildCommand,
-      digestCommand,
-      encodeCommand,
-      decodeCommand,
-      imageCommand,
-      readImageCommand,
-      qemuArgsCommand,
-      annotateCommand,
-      verifyCommand,
-      explainCommand,
-    ],
+    load: async () => (await import('./groups/initdata.ts')).initdataCommands,
   },
   {
     name: 'evidence',
     summary:
       'inspect and verify TEE evidence (AMD SEV-SNP reports, Intel TDX and SGX quotes, Trustee evidence JSON)',
-    commands: [inspectCommand, verifySnpCommand],
+    load: async () => (await import('./groups/evidence.ts')).evidenceCommands,
   },
   {
     name: 'image',
     summary: 'decide whether an image policy (containers-policy.json) allows an image, and pull it',
-    commands: [imageCheckCommand, imagePullCommand],
+    load: async () => (await import('./groups/image.ts')).imageCommands,
   },
   {
     name: 'sim',
     summary:
       'a TEE simulator for labs and CI: SEV-SNP and TDX evidence trusted only under its own roots',
-    commands: [simInitCommand, simEvidenceCommand],
+    load: async () => (await import('./groups/sim.ts')).simCommands,
   },
   {
     name: 'kbs',
     summary: 'the key broker: serve it (Trustee-compatible, HTTPS), administer it, make admin keys',
-    commands: [kbsServeCommand, kbsAdminCommand, kbsKeygenCommand, kbsGetResourceCommand],
+    load: async () => (await import('./groups/kbs.ts')).kbsCommands,
   },
 ]
 
-const TOP_LEVEL: readonly Command[] = [demoCommand]
+/** The top-level commands (`demo`), by name, loaded when run. */
+const TOP_LEVEL_NAMES: readonly string[] = ['demo']
+const loadTopLevel = async (): Promise<readonly Command[]> =>
+  (await import('./groups/top-level.ts')).topLevelCommands
 
-function topHelp(): string {
+async function loadedGroups(): Promise<CommandGroup[]> {
+  return Promise.all(
+    GROUPS.map(async (group) => ({
+      name: group.name,
+      summary: group.summary,
+      commands: await group.load(),
+    })),
+  )
+}
+
+async function topHelp(): Promise<string> {
   const lines = [
     'Usage: initguard GROUP COMMAND [options]',
     '',
@@ -93,13 +76,14 @@ function topHelp(): string {
     '',
     'Groups:',
   ]
-  for (const group of GROUPS) {
+  for (const group of await loadedGroups()) {
     lines.push(`  ${group.name.padEnd(10)}${group.summary}`)
     for (const command of group.commands)
       lines.push(`    ${command.name.padEnd(12)}${command.summary}`)
   }
   lines.push('', 'Commands:')
-  for (const command of TOP_LEVEL) lines.push(`  ${command.name.padEnd(10)}${command.summary}`)
+  for (const command of await loadTopLevel())
+    lines.push(`  ${command.name.padEnd(10)}${command.summary}`)
   lines.push(
     '',
     'Options:',
@@ -134,7 +118,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const [first, second, ...rest] = argv
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      io.stdout.write(topHelp())
+      io.stdout.write(await topHelp())
       return first === undefined ? 2 : 0
     }
     if (first === '--version' || first === '-V') {
@@ -146,14 +130,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(`initguard ${await cliVersion()}\n`)
       return 0
     }
-    const topCommand = TOP_LEVEL.find((c) => c.name === first)
-    if (topCommand !== undefined)
+    if (TOP_LEVEL_NAMES.includes(first)) {
+      const topCommand = (await loadTopLevel()).find((c) => c.name === first)
+      if (topCommand === undefined)
+        throw new InternalError(
+          'ERR_CLI_COMMAND_TABLE',
+          `top-level command ${first} is listed but not defined`,
+        )
       return await runCommand('initguard', topCommand, argv.slice(1), io)
-    const group = GROUPS.find((g) => g.name === first)
-    if (group === undefined) {
+    }
+    const lazyGroup = GROUPS.find((g) => g.name === first)
+    if (lazyGroup === undefined) {
       throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(first)}`, {
         hint: 'see `initguard --help`',
       })
+    }
+    const group: CommandGroup = {
+      name: lazyGroup.name,
+      summary: lazyGroup.summary,
+      commands: await lazyGroup.load(),
     }
     if (second === undefined || second === '--help' || second === '-h') {
       io.stdout.write(groupHelp(group))
@@ -227,14 +222,17 @@ async function runCommand(
   return command.run(args, io)
 }
 
-/** Every command with the words that run it (`['initdata', 'build']`), e.g. for tests over options. */
-export function commandTable(): readonly {
-  readonly words: readonly string[]
-  readonly command: Command
-}[] {
+/**
+ * Every command with the words that run it (`['initdata', 'build']`), e.g. for tests over options.
+ * Loads every group.
+ */
+export async function commandTable(): Promise<
+  readonly { readonly words: readonly string[]; readonly command: Command }[]
+> {
+  const groups = await loadedGroups()
   return [
-    ...TOP_LEVEL.map((command) => ({ words: [command.name], command })),
-    ...GROUPS.flatMap((group) =>
+    ...(await loadTopLevel()).map((command) => ({ words: [command.name], command })),
+    ...groups.flatMap((group) =>
       group.commands.map((command) => ({ words: [group.name, command.name], command })),
     ),
   ]

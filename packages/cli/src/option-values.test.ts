@@ -156,7 +156,7 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
   }
 }
 
-const stringOptions = commandTable().flatMap(({ words, command }) =>
+const stringOptions = (await commandTable()).flatMap(({ words, command }) =>
   Object.entries(command.options)
     .filter((entry): entry is [string, StringOptionSpec] => entry[1].type === 'string')
     .map(([name, spec]) => ({ words, name, spec })),

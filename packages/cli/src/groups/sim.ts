@@ -1,0 +1,6 @@
+/** The `sim` command group: loaded only when one of its commands runs (or for help). */
+import type { CommandGroup } from '../command.ts'
+import { simEvidenceCommand } from '../commands/sim-evidence.ts'
+import { simInitCommand } from '../commands/sim-init.ts'
+
+export const simCommands: CommandGroup['commands'] = [simInitCommand, simEvidenceCommand]
