@@ -167,7 +167,7 @@ export function parseSimulatedGuestRecord(
       'ERR_SIM_GUEST_VERSION',
       `${path}: guest record version ${JSON.stringify(top['version'])} is not the one this initguard reads (${SIMULATED_GUEST_VERSION})`,
       {
-        details: { path, version: String(top['version']) },
+        details: { path, version: JSON.stringify(top['version']).slice(0, 40) },
         hint: 'use the initguard that launched it, or launch the guest again with `--replace`',
       },
     )
