@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InternalError } from '@initguard/core'
+import { InternalError, UnavailableError } from '@initguard/core'
 import { parseTrusteeSnpEvidence } from '@initguard/snp'
 import { parseTrusteeDcapEvidence } from '@initguard/tdx'
 import {
@@ -68,7 +68,17 @@ export async function openSimulatedGuest(options: SimulatedGuestOptions): Promis
     description: `simulated ${TEE_NAMES[record.tee]} guest ${JSON.stringify(record.name)} of the TEE simulator in ${options.simDir}`,
     report(reportData: Uint8Array, signal?: AbortSignal): Promise<GuestReport> {
       try {
-        signal?.throwIfAborted()
+        if (signal?.aborted === true) {
+          // The seam promises coded errors only: a cancelled request is not a bare AbortError.
+          throw new UnavailableError(
+            'ERR_TEE_REPORT_CANCELLED',
+            'the report request was cancelled',
+            {
+              cause: signal.reason,
+              hint: 'ask for the report again',
+            },
+          )
+        }
         return Promise.resolve(readBack(simulateGuestEvidence(material, record, reportData)))
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)))
