@@ -19,7 +19,8 @@
  * | everything else         | VMPL 0, POLICY 0x30000, the chip id and TCB of the VCEK | Intel's TD_QE, UpToDate TCB |
  *
  * The digest is the document's own `algorithm` over its exact bytes, fitted as Trustee fits it
- * (cut or zero-padded; `@initguard/initdata` `bindingFor`).
+ * (cut or zero-padded; `@initguard/initdata` `bindingFor`). A launched guest's evidence takes the
+ * field's raw value instead (`simulate…EvidenceWithField`); both paths build the same report.
  *
  * The cert chain carries the simulator's ASK and ARK as well as the VCEK, as a host's extended
  * report does: a verifier that pins AMD's ARK refuses it at once (the ARK is not AMD's), and one
