@@ -1,8 +1,10 @@
 /**
- * `initguard sim init | evidence` end to end: the simulator's evidence is refused by `evidence
+ * `initguard sim init | launch | evidence` end to end: the simulator's evidence is refused by `evidence
  * verify` under the pinned vendor roots and accepted (init-data binding checked) only with its own
  * roots and collateral passed explicitly; exit codes for bad options (2), a bad document (3) and
- * an unusable simulator directory (7).
+ * an unusable simulator directory (7). A launched guest's evidence carries its launch-time field
+ * whatever document is given later, and the KBS's verifier accepts it only with the simulator's
+ * trust.
  */
 import {
   chmodSync,
@@ -18,8 +20,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { base64ToBytes, bytesToHex } from '@initguard/core'
 import { encodeAnnotation } from '@initguard/initdata'
+import { checkInitData, createEvidenceVerifier } from '@initguard/kbs'
 import { parseTrusteeSnpEvidence } from '@initguard/snp'
 import { parseDcapQuote } from '@initguard/tdx'
+import { simulatorTrust } from '@initguard/tee-simulator'
 import { jsonError, runInProcess as run, type CliRun } from './cli-test-support.ts'
 
 let root: string
@@ -227,5 +231,155 @@ describe('initguard sim evidence', () => {
     expect(jsonError(await run(['sim', 'init', '--sim-dir', changed, '--json'])).code).toBe(
       'ERR_SIM_FILE_CHANGED',
     )
+  })
+})
+
+/** `initguard sim launch` with these options over the defaults (`null` leaves one out). */
+function simLaunch(
+  options: Partial<Record<'sim-dir' | 'tee' | 'initdata' | 'name', string | null>>,
+  ...extra: string[]
+): Promise<CliRun> {
+  const values = { 'sim-dir': sim, tee: 'snp', initdata, name: 'web', ...options }
+  const args = Object.entries(values).flatMap(([name, value]) =>
+    value === null ? [] : [`--${name}`, value],
+  )
+  return run(['sim', 'launch', ...args, ...extra])
+}
+
+/** A launched guest's evidence (`sim evidence --guest`) written to a file; its path. */
+async function guestEvidence(guest: string): Promise<string> {
+  const out = await run([
+    'sim',
+    'evidence',
+    '--sim-dir',
+    sim,
+    '--guest',
+    guest,
+    '--report-data',
+    REPORT_DATA,
+  ])
+  expect(out.code, out.stderr).toBe(0)
+  const path = join(root, `guest-${guest}.json`)
+  writeFileSync(path, out.stdout)
+  return path
+}
+
+describe('initguard sim launch', () => {
+  it.each(['snp', 'tdx'] as const)(
+    '%s: fixes the field at launch; the guest evidence carries it, whatever document comes later',
+    async (tee) => {
+      const name = `fixed-${tee}`
+      const launched = await simLaunch({ tee, name })
+      expect(launched.code, launched.stderr).toBe(0)
+      const binding = (await run(['initdata', 'digest', initdata, '--tee', tee])).stdout.trim()
+      const field = tee === 'snp' ? 'SEV-SNP HOST_DATA' : 'TDX MRCONFIGID'
+      expect(launched.stdout).toContain(
+        `launched the simulated ${tee === 'snp' ? 'SEV-SNP' : 'TDX'} guest ${name} in ${sim}`,
+      )
+      expect(launched.stdout).toContain(`${field} ${binding}`)
+
+      const path = await guestEvidence(name)
+      const trust = tee === 'snp' ? snpTrust() : tdxTrust()
+      const expect5 = await verify(path, ...trust, '--expect-initdata', otherInitdata)
+      expect(expect5.code, expect5.stdout).toBe(5)
+      const ok = await verify(
+        path,
+        ...trust,
+        '--expect-initdata',
+        initdata,
+        '--expect-report-data',
+        PADDED,
+      )
+      expect(ok.code, ok.stderr).toBe(0)
+
+      // The KBS's own verifier: accepted only with the simulator's trust; the document the guest
+      // now holds (another one) does not match what it was launched with.
+      const evidence: unknown = JSON.parse(readFileSync(path, 'utf8'))
+      const now = new Date()
+      const pinned = createEvidenceVerifier({ trust: {} })
+      await expect(pinned.verify(tee, evidence, now)).rejects.toMatchObject({
+        category: 'verification',
+      })
+      const verifier = createEvidenceVerifier({ trust: { simulator: await simulatorTrust(sim) } })
+      const facts = await verifier.verify(tee, evidence, now)
+      expect(facts.simulated).toBe(true)
+      expect(bytesToHex(facts.initDataField)).toBe(binding)
+      const body = (file: string): { format: 'toml'; body: string } => ({
+        format: 'toml',
+        body: readFileSync(file, 'utf8'),
+      })
+      expect(checkInitData(body(initdata), facts).ok).toBe(true)
+      expect(checkInitData(body(otherInitdata), facts).ok).toBe(false)
+    },
+  )
+
+  it('refuses a launch over an existing guest (exit 2) unless --replace, then says so (--json)', async () => {
+    expect((await simLaunch({ name: 'again' })).code).toBe(0)
+    const before = readFileSync(join(sim, 'guests', 'again.json'), 'utf8')
+    failed(await simLaunch({ name: 'again', initdata: otherInitdata }), 2, 'ERR_SIM_GUEST_EXISTS')
+    expect(readFileSync(join(sim, 'guests', 'again.json'), 'utf8')).toBe(before)
+    const replaced = await simLaunch(
+      { name: 'again', tee: 'tdx', initdata: otherInitdata },
+      '--replace',
+      '--json',
+    )
+    expect(replaced.code, replaced.stderr).toBe(0)
+    const report = JSON.parse(replaced.stdout) as Record<string, unknown>
+    expect(report).toMatchObject({
+      ok: true,
+      guest: 'again',
+      tee: 'tdx',
+      field: 'TDX MRCONFIGID',
+      replaced: true,
+      debug: false,
+    })
+    const binding = await run(['initdata', 'digest', otherInitdata, '--tee', 'tdx'])
+    expect(report['value']).toBe(binding.stdout.trim())
+  })
+
+  it('--debug launches a guest whose evidence verify refuses unless debugging is allowed', async () => {
+    expect((await simLaunch({ name: 'dbg' }, '--debug')).code).toBe(0)
+    const path = await guestEvidence('dbg')
+    expect((await verify(path, ...snpTrust())).code).toBe(5)
+    expect((await verify(path, ...snpTrust(), '--allow-debug')).code).toBe(0)
+  })
+
+  it.each([
+    ['a name with an upper-case letter', { name: 'Web' }, 'ERR_SIM_GUEST_NAME'],
+    ['a name that is a path', { name: '../web' }, 'ERR_SIM_GUEST_NAME'],
+    ['a TEE it does not simulate', { tee: 'sgx' }, 'ERR_OPTION_VALUE'],
+    ['no --name', { name: null }, 'ERR_USAGE'],
+    ['no --initdata', { initdata: null }, 'ERR_USAGE'],
+    ['no --tee', { tee: null }, 'ERR_USAGE'],
+    ['no --sim-dir', { 'sim-dir': null }, 'ERR_USAGE'],
+  ] as const)('exits 2 for %s', async (_what, options, code) => {
+    failed(await simLaunch(options), 2, code)
+  })
+
+  it('exits 3 for a malformed document and 7 without a simulator, writing no guest', async () => {
+    const broken = join(root, 'broken-launch.toml')
+    writeFileSync(broken, 'version = "0.1.0"\nalgorithm = "md5"\n')
+    const malformed = await simLaunch({ name: 'broken', initdata: broken })
+    expect(malformed.code).toBe(3)
+    expect(malformed.stderr).toMatch(/code: ERR_INITDATA_/)
+    const missing = await simLaunch({ 'sim-dir': join(root, 'no-sim') })
+    failed(missing, 7, 'ERR_SIM_DIR_MISSING')
+    expect(missing.stderr).toContain('initguard sim init')
+    failed(
+      await run(['sim', 'evidence', '--sim-dir', sim, '--guest', 'broken', '--report-data', '00']),
+      7,
+      'ERR_SIM_GUEST_UNKNOWN',
+    )
+  })
+
+  it('sim evidence --guest refuses --tee, --initdata and --debug (fixed at launch), and a tampered record', async () => {
+    expect((await simLaunch({ name: 'strict' })).code).toBe(0)
+    const guest = ['sim', 'evidence', '--sim-dir', sim, '--guest', 'strict', '--report-data', '00']
+    failed(await run([...guest, '--tee', 'snp']), 2, 'ERR_USAGE')
+    failed(await run([...guest, '--initdata', initdata]), 2, 'ERR_USAGE')
+    failed(await run([...guest, '--debug']), 2, 'ERR_USAGE')
+    const record = join(sim, 'guests', 'strict.json')
+    writeFileSync(record, readFileSync(record, 'utf8').replace('"debug": false', '"debug": "no"'))
+    failed(await run(guest), 7, 'ERR_SIM_GUEST_INVALID')
   })
 })

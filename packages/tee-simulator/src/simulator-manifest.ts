@@ -154,7 +154,7 @@ export function parseSimulatorManifest(bytes: Uint8Array, path: string): Simulat
       'ERR_SIM_MANIFEST_VERSION',
       `${path}: simulator version ${JSON.stringify(top['version'])} is not the one this initguard reads (${SIMULATOR_MANIFEST_VERSION})`,
       {
-        details: { path, version: String(top['version']) },
+        details: { path, version: JSON.stringify(top['version']).slice(0, 40) },
         hint: 'use the initguard that made it, or make a new simulator with `initguard sim init`',
       },
     )
