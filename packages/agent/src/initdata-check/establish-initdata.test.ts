@@ -52,18 +52,26 @@ function paths(content: string | Uint8Array = DOCUMENT): { source: string; runti
 const guest = (launchedWith = DOCUMENT): ReturnType<typeof simulatedGuest> =>
   simulatedGuest(material, { tee: 'snp', launchedWith })
 
+/** The honest document checked from a file, its runtime directory created by the check. */
+async function establishedHonestly(): Promise<
+  ReturnType<typeof paths> & { done: Awaited<ReturnType<typeof establishInitdata>> }
+> {
+  const { source, runtime } = paths()
+  mkdirSync(join(runtime, '..'))
+  const done = await establishInitdata({
+    tee: guest(),
+    from: 'file',
+    path: source,
+    runtimeDir: runtime,
+  })
+  return { source, runtime, done }
+}
+
 const mode = (path: string): number => statSync(path).mode & 0o777
 
 describe('establishInitdata', () => {
   it('writes the document and each [data] key once, 0600 in a 0700 directory', async () => {
-    const { source, runtime } = paths()
-    mkdirSync(join(runtime, '..'))
-    const done = await establishInitdata({
-      tee: guest(),
-      from: 'file',
-      path: source,
-      runtimeDir: runtime,
-    })
+    const { runtime, done } = await establishedHonestly()
     expect(done.documents.verified).toBe(true)
     expect(mode(runtime)).toBe(0o700)
     expect(readdirSync(runtime).sort()).toEqual(['aa.toml', 'cdh.toml', INITDATA_DOCUMENT_FILE])
@@ -75,14 +83,7 @@ describe('establishInitdata', () => {
   })
 
   it('TOCTOU: a source changed after the check is never served nor written', async () => {
-    const { source, runtime } = paths()
-    mkdirSync(join(runtime, '..'))
-    const done = await establishInitdata({
-      tee: guest(),
-      from: 'file',
-      path: source,
-      runtimeDir: runtime,
-    })
+    const { source, runtime, done } = await establishedHonestly()
     writeFileSync(source, EVIL)
     expect(Buffer.from(done.documents.document()).toString()).toBe(DOCUMENT)
     expect(Buffer.from(done.documents.get('aa.toml') ?? []).toString()).toBe(AA)
