@@ -6,3 +6,6 @@
  * @module
  */
 export type { GuestTeeKind, GuestReport, GuestTee } from './guest-tee.ts'
+// simulated guests (sim-guest)
+export { openSimulatedGuest } from './simulated-guest.ts'
+export type { SimulatedGuestOptions } from './simulated-guest.ts'
