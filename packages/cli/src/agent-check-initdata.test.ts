@@ -4,7 +4,7 @@
  * the values expected and found), malformed input (3), the sim options (2 when missing or given
  * with a hardware --tee), an unknown guest, and a hardware TEE that is not there (its own code).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -171,6 +171,36 @@ describe('initguard agent check-initdata', () => {
     expect((await run(['agent', 'check-initdata', ...onSim()])).code).toBe(2)
     expect((await check(initdata, '--tee', 'cca')).code).toBe(2)
     expect((await check(initdata, '--from', 'yaml', ...onSim())).code).toBe(2)
+  })
+
+  it('a guest launched without init-data: exit 5 unless running unbound is allowed, then loudly', async () => {
+    // A valid guest record whose launch digest is all zeros: what a TEE started without init-data reports.
+    const record = JSON.parse(readFileSync(join(sim, 'guests', 'web.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >
+    const zeros = '00'.repeat(32)
+    const bare = { ...record, name: 'bare', algorithm: 'sha256', initdata_digest: zeros }
+    writeFileSync(
+      join(sim, 'guests', 'bare.json'),
+      JSON.stringify({ ...bare, init_data_field: zeros }),
+      { mode: 0o600 },
+    )
+    const refused = await check(initdata, ...onSim('bare'))
+    expect(refused.code, refused.stderr).toBe(5)
+    expect(refused.stderr).toContain('code: ERR_AGENT_INITDATA_NOT_BOUND')
+    expect(refused.stderr).toContain('--allow-unbound-initdata')
+    const unbound = await check(initdata, ...onSim('bare'), '--allow-unbound-initdata')
+    expect(unbound.code, unbound.stderr).toBe(0)
+    expect(unbound.stdout).toContain('NOT verified')
+    expect(unbound.stderr).toContain('warning: UNBOUND')
+    const json = await check(initdata, ...onSim('bare'), '--allow-unbound-initdata', '--json')
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, verified: false, unbound: true })
+    // With the flag, a bound guest is still checked: a match is verified, a mismatch refused.
+    const bound = await check(initdata, ...onSim('db'), '--allow-unbound-initdata', '--json')
+    expect(JSON.parse(bound.stdout)).toMatchObject({ verified: true, tee: 'tdx' })
+    const changed = file('changed-unbound.toml', DOCUMENT.replace('kbs.example', 'x.example'))
+    expect((await check(changed, ...onSim(), '--allow-unbound-initdata')).code).toBe(5)
   })
 
   it('a guest never launched: the simulator refuses with its own code', async () => {
