@@ -67,7 +67,7 @@ export const agentCheckInitdataCommand: Command = {
     const from = SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, NAME)]
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
-    const input = await readInitdataSource(from, path)
+    const input = await readInitdataSource(from, path, { stdin: io.stdin })
     const allowUnbound = args.values['allow-unbound-initdata'] === true
     const result = await checkInitdata(tee, input, { allowUnbound })
     const json = args.values['json'] === true
