@@ -1,0 +1,8 @@
+/**
+ * The `agent` command group: loaded only when one of its commands runs (or for help). Its cold
+ * start is measured (`npm run bench`, "agent cold start"): keep what it imports small.
+ */
+import type { CommandGroup } from '../command.ts'
+import { agentCheckInitdataCommand } from '../commands/agent-check-initdata.ts'
+
+export const agentCommands: CommandGroup['commands'] = [agentCheckInitdataCommand]
