@@ -93,7 +93,10 @@ export async function startStandIn(): Promise<StandIn> {
       else waiter?.reject(new Error(`stand-in: ${reply.message}`))
     })
     child.on('exit', (code) => {
-      reject(new Error(`the stand-in process exited (${String(code)})`))
+      const exited = new Error(`the stand-in process exited (${String(code)})`)
+      reject(exited)
+      for (const waiter of pending.values()) waiter.reject(exited)
+      pending.clear()
     })
   })
   const ask = (request: StandInCommand): Promise<void> =>
