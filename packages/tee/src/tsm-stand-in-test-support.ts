@@ -20,7 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { mkdir, rmdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { SimulatorPublicMaterial } from '@initguard/tee-simulator'
-import type { ConfigfsEntryOps } from './configfs-tsm.ts'
+import type { ConfigfsEntryOps } from './configfs-tsm-entry.ts'
 
 /** HOST_DATA of every stand-in SNP report. */
 export const STAND_IN_HOST_DATA: Uint8Array = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
