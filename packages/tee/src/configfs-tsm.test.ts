@@ -12,7 +12,8 @@ import { parseTrusteeSnpEvidence, verifySnpEvidence } from '@initguard/snp'
 import { parseDcapQuote, verifyDcapQuote } from '@initguard/tdx'
 import { simulatorTrustFrom, type SimulatorTrust } from '@initguard/tee-simulator'
 import { rejectedCode } from '@initguard/testkit'
-import { CONFIGFS_ENTRY_OPS, openConfigfsTsm, type ConfigfsEntryOps } from './configfs-tsm.ts'
+import { openConfigfsTsm } from './configfs-tsm.ts'
+import { CONFIGFS_ENTRY_OPS, type ConfigfsEntryOps } from './configfs-tsm-entry.ts'
 import {
   startStandIn,
   STAND_IN_HOST_DATA,

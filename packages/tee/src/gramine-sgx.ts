@@ -93,7 +93,7 @@ export async function openGramineSgx(
     tee: 'sgx',
     simulated: false,
     description,
-    report(reportData: Uint8Array, signal?: AbortSignal): Promise<GuestReport> {
+    async report(reportData: Uint8Array, signal?: AbortSignal): Promise<GuestReport> {
       const requested = padReportData(reportData)
       const result = queue.then(() => request(requested, signal))
       queue = result.catch(() => undefined)

@@ -14,15 +14,15 @@
  * @module
  */
 import { isInitguardError, UnavailableError, UsageError } from '@initguard/core'
+import { openConfigfsTsm } from './configfs-tsm.ts'
 import {
   CONFIGFS_ENTRY_OPS,
   DEFAULT_CONFIGFS_TSM_DIR,
-  openConfigfsTsm,
   readProvider,
   TSM_PROVIDERS,
   withTsmEntry,
   type ConfigfsEntryOps,
-} from './configfs-tsm.ts'
+} from './configfs-tsm-entry.ts'
 import {
   DEFAULT_GRAMINE_ATTESTATION_DIR,
   openGramineSgx,

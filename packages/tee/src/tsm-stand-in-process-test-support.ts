@@ -22,7 +22,7 @@
  *
  * Gramine (`gramine`): `attestation_type` and `user_report_data` are files, `quote` a FIFO
  * answered with an SGX v3 quote (fixed CONFIGID) over `user_report_data`, for as many reads as
- * come.
+ * come (each from a fresh FIFO, as Gramine makes the quote anew on each read).
  *
  * @module
  */
@@ -160,19 +160,27 @@ async function serveGramine(dir: string, attestationType: string): Promise<void>
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'attestation_type'), `${attestationType}\n`)
   await writeFile(join(dir, 'user_report_data'), new Uint8Array(64))
-  execFileSync('mkfifo', [join(dir, 'quote')])
+  const quote = join(dir, 'quote')
+  execFileSync('mkfifo', [quote])
+  // Each answer gets a FIFO of its own: the answered one is replaced before its write end closes,
+  // so a reader still draining it never sees the next answer, and the next reader blocks until
+  // this loop has opened the new one.
   const loop = async (): Promise<void> => {
     for (;;) {
-      const fifo = await open(join(dir, 'quote'), 'w')
+      const fifo = await open(quote, 'w')
       try {
         const reportData = new Uint8Array(await readFile(join(dir, 'user_report_data')))
         await fifo.write(buildSgxQuote({ configId: STAND_IN_CONFIG_ID, reportData }, signer))
       } finally {
+        await unlink(quote)
+        execFileSync('mkfifo', [quote])
         await fifo.close()
       }
     }
   }
-  void loop()
+  loop().catch((error: unknown) => {
+    console.error(`stand-in: serving ${quote} failed: ${String(error)}`)
+  })
 }
 
 process.on('message', (message: StandInRequest) => {

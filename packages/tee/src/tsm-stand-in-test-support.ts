@@ -20,7 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { mkdir, rmdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { SimulatorPublicMaterial } from '@initguard/tee-simulator'
-import type { ConfigfsEntryOps } from './configfs-tsm.ts'
+import type { ConfigfsEntryOps } from './configfs-tsm-entry.ts'
 
 /** HOST_DATA of every stand-in SNP report. */
 export const STAND_IN_HOST_DATA: Uint8Array = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
@@ -93,7 +93,10 @@ export async function startStandIn(): Promise<StandIn> {
       else waiter?.reject(new Error(`stand-in: ${reply.message}`))
     })
     child.on('exit', (code) => {
-      reject(new Error(`the stand-in process exited (${String(code)})`))
+      const exited = new Error(`the stand-in process exited (${String(code)})`)
+      reject(exited)
+      for (const waiter of pending.values()) waiter.reject(exited)
+      pending.clear()
     })
   })
   const ask = (request: StandInCommand): Promise<void> =>

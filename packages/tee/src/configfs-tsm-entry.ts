@@ -1,0 +1,122 @@
+/**
+ * configfs-tsm report entries: making one (with the errors that say why configfs-tsm is not
+ * there), reading its `provider`, and always removing it again. Used by each report request and
+ * by detection's probe.
+ *
+ * @module
+ */
+import { mkdir, rmdir } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { LocalIoError, UnavailableError } from '@initguard/core'
+import { errnoOf, readOptionalTeeFile, teeFileError } from './tee-files.ts'
+
+/** Where the kernel's configfs-tsm report entries are made. */
+export const DEFAULT_CONFIGFS_TSM_DIR = '/sys/kernel/config/tsm/report'
+
+/** The `provider` each TEE's driver registers. */
+export const TSM_PROVIDERS = { snp: 'sev_guest', tdx: 'tdx_guest' } as const
+
+/**
+ * How entries are made and removed. On configfs `rmdir` removes an entry together with its
+ * attribute files and `mkdir` makes them appear at once, which no ordinary file system does; a
+ * stand-in tree in tests supplies its own pair (see `tsm-stand-in-test-support.ts`). Production
+ * always uses {@link CONFIGFS_ENTRY_OPS}.
+ */
+export interface ConfigfsEntryOps {
+  create(path: string): Promise<void>
+  remove(path: string): Promise<void>
+}
+
+/** The real configfs: plain `mkdir` and `rmdir`. */
+export const CONFIGFS_ENTRY_OPS: ConfigfsEntryOps = {
+  create: async (path) => {
+    await mkdir(path)
+  },
+  remove: (path) => rmdir(path),
+}
+
+/** Make a new entry, with the errors that say why configfs-tsm is not there. */
+async function createEntry(ops: ConfigfsEntryOps, dir: string, entry: string): Promise<void> {
+  try {
+    await ops.create(entry)
+  } catch (error) {
+    const errno = errnoOf(error)
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') {
+      throw new UnavailableError(
+        'ERR_TEE_TSM_UNAVAILABLE',
+        `there is no configfs-tsm report directory at ${dir}`,
+        {
+          cause: error,
+          details: { path: dir, errno },
+          hint: 'mount configfs (mount -t configfs none /sys/kernel/config) on a kernel with CONFIG_TSM_REPORTS (6.7+) inside an SEV-SNP or TDX guest, or pass --tee for another TEE',
+        },
+      )
+    }
+    if (errno === 'ENXIO') {
+      throw new UnavailableError(
+        'ERR_TEE_TSM_NO_PROVIDER',
+        `configfs-tsm at ${dir} has no provider: no TEE guest driver is loaded`,
+        {
+          cause: error,
+          details: { path: dir, errno },
+          hint: 'load the sev-guest or tdx-guest kernel module (this may not be a confidential guest)',
+        },
+      )
+    }
+    throw teeFileError(error, 'create', entry, 'configfs-tsm report entry')
+  }
+}
+
+/** Read `provider` of a fresh entry; ENOENT means the directory is not configfs-tsm. */
+export async function readProvider(entry: string, dir: string): Promise<string> {
+  const path = join(entry, 'provider')
+  const bytes = await readOptionalTeeFile(path, 'configfs-tsm provider')
+  if (bytes === undefined) {
+    throw new UnavailableError(
+      'ERR_TEE_TSM_NOT_CONFIGFS',
+      `${dir} is not a configfs-tsm report directory: a new entry has no provider attribute`,
+      {
+        details: { path: dir },
+        hint: 'point the configfs-tsm directory at /sys/kernel/config/tsm/report',
+      },
+    )
+  }
+  const text = new TextDecoder().decode(bytes)
+  return text.endsWith('\n') ? text.slice(0, -1) : text
+}
+
+/**
+ * Run `work` inside a fresh entry and always remove the entry afterwards, also when `work` fails.
+ * A failure to remove it is never swallowed (a leaked entry is a fault the operator must see):
+ * after a successful `work` it is thrown; after a failed one it is thrown with the work's error
+ * in its message and as its `cause`.
+ */
+export async function withTsmEntry<T>(
+  ops: ConfigfsEntryOps,
+  dir: string,
+  work: (entry: string) => Promise<T>,
+): Promise<T> {
+  const entry = join(dir, `initguard-${randomUUID()}`)
+  await createEntry(ops, dir, entry)
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown }
+  try {
+    outcome = { ok: true, value: await work(entry) }
+  } catch (error) {
+    outcome = { ok: false, error }
+  }
+  try {
+    await ops.remove(entry)
+  } catch (removal) {
+    const failed = teeFileError(removal, 'remove', entry, 'configfs-tsm report entry')
+    if (outcome.ok) throw failed
+    const first = outcome.error instanceof Error ? outcome.error.message : String(outcome.error)
+    throw new LocalIoError('ERR_TEE_TSM_ENTRY_REMOVE', `${failed.message}, after: ${first}`, {
+      cause: outcome.error,
+      details: { path: entry, errno: errnoOf(removal) ?? 'unknown' },
+      hint: `remove ${entry} by hand (rmdir) and look into both failures`,
+    })
+  }
+  if (!outcome.ok) throw outcome.error
+  return outcome.value
+}

@@ -1,0 +1,79 @@
+/**
+ * Gramine's `/dev/attestation` against a stand-in directory whose `quote` the stand-in kernel
+ * process answers with a real SGX v3 quote over the `user_report_data` the agent wrote.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { base64ToBytes, bytesToHex } from '@initguard/core'
+import { parseDcapQuote } from '@initguard/tdx'
+import { rejectedCode } from '@initguard/testkit'
+import { openGramineSgx } from './gramine-sgx.ts'
+import { startStandIn, STAND_IN_CONFIG_ID, type StandIn } from './tsm-stand-in-test-support.ts'
+
+let standIn: StandIn
+let root: string
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'initguard-gramine-'))
+  standIn = await startStandIn()
+})
+
+afterAll(async () => {
+  standIn.stop()
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('Gramine SGX', () => {
+  it('reports CONFIGID from the quote and the quote as {quote: base64}', async () => {
+    const dir = join(root, 'dcap')
+    await standIn.gramine(dir, 'dcap')
+    const tee = await openGramineSgx(dir)
+    expect(tee).toMatchObject({ tee: 'sgx', simulated: false })
+    expect(tee.description).toBe(`Gramine SGX DCAP at ${dir}`)
+    const reportData = Uint8Array.from([1, 2, 3])
+    const report = await tee.report(reportData)
+    expect(report.tee).toBe('sgx')
+    expect(bytesToHex(report.initDataField)).toBe(bytesToHex(STAND_IN_CONFIG_ID))
+    expect(bytesToHex(report.reportData)).toBe('010203' + '00'.repeat(61))
+    const evidence = report.evidence as { quote: string }
+    expect(Object.keys(evidence)).toEqual(['quote'])
+    const quote = parseDcapQuote(base64ToBytes(evidence.quote))
+    expect(quote.header.version).toBe(3)
+    expect(quote.body.kind).toBe('sgx')
+  })
+
+  it('serialises concurrent requests, so each gets the quote over its own report data', async () => {
+    const dir = join(root, 'concurrent')
+    await standIn.gramine(dir, 'dcap')
+    const tee = await openGramineSgx(dir)
+    const asked = [1, 2, 3, 4].map((n) => new Uint8Array(64).fill(n))
+    const reports = await Promise.all(asked.map((data) => tee.report(data)))
+    expect(reports.map((r) => r.reportData[0])).toEqual([1, 2, 3, 4])
+  })
+
+  it('refuses an attestation type other than dcap', async () => {
+    const dir = join(root, 'epid')
+    await standIn.gramine(dir, 'epid')
+    expect(await rejectedCode(openGramineSgx(dir))).toBe('ERR_TEE_SGX_ATTESTATION_TYPE')
+  })
+
+  it('says so when there is no Gramine attestation interface', async () => {
+    expect(await rejectedCode(openGramineSgx(join(root, 'none')))).toBe('ERR_TEE_SGX_UNAVAILABLE')
+  })
+
+  it('refuses a quote over other report data, and report data over 64 bytes', async () => {
+    // A plain file standing in for a quote somebody else asked for: it never changes.
+    const dir = join(root, 'stale')
+    await mkdir(dir)
+    await writeFile(join(dir, 'attestation_type'), 'dcap\n')
+    const live = join(root, 'live')
+    await standIn.gramine(live, 'dcap')
+    const other = await (await openGramineSgx(live)).report(new Uint8Array(64).fill(9))
+    await writeFile(join(dir, 'quote'), base64ToBytes((other.evidence as { quote: string }).quote))
+    const tee = await openGramineSgx(dir)
+    expect(await rejectedCode(tee.report(new Uint8Array(64)))).toBe('ERR_TEE_REPORT_DATA_MISMATCH')
+    expect(await rejectedCode(tee.report(new Uint8Array(65)))).toBe('ERR_TEE_REPORT_DATA_TOO_LONG')
+  })
+})
