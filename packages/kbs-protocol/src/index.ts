@@ -36,7 +36,13 @@ export {
   parseKbsErrorBody,
 } from './message-parse.ts'
 export { KBS_MESSAGE } from './message-fields.ts'
-export { parseTeePublicJwk, RSA_MIN_MODULUS_BITS, RSA_MAX_MODULUS_BITS } from './tee-public-jwk.ts'
+export {
+  checkTeePublicJwk,
+  parseTeePublicJwk,
+  RSA_MIN_MODULUS_BITS,
+  RSA_MAX_MODULUS_BITS,
+  type CheckedTeeKey,
+} from './tee-public-jwk.ts'
 export { REPORT_DATA_LENGTH, runtimeDataDigest, expectedReportData } from './report-data-binding.ts'
 export type { RuntimeDataToBind } from './report-data-binding.ts'
 export { TEE_KEY_KINDS, generateTeeKeyPair, teePublicJwkOf } from './tee-key.ts'

@@ -112,6 +112,21 @@ describe('resource JWE', () => {
     },
   )
 
+  it.each(TEE_KEY_KINDS)(
+    'makes a fresh content key, IV and (EC) ephemeral key for every seal (%s)',
+    async (kind) => {
+      const { publicJwk } = await generateTeeKeyPair(kind)
+      const [first, second] = [
+        await sealResource(publicJwk, secret),
+        await sealResource(publicJwk, secret),
+      ]
+      // RSA's protected header is constant; an EC one carries the ephemeral key.
+      const members = ['encrypted_key', 'iv', 'ciphertext', 'tag'] as const
+      for (const member of publicJwk.kty === 'EC' ? [...members, 'protected' as const] : members)
+        expect(first[member], member).not.toBe(second[member])
+    },
+  )
+
   it.each(['P-256', 'P-384', 'P-521', 'RSA-2048'] as const)(
     'opens a JWE built as Trustee builds it (%s)',
     async (kind) => {

@@ -12,47 +12,110 @@
  * No `aad` member and no unprotected header are made or accepted. Opening allows only the key's
  * own algorithm and A256GCM, so a response cannot choose a weaker one.
  *
+ * Sealing runs on the KBS for every release, so it uses synchronous `node:crypto` primitives
+ * (ephemeral key, ECDH, SHA-256, AES key wrap, RSA-OAEP, AES-GCM) composed as RFC 7518 §4.6 says:
+ * jose's WebCrypto path made the same JWE with about nine asynchronous jobs and cost 1.8 ms of CPU
+ * against 0.25 ms here. Opening (the guest's side, once per secret) stays with jose, which checks
+ * everything we make, and the tests build Trustee's JWEs independently.
+ *
  * @module
  */
-import type { KeyObject } from 'node:crypto'
-import { InternalError, VerificationError } from '@initguard/core'
-import { FlattenedEncrypt, flattenedDecrypt, importJWK } from 'jose'
+import {
+  constants,
+  createCipheriv,
+  createHash,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto'
+import { VerificationError } from '@initguard/core'
+import { flattenedDecrypt } from 'jose'
 import type { KbsResourceJwe, TeePublicJwk } from './messages.ts'
 import { parseKbsResourceJwe } from './message-parse.ts'
-import { parseTeePublicJwk } from './tee-public-jwk.ts'
+import { checkTeePublicJwk, type CheckedTeeKey } from './tee-public-jwk.ts'
 
 /** The content encryption of every resource response. */
 export const RESOURCE_JWE_ENC = 'A256GCM'
 
+/** RFC 3394's default initial value, which A256KW uses (RFC 7518 §4.4). */
+const AES_KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex')
+
+/** A 32-bit big-endian length followed by `data` (RFC 7518 §4.6.2). */
+function lengthPrefixed(data: Uint8Array): Buffer {
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(data.length)
+  return Buffer.concat([length, data])
+}
+
 /**
- * Encrypt `plaintext` to `teePubkey` (checked as {@link parseTeePublicJwk} does).
- *
- * @throws {@link MalformedInputError} for a key that does not pass the check.
+ * The key-encryption key of ECDH-ES+A256KW: Concat KDF (NIST SP 800-56A §5.8.1, RFC 7518 §4.6.2)
+ * over the shared secret `z`, one SHA-256 round for 256 bits, AlgorithmID "ECDH-ES+A256KW",
+ * empty PartyUInfo and PartyVInfo (Trustee sends no apu/apv), SuppPubInfo = 256.
  */
-export async function sealResource(
-  teePubkey: TeePublicJwk,
-  plaintext: Uint8Array,
-): Promise<KbsResourceJwe> {
-  const key = parseTeePublicJwk(teePubkey, 'TEE key')
-  const publicKey = await importJWK(key, key.alg)
-  const jwe = await new FlattenedEncrypt(plaintext)
-    .setProtectedHeader({ alg: key.alg, enc: RESOURCE_JWE_ENC })
-    .encrypt(publicKey)
-  // Trustee's member order. jose makes every member for these algorithms (it leaves
-  // encrypted_key out only for "dir"); a missing one would be our bug, never a short response.
+function ecdhEsA256kwKek(z: Buffer): Buffer {
+  return createHash('sha256')
+    .update(Buffer.of(0, 0, 0, 1))
+    .update(z)
+    .update(lengthPrefixed(Buffer.from('ECDH-ES+A256KW')))
+    .update(lengthPrefixed(Buffer.alloc(0)))
+    .update(lengthPrefixed(Buffer.alloc(0)))
+    .update(Buffer.of(0, 0, 1, 0))
+    .digest()
+}
+
+/** The protected header and the wrapped CEK for `key`. */
+function wrapContentKey(
+  checked: CheckedTeeKey,
+  cek: Buffer,
+): { readonly header: Record<string, unknown>; readonly encryptedKey: Buffer } {
+  const { jwk, key } = checked
+  if (jwk.kty === 'RSA') {
+    const encryptedKey = publicEncrypt(
+      { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      cek,
+    )
+    return { header: { alg: jwk.alg, enc: RESOURCE_JWE_ENC }, encryptedKey }
+  }
+  const ephemeral = generateKeyPairSync('ec', { namedCurve: jwk.crv })
+  const { x, y } = ephemeral.publicKey.export({ format: 'jwk' })
+  const kek = ecdhEsA256kwKek(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: key }))
+  const wrap = createCipheriv('id-aes256-wrap', kek, AES_KW_IV)
   return {
-    protected: made(jwe.protected, 'protected'),
-    encrypted_key: made(jwe.encrypted_key, 'encrypted_key'),
-    iv: made(jwe.iv, 'iv'),
-    ciphertext: jwe.ciphertext,
-    tag: made(jwe.tag, 'tag'),
+    header: { alg: jwk.alg, enc: RESOURCE_JWE_ENC, epk: { kty: 'EC', crv: jwk.crv, x, y } },
+    encryptedKey: Buffer.concat([wrap.update(cek), wrap.final()]),
   }
 }
 
-function made(value: string | undefined, name: string): string {
-  if (value === undefined)
-    throw new InternalError('ERR_KBS_JWE_INCOMPLETE', `the resource JWE was made without ${name}`)
-  return value
+/**
+ * Encrypt `plaintext` to `teePubkey` (checked as {@link checkTeePublicJwk} does).
+ *
+ * @throws {@link MalformedInputError} for a key that does not pass the check.
+ */
+export function sealResource(
+  teePubkey: TeePublicJwk,
+  plaintext: Uint8Array,
+): Promise<KbsResourceJwe> {
+  try {
+    const cek = randomBytes(32)
+    const { header, encryptedKey } = wrapContentKey(checkTeePublicJwk(teePubkey, 'TEE key'), cek)
+    const protectedHeader = Buffer.from(JSON.stringify(header)).toString('base64url')
+    const iv = randomBytes(12)
+    const gcm = createCipheriv('aes-256-gcm', cek, iv)
+    gcm.setAAD(Buffer.from(protectedHeader, 'ascii'))
+    const ciphertext = Buffer.concat([gcm.update(plaintext), gcm.final()])
+    // Trustee's member order.
+    return Promise.resolve({
+      protected: protectedHeader,
+      encrypted_key: encryptedKey.toString('base64url'),
+      iv: iv.toString('base64url'),
+      ciphertext: ciphertext.toString('base64url'),
+      tag: gcm.getAuthTag().toString('base64url'),
+    })
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+  }
 }
 
 /** The key-management algorithm a TEE private key is for. */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { MalformedInputError, member } from '@initguard/core'
 import type { EcTeePublicJwk, RsaTeePublicJwk, TeePublicJwk } from './messages.ts'
 import {
@@ -52,7 +52,7 @@ function unsupported(path: string, problem: string, hint: string): MalformedInpu
 const KEY_HINT =
   'use an EC key (P-256, P-384 or P-521) with ECDH-ES+A256KW, or an RSA key of at least 2048 bits with RSA-OAEP-256 and e = 65537'
 
-function ecKey(value: unknown, path: string): EcTeePublicJwk {
+function ecKey(value: unknown, path: string): CheckedTeeKey<EcTeePublicJwk> {
   const obj = messageObject(value, path, { required: ['kty', 'crv', 'alg', 'x', 'y'] }, 'refuse')
   const crv = messageString(obj, 'crv', path, { maxLength: 16 })
   if (!Object.hasOwn(EC_COORDINATE_BYTES, crv))
@@ -72,21 +72,23 @@ function ecKey(value: unknown, path: string): EcTeePublicJwk {
     )
   const x = messageBase64url(obj, 'x', path, { maxLength: 100, length })
   const y = messageBase64url(obj, 'y', path, { maxLength: 100, length })
+  let key: KeyObject
   try {
-    createPublicKey({ key: { kty: 'EC', crv, x: x.text, y: y.text }, format: 'jwk' })
+    key = createPublicKey({ key: { kty: 'EC', crv, x: x.text, y: y.text }, format: 'jwk' })
   } catch {
     throw messageError(path, `is not a point on ${crv}`)
   }
-  return inSourceOrder<EcTeePublicJwk>(obj, {
+  const jwk = inSourceOrder<EcTeePublicJwk>(obj, {
     kty: 'EC',
     crv: curve,
     alg,
     x: x.text,
     y: y.text,
   })
+  return { jwk, key }
 }
 
-function rsaKey(value: unknown, path: string): RsaTeePublicJwk {
+function rsaKey(value: unknown, path: string): CheckedTeeKey<RsaTeePublicJwk> {
   const obj = messageObject(value, path, { required: ['kty', 'alg', 'n', 'e'] }, 'refuse')
   const alg = messageString(obj, 'alg', path, { maxLength: 32 })
   if (alg === 'RSA1_5')
@@ -116,12 +118,41 @@ function rsaKey(value: unknown, path: string): RsaTeePublicJwk {
     )
   if (((n.bytes.at(-1) ?? 0) & 1) === 0)
     throw messageError(`${path}.n`, 'is even, so not an RSA modulus')
+  let key: KeyObject
   try {
-    createPublicKey({ key: { kty: 'RSA', n: n.text, e }, format: 'jwk' })
+    key = createPublicKey({ key: { kty: 'RSA', n: n.text, e }, format: 'jwk' })
   } catch {
     throw messageError(path, 'is not an RSA public key')
   }
-  return inSourceOrder<RsaTeePublicJwk>(obj, { kty: 'RSA', alg, n: n.text, e })
+  return { jwk: inSourceOrder<RsaTeePublicJwk>(obj, { kty: 'RSA', alg, n: n.text, e }), key }
+}
+
+/** A checked TEE key: the JWK with its members in their order, and the key it imports as. */
+export interface CheckedTeeKey<Jwk extends TeePublicJwk = TeePublicJwk> {
+  readonly jwk: Jwk
+  /** The public key, imported once by the check (which must import it to know it is one). */
+  readonly key: KeyObject
+}
+
+/**
+ * Check a TEE public JWK as {@link parseTeePublicJwk} does, and return it with its imported key.
+ *
+ * @throws as {@link parseTeePublicJwk}.
+ */
+export function checkTeePublicJwk(
+  value: unknown,
+  path = '$.runtime-data.tee-pubkey',
+): CheckedTeeKey {
+  const obj = messageObject(value, path, { required: ['kty'] }, 'ignore')
+  const kty = messageString(obj, 'kty', path, { maxLength: 16 })
+  if (kty === 'EC') return ecKey(obj, path)
+  if (kty === 'RSA') return rsaKey(obj, path)
+  const alg = member(obj, 'alg')
+  throw unsupported(
+    `${path}.kty`,
+    `is ${JSON.stringify(kty)}${typeof alg === 'string' ? ` (alg ${JSON.stringify(alg)})` : ''}; only EC and RSA keys are supported`,
+    KEY_HINT,
+  )
 }
 
 /**
@@ -135,14 +166,5 @@ export function parseTeePublicJwk(
   value: unknown,
   path = '$.runtime-data.tee-pubkey',
 ): TeePublicJwk {
-  const obj = messageObject(value, path, { required: ['kty'] }, 'ignore')
-  const kty = messageString(obj, 'kty', path, { maxLength: 16 })
-  if (kty === 'EC') return ecKey(obj, path)
-  if (kty === 'RSA') return rsaKey(obj, path)
-  const alg = member(obj, 'alg')
-  throw unsupported(
-    `${path}.kty`,
-    `is ${JSON.stringify(kty)}${typeof alg === 'string' ? ` (alg ${JSON.stringify(alg)})` : ''}; only EC and RSA keys are supported`,
-    KEY_HINT,
-  )
+  return checkTeePublicJwk(value, path).jwk
 }

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
+import { sign } from 'node:crypto'
+import { decodeProtectedHeader, jwtVerify } from 'jose'
 import { UsageError, VerificationError, isInitguardError } from '@initguard/core'
 import type { TeePublicJwk } from '@initguard/kbs-protocol'
 import type { AppraisalAccepted, SigningKeyStore, TokenService, VerifiedToken } from '../ports.ts'
@@ -87,9 +88,14 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
         lifetimeSeconds,
       })
       const signer = await ring.signer(now)
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: signer.kid })
-        .sign(signer.key)
+      // RFC 7515 compact serialisation, signed with node:crypto (ES256 = ECDSA P-256 SHA-256,
+      // the signature as r ‖ s); verification below stays with jose, which checks all of it.
+      const input = `${base64urlJson({ alg: 'ES256', typ: 'JWT', kid: signer.kid })}.${base64urlJson(claims)}`
+      const signature = sign('sha256', Buffer.from(input), {
+        key: signer.key,
+        dsaEncoding: 'ieee-p1363',
+      })
+      return `${input}.${signature.toString('base64url')}`
     },
 
     async verify(token: string, now: Date): Promise<VerifiedToken> {
@@ -124,6 +130,10 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
       return { kid: await ring.rotate(now) }
     },
   }
+}
+
+function base64urlJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
 }
 
 /** The header's `kid`, after refusing any algorithm but ES256 before a key is looked up. */
