@@ -12,7 +12,13 @@
  *
  * @module
  */
-import { base64urlToBytes, utf8ToString } from '@initguard/core'
+import { X509Certificate } from 'node:crypto'
+import {
+  VerificationError,
+  base64urlToBytes,
+  isInitguardError,
+  utf8ToString,
+} from '@initguard/core'
 import { KbsClient, type KbsSession } from '@initguard/kbs-protocol'
 import type { GuestTee } from '@initguard/tee'
 import { checkedReport } from './agent-report.ts'
@@ -94,7 +100,7 @@ export class AgentKbsSession {
 
   /** A valid token and its TEE key, attesting first when there is none or it is about to expire. */
   async token(signal?: AbortSignal): Promise<AgentKbsToken> {
-    const { session, expiresAt } = await this.#fresh(signal)
+    const { session, expiresAt } = await this.#pinned(this.#fresh(signal))
     const teeKeyPem = session.teeKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     return { token: session.token, teeKeyPem, expiresAt }
   }
@@ -106,13 +112,34 @@ export class AgentKbsSession {
    *   `ERR_KBS_UNREACHABLE` …), `ERR_KBS_RESOURCE_PATH` for a bad path.
    */
   async resource(path: string, signal?: AbortSignal): Promise<Uint8Array> {
-    await this.#fresh(signal)
-    const plaintext = await this.#client.getResource(path, signal === undefined ? {} : { signal })
+    await this.#pinned(this.#fresh(signal))
+    const plaintext = await this.#pinned(
+      this.#client.getResource(path, signal === undefined ? {} : { signal }),
+    )
     // A 401 made the client attest again: remember the new token's expiry.
     const session = this.#client.session
     if (session !== undefined && session !== this.#current?.session)
       this.#current = this.#adopt(session)
     return plaintext
+  }
+
+  /** `work`, with a TLS refusal told as what it means here: not the pinned KBS. */
+  async #pinned<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work
+    } catch (error) {
+      const pem = this.endpoint.pinnedCertificatePem
+      if (!isInitguardError(error) || error.code !== 'ERR_KBS_TLS' || pem === undefined) throw error
+      throw new VerificationError(
+        'ERR_KBS_TLS',
+        `the KBS at ${this.endpoint.url} did not present the certificate pinned in the verified init-data's ${this.endpoint.namedBy.join(' and ')} (SHA-256 ${new X509Certificate(pem).fingerprint256}); nothing was sent to it: ${error.message}`,
+        {
+          cause: error,
+          details: error.details,
+          hint: 'the KBS must present exactly the pinned certificate: fix the KBS, or launch the guest with init-data pinning its certificate',
+        },
+      )
+    }
   }
 
   async #fresh(signal: AbortSignal | undefined): Promise<Current> {
