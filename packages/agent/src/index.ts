@@ -5,6 +5,24 @@
  * @module
  */
 export type { InitdataSourceKind, VerifiedInitdata, UnboundInitdata } from './verified-initdata.ts'
+// init-data check (agent-check)
+export { INITDATA_SOURCE_KINDS, readInitdataSource } from './initdata-check/initdata-source.ts'
+export type { InitdataInput, ReadInitdataSourceOptions } from './initdata-check/initdata-source.ts'
+export { ALLOW_UNBOUND_FLAG, checkInitdata } from './initdata-check/check-initdata.ts'
+export type { CheckInitdataOptions } from './initdata-check/check-initdata.ts'
+export {
+  INITDATA_DOCUMENT_FILE,
+  VerifiedDocuments,
+  assertSafeDataKeys,
+  isSafeDataKey,
+} from './initdata-check/verified-documents.ts'
+export { writeRuntimeFiles } from './initdata-check/runtime-files.ts'
+export type { RuntimeFiles } from './initdata-check/runtime-files.ts'
+export { establishInitdata } from './initdata-check/establish-initdata.ts'
+export type {
+  EstablishInitdataOptions,
+  EstablishedInitdata,
+} from './initdata-check/establish-initdata.ts'
 
 // KBS and guest API (agent-api)
 export { kbsConfigFromInitdata } from './kbs-config.ts'

@@ -31,6 +31,7 @@ import { kbsKeygenCommand } from './commands/kbs-keygen.ts'
 import { kbsServeCommand } from './commands/kbs-serve.ts'
 import { simEvidenceCommand } from './commands/sim-evidence.ts'
 import { simInitCommand } from './commands/sim-init.ts'
+import { simLaunchCommand } from './commands/sim-launch.ts'
 import { ignoreClosedPipe, reportError } from './output.ts'
 
 export type { CliIo, OutputStream } from './cli-io.ts'
@@ -74,7 +75,7 @@ const GROUPS: readonly CommandGroup[] = [
     name: 'sim',
     summary:
       'a TEE simulator for labs and CI: SEV-SNP and TDX evidence trusted only under its own roots',
-    commands: [simInitCommand, simEvidenceCommand],
+    commands: [simInitCommand, simLaunchCommand, simEvidenceCommand],
   },
   {
     name: 'kbs',

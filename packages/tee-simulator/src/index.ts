@@ -8,8 +8,10 @@
  *
  * On top of the builders, the TEE simulator: a simulated SEV-SNP chip and TDX platform whose keys
  * live in a directory (`initSimulator`, `loadSimulator`), evidence in Trustee's shapes
- * (`simulateSnpEvidence`, `simulateTdxEvidence`) and the public trust material a relying party
- * must be given explicitly to accept it (`simulatorTrust`).
+ * (`simulateSnpEvidence`, `simulateTdxEvidence`), simulated guests whose HOST_DATA / MRCONFIGID
+ * is fixed at launch (`launchSimulatedGuest`, `loadSimulatedGuest`, `simulateGuestEvidence`) and
+ * the public trust material a relying party must be given explicitly to accept it
+ * (`simulatorTrust`).
  * Keys and signatures come from `node:crypto`; validity times and every other input come in as
  * arguments.
  *
@@ -212,11 +214,18 @@ export {
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
   SIMULATOR_REPORT_DATA_MAX,
+  SIMULATOR_INIT_DATA_FIELD_LENGTH,
   padReportData,
   simulateSnpEvidence,
   simulateTdxEvidence,
+  simulateSnpEvidenceWithField,
+  simulateTdxEvidenceWithField,
 } from './simulator-evidence.ts'
-export type { SimulatedEvidenceRequest, TrusteeTdxEvidenceJson } from './simulator-evidence.ts'
+export type {
+  SimulatedEvidenceRequest,
+  SimulatedFieldEvidenceRequest,
+  TrusteeTdxEvidenceJson,
+} from './simulator-evidence.ts'
 export { certificateSha256, simulatorTrustFrom } from './simulator-trust.ts'
 export type { SimulatorTrust, SimulatorPublicMaterial } from './simulator-trust.ts'
 export {
@@ -234,3 +243,25 @@ export { loadSimulator, simulatorTrust } from './simulator-load.ts'
 export type { TeeSimulator } from './simulator-load.ts'
 export { initSimulator } from './simulator-init.ts'
 export type { InitSimulatorOptions, InitSimulatorResult } from './simulator-init.ts'
+export {
+  SIMULATED_GUEST_FORMAT,
+  SIMULATED_GUEST_VERSION,
+  SIMULATED_GUESTS_DIR,
+  SIMULATED_GUEST_MAX_SIZE,
+  isSimulatedGuestName,
+  checkGuestName,
+  guestRecordFile,
+  parseSimulatedGuestRecord,
+  encodeSimulatedGuestRecord,
+} from './simulator-guest-record.ts'
+export type { SimulatedGuestRecord, SimulatedGuestTee } from './simulator-guest-record.ts'
+export {
+  launchSimulatedGuest,
+  loadSimulatedGuest,
+  simulateGuestEvidence,
+} from './simulator-guest.ts'
+export type {
+  LaunchSimulatedGuestOptions,
+  LaunchedSimulatedGuest,
+  SimulatedGuestEvidence,
+} from './simulator-guest.ts'

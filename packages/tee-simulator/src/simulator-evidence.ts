@@ -31,7 +31,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { UsageError, bytesToBase64, hexToBytes } from '@initguard/core'
-import { bindingFor, type InitdataDocument } from '@initguard/initdata'
+import { TEE_FIELDS, bindingFor, type InitdataDocument } from '@initguard/initdata'
 import {
   CERT_TABLE_GUIDS,
   parseSnpReport,
@@ -118,6 +118,58 @@ function certEntry(kind: KnownCertTableKind, pem: string): CertTableEntry {
 }
 
 /**
+ * What evidence to make for a guest whose init-time field was fixed at launch: the raw field value
+ * instead of a document (a simulated guest's HOST_DATA / MRCONFIGID stays what it was launched
+ * with, whatever document the guest is later given, as on hardware).
+ */
+export interface SimulatedFieldEvidenceRequest {
+  /** HOST_DATA (SEV-SNP, exactly 32 bytes) or MRCONFIGID (TDX, exactly 48 bytes). */
+  readonly initDataField: Uint8Array
+  /** REPORT_DATA / REPORTDATA: at most 64 bytes, zero-padded to 64. */
+  readonly reportData: Uint8Array
+  /** Report a debuggable guest (SNP policy DEBUG, TD attribute DEBUG). Default false. */
+  readonly debug?: boolean
+  /** Report a migratable guest (SNP policy MIGRATE_MA, TD attribute MIGRATABLE). Default false. */
+  readonly migratable?: boolean
+}
+
+/** The init-time field's length: HOST_DATA 32 bytes, MRCONFIGID 48 (`TEE_FIELDS`). */
+export const SIMULATOR_INIT_DATA_FIELD_LENGTH: Readonly<Record<'snp' | 'tdx', number>> = {
+  snp: TEE_FIELDS.snp.length,
+  tdx: TEE_FIELDS.tdx.length,
+}
+
+/**
+ * The field value, checked to be exactly the TEE's field length (never cut or padded here: a raw
+ * value of another length is a caller's mistake, not a document to fit).
+ *
+ * @throws {@link UsageError} `ERR_SIM_INIT_DATA_FIELD_LENGTH`.
+ */
+function checkedField(tee: 'snp' | 'tdx', value: Uint8Array): Uint8Array {
+  const length = SIMULATOR_INIT_DATA_FIELD_LENGTH[tee]
+  if (value.length !== length) {
+    throw new UsageError(
+      'ERR_SIM_INIT_DATA_FIELD_LENGTH',
+      `${TEE_FIELDS[tee].name} is ${length} bytes (got ${value.length})`,
+      {
+        details: { tee, length: value.length, expected: length },
+        hint: 'fit a document digest with `bindingFor` first, or give the simulated evidence a document',
+      },
+    )
+  }
+  return value
+}
+
+/** A document's request as a raw-field request: its digest fitted as Trustee fits it. */
+function fieldRequest(
+  tee: 'snp' | 'tdx',
+  request: SimulatedEvidenceRequest,
+): SimulatedFieldEvidenceRequest {
+  const { initdata, ...rest } = request
+  return { ...rest, initDataField: bindingFor(tee, initdata.algorithm, initdata.digest).value }
+}
+
+/**
  * A signed SEV-SNP report (v3) from the simulated chip, as Trustee's SNP evidence JSON with the
  * VCEK, ASK and ARK in `cert_chain`.
  *
@@ -134,6 +186,19 @@ export function simulateSnpEvidence(
   snp: SimulatorSnpMaterial,
   request: SimulatedEvidenceRequest,
 ): TrusteeSnpEvidenceJson {
+  return simulateSnpEvidenceWithField(snp, fieldRequest('snp', request))
+}
+
+/**
+ * As {@link simulateSnpEvidence}, with HOST_DATA given as its raw 32 bytes (a launched guest's).
+ *
+ * @throws {@link UsageError} `ERR_SIM_INIT_DATA_FIELD_LENGTH` unless it is 32 bytes;
+ *   `ERR_SIM_REPORT_DATA_TOO_LONG`.
+ */
+export function simulateSnpEvidenceWithField(
+  snp: SimulatorSnpMaterial,
+  request: SimulatedFieldEvidenceRequest,
+): TrusteeSnpEvidenceJson {
   const tcb = encodeTcbVersion(snp.reportedTcb, snp.product)
   const report = buildSnpReport(
     {
@@ -145,7 +210,7 @@ export function simulateSnpEvidence(
         (request.migratable === true ? SNP_POLICY_MIGRATE_MA : 0n),
       vmpl: 0,
       reportData: padReportData(request.reportData),
-      hostData: bindingFor('snp', request.initdata.algorithm, request.initdata.digest).value,
+      hostData: checkedField('snp', request.initDataField),
       measurement: hexToBytes(SIMULATOR_SNP_MEASUREMENT_HEX),
       chipId: snp.chipId,
       currentTcb: tcb,
@@ -181,10 +246,23 @@ export function simulateTdxEvidence(
   tdx: SimulatorTdxMaterial,
   request: SimulatedEvidenceRequest,
 ): TrusteeTdxEvidenceJson {
+  return simulateTdxEvidenceWithField(tdx, fieldRequest('tdx', request))
+}
+
+/**
+ * As {@link simulateTdxEvidence}, with MRCONFIGID given as its raw 48 bytes (a launched guest's).
+ *
+ * @throws {@link UsageError} `ERR_SIM_INIT_DATA_FIELD_LENGTH` unless it is 48 bytes;
+ *   `ERR_SIM_REPORT_DATA_TOO_LONG`.
+ */
+export function simulateTdxEvidenceWithField(
+  tdx: SimulatorTdxMaterial,
+  request: SimulatedFieldEvidenceRequest,
+): TrusteeTdxEvidenceJson {
   const quote = buildTdxQuote(
     {
       version: 4,
-      mrConfigId: bindingFor('tdx', request.initdata.algorithm, request.initdata.digest).value,
+      mrConfigId: checkedField('tdx', request.initDataField),
       reportData: padReportData(request.reportData),
       mrTd: hexToBytes(SIMULATOR_TDX_MRTD_HEX),
       tdAttributes:
