@@ -8,6 +8,7 @@
  * GET /cdh/resource/<repo>/<type>/<tag>   the secret's plaintext (decrypted here)
  * GET /initdata                           {"keys": [...]}: the verified document's [data] keys
  * GET /initdata/<key>                     that entry's text, from the verified bytes in memory
+ * GET /initdata/initdata.toml             the whole document, exactly as checked
  * ```
  *
  * When the agent runs unbound, every response carries `Initguard-Initdata: unbound; reason="…"`
@@ -23,12 +24,18 @@ import type { GuestTee } from '@initguard/tee'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
 import { guestApiErrorBody, guestApiStatus } from './guest-api-errors.ts'
+import {
+  INITDATA_DOCUMENT_FILE,
+  type VerifiedDocuments,
+} from './initdata-check/verified-documents.ts'
 import type { AgentKbsAccess } from './kbs-access.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
 /** What the guest API serves from. */
 export interface GuestApiState {
   readonly initdata: VerifiedInitdata | UnboundInitdata
+  /** The checked bytes, held since the check (never re-read from the source). */
+  readonly documents: VerifiedDocuments
   readonly tee: GuestTee
   readonly kbs: AgentKbsAccess
 }
@@ -151,25 +158,25 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
     return reply.status(200).type('application/octet-stream').send(Buffer.from(secret))
   })
 
-  const { data } = state.initdata.document
+  const { documents } = state
   app.get('/initdata', async (request, reply) => {
     noQuery(request)
-    return json(reply, 200, { keys: [...data.keys()] })
+    return json(reply, 200, { keys: documents.keys() })
   })
   app.get('/initdata/*', async (request, reply) => {
     noQuery(request)
     const key = (request.params as Record<string, string>)['*'] ?? ''
-    const value = data.get(key)
+    const value = key === INITDATA_DOCUMENT_FILE ? documents.document() : documents.get(key)
     if (value === undefined)
       return fail(
         reply,
         badRequest(
           'ERR_AGENT_INITDATA_KEY',
           `the verified init-data has no [data] key ${JSON.stringify(key.slice(0, 80))}`,
-          'GET /initdata lists the keys',
+          `GET /initdata lists the keys; /initdata/${INITDATA_DOCUMENT_FILE} is the whole document`,
         ),
         404,
       )
-    return reply.status(200).type('text/plain; charset=utf-8').send(value)
+    return reply.status(200).type('text/plain; charset=utf-8').send(Buffer.from(value))
   })
 }

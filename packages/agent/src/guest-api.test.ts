@@ -15,10 +15,12 @@ import {
   uploadResource,
   type TestKbs,
 } from '../../kbs/src/service/kbs-test-support.ts'
-import { simulatedSnpGuest, unboundInitdata, verifyInitdata } from './agent-test-support.ts'
+import { launchGuest, unboundGuest, verifyInitdata } from './agent-test-support.ts'
+import { VerifiedDocuments } from './initdata-check/verified-documents.ts'
 import { get, kbsInitdataToml, type TestResponse } from './guest-api-test-support.ts'
 import { serveGuestApi, type RunningGuestApi } from './guest-api-server.ts'
 import { openAgentKbs } from './kbs-access.ts'
+import type { GuestTee } from '@initguard/tee'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
 const SECRET = 'the database password'
@@ -45,13 +47,19 @@ afterAll(async () => {
 /** An agent for a guest launched with `launchedWith`, serving `initdata` (default: checked). */
 async function agent(
   launchedWith: string,
-  options: { initdata?: UnboundInitdata; socket?: string } = {},
+  options: { unbound?: boolean; socket?: string } = {},
 ): Promise<{ api: RunningGuestApi; initdata: VerifiedInitdata | UnboundInitdata }> {
-  const tee = simulatedSnpGuest(kbs.simulator, launchedWith)
-  const initdata = options.initdata ?? (await verifyInitdata(tee, launchedWith))
+  let tee: GuestTee
+  let initdata: VerifiedInitdata | UnboundInitdata
+  if (options.unbound === true) {
+    ;({ tee, initdata } = await unboundGuest(kbs.simulator.material, launchedWith))
+  } else {
+    tee = await launchGuest(kbs.simulator.dir, launchedWith)
+    initdata = await verifyInitdata(tee, launchedWith)
+  }
   const { access } = openAgentKbs({ initdata, tee, clock: () => kbs.now() })
   const api = await serveGuestApi({
-    state: { initdata, tee, kbs: access },
+    state: { initdata, documents: new VerifiedDocuments(initdata), tee, kbs: access },
     listen: { host: '127.0.0.1', port: 0 },
     ...(options.socket === undefined ? {} : { socketPath: options.socket }),
   })
@@ -114,6 +122,8 @@ describe('the honest guest', () => {
     expect(keys.json()).toEqual({ keys: ['aa.toml', 'cdh.toml'] })
     const cdh = await get({ base: api.url }, '/initdata/cdh.toml')
     expect(cdh.body.toString('utf8')).toMatch(/# accepted\n$/)
+    const whole = await get({ base: api.url }, '/initdata/initdata.toml')
+    expect(whole.body.toString('utf8')).toBe(accepted)
     const evidence = await get({ base: api.url }, '/aa/evidence?runtime_data=xxxx')
     expect(evidence.status).toBe(200)
     const report = evidence.json()['attestation_report'] as { report_data: number[] }
@@ -193,25 +203,27 @@ describe('refusals', () => {
 
 describe('running unbound', () => {
   it('every response says so, in a header and in JSON bodies', async () => {
-    const initdata = unboundInitdata(accepted, '--unbound')
-    const { api } = await agent(accepted, { initdata })
+    const { api, initdata } = await agent(accepted, { unbound: true })
+    const reason = 'unbound' in initdata ? initdata.reason : ''
+    expect(reason).toContain('--allow-unbound-initdata')
     for (const path of ['/initdata', '/initdata/aa.toml', '/nope', '/aa/token?token_type=kbs']) {
       const response = await get({ base: api.url }, path)
       expect([path, response.headers['initguard-initdata']]).toEqual([
         path,
-        'unbound; reason="--unbound"',
+        `unbound; reason="${reason}"`,
       ])
       if (response.headers['content-type']?.startsWith('application/json') === true)
-        expect(response.json()['initguard-initdata']).toEqual({ bound: false, reason: '--unbound' })
+        expect(response.json()['initguard-initdata']).toEqual({ bound: false, reason })
     }
   })
 })
 
 describe('where it listens', () => {
   it('a non-loopback address is refused without the flag', async () => {
-    const tee = simulatedSnpGuest(kbs.simulator, accepted)
+    const tee = await launchGuest(kbs.simulator.dir, accepted)
     const initdata = await verifyInitdata(tee, accepted)
-    const state = { initdata, tee, kbs: openAgentKbs({ initdata, tee }).access }
+    const documents = new VerifiedDocuments(initdata)
+    const state = { initdata, documents, tee, kbs: openAgentKbs({ initdata, tee }).access }
     await expect(
       serveGuestApi({ state, listen: { host: '0.0.0.0', port: 0 } }),
     ).rejects.toMatchObject({ code: 'ERR_AGENT_LISTEN_NOT_LOOPBACK' })
