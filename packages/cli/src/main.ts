@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { MalformedInputError, UsageError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
 import { commandHelp, parseCommandArgs, type Command } from './command.ts'
+import { agentCheckInitdataCommand } from './commands/agent-check-initdata.ts'
 import { annotateCommand } from './commands/initdata-annotate.ts'
 import { buildCommand } from './commands/initdata-build.ts'
 import {
@@ -82,6 +83,12 @@ const GROUPS: readonly CommandGroup[] = [
     summary: 'the key broker: serve it (Trustee-compatible, HTTPS), administer it, make admin keys',
     commands: [kbsServeCommand, kbsAdminCommand, kbsKeygenCommand, kbsGetResourceCommand],
   },
+  {
+    name: 'agent',
+    summary:
+      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest)',
+    commands: [agentCheckInitdataCommand],
+  },
 ]
 
 const TOP_LEVEL: readonly Command[] = [demoCommand]
@@ -97,7 +104,9 @@ function topHelp(): string {
   for (const group of GROUPS) {
     lines.push(`  ${group.name.padEnd(10)}${group.summary}`)
     for (const command of group.commands)
-      lines.push(`    ${command.name.padEnd(12)}${command.summary}`)
+      lines.push(
+        `    ${command.name.padEnd(Math.max(12, command.name.length + 2))}${command.summary}`,
+      )
   }
   lines.push('', 'Commands:')
   for (const command of TOP_LEVEL) lines.push(`  ${command.name.padEnd(10)}${command.summary}`)
@@ -122,7 +131,8 @@ function groupHelp(group: CommandGroup): string {
     '',
     'Commands:',
   ]
-  for (const command of group.commands) lines.push(`  ${command.name.padEnd(12)}${command.summary}`)
+  for (const command of group.commands)
+    lines.push(`  ${command.name.padEnd(Math.max(12, command.name.length + 2))}${command.summary}`)
   return lines.join('\n') + '\n'
 }
 

@@ -167,7 +167,7 @@ function mismatch(
   const causes = explained.findings.map((f) => `${f.explanation}: ${f.fix}`)
   return new ExpectationError(
     'ERR_AGENT_INITDATA_MISMATCH',
-    `${describeSource(input)} does not match the TEE launch: ${field.name} in a fresh ${tee.description} report is ${bytesToHex(report.initDataField)}, but the document (${document.algorithm}) binds to ${bytesToHex(expected)}`,
+    `${describeSource(input)} does not match the TEE launch: ${field.name} expected ${bytesToHex(expected)} (the document's ${document.algorithm} digest, fitted), found ${bytesToHex(report.initDataField)} in a fresh report from ${tee.description}`,
     {
       details: {
         tee: report.tee,
