@@ -8,6 +8,7 @@ import { MalformedInputError, UsageError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
 import { commandHelp, parseCommandArgs, type Command } from './command.ts'
 import { agentCheckInitdataCommand } from './commands/agent-check-initdata.ts'
+import { agentStartCommand } from './commands/agent-start.ts'
 import { annotateCommand } from './commands/initdata-annotate.ts'
 import { buildCommand } from './commands/initdata-build.ts'
 import {
@@ -86,8 +87,8 @@ const GROUPS: readonly CommandGroup[] = [
   {
     name: 'agent',
     summary:
-      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest)',
-    commands: [agentCheckInitdataCommand],
+      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest), then serve the guest API',
+    commands: [agentCheckInitdataCommand, agentStartCommand],
   },
 ]
 
