@@ -11,14 +11,7 @@
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { ExpectationError, LocalIoError, utf8ToString } from '@initguard/core'
-import {
-  cdhImageSources,
-  kbsResourcePath,
-  parseImagePolicy,
-  type CdhResourceSource,
-  type ImagePolicy,
-  type PolicyRequirement,
-} from '@initguard/image-policy'
+import type { CdhResourceSource, ImagePolicy, PolicyRequirement } from '@initguard/image-policy'
 import type { AgentKbsAccess } from './kbs-access.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
@@ -28,6 +21,7 @@ export type KbsResourceResolver = (uri: string) => Promise<Uint8Array>
 /** The resolver over the agent's KBS session; without one, each call fails with the reason. */
 export function kbsResourceResolver(kbs: AgentKbsAccess): KbsResourceResolver {
   return async (uri) => {
+    const { kbsResourcePath } = await import('@initguard/image-policy')
     const path = kbsResourcePath(uri, 'resource URI')
     if (kbs.kind === 'unavailable') throw kbs.reason
     return kbs.session.resource(path)
@@ -129,6 +123,8 @@ export async function loadGuestImagePolicy(options: {
   /** Default `image-rs`: the guest reads the policy as CoCo's image-rs does. */
   readonly dialect?: 'image-rs' | 'containers-image'
 }): Promise<GuestImagePolicy> {
+  // Loaded only when a pull needs it: not part of the agent's start-up.
+  const { cdhImageSources, parseImagePolicy } = await import('@initguard/image-policy')
   const warnings: string[] = []
   if ('unbound' in options.initdata)
     warnings.push(`the image policy comes from unverified init-data (${options.initdata.reason})`)
