@@ -23,3 +23,26 @@ export type {
   EstablishInitdataOptions,
   EstablishedInitdata,
 } from './initdata-check/establish-initdata.ts'
+
+// KBS and guest API (agent-api)
+export { kbsConfigFromInitdata } from './kbs-config.ts'
+export type { KbsConfig, KbsEndpoint } from './kbs-config.ts'
+export type { KbsConfigFile } from './kbs-config-toml.ts'
+export { AgentKbsSession } from './kbs-session.ts'
+export type { AgentKbsSessionOptions, AgentKbsToken } from './kbs-session.ts'
+export { openAgentKbs } from './kbs-access.ts'
+export type { AgentKbsAccess, OpenedAgentKbs } from './kbs-access.ts'
+export { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
+export { guestApiStatus, guestApiErrorBody } from './guest-api-errors.ts'
+export { UNBOUND_HEADER, SIMULATED_HEADER, registerGuestApi } from './guest-api-routes.ts'
+export type { GuestApiState } from './guest-api-routes.ts'
+export {
+  DEFAULT_GUEST_API_ADDRESS,
+  isLoopbackHost,
+  parseGuestApiAddress,
+} from './guest-api-listen.ts'
+export type { GuestApiAddress } from './guest-api-listen.ts'
+export { serveGuestApi } from './guest-api-server.ts'
+export type { GuestApiServeOptions, RunningGuestApi } from './guest-api-server.ts'
+export { kbsResourceResolver, loadGuestImagePolicy } from './agent-image-policy.ts'
+export type { GuestImagePolicy, KbsResourceResolver } from './agent-image-policy.ts'

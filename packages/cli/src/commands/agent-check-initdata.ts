@@ -4,28 +4,19 @@
  *
  * @module
  */
-import {
-  ALLOW_UNBOUND_FLAG,
-  checkInitdata,
-  readInitdataSource,
-  type InitdataSourceKind,
-} from '@initguard/agent'
+import { ALLOW_UNBOUND_FLAG, checkInitdata, readInitdataSource } from '@initguard/agent'
 import { bytesToHex } from '@initguard/core'
 import { TEE_FIELDS, bindingFor } from '@initguard/initdata'
 import { JSON_OPTION, type Command } from '../command.ts'
-import { PATH_VALUE, choiceValue } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { AGENT_TEE_OPTIONS, openAgentTee } from './agent-tee-options.ts'
-import { requiredParsed } from './sim-init.ts'
+import {
+  AGENT_INITDATA_OPTIONS,
+  AGENT_TEE_OPTIONS,
+  agentInitdataSource,
+  openAgentTee,
+} from './agent-tee-options.ts'
 
 const NAME = 'agent check-initdata'
-const FROM_CHOICES = ['toml', 'annotation', 'image'] as const
-const FROM_VALUE = choiceValue(FROM_CHOICES)
-const SOURCE_KINDS: Readonly<Record<(typeof FROM_CHOICES)[number], InitdataSourceKind>> = {
-  toml: 'file',
-  annotation: 'annotation',
-  image: 'image',
-}
 
 export const agentCheckInitdataCommand: Command = {
   name: 'check-initdata',
@@ -42,19 +33,7 @@ export const agentCheckInitdataCommand: Command = {
     'Example: initguard agent check-initdata --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web',
   ].join('\n'),
   options: {
-    initdata: {
-      type: 'string',
-      value: PATH_VALUE,
-      valueName: 'FILE',
-      help: 'the initdata document, annotation value or block device (see --from)',
-    },
-    from: {
-      type: 'string',
-      value: FROM_VALUE,
-      valueName: 'FORM',
-      default: 'toml',
-      help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device, found by its magic "initdata")',
-    },
+    ...AGENT_INITDATA_OPTIONS,
     ...AGENT_TEE_OPTIONS,
     'allow-unbound-initdata': {
       type: 'boolean',
@@ -63,8 +42,7 @@ export const agentCheckInitdataCommand: Command = {
     json: JSON_OPTION,
   },
   async run(args, io) {
-    const path = requiredParsed(args, 'initdata', PATH_VALUE, NAME)
-    const from = SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, NAME)]
+    const { from, path } = agentInitdataSource(args, NAME)
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
     const input = await readInitdataSource(from, path, { stdin: io.stdin })

@@ -8,10 +8,12 @@
  *
  * @module
  */
+import type { InitdataSourceKind } from '@initguard/agent'
 import { UsageError } from '@initguard/core'
 import { openHardwareTee, openSimulatedGuest, type GuestTee } from '@initguard/tee'
 import { parsedOption, type ParsedArgs, type StringOptionSpec } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { requiredParsed } from './sim-init.ts'
 
 /** What `--tee` accepts. */
 export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim'] as const
@@ -84,4 +86,42 @@ export async function openAgentTee(args: ParsedArgs, command: string): Promise<G
     )
   }
   return openHardwareTee({ tee })
+}
+
+const FROM_CHOICES = ['toml', 'annotation', 'image'] as const
+const FROM_VALUE = choiceValue(FROM_CHOICES)
+const SOURCE_KINDS: Readonly<Record<(typeof FROM_CHOICES)[number], InitdataSourceKind>> = {
+  toml: 'file',
+  annotation: 'annotation',
+  image: 'image',
+}
+
+/** `--initdata FILE` and `--from toml|annotation|image`, shared by the agent commands. */
+export const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', StringOptionSpec>> = {
+  initdata: {
+    type: 'string',
+    value: PATH_VALUE,
+    valueName: 'FILE',
+    help: 'the initdata document, annotation value or block device (see --from)',
+  },
+  from: {
+    type: 'string',
+    value: FROM_VALUE,
+    valueName: 'FORM',
+    default: 'toml',
+    help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device, found by its magic "initdata")',
+  },
+}
+
+/**
+ * The init-data source the options name.
+ *
+ * @throws {@link UsageError} `ERR_USAGE` without `--initdata`.
+ */
+export function agentInitdataSource(
+  args: ParsedArgs,
+  command: string,
+): { readonly from: InitdataSourceKind; readonly path: string } {
+  const path = requiredParsed(args, 'initdata', PATH_VALUE, command)
+  return { from: SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, command)], path }
 }

@@ -4,5 +4,9 @@
  */
 import type { CommandGroup } from '../command.ts'
 import { agentCheckInitdataCommand } from '../commands/agent-check-initdata.ts'
+import { agentStartCommand } from '../commands/agent-start.ts'
 
-export const agentCommands: CommandGroup['commands'] = [agentCheckInitdataCommand]
+export const agentCommands: CommandGroup['commands'] = [
+  agentCheckInitdataCommand,
+  agentStartCommand,
+]
