@@ -51,6 +51,12 @@ const GROUPS: readonly LazyCommandGroup[] = [
     summary: 'the key broker: serve it (Trustee-compatible, HTTPS), administer it, make admin keys',
     load: async () => (await import('./groups/kbs.ts')).kbsCommands,
   },
+  {
+    name: 'agent',
+    summary:
+      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest), then serve the guest API',
+    load: async () => (await import('./groups/agent.ts')).agentCommands,
+  },
 ]
 
 /** The top-level commands (`demo`), by name, loaded when run. */
@@ -79,7 +85,9 @@ async function topHelp(): Promise<string> {
   for (const group of await loadedGroups()) {
     lines.push(`  ${group.name.padEnd(10)}${group.summary}`)
     for (const command of group.commands)
-      lines.push(`    ${command.name.padEnd(12)}${command.summary}`)
+      lines.push(
+        `    ${command.name.padEnd(Math.max(12, command.name.length + 2))}${command.summary}`,
+      )
   }
   lines.push('', 'Commands:')
   for (const command of await loadTopLevel())
@@ -105,7 +113,8 @@ function groupHelp(group: CommandGroup): string {
     '',
     'Commands:',
   ]
-  for (const command of group.commands) lines.push(`  ${command.name.padEnd(12)}${command.summary}`)
+  for (const command of group.commands)
+    lines.push(`  ${command.name.padEnd(Math.max(12, command.name.length + 2))}${command.summary}`)
   return lines.join('\n') + '\n'
 }
 

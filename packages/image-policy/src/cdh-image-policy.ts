@@ -26,6 +26,7 @@
  */
 import { ExpectationError, MalformedInputError } from '@initguard/core'
 import { parse as parseToml, TomlError } from 'smol-toml'
+import { kbsResourcePath } from './kbs-resource-uri.ts'
 
 /** Where one resource (the policy or the sigstore config) comes from. */
 export type CdhResourceSource =
@@ -39,6 +40,19 @@ export type CdhResourceSource =
       /** The key that gave it, e.g. `image.image_security_policy`. */
       readonly field: string
       readonly bytes: Uint8Array
+    }
+  | {
+      /**
+       * A KBS resource (`kbs:///repo/type/tag`), fetched through the guest agent's attested
+       * session; only returned when the caller says it can fetch them (`kbs: true`).
+       */
+      readonly kind: 'kbs'
+      /** The key that gave it, e.g. `image.image_security_policy_uri`. */
+      readonly field: string
+      /** The URI as written. */
+      readonly uri: string
+      /** `repo/type/tag`. */
+      readonly resourcePath: string
     }
   | {
       /** A file in the guest's file system, which the initdata digest does not cover. */
@@ -112,7 +126,7 @@ function show(uri: string): string {
   return uri.length <= 120 ? JSON.stringify(uri) : `a ${uri.length}-character URI`
 }
 
-function fromUri(resource: Resource, uri: string): CdhResourceSource {
+function fromUri(resource: Resource, uri: string, kbs: boolean): CdhResourceSource {
   const field = `image.${resource.uriKey}`
   const bad = (why: string, hint: string): MalformedInputError =>
     new MalformedInputError(
@@ -132,6 +146,9 @@ function fromUri(resource: Resource, uri: string): CdhResourceSource {
     throw bad('is not a valid URI', `write file:///absolute/path, or ${resource.inlineHint}`)
   }
   const scheme = url.protocol.slice(0, -1)
+  if (kbs && scheme === 'kbs') {
+    return { kind: 'kbs', field, uri, resourcePath: kbsResourcePath(uri, `cdh.toml ${field}`) }
+  }
   if (scheme === 'kbs' || scheme.startsWith('kbs+')) {
     throw new ExpectationError(
       `ERR_CDH_${resource.area}_NEEDS_AGENT`,
@@ -170,11 +187,15 @@ function fromUri(resource: Resource, uri: string): CdhResourceSource {
   return { kind: 'file', field, uri, path: url.pathname }
 }
 
-function sourceOf(image: Record<string, unknown>, resource: Resource): CdhResourceSource {
+function sourceOf(
+  image: Record<string, unknown>,
+  resource: Resource,
+  kbs: boolean,
+): CdhResourceSource {
   const uri = stringField(image, resource.uriKey)
   const inline = stringField(image, resource.inlineKey)
   // image-rs: `match uri { Some(uri) => get_resource(uri), None => inline }`: the URI wins.
-  if (uri !== undefined) return fromUri(resource, uri)
+  if (uri !== undefined) return fromUri(resource, uri, kbs)
   if (inline !== undefined) {
     return {
       kind: 'inline',
@@ -197,14 +218,19 @@ function sourceOf(image: Record<string, unknown>, resource: Resource): CdhResour
  *   `ERR_CDH_CONFIG_TYPE`, `ERR_CDH_POLICY_URI`, `ERR_CDH_POLICY_URI_SCHEME`,
  *   `ERR_CDH_SIGSTORE_CONFIG_URI`, `ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME`;
  *   {@link ExpectationError} `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`
- *   (a `kbs://` URI, which only the guest agent could fetch).
+ *   (a `kbs://` URI, which only the guest agent can fetch: it passes `kbs: true` and gets a `kbs`
+ *   source; a `kbs+plugin://` URI is refused even then), and `kbsResourcePath`'s errors.
  * @example
  * ```ts
  * const { policy } = cdhImageSources(`[image]\nimage_security_policy = '{"default":[{"type":"reject"}],"transports":{}}'\n`)
  * policy.kind // 'inline'
  * ```
  */
-export function cdhImageSources(cdhToml: string): CdhImageSources {
+export function cdhImageSources(
+  cdhToml: string,
+  options: { readonly kbs?: boolean } = {},
+): CdhImageSources {
+  const kbs = options.kbs === true
   let document: Record<string, unknown>
   try {
     document = parseToml(cdhToml)
@@ -222,8 +248,8 @@ export function cdhImageSources(cdhToml: string): CdhImageSources {
   }
   if (!isTable(image)) throw wrongType('image', 'table')
   return {
-    policy: sourceOf(image, POLICY),
-    sigstoreConfig: sourceOf(image, SIGSTORE_CONFIG),
+    policy: sourceOf(image, POLICY, kbs),
+    sigstoreConfig: sourceOf(image, SIGSTORE_CONFIG, kbs),
     hasImageSection: true,
   }
 }

@@ -54,6 +54,7 @@ export { MAX_SIGNATURE_PAYLOAD_BYTES, parseSignaturePayload } from './signature-
 export type { SignaturePayload, SignaturePayloadType } from './signature-payload.ts'
 export { manifestDigest, manifestMatchesDigest } from './manifest-digest.ts'
 export { cdhImageSources } from './cdh-image-policy.ts'
+export { kbsResourcePath } from './kbs-resource-uri.ts'
 export type { CdhImageSources, CdhResourceSource } from './cdh-image-policy.ts'
 export { SIGSTORE_ANNOTATION, verifySigstoreSignature } from './sigstore-signature.ts'
 export { prepareSigstoreTrust } from './sigstore-trust.ts'

@@ -15,7 +15,13 @@ import {
   type CheckImageOptions,
   type RegistriesDConfig,
 } from '@initguard/oci'
-import { ExpectationError, UsageError, isInitguardError, utf8ToString } from '@initguard/core'
+import {
+  ExpectationError,
+  InternalError,
+  UsageError,
+  isInitguardError,
+  utf8ToString,
+} from '@initguard/core'
 import { checkBinding } from '@initguard/initdata'
 import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'
 import {
@@ -168,6 +174,9 @@ async function policyFromInitdata(
         `the policy is read from ${sources.policy.path}, which the initdata digest does not cover; inline it as image_security_policy to bind it to the launch`,
       )
       break
+    case 'kbs':
+      // Not asked for (`kbs: true`): only the guest agent fetches from the KBS.
+      throw new InternalError('ERR_INTERNAL', 'cdhImageSources returned a kbs source unasked')
   }
   let registriesD: RegistriesDConfig | undefined
   if (sources.sigstoreConfig.kind === 'inline') {

@@ -10,19 +10,7 @@ import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../comma
 import { PATH_VALUE } from '../option-values.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { LISTEN_VALUE } from './kbs-serve.ts'
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve(signal)
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
-}
+import { stopSignal } from './stop-signal.ts'
 
 /** Run the KBS until SIGINT or SIGTERM; returns the exit code. */
 export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> {

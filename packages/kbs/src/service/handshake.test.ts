@@ -9,29 +9,21 @@ import { stringToUtf8 } from '@initguard/core'
 import { rejected } from '@initguard/testkit'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import { HttpClient, httpErrors } from '@initguard/http'
-import { testAdminToken } from '../server/admin-auth-test-support.ts'
 import { startKbs } from './start-kbs.ts'
-import { initdataToml, simulatorWorkload, startTestKbs, type TestKbs } from './kbs-test-support.ts'
+import {
+  initdataToml,
+  simulatorWorkload,
+  startTestKbs,
+  uploadResource,
+  type TestKbs,
+} from './kbs-test-support.ts'
 
 const ACCEPTED = initdataToml('accepted')
 const OTHER = initdataToml('another, self-consistent')
 const SECRET = 'the database password'
 let kbs: TestKbs
 
-/** Upload a secret as Trustee's admin clients do: raw bytes, no content type. */
-async function upload(path: string, value: string): Promise<number> {
-  const token = await testAdminToken(kbs.admin, kbs.now())
-  return kbs.http.request(
-    {
-      method: 'POST',
-      url: `${kbs.kbs.url}/kbs/v0/resource/${path}`,
-      what: 'upload',
-      headers: { authorization: `Bearer ${token}` },
-      body: stringToUtf8(value),
-    },
-    (response) => Promise.resolve(response.status),
-  )
-}
+const upload = (path: string, value: string): Promise<number> => uploadResource(kbs, path, value)
 
 beforeAll(async () => {
   kbs = await startTestKbs()

@@ -75,6 +75,21 @@ export interface TestKbs {
   stop(): Promise<void>
 }
 
+/** Upload a secret as Trustee's admin clients do: raw bytes, no content type; the status. */
+export async function uploadResource(kbs: TestKbs, path: string, value: string): Promise<number> {
+  const token = await testAdminToken(kbs.admin, kbs.now())
+  return kbs.http.request(
+    {
+      method: 'POST',
+      url: `${kbs.kbs.url}/kbs/v0/resource/${path}`,
+      what: 'upload',
+      headers: { authorization: `Bearer ${token}` },
+      body: stringToUtf8(value),
+    },
+    (response) => Promise.resolve(response.status),
+  )
+}
+
 /** Start a KBS that trusts a fresh simulator (`--trust-sim`). */
 export async function startTestKbs(): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))

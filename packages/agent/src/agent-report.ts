@@ -1,0 +1,51 @@
+/**
+ * A fresh report from the guest's TEE, checked before anything uses it: it is the TEE asked, it
+ * carries exactly the REPORT_DATA asked for (zero-padded to 64 bytes), and, when the init-data was
+ * verified, the same init-time field that matched at start-up (hardware cannot change it; a
+ * different value means this is not the guest that was checked).
+ *
+ * @module
+ */
+import { InternalError, VerificationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import type { GuestReport, GuestTee } from '@initguard/tee'
+import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
+
+/** REPORT_DATA is 64 bytes on every TEE this agent runs on. */
+export const REPORT_DATA_SIZE = 64
+
+/**
+ * `tee`'s report over `reportData` (at most 64 bytes), checked (see the module comment).
+ *
+ * @throws the TEE's own errors; {@link InternalError} `ERR_AGENT_REPORT_DATA` for a report that
+ *   does not carry what was asked; {@link VerificationError} `ERR_AGENT_INITDATA_FIELD_CHANGED`.
+ */
+export async function checkedReport(
+  tee: GuestTee,
+  initdata: VerifiedInitdata | UnboundInitdata,
+  reportData: Uint8Array,
+  signal?: AbortSignal,
+): Promise<GuestReport> {
+  const report = await tee.report(reportData, signal)
+  const padded = new Uint8Array(REPORT_DATA_SIZE)
+  padded.set(reportData.subarray(0, REPORT_DATA_SIZE))
+  if (
+    report.tee !== tee.tee ||
+    reportData.length > REPORT_DATA_SIZE ||
+    !constantTimeEqual(report.reportData, padded)
+  )
+    throw new InternalError(
+      'ERR_AGENT_REPORT_DATA',
+      `the TEE (${tee.description}) returned a ${report.tee} report that does not carry the REPORT_DATA asked for`,
+      { hint: "report this: the TEE interface returned another request's report" },
+    )
+  if (!('unbound' in initdata)) {
+    const verified = initdata.report.initDataField
+    if (!constantTimeEqual(report.initDataField, verified))
+      throw new VerificationError(
+        'ERR_AGENT_INITDATA_FIELD_CHANGED',
+        `the TEE's init-time field is now ${bytesToHex(report.initDataField)}, not the ${bytesToHex(verified)} verified at start-up`,
+        { hint: 'this is not the guest whose init-data was verified: restart the agent' },
+      )
+  }
+  return report
+}

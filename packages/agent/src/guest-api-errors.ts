@@ -1,0 +1,69 @@
+/**
+ * How the guest API answers a failure: the HTTP status for each error, and the JSON body
+ * (`{code, message, hint?, status}`), so a workload sees why the KBS refused or could not be
+ * reached, not a bare 500.
+ *
+ * ```text
+ * 400  malformed request (bad path segment, runtime_data, token_type)
+ * 403  the KBS refused this guest (its 401 on attestation or 403 by policy), with its detail
+ * 404  no such resource (at the KBS) or no such init-data key
+ * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response
+ * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable
+ * 500  a bug
+ * ```
+ *
+ * @module
+ */
+import { isInitguardError, type ErrorCategory, type InitguardError } from '@initguard/core'
+
+/** Statuses for the KBS client's codes (the KBS's own status, or the network's failure). */
+const KBS_STATUS: Readonly<Record<string, number>> = {
+  ERR_KBS_RESOURCE_PATH: 400,
+  ERR_KBS_FORBIDDEN: 403,
+  ERR_KBS_UNAUTHORIZED: 403,
+  ERR_KBS_NOT_FOUND: 404,
+  ERR_KBS_TLS: 502,
+  ERR_KBS_STATUS: 502,
+  ERR_KBS_REDIRECT: 502,
+  ERR_KBS_TOO_LARGE: 502,
+  ERR_KBS_BAD_REQUEST: 502,
+  ERR_KBS_MESSAGE_INVALID: 502,
+  ERR_KBS_SESSION_COOKIE: 502,
+  ERR_KBS_RESOURCE_DECRYPT: 502,
+  ERR_KBS_JWE_INCOMPLETE: 502,
+  ERR_KBS_UNREACHABLE: 503,
+  ERR_KBS_UNAVAILABLE: 503,
+  ERR_KBS_CANCELLED: 503,
+}
+
+const CATEGORY_STATUS: Readonly<Record<ErrorCategory, number>> = {
+  usage: 400,
+  malformed: 400,
+  verification: 502,
+  expectation: 403,
+  unavailable: 503,
+  io: 503,
+  internal: 500,
+}
+
+/** The status of a failure: by KBS code first, then by category; 500 for anything unexpected. */
+export function guestApiStatus(error: unknown): number {
+  if (!isInitguardError(error)) return 500
+  return KBS_STATUS[error.code] ?? CATEGORY_STATUS[error.category]
+}
+
+/** The JSON body of a failure; an unexpected error says only that it is a bug. */
+export function guestApiErrorBody(
+  error: unknown,
+  status: number,
+): { code: string; message: string; hint?: string; status: number } {
+  if (!isInitguardError(error))
+    return { code: 'ERR_AGENT_INTERNAL', message: 'internal error (a bug)', status }
+  const known: InitguardError = error
+  return {
+    code: known.code,
+    message: known.message,
+    ...(known.hint === undefined ? {} : { hint: known.hint }),
+    status,
+  }
+}

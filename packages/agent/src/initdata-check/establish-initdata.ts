@@ -1,0 +1,55 @@
+/**
+ * The whole init-data step of agent start-up, in order: read the source once, check it against a
+ * fresh report, hold the checked bytes for serving, and only then write the runtime files.
+ * Nothing is written or served when any step refuses.
+ *
+ * @module
+ */
+import type { GuestTee } from '@initguard/tee'
+import type { InitdataSourceKind, UnboundInitdata, VerifiedInitdata } from '../verified-initdata.ts'
+import { checkInitdata } from './check-initdata.ts'
+import { readInitdataSource } from './initdata-source.ts'
+import { writeRuntimeFiles, type RuntimeFiles } from './runtime-files.ts'
+import { VerifiedDocuments } from './verified-documents.ts'
+
+/** What {@link establishInitdata} needs. */
+export interface EstablishInitdataOptions {
+  readonly tee: GuestTee
+  readonly from: InitdataSourceKind
+  readonly path: string
+  /** Where to write the verified documents; nothing is written when absent. */
+  readonly runtimeDir?: string
+  /** Run unbound when the TEE was launched without init-data (an explicit flag). */
+  readonly allowUnbound?: boolean
+  readonly signal?: AbortSignal
+}
+
+/** The outcome: the check's result, the bytes to serve, and the files written. */
+export interface EstablishedInitdata {
+  readonly initdata: VerifiedInitdata | UnboundInitdata
+  readonly documents: VerifiedDocuments
+  readonly files: RuntimeFiles | undefined
+}
+
+/**
+ * Read, check, hold and write the init-data documents.
+ *
+ * @throws every error of {@link readInitdataSource}, {@link checkInitdata}, the
+ *   {@link VerifiedDocuments} constructor (`ERR_AGENT_DATA_KEY_UNSAFE`) and
+ *   {@link writeRuntimeFiles}.
+ */
+export async function establishInitdata(
+  options: EstablishInitdataOptions,
+): Promise<EstablishedInitdata> {
+  const input = await readInitdataSource(options.from, options.path)
+  const initdata = await checkInitdata(options.tee, input, {
+    allowUnbound: options.allowUnbound === true,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  })
+  const documents = new VerifiedDocuments(initdata)
+  const files =
+    options.runtimeDir === undefined
+      ? undefined
+      : await writeRuntimeFiles(options.runtimeDir, documents)
+  return { initdata, documents, files }
+}

@@ -1,0 +1,231 @@
+/**
+ * `initguard agent check-initdata` end to end on simulated guests made by `sim init` and
+ * `sim launch`: the honest document (0, each --from), a document changed after launch (5 with
+ * the values expected and found), malformed input (3), the sim options (2 when missing or given
+ * with a hardware --tee), an unknown guest, and a hardware TEE that is not there (its own code).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bytesToHex } from '@initguard/core'
+import {
+  bindingFor,
+  buildInitdataImage,
+  encodeAnnotation,
+  parseInitdata,
+} from '@initguard/initdata'
+import { jsonError, runInProcess as run, type CliRun } from './cli-test-support.ts'
+
+const DOCUMENT =
+  'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = "[token_configs.kbs]\\nurl = \\"https://kbs.example\\"\\n"\n'
+const encoded = new TextEncoder().encode(DOCUMENT)
+
+let root: string
+let sim: string
+let initdata: string
+
+const file = (name: string, content: string | Uint8Array): string => {
+  const path = join(root, name)
+  writeFileSync(path, content)
+  return path
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'initguard-agent-cli-'))
+  sim = join(root, 'sim')
+  initdata = file('initdata.toml', DOCUMENT)
+  expect((await run(['sim', 'init', '--sim-dir', sim])).code).toBe(0)
+  for (const [tee, name] of [
+    ['snp', 'web'],
+    ['tdx', 'db'],
+  ] as const) {
+    const launched = await run([
+      'sim',
+      'launch',
+      '--sim-dir',
+      sim,
+      '--tee',
+      tee,
+      '--initdata',
+      initdata,
+      '--name',
+      name,
+    ])
+    expect(launched.code, launched.stderr).toBe(0)
+  }
+}, 120_000)
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true })
+})
+
+const check = (path: string, ...extra: string[]): Promise<CliRun> =>
+  run(['agent', 'check-initdata', '--initdata', path, ...extra])
+const onSim = (guest = 'web'): string[] => ['--tee', 'sim', '--sim-dir', sim, '--sim-guest', guest]
+
+describe('initguard agent check-initdata', () => {
+  it('the honest document on SEV-SNP: exit 0 with tee, field, value and source', async () => {
+    const out = await check(initdata, ...onSim())
+    expect(out.code, out.stderr).toBe(0)
+    const document = parseInitdata(encoded)
+    const value = bytesToHex(bindingFor('snp', 'sha384', document.digest).value)
+    expect(out.stdout).toContain('init-data verified')
+    expect(out.stdout).toContain('SEV-SNP HOST_DATA')
+    expect(out.stdout).toContain(value)
+    expect(out.stdout).toContain(`file ${initdata}`)
+    // sha384 cut to HOST_DATA's 32 bytes, and the simulator: both said on standard error.
+    expect(out.stderr).toContain('truncated')
+    expect(out.stderr).toContain('simulator')
+  })
+
+  it('--json on TDX', async () => {
+    const out = await check(initdata, ...onSim('db'), '--json')
+    expect(out.code, out.stderr).toBe(0)
+    const document = parseInitdata(encoded)
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      ok: true,
+      verified: true,
+      tee: 'tdx',
+      simulated: true,
+      field: 'TDX MRCONFIGID',
+      value: bytesToHex(bindingFor('tdx', 'sha384', document.digest).value),
+      source: { kind: 'file', path: initdata },
+    })
+  })
+
+  it('--from annotation and --from image', async () => {
+    const annotation = file('annotation.txt', encodeAnnotation(encoded))
+    const image = file('data.img', buildInitdataImage(encoded))
+    for (const [from, path] of [
+      ['annotation', annotation],
+      ['image', image],
+    ] as const) {
+      const out = await check(path, '--from', from, ...onSim(), '--json')
+      expect(out.code, out.stderr).toBe(0)
+      expect(JSON.parse(out.stdout)).toMatchObject({ verified: true, source: { kind: from, path } })
+    }
+  })
+
+  it('a document changed after launch: exit 5 with the values expected and found', async () => {
+    const changed = file('changed.toml', DOCUMENT.replace('kbs.example', 'evil.example'))
+    const out = await check(changed, ...onSim())
+    expect(out.code).toBe(5)
+    const launched = bytesToHex(bindingFor('snp', 'sha384', parseInitdata(encoded).digest).value)
+    expect(out.stderr).toContain('code: ERR_AGENT_INITDATA_MISMATCH')
+    expect(out.stderr).toContain(`found ${launched}`)
+    expect(out.stderr).toMatch(/expected [0-9a-f]{64}/)
+    const json = jsonError(await check(changed, ...onSim(), '--json'))
+    expect(json.code).toBe('ERR_AGENT_INITDATA_MISMATCH')
+    expect(json.details).toMatchObject({ field: 'SEV-SNP HOST_DATA', found: launched })
+  })
+
+  it('the final newline lost: exit 5, and the hint says so', async () => {
+    const out = await check(file('no-newline.toml', DOCUMENT.slice(0, -1)), ...onSim())
+    expect(out.code).toBe(5)
+    expect(out.stderr).toContain('final newline')
+  })
+
+  it('an image changed after launch: exit 5', async () => {
+    const other = new TextEncoder().encode(DOCUMENT.replace('kbs.example', 'evil.example'))
+    const out = await check(
+      file('other.img', buildInitdataImage(other)),
+      '--from',
+      'image',
+      ...onSim(),
+    )
+    expect(out.code).toBe(5)
+  })
+
+  it('malformed input: exit 3', async () => {
+    const bad = await check(file('bad.toml', 'version = "0.1.0"\n'), ...onSim())
+    expect(bad.code).toBe(3)
+    expect(bad.stderr).toContain('code: ERR_INITDATA_MISSING_FIELD')
+    const noMagic = await check(initdata, '--from', 'image', ...onSim())
+    expect(noMagic.code).toBe(3)
+    expect(noMagic.stderr).toContain('code: ERR_INITDATA_IMAGE_MAGIC')
+  })
+
+  it('--tee sim without --sim-dir or --sim-guest: exit 2', async () => {
+    for (const args of [
+      ['--tee', 'sim'],
+      ['--tee', 'sim', '--sim-dir', sim],
+      ['--tee', 'sim', '--sim-guest', 'web'],
+    ]) {
+      const out = await check(initdata, ...args)
+      expect(out.code, args.join(' ')).toBe(2)
+      expect(out.stderr).toContain('--tee sim needs')
+    }
+  })
+
+  it('--sim-dir or --sim-guest with another --tee: exit 2, never ignored', async () => {
+    for (const tee of ['auto', 'snp', 'tdx', 'sgx']) {
+      const out = await check(initdata, '--tee', tee, '--sim-dir', sim, '--sim-guest', 'web')
+      expect(out.code).toBe(2)
+      expect(out.stderr).toContain('code: ERR_OPTION_NOT_APPLICABLE')
+    }
+    expect((await check(initdata, '--sim-guest', 'web')).code).toBe(2)
+  })
+
+  it('missing --initdata, or an unknown --tee or --from: exit 2', async () => {
+    expect((await run(['agent', 'check-initdata', ...onSim()])).code).toBe(2)
+    expect((await check(initdata, '--tee', 'cca')).code).toBe(2)
+    expect((await check(initdata, '--from', 'yaml', ...onSim())).code).toBe(2)
+  })
+
+  it('a guest launched without init-data: exit 5 unless running unbound is allowed, then loudly', async () => {
+    // A valid guest record whose launch digest is all zeros: what a TEE started without init-data reports.
+    const record = JSON.parse(readFileSync(join(sim, 'guests', 'web.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >
+    const zeros = '00'.repeat(32)
+    const bare = { ...record, name: 'bare', algorithm: 'sha256', initdata_digest: zeros }
+    writeFileSync(
+      join(sim, 'guests', 'bare.json'),
+      JSON.stringify({ ...bare, init_data_field: zeros }),
+      { mode: 0o600 },
+    )
+    const refused = await check(initdata, ...onSim('bare'))
+    expect(refused.code, refused.stderr).toBe(5)
+    expect(refused.stderr).toContain('code: ERR_AGENT_INITDATA_NOT_BOUND')
+    expect(refused.stderr).toContain('--allow-unbound-initdata')
+    const unbound = await check(initdata, ...onSim('bare'), '--allow-unbound-initdata')
+    expect(unbound.code, unbound.stderr).toBe(0)
+    expect(unbound.stdout).toContain('NOT verified')
+    expect(unbound.stderr).toContain('warning: UNBOUND')
+    const json = await check(initdata, ...onSim('bare'), '--allow-unbound-initdata', '--json')
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, verified: false, unbound: true })
+    // With the flag, a bound guest is still checked: a match is verified, a mismatch refused.
+    const bound = await check(initdata, ...onSim('db'), '--allow-unbound-initdata', '--json')
+    expect(JSON.parse(bound.stdout)).toMatchObject({ verified: true, tee: 'tdx' })
+    const changed = file('changed-unbound.toml', DOCUMENT.replace('kbs.example', 'x.example'))
+    expect((await check(changed, ...onSim(), '--allow-unbound-initdata')).code).toBe(5)
+  })
+
+  it('a guest never launched: the simulator refuses with its own code', async () => {
+    const out = await check(initdata, ...onSim('nobody'))
+    expect(out.code).toBe(7)
+    expect(out.stderr).toContain('code: ERR_SIM_GUEST_UNKNOWN')
+  })
+
+  it('a missing document: exit 7', async () => {
+    expect((await check(join(root, 'missing.toml'), ...onSim())).code).toBe(7)
+  })
+
+  it('help lists the command and its options', async () => {
+    const group = await run(['agent', '--help'])
+    expect(group.stdout).toContain('check-initdata')
+    const help = await run(['agent', 'check-initdata', '--help'])
+    expect(help.code).toBe(0)
+    for (const option of [
+      '--initdata',
+      '--from',
+      '--tee',
+      '--sim-dir',
+      '--sim-guest',
+      '--allow-unbound-initdata',
+    ])
+      expect(help.stdout).toContain(option)
+  })
+})

@@ -1,0 +1,142 @@
+/**
+ * `initguard agent start`: the guest agent. Checks the init-data first (the same check as
+ * `agent check-initdata`); only after a match does it serve the guest API (CoCo's
+ * api-server-rest paths) on loopback and, with `--socket`, a Unix socket (0600). A mismatch ends
+ * it with exit 5 and nothing is written or served. The KBS named by the verified documents is not
+ * needed to start: `/initdata/…` is served at once, KBS-backed paths answer 503 while it is
+ * unreachable. Prints one line when ready; stops cleanly on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import {
+  ALLOW_UNBOUND_FLAG,
+  establishInitdata,
+  openAgentKbs,
+  parseGuestApiAddress,
+  serveGuestApi,
+  type GuestApiAddress,
+} from '@initguard/agent'
+import type { Command } from '../command.ts'
+import { JSON_OPTION, parsedOption } from '../command.ts'
+import { PATH_VALUE, badValue, type OptionValue } from '../option-values.ts'
+import {
+  AGENT_INITDATA_OPTIONS,
+  AGENT_TEE_OPTIONS,
+  agentInitdataSource,
+  openAgentTee,
+} from './agent-tee-options.ts'
+import { noArguments } from './kbs-keygen.ts'
+import { stopSignal } from './stop-signal.ts'
+
+const NAME = 'agent start'
+
+/** `HOST:PORT` or `[IPv6]:PORT`. */
+const LISTEN_VALUE: OptionValue<GuestApiAddress> = {
+  kind: { name: 'free', what: 'HOST:PORT' },
+  expected: 'HOST:PORT or [IPv6]:PORT',
+  example: '127.0.0.1:8006',
+  parse(text, option) {
+    try {
+      return parseGuestApiAddress(text)
+    } catch {
+      throw badValue(option, text, this.expected, 'e.g. 127.0.0.1:8006 (port 0: any free port)')
+    }
+  },
+}
+
+export const agentStartCommand: Command = {
+  name: 'start',
+  summary: 'Check init-data, then serve the guest API (token, evidence, KBS secrets, documents).',
+  usage:
+    '--initdata FILE --tee auto|snp|tdx|sgx|sim [--sim-dir DIR --sim-guest GUEST] [--listen HOST:PORT] [--socket PATH] [--runtime-dir DIR]',
+  description: [
+    'Checks the init-data as `agent check-initdata` does; a mismatch exits 5 and nothing is',
+    'served. After a match the verified documents are written once to --runtime-dir (0600) and',
+    'served from memory, and the guest API listens on --listen (default 127.0.0.1:8006, loopback',
+    'only unless --allow-non-loopback) and --socket (mode 0600):',
+    '  GET /aa/token?token_type=kbs, /aa/evidence?runtime_data=TEXT,',
+    '  GET /cdh/resource/REPO/TYPE/TAG, /initdata, /initdata/KEY',
+    'The KBS is the one the verified aa.toml / cdh.toml name, with their certificate pinned. One',
+    'line "initguard agent ready: URL [socket PATH]" goes to standard output when serving.',
+    '',
+    'Example: initguard agent start --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web \\',
+    '           --socket ./agent.sock --runtime-dir ./run',
+  ].join('\n'),
+  options: {
+    ...AGENT_INITDATA_OPTIONS,
+    ...AGENT_TEE_OPTIONS,
+    listen: {
+      type: 'string',
+      value: LISTEN_VALUE,
+      valueName: 'HOST:PORT',
+      help: 'where the guest API listens (default 127.0.0.1:8006; port 0 picks one)',
+    },
+    socket: {
+      type: 'string',
+      value: PATH_VALUE,
+      valueName: 'PATH',
+      help: 'also serve on this Unix socket (created 0600, removed on stop)',
+    },
+    'runtime-dir': {
+      type: 'string',
+      value: PATH_VALUE,
+      valueName: 'DIR',
+      help: 'write the verified documents here once (0600) after the check',
+    },
+    'allow-non-loopback': {
+      type: 'boolean',
+      help: 'let --listen name a non-loopback address (whoever reaches it gets the secrets)',
+    },
+    'allow-unbound-initdata': {
+      type: 'boolean',
+      help: 'accept a TEE launched without init-data; every response then says so',
+    },
+    json: JSON_OPTION,
+  },
+  async run(args, io) {
+    noArguments(args.positionals, NAME)
+    const { from, path } = agentInitdataSource(args, NAME)
+    const listen = parsedOption(args, 'listen', LISTEN_VALUE)
+    const socketPath = parsedOption(args, 'socket', PATH_VALUE)
+    const runtimeDir = parsedOption(args, 'runtime-dir', PATH_VALUE)
+    const json = args.values['json'] === true
+    const tee = await openAgentTee(args, NAME)
+    // The check comes first: a mismatch throws here (exit 5) and nothing is written or served.
+    const { initdata, documents, files } = await establishInitdata({
+      tee,
+      from,
+      path,
+      ...(runtimeDir === undefined ? {} : { runtimeDir }),
+      allowUnbound: args.values['allow-unbound-initdata'] === true,
+    })
+    const { access, warnings } = openAgentKbs({ initdata, tee })
+    const notes = [
+      ...warnings,
+      ...(access.kind === 'unavailable'
+        ? [`KBS paths answer 503: ${access.reason.message} (${access.reason.code})`]
+        : []),
+      ...('unbound' in initdata
+        ? [
+            `UNBOUND: nothing vouches for the init-data (${ALLOW_UNBOUND_FLAG}); every response says so`,
+          ]
+        : []),
+      ...(tee.simulated ? ['the TEE is the simulator: never use with real secrets'] : []),
+    ]
+    for (const note of notes) io.stderr.write(`warning: ${note}\n`)
+    const api = await serveGuestApi({
+      state: { initdata, documents, tee, kbs: access },
+      ...(listen === undefined ? {} : { listen }),
+      ...(socketPath === undefined ? {} : { socketPath }),
+      allowNonLoopback: args.values['allow-non-loopback'] === true,
+    })
+    const kbs = access.kind === 'session' ? access.session.endpoint.url : undefined
+    io.stdout.write(
+      json
+        ? `${JSON.stringify({ ready: true, url: api.url, socket: api.socketPath ?? null, verified: !('unbound' in initdata), kbs: kbs ?? null, runtimeDir: files === undefined ? null : runtimeDir })}\n`
+        : `initguard agent ready: ${api.url}${api.socketPath === undefined ? '' : ` socket ${api.socketPath}`}\n`,
+    )
+    await stopSignal()
+    await api.close()
+    return 0
+  },
+}

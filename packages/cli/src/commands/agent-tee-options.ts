@@ -1,0 +1,127 @@
+/**
+ * The agent commands' TEE options, shared by `agent check-initdata` and `agent start`:
+ *
+ * ```text
+ * --tee auto|snp|tdx|sgx|sim     default auto (detect the hardware; never the simulator)
+ * --sim-dir DIR --sim-guest NAME  required with --tee sim, refused with any other --tee
+ * ```
+ *
+ * @module
+ */
+import type { InitdataSourceKind } from '@initguard/agent'
+import { UsageError } from '@initguard/core'
+import { openHardwareTee, openSimulatedGuest, type GuestTee } from '@initguard/tee'
+import { parsedOption, type ParsedArgs, type StringOptionSpec } from '../command.ts'
+import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { requiredParsed } from './sim-init.ts'
+
+/** What `--tee` accepts. */
+export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim'] as const
+const TEE_VALUE = choiceValue(AGENT_TEE_CHOICES)
+const GUEST_VALUE = freeValue('a simulated guest name', 'web')
+
+/** `--tee`, `--sim-dir`, `--sim-guest`: spread them into a command's options. */
+export const AGENT_TEE_OPTIONS: Readonly<
+  Record<'tee' | 'sim-dir' | 'sim-guest', StringOptionSpec>
+> = {
+  tee: {
+    type: 'string',
+    value: TEE_VALUE,
+    valueName: 'TEE',
+    default: 'auto',
+    help: 'the TEE to take reports from: auto (detect SGX via Gramine, then SEV-SNP or TDX via configfs-tsm; default), snp, tdx, sgx, or sim (a simulated guest: needs --sim-dir and --sim-guest)',
+  },
+  'sim-dir': {
+    type: 'string',
+    value: PATH_VALUE,
+    valueName: 'DIR',
+    help: 'with --tee sim: the simulator directory (`initguard sim init`)',
+  },
+  'sim-guest': {
+    type: 'string',
+    value: GUEST_VALUE,
+    valueName: 'GUEST',
+    help: 'with --tee sim: the simulated guest, as launched (`initguard sim launch --name GUEST`)',
+  },
+}
+
+/**
+ * Open the TEE the options name. The simulator is used only with `--tee sim`, and its options
+ * are refused with any other `--tee` rather than ignored.
+ *
+ * @param command - e.g. `agent check-initdata`, for hints.
+ * @throws {@link UsageError} `ERR_USAGE` (`--tee sim` without `--sim-dir` or `--sim-guest`),
+ *   `ERR_OPTION_NOT_APPLICABLE` (a sim option with a hardware `--tee`); every error of
+ *   `openSimulatedGuest` and `openHardwareTee`, with their own codes.
+ */
+export async function openAgentTee(args: ParsedArgs, command: string): Promise<GuestTee> {
+  const tee = parsedOption(args, 'tee', TEE_VALUE) ?? 'auto'
+  const simDir = parsedOption(args, 'sim-dir', PATH_VALUE)
+  const simGuest = parsedOption(args, 'sim-guest', GUEST_VALUE)
+  if (tee === 'sim') {
+    const missing = [
+      ...(simDir === undefined ? ['--sim-dir DIR'] : []),
+      ...(simGuest === undefined ? ['--sim-guest GUEST'] : []),
+    ]
+    if (simDir === undefined || simGuest === undefined) {
+      throw new UsageError('ERR_USAGE', `--tee sim needs ${missing.join(' and ')}`, {
+        details: { missing },
+        hint: `launch a guest with \`initguard sim launch --sim-dir DIR --tee snp --initdata FILE --name GUEST\`, then give \`initguard ${command} … --tee sim --sim-dir DIR --sim-guest GUEST\``,
+      })
+    }
+    return openSimulatedGuest({ simDir, guest: simGuest })
+  }
+  const stray = [
+    ...(simDir === undefined ? [] : ['--sim-dir']),
+    ...(simGuest === undefined ? [] : ['--sim-guest']),
+  ]
+  if (stray.length > 0) {
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `${stray.join(' and ')} appl${stray.length === 1 ? 'ies' : 'y'} only to --tee sim; this is --tee ${tee}`,
+      {
+        details: { option: stray.join(' '), tee },
+        hint: `drop ${stray.join(' and ')}, or give --tee sim to use the simulated guest`,
+      },
+    )
+  }
+  return openHardwareTee({ tee })
+}
+
+const FROM_CHOICES = ['toml', 'annotation', 'image'] as const
+const FROM_VALUE = choiceValue(FROM_CHOICES)
+const SOURCE_KINDS: Readonly<Record<(typeof FROM_CHOICES)[number], InitdataSourceKind>> = {
+  toml: 'file',
+  annotation: 'annotation',
+  image: 'image',
+}
+
+/** `--initdata FILE` and `--from toml|annotation|image`, shared by the agent commands. */
+export const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', StringOptionSpec>> = {
+  initdata: {
+    type: 'string',
+    value: PATH_VALUE,
+    valueName: 'FILE',
+    help: 'the initdata document, annotation value or block device (see --from)',
+  },
+  from: {
+    type: 'string',
+    value: FROM_VALUE,
+    valueName: 'FORM',
+    default: 'toml',
+    help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device, found by its magic "initdata")',
+  },
+}
+
+/**
+ * The init-data source the options name.
+ *
+ * @throws {@link UsageError} `ERR_USAGE` without `--initdata`.
+ */
+export function agentInitdataSource(
+  args: ParsedArgs,
+  command: string,
+): { readonly from: InitdataSourceKind; readonly path: string } {
+  const path = requiredParsed(args, 'initdata', PATH_VALUE, command)
+  return { from: SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, command)], path }
+}

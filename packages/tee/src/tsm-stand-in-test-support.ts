@@ -1,0 +1,130 @@
+/**
+ * Tests' side of the stand-in kernel (`tsm-stand-in-process-test-support.ts`): starts it as a
+ * child process, and hands out the {@link ConfigfsEntryOps} that make a stand-in tree behave like
+ * configfs where an ordinary directory cannot:
+ *
+ * - `create`: the real `mkdir`, then the stand-in fills the entry before `create` returns (on
+ *   configfs the attributes exist the moment `mkdir` returns; a process watching an ordinary
+ *   directory would always lose that race against the agent's first read);
+ * - `remove`: the stand-in deletes the attribute files (and releases an unanswered `outblob`),
+ *   then the real `rmdir` (configfs's `rmdir` removes an entry with its attributes; an ordinary
+ *   `rmdir` of a non-empty directory fails).
+ *
+ * Every read and write of an attribute goes through the implementation's own file I/O to real
+ * files the stand-in process answers; only these two directory operations are swapped, which is
+ * why `openConfigfsTsm` and `detectHardwareTee` take the pair as an argument.
+ *
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdir, rmdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { SimulatorPublicMaterial } from '@initguard/tee-simulator'
+import type { ConfigfsEntryOps } from './configfs-tsm.ts'
+
+/** HOST_DATA of every stand-in SNP report. */
+export const STAND_IN_HOST_DATA: Uint8Array = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
+/** MRCONFIGID of every stand-in TDX quote. */
+export const STAND_IN_MR_CONFIG_ID: Uint8Array = Uint8Array.from({ length: 48 }, (_, i) => 0x30 + i)
+/** CONFIGID of every stand-in SGX quote. */
+export const STAND_IN_CONFIG_ID: Uint8Array = Uint8Array.from({ length: 64 }, (_, i) => 0xc0 ^ i)
+
+/** How the stand-in answers the entries it fills (see the process module). */
+export interface TsmScenario {
+  readonly provider: string
+  readonly privlevelFloor?: number
+  readonly concurrentWriter?: boolean
+  readonly otherReportData?: boolean
+  readonly emptyOutblob?: boolean
+  readonly noCerts?: boolean
+  /** Answer with a report as this provider would make it (default: `provider`'s own format). */
+  readonly outblobFormat?: string
+}
+
+/** What the parent asks the stand-in to do. */
+export type StandInCommand =
+  | { readonly type: 'populate'; readonly path: string; readonly scenario: TsmScenario }
+  | { readonly type: 'remove'; readonly path: string }
+  | { readonly type: 'gramine'; readonly dir: string; readonly attestationType: string }
+
+/** Parent → stand-in: a command and the id its reply carries. */
+export type StandInRequest = StandInCommand & { readonly id: number }
+
+/** Stand-in → parent. */
+export type StandInReply =
+  | { readonly type: 'ready'; readonly trust: SimulatorPublicMaterial }
+  | { readonly type: 'done'; readonly id: number }
+  | { readonly type: 'failed'; readonly id: number; readonly message: string }
+
+/** A running stand-in kernel. */
+export interface StandIn {
+  /** The public trust material of the PKI its reports are signed under. */
+  readonly trust: SimulatorPublicMaterial
+  /** Entry operations for a stand-in tree answered with `scenario`; records what was made and removed. */
+  entryOps(scenario: TsmScenario): ConfigfsEntryOps & {
+    readonly created: string[]
+    readonly removed: string[]
+  }
+  /** Serve a stand-in Gramine `/dev/attestation` in `dir`. */
+  gramine(dir: string, attestationType: string): Promise<void>
+  stop(): void
+}
+
+const PROCESS = fileURLToPath(new URL('./tsm-stand-in-process-test-support.ts', import.meta.url))
+
+/** Start the stand-in kernel process and wait until its PKI is ready. */
+export async function startStandIn(): Promise<StandIn> {
+  const child: ChildProcess = fork(PROCESS, [], {
+    execArgv: ['--conditions=@initguard/source', '--import', 'tsx'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: '32' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>()
+  let nextId = 0
+  const trust = await new Promise<SimulatorPublicMaterial>((resolve, reject) => {
+    child.on('message', (reply: StandInReply) => {
+      if (reply.type === 'ready') {
+        resolve(reply.trust)
+        return
+      }
+      const waiter = pending.get(reply.id)
+      pending.delete(reply.id)
+      if (reply.type === 'done') waiter?.resolve()
+      else waiter?.reject(new Error(`stand-in: ${reply.message}`))
+    })
+    child.on('exit', (code) => {
+      reject(new Error(`the stand-in process exited (${String(code)})`))
+    })
+  })
+  const ask = (request: StandInCommand): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++
+      pending.set(id, { resolve, reject })
+      child.send({ ...request, id })
+    })
+  return {
+    trust,
+    entryOps(scenario) {
+      const created: string[] = []
+      const removed: string[] = []
+      return {
+        created,
+        removed,
+        async create(path) {
+          await mkdir(path)
+          created.push(path)
+          await ask({ type: 'populate', path, scenario })
+        },
+        async remove(path) {
+          await ask({ type: 'remove', path })
+          await rmdir(path)
+          removed.push(path)
+        },
+      }
+    },
+    gramine: (dir, attestationType) => ask({ type: 'gramine', dir, attestationType }),
+    stop() {
+      child.kill('SIGKILL')
+    },
+  }
+}
