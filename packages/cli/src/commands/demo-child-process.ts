@@ -62,7 +62,11 @@ export async function withDemoChildren<T>(work: () => Promise<T>): Promise<T> {
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve()
+    }),
+  )
   child.kill('SIGTERM')
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
   await exited
@@ -114,7 +118,9 @@ export async function startInitguard(
   const timeoutMs = options.timeoutMs ?? 15_000
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    timer = setTimeout(() => {
+      resolve('timeout')
+    }, timeoutMs)
   })
   const first = await Promise.race([
     ready.then((match) => ({ kind: 'ready' as const, match })),

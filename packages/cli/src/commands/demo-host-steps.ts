@@ -33,7 +33,7 @@ import {
 import type { Narrative } from './demo-narrative.ts'
 
 /** The bundled example inputs (aa.toml, cdh.toml, policy.rego, workload.yaml). */
-export const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
+export const EXAMPLES: string = fileURLToPath(new URL('../../examples/', import.meta.url))
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 const short = (bytes: Uint8Array): string => `${bytesToHex(bytes).slice(0, 24)}…`

@@ -141,7 +141,13 @@ export async function startDemoSystem(
   const stored = await admin(
     ...['resource', 'put', '--path', DEMO_SECRET_PATH, '--file', at('secrets/db-password')],
   )
-  if (!story.check(stored.code === 0, `kbs admin resource put ${DEMO_SECRET_PATH}`, firstLine(stored.stderr)))
+  if (
+    !story.check(
+      stored.code === 0,
+      `kbs admin resource put ${DEMO_SECRET_PATH}`,
+      firstLine(stored.stderr),
+    )
+  )
     return undefined
   return {
     simDir,
