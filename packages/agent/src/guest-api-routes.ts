@@ -19,7 +19,6 @@
  * @module
  */
 import { MalformedInputError, stringToUtf8, type InitguardError } from '@initguard/core'
-import { resourcePath } from '@initguard/kbs-protocol'
 import type { GuestTee } from '@initguard/tee'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
@@ -151,6 +150,8 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
   app.get('/cdh/resource/:repo/:type/:tag', async (request, reply) => {
     noQuery(request)
     const { repo, type, tag } = request.params as Record<string, string>
+    // Loaded here, not at start-up: the init-data check comes first and must start fast.
+    const { resourcePath } = await import('@initguard/kbs-protocol')
     const path = resourcePath(`${repo ?? ''}/${type ?? ''}/${tag ?? ''}`)
     const kbs = session(reply)
     if (kbs === undefined) return reply

@@ -4,8 +4,16 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 
-/** An init-data document whose aa.toml and cdh.toml name `url` and pin `certPem`; `tag` varies it. */
-export function kbsInitdataToml(url: string, certPem: string | undefined, tag: string): string {
+/**
+ * An init-data document whose aa.toml and cdh.toml name `url` and pin `certPem`; `tag` varies it;
+ * `cdhExtra` is appended to cdh.toml (e.g. an `[image]` table).
+ */
+export function kbsInitdataToml(
+  url: string,
+  certPem: string | undefined,
+  tag: string,
+  cdhExtra = '',
+): string {
   const cert = (key: string): string =>
     certPem === undefined ? '' : `${key} = """\n${certPem.trim()}\n"""\n`
   return [
@@ -22,7 +30,7 @@ export function kbsInitdataToml(url: string, certPem: string | undefined, tag: s
     'name = "cc_kbc"',
     `url = "${url}"`,
     `${cert('kbs_cert')}# ${tag}`,
-    `'''`,
+    `${cdhExtra}'''`,
     '',
   ].join('\n')
 }

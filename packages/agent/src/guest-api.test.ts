@@ -116,6 +116,21 @@ describe('the honest guest', () => {
     await expect(stat(socket)).rejects.toThrow(/ENOENT/)
   })
 
+  it('a workload changed under a valid token: the KBS says 401, one new handshake, the secret', async () => {
+    const { api } = await agent(accepted)
+    const secret = (): Promise<TestResponse> =>
+      get({ base: api.url }, '/cdh/resource/default/app/password')
+    const before = await tokensIssued()
+    expect((await secret()).status).toBe(200)
+    const version2 = simulatorWorkload([accepted, kbsInitdataToml(kbs.kbs.url, undefined, 'v2')])
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', version2)).status).toBe(200)
+    const again = await secret()
+    expect([again.status, again.body.toString('utf8')]).toEqual([200, SECRET])
+    expect(await tokensIssued()).toBe(before + 2)
+    expect((await secret()).status).toBe(200)
+    expect(await tokensIssued()).toBe(before + 2)
+  })
+
   it('serves the verified documents and evidence binding runtime_data', async () => {
     const { api } = await agent(accepted)
     const keys = await get({ base: api.url }, '/initdata')

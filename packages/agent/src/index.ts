@@ -44,3 +44,5 @@ export {
 export type { GuestApiAddress } from './guest-api-listen.ts'
 export { serveGuestApi } from './guest-api-server.ts'
 export type { GuestApiServeOptions, RunningGuestApi } from './guest-api-server.ts'
+export { kbsResourceResolver, loadGuestImagePolicy } from './agent-image-policy.ts'
+export type { GuestImagePolicy, KbsResourceResolver } from './agent-image-policy.ts'

@@ -21,14 +21,7 @@
 import { X509Certificate } from 'node:crypto'
 import { ExpectationError, MalformedInputError } from '@initguard/core'
 import type { TeeKeyKind } from '@initguard/kbs-protocol'
-import {
-  optionalString,
-  optionalTable,
-  parseConfigToml,
-  unknownKeys,
-  wrongConfigType,
-  type KbsConfigFile,
-} from './kbs-config-toml.ts'
+import { fromAaToml, fromCdhToml, type KbsConfigFile, type Named } from './kbs-config-toml.ts'
 
 /** The KBS the verified documents name. */
 export interface KbsEndpoint {
@@ -52,73 +45,6 @@ const TEE_KEY_ALGORITHMS: Readonly<Record<string, TeeKeyKind>> = {
   'ECDH-ES+A256KW-P256': 'P-256',
   'ECDH-ES+A256KW-P521': 'P-521',
   'RSA-OAEP-256': 'RSA-2048',
-}
-
-interface Named {
-  readonly file: KbsConfigFile
-  readonly urlKey: string
-  readonly certKey: string
-  readonly url: string
-  readonly cert: string | undefined
-}
-
-function fromAaToml(text: string, warnings: string[]): (Named & { teeKey?: string }) | undefined {
-  const file = 'aa.toml'
-  const top = parseConfigToml(file, text)
-  warnings.push(...unknownKeys(file, top, '', ['token_configs', 'eventlog_config', 'log']))
-  const configs = optionalTable(file, top, 'token_configs')
-  if (configs === undefined) return undefined
-  warnings.push(...unknownKeys(file, configs, 'token_configs', ['coco_as', 'kbs']))
-  const kbs = optionalTable(file, configs, 'kbs', 'token_configs.kbs')
-  if (kbs === undefined) return undefined
-  const prefix = 'token_configs.kbs'
-  warnings.push(...unknownKeys(file, kbs, prefix, ['url', 'cert', 'tee_key_algorithm']))
-  const url = optionalString(file, kbs, 'url', `${prefix}.url`)
-  // The attestation agent's struct has `url: String` without a default: the table needs it.
-  if (url === undefined) throw wrongConfigType(file, `${prefix}.url`, 'string (it is required)')
-  const teeKey = optionalString(file, kbs, 'tee_key_algorithm', `${prefix}.tee_key_algorithm`)
-  return {
-    file,
-    urlKey: `[token_configs.kbs] url`,
-    certKey: `[token_configs.kbs] cert`,
-    url,
-    cert: optionalString(file, kbs, 'cert', `${prefix}.cert`),
-    ...(teeKey === undefined ? {} : { teeKey }),
-  }
-}
-
-function fromCdhToml(text: string, warnings: string[]): Named | undefined {
-  const file = 'cdh.toml'
-  const top = parseConfigToml(file, text)
-  const known = ['socket', 'aa', 'kbc', 'credentials', 'skip_sealed_secret_verification', 'log']
-  warnings.push(...unknownKeys(file, top, '', [...known, 'image']))
-  if (top['credentials'] !== undefined)
-    warnings.push(
-      'cdh.toml: [[credentials]] are not fetched at start-up by this agent; ask for each through GET /cdh/resource/<repo>/<type>/<tag>',
-    )
-  const kbc = optionalTable(file, top, 'kbc')
-  // The Confidential Data Hub requires [kbc]; without it nothing here names a KBS.
-  if (kbc === undefined) return undefined
-  warnings.push(...unknownKeys(file, kbc, 'kbc', ['name', 'url', 'kbs_cert']))
-  const name = optionalString(file, kbc, 'name', 'kbc.name')
-  if (name !== 'cc_kbc')
-    throw new ExpectationError(
-      'ERR_AGENT_KBC_UNSUPPORTED',
-      `the verified init-data's cdh.toml selects ${name === undefined ? 'no [kbc] name' : `the KBC ${JSON.stringify(name.slice(0, 40))}`}; this agent speaks only cc_kbc (RCAR to a KBS)`,
-      {
-        details: { file, key: 'kbc.name' },
-        hint: 'set [kbc] name = "cc_kbc" with the KBS url and kbs_cert, or remove [kbc]',
-      },
-    )
-  const url = optionalString(file, kbc, 'url', 'kbc.url') ?? ''
-  if (url === '') return undefined
-  return {
-    file,
-    urlKey: '[kbc] url',
-    certKey: '[kbc] kbs_cert',
-    url,
-    cert: optionalString(file, kbc, 'kbs_cert', 'kbc.kbs_cert'),
-  }
 }
 
 function configError(

@@ -19,7 +19,7 @@ import {
   isInitguardError,
   utf8ToString,
 } from '@initguard/core'
-import { KbsClient, type KbsSession } from '@initguard/kbs-protocol'
+import type { KbsClient, KbsClientOptions, KbsSession } from '@initguard/kbs-protocol'
 import type { GuestTee } from '@initguard/tee'
 import { checkedReport } from './agent-report.ts'
 import type { KbsEndpoint } from './kbs-config.ts'
@@ -71,7 +71,8 @@ interface Current {
 export class AgentKbsSession {
   /** The KBS this session talks to. */
   readonly endpoint: KbsEndpoint
-  readonly #client: KbsClient
+  readonly #clientOptions: KbsClientOptions
+  #client: Promise<KbsClient> | undefined
   readonly #tee: GuestTee
   readonly #initdata: VerifiedInitdata | UnboundInitdata
   readonly #clock: () => Date
@@ -79,15 +80,15 @@ export class AgentKbsSession {
   #inFlight: Promise<Current> | undefined
   #handshakes = 0
 
-  /** @throws {@link UsageError} `ERR_KBS_URL`, as {@link KbsClient} does. */
+  /** Nothing is contacted (nor the protocol client loaded) before the first request. */
   constructor(options: AgentKbsSessionOptions) {
     this.endpoint = options.endpoint
     const pem = options.endpoint.pinnedCertificatePem
-    this.#client = new KbsClient({
+    this.#clientOptions = {
       url: options.endpoint.url,
       ...(pem === undefined ? {} : { tls: { pinnedCertificatePem: pem } }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    })
+    }
     this.#tee = options.tee
     this.#initdata = options.initdata
     this.#clock = options.clock ?? (() => new Date())
@@ -113,14 +114,23 @@ export class AgentKbsSession {
    */
   async resource(path: string, signal?: AbortSignal): Promise<Uint8Array> {
     await this.#pinned(this.#fresh(signal))
+    const client = await this.#kbsClient()
     const plaintext = await this.#pinned(
-      this.#client.getResource(path, signal === undefined ? {} : { signal }),
+      client.getResource(path, signal === undefined ? {} : { signal }),
     )
     // A 401 made the client attest again: remember the new token's expiry.
-    const session = this.#client.session
+    const session = client.session
     if (session !== undefined && session !== this.#current?.session)
       this.#current = this.#adopt(session)
     return plaintext
+  }
+
+  /** The protocol client, loaded on first use so the agent's start-up does not load it. */
+  #kbsClient(): Promise<KbsClient> {
+    this.#client ??= import('@initguard/kbs-protocol').then(
+      ({ KbsClient }) => new KbsClient(this.#clientOptions),
+    )
+    return this.#client
   }
 
   /** `work`, with a TLS refusal told as what it means here: not the pinned KBS. */
@@ -170,7 +180,8 @@ export class AgentKbsSession {
 
   async #handshake(): Promise<Current> {
     const initData = this.#initdata.text
-    const session = await this.#client.attest({
+    const client = await this.#kbsClient()
+    const session = await client.attest({
       tee: this.#tee.tee,
       teeKeyKind: this.endpoint.teeKeyKind,
       initData,

@@ -1,0 +1,176 @@
+/**
+ * The image policy for pulls inside the guest, as CoCo's image-rs takes it (guest-side.md §4.2),
+ * but only from the verified `cdh.toml`: `[image] image_security_policy_uri` (a `kbs:///…` URI
+ * fetched through the agent's attested KBS session, or a guest file) or the inline
+ * `image_security_policy`, and likewise the sigstore (lookaside) config. Key files the policy
+ * names as `kbs:///repo/type/tag` (`keyPath`, `keyPaths`, `caPath`, …) are fetched up front, so
+ * the decision's synchronous `readKeyFile` finds them. No policy is a refusal, never "allow all".
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { ExpectationError, LocalIoError, utf8ToString } from '@initguard/core'
+import type { CdhResourceSource, ImagePolicy, PolicyRequirement } from '@initguard/image-policy'
+import type { AgentKbsAccess } from './kbs-access.ts'
+import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
+
+/** Fetches the bytes of a `kbs:///repo/type/tag` URI. */
+export type KbsResourceResolver = (uri: string) => Promise<Uint8Array>
+
+/** The resolver over the agent's KBS session; without one, each call fails with the reason. */
+export function kbsResourceResolver(kbs: AgentKbsAccess): KbsResourceResolver {
+  return async (uri) => {
+    const { kbsResourcePath } = await import('@initguard/image-policy')
+    const path = kbsResourcePath(uri, 'resource URI')
+    if (kbs.kind === 'unavailable') throw kbs.reason
+    return kbs.session.resource(path)
+  }
+}
+
+/** What {@link loadGuestImagePolicy} found. */
+export interface GuestImagePolicy {
+  readonly policy: ImagePolicy
+  /** Where the policy came from, for messages. */
+  readonly source: string
+  /** The registries.d-style sigstore config, when the document gives one. */
+  readonly sigstoreConfig: { readonly name: string; readonly text: string } | undefined
+  /** The policy's `kbs:///…` key files, fetched, by URI. */
+  readonly kbsKeys: ReadonlyMap<string, Uint8Array>
+  /** A decision's `readKeyFile`: `kbs:///…` from {@link kbsKeys}, other paths from the guest's files. */
+  readonly readKeyFile: (path: string) => Uint8Array
+  readonly warnings: readonly string[]
+}
+
+/** Every key or certificate file a requirement names. */
+function keyFiles(requirement: PolicyRequirement): string[] {
+  if (requirement.type !== 'signedBy' && requirement.type !== 'sigstoreSigned') return []
+  const sources = [
+    requirement.keySource,
+    ...(requirement.type === 'sigstoreSigned' ? [requirement.rekorPublicKeys] : []),
+  ]
+  return sources.flatMap((source) => {
+    switch (source?.kind) {
+      case 'keyPath':
+        return [source.path]
+      case 'keyPaths':
+        return [...source.paths]
+      case 'fulcio':
+        return source.ca.kind === 'caPath' ? [source.ca.path] : []
+      case 'pki':
+        return [source.caRoots, source.caIntermediates].flatMap((c) =>
+          c?.kind === 'path' ? [c.path] : [],
+        )
+      case 'keyData':
+      case 'keyDatas':
+      case undefined:
+        return []
+    }
+  })
+}
+
+function allRequirements(policy: ImagePolicy): PolicyRequirement[] {
+  return [
+    ...policy.default,
+    ...[...policy.transports.values()].flatMap((scopes) => [...scopes.values()].flat()),
+  ]
+}
+
+/** A guest file a policy names (`file:///path` or `/path`), read now. */
+function readGuestFile(path: string): Uint8Array {
+  const file = path.startsWith('file://') ? new URL(path).pathname : path
+  try {
+    return new Uint8Array(readFileSync(file))
+  } catch (cause) {
+    throw new LocalIoError('ERR_AGENT_POLICY_KEY_READ', `cannot read the key file ${file}`, {
+      cause,
+      details: { path: file },
+      hint: 'put the key in the KBS and name it kbs:///repo/type/tag, or inline it as keyData',
+    })
+  }
+}
+
+async function bytesOf(
+  source: CdhResourceSource,
+  resolve: KbsResourceResolver,
+  warnings: string[],
+): Promise<Uint8Array | undefined> {
+  switch (source.kind) {
+    case 'none':
+      return undefined
+    case 'inline':
+      return source.bytes
+    case 'kbs':
+      return resolve(source.uri)
+    case 'file':
+      warnings.push(
+        `cdh.toml ${source.field} reads ${source.path}, which the init-data digest does not cover`,
+      )
+      return new Uint8Array(await readFile(source.path))
+  }
+}
+
+/**
+ * The image policy of the verified `cdh.toml` (see the module comment), its sigstore config and
+ * its `kbs:///…` key files, fetched through `resolve`.
+ *
+ * @throws {@link ExpectationError} `ERR_IMAGE_POLICY_NONE` (no `cdh.toml` or no policy in it);
+ *   `cdhImageSources`' and `parseImagePolicy`'s errors; the KBS's errors from `resolve`.
+ */
+export async function loadGuestImagePolicy(options: {
+  readonly initdata: VerifiedInitdata | UnboundInitdata
+  readonly resolve: KbsResourceResolver
+  /** Default `image-rs`: the guest reads the policy as CoCo's image-rs does. */
+  readonly dialect?: 'image-rs' | 'containers-image'
+}): Promise<GuestImagePolicy> {
+  // Loaded only when a pull needs it: not part of the agent's start-up.
+  const { cdhImageSources, parseImagePolicy } = await import('@initguard/image-policy')
+  const warnings: string[] = []
+  if ('unbound' in options.initdata)
+    warnings.push(`the image policy comes from unverified init-data (${options.initdata.reason})`)
+  const cdh = options.initdata.document.data.get('cdh.toml')
+  const sources = cdh === undefined ? undefined : cdhImageSources(cdh, { kbs: true })
+  const policyBytes =
+    sources === undefined ? undefined : await bytesOf(sources.policy, options.resolve, warnings)
+  if (sources === undefined || policyBytes === undefined)
+    throw new ExpectationError(
+      'ERR_IMAGE_POLICY_NONE',
+      `the verified init-data ${cdh === undefined ? 'has no cdh.toml' : "sets no image policy in cdh.toml's [image]"}`,
+      {
+        hint: 'set [image] image_security_policy (inline) or image_security_policy_uri = "kbs:///repo/type/tag"; image-rs would allow every image, which Initguard refuses',
+      },
+    )
+  const field = sources.policy.kind === 'none' ? '' : sources.policy.field
+  const policy = parseImagePolicy(utf8ToString(policyBytes, { field }), {
+    dialect: options.dialect ?? 'image-rs',
+  })
+  const configBytes = await bytesOf(sources.sigstoreConfig, options.resolve, warnings)
+  const configField = sources.sigstoreConfig.kind === 'none' ? '' : sources.sigstoreConfig.field
+  const uris = [...new Set(allRequirements(policy).flatMap(keyFiles))].filter((p) =>
+    p.startsWith('kbs:'),
+  )
+  const fetched = await Promise.all(
+    uris.map(async (uri) => [uri, await options.resolve(uri)] as const),
+  )
+  const kbsKeys = new Map(fetched)
+  return {
+    policy,
+    source: `cdh.toml ${field}`,
+    sigstoreConfig:
+      configBytes === undefined
+        ? undefined
+        : {
+            name: `cdh.toml ${configField}`,
+            text: utf8ToString(configBytes, { field: configField }),
+          },
+    kbsKeys,
+    readKeyFile: (path) => {
+      if (!path.startsWith('kbs:')) return readGuestFile(path)
+      const bytes = kbsKeys.get(path)
+      if (bytes === undefined)
+        throw new LocalIoError('ERR_AGENT_POLICY_KEY_READ', `${path} was not fetched`)
+      return Uint8Array.from(bytes)
+    },
+    warnings,
+  }
+}
