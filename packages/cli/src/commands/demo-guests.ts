@@ -8,6 +8,7 @@
  */
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { InternalError } from '@initguard/core'
 import { startInitguard, type ChildStart } from './demo-child-process.ts'
 import { demoImagePolicy } from './demo-image-policy.ts'
 import type { Narrative } from './demo-narrative.ts'
@@ -19,7 +20,14 @@ export function allowExec(document: string): string {
     'default ExecProcessRequest := false',
     'default ExecProcessRequest := true',
   )
-  if (edited === document) throw new Error('the example policy.rego no longer denies exec')
+  if (edited === document)
+    throw new InternalError(
+      'ERR_DEMO_EXAMPLE_POLICY',
+      'the example policy.rego no longer denies exec',
+      {
+        hint: 'restore `default ExecProcessRequest := false` in packages/cli/examples/policy.rego',
+      },
+    )
   return edited
 }
 

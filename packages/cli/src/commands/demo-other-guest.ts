@@ -7,6 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { UnavailableError } from '@initguard/core'
 import { allowExec, guestGet, launchGuest, startAgent } from './demo-guests.ts'
 import type { Narrative } from './demo-narrative.ts'
 import { DEMO_SECRET_PATH, firstLine, type DemoSystem } from './demo-system.ts'
@@ -32,7 +33,11 @@ function guestApiError(body: string): string {
 /** The audit entries after `after` (`kbs admin audit --json`). */
 async function auditAfter(system: DemoSystem, after: number): Promise<readonly AuditEntry[]> {
   const run = await system.admin('audit', '--json', '--after', String(after))
-  if (run.code !== 0) throw new Error(`kbs admin audit exited ${run.code}: ${run.stdout}`)
+  if (run.code !== 0)
+    throw new UnavailableError('ERR_DEMO_AUDIT', `kbs admin audit exited ${run.code}`, {
+      details: { output: run.stdout.slice(0, 500) },
+      hint: 'see kbs.log in the demo directory',
+    })
   return (JSON.parse(run.stdout) as { result: { entries: AuditEntry[] } }).result.entries
 }
 
