@@ -14,9 +14,9 @@
  *
  * @module
  */
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { readInput } from '@initguard/files'
-import { LocalIoError, MalformedInputError, utf8ToString } from '@initguard/core'
+import { LocalIoError, MalformedInputError, UsageError, utf8ToString } from '@initguard/core'
 import {
   DEFAULT_MAX_DOCUMENT_SIZE,
   INITDATA_IMAGE_MAGIC,
@@ -39,6 +39,8 @@ export interface InitdataInput {
 export interface ReadInitdataSourceOptions {
   /** Largest accepted document in bytes (after decompression); default 16 MiB, as the readers. */
   readonly maxSize?: number
+  /** Where the path `-` reads from (kinds `file` and `annotation`); default the process's. */
+  readonly stdin?: NodeJS.ReadableStream
 }
 
 const HEADER_SIZE = 16
@@ -61,15 +63,18 @@ export async function readInitdataSource(
 ): Promise<InitdataInput> {
   const maxSize = options.maxSize ?? DEFAULT_MAX_DOCUMENT_SIZE
   const source = { kind, path }
+  const stdin = options.stdin === undefined ? {} : { stdin: options.stdin }
+  if (kind !== 'image') await refuseBlockDevice(kind, path)
   switch (kind) {
     case 'file': {
-      const bytes = await readInput(path, { what: 'initdata document', maxSize })
+      const bytes = await readInput(path, { what: 'initdata document', maxSize, ...stdin })
       return { bytes, source }
     }
     case 'annotation': {
       const raw = await readInput(path, {
         what: 'initdata annotation value',
         maxSize: annotationLimit(maxSize),
+        ...stdin,
       })
       const text = utf8ToString(raw, { field: 'annotation value' })
       return { bytes: decodeAnnotation(text, { maxSize }), source }
@@ -79,6 +84,18 @@ export async function readInitdataSource(
       return { bytes: readInitdataImage(image, { maxSize }), source }
     }
   }
+}
+
+/** A block device holds the image form: reading it whole as a document would read the disk. */
+async function refuseBlockDevice(kind: InitdataSourceKind, path: string): Promise<void> {
+  if (path === '-') return
+  const info = await stat(path).catch(() => undefined) // a missing path is reported by the read
+  if (info?.isBlockDevice() !== true) return
+  throw new UsageError(
+    'ERR_AGENT_INITDATA_SOURCE_KIND',
+    `${JSON.stringify(path)} is a block device, which holds the initdata image, not the ${kind === 'file' ? 'document' : 'annotation value'}`,
+    { details: { path, from: kind }, hint: 'add --from image' },
+  )
 }
 
 /**

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { lstat, mkdir, readdir } from 'node:fs/promises'
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
@@ -41,17 +41,26 @@ export async function writeRuntimeFiles(
 ): Promise<RuntimeFiles> {
   await prepareDirectory(dir)
   const document = join(dir, INITDATA_DOCUMENT_FILE)
-  await writeFileAtomic(document, documents.document(), {
-    what: 'verified initdata document',
-    mode: 0o600,
-  })
   const data = new Map<string, string>()
-  for (const key of documents.keys()) {
-    const path = join(dir, key)
-    const bytes = documents.get(key)
-    if (bytes === undefined) continue
-    await writeFileAtomic(path, bytes, { what: `verified initdata [data] "${key}"`, mode: 0o600 })
-    data.set(key, path)
+  const written: string[] = []
+  try {
+    await writeFileAtomic(document, documents.document(), {
+      what: 'verified initdata document',
+      mode: 0o600,
+    })
+    written.push(document)
+    for (const key of documents.keys()) {
+      const path = join(dir, key)
+      const bytes = documents.get(key)
+      if (bytes === undefined) continue
+      await writeFileAtomic(path, bytes, { what: `verified initdata [data] "${key}"`, mode: 0o600 })
+      written.push(path)
+      data.set(key, path)
+    }
+  } catch (error) {
+    // All or nothing: a reader must never find some of the documents without the others.
+    await Promise.all(written.map((path) => rm(path, { force: true })))
+    throw error
   }
   return { dir, document, data }
 }

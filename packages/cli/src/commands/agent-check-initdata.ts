@@ -45,7 +45,7 @@ export const agentCheckInitdataCommand: Command = {
     const { from, path } = agentInitdataSource(args, NAME)
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
-    const input = await readInitdataSource(from, path)
+    const input = await readInitdataSource(from, path, { stdin: io.stdin })
     const allowUnbound = args.values['allow-unbound-initdata'] === true
     const result = await checkInitdata(tee, input, { allowUnbound })
     const json = args.values['json'] === true
