@@ -1,110 +1,144 @@
 /**
- * The demo's child processes: the KBS and each guest's agent run as separate `initguard`
- * processes, as they would on separate machines. Each is started, waited for until it prints its
- * ready line, and always stopped (SIGTERM, then SIGKILL) when the demo ends.
+ * The demo's child processes: `initguard` commands started as real processes (the KBS, the guest
+ * agents), each logged to a file, and stopped when the demo ends, however it ends.
  *
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { UnavailableError } from '@initguard/core'
 
-/** The `initguard` bin; `src/commands/` and `dist/commands/` both sit two levels below it. */
+/** The `initguard` command: `src/` and `dist/` both sit two levels below the package directory. */
 const BIN = fileURLToPath(new URL('../../bin/initguard.js', import.meta.url))
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+/** How long a child may take to stop after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 3000
 
 /** A running `initguard` child. */
 export interface DemoChild {
-  /** Everything it printed so far (stdout and stderr, interleaved as received). */
+  readonly pid: number
+  /** Standard output and error so far, interleaved as they came. */
   output(): string
-  /** Resolves with its exit code (null when killed by a signal) once it has exited. */
-  readonly exited: Promise<number | null>
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
-  stop(graceMs?: number): Promise<number | null>
+  /** Resolves with the exit code (or 128 + signal number) once the child has exited. */
+  readonly exited: Promise<number>
+  /** Stop it (SIGTERM, then SIGKILL after a grace period); resolves with its exit code. */
+  stop(): Promise<number>
 }
 
-/** What to wait for. */
-export interface StartChildOptions {
-  /** A line matching this means the child is ready. */
-  readonly ready: RegExp
-  /** Give up (and stop the child) after this long; default 15 s. */
-  readonly timeoutMs?: number
-}
-
-/** The outcome of a start: ready (with the matching line), or exited first (with its code). */
+/** How a child started: ready (the line matched) or exited before that. */
 export type ChildStart =
-  | { readonly ready: true; readonly child: DemoChild; readonly match: RegExpExecArray }
-  | { readonly ready: false; readonly child: DemoChild; readonly code: number | null }
+  | { readonly kind: 'ready'; readonly child: DemoChild; readonly match: RegExpExecArray }
+  | { readonly kind: 'exited'; readonly child: DemoChild; readonly code: number }
+
+const running = new Set<ChildProcess>()
+
+function killAll(): void {
+  for (const child of running) child.kill('SIGKILL')
+}
 
 /**
- * Start `initguard ARGS` and wait until it prints a line matching `options.ready`, or exits.
- *
- * @throws {@link UnavailableError} `ERR_DEMO_CHILD_TIMEOUT` when it does neither in time (the
- *   child is stopped first).
+ * Run `work`; every child started meanwhile is stopped when it returns or throws, and killed if
+ * this process exits or is interrupted first (SIGINT/SIGTERM/SIGHUP: exit 128 + the signal
+ * number, as a shell does).
  */
-export async function startInitguardChild(
+export async function withDemoChildren<T>(work: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: (typeof STOP_SIGNALS)[number]): void => {
+    killAll()
+    process.exit(128 + constants.signals[signal])
+  }
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
+  // Whatever calls process.exit (e.g. the temporary directory's own signal handler) runs this.
+  process.on('exit', killAll)
+  try {
+    return await work()
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal)
+    process.off('exit', killAll)
+    for (const child of [...running]) await stopChild(child)
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve()
+    }),
+  )
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
+  await exited
+  clearTimeout(timer)
+}
+
+/**
+ * Start `initguard ARGS` as a child process (its output also goes to `logFile`) and wait until a
+ * line of its output matches `ready`, or it exits, or `timeoutMs` passes (then it is stopped and
+ * this throws).
+ */
+export async function startInitguard(
   args: readonly string[],
-  options: StartChildOptions,
+  options: { readonly ready: RegExp; readonly logFile: string; readonly timeoutMs?: number },
 ): Promise<ChildStart> {
-  const process_: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+  const log = createWriteStream(options.logFile, { mode: 0o600 })
+  const process_ = spawn(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let text = ''
-  const exited = new Promise<number | null>((resolve) => {
-    // 'close', not 'exit': by then every byte it wrote has been read.
-    process_.on('close', (code) => {
-      resolve(code)
+  running.add(process_)
+  let output = ''
+  const closed = new Promise((resolve) => process_.once('close', resolve))
+  const exited = new Promise<number>((resolve) => {
+    process_.once('exit', (code, signal) => {
+      running.delete(process_)
+      log.end()
+      resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal]))
     })
   })
   const child: DemoChild = {
-    output: () => text,
+    pid: process_.pid ?? -1,
+    output: () => output,
     exited,
-    async stop(graceMs = 3000) {
-      if (process_.exitCode !== null || process_.signalCode !== null) return exited
-      process_.kill('SIGTERM')
-      const timer = setTimeout(() => process_.kill('SIGKILL'), graceMs)
-      try {
-        return await exited
-      } finally {
-        clearTimeout(timer)
-      }
+    stop: async () => {
+      await stopChild(process_)
+      return exited
     },
   }
-  const timeoutMs = options.timeoutMs ?? 15_000
-  return new Promise<ChildStart>((resolve, reject) => {
-    let settled = false
+  const ready = new Promise<RegExpExecArray>((resolve) => {
     const onData = (chunk: Buffer): void => {
-      text += chunk.toString('utf8')
-      if (settled) return
-      for (const line of text.split('\n')) {
-        const match = options.ready.exec(line)
-        if (match !== null) {
-          settled = true
-          clearTimeout(timer)
-          resolve({ ready: true, child, match })
-          return
-        }
-      }
+      output += chunk.toString()
+      log.write(chunk)
+      const match = options.ready.exec(output)
+      if (match !== null) resolve(match)
     }
-    process_.stdout?.on('data', onData)
-    process_.stderr?.on('data', onData)
-    const timer = setTimeout(() => {
-      if (settled) return
-      settled = true
-      void child.stop().then(() => {
-        reject(
-          new UnavailableError(
-            'ERR_DEMO_CHILD_TIMEOUT',
-            `initguard ${args.slice(0, 2).join(' ')} was not ready within ${timeoutMs} ms`,
-            { details: { output: text.slice(-2000) }, hint: 'run the command by hand to see why' },
-          ),
-        )
-      })
-    }, timeoutMs)
-    void exited.then((code) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      resolve({ ready: false, child, code })
-    })
+    process_.stdout.on('data', onData)
+    process_.stderr.on('data', onData)
   })
+  const timeoutMs = options.timeoutMs ?? 15_000
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('timeout')
+    }, timeoutMs)
+  })
+  const first = await Promise.race([
+    ready.then((match) => ({ kind: 'ready' as const, match })),
+    exited.then((code) => ({ kind: 'exited' as const, code })),
+    timeout,
+  ])
+  clearTimeout(timer)
+  if (first === 'timeout') {
+    await child.stop()
+    throw new UnavailableError(
+      'ERR_DEMO_CHILD_TIMEOUT',
+      `initguard ${args.slice(0, 2).join(' ')} did not get ready within ${timeoutMs} ms`,
+      { details: { log: options.logFile }, hint: `see its log ${options.logFile}` },
+    )
+  }
+  // Output that came with the exit may still be in the pipes: wait for the streams to close.
+  if (first.kind === 'exited') await closed
+  return first.kind === 'ready'
+    ? { kind: 'ready', child, match: first.match }
+    : { kind: 'exited', child, code: first.code }
 }

@@ -1,19 +1,12 @@
 /**
- * The image-policy part of `initguard demo`: the policy and its public key travel inline in the
- * initdata document's `cdh.toml`; once the document matches the TEE field, the guest decides
- * which images may run. Images are simulated in memory (no registry needed), signed by cosign
- * the way a release pipeline would.
+ * The image-policy part of `initguard demo`: the policy and the release key travel inline in the
+ * initdata document's `cdh.toml`, beside the KBS the guest talks to; inside the guest, the
+ * verified `cdh.toml` decides which images may run. Images are simulated in memory (no registry
+ * needed), signed by cosign the way a release pipeline would.
  *
  * @module
  */
-import { bytesToHex, isInitguardError } from '@initguard/core'
-import {
-  bindingFor,
-  checkBinding,
-  parseInitdata,
-  renderInitdata,
-  type InitdataDocument,
-} from '@initguard/initdata'
+import { isInitguardError } from '@initguard/core'
 import {
   cdhImageSources,
   decideImagePolicy,
@@ -26,11 +19,26 @@ import {
   buildCosignSignature,
   generateSigstoreKeyPair,
   publicKeyPem,
+  type TestKeyPair,
 } from '@initguard/tee-simulator'
+import type { Narrative } from './demo-narrative.ts'
 
 const REPOSITORY = 'registry.example.internal/team/payments'
 
-function cdhToml(publicKeyPemText: string): string {
+/** A new release signing key (what the team's pipeline signs images with). */
+export function newReleaseKey(): TestKeyPair {
+  return generateSigstoreKeyPair('ecdsa-p256')
+}
+
+/**
+ * A `cdh.toml` naming the KBS (its URL and the certificate pinned for it) and carrying the image
+ * policy inline: images under the team's registry scope must be signed by `releaseKey`.
+ */
+export function demoCdhToml(
+  kbs: { readonly url: string; readonly certificatePem: string },
+  releaseKey: TestKeyPair,
+): string {
+  const pem = new TextDecoder().decode(publicKeyPem(releaseKey.publicKey))
   const policy = {
     default: [{ type: 'reject' }],
     transports: {
@@ -38,7 +46,7 @@ function cdhToml(publicKeyPemText: string): string {
         'registry.example.internal/team': [
           {
             type: 'sigstoreSigned',
-            keyData: Buffer.from(publicKeyPemText).toString('base64'),
+            keyData: Buffer.from(pem).toString('base64'),
             signedIdentity: { type: 'matchRepository' },
           },
         ],
@@ -48,7 +56,8 @@ function cdhToml(publicKeyPemText: string): string {
   return [
     '[kbc]',
     'name = "cc_kbc"',
-    'url = "https://kbs.example.internal:8080"',
+    `url = "${kbs.url}"`,
+    `kbs_cert = '''\n${kbs.certificatePem.trim()}\n'''`,
     '',
     '[image]',
     `image_security_policy = '${JSON.stringify(policy)}'`,
@@ -66,21 +75,22 @@ function manifest(label: string): Uint8Array {
   )
 }
 
-/** Run the image-policy steps; `say` prints a line. Returns false if anything unexpected happened. */
-export async function demoImagePolicy(say: (text?: string) => void): Promise<boolean> {
-  const releaseKey = generateSigstoreKeyPair('ecdsa-p256')
-  const pem = new TextDecoder().decode(publicKeyPem(releaseKey.publicKey))
-  const bytes = renderInitdata({ algorithm: 'sha384', data: { 'cdh.toml': cdhToml(pem) } })
-  const document: InitdataDocument = parseInitdata(bytes)
-  const mrconfigid = bindingFor('tdx', document.algorithm, document.digest).value
-  checkBinding(document, 'tdx', mrconfigid)
-  say(
-    `a document whose cdh.toml carries the policy and the release key inline matches MRCONFIGID ${bytesToHex(mrconfigid).slice(0, 32)}…`,
-  )
-  const sources = cdhImageSources(document.data.get('cdh.toml') ?? '')
-  if (sources.policy.kind !== 'inline') return false
+/**
+ * Decide four images with the policy in `cdhToml` (the guest's verified `cdh.toml`): the release
+ * runs; an image signed by another key, a manifest swapped after signing and an image outside the
+ * team's scope are refused. One result line each; false if a decision went the wrong way.
+ */
+export async function demoImagePolicy(
+  story: Narrative,
+  cdhToml: string,
+  releaseKey: TestKeyPair,
+): Promise<boolean> {
+  const sources = cdhImageSources(cdhToml)
+  if (sources.policy.kind !== 'inline') {
+    story.fail(`cdh.toml carries no inline image policy (${sources.policy.kind})`)
+    return false
+  }
   const policy = parseImagePolicy(sources.policy.bytes)
-
   const release = manifest('v1.4.2')
   const signature = (digest: string, key = releaseKey): ImageSignature => ({
     format: 'sigstore',
@@ -132,12 +142,13 @@ export async function demoImagePolicy(say: (text?: string) => void): Promise<boo
         },
         { now: new Date(), readKeyFile: () => new Uint8Array() },
       )
-      say(`${decision.accepted ? 'runs   ' : 'refused'}  ${image.name}`)
-      if (!decision.accepted) say(`         ${decision.scope.field}: ${decision.reason}`)
-      asExpected &&= decision.accepted === (index === 0)
+      const expected = decision.accepted === (index === 0)
+      story.check(expected, `${decision.accepted ? 'runs:   ' : 'refused:'} ${image.name}`)
+      if (!decision.accepted) story.detail(`${decision.scope.field}: ${decision.reason}`)
+      asExpected &&= expected
     } catch (error) {
       if (!isInitguardError(error)) throw error
-      say(`error: ${error.message}`)
+      story.fail(`${image.name}: ${error.message} (${error.code})`)
       asExpected = false
     }
   }

@@ -1,52 +1,41 @@
 /**
- * `initguard demo`: the initdata walk-through on the bundled example files (what `npm start` runs).
+ * `initguard demo` (what `npm start` runs): the whole system on one machine, as a short story with
+ * a result per step. The host builds an initdata document and a relying party checks a simulated
+ * SEV-SNP launch against it; then a KBS (a child process, HTTPS) and three simulated guests, each
+ * running the agent (a child process): the honest one gets its secret, one given a document edited
+ * after launch refuses to start, one launched with another document is refused by the KBS.
  *
  * @module
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { writeFileAtomic } from '@initguard/files'
-import { bytesToHex, isInitguardError } from '@initguard/core'
-import {
-  KATA_INITDATA_ANNOTATION,
-  TEE_FIELDS,
-  TEE_KINDS,
-  bindingFor,
-  buildInitdataImage,
-  checkBinding,
-  decodeAnnotation,
-  encodeAnnotation,
-  explainBinding,
-  parseInitdata,
-  qemuPropertyFor,
-  readInitdataImage,
-  renderInitdata,
-} from '@initguard/initdata'
-import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
-import { parseSnpReport, verifySnpEvidence, type SnpVerifyOptions } from '@initguard/snp'
-import {
-  buildSnpReport,
-  createAmdTestPki,
-  defaultSnpReportFields,
-  defaultSnpTcb,
-} from '@initguard/tee-simulator'
 import { stringOption, type Command } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
-import { demoImagePolicy } from './demo-image-policy.ts'
+import { withDemoChildren } from './demo-child-process.ts'
+import { allowExec, demoHonestGuest, demoTamperedGuest } from './demo-guests.ts'
+import { EXAMPLES, demoInitdataDocument, demoSnpEvidence } from './demo-host-steps.ts'
+import { Narrative } from './demo-narrative.ts'
+import { demoOtherGuest } from './demo-other-guest.ts'
+import { startDemoSystem } from './demo-system.ts'
 import { withTemporaryDirectory } from './demo-temporary-directory.ts'
-
-const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
 
 export const demoCommand: Command = {
   name: 'demo',
   summary:
-    'Walk through initdata on the bundled examples: build, digest, annotate, verify, explain, and the image policy it carries.',
+    'Run the whole system on simulated TEEs: initdata, evidence, a KBS and three guests with their agents.',
   usage: '',
   description: [
-    'Writes its files to --out DIR and keeps them there; without --out, to a new temporary',
-    'directory that is removed when the demo ends, whether it succeeds, fails or is interrupted.',
+    'Builds an initdata document from the bundled examples and checks a simulated SEV-SNP launch',
+    'against it; then starts a KBS (HTTPS, a child process), registers a workload and a secret,',
+    'launches three simulated guests and runs `initguard agent start` in each: the honest guest',
+    'gets the secret, a document edited after launch stops its agent, a guest launched with',
+    "another document is refused by the KBS (403, the audit log's reason). Exits 0 only when",
+    'every outcome is the expected one; no root, no network.',
+    '',
+    'Writes its files (documents, the KBS data, logs of each process) to --out DIR and keeps',
+    'them; without --out, to a new temporary directory removed when the demo ends, whether it',
+    'succeeds, fails or is interrupted. Every process it started is stopped when it ends.',
   ].join('\n'),
   options: {
     out: {
@@ -60,197 +49,74 @@ export const demoCommand: Command = {
     const requested = stringOption(args, 'out')
     if (requested !== undefined) {
       await mkdir(requested, { recursive: true })
-      return walkThrough(requested, requested, io)
+      return runDemo(requested, requested, io)
     }
-    return withTemporaryDirectory((out) => walkThrough(out, undefined, io))
+    return withTemporaryDirectory((out) => runDemo(out, undefined, io))
   },
 }
 
 /**
- * The walk-through itself, writing to `out`. `kept` is the directory the files stay in after the
- * demo (`--out`), or undefined when `out` is temporary and will be removed.
+ * How the demo's two refused guests differ from the registered document. Tests swap them to check
+ * that an outcome other than the expected one makes the demo fail.
  */
-async function walkThrough(out: string, kept: string | undefined, io: CliIo): Promise<number> {
-  const say = (text = ''): void => {
-    io.stdout.write(text + '\n')
-  }
-  const step = (n: number, title: string): void => {
-    say()
-    say(`── ${n}. ${title}`)
-  }
-  const read = async (name: string): Promise<string> => readFile(join(EXAMPLES, name), 'utf8')
-
-  say('Initguard walk-through: a Kubernetes user sends their own configuration into a confidential')
-  say(`pod, bound to the TEE launch. Example inputs: ${EXAMPLES}`)
-  say(`Output files: ${out}${kept === undefined ? ' (temporary: removed at the end)' : ''}`)
-
-  step(1, 'Build the initdata document from aa.toml, cdh.toml and policy.rego')
-  const bytes = renderInitdata({
-    algorithm: 'sha384',
-    data: {
-      'aa.toml': await read('aa.toml'),
-      'cdh.toml': await read('cdh.toml'),
-      'policy.rego': await read('policy.rego'),
-    },
-  })
-  const document = parseInitdata(bytes)
-  await writeFileAtomic(join(out, 'initdata.toml'), bytes, { what: 'initdata document' })
-  say(
-    `initdata.toml: ${bytes.length} bytes, algorithm ${document.algorithm}, keys ${[...document.data.keys()].join(', ')}`,
-  )
-  say(`digest (sha384 over the exact bytes): ${bytesToHex(document.digest)}`)
-
-  step(2, "What each TEE's init-time field must hold")
-  for (const tee of TEE_KINDS) {
-    try {
-      const binding = bindingFor(tee, document.algorithm, document.digest)
-      say(
-        `${binding.field.name.padEnd(32)} ${bytesToHex(binding.value).slice(0, 64)}${binding.value.length > 32 ? '…' : ''}`,
-      )
-      for (const warning of binding.warnings) say(`  warning: ${warning}`)
-    } catch (error) {
-      if (!isInitguardError(error)) throw error
-      say(`${TEE_FIELDS[tee].name.padEnd(32)} refused: ${error.message}`)
-      if (error.hint !== undefined) say(`  hint: ${error.hint}`)
-    }
-  }
-  for (const tee of ['snp', 'tdx'] as const) {
-    const property = qemuPropertyFor(bindingFor(tee, document.algorithm, document.digest))
-    if (property !== undefined) say(`QEMU ${property.object}: ${property.argument}`)
-  }
-
-  step(3, `Annotate the workload (${KATA_INITDATA_ANNOTATION})`)
-  const annotation = encodeAnnotation(bytes)
-  const manifest = await read('workload.yaml')
-  const annotated = annotatePodTemplates(manifest, {
-    key: KATA_INITDATA_ANNOTATION,
-    value: annotation,
-  })
-  await writeFileAtomic(join(out, 'workload.yaml'), new TextEncoder().encode(annotated.text), {
-    what: 'manifest',
-  })
-  for (const placement of annotated.placements) {
-    say(
-      `${placement.kind} ${placement.name ?? ''}: ${placement.action} at ${placement.path} (line ${placement.line})`,
-    )
-  }
-  for (const skipped of annotated.skipped)
-    say(`document ${skipped.document} (${skipped.kind ?? '?'}): left alone, ${skipped.reason}`)
-  say(`annotation value: ${annotation.length} characters of base64(gzip(initdata.toml))`)
-  const roundTrip = decodeAnnotation(annotation)
-  say(
-    `decoded back: ${Buffer.from(roundTrip).equals(Buffer.from(bytes)) ? 'the same bytes' : 'DIFFERENT BYTES'}`,
-  )
-
-  step(4, 'The block device the Kata runtime attaches')
-  const image = buildInitdataImage(bytes)
-  await writeFileAtomic(join(out, 'initdata.img'), image, { what: 'initdata image' })
-  say(
-    `initdata.img: ${image.length} bytes; reads back to ${Buffer.from(readInitdataImage(image)).equals(Buffer.from(bytes)) ? 'the same bytes' : 'DIFFERENT BYTES'}`,
-  )
-
-  step(5, 'The guest checks the document against MRCONFIGID (TDX)')
-  const mrconfigid = bindingFor('tdx', document.algorithm, document.digest).value
-  checkBinding(document, 'tdx', mrconfigid)
-  say(`match: MRCONFIGID ${bytesToHex(mrconfigid)}`)
-
-  step(6, 'A deliberate mismatch: someone saved the document with Windows line ends')
-  const edited = new TextEncoder().encode(new TextDecoder().decode(bytes).replace(/\n/g, '\r\n'))
-  await writeFileAtomic(join(out, 'initdata-crlf.toml'), edited, { what: 'initdata document' })
-  const editedDocument = parseInitdata(edited)
-  try {
-    checkBinding(editedDocument, 'tdx', mrconfigid)
-    say('unexpected: the edited document matched')
-    return 1
-  } catch (error) {
-    if (!isInitguardError(error)) throw error
-    say(`refused (exit code 5 from \`initguard initdata verify\`): ${error.message}`)
-  }
-  const report = explainBinding(editedDocument, 'tdx', mrconfigid)
-  for (const finding of report.findings) say(`why: ${finding.explanation}.\nfix: ${finding.fix}.`)
-
-  step(7, 'A simulated SEV-SNP launch: the relying party checks HOST_DATA against the document')
-  say(
-    '(a synthetic AMD PKI stands in for the hardware; it is trusted only because we pass it explicitly)',
-  )
-  const simulated = simulateSnpLaunch(bindingFor('snp', document.algorithm, document.digest).value)
-  await writeFileAtomic(join(out, 'report.bin'), simulated.report, { what: 'SNP report' })
-  await writeFileAtomic(join(out, 'vcek.pem'), new TextEncoder().encode(simulated.vcekPem), {
-    what: 'VCEK',
-  })
-  await writeFileAtomic(join(out, 'test-roots.pem'), new TextEncoder().encode(simulated.rootsPem), {
-    what: 'test roots',
-  })
-  const snpEvidence = { report: parseSnpReport(simulated.report), certificates: [] }
-  const verified = verifySnpEvidence(snpEvidence, {
-    ...simulated.options,
-    policy: { initdata: document },
-  })
-  say(
-    `verified: ${verified.product} report signed by the ${verified.signingKey.toUpperCase()}, HOST_DATA ${verified.claims.host_data} binds initdata.toml`,
-  )
-  try {
-    verifySnpEvidence(snpEvidence, { ...simulated.options, policy: { initdata: editedDocument } })
-    say('unexpected: the edited document was accepted')
-    return 1
-  } catch (error) {
-    if (!isInitguardError(error)) throw error
-    say(`the CRLF copy is refused (exit code 5 from \`initguard evidence verify\`): ${error.code}`)
-  }
-
-  step(8, 'Inside the guest: the image policy from the verified document decides what may run')
-  if (!(await demoImagePolicy(say))) {
-    say('unexpected: an image decision went the wrong way')
-    return 1
-  }
-
-  say()
-  const dir = kept ?? 'DIR'
-  if (kept === undefined) {
-    say('Keep the files with `npx initguard demo --out DIR` (or `npm start -- --out DIR`), then')
-    say('try the same with the CLI:')
-  } else {
-    say('Try the same with the CLI:')
-  }
-  say(`  npx initguard initdata digest ${join(dir, 'initdata.toml')} --tee snp`)
-  say(
-    `  npx initguard initdata explain ${join(dir, 'initdata-crlf.toml')} --tee tdx --expected ${bytesToHex(mrconfigid)}`,
-  )
-  say(
-    `  npx initguard evidence verify ${join(dir, 'report.bin')} --certs ${join(dir, 'vcek.pem')} --trust-root ${join(dir, 'test-roots.pem')} --expect-initdata ${join(dir, 'initdata.toml')}`,
-  )
-  return report.findings.length > 0 ? 0 : 1
+export interface DemoEdits {
+  /** What the host changes after launch in the document the tampered guest's agent is given. */
+  readonly tampered: (document: string) => string
+  /** The document the other guest is launched with. */
+  readonly other: (document: string) => string
 }
 
-/** A report from a simulated Milan whose launch carried `hostData`, signed under a fresh test PKI. */
-function simulateSnpLaunch(hostData: Uint8Array): {
-  report: Uint8Array
-  vcekPem: string
-  rootsPem: string
-  options: SnpVerifyOptions
-} {
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000)
-  const notBefore = new Date(now.getTime() - 86_400_000)
-  const notAfter = new Date(now.getTime() + 30 * 86_400_000)
-  const pki = createAmdTestPki({ product: 'Milan', notBefore, notAfter })
-  const fields = defaultSnpReportFields('Milan')
-  const vcek = pki.issueVcek({
-    chipId: fields.chipId,
-    tcb: defaultSnpTcb('Milan'),
-    notBefore,
-    notAfter,
+const DEFAULT_EDITS: DemoEdits = { tampered: allowExec, other: allowExec }
+
+/**
+ * The demo, writing to `out`; `kept` is the directory the files stay in afterwards (`--out`), or
+ * undefined when `out` is temporary. Returns 0 only when every outcome was the expected one.
+ */
+export async function runDemo(
+  out: string,
+  kept: string | undefined,
+  io: CliIo,
+  edits: DemoEdits = DEFAULT_EDITS,
+): Promise<number> {
+  const started = performance.now()
+  const story = new Narrative(io)
+  story.say('Initguard: the whole system on simulated TEEs (no root, no network).')
+  story.say(`Example inputs: ${EXAMPLES}`)
+  story.say(`Files: ${out}${kept === undefined ? ' (temporary: removed at the end)' : ''}`)
+  const document = await demoInitdataDocument(story, out)
+  await demoSnpEvidence(story, out, document)
+  await withDemoChildren(async () => {
+    const system = await startDemoSystem(story, out)
+    if (system === undefined) return
+    await story.attempt('the honest guest', () => demoHonestGuest(story, system, out))
+    await story.attempt('the tampered guest', () =>
+      demoTamperedGuest(story, system, out, edits.tampered),
+    )
+    await story.attempt('the other guest', () => demoOtherGuest(story, system, out, edits.other))
+    const stopped = await system.kbs.stop()
+    story.say()
+    story.check(stopped === 0, 'the KBS stopped cleanly on SIGTERM', `exit ${stopped}`)
   })
-  const roots = {
-    product: 'Milan' as const,
-    ark: pki.ark.pem,
-    ask: pki.ask.pem,
-    asvk: '',
-    fingerprints: { ark: '', ask: '', asvk: '' },
-  }
-  return {
-    report: buildSnpReport({ product: 'Milan', hostData }, vcek.privateKey),
-    vcekPem: vcek.pem,
-    rootsPem: pki.vcekChainPem,
-    options: { now, anchors: { roots: { Milan: roots } }, certificates: [vcek.der] },
-  }
+  story.say()
+  story.say(story.summary((performance.now() - started) / 1000))
+  hints(story, kept)
+  // 5, as for any expectation not met: an outcome other than the expected one is not a bug here.
+  return story.allExpected ? 0 : 5
+}
+
+function hints(story: Narrative, kept: string | undefined): void {
+  const dir = kept ?? 'DIR'
+  story.say()
+  story.say(
+    kept === undefined
+      ? 'Keep the files with `npx initguard demo --out DIR` (or `npm start -- --out DIR`), then try:'
+      : 'Try the same with the CLI:',
+  )
+  story.say(`  npx initguard initdata digest ${join(dir, 'initdata.toml')} --tee snp`)
+  story.say(
+    `  npx initguard agent check-initdata --initdata ${join(dir, 'initdata-tampered.toml')} --tee sim --sim-dir ${join(dir, 'sim')} --sim-guest tampered`,
+  )
+  story.say(
+    `  npx initguard evidence verify ${join(dir, 'report.bin')} --certs ${join(dir, 'vcek.pem')} --trust-root ${join(dir, 'test-roots.pem')} --expect-initdata ${join(dir, 'initdata.toml')}`,
+  )
 }

@@ -1,0 +1,149 @@
+/**
+ * The demo's three guests, each launched with `sim launch` and running `initguard agent start` (a
+ * child process): the honest guest gets its secret; a guest whose document was edited after
+ * launch has an agent that refuses to start; a guest launched with another, self-consistent
+ * document has an agent that starts, and the KBS refuses it (403, the reason from its audit log).
+ *
+ * @module
+ */
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { InternalError } from '@initguard/core'
+import { startInitguard, type ChildStart } from './demo-child-process.ts'
+import { demoImagePolicy } from './demo-image-policy.ts'
+import type { Narrative } from './demo-narrative.ts'
+import { DEMO_SECRET_PATH, firstLine, initguardHere, type DemoSystem } from './demo-system.ts'
+
+/** What the host changes in the document: the workload's policy now lets it exec into the pod. */
+export function allowExec(document: string): string {
+  const edited = document.replace(
+    'default ExecProcessRequest := false',
+    'default ExecProcessRequest := true',
+  )
+  if (edited === document)
+    throw new InternalError(
+      'ERR_DEMO_EXAMPLE_POLICY',
+      'the example policy.rego no longer denies exec',
+      {
+        hint: 'restore `default ExecProcessRequest := false` in packages/cli/examples/policy.rego',
+      },
+    )
+  return edited
+}
+
+/** One guest of the demo: its name, what it is launched with and what its agent is given. */
+export interface DemoGuest {
+  readonly name: string
+  readonly launchedWith: string
+  readonly agentGiven: string
+}
+
+/** Launch `guest` in the simulator; false (reported) when that fails. */
+export async function launchGuest(
+  story: Narrative,
+  system: DemoSystem,
+  guest: DemoGuest,
+): Promise<boolean> {
+  const run = await initguardHere([
+    ...['sim', 'launch', '--sim-dir', system.simDir, '--tee', 'snp', '--replace'],
+    ...['--initdata', guest.launchedWith, '--name', guest.name],
+  ])
+  const hostData = /HOST_DATA ([0-9a-f]{24})/.exec(run.stdout)?.[1] ?? '?'
+  return story.check(
+    run.code === 0,
+    `sim launch ${guest.name}: SEV-SNP, HOST_DATA ${hostData}… fixed from ${guest.launchedWith.split('/').pop() ?? ''}`,
+    `exit ${run.code}: ${firstLine(run.stderr)}`,
+  )
+}
+
+/** Start the agent of `guest` (`agent start`, a child process on a free loopback port). */
+export function startAgent(system: DemoSystem, out: string, guest: DemoGuest): Promise<ChildStart> {
+  return startInitguard(
+    [
+      ...['agent', 'start', '--initdata', guest.agentGiven, '--tee', 'sim'],
+      ...['--sim-dir', system.simDir, '--sim-guest', guest.name, '--listen', '127.0.0.1:0'],
+      ...['--runtime-dir', join(out, `run-${guest.name}`)],
+    ],
+    {
+      ready: /initguard agent ready: (http:\/\/127\.0\.0\.1:\d+)/,
+      logFile: join(out, `agent-${guest.name}.log`),
+    },
+  )
+}
+
+/** GET `path` from an agent's guest API. */
+export async function guestGet(
+  base: string,
+  path: string,
+): Promise<{ status: number; body: Buffer }> {
+  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) })
+  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) }
+}
+
+/** Guest 1: launched with the registered document, its agent given the same. */
+export async function demoHonestGuest(
+  story: Narrative,
+  system: DemoSystem,
+  out: string,
+): Promise<void> {
+  const guest = { name: 'honest', launchedWith: system.document, agentGiven: system.document }
+  story.step('Guest "honest": launched with initdata-kbs.toml, its agent given the same')
+  if (!(await launchGuest(story, system, guest))) return
+  const started = await startAgent(system, out, guest)
+  if (started.kind === 'exited') {
+    story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
+    return
+  }
+  const base = started.match[1] ?? ''
+  story.pass(`agent start (pid ${started.child.pid}): init-data verified, guest API at ${base}`)
+  const secret = await guestGet(base, `/cdh/resource/${DEMO_SECRET_PATH}`)
+  story.check(
+    secret.status === 200 && secret.body.equals(Buffer.from(system.secret)),
+    `GET /cdh/resource/${DEMO_SECRET_PATH}: the agent attested to the pinned KBS and the secret was released, byte for byte`,
+    `HTTP ${secret.status}: ${secret.body.toString().slice(0, 200)}`,
+  )
+  const cdh = await guestGet(base, '/initdata/cdh.toml')
+  if (!story.check(cdh.status === 200, 'GET /initdata/cdh.toml: the verified cdh.toml')) return
+  story.say('  Inside the guest, the image policy from the verified cdh.toml decides what may run:')
+  await demoImagePolicy(story, cdh.body.toString('utf8'), system.releaseKey)
+  const stopped = await started.child.stop()
+  story.check(stopped === 0, 'agent stopped cleanly on SIGTERM', `exit ${stopped}`)
+}
+
+/**
+ * Guest 2: launched with the document; the host then gives its agent a copy changed by `edit`.
+ */
+export async function demoTamperedGuest(
+  story: Narrative,
+  system: DemoSystem,
+  out: string,
+  edit: (document: string) => string = allowExec,
+): Promise<void> {
+  const agentGiven = join(out, 'initdata-tampered.toml')
+  const guest = { name: 'tampered', launchedWith: system.document, agentGiven }
+  story.step(
+    'Guest "tampered": launched with initdata-kbs.toml; after launch the host edits it (policy.rego allows exec)',
+  )
+  await writeFile(agentGiven, edit(system.documentText), { mode: 0o600 })
+  if (!(await launchGuest(story, system, guest))) return
+  const started = await startAgent(system, out, guest)
+  if (started.kind === 'ready') {
+    story.fail(`the agent started with the edited document (${started.match[0]})`)
+    await started.child.stop()
+    return
+  }
+  const output = started.child.output()
+  story.check(
+    started.code === 5 && output.includes('ERR_AGENT_INITDATA_MISMATCH'),
+    `agent start refused to start: exit ${started.code}, ${/code: (\S+)/.exec(output)?.[1] ?? 'no code'}`,
+    firstLine(output),
+  )
+  const expected = /expected ([0-9a-f]{16,})/.exec(output)?.[1]
+  const found = /found ([0-9a-f]{16,})/.exec(output)?.[1]
+  if (expected !== undefined && found !== undefined)
+    story.detail(
+      `HOST_DATA expected ${expected.slice(0, 24)}… (the edited copy's digest), found ${found.slice(0, 24)}… (fixed at launch)`,
+    )
+  const written = await readdir(join(out, `run-${guest.name}`)).catch(() => [])
+  story.check(written.length === 0, 'nothing written, nothing served', written.join(', '))
+}

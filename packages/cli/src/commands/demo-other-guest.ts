@@ -1,0 +1,85 @@
+/**
+ * The demo's third guest: launched with another document, consistent with its launch (the same
+ * edit as the tampered guest's, but made before launch). Its agent starts, since its document
+ * matches its TEE; the KBS refuses it (403), and its audit log says why.
+ *
+ * @module
+ */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { UnavailableError } from '@initguard/core'
+import { allowExec, guestGet, launchGuest, startAgent } from './demo-guests.ts'
+import type { Narrative } from './demo-narrative.ts'
+import { DEMO_SECRET_PATH, firstLine, type DemoSystem } from './demo-system.ts'
+
+interface AuditEntry {
+  readonly id: number
+  readonly action?: string
+  readonly outcome?: string
+  readonly reason?: string
+  readonly detail?: string
+}
+
+/** A guest API error body (`{code, message}`) as one line. */
+function guestApiError(body: string): string {
+  try {
+    const error = JSON.parse(body) as { code?: string; message?: string }
+    return `${error.code ?? '?'}: ${error.message ?? ''}`
+  } catch {
+    return body.slice(0, 160)
+  }
+}
+
+/** The audit entries after `after` (`kbs admin audit --json`). */
+async function auditAfter(system: DemoSystem, after: number): Promise<readonly AuditEntry[]> {
+  const run = await system.admin('audit', '--json', '--after', String(after))
+  if (run.code !== 0)
+    throw new UnavailableError('ERR_DEMO_AUDIT', `kbs admin audit exited ${run.code}`, {
+      details: { output: run.stdout.slice(0, 500) },
+      hint: 'see kbs.log in the demo directory',
+    })
+  return (JSON.parse(run.stdout) as { result: { entries: AuditEntry[] } }).result.entries
+}
+
+/** Guest 3: launched with `edit` applied to the registered document, its agent given the same. */
+export async function demoOtherGuest(
+  story: Narrative,
+  system: DemoSystem,
+  out: string,
+  edit: (document: string) => string = allowExec,
+): Promise<void> {
+  const other = join(out, 'initdata-other.toml')
+  const guest = { name: 'other', launchedWith: other, agentGiven: other }
+  story.step(
+    'Guest "other": launched with its own document (policy.rego allows exec), its agent given the same',
+  )
+  await writeFile(other, edit(system.documentText), { mode: 0o600 })
+  if (!(await launchGuest(story, system, guest))) return
+  const started = await startAgent(system, out, guest)
+  if (started.kind === 'exited') {
+    story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
+    return
+  }
+  const base = started.match[1] ?? ''
+  story.pass(`agent start (pid ${started.child.pid}): its document matches its launch, serving`)
+  const before = await auditAfter(system, 0)
+  const last = before.at(-1)?.id ?? 0
+  const refused = await guestGet(base, `/cdh/resource/${DEMO_SECRET_PATH}`)
+  const body = refused.body.toString('utf8')
+  story.check(
+    refused.status === 403,
+    `GET /cdh/resource/${DEMO_SECRET_PATH}: HTTP ${refused.status}, the KBS refused it`,
+    body.slice(0, 200),
+  )
+  story.detail(guestApiError(body))
+  const denied = (await auditAfter(system, last)).find(
+    (entry) => entry.action === 'attest' && entry.outcome === 'denied',
+  )
+  story.check(
+    denied !== undefined,
+    `kbs admin audit: attestation denied, ${denied?.reason ?? '?'}`,
+    'no denied attestation in the audit log',
+  )
+  if (denied?.detail !== undefined) story.detail(denied.detail)
+  await started.child.stop()
+}
