@@ -22,13 +22,14 @@ import {
   MalformedInputError,
   VerificationError,
 } from '@initguard/core'
+import { TEE_FIELDS } from '@initguard/initdata'
 import { parseCertTable, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
 import { parseDcapQuote, type DcapQuote } from '@initguard/tdx'
 import type { TrusteeTdxEvidenceJson } from '@initguard/tee-simulator'
 import type { GuestReport, GuestTeeKind } from './guest-tee.ts'
 
 /** MRCONFIGID is 48 bytes. */
-export const MRCONFIGID_SIZE = 48
+const MRCONFIGID_SIZE = TEE_FIELDS.tdx.length
 
 function malformed(tee: GuestTeeKind, what: string, source: string, error: unknown): never {
   const causeCode = isInitguardError(error) ? error.code : 'unknown'
@@ -44,7 +45,13 @@ function malformed(tee: GuestTeeKind, what: string, source: string, error: unkno
   )
 }
 
-function checkReportData(
+/**
+ * Refuse a report whose REPORT_DATA is not the one asked for (it answers somebody else's request),
+ * on hardware and simulated guests alike.
+ *
+ * @throws {@link VerificationError} `ERR_TEE_REPORT_DATA_MISMATCH`.
+ */
+export function checkReportData(
   tee: GuestTeeKind,
   found: Uint8Array,
   requested: Uint8Array,
