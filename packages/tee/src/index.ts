@@ -13,7 +13,7 @@ export type { SimulatedGuestOptions } from './simulated-guest.ts'
 // hardware TEEs (tee-hw)
 export { openHardwareTee } from './hardware-tee.ts'
 export type { OpenHardwareTeeOptions } from './hardware-tee.ts'
-export { openConfigfsTsm, TSM_PRIVLEVEL_MAX } from './configfs-tsm.ts'
+export { openConfigfsTsm, checkSnpPrivlevel, TSM_PRIVLEVEL_MAX } from './configfs-tsm.ts'
 export { DEFAULT_CONFIGFS_TSM_DIR, TSM_PROVIDERS } from './configfs-tsm-entry.ts'
 export type { ConfigfsTsmOptions } from './configfs-tsm.ts'
 export { DEFAULT_CCEL_PATH, DEFAULT_TDX_MEASUREMENTS_DIR } from './tdx-platform.ts'
