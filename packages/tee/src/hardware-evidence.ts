@@ -1,7 +1,8 @@
 /**
  * From the bytes a TEE interface returned to a {@link GuestReport}: parse the report or quote,
- * read the init-time field and REPORT_DATA from it, check that REPORT_DATA is what was asked for,
- * and write the evidence in Trustee's shape (guest-side.md §2.2):
+ * read REPORT_DATA and the init-time field from it, check that REPORT_DATA is what was asked for
+ * (and, for a TDX quote the host returned, that its MRCONFIGID is the one sysfs gives, which is
+ * the field reported), and write the evidence in Trustee's shape (guest-side.md §2.2):
  *
  * ```text
  * snp  {"attestation_report": {…sev crate serde…}, "cert_chain": [{"cert_type", "data"}…] | null}
