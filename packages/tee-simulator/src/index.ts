@@ -240,6 +240,7 @@ export {
 } from './simulator-manifest.ts'
 export type { SimulatorManifest, SimulatorFileName } from './simulator-manifest.ts'
 export { loadSimulator, simulatorTrust } from './simulator-load.ts'
+export { errnoOf } from './simulator-files.ts'
 export type { TeeSimulator } from './simulator-load.ts'
 export { initSimulator } from './simulator-init.ts'
 export type { InitSimulatorOptions, InitSimulatorResult } from './simulator-init.ts'

@@ -81,7 +81,10 @@ export interface TrusteeTdxEvidenceJson {
   readonly quote: string
 }
 
-/** The largest REPORT_DATA: 64 bytes on SEV-SNP and TDX alike. */
+/**
+ * The largest REPORT_DATA: 64 bytes on SEV-SNP, TDX and SGX alike (`@initguard/tee` re-exports it
+ * as `REPORT_DATA_SIZE`).
+ */
 export const SIMULATOR_REPORT_DATA_MAX = 64
 
 const SNP_POLICY = 0x30000n
@@ -94,14 +97,22 @@ const TD_ATTRIBUTES_DEBUG = 1n
 const TD_ATTRIBUTES_MIGRATABLE = 1n << 29n
 
 /**
- * `reportData` zero-padded to 64 bytes.
+ * `reportData` zero-padded to 64 bytes, as every TEE pads it. The one implementation for the
+ * simulator and the guest's TEE interfaces (`@initguard/tee`), which pass their own code.
  *
- * @throws {@link UsageError} `ERR_SIM_REPORT_DATA_TOO_LONG` above 64 bytes.
+ * @param code - the error's code: `ERR_SIM_REPORT_DATA_TOO_LONG` (default) for the simulator,
+ *   `ERR_TEE_REPORT_DATA_TOO_LONG` for a guest TEE interface.
+ * @throws {@link UsageError} `code` above 64 bytes.
  */
-export function padReportData(reportData: Uint8Array): Uint8Array {
+export function padReportData(
+  reportData: Uint8Array,
+  code:
+    | 'ERR_SIM_REPORT_DATA_TOO_LONG'
+    | 'ERR_TEE_REPORT_DATA_TOO_LONG' = 'ERR_SIM_REPORT_DATA_TOO_LONG',
+): Uint8Array {
   if (reportData.length > SIMULATOR_REPORT_DATA_MAX) {
     throw new UsageError(
-      'ERR_SIM_REPORT_DATA_TOO_LONG',
+      code,
       `report data is at most ${SIMULATOR_REPORT_DATA_MAX} bytes (got ${reportData.length})`,
       {
         details: { length: reportData.length, max: SIMULATOR_REPORT_DATA_MAX },

@@ -43,7 +43,10 @@ export function simIoError(
   return simDirError(code, message, path, hint, cause)
 }
 
-/** The `code` of a Node.js system error (`ENOENT`, …), if it has one. */
+/**
+ * The `code` of a Node.js system error (`ENOENT`, …), if it has one. Shared with the guest's TEE
+ * interfaces (`@initguard/tee`).
+ */
 export function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined

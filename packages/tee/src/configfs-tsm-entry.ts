@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { mkdir, rmdir } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import { LocalIoError, UnavailableError } from '@initguard/core'
+import { isInitguardError, LocalIoError, UnavailableError } from '@initguard/core'
 import { errnoOf, readOptionalTeeFile, teeFileError } from './tee-files.ts'
+import type { TeePlatformOps } from './tee-platform-ops.ts'
 
 /** Where the kernel's configfs-tsm report entries are made. */
 export const DEFAULT_CONFIGFS_TSM_DIR = '/sys/kernel/config/tsm/report'
@@ -17,30 +17,12 @@ export const DEFAULT_CONFIGFS_TSM_DIR = '/sys/kernel/config/tsm/report'
 /** The `provider` each TEE's driver registers. */
 export const TSM_PROVIDERS = { snp: 'sev_guest', tdx: 'tdx_guest' } as const
 
-/**
- * How entries are made and removed. On configfs `rmdir` removes an entry together with its
- * attribute files and `mkdir` makes them appear at once, which no ordinary file system does; a
- * stand-in tree in tests supplies its own pair (see `tsm-stand-in-test-support.ts`). Production
- * always uses {@link CONFIGFS_ENTRY_OPS}.
- */
-export interface ConfigfsEntryOps {
-  create(path: string): Promise<void>
-  remove(path: string): Promise<void>
-}
-
-/** The real configfs: plain `mkdir` and `rmdir`. */
-export const CONFIGFS_ENTRY_OPS: ConfigfsEntryOps = {
-  create: async (path) => {
-    await mkdir(path)
-  },
-  remove: (path) => rmdir(path),
-}
-
-/** Make a new entry, with the errors that say why configfs-tsm is not there. */
-async function createEntry(ops: ConfigfsEntryOps, dir: string, entry: string): Promise<void> {
+/** Make a new entry (`ops.create`), with the errors that say why configfs-tsm is not there. */
+async function createEntry(ops: TeePlatformOps, dir: string, entry: string): Promise<void> {
   try {
     await ops.create(entry)
   } catch (error) {
+    if (isInitguardError(error)) throw error
     const errno = errnoOf(error)
     if (errno === 'ENOENT' || errno === 'ENOTDIR') {
       throw new UnavailableError(
@@ -93,7 +75,7 @@ export async function readProvider(entry: string, dir: string): Promise<string> 
  * in its message and as its `cause`.
  */
 export async function withTsmEntry<T>(
-  ops: ConfigfsEntryOps,
+  ops: TeePlatformOps,
   dir: string,
   work: (entry: string) => Promise<T>,
 ): Promise<T> {

@@ -4,9 +4,15 @@
  *
  * ```text
  * read   attestation_type     must be "dcap" (the manifest's sgx.remote_attestation = "dcap")
+ * read   my_target_info       this enclave's TARGETINFO (512 bytes)
+ * write  target_info          that TARGETINFO: the local report is made for this enclave
  * write  user_report_data     REPORT_DATA, 64 bytes
+ * read   report               the enclave's local SGX REPORT over it (EREPORT, 432 bytes)
  * read   quote                a DCAP quote (v3) over that REPORT_DATA
  * ```
+ *
+ * The quote is made outside the enclave (AESM and the quoting enclave, untrusted), so its CONFIGID
+ * is only taken after it equals the local report's (gramine-sgx-evidence.ts).
  *
  * The files belong to the enclave process and hold one request at a time, so requests on one
  * {@link GuestTee} are serialised (two interleaved requests would read each other's quote; the
@@ -17,7 +23,7 @@
 import { join } from 'node:path'
 import { UnavailableError } from '@initguard/core'
 import type { GuestReport, GuestTee } from './guest-tee.ts'
-import { sgxGuestReport } from './hardware-evidence.ts'
+import { sgxGuestReport } from './gramine-sgx-evidence.ts'
 import {
   padReportData,
   readOptionalTeeFile,
@@ -74,7 +80,10 @@ export async function openGramineSgx(
 
   const request = async (requested: Uint8Array, signal?: AbortSignal): Promise<GuestReport> => {
     throwIfAborted(signal)
+    const targetInfo = await readTeeFile(join(dir, 'my_target_info'), 'SGX my_target_info')
+    await writeTeeFile(join(dir, 'target_info'), targetInfo, 'SGX target_info')
     await writeTeeFile(join(dir, 'user_report_data'), requested, 'user_report_data (REPORT_DATA)')
+    const localReport = await readTeeFile(join(dir, 'report'), 'SGX local report')
     const quote = await readTeeFile(join(dir, 'quote'), 'SGX quote')
     if (quote.length === 0) {
       throw new UnavailableError(
@@ -86,7 +95,7 @@ export async function openGramineSgx(
         },
       )
     }
-    return sgxGuestReport(quote, requested, description)
+    return sgxGuestReport(quote, localReport, requested, description)
   }
 
   return {

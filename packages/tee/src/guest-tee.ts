@@ -5,14 +5,18 @@
  * a simulated guest) answers one question: "give me a fresh report over these 64 bytes of
  * REPORT_DATA", and hands back both the evidence in the shape the KBS expects in
  * `tee-evidence.primary_evidence` (Trustee's JSON, guest-side.md §2.2) and the init-time field the
- * report carries (HOST_DATA, MRCONFIGID or CONFIGID), read from that same report, so the agent
- * compares the document with what the hardware signed, never with a value the host could supply.
+ * report carries (HOST_DATA, MRCONFIGID or CONFIGID), read from a source the host cannot forge, so
+ * the agent compares the document with what the hardware vouches for, never with a value the host
+ * could supply. Where the evidence passes through the host (TDX and SGX quotes are made outside
+ * the TEE), the field is taken from the TEE itself and the quote must carry the same value.
  *
  * ```text
  * tee   init-time field    length   where it is read
- * snp   HOST_DATA          32       attestation report offset 0x0C0
- * tdx   MRCONFIGID         48       TD report body (quote v4/v5)
- * sgx   CONFIGID           64       SGX report body offset 0x0C0
+ * snp   HOST_DATA          32       attestation report offset 0x0C0 (signed by the firmware)
+ * tdx   MRCONFIGID         48       sysfs tdx_guest/measurements/mrconfigid (the TD's TDREPORT);
+ *                                   the quote's TD report body must equal it
+ * sgx   CONFIGID           64       Gramine's local SGX REPORT offset 0x0C0 (EREPORT);
+ *                                   the quote's report body must equal it
  * ```
  *
  * @module
@@ -25,8 +29,8 @@ export type GuestTeeKind = 'snp' | 'tdx' | 'sgx'
 export interface GuestReport {
   readonly tee: GuestTeeKind
   /**
-   * The init-time field exactly as the report carries it: HOST_DATA (32 bytes), MRCONFIGID (48)
-   * or CONFIGID (64). Read from the signed report itself.
+   * The init-time field: HOST_DATA (32 bytes), MRCONFIGID (48) or CONFIGID (64), from the source
+   * in the module comment's table (equal to the value the evidence carries).
    */
   readonly initDataField: Uint8Array
   /** The REPORT_DATA the report carries (64 bytes), read back from the report. */

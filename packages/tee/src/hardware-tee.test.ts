@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected, rejectedCode } from '@initguard/testkit'
-import { detectHardwareTee, openHardwareTee } from './hardware-tee.ts'
+import { openHardwareTee } from './hardware-tee.ts'
+import { detectHardwareTee } from './hardware-tee-detection.ts'
 import { startStandIn, type StandIn, type TsmScenario } from './tsm-stand-in-test-support.ts'
 
 let standIn: StandIn
@@ -32,7 +33,8 @@ async function platform(tsm: TsmScenario | undefined, gramine: string | undefine
   const gramineAttestationDir = join(base, 'attestation')
   await mkdir(base)
   if (tsm !== undefined) await mkdir(configfsTsmDir)
-  if (gramine !== undefined) await standIn.gramine(gramineAttestationDir, gramine)
+  if (gramine !== undefined)
+    await standIn.gramine(gramineAttestationDir, { attestationType: gramine })
   const ops = standIn.entryOps(tsm ?? { provider: 'sev_guest' })
   return { configfsTsmDir, gramineAttestationDir, ops }
 }
@@ -84,6 +86,17 @@ describe('detection', () => {
       openHardwareTee({ tee: 'auto', configfsTsmDir: none, gramineAttestationDir: none }),
     )
     expect(error.code).toBe('ERR_TEE_NOT_FOUND')
+  })
+
+  it('does not take an ordinary directory for configfs-tsm (the production file-system check)', async () => {
+    const none = join(root, 'nothing')
+    const configfsTsmDir = join(root, 'plain-report')
+    await mkdir(configfsTsmDir)
+    const options = { tee: 'auto', configfsTsmDir, gramineAttestationDir: none } as const
+    const error = await rejected(openHardwareTee(options))
+    expect(error.code).toBe('ERR_TEE_NOT_FOUND')
+    expect(error.message).toContain(`${configfsTsmDir} is not on configfs`)
+    expect(await readdir(configfsTsmDir)).toEqual([])
   })
 })
 

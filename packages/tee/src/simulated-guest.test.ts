@@ -14,11 +14,14 @@ import { parseTrusteeDcapEvidence, verifyDcapQuote } from '@initguard/tdx'
 import {
   initSimulator,
   launchSimulatedGuest,
+  loadSimulatedGuest,
+  loadSimulator,
+  simulateGuestEvidence,
   simulatorTrust,
   type SimulatorTrust,
 } from '@initguard/tee-simulator'
-import { rejected } from '@initguard/testkit'
-import { openSimulatedGuest } from './simulated-guest.ts'
+import { rejected, thrown } from '@initguard/testkit'
+import { openSimulatedGuest, readBack } from './simulated-guest.ts'
 
 let root: string
 let simDir: string
@@ -101,17 +104,27 @@ describe('openSimulatedGuest', () => {
     )
   })
 
-  it('refuses report data above 64 bytes, and an aborted request, with coded errors', async () => {
+  it('refuses report data above 64 bytes, and an aborted request, with the hardware paths’ codes', async () => {
     const guest = await openSimulatedGuest({ simDir, guest: 'snp' })
     expect((await rejected(guest.report(new Uint8Array(65)))).code).toBe(
-      'ERR_SIM_REPORT_DATA_TOO_LONG',
+      'ERR_TEE_REPORT_DATA_TOO_LONG',
     )
     const cancelled = await rejected(guest.report(new Uint8Array(64), AbortSignal.abort()))
-    expect([cancelled.category, cancelled.code]).toEqual([
-      'unavailable',
-      'ERR_TEE_REPORT_CANCELLED',
-    ])
+    expect([cancelled.category, cancelled.code]).toEqual(['unavailable', 'ERR_TEE_REPORT_ABORTED'])
   })
+
+  it.each(['snp', 'tdx'] as const)(
+    '%s: refuses evidence whose REPORT_DATA is not the one asked for',
+    async (tee) => {
+      const { material } = await loadSimulator(simDir)
+      const record = await loadSimulatedGuest(simDir, tee)
+      const asked = new Uint8Array(64).fill(1)
+      const made = simulateGuestEvidence(material, record, new Uint8Array(64).fill(2))
+      const error = thrown(() => readBack(made, asked, 'a test'))
+      expect([error.category, error.code]).toEqual(['verification', 'ERR_TEE_REPORT_DATA_MISMATCH'])
+      expect(readBack(made, new Uint8Array(64).fill(2), 'a test').tee).toBe(tee)
+    },
+  )
 
   it('names the directory and `sim launch` for a guest never launched', async () => {
     const error = await rejected(openSimulatedGuest({ simDir, guest: 'nobody' }))

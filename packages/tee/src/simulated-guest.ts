@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InternalError, UnavailableError } from '@initguard/core'
+import { InternalError } from '@initguard/core'
 import { parseTrusteeSnpEvidence } from '@initguard/snp'
 import { parseTrusteeDcapEvidence } from '@initguard/tdx'
 import {
@@ -17,6 +17,8 @@ import {
   type SimulatedGuestEvidence,
 } from '@initguard/tee-simulator'
 import type { GuestReport, GuestTee } from './guest-tee.ts'
+import { checkReportData } from './hardware-evidence.ts'
+import { padReportData, throwIfAborted } from './tee-files.ts'
 
 /** Options for {@link openSimulatedGuest}. */
 export interface SimulatedGuestOptions {
@@ -30,19 +32,31 @@ const TEE_NAMES = { snp: 'SEV-SNP', tdx: 'TDX' } as const
 
 /**
  * The report's init-time field and REPORT_DATA, parsed from the evidence as it goes on the wire
- * (JSON text), so what the agent compares is what a verifier will read.
+ * (JSON text), so what the agent compares is what a verifier will read; REPORT_DATA must be the
+ * `requested` 64 bytes, as on hardware.
+ *
+ * @internal exported for the read-back test.
+ * @throws `VerificationError` `ERR_TEE_REPORT_DATA_MISMATCH`.
  */
-function readBack(made: SimulatedGuestEvidence): GuestReport {
+export function readBack(
+  made: SimulatedGuestEvidence,
+  requested: Uint8Array,
+  source: string,
+): GuestReport {
   const evidence: unknown = JSON.parse(JSON.stringify(made.evidence))
+  let report: GuestReport
   if (made.tee === 'snp') {
-    const { report } = parseTrusteeSnpEvidence(evidence)
-    return { tee: 'snp', initDataField: report.hostData, reportData: report.reportData, evidence }
+    const { hostData, reportData } = parseTrusteeSnpEvidence(evidence).report
+    report = { tee: 'snp', initDataField: hostData, reportData, evidence }
+  } else {
+    const { body } = parseTrusteeDcapEvidence(evidence).quote
+    if (body.kind === 'sgx') {
+      throw new InternalError('ERR_INTERNAL', 'the simulated TDX guest made an SGX quote')
+    }
+    report = { tee: 'tdx', initDataField: body.mrConfigId, reportData: body.reportData, evidence }
   }
-  const { body } = parseTrusteeDcapEvidence(evidence).quote
-  if (body.kind === 'sgx') {
-    throw new InternalError('ERR_INTERNAL', 'the simulated TDX guest made an SGX quote')
-  }
-  return { tee: 'tdx', initDataField: body.mrConfigId, reportData: body.reportData, evidence }
+  checkReportData(report.tee, report.reportData, requested, source)
+  return report
 }
 
 /**
@@ -62,24 +76,18 @@ function readBack(made: SimulatedGuestEvidence): GuestReport {
 export async function openSimulatedGuest(options: SimulatedGuestOptions): Promise<GuestTee> {
   const record = await loadSimulatedGuest(options.simDir, options.guest)
   const { material } = await loadSimulator(options.simDir)
+  const description = `simulated ${TEE_NAMES[record.tee]} guest ${JSON.stringify(record.name)} of the TEE simulator in ${options.simDir}`
   return {
     tee: record.tee,
     simulated: true,
-    description: `simulated ${TEE_NAMES[record.tee]} guest ${JSON.stringify(record.name)} of the TEE simulator in ${options.simDir}`,
+    description,
     report(reportData: Uint8Array, signal?: AbortSignal): Promise<GuestReport> {
       try {
-        if (signal?.aborted === true) {
-          // The seam promises coded errors only: a cancelled request is not a bare AbortError.
-          throw new UnavailableError(
-            'ERR_TEE_REPORT_CANCELLED',
-            'the report request was cancelled',
-            {
-              cause: signal.reason,
-              hint: 'ask for the report again',
-            },
-          )
-        }
-        return Promise.resolve(readBack(simulateGuestEvidence(material, record, reportData)))
+        // The same checks and codes as the hardware paths (the seam promises coded errors only).
+        const requested = padReportData(reportData)
+        throwIfAborted(signal)
+        const made = simulateGuestEvidence(material, record, requested)
+        return Promise.resolve(readBack(made, requested, description))
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)))
       }

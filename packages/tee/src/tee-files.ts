@@ -10,37 +10,19 @@
  * @module
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { LocalIoError, UnavailableError, UsageError, type InitguardError } from '@initguard/core'
+import { LocalIoError, UnavailableError, type InitguardError } from '@initguard/core'
+import { errnoOf, padReportData as padToReportData } from '@initguard/tee-simulator'
 
-/** REPORT_DATA is 64 bytes on SEV-SNP, TDX and SGX alike. */
-export const REPORT_DATA_SIZE = 64
-
-/** The `code` of a Node.js system error (`ENOENT`, `EACCES`, …), or undefined. */
-export function errnoOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
-  const code: unknown = error.code
-  return typeof code === 'string' ? code : undefined
-}
+export { errnoOf }
 
 /**
- * `reportData` zero-padded to 64 bytes.
+ * `reportData` zero-padded to 64 bytes (the simulator's padding, with this package's code), for
+ * hardware and simulated guests alike.
  *
  * @throws {@link UsageError} `ERR_TEE_REPORT_DATA_TOO_LONG` above 64 bytes.
  */
 export function padReportData(reportData: Uint8Array): Uint8Array {
-  if (reportData.length > REPORT_DATA_SIZE) {
-    throw new UsageError(
-      'ERR_TEE_REPORT_DATA_TOO_LONG',
-      `report data is at most ${REPORT_DATA_SIZE} bytes (got ${reportData.length})`,
-      {
-        details: { length: reportData.length, max: REPORT_DATA_SIZE },
-        hint: 'hash longer data first, as the KBS protocol does (SHA-384 of the runtime data)',
-      },
-    )
-  }
-  const out = new Uint8Array(REPORT_DATA_SIZE)
-  out.set(reportData)
-  return out
+  return padToReportData(reportData, 'ERR_TEE_REPORT_DATA_TOO_LONG')
 }
 
 /**

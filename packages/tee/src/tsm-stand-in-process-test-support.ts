@@ -3,50 +3,66 @@
  * a stand-in configfs-tsm tree and a stand-in Gramine `/dev/attestation` the way the kernel and
  * Gramine do, with real-format reports signed under a fresh simulator PKI.
  *
- * configfs-tsm entry, once the parent says it was made (`populate`):
- * - `provider`, `generation`, `inblob`, and for `sev_guest` `privlevel`, `privlevel_floor` and
- *   `auxblob` (the certificate table) are ordinary files;
- * - `outblob` is a FIFO, so the agent's read blocks until this process answers, as the kernel's
- *   does while the TEE makes the report. When the read arrives it reads `inblob` (and
- *   `privlevel`, which becomes the report's VMPL), builds the report over it (SNP: fixed
- *   HOST_DATA; TDX: fixed MRCONFIGID), bumps `generation` by one as the kernel's inblob write
- *   would, then writes the report.
- * - Scenario knobs (`outblobFormat`: answer in another provider's format): `concurrentWriter` (another writer puts its own inblob in after the agent's:
- *   the report is over that, and generation rises by two), `otherReportData` (the report answers
- *   other REPORT_DATA, generation +1), `emptyOutblob`, `noCerts`, `privlevelFloor`, `provider`.
- * - On `remove` it does the part of configfs's rmdir an ordinary directory cannot: it releases an
- *   unanswered `outblob` and deletes the attribute files. The parent then calls the real `rmdir`.
+ * configfs-tsm entry, once the parent says it was made (`populate`), following the ABI
+ * (`Documentation/ABI/testing/configfs-tsm-report`):
+ * - `provider`, `privlevel_floor` and `auxblob` (the certificate table) are ordinary files;
+ * - `inblob` and (for `sev_guest`) `privlevel` are FIFOs this process drains
+ *   (tsm-stand-in-fifo-test-support.ts): every write bumps `generation`, as the kernel bumps it
+ *   on every write to `inblob` or an option attribute. Writes are told apart by their framing:
+ *   REPORT_DATA is 64 bytes a write, a privilege level one line;
+ * - `generation` and `outblob` are FIFOs answered on each read, after draining the written ones,
+ *   so a read sees every write made before it. `outblob` is the report (SNP: fixed HOST_DATA and
+ *   the VMPL last written to `privlevel`; TDX: fixed MRCONFIGID) over the last REPORT_DATA.
+ * - Scenario knobs: `concurrentWriter` (when the agent reads `outblob`, a second process writes
+ *   its own REPORT_DATA into `inblob` first: the report is over that, and generation rises by
+ *   two), `otherReportData` (the report answers other REPORT_DATA), `reportVmpl` (the report
+ *   claims another VMPL than was written), `outblobFormat` (answer in another provider's format),
+ *   `emptyOutblob`, `noCerts`, `privlevelFloor`, `provider`.
+ * - On `remove` it does the part of configfs's rmdir an ordinary directory cannot: it stops
+ *   answering and deletes the attribute files. The parent then calls the real `rmdir`.
  *
- * The stand-in does not count the agent's `privlevel` write in `generation` (it cannot see
- * ordinary-file writes as they happen); the agent reads `generation` after that write anyway.
- *
- * Gramine (`gramine`): `attestation_type` and `user_report_data` are files, `quote` a FIFO
- * answered with an SGX v3 quote (fixed CONFIGID) over `user_report_data`, for as many reads as
- * come (each from a fresh FIFO, as Gramine makes the quote anew on each read).
+ * Gramine (`gramine`): `attestation_type`, `my_target_info` (this enclave's TARGETINFO),
+ * `target_info` and `user_report_data` are files; `report` is a FIFO answered with an SGX REPORT
+ * (432 bytes, fixed CONFIGID) over `user_report_data` when `target_info` is `my_target_info` (an
+ * empty answer otherwise); `quote` a FIFO answered with an SGX v3 quote over `user_report_data`,
+ * with the fixed CONFIGID or, with `forgedConfigId`, another one (a quote the host made up).
  *
  * @module
  */
-import { generateKeyPairSync } from 'node:crypto'
-import { constants, openSync, closeSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { hexToBytes } from '@initguard/core'
+import { promisify } from 'node:util'
+import { concatBytes, hexToBytes } from '@initguard/core'
 import { buildCertTable } from '@initguard/snp'
 import {
   buildSgxQuote,
   buildSnpReport,
   buildTdxQuote,
   createSimulatorMaterial,
+  defaultSgxEnclaveFields,
+  encodeSgxReport,
   encodeTcbVersion,
   SIMULATOR_SNP_MEASUREMENT_HEX,
 } from '@initguard/tee-simulator'
-import type { StandInReply, StandInRequest, TsmScenario } from './tsm-stand-in-test-support.ts'
+import type {
+  GramineScenario,
+  StandInReply,
+  StandInRequest,
+  TsmScenario,
+} from './tsm-stand-in-test-support.ts'
 import {
   STAND_IN_CONFIG_ID,
   STAND_IN_HOST_DATA,
   STAND_IN_MR_CONFIG_ID,
 } from './tsm-stand-in-test-support.ts'
+import {
+  servedFifo,
+  writtenFifo,
+  type ServedFifo,
+  type WrittenFifo,
+} from './tsm-stand-in-fifo-test-support.ts'
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 })
 const material = createSimulatorMaterial({ now: new Date(), amdKeys: { ark: rsa(), ask: rsa() } })
@@ -63,8 +79,8 @@ function send(reply: StandInReply): void {
 }
 
 interface Entry {
-  answered: boolean
-  cancelled: boolean
+  readonly written: WrittenFifo[]
+  readonly served: ServedFifo[]
 }
 const entries = new Map<string, Entry>()
 
@@ -97,14 +113,17 @@ function report(provider: string, reportData: Uint8Array, vmpl: number): Uint8Ar
   return new TextEncoder().encode(`a ${provider} token`)
 }
 
+/** Another process writes 64 bytes of 0xEE into `inblob` (and is gone when this resolves). */
+async function secondWriter(inblob: string): Promise<void> {
+  const script = "require('node:fs').writeFileSync(process.argv[1], Buffer.alloc(64, 0xee))"
+  await promisify(execFile)(process.execPath, ['-e', script, inblob])
+}
+
 async function populate(path: string, scenario: TsmScenario): Promise<void> {
   const at = (name: string) => join(path, name)
   const snp = scenario.provider === 'sev_guest'
   await writeFile(at('provider'), `${scenario.provider}\n`)
-  await writeFile(at('generation'), '0\n')
-  await writeFile(at('inblob'), new Uint8Array(0))
   if (snp) {
-    await writeFile(at('privlevel'), '0\n')
     await writeFile(at('privlevel_floor'), `${scenario.privlevelFloor ?? 0}\n`)
     const certificates = [
       { kind: 'vcek' as const, data: der(material.snp.vcekPem) },
@@ -116,70 +135,83 @@ async function populate(path: string, scenario: TsmScenario): Promise<void> {
       scenario.noCerts === true ? new Uint8Array(0) : buildCertTable(certificates),
     )
   }
-  execFileSync('mkfifo', [at('outblob')])
-  const entry: Entry = { answered: false, cancelled: false }
-  entries.set(path, entry)
-  // Blocks (on a worker thread) until the agent opens outblob for reading.
-  const answer = open(at('outblob'), 'w').then(async (fifo) => {
-    try {
-      if (entry.cancelled) return
-      let inblob = new Uint8Array(await readFile(at('inblob')))
-      const vmpl = snp ? Number((await readFile(at('privlevel'), 'utf8')).trim()) : 0
-      let generation = Number((await readFile(at('generation'), 'utf8')).trim()) + 1
-      if (scenario.concurrentWriter === true) {
-        inblob = new Uint8Array(64).fill(0xee)
-        await writeFile(at('inblob'), inblob)
-        generation += 1
-      }
-      if (scenario.otherReportData === true) inblob = inblob.map((b, i) => (i === 0 ? b ^ 0xff : b))
-      await writeFile(at('generation'), `${generation}\n`)
-      if (scenario.emptyOutblob !== true)
-        await fifo.write(report(scenario.outblobFormat ?? scenario.provider, inblob, vmpl))
-      entry.answered = true
-    } finally {
-      await fifo.close()
+  const state = { generation: 0, inblob: new Uint8Array(64), vmpl: 0, secondWriter: false }
+  const inblob = writtenFifo(at('inblob'))
+  const privlevel = snp ? writtenFifo(at('privlevel')) : undefined
+  const drain = () => {
+    const data = inblob.drain()
+    for (let offset = 0; offset < data.length; offset += 64) {
+      state.inblob = data.slice(offset, offset + 64)
+      state.generation += 1
     }
+    const lines = new TextDecoder().decode(privlevel?.drain() ?? new Uint8Array(0))
+    for (const line of lines.split('\n').filter((l) => l !== '')) {
+      state.vmpl = Number(line)
+      state.generation += 1
+    }
+  }
+  const generation = servedFifo(at('generation'), () => {
+    drain()
+    return Promise.resolve(`${state.generation}\n`)
   })
-  answer.catch((error: unknown) => {
-    console.error(`stand-in: answering ${path}/outblob failed: ${String(error)}`)
+  const outblob = servedFifo(at('outblob'), async () => {
+    drain()
+    if (scenario.concurrentWriter === true && !state.secondWriter) {
+      state.secondWriter = true
+      await secondWriter(at('inblob'))
+      drain()
+    }
+    let reportData = state.inblob
+    if (scenario.otherReportData === true)
+      reportData = reportData.map((b, i) => (i === 0 ? b ^ 0xff : b))
+    if (scenario.emptyOutblob === true) return new Uint8Array(0)
+    const vmpl = scenario.reportVmpl ?? state.vmpl
+    return report(scenario.outblobFormat ?? scenario.provider, reportData, vmpl)
+  })
+  entries.set(path, {
+    written: privlevel === undefined ? [inblob] : [inblob, privlevel],
+    served: [generation, outblob],
   })
 }
 
 async function remove(path: string): Promise<void> {
   const entry = entries.get(path)
-  if (entry !== undefined && !entry.answered) {
-    // Release our own blocked open of outblob: open its read end without blocking, then close.
-    entry.cancelled = true
-    closeSync(openSync(join(path, 'outblob'), constants.O_RDONLY | constants.O_NONBLOCK))
-  }
   entries.delete(path)
+  if (entry !== undefined) {
+    await Promise.all(entry.served.map((served) => served.stop()))
+    for (const written of entry.written) written.close()
+  }
   for (const name of await readdir(path)) await unlink(join(path, name))
 }
 
-async function serveGramine(dir: string, attestationType: string): Promise<void> {
+/** An SGX REPORT (body, KEYID, MAC) as EREPORT makes it for the enclave itself. */
+function localReport(reportData: Uint8Array): Uint8Array {
+  const body = encodeSgxReport({
+    ...defaultSgxEnclaveFields(),
+    configId: STAND_IN_CONFIG_ID,
+    reportData,
+  })
+  return concatBytes([body, new Uint8Array(32), randomBytes(16)])
+}
+
+async function serveGramine(dir: string, scenario: GramineScenario): Promise<void> {
   await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'attestation_type'), `${attestationType}\n`)
-  await writeFile(join(dir, 'user_report_data'), new Uint8Array(64))
-  const quote = join(dir, 'quote')
-  execFileSync('mkfifo', [quote])
-  // Each answer gets a FIFO of its own: the answered one is replaced before its write end closes,
-  // so a reader still draining it never sees the next answer, and the next reader blocks until
-  // this loop has opened the new one.
-  const loop = async (): Promise<void> => {
-    for (;;) {
-      const fifo = await open(quote, 'w')
-      try {
-        const reportData = new Uint8Array(await readFile(join(dir, 'user_report_data')))
-        await fifo.write(buildSgxQuote({ configId: STAND_IN_CONFIG_ID, reportData }, signer))
-      } finally {
-        await unlink(quote)
-        execFileSync('mkfifo', [quote])
-        await fifo.close()
-      }
-    }
-  }
-  loop().catch((error: unknown) => {
-    console.error(`stand-in: serving ${quote} failed: ${String(error)}`)
+  const at = (name: string) => join(dir, name)
+  const targetInfo = randomBytes(512)
+  await writeFile(at('attestation_type'), `${scenario.attestationType}\n`)
+  await writeFile(at('my_target_info'), targetInfo)
+  await writeFile(at('target_info'), new Uint8Array(512))
+  await writeFile(at('user_report_data'), new Uint8Array(64))
+  servedFifo(at('report'), async () => {
+    const target = await readFile(at('target_info'))
+    if (!target.equals(targetInfo)) return new Uint8Array(0)
+    return localReport(new Uint8Array(await readFile(at('user_report_data'))))
+  })
+  const configId =
+    scenario.forgedConfigId === true ? STAND_IN_CONFIG_ID.map((b) => b ^ 0x5a) : STAND_IN_CONFIG_ID
+  servedFifo(at('quote'), async () => {
+    const reportData = new Uint8Array(await readFile(at('user_report_data')))
+    return buildSgxQuote({ configId, reportData }, signer)
   })
 }
 
@@ -187,7 +219,7 @@ process.on('message', (message: StandInRequest) => {
   const run = async (): Promise<void> => {
     if (message.type === 'populate') await populate(message.path, message.scenario)
     else if (message.type === 'remove') await remove(message.path)
-    else await serveGramine(message.dir, message.attestationType)
+    else await serveGramine(message.dir, message.scenario)
   }
   run().then(
     () => {

@@ -1,6 +1,6 @@
 /**
  * Tests' side of the stand-in kernel (`tsm-stand-in-process-test-support.ts`): starts it as a
- * child process, and hands out the {@link ConfigfsEntryOps} that make a stand-in tree behave like
+ * child process, and hands out the {@link TeePlatformOps} that make a stand-in tree behave like
  * configfs where an ordinary directory cannot:
  *
  * - `create`: the real `mkdir`, then the stand-in fills the entry before `create` returns (on
@@ -10,17 +10,24 @@
  *   then the real `rmdir` (configfs's `rmdir` removes an entry with its attributes; an ordinary
  *   `rmdir` of a non-empty directory fails).
  *
+ * - `checkSysfs`: nothing. The stand-in's TDX measurements directory is an ordinary directory;
+ *   this skips the sysfs check, as `create` skips the configfs check of the production `create`.
+ *
  * Every read and write of an attribute goes through the implementation's own file I/O to real
- * files the stand-in process answers; only these two directory operations are swapped, which is
- * why `openConfigfsTsm` and `detectHardwareTee` take the pair as an argument.
+ * files the stand-in process answers; only these operations are swapped, and only through the
+ * internal `openConfigfsTsmWith` and `detectHardwareTee`, which take them as an argument (the
+ * package's public functions always use the production operations and their file-system checks).
  *
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdir, rmdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll } from 'vitest'
 import type { SimulatorPublicMaterial } from '@initguard/tee-simulator'
-import type { ConfigfsEntryOps } from './configfs-tsm-entry.ts'
+import type { TeePlatformOps } from './tee-platform-ops.ts'
 
 /** HOST_DATA of every stand-in SNP report. */
 export const STAND_IN_HOST_DATA: Uint8Array = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
@@ -39,13 +46,22 @@ export interface TsmScenario {
   readonly noCerts?: boolean
   /** Answer with a report as this provider would make it (default: `provider`'s own format). */
   readonly outblobFormat?: string
+  /** The VMPL the SNP report claims (default: the one written to `privlevel`). */
+  readonly reportVmpl?: number
+}
+
+/** How the stand-in Gramine answers (see the process module). */
+export interface GramineScenario {
+  readonly attestationType: string
+  /** The quote carries another CONFIGID than the enclave's own report (a forged quote). */
+  readonly forgedConfigId?: boolean
 }
 
 /** What the parent asks the stand-in to do. */
 export type StandInCommand =
   | { readonly type: 'populate'; readonly path: string; readonly scenario: TsmScenario }
   | { readonly type: 'remove'; readonly path: string }
-  | { readonly type: 'gramine'; readonly dir: string; readonly attestationType: string }
+  | { readonly type: 'gramine'; readonly dir: string; readonly scenario: GramineScenario }
 
 /** Parent → stand-in: a command and the id its reply carries. */
 export type StandInRequest = StandInCommand & { readonly id: number }
@@ -61,12 +77,12 @@ export interface StandIn {
   /** The public trust material of the PKI its reports are signed under. */
   readonly trust: SimulatorPublicMaterial
   /** Entry operations for a stand-in tree answered with `scenario`; records what was made and removed. */
-  entryOps(scenario: TsmScenario): ConfigfsEntryOps & {
+  entryOps(scenario: TsmScenario): TeePlatformOps & {
     readonly created: string[]
     readonly removed: string[]
   }
   /** Serve a stand-in Gramine `/dev/attestation` in `dir`. */
-  gramine(dir: string, attestationType: string): Promise<void>
+  gramine(dir: string, scenario: GramineScenario): Promise<void>
   stop(): void
 }
 
@@ -123,11 +139,61 @@ export async function startStandIn(): Promise<StandIn> {
           await rmdir(path)
           removed.push(path)
         },
+        // The stand-in's measurements directory is an ordinary one: no sysfs check (see above).
+        checkSysfs: () => Promise.resolve(),
       }
     },
-    gramine: (dir, attestationType) => ask({ type: 'gramine', dir, attestationType }),
+    gramine: (dir, scenario) => ask({ type: 'gramine', dir, scenario }),
     stop() {
       child.kill('SIGKILL')
+    },
+  }
+}
+
+/** A stand-in kernel for one test file, and fresh stand-in report directories under a temp root. */
+export interface StandInTrees {
+  readonly standIn: StandIn
+  /** A fresh path under the temp root (nothing made there). */
+  path(name: string): string
+  /** A fresh stand-in report directory answered with `scenario`, and its entry operations. */
+  tree(scenario: TsmScenario): Promise<{ dir: string; ops: ReturnType<StandIn['entryOps']> }>
+  /** A fresh TDX measurements directory whose `mrconfigid` holds `value`. */
+  measurements(value: Uint8Array | string): Promise<string>
+}
+
+/** Start a stand-in kernel before the file's tests and stop it (and clean up) after them. */
+export function useStandInTrees(): StandInTrees {
+  let standIn: StandIn | undefined
+  let root = ''
+  let count = 0
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'initguard-tsm-'))
+    standIn = await startStandIn()
+  })
+  afterAll(async () => {
+    standIn?.stop()
+    await rm(root, { recursive: true, force: true })
+  })
+  const started = (): StandIn => {
+    if (standIn === undefined) throw new Error('the stand-in is not started yet')
+    return standIn
+  }
+  const path = (name: string) => join(root, `${name}-${count++}`)
+  return {
+    get standIn() {
+      return started()
+    },
+    path,
+    async tree(scenario) {
+      const dir = path('report')
+      await mkdir(dir)
+      return { dir, ops: started().entryOps(scenario) }
+    },
+    async measurements(value) {
+      const dir = path('measurements')
+      await mkdir(dir)
+      await writeFile(join(dir, 'mrconfigid'), value)
+      return dir
     },
   }
 }
