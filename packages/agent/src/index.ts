@@ -16,7 +16,11 @@ export {
   assertSafeDataKeys,
   isSafeDataKey,
 } from './initdata-check/verified-documents.ts'
-export { writeRuntimeFiles } from './initdata-check/runtime-files.ts'
+export {
+  UNBOUND_DOCUMENTS_DIR,
+  UNBOUND_MARKER_FILE,
+  writeRuntimeFiles,
+} from './initdata-check/runtime-files.ts'
 export type { RuntimeFiles } from './initdata-check/runtime-files.ts'
 export { establishInitdata } from './initdata-check/establish-initdata.ts'
 export type {

@@ -6,50 +6,37 @@
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
 import type { GuestTee } from '@initguard/tee'
 import { rejected } from '@initguard/testkit'
 import { establishInitdata } from './establish-initdata.ts'
-import { guestLauncher, type GuestLauncher } from './launched-guest-test-support.ts'
+import { temporaryGuestWorld } from './launched-guest-test-support.ts'
 import { INITDATA_DOCUMENT_FILE, isSafeDataKey } from './verified-documents.ts'
 
 const AA = '[token_configs.kbs]\nurl = "https://kbs.example:8080"\n'
 const DOCUMENT = `version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = '''\n${AA}'''\n"cdh.toml" = "[kbc]\\n"\n`
 const EVIL = DOCUMENT.replace('kbs.example', 'evil.example')
 
-let dir: string
-let guests: GuestLauncher
+const world = temporaryGuestWorld('initguard-agent-establish-')
 let counter = 0
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'initguard-agent-establish-'))
-  guests = await guestLauncher(join(dir, 'sim'))
-}, 120_000)
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
 
 /** A fresh document file and runtime directory path (not created). */
 function paths(content: string | Uint8Array = DOCUMENT): { source: string; runtime: string } {
   counter++
-  const source = join(dir, `initdata-${counter}.toml`)
+  const source = join(world.dir, `initdata-${counter}.toml`)
   writeFileSync(source, content)
-  return { source, runtime: join(dir, `run-${counter}`, 'initdata') }
+  return { source, runtime: join(world.dir, `run-${counter}`, 'initdata') }
 }
 
-const guest = (launchedWith = DOCUMENT): Promise<GuestTee> => guests.launch(launchedWith)
+const guest = (launchedWith = DOCUMENT): Promise<GuestTee> => world.guests.launch(launchedWith)
 
 /** The honest document checked from a file, its runtime directory created by the check. */
 async function establishedHonestly(): Promise<

@@ -17,7 +17,10 @@ export interface EstablishInitdataOptions {
   readonly tee: GuestTee
   readonly from: InitdataSourceKind
   readonly path: string
-  /** Where to write the verified documents; nothing is written when absent. */
+  /**
+   * Where to write the documents ({@link writeRuntimeFiles}: the verified layout, or the visibly
+   * different unbound one when running unbound); nothing is written when absent.
+   */
   readonly runtimeDir?: string
   /** Run unbound when the TEE was launched without init-data (an explicit flag). */
   readonly allowUnbound?: boolean

@@ -7,7 +7,10 @@
  *
  * @module
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 import { openSimulatedGuest, type GuestReport, type GuestTee } from '@initguard/tee'
 import {
   encodeSimulatedGuestRecord,
@@ -54,6 +57,39 @@ export async function guestLauncher(simDir: string): Promise<GuestLauncher> {
       }
       writeFileSync(path, encodeSimulatedGuestRecord(bare), { mode: 0o600 })
       return openSimulatedGuest({ simDir, guest: name })
+    },
+  }
+}
+
+/** A test file's temporary directory, with a simulator in `DIR/sim`. */
+export interface GuestWorld {
+  readonly dir: string
+  readonly guests: GuestLauncher
+}
+
+/**
+ * Make a temporary directory and simulator before the file's tests (`prefix` names the directory)
+ * and remove it after them. Read the fields inside tests only.
+ */
+export function temporaryGuestWorld(prefix: string): GuestWorld {
+  let made: GuestWorld | undefined
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix))
+    made = { dir, guests: await guestLauncher(join(dir, 'sim')) }
+  }, 120_000)
+  afterAll(() => {
+    if (made !== undefined) rmSync(made.dir, { recursive: true, force: true })
+  })
+  const ready = (): GuestWorld => {
+    if (made === undefined) throw new Error('the guest world is made before the tests run')
+    return made
+  }
+  return {
+    get dir() {
+      return ready().dir
+    },
+    get guests() {
+      return ready().guests
     },
   }
 }
