@@ -7,12 +7,13 @@
 import {
   ALLOW_UNBOUND_FLAG,
   checkInitdata,
+  findInitdataDevice,
   readInitdataSource,
   type InitdataSourceKind,
 } from '@initguard/agent'
 import { bytesToHex } from '@initguard/core'
 import { TEE_FIELDS, bindingFor } from '@initguard/initdata'
-import { JSON_OPTION, type Command } from '../command.ts'
+import { JSON_OPTION, parsedOption, type Command } from '../command.ts'
 import { PATH_VALUE, choiceValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { AGENT_TEE_OPTIONS, openAgentTee } from './agent-tee-options.ts'
@@ -27,10 +28,17 @@ const SOURCE_KINDS: Readonly<Record<(typeof FROM_CHOICES)[number], InitdataSourc
   image: 'image',
 }
 
+/**
+ * `initguard agent check-initdata --initdata FILE [--from annotation|image] --tee T` (or
+ * `--from image` alone: the device found by its magic). Exit 0 on a match (also when running
+ * unbound with the flag, which the output says loudly), 5 on a mismatch or an unbound TEE
+ * without the flag, 3 malformed input, 7 a file or device that cannot be read, 2 usage.
+ */
 export const agentCheckInitdataCommand: Command = {
   name: 'check-initdata',
   summary: 'Check an initdata document against a fresh report of this TEE (exit 0 match, 5 not).',
-  usage: '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim',
+  usage:
+    '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim  |  --from image --tee …',
   description: [
     "Reads the document once, digests its exact bytes with the document's algorithm, takes a fresh",
     'report over random REPORT_DATA, fits the digest to the init-time field (SEV-SNP HOST_DATA,',
@@ -39,6 +47,11 @@ export const agentCheckInitdataCommand: Command = {
     'its own error. A TEE launched without init-data (field all zeros) is refused unless',
     `${ALLOW_UNBOUND_FLAG} is given; a mismatch is refused whatever the flags.`,
     '',
+    'With --from image and no --initdata, the Kata initdata block device is found by its magic:',
+    'of /dev/disk/by-id/virtio-initdata* (when present), then the whole disks /dev/vd*, /dev/sd*,',
+    '/dev/xvd*, only the 16-byte header of each is read, and exactly one must start with',
+    '"initdata": none is refused listing every path looked at, more than one as ambiguous.',
+    '',
     'Example: initguard agent check-initdata --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web',
   ].join('\n'),
   options: {
@@ -46,14 +59,14 @@ export const agentCheckInitdataCommand: Command = {
       type: 'string',
       value: PATH_VALUE,
       valueName: 'FILE',
-      help: 'the initdata document, annotation value or block device (see --from)',
+      help: 'the initdata document, annotation value or block device (see --from); required, except with --from image, where the device is then found by its magic',
     },
     from: {
       type: 'string',
       value: FROM_VALUE,
       valueName: 'FORM',
       default: 'toml',
-      help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device, found by its magic "initdata")',
+      help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device or its data.img: magic "initdata"; without --initdata, the one disk among /dev/disk/by-id/virtio-initdata*, /dev/vd*, /dev/sd*, /dev/xvd* whose header has the magic)',
     },
     ...AGENT_TEE_OPTIONS,
     'allow-unbound-initdata': {
@@ -63,10 +76,14 @@ export const agentCheckInitdataCommand: Command = {
     json: JSON_OPTION,
   },
   async run(args, io) {
-    const path = requiredParsed(args, 'initdata', PATH_VALUE, NAME)
     const from = SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, NAME)]
+    const named =
+      from === 'image'
+        ? parsedOption(args, 'initdata', PATH_VALUE)
+        : requiredParsed(args, 'initdata', PATH_VALUE, NAME)
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
+    const path = named ?? (await findInitdataDevice())
     const input = await readInitdataSource(from, path, { stdin: io.stdin })
     const allowUnbound = args.values['allow-unbound-initdata'] === true
     const result = await checkInitdata(tee, input, { allowUnbound })
