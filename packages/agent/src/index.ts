@@ -8,6 +8,8 @@ export type { InitdataSourceKind, VerifiedInitdata, UnboundInitdata } from './ve
 // init-data check (agent-check)
 export { INITDATA_SOURCE_KINDS, readInitdataSource } from './initdata-check/initdata-source.ts'
 export type { InitdataInput, ReadInitdataSourceOptions } from './initdata-check/initdata-source.ts'
+export { findInitdataDevice } from './initdata-check/initdata-device.ts'
+export type { FindInitdataDeviceOptions } from './initdata-check/initdata-device.ts'
 export { ALLOW_UNBOUND_FLAG, checkInitdata } from './initdata-check/check-initdata.ts'
 export type { CheckInitdataOptions } from './initdata-check/check-initdata.ts'
 export {
@@ -16,7 +18,11 @@ export {
   assertSafeDataKeys,
   isSafeDataKey,
 } from './initdata-check/verified-documents.ts'
-export { writeRuntimeFiles } from './initdata-check/runtime-files.ts'
+export {
+  UNBOUND_DOCUMENTS_DIR,
+  UNBOUND_MARKER_FILE,
+  writeRuntimeFiles,
+} from './initdata-check/runtime-files.ts'
 export type { RuntimeFiles } from './initdata-check/runtime-files.ts'
 export { establishInitdata } from './initdata-check/establish-initdata.ts'
 export type {

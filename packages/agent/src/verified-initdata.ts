@@ -16,7 +16,12 @@ export interface VerifiedInitdata {
   readonly document: InitdataDocument
   /** The exact document text (UTF-8 of `document.bytes`), as sent to the KBS as `init-data`. */
   readonly text: string
+  /**
+   * Where the bytes were read from, once: the form (`file`, `annotation`, `image`) and the path
+   * (for an image found by its magic, the device it was found under). For logs and errors only.
+   */
   readonly source: { readonly kind: InitdataSourceKind; readonly path: string }
+  /** The TEE whose fresh report vouched for the document (the report's own kind). */
   readonly tee: GuestTeeKind
   /** True when the report came from the TEE simulator. */
   readonly simulated: boolean
@@ -32,6 +37,7 @@ export interface UnboundInitdata {
   readonly unbound: true
   readonly document: InitdataDocument
   readonly text: string
+  /** Where the bytes were read from, as in {@link VerifiedInitdata.source}; nothing vouches for them. */
   readonly source: { readonly kind: InitdataSourceKind; readonly path: string }
   /** Why the check was not made (the flag's name), repeated in every response. */
   readonly reason: string

@@ -167,6 +167,14 @@ describe('initguard agent check-initdata', () => {
     expect((await check(initdata, '--sim-guest', 'web')).code).toBe(2)
   })
 
+  it('--from image without --initdata looks for the device by its magic (none in this /dev)', async () => {
+    // A test machine is no Kata guest: the scan of /dev finds no initdata disk (or, as a user
+    // who cannot read the disks, cannot tell). Either way a local error, never a usage error.
+    const out = await run(['agent', 'check-initdata', '--from', 'image', ...onSim()])
+    expect(out.code, out.stderr).toBe(7)
+    expect(out.stderr).toMatch(/code: ERR_AGENT_INITDATA_DEVICE_(NOT_FOUND|UNREADABLE)/)
+  })
+
   it('missing --initdata, or an unknown --tee or --from: exit 2', async () => {
     expect((await run(['agent', 'check-initdata', ...onSim()])).code).toBe(2)
     expect((await check(initdata, '--tee', 'cca')).code).toBe(2)

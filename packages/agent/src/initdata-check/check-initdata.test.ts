@@ -5,35 +5,21 @@
  * malformed document refused before any report is taken). Plus a property: any byte change to a
  * matching document is refused.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { UnavailableError, bytesToHex } from '@initguard/core'
 import { bindingFor, parseInitdata } from '@initguard/initdata'
 import type { GuestTee } from '@initguard/tee'
-import { initSimulator, type SimulatorMaterial } from '@initguard/tee-simulator'
 import { rejected } from '@initguard/testkit'
 import { ALLOW_UNBOUND_FLAG, checkInitdata } from './check-initdata.ts'
 import type { InitdataInput } from './initdata-source.ts'
-import { simulatedGuest } from './simulated-guest-test-support.ts'
+import { counted, tampered, temporaryGuestWorld } from './launched-guest-test-support.ts'
 
 const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = "[token_configs.kbs]\\nurl = \\"https://kbs.example:8080\\"\\n"\n'
 const TDX_DOCUMENT = DOCUMENT.replace('sha256', 'sha384')
 
-let dir: string
-let material: SimulatorMaterial
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'initguard-agent-check-'))
-  material = (await initSimulator(join(dir, 'sim'))).simulator.material
-}, 120_000)
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
+const world = temporaryGuestWorld('initguard-agent-check-')
 
 const input = (text: string | Uint8Array): InitdataInput => ({
   bytes: typeof text === 'string' ? new TextEncoder().encode(text) : text,
@@ -45,7 +31,7 @@ describe('checkInitdata: a match', () => {
     ['snp', DOCUMENT],
     ['tdx', TDX_DOCUMENT],
   ] as const)('%s: the document the guest was launched with is verified', async (tee, text) => {
-    const guest = simulatedGuest(material, { tee, launchedWith: text })
+    const guest = counted(await world.guests.launch(text, tee))
     const verified = await checkInitdata(guest, input(text))
     expect(verified.tee).toBe(tee)
     expect(verified.simulated).toBe(true)
@@ -60,7 +46,7 @@ describe('checkInitdata: a match', () => {
   })
 
   it('asks for fresh random REPORT_DATA every time', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const a = await checkInitdata(guest, input(DOCUMENT))
     const b = await checkInitdata(guest, input(DOCUMENT))
     expect(a.report.reportData).toHaveLength(64)
@@ -70,7 +56,7 @@ describe('checkInitdata: a match', () => {
 
 describe('checkInitdata: refusals', () => {
   it('a document changed after launch: ERR_AGENT_INITDATA_MISMATCH with both values and the causes', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const changed = DOCUMENT.slice(0, -1) // the final newline lost
     const error = await rejected(checkInitdata(guest, input(changed)))
     expect(error.code).toBe('ERR_AGENT_INITDATA_MISMATCH')
@@ -87,7 +73,7 @@ describe('checkInitdata: refusals', () => {
   })
 
   it('another, self-consistent document: refused on TDX too', async () => {
-    const guest = simulatedGuest(material, { tee: 'tdx', launchedWith: TDX_DOCUMENT })
+    const guest = await world.guests.launch(TDX_DOCUMENT, 'tdx')
     const other = TDX_DOCUMENT.replace('kbs.example', 'evil.example')
     const error = await rejected(checkInitdata(guest, input(other)))
     expect(error.code).toBe('ERR_AGENT_INITDATA_MISMATCH')
@@ -97,28 +83,25 @@ describe('checkInitdata: refusals', () => {
   })
 
   it('a mismatch is refused even when running unbound is allowed', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const other = DOCUMENT.replace('kbs.example', 'evil.example')
     const error = await rejected(checkInitdata(guest, input(other), { allowUnbound: true }))
     expect(error.code).toBe('ERR_AGENT_INITDATA_MISMATCH')
   })
 
-  const launchedWithout = (): GuestTee =>
-    simulatedGuest(material, {
-      tee: 'snp',
-      launchedWith: DOCUMENT,
-      tamper: (r) => ({ ...r, initDataField: new Uint8Array(32) }),
-    })
+  const launchedWithout = (): Promise<GuestTee> => world.guests.launchBare()
 
   it('a TEE launched without init-data (field all zeros): ERR_AGENT_INITDATA_NOT_BOUND', async () => {
-    const error = await rejected(checkInitdata(launchedWithout(), input(DOCUMENT)))
+    const error = await rejected(checkInitdata(await launchedWithout(), input(DOCUMENT)))
     expect(error.code).toBe('ERR_AGENT_INITDATA_NOT_BOUND')
     expect(error.category).toBe('expectation')
     expect(error.hint).toContain(ALLOW_UNBOUND_FLAG)
   })
 
   it('…and with the explicit flag: UnboundInitdata naming the flag', async () => {
-    const result = await checkInitdata(launchedWithout(), input(DOCUMENT), { allowUnbound: true })
+    const result = await checkInitdata(await launchedWithout(), input(DOCUMENT), {
+      allowUnbound: true,
+    })
     expect('unbound' in result && result.unbound).toBe(true)
     if (!('unbound' in result)) throw new Error('expected an unbound result')
     expect(result.reason).toContain(ALLOW_UNBOUND_FLAG)
@@ -126,33 +109,27 @@ describe('checkInitdata: refusals', () => {
   })
 
   it('a stale report (REPORT_DATA not the one asked for): ERR_AGENT_REPORT_NOT_FRESH', async () => {
-    const guest = simulatedGuest(material, {
-      tee: 'snp',
-      launchedWith: DOCUMENT,
-      tamper: (r) => ({ ...r, reportData: new Uint8Array(64) }),
-    })
+    const guest = tampered(await world.guests.launch(DOCUMENT), (r) => ({
+      ...r,
+      reportData: new Uint8Array(64),
+    }))
     const error = await rejected(checkInitdata(guest, input(DOCUMENT)))
     expect(error.code).toBe('ERR_AGENT_REPORT_NOT_FRESH')
     expect(error.category).toBe('verification')
   })
 
   it('a report of another TEE: ERR_AGENT_REPORT_TEE', async () => {
-    const guest = simulatedGuest(material, {
-      tee: 'snp',
-      launchedWith: DOCUMENT,
-      tamper: (r) => ({ ...r, tee: 'tdx' }),
-    })
+    const guest = tampered(await world.guests.launch(DOCUMENT), (r) => ({ ...r, tee: 'tdx' }))
     expect((await rejected(checkInitdata(guest, input(DOCUMENT)))).code).toBe(
       'ERR_AGENT_REPORT_TEE',
     )
   })
 
   it('an init-time field of the wrong length: ERR_AGENT_REPORT_FIELD_LENGTH', async () => {
-    const guest = simulatedGuest(material, {
-      tee: 'snp',
-      launchedWith: DOCUMENT,
-      tamper: (r) => ({ ...r, initDataField: r.initDataField.subarray(0, 16) }),
-    })
+    const guest = tampered(await world.guests.launch(DOCUMENT), (r) => ({
+      ...r,
+      initDataField: r.initDataField.subarray(0, 16),
+    }))
     expect((await rejected(checkInitdata(guest, input(DOCUMENT)))).code).toBe(
       'ERR_AGENT_REPORT_FIELD_LENGTH',
     )
@@ -160,7 +137,7 @@ describe('checkInitdata: refusals', () => {
 
   it('a TEE that cannot report: its own error and code', async () => {
     const guest: GuestTee = {
-      ...simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT }),
+      ...counted(await world.guests.launch(DOCUMENT)),
       report: () =>
         Promise.reject(new UnavailableError('ERR_TSM_UNAVAILABLE', 'configfs-tsm is not mounted')),
     }
@@ -169,15 +146,19 @@ describe('checkInitdata: refusals', () => {
   })
 
   it('a TEE kind with no init-time field: ERR_AGENT_INITDATA_UNBINDABLE, no report taken', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const cca = Object.assign(Object.create(guest) as GuestTee, { tee: 'cca' })
     const error = await rejected(checkInitdata(cca, input(DOCUMENT)))
     expect(error.code).toBe('ERR_AGENT_INITDATA_UNBINDABLE')
     expect(guest.reports).toBe(0)
+    // The hint must not offer the unbound flag as a way out: it is refused with the flag too.
+    expect(error.hint).toContain(`${ALLOW_UNBOUND_FLAG} does not help here`)
+    const flagged = await rejected(checkInitdata(cca, input(DOCUMENT), { allowUnbound: true }))
+    expect(flagged.code).toBe('ERR_AGENT_INITDATA_UNBINDABLE')
   })
 
   it('a malformed document is refused before any report is taken', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const error = await rejected(checkInitdata(guest, input('version = "0.2.0"\n')))
     expect(error.code).toBe('ERR_INITDATA_VERSION')
     expect(error.category).toBe('malformed')
@@ -187,7 +168,7 @@ describe('checkInitdata: refusals', () => {
 
 describe('checkInitdata: property', () => {
   it('any byte changed, inserted or removed in a matching document is refused', async () => {
-    const guest = simulatedGuest(material, { tee: 'snp', launchedWith: DOCUMENT })
+    const guest = counted(await world.guests.launch(DOCUMENT))
     const bytes = new TextEncoder().encode(DOCUMENT)
     const edit = fc.oneof(
       fc.record({

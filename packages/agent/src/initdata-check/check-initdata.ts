@@ -150,7 +150,9 @@ function unbindable(tee: GuestTee): ExpectationError {
     `${tee.description} (${kind}) has no init-time field that binds init-data`,
     {
       details: { tee: kind },
-      hint: `run on SEV-SNP, TDX or SGX, or accept running unbound explicitly with ${ALLOW_UNBOUND_FLAG}`,
+      // The flag accepts a TEE that could bind init-data but was launched without it; it does not
+      // make a TEE without the field acceptable, so the hint must not offer it as a way out.
+      hint: `run the agent in a SEV-SNP, TDX or SGX guest; ${ALLOW_UNBOUND_FLAG} does not help here: it accepts only a TEE that has the field but was launched without init-data`,
     },
   )
 }

@@ -6,51 +6,37 @@
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
-import { initSimulator, type SimulatorMaterial } from '@initguard/tee-simulator'
+import type { GuestTee } from '@initguard/tee'
 import { rejected } from '@initguard/testkit'
 import { establishInitdata } from './establish-initdata.ts'
-import { simulatedGuest } from './simulated-guest-test-support.ts'
+import { temporaryGuestWorld } from './launched-guest-test-support.ts'
 import { INITDATA_DOCUMENT_FILE, isSafeDataKey } from './verified-documents.ts'
 
 const AA = '[token_configs.kbs]\nurl = "https://kbs.example:8080"\n'
 const DOCUMENT = `version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"aa.toml" = '''\n${AA}'''\n"cdh.toml" = "[kbc]\\n"\n`
 const EVIL = DOCUMENT.replace('kbs.example', 'evil.example')
 
-let dir: string
-let material: SimulatorMaterial
+const world = temporaryGuestWorld('initguard-agent-establish-')
 let counter = 0
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'initguard-agent-establish-'))
-  material = (await initSimulator(join(dir, 'sim'))).simulator.material
-}, 120_000)
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
 
 /** A fresh document file and runtime directory path (not created). */
 function paths(content: string | Uint8Array = DOCUMENT): { source: string; runtime: string } {
   counter++
-  const source = join(dir, `initdata-${counter}.toml`)
+  const source = join(world.dir, `initdata-${counter}.toml`)
   writeFileSync(source, content)
-  return { source, runtime: join(dir, `run-${counter}`, 'initdata') }
+  return { source, runtime: join(world.dir, `run-${counter}`, 'initdata') }
 }
 
-const guest = (launchedWith = DOCUMENT): ReturnType<typeof simulatedGuest> =>
-  simulatedGuest(material, { tee: 'snp', launchedWith })
+const guest = (launchedWith = DOCUMENT): Promise<GuestTee> => world.guests.launch(launchedWith)
 
 /** The honest document checked from a file, its runtime directory created by the check. */
 async function establishedHonestly(): Promise<
@@ -59,7 +45,7 @@ async function establishedHonestly(): Promise<
   const { source, runtime } = paths()
   mkdirSync(join(runtime, '..'))
   const done = await establishInitdata({
-    tee: guest(),
+    tee: await guest(),
     from: 'file',
     path: source,
     runtimeDir: runtime,
@@ -94,7 +80,7 @@ describe('establishInitdata', () => {
 
   it('TOCTOU: an image device rewritten after the check is never served', async () => {
     const { source } = paths(buildInitdataImage(new TextEncoder().encode(DOCUMENT)))
-    const done = await establishInitdata({ tee: guest(), from: 'image', path: source })
+    const done = await establishInitdata({ tee: await guest(), from: 'image', path: source })
     writeFileSync(source, buildInitdataImage(new TextEncoder().encode(EVIL)))
     expect(Buffer.from(done.documents.document()).toString()).toBe(DOCUMENT)
     expect(done.files).toBeUndefined()
@@ -102,7 +88,11 @@ describe('establishInitdata', () => {
 
   it('the store hands out copies: changing one changes nothing served', async () => {
     const { source } = paths()
-    const { documents } = await establishInitdata({ tee: guest(), from: 'file', path: source })
+    const { documents } = await establishInitdata({
+      tee: await guest(),
+      from: 'file',
+      path: source,
+    })
     const copy = documents.get('aa.toml')
     copy?.fill(0x41)
     documents.document().fill(0x41)
@@ -114,7 +104,7 @@ describe('establishInitdata', () => {
 
   it('an annotation source works the same', async () => {
     const { source } = paths(encodeAnnotation(new TextEncoder().encode(DOCUMENT)))
-    const done = await establishInitdata({ tee: guest(), from: 'annotation', path: source })
+    const done = await establishInitdata({ tee: await guest(), from: 'annotation', path: source })
     expect(done.initdata.source.kind).toBe('annotation')
     expect(Buffer.from(done.documents.document()).toString()).toBe(DOCUMENT)
   })
@@ -122,7 +112,7 @@ describe('establishInitdata', () => {
   it('a mismatch writes nothing', async () => {
     const { source, runtime } = paths(EVIL)
     const error = await rejected(
-      establishInitdata({ tee: guest(), from: 'file', path: source, runtimeDir: runtime }),
+      establishInitdata({ tee: await guest(), from: 'file', path: source, runtimeDir: runtime }),
     )
     expect(error.code).toBe('ERR_AGENT_INITDATA_MISMATCH')
     expect(existsSync(join(runtime, '..'))).toBe(false)
@@ -135,7 +125,7 @@ describe('establishInitdata', () => {
       const { source, runtime } = paths(document)
       const error = await rejected(
         establishInitdata({
-          tee: guest(document),
+          tee: await guest(document),
           from: 'file',
           path: source,
           runtimeDir: runtime,
@@ -153,7 +143,7 @@ describe('establishInitdata', () => {
     mkdirSync(runtime, { recursive: true, mode: 0o700 })
     writeFileSync(join(runtime, 'aa.toml'), 'stale')
     const error = await rejected(
-      establishInitdata({ tee: guest(), from: 'file', path: source, runtimeDir: runtime }),
+      establishInitdata({ tee: await guest(), from: 'file', path: source, runtimeDir: runtime }),
     )
     expect(error.code).toBe('ERR_AGENT_RUNTIME_DIR_NOT_EMPTY')
     expect(readdirSync(runtime)).toEqual(['aa.toml'])
@@ -164,7 +154,7 @@ describe('establishInitdata', () => {
     mkdirSync(open.runtime, { recursive: true, mode: 0o755 })
     const error = await rejected(
       establishInitdata({
-        tee: guest(),
+        tee: await guest(),
         from: 'file',
         path: open.source,
         runtimeDir: open.runtime,
@@ -177,7 +167,7 @@ describe('establishInitdata', () => {
     symlinkSync(`${link.runtime}-target`, link.runtime)
     const linked = await rejected(
       establishInitdata({
-        tee: guest(),
+        tee: await guest(),
         from: 'file',
         path: link.source,
         runtimeDir: link.runtime,

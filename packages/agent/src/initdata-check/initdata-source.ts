@@ -10,7 +10,8 @@
  * Each source is read exactly once; everything after (parsing, digesting, serving, writing the
  * runtime files) works on the bytes returned here, so a later change to the file or device is
  * never seen. A block device is identified by its magic: a path whose first 8 bytes are not
- * `initdata` is refused (`ERR_INITDATA_IMAGE_MAGIC`), never searched. Nothing here scans devices.
+ * `initdata` is refused (`ERR_INITDATA_IMAGE_MAGIC`), never searched within. Finding the device
+ * among the guest's disks when none is named is `findInitdataDevice` (initdata-device.ts).
  *
  * @module
  */
@@ -43,7 +44,10 @@ export interface ReadInitdataSourceOptions {
   readonly stdin?: NodeJS.ReadableStream
 }
 
-const HEADER_SIZE = 16
+/** The image header: the magic (8 bytes) and the payload length (u64 LE). */
+export const INITDATA_HEADER_SIZE = 16
+const HEADER_SIZE = INITDATA_HEADER_SIZE
+const MAGIC = new TextEncoder().encode(INITDATA_IMAGE_MAGIC)
 const SECTOR_SIZE = 512
 /** base64 is 4/3 of its input, and gzip of incompressible data adds a little: room for both. */
 const annotationLimit = (maxSize: number): number => Math.ceil((maxSize * 4) / 3) + 64 * 1024
@@ -112,8 +116,7 @@ async function readImageBytes(path: string, maxSize: number): Promise<Uint8Array
   }
   try {
     const header = await readUpTo(handle, 0, HEADER_SIZE, path)
-    const magic = new TextEncoder().encode(INITDATA_IMAGE_MAGIC)
-    if (header.length < HEADER_SIZE || !magic.every((b, i) => header[i] === b)) {
+    if (!isInitdataHeader(header)) {
       throw new MalformedInputError(
         'ERR_INITDATA_IMAGE_MAGIC',
         `${JSON.stringify(path)} is not an initdata image: it does not start with the magic "${INITDATA_IMAGE_MAGIC}"`,
@@ -152,8 +155,17 @@ async function readImageBytes(path: string, maxSize: number): Promise<Uint8Array
   }
 }
 
-/** Up to `length` bytes from `position` (fewer at the end of the file or device). */
-async function readUpTo(
+/** True when `header` is a whole image header starting with the magic `initdata`. */
+export function isInitdataHeader(header: Uint8Array): boolean {
+  return header.length >= HEADER_SIZE && MAGIC.every((b, i) => header[i] === b)
+}
+
+/**
+ * Up to `length` bytes from `position` (fewer at the end of the file or device).
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_READ`.
+ */
+export async function readUpTo(
   handle: Awaited<ReturnType<typeof open>>,
   position: number,
   length: number,

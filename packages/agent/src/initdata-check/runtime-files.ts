@@ -1,28 +1,49 @@
 /**
- * Writing the verified documents to the runtime directory, once, for components that read files
+ * Writing the checked documents to the runtime directory, once, for components that read files
  * (as Kata's agent writes `/run/confidential-containers/initdata/{initdata.toml,aa.toml,cdh.toml}`).
  *
  * ```text
- * DIR/                 mode 0700, created if absent; must be empty if present
+ * verified (the document matched the TEE launch):
+ * DIR/                 mode 0700, ours
  *   initdata.toml      mode 0600, the whole document as checked
  *   <key>              mode 0600, one file per [data] key, its value in UTF-8
+ *
+ * unbound (--allow-unbound-initdata; nothing vouches for the documents):
+ * DIR/                 mode 0700, ours
+ *   UNBOUND            mode 0600, why nothing vouches for them (one line)
+ *   unbound/           mode 0700
+ *     initdata.toml    mode 0600, as above
+ *     <key>            mode 0600, as above
  * ```
  *
- * Every file is written atomically from the in-memory {@link VerifiedDocuments}, never copied from
- * the source. A directory that already holds files is refused, so nothing from an earlier
- * document is ever found beside this one.
+ * The unbound layout differs on purpose: a reader that looks for `DIR/aa.toml` finds nothing
+ * rather than configuration nothing vouches for, and one that lists the directory sees `UNBOUND`.
+ *
+ * All or nothing: every file is written (from the in-memory {@link VerifiedDocuments}, never
+ * copied from the source) and flushed into a fresh 0700 staging directory beside DIR, which is
+ * then renamed to DIR in one step. A reader, or a crash, sees either no DIR (or the empty one that
+ * was there) or all of it. DIR may exist only as an empty directory of ours, mode 0700: rename(2)
+ * itself refuses to replace a directory that holds anything, so nothing from an earlier document
+ * is ever found beside this one, even if something appears there meanwhile.
  *
  * @module
  */
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { LocalIoError } from '@initguard/core'
-import { writeFileAtomic } from '@initguard/files'
+import { lstat, mkdir, mkdtemp, open, readdir, rename } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { LocalIoError, stringToUtf8 } from '@initguard/core'
+import { removeTree } from '@initguard/files'
 import { INITDATA_DOCUMENT_FILE, type VerifiedDocuments } from './verified-documents.ts'
+
+/** The marker file of the unbound layout, at the top of the runtime directory. */
+export const UNBOUND_MARKER_FILE = 'UNBOUND'
+/** The directory of the unbound layout that holds the documents. */
+export const UNBOUND_DOCUMENTS_DIR = 'unbound'
 
 /** Where {@link writeRuntimeFiles} put each document. */
 export interface RuntimeFiles {
   readonly dir: string
+  /** False when the documents were written in the unbound layout. */
+  readonly verified: boolean
   /** The whole document's path. */
   readonly document: string
   /** Each `[data]` key's path, by key. */
@@ -30,76 +51,208 @@ export interface RuntimeFiles {
 }
 
 /**
- * Write `documents` to `dir` (mode 0700) as 0600 files.
+ * Write `documents` to `dir` in the layout their state calls for (see the module), all at once.
  *
- * @throws {@link LocalIoError} `ERR_AGENT_RUNTIME_DIR` (not a directory, a symbolic link, open to
- *   group or others, cannot be created), `ERR_AGENT_RUNTIME_DIR_NOT_EMPTY`, `ERR_FILE_WRITE`.
+ * @throws {@link LocalIoError} `ERR_AGENT_RUNTIME_DIR` (cannot be inspected or created, not a
+ *   directory, a symbolic link, owned by another user, open to group or others),
+ *   `ERR_AGENT_RUNTIME_DIR_NOT_EMPTY`, `ERR_FILE_WRITE`; nothing is left behind on any of them.
  */
 export async function writeRuntimeFiles(
   dir: string,
   documents: VerifiedDocuments,
 ): Promise<RuntimeFiles> {
-  await prepareDirectory(dir)
-  const document = join(dir, INITDATA_DOCUMENT_FILE)
-  const data = new Map<string, string>()
-  const written: string[] = []
+  const target = resolve(dir)
+  const parent = dirname(target)
+  await attempt(() => mkdir(parent, { recursive: true, mode: 0o700 }), {
+    path: parent,
+    doing: 'create the parent of',
+    dir,
+    hint: 'give a --runtime-dir whose parent the agent can create or write to',
+  })
+  await checkTarget(target, dir)
+  const staging = await attempt(
+    () => mkdtemp(join(parent, `.${basename(target)}.staging-`)), // mode 0700
+    {
+      path: parent,
+      doing: 'create a staging directory beside',
+      dir,
+      hint: 'make the parent writable',
+    },
+  )
   try {
-    await writeFileAtomic(document, documents.document(), {
-      what: 'verified initdata document',
-      mode: 0o600,
-    })
-    written.push(document)
-    for (const key of documents.keys()) {
-      const path = join(dir, key)
-      const bytes = documents.get(key)
-      if (bytes === undefined) continue
-      await writeFileAtomic(path, bytes, { what: `verified initdata [data] "${key}"`, mode: 0o600 })
-      written.push(path)
-      data.set(key, path)
+    const top = documents.verified ? staging : join(staging, UNBOUND_DOCUMENTS_DIR)
+    if (!documents.verified) {
+      const reason = `${documents.unboundReason ?? 'running unbound'}\n`
+      await writeNewFile(join(staging, UNBOUND_MARKER_FILE), stringToUtf8(reason), 'unbound marker')
+      await attempt(() => mkdir(top, { mode: 0o700 }), {
+        path: top,
+        doing: 'create',
+        dir,
+        hint: 'check the parent directory’s file system',
+      })
     }
+    await writeNewFile(join(top, INITDATA_DOCUMENT_FILE), documents.document(), 'initdata document')
+    for (const key of documents.keys()) {
+      const bytes = documents.get(key)
+      if (bytes !== undefined) await writeNewFile(join(top, key), bytes, `[data] "${key}"`)
+    }
+    if (top !== staging) await syncDirectory(top, dir)
+    await syncDirectory(staging, dir)
+    await moveIntoPlace(staging, target, dir)
   } catch (error) {
-    // All or nothing: a reader must never find some of the documents without the others.
-    await Promise.all(written.map((path) => rm(path, { force: true })))
+    // removeTree never throws: the error that stopped the writing is the one reported.
+    await removeTree(staging)
     throw error
   }
-  return { dir, document, data }
+  // The rename is done; this makes it survive a crash.
+  await syncDirectory(parent, dir)
+  const where = documents.verified ? dir : join(dir, UNBOUND_DOCUMENTS_DIR)
+  const data = new Map(documents.keys().map((key) => [key, join(where, key)]))
+  return {
+    dir,
+    verified: documents.verified,
+    document: join(where, INITDATA_DOCUMENT_FILE),
+    data,
+  }
 }
 
-async function prepareDirectory(dir: string): Promise<void> {
-  const refuse = (message: string, hint: string, cause?: unknown): LocalIoError =>
-    new LocalIoError('ERR_AGENT_RUNTIME_DIR', message, {
-      details: { path: dir },
-      hint,
-      ...(cause === undefined ? {} : { cause }),
-    })
+interface Attempt {
+  /** The path the operation was on. */
+  readonly path: string
+  /** What was being done to it, e.g. "create". */
+  readonly doing: string
+  /** The runtime directory, as given. */
+  readonly dir: string
+  readonly hint: string
+}
+
+const reasonOf = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : String(cause)
+const codeOf = (cause: unknown): unknown => (cause as { code?: unknown } | null)?.code
+
+function runtimeDirError(
+  message: string,
+  dir: string,
+  hint: string,
+  cause?: unknown,
+): LocalIoError {
+  return new LocalIoError('ERR_AGENT_RUNTIME_DIR', message, {
+    details: { path: dir },
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+/** Run a file-system step, turning its failure into `ERR_AGENT_RUNTIME_DIR` naming the path. */
+async function attempt<T>(step: () => Promise<T>, what: Attempt): Promise<T> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    return await step()
   } catch (cause) {
-    throw refuse(
-      `cannot create the runtime directory ${JSON.stringify(dir)}: ${cause instanceof Error ? cause.message : String(cause)}`,
-      'give a --runtime-dir the agent can create (its parent must exist and be writable)',
+    throw runtimeDirError(
+      `cannot ${what.doing} ${JSON.stringify(what.path)} (runtime directory ${JSON.stringify(what.dir)}): ${reasonOf(cause)}`,
+      what.dir,
+      what.hint,
       cause,
     )
   }
-  const info = await lstat(dir)
+}
+
+/** The target must be absent, or an empty directory of ours that nobody else can enter. */
+async function checkTarget(target: string, dir: string): Promise<void> {
+  let info
+  try {
+    info = await lstat(target)
+  } catch (cause) {
+    if (codeOf(cause) === 'ENOENT') return
+    throw runtimeDirError(
+      `cannot inspect the runtime directory ${JSON.stringify(dir)}: ${reasonOf(cause)}`,
+      dir,
+      'give a --runtime-dir whose parents are directories the agent can search',
+      cause,
+    )
+  }
+  const quoted = JSON.stringify(dir)
   if (info.isSymbolicLink() || !info.isDirectory()) {
-    throw refuse(
-      `the runtime directory ${JSON.stringify(dir)} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`,
+    throw runtimeDirError(
+      `the runtime directory ${quoted} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`,
+      dir,
       'give the path of a real directory (or of one to create)',
     )
   }
+  const uid = process.getuid?.()
+  if (uid !== undefined && info.uid !== uid) {
+    throw runtimeDirError(
+      `the runtime directory ${quoted} is owned by uid ${info.uid}, not by the agent (uid ${uid}): its owner could read or replace the documents`,
+      dir,
+      `remove ${dir} and let the agent create it, or give a --runtime-dir of the agent's own`,
+    )
+  }
   if ((info.mode & 0o077) !== 0) {
-    throw refuse(
-      `the runtime directory ${JSON.stringify(dir)} is open to group or others (mode ${(info.mode & 0o777).toString(8)})`,
+    throw runtimeDirError(
+      `the runtime directory ${quoted} is open to group or others (mode ${(info.mode & 0o777).toString(8)})`,
+      dir,
       `chmod 700 ${dir}, or let the agent create it`,
     )
   }
-  const entries = await readdir(dir)
-  if (entries.length > 0) {
+}
+
+/** Create `path` (it must not exist), write `bytes`, flush them, mode 0600. */
+async function writeNewFile(path: string, bytes: Uint8Array, what: string): Promise<void> {
+  try {
+    const handle = await open(path, 'wx', 0o600)
+    try {
+      await handle.writeFile(bytes)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (cause) {
+    throw new LocalIoError(
+      'ERR_FILE_WRITE',
+      `cannot write the ${what} to ${JSON.stringify(path)}: ${reasonOf(cause)}`,
+      {
+        cause,
+        details: { path, reason: reasonOf(cause) },
+        hint: 'check the runtime directory’s file system (space, name and path length limits)',
+      },
+    )
+  }
+}
+
+async function syncDirectory(path: string, dir: string): Promise<void> {
+  await attempt(
+    async () => {
+      const handle = await open(path, 'r')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    },
+    { path, doing: 'flush', dir, hint: 'check the runtime directory’s file system' },
+  )
+}
+
+/** rename(2) replaces an empty directory and refuses one that holds anything. */
+async function moveIntoPlace(staging: string, target: string, dir: string): Promise<void> {
+  try {
+    await rename(staging, target)
+  } catch (cause) {
+    const code = codeOf(cause)
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+      throw runtimeDirError(
+        `cannot move the documents into ${JSON.stringify(dir)}: ${reasonOf(cause)}`,
+        dir,
+        'check the runtime directory’s parent (it must be writable, on one file system)',
+        cause,
+      )
+    }
+    const entries = await readdir(target).catch(() => [])
     throw new LocalIoError(
       'ERR_AGENT_RUNTIME_DIR_NOT_EMPTY',
-      `the runtime directory ${JSON.stringify(dir)} already holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; the verified documents are written once, into an empty directory`,
+      `the runtime directory ${JSON.stringify(dir)} already holds ${entries.length === 0 ? 'entries' : `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`}; the documents are written once, into an empty or new directory`,
       {
+        cause,
         details: { path: dir, entries: entries.slice(0, 10) },
         hint: 'remove what an earlier run left there, or give another --runtime-dir',
       },

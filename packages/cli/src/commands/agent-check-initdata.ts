@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { ALLOW_UNBOUND_FLAG, checkInitdata, readInitdataSource } from '@initguard/agent'
+import {
+  ALLOW_UNBOUND_FLAG,
+  checkInitdata,
+  findInitdataDevice,
+  readInitdataSource,
+} from '@initguard/agent'
 import { bytesToHex } from '@initguard/core'
 import { TEE_FIELDS, bindingFor } from '@initguard/initdata'
 import { JSON_OPTION, type Command } from '../command.ts'
@@ -18,10 +23,17 @@ import {
 
 const NAME = 'agent check-initdata'
 
+/**
+ * `initguard agent check-initdata --initdata FILE [--from annotation|image] --tee T` (or
+ * `--from image` alone: the device found by its magic). Exit 0 on a match (also when running
+ * unbound with the flag, which the output says loudly), 5 on a mismatch or an unbound TEE
+ * without the flag, 3 malformed input, 7 a file or device that cannot be read, 2 usage.
+ */
 export const agentCheckInitdataCommand: Command = {
   name: 'check-initdata',
   summary: 'Check an initdata document against a fresh report of this TEE (exit 0 match, 5 not).',
-  usage: '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim',
+  usage:
+    '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim  |  --from image --tee …',
   description: [
     "Reads the document once, digests its exact bytes with the document's algorithm, takes a fresh",
     'report over random REPORT_DATA, fits the digest to the init-time field (SEV-SNP HOST_DATA,',
@@ -29,6 +41,11 @@ export const agentCheckInitdataCommand: Command = {
     'the value expected and the value found, and the likely causes; a TEE that cannot report keeps',
     'its own error. A TEE launched without init-data (field all zeros) is refused unless',
     `${ALLOW_UNBOUND_FLAG} is given; a mismatch is refused whatever the flags.`,
+    '',
+    'With --from image and no --initdata, the Kata initdata block device is found by its magic:',
+    'of /dev/disk/by-id/virtio-initdata* (when present), then the whole disks /dev/vd*, /dev/sd*,',
+    '/dev/xvd*, only the 16-byte header of each is read, and exactly one must start with',
+    '"initdata": none is refused listing every path looked at, more than one as ambiguous.',
     '',
     'Example: initguard agent check-initdata --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web',
   ].join('\n'),
@@ -42,9 +59,10 @@ export const agentCheckInitdataCommand: Command = {
     json: JSON_OPTION,
   },
   async run(args, io) {
-    const { from, path } = agentInitdataSource(args, NAME)
+    const { from, path: named } = agentInitdataSource(args, NAME)
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
+    const path = named ?? (await findInitdataDevice())
     const input = await readInitdataSource(from, path, { stdin: io.stdin })
     const allowUnbound = args.values['allow-unbound-initdata'] === true
     const result = await checkInitdata(tee, input, { allowUnbound })

@@ -105,7 +105,7 @@ export const agentStartCommand: Command = {
     const { initdata, documents, files } = await establishInitdata({
       tee,
       from,
-      path,
+      ...(path === undefined ? {} : { path }),
       ...(runtimeDir === undefined ? {} : { runtimeDir }),
       allowUnbound: args.values['allow-unbound-initdata'] === true,
     })

@@ -4,6 +4,8 @@
  * ```text
  * --tee auto|snp|tdx|sgx|sim     default auto (detect the hardware; never the simulator)
  * --sim-dir DIR --sim-guest NAME  required with --tee sim, refused with any other --tee
+ * --snp-vmpl N                    0–3, the VMPL SEV-SNP reports are taken at; only with
+ *                                 --tee snp or auto (then it binds the detection to SEV-SNP)
  * ```
  *
  * @module
@@ -12,17 +14,18 @@ import type { InitdataSourceKind } from '@initguard/agent'
 import { UsageError } from '@initguard/core'
 import { openHardwareTee, openSimulatedGuest, type GuestTee } from '@initguard/tee'
 import { parsedOption, type ParsedArgs, type StringOptionSpec } from '../command.ts'
-import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { PATH_VALUE, choiceValue, freeValue, integerValue } from '../option-values.ts'
 import { requiredParsed } from './sim-init.ts'
 
 /** What `--tee` accepts. */
 export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim'] as const
 const TEE_VALUE = choiceValue(AGENT_TEE_CHOICES)
 const GUEST_VALUE = freeValue('a simulated guest name', 'web')
+const VMPL_VALUE = integerValue(0, 3, 'SEV-SNP VMPL')
 
-/** `--tee`, `--sim-dir`, `--sim-guest`: spread them into a command's options. */
+/** `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`: spread them into a command's options. */
 export const AGENT_TEE_OPTIONS: Readonly<
-  Record<'tee' | 'sim-dir' | 'sim-guest', StringOptionSpec>
+  Record<'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl', StringOptionSpec>
 > = {
   tee: {
     type: 'string',
@@ -43,6 +46,12 @@ export const AGENT_TEE_OPTIONS: Readonly<
     valueName: 'GUEST',
     help: 'with --tee sim: the simulated guest, as launched (`initguard sim launch --name GUEST`)',
   },
+  'snp-vmpl': {
+    type: 'string',
+    value: VMPL_VALUE,
+    valueName: 'N',
+    help: "with --tee snp or auto: the VMPL (0-3) SEV-SNP reports are taken at (configfs-tsm privlevel); default the platform's. Refused with any other --tee; with auto, a TEE detected as other than SEV-SNP is refused",
+  },
 }
 
 /**
@@ -51,13 +60,25 @@ export const AGENT_TEE_OPTIONS: Readonly<
  *
  * @param command - e.g. `agent check-initdata`, for hints.
  * @throws {@link UsageError} `ERR_USAGE` (`--tee sim` without `--sim-dir` or `--sim-guest`),
- *   `ERR_OPTION_NOT_APPLICABLE` (a sim option with a hardware `--tee`); every error of
+ *   `ERR_OPTION_NOT_APPLICABLE` (a sim option with a hardware `--tee`, `--snp-vmpl` with a
+ *   `--tee` other than snp or auto); every error of
  *   `openSimulatedGuest` and `openHardwareTee`, with their own codes.
  */
 export async function openAgentTee(args: ParsedArgs, command: string): Promise<GuestTee> {
   const tee = parsedOption(args, 'tee', TEE_VALUE) ?? 'auto'
   const simDir = parsedOption(args, 'sim-dir', PATH_VALUE)
   const simGuest = parsedOption(args, 'sim-guest', GUEST_VALUE)
+  const snpVmpl = parsedOption(args, 'snp-vmpl', VMPL_VALUE)
+  if (snpVmpl !== undefined && tee !== 'snp' && tee !== 'auto') {
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `--snp-vmpl applies only to --tee snp or auto; this is --tee ${tee}`,
+      {
+        details: { option: '--snp-vmpl', tee },
+        hint: 'drop --snp-vmpl, or give --tee snp',
+      },
+    )
+  }
   if (tee === 'sim') {
     const missing = [
       ...(simDir === undefined ? ['--sim-dir DIR'] : []),
@@ -85,7 +106,8 @@ export async function openAgentTee(args: ParsedArgs, command: string): Promise<G
       },
     )
   }
-  return openHardwareTee({ tee })
+  // openHardwareTee refuses snpPrivlevel when auto finds SGX or TDX: never ignored there either.
+  return openHardwareTee({ tee, ...(snpVmpl === undefined ? {} : { snpPrivlevel: snpVmpl }) })
 }
 
 const FROM_CHOICES = ['toml', 'annotation', 'image'] as const
@@ -102,26 +124,32 @@ export const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', String
     type: 'string',
     value: PATH_VALUE,
     valueName: 'FILE',
-    help: 'the initdata document, annotation value or block device (see --from)',
+    help: 'the initdata document, annotation value or block device (see --from); required, except with --from image, where the device is then found by its magic',
   },
   from: {
     type: 'string',
     value: FROM_VALUE,
     valueName: 'FORM',
     default: 'toml',
-    help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device, found by its magic "initdata")',
+    help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device or its data.img: magic "initdata"; without --initdata, the one disk among /dev/disk/by-id/virtio-initdata*, /dev/vd*, /dev/sd*, /dev/xvd* whose header has the magic)',
   },
 }
 
 /**
- * The init-data source the options name.
+ * The init-data source the options name. `path` is undefined only with `--from image` and no
+ * `--initdata`: the caller then finds the device by its magic (`findInitdataDevice`), after the
+ * TEE is open, so a usage error never reads a device.
  *
- * @throws {@link UsageError} `ERR_USAGE` without `--initdata`.
+ * @throws {@link UsageError} `ERR_USAGE` without `--initdata` (unless `--from image`).
  */
 export function agentInitdataSource(
   args: ParsedArgs,
   command: string,
-): { readonly from: InitdataSourceKind; readonly path: string } {
-  const path = requiredParsed(args, 'initdata', PATH_VALUE, command)
-  return { from: SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, command)], path }
+): { readonly from: InitdataSourceKind; readonly path: string | undefined } {
+  const from = SOURCE_KINDS[requiredParsed(args, 'from', FROM_VALUE, command)]
+  const path =
+    from === 'image'
+      ? parsedOption(args, 'initdata', PATH_VALUE)
+      : requiredParsed(args, 'initdata', PATH_VALUE, command)
+  return { from, path }
 }

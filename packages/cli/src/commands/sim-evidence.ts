@@ -46,6 +46,11 @@ async function guestEvidence(
   return simulateGuestEvidence(material, record, reportData).evidence
 }
 
+/**
+ * `initguard sim evidence --sim-dir DIR (--tee snp|tdx --initdata FILE | --guest GUEST)
+ * --report-data HEX`: print fresh simulated evidence in Trustee's JSON shape, binding either the
+ * given document or, with `--guest`, the launch value of a guest made by `sim launch`.
+ */
 export const simEvidenceCommand: Command = {
   name: 'evidence',
   summary: "Print the simulated guest's evidence (SEV-SNP or TDX) as Trustee's evidence JSON.",

@@ -16,6 +16,12 @@ const SIM_TEE = choiceValue(['snp', 'tdx'] as const)
 /** The name is checked by the simulator (`ERR_SIM_GUEST_NAME`), with the rule in its hint. */
 const GUEST_NAME = freeValue('a guest name', 'web')
 
+/**
+ * `initguard sim launch --sim-dir DIR --tee snp|tdx --initdata FILE --name GUEST`: fix a simulated
+ * guest's HOST_DATA or MRCONFIGID to the document's fitted digest (`launchSimulatedGuest`). From
+ * then on every report of that guest (`sim evidence --guest`, `agent … --tee sim`) carries it,
+ * whatever document it is later given. An existing name is refused (exit 2) unless `--replace`.
+ */
 export const simLaunchCommand: Command = {
   name: 'launch',
   summary:
