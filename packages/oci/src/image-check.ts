@@ -52,6 +52,12 @@ export interface CheckImageOptions extends RegistryClientOptions, FindSignatures
   readonly now?: Date
   /** A client to reuse (its options win over the ones given here). */
   readonly client?: RegistryClient
+  /**
+   * Where the decision reads the key files the policy names; default {@link loadKeyFiles} (local
+   * files; `kbs:///…` refused). The guest agent passes its own, which has fetched `kbs:///…` keys
+   * through its attested KBS session.
+   */
+  readonly readKeyFile?: (path: string) => Uint8Array
 }
 
 /** An image checked against a policy. */
@@ -204,7 +210,8 @@ export async function checkImage(
     dialect,
     {
       now: options.now ?? new Date(),
-      readKeyFile: await loadKeyFiles(requirementFiles(scope.requirements), dialect),
+      readKeyFile:
+        options.readKeyFile ?? (await loadKeyFiles(requirementFiles(scope.requirements), dialect)),
     },
   )
   return {
