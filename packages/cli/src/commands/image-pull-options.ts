@@ -7,7 +7,12 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
-import type { OptionSpec, ParsedArgs, StringOptionSpec } from '../command.ts'
+import {
+  parsedOption,
+  type OptionSpec,
+  type ParsedArgs,
+  type StringOptionSpec,
+} from '../command.ts'
 import {
   PATH_VALUE,
   PLATFORM_VALUE,
@@ -71,16 +76,26 @@ export function localImage(reference: string): LocalImage | undefined {
   return { transport, location }
 }
 
+/** What a pull command's arguments say, whatever its policy comes from. */
+export interface PullArguments {
+  /** REF as written. */
+  readonly given: string
+  /** REF without `docker://`. */
+  readonly reference: string
+  readonly dest: string
+  /** `--concurrency`, default 3. */
+  readonly concurrency: number
+  /** `--json`. */
+  readonly json: boolean
+}
+
 /**
- * A pull's `REF DEST`: REF a registry image (`docker://` dropped), never `dir:` or `oci:`.
+ * A pull's `REF DEST` (REF a registry image, never `dir:` or `oci:`), `--concurrency`, `--json`.
  *
  * @param command - e.g. `image pull`, for hints.
  * @throws {@link UsageError} `ERR_USAGE`.
  */
-export function pullArguments(
-  args: ParsedArgs,
-  command: string,
-): { readonly given: string; readonly reference: string; readonly dest: string } {
+export function pullArguments(args: ParsedArgs, command: string): PullArguments {
   if (args.positionals.length !== 2) {
     throw new UsageError('ERR_USAGE', 'expected REF and DEST', {
       hint: `see \`initguard ${command} --help\``,
@@ -96,5 +111,11 @@ export function pullArguments(
       },
     )
   }
-  return { given, reference: registryReference(given), dest }
+  return {
+    given,
+    reference: registryReference(given),
+    dest,
+    concurrency: parsedOption(args, 'concurrency', CONCURRENCY_VALUE) ?? 3,
+    json: args.values['json'] === true,
+  }
 }

@@ -13,6 +13,7 @@ import {
   type CheckImageOptions,
 } from '@initguard/oci'
 import type { CliIo } from '../cli-io.ts'
+import type { PullArguments } from './image-pull-options.ts'
 import { emit } from '../output.ts'
 import { checkedJson, decisionExitCode, decisionJson, describeDecision } from './image-report.ts'
 
@@ -35,14 +36,7 @@ function progressReporter(io: CliIo): ((progress: BlobProgress) => void) | undef
 }
 
 /** One pull: the image, where it goes, and the check's settings. */
-export interface ImagePullRun {
-  /** REF as the user wrote it, for reports. */
-  readonly given: string
-  /** The registry reference (`docker://` dropped). */
-  readonly reference: string
-  readonly dest: string
-  readonly concurrency: number
-  readonly json: boolean
+export interface ImagePullRun extends PullArguments {
   /** Where the policy came from, for reports. */
   readonly policySource: string
   readonly warnings: readonly string[]

@@ -14,7 +14,6 @@ import { emit } from '../output.ts'
 import { IMAGE_OPTIONS, checkOptions, loadPolicy } from './image-input.ts'
 import {
   CONCURRENCY_OPTION,
-  CONCURRENCY_VALUE,
   localImage,
   pullArguments,
   registryReference,
@@ -122,16 +121,11 @@ export const imagePullCommand: Command = {
     concurrency: CONCURRENCY_OPTION,
   },
   async run(args, io) {
-    const { given, reference, dest } = pullArguments(args, 'image pull')
-    const concurrency = parsedOption(args, 'concurrency', CONCURRENCY_VALUE) ?? 3
+    const pull = pullArguments(args, 'image pull')
     const origin = await loadPolicy(args, io)
     return runImagePull(
       {
-        given,
-        reference,
-        dest,
-        concurrency,
-        json: args.values['json'] === true,
+        ...pull,
         policySource: origin.source,
         warnings: origin.warnings,
         check: await checkOptions(args, origin),
