@@ -117,7 +117,7 @@ export async function loadKeyFiles(
         path,
         new UsageError('ERR_KEY_PATH_NEEDS_AGENT', `the key ${path} is a KBS resource`, {
           details: { path },
-          hint: 'fetching keys from the KBS needs the guest agent, which is not built yet; put the key inline (keyData) in the policy',
+          hint: 'KBS keys are fetched only inside the guest, by `initguard agent pull-image`; to check on the host, put the key inline (keyData) in the policy',
         }),
       )
       continue
