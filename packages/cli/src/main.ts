@@ -54,7 +54,7 @@ const GROUPS: readonly LazyCommandGroup[] = [
   {
     name: 'agent',
     summary:
-      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest), then serve the guest API',
+      'the guest agent: check init-data against a fresh report of the TEE it runs in (hardware or a simulated guest), then serve the guest API or pull images under its policy',
     load: async () => (await import('./groups/agent.ts')).agentCommands,
   },
 ]

@@ -152,10 +152,10 @@ function fromUri(resource: Resource, uri: string, kbs: boolean): CdhResourceSour
   if (scheme === 'kbs' || scheme.startsWith('kbs+')) {
     throw new ExpectationError(
       `ERR_CDH_${resource.area}_NEEDS_AGENT`,
-      `cdh.toml: ${field} is ${show(uri)}; fetching the ${resource.what} from the KBS needs the guest agent, which is not built yet`,
+      `cdh.toml: ${field} is ${show(uri)}; the ${resource.what} is fetched from the KBS only inside the guest, by \`initguard agent pull-image\``,
       {
         details: { field, scheme },
-        hint: `${resource.inlineHint}, so the initdata digest covers it`,
+        hint: `pull inside the guest with \`initguard agent pull-image\`; to check on the host, ${resource.inlineHint}, so the initdata digest covers it`,
       },
     )
   }

@@ -52,6 +52,12 @@ export interface CheckImageOptions extends RegistryClientOptions, FindSignatures
   readonly now?: Date
   /** A client to reuse (its options win over the ones given here). */
   readonly client?: RegistryClient
+  /**
+   * Where the decision reads the key files the policy names; default {@link loadKeyFiles} (local
+   * files; `kbs:///…` refused). The guest agent passes its own, which has fetched `kbs:///…` keys
+   * through its attested KBS session.
+   */
+  readonly readKeyFile?: (path: string) => Uint8Array
 }
 
 /** An image checked against a policy. */
@@ -111,7 +117,7 @@ export async function loadKeyFiles(
         path,
         new UsageError('ERR_KEY_PATH_NEEDS_AGENT', `the key ${path} is a KBS resource`, {
           details: { path },
-          hint: 'fetching keys from the KBS needs the guest agent, which is not built yet; put the key inline (keyData) in the policy',
+          hint: 'KBS keys are fetched only inside the guest, by `initguard agent pull-image`; to check on the host, put the key inline (keyData) in the policy',
         }),
       )
       continue
@@ -204,7 +210,8 @@ export async function checkImage(
     dialect,
     {
       now: options.now ?? new Date(),
-      readKeyFile: await loadKeyFiles(requirementFiles(scope.requirements), dialect),
+      readKeyFile:
+        options.readKeyFile ?? (await loadKeyFiles(requirementFiles(scope.requirements), dialect)),
     },
   )
   return {

@@ -32,8 +32,9 @@ import {
   type OptionSpec,
   type ParsedArgs,
 } from '../command.ts'
-import { PATH_VALUE, PLATFORM_VALUE, TIME_VALUE, freeValue } from '../option-values.ts'
+import { PATH_VALUE, PLATFORM_VALUE, TIME_VALUE } from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
+import { REGISTRY_ACCESS_OPTIONS } from './image-pull-options.ts'
 import {
   ENCODING_OPTION,
   EXPECTED_VALUE,
@@ -85,25 +86,7 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     valueName: 'DIR',
     help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists (with --initdata: the document's sigstore_config, else none)`,
   },
-  authfile: {
-    type: 'string',
-    value: PATH_VALUE,
-    valueName: 'FILE',
-    help: 'docker config.json with registry credentials; default $DOCKER_CONFIG/config.json or ~/.docker/config.json if it exists',
-  },
-  'insecure-registry': {
-    type: 'string',
-    value: freeValue('a registry host[:port]', 'localhost:5000'),
-    multiple: true,
-    valueName: 'HOST',
-    help: 'reach this registry (host[:port]) over plain HTTP',
-  },
-  platform: {
-    type: 'string',
-    value: PLATFORM_VALUE,
-    valueName: 'OS/ARCH',
-    help: 'the platform picked from a manifest list; default linux/amd64',
-  },
+  ...REGISTRY_ACCESS_OPTIONS,
   at: {
     type: 'string',
     value: TIME_VALUE,
@@ -265,21 +248,33 @@ async function credentialsOption(args: ParsedArgs): Promise<CheckImageOptions['c
   }
 }
 
+/**
+ * How to reach registries, from `--insecure-registry`, `--platform` and `--authfile` (default the
+ * user's docker config when it exists): shared by `image check|pull` and `agent pull-image`.
+ */
+export async function registryAccessOptions(
+  args: ParsedArgs,
+): Promise<Pick<CheckImageOptions, 'insecureRegistries' | 'platform' | 'credentials'>> {
+  const platform = parsedOption(args, 'platform', PLATFORM_VALUE)
+  const credentials = await credentialsOption(args)
+  return {
+    insecureRegistries: listOption(args, 'insecure-registry'),
+    ...(platform === undefined ? {} : { platform }),
+    ...(credentials === undefined ? {} : { credentials }),
+  }
+}
+
 /** The registry, lookaside and time settings of a check, from the command line. */
 export async function checkOptions(
   args: ParsedArgs,
   origin: PolicyOrigin,
 ): Promise<CheckImageOptions> {
-  const platform = parsedOption(args, 'platform', PLATFORM_VALUE)
   const now = parsedOption(args, 'at', TIME_VALUE)
-  const credentials = await credentialsOption(args)
   return {
     policy: origin.policy,
     registriesD: origin.registriesD,
-    insecureRegistries: listOption(args, 'insecure-registry'),
+    ...(await registryAccessOptions(args)),
     ...(origin.hostDefaults ? { defaultLookaside: defaultLookasideStore() } : {}),
-    ...(platform === undefined ? {} : { platform }),
     ...(now === undefined ? {} : { now }),
-    ...(credentials === undefined ? {} : { credentials }),
   }
 }

@@ -4,9 +4,11 @@
  */
 import type { CommandGroup } from '../command.ts'
 import { agentCheckInitdataCommand } from '../commands/agent-check-initdata.ts'
+import { agentPullImageCommand } from '../commands/agent-pull-image.ts'
 import { agentStartCommand } from '../commands/agent-start.ts'
 
 export const agentCommands: CommandGroup['commands'] = [
   agentCheckInitdataCommand,
   agentStartCommand,
+  agentPullImageCommand,
 ]
