@@ -406,8 +406,12 @@ describe('the initguard binary', () => {
     expect(demo.stdout).toContain('CRLF')
     expect(demo.stdout).toContain('ERR_SNP_INITDATA_MISMATCH')
     expect(demo.stdout).toMatch(
-      /runs {5}registry\.example\.internal\/team\/payments:v1\.4\.2, signed by the release key/,
+      /✓ runs: {4}registry\.example\.internal\/team\/payments:v1\.4\.2, signed by the release key/,
     )
-    expect(demo.stdout.match(/^refused {2}/gm)).toHaveLength(3)
+    expect(demo.stdout.match(/^ {2}✓ refused: /gm)).toHaveLength(3)
+    expect(demo.stdout).toContain('ERR_AGENT_INITDATA_MISMATCH')
+    expect(demo.stdout).toContain('ERR_KBS_NO_WORKLOAD')
+    expect(demo.stdout).not.toContain('✗')
+    expect(demo.stdout).toMatch(/Result: all \d+ outcomes as expected/)
   })
 })

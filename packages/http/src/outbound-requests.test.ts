@@ -29,12 +29,26 @@ function sources(dir: string): string[] {
   })
 }
 
+/** What a server takes from node:http(s): serving is not making requests. */
+const INBOUND_NAMES = new Set(['createServer', 'IncomingMessage', 'Server', 'ServerResponse'])
+
+/** `import { createServer, type Server } from 'node:http'`: only server names imported. */
+function serverOnlyImport(line: string): boolean {
+  const names = /^import\s*\{([^}]*)\}\s*from\s*['"](node:)?https?['"]/.exec(line.trim())?.[1]
+  if (names === undefined) return false
+  return names
+    .split(',')
+    .map((name) => name.trim().replace(/^type\s+/, ''))
+    .filter((name) => name !== '')
+    .every((name) => INBOUND_NAMES.has(name))
+}
+
 function offenders(files: readonly string[]): string[] {
   return files.flatMap((file) =>
     readFileSync(file, 'utf8')
       .split('\n')
       .flatMap((line, i) =>
-        OUTBOUND.some((pattern) => pattern.test(line))
+        OUTBOUND.some((pattern) => pattern.test(line)) && !serverOnlyImport(line)
           ? [`${relative(PACKAGES, file)}:${i + 1}: ${line.trim()}`]
           : [],
       ),
@@ -78,5 +92,12 @@ describe('outbound requests', () => {
         OUTBOUND.some((p) => p.test(line)),
         line,
       ).toBe(false)
+  })
+
+  it('lets a server import what serving needs, and nothing more', () => {
+    expect(serverOnlyImport("import { createServer, type Server } from 'node:http'")).toBe(true)
+    expect(serverOnlyImport("import { createServer, request } from 'node:http'")).toBe(false)
+    expect(serverOnlyImport("import { Agent } from 'node:https'")).toBe(false)
+    expect(serverOnlyImport("import * as http from 'node:http'")).toBe(false)
   })
 })

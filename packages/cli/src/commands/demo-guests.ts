@@ -9,6 +9,7 @@
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InternalError } from '@initguard/core'
+import { HttpClient, httpErrors } from '@initguard/http'
 import { startInitguard, type ChildStart } from './demo-child-process.ts'
 import { demoImagePolicy } from './demo-image-policy.ts'
 import type { Narrative } from './demo-narrative.ts'
@@ -71,13 +72,26 @@ export function startAgent(system: DemoSystem, out: string, guest: DemoGuest): P
   )
 }
 
+/** The demo's client for the agents' guest APIs (loopback HTTP): one attempt each. */
+const GUEST_API_CLIENT = new HttpClient({
+  attempts: 1,
+  timeoutMs: 15_000,
+  errors: httpErrors({ area: 'DEMO_GUEST_API' }),
+})
+
 /** GET `path` from an agent's guest API. */
 export async function guestGet(
   base: string,
   path: string,
 ): Promise<{ status: number; body: Buffer }> {
-  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) })
-  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) }
+  // A 4xx is an answer the demo shows (the KBS's 403 comes back as one); 5xx fail as coded errors.
+  return GUEST_API_CLIENT.request(
+    { url: `${base}${path}`, what: 'the guest API' },
+    async (response) => ({
+      status: response.status,
+      body: Buffer.from(await response.bytes({ maxBytes: 1024 * 1024 })),
+    }),
+  )
 }
 
 /** Guest 1: launched with the registered document, its agent given the same. */
