@@ -5,9 +5,9 @@
  */
 import { stringToUtf8 } from '@initguard/core'
 import { openSimulatedGuest, type GuestTee } from '@initguard/tee'
-import { launchSimulatedGuest, type SimulatorMaterial } from '@initguard/tee-simulator'
+import { launchSimulatedGuest } from '@initguard/tee-simulator'
 import { checkInitdata } from './initdata-check/check-initdata.ts'
-import { simulatedGuest } from './initdata-check/simulated-guest-test-support.ts'
+import { tampered } from './initdata-check/launched-guest-test-support.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
 let launched = 0
@@ -32,14 +32,13 @@ export function verifyInitdata(tee: GuestTee, text: string): Promise<VerifiedIni
  * with running unbound allowed, and that guest.
  */
 export async function unboundGuest(
-  material: SimulatorMaterial,
+  simDir: string,
   text: string,
 ): Promise<{ tee: GuestTee; initdata: UnboundInitdata }> {
-  const tee = simulatedGuest(material, {
-    tee: 'snp',
-    launchedWith: text,
-    tamper: (report) => ({ ...report, initDataField: new Uint8Array(32) }),
-  })
+  const tee = tampered(await launchGuest(simDir, text), (report) => ({
+    ...report,
+    initDataField: new Uint8Array(32),
+  }))
   const initdata = await checkInitdata(
     tee,
     { bytes: stringToUtf8(text), source: { kind: 'file', path: 'initdata.toml' } },

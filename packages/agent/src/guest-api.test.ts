@@ -52,7 +52,7 @@ async function agent(
   let tee: GuestTee
   let initdata: VerifiedInitdata | UnboundInitdata
   if (options.unbound === true) {
-    ;({ tee, initdata } = await unboundGuest(kbs.simulator.material, launchedWith))
+    ;({ tee, initdata } = await unboundGuest(kbs.simulator.dir, launchedWith))
   } else {
     tee = await launchGuest(kbs.simulator.dir, launchedWith)
     initdata = await verifyInitdata(tee, launchedWith)

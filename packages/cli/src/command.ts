@@ -265,3 +265,21 @@ export function choice<T extends string>(value: string, accepted: readonly T[], 
   }
   return value as T
 }
+
+/** A required option's parsed value, or a usage error naming it. */
+export function requiredParsed<T>(
+  args: ParsedArgs,
+  name: string,
+  kind: OptionValue<T>,
+  command: string,
+): T {
+  const given = parsedOption(args, name, kind)
+  if (given === undefined) {
+    const spec = args.options[name]
+    const value = spec?.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''
+    throw new UsageError('ERR_USAGE', `missing --${name}${value}`, {
+      hint: `see \`initguard ${command} --help\``,
+    })
+  }
+  return given
+}

@@ -10,7 +10,7 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import type { AmdProduct } from './amd-pki.ts'
 import type { SnpTrustAnchors } from '@initguard/snp'
-import { parseCollateralJson, type DcapCollateral } from '@initguard/tdx'
+import { parseCollateralJson, type DcapCollateral } from '@initguard/tdx/parsers'
 
 /** What a relying party needs to accept the simulator's evidence, and nothing more. */
 export interface SimulatorTrust {

@@ -18,7 +18,11 @@
  * @module
  */
 import { bytesToBase64, bytesToHex, constantTimeEqual, VerificationError } from '@initguard/core'
-import { parseSgxEnclaveReport, SGX_REPORT_BODY_SIZE, type SgxEnclaveReport } from '@initguard/tdx'
+import {
+  parseSgxEnclaveReport,
+  SGX_REPORT_BODY_SIZE,
+  type SgxEnclaveReport,
+} from '@initguard/tdx/parsers'
 import type { GuestReport } from './guest-tee.ts'
 import { checkReportData, malformed, parseQuote, wrongKind } from './hardware-evidence.ts'
 

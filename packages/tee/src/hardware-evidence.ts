@@ -25,7 +25,7 @@ import {
 } from '@initguard/core'
 import { TEE_FIELDS } from '@initguard/initdata'
 import { parseCertTable, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
-import { parseDcapQuote, type DcapQuote } from '@initguard/tdx'
+import { parseDcapQuote, type DcapQuote } from '@initguard/tdx/parsers'
 import type { TrusteeTdxEvidenceJson } from '@initguard/tee-simulator'
 import type { GuestReport, GuestTeeKind } from './guest-tee.ts'
 

@@ -9,13 +9,13 @@
  */
 import { InternalError } from '@initguard/core'
 import { parseTrusteeSnpEvidence } from '@initguard/snp'
-import { parseTrusteeDcapEvidence } from '@initguard/tdx'
+import { parseTrusteeDcapEvidence } from '@initguard/tdx/parsers'
 import {
   loadSimulatedGuest,
   loadSimulator,
   simulateGuestEvidence,
   type SimulatedGuestEvidence,
-} from '@initguard/tee-simulator'
+} from '@initguard/tee-simulator/guest'
 import type { GuestReport, GuestTee } from './guest-tee.ts'
 import { checkReportData } from './hardware-evidence.ts'
 import { padReportData, throwIfAborted } from './tee-files.ts'

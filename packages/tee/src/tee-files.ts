@@ -11,7 +11,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { LocalIoError, UnavailableError, type InitguardError } from '@initguard/core'
-import { errnoOf, padReportData as padToReportData } from '@initguard/tee-simulator'
+import { errnoOf, padReportData as padToReportData } from '@initguard/tee-simulator/guest'
 
 export { errnoOf }
 

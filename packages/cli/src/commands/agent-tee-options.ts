@@ -12,10 +12,9 @@
  */
 import type { InitdataSourceKind } from '@initguard/agent'
 import { UsageError } from '@initguard/core'
-import { openHardwareTee, openSimulatedGuest, type GuestTee } from '@initguard/tee'
-import { parsedOption, type ParsedArgs, type StringOptionSpec } from '../command.ts'
+import type { GuestTee } from '@initguard/tee'
+import { parsedOption, type ParsedArgs, type StringOptionSpec, requiredParsed } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue, integerValue } from '../option-values.ts'
-import { requiredParsed } from './sim-init.ts'
 
 /** What `--tee` accepts. */
 export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim'] as const
@@ -90,6 +89,8 @@ export async function openAgentTee(args: ParsedArgs, command: string): Promise<G
         hint: `launch a guest with \`initguard sim launch --sim-dir DIR --tee snp --initdata FILE --name GUEST\`, then give \`initguard ${command} … --tee sim --sim-dir DIR --sim-guest GUEST\``,
       })
     }
+    // Each kind of TEE loads only its own modules: the agent's cold start is measured.
+    const { openSimulatedGuest } = await import('@initguard/tee/simulated')
     return openSimulatedGuest({ simDir, guest: simGuest })
   }
   const stray = [
@@ -107,6 +108,7 @@ export async function openAgentTee(args: ParsedArgs, command: string): Promise<G
     )
   }
   // openHardwareTee refuses snpPrivlevel when auto finds SGX or TDX: never ignored there either.
+  const { openHardwareTee } = await import('@initguard/tee/hardware')
   return openHardwareTee({ tee, ...(snpVmpl === undefined ? {} : { snpPrivlevel: snpVmpl }) })
 }
 

@@ -14,6 +14,7 @@ import {
   type Command,
   type ParsedArgs,
   type StringOptionSpec,
+  requiredParsed,
 } from '../command.ts'
 import {
   PATH_VALUE,
@@ -28,7 +29,6 @@ import {
 import { emit } from '../output.ts'
 import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
 import { workloadDefinitionJson } from './kbs-workload-json.ts'
-import { requiredParsed } from './sim-init.ts'
 
 const TEE = choiceValue(['snp', 'tdx', 'sgx'] as const)
 const NAME = freeValue('a workload name', 'web')

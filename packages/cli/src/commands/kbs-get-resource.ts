@@ -9,11 +9,11 @@ import { UsageError } from '@initguard/core'
 import { readInput, writeFileAtomic } from '@initguard/files'
 import { KbsClient, resourcePath, type TeeKeyKind } from '@initguard/kbs-protocol'
 import { loadSimulator, simulateSnpEvidence, simulateTdxEvidence } from '@initguard/tee-simulator'
-import { JSON_OPTION, type Command } from '../command.ts'
+import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE, URL_VALUE, choiceValue, freeValue } from '../option-values.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { noArguments } from './kbs-keygen.ts'
-import { SIM_DIR_OPTION, requiredParsed } from './sim-init.ts'
+import { SIM_DIR_OPTION } from './sim-init.ts'
 
 const TEES = ['snp', 'tdx'] as const
 const TEE = choiceValue(TEES)

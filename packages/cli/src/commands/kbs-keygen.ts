@@ -6,10 +6,9 @@
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { UsageError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
-import { JSON_OPTION, type Command } from '../command.ts'
+import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { requiredParsed } from './sim-init.ts'
 
 export const kbsKeygenCommand: Command = {
   name: 'keygen',

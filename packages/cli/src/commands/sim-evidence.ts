@@ -14,11 +14,17 @@ import {
   simulateSnpEvidence,
   simulateTdxEvidence,
 } from '@initguard/tee-simulator'
-import { optionGiven, parsedOption, type Command, type ParsedArgs } from '../command.ts'
+import {
+  optionGiven,
+  parsedOption,
+  type Command,
+  type ParsedArgs,
+  requiredParsed,
+} from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue, hexUpToValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { readDocumentFile } from './initdata-input.ts'
-import { SIM_DIR_OPTION, requiredParsed, simDirOption } from './sim-init.ts'
+import { SIM_DIR_OPTION, simDirOption } from './sim-init.ts'
 
 const SIM_TEES = ['snp', 'tdx'] as const
 const SIM_TEE = choiceValue(SIM_TEES)

@@ -13,12 +13,12 @@ import {
 } from '@initguard/tee-simulator'
 import {
   JSON_OPTION,
-  parsedOption,
+  requiredParsed,
   type Command,
   type ParsedArgs,
   type StringOptionSpec,
 } from '../command.ts'
-import { PATH_VALUE, type OptionValue } from '../option-values.ts'
+import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
 
 /** `--sim-dir DIR`: the simulator's directory. */
@@ -27,24 +27,6 @@ export const SIM_DIR_OPTION: StringOptionSpec = {
   value: PATH_VALUE,
   valueName: 'DIR',
   help: 'the simulator directory (keys 0600 in a 0700 directory; made by `initguard sim init`)',
-}
-
-/** A required option's parsed value, or a usage error naming it. */
-export function requiredParsed<T>(
-  args: ParsedArgs,
-  name: string,
-  kind: OptionValue<T>,
-  command: string,
-): T {
-  const given = parsedOption(args, name, kind)
-  if (given === undefined) {
-    const spec = args.options[name]
-    const value = spec?.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''
-    throw new UsageError('ERR_USAGE', `missing --${name}${value}`, {
-      hint: `see \`initguard ${command} --help\``,
-    })
-  }
-  return given
 }
 
 /** `--sim-dir`, required; and no positional arguments. */

@@ -6,11 +6,11 @@
  */
 import { TEE_FIELDS } from '@initguard/initdata'
 import { checkGuestName, launchSimulatedGuest } from '@initguard/tee-simulator'
-import { JSON_OPTION, type Command } from '../command.ts'
+import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { readDocumentFile } from './initdata-input.ts'
-import { SIM_DIR_OPTION, requiredParsed, simDirOption } from './sim-init.ts'
+import { SIM_DIR_OPTION, simDirOption } from './sim-init.ts'
 
 const SIM_TEE = choiceValue(['snp', 'tdx'] as const)
 /** The name is checked by the simulator (`ERR_SIM_GUEST_NAME`), with the rule in its hint. */
