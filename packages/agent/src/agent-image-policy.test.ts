@@ -14,7 +14,7 @@ import {
   generateSigstoreKeyPair,
   publicKeyPem,
 } from '@initguard/tee-simulator'
-import { rejected } from '@initguard/testkit'
+import { rejected, thrown } from '@initguard/testkit'
 import {
   simulatorWorkload,
   startTestKbs,
@@ -31,6 +31,20 @@ const KEY_URI = 'kbs:///default/app/cosign-key'
 const releaseKey = generateSigstoreKeyPair('ecdsa-p256')
 const releasePem = new TextDecoder().decode(publicKeyPem(releaseKey.publicKey))
 let kbs: TestKbs
+const DOCKER_CONFIG = JSON.stringify({
+  auths: { 'registry.example': { auth: Buffer.from('robot:s3cret').toString('base64') } },
+})
+const WITH_REGISTRY = [
+  'image_security_policy_uri = "kbs:///default/app/image-policy"',
+  'authenticated_registry_credentials_uri = "kbs:///default/app/registry-auth"',
+  'max_concurrent_layer_downloads_per_image = 7',
+  '[[image.registry_config.registry]]',
+  'location = "127.0.0.1:5000"',
+  'insecure = true',
+  '[[image.registry_config.registry]]',
+  'prefix = "registry.example/blocked"',
+  'blocked = true',
+].join('\n')
 
 const documentWith = (image: string): string =>
   kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'image policy', `\n[image]\n${image}\n`)
@@ -54,11 +68,13 @@ beforeAll(async () => {
   const accepted = [
     documentWith('image_security_policy_uri = "kbs:///default/app/image-policy"'),
     documentWith('image_security_policy_uri = "kbs:///default/app/missing"'),
+    documentWith(WITH_REGISTRY),
   ]
   const workload = simulatorWorkload(accepted)
   expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', workload)).status).toBe(200)
   expect(await uploadResource(kbs, 'default/app/image-policy', JSON.stringify(policy))).toBe(200)
   expect(await uploadResource(kbs, 'default/app/cosign-key', releasePem)).toBe(200)
+  expect(await uploadResource(kbs, 'default/app/registry-auth', DOCKER_CONFIG)).toBe(200)
 })
 
 afterAll(async () => {
@@ -111,6 +127,73 @@ describe('the image policy inside the guest', () => {
       guestPolicy('image_security_policy_uri = "kbs:///default/app/missing"'),
     )
     expect(error.code).toBe('ERR_KBS_NOT_FOUND')
+  })
+
+  it('registry access comes from the same [image]: KBS credentials, downloads at once, blocked and insecure registries', async () => {
+    const loaded = await guestPolicy(WITH_REGISTRY)
+    expect(loaded.registry.credentials?.('registry.example')).toEqual({
+      username: 'robot',
+      password: 's3cret',
+    })
+    expect(loaded.registry.credentials?.('other.example')).toBeUndefined()
+    expect(loaded.registry.concurrency).toBe(7)
+    expect(loaded.registry.insecureRegistries).toEqual(['127.0.0.1:5000'])
+    expect(() => {
+      loaded.registry.checkAllowed(`${REPOSITORY}:v1`)
+    }).not.toThrow()
+    const blocked = thrown(() => {
+      loaded.registry.checkAllowed('registry.example/blocked/x:v1')
+    })
+    expect(blocked.code).toBe('ERR_AGENT_REGISTRY_BLOCKED')
+  })
+
+  it('without registry settings: anonymous, plain HTTP nowhere, 3 downloads at once', async () => {
+    const loaded = await guestPolicy(
+      'image_security_policy_uri = "kbs:///default/app/image-policy"',
+    )
+    expect(loaded.registry).toMatchObject({ credentials: undefined, concurrency: 3 })
+    expect(loaded.registry.insecureRegistries).toEqual([])
+  })
+
+  it.each([
+    ['extra_root_certificates = ["-----BEGIN CERTIFICATE-----"]', 'extra_root_certificates'],
+    ['[image.image_pull_proxy]\nhttps_proxy = "http://proxy:3128"', 'image_pull_proxy'],
+    ['registry_configuration_uri = "kbs:///default/app/registries"', 'registry_configuration_uri'],
+    ['image_security_polcy = "{}"', 'image_security_polcy'],
+  ])('an [image] key the agent does not implement is refused by name: %s', async (line, key) => {
+    const error = await rejected(
+      guestPolicy(`image_security_policy_uri = "kbs:///default/app/image-policy"\n${line}`),
+    )
+    expect(error.code).toBe('ERR_AGENT_IMAGE_KEY_UNSUPPORTED')
+    expect(error.message).toContain(key)
+    expect(error.details['field']).toBe(`image.${key}`)
+  })
+
+  it('a registry_config rule that would redirect a pull is refused', async () => {
+    const error = await rejected(
+      guestPolicy(
+        'image_security_policy = "{}"\n[[image.registry_config.registry]]\nprefix = "a.example"\nlocation = "b.example"',
+      ),
+    )
+    expect(error.code).toBe('ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED')
+  })
+
+  it('a guest file the document names but the guest lacks: ERR_AGENT_POLICY_READ (exit 7)', async () => {
+    const error = await rejected(
+      guestPolicy('image_security_policy_uri = "file:///nonexistent/initguard/policy.json"'),
+    )
+    expect(error.code).toBe('ERR_AGENT_POLICY_READ')
+    expect(error.category).toBe('io')
+    expect(error.hint).toContain('kbs:///')
+  })
+
+  it('a KBS key the policy did not name: ERR_AGENT_POLICY_KEY_READ with a hint', async () => {
+    const loaded = await guestPolicy(
+      'image_security_policy_uri = "kbs:///default/app/image-policy"',
+    )
+    const error = thrown(() => loaded.readKeyFile('kbs:///default/app/other-key'))
+    expect(error.code).toBe('ERR_AGENT_POLICY_KEY_READ')
+    expect(error.hint).toBeTruthy()
   })
 
   it('no policy in cdh.toml: refused, never allow-all', async () => {

@@ -5,6 +5,8 @@
  * `image_security_policy`, and likewise the sigstore (lookaside) config. Key files the policy
  * names as `kbs:///repo/type/tag` (`keyPath`, `keyPaths`, `caPath`, …) are fetched up front, so
  * the decision's synchronous `readKeyFile` finds them. No policy is a refusal, never "allow all".
+ * How registries are reached (credentials, insecure and blocked registries, downloads at once)
+ * comes from the same `[image]` (`agent-image-registry.ts`); a key it does not implement is refused.
  *
  * @module
  */
@@ -12,6 +14,11 @@ import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { ExpectationError, LocalIoError, utf8ToString } from '@initguard/core'
 import type { CdhResourceSource, ImagePolicy, PolicyRequirement } from '@initguard/image-policy'
+import {
+  guestRegistryAccess,
+  refuseUnimplementedImageKeys,
+  type GuestRegistryAccess,
+} from './agent-image-registry.ts'
 import type { AgentKbsAccess } from './kbs-access.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
@@ -39,6 +46,8 @@ export interface GuestImagePolicy {
   readonly kbsKeys: ReadonlyMap<string, Uint8Array>
   /** A decision's `readKeyFile`: `kbs:///…` from {@link kbsKeys}, other paths from the guest's files. */
   readonly readKeyFile: (path: string) => Uint8Array
+  /** How registries are reached, from the same `[image]`: never from the host. */
+  readonly registry: GuestRegistryAccess
   readonly warnings: readonly string[]
 }
 
@@ -95,9 +104,15 @@ async function bytesOf(
   resolve: KbsResourceResolver,
   warnings: string[],
 ): Promise<Uint8Array | undefined> {
+  return source.kind === 'none' ? undefined : bytesOfSource(source, resolve, warnings)
+}
+
+async function bytesOfSource(
+  source: Exclude<CdhResourceSource, { kind: 'none' }>,
+  resolve: KbsResourceResolver,
+  warnings: string[],
+): Promise<Uint8Array> {
   switch (source.kind) {
-    case 'none':
-      return undefined
     case 'inline':
       return source.bytes
     case 'kbs':
@@ -106,7 +121,19 @@ async function bytesOf(
       warnings.push(
         `cdh.toml ${source.field} reads ${source.path}, which the init-data digest does not cover`,
       )
-      return new Uint8Array(await readFile(source.path))
+      try {
+        return new Uint8Array(await readFile(source.path))
+      } catch (cause) {
+        throw new LocalIoError(
+          'ERR_AGENT_POLICY_READ',
+          `cannot read ${source.path}, which cdh.toml ${source.field} names`,
+          {
+            cause,
+            details: { path: source.path, field: source.field },
+            hint: `put the file in the guest at ${source.path}, or better store it in the KBS and set ${source.field} = "kbs:///repo/type/tag"`,
+          },
+        )
+      }
   }
 }
 
@@ -114,8 +141,11 @@ async function bytesOf(
  * The image policy of the verified `cdh.toml` (see the module comment), its sigstore config and
  * its `kbs:///…` key files, fetched through `resolve`.
  *
- * @throws {@link ExpectationError} `ERR_IMAGE_POLICY_NONE` (no `cdh.toml` or no policy in it);
- *   `cdhImageSources`' and `parseImagePolicy`'s errors; the KBS's errors from `resolve`.
+ * @throws {@link ExpectationError} `ERR_IMAGE_POLICY_NONE` (no `cdh.toml` or no policy in it),
+ *   `ERR_AGENT_IMAGE_KEY_UNSUPPORTED` (an `[image]` key the guest does not implement, checked
+ *   before anything is fetched); {@link LocalIoError} `ERR_AGENT_POLICY_READ` (a `file://`
+ *   source the guest cannot read); `cdhImageSources`', `parseImagePolicy`'s and
+ *   `guestRegistryAccess`' errors; the KBS's errors from `resolve`.
  */
 export async function loadGuestImagePolicy(options: {
   readonly initdata: VerifiedInitdata | UnboundInitdata
@@ -130,9 +160,8 @@ export async function loadGuestImagePolicy(options: {
     warnings.push(`the image policy comes from unverified init-data (${options.initdata.reason})`)
   const cdh = options.initdata.document.data.get('cdh.toml')
   const sources = cdh === undefined ? undefined : cdhImageSources(cdh, { kbs: true })
-  const policyBytes =
-    sources === undefined ? undefined : await bytesOf(sources.policy, options.resolve, warnings)
-  if (sources === undefined || policyBytes === undefined)
+  if (sources !== undefined) refuseUnimplementedImageKeys(sources.imageKeys)
+  if (sources === undefined || sources.policy.kind === 'none')
     throw new ExpectationError(
       'ERR_IMAGE_POLICY_NONE',
       `the verified init-data ${cdh === undefined ? 'has no cdh.toml' : "sets no image policy in cdh.toml's [image]"}`,
@@ -140,7 +169,13 @@ export async function loadGuestImagePolicy(options: {
         hint: 'set [image] image_security_policy (inline) or image_security_policy_uri = "kbs:///repo/type/tag"; image-rs would allow every image, which Initguard refuses',
       },
     )
-  const field = sources.policy.kind === 'none' ? '' : sources.policy.field
+  // The registry rules are checked before anything is fetched for the policy.
+  const registry = await guestRegistryAccess(sources, async (source) => {
+    const bytes = await bytesOf(source, options.resolve, warnings)
+    return bytes === undefined ? undefined : { bytes, source: `cdh.toml ${source.field}` }
+  })
+  const policyBytes = await bytesOfSource(sources.policy, options.resolve, warnings)
+  const field = sources.policy.field
   const policy = parseImagePolicy(utf8ToString(policyBytes, { field }), {
     dialect: options.dialect ?? 'image-rs',
   })
@@ -153,6 +188,8 @@ export async function loadGuestImagePolicy(options: {
     uris.map(async (uri) => [uri, await options.resolve(uri)] as const),
   )
   const kbsKeys = new Map(fetched)
+  if (sources.imageKeys.includes('work_dir'))
+    warnings.push('cdh.toml image.work_dir is not used: agent pull-image unpacks into DEST')
   return {
     policy,
     source: `cdh.toml ${field}`,
@@ -168,9 +205,17 @@ export async function loadGuestImagePolicy(options: {
       if (!path.startsWith('kbs:')) return readGuestFile(path)
       const bytes = kbsKeys.get(path)
       if (bytes === undefined)
-        throw new LocalIoError('ERR_AGENT_POLICY_KEY_READ', `${path} was not fetched`)
+        throw new LocalIoError(
+          'ERR_AGENT_POLICY_KEY_READ',
+          `the key ${path} was not fetched from the KBS with the policy`,
+          {
+            details: { path },
+            hint: 'only the keys the verified policy names are fetched; name this key in the policy (keyPath), or inline it as keyData',
+          },
+        )
       return Uint8Array.from(bytes)
     },
+    registry,
     warnings,
   }
 }

@@ -52,3 +52,11 @@ export { serveGuestApi } from './guest-api-server.ts'
 export type { GuestApiServeOptions, RunningGuestApi } from './guest-api-server.ts'
 export { kbsResourceResolver, loadGuestImagePolicy } from './agent-image-policy.ts'
 export type { GuestImagePolicy, KbsResourceResolver } from './agent-image-policy.ts'
+export {
+  DEFAULT_LAYER_DOWNLOADS,
+  IMPLEMENTED_IMAGE_KEYS,
+  MAX_LAYER_DOWNLOADS,
+  guestRegistryAccess,
+  refuseUnimplementedImageKeys,
+} from './agent-image-registry.ts'
+export type { GuestRegistryAccess } from './agent-image-registry.ts'

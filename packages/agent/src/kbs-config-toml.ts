@@ -7,40 +7,19 @@
  * @module
  */
 import { ExpectationError, MalformedInputError } from '@initguard/core'
-import { parse as parseToml, TomlError } from 'smol-toml'
-
-/** A TOML table as smol-toml returns it. */
-export type TomlTable = Readonly<Record<string, unknown>>
+import { isTomlTable, parseConfigToml, type TomlTable } from '@initguard/initdata'
 
 /** The init-data `[data]` entries this agent reads its KBS settings from. */
 export type KbsConfigFile = 'aa.toml' | 'cdh.toml'
 
-/** True for a TOML table (not an array, not a date). */
-export function isTomlTable(value: unknown): value is TomlTable {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-  )
-}
-
 /** The parsed `file`, or `ERR_AGENT_CONFIG_TOML` with the line and column. */
-export function parseConfigToml(file: KbsConfigFile, text: string): TomlTable {
-  try {
-    return parseToml(text)
-  } catch (cause) {
-    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ''
-    throw new MalformedInputError(
-      'ERR_AGENT_CONFIG_TOML',
-      `the verified init-data's ${file} is not valid TOML${where}`,
-      {
-        cause,
-        details: {
-          file,
-          ...(cause instanceof TomlError ? { line: cause.line, column: cause.column } : {}),
-        },
-        hint: `fix ${file} in the init-data document (and launch the guest with the new document)`,
-      },
-    )
-  }
+function parseKbsConfigToml(file: KbsConfigFile, text: string): TomlTable {
+  return parseConfigToml(text, {
+    code: 'ERR_AGENT_CONFIG_TOML',
+    what: `the verified init-data's ${file}`,
+    details: { file },
+    hint: `fix ${file} in the init-data document (and launch the guest with the new document)`,
+  })
 }
 
 /** `ERR_AGENT_CONFIG_TYPE`: `file`'s `key` is not a TOML `expected`. */
@@ -115,7 +94,7 @@ export function fromAaToml(
   warnings: string[],
 ): (Named & { teeKey?: string }) | undefined {
   const file = 'aa.toml'
-  const top = parseConfigToml(file, text)
+  const top = parseKbsConfigToml(file, text)
   warnings.push(...unknownKeys(file, top, '', ['token_configs', 'eventlog_config', 'log']))
   const configs = optionalTable(file, top, 'token_configs')
   if (configs === undefined) return undefined
@@ -141,7 +120,7 @@ export function fromAaToml(
 /** The KBS `cdh.toml` names (`[kbc]`, only `cc_kbc`). */
 export function fromCdhToml(text: string, warnings: string[]): Named | undefined {
   const file = 'cdh.toml'
-  const top = parseConfigToml(file, text)
+  const top = parseKbsConfigToml(file, text)
   const known = ['socket', 'aa', 'kbc', 'credentials', 'skip_sealed_secret_verification', 'log']
   warnings.push(...unknownKeys(file, top, '', [...known, 'image']))
   if (top['credentials'] !== undefined)

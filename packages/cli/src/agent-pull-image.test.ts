@@ -34,7 +34,13 @@ const KEY_URI = 'kbs:///default/cosign-key/release'
 const releaseKey = generateSigstoreKeyPair('ecdsa-p256')
 const otherKey = generateSigstoreKeyPair('ecdsa-p256')
 
-/** Forwards to the registry and counts every request: "nothing fetched" is a number. */
+const REGISTRY_USER = 'robot:s3cret'
+const CREDENTIALS_URI = 'kbs:///default/credential/registry'
+
+/**
+ * Forwards to the registry and counts every request: "nothing fetched" is a number. The
+ * repository `apps/private` needs Basic credentials ({@link REGISTRY_USER}).
+ */
 interface CountingProxy {
   readonly host: string
   readonly requests: () => number
@@ -44,8 +50,16 @@ interface CountingProxy {
 async function startCountingProxy(target: string): Promise<CountingProxy> {
   const [hostname, port] = target.split(':')
   let requests = 0
+  const expected = `Basic ${Buffer.from(REGISTRY_USER).toString('base64')}`
   const server = createServer((incoming, outgoing) => {
     requests++
+    if (
+      incoming.url?.startsWith('/v2/apps/private/') === true &&
+      incoming.headers.authorization !== expected
+    ) {
+      outgoing.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end()
+      return
+    }
     const upstream = request(
       { hostname, port, path: incoming.url, method: incoming.method, headers: incoming.headers },
       (answer) => {
@@ -70,8 +84,9 @@ let downRegistry: string
 /** Guest name → the document it was launched with, written to `<name>.toml`. */
 const documents = new Map<string, string>()
 
-const imageSection = (host: string, policy = `image_security_policy_uri = "${POLICY_URI}"`) =>
-  `\n[image]\n${policy}\nsigstore_config = """\ndocker:\n  ${host}:\n    use-sigstore-attachments: true\n"""\n`
+/** The policy from the KBS, attachments on `host`, and `host` reached over plain HTTP. */
+const imageSection = (host: string, extra = '', registries = '') =>
+  `\n[image]\nimage_security_policy_uri = "${POLICY_URI}"\n${extra}sigstore_config = """\ndocker:\n  ${host}:\n    use-sigstore-attachments: true\n"""\n[[image.registry_config.registry]]\nlocation = "${host}"\ninsecure = true\n${registries}`
 
 async function launch(name: string, document: string): Promise<string> {
   const path = join(dir, `${name}.toml`)
@@ -94,7 +109,11 @@ async function launch(name: string, document: string): Promise<string> {
 }
 
 async function push(name: string, sign: typeof releaseKey | undefined): Promise<string> {
-  const client = new RegistryClient({ insecureRegistries: [proxy.host] })
+  const [username = '', password = ''] = REGISTRY_USER.split(':')
+  const client = new RegistryClient({
+    insecureRegistries: [proxy.host],
+    credentials: () => ({ username, password }),
+  })
   const repository = `${proxy.host}/apps/${name}`
   const image = simpleTestImage(`agent pull ${name}`)
   await pushTestImage(client, repository, 'v1', image)
@@ -134,14 +153,41 @@ beforeAll(async () => {
   await launch('web', honest)
   await launch('no-policy', noPolicy)
   await launch('kbs-down', kbsInitdataToml(down, cert, 'down', imageSection(proxy.host)))
-  const resources = ['default/security-policy/*', 'default/cosign-key/*']
-  const workload = simulatorWorkload([honest, noPolicy], { resources })
+  const credentialsLine = `authenticated_registry_credentials_uri = "${CREDENTIALS_URI}"\n`
+  const withCredentials = kbsInitdataToml(
+    kbs.kbs.url,
+    cert,
+    'credentials',
+    imageSection(proxy.host, credentialsLine),
+  )
+  const blockedEntry = `[[image.registry_config.registry]]\nprefix = "${proxy.host}/apps/signed"\nblocked = true\n`
+  const blocking = kbsInitdataToml(
+    kbs.kbs.url,
+    cert,
+    'blocking',
+    imageSection(proxy.host, '', blockedEntry),
+  )
+  const proxyLine = 'image_pull_proxy = { https_proxy = "http://127.0.0.1:3128" }\n'
+  const unsupported = kbsInitdataToml(
+    kbs.kbs.url,
+    cert,
+    'unsupported',
+    imageSection(proxy.host, proxyLine),
+  )
+  await launch('with-credentials', withCredentials)
+  await launch('blocking', blocking)
+  await launch('unsupported', unsupported)
+  const resources = ['default/security-policy/*', 'default/cosign-key/*', 'default/credential/*']
+  const accepted = [honest, noPolicy, withCredentials, blocking, unsupported]
+  const workload = simulatorWorkload(accepted, { resources })
   expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', workload)).status).toBe(200)
   expect(await uploadResource(kbs, 'default/security-policy/test', JSON.stringify(policy))).toBe(
     200,
   )
   expect(await uploadResource(kbs, 'default/cosign-key/release', pem)).toBe(200)
+  expect(await uploadResource(kbs, 'default/credential/registry', dockerConfig())).toBe(200)
   await Promise.all([
+    push('private', releaseKey),
     push('signed', releaseKey),
     push('unsigned', undefined),
     push('wrong', otherKey),
@@ -171,8 +217,6 @@ async function pull(name: string, initdata: string, reference: string) {
     kbs.simulator.dir,
     '--sim-guest',
     name,
-    '--insecure-registry',
-    proxy.host,
     '--json',
     reference,
     dest,
@@ -181,6 +225,12 @@ async function pull(name: string, initdata: string, reference: string) {
 }
 
 const guestDocument = (name: string): string => join(dir, `${name}.toml`)
+
+/** A docker config.json with the private repository's credentials. */
+const dockerConfig = (): string =>
+  JSON.stringify({
+    auths: { [proxy.host]: { auth: Buffer.from(REGISTRY_USER).toString('base64') } },
+  })
 
 describe('initguard agent pull-image', () => {
   it('a cosign-signed image, policy and key from the KBS: pulled and unpacked', async () => {
@@ -246,8 +296,63 @@ describe('initguard agent pull-image', () => {
     expect(run.registryRequests).toBe(0)
   }, 60_000)
 
-  it.each([['--policy'], ['--registries-d'], ['--image-rs'], ['--at'], ['--expected']])(
-    'the host cannot replace the verified policy: %s does not exist',
+  it('registry credentials from the KBS, as the verified cdh.toml names them: pulled', async () => {
+    const run = await pull(
+      'with-credentials',
+      guestDocument('with-credentials'),
+      `${proxy.host}/apps/private:v1`,
+    )
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(await readFile(join(run.dest, 'hello.txt'), 'utf8')).toBe('agent pull private\n')
+  }, 60_000)
+
+  it("the host's docker config is never used: without credentials in cdh.toml, refused", async () => {
+    const config = await mkdtemp(join(dir, 'docker-config-'))
+    await writeFile(join(config, 'config.json'), dockerConfig())
+    const previous = process.env['DOCKER_CONFIG']
+    process.env['DOCKER_CONFIG'] = config
+    try {
+      const run = await pull('web', guestDocument('web'), `${proxy.host}/apps/private:v1`)
+      expect(run.code, run.stdout + run.stderr).toBe(5)
+      expect(jsonError(run).code).toBe('ERR_REGISTRY_UNAUTHORIZED')
+      expect(await readdir(run.parent)).toEqual([])
+    } finally {
+      if (previous === undefined) delete process.env['DOCKER_CONFIG']
+      else process.env['DOCKER_CONFIG'] = previous
+    }
+  }, 60_000)
+
+  it('a registry the verified registry_config blocks: exit 5 before any registry request', async () => {
+    const run = await pull('blocking', guestDocument('blocking'), `${proxy.host}/apps/signed:v1`)
+    expect(run.code, run.stdout + run.stderr).toBe(5)
+    expect(jsonError(run).code).toBe('ERR_AGENT_REGISTRY_BLOCKED')
+    expect(run.registryRequests).toBe(0)
+    expect(await readdir(run.parent)).toEqual([])
+  }, 60_000)
+
+  it('an [image] key the agent does not implement: exit 5 naming it, nothing fetched', async () => {
+    const run = await pull(
+      'unsupported',
+      guestDocument('unsupported'),
+      `${proxy.host}/apps/signed:v1`,
+    )
+    expect(run.code, run.stdout + run.stderr).toBe(5)
+    expect(jsonError(run).code).toBe('ERR_AGENT_IMAGE_KEY_UNSUPPORTED')
+    expect(jsonError(run).message).toContain('image_pull_proxy')
+    expect(run.registryRequests).toBe(0)
+  }, 60_000)
+
+  it.each([
+    ['--policy'],
+    ['--registries-d'],
+    ['--image-rs'],
+    ['--at'],
+    ['--expected'],
+    ['--insecure-registry'],
+    ['--authfile'],
+    ['--concurrency'],
+  ])(
+    'the host cannot replace or weaken the verified [image]: %s does not exist',
     async (option) => {
       const run = await runInProcess(['agent', 'pull-image', option, 'x', 'a/b:v1', 'dest'])
       expect(run.code).toBe(2)

@@ -43,6 +43,10 @@ default-docker:
       policy: { kind: 'none' },
       sigstoreConfig: { kind: 'none' },
       hasImageSection: false,
+      registryCredentials: { kind: 'none' },
+      maxConcurrentLayerDownloads: undefined,
+      registryConfig: undefined,
+      imageKeys: [],
     })
     expect(
       cdhImageSources(`${KBC}[image]\nmax_concurrent_layer_downloads_per_image = 3\n`),
@@ -50,6 +54,10 @@ default-docker:
       policy: { kind: 'none' },
       sigstoreConfig: { kind: 'none' },
       hasImageSection: true,
+      registryCredentials: { kind: 'none' },
+      maxConcurrentLayerDownloads: 3,
+      registryConfig: undefined,
+      imageKeys: ['max_concurrent_layer_downloads_per_image'],
     })
     expect(cdhImageSources('').policy).toEqual({ kind: 'none' })
   })
@@ -59,6 +67,21 @@ default-docker:
       `${KBC}[log]\nlevel = "warn"\n[image]\nsome_undefined_field = "unknown value"\nimage_security_polciy = "{}"\n[whatever]\nx = 1\n`,
     )
     expect(sources.policy).toEqual({ kind: 'none' })
+    expect(sources.imageKeys).toEqual(['some_undefined_field', 'image_security_polciy'])
+  })
+
+  it('reports the registry credentials URI (a KBS source even on the host), the layer limit and registry_config', () => {
+    const sources = cdhImageSources(
+      `[image]\nauthenticated_registry_credentials_uri = "kbs:///default/credential/registry"\nmax_concurrent_layer_downloads_per_image = 5\n[[image.registry_config.registry]]\nlocation = "r.example"\nblocked = true\n`,
+    )
+    expect(sources.registryCredentials).toEqual({
+      kind: 'kbs',
+      field: 'image.authenticated_registry_credentials_uri',
+      uri: 'kbs:///default/credential/registry',
+      resourcePath: 'default/credential/registry',
+    })
+    expect(sources.maxConcurrentLayerDownloads).toBe(5)
+    expect(sources.registryConfig).toEqual({ registry: [{ location: 'r.example', blocked: true }] })
   })
 
   it('lets the URI win over the inline policy, as image-rs does', () => {
@@ -155,6 +178,15 @@ https_proxy = "http://127.0.0.1:8080"
     ['[image]\nimage_security_policy_uri = ["/a"]\n', 'ERR_CDH_CONFIG_TYPE'],
     ['[image]\nsigstore_config = { a = 1 }\n', 'ERR_CDH_CONFIG_TYPE'],
     ['[image]\nsigstore_config = 1979-05-27\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nmax_concurrent_layer_downloads_per_image = 0\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nmax_concurrent_layer_downloads_per_image = "3"\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nmax_concurrent_layer_downloads_per_image = 2.5\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nregistry_config = "x"\n', 'ERR_CDH_CONFIG_TYPE'],
+    ['[image]\nauthenticated_registry_credentials_uri = 1\n', 'ERR_CDH_CONFIG_TYPE'],
+    [
+      '[image]\nauthenticated_registry_credentials_uri = "https://h/a"\n',
+      'ERR_CDH_CREDENTIALS_URI_SCHEME',
+    ],
   ])('refuses %j with %s', (toml, code) => {
     const error = thrown(() => cdhImageSources(toml))
     expect(error.code).toBe(code)

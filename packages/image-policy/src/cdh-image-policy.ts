@@ -25,7 +25,7 @@
  * @module
  */
 import { ExpectationError, MalformedInputError } from '@initguard/core'
-import { parse as parseToml, TomlError } from 'smol-toml'
+import { isTomlTable, parseConfigToml, type TomlTable } from '@initguard/initdata'
 import { kbsResourcePath } from './kbs-resource-uri.ts'
 
 /** Where one resource (the policy or the sigstore config) comes from. */
@@ -44,7 +44,8 @@ export type CdhResourceSource =
   | {
       /**
        * A KBS resource (`kbs:///repo/type/tag`), fetched through the guest agent's attested
-       * session; only returned when the caller says it can fetch them (`kbs: true`).
+       * session; only returned when the caller says it can fetch them (`kbs: true`), and
+       * always for the registry credentials, which only the guest ever fetches.
        */
       readonly kind: 'kbs'
       /** The key that gave it, e.g. `image.image_security_policy_uri`. */
@@ -76,13 +77,28 @@ export interface CdhImageSources {
   readonly sigstoreConfig: CdhResourceSource
   /** Whether `cdh.toml` has an `[image]` table at all. */
   readonly hasImageSection: boolean
+  /**
+   * Where the registry credentials (a docker `config.json`) come from:
+   * `image.authenticated_registry_credentials_uri` (there is no inline form).
+   */
+  readonly registryCredentials: CdhResourceSource
+  /** `image.max_concurrent_layer_downloads_per_image` (a positive integer), when set. */
+  readonly maxConcurrentLayerDownloads: number | undefined
+  /** The `[image.registry_config]` table, unread (see `cdhRegistryRules`), when set. */
+  readonly registryConfig: TomlTable | undefined
+  /**
+   * Every key of `[image]` as written, known or not: a consumer that does not implement one of
+   * them must refuse it rather than pull without it.
+   */
+  readonly imageKeys: readonly string[]
 }
 
 interface Resource {
-  readonly area: 'POLICY' | 'SIGSTORE_CONFIG'
+  readonly area: 'POLICY' | 'SIGSTORE_CONFIG' | 'CREDENTIALS'
   readonly what: string
   readonly uriKey: string
-  readonly inlineKey: string
+  /** image-rs has no inline form of the registry credentials. */
+  readonly inlineKey: string | undefined
   readonly inlineHint: string
 }
 
@@ -100,11 +116,12 @@ const SIGSTORE_CONFIG: Resource = {
   inlineKey: 'sigstore_config',
   inlineHint: 'put the registries.d-style YAML inline as sigstore_config',
 }
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-  )
+const CREDENTIALS: Resource = {
+  area: 'CREDENTIALS',
+  what: 'registry credentials',
+  uriKey: 'authenticated_registry_credentials_uri',
+  inlineKey: undefined,
+  inlineHint: 'store the docker config.json in the KBS and name it kbs:///repo/type/tag',
 }
 
 function wrongType(field: string, expected: string): MalformedInputError {
@@ -114,7 +131,7 @@ function wrongType(field: string, expected: string): MalformedInputError {
   })
 }
 
-function stringField(table: Record<string, unknown>, key: string): string | undefined {
+function stringField(table: TomlTable, key: string): string | undefined {
   const value = table[key]
   if (value === undefined) return undefined
   if (typeof value !== 'string') throw wrongType(`image.${key}`, 'string')
@@ -187,19 +204,16 @@ function fromUri(resource: Resource, uri: string, kbs: boolean): CdhResourceSour
   return { kind: 'file', field, uri, path: url.pathname }
 }
 
-function sourceOf(
-  image: Record<string, unknown>,
-  resource: Resource,
-  kbs: boolean,
-): CdhResourceSource {
+function sourceOf(image: TomlTable, resource: Resource, kbs: boolean): CdhResourceSource {
   const uri = stringField(image, resource.uriKey)
-  const inline = stringField(image, resource.inlineKey)
+  const inline =
+    resource.inlineKey === undefined ? undefined : stringField(image, resource.inlineKey)
   // image-rs: `match uri { Some(uri) => get_resource(uri), None => inline }`: the URI wins.
   if (uri !== undefined) return fromUri(resource, uri, kbs)
   if (inline !== undefined) {
     return {
       kind: 'inline',
-      field: `image.${resource.inlineKey}`,
+      field: `image.${resource.inlineKey ?? ''}`,
       bytes: new TextEncoder().encode(inline),
     }
   }
@@ -210,15 +224,19 @@ function sourceOf(
  * Where image-rs would get the image security policy and the sigstore config from, given the
  * `cdh.toml` text of an initdata document (its `[data]` entry `"cdh.toml"`).
  *
- * Only `[image]` is read; other tables and unknown keys are ignored, as the CDH does. Neither
- * source is fetched or parsed: an `inline` source is returned as bytes for the caller to parse
+ * Only `[image]` is read; other tables and unknown keys are ignored, as the CDH does, but every
+ * `[image]` key is listed in `imageKeys` so that a consumer refuses what it does not implement
+ * (the guest agent does). Besides the policy and the sigstore config it reports the registry
+ * credentials URI, the layer download limit and the `registry_config` table. Nothing is fetched
+ * or parsed: an `inline` source is returned as bytes for the caller to parse
  * (image-rs's sigstore-config struct requires `sigstore:` in each entry, not `lookaside:`).
  *
  * @throws {@link MalformedInputError} `ERR_CDH_CONFIG_TOML` (with `line`, `column`),
  *   `ERR_CDH_CONFIG_TYPE`, `ERR_CDH_POLICY_URI`, `ERR_CDH_POLICY_URI_SCHEME`,
- *   `ERR_CDH_SIGSTORE_CONFIG_URI`, `ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME`;
- *   {@link ExpectationError} `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`
- *   (a `kbs://` URI, which only the guest agent can fetch: it passes `kbs: true` and gets a `kbs`
+ *   `ERR_CDH_SIGSTORE_CONFIG_URI`, `ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME`, `ERR_CDH_CREDENTIALS_URI`,
+ *   `ERR_CDH_CREDENTIALS_URI_SCHEME`;
+ *   {@link ExpectationError} `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`,
+ *   `ERR_CDH_CREDENTIALS_NEEDS_AGENT` (a `kbs://` URI, which only the guest agent can fetch: it passes `kbs: true` and gets a `kbs`
  *   source; a `kbs+plugin://` URI is refused even then), and `kbsResourcePath`'s errors.
  * @example
  * ```ts
@@ -231,25 +249,47 @@ export function cdhImageSources(
   options: { readonly kbs?: boolean } = {},
 ): CdhImageSources {
   const kbs = options.kbs === true
-  let document: Record<string, unknown>
-  try {
-    document = parseToml(cdhToml)
-  } catch (cause) {
-    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ''
-    throw new MalformedInputError('ERR_CDH_CONFIG_TOML', `cdh.toml is not valid TOML${where}`, {
-      cause,
-      details: cause instanceof TomlError ? { line: cause.line, column: cause.column } : {},
-      hint: 'fix the TOML; the Confidential Data Hub would refuse to start with it',
-    })
-  }
+  const document = parseConfigToml(cdhToml, {
+    code: 'ERR_CDH_CONFIG_TOML',
+    what: 'cdh.toml',
+    hint: 'fix the TOML; the Confidential Data Hub would refuse to start with it',
+  })
   const image = document['image']
+  const none = { kind: 'none' } as const
   if (image === undefined) {
-    return { policy: { kind: 'none' }, sigstoreConfig: { kind: 'none' }, hasImageSection: false }
+    return {
+      policy: none,
+      sigstoreConfig: none,
+      hasImageSection: false,
+      registryCredentials: none,
+      maxConcurrentLayerDownloads: undefined,
+      registryConfig: undefined,
+      imageKeys: [],
+    }
   }
-  if (!isTable(image)) throw wrongType('image', 'table')
+  if (!isTomlTable(image)) throw wrongType('image', 'table')
+  const registryConfig = image['registry_config']
+  if (registryConfig !== undefined && !isTomlTable(registryConfig))
+    throw wrongType('image.registry_config', 'table')
   return {
     policy: sourceOf(image, POLICY, kbs),
     sigstoreConfig: sourceOf(image, SIGSTORE_CONFIG, kbs),
     hasImageSection: true,
+    // Reported as a KBS source even on the host: only the guest fetches credentials, and knowing
+    // where they come from does not need them.
+    registryCredentials: sourceOf(image, CREDENTIALS, true),
+    maxConcurrentLayerDownloads: layerDownloads(image),
+    registryConfig,
+    imageKeys: Object.keys(image),
   }
+}
+
+/** `max_concurrent_layer_downloads_per_image`: image-rs takes a `usize`; 0 would never pull. */
+function layerDownloads(image: TomlTable): number | undefined {
+  const key = 'max_concurrent_layer_downloads_per_image'
+  const value = image[key]
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+    throw wrongType(`image.${key}`, 'positive integer')
+  return value
 }

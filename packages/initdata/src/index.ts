@@ -43,3 +43,5 @@ export {
 export type { DecodeAnnotationOptions, QemuProperty } from './kata.ts'
 export { INITDATA_IMAGE_MAGIC, buildInitdataImage, readInitdataImage } from './block-image.ts'
 export type { ReadImageOptions } from './block-image.ts'
+export { isTomlTable, parseConfigToml } from './toml-table.ts'
+export type { ConfigTomlError, TomlTable } from './toml-table.ts'

@@ -4,8 +4,11 @@
  * mismatch, nothing fetched); then the policy, its sigstore config and its `kbs:///…` key files
  * are loaded through the attested KBS session the verified documents name; then the decision and
  * the pull, exactly as `initguard image pull` (exit 5 when refused, DEST untouched). No option
- * chooses the policy, its dialect, its lookaside stores or the time it is judged at: the host
- * could otherwise replace what the hardware vouched for.
+ * chooses the policy, its dialect, its lookaside stores, the time it is judged at, the registry
+ * credentials, plain-HTTP registries or the downloads at once: the host could otherwise replace
+ * or weaken what the hardware vouched for. Only `--platform` stays: it picks an entry of a
+ * manifest list, and the policy decides on what is pulled (the platform's manifest, fetched by
+ * the digest the list names, and with image-rs a signature over the list covers its entries).
  *
  * @module
  */
@@ -14,18 +17,30 @@ import {
   kbsResourceResolver,
   loadGuestImagePolicy,
   openAgentKbs,
+  type UnboundInitdata,
+  type VerifiedInitdata,
 } from '@initguard/agent'
-import { JSON_OPTION, type Command } from '../command.ts'
+import { JSON_OPTION, parsedOption, type Command } from '../command.ts'
+import { PLATFORM_VALUE } from '../option-values.ts'
 import {
   AGENT_INITDATA_OPTIONS,
   AGENT_TEE_OPTIONS,
   agentInitdataSource,
   openAgentTee,
 } from './agent-tee-options.ts'
-import { CONCURRENCY_OPTION, REGISTRY_ACCESS_OPTIONS, pullArguments } from './image-pull-options.ts'
+import { REGISTRY_ACCESS_OPTIONS, pullArguments } from './image-pull-options.ts'
 
 const NAME = 'agent pull-image'
 
+/**
+ * `initguard agent pull-image --initdata FILE --tee … [--platform OS/ARCH] [--json] REF DEST`:
+ * the init-data check, then a pull under the verified `cdh.toml`'s `[image]` only (policy,
+ * sigstore config, registry credentials, `registry_config`, downloads at once; any other
+ * `[image]` key is refused with `ERR_AGENT_IMAGE_KEY_UNSUPPORTED`). Exit codes: 0 pulled;
+ * 3 a malformed document or resource; 5 init-data mismatch, no policy, a key or registry rule the
+ * agent refuses, or the policy's refusal; 6 KBS or registry unreachable; 7 a guest file that
+ * cannot be read.
+ */
 export const agentPullImageCommand: Command = {
   name: 'pull-image',
   summary:
@@ -40,7 +55,12 @@ export const agentPullImageCommand: Command = {
     "policy's key files are fetched through the attested session with the KBS the verified",
     'aa.toml / cdh.toml name (certificate pinned). Then the decision and the pull as `image pull`:',
     'a refused image exits 5 and DEST is untouched; an unreachable KBS or registry exits 6.',
-    'There is no --policy, --registries-d, --image-rs or --at: only the verified document decides.',
+    'Registry access comes from the same [image]: authenticated_registry_credentials_uri (a docker',
+    'config.json, e.g. kbs:///REPO/TYPE/TAG), max_concurrent_layer_downloads_per_image, and',
+    'registry_config [[registry]] entries that block a prefix or mark a host[:port] insecure (plain',
+    'HTTP). Any other [image] key (extra_root_certificates, image_pull_proxy, …) is refused (exit 5)',
+    'rather than ignored. There is no --policy, --registries-d, --image-rs, --at, --authfile,',
+    '--insecure-registry or --concurrency: only the verified document decides.',
     '',
     'Example: initguard agent pull-image --initdata initdata.toml --tee sim --sim-dir ./sim \\',
     '           --sim-guest web quay.io/org/app:v1 ./rootfs',
@@ -48,12 +68,11 @@ export const agentPullImageCommand: Command = {
   options: {
     ...AGENT_INITDATA_OPTIONS,
     ...AGENT_TEE_OPTIONS,
-    ...REGISTRY_ACCESS_OPTIONS,
-    concurrency: CONCURRENCY_OPTION,
+    platform: REGISTRY_ACCESS_OPTIONS.platform,
     json: JSON_OPTION,
   },
   async run(args, io) {
-    const pull = pullArguments(args, NAME)
+    const pull = pullArguments(args, NAME, { concurrency: false })
     const { from, path } = agentInitdataSource(args, NAME)
     const tee = await openAgentTee(args, NAME)
     // The check comes first: a mismatch throws here (exit 5), before the KBS or a registry.
@@ -67,16 +86,19 @@ export const agentPullImageCommand: Command = {
       initdata,
       resolve: kbsResourceResolver(opened.access),
     })
+    // Before any registry request: a registry the verified document blocks is never contacted.
+    guest.registry.checkAllowed(pull.reference)
+    const platform = parsedOption(args, 'platform', PLATFORM_VALUE)
     // Loaded only now: the agent command group stays light for `agent start`'s cold start.
-    const [{ parseRegistriesD }, { registryAccessOptions }, { runImagePull }] = await Promise.all([
+    const [{ parseRegistriesD }, { runImagePull }] = await Promise.all([
       import('@initguard/oci'),
-      import('./image-input.ts'),
       import('./image-pull-run.ts'),
     ])
     const kbs = opened.access.kind === 'session' ? opened.access.session.endpoint.url : null
     return runImagePull(
       {
         ...pull,
+        concurrency: guest.registry.concurrency,
         policySource: guest.source,
         warnings: [
           ...opened.warnings,
@@ -91,11 +113,25 @@ export const agentPullImageCommand: Command = {
               ? { docker: new Map() }
               : parseRegistriesD([guest.sigstoreConfig]),
           readKeyFile: guest.readKeyFile,
-          ...(await registryAccessOptions(args)),
+          insecureRegistries: guest.registry.insecureRegistries,
+          ...(guest.registry.credentials === undefined
+            ? {}
+            : { credentials: guest.registry.credentials }),
+          ...(platform === undefined ? {} : { platform }),
         },
-        extraJson: { initdata: { verified: true, tee: tee.tee, simulated: tee.simulated }, kbs },
+        extraJson: { initdata: initdataJson(initdata, tee), kbs },
       },
       io,
     )
   },
+}
+
+/** What vouched for the policy, for the JSON report: from the init-data result, never assumed. */
+function initdataJson(
+  initdata: VerifiedInitdata | UnboundInitdata,
+  tee: { readonly tee: string; readonly simulated: boolean },
+): Record<string, unknown> {
+  if ('unbound' in initdata)
+    return { verified: false, unbound: true, reason: initdata.reason, tee: tee.tee }
+  return { verified: true, tee: initdata.tee, simulated: initdata.simulated }
 }

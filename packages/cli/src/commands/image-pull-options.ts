@@ -93,9 +93,15 @@ export interface PullArguments {
  * A pull's `REF DEST` (REF a registry image, never `dir:` or `oci:`), `--concurrency`, `--json`.
  *
  * @param command - e.g. `image pull`, for hints.
+ * @param options - `concurrency: false` for a command without `--concurrency` (`agent
+ *   pull-image` takes it from the verified document): the default 3 is returned then.
  * @throws {@link UsageError} `ERR_USAGE`.
  */
-export function pullArguments(args: ParsedArgs, command: string): PullArguments {
+export function pullArguments(
+  args: ParsedArgs,
+  command: string,
+  options: { readonly concurrency: boolean } = { concurrency: true },
+): PullArguments {
   if (args.positionals.length !== 2) {
     throw new UsageError('ERR_USAGE', 'expected REF and DEST', {
       hint: `see \`initguard ${command} --help\``,
@@ -115,7 +121,8 @@ export function pullArguments(args: ParsedArgs, command: string): PullArguments 
     given,
     reference: registryReference(given),
     dest,
-    concurrency: parsedOption(args, 'concurrency', CONCURRENCY_VALUE) ?? 3,
+    concurrency:
+      (options.concurrency ? parsedOption(args, 'concurrency', CONCURRENCY_VALUE) : undefined) ?? 3,
     json: args.values['json'] === true,
   }
 }
