@@ -4,6 +4,7 @@
  * port in front of a real KBS), concurrent 401s, an expired pinned certificate, and a TEE whose
  * init-time field changes while the agent runs.
  */
+import { getEventListeners } from 'node:events'
 import { createServer as createTcpServer, connect, type Server as TcpServer } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -152,6 +153,22 @@ describe('re-handshakes', () => {
     await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve))
     const up = await get({ base: api.url }, RESOURCE)
     expect([up.status, up.body.toString('utf8')]).toEqual([200, SECRET])
+  })
+})
+
+describe("a caller's abort signal", () => {
+  it('keeps no listener once the shared handshake answered', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'signal listeners')
+    await acceptOnly([document])
+    const tee = await launchGuest(kbs.simulator.dir, document)
+    const initdata = await verifyInitdata(tee, document)
+    const { access } = openAgentKbs({ initdata, tee, clock: () => kbs.now() })
+    if (access.kind !== 'session') throw new Error(access.reason.message)
+    const signal = new AbortController().signal
+    const tokens = await Promise.all([0, 1, 2].map(() => access.session.token(signal)))
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(1)
+    expect(access.session.handshakes).toBe(1)
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0)
   })
 })
 
