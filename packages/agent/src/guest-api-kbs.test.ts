@@ -134,6 +134,20 @@ describe('re-handshakes', () => {
     expect(await audited('attest', 'issued')).toBe(before + 1)
   })
 
+  it('a re-handshake refused: the stale token is dropped, /aa/token does not hand it out', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'refused later')
+    await acceptOnly([document])
+    const api = await agent(document)
+    const first = await get({ base: api.url }, '/aa/token?token_type=kbs')
+    expect(first.status).toBe(200)
+    // The workload no longer accepts this guest: its token gets 401, the new handshake 403.
+    await acceptOnly([kbsInitdataToml(kbs.kbs.url, undefined, 'someone else')])
+    const secret = await get({ base: api.url }, RESOURCE)
+    expect([secret.status, secret.json()['code']]).toEqual([403, 'ERR_KBS_FORBIDDEN'])
+    const token = await get({ base: api.url }, '/aa/token?token_type=kbs')
+    expect([token.status, token.json()['code']]).toEqual([403, 'ERR_KBS_FORBIDDEN'])
+  })
+
   it('the KBS down, then up: the failed handshake is not kept', async () => {
     const port = await closedPort()
     const document = kbsInitdataToml(`https://127.0.0.1:${port}`, kbs.kbs.tls?.certPem, 'down, up')
