@@ -16,17 +16,11 @@
  *
  * @module
  */
-import { X509Certificate } from 'node:crypto'
-import {
-  UnavailableError,
-  VerificationError,
-  base64urlToBytes,
-  isInitguardError,
-  utf8ToString,
-} from '@initguard/core'
+import { UnavailableError, base64urlToBytes, isInitguardError, utf8ToString } from '@initguard/core'
 import type { KbsClient, KbsClientOptions, KbsSession } from '@initguard/kbs-protocol'
 import type { GuestTee } from '@initguard/tee'
 import { checkedReport } from './agent-report.ts'
+import { pinnedTlsRefusal, waitFor } from './kbs-session-errors.ts'
 import type { KbsEndpoint } from './kbs-config.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
@@ -58,14 +52,6 @@ const REFRESH_MARGIN_MS = 30_000
 /** Defaults: CoCo's client waits 60 s per request, longer than a pod's 30 s grace to stop. */
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_TOTAL_TIMEOUT_MS = 15_000
-/** TLS failures that are about a certificate's dates, not about which certificate it is. */
-const VALIDITY_FAILURES: ReadonlySet<string> = new Set([
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-])
-
 /** The `exp` of a JWT as a date, or undefined when the payload has none (never reused then). */
 function tokenExpiry(token: string): Date | undefined {
   try {
@@ -204,34 +190,12 @@ export class AgentKbsSession {
     return this.#client
   }
 
-  /**
-   * `work`, with a TLS refusal told as what it means here: the KBS presented another certificate
-   * than the pinned one (the pin is the only trust anchor, so an untrusted chain means that too),
-   * or, for a validity failure, what it is (e.g. the pinned certificate itself has expired).
-   */
+  /** `work`, with a TLS refusal told as what it means here ({@link pinnedTlsRefusal}). */
   async #pinned<T>(work: Promise<T>): Promise<T> {
     try {
       return await work
     } catch (error) {
-      const pem = this.endpoint.pinnedCertificatePem
-      if (!isInitguardError(error) || error.code !== 'ERR_KBS_TLS' || pem === undefined) throw error
-      const files = `the verified init-data's ${this.endpoint.namedBy.join(' and ')}`
-      const pinned = new X509Certificate(pem)
-      const reason = error.details['reason']
-      const validity = typeof reason === 'string' && VALIDITY_FAILURES.has(reason)
-      throw new VerificationError(
-        'ERR_KBS_TLS',
-        validity
-          ? `the TLS connection to the KBS at ${this.endpoint.url} was refused, the certificate is out of its validity period (${reason}; the pinned one in ${files} is valid from ${pinned.validFrom} to ${pinned.validTo}); nothing was sent to it: ${error.message}`
-          : `the KBS at ${this.endpoint.url} did not present the certificate pinned in ${files} (SHA-256 ${pinned.fingerprint256}); nothing was sent to it: ${error.message}`,
-        {
-          cause: error,
-          details: error.details,
-          hint: validity
-            ? "renew the KBS's certificate and pin the new one in the init-data, or check the guest's clock"
-            : 'the KBS must present exactly the pinned certificate: fix the KBS, or launch the guest with init-data pinning its certificate',
-        },
-      )
+      throw pinnedTlsRefusal(this.endpoint, error)
     }
   }
 
@@ -273,25 +237,5 @@ export class AgentKbsSession {
   async #evidence(reportData: Uint8Array, signal: AbortSignal): Promise<unknown> {
     this.#handshakes++
     return (await checkedReport(this.#tee, this.#initdata, reportData, signal)).evidence
-  }
-}
-
-/** `work`, or the reason of `signal` if it fires first; the listener is removed either way. */
-async function waitFor<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return work
-  signal.throwIfAborted()
-  let abort: (() => void) | undefined
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        abort = () => {
-          reject(signal.reason as Error)
-        }
-        signal.addEventListener('abort', abort, { once: true })
-      }),
-    ])
-  } finally {
-    if (abort !== undefined) signal.removeEventListener('abort', abort)
   }
 }
