@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InternalError, VerificationError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import { ExpectationError, InternalError, bytesToHex, constantTimeEqual } from '@initguard/core'
 import type { GuestReport, GuestTee } from '@initguard/tee'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
@@ -17,7 +17,7 @@ export const REPORT_DATA_SIZE = 64
  * `tee`'s report over `reportData` (at most 64 bytes), checked (see the module comment).
  *
  * @throws the TEE's own errors; {@link InternalError} `ERR_AGENT_REPORT_DATA` for a report that
- *   does not carry what was asked; {@link VerificationError} `ERR_AGENT_INITDATA_FIELD_CHANGED`.
+ *   does not carry what was asked; {@link ExpectationError} `ERR_AGENT_INITDATA_FIELD_CHANGED` (exit 5, as a mismatch at start-up).
  */
 export async function checkedReport(
   tee: GuestTee,
@@ -41,7 +41,7 @@ export async function checkedReport(
   if (!('unbound' in initdata)) {
     const verified = initdata.report.initDataField
     if (!constantTimeEqual(report.initDataField, verified))
-      throw new VerificationError(
+      throw new ExpectationError(
         'ERR_AGENT_INITDATA_FIELD_CHANGED',
         `the TEE's init-time field is now ${bytesToHex(report.initDataField)}, not the ${bytesToHex(verified)} verified at start-up`,
         { hint: 'this is not the guest whose init-data was verified: restart the agent' },

@@ -8,7 +8,10 @@
  * 403  the KBS refused this guest (its 401 on attestation or 403 by policy), with its detail
  * 404  no such resource (at the KBS) or no such init-data key
  * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response
- * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable
+ * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable,
+ *      the KBS not answering within the total timeout (ERR_KBS_TIMEOUT), the agent stopping
+ *      (ERR_AGENT_STOPPING), or refusing everything since the TEE's init-time field changed
+ *      (ERR_AGENT_INITDATA_FIELD_CHANGED, on every path)
  * 500  a bug
  * ```
  *

@@ -1,6 +1,7 @@
 /**
  * The guest API's listen address: `HOST:PORT` or `[IPv6]:PORT`, and whether a host is loopback
- * (127.0.0.0/8, ::1, `localhost`), the only addresses served without an explicit flag.
+ * (127.0.0.0/8, ::1, `localhost`), the only addresses served without an explicit flag. A name is
+ * only a first filter: what it bound is checked after listen ({@link isLoopbackAddress}).
  *
  * @module
  */
@@ -36,10 +37,18 @@ export function parseGuestApiAddress(text: string): GuestApiAddress {
   return { host, port }
 }
 
-/** True for 127.0.0.0/8, ::1 (also as ::ffff:127.x) and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.toLowerCase()
-  if (name === 'localhost' || name === '::1' || name === '0:0:0:0:0:0:0:1') return true
+/** True for the IP addresses 127.0.0.0/8 and ::1 (also as ::ffff:127.x); false for any name. */
+export function isLoopbackAddress(address: string): boolean {
+  const name = address.toLowerCase()
+  if (name === '::1' || name === '0:0:0:0:0:0:0:1') return true
   const v4 = name.startsWith('::ffff:') ? name.slice(7) : name
   return isIP(v4) === 4 && v4.startsWith('127.')
+}
+
+/**
+ * True for a loopback address and for the name `localhost`, which must then be checked again
+ * by what it bound ({@link isLoopbackAddress}): a resolver may map it elsewhere.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return host.toLowerCase() === 'localhost' || isLoopbackAddress(host)
 }

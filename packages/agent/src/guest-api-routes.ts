@@ -14,15 +14,18 @@
  * When the agent runs unbound, every response carries `Initguard-Initdata: unbound; reason="…"`
  * and every JSON object body a member `"initguard-initdata": {"bound": false, "reason": "…"}`;
  * on the TEE simulator every response carries `Initguard-Tee: simulated`. Query parameters are
- * checked strictly: an unknown or repeated one is a 400, never ignored.
+ * checked strictly: an unknown or repeated one is a 400, never ignored. Once the TEE's init-time
+ * field changes, every path answers 503 with that reason ({@link GuestApiRefusal}).
  *
  * @module
  */
 import { MalformedInputError, stringToUtf8, type InitguardError } from '@initguard/core'
 import type { GuestTee } from '@initguard/tee'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
 import { guestApiErrorBody, guestApiStatus } from './guest-api-errors.ts'
+import { guestApiMarks, headerText } from './guest-api-marks.ts'
+import { GuestApiRefusal } from './guest-api-refusal.ts'
 import {
   INITDATA_DOCUMENT_FILE,
   type VerifiedDocuments,
@@ -38,14 +41,6 @@ export interface GuestApiState {
   readonly tee: GuestTee
   readonly kbs: AgentKbsAccess
 }
-
-/** The header that says the agent runs unbound (and why). */
-export const UNBOUND_HEADER = 'initguard-initdata'
-/** The header that says the TEE is the simulator. */
-export const SIMULATED_HEADER = 'initguard-tee'
-
-/** Printable ASCII for a header's quoted string. */
-const headerText = (text: string): string => text.replace(/[^\x20-\x7e]|["\\]/g, '_').slice(0, 200)
 
 function badRequest(code: `ERR_${string}`, message: string, hint: string): MalformedInputError {
   return new MalformedInputError(code, message, { hint })
@@ -70,20 +65,66 @@ function noQuery(request: FastifyRequest): void {
     throw badRequest('ERR_AGENT_QUERY', 'this path takes no query parameters', 'remove the query')
 }
 
-/** Register the guest API on `app` (see the module comment). */
-export function registerGuestApi(app: FastifyInstance, state: GuestApiState): void {
-  const unbound = 'unbound' in state.initdata ? state.initdata.reason : undefined
+/** The JSON member every JSON object body carries when the agent runs unbound. */
+export function unboundMember(state: GuestApiState): object | undefined {
+  return 'unbound' in state.initdata ? { bound: false, reason: state.initdata.reason } : undefined
+}
+
+/** How the guest API answers: JSON with the unbound member, and failures as JSON bodies. */
+function answers(state: GuestApiState) {
+  const member = unboundMember(state)
   const json = (reply: FastifyReply, status: number, body: object): FastifyReply =>
     reply
       .status(status)
       .type('application/json')
       .send(
-        unbound === undefined || Array.isArray(body)
+        member === undefined || Array.isArray(body)
           ? body
-          : { ...body, 'initguard-initdata': { bound: false, reason: unbound } },
+          : { ...body, 'initguard-initdata': member },
       )
   const fail = (reply: FastifyReply, error: unknown, status = guestApiStatus(error)) =>
     json(reply, status, guestApiErrorBody(error, status))
+  return { json, fail }
+}
+
+/**
+ * Fastify's `frameworkErrors`: its refusals before routing (a bad URL such as `/initdata/%zz`)
+ * answered as the routes answer, with the marks the `onRequest` hook would have set.
+ */
+export function guestApiFrameworkErrors(
+  state: GuestApiState,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  const { fail } = answers(state)
+  const marks = guestApiMarks(state)
+  return (_error, _request, reply) => {
+    void fail(
+      reply.headers(marks),
+      badRequest('ERR_AGENT_REQUEST', 'malformed request', 'see the guest API paths'),
+      400,
+    )
+  }
+}
+
+/** A signal that fires when the client goes away before its answer is sent. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'))
+  })
+  return controller.signal
+}
+
+/**
+ * Register the guest API on `app` (see the module comment); `refusal` latches the refused state
+ * (give one to learn when it does).
+ */
+export function registerGuestApi(
+  app: FastifyInstance,
+  state: GuestApiState,
+  refusal: GuestApiRefusal = new GuestApiRefusal(),
+): void {
+  const { json, fail } = answers(state)
+  const marks = guestApiMarks(state)
   const session = (reply: FastifyReply) => {
     if (state.kbs.kind === 'session') return state.kbs.session
     const reason: InitguardError = state.kbs.reason
@@ -92,10 +133,10 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
   }
 
   app.addHook('onRequest', async (_request, reply) => {
-    reply.header('cache-control', 'no-store')
-    if (unbound !== undefined)
-      reply.header(UNBOUND_HEADER, `unbound; reason="${headerText(unbound)}"`)
-    if (state.tee.simulated) reply.header(SIMULATED_HEADER, 'simulated')
+    reply.headers(marks)
+    const refused = refusal.reason
+    if (refused !== undefined) return fail(reply, refused, 503)
+    return undefined
   })
   app.setNotFoundHandler((request, reply) =>
     fail(
@@ -109,6 +150,8 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
     ),
   )
   app.setErrorHandler((error: unknown, _request, reply) => {
+    // Not the guest that was checked: refuse everything from now on.
+    if (refusal.consider(error)) return fail(reply, refusal.reason, 503)
     const status = (error as { statusCode?: unknown }).statusCode
     // Fastify's own refusals (a body on a GET that is too large, a bad URL) keep their 4xx.
     if (typeof status === 'number' && status >= 400 && status < 500)
@@ -130,11 +173,14 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
       )
     const kbs = session(reply)
     if (kbs === undefined) return reply
-    const { token, teeKeyPem } = await kbs.token()
+    // The TEE key goes out with the token, as upstream's AA does: whoever may read /aa/token can
+    // decrypt every resource, so gating /cdh/resource means gating /aa/token too.
+    const { token, teeKeyPem } = await kbs.token(clientGone(reply))
     return json(reply, 200, { token, tee_keypair: teeKeyPem })
   })
 
   app.get('/aa/evidence', async (request, reply) => {
+    // runtime_data goes into REPORT_DATA as given, unhashed, as upstream's api-server-rest does.
     const text = onlyQuery(request, 'runtime_data', 'ask for /aa/evidence?runtime_data=<text>')
     const runtimeData = stringToUtf8(text)
     if (runtimeData.length > REPORT_DATA_SIZE)
@@ -143,7 +189,7 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
         `runtime_data is ${runtimeData.length} bytes; REPORT_DATA holds at most ${REPORT_DATA_SIZE}`,
         'hash longer data first (e.g. SHA-384, 48 bytes) and send the digest',
       )
-    const report = await checkedReport(state.tee, state.initdata, runtimeData)
+    const report = await checkedReport(state.tee, state.initdata, runtimeData, clientGone(reply))
     return json(reply, 200, report.evidence as object)
   })
 
@@ -155,7 +201,7 @@ export function registerGuestApi(app: FastifyInstance, state: GuestApiState): vo
     const path = resourcePath(`${repo ?? ''}/${type ?? ''}/${tag ?? ''}`)
     const kbs = session(reply)
     if (kbs === undefined) return reply
-    const secret = await kbs.resource(path)
+    const secret = await kbs.resource(path, clientGone(reply))
     return reply.status(200).type('application/octet-stream').send(Buffer.from(secret))
   })
 

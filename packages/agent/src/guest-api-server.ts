@@ -3,28 +3,42 @@
  * api-server-rest) and, optionally, a Unix socket created with mode 0600. Fastify is imported
  * only here, lazily, so the agent's start-up up to the init-data check does not load it.
  *
+ * Stopping is bounded: {@link RunningGuestApi.close} aborts the KBS calls in flight, and closes
+ * connections still open after a short grace, so a hanging KBS cannot outlast a pod's grace.
+ *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createConnection } from 'node:net'
-import { chmod, lstat, unlink } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { unlink } from 'node:fs/promises'
+import type { InitguardError } from '@initguard/core'
 import { LocalIoError, UsageError } from '@initguard/core'
 import {
   DEFAULT_GUEST_API_ADDRESS,
+  isLoopbackAddress,
   isLoopbackHost,
   type GuestApiAddress,
 } from './guest-api-listen.ts'
-import { registerGuestApi, type GuestApiState } from './guest-api-routes.ts'
+import { guestApiClientError, guestApiMarks } from './guest-api-marks.ts'
+import { GuestApiRefusal } from './guest-api-refusal.ts'
+import {
+  guestApiFrameworkErrors,
+  registerGuestApi,
+  unboundMember,
+  type GuestApiState,
+} from './guest-api-routes.ts'
+import { listenUnix, type GuestApiHandler } from './guest-api-socket.ts'
 
 /** Where and how to serve. */
 export interface GuestApiServeOptions {
   readonly state: GuestApiState
   /** Default `127.0.0.1:8006`; port 0 picks a free port. */
   readonly listen?: GuestApiAddress
-  /** A Unix socket to serve on as well (created 0600; a stale socket left by a crash is replaced). */
+  /** A Unix socket to serve on as well (created 0600; a stale socket of ours is replaced). */
   readonly socketPath?: string
   /** Serve on a non-loopback address (anyone who can reach it gets the secrets). Default false. */
   readonly allowNonLoopback?: boolean
+  /** How long {@link RunningGuestApi.close} lets requests finish before closing their connections; default 2 s. */
+  readonly closeGraceMs?: number
 }
 
 /** A running guest API. */
@@ -32,98 +46,67 @@ export interface RunningGuestApi {
   /** `http://127.0.0.1:8006` (IPv6 in brackets). */
   readonly url: string
   readonly socketPath: string | undefined
-  /** Stop serving and remove the socket file. */
+  /**
+   * Settles when the API latched its refused state (the TEE's init-time field changed): every
+   * path answers 503 with this reason; the agent should stop. Never settles otherwise.
+   */
+  readonly refused: Promise<InitguardError>
+  /** Abort the KBS calls in flight, stop serving (open connections closed after the grace), remove the socket file. */
   close(): Promise<void>
 }
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void
-
-/** True when something answers on the socket at `path`. */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path)
-    probe.once('connect', () => {
-      probe.destroy()
-      resolve(true)
-    })
-    probe.once('error', () => {
-      resolve(false)
-    })
-  })
+function notLoopback(host: string, bound?: string): UsageError {
+  return new UsageError(
+    'ERR_AGENT_LISTEN_NOT_LOOPBACK',
+    `${host}${bound === undefined ? '' : ` (bound to ${bound})`} is not a loopback address: the guest API hands out secrets to whoever reaches it`,
+    {
+      details: { host, ...(bound === undefined ? {} : { bound }) },
+      hint: 'listen on 127.0.0.1 (or ::1), or pass --allow-non-loopback if the network is private to the workload',
+    },
+  )
 }
 
-/** Remove a stale socket at `path`; refuse a live one or anything that is not a socket. */
-async function clearSocketPath(path: string): Promise<void> {
-  let kind: 'socket' | 'other'
-  try {
-    kind = (await lstat(path)).isSocket() ? 'socket' : 'other'
-  } catch {
-    return
-  }
-  if (kind === 'other' || (await socketAnswers(path)))
-    throw new LocalIoError(
-      'ERR_AGENT_SOCKET_IN_USE',
-      `${path} ${kind === 'other' ? 'exists and is not a socket' : 'is the socket of a running server'}`,
-      { details: { path }, hint: 'stop the other agent, or give another --socket path' },
-    )
-  await unlink(path)
-}
-
-async function listenUnix(path: string, handler: Handler): Promise<Server> {
-  await clearSocketPath(path)
-  const server = createServer(handler)
-  // The socket is created 0600 (umask), never briefly wider, then checked.
-  const umask = process.umask(0o177)
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(path, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-  } catch (cause) {
-    throw new LocalIoError('ERR_AGENT_SOCKET', `cannot listen on the socket ${path}`, {
-      cause,
-      details: { path },
-      hint: 'check that the directory exists and is writable',
-    })
-  } finally {
-    process.umask(umask)
-  }
-  await chmod(path, 0o600)
-  return server
+/** The bound addresses (pipes aside) that are not loopback IP addresses. */
+export function nonLoopbackAddresses(
+  bound: readonly (string | { readonly address: string })[],
+): string[] {
+  return bound.flatMap((b) =>
+    typeof b === 'string' || isLoopbackAddress(b.address) ? [] : [b.address],
+  )
 }
 
 /**
  * Serve the guest API (routes: {@link registerGuestApi}) on loopback and, when asked, a socket.
  *
- * @throws {@link UsageError} `ERR_AGENT_LISTEN_NOT_LOOPBACK` for another address without
- *   `allowNonLoopback`; {@link LocalIoError} `ERR_AGENT_SOCKET`, `ERR_AGENT_SOCKET_IN_USE`;
- *   the listen error (`EADDRINUSE`) as a LocalIoError `ERR_AGENT_LISTEN`.
+ * @throws {@link UsageError} `ERR_AGENT_LISTEN_NOT_LOOPBACK` for another address (or a name that
+ *   bound one) without `allowNonLoopback`; {@link LocalIoError} `ERR_AGENT_SOCKET`,
+ *   `ERR_AGENT_SOCKET_IN_USE`; the listen error (`EADDRINUSE`) as a LocalIoError `ERR_AGENT_LISTEN`.
  */
 export async function serveGuestApi(options: GuestApiServeOptions): Promise<RunningGuestApi> {
   const listen = options.listen ?? DEFAULT_GUEST_API_ADDRESS
-  if (!isLoopbackHost(listen.host) && options.allowNonLoopback !== true)
-    throw new UsageError(
-      'ERR_AGENT_LISTEN_NOT_LOOPBACK',
-      `${listen.host} is not a loopback address: the guest API hands out secrets to whoever reaches it`,
-      {
-        details: { host: listen.host },
-        hint: 'listen on 127.0.0.1 (or ::1), or pass --allow-non-loopback if the network is private to the workload',
-      },
-    )
+  const allowNonLoopback = options.allowNonLoopback === true
+  if (!isLoopbackHost(listen.host) && !allowNonLoopback) throw notLoopback(listen.host)
+  const { state } = options
+  const clientError = guestApiClientError(guestApiMarks(state), unboundMember(state))
   const { default: fastify } = await import('fastify')
-  let handler: Handler | undefined
+  let handler: GuestApiHandler | undefined
   const app = fastify({
     logger: false,
     bodyLimit: 1024,
+    frameworkErrors: guestApiFrameworkErrors(state),
+    clientErrorHandler: clientError,
     serverFactory: (h) => {
       handler = h
       return createServer(h)
     },
   })
-  registerGuestApi(app, options.state)
+  const refusal = new GuestApiRefusal()
+  registerGuestApi(app, state, refusal)
+  let stopping = false
+  // Once stopping, answers close their connections, so close() need not wait out keep-alive.
+  app.addHook('onSend', async (_request, reply) => {
+    if (stopping) reply.header('connection', 'close')
+  })
   try {
     await app.listen({ host: listen.host, port: listen.port })
   } catch (cause) {
@@ -134,35 +117,55 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
       hint: 'another process may use the port: give another --listen HOST:PORT',
     })
   }
+  // A name is trusted for what it bound, not for what it is called.
+  const wide = nonLoopbackAddresses(app.addresses())
+  if (wide.length > 0 && !allowNonLoopback) {
+    await app.close()
+    throw notLoopback(listen.host, wide.join(', '))
+  }
   const bound = app.server.address()
   const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port
   const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`
   let unix: Server | undefined
   if (options.socketPath !== undefined && handler !== undefined) {
     try {
-      unix = await listenUnix(options.socketPath, handler)
+      unix = await listenUnix(options.socketPath, handler, clientError)
     } catch (error) {
       await app.close()
       throw error
     }
   }
   const socketPath = options.socketPath
+  const graceMs = options.closeGraceMs ?? 2_000
   return {
     url,
     socketPath,
+    refused: refusal.refused,
     close: async () => {
-      if (unix !== undefined) {
+      stopping = true
+      if (state.kbs.kind === 'session') state.kbs.session.close()
+      const force = setTimeout(() => {
+        app.server.closeAllConnections()
+        unix?.closeAllConnections()
+      }, graceMs)
+      try {
         const server = unix
-        await new Promise<void>((resolve) => {
-          server.close(() => {
-            resolve()
-          })
-          server.closeAllConnections()
-        })
-        // Node removes the socket file on close; make sure, without failing if it did.
-        if (socketPath !== undefined) await unlink(socketPath).catch(() => undefined)
+        await Promise.all([
+          server === undefined
+            ? undefined
+            : new Promise<void>((resolve) => {
+                server.close(() => {
+                  resolve()
+                })
+                server.closeIdleConnections()
+              }),
+          app.close(),
+        ])
+      } finally {
+        clearTimeout(force)
       }
-      await app.close()
+      // Node removes the socket file on close; make sure, without failing if it did.
+      if (socketPath !== undefined) await unlink(socketPath).catch(() => undefined)
     },
   }
 }

@@ -40,15 +40,18 @@ export { openAgentKbs } from './kbs-access.ts'
 export type { AgentKbsAccess, OpenedAgentKbs } from './kbs-access.ts'
 export { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
 export { guestApiStatus, guestApiErrorBody } from './guest-api-errors.ts'
-export { UNBOUND_HEADER, SIMULATED_HEADER, registerGuestApi } from './guest-api-routes.ts'
+export { registerGuestApi } from './guest-api-routes.ts'
+export { UNBOUND_HEADER, SIMULATED_HEADER } from './guest-api-marks.ts'
+export { GuestApiRefusal } from './guest-api-refusal.ts'
 export type { GuestApiState } from './guest-api-routes.ts'
 export {
   DEFAULT_GUEST_API_ADDRESS,
+  isLoopbackAddress,
   isLoopbackHost,
   parseGuestApiAddress,
 } from './guest-api-listen.ts'
 export type { GuestApiAddress } from './guest-api-listen.ts'
-export { serveGuestApi } from './guest-api-server.ts'
+export { nonLoopbackAddresses, serveGuestApi } from './guest-api-server.ts'
 export type { GuestApiServeOptions, RunningGuestApi } from './guest-api-server.ts'
 export { kbsResourceResolver, loadGuestImagePolicy } from './agent-image-policy.ts'
 export type { GuestImagePolicy, KbsResourceResolver } from './agent-image-policy.ts'

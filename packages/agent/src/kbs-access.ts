@@ -32,6 +32,7 @@ export function openAgentKbs(options: {
   readonly tee: GuestTee
   readonly clock?: () => Date
   readonly timeoutMs?: number
+  readonly totalTimeoutMs?: number
 }): OpenedAgentKbs {
   try {
     const config = kbsConfigFromInitdata(options.initdata.document.data)

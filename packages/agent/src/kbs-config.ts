@@ -18,8 +18,8 @@
  *
  * @module
  */
-import { X509Certificate } from 'node:crypto'
-import { ExpectationError, MalformedInputError } from '@initguard/core'
+import type { X509Certificate } from 'node:crypto'
+import { ExpectationError, MalformedInputError, pemCertificates } from '@initguard/core'
 import type { TeeKeyKind } from '@initguard/kbs-protocol'
 import { fromAaToml, fromCdhToml, type KbsConfigFile, type Named } from './kbs-config-toml.ts'
 
@@ -91,22 +91,21 @@ function normalUrl(named: Named): URL {
 
 /** The DER of the one certificate in `pem`, or `ERR_AGENT_KBS_CERT`. */
 function certificateDer(named: Named, pem: string): Buffer {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0
-  let der: Buffer | undefined
+  let certificates: X509Certificate[] | undefined
   let cause: unknown
-  if (blocks === 1)
-    try {
-      der = new X509Certificate(pem).raw
-    } catch (error) {
-      cause = error
-    }
-  if (der !== undefined) return der
+  try {
+    certificates = pemCertificates(pem, `${named.file} ${named.certKey}`)
+  } catch (error) {
+    cause = error
+  }
+  const [only, ...more] = certificates ?? []
+  if (only !== undefined && more.length === 0) return only.raw
   throw new MalformedInputError(
     'ERR_AGENT_KBS_CERT',
-    `the verified init-data's ${named.file}: ${named.certKey} must be exactly one PEM certificate (the KBS's own, which is pinned); ${blocks === 1 ? 'it does not parse' : `it has ${blocks}`}`,
+    `the verified init-data's ${named.file}: ${named.certKey} must be exactly one PEM certificate (the KBS's own, which is pinned); ${certificates === undefined ? 'it does not parse' : `it has ${certificates.length}`}`,
     {
       ...(cause === undefined ? {} : { cause }),
-      details: { file: named.file, certificates: blocks },
+      details: { file: named.file, certificates: certificates?.length ?? 0 },
       hint: "paste the KBS's TLS certificate (e.g. kbs-data/tls/kbs-cert.pem) as a TOML multi-line literal string",
     },
   )

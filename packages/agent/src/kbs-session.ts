@@ -5,23 +5,22 @@
  *
  * - The token is reused until shortly before its `exp` (read from the JWT payload, which is
  *   trusted for nothing else: the KBS checks its own token), then a new handshake runs.
- * - Concurrent requests share one handshake in flight.
- * - A resource answered 401 re-runs the handshake once (the client does it).
+ * - Concurrent requests share one handshake in flight; a failed handshake is not kept.
+ * - A resource answered 401 drops the token and goes through the shared handshake, then retries
+ *   once: N requests refused at once cause one handshake, not N.
+ * - Every handshake and every resource fetch has a total time limit (default 15 s, well inside
+ *   Kubernetes' 30 s grace), and {@link AgentKbsSession.close} aborts whatever is in flight, so a
+ *   KBS that accepts connections and never answers holds up neither requests nor shutdown.
  * - Every report is checked before it is sent: it carries the REPORT_DATA asked for and, when the
  *   init-data was verified, the same init-time field that matched at start-up.
  *
  * @module
  */
-import { X509Certificate } from 'node:crypto'
-import {
-  VerificationError,
-  base64urlToBytes,
-  isInitguardError,
-  utf8ToString,
-} from '@initguard/core'
+import { UnavailableError, base64urlToBytes, isInitguardError, utf8ToString } from '@initguard/core'
 import type { KbsClient, KbsClientOptions, KbsSession } from '@initguard/kbs-protocol'
 import type { GuestTee } from '@initguard/tee'
 import { checkedReport } from './agent-report.ts'
+import { pinnedTlsRefusal, waitFor } from './kbs-session-errors.ts'
 import type { KbsEndpoint } from './kbs-config.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
@@ -32,8 +31,10 @@ export interface AgentKbsSessionOptions {
   readonly initdata: VerifiedInitdata | UnboundInitdata
   /** The clock tokens are judged by; default the system clock. */
   readonly clock?: () => Date
-  /** Per-request timeout towards the KBS; default 60 s. */
+  /** Per-request timeout towards the KBS (no progress for this long); default 10 s. */
   readonly timeoutMs?: number
+  /** The whole of one handshake, or of one resource fetch with its retries; default 15 s. */
+  readonly totalTimeoutMs?: number
 }
 
 /** A token as `GET /aa/token?token_type=kbs` hands it out. */
@@ -48,7 +49,9 @@ export interface AgentKbsToken {
 
 /** Refresh this long before `exp` at most (and at most a tenth of the token's lifetime). */
 const REFRESH_MARGIN_MS = 30_000
-
+/** Defaults: CoCo's client waits 60 s per request, longer than a pod's 30 s grace to stop. */
+const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_TOTAL_TIMEOUT_MS = 15_000
 /** The `exp` of a JWT as a date, or undefined when the payload has none (never reused then). */
 function tokenExpiry(token: string): Date | undefined {
   try {
@@ -79,6 +82,9 @@ export class AgentKbsSession {
   #current: Current | undefined
   #inFlight: Promise<Current> | undefined
   #handshakes = 0
+  readonly #totalTimeoutMs: number
+  /** Fired by {@link AgentKbsSession.close}: aborts every KBS call in flight. */
+  readonly #stopped = new AbortController()
 
   /** Nothing is contacted (nor the protocol client loaded) before the first request. */
   constructor(options: AgentKbsSessionOptions) {
@@ -87,8 +93,9 @@ export class AgentKbsSession {
     this.#clientOptions = {
       url: options.endpoint.url,
       ...(pem === undefined ? {} : { tls: { pinnedCertificatePem: pem } }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     }
+    this.#totalTimeoutMs = options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS
     this.#tee = options.tee
     this.#initdata = options.initdata
     this.#clock = options.clock ?? (() => new Date())
@@ -113,16 +120,66 @@ export class AgentKbsSession {
    *   `ERR_KBS_UNREACHABLE` …), `ERR_KBS_RESOURCE_PATH` for a bad path.
    */
   async resource(path: string, signal?: AbortSignal): Promise<Uint8Array> {
-    await this.#pinned(this.#fresh(signal))
-    const client = await this.#kbsClient()
-    const plaintext = await this.#pinned(
-      client.getResource(path, signal === undefined ? {} : { signal }),
+    for (let retried = false; ; retried = true) {
+      const used = await this.#pinned(this.#fresh(signal))
+      const client = await this.#kbsClient()
+      try {
+        return await this.#pinned(
+          this.#bounded(`answer for the resource ${path}`, signal, (bounded) =>
+            client.getResource(path, { signal: bounded, retryUnauthorized: false }),
+          ),
+        )
+      } catch (error) {
+        // The token expired early or the KBS forgot it: drop it, and join the one re-handshake.
+        if (retried || !isInitguardError(error) || error.code !== 'ERR_KBS_UNAUTHORIZED')
+          throw error
+        if (this.#current === used) this.#current = undefined
+      }
+    }
+  }
+
+  /**
+   * Abort every handshake and resource fetch in flight (they fail `ERR_AGENT_STOPPING`), and
+   * refuse new ones: the agent is stopping.
+   */
+  close(): void {
+    this.#stopped.abort(
+      new UnavailableError('ERR_AGENT_STOPPING', 'the agent is stopping', {
+        hint: 'ask again once the agent runs again',
+      }),
     )
-    // A 401 made the client attest again: remember the new token's expiry.
-    const session = client.session
-    if (session !== undefined && session !== this.#current?.session)
-      this.#current = this.#adopt(session)
-    return plaintext
+  }
+
+  /**
+   * `work` under a signal that fires after the total timeout, on {@link close}, or with
+   * `signal`; a timeout or a stop is told as what it is, not as a cancelled request.
+   */
+  async #bounded<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const stopped = this.#stopped.signal
+    if (stopped.aborted) throw stopped.reason as Error
+    const timeout = AbortSignal.timeout(this.#totalTimeoutMs)
+    const combined = AbortSignal.any([stopped, timeout, ...(signal === undefined ? [] : [signal])])
+    try {
+      return await work(combined)
+    } catch (error) {
+      // Read again: the work may have been stopped while it ran.
+      if (this.#stopped.signal.aborted) throw this.#stopped.signal.reason as Error
+      if (timeout.aborted && signal?.aborted !== true)
+        throw new UnavailableError(
+          'ERR_KBS_TIMEOUT',
+          `the KBS at ${this.endpoint.url} did not ${what} within ${this.#totalTimeoutMs} ms`,
+          {
+            cause: error,
+            details: { url: this.endpoint.url, timeoutMs: this.#totalTimeoutMs },
+            hint: 'check that the KBS is up and reachable from the guest; ask again later',
+          },
+        )
+      throw error
+    }
   }
 
   /** The protocol client, loaded on first use so the agent's start-up does not load it. */
@@ -133,59 +190,36 @@ export class AgentKbsSession {
     return this.#client
   }
 
-  /** `work`, with a TLS refusal told as what it means here: not the pinned KBS. */
+  /** `work`, with a TLS refusal told as what it means here ({@link pinnedTlsRefusal}). */
   async #pinned<T>(work: Promise<T>): Promise<T> {
     try {
       return await work
     } catch (error) {
-      const pem = this.endpoint.pinnedCertificatePem
-      if (!isInitguardError(error) || error.code !== 'ERR_KBS_TLS' || pem === undefined) throw error
-      throw new VerificationError(
-        'ERR_KBS_TLS',
-        `the KBS at ${this.endpoint.url} did not present the certificate pinned in the verified init-data's ${this.endpoint.namedBy.join(' and ')} (SHA-256 ${new X509Certificate(pem).fingerprint256}); nothing was sent to it: ${error.message}`,
-        {
-          cause: error,
-          details: error.details,
-          hint: 'the KBS must present exactly the pinned certificate: fix the KBS, or launch the guest with init-data pinning its certificate',
-        },
-      )
+      throw pinnedTlsRefusal(this.endpoint, error)
     }
   }
 
   async #fresh(signal: AbortSignal | undefined): Promise<Current> {
     const current = this.#current
     if (current !== undefined && this.#clock().getTime() < current.refreshAt) return current
-    if (this.#inFlight === undefined) {
-      // Not tied to the first caller's signal: the handshake is shared by every waiting request.
-      this.#inFlight = this.#handshake().finally(() => {
-        this.#inFlight = undefined
-      })
-    }
-    const handshake = this.#inFlight
-    if (signal === undefined) return handshake
-    signal.throwIfAborted()
-    return Promise.race([
-      handshake,
-      new Promise<never>((_, reject) => {
-        signal.addEventListener(
-          'abort',
-          () => {
-            reject(signal.reason as Error)
-          },
-          { once: true },
-        )
-      }),
-    ])
+    // Not tied to the first caller's signal: the handshake is shared by every waiting request.
+    this.#inFlight ??= this.#bounded('complete a handshake', undefined, (bounded) =>
+      this.#handshake(bounded),
+    ).finally(() => {
+      this.#inFlight = undefined
+    })
+    return waitFor(this.#inFlight, signal)
   }
 
-  async #handshake(): Promise<Current> {
+  async #handshake(signal: AbortSignal): Promise<Current> {
     const initData = this.#initdata.text
     const client = await this.#kbsClient()
     const session = await client.attest({
       tee: this.#tee.tee,
       teeKeyKind: this.endpoint.teeKeyKind,
       initData,
-      evidence: (reportData) => this.#evidence(reportData),
+      evidence: (reportData) => this.#evidence(reportData, signal),
+      signal,
     })
     this.#current = this.#adopt(session)
     return this.#current
@@ -200,8 +234,8 @@ export class AgentKbsSession {
   }
 
   /** A fresh report's evidence, checked to bind what was asked and the verified init-data. */
-  async #evidence(reportData: Uint8Array): Promise<unknown> {
+  async #evidence(reportData: Uint8Array, signal: AbortSignal): Promise<unknown> {
     this.#handshakes++
-    return (await checkedReport(this.#tee, this.#initdata, reportData)).evidence
+    return (await checkedReport(this.#tee, this.#initdata, reportData, signal)).evidence
   }
 }

@@ -98,6 +98,7 @@ export type {
 } from './x509-certificate.ts'
 export type { CacheWindow } from './lru-cache.ts'
 export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
+export { pemCertificates } from './pem-certificates.ts'
 export type { AppraisalFailure } from './appraisal.ts'
 export { PolicyChecker } from './policy-checks.ts'
 export { subjectLine } from './trust-anchor.ts'

@@ -23,7 +23,7 @@ import { Agent as PlainAgent, request as plainRequest, type IncomingMessage } fr
 import { Agent, request } from 'node:https'
 import { Readable } from 'node:stream'
 import type { PeerCertificate } from 'node:tls'
-import { MalformedInputError } from '@initguard/core'
+import { MalformedInputError, pemCertificates } from '@initguard/core'
 import { PINNED_CERTIFICATE_MISMATCH } from './network-failure.ts'
 
 /** Whom to trust for https, in place of Node's built-in roots. */
@@ -32,27 +32,6 @@ export interface HttpTlsOptions {
   readonly caPem?: string
   /** The PEM certificate the server must present, exactly. */
   readonly pinnedCertificatePem?: string
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-
-/** Every certificate in `pem`, each parsed (so a broken one is refused now, not at connect time). */
-function pemCertificates(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(PEM_CERTIFICATE) ?? []
-  const problem = (why: string, cause?: unknown): MalformedInputError =>
-    new MalformedInputError('ERR_TLS_CERTIFICATE_INVALID', `the ${what} ${why}`, {
-      details: { field: what },
-      hint: 'give the certificate as PEM (-----BEGIN CERTIFICATE----- …)',
-      ...(cause === undefined ? {} : { cause }),
-    })
-  if (blocks.length === 0) throw problem('holds no PEM certificate')
-  return blocks.map((block, i) => {
-    try {
-      return new X509Certificate(block)
-    } catch (cause) {
-      throw problem(`has a certificate (#${i + 1}) that does not parse`, cause)
-    }
-  })
 }
 
 function sha256Fingerprint(der: Uint8Array): string {

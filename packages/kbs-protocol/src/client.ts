@@ -163,14 +163,16 @@ export class KbsClient {
 
   /**
    * The plaintext of the resource `repo/type/tag`, requested with the Bearer token and decrypted
-   * with the TEE key. On 401, attests again once (when it can) and retries.
+   * with the TEE key. On 401, attests again once (when it can) and retries, unless
+   * `retryUnauthorized` is false: then the 401 is thrown (`ERR_KBS_UNAUTHORIZED`), for a caller
+   * that shares one re-handshake between concurrent requests.
    *
    * @throws {@link UsageError} `ERR_KBS_NOT_ATTESTED` before any session; `ERR_KBS_RESOURCE_PATH`;
    *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open.
    */
   async getResource(
     path: string,
-    options: { readonly signal?: AbortSignal } = {},
+    options: { readonly signal?: AbortSignal; readonly retryUnauthorized?: boolean } = {},
   ): Promise<Uint8Array> {
     const url = new URL(`kbs/v0/resource/${resourcePath(path)}`, this.#base)
     for (let handshakes = 0; ; handshakes++) {
@@ -179,7 +181,8 @@ export class KbsClient {
         throw new UsageError('ERR_KBS_NOT_ATTESTED', 'cannot get a resource before attesting', {
           hint: 'call attest() first, or give the client a session',
         })
-      const again = handshakes === 0 ? this.#attestWith : undefined
+      const again =
+        handshakes === 0 && options.retryUnauthorized !== false ? this.#attestWith : undefined
       const outcome = await this.#gets.request(
         {
           url,

@@ -4,7 +4,9 @@
  * api-server-rest paths) on loopback and, with `--socket`, a Unix socket (0600). A mismatch ends
  * it with exit 5 and nothing is written or served. The KBS named by the verified documents is not
  * needed to start: `/initdata/…` is served at once, KBS-backed paths answer 503 while it is
- * unreachable. Prints one line when ready; stops cleanly on SIGINT/SIGTERM.
+ * unreachable. Prints one line when ready; stops cleanly on SIGINT/SIGTERM (KBS calls in flight
+ * aborted, the socket file removed), and exits 5 at once when the TEE's init-time field no
+ * longer matches the one verified (`ERR_AGENT_INITDATA_FIELD_CHANGED`).
  *
  * @module
  */
@@ -44,6 +46,12 @@ const LISTEN_VALUE: OptionValue<GuestApiAddress> = {
   },
 }
 
+/**
+ * `initguard agent start`: check the init-data, then serve the guest API until SIGINT/SIGTERM
+ * (exit 0) or until the API refuses to go on (the init-time field changed: exit 5). A mismatch at
+ * start exits 5 before anything is written or served. Warnings (a plain-http KBS, unbound
+ * init-data, the simulator) go to standard error and, with `--json`, into the ready line.
+ */
 export const agentStartCommand: Command = {
   name: 'start',
   summary: 'Check init-data, then serve the guest API (token, evidence, KBS secrets, documents).',
@@ -117,10 +125,16 @@ export const agentStartCommand: Command = {
         : `initguard agent: init-data verified (${initdata.tee}${initdata.simulated ? ', simulated' : ''}): the document matches the launch\n`,
     )
     const { access, warnings } = openAgentKbs({ initdata, tee })
+    const endpoint = access.kind === 'session' ? access.session.endpoint : undefined
     const notes = [
       ...warnings,
       ...(access.kind === 'unavailable'
         ? [`KBS paths answer 503: ${access.reason.message} (${access.reason.code})`]
+        : []),
+      ...(endpoint?.url.startsWith('http:') === true
+        ? [
+            `the KBS ${endpoint.url} is plain http, as the verified init-data says: resources are encrypted to the TEE key with anonymous ECDH-ES, so anyone on the network path can forge the KBS's answers (secrets, policies); use https with a pinned certificate outside a lab`,
+          ]
         : []),
       ...('unbound' in initdata
         ? [
@@ -130,20 +144,22 @@ export const agentStartCommand: Command = {
       ...(tee.simulated ? ['the TEE is the simulator: never use with real secrets'] : []),
     ]
     for (const note of notes) io.stderr.write(`warning: ${note}\n`)
+    // Listening before the handlers would let a signal kill the process with the socket file left.
+    const stop = stopSignal()
     const api = await serveGuestApi({
       state: { initdata, documents, tee, kbs: access },
       ...(listen === undefined ? {} : { listen }),
       ...(socketPath === undefined ? {} : { socketPath }),
       allowNonLoopback: args.values['allow-non-loopback'] === true,
     })
-    const kbs = access.kind === 'session' ? access.session.endpoint.url : undefined
     io.stdout.write(
       json
-        ? `${JSON.stringify({ ready: true, url: api.url, socket: api.socketPath ?? null, verified: !('unbound' in initdata), kbs: kbs ?? null, runtimeDir: files === undefined ? null : runtimeDir })}\n`
+        ? `${JSON.stringify({ ready: true, url: api.url, socket: api.socketPath ?? null, verified: !('unbound' in initdata), kbs: endpoint?.url ?? null, runtimeDir: files === undefined ? null : runtimeDir, warnings: notes })}\n`
         : `initguard agent ready: ${api.url}${api.socketPath === undefined ? '' : ` socket ${api.socketPath}`}\n`,
     )
-    await stopSignal()
+    const refused = await Promise.race([stop.then(() => undefined), api.refused])
     await api.close()
+    if (refused !== undefined) throw refused
     return 0
   },
 }

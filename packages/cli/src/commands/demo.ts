@@ -20,6 +20,12 @@ import { demoOtherGuest } from './demo-other-guest.ts'
 import { startDemoSystem } from './demo-system.ts'
 import { withTemporaryDirectory } from './demo-temporary-directory.ts'
 
+/**
+ * `initguard demo`: the whole system on simulated TEEs, as a narrative with one result per step
+ * (initdata, evidence and image-policy steps, a KBS child process, and three guests with their
+ * agents: honest, tampered after launch, launched with another document). Exit 0 only when every
+ * outcome is the expected one, 5 otherwise; `--out DIR` keeps the files.
+ */
 export const demoCommand: Command = {
   name: 'demo',
   summary:

@@ -90,8 +90,10 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
   )
 }
 
-/** Start a KBS that trusts a fresh simulator (`--trust-sim`). */
-export async function startTestKbs(): Promise<TestKbs> {
+/** Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http. */
+export async function startTestKbs(
+  options: { readonly insecureHttp?: boolean } = {},
+): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
   const { simulator } = await initSimulator(join(root, 'sim'))
   const admin = testAdminKey('EdDSA')
@@ -105,16 +107,18 @@ export async function startTestKbs(): Promise<TestKbs> {
       listen: '127.0.0.1:0',
       adminPublicKey: [adminPub],
       trustSim: simulator.dir,
+      ...(options.insecureHttp === true ? { insecureHttp: true } : {}),
     },
     // The tests run handshakes back to back from one address; the limit has its own test.
     { document: { 'rate-limit': { max: 100_000 } }, path: 'kbs-test.toml' },
   )
   const kbs = await startKbs(config, { online: false, logger: { level: 'silent' }, clock: now })
-  const certPem = kbs.tls?.certPem ?? ''
+  const certPem = kbs.tls?.certPem
+  const tls = certPem === undefined ? undefined : { pinnedCertificatePem: certPem }
   const http = new HttpClient({
     attempts: 1,
     errors: httpErrors({ area: 'KBS' }),
-    tls: { pinnedCertificatePem: certPem },
+    ...(tls === undefined ? {} : { tls }),
   })
   const adminCall: TestKbs['adminCall'] = async (method, path, body) => {
     const token = await testAdminToken(admin, now())
@@ -149,7 +153,7 @@ export async function startTestKbs(): Promise<TestKbs> {
     now,
     http,
     adminCall,
-    client: () => new KbsClient({ url: kbs.url, tls: { pinnedCertificatePem: certPem } }),
+    client: () => new KbsClient({ url: kbs.url, ...(tls === undefined ? {} : { tls }) }),
     guest:
       (tee, launchedWith, options = {}) =>
       (reportData) => {

@@ -1,0 +1,228 @@
+/**
+ * The guest API's KBS session under trouble, real parts only: a KBS stand-in on loopback that
+ * accepts TLS and never answers, a KBS that is down and then comes up (a TCP relay on a fixed
+ * port in front of a real KBS), concurrent 401s, an expired pinned certificate, and a TEE whose
+ * init-time field changes while the agent runs.
+ */
+import { getEventListeners } from 'node:events'
+import { createServer as createTcpServer, connect, type Server as TcpServer } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateSelfSignedTls } from '@initguard/kbs'
+import type { GuestTee } from '@initguard/tee'
+import { closedPort } from '../../http/src/http-test-support.ts'
+import {
+  simulatorWorkload,
+  startTestKbs,
+  uploadResource,
+  type TestKbs,
+} from '../../kbs/src/service/kbs-test-support.ts'
+import { launchGuest, verifyInitdata } from './agent-test-support.ts'
+import { get, kbsInitdataToml } from './guest-api-test-support.ts'
+import { serveGuestApi, type RunningGuestApi } from './guest-api-server.ts'
+import { tampered } from './initdata-check/launched-guest-test-support.ts'
+import { VerifiedDocuments } from './initdata-check/verified-documents.ts'
+import { openAgentKbs } from './kbs-access.ts'
+
+const SECRET = 'the database password'
+const RESOURCE = '/cdh/resource/default/app/password'
+let kbs: TestKbs
+const running: RunningGuestApi[] = []
+const servers: (TcpServer | TlsServer)[] = []
+
+beforeAll(async () => {
+  kbs = await startTestKbs()
+  expect(await uploadResource(kbs, 'default/app/password', SECRET)).toBe(200)
+})
+
+afterAll(async () => {
+  for (const api of running) await api.close()
+  for (const server of servers) server.close()
+  await kbs.stop()
+})
+
+/** Accept every workload launched with one of `documents`. */
+async function acceptOnly(documents: readonly string[]): Promise<void> {
+  const workload = simulatorWorkload(documents)
+  expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', workload)).status).toBe(200)
+}
+
+/** An agent for a guest launched with `document` (its TEE passed through `wrap`). */
+async function agent(
+  document: string,
+  options: { totalTimeoutMs?: number; wrap?: (tee: GuestTee) => GuestTee } = {},
+): Promise<RunningGuestApi> {
+  const launched = await launchGuest(kbs.simulator.dir, document)
+  const initdata = await verifyInitdata(launched, document)
+  const tee = options.wrap?.(launched) ?? launched
+  const { access } = openAgentKbs({
+    initdata,
+    tee,
+    clock: () => kbs.now(),
+    ...(options.totalTimeoutMs === undefined ? {} : { totalTimeoutMs: options.totalTimeoutMs }),
+  })
+  const api = await serveGuestApi({
+    state: { initdata, documents: new VerifiedDocuments(initdata), tee, kbs: access },
+    listen: { host: '127.0.0.1', port: 0 },
+  })
+  running.push(api)
+  return api
+}
+
+/** Events of `action` with `outcome` in the KBS's audit log. */
+async function audited(action: string, outcome: string): Promise<number> {
+  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+  const entries = (json as { entries: Record<string, unknown>[] }).entries
+  return entries.filter((e) => e['action'] === action && e['outcome'] === outcome).length
+}
+
+/** A TLS server on loopback that completes handshakes and then never says a word. */
+async function silentKbs(certPem: string, keyPem: string): Promise<string> {
+  const server = createTlsServer({ cert: certPem, key: keyPem }, () => undefined)
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return `https://127.0.0.1:${address.port}`
+}
+
+describe('a KBS that accepts TLS and never answers', () => {
+  const tls = generateSelfSignedTls('127.0.0.1', new Date())
+
+  it('a request ends with a 503 saying so once the total timeout passes', async () => {
+    const url = await silentKbs(tls.certPem, tls.keyPem)
+    const api = await agent(kbsInitdataToml(url, tls.certPem, 'silent'), { totalTimeoutMs: 700 })
+    const started = Date.now()
+    const response = await get({ base: api.url }, RESOURCE)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(response.status).toBe(503)
+    expect(response.json()).toMatchObject({ code: 'ERR_KBS_TIMEOUT' })
+    expect(response.json()['message']).toMatch(/did not complete a handshake within 700 ms/)
+  })
+
+  it('close() aborts the requests in flight and returns at once', async () => {
+    const url = await silentKbs(tls.certPem, tls.keyPem)
+    const api = await agent(kbsInitdataToml(url, tls.certPem, 'silent, stopped'))
+    const pending = [
+      get({ base: api.url }, RESOURCE),
+      get({ base: api.url }, '/aa/token?token_type=kbs'),
+    ]
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const started = Date.now()
+    await api.close()
+    expect(Date.now() - started).toBeLessThan(3_000)
+    for (const response of await Promise.all(pending)) {
+      expect(response.status).toBe(503)
+      expect(response.json()).toMatchObject({ code: 'ERR_AGENT_STOPPING' })
+    }
+  })
+})
+
+describe('re-handshakes', () => {
+  it('concurrent 401s share one re-handshake', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'concurrent 401')
+    await acceptOnly([document])
+    const api = await agent(document)
+    expect((await get({ base: api.url }, RESOURCE)).status).toBe(200)
+    const before = await audited('attest', 'issued')
+    // A new workload version: the tokens issued before no longer open resources (401).
+    await acceptOnly([document, kbsInitdataToml(kbs.kbs.url, undefined, 'v2')])
+    const answers = await Promise.all([0, 1, 2, 3, 4].map(() => get({ base: api.url }, RESOURCE)))
+    expect(answers.map((a) => [a.status, a.body.toString('utf8')])).toEqual(
+      new Array(5).fill([200, SECRET]),
+    )
+    expect(await audited('attest', 'issued')).toBe(before + 1)
+  })
+
+  it('a re-handshake refused: the stale token is dropped, /aa/token does not hand it out', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'refused later')
+    await acceptOnly([document])
+    const api = await agent(document)
+    const first = await get({ base: api.url }, '/aa/token?token_type=kbs')
+    expect(first.status).toBe(200)
+    // The workload no longer accepts this guest: its token gets 401, the new handshake 403.
+    await acceptOnly([kbsInitdataToml(kbs.kbs.url, undefined, 'someone else')])
+    const secret = await get({ base: api.url }, RESOURCE)
+    expect([secret.status, secret.json()['code']]).toEqual([403, 'ERR_KBS_FORBIDDEN'])
+    const token = await get({ base: api.url }, '/aa/token?token_type=kbs')
+    expect([token.status, token.json()['code']]).toEqual([403, 'ERR_KBS_FORBIDDEN'])
+  })
+
+  it('the KBS down, then up: the failed handshake is not kept', async () => {
+    const port = await closedPort()
+    const document = kbsInitdataToml(`https://127.0.0.1:${port}`, kbs.kbs.tls?.certPem, 'down, up')
+    await acceptOnly([document])
+    const api = await agent(document)
+    const down = await get({ base: api.url }, RESOURCE)
+    expect([down.status, down.json()['code']]).toEqual([503, 'ERR_KBS_UNREACHABLE'])
+    // Up: a relay on the port the document names, to the real KBS.
+    const target = new URL(kbs.kbs.url)
+    const relay = createTcpServer((socket) => {
+      const upstream = connect(Number(target.port), target.hostname)
+      socket.pipe(upstream).pipe(socket)
+      socket.on('error', () => upstream.destroy())
+      upstream.on('error', () => socket.destroy())
+    })
+    servers.push(relay)
+    await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve))
+    const up = await get({ base: api.url }, RESOURCE)
+    expect([up.status, up.body.toString('utf8')]).toEqual([200, SECRET])
+  })
+})
+
+describe("a caller's abort signal", () => {
+  it('keeps no listener once the shared handshake answered', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'signal listeners')
+    await acceptOnly([document])
+    const tee = await launchGuest(kbs.simulator.dir, document)
+    const initdata = await verifyInitdata(tee, document)
+    const { access } = openAgentKbs({ initdata, tee, clock: () => kbs.now() })
+    if (access.kind !== 'session') throw new Error(access.reason.message)
+    const signal = new AbortController().signal
+    const tokens = await Promise.all([0, 1, 2].map(() => access.session.token(signal)))
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(1)
+    expect(access.session.handshakes).toBe(1)
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0)
+  })
+})
+
+describe('TLS failures', () => {
+  it('an expired pinned certificate is told as what it is, not as another certificate', async () => {
+    const expired = generateSelfSignedTls('127.0.0.1', new Date('2001-01-01T00:00:00Z'))
+    const url = await silentKbs(expired.certPem, expired.keyPem)
+    const api = await agent(kbsInitdataToml(url, expired.certPem, 'expired'))
+    const response = await get({ base: api.url }, RESOURCE)
+    expect(response.status).toBe(502)
+    expect(response.json()).toMatchObject({ code: 'ERR_KBS_TLS' })
+    expect(response.json()['message']).toMatch(/out of its validity period \(CERT_HAS_EXPIRED/)
+    expect(response.json()['message']).not.toMatch(/did not present/)
+    expect(response.json()['hint']).toMatch(/renew/)
+  })
+})
+
+describe("the TEE's init-time field changes while the agent runs", () => {
+  it('every path answers 503 with the reason from then on, and the API says it refused', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'relaunched')
+    await acceptOnly([document])
+    let relaunched = false
+    const api = await agent(document, {
+      wrap: (tee) =>
+        tampered(tee, (report) =>
+          relaunched ? { ...report, initDataField: new Uint8Array(32).fill(7) } : report,
+        ),
+    })
+    expect((await get({ base: api.url }, '/initdata/aa.toml')).status).toBe(200)
+    relaunched = true
+    const first = await get({ base: api.url }, RESOURCE)
+    expect([first.status, first.json()['code']]).toEqual([503, 'ERR_AGENT_INITDATA_FIELD_CHANGED'])
+    await expect(api.refused).resolves.toMatchObject({ code: 'ERR_AGENT_INITDATA_FIELD_CHANGED' })
+    for (const path of ['/initdata/aa.toml', '/initdata', '/aa/evidence?runtime_data=x', '/nope']) {
+      const response = await get({ base: api.url }, path)
+      expect([path, response.status, response.json()['code']]).toEqual([
+        path,
+        503,
+        'ERR_AGENT_INITDATA_FIELD_CHANGED',
+      ])
+    }
+  })
+})
