@@ -31,12 +31,13 @@ export async function runInProcess(args: readonly string[]): Promise<CliRun> {
 /** The `error` object of a `--json` run that failed. */
 export function jsonError(run: CliRun): {
   code: string
+  message: string
   hint?: string
   details: Record<string, unknown>
 } {
   return (
     JSON.parse(run.stdout) as {
-      error: { code: string; hint?: string; details: Record<string, unknown> }
+      error: { code: string; message: string; hint?: string; details: Record<string, unknown> }
     }
   ).error
 }
