@@ -67,14 +67,14 @@ export function refuseUnimplementedImageKeys(keys: readonly string[]): void {
 /**
  * The registry access the verified `cdh.toml` describes.
  *
- * @param fetch - fetches the credentials file (a `kbs:///…` resource or a guest file), called
+ * @param readSource - fetches the credentials file (a `kbs:///…` resource or a guest file), called
  *   only after the rules and the download limit were accepted; its bytes and where they came from.
  * @throws {@link ExpectationError} `ERR_AGENT_IMAGE_CONCURRENCY` (more than
  *   {@link MAX_LAYER_DOWNLOADS}); `cdhRegistryRules`' and `parseDockerConfig`'s errors.
  */
 export async function guestRegistryAccess(
   sources: CdhImageSources,
-  fetch: (
+  readSource: (
     source: Exclude<CdhResourceSource, { kind: 'none' }>,
   ) => Promise<{ readonly bytes: Uint8Array; readonly source: string } | undefined>,
 ): Promise<GuestRegistryAccess> {
@@ -94,7 +94,7 @@ export async function guestRegistryAccess(
   const credentialsFile =
     sources.registryCredentials.kind === 'none'
       ? undefined
-      : await fetch(sources.registryCredentials)
+      : await readSource(sources.registryCredentials)
   const config =
     credentialsFile === undefined
       ? undefined

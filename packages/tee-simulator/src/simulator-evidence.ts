@@ -40,7 +40,7 @@ import {
   type CertTableEntry,
   type KnownCertTableKind,
   type TrusteeSnpEvidenceJson,
-} from '@initguard/snp'
+} from '@initguard/snp/parsers'
 import { buildTdxQuote } from './dcap-quote-builder.ts'
 import type { SimulatorSnpMaterial, SimulatorTdxMaterial } from './simulator-material.ts'
 import { buildSnpReport, encodeTcbVersion } from './snp-report-builder.ts'

@@ -19,7 +19,7 @@ import type { KeyObject } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, bytesToHex, constantTimeEqual, hexToBytes, isEcKey } from '@initguard/core'
-import { parseAmdCertificate } from '@initguard/snp'
+import { parseAmdCertificate } from '@initguard/snp/parsers'
 import {
   SIMULATOR_FILES,
   SIMULATOR_MANIFEST_FILE,

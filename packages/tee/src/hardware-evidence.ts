@@ -24,7 +24,7 @@ import {
   VerificationError,
 } from '@initguard/core'
 import { TEE_FIELDS } from '@initguard/initdata'
-import { parseCertTable, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
+import { parseCertTable, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp/parsers'
 import { parseDcapQuote, type DcapQuote } from '@initguard/tdx/parsers'
 import type { TrusteeTdxEvidenceJson } from '@initguard/tee-simulator'
 import type { GuestReport, GuestTeeKind } from './guest-tee.ts'

@@ -8,7 +8,7 @@
  * @module
  */
 import { InternalError } from '@initguard/core'
-import { parseTrusteeSnpEvidence } from '@initguard/snp'
+import { parseTrusteeSnpEvidence } from '@initguard/snp/parsers'
 import { parseTrusteeDcapEvidence } from '@initguard/tdx/parsers'
 import {
   loadSimulatedGuest,
