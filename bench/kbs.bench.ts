@@ -44,6 +44,9 @@ const RATIO_GOAL = 0.6
 const P99_GOAL_MS = 50
 const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1"\n\'\'\'\n'
+/** The longest one handshake (three requests) may take before the benchmark fails. */
+const HANDSHAKE_TIMEOUT_MS = 30_000
+
 const CONFIG = `[rate-limit]
 max = 1000000
 window = "1s"
@@ -183,14 +186,17 @@ async function provision(
 /** One whole handshake with `client`; its latency in ms. */
 async function handshake(client: KbsClient, simulator: TeeSimulator): Promise<number> {
   const start = performance.now()
+  // A handshake that never completes fails the benchmark loudly instead of hanging it.
+  const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
   const initdata = parseInitdata(new TextEncoder().encode(DOCUMENT))
   await client.attest({
     tee: 'snp',
     evidence: (reportData) =>
       Promise.resolve(simulateSnpEvidence(simulator.material.snp, { initdata, reportData })),
     initData: DOCUMENT,
+    signal,
   })
-  await client.getResource('default/bench/key')
+  await client.getResource('default/bench/key', { signal })
   return performance.now() - start
 }
 
@@ -318,8 +324,16 @@ async function rcarJob(): Promise<BenchResult> {
       ],
     }
   } finally {
-    server.child.kill('SIGTERM')
-    await new Promise((resolve) => server.child.once('exit', resolve))
+    const { child } = server
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    // A KBS that does not stop within 5 s (a request still in flight) is killed: never left behind.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(killer)
     await rm(root, { recursive: true, force: true })
   }
 }
