@@ -10,7 +10,7 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InternalError } from '@initguard/core'
 import { HttpClient, httpErrors } from '@initguard/http'
-import { startInitguard, type ChildStart } from './demo-child-process.ts'
+import { startInitguard, type ChildStart, type DemoChild } from './demo-child-process.ts'
 import { demoImagePolicy } from './demo-image-policy.ts'
 import type { Narrative } from './demo-narrative.ts'
 import { DEMO_SECRET_PATH, firstLine, initguardHere, type DemoSystem } from './demo-system.ts'
@@ -72,6 +72,28 @@ export function startAgent(system: DemoSystem, out: string, guest: DemoGuest): P
   )
 }
 
+/**
+ * Launch `guest`, start its agent and expect it to serve: the guest API's base URL and the agent,
+ * or undefined (after saying why) when the launch failed or the agent exited.
+ */
+export async function launchServingGuest(
+  story: Narrative,
+  system: DemoSystem,
+  out: string,
+  guest: DemoGuest,
+  serving: string,
+): Promise<{ readonly base: string; readonly agent: DemoChild } | undefined> {
+  if (!(await launchGuest(story, system, guest))) return undefined
+  const started = await startAgent(system, out, guest)
+  if (started.kind === 'exited') {
+    story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
+    return undefined
+  }
+  const base = started.match[1] ?? ''
+  story.pass(`agent start (pid ${started.child.pid}): ${serving.replace('BASE', base)}`)
+  return { base, agent: started.child }
+}
+
 /** The demo's client for the agents' guest APIs (loopback HTTP): one attempt each. */
 const GUEST_API_CLIENT = new HttpClient({
   attempts: 1,
@@ -102,14 +124,15 @@ export async function demoHonestGuest(
 ): Promise<void> {
   const guest = { name: 'honest', launchedWith: system.document, agentGiven: system.document }
   story.step('Guest "honest": launched with initdata-kbs.toml, its agent given the same')
-  if (!(await launchGuest(story, system, guest))) return
-  const started = await startAgent(system, out, guest)
-  if (started.kind === 'exited') {
-    story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
-    return
-  }
-  const base = started.match[1] ?? ''
-  story.pass(`agent start (pid ${started.child.pid}): init-data verified, guest API at ${base}`)
+  const serving = await launchServingGuest(
+    story,
+    system,
+    out,
+    guest,
+    'init-data verified, guest API at BASE',
+  )
+  if (serving === undefined) return
+  const { base, agent } = serving
   const secret = await guestGet(base, `/cdh/resource/${DEMO_SECRET_PATH}`)
   story.check(
     secret.status === 200 && secret.body.equals(Buffer.from(system.secret)),
@@ -120,7 +143,7 @@ export async function demoHonestGuest(
   if (!story.check(cdh.status === 200, 'GET /initdata/cdh.toml: the verified cdh.toml')) return
   story.say('  Inside the guest, the image policy from the verified cdh.toml decides what may run:')
   await demoImagePolicy(story, cdh.body.toString('utf8'), system.releaseKey)
-  const stopped = await started.child.stop()
+  const stopped = await agent.stop()
   story.check(stopped === 0, 'agent stopped cleanly on SIGTERM', `exit ${stopped}`)
 }
 

@@ -8,9 +8,9 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UnavailableError } from '@initguard/core'
-import { allowExec, guestGet, launchGuest, startAgent } from './demo-guests.ts'
+import { allowExec, guestGet, launchServingGuest } from './demo-guests.ts'
 import type { Narrative } from './demo-narrative.ts'
-import { DEMO_SECRET_PATH, firstLine, type DemoSystem } from './demo-system.ts'
+import { DEMO_SECRET_PATH, type DemoSystem } from './demo-system.ts'
 
 /** An entry of `kbs admin audit --json`. */
 export interface AuditEntry {
@@ -70,14 +70,15 @@ export async function demoOtherGuest(
     'Guest "other": launched with its own document (policy.rego allows exec), its agent given the same',
   )
   await writeFile(other, edit(system.documentText), { mode: 0o600 })
-  if (!(await launchGuest(story, system, guest))) return
-  const started = await startAgent(system, out, guest)
-  if (started.kind === 'exited') {
-    story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
-    return
-  }
-  const base = started.match[1] ?? ''
-  story.pass(`agent start (pid ${started.child.pid}): its document matches its launch, serving`)
+  const serving = await launchServingGuest(
+    story,
+    system,
+    out,
+    guest,
+    'its document matches its launch, serving',
+  )
+  if (serving === undefined) return
+  const { base, agent } = serving
   const before = await auditAfter(system, 0)
   const last = before.at(-1)?.id ?? 0
   const refused = await guestGet(base, `/cdh/resource/${DEMO_SECRET_PATH}`)
@@ -97,5 +98,5 @@ export async function demoOtherGuest(
       : `denied for ${denied.reason ?? 'no reason'}, not ${EXPECTED_DENIAL}`,
   )
   if (denied?.detail !== undefined) story.detail(denied.detail)
-  await started.child.stop()
+  await agent.stop()
 }
