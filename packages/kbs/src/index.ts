@@ -36,7 +36,7 @@ export type {
 // service/
 export { KBS_MASTER_KEY_ENV, KBS_TOKEN_ISSUER, createKbsServices } from './service/kbs-services.ts'
 export type { KbsServices, KbsServicesOptions } from './service/kbs-services.ts'
-export { startKbs } from './service/start-kbs.ts'
+export { KBS_CLOSE_GRACE_MS, startKbs } from './service/start-kbs.ts'
 export type { RunningKbs, StartKbsOptions } from './service/start-kbs.ts'
 
 // server/

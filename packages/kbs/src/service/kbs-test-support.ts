@@ -92,7 +92,7 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
 
 /** Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http. */
 export async function startTestKbs(
-  options: { readonly insecureHttp?: boolean } = {},
+  options: { readonly insecureHttp?: boolean; readonly closeGraceMs?: number } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
   const { simulator } = await initSimulator(join(root, 'sim'))
@@ -112,7 +112,12 @@ export async function startTestKbs(
     // The tests run handshakes back to back from one address; the limit has its own test.
     { document: { 'rate-limit': { max: 100_000 } }, path: 'kbs-test.toml' },
   )
-  const kbs = await startKbs(config, { online: false, logger: { level: 'silent' }, clock: now })
+  const kbs = await startKbs(config, {
+    online: false,
+    logger: { level: 'silent' },
+    clock: now,
+    ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
+  })
   const certPem = kbs.tls?.certPem
   const tls = certPem === undefined ? undefined : { pinnedCertificatePem: certPem }
   const http = new HttpClient({

@@ -40,7 +40,18 @@ export interface StartKbsOptions extends KbsServicesOptions {
   readonly logger?: LoggerOptions | FastifyBaseLogger
   /** The clock; default the system's. */
   readonly clock?: () => Date
+  /**
+   * How long `close()` lets requests in flight finish before it closes their connections;
+   * default {@link KBS_CLOSE_GRACE_MS}.
+   */
+  readonly closeGraceMs?: number
 }
+
+/**
+ * The default grace `close()` gives requests in flight: well inside Kubernetes' 30 s between
+ * SIGTERM and SIGKILL, so the KBS always closes its database itself.
+ */
+export const KBS_CLOSE_GRACE_MS = 5000
 
 async function adminKeysOf(config: KbsServerConfig): Promise<AdminPublicKey[]> {
   return Promise.all(
@@ -94,7 +105,16 @@ export async function startKbs(
   sweep.unref()
   const close = async (): Promise<void> => {
     clearInterval(sweep)
-    await app.close()
+    // Idle keep-alive connections close at once (Fastify); a request still in flight (a slow
+    // client, a stuck handler) gets the grace, then its connection is closed under it.
+    const force = setTimeout(() => {
+      app.server.closeAllConnections()
+    }, options.closeGraceMs ?? KBS_CLOSE_GRACE_MS)
+    try {
+      await app.close()
+    } finally {
+      clearTimeout(force)
+    }
     await services.store.close()
   }
   try {
