@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { ExpectationError, InternalError, bytesToHex, constantTimeEqual } from '@initguard/core'
+import { ExpectationError, bytesToHex, constantTimeEqual } from '@initguard/core'
 import type { GuestReport, GuestTee } from '@initguard/tee'
+import { checkReport } from './initdata-check/check-initdata.ts'
 import type { UnboundInitdata, VerifiedInitdata } from './verified-initdata.ts'
 
 /** REPORT_DATA is 64 bytes on every TEE this agent runs on. */
@@ -16,8 +17,9 @@ export const REPORT_DATA_SIZE = 64
 /**
  * `tee`'s report over `reportData` (at most 64 bytes), checked (see the module comment).
  *
- * @throws the TEE's own errors; {@link InternalError} `ERR_AGENT_REPORT_DATA` for a report that
- *   does not carry what was asked; {@link ExpectationError} `ERR_AGENT_INITDATA_FIELD_CHANGED` (exit 5, as a mismatch at start-up).
+ * @throws the TEE's own errors (a request over 64 bytes among them); the init-data check's
+ *   `ERR_AGENT_REPORT_*` verification errors for a report that is not the one asked for;
+ *   {@link ExpectationError} `ERR_AGENT_INITDATA_FIELD_CHANGED` (exit 5, as a mismatch at start-up).
  */
 export async function checkedReport(
   tee: GuestTee,
@@ -25,19 +27,11 @@ export async function checkedReport(
   reportData: Uint8Array,
   signal?: AbortSignal,
 ): Promise<GuestReport> {
+  // The TEE refuses more than 64 bytes itself; what it signs is the request zero-padded.
   const report = await tee.report(reportData, signal)
   const padded = new Uint8Array(REPORT_DATA_SIZE)
-  padded.set(reportData.subarray(0, REPORT_DATA_SIZE))
-  if (
-    report.tee !== tee.tee ||
-    reportData.length > REPORT_DATA_SIZE ||
-    !constantTimeEqual(report.reportData, padded)
-  )
-    throw new InternalError(
-      'ERR_AGENT_REPORT_DATA',
-      `the TEE (${tee.description}) returned a ${report.tee} report that does not carry the REPORT_DATA asked for`,
-      { hint: "report this: the TEE interface returned another request's report" },
-    )
+  padded.set(reportData)
+  checkReport(tee, report, padded)
   if (!('unbound' in initdata)) {
     const verified = initdata.report.initDataField
     if (!constantTimeEqual(report.initDataField, verified))

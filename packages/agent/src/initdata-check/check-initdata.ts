@@ -113,8 +113,14 @@ export async function checkInitdata(
   throw mismatch(tee, report, document, binding.value, input)
 }
 
-/** The report must be the one asked for: a replayed or foreign report proves nothing. */
-function checkReport(tee: GuestTee, report: GuestReport, reportData: Uint8Array): void {
+/**
+ * The report must be the one asked for: a replayed or foreign report proves nothing.
+ * `reportData` is the 64 bytes asked for (zero-padded).
+ *
+ * @throws {@link VerificationError} `ERR_AGENT_REPORT_TEE`, `ERR_AGENT_REPORT_NOT_FRESH`,
+ *   `ERR_AGENT_REPORT_FIELD_LENGTH`.
+ */
+export function checkReport(tee: GuestTee, report: GuestReport, reportData: Uint8Array): void {
   if (report.tee !== tee.tee) {
     throw new VerificationError(
       'ERR_AGENT_REPORT_TEE',
