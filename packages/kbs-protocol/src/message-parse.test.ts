@@ -14,7 +14,7 @@ import {
   parseKbsResourceJwe,
 } from './message-parse.ts'
 import { fixtureJson as fixture } from './message-test-support.ts'
-import { parseTeePublicJwk } from './tee-public-jwk.ts'
+import { checkTeePublicJwk, parseTeePublicJwk } from './tee-public-jwk.ts'
 
 type Json = Record<string, unknown>
 
@@ -157,6 +157,21 @@ describe('parseTeePublicJwk', () => {
       expect(error.code).toBe('ERR_KBS_MESSAGE_INVALID')
       expect(error.details['field']).toBe(path)
     }
+  })
+
+  it('imports a key once for its exact members, and never keeps one that did not import', () => {
+    const first = checkTeePublicJwk(ecKey).key
+    expect(checkTeePublicJwk({ ...ecKey }).key).toBe(first)
+    expect(first.export({ format: 'jwk' })).toMatchObject({ x: ecKey['x'], y: ecKey['y'] })
+    expect(checkTeePublicJwk(rsaKey).key).toBe(checkTeePublicJwk({ ...rsaKey }).key)
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+      format: 'jwk',
+    })
+    expect(checkTeePublicJwk({ ...ecKey, x: other.x, y: other.y }).key).not.toBe(first)
+    // Off the curve: refused on every check, not only the first.
+    const offCurve = { ...ecKey, y: ecKey['x'] }
+    for (let round = 0; round < 2; round++)
+      expect(thrown(() => checkTeePublicJwk(offCurve)).code).toBe('ERR_KBS_MESSAGE_INVALID')
   })
 })
 

@@ -17,7 +17,7 @@
  * @module
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { MalformedInputError, member } from '@initguard/core'
+import { LruCache, MalformedInputError, member } from '@initguard/core'
 import type { EcTeePublicJwk, RsaTeePublicJwk, TeePublicJwk } from './messages.ts'
 import {
   inSourceOrder,
@@ -52,6 +52,17 @@ function unsupported(path: string, problem: string, hint: string): MalformedInpu
 const KEY_HINT =
   'use an EC key (P-256, P-384 or P-521) with ECDH-ES+A256KW, or an RSA key of at least 2048 bits with RSA-OAEP-256 and e = 65537'
 
+/**
+ * Keys imported recently, by their exact members: the KBS checks a TEE key at `/attest` and again
+ * when it seals the resource to it, and the import (with its point check) is most of the check's
+ * cost. Only keys that imported are kept; the members are the whole key, so a hit is the same key.
+ */
+const recentlyImported = new LruCache<string, KeyObject>(1024)
+
+function imported(members: string, importKey: () => KeyObject): KeyObject {
+  return recentlyImported.getOrSet(members, importKey)
+}
+
 function ecKey(value: unknown, path: string): CheckedTeeKey<EcTeePublicJwk> {
   const obj = messageObject(value, path, { required: ['kty', 'crv', 'alg', 'x', 'y'] }, 'refuse')
   const crv = messageString(obj, 'crv', path, { maxLength: 16 })
@@ -74,7 +85,9 @@ function ecKey(value: unknown, path: string): CheckedTeeKey<EcTeePublicJwk> {
   const y = messageBase64url(obj, 'y', path, { maxLength: 100, length })
   let key: KeyObject
   try {
-    key = createPublicKey({ key: { kty: 'EC', crv, x: x.text, y: y.text }, format: 'jwk' })
+    key = imported(`EC\u0000${crv}\u0000${x.text}\u0000${y.text}`, () =>
+      createPublicKey({ key: { kty: 'EC', crv, x: x.text, y: y.text }, format: 'jwk' }),
+    )
   } catch {
     throw messageError(path, `is not a point on ${crv}`)
   }
@@ -120,7 +133,9 @@ function rsaKey(value: unknown, path: string): CheckedTeeKey<RsaTeePublicJwk> {
     throw messageError(`${path}.n`, 'is even, so not an RSA modulus')
   let key: KeyObject
   try {
-    key = createPublicKey({ key: { kty: 'RSA', n: n.text, e }, format: 'jwk' })
+    key = imported(`RSA\u0000${n.text}\u0000${e}`, () =>
+      createPublicKey({ key: { kty: 'RSA', n: n.text, e }, format: 'jwk' }),
+    )
   } catch {
     throw messageError(path, 'is not an RSA public key')
   }

@@ -214,6 +214,11 @@ export interface Appraiser {
     workload: { readonly name: string; readonly version: number },
     path: ResourcePath,
   ): Promise<'allowed' | 'denied' | 'changed'>
+  /**
+   * Called after this process wrote a workload (put or delete): an appraiser that keeps what it
+   * read must read again before its next decision.
+   */
+  workloadsChanged?(): void
 }
 
 // ---------------------------------------------------------------------------------------------

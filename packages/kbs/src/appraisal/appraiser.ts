@@ -28,10 +28,11 @@ import type {
   ResourcePath,
   WorkloadStore,
 } from '../ports.ts'
-import { WorkloadCompiler, type CompiledWorkload } from '../workloads/compiled-workload.ts'
+import type { CompiledWorkload, WorkloadCompiler } from '../workloads/compiled-workload.ts'
 import { checkInitData } from './init-data-binding.ts'
 import type { EvidenceVerifier, VerifiedEvidence } from './verified-evidence.ts'
 import { workloadMismatch } from './workload-match.ts'
+import { WorkloadSnapshot } from './workload-snapshot.ts'
 
 /** Options for {@link createAppraiser}. */
 export interface AppraiserOptions {
@@ -39,6 +40,13 @@ export interface AppraiserOptions {
   readonly workloads: WorkloadStore
   /** Where compiled workloads are cached; default a private one of 256 entries. */
   readonly compiler?: WorkloadCompiler
+  /**
+   * How long one read of the workloads may be served, in ms (0 to 60 000): the bound within which
+   * a change made through another replica is seen. Default 0 (read for every request); the server
+   * uses its `[workloads] cache-max-age` (default 2 s) and calls `workloadsChanged` after its own
+   * writes.
+   */
+  readonly workloadCacheMs?: number
 }
 
 /** Most per-workload reasons a refusal lists. */
@@ -100,24 +108,11 @@ function verificationRefusal(error: unknown, digest: string | undefined): Apprai
 
 /** An {@link Appraiser} over `verifier` and the stored workloads. */
 export function createAppraiser(options: AppraiserOptions): Appraiser {
-  const { verifier, workloads } = options
-  const compiler = options.compiler ?? new WorkloadCompiler()
-
-  async function compiledWorkloads(): Promise<{ compiled: CompiledWorkload[]; invalid: string[] }> {
-    const compiled: CompiledWorkload[] = []
-    const invalid: string[] = []
-    for (const stored of await workloads.list()) {
-      try {
-        compiled.push(compiler.compile(stored))
-      } catch (error) {
-        if (!isInitguardError(error)) throw error
-        invalid.push(
-          `workload '${stored.name}': its stored definition is invalid (${error.message})`,
-        )
-      }
-    }
-    return { compiled, invalid }
-  }
+  const { verifier } = options
+  const snapshot = new WorkloadSnapshot(options.workloads, {
+    maxAgeMs: options.workloadCacheMs ?? 0,
+    ...(options.compiler === undefined ? {} : { compiler: options.compiler }),
+  })
 
   async function appraise(attestation: AttestationToAppraise): Promise<AppraisalOutcome> {
     const digest = evidenceDigest(attestation.primaryEvidence)
@@ -159,7 +154,7 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
       },
     }
     const initDataDigest = initData.digest
-    const { compiled, invalid } = await compiledWorkloads()
+    const { compiled, invalid } = await snapshot.current()
     const reasons = [...invalid]
     const matched: CompiledWorkload[] = []
     for (const workload of compiled) {
@@ -213,15 +208,17 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
       workload: { readonly name: string; readonly version: number },
       path: ResourcePath,
     ): Promise<'allowed' | 'denied' | 'changed'> {
-      const stored = await workloads.get(workload.name)
-      if (stored?.version !== workload.version) return 'changed'
-      try {
-        return compiler.compile(stored).mayRelease(path) ? 'allowed' : 'denied'
-      } catch (error) {
-        // A definition that no longer validates releases nothing.
-        if (isInitguardError(error)) return 'denied'
-        throw error
-      }
+      let found = (await snapshot.current()).byName.get(workload.name)
+      // A version the snapshot does not have (another replica's newer one, or this one's older):
+      // read again, so only the store's newest version decides.
+      if (found?.stored.version !== workload.version)
+        found = (await snapshot.fresh()).byName.get(workload.name)
+      if (found?.stored.version !== workload.version) return 'changed'
+      // A definition that no longer validates releases nothing.
+      return found.compiled?.mayRelease(path) === true ? 'allowed' : 'denied'
+    },
+    workloadsChanged(): void {
+      snapshot.invalidate()
     },
   }
 }

@@ -50,6 +50,18 @@ function adminGuard(context: KbsRouteContext) {
   }
 }
 
+/**
+ * Run a workload write, then tell the appraiser (even when the write failed part way), so this
+ * process never decides on what it read before its own change.
+ */
+async function wroteWorkloads<T>(context: KbsRouteContext, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } finally {
+    context.appraiser.workloadsChanged?.()
+  }
+}
+
 function workloadName(params: unknown): string | undefined {
   const name = (params as { name?: string }).name
   return isPathSegment(name) ? name : undefined
@@ -160,7 +172,9 @@ export async function registerAdminRoutes(
             `the definition names workload ${JSON.stringify(inner)}, the path ${name}: make them equal`,
           ),
         )
-      const stored = await store.workloads.put(name, definition, context.clock())
+      const stored = await wroteWorkloads(context, () =>
+        store.workloads.put(name, definition, context.clock()),
+      )
       await changed(`workload ${name} version ${stored.version} stored`, { workload: name })
       return reply.send(stored)
     })
@@ -179,7 +193,7 @@ export async function registerAdminRoutes(
     admin.delete('/kbs/v0/admin/workloads/:name', async (request, reply) => {
       const name = workloadName(request.params)
       if (name === undefined) return sendProblem(reply, BAD_NAME)
-      if (!(await store.workloads.delete(name, context.clock())))
+      if (!(await wroteWorkloads(context, () => store.workloads.delete(name, context.clock()))))
         return sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
       await changed(`workload ${name} deleted`, { workload: name })
       return reply.code(200).send()

@@ -142,6 +142,15 @@ describe('the server configuration', () => {
     )
     expect(doc({ log: { level: 'loud' } })).toMatch(/log.level "loud"/)
     expect(doc({ sessions: { 'nonce-ttl': '5' } })).toMatch(/sessions.nonce-ttl "5"/)
+    for (const bad of ['61s', '2m', '-1s', '2', ''])
+      expect(doc({ workloads: { 'cache-max-age': bad } })).toMatch(/workloads.cache-max-age/)
+    const cache = (text: string): number =>
+      resolveKbsServerConfig(flags, {
+        document: { workloads: { 'cache-max-age': text } },
+        path: '/x/kbs.toml',
+      }).workloadCacheMs
+    expect([cache('0s'), cache('250ms'), cache('60s')]).toEqual([0, 250, 60_000])
+    expect(resolveKbsServerConfig(flags).workloadCacheMs).toBe(2000)
     await writeFile(join(dir, 'broken.toml'), 'listen = ')
     expect(
       (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'broken.toml') }))).code,

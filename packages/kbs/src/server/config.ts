@@ -15,6 +15,7 @@
  *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
  * [sessions]        # nonce-ttl = "5m"
  * [tokens]          # lifetime = "5m"
+ * [workloads]       # cache-max-age = "2s"   (how stale another replica's change may be here; "0s": none)
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
@@ -32,6 +33,7 @@ import {
   parseSize,
   type ListenAddress,
 } from './config-values.ts'
+import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 
 /** How the server speaks TLS. */
 export type KbsTlsSetting =
@@ -57,6 +59,12 @@ export interface KbsServerConfig {
   readonly masterKeyFile?: string
   readonly nonceTtlMs: number
   readonly tokenLifetimeMs: number
+  /**
+   * How long one read of the workloads may serve handshakes (0 to 60 s): a workload changed through
+   * another replica on the same database is used here within this bound; this process's own
+   * changes at once.
+   */
+  readonly workloadCacheMs: number
   readonly bodyLimitBytes: number
   readonly timeouts: {
     readonly connectionMs: number
@@ -98,6 +106,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
 > = {
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
+  workloadCacheMs: DEFAULT_WORKLOAD_CACHE_MS,
   bodyLimitBytes: 2 * MIB,
   timeouts: { connectionMs: 60_000, requestMs: 30_000, headersMs: 10_000, keepAliveMs: 5_000 },
   rateLimit: { max: 20, windowMs: 1000 },
@@ -124,6 +133,7 @@ const TOP_KEYS = [
   'limits',
   'sessions',
   'tokens',
+  'workloads',
   'rate-limit',
   'under-pressure',
   'log',
@@ -138,6 +148,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   ],
   sessions: ['nonce-ttl'],
   tokens: ['lifetime'],
+  workloads: ['cache-max-age'],
   'rate-limit': ['max', 'window'],
   'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
   log: ['level'],
@@ -167,6 +178,14 @@ function text(value: unknown, where: string): string | undefined {
   if (typeof value !== 'string' || value === '' || value.includes('\0'))
     throw configValueError(where, shown(value), 'a non-empty string')
   return value
+}
+
+/** A staleness bound: `0s` (none) or a duration up to 60 s. */
+function cacheMaxAge(text: string, where: string): number {
+  if (/^0(ms|s|m|h)$/.test(text)) return 0
+  const ms = parseDuration(text, where)
+  if (ms > 60_000) throw configValueError(where, text, 'a duration from 0s to 60s (e.g. 2s)')
+  return ms
 }
 
 function withUnit<T>(
@@ -258,6 +277,12 @@ export function resolveKbsServerConfig(
       'tokens.lifetime',
       parseDuration,
       d.tokenLifetimeMs,
+    ),
+    workloadCacheMs: withUnit(
+      section(document, 'workloads')['cache-max-age'],
+      'workloads.cache-max-age',
+      cacheMaxAge,
+      d.workloadCacheMs,
     ),
     bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
     timeouts: {

@@ -105,6 +105,7 @@ export async function createKbsServices(
   const appraiser = createAppraiser({
     verifier: createEvidenceVerifier({ trust }),
     workloads: store.workloads,
+    workloadCacheMs: config.workloadCacheMs,
   })
   return {
     store,

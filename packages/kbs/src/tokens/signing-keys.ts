@@ -5,13 +5,11 @@
  *
  * @module
  */
-import { createPrivateKey, type KeyObject, type webcrypto } from 'node:crypto'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose'
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
 import type { JWK } from 'jose'
 import { InternalError, LruCache } from '@initguard/core'
 import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
-
-type CryptoKey = webcrypto.CryptoKey
 
 /** The least time between two store reads caused by unauthenticated requests. */
 const UNKNOWN_KID_RELOAD_MS = 1000
@@ -40,7 +38,7 @@ export interface KeyRingTiming {
 export class SigningKeyRing {
   readonly #store: SigningKeyStore
   readonly #timing: KeyRingTiming
-  readonly #imported: LruCache<string, CryptoKey>
+  readonly #imported: LruCache<string, KeyObject>
   readonly #signing: LruCache<string, KeyObject>
   #records: readonly SigningKeyRecord[] | undefined
   #loadedAt = 0
@@ -79,7 +77,7 @@ export class SigningKeyRing {
   }
 
   /** The public key for `kid` if it is published at `now`; reloads the list once when unknown. */
-  async verifier(kid: string, now: Date): Promise<CryptoKey | undefined> {
+  async verifier(kid: string, now: Date): Promise<KeyObject | undefined> {
     let record = this.#find(kid)
     // Another replica's new key appears within a refresh interval; reloading at most once per
     // second keeps tokens with made-up kids from turning into a store read (and key unwraps) each.
@@ -158,12 +156,10 @@ export class SigningKeyRing {
     )
   }
 
-  async #import(record: SigningKeyRecord): Promise<CryptoKey> {
-    const cached = this.#imported.get(record.kid)
-    if (cached !== undefined) return cached
-    const key = (await importJWK(publicPart(record.privateJwk, record.kid), 'ES256')) as CryptoKey
-    this.#imported.set(record.kid, key)
-    return key
+  #import(record: SigningKeyRecord): KeyObject {
+    return this.#imported.getOrSet(record.kid, () =>
+      createPublicKey({ key: { ...publicPart(record.privateJwk, record.kid) }, format: 'jwk' }),
+    )
   }
 
   async #serialised<T>(work: () => Promise<T>): Promise<T> {
