@@ -139,7 +139,10 @@ export async function fuzzTarget(
     const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error)
     const cls = error instanceof Error ? error.constructor.name : typeof error
     const code = isInitguardError(error) ? ` ${error.code}` : ''
-    const signature = `${entry}: ${kind} ${cls}${code} at ${kind === 'slow' ? '-' : stackTop(stack)}`
+    // A target may name the failure itself (the HTTP target: status, method and route).
+    const key = error instanceof Error && 'fuzzKey' in error ? String(error.fuzzKey) : undefined
+    const where = key ?? (kind === 'slow' ? '-' : stackTop(stack))
+    const signature = `${entry}: ${kind} ${cls}${code} at ${where}`
     const seen = known.get(signature)
     if (seen !== undefined) {
       seen.count++
