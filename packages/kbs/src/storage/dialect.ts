@@ -1,7 +1,7 @@
 /**
  * Everything that differs between SQL dialects, in one place: how the connection is opened and
  * tuned, and the few column types the migrations cannot spell portably. The stores use kysely's
- * query builder only, so a PostgreSQL flavour adds a case here and nothing elsewhere.
+ * query builder only; PostgreSQL's flavour is in `dialect-postgres.ts`.
  *
  * @module
  */
@@ -17,10 +17,20 @@ import type {
   SqliteStatement,
 } from 'kysely'
 import { LocalIoError, LruCache } from '@initguard/core'
+import type { PostgresPoolOptions } from './dialect-postgres.ts'
+import type { RawExecutor, RawResult } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** The SQL dialects the store speaks. */
-export type KbsDatabaseKind = 'sqlite'
+export type KbsDatabaseKind = 'sqlite' | 'postgres'
+
+/**
+ * Which database the KBS keeps its data in: SQLite in the data directory (the default), or a
+ * PostgreSQL database shared by every replica.
+ */
+export type KbsDatabaseConfig =
+  | { readonly kind: 'sqlite' }
+  | ({ readonly kind: 'postgres'; readonly url: string } & PostgresPoolOptions)
 
 /** The SQLite file's name inside the data directory. */
 export const SQLITE_FILE_NAME = 'kbs.sqlite'
@@ -41,6 +51,11 @@ export interface DialectConnection {
   readonly columns: DialectColumns
   /** Where the data is, for messages (a file path, or a URL without credentials). */
   readonly location: string
+  readonly kind: KbsDatabaseKind
+  /** Runs the hot queries (see `hot-statement.ts`) on the driver itself. */
+  readonly executor: RawExecutor
+  /** Run `work` (the migrations) so that no other process migrates the database meanwhile. */
+  readonly withMigrationLock: <T>(work: () => Promise<T>) => Promise<T>
 }
 
 /** Options of {@link connectSqlite}. */
@@ -86,10 +101,34 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
       hint: 'check that the data directory is writable and the file is an SQLite database',
     })
   }
-  const db = new Kysely<KbsDatabase>({
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
-  })
-  return { db, columns: SQLITE_COLUMNS, location }
+  const cached = withStatementCache(database)
+  const db = new Kysely<KbsDatabase>({ dialect: new SqliteDialect({ database: cached }) })
+  // Synchronous and on the one connection kysely also uses: safe because the stores run no
+  // transaction at run time (a statement run here never lands inside one of kysely's).
+  const executor: RawExecutor = {
+    execute(text, values) {
+      try {
+        const statement = cached.prepare(text)
+        if (statement.reader) {
+          const rows = statement.all(values) as RawResult['rows']
+          return Promise.resolve({ rows, affectedRows: rows.length })
+        }
+        const { changes } = statement.run(values)
+        return Promise.resolve({ rows: [], affectedRows: Number(changes) })
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+    },
+  }
+  // SQLite's migrations run in one write transaction: the file lock already serialises them.
+  return {
+    db,
+    columns: SQLITE_COLUMNS,
+    location,
+    kind: 'sqlite',
+    executor,
+    withMigrationLock: (work) => work(),
+  }
 }
 
 /** How many distinct prepared statements a connection keeps. */

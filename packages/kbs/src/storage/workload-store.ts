@@ -7,6 +7,8 @@
 import type { Kysely } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
 import type { StoredWorkload, WorkloadStore } from '../ports.ts'
+import { HotStatement, param } from './hot-statement.ts'
+import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
 
 /** One version of a workload, with when it was deleted (history view). */
@@ -15,14 +17,47 @@ export interface WorkloadVersion extends StoredWorkload {
   readonly deletedAt?: string
 }
 
+/** How often a put retries after losing the version number to a concurrent writer. */
+const PUT_ATTEMPTS = 50
+
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 
 /** {@link WorkloadStore} over kysely, plus the history of a name. */
 export class SqlWorkloadStore implements WorkloadStore {
   readonly #db: Kysely<KbsDatabase>
+  /** Every appraisal lists, and may get: run prepared (`hot-statement.ts`). */
+  readonly #get: HotStatement<WorkloadVersionTable>
+  readonly #list: HotStatement<WorkloadVersionTable>
 
-  constructor(db: Kysely<KbsDatabase>) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
+    this.#get = new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version')
+        .selectAll()
+        .where('name', '=', param(0))
+        .orderBy('version', 'desc')
+        .limit(1),
+    )
+    this.#list = new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version as w')
+        .selectAll('w')
+        .where('w.deleted_at', 'is', null)
+        .where((eb) =>
+          eb(
+            'w.version',
+            '=',
+            eb
+              .selectFrom('workload_version as newest')
+              .select((inner) => inner.fn.max('newest.version').as('version'))
+              .whereRef('newest.name', '=', 'w.name'),
+          ),
+        )
+        .orderBy('w.name'),
+    )
   }
 
   async put(name: string, definition: unknown, now: Date): Promise<StoredWorkload> {
@@ -49,46 +84,31 @@ export class SqlWorkloadStore implements WorkloadStore {
         eb.cast<string>(eb.val(now.toISOString()), 'text').as('created_at'),
       ])
       .where('name', '=', name)
-    const row = await this.#db
+    const insert = this.#db
       .insertInto('workload_version')
       .columns(['name', 'version', 'definition', 'created_at'])
       .expression(next)
       .returningAll()
-      .executeTakeFirstOrThrow()
-    return toStored(row)
+    // SQLite runs one writer at a time; on PostgreSQL two writers may read the same max: the
+    // loser's insert is refused and it takes the next number.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return toStored(await insert.executeTakeFirstOrThrow())
+      } catch (error) {
+        if (attempt >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
+      }
+    }
   }
 
   async get(name: string): Promise<StoredWorkload | undefined> {
     checkName(name)
-    const row = await this.#db
-      .selectFrom('workload_version')
-      .selectAll()
-      .where('name', '=', name)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst()
+    const [row] = await this.#get.rows(name)
     // The newest version carries the deletion mark when the name is deleted.
     return row?.deleted_at !== null ? undefined : toStored(row)
   }
 
   async list(): Promise<readonly StoredWorkload[]> {
-    const rows = await this.#db
-      .selectFrom('workload_version as w')
-      .selectAll('w')
-      .where('w.deleted_at', 'is', null)
-      .where((eb) =>
-        eb(
-          'w.version',
-          '=',
-          eb
-            .selectFrom('workload_version as newest')
-            .select((inner) => inner.fn.max('newest.version').as('version'))
-            .whereRef('newest.name', '=', 'w.name'),
-        ),
-      )
-      .orderBy('w.name')
-      .execute()
-    return rows.map(toStored)
+    return (await this.#list.rows()).map(toStored)
   }
 
   async delete(name: string, now: Date): Promise<boolean> {
@@ -116,6 +136,12 @@ export class SqlWorkloadStore implements WorkloadStore {
       ...(row.deleted_at === null ? {} : { deletedAt: row.deleted_at }),
     }))
   }
+}
+
+/** A primary key or unique constraint refused the row (PostgreSQL's 23505, SQLite's code). */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { readonly code?: unknown } | null)?.code
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
 
 function checkName(name: string): void {
