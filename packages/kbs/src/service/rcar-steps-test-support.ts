@@ -153,8 +153,9 @@ export function isRetryable(outcome: HandshakeOutcome): boolean {
 
 /**
  * An honest guest behind a load balancer: handshakes starting at `replicas[start]`, each step on
- * the next replica, starting over one replica further on every retryable failure, at most
- * `attempts` times. Returns the last outcome and how many handshakes it took.
+ * the next replica, starting over on every retryable failure, at most `attempts` times. A replica
+ * that did not answer at all is left out of later routes (as a load balancer's health check
+ * would), unless none would be left. Returns every handshake's outcome, the last one deciding.
  */
 export async function handshakeWithFailover(
   http: HttpClient,
@@ -167,17 +168,22 @@ export async function handshakeWithFailover(
     readonly attempts: number
     readonly backoffMs: number
   },
-): Promise<{ readonly outcome: HandshakeOutcome; readonly handshakes: number }> {
-  const at = (offset: number): string => replicas[offset % replicas.length] ?? ''
-  let outcome: HandshakeOutcome = { released: false, step: 'auth', code: 'NOT_TRIED' }
+): Promise<readonly HandshakeOutcome[]> {
+  const silent = new Set<string>()
+  const outcomes: HandshakeOutcome[] = []
   for (let attempt = 0; attempt < options.attempts; attempt++) {
+    const answering = replicas.filter((url) => !silent.has(url))
+    const usable = answering.length > 0 ? answering : replicas
+    const at = (offset: number): string => usable[offset % usable.length] ?? ''
     const first = options.start + attempt
     const route = { auth: at(first), attest: at(first + 1), resource: at(first + 2) }
-    outcome = await handshake(http, simulator, route, options.initdata, options.path)
-    if (!isRetryable(outcome)) return { outcome, handshakes: attempt + 1 }
+    const outcome = await handshake(http, simulator, route, options.initdata, options.path)
+    outcomes.push(outcome)
+    if (!isRetryable(outcome)) break
+    if (!outcome.released && outcome.code !== undefined) silent.add(route[outcome.step])
     await new Promise((resolve) => setTimeout(resolve, options.backoffMs))
   }
-  return { outcome, handshakes: options.attempts }
+  return outcomes
 }
 
 /** The ways an attacker asks for a secret without having attested. */

@@ -124,11 +124,17 @@ export async function startReplicaSet(options: {
     await rm(root, { recursive: true, force: true })
   }
   try {
-    // One after the other: the first creates (migrates) the database.
-    for (let index = 0; index < options.count; index++) {
-      const dataDir = at(options.database === undefined ? 'data' : `data-${String(index)}`)
-      replicas.push(await startReplica(['--data-dir', dataDir, ...common]))
-    }
+    const dataDir = (index: number): string =>
+      at(options.database === undefined ? 'data' : `data-${String(index)}`)
+    // The first alone (it creates the database and its signing key), then the others at once.
+    replicas.push(await startReplica(['--data-dir', dataDir(0), ...common]))
+    const others = Array.from({ length: options.count - 1 }, (_, index) =>
+      startReplica(['--data-dir', dataDir(index + 1), ...common]),
+    )
+    const started = await Promise.allSettled(others)
+    for (const result of started) if (result.status === 'fulfilled') replicas.push(result.value)
+    const failure = started.find((result) => result.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
   } catch (error) {
     await stop()
     throw error
