@@ -9,7 +9,7 @@ import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { noArguments } from './kbs-keygen.ts'
-import { LISTEN_VALUE } from './kbs-serve.ts'
+import { DATABASE_VALUE, LISTEN_VALUE } from './kbs-serve.ts'
 import { stopSignal } from './stop-signal.ts'
 
 /** Run the KBS until SIGINT or SIGTERM; returns the exit code. */
@@ -24,7 +24,7 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   const collateral = opt('collateral')
   const masterKeyFile = opt('master-key-file')
   const configFile = opt('config')
-  const database = opt('database')
+  const database = parsedOption(args, 'database', DATABASE_VALUE)
   const databaseEnv = process.env[KBS_DATABASE_ENV]
   const config = await loadKbsServerConfig({
     ...(dataDir === undefined ? {} : { dataDir }),
