@@ -69,7 +69,9 @@ async function ask(
     )
   } catch (error) {
     if (!isInitguardError(error)) throw error
-    return { code: error.code }
+    // The client reports a 5xx as an error that carries its status.
+    const status = error.details['status']
+    return typeof status === 'number' ? { status, body: '' } : { code: error.code }
   }
 }
 

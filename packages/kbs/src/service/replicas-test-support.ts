@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { stringToUtf8 } from '@initguard/core'
-import { HttpClient, httpErrors } from '@initguard/http'
+import { HttpClient, httpErrors, tlsFetch } from '@initguard/http'
 import { initSimulator, type TeeSimulator } from '@initguard/tee-simulator'
 import { testAdminKey, testAdminToken } from '../server/admin-auth-test-support.ts'
 import { ensureGeneratedTlsIdentity } from '../server/tls-identity.ts'
@@ -41,6 +41,8 @@ export interface ReplicaSet {
   readonly simulator: TeeSimulator
   /** An HTTPS client pinned to the replicas' certificate, one attempt per request, 10 s timeout. */
   readonly http: HttpClient
+  /** A `fetch` pinned to the replicas' certificate (for headers the client does not show). */
+  readonly fetch: typeof fetch
   /**
    * An admin call to `replica`; its status and JSON body (`undefined` when empty). A byte body
    * is sent as it is (a resource upload), anything else as JSON.
@@ -149,6 +151,7 @@ export async function startReplicaSet(options: {
     replicas,
     simulator,
     http,
+    fetch: tlsFetch({ pinnedCertificatePem: tls.certPem }),
     admin: async (replica, method, path, body) => {
       const token = await testAdminToken(admin, new Date())
       return http.request(
