@@ -117,6 +117,17 @@ async function checkLoad(record: LoadRecord, mark: number, reader: Replica): Pro
   expect(lost).toEqual([])
 }
 
+/** Three honest guests, two attackers and an admin on every replica; `tag` names the writes. */
+const loadWith = (tag: string): ReturnType<typeof startLoad> =>
+  startLoad(set, {
+    initdata: ACCEPTED,
+    otherInitdata: REFUSED,
+    path: SECRET_PATH,
+    honestWorkers: 3,
+    attackers: 2,
+    tag,
+  })
+
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A request's status, `Retry-After` and body, and how long it took; `undefined` status: no answer. */
@@ -171,14 +182,7 @@ describe('three KBS replicas on one PostgreSQL', () => {
 
   it('answers 503 while PostgreSQL is down and recovers by itself when it is back, under load', async () => {
     const mark = await auditMark(r1)
-    const load = startLoad(set, {
-      initdata: ACCEPTED,
-      otherInitdata: REFUSED,
-      path: SECRET_PATH,
-      honestWorkers: 3,
-      attackers: 2,
-      tag: 'pg-restart',
-    })
+    const load = loadWith('pg-restart')
     // Whatever fails below, the load stops and the database comes back for the next test.
     onTestFailed(async () => {
       await load.stop()
@@ -222,14 +226,7 @@ describe('three KBS replicas on one PostgreSQL', () => {
 
   it('keeps serving when a replica is killed under load: clients fail over, none hangs', async () => {
     const mark = await auditMark(r1)
-    const load = startLoad(set, {
-      initdata: ACCEPTED,
-      otherInitdata: REFUSED,
-      path: SECRET_PATH,
-      honestWorkers: 3,
-      attackers: 2,
-      tag: 'replica-kill',
-    })
+    const load = loadWith('replica-kill')
     onTestFailed(async () => {
       await load.stop()
     })
