@@ -8,7 +8,7 @@ import { PATH_VALUE, freeValue, type OptionValue } from '../option-values.ts'
 
 /** `--listen HOST:PORT` (parsed strictly by the server configuration). */
 export const LISTEN_VALUE: OptionValue<string> = freeValue('HOST:PORT', '127.0.0.1:8443')
-/** `--database sqlite|postgres://…` (checked strictly by the server configuration). */
+/** `--database sqlite|postgres://…` (checked, and shown redacted, by the server configuration). */
 export const DATABASE_VALUE: OptionValue<string> = freeValue(
   'sqlite or a postgres:// URL',
   'postgres://kbs:PASSWORD@db:5432/kbs',

@@ -4,9 +4,11 @@
  * @module
  */
 import type { Kysely, Selectable } from 'kysely'
-import { UsageError } from '@initguard/core'
+import { InternalError, UsageError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type { AuditEntry, AuditEntryInput, AuditLog } from '../ports.ts'
+import { HotStatement, param } from './hot-statement.ts'
+import type { RawExecutor } from './hot-statement.ts'
 import type { AuditEntryTable, KbsDatabase } from './schema.ts'
 
 /** The most entries one `list` call returns. */
@@ -15,28 +17,47 @@ export const AUDIT_LIST_MAX = 1000
 /** {@link AuditLog} over kysely. */
 export class SqlAuditLog implements AuditLog {
   readonly #db: Kysely<KbsDatabase>
+  /** Every handshake appends: run prepared (`hot-statement.ts`). */
+  readonly #append: HotStatement<Selectable<AuditEntryTable>>
 
-  constructor(db: Kysely<KbsDatabase>) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
+    this.#append = new HotStatement(
+      executor,
+      db
+        .insertInto('audit_entry')
+        .values({
+          at: param(0),
+          action: param(1),
+          outcome: param(2),
+          workload: param(3),
+          resource: param(4),
+          tee: param(5),
+          reason: param(6),
+          evidence_digest: param(7),
+          simulated: param(8),
+          detail: param(9),
+        })
+        .returningAll(),
+    )
   }
 
   async append(entry: AuditEntryInput): Promise<AuditEntry> {
-    const row = await this.#db
-      .insertInto('audit_entry')
-      .values({
-        at: entry.at.toISOString(),
-        action: entry.action,
-        outcome: entry.outcome,
-        workload: entry.workload ?? null,
-        resource: entry.resource ?? null,
-        tee: entry.tee ?? null,
-        reason: entry.reason ?? null,
-        evidence_digest: entry.evidenceDigest ?? null,
-        simulated: entry.simulated === undefined ? null : Number(entry.simulated),
-        detail: entry.detail ?? null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow()
+    const [row] = await this.#append.rows(
+      entry.at.toISOString(),
+      entry.action,
+      entry.outcome,
+      entry.workload ?? null,
+      entry.resource ?? null,
+      entry.tee ?? null,
+      entry.reason ?? null,
+      entry.evidenceDigest ?? null,
+      entry.simulated === undefined ? null : Number(entry.simulated),
+      entry.detail ?? null,
+    )
+    if (row === undefined) {
+      throw new InternalError('ERR_KBS_AUDIT_APPEND', 'the audit entry was not returned on insert')
+    }
     return toEntry(row)
   }
 

@@ -6,11 +6,13 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { UnavailableError, UsageError } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { DialectColumns, DialectConnection } from './dialect.ts'
+import type { RawExecutor, RawResult } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** Tuning of the connection pool; every bound has a default. */
@@ -111,7 +113,27 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     columns: POSTGRES_COLUMNS,
     location,
     kind: 'postgres',
+    executor: namedStatements(pool),
     withMigrationLock: (work) => withAdvisoryLock(options.url, location, work),
+  }
+}
+
+/**
+ * Runs each SQL text as a named prepared statement: parsed and planned once per connection, then
+ * only bound and executed.
+ */
+function namedStatements(pool: pg.Pool): RawExecutor {
+  const names = new Map<string, string>()
+  return {
+    async execute(text, values) {
+      let name = names.get(text)
+      if (name === undefined) {
+        name = `kbs_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+        names.set(text, name)
+      }
+      const result = await pool.query({ name, text, values: [...values] })
+      return { rows: result.rows as RawResult['rows'], affectedRows: result.rowCount ?? 0 }
+    },
   }
 }
 

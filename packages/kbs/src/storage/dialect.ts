@@ -18,6 +18,7 @@ import type {
 } from 'kysely'
 import { LocalIoError, LruCache } from '@initguard/core'
 import type { PostgresPoolOptions } from './dialect-postgres.ts'
+import type { RawExecutor, RawResult } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** The SQL dialects the store speaks. */
@@ -51,6 +52,8 @@ export interface DialectConnection {
   /** Where the data is, for messages (a file path, or a URL without credentials). */
   readonly location: string
   readonly kind: KbsDatabaseKind
+  /** Runs the hot queries (see `hot-statement.ts`) on the driver itself. */
+  readonly executor: RawExecutor
   /** Run `work` (the migrations) so that no other process migrates the database meanwhile. */
   readonly withMigrationLock: <T>(work: () => Promise<T>) => Promise<T>
 }
@@ -98,15 +101,32 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
       hint: 'check that the data directory is writable and the file is an SQLite database',
     })
   }
-  const db = new Kysely<KbsDatabase>({
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
-  })
+  const cached = withStatementCache(database)
+  const db = new Kysely<KbsDatabase>({ dialect: new SqliteDialect({ database: cached }) })
+  // Synchronous and on the one connection kysely also uses: safe because the stores run no
+  // transaction at run time (a statement run here never lands inside one of kysely's).
+  const executor: RawExecutor = {
+    execute(text, values) {
+      try {
+        const statement = cached.prepare(text)
+        if (statement.reader) {
+          const rows = statement.all(values) as RawResult['rows']
+          return Promise.resolve({ rows, affectedRows: rows.length })
+        }
+        const { changes } = statement.run(values)
+        return Promise.resolve({ rows: [], affectedRows: Number(changes) })
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+    },
+  }
   // SQLite's migrations run in one write transaction: the file lock already serialises them.
   return {
     db,
     columns: SQLITE_COLUMNS,
     location,
     kind: 'sqlite',
+    executor,
     withMigrationLock: (work) => work(),
   }
 }

@@ -87,10 +87,10 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
       return names
     })
     return {
-      resources: new SqlResourceStore(db, envelope),
-      workloads: new SqlWorkloadStore(db),
-      audit: new SqlAuditLog(db),
-      sessions: new SqlSessionStore(db),
+      resources: new SqlResourceStore(db, envelope, connection.executor),
+      workloads: new SqlWorkloadStore(db, connection.executor),
+      audit: new SqlAuditLog(db, connection.executor),
+      sessions: new SqlSessionStore(db, connection.executor),
       signingKeys: new SqlSigningKeyStore(db, envelope),
       location,
       kind: connection.kind,

@@ -8,6 +8,8 @@ import type { Kysely } from 'kysely'
 import { UsageError } from '@initguard/core'
 import type { ResourcePath, ResourceStore, ResourceSummary } from '../ports.ts'
 import type { Envelope } from './envelope.ts'
+import { HotStatement, param } from './hot-statement.ts'
+import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
 const SEGMENT = '[A-Za-z0-9_-][A-Za-z0-9_.-]*'
@@ -36,10 +38,16 @@ export function checkResourcePath(path: string): ResourcePath {
 export class SqlResourceStore implements ResourceStore {
   readonly #db: Kysely<KbsDatabase>
   readonly #envelope: Envelope
+  /** Every release reads one: run prepared (`hot-statement.ts`). */
+  readonly #get: HotStatement<{ readonly sealed: Uint8Array }>
 
-  constructor(db: Kysely<KbsDatabase>, envelope: Envelope) {
+  constructor(db: Kysely<KbsDatabase>, envelope: Envelope, executor: RawExecutor) {
     this.#db = db
     this.#envelope = envelope
+    this.#get = new HotStatement(
+      executor,
+      db.selectFrom('resource').select('sealed').where('path', '=', param(0)),
+    )
   }
 
   async put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void> {
@@ -58,11 +66,7 @@ export class SqlResourceStore implements ResourceStore {
 
   async get(path: ResourcePath): Promise<Uint8Array | undefined> {
     checkResourcePath(path)
-    const row = await this.#db
-      .selectFrom('resource')
-      .select('sealed')
-      .where('path', '=', path)
-      .executeTakeFirst()
+    const [row] = await this.#get.rows(path)
     return row === undefined
       ? undefined
       : this.#envelope.open({ kind: 'resource', id: path }, row.sealed)

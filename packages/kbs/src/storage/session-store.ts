@@ -9,31 +9,67 @@ import type { Kysely, Selectable } from 'kysely'
 import { InternalError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type { SessionRecord, SessionStore } from '../ports.ts'
+import { HotStatement, param } from './hot-statement.ts'
+import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, RcarSessionTable } from './schema.ts'
 
-/** {@link SessionStore} over kysely. */
+/** {@link SessionStore} over kysely; the per-handshake queries run prepared (`hot-statement.ts`). */
 export class SqlSessionStore implements SessionStore {
   readonly #db: Kysely<KbsDatabase>
+  readonly #create: HotStatement<unknown>
+  readonly #get: HotStatement<Selectable<RcarSessionTable>>
+  readonly #consume: HotStatement<Selectable<RcarSessionTable>>
+  readonly #markAttested: HotStatement<unknown>
 
-  constructor(db: Kysely<KbsDatabase>) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
+    this.#create = new HotStatement(
+      executor,
+      db
+        .insertInto('rcar_session')
+        .values({
+          id: param(0),
+          tee: param(1),
+          nonce: param(2),
+          expires_at: param(3),
+          state: 'authed',
+          token: null,
+        })
+        .onConflict((conflict) => conflict.column('id').doNothing()),
+    )
+    this.#get = new HotStatement(
+      executor,
+      db.selectFrom('rcar_session').selectAll().where('id', '=', param(0)),
+    )
+    this.#consume = new HotStatement(
+      executor,
+      db
+        .updateTable('rcar_session')
+        .set({ state: 'consumed' })
+        .where('id', '=', param(0))
+        .where('state', '=', 'authed')
+        .where('expires_at', '>', param(1))
+        .returningAll(),
+    )
+    this.#markAttested = new HotStatement(
+      executor,
+      db
+        .updateTable('rcar_session')
+        .set({ state: 'attested', token: param(1) })
+        .where('id', '=', param(0))
+        .where('state', '=', 'consumed'),
+    )
   }
 
   /** @throws {@link InternalError} `ERR_KBS_SESSION_EXISTS` when the id is taken (never reused). */
   async create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void> {
-    const result = await this.#db
-      .insertInto('rcar_session')
-      .values({
-        id: session.id,
-        tee: session.tee,
-        nonce: session.nonce,
-        expires_at: session.expiresAt.toISOString(),
-        state: 'authed',
-        token: null,
-      })
-      .onConflict((conflict) => conflict.column('id').doNothing())
-      .executeTakeFirst()
-    if (result.numInsertedOrUpdatedRows !== 1n) {
+    const inserted = await this.#create.affected(
+      session.id,
+      session.tee,
+      session.nonce,
+      session.expiresAt.toISOString(),
+    )
+    if (inserted !== 1) {
       throw new InternalError(
         'ERR_KBS_SESSION_EXISTS',
         'a new session was given the id of an existing one',
@@ -46,35 +82,18 @@ export class SqlSessionStore implements SessionStore {
 
   /** The session as stored, expired or not: the caller compares `expiresAt` with its `now`. */
   async get(id: string): Promise<SessionRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('rcar_session')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
+    const [row] = await this.#get.rows(id)
     return row === undefined ? undefined : toRecord(row)
   }
 
   async consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined> {
-    const row = await this.#db
-      .updateTable('rcar_session')
-      .set({ state: 'consumed' })
-      .where('id', '=', id)
-      .where('state', '=', 'authed')
-      .where('expires_at', '>', now.toISOString())
-      .returningAll()
-      .executeTakeFirst()
+    const [row] = await this.#consume.rows(id, now.toISOString())
     return row === undefined ? undefined : toRecord(row)
   }
 
   /** @throws {@link InternalError} `ERR_KBS_SESSION_STATE` unless the session is `consumed`. */
   async markAttested(id: string, token: string): Promise<void> {
-    const result = await this.#db
-      .updateTable('rcar_session')
-      .set({ state: 'attested', token })
-      .where('id', '=', id)
-      .where('state', '=', 'consumed')
-      .executeTakeFirst()
-    if (result.numUpdatedRows !== 1n) {
+    if ((await this.#markAttested.affected(id, token)) !== 1) {
       throw new InternalError(
         'ERR_KBS_SESSION_STATE',
         'a token was recorded for a session whose challenge was not consumed (or that is gone)',

@@ -7,6 +7,8 @@
 import type { Kysely } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
 import type { StoredWorkload, WorkloadStore } from '../ports.ts'
+import { HotStatement, param } from './hot-statement.ts'
+import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
 
 /** One version of a workload, with when it was deleted (history view). */
@@ -23,9 +25,39 @@ const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 /** {@link WorkloadStore} over kysely, plus the history of a name. */
 export class SqlWorkloadStore implements WorkloadStore {
   readonly #db: Kysely<KbsDatabase>
+  /** Every appraisal lists, and may get: run prepared (`hot-statement.ts`). */
+  readonly #get: HotStatement<WorkloadVersionTable>
+  readonly #list: HotStatement<WorkloadVersionTable>
 
-  constructor(db: Kysely<KbsDatabase>) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
+    this.#get = new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version')
+        .selectAll()
+        .where('name', '=', param(0))
+        .orderBy('version', 'desc')
+        .limit(1),
+    )
+    this.#list = new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version as w')
+        .selectAll('w')
+        .where('w.deleted_at', 'is', null)
+        .where((eb) =>
+          eb(
+            'w.version',
+            '=',
+            eb
+              .selectFrom('workload_version as newest')
+              .select((inner) => inner.fn.max('newest.version').as('version'))
+              .whereRef('newest.name', '=', 'w.name'),
+          ),
+        )
+        .orderBy('w.name'),
+    )
   }
 
   async put(name: string, definition: unknown, now: Date): Promise<StoredWorkload> {
@@ -70,35 +102,13 @@ export class SqlWorkloadStore implements WorkloadStore {
 
   async get(name: string): Promise<StoredWorkload | undefined> {
     checkName(name)
-    const row = await this.#db
-      .selectFrom('workload_version')
-      .selectAll()
-      .where('name', '=', name)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst()
+    const [row] = await this.#get.rows(name)
     // The newest version carries the deletion mark when the name is deleted.
     return row?.deleted_at !== null ? undefined : toStored(row)
   }
 
   async list(): Promise<readonly StoredWorkload[]> {
-    const rows = await this.#db
-      .selectFrom('workload_version as w')
-      .selectAll('w')
-      .where('w.deleted_at', 'is', null)
-      .where((eb) =>
-        eb(
-          'w.version',
-          '=',
-          eb
-            .selectFrom('workload_version as newest')
-            .select((inner) => inner.fn.max('newest.version').as('version'))
-            .whereRef('newest.name', '=', 'w.name'),
-        ),
-      )
-      .orderBy('w.name')
-      .execute()
-    return rows.map(toStored)
+    return (await this.#list.rows()).map(toStored)
   }
 
   async delete(name: string, now: Date): Promise<boolean> {
