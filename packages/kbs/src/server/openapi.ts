@@ -181,7 +181,7 @@ export const KBS_OPENAPI: Json = {
     '/healthz': { get: { summary: 'The process is alive', responses: { '200': json('ok') } } },
     '/readyz': {
       get: {
-        summary: 'The store answers',
+        summary: 'The database answers (checked within 2 s): {status: "ready", database: "ok"}',
         responses: { '200': json('ready'), '503': problemResponse('not ready') },
       },
     },

@@ -45,8 +45,13 @@ export interface KbsRouteContext {
   readonly simulatedTrust: boolean
 }
 
-/** Answer with a problem. */
+/** Seconds a client should wait before retrying a 503 (when the cause did not say). */
+const RETRY_AFTER_SECONDS = '1'
+
+/** Answer with a problem; a 503 always carries `Retry-After`. */
 export function sendProblem(reply: FastifyReply, problem: KbsProblem): FastifyReply {
+  if (problem.status === 503 && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', RETRY_AFTER_SECONDS)
   return reply
     .code(problem.status)
     .type('application/json; charset=utf-8')

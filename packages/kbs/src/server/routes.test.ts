@@ -392,6 +392,7 @@ describe('service routes, errors and logs', () => {
     })
     expect((await built.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
       status: 'ready',
+      database: 'ok',
     })
     const nowhere = await built.inject({ method: 'GET', url: '/nowhere' })
     expect(nowhere.statusCode).toBe(404)
@@ -435,7 +436,13 @@ describe('service routes, errors and logs', () => {
     expect(response.body).not.toMatch(/hunter2/)
     expect(response.json<{ type: string }>().type).toBe(`${PREFIX}InternalError`)
     expect(lines.join('')).toMatch(/hunter2/)
-    expect((await built.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
+    const notReady = await built.inject({ method: 'GET', url: '/readyz' })
+    expect(notReady.statusCode).toBe(503)
+    expect(notReady.headers['retry-after']).toBe('1')
+    expect(notReady.json()).toEqual({
+      type: `${PREFIX}ServiceUnavailable`,
+      detail: 'not ready: the KBS database does not answer',
+    })
   })
 
   it('with simulated trust every log line says simulated: true, and startup warns', async () => {

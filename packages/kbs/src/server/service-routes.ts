@@ -5,8 +5,13 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
+import { isInitguardError } from '@initguard/core'
+import { withStoreDeadline } from './store-availability.ts'
 import { problem } from './errors.ts'
 import { sendProblem, type KbsRouteContext } from './route-context.ts'
+
+/** How long `/readyz` waits for the database. */
+const READINESS_DEADLINE_MS = 2000
 
 /** Register the service routes. */
 export function registerServiceRoutes(
@@ -16,13 +21,19 @@ export function registerServiceRoutes(
 ): void {
   app.get('/.well-known/jwks.json', async () => context.tokens.jwks(context.clock()))
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }))
+  // Readiness is the database's: a replica that cannot reach it leaves the load balancer's
+  // rotation. Bounded, so a probe never waits on a database that does not answer.
   app.get('/readyz', async (request, reply) => {
     try {
-      await context.store.ping()
-      return { status: 'ready' }
+      await withStoreDeadline(context.store.ping(), READINESS_DEADLINE_MS)
+      return { status: 'ready', database: 'ok' }
     } catch (error) {
-      request.log.error({ err: error }, 'the store does not answer')
-      return sendProblem(reply, problem(503, 'ServiceUnavailable', 'the KBS store does not answer'))
+      request.log.warn({ err: error }, 'the database does not answer')
+      const why = isInitguardError(error) ? `: ${error.message}` : ''
+      return sendProblem(
+        reply,
+        problem(503, 'ServiceUnavailable', `not ready: the KBS database does not answer${why}`),
+      )
     }
   })
   app.get('/metrics', async (_request, reply) =>

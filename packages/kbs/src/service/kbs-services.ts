@@ -22,6 +22,7 @@ import type { KbsProtocolFunctions } from '../server/route-context.ts'
 import { loadMasterKey, type MasterKey } from '../storage/master-key.ts'
 import { openKbsStore } from '../storage/open-store.ts'
 import { createTokenService } from '../tokens/token-service.ts'
+import { guardStoreAvailability } from '../server/store-availability.ts'
 import { parseWorkloadDefinition } from '../workloads/workload-definition.ts'
 
 /** The environment variable that may hold the master key (base64 or hex of 32 bytes). */
@@ -112,11 +113,14 @@ export async function createKbsServices(
       : { env: options.masterKeyEnv, envName: KBS_MASTER_KEY_ENV }),
   })
   const trust = await evidenceTrust(config, options)
-  const store = await openKbsStore({
-    dataDir: config.dataDir,
-    masterKey: masterKey.key,
-    database: config.database,
-  })
+  // Every route reaches the database through the guard: unreachable is 503, never a hang or 500.
+  const store = guardStoreAvailability(
+    await openKbsStore({
+      dataDir: config.dataDir,
+      masterKey: masterKey.key,
+      database: config.database,
+    }),
+  )
   const tokens = createTokenService({
     store: store.signingKeys,
     issuer: KBS_TOKEN_ISSUER,

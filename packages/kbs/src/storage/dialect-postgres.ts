@@ -95,6 +95,12 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
   // An idle connection the server drops (restart, failover) is reported here; without a listener
   // the process would crash. The next query opens a new connection or fails with its own error.
   pool.on('error', () => undefined)
+  // A connection in use when the server ends it (57P01 on a restart) emits 'error' on its client,
+  // which the pool does not listen to while it is checked out: the process would crash. The query
+  // under way fails with its own error (→ 503) and the pool discards the broken connection.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined)
+  })
   try {
     await pool.query('SELECT 1')
   } catch (error) {

@@ -11,7 +11,7 @@ import type { JWK } from 'jose'
 import { InternalError, LruCache } from '@initguard/core'
 import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 
-/** The least time between two store reads caused by unauthenticated requests. */
+/** The least time between two store reads caused by unauthenticated requests (unknown kids, JWKS). */
 const UNKNOWN_KID_RELOAD_MS = 1000
 /** A published public key, as `/.well-known/jwks.json` lists it. */
 export interface PublicSigningJwk {
@@ -42,6 +42,10 @@ export class SigningKeyRing {
   readonly #signing: LruCache<string, KeyObject>
   #records: readonly SigningKeyRecord[] | undefined
   #loadedAt = 0
+  // When the last store read started (throttles reads for unknown kids), and the next such read
+  // while it has not started yet (unknown kids arriving meanwhile share it).
+  #listStartedAt = Number.NEGATIVE_INFINITY
+  #pendingReload: Promise<void> | undefined
   // Serialises key creation within this instance (first use, rotation).
   #creating: Promise<unknown> = Promise.resolve()
 
@@ -76,13 +80,15 @@ export class SigningKeyRing {
     return { kid: active.kid, key: this.#signingKey(active) }
   }
 
-  /** The public key for `kid` if it is published at `now`; reloads the list once when unknown. */
+  /**
+   * The public key for `kid` if it is published at `now`. An unknown kid waits for a reload of the
+   * list that starts after it arrived, so a token another replica signed with a key it has just
+   * created verifies here at once (at most {@link UNKNOWN_KID_RELOAD_MS} later), never 401.
+   */
   async verifier(kid: string, now: Date): Promise<KeyObject | undefined> {
     let record = this.#find(kid)
-    // Another replica's new key appears within a refresh interval; reloading at most once per
-    // second keeps tokens with made-up kids from turning into a store read (and key unwraps) each.
-    if (record === undefined && now.getTime() - this.#loadedAt >= UNKNOWN_KID_RELOAD_MS) {
-      await this.reload(now)
+    if (record === undefined) {
+      await this.#reloadForUnknownKid(now)
       record = this.#find(kid)
     }
     return record !== undefined && this.#published(record, now) ? this.#import(record) : undefined
@@ -116,8 +122,27 @@ export class SigningKeyRing {
 
   /** Reads the key list from the store. */
   async reload(now: Date): Promise<void> {
+    this.#listStartedAt = now.getTime()
     this.#records = await this.#store.list()
     this.#loadedAt = now.getTime()
+  }
+
+  /**
+   * One store read for every unknown kid that arrives before it starts, and at most one per
+   * {@link UNKNOWN_KID_RELOAD_MS}: tokens with made-up kids cannot turn into a read (and key
+   * unwraps) each, yet a real new key is never missed because the last read came just before it.
+   */
+  async #reloadForUnknownKid(now: Date): Promise<void> {
+    if (this.#pendingReload !== undefined) return this.#pendingReload
+    const since = now.getTime() - this.#listStartedAt
+    const wait = Math.min(UNKNOWN_KID_RELOAD_MS, Math.max(0, UNKNOWN_KID_RELOAD_MS - since))
+    const pending = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() => {
+      // Started: a kid arriving from now on may be newer than this read, so it waits for the next.
+      this.#pendingReload = undefined
+      return this.reload(new Date(now.getTime() + wait))
+    })
+    this.#pendingReload = pending
+    return pending
   }
 
   /** Keys retired at or before `now` − window are no longer published: purge before that + 1 ms. */

@@ -19,6 +19,18 @@ const after = (seconds: number): Date => new Date(t0.getTime() + seconds * 1000)
 const issuer = 'https://kbs.example'
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 
+/** `inner`, counting its `list()` calls (store reads). */
+function countingLists(inner: SigningKeyStore): { store: SigningKeyStore; lists: () => number } {
+  let lists = 0
+  const store: SigningKeyStore = {
+    list: () => ((lists += 1), inner.list()),
+    add: (k) => inner.add(k),
+    retire: (kid, at) => inner.retire(kid, at),
+    purge: (before) => inner.purge(before),
+  }
+  return { store, lists: () => lists }
+}
+
 async function service(store?: SigningKeyStore) {
   const keys =
     store ??
@@ -169,6 +181,36 @@ describe('createTokenService', () => {
     expect(decodeProtectedHeader(await a.issue(acceptedFor(key), key, after(31))).kid).toBe(kid)
   })
 
+  it("verifies another replica's new key at once, even when its own list was read just before the rotation", async () => {
+    const { first, second } = await twoHandles()
+    const counted = countingLists(first.signingKeys)
+    const a = createTokenService({ store: counted.store, issuer })
+    const b = createTokenService({ store: second.signingKeys, issuer })
+    const key = await teeKey()
+    await a.issue(acceptedFor(key), key, t0)
+    // A reads the key list (serving the JWKS), then B rotates and signs within the same second.
+    await a.jwks(after(10))
+    await b.rotate(after(10))
+    const rotated = await b.issue(acceptedFor(key), key, after(10))
+    const started = Date.now()
+    const [one, two] = await Promise.all([
+      a.verify(rotated, after(10)),
+      a.verify(rotated, after(10)),
+    ])
+    expect([one.workload, two.workload]).toEqual(['web', 'web'])
+    // Bounded: the one read it waited for came at most a second later.
+    expect(Date.now() - started).toBeLessThan(1500)
+    // Made-up kids share reads: five at once cost one store read, and all are refused.
+    const forged = (kid: string): string =>
+      `${b64url({ alg: 'ES256', typ: 'JWT', kid })}.${rotated.split('.').slice(1).join('.')}`
+    const before = counted.lists()
+    const codes = await Promise.all(
+      ['k1', 'k2', 'k3', 'k4', 'k5'].map((kid) => rejectedCode(a.verify(forged(kid), after(10)))),
+    )
+    expect(new Set(codes)).toEqual(new Set(['ERR_KBS_TOKEN_UNKNOWN_KEY']))
+    expect(counted.lists() - before).toBe(1)
+  })
+
   it('keeps its keys across a reopen of the store', async () => {
     const dataDir = await temporaryDir()
     const masterKey = randomMasterKey()
@@ -191,19 +233,13 @@ describe('createTokenService', () => {
     const inner = (
       await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
     ).signingKeys
-    let lists = 0
-    const counting: SigningKeyStore = {
-      list: () => ((lists += 1), inner.list()),
-      add: (k) => inner.add(k),
-      retire: (kid, at) => inner.retire(kid, at),
-      purge: (before) => inner.purge(before),
-    }
-    const tokens = createTokenService({ store: counting, issuer })
+    const counted = countingLists(inner)
+    const tokens = createTokenService({ store: counted.store, issuer })
     const key = await teeKey()
     const token = await tokens.issue(acceptedFor(key), key, t0)
-    const before = lists
+    const before = counted.lists()
     for (let i = 0; i < 5; i++) await tokens.verify(token, t0)
-    expect(lists).toBe(before)
+    expect(counted.lists()).toBe(before)
   })
 
   it("refuses a token for a key other than the evidence's, a refused appraisal, and bad options", async () => {
