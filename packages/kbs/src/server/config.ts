@@ -12,7 +12,9 @@
  * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
  * # master-key-file = "master.key"   (default: DATA-DIR/master.key, generated on first run)
  * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
- *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
+ *                   # connection-timeout = "60s", keep-alive-timeout = "5s",
+ *                   # json-depth = 64, max-header-size = "16KiB",
+ *                   # max-connections = 4096, max-connections-per-client = 256
  * [sessions]        # nonce-ttl = "5m"
  * [tokens]          # lifetime = "5m"
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
@@ -58,6 +60,12 @@ export interface KbsServerConfig {
   readonly nonceTtlMs: number
   readonly tokenLifetimeMs: number
   readonly bodyLimitBytes: number
+  /** The deepest nesting of objects and arrays a JSON body may have. */
+  readonly jsonMaxDepth: number
+  /** The request line and headers together at most (Node's `maxHeaderSize`); over it: 431. */
+  readonly maxHeaderBytes: number
+  /** Open connections at most: in all, and from one client address (IPv4, or IPv6 /64). */
+  readonly connections: { readonly max: number; readonly perClient: number }
   readonly timeouts: {
     readonly connectionMs: number
     readonly requestMs: number
@@ -99,6 +107,9 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
   bodyLimitBytes: 2 * MIB,
+  jsonMaxDepth: 64,
+  maxHeaderBytes: 16 * 1024,
+  connections: { max: 4096, perClient: 256 },
   timeouts: { connectionMs: 60_000, requestMs: 30_000, headersMs: 10_000, keepAliveMs: 5_000 },
   rateLimit: { max: 20, windowMs: 1000 },
   underPressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0 },
@@ -135,6 +146,10 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
     'headers-timeout',
     'connection-timeout',
     'keep-alive-timeout',
+    'json-depth',
+    'max-header-size',
+    'max-connections',
+    'max-connections-per-client',
   ],
   sessions: ['nonce-ttl'],
   tokens: ['lifetime'],
@@ -260,6 +275,7 @@ export function resolveKbsServerConfig(
       d.tokenLifetimeMs,
     ),
     bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
+    ...connectionLimits(limits),
     timeouts: {
       connectionMs: withUnit(
         limits['connection-timeout'],
@@ -309,6 +325,47 @@ export function resolveKbsServerConfig(
       maxRssBytes: withUnit(pressure['max-rss'], 'under-pressure.max-rss', parseSize, 0),
     },
     logLevel: level as KbsLogLevel,
+  }
+}
+
+function integerOr(
+  value: unknown,
+  min: number,
+  max: number,
+  where: string,
+  fallback: number,
+): number {
+  return value === undefined ? fallback : parseIntegerInRange(value, min, max, where)
+}
+
+/** `limits.json-depth`, `max-header-size`, `max-connections`, `max-connections-per-client`. */
+function connectionLimits(
+  limits: Section,
+): Pick<KbsServerConfig, 'jsonMaxDepth' | 'maxHeaderBytes' | 'connections'> {
+  const d = KBS_CONFIG_DEFAULTS
+  const where = 'limits.max-header-size'
+  const maxHeaderBytes = withUnit(limits['max-header-size'], where, parseSize, d.maxHeaderBytes)
+  // Below 1 KiB an ordinary request with a bearer token would not fit; above 1 MiB is no bound.
+  if (maxHeaderBytes < 1024 || maxHeaderBytes > MIB)
+    throw configValueError(where, String(limits['max-header-size']), 'a size from 1KiB to 1MiB')
+  const max = integerOr(
+    limits['max-connections'],
+    1,
+    1_000_000,
+    'limits.max-connections',
+    d.connections.max,
+  )
+  const perClient = integerOr(
+    limits['max-connections-per-client'],
+    1,
+    max,
+    'limits.max-connections-per-client',
+    Math.min(d.connections.perClient, max),
+  )
+  return {
+    jsonMaxDepth: integerOr(limits['json-depth'], 1, 1000, 'limits.json-depth', d.jsonMaxDepth),
+    maxHeaderBytes,
+    connections: { max, perClient },
   }
 }
 
