@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createConnection } from 'node:net'
 import { connect, type TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
@@ -162,10 +163,14 @@ export interface RawOptions {
 /** A TLS connection to the KBS on loopback, connected. */
 export function openTls(port: number, options: RawOptions = {}): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({
+    const tcp = createConnection({
       host: '127.0.0.1',
       port,
       localAddress: options.from ?? '127.0.0.2',
+    })
+    tcp.once('error', reject)
+    const socket = connect({
+      socket: tcp,
       ...(options.ca === undefined
         ? { rejectUnauthorized: false }
         : { ca: options.ca, checkServerIdentity: () => undefined }),

@@ -87,8 +87,11 @@ const REASONS: Readonly<Record<number, string>> = {
 
 /** Fastify's `clientErrorHandler`: the answer to a request Node could not parse (see above). */
 export function kbsClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
-  // A reset connection, or one already answered, has nobody to tell.
-  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+  // Only an HTTP parser's error has an HTTP client to answer. A TLS error (a handshake that timed
+  // out or failed) has none, and a write there would wait for a handshake that never comes, so
+  // the connection would stay open; a reset or closed connection has nobody to tell.
+  const http = error.code?.startsWith('HPE_') === true || error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+  if (!http || socket.destroyed || !socket.writable) {
     socket.destroy()
     return
   }
