@@ -9,13 +9,13 @@ import { createConnection } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  HONEST_SECRET,
   answerOf,
   bodyOf,
   exchange,
   headerOf,
   openTls,
   sleep,
+  problemsAfterAttack,
   startHostileKbs,
   type HostileKbs,
   type RawAnswer,
@@ -192,13 +192,8 @@ describe('floods → 429 with Retry-After, per client', () => {
 
 describe('after the attacks', () => {
   it('the server is up, its memory is bounded, and an honest client is served', async () => {
-    expect(kbs.alive()).toBe(true)
-    expect(await kbs.healthz()).toBe(200)
-    const honest = await kbs.handshake()
-    expect(honest.code, honest.stderr).toBe(0)
-    expect(honest.secret).toBe(HONEST_SECRET)
+    expect(await problemsAfterAttack(kbs)).toEqual([])
     rss['end'] = kbs.rssKiB()
     expect((rss['end'] ?? 0) - (rss['start'] ?? 0)).toBeLessThan(64 * 1024)
-    expect(kbs.log()).not.toMatch(/"level":50/)
   })
 })

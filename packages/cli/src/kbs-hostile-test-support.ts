@@ -10,18 +10,15 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createConnection } from 'node:net'
 import { connect, type TLSSocket } from 'node:tls'
-import { fileURLToPath } from 'node:url'
 import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
-import { runInProcess } from './cli-test-support.ts'
+import { runInProcess, spawnKbsServe } from './cli-test-support.ts'
 
-const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
 const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"cdh.toml" = \'\'\'\n[kbc]\nname = "cc_kbc"\nurl = "https://127.0.0.1:8443"\n\'\'\'\n'
 const SECRET = 'the honest client still gets this'
@@ -58,21 +55,10 @@ export async function startHostileKbs(config: Record<string, unknown>): Promise<
     const run = await runInProcess(args)
     if (run.code !== 0) throw new Error(`${args.join(' ')}: ${run.stderr}`)
   }
-  const server: ChildProcess = spawn(process.execPath, [
-    ...[BIN, 'kbs', 'serve', '--config', at('kbs.json'), '--data-dir', at('kbs-data')],
-    ...['--listen', '127.0.0.1:0', '--admin-public-key', at('admin.pub'), '--trust-sim', at('sim')],
+  const { server, url, log } = await spawnKbsServe([
+    ...['--config', at('kbs.json'), '--data-dir', at('kbs-data'), '--listen', '127.0.0.1:0'],
+    ...['--admin-public-key', at('admin.pub'), '--trust-sim', at('sim')],
   ])
-  let serverLog = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    server.stderr?.on('data', (chunk: Buffer) => {
-      serverLog += chunk.toString()
-      const match = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(serverLog)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.on('exit', (code) => {
-      reject(new Error(`kbs serve exited with ${String(code)}: ${serverLog}`))
-    })
-  })
   const pid = server.pid ?? 0
   const cert = at('kbs-data/tls/kbs-cert.pem')
   const admin = ['kbs', 'admin', '--url', url, '--ca', cert, '--admin-key', at('admin.key')]
@@ -93,7 +79,7 @@ export async function startHostileKbs(config: Record<string, unknown>): Promise<
     url,
     port,
     pid,
-    log: () => serverLog,
+    log,
     rssKiB: () => rssKiB(pid),
     alive: () => server.exitCode === null && server.signalCode === null,
     healthz: async () => {
@@ -127,8 +113,21 @@ export async function startHostileKbs(config: Record<string, unknown>): Promise<
   }
 }
 
-/** The secret the honest client must receive. */
-export const HONEST_SECRET = SECRET
+/**
+ * What is wrong after an attack ([] when nothing): the process must run, answer `/healthz`, give
+ * an honest client its secret through a full handshake, and have logged no error.
+ */
+export async function problemsAfterAttack(kbs: HostileKbs): Promise<string[]> {
+  const problems: string[] = []
+  if (!kbs.alive()) return ['the server is not running']
+  const health = await kbs.healthz()
+  if (health !== 200) problems.push(`/healthz answered ${String(health)}`)
+  const honest = await kbs.handshake()
+  if (honest.code !== 0 || honest.secret !== SECRET)
+    problems.push(`the honest handshake failed (exit ${String(honest.code)}): ${honest.stderr}`)
+  if (kbs.log().includes('"level":50')) problems.push('the server logged an error')
+  return problems
+}
 
 /** VmRSS of process `pid`, in KiB. */
 export function rssKiB(pid: number): number {
