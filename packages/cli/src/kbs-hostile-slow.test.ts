@@ -185,6 +185,7 @@ describe('floods → 429 with Retry-After, per client', () => {
         )
       // At most `max` (10) answered per window (3 s) the flood spanned; the rest refused.
       const windows = Math.ceil((Date.now() - startedAt) / 3000) + 1
+      rss[path] = kbs.rssKiB()
       const limited = answers.filter((a) => a.status === 429)
       const served = answers.filter((a) => a.status !== 429)
       expect(served.length).toBeLessThanOrEqual(10 * windows)
