@@ -1,7 +1,8 @@
 /**
  * Slow and many clients against the real `kbs serve` process, with short limits from its config
  * file: slowloris (headers a byte at a time), a body trickled slowly, idle connections (after TLS,
- * and before it), connection caps per client and in all, and floods on `/auth` and `/attest`.
+ * and before it), 100 000 pipelined requests whose answers are never read, connection caps per
+ * client and in all, and floods on `/auth` and `/attest`.
  * Each is cut off by its deadline or answered 408/429 (with Retry-After) while an honest client
  * from another address is still served; the server's memory stays bounded.
  */
@@ -144,6 +145,23 @@ describe('slow clients are cut off by their deadlines; honest clients are served
     expect(settled.status).toBe(200)
     expect(settled.closedByServer).toBe(true)
     expect(settled.closedAfterMs).toBeLessThan(1000 + SLACK_MS)
+  })
+})
+
+describe('a client that sends and never reads', () => {
+  it('100 000 pipelined requests on one connection, answers unread: the server stops reading', async () => {
+    const before = kbs.rssKiB()
+    const socket = await openTls(kbs.port, { from: '127.0.0.15' })
+    socket.pause()
+    socket.on('error', () => undefined)
+    const request = 'GET /healthz HTTP/1.1\r\nHost: kbs\r\n\r\n'
+    const batch = request.repeat(1000)
+    for (let i = 0; i < 100; i++) socket.write(batch)
+    await sleep(3000)
+    rss['pipelined'] = kbs.rssKiB()
+    expect(await kbs.healthz()).toBe(200)
+    socket.destroy()
+    expect((rss['pipelined'] ?? 0) - before).toBeLessThan(32 * 1024)
   })
 })
 
