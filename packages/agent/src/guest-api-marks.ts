@@ -39,37 +39,61 @@ export function guestApiMarks(state: {
   }
 }
 
+/** What a request Node could not parse is told: its status, reason phrase, code and message. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string, string]>> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'ERR_AGENT_HEADERS_TOO_LARGE',
+    'the request line and headers are too large',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    408,
+    'Request Timeout',
+    'ERR_AGENT_REQUEST_TIMEOUT',
+    'the request did not arrive in time',
+  ],
+}
+const MALFORMED = [400, 'Bad Request', 'ERR_AGENT_REQUEST', 'malformed request'] as const
+
 /**
- * A server's `clientError` handler: a request Node cannot parse (a bad header, a bad request
- * line) gets a 400 with the marks and a JSON body, then the connection is closed.
+ * A server's `clientError` handler: a request Node cannot parse gets a JSON body with the marks,
+ * then the connection is closed: 431 for headers over the limit, 408 for a request over its
+ * deadline, 400 for anything else (a bad header, a bad request line).
  */
 export function guestApiClientError(
   marks: Readonly<Record<string, string>>,
   unboundMember: object | undefined,
 ): (error: Error, socket: Duplex) => void {
-  const body = JSON.stringify({
-    code: 'ERR_AGENT_REQUEST',
-    message: 'malformed request',
-    hint: 'see the guest API paths',
-    status: 400,
-    ...(unboundMember === undefined ? {} : { 'initguard-initdata': unboundMember }),
-  })
-  const head = Object.entries({
-    ...marks,
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-  })
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('')
-  const response = `HTTP/1.1 400 Bad Request\r\n${head}\r\n${body}`
+  const responses = new Map(
+    [...Object.entries(CLIENT_ERRORS), ['', MALFORMED] as const].map(
+      ([key, [status, reason, code, message]]) => {
+        const body = JSON.stringify({
+          code,
+          message,
+          hint: 'see the guest API paths',
+          status,
+          ...(unboundMember === undefined ? {} : { 'initguard-initdata': unboundMember }),
+        })
+        const head = Object.entries({
+          ...marks,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          connection: 'close',
+        })
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('')
+        return [key, `HTTP/1.1 ${String(status)} ${reason}\r\n${head}\r\n${body}`] as const
+      },
+    ),
+  )
   return (error, socket) => {
-    // A connection reset or a timeout has nobody to answer.
+    // A connection reset or a closed socket has nobody to answer.
     const code = (error as { code?: unknown }).code
     if (!socket.writable || code === 'ECONNRESET') {
       socket.destroy()
       return
     }
-    socket.end(response)
+    socket.end(responses.get(typeof code === 'string' ? code : '') ?? responses.get(''))
   }
 }

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { unlink } from 'node:fs/promises'
 import type { InitguardError } from '@initguard/core'
 import { LocalIoError, UsageError } from '@initguard/core'
@@ -18,6 +18,7 @@ import {
   isLoopbackHost,
   type GuestApiAddress,
 } from './guest-api-listen.ts'
+import { GUEST_API_LIMITS, createLimitedServer, type GuestApiLimits } from './guest-api-limits.ts'
 import { guestApiClientError, guestApiMarks } from './guest-api-marks.ts'
 import { GuestApiRefusal } from './guest-api-refusal.ts'
 import {
@@ -39,6 +40,8 @@ export interface GuestApiServeOptions {
   readonly allowNonLoopback?: boolean
   /** How long {@link RunningGuestApi.close} lets requests finish before closing their connections; default 2 s. */
   readonly closeGraceMs?: number
+  /** Timeouts, header size and connection cap, on both listeners; default {@link GUEST_API_LIMITS}. */
+  readonly limits?: Partial<GuestApiLimits>
 }
 
 /** A running guest API. */
@@ -90,6 +93,7 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
   const clientError = guestApiClientError(guestApiMarks(state), unboundMember(state))
   const { default: fastify } = await import('fastify')
   let handler: GuestApiHandler | undefined
+  const limits = { ...GUEST_API_LIMITS, ...options.limits }
   const app = fastify({
     logger: false,
     bodyLimit: 1024,
@@ -97,7 +101,7 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
     clientErrorHandler: clientError,
     serverFactory: (h) => {
       handler = h
-      return createServer(h)
+      return createLimitedServer(h, limits)
     },
   })
   const refusal = new GuestApiRefusal()
@@ -129,7 +133,7 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
   let unix: Server | undefined
   if (options.socketPath !== undefined && handler !== undefined) {
     try {
-      unix = await listenUnix(options.socketPath, handler, clientError)
+      unix = await listenUnix(options.socketPath, createLimitedServer(handler, limits), clientError)
     } catch (error) {
       await app.close()
       throw error

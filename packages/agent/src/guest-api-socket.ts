@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createConnection } from 'node:net'
 import { lstat, unlink } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
@@ -67,18 +67,17 @@ async function socketProblem(path: string): Promise<string | undefined> {
 }
 
 /**
- * Serve `handler` on the Unix socket `path` (see the module comment); `clientError` answers
- * requests Node cannot parse.
+ * Serve on the Unix socket `path` with `server` (not yet listening; see the module comment);
+ * `clientError` answers requests Node cannot parse.
  *
  * @throws {@link LocalIoError} `ERR_AGENT_SOCKET_IN_USE`, `ERR_AGENT_SOCKET`.
  */
 export async function listenUnix(
   path: string,
-  handler: GuestApiHandler,
+  server: Server,
   clientError: (error: Error, socket: Duplex) => void,
 ): Promise<Server> {
   await clearSocketPath(path)
-  const server = createServer(handler)
   server.on('clientError', clientError)
   const umask = process.umask(0o177)
   try {

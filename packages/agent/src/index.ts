@@ -53,6 +53,8 @@ export {
 export type { GuestApiAddress } from './guest-api-listen.ts'
 export { nonLoopbackAddresses, serveGuestApi } from './guest-api-server.ts'
 export type { GuestApiServeOptions, RunningGuestApi } from './guest-api-server.ts'
+export { GUEST_API_LIMITS } from './guest-api-limits.ts'
+export type { GuestApiLimits } from './guest-api-limits.ts'
 export { kbsResourceResolver, loadGuestImagePolicy } from './agent-image-policy.ts'
 export type { GuestImagePolicy, KbsResourceResolver } from './agent-image-policy.ts'
 export {

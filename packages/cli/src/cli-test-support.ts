@@ -3,7 +3,9 @@
  *
  * @module
  */
+import { spawn, type ChildProcess } from 'node:child_process'
 import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { runCli } from './main.ts'
 
 /** What one in-process run gave. */
@@ -40,4 +42,32 @@ export function jsonError(run: CliRun): {
       error: { code: string; message: string; hint?: string; details: Record<string, unknown> }
     }
   ).error
+}
+
+const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
+
+/** A `kbs serve` process started by {@link spawnKbsServe}, listening. */
+export interface SpawnedKbs {
+  readonly server: ChildProcess
+  /** `https://127.0.0.1:PORT`, from its start-up line. */
+  readonly url: string
+  /** Its standard error so far. */
+  readonly log: () => string
+}
+
+/** Run `initguard kbs serve ARGS` as a real process (the built CLI); resolves once it listens. */
+export async function spawnKbsServe(args: readonly string[]): Promise<SpawnedKbs> {
+  const server = spawn(process.execPath, [BIN, 'kbs', 'serve', ...args])
+  let serverLog = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stderr.on('data', (chunk: Buffer) => {
+      serverLog += chunk.toString()
+      const match = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(serverLog)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    server.on('exit', (code) => {
+      reject(new Error(`kbs serve exited with ${String(code)}: ${serverLog}`))
+    })
+  })
+  return { server, url, log: () => serverLog }
 }

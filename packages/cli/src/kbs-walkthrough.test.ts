@@ -4,23 +4,21 @@
  * `resource put`, then `kbs get-resource` with the pinned certificate. A guest launched with
  * another init-data is refused (exit 5), and SIGTERM stops the server cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
-import { jsonError, runInProcess } from './cli-test-support.ts'
+import { jsonError, runInProcess, spawnKbsServe } from './cli-test-support.ts'
 
-const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
 const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1:8443"\n\'\'\'\n'
 const OTHER = DOCUMENT.replace('8443', '9443')
 let dir: string
 let server: ChildProcess
 let url: string
-let serverLog = ''
+let serverLog: () => string
 
 const at = (name: string): string => join(dir, name)
 
@@ -39,29 +37,13 @@ beforeAll(async () => {
     at('admin.pub'),
   ]
   expect((await runInProcess(keygen)).code).toBe(0)
-  server = spawn(process.execPath, [
-    BIN,
-    'kbs',
-    'serve',
-    '--data-dir',
-    at('kbs-data'),
-    '--listen',
-    '127.0.0.1:0',
-    '--admin-public-key',
-    at('admin.pub'),
-    '--trust-sim',
-    at('sim'),
+  const spawned = await spawnKbsServe([
+    ...['--data-dir', at('kbs-data'), '--listen', '127.0.0.1:0'],
+    ...['--admin-public-key', at('admin.pub'), '--trust-sim', at('sim')],
   ])
-  url = await new Promise<string>((resolve, reject) => {
-    server.stderr?.on('data', (chunk: Buffer) => {
-      serverLog += chunk.toString()
-      const match = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(serverLog)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.on('exit', (code) => {
-      reject(new Error(`kbs serve exited with ${String(code)}: ${serverLog}`))
-    })
-  })
+  server = spawned.server
+  url = spawned.url
+  serverLog = spawned.log
 })
 
 afterAll(async () => {
@@ -102,8 +84,8 @@ const getResource = (initdata: string): Promise<Awaited<ReturnType<typeof runInP
 
 describe('the KBS in five commands', () => {
   it('serves HTTPS with a generated certificate, prints its pin and warns about simulated trust', () => {
-    expect(serverLog).toMatch(/TLS SPKI pin \(SHA-256, base64\): [A-Za-z0-9+/]{43}=/)
-    expect(serverLog).toMatch(/SIMULATED TRUST/)
+    expect(serverLog()).toMatch(/TLS SPKI pin \(SHA-256, base64\): [A-Za-z0-9+/]{43}=/)
+    expect(serverLog()).toMatch(/SIMULATED TRUST/)
   })
 
   it('puts a workload and a secret, and a guest launched with the document gets the secret', async () => {

@@ -1,9 +1,10 @@
 /**
  * `buildKbsApp`: the KBS as a Fastify 5 instance (not listening), written against the ports only.
  *
- * Limits: the body limit (413), connection, request and header timeouts, a per-client rate limit
- * on `/auth` and `/attest` (429), and `@fastify/under-pressure` (503 when the event loop or memory
- * is overloaded). Every error is Trustee's `{type, detail}`. Logs are pino JSON; with simulated
+ * Limits: the body limit (413), JSON nesting (400, json-body.ts), header size (431), connection,
+ * request and header timeouts and connection caps (connection-limits.ts), a per-client rate limit
+ * on `/auth`, `/attest` and `GET /resource` (429), and `@fastify/under-pressure` (503 when the
+ * event loop or memory is overloaded). Every error is Trustee's `{type, detail}`. Logs are pino JSON; with simulated
  * trust every line carries `simulated: true` and the app warns when it is built.
  *
  * @module
@@ -19,6 +20,8 @@ import { requireAdminKeys, type AdminPublicKey } from './admin-auth.ts'
 import { registerAdminRoutes } from './admin-routes.ts'
 import type { KbsServerConfig } from './config.ts'
 import { problem, problemForError } from './errors.ts'
+import { kbsClientErrorHandler, limitConnections, nodeServerLimits } from './connection-limits.ts'
+import { registerJsonBodyParser } from './json-body.ts'
 import { createKbsMetrics } from './metrics.ts'
 import { KBS_OPENAPI } from './openapi.ts'
 import { registerRcarRoutes } from './rcar-routes.ts'
@@ -96,11 +99,21 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
       },
     )
   }
+  const nodeLimits = nodeServerLimits(config)
   const app = Fastify({
     ...loggerSettings(options),
     ...(options.tls === undefined
-      ? {}
-      : { https: { cert: options.tls.certPem, key: options.tls.keyPem } }),
+      ? { http: nodeLimits }
+      : {
+          https: {
+            cert: options.tls.certPem,
+            key: options.tls.keyPem,
+            ...nodeLimits,
+            // A connection that never finishes TLS is held no longer than one that never sends headers.
+            handshakeTimeout: config.timeouts.headersMs,
+          },
+        }),
+    clientErrorHandler: kbsClientErrorHandler,
     bodyLimit: config.bodyLimitBytes,
     connectionTimeout: config.timeouts.connectionMs,
     requestTimeout: config.timeouts.requestMs,
@@ -124,6 +137,10 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     )
 
   const metrics = createKbsMetrics(options.version ?? '0.1.0')
+  limitConnections(app.server, config.connections, (reason) => {
+    metrics.connectionsRefused.inc({ reason })
+  })
+  registerJsonBodyParser(app, config.jsonMaxDepth)
   const context: KbsRouteContext = {
     store: options.store,
     appraiser: options.appraiser,

@@ -178,3 +178,44 @@ describe('the server configuration', () => {
     ).toBe('ERR_KBS_TLS_OPTIONS')
   })
 })
+
+describe('the limits on hostile clients', () => {
+  const limits = (values: Record<string, unknown>): ReturnType<typeof resolveKbsServerConfig> =>
+    resolveKbsServerConfig(flags, { document: { limits: values }, path: '/x/kbs.toml' })
+
+  it('read json-depth, max-header-size and the connection caps, with production defaults', () => {
+    expect(KBS_CONFIG_DEFAULTS).toMatchObject({
+      jsonMaxDepth: 64,
+      maxHeaderBytes: 16_384,
+      connections: { max: 4096, perClient: 256 },
+    })
+    expect(
+      limits({
+        'json-depth': 8,
+        'max-header-size': '4KiB',
+        'max-connections': 100,
+        'max-connections-per-client': 10,
+      }),
+    ).toMatchObject({
+      jsonMaxDepth: 8,
+      maxHeaderBytes: 4096,
+      connections: { max: 100, perClient: 10 },
+    })
+    // A total below the per-client default lowers the per-client cap with it.
+    expect(limits({ 'max-connections': 50 }).connections).toEqual({ max: 50, perClient: 50 })
+  })
+
+  it('refuse a value that is no bound, naming the key', () => {
+    const bad = (values: Record<string, unknown>): string => thrown(() => limits(values)).message
+    expect(bad({ 'json-depth': 0 })).toMatch(/^limits.json-depth "0"/)
+    expect(bad({ 'json-depth': '64' })).toMatch(/^limits.json-depth "64"/)
+    expect(bad({ 'max-header-size': '512B' })).toMatch(
+      /^limits.max-header-size "512B": expected a size from 1KiB to 1MiB/,
+    )
+    expect(bad({ 'max-header-size': '2MiB' })).toMatch(/^limits.max-header-size/)
+    expect(bad({ 'max-connections': -1 })).toMatch(/^limits.max-connections "-1"/)
+    expect(bad({ 'max-connections': 10, 'max-connections-per-client': 11 })).toMatch(
+      /^limits.max-connections-per-client "11": expected a whole number from 1 to 10/,
+    )
+  })
+})

@@ -13,7 +13,9 @@
  * # master-key-file = "master.key"   (default: DATA-DIR/master.key, generated on first run)
  * # database = "postgres://…"   (default: SQLite in DATA-DIR; see config-database.ts)
  * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
- *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
+ *                   # connection-timeout = "60s", keep-alive-timeout = "5s",
+ *                   # json-depth = 64, max-header-size = "16KiB",
+ *                   # max-connections = 4096, max-connections-per-client = 256
  * [sessions]        # nonce-ttl = "5m"
  * [tokens]          # lifetime = "5m"
  * [workloads]       # cache-max-age = "2s"   (how stale another replica's change may be here; "0s": none)
@@ -76,6 +78,12 @@ export interface KbsServerConfig {
    */
   readonly workloadCacheMs: number
   readonly bodyLimitBytes: number
+  /** The deepest nesting of objects and arrays a JSON body may have. */
+  readonly jsonMaxDepth: number
+  /** The request line and headers together at most (Node's `maxHeaderSize`); over it: 431. */
+  readonly maxHeaderBytes: number
+  /** Open connections at most: in all, and from one client address (IPv4, or IPv6 /64). */
+  readonly connections: { readonly max: number; readonly perClient: number }
   readonly timeouts: {
     readonly connectionMs: number
     readonly requestMs: number
@@ -122,6 +130,9 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   tokenLifetimeMs: 5 * 60_000,
   workloadCacheMs: DEFAULT_WORKLOAD_CACHE_MS,
   bodyLimitBytes: 2 * MIB,
+  jsonMaxDepth: 64,
+  maxHeaderBytes: 16 * 1024,
+  connections: { max: 4096, perClient: 256 },
   timeouts: { connectionMs: 60_000, requestMs: 30_000, headersMs: 10_000, keepAliveMs: 5_000 },
   rateLimit: { max: 20, windowMs: 1000 },
   underPressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0 },
@@ -161,6 +172,10 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
     'headers-timeout',
     'connection-timeout',
     'keep-alive-timeout',
+    'json-depth',
+    'max-header-size',
+    'max-connections',
+    'max-connections-per-client',
   ],
   sessions: ['nonce-ttl'],
   tokens: ['lifetime'],
@@ -310,6 +325,7 @@ export function resolveKbsServerConfig(
       d.workloadCacheMs,
     ),
     bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
+    ...connectionLimits(limits),
     timeouts: {
       connectionMs: withUnit(
         limits['connection-timeout'],
@@ -359,6 +375,47 @@ export function resolveKbsServerConfig(
       maxRssBytes: withUnit(pressure['max-rss'], 'under-pressure.max-rss', parseSize, 0),
     },
     logLevel: level as KbsLogLevel,
+  }
+}
+
+function integerOr(
+  value: unknown,
+  min: number,
+  max: number,
+  where: string,
+  fallback: number,
+): number {
+  return value === undefined ? fallback : parseIntegerInRange(value, min, max, where)
+}
+
+/** `limits.json-depth`, `max-header-size`, `max-connections`, `max-connections-per-client`. */
+function connectionLimits(
+  limits: Section,
+): Pick<KbsServerConfig, 'jsonMaxDepth' | 'maxHeaderBytes' | 'connections'> {
+  const d = KBS_CONFIG_DEFAULTS
+  const where = 'limits.max-header-size'
+  const maxHeaderBytes = withUnit(limits['max-header-size'], where, parseSize, d.maxHeaderBytes)
+  // Below 1 KiB an ordinary request with a bearer token would not fit; above 1 MiB is no bound.
+  if (maxHeaderBytes < 1024 || maxHeaderBytes > MIB)
+    throw configValueError(where, String(limits['max-header-size']), 'a size from 1KiB to 1MiB')
+  const max = integerOr(
+    limits['max-connections'],
+    1,
+    1_000_000,
+    'limits.max-connections',
+    d.connections.max,
+  )
+  const perClient = integerOr(
+    limits['max-connections-per-client'],
+    1,
+    max,
+    'limits.max-connections-per-client',
+    Math.min(d.connections.perClient, max),
+  )
+  return {
+    jsonMaxDepth: integerOr(limits['json-depth'], 1, 1000, 'limits.json-depth', d.jsonMaxDepth),
+    maxHeaderBytes,
+    connections: { max, perClient },
   }
 }
 

@@ -9,7 +9,8 @@
  * 401 AttestationError, TokenNotFound, TokenVerifierError, AdminAuthAccess not attested / bad token
  * 403 PolicyDeny                                                           denied by policy
  * 404 ResourceNotFound, InvalidRequestPath (no such route)                 no such thing
- * 413 PayloadTooLarge   429 TooManyRequests   503 ServiceUnavailable   500 InternalError
+ * 408 RequestTimeout    413 PayloadTooLarge   431 RequestHeaderFieldsTooLarge (connection-limits.ts)
+ * 429 TooManyRequests   503 ServiceUnavailable   500 InternalError
  * ```
  *
  * @module
@@ -29,12 +30,14 @@ export type KbsErrorVariant =
   | 'ResourceNotFound'
   | 'WorkloadNotFound'
   | 'PayloadTooLarge'
+  | 'RequestHeaderFieldsTooLarge'
+  | 'RequestTimeout'
   | 'TooManyRequests'
   | 'ServiceUnavailable'
   | 'InternalError'
 
 /** The statuses the KBS answers errors with. */
-export type KbsErrorStatus = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503
+export type KbsErrorStatus = 400 | 401 | 403 | 404 | 408 | 413 | 429 | 431 | 500 | 503
 
 /** One error answer. */
 export interface KbsProblem {

@@ -23,6 +23,8 @@ export interface KbsMetrics {
   readonly resourceWrites: Counter<'resource_path'>
   readonly policyApprovals: Counter
   readonly policyViolations: Counter
+  /** Connections closed at once: over `limits.max-connections` (total) or per client. */
+  readonly connectionsRefused: Counter<'reason'>
 }
 
 /** A fresh registry with every KBS metric, and `kbs_build_info{version}` set to 1. */
@@ -78,6 +80,11 @@ export function createKbsMetrics(version: string): KbsMetrics {
     policyViolations: counter(
       'kbs_policy_violations_total',
       'resource requests the workload policy denied',
+    ),
+    connectionsRefused: counter(
+      'kbs_connections_refused_total',
+      'connections closed at once by the connection limits',
+      ['reason'],
     ),
   }
 }

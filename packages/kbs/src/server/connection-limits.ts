@@ -1,0 +1,104 @@
+/**
+ * Bounds on the KBS's connections, so a client that opens many and sends nothing (or sends a byte
+ * now and then) cannot hold the server's memory or its sockets:
+ *
+ * - at most `limits.max-connections` open in all (Node's `server.maxConnections`: a connection
+ *   over it is closed at once), and at most `limits.max-connections-per-client` from one client
+ *   address (counted as the rate limits count: an IPv4 address or an IPv6 /64), closed at once
+ *   too, before any TLS work is spent on it;
+ * - the TLS handshake, then the request's headers, each within `limits.headers-timeout`; the
+ *   whole request within `limits.request-timeout`; an idle keep-alive connection closed after
+ *   `limits.keep-alive-timeout`. Node checks the header and request deadlines on a timer, here
+ *   every quarter of the shorter one, so a short deadline is kept closely.
+ *
+ * A request Node cannot parse gets Trustee's error shape: 431 for headers over
+ * `limits.max-header-size`, 408 for a request over a deadline, 400 for anything else; then the
+ * connection is closed.
+ *
+ * @module
+ */
+import type { Server } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { KbsServerConfig } from './config.ts'
+import { problem, problemBody, type KbsProblem } from './errors.ts'
+import { rateLimitKey } from './rate-limit-key.ts'
+
+/** The Node server options these limits set (for `https.createServer` / `http.createServer`). */
+export function nodeServerLimits(config: KbsServerConfig): {
+  readonly maxHeaderSize: number
+  readonly connectionsCheckingInterval: number
+} {
+  const { headersMs, requestMs } = config.timeouts
+  return {
+    maxHeaderSize: config.maxHeaderBytes,
+    connectionsCheckingInterval: Math.max(
+      50,
+      Math.min(30_000, Math.floor(Math.min(headersMs, requestMs) / 4)),
+    ),
+  }
+}
+
+/** Count connections per client on `server` and close those over the caps; `refused` is told. */
+export function limitConnections(
+  server: Server,
+  limits: KbsServerConfig['connections'],
+  refused: (why: 'total' | 'per-client') => void,
+): void {
+  server.maxConnections = limits.max
+  server.on('drop', () => {
+    refused('total')
+  })
+  const open = new Map<string, number>()
+  server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+    const key = rateLimitKey(socket.remoteAddress ?? '')
+    const count = (open.get(key) ?? 0) + 1
+    if (count > limits.perClient) {
+      refused('per-client')
+      socket.destroy()
+      return
+    }
+    open.set(key, count)
+    socket.once('close', () => {
+      const left = (open.get(key) ?? 1) - 1
+      if (left === 0) open.delete(key)
+      else open.set(key, left)
+    })
+  })
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, KbsProblem>> = {
+  HPE_HEADER_OVERFLOW: problem(
+    431,
+    'RequestHeaderFieldsTooLarge',
+    'the request line and headers are larger than the KBS accepts (the server limit is limits.max-header-size)',
+  ),
+  ERR_HTTP_REQUEST_TIMEOUT: problem(
+    408,
+    'RequestTimeout',
+    'the request did not arrive in time (the server limits are limits.headers-timeout and limits.request-timeout)',
+  ),
+}
+const MALFORMED = problem(400, 'SerdeError', 'the request is malformed (HTTP framing)')
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+}
+
+/** Fastify's `clientErrorHandler`: the answer to a request Node could not parse (see above). */
+export function kbsClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  // Only an HTTP parser's error has an HTTP client to answer. A TLS error (a handshake that timed
+  // out or failed) has none, and a write there would wait for a handshake that never comes, so
+  // the connection would stay open; a reset or closed connection has nobody to tell.
+  const http = error.code?.startsWith('HPE_') === true || error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+  if (!http || socket.destroyed || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const answer = (error.code === undefined ? undefined : CLIENT_ERRORS[error.code]) ?? MALFORMED
+  const body = JSON.stringify(problemBody(answer))
+  socket.end(
+    `HTTP/1.1 ${String(answer.status)} ${REASONS[answer.status] ?? 'Error'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}
