@@ -31,6 +31,7 @@ export {
   type DecodeOptions,
   type Base64DecodeOptions,
 } from './encoding.ts'
+export { requireUint8Array } from './input-bytes.ts'
 export { ByteReader, type ByteReaderOptions, type TrailingMode } from './byte-reader.ts'
 export { DerUniversalTag, type DerTagClass } from './der-tags.ts'
 export { parseDer, type DerElement, type DerParseOptions } from './der-parse.ts'
