@@ -6,22 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
-import { parseStrictJson, type JsonNode } from './strict-json.ts'
-
-function plain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'object':
-      return Object.fromEntries([...node.members].map(([k, v]) => [k, plain(v)]))
-    case 'array':
-      return node.items.map(plain)
-    case 'null':
-      return null
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return node.value
-  }
-}
+import { jsonNodeValue, parseStrictJson } from './strict-json.ts'
 
 const space = fc.constantFrom('', ' ', '\n', '\t ', '\r\n')
 
@@ -44,13 +29,13 @@ describe('parseStrictJson', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 4 }), fc.infiniteStream(space), (value, spaces) => {
         const text = spaced(value, () => spaces.next().value as string)
-        expect(plain(parseStrictJson(text, 'doc'))).toEqual(JSON.parse(text))
+        expect(jsonNodeValue(parseStrictJson(text, 'doc'))).toEqual(JSON.parse(text))
       }),
     )
   })
 
   it('reads empty objects and arrays, with or without white space inside', () => {
-    expect(plain(parseStrictJson('{ "a": [ ], "b": {} }', 'doc'))).toEqual({ a: [], b: {} })
+    expect(jsonNodeValue(parseStrictJson('{ "a": [ ], "b": {} }', 'doc'))).toEqual({ a: [], b: {} })
   })
 
   it.each([

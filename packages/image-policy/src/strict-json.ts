@@ -18,6 +18,25 @@ export type JsonNode =
 /** How deeply arrays and objects may nest; policy.json needs 6 levels. */
 export const MAX_JSON_DEPTH = 64
 
+/**
+ * A parsed tree as the plain value `JSON.parse` gives (objects in member order), e.g. for
+ * canonicalization.
+ */
+export function jsonNodeValue(node: JsonNode): unknown {
+  switch (node.kind) {
+    case 'object':
+      return Object.fromEntries([...node.members].map(([k, v]) => [k, jsonNodeValue(v)]))
+    case 'array':
+      return node.items.map(jsonNodeValue)
+    case 'null':
+      return null
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return node.value
+  }
+}
+
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 
 /**
