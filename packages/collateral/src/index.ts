@@ -3,9 +3,27 @@
  *
  * @module
  */
-export { AMD_KDS_URL, AmdKdsClient, kdsHardwareId, vcekPath } from './amd-kds.ts'
-export type { AmdKdsOptions, KdsProduct, KdsTcb } from './amd-kds.ts'
-export { CachedDownloader, readIfExists } from './cached-download.ts'
-export type { DownloadOptions, Downloaded, DownloadRequest } from './cached-download.ts'
-export { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, IntelPcsClient } from './intel-pcs.ts'
-export type { CollateralRequest, IntelPcsOptions, RawDcapCollateral } from './intel-pcs.ts'
+export {
+  AMD_KDS_URL,
+  AmdKdsClient,
+  kdsHardwareId,
+  vcekPath,
+  type AmdKdsOptions,
+  type KdsProduct,
+  type KdsTcb,
+} from './amd-kds.ts'
+export {
+  CachedDownloader,
+  readIfExists,
+  type DownloadOptions,
+  type Downloaded,
+  type DownloadRequest,
+} from './cached-download.ts'
+export {
+  INTEL_PCS_URL,
+  INTEL_ROOT_CA_CRL_URL,
+  IntelPcsClient,
+  type CollateralRequest,
+  type IntelPcsOptions,
+  type RawDcapCollateral,
+} from './intel-pcs.ts'

@@ -14,8 +14,11 @@ export {
   LocalIoError,
   InternalError,
   isInitguardError,
+  type ErrorCategory,
+  type ErrorCode,
+  type ErrorDetails,
+  type InitguardErrorOptions,
 } from './errors.ts'
-export type { ErrorCategory, ErrorCode, ErrorDetails, InitguardErrorOptions } from './errors.ts'
 export {
   bytesToHex,
   hexToBytes,
@@ -25,21 +28,21 @@ export {
   base64urlToBytes,
   utf8ToString,
   stringToUtf8,
+  type DecodeOptions,
+  type Base64DecodeOptions,
 } from './encoding.ts'
-export type { DecodeOptions, Base64DecodeOptions } from './encoding.ts'
-export { ByteReader } from './byte-reader.ts'
-export type { ByteReaderOptions, TrailingMode } from './byte-reader.ts'
-export { DerUniversalTag } from './der-tags.ts'
-export type { DerTagClass } from './der-tags.ts'
-export { parseDer } from './der-parse.ts'
-export type { DerElement, DerParseOptions } from './der-parse.ts'
+export { requireUint8Array } from './input-bytes.ts'
+export { ByteReader, type ByteReaderOptions, type TrailingMode } from './byte-reader.ts'
+export { DerUniversalTag, type DerTagClass } from './der-tags.ts'
+export { parseDer, type DerElement, type DerParseOptions } from './der-parse.ts'
 export {
   expectDerTag,
   decodeDerSequence,
   decodeDerSet,
   decodeDerExplicit,
+  type DerTagSpec,
+  type DerDecodeOptions,
 } from './der-structure.ts'
-export type { DerTagSpec, DerDecodeOptions } from './der-structure.ts'
 export {
   decodeDerInteger,
   decodeDerEnumerated,
@@ -48,17 +51,16 @@ export {
   decodeDerOid,
   decodeDerOctetString,
   decodeDerBitString,
+  type DerBitString,
 } from './der-primitives.ts'
-export type { DerBitString } from './der-primitives.ts'
 export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } from './der-strings.ts'
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
-export { LruCache } from './lru-cache.ts'
+export { LruCache, type CacheWindow } from './lru-cache.ts'
 export { ExactBytesCache } from './exact-bytes-cache.ts'
-export { isEcKey } from './ec-keys.ts'
-export type { EcCurve } from './ec-keys.ts'
+export { isEcKey, type EcCurve } from './ec-keys.ts'
 export {
   fieldError,
   parseJson,
@@ -77,29 +79,31 @@ export {
   enumField,
   startsAsJsonObject,
   parseJsonBytes,
+  type JsonObject,
+  type JsonDocument,
 } from './json-fields.ts'
-export type { JsonObject, JsonDocument } from './json-fields.ts'
-export { bitFlagDecoder, bitMask, memoizedWordDecoder, setBitsOutside } from './bit-flags.ts'
-export type { BitTable, DecodedBits } from './bit-flags.ts'
+export {
+  bitFlagDecoder,
+  bitMask,
+  memoizedWordDecoder,
+  setBitsOutside,
+  type BitTable,
+  type DecodedBits,
+} from './bit-flags.ts'
 export {
   readX509Certificate,
   validityAt,
   validityMessage,
   checkValidityWindow,
   commonValidity,
+  type X509Extension,
+  type X509Fields,
+  type X509ErrorCodes,
+  type X509ReadOptions,
+  type ValidityWindow,
+  type ValidityRefusal,
 } from './x509-certificate.ts'
-export type {
-  X509Extension,
-  X509Fields,
-  X509ErrorCodes,
-  X509ReadOptions,
-  ValidityWindow,
-  ValidityRefusal,
-} from './x509-certificate.ts'
-export type { CacheWindow } from './lru-cache.ts'
-export { AppraisalError, throwIfAppraisalFailed } from './appraisal.ts'
+export { AppraisalError, throwIfAppraisalFailed, type AppraisalFailure } from './appraisal.ts'
 export { pemCertificates } from './pem-certificates.ts'
-export type { AppraisalFailure } from './appraisal.ts'
 export { PolicyChecker } from './policy-checks.ts'
-export { subjectLine } from './trust-anchor.ts'
-export type { TrustAnchorInfo } from './trust-anchor.ts'
+export { subjectLine, type TrustAnchorInfo } from './trust-anchor.ts'

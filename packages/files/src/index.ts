@@ -3,5 +3,11 @@
  *
  * @module
  */
-export { DEFAULT_MAX_INPUT_SIZE, readInput, removeTree, writeFileAtomic } from './local-files.ts'
-export type { ReadInputOptions, WriteOptions } from './local-files.ts'
+export {
+  DEFAULT_MAX_INPUT_SIZE,
+  readInput,
+  removeTree,
+  writeFileAtomic,
+  type ReadInputOptions,
+  type WriteOptions,
+} from './local-files.ts'

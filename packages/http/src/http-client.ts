@@ -22,11 +22,7 @@
 import { InitguardError } from '@initguard/core'
 import { httpErrors, type HttpErrorMapper, type HttpFailure } from './http-errors.ts'
 import { HttpResponse } from './http-response.ts'
-import {
-  certificateFailure,
-  hopelessNetworkFailure,
-  isTransportFailure,
-} from './network-failure.ts'
+import { finalTransportFailure, isTransportFailure } from './network-failure.ts'
 import { redactUrl } from './redact-url.ts'
 import { backoffDelay, isRetryableStatus, retryAfterMs, sleepTimer } from './retry-policy.ts'
 import { tlsFetch, type HttpTlsOptions } from './tls-fetch.ts'
@@ -254,23 +250,10 @@ export class HttpClient {
           if (total.expired)
             throw fail({ kind: 'network', reason: describe(total.signal.reason), cause: error })
           if (!isTransportFailure(error)) throw error
-          const untrusted = certificateFailure(error)
-          if (untrusted !== undefined)
-            throw fail({
-              kind: 'tls',
-              reason: untrusted.reason,
-              systemCode: untrusted.code,
-              cause: error,
-            })
-          const hopeless = hopelessNetworkFailure(error)
-          // No network, no DNS or nothing listening: another attempt would fail the same way.
-          if (hopeless !== undefined)
-            throw fail({
-              kind: 'unreachable',
-              reason: hopeless.reason,
-              systemCode: hopeless.code,
-              cause: error,
-            })
+          // An untrusted server, no network, no DNS or nothing listening: another attempt would
+          // fail the same way.
+          const final = finalTransportFailure(error)
+          if (final !== undefined) throw fail({ ...final, cause: error })
           last = { reason: describe(error), cause: error }
         } finally {
           deadline.clear()

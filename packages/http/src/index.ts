@@ -5,26 +5,22 @@
  *
  * @module
  */
-export { HttpClient } from './http-client.ts'
-export type { HttpClientOptions, HttpRequest } from './http-client.ts'
-export { httpErrors } from './http-errors.ts'
-export type {
-  HttpErrorMapper,
-  HttpErrorScheme,
-  HttpFailure,
-  HttpFailureKind,
+export { HttpClient, type HttpClientOptions, type HttpRequest } from './http-client.ts'
+export {
+  httpErrors,
+  type HttpErrorMapper,
+  type HttpErrorScheme,
+  type HttpFailure,
+  type HttpFailureKind,
 } from './http-errors.ts'
-export { HttpResponse } from './http-response.ts'
-export type { BodyLimit } from './http-response.ts'
+export { HttpResponse, type BodyLimit } from './http-response.ts'
 export {
   PINNED_CERTIFICATE_MISMATCH,
   certificateFailure,
   hopelessNetworkFailure,
   isTransportFailure,
+  type HopelessNetworkFailure,
 } from './network-failure.ts'
-export type { HopelessNetworkFailure } from './network-failure.ts'
-export { redactUrl } from './redact-url.ts'
-export type { RedactUrlOptions } from './redact-url.ts'
-export { tlsFetch } from './tls-fetch.ts'
-export type { HttpTlsOptions } from './tls-fetch.ts'
+export { redactUrl, type RedactUrlOptions } from './redact-url.ts'
+export { tlsFetch, type HttpTlsOptions } from './tls-fetch.ts'
 export { backoffDelay, isRetryableStatus, retryAfterMs } from './retry-policy.ts'

@@ -3,7 +3,11 @@
  * is not (reported at once); a timeout or a reset connection may be; a bug is never retried.
  */
 import { describe, expect, it } from 'vitest'
-import { hopelessNetworkFailure, isTransportFailure } from './network-failure.ts'
+import {
+  finalTransportFailure,
+  hopelessNetworkFailure,
+  isTransportFailure,
+} from './network-failure.ts'
 
 describe('hopeless network failures', () => {
   it('leaves timeouts and other failures to the retries', () => {
@@ -63,5 +67,29 @@ describe('isTransportFailure', () => {
     ).toBe(false)
     expect(isTransportFailure(new RangeError('out of range'))).toBe(false)
     expect(isTransportFailure('fetch failed')).toBe(false)
+  })
+})
+
+describe('final transport failures', () => {
+  const failed = (code: string, message = 'x'): TypeError =>
+    new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
+
+  it('names an untrusted certificate tls, before anything else', () => {
+    expect(finalTransportFailure(failed('CERT_HAS_EXPIRED', 'certificate has expired'))).toEqual({
+      kind: 'tls',
+      reason: "the server's certificate is not trusted: certificate has expired",
+      systemCode: 'CERT_HAS_EXPIRED',
+    })
+  })
+
+  it('names no DNS or nothing listening unreachable', () => {
+    expect(finalTransportFailure(failed('ECONNREFUSED'))).toMatchObject({
+      kind: 'unreachable',
+      systemCode: 'ECONNREFUSED',
+    })
+  })
+
+  it('leaves a reset connection to the retries', () => {
+    expect(finalTransportFailure(failed('ECONNRESET'))).toBeUndefined()
   })
 })

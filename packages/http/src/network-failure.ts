@@ -127,3 +127,22 @@ export function isTransportFailure(error: unknown): boolean {
     return true
   return systemCodes(error).some((c) => /^E[A-Z]+$/.test(c) || TRANSIENT_UNDICI_CODES.has(c))
 }
+
+/**
+ * A transport failure no other attempt can cure, as the HTTP client reports it: `'tls'` when the
+ * server's certificate is not trusted ({@link certificateFailure}), `'unreachable'` for no
+ * network, no DNS or nothing listening ({@link hopelessNetworkFailure}); undefined otherwise.
+ */
+export function finalTransportFailure(
+  error: unknown,
+):
+  | { readonly kind: 'tls' | 'unreachable'; readonly reason: string; readonly systemCode: string }
+  | undefined {
+  const untrusted = certificateFailure(error)
+  if (untrusted !== undefined)
+    return { kind: 'tls', reason: untrusted.reason, systemCode: untrusted.code }
+  const hopeless = hopelessNetworkFailure(error)
+  if (hopeless !== undefined)
+    return { kind: 'unreachable', reason: hopeless.reason, systemCode: hopeless.code }
+  return undefined
+}

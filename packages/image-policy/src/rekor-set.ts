@@ -37,7 +37,7 @@ import {
   hexToBytes,
 } from '@initguard/core'
 import { base64Member, fail, parseHashedRekordBody, parseJson, type Members } from './rekor-body.ts'
-import type { JsonNode } from './strict-json.ts'
+import { jsonNodeValue, type JsonNode } from './strict-json.ts'
 import type { SigstorePublicKey } from './sigstore-public-key.ts'
 
 /** How far in the future (after `now`) a Rekor `integratedTime` may lie: clock skew. */
@@ -103,22 +103,6 @@ function integerMember(node: JsonNode | undefined, field: string): number {
   return node.value
 }
 
-/** A JSON tree as plain values, for canonicalization. */
-function toPlain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'object':
-      return Object.fromEntries([...node.members].map(([k, v]) => [k, toPlain(v)]))
-    case 'array':
-      return node.items.map(toPlain)
-    case 'null':
-      return null
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return node.value
-  }
-}
-
 /**
  * Verify a cosign Rekor bundle against trusted Rekor keys, and check that its entry names exactly
  * this signature, key or certificate, and payload.
@@ -152,7 +136,7 @@ export function verifyRekorSet(input: RekorSetInput): VerifiedRekorSet {
   // == The SET signature over the canonical Payload, by one of the trusted Rekor keys
   let canonical: Uint8Array
   try {
-    canonical = canonicalizeJsonToBytes(toPlain(payloadNode ?? { kind: 'null' }))
+    canonical = canonicalizeJsonToBytes(jsonNodeValue(payloadNode ?? { kind: 'null' }))
   } catch (cause) {
     throw malformed('Payload cannot be canonicalized', 'Payload', cause)
   }

@@ -18,6 +18,25 @@ export type JsonNode =
 /** How deeply arrays and objects may nest; policy.json needs 6 levels. */
 export const MAX_JSON_DEPTH = 64
 
+/**
+ * A parsed tree as the plain value `JSON.parse` gives (objects in member order), e.g. for
+ * canonicalization.
+ */
+export function jsonNodeValue(node: JsonNode): unknown {
+  switch (node.kind) {
+    case 'object':
+      return Object.fromEntries([...node.members].map(([k, v]) => [k, jsonNodeValue(v)]))
+    case 'array':
+      return node.items.map(jsonNodeValue)
+    case 'null':
+      return null
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return node.value
+  }
+}
+
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 
 /**
@@ -69,6 +88,23 @@ class StrictJsonReader {
   expect(literal: string): void {
     if (!this.text.startsWith(literal, this.#pos)) this.fail(`expected ${JSON.stringify(literal)}`)
     this.#pos += literal.length
+  }
+  /** Right after `{` or `[`: past `close` and true when it follows at once (an empty value). */
+  #closes(close: '}' | ']'): boolean {
+    this.skipWhitespace()
+    if (this.text[this.#pos] !== close) return false
+    this.#pos++
+    return true
+  }
+  /** After a member or item: past a comma and true, or past `close` and false; else it fails. */
+  #separated(close: '}' | ']'): boolean {
+    this.skipWhitespace()
+    if (this.text[this.#pos] === ',') {
+      this.#pos++
+      return true
+    }
+    this.expect(close)
+    return false
   }
 
   string(): string {
@@ -143,12 +179,8 @@ class StrictJsonReader {
       case '{': {
         this.#pos++
         const members = new Map<string, JsonNode>()
-        this.skipWhitespace()
-        if (this.text[this.#pos] === '}') {
-          this.#pos++
-          return { kind: 'object', members }
-        }
-        for (;;) {
+        if (this.#closes('}')) return { kind: 'object', members }
+        do {
           this.skipWhitespace()
           const keyOffset = this.#pos
           const key = this.string()
@@ -166,33 +198,16 @@ class StrictJsonReader {
           this.skipWhitespace()
           this.expect(':')
           members.set(key, this.value(memberPath, depth + 1))
-          this.skipWhitespace()
-          if (this.text[this.#pos] === ',') {
-            this.#pos++
-            continue
-          }
-          this.expect('}')
-          return { kind: 'object', members }
-        }
+        } while (this.#separated('}'))
+        return { kind: 'object', members }
       }
       case '[': {
         this.#pos++
         const items: JsonNode[] = []
-        this.skipWhitespace()
-        if (this.text[this.#pos] === ']') {
-          this.#pos++
-          return { kind: 'array', items }
-        }
-        for (;;) {
-          items.push(this.value(`${path}[${items.length}]`, depth + 1))
-          this.skipWhitespace()
-          if (this.text[this.#pos] === ',') {
-            this.#pos++
-            continue
-          }
-          this.expect(']')
-          return { kind: 'array', items }
-        }
+        if (this.#closes(']')) return { kind: 'array', items }
+        do items.push(this.value(`${path}[${items.length}]`, depth + 1))
+        while (this.#separated(']'))
+        return { kind: 'array', items }
       }
       case '"':
         return { kind: 'string', value: this.string() }

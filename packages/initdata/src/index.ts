@@ -13,10 +13,14 @@ export {
   DIGEST_LENGTHS,
   isInitdataAlgorithm,
   hashBytes,
+  type InitdataAlgorithm,
 } from './algorithms.ts'
-export type { InitdataAlgorithm } from './algorithms.ts'
-export { INITDATA_VERSION, WELL_KNOWN_DATA_KEYS, parseInitdata } from './document.ts'
-export type { InitdataDocument } from './document.ts'
+export {
+  INITDATA_VERSION,
+  WELL_KNOWN_DATA_KEYS,
+  parseInitdata,
+  type InitdataDocument,
+} from './document.ts'
 export {
   TEE_KINDS,
   TEE_FIELDS,
@@ -25,23 +29,26 @@ export {
   expectedPcr8,
   bindingFor,
   bestAlgorithmFor,
+  type TeeKind,
+  type TeeField,
+  type TeeBinding,
 } from './tee-binding.ts'
-export type { TeeKind, TeeField, TeeBinding } from './tee-binding.ts'
 export { checkBinding, initdataBindingFailure } from './binding-check.ts'
-export { explainBinding } from './explain.ts'
-export type { ExplainFinding, ExplainReport } from './explain.ts'
-export { renderInitdata } from './render.ts'
-export type { InitdataParts } from './render.ts'
-export { DEFAULT_MAX_DOCUMENT_SIZE, gzip, gunzip } from './gzip.ts'
-export type { GunzipOptions } from './gzip.ts'
+export { explainBinding, type ExplainFinding, type ExplainReport } from './explain.ts'
+export { renderInitdata, type InitdataParts } from './render.ts'
+export { DEFAULT_MAX_DOCUMENT_SIZE, gzip, gunzip, type GunzipOptions } from './gzip.ts'
 export {
   KATA_INITDATA_ANNOTATION,
   encodeAnnotation,
   decodeAnnotation,
   qemuPropertyFor,
+  type DecodeAnnotationOptions,
+  type QemuProperty,
 } from './kata.ts'
-export type { DecodeAnnotationOptions, QemuProperty } from './kata.ts'
-export { INITDATA_IMAGE_MAGIC, buildInitdataImage, readInitdataImage } from './block-image.ts'
-export type { ReadImageOptions } from './block-image.ts'
-export { isTomlTable, parseConfigToml } from './toml-table.ts'
-export type { ConfigTomlError, TomlTable } from './toml-table.ts'
+export {
+  INITDATA_IMAGE_MAGIC,
+  buildInitdataImage,
+  readInitdataImage,
+  type ReadImageOptions,
+} from './block-image.ts'
+export { isTomlTable, parseConfigToml, type ConfigTomlError, type TomlTable } from './toml-table.ts'

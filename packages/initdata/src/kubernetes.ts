@@ -5,12 +5,12 @@
  *
  * @module
  */
-export { annotatePodTemplates } from './kubernetes-annotation.ts'
-export { MAX_ANNOTATIONS_SIZE } from './kubernetes-annotation-validation.ts'
-export type {
-  PodAnnotation,
-  PlacementAction,
-  AnnotationPlacement,
-  SkippedDocument,
-  AnnotatePodTemplatesResult,
+export {
+  annotatePodTemplates,
+  type PodAnnotation,
+  type PlacementAction,
+  type AnnotationPlacement,
+  type SkippedDocument,
+  type AnnotatePodTemplatesResult,
 } from './kubernetes-annotation.ts'
+export { MAX_ANNOTATIONS_SIZE } from './kubernetes-annotation-validation.ts'

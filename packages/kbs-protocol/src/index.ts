@@ -11,21 +11,19 @@ export {
   KBS_SESSION_COOKIE,
   KBS_SUPPORTED_TEES,
   KBS_TYPES_TEE_NAMES,
-} from './messages.ts'
-export type {
-  KbsTee,
-  KbsRequest,
-  KbsChallenge,
-  EcTeePublicJwk,
-  RsaTeePublicJwk,
-  TeePublicJwk,
-  KbsInitData,
-  KbsRuntimeData,
-  KbsTeeEvidence,
-  KbsAttestation,
-  KbsAttestationToken,
-  KbsResourceJwe,
-  KbsErrorBody,
+  type KbsTee,
+  type KbsRequest,
+  type KbsChallenge,
+  type EcTeePublicJwk,
+  type RsaTeePublicJwk,
+  type TeePublicJwk,
+  type KbsInitData,
+  type KbsRuntimeData,
+  type KbsTeeEvidence,
+  type KbsAttestation,
+  type KbsAttestationToken,
+  type KbsResourceJwe,
+  type KbsErrorBody,
 } from './messages.ts'
 export {
   parseKbsRequest,
@@ -43,11 +41,24 @@ export {
   RSA_MAX_MODULUS_BITS,
   type CheckedTeeKey,
 } from './tee-public-jwk.ts'
-export { REPORT_DATA_LENGTH, runtimeDataDigest, expectedReportData } from './report-data-binding.ts'
-export type { RuntimeDataToBind } from './report-data-binding.ts'
-export { TEE_KEY_KINDS, generateTeeKeyPair, teePublicJwkOf } from './tee-key.ts'
-export type { TeeKeyKind, TeeKeyPair } from './tee-key.ts'
+export {
+  REPORT_DATA_LENGTH,
+  runtimeDataDigest,
+  expectedReportData,
+  type RuntimeDataToBind,
+} from './report-data-binding.ts'
+export {
+  TEE_KEY_KINDS,
+  generateTeeKeyPair,
+  teePublicJwkOf,
+  type TeeKeyKind,
+  type TeeKeyPair,
+} from './tee-key.ts'
 export { RESOURCE_JWE_ENC, sealResource, openResource } from './resource-jwe.ts'
-export { KbsClient } from './client.ts'
-export type { KbsClientOptions, KbsAttestOptions, KbsSession } from './client.ts'
+export {
+  KbsClient,
+  type KbsClientOptions,
+  type KbsAttestOptions,
+  type KbsSession,
+} from './client.ts'
 export { resourcePath } from './client-responses.ts'

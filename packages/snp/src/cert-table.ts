@@ -12,7 +12,7 @@
  * @see AMD SEV-SNP GHCB specification (56421), "SNP Extended Guest Request"; verifiers.md §1.7
  * @module
  */
-import { ByteReader, MalformedInputError, UsageError } from '@initguard/core'
+import { ByteReader, MalformedInputError, UsageError, requireUint8Array } from '@initguard/core'
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.ts'
 
 /** What a certificate-table entry holds, by its GUID; `'other'` for a GUID not listed here. */
@@ -142,16 +142,7 @@ interface RawEntry {
  * @throws {@link UsageError} `ERR_SNP_INPUT_TYPE` when `bytes` is not a `Uint8Array`.
  */
 export function parseCertTable(bytes: Uint8Array): CertTableEntry[] {
-  const input: unknown = bytes
-  if (!(input instanceof Uint8Array)) {
-    throw new UsageError(
-      'ERR_SNP_INPUT_TYPE',
-      'an SNP certificate table must be given as a Uint8Array',
-      {
-        details: { type: typeof input },
-      },
-    )
-  }
+  const input = requireUint8Array(bytes, 'ERR_SNP_INPUT_TYPE', 'an SNP certificate table')
   const reader = new ByteReader(input, { name: 'SNP certificate table' })
   const entries: RawEntry[] = []
   for (let at = 0; ; at += ENTRY_SIZE) {
@@ -265,16 +256,7 @@ export function parseCertTable(bytes: Uint8Array): CertTableEntry[] {
  * @throws {@link UsageError} `ERR_SNP_INPUT_TYPE` when `bytes` is not a `Uint8Array`.
  */
 export function parseExtendedReport(bytes: Uint8Array): ExtendedReport {
-  const input: unknown = bytes
-  if (!(input instanceof Uint8Array)) {
-    throw new UsageError(
-      'ERR_SNP_INPUT_TYPE',
-      'an SNP extended report must be given as a Uint8Array',
-      {
-        details: { type: typeof input },
-      },
-    )
-  }
+  const input = requireUint8Array(bytes, 'ERR_SNP_INPUT_TYPE', 'an SNP extended report')
   if (input.length < SNP_REPORT_SIZE) {
     throw new MalformedInputError(
       'ERR_SNP_REPORT_TRUNCATED',

@@ -8,15 +8,13 @@ export {
   SNP_REPORT_SIZE,
   SNP_SIGNED_SIZE,
   SNP_SIGNATURE_ALGORITHM_ECDSA_P384_SHA384,
-} from './report.ts'
-export type {
-  SnpReport,
-  SnpReportLayout,
-  SnpGuestPolicy,
-  SnpPlatformInfo,
-  SnpSignerInfo,
-  SnpSigningKey,
-  SnpReportSignature,
+  type SnpReport,
+  type SnpReportLayout,
+  type SnpGuestPolicy,
+  type SnpPlatformInfo,
+  type SnpSignerInfo,
+  type SnpSigningKey,
+  type SnpReportSignature,
 } from './report.ts'
 export {
   decodeTcbVersion,
@@ -25,56 +23,70 @@ export {
   productFromCpuid,
   productFromName,
   SNP_PRODUCTS,
+  type SnpProduct,
+  type TcbComponents,
+  type TcbVersion,
 } from './tcb.ts'
-export type { SnpProduct, TcbComponents, TcbVersion } from './tcb.ts'
 export {
   parseCertTable,
   parseExtendedReport,
   buildCertTable,
   CERT_TABLE_GUIDS,
+  type CertTableKind,
+  type KnownCertTableKind,
+  type CertTableEntry,
+  type CertTableEntryInput,
+  type ExtendedReport,
 } from './cert-table.ts'
-export type {
-  CertTableKind,
-  KnownCertTableKind,
-  CertTableEntry,
-  CertTableEntryInput,
-  ExtendedReport,
-} from './cert-table.ts'
-export { parseTrusteeSnpEvidence } from './trustee-evidence.ts'
-export { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
-export type {
-  TrusteeSnpEvidence,
-  TrusteeSnpEvidenceJson,
-  TrusteeAttestationReportJson,
-  TrusteeTcbJson,
-  TrusteeVersionJson,
-  TrusteeCertTypeJson,
-  TrusteeCertTableEntryJson,
-  SnpReportToTrusteeJsonOptions,
+export {
+  parseTrusteeSnpEvidence,
+  type TrusteeSnpEvidence,
+  type TrusteeSnpEvidenceJson,
+  type TrusteeAttestationReportJson,
+  type TrusteeTcbJson,
+  type TrusteeVersionJson,
+  type TrusteeCertTypeJson,
+  type TrusteeCertTableEntryJson,
+  type SnpReportToTrusteeJsonOptions,
 } from './trustee-evidence.ts'
+export { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 
 // Verification: certificates, the chain to the pinned AMD roots, the report signature, appraisal
 // and claims.
-export { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
-export type { AmdRootSet } from './amd-roots.ts'
-export { parseAmdCertificate, parsePemBundle } from './amd-certificate.ts'
-export type { AmdCertificate, AmdKeyExtensions } from './amd-certificate.ts'
-export { verifyAmdChain } from './amd-chain.ts'
-export type {
-  ChainCertificates,
-  EndorsementKind,
-  SnpTrustAnchors,
-  VerifiedChain,
+export { AMD_PRODUCTION_ROOTS, type AmdRootSet } from './amd-roots.ts'
+export {
+  parseAmdCertificate,
+  parsePemBundle,
+  type AmdCertificate,
+  type AmdKeyExtensions,
+} from './amd-certificate.ts'
+export {
+  verifyAmdChain,
+  type ChainCertificates,
+  type EndorsementKind,
+  type SnpTrustAnchors,
+  type VerifiedChain,
 } from './amd-chain.ts'
 export { verifySnpReportSignature } from './report-signature.ts'
 export { checkEndorsement } from './endorsement-checks.ts'
-export { appraiseSnpReport, appraisalFailures, checkSnpAppraisalPolicy } from './appraisal.ts'
-export type { SnpAppraisalPolicy } from './appraisal.ts'
-export { snpClaims } from './claims.ts'
-export type { SnpClaims, TcbClaims } from './claims.ts'
-export { AMD_PRODUCTION_ANCHORS, SnpVerifierCache, verifySnpEvidence } from './verify.ts'
-export type { SnpEvidence, SnpVerification, SnpVerifyOptions } from './verify.ts'
-export { parseSnpEvidence } from './evidence-format.ts'
-export type { DetectedSnpEvidence, SnpEvidenceFormat } from './evidence-format.ts'
-export { checkAmdCrl, parseAmdCrl } from './amd-crl.ts'
-export type { AmdCrl } from './amd-crl.ts'
+export {
+  appraiseSnpReport,
+  appraisalFailures,
+  checkSnpAppraisalPolicy,
+  type SnpAppraisalPolicy,
+} from './appraisal.ts'
+export { snpClaims, type SnpClaims, type TcbClaims } from './claims.ts'
+export {
+  AMD_PRODUCTION_ANCHORS,
+  SnpVerifierCache,
+  verifySnpEvidence,
+  type SnpEvidence,
+  type SnpVerification,
+  type SnpVerifyOptions,
+} from './verify.ts'
+export {
+  parseSnpEvidence,
+  type DetectedSnpEvidence,
+  type SnpEvidenceFormat,
+} from './evidence-format.ts'
+export { checkAmdCrl, parseAmdCrl, type AmdCrl } from './amd-crl.ts'

@@ -5,11 +5,13 @@
  *
  * @module
  */
-export { parseSnpReport } from './report.ts'
-export type { SnpReport } from './report.ts'
-export { CERT_TABLE_GUIDS, parseCertTable } from './cert-table.ts'
-export type { CertTableEntry, KnownCertTableKind } from './cert-table.ts'
-export { parseTrusteeSnpEvidence } from './trustee-evidence.ts'
-export type { TrusteeSnpEvidenceJson } from './trustee-evidence.ts'
+export { parseSnpReport, type SnpReport } from './report.ts'
+export {
+  CERT_TABLE_GUIDS,
+  parseCertTable,
+  type CertTableEntry,
+  type KnownCertTableKind,
+} from './cert-table.ts'
+export { parseTrusteeSnpEvidence, type TrusteeSnpEvidenceJson } from './trustee-evidence.ts'
 export { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 export { parseAmdCertificate } from './amd-certificate.ts'

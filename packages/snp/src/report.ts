@@ -9,7 +9,7 @@
  * @see AMD SEV-SNP ABI specification (56860), ATTESTATION_REPORT; verifiers.md §1.1, §1.2
  * @module
  */
-import { ByteReader, MalformedInputError, UsageError, bitFlagDecoder } from '@initguard/core'
+import { ByteReader, MalformedInputError, bitFlagDecoder, requireUint8Array } from '@initguard/core'
 
 /** Size of an ATTESTATION_REPORT in bytes. */
 export const SNP_REPORT_SIZE = 0x4a0
@@ -428,12 +428,7 @@ function isAllZero(bytes: Uint8Array): boolean {
  * @see AMD SEV-SNP ABI specification (56860), Table "ATTESTATION_REPORT Structure"
  */
 export function parseSnpReport(bytes: Uint8Array): SnpReport {
-  const input: unknown = bytes
-  if (!(input instanceof Uint8Array)) {
-    throw new UsageError('ERR_SNP_INPUT_TYPE', 'an SNP report must be given as a Uint8Array', {
-      details: { type: typeof input },
-    })
-  }
+  const input = requireUint8Array(bytes, 'ERR_SNP_INPUT_TYPE', 'an SNP report')
   if (input.length < SNP_REPORT_SIZE) {
     throw new MalformedInputError(
       'ERR_SNP_REPORT_TRUNCATED',

@@ -1,7 +1,13 @@
 // Parsing: DCAP quotes (SGX v3, SGX/TDX v4 and v5), their bodies and signature data, the
 // TDREPORT, bitfields, and the SGX extension of PCK certificates.
-export { parseDcapQuote, DCAP_QUOTE_BODY_TYPE } from './quote.ts'
-export type { DcapQuote, DcapQuoteBody, DcapQuoteBodyDescriptor, SgxQuoteBody } from './quote.ts'
+export {
+  parseDcapQuote,
+  DCAP_QUOTE_BODY_TYPE,
+  type DcapQuote,
+  type DcapQuoteBody,
+  type DcapQuoteBodyDescriptor,
+  type SgxQuoteBody,
+} from './quote.ts'
 export {
   parseDcapQuoteHeader,
   DCAP_QUOTE_HEADER_SIZE,
@@ -9,40 +15,56 @@ export {
   DCAP_TEE_TYPE_TDX,
   DCAP_ATTESTATION_KEY_ECDSA_P256,
   INTEL_QE_VENDOR_ID,
+  type DcapQuoteHeader,
+  type DcapTee,
 } from './quote-header.ts'
-export type { DcapQuoteHeader, DcapTee } from './quote-header.ts'
 export {
   parseTdQuoteBody,
   TD_REPORT_BODY_10_SIZE,
   TD_REPORT_BODY_15_SIZE,
+  type TdQuoteBody,
+  type TdQuoteBody10,
+  type TdQuoteBody15,
+  type TdQuoteBodyFields,
+  type TdQuoteBodyKind,
 } from './td-quote-body.ts'
-export type {
-  TdQuoteBody,
-  TdQuoteBody10,
-  TdQuoteBody15,
-  TdQuoteBodyFields,
-  TdQuoteBodyKind,
-} from './td-quote-body.ts'
-export { parseSgxEnclaveReport, SGX_REPORT_BODY_SIZE } from './enclave-report.ts'
-export type { SgxEnclaveReport } from './enclave-report.ts'
+export {
+  parseSgxEnclaveReport,
+  SGX_REPORT_BODY_SIZE,
+  type SgxEnclaveReport,
+} from './enclave-report.ts'
 export type {
   QuoteSignatureData,
   QuoteSignatureLayout,
   QeReportCertificationData,
   CertificationData,
 } from './quote-signature.ts'
-export { parsePckCertChainPem, CERTIFICATION_DATA_TYPE } from './certification-data.ts'
-export type {
-  PckCertificationData,
-  PckCertChainData,
-  UnresolvedCertificationData,
-  UnresolvedCertificationDataType,
-  PemCertificate,
+export {
+  parsePckCertChainPem,
+  CERTIFICATION_DATA_TYPE,
+  type PckCertificationData,
+  type PckCertChainData,
+  type UnresolvedCertificationData,
+  type UnresolvedCertificationDataType,
+  type PemCertificate,
 } from './certification-data.ts'
-export { decodeTdAttributes, decodeXsaveFeatures, decodeSgxAttributes } from './attributes.ts'
-export type { TdAttributes, XsaveFeatures, SgxAttributes } from './attributes.ts'
-export { parseTdReport, TDREPORT_SIZE, TDREPORT_TYPE_TDX } from './tdreport.ts'
-export type { TdReport, TdReportType, TdReportTeeTcbInfo, TdReportTdInfo } from './tdreport.ts'
+export {
+  decodeTdAttributes,
+  decodeXsaveFeatures,
+  decodeSgxAttributes,
+  type TdAttributes,
+  type XsaveFeatures,
+  type SgxAttributes,
+} from './attributes.ts'
+export {
+  parseTdReport,
+  TDREPORT_SIZE,
+  TDREPORT_TYPE_TDX,
+  type TdReport,
+  type TdReportType,
+  type TdReportTeeTcbInfo,
+  type TdReportTdInfo,
+} from './tdreport.ts'
 export type { TdMeasurements } from './td-measurements.ts'
 export {
   parsePckCertificate,
@@ -51,88 +73,108 @@ export {
   SGX_EXTENSION_OID,
   PCK_PLATFORM_CA_CN,
   PCK_PROCESSOR_CA_CN,
-} from './pck-extensions.ts'
-export type {
-  PckCertificateInfo,
-  PckIssuerCa,
-  SgxPckExtensions,
-  SgxPckTcb,
-  SgxPlatformConfiguration,
-  SgxType,
+  type PckCertificateInfo,
+  type PckIssuerCa,
+  type SgxPckExtensions,
+  type SgxPckTcb,
+  type SgxPlatformConfiguration,
+  type SgxType,
 } from './pck-extensions.ts'
 export {
   INTEL_SGX_ROOT_CA_PEM,
   INTEL_SGX_ROOT_CA_SHA256,
   INTEL_PRODUCTION_ANCHOR,
+  type IntelTrustAnchor,
 } from './intel-roots.ts'
-export type { IntelTrustAnchor } from './intel-roots.ts'
 export {
   ECDSA_WITH_SHA256,
   serialKey,
   parseCollateralCertificate,
   parseCollateralCertificates,
+  type CollateralCertificate,
 } from './collateral-certs.ts'
-export type { CollateralCertificate } from './collateral-certs.ts'
-export { parseX509Crl, isSerialRevoked, verifyCrlSignature } from './crl.ts'
-export type { X509Crl } from './crl.ts'
-export { TCB_LEVEL_STATUSES, compareTcbLevels, parseTcbInfo } from './tcb-info.ts'
-export type {
-  TcbLevelStatus,
-  TdxModuleTcbStatus,
-  TcbLevel,
-  TdxModule,
-  TdxModuleTcbLevel,
-  TdxModuleIdentity,
-  TcbInfo,
+export { parseX509Crl, isSerialRevoked, verifyCrlSignature, type X509Crl } from './crl.ts'
+export {
+  TCB_LEVEL_STATUSES,
+  compareTcbLevels,
+  parseTcbInfo,
+  type TcbLevelStatus,
+  type TdxModuleTcbStatus,
+  type TcbLevel,
+  type TdxModule,
+  type TdxModuleTcbLevel,
+  type TdxModuleIdentity,
+  type TcbInfo,
 } from './tcb-info.ts'
-export { parseQeIdentity } from './qe-identity.ts'
-export type { QeIdentityTcbStatus, QeTcbLevel, QeIdentity } from './qe-identity.ts'
-export { parseCollateralJson, collateralToJson, collateralDigest } from './collateral.ts'
-export type { DcapCollateral } from './collateral.ts'
+export {
+  parseQeIdentity,
+  type QeIdentityTcbStatus,
+  type QeTcbLevel,
+  type QeIdentity,
+} from './qe-identity.ts'
+export {
+  parseCollateralJson,
+  collateralToJson,
+  collateralDigest,
+  type DcapCollateral,
+} from './collateral.ts'
 export {
   PCS_ISSUER_CHAIN_HEADERS,
   parsePcsTcbInfoResponse,
   parsePcsQeIdentityResponse,
   decodeIssuerChainHeader,
   collateralFromPcs,
+  type PcsSignedJson,
+  type PcsResponse,
+  type PcsCollateralResponses,
 } from './pcs-response.ts'
-export type { PcsSignedJson, PcsResponse, PcsCollateralResponses } from './pcs-response.ts'
-export { CollateralCache, verifyCollateral } from './collateral-verify.ts'
-export type { VerifyCollateralOptions, VerifiedCollateral } from './collateral-verify.ts'
-export { evaluateTdxModule, evaluateQeIdentity } from './tcb-identity.ts'
-export type {
-  QeTcbStatus,
-  TdxModuleStatus,
-  TdReportTcb,
-  QeReportTcb,
-  TdxModuleEvaluation,
-  QeEvaluation,
+export {
+  CollateralCache,
+  verifyCollateral,
+  type VerifyCollateralOptions,
+  type VerifiedCollateral,
+} from './collateral-verify.ts'
+export {
+  evaluateTdxModule,
+  evaluateQeIdentity,
+  type QeTcbStatus,
+  type TdxModuleStatus,
+  type TdReportTcb,
+  type QeReportTcb,
+  type TdxModuleEvaluation,
+  type QeEvaluation,
 } from './tcb-identity.ts'
 export {
   matchSgxTcbLevel,
   matchTdxTcbLevel,
   convergeTcbStatus,
   evaluateTcbStatus,
+  type TcbStatus,
+  type PckTcb,
+  type TcbStatusInput,
+  type TcbEvaluation,
 } from './tcb-status.ts'
-export type { TcbStatus, PckTcb, TcbStatusInput, TcbEvaluation } from './tcb-status.ts'
 
 // Verification: the PCK chain, the quote pipeline, appraisal and claims; evidence forms.
-export { PCK_CERTIFICATE_CN, verifyPckChain } from './pck-chain.ts'
-export type { VerifiedPckChain } from './pck-chain.ts'
-export { QuoteVerifierCache, verifyDcapQuote } from './verify-quote.ts'
-export type { QuoteVerification, QuoteVerifyOptions } from './verify-quote.ts'
+export { PCK_CERTIFICATE_CN, verifyPckChain, type VerifiedPckChain } from './pck-chain.ts'
+export {
+  QuoteVerifierCache,
+  verifyDcapQuote,
+  type QuoteVerification,
+  type QuoteVerifyOptions,
+} from './verify-quote.ts'
 export {
   acceptedStatuses,
   appraiseQuote,
   checkQuoteAppraisalPolicy,
   quoteAppraisalFailures,
+  type QuoteAppraisalPolicy,
 } from './quote-appraisal.ts'
-export type { QuoteAppraisalPolicy } from './quote-appraisal.ts'
-export { quoteBodyClaims, quoteClaims } from './quote-claims.ts'
-export type { QuoteClaims } from './quote-claims.ts'
+export { quoteBodyClaims, quoteClaims, type QuoteClaims } from './quote-claims.ts'
 export {
   looksLikeDcapQuote,
   parseDcapEvidence,
   parseTrusteeDcapEvidence,
+  type DcapEvidence,
+  type DcapEvidenceFormat,
 } from './evidence-format.ts'
-export type { DcapEvidence, DcapEvidenceFormat } from './evidence-format.ts'

@@ -6,7 +6,7 @@
  * @internal nothing here is exported from the package.
  * @module
  */
-import { MalformedInputError, UsageError } from '@initguard/core'
+import { MalformedInputError, requireUint8Array } from '@initguard/core'
 import type { ByteReader, ErrorDetails } from '@initguard/core'
 
 /** What the quote parsers call their input in messages. */
@@ -32,12 +32,7 @@ function plural(n: number, word: string): string {
  * @throws {@link UsageError} `ERR_TDX_INPUT_TYPE`.
  */
 export function requireBytes(input: unknown, what: string): Uint8Array {
-  if (!(input instanceof Uint8Array)) {
-    throw new UsageError('ERR_TDX_INPUT_TYPE', `${what} must be given as a Uint8Array`, {
-      details: { what, type: input === null ? 'null' : typeof input },
-    })
-  }
-  return input
+  return requireUint8Array(input, 'ERR_TDX_INPUT_TYPE', what)
 }
 
 /** A coded {@link MalformedInputError} about the quote, with the standard hint for its code. */

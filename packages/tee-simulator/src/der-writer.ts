@@ -345,6 +345,27 @@ function checkDate(date: Date, type: string): void {
   }
 }
 
+/** The UTC year of a valid `date` inside the years `type` can express; `hint` says what instead. */
+function yearOf(
+  date: Date,
+  type: string,
+  years: readonly [first: number, last: number],
+  hint?: string,
+): number {
+  checkDate(date, type)
+  const year = date.getUTCFullYear()
+  const [first, last] = years
+  if (year < first || year > last) {
+    throw usage(
+      'ERR_DER_WRITE_TIME_INVALID',
+      `${type} covers years ${first} to ${last} only (got year ${year})`,
+      { type, year },
+      hint,
+    )
+  }
+  return year
+}
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0')
 }
@@ -367,16 +388,12 @@ function timeDigits(date: Date): string {
  *   milliseconds (UTCTime has no fraction).
  */
 export function derUtcTime(date: Date): Uint8Array {
-  checkDate(date, 'UTCTime')
-  const year = date.getUTCFullYear()
-  if (year < 1950 || year > 2049) {
-    throw usage(
-      'ERR_DER_WRITE_TIME_INVALID',
-      `UTCTime covers 1950 to 2049 only (got year ${year})`,
-      { type: 'UTCTime', year },
-      'use derGeneralizedTime, or derTime which picks the type by the RFC 5280 rule',
-    )
-  }
+  const year = yearOf(
+    date,
+    'UTCTime',
+    [1950, 2049],
+    'use derGeneralizedTime, or derTime which picks the type by the RFC 5280 rule',
+  )
   if (date.getUTCMilliseconds() !== 0) {
     throw usage(
       'ERR_DER_WRITE_TIME_INVALID',
@@ -398,15 +415,7 @@ export function derUtcTime(date: Date): Uint8Array {
  *   0–9999.
  */
 export function derGeneralizedTime(date: Date): Uint8Array {
-  checkDate(date, 'GeneralizedTime')
-  const year = date.getUTCFullYear()
-  if (year < 0 || year > 9999) {
-    throw usage(
-      'ERR_DER_WRITE_TIME_INVALID',
-      `GeneralizedTime covers years 0 to 9999 only (got year ${year})`,
-      { type: 'GeneralizedTime', year },
-    )
-  }
+  const year = yearOf(date, 'GeneralizedTime', [0, 9999])
   const ms = date.getUTCMilliseconds()
   const fraction = ms === 0 ? '' : `.${pad(ms, 3).replace(/0+$/, '')}`
   const text = pad(year, 4) + timeDigits(date) + fraction + 'Z'

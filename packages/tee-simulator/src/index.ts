@@ -37,8 +37,8 @@ export {
   derSetOf,
   derExplicit,
   derImplicit,
+  type DerWriteTag,
 } from './der-writer.ts'
-export type { DerWriteTag } from './der-writer.ts'
 export {
   X509_NAME_OID,
   X509_EXTENSION_OID,
@@ -58,29 +58,29 @@ export {
   buildX509Certificate,
   derToPem,
   signTbs,
+  type X509StringType,
+  type X509NameAttribute,
+  type X509Name,
+  type X509Extension,
+  type X509SignatureAlgorithm,
+  type SignatureAlgorithmOptions,
+  type X509CertificateFields,
+  type BasicConstraintsOptions,
+  type KeyUsageBit,
 } from './x509-builder.ts'
-export type {
-  X509StringType,
-  X509NameAttribute,
-  X509Name,
-  X509Extension,
-  X509SignatureAlgorithm,
-  SignatureAlgorithmOptions,
-  X509CertificateFields,
-  BasicConstraintsOptions,
-  KeyUsageBit,
-} from './x509-builder.ts'
-export { AMD_EXTENSION_OID, amdName, createAmdTestPki } from './amd-pki.ts'
-export type {
-  AmdProduct,
-  SnpTcbParts,
-  TestKeyPair,
-  AmdTestCertificate,
-  AmdTestPkiOptions,
-  AmdLeafOptions,
-  IssueVcekOptions,
-  IssueVlekOptions,
-  AmdTestPki,
+export {
+  AMD_EXTENSION_OID,
+  amdName,
+  createAmdTestPki,
+  type AmdProduct,
+  type SnpTcbParts,
+  type TestKeyPair,
+  type AmdTestCertificate,
+  type AmdTestPkiOptions,
+  type AmdLeafOptions,
+  type IssueVcekOptions,
+  type IssueVlekOptions,
+  type AmdTestPki,
 } from './amd-pki.ts'
 export {
   SNP_REPORT_SIZE,
@@ -91,16 +91,19 @@ export {
   signSnpReport,
   snpReportSignatureP1363,
   buildSnpReport,
+  type SnpKeySelect,
+  type SnpFirmwareVersion,
+  type SnpReportPatch,
+  type SnpReportFieldValues,
+  type SnpReportFields,
 } from './snp-report-builder.ts'
-export type {
-  SnpKeySelect,
-  SnpFirmwareVersion,
-  SnpReportPatch,
-  SnpReportFieldValues,
-  SnpReportFields,
-} from './snp-report-builder.ts'
-export { buildX509Crl, encodeCrlNumber, encodeCrlReason } from './crl-builder.ts'
-export type { X509CrlFields, RevokedCertificate } from './crl-builder.ts'
+export {
+  buildX509Crl,
+  encodeCrlNumber,
+  encodeCrlReason,
+  type X509CrlFields,
+  type RevokedCertificate,
+} from './crl-builder.ts'
 export {
   INTEL_CRL_URL,
   INTEL_COMMON_NAME,
@@ -109,22 +112,20 @@ export {
   intelName,
   intelCertificateExtensions,
   encodeSgxPckExtension,
+  type SgxPlatformConfigurationFields,
+  type PckTcbFields,
+  type SgxPckExtensionFields,
 } from './intel-cert-profile.ts'
-export type {
-  SgxPlatformConfigurationFields,
-  PckTcbFields,
-  SgxPckExtensionFields,
-} from './intel-cert-profile.ts'
-export { createIntelTestPki } from './intel-pki.ts'
-export type {
-  IntelPckCa,
-  IntelTestCertificate,
-  IntelPckCertificate,
-  IntelTestPkiOptions,
-  IssuePckOptions,
-  IntelRevocation,
-  IntelCrlOptions,
-  IntelTestPki,
+export {
+  createIntelTestPki,
+  type IntelPckCa,
+  type IntelTestCertificate,
+  type IntelPckCertificate,
+  type IntelTestPkiOptions,
+  type IssuePckOptions,
+  type IntelRevocation,
+  type IntelCrlOptions,
+  type IntelTestPki,
 } from './intel-pki.ts'
 export {
   DCAP_HEADER_SIZE,
@@ -138,19 +139,18 @@ export {
   defaultTdReportBodyFields,
   defaultSgxEnclaveFields,
   defaultQeReportFields,
+  type SgxReportFieldValues,
+  type TdReportBodyFieldValues,
+  type DcapHeaderFields,
 } from './dcap-report-encoder.ts'
-export type {
-  SgxReportFieldValues,
-  TdReportBodyFieldValues,
-  DcapHeaderFields,
-} from './dcap-report-encoder.ts'
-export { buildTdxQuote, buildSgxQuote } from './dcap-quote-builder.ts'
-export type {
-  DcapQuoteSigner,
-  DcapQuoteCorruption,
-  DcapQuoteOptions,
-  TdxQuoteFields,
-  SgxQuoteFields,
+export {
+  buildTdxQuote,
+  buildSgxQuote,
+  type DcapQuoteSigner,
+  type DcapQuoteCorruption,
+  type DcapQuoteOptions,
+  type TdxQuoteFields,
+  type SgxQuoteFields,
 } from './dcap-quote-builder.ts'
 export {
   defaultTcbInfoFields,
@@ -159,19 +159,21 @@ export {
   encodeTcbInfoJson,
   encodeTcbInfoV2Json,
   encodeQeIdentityJson,
+  type TcbComponentFields,
+  type TcbLevelFields,
+  type IsvSvnLevelFields,
+  type TdxModuleFields,
+  type TdxModuleIdentityFields,
+  type TcbInfoFields,
+  type TcbInfoV2Fields,
+  type QeIdentityFields,
 } from './dcap-collateral-json.ts'
-export type {
-  TcbComponentFields,
-  TcbLevelFields,
-  IsvSvnLevelFields,
-  TdxModuleFields,
-  TdxModuleIdentityFields,
-  TcbInfoFields,
-  TcbInfoV2Fields,
-  QeIdentityFields,
-} from './dcap-collateral-json.ts'
-export { signCollateralText, buildDcapCollateral } from './dcap-collateral-builder.ts'
-export type { DcapCollateralCorruption, DcapCollateralOptions } from './dcap-collateral-builder.ts'
+export {
+  signCollateralText,
+  buildDcapCollateral,
+  type DcapCollateralCorruption,
+  type DcapCollateralOptions,
+} from './dcap-collateral-builder.ts'
 export {
   COSIGN_ANNOTATION,
   generateSigstoreKeyPair,
@@ -183,32 +185,29 @@ export {
   buildRekorBundle,
   buildCosignSignature,
   encodeDirSigstoreSignature,
+  type SigstoreKeyAlgorithm,
+  type RekorTestLog,
+  type HashedRekordFields,
+  type RekorBundleOptions,
+  type CosignSignatureOptions,
+  type CosignTestSignature,
 } from './sigstore-builder.ts'
-export type {
-  SigstoreKeyAlgorithm,
-  RekorTestLog,
-  HashedRekordFields,
-  RekorBundleOptions,
-  CosignSignatureOptions,
-  CosignTestSignature,
-} from './sigstore-builder.ts'
-export { FULCIO_TEST_OID, createFulcioTestPki } from './sigstore-fulcio-pki.ts'
-export type {
-  SigstoreTestCertificate,
-  FulcioLeafOptions,
-  FulcioTestPki,
-  FulcioTestPkiOptions,
+export {
+  FULCIO_TEST_OID,
+  createFulcioTestPki,
+  type SigstoreTestCertificate,
+  type FulcioLeafOptions,
+  type FulcioTestPki,
+  type FulcioTestPkiOptions,
 } from './sigstore-fulcio-pki.ts'
 export {
   SIMULATOR_SNP_PRODUCT,
   SIMULATOR_AMD_RSA_BITS,
   createSimulatorMaterial,
-} from './simulator-material.ts'
-export type {
-  SimulatorMaterial,
-  SimulatorMaterialOptions,
-  SimulatorSnpMaterial,
-  SimulatorTdxMaterial,
+  type SimulatorMaterial,
+  type SimulatorMaterialOptions,
+  type SimulatorSnpMaterial,
+  type SimulatorTdxMaterial,
 } from './simulator-material.ts'
 export {
   SIMULATOR_SNP_MEASUREMENT_HEX,
@@ -220,14 +219,16 @@ export {
   simulateTdxEvidence,
   simulateSnpEvidenceWithField,
   simulateTdxEvidenceWithField,
+  type SimulatedEvidenceRequest,
+  type SimulatedFieldEvidenceRequest,
+  type TrusteeTdxEvidenceJson,
 } from './simulator-evidence.ts'
-export type {
-  SimulatedEvidenceRequest,
-  SimulatedFieldEvidenceRequest,
-  TrusteeTdxEvidenceJson,
-} from './simulator-evidence.ts'
-export { certificateSha256, simulatorTrustFrom } from './simulator-trust.ts'
-export type { SimulatorTrust, SimulatorPublicMaterial } from './simulator-trust.ts'
+export {
+  certificateSha256,
+  simulatorTrustFrom,
+  type SimulatorTrust,
+  type SimulatorPublicMaterial,
+} from './simulator-trust.ts'
 export {
   SIMULATOR_MANIFEST_FORMAT,
   SIMULATOR_MANIFEST_VERSION,
@@ -237,13 +238,16 @@ export {
   SIMULATOR_TRUST_FILES,
   parseSimulatorManifest,
   encodeSimulatorManifest,
+  type SimulatorManifest,
+  type SimulatorFileName,
 } from './simulator-manifest.ts'
-export type { SimulatorManifest, SimulatorFileName } from './simulator-manifest.ts'
-export { loadSimulator, simulatorTrust } from './simulator-load.ts'
+export { loadSimulator, simulatorTrust, type TeeSimulator } from './simulator-load.ts'
 export { errnoOf } from './simulator-files.ts'
-export type { TeeSimulator } from './simulator-load.ts'
-export { initSimulator } from './simulator-init.ts'
-export type { InitSimulatorOptions, InitSimulatorResult } from './simulator-init.ts'
+export {
+  initSimulator,
+  type InitSimulatorOptions,
+  type InitSimulatorResult,
+} from './simulator-init.ts'
 export {
   SIMULATED_GUEST_FORMAT,
   SIMULATED_GUEST_VERSION,
@@ -254,15 +258,14 @@ export {
   guestRecordFile,
   parseSimulatedGuestRecord,
   encodeSimulatedGuestRecord,
+  type SimulatedGuestRecord,
+  type SimulatedGuestTee,
 } from './simulator-guest-record.ts'
-export type { SimulatedGuestRecord, SimulatedGuestTee } from './simulator-guest-record.ts'
 export {
   launchSimulatedGuest,
   loadSimulatedGuest,
   simulateGuestEvidence,
-} from './simulator-guest.ts'
-export type {
-  LaunchSimulatedGuestOptions,
-  LaunchedSimulatedGuest,
-  SimulatedGuestEvidence,
+  type LaunchSimulatedGuestOptions,
+  type LaunchedSimulatedGuest,
+  type SimulatedGuestEvidence,
 } from './simulator-guest.ts'

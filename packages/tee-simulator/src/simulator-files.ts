@@ -118,13 +118,18 @@ export async function checkSimulatorDirectory(dir: string): Promise<Stats> {
  * Read one file of the simulator directory. A private key must be a regular file owned by this
  * user with no permission for group or others (like ssh, a key others can read is refused).
  *
- * @throws {@link LocalIoError} `ERR_SIM_FILE_MISSING`, `ERR_SIM_FILE_READ`,
+ * @throws {@link LocalIoError} `ERR_SIM_FILE_MISSING` (or `options.missing()`), `ERR_SIM_FILE_READ`,
  *   `ERR_SIM_FILE_TOO_LARGE`, `ERR_SIM_KEY_MODE`, `ERR_SIM_KEY_OWNER`.
  */
 export async function readSimulatorFile(
   dir: string,
   name: string,
-  options: { readonly private: boolean; readonly maxSize?: number },
+  options: {
+    readonly private: boolean
+    readonly maxSize?: number
+    /** The error for a file that does not exist, instead of `ERR_SIM_FILE_MISSING`. */
+    readonly missing?: () => LocalIoError | Promise<LocalIoError>
+  },
 ): Promise<Uint8Array> {
   const path = join(dir, name)
   const maxSize = options.maxSize ?? SIMULATOR_FILE_MAX_SIZE
@@ -135,6 +140,7 @@ export async function readSimulatorFile(
   } catch (error) {
     const errno = errnoOf(error)
     if (errno === 'ENOENT') {
+      if (options.missing !== undefined) throw await options.missing()
       throw simDirError(
         'ERR_SIM_FILE_MISSING',
         `the simulator directory ${JSON.stringify(dir)} has no ${name}`,

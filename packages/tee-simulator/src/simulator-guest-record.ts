@@ -18,7 +18,13 @@
  *
  * @module
  */
-import { LocalIoError, UsageError, bytesToHex, hexToBytes, utf8ToString } from '@initguard/core'
+import { UsageError, bytesToHex, hexToBytes, type LocalIoError } from '@initguard/core'
+import {
+  checkSimulatorJsonHeader,
+  parseSimulatorJson,
+  simulatorJsonInvalid,
+  type SimulatorJsonFile,
+} from './simulator-json.ts'
 import {
   DIGEST_LENGTHS,
   INITDATA_ALGORITHMS,
@@ -86,15 +92,21 @@ export function guestRecordFile(name: string): string {
   return `${SIMULATED_GUESTS_DIR}/${checkGuestName(name)}.json`
 }
 
+const GUEST_RECORD_FILE: SimulatorJsonFile = {
+  what: 'guest record',
+  format: SIMULATED_GUEST_FORMAT,
+  version: SIMULATED_GUEST_VERSION,
+  invalidCode: 'ERR_SIM_GUEST_INVALID',
+  versionCode: 'ERR_SIM_GUEST_VERSION',
+  damagedHint:
+    'the guest record was damaged; launch the guest again with `initguard sim launch … --replace`',
+  invalidHint:
+    'the guest record was changed or is not one this version wrote; launch the guest again with `initguard sim launch … --replace`',
+  versionHint: 'use the initguard that launched it, or launch the guest again with `--replace`',
+}
+
 function invalid(path: string, field: string, message: string): LocalIoError {
-  return new LocalIoError(
-    'ERR_SIM_GUEST_INVALID',
-    `${path}: ${field === '' ? '' : `${field}: `}${message}`,
-    {
-      details: { path, field },
-      hint: 'the guest record was changed or is not one this version wrote; launch the guest again with `initguard sim launch … --replace`',
-    },
-  )
+  return simulatorJsonInvalid(GUEST_RECORD_FILE, path, field, message)
 }
 
 function hexOf(value: unknown, bytes: number, path: string, field: string): string {
@@ -148,30 +160,9 @@ export function parseSimulatedGuestRecord(
   expectedName: string,
   path: string,
 ): SimulatedGuestRecord {
-  let json: unknown
-  try {
-    json = JSON.parse(utf8ToString(bytes, { field: path }))
-  } catch (cause) {
-    throw new LocalIoError('ERR_SIM_GUEST_INVALID', `${path} is not JSON`, {
-      cause,
-      details: { path },
-      hint: 'the guest record was damaged; launch the guest again with `initguard sim launch … --replace`',
-    })
-  }
+  const json = parseSimulatorJson(bytes, path, GUEST_RECORD_FILE)
   const top = topLevel(json, path)
-  if (top['format'] !== SIMULATED_GUEST_FORMAT) {
-    throw invalid(path, 'format', `must be "${SIMULATED_GUEST_FORMAT}"`)
-  }
-  if (top['version'] !== SIMULATED_GUEST_VERSION) {
-    throw new LocalIoError(
-      'ERR_SIM_GUEST_VERSION',
-      `${path}: guest record version ${JSON.stringify(top['version'])} is not the one this initguard reads (${SIMULATED_GUEST_VERSION})`,
-      {
-        details: { path, version: JSON.stringify(top['version']).slice(0, 40) },
-        hint: 'use the initguard that launched it, or launch the guest again with `--replace`',
-      },
-    )
-  }
+  checkSimulatorJsonHeader(top, path, GUEST_RECORD_FILE)
   if (top['name'] !== expectedName) {
     throw invalid(path, 'name', `must be ${JSON.stringify(expectedName)}, the file's name`)
   }

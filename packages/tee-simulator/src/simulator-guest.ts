@@ -19,7 +19,8 @@
 import { lstat, link, mkdir, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { LocalIoError, UsageError, bytesToHex, hexToBytes } from '@initguard/core'
+import type { LocalIoError } from '@initguard/core'
+import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { bindingFor, parseInitdata } from '@initguard/initdata'
 import type { TrusteeSnpEvidenceJson } from '@initguard/snp'
@@ -227,16 +228,11 @@ export async function loadSimulatedGuest(
       `launch it first: \`initguard sim launch --sim-dir ${simDir} --tee snp|tdx --initdata FILE --name ${name}\``,
     )
   if ((await guestsDirectory(simDir, false)) === undefined) throw unknown()
-  let bytes
-  try {
-    bytes = await readSimulatorFile(simDir, file, {
-      private: true,
-      maxSize: SIMULATED_GUEST_MAX_SIZE,
-    })
-  } catch (error) {
-    if (error instanceof LocalIoError && error.code === 'ERR_SIM_FILE_MISSING') throw unknown()
-    throw error
-  }
+  const bytes = await readSimulatorFile(simDir, file, {
+    private: true,
+    maxSize: SIMULATED_GUEST_MAX_SIZE,
+    missing: unknown,
+  })
   return parseSimulatedGuestRecord(bytes, name, join(simDir, file))
 }
 

@@ -48,18 +48,11 @@ export interface TeeSimulator {
 const REMAKE = 'make a new simulator with `initguard sim init --sim-dir NEW_DIR`'
 
 async function readManifest(dir: string): Promise<SimulatorManifest> {
-  let bytes
-  try {
-    bytes = await readSimulatorFile(dir, SIMULATOR_MANIFEST_FILE, {
-      private: false,
-      maxSize: SIMULATOR_MANIFEST_MAX_SIZE,
-    })
-  } catch (error) {
-    if (error instanceof LocalIoError && error.code === 'ERR_SIM_FILE_MISSING') {
-      throw await withoutManifestError(dir)
-    }
-    throw error
-  }
+  const bytes = await readSimulatorFile(dir, SIMULATOR_MANIFEST_FILE, {
+    private: false,
+    maxSize: SIMULATOR_MANIFEST_MAX_SIZE,
+    missing: () => withoutManifestError(dir),
+  })
   return parseSimulatorManifest(bytes, join(dir, SIMULATOR_MANIFEST_FILE))
 }
 

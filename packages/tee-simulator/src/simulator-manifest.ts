@@ -27,7 +27,13 @@
  *
  * @module
  */
-import { LocalIoError, utf8ToString } from '@initguard/core'
+import type { LocalIoError } from '@initguard/core'
+import {
+  checkSimulatorJsonHeader,
+  parseSimulatorJson,
+  simulatorJsonInvalid,
+  type SimulatorJsonFile,
+} from './simulator-json.ts'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
 
 /** The manifest's `format`. */
@@ -88,15 +94,21 @@ export interface SimulatorManifest {
   readonly files: Readonly<Record<SimulatorFileName, string>>
 }
 
+const MANIFEST_FILE: SimulatorJsonFile = {
+  what: 'simulator',
+  format: SIMULATOR_MANIFEST_FORMAT,
+  version: SIMULATOR_MANIFEST_VERSION,
+  invalidCode: 'ERR_SIM_MANIFEST_INVALID',
+  versionCode: 'ERR_SIM_MANIFEST_VERSION',
+  damagedHint:
+    'a simulator directory was damaged or is not one; make a new one with `initguard sim init`',
+  invalidHint:
+    'this is not a simulator directory this version wrote; make a new one with `initguard sim init --sim-dir NEW_DIR`',
+  versionHint: 'use the initguard that made it, or make a new simulator with `initguard sim init`',
+}
+
 function invalid(path: string, field: string, message: string): LocalIoError {
-  return new LocalIoError(
-    'ERR_SIM_MANIFEST_INVALID',
-    `${path}: ${field === '' ? '' : `${field}: `}${message}`,
-    {
-      details: { path, field },
-      hint: 'this is not a simulator directory this version wrote; make a new one with `initguard sim init --sim-dir NEW_DIR`',
-    },
-  )
+  return simulatorJsonInvalid(MANIFEST_FILE, path, field, message)
 }
 
 type JsonRecord = Readonly<Record<string, unknown>>
@@ -135,30 +147,9 @@ function spl(value: unknown, path: string, field: string): number {
  *   `ERR_SIM_MANIFEST_VERSION` for a version this code does not know.
  */
 export function parseSimulatorManifest(bytes: Uint8Array, path: string): SimulatorManifest {
-  let json: unknown
-  try {
-    json = JSON.parse(utf8ToString(bytes, { field: path }))
-  } catch (cause) {
-    throw new LocalIoError('ERR_SIM_MANIFEST_INVALID', `${path} is not JSON`, {
-      cause,
-      details: { path },
-      hint: 'a simulator directory was damaged or is not one; make a new one with `initguard sim init`',
-    })
-  }
+  const json = parseSimulatorJson(bytes, path, MANIFEST_FILE)
   const top = record(json, ['format', 'version', 'created', 'snp', 'roots', 'files'], path, '')
-  if (top['format'] !== SIMULATOR_MANIFEST_FORMAT) {
-    throw invalid(path, 'format', `must be "${SIMULATOR_MANIFEST_FORMAT}"`)
-  }
-  if (top['version'] !== SIMULATOR_MANIFEST_VERSION) {
-    throw new LocalIoError(
-      'ERR_SIM_MANIFEST_VERSION',
-      `${path}: simulator version ${JSON.stringify(top['version'])} is not the one this initguard reads (${SIMULATOR_MANIFEST_VERSION})`,
-      {
-        details: { path, version: JSON.stringify(top['version']).slice(0, 40) },
-        hint: 'use the initguard that made it, or make a new simulator with `initguard sim init`',
-      },
-    )
-  }
+  checkSimulatorJsonHeader(top, path, MANIFEST_FILE)
   const created = top['created']
   if (
     typeof created !== 'string' ||

@@ -29,6 +29,7 @@ import type { KeyObject } from 'node:crypto'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
 import { builderError, type BuilderError } from './builder-error.ts'
 import { isEcKey } from '@initguard/core'
+import type { SnpReport } from '@initguard/snp/parsers'
 
 /** Size of an ATTESTATION_REPORT: 0x4A0 = 1184 bytes. */
 export const SNP_REPORT_SIZE = 0x4a0
@@ -62,31 +63,43 @@ export interface SnpReportPatch {
   readonly bytes: Uint8Array
 }
 
+/** The fields the builder takes by the parser's own name and type ({@link SnpReport}). */
+type SnpReportSharedField =
+  | 'guestSvn'
+  | 'familyId'
+  | 'imageId'
+  | 'vmpl'
+  | 'currentTcb'
+  | 'reportData'
+  | 'measurement'
+  | 'hostData'
+  | 'idKeyDigest'
+  | 'authorKeyDigest'
+  | 'reportId'
+  | 'reportIdMa'
+  | 'reportedTcb'
+  | 'chipId'
+  | 'committedTcb'
+  | 'launchTcb'
+
 /**
  * Every field of a report with its value: what {@link defaultSnpReportFields} returns and
- * {@link buildSnpReport} writes.
+ * {@link buildSnpReport} writes. The fields `parseSnpReport` returns as they are written
+ * (byte arrays, raw TCB values, plain numbers) keep its names and types; the others are given
+ * here in the form they are written in (raw POLICY and PLATFORM_INFO, signer-info bits, CPUID and
+ * firmware bytes, mitigation vectors).
  */
-export interface SnpReportFieldValues {
+export interface SnpReportFieldValues extends Pick<SnpReport, SnpReportSharedField> {
   /**
    * VERSION. 2, 3 and 5 are the real layouts (4 is laid out as 3). Other values are written as
    * given for negative tests: below 3 the v2 layout (no CPUID), from 5 the v5 layout
    * (mitigation vectors).
    */
   readonly version: number
-  /** GUEST_SVN (u32). */
-  readonly guestSvn: number
   /** POLICY (u64); bit 17 is reserved-must-be-one. */
   readonly policy: bigint
-  /** FAMILY_ID (16 bytes). */
-  readonly familyId: Uint8Array
-  /** IMAGE_ID (16 bytes). */
-  readonly imageId: Uint8Array
-  /** VMPL (u32). */
-  readonly vmpl: number
   /** SIGNATURE_ALGO (u32); 1 is ECDSA P-384 with SHA-384. */
   readonly signatureAlgo: number
-  /** CURRENT_TCB (raw u64; see {@link encodeTcbVersion}). */
-  readonly currentTcb: bigint
   /** PLATFORM_INFO (u64). */
   readonly platformInfo: bigint
   /** AUTHOR_KEY_EN (signer info bit 0). */
@@ -95,38 +108,16 @@ export interface SnpReportFieldValues {
   readonly maskChipKey: boolean
   /** SIGNING_KEY (signer info bits 4:2): VCEK 0, VLEK 1, none 7. */
   readonly keySelect: SnpKeySelect
-  /** REPORT_DATA (64 bytes). */
-  readonly reportData: Uint8Array
-  /** MEASUREMENT (48 bytes). */
-  readonly measurement: Uint8Array
-  /** HOST_DATA (32 bytes). */
-  readonly hostData: Uint8Array
-  /** ID_KEY_DIGEST (48 bytes). */
-  readonly idKeyDigest: Uint8Array
-  /** AUTHOR_KEY_DIGEST (48 bytes). */
-  readonly authorKeyDigest: Uint8Array
-  /** REPORT_ID (32 bytes). */
-  readonly reportId: Uint8Array
-  /** REPORT_ID_MA (32 bytes); all 0xFF when there is no migration agent. */
-  readonly reportIdMa: Uint8Array
-  /** REPORTED_TCB (raw u64): the TCB the VCEK is derived at. */
-  readonly reportedTcb: bigint
   /** CPUID_FAM_ID (v3+). */
   readonly cpuidFamId: number
   /** CPUID_MOD_ID (v3+). */
   readonly cpuidModId: number
   /** CPUID_STEP (v3+). */
   readonly cpuidStep: number
-  /** CHIP_ID (64 bytes); Turin uses the first 8, the rest zero. */
-  readonly chipId: Uint8Array
-  /** COMMITTED_TCB (raw u64). */
-  readonly committedTcb: bigint
   /** CURRENT_BUILD / CURRENT_MINOR / CURRENT_MAJOR. */
   readonly currentVersion: SnpFirmwareVersion
   /** COMMITTED_BUILD / COMMITTED_MINOR / COMMITTED_MAJOR. */
   readonly committedVersion: SnpFirmwareVersion
-  /** LAUNCH_TCB (raw u64). */
-  readonly launchTcb: bigint
   /** LAUNCH_MIT_VECTOR (u64, v5). */
   readonly launchMitVector: bigint
   /** CURRENT_MIT_VECTOR (u64, v5). */

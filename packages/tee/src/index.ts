@@ -7,16 +7,21 @@
  */
 export type { GuestTeeKind, GuestReport, GuestTee } from './guest-tee.ts'
 // simulated guests (sim-guest)
-export { openSimulatedGuest } from './simulated-guest.ts'
-export type { SimulatedGuestOptions } from './simulated-guest.ts'
+export { openSimulatedGuest, type SimulatedGuestOptions } from './simulated-guest.ts'
 
 // hardware TEEs (tee-hw)
-export { openHardwareTee } from './hardware-tee.ts'
-export type { OpenHardwareTeeOptions } from './hardware-tee.ts'
-export { openConfigfsTsm, checkSnpPrivlevel, TSM_PRIVLEVEL_MAX } from './configfs-tsm.ts'
+export { openHardwareTee, type OpenHardwareTeeOptions } from './hardware-tee.ts'
+export {
+  openConfigfsTsm,
+  checkSnpPrivlevel,
+  TSM_PRIVLEVEL_MAX,
+  type ConfigfsTsmOptions,
+} from './configfs-tsm.ts'
 export { DEFAULT_CONFIGFS_TSM_DIR, TSM_PROVIDERS } from './configfs-tsm-entry.ts'
-export type { ConfigfsTsmOptions } from './configfs-tsm.ts'
-export { DEFAULT_CCEL_PATH, DEFAULT_TDX_MEASUREMENTS_DIR } from './tdx-platform.ts'
-export type { TdxPlatformPaths } from './tdx-platform.ts'
+export {
+  DEFAULT_CCEL_PATH,
+  DEFAULT_TDX_MEASUREMENTS_DIR,
+  type TdxPlatformPaths,
+} from './tdx-platform.ts'
 export { openGramineSgx, DEFAULT_GRAMINE_ATTESTATION_DIR } from './gramine-sgx.ts'
 export { SIMULATOR_REPORT_DATA_MAX as REPORT_DATA_SIZE } from '@initguard/tee-simulator/guest'

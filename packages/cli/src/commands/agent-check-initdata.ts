@@ -14,12 +14,7 @@ import { bytesToHex } from '@initguard/core'
 import { TEE_FIELDS, bindingFor } from '@initguard/initdata'
 import { JSON_OPTION, type Command } from '../command.ts'
 import { emit } from '../output.ts'
-import {
-  AGENT_INITDATA_OPTIONS,
-  AGENT_TEE_OPTIONS,
-  agentInitdataSource,
-  openAgentTee,
-} from './agent-tee-options.ts'
+import { AGENT_GUEST_OPTIONS, agentInitdataSource, openAgentTee } from './agent-tee-options.ts'
 
 const NAME = 'agent check-initdata'
 
@@ -50,8 +45,7 @@ export const agentCheckInitdataCommand: Command = {
     'Example: initguard agent check-initdata --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web',
   ].join('\n'),
   options: {
-    ...AGENT_INITDATA_OPTIONS,
-    ...AGENT_TEE_OPTIONS,
+    ...AGENT_GUEST_OPTIONS,
     'allow-unbound-initdata': {
       type: 'boolean',
       help: 'accept a TEE launched without init-data (field all zeros): nothing then vouches for the document',

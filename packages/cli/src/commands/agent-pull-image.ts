@@ -22,12 +22,7 @@ import {
 } from '@initguard/agent'
 import { JSON_OPTION, parsedOption, type Command } from '../command.ts'
 import { PLATFORM_VALUE } from '../option-values.ts'
-import {
-  AGENT_INITDATA_OPTIONS,
-  AGENT_TEE_OPTIONS,
-  agentInitdataSource,
-  openAgentTee,
-} from './agent-tee-options.ts'
+import { AGENT_GUEST_OPTIONS, agentInitdataSource, openAgentTee } from './agent-tee-options.ts'
 import { REGISTRY_ACCESS_OPTIONS, pullArguments } from './image-pull-options.ts'
 
 const NAME = 'agent pull-image'
@@ -66,8 +61,7 @@ export const agentPullImageCommand: Command = {
     '           --sim-guest web quay.io/org/app:v1 ./rootfs',
   ].join('\n'),
   options: {
-    ...AGENT_INITDATA_OPTIONS,
-    ...AGENT_TEE_OPTIONS,
+    ...AGENT_GUEST_OPTIONS,
     platform: REGISTRY_ACCESS_OPTIONS.platform,
     json: JSON_OPTION,
   },

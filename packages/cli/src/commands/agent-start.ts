@@ -21,12 +21,7 @@ import {
 import type { Command } from '../command.ts'
 import { JSON_OPTION, parsedOption } from '../command.ts'
 import { PATH_VALUE, badValue, type OptionValue } from '../option-values.ts'
-import {
-  AGENT_INITDATA_OPTIONS,
-  AGENT_TEE_OPTIONS,
-  agentInitdataSource,
-  openAgentTee,
-} from './agent-tee-options.ts'
+import { AGENT_GUEST_OPTIONS, agentInitdataSource, openAgentTee } from './agent-tee-options.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { stopSignal } from './stop-signal.ts'
 
@@ -71,8 +66,7 @@ export const agentStartCommand: Command = {
     '           --socket ./agent.sock --runtime-dir ./run',
   ].join('\n'),
   options: {
-    ...AGENT_INITDATA_OPTIONS,
-    ...AGENT_TEE_OPTIONS,
+    ...AGENT_GUEST_OPTIONS,
     listen: {
       type: 'string',
       value: LISTEN_VALUE,

@@ -1,7 +1,10 @@
 /**
- * The agent commands' TEE options, shared by `agent check-initdata` and `agent start`:
+ * The options every agent command shares (`agent check-initdata`, `agent start`,
+ * `agent pull-image`): the init-data source and the TEE:
  *
  * ```text
+ * --initdata FILE                the document, annotation value or device (see --from)
+ * --from toml|annotation|image   default toml; with image, --initdata may be left out
  * --tee auto|snp|tdx|sgx|sim     default auto (detect the hardware; never the simulator)
  * --sim-dir DIR --sim-guest NAME  required with --tee sim, refused with any other --tee
  * --snp-vmpl N                    0–3, the VMPL SEV-SNP reports are taken at; only with
@@ -22,8 +25,8 @@ const TEE_VALUE = choiceValue(AGENT_TEE_CHOICES)
 const GUEST_VALUE = freeValue('a simulated guest name', 'web')
 const VMPL_VALUE = integerValue(0, 3, 'SEV-SNP VMPL')
 
-/** `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`: spread them into a command's options. */
-export const AGENT_TEE_OPTIONS: Readonly<
+/** `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`. */
+const AGENT_TEE_OPTIONS: Readonly<
   Record<'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl', StringOptionSpec>
 > = {
   tee: {
@@ -120,8 +123,8 @@ const SOURCE_KINDS: Readonly<Record<(typeof FROM_CHOICES)[number], InitdataSourc
   image: 'image',
 }
 
-/** `--initdata FILE` and `--from toml|annotation|image`, shared by the agent commands. */
-export const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', StringOptionSpec>> = {
+/** `--initdata FILE` and `--from toml|annotation|image`. */
+const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', StringOptionSpec>> = {
   initdata: {
     type: 'string',
     value: PATH_VALUE,
@@ -136,6 +139,15 @@ export const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', String
     help: 'what FILE holds: toml (the document, default), annotation (base64 of gzip, the Kata pod annotation value), image (the Kata initdata block device or its data.img: magic "initdata"; without --initdata, the one disk among /dev/disk/by-id/virtio-initdata*, /dev/vd*, /dev/sd*, /dev/xvd* whose header has the magic)',
   },
 }
+
+/**
+ * The options every agent command takes, one spec: `--initdata`, `--from` (read with
+ * {@link agentInitdataSource}), then `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl` (read with
+ * {@link openAgentTee}). Spread them into a command's options.
+ */
+export const AGENT_GUEST_OPTIONS: Readonly<
+  Record<'initdata' | 'from' | 'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl', StringOptionSpec>
+> = { ...AGENT_INITDATA_OPTIONS, ...AGENT_TEE_OPTIONS }
 
 /**
  * The init-data source the options name. `path` is undefined only with `--from image` and no

@@ -21,15 +21,12 @@ import {
   type ParsedArgs,
   requiredParsed,
 } from '../command.ts'
-import { PATH_VALUE, choiceValue, freeValue, hexUpToValue } from '../option-values.ts'
+import { PATH_VALUE, hexUpToValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { readDocumentFile } from './initdata-input.ts'
-import { SIM_DIR_OPTION, simDirOption } from './sim-init.ts'
+import { GUEST_NAME_VALUE, SIM_TEE_VALUE, simDirOption, simGuestOptions } from './sim-init.ts'
 
-const SIM_TEES = ['snp', 'tdx'] as const
-const SIM_TEE = choiceValue(SIM_TEES)
 const REPORT_DATA = hexUpToValue(SIMULATOR_REPORT_DATA_MAX, 'REPORT_DATA')
-const GUEST_NAME = freeValue('a guest name', 'web')
 /** What a launched guest fixed at launch: given with --guest, they are refused, not ignored. */
 const FIXED_AT_LAUNCH = ['tee', 'initdata', 'debug'] as const
 
@@ -76,19 +73,10 @@ export const simEvidenceCommand: Command = {
     'Example: initguard sim evidence --sim-dir ./sim --tee snp --initdata initdata.toml --report-data 00ff > evidence.json',
   ].join('\n'),
   options: {
-    'sim-dir': SIM_DIR_OPTION,
-    tee: {
-      type: 'string',
-      value: SIM_TEE,
-      valueName: 'TEE',
-      help: 'snp (an SEV-SNP report) or tdx (a TDX quote)',
-    },
-    initdata: {
-      type: 'string',
-      value: PATH_VALUE,
-      valueName: 'FILE',
-      help: 'the initdata document (TOML) the evidence binds; - for standard input',
-    },
+    ...simGuestOptions({
+      tee: 'snp (an SEV-SNP report) or tdx (a TDX quote)',
+      initdata: 'the initdata document (TOML) the evidence binds; - for standard input',
+    }),
     'report-data': {
       type: 'string',
       value: REPORT_DATA,
@@ -101,21 +89,21 @@ export const simEvidenceCommand: Command = {
     },
     guest: {
       type: 'string',
-      value: GUEST_NAME,
+      value: GUEST_NAME_VALUE,
       valueName: 'GUEST',
       help: 'the evidence of a guest launched with `initguard sim launch`, instead of --tee/--initdata',
     },
   },
   async run(args, io) {
     const dir = simDirOption(args, 'sim evidence')
-    const guest = parsedOption(args, 'guest', GUEST_NAME)
+    const guest = parsedOption(args, 'guest', GUEST_NAME_VALUE)
     if (guest !== undefined) {
       const reportData = requiredParsed(args, 'report-data', REPORT_DATA, 'sim evidence')
       const evidence = await guestEvidence(args, dir, guest, reportData)
       emit(io, false, { json: {}, text: JSON.stringify(evidence) })
       return 0
     }
-    const tee = requiredParsed(args, 'tee', SIM_TEE, 'sim evidence')
+    const tee = requiredParsed(args, 'tee', SIM_TEE_VALUE, 'sim evidence')
     const initdataPath = requiredParsed(args, 'initdata', PATH_VALUE, 'sim evidence')
     const reportData = requiredParsed(args, 'report-data', REPORT_DATA, 'sim evidence')
     const initdata = await readDocumentFile(initdataPath, io, { option: 'initdata' })

@@ -18,7 +18,7 @@ import {
   type ParsedArgs,
   type StringOptionSpec,
 } from '../command.ts'
-import { PATH_VALUE } from '../option-values.ts'
+import { PATH_VALUE, choiceValue, freeValue, type OptionValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 
 /** `--sim-dir DIR`: the simulator's directory. */
@@ -27,6 +27,28 @@ export const SIM_DIR_OPTION: StringOptionSpec = {
   value: PATH_VALUE,
   valueName: 'DIR',
   help: 'the simulator directory (keys 0600 in a 0700 directory; made by `initguard sim init`)',
+}
+
+/** What `--tee` of `sim launch` and `sim evidence` accepts: the TEEs the simulator makes. */
+export const SIM_TEE_VALUE: OptionValue<'snp' | 'tdx'> = choiceValue(['snp', 'tdx'] as const)
+
+/** A simulated guest's name; the simulator checks it (`ERR_SIM_GUEST_NAME`, the rule in its hint). */
+export const GUEST_NAME_VALUE: OptionValue<string> = freeValue('a guest name', 'web')
+
+/**
+ * `--sim-dir DIR`, `--tee snp|tdx` and `--initdata FILE` (`-` for standard input): the options
+ * `sim launch` and `sim evidence` both take; `help` says what the TEE and the document are for in
+ * the command.
+ */
+export function simGuestOptions(help: {
+  readonly tee: string
+  readonly initdata: string
+}): Readonly<Record<'sim-dir' | 'tee' | 'initdata', StringOptionSpec>> {
+  return {
+    'sim-dir': SIM_DIR_OPTION,
+    tee: { type: 'string', value: SIM_TEE_VALUE, valueName: 'TEE', help: help.tee },
+    initdata: { type: 'string', value: PATH_VALUE, valueName: 'FILE', help: help.initdata },
+  }
 }
 
 /** `--sim-dir`, required; and no positional arguments. */

@@ -7,14 +7,10 @@
 import { TEE_FIELDS } from '@initguard/initdata'
 import { checkGuestName, launchSimulatedGuest } from '@initguard/tee-simulator'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
-import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { readDocumentFile } from './initdata-input.ts'
-import { SIM_DIR_OPTION, simDirOption } from './sim-init.ts'
-
-const SIM_TEE = choiceValue(['snp', 'tdx'] as const)
-/** The name is checked by the simulator (`ERR_SIM_GUEST_NAME`), with the rule in its hint. */
-const GUEST_NAME = freeValue('a guest name', 'web')
+import { GUEST_NAME_VALUE, SIM_TEE_VALUE, simDirOption, simGuestOptions } from './sim-init.ts'
 
 /**
  * `initguard sim launch --sim-dir DIR --tee snp|tdx --initdata FILE --name GUEST`: fix a simulated
@@ -41,22 +37,13 @@ export const simLaunchCommand: Command = {
     'Example: initguard sim launch --sim-dir ./sim --tee snp --initdata initdata.toml --name web',
   ].join('\n'),
   options: {
-    'sim-dir': SIM_DIR_OPTION,
-    tee: {
-      type: 'string',
-      value: SIM_TEE,
-      valueName: 'TEE',
-      help: 'snp (an SEV-SNP guest) or tdx (a TD)',
-    },
-    initdata: {
-      type: 'string',
-      value: PATH_VALUE,
-      valueName: 'FILE',
-      help: 'the initdata document (TOML) the guest is launched with; - for standard input',
-    },
+    ...simGuestOptions({
+      tee: 'snp (an SEV-SNP guest) or tdx (a TD)',
+      initdata: 'the initdata document (TOML) the guest is launched with; - for standard input',
+    }),
     name: {
       type: 'string',
-      value: GUEST_NAME,
+      value: GUEST_NAME_VALUE,
       valueName: 'GUEST',
       help: "the guest's name: [a-z0-9][a-z0-9._-]{0,62}",
     },
@@ -67,9 +54,9 @@ export const simLaunchCommand: Command = {
   },
   async run(args, io) {
     const simDir = simDirOption(args, 'sim launch')
-    const tee = requiredParsed(args, 'tee', SIM_TEE, 'sim launch')
+    const tee = requiredParsed(args, 'tee', SIM_TEE_VALUE, 'sim launch')
     const initdataPath = requiredParsed(args, 'initdata', PATH_VALUE, 'sim launch')
-    const name = checkGuestName(requiredParsed(args, 'name', GUEST_NAME, 'sim launch'))
+    const name = checkGuestName(requiredParsed(args, 'name', GUEST_NAME_VALUE, 'sim launch'))
     const document = await readDocumentFile(initdataPath, io, { option: 'initdata' })
     const launched = await launchSimulatedGuest({
       simDir,

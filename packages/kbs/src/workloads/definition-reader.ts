@@ -83,6 +83,26 @@ export function distinctList(
   return list
 }
 
+/** The required top-level list `$.key`, non-empty, each element read by `item`. */
+export function requiredList<T>(
+  obj: JsonObject,
+  key: string,
+  hint: string,
+  item: (element: unknown, elementPath: string) => T,
+): T[] {
+  return nonEmptyList(required(obj, key, '$', hint), `$.${key}`, hint, item)
+}
+
+/** The required top-level list `$.key`, each entry once (see {@link distinctList}). */
+export function requiredDistinctList(
+  obj: JsonObject,
+  key: string,
+  hint: string,
+  item: (element: unknown, elementPath: string) => string,
+): string[] {
+  return distinctList(required(obj, key, '$', hint), `$.${key}`, hint, item)
+}
+
 /** A string. */
 export function stringAt(value: unknown, path: string, hint: string): string {
   if (typeof value !== 'string') {

@@ -29,13 +29,13 @@ import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import { compileClaimsExpression } from './claims-expression.ts'
 import {
-  distinctList,
   invalid,
   memberOf,
-  nonEmptyList,
   objectAt,
   oneOfAt,
   required,
+  requiredDistinctList,
+  requiredList,
   stringAt,
 } from './definition-reader.ts'
 import {
@@ -165,17 +165,15 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     throw invalid('$.name', `${JSON.stringify(name.slice(0, 70))} is not a valid name`, nameHint)
   }
   const teeHint = `list the TEEs the workload runs on: ${WORKLOAD_TEES.join(', ')}`
-  const tees = distinctList(required(obj, 'tees', '$', teeHint), '$.tees', teeHint, (v, p) =>
+  const tees = requiredDistinctList(obj, 'tees', teeHint, (v, p) =>
     oneOfAt(v, p, WORKLOAD_TEES, 'TEE'),
   ) as KbsTee[]
   const initdataHint =
     'list the accepted initdata documents, each as its exact TOML text (the KBS computes the digests)'
-  const documents = nonEmptyList(
-    required(obj, 'initdata', '$', initdataHint),
-    '$.initdata',
-    initdataHint,
-    (v, p) => ({ text: v as string, document: parseAcceptedInitdata(v, p) }),
-  )
+  const documents = requiredList(obj, 'initdata', initdataHint, (v, p) => ({
+    text: v as string,
+    document: parseAcceptedInitdata(v, p),
+  }))
   if (documents.length > MAX_INITDATA_DOCUMENTS) {
     throw invalid(
       '$.initdata',
@@ -198,12 +196,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   })
   const resourceHint =
     'list the resource paths (repository/type/tag, * inside a segment) the workload may receive'
-  const resources = distinctList(
-    required(obj, 'resources', '$', resourceHint),
-    '$.resources',
-    resourceHint,
-    parseResourcePattern,
-  )
+  const resources = requiredDistinctList(obj, 'resources', resourceHint, parseResourcePattern)
   const cel = memberOf(obj, 'cel')
   if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
   return {
