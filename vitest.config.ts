@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions: ['@initguard/source', 'node', 'import', 'default'] },
   ssr: { resolve: { conditions: ['@initguard/source', 'node', 'import', 'default'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'deploy/**/*.test.ts'],
     environment: 'node',
     reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 60_000,
