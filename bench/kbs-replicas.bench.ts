@@ -1,0 +1,235 @@
+/**
+ * RCAR on replicas: whole handshakes against 1 KBS on SQLite, 1 KBS on PostgreSQL and 2 KBSs on
+ * one PostgreSQL (`kbs serve` processes on loopback, one certificate and master key for all), to
+ * show what the shared database costs. The load comes from this process: 8 simulated SNP guests in
+ * a closed loop (each on its own kept-alive connection to one replica, guests spread round-robin
+ * over the replicas as Kubernetes' Service spreads connections), then an open loop at a fixed
+ * offered load, the same for every setup: half the rate the single SQLite replica reached.
+ *
+ * Why not autocannon: a handshake is three dependent requests, and the second carries evidence
+ * signed over the nonce the first returned, with a fresh TEE key; autocannon replays fixed or
+ * templated requests, so it would need the same signing code in hooks of its own. The guests here
+ * are the real protocol client (`KbsClient`), as the single-replica RCAR benchmark uses.
+ *
+ * Each setup reports the handshakes per second reached, the CPU the KBS processes and the database
+ * spent per handshake, p50/p99 latency at the fixed load, and RSS per replica; rates and latencies
+ * also as ratios to the crypto one handshake costs the KBS, measured in the same run
+ * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
+ * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
+ *
+ * Environment: BENCH_REPLICAS_SECONDS (default 4, each loop's measuring time per setup).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ensureGeneratedTlsIdentity } from '@initguard/kbs'
+import { KbsClient } from '@initguard/kbs-protocol'
+import { initSimulator, type TeeSimulator } from '@initguard/tee-simulator'
+import type { BenchResult, ExtraMeasurement, JobBenchmark } from './harness.ts'
+import {
+  LOAD_CONFIG,
+  closedLoop,
+  cpuSecondsOf,
+  cryptoSecondsPerHandshake,
+  openLoop,
+  percentile,
+  provision,
+  rssMegabytesOf,
+  startKbsProcess,
+  stopKbsProcess,
+  writeAdminKey,
+  type KbsProcess,
+} from './kbs-load.ts'
+import { startSharedStore, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
+
+const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
+const CONCURRENCY = 8
+const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 4)
+const SCALING_GOAL = 0.8
+const P99_GOAL_MS = 50
+
+/** One setup: how many replicas on which store. */
+interface Setup {
+  readonly replicas: number
+  readonly store: StoreKind
+}
+
+const SETUPS: readonly Setup[] = [
+  { replicas: 1, store: 'sqlite' },
+  { replicas: 1, store: 'postgres' },
+  { replicas: 2, store: 'postgres' },
+]
+
+/** What one setup measured. */
+interface Measured {
+  /** The setup as it ran (replicas and store). */
+  readonly label: string
+  readonly rate: number
+  readonly cpuMsPerHandshake: number
+  readonly p50: number
+  readonly p99: number
+  readonly offered: number
+  readonly rssMb: readonly number[]
+}
+
+/** What every replica of every setup shares: keys, certificate, simulator and settings. */
+interface Shared {
+  readonly root: string
+  readonly simulator: TeeSimulator
+  readonly certPem: string
+  readonly args: readonly string[]
+  readonly admin: Awaited<ReturnType<typeof writeAdminKey>>
+}
+
+async function prepare(root: string): Promise<Shared> {
+  const { simulator } = await initSimulator(join(root, 'sim'))
+  const admin = await writeAdminKey(join(root, 'admin.pub'))
+  await writeFile(join(root, 'kbs.toml'), LOAD_CONFIG)
+  await writeFile(join(root, 'master.key'), randomBytes(32).toString('hex'), { mode: 0o600 })
+  const tls = await ensureGeneratedTlsIdentity(join(root, 'identity'), '127.0.0.1', new Date())
+  return {
+    root,
+    simulator,
+    certPem: tls.certPem,
+    admin,
+    args: [
+      ...['--admin-public-key', join(root, 'admin.pub'), '--trust-sim', simulator.dir],
+      ...['--config', join(root, 'kbs.toml'), '--master-key-file', join(root, 'master.key')],
+      ...['--tls-cert', tls.certFile, '--tls-key', tls.keyFile],
+    ],
+  }
+}
+
+/** CPU seconds the replicas and the store's server processes have used so far. */
+async function cpuSeconds(replicas: readonly KbsProcess[], store: SharedStore): Promise<number> {
+  let total = await store.cpuSeconds()
+  for (const replica of replicas) total += await cpuSecondsOf(replica.child.pid ?? 0)
+  return total
+}
+
+async function measureSetup(
+  shared: Shared,
+  setup: Setup,
+  index: number,
+  offered: number | undefined,
+): Promise<Measured> {
+  const store = await startSharedStore(setup.store, join(shared.root, `setup-${String(index)}`))
+  const replicas: KbsProcess[] = []
+  try {
+    // One after the other: the first runs the migrations, the others find them done.
+    for (let replica = 0; replica < setup.replicas; replica++) {
+      replicas.push(await startKbsProcess([...shared.args, ...store.argsFor(replica)]))
+    }
+    const first = replicas[0]
+    if (first === undefined) throw new Error('no replica started')
+    await provision(first.url, shared.certPem, shared.admin)
+    // Guests spread round-robin over the replicas; 16 so the open loop has spares.
+    const clients = Array.from(
+      { length: 2 * CONCURRENCY },
+      (_, n) =>
+        new KbsClient({
+          url: replicas[n % replicas.length]?.url ?? first.url,
+          tls: { pinnedCertificatePem: shared.certPem },
+        }),
+    )
+    const closed = clients.slice(0, CONCURRENCY)
+    await closedLoop(closed, shared.simulator, 1)
+    const cpuBefore = await cpuSeconds(replicas, store)
+    const started = performance.now()
+    const rate = await closedLoop(closed, shared.simulator, SECONDS)
+    const handshakes = (rate * (performance.now() - started)) / 1000
+    const cpu = (await cpuSeconds(replicas, store)) - cpuBefore
+    const load = offered ?? rate / 2
+    const latencies = await openLoop(clients, shared.simulator, load, SECONDS)
+    const rssMb: number[] = []
+    for (const replica of replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
+    return {
+      label: `${String(setup.replicas)}× ${store.label}`,
+      rate,
+      cpuMsPerHandshake: (cpu / handshakes) * 1000,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      offered: load,
+      rssMb,
+    }
+  } finally {
+    for (const replica of replicas) await stopKbsProcess(replica)
+    await store.stop()
+  }
+}
+
+const round = (value: number, digits: number): number =>
+  Math.round(value * 10 ** digits) / 10 ** digits
+
+/** The extra lines of one setup. */
+function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
+  const at = `${String(Math.round(measured.offered))}/s`
+  const label = measured.label
+  return [
+    { name: `${label}: handshakes/s`, unit: '/s', value: Math.round(measured.rate) },
+    {
+      name: `${label}: handshakes/s × crypto cost`,
+      unit: '×',
+      value: round(measured.rate * cryptoSeconds, 3),
+    },
+    {
+      name: `${label}: KBS + database CPU per handshake`,
+      unit: 'ms',
+      value: round(measured.cpuMsPerHandshake, 2),
+    },
+    { name: `${label}: p50 at ${at}`, unit: 'ms', value: round(measured.p50, 1) },
+    {
+      name: `${label}: p99 at ${at}`,
+      unit: 'ms',
+      value: round(measured.p99, 1),
+      below: P99_GOAL_MS,
+      met: measured.p99 < P99_GOAL_MS,
+    },
+    {
+      name: `${label}: p99 / crypto cost`,
+      unit: '×',
+      value: Math.round(measured.p99 / 1000 / cryptoSeconds),
+    },
+    { name: `${label}: RSS per replica (largest)`, unit: 'MB', value: Math.max(...measured.rssMb) },
+  ]
+}
+
+async function replicasJob(): Promise<BenchResult> {
+  const root = await mkdtemp(join(tmpdir(), 'initguard-bench-replicas-'))
+  try {
+    const shared = await prepare(root)
+    const cryptoBefore = await cryptoSecondsPerHandshake()
+    const results: Measured[] = []
+    for (const [index, setup] of SETUPS.entries())
+      results.push(await measureSetup(shared, setup, index, results[0]?.offered))
+    const cryptoSeconds = (cryptoBefore + (await cryptoSecondsPerHandshake())) / 2
+    const [single, , pair] = results
+    if (single === undefined || pair === undefined) throw new Error('a setup did not run')
+    const scaling = round(pair.rate / single.rate, 3)
+    return {
+      name: NAME,
+      unit: 'handshakes/s',
+      value: Math.round(pair.rate),
+      baseline:
+        'crypto of one handshake: P-384 report verify + resource JWE (P-256 ECDH) + ES256 token sign',
+      baseline_value: Math.round(1 / cryptoSeconds),
+      ratio: round(pair.rate * cryptoSeconds, 3),
+      runs: 1,
+      extra: [
+        ...results.flatMap((measured) => report(measured, cryptoSeconds)),
+        {
+          name: `${pair.label} / ${single.label} (handshakes/s)`,
+          unit: '×',
+          value: scaling,
+          atLeast: SCALING_GOAL,
+          met: scaling >= SCALING_GOAL,
+        },
+      ],
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+export const benchmarks: readonly JobBenchmark[] = [{ name: NAME, job: replicasJob }]
