@@ -181,4 +181,17 @@ export default tseslint.config(
   // Services arrive with the KBS and the agent; the rule is here so they start inside it.
   ...(SERVICE_PACKAGES.length === 0 ? [] : [layerRules(SERVICE_PACKAGES, CLI_PACKAGES)]),
   layerRules(CLI_PACKAGES, []),
+  // testkit is pure except its throwaway PostgreSQL cluster, which starts real server processes.
+  {
+    files: ['packages/testkit/src/postgres-cluster.ts'],
+    rules: {
+      'no-restricted-globals': 'off',
+      'no-restricted-imports': restrictedImports([
+        ...TRANSPORT_PACKAGES,
+        ...IO_PACKAGES,
+        ...SERVICE_PACKAGES,
+        ...CLI_PACKAGES,
+      ]),
+    },
+  },
 )

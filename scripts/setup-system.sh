@@ -12,11 +12,17 @@ declare -A packages=(
   [zstd]=zstd
   [skopeo]=skopeo
   [docker-registry]=docker-registry
+  [initdb]=postgresql
 )
 
 missing=()
 for command in "${!packages[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
+  command -v "$command" >/dev/null 2>&1 && continue
+  # Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/N/bin.
+  if [ "$command" = initdb ] && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    continue
+  fi
+  missing+=("${packages[$command]}")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup-system: all system packages present"

@@ -46,6 +46,11 @@ export type { KbsProtocolFunctions } from './server/route-context.ts'
 export { listenKbs } from './server/listen.ts'
 export type { KbsListening } from './server/listen.ts'
 export { KBS_CONFIG_DEFAULTS, resolveKbsServerConfig } from './server/config.ts'
+export {
+  KBS_DATABASE_ENV,
+  parseDatabaseSetting,
+  resolveDatabaseSetting,
+} from './server/config-database.ts'
 export { loadKbsServerConfig } from './server/config-file.ts'
 export type { KbsServerConfig, KbsServeFlags, KbsTlsSetting, KbsLogLevel } from './server/config.ts'
 export { parseDuration, parseSize, parseListen } from './server/config-values.ts'
@@ -84,7 +89,9 @@ export type { MasterKey, MasterKeyOptions } from './storage/master-key.ts'
 export { Envelope, masterKeyFingerprint } from './storage/envelope.ts'
 export type { EnvelopeKind, EnvelopeRow } from './storage/envelope.ts'
 export { SQLITE_FILE_NAME } from './storage/dialect.ts'
-export type { KbsDatabaseKind } from './storage/dialect.ts'
+export type { KbsDatabaseConfig, KbsDatabaseKind } from './storage/dialect.ts'
+export { checkPostgresUrl, connectPostgres } from './storage/dialect-postgres.ts'
+export type { PostgresConnectOptions, PostgresPoolOptions } from './storage/dialect-postgres.ts'
 export type { AppliedMigrations } from './storage/migrate.ts'
 export { SqlResourceStore, checkResourcePath } from './storage/resource-store.ts'
 export { SqlWorkloadStore } from './storage/workload-store.ts'

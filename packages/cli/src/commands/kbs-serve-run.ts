@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { KBS_MASTER_KEY_ENV, loadKbsServerConfig, startKbs } from '@initguard/kbs'
+import { KBS_DATABASE_ENV, KBS_MASTER_KEY_ENV, loadKbsServerConfig, startKbs } from '@initguard/kbs'
 import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
@@ -24,6 +24,8 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   const collateral = opt('collateral')
   const masterKeyFile = opt('master-key-file')
   const configFile = opt('config')
+  const database = opt('database')
+  const databaseEnv = process.env[KBS_DATABASE_ENV]
   const config = await loadKbsServerConfig({
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(listen === undefined ? {} : { listen }),
@@ -33,6 +35,8 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
     ...(trustSim === undefined ? {} : { trustSim }),
     ...(collateral === undefined ? {} : { collateral }),
     ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
+    ...(database === undefined ? {} : { database }),
+    ...(databaseEnv === undefined ? {} : { databaseEnv }),
     ...(configFile === undefined ? {} : { config: configFile }),
     insecureHttp: optionGiven(args, 'insecure-http'),
   })

@@ -27,11 +27,17 @@ export const kbsServeCommand: Command = {
     '(then every token and log line says simulated). A --config FILE (JSON or TOML) can hold',
     'everything the flags do, plus limits; flags win. Logs are JSON lines on standard output.',
     '',
+    'Storage: SQLite in DIR by default. --database postgres://USER:PASSWORD@HOST:PORT/DB (or',
+    'INITGUARD_KBS_DATABASE, or database = "…" in --config, with a [postgres] pool section) shares',
+    'one PostgreSQL database between replicas: migrations run once under an advisory lock, and the',
+    'master key must then be given (--master-key-file or INITGUARD_KBS_MASTER_KEY), the same for',
+    'every replica; DIR still holds the TLS identity and caches. The password is never logged.',
+    '',
     'Example: initguard kbs serve --data-dir ./kbs --listen 127.0.0.1:8443 --admin-public-key admin.pub --trust-sim ./sim',
   ].join('\n'),
   options: {
     'data-dir': path(
-      'the KBS data directory (database, master key, TLS identity); created 0700',
+      'the KBS data directory (SQLite database, master key, TLS identity, caches); created 0700',
       'DIR',
     ),
     listen: {
@@ -54,6 +60,12 @@ export const kbsServeCommand: Command = {
     'master-key-file': path(
       'the at-rest master key (32 bytes raw, hex or base64; mode 0600) instead of DATA-DIR/master.key, which is generated on first run; or set INITGUARD_KBS_MASTER_KEY',
     ),
+    database: {
+      type: 'string',
+      value: freeValue('sqlite or a postgres:// URL', 'postgres://kbs:PASSWORD@db:5432/kbs'),
+      valueName: 'URL',
+      help: 'sqlite (the default, in DATA-DIR) or postgres://USER:PASSWORD@HOST:PORT/DB shared by replicas; or set INITGUARD_KBS_DATABASE',
+    },
     config: path('a config file (.json or .toml) with any of these settings and the limits'),
     'insecure-http': {
       type: 'boolean',

@@ -61,6 +61,7 @@ describe('the server configuration', () => {
       listen: { host: '127.0.0.1', port: 8443 },
       tls: { mode: 'generate' },
       adminPublicKeyFiles: ['/keys/admin.pub'],
+      database: { kind: 'sqlite' },
     })
     expect(config.bodyLimitBytes).toBe(2 * 1024 * 1024)
     expect(config.nonceTtlMs).toBe(300_000)

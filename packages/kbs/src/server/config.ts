@@ -11,6 +11,7 @@
  * # tls-cert = "kbs.crt"  tls-key = "kbs.key"   (both or neither; neither: generated)
  * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
  * # master-key-file = "master.key"   (default: DATA-DIR/master.key, generated on first run)
+ * # database = "postgres://…"   (default: SQLite in DATA-DIR; see config-database.ts)
  * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
  *                   # connection-timeout = "60s", keep-alive-timeout = "5s"
  * [sessions]        # nonce-ttl = "5m"
@@ -18,6 +19,7 @@
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
+ * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
  * ```
  *
  * @module
@@ -32,6 +34,12 @@ import {
   parseSize,
   type ListenAddress,
 } from './config-values.ts'
+import {
+  KBS_DATABASE_ENV,
+  POSTGRES_SECTION_KEYS,
+  resolveDatabaseSetting,
+} from './config-database.ts'
+import type { KbsDatabaseConfig } from '../storage/dialect.ts'
 
 /** How the server speaks TLS. */
 export type KbsTlsSetting =
@@ -55,6 +63,8 @@ export interface KbsServerConfig {
   readonly collateralFile?: string
   /** The master key's file (32 bytes raw, hex or base64; 0600) instead of DATA-DIR/master.key. */
   readonly masterKeyFile?: string
+  /** SQLite in the data directory (the default) or a PostgreSQL database shared by replicas. */
+  readonly database: KbsDatabaseConfig
   readonly nonceTtlMs: number
   readonly tokenLifetimeMs: number
   readonly bodyLimitBytes: number
@@ -85,6 +95,10 @@ export interface KbsServeFlags {
   readonly trustSim?: string
   readonly collateral?: string
   readonly masterKeyFile?: string
+  /** `--database`: `sqlite` or a `postgres://` URL. */
+  readonly database?: string
+  /** The value of `INITGUARD_KBS_DATABASE`, used when `--database` is not given. */
+  readonly databaseEnv?: string
   readonly config?: string
   readonly insecureHttp?: boolean
 }
@@ -94,7 +108,7 @@ const MIB = 1024 * 1024
 /** The defaults of everything that has one. */
 export const KBS_CONFIG_DEFAULTS: Omit<
   KbsServerConfig,
-  'dataDir' | 'listen' | 'tls' | 'adminPublicKeyFiles'
+  'dataDir' | 'listen' | 'tls' | 'adminPublicKeyFiles' | 'database'
 > = {
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
@@ -120,6 +134,7 @@ const TOP_KEYS = [
   'trust-sim',
   'collateral',
   'master-key-file',
+  'database',
   'insecure-http',
   'limits',
   'sessions',
@@ -127,6 +142,7 @@ const TOP_KEYS = [
   'rate-limit',
   'under-pressure',
   'log',
+  'postgres',
 ] as const
 const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   limits: [
@@ -141,6 +157,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   'rate-limit': ['max', 'window'],
   'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
   log: ['level'],
+  postgres: POSTGRES_SECTION_KEYS,
 }
 
 function checkKeys(object: Section, allowed: readonly string[], where: string): void {
@@ -247,6 +264,14 @@ export function resolveKbsServerConfig(
     ...(trustSimDir === undefined ? {} : { trustSimDir }),
     ...(collateralFile === undefined ? {} : { collateralFile }),
     ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
+    database: resolveDatabaseSetting(
+      [
+        { value: flags.database, where: '--database' },
+        { value: flags.databaseEnv, where: KBS_DATABASE_ENV },
+        { value: text(document['database'], 'database'), where: 'database' },
+      ],
+      section(document, 'postgres'),
+    ),
     nonceTtlMs: withUnit(
       section(document, 'sessions')['nonce-ttl'],
       'sessions.nonce-ttl',

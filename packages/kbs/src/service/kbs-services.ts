@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path'
 import { AmdKdsClient, IntelPcsClient } from '@initguard/collateral'
+import { UsageError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 import { parseKbsAttestation, parseKbsRequest, sealResource } from '@initguard/kbs-protocol'
 import { simulatorTrust } from '@initguard/tee-simulator'
@@ -88,6 +89,21 @@ export async function createKbsServices(
   config: KbsServerConfig,
   options: KbsServicesOptions = {},
 ): Promise<KbsServices> {
+  // Replicas sharing PostgreSQL must share one key: one generated per replica's data directory
+  // would make every replica but the first refuse the database (or, worse, race to seal with it).
+  if (
+    config.database.kind === 'postgres' &&
+    config.masterKeyFile === undefined &&
+    options.masterKeyEnv === undefined
+  ) {
+    throw new UsageError(
+      'ERR_KBS_MASTER_KEY_REQUIRED',
+      'with a PostgreSQL database the master key must be given, not generated per data directory',
+      {
+        hint: `give the same key to every replica: --master-key-file FILE (master-key-file in --config) or ${KBS_MASTER_KEY_ENV} (openssl rand -base64 32)`,
+      },
+    )
+  }
   const masterKey = await loadMasterKey({
     dataDir: config.dataDir,
     ...(config.masterKeyFile === undefined ? {} : { file: config.masterKeyFile }),
@@ -96,7 +112,11 @@ export async function createKbsServices(
       : { env: options.masterKeyEnv, envName: KBS_MASTER_KEY_ENV }),
   })
   const trust = await evidenceTrust(config, options)
-  const store = await openKbsStore({ dataDir: config.dataDir, masterKey: masterKey.key })
+  const store = await openKbsStore({
+    dataDir: config.dataDir,
+    masterKey: masterKey.key,
+    database: config.database,
+  })
   const tokens = createTokenService({
     store: store.signingKeys,
     issuer: KBS_TOKEN_ISSUER,

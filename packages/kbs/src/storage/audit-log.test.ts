@@ -1,17 +1,20 @@
-import BetterSqlite3 from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import { SqlAuditLog } from './audit-log.ts'
-import { openTestStore, randomMasterKey, temporaryDir, twoHandles } from './store-test-support.ts'
+import {
+  STORE_ENGINES,
+  openTestStore,
+  randomMasterKey,
+  testDatabases,
+} from './store-test-support.ts'
 
 const at = new Date('2026-12-01T10:00:00.000Z')
 
-describe('SqlAuditLog', () => {
+describe.each(STORE_ENGINES)('SqlAuditLog on %s', (engine) => {
+  const databases = testDatabases(engine)
+
   it('appends entries with increasing ids and lists them in pages', async () => {
-    const { audit } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { audit } = await databases.open()
     const input = {
       action: 'resource',
       outcome: 'released',
@@ -48,7 +51,7 @@ describe('SqlAuditLog', () => {
   })
 
   it('interleaves appends from two handles without losing any', async () => {
-    const { first, second } = await twoHandles()
+    const { first, second } = await databases.twoHandles()
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? first : second).audit.append({
@@ -63,20 +66,14 @@ describe('SqlAuditLog', () => {
     expect(all.map((e) => e.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
   })
 
-  it('is append-only in the database too: UPDATE and DELETE are refused', async () => {
-    const store = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+  it('is append-only in the database too: UPDATE, DELETE (and TRUNCATE) are refused', async () => {
+    const at1 = await databases.fresh()
+    const store = await openTestStore({ ...at1, masterKey: randomMasterKey() })
     await store.audit.append({ at, action: 'resource', outcome: 'denied', reason: 'ERR_POLICY' })
-    const raw = new BetterSqlite3(store.location)
-    try {
-      expect(() => raw.prepare("UPDATE audit_entry SET outcome = 'released'").run()).toThrow(
-        /append-only/,
-      )
-      expect(() => raw.prepare('DELETE FROM audit_entry').run()).toThrow(/append-only/)
-    } finally {
-      raw.close()
+    const changes = ["UPDATE audit_entry SET outcome = 'released'", 'DELETE FROM audit_entry']
+    if (engine === 'postgres') changes.push('TRUNCATE audit_entry')
+    for (const change of changes) {
+      await expect(databases.raw(at1, change), change).rejects.toThrow(/append-only/)
     }
     expect((await store.audit.list({ limit: 10 }))[0]?.outcome).toBe('denied')
   })
@@ -89,10 +86,7 @@ describe('SqlAuditLog', () => {
   })
 
   it('refuses an unbounded or malformed page', async () => {
-    const { audit } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { audit } = await databases.open()
     for (const query of [
       { limit: 0 },
       { limit: 1001 },

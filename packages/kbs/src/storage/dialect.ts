@@ -1,7 +1,7 @@
 /**
  * Everything that differs between SQL dialects, in one place: how the connection is opened and
  * tuned, and the few column types the migrations cannot spell portably. The stores use kysely's
- * query builder only, so a PostgreSQL flavour adds a case here and nothing elsewhere.
+ * query builder only; PostgreSQL's flavour is in `dialect-postgres.ts`.
  *
  * @module
  */
@@ -17,10 +17,19 @@ import type {
   SqliteStatement,
 } from 'kysely'
 import { LocalIoError, LruCache } from '@initguard/core'
+import type { PostgresPoolOptions } from './dialect-postgres.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** The SQL dialects the store speaks. */
-export type KbsDatabaseKind = 'sqlite'
+export type KbsDatabaseKind = 'sqlite' | 'postgres'
+
+/**
+ * Which database the KBS keeps its data in: SQLite in the data directory (the default), or a
+ * PostgreSQL database shared by every replica.
+ */
+export type KbsDatabaseConfig =
+  | { readonly kind: 'sqlite' }
+  | ({ readonly kind: 'postgres'; readonly url: string } & PostgresPoolOptions)
 
 /** The SQLite file's name inside the data directory. */
 export const SQLITE_FILE_NAME = 'kbs.sqlite'
@@ -41,6 +50,9 @@ export interface DialectConnection {
   readonly columns: DialectColumns
   /** Where the data is, for messages (a file path, or a URL without credentials). */
   readonly location: string
+  readonly kind: KbsDatabaseKind
+  /** Run `work` (the migrations) so that no other process migrates the database meanwhile. */
+  readonly withMigrationLock: <T>(work: () => Promise<T>) => Promise<T>
 }
 
 /** Options of {@link connectSqlite}. */
@@ -89,7 +101,14 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
   const db = new Kysely<KbsDatabase>({
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   })
-  return { db, columns: SQLITE_COLUMNS, location }
+  // SQLite's migrations run in one write transaction: the file lock already serialises them.
+  return {
+    db,
+    columns: SQLITE_COLUMNS,
+    location,
+    kind: 'sqlite',
+    withMigrationLock: (work) => work(),
+  }
 }
 
 /** How many distinct prepared statements a connection keeps. */

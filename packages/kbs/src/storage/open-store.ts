@@ -10,7 +10,8 @@ import { LocalIoError, UsageError, VerificationError, bytesToHex } from '@initgu
 import type { KbsStore } from '../ports.ts'
 import { SqlAuditLog } from './audit-log.ts'
 import { connectSqlite } from './dialect.ts'
-import type { KbsDatabaseKind } from './dialect.ts'
+import type { KbsDatabaseConfig, KbsDatabaseKind } from './dialect.ts'
+import { checkPostgresUrl, connectPostgres } from './dialect-postgres.ts'
 import { Envelope } from './envelope.ts'
 import { ensureDataDir } from './master-key.ts'
 import { migrateToLatest } from './migrate.ts'
@@ -28,8 +29,11 @@ export interface OpenKbsStoreOptions {
   readonly dataDir: string
   /** The 32-byte master key (see `loadMasterKey`). */
   readonly masterKey: Uint8Array
-  /** The SQL dialect; `sqlite` (the default) keeps `kbs.sqlite` in the data directory. */
-  readonly database?: KbsDatabaseKind
+  /**
+   * The database: SQLite (the default) keeps `kbs.sqlite` in the data directory; PostgreSQL is
+   * shared by replicas (the data directory then holds only what is per process).
+   */
+  readonly database?: KbsDatabaseConfig
   /** How long a writer waits for another process's lock; default 5000 ms. */
   readonly busyTimeoutMs?: number
 }
@@ -37,8 +41,10 @@ export interface OpenKbsStoreOptions {
 /** The opened store: the {@link KbsStore} ports plus the concrete classes' extras. */
 export interface SqlKbsStore extends KbsStore {
   readonly workloads: SqlWorkloadStore
-  /** Where the data is (the SQLite file), for the startup log. */
+  /** Where the data is (the SQLite file, or the URL without its password), for the startup log. */
   readonly location: string
+  /** Which engine holds the data. */
+  readonly kind: KbsDatabaseKind
   /** The migrations this open applied (empty when the database was current). */
   readonly appliedMigrations: AppliedMigrations
 }
@@ -50,6 +56,8 @@ const MASTER_KEY_CHECK = 'master_key_fingerprint'
  *
  * @throws {@link LocalIoError} `ERR_KBS_DATA_DIR`, `ERR_KBS_DATA_DIR_MODE`, `ERR_KBS_STORE_OPEN`,
  *   `ERR_KBS_STORE_MIGRATION`.
+ * @throws {@link UnavailableError} `ERR_KBS_STORE_UNAVAILABLE` when PostgreSQL cannot be reached.
+ * @throws {@link UsageError} `ERR_KBS_STORE_KIND`, `ERR_KBS_DATABASE_URL`, `ERR_KBS_DATABASE_POOL`.
  * @throws {@link UsageError} `ERR_KBS_STORE_NEWER` (a newer version's database),
  *   `ERR_KBS_MASTER_KEY_LENGTH`.
  * @throws {@link VerificationError} `ERR_KBS_MASTER_KEY_WRONG` when the database was created
@@ -57,27 +65,27 @@ const MASTER_KEY_CHECK = 'master_key_fingerprint'
  */
 export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbsStore> {
   const envelope = new Envelope(options.masterKey)
-  // Checked at run time too: a config file or JavaScript caller can pass any string.
-  const kind: string = options.database ?? 'sqlite'
-  if (kind !== 'sqlite') {
-    throw new UsageError('ERR_KBS_STORE_KIND', `unknown database kind ${kind}`, {
-      hint: 'use sqlite',
-    })
-  }
+  const database = checkDatabaseConfig(options.database)
   await ensureDataDir(options.dataDir)
   await checkDataDirMode(options.dataDir)
-  const connection = await connectSqlite({
-    dataDir: options.dataDir,
-    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
-  })
+  const connection =
+    database.kind === 'postgres'
+      ? await connectPostgres(database)
+      : await connectSqlite({
+          dataDir: options.dataDir,
+          ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+        })
   const { db, location } = connection
   try {
-    const applied = await migrateToLatest(
-      db as Kysely<unknown>,
-      kbsMigrations(connection.columns),
-      location,
-    )
-    await checkMasterKey(db, envelope, location)
+    const applied = await connection.withMigrationLock(async () => {
+      const names = await migrateToLatest(
+        db as Kysely<unknown>,
+        kbsMigrations(connection.columns),
+        location,
+      )
+      await checkMasterKey(db, envelope, location)
+      return names
+    })
     return {
       resources: new SqlResourceStore(db, envelope),
       workloads: new SqlWorkloadStore(db),
@@ -85,6 +93,7 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
       sessions: new SqlSessionStore(db),
       signingKeys: new SqlSigningKeyStore(db, envelope),
       location,
+      kind: connection.kind,
       appliedMigrations: applied,
       ping: async () => {
         await db.selectFrom('kbs_meta').select('name').limit(1).execute()
@@ -95,6 +104,19 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
     await db.destroy()
     throw error
   }
+}
+
+/** Checked at run time too: a config file or JavaScript caller can pass anything. */
+function checkDatabaseConfig(database: KbsDatabaseConfig | undefined): KbsDatabaseConfig {
+  const kind: unknown = database?.kind ?? 'sqlite'
+  if (kind === 'sqlite') return { kind }
+  if (kind === 'postgres' && database?.kind === 'postgres') {
+    checkPostgresUrl(database.url)
+    return database
+  }
+  throw new UsageError('ERR_KBS_STORE_KIND', `unknown database kind ${String(kind)}`, {
+    hint: 'use sqlite or a postgres:// URL',
+  })
 }
 
 async function checkDataDirMode(dataDir: string): Promise<void> {

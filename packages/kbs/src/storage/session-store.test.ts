@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
-import { openTestStore, randomMasterKey, temporaryDir, twoHandles } from './store-test-support.ts'
+import { STORE_ENGINES, testDatabases } from './store-test-support.ts'
 
 const now = new Date('2026-12-01T10:00:00.000Z')
 const later = (seconds: number): Date => new Date(now.getTime() + seconds * 1000)
@@ -11,12 +11,11 @@ const session = (id: string, expiresAt = later(300)) => ({
   expiresAt,
 })
 
-describe('SqlSessionStore', () => {
+describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
+  const databases = testDatabases(engine)
+
   it('creates an authed session, consumes its challenge once, records the token', async () => {
-    const { sessions } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { sessions } = await databases.open()
     await sessions.create(session('a'.repeat(32)))
     expect(await sessions.get('a'.repeat(32))).toEqual({
       ...session('a'.repeat(32)),
@@ -35,10 +34,7 @@ describe('SqlSessionStore', () => {
   })
 
   it('does not consume an unknown or expired challenge', async () => {
-    const { sessions } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { sessions } = await databases.open()
     expect(await sessions.consumeChallenge('f'.repeat(32), now)).toBeUndefined()
     await sessions.create(session('b'.repeat(32), later(60)))
     expect(await sessions.consumeChallenge('b'.repeat(32), later(60))).toBeUndefined()
@@ -47,7 +43,7 @@ describe('SqlSessionStore', () => {
   })
 
   it('gives exactly one of two concurrent /attest calls (two handles) the challenge', async () => {
-    const { first, second } = await twoHandles()
+    const { first, second } = await databases.twoHandles()
     for (let round = 0; round < 20; round++) {
       const id = round.toString(16).padStart(32, '0')
       await first.sessions.create(session(id))
@@ -60,10 +56,7 @@ describe('SqlSessionStore', () => {
   })
 
   it('refuses a token for a session whose challenge was not consumed', async () => {
-    const { sessions } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { sessions } = await databases.open()
     await sessions.create(session('c'.repeat(32)))
     expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 't'))).toBe(
       'ERR_KBS_SESSION_STATE',
@@ -74,10 +67,7 @@ describe('SqlSessionStore', () => {
   })
 
   it('refuses to create a session over an existing id', async () => {
-    const { sessions } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { sessions } = await databases.open()
     await sessions.create(session('e'.repeat(32)))
     await sessions.consumeChallenge('e'.repeat(32), later(1))
     expect(await rejectedCode(sessions.create(session('e'.repeat(32))))).toBe(
@@ -87,10 +77,7 @@ describe('SqlSessionStore', () => {
   })
 
   it('deletes only expired sessions', async () => {
-    const { sessions } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { sessions } = await databases.open()
     await sessions.create(session('1'.repeat(32), later(10)))
     await sessions.create(session('2'.repeat(32), later(20)))
     await sessions.create(session('3'.repeat(32), later(30)))

@@ -1,6 +1,8 @@
 /**
- * Test support for the store: temporary data directories (removed after the test) and opened
- * stores on them (closed after the test).
+ * Test support for the store: temporary data directories (removed after the test), opened stores
+ * on them (closed after the test), and the same on each engine: `describe.each(STORE_ENGINES)`
+ * with {@link testDatabases}, which starts one throwaway PostgreSQL cluster per test file and
+ * gives each test its own database.
  *
  * @module
  */
@@ -8,9 +10,18 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { onTestFinished } from 'vitest'
+import BetterSqlite3 from 'better-sqlite3'
+import pg from 'pg'
+import { afterAll, beforeAll, onTestFinished } from 'vitest'
+import { startPostgresCluster } from '@initguard/testkit'
+import type { PostgresCluster } from '@initguard/testkit'
+import type { KbsDatabaseConfig, KbsDatabaseKind } from './dialect.ts'
+import { SQLITE_FILE_NAME } from './dialect.ts'
 import { openKbsStore } from './open-store.ts'
 import type { OpenKbsStoreOptions, SqlKbsStore } from './open-store.ts'
+
+/** Every engine the store runs on, for `describe.each`. */
+export const STORE_ENGINES: readonly KbsDatabaseKind[] = ['sqlite', 'postgres']
 
 /** A fresh directory (mode 0700) for one test. */
 export async function temporaryDir(): Promise<string> {
@@ -33,7 +44,97 @@ export async function openTestStore(
   return store
 }
 
-/** A directory, a key, and two handles on the same database (two replicas). */
+/** Where one test's data lives: its data directory and its database. */
+export interface TestDatabase {
+  readonly dataDir: string
+  readonly database: KbsDatabaseConfig
+}
+
+/** Fresh databases on one engine, for the tests of one `describe`. */
+export interface TestDatabases {
+  readonly engine: KbsDatabaseKind
+  /** The cluster (PostgreSQL only), started before the tests. */
+  readonly cluster: () => PostgresCluster
+  /** A new data directory and an empty database. */
+  fresh(): Promise<TestDatabase>
+  /** A store on a fresh database with a random master key, closed after the test. */
+  open(): Promise<SqlKbsStore>
+  /** Two handles on one fresh database (two replicas). */
+  twoHandles(): Promise<{ readonly first: SqlKbsStore; readonly second: SqlKbsStore }>
+  /** Run SQL (with `?` placeholders) on `at`'s database behind the store's back. */
+  raw(at: TestDatabase, text: string, parameters?: readonly unknown[]): Promise<RawRow[]>
+}
+
+/** A row as the driver returns it. */
+export type RawRow = Readonly<Record<string, unknown>>
+
+/** Register the engine's setup in the calling `describe` and return its database maker. */
+export function testDatabases(engine: KbsDatabaseKind): TestDatabases {
+  let cluster: PostgresCluster | undefined
+  let counter = 0
+  if (engine === 'postgres') {
+    beforeAll(async () => {
+      cluster = await startPostgresCluster()
+    }, 120_000)
+    afterAll(() => cluster?.stop())
+  }
+  const running = (): PostgresCluster => {
+    if (cluster === undefined) throw new Error('the test PostgreSQL cluster is not running')
+    return cluster
+  }
+  const fresh = async (): Promise<TestDatabase> => {
+    const dataDir = await temporaryDir()
+    if (engine === 'sqlite') return { dataDir, database: { kind: 'sqlite' } }
+    counter += 1
+    const url = await running().createDatabase(`test_${String(counter)}`)
+    return { dataDir, database: { kind: 'postgres', url } }
+  }
+  return {
+    engine,
+    cluster: running,
+    fresh,
+    async open() {
+      return openTestStore({ ...(await fresh()), masterKey: randomMasterKey() })
+    },
+    async twoHandles() {
+      const at = await fresh()
+      const masterKey = randomMasterKey()
+      const first = await openTestStore({ ...at, masterKey })
+      const second = await openTestStore({ ...at, masterKey })
+      return { first, second }
+    },
+    raw: rawQuery,
+  }
+}
+
+async function rawQuery(
+  at: TestDatabase,
+  text: string,
+  parameters: readonly unknown[] = [],
+): Promise<RawRow[]> {
+  if (at.database.kind === 'sqlite') {
+    const raw = new BetterSqlite3(join(at.dataDir, SQLITE_FILE_NAME))
+    try {
+      const statement = raw.prepare(text)
+      if (statement.reader) return statement.all(...parameters) as RawRow[]
+      statement.run(...parameters)
+      return []
+    } finally {
+      raw.close()
+    }
+  }
+  const client = new pg.Client({ connectionString: at.database.url })
+  await client.connect()
+  try {
+    let index = 0
+    const numbered = text.replace(/\?/g, () => `$${String(++index)}`)
+    return (await client.query(numbered, [...parameters])).rows as RawRow[]
+  } finally {
+    await client.end()
+  }
+}
+
+/** A directory, a key, and two handles on the same SQLite database (two replicas). */
 export async function twoHandles(): Promise<{
   readonly first: SqlKbsStore
   readonly second: SqlKbsStore

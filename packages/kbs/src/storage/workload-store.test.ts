@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
-import { openTestStore, randomMasterKey, temporaryDir, twoHandles } from './store-test-support.ts'
+import { STORE_ENGINES, testDatabases } from './store-test-support.ts'
 
 const t = (minute: number): Date => new Date(Date.UTC(2026, 11, 1, 10, minute))
 
-describe('SqlWorkloadStore', () => {
+describe.each(STORE_ENGINES)('SqlWorkloadStore on %s', (engine) => {
+  const databases = testDatabases(engine)
+
   it('versions every put, returns the newest, and keeps the history', async () => {
-    const { workloads } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { workloads } = await databases.open()
     expect(await workloads.get('web')).toBeUndefined()
     const v1 = await workloads.put('web', { v: 1 }, t(1))
     const v2 = await workloads.put('web', { v: 2 }, t(2))
@@ -30,10 +29,7 @@ describe('SqlWorkloadStore', () => {
   })
 
   it('hides a deleted workload but keeps its history; a later put continues the numbering', async () => {
-    const { workloads } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { workloads } = await databases.open()
     await workloads.put('web', { v: 1 }, t(1))
     await workloads.put('web', { v: 2 }, t(2))
     expect(await workloads.delete('web', t(3))).toBe(true)
@@ -53,7 +49,7 @@ describe('SqlWorkloadStore', () => {
   })
 
   it('gives concurrent puts from two handles distinct versions', async () => {
-    const { first, second } = await twoHandles()
+    const { first, second } = await databases.twoHandles()
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         (i % 2 === 0 ? first : second).workloads.put('web', { i }, t(i)),
@@ -66,10 +62,7 @@ describe('SqlWorkloadStore', () => {
   })
 
   it('refuses bad names and a definition that is not JSON', async () => {
-    const { workloads } = await openTestStore({
-      dataDir: await temporaryDir(),
-      masterKey: randomMasterKey(),
-    })
+    const { workloads } = await databases.open()
     for (const name of ['', '.hidden', 'a b', 'x'.repeat(129), 'a/b']) {
       expect(await rejectedCode(workloads.put(name, {}, t(1))), name).toBe('ERR_KBS_WORKLOAD_NAME')
     }

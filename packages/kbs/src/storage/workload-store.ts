@@ -15,6 +15,9 @@ export interface WorkloadVersion extends StoredWorkload {
   readonly deletedAt?: string
 }
 
+/** How often a put retries after losing the version number to a concurrent writer. */
+const PUT_ATTEMPTS = 50
+
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 
 /** {@link WorkloadStore} over kysely, plus the history of a name. */
@@ -49,13 +52,20 @@ export class SqlWorkloadStore implements WorkloadStore {
         eb.cast<string>(eb.val(now.toISOString()), 'text').as('created_at'),
       ])
       .where('name', '=', name)
-    const row = await this.#db
+    const insert = this.#db
       .insertInto('workload_version')
       .columns(['name', 'version', 'definition', 'created_at'])
       .expression(next)
       .returningAll()
-      .executeTakeFirstOrThrow()
-    return toStored(row)
+    // SQLite runs one writer at a time; on PostgreSQL two writers may read the same max: the
+    // loser's insert is refused and it takes the next number.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return toStored(await insert.executeTakeFirstOrThrow())
+      } catch (error) {
+        if (attempt >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
+      }
+    }
   }
 
   async get(name: string): Promise<StoredWorkload | undefined> {
@@ -116,6 +126,12 @@ export class SqlWorkloadStore implements WorkloadStore {
       ...(row.deleted_at === null ? {} : { deletedAt: row.deleted_at }),
     }))
   }
+}
+
+/** A primary key or unique constraint refused the row (PostgreSQL's 23505, SQLite's code). */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { readonly code?: unknown } | null)?.code
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
 
 function checkName(name: string): void {

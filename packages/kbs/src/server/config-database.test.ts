@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { thrown } from '@initguard/testkit'
+import { parseDatabaseSetting } from './config-database.ts'
+import { resolveKbsServerConfig } from './config.ts'
+
+const flags = { dataDir: '/data', listen: '127.0.0.1:8443', adminPublicKey: ['/keys/admin.pub'] }
+const url = 'postgres://kbs:s3cret-pw@db.internal:5432/kbs'
+const file = (document: unknown) => ({ document, path: '/etc/kbs/kbs.toml' })
+
+describe('the database setting', () => {
+  it('is SQLite by default, else --database, INITGUARD_KBS_DATABASE, then the file', () => {
+    expect(resolveKbsServerConfig(flags).database).toEqual({ kind: 'sqlite' })
+    const fromFile = resolveKbsServerConfig(flags, file({ database: url }))
+    expect(fromFile.database).toEqual({ kind: 'postgres', url })
+    const other = 'postgresql://kbs:x@other/kbs'
+    expect(
+      resolveKbsServerConfig({ ...flags, databaseEnv: other }, file({ database: url })).database,
+    ).toEqual({ kind: 'postgres', url: other })
+    expect(
+      resolveKbsServerConfig(
+        { ...flags, database: 'sqlite', databaseEnv: other },
+        file({ database: url }),
+      ).database,
+    ).toEqual({ kind: 'sqlite' })
+  })
+
+  it('reads the [postgres] pool section', () => {
+    const config = resolveKbsServerConfig(
+      flags,
+      file({
+        database: url,
+        postgres: {
+          'pool-size': 4,
+          'connect-timeout': '2s',
+          'statement-timeout': '500ms',
+          'idle-timeout': '1m',
+        },
+      }),
+    )
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url,
+      poolSize: 4,
+      connectTimeoutMs: 2000,
+      statementTimeoutMs: 500,
+      idleTimeoutMs: 60_000,
+    })
+  })
+
+  it('refuses other schemes, a [postgres] section without PostgreSQL, and bad pool values; never echoing a password', () => {
+    for (const bad of [
+      'mysql://kbs:s3cret-pw@db/kbs',
+      'file:///var/lib/kbs.sqlite',
+      'postgres:///kbs',
+      'kbs:s3cret-pw@db/kbs',
+      'SQLite',
+    ]) {
+      const error = thrown(() => parseDatabaseSetting(bad, '--database'))
+      expect(error.code, bad).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message, bad).toMatch(/^--database /)
+      expect(JSON.stringify(error.toJSON()), bad).not.toContain('s3cret-pw')
+    }
+    const stray = thrown(() =>
+      resolveKbsServerConfig(flags, file({ postgres: { 'pool-size': 4 } })),
+    )
+    expect([stray.code, stray.message]).toEqual([
+      'ERR_KBS_CONFIG_KEY',
+      '[postgres] pool-size is set but the database is SQLite',
+    ])
+    for (const postgres of [
+      { 'pool-size': 0 },
+      { 'pool-size': '4' },
+      { 'connect-timeout': 5 },
+      { 'statement-timeout': '0s' },
+      { 'idle-time': '1s' },
+    ]) {
+      const error = thrown(() => resolveKbsServerConfig(flags, file({ database: url, postgres })))
+      expect(['ERR_KBS_CONFIG_VALUE', 'ERR_KBS_CONFIG_KEY'], JSON.stringify(postgres)).toContain(
+        error.code,
+      )
+    }
+  })
+})

@@ -1,0 +1,92 @@
+/**
+ * Which database the KBS uses, from `--database`, `INITGUARD_KBS_DATABASE` or the config file's
+ * `database` key (in that order), and the `[postgres]` pool section. A URL's password is never
+ * echoed: every message shows it redacted.
+ *
+ * ```toml
+ * database = "postgres://kbs:PASSWORD@db.internal:5432/kbs?sslmode=verify-full"   # or "sqlite"
+ * [postgres]   # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from '@initguard/core'
+import { redactUrl } from '@initguard/http'
+import type { KbsDatabaseConfig } from '../storage/dialect.ts'
+import { configValueError, parseDuration, parseIntegerInRange } from './config-values.ts'
+
+/** The environment variable that may hold the database (a URL with a password is a secret). */
+export const KBS_DATABASE_ENV = 'INITGUARD_KBS_DATABASE'
+
+/** The keys of the `[postgres]` section. */
+export const POSTGRES_SECTION_KEYS: readonly string[] = [
+  'pool-size',
+  'connect-timeout',
+  'statement-timeout',
+  'idle-timeout',
+]
+
+const DATABASE_EXPECTED = 'sqlite, or a postgres:// (postgresql://) URL'
+
+/**
+ * `sqlite` or a PostgreSQL URL.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE` for anything else (the value shown redacted).
+ */
+export function parseDatabaseSetting(text: string, where: string): KbsDatabaseConfig {
+  if (text === 'sqlite') return { kind: 'sqlite' }
+  const url = URL.canParse(text) ? new URL(text) : undefined
+  if (url !== undefined && (url.protocol === 'postgres:' || url.protocol === 'postgresql:')) {
+    if (url.hostname === '') throw configValueError(where, redactUrl(url), 'a URL with a host')
+    return { kind: 'postgres', url: text }
+  }
+  throw configValueError(
+    where,
+    url === undefined ? '(not a URL)' : redactUrl(url),
+    DATABASE_EXPECTED,
+  )
+}
+
+/** The database from its sources (first given wins) and the `[postgres]` section. */
+export function resolveDatabaseSetting(
+  sources: readonly { readonly value: string | undefined; readonly where: string }[],
+  postgres: Readonly<Record<string, unknown>>,
+): KbsDatabaseConfig {
+  const given = sources.find((source) => source.value !== undefined)
+  const database =
+    given?.value === undefined
+      ? ({ kind: 'sqlite' } as const)
+      : parseDatabaseSetting(given.value, given.where)
+  const keys = Object.keys(postgres)
+  if (database.kind === 'sqlite') {
+    if (keys.length > 0) {
+      throw new UsageError(
+        'ERR_KBS_CONFIG_KEY',
+        `[postgres] ${keys.join(', ')} is set but the database is SQLite`,
+        { hint: 'set database = "postgres://…", or remove the [postgres] section' },
+      )
+    }
+    return database
+  }
+  const duration = (key: string): number | undefined => {
+    const value = postgres[key]
+    if (value === undefined) return undefined
+    if (typeof value !== 'string')
+      throw configValueError(`postgres.${key}`, JSON.stringify(value), 'a duration')
+    return parseDuration(value, `postgres.${key}`)
+  }
+  const poolSize =
+    postgres['pool-size'] === undefined
+      ? undefined
+      : parseIntegerInRange(postgres['pool-size'], 1, 1000, 'postgres.pool-size')
+  const connectTimeoutMs = duration('connect-timeout')
+  const statementTimeoutMs = duration('statement-timeout')
+  const idleTimeoutMs = duration('idle-timeout')
+  return {
+    ...database,
+    ...(poolSize === undefined ? {} : { poolSize }),
+    ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+    ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+  }
+}

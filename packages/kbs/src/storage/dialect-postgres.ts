@@ -1,0 +1,162 @@
+/**
+ * The PostgreSQL flavour of the data layer: kysely's `PostgresDialect` over a bounded `pg.Pool`
+ * (connect, statement and idle timeouts), `bytea` and identity columns, append-only tables
+ * enforced by a trigger, and a session-level advisory lock that lets several replicas start (and
+ * migrate) at once. The URL's password never appears in a message: `location` is redacted.
+ *
+ * @module
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { UnavailableError, UsageError } from '@initguard/core'
+import { redactUrl } from '@initguard/http'
+import type { DialectColumns, DialectConnection } from './dialect.ts'
+import type { KbsDatabase } from './schema.ts'
+
+/** Tuning of the connection pool; every bound has a default. */
+export interface PostgresPoolOptions {
+  /** Connections per process; default 10. */
+  readonly poolSize?: number
+  /** How long opening a connection (or waiting for a free one) may take; default 5000 ms. */
+  readonly connectTimeoutMs?: number
+  /** The server cancels a statement running longer; default 10000 ms. */
+  readonly statementTimeoutMs?: number
+  /** An idle connection is closed after; default 30000 ms. */
+  readonly idleTimeoutMs?: number
+}
+
+/** Options of {@link connectPostgres}. */
+export interface PostgresConnectOptions extends PostgresPoolOptions {
+  /** `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`). */
+  readonly url: string
+}
+
+/** The key of the session-level advisory lock held while one process migrates. */
+const MIGRATION_LOCK_KEY = 0x1a17_6a4d_6b62_73n
+
+const POSTGRES_COLUMNS: DialectColumns = {
+  bytes: 'bytea',
+  identity: (column) => column.primaryKey().generatedAlwaysAsIdentity(),
+  appendOnly: (table) => {
+    const refuse = sql.id(`${table}_append_only`)
+    return [
+      sql`CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$`,
+      sql`CREATE TRIGGER ${sql.id(`${table}_no_change`)} BEFORE UPDATE OR DELETE ON ${sql.id(table)}
+        FOR EACH ROW EXECUTE FUNCTION ${refuse}()`,
+      sql`CREATE TRIGGER ${sql.id(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${sql.id(table)}
+        FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`,
+    ]
+  },
+}
+
+/**
+ * Check that `url` is a PostgreSQL URL and return it redacted, for messages.
+ *
+ * @throws {@link UsageError} `ERR_KBS_DATABASE_URL` for another scheme or a URL that does not parse.
+ */
+export function checkPostgresUrl(url: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed?.protocol !== 'postgres:' && parsed?.protocol !== 'postgresql:') {
+    throw new UsageError(
+      'ERR_KBS_DATABASE_URL',
+      `the database ${redactUrl(url)} is not a postgres:// URL`,
+      { hint: 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE, or sqlite (the default)' },
+    )
+  }
+  return redactUrl(parsed)
+}
+
+/**
+ * Open a pool on the database at `url` and check that it answers.
+ *
+ * @throws {@link UsageError} `ERR_KBS_DATABASE_URL`, `ERR_KBS_DATABASE_POOL` (a bound that is not
+ *   a positive integer).
+ * @throws {@link UnavailableError} `ERR_KBS_STORE_UNAVAILABLE` when the server cannot be reached
+ *   or refuses the login.
+ */
+export async function connectPostgres(options: PostgresConnectOptions): Promise<DialectConnection> {
+  const location = checkPostgresUrl(options.url)
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: bound('poolSize', options.poolSize, 10),
+    connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    idleTimeoutMillis: bound('idleTimeoutMs', options.idleTimeoutMs, 30_000),
+    statement_timeout: bound('statementTimeoutMs', options.statementTimeoutMs, 10_000),
+    application_name: 'initguard-kbs',
+  })
+  // An idle connection the server drops (restart, failover) is reported here; without a listener
+  // the process would crash. The next query opens a new connection or fails with its own error.
+  pool.on('error', () => undefined)
+  try {
+    await pool.query('SELECT 1')
+  } catch (error) {
+    await pool.end()
+    throw unavailable(location, error)
+  }
+  const db = new Kysely<KbsDatabase>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    columns: POSTGRES_COLUMNS,
+    location,
+    kind: 'postgres',
+    withMigrationLock: (work) => withAdvisoryLock(options.url, location, work),
+  }
+}
+
+/**
+ * Run `work` holding a session-level advisory lock on its own connection (not the pool's), so
+ * replicas starting together migrate one after the other; the lock ends with that connection
+ * even if this process dies. kysely's `Migrator` locks too, but only around its own steps.
+ */
+async function withAdvisoryLock<T>(
+  url: string,
+  location: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'initguard-kbs-migrate' })
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()])
+  } catch (error) {
+    await client.end().catch(() => undefined)
+    throw unavailable(location, error)
+  }
+  try {
+    return await work()
+  } finally {
+    // Ending the session releases the lock whether or not the unlock got through.
+    await client.end().catch(() => undefined)
+  }
+}
+
+function unavailable(location: string, error: unknown): UnavailableError {
+  const reason = error instanceof Error ? error.message : String(error)
+  return new UnavailableError(
+    'ERR_KBS_STORE_UNAVAILABLE',
+    `cannot reach the KBS database ${location}: ${reason}`,
+    {
+      cause: error,
+      details: { database: location },
+      hint: 'check that PostgreSQL runs, the host and port, and the user name and password in the URL',
+    },
+  )
+}
+
+function bound(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(
+      'ERR_KBS_DATABASE_POOL',
+      `the database option ${name} is ${String(value)}, not a positive integer`,
+      { hint: `leave it out for ${String(fallback)}` },
+    )
+  }
+  return value
+}

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rejected, startPostgresCluster } from '@initguard/testkit'
+import type { PostgresCluster } from '@initguard/testkit'
+import { openKbsStore } from './open-store.ts'
+import { openTestStore, randomMasterKey, temporaryDir } from './store-test-support.ts'
+
+const at = new Date('2026-12-01T10:00:00.000Z')
+
+describe('openKbsStore on PostgreSQL', () => {
+  let cluster: PostgresCluster
+  beforeAll(async () => {
+    cluster = await startPostgresCluster()
+  }, 120_000)
+  afterAll(() => cluster.stop())
+
+  it('has three replicas starting at once on a fresh database migrate it exactly once', async () => {
+    const url = await cluster.createDatabase('concurrent')
+    const masterKey = randomMasterKey()
+    const stores = await Promise.all(
+      [1, 2, 3].map(async () =>
+        openTestStore({
+          dataDir: await temporaryDir(),
+          masterKey,
+          database: { kind: 'postgres', url },
+        }),
+      ),
+    )
+    expect(stores.map((s) => s.appliedMigrations.length).sort()).toEqual([0, 0, 1])
+    expect(stores.every((s) => s.kind === 'postgres')).toBe(true)
+    await stores[0]?.workloads.put('web', { v: 1 }, at)
+    expect((await stores[2]?.workloads.get('web'))?.version).toBe(1)
+  })
+
+  it('names the database without its password, and refuses another master key', async () => {
+    const url = await cluster.createDatabase('fingerprint')
+    const dataDir = await temporaryDir()
+    const store = await openKbsStore({
+      dataDir,
+      masterKey: randomMasterKey(),
+      database: { kind: 'postgres', url },
+    })
+    expect(store.location).not.toContain(cluster.password)
+    expect(store.location).toBe(url.replace(cluster.password, 'xxxxx'))
+    await store.close()
+    const error = await rejected(
+      openKbsStore({ dataDir, masterKey: randomMasterKey(), database: { kind: 'postgres', url } }),
+    )
+    expect(error.code).toBe('ERR_KBS_MASTER_KEY_WRONG')
+    expect(error.message).not.toContain(cluster.password)
+  })
+
+  it('says the database is unavailable (without the password) when it cannot be reached', async () => {
+    const dataDir = await temporaryDir()
+    const wrongPassword = cluster.url().replace(cluster.password, 'not-the-password')
+    const refused = await rejected(
+      openKbsStore({
+        dataDir,
+        masterKey: randomMasterKey(),
+        database: { kind: 'postgres', url: wrongPassword },
+      }),
+    )
+    expect([refused.code, refused.category]).toEqual(['ERR_KBS_STORE_UNAVAILABLE', 'unavailable'])
+    expect(refused.message).toMatch(/password authentication failed/)
+    expect(JSON.stringify(refused.toJSON())).not.toContain('not-the-password')
+    const closedPort = `postgres://initguard:secret-word@127.0.0.1:1/postgres`
+    const down = await rejected(
+      openKbsStore({
+        dataDir,
+        masterKey: randomMasterKey(),
+        database: { kind: 'postgres', url: closedPort, connectTimeoutMs: 2000 },
+      }),
+    )
+    expect(down.code).toBe('ERR_KBS_STORE_UNAVAILABLE')
+    expect(down.message).not.toContain('secret-word')
+  })
+
+  it('refuses a URL of another scheme and a pool bound that is not a positive integer', async () => {
+    const dataDir = await temporaryDir()
+    const masterKey = randomMasterKey()
+    const mysql = await rejected(
+      openKbsStore({
+        dataDir,
+        masterKey,
+        database: { kind: 'postgres', url: 'mysql://u:hunter2@127.0.0.1/kbs' },
+      }),
+    )
+    expect(mysql.code).toBe('ERR_KBS_DATABASE_URL')
+    expect(mysql.message).not.toContain('hunter2')
+    for (const poolSize of [0, -1, 1.5, Number.NaN]) {
+      const error = await rejected(
+        openKbsStore({
+          dataDir,
+          masterKey,
+          database: { kind: 'postgres', url: cluster.url(), poolSize },
+        }),
+      )
+      expect(error.code, String(poolSize)).toBe('ERR_KBS_DATABASE_POOL')
+    }
+  })
+})
