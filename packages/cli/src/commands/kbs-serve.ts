@@ -8,6 +8,11 @@ import { PATH_VALUE, freeValue, type OptionValue } from '../option-values.ts'
 
 /** `--listen HOST:PORT` (parsed strictly by the server configuration). */
 export const LISTEN_VALUE: OptionValue<string> = freeValue('HOST:PORT', '127.0.0.1:8443')
+/** `--database sqlite|postgres://…` (parsed strictly, and shown redacted, by the configuration). */
+export const DATABASE_VALUE: OptionValue<string> = freeValue(
+  'sqlite or a postgres:// URL',
+  'postgres://kbs:PASSWORD@db:5432/kbs',
+)
 const path = (help: string, valueName = 'FILE'): StringOptionSpec => ({
   type: 'string',
   value: PATH_VALUE,
@@ -62,7 +67,7 @@ export const kbsServeCommand: Command = {
     ),
     database: {
       type: 'string',
-      value: freeValue('sqlite or a postgres:// URL', 'postgres://kbs:PASSWORD@db:5432/kbs'),
+      value: DATABASE_VALUE,
       valueName: 'URL',
       help: 'sqlite (the default, in DATA-DIR) or postgres://USER:PASSWORD@HOST:PORT/DB shared by replicas; or set INITGUARD_KBS_DATABASE',
     },
