@@ -17,7 +17,7 @@
  * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
  * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
  *
- * Environment: BENCH_REPLICAS_SECONDS (default 4, each loop's measuring time per setup).
+ * Environment: BENCH_REPLICAS_SECONDS (default 3, each loop's measuring time per setup).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -41,11 +41,11 @@ import {
   writeAdminKey,
   type KbsProcess,
 } from './kbs-load.ts'
-import { startSharedStore, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
+import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
 const CONCURRENCY = 8
-const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 4)
+const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 3)
 const SCALING_GOAL = 0.8
 const P99_GOAL_MS = 50
 
@@ -109,12 +109,13 @@ async function cpuSeconds(replicas: readonly KbsProcess[], store: SharedStore): 
 }
 
 async function measureSetup(
+  stores: BenchStores,
   shared: Shared,
   setup: Setup,
   index: number,
   offered: number | undefined,
 ): Promise<Measured> {
-  const store = await startSharedStore(setup.store, join(shared.root, `setup-${String(index)}`))
+  const store = await stores.forSetup(setup.store, join(shared.root, `setup-${String(index)}`))
   const replicas: KbsProcess[] = []
   try {
     // One after the other: the first runs the migrations, the others find them done.
@@ -155,7 +156,6 @@ async function measureSetup(
     }
   } finally {
     for (const replica of replicas) await stopKbsProcess(replica)
-    await store.stop()
   }
 }
 
@@ -197,12 +197,13 @@ function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
 
 async function replicasJob(): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'initguard-bench-replicas-'))
+  const stores = new BenchStores()
   try {
     const shared = await prepare(root)
     const cryptoBefore = await cryptoSecondsPerHandshake()
     const results: Measured[] = []
     for (const [index, setup] of SETUPS.entries())
-      results.push(await measureSetup(shared, setup, index, results[0]?.offered))
+      results.push(await measureSetup(stores, shared, setup, index, results[0]?.offered))
     const cryptoSeconds = (cryptoBefore + (await cryptoSecondsPerHandshake())) / 2
     const [single, , pair] = results
     if (single === undefined || pair === undefined) throw new Error('a setup did not run')
@@ -228,6 +229,7 @@ async function replicasJob(): Promise<BenchResult> {
       ],
     }
   } finally {
+    await stores.stop()
     await rm(root, { recursive: true, force: true })
   }
 }
