@@ -17,7 +17,12 @@
  * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
  * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
  *
- * Environment: BENCH_REPLICAS_SECONDS (default 3, each loop's measuring time per setup).
+ * All setups run side by side (4 KBS processes); the closed loop is cut into slices of about a
+ * second that the setups take in turns, in alternating order, so the machine's changing load
+ * (other processes share its two cores) hits them alike.
+ *
+ * Environment: BENCH_REPLICAS_SECONDS (default 4: closed-loop seconds per setup, in 1 s slices,
+ * and the open loop's seconds per setup).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -45,7 +50,7 @@ import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-sto
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
 const CONCURRENCY = 8
-const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 3)
+const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 4)
 const SCALING_GOAL = 0.8
 const P99_GOAL_MS = 50
 
@@ -108,55 +113,91 @@ async function cpuSeconds(replicas: readonly KbsProcess[], store: SharedStore): 
   return total
 }
 
-async function measureSetup(
+/** One setup's replicas, started and provisioned, and the guests that talk to them. */
+interface RunningSetup {
+  readonly label: string
+  readonly store: SharedStore
+  readonly replicas: readonly KbsProcess[]
+  /** 16 guests spread round-robin over the replicas: 8 for the closed loop, spares for the open. */
+  readonly clients: readonly KbsClient[]
+}
+
+async function startSetup(
   stores: BenchStores,
   shared: Shared,
   setup: Setup,
   index: number,
-  offered: number | undefined,
-): Promise<Measured> {
+  started: KbsProcess[],
+): Promise<RunningSetup> {
   const store = await stores.forSetup(setup.store, join(shared.root, `setup-${String(index)}`))
   const replicas: KbsProcess[] = []
-  try {
-    // One after the other: the first runs the migrations, the others find them done.
-    for (let replica = 0; replica < setup.replicas; replica++) {
-      replicas.push(await startKbsProcess([...shared.args, ...store.argsFor(replica)]))
+  // One after the other: the first runs the migrations, the others find them done.
+  for (let replica = 0; replica < setup.replicas; replica++) {
+    const kbs = await startKbsProcess([...shared.args, ...store.argsFor(replica)])
+    started.push(kbs)
+    replicas.push(kbs)
+  }
+  const first = replicas[0]
+  if (first === undefined) throw new Error('no replica started')
+  await provision(first.url, shared.certPem, shared.admin)
+  const clients = Array.from(
+    { length: 2 * CONCURRENCY },
+    (_, n) =>
+      new KbsClient({
+        url: replicas[n % replicas.length]?.url ?? first.url,
+        tls: { pinnedCertificatePem: shared.certPem },
+      }),
+  )
+  return { label: `${String(setup.replicas)}× ${store.label}`, store, replicas, clients }
+}
+
+/**
+ * Measure every setup: closed-loop slices of about a second, the setups taking turns in
+ * alternating order (A B C C B A …) so that the machine's changing load (other processes share
+ * it) hits them alike; then an open loop per setup at one offered load for all.
+ */
+async function measureSetups(
+  shared: Shared,
+  running: readonly RunningSetup[],
+): Promise<Measured[]> {
+  const totals = running.map(() => ({ handshakes: 0, seconds: 0, cpu: 0 }))
+  for (const setup of running)
+    await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+  const slices = Math.max(1, Math.round(SECONDS))
+  for (let slice = 0; slice < slices; slice++) {
+    const order = running.map((_, index) => index)
+    if (slice % 2 === 1) order.reverse()
+    for (const index of order) {
+      const setup = running[index]
+      const total = totals[index]
+      if (setup === undefined || total === undefined) continue
+      const cpuBefore = await cpuSeconds(setup.replicas, setup.store)
+      const started = performance.now()
+      const rate = await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+      const seconds = (performance.now() - started) / 1000
+      total.handshakes += rate * seconds
+      total.seconds += seconds
+      total.cpu += (await cpuSeconds(setup.replicas, setup.store)) - cpuBefore
     }
-    const first = replicas[0]
-    if (first === undefined) throw new Error('no replica started')
-    await provision(first.url, shared.certPem, shared.admin)
-    // Guests spread round-robin over the replicas; 16 so the open loop has spares.
-    const clients = Array.from(
-      { length: 2 * CONCURRENCY },
-      (_, n) =>
-        new KbsClient({
-          url: replicas[n % replicas.length]?.url ?? first.url,
-          tls: { pinnedCertificatePem: shared.certPem },
-        }),
-    )
-    const closed = clients.slice(0, CONCURRENCY)
-    await closedLoop(closed, shared.simulator, 1)
-    const cpuBefore = await cpuSeconds(replicas, store)
-    const started = performance.now()
-    const rate = await closedLoop(closed, shared.simulator, SECONDS)
-    const handshakes = (rate * (performance.now() - started)) / 1000
-    const cpu = (await cpuSeconds(replicas, store)) - cpuBefore
-    const load = offered ?? rate / 2
-    const latencies = await openLoop(clients, shared.simulator, load, SECONDS)
+  }
+  const offered = (totals[0]?.handshakes ?? 0) / (totals[0]?.seconds ?? 1) / 2
+  const measured: Measured[] = []
+  for (const [index, setup] of running.entries()) {
+    const total = totals[index] ?? { handshakes: 0, seconds: 1, cpu: 0 }
+    const latencies = await openLoop(setup.clients, shared.simulator, offered, SECONDS)
     const rssMb: number[] = []
-    for (const replica of replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
-    return {
-      label: `${String(setup.replicas)}× ${store.label}`,
-      rate,
-      cpuMsPerHandshake: (cpu / handshakes) * 1000,
+    for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
+    measured.push({
+      label: setup.label,
+      rate: total.handshakes / total.seconds,
+      cpuMsPerHandshake: (total.cpu / total.handshakes) * 1000,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
-      offered: load,
+      offered,
       rssMb,
-    }
-  } finally {
-    for (const replica of replicas) await stopKbsProcess(replica)
+    })
   }
+  return measured
 }
 
 const round = (value: number, digits: number): number =>
@@ -198,12 +239,14 @@ function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
 async function replicasJob(): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'initguard-bench-replicas-'))
   const stores = new BenchStores()
+  const started: KbsProcess[] = []
   try {
     const shared = await prepare(root)
     const cryptoBefore = await cryptoSecondsPerHandshake()
-    const results: Measured[] = []
+    const running: RunningSetup[] = []
     for (const [index, setup] of SETUPS.entries())
-      results.push(await measureSetup(stores, shared, setup, index, results[0]?.offered))
+      running.push(await startSetup(stores, shared, setup, index, started))
+    const results = await measureSetups(shared, running)
     const cryptoSeconds = (cryptoBefore + (await cryptoSecondsPerHandshake())) / 2
     const [single, , pair] = results
     if (single === undefined || pair === undefined) throw new Error('a setup did not run')
@@ -229,6 +272,7 @@ async function replicasJob(): Promise<BenchResult> {
       ],
     }
   } finally {
+    for (const replica of started) await stopKbsProcess(replica)
     await stores.stop()
     await rm(root, { recursive: true, force: true })
   }
