@@ -71,7 +71,10 @@ interface Measured {
   /** The setup as it ran (replicas and store). */
   readonly label: string
   readonly rate: number
-  readonly cpuMsPerHandshake: number
+  /** CPU of the KBS processes per handshake. */
+  readonly kbsCpuMs: number
+  /** CPU of the database's own server processes per handshake (0 for SQLite: in the KBS). */
+  readonly storeCpuMs: number
   readonly p50: number
   readonly p99: number
   readonly offered: number
@@ -107,10 +110,13 @@ async function prepare(root: string): Promise<Shared> {
 }
 
 /** CPU seconds the replicas and the store's server processes have used so far. */
-async function cpuSeconds(replicas: readonly KbsProcess[], store: SharedStore): Promise<number> {
-  let total = await store.cpuSeconds()
-  for (const replica of replicas) total += await cpuSecondsOf(replica.child.pid ?? 0)
-  return total
+async function cpuSeconds(
+  replicas: readonly KbsProcess[],
+  store: SharedStore,
+): Promise<{ kbs: number; store: number }> {
+  let kbs = 0
+  for (const replica of replicas) kbs += await cpuSecondsOf(replica.child.pid ?? 0)
+  return { kbs, store: await store.cpuSeconds() }
 }
 
 /** One setup's replicas, started and provisioned, and the guests that talk to them. */
@@ -160,7 +166,7 @@ async function measureSetups(
   shared: Shared,
   running: readonly RunningSetup[],
 ): Promise<Measured[]> {
-  const totals = running.map(() => ({ handshakes: 0, seconds: 0, cpu: 0 }))
+  const totals = running.map(() => ({ handshakes: 0, seconds: 0, kbsCpu: 0, storeCpu: 0 }))
   for (const setup of running)
     await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
   const slices = Math.max(1, Math.round(SECONDS))
@@ -177,20 +183,23 @@ async function measureSetups(
       const seconds = (performance.now() - started) / 1000
       total.handshakes += rate * seconds
       total.seconds += seconds
-      total.cpu += (await cpuSeconds(setup.replicas, setup.store)) - cpuBefore
+      const cpuAfter = await cpuSeconds(setup.replicas, setup.store)
+      total.kbsCpu += cpuAfter.kbs - cpuBefore.kbs
+      total.storeCpu += cpuAfter.store - cpuBefore.store
     }
   }
   const offered = (totals[0]?.handshakes ?? 0) / (totals[0]?.seconds ?? 1) / 2
   const measured: Measured[] = []
   for (const [index, setup] of running.entries()) {
-    const total = totals[index] ?? { handshakes: 0, seconds: 1, cpu: 0 }
+    const total = totals[index] ?? { handshakes: 0, seconds: 1, kbsCpu: 0, storeCpu: 0 }
     const latencies = await openLoop(setup.clients, shared.simulator, offered, SECONDS)
     const rssMb: number[] = []
     for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
     measured.push({
       label: setup.label,
       rate: total.handshakes / total.seconds,
-      cpuMsPerHandshake: (total.cpu / total.handshakes) * 1000,
+      kbsCpuMs: (total.kbsCpu / total.handshakes) * 1000,
+      storeCpuMs: (total.storeCpu / total.handshakes) * 1000,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       offered,
@@ -215,10 +224,19 @@ function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
       value: round(measured.rate * cryptoSeconds, 3),
     },
     {
-      name: `${label}: KBS + database CPU per handshake`,
+      name: `${label}: CPU per handshake, KBS`,
       unit: 'ms',
-      value: round(measured.cpuMsPerHandshake, 2),
+      value: round(measured.kbsCpuMs, 2),
     },
+    ...(measured.storeCpuMs > 0
+      ? [
+          {
+            name: `${label}: CPU per handshake, PostgreSQL`,
+            unit: 'ms',
+            value: round(measured.storeCpuMs, 2),
+          },
+        ]
+      : []),
     { name: `${label}: p50 at ${at}`, unit: 'ms', value: round(measured.p50, 1) },
     {
       name: `${label}: p99 at ${at}`,
