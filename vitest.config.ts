@@ -8,7 +8,12 @@ export default defineConfig({
   // CommonJS package's require() load its dependency's ES module build (pg → pg-pool breaks).
   ssr: { resolve: { conditions: ['@initguard/source', 'node', 'default'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'fuzz/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'fuzz/**/*.test.ts',
+      'deploy/**/*.test.ts',
+    ],
     environment: 'node',
     reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 60_000,

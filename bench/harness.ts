@@ -31,13 +31,15 @@ export interface Benchmark extends Measured {
 
 /**
  * A further measurement of a job, with its goal when it has one: `value` must stay below
- * `below`. Without `below` it is reported for information (e.g. a rate the load generator set).
+ * `below`, or reach `atLeast`. Without either it is reported for information (e.g. a rate the
+ * load generator set).
  */
 export interface ExtraMeasurement {
   readonly name: string
   readonly unit: string
   readonly value: number
   readonly below?: number
+  readonly atLeast?: number
   readonly met?: boolean
 }
 

@@ -39,7 +39,10 @@ for (const file of files) {
     for (const extra of result.extra ?? []) {
       console.log(
         `${`  ${extra.name}`.padEnd(56)} ${extra.value.toLocaleString('en').padStart(12)} ${extra.unit}  ` +
-          (extra.below === undefined ? '' : `(goal < ${extra.below}: ${met(extra.met === true)})`),
+          (extra.below === undefined ? '' : `(goal < ${extra.below}: ${met(extra.met === true)})`) +
+          (extra.atLeast === undefined
+            ? ''
+            : `(goal ≥ ${extra.atLeast}: ${met(extra.met === true)})`),
       )
     }
   }

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { KBS_DATABASE_ENV, KBS_MASTER_KEY_ENV, loadKbsServerConfig, startKbs } from '@initguard/kbs'
+import {
+  KBS_DATABASE_ENV,
+  KBS_MASTER_KEY_ENV,
+  loadKbsServerConfig,
+  startKbs,
+  type KbsServeFlags,
+} from '@initguard/kbs'
 import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
@@ -12,8 +18,15 @@ import { noArguments } from './kbs-keygen.ts'
 import { DATABASE_VALUE, LISTEN_VALUE } from './kbs-serve.ts'
 import { stopSignal } from './stop-signal.ts'
 
-/** Run the KBS until SIGINT or SIGTERM; returns the exit code. */
-export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> {
+/**
+ * The `kbs serve` options as the server configuration's flags, with the database from `env`
+ * (`INITGUARD_KBS_DATABASE`) when it is set there. Also used by the deployment tests to resolve
+ * the Kubernetes manifests' container arguments exactly as the KBS will.
+ */
+export function kbsServeFlags(
+  args: ParsedArgs,
+  env: Readonly<Record<string, string | undefined>>,
+): KbsServeFlags {
   noArguments(args.positionals, 'kbs serve')
   const opt = (name: string): string | undefined => parsedOption(args, name, PATH_VALUE)
   const dataDir = opt('data-dir')
@@ -25,8 +38,8 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   const masterKeyFile = opt('master-key-file')
   const configFile = opt('config')
   const database = parsedOption(args, 'database', DATABASE_VALUE)
-  const databaseEnv = process.env[KBS_DATABASE_ENV]
-  const config = await loadKbsServerConfig({
+  const databaseEnv = env[KBS_DATABASE_ENV]
+  return {
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(listen === undefined ? {} : { listen }),
     ...(tlsCert === undefined ? {} : { tlsCert }),
@@ -39,7 +52,12 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
     ...(databaseEnv === undefined ? {} : { databaseEnv }),
     ...(configFile === undefined ? {} : { config: configFile }),
     insecureHttp: optionGiven(args, 'insecure-http'),
-  })
+  }
+}
+
+/** Run the KBS until SIGINT or SIGTERM; returns the exit code. */
+export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> {
+  const config = await loadKbsServerConfig(kbsServeFlags(args, process.env))
   const masterKeyEnv = process.env[KBS_MASTER_KEY_ENV]
   const kbs = await startKbs(config, {
     ...(masterKeyEnv === undefined ? {} : { masterKeyEnv }),

@@ -1,0 +1,294 @@
+/**
+ * What the RCAR benchmarks share: `initguard kbs serve` processes on loopback (HTTPS, simulator
+ * trust, rate limits lifted), provisioning them through the admin API, whole handshakes by
+ * simulated SNP guests (`/auth`, `/attest` with fresh evidence bound to the nonce and a fresh TEE
+ * key, `GET /resource`, the JWE opened), closed and open loops of them, the crypto one handshake
+ * costs the KBS (the baseline), and the CPU time and memory of other processes.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createSign, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { HttpClient, httpErrors } from '@initguard/http'
+import { parseInitdata } from '@initguard/initdata'
+import { generateTeeKeyPair, sealResource, type KbsClient } from '@initguard/kbs-protocol'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  simulateSnpEvidence,
+  type TeeSimulator,
+} from '@initguard/tee-simulator'
+import { median } from './harness.ts'
+
+const BIN = fileURLToPath(new URL('../packages/cli/bin/initguard.js', import.meta.url))
+/** The init-data document the simulated guests launch with and the workload accepts. */
+export const DOCUMENT =
+  'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1"\n\'\'\'\n'
+/** The longest one handshake (three requests) may take before the benchmark fails. */
+const HANDSHAKE_TIMEOUT_MS = 30_000
+
+/** The KBS's settings for load: rate limits lifted, quiet logs. */
+export const LOAD_CONFIG = `[rate-limit]
+max = 1000000
+window = "1s"
+
+[log]
+level = "warn"
+`
+
+/** CPU seconds (user + system, every thread) this process has used. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1e6
+}
+
+/**
+ * CPU seconds per operation of `run` (awaited), over about `millis` of wall time. CPU time, not
+ * wall time: the other processes on the machine slow the wall clock, not the work, and the KBS
+ * side of the ratio is CPU time too.
+ */
+async function cpuSecondsPerOperation(run: () => unknown, millis: number): Promise<number> {
+  let operations = 0
+  const cpuStart = ownCpuSeconds()
+  const start = performance.now()
+  while (performance.now() - start < millis) {
+    await run()
+    operations++
+  }
+  return (ownCpuSeconds() - cpuStart) / operations
+}
+
+/** The KBS's unavoidable crypto per handshake, in seconds (median of rounds). */
+export async function cryptoSecondsPerHandshake(): Promise<number> {
+  const report = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+  const token = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const signed = randomBytes(0x2a0)
+  const signature = sign('sha384', signed, report.privateKey)
+  const teeKey = (await generateTeeKeyPair('P-256')).publicJwk
+  const secret = randomBytes(32)
+  const header = Buffer.from('{"alg":"ES256","typ":"JWT","kid":"k"}').toString('base64url')
+  const claims = Buffer.from(JSON.stringify({ submods: { cpu0: {} }, exp: 1 })).toString(
+    'base64url',
+  )
+  const rounds: number[] = []
+  for (let round = 0; round < 5; round++) {
+    const verifySeconds = await cpuSecondsPerOperation(
+      () => verify('sha384', signed, report.publicKey, signature),
+      150,
+    )
+    const signSeconds = await cpuSecondsPerOperation(
+      () =>
+        createSign('sha256')
+          .update(`${header}.${claims}`)
+          .sign({ key: token.privateKey, dsaEncoding: 'ieee-p1363' }),
+      150,
+    )
+    const sealSeconds = await cpuSecondsPerOperation(() => sealResource(teeKey, secret), 150)
+    rounds.push(verifySeconds + signSeconds + sealSeconds)
+  }
+  return median(rounds)
+}
+
+/** A running `kbs serve` process. */
+export interface KbsProcess {
+  readonly child: ChildProcess
+  readonly url: string
+}
+
+/**
+ * Start `initguard kbs serve` on a free loopback port with `args` (the data directory, keys,
+ * trust, database…) after the listen address; its URL once it says where it listens.
+ */
+export async function startKbsProcess(args: readonly string[]): Promise<KbsProcess> {
+  const child = spawn(process.execPath, [
+    ...(process.env['BENCH_KBS_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+    BIN,
+    ...['kbs', 'serve', '--listen', '127.0.0.1:0', ...args],
+  ])
+  let log = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString()
+      const match = /listening on (https:\/\/[^\s]+)/.exec(log)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    child.stdout.resume()
+    child.on('exit', (code) => {
+      reject(new Error(`kbs serve exited (${String(code)}): ${log}`))
+    })
+  })
+  return { child, url }
+}
+
+/** Stop a KBS with SIGTERM; one that does not stop within 5 s is killed, never left behind. */
+export async function stopKbsProcess({ child }: KbsProcess): Promise<void> {
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(killer)
+}
+
+/** An Ed25519 admin key pair; the public half written to `file` for `--admin-public-key`. */
+export async function writeAdminKey(
+  file: string,
+): Promise<ReturnType<typeof generateKeyPairSync>['privateKey']> {
+  const admin = generateKeyPairSync('ed25519')
+  await writeFile(file, admin.publicKey.export({ type: 'spki', format: 'pem' }))
+  return admin.privateKey
+}
+
+/** A workload for the simulator and one secret (`default/bench/key`), through the admin API. */
+export async function provision(
+  url: string,
+  certPem: string,
+  key: ReturnType<typeof generateKeyPairSync>['privateKey'],
+): Promise<void> {
+  const now = Math.floor(Date.now() / 1000)
+  const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const input = `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part({ role: 'admin', aud: ['KBS'], exp: now + 300 })}`
+  const jwt = `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`
+  const http = new HttpClient({
+    attempts: 1,
+    errors: httpErrors({ area: 'KBS' }),
+    tls: { pinnedCertificatePem: certPem },
+  })
+  const call = (method: 'PUT' | 'POST', path: string, body: string): Promise<number> =>
+    http.request(
+      {
+        method,
+        url: `${url}${path}`,
+        what: path,
+        headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+        body: new TextEncoder().encode(body),
+      },
+      async (response) => {
+        await response.discard()
+        return response.status
+      },
+    )
+  const workload = {
+    tees: ['snp'],
+    initdata: [DOCUMENT],
+    resources: ['default/bench/*'],
+    snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX] },
+  }
+  const statuses = [
+    await call('PUT', '/kbs/v0/admin/workloads/bench', JSON.stringify(workload)),
+    await call('POST', '/kbs/v0/resource/default/bench/key', '"a secret"'),
+  ]
+  if (statuses.some((status) => status !== 200))
+    throw new Error(`provisioning the KBS failed: ${statuses.join(', ')}`)
+}
+
+/** One whole handshake with `client`; its latency in ms. */
+async function handshake(client: KbsClient, simulator: TeeSimulator): Promise<number> {
+  const start = performance.now()
+  // A handshake that never completes fails the benchmark loudly instead of hanging it.
+  const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
+  const initdata = parseInitdata(new TextEncoder().encode(DOCUMENT))
+  await client.attest({
+    tee: 'snp',
+    evidence: (reportData) =>
+      Promise.resolve(simulateSnpEvidence(simulator.material.snp, { initdata, reportData })),
+    initData: DOCUMENT,
+    signal,
+  })
+  await client.getResource('default/bench/key', { signal })
+  return performance.now() - start
+}
+
+/** Closed loop: each client does handshakes back to back for `seconds`; handshakes per second. */
+export async function closedLoop(
+  clients: readonly KbsClient[],
+  simulator: TeeSimulator,
+  seconds: number,
+): Promise<number> {
+  const end = performance.now() + seconds * 1000
+  let done = 0
+  const start = performance.now()
+  await Promise.all(
+    clients.map(async (client) => {
+      while (performance.now() < end) {
+        await handshake(client, simulator)
+        done++
+      }
+    }),
+  )
+  return done / ((performance.now() - start) / 1000)
+}
+
+/** Open loop: start handshakes at `rate` per second for `seconds`; latencies in ms, sorted. */
+export async function openLoop(
+  clients: readonly KbsClient[],
+  simulator: TeeSimulator,
+  rate: number,
+  seconds: number,
+): Promise<number[]> {
+  const latencies: number[] = []
+  const idle = [...clients]
+  const running: Promise<void>[] = []
+  const start = performance.now()
+  for (let n = 0; n < rate * seconds; n++) {
+    const due = start + (n * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    while (idle.length === 0) await Promise.race(running)
+    const client = idle.pop()
+    if (client === undefined) continue
+    const run: Promise<void> = handshake(client, simulator).then((ms) => {
+      latencies.push(ms)
+      idle.push(client)
+      void running.splice(running.indexOf(run), 1)
+    })
+    running.push(run)
+  }
+  await Promise.all(running)
+  return latencies.sort((a, b) => a - b)
+}
+
+const CLOCK_TICKS = ((): number => {
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim())
+  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100
+})()
+
+/** The fields of `/proc/PID/stat` after the command name (which may hold spaces). */
+async function statFields(pid: number): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** CPU seconds (user + system) the process `pid` has used, from `/proc/PID/stat`. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = await statFields(pid)
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+/**
+ * CPU seconds used by `pid` and its children alive now (PostgreSQL's postmaster and the
+ * backends serving the KBS's connections).
+ */
+export async function treeCpuSecondsOf(pid: number): Promise<number> {
+  let total = await cpuSecondsOf(pid)
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue
+    const fields = await statFields(Number(entry)).catch(() => undefined)
+    // Field 4 of stat is the parent's id (index 1 after the command name).
+    if (fields !== undefined && Number(fields[1]) === pid)
+      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  }
+  return total
+}
+
+/** The resident set of `pid` now, in MB (`VmRSS`). */
+export async function rssMegabytesOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kilobytes = Number(/^VmRSS:\s+([0-9]+) kB$/m.exec(status)?.[1])
+  return Math.round(kilobytes / 1024)
+}
+
+/** The `p`th percentile of sorted values. */
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN

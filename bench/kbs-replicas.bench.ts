@@ -1,0 +1,299 @@
+/**
+ * RCAR on replicas: whole handshakes against 1 KBS on SQLite, 1 KBS on PostgreSQL and 2 KBSs on
+ * one PostgreSQL (`kbs serve` processes on loopback, one certificate and master key for all), to
+ * show what the shared database costs. The load comes from this process: 8 simulated SNP guests in
+ * a closed loop (each on its own kept-alive connection to one replica, guests spread round-robin
+ * over the replicas as Kubernetes' Service spreads connections), then an open loop at a fixed
+ * offered load, the same for every setup: half the rate the single SQLite replica reached.
+ *
+ * Why not autocannon: a handshake is three dependent requests, and the second carries evidence
+ * signed over the nonce the first returned, with a fresh TEE key; autocannon replays fixed or
+ * templated requests, so it would need the same signing code in hooks of its own. The guests here
+ * are the real protocol client (`KbsClient`), as the single-replica RCAR benchmark uses.
+ *
+ * Each setup reports the handshakes per second reached, the CPU the KBS processes and the database
+ * spent per handshake, p50/p99 latency at the fixed load, and RSS per replica; rates and latencies
+ * also as ratios to the crypto one handshake costs the KBS, measured in the same run
+ * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
+ * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
+ *
+ * All setups run side by side (4 KBS processes); the closed loop is cut into slices of about a
+ * second that the setups take in turns, in alternating order, so the machine's changing load
+ * (other processes share its two cores) hits them alike.
+ *
+ * Environment: BENCH_REPLICAS_SECONDS (default 4: closed-loop seconds per setup, in 1 s slices,
+ * and the open loop's seconds per setup).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ensureGeneratedTlsIdentity } from '@initguard/kbs'
+import { KbsClient } from '@initguard/kbs-protocol'
+import { initSimulator, type TeeSimulator } from '@initguard/tee-simulator'
+import type { BenchResult, ExtraMeasurement, JobBenchmark } from './harness.ts'
+import {
+  LOAD_CONFIG,
+  closedLoop,
+  cpuSecondsOf,
+  cryptoSecondsPerHandshake,
+  openLoop,
+  percentile,
+  provision,
+  rssMegabytesOf,
+  startKbsProcess,
+  stopKbsProcess,
+  writeAdminKey,
+  type KbsProcess,
+} from './kbs-load.ts'
+import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
+
+const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
+const CONCURRENCY = 8
+const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 4)
+const SCALING_GOAL = 0.8
+const P99_GOAL_MS = 50
+
+/** One setup: how many replicas on which store. */
+interface Setup {
+  readonly replicas: number
+  readonly store: StoreKind
+}
+
+const SETUPS: readonly Setup[] = [
+  { replicas: 1, store: 'sqlite' },
+  { replicas: 1, store: 'postgres' },
+  { replicas: 2, store: 'postgres' },
+]
+
+/** What one setup measured. */
+interface Measured {
+  /** The setup as it ran (replicas and store). */
+  readonly label: string
+  readonly rate: number
+  /** CPU of the KBS processes per handshake. */
+  readonly kbsCpuMs: number
+  /** CPU of the database's own server processes per handshake (0 for SQLite: in the KBS). */
+  readonly storeCpuMs: number
+  readonly p50: number
+  readonly p99: number
+  readonly offered: number
+  readonly rssMb: readonly number[]
+}
+
+/** What every replica of every setup shares: keys, certificate, simulator and settings. */
+interface Shared {
+  readonly root: string
+  readonly simulator: TeeSimulator
+  readonly certPem: string
+  readonly args: readonly string[]
+  readonly admin: Awaited<ReturnType<typeof writeAdminKey>>
+}
+
+async function prepare(root: string): Promise<Shared> {
+  const { simulator } = await initSimulator(join(root, 'sim'))
+  const admin = await writeAdminKey(join(root, 'admin.pub'))
+  await writeFile(join(root, 'kbs.toml'), LOAD_CONFIG)
+  await writeFile(join(root, 'master.key'), randomBytes(32).toString('hex'), { mode: 0o600 })
+  const tls = await ensureGeneratedTlsIdentity(join(root, 'identity'), '127.0.0.1', new Date())
+  return {
+    root,
+    simulator,
+    certPem: tls.certPem,
+    admin,
+    args: [
+      ...['--admin-public-key', join(root, 'admin.pub'), '--trust-sim', simulator.dir],
+      ...['--config', join(root, 'kbs.toml'), '--master-key-file', join(root, 'master.key')],
+      ...['--tls-cert', tls.certFile, '--tls-key', tls.keyFile],
+    ],
+  }
+}
+
+/** CPU seconds the replicas and the store's server processes have used so far. */
+async function cpuSeconds(
+  replicas: readonly KbsProcess[],
+  store: SharedStore,
+): Promise<{ kbs: number; store: number }> {
+  let kbs = 0
+  for (const replica of replicas) kbs += await cpuSecondsOf(replica.child.pid ?? 0)
+  return { kbs, store: await store.cpuSeconds() }
+}
+
+/** One setup's replicas, started and provisioned, and the guests that talk to them. */
+interface RunningSetup {
+  readonly label: string
+  readonly store: SharedStore
+  readonly replicas: readonly KbsProcess[]
+  /** 16 guests spread round-robin over the replicas: 8 for the closed loop, spares for the open. */
+  readonly clients: readonly KbsClient[]
+}
+
+async function startSetup(
+  stores: BenchStores,
+  shared: Shared,
+  setup: Setup,
+  index: number,
+  started: KbsProcess[],
+): Promise<RunningSetup> {
+  const store = await stores.forSetup(setup.store, join(shared.root, `setup-${String(index)}`))
+  const replicas: KbsProcess[] = []
+  // One after the other: the first runs the migrations, the others find them done.
+  for (let replica = 0; replica < setup.replicas; replica++) {
+    const kbs = await startKbsProcess([...shared.args, ...store.argsFor(replica)])
+    started.push(kbs)
+    replicas.push(kbs)
+  }
+  const first = replicas[0]
+  if (first === undefined) throw new Error('no replica started')
+  await provision(first.url, shared.certPem, shared.admin)
+  const clients = Array.from(
+    { length: 2 * CONCURRENCY },
+    (_, n) =>
+      new KbsClient({
+        url: replicas[n % replicas.length]?.url ?? first.url,
+        tls: { pinnedCertificatePem: shared.certPem },
+      }),
+  )
+  return { label: `${String(setup.replicas)}× ${store.label}`, store, replicas, clients }
+}
+
+/**
+ * Measure every setup: closed-loop slices of about a second, the setups taking turns in
+ * alternating order (A B C C B A …) so that the machine's changing load (other processes share
+ * it) hits them alike; then an open loop per setup at one offered load for all.
+ */
+async function measureSetups(
+  shared: Shared,
+  running: readonly RunningSetup[],
+): Promise<Measured[]> {
+  const totals = running.map(() => ({ handshakes: 0, seconds: 0, kbsCpu: 0, storeCpu: 0 }))
+  for (const setup of running)
+    await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+  const slices = Math.max(1, Math.round(SECONDS))
+  for (let slice = 0; slice < slices; slice++) {
+    const order = running.map((_, index) => index)
+    if (slice % 2 === 1) order.reverse()
+    for (const index of order) {
+      const setup = running[index]
+      const total = totals[index]
+      if (setup === undefined || total === undefined) continue
+      const cpuBefore = await cpuSeconds(setup.replicas, setup.store)
+      const started = performance.now()
+      const rate = await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+      const seconds = (performance.now() - started) / 1000
+      total.handshakes += rate * seconds
+      total.seconds += seconds
+      const cpuAfter = await cpuSeconds(setup.replicas, setup.store)
+      total.kbsCpu += cpuAfter.kbs - cpuBefore.kbs
+      total.storeCpu += cpuAfter.store - cpuBefore.store
+    }
+  }
+  const offered = (totals[0]?.handshakes ?? 0) / (totals[0]?.seconds ?? 1) / 2
+  const measured: Measured[] = []
+  for (const [index, setup] of running.entries()) {
+    const total = totals[index] ?? { handshakes: 0, seconds: 1, kbsCpu: 0, storeCpu: 0 }
+    const latencies = await openLoop(setup.clients, shared.simulator, offered, SECONDS)
+    const rssMb: number[] = []
+    for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
+    measured.push({
+      label: setup.label,
+      rate: total.handshakes / total.seconds,
+      kbsCpuMs: (total.kbsCpu / total.handshakes) * 1000,
+      storeCpuMs: (total.storeCpu / total.handshakes) * 1000,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      offered,
+      rssMb,
+    })
+  }
+  return measured
+}
+
+const round = (value: number, digits: number): number =>
+  Math.round(value * 10 ** digits) / 10 ** digits
+
+/** The extra lines of one setup. */
+function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
+  const at = `${String(Math.round(measured.offered))}/s`
+  const label = measured.label
+  return [
+    { name: `${label}: handshakes/s`, unit: '/s', value: Math.round(measured.rate) },
+    {
+      name: `${label}: handshakes/s × crypto cost`,
+      unit: '×',
+      value: round(measured.rate * cryptoSeconds, 3),
+    },
+    {
+      name: `${label}: CPU per handshake, KBS`,
+      unit: 'ms',
+      value: round(measured.kbsCpuMs, 2),
+    },
+    ...(measured.storeCpuMs > 0
+      ? [
+          {
+            name: `${label}: CPU per handshake, PostgreSQL`,
+            unit: 'ms',
+            value: round(measured.storeCpuMs, 2),
+          },
+        ]
+      : []),
+    { name: `${label}: p50 at ${at}`, unit: 'ms', value: round(measured.p50, 1) },
+    {
+      name: `${label}: p99 at ${at}`,
+      unit: 'ms',
+      value: round(measured.p99, 1),
+      below: P99_GOAL_MS,
+      met: measured.p99 < P99_GOAL_MS,
+    },
+    {
+      name: `${label}: p99 / crypto cost`,
+      unit: '×',
+      value: Math.round(measured.p99 / 1000 / cryptoSeconds),
+    },
+    { name: `${label}: RSS per replica (largest)`, unit: 'MB', value: Math.max(...measured.rssMb) },
+  ]
+}
+
+async function replicasJob(): Promise<BenchResult> {
+  const root = await mkdtemp(join(tmpdir(), 'initguard-bench-replicas-'))
+  const stores = new BenchStores()
+  const started: KbsProcess[] = []
+  try {
+    const shared = await prepare(root)
+    const cryptoBefore = await cryptoSecondsPerHandshake()
+    const running: RunningSetup[] = []
+    for (const [index, setup] of SETUPS.entries())
+      running.push(await startSetup(stores, shared, setup, index, started))
+    const results = await measureSetups(shared, running)
+    const cryptoSeconds = (cryptoBefore + (await cryptoSecondsPerHandshake())) / 2
+    const [single, , pair] = results
+    if (single === undefined || pair === undefined) throw new Error('a setup did not run')
+    const scaling = round(pair.rate / single.rate, 3)
+    return {
+      name: NAME,
+      unit: 'handshakes/s',
+      value: Math.round(pair.rate),
+      baseline:
+        'crypto of one handshake: P-384 report verify + resource JWE (P-256 ECDH) + ES256 token sign',
+      baseline_value: Math.round(1 / cryptoSeconds),
+      ratio: round(pair.rate * cryptoSeconds, 3),
+      runs: 1,
+      extra: [
+        ...results.flatMap((measured) => report(measured, cryptoSeconds)),
+        {
+          name: `${pair.label} / ${single.label} (handshakes/s)`,
+          unit: '×',
+          value: scaling,
+          atLeast: SCALING_GOAL,
+          met: scaling >= SCALING_GOAL,
+        },
+      ],
+    }
+  } finally {
+    for (const replica of started) await stopKbsProcess(replica)
+    await stores.stop()
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+export const benchmarks: readonly JobBenchmark[] = [{ name: NAME, job: replicasJob }]

@@ -1,0 +1,113 @@
+/**
+ * The KBS container's arguments as `kbs serve` will read them: `$(VAR)` references expanded the
+ * way the kubelet does (each must name a variable the container defines), parsed by the real
+ * option parser, resolved with the ConfigMap's `kbs.toml` by the real configuration resolver; and
+ * every file they name is where a volume puts it.
+ */
+import { parse as parseToml } from 'smol-toml'
+import { describe, expect, it } from 'vitest'
+import { resolveKbsServerConfig } from '@initguard/kbs'
+import { parseCommandArgs } from '../packages/cli/src/command.ts'
+import { kbsServeCommand } from '../packages/cli/src/commands/kbs-serve.ts'
+import { kbsServeFlags } from '../packages/cli/src/commands/kbs-serve-run.ts'
+import { at, list, loadKustomized, object, text, theOne, type Json } from './deploy-test-support.ts'
+
+const kustomized = await loadKustomized()
+const podSpec = object(at(theOne(kustomized, 'Deployment').object, 'spec.template.spec'), 'pod')
+const containers = list(podSpec['containers'], 'containers').map((c) => object(c, 'container'))
+const kbs = containers.find((container) => container['name'] === 'kbs') ?? {}
+const initContainers = list(podSpec['initContainers'], 'initContainers').map((c) =>
+  object(c, 'init container'),
+)
+
+/** A stand-in for each value that comes from a Secret (its real value is never in the repo). */
+const SECRET_STAND_INS: Readonly<Record<string, string>> = {
+  INITGUARD_KBS_DATABASE: 'postgres://kbs:password@postgres.db:5432/kbs?sslmode=verify-full',
+}
+
+/** The container's environment: plain values, and stand-ins for those from Secrets. */
+function environment(container: Json): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const variable of list(container['env'], 'env').map((v) => object(v, 'env'))) {
+    const name = text(variable['name'], 'env name')
+    const value =
+      variable['value'] ??
+      (at(variable, 'valueFrom.secretKeyRef') === undefined ? undefined : SECRET_STAND_INS[name])
+    env[name] = text(value, `env ${name}`)
+  }
+  return env
+}
+
+const env = environment(kbs)
+
+/** The container's arguments with `$(NAME)` expanded as the kubelet does (it must be defined). */
+function expandedArgs(container: Json): string[] {
+  return list(container['args'], 'args').map((arg) =>
+    text(arg, 'arg').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (_, name: string) => {
+      const value = env[name]
+      if (value === undefined) throw new Error(`args reference $(${name}), which is not defined`)
+      return value
+    }),
+  )
+}
+
+const args = expandedArgs(kbs)
+const parsed = parseCommandArgs('initguard kbs', kbsServeCommand, args)
+
+describe('the KBS container’s arguments', () => {
+  it('parse with the real `kbs serve` options, and resolve with the ConfigMap’s kbs.toml', () => {
+    expect(parsed.positionals).toEqual([])
+    const configMap = theOne(kustomized, 'ConfigMap').object
+    const toml = text(object(configMap['data'], 'data')['kbs.toml'], 'kbs.toml')
+    const configFile = text(parsed.values['config'], '--config')
+    const config = resolveKbsServerConfig(kbsServeFlags(parsed, env), {
+      document: parseToml(toml),
+      path: configFile,
+    })
+    const port = object(list(kbs['ports'], 'ports')[0], 'port')
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: port['containerPort'] })
+    expect(config.tls.mode).toBe('files')
+    expect(config.trustSimDir).toBeUndefined()
+    // With PostgreSQL the master key must be given, never generated in a replica's data dir.
+    expect(config.masterKeyFile).toBe(parsed.values['master-key-file'])
+    expect(config.database).toMatchObject({ kind: 'postgres', poolSize: 10 })
+    // The URL (a password) is never an argument.
+    expect(args.join(' ')).not.toContain('postgres://')
+  })
+
+  it('name only files that a volume puts there', () => {
+    const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
+    const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
+    const copied = initContainers.flatMap((c) => list(c['command'], 'command')).join(' ')
+    const files = ['master-key-file', 'tls-cert', 'tls-key', 'admin-public-key', 'config']
+    for (const option of files) {
+      const given = parsed.values[option]
+      const path = text(Array.isArray(given) ? given[0] : given, option)
+      const mount = mounts.find((m) => path.startsWith(`${text(m['mountPath'], 'mountPath')}/`))
+      expect(mount, `${option} ${path}`).toBeDefined()
+      const volume = volumes.find((v) => v['name'] === mount?.['name']) ?? {}
+      const name = path.slice(text(mount?.['mountPath'], 'mountPath').length + 1)
+      const source = (volume['secret'] ?? volume['configMap']) as Json | undefined
+      if (source !== undefined) {
+        const items = list(source['items'], 'items').map((i) => text(at(i as Json, 'path'), 'path'))
+        // Without items, every key of the Secret or ConfigMap is a file of its name.
+        const made = kustomized.generated.find((g) => g.name === source['secretName'])?.keys
+        const keys =
+          items.length > 0 ? items : (made ?? Object.keys(object(configMapData(source), 'data')))
+        expect(keys, `${option}: ${name}`).toContain(name)
+      } else {
+        // A private key: the init container copies it there, owner-only.
+        expect(copied, `${option}: ${path}`).toContain(` ${path}`)
+        expect(mount?.['readOnly']).toBe(true)
+      }
+    }
+  })
+})
+
+/** The data of the ConfigMap a volume names. */
+function configMapData(source: Json): unknown {
+  const configMap = kustomized.manifests.find(
+    (m) => m.kind === 'ConfigMap' && m.name === source['name'],
+  )
+  return configMap?.object['data'] ?? {}
+}
