@@ -182,6 +182,7 @@ describe('the option table', () => {
       'crl',
       'data',
       'data-dir',
+      'database',
       'expect-initdata',
       'expected',
       'file',

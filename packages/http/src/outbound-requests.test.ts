@@ -32,9 +32,14 @@ function sources(dir: string): string[] {
 /** What a server takes from node:http(s): serving is not making requests. */
 const INBOUND_NAMES = new Set(['createServer', 'IncomingMessage', 'Server', 'ServerResponse'])
 
-/** `import { createServer, type Server } from 'node:http'`: only server names imported. */
+/**
+ * `import { createServer, type Server } from 'node:http'` (or `import type { … }`): only server
+ * names imported.
+ */
 function serverOnlyImport(line: string): boolean {
-  const names = /^import\s*\{([^}]*)\}\s*from\s*['"](node:)?https?['"]/.exec(line.trim())?.[1]
+  const names = /^import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"](node:)?https?['"]/.exec(
+    line.trim(),
+  )?.[1]
   if (names === undefined) return false
   return names
     .split(',')
@@ -98,6 +103,8 @@ describe('outbound requests', () => {
     expect(serverOnlyImport("import { createServer, type Server } from 'node:http'")).toBe(true)
     expect(serverOnlyImport("import { createServer, request } from 'node:http'")).toBe(false)
     expect(serverOnlyImport("import { Agent } from 'node:https'")).toBe(false)
+    expect(serverOnlyImport("import type { IncomingMessage, Server } from 'node:http'")).toBe(true)
+    expect(serverOnlyImport("import type { Agent } from 'node:https'")).toBe(false)
     expect(serverOnlyImport("import * as http from 'node:http'")).toBe(false)
   })
 })
