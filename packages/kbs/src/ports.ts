@@ -27,11 +27,25 @@ export interface ResourceSummary {
   readonly updatedAt: string
 }
 
+/** A resource read for release, and the audit entry that records the release. */
+export interface ReleasedResource {
+  /** The id of the audit entry that records the release. */
+  readonly auditId: number
+  /** Opens the stored envelope; throws when it does not open (the release then failed). */
+  plaintext(): Uint8Array
+}
+
 /** Secrets, encrypted at rest (AES-256-GCM envelope under the master key). */
 export interface ResourceStore {
   put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void>
   /** The plaintext, or `undefined` when there is no such resource. */
   get(path: ResourcePath): Promise<Uint8Array | undefined>
+  /**
+   * The plaintext for a release, with `released` appended to the audit log in the same atomic
+   * write (the entry exists before any byte leaves); `undefined`, and nothing appended, when there
+   * is no such resource.
+   */
+  release(path: ResourcePath, released: AuditEntryInput): Promise<ReleasedResource | undefined>
   list(): Promise<readonly ResourceSummary[]>
   /** `false` when there was nothing to delete. */
   delete(path: ResourcePath): Promise<boolean>
@@ -109,8 +123,11 @@ export interface SessionStore {
    * returns it; `undefined` when it is unknown, expired or already consumed (replay).
    */
   consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined>
-  /** Records the token of a consumed session. */
-  markAttested(id: string, token: string): Promise<void>
+  /**
+   * Records the token of a consumed session and appends `issued` to the audit log, as one atomic
+   * write: neither happens without the other.
+   */
+  markAttested(id: string, token: string, issued: AuditEntryInput): Promise<void>
   /** Removes sessions expired before `now`; returns how many. */
   deleteExpired(now: Date): Promise<number>
 }

@@ -195,9 +195,9 @@ async function attest(
     })
   }
   const token = await context.tokens.issue(outcome, teePubkey, now)
-  await store.sessions.markAttested(session.id, token)
-  metrics.attestationSuccesses.inc({ tee_type: outcome.tee })
-  await audit(context, {
+  // The token is recorded and the issue audited in one atomic write, before the guest gets it.
+  await store.sessions.markAttested(session.id, token, {
+    at: context.clock(),
     action: 'attest',
     outcome: 'issued',
     workload: outcome.workload.name,
@@ -205,6 +205,7 @@ async function attest(
     evidenceDigest: outcome.evidenceDigest,
     simulated: outcome.simulated,
   })
+  metrics.attestationSuccesses.inc({ tee_type: outcome.tee })
   return reply.send({ token })
 }
 
@@ -321,22 +322,36 @@ async function release(
     )
   }
   context.metrics.policyApprovals.inc()
-  const bytes = await context.store.resources.get(path)
-  if (bytes === undefined)
+  const by = { workload: token.workload, tee: token.tee, simulated: token.simulated }
+  // Read and audited in one atomic write: the entry exists before any byte of the secret leaves.
+  const found = await context.store.resources.release(path, {
+    at: context.clock(),
+    action: 'resource',
+    outcome: 'released',
+    resource: path,
+    ...by,
+  })
+  if (found === undefined)
     return deny(
       problem(404, 'ResourceNotFound', `no resource ${path}`),
       'ERR_KBS_RESOURCE_MISSING',
       token,
     )
-  const jwe = await context.protocol.sealResource(token.teePubkey, bytes)
+  let jwe
+  try {
+    jwe = await context.protocol.sealResource(token.teePubkey, found.plaintext())
+  } catch (error) {
+    // Nothing left: the log says so, next to the release entry it had already written.
+    await audit(context, {
+      action: 'resource',
+      outcome: 'denied',
+      resource: path,
+      reason: isInitguardError(error) ? error.code : 'ERR_INTERNAL',
+      detail: `the release recorded as audit entry ${String(found.auditId)} failed: the resource could not be opened or sealed to the TEE key`,
+      ...by,
+    })
+    throw error
+  }
   context.metrics.resourceReads.inc({ resource_path: path })
-  await audit(context, {
-    action: 'resource',
-    outcome: 'released',
-    resource: path,
-    workload: token.workload,
-    tee: token.tee,
-    simulated: token.simulated,
-  })
   return reply.type('application/json').send(jwe)
 }

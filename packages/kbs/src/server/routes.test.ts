@@ -415,6 +415,7 @@ describe('service routes, errors and logs', () => {
         resources: {
           put: (...a) => store.resources.put(...a),
           get: (...a) => store.resources.get(...a),
+          release: (...a) => store.resources.release(...a),
           delete: (...a) => store.resources.delete(...a),
           list: () => Promise.reject(new Error('db password=hunter2')),
         },

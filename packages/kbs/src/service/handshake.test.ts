@@ -4,11 +4,14 @@
  * and TDX guests. Every refusal is checked for its status and its audit entry.
  */
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringToUtf8 } from '@initguard/core'
 import { rejected } from '@initguard/testkit'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import { HttpClient, httpErrors } from '@initguard/http'
+import { SQLITE_FILE_NAME } from '../storage/dialect.ts'
 import { startKbs } from './start-kbs.ts'
 import {
   initdataToml,
@@ -117,6 +120,36 @@ describe('refusals carry their status and leave an audit entry', () => {
       action: 'resource',
       outcome: 'denied',
       resource: 'other/app/key',
+    })
+  })
+
+  it('a stored secret that does not open: 500, and the log corrects the release it recorded', async () => {
+    expect(await upload('default/app/tampered', SECRET)).toBe(200)
+    // The row's bytes replaced behind the KBS's back: the envelope no longer opens.
+    const file = new BetterSqlite3(join(kbs.config.dataDir, SQLITE_FILE_NAME))
+    try {
+      file
+        .prepare('UPDATE resource SET sealed = ? WHERE path = ?')
+        .run(Buffer.alloc(80, 7), 'default/app/tampered')
+    } finally {
+      file.close()
+    }
+    const client = kbs.client()
+    await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    await rejected(client.getResource('default/app/tampered'))
+    const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+    const [released, corrected] = (json as { entries: Record<string, unknown>[] }).entries.slice(-2)
+    expect(released).toMatchObject({
+      action: 'resource',
+      outcome: 'released',
+      resource: 'default/app/tampered',
+    })
+    expect(corrected).toMatchObject({
+      action: 'resource',
+      outcome: 'denied',
+      resource: 'default/app/tampered',
+      workload: 'app',
+      detail: `the release recorded as audit entry ${String(released?.['id'])} failed: the resource could not be opened or sealed to the TEE key`,
     })
   })
 

@@ -7,7 +7,8 @@ import type { Kysely, Selectable } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type { AuditEntry, AuditEntryInput, AuditLog } from '../ports.ts'
-import { HotStatement, param } from './hot-statement.ts'
+import { auditInsert, auditValues } from './audit-row.ts'
+import { HotStatement } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { AuditEntryTable, KbsDatabase } from './schema.ts'
 
@@ -22,39 +23,11 @@ export class SqlAuditLog implements AuditLog {
 
   constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
-    this.#append = new HotStatement(
-      executor,
-      db
-        .insertInto('audit_entry')
-        .values({
-          at: param(0),
-          action: param(1),
-          outcome: param(2),
-          workload: param(3),
-          resource: param(4),
-          tee: param(5),
-          reason: param(6),
-          evidence_digest: param(7),
-          simulated: param(8),
-          detail: param(9),
-        })
-        .returningAll(),
-    )
+    this.#append = new HotStatement(executor, auditInsert(db).returningAll())
   }
 
   async append(entry: AuditEntryInput): Promise<AuditEntry> {
-    const [row] = await this.#append.rows(
-      entry.at.toISOString(),
-      entry.action,
-      entry.outcome,
-      entry.workload ?? null,
-      entry.resource ?? null,
-      entry.tee ?? null,
-      entry.reason ?? null,
-      entry.evidenceDigest ?? null,
-      entry.simulated === undefined ? null : Number(entry.simulated),
-      entry.detail ?? null,
-    )
+    const [row] = await this.#append.rows(...auditValues(entry))
     if (row === undefined) {
       throw new InternalError('ERR_KBS_AUDIT_APPEND', 'the audit entry was not returned on insert')
     }
@@ -95,7 +68,8 @@ function queryError(what: string): UsageError {
   })
 }
 
-function toEntry(row: Selectable<AuditEntryTable>): AuditEntry {
+/** An audit row as the port's entry. */
+export function toEntry(row: Selectable<AuditEntryTable>): AuditEntry {
   return {
     id: row.id,
     at: row.at,

@@ -18,7 +18,7 @@ import type {
 } from 'kysely'
 import { LocalIoError, LruCache } from '@initguard/core'
 import type { PostgresPoolOptions } from './dialect-postgres.ts'
-import type { RawExecutor, RawResult } from './hot-statement.ts'
+import type { RawExecutor, RawResult, SyncExecute } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** The SQL dialects the store speaks. */
@@ -104,20 +104,22 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
   const cached = withStatementCache(database)
   const db = new Kysely<KbsDatabase>({ dialect: new SqliteDialect({ database: cached }) })
   // Synchronous and on the one connection kysely also uses: safe because the stores run no
-  // transaction at run time (a statement run here never lands inside one of kysely's).
+  // transaction through kysely at run time (a statement run here never lands inside one of its).
+  const executeSync: SyncExecute = (text, values) => {
+    const statement = cached.prepare(text)
+    if (statement.reader) {
+      const rows = statement.all(values) as RawResult['rows']
+      return { rows, affectedRows: rows.length }
+    }
+    const { changes } = statement.run(values)
+    return { rows: [], affectedRows: Number(changes) }
+  }
   const executor: RawExecutor = {
-    execute(text, values) {
-      try {
-        const statement = cached.prepare(text)
-        if (statement.reader) {
-          const rows = statement.all(values) as RawResult['rows']
-          return Promise.resolve({ rows, affectedRows: rows.length })
-        }
-        const { changes } = statement.run(values)
-        return Promise.resolve({ rows: [], affectedRows: Number(changes) })
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)))
-      }
+    execute: (text, values) => settle(() => executeSync(text, values)),
+    atomic: {
+      // IMMEDIATE: the write lock is taken first, so a read in `work` sees what the write after it
+      // commits over (no other process writes in between) and no upgrade can fail half way.
+      run: (work) => settle(() => database.transaction(() => work(executeSync)).immediate()),
     },
   }
   // SQLite's migrations run in one write transaction: the file lock already serialises them.
@@ -128,6 +130,15 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
     kind: 'sqlite',
     executor,
     withMigrationLock: (work) => work(),
+  }
+}
+
+/** `work()`'s value or throw, as a promise (the stores' calls are asynchronous on every driver). */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work())
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
   }
 }
 

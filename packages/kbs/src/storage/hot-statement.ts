@@ -18,9 +18,24 @@ export interface RawResult {
   readonly affectedRows: number
 }
 
+/** Runs one compiled statement synchronously (inside {@link AtomicRunner.run}). */
+export type SyncExecute = (sql: string, values: readonly unknown[]) => RawResult
+
+/** Runs several statements as one write transaction, synchronously (SQLite's driver). */
+export interface AtomicRunner {
+  /** `work` inside one IMMEDIATE transaction; a throw rolls back every statement it ran. */
+  run<T>(work: (execute: SyncExecute) => T): Promise<T>
+}
+
 /** Runs compiled SQL on the dialect's own driver, bypassing kysely. */
 export interface RawExecutor {
   execute(sql: string, values: readonly unknown[]): Promise<RawResult>
+  /**
+   * Present where several statements can run as one transaction without a round trip each
+   * (SQLite, in process). Without it (PostgreSQL), a store joins them into one statement (a
+   * data-modifying `WITH`), which is atomic and one round trip.
+   */
+  readonly atomic?: AtomicRunner
 }
 
 const MARKER = '\u0000initguard-hot-parameter-'
@@ -61,8 +76,22 @@ export class HotStatement<Row> {
     return (await this.run(args)).affectedRows
   }
 
+  /** Run synchronously with `execute` (inside {@link AtomicRunner.run}); the rows. */
+  rowsWith(execute: SyncExecute, ...args: readonly unknown[]): Row[] {
+    return execute(this.#sql, this.#values(args)).rows as Row[]
+  }
+
+  /** Run synchronously with `execute`; how many rows changed. */
+  affectedWith(execute: SyncExecute, ...args: readonly unknown[]): number {
+    return execute(this.#sql, this.#values(args)).affectedRows
+  }
+
   private run(args: readonly unknown[]): Promise<RawResult> {
-    const values = this.#slots.map((slot) => {
+    return this.#executor.execute(this.#sql, this.#values(args))
+  }
+
+  #values(args: readonly unknown[]): unknown[] {
+    return this.#slots.map((slot) => {
       if ('constant' in slot) return slot.constant
       if (slot.arg >= args.length) {
         throw new InternalError(
@@ -72,6 +101,5 @@ export class HotStatement<Row> {
       }
       return args[slot.arg]
     })
-    return this.#executor.execute(this.#sql, values)
   }
 }

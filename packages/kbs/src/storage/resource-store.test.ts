@@ -30,6 +30,29 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     expect(await resources.get('default/key/one')).toBeUndefined()
   })
 
+  it('releases with the audit entry appended in the same write; a missing one appends nothing', async () => {
+    const { resources, audit } = await databases.open()
+    const released = {
+      at: t2,
+      action: 'resource' as const,
+      outcome: 'released' as const,
+      resource: 'default/key/one',
+      workload: 'w',
+      simulated: true,
+    }
+    expect(await resources.release('default/key/one', released)).toBeUndefined()
+    expect(await audit.list({ limit: 10 })).toEqual([])
+    await resources.put('default/key/one', bytes('secret'), t1)
+    const found = await resources.release('default/key/one', released)
+    expect(found?.plaintext()).toEqual(bytes('secret'))
+    expect(await audit.list({ limit: 10 })).toEqual([
+      { id: found?.auditId, ...released, at: t2.toISOString() },
+    ])
+    expect(await rejectedCode(resources.release('../key/one', released))).toBe(
+      'ERR_KBS_RESOURCE_PATH',
+    )
+  })
+
   it('stores values encrypted: the plaintext is nowhere in the database', async () => {
     const at1 = await databases.fresh()
     const s = await openTestStore({ ...at1, masterKey: randomMasterKey() })

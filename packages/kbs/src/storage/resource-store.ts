@@ -4,9 +4,16 @@
  *
  * @module
  */
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { UsageError } from '@initguard/core'
-import type { ResourcePath, ResourceStore, ResourceSummary } from '../ports.ts'
+import type {
+  AuditEntryInput,
+  ReleasedResource,
+  ResourcePath,
+  ResourceStore,
+  ResourceSummary,
+} from '../ports.ts'
+import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import type { Envelope } from './envelope.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
@@ -40,6 +47,8 @@ export class SqlResourceStore implements ResourceStore {
   readonly #envelope: Envelope
   /** Every release reads one: run prepared (`hot-statement.ts`). */
   readonly #get: HotStatement<{ readonly sealed: Uint8Array }>
+  /** The sealed value and the id of the release's audit entry (arguments path, the entry's). */
+  readonly #release: (args: readonly unknown[]) => Promise<SealedRelease | undefined>
 
   constructor(db: Kysely<KbsDatabase>, envelope: Envelope, executor: RawExecutor) {
     this.#db = db
@@ -48,6 +57,7 @@ export class SqlResourceStore implements ResourceStore {
       executor,
       db.selectFrom('resource').select('sealed').where('path', '=', param(0)),
     )
+    this.#release = readAudited(db, executor, this.#get)
   }
 
   async put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void> {
@@ -72,6 +82,21 @@ export class SqlResourceStore implements ResourceStore {
       : this.#envelope.open({ kind: 'resource', id: path }, row.sealed)
   }
 
+  /** One round trip on PostgreSQL, one transaction on SQLite. */
+  async release(
+    path: ResourcePath,
+    released: AuditEntryInput,
+  ): Promise<ReleasedResource | undefined> {
+    checkResourcePath(path)
+    const found = await this.#release([path, ...auditValues(released)])
+    return found === undefined
+      ? undefined
+      : {
+          auditId: found.audit_id,
+          plaintext: () => this.#envelope.open({ kind: 'resource', id: path }, found.sealed),
+        }
+  }
+
   async list(): Promise<readonly ResourceSummary[]> {
     const rows = await this.#db
       .selectFrom('resource')
@@ -86,4 +111,43 @@ export class SqlResourceStore implements ResourceStore {
     const result = await this.#db.deleteFrom('resource').where('path', '=', path).executeTakeFirst()
     return result.numDeletedRows > 0n
   }
+}
+
+interface SealedRelease {
+  readonly sealed: Uint8Array
+  readonly audit_id: number
+}
+
+/**
+ * The sealed value of a path and the audit entry appended only when there is one: PostgreSQL's
+ * data-modifying `WITH` (one statement, one snapshot), SQLite's read and append in one IMMEDIATE
+ * transaction (`get` is the read). Arguments: path, the entry's values.
+ */
+function readAudited(
+  db: Kysely<KbsDatabase>,
+  executor: RawExecutor,
+  get: HotStatement<{ readonly sealed: Uint8Array }>,
+): (args: readonly unknown[]) => Promise<SealedRelease | undefined> {
+  const { atomic } = executor
+  if (atomic === undefined) {
+    const joined = new HotStatement<SealedRelease>(
+      executor,
+      compilable(
+        db,
+        sql`WITH found AS (SELECT sealed FROM resource WHERE path = ${param(0)}),
+          logged AS (${auditInsertFrom('found', 1)} RETURNING id)
+          SELECT found.sealed, logged.id AS audit_id FROM found CROSS JOIN logged`,
+      ),
+    )
+    return async (args) => (await joined.rows(...args))[0]
+  }
+  const append = new HotStatement(executor, auditInsert(db).returning('id'))
+  return (args) =>
+    atomic.run((execute) => {
+      const [row] = get.rowsWith(execute, args[0])
+      const [logged] = row === undefined ? [] : append.rowsWith(execute, ...args.slice(1))
+      return row === undefined || logged === undefined
+        ? undefined
+        : { sealed: row.sealed, audit_id: logged.id }
+    })
 }

@@ -4,6 +4,13 @@ import { STORE_ENGINES, testDatabases } from './store-test-support.ts'
 
 const now = new Date('2026-12-01T10:00:00.000Z')
 const later = (seconds: number): Date => new Date(now.getTime() + seconds * 1000)
+const issued = (workload: string) => ({
+  at: now,
+  action: 'attest' as const,
+  outcome: 'issued' as const,
+  workload,
+  tee: 'snp' as const,
+})
 const session = (id: string, expiresAt = later(300)) => ({
   id,
   tee: 'snp' as const,
@@ -15,7 +22,7 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
   const databases = testDatabases(engine)
 
   it('creates an authed session, consumes its challenge once, records the token', async () => {
-    const { sessions } = await databases.open()
+    const { sessions, audit } = await databases.open()
     await sessions.create(session('a'.repeat(32)))
     expect(await sessions.get('a'.repeat(32))).toEqual({
       ...session('a'.repeat(32)),
@@ -25,11 +32,14 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
     expect(consumed?.state).toBe('consumed')
     expect(consumed?.nonce).toBe(session('x').nonce)
     expect(await sessions.consumeChallenge('a'.repeat(32), later(11))).toBeUndefined()
-    await sessions.markAttested('a'.repeat(32), 'the.token.here')
+    await sessions.markAttested('a'.repeat(32), 'the.token.here', issued('w'))
     expect(await sessions.get('a'.repeat(32))).toMatchObject({
       state: 'attested',
       token: 'the.token.here',
     })
+    expect(await audit.list({ limit: 10 })).toEqual([
+      { id: 1, ...issued('w'), at: now.toISOString() },
+    ])
     expect(await sessions.consumeChallenge('a'.repeat(32), later(12))).toBeUndefined()
   })
 
@@ -55,15 +65,22 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
     }
   })
 
-  it('refuses a token for a session whose challenge was not consumed', async () => {
-    const { sessions } = await databases.open()
+  it('refuses a token for a session whose challenge was not consumed, and audits nothing', async () => {
+    const { sessions, audit } = await databases.open()
     await sessions.create(session('c'.repeat(32)))
-    expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 't'))).toBe(
+    expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 't', issued('w')))).toBe(
       'ERR_KBS_SESSION_STATE',
     )
-    expect(await rejectedCode(sessions.markAttested('d'.repeat(32), 't'))).toBe(
+    expect(await rejectedCode(sessions.markAttested('d'.repeat(32), 't', issued('w')))).toBe(
       'ERR_KBS_SESSION_STATE',
     )
+    await sessions.consumeChallenge('c'.repeat(32), later(1))
+    await sessions.markAttested('c'.repeat(32), 't', issued('w'))
+    expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 'u', issued('x')))).toBe(
+      'ERR_KBS_SESSION_STATE',
+    )
+    expect((await sessions.get('c'.repeat(32)))?.token).toBe('t')
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.workload)).toEqual(['w'])
   })
 
   it('refuses to create a session over an existing id', async () => {

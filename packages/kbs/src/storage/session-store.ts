@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import { InternalError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import type { SessionRecord, SessionStore } from '../ports.ts'
+import type { AuditEntryInput, SessionRecord, SessionStore } from '../ports.ts'
+import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, RcarSessionTable } from './schema.ts'
@@ -19,7 +20,8 @@ export class SqlSessionStore implements SessionStore {
   readonly #create: HotStatement<unknown>
   readonly #get: HotStatement<Selectable<RcarSessionTable>>
   readonly #consume: HotStatement<Selectable<RcarSessionTable>>
-  readonly #markAttested: HotStatement<unknown>
+  /** The token and the audit entry (arguments id, token, then the entry's): how many appended. */
+  readonly #markAttested: (args: readonly unknown[]) => Promise<number>
 
   constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
@@ -51,14 +53,7 @@ export class SqlSessionStore implements SessionStore {
         .where('expires_at', '>', param(1))
         .returningAll(),
     )
-    this.#markAttested = new HotStatement(
-      executor,
-      db
-        .updateTable('rcar_session')
-        .set({ state: 'attested', token: param(1) })
-        .where('id', '=', param(0))
-        .where('state', '=', 'consumed'),
-    )
+    this.#markAttested = markAttestedAudited(db, executor)
   }
 
   /** @throws {@link InternalError} `ERR_KBS_SESSION_EXISTS` when the id is taken (never reused). */
@@ -91,9 +86,14 @@ export class SqlSessionStore implements SessionStore {
     return row === undefined ? undefined : toRecord(row)
   }
 
-  /** @throws {@link InternalError} `ERR_KBS_SESSION_STATE` unless the session is `consumed`. */
-  async markAttested(id: string, token: string): Promise<void> {
-    if ((await this.#markAttested.affected(id, token)) !== 1) {
+  /**
+   * One round trip on PostgreSQL, one transaction on SQLite.
+   *
+   * @throws {@link InternalError} `ERR_KBS_SESSION_STATE` unless the session is `consumed` (then
+   *   nothing is written).
+   */
+  async markAttested(id: string, token: string, issued: AuditEntryInput): Promise<void> {
+    if ((await this.#markAttested([id, token, ...auditValues(issued)])) !== 1) {
       throw new InternalError(
         'ERR_KBS_SESSION_STATE',
         'a token was recorded for a session whose challenge was not consumed (or that is gone)',
@@ -111,6 +111,41 @@ export class SqlSessionStore implements SessionStore {
       .executeTakeFirst()
     return Number(result.numDeletedRows)
   }
+}
+
+/**
+ * `consumed` → `attested` with the token, and the audit entry appended only when that changed the
+ * row: PostgreSQL's data-modifying `WITH` (one statement), SQLite's two statements in one
+ * transaction. Arguments: id, token, the entry's values.
+ */
+function markAttestedAudited(
+  db: Kysely<KbsDatabase>,
+  executor: RawExecutor,
+): (args: readonly unknown[]) => Promise<number> {
+  const marked = db
+    .updateTable('rcar_session')
+    .set({ state: 'attested', token: param(1) })
+    .where('id', '=', param(0))
+    .where('state', '=', 'consumed')
+  const { atomic } = executor
+  if (atomic === undefined) {
+    const joined = new HotStatement(
+      executor,
+      compilable(
+        db,
+        sql`WITH marked AS (${marked.returning('id')}) ${auditInsertFrom('marked', 2)}`,
+      ),
+    )
+    return (args) => joined.affected(...args)
+  }
+  const mark = new HotStatement(executor, marked)
+  const append = new HotStatement(executor, auditInsert(db))
+  return (args) =>
+    atomic.run((execute) =>
+      mark.affectedWith(execute, ...args) === 1
+        ? append.affectedWith(execute, ...args.slice(2))
+        : 0,
+    )
 }
 
 function toRecord(row: Selectable<RcarSessionTable>): SessionRecord {
