@@ -62,23 +62,28 @@ export function quoteBodyClaims(quote: DcapQuote): Readonly<Record<string, unkno
   return bodyClaims(quote, {})
 }
 
-function sgxAttributeClaims(attributes: SgxAttributes): Record<string, boolean> {
-  return {
-    debug: attributes.debug,
-    mode64bit: attributes.mode64Bit,
-    kss: attributes.kss,
-    provision_key: attributes.provisionKey,
-  }
-}
+// The attribute flags Trustee's verifier emits, by its claim names.
+const SGX_ATTRIBUTE_CLAIMS = {
+  debug: 'debug',
+  mode64bit: 'mode64Bit',
+  kss: 'kss',
+  provision_key: 'provisionKey',
+} as const satisfies Record<string, keyof SgxAttributes>
+const TD_ATTRIBUTE_CLAIMS = {
+  debug: 'debug',
+  key_locker: 'keyLocker',
+  perfmon: 'perfmon',
+  protection_keys: 'pks',
+  septve_disable: 'septVeDisable',
+} as const satisfies Record<string, keyof TdAttributes>
 
-function tdAttributeClaims(attributes: TdAttributes): Record<string, boolean> {
-  return {
-    debug: attributes.debug,
-    key_locker: attributes.keyLocker,
-    perfmon: attributes.perfmon,
-    protection_keys: attributes.pks,
-    septve_disable: attributes.septVeDisable,
-  }
+function flagClaims<A extends object>(
+  attributes: A,
+  claims: Readonly<Record<string, keyof A>>,
+): Record<string, boolean> {
+  return Object.fromEntries(
+    Object.entries(claims).map(([claim, flag]) => [claim, attributes[flag] === true]),
+  )
 }
 
 /**
@@ -109,8 +114,8 @@ function bodyClaims<T extends object>(
       quote: { header: headerClaims(quote), body: fields },
       [sgx ? 'attributes' : 'td_attributes']:
         body.kind === 'sgx'
-          ? sgxAttributeClaims(body.attributes)
-          : tdAttributeClaims(body.tdAttributes),
+          ? flagClaims(body.attributes, SGX_ATTRIBUTE_CLAIMS)
+          : flagClaims(body.tdAttributes, TD_ATTRIBUTE_CLAIMS),
     },
     more,
   )
