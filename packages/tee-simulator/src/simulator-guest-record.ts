@@ -22,7 +22,9 @@ import { UsageError, bytesToHex, hexToBytes, type LocalIoError } from '@initguar
 import {
   checkSimulatorJsonHeader,
   parseSimulatorJson,
+  simulatorJsonHex,
   simulatorJsonInvalid,
+  simulatorJsonObject,
   type SimulatorJsonFile,
 } from './simulator-json.ts'
 import {
@@ -110,10 +112,7 @@ function invalid(path: string, field: string, message: string): LocalIoError {
 }
 
 function hexOf(value: unknown, bytes: number, path: string, field: string): string {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
-    throw invalid(path, field, `must be ${bytes * 2} lower-case hex digits`)
-  }
-  return value
+  return simulatorJsonHex(GUEST_RECORD_FILE, value, bytes, path, field)
 }
 
 function flag(value: unknown, path: string, field: string): boolean {
@@ -134,18 +133,6 @@ const KEYS = [
   'migratable',
 ] as const
 
-function topLevel(json: unknown, path: string): Readonly<Record<string, unknown>> {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw invalid(path, '', 'must be a JSON object')
-  }
-  const given = Object.keys(json)
-  const unknown = given.filter((k) => !(KEYS as readonly string[]).includes(k))
-  const missing = KEYS.filter((k) => !given.includes(k))
-  if (unknown.length > 0) throw invalid(path, '', `unknown keys: ${unknown.join(', ')}`)
-  if (missing.length > 0) throw invalid(path, '', `missing keys: ${missing.join(', ')}`)
-  return json as Readonly<Record<string, unknown>>
-}
-
 /**
  * Parse and check a guest record: every key known and present, every value of its form, the
  * name the one expected, and the field the digest fitted to it.
@@ -161,7 +148,7 @@ export function parseSimulatedGuestRecord(
   path: string,
 ): SimulatedGuestRecord {
   const json = parseSimulatorJson(bytes, path, GUEST_RECORD_FILE)
-  const top = topLevel(json, path)
+  const top = simulatorJsonObject(GUEST_RECORD_FILE, json, KEYS, path, '')
   checkSimulatorJsonHeader(top, path, GUEST_RECORD_FILE)
   if (top['name'] !== expectedName) {
     throw invalid(path, 'name', `must be ${JSON.stringify(expectedName)}, the file's name`)

@@ -85,3 +85,48 @@ export function checkSimulatorJsonHeader(
     )
   }
 }
+
+/**
+ * `value` as an object with exactly `keys`: none unknown, none missing.
+ *
+ * @throws {@link LocalIoError} `file.invalidCode` naming `field` (`''` for the whole file).
+ */
+export function simulatorJsonObject(
+  file: SimulatorJsonFile,
+  value: unknown,
+  keys: readonly string[],
+  path: string,
+  field: string,
+): Readonly<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw simulatorJsonInvalid(file, path, field, 'must be a JSON object')
+  }
+  const given = Object.keys(value)
+  const unknown = given.filter((k) => !keys.includes(k))
+  const missing = keys.filter((k) => !given.includes(k))
+  if (unknown.length > 0) {
+    throw simulatorJsonInvalid(file, path, field, `unknown keys: ${unknown.join(', ')}`)
+  }
+  if (missing.length > 0) {
+    throw simulatorJsonInvalid(file, path, field, `missing keys: ${missing.join(', ')}`)
+  }
+  return value as Readonly<Record<string, unknown>>
+}
+
+/**
+ * `value` as exactly `bytes` bytes of lower-case hex.
+ *
+ * @throws {@link LocalIoError} `file.invalidCode` naming `field`.
+ */
+export function simulatorJsonHex(
+  file: SimulatorJsonFile,
+  value: unknown,
+  bytes: number,
+  path: string,
+  field: string,
+): string {
+  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
+    throw simulatorJsonInvalid(file, path, field, `must be ${bytes * 2} lower-case hex digits`)
+  }
+  return value
+}

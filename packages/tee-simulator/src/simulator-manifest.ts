@@ -31,7 +31,9 @@ import type { LocalIoError } from '@initguard/core'
 import {
   checkSimulatorJsonHeader,
   parseSimulatorJson,
+  simulatorJsonHex,
   simulatorJsonInvalid,
+  simulatorJsonObject,
   type SimulatorJsonFile,
 } from './simulator-json.ts'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
@@ -114,22 +116,11 @@ function invalid(path: string, field: string, message: string): LocalIoError {
 type JsonRecord = Readonly<Record<string, unknown>>
 
 function record(value: unknown, keys: readonly string[], path: string, field: string): JsonRecord {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(path, field, 'must be an object')
-  }
-  const given = Object.keys(value)
-  const unknown = given.filter((k) => !keys.includes(k))
-  const missing = keys.filter((k) => !given.includes(k))
-  if (unknown.length > 0) throw invalid(path, field, `unknown keys: ${unknown.join(', ')}`)
-  if (missing.length > 0) throw invalid(path, field, `missing keys: ${missing.join(', ')}`)
-  return value as JsonRecord
+  return simulatorJsonObject(MANIFEST_FILE, value, keys, path, field)
 }
 
 function hexString(value: unknown, bytes: number, path: string, field: string): string {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
-    throw invalid(path, field, `must be ${bytes * 2} lower-case hex digits`)
-  }
-  return value
+  return simulatorJsonHex(MANIFEST_FILE, value, bytes, path, field)
 }
 
 function spl(value: unknown, path: string, field: string): number {
