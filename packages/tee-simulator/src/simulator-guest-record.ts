@@ -18,15 +18,8 @@
  *
  * @module
  */
-import { UsageError, bytesToHex, hexToBytes, type LocalIoError } from '@initguard/core'
-import {
-  checkSimulatorJsonHeader,
-  parseSimulatorJson,
-  simulatorJsonHex,
-  simulatorJsonInvalid,
-  simulatorJsonObject,
-  type SimulatorJsonFile,
-} from './simulator-json.ts'
+import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
+import { SimulatorJsonReader, type SimulatorJsonFile } from './simulator-json.ts'
 import {
   DIGEST_LENGTHS,
   INITDATA_ALGORITHMS,
@@ -107,16 +100,8 @@ const GUEST_RECORD_FILE: SimulatorJsonFile = {
   versionHint: 'use the initguard that launched it, or launch the guest again with `--replace`',
 }
 
-function invalid(path: string, field: string, message: string): LocalIoError {
-  return simulatorJsonInvalid(GUEST_RECORD_FILE, path, field, message)
-}
-
-function hexOf(value: unknown, bytes: number, path: string, field: string): string {
-  return simulatorJsonHex(GUEST_RECORD_FILE, value, bytes, path, field)
-}
-
-function flag(value: unknown, path: string, field: string): boolean {
-  if (typeof value !== 'boolean') throw invalid(path, field, 'must be true or false')
+function flag(json: SimulatorJsonReader, value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw json.invalid(field, 'must be true or false')
   return value
 }
 
@@ -147,32 +132,23 @@ export function parseSimulatedGuestRecord(
   expectedName: string,
   path: string,
 ): SimulatedGuestRecord {
-  const json = parseSimulatorJson(bytes, path, GUEST_RECORD_FILE)
-  const top = simulatorJsonObject(GUEST_RECORD_FILE, json, KEYS, path, '')
-  checkSimulatorJsonHeader(top, path, GUEST_RECORD_FILE)
+  const json = new SimulatorJsonReader(GUEST_RECORD_FILE, path)
+  const top = json.top(bytes, KEYS)
   if (top['name'] !== expectedName) {
-    throw invalid(path, 'name', `must be ${JSON.stringify(expectedName)}, the file's name`)
+    throw json.invalid('name', `must be ${JSON.stringify(expectedName)}, the file's name`)
   }
   const tee = top['tee']
-  if (tee !== 'snp' && tee !== 'tdx') throw invalid(path, 'tee', 'must be "snp" or "tdx"')
-  const launched = top['launched']
-  if (
-    typeof launched !== 'string' ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(launched) ||
-    Number.isNaN(Date.parse(launched))
-  ) {
-    throw invalid(path, 'launched', 'must be an ISO 8601 UTC time in whole seconds')
-  }
+  if (tee !== 'snp' && tee !== 'tdx') throw json.invalid('tee', 'must be "snp" or "tdx"')
+  const launched = json.time(top['launched'], 'launched')
   const algorithm = top['algorithm']
   if (!isInitdataAlgorithm(algorithm)) {
-    throw invalid(path, 'algorithm', `must be one of ${INITDATA_ALGORITHMS.join(', ')}`)
+    throw json.invalid('algorithm', `must be one of ${INITDATA_ALGORITHMS.join(', ')}`)
   }
   const alg = algorithm
-  const field = hexOf(top['init_data_field'], TEE_FIELDS[tee].length, path, 'init_data_field')
-  const digest = hexOf(top['initdata_digest'], DIGEST_LENGTHS[alg], path, 'initdata_digest')
+  const field = json.hex(top['init_data_field'], TEE_FIELDS[tee].length, 'init_data_field')
+  const digest = json.hex(top['initdata_digest'], DIGEST_LENGTHS[alg], 'initdata_digest')
   if (bytesToHex(fitDigest(hexToBytes(digest), TEE_FIELDS[tee].length)) !== field) {
-    throw invalid(
-      path,
+    throw json.invalid(
       'init_data_field',
       `is not initdata_digest fitted to ${TEE_FIELDS[tee].name}`,
     )
@@ -186,8 +162,8 @@ export function parseSimulatedGuestRecord(
     init_data_field: field,
     algorithm: alg,
     initdata_digest: digest,
-    debug: flag(top['debug'], path, 'debug'),
-    migratable: flag(top['migratable'], path, 'migratable'),
+    debug: flag(json, top['debug'], 'debug'),
+    migratable: flag(json, top['migratable'], 'migratable'),
   }
 }
 
