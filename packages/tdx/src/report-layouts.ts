@@ -35,7 +35,7 @@ export interface LayoutField {
   readonly count?: number
 }
 
-/** A structure's fields by their property names (those of the parsed type), in offset order. */
+/** A structure's fields by their property names (those of the parsed type), in offset order unless said. */
 export type StructLayout<K extends string = string> = Readonly<Record<K, LayoutField>>
 
 function bytes(offset: number, size: number, name: string, claim?: string): LayoutField {
@@ -80,7 +80,6 @@ export const SGX_REPORT_LAYOUT: StructLayout<
 > = {
   cpuSvn: bytes(0x000, 16, 'CPUSVN', 'cpu_svn'),
   miscSelect: uint('u32', 0x010, 'MISCSELECT', 'misc_select'),
-  isvExtProdId: bytes(0x020, 16, 'ISVEXTPRODID', 'isv_ext_prod_id'),
   attributes: bytes(0x030, 16, 'ATTRIBUTES', 'attributes'),
   mrEnclave: bytes(0x040, 32, 'MRENCLAVE', 'mr_enclave'),
   mrSigner: bytes(0x080, 32, 'MRSIGNER', 'mr_signer'),
@@ -89,6 +88,8 @@ export const SGX_REPORT_LAYOUT: StructLayout<
   isvSvn: uint('u16', 0x102, 'ISVSVN', 'isv_svn'),
   configSvn: uint('u16', 0x104, 'CONFIGSVN', 'config_svn'),
   isvFamilyId: bytes(0x130, 16, 'ISVFAMILYID', 'isv_family_id'),
+  // Out of offset order: the claims follow the table, and Trustee lists ISVEXTPRODID here.
+  isvExtProdId: bytes(0x020, 16, 'ISVEXTPRODID', 'isv_ext_prod_id'),
   reportData: bytes(0x140, 64, 'REPORTDATA', 'report_data'),
 }
 
