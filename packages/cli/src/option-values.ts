@@ -50,6 +50,27 @@ export function badValue(
   )
 }
 
+/**
+ * An option value of kind `kind` read by `read`, which calls `refuse` (with a hint, when one
+ * helps) for a malformed value: refused as {@link badValue} with `expected`.
+ */
+function checkedValue<T>(
+  kind: ValueKind,
+  expected: string,
+  example: string,
+  read: (text: string, refuse: (hint?: string) => never) => T,
+): OptionValue<T> {
+  return {
+    kind,
+    expected,
+    example,
+    parse: (text, option) =>
+      read(text, (hint) => {
+        throw badValue(option, text, expected, hint)
+      }),
+  }
+}
+
 /** A whole number in decimal digits (no sign, no fraction, no spaces) from `min` to `max`. */
 export function integerValue(min: number, max: number, field?: string): OptionValue<number> {
   const expected = `a whole number from ${min} to ${max}${field === undefined ? '' : ` (${field})`}`
@@ -146,14 +167,12 @@ export function freeValue(what: string, example: string): OptionValue<string> {
 /** A file or directory path. */
 export const PATH_VALUE: OptionValue<string> = freeValue('a path', 'file.bin')
 
-const URL_EXPECTED = 'an http:// or https:// URL'
-
 /** An `http://` or `https://` URL. */
-export const URL_VALUE: OptionValue<string> = {
-  kind: { name: 'url' },
-  expected: URL_EXPECTED,
-  example: 'https://example.com',
-  parse(text, option) {
+export const URL_VALUE: OptionValue<string> = checkedValue(
+  { name: 'url' },
+  'an http:// or https:// URL',
+  'https://example.com',
+  (text, refuse) => {
     const url = URL.canParse(text) ? new URL(text) : undefined
     if (
       url === undefined ||
@@ -161,24 +180,22 @@ export const URL_VALUE: OptionValue<string> = {
       url.host === '' ||
       text.trim() !== text
     )
-      throw badValue(option, text, URL_EXPECTED)
+      return refuse()
     return text
   },
-}
+)
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 // ISO 8601 with a zone, or a date alone (midnight UTC): nothing depends on this machine's TZ.
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2})))?$/
 
-const TIME_EXPECTED = 'an ISO 8601 time with its zone, e.g. 2026-01-31T12:00:00Z, or a date (UTC)'
-
 /** An ISO 8601 time with its zone (`2026-01-31T12:00:00Z`, `…+02:00`), or a date (UTC). */
-export const TIME_VALUE: OptionValue<Date> = {
-  kind: { name: 'time' },
-  expected: TIME_EXPECTED,
-  example: '2026-01-31T12:00:00Z',
-  parse(text, option) {
+export const TIME_VALUE: OptionValue<Date> = checkedValue(
+  { name: 'time' },
+  'an ISO 8601 time with its zone, e.g. 2026-01-31T12:00:00Z, or a date (UTC)',
+  '2026-01-31T12:00:00Z',
+  (text, refuse) => {
     const match = ISO_TIME.exec(text)
     const [, year, month, day, hour, minute, second, , zoneHours, zoneMinutes] = (match ?? []) as (
       string | undefined
@@ -198,15 +215,12 @@ export const TIME_VALUE: OptionValue<Date> = {
       n(zoneHours) > 23 ||
       n(zoneMinutes) > 59
     )
-      throw badValue(option, text, TIME_EXPECTED)
+      return refuse()
     const time = new Date(text)
-    if (Number.isNaN(time.getTime())) throw badValue(option, text, TIME_EXPECTED)
+    if (Number.isNaN(time.getTime())) return refuse()
     return time
   },
-}
-
-const TCB_EXPECTED =
-  'bl=N,tee=N,snp=N,ucode=N[,fmc=N]: each component once, each a whole number from 0 to 255'
+)
 
 /** An SEV-SNP TCB minimum: `bl=N,tee=N,snp=N,ucode=N[,fmc=N]`, each an SPL from 0 to 255. */
 export const SNP_TCB_VALUE: OptionValue<{
@@ -215,25 +229,23 @@ export const SNP_TCB_VALUE: OptionValue<{
   readonly tee: number
   readonly snp: number
   readonly microcode: number
-}> = {
-  kind: { name: 'snp-tcb' },
-  expected: TCB_EXPECTED,
-  example: 'bl=1,tee=0,snp=8,ucode=115',
-  parse(text, option) {
+}> = checkedValue(
+  { name: 'snp-tcb' },
+  'bl=N,tee=N,snp=N,ucode=N[,fmc=N]: each component once, each a whole number from 0 to 255',
+  'bl=1,tee=0,snp=8,ucode=115',
+  (text, refuse) => {
     const parts = new Map<string, number>()
     for (const item of text.split(',')) {
       const match = /^(fmc|bl|tee|snp|ucode)=([0-9]{1,3})$/.exec(item)
       const name = match?.[1] ?? ''
       const value = Number(match?.[2])
-      if (match === null || value > 255 || parts.has(name))
-        throw badValue(option, text, TCB_EXPECTED)
+      if (match === null || value > 255 || parts.has(name)) return refuse()
       parts.set(name, value)
     }
     const get = (name: string): number => {
       const value = parts.get(name)
       // A component left out would be no bound on it: every one must be given.
-      if (value === undefined)
-        throw badValue(option, text, TCB_EXPECTED, `${name}= is missing; give every component`)
+      if (value === undefined) return refuse(`${name}= is missing; give every component`)
       return value
     }
     const fmc = parts.get('fmc')
@@ -245,37 +257,34 @@ export const SNP_TCB_VALUE: OptionValue<{
       microcode: get('ucode'),
     }
   },
-}
-
-const RTMR_EXPECTED = 'N=HEX with N from 0 to 3 and HEX 48 bytes (96 hex digits)'
+)
 
 /** A TDX RTMR expectation: `N=HEX`, N from 0 to 3, HEX 48 bytes. */
-export const RTMR_VALUE: OptionValue<{ readonly index: number; readonly value: Uint8Array }> = {
-  kind: { name: 'rtmr' },
-  expected: RTMR_EXPECTED,
-  example: `0=${'ab'.repeat(48)}`,
-  parse(text, option) {
-    const match = /^([0-3])=([0-9a-fA-F]{96})$/.exec(text)
-    if (match === null) throw badValue(option, text, RTMR_EXPECTED)
-    return { index: Number(match[1]), value: new Uint8Array(Buffer.from(match[2] ?? '', 'hex')) }
-  },
-}
-
-const PLATFORM_EXPECTED = 'OS/ARCH[/VARIANT], e.g. linux/arm64/v8'
+export const RTMR_VALUE: OptionValue<{ readonly index: number; readonly value: Uint8Array }> =
+  checkedValue(
+    { name: 'rtmr' },
+    'N=HEX with N from 0 to 3 and HEX 48 bytes (96 hex digits)',
+    `0=${'ab'.repeat(48)}`,
+    (text, refuse) => {
+      const match = /^([0-3])=([0-9a-fA-F]{96})$/.exec(text)
+      if (match === null) return refuse()
+      return { index: Number(match[1]), value: new Uint8Array(Buffer.from(match[2] ?? '', 'hex')) }
+    },
+  )
 
 /** An image platform: `OS/ARCH[/VARIANT]`. */
 export const PLATFORM_VALUE: OptionValue<{
   readonly os: string
   readonly architecture: string
   readonly variant?: string
-}> = {
-  kind: { name: 'platform' },
-  expected: PLATFORM_EXPECTED,
-  example: 'linux/arm64/v8',
-  parse(text, option) {
+}> = checkedValue(
+  { name: 'platform' },
+  'OS/ARCH[/VARIANT], e.g. linux/arm64/v8',
+  'linux/arm64/v8',
+  (text, refuse) => {
     const match = /^([a-z0-9_]+)\/([a-z0-9_]+)(?:\/([a-z0-9_]+))?$/.exec(text)
-    if (match === null) throw badValue(option, text, PLATFORM_EXPECTED)
+    if (match === null) return refuse()
     const [, os = '', architecture = '', variant] = match
     return { os, architecture, ...(variant === undefined ? {} : { variant }) }
   },
-}
+)

@@ -23,27 +23,39 @@ export function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
-function restrictedString(
+/** A decoder of one DER character string type: the element, the field name for messages. */
+export type DerStringDecoder = (
   el: DerElement | undefined,
-  tagNumber: number,
-  typeName: string,
-  allowed: (byte: number) => boolean,
-  charsetName: string,
   field: string,
-  options: DerDecodeOptions | undefined,
-): string {
-  const v = expectTypeTag(el, tagNumber, false, field, options)
-  const bad = v.value.findIndex((b) => !allowed(b))
-  if (bad >= 0) {
-    throw decodeError(
-      v,
-      'ERR_DER_STRING_INVALID',
-      field,
-      `${typeName} has a character outside ${charsetName} at contents position ${bad}`,
-      { position: bad, type: typeName },
-    )
+  options?: DerDecodeOptions,
+) => string
+
+/** A restricted character string type: its tag, its X.680 name and the octets it allows. */
+interface RestrictedCharset {
+  readonly tagNumber: number
+  readonly typeName: string
+  readonly allowed: (byte: number) => boolean
+  /** The character set as messages name it. */
+  readonly charsetName: string
+}
+
+/** The decoder of a restricted string type: every octet checked against the set, never repaired. */
+function restrictedStringDecoder(charset: RestrictedCharset): DerStringDecoder {
+  const { tagNumber, typeName, allowed, charsetName } = charset
+  return (el, field, options) => {
+    const v = expectTypeTag(el, tagNumber, false, field, options)
+    const bad = v.value.findIndex((b) => !allowed(b))
+    if (bad >= 0) {
+      throw decodeError(
+        v,
+        'ERR_DER_STRING_INVALID',
+        field,
+        `${typeName} has a character outside ${charsetName} at contents position ${bad}`,
+        { position: bad, type: typeName },
+      )
+    }
+    return latin1(v.value)
   }
-  return latin1(v.value)
 }
 
 /**
@@ -99,21 +111,12 @@ function isPrintable(b: number): boolean {
  *
  * @throws {@link MalformedInputError} `ERR_DER_UNEXPECTED_TAG`, `ERR_DER_STRING_INVALID`.
  */
-export function decodeDerPrintableString(
-  el: DerElement | undefined,
-  field: string,
-  options?: DerDecodeOptions,
-): string {
-  return restrictedString(
-    el,
-    DerUniversalTag.PRINTABLE_STRING,
-    'PrintableString',
-    isPrintable,
-    'the PrintableString set',
-    field,
-    options,
-  )
-}
+export const decodeDerPrintableString: DerStringDecoder = restrictedStringDecoder({
+  tagNumber: DerUniversalTag.PRINTABLE_STRING,
+  typeName: 'PrintableString',
+  allowed: isPrintable,
+  charsetName: 'the PrintableString set',
+})
 
 /**
  * Decode an IA5String (X.680 §41.4): 7-bit ASCII, octets 0x00–0x7F.
@@ -125,18 +128,9 @@ export function decodeDerPrintableString(
  *
  * @throws {@link MalformedInputError} `ERR_DER_UNEXPECTED_TAG`, `ERR_DER_STRING_INVALID`.
  */
-export function decodeDerIa5String(
-  el: DerElement | undefined,
-  field: string,
-  options?: DerDecodeOptions,
-): string {
-  return restrictedString(
-    el,
-    DerUniversalTag.IA5_STRING,
-    'IA5String',
-    (b) => b < 0x80,
-    'IA5 (7-bit ASCII)',
-    field,
-    options,
-  )
-}
+export const decodeDerIa5String: DerStringDecoder = restrictedStringDecoder({
+  tagNumber: DerUniversalTag.IA5_STRING,
+  typeName: 'IA5String',
+  allowed: (b) => b < 0x80,
+  charsetName: 'IA5 (7-bit ASCII)',
+})

@@ -53,7 +53,12 @@ export {
   decodeDerBitString,
   type DerBitString,
 } from './der-primitives.ts'
-export { decodeDerUtf8String, decodeDerPrintableString, decodeDerIa5String } from './der-strings.ts'
+export {
+  decodeDerUtf8String,
+  decodeDerPrintableString,
+  decodeDerIa5String,
+  type DerStringDecoder,
+} from './der-strings.ts'
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
 export { constantTimeEqual } from './constant-time.ts'

@@ -8,6 +8,7 @@ export {
   readInput,
   removeTree,
   writeFileAtomic,
+  writeNewFile,
   type ReadInputOptions,
   type WriteOptions,
 } from './local-files.ts'

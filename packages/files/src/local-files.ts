@@ -22,7 +22,13 @@ export interface ReadInputOptions {
   readonly stdin?: NodeJS.ReadableStream
 }
 
-function ioError(error: unknown, path: string, what: string, verb: 'read' | 'write'): LocalIoError {
+function ioError(
+  error: unknown,
+  path: string,
+  what: string,
+  verb: 'read' | 'write',
+  hint?: string,
+): LocalIoError {
   const code = (error as { code?: unknown }).code
   const reason =
     code === 'ENOENT'
@@ -42,7 +48,7 @@ function ioError(error: unknown, path: string, what: string, verb: 'read' | 'wri
     {
       cause: error,
       details: { path, reason },
-      ...(code === 'ENOENT' ? { hint: 'check the path' } : {}),
+      ...(hint !== undefined ? { hint } : code === 'ENOENT' ? { hint: 'check the path' } : {}),
     },
   )
 }
@@ -89,6 +95,37 @@ export interface WriteOptions {
   readonly what: string
   /** File mode for a new file; default 0o644. */
   readonly mode?: number
+  /** What to do when the write fails, for the error; by default none (or "check the path"). */
+  readonly hint?: string
+}
+
+/** Create `path` (it must not exist) with `mode`, write `bytes` and flush them to disk. */
+async function createFlushed(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+  const handle = await open(path, 'wx', mode)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Create `path`, which must not exist, write `bytes` and flush them to disk: for files written
+ * once into a directory being built (an existing file is an error, never overwritten).
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE` (also when `path` exists).
+ */
+export async function writeNewFile(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteOptions,
+): Promise<void> {
+  try {
+    await createFlushed(path, bytes, options.mode ?? 0o644)
+  } catch (error) {
+    throw ioError(error, path, options.what, 'write', options.hint)
+  }
 }
 
 /**
@@ -104,17 +141,11 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   try {
-    const handle = await open(temporary, 'wx', options.mode ?? 0o644)
-    try {
-      await handle.writeFile(bytes)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
+    await createFlushed(temporary, bytes, options.mode ?? 0o644)
     await rename(temporary, path)
   } catch (error) {
     await rm(temporary, { force: true })
-    throw ioError(error, path, options.what, 'write')
+    throw ioError(error, path, options.what, 'write', options.hint)
   }
 }
 

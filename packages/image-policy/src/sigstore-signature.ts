@@ -269,11 +269,14 @@ function certificateAnnotation(sig: SigstoreSignature, hint: string): string {
  * The leaf certificate the signature carries, parsed now, and the intermediates it carries, parsed
  * when asked (the Fulcio path reads them only after the Rekor SET has verified).
  */
+/** What the policy trusts, as the hint for a signature without a certificate names it. */
+const TRUSTED_CERTIFICATES = { Fulcio: 'Fulcio certificates', PKI: 'certificates of a PKI' }
+
 function signatureCertificates(
   sig: SigstoreSignature,
   authority: 'Fulcio' | 'PKI',
-  hint: string,
 ): { leaf: SigstoreCertificate; intermediates: () => SigstoreCertificate[] } {
+  const hint = `the policy trusts ${TRUSTED_CERTIFICATES[authority]}, but this signature was made with a key (cosign sign --key)`
   const leaf = parseFulcioLeafCertificate(certificateAnnotation(sig, hint), authority)
   const chainText = annotation(sig, SIGSTORE_ANNOTATION.chain)
   return {
@@ -287,11 +290,7 @@ function verifyWithFulcio(
   { sig, signatureBytes, rekorKeys, bundle, now }: Context,
   trust: Extract<PreparedSigstoreTrust, { kind: 'fulcio' }>,
 ): VerifiedSigstoreSignature {
-  const { leaf, intermediates } = signatureCertificates(
-    sig,
-    'Fulcio',
-    'the policy trusts Fulcio certificates, but this signature was made with a key (cosign sign --key)',
-  )
+  const { leaf, intermediates } = signatureCertificates(sig, 'Fulcio')
   // The SET comes first: it supplies the time at which the certificate chain is checked.
   const set = verifyRekorSet({
     bundle: bundle(),
@@ -327,11 +326,7 @@ function verifyWithPki(
   { sig, signatureBytes, now }: Context,
   trust: Extract<PreparedSigstoreTrust, { kind: 'pki' }>,
 ): VerifiedSigstoreSignature {
-  const { leaf, intermediates } = signatureCertificates(
-    sig,
-    'PKI',
-    'the policy trusts certificates of a PKI, but this signature was made with a key (cosign sign --key)',
-  )
+  const { leaf, intermediates } = signatureCertificates(sig, 'PKI')
   const pki = verifyPkiCertificate({
     roots: trust.roots,
     intermediates: [...trust.intermediates, ...intermediates()],

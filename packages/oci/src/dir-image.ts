@@ -18,11 +18,7 @@ import {
   type PolicyDecision,
 } from '@initguard/image-policy'
 import { loadKeyFiles, requirementFiles } from './image-check.ts'
-
-/** Most signatures read from one directory. */
-export const MAX_DIR_SIGNATURES = 128
-/** Largest manifest or signature file read. */
-export const MAX_DIR_FILE_SIZE: number = 4 * 1024 * 1024
+import { MAX_IMAGE_SIGNATURES, MAX_SIGNATURE_SIZE } from './signature-limits.ts'
 
 /** A `dir:` image's manifest and signatures, unverified. */
 export interface DirImage {
@@ -33,10 +29,10 @@ export interface DirImage {
 async function readOptional(path: string, what: string): Promise<Uint8Array | undefined> {
   try {
     const bytes = await readFile(path)
-    if (bytes.length > MAX_DIR_FILE_SIZE) {
+    if (bytes.length > MAX_SIGNATURE_SIZE) {
       throw new MalformedInputError(
         'ERR_DIR_IMAGE_TOO_LARGE',
-        `${what} ${path} is larger than ${MAX_DIR_FILE_SIZE} bytes`,
+        `${what} ${path} is larger than ${MAX_SIGNATURE_SIZE} bytes`,
         {
           details: { path },
         },
@@ -78,10 +74,10 @@ export async function readDirImage(dir: string): Promise<DirImage> {
     const path = join(dir, `signature-${n}`)
     const blob = await readOptional(path, 'signature')
     if (blob === undefined) break
-    if (n > MAX_DIR_SIGNATURES) {
+    if (n > MAX_IMAGE_SIGNATURES) {
       throw new MalformedInputError(
         'ERR_DIR_IMAGE_TOO_MANY',
-        `${dir} has more than ${MAX_DIR_SIGNATURES} signatures`,
+        `${dir} has more than ${MAX_IMAGE_SIGNATURES} signatures`,
         {
           details: { path: dir },
         },

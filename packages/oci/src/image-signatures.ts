@@ -18,11 +18,7 @@ import { lookasideFor, redactUrl, type RegistriesDConfig } from './registries-d.
 import { readLookasideSignatures, type LookasideReadOptions } from './lookaside.ts'
 import type { RegistryClient } from './registry-client.ts'
 import type { Repository } from './registry-transport.ts'
-
-/** Most cosign signature layers read for one manifest, like the lookaside limit. */
-export const MAX_SIGSTORE_ATTACHMENTS = 128
-/** Largest cosign payload read (c/image's `maxSignaturePayloadSize` is 4 MiB). */
-export const MAX_SIGSTORE_PAYLOAD_SIZE: number = 4 * 1024 * 1024
+import { MAX_IMAGE_SIGNATURES, MAX_SIGNATURE_SIZE } from './signature-limits.ts'
 
 /** Where the signatures of an image were looked for. */
 export interface SignatureSources {
@@ -91,17 +87,17 @@ async function attachedSignatures(
     )
   }
   const layers = attachment.manifest.layers
-  if (layers.length > MAX_SIGSTORE_ATTACHMENTS) {
+  if (layers.length > MAX_IMAGE_SIGNATURES) {
     throw new MalformedInputError(
       'ERR_SIGSTORE_ATTACHMENT',
-      `the signature attachment ${tag} has ${layers.length} layers, more than ${MAX_SIGSTORE_ATTACHMENTS}`,
+      `the signature attachment ${tag} has ${layers.length} layers, more than ${MAX_IMAGE_SIGNATURES}`,
       { details: { tag }, hint: 'prune old signatures from the attachment' },
     )
   }
   const signatures: ImageSignature[] = []
   for (const [index, layer] of layers.entries()) {
     const payload = await client.fetchBlob(repository, layer, {
-      maxSize: MAX_SIGSTORE_PAYLOAD_SIZE,
+      maxSize: MAX_SIGNATURE_SIZE,
     })
     signatures.push({
       format: 'sigstore',

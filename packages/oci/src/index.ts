@@ -32,9 +32,8 @@ export {
 } from './registries-d.ts'
 export { lookasideFor, lookasideSignatureURL, type LookasideChoice } from './lookaside-location.ts'
 export { redactUrl } from '@initguard/http'
+export { MAX_IMAGE_SIGNATURES, MAX_SIGNATURE_SIZE } from './signature-limits.ts'
 export {
-  MAX_LOOKASIDE_SIGNATURES,
-  MAX_LOOKASIDE_SIGNATURE_SIZE,
   readLookasideSignatures,
   type LookasideReadOptions,
   type LookasideSignature,
@@ -99,8 +98,6 @@ export {
   type CheckedImage,
 } from './image-check.ts'
 export {
-  MAX_SIGSTORE_ATTACHMENTS,
-  MAX_SIGSTORE_PAYLOAD_SIZE,
   defaultLookasideStore,
   findImageSignatures,
   sigstoreAttachmentTag,
@@ -117,12 +114,5 @@ export {
   type PullImageOptions,
   type PulledImage,
 } from './image-pull.ts'
-export {
-  MAX_DIR_FILE_SIZE,
-  MAX_DIR_SIGNATURES,
-  checkDirImage,
-  readDirImage,
-  type CheckedDirImage,
-  type DirImage,
-} from './dir-image.ts'
+export { checkDirImage, readDirImage, type CheckedDirImage, type DirImage } from './dir-image.ts'
 export { checkOciLayoutImage, type CheckedOciLayoutImage } from './oci-layout-image.ts'

@@ -14,11 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 import { HttpClient, httpErrors, redactUrl, type HttpClientOptions } from '@initguard/http'
 import { lookasideSignatureURL } from './lookaside-location.ts'
-
-/** Largest signature accepted: 4 MiB, c/image's `MaxSignatureBodySize`. */
-export const MAX_LOOKASIDE_SIGNATURE_SIZE: number = 4 * 1024 * 1024
-/** Most signatures read for one manifest: 128, c/image's `maxLookasideSignatures`. */
-export const MAX_LOOKASIDE_SIGNATURES = 128
+import { MAX_IMAGE_SIGNATURES, MAX_SIGNATURE_SIZE } from './signature-limits.ts'
 
 /**
  * Options for {@link readLookasideSignatures}. The HTTP client's `attempts` (429, 5xx and network
@@ -28,9 +24,9 @@ export interface LookasideReadOptions extends Pick<
   HttpClientOptions,
   'attempts' | 'backoffMs' | 'fetch' | 'sleep'
 > {
-  /** Largest accepted signature in bytes; default {@link MAX_LOOKASIDE_SIGNATURE_SIZE}. */
+  /** Largest accepted signature in bytes; default {@link MAX_SIGNATURE_SIZE}. */
   readonly maxSignatureSize?: number
-  /** Most signatures read; more is an error; default {@link MAX_LOOKASIDE_SIGNATURES}. */
+  /** Most signatures read; more is an error; default {@link MAX_IMAGE_SIGNATURES}. */
   readonly maxSignatures?: number
   /** Timeout for each signature over HTTP, all attempts, headers and body together; default 30 s. */
   readonly timeoutMs?: number
@@ -68,8 +64,8 @@ export async function readLookasideSignatures(
       { hint: 'configure the lookaside store as file:///path or https://host/path' },
     )
   }
-  const maxSize = options.maxSignatureSize ?? MAX_LOOKASIDE_SIGNATURE_SIZE
-  const maxCount = options.maxSignatures ?? MAX_LOOKASIDE_SIGNATURES
+  const maxSize = options.maxSignatureSize ?? MAX_SIGNATURE_SIZE
+  const maxCount = options.maxSignatures ?? MAX_IMAGE_SIGNATURES
   const client = new HttpClient({
     totalTimeoutMs: options.timeoutMs ?? 30_000,
     errors: lookasideErrors,

@@ -33,6 +33,16 @@ export {
   SGX_REPORT_BODY_SIZE,
   type SgxEnclaveReport,
 } from './enclave-report.ts'
+export {
+  DCAP_QUOTE_HEADER_LAYOUT,
+  SGX_REPORT_LAYOUT,
+  TD_MEASUREMENTS_LAYOUT,
+  TD_REPORT_BODY_LAYOUT,
+  TD_REPORT_BODY_15_LAYOUT,
+  type LayoutField,
+  type LayoutFieldType,
+  type StructLayout,
+} from './report-layouts.ts'
 export type {
   QuoteSignatureData,
   QuoteSignatureLayout,

@@ -26,7 +26,16 @@
  */
 import { createHash } from 'node:crypto'
 import { UsageError } from '@initguard/core'
-import type { SgxEnclaveReport, TdQuoteBody15 } from '@initguard/tdx'
+import {
+  DCAP_QUOTE_HEADER_LAYOUT,
+  SGX_REPORT_LAYOUT,
+  TD_REPORT_BODY_15_LAYOUT,
+  TD_REPORT_BODY_LAYOUT,
+  type LayoutField,
+  type SgxEnclaveReport,
+  type StructLayout,
+  type TdQuoteBody15,
+} from '@initguard/tdx'
 import { DEFAULT_PCK_TCB } from './intel-cert-profile.ts'
 
 /** Size of the quote header. */
@@ -106,72 +115,84 @@ function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16))
 }
 
-/** A little writer over a fixed-size buffer that checks every value it writes. */
-class FieldWriter {
-  readonly bytes: Uint8Array
-  readonly #view: DataView
-
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size)
-    this.#view = new DataView(this.bytes.buffer)
-  }
-
-  put(offset: number, value: Uint8Array, size: number, field: string): void {
-    if (!((value as unknown) instanceof Uint8Array) || value.length !== size) {
+/**
+ * Write `values` into a new structure of `size` bytes by the field table `layout` (the one the
+ * `tdx` parsers read by), checking every value: byte strings of exactly the field's size,
+ * integers in the field's range. A field is named `${prefix}${property}` in errors.
+ */
+function encodeLayout(
+  size: number,
+  layout: StructLayout,
+  values: Readonly<Record<string, unknown>>,
+  prefix = '',
+  into: Uint8Array = new Uint8Array(size),
+): Uint8Array {
+  const view = new DataView(into.buffer, into.byteOffset, into.byteLength)
+  for (const [key, field] of Object.entries<LayoutField>(layout)) {
+    const value = values[key]
+    const name = `${prefix}${key}`
+    if (field.count === undefined) writeField(into, view, field.offset, field, value, name)
+    else if (!Array.isArray(value) || value.length !== field.count) {
       throw dcapBuildError(
         'ERR_DCAP_BUILD_FIELD_INVALID',
-        `${field} must be exactly ${size} bytes`,
-        field,
+        `${name} must be ${field.count} registers`,
+        name,
       )
+    } else {
+      value.forEach((register: unknown, i) => {
+        writeField(into, view, field.offset + field.size * i, field, register, `${name}[${i}]`)
+      })
     }
-    this.bytes.set(value, offset)
   }
+  return into
+}
 
-  uint(offset: number, value: number | bigint, bytes: 2 | 4 | 8, field: string): void {
-    const max = (1n << BigInt(8 * bytes)) - 1n
-    const big = typeof value === 'bigint' ? value : Number.isInteger(value) ? BigInt(value) : -1n
-    if (big < 0n || big > max) {
+function writeField(
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  field: LayoutField,
+  value: unknown,
+  name: string,
+): void {
+  if (field.type === 'bytes') {
+    if (!(value instanceof Uint8Array) || value.length !== field.size) {
       throw dcapBuildError(
         'ERR_DCAP_BUILD_FIELD_INVALID',
-        `${field} must be an integer from 0 to ${max.toString()} (got ${String(value)})`,
-        field,
+        `${name} must be exactly ${field.size} bytes`,
+        name,
       )
     }
-    if (bytes === 2) this.#view.setUint16(offset, Number(big), true)
-    else if (bytes === 4) this.#view.setUint32(offset, Number(big), true)
-    else this.#view.setBigUint64(offset, big, true)
+    bytes.set(value, offset)
+    return
   }
+  const max = (1n << BigInt(8 * field.size)) - 1n
+  const big =
+    typeof value === 'bigint'
+      ? value
+      : typeof value === 'number' && Number.isInteger(value)
+        ? BigInt(value)
+        : -1n
+  if (big < 0n || big > max) {
+    throw dcapBuildError(
+      'ERR_DCAP_BUILD_FIELD_INVALID',
+      `${name} must be an integer from 0 to ${max.toString()} (got ${String(value)})`,
+      name,
+    )
+  }
+  if (field.type === 'u16') view.setUint16(offset, Number(big), true)
+  else if (field.type === 'u32') view.setUint32(offset, Number(big), true)
+  else view.setBigUint64(offset, big, true)
 }
 
 /** Encode the 48-byte quote header. */
 export function encodeDcapHeader(fields: DcapHeaderFields): Uint8Array {
-  const w = new FieldWriter(DCAP_HEADER_SIZE)
-  w.uint(0x00, fields.version, 2, 'version')
-  w.uint(0x02, fields.attestationKeyType, 2, 'attestationKeyType')
-  w.uint(0x04, fields.teeType, 4, 'teeType')
-  w.uint(0x08, fields.qeSvn, 2, 'qeSvn')
-  w.uint(0x0a, fields.pceSvn, 2, 'pceSvn')
-  w.put(0x0c, fields.qeVendorId, 16, 'qeVendorId')
-  w.put(0x1c, fields.userData, 20, 'userData')
-  return w.bytes
+  return encodeLayout(DCAP_HEADER_SIZE, DCAP_QUOTE_HEADER_LAYOUT, { ...fields })
 }
 
 /** Encode a 384-byte SGX enclave report (an SGX quote body or a QE report). */
 export function encodeSgxReport(fields: SgxReportFieldValues, name = 'report'): Uint8Array {
-  const w = new FieldWriter(SGX_REPORT_SIZE)
-  w.put(0x000, fields.cpuSvn, 16, `${name}.cpuSvn`)
-  w.uint(0x010, fields.miscSelect, 4, `${name}.miscSelect`)
-  w.put(0x020, fields.isvExtProdId, 16, `${name}.isvExtProdId`)
-  w.put(0x030, fields.attributes, 16, `${name}.attributes`)
-  w.put(0x040, fields.mrEnclave, 32, `${name}.mrEnclave`)
-  w.put(0x080, fields.mrSigner, 32, `${name}.mrSigner`)
-  w.put(0x0c0, fields.configId, 64, `${name}.configId`)
-  w.uint(0x100, fields.isvProdId, 2, `${name}.isvProdId`)
-  w.uint(0x102, fields.isvSvn, 2, `${name}.isvSvn`)
-  w.uint(0x104, fields.configSvn, 2, `${name}.configSvn`)
-  w.put(0x130, fields.isvFamilyId, 16, `${name}.isvFamilyId`)
-  w.put(0x140, fields.reportData, 64, `${name}.reportData`)
-  return w.bytes
+  return encodeLayout(SGX_REPORT_SIZE, SGX_REPORT_LAYOUT, { ...fields }, `${name}.`)
 }
 
 /** Encode a TD report body: 584 bytes for `'td10'`, 648 for `'td15'`. */
@@ -179,29 +200,12 @@ export function encodeTdReportBody(
   fields: TdReportBodyFieldValues,
   kind: 'td10' | 'td15',
 ): Uint8Array {
-  const w = new FieldWriter(kind === 'td10' ? TD10_BODY_SIZE : TD15_BODY_SIZE)
-  w.put(0x000, fields.teeTcbSvn, 16, 'teeTcbSvn')
-  w.put(0x010, fields.mrSeam, 48, 'mrSeam')
-  w.put(0x040, fields.mrSignerSeam, 48, 'mrSignerSeam')
-  w.uint(0x070, fields.seamAttributes, 8, 'seamAttributes')
-  w.uint(0x078, fields.tdAttributes, 8, 'tdAttributes')
-  w.uint(0x080, fields.xfam, 8, 'xfam')
-  w.put(0x088, fields.mrTd, 48, 'mrTd')
-  w.put(0x0b8, fields.mrConfigId, 48, 'mrConfigId')
-  w.put(0x0e8, fields.mrOwner, 48, 'mrOwner')
-  w.put(0x118, fields.mrOwnerConfig, 48, 'mrOwnerConfig')
-  if (fields.rtmrs.length !== 4) {
-    throw dcapBuildError('ERR_DCAP_BUILD_FIELD_INVALID', 'rtmrs must be 4 registers', 'rtmrs')
-  }
-  fields.rtmrs.forEach((rtmr, i) => {
-    w.put(0x148 + 48 * i, rtmr, 48, `rtmrs[${i}]`)
-  })
-  w.put(0x208, fields.reportData, 64, 'reportData')
-  if (kind === 'td15') {
-    w.put(0x248, fields.teeTcbSvn2, 16, 'teeTcbSvn2')
-    w.put(0x258, fields.mrServiceTd, 48, 'mrServiceTd')
-  }
-  return w.bytes
+  const body = encodeLayout(
+    kind === 'td10' ? TD10_BODY_SIZE : TD15_BODY_SIZE,
+    TD_REPORT_BODY_LAYOUT,
+    { ...fields },
+  )
+  return kind === 'td10' ? body : encodeLayout(0, TD_REPORT_BODY_15_LAYOUT, { ...fields }, '', body)
 }
 
 /** The platform's CPUSVN in reports: the default PCK's 16 component SVNs as bytes. */

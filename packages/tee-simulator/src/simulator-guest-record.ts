@@ -18,13 +18,8 @@
  *
  * @module
  */
-import { UsageError, bytesToHex, hexToBytes, type LocalIoError } from '@initguard/core'
-import {
-  checkSimulatorJsonHeader,
-  parseSimulatorJson,
-  simulatorJsonInvalid,
-  type SimulatorJsonFile,
-} from './simulator-json.ts'
+import { UsageError, bytesToHex, hexToBytes } from '@initguard/core'
+import { SimulatorJsonReader, type SimulatorJsonFile } from './simulator-json.ts'
 import {
   DIGEST_LENGTHS,
   INITDATA_ALGORITHMS,
@@ -105,19 +100,8 @@ const GUEST_RECORD_FILE: SimulatorJsonFile = {
   versionHint: 'use the initguard that launched it, or launch the guest again with `--replace`',
 }
 
-function invalid(path: string, field: string, message: string): LocalIoError {
-  return simulatorJsonInvalid(GUEST_RECORD_FILE, path, field, message)
-}
-
-function hexOf(value: unknown, bytes: number, path: string, field: string): string {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
-    throw invalid(path, field, `must be ${bytes * 2} lower-case hex digits`)
-  }
-  return value
-}
-
-function flag(value: unknown, path: string, field: string): boolean {
-  if (typeof value !== 'boolean') throw invalid(path, field, 'must be true or false')
+function flag(json: SimulatorJsonReader, value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw json.invalid(field, 'must be true or false')
   return value
 }
 
@@ -134,18 +118,6 @@ const KEYS = [
   'migratable',
 ] as const
 
-function topLevel(json: unknown, path: string): Readonly<Record<string, unknown>> {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw invalid(path, '', 'must be a JSON object')
-  }
-  const given = Object.keys(json)
-  const unknown = given.filter((k) => !(KEYS as readonly string[]).includes(k))
-  const missing = KEYS.filter((k) => !given.includes(k))
-  if (unknown.length > 0) throw invalid(path, '', `unknown keys: ${unknown.join(', ')}`)
-  if (missing.length > 0) throw invalid(path, '', `missing keys: ${missing.join(', ')}`)
-  return json as Readonly<Record<string, unknown>>
-}
-
 /**
  * Parse and check a guest record: every key known and present, every value of its form, the
  * name the one expected, and the field the digest fitted to it.
@@ -160,32 +132,23 @@ export function parseSimulatedGuestRecord(
   expectedName: string,
   path: string,
 ): SimulatedGuestRecord {
-  const json = parseSimulatorJson(bytes, path, GUEST_RECORD_FILE)
-  const top = topLevel(json, path)
-  checkSimulatorJsonHeader(top, path, GUEST_RECORD_FILE)
+  const json = new SimulatorJsonReader(GUEST_RECORD_FILE, path)
+  const top = json.top(bytes, KEYS)
   if (top['name'] !== expectedName) {
-    throw invalid(path, 'name', `must be ${JSON.stringify(expectedName)}, the file's name`)
+    throw json.invalid('name', `must be ${JSON.stringify(expectedName)}, the file's name`)
   }
   const tee = top['tee']
-  if (tee !== 'snp' && tee !== 'tdx') throw invalid(path, 'tee', 'must be "snp" or "tdx"')
-  const launched = top['launched']
-  if (
-    typeof launched !== 'string' ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(launched) ||
-    Number.isNaN(Date.parse(launched))
-  ) {
-    throw invalid(path, 'launched', 'must be an ISO 8601 UTC time in whole seconds')
-  }
+  if (tee !== 'snp' && tee !== 'tdx') throw json.invalid('tee', 'must be "snp" or "tdx"')
+  const launched = json.time(top['launched'], 'launched')
   const algorithm = top['algorithm']
   if (!isInitdataAlgorithm(algorithm)) {
-    throw invalid(path, 'algorithm', `must be one of ${INITDATA_ALGORITHMS.join(', ')}`)
+    throw json.invalid('algorithm', `must be one of ${INITDATA_ALGORITHMS.join(', ')}`)
   }
   const alg = algorithm
-  const field = hexOf(top['init_data_field'], TEE_FIELDS[tee].length, path, 'init_data_field')
-  const digest = hexOf(top['initdata_digest'], DIGEST_LENGTHS[alg], path, 'initdata_digest')
+  const field = json.hex(top['init_data_field'], TEE_FIELDS[tee].length, 'init_data_field')
+  const digest = json.hex(top['initdata_digest'], DIGEST_LENGTHS[alg], 'initdata_digest')
   if (bytesToHex(fitDigest(hexToBytes(digest), TEE_FIELDS[tee].length)) !== field) {
-    throw invalid(
-      path,
+    throw json.invalid(
       'init_data_field',
       `is not initdata_digest fitted to ${TEE_FIELDS[tee].name}`,
     )
@@ -199,8 +162,8 @@ export function parseSimulatedGuestRecord(
     init_data_field: field,
     algorithm: alg,
     initdata_digest: digest,
-    debug: flag(top['debug'], path, 'debug'),
-    migratable: flag(top['migratable'], path, 'migratable'),
+    debug: flag(json, top['debug'], 'debug'),
+    migratable: flag(json, top['migratable'], 'migratable'),
   }
 }
 

@@ -27,13 +27,7 @@
  *
  * @module
  */
-import type { LocalIoError } from '@initguard/core'
-import {
-  checkSimulatorJsonHeader,
-  parseSimulatorJson,
-  simulatorJsonInvalid,
-  type SimulatorJsonFile,
-} from './simulator-json.ts'
+import { SimulatorJsonReader, type SimulatorJsonFile } from './simulator-json.ts'
 import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
 
 /** The manifest's `format`. */
@@ -107,34 +101,9 @@ const MANIFEST_FILE: SimulatorJsonFile = {
   versionHint: 'use the initguard that made it, or make a new simulator with `initguard sim init`',
 }
 
-function invalid(path: string, field: string, message: string): LocalIoError {
-  return simulatorJsonInvalid(MANIFEST_FILE, path, field, message)
-}
-
-type JsonRecord = Readonly<Record<string, unknown>>
-
-function record(value: unknown, keys: readonly string[], path: string, field: string): JsonRecord {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(path, field, 'must be an object')
-  }
-  const given = Object.keys(value)
-  const unknown = given.filter((k) => !keys.includes(k))
-  const missing = keys.filter((k) => !given.includes(k))
-  if (unknown.length > 0) throw invalid(path, field, `unknown keys: ${unknown.join(', ')}`)
-  if (missing.length > 0) throw invalid(path, field, `missing keys: ${missing.join(', ')}`)
-  return value as JsonRecord
-}
-
-function hexString(value: unknown, bytes: number, path: string, field: string): string {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
-    throw invalid(path, field, `must be ${bytes * 2} lower-case hex digits`)
-  }
-  return value
-}
-
-function spl(value: unknown, path: string, field: string): number {
+function spl(json: SimulatorJsonReader, value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
-    throw invalid(path, field, 'must be a whole number from 0 to 255')
+    throw json.invalid(field, 'must be a whole number from 0 to 255')
   }
   return value
 }
@@ -147,47 +116,38 @@ function spl(value: unknown, path: string, field: string): number {
  *   `ERR_SIM_MANIFEST_VERSION` for a version this code does not know.
  */
 export function parseSimulatorManifest(bytes: Uint8Array, path: string): SimulatorManifest {
-  const json = parseSimulatorJson(bytes, path, MANIFEST_FILE)
-  const top = record(json, ['format', 'version', 'created', 'snp', 'roots', 'files'], path, '')
-  checkSimulatorJsonHeader(top, path, MANIFEST_FILE)
-  const created = top['created']
-  if (
-    typeof created !== 'string' ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(created) ||
-    Number.isNaN(Date.parse(created))
-  ) {
-    throw invalid(path, 'created', 'must be an ISO 8601 UTC time in whole seconds')
-  }
-  const snp = record(top['snp'], ['product', 'chip_id', 'reported_tcb'], path, 'snp')
-  if (snp['product'] !== 'Milan') throw invalid(path, 'snp.product', 'must be "Milan"')
-  const tcb = record(
+  const json = new SimulatorJsonReader(MANIFEST_FILE, path)
+  const top = json.top(bytes, ['format', 'version', 'created', 'snp', 'roots', 'files'])
+  const created = json.time(top['created'], 'created')
+  const snp = json.object(top['snp'], ['product', 'chip_id', 'reported_tcb'], 'snp')
+  if (snp['product'] !== 'Milan') throw json.invalid('snp.product', 'must be "Milan"')
+  const tcb = json.object(
     snp['reported_tcb'],
     ['bootloader', 'tee', 'snp', 'microcode'],
-    path,
     'snp.reported_tcb',
   )
-  const roots = record(top['roots'], ['amd_ark_sha256', 'intel_root_sha256'], path, 'roots')
-  const files = record(top['files'], FILE_NAMES, path, 'files')
+  const roots = json.object(top['roots'], ['amd_ark_sha256', 'intel_root_sha256'], 'roots')
+  const files = json.object(top['files'], FILE_NAMES, 'files')
   return {
     format: SIMULATOR_MANIFEST_FORMAT,
     version: SIMULATOR_MANIFEST_VERSION,
     created,
     snp: {
       product: 'Milan',
-      chip_id: hexString(snp['chip_id'], 64, path, 'snp.chip_id'),
+      chip_id: json.hex(snp['chip_id'], 64, 'snp.chip_id'),
       reported_tcb: {
-        bootloader: spl(tcb['bootloader'], path, 'snp.reported_tcb.bootloader'),
-        tee: spl(tcb['tee'], path, 'snp.reported_tcb.tee'),
-        snp: spl(tcb['snp'], path, 'snp.reported_tcb.snp'),
-        microcode: spl(tcb['microcode'], path, 'snp.reported_tcb.microcode'),
+        bootloader: spl(json, tcb['bootloader'], 'snp.reported_tcb.bootloader'),
+        tee: spl(json, tcb['tee'], 'snp.reported_tcb.tee'),
+        snp: spl(json, tcb['snp'], 'snp.reported_tcb.snp'),
+        microcode: spl(json, tcb['microcode'], 'snp.reported_tcb.microcode'),
       },
     },
     roots: {
-      amd_ark_sha256: hexString(roots['amd_ark_sha256'], 32, path, 'roots.amd_ark_sha256'),
-      intel_root_sha256: hexString(roots['intel_root_sha256'], 32, path, 'roots.intel_root_sha256'),
+      amd_ark_sha256: json.hex(roots['amd_ark_sha256'], 32, 'roots.amd_ark_sha256'),
+      intel_root_sha256: json.hex(roots['intel_root_sha256'], 32, 'roots.intel_root_sha256'),
     },
     files: Object.fromEntries(
-      FILE_NAMES.map((name) => [name, hexString(files[name], 32, path, `files.${name}`)]),
+      FILE_NAMES.map((name) => [name, json.hex(files[name], 32, `files.${name}`)]),
     ) as Record<SimulatorFileName, string>,
   }
 }

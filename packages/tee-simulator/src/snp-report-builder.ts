@@ -204,27 +204,28 @@ interface ProductProfile {
 // attestation-service e2e evidence, BL10 TEE0 SNP23 UCODE25, with go-sev-guest's ProductLineCpuid
 // model 0x11); Turin v5 (microsoft vector: TCB 0x5100000004010101, PLATFORM_INFO 0x65, CPUID
 // family 0x1A model 0x02). Stepping 1 and the Genoa/Turin firmware build are assumptions.
+const FIRMWARE: SnpFirmwareVersion = { build: 0x1d, minor: 0x37, major: 0x01 }
+const MILAN: ProductProfile = {
+  version: 3,
+  tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 },
+  platformInfo: 0x25n,
+  cpuid: [0x19, 0x01, 0x01],
+  firmware: FIRMWARE,
+}
 const PROFILES: Readonly<Record<AmdProduct, ProductProfile>> = {
-  Milan: {
-    version: 3,
-    tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 },
-    platformInfo: 0x25n,
-    cpuid: [0x19, 0x01, 0x01],
-    firmware: { build: 0x1d, minor: 0x37, major: 0x01 },
-  },
+  Milan: MILAN,
+  // Report version and platform info as Milan's.
   Genoa: {
-    version: 3,
+    ...MILAN,
     tcb: { bootloader: 10, tee: 0, snp: 23, microcode: 25 },
-    platformInfo: 0x25n,
     cpuid: [0x19, 0x11, 0x01],
-    firmware: { build: 0x1d, minor: 0x37, major: 0x01 },
   },
   Turin: {
     version: 5,
     tcb: { fmc: 1, bootloader: 1, tee: 1, snp: 4, microcode: 81 },
     platformInfo: 0x65n,
     cpuid: [0x1a, 0x02, 0x01],
-    firmware: { build: 0x1d, minor: 0x37, major: 0x01 },
+    firmware: FIRMWARE,
   },
 }
 

@@ -31,7 +31,7 @@
 import { lstat, mkdir, mkdtemp, open, readdir, rename } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { LocalIoError, stringToUtf8 } from '@initguard/core'
-import { removeTree } from '@initguard/files'
+import { removeTree, writeNewFile } from '@initguard/files'
 import { INITDATA_DOCUMENT_FILE, type VerifiedDocuments } from './verified-documents.ts'
 
 /** The marker file of the unbound layout, at the top of the runtime directory. */
@@ -83,7 +83,11 @@ export async function writeRuntimeFiles(
     const top = documents.verified ? staging : join(staging, UNBOUND_DOCUMENTS_DIR)
     if (!documents.verified) {
       const reason = `${documents.unboundReason ?? 'running unbound'}\n`
-      await writeNewFile(join(staging, UNBOUND_MARKER_FILE), stringToUtf8(reason), 'unbound marker')
+      await writeRuntimeFile(
+        join(staging, UNBOUND_MARKER_FILE),
+        stringToUtf8(reason),
+        'unbound marker',
+      )
       await attempt(() => mkdir(top, { mode: 0o700 }), {
         path: top,
         doing: 'create',
@@ -91,10 +95,14 @@ export async function writeRuntimeFiles(
         hint: 'check the parent directory’s file system',
       })
     }
-    await writeNewFile(join(top, INITDATA_DOCUMENT_FILE), documents.document(), 'initdata document')
+    await writeRuntimeFile(
+      join(top, INITDATA_DOCUMENT_FILE),
+      documents.document(),
+      'initdata document',
+    )
     for (const key of documents.keys()) {
       const bytes = documents.get(key)
-      if (bytes !== undefined) await writeNewFile(join(top, key), bytes, `[data] "${key}"`)
+      if (bytes !== undefined) await writeRuntimeFile(join(top, key), bytes, `[data] "${key}"`)
     }
     if (top !== staging) await syncDirectory(top, dir)
     await syncDirectory(staging, dir)
@@ -197,26 +205,12 @@ async function checkTarget(target: string, dir: string): Promise<void> {
 }
 
 /** Create `path` (it must not exist), write `bytes`, flush them, mode 0600. */
-async function writeNewFile(path: string, bytes: Uint8Array, what: string): Promise<void> {
-  try {
-    const handle = await open(path, 'wx', 0o600)
-    try {
-      await handle.writeFile(bytes)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch (cause) {
-    throw new LocalIoError(
-      'ERR_FILE_WRITE',
-      `cannot write the ${what} to ${JSON.stringify(path)}: ${reasonOf(cause)}`,
-      {
-        cause,
-        details: { path, reason: reasonOf(cause) },
-        hint: 'check the runtime directory’s file system (space, name and path length limits)',
-      },
-    )
-  }
+async function writeRuntimeFile(path: string, bytes: Uint8Array, what: string): Promise<void> {
+  await writeNewFile(path, bytes, {
+    what: `the ${what}`,
+    mode: 0o600,
+    hint: 'check the runtime directory’s file system (space, name and path length limits)',
+  })
 }
 
 async function syncDirectory(path: string, dir: string): Promise<void> {

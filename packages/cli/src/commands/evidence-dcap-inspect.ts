@@ -4,9 +4,45 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
-import { parsePckCertificate, quoteBodyClaims, type DcapEvidence } from '@initguard/tdx'
+import {
+  SGX_REPORT_LAYOUT,
+  TD_REPORT_BODY_LAYOUT,
+  parsePckCertificate,
+  quoteBodyClaims,
+  type DcapEvidence,
+  type StructLayout,
+} from '@initguard/tdx'
 import type { Report } from '../output.ts'
 import { setFlags } from './evidence-input.ts'
+
+/** The TD body's byte fields shown in hex, in layout order (the attributes are shown decoded). */
+const TD_HEX_ROWS = [
+  'teeTcbSvn',
+  'mrSeam',
+  'mrTd',
+  'mrConfigId',
+  'mrOwner',
+  'mrOwnerConfig',
+  'rtmrs',
+] as const
+
+/**
+ * Rows of byte fields under their names in the structure's layout table (`RTMR0`… for a run of
+ * registers), each value in hex.
+ */
+function hexRows<K extends string>(
+  layout: StructLayout<K>,
+  values: Readonly<Record<K, Uint8Array | readonly Uint8Array[]>>,
+  keys: readonly K[],
+): [string, string][] {
+  return keys.flatMap((key): [string, string][] => {
+    const { name } = layout[key]
+    const value = values[key]
+    return value instanceof Uint8Array
+      ? [[name, bytesToHex(value)]]
+      : value.map((register, i): [string, string] => [`${name}${i}`, bytesToHex(register)])
+  })
+}
 
 /** Every field of a quote, as a table and as JSON. */
 export function inspectDcap(evidence: DcapEvidence): Report {
@@ -28,28 +64,20 @@ export function inspectDcap(evidence: DcapEvidence): Report {
   ]
   if (body.kind === 'sgx') {
     rows.push(
-      ['MRENCLAVE', bytesToHex(body.mrEnclave)],
-      ['MRSIGNER', bytesToHex(body.mrSigner)],
-      ['CONFIGID', bytesToHex(body.configId)],
+      ...hexRows(SGX_REPORT_LAYOUT, body, ['mrEnclave', 'mrSigner', 'configId']),
       ['ISVPRODID / SVN', `${body.isvProdId} / ${body.isvSvn} (CONFIGSVN ${body.configSvn})`],
       ['attributes', setFlags(body.attributes).join(' ') || '-'],
-      ['REPORTDATA', bytesToHex(body.reportData)],
+      ...hexRows(SGX_REPORT_LAYOUT, body, ['reportData']),
     )
   } else {
     rows.push(
-      ['TEE_TCB_SVN', bytesToHex(body.teeTcbSvn)],
-      ['MRSEAM', bytesToHex(body.mrSeam)],
-      ['MRTD', bytesToHex(body.mrTd)],
-      ['MRCONFIGID', bytesToHex(body.mrConfigId)],
-      ['MROWNER', bytesToHex(body.mrOwner)],
-      ['MROWNERCONFIG', bytesToHex(body.mrOwnerConfig)],
-      ...body.rtmrs.map((r, i): [string, string] => [`RTMR${i}`, bytesToHex(r)]),
+      ...hexRows(TD_REPORT_BODY_LAYOUT, body, TD_HEX_ROWS),
       [
         'TD attributes',
         `0x${body.tdAttributes.raw.toString(16).padStart(16, '0')}  ${setFlags(body.tdAttributes).join(' ') || '-'}`,
       ],
       ['XFAM', `0x${body.xfam.raw.toString(16).padStart(16, '0')}`],
-      ['REPORTDATA', bytesToHex(body.reportData)],
+      ...hexRows(TD_REPORT_BODY_LAYOUT, body, ['reportData']),
     )
   }
   rows.push(

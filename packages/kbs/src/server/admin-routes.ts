@@ -72,6 +72,11 @@ const BAD_NAME = problem(
   'InvalidRequestPath',
   'a workload name matches ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$ (at most 128 characters)',
 )
+const BAD_AUDIT_QUERY = problem(
+  400,
+  'SerdeError',
+  'the audit query takes after=<entry id> and limit=<1 to 1000>, whole numbers, nothing else',
+)
 
 function parseAuditQuery(query: unknown): { afterId?: number; limit: number } | undefined {
   const { after, limit, ...rest } = query as Record<string, unknown>
@@ -201,15 +206,7 @@ export async function registerAdminRoutes(
 
     admin.get('/kbs/v0/admin/audit', async (request, reply) => {
       const query = parseAuditQuery(request.query)
-      if (query === undefined)
-        return sendProblem(
-          reply,
-          problem(
-            400,
-            'SerdeError',
-            'the audit query takes after=<entry id> and limit=<1 to 1000>, whole numbers, nothing else',
-          ),
-        )
+      if (query === undefined) return sendProblem(reply, BAD_AUDIT_QUERY)
       return reply.send({ entries: await store.audit.list(query) })
     })
 

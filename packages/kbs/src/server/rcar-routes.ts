@@ -17,6 +17,11 @@ import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './rout
 import { sessionCookie, sessionIdFromCookie } from './session-cookie.ts'
 
 const SUPPORTED_TEES = ['snp', 'tdx', 'sgx']
+const BAD_RESOURCE_PATH = problem(
+  400,
+  'InvalidRequestPath',
+  'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
+)
 
 /** A clear 400 for another protocol version or TEE, before the strict parser runs. */
 function refuseRequestEarly(body: unknown): KbsProblem | undefined {
@@ -257,15 +262,7 @@ async function release(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const path = resourcePathOf(request.params)
-  if (path === undefined)
-    return sendProblem(
-      reply,
-      problem(
-        400,
-        'InvalidRequestPath',
-        'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
-      ),
-    )
+  if (path === undefined) return sendProblem(reply, BAD_RESOURCE_PATH)
   const token = await tokenOf(context, request)
   const deny = async (p: KbsProblem, reason: string, by?: VerifiedToken): Promise<FastifyReply> => {
     await audit(context, {

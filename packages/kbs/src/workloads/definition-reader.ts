@@ -51,56 +51,38 @@ export function required(obj: JsonObject, key: string, path: string, hint: strin
   return value
 }
 
-/** A non-empty array of items, each read by `item`. */
-export function nonEmptyList<T>(
-  value: unknown,
-  path: string,
-  hint: string,
-  item: (element: unknown, elementPath: string) => T,
-): T[] {
+/** How to read a list: the hint for a wrong one, how to read each element, whether repeats are refused. */
+export interface ListSpec<T> {
+  readonly hint: string
+  /** Read one element (`elementPath` is `path[i]`). */
+  readonly item: (element: unknown, elementPath: string) => T
+  /** Refuse an entry equal (`===`, after `item` normalised it) to an earlier one. */
+  readonly distinct?: boolean
+}
+
+/** A non-empty array of items, each read by `spec.item`. */
+export function nonEmptyList<T>(value: unknown, path: string, spec: ListSpec<T>): T[] {
+  const { hint, item } = spec
   if (!Array.isArray(value)) {
     throw invalid(path, `must be a non-empty array (it is ${jsonKind(value)})`, hint)
   }
   if (value.length === 0) throw invalid(path, 'must not be empty', hint)
-  return (value as unknown[]).map((element, i) => item(element, `${path}[${i}]`))
-}
-
-/** A list without repeated entries (compared as given, after `item` normalised them). */
-export function distinctList(
-  value: unknown,
-  path: string,
-  hint: string,
-  item: (element: unknown, elementPath: string) => string,
-): string[] {
-  const list = nonEmptyList(value, path, hint, item)
-  const seen = new Set<string>()
-  list.forEach((entry, i) => {
-    if (seen.has(entry)) {
-      throw invalid(`${path}[${i}]`, 'repeats an earlier entry', 'give each entry once')
-    }
-    seen.add(entry)
-  })
+  const list = (value as unknown[]).map((element, i) => item(element, `${path}[${i}]`))
+  if (spec.distinct === true) {
+    const seen = new Set<T>()
+    list.forEach((entry, i) => {
+      if (seen.has(entry)) {
+        throw invalid(`${path}[${i}]`, 'repeats an earlier entry', 'give each entry once')
+      }
+      seen.add(entry)
+    })
+  }
   return list
 }
 
-/** The required top-level list `$.key`, non-empty, each element read by `item`. */
-export function requiredList<T>(
-  obj: JsonObject,
-  key: string,
-  hint: string,
-  item: (element: unknown, elementPath: string) => T,
-): T[] {
-  return nonEmptyList(required(obj, key, '$', hint), `$.${key}`, hint, item)
-}
-
-/** The required top-level list `$.key`, each entry once (see {@link distinctList}). */
-export function requiredDistinctList(
-  obj: JsonObject,
-  key: string,
-  hint: string,
-  item: (element: unknown, elementPath: string) => string,
-): string[] {
-  return distinctList(required(obj, key, '$', hint), `$.${key}`, hint, item)
+/** The required top-level list `$.key` (see {@link nonEmptyList}). */
+export function requiredList<T>(obj: JsonObject, key: string, spec: ListSpec<T>): T[] {
+  return nonEmptyList(required(obj, key, '$', spec.hint), `$.${key}`, spec)
 }
 
 /** A string. */

@@ -6,7 +6,7 @@
  */
 import {
   booleanAt,
-  distinctList,
+  nonEmptyList,
   hexAt,
   integerAt,
   invalid,
@@ -87,22 +87,21 @@ export interface SgxReferenceValues {
 }
 
 function hexList(value: unknown, path: string, length: number, what: string): string[] {
-  return distinctList(
-    value,
-    path,
-    `list the accepted ${what} values as ${length * 2}-digit hex strings`,
-    (v, p) => hexAt(v, p, length, what),
-  )
+  return nonEmptyList(value, path, {
+    hint: `list the accepted ${what} values as ${length * 2}-digit hex strings`,
+    item: (v, p) => hexAt(v, p, length, what),
+    distinct: true,
+  })
 }
 
 function tcbStatuses(value: unknown, path: string): AcceptableTcbStatus[] {
   if (value === undefined) return ['UpToDate']
-  return distinctList(
-    value,
-    path,
-    `list the accepted statuses, e.g. ["UpToDate"]; possible: ${ACCEPTABLE_TCB_STATUSES.join(', ')}`,
-    (v, p) => oneOfAt(v, p, ACCEPTABLE_TCB_STATUSES, 'acceptable TCB status'),
-  ) as AcceptableTcbStatus[]
+  return nonEmptyList(value, path, {
+    hint: `list the accepted statuses, e.g. ["UpToDate"]; possible: ${ACCEPTABLE_TCB_STATUSES.join(', ')}`,
+    item: (v, p) =>
+      oneOfAt<AcceptableTcbStatus>(v, p, ACCEPTABLE_TCB_STATUSES, 'acceptable TCB status'),
+    distinct: true,
+  })
 }
 
 const U8 = 255

@@ -34,7 +34,6 @@ import {
   objectAt,
   oneOfAt,
   required,
-  requiredDistinctList,
   requiredList,
   stringAt,
 } from './definition-reader.ts'
@@ -165,15 +164,17 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     throw invalid('$.name', `${JSON.stringify(name.slice(0, 70))} is not a valid name`, nameHint)
   }
   const teeHint = `list the TEEs the workload runs on: ${WORKLOAD_TEES.join(', ')}`
-  const tees = requiredDistinctList(obj, 'tees', teeHint, (v, p) =>
-    oneOfAt(v, p, WORKLOAD_TEES, 'TEE'),
-  ) as KbsTee[]
+  const tees = requiredList(obj, 'tees', {
+    hint: teeHint,
+    item: (v, p) => oneOfAt<KbsTee>(v, p, WORKLOAD_TEES, 'TEE'),
+    distinct: true,
+  })
   const initdataHint =
     'list the accepted initdata documents, each as its exact TOML text (the KBS computes the digests)'
-  const documents = requiredList(obj, 'initdata', initdataHint, (v, p) => ({
-    text: v as string,
-    document: parseAcceptedInitdata(v, p),
-  }))
+  const documents = requiredList(obj, 'initdata', {
+    hint: initdataHint,
+    item: (v, p) => ({ text: v as string, document: parseAcceptedInitdata(v, p) }),
+  })
   if (documents.length > MAX_INITDATA_DOCUMENTS) {
     throw invalid(
       '$.initdata',
@@ -196,7 +197,11 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   })
   const resourceHint =
     'list the resource paths (repository/type/tag, * inside a segment) the workload may receive'
-  const resources = requiredDistinctList(obj, 'resources', resourceHint, parseResourcePattern)
+  const resources = requiredList(obj, 'resources', {
+    hint: resourceHint,
+    item: parseResourcePattern,
+    distinct: true,
+  })
   const cel = memberOf(obj, 'cel')
   if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
   return {
