@@ -10,6 +10,7 @@ import type { AuditEntry, AuditEntryInput, AuditLog } from '../ports.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { AuditEntryTable, KbsDatabase } from './schema.ts'
+import { auditText } from './audit-text.ts'
 
 /** The most entries one `list` call returns. */
 export const AUDIT_LIST_MAX = 1000
@@ -45,15 +46,15 @@ export class SqlAuditLog implements AuditLog {
   async append(entry: AuditEntryInput): Promise<AuditEntry> {
     const [row] = await this.#append.rows(
       entry.at.toISOString(),
-      entry.action,
-      entry.outcome,
-      entry.workload ?? null,
-      entry.resource ?? null,
-      entry.tee ?? null,
-      entry.reason ?? null,
-      entry.evidenceDigest ?? null,
+      auditText(entry.action),
+      auditText(entry.outcome),
+      auditText(entry.workload),
+      auditText(entry.resource),
+      auditText(entry.tee),
+      auditText(entry.reason),
+      auditText(entry.evidenceDigest),
       entry.simulated === undefined ? null : Number(entry.simulated),
-      entry.detail ?? null,
+      auditText(entry.detail),
     )
     if (row === undefined) {
       throw new InternalError('ERR_KBS_AUDIT_APPEND', 'the audit entry was not returned on insert')
