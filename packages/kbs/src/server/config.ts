@@ -22,7 +22,8 @@
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
- * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
+ * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s",
+ *                   # insecure-transport = false
  * ```
  *
  * @module
@@ -115,6 +116,8 @@ export interface KbsServeFlags {
   readonly database?: string
   /** The value of `INITGUARD_KBS_DATABASE`, used when `--database` is not given. */
   readonly databaseEnv?: string
+  /** `--database-insecure-transport`: allow a remote PostgreSQL without verified TLS. */
+  readonly databaseInsecureTransport?: boolean
   readonly config?: string
   readonly insecureHttp?: boolean
 }
@@ -305,6 +308,7 @@ export function resolveKbsServerConfig(
         { value: text(document['database'], 'database'), where: 'database' },
       ],
       section(document, 'postgres'),
+      flags.databaseInsecureTransport === true,
     ),
     nonceTtlMs: withUnit(
       section(document, 'sessions')['nonce-ttl'],

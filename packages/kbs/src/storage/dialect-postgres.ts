@@ -13,6 +13,7 @@ import { UnavailableError, UsageError } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { DialectColumns, DialectConnection } from './dialect.ts'
 import type { RawExecutor, RawResult } from './hot-statement.ts'
+import { checkPostgresTransport } from './postgres-transport.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** Tuning of the connection pool; every bound has a default. */
@@ -31,6 +32,8 @@ export interface PostgresPoolOptions {
 export interface PostgresConnectOptions extends PostgresPoolOptions {
   /** `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`). */
   readonly url: string
+  /** Connect to a remote server without verified TLS (see `postgres-transport.ts`). */
+  readonly insecureTransport?: boolean
 }
 
 /** The key of the session-level advisory lock held while one process migrates. */
@@ -78,12 +81,13 @@ export function checkPostgresUrl(url: string): string {
  * Open a pool on the database at `url` and check that it answers.
  *
  * @throws {@link UsageError} `ERR_KBS_DATABASE_URL`, `ERR_KBS_DATABASE_POOL` (a bound that is not
- *   a positive integer).
+ *   a positive integer), `ERR_KBS_DATABASE_TLS` (an unprotected connection to another host).
  * @throws {@link UnavailableError} `ERR_KBS_STORE_UNAVAILABLE` when the server cannot be reached
  *   or refuses the login.
  */
 export async function connectPostgres(options: PostgresConnectOptions): Promise<DialectConnection> {
   const location = checkPostgresUrl(options.url)
+  checkPostgresTransport(options.url, location, options.insecureTransport === true)
   const pool = new pg.Pool({
     connectionString: options.url,
     max: bound('poolSize', options.poolSize, 10),
