@@ -106,4 +106,19 @@ describe('the database setting', () => {
     )
     expect(sqlite.code).toBe('ERR_KBS_CONFIG_KEY')
   })
+
+  it('never echoes a malformed database value from the config file, which may hold a password', () => {
+    for (const database of [
+      'postgres://kbs:hunter2@db/kbs\u0000',
+      ['postgres://kbs:hunter2@db/kbs'],
+      { url: 'postgres://kbs:hunter2@db/kbs' },
+      '',
+      42,
+    ]) {
+      const error = thrown(() => resolveKbsServerConfig(flags, file({ database })))
+      expect(error.code, JSON.stringify(database)).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toMatch(/^database "\(.+, not shown\)"/)
+      expect(JSON.stringify(error.toJSON())).not.toContain('hunter2')
+    }
+  })
 })

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { UsageError, jsonKind } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
 import { configValueError, parseDuration, parseIntegerInRange } from './config-values.ts'
@@ -50,6 +50,20 @@ export function parseDatabaseSetting(text: string, where: string): KbsDatabaseCo
     url === undefined ? '(not a URL)' : redactUrl(url),
     DATABASE_EXPECTED,
   )
+}
+
+/**
+ * The config file's `database` value. Anything but a non-empty string without U+0000 is refused
+ * naming only its kind: the value may be a URL with its password.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function databaseFileValue(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && value !== '' && !value.includes('\0')) return value
+  const kind =
+    typeof value === 'string' ? (value === '' ? 'empty' : 'holds U+0000') : jsonKind(value)
+  throw configValueError('database', `(${kind}, not shown)`, DATABASE_EXPECTED)
 }
 
 /**

@@ -42,6 +42,7 @@ import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import {
   KBS_DATABASE_ENV,
   POSTGRES_SECTION_KEYS,
+  databaseFileValue,
   resolveDatabaseSetting,
 } from './config-database.ts'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
@@ -305,7 +306,7 @@ export function resolveKbsServerConfig(
       [
         { value: flags.database, where: '--database' },
         { value: flags.databaseEnv, where: KBS_DATABASE_ENV },
-        { value: text(document['database'], 'database'), where: 'database' },
+        { value: databaseFileValue(document['database']), where: 'database' },
       ],
       section(document, 'postgres'),
       flags.databaseInsecureTransport === true,
