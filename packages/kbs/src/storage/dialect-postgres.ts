@@ -26,6 +26,8 @@ export interface PostgresPoolOptions {
   readonly statementTimeoutMs?: number
   /** An idle connection is closed after; default 30000 ms. */
   readonly idleTimeoutMs?: number
+  /** How long a starting replica waits for another's migrations; default 300000 ms. */
+  readonly migrationLockTimeoutMs?: number
 }
 
 /** Options of {@link connectPostgres}. */
@@ -38,6 +40,8 @@ export interface PostgresConnectOptions extends PostgresPoolOptions {
 
 /** The key of the session-level advisory lock held while one process migrates. */
 const MIGRATION_LOCK_KEY = 0x1a17_6a4d_6b62_73n
+/** How often a waiting replica tries the migration lock again. */
+const MIGRATION_LOCK_POLL_MS = 200
 
 const POSTGRES_COLUMNS: DialectColumns = {
   bytes: 'bytea',
@@ -118,7 +122,7 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     location,
     kind: 'postgres',
     executor: namedStatements(pool),
-    withMigrationLock: (work) => withAdvisoryLock(options.url, location, work),
+    withMigrationLock: (work) => withAdvisoryLock(options, location, work),
   }
 }
 
@@ -147,24 +151,57 @@ function namedStatements(pool: pg.Pool): RawExecutor {
  * even if this process dies. kysely's `Migrator` locks too, but only around its own steps.
  */
 async function withAdvisoryLock<T>(
-  url: string,
+  options: PostgresConnectOptions,
   location: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'initguard-kbs-migrate' })
+  const waitMs = bound('migrationLockTimeoutMs', options.migrationLockTimeoutMs, 300_000)
+  // Bounded connect, and keep-alive so a server or network that vanishes while the lock is held
+  // (or awaited) ends this connection instead of leaving it open forever.
+  const client = new pg.Client({
+    connectionString: options.url,
+    application_name: 'initguard-kbs-migrate',
+    connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    keepAlive: true,
+  })
   client.on('error', () => undefined)
   try {
     await client.connect()
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()])
+    // Migrations may take longer than a request's statement timeout: none on this connection.
+    await client.query('SET statement_timeout = 0')
+    await takeLock(client, location, waitMs)
   } catch (error) {
     await client.end().catch(() => undefined)
-    throw unavailable(location, error)
+    throw error instanceof UnavailableError ? error : unavailable(location, error)
   }
   try {
     return await work()
   } finally {
     // Ending the session releases the lock whether or not the unlock got through.
     await client.end().catch(() => undefined)
+  }
+}
+
+/** Try the lock until `waitMs` has passed; a wait that never ends is never an option. */
+async function takeLock(client: pg.Client, location: string, waitMs: number): Promise<void> {
+  const started = performance.now()
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1) AS locked',
+      [MIGRATION_LOCK_KEY.toString()],
+    )
+    if (rows[0]?.locked === true) return
+    if (performance.now() - started >= waitMs) {
+      throw new UnavailableError(
+        'ERR_KBS_MIGRATION_LOCK_TIMEOUT',
+        `another process has held the migration lock of the KBS database ${location} for over ${String(waitMs)} ms`,
+        {
+          details: { database: location },
+          hint: "another replica is migrating (wait and restart) or is stuck: find it with SELECT * FROM pg_locks WHERE locktype = 'advisory', and pg_stat_activity where application_name = 'initguard-kbs-migrate'",
+        },
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS))
   }
 }
 
