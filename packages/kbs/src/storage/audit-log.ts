@@ -15,6 +15,21 @@ import { auditText } from './audit-text.ts'
 /** The most entries one `list` call returns. */
 export const AUDIT_LIST_MAX = 1000
 
+/** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
+const AUDIT_COLUMNS = [
+  'id',
+  'at',
+  'action',
+  'outcome',
+  'workload',
+  'resource',
+  'tee',
+  'reason',
+  'evidence_digest',
+  'simulated',
+  'detail',
+] as const
+
 /** {@link AuditLog} over kysely. */
 export class SqlAuditLog implements AuditLog {
   readonly #db: Kysely<KbsDatabase>
@@ -39,7 +54,7 @@ export class SqlAuditLog implements AuditLog {
           simulated: param(8),
           detail: param(9),
         })
-        .returningAll(),
+        .returning(AUDIT_COLUMNS),
     )
   }
 

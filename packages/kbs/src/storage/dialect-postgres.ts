@@ -132,6 +132,7 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
  */
 function namedStatements(pool: pg.Pool): RawExecutor {
   const names = new Map<string, string>()
+  let generation = 0
   return {
     async execute(text, values) {
       let name = names.get(text)
@@ -139,10 +140,32 @@ function namedStatements(pool: pg.Pool): RawExecutor {
         name = `kbs_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
         names.set(text, name)
       }
-      const result = await pool.query({ name, text, values: [...values] })
+      let result: pg.QueryResult
+      try {
+        result = await pool.query({ name, text, values: [...values] })
+      } catch (error) {
+        if (!isStalePreparedStatement(error)) throw error
+        // Nothing ran: PostgreSQL refused the statement before executing it. Once more under a
+        // new name, which every connection prepares afresh; a second failure is the caller's.
+        generation += 1
+        const renamed = `${name.slice(0, 28)}_${String(generation)}`
+        names.set(text, renamed)
+        result = await pool.query({ name: renamed, text, values: [...values] })
+      }
       return { rows: result.rows as RawResult['rows'], affectedRows: result.rowCount ?? 0 }
     },
   }
+}
+
+/**
+ * A named statement this connection can no longer use: 0A000 "cached plan must not change result
+ * type" (a newer replica's migration changed a table under it) or 26000 "prepared statement does
+ * not exist" (a pooler in transaction mode moved us to another server connection). pg's client
+ * still takes the old name as prepared, hence the new name.
+ */
+function isStalePreparedStatement(error: unknown): boolean {
+  const code = (error as { readonly code?: unknown } | null)?.code
+  return code === '0A000' || code === '26000'
 }
 
 /**
