@@ -24,7 +24,7 @@ describe('prepared statements on PostgreSQL', () => {
       expiresAt: new Date(at.getTime() + 60_000),
     }
     // Prepared on the pool's connections before the migration.
-    await store.audit.append({ at, action: 'auth', outcome: 'issued' })
+    await store.audit.append({ at, action: 'admin', outcome: 'changed' })
     await store.workloads.put('web', { v: 1 }, at)
     await store.workloads.get('web')
     await store.workloads.list()
@@ -35,7 +35,7 @@ describe('prepared statements on PostgreSQL', () => {
     for (const table of ['audit_entry', 'workload_version', 'rcar_session', 'resource'])
       await other.query(`ALTER TABLE ${table} ADD COLUMN extra_from_newer_replica text`)
     await other.end()
-    expect((await store.audit.append({ at, action: 'auth', outcome: 'issued' })).id).toBe(2)
+    expect((await store.audit.append({ at, action: 'admin', outcome: 'changed' })).id).toBe(2)
     expect((await store.workloads.get('web'))?.version).toBe(1)
     expect(await store.workloads.list()).toHaveLength(1)
     expect((await store.sessions.get('s1'))?.nonce).toBe('n')
