@@ -177,7 +177,11 @@ describe('the NetworkPolicy', () => {
     )
     // The cluster's and the cloud metadata service's addresses stay out of reach.
     expect(blocks.flatMap((block) => list(block['except'], 'except'))).toEqual(
-      expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16']),
+      expect.arrayContaining([
+        ...['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'],
+        // IPv6 spellings of IPv4 addresses (NAT64, IPv4-mapped) would reach them too.
+        ...['64:ff9b::/96', '::ffff:0:0/96', 'fc00::/7', 'fe80::/10'],
+      ]),
     )
   })
 })

@@ -32,5 +32,10 @@ describe('kbsServeFlags', () => {
     })
     const fromEnv = kbsServeFlags(parse(['--insecure-http']), { INITGUARD_KBS_DATABASE: url })
     expect(fromEnv).toEqual({ adminPublicKey: [], databaseEnv: url, insecureHttp: true })
+    expect(kbsServeFlags(parse(['--database-insecure-transport']), {})).toEqual({
+      adminPublicKey: [],
+      insecureHttp: false,
+      databaseInsecureTransport: true,
+    })
   })
 })

@@ -52,6 +52,9 @@ export function kbsServeFlags(
     ...(databaseEnv === undefined ? {} : { databaseEnv }),
     ...(configFile === undefined ? {} : { config: configFile }),
     insecureHttp: optionGiven(args, 'insecure-http'),
+    ...(optionGiven(args, 'database-insecure-transport')
+      ? { databaseInsecureTransport: true }
+      : {}),
   }
 }
 
@@ -73,6 +76,11 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
             `TLS certificate ${tls.certFile}${tls.generated ? ' (generated now)' : ''}: give it to clients (kbs admin --ca, aa.toml/cdh.toml kbs_cert)`,
             `TLS SPKI pin (SHA-256, base64): ${tls.spkiPin}`,
           ]),
+      ...(config.database.kind === 'postgres' && config.database.insecureTransport === true
+        ? [
+            'warning: INSECURE DATABASE TRANSPORT (--database-insecure-transport / [postgres] insecure-transport): a remote PostgreSQL is reached without verified TLS',
+          ]
+        : []),
       ...(kbs.services.simulatedTrust
         ? [
             'warning: SIMULATED TRUST (--trust-sim): evidence from the TEE simulator is accepted; never use with real secrets',

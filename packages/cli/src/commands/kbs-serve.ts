@@ -37,6 +37,8 @@ export const kbsServeCommand: Command = {
     'one PostgreSQL database between replicas: migrations run once under an advisory lock, and the',
     'master key must then be given (--master-key-file or INITGUARD_KBS_MASTER_KEY), the same for',
     'every replica; DIR still holds the TLS identity and caches. The password is never logged.',
+    'A remote server needs sslmode=verify-full (or verify-ca with sslrootcert) in the URL, unless',
+    '--database-insecure-transport (logged as a warning); loopback and Unix sockets need neither.',
     '',
     'Example: initguard kbs serve --data-dir ./kbs --listen 127.0.0.1:8443 --admin-public-key admin.pub --trust-sim ./sim',
   ].join('\n'),
@@ -70,6 +72,10 @@ export const kbsServeCommand: Command = {
       value: DATABASE_VALUE,
       valueName: 'URL',
       help: 'sqlite (the default, in DATA-DIR) or postgres://USER:PASSWORD@HOST:PORT/DB shared by replicas; or set INITGUARD_KBS_DATABASE',
+    },
+    'database-insecure-transport': {
+      type: 'boolean',
+      help: 'allow a remote PostgreSQL without verified TLS (sslmode=verify-full); logged as a warning',
     },
     config: path('a config file (.json or .toml) with any of these settings and the limits'),
     'insecure-http': {

@@ -80,4 +80,45 @@ describe('the database setting', () => {
       )
     }
   })
+
+  it('reads the insecure-transport opt-in from the flag or [postgres], and only for PostgreSQL', () => {
+    expect(resolveKbsServerConfig(flags, file({ database: url })).database).not.toHaveProperty(
+      'insecureTransport',
+    )
+    for (const [given, document] of [
+      [{ databaseInsecureTransport: true }, { database: url }],
+      [{}, { database: url, postgres: { 'insecure-transport': true } }],
+    ] as const)
+      expect(resolveKbsServerConfig({ ...flags, ...given }, file(document)).database).toEqual({
+        kind: 'postgres',
+        url,
+        insecureTransport: true,
+      })
+    const notBoolean = thrown(() =>
+      resolveKbsServerConfig(
+        flags,
+        file({ database: url, postgres: { 'insecure-transport': 'yes' } }),
+      ),
+    )
+    expect(notBoolean.code).toBe('ERR_KBS_CONFIG_VALUE')
+    const sqlite = thrown(() =>
+      resolveKbsServerConfig({ ...flags, databaseInsecureTransport: true }),
+    )
+    expect(sqlite.code).toBe('ERR_KBS_CONFIG_KEY')
+  })
+
+  it('never echoes a malformed database value from the config file, which may hold a password', () => {
+    for (const database of [
+      'postgres://kbs:hunter2@db/kbs\u0000',
+      ['postgres://kbs:hunter2@db/kbs'],
+      { url: 'postgres://kbs:hunter2@db/kbs' },
+      '',
+      42,
+    ]) {
+      const error = thrown(() => resolveKbsServerConfig(flags, file({ database })))
+      expect(error.code, JSON.stringify(database)).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toMatch(/^database "\(.+, not shown\)"/)
+      expect(JSON.stringify(error.toJSON())).not.toContain('hunter2')
+    }
+  })
 })

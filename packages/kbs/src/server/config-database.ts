@@ -6,11 +6,15 @@
  * ```toml
  * database = "postgres://kbs:PASSWORD@db.internal:5432/kbs?sslmode=verify-full"   # or "sqlite"
  * [postgres]   # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
+ *              # insecure-transport = false  (true: allow a remote server without verified TLS)
  * ```
+ *
+ * A remote server must be reached with `sslmode=verify-full` (or `verify-ca` with `sslrootcert`):
+ * see `../storage/postgres-transport.ts`.
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { UsageError, jsonKind } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
 import { configValueError, parseDuration, parseIntegerInRange } from './config-values.ts'
@@ -24,6 +28,7 @@ export const POSTGRES_SECTION_KEYS: readonly string[] = [
   'connect-timeout',
   'statement-timeout',
   'idle-timeout',
+  'insecure-transport',
 ]
 
 const DATABASE_EXPECTED = 'sqlite, or a postgres:// (postgresql://) URL'
@@ -47,10 +52,28 @@ export function parseDatabaseSetting(text: string, where: string): KbsDatabaseCo
   )
 }
 
-/** The database from its sources (first given wins) and the `[postgres]` section. */
+/**
+ * The config file's `database` value. Anything but a non-empty string without U+0000 is refused
+ * naming only its kind: the value may be a URL with its password.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function databaseFileValue(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && value !== '' && !value.includes('\0')) return value
+  const kind =
+    typeof value === 'string' ? (value === '' ? 'empty' : 'holds U+0000') : jsonKind(value)
+  throw configValueError('database', `(${kind}, not shown)`, DATABASE_EXPECTED)
+}
+
+/**
+ * The database from its sources (first given wins) and the `[postgres]` section;
+ * `insecureTransportFlag` is `--database-insecure-transport`.
+ */
 export function resolveDatabaseSetting(
   sources: readonly { readonly value: string | undefined; readonly where: string }[],
   postgres: Readonly<Record<string, unknown>>,
+  insecureTransportFlag = false,
 ): KbsDatabaseConfig {
   const given = sources.find((source) => source.value !== undefined)
   const database =
@@ -59,6 +82,13 @@ export function resolveDatabaseSetting(
       : parseDatabaseSetting(given.value, given.where)
   const keys = Object.keys(postgres)
   if (database.kind === 'sqlite') {
+    if (insecureTransportFlag) {
+      throw new UsageError(
+        'ERR_KBS_CONFIG_KEY',
+        '--database-insecure-transport is given but the database is SQLite',
+        { hint: 'drop --database-insecure-transport, or give --database postgres://…' },
+      )
+    }
     if (keys.length > 0) {
       throw new UsageError(
         'ERR_KBS_CONFIG_KEY',
@@ -82,8 +112,13 @@ export function resolveDatabaseSetting(
   const connectTimeoutMs = duration('connect-timeout')
   const statementTimeoutMs = duration('statement-timeout')
   const idleTimeoutMs = duration('idle-timeout')
+  const insecure = postgres['insecure-transport']
+  if (insecure !== undefined && typeof insecure !== 'boolean')
+    throw configValueError('postgres.insecure-transport', JSON.stringify(insecure), 'true or false')
+  const insecureTransport = insecureTransportFlag || insecure === true
   return {
     ...database,
+    ...(insecureTransport ? { insecureTransport } : {}),
     ...(poolSize === undefined ? {} : { poolSize }),
     ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
     ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),

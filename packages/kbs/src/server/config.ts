@@ -22,7 +22,8 @@
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
- * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
+ * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s",
+ *                   # insecure-transport = false
  * ```
  *
  * @module
@@ -41,6 +42,7 @@ import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import {
   KBS_DATABASE_ENV,
   POSTGRES_SECTION_KEYS,
+  databaseFileValue,
   resolveDatabaseSetting,
 } from './config-database.ts'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
@@ -115,6 +117,8 @@ export interface KbsServeFlags {
   readonly database?: string
   /** The value of `INITGUARD_KBS_DATABASE`, used when `--database` is not given. */
   readonly databaseEnv?: string
+  /** `--database-insecure-transport`: allow a remote PostgreSQL without verified TLS. */
+  readonly databaseInsecureTransport?: boolean
   readonly config?: string
   readonly insecureHttp?: boolean
 }
@@ -302,9 +306,10 @@ export function resolveKbsServerConfig(
       [
         { value: flags.database, where: '--database' },
         { value: flags.databaseEnv, where: KBS_DATABASE_ENV },
-        { value: text(document['database'], 'database'), where: 'database' },
+        { value: databaseFileValue(document['database']), where: 'database' },
       ],
       section(document, 'postgres'),
+      flags.databaseInsecureTransport === true,
     ),
     nonceTtlMs: withUnit(
       section(document, 'sessions')['nonce-ttl'],

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { jsonNestingDepth } from './json-body.ts'
+import Fastify from 'fastify'
+import { jsonNestingDepth, registerJsonBodyParser } from './json-body.ts'
 
 /** The nesting of a parsed value, walked (the reference the scan must agree with). */
 function depthOf(value: unknown): number {
@@ -30,5 +31,29 @@ describe('jsonNestingDepth', () => {
         expect(jsonNestingDepth(text)).toBe(depthOf(JSON.parse(text)))
       }),
     )
+  })
+})
+
+describe('registerJsonBodyParser', () => {
+  it('refuses __proto__ and constructor.prototype keys with 400, as Fastify does by default', async () => {
+    const app = Fastify()
+    registerJsonBodyParser(app, 64)
+    app.post('/', (request) => ({ keys: Object.keys(request.body as object) }))
+    for (const payload of [
+      '{"constructor":{"prototype":{"polluted":1}}}',
+      '{"__proto__":{"polluted":1}}',
+      '{"a":[{"constructor":{"prototype":{"polluted":1}}}]}',
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      })
+      expect(response.statusCode, payload).toBe(400)
+    }
+    const fine = await app.inject({ method: 'POST', url: '/', payload: { constructor: 1 } })
+    expect(fine.json()).toEqual({ keys: ['constructor'] })
+    await app.close()
   })
 })

@@ -48,11 +48,12 @@ export function jsonNestingDepth(
 }
 
 /**
- * Replace the app's `application/json` parser with Fastify's default one behind the nesting
+ * Replace the app's `application/json` parser with Fastify's default one (`__proto__` and
+ * `constructor.prototype` keys refused, as Fastify's own default) behind the nesting
  * bound `maxDepth`. Register before the routes.
  */
 export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): void {
-  const parse = app.getDefaultJsonParser('error', 'ignore')
+  const parse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8')

@@ -17,6 +17,7 @@ import { resolveKbsServerConfig } from './config.ts'
 import {
   guardStoreAvailability,
   isDatabaseUnavailable,
+  sharedCheck,
   withStoreDeadline,
 } from './store-availability.ts'
 
@@ -73,6 +74,11 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true)
     expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true)
     expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code: '23505' }))).toBe(false)
+    for (const code of ['08000', '08001', '08003', '08004', '08006'])
+      expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code })), code).toBe(true)
+    // A protocol violation is a bug on one side, not an outage: a 500, not a 503 to retry.
+    for (const code of ['08P01', '08007'])
+      expect(isDatabaseUnavailable(Object.assign(new Error('x'), { code })), code).toBe(false)
     expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false)
   })
 })
@@ -165,5 +171,49 @@ describe('guardStoreAvailability', () => {
     expect(await rejectedCode(store.workloads.put('w', {}, new Date()))).toBe(
       'ERR_KBS_STORE_UNAVAILABLE',
     )
+  })
+})
+
+describe('sharedCheck', () => {
+  it('shares a run in flight, and reuses its outcome, success or failure, for the interval', async () => {
+    let clock = 0
+    let runs = 0
+    let fail = false
+    let finish: (() => void) | undefined
+    const check = sharedCheck(
+      () => {
+        runs += 1
+        return new Promise<void>((resolve, reject) => {
+          finish = () => {
+            if (fail) reject(new Error('down'))
+            else resolve()
+          }
+        })
+      },
+      1000,
+      () => clock,
+    )
+    const waiting = Array.from({ length: 50 }, () => check())
+    expect(runs).toBe(1)
+    finish?.()
+    await Promise.all(waiting)
+    clock = 999
+    await check()
+    expect(runs).toBe(1)
+    clock = 1000
+    fail = true
+    const failing = check()
+    expect(runs).toBe(2)
+    finish?.()
+    await expect(failing).rejects.toThrow('down')
+    clock = 1500
+    await expect(check()).rejects.toThrow('down')
+    expect(runs).toBe(2)
+    clock = 2000
+    fail = false
+    const again = check()
+    finish?.()
+    await again
+    expect(runs).toBe(3)
   })
 })

@@ -27,11 +27,12 @@ const NETWORK_CODES = new Set([
 ])
 
 /**
- * SQLSTATEs that say "not now" rather than "wrong": connection exceptions (class 08), shutdown
+ * SQLSTATEs that say "not now" rather than "wrong": connection exceptions (08000, 08001, 08003,
+ * 08004, 08006; not 08P01, a protocol violation, which is a bug on one side), shutdown
  * and start-up (57P01…57P05), a cancelled (timed-out) statement, too many connections or other
  * resources (class 53), a read-only standby after a failover, and serialization failures.
  */
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-5]|57014|53...|25006|40001|40P01)$/
+const UNAVAILABLE_SQLSTATE = /^(0800[01346]|57P0[1-5]|57014|53...|25006|40001|40P01)$/
 
 /** SQLite's "another process holds the lock" after the busy timeout. */
 const SQLITE_CODES = /^SQLITE_(BUSY|LOCKED)(_[A-Z]+)?$/
@@ -121,5 +122,34 @@ export function guardStoreAvailability(
     signingKeys: guarded(store.signingKeys, deadlineMs),
     ping: () => withStoreDeadline(store.ping(), deadlineMs),
     close: () => store.close(),
+  }
+}
+
+/**
+ * `check` run at most once per `ttlMs`: callers while a run is under way share it, and its
+ * outcome (success or failure) answers for `ttlMs` after it settles. For `/readyz`, which anyone
+ * may call as often as they like: the database sees one query per interval per replica.
+ *
+ * @param now a monotonic clock in ms (default `performance.now`).
+ */
+export function sharedCheck(
+  check: () => Promise<void>,
+  ttlMs: number,
+  now: () => number = () => performance.now(),
+): () => Promise<void> {
+  let current: { readonly result: Promise<void>; settledAt?: number } | undefined
+  return () => {
+    const settledAt = current?.settledAt
+    if (current === undefined || (settledAt !== undefined && now() - settledAt >= ttlMs)) {
+      const run: { readonly result: Promise<void>; settledAt?: number } = {
+        result: check().finally(() => {
+          run.settledAt = now()
+        }),
+      }
+      // Handled here too: a failure nobody asks about again must not be an unhandled rejection.
+      run.result.catch(() => undefined)
+      current = run
+    }
+    return current.result
   }
 }

@@ -97,6 +97,10 @@ export async function startKbs(
     await services.store.close()
     throw error
   }
+  if (config.database.kind === 'postgres' && config.database.insecureTransport === true)
+    app.log.warn(
+      'insecure database transport (opted in): a remote PostgreSQL may be reached without verified TLS',
+    )
   const sweep = setInterval(() => {
     services.store.sessions.deleteExpired(clock()).catch((error: unknown) => {
       app.log.error({ err: error }, 'removing expired sessions failed')

@@ -15,6 +15,21 @@ import type { AuditEntryTable, KbsDatabase } from './schema.ts'
 /** The most entries one `list` call returns. */
 export const AUDIT_LIST_MAX = 1000
 
+/** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
+const AUDIT_RETURNED_COLUMNS = [
+  'id',
+  'at',
+  'action',
+  'outcome',
+  'workload',
+  'resource',
+  'tee',
+  'reason',
+  'evidence_digest',
+  'simulated',
+  'detail',
+] as const
+
 /** {@link AuditLog} over kysely. */
 export class SqlAuditLog implements AuditLog {
   readonly #db: Kysely<KbsDatabase>
@@ -23,7 +38,7 @@ export class SqlAuditLog implements AuditLog {
 
   constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
-    this.#append = new HotStatement(executor, auditInsert(db).returningAll())
+    this.#append = new HotStatement(executor, auditInsert(db).returning(AUDIT_RETURNED_COLUMNS))
   }
 
   async append(entry: AuditEntryInput): Promise<AuditEntry> {

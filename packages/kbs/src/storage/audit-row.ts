@@ -16,6 +16,7 @@ import {
   type RawBuilder,
 } from 'kysely'
 import type { AuditEntryInput } from '../ports.ts'
+import { auditText } from './audit-text.ts'
 import { param } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
 
@@ -33,19 +34,22 @@ const AUDIT_COLUMNS = [
   ['detail', 'text'],
 ] as const
 
-/** The values of `entry`, in column order (absent fields as NULL). */
+/**
+ * The values of `entry`, in column order (absent fields as NULL), every text made safe to store on
+ * both engines ({@link auditText}: a client-chosen NUL must not turn a denial into a lost entry).
+ */
 export function auditValues(entry: AuditEntryInput): unknown[] {
   return [
     entry.at.toISOString(),
-    entry.action,
-    entry.outcome,
-    entry.workload ?? null,
-    entry.resource ?? null,
-    entry.tee ?? null,
-    entry.reason ?? null,
-    entry.evidenceDigest ?? null,
+    auditText(entry.action),
+    auditText(entry.outcome),
+    auditText(entry.workload),
+    auditText(entry.resource),
+    auditText(entry.tee),
+    auditText(entry.reason),
+    auditText(entry.evidenceDigest),
     entry.simulated === undefined ? null : Number(entry.simulated),
-    entry.detail ?? null,
+    auditText(entry.detail),
   ]
 }
 

@@ -13,6 +13,7 @@ import { UnavailableError, UsageError } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { DialectColumns, DialectConnection } from './dialect.ts'
 import type { RawExecutor, RawResult } from './hot-statement.ts'
+import { checkPostgresTransport } from './postgres-transport.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** Tuning of the connection pool; every bound has a default. */
@@ -25,16 +26,22 @@ export interface PostgresPoolOptions {
   readonly statementTimeoutMs?: number
   /** An idle connection is closed after; default 30000 ms. */
   readonly idleTimeoutMs?: number
+  /** How long a starting replica waits for another's migrations; default 300000 ms. */
+  readonly migrationLockTimeoutMs?: number
 }
 
 /** Options of {@link connectPostgres}. */
 export interface PostgresConnectOptions extends PostgresPoolOptions {
   /** `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`). */
   readonly url: string
+  /** Connect to a remote server without verified TLS (see `postgres-transport.ts`). */
+  readonly insecureTransport?: boolean
 }
 
 /** The key of the session-level advisory lock held while one process migrates. */
 const MIGRATION_LOCK_KEY = 0x1a17_6a4d_6b62_73n
+/** How often a waiting replica tries the migration lock again. */
+const MIGRATION_LOCK_POLL_MS = 200
 
 const POSTGRES_COLUMNS: DialectColumns = {
   bytes: 'bytea',
@@ -78,12 +85,13 @@ export function checkPostgresUrl(url: string): string {
  * Open a pool on the database at `url` and check that it answers.
  *
  * @throws {@link UsageError} `ERR_KBS_DATABASE_URL`, `ERR_KBS_DATABASE_POOL` (a bound that is not
- *   a positive integer).
+ *   a positive integer), `ERR_KBS_DATABASE_TLS` (an unprotected connection to another host).
  * @throws {@link UnavailableError} `ERR_KBS_STORE_UNAVAILABLE` when the server cannot be reached
  *   or refuses the login.
  */
 export async function connectPostgres(options: PostgresConnectOptions): Promise<DialectConnection> {
   const location = checkPostgresUrl(options.url)
+  checkPostgresTransport(options.url, location, options.insecureTransport === true)
   const pool = new pg.Pool({
     connectionString: options.url,
     max: bound('poolSize', options.poolSize, 10),
@@ -114,7 +122,7 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     location,
     kind: 'postgres',
     executor: namedStatements(pool),
-    withMigrationLock: (work) => withAdvisoryLock(options.url, location, work),
+    withMigrationLock: (work) => withAdvisoryLock(options, location, work),
   }
 }
 
@@ -124,6 +132,7 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
  */
 function namedStatements(pool: pg.Pool): RawExecutor {
   const names = new Map<string, string>()
+  let generation = 0
   return {
     async execute(text, values) {
       let name = names.get(text)
@@ -131,10 +140,32 @@ function namedStatements(pool: pg.Pool): RawExecutor {
         name = `kbs_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
         names.set(text, name)
       }
-      const result = await pool.query({ name, text, values: [...values] })
+      let result: pg.QueryResult
+      try {
+        result = await pool.query({ name, text, values: [...values] })
+      } catch (error) {
+        if (!isStalePreparedStatement(error)) throw error
+        // Nothing ran: PostgreSQL refused the statement before executing it. Once more under a
+        // new name, which every connection prepares afresh; a second failure is the caller's.
+        generation += 1
+        const renamed = `${name.slice(0, 28)}_${String(generation)}`
+        names.set(text, renamed)
+        result = await pool.query({ name: renamed, text, values: [...values] })
+      }
       return { rows: result.rows as RawResult['rows'], affectedRows: result.rowCount ?? 0 }
     },
   }
+}
+
+/**
+ * A named statement this connection can no longer use: 0A000 "cached plan must not change result
+ * type" (a newer replica's migration changed a table under it) or 26000 "prepared statement does
+ * not exist" (a pooler in transaction mode moved us to another server connection). pg's client
+ * still takes the old name as prepared, hence the new name.
+ */
+function isStalePreparedStatement(error: unknown): boolean {
+  const code = (error as { readonly code?: unknown } | null)?.code
+  return code === '0A000' || code === '26000'
 }
 
 /**
@@ -143,24 +174,57 @@ function namedStatements(pool: pg.Pool): RawExecutor {
  * even if this process dies. kysely's `Migrator` locks too, but only around its own steps.
  */
 async function withAdvisoryLock<T>(
-  url: string,
+  options: PostgresConnectOptions,
   location: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'initguard-kbs-migrate' })
+  const waitMs = bound('migrationLockTimeoutMs', options.migrationLockTimeoutMs, 300_000)
+  // Bounded connect, and keep-alive so a server or network that vanishes while the lock is held
+  // (or awaited) ends this connection instead of leaving it open forever.
+  const client = new pg.Client({
+    connectionString: options.url,
+    application_name: 'initguard-kbs-migrate',
+    connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    keepAlive: true,
+  })
   client.on('error', () => undefined)
   try {
     await client.connect()
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()])
+    // Migrations may take longer than a request's statement timeout: none on this connection.
+    await client.query('SET statement_timeout = 0')
+    await takeLock(client, location, waitMs)
   } catch (error) {
     await client.end().catch(() => undefined)
-    throw unavailable(location, error)
+    throw error instanceof UnavailableError ? error : unavailable(location, error)
   }
   try {
     return await work()
   } finally {
     // Ending the session releases the lock whether or not the unlock got through.
     await client.end().catch(() => undefined)
+  }
+}
+
+/** Try the lock until `waitMs` has passed; a wait that never ends is never an option. */
+async function takeLock(client: pg.Client, location: string, waitMs: number): Promise<void> {
+  const started = performance.now()
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1) AS locked',
+      [MIGRATION_LOCK_KEY.toString()],
+    )
+    if (rows[0]?.locked === true) return
+    if (performance.now() - started >= waitMs) {
+      throw new UnavailableError(
+        'ERR_KBS_MIGRATION_LOCK_TIMEOUT',
+        `another process has held the migration lock of the KBS database ${location} for over ${String(waitMs)} ms`,
+        {
+          details: { database: location },
+          hint: "another replica is migrating (wait and restart) or is stuck: find it with SELECT * FROM pg_locks WHERE locktype = 'advisory', and pg_stat_activity where application_name = 'initguard-kbs-migrate'",
+        },
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS))
   }
 }
 

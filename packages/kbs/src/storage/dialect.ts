@@ -30,7 +30,12 @@ export type KbsDatabaseKind = 'sqlite' | 'postgres'
  */
 export type KbsDatabaseConfig =
   | { readonly kind: 'sqlite' }
-  | ({ readonly kind: 'postgres'; readonly url: string } & PostgresPoolOptions)
+  | ({
+      readonly kind: 'postgres'
+      readonly url: string
+      /** Allow a remote server without verified TLS (`--database-insecure-transport`). */
+      readonly insecureTransport?: boolean
+    } & PostgresPoolOptions)
 
 /** The SQLite file's name inside the data directory. */
 export const SQLITE_FILE_NAME = 'kbs.sqlite'

@@ -13,7 +13,7 @@ describe('openKbsStore', () => {
     const dataDir = join(await temporaryDir(), 'data')
     const store = await openTestStore({ dataDir, masterKey: randomMasterKey() })
     expect(store.location).toBe(join(dataDir, 'kbs.sqlite'))
-    expect(store.appliedMigrations).toEqual(['001-initial'])
+    expect(store.appliedMigrations).toEqual(['001-initial', '002-workload-mac'])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)
     await store.ping()

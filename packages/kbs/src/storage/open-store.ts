@@ -22,6 +22,7 @@ import type { KbsDatabase } from './schema.ts'
 import { SqlSessionStore } from './session-store.ts'
 import { SqlSigningKeyStore } from './signing-key-store.ts'
 import { SqlWorkloadStore } from './workload-store.ts'
+import { WorkloadMac } from './workload-mac.ts'
 
 /** Options of {@link openKbsStore}. */
 export interface OpenKbsStoreOptions {
@@ -88,7 +89,7 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
     })
     return {
       resources: new SqlResourceStore(db, envelope, connection.executor),
-      workloads: new SqlWorkloadStore(db, connection.executor),
+      workloads: new SqlWorkloadStore(db, connection.executor, new WorkloadMac(options.masterKey)),
       audit: new SqlAuditLog(db, connection.executor),
       sessions: new SqlSessionStore(db, connection.executor),
       signingKeys: new SqlSigningKeyStore(db, envelope),

@@ -29,6 +29,8 @@ export interface WorkloadVersionTable {
   readonly definition: string
   readonly created_at: string
   readonly deleted_at: string | null
+  /** HMAC over name, version, definition and deletion mark (`workload-mac.ts`); null: refused. */
+  readonly mac: string | null
 }
 
 /** The append-only audit log. */

@@ -14,6 +14,9 @@ import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, RcarSessionTable } from './schema.ts'
 
+/** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
+const SESSION_COLUMNS = ['id', 'tee', 'nonce', 'expires_at', 'state', 'token'] as const
+
 /** {@link SessionStore} over kysely; the per-handshake queries run prepared (`hot-statement.ts`). */
 export class SqlSessionStore implements SessionStore {
   readonly #db: Kysely<KbsDatabase>
@@ -41,7 +44,7 @@ export class SqlSessionStore implements SessionStore {
     )
     this.#get = new HotStatement(
       executor,
-      db.selectFrom('rcar_session').selectAll().where('id', '=', param(0)),
+      db.selectFrom('rcar_session').select(SESSION_COLUMNS).where('id', '=', param(0)),
     )
     this.#consume = new HotStatement(
       executor,
@@ -51,7 +54,7 @@ export class SqlSessionStore implements SessionStore {
         .where('id', '=', param(0))
         .where('state', '=', 'authed')
         .where('expires_at', '>', param(1))
-        .returningAll(),
+        .returning(SESSION_COLUMNS),
     )
     this.#markAttested = markAttestedAudited(db, executor)
   }

@@ -10,6 +10,7 @@ import type { StoredWorkload, WorkloadStore } from '../ports.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
+import type { WorkloadMac } from './workload-mac.ts'
 
 /** One version of a workload, with when it was deleted (history view). */
 export interface WorkloadVersion extends StoredWorkload {
@@ -22,20 +23,26 @@ const PUT_ATTEMPTS = 50
 
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 
+/** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
+const COLUMNS = ['name', 'version', 'definition', 'created_at', 'deleted_at', 'mac'] as const
+
 /** {@link WorkloadStore} over kysely, plus the history of a name. */
 export class SqlWorkloadStore implements WorkloadStore {
   readonly #db: Kysely<KbsDatabase>
   /** Every appraisal lists, and may get: run prepared (`hot-statement.ts`). */
   readonly #get: HotStatement<WorkloadVersionTable>
   readonly #list: HotStatement<WorkloadVersionTable>
+  /** Every row read is checked against it; every row written carries it. */
+  readonly #mac: WorkloadMac
 
-  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor, mac: WorkloadMac) {
     this.#db = db
+    this.#mac = mac
     this.#get = new HotStatement(
       executor,
       db
         .selectFrom('workload_version')
-        .selectAll()
+        .select(COLUMNS)
         .where('name', '=', param(0))
         .orderBy('version', 'desc')
         .limit(1),
@@ -44,7 +51,7 @@ export class SqlWorkloadStore implements WorkloadStore {
       executor,
       db
         .selectFrom('workload_version as w')
-        .selectAll('w')
+        .select(COLUMNS.map((column) => `w.${column}` as const))
         .where('w.deleted_at', 'is', null)
         .where((eb) =>
           eb(
@@ -72,28 +79,28 @@ export class SqlWorkloadStore implements WorkloadStore {
         },
       )
     }
-    // One statement computes the next version and inserts it, so two writers cannot both take n+1
-    // (the primary key refuses the loser instead of silently sharing a version).
-    const next = this.#db
-      .selectFrom('workload_version')
-      .select((eb) => [
-        // Typed casts: PostgreSQL cannot infer a parameter's type in a select list.
-        eb.cast<string>(eb.val(name), 'text').as('name'),
-        eb(eb.fn.coalesce(eb.fn.max('version'), eb.lit(0)), '+', 1).as('version'),
-        eb.cast<string>(eb.val(json), 'text').as('definition'),
-        eb.cast<string>(eb.val(now.toISOString()), 'text').as('created_at'),
-      ])
-      .where('name', '=', name)
-    const insert = this.#db
-      .insertInto('workload_version')
-      .columns(['name', 'version', 'definition', 'created_at'])
-      .expression(next)
-      .returningAll()
-    // SQLite runs one writer at a time; on PostgreSQL two writers may read the same max: the
-    // loser's insert is refused and it takes the next number.
+    // The next version is read, then inserted with its MAC; the primary key refuses a concurrent
+    // writer that took the same number (SQLite runs one writer at a time; on PostgreSQL two may
+    // read the same max), and the loser takes the next one.
     for (let attempt = 1; ; attempt++) {
+      const newest = await this.#db
+        .selectFrom('workload_version')
+        .select((eb) => eb.fn.max('version').as('version'))
+        .where('name', '=', name)
+        .executeTakeFirst()
+      const fields = {
+        name,
+        version: (newest?.version ?? 0) + 1,
+        definition: json,
+        deleted_at: null,
+      }
       try {
-        return toStored(await insert.executeTakeFirstOrThrow())
+        const row = await this.#db
+          .insertInto('workload_version')
+          .values({ ...fields, created_at: now.toISOString(), mac: this.#mac.of(fields) })
+          .returning(COLUMNS)
+          .executeTakeFirstOrThrow()
+        return this.#stored(row)
       } catch (error) {
         if (attempt >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
       }
@@ -104,35 +111,62 @@ export class SqlWorkloadStore implements WorkloadStore {
     checkName(name)
     const [row] = await this.#get.rows(name)
     // The newest version carries the deletion mark when the name is deleted.
-    return row?.deleted_at !== null ? undefined : toStored(row)
+    return row?.deleted_at !== null ? undefined : this.#stored(row)
   }
 
   async list(): Promise<readonly StoredWorkload[]> {
-    return (await this.#list.rows()).map(toStored)
+    return (await this.#list.rows()).map((row) => this.#stored(row))
   }
 
+  /**
+   * Mark every version of `name` deleted, each with a new MAC over the mark. A row is marked
+   * without checking its old MAC: a deleted version is never used, and the mark cannot be removed
+   * without the key.
+   */
   async delete(name: string, now: Date): Promise<boolean> {
     checkName(name)
-    const result = await this.#db
-      .updateTable('workload_version')
-      .set({ deleted_at: now.toISOString() })
+    const deletedAt = now.toISOString()
+    const live = await this.#db
+      .selectFrom('workload_version')
+      .select(['name', 'version', 'definition'])
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
-      .executeTakeFirst()
-    return result.numUpdatedRows > 0n
+      .execute()
+    let marked = 0
+    for (const row of live) {
+      const result = await this.#db
+        .updateTable('workload_version')
+        .set({ deleted_at: deletedAt, mac: this.#mac.of({ ...row, deleted_at: deletedAt }) })
+        .where('name', '=', name)
+        .where('version', '=', row.version)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst()
+      marked += Number(result.numUpdatedRows)
+    }
+    return marked > 0
   }
 
-  /** Every version of `name`, oldest first, deleted ones included. */
+  /** A row as a workload, after its MAC is checked (`ERR_KBS_WORKLOAD_INTEGRITY` if not). */
+  #stored(row: WorkloadVersionTable): StoredWorkload {
+    this.#mac.check(row)
+    return toStored(row)
+  }
+
+  /**
+   * Every version of `name`, oldest first, deleted ones included.
+   *
+   * @throws {@link VerificationError} `ERR_KBS_WORKLOAD_INTEGRITY` when any version fails its MAC.
+   */
   async history(name: string): Promise<readonly WorkloadVersion[]> {
     checkName(name)
     const rows = await this.#db
       .selectFrom('workload_version')
-      .selectAll()
+      .select(COLUMNS)
       .where('name', '=', name)
       .orderBy('version')
       .execute()
     return rows.map((row) => ({
-      ...toStored(row),
+      ...this.#stored(row),
       ...(row.deleted_at === null ? {} : { deletedAt: row.deleted_at }),
     }))
   }

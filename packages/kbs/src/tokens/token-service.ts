@@ -8,7 +8,7 @@
  * @module
  */
 import { sign } from 'node:crypto'
-import { UsageError } from '@initguard/core'
+import { UsageError, jsonKind } from '@initguard/core'
 import type { TeePublicJwk } from '@initguard/kbs-protocol'
 import type { AppraisalAccepted, SigningKeyStore, TokenService, VerifiedToken } from '../ports.ts'
 import { earClaims } from './ear-claims.ts'
@@ -131,7 +131,7 @@ function keyIdOf(header: CompactJws['header']): string {
   if (alg !== 'ES256') {
     throw tokenError(
       'ERR_KBS_TOKEN_ALGORITHM',
-      `the token's algorithm is ${String(alg).slice(0, 20)}, not ES256`,
+      `the token's algorithm is ${typeof alg === 'string' ? JSON.stringify(alg.slice(0, 20)) : jsonKind(alg)}, not ES256`,
     )
   }
   if (typeof kid !== 'string' || kid.length === 0) {

@@ -59,7 +59,7 @@ function readClaims(claims: JsonObject): VerifiedToken {
   if (status !== 'affirming') {
     throw new VerificationError(
       'ERR_KBS_TOKEN_STATUS',
-      `the token's ear.status is ${status.slice(0, 40)}, not affirming`,
+      `the token's ear.status is ${JSON.stringify(status.slice(0, 40))}, not affirming`,
       {
         hint: TOKEN.hint,
       },

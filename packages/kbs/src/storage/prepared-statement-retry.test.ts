@@ -1,0 +1,62 @@
+/**
+ * The hot statements survive a newer replica's additive migration: they name their columns, and
+ * a named statement PostgreSQL no longer accepts (0A000, 26000) is prepared again once.
+ */
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { openTestStore, randomMasterKey, testDatabases } from './store-test-support.ts'
+import { connectPostgres } from './dialect-postgres.ts'
+
+const at = new Date('2026-12-01T10:00:00.000Z')
+
+describe('prepared statements on PostgreSQL', () => {
+  const databases = testDatabases('postgres')
+
+  it('keep working after another process adds a column to every table they read', async () => {
+    const fresh = await databases.fresh()
+    const { kind, url } = fresh.database as { kind: 'postgres'; url: string }
+    expect(kind).toBe('postgres')
+    const store = await openTestStore({ ...fresh, masterKey: randomMasterKey() })
+    const session = {
+      id: 's1',
+      tee: 'snp' as const,
+      nonce: 'n',
+      expiresAt: new Date(at.getTime() + 60_000),
+    }
+    // Prepared on the pool's connections before the migration.
+    await store.audit.append({ at, action: 'admin', outcome: 'changed' })
+    await store.workloads.put('web', { v: 1 }, at)
+    await store.workloads.get('web')
+    await store.workloads.list()
+    await store.sessions.create(session)
+    await store.sessions.get('s1')
+    const other = new pg.Client({ connectionString: url })
+    await other.connect()
+    for (const table of ['audit_entry', 'workload_version', 'rcar_session', 'resource'])
+      await other.query(`ALTER TABLE ${table} ADD COLUMN extra_from_newer_replica text`)
+    await other.end()
+    expect((await store.audit.append({ at, action: 'admin', outcome: 'changed' })).id).toBe(2)
+    expect((await store.workloads.get('web'))?.version).toBe(1)
+    expect(await store.workloads.list()).toHaveLength(1)
+    expect((await store.sessions.get('s1'))?.nonce).toBe('n')
+  })
+
+  it('prepares a statement again under a new name when PostgreSQL refuses the old one', async () => {
+    const { url } = (await databases.fresh()).database as { url: string }
+    const connection = await connectPostgres({ url, poolSize: 1 })
+    try {
+      await connection.executor.execute('CREATE TABLE t (id text PRIMARY KEY, v text)', [])
+      await connection.executor.execute("INSERT INTO t VALUES ('a', 'b')", [])
+      const select = 'SELECT * FROM t WHERE id = $1'
+      expect((await connection.executor.execute(select, ['a'])).rows).toEqual([{ id: 'a', v: 'b' }])
+      // SELECT * changes its result type: PostgreSQL answers 0A000 to the old prepared statement.
+      await connection.executor.execute('ALTER TABLE t ADD COLUMN w text', [])
+      for (let i = 0; i < 3; i++)
+        expect((await connection.executor.execute(select, ['a'])).rows).toEqual([
+          { id: 'a', v: 'b', w: null },
+        ])
+    } finally {
+      await connection.db.destroy()
+    }
+  })
+})

@@ -1,0 +1,80 @@
+/**
+ * Workload versions are authenticated: whoever can write the database but lacks the master key
+ * cannot change, rename, renumber or undelete a workload; rows without a MAC are refused.
+ */
+import { describe, expect, it } from 'vitest'
+import { rejected, rejectedCode } from '@initguard/testkit'
+import {
+  STORE_ENGINES,
+  openTestStore,
+  randomMasterKey,
+  testDatabases,
+} from './store-test-support.ts'
+
+const t = (minute: number): Date => new Date(Date.UTC(2026, 11, 1, 10, minute))
+const INTEGRITY = 'ERR_KBS_WORKLOAD_INTEGRITY'
+
+describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
+  const databases = testDatabases(engine)
+
+  async function withWorkloads() {
+    const at = await databases.fresh()
+    const store = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await store.workloads.put('web', { v: 1 }, t(1))
+    await store.workloads.put('db', { v: 1 }, t(2))
+    return { at, store, raw: (text: string) => databases.raw(at, text) }
+  }
+
+  it('refuses a definition changed behind the store on get, list and history', async () => {
+    const { store, raw } = await withWorkloads()
+    expect((await store.workloads.get('web'))?.definition).toEqual({ v: 1 })
+    await raw(`UPDATE workload_version SET definition = '{"v":666}' WHERE name = 'web'`)
+    const error = await rejected(store.workloads.get('web'))
+    expect(error.code).toBe(INTEGRITY)
+    expect(error.category).toBe('verification')
+    expect(error.message).toContain('workload web v1')
+    expect(await rejectedCode(store.workloads.list())).toBe(INTEGRITY)
+    expect(await rejectedCode(store.workloads.history('web'))).toBe(INTEGRITY)
+  })
+
+  it('refuses a row renamed, renumbered or undeleted behind the store', async () => {
+    const renamed = await withWorkloads()
+    await renamed.raw(`DELETE FROM workload_version WHERE name = 'db'`)
+    await renamed.raw(`UPDATE workload_version SET name = 'db' WHERE name = 'web'`)
+    expect(await rejectedCode(renamed.store.workloads.get('db'))).toBe(INTEGRITY)
+
+    const renumbered = await withWorkloads()
+    await renumbered.raw(`UPDATE workload_version SET version = 7 WHERE name = 'web'`)
+    expect(await rejectedCode(renumbered.store.workloads.get('web'))).toBe(INTEGRITY)
+
+    const undeleted = await withWorkloads()
+    expect(await undeleted.store.workloads.delete('web', t(3))).toBe(true)
+    expect(await undeleted.store.workloads.get('web')).toBeUndefined()
+    await undeleted.raw(`UPDATE workload_version SET deleted_at = NULL WHERE name = 'web'`)
+    expect(await rejectedCode(undeleted.store.workloads.get('web'))).toBe(INTEGRITY)
+  })
+
+  it('refuses a MAC made under another master key', async () => {
+    const first = await withWorkloads()
+    const second = await withWorkloads()
+    const [row] = await first.raw(`SELECT mac FROM workload_version WHERE name = 'web'`)
+    expect(row?.['mac']).toMatch(/^[0-9a-f]{64}$/)
+    await second.raw(
+      `UPDATE workload_version SET mac = '${String(row?.['mac'])}' WHERE name = 'web'`,
+    )
+    expect(await rejectedCode(second.store.workloads.get('web'))).toBe(INTEGRITY)
+  })
+
+  it('refuses a row without a MAC (written before migration 002) until the workload is put again', async () => {
+    const { store, raw } = await withWorkloads()
+    await raw(`UPDATE workload_version SET mac = NULL WHERE name = 'web'`)
+    const error = await rejected(store.workloads.get('web'))
+    expect(error.code).toBe(INTEGRITY)
+    expect(error.message).toContain('has no MAC')
+    expect(error.hint).toContain('workload put web')
+    const again = await store.workloads.put('web', { v: 1 }, t(5))
+    expect(again.version).toBe(2)
+    expect(await store.workloads.get('web')).toEqual(again)
+    expect((await store.workloads.list()).map((w) => w.name)).toEqual(['db', 'web'])
+  })
+})
