@@ -184,6 +184,26 @@ describe('loadSimulator refuses a tampered directory', () => {
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
   })
 
+  it('collateral that does not parse (manifest updated): refused when the trust is read', async () => {
+    const dir = copy('collateral')
+    const path = join(dir, SIMULATOR_FILES.tdxCollateral)
+    writeFileSync(path, '{"not": "collateral"}')
+    const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      files: Record<string, string>
+    }
+    manifest.files[SIMULATOR_FILES.tdxCollateral] = createHash('sha256')
+      .update(readFileSync(path))
+      .digest('hex')
+    writeFileSync(manifestPath, JSON.stringify(manifest))
+    expect(await code(simulatorTrust(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
+    // A guest that only makes evidence never parses the collateral; reading the trust does.
+    const loaded = await loadSimulator(dir)
+    expect(() => loaded.trust).toThrow(
+      expect.objectContaining({ code: 'ERR_SIM_MATERIAL_INVALID' }) as Error,
+    )
+  })
+
   it('a private key others can read, or a key that is a symbolic link', async () => {
     const dir = copy('key-mode')
     chmodSync(join(dir, SIMULATOR_FILES.intelPckKey), 0o644)
@@ -262,5 +282,8 @@ describe('simulatorTrust', () => {
       policy: { initdata, reportData },
     })
     expect(verified.tcb.status).toBe('UpToDate')
+    // The loaded simulator's trust, made when first read, is the same material, made once.
+    expect(sim.trust).toEqual(trust)
+    expect(sim.trust).toBe(sim.trust)
   })
 })
