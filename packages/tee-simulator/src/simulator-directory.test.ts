@@ -165,6 +165,18 @@ describe('initSimulator', () => {
   })
 })
 
+/** Update the manifest's SHA-256 of `name` to the file as it is now (a consistent tampering). */
+function manifestFollows(dir: string, name: string): void {
+  const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    files: Record<string, string>
+  }
+  manifest.files[name] = createHash('sha256')
+    .update(readFileSync(join(dir, name)))
+    .digest('hex')
+  writeFileSync(manifestPath, JSON.stringify(manifest))
+}
+
 describe('loadSimulator refuses a tampered directory', () => {
   it('a key replaced by another valid key', async () => {
     const dir = copy('other-key')
@@ -173,14 +185,7 @@ describe('loadSimulator refuses a tampered directory', () => {
     writeFileSync(path, other.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_FILE_CHANGED')
     // Even with the manifest updated to match, the key is not the VCEK's.
-    const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-      files: Record<string, string>
-    }
-    manifest.files[SIMULATOR_FILES.amdVcekKey] = createHash('sha256')
-      .update(readFileSync(path))
-      .digest('hex')
-    writeFileSync(manifestPath, JSON.stringify(manifest))
+    manifestFollows(dir, SIMULATOR_FILES.amdVcekKey)
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
   })
 
@@ -188,14 +193,7 @@ describe('loadSimulator refuses a tampered directory', () => {
     const dir = copy('collateral')
     const path = join(dir, SIMULATOR_FILES.tdxCollateral)
     writeFileSync(path, '{"not": "collateral"}')
-    const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-      files: Record<string, string>
-    }
-    manifest.files[SIMULATOR_FILES.tdxCollateral] = createHash('sha256')
-      .update(readFileSync(path))
-      .digest('hex')
-    writeFileSync(manifestPath, JSON.stringify(manifest))
+    manifestFollows(dir, SIMULATOR_FILES.tdxCollateral)
     expect(await code(simulatorTrust(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
     // A guest that only makes evidence never parses the collateral; reading the trust does.
     const loaded = await loadSimulator(dir)
