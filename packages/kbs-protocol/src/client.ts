@@ -25,7 +25,7 @@ import {
   parseKbsAttestationToken,
   parseKbsChallenge,
 } from './message-parse.ts'
-import { openResource } from './resource-jwe.ts'
+import { openResource } from './resource-jwe-open.ts'
 import { generateTeeKeyPair, type TeeKeyKind, type TeeKeyPair } from './tee-key.ts'
 import { jsonBody, kbsResponseError, resourcePath, sessionCookie } from './client-responses.ts'
 

@@ -54,7 +54,8 @@ export {
   type TeeKeyKind,
   type TeeKeyPair,
 } from './tee-key.ts'
-export { RESOURCE_JWE_ENC, sealResource, openResource } from './resource-jwe.ts'
+export { RESOURCE_JWE_ENC, sealResource } from './resource-jwe.ts'
+export { openResource } from './resource-jwe-open.ts'
 export {
   KbsClient,
   type KbsClientOptions,

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { parseKbsAttestation, parseKbsChallenge, parseKbsResourceJwe } from './message-parse.ts'
 import { FIXTURE_PARSERS, fixtureText as fixture } from './message-test-support.ts'
 import { expectedReportData } from './report-data-binding.ts'
-import { openResource } from './resource-jwe.ts'
+import { openResource } from './resource-jwe-open.ts'
 
 describe('RCAR message fixtures', () => {
   it.each(FIXTURE_PARSERS)('%s parses and serialises back byte-identical', (name, parse) => {

@@ -15,8 +15,7 @@
  * Sealing runs on the KBS for every release, so it uses synchronous `node:crypto` primitives
  * (ephemeral key, ECDH, SHA-256, AES key wrap, RSA-OAEP, AES-GCM) composed as RFC 7518 §4.6 says:
  * jose's WebCrypto path made the same JWE with about nine asynchronous jobs and cost 1.8 ms of CPU
- * against 0.25 ms here. Opening (the guest's side, once per secret) stays with jose, which checks
- * everything we make, and the tests build Trustee's JWEs independently.
+ * against 0.25 ms here. Opening (the guest's side) is `resource-jwe-open.ts`, also `node:crypto`.
  *
  * @module
  */
@@ -28,41 +27,52 @@ import {
   generateKeyPairSync,
   publicEncrypt,
   randomBytes,
-  type KeyObject,
 } from 'node:crypto'
-import { VerificationError } from '@initguard/core'
-import { flattenedDecrypt } from 'jose'
 import type { KbsResourceJwe, TeePublicJwk } from './messages.ts'
-import { parseKbsResourceJwe } from './message-parse.ts'
 import { checkTeePublicJwk, type CheckedTeeKey } from './tee-public-jwk.ts'
 
 /** The content encryption of every resource response. */
 export const RESOURCE_JWE_ENC = 'A256GCM'
 
 /** RFC 3394's default initial value, which A256KW uses (RFC 7518 §4.4). */
-const AES_KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex')
+export const AES_KW_IV: Buffer = Buffer.from('A6A6A6A6A6A6A6A6', 'hex')
+
+/** A 32-bit big-endian integer. */
+function uint32(value: number): Buffer {
+  const out = Buffer.alloc(4)
+  out.writeUInt32BE(value)
+  return out
+}
 
 /** A 32-bit big-endian length followed by `data` (RFC 7518 §4.6.2). */
 function lengthPrefixed(data: Uint8Array): Buffer {
-  const length = Buffer.alloc(4)
-  length.writeUInt32BE(data.length)
-  return Buffer.concat([length, data])
+  return Buffer.concat([uint32(data.length), data])
 }
+
+const NO_PARTY_INFO = new Uint8Array()
 
 /**
  * The key-encryption key of ECDH-ES+A256KW: Concat KDF (NIST SP 800-56A §5.8.1, RFC 7518 §4.6.2)
- * over the shared secret `z`, one SHA-256 round for 256 bits, AlgorithmID "ECDH-ES+A256KW",
- * empty PartyUInfo and PartyVInfo (Trustee sends no apu/apv), SuppPubInfo = 256.
+ * over the shared secret `z` with SHA-256: rounds of SHA-256(counter ‖ Z ‖ OtherInfo) until 256
+ * bits (one round), OtherInfo = AlgorithmID "ECDH-ES+A256KW" ‖ PartyUInfo (`apu`) ‖ PartyVInfo
+ * (`apv`), each length-prefixed, ‖ SuppPubInfo = 256. Trustee sends no apu/apv: both empty.
  */
-function ecdhEsA256kwKek(z: Buffer): Buffer {
-  return createHash('sha256')
-    .update(Buffer.of(0, 0, 0, 1))
-    .update(z)
-    .update(lengthPrefixed(Buffer.from('ECDH-ES+A256KW')))
-    .update(lengthPrefixed(Buffer.alloc(0)))
-    .update(lengthPrefixed(Buffer.alloc(0)))
-    .update(Buffer.of(0, 0, 1, 0))
-    .digest()
+export function ecdhEsA256kwKek(
+  z: Uint8Array,
+  apu: Uint8Array = NO_PARTY_INFO,
+  apv: Uint8Array = NO_PARTY_INFO,
+): Buffer {
+  const keyBits = 256
+  const otherInfo = Buffer.concat([
+    lengthPrefixed(Buffer.from('ECDH-ES+A256KW')),
+    lengthPrefixed(apu),
+    lengthPrefixed(apv),
+    uint32(keyBits),
+  ])
+  const rounds: Buffer[] = []
+  for (let counter = 1; counter * 256 <= keyBits; counter++)
+    rounds.push(createHash('sha256').update(uint32(counter)).update(z).update(otherInfo).digest())
+  return Buffer.concat(rounds)
 }
 
 /** The protected header and the wrapped CEK for `key`. */
@@ -115,52 +125,5 @@ export function sealResource(
     })
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)))
-  }
-}
-
-/** The key-management algorithm a TEE private key is for. */
-function algorithmOf(privateKey: KeyObject): 'ECDH-ES+A256KW' | 'RSA-OAEP-256' {
-  if (privateKey.type !== 'private')
-    throw new TypeError('openResource needs the TEE private key, not a public or secret key')
-  if (privateKey.asymmetricKeyType === 'ec') return 'ECDH-ES+A256KW'
-  if (privateKey.asymmetricKeyType === 'rsa') return 'RSA-OAEP-256'
-  throw new TypeError(
-    `openResource needs an EC or RSA TEE key, not ${privateKey.asymmetricKeyType ?? 'unknown'}`,
-  )
-}
-
-function joseCode(error: unknown): string {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' ? code : 'ERR_UNKNOWN'
-}
-
-/**
- * Decrypt a resource response with the TEE private key. The JWE is checked first
- * ({@link parseKbsResourceJwe}), then opened with the key's algorithm and A256GCM only.
- *
- * @throws {@link MalformedInputError} `ERR_KBS_MESSAGE_INVALID` for a malformed JWE;
- *   {@link VerificationError} `ERR_KBS_RESOURCE_DECRYPT` when it does not open (tampered
- *   protected header, key, IV, ciphertext or tag; another key; another algorithm).
- */
-export async function openResource(privateKey: KeyObject, jwe: unknown): Promise<Uint8Array> {
-  const alg = algorithmOf(privateKey)
-  const checked = parseKbsResourceJwe(jwe)
-  try {
-    const { plaintext } = await flattenedDecrypt(checked, privateKey, {
-      keyManagementAlgorithms: [alg],
-      contentEncryptionAlgorithms: [RESOURCE_JWE_ENC],
-    })
-    return plaintext
-  } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause)
-    throw new VerificationError(
-      'ERR_KBS_RESOURCE_DECRYPT',
-      `the resource response does not decrypt with the TEE key (${alg}, ${RESOURCE_JWE_ENC}): ${why}`,
-      {
-        cause,
-        details: { alg, reason: joseCode(cause) },
-        hint: 'the response was altered in transit, or made for another TEE key or algorithm',
-      },
-    )
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { generateKeyPair, type KeyObject } from 'node:crypto'
+import { generateKeyPair, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
 import type { TeePublicJwk } from './messages.ts'
 import { parseTeePublicJwk } from './tee-public-jwk.ts'
@@ -42,10 +42,14 @@ export function teePublicJwkOf(privateKey: KeyObject): TeePublicJwk {
   return parseTeePublicJwk(wire, 'TEE key')
 }
 
-/** A fresh key pair of `kind`. */
+/**
+ * A fresh key pair of `kind`. EC keys are made synchronously: a P-256 key takes some 30 µs, less
+ * than handing the job to the thread pool and back costs; RSA keys (tens to hundreds of ms) are
+ * made off the main thread.
+ */
 export async function generateTeeKeyPair(kind: TeeKeyKind = 'P-256'): Promise<TeeKeyPair> {
   const { privateKey } = kind.startsWith('RSA-')
     ? await generate('rsa', { modulusLength: Number(kind.slice(4)), publicExponent: 0x10001 })
-    : await generate('ec', { namedCurve: kind })
+    : generateKeyPairSync('ec', { namedCurve: kind })
   return { publicJwk: teePublicJwkOf(privateKey), privateKey }
 }

@@ -27,8 +27,8 @@ import {
   messageString,
 } from './message-fields.ts'
 
-/** Coordinate length in bytes per curve. */
-const EC_COORDINATE_BYTES: Readonly<Record<EcTeePublicJwk['crv'], number>> = {
+/** Coordinate length in bytes per curve (an ephemeral key's too). */
+export const EC_COORDINATE_BYTES: Readonly<Record<EcTeePublicJwk['crv'], number>> = {
   'P-256': 32,
   'P-384': 48,
   'P-521': 66,

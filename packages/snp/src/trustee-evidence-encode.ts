@@ -149,7 +149,13 @@ export function snpReportToTrusteeJson(
       `values above 2^53-1 cannot be JSON numbers exactly (${tooBig.join(', ')})`,
     )
   }
-  const bytes = (b: Uint8Array): number[] => Array.from(b)
+  // An indexed loop: Array.from over a Uint8Array is about ten times slower, and the cert chain
+  // alone is some 4,000 bytes on every piece of simulated evidence.
+  const bytes = (b: Uint8Array): number[] => {
+    const out = new Array<number>(b.length)
+    for (let i = 0; i < b.length; i++) out[i] = b[i] ?? 0
+    return out
+  }
   const optional = (value: bigint | undefined): number | null =>
     value === undefined ? null : Number(value)
   return {

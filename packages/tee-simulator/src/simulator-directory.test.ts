@@ -165,6 +165,18 @@ describe('initSimulator', () => {
   })
 })
 
+/** Update the manifest's SHA-256 of `name` to the file as it is now (a consistent tampering). */
+function manifestFollows(dir: string, name: string): void {
+  const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    files: Record<string, string>
+  }
+  manifest.files[name] = createHash('sha256')
+    .update(readFileSync(join(dir, name)))
+    .digest('hex')
+  writeFileSync(manifestPath, JSON.stringify(manifest))
+}
+
 describe('loadSimulator refuses a tampered directory', () => {
   it('a key replaced by another valid key', async () => {
     const dir = copy('other-key')
@@ -173,15 +185,21 @@ describe('loadSimulator refuses a tampered directory', () => {
     writeFileSync(path, other.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_FILE_CHANGED')
     // Even with the manifest updated to match, the key is not the VCEK's.
-    const manifestPath = join(dir, SIMULATOR_MANIFEST_FILE)
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-      files: Record<string, string>
-    }
-    manifest.files[SIMULATOR_FILES.amdVcekKey] = createHash('sha256')
-      .update(readFileSync(path))
-      .digest('hex')
-    writeFileSync(manifestPath, JSON.stringify(manifest))
+    manifestFollows(dir, SIMULATOR_FILES.amdVcekKey)
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
+  })
+
+  it('collateral that does not parse (manifest updated): refused when the trust is read', async () => {
+    const dir = copy('collateral')
+    const path = join(dir, SIMULATOR_FILES.tdxCollateral)
+    writeFileSync(path, '{"not": "collateral"}')
+    manifestFollows(dir, SIMULATOR_FILES.tdxCollateral)
+    expect(await code(simulatorTrust(dir))).toBe('ERR_SIM_MATERIAL_INVALID')
+    // A guest that only makes evidence never parses the collateral; reading the trust does.
+    const loaded = await loadSimulator(dir)
+    expect(() => loaded.trust).toThrow(
+      expect.objectContaining({ code: 'ERR_SIM_MATERIAL_INVALID' }) as Error,
+    )
   })
 
   it('a private key others can read, or a key that is a symbolic link', async () => {
@@ -262,5 +280,8 @@ describe('simulatorTrust', () => {
       policy: { initdata, reportData },
     })
     expect(verified.tcb.status).toBe('UpToDate')
+    // The loaded simulator's trust, made when first read, is the same material, made once.
+    expect(sim.trust).toEqual(trust)
+    expect(sim.trust).toBe(sim.trust)
   })
 })

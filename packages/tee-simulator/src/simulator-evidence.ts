@@ -129,6 +129,38 @@ function certEntry(kind: KnownCertTableKind, pem: string): CertTableEntry {
   return { kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(new X509Certificate(pem).raw) }
 }
 
+/** What every report of one SNP material shares: its cert table and its encoded TCB. */
+interface SnpMaterialParts {
+  readonly certificates: readonly CertTableEntry[]
+  readonly tcb: bigint
+}
+
+/**
+ * Per material object, computed on its first evidence: parsing three PEM certificates cost more
+ * than half the signature on every report. Keyed by the (readonly) material object itself, so
+ * other material, even an edited copy, gets its own entry.
+ */
+const snpMaterialParts = new WeakMap<SimulatorSnpMaterial, SnpMaterialParts>()
+
+function partsOf(snp: SimulatorSnpMaterial): SnpMaterialParts {
+  let parts = snpMaterialParts.get(snp)
+  if (parts === undefined) {
+    parts = {
+      certificates: [
+        certEntry('vcek', snp.vcekPem),
+        certEntry('ask', snp.askPem),
+        certEntry('ark', snp.arkPem),
+      ],
+      tcb: encodeTcbVersion(snp.reportedTcb, snp.product),
+    }
+    snpMaterialParts.set(snp, parts)
+  }
+  return parts
+}
+
+/** The simulated launch digest as bytes (copied into every report, never handed out). */
+const SNP_MEASUREMENT = hexToBytes(SIMULATOR_SNP_MEASUREMENT_HEX)
+
 /**
  * What evidence to make for a guest whose init-time field was fixed at launch: the raw field value
  * instead of a document (a simulated guest's HOST_DATA / MRCONFIGID stays what it was launched
@@ -211,7 +243,7 @@ export function simulateSnpEvidenceWithField(
   snp: SimulatorSnpMaterial,
   request: SimulatedFieldEvidenceRequest,
 ): TrusteeSnpEvidenceJson {
-  const tcb = encodeTcbVersion(snp.reportedTcb, snp.product)
+  const { certificates, tcb } = partsOf(snp)
   const report = buildSnpReport(
     {
       product: snp.product,
@@ -223,7 +255,7 @@ export function simulateSnpEvidenceWithField(
       vmpl: 0,
       reportData: padReportData(request.reportData),
       hostData: checkedField('snp', request.initDataField),
-      measurement: hexToBytes(SIMULATOR_SNP_MEASUREMENT_HEX),
+      measurement: SNP_MEASUREMENT,
       chipId: snp.chipId,
       currentTcb: tcb,
       reportedTcb: tcb,
@@ -234,11 +266,7 @@ export function simulateSnpEvidenceWithField(
   )
   return snpReportToTrusteeJson(parseSnpReport(report), {
     product: snp.product,
-    certificates: [
-      certEntry('vcek', snp.vcekPem),
-      certEntry('ask', snp.askPem),
-      certEntry('ark', snp.arkPem),
-    ],
+    certificates,
   })
 }
 

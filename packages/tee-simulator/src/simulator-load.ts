@@ -7,7 +7,8 @@
  *    regular files, ours;
  * 4. the content: certificates and keys parse, each private key belongs to its certificate, the
  *    VCEK names the manifest's chip id and TCB, the roots have the manifest's fingerprints, the
- *    collateral parses.
+ *    collateral parses — that last one when `trust` is first read (a guest making evidence never
+ *    reads it, and parsing it was a third of loading), with the same `ERR_SIM_MATERIAL_INVALID`.
  *
  * Any failure is a {@link LocalIoError} (exit 7) with its own `ERR_SIM_…` code: a simulator
  * directory that is not exactly what `initSimulator` wrote is unusable, never repaired.
@@ -152,8 +153,8 @@ function sameTcb(a: SimulatorManifest['snp']['reported_tcb'], b: Readonly<object
 function materialFrom(
   manifest: SimulatorManifest,
   files: ReadonlyMap<SimulatorFileName, Uint8Array>,
-): { material: SimulatorMaterial; trust: SimulatorTrust } {
-  const { trust, arkPem, askPem } = publicTrust(manifest, files)
+): { material: SimulatorMaterial; trust: () => SimulatorTrust } {
+  const { trust, arkPem, askPem, intelRootPem } = publicTrust(manifest, files)
   const vcekPem = pemBlocks(text(files, SIMULATOR_FILES.amdVcek), 1, SIMULATOR_FILES.amdVcek)[0]
   const vcek = parseAmdCertificate(vcekPem ?? '', SIMULATOR_FILES.amdVcek)
   if (vcek.amd.hwId === undefined || bytesToHex(vcek.amd.hwId) !== manifest.snp.chip_id) {
@@ -193,7 +194,7 @@ function materialFrom(
       vcekPrivateKey,
     },
     tdx: {
-      rootPem: trust.intelRoot,
+      rootPem: intelRootPem,
       pckChainPem,
       pckPrivateKey,
       attestationKey: {
@@ -209,7 +210,7 @@ function materialFrom(
 function publicTrust(
   manifest: SimulatorManifest,
   files: ReadonlyMap<SimulatorFileName, Uint8Array>,
-): { trust: SimulatorTrust; arkPem: string; askPem: string } {
+): { trust: () => SimulatorTrust; arkPem: string; askPem: string; intelRootPem: string } {
   const [askPem = '', arkPem = ''] = pemBlocks(
     text(files, SIMULATOR_FILES.amdRoots),
     2,
@@ -226,14 +227,12 @@ function publicTrust(
   if (certificateSha256(intelRootPem) !== manifest.roots.intel_root_sha256) {
     throw new Error('the Intel-shaped root is not the one simulator.json names')
   }
-  const trust = simulatorTrustFrom({
-    product: manifest.snp.product,
-    arkPem,
-    askPem,
-    intelRootPem,
-    collateralJson: text(files, SIMULATOR_FILES.tdxCollateral),
-  })
-  return { trust, arkPem, askPem }
+  // The fingerprints above are checked now; the anchors and the parsed collateral when wanted.
+  const collateralJson = text(files, SIMULATOR_FILES.tdxCollateral)
+  const product = manifest.snp.product
+  const trust = (): SimulatorTrust =>
+    simulatorTrustFrom({ product, arkPem, askPem, intelRootPem, collateralJson })
+  return { trust, arkPem, askPem, intelRootPem }
 }
 
 function unusable(dir: string, cause: unknown): LocalIoError {
@@ -263,12 +262,27 @@ export async function loadSimulator(dir: string): Promise<TeeSimulator> {
   await checkSimulatorDirectory(dir)
   const manifest = await readManifest(dir)
   const files = await readChecked(dir, manifest, Object.values(SIMULATOR_FILES))
-  try {
-    return { dir, manifest, ...materialFrom(manifest, files) }
-  } catch (error) {
-    if (error instanceof LocalIoError) throw error
-    throw unusable(dir, error)
+  const checked = <T>(make: () => T): T => {
+    try {
+      return make()
+    } catch (error) {
+      if (error instanceof LocalIoError) throw error
+      throw unusable(dir, error)
+    }
   }
+  return checked(() => {
+    const { material, trust } = materialFrom(manifest, files)
+    let made: SimulatorTrust | undefined
+    return {
+      dir,
+      manifest,
+      material,
+      get trust(): SimulatorTrust {
+        made ??= checked(trust)
+        return made
+      },
+    }
+  })
 }
 
 /**
@@ -290,7 +304,7 @@ export async function simulatorTrust(dir: string): Promise<SimulatorTrust> {
   const manifest = await readManifest(dir)
   const files = await readChecked(dir, manifest, SIMULATOR_TRUST_FILES)
   try {
-    return publicTrust(manifest, files).trust
+    return publicTrust(manifest, files).trust()
   } catch (error) {
     if (error instanceof LocalIoError) throw error
     throw unusable(dir, error)
