@@ -6,6 +6,7 @@
  */
 import { AppraisalError, isInitguardError } from '@initguard/core'
 import type { CliIo } from './cli-io.ts'
+import type { ParsedArgs } from './command.ts'
 import { EXIT_CODES } from './exit-codes.ts'
 
 /** What a command reports. */
@@ -27,6 +28,15 @@ export function emit(io: CliIo, json: boolean, report: Report): void {
   for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`)
   if (report.text !== '')
     io.stdout.write(report.text.endsWith('\n') ? report.text : report.text + '\n')
+}
+
+/**
+ * The end of a command that succeeded: print its report in the form `--json` asked for and give
+ * exit code 0 (`return reply(io, args, { json, text })`).
+ */
+export function reply(io: CliIo, args: ParsedArgs, report: Report): 0 {
+  emit(io, args.values['json'] === true, report)
+  return 0
 }
 
 /**

@@ -39,10 +39,27 @@ export interface DemoGuest {
   readonly agentGiven: string
 }
 
+/** What each guest of the demo plays on: the narrative, the running system and the files' folder. */
+export interface DemoStage {
+  readonly story: Narrative
+  readonly system: DemoSystem
+  readonly out: string
+}
+
+/** Write the registered document changed by `edit` to `initdata-<name>.toml`; returns its path. */
+export async function writeEditedDocument(
+  { system, out }: DemoStage,
+  name: string,
+  edit: (document: string) => string,
+): Promise<string> {
+  const path = join(out, `initdata-${name}.toml`)
+  await writeFile(path, edit(system.documentText), { mode: 0o600 })
+  return path
+}
+
 /** Launch `guest` in the simulator; false (reported) when that fails. */
 export async function launchGuest(
-  story: Narrative,
-  system: DemoSystem,
+  { story, system }: DemoStage,
   guest: DemoGuest,
 ): Promise<boolean> {
   const run = await initguardHere([
@@ -58,7 +75,7 @@ export async function launchGuest(
 }
 
 /** Start the agent of `guest` (`agent start`, a child process on a free loopback port). */
-export function startAgent(system: DemoSystem, out: string, guest: DemoGuest): Promise<ChildStart> {
+export function startAgent({ system, out }: DemoStage, guest: DemoGuest): Promise<ChildStart> {
   return startInitguard(
     [
       ...['agent', 'start', '--initdata', guest.agentGiven, '--tee', 'sim'],
@@ -77,14 +94,13 @@ export function startAgent(system: DemoSystem, out: string, guest: DemoGuest): P
  * or undefined (after saying why) when the launch failed or the agent exited.
  */
 export async function launchServingGuest(
-  story: Narrative,
-  system: DemoSystem,
-  out: string,
+  stage: DemoStage,
   guest: DemoGuest,
   serving: string,
 ): Promise<{ readonly base: string; readonly agent: DemoChild } | undefined> {
-  if (!(await launchGuest(story, system, guest))) return undefined
-  const started = await startAgent(system, out, guest)
+  if (!(await launchGuest(stage, guest))) return undefined
+  const started = await startAgent(stage, guest)
+  const { story } = stage
   if (started.kind === 'exited') {
     story.fail(`agent start exited ${started.code}: ${firstLine(started.child.output())}`)
     return undefined
@@ -117,20 +133,11 @@ export async function guestGet(
 }
 
 /** Guest 1: launched with the registered document, its agent given the same. */
-export async function demoHonestGuest(
-  story: Narrative,
-  system: DemoSystem,
-  out: string,
-): Promise<void> {
+export async function demoHonestGuest(stage: DemoStage): Promise<void> {
+  const { story, system } = stage
   const guest = { name: 'honest', launchedWith: system.document, agentGiven: system.document }
   story.step('Guest "honest": launched with initdata-kbs.toml, its agent given the same')
-  const serving = await launchServingGuest(
-    story,
-    system,
-    out,
-    guest,
-    'init-data verified, guest API at BASE',
-  )
+  const serving = await launchServingGuest(stage, guest, 'init-data verified, guest API at BASE')
   if (serving === undefined) return
   const { base, agent } = serving
   const secret = await guestGet(base, `/cdh/resource/${DEMO_SECRET_PATH}`)
@@ -151,19 +158,17 @@ export async function demoHonestGuest(
  * Guest 2: launched with the document; the host then gives its agent a copy changed by `edit`.
  */
 export async function demoTamperedGuest(
-  story: Narrative,
-  system: DemoSystem,
-  out: string,
+  stage: DemoStage,
   edit: (document: string) => string = allowExec,
 ): Promise<void> {
-  const agentGiven = join(out, 'initdata-tampered.toml')
-  const guest = { name: 'tampered', launchedWith: system.document, agentGiven }
+  const { story, system, out } = stage
   story.step(
     'Guest "tampered": launched with initdata-kbs.toml; after launch the host edits it (policy.rego allows exec)',
   )
-  await writeFile(agentGiven, edit(system.documentText), { mode: 0o600 })
-  if (!(await launchGuest(story, system, guest))) return
-  const started = await startAgent(system, out, guest)
+  const agentGiven = await writeEditedDocument(stage, 'tampered', edit)
+  const guest = { name: 'tampered', launchedWith: system.document, agentGiven }
+  if (!(await launchGuest(stage, guest))) return
+  const started = await startAgent(stage, guest)
   if (started.kind === 'ready') {
     story.fail(`the agent started with the edited document (${started.match[0]})`)
     await started.child.stop()

@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { UnavailableError } from '@initguard/core'
-import { allowExec, guestGet, launchServingGuest } from './demo-guests.ts'
-import type { Narrative } from './demo-narrative.ts'
+import {
+  allowExec,
+  guestGet,
+  launchServingGuest,
+  writeEditedDocument,
+  type DemoStage,
+} from './demo-guests.ts'
 import { DEMO_SECRET_PATH, type DemoSystem } from './demo-system.ts'
 
 /** An entry of `kbs admin audit --json`. */
@@ -59,24 +62,16 @@ export function otherGuestDenial(entries: readonly AuditEntry[]): {
 
 /** Guest 3: launched with `edit` applied to the registered document, its agent given the same. */
 export async function demoOtherGuest(
-  story: Narrative,
-  system: DemoSystem,
-  out: string,
+  stage: DemoStage,
   edit: (document: string) => string = allowExec,
 ): Promise<void> {
-  const other = join(out, 'initdata-other.toml')
-  const guest = { name: 'other', launchedWith: other, agentGiven: other }
+  const { story, system } = stage
   story.step(
     'Guest "other": launched with its own document (policy.rego allows exec), its agent given the same',
   )
-  await writeFile(other, edit(system.documentText), { mode: 0o600 })
-  const serving = await launchServingGuest(
-    story,
-    system,
-    out,
-    guest,
-    'its document matches its launch, serving',
-  )
+  const other = await writeEditedDocument(stage, 'other', edit)
+  const guest = { name: 'other', launchedWith: other, agentGiven: other }
+  const serving = await launchServingGuest(stage, guest, 'its document matches its launch, serving')
   if (serving === undefined) return
   const { base, agent } = serving
   const before = await auditAfter(system, 0)

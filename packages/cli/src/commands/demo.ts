@@ -94,11 +94,10 @@ export async function runDemo(
   await withDemoChildren(async () => {
     const system = await startDemoSystem(story, out)
     if (system === undefined) return
-    await story.attempt('the honest guest', () => demoHonestGuest(story, system, out))
-    await story.attempt('the tampered guest', () =>
-      demoTamperedGuest(story, system, out, edits.tampered),
-    )
-    await story.attempt('the other guest', () => demoOtherGuest(story, system, out, edits.other))
+    const stage = { story, system, out }
+    await story.attempt('the honest guest', () => demoHonestGuest(stage))
+    await story.attempt('the tampered guest', () => demoTamperedGuest(stage, edits.tampered))
+    await story.attempt('the other guest', () => demoOtherGuest(stage, edits.other))
     const stopped = await system.kbs.stop()
     story.say()
     story.check(stopped === 0, 'the KBS stopped cleanly on SIGTERM', `exit ${stopped}`)

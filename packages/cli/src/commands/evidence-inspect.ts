@@ -11,7 +11,7 @@ import {
   type SnpProduct,
 } from '@initguard/snp'
 import { JSON_OPTION, type Command } from '../command.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 import { inspectDcap } from './evidence-dcap-inspect.ts'
 import { guessProduct, loadEvidence, u64 } from './evidence-input.ts'
 
@@ -94,17 +94,15 @@ export const inspectCommand: Command = {
   async run(args, io) {
     const loaded = await loadEvidence(args, io, 'evidence inspect')
     if (loaded.family === 'dcap') {
-      emit(io, args.values['json'] === true, inspectDcap(loaded.evidence))
-      return 0
+      return reply(io, args, inspectDcap(loaded.evidence))
     }
     const evidence = loaded.evidence
     const r = evidence.report
     const product = guessProduct(r)
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: reportJson(evidence, product),
       text: reportTable(evidence),
     })
-    return 0
   },
 }
 

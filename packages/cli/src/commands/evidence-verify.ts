@@ -35,7 +35,7 @@ import {
   hexValue,
   integerValue,
 } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { emit, reply } from '../output.ts'
 import { anchorPhrase } from './evidence-anchor.ts'
 import { DCAP_OPTIONS, REPORT_DATA, verifyDcapFromCli } from './evidence-dcap.ts'
 import { readDocumentFile } from './initdata-input.ts'
@@ -306,7 +306,7 @@ export const verifySnpCommand: Command = {
       result = verifySnpEvidence(evidence, { ...options, certificates: [...certificates, vcek] })
     }
     const c = result.claims
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         ok: true,
         tee: 'snp',
@@ -324,7 +324,6 @@ export const verifySnpCommand: Command = {
       ].join('\n'),
       warnings: result.warnings,
     })
-    return 0
   },
 }
 

@@ -6,7 +6,7 @@
 import { UsageError, bytesToHex } from '@initguard/core'
 import { bindingFor, checkBinding, explainBinding, qemuPropertyFor } from '@initguard/initdata'
 import { JSON_OPTION, onePositional, type Command } from '../command.ts'
-import { emit } from '../output.ts'
+import { emit, reply } from '../output.ts'
 import {
   ENCODING_OPTION,
   EXPECTED_VALUE,
@@ -35,15 +35,14 @@ export const digestCommand: Command = {
     const tee = teeOption(args, false)
     if (tee === undefined) {
       const value = encodeValue(document.digest, args)
-      emit(io, args.values['json'] === true, {
+      return reply(io, args, {
         json: { algorithm: document.algorithm, digest: bytesToHex(document.digest), value },
         text: value,
       })
-      return 0
     }
     const binding = bindingFor(tee, document.algorithm, document.digest)
     const value = encodeValue(binding.value, args)
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         tee,
         field: binding.field.name,
@@ -55,7 +54,6 @@ export const digestCommand: Command = {
       text: value,
       warnings: binding.warnings,
     })
-    return 0
   },
 }
 
@@ -84,7 +82,7 @@ export const qemuArgsCommand: Command = {
         },
       )
     }
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         tee,
         object: property.object,
@@ -95,7 +93,6 @@ export const qemuArgsCommand: Command = {
       text: property.argument,
       warnings: binding.warnings,
     })
-    return 0
   },
 }
 
@@ -123,7 +120,7 @@ export const verifyCommand: Command = {
     const document = await loadDocument(onePositional(args, 'FILE', 'initdata verify'), args, io)
     const tee = teeOption(args, true)
     const binding = checkBinding(document, tee, expectedValue(args))
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         ok: true,
         tee,
@@ -134,7 +131,6 @@ export const verifyCommand: Command = {
       text: `ok: the document matches ${binding.field.name} ${bytesToHex(binding.value)}`,
       warnings: binding.warnings,
     })
-    return 0
   },
 }
 

@@ -13,7 +13,7 @@ import {
 } from '@initguard/initdata'
 import { JSON_OPTION, onePositional, stringOption, type Command } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 import { OUTPUT_OPTION, readDocumentFile, writeOutput } from './initdata-input.ts'
 import { documentBytesAs, fileSource, readAsForm } from './initdata-input-kind.ts'
 
@@ -39,11 +39,10 @@ export const encodeCommand: Command = {
   async run(args, io) {
     const { bytes } = await readDocumentFile(onePositional(args, 'FILE', 'initdata encode'), io)
     const value = encodeAnnotation(bytes)
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: { annotation: KATA_INITDATA_ANNOTATION, value, length: value.length },
       text: value,
     })
-    return 0
   },
 }
 
@@ -111,11 +110,10 @@ export const imageCommand: Command = {
     const { bytes } = await readDocumentFile(onePositional(args, 'FILE', 'initdata image'), io)
     const image = buildInitdataImage(bytes)
     await writeOutput(args, image, io, 'initdata image')
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: { output, size: image.length },
       text: `wrote ${output} (${image.length} bytes)`,
     })
-    return 0
   },
 }
 

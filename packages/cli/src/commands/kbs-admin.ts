@@ -26,7 +26,7 @@ import {
   hexValue,
   integerValue,
 } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
 import { workloadDefinitionJson } from './kbs-workload-json.ts'
 
@@ -266,10 +266,9 @@ export const kbsAdminCommand: Command = {
       parsedOption(args, 'ca', PATH_VALUE),
     )
     const result = await runVerb(verb, args, target)
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: { ok: true, action: verb, result },
       text: JSON.stringify(result, null, 2),
     })
-    return 0
   },
 }

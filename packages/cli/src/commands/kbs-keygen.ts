@@ -8,7 +8,7 @@ import { UsageError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 
 export const kbsKeygenCommand: Command = {
   name: 'keygen',
@@ -51,7 +51,7 @@ export const kbsKeygenCommand: Command = {
       what: 'admin public key',
     })
     const fingerprint = createHash('sha256').update(spki).digest('hex')
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         ok: true,
         private_key: privatePath,
@@ -61,7 +61,6 @@ export const kbsKeygenCommand: Command = {
       },
       text: `wrote ${privatePath} (Ed25519 private key, 0600) and ${publicPath} (public key, SHA-256 ${fingerprint})`,
     })
-    return 0
   },
 }
 

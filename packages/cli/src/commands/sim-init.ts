@@ -19,7 +19,7 @@ import {
   type StringOptionSpec,
 } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue, type OptionValue } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 
 /** `--sim-dir DIR`: the simulator's directory. */
 export const SIM_DIR_OPTION: StringOptionSpec = {
@@ -84,7 +84,7 @@ export const simInitCommand: Command = {
     const { manifest } = simulator
     const tcb = manifest.snp.reported_tcb
     const path = (name: string): string => join(dir, name)
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         ok: true,
         created,
@@ -115,6 +115,5 @@ export const simInitCommand: Command = {
         `  TDX      --intel-root ${path(SIMULATOR_FILES.intelRoot)} --collateral ${path(SIMULATOR_FILES.tdxCollateral)}   (root SHA-256 ${manifest.roots.intel_root_sha256})`,
       ].join('\n'),
     })
-    return 0
   },
 }

@@ -8,7 +8,7 @@ import { TEE_FIELDS } from '@initguard/initdata'
 import { checkGuestName, launchSimulatedGuest } from '@initguard/tee-simulator'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
-import { emit } from '../output.ts'
+import { reply } from '../output.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { GUEST_NAME_VALUE, SIM_TEE_VALUE, simDirOption, simGuestOptions } from './sim-init.ts'
 
@@ -72,7 +72,7 @@ export const simLaunchCommand: Command = {
     const flags = [record.debug ? 'debug' : '', record.migratable ? 'migratable' : '']
       .filter((f) => f !== '')
       .join(', ')
-    emit(io, args.values['json'] === true, {
+    return reply(io, args, {
       json: {
         ok: true,
         guest: record.name,
@@ -94,6 +94,5 @@ export const simLaunchCommand: Command = {
       ].join('\n'),
       warnings: launched.warnings,
     })
-    return 0
   },
 }
