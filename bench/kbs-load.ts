@@ -98,12 +98,20 @@ export interface KbsProcess {
  * Start `initguard kbs serve` on a free loopback port with `args` (the data directory, keys,
  * trust, database…) after the listen address; its URL once it says where it listens.
  */
-export async function startKbsProcess(args: readonly string[]): Promise<KbsProcess> {
-  const child = spawn(process.execPath, [
+export function startKbsProcess(args: readonly string[]): Promise<KbsProcess> {
+  return startListeningProcess('kbs serve', [
     ...(process.env['BENCH_KBS_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
     BIN,
     ...['kbs', 'serve', '--listen', '127.0.0.1:0', ...args],
   ])
+}
+
+/** Start `node` with `args`; its URL once it prints `listening on https://…` to stderr. */
+export async function startListeningProcess(
+  what: string,
+  args: readonly string[],
+): Promise<KbsProcess> {
+  const child = spawn(process.execPath, args)
   let log = ''
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
@@ -113,7 +121,7 @@ export async function startKbsProcess(args: readonly string[]): Promise<KbsProce
     })
     child.stdout.resume()
     child.on('exit', (code) => {
-      reject(new Error(`kbs serve exited (${String(code)}): ${log}`))
+      reject(new Error(`${what} exited (${String(code)}): ${log}`))
     })
   })
   return { child, url }
