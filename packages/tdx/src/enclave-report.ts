@@ -9,8 +9,7 @@
 import { ByteReader, MalformedInputError } from '@initguard/core'
 import { decodeSgxAttributes } from './attributes.ts'
 import type { SgxAttributes } from './attributes.ts'
-import { nonZeroReservedAreas, requireBytes } from './parse-support.ts'
-import { readLayout, reservedAreasOf, SGX_REPORT_LAYOUT } from './report-layouts.ts'
+import { nonZeroReservedAreas, requireBytes, type ReservedArea } from './parse-support.ts'
 
 /** Size of an SGX enclave report body in bytes. */
 export const SGX_REPORT_BODY_SIZE = 384
@@ -74,11 +73,12 @@ export interface SgxEnclaveReport {
   readonly raw: Uint8Array
 }
 
-/** The fields read as they are stored: all but ATTRIBUTES, which is decoded. */
-type SgxReportFields = Omit<SgxEnclaveReport, 'attributes' | 'reservedNonZero' | 'raw'>
-
-// The reserved areas are the gaps between the fields.
-const RESERVED_AREAS = reservedAreasOf(SGX_REPORT_LAYOUT, SGX_REPORT_BODY_SIZE)
+const RESERVED_AREAS: readonly ReservedArea[] = [
+  ['reserved@0x014', 0x014, 12],
+  ['reserved@0x060', 0x060, 32],
+  ['reserved@0x0A0', 0x0a0, 32],
+  ['reserved@0x106', 0x106, 42],
+]
 
 /**
  * Read an enclave report body at `base` in `reader` (the caller has checked that 384 bytes are
@@ -92,13 +92,22 @@ export function readSgxEnclaveReport(
   name: string,
 ): SgxEnclaveReport {
   const reservedNonZero = nonZeroReservedAreas(reader, base, RESERVED_AREAS)
-  const attributes = base + SGX_REPORT_LAYOUT.attributes.offset
   return {
-    ...(readLayout(reader, base, SGX_REPORT_LAYOUT, `${name} `) as SgxReportFields),
+    cpuSvn: reader.copyAt(base + 0x000, 16, `${name} CPUSVN`),
+    miscSelect: reader.u32leAt(base + 0x010, `${name} MISCSELECT`),
+    isvExtProdId: reader.copyAt(base + 0x020, 16, `${name} ISVEXTPRODID`),
     attributes: decodeSgxAttributes(
-      reader.u64leAt(attributes, `${name} ATTRIBUTES.FLAGS`),
-      reader.u64leAt(attributes + 8, `${name} ATTRIBUTES.XFRM`),
+      reader.u64leAt(base + 0x030, `${name} ATTRIBUTES.FLAGS`),
+      reader.u64leAt(base + 0x038, `${name} ATTRIBUTES.XFRM`),
     ),
+    mrEnclave: reader.copyAt(base + 0x040, 32, `${name} MRENCLAVE`),
+    mrSigner: reader.copyAt(base + 0x080, 32, `${name} MRSIGNER`),
+    configId: reader.copyAt(base + 0x0c0, 64, `${name} CONFIGID`),
+    isvProdId: reader.u16leAt(base + 0x100, `${name} ISVPRODID`),
+    isvSvn: reader.u16leAt(base + 0x102, `${name} ISVSVN`),
+    configSvn: reader.u16leAt(base + 0x104, `${name} CONFIGSVN`),
+    isvFamilyId: reader.copyAt(base + 0x130, 16, `${name} ISVFAMILYID`),
+    reportData: reader.copyAt(base + 0x140, 64, `${name} REPORTDATA`),
     reservedNonZero,
     raw: reader.bytesAt(base, SGX_REPORT_BODY_SIZE, name),
   }

@@ -6,16 +6,10 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
-import type { DcapQuote } from './quote.ts'
-import type { SgxAttributes, TdAttributes } from './attributes.ts'
+import type { DcapQuote, SgxQuoteBody } from './quote.ts'
+import type { TdQuoteBody } from './td-quote-body.ts'
 import type { TcbEvaluation } from './tcb-status.ts'
 import type { VerifiedPckChain } from './pck-chain.ts'
-import {
-  layoutClaims,
-  SGX_REPORT_LAYOUT,
-  TD_REPORT_BODY_15_LAYOUT,
-  TD_REPORT_BODY_LAYOUT,
-} from './report-layouts.ts'
 
 /** Claims of a TDX or SGX quote. */
 export type QuoteClaims = Readonly<Record<string, unknown>> & {
@@ -62,60 +56,101 @@ export function quoteBodyClaims(quote: DcapQuote): Readonly<Record<string, unkno
   return bodyClaims(quote, {})
 }
 
-// The attribute flags Trustee's verifier emits, by its claim names.
-const SGX_ATTRIBUTE_CLAIMS = {
-  debug: 'debug',
-  mode64bit: 'mode64Bit',
-  kss: 'kss',
-  provision_key: 'provisionKey',
-} as const satisfies Record<string, keyof SgxAttributes>
-const TD_ATTRIBUTE_CLAIMS = {
-  debug: 'debug',
-  key_locker: 'keyLocker',
-  perfmon: 'perfmon',
-  protection_keys: 'pks',
-  septve_disable: 'septVeDisable',
-} as const satisfies Record<string, keyof TdAttributes>
+type HexAt = (offset: number, length: number) => string
 
-function flagClaims<A extends object>(
-  attributes: A,
-  claims: Readonly<Record<string, keyof A>>,
-): Record<string, boolean> {
-  return Object.fromEntries(
-    Object.entries(claims).map(([claim, flag]) => [claim, attributes[flag] === true]),
-  )
+/** What differs between the kinds of body: the Trustee-named fields and the decoded attributes. */
+interface BodyParts {
+  readonly tee: 'tdx' | 'sgx'
+  readonly initData: string
+  readonly reportData: string
+  readonly fields: Record<string, string | number>
+  readonly attributesName: 'attributes' | 'td_attributes'
+  readonly attributes: Record<string, boolean>
 }
 
-/**
- * The body claims followed by `more` (one object built once: spreading costs more than this). The
- * body's fields are those of its layout table, under Trustee's names; the hex of the whole body is
- * computed once and sliced, which is what makes claims cheap enough for every quote.
- */
+// Offsets are those of the body layouts (enclave-report.ts, td-quote-body.ts).
+function sgxParts(body: SgxQuoteBody, at: HexAt): BodyParts {
+  const configId = at(0x0c0, 64)
+  const reportData = at(0x140, 64)
+  return {
+    tee: 'sgx',
+    initData: configId,
+    reportData,
+    fields: {
+      cpu_svn: at(0x000, 16),
+      misc_select: at(0x010, 4),
+      attributes: at(0x030, 16),
+      mr_enclave: at(0x040, 32),
+      mr_signer: at(0x080, 32),
+      config_id: configId,
+      isv_prod_id: body.isvProdId,
+      isv_svn: body.isvSvn,
+      config_svn: body.configSvn,
+      isv_family_id: at(0x130, 16),
+      isv_ext_prod_id: at(0x020, 16),
+      report_data: reportData,
+    },
+    attributesName: 'attributes',
+    attributes: {
+      debug: body.attributes.debug,
+      mode64bit: body.attributes.mode64Bit,
+      kss: body.attributes.kss,
+      provision_key: body.attributes.provisionKey,
+    },
+  }
+}
+
+function tdParts(body: TdQuoteBody, at: HexAt): BodyParts {
+  const mrConfigId = at(0x0b8, 48)
+  const reportData = at(0x208, 64)
+  return {
+    tee: 'tdx',
+    initData: mrConfigId,
+    reportData,
+    fields: {
+      tcb_svn: at(0x000, 16),
+      mr_seam: at(0x010, 48),
+      mrsigner_seam: at(0x040, 48),
+      seam_attributes: at(0x070, 8),
+      td_attributes: at(0x078, 8),
+      xfam: at(0x080, 8),
+      mr_td: at(0x088, 48),
+      mr_config_id: mrConfigId,
+      mr_owner: at(0x0e8, 48),
+      mr_owner_config: at(0x118, 48),
+      rtmr_0: at(0x148, 48),
+      rtmr_1: at(0x178, 48),
+      rtmr_2: at(0x1a8, 48),
+      rtmr_3: at(0x1d8, 48),
+      report_data: reportData,
+      ...(body.kind === 'td15' ? { tee_tcb_svn2: at(0x248, 16), mr_servicetd: at(0x258, 48) } : {}),
+    },
+    attributesName: 'td_attributes',
+    attributes: {
+      debug: body.tdAttributes.debug,
+      key_locker: body.tdAttributes.keyLocker,
+      perfmon: body.tdAttributes.perfmon,
+      protection_keys: body.tdAttributes.pks,
+      septve_disable: body.tdAttributes.septVeDisable,
+    },
+  }
+}
+
+/** The body claims followed by `more` (one object built once: spreading costs more than this). */
 function bodyClaims<T extends object>(
   quote: DcapQuote,
   more: T,
 ): T & { readonly tee: 'tdx' | 'sgx'; readonly init_data: string; readonly report_data: string } {
   const body = quote.body
-  const raw = quote.rawBody
-  const text = hex(raw)
-  const fields =
-    body.kind === 'sgx'
-      ? layoutClaims(SGX_REPORT_LAYOUT, raw, text)
-      : {
-          ...layoutClaims(TD_REPORT_BODY_LAYOUT, raw, text),
-          ...(body.kind === 'td15' ? layoutClaims(TD_REPORT_BODY_15_LAYOUT, raw, text) : {}),
-        }
-  const sgx = body.kind === 'sgx'
+  const at = hexFields(quote.rawBody)
+  const parts = body.kind === 'sgx' ? sgxParts(body, at) : tdParts(body, at)
   return Object.assign(
     {
-      tee: sgx ? ('sgx' as const) : ('tdx' as const),
-      init_data: String(fields[sgx ? 'config_id' : 'mr_config_id']),
-      report_data: String(fields['report_data']),
-      quote: { header: headerClaims(quote), body: fields },
-      [sgx ? 'attributes' : 'td_attributes']:
-        body.kind === 'sgx'
-          ? flagClaims(body.attributes, SGX_ATTRIBUTE_CLAIMS)
-          : flagClaims(body.tdAttributes, TD_ATTRIBUTE_CLAIMS),
+      tee: parts.tee,
+      init_data: parts.initData,
+      report_data: parts.reportData,
+      quote: { header: headerClaims(quote), body: parts.fields },
+      [parts.attributesName]: parts.attributes,
     },
     more,
   )

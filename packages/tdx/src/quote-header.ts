@@ -7,9 +7,6 @@
  */
 import { ByteReader } from '@initguard/core'
 import { QUOTE_NAME, QuoteCursor, quoteError, requireBytes } from './parse-support.ts'
-import { DCAP_QUOTE_HEADER_LAYOUT, readLayout } from './report-layouts.ts'
-
-const H = DCAP_QUOTE_HEADER_LAYOUT
 
 /** Size of the quote header in bytes. */
 export const DCAP_QUOTE_HEADER_SIZE = 48
@@ -70,11 +67,7 @@ export interface DcapQuoteHeader {
  */
 export function readDcapQuoteHeader(reader: ByteReader, cursor: QuoteCursor): DcapQuoteHeader {
   const at = cursor.skip(DCAP_QUOTE_HEADER_SIZE, 'quote header')
-  const fields = readLayout(reader, at, DCAP_QUOTE_HEADER_LAYOUT) as Omit<
-    DcapQuoteHeader,
-    'tee' | 'raw'
-  >
-  const { version, attestationKeyType, teeType } = fields
+  const version = reader.u16leAt(at, 'version')
   if (version < 3 || version > 5) {
     throw quoteError(
       'ERR_TDX_QUOTE_VERSION',
@@ -82,20 +75,18 @@ export function readDcapQuoteHeader(reader: ByteReader, cursor: QuoteCursor): Dc
       { field: 'version', offset: at, version },
     )
   }
+  const attestationKeyType = reader.u16leAt(at + 0x02, 'attestation key type')
   if (attestationKeyType !== DCAP_ATTESTATION_KEY_ECDSA_P256) {
     throw quoteError(
       'ERR_TDX_QUOTE_KEY_TYPE',
       `attestation key type ${attestationKeyType} is not supported; only 2 (ECDSA-256 with P-256) is`,
-      {
-        field: 'attestation key type',
-        offset: at + H.attestationKeyType.offset,
-        keyType: attestationKeyType,
-      },
+      { field: 'attestation key type', offset: at + 0x02, keyType: attestationKeyType },
       {
         hint: 'Intel quoting enclaves sign with ECDSA P-256 only (key type 3, ECDSA-384, is defined but not used)',
       },
     )
   }
+  const teeType = reader.u32leAt(at + 0x04, 'TEE type')
   const tee =
     teeType === DCAP_TEE_TYPE_SGX ? 'sgx' : teeType === DCAP_TEE_TYPE_TDX ? 'tdx' : undefined
   if (tee === undefined || (version === 3 && tee !== 'sgx')) {
@@ -104,10 +95,20 @@ export function readDcapQuoteHeader(reader: ByteReader, cursor: QuoteCursor): Dc
       tee === undefined
         ? `TEE type 0x${teeType.toString(16)} is not supported; 0x00 (SGX) and 0x81 (TDX) are`
         : 'a version 3 quote must be an SGX quote (TEE type 0x00); TDX quotes are version 4 or 5',
-      { field: 'TEE type', offset: at + H.teeType.offset, teeType, version },
+      { field: 'TEE type', offset: at + 0x04, teeType, version },
     )
   }
-  return { ...fields, tee, raw: reader.bytesAt(at, DCAP_QUOTE_HEADER_SIZE, 'quote header') }
+  return {
+    version,
+    attestationKeyType,
+    teeType,
+    tee,
+    qeSvn: reader.u16leAt(at + 0x08, 'QE SVN'),
+    pceSvn: reader.u16leAt(at + 0x0a, 'PCE SVN'),
+    qeVendorId: reader.bytesAt(at + 0x0c, 16, 'QE vendor ID').slice(),
+    userData: reader.bytesAt(at + 0x1c, 20, 'user data').slice(),
+    raw: reader.bytesAt(at, DCAP_QUOTE_HEADER_SIZE, 'quote header'),
+  }
 }
 
 /**

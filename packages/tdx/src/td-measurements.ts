@@ -6,7 +6,6 @@
  * @module
  */
 import type { ByteReader } from '@initguard/core'
-import { readLayout, TD_MEASUREMENTS_LAYOUT } from './report-layouts.ts'
 
 /** The TD's measurement registers (layout offsets are in the structure that holds them). */
 export interface TdMeasurements {
@@ -29,5 +28,16 @@ export interface TdMeasurements {
  * @internal shared by the TD report body and TDREPORT parsers.
  */
 export function readTdMeasurements(reader: ByteReader, offset: number): TdMeasurements {
-  return readLayout(reader, offset, TD_MEASUREMENTS_LAYOUT) as TdMeasurements
+  return {
+    mrTd: reader.copyAt(offset + 0x000, 48, 'MRTD'),
+    mrConfigId: reader.copyAt(offset + 0x030, 48, 'MRCONFIGID'),
+    mrOwner: reader.copyAt(offset + 0x060, 48, 'MROWNER'),
+    mrOwnerConfig: reader.copyAt(offset + 0x090, 48, 'MROWNERCONFIG'),
+    rtmrs: [
+      reader.copyAt(offset + 0x0c0, 48, 'RTMR0'),
+      reader.copyAt(offset + 0x0f0, 48, 'RTMR1'),
+      reader.copyAt(offset + 0x120, 48, 'RTMR2'),
+      reader.copyAt(offset + 0x150, 48, 'RTMR3'),
+    ],
+  }
 }

@@ -10,8 +10,7 @@ import { ByteReader, MalformedInputError, UsageError } from '@initguard/core'
 import { decodeTdAttributes, decodeXsaveFeatures } from './attributes.ts'
 import type { TdAttributes, XsaveFeatures } from './attributes.ts'
 import { requireBytes } from './parse-support.ts'
-import type { TdMeasurements } from './td-measurements.ts'
-import { readLayout, TD_REPORT_BODY_15_LAYOUT, TD_REPORT_BODY_LAYOUT } from './report-layouts.ts'
+import { readTdMeasurements, type TdMeasurements } from './td-measurements.ts'
 
 /** Size of a TDX 1.0 TD report body in bytes. */
 export const TD_REPORT_BODY_10_SIZE = 584
@@ -83,12 +82,6 @@ export interface TdQuoteBody15 extends TdQuoteBodyFields {
 /** A TD report body of either version, told apart by `kind`. */
 export type TdQuoteBody = TdQuoteBody10 | TdQuoteBody15
 
-/** The fields as stored: TDATTRIBUTES and XFAM raw. */
-type StoredTdQuoteBodyFields = Omit<TdQuoteBodyFields, 'tdAttributes' | 'xfam'> & {
-  readonly tdAttributes: bigint
-  readonly xfam: bigint
-}
-
 /**
  * Read a TD report body of the given kind at `base` (the caller has checked the bytes are there).
  *
@@ -99,18 +92,24 @@ export function readTdQuoteBody(
   base: number,
   kind: TdQuoteBodyKind,
 ): TdQuoteBody {
-  const stored = readLayout(reader, base, TD_REPORT_BODY_LAYOUT) as StoredTdQuoteBodyFields
   const fields: TdQuoteBodyFields = {
-    ...stored,
-    tdAttributes: decodeTdAttributes(stored.tdAttributes),
-    xfam: decodeXsaveFeatures(stored.xfam),
+    teeTcbSvn: reader.copyAt(base + 0x000, 16, 'TEE_TCB_SVN'),
+    mrSeam: reader.copyAt(base + 0x010, 48, 'MRSEAM'),
+    mrSignerSeam: reader.copyAt(base + 0x040, 48, 'MRSIGNERSEAM'),
+    seamAttributes: reader.u64leAt(base + 0x070, 'SEAMATTRIBUTES'),
+    tdAttributes: decodeTdAttributes(reader.u64leAt(base + 0x078, 'TDATTRIBUTES')),
+    xfam: decodeXsaveFeatures(reader.u64leAt(base + 0x080, 'XFAM')),
+    ...readTdMeasurements(reader, base + 0x088),
+    reportData: reader.copyAt(base + 0x208, 64, 'REPORTDATA'),
   }
-  if (kind === 'td10') return { kind, ...fields }
-  const added = readLayout(reader, base, TD_REPORT_BODY_15_LAYOUT) as Omit<
-    TdQuoteBody15,
-    keyof TdQuoteBodyFields | 'kind'
-  >
-  return { kind, ...fields, ...added }
+  return kind === 'td10'
+    ? { kind, ...fields }
+    : {
+        kind,
+        ...fields,
+        teeTcbSvn2: reader.copyAt(base + 0x248, 16, 'TEE_TCB_SVN_2'),
+        mrServiceTd: reader.copyAt(base + 0x258, 48, 'MRSERVICETD'),
+      }
 }
 
 /**
