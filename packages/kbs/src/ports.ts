@@ -101,34 +101,74 @@ export interface AuditLog {
   list(query: { readonly afterId?: number; readonly limit: number }): Promise<readonly AuditEntry[]>
 }
 
-/** An RCAR session. The challenge nonce is single use: `/attest` consumes it whatever happens. */
-export interface SessionRecord {
-  /** 32 lowercase hex characters (a UUIDv4 without dashes, as Trustee's cookie). */
+/**
+ * An RCAR challenge as `/auth` hands it out. Nothing is stored: the `kbs-session-id` cookie
+ * carries it, authenticated under the master key (`storage/rcar-challenge.ts`), so any replica
+ * sharing that key can check it; the nonce is derived from the cookie's body.
+ */
+export interface RcarChallenge {
+  /** 32 lowercase hex characters (16 random bytes): the session id, once one is stored. */
   readonly id: string
   readonly tee: KbsTee
   /** The challenge nonce, base64 (44 characters). */
   readonly nonce: string
   readonly expiresAt: Date
+}
+
+/** A new challenge and the cookie value that carries it. */
+export interface IssuedChallenge extends RcarChallenge {
+  /** The `kbs-session-id` value: opaque lowercase hex. */
+  readonly cookie: string
+}
+
+/**
+ * An RCAR session as stored: written once, by the `/attest` that used its challenge. Its
+ * `expiresAt` is the challenge's (a cookie-carried session ends when its challenge would have, as
+ * Trustee's; a Bearer token lives to its own `exp`).
+ */
+export interface SessionRecord extends RcarChallenge {
+  /**
+   * `attested` (a token was issued) or `consumed` (the challenge was burnt by a refusal).
+   * `authed` is no longer written: `/auth` stores nothing since challenges are stateless; rows
+   * in it can only come from an earlier version of the KBS, and no state but `attested` is
+   * worth anything to `/resource`.
+   */
   readonly state: 'authed' | 'consumed' | 'attested'
   /** Set once attested. */
   readonly token?: string
 }
 
-/** RCAR sessions, shared by every replica that uses the same database. */
+/**
+ * RCAR sessions, shared by every replica that uses the same database and master key. A challenge
+ * is single use: the one write at the end of `/attest` ({@link SessionStore.recordAttested} or
+ * {@link SessionStore.recordRefused}) inserts the session row, and only one insert of an id can
+ * succeed, whichever replica runs it.
+ */
 export interface SessionStore {
-  create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void>
+  /** A new challenge for `tee`, valid until `expiresAt`. Writes nothing. */
+  issueChallenge(tee: KbsTee, expiresAt: Date): IssuedChallenge
+  /**
+   * The challenge a `kbs-session-id` value carries, or `undefined` when it is not one this KBS
+   * (this master key) made, in any byte. Reads nothing; expiry is the caller's to check.
+   */
+  openChallenge(cookie: string): RcarChallenge | undefined
+  /**
+   * Uses `challenge`: stores the session `attested` with `token`, and appends `issued` to the audit
+   * log, as one atomic write (one round trip on PostgreSQL). `false`, and nothing written, when the
+   * challenge was already used (a replay, or a concurrent `/attest` on any replica won).
+   */
+  recordAttested(challenge: RcarChallenge, token: string, issued: AuditEntryInput): Promise<boolean>
+  /**
+   * Burns `challenge` after a refusal: stores the session `consumed` and appends `denied`, as one
+   * atomic write. `false`, and nothing written, when the challenge was already used.
+   */
+  recordRefused(challenge: RcarChallenge, denied: AuditEntryInput): Promise<boolean>
   get(id: string): Promise<SessionRecord | undefined>
   /**
-   * Atomically moves an `authed` session whose `expiresAt` is after `now` to `consumed` and
-   * returns it; `undefined` when it is unknown, expired or already consumed (replay).
+   * Removes sessions whose `expiresAt` is more than the retention grace before `now` (see
+   * `SESSION_RETENTION_GRACE_MS`); returns how many. The grace keeps a used challenge's row past
+   * its expiry, so a replica whose clock runs behind the sweeping one's still finds it used.
    */
-  consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined>
-  /**
-   * Records the token of a consumed session and appends `issued` to the audit log, as one atomic
-   * write: neither happens without the other.
-   */
-  markAttested(id: string, token: string, issued: AuditEntryInput): Promise<void>
-  /** Removes sessions expired before `now`; returns how many. */
   deleteExpired(now: Date): Promise<number>
 }
 

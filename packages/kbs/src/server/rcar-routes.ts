@@ -1,20 +1,21 @@
 /**
  * The RCAR routes: `POST /kbs/v0/auth`, `POST /kbs/v0/attest`, `GET /kbs/v0/resource/<path>`.
  *
- * The challenge is single use: `/attest` consumes it before anything else, so a replay, a second
- * try with the same nonce, or an expired challenge is refused (401) and the client starts over at
- * `/auth`. Every refusal and every release is audited.
+ * `/auth` writes nothing: the challenge is carried by its authenticated cookie. It is single use
+ * all the same (`rcar-attest.ts`): a replay, a second try with the same nonce, or an expired
+ * challenge is refused (401) and the client starts over at `/auth`. Every refusal and every release
+ * is audited.
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { constantTimeEqual, isInitguardError } from '@initguard/core'
-import { KBS_PROTOCOL_VERSION, type KbsAttestation } from '@initguard/kbs-protocol'
+import { isInitguardError } from '@initguard/core'
+import { KBS_PROTOCOL_VERSION } from '@initguard/kbs-protocol'
 import type { VerifiedToken } from '../ports.ts'
 import { problem, type KbsProblem } from './errors.ts'
 import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
-import { sessionCookie, sessionIdFromCookie } from './session-cookie.ts'
+import { attest } from './rcar-attest.ts'
+import { sessionCookie, sessionCookieOf } from './session-cookie.ts'
 
 const SUPPORTED_TEES = ['snp', 'tdx', 'sgx']
 const BAD_RESOURCE_PATH = problem(
@@ -44,8 +45,6 @@ function refuseRequestEarly(body: unknown): KbsProblem | undefined {
   return undefined
 }
 
-const hex = (bytes: Buffer): string => bytes.toString('hex')
-
 /** Register the RCAR routes; each carries the rate limit. */
 export function registerRcarRoutes(
   app: FastifyInstance,
@@ -67,15 +66,12 @@ export function registerRcarRoutes(
       metrics.authErrors.inc()
       throw error
     }
-    const now = context.clock()
-    const id = hex(randomBytes(16))
-    const nonce = randomBytes(32).toString('base64')
-    const expiresAt = new Date(now.getTime() + context.nonceTtlMs)
-    await store.sessions.create({ id, tee, nonce, expiresAt })
+    const expiresAt = new Date(context.clock().getTime() + context.nonceTtlMs)
+    const challenge = store.sessions.issueChallenge(tee, expiresAt)
     metrics.authSuccesses.inc()
     return reply
-      .header('set-cookie', sessionCookie(id, expiresAt, context.secureCookie))
-      .send({ nonce, 'extra-params': '' })
+      .header('set-cookie', sessionCookie(challenge.cookie, expiresAt, context.secureCookie))
+      .send({ nonce: challenge.nonce, 'extra-params': '' })
   })
 
   app.post('/kbs/v0/attest', { config: { rateLimit } }, async (request, reply) =>
@@ -86,132 +82,6 @@ export function registerRcarRoutes(
   app.get('/kbs/v0/resource/:repo/:type/:tag', { config: { rateLimit } }, async (request, reply) =>
     release(context, request, reply),
   )
-}
-
-async function attest(
-  context: KbsRouteContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  const { metrics, store } = context
-  metrics.attestationRequests.inc()
-  const refuse = async (
-    p: KbsProblem,
-    reason: string,
-    tee?: string,
-    extra: Record<string, unknown> = {},
-  ): Promise<FastifyReply> => {
-    metrics.attestationFailures.inc({ tee_type: tee ?? 'unknown' })
-    await audit(context, {
-      action: 'attest',
-      outcome: 'denied',
-      reason,
-      detail: p.detail,
-      ...(tee === undefined ? {} : { tee: tee as 'snp' }),
-      ...extra,
-    })
-    return sendProblem(reply, p)
-  }
-  const id = sessionIdFromCookie(request.headers.cookie)
-  if (id === undefined)
-    return refuse(
-      problem(
-        401,
-        'AttestationError',
-        'no kbs-session-id cookie: start with POST /kbs/v0/auth and send the cookie it sets',
-      ),
-      'ERR_KBS_SESSION_MISSING',
-    )
-  const now = context.clock()
-  const session = await store.sessions.consumeChallenge(id, now)
-  if (session === undefined) {
-    const known = await store.sessions.get(id)
-    const [reason, detail] =
-      known === undefined
-        ? ['ERR_KBS_SESSION_UNKNOWN', 'unknown session; start a new handshake with /kbs/v0/auth']
-        : known.expiresAt.getTime() <= now.getTime()
-          ? [
-              'ERR_KBS_CHALLENGE_EXPIRED',
-              'the challenge has expired; start a new handshake with /kbs/v0/auth',
-            ]
-          : [
-              'ERR_KBS_CHALLENGE_USED',
-              'challenge already used; start a new handshake with /kbs/v0/auth',
-            ]
-    return refuse(problem(401, 'AttestationError', detail), reason, known?.tee)
-  }
-  let message: KbsAttestation
-  try {
-    message = context.protocol.parseKbsAttestation(request.body)
-  } catch (error) {
-    if (!isInitguardError(error)) throw error
-    return refuse(
-      problem(400, 'SerdeError', `malformed attestation: ${error.message}`),
-      error.code,
-      session.tee,
-    )
-  }
-  const enc = new TextEncoder()
-  if (!constantTimeEqual(enc.encode(message['runtime-data'].nonce), enc.encode(session.nonce)))
-    return refuse(
-      problem(
-        401,
-        'AttestationError',
-        "runtime-data.nonce is not this session's challenge; bind the evidence to the nonce /kbs/v0/auth returned",
-      ),
-      'ERR_KBS_NONCE_MISMATCH',
-      session.tee,
-    )
-  const teePubkey = message['runtime-data']['tee-pubkey']
-  const initData = message['init-data']
-  const appraisal = context.appraiser.appraise({
-    tee: session.tee,
-    nonce: session.nonce,
-    teePubkey,
-    ...(initData === undefined ? {} : { initData }),
-    primaryEvidence: message['tee-evidence'].primary_evidence,
-    additionalEvidence: message['tee-evidence'].additional_evidence,
-    now,
-  })
-  let outcome: Awaited<typeof appraisal>
-  try {
-    outcome = await appraisal
-  } catch (error) {
-    // Collateral out of reach (503) or a bug (500): still a denial the audit log must show.
-    metrics.attestationFailures.inc({ tee_type: session.tee })
-    await audit(context, {
-      action: 'attest',
-      outcome: 'denied',
-      reason: isInitguardError(error) ? error.code : 'ERR_INTERNAL',
-      detail: 'the evidence could not be appraised',
-      tee: session.tee,
-    })
-    throw error
-  }
-  if (!outcome.accepted) {
-    const variant = outcome.status === 403 ? 'PolicyDeny' : 'AttestationError'
-    if (outcome.status === 403) metrics.policyViolations.inc()
-    // The audit keeps the full detail; the guest gets the one meant for it.
-    const told = problem(outcome.status, variant, outcome.clientDetail ?? outcome.detail)
-    return refuse(told, outcome.code, session.tee, {
-      detail: outcome.detail,
-      simulated: outcome.simulated,
-      ...(outcome.evidenceDigest === undefined ? {} : { evidenceDigest: outcome.evidenceDigest }),
-    })
-  }
-  const token = await context.tokens.issue(outcome, teePubkey, now)
-  // The token is recorded and the issue audited in one atomic write, before the guest gets it.
-  await store.sessions.markAttested(session.id, token, {
-    at: context.clock(),
-    action: 'attest',
-    outcome: 'issued',
-    workload: outcome.workload.name,
-    tee: outcome.tee,
-    evidenceDigest: outcome.evidenceDigest,
-    simulated: outcome.simulated,
-  })
-  metrics.attestationSuccesses.inc({ tee_type: outcome.tee })
-  return reply.send({ token })
 }
 
 /** The token of this request: `Authorization: Bearer`, else the attested session's. */
@@ -231,8 +101,17 @@ async function tokenOf(
         'the Authorization header is not "Bearer <attestation token>"',
       )
   } else {
-    const id = sessionIdFromCookie(request.headers.cookie)
-    const session = id === undefined ? undefined : await context.store.sessions.get(id)
+    // The cookie is checked, and its expiry, before the one read that fetches its token.
+    const { sessions } = context.store
+    const cookie = sessionCookieOf(request.headers.cookie)
+    const challenge =
+      cookie.present && cookie.value !== undefined
+        ? sessions.openChallenge(cookie.value)
+        : undefined
+    const session =
+      challenge === undefined || challenge.expiresAt.getTime() <= now.getTime()
+        ? undefined
+        : await sessions.get(challenge.id)
     if (
       session?.state !== 'attested' ||
       session.token === undefined ||

@@ -229,6 +229,51 @@ describe('raw protocol abuse', () => {
     expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_CHALLENGE_USED' })
   })
 
+  it('the same challenge twice at once: exactly one token, the other 401 used', async () => {
+    const { cookie, nonce } = await auth()
+    const both = await Promise.all([attest(cookie, nonce), attest(cookie, nonce)])
+    expect(both.map((answer) => answer.status).sort()).toEqual([200, 401])
+    expect(both.filter((answer) => 'token' in answer.body)).toHaveLength(1)
+    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_CHALLENGE_USED' })
+  })
+
+  it('a refusal burns the challenge: the right evidence afterwards is refused as used', async () => {
+    const { cookie, nonce } = await auth()
+    expect((await attest(cookie, randomBytes(32).toString('base64'))).status).toBe(401)
+    const retried = await attest(cookie, nonce)
+    expect(retried.status).toBe(401)
+    expect(retried.body).not.toHaveProperty('token')
+    expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_CHALLENGE_USED' })
+  })
+
+  it('a cookie with any field altered (version, id, expiry, TEE, MAC): 401 unknown session', async () => {
+    const { cookie, nonce } = await auth()
+    const value = cookie.slice('kbs-session-id='.length)
+    expect(value).toHaveLength(116)
+    // One hex digit in each field: version 0–1, id 2–33, expiry 34–49, TEE 50–51, MAC 52–115.
+    for (const at of [1, 2, 33, 40, 49, 51, 52, 115]) {
+      const digit = ((parseInt(value[at] ?? '0', 16) + 1) % 16).toString(16)
+      const forged = `kbs-session-id=${value.slice(0, at)}${digit}${value.slice(at + 1)}`
+      const answer = await attest(forged, nonce)
+      expect(answer.status).toBe(401)
+      expect(String(answer.body['detail'])).toMatch(/unknown session/)
+      expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_SESSION_UNKNOWN' })
+    }
+    // None of that used the challenge.
+    expect((await attest(cookie, nonce)).status).toBe(200)
+  })
+
+  it('a cookie made under another master key (another KBS): 401 unknown session', async () => {
+    const { RcarChallengeCodec } = await import('../storage/rcar-challenge.ts')
+    const foreign = new RcarChallengeCodec(new Uint8Array(randomBytes(32))).issue(
+      'snp',
+      new Date(kbs.now().getTime() + 60_000),
+    )
+    const answer = await attest(`kbs-session-id=${foreign.cookie}`, foreign.nonce)
+    expect(answer.status).toBe(401)
+    expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_SESSION_UNKNOWN' })
+  })
+
   it('a made-up nonce: 401', async () => {
     const { cookie } = await auth()
     const made = randomBytes(32).toString('base64')

@@ -3,6 +3,7 @@
  * identity, real HTTPS on loopback) that trusts a real TEE simulator, with a clock the test moves,
  * an admin key, and simulated guests that attest with the real protocol client.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,9 +91,18 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
   )
 }
 
-/** Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http. */
+/**
+ * Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http;
+ * `database` a `postgres://` URL (with a random master key) instead of SQLite; `config` more of
+ * the config file.
+ */
 export async function startTestKbs(
-  options: { readonly insecureHttp?: boolean; readonly closeGraceMs?: number } = {},
+  options: {
+    readonly insecureHttp?: boolean
+    readonly closeGraceMs?: number
+    readonly database?: string
+    readonly config?: Readonly<Record<string, unknown>>
+  } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
   const { simulator } = await initSimulator(join(root, 'sim'))
@@ -108,14 +118,19 @@ export async function startTestKbs(
       adminPublicKey: [adminPub],
       trustSim: simulator.dir,
       ...(options.insecureHttp === true ? { insecureHttp: true } : {}),
+      ...(options.database === undefined ? {} : { database: options.database }),
     },
     // The tests run handshakes back to back from one address; the limit has its own test.
-    { document: { 'rate-limit': { max: 100_000 } }, path: 'kbs-test.toml' },
+    {
+      document: { 'rate-limit': { max: 100_000 }, ...options.config },
+      path: 'kbs-test.toml',
+    },
   )
   const kbs = await startKbs(config, {
     online: false,
     logger: { level: 'silent' },
     clock: now,
+    ...(options.database === undefined ? {} : { masterKeyEnv: randomBytes(32).toString('base64') }),
     ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
   })
   const certPem = kbs.tls?.certPem

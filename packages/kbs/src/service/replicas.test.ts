@@ -131,7 +131,7 @@ const loadWith = (tag: string): ReturnType<typeof startLoad> =>
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A request's status, `Retry-After` and body, and how long it took; `undefined` status: no answer. */
-async function probe(url: string, body?: unknown) {
+async function probe(url: string, body?: unknown, cookie?: string) {
   const started = Date.now()
   const answer = await set
     .fetch(url, {
@@ -139,16 +139,20 @@ async function probe(url: string, body?: unknown) {
       ...(body === undefined
         ? {}
         : {
-            headers: { 'content-type': 'application/json' },
+            headers: {
+              'content-type': 'application/json',
+              ...(cookie === undefined ? {} : { cookie }),
+            },
             body: new TextEncoder().encode(JSON.stringify(body)),
           }),
     })
     .then(async (response) => ({
       status: response.status,
       retryAfter: response.headers.get('retry-after'),
+      cookie: response.headers.getSetCookie()[0]?.split(';')[0],
       json: await response.json(),
     }))
-    .catch(() => ({ status: undefined, retryAfter: null, json: undefined }))
+    .catch(() => ({ status: undefined, retryAfter: null, cookie: undefined, json: undefined }))
   return { ...answer, ms: Date.now() - started }
 }
 
@@ -191,19 +195,23 @@ describe('three KBS replicas on one PostgreSQL', () => {
     await pause(2000)
     await cluster.stopServer()
     await pause(300)
-    for (const replica of set.replicas) {
+    for (const [index, replica] of set.replicas.entries()) {
       const ready = await probe(`${replica.url}/readyz`)
       expect([ready.status, ready.retryAfter]).toEqual([503, '1'])
+      // /auth needs no database (the challenge is in its cookie); /attest, on another replica, does.
       const auth = await probe(`${replica.url}/kbs/v0/auth`, {
         version: '0.4.0',
         tee: 'snp',
         'extra-params': '',
       })
-      expect([auth.status, auth.retryAfter]).toEqual([503, '1'])
-      expect(auth.json).toMatchObject({
+      expect(auth.status).toBe(200)
+      const next = set.replicas[(index + 1) % set.replicas.length] ?? replica
+      const attest = await probe(`${next.url}/kbs/v0/attest`, {}, auth.cookie)
+      expect([attest.status, attest.retryAfter]).toEqual([503, '1'])
+      expect(attest.json).toMatchObject({
         type: expect.stringMatching(/ServiceUnavailable$/) as unknown,
       })
-      expect(auth.ms).toBeLessThan(3000)
+      expect(attest.ms).toBeLessThan(3000)
     }
     await pause(1500)
     await cluster.startServer()

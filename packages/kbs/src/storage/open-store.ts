@@ -17,6 +17,7 @@ import { ensureDataDir } from './master-key.ts'
 import { migrateToLatest } from './migrate.ts'
 import type { AppliedMigrations } from './migrate.ts'
 import { kbsMigrations } from './migrations/index.ts'
+import { RcarChallengeCodec } from './rcar-challenge.ts'
 import { SqlResourceStore } from './resource-store.ts'
 import type { KbsDatabase } from './schema.ts'
 import { SqlSessionStore } from './session-store.ts'
@@ -91,7 +92,11 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
       resources: new SqlResourceStore(db, envelope, connection.executor),
       workloads: new SqlWorkloadStore(db, connection.executor, new WorkloadMac(options.masterKey)),
       audit: new SqlAuditLog(db, connection.executor),
-      sessions: new SqlSessionStore(db, connection.executor),
+      sessions: new SqlSessionStore(
+        db,
+        connection.executor,
+        new RcarChallengeCodec(options.masterKey),
+      ),
       signingKeys: new SqlSigningKeyStore(db, envelope),
       location,
       kind: connection.kind,

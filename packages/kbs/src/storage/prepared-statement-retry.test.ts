@@ -17,28 +17,27 @@ describe('prepared statements on PostgreSQL', () => {
     const { kind, url } = fresh.database as { kind: 'postgres'; url: string }
     expect(kind).toBe('postgres')
     const store = await openTestStore({ ...fresh, masterKey: randomMasterKey() })
-    const session = {
-      id: 's1',
-      tee: 'snp' as const,
-      nonce: 'n',
-      expiresAt: new Date(at.getTime() + 60_000),
-    }
+    const challenge = store.sessions.issueChallenge('snp', new Date(at.getTime() + 60_000))
     // Prepared on the pool's connections before the migration.
     await store.audit.append({ at, action: 'admin', outcome: 'changed' })
     await store.workloads.put('web', { v: 1 }, at)
     await store.workloads.get('web')
     await store.workloads.list()
-    await store.sessions.create(session)
-    await store.sessions.get('s1')
+    await store.sessions.recordAttested(challenge, 't', { at, action: 'attest', outcome: 'issued' })
+    await store.sessions.get(challenge.id)
     const other = new pg.Client({ connectionString: url })
     await other.connect()
     for (const table of ['audit_entry', 'workload_version', 'rcar_session', 'resource'])
       await other.query(`ALTER TABLE ${table} ADD COLUMN extra_from_newer_replica text`)
     await other.end()
-    expect((await store.audit.append({ at, action: 'admin', outcome: 'changed' })).id).toBe(2)
+    expect((await store.audit.append({ at, action: 'admin', outcome: 'changed' })).id).toBe(3)
     expect((await store.workloads.get('web'))?.version).toBe(1)
     expect(await store.workloads.list()).toHaveLength(1)
-    expect((await store.sessions.get('s1'))?.nonce).toBe('n')
+    expect((await store.sessions.get(challenge.id))?.nonce).toBe(challenge.nonce)
+    const next = store.sessions.issueChallenge('snp', new Date(at.getTime() + 60_000))
+    expect(
+      await store.sessions.recordRefused(next, { at, action: 'attest', outcome: 'denied' }),
+    ).toBe(true)
   })
 
   it('prepares a statement again under a new name when PostgreSQL refuses the old one', async () => {

@@ -1,106 +1,172 @@
-import { describe, expect, it } from 'vitest'
-import { rejectedCode } from '@initguard/testkit'
-import { STORE_ENGINES, testDatabases } from './store-test-support.ts'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { AuditEntryInput } from '../ports.ts'
+import { connectSqlite, type DialectConnection } from './dialect.ts'
+import { connectPostgres } from './dialect-postgres.ts'
+import type { RawExecutor } from './hot-statement.ts'
+import { RcarChallengeCodec } from './rcar-challenge.ts'
+import { SESSION_RETENTION_GRACE_MS, SqlSessionStore } from './session-store.ts'
+import {
+  STORE_ENGINES,
+  openTestStore,
+  randomMasterKey,
+  testDatabases,
+  type TestDatabase,
+} from './store-test-support.ts'
 
 const now = new Date('2026-12-01T10:00:00.000Z')
 const later = (seconds: number): Date => new Date(now.getTime() + seconds * 1000)
-const issued = (workload: string) => ({
+const issued = (workload: string): AuditEntryInput => ({
   at: now,
-  action: 'attest' as const,
-  outcome: 'issued' as const,
+  action: 'attest',
+  outcome: 'issued',
   workload,
-  tee: 'snp' as const,
+  tee: 'snp',
 })
-const session = (id: string, expiresAt = later(300)) => ({
-  id,
-  tee: 'snp' as const,
-  nonce: 'n'.repeat(43) + '=',
-  expiresAt,
+const denied = (reason: string): AuditEntryInput => ({
+  at: now,
+  action: 'attest',
+  outcome: 'denied',
+  reason,
+  tee: 'tdx',
 })
+
+/** The store's executor, counting the statements it runs (a transaction counts once). */
+function counting(executor: RawExecutor): { readonly executor: RawExecutor; count(): number } {
+  let statements = 0
+  const { atomic } = executor
+  return {
+    count: () => statements,
+    executor: {
+      execute(sql, values) {
+        statements += 1
+        return executor.execute(sql, values)
+      },
+      ...(atomic === undefined
+        ? {}
+        : {
+            atomic: {
+              run(work) {
+                statements += 1
+                return atomic.run(work)
+              },
+            },
+          }),
+    },
+  }
+}
 
 describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
   const databases = testDatabases(engine)
 
-  it('creates an authed session, consumes its challenge once, records the token', async () => {
+  it('stores nothing for a challenge; stores the attested session and its audit entry once', async () => {
     const { sessions, audit } = await databases.open()
-    await sessions.create(session('a'.repeat(32)))
-    expect(await sessions.get('a'.repeat(32))).toEqual({
-      ...session('a'.repeat(32)),
-      state: 'authed',
+    const challenge = sessions.issueChallenge('snp', later(300))
+    expect(sessions.openChallenge(challenge.cookie)).toEqual({
+      id: challenge.id,
+      tee: 'snp',
+      nonce: challenge.nonce,
+      expiresAt: later(300),
     })
-    const consumed = await sessions.consumeChallenge('a'.repeat(32), later(10))
-    expect(consumed?.state).toBe('consumed')
-    expect(consumed?.nonce).toBe(session('x').nonce)
-    expect(await sessions.consumeChallenge('a'.repeat(32), later(11))).toBeUndefined()
-    await sessions.markAttested('a'.repeat(32), 'the.token.here', issued('w'))
-    expect(await sessions.get('a'.repeat(32))).toMatchObject({
+    expect(await sessions.get(challenge.id)).toBeUndefined()
+    expect(await sessions.recordAttested(challenge, 'the.token.here', issued('w'))).toBe(true)
+    expect(await sessions.get(challenge.id)).toEqual({
+      id: challenge.id,
+      tee: 'snp',
+      nonce: challenge.nonce,
+      expiresAt: later(300),
       state: 'attested',
       token: 'the.token.here',
     })
+    // Used: neither a second token nor a refusal writes anything, the audit log included.
+    expect(await sessions.recordAttested(challenge, 'another.token', issued('x'))).toBe(false)
+    expect(await sessions.recordRefused(challenge, denied('ERR_X'))).toBe(false)
+    expect((await sessions.get(challenge.id))?.token).toBe('the.token.here')
     expect(await audit.list({ limit: 10 })).toEqual([
       { id: 1, ...issued('w'), at: now.toISOString() },
     ])
-    expect(await sessions.consumeChallenge('a'.repeat(32), later(12))).toBeUndefined()
   })
 
-  it('does not consume an unknown or expired challenge', async () => {
-    const { sessions } = await databases.open()
-    expect(await sessions.consumeChallenge('f'.repeat(32), now)).toBeUndefined()
-    await sessions.create(session('b'.repeat(32), later(60)))
-    expect(await sessions.consumeChallenge('b'.repeat(32), later(60))).toBeUndefined()
-    expect(await sessions.consumeChallenge('b'.repeat(32), later(61))).toBeUndefined()
-    expect((await sessions.get('b'.repeat(32)))?.state).toBe('authed')
+  it('a refusal burns the challenge: no token can be recorded for it afterwards', async () => {
+    const { sessions, audit } = await databases.open()
+    const challenge = sessions.issueChallenge('tdx', later(300))
+    expect(await sessions.recordRefused(challenge, denied('ERR_KBS_NONCE_MISMATCH'))).toBe(true)
+    expect(await sessions.get(challenge.id)).toMatchObject({ state: 'consumed', tee: 'tdx' })
+    expect(await sessions.recordAttested(challenge, 't', issued('w'))).toBe(false)
+    expect((await sessions.get(challenge.id))?.token).toBeUndefined()
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.reason)).toEqual([
+      'ERR_KBS_NONCE_MISMATCH',
+    ])
   })
 
-  it('gives exactly one of two concurrent /attest calls (two handles) the challenge', async () => {
+  it('of two concurrent uses on two handles (two replicas), exactly one records', async () => {
     const { first, second } = await databases.twoHandles()
     for (let round = 0; round < 20; round++) {
-      const id = round.toString(16).padStart(32, '0')
-      await first.sessions.create(session(id))
+      // Made on one replica, opened on the other: they share the master key.
+      const made = first.sessions.issueChallenge('snp', later(300))
+      const opened = second.sessions.openChallenge(made.cookie)
+      expect(opened).toBeDefined()
+      if (opened === undefined) return
       const results = await Promise.all([
-        first.sessions.consumeChallenge(id, later(1)),
-        second.sessions.consumeChallenge(id, later(1)),
+        first.sessions.recordAttested(made, `token-a-${String(round)}`, issued('a')),
+        round % 2 === 0
+          ? second.sessions.recordAttested(opened, `token-b-${String(round)}`, issued('b'))
+          : second.sessions.recordRefused(opened, denied('ERR_KBS_NONCE_MISMATCH')),
       ])
-      expect(results.filter((r) => r !== undefined)).toHaveLength(1)
+      expect(results.filter(Boolean)).toHaveLength(1)
     }
+    expect(await first.audit.list({ limit: 100 })).toHaveLength(20)
   })
 
-  it('refuses a token for a session whose challenge was not consumed, and audits nothing', async () => {
-    const { sessions, audit } = await databases.open()
-    await sessions.create(session('c'.repeat(32)))
-    expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 't', issued('w')))).toBe(
-      'ERR_KBS_SESSION_STATE',
-    )
-    expect(await rejectedCode(sessions.markAttested('d'.repeat(32), 't', issued('w')))).toBe(
-      'ERR_KBS_SESSION_STATE',
-    )
-    await sessions.consumeChallenge('c'.repeat(32), later(1))
-    await sessions.markAttested('c'.repeat(32), 't', issued('w'))
-    expect(await rejectedCode(sessions.markAttested('c'.repeat(32), 'u', issued('x')))).toBe(
-      'ERR_KBS_SESSION_STATE',
-    )
-    expect((await sessions.get('c'.repeat(32)))?.token).toBe('t')
-    expect((await audit.list({ limit: 10 })).map((entry) => entry.workload)).toEqual(['w'])
+  it('does not open a challenge made under another master key', async () => {
+    const one = await databases.open()
+    const other = await databases.open()
+    const challenge = one.sessions.issueChallenge('snp', later(300))
+    expect(other.sessions.openChallenge(challenge.cookie)).toBeUndefined()
+    expect(one.sessions.openChallenge(challenge.cookie)).toBeDefined()
   })
 
-  it('refuses to create a session over an existing id', async () => {
+  it('deletes sessions only once they are expired by more than the retention grace', async () => {
     const { sessions } = await databases.open()
-    await sessions.create(session('e'.repeat(32)))
-    await sessions.consumeChallenge('e'.repeat(32), later(1))
-    expect(await rejectedCode(sessions.create(session('e'.repeat(32))))).toBe(
-      'ERR_KBS_SESSION_EXISTS',
-    )
-    expect((await sessions.get('e'.repeat(32)))?.state).toBe('consumed')
+    const grace = SESSION_RETENTION_GRACE_MS / 1000
+    const ids: string[] = []
+    for (const expiry of [10, 20, 30]) {
+      const challenge = sessions.issueChallenge('snp', later(expiry))
+      await sessions.recordRefused(challenge, denied('ERR_X'))
+      ids.push(challenge.id)
+    }
+    expect(await sessions.deleteExpired(later(25))).toBe(0)
+    expect(await sessions.deleteExpired(later(20 + grace))).toBe(1)
+    expect(await sessions.get(ids[0] ?? '')).toBeUndefined()
+    expect(await sessions.get(ids[1] ?? '')).toBeDefined()
+    expect(await sessions.deleteExpired(later(31 + grace))).toBe(2)
   })
 
-  it('deletes only expired sessions', async () => {
-    const { sessions } = await databases.open()
-    await sessions.create(session('1'.repeat(32), later(10)))
-    await sessions.create(session('2'.repeat(32), later(20)))
-    await sessions.create(session('3'.repeat(32), later(30)))
-    expect(await sessions.deleteExpired(later(20))).toBe(1)
-    expect(await sessions.get('1'.repeat(32))).toBeUndefined()
-    expect(await sessions.get('2'.repeat(32))).toBeDefined()
-    expect(await sessions.deleteExpired(later(31))).toBe(2)
+  it('one statement per use, one per read, none for a challenge', async () => {
+    const at = await databases.fresh()
+    const masterKey = randomMasterKey()
+    await openTestStore({ ...at, masterKey })
+    const connection = await connect(at)
+    onTestFinished(() => connection.db.destroy())
+    const counted = counting(connection.executor)
+    const sessions = new SqlSessionStore(
+      connection.db,
+      counted.executor,
+      new RcarChallengeCodec(masterKey),
+    )
+    const challenge = sessions.issueChallenge('snp', later(300))
+    expect(sessions.openChallenge(challenge.cookie)).toBeDefined()
+    expect(counted.count()).toBe(0)
+    expect(await sessions.recordAttested(challenge, 't', issued('w'))).toBe(true)
+    expect(counted.count()).toBe(1)
+    expect(await sessions.recordRefused(challenge, denied('ERR_X'))).toBe(false)
+    expect(counted.count()).toBe(2)
+    expect((await sessions.get(challenge.id))?.state).toBe('attested')
+    expect(counted.count()).toBe(3)
   })
 })
+
+function connect(at: TestDatabase): Promise<DialectConnection> {
+  return at.database.kind === 'postgres'
+    ? connectPostgres(at.database)
+    : connectSqlite({ dataDir: at.dataDir })
+}

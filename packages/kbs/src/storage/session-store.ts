@@ -1,18 +1,38 @@
 /**
- * RCAR sessions shared by every replica on the database. The challenge is consumed by one
- * conditional UPDATE … RETURNING, so of two concurrent `/attest` calls on one session exactly one
- * gets it, whichever process they run in.
+ * RCAR sessions shared by every replica on the database. `/auth` writes nothing: the challenge
+ * travels in its authenticated cookie (`rcar-challenge.ts`). `/attest` writes once, at its end:
+ * the session row, inserted with `ON CONFLICT (id) DO NOTHING`, together with the audit entry
+ * (PostgreSQL: one statement, a data-modifying `WITH`; SQLite: one transaction). Of two
+ * `/attest` calls with one challenge, whichever process they run in, exactly one inserts; the
+ * other learns the challenge was used. The audit entry is appended only with the row.
+ *
+ * A round trip per handshake at `/attest`, and one more at `/resource` only when the guest
+ * presents the cookie instead of its Bearer token (the session row holds the token).
  *
  * @module
  */
 import { sql, type Kysely, type Selectable } from 'kysely'
-import { InternalError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import type { AuditEntryInput, SessionRecord, SessionStore } from '../ports.ts'
+import type {
+  AuditEntryInput,
+  IssuedChallenge,
+  RcarChallenge,
+  SessionRecord,
+  SessionStore,
+} from '../ports.ts'
 import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
+import type { RcarChallengeCodec } from './rcar-challenge.ts'
 import type { KbsDatabase, RcarSessionTable } from './schema.ts'
+
+/**
+ * How long a session row outlives its expiry before `deleteExpired` removes it. A row is what
+ * makes a challenge single use, and replicas check expiry with their own clocks: a row swept by a
+ * replica whose clock runs ahead would let one running behind accept the challenge again. So the
+ * replicas' clocks must agree within this bound (NTP does far better).
+ */
+export const SESSION_RETENTION_GRACE_MS: number = 5 * 60_000
 
 /** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
 const SESSION_COLUMNS = ['id', 'tee', 'nonce', 'expires_at', 'state', 'token'] as const
@@ -20,62 +40,39 @@ const SESSION_COLUMNS = ['id', 'tee', 'nonce', 'expires_at', 'state', 'token'] a
 /** {@link SessionStore} over kysely; the per-handshake queries run prepared (`hot-statement.ts`). */
 export class SqlSessionStore implements SessionStore {
   readonly #db: Kysely<KbsDatabase>
-  readonly #create: HotStatement<unknown>
+  readonly #challenges: RcarChallengeCodec
   readonly #get: HotStatement<Selectable<RcarSessionTable>>
-  readonly #consume: HotStatement<Selectable<RcarSessionTable>>
-  /** The token and the audit entry (arguments id, token, then the entry's): how many appended. */
-  readonly #markAttested: (args: readonly unknown[]) => Promise<number>
+  /** The session row, then the audit entry only if the row was new: how many entries appended. */
+  readonly #record: (args: readonly unknown[]) => Promise<number>
 
-  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
+  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor, challenges: RcarChallengeCodec) {
     this.#db = db
-    this.#create = new HotStatement(
-      executor,
-      db
-        .insertInto('rcar_session')
-        .values({
-          id: param(0),
-          tee: param(1),
-          nonce: param(2),
-          expires_at: param(3),
-          state: 'authed',
-          token: null,
-        })
-        .onConflict((conflict) => conflict.column('id').doNothing()),
-    )
+    this.#challenges = challenges
     this.#get = new HotStatement(
       executor,
       db.selectFrom('rcar_session').select(SESSION_COLUMNS).where('id', '=', param(0)),
     )
-    this.#consume = new HotStatement(
-      executor,
-      db
-        .updateTable('rcar_session')
-        .set({ state: 'consumed' })
-        .where('id', '=', param(0))
-        .where('state', '=', 'authed')
-        .where('expires_at', '>', param(1))
-        .returning(SESSION_COLUMNS),
-    )
-    this.#markAttested = markAttestedAudited(db, executor)
+    this.#record = insertSessionAudited(db, executor)
   }
 
-  /** @throws {@link InternalError} `ERR_KBS_SESSION_EXISTS` when the id is taken (never reused). */
-  async create(session: Omit<SessionRecord, 'state' | 'token'>): Promise<void> {
-    const inserted = await this.#create.affected(
-      session.id,
-      session.tee,
-      session.nonce,
-      session.expiresAt.toISOString(),
-    )
-    if (inserted !== 1) {
-      throw new InternalError(
-        'ERR_KBS_SESSION_EXISTS',
-        'a new session was given the id of an existing one',
-        {
-          hint: 'session ids must be fresh random values; this is a bug',
-        },
-      )
-    }
+  issueChallenge(tee: KbsTee, expiresAt: Date): IssuedChallenge {
+    return this.#challenges.issue(tee, expiresAt)
+  }
+
+  openChallenge(cookie: string): RcarChallenge | undefined {
+    return this.#challenges.open(cookie)
+  }
+
+  async recordAttested(
+    challenge: RcarChallenge,
+    token: string,
+    issued: AuditEntryInput,
+  ): Promise<boolean> {
+    return (await this.#record(sessionValues(challenge, 'attested', token, issued))) === 1
+  }
+
+  async recordRefused(challenge: RcarChallenge, denied: AuditEntryInput): Promise<boolean> {
+    return (await this.#record(sessionValues(challenge, 'consumed', null, denied))) === 1
   }
 
   /** The session as stored, expired or not: the caller compares `expiresAt` with its `now`. */
@@ -84,69 +81,64 @@ export class SqlSessionStore implements SessionStore {
     return row === undefined ? undefined : toRecord(row)
   }
 
-  async consumeChallenge(id: string, now: Date): Promise<SessionRecord | undefined> {
-    const [row] = await this.#consume.rows(id, now.toISOString())
-    return row === undefined ? undefined : toRecord(row)
-  }
-
-  /**
-   * One round trip on PostgreSQL, one transaction on SQLite.
-   *
-   * @throws {@link InternalError} `ERR_KBS_SESSION_STATE` unless the session is `consumed` (then
-   *   nothing is written).
-   */
-  async markAttested(id: string, token: string, issued: AuditEntryInput): Promise<void> {
-    if ((await this.#markAttested([id, token, ...auditValues(issued)])) !== 1) {
-      throw new InternalError(
-        'ERR_KBS_SESSION_STATE',
-        'a token was recorded for a session whose challenge was not consumed (or that is gone)',
-        {
-          hint: 'consume the challenge first; this is a bug',
-        },
-      )
-    }
-  }
-
   async deleteExpired(now: Date): Promise<number> {
+    const before = new Date(now.getTime() - SESSION_RETENTION_GRACE_MS)
     const result = await this.#db
       .deleteFrom('rcar_session')
-      .where('expires_at', '<', now.toISOString())
+      .where('expires_at', '<', before.toISOString())
       .executeTakeFirst()
     return Number(result.numDeletedRows)
   }
 }
 
+/** The arguments of {@link insertSessionAudited}: the row's six values, then the entry's. */
+function sessionValues(
+  challenge: RcarChallenge,
+  state: 'attested' | 'consumed',
+  token: string | null,
+  entry: AuditEntryInput,
+): unknown[] {
+  const { id, tee, nonce, expiresAt } = challenge
+  return [id, tee, nonce, expiresAt.toISOString(), state, token, ...auditValues(entry)]
+}
+
 /**
- * `consumed` → `attested` with the token, and the audit entry appended only when that changed the
- * row: PostgreSQL's data-modifying `WITH` (one statement), SQLite's two statements in one
- * transaction. Arguments: id, token, the entry's values.
+ * The session row, unless its id exists, and the audit entry appended only when the row was
+ * inserted: PostgreSQL's data-modifying `WITH` (one statement), SQLite's two statements in one
+ * transaction. Arguments: id, tee, nonce, expires_at, state, token, the entry's values.
  */
-function markAttestedAudited(
+function insertSessionAudited(
   db: Kysely<KbsDatabase>,
   executor: RawExecutor,
 ): (args: readonly unknown[]) => Promise<number> {
-  const marked = db
-    .updateTable('rcar_session')
-    .set({ state: 'attested', token: param(1) })
-    .where('id', '=', param(0))
-    .where('state', '=', 'consumed')
+  const inserted = db
+    .insertInto('rcar_session')
+    .values({
+      id: param(0),
+      tee: param(1),
+      nonce: param(2),
+      expires_at: param(3),
+      state: param(4),
+      token: param(5),
+    })
+    .onConflict((conflict) => conflict.column('id').doNothing())
   const { atomic } = executor
   if (atomic === undefined) {
     const joined = new HotStatement(
       executor,
       compilable(
         db,
-        sql`WITH marked AS (${marked.returning('id')}) ${auditInsertFrom('marked', 2)}`,
+        sql`WITH inserted AS (${inserted.returning('id')}) ${auditInsertFrom('inserted', 6)}`,
       ),
     )
     return (args) => joined.affected(...args)
   }
-  const mark = new HotStatement(executor, marked)
+  const insert = new HotStatement(executor, inserted)
   const append = new HotStatement(executor, auditInsert(db))
   return (args) =>
     atomic.run((execute) =>
-      mark.affectedWith(execute, ...args) === 1
-        ? append.affectedWith(execute, ...args.slice(2))
+      insert.affectedWith(execute, ...args) === 1
+        ? append.affectedWith(execute, ...args.slice(6))
         : 0,
     )
 }
