@@ -1,11 +1,14 @@
 /**
- * The common shape of appraisal: every rule a piece of evidence fails is collected, then reported
+ * The common shape of appraisal: every rule a piece of evidence fails is collected (with the rules
+ * SEV-SNP and DCAP appraisal share: an exact value, an allow-list, a minimum), then reported
  * as one {@link AppraisalError} whose code is the first failure's, whose message names them all
  * (each with expected and actual values), and which carries the list and, once the verifier adds
  * them, the claims of the evidence that failed.
  *
  * @module
  */
+import { constantTimeEqual, constantTimeIncludes } from './constant-time.ts'
+import { bytesToHex } from './encoding.ts'
 import { ExpectationError, type ErrorCode, type ErrorDetails } from './errors.ts'
 
 /** One failed appraisal rule. */
@@ -85,4 +88,58 @@ export function throwIfAppraisalFailed(
   const [first, ...rest] = failures
   if (first === undefined) return
   throw new AppraisalError([first, ...rest], subject, details)
+}
+
+/**
+ * The failures of one appraisal, rule by rule. Each rule names its failure's `code`, the field as
+ * the evidence's specification names it (`name`: `HOST_DATA`, `MRTD`) and how to fix it (`hint`).
+ * A rule whose expected value is `undefined` is one the policy does not set: it passes.
+ *
+ * @example
+ * ```ts
+ * const failures = new AppraisalFailures<`ERR_SNP_${string}`>()
+ * failures.exact('ERR_SNP_HOST_DATA_MISMATCH', 'HOST_DATA', report.hostData, expected, hint)
+ * throwIfAppraisalFailed(failures.list, 'report')
+ * ```
+ */
+export class AppraisalFailures<C extends ErrorCode = ErrorCode> {
+  /** Every failure so far, in the order the rules were checked. */
+  readonly list: (AppraisalFailure & { readonly code: C })[] = []
+
+  /** Record the failure of a rule the caller checked itself; `undefined` when it passed. */
+  add(failure: (AppraisalFailure & { readonly code: C }) | undefined): void {
+    if (failure !== undefined) this.list.push(failure)
+  }
+
+  /** `actual` must be exactly `expected` (compared in constant time). */
+  exact(
+    code: C,
+    name: string,
+    actual: Uint8Array,
+    expected: Uint8Array | undefined,
+    hint: string,
+  ): void {
+    if (expected === undefined || constantTimeEqual(actual, expected)) return
+    const message = `${name} is ${bytesToHex(actual)}, expected ${bytesToHex(expected)}`
+    this.list.push({ code, message, hint })
+  }
+
+  /** `actual` must be one of `allowed` (each compared in constant time). */
+  oneOf(
+    code: C,
+    name: string,
+    actual: Uint8Array,
+    allowed: readonly Uint8Array[] | undefined,
+    hint: string,
+  ): void {
+    if (allowed === undefined || constantTimeIncludes(allowed, actual)) return
+    const message = `${name} ${bytesToHex(actual)} is not one of the ${allowed.length} expected`
+    this.list.push({ code, message, hint })
+  }
+
+  /** `actual` must be at least `minimum`. */
+  atLeast(code: C, name: string, actual: number, minimum: number | undefined, hint: string): void {
+    if (minimum === undefined || actual >= minimum) return
+    this.list.push({ code, message: `${name} is ${actual}, expected at least ${minimum}`, hint })
+  }
 }

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { constantTimeEqual } from './constant-time.ts'
+import { constantTimeEqual, constantTimeIncludes } from './constant-time.ts'
 import { UsageError } from './errors.ts'
 
 describe('constantTimeEqual', () => {
@@ -55,6 +55,22 @@ describe('constantTimeEqual', () => {
           expect(constantTimeEqual(a, other)).toBe(Buffer.from(a).equals(Buffer.from(other)))
         },
       ),
+    )
+  })
+})
+
+describe('constantTimeIncludes', () => {
+  it('is true when one of the allowed values holds the same bytes', () => {
+    const allowed = [Uint8Array.of(1, 2), Uint8Array.of(3, 4)]
+    expect(constantTimeIncludes(allowed, Uint8Array.of(3, 4))).toBe(true)
+    expect(constantTimeIncludes(allowed, Uint8Array.of(3, 5))).toBe(false)
+    expect(constantTimeIncludes(allowed, Uint8Array.of(3))).toBe(false)
+    expect(constantTimeIncludes([], Uint8Array.of(1, 2))).toBe(false)
+  })
+
+  it('rejects an argument that is not a Uint8Array, as constantTimeEqual does', () => {
+    expect(() => constantTimeIncludes([Uint8Array.of(1)], '01' as unknown as Uint8Array)).toThrow(
+      UsageError,
     )
   })
 })

@@ -37,3 +37,13 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   return timingSafeEqual(a, b)
 }
+
+/**
+ * True when `actual` holds the same bytes as one of `allowed`, each compared with
+ * {@link constantTimeEqual}: an allow-list of measurements, chip IDs or key digests.
+ *
+ * @throws {@link UsageError} `ERR_CONSTANT_TIME_ARGUMENT` as {@link constantTimeEqual} does.
+ */
+export function constantTimeIncludes(allowed: readonly Uint8Array[], actual: Uint8Array): boolean {
+  return allowed.some((candidate) => constantTimeEqual(candidate, actual))
+}

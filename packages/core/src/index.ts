@@ -61,7 +61,7 @@ export {
 } from './der-strings.ts'
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
-export { constantTimeEqual } from './constant-time.ts'
+export { constantTimeEqual, constantTimeIncludes } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
 export { LruCache, type CacheWindow } from './lru-cache.ts'
 export { ExactBytesCache } from './exact-bytes-cache.ts'
@@ -108,7 +108,12 @@ export {
   type ValidityWindow,
   type ValidityRefusal,
 } from './x509-certificate.ts'
-export { AppraisalError, throwIfAppraisalFailed, type AppraisalFailure } from './appraisal.ts'
+export {
+  AppraisalError,
+  AppraisalFailures,
+  throwIfAppraisalFailed,
+  type AppraisalFailure,
+} from './appraisal.ts'
 export { pemCertificates } from './pem-certificates.ts'
 export { PolicyChecker } from './policy-checks.ts'
 export { subjectLine, type TrustAnchorInfo } from './trust-anchor.ts'

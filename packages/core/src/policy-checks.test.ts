@@ -63,4 +63,38 @@ describe('PolicyChecker', () => {
       'f must be true or false; got the string "false"',
     ])
   })
+
+  it('checks a table of fields by their names, in the table order, naming each fault', () => {
+    const policy: Record<string, unknown> = {
+      digest: new Uint8Array(3),
+      allowed: [new Uint8Array(2), 'ab'],
+      level: 9,
+      strict: 'yes',
+      absent: undefined,
+    }
+    expect(
+      faults((c) => {
+        c.byteFields(policy, { absent: 4, digest: 4 })
+        c.byteListFields(policy, { allowed: 2 })
+        c.integerFields(policy, { absent: [0, 3], level: [0, 3] })
+        c.booleanFields(policy, ['absent', 'strict'])
+      }),
+    ).toEqual([
+      'digest must be 4 bytes; got 3 bytes',
+      'allowed[1] must be 2 bytes; got the string "ab"',
+      'level must be a whole number from 0 to 3; got 9',
+      'strict must be true or false; got the string "yes"',
+    ])
+  })
+
+  it('names only fields the policy type has', () => {
+    const policy: { readonly digest?: Uint8Array } = {}
+    expect(
+      faults((c) => {
+        // @ts-expect-error -- `digets` is not a field of the policy: a misspelt name does not compile
+        c.byteFields(policy, { digets: 4 })
+        c.byteFields(policy, { digest: 4 })
+      }),
+    ).toEqual([])
+  })
 })

@@ -62,6 +62,30 @@ export class PolicyChecker {
       this.#faults.push(`${field} must be true or false; got ${describe(value)}`)
   }
 
+  /** Each field of `policy` named in `lengths`, when given, must be a byte array of that length. */
+  byteFields<P extends object>(policy: P, lengths: { readonly [K in keyof P]?: number }): void {
+    for (const [field, length] of fieldEntries(lengths)) this.bytes(field, policy[field], length)
+  }
+
+  /** Each field of `policy` named in `lengths`, when given, must be a list of such byte arrays. */
+  byteListFields<P extends object>(policy: P, lengths: { readonly [K in keyof P]?: number }): void {
+    for (const [field, length] of fieldEntries(lengths)) this.byteList(field, policy[field], length)
+  }
+
+  /** Each field of `policy` named in `ranges`, when given, must be a whole number in its range. */
+  integerFields<P extends object>(
+    policy: P,
+    ranges: { readonly [K in keyof P]?: readonly [min: number, max: number] },
+  ): void {
+    for (const [field, [min, max]] of fieldEntries(ranges))
+      this.integer(field, policy[field], min, max)
+  }
+
+  /** Each field of `policy` named in `fields`, when given, must be a boolean. */
+  booleanFields<P extends object>(policy: P, fields: readonly (keyof P & string)[]): void {
+    for (const field of fields) this.boolean(field, policy[field])
+  }
+
   /** Record a fault found by the caller's own check. */
   fault(message: string): void {
     this.#faults.push(message)
@@ -83,6 +107,11 @@ export class PolicyChecker {
       },
     )
   }
+}
+
+/** The entries of a table keyed by a policy's fields, in the table's order. */
+function fieldEntries<P, V>(table: { readonly [K in keyof P]?: V }): [keyof P & string, V][] {
+  return Object.entries(table) as [keyof P & string, V][]
 }
 
 function describe(value: unknown): string {

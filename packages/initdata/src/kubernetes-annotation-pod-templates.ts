@@ -254,7 +254,7 @@ function placeInTemplate(
     target('inserted')
     return
   }
-  const meta = requireBlockMap(ctx, metadata.value, obj, metaAt, metadata.key as ParsedKey)
+  const meta = requireBlockMap(ctx, metadata.value, obj, metaAt, metadata.key)
   const annotations = peek(meta, 'annotations')
   if (annotations === undefined) {
     insertEntries(ctx, meta, metadata.key as ParsedKey, obj, metaAt, [
@@ -276,13 +276,7 @@ function placeInTemplate(
     target('inserted')
     return
   }
-  const map = requireBlockMap(
-    ctx,
-    annotations.value,
-    obj,
-    annotationsAt,
-    annotations.key as ParsedKey,
-  )
+  const map = requireBlockMap(ctx, annotations.value, obj, annotationsAt, annotations.key)
   const existing = peek(map, ctx.annotation.key)
   if (existing === undefined) {
     checkTotalSize(ctx, map, obj, annotationsAt)

@@ -12,7 +12,6 @@ import type { ErrorCode } from '@initguard/core'
 import type {
   AnnotateContext,
   ManifestObject,
-  ParsedKey,
   ParsedMap,
   Segment,
 } from './kubernetes-annotation-context.ts'
@@ -23,14 +22,14 @@ const BLOCK_HINT =
 
 /**
  * The node as a block map, or a refusal. Errors point at `key` (the line that introduces the
- * node) when there is one, else at the node.
+ * node; only its position is read) when there is one, else at the node.
  */
 export function requireBlockMap(
   ctx: AnnotateContext,
   node: ParsedNode | null,
   obj: ManifestObject,
   at: readonly Segment[],
-  key?: ParsedKey,
+  key?: ParsedNode,
 ): ParsedMap {
   if (node === null) throw new InternalError('ERR_K8S_INTERNAL', 'unexpected empty node')
   const offset = key?.range[0] ?? node.range[0]

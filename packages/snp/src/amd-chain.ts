@@ -75,18 +75,22 @@ function signatureVerifies(child: AmdCertificate, parent: AmdCertificate): boole
   }
 }
 
+function checkSignatureAlgorithm(certificate: AmdCertificate, name: string): void {
+  if (certificate.signatureAlgorithm !== RSASSA_PSS) {
+    throw fail(
+      'ERR_SNP_CHAIN_SIGNATURE',
+      `the ${name} is not signed with RSASSA-PSS as AMD signs (${certificate.signatureAlgorithm})`,
+    )
+  }
+}
+
 function checkSignedBy(
   child: AmdCertificate,
   parent: AmdCertificate,
   childName: string,
   parentName: string,
 ): void {
-  if (child.signatureAlgorithm !== RSASSA_PSS) {
-    throw fail(
-      'ERR_SNP_CHAIN_SIGNATURE',
-      `the ${childName} is not signed with RSASSA-PSS as AMD signs (${child.signatureAlgorithm})`,
-    )
-  }
+  checkSignatureAlgorithm(child, childName)
   if (child.x509.issuer !== parent.x509.subject || !signatureVerifies(child, parent)) {
     throw fail(
       'ERR_SNP_CHAIN_SIGNATURE',

@@ -7,9 +7,10 @@
  * @module
  */
 import {
+  AppraisalFailures,
   PolicyChecker,
   bytesToHex,
-  constantTimeEqual,
+  constantTimeIncludes,
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
@@ -51,10 +52,6 @@ type Failure = AppraisalFailure & { readonly code: `ERR_SNP_${string}` }
 
 const hex = bytesToHex
 
-function oneOf(actual: Uint8Array, allowed: readonly Uint8Array[]): boolean {
-  return allowed.some((a) => constantTimeEqual(a, actual))
-}
-
 function tcbText(t: TcbComponents): string {
   return `${t.fmc === undefined ? '' : `FMC ${t.fmc} `}BL ${t.bootloader} TEE ${t.tee} SNP ${t.snp} UCODE ${t.microcode}`
 }
@@ -70,16 +67,15 @@ const U32 = 0xffff_ffff
  */
 export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: SnpProduct): void {
   const check = new PolicyChecker('ERR_SNP_POLICY_INVALID', 'SEV-SNP appraisal policy')
-  check.bytes('hostData', policy.hostData, 32)
-  check.bytes('reportData', policy.reportData, 64)
-  check.byteList('measurements', policy.measurements, 48)
-  check.byteList('chipIds', policy.chipIds, 64)
-  check.byteList('idKeyDigests', policy.idKeyDigests, 48)
-  check.byteList('authorKeyDigests', policy.authorKeyDigests, 48)
-  check.integer('vmpl', policy.vmpl, 0, 3)
-  check.integer('minimumGuestSvn', policy.minimumGuestSvn, 0, U32)
-  check.boolean('allowDebug', policy.allowDebug)
-  check.boolean('allowMigrationAgent', policy.allowMigrationAgent)
+  check.byteFields(policy, { hostData: 32, reportData: 64 })
+  check.byteListFields(policy, {
+    measurements: 48,
+    chipIds: 64,
+    idKeyDigests: 48,
+    authorKeyDigests: 48,
+  })
+  check.integerFields(policy, { vmpl: [0, 3], minimumGuestSvn: [0, U32] })
+  check.booleanFields(policy, ['allowDebug', 'allowMigrationAgent'])
   if (policy.minimumAbi !== undefined) {
     check.integer('minimumAbi.major', policy.minimumAbi.major, 0, U8)
     check.integer('minimumAbi.minor', policy.minimumAbi.minor, 0, U8)
@@ -108,9 +104,9 @@ export function appraisalFailures(
   policy: SnpAppraisalPolicy,
 ): Failure[] {
   checkSnpAppraisalPolicy(policy, product)
-  const failures: Failure[] = []
+  const failures = new AppraisalFailures<Failure['code']>()
   if (policy.allowDebug !== true && report.policy.debug) {
-    failures.push({
+    failures.add({
       code: 'ERR_SNP_DEBUG_ALLOWED',
       message:
         'the guest policy allows debugging (POLICY bit 19), so the host can read guest memory',
@@ -118,47 +114,48 @@ export function appraisalFailures(
     })
   }
   if (policy.allowMigrationAgent !== true && report.policy.migrateMa) {
-    failures.push({
+    failures.add({
       code: 'ERR_SNP_MIGRATION_AGENT_ALLOWED',
       message: 'the guest policy allows a migration agent (POLICY bit 18)',
       hint: 'to accept a guest that may be migrated by a migration agent, add --allow-migration-agent',
     })
   }
-  if (policy.hostData !== undefined && !constantTimeEqual(policy.hostData, report.hostData)) {
-    failures.push({
-      code: 'ERR_SNP_HOST_DATA_MISMATCH',
-      message: `HOST_DATA is ${hex(report.hostData)}, expected ${hex(policy.hostData)}`,
-      hint: 'check the value of --expect-host-data; for an initdata document give --expect-initdata FILE instead',
-    })
-  }
+  failures.exact(
+    'ERR_SNP_HOST_DATA_MISMATCH',
+    'HOST_DATA',
+    report.hostData,
+    policy.hostData,
+    'check the value of --expect-host-data; for an initdata document give --expect-initdata FILE instead',
+  )
   if (policy.initdata !== undefined) {
-    const failure = initdataBindingFailure(
-      'ERR_SNP_INITDATA_MISMATCH',
-      'snp',
-      'HOST_DATA',
-      report.hostData,
-      policy.initdata,
+    failures.add(
+      initdataBindingFailure(
+        'ERR_SNP_INITDATA_MISMATCH',
+        'snp',
+        'HOST_DATA',
+        report.hostData,
+        policy.initdata,
+      ),
     )
-    if (failure !== undefined) failures.push(failure)
   }
-  if (policy.reportData !== undefined && !constantTimeEqual(policy.reportData, report.reportData)) {
-    failures.push({
-      code: 'ERR_SNP_REPORT_DATA_MISMATCH',
-      message: `REPORT_DATA is ${hex(report.reportData)}, expected ${hex(policy.reportData)}`,
-      hint: "REPORT_DATA is what the guest asked to be signed (a nonce, a key's hash): check --expect-report-data against the request",
-    })
-  }
-  if (policy.measurements !== undefined && !oneOf(report.measurement, policy.measurements)) {
-    failures.push({
-      code: 'ERR_SNP_MEASUREMENT_MISMATCH',
-      message: `MEASUREMENT ${hex(report.measurement)} is not one of the ${policy.measurements.length} expected`,
-      hint: 'the guest was launched from other firmware, kernel or vCPU settings; if this launch is trusted, add its MEASUREMENT with another --expect-measurement',
-    })
-  }
+  failures.exact(
+    'ERR_SNP_REPORT_DATA_MISMATCH',
+    'REPORT_DATA',
+    report.reportData,
+    policy.reportData,
+    "REPORT_DATA is what the guest asked to be signed (a nonce, a key's hash): check --expect-report-data against the request",
+  )
+  failures.oneOf(
+    'ERR_SNP_MEASUREMENT_MISMATCH',
+    'MEASUREMENT',
+    report.measurement,
+    policy.measurements,
+    'the guest was launched from other firmware, kernel or vCPU settings; if this launch is trusted, add its MEASUREMENT with another --expect-measurement',
+  )
   if (policy.minimumTcb !== undefined) {
     const reported = decodeTcbVersion(report.reportedTcb, product)
     if (!tcbAtLeast(reported, policy.minimumTcb)) {
-      failures.push({
+      failures.add({
         code: 'ERR_SNP_TCB_TOO_LOW',
         message: `REPORTED_TCB ${tcbText(reported)} is below the minimum ${tcbText(policy.minimumTcb)}`,
         hint: "update the host's SEV firmware and microcode, or lower --min-tcb",
@@ -166,7 +163,7 @@ export function appraisalFailures(
     }
   }
   if (policy.vmpl !== undefined && report.vmpl !== policy.vmpl) {
-    failures.push({
+    failures.add({
       code: 'ERR_SNP_VMPL_MISMATCH',
       message: `VMPL is ${report.vmpl}, expected ${policy.vmpl}`,
       hint: 'the report was requested at another privilege level (an SVSM runs at VMPL 0, the guest OS above it); check --expect-vmpl',
@@ -178,45 +175,42 @@ export function appraisalFailures(
       report.policy.abiMajor > major ||
       (report.policy.abiMajor === major && report.policy.abiMinor >= minor)
     if (!ok) {
-      failures.push({
+      failures.add({
         code: 'ERR_SNP_ABI_TOO_LOW',
         message: `the policy's minimum ABI is ${report.policy.abiMajor}.${report.policy.abiMinor}, expected at least ${major}.${minor}`,
         hint: 'launch the guest with a policy that requires a newer firmware ABI',
       })
     }
   }
-  if (policy.chipIds !== undefined && !oneOf(report.chipId, policy.chipIds)) {
-    failures.push({
+  if (policy.chipIds !== undefined && !constantTimeIncludes(policy.chipIds, report.chipId)) {
+    failures.add({
       code: 'ERR_SNP_CHIP_NOT_ALLOWED',
       message: `CHIP_ID ${hex(report.chipId).slice(0, 16)}… is not on the allow-list`,
       hint: 'the guest runs on another machine; add its CHIP_ID to the allow-list if it is trusted',
     })
   }
-  if (policy.idKeyDigests !== undefined && !oneOf(report.idKeyDigest, policy.idKeyDigests)) {
-    failures.push({
-      code: 'ERR_SNP_ID_KEY_MISMATCH',
-      message: `ID_KEY_DIGEST ${hex(report.idKeyDigest)} is not one of the expected`,
-      hint: 'the guest was launched with another ID block signing key (or none)',
-    })
-  }
-  if (
-    policy.authorKeyDigests !== undefined &&
-    !oneOf(report.authorKeyDigest, policy.authorKeyDigests)
-  ) {
-    failures.push({
-      code: 'ERR_SNP_AUTHOR_KEY_MISMATCH',
-      message: `AUTHOR_KEY_DIGEST ${hex(report.authorKeyDigest)} is not one of the expected`,
-      hint: 'the ID key was endorsed by another author key (or none)',
-    })
-  }
-  if (policy.minimumGuestSvn !== undefined && report.guestSvn < policy.minimumGuestSvn) {
-    failures.push({
-      code: 'ERR_SNP_GUEST_SVN_TOO_LOW',
-      message: `GUEST_SVN is ${report.guestSvn}, expected at least ${policy.minimumGuestSvn}`,
-      hint: 'the guest image is older than --min-guest-svn allows: launch an updated image',
-    })
-  }
-  return failures
+  failures.oneOf(
+    'ERR_SNP_ID_KEY_MISMATCH',
+    'ID_KEY_DIGEST',
+    report.idKeyDigest,
+    policy.idKeyDigests,
+    'the guest was launched with another ID block signing key (or none)',
+  )
+  failures.oneOf(
+    'ERR_SNP_AUTHOR_KEY_MISMATCH',
+    'AUTHOR_KEY_DIGEST',
+    report.authorKeyDigest,
+    policy.authorKeyDigests,
+    'the ID key was endorsed by another author key (or none)',
+  )
+  failures.atLeast(
+    'ERR_SNP_GUEST_SVN_TOO_LOW',
+    'GUEST_SVN',
+    report.guestSvn,
+    policy.minimumGuestSvn,
+    'the guest image is older than --min-guest-svn allows: launch an updated image',
+  )
+  return failures.list
 }
 
 /**

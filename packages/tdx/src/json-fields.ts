@@ -1,6 +1,7 @@
 /**
- * What Intel's collateral JSON holds beyond core's JSON field checker: PEM certificate chains, TCB
- * levels keyed by one ISVSVN, and text given as a string or as UTF-8 bytes.
+ * What Intel's collateral JSON holds beyond core's JSON field checker: the validity every document
+ * states, PEM certificate chains, TCB levels keyed by one ISVSVN, and text given as a string or as
+ * UTF-8 bytes.
  *
  * @module
  */
@@ -24,6 +25,29 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CE
 /** Text given as a string or as its UTF-8 bytes (decoded strictly). */
 export function textOf(input: string | Uint8Array, field: string): string {
   return typeof input === 'string' ? input : utf8ToString(input, { field })
+}
+
+/** When a collateral document (TCB info, QE identity) was issued and how long it may be used. */
+export interface CollateralValidity {
+  /** When Intel issued the document. */
+  readonly issueDate: Date
+  /** After this, the document is stale and must not be used. */
+  readonly nextUpdate: Date
+  /** The TCB recovery event the document reflects. */
+  readonly tcbEvaluationDataNumber: number
+}
+
+/** `issueDate`, `nextUpdate` and `tcbEvaluationDataNumber` of a collateral document's `obj`. */
+export function collateralValidity(
+  doc: JsonDocument,
+  obj: JsonObject,
+  path: string,
+): CollateralValidity {
+  return {
+    issueDate: dateField(doc, obj, 'issueDate', path),
+    nextUpdate: dateField(doc, obj, 'nextUpdate', path),
+    tcbEvaluationDataNumber: integerField(doc, obj, 'tcbEvaluationDataNumber', path, 0, 0xffffffff),
+  }
 }
 
 /** The string member `key` of `obj`, which must hold at least one PEM certificate block. */

@@ -22,7 +22,6 @@
  */
 import {
   asObject,
-  dateField,
   enumField,
   fieldError,
   hexField,
@@ -30,7 +29,7 @@ import {
   parseJson,
   type JsonDocument,
 } from '@initguard/core'
-import { isvSvnTcbLevels } from './json-fields.ts'
+import { collateralValidity, isvSvnTcbLevels } from './json-fields.ts'
 
 /**
  * The `tcbStatus` values a QE identity level may carry. Intel's QVL treats every value but
@@ -118,9 +117,7 @@ export function parseQeIdentity(text: string): QeIdentity {
   return {
     id,
     version: 2,
-    issueDate: dateField(DOC, obj, 'issueDate', path),
-    nextUpdate: dateField(DOC, obj, 'nextUpdate', path),
-    tcbEvaluationDataNumber: integerField(DOC, obj, 'tcbEvaluationDataNumber', path, 0, 0xffffffff),
+    ...collateralValidity(DOC, obj, path),
     miscSelect: hexField(DOC, obj, 'miscselect', path, 4),
     miscSelectMask: hexField(DOC, obj, 'miscselectMask', path, 4),
     attributes: hexField(DOC, obj, 'attributes', path, 16),

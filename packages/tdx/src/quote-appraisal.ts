@@ -6,9 +6,8 @@
  * @module
  */
 import {
+  AppraisalFailures,
   PolicyChecker,
-  bytesToHex,
-  constantTimeEqual,
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
@@ -81,55 +80,46 @@ function tcbStatusHint(status: TcbStatus): string {
   }
 }
 
-function oneOf(actual: Uint8Array, allowed: readonly Uint8Array[]): boolean {
-  return allowed.some((a) => constantTimeEqual(a, actual))
-}
-
+/** An exact-value rule, its hint naming the CLI option that sets the value. */
 function exact(
-  failures: Failure[],
+  failures: AppraisalFailures<Failure['code']>,
   code: `ERR_TDX_${string}`,
   name: string,
   actual: Uint8Array,
   expected: Uint8Array | undefined,
   option: string,
 ): void {
-  if (expected !== undefined && !constantTimeEqual(actual, expected)) {
-    failures.push({
-      code,
-      message: `${name} is ${bytesToHex(actual)}, expected ${bytesToHex(expected)}`,
-      hint: `check the value given to ${option}`,
-    })
-  }
+  failures.exact(code, name, actual, expected, `check the value given to ${option}`)
 }
 
+/** An allow-list rule, its hint naming the CLI option that adds to the list. */
 function member(
-  failures: Failure[],
+  failures: AppraisalFailures<Failure['code']>,
   code: `ERR_TDX_${string}`,
   name: string,
   actual: Uint8Array,
   allowed: readonly Uint8Array[] | undefined,
   option: string,
 ): void {
-  if (allowed !== undefined && !oneOf(actual, allowed)) {
-    failures.push({
-      code,
-      message: `${name} ${bytesToHex(actual)} is not one of the ${allowed.length} expected`,
-      hint: `if this ${name} is trusted, add it with another ${option}`,
-    })
-  }
+  failures.oneOf(
+    code,
+    name,
+    actual,
+    allowed,
+    `if this ${name} is trusted, add it with another ${option}`,
+  )
 }
 
 /** The init-data binding: the field must hold the document's digest fitted to its length. */
 function initdataBinding(
-  failures: Failure[],
+  failures: AppraisalFailures<Failure['code']>,
   tee: 'tdx' | 'sgx',
   name: string,
   actual: Uint8Array,
   document: InitdataDocument | undefined,
 ): void {
   if (document === undefined) return
-  const failure = initdataBindingFailure('ERR_TDX_INITDATA_MISMATCH', tee, name, actual, document)
-  if (failure !== undefined) failures.push(failure)
+  failures.add(initdataBindingFailure('ERR_TDX_INITDATA_MISMATCH', tee, name, actual, document))
 }
 
 /** The policy fields each kind of quote has; a field set for the other kind is refused. */
@@ -148,17 +138,10 @@ export function checkQuoteAppraisalPolicy(
   kind?: DcapQuoteBody['kind'],
 ): void {
   const check = new PolicyChecker('ERR_TDX_POLICY_INVALID', 'DCAP quote appraisal policy')
-  check.bytes('mrConfigId', policy.mrConfigId, 48)
-  check.bytes('configId', policy.configId, 64)
-  check.bytes('reportData', policy.reportData, 64)
-  check.byteList('mrTd', policy.mrTd, 48)
-  check.byteList('mrSeam', policy.mrSeam, 48)
-  check.byteList('mrEnclave', policy.mrEnclave, 32)
-  check.byteList('mrSigner', policy.mrSigner, 32)
-  check.integer('minimumIsvSvn', policy.minimumIsvSvn, 0, 0xffff)
-  check.boolean('allowDebug', policy.allowDebug)
-  check.boolean('allowSwHardeningNeeded', policy.allowSwHardeningNeeded)
-  check.boolean('allowConfigurationNeeded', policy.allowConfigurationNeeded)
+  check.byteFields(policy, { mrConfigId: 48, configId: 64, reportData: 64 })
+  check.byteListFields(policy, { mrTd: 48, mrSeam: 48, mrEnclave: 32, mrSigner: 32 })
+  check.integerFields(policy, { minimumIsvSvn: [0, 0xffff] })
+  check.booleanFields(policy, ['allowDebug', 'allowSwHardeningNeeded', 'allowConfigurationNeeded'])
   const rtmrs: unknown = policy.rtmrs
   if (rtmrs !== undefined) {
     if (!Array.isArray(rtmrs) || rtmrs.length > 4)
@@ -190,10 +173,10 @@ export function quoteAppraisalFailures(
   policy: QuoteAppraisalPolicy,
 ): Failure[] {
   checkQuoteAppraisalPolicy(policy, body.kind)
-  const failures: Failure[] = []
+  const failures = new AppraisalFailures<Failure['code']>()
   const accepted = acceptedStatuses(policy)
   if (!accepted.includes(tcb.status)) {
-    failures.push({
+    failures.add({
       code:
         tcb.status === 'TcbNotSupported'
           ? 'ERR_TDX_TCB_NOT_SUPPORTED'
@@ -214,7 +197,7 @@ export function quoteAppraisalFailures(
   )
   if (body.kind === 'sgx') {
     if (policy.allowDebug !== true && body.attributes.debug) {
-      failures.push({
+      failures.add({
         code: 'ERR_TDX_DEBUG',
         message: 'the enclave is a debug enclave (ATTRIBUTES.DEBUG): its memory can be read',
         hint: DEBUG_HINT,
@@ -245,17 +228,17 @@ export function quoteAppraisalFailures(
       policy.mrSigner,
       '--expect-mrsigner',
     )
-    if (policy.minimumIsvSvn !== undefined && body.isvSvn < policy.minimumIsvSvn) {
-      failures.push({
-        code: 'ERR_TDX_ISVSVN_TOO_LOW',
-        message: `ISVSVN is ${body.isvSvn}, expected at least ${policy.minimumIsvSvn}`,
-        hint: 'the enclave is older than --min-isv-svn allows: run an updated enclave',
-      })
-    }
-    return failures
+    failures.atLeast(
+      'ERR_TDX_ISVSVN_TOO_LOW',
+      'ISVSVN',
+      body.isvSvn,
+      policy.minimumIsvSvn,
+      'the enclave is older than --min-isv-svn allows: run an updated enclave',
+    )
+    return failures.list
   }
   if (policy.allowDebug !== true && body.tdAttributes.debug) {
-    failures.push({
+    failures.add({
       code: 'ERR_TDX_DEBUG',
       message: 'the TD is debuggable (TDATTRIBUTES.DEBUG): the host can read its memory',
       hint: DEBUG_HINT,
@@ -291,7 +274,7 @@ export function quoteAppraisalFailures(
         `--expect-rtmr ${i}=HEX`,
       )
   })
-  return failures
+  return failures.list
 }
 
 /**

@@ -55,7 +55,7 @@ import {
   type JsonDocument,
   type JsonObject,
 } from '@initguard/core'
-import { isvSvnTcbLevels } from './json-fields.ts'
+import { collateralValidity, isvSvnTcbLevels } from './json-fields.ts'
 
 /** The `tcbStatus` of a TCB info level, as Intel defines them. */
 export type TcbLevelStatus =
@@ -330,12 +330,10 @@ export function parseTcbInfo(text: string): TcbInfo {
   return {
     id,
     version,
-    issueDate: dateField(DOC, obj, 'issueDate', path),
-    nextUpdate: dateField(DOC, obj, 'nextUpdate', path),
+    ...collateralValidity(DOC, obj, path),
     fmspc: hexText(obj, 'fmspc', path, 6),
     pceId: hexText(obj, 'pceId', path, 2),
     tcbType,
-    tcbEvaluationDataNumber: integerField(DOC, obj, 'tcbEvaluationDataNumber', path, 0, 0xffffffff),
     tdxModule: tdx
       ? tdxModule(objectField(DOC, obj, 'tdxModule', path), `${path}.tdxModule`)
       : undefined,

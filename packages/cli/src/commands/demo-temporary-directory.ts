@@ -1,10 +1,11 @@
 /**
- * The demo's temporary directory: made for one run and removed after it, however the run ends.
+ * The demo's directory: the one `--out` names, kept, or a temporary one made for one run and
+ * removed after it, however the run ends.
  *
  * @module
  */
 import { rmSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp } from 'node:fs/promises'
 import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { removeTree } from '@initguard/files'
@@ -31,4 +32,17 @@ export async function withTemporaryDirectory(
     for (const signal of CLEANUP_SIGNALS) process.off(signal, onSignal)
     await removeTree(dir)
   }
+}
+
+/**
+ * Run `work` in `requested` (made when missing, and kept: `work` is told so with `kept`) or,
+ * without one, in a temporary directory as {@link withTemporaryDirectory} does.
+ */
+export async function withDemoDirectory(
+  requested: string | undefined,
+  work: (dir: string, kept: string | undefined) => Promise<number>,
+): Promise<number> {
+  if (requested === undefined) return withTemporaryDirectory((dir) => work(dir, undefined))
+  await mkdir(requested, { recursive: true })
+  return work(requested, requested)
 }

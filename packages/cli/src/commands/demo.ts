@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { stringOption, type Command } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
@@ -18,7 +17,7 @@ import { EXAMPLES, demoInitdataDocument, demoSnpEvidence } from './demo-host-ste
 import { Narrative } from './demo-narrative.ts'
 import { demoOtherGuest } from './demo-other-guest.ts'
 import { startDemoSystem } from './demo-system.ts'
-import { withTemporaryDirectory } from './demo-temporary-directory.ts'
+import { withDemoDirectory } from './demo-temporary-directory.ts'
 
 /**
  * `initguard demo`: the whole system on simulated TEEs, as a narrative with one result per step
@@ -51,14 +50,8 @@ export const demoCommand: Command = {
       help: 'where to write (and keep) the files the demo makes',
     },
   },
-  async run(args, io) {
-    const requested = stringOption(args, 'out')
-    if (requested !== undefined) {
-      await mkdir(requested, { recursive: true })
-      return runDemo(requested, requested, io)
-    }
-    return withTemporaryDirectory((out) => runDemo(out, undefined, io))
-  },
+  run: (args, io) =>
+    withDemoDirectory(stringOption(args, 'out'), (out, kept) => runDemo(out, kept, io)),
 }
 
 /**
