@@ -13,7 +13,9 @@
  *
  * A request Node cannot parse gets Trustee's error shape: 431 for headers over
  * `limits.max-header-size`, 408 for a request over a deadline, 400 for anything else; then the
- * connection is closed.
+ * connection is closed, lingering: what the client still sends is read and dropped for at most
+ * {@link LINGER_MS}, because closing a socket with unread data makes the kernel send a reset, and
+ * a reset makes the client's kernel drop the answer it has not read yet (RFC 9112 §9.6).
  *
  * @module
  */
@@ -85,6 +87,9 @@ const REASONS: Readonly<Record<number, string>> = {
   431: 'Request Header Fields Too Large',
 }
 
+/** How long a connection answered with an error goes on being read (and dropped) before it closes. */
+export const LINGER_MS = 2000
+
 /** Fastify's `clientErrorHandler`: the answer to a request Node could not parse (see above). */
 export function kbsClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
   // Only an HTTP parser's error has an HTTP client to answer. A TLS error (a handshake that timed
@@ -101,4 +106,12 @@ export function kbsClientErrorHandler(error: Error & { code?: string }, socket: 
     `HTTP/1.1 ${String(answer.status)} ${REASONS[answer.status] ?? 'Error'}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\nconnection: close\r\n\r\n${body}`,
   )
+  // Lingering close: drain and drop until the client closes too, or LINGER_MS has passed.
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS)
+  linger.unref()
+  socket.once('close', () => {
+    clearTimeout(linger)
+  })
+  socket.on('data', () => undefined)
+  socket.resume()
 }
