@@ -1,7 +1,8 @@
 /**
  * The stores the replica benchmark runs the KBS on. SQLite: in the setup's data directory.
  * PostgreSQL: one throwaway cluster for the whole run (`startPostgresCluster`, Debian's
- * PostgreSQL; `scripts/setup-system.sh` installs it), a fresh database per setup, each replica
+ * PostgreSQL; `scripts/setup-system.sh` installs it) that is crash-safe as the KBS's SQLite is
+ * (fsync on, commits not waited for: see `PostgresClusterOptions`), a fresh database per setup, each replica
  * with its own data directory (caches only). The cluster's CPU time is its postmaster's and the
  * backends' (the postmaster's children) serving the KBS's connections.
  */
@@ -51,7 +52,7 @@ export class BenchStores {
         cpuSeconds: () => Promise.resolve(0),
       }
     if (this.#cluster === undefined) {
-      const cluster = await startPostgresCluster()
+      const cluster = await startPostgresCluster({ durability: 'crash-safe' })
       this.#cluster = { cluster, postmaster: await postmasterOf(cluster) }
     }
     const { cluster, postmaster } = this.#cluster

@@ -6,4 +6,4 @@
  */
 export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
-export type { PostgresCluster } from './postgres-cluster.ts'
+export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'

@@ -52,8 +52,15 @@ describe('startPostgresCluster', () => {
     expect(await query(cluster, 'kept', 'SELECT v FROM t')).toBe('42')
   })
 
-  it('removes its directory on stop, and stop is idempotent', async () => {
-    const other = await startPostgresCluster()
+  it('is throwaway by default: no fsync', async () => {
+    expect(await query(cluster, 'postgres', 'SHOW fsync')).toBe('off')
+  })
+
+  it('removes its directory on stop, and stop is idempotent; crash-safe when asked', async () => {
+    const other = await startPostgresCluster({ durability: 'crash-safe' })
+    expect(await query(other, 'postgres', 'SHOW fsync')).toBe('on')
+    expect(await query(other, 'postgres', 'SHOW full_page_writes')).toBe('on')
+    expect(await query(other, 'postgres', 'SHOW synchronous_commit')).toBe('off')
     const dataDir = await query(other, 'postgres', 'SHOW data_directory')
     expect(existsSync(dataDir)).toBe(true)
     await other.stop()
