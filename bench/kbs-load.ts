@@ -208,6 +208,14 @@ async function handshake(client: KbsClient, simulator: TeeSimulator): Promise<nu
   return performance.now() - start
 }
 
+/** One handshake per client, all at once: connections open and code warm before timing. */
+export async function warmUp(
+  clients: readonly KbsClient[],
+  simulator: TeeSimulator,
+): Promise<void> {
+  await Promise.all(clients.map((client) => handshake(client, simulator)))
+}
+
 /** Closed loop: each client does handshakes back to back for `seconds`; handshakes per second. */
 export async function closedLoop(
   clients: readonly KbsClient[],

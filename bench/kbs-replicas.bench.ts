@@ -38,7 +38,6 @@ import {
   closedLoop,
   cpuSecondsOf,
   cryptoSecondsPerHandshake,
-  openLoop,
   percentile,
   provision,
   rssMegabytesOf,
@@ -47,6 +46,7 @@ import {
   writeAdminKey,
   type KbsProcess,
 } from './kbs-load.ts'
+import { openLoopInGuestProcess } from './guest-fleet.ts'
 import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
@@ -199,7 +199,14 @@ async function measureSetups(
   const measured: Measured[] = []
   for (const [index, setup] of running.entries()) {
     const total = totals[index] ?? { handshakes: 0, seconds: 1, kbsCpu: 0, storeCpu: 0 }
-    const latencies = await openLoop(setup.clients, shared.simulator, offered, OPEN_SECONDS)
+    const latencies = await openLoopInGuestProcess({
+      urls: setup.replicas.map((replica) => replica.url),
+      certPem: shared.certPem,
+      simulatorDir: shared.simulator.dir,
+      clients: setup.clients.length,
+      rate: offered,
+      seconds: OPEN_SECONDS,
+    })
     const rssMb: number[] = []
     for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
     measured.push({

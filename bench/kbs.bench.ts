@@ -39,7 +39,6 @@ import {
   closedLoop,
   cpuSecondsOf,
   cryptoSecondsPerHandshake,
-  openLoop,
   percentile,
   provision,
   startKbsProcess,
@@ -47,6 +46,7 @@ import {
   writeAdminKey,
   type KbsProcess,
 } from './kbs-load.ts'
+import { openLoopInGuestProcess } from './guest-fleet.ts'
 import { measureHttpsFloor } from './kbs-https-floor.ts'
 
 const CONCURRENCY = 8
@@ -91,7 +91,14 @@ async function rcarJob(): Promise<BenchResult> {
     const cryptoAfter = await cryptoSecondsPerHandshake()
     const cryptoSeconds = (cryptoBefore + cryptoAfter) / 2
     const capacity = handshakes / serverCpu
-    const latencies = await openLoop(clients, simulator, rate / 2, SECONDS)
+    const latencies = await openLoopInGuestProcess({
+      urls: [server.url],
+      certPem: server.certPem,
+      simulatorDir: simulator.dir,
+      clients: clients.length,
+      rate: rate / 2,
+      seconds: SECONDS,
+    })
     const floor = await measureHttpsFloor({
       root,
       dataDir: join(root, 'data'),
