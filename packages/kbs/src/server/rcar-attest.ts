@@ -3,9 +3,11 @@
  * its expiry, before the database is touched); the body is parsed, bound to the challenge's nonce
  * and appraised, and a token is signed; then ONE write settles it: the session row (`attested` with the token, or
  * `consumed` after a refusal) with its audit entry. That insert is what makes the challenge single
- * use: when the row exists already, on any replica, the challenge was used, and whatever else this
- * call got right or wrong it is refused as used (401 `ERR_KBS_CHALLENGE_USED`, audited) and no
- * token leaves. So a refusal burns the challenge, as a success uses it.
+ * use: when the row exists already, on any replica, the challenge was used (or it expired so long
+ * ago, by the database's clock, that its row may have been swept), and whatever else this call got
+ * right or wrong it is refused as used (401 `ERR_KBS_CHALLENGE_USED`, audited) and no token leaves.
+ * So a refusal burns the challenge, as a success uses it; so does a throw after the cookie
+ * verified (appraisal or token issue), which is audited with its code before it goes on.
  *
  * @module
  */
