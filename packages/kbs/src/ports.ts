@@ -155,21 +155,25 @@ export interface SessionStore {
   /**
    * Uses `challenge`: stores the session `attested` with `token`, and appends `issued` to the audit
    * log, as one atomic write (one round trip on PostgreSQL). `false`, and nothing written, when the
-   * challenge was already used (a replay, or a concurrent `/attest` on any replica won).
+   * challenge was already used (a replay, or a concurrent `/attest` on any replica won), or has
+   * been expired longer than the retention grace by the database's clock (its row may be swept).
    */
   recordAttested(challenge: RcarChallenge, token: string, issued: AuditEntryInput): Promise<boolean>
   /**
    * Burns `challenge` after a refusal: stores the session `consumed` and appends `denied`, as one
-   * atomic write. `false`, and nothing written, when the challenge was already used.
+   * atomic write. `false`, and nothing written, when the challenge was already used or is past
+   * the retention grace (as for {@link SessionStore.recordAttested}).
    */
   recordRefused(challenge: RcarChallenge, denied: AuditEntryInput): Promise<boolean>
   get(id: string): Promise<SessionRecord | undefined>
   /**
-   * Removes sessions whose `expiresAt` is more than the retention grace before `now` (see
-   * `SESSION_RETENTION_GRACE_MS`); returns how many. The grace keeps a used challenge's row past
-   * its expiry, so a replica whose clock runs behind the sweeping one's still finds it used.
+   * Removes sessions whose `expiresAt` is more than the retention grace (see
+   * `SESSION_RETENTION_GRACE_MS`) before the DATABASE's clock; returns how many. No `now`
+   * argument on purpose: a replica's clock running ahead must not sweep a row that another
+   * replica's would still accept; the record methods refuse by the same clock what this may have
+   * removed.
    */
-  deleteExpired(now: Date): Promise<number>
+  deleteExpired(): Promise<number>
 }
 
 /** A token-signing key (ES256, P-256) as stored: the private JWK wrapped under the master key. */

@@ -5,7 +5,7 @@
  *
  * ```toml
  * database = "postgres://kbs:PASSWORD@db.internal:5432/kbs?sslmode=verify-full"   # or "sqlite"
- * [postgres]   # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s"
+ * [postgres]   # pool-size = 10, connect-timeout = "5s", statement-timeout = "4s", idle-timeout = "30s"
  *              # insecure-transport = false  (true: allow a remote server without verified TLS)
  * ```
  *

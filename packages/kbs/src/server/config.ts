@@ -22,7 +22,7 @@
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
- * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "10s", idle-timeout = "30s",
+ * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "4s", idle-timeout = "30s",
  *                   # insecure-transport = false
  * ```
  *

@@ -1,11 +1,13 @@
 /**
  * `POST /kbs/v0/attest`: the challenge comes from the cookie (checked under the master key, and
  * its expiry, before the database is touched); the body is parsed, bound to the challenge's nonce
- * and appraised; then ONE write settles it: the session row (`attested` with the token, or
+ * and appraised, and a token is signed; then ONE write settles it: the session row (`attested` with the token, or
  * `consumed` after a refusal) with its audit entry. That insert is what makes the challenge single
- * use: when the row exists already, on any replica, the challenge was used, and whatever else this
- * call got right or wrong it is refused as used (401 `ERR_KBS_CHALLENGE_USED`, audited) and no
- * token leaves. So a refusal burns the challenge, as a success uses it.
+ * use: when the row exists already, on any replica, the challenge was used (or it expired so long
+ * ago, by the database's clock, that its row may have been swept), and whatever else this call got
+ * right or wrong it is refused as used (401 `ERR_KBS_CHALLENGE_USED`, audited) and no token leaves.
+ * So a refusal burns the challenge, as a success uses it; so does a throw after the cookie
+ * verified (appraisal or token issue), which is audited with its code before it goes on.
  *
  * @module
  */
@@ -19,6 +21,11 @@ import { sessionCookieOf } from './session-cookie.ts'
 
 const START_AGAIN = 'start a new handshake with /kbs/v0/auth'
 
+const expired: Refusal = {
+  told: problem(401, 'AttestationError', `the challenge has expired; ${START_AGAIN}`),
+  reason: 'ERR_KBS_CHALLENGE_EXPIRED',
+}
+
 /** A refusal: what the guest is told, and what the audit log records besides. */
 interface Refusal {
   readonly told: KbsProblem
@@ -26,7 +33,10 @@ interface Refusal {
   readonly audited?: Partial<AuditEntryInput>
 }
 
-/** Handle one `/attest`. Throws (after burning the challenge) only when appraisal threw. */
+/**
+ * Handle one `/attest`. Throws (after burning the challenge and auditing) only when appraisal or
+ * the token's issue threw.
+ */
 export async function attest(
   context: KbsRouteContext,
   request: FastifyRequest,
@@ -43,7 +53,8 @@ export async function attest(
   const used = (challenge: RcarChallenge): Promise<FastifyReply> =>
     refuse(
       {
-        told: problem(401, 'AttestationError', `challenge already used; ${START_AGAIN}`),
+        // Or expired past the retention grace by the database's clock: one answer for both.
+        told: problem(401, 'AttestationError', `challenge already used or expired; ${START_AGAIN}`),
         reason: 'ERR_KBS_CHALLENGE_USED',
       },
       challenge.tee,
@@ -66,20 +77,32 @@ export async function attest(
       reason: 'ERR_KBS_SESSION_UNKNOWN',
     })
   const now = context.clock()
-  if (challenge.expiresAt.getTime() <= now.getTime())
-    return refuse(
-      {
-        told: problem(401, 'AttestationError', `the challenge has expired; ${START_AGAIN}`),
-        reason: 'ERR_KBS_CHALLENGE_EXPIRED',
-      },
-      challenge.tee,
-    )
+  if (challenge.expiresAt.getTime() <= now.getTime()) return refuse(expired, challenge.tee)
   /** Refused after the cookie verified: the challenge is burnt in the write that audits. */
   const burn = async (refusal: Refusal): Promise<FastifyReply> => {
     const entry = { at: context.clock(), ...deniedEntry(refusal, challenge.tee) }
     if (!(await store.sessions.recordRefused(challenge, entry))) return used(challenge)
     metrics.attestationFailures.inc({ tee_type: challenge.tee })
     return sendProblem(reply, refusal.told)
+  }
+  /** Refused by a throw after the cookie verified: burnt and audited like a refusal, rethrown. */
+  const burnThenThrow = async (
+    error: unknown,
+    detail: string,
+    audited: Partial<AuditEntryInput> = {},
+  ): Promise<FastifyReply> => {
+    const burnt = await store.sessions.recordRefused(challenge, {
+      at: context.clock(),
+      action: 'attest',
+      outcome: 'denied',
+      reason: isInitguardError(error) ? error.code : 'ERR_INTERNAL',
+      detail,
+      tee: challenge.tee,
+      ...audited,
+    })
+    if (!burnt) return used(challenge)
+    metrics.attestationFailures.inc({ tee_type: challenge.tee })
+    throw error
   }
   let message: KbsAttestation
   try {
@@ -116,17 +139,7 @@ export async function attest(
     })
   } catch (error) {
     // Collateral out of reach (503) or a bug (500): still a denial the audit log must show.
-    const burnt = await store.sessions.recordRefused(challenge, {
-      at: context.clock(),
-      action: 'attest',
-      outcome: 'denied',
-      reason: isInitguardError(error) ? error.code : 'ERR_INTERNAL',
-      detail: 'the evidence could not be appraised',
-      tee: challenge.tee,
-    })
-    if (!burnt) return used(challenge)
-    metrics.attestationFailures.inc({ tee_type: challenge.tee })
-    throw error
+    return burnThenThrow(error, 'the evidence could not be appraised')
   }
   if (!outcome.accepted) {
     const variant = outcome.status === 403 ? 'PolicyDeny' : 'AttestationError'
@@ -142,17 +155,30 @@ export async function attest(
       },
     })
   }
-  const token = await context.tokens.issue(outcome, teePubkey, now)
+  const accepted = {
+    workload: outcome.workload.name,
+    evidenceDigest: outcome.evidenceDigest,
+    simulated: outcome.simulated,
+  }
+  let token: string
+  try {
+    token = await context.tokens.issue(outcome, teePubkey, now)
+  } catch (error) {
+    // The key store out of reach (503), or a signing key that does not unwrap (500): the guest's
+    // evidence was good, but the challenge is burnt and the failure audited all the same.
+    return burnThenThrow(error, 'no token could be issued', accepted)
+  }
+  // Appraisal may have taken a while: a challenge that expired meanwhile gets no token.
+  if (challenge.expiresAt.getTime() <= context.clock().getTime())
+    return burn({ ...expired, audited: accepted })
   // The session, its token and the issue's audit entry in one atomic write, before the guest
   // gets the token: a challenge another call used meanwhile gets none.
   const recorded = await store.sessions.recordAttested(challenge, token, {
     at: context.clock(),
     action: 'attest',
     outcome: 'issued',
-    workload: outcome.workload.name,
     tee: outcome.tee,
-    evidenceDigest: outcome.evidenceDigest,
-    simulated: outcome.simulated,
+    ...accepted,
   })
   if (!recorded) return used(challenge)
   metrics.attestationSuccesses.inc({ tee_type: outcome.tee })

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { stringToUtf8 } from '@initguard/core'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { InternalError, UnavailableError, stringToUtf8 } from '@initguard/core'
 import { rejected } from '@initguard/testkit'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import { HttpClient, httpErrors } from '@initguard/http'
@@ -243,6 +243,63 @@ describe('raw protocol abuse', () => {
     const retried = await attest(cookie, nonce)
     expect(retried.status).toBe(401)
     expect(retried.body).not.toHaveProperty('token')
+    expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_CHALLENGE_USED' })
+  })
+
+  it.each([
+    [503, new UnavailableError('ERR_KBS_STORE_UNAVAILABLE', 'the key store is out of reach')],
+    [500, new InternalError('ERR_KBS_ENVELOPE_INTEGRITY', 'a signing key does not unwrap')],
+  ])(
+    'a token that cannot be issued (%i): burnt and audited, the retry refused as used',
+    async (status, thrown) => {
+      // The fault injected: the real token service, failing once.
+      const failing = vi.spyOn(kbs.kbs.services.tokens, 'issue').mockRejectedValueOnce(thrown)
+      try {
+        const { cookie, nonce } = await auth()
+        // The client reports a 5xx as an error that carries the status.
+        const failed: unknown = await attest(cookie, nonce).catch((error: unknown) => error)
+        expect(failed).toMatchObject({ details: { status } })
+        expect(failing).toHaveBeenCalledTimes(1)
+        expect(await lastAudit()).toMatchObject({
+          outcome: 'denied',
+          reason: thrown.code,
+          workload: 'app',
+          detail: 'no token could be issued',
+        })
+        const retried = await attest(cookie, nonce)
+        expect(retried.status).toBe(401)
+        expect(retried.body).not.toHaveProperty('token')
+        expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_CHALLENGE_USED' })
+      } finally {
+        failing.mockRestore()
+      }
+    },
+  )
+
+  it('a challenge that expires while its evidence is appraised: 401 expired, burnt', async () => {
+    const { cookie, nonce } = await auth()
+    const { appraiser } = kbs.kbs.services
+    const appraise = appraiser.appraise.bind(appraiser)
+    // Appraisal that takes the rest of the challenge's life (the KBS's clock moves meanwhile).
+    const slow = vi.spyOn(appraiser, 'appraise').mockImplementationOnce(async (input) => {
+      const outcome = await appraise(input)
+      kbs.advance(6 * 60_000)
+      return outcome
+    })
+    try {
+      const late = await attest(cookie, nonce)
+      expect(late.status).toBe(401)
+      expect(late.body).not.toHaveProperty('token')
+      expect(await lastAudit()).toMatchObject({
+        outcome: 'denied',
+        reason: 'ERR_KBS_CHALLENGE_EXPIRED',
+        workload: 'app',
+      })
+    } finally {
+      slow.mockRestore()
+      kbs.advance(-6 * 60_000)
+    }
+    expect((await attest(cookie, nonce)).status).toBe(401)
     expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_CHALLENGE_USED' })
   })
 

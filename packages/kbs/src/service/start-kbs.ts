@@ -102,7 +102,7 @@ export async function startKbs(
       'insecure database transport (opted in): a remote PostgreSQL may be reached without verified TLS',
     )
   const sweep = setInterval(() => {
-    services.store.sessions.deleteExpired(clock()).catch((error: unknown) => {
+    services.store.sessions.deleteExpired().catch((error: unknown) => {
       app.log.error({ err: error }, 'removing expired sessions failed')
     })
   }, SESSION_SWEEP_MS)

@@ -22,13 +22,21 @@ export interface PostgresPoolOptions {
   readonly poolSize?: number
   /** How long opening a connection (or waiting for a free one) may take; default 5000 ms. */
   readonly connectTimeoutMs?: number
-  /** The server cancels a statement running longer; default 10000 ms. */
+  /** The server cancels a statement running longer; default {@link POSTGRES_STATEMENT_TIMEOUT_MS}. */
   readonly statementTimeoutMs?: number
   /** An idle connection is closed after; default 30000 ms. */
   readonly idleTimeoutMs?: number
   /** How long a starting replica waits for another's migrations; default 300000 ms. */
   readonly migrationLockTimeoutMs?: number
 }
+
+/**
+ * The default statement timeout: under the routes' 5 s store-call deadline
+ * (`STORE_CALL_DEADLINE_MS`), so a statement the deadline gave up on (the guest got 503) is
+ * cancelled by the server rather than committed later, behind the answer. It does not cover the
+ * wait for a pooled connection or the network: it narrows the window, it does not close it.
+ */
+export const POSTGRES_STATEMENT_TIMEOUT_MS = 4000
 
 /** Options of {@link connectPostgres}. */
 export interface PostgresConnectOptions extends PostgresPoolOptions {
@@ -97,7 +105,11 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     max: bound('poolSize', options.poolSize, 10),
     connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
     idleTimeoutMillis: bound('idleTimeoutMs', options.idleTimeoutMs, 30_000),
-    statement_timeout: bound('statementTimeoutMs', options.statementTimeoutMs, 10_000),
+    statement_timeout: bound(
+      'statementTimeoutMs',
+      options.statementTimeoutMs,
+      POSTGRES_STATEMENT_TIMEOUT_MS,
+    ),
     application_name: 'initguard-kbs',
   })
   // An idle connection the server drops (restart, failover) is reported here; without a listener

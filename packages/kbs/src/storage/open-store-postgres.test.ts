@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected, startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
+import { STORE_CALL_DEADLINE_MS } from '../server/store-availability.ts'
+import { POSTGRES_STATEMENT_TIMEOUT_MS, connectPostgres } from './dialect-postgres.ts'
 import { openKbsStore } from './open-store.ts'
 import { openTestStore, randomMasterKey, temporaryDir } from './store-test-support.ts'
 
@@ -29,6 +31,23 @@ describe('openKbsStore on PostgreSQL', () => {
     expect(stores.every((s) => s.kind === 'postgres')).toBe(true)
     await stores[0]?.workloads.put('web', { v: 1 }, at)
     expect((await stores[2]?.workloads.get('web'))?.version).toBe(1)
+  })
+
+  it('sets a statement timeout on its connections, by default under the store-call deadline', async () => {
+    expect(POSTGRES_STATEMENT_TIMEOUT_MS).toBeLessThan(STORE_CALL_DEADLINE_MS)
+    const url = await cluster.createDatabase('statement_timeout')
+    for (const [options, shown] of [
+      [{}, '4s'],
+      [{ statementTimeoutMs: 1500 }, '1500ms'],
+    ] as const) {
+      const connection = await connectPostgres({ url, ...options })
+      try {
+        const { rows } = await connection.executor.execute('SHOW statement_timeout', [])
+        expect(rows).toEqual([{ statement_timeout: shown }])
+      } finally {
+        await connection.db.destroy()
+      }
+    }
   })
 
   it('names the database without its password, and refuses another master key', async () => {

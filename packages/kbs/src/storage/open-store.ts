@@ -96,6 +96,7 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
         db,
         connection.executor,
         new RcarChallengeCodec(options.masterKey),
+        connection.kind,
       ),
       signingKeys: new SqlSigningKeyStore(db, envelope),
       location,

@@ -28,6 +28,22 @@ describe('RcarChallengeCodec', () => {
     }
   })
 
+  it('writes the TEE byte of the fixed table (0 snp, 1 tdx, 2 sgx), whatever the exported list', () => {
+    // Every TEE the protocol supports has its byte (the first test opens each), and no other.
+    expect([...KBS_SUPPORTED_TEES].sort()).toEqual(['sgx', 'snp', 'tdx'])
+    const id = new Uint8Array(16).fill(1)
+    for (const [byte, tee] of [
+      [0, 'snp'],
+      [1, 'tdx'],
+      [2, 'sgx'],
+    ] as const) {
+      const { cookie } = codec.issue(tee, expiresAt, id)
+      // Byte 25 of the body: hex characters 50–51.
+      expect(cookie.slice(50, 52)).toBe(byte.toString(16).padStart(2, '0'))
+      expect(codec.open(cookie)?.tee).toBe(tee)
+    }
+  })
+
   it('gives every challenge its own id and nonce', () => {
     const a = codec.issue('snp', expiresAt)
     const b = codec.issue('snp', expiresAt)

@@ -13,7 +13,7 @@
  * | 0      | 1     | layout version, 1                                            |
  * | 1      | 16    | session id (random)                                          |
  * | 17     | 8     | expiry, milliseconds since the epoch, unsigned big-endian    |
- * | 25     | 1     | TEE, index into `KBS_SUPPORTED_TEES` (0 snp, 1 tdx, 2 sgx)   |
+ * | 25     | 1     | TEE: 0 snp, 1 tdx, 2 sgx (`COOKIE_TEES`, fixed here)          |
  * | 26     | 32    | HMAC-SHA-256 of bytes 0–25 under the cookie key              |
  *
  * Keys: HKDF-SHA-256 of the master key (no salt), 32 bytes each, with the labels below; the
@@ -25,7 +25,7 @@
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { bytesToHex, constantTimeEqual } from '@initguard/core'
-import { KBS_SUPPORTED_TEES, type KbsTee } from '@initguard/kbs-protocol'
+import type { KbsTee } from '@initguard/kbs-protocol'
 import type { IssuedChallenge, RcarChallenge } from '../ports.ts'
 
 const COOKIE_LABEL = 'initguard-kbs rcar-challenge cookie mac v1'
@@ -36,6 +36,12 @@ const BODY_BYTES = 1 + ID_BYTES + 8 + 1
 const MAC_BYTES = 32
 /** The last millisecond a `Date` can hold. */
 const MAX_DATE_MS = 8.64e15
+
+/**
+ * The TEE byte's values. Part of the wire layout, so fixed here rather than taken from the order
+ * of a list exported for other uses: reordering that list must not re-label outstanding cookies.
+ */
+const COOKIE_TEES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
 
 /** Characters of a cookie value: the hex of body and MAC. */
 export const CHALLENGE_COOKIE_LENGTH: number = 2 * (BODY_BYTES + MAC_BYTES)
@@ -61,7 +67,7 @@ export class RcarChallengeCodec {
    */
   issue(tee: KbsTee, expiresAt: Date, id: Uint8Array = randomBytes(ID_BYTES)): IssuedChallenge {
     const expiry = expiresAt.getTime()
-    const teeIndex = KBS_SUPPORTED_TEES.indexOf(tee)
+    const teeIndex = COOKIE_TEES.indexOf(tee)
     if (id.length !== ID_BYTES || !(expiry >= 0) || teeIndex < 0)
       throw new RangeError('a challenge needs a 16-byte id, a time after 1970 and a known TEE')
     const body = Buffer.alloc(BODY_BYTES)
@@ -89,7 +95,7 @@ export class RcarChallengeCodec {
     if (!constantTimeEqual(bytes.subarray(BODY_BYTES), this.#mac(this.#cookieKey, body)))
       return undefined
     const expiry = body.readBigUInt64BE(1 + ID_BYTES)
-    const tee = KBS_SUPPORTED_TEES[body[BODY_BYTES - 1] ?? -1]
+    const tee = COOKIE_TEES[body[BODY_BYTES - 1] ?? -1]
     if (body[0] !== VERSION || tee === undefined || expiry > BigInt(MAX_DATE_MS)) return undefined
     return this.#challenge(body, tee, Number(expiry))
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { AuditEntryInput } from '../ports.ts'
 import { connectSqlite, type DialectConnection } from './dialect.ts'
 import { connectPostgres } from './dialect-postgres.ts'
@@ -13,7 +13,8 @@ import {
   type TestDatabase,
 } from './store-test-support.ts'
 
-const now = new Date('2026-12-01T10:00:00.000Z')
+// The real time: the store refuses and sweeps by the database's clock, which the tests cannot move.
+const now = new Date()
 const later = (seconds: number): Date => new Date(now.getTime() + seconds * 1000)
 const issued = (workload: string): AuditEntryInput => ({
   at: now,
@@ -57,6 +58,9 @@ function counting(executor: RawExecutor): { readonly executor: RawExecutor; coun
 
 describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
   const databases = testDatabases(engine)
+  afterEach(() => {
+    vi.useRealTimers()
+  })
 
   it('stores nothing for a challenge; stores the attested session and its audit entry once', async () => {
     const { sessions, audit } = await databases.open()
@@ -125,20 +129,39 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
     expect(one.sessions.openChallenge(challenge.cookie)).toBeDefined()
   })
 
-  it('deletes sessions only once they are expired by more than the retention grace', async () => {
-    const { sessions } = await databases.open()
+  it('sweeps only rows expired longer than the grace, by the database clock, not the process clock', async () => {
+    const at = await databases.fresh()
+    const { sessions } = await openTestStore({ ...at, masterKey: randomMasterKey() })
     const grace = SESSION_RETENTION_GRACE_MS / 1000
-    const ids: string[] = []
-    for (const expiry of [10, 20, 30]) {
-      const challenge = sessions.issueChallenge('snp', later(expiry))
-      await sessions.recordRefused(challenge, denied('ERR_X'))
-      ids.push(challenge.id)
-    }
-    expect(await sessions.deleteExpired(later(25))).toBe(0)
-    expect(await sessions.deleteExpired(later(20 + grace))).toBe(1)
-    expect(await sessions.get(ids[0] ?? '')).toBeUndefined()
-    expect(await sessions.get(ids[1] ?? '')).toBeDefined()
-    expect(await sessions.deleteExpired(later(31 + grace))).toBe(2)
+    // Past its expiry but within the grace: still recordable (expiry is the route's to check).
+    const recent = sessions.issueChallenge('snp', later(60 - grace))
+    expect(await sessions.recordRefused(recent, denied('ERR_X'))).toBe(true)
+    // A row from before: expired longer than the grace (it cannot be recorded any more, see below).
+    await databases.raw(
+      at,
+      'INSERT INTO rcar_session (id, tee, nonce, expires_at, state, token) VALUES (?, ?, ?, ?, ?, ?)',
+      ['old', 'snp', 'n', later(-60 - grace).toISOString(), 'consumed', null],
+    )
+    // A replica whose clock runs a day ahead sweeps: the database's clock decides, so the row
+    // that makes `recent` used stays, and `recent` cannot be recorded again.
+    vi.useFakeTimers({ toFake: ['Date'], now: later(86_400) })
+    expect(await sessions.deleteExpired()).toBe(1)
+    expect(await sessions.get('old')).toBeUndefined()
+    expect(await sessions.get(recent.id)).toBeDefined()
+    expect(await sessions.recordAttested(recent, 't', issued('w'))).toBe(false)
+  })
+
+  it('never records a challenge expired longer than the grace by the database clock, whatever the process clock says', async () => {
+    const { sessions, audit } = await databases.open()
+    const grace = SESSION_RETENTION_GRACE_MS / 1000
+    const stale = sessions.issueChallenge('tdx', later(-1 - grace))
+    // A replica whose clock runs a day behind would take the challenge for fresh.
+    vi.useFakeTimers({ toFake: ['Date'], now: later(-86_400) })
+    expect(await sessions.recordAttested(stale, 't', issued('w'))).toBe(false)
+    expect(await sessions.recordRefused(stale, denied('ERR_X'))).toBe(false)
+    vi.useRealTimers()
+    expect(await sessions.get(stale.id)).toBeUndefined()
+    expect(await audit.list({ limit: 10 })).toEqual([])
   })
 
   it('one statement per use, one per read, none for a challenge', async () => {
@@ -152,6 +175,7 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
       connection.db,
       counted.executor,
       new RcarChallengeCodec(masterKey),
+      at.database.kind,
     )
     const challenge = sessions.issueChallenge('snp', later(300))
     expect(sessions.openChallenge(challenge.cookie)).toBeDefined()

@@ -9,9 +9,15 @@
  * A round trip per handshake at `/attest`, and one more at `/resource` only when the guest
  * presents the cookie instead of its Bearer token (the session row holds the token).
  *
+ * Single use must not depend on the replicas' clocks: the sweep and the insert both read the
+ * DATABASE's clock (PostgreSQL's `now()`; SQLite's is this host's). A row is inserted only while
+ * its expiry is later than that clock minus {@link SESSION_RETENTION_GRACE_MS}, and the sweep
+ * removes only rows whose expiry is earlier than it: once a row may have been swept, its challenge
+ * can never be recorded again, whatever clock the replica that tries runs on.
+ *
  * @module
  */
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type {
   AuditEntryInput,
@@ -23,14 +29,15 @@ import type {
 import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
+import type { KbsDatabaseKind } from './dialect.ts'
 import type { RcarChallengeCodec } from './rcar-challenge.ts'
 import type { KbsDatabase, RcarSessionTable } from './schema.ts'
 
 /**
- * How long a session row outlives its expiry before `deleteExpired` removes it. A row is what
- * makes a challenge single use, and replicas check expiry with their own clocks: a row swept by a
- * replica whose clock runs ahead would let one running behind accept the challenge again. So the
- * replicas' clocks must agree within this bound (NTP does far better).
+ * How long a session row outlives its expiry (by the database's clock) before `deleteExpired`
+ * removes it; a challenge whose expiry is further in the past than this can no longer be recorded.
+ * Replicas check expiry with their own clocks first, so it also bounds how far behind the
+ * database a replica's clock may run before it refuses fresh challenges as used (NTP does better).
  */
 export const SESSION_RETENTION_GRACE_MS: number = 5 * 60_000
 
@@ -40,19 +47,26 @@ const SESSION_COLUMNS = ['id', 'tee', 'nonce', 'expires_at', 'state', 'token'] a
 /** {@link SessionStore} over kysely; the per-handshake queries run prepared (`hot-statement.ts`). */
 export class SqlSessionStore implements SessionStore {
   readonly #db: Kysely<KbsDatabase>
+  readonly #kind: KbsDatabaseKind
   readonly #challenges: RcarChallengeCodec
   readonly #get: HotStatement<Selectable<RcarSessionTable>>
   /** The session row, then the audit entry only if the row was new: how many entries appended. */
   readonly #record: (args: readonly unknown[]) => Promise<number>
 
-  constructor(db: Kysely<KbsDatabase>, executor: RawExecutor, challenges: RcarChallengeCodec) {
+  constructor(
+    db: Kysely<KbsDatabase>,
+    executor: RawExecutor,
+    challenges: RcarChallengeCodec,
+    kind: KbsDatabaseKind,
+  ) {
     this.#db = db
+    this.#kind = kind
     this.#challenges = challenges
     this.#get = new HotStatement(
       executor,
       db.selectFrom('rcar_session').select(SESSION_COLUMNS).where('id', '=', param(0)),
     )
-    this.#record = insertSessionAudited(db, executor)
+    this.#record = insertSessionAudited(db, executor, kind)
   }
 
   issueChallenge(tee: KbsTee, expiresAt: Date): IssuedChallenge {
@@ -81,11 +95,11 @@ export class SqlSessionStore implements SessionStore {
     return row === undefined ? undefined : toRecord(row)
   }
 
-  async deleteExpired(now: Date): Promise<number> {
-    const before = new Date(now.getTime() - SESSION_RETENTION_GRACE_MS)
+  /** By the database's clock, never this process's (see the module's comment). */
+  async deleteExpired(): Promise<number> {
     const result = await this.#db
       .deleteFrom('rcar_session')
-      .where('expires_at', '<', before.toISOString())
+      .where('expires_at', '<', sweptBefore(this.#kind))
       .executeTakeFirst()
     return Number(result.numDeletedRows)
   }
@@ -103,24 +117,50 @@ function sessionValues(
 }
 
 /**
- * The session row, unless its id exists, and the audit entry appended only when the row was
+ * The retention grace before the database's clock, as the ISO text `expires_at` holds (fixed
+ * width, so text order is time order). PostgreSQL's `MS` truncates: a row is swept only when its
+ * expiry is strictly earlier, never a millisecond early.
+ */
+function sweptBefore(kind: KbsDatabaseKind): RawBuilder<string> {
+  const grace = String(SESSION_RETENTION_GRACE_MS)
+  return kind === 'postgres'
+    ? sql<string>`to_char((now() - ${sql.raw(`interval '${grace} milliseconds'`)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${sql.lit(`-${String(SESSION_RETENTION_GRACE_MS / 1000)} seconds`)})`
+}
+
+/**
+ * The condition under which the row whose expiry (ISO text) is `expires` may be inserted: later
+ * than {@link sweptBefore}, by the database's clock, so a row the sweep may have removed is never
+ * written again. PostgreSQL compares times (`now()` has microseconds), SQLite fixed-width text.
+ */
+function stillRetained(kind: KbsDatabaseKind, expires: unknown): RawBuilder<boolean> {
+  return kind === 'postgres'
+    ? sql<boolean>`CAST(${expires} AS timestamptz) > now() - ${sql.raw(`interval '${String(SESSION_RETENTION_GRACE_MS)} milliseconds'`)}`
+    : sql<boolean>`${expires} > ${sweptBefore(kind)}`
+}
+
+const SESSION_INSERT_COLUMNS = ['id', 'tee', 'nonce', 'expires_at', 'state', 'token'] as const
+
+/**
+ * The session row, unless its id exists or its expiry is past the retention grace by the
+ * database's clock ({@link stillRetained}), and the audit entry appended only when the row was
  * inserted: PostgreSQL's data-modifying `WITH` (one statement), SQLite's two statements in one
  * transaction. Arguments: id, tee, nonce, expires_at, state, token, the entry's values.
  */
 function insertSessionAudited(
   db: Kysely<KbsDatabase>,
   executor: RawExecutor,
+  kind: KbsDatabaseKind,
 ): (args: readonly unknown[]) => Promise<number> {
+  // Cast: PostgreSQL cannot infer a parameter's type in a select list.
+  const values = sql.join(
+    SESSION_INSERT_COLUMNS.map((_, index) => sql`CAST(${param(index)} AS text)`),
+  )
   const inserted = db
     .insertInto('rcar_session')
-    .values({
-      id: param(0),
-      tee: param(1),
-      nonce: param(2),
-      expires_at: param(3),
-      state: param(4),
-      token: param(5),
-    })
+    .columns(SESSION_INSERT_COLUMNS)
+    // SQLite needs the WHERE anyway: without it `ON CONFLICT` would parse as a join's.
+    .expression(sql`SELECT ${values} WHERE ${stillRetained(kind, param(3))}`)
     .onConflict((conflict) => conflict.column('id').doNothing())
   const { atomic } = executor
   if (atomic === undefined) {
