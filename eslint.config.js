@@ -42,10 +42,30 @@ const IO_MODULES = [
   'vm',
 ]
 
+/**
+ * Node 20 can deadlock for good when a JWK is exported from a key that `generateKeyPair(Sync)` (or
+ * WebCrypto's generateKey, under jose) made: the export holds the key's mutex while it allocates,
+ * and a garbage collection that frees the generation job takes the same mutex
+ * (`packages/kbs-protocol/src/ec-key-pair.ts`). Keys are made with `generateEcKeyPair`, or
+ * imported first; a JWK export from an imported key says so where it is disabled.
+ */
+const JWK_EXPORT_BAN = {
+  selector:
+    "CallExpression[callee.property.name='export'] > ObjectExpression > Property[key.name='format'][value.value='jwk']",
+  message:
+    'A JWK export can deadlock Node 20 on a generated key: use generateEcKeyPair (@initguard/kbs-protocol), or export from an imported key and say so.',
+}
+const JOSE_KEYGEN_BAN = {
+  name: 'jose',
+  importNames: ['generateKeyPair', 'exportJWK'],
+  message:
+    "jose's generateKeyPair + exportJWK can deadlock Node 20: use generateEcKeyPair (@initguard/kbs-protocol).",
+}
+
 const restrictedImports = (higher, extra = []) => [
   'error',
   {
-    paths: [...extra],
+    paths: [JOSE_KEYGEN_BAN, ...extra],
     patterns: [
       {
         group: scoped(TEST_ONLY_PACKAGES),
@@ -107,6 +127,7 @@ export default tseslint.config(
           selector: 'ExportAllDeclaration',
           message: 'Export names explicitly (no `export *`).',
         },
+        JWK_EXPORT_BAN,
       ],
     },
   },
@@ -156,6 +177,7 @@ export default tseslint.config(
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
           message: 'Core packages are pure: pass `now` in instead of reading the clock.',
         },
+        JWK_EXPORT_BAN,
       ],
     },
   },

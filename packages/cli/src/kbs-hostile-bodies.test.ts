@@ -4,7 +4,7 @@
  * huge header set. Each answer is the documented status in Trustee's error shape (413, 400, 431),
  * never a 500 or a crash; the server's memory stays bounded and an honest client is still served.
  */
-import { generateKeyPairSync } from 'node:crypto'
+import { generateEcKeyPair } from '@initguard/kbs-protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   bodyOf,
@@ -92,10 +92,10 @@ async function challenge(): Promise<{ cookie: string; nonce: string }> {
   return { cookie, nonce }
 }
 
-const TEE_KEY = JSON.stringify({
-  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
-  alg: 'ECDH-ES+A256KW',
-})
+const TEE_KEY = ((): string => {
+  const { kty, crv, x, y } = generateEcKeyPair('P-256').jwk
+  return JSON.stringify({ kty, crv, x, y, alg: 'ECDH-ES+A256KW' })
+})()
 
 /** `/attest` bodies with `nested` (JSON text) in each place an attacker can put a value. */
 function attestBodies(nonce: string, nested: string): Record<string, string> {

@@ -54,6 +54,12 @@ export {
   type TeeKeyKind,
   type TeeKeyPair,
 } from './tee-key.ts'
+export {
+  generateEcKeyPair,
+  type EcKeyCurve,
+  type EcKeyPair,
+  type EcPrivateJwk,
+} from './ec-key-pair.ts'
 export { RESOURCE_JWE_ENC, sealResource } from './resource-jwe.ts'
 export { openResource } from './resource-jwe-open.ts'
 export {

@@ -2,7 +2,7 @@
  * The message parsers' refusals, each with its stable code and the JSON path, and the TEE key
  * checks (curves, point validity, RSA size, exponent, RSA1_5, unknown members).
  */
-import { generateKeyPairSync } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { codeOf, thrown } from '@initguard/testkit'
 import { describe, expect, it } from 'vitest'
 import {
@@ -13,6 +13,7 @@ import {
   parseKbsRequest,
   parseKbsResourceJwe,
 } from './message-parse.ts'
+import { generateEcKeyPair, type EcKeyCurve } from './ec-key-pair.ts'
 import { fixtureJson as fixture } from './message-test-support.ts'
 import { checkTeePublicJwk, parseTeePublicJwk } from './tee-public-jwk.ts'
 
@@ -110,7 +111,7 @@ describe('parseKbsAttestation', () => {
 describe('parseTeePublicJwk', () => {
   it('accepts every curve and RSA from 2048 bits', () => {
     for (const namedCurve of ['P-256', 'P-384', 'P-521']) {
-      const jwk = generateKeyPairSync('ec', { namedCurve }).publicKey.export({ format: 'jwk' })
+      const jwk = generateEcKeyPair(namedCurve as EcKeyCurve).jwk
       const key = { kty: 'EC', crv: jwk.crv, alg: 'ECDH-ES+A256KW', x: jwk.x, y: jwk.y }
       expect(parseTeePublicJwk(key)).toEqual(key)
     }
@@ -132,9 +133,14 @@ describe('parseTeePublicJwk', () => {
     expect(thrown(() => parseTeePublicJwk({ ...rsaKey, alg: 'RSA1_5' })).message).toContain(
       'padding-oracle',
     )
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
-      format: 'jwk',
-    })
+    const smallDer = generateKeyPairSync('rsa', {
+      modulusLength: 1024,
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    }).publicKey
+    const smallKey = createPublicKey({ key: smallDer, format: 'der', type: 'spki' })
+    // eslint-disable-next-line no-restricted-syntax -- an imported key, not a generated one
+    const small = smallKey.export({ format: 'jwk' })
     const error = thrown(() =>
       parseTeePublicJwk({ kty: 'RSA', alg: 'RSA-OAEP-256', n: small.n, e: small.e }),
     )
@@ -162,11 +168,10 @@ describe('parseTeePublicJwk', () => {
   it('imports a key once for its exact members, and never keeps one that did not import', () => {
     const first = checkTeePublicJwk(ecKey).key
     expect(checkTeePublicJwk({ ...ecKey }).key).toBe(first)
+    // eslint-disable-next-line no-restricted-syntax -- an imported key, not a generated one
     expect(first.export({ format: 'jwk' })).toMatchObject({ x: ecKey['x'], y: ecKey['y'] })
     expect(checkTeePublicJwk(rsaKey).key).toBe(checkTeePublicJwk({ ...rsaKey }).key)
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
-      format: 'jwk',
-    })
+    const other = generateEcKeyPair('P-256').jwk
     expect(checkTeePublicJwk({ ...ecKey, x: other.x, y: other.y }).key).not.toBe(first)
     // Off the curve: refused on every check, not only the first.
     const offCurve = { ...ecKey, y: ecKey['x'] }

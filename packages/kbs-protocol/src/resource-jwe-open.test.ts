@@ -10,6 +10,7 @@ import { rejected } from '@initguard/testkit'
 import fc from 'fast-check'
 import { FlattenedEncrypt, flattenedDecrypt, type FlattenedJWE } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { generateEcKeyPair } from './ec-key-pair.ts'
 import type { TeePublicJwk } from './messages.ts'
 import { openResource } from './resource-jwe-open.ts'
 import { sealResource } from './resource-jwe.ts'
@@ -96,9 +97,7 @@ describe('openResource and jose', () => {
       const { publicJwk, privateKey } = await generateTeeKeyPair(crv)
       if (publicJwk.kty !== 'EC') throw new Error('an EC key')
       const other = CURVES.find((c) => c !== crv) ?? 'P-256'
-      const otherPoint = generateKeyPairSync('ec', { namedCurve: other }).publicKey.export({
-        format: 'jwk',
-      })
+      const otherPoint = generateEcKeyPair(other).jwk
       type Header = Record<string, unknown>
       const epkOf = (h: Header): Record<string, unknown> => h['epk'] as Record<string, unknown>
       const variants: [string, string, (h: Header) => unknown][] = [

@@ -8,10 +8,10 @@ import {
   createHash,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   publicEncrypt,
   randomBytes,
 } from 'node:crypto'
+import { generateEcKeyPair } from './ec-key-pair.ts'
 import type { KbsResourceJwe, TeePublicJwk } from './messages.ts'
 
 /** Unpadded base64url. */
@@ -47,8 +47,8 @@ export function trusteeStyleJwe(
   let encryptedKey: Buffer
   const publicKey = createPublicKey({ key: { ...teeKey }, format: 'jwk' })
   if (teeKey.kty === 'EC') {
-    const ephemeral = generateKeyPairSync('ec', { namedCurve: teeKey.crv })
-    const epk = ephemeral.publicKey.export({ format: 'jwk' })
+    const ephemeral = generateEcKeyPair(teeKey.crv)
+    const epk = ephemeral.jwk
     header = {
       alg: 'ECDH-ES+A256KW',
       enc: 'A256GCM',

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { generateKeyPair, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
+import { generateEcKeyPair } from './ec-key-pair.ts'
 import type { TeePublicJwk } from './messages.ts'
 import { parseTeePublicJwk } from './tee-public-jwk.ts'
 
@@ -32,9 +33,16 @@ export interface TeeKeyPair {
 
 const generate = promisify(generateKeyPair)
 
-/** The public JWK of `privateKey` in the wire form (checked as a peer's would be). */
-export function teePublicJwkOf(privateKey: KeyObject): TeePublicJwk {
-  const jwk = privateKey.export({ format: 'jwk' })
+/**
+ * The public JWK of `key` (private or public) in the wire form, checked as a peer's would be.
+ * The JWK is exported from a re-imported copy of the public half, never from `key` itself: `key`
+ * may come from `generateKeyPair(Sync)`, and exporting a JWK from such a key can deadlock Node 20
+ * (`ec-key-pair.ts` says how).
+ */
+export function teePublicJwkOf(key: KeyObject): TeePublicJwk {
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' })
+  // eslint-disable-next-line no-restricted-syntax -- exported from the imported copy
+  const jwk = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' })
   const wire =
     jwk.kty === 'EC'
       ? { kty: 'EC', crv: jwk.crv, alg: 'ECDH-ES+A256KW', x: jwk.x, y: jwk.y }
@@ -43,13 +51,26 @@ export function teePublicJwkOf(privateKey: KeyObject): TeePublicJwk {
 }
 
 /**
- * A fresh key pair of `kind`. EC keys are made synchronously: a P-256 key takes some 30 µs, less
- * than handing the job to the thread pool and back costs; RSA keys (tens to hundreds of ms) are
- * made off the main thread.
+ * A fresh key pair of `kind`. EC keys are made synchronously with `createECDH` (some 30 µs, less
+ * than handing a job to the thread pool and back costs), their JWK read from the raw point. RSA
+ * keys (tens to hundreds of ms) are made off the main thread, handed back encoded and imported, so
+ * the key used is not tied to the generation job (`ec-key-pair.ts` says why that matters).
  */
 export async function generateTeeKeyPair(kind: TeeKeyKind = 'P-256'): Promise<TeeKeyPair> {
-  const { privateKey } = kind.startsWith('RSA-')
-    ? await generate('rsa', { modulusLength: Number(kind.slice(4)), publicExponent: 0x10001 })
-    : generateKeyPairSync('ec', { namedCurve: kind })
+  if (!kind.startsWith('RSA-')) {
+    const pair = generateEcKeyPair(kind as Exclude<TeeKeyKind, `RSA-${string}`>)
+    const { crv, x, y } = pair.jwk
+    return {
+      publicJwk: parseTeePublicJwk({ kty: 'EC', crv, alg: 'ECDH-ES+A256KW', x, y }, 'TEE key'),
+      privateKey: pair.privateKey,
+    }
+  }
+  const { privateKey: pkcs8 } = await generate('rsa', {
+    modulusLength: Number(kind.slice(4)),
+    publicExponent: 0x10001,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  })
+  const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })
   return { publicJwk: teePublicJwkOf(privateKey), privateKey }
 }

@@ -2,13 +2,18 @@
  * Test support for appraisal: a real simulator in a temporary directory, TEE keys, and attestations
  * whose REPORT_DATA binds a nonce and key as the RCAR client computes it.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringToUtf8 } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
-import { expectedReportData, type EcTeePublicJwk, type KbsTee } from '@initguard/kbs-protocol'
+import {
+  expectedReportData,
+  generateEcKeyPair,
+  type EcTeePublicJwk,
+  type KbsTee,
+} from '@initguard/kbs-protocol'
 import {
   initSimulator,
   simulateSnpEvidence,
@@ -29,8 +34,8 @@ export async function temporarySimulator(): Promise<{
 
 /** A fresh P-256 TEE public key as the attester sends it. */
 export function teePublicKey(): EcTeePublicJwk {
-  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })
-  return { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x: String(jwk.x), y: String(jwk.y) }
+  const { x, y } = generateEcKeyPair('P-256').jwk
+  return { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x, y }
 }
 
 /** What the simulated guest is launched with and what it sends. */

@@ -6,9 +6,10 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
+import { calculateJwkThumbprint } from 'jose'
 import type { JWK } from 'jose'
 import { InternalError, LruCache } from '@initguard/core'
+import { generateEcKeyPair } from '@initguard/kbs-protocol'
 import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 
 /** The least time between two store reads caused by unauthenticated requests (unknown kids, JWKS). */
@@ -167,8 +168,9 @@ export class SigningKeyRing {
   }
 
   async #create(now: Date): Promise<string> {
-    const { privateKey } = await generateKeyPair('ES256', { extractable: true })
-    const privateJwk = await exportJWK(privateKey)
+    // Not jose's generateKeyPair + exportJWK: a JWK exported from a freshly generated key can
+    // deadlock Node 20 (see `generateEcKeyPair`).
+    const privateJwk: JWK = { ...generateEcKeyPair('P-256').jwk }
     const kid = await calculateJwkThumbprint(publicPart(privateJwk, 'new key'))
     await this.#store.add({ kid, privateJwk: { ...privateJwk }, createdAt: now })
     await this.reload(now)

@@ -3,15 +3,13 @@
  *
  * @module
  */
-import { exportJWK, generateKeyPair } from 'jose'
-import type { EcTeePublicJwk } from '@initguard/kbs-protocol'
+import { generateEcKeyPair, type EcTeePublicJwk } from '@initguard/kbs-protocol'
 import type { AppraisalAccepted } from '../ports.ts'
 
 /** A fresh P-256 TEE public key in the shape `runtime-data."tee-pubkey"` carries. */
-export async function teeKey(): Promise<EcTeePublicJwk> {
-  const { publicKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true })
-  const jwk = await exportJWK(publicKey)
-  return { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x: jwk.x ?? '', y: jwk.y ?? '' }
+export function teeKey(): Promise<EcTeePublicJwk> {
+  const { x, y } = generateEcKeyPair('P-256').jwk
+  return Promise.resolve({ kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x, y })
 }
 
 /** An accepted SNP appraisal for workload `web@3`, bound to `key`. */

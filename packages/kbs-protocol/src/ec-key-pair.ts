@@ -1,0 +1,109 @@
+/**
+ * EC key pairs and ECDH made with `createECDH`, their JWKs read from the raw point: never
+ * `generateKeyPair(Sync)` followed by `export({ format: 'jwk' })`.
+ *
+ * Why: on Node 20 (seen on 20.20.2) exporting a JWK from a key that `generateKeyPairSync` made can
+ * deadlock the process for good. The export holds the key's mutex while it allocates the JWK's
+ * strings; when one of those allocations starts a garbage collection that frees the (already
+ * unreachable) key-generation job, the job's destructor takes the same mutex, and the main thread
+ * waits on itself. A loop of generate-and-export hangs within a minute; the RCAR benchmark's
+ * guests hung after some hundred thousand handshakes. A key made here is never tied to a
+ * generation job: `createECDH` makes the pair and `createPrivateKey` imports it.
+ *
+ * ```text
+ * uncompressed point (ECDH.getPublicKey): 0x04 || x || y, x and y each 32 / 48 / 66 bytes
+ * JWK: {"kty":"EC","crv":"P-256|P-384|P-521","x":b64url,"y":b64url,"d":b64url}, each the full
+ *      coordinate length (RFC 7518 §6.2.2.1: d has the length of the curve order, padded)
+ * ```
+ *
+ * @module
+ */
+import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { InternalError } from '@initguard/core'
+import { EC_COORDINATE_BYTES } from './tee-public-jwk.ts'
+
+/** The JOSE names of the curves. */
+export type EcKeyCurve = keyof typeof EC_COORDINATE_BYTES
+
+/** OpenSSL's name of each curve, for `createECDH`. */
+const OPENSSL_CURVE: Readonly<Record<EcKeyCurve, string>> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+}
+
+/** A private EC key as a JWK, each member of its full length. */
+export interface EcPrivateJwk {
+  readonly kty: 'EC'
+  readonly crv: EcKeyCurve
+  readonly x: string
+  readonly y: string
+  readonly d: string
+}
+
+/** A fresh EC key pair, its key objects imported (not tied to a key-generation job). */
+export interface EcKeyPair {
+  readonly privateKey: KeyObject
+  readonly publicKey: KeyObject
+  readonly jwk: EcPrivateJwk
+}
+
+/** `bytes` left-padded with zeros to `length` (OpenSSL drops a private scalar's leading zeros). */
+function padded(bytes: Buffer, length: number): Buffer {
+  if (bytes.length === length) return bytes
+  if (bytes.length > length)
+    throw new InternalError('ERR_KBS_EC_KEY', `an EC scalar of ${String(bytes.length)} bytes`)
+  return Buffer.concat([Buffer.alloc(length - bytes.length), bytes])
+}
+
+/** The coordinates of an uncompressed point on `curve`, base64url. */
+function coordinates(point: Buffer, curve: EcKeyCurve): { x: string; y: string } {
+  const length = EC_COORDINATE_BYTES[curve]
+  if (point.length !== 1 + 2 * length || point[0] !== 0x04)
+    throw new InternalError('ERR_KBS_EC_KEY', `an EC point of ${String(point.length)} bytes`)
+  return {
+    x: point.subarray(1, 1 + length).toString('base64url'),
+    y: point.subarray(1 + length).toString('base64url'),
+  }
+}
+
+/** A fresh key pair on `curve` (see the module's note for why not `generateKeyPairSync`). */
+export function generateEcKeyPair(curve: EcKeyCurve): EcKeyPair {
+  const ecdh = createECDH(OPENSSL_CURVE[curve])
+  const { x, y } = coordinates(ecdh.generateKeys(), curve)
+  const d = padded(ecdh.getPrivateKey(), EC_COORDINATE_BYTES[curve]).toString('base64url')
+  const jwk: EcPrivateJwk = { kty: 'EC', crv: curve, x, y, d }
+  return {
+    privateKey: createPrivateKey({ key: { ...jwk }, format: 'jwk' }),
+    publicKey: createPublicKey({ key: { kty: 'EC', crv: curve, x, y }, format: 'jwk' }),
+    jwk,
+  }
+}
+
+/** What an ephemeral-static ECDH gave: the ephemeral public point and the shared secret. */
+export interface EphemeralAgreement {
+  readonly x: string
+  readonly y: string
+  /** The x coordinate of the shared point, of the full coordinate length (`Z` of RFC 7518). */
+  readonly sharedSecret: Buffer
+}
+
+/**
+ * ECDH between a fresh ephemeral key and the peer's public point `(x, y)` (base64url, each of the
+ * full coordinate length: a checked TEE key). No key object is made for the ephemeral key.
+ *
+ * @throws `ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY` (Node's) when `(x, y)` is not on `curve`.
+ */
+export function ephemeralAgreement(
+  curve: EcKeyCurve,
+  peer: { readonly x: string; readonly y: string },
+): EphemeralAgreement {
+  const ecdh = createECDH(OPENSSL_CURVE[curve])
+  const { x, y } = coordinates(ecdh.generateKeys(), curve)
+  const peerPoint = Buffer.concat([
+    Buffer.of(0x04),
+    Buffer.from(peer.x, 'base64url'),
+    Buffer.from(peer.y, 'base64url'),
+  ])
+  return { x, y, sharedSecret: ecdh.computeSecret(peerPoint) }
+}
