@@ -22,8 +22,17 @@
  * second that the setups take in turns, in alternating order, so the machine's changing load
  * (other processes share its two cores) hits them alike.
  *
- * Environment: BENCH_REPLICAS_SECONDS (default 4: closed-loop seconds per setup, in 1 s slices),
- * BENCH_REPLICAS_OPEN_SECONDS (default 10: the open loop's seconds per setup).
+ * Every replica serves the same number of handshakes before anything is timed: V8 optimizes each
+ * process on its own, so after the same warm-up time a replica of two has served half as many
+ * handshakes and is colder. Traced over 30 alternating one-second slices after a one-second
+ * warm-up, one replica's KBS CPU per handshake settled at about 2.8 ms within some 2,000
+ * handshakes, while each of two replicas was still at 5.5 ms after the first slices and came down
+ * to 3.3 ms only after some 3,000 each; the rate ratio went from 0.78 to 0.95 on the way. Timing
+ * before then measures the JIT's warm-up, not the shared database.
+ *
+ * Environment: BENCH_REPLICAS_SECONDS (default 6: closed-loop seconds per setup, in 1 s slices),
+ * BENCH_REPLICAS_OPEN_SECONDS (default 10: the open loop's seconds per setup),
+ * BENCH_REPLICAS_WARMUP (default 3000: handshakes each replica serves before timing).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -51,7 +60,9 @@ import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-sto
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
 const CONCURRENCY = 8
-const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 4)
+const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 6)
+/** Handshakes each replica serves before timing (see the module's note). */
+const WARMUP_PER_REPLICA = Number(process.env['BENCH_REPLICAS_WARMUP'] ?? 3000)
 /** Long enough for a p99 of about a thousand handshakes, not of the worst three. */
 const OPEN_SECONDS = Number(process.env['BENCH_REPLICAS_OPEN_SECONDS'] ?? 10)
 const SCALING_GOAL = 0.8
@@ -162,6 +173,17 @@ async function startSetup(
   return { label: `${String(setup.replicas)}× ${store.label}`, store, replicas, clients }
 }
 
+/** Closed loop on `setup` until each of its replicas has served {@link WARMUP_PER_REPLICA}. */
+async function warmUpReplicas(setup: RunningSetup, shared: Shared): Promise<void> {
+  const clients = setup.clients.slice(0, CONCURRENCY)
+  let served = 0
+  while (served < WARMUP_PER_REPLICA * setup.replicas.length) {
+    const started = performance.now()
+    const rate = await closedLoop(clients, shared.simulator, 1)
+    served += (rate * (performance.now() - started)) / 1000
+  }
+}
+
 /**
  * Measure every setup: closed-loop slices of about a second, the setups taking turns in
  * alternating order (A B C C B A …) so that the machine's changing load (other processes share
@@ -172,8 +194,7 @@ async function measureSetups(
   running: readonly RunningSetup[],
 ): Promise<Measured[]> {
   const totals = running.map(() => ({ handshakes: 0, seconds: 0, kbsCpu: 0, storeCpu: 0 }))
-  for (const setup of running)
-    await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+  for (const setup of running) await warmUpReplicas(setup, shared)
   const slices = Math.max(1, Math.round(SECONDS))
   for (let slice = 0; slice < slices; slice++) {
     const order = running.map((_, index) => index)
