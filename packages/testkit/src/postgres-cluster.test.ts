@@ -52,8 +52,9 @@ describe('startPostgresCluster', () => {
     expect(await query(cluster, 'kept', 'SELECT v FROM t')).toBe('42')
   })
 
-  it('is throwaway by default: no fsync', async () => {
+  it('is throwaway and without TLS by default: no fsync, no ssl', async () => {
     expect(await query(cluster, 'postgres', 'SHOW fsync')).toBe('off')
+    expect(await query(cluster, 'postgres', 'SHOW ssl')).toBe('off')
   })
 
   it('removes its directory on stop, and stop is idempotent; crash-safe when asked', async () => {

@@ -54,6 +54,13 @@ export interface PostgresClusterOptions {
    * NORMAL`), so the two are compared on equal terms.
    */
   readonly durability?: 'throwaway' | 'crash-safe'
+  /**
+   * Serve TLS (`ssl = on`) with this certificate chain and its private key (PEM), written into
+   * the cluster's directory (the key mode 0600, both owned by the server's OS user, as PostgreSQL
+   * demands). Clients may still connect without TLS unless they ask for it (`sslmode`). Default:
+   * no TLS, the server refuses a client's TLS request.
+   */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string }
 }
 
 /**
@@ -85,6 +92,7 @@ export async function startPostgresCluster(
     const options = [
       `-p ${String(port)}`,
       `-k ${sockets}`,
+      ...(clusterOptions.tls === undefined ? [] : [tlsSettings(base)]),
       "-c listen_addresses='127.0.0.1'",
       // Durability is not what the tests measure, speed is welcome; a benchmark asks for more.
       // A benchmark's cluster keeps PostgreSQL's default buffer pool (128 MB): in 16 MB, a run of
@@ -121,6 +129,7 @@ export async function startPostgresCluster(
   try {
     await mkdir(sockets, { mode: 0o700 })
     await writeFile(join(base, 'pwfile'), `${password}\n`, { mode: 0o600 })
+    if (clusterOptions.tls !== undefined) await writeTlsFiles(base, clusterOptions.tls)
     if (asPostgres) await chownTree(base, 'postgres')
     await exec('initdb', [
       '-D',
@@ -198,6 +207,28 @@ export async function postgresBinDir(): Promise<string> {
     )
   }
   return join(root, newest, 'bin')
+}
+
+const TLS_CERT_FILE = 'server.crt'
+const TLS_KEY_FILE = 'server.key'
+
+/** Before the ownership pass over the cluster's directory, which makes them the server's. */
+async function writeTlsFiles(
+  base: string,
+  tls: NonNullable<PostgresClusterOptions['tls']>,
+): Promise<void> {
+  await writeFile(join(base, TLS_CERT_FILE), tls.certPem, { mode: 0o644 })
+  // The server refuses a key that group or others may read.
+  await writeFile(join(base, TLS_KEY_FILE), tls.keyPem, { mode: 0o600 })
+}
+
+/** `postgres` options serving TLS with the files {@link writeTlsFiles} wrote. */
+function tlsSettings(base: string): string {
+  return [
+    '-c ssl=on',
+    `-c ssl_cert_file='${join(base, TLS_CERT_FILE)}'`,
+    `-c ssl_key_file='${join(base, TLS_KEY_FILE)}'`,
+  ].join(' ')
 }
 
 async function chownTree(path: string, user: string): Promise<void> {
