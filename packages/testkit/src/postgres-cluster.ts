@@ -95,8 +95,8 @@ export async function startPostgresCluster(
       ...(clusterOptions.tls === undefined ? [] : [tlsSettings(base)]),
       "-c listen_addresses='127.0.0.1'",
       // Durability is not what the tests measure, speed is welcome; a benchmark asks for more.
-      // A benchmark's cluster keeps PostgreSQL's default buffer pool (128 MB): in 16 MB, a run of
-      // some 15,000 handshakes left backends writing out dirty pages themselves.
+      // A benchmark's cluster keeps PostgreSQL's default buffer pool (128 MB), as a deployment
+      // would; 16 MB keeps the tests' many throwaway clusters light.
       clusterOptions.durability === 'crash-safe'
         ? '-c fsync=on -c synchronous_commit=off -c full_page_writes=on -c shared_buffers=128MB'
         : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB',
