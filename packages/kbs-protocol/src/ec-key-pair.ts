@@ -6,8 +6,8 @@
  * deadlock the process for good. The export holds the key's mutex while it allocates the JWK's
  * strings; when one of those allocations starts a garbage collection that frees the (already
  * unreachable) key-generation job, the job's destructor takes the same mutex, and the main thread
- * waits on itself. A loop of generate-and-export hangs within a minute; the RCAR benchmark's
- * guests hung after some hundred thousand handshakes. A key made here is never tied to a
+ * waits on itself. A loop of generate-and-export hangs within a minute; the replicas benchmark's
+ * guests hung so within one run. A key made here is never tied to a
  * generation job: `createECDH` makes the pair and `createPrivateKey` imports it.
  *
  * ```text
