@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto'
 import { InternalError } from '@initguard/core'
 import { EC_COORDINATE_BYTES } from './tee-public-jwk.ts'
 
@@ -41,10 +41,12 @@ export interface EcPrivateJwk {
   readonly d: string
 }
 
-/** A fresh EC key pair, its key objects imported (not tied to a key-generation job). */
+/**
+ * A fresh EC key pair: the private key imported (not tied to a key-generation job) and as a JWK.
+ * The public key is `createPublicKey(privateKey)` where one is needed.
+ */
 export interface EcKeyPair {
   readonly privateKey: KeyObject
-  readonly publicKey: KeyObject
   readonly jwk: EcPrivateJwk
 }
 
@@ -73,11 +75,7 @@ export function generateEcKeyPair(curve: EcKeyCurve): EcKeyPair {
   const { x, y } = coordinates(ecdh.generateKeys(), curve)
   const d = padded(ecdh.getPrivateKey(), EC_COORDINATE_BYTES[curve]).toString('base64url')
   const jwk: EcPrivateJwk = { kty: 'EC', crv: curve, x, y, d }
-  return {
-    privateKey: createPrivateKey({ key: { ...jwk }, format: 'jwk' }),
-    publicKey: createPublicKey({ key: { kty: 'EC', crv: curve, x, y }, format: 'jwk' }),
-    jwk,
-  }
+  return { privateKey: createPrivateKey({ key: { ...jwk }, format: 'jwk' }), jwk }
 }
 
 /** What an ephemeral-static ECDH gave: the ephemeral public point and the shared secret. */
