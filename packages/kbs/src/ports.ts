@@ -85,6 +85,11 @@ export interface AuditEntryInput {
   /** Set when the evidence came from the TEE simulator. */
   readonly simulated?: boolean
   readonly detail?: string
+  /**
+   * The RCAR session the entry belongs to (32 hex digits): the challenge's id at `/attest`, the
+   * token's `jti` at `/resource`. Absent for admin entries and requests with no verified session.
+   */
+  readonly session?: string
 }
 
 /** An audit entry as stored: append-only, ids increase. */
@@ -293,11 +298,19 @@ export interface VerifiedToken {
   readonly teePubkey: TeePublicJwk
   readonly simulated: boolean
   readonly expiresAt: Date
+  /** The RCAR session that earned the token (its `jti`): the audit entries' link. */
+  readonly session: string
 }
 
 /** EAR JWTs (ES256) with persistent, rotating keys. */
 export interface TokenService {
-  issue(accepted: AppraisalAccepted, teePubkey: TeePublicJwk, now: Date): Promise<string>
+  /** A token for `session` (an RCAR session's id, 32 hex digits), carried as its `jti`. */
+  issue(
+    accepted: AppraisalAccepted,
+    teePubkey: TeePublicJwk,
+    now: Date,
+    session: string,
+  ): Promise<string>
   /** Throws a coded error (→ 401) for a bad signature, unknown `kid`, expiry, or a wrong shape. */
   verify(token: string, now: Date): Promise<VerifiedToken>
   /** The public keys for `/.well-known/jwks.json`, including retired keys still in use. */

@@ -162,7 +162,7 @@ export async function attest(
   }
   let token: string
   try {
-    token = await context.tokens.issue(outcome, teePubkey, now)
+    token = await context.tokens.issue(outcome, teePubkey, now, challenge.id)
   } catch (error) {
     // The key store out of reach (503), or a signing key that does not unwrap (500): the guest's
     // evidence was good, but the challenge is burnt and the failure audited all the same.

@@ -11,7 +11,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import { KBS_PROTOCOL_VERSION } from '@initguard/kbs-protocol'
-import type { VerifiedToken } from '../ports.ts'
+import type { AuditEntryInput, VerifiedToken } from '../ports.ts'
 import { problem, type KbsProblem } from './errors.ts'
 import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
 import { attest } from './rcar-attest.ts'
@@ -150,7 +150,7 @@ async function release(
       resource: path,
       reason,
       detail: p.detail,
-      ...(by === undefined ? {} : { workload: by.workload, tee: by.tee, simulated: by.simulated }),
+      ...(by === undefined ? {} : tokenFacts(by)),
     })
     return sendProblem(reply, p)
   }
@@ -198,7 +198,7 @@ async function release(
     )
   }
   context.metrics.policyApprovals.inc()
-  const by = { workload: token.workload, tee: token.tee, simulated: token.simulated }
+  const by = tokenFacts(token)
   // Read and audited in one atomic write: the entry exists before any byte of the secret leaves.
   const found = await context.store.resources.release(path, {
     at: context.clock(),
@@ -230,4 +230,12 @@ async function release(
   }
   context.metrics.resourceReads.inc({ resource_path: path })
   return reply.type('application/json').send(jwe)
+}
+
+/** What a release's audit entries say of the token behind it, its session included. */
+function tokenFacts(
+  token: VerifiedToken,
+): Pick<AuditEntryInput, 'workload' | 'tee' | 'simulated' | 'session'> {
+  const { workload, tee, simulated, session } = token
+  return { workload, tee, simulated, session }
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { InternalError, UnavailableError, stringToUtf8 } from '@initguard/core'
 import { rejected } from '@initguard/testkit'
@@ -42,12 +43,19 @@ afterAll(async () => {
   await kbs.stop()
 })
 
+/** The newest `count` audit entries, oldest first. */
+async function lastAudits(count: number): Promise<Record<string, unknown>[]> {
+  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+  return (json as { entries: Record<string, unknown>[] }).entries.slice(-count)
+}
+
 /** The newest audit entry. */
 async function lastAudit(): Promise<Record<string, unknown>> {
-  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
-  const entries = (json as { entries: Record<string, unknown>[] }).entries
-  return entries[entries.length - 1] ?? {}
+  return (await lastAudits(1))[0] ?? {}
 }
+
+/** The RCAR session a token names (its `jti`). */
+const sessionOf = (token: string): unknown => decodeJwt(token).jti
 
 describe('the right workload and the right init-data get the secret', () => {
   for (const tee of ['snp', 'tdx'] as const)
@@ -63,12 +71,21 @@ describe('the right workload and the right init-data get the secret', () => {
         expect(session.token.split('.')).toHaveLength(3)
         const secret = await client.getResource('default/app/password')
         expect(new TextDecoder().decode(secret)).toBe(SECRET)
-        expect(await lastAudit()).toMatchObject({
+        // The release names the session the token came from, as the issue's entry does.
+        const [issued, released] = await lastAudits(2)
+        expect(sessionOf(session.token)).toMatch(/^[0-9a-f]{32}$/)
+        expect(issued).toMatchObject({
+          action: 'attest',
+          outcome: 'issued',
+          session: sessionOf(session.token),
+        })
+        expect(released).toMatchObject({
           action: 'resource',
           outcome: 'released',
           workload: 'app',
           resource: 'default/app/password',
           simulated: true,
+          session: sessionOf(session.token),
         })
       })
 })
@@ -113,13 +130,18 @@ describe('refusals carry their status and leave an audit entry', () => {
 
   it('a resource outside the workload: 403, and the secret stays put', async () => {
     const client = kbs.client()
-    await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    const { token } = await client.attest({
+      tee: 'snp',
+      evidence: kbs.guest('snp', ACCEPTED),
+      initData: ACCEPTED,
+    })
     const error = await rejected(client.getResource('other/app/key'))
     expect(error.code).toBe('ERR_KBS_FORBIDDEN')
     expect(await lastAudit()).toMatchObject({
       action: 'resource',
       outcome: 'denied',
       resource: 'other/app/key',
+      session: sessionOf(token),
     })
   })
 
@@ -314,7 +336,10 @@ describe('raw protocol abuse', () => {
       const answer = await attest(forged, nonce)
       expect(answer.status).toBe(401)
       expect(String(answer.body['detail'])).toMatch(/unknown session/)
-      expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_SESSION_UNKNOWN' })
+      const entry = await lastAudit()
+      expect(entry).toMatchObject({ reason: 'ERR_KBS_SESSION_UNKNOWN' })
+      // No session verified, none named: a forged id must not reach the audit log.
+      expect(entry['session']).toBeUndefined()
     }
     // None of that used the challenge.
     expect((await attest(cookie, nonce)).status).toBe(200)
@@ -335,7 +360,12 @@ describe('raw protocol abuse', () => {
     const { cookie } = await auth()
     const made = randomBytes(32).toString('base64')
     expect((await attest(cookie, made)).status).toBe(401)
-    expect(await lastAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_NONCE_MISMATCH' })
+    // Burnt after the cookie verified: the entry names its session.
+    expect(await lastAudit()).toMatchObject({
+      outcome: 'denied',
+      reason: 'ERR_KBS_NONCE_MISMATCH',
+      session: expect.stringMatching(/^[0-9a-f]{32}$/) as unknown,
+    })
   })
 
   it('an expired challenge: 401', async () => {

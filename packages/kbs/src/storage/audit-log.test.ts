@@ -23,6 +23,7 @@ describe.each(STORE_ENGINES)('SqlAuditLog on %s', (engine) => {
       tee: 'snp',
       evidenceDigest: 'ab'.repeat(32),
       simulated: true,
+      session: '0123456789abcdef'.repeat(2),
     } as const
     const released = await audit.append({ at, ...input })
     expect(released).toEqual({ id: 1, at: at.toISOString(), ...input })

@@ -28,6 +28,7 @@ const AUDIT_RETURNED_COLUMNS = [
   'evidence_digest',
   'simulated',
   'detail',
+  'session',
 ] as const
 
 /** {@link AuditLog} over kysely. */
@@ -97,5 +98,6 @@ export function toEntry(row: Selectable<AuditEntryTable>): AuditEntry {
     ...(row.evidence_digest === null ? {} : { evidenceDigest: row.evidence_digest }),
     ...(row.simulated === null ? {} : { simulated: row.simulated !== 0 }),
     ...(row.detail === null ? {} : { detail: row.detail }),
+    ...(row.session === null ? {} : { session: row.session }),
   }
 }

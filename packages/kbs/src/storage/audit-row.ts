@@ -32,6 +32,7 @@ const AUDIT_COLUMNS = [
   ['evidence_digest', 'text'],
   ['simulated', 'integer'],
   ['detail', 'text'],
+  ['session', 'text'],
 ] as const
 
 /**
@@ -50,6 +51,7 @@ export function auditValues(entry: AuditEntryInput): unknown[] {
     auditText(entry.evidenceDigest),
     entry.simulated === undefined ? null : Number(entry.simulated),
     auditText(entry.detail),
+    auditText(entry.session),
   ]
 }
 

@@ -41,7 +41,11 @@ describe('the migration lock on PostgreSQL', () => {
       })
       await new Promise((resolve) => setTimeout(resolve, 300))
       await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
-      expect((await opening).appliedMigrations).toEqual(['001-initial', '002-workload-mac'])
+      expect((await opening).appliedMigrations).toEqual([
+        '001-initial',
+        '002-workload-mac',
+        '003-audit-session',
+      ])
     } finally {
       await holder.end()
     }

@@ -13,7 +13,11 @@ describe('openKbsStore', () => {
     const dataDir = join(await temporaryDir(), 'data')
     const store = await openTestStore({ dataDir, masterKey: randomMasterKey() })
     expect(store.location).toBe(join(dataDir, 'kbs.sqlite'))
-    expect(store.appliedMigrations).toEqual(['001-initial', '002-workload-mac'])
+    expect(store.appliedMigrations).toEqual([
+      '001-initial',
+      '002-workload-mac',
+      '003-audit-session',
+    ])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)
     await store.ping()

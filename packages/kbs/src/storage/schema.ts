@@ -47,6 +47,8 @@ export interface AuditEntryTable {
   /** 0/1, or null when not known. */
   readonly simulated: number | null
   readonly detail: string | null
+  /** The RCAR session (32 hex digits) of an attest or resource entry; migration 003. */
+  readonly session: string | null
 }
 
 /** RCAR sessions. */

@@ -86,20 +86,22 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
     expect(await sessions.recordRefused(challenge, denied('ERR_X'))).toBe(false)
     expect((await sessions.get(challenge.id))?.token).toBe('the.token.here')
     expect(await audit.list({ limit: 10 })).toEqual([
-      { id: 1, ...issued('w'), at: now.toISOString() },
+      { id: 1, ...issued('w'), at: now.toISOString(), session: challenge.id },
     ])
   })
 
   it('a refusal burns the challenge: no token can be recorded for it afterwards', async () => {
     const { sessions, audit } = await databases.open()
     const challenge = sessions.issueChallenge('tdx', later(300))
-    expect(await sessions.recordRefused(challenge, denied('ERR_KBS_NONCE_MISMATCH'))).toBe(true)
+    // The entry names the challenge's session, whatever the caller put there.
+    const claimed = { ...denied('ERR_KBS_NONCE_MISMATCH'), session: 'f'.repeat(32) }
+    expect(await sessions.recordRefused(challenge, claimed)).toBe(true)
     expect(await sessions.get(challenge.id)).toMatchObject({ state: 'consumed', tee: 'tdx' })
     expect(await sessions.recordAttested(challenge, 't', issued('w'))).toBe(false)
     expect((await sessions.get(challenge.id))?.token).toBeUndefined()
-    expect((await audit.list({ limit: 10 })).map((entry) => entry.reason)).toEqual([
-      'ERR_KBS_NONCE_MISMATCH',
-    ])
+    expect(
+      (await audit.list({ limit: 10 })).map(({ reason, session }) => ({ reason, session })),
+    ).toEqual([{ reason: 'ERR_KBS_NONCE_MISMATCH', session: challenge.id }])
   })
 
   it('of two concurrent uses on two handles (two replicas), exactly one records', async () => {

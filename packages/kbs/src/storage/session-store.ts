@@ -105,7 +105,10 @@ export class SqlSessionStore implements SessionStore {
   }
 }
 
-/** The arguments of {@link insertSessionAudited}: the row's six values, then the entry's. */
+/**
+ * The arguments of {@link insertSessionAudited}: the row's six values, then the entry's, which
+ * names the session.
+ */
 function sessionValues(
   challenge: RcarChallenge,
   state: 'attested' | 'consumed',
@@ -113,7 +116,9 @@ function sessionValues(
   entry: AuditEntryInput,
 ): unknown[] {
   const { id, tee, nonce, expiresAt } = challenge
-  return [id, tee, nonce, expiresAt.toISOString(), state, token, ...auditValues(entry)]
+  // The entry is the session's: it carries its id, whatever the caller put there.
+  const audited = { ...entry, session: id }
+  return [id, tee, nonce, expiresAt.toISOString(), state, token, ...auditValues(audited)]
 }
 
 /**

@@ -3,7 +3,7 @@ import { codeOf } from '@initguard/testkit'
 import { DEFAULT_VERIFIER_ID } from './token-service.ts'
 import { acceptedTrustVector, earClaims, earStatusOf } from './ear-claims.ts'
 import type { TrustworthinessVector } from './ear-claims.ts'
-import { acceptedFor, claimsView, teeKey } from './token-test-support.ts'
+import { SESSION, acceptedFor, claimsView, teeKey } from './token-test-support.ts'
 import type { ClaimsView } from './token-test-support.ts'
 import { readVerifiedClaims } from './verified-claims.ts'
 
@@ -23,6 +23,7 @@ async function claims(simulated = false): Promise<ClaimsView> {
       verifierId: DEFAULT_VERIFIER_ID,
       issuedAt,
       lifetimeSeconds: 300,
+      session: SESSION,
     }),
   )
 }
@@ -58,6 +59,7 @@ describe('earClaims', () => {
         verifierId: DEFAULT_VERIFIER_ID,
         issuedAt,
         lifetimeSeconds: 60,
+        session: SESSION,
       }),
     )
     expect(c.submods.cpu0['ear.veraison.annotated-evidence'].runtime_data_claims).toEqual({
@@ -76,7 +78,9 @@ describe('readVerifiedClaims', () => {
       workloadVersion: 3,
       tee: 'snp',
       simulated: true,
+      session: SESSION,
     })
+    expect(c.jti).toBe(SESSION)
   })
 
   it('refuses a status other than affirming, and missing or mistyped claims', async () => {
@@ -92,6 +96,11 @@ describe('readVerifiedClaims', () => {
       ['no profile', { ...base, eat_profile: undefined }, 'ERR_KBS_TOKEN_CLAIMS'],
       ['other profile', { ...base, eat_profile: 'x' }, 'ERR_KBS_TOKEN_CLAIMS'],
       ['no initguard', { ...base, initguard: undefined }, 'ERR_KBS_TOKEN_CLAIMS'],
+      ['no jti', { ...base, jti: undefined }, 'ERR_KBS_TOKEN_CLAIMS'],
+      ['jti a number', { ...base, jti: 7 }, 'ERR_KBS_TOKEN_CLAIMS'],
+      ['jti upper-case', { ...base, jti: SESSION.toUpperCase() }, 'ERR_KBS_TOKEN_CLAIMS'],
+      ['jti too short', { ...base, jti: SESSION.slice(1) }, 'ERR_KBS_TOKEN_CLAIMS'],
+      ['jti with a newline', { ...base, jti: `${SESSION}\n` }, 'ERR_KBS_TOKEN_CLAIMS'],
       [
         'version 0',
         { ...base, initguard: { ...base.initguard, workload: { name: 'web', version: 0 } } },

@@ -4,6 +4,7 @@
  *
  * ```json
  * {"eat_profile":"tag:github.com,2024:confidential-containers/Trustee","iat":…,"exp":…,"iss":"…",
+ *  "jti":"<RCAR session id, 32 hex digits>",
  *  "ear.verifier-id":{"developer":"…","build":"…"},
  *  "submods":{"cpu0":{"ear.status":"affirming","ear.trustworthiness-vector":{…},
  *    "ear.appraisal-policy-id":"<workload>@<version>",
@@ -89,6 +90,8 @@ export interface EarClaimsInput {
   readonly verifierId: VerifierId
   readonly issuedAt: Date
   readonly lifetimeSeconds: number
+  /** The RCAR session's id (32 hex digits), carried as `jti`: what links a release to it. */
+  readonly session: string
 }
 
 /** The note `ear.verifier-id.build` carries for simulator evidence, so no reader misses it. */
@@ -122,6 +125,7 @@ export function earClaims(input: EarClaimsInput): Record<string, unknown> {
     iat,
     exp: iat + input.lifetimeSeconds,
     iss: input.issuer,
+    jti: input.session,
     'ear.verifier-id': {
       developer: input.verifierId.developer,
       build: input.verifierId.build + (accepted.simulated ? SIMULATED_BUILD_NOTE : ''),

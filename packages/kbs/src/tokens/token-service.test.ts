@@ -11,7 +11,7 @@ import {
   twoHandles,
 } from '../storage/store-test-support.ts'
 import { EAR_PROFILE } from './ear-claims.ts'
-import { acceptedFor, claimsView, teeKey } from './token-test-support.ts'
+import { SESSION, acceptedFor, claimsView, teeKey } from './token-test-support.ts'
 import { createTokenService } from './token-service.ts'
 
 const t0 = new Date('2026-12-01T10:00:00.000Z')
@@ -43,12 +43,13 @@ describe('createTokenService', () => {
   it("issues an EAR JWT in Trustee's shape that verifies", async () => {
     const tokens = await service()
     const key = await teeKey()
-    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
     const header = decodeProtectedHeader(token)
     expect(header).toEqual({ alg: 'ES256', typ: 'JWT', kid: expect.any(String) as string })
     const claims = claimsView(decodeJwt(token))
     expect(claims.eat_profile).toBe(EAR_PROFILE)
     expect(claims.iss).toBe(issuer)
+    expect(claims.jti).toBe(SESSION)
     expect(claims.exp).toBe(claims.iat + 300)
     const cpu0 = claims.submods.cpu0
     expect(cpu0['ear.status']).toBe('affirming')
@@ -75,13 +76,14 @@ describe('createTokenService', () => {
       teePubkey: key,
       simulated: false,
       expiresAt: after(300),
+      session: SESSION,
     })
   })
 
   it('says so visibly when the evidence was simulated', async () => {
     const tokens = await service()
     const key = await teeKey()
-    const token = await tokens.issue(acceptedFor(key, true), key, t0)
+    const token = await tokens.issue(acceptedFor(key, true), key, t0, SESSION)
     const claims = claimsView(decodeJwt(token))
     expect(claims.initguard['simulated']).toBe(true)
     expect(claims['ear.verifier-id'].build).toContain('TEE simulator')
@@ -95,7 +97,7 @@ describe('createTokenService', () => {
     ).signingKeys
     const tokens = await service(store)
     const key = await teeKey()
-    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
     expect(await rejectedCode(tokens.verify(token, after(300)))).toBe('ERR_KBS_TOKEN_EXPIRED')
     const [h, p, s] = token.split('.') as [string, string, string]
     const claims = decodeJwt(token)
@@ -112,8 +114,8 @@ describe('createTokenService', () => {
     const tokens = await service()
     const stranger = await service()
     const key = await teeKey()
-    const token = await tokens.issue(acceptedFor(key), key, t0)
-    const foreign = await stranger.issue(acceptedFor(key), key, t0)
+    const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
+    const foreign = await stranger.issue(acceptedFor(key), key, t0, SESSION)
     expect(await rejectedCode(tokens.verify(foreign, t0))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
     const { kid } = decodeProtectedHeader(token)
     const payload = token.split('.')[1] ?? ''
@@ -136,11 +138,11 @@ describe('createTokenService', () => {
     ).signingKeys
     const tokens = createTokenService({ store, issuer, lifetimeSeconds: 300, leewaySeconds: 120 })
     const key = await teeKey()
-    const oldToken = await tokens.issue(acceptedFor(key), key, t0)
+    const oldToken = await tokens.issue(acceptedFor(key), key, t0, SESSION)
     const oldKid = decodeProtectedHeader(oldToken).kid
     const { kid: newKid } = await tokens.rotate(after(100))
     expect(newKid).not.toBe(oldKid)
-    const newToken = await tokens.issue(acceptedFor(key), key, after(101))
+    const newToken = await tokens.issue(acceptedFor(key), key, after(101), SESSION)
     expect(decodeProtectedHeader(newToken).kid).toBe(newKid)
     expect((await tokens.jwks(after(101))).keys.map((k) => k.kid)).toEqual([newKid, oldKid])
     expect((await tokens.verify(oldToken, after(299))).workload).toBe('web')
@@ -170,15 +172,17 @@ describe('createTokenService', () => {
       leewaySeconds: 60,
     })
     const key = await teeKey()
-    const fromA = await a.issue(acceptedFor(key), key, t0)
+    const fromA = await a.issue(acceptedFor(key), key, t0, SESSION)
     expect((await b.verify(fromA, t0)).workload).toBe('web')
-    const fromB = await b.issue(acceptedFor(key), key, t0)
+    const fromB = await b.issue(acceptedFor(key), key, t0, SESSION)
     expect(decodeProtectedHeader(fromB).kid).toBe(decodeProtectedHeader(fromA).kid)
     const { kid } = await b.rotate(after(10))
-    const rotated = await b.issue(acceptedFor(key), key, after(11))
+    const rotated = await b.issue(acceptedFor(key), key, after(11), SESSION)
     expect((await a.verify(rotated, after(12))).workload).toBe('web')
     // A signs with the new key once its list is older than refreshSeconds.
-    expect(decodeProtectedHeader(await a.issue(acceptedFor(key), key, after(31))).kid).toBe(kid)
+    expect(
+      decodeProtectedHeader(await a.issue(acceptedFor(key), key, after(31), SESSION)).kid,
+    ).toBe(kid)
   })
 
   it("verifies another replica's new key at once, even when its own list was read just before the rotation", async () => {
@@ -187,11 +191,11 @@ describe('createTokenService', () => {
     const a = createTokenService({ store: counted.store, issuer })
     const b = createTokenService({ store: second.signingKeys, issuer })
     const key = await teeKey()
-    await a.issue(acceptedFor(key), key, t0)
+    await a.issue(acceptedFor(key), key, t0, SESSION)
     // A reads the key list (serving the JWKS), then B rotates and signs within the same second.
     await a.jwks(after(10))
     await b.rotate(after(10))
-    const rotated = await b.issue(acceptedFor(key), key, after(10))
+    const rotated = await b.issue(acceptedFor(key), key, after(10), SESSION)
     const started = Date.now()
     const [one, two] = await Promise.all([
       a.verify(rotated, after(10)),
@@ -220,12 +224,13 @@ describe('createTokenService', () => {
       acceptedFor(key),
       key,
       t0,
+      SESSION,
     )
     await store.close()
     const reopened = await openTestStore({ dataDir, masterKey })
     const tokens = createTokenService({ store: reopened.signingKeys, issuer })
     expect((await tokens.verify(token, t0)).workload).toBe('web')
-    const again = await tokens.issue(acceptedFor(key), key, t0)
+    const again = await tokens.issue(acceptedFor(key), key, t0, SESSION)
     expect(decodeProtectedHeader(again).kid).toBe(decodeProtectedHeader(token).kid)
   })
 
@@ -236,7 +241,7 @@ describe('createTokenService', () => {
     const counted = countingLists(inner)
     const tokens = createTokenService({ store: counted.store, issuer })
     const key = await teeKey()
-    const token = await tokens.issue(acceptedFor(key), key, t0)
+    const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
     const before = counted.lists()
     for (let i = 0; i < 5; i++) await tokens.verify(token, t0)
     expect(counted.lists()).toBe(before)
@@ -245,13 +250,15 @@ describe('createTokenService', () => {
   it("refuses a token for a key other than the evidence's, a refused appraisal, and bad options", async () => {
     const tokens = await service()
     const key = await teeKey()
-    expect(await rejectedCode(tokens.issue(acceptedFor(key), await teeKey(), t0))).toBe(
+    expect(await rejectedCode(tokens.issue(acceptedFor(key), await teeKey(), t0, SESSION))).toBe(
       'ERR_KBS_TOKEN_TEE_KEY_MISMATCH',
     )
     const refused = { ...acceptedFor(key), accepted: false } as unknown as ReturnType<
       typeof acceptedFor
     >
-    expect(await rejectedCode(tokens.issue(refused, key, t0))).toBe('ERR_KBS_TOKEN_NOT_ACCEPTED')
+    expect(await rejectedCode(tokens.issue(refused, key, t0, SESSION))).toBe(
+      'ERR_KBS_TOKEN_NOT_ACCEPTED',
+    )
     const store = (
       await openTestStore({ dataDir: await temporaryDir(), masterKey: randomMasterKey() })
     ).signingKeys

@@ -71,7 +71,12 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
   )
 
   return {
-    async issue(accepted: AppraisalAccepted, teePubkey: TeePublicJwk, now: Date): Promise<string> {
+    async issue(
+      accepted: AppraisalAccepted,
+      teePubkey: TeePublicJwk,
+      now: Date,
+      session: string,
+    ): Promise<string> {
       // Checked at run time too: a refusal must never reach the signer.
       if ((accepted as { readonly accepted: unknown }).accepted !== true) {
         throw new UsageError(
@@ -86,6 +91,7 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
         verifierId,
         issuedAt: now,
         lifetimeSeconds,
+        session,
       })
       const signer = await ring.signer(now)
       // RFC 7515 compact serialisation, signed with node:crypto (ES256 = ECDSA P-256 SHA-256,

@@ -6,6 +6,9 @@
 import { generateEcKeyPair, type EcTeePublicJwk } from '@initguard/kbs-protocol'
 import type { AppraisalAccepted } from '../ports.ts'
 
+/** An RCAR session's id, as a token's `jti` carries it. */
+export const SESSION = '0123456789abcdef0123456789abcdef'
+
 /** A fresh P-256 TEE public key in the shape `runtime-data."tee-pubkey"` carries. */
 export function teeKey(): Promise<EcTeePublicJwk> {
   const { x, y } = generateEcKeyPair('P-256').jwk
@@ -36,6 +39,7 @@ export interface ClaimsView {
   readonly iat: number
   readonly exp: number
   readonly iss: string
+  readonly jti: string
   readonly 'ear.verifier-id': { readonly developer: string; readonly build: string }
   readonly submods: {
     readonly cpu0: {

@@ -97,6 +97,14 @@ function readClaims(claims: JsonObject): VerifiedToken {
       },
     )
   }
+  const session = stringField(TOKEN, claims, 'jti', 'claims')
+  if (!SESSION_ID.test(session)) {
+    throw new VerificationError(
+      'ERR_KBS_TOKEN_CLAIMS',
+      'attestation token: jti is not an RCAR session id (32 lowercase hex digits)',
+      { hint: TOKEN.hint },
+    )
+  }
   return {
     workload: name,
     workloadVersion: version,
@@ -104,8 +112,12 @@ function readClaims(claims: JsonObject): VerifiedToken {
     teePubkey,
     simulated,
     expiresAt: new Date(exp * 1000),
+    session,
   }
 }
+
+/** An RCAR session's id as `rcar-challenge.ts` writes it: 16 random bytes in hex. */
+const SESSION_ID = /^[0-9a-f]{32}$/
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 

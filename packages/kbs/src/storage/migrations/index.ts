@@ -8,11 +8,13 @@ import type { Migration } from 'kysely'
 import type { DialectColumns } from '../dialect.ts'
 import { initialMigration } from './001-initial.ts'
 import { workloadMacMigration } from './002-workload-mac.ts'
+import { auditSessionMigration } from './003-audit-session.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
   return {
     '001-initial': initialMigration(columns),
     '002-workload-mac': workloadMacMigration(),
+    '003-audit-session': auditSessionMigration(),
   }
 }
