@@ -46,6 +46,9 @@ export interface PostgresConnectOptions extends PostgresPoolOptions {
   readonly insecureTransport?: boolean
 }
 
+/** The largest `toast_tuple_target` PostgreSQL takes (8 kB pages): a heap page's usable bytes. */
+export const POSTGRES_LARGEST_INLINE_ROW = 8160
+
 /** The key of the session-level advisory lock held while one process migrates. */
 const MIGRATION_LOCK_KEY = 0x1a17_6a4d_6b62_73n
 /** How often a waiting replica tries the migration lock again. */
@@ -65,6 +68,15 @@ const POSTGRES_COLUMNS: DialectColumns = {
         FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`,
     ]
   },
+  // PostgreSQL compresses a row over about 2 kB and moves what still does not fit to the
+  // table's TOAST table. Raised to the most a heap page holds, a row is only TOASTed when it
+  // could not be stored otherwise. Takes a lock that lets reads and writes go on.
+  inlineRows: (table) => ({
+    keep: [
+      sql`ALTER TABLE ${sql.id(table)} SET (toast_tuple_target = ${sql.raw(String(POSTGRES_LARGEST_INLINE_ROW))})`,
+    ],
+    undo: [sql`ALTER TABLE ${sql.id(table)} RESET (toast_tuple_target)`],
+  }),
 }
 
 /**

@@ -48,6 +48,18 @@ export interface DialectColumns {
   readonly identity: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
   /** Statements that make the database itself refuse UPDATE and DELETE on `table`. */
   readonly appendOnly: (table: string) => readonly RawBuilder<unknown>[]
+  /**
+   * Statements that keep `table`'s rows whole in the table's own page whenever one fits, not
+   * compressed or moved out of line (`keep`), and that go back to the default (`undo`): none in
+   * SQLite, which has no such step.
+   */
+  readonly inlineRows: (table: string) => InlineRowStatements
+}
+
+/** See {@link DialectColumns.inlineRows}. */
+export interface InlineRowStatements {
+  readonly keep: readonly RawBuilder<unknown>[]
+  readonly undo: readonly RawBuilder<unknown>[]
 }
 
 /** An open connection and what the migrations need to know about its dialect. */
@@ -79,6 +91,7 @@ const SQLITE_COLUMNS: DialectColumns = {
         BEFORE ${sql.raw(operation)} ON ${sql.id(table)}
         BEGIN SELECT RAISE(ABORT, ${sql.lit(`${table} is append-only`)}); END`,
     ),
+  inlineRows: () => ({ keep: [], undo: [] }),
 }
 
 /**

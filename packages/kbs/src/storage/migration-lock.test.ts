@@ -45,6 +45,7 @@ describe('the migration lock on PostgreSQL', () => {
         '001-initial',
         '002-workload-mac',
         '003-audit-session',
+        '004-session-row-inline',
       ])
     } finally {
       await holder.end()

@@ -1,8 +1,13 @@
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected, startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
 import { STORE_CALL_DEADLINE_MS } from '../server/store-availability.ts'
-import { POSTGRES_STATEMENT_TIMEOUT_MS, connectPostgres } from './dialect-postgres.ts'
+import {
+  POSTGRES_LARGEST_INLINE_ROW,
+  POSTGRES_STATEMENT_TIMEOUT_MS,
+  connectPostgres,
+} from './dialect-postgres.ts'
 import { openKbsStore } from './open-store.ts'
 import { openTestStore, randomMasterKey, temporaryDir } from './store-test-support.ts'
 
@@ -27,10 +32,46 @@ describe('openKbsStore on PostgreSQL', () => {
         }),
       ),
     )
-    expect(stores.map((s) => s.appliedMigrations.length).sort()).toEqual([0, 0, 3])
+    expect(stores.map((s) => s.appliedMigrations.length).sort()).toEqual([0, 0, 4])
     expect(stores.every((s) => s.kind === 'postgres')).toBe(true)
     await stores[0]?.workloads.put('web', { v: 1 }, at)
     expect((await stores[2]?.workloads.get('web'))?.version).toBe(1)
+  })
+
+  it('keeps a session row with its ~3 kB token whole in the table, none of it in TOAST', async () => {
+    const url = await cluster.createDatabase('session_inline')
+    const store = await openTestStore({
+      dataDir: await temporaryDir(),
+      masterKey: randomMasterKey(),
+      database: { kind: 'postgres', url },
+    })
+    const connection = await connectPostgres({ url })
+    try {
+      const expires = new Date(Date.now() + 300_000)
+      // Random base64url, as a token is: PostgreSQL's compression does not shrink it.
+      const token = randomBytes(2400).toString('base64url')
+      for (let n = 0; n < 20; n++) {
+        const challenge = store.sessions.issueChallenge('snp', expires)
+        const entry = { at, action: 'attest', outcome: 'issued' } as const
+        expect(await store.sessions.recordAttested(challenge, token, entry)).toBe(true)
+      }
+      const { rows } = await connection.executor.execute(
+        `SELECT c.reloptions, pg_relation_size(c.reltoastrelid) AS toast,
+           (SELECT count(*) FROM rcar_session) AS sessions
+         FROM pg_class c WHERE c.relname = 'rcar_session'`,
+        [],
+      )
+      expect(rows).toEqual([
+        {
+          reloptions: [`toast_tuple_target=${String(POSTGRES_LARGEST_INLINE_ROW)}`],
+          toast: '0',
+          sessions: '20',
+        },
+      ])
+    } finally {
+      await connection.db.destroy()
+      await store.close()
+    }
   })
 
   it('sets a statement timeout on its connections, by default under the store-call deadline', async () => {

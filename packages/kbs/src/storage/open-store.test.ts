@@ -17,6 +17,7 @@ describe('openKbsStore', () => {
       '001-initial',
       '002-workload-mac',
       '003-audit-session',
+      '004-session-row-inline',
     ])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)

@@ -9,6 +9,7 @@ import type { DialectColumns } from '../dialect.ts'
 import { initialMigration } from './001-initial.ts'
 import { workloadMacMigration } from './002-workload-mac.ts'
 import { auditSessionMigration } from './003-audit-session.ts'
+import { sessionRowInlineMigration } from './004-session-row-inline.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
@@ -16,5 +17,6 @@ export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, 
     '001-initial': initialMigration(columns),
     '002-workload-mac': workloadMacMigration(),
     '003-audit-session': auditSessionMigration(),
+    '004-session-row-inline': sessionRowInlineMigration(columns),
   }
 }
