@@ -1,11 +1,14 @@
 /**
- * The guests' process of `guest-fleet.ts`: simulated guests in an open loop against the given
- * replicas. Argument: the `GuestFleetOptions` as JSON. Prints every latency (ms, sorted) as a
- * JSON array on stdout.
+ * The guests' process of `guest-fleet.ts`: simulated guests against the given replicas.
+ * Argument: the `GuestFleetOptions` as JSON. Warms up, prints `ready`, then takes one command a
+ * line on stdin — `{"rate":R,"seconds":S}`: an open loop of R handshakes a second for S seconds —
+ * and answers each with a line on stdout: every latency (ms, sorted) as a JSON array. Exits when
+ * stdin ends.
  */
+import { createInterface } from 'node:readline'
 import { KbsClient } from '@initguard/kbs-protocol'
 import { loadSimulator } from '@initguard/tee-simulator'
-import type { GuestFleetOptions } from './guest-fleet.ts'
+import type { GuestFleetOptions, OpenLoopCommand } from './guest-fleet.ts'
 import { closedLoop, openLoop, warmUp } from './kbs-load.ts'
 
 /**
@@ -28,5 +31,10 @@ const clients = Array.from(
 )
 await warmUp(clients, simulator)
 await closedLoop(clients, simulator, WARM_SECONDS)
-const latencies = await openLoop(clients, simulator, options.rate, options.seconds)
-process.stdout.write(JSON.stringify(latencies))
+process.stdout.write('ready\n')
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = JSON.parse(line) as OpenLoopCommand
+  // The connections stay open between commands (the benchmarks' KBS keeps them alive 2 minutes).
+  const latencies = await openLoop(clients, simulator, command.rate, command.seconds)
+  process.stdout.write(`${JSON.stringify(latencies)}\n`)
+}

@@ -3,9 +3,9 @@
  * one PostgreSQL (`kbs serve` processes on loopback, one certificate and master key for all), to
  * show what the shared database costs. The load comes from this process: 8 simulated SNP guests in
  * a closed loop (each on its own kept-alive connection to one replica, guests spread round-robin
- * over the replicas as Kubernetes' Service spreads connections), then an open loop at a fixed
- * offered load, the same for every setup: half the rate the slowest setup reached, so that each
- * runs at no more than half its own maximum.
+ * over the replicas as Kubernetes' Service spreads connections), and an open loop (16 guests in a
+ * process of their own) at half the rate the slowest setup reached just before, the same for
+ * every setup, so that each runs at no more than half its own maximum.
  *
  * Why not autocannon: a handshake is three dependent requests, and the second carries evidence
  * signed over the nonce the first returned, with a fresh TEE key; autocannon replays fixed or
@@ -18,9 +18,8 @@
  * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
  * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
  *
- * All setups run side by side (4 KBS processes); the closed loop is cut into slices of about a
- * second that the setups take in turns, in alternating order, so the machine's changing load
- * (other processes share its two cores) hits them alike.
+ * All setups run side by side (4 KBS processes), measured in rounds of a closed-loop slice and an
+ * open-loop window each, the setups taking turns in alternating order (see `measureSetups`).
  *
  * Every replica serves the same number of handshakes before anything is timed: V8 optimizes each
  * process on its own, so after the same warm-up time a replica of two has served half as many
@@ -30,8 +29,8 @@
  * to 3.3 ms only after some 3,000 each; the rate ratio went from 0.78 to 0.95 on the way. Timing
  * before then measures the JIT's warm-up, not the shared database.
  *
- * Environment: BENCH_REPLICAS_SECONDS (default 6: closed-loop seconds per setup, in 1 s slices),
- * BENCH_REPLICAS_OPEN_SECONDS (default 10: the open loop's seconds per setup),
+ * Environment: BENCH_REPLICAS_SECONDS (default 6: rounds, i.e. closed-loop seconds per setup),
+ * BENCH_REPLICAS_OPEN_SECONDS (default 10: the open loop's seconds per setup, over all rounds),
  * BENCH_REPLICAS_WARMUP (default 3000: handshakes each replica serves before timing).
  */
 import { randomBytes } from 'node:crypto'
@@ -55,7 +54,7 @@ import {
   writeAdminKey,
   type KbsProcess,
 } from './kbs-load.ts'
-import { openLoopInGuestProcess } from './guest-fleet.ts'
+import { startGuestFleet, type GuestFleet, type GuestFleetOptions } from './guest-fleet.ts'
 import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
@@ -63,8 +62,13 @@ const CONCURRENCY = 8
 const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 6)
 /** Handshakes each replica serves before timing (see the module's note). */
 const WARMUP_PER_REPLICA = Number(process.env['BENCH_REPLICAS_WARMUP'] ?? 3000)
-/** Long enough for a p99 of about a thousand handshakes, not of the worst three. */
+/**
+ * The open loop's seconds per setup, over all rounds: long enough for a p99 of about a thousand
+ * handshakes, not of the worst three.
+ */
 const OPEN_SECONDS = Number(process.env['BENCH_REPLICAS_OPEN_SECONDS'] ?? 10)
+/** The pause before each open-loop window. */
+const SETTLE_MS = 250
 const SCALING_GOAL = 0.8
 const P99_GOAL_MS = 50
 
@@ -185,9 +189,18 @@ async function warmUpReplicas(setup: RunningSetup, shared: Shared): Promise<void
 }
 
 /**
- * Measure every setup: closed-loop slices of about a second, the setups taking turns in
- * alternating order (A B C C B A …) so that the machine's changing load (other processes share
- * it) hits them alike; then an open loop per setup at one offered load for all.
+ * Measure every setup in rounds. A round gives each setup a closed-loop slice of about a second,
+ * the setups taking turns in alternating order (A B C, then C B A) so that the machine's changing
+ * load (other processes share it) hits them alike; then, in the same order, an open-loop window
+ * at half the rate the slowest setup reached in that round's slices.
+ *
+ * Why rounds and not one open loop per setup after all the slices: this machine's speed drifts.
+ * In two runs a few minutes apart the same code spent 3.05 and 4.18 ms of KBS CPU per handshake.
+ * Offered at half a maximum measured a minute earlier, the open loop ran at far more than half of
+ * what the machine could do by then, and every setup missed its p99 together (66–83 ms at 109/s
+ * in one run; 26–46 ms at 78/s in the next). In rounds, the load offered follows the maximum
+ * measured seconds before it, and a burst of load from elsewhere lands in short windows of every
+ * setup rather than in one setup's whole open loop.
  */
 async function measureSetups(
   shared: Shared,
@@ -195,39 +208,52 @@ async function measureSetups(
 ): Promise<Measured[]> {
   const totals = running.map(() => ({ handshakes: 0, seconds: 0, kbsCpu: 0, storeCpu: 0 }))
   for (const setup of running) await warmUpReplicas(setup, shared)
-  const slices = Math.max(1, Math.round(SECONDS))
-  for (let slice = 0; slice < slices; slice++) {
-    const order = running.map((_, index) => index)
-    if (slice % 2 === 1) order.reverse()
-    for (const index of order) {
-      const setup = running[index]
-      const total = totals[index]
-      if (setup === undefined || total === undefined) continue
-      const cpuBefore = await cpuSeconds(setup.replicas, setup.store)
-      const started = performance.now()
-      const rate = await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
-      const seconds = (performance.now() - started) / 1000
-      total.handshakes += rate * seconds
-      total.seconds += seconds
-      const cpuAfter = await cpuSeconds(setup.replicas, setup.store)
-      total.kbsCpu += cpuAfter.kbs - cpuBefore.kbs
-      total.storeCpu += cpuAfter.store - cpuBefore.store
+  const fleets: GuestFleet[] = []
+  const latencies: number[][] = running.map(() => [])
+  const offered: number[] = []
+  try {
+    // Each setup's guests in a process of their own, warmed on that setup before any timing.
+    for (const setup of running) fleets.push(await startGuestFleet(fleetOptions(shared, setup)))
+    const rounds = Math.max(1, Math.round(SECONDS))
+    for (let round = 0; round < rounds; round++) {
+      const order = running.map((_, index) => index)
+      if (round % 2 === 1) order.reverse()
+      const rates: number[] = []
+      for (const index of order) {
+        const setup = running[index]
+        const total = totals[index]
+        if (setup === undefined || total === undefined) continue
+        const cpuBefore = await cpuSeconds(setup.replicas, setup.store)
+        const started = performance.now()
+        const rate = await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+        const seconds = (performance.now() - started) / 1000
+        rates.push(rate)
+        total.handshakes += rate * seconds
+        total.seconds += seconds
+        const cpuAfter = await cpuSeconds(setup.replicas, setup.store)
+        total.kbsCpu += cpuAfter.kbs - cpuBefore.kbs
+        total.storeCpu += cpuAfter.store - cpuBefore.store
+      }
+      // One load for all (comparable), for each at most half its own maximum (the goal's
+      // condition), as measured just now.
+      const load = Math.min(...rates) / 2
+      offered.push(load)
+      for (const index of order) {
+        // A pause first, so the window does not start inside the wake of the slice before it
+        // (queues draining, a collection of its garbage): the open loop times a steady state.
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+        const timed = await fleets[index]?.openLoop({ rate: load, seconds: OPEN_SECONDS / rounds })
+        latencies[index]?.push(...(timed ?? []))
+      }
     }
+  } finally {
+    for (const fleet of fleets) await fleet.close()
   }
-  // Half the maximum of the slowest setup: one load for all (comparable), and for each at most
-  // half its own maximum (the goal's condition).
-  const offered = Math.min(...totals.map((total) => total.handshakes / total.seconds)) / 2
+  const meanOffered = offered.reduce((sum, load) => sum + load, 0) / offered.length
   const measured: Measured[] = []
   for (const [index, setup] of running.entries()) {
     const total = totals[index] ?? { handshakes: 0, seconds: 1, kbsCpu: 0, storeCpu: 0 }
-    const latencies = await openLoopInGuestProcess({
-      urls: setup.replicas.map((replica) => replica.url),
-      certPem: shared.certPem,
-      simulatorDir: shared.simulator.dir,
-      clients: setup.clients.length,
-      rate: offered,
-      seconds: OPEN_SECONDS,
-    })
+    const timed = (latencies[index] ?? []).sort((a, b) => a - b)
     const rssMb: number[] = []
     for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
     measured.push({
@@ -235,14 +261,24 @@ async function measureSetups(
       rate: total.handshakes / total.seconds,
       kbsCpuMs: (total.kbsCpu / total.handshakes) * 1000,
       storeCpuMs: (total.storeCpu / total.handshakes) * 1000,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      samples: latencies.length,
-      offered,
+      p50: percentile(timed, 50),
+      p99: percentile(timed, 99),
+      samples: timed.length,
+      offered: meanOffered,
       rssMb,
     })
   }
   return measured
+}
+
+/** The guests of `setup`'s open loop: 16, spread over its replicas. */
+function fleetOptions(shared: Shared, setup: RunningSetup): GuestFleetOptions {
+  return {
+    urls: setup.replicas.map((replica) => replica.url),
+    certPem: shared.certPem,
+    simulatorDir: shared.simulator.dir,
+    clients: setup.clients.length,
+  }
 }
 
 const round = (value: number, digits: number): number =>
