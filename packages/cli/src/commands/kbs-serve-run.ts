@@ -64,6 +64,8 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   const masterKeyEnv = process.env[KBS_MASTER_KEY_ENV]
   const kbs = await startKbs(config, {
     ...(masterKeyEnv === undefined ? {} : { masterKeyEnv }),
+    // This process serves one KBS: its event-loop lag, heap and RSS are the KBS's.
+    processMetrics: true,
   })
   const { tls } = kbs
   for (const warning of tls?.warnings ?? []) io.stderr.write(`warning: ${warning}\n`)

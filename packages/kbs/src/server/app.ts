@@ -47,6 +47,13 @@ export interface KbsAppOptions {
   readonly simulatedTrust: boolean
   /** For `kbs_build_info`; default "0.1.0". */
   readonly version?: string
+  /**
+   * Also export the process's own metrics on `/metrics` (Node's: event-loop lag, heap, GC, CPU,
+   * RSS, open handles). For the one app of a `kbs serve` process: they describe the process, and
+   * their collectors (an event-loop delay monitor) stay on for its life, so an app built for a
+   * test or next to another leaves them off (the default).
+   */
+  readonly processMetrics?: boolean
 }
 
 const routesOf = new WeakMap<FastifyInstance, { method: string; url: string }[]>()
@@ -136,7 +143,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
       'PLAIN HTTP (--insecure-http): session cookies and tokens travel unencrypted; use only on a trusted network',
     )
 
-  const metrics = createKbsMetrics(options.version ?? '0.1.0')
+  const metrics = createKbsMetrics(options.version ?? '0.1.0', options.processMetrics === true)
   limitConnections(app.server, config.connections, (reason) => {
     metrics.connectionsRefused.inc({ reason })
   })

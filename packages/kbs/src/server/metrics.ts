@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** The app's metrics. */
 export interface KbsMetrics {
@@ -27,9 +27,13 @@ export interface KbsMetrics {
   readonly connectionsRefused: Counter<'reason'>
 }
 
-/** A fresh registry with every KBS metric, and `kbs_build_info{version}` set to 1. */
-export function createKbsMetrics(version: string): KbsMetrics {
+/**
+ * A fresh registry with every KBS metric, and `kbs_build_info{version}` set to 1; with
+ * `processMetrics`, prom-client's default metrics of this process too (`process_*`, `nodejs_*`).
+ */
+export function createKbsMetrics(version: string, processMetrics = false): KbsMetrics {
   const registry = new Registry()
+  if (processMetrics) collectDefaultMetrics({ register: registry })
   const counter = <L extends string>(
     name: string,
     help: string,

@@ -62,6 +62,7 @@ async function app(
     bodyLimit?: string
     simulated?: boolean
     lines?: string[]
+    processMetrics?: boolean
   } = {},
 ): Promise<{ app: FastifyInstance; store: KbsStore }> {
   const { services: real, config } = await services(options.bodyLimit)
@@ -82,6 +83,7 @@ async function app(
       object,
     clock: () => now,
     simulatedTrust: options.simulated ?? false,
+    ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
   })
   cleanups.push(() => built.close())
   return { app: built, store }
@@ -404,6 +406,21 @@ describe('service routes, errors and logs', () => {
     expect(metrics).toMatch(
       /kbs_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1/,
     )
+    expect(metrics).toMatch(/kbs_build_info\{version="0.1.0"\} 1/)
+    // The process's own metrics only where asked for (`kbs serve`): see the next test.
+    expect(metrics).not.toMatch(/^process_resident_memory_bytes /m)
+  })
+
+  it("exports the process's metrics (event-loop lag, heap, RSS) when asked, as kbs serve does", async () => {
+    const { app: built } = await app({ processMetrics: true })
+    const metrics = (await built.inject({ method: 'GET', url: '/metrics' })).body
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+    ])
+      expect(metrics, name).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? [0-9.e+-]+$`, 'm'))
     expect(metrics).toMatch(/kbs_build_info\{version="0.1.0"\} 1/)
   })
 

@@ -173,6 +173,15 @@ async function probe(url: string, body?: unknown, cookie?: string) {
 }
 
 describe('three KBS replicas on one PostgreSQL', () => {
+  it("exports each `kbs serve` process's own metrics (event-loop lag, heap, RSS)", async () => {
+    for (const replica of set.replicas) {
+      const metrics = await (await set.fetch(`${replica.url}/metrics`)).text()
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds [0-9.e+-]+$/m)
+      expect(metrics).toMatch(/^process_resident_memory_bytes [0-9.e+-]+$/m)
+      expect(metrics).toMatch(/^kbs_build_info\{version="[^"]+"\} 1$/m)
+    }
+  })
+
   it('completes handshakes whose steps land on three different replicas, by cookie and by token', async () => {
     const routes = [
       { auth: r1.url, attest: r2.url, resource: r3.url },

@@ -45,6 +45,8 @@ export interface StartKbsOptions extends KbsServicesOptions {
    * default {@link KBS_CLOSE_GRACE_MS}.
    */
   readonly closeGraceMs?: number
+  /** Export the process's own metrics too (see `KbsAppOptions.processMetrics`); default off. */
+  readonly processMetrics?: boolean
 }
 
 /**
@@ -92,6 +94,7 @@ export async function startKbs(
       ...(tls === undefined ? {} : { tls: { certPem: tls.certPem, keyPem: tls.keyPem } }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       clock,
+      processMetrics: options.processMetrics === true,
     })
   } catch (error) {
     await services.store.close()
