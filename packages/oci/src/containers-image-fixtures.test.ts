@@ -7,11 +7,11 @@
  * fixture signature with an annotation removed or changed) become a `dir:` image holding that one
  * signature beside a fixture manifest.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import {
   SIGSTORE_ANNOTATION,
@@ -40,9 +40,16 @@ const NOW = new Date('2026-11-29T00:00:00Z')
 
 type Requirement = Record<string, unknown>
 
+/** The `dir:` images made here, some while the tests are collected: removed after them all. */
+const madeImages: string[] = []
+afterAll(() => {
+  for (const dir of madeImages) rmSync(dir, { recursive: true, force: true })
+})
+
 /** A `dir:` image: the manifest of fixture `manifestFrom` and the given signature files. */
 function dirImageWith(manifestFrom: string, signatures: readonly Uint8Array[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'initguard-fixture-'))
+  madeImages.push(dir)
   const manifest = fixture(`${manifestFrom}/manifest.json`)
   if (existsSync(manifest)) cpSync(manifest, join(dir, 'manifest.json'))
   signatures.forEach((bytes, i) => {

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { isInitguardError, type InitguardError } from '@initguard/core'
 import { parseDockerImageReference } from '@initguard/image-policy'
 import { readLookasideSignatures } from './lookaside.ts'
@@ -26,6 +26,9 @@ async function thrown(run: () => Promise<unknown>): Promise<InitguardError> {
 /** A lookaside directory for `test/hello` holding the given signature files. */
 function fileStore(files: Record<string, string | null>): URL {
   const root = mkdtempSync(join(tmpdir(), 'initguard-lookaside-'))
+  onTestFinished(() => {
+    rmSync(root, { recursive: true, force: true })
+  })
   const dir = join(root, 'test', `hello@sha256=${HEX}`)
   mkdirSync(dir, { recursive: true })
   for (const [name, content] of Object.entries(files)) {
@@ -64,9 +67,11 @@ describe('readLookasideSignatures from file:', () => {
   })
 
   it('returns nothing when the image has no directory', async () => {
-    const base = new URL(
-      `${pathToFileURL(mkdtempSync(join(tmpdir(), 'initguard-lookaside-'))).href}/x`,
-    )
+    const root = mkdtempSync(join(tmpdir(), 'initguard-lookaside-'))
+    onTestFinished(() => {
+      rmSync(root, { recursive: true, force: true })
+    })
+    const base = new URL(`${pathToFileURL(root).href}/x`)
     expect(await readLookasideSignatures(base, DIGEST)).toEqual([])
   })
 

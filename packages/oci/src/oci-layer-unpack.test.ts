@@ -7,6 +7,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
@@ -15,7 +16,7 @@ import { join, relative } from 'node:path'
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { unpackLayer } from './oci-layer-unpack.ts'
 import { paxBlocks, tarArchive, tarBlocks, type RawTarEntry } from './tar-test-support.ts'
@@ -27,6 +28,9 @@ const DOCKER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip'
 /** A scratch area: `dest` to unpack into, and a sentinel file beside it that must stay put. */
 function scratch(): { base: string; dest: string; sentinel: string } {
   const base = mkdtempSync(join(tmpdir(), 'initguard-layer-'))
+  onTestFinished(() => {
+    rmSync(base, { recursive: true, force: true })
+  })
   const dest = join(base, 'rootfs')
   mkdirSync(dest)
   const sentinel = join(base, 'sentinel')
@@ -55,23 +59,23 @@ function tree(dir: string): string[] {
 
 /** A layer made by GNU tar from files described as `path: contents` (`/` suffix: directory). */
 function systemLayer(files: Readonly<Record<string, string>>): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-src-'))
-  for (const [path, contents] of Object.entries(files)) {
-    if (path.endsWith('/')) mkdirSync(join(dir, path), { recursive: true })
-    else {
-      mkdirSync(join(dir, path, '..'), { recursive: true })
-      writeFileSync(join(dir, path), contents)
+  const base = mkdtempSync(join(tmpdir(), 'initguard-src-'))
+  const dir = join(base, 'files')
+  const layer = join(base, 'layer.tgz')
+  try {
+    mkdirSync(dir)
+    for (const [path, contents] of Object.entries(files)) {
+      if (path.endsWith('/')) mkdirSync(join(dir, path), { recursive: true })
+      else {
+        mkdirSync(join(dir, path, '..'), { recursive: true })
+        writeFileSync(join(dir, path), contents)
+      }
     }
+    execFileSync('tar', ['--format=posix', '-czf', layer, '-C', dir, '.'])
+    return new Uint8Array(readFileSync(layer))
+  } finally {
+    rmSync(base, { recursive: true, force: true })
   }
-  execFileSync('tar', [
-    '--format=posix',
-    '-czf',
-    join(dir, '..', `${relative(tmpdir(), dir)}.tgz`),
-    '-C',
-    dir,
-    '.',
-  ])
-  return new Uint8Array(readFileSync(join(dir, '..', `${relative(tmpdir(), dir)}.tgz`)))
 }
 
 async function expectRefused(promise: Promise<unknown>, code: string): Promise<void> {
@@ -698,6 +702,9 @@ describe('unpackLayer, streaming', () => {
     await fc.assert(
       fc.asyncProperty(treeArbitrary, fc.boolean(), async (items, gnu) => {
         const source = mkdtempSync(join(tmpdir(), 'initguard-round-'))
+        onTestFinished(() => {
+          rmSync(source, { recursive: true, force: true })
+        })
         for (const { path, contents } of items) {
           const full = join(source, ...path)
           if (contents === undefined) mkdirSync(full, { recursive: true })
