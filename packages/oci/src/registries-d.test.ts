@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { stringify } from 'yaml'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { isInitguardError, type InitguardError } from '@initguard/core'
 import { parseDockerImageReference } from '@initguard/image-policy'
 import {
@@ -324,9 +324,18 @@ describe('parseRegistriesD', () => {
   })
 })
 
+/** A scratch directory, removed when the test ends. */
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'initguard-registries-d-'))
+  onTestFinished(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
 describe('loadRegistriesD', () => {
   it('reads only *.yaml files and merges them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-registries-d-'))
+    const dir = scratchDir()
     writeFileSync(join(dir, '10-quay.yaml'), 'docker:\n  quay.io:\n    lookaside: file:///sigs\n')
     writeFileSync(join(dir, 'default.yaml'), 'default-docker:\n  lookaside: https://sigs.test\n')
     writeFileSync(join(dir, 'ignored.yml'), 'not: [valid')
@@ -343,10 +352,10 @@ describe('loadRegistriesD', () => {
   })
 
   it('refuses a directory named *.yaml and an oversized file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-registries-d-'))
+    const dir = scratchDir()
     mkdirSync(join(dir, 'sub.yaml'))
     expect((await thrown(() => loadRegistriesD(dir))).code).toBe('ERR_FILE_READ')
-    const big = mkdtempSync(join(tmpdir(), 'initguard-registries-d-'))
+    const big = scratchDir()
     writeFileSync(join(big, 'big.yaml'), `# ${'x'.repeat(1024 * 1024)}\n`)
     expect((await thrown(() => loadRegistriesD(big))).code).toBe('ERR_FILE_TOO_LARGE')
   })

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -13,19 +13,23 @@ const longFile = `${'f'.repeat(120)}.txt`
 
 function systemTar(format: 'gnu' | 'posix'): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'initguard-tar-'))
-  mkdirSync(join(dir, 'root', longDir), { recursive: true })
-  writeFileSync(join(dir, 'root', longDir, longFile), 'long')
-  writeFileSync(join(dir, 'root', 'a.txt'), 'hello')
-  symlinkSync(`../${longDir}/${longFile}`, join(dir, 'root', 'link'))
-  execFileSync('tar', [
-    `--format=${format}`,
-    '-cf',
-    join(dir, 'out.tar'),
-    '-C',
-    join(dir, 'root'),
-    '.',
-  ])
-  return new Uint8Array(readFileSync(join(dir, 'out.tar')))
+  try {
+    mkdirSync(join(dir, 'root', longDir), { recursive: true })
+    writeFileSync(join(dir, 'root', longDir, longFile), 'long')
+    writeFileSync(join(dir, 'root', 'a.txt'), 'hello')
+    symlinkSync(`../${longDir}/${longFile}`, join(dir, 'root', 'link'))
+    execFileSync('tar', [
+      `--format=${format}`,
+      '-cf',
+      join(dir, 'out.tar'),
+      '-C',
+      join(dir, 'root'),
+      '.',
+    ])
+    return new Uint8Array(readFileSync(join(dir, 'out.tar')))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 function expectError(run: () => unknown, code: string): void {

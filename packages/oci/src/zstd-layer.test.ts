@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { codeOf } from '@initguard/testkit'
 import { isInitguardError, MalformedInputError } from '@initguard/core'
 import { unpackLayer } from './oci-layer-unpack.ts'
@@ -124,6 +124,9 @@ describe('decompressZstd', () => {
 
   it('unpacks a tar+zstd layer', async () => {
     const dest = mkdtempSync(join(tmpdir(), 'initguard-zstd-'))
+    onTestFinished(() => {
+      rmSync(dest, { recursive: true, force: true })
+    })
     const layer = zstd(
       tarArchive({ name: 'etc/', type: '5', mode: 0o755 }, { name: 'etc/motd', data: 'zstd\n' }),
     )
