@@ -155,7 +155,10 @@ describe('parseGpgKeyring', () => {
         try {
           // A flip inside key material or a signature still parses (to another fingerprint, or
           // to a key whose self-signature will not verify): validity is decided at verification.
-          expect((await parseGpgKeyring(input, 'fuzz')).keys.length).toBeLessThanOrEqual(1)
+          // One flip can also turn the subkey's packet tag into a primary key's (old-format
+          // header 0xb8, tag 14, → 0x98, tag 6; seen with fast-check's seed 1314851873): the
+          // export then reads as two keys, never more than its two key packets.
+          expect((await parseGpgKeyring(input, 'fuzz')).keys.length).toBeLessThanOrEqual(2)
         } catch (e) {
           expect(isInitguardError(e) && e.category === 'malformed').toBe(true)
         }
