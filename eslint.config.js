@@ -203,9 +203,13 @@ export default tseslint.config(
   // Services arrive with the KBS and the agent; the rule is here so they start inside it.
   ...(SERVICE_PACKAGES.length === 0 ? [] : [layerRules(SERVICE_PACKAGES, CLI_PACKAGES)]),
   layerRules(CLI_PACKAGES, []),
-  // testkit is pure except its throwaway PostgreSQL cluster, which starts real server processes.
+  // testkit is pure except its throwaway PostgreSQL cluster, which starts real server processes,
+  // and the scratch directories tests make and remove.
   {
-    files: ['packages/testkit/src/postgres-cluster.ts'],
+    files: [
+      'packages/testkit/src/postgres-cluster.ts',
+      'packages/testkit/src/scratch-directories.ts',
+    ],
     rules: {
       'no-restricted-globals': 'off',
       'no-restricted-imports': restrictedImports([

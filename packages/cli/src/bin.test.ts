@@ -1,9 +1,15 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 // The real `initguard` process, as `npx initguard` starts it: these tests spawn it rather than
 // calling runCli, because what they check (the bin link, the version file, pipes) only exists there.
@@ -18,7 +24,7 @@ const PACKAGE_VERSION = (
 let doc: string
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-bin-'))
+  const dir = scratch.make('initguard-bin-')
   doc = join(dir, 'initdata.toml')
   writeFileSync(doc, 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n"k" = \'v\'\n')
 })

@@ -1,11 +1,17 @@
 import { execFileSync, execSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { runCli } from './main.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 interface Result {
   code: number
@@ -37,7 +43,7 @@ let dir: string
 let doc: string
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'initguard-cli-'))
+  dir = scratch.make('initguard-cli-')
   doc = join(dir, 'initdata.toml')
   const built = await run([
     'initdata',
@@ -401,7 +407,7 @@ describe('the initguard binary', () => {
   })
 
   it('runs the demo', async () => {
-    const demo = await run(['demo', '--out', mkdtempSync(join(tmpdir(), 'initguard-demo-'))])
+    const demo = await run(['demo', '--out', scratch.make('initguard-demo-')])
     expect(demo.code, demo.stderr).toBe(0)
     expect(demo.stdout).toContain('CRLF')
     expect(demo.stdout).toContain('ERR_SNP_INITDATA_MISMATCH')

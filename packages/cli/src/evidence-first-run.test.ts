@@ -1,10 +1,16 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
 import { jsonError, runInProcess as run, type CliRun } from './cli-test-support.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
 /** The real TDX and SGX quotes with their collateral, at a time inside its window. */
@@ -26,7 +32,7 @@ const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs]\n\'\'\'\n'
 
 describe('evidence inspect|verify given a file that is not evidence', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-wrong-file-'))
+  const dir = scratch.make('initguard-wrong-file-')
   const written = (name: string, content: string | Uint8Array): string => {
     writeFileSync(join(dir, name), content)
     return join(dir, name)
@@ -146,7 +152,7 @@ describe('evidence verify refusals name the option that fixes them', () => {
   })
 
   it('names --certs for a VCEK and --collateral for collateral that cannot be had offline', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'initguard-offline-'))
+    const cache = scratch.make('initguard-offline-')
     const vcek = await run([
       'evidence',
       'verify',
@@ -201,7 +207,7 @@ describe("--collateral takes Intel PCS's own documents", () => {
     expect(separate.code).toBe(combined.code)
     expect(JSON.parse(separate.stdout)).toEqual(JSON.parse(combined.stdout))
     // A directory: names do not matter, and files that are not collateral (a quote) are left alone.
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-pcs-docs-'))
+    const dir = scratch.make('initguard-pcs-docs-')
     pieces.forEach((p, i) => {
       copyFileSync(join(SPR, p), join(dir, `document-${i}`))
     })
@@ -335,7 +341,7 @@ describe('help says what the evidence commands do today', () => {
 
 describe('with no network, KDS and PCS failures say so at once', () => {
   it('an unresolvable KDS or PCS host is exit 6 within 2 s, naming --certs / --collateral', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'initguard-no-network-'))
+    const cache = scratch.make('initguard-no-network-')
     const started = Date.now()
     const kds = await run([
       'evidence',

@@ -4,11 +4,11 @@
  * an unusable cache is exit 7 naming the path; a user-supplied root is never called the vendor's.
  */
 import { createServer, type Server } from 'node:http'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import {
   buildDcapCollateral,
   buildTdxQuote,
@@ -19,6 +19,12 @@ import {
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
 import { runInProcess } from './cli-test-support.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 /** A Genoa test PKI, a VCEK and a report it signed. */
 function genoaScenario() {
@@ -199,7 +205,7 @@ describe('the root a chain ends at', () => {
   })
 
   it('says a root given with --trust-root or --intel-root is user-supplied, not the vendor’s', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-roots-'))
+    const dir = scratch.make('initguard-roots-')
     const notBefore = new Date('2024-01-01T00:00:00Z')
     const notAfter = new Date('2034-01-01T00:00:00Z')
     const { pki: amd, vcek, report } = genoaScenario()
@@ -270,7 +276,7 @@ describe('the root a chain ends at', () => {
 
 describe('an unusable download cache', () => {
   const { pki, vcek, report } = genoaScenario()
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-cache-cli-'))
+  const dir = scratch.make('initguard-cache-cli-')
   writeFileSync(join(dir, 'report.bin'), report)
   writeFileSync(join(dir, 'roots.pem'), pki.vcekChainPem)
   writeFileSync(join(dir, 'a-file'), 'not a directory')

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import {
   amdName,
   buildSnpReport,
@@ -13,6 +13,12 @@ import {
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
 import { runInProcess as run } from './cli-test-support.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/snp/', import.meta.url))
 
@@ -47,7 +53,7 @@ describe('initguard evidence (real reports)', () => {
         ])
       ).code,
     ).toBe(0)
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-evidence-'))
+    const dir = scratch.make('initguard-evidence-')
     const { readFileSync } = await import('node:fs')
     const flipped = readFileSync(join(VECTORS, 'milan-v2-b/report.bin'))
     flipped[21] = (flipped[21] ?? 0) ^ 0x80
@@ -101,7 +107,7 @@ describe('initguard evidence (real reports)', () => {
   })
 
   it('says a missing VCEK is unavailable offline (exit 6) and malformed evidence is exit 3', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-evidence-'))
+    const dir = scratch.make('initguard-evidence-')
     const offline = await run([
       'evidence',
       'verify',
@@ -131,7 +137,7 @@ describe('initguard evidence (test PKI, local KDS)', () => {
     notAfter,
   })
   const hostData = new Uint8Array(32).fill(0x42)
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-testpki-'))
+  const dir = scratch.make('initguard-testpki-')
   const reportPath = join(dir, 'report.bin')
   const rootsPath = join(dir, 'roots.pem')
   writeFileSync(
@@ -282,7 +288,7 @@ describe('initguard evidence (TDX and SGX quotes)', () => {
 
   it('reads Trustee TDX and SGX evidence JSON', async () => {
     const { readFileSync } = await import('node:fs')
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-trustee-'))
+    const dir = scratch.make('initguard-trustee-')
     const tdx = join(dir, 'tdx.json')
     writeFileSync(
       tdx,
@@ -319,7 +325,7 @@ describe('initguard evidence (TDX and SGX quotes)', () => {
     expect(
       (await run(['evidence', 'verify', quote, '--expect-host-data', '00'.repeat(32)])).code,
     ).toBe(2)
-    const dir = mkdtempSync(join(tmpdir(), 'initguard-dcap-'))
+    const dir = scratch.make('initguard-dcap-')
     const offline = await run(['evidence', 'verify', quote, '--offline', '--cache-dir', dir])
     expect(offline.code).toBe(6)
     expect(offline.stderr).toContain('ERR_PCS_OFFLINE')

@@ -1,11 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
 import { MAX_COLLATERAL_SIZE } from './cached-download.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 /** A local HTTP server standing in for KDS, scripted per test. */
 let server: Server
@@ -62,7 +68,7 @@ describe('KDS paths', () => {
 describe('AmdKdsClient', () => {
   it('downloads once, then serves from the cache', async () => {
     handler = (_req, res) => res.end(Buffer.from('vcek-der-bytes'))
-    const cacheDir = mkdtempSync(join(tmpdir(), 'kds-cache-'))
+    const cacheDir = scratch.make('kds-cache-')
     const client = new AmdKdsClient({ baseUrl, cacheDir })
     expect(Buffer.from(await client.vcek('Milan', chipId, tcb)).toString()).toBe('vcek-der-bytes')
     const again = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
@@ -142,7 +148,7 @@ describe('AmdKdsClient', () => {
     handler = (_req, res) => res.end('network')
     const client = new AmdKdsClient({ baseUrl, offline: true })
     expect(await codeOf(client.vcek('Milan', chipId, tcb))).toBe('ERR_KDS_OFFLINE')
-    const store = mkdtempSync(join(tmpdir(), 'kds-store-'))
+    const store = scratch.make('kds-store-')
     const folder = join(store, 'Milan', Buffer.from(chipId).toString('hex'))
     mkdirSync(folder, { recursive: true })
     writeFileSync(join(folder, 'bl03_tee00_snp08_ucode115.der'), 'from-store')
@@ -167,7 +173,7 @@ describe('AmdKdsClient CRL cache', () => {
   it('refreshes a CRL older than 12 hours online, and uses it offline', async () => {
     const { utimesSync, readdirSync } = await import('node:fs')
     handler = (_req, res) => res.end('crl-1')
-    const cacheDir = mkdtempSync(join(tmpdir(), 'kds-crl-'))
+    const cacheDir = scratch.make('kds-crl-')
     expect(
       Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
     ).toBe('crl-1')

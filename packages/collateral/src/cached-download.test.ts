@@ -3,12 +3,17 @@
  * entry should be) is a local file error naming the path (exit 7), never an internal error.
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { rejected } from '@initguard/testkit'
+import { afterAll, describe, expect, it } from 'vitest'
+import { rejected, ScratchDirectories } from '@initguard/testkit'
 import { CachedDownloader, readIfExists } from './cached-download.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 const request = { url: 'https://kds.invalid/vcek', cacheKey: 'vcek/Milan/x', what: 'VCEK' }
 const served = (): Promise<Response> => Promise.resolve(new Response(new Uint8Array([1, 2, 3])))
@@ -18,7 +23,7 @@ function downloader(cacheDir: string, offline = false): CachedDownloader {
 }
 
 describe('an unusable download cache', () => {
-  const root = mkdtempSync(join(tmpdir(), 'initguard-cache-'))
+  const root = scratch.make('initguard-cache-')
 
   it('a cache directory that is a file: ERR_CACHE_UNUSABLE naming it, online and offline', async () => {
     const file = join(root, 'not-a-dir')

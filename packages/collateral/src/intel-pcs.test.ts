@@ -1,10 +1,15 @@
-import { readFileSync, mkdtempSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { IntelPcsClient } from './intel-pcs.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 const spr = (name: string): Buffer =>
   readFileSync(new URL(`../../../testdata/vectors/tdx/spr-v4/${name}`, import.meta.url))
@@ -49,7 +54,7 @@ afterAll(async () => {
 describe('IntelPcsClient', () => {
   it('fetches all collateral with exact bodies and decoded issuer chains', async () => {
     requests = []
-    const cacheDir = mkdtempSync(join(tmpdir(), 'pcs-'))
+    const cacheDir = scratch.make('pcs-')
     const client = new IntelPcsClient({ baseUrl, cacheDir })
     const collateral = await client.collateral({
       tee: 'tdx',

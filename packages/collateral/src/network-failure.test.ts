@@ -3,14 +3,17 @@
  * connection (`ERR_KDS_UNREACHABLE`, `ERR_PCS_UNREACHABLE`), reported after one attempt with hints
  * naming how to do without the network; the HTTP client's own tests cover the mechanism.
  */
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closedPort, countingNetwork } from '../../http/src/http-test-support.ts'
-import { rejected } from '@initguard/testkit'
+import { rejected, ScratchDirectories } from '@initguard/testkit'
 import { AmdKdsClient } from './amd-kds.ts'
 import { IntelPcsClient } from './intel-pcs.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 describe('hopeless network failures are reported at once', () => {
   let refused = ''
@@ -52,7 +55,7 @@ describe('hopeless network failures are reported at once', () => {
         baseUrl: baseUrl(),
         fetch: net.fetch,
         sleep: net.sleep,
-        cacheDir: mkdtempSync(join(tmpdir(), 'initguard-pcs-')),
+        cacheDir: scratch.make('initguard-pcs-'),
       }).collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' }),
     )
     expect(error.code).toBe('ERR_PCS_UNREACHABLE')

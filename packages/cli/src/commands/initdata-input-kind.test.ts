@@ -1,12 +1,18 @@
 import { gzipSync } from 'node:zlib'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { buildInitdataImage, encodeAnnotation } from '@initguard/initdata'
 import { runInProcess } from '../cli-test-support.ts'
 import { recogniseInput } from './initdata-input-kind.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 const VECTORS = fileURLToPath(new URL('../../../../testdata/vectors/', import.meta.url))
 const DOCUMENT = new TextEncoder().encode(
@@ -19,7 +25,7 @@ let dir: string
 const files: Record<string, string> = {}
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'initguard-kind-'))
+  dir = scratch.make('initguard-kind-')
   const contents: Record<string, Uint8Array | string> = {
     toml: DOCUMENT,
     annotation: encodeAnnotation(DOCUMENT) + '\n',

@@ -1,11 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import { runInProcess } from '../cli-test-support.ts'
 
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
+
 describe('a missing argument is a usage error (exit 2) in every command', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'initguard-usage-'))
+  const dir = scratch.make('initguard-usage-')
   const doc = join(dir, 'initdata.toml')
   writeFileSync(doc, 'version = "0.1.0"\nalgorithm = "sha256"\n\n[data]\n')
   const cases: string[][] = [

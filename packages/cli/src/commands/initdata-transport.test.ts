@@ -1,16 +1,22 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
 import fc from 'fast-check'
 import { DEFAULT_MAX_DOCUMENT_SIZE, INITDATA_ALGORITHMS, TEE_KINDS } from '@initguard/initdata'
 import { runInProcess as run } from '../cli-test-support.ts'
+
+/** Scratch directories the tests make, removed after them all. */
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
 
 // The commands read what they write: build → encode → decode and build → image → read-image give
 // back the exact bytes build wrote, for every --for-tee and --algorithm; what a reader would refuse
 // is refused by the writer.
 
-const dir = mkdtempSync(join(tmpdir(), 'initguard-transport-'))
+const dir = scratch.make('initguard-transport-')
 let counter = 0
 const file = (content: string | Uint8Array): string => {
   const path = join(dir, `f${counter++}`)
