@@ -12,8 +12,8 @@
  * templated requests, so it would need the same signing code in hooks of its own. The guests here
  * are the real protocol client (`KbsClient`), as the single-replica RCAR benchmark uses.
  *
- * Each setup reports the handshakes per second reached, the CPU the KBS processes and the database
- * spent per handshake, p50/p99 latency at the fixed load, and RSS per replica; rates and latencies
+ * Each setup reports the handshakes per second reached, the CPU the KBS processes, the database and
+ * the closed loop's guests spent per handshake, p50/p99 latency at the fixed load, and RSS per replica; rates and latencies
  * also as ratios to the crypto one handshake costs the KBS, measured in the same run
  * (`cryptoSecondsPerHandshake`, before and after). Goals: 2 replicas on PostgreSQL reach ≥ 0.8×
  * the handshakes per second of 1 replica on SQLite, and p99 < 50 ms at the fixed load.
@@ -93,6 +93,12 @@ interface Measured {
   readonly kbsCpuMs: number
   /** CPU of the database's own server processes per handshake (0 for SQLite: in the KBS). */
   readonly storeCpuMs: number
+  /**
+   * CPU of the closed loop's guests (this process) per handshake: the load generator's share of
+   * the cores. Their code is the same for every setup, so what it costs more in one setup than in
+   * another is what the machine's other processes cost every process there (caches, switches).
+   */
+  readonly guestCpuMs: number
   readonly p50: number
   readonly p99: number
   /** Handshakes the open loop timed. */
@@ -206,7 +212,13 @@ async function measureSetups(
   shared: Shared,
   running: readonly RunningSetup[],
 ): Promise<Measured[]> {
-  const totals = running.map(() => ({ handshakes: 0, seconds: 0, kbsCpu: 0, storeCpu: 0 }))
+  const totals = running.map(() => ({
+    handshakes: 0,
+    seconds: 0,
+    kbsCpu: 0,
+    storeCpu: 0,
+    guestCpu: 0,
+  }))
   for (const setup of running) await warmUpReplicas(setup, shared)
   const fleets: GuestFleet[] = []
   const latencies: number[][] = running.map(() => [])
@@ -225,8 +237,11 @@ async function measureSetups(
         if (setup === undefined || total === undefined) continue
         const cpuBefore = await cpuSeconds(setup.replicas, setup.store)
         const started = performance.now()
+        const guestCpuBefore = process.cpuUsage()
         const rate = await closedLoop(setup.clients.slice(0, CONCURRENCY), shared.simulator, 1)
+        const guestCpu = process.cpuUsage(guestCpuBefore)
         const seconds = (performance.now() - started) / 1000
+        total.guestCpu += (guestCpu.user + guestCpu.system) / 1e6
         rates.push(rate)
         total.handshakes += rate * seconds
         total.seconds += seconds
@@ -252,7 +267,13 @@ async function measureSetups(
   const meanOffered = offered.reduce((sum, load) => sum + load, 0) / offered.length
   const measured: Measured[] = []
   for (const [index, setup] of running.entries()) {
-    const total = totals[index] ?? { handshakes: 0, seconds: 1, kbsCpu: 0, storeCpu: 0 }
+    const total = totals[index] ?? {
+      handshakes: 0,
+      seconds: 1,
+      kbsCpu: 0,
+      storeCpu: 0,
+      guestCpu: 0,
+    }
     const timed = (latencies[index] ?? []).sort((a, b) => a - b)
     const rssMb: number[] = []
     for (const replica of setup.replicas) rssMb.push(await rssMegabytesOf(replica.child.pid ?? 0))
@@ -261,6 +282,7 @@ async function measureSetups(
       rate: total.handshakes / total.seconds,
       kbsCpuMs: (total.kbsCpu / total.handshakes) * 1000,
       storeCpuMs: (total.storeCpu / total.handshakes) * 1000,
+      guestCpuMs: (total.guestCpu / total.handshakes) * 1000,
       p50: percentile(timed, 50),
       p99: percentile(timed, 99),
       samples: timed.length,
@@ -309,6 +331,11 @@ function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
           },
         ]
       : []),
+    {
+      name: `${label}: CPU per handshake, guests (load generator)`,
+      unit: 'ms',
+      value: round(measured.guestCpuMs, 2),
+    },
     { name: `${label}: p50 at ${at}`, unit: 'ms', value: round(measured.p50, 1) },
     {
       name: `${label}: p99 at ${at}`,
