@@ -101,12 +101,14 @@ export function parseCommandArgs(
   options['help'] = { type: 'boolean', short: 'h' }
   let values: ParsedArgs['values']
   let positionals: string[]
+  let tokens: readonly { readonly kind: string; readonly name?: string }[]
   try {
-    ;({ values, positionals } = parseArgs({
+    ;({ values, positionals, tokens } = parseArgs({
       args: [...argv],
       options,
       allowPositionals: true,
       strict: true,
+      tokens: true,
     }))
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause)
@@ -115,7 +117,36 @@ export function parseCommandArgs(
       hint: `see \`${prefix} ${command.name} --help\``,
     })
   }
+  refuseRepeatedOptions(prefix, command, tokens)
   return { values, positionals, options: command.options, parsed: parseValues(command, values) }
+}
+
+/**
+ * Refuse an option that takes one value given more than once. `parseArgs` keeps the last, so
+ * `--database postgres://… --database sqlite` would run on SQLite and drop the first without a
+ * word; which one was meant is the user's to say. A repeated flag means the same as one and is
+ * let through. The values are not echoed: they may be secrets (a database URL's password).
+ *
+ * @throws {@link UsageError} `ERR_OPTION_REPEATED` naming the option.
+ */
+function refuseRepeatedOptions(
+  prefix: string,
+  command: Command,
+  tokens: readonly { readonly kind: string; readonly name?: string }[],
+): void {
+  const seen = new Set<string>()
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue
+    const spec = command.options[token.name]
+    if (spec?.type !== 'string' || spec.multiple === true) continue
+    if (seen.has(token.name))
+      throw new UsageError(
+        'ERR_OPTION_REPEATED',
+        `--${token.name} is given more than once, and it takes one value`,
+        { hint: `give --${token.name} once (see \`${prefix} ${command.name} --help\`)` },
+      )
+    seen.add(token.name)
+  }
 }
 
 /** Every string option's value through its kind's parser: the first malformed one is refused. */
@@ -146,7 +177,10 @@ export function parsedOption<T>(
 ): T | undefined {
   stringSpec(args, name, kind)
   const value = args.parsed[name]
-  return Array.isArray(value) ? (value.at(-1) as T | undefined) : (value as T | undefined)
+  // A repeatable option asked for as one value: a bug in the command, not a user error.
+  if (Array.isArray(value))
+    throw new InternalError('ERR_INTERNAL', `--${name} is repeatable; read it with parsedList`)
+  return value as T | undefined
 }
 
 /** A repeatable string option's values as its kind parsed them. */
