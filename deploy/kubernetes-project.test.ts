@@ -5,7 +5,7 @@
  * restricted Pod Security Standard asks for, and a NetworkPolicy that denies by default.
  */
 import { describe, expect, it } from 'vitest'
-import { KBS_OPENAPI } from '@initguard/kbs'
+import { KBS_OPENAPI, POSTGRES_MIGRATION_LOCK_WAIT_MS } from '@initguard/kbs'
 import {
   at,
   list,
@@ -80,6 +80,10 @@ describe('the Deployment', () => {
       expect(probe['port']).toBe(port['name'])
       expect(probe['scheme']).toBe('HTTPS')
     }
+    // Start-up may wait its turn for another replica's migrations: the probe outlasts that wait.
+    const startup = object(at(kbs, 'startupProbe'), 'startupProbe')
+    const startupMs = Number(startup['periodSeconds']) * Number(startup['failureThreshold']) * 1000
+    expect(startupMs).toBeGreaterThan(POSTGRES_MIGRATION_LOCK_WAIT_MS)
     const service = object(theOne(kustomized, 'Service').object, 'service')
     const servicePort = object(list(at(service, 'spec.ports'), 'ports')[0], 'service port')
     expect(servicePort['targetPort']).toBe(port['name'])

@@ -124,6 +124,7 @@ export {
   type KbsDatabaseKind,
 } from './storage/dialect.ts'
 export {
+  POSTGRES_MIGRATION_LOCK_WAIT_MS,
   checkPostgresUrl,
   connectPostgres,
   type PostgresConnectOptions,

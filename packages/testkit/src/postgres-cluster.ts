@@ -31,6 +31,8 @@ export interface PostgresCluster {
   readonly port: number
   /** The role's password (also inside every {@link PostgresCluster.url}). */
   readonly password: string
+  /** The directory of the server's Unix socket (`.s.PGSQL.PORT`); local connections are trusted. */
+  readonly socketDir: string
   /** `postgres://initguard:PASSWORD@127.0.0.1:PORT/DATABASE` (default database `postgres`). */
   url(database?: string): string
   /** Create an empty database (`[a-z_][a-z0-9_]*`) and return its URL. */
@@ -162,6 +164,7 @@ export async function startPostgresCluster(
   return {
     port,
     password,
+    socketDir: sockets,
     url,
     async createDatabase(name: string): Promise<string> {
       if (!DATABASE_NAME.test(name)) throw new Error(`"${name}" is not a test database name`)

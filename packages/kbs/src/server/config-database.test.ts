@@ -47,11 +47,21 @@ describe('the database setting', () => {
     })
   })
 
+  it('takes a Unix socket URL: no host in the authority, an absolute socket directory', () => {
+    for (const socket of [
+      'postgres:///kbs?host=/run/postgresql',
+      'postgresql:///kbs?host=%2Fvar%2Frun%2Fpostgresql&port=5433&user=kbs',
+    ])
+      expect(parseDatabaseSetting(socket, '--database')).toEqual({ kind: 'postgres', url: socket })
+  })
+
   it('refuses other schemes, a [postgres] section without PostgreSQL, and bad pool values; never echoing a password', () => {
     for (const bad of [
       'mysql://kbs:s3cret-pw@db/kbs',
       'file:///var/lib/kbs.sqlite',
       'postgres:///kbs',
+      'postgres:///kbs?host=run/postgresql&password=s3cret-pw',
+      'postgres:///kbs?port=5432&password=s3cret-pw',
       'kbs:s3cret-pw@db/kbs',
       'SQLite',
     ]) {
@@ -79,6 +89,26 @@ describe('the database setting', () => {
         error.code,
       )
     }
+  })
+
+  it('refuses a statement timeout at or past the store-call deadline, and takes one under it', () => {
+    for (const given of ['5s', '5000ms', '10s', '1m']) {
+      const error = thrown(() =>
+        resolveKbsServerConfig(
+          flags,
+          file({ database: url, postgres: { 'statement-timeout': given } }),
+        ),
+      )
+      expect([error.code, error.message], given).toEqual([
+        'ERR_KBS_CONFIG_VALUE',
+        `postgres.statement-timeout "${given}": expected a duration under the 5 s store-call deadline (the default is 4s)`,
+      ])
+    }
+    const under = resolveKbsServerConfig(
+      flags,
+      file({ database: url, postgres: { 'statement-timeout': '4999ms' } }),
+    )
+    expect(under.database).toMatchObject({ kind: 'postgres', statementTimeoutMs: 4999 })
   })
 
   it('reads the insecure-transport opt-in from the flag or [postgres], and only for PostgreSQL', () => {

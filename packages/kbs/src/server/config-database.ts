@@ -18,6 +18,7 @@ import { UsageError, jsonKind } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
 import { configValueError, parseDuration, parseIntegerInRange } from './config-values.ts'
+import { STORE_CALL_DEADLINE_MS } from './store-availability.ts'
 
 /** The environment variable that may hold the database (a URL with a password is a secret). */
 export const KBS_DATABASE_ENV = 'INITGUARD_KBS_DATABASE'
@@ -42,7 +43,15 @@ export function parseDatabaseSetting(text: string, where: string): KbsDatabaseCo
   if (text === 'sqlite') return { kind: 'sqlite' }
   const url = URL.canParse(text) ? new URL(text) : undefined
   if (url !== undefined && (url.protocol === 'postgres:' || url.protocol === 'postgresql:')) {
-    if (url.hostname === '') throw configValueError(where, redactUrl(url), 'a URL with a host')
+    // No host in the authority is libpq's form for a Unix socket (`postgres:///kbs?host=/run/…`);
+    // without a socket directory either, the driver would pick its host from the environment.
+    const socketDir = url.searchParams.get('host') ?? ''
+    if (url.hostname === '' && !socketDir.startsWith('/'))
+      throw configValueError(
+        where,
+        redactUrl(url),
+        'a URL with a host, or ?host=/socket/directory for a Unix socket',
+      )
     return { kind: 'postgres', url: text }
   }
   throw configValueError(
@@ -111,6 +120,14 @@ export function resolveDatabaseSetting(
       : parseIntegerInRange(postgres['pool-size'], 1, 1000, 'postgres.pool-size')
   const connectTimeoutMs = duration('connect-timeout')
   const statementTimeoutMs = duration('statement-timeout')
+  // At or past the store-call deadline the server would let a statement the guest was told failed
+  // (503) run on and commit behind the answer: the timeout exists to cancel exactly those.
+  if (statementTimeoutMs !== undefined && statementTimeoutMs >= STORE_CALL_DEADLINE_MS)
+    throw configValueError(
+      'postgres.statement-timeout',
+      String(postgres['statement-timeout']),
+      `a duration under the ${String(STORE_CALL_DEADLINE_MS / 1000)} s store-call deadline (the default is 4s)`,
+    )
   const idleTimeoutMs = duration('idle-timeout')
   const insecure = postgres['insecure-transport']
   if (insecure !== undefined && typeof insecure !== 'boolean')

@@ -26,7 +26,7 @@ export interface PostgresPoolOptions {
   readonly statementTimeoutMs?: number
   /** An idle connection is closed after; default 30000 ms. */
   readonly idleTimeoutMs?: number
-  /** How long a starting replica waits for another's migrations; default 300000 ms. */
+  /** How long a starting replica waits for another's migrations; default {@link POSTGRES_MIGRATION_LOCK_WAIT_MS}. */
   readonly migrationLockTimeoutMs?: number
 }
 
@@ -45,6 +45,12 @@ export interface PostgresConnectOptions extends PostgresPoolOptions {
   /** Connect to a remote server without verified TLS (see `postgres-transport.ts`). */
   readonly insecureTransport?: boolean
 }
+
+/**
+ * How long a starting replica waits for another's migrations by default: a deployment's start-up
+ * probe must allow at least this long, or the kubelet restarts a replica still waiting its turn.
+ */
+export const POSTGRES_MIGRATION_LOCK_WAIT_MS = 300_000
 
 /** The largest `toast_tuple_target` PostgreSQL takes (8 kB pages): a heap page's usable bytes. */
 export const POSTGRES_LARGEST_INLINE_ROW = 8160
@@ -112,16 +118,16 @@ export function checkPostgresUrl(url: string): string {
 export async function connectPostgres(options: PostgresConnectOptions): Promise<DialectConnection> {
   const location = checkPostgresUrl(options.url)
   checkPostgresTransport(options.url, location, options.insecureTransport === true)
+  const statementTimeoutMs = bound(
+    'statementTimeoutMs',
+    options.statementTimeoutMs,
+    POSTGRES_STATEMENT_TIMEOUT_MS,
+  )
   const pool = new pg.Pool({
     connectionString: options.url,
     max: bound('poolSize', options.poolSize, 10),
     connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
     idleTimeoutMillis: bound('idleTimeoutMs', options.idleTimeoutMs, 30_000),
-    statement_timeout: bound(
-      'statementTimeoutMs',
-      options.statementTimeoutMs,
-      POSTGRES_STATEMENT_TIMEOUT_MS,
-    ),
     application_name: 'initguard-kbs',
   })
   // An idle connection the server drops (restart, failover) is reported here; without a listener
@@ -132,6 +138,13 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
   // under way fails with its own error (→ 503) and the pool discards the broken connection.
   pool.on('connect', (client) => {
     client.on('error', () => undefined)
+    // The timeout is SET on each new connection, before its first query (a client runs its
+    // queries in order), not passed as a connection parameter: the URL's `statement_timeout` or
+    // `options=-c statement_timeout=0`, and `ALTER ROLE … SET`, would win over that one. If the SET
+    // fails, the connection is closed, so no query runs on it without the timeout.
+    client.query(`SET statement_timeout = ${String(statementTimeoutMs)}`).catch(() => {
+      void client.end().catch(() => undefined)
+    })
   })
   try {
     await pool.query('SELECT 1')
@@ -202,7 +215,11 @@ async function withAdvisoryLock<T>(
   location: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const waitMs = bound('migrationLockTimeoutMs', options.migrationLockTimeoutMs, 300_000)
+  const waitMs = bound(
+    'migrationLockTimeoutMs',
+    options.migrationLockTimeoutMs,
+    POSTGRES_MIGRATION_LOCK_WAIT_MS,
+  )
   // Bounded connect, and keep-alive so a server or network that vanishes while the lock is held
   // (or awaited) ends this connection instead of leaving it open forever.
   const client = new pg.Client({

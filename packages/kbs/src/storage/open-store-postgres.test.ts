@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rejected, startPostgresCluster } from '@initguard/testkit'
+import pg from 'pg'
+import { POSTGRES_TEST_ROLE, rejected, startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
+import { parseDatabaseSetting } from '../server/config-database.ts'
 import { STORE_CALL_DEADLINE_MS } from '../server/store-availability.ts'
 import {
   POSTGRES_LARGEST_INLINE_ROW,
@@ -77,18 +79,57 @@ describe('openKbsStore on PostgreSQL', () => {
   it('sets a statement timeout on its connections, by default under the store-call deadline', async () => {
     expect(POSTGRES_STATEMENT_TIMEOUT_MS).toBeLessThan(STORE_CALL_DEADLINE_MS)
     const url = await cluster.createDatabase('statement_timeout')
-    for (const [options, shown] of [
-      [{}, '4s'],
-      [{ statementTimeoutMs: 1500 }, '1500ms'],
+    // The URL's own settings and the role's default must not lift it: they win over a
+    // connection parameter, so the KBS SETs it on each connection.
+    const sep = url.includes('?') ? '&' : '?'
+    const lifting = [
+      `${url}${sep}statement_timeout=0`,
+      `${url}${sep}options=${encodeURIComponent('-c statement_timeout=0')}`,
+    ]
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query(
+        `ALTER ROLE ${POSTGRES_TEST_ROLE} IN DATABASE statement_timeout SET statement_timeout = 0`,
+      )
+    } finally {
+      await admin.end()
+    }
+    for (const [connect, shown] of [
+      [{ url }, '4s'],
+      [{ url, statementTimeoutMs: 1500 }, '1500ms'],
+      ...lifting.map((lifted) => [{ url: lifted }, '4s'] as const),
     ] as const) {
-      const connection = await connectPostgres({ url, ...options })
+      const connection = await connectPostgres(connect)
       try {
-        const { rows } = await connection.executor.execute('SHOW statement_timeout', [])
-        expect(rows).toEqual([{ statement_timeout: shown }])
+        // More than one query, so that more than one pooled connection is opened and checked.
+        const shownBy = await Promise.all(
+          [0, 1, 2].map(() => connection.executor.execute('SHOW statement_timeout', [])),
+        )
+        for (const { rows } of shownBy)
+          expect(rows, connect.url).toEqual([{ statement_timeout: shown }])
       } finally {
         await connection.db.destroy()
       }
     }
+  })
+
+  it('connects over the Unix socket, a local transport that needs no TLS', async () => {
+    const url = await cluster.createDatabase('unix_socket')
+    const socket = `postgres:///unix_socket?host=${encodeURIComponent(cluster.socketDir)}&port=${String(cluster.port)}&user=${POSTGRES_TEST_ROLE}`
+    expect(parseDatabaseSetting(socket, '--database')).toEqual({ kind: 'postgres', url: socket })
+    const connection = await connectPostgres({ url: socket })
+    try {
+      const { rows } = await connection.executor.execute(
+        'SELECT current_database() AS db, inet_server_addr() AS addr',
+        [],
+      )
+      // No server address: the connection came over the socket, not TCP.
+      expect(rows).toEqual([{ db: 'unix_socket', addr: null }])
+    } finally {
+      await connection.db.destroy()
+    }
+    expect(url).toContain('/unix_socket')
   })
 
   it('names the database without its password, and refuses another master key', async () => {
