@@ -29,6 +29,8 @@ const MAX_LOG_CHARS = 64 * 1024
 export interface Replica {
   readonly url: string
   readonly pid: number
+  /** Whether the child is still running (has not exited or been killed). */
+  running(): boolean
   /** The child's output (the last {@link MAX_LOG_CHARS} characters). */
   log(): string
   /** Sends `signal` (default SIGKILL) and waits until the child has exited. */
@@ -86,7 +88,13 @@ function startReplica(args: readonly string[]): Promise<Replica> {
       const url = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1]
       if (url === undefined) return
       clearTimeout(timer)
-      resolve({ url, pid: child.pid ?? 0, log: () => log, kill })
+      resolve({
+        url,
+        pid: child.pid ?? 0,
+        running: () => child.exitCode === null && child.signalCode === null,
+        log: () => log,
+        kill,
+      })
     })
     void exited.then(() => {
       clearTimeout(timer)
