@@ -12,6 +12,7 @@ export default defineConfig({
       'packages/*/src/**/*.test.ts',
       'packages/*/test/**/*.test.ts',
       'fuzz/**/*.test.ts',
+      'bench/**/*.test.ts',
       'deploy/**/*.test.ts',
     ],
     environment: 'node',

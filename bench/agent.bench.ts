@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initSimulator, launchSimulatedGuest } from '@initguard/tee-simulator'
 import { median, type BenchResult, type JobBenchmark } from './harness.ts'
+import { benchNumber } from './bench-env.ts'
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/initguard.js', import.meta.url))
 const TIME_GOAL_MS = 300
@@ -80,7 +81,7 @@ function timeStart(args: readonly string[], marker: RegExp, then?: RegExp): Prom
 }
 
 async function agentColdStart(): Promise<BenchResult> {
-  const runs = Number(process.env['BENCH_AGENT_RUNS'] ?? 15)
+  const runs = benchNumber('BENCH_AGENT_RUNS', 15, { integer: true, min: 1 })
   const work = await mkdtemp(join(tmpdir(), 'initguard-bench-agent-'))
   try {
     const simDir = join(work, 'sim')

@@ -56,17 +56,18 @@ import {
 } from './kbs-load.ts'
 import { startGuestFleet, type GuestFleet, type GuestFleetOptions } from './guest-fleet.ts'
 import { BenchStores, type SharedStore, type StoreKind } from './kbs-replica-stores.ts'
+import { benchNumber } from './bench-env.ts'
 
 const NAME = 'RCAR on replicas (sim SNP, HTTPS, concurrency 8)'
 const CONCURRENCY = 8
-const SECONDS = Number(process.env['BENCH_REPLICAS_SECONDS'] ?? 6)
+const SECONDS = benchNumber('BENCH_REPLICAS_SECONDS', 6, { integer: true, min: 1 })
 /** Handshakes each replica serves before timing (see the module's note). */
-const WARMUP_PER_REPLICA = Number(process.env['BENCH_REPLICAS_WARMUP'] ?? 3000)
+const WARMUP_PER_REPLICA = benchNumber('BENCH_REPLICAS_WARMUP', 3000, { integer: true, min: 0 })
 /**
  * The open loop's seconds per setup, over all rounds: long enough for a p99 of about a thousand
  * handshakes, not of the worst three.
  */
-const OPEN_SECONDS = Number(process.env['BENCH_REPLICAS_OPEN_SECONDS'] ?? 10)
+const OPEN_SECONDS = benchNumber('BENCH_REPLICAS_OPEN_SECONDS', 10, { min: 1 })
 /** The pause before each open-loop window. */
 const SETTLE_MS = 250
 const SCALING_GOAL = 0.8

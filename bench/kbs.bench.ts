@@ -48,9 +48,10 @@ import {
 } from './kbs-load.ts'
 import { openLoopInGuestProcess } from './guest-fleet.ts'
 import { measureHttpsFloor } from './kbs-https-floor.ts'
+import { benchNumber } from './bench-env.ts'
 
 const CONCURRENCY = 8
-const SECONDS = Number(process.env['BENCH_KBS_SECONDS'] ?? 6)
+const SECONDS = benchNumber('BENCH_KBS_SECONDS', 6, { min: 1 })
 const RATIO_GOAL = 0.6
 const P99_GOAL_MS = 50
 

@@ -8,11 +8,12 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import { measure, type BenchResult, type Benchmark, type JobBenchmark } from './harness.ts'
+import { benchNumber } from './bench-env.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const options = {
-  rounds: Number(process.env['BENCH_ROUNDS'] ?? 7),
-  roundMillis: Number(process.env['BENCH_ROUND_MS'] ?? 300),
+  rounds: benchNumber('BENCH_ROUNDS', 7, { integer: true, min: 1 }),
+  roundMillis: benchNumber('BENCH_ROUND_MS', 300, { integer: true, min: 1 }),
   warmupMillis: 300,
 }
 const filter = process.env['BENCH_FILTER'] ?? ''

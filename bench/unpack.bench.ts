@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { createGzip } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import { median, type BenchResult, type JobBenchmark } from './harness.ts'
+import { benchNumber } from './bench-env.ts'
 
 const LAYER_SIZE = 1024 ** 3
 const LARGE_FILES = 4
@@ -105,7 +106,7 @@ console.log(JSON.stringify({ unpackedSize: result.unpackedSize, files: result.fi
 `
 
 async function unpackJob(): Promise<BenchResult> {
-  const runs = Number(process.env['BENCH_UNPACK_RUNS'] ?? 1)
+  const runs = benchNumber('BENCH_UNPACK_RUNS', 1, { integer: true, min: 1 })
   const work = await mkdtemp(join(tmpdir(), 'initguard-bench-unpack-'))
   try {
     const layer = join(work, 'layer.tar.gz')
