@@ -21,16 +21,20 @@ import {
 } from '@initguard/initdata'
 import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
 import { madeSeed, repoFile, text } from '../corpus.ts'
-import type { FuzzSeed, FuzzTarget } from '../engine.ts'
+import { rethrowUnlessTyped, type FuzzSeed, type FuzzTarget } from '../engine.ts'
 
-/** What a relying party does with a document: every TEE's binding, checked and explained. */
+/**
+ * What a relying party does with a document: every TEE's binding, checked, and explained when the
+ * check refuses it (a typed refusal; anything else is a failure and goes up).
+ */
 function appraise(bytes: Uint8Array): void {
   const document = parseInitdata(bytes)
   for (const tee of TEE_KINDS) {
     const expected = new Uint8Array(tee === 'tdx' ? 48 : 32)
     try {
       checkBinding(document, tee, expected)
-    } catch {
+    } catch (error) {
+      rethrowUnlessTyped(error)
       explainBinding(document, tee, expected)
     }
   }
