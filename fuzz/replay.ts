@@ -66,3 +66,12 @@ export async function replayCrash(
     await prepared.close?.()
   }
 }
+
+/** The line to print for `outcome`, and the exit code: 1 when the input still fails, else 0. */
+export function replayVerdict(outcome: ReplayOutcome): { line: string; exitCode: number } {
+  const { target, entry, result } = outcome
+  if (result === 'none') return { line: `${target}/${entry}: no throw`, exitCode: 0 }
+  if (result === 'typed')
+    return { line: `${target}/${entry}: typed rejection (no failure)`, exitCode: 0 }
+  return { line: `${target}/${entry}: still fails: ${result}`, exitCode: 1 }
+}

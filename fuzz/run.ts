@@ -19,7 +19,7 @@ import { isInitguardError } from '@initguard/core'
 import { initSimulator } from '@initguard/tee-simulator'
 import { describeFailure } from './engine.ts'
 import { exitCodeOf, parseFuzzOptions, type FuzzRunOptions } from './options.ts'
-import { replayCrash } from './replay.ts'
+import { replayCrash, replayVerdict } from './replay.ts'
 import { saveResults } from './report.ts'
 import { runTargetInWorker, type TargetReport } from './supervisor.ts'
 import { FUZZ_TARGETS } from './targets/index.ts'
@@ -39,15 +39,10 @@ function refusal(error: unknown): number {
 
 async function replay(file: string, simulatorDir: string, scratch: string): Promise<number> {
   const outcome = await replayCrash(file, FUZZ_TARGETS, { scratch, simulatorDir })
-  const what =
-    outcome.result === 'none'
-      ? 'no throw'
-      : outcome.result === 'typed'
-        ? 'typed rejection (no failure)'
-        : `still fails: ${outcome.result}`
-  console.log(`${outcome.target}/${outcome.entry}: ${what}`)
+  const { line, exitCode } = replayVerdict(outcome)
+  console.log(line)
   if (outcome.error !== undefined) console.log(outcome.error)
-  return outcome.result === 'none' || outcome.result === 'typed' ? 0 : 1
+  return exitCode
 }
 
 async function fuzz(options: FuzzRunOptions, simulatorDir: string, root: string): Promise<number> {

@@ -23,19 +23,28 @@ import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
 import { madeSeed, repoFile, text } from '../corpus.ts'
 import { rethrowUnlessTyped, type FuzzSeed, type FuzzTarget } from '../engine.ts'
 
+/** The binding checks `appraise` runs (replaceable, so a test can make one throw untyped). */
+export interface BindingChecks {
+  readonly checkBinding: typeof checkBinding
+  readonly explainBinding: typeof explainBinding
+}
+
 /**
  * What a relying party does with a document: every TEE's binding, checked, and explained when the
  * check refuses it (a typed refusal; anything else is a failure and goes up).
  */
-function appraise(bytes: Uint8Array): void {
+export function appraise(
+  bytes: Uint8Array,
+  checks: BindingChecks = { checkBinding, explainBinding },
+): void {
   const document = parseInitdata(bytes)
   for (const tee of TEE_KINDS) {
     const expected = new Uint8Array(tee === 'tdx' ? 48 : 32)
     try {
-      checkBinding(document, tee, expected)
+      checks.checkBinding(document, tee, expected)
     } catch (error) {
       rethrowUnlessTyped(error)
-      explainBinding(document, tee, expected)
+      checks.explainBinding(document, tee, expected)
     }
   }
 }
@@ -91,7 +100,9 @@ export const initdataTarget: FuzzTarget = {
     return {
       seeds,
       entries: {
-        document: appraise,
+        document: (input) => {
+          appraise(input)
+        },
         annotation: (input) => {
           appraise(decodeAnnotation(text(input)))
         },
