@@ -57,7 +57,8 @@ export function text(bytes: Uint8Array): string {
 export function jsonOf(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(text(bytes)) as unknown
-  } catch {
-    return undefined
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined
+    throw error
   }
 }

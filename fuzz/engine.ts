@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { isInitguardError } from '@initguard/core'
+import { isInitguardError, UsageError } from '@initguard/core'
 import { mutateInput, type SeedFormat } from './mutate-structured.ts'
 import { FuzzRandom } from './random.ts'
 
@@ -42,9 +42,16 @@ export interface FuzzTarget {
   prepare(context: FuzzContext): Promise<PreparedTarget>
 }
 
-export type FailureKind = 'untyped-error' | 'internal-error' | 'slow' | 'hang'
+/**
+ * `worker-error`: the worker thread itself died (an exception thrown asynchronously, outside any
+ * awaited entry point, or setup that threw or never finished).
+ */
+export type FailureKind = 'untyped-error' | 'internal-error' | 'slow' | 'hang' | 'worker-error'
 
-/** One distinct failure: the first input that showed it and how often it was seen. */
+/**
+ * One distinct failure: the first input that showed it and how often it was seen. `input` is
+ * undefined when it cannot be known (the worker died during setup or teardown).
+ */
 export interface FuzzFailure {
   readonly target: string
   readonly entry: string
@@ -53,8 +60,8 @@ export interface FuzzFailure {
   readonly signature: string
   readonly message: string
   readonly stack: string
-  readonly input: Uint8Array
-  readonly inputSha256: string
+  readonly input: Uint8Array | undefined
+  readonly inputSha256: string | undefined
   count: number
 }
 
@@ -97,6 +104,46 @@ export function failureKindOf(error: unknown): FailureKind | undefined {
   return error.category === 'internal' ? 'internal-error' : undefined
 }
 
+/** Rethrow `error` unless it is a typed rejection, for a target that goes on after one. */
+export function rethrowUnlessTyped(error: unknown): void {
+  if (failureKindOf(error) !== undefined) throw error
+}
+
+/** The signature and record of a failure of `entry` in `target` (count 1). */
+export function describeFailure(
+  target: string,
+  entry: string,
+  kind: FailureKind,
+  error: unknown,
+  input: Uint8Array | undefined,
+): FuzzFailure {
+  const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+  const cls = error instanceof Error ? error.constructor.name : typeof error
+  const code = isInitguardError(error) ? ` ${error.code}` : ''
+  // A target or the supervisor may name the failure itself (HTTP: status, method and route).
+  const key = error instanceof Error && 'fuzzKey' in error ? String(error.fuzzKey) : undefined
+  const where = key ?? (kind === 'slow' ? '-' : stackTop(stack))
+  return {
+    target,
+    entry,
+    kind,
+    signature: `${entry}: ${kind} ${cls}${code} at ${where}`,
+    message: error instanceof Error ? error.message : String(error),
+    stack,
+    input,
+    inputSha256: input === undefined ? undefined : createHash('sha256').update(input).digest('hex'),
+    count: 1,
+  }
+}
+
+/** Refuse a limit that is not a positive number (NaN would compare as "never reached"). */
+function checkLimit(name: string, value: number | undefined): void {
+  if (value === undefined || (Number.isFinite(value) && value > 0)) return
+  throw new UsageError('ERR_FUZZ_LIMIT', `the fuzz option ${name} is ${String(value)}`, {
+    hint: `${name} must be a finite positive number`,
+  })
+}
+
 class Timeout extends Error {}
 
 async function settle(value: unknown, timeoutMs: number): Promise<void> {
@@ -128,6 +175,13 @@ export async function fuzzTarget(
   target: PreparedTarget,
   options: FuzzOptions,
 ): Promise<FuzzStats> {
+  checkLimit('executions', options.executions)
+  checkLimit('deadline', options.deadline)
+  checkLimit('timeoutMs', options.timeoutMs)
+  if (!Number.isSafeInteger(options.seed))
+    throw new UsageError('ERR_FUZZ_LIMIT', `the fuzz seed is ${String(options.seed)}`, {
+      hint: 'the seed must be an integer',
+    })
   const random = new FuzzRandom(options.seed)
   const stats: FuzzStats = { executions: 0, rejections: 0, millis: 0, failures: [] }
   const known = new Map<string, FuzzFailure>()
@@ -136,32 +190,13 @@ export async function fuzzTarget(
     donorsOf.set(seed.entry, [...(donorsOf.get(seed.entry) ?? []), seed.bytes])
   const start = performance.now()
   const record = (entry: string, kind: FailureKind, error: unknown, input: Uint8Array): void => {
-    const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error)
-    const cls = error instanceof Error ? error.constructor.name : typeof error
-    const code = isInitguardError(error) ? ` ${error.code}` : ''
-    // A target may name the failure itself (the HTTP target: status, method and route).
-    const key = error instanceof Error && 'fuzzKey' in error ? String(error.fuzzKey) : undefined
-    const where = key ?? (kind === 'slow' ? '-' : stackTop(stack))
-    const signature = `${entry}: ${kind} ${cls}${code} at ${where}`
-    const seen = known.get(signature)
+    const failure = describeFailure(name, entry, kind, error, input)
+    const seen = known.get(failure.signature)
     if (seen !== undefined) {
       seen.count++
       return
     }
-    const message = error instanceof Error ? error.message : String(error)
-    const inputSha256 = createHash('sha256').update(input).digest('hex')
-    const failure: FuzzFailure = {
-      target: name,
-      entry,
-      kind,
-      signature,
-      message,
-      stack,
-      input,
-      inputSha256,
-      count: 1,
-    }
-    known.set(signature, failure)
+    known.set(failure.signature, failure)
     stats.failures.push(failure)
     options.onFailure?.(failure)
   }

@@ -1,14 +1,30 @@
 /**
- * Runs one target in a worker thread for its share of the time and watches it: when the execution
+ * Runs one target in a worker thread until its deadline and watches it. When the execution
  * counter stops for longer than the per-input limit (plus slack), the input in shared memory is
- * recorded as a hang, the worker is stopped, and a new one continues with the remaining time.
+ * recorded as a hang and the worker is stopped; when the worker dies (an exception thrown
+ * asynchronously, outside any awaited entry point) that is recorded as a `worker-error` with the
+ * input it was executing. Either way a new worker goes on with the remaining time. Setup and
+ * teardown count against the budget: a worker still alive at its deadline plus the grace (the
+ * per-input limit + 3 s), whatever it is doing, is stopped and recorded too (in setup or teardown
+ * its input is unknown).
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
-import type { FuzzFailure } from './engine.ts'
-import { SHARED_HEADER_BYTES, type WorkerInput, type WorkerMessage } from './worker-protocol.ts'
+import { describeFailure, type FuzzFailure } from './engine.ts'
+import {
+  HEADER_ENTRY,
+  HEADER_EXECUTIONS,
+  HEADER_INPUT_LENGTH,
+  HEADER_PHASE,
+  HEADER_REJECTIONS,
+  PHASE_FUZZING,
+  PHASE_SETUP,
+  SHARED_HEADER_BYTES,
+  epochNow,
+  type WorkerInput,
+  type WorkerMessage,
+} from './worker-protocol.ts'
 
 /** The result of one target. */
 export interface TargetReport {
@@ -16,13 +32,24 @@ export interface TargetReport {
   readonly executions: number
   readonly executionsPerSecond: number
   readonly rejections: number
+  /** Time spent fuzzing, and setting up (every worker's `prepare`). */
   readonly seconds: number
+  readonly setupSeconds: number
   readonly restarts: number
   readonly failures: FuzzFailure[]
+  /** Why the target did not run at all (the budget was spent by overruns before it). */
+  readonly notRun?: string
+}
+
+/** What to run: `deadline` is in {@link epochNow} time. */
+export type TargetRunOptions = Omit<WorkerInput, 'shared' | 'targetsModule'> & {
+  /** The module that exports the target; by default `fuzz/targets/NAME.ts`. */
+  readonly targetsModule?: string
 }
 
 const SHARED_INPUT_BYTES = 8 << 20
-const WATCHDOG_SLACK_MS = 3000
+/** Added to the per-input limit: how long a worker may be silent before it is stopped. */
+export const WATCHDOG_SLACK_MS = 3000
 /** tsx's loader is per thread: register it in the worker before loading the TypeScript. */
 const bootstrap = (url: string): string =>
   `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}) })`
@@ -31,107 +58,142 @@ interface Run {
   executions: number
   rejections: number
   millis: number
-  hung: boolean
+  prepareMillis: number
+  /** The worker was stopped or died while fuzzing: a new one may go on. */
+  interrupted: boolean
 }
 
-function runOnce(
-  options: Omit<WorkerInput, 'shared'>,
-  failures: Map<string, FuzzFailure>,
-): Promise<Run> {
-  const shared = new SharedArrayBuffer(SHARED_HEADER_BYTES + SHARED_INPUT_BYTES)
-  const header = new Int32Array(shared, 0, 4)
+/** A stopped worker's failure, named by what it was doing rather than by a stack. */
+function stopped(target: string, entry: string, what: string, input?: Uint8Array): FuzzFailure {
+  const failure = describeFailure(target, entry, 'hang', new Error(what), input)
+  return { ...failure, signature: `${entry}: hang (${what})`, stack: '' }
+}
+
+function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Promise<Run> {
+  const header = new Int32Array(options.shared, 0, SHARED_HEADER_BYTES / 4)
+  header[HEADER_ENTRY] = -1
   const worker = new Worker(bootstrap(new URL('./worker.ts', import.meta.url).href), {
     eval: true,
-    workerData: { ...options, shared } satisfies WorkerInput,
+    workerData: options,
   })
   const started = performance.now()
-  return new Promise<Run>((resolve, reject) => {
-    let entries: readonly string[] = []
-    let watchdog: NodeJS.Timeout | undefined
-    let last = -1
-    let lastChange = performance.now()
-    const finish = (run: Run): void => {
+  const grace = options.timeoutMs + WATCHDOG_SLACK_MS
+  const keep = (failure: FuzzFailure): void => {
+    const known = failures.get(failure.signature)
+    if (known === undefined) failures.set(failure.signature, failure)
+    else known.count++
+  }
+  let entries: readonly string[] = []
+  let prepareMillis = 0
+  /** The entry and input being executed, or the phase when no input is (setup, teardown). */
+  const current = (): { entry: string; input: Uint8Array | undefined } => {
+    const phase = Atomics.load(header, HEADER_PHASE)
+    const index = Atomics.load(header, HEADER_ENTRY)
+    if (phase !== PHASE_FUZZING || index < 0)
+      return { entry: phase === PHASE_SETUP ? '(setup)' : '(teardown)', input: undefined }
+    const length = Atomics.load(header, HEADER_INPUT_LENGTH)
+    const input = new Uint8Array(options.shared, SHARED_HEADER_BYTES, length).slice()
+    return { entry: entries[index] ?? '?', input }
+  }
+  return new Promise<Run>((resolve) => {
+    let finished = false
+    const finish = (run: Omit<Run, 'prepareMillis'>): void => {
+      if (finished) return
+      finished = true
       clearInterval(watchdog)
-      resolve(run)
+      resolve({ ...run, prepareMillis })
     }
+    /** End this worker abnormally, recording `failure`; fuzzing may go on in a new one. */
+    const end = (failure: FuzzFailure, interrupted: boolean): void => {
+      if (finished) return
+      keep(failure)
+      const executions = Atomics.load(header, HEADER_EXECUTIONS)
+      const rejections = Atomics.load(header, HEADER_REJECTIONS)
+      const millis = performance.now() - started - prepareMillis
+      finish({ executions, rejections, millis, interrupted })
+      void worker.terminate()
+    }
+    let last = -1
+    let phase = -1
+    let lastChange = performance.now()
+    const watchdog = setInterval(() => {
+      const now = performance.now()
+      const executions = Atomics.load(header, HEADER_EXECUTIONS)
+      const phaseNow = Atomics.load(header, HEADER_PHASE)
+      if (executions !== last || phaseNow !== phase) {
+        last = executions
+        phase = phaseNow
+        lastChange = now
+        return
+      }
+      const { entry, input } = current()
+      const fuzzing = phase === PHASE_FUZZING
+      if (epochNow() >= options.deadline + grace) {
+        const what = fuzzing
+          ? `still running ${grace} ms after the deadline`
+          : `${phase === PHASE_SETUP ? 'setup' : 'teardown'} not done ${grace} ms after the deadline; raise --seconds`
+        end(stopped(options.target, entry, what, input), false)
+      } else if (fuzzing && now - lastChange >= grace) {
+        end(stopped(options.target, entry, `no return within ${grace} ms`, input), true)
+      }
+    }, 200)
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'ready') {
         entries = message.entries
-        lastChange = performance.now()
-        watchdog = setInterval(() => {
-          const executions = Atomics.load(header, 0)
-          if (executions !== last) {
-            last = executions
-            lastChange = performance.now()
-            return
-          }
-          if (performance.now() - lastChange < options.timeoutMs + WATCHDOG_SLACK_MS) return
-          const input = new Uint8Array(shared, SHARED_HEADER_BYTES, Atomics.load(header, 1)).slice()
-          const entry = entries[Atomics.load(header, 2)] ?? '?'
-          const signature = `${entry}: hang (no return within ${options.timeoutMs + WATCHDOG_SLACK_MS} ms)`
-          const known = failures.get(signature)
-          if (known === undefined) {
-            failures.set(signature, {
-              target: options.target,
-              entry,
-              kind: 'hang',
-              signature,
-              message: 'the entry point did not return; the worker was stopped',
-              stack: '',
-              input,
-              inputSha256: createHash('sha256').update(input).digest('hex'),
-              count: 1,
-            })
-          } else known.count++
-          clearInterval(watchdog)
-          void worker.terminate().then(() => {
-            finish({ executions, rejections: 0, millis: performance.now() - started, hung: true })
-          })
-        }, 200)
+        prepareMillis = message.prepareMillis
       } else if (message.kind === 'failure') {
-        const known = failures.get(message.failure.signature)
-        if (known === undefined) failures.set(message.failure.signature, message.failure)
+        if (!failures.has(message.failure.signature))
+          failures.set(message.failure.signature, message.failure)
       } else {
         for (const [signature, count] of Object.entries(message.counts)) {
           const known = failures.get(signature)
           if (known !== undefined) known.count = count
         }
-        finish({
-          executions: message.executions,
-          rejections: message.rejections,
-          millis: message.millis,
-          hung: false,
-        })
+        const { executions, rejections, millis } = message
+        finish({ executions, rejections, millis, interrupted: false })
+        // Done: nothing it still holds open (a server's keep-alive socket) may outlive the run.
+        void worker.terminate()
       }
     })
+    // An exception the worker did not catch (thrown from a timer, an unhandled rejection, or in
+    // setup): a failure of this target, with the input it was executing when it died.
     worker.on('error', (error) => {
-      clearInterval(watchdog)
-      reject(error)
+      const { entry, input } = current()
+      const interrupted = Atomics.load(header, HEADER_PHASE) === PHASE_FUZZING
+      end(describeFailure(options.target, entry, 'worker-error', error, input), interrupted)
+    })
+    worker.on('exit', (code) => {
+      const { entry, input } = current()
+      const error = new Error(`the worker exited (code ${String(code)}) before it was done`)
+      end(describeFailure(options.target, entry, 'worker-error', error, input), false)
     })
   })
 }
 
-/** Fuzz one target for `millis` in worker threads (restarted after a hang). */
-export async function runTargetInWorker(
-  options: Omit<WorkerInput, 'shared'>,
-): Promise<TargetReport> {
+/** Fuzz one target until `options.deadline` in worker threads (a new one after a hang or death). */
+export async function runTargetInWorker(options: TargetRunOptions): Promise<TargetReport> {
   const failures = new Map<string, FuzzFailure>()
-  const deadline = performance.now() + options.millis
   let executions = 0
   let rejections = 0
   let fuzzMillis = 0
+  let prepareMillis = 0
   let restarts = 0
-  for (let attempt = 0; ; attempt++) {
-    const remaining = deadline - performance.now()
-    if (remaining <= 0 || attempt > 20) break
+  for (let attempt = 0; attempt <= 20 && epochNow() < options.deadline; attempt++) {
     const run = await runOnce(
-      { ...options, seed: options.seed + attempt * 7919, millis: remaining },
+      {
+        ...options,
+        targetsModule:
+          options.targetsModule ?? new URL(`./targets/${options.target}.ts`, import.meta.url).href,
+        seed: options.seed + attempt * 7919,
+        shared: new SharedArrayBuffer(SHARED_HEADER_BYTES + SHARED_INPUT_BYTES),
+      },
       failures,
     )
     executions += run.executions
     rejections += run.rejections
     fuzzMillis += run.millis
-    if (!run.hung) break
+    prepareMillis += run.prepareMillis
+    if (!run.interrupted) break
     restarts++
   }
   return {
@@ -140,6 +202,7 @@ export async function runTargetInWorker(
     executionsPerSecond: fuzzMillis > 0 ? (executions * 1000) / fuzzMillis : 0,
     rejections,
     seconds: fuzzMillis / 1000,
+    setupSeconds: prepareMillis / 1000,
     restarts,
     failures: [...failures.values()],
   }

@@ -8,12 +8,15 @@ import type { FuzzFailure } from './engine.ts'
 /** What the main thread gives a worker. */
 export interface WorkerInput {
   readonly target: string
+  /** The URL of the module whose `FUZZ_TARGETS` holds `target`. */
+  readonly targetsModule: string
   readonly seed: number
-  readonly millis: number
+  /** When to stop fuzzing, in {@link epochNow} time: setup counts against the budget. */
+  readonly deadline: number
   readonly timeoutMs: number
   readonly scratch: string
   readonly simulatorDir: string
-  /** Int32 [executions, input length, entry index, 0], then the input bytes. */
+  /** Int32 header (see the `HEADER_` indices), then the input bytes. */
   readonly shared: SharedArrayBuffer
 }
 
@@ -30,4 +33,21 @@ export type WorkerMessage =
       readonly counts: Readonly<Record<string, number>>
     }
 
-export const SHARED_HEADER_BYTES = 16
+/** Int32 slots of the shared header. */
+export const HEADER_EXECUTIONS = 0
+export const HEADER_INPUT_LENGTH = 1
+/** Index into the `ready` message's entries of the input in shared memory; -1 before the first. */
+export const HEADER_ENTRY = 2
+export const HEADER_PHASE = 3
+export const HEADER_REJECTIONS = 4
+export const SHARED_HEADER_BYTES = 32
+
+/** What the worker is doing, in the `HEADER_PHASE` slot. */
+export const PHASE_SETUP = 0
+export const PHASE_FUZZING = 1
+export const PHASE_TEARDOWN = 2
+
+/** Milliseconds since the epoch, comparable between threads (each has its own `performance`). */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now()
+}

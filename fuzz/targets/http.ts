@@ -36,20 +36,30 @@ function fill(value: unknown, nonce: string, evidence: (tee: 'snp' | 'tdx') => u
   return value
 }
 
-/** What the guest would bind: the mutated runtime data, or zeros when it is not bindable. */
+/** `value` when it is a JSON object, else an empty one. */
+function objectOf(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {}
+}
+
+/**
+ * What the guest would bind: the mutated runtime data, or zeros when it is not the shape a guest
+ * binds (no guest would). The shape is checked here rather than by catching what the binding
+ * throws, so that an untyped error from the binding is a failure, not zeros.
+ */
 function reportDataFor(attestation: Record<string, unknown>, nonce: string): Uint8Array {
-  try {
-    const runtime = attestation['runtime-data'] as Record<string, unknown>
-    const teeEvidence = attestation['tee-evidence'] as Record<string, unknown>
-    const bind = {
-      nonce: runtime['nonce'] === '$NONCE' ? nonce : runtime['nonce'],
-      teePubkey: runtime['tee-pubkey'],
-      additionalEvidence: teeEvidence['additional_evidence'] ?? '',
-    } as RuntimeDataToBind
-    return expectedReportData(bind)
-  } catch {
-    return new Uint8Array(64)
+  const runtime = objectOf(attestation['runtime-data'])
+  const bind = {
+    nonce: runtime['nonce'] === '$NONCE' ? nonce : runtime['nonce'],
+    teePubkey: runtime['tee-pubkey'],
+    additionalEvidence: objectOf(attestation['tee-evidence'])['additional_evidence'] ?? '',
   }
+  const bindable =
+    typeof bind.nonce === 'string' &&
+    typeof bind.additionalEvidence === 'string' &&
+    Object.keys(objectOf(bind.teePubkey)).length > 0
+  return bindable ? expectedReportData(bind as RuntimeDataToBind) : new Uint8Array(64)
 }
 
 const TEE_KEY = {

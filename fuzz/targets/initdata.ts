@@ -21,17 +21,30 @@ import {
 } from '@initguard/initdata'
 import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
 import { madeSeed, repoFile, text } from '../corpus.ts'
-import type { FuzzSeed, FuzzTarget } from '../engine.ts'
+import { rethrowUnlessTyped, type FuzzSeed, type FuzzTarget } from '../engine.ts'
 
-/** What a relying party does with a document: every TEE's binding, checked and explained. */
-function appraise(bytes: Uint8Array): void {
+/** The binding checks `appraise` runs (replaceable, so a test can make one throw untyped). */
+export interface BindingChecks {
+  readonly checkBinding: typeof checkBinding
+  readonly explainBinding: typeof explainBinding
+}
+
+/**
+ * What a relying party does with a document: every TEE's binding, checked, and explained when the
+ * check refuses it (a typed refusal; anything else is a failure and goes up).
+ */
+export function appraise(
+  bytes: Uint8Array,
+  checks: BindingChecks = { checkBinding, explainBinding },
+): void {
   const document = parseInitdata(bytes)
   for (const tee of TEE_KINDS) {
     const expected = new Uint8Array(tee === 'tdx' ? 48 : 32)
     try {
-      checkBinding(document, tee, expected)
-    } catch {
-      explainBinding(document, tee, expected)
+      checks.checkBinding(document, tee, expected)
+    } catch (error) {
+      rethrowUnlessTyped(error)
+      checks.explainBinding(document, tee, expected)
     }
   }
 }
@@ -87,7 +100,9 @@ export const initdataTarget: FuzzTarget = {
     return {
       seeds,
       entries: {
-        document: appraise,
+        document: (input) => {
+          appraise(input)
+        },
         annotation: (input) => {
           appraise(decodeAnnotation(text(input)))
         },

@@ -1,0 +1,164 @@
+/**
+ * `npm run fuzz`'s refusals: malformed numbers and unknown names are usage errors (exit 2), never
+ * read as "no bound"; `--replay` refuses a target or entry point that does not exist and says
+ * when the input still fails; the initdata target lets an untyped error from the binding through.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { UsageError } from '@initguard/core'
+import { ExpectationError, MalformedInputError } from '@initguard/core'
+import { checkBinding, explainBinding, renderInitdata } from '@initguard/initdata'
+import { fuzzTarget, type FuzzTarget } from './engine.ts'
+import { exitCodeOf, parseFuzzOptions } from './options.ts'
+import { replayCrash, replayVerdict } from './replay.ts'
+import { appraise } from './targets/initdata.ts'
+
+const NAMES = ['alpha', 'beta']
+
+function refusal(run: () => unknown): { code: string; exit: number; text: string } {
+  try {
+    run()
+  } catch (error) {
+    const e = error as UsageError
+    return { code: e.code, exit: exitCodeOf(error), text: `${e.message} ${e.hint ?? ''}` }
+  }
+  throw new Error('not refused')
+}
+
+describe('parseFuzzOptions', () => {
+  it('refuses a duration, limit or seed that is not a plain positive number', () => {
+    for (const bad of ['abc', 'NaN', '0', 'Infinity', '1e3', '', ' 5', '0x10', '-1'])
+      expect(refusal(() => parseFuzzOptions([`--seconds=${bad}`], {}, NAMES))).toMatchObject({
+        code: 'ERR_FUZZ_OPTION',
+        exit: 2,
+      })
+    for (const bad of ['', 'x', '0', 'NaN'])
+      expect(refusal(() => parseFuzzOptions([], { FUZZ_SECONDS: bad }, NAMES)).text).toContain(
+        'FUZZ_SECONDS must be a positive number',
+      )
+    expect(refusal(() => parseFuzzOptions(['--timeout-ms', 'soon'], {}, NAMES)).code).toBe(
+      'ERR_FUZZ_OPTION',
+    )
+    expect(refusal(() => parseFuzzOptions(['--seed', '1.5'], {}, NAMES)).code).toBe(
+      'ERR_FUZZ_OPTION',
+    )
+    expect(refusal(() => parseFuzzOptions(['--seconds'], {}, NAMES)).exit).toBe(2)
+  })
+
+  it('refuses an unknown target, naming those there are', () => {
+    expect(refusal(() => parseFuzzOptions(['--target', 'gamma'], {}, NAMES))).toMatchObject({
+      code: 'ERR_FUZZ_TARGET',
+      exit: 2,
+      text: expect.stringContaining('targets: alpha, beta') as unknown,
+    })
+  })
+
+  it('reads good values, the environment, and defaults', () => {
+    expect(parseFuzzOptions(['--seconds', '2.5', '--seed', '0'], {}, NAMES)).toEqual({
+      seconds: 2.5,
+      targets: NAMES,
+      seed: 0,
+      timeoutMs: 2000,
+      replay: undefined,
+    })
+    expect(parseFuzzOptions(['--target', 'beta'], { FUZZ_SECONDS: '7' }, NAMES)).toMatchObject({
+      seconds: 7,
+      targets: ['beta'],
+    })
+    expect(parseFuzzOptions([], {}, NAMES).seconds).toBe(60)
+  })
+
+  it('has the engine refuse a limit that is not a number rather than run unbounded', async () => {
+    const target = { seeds: [], entries: {} }
+    for (const limits of [{ deadline: Number.NaN }, { executions: Number.NaN }, { timeoutMs: 0 }])
+      await expect(
+        fuzzTarget('t', target, { seed: 1, timeoutMs: 10, executions: 1, ...limits }),
+      ).rejects.toMatchObject({ code: 'ERR_FUZZ_LIMIT' })
+  })
+})
+
+describe('replayCrash', () => {
+  let dir = ''
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'initguard-fuzz-replay-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+  const targets: FuzzTarget[] = [
+    {
+      name: 'alpha',
+      description: 'test',
+      prepare: () =>
+        Promise.resolve({
+          seeds: [],
+          entries: {
+            untyped: (input) => (input[10] as unknown as number).toFixed(),
+            typed: () => {
+              throw new MalformedInputError('ERR_TEST', 'refused')
+            },
+            quiet: () => undefined,
+          },
+        }),
+    },
+  ]
+  const crash = async (name: string, meta: object): Promise<string> => {
+    await writeFile(join(dir, `${name}.json`), JSON.stringify(meta))
+    await writeFile(join(dir, `${name}.bin`), Uint8Array.of(1))
+    return join(dir, `${name}.bin`)
+  }
+  const replay = (file: string): ReturnType<typeof replayCrash> =>
+    replayCrash(file, targets, { scratch: dir, simulatorDir: dir })
+
+  it('refuses a target or entry point that does not exist, naming those that do', async () => {
+    const noTarget = replay(await crash('a', { target: 'gamma', entry: 'untyped' }))
+    await expect(noTarget).rejects.toMatchObject({
+      code: 'ERR_FUZZ_TARGET',
+      hint: 'targets: alpha',
+    })
+    const noEntry = replay(await crash('b', { target: 'alpha', entry: 'nope' }))
+    await expect(noEntry).rejects.toMatchObject({
+      code: 'ERR_FUZZ_ENTRY',
+      hint: 'entry points of alpha: untyped, typed, quiet',
+    })
+    await noEntry.catch((error: unknown) => {
+      expect(exitCodeOf(error)).toBe(2)
+    })
+    await expect(replay(join(dir, 'missing.bin'))).rejects.toMatchObject({ code: 'ERR_FILE_READ' })
+  })
+
+  it('exits 1 when the input still fails with an untyped error, 0 otherwise', async () => {
+    const verdict = async (entry: string): Promise<number> =>
+      replayVerdict(await replay(await crash(entry, { target: 'alpha', entry }))).exitCode
+    expect(await verdict('untyped')).toBe(1)
+    expect(await verdict('typed')).toBe(0)
+    expect(await verdict('quiet')).toBe(0)
+  })
+})
+
+describe('the initdata target', () => {
+  it('lets an untyped error from the binding check through, and explains a typed refusal', () => {
+    const document = renderInitdata({ algorithm: 'sha384', data: { 'aa.toml': '' } })
+    let explained = 0
+    const explain: typeof explainBinding = (...args) => {
+      explained++
+      return explainBinding(...args)
+    }
+    appraise(document, { checkBinding, explainBinding: explain })
+    expect(explained).toBeGreaterThan(0)
+    const untyped: typeof checkBinding = () => {
+      throw new TypeError('a bug in the check')
+    }
+    expect(() => {
+      appraise(document, { checkBinding: untyped, explainBinding })
+    }).toThrow(TypeError)
+    const typed: typeof checkBinding = () => {
+      throw new ExpectationError('ERR_TEST', 'no match')
+    }
+    expect(() => {
+      appraise(document, { checkBinding: typed, explainBinding })
+    }).not.toThrow()
+  })
+})

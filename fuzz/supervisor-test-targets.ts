@@ -1,0 +1,51 @@
+/**
+ * Targets that misbehave the ways a worker can, for `supervisor.test.ts`: one throws from a timer
+ * (outside any awaited entry point, so only the worker's `error` event sees it), one fails its
+ * setup asynchronously, one spends most of its budget setting up.
+ *
+ * @module
+ */
+import type { FuzzTarget } from './engine.ts'
+
+const seeds = [{ entry: 'run', format: 'binary', bytes: Uint8Array.of(7), origin: 'test' }] as const
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+export const TIMER_THROW_TARGET: FuzzTarget = {
+  name: 'timer-throw',
+  description: 'input 7 throws a TypeError from a timer while its entry point waits',
+  prepare: () =>
+    Promise.resolve({
+      seeds,
+      entries: {
+        run: async (input) => {
+          if (input.length === 1 && input[0] === 7)
+            setTimeout(() => {
+              throw new TypeError('thrown from a timer')
+            }, 0)
+          await sleep(50)
+        },
+      },
+    }),
+}
+
+export const SETUP_THROW_TARGET: FuzzTarget = {
+  name: 'setup-throw',
+  description: 'setup fails from a timer',
+  prepare: async () => {
+    await sleep(10)
+    setTimeout(() => {
+      throw new RangeError('setup went wrong')
+    }, 0)
+    await sleep(10_000)
+    return { seeds, entries: { run: () => undefined } }
+  },
+}
+
+export const SLOW_SETUP_TARGET: FuzzTarget = {
+  name: 'slow-setup',
+  description: 'setup takes 1.2 s',
+  prepare: async () => {
+    await sleep(1200)
+    return { seeds, entries: { run: () => sleep(1) } }
+  },
+}
