@@ -6,16 +6,26 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
+import {
+  cacheError,
+  checkCacheBound,
+  evictBeyondBound,
+  readCached,
+  type CacheBound,
+  type CheckedCacheBound,
+} from './cache-directory.ts'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {
   /** Directory for downloaded collateral; none means no on-disk cache. */
   readonly cacheDir?: string
+  /** How much each service's part of `cacheDir` keeps (least recently used evicted); defaults in {@link CacheBound}. */
+  readonly cacheBound?: CacheBound
   /** Never touch the network: only the cache (and a client's offline store). */
   readonly offline?: boolean
   /** Per attempt: the longest wait for the headers and the longest stall in the body; default 10 s. */
@@ -62,12 +72,18 @@ export class CachedDownloader {
   readonly #service: string
   readonly #area: string
   readonly #client: HttpClient
+  readonly #bound: CheckedCacheBound
+  /** The sweep under way, if any, and the writes asking for one so far (a sweep covers those before its start). */
+  #sweep: Promise<void> | undefined
+  #sweepsAsked = 0
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
    * @param area - the error-code area: `KDS` gives `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`.
+   * @throws {@link UsageError} `ERR_CACHE_BOUND` for a malformed `options.cacheBound`.
    */
   constructor(service: string, area: string, options: DownloadOptions) {
+    this.#bound = checkCacheBound(options.cacheBound)
     this.#service = service
     this.#area = area
     this.#options = options
@@ -87,7 +103,7 @@ export class CachedDownloader {
 
   /**
    * The content at `request.url`: from the cache when present and fresh (always when offline),
-   * else downloaded and cached.
+   * else downloaded and cached (then the least recently used entries beyond the bound are evicted).
    *
    * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
    *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
@@ -102,7 +118,7 @@ export class CachedDownloader {
             this.#area.toLowerCase(),
             createHash('sha256').update(request.cacheKey).digest('hex'),
           )
-    const cached = file === undefined ? undefined : await readCached(file)
+    const cached = file === undefined ? undefined : await readCached(file, new Date())
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs) ?? true))
@@ -133,8 +149,32 @@ export class CachedDownloader {
       await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(envelope)), {
         what: `cached ${request.what}`,
       })
+      await this.#evict(directory)
     }
     return downloaded
+  }
+
+  /**
+   * Enforce the bound on `directory` (this downloader's one area directory). Concurrent writes share
+   * a sweep; a write during a sweep makes it run once more, so every write is swept after it.
+   */
+  async #evict(directory: string): Promise<void> {
+    this.#sweepsAsked += 1
+    if (this.#sweep !== undefined) return this.#sweep
+    const sweep = async (): Promise<void> => {
+      try {
+        let covered: number
+        do {
+          covered = this.#sweepsAsked
+          await evictBeyondBound(directory, this.#bound, new Date())
+        } while (this.#sweepsAsked !== covered)
+      } finally {
+        // In the same step as the last check: a write after it starts a sweep of its own.
+        this.#sweep = undefined
+      }
+    }
+    this.#sweep = sweep()
+    return this.#sweep
   }
 
   async #fetchWithRetries(request: DownloadRequest): Promise<Downloaded> {
@@ -175,58 +215,6 @@ export class CachedDownloader {
         return { body: await response.bytes({ maxBytes: MAX_COLLATERAL_SIZE }), headers }
       },
     )
-  }
-}
-
-/**
- * The cache cannot be used: a directory on its path is a file, an entry is a directory, or access
- * is denied. Exit 7 naming the path, rather than a download that silently goes uncached.
- */
-function cacheError(error: unknown, path: string, what: 'directory' | 'entry'): LocalIoError {
-  const code = (error as { code?: unknown }).code
-  const reason =
-    code === 'ENOTDIR' || code === 'EEXIST'
-      ? 'a part of the path is a file, not a directory'
-      : code === 'EISDIR'
-        ? 'the cache entry is a directory, not a file'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : typeof code === 'string'
-            ? code
-            : String(error)
-  return new LocalIoError(
-    'ERR_CACHE_UNUSABLE',
-    `cannot use the download cache ${what} ${JSON.stringify(path)}: ${reason}`,
-    {
-      cause: error,
-      details: { path, reason },
-      hint: 'the cache (--cache-dir, else $XDG_CACHE_HOME/initguard) must be a directory Initguard can write: remove or move what is in the way, or choose another --cache-dir',
-    },
-  )
-}
-
-async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: number } | undefined> {
-  let text: string
-  let modified: number
-  try {
-    text = await readFile(file, 'utf8')
-    modified = (await stat(file)).mtimeMs
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw cacheError(error, file, 'entry')
-  }
-  try {
-    const envelope = JSON.parse(text) as { headers: Record<string, string>; body: string }
-    return {
-      entry: {
-        headers: envelope.headers,
-        body: new Uint8Array(Buffer.from(envelope.body, 'base64')),
-      },
-      ageMs: Date.now() - modified,
-    }
-  } catch {
-    // A damaged cache entry is a miss, not an error: it is downloaded again.
-    return undefined
   }
 }
 
