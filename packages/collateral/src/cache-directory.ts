@@ -2,8 +2,8 @@
  * The on-disk side of the collateral cache: one file per entry (`<cache-dir>/<area>/<sha256 of the
  * key>`, a JSON envelope `{"headers": {…}, "body": "<base64>"}`, written atomically by
  * `writeFileAtomic`), its last use kept in the file's atime (its mtime stays the download time,
- * which freshness reads), and a bound on each area directory enforced after every write by evicting
- * the least recently used entries.
+ * which freshness reads), and the bound on each area directory that `CacheDirectoryIndex` enforces
+ * after every write by evicting the least recently used entries.
  *
  * The bound matters because a cache key can come from evidence that is not yet verified: a KBS
  * client can invent one (chip ID, reported TCB) pair after another, each answered by AMD KDS, and
@@ -15,8 +15,7 @@
  *
  * @module
  */
-import { lstat, open, readdir, unlink } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { open } from 'node:fs/promises'
 import { LocalIoError, UsageError } from '@initguard/core'
 import type { Downloaded } from './cached-download.ts'
 
@@ -32,7 +31,7 @@ export interface CacheBound {
  * 4096 entries per area. A VCEK is about 1.4 kB of DER, about 1.9 kB in its base64 envelope and one
  * 4 KiB block on disk, so 4096 VCEKs hold 16 MiB: a fleet of a few thousand (chip, TCB) pairs
  * stays cached, and a client inventing pairs only recycles the oldest. The count also bounds the
- * work of each sweep (one `lstat` per entry, after a download only).
+ * index each process keeps and the directory listing each sweep reads.
  */
 export const DEFAULT_CACHE_MAX_ENTRIES = 4096
 
@@ -149,91 +148,5 @@ export async function readCached(
   } catch {
     // A damaged cache entry is a miss, not an error: it is downloaded again.
     return undefined
-  }
-}
-
-/** An entry's name: the hex SHA-256 of its key. */
-const ENTRY_NAME = /^[0-9a-f]{64}$/
-/** A `writeFileAtomic` temporary file of an entry: `.<entry>.<random>.tmp`. */
-const TEMPORARY_NAME = /^\.[0-9a-f]{64}\.[0-9a-f]{12}\.tmp$/
-/**
- * A temporary file older than this was left by a writer that died (a write is one flushed file of
- * at most 21.4 MiB): removed, so crashes cannot fill the directory past the bound either. Younger
- * ones may be another process's write in progress and are left alone.
- */
-const ABANDONED_TEMPORARY_MS = 60 * 60 * 1000
-
-const LSTAT_BATCH = 64
-
-interface EntryOnDisk {
-  readonly path: string
-  readonly bytes: number
-  readonly usedMs: number
-}
-
-/**
- * Evict from `directory` the least recently used entries beyond `bound` (and abandoned temporary
- * files). Entries another process removes meanwhile are skipped.
- *
- * @throws {@link LocalIoError} `ERR_CACHE_UNUSABLE` when the directory cannot be listed or an entry
- *   cannot be removed: a bound that cannot be enforced is an error, not a silently growing cache.
- */
-export async function evictBeyondBound(
-  directory: string,
-  bound: CheckedCacheBound,
-  now: Date,
-): Promise<void> {
-  let names: string[]
-  try {
-    names = await readdir(directory)
-  } catch (error) {
-    if (isMissing(error)) return
-    throw cacheError(error, directory, 'directory')
-  }
-  const entries: EntryOnDisk[] = []
-  const doomed: string[] = []
-  const paths = names
-    .filter((name) => ENTRY_NAME.test(name) || TEMPORARY_NAME.test(name))
-    .map((name) => join(directory, name))
-  // In batches: thousands of `lstat`s at once would queue ahead of all other thread-pool work.
-  for (let start = 0; start < paths.length; start += LSTAT_BATCH) {
-    const batch = paths.slice(start, start + LSTAT_BATCH)
-    const infos = await Promise.all(
-      batch.map((path) =>
-        lstat(path).catch((error: unknown) => {
-          if (isMissing(error)) return undefined
-          throw cacheError(error, path, 'entry')
-        }),
-      ),
-    )
-    batch.forEach((path, i) => {
-      const info = infos[i]
-      if (!info?.isFile()) return
-      if (basename(path).startsWith('.')) {
-        if (now.getTime() - info.mtimeMs > ABANDONED_TEMPORARY_MS) doomed.push(path)
-        return
-      }
-      // A write sets both times; a read sets the atime.
-      const usedMs = Math.max(info.atimeMs, info.mtimeMs)
-      entries.push({ path, bytes: Math.max(info.size, info.blocks * 512), usedMs })
-    })
-  }
-  entries.sort((a, b) => b.usedMs - a.usedMs)
-  let kept = 0
-  let keptBytes = 0
-  let full = false
-  for (const entry of entries) {
-    // Keep the most recently used while both bounds hold; everything older goes.
-    full ||= kept >= bound.maxEntries || keptBytes + entry.bytes > bound.maxBytes
-    if (full) doomed.push(entry.path)
-    else {
-      kept += 1
-      keptBytes += entry.bytes
-    }
-  }
-  for (const path of doomed) {
-    await unlink(path).catch((error: unknown) => {
-      if (!isMissing(error)) throw cacheError(error, path, 'entry')
-    })
   }
 }

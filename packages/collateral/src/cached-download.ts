@@ -11,14 +11,8 @@ import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
-import {
-  cacheError,
-  checkCacheBound,
-  evictBeyondBound,
-  readCached,
-  type CacheBound,
-  type CheckedCacheBound,
-} from './cache-directory.ts'
+import { cacheError, checkCacheBound, readCached, type CacheBound } from './cache-directory.ts'
+import { CacheDirectoryIndex } from './cache-index.ts'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {
@@ -72,10 +66,8 @@ export class CachedDownloader {
   readonly #service: string
   readonly #area: string
   readonly #client: HttpClient
-  readonly #bound: CheckedCacheBound
-  /** The sweep under way, if any, and the writes asking for one so far (a sweep covers those before its start). */
-  #sweep: Promise<void> | undefined
-  #sweepsAsked = 0
+  /** This service's cache directory and what it holds; none without a `cacheDir`. */
+  readonly #cache: { readonly directory: string; readonly index: CacheDirectoryIndex } | undefined
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
@@ -83,7 +75,13 @@ export class CachedDownloader {
    * @throws {@link UsageError} `ERR_CACHE_BOUND` for a malformed `options.cacheBound`.
    */
   constructor(service: string, area: string, options: DownloadOptions) {
-    this.#bound = checkCacheBound(options.cacheBound)
+    const bound = checkCacheBound(options.cacheBound)
+    const directory =
+      options.cacheDir === undefined ? undefined : join(options.cacheDir, area.toLowerCase())
+    this.#cache =
+      directory === undefined
+        ? undefined
+        : { directory, index: new CacheDirectoryIndex(directory, bound) }
     this.#service = service
     this.#area = area
     this.#options = options
@@ -110,20 +108,18 @@ export class CachedDownloader {
    *   {@link MalformedInputError} `ERR_<area>_TOO_LARGE` (over {@link MAX_COLLATERAL_SIZE}).
    */
   async get(request: DownloadRequest): Promise<Downloaded> {
-    const file =
-      this.#options.cacheDir === undefined
-        ? undefined
-        : join(
-            this.#options.cacheDir,
-            this.#area.toLowerCase(),
-            createHash('sha256').update(request.cacheKey).digest('hex'),
-          )
-    const cached = file === undefined ? undefined : await readCached(file, new Date())
+    const cache = this.#cache
+    const name = createHash('sha256').update(request.cacheKey).digest('hex')
+    const file = cache === undefined ? undefined : join(cache.directory, name)
+    const now = new Date()
+    const cached = file === undefined ? undefined : await readCached(file, now)
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs) ?? true))
-    )
+    ) {
+      cache?.index.used(name, now)
       return cached.entry
+    }
     if (this.offline) {
       throw new UnavailableError(
         `ERR_${this.#area}_OFFLINE`,
@@ -135,8 +131,8 @@ export class CachedDownloader {
       )
     }
     const downloaded = await this.#fetchWithRetries(request)
-    if (file !== undefined) {
-      const directory = join(file, '..')
+    if (cache !== undefined && file !== undefined) {
+      const { directory, index } = cache
       try {
         await mkdir(directory, { recursive: true })
       } catch (error) {
@@ -149,32 +145,10 @@ export class CachedDownloader {
       await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(envelope)), {
         what: `cached ${request.what}`,
       })
-      await this.#evict(directory)
+      index.written(name)
+      await index.enforce(new Date())
     }
     return downloaded
-  }
-
-  /**
-   * Enforce the bound on `directory` (this downloader's one area directory). Concurrent writes share
-   * a sweep; a write during a sweep makes it run once more, so every write is swept after it.
-   */
-  async #evict(directory: string): Promise<void> {
-    this.#sweepsAsked += 1
-    if (this.#sweep !== undefined) return this.#sweep
-    const sweep = async (): Promise<void> => {
-      try {
-        let covered: number
-        do {
-          covered = this.#sweepsAsked
-          await evictBeyondBound(directory, this.#bound, new Date())
-        } while (this.#sweepsAsked !== covered)
-      } finally {
-        // In the same step as the last check: a write after it starts a sweep of its own.
-        this.#sweep = undefined
-      }
-    }
-    this.#sweep = sweep()
-    return this.#sweep
   }
 
   async #fetchWithRetries(request: DownloadRequest): Promise<Downloaded> {
