@@ -81,6 +81,23 @@ describe('the KBS container’s arguments', () => {
     expect(args.join(' ')).not.toContain('postgres://')
   })
 
+  it('bound the collateral cache well inside the data volume', () => {
+    const configMap = theOne(kustomized, 'ConfigMap').object
+    const toml = text(object(configMap['data'], 'data')['kbs.toml'], 'kbs.toml')
+    const config = resolveKbsServerConfig(kbsServeFlags(parsed, env), {
+      document: parseToml(toml),
+      path: text(parsed.values['config'], '--config'),
+    })
+    const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
+    const dataMount = mounts.find((m) => m['mountPath'] === config.dataDir) ?? {}
+    const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
+    const data = volumes.find((v) => v['name'] === dataMount['name']) ?? {}
+    const sizeLimit = /^([0-9]+)Mi$/.exec(text(at(data, 'emptyDir.sizeLimit'), 'sizeLimit'))
+    const volumeBytes = Number(sizeLimit?.[1]) * 1024 * 1024
+    // Two vendors' caches (kds, pcs) at their bound, and room for as much again in flight.
+    expect(2 * 2 * config.collateralCache.maxBytes).toBeLessThanOrEqual(volumeBytes)
+  })
+
   it('name only files that a volume puts there', () => {
     const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
     const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))

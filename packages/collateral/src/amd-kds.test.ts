@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -6,6 +6,7 @@ import { ScratchDirectories } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
 import { MAX_COLLATERAL_SIZE } from './cached-download.ts'
+import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -14,24 +15,20 @@ afterAll(() => {
 })
 
 /** A local HTTP server standing in for KDS, scripted per test. */
-let server: Server
+let server: LoopbackServer
 let baseUrl: string
 let requests: string[] = []
 let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end()
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await startLoopbackServer((req, res) => {
     requests.push(req.url ?? '')
     handler(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  baseUrl = `http://127.0.0.1:${address.port}`
+  baseUrl = server.baseUrl
 })
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
 })
 beforeEach(() => {
   requests = []

@@ -6,16 +6,20 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalIoError, UnavailableError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
+import { cacheError, checkCacheBound, readCached, type CacheBound } from './cache-directory.ts'
+import { CacheDirectoryIndex } from './cache-index.ts'
 
 /** Network and cache settings shared by the collateral clients. */
 export interface DownloadOptions {
   /** Directory for downloaded collateral; none means no on-disk cache. */
   readonly cacheDir?: string
+  /** How much each service's part of `cacheDir` keeps (least recently used evicted); defaults in {@link CacheBound}. */
+  readonly cacheBound?: CacheBound
   /** Never touch the network: only the cache (and a client's offline store). */
   readonly offline?: boolean
   /** Per attempt: the longest wait for the headers and the longest stall in the body; default 10 s. */
@@ -62,12 +66,22 @@ export class CachedDownloader {
   readonly #service: string
   readonly #area: string
   readonly #client: HttpClient
+  /** This service's cache directory and what it holds; none without a `cacheDir`. */
+  readonly #cache: { readonly directory: string; readonly index: CacheDirectoryIndex } | undefined
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
    * @param area - the error-code area: `KDS` gives `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`.
+   * @throws {@link UsageError} `ERR_CACHE_BOUND` for a malformed `options.cacheBound`.
    */
   constructor(service: string, area: string, options: DownloadOptions) {
+    const bound = checkCacheBound(options.cacheBound)
+    const directory =
+      options.cacheDir === undefined ? undefined : join(options.cacheDir, area.toLowerCase())
+    this.#cache =
+      directory === undefined
+        ? undefined
+        : { directory, index: new CacheDirectoryIndex(directory, bound) }
     this.#service = service
     this.#area = area
     this.#options = options
@@ -87,27 +101,25 @@ export class CachedDownloader {
 
   /**
    * The content at `request.url`: from the cache when present and fresh (always when offline),
-   * else downloaded and cached.
+   * else downloaded and cached (then the least recently used entries beyond the bound are evicted).
    *
    * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
    *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
    *   {@link MalformedInputError} `ERR_<area>_TOO_LARGE` (over {@link MAX_COLLATERAL_SIZE}).
    */
   async get(request: DownloadRequest): Promise<Downloaded> {
-    const file =
-      this.#options.cacheDir === undefined
-        ? undefined
-        : join(
-            this.#options.cacheDir,
-            this.#area.toLowerCase(),
-            createHash('sha256').update(request.cacheKey).digest('hex'),
-          )
-    const cached = file === undefined ? undefined : await readCached(file)
+    const cache = this.#cache
+    const name = createHash('sha256').update(request.cacheKey).digest('hex')
+    const file = cache === undefined ? undefined : join(cache.directory, name)
+    const now = new Date()
+    const cached = file === undefined ? undefined : await readCached(file, now)
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs) ?? true))
-    )
+    ) {
+      cache?.index.used(name, now)
       return cached.entry
+    }
     if (this.offline) {
       throw new UnavailableError(
         `ERR_${this.#area}_OFFLINE`,
@@ -119,8 +131,8 @@ export class CachedDownloader {
       )
     }
     const downloaded = await this.#fetchWithRetries(request)
-    if (file !== undefined) {
-      const directory = join(file, '..')
+    if (cache !== undefined && file !== undefined) {
+      const { directory, index } = cache
       try {
         await mkdir(directory, { recursive: true })
       } catch (error) {
@@ -133,6 +145,8 @@ export class CachedDownloader {
       await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(envelope)), {
         what: `cached ${request.what}`,
       })
+      index.written(name)
+      await index.enforce(new Date())
     }
     return downloaded
   }
@@ -175,58 +189,6 @@ export class CachedDownloader {
         return { body: await response.bytes({ maxBytes: MAX_COLLATERAL_SIZE }), headers }
       },
     )
-  }
-}
-
-/**
- * The cache cannot be used: a directory on its path is a file, an entry is a directory, or access
- * is denied. Exit 7 naming the path, rather than a download that silently goes uncached.
- */
-function cacheError(error: unknown, path: string, what: 'directory' | 'entry'): LocalIoError {
-  const code = (error as { code?: unknown }).code
-  const reason =
-    code === 'ENOTDIR' || code === 'EEXIST'
-      ? 'a part of the path is a file, not a directory'
-      : code === 'EISDIR'
-        ? 'the cache entry is a directory, not a file'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : typeof code === 'string'
-            ? code
-            : String(error)
-  return new LocalIoError(
-    'ERR_CACHE_UNUSABLE',
-    `cannot use the download cache ${what} ${JSON.stringify(path)}: ${reason}`,
-    {
-      cause: error,
-      details: { path, reason },
-      hint: 'the cache (--cache-dir, else $XDG_CACHE_HOME/initguard) must be a directory Initguard can write: remove or move what is in the way, or choose another --cache-dir',
-    },
-  )
-}
-
-async function readCached(file: string): Promise<{ entry: Downloaded; ageMs: number } | undefined> {
-  let text: string
-  let modified: number
-  try {
-    text = await readFile(file, 'utf8')
-    modified = (await stat(file)).mtimeMs
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw cacheError(error, file, 'entry')
-  }
-  try {
-    const envelope = JSON.parse(text) as { headers: Record<string, string>; body: string }
-    return {
-      entry: {
-        headers: envelope.headers,
-        body: new Uint8Array(Buffer.from(envelope.body, 'base64')),
-      },
-      ageMs: Date.now() - modified,
-    }
-  } catch {
-    // A damaged cache entry is a miss, not an error: it is downloaded again.
-    return undefined
   }
 }
 

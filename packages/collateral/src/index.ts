@@ -13,6 +13,13 @@ export {
   type KdsTcb,
 } from './amd-kds.ts'
 export {
+  DEFAULT_CACHE_MAX_BYTES,
+  DEFAULT_CACHE_MAX_ENTRIES,
+  checkCacheBound,
+  type CacheBound,
+  type CheckedCacheBound,
+} from './cache-directory.ts'
+export {
   CachedDownloader,
   readIfExists,
   type DownloadOptions,

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { IntelPcsClient } from './intel-pcs.ts'
+import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -15,7 +15,7 @@ const spr = (name: string): Buffer =>
   readFileSync(new URL(`../../../testdata/vectors/tdx/spr-v4/${name}`, import.meta.url))
 
 /** A local HTTP server standing in for a PCCS, serving the real spr-v4 collateral. */
-let server: Server
+let server: LoopbackServer
 let baseUrl = ''
 let requests: string[] = []
 let crlAsHex = false
@@ -23,7 +23,7 @@ let crlAsHex = false
 beforeAll(async () => {
   const tcbChain = encodeURIComponent(spr('tcb-signing-chain.pem').toString())
   const crlChain = encodeURIComponent(spr('pck-crl-issuer-chain.pem').toString())
-  server = createServer((req, res) => {
+  server = await startLoopbackServer((req, res) => {
     const url = req.url ?? ''
     requests.push(url)
     if (url === '/tdx/certification/v4/tcb?fmspc=50806f000000') {
@@ -42,13 +42,10 @@ beforeAll(async () => {
       res.end()
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  baseUrl = `http://127.0.0.1:${address.port}`
+  baseUrl = server.baseUrl
 })
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
 })
 
 describe('IntelPcsClient', () => {

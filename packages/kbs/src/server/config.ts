@@ -19,6 +19,7 @@
  * [sessions]        # nonce-ttl = "5m"
  * [tokens]          # lifetime = "5m"
  * [workloads]       # cache-max-age = "2s"   (how stale another replica's change may be here; "0s": none)
+ * [collateral-cache] # max-entries = 4096, max-size = "32MiB"   (each of DATA-DIR/collateral-cache/{kds,pcs})
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
@@ -38,6 +39,7 @@ import {
   parseSize,
   type ListenAddress,
 } from './config-values.ts'
+import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_ENTRIES } from '@initguard/collateral'
 import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import {
   KBS_DATABASE_ENV,
@@ -79,6 +81,12 @@ export interface KbsServerConfig {
    * changes at once.
    */
   readonly workloadCacheMs: number
+  /**
+   * What each vendor's part of `DATA-DIR/collateral-cache` (`kds`, `pcs`) keeps at most, the least
+   * recently used evicted beyond it: evidence not yet verified names what is fetched, so an
+   * unbounded cache would fill the data volume.
+   */
+  readonly collateralCache: { readonly maxEntries: number; readonly maxBytes: number }
   readonly bodyLimitBytes: number
   /** The deepest nesting of objects and arrays a JSON body may have. */
   readonly jsonMaxDepth: number
@@ -133,6 +141,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
   workloadCacheMs: DEFAULT_WORKLOAD_CACHE_MS,
+  collateralCache: { maxEntries: DEFAULT_CACHE_MAX_ENTRIES, maxBytes: DEFAULT_CACHE_MAX_BYTES },
   bodyLimitBytes: 2 * MIB,
   jsonMaxDepth: 64,
   maxHeaderBytes: 16 * 1024,
@@ -164,6 +173,7 @@ const TOP_KEYS = [
   'sessions',
   'tokens',
   'workloads',
+  'collateral-cache',
   'rate-limit',
   'under-pressure',
   'log',
@@ -184,6 +194,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   sessions: ['nonce-ttl'],
   tokens: ['lifetime'],
   workloads: ['cache-max-age'],
+  'collateral-cache': ['max-entries', 'max-size'],
   'rate-limit': ['max', 'window'],
   'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
   log: ['level'],
@@ -329,6 +340,7 @@ export function resolveKbsServerConfig(
       cacheMaxAge,
       d.workloadCacheMs,
     ),
+    collateralCache: collateralCacheBound(section(document, 'collateral-cache')),
     bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
     ...connectionLimits(limits),
     timeouts: {
@@ -391,6 +403,21 @@ function integerOr(
   fallback: number,
 ): number {
   return value === undefined ? fallback : parseIntegerInRange(value, min, max, where)
+}
+
+/** `[collateral-cache]`: `max-entries` (1 to 1 000 000) and `max-size` (a size). */
+function collateralCacheBound(bound: Section): KbsServerConfig['collateralCache'] {
+  const d = KBS_CONFIG_DEFAULTS.collateralCache
+  return {
+    maxEntries: integerOr(
+      bound['max-entries'],
+      1,
+      1_000_000,
+      'collateral-cache.max-entries',
+      d.maxEntries,
+    ),
+    maxBytes: withUnit(bound['max-size'], 'collateral-cache.max-size', parseSize, d.maxBytes),
+  }
 }
 
 /** `limits.json-depth`, `max-header-size`, `max-connections`, `max-connections-per-client`. */

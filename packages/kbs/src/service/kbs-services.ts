@@ -62,6 +62,7 @@ async function evidenceTrust(
 ): Promise<EvidenceTrust> {
   const cacheDir = join(config.dataDir, 'collateral-cache')
   const online = options.online ?? true
+  const downloads = { cacheDir, cacheBound: config.collateralCache, offline: !online }
   const collateral =
     config.collateralFile === undefined
       ? undefined
@@ -74,10 +75,10 @@ async function evidenceTrust(
           ),
         ]
   return {
-    snp: { kds: new AmdKdsClient({ cacheDir, offline: !online }) },
+    snp: { kds: new AmdKdsClient(downloads) },
     dcap: {
       ...(collateral === undefined ? {} : { collateral }),
-      pcs: new IntelPcsClient({ cacheDir, offline: !online }),
+      pcs: new IntelPcsClient(downloads),
     },
     ...(config.trustSimDir === undefined
       ? {}
