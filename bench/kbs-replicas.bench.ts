@@ -105,6 +105,8 @@ interface Measured {
   /** Handshakes the open loop timed. */
   readonly samples: number
   readonly offered: number
+  /** The lowest and highest load a round offered (each round's follows that round's maximum). */
+  readonly offeredRange: readonly [number, number]
   readonly rssMb: readonly number[]
 }
 
@@ -288,6 +290,7 @@ async function measureSetups(
       p99: percentile(timed, 99),
       samples: timed.length,
       offered: meanOffered,
+      offeredRange: [Math.min(...offered), Math.max(...offered)],
       rssMb,
     })
   }
@@ -309,7 +312,9 @@ const round = (value: number, digits: number): number =>
 
 /** The extra lines of one setup. */
 function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
-  const at = `${String(Math.round(measured.offered))}/s (${String(Math.round((100 * measured.offered) / measured.rate))}% of its maximum, ${String(measured.samples)} handshakes)`
+  const low = Math.round(measured.offeredRange[0])
+  const high = Math.round(measured.offeredRange[1])
+  const at = `${String(Math.round(measured.offered))}/s (rounds ${String(low)}–${String(high)}/s; ${String(Math.round((100 * measured.offered) / measured.rate))}% of its maximum, ${String(measured.samples)} handshakes)`
   const label = measured.label
   return [
     { name: `${label}: handshakes/s`, unit: '/s', value: Math.round(measured.rate) },
@@ -344,6 +349,11 @@ function report(measured: Measured, cryptoSeconds: number): ExtraMeasurement[] {
       value: round(measured.p99, 1),
       below: P99_GOAL_MS,
       met: measured.p99 < P99_GOAL_MS,
+    },
+    {
+      name: `${label}: p50 / crypto cost`,
+      unit: '×',
+      value: Math.round(measured.p50 / 1000 / cryptoSeconds),
     },
     {
       name: `${label}: p99 / crypto cost`,
