@@ -4,7 +4,8 @@
  * `/resource` land on three different replicas works; killing a replica under load, or restarting
  * PostgreSQL under load, costs retries (503 while the database is down) but no handshake hangs,
  * no acknowledged admin write is lost, and the audit log shows no release to a client that did not
- * attest. Needs the built CLI (`npm ci` builds it; `npx tsc -b` after changes).
+ * attest; a workload changed through one replica is enforced by the others within the workload
+ * cache's bound. Needs the built CLI (`npm ci` builds it; `npx tsc -b` after changes).
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { startPostgresCluster, type PostgresCluster } from '@initguard/testkit'
@@ -17,6 +18,8 @@ const ACCEPTED = initdataToml('replica-guest')
 const REFUSED = initdataToml('not-accepted')
 const SECRET_PATH = 'default/app/secret'
 const SECRET = 'the replicas share one secret'
+/** `[workloads] cache-max-age` as the replicas run it (the default: their kbs.toml leaves it). */
+const WORKLOAD_CACHE_MAX_AGE_MS = 2000
 /** Longest a guest's handshakes (with failover) may take together: no hang. */
 const HANDSHAKE_BOUND_MS = 20_000
 
@@ -215,6 +218,48 @@ describe('three KBS replicas on one PostgreSQL', () => {
         'bearer',
       )
       expect(outcome).toEqual({ released: true, secret: SECRET })
+    }
+  })
+
+  it('enforces a workload changed through one replica on every other within [workloads] cache-max-age', async () => {
+    const alone = (replica: Replica) => ({
+      auth: replica.url,
+      attest: replica.url,
+      resource: replica.url,
+    })
+    const attempt = (replica: Replica) =>
+      handshake(set.http, set.simulator, alone(replica), ACCEPTED, SECRET_PATH, 'bearer')
+    // Every replica has read the workload as it is (its cache is warm).
+    for (const replica of set.replicas)
+      expect(await attempt(replica)).toEqual({ released: true, secret: SECRET })
+    const withdrawn = simulatorWorkload([REFUSED])
+    expect((await set.admin(r1, 'PUT', '/kbs/v0/admin/workloads/app', withdrawn)).status).toBe(200)
+    const acknowledgedAt = Date.now()
+    try {
+      // The replica that took the write sees it at once.
+      expect(await attempt(r1)).toMatchObject({ released: false, step: 'attest', status: 403 })
+      // The others within the bound (2 s, the default), allowing for the handshake itself.
+      const refusedAfter: number[] = []
+      for (const replica of [r2, r3]) {
+        for (;;) {
+          const outcome = await attempt(replica)
+          if (!outcome.released) {
+            expect(outcome).toMatchObject({ step: 'attest', status: 403 })
+            refusedAfter.push(Date.now() - acknowledgedAt)
+            break
+          }
+          expect(Date.now() - acknowledgedAt).toBeLessThan(WORKLOAD_CACHE_MAX_AGE_MS + 1000)
+          await pause(50)
+        }
+      }
+      expect(Math.max(...refusedAfter)).toBeLessThan(WORKLOAD_CACHE_MAX_AGE_MS + 1000)
+      // And none of them serves the old workload again.
+      for (const replica of set.replicas)
+        expect(await attempt(replica)).toMatchObject({ released: false, status: 403 })
+    } finally {
+      const restored = simulatorWorkload([ACCEPTED])
+      expect((await set.admin(r1, 'PUT', '/kbs/v0/admin/workloads/app', restored)).status).toBe(200)
+      await pause(WORKLOAD_CACHE_MAX_AGE_MS + 200)
     }
   })
 
