@@ -68,6 +68,12 @@ export class CachedDownloader {
   readonly #client: HttpClient
   /** This service's cache directory and what it holds; none without a `cacheDir`. */
   readonly #cache: { readonly directory: string; readonly index: CacheDirectoryIndex } | undefined
+  /**
+   * The downloads under way, by entry name: a caller asking for one already on its way waits for
+   * it instead of sending its own. A cold KBS hit by many guests of one new chip would otherwise
+   * ask AMD KDS for the same VCEK once per guest, and KDS throttles hard.
+   */
+  readonly #inFlight = new Map<string, Promise<Downloaded>>()
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
@@ -102,6 +108,7 @@ export class CachedDownloader {
   /**
    * The content at `request.url`: from the cache when present and fresh (always when offline),
    * else downloaded and cached (then the least recently used entries beyond the bound are evicted).
+   * Concurrent calls for one entry share one download (and its failure).
    *
    * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
    *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
@@ -130,6 +137,22 @@ export class CachedDownloader {
         },
       )
     }
+    const underWay = this.#inFlight.get(name)
+    if (underWay !== undefined) return underWay
+    const download = this.#downloadAndStore(request, name, file).finally(() => {
+      this.#inFlight.delete(name)
+    })
+    this.#inFlight.set(name, download)
+    return download
+  }
+
+  /** Download `request` and, with a cache, store it as entry `name` in `file`. */
+  async #downloadAndStore(
+    request: DownloadRequest,
+    name: string,
+    file: string | undefined,
+  ): Promise<Downloaded> {
+    const cache = this.#cache
     const downloaded = await this.#fetchWithRetries(request)
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
