@@ -62,6 +62,8 @@ describe('the database setting', () => {
       'postgres:///kbs',
       'postgres:///kbs?host=run/postgresql&password=s3cret-pw',
       'postgres:///kbs?port=5432&password=s3cret-pw',
+      'postgres:///kbs?host=/run/postgresql&host=&password=s3cret-pw',
+      'postgres://kbs:s3cret-pw@db/kbs?sslmode=verify-full&sslmode=disable',
       'kbs:s3cret-pw@db/kbs',
       'SQLite',
     ]) {

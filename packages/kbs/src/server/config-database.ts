@@ -43,6 +43,16 @@ export function parseDatabaseSetting(text: string, where: string): KbsDatabaseCo
   if (text === 'sqlite') return { kind: 'sqlite' }
   const url = URL.canParse(text) ? new URL(text) : undefined
   if (url !== undefined && (url.protocol === 'postgres:' || url.protocol === 'postgresql:')) {
+    // A parameter given twice is ambiguous, and the driver takes the last while a check here would
+    // read the first (`?host=/run/pg&host=` would pass as a socket and connect by PGHOST).
+    const names = [...url.searchParams.keys()]
+    const repeated = names.find((name, index) => names.indexOf(name) !== index)
+    if (repeated !== undefined)
+      throw configValueError(
+        where,
+        redactUrl(url),
+        `a URL that gives each parameter once (${repeated} is repeated)`,
+      )
     // No host in the authority is libpq's form for a Unix socket (`postgres:///kbs?host=/run/…`);
     // without a socket directory either, the driver would pick its host from the environment.
     const socketDir = url.searchParams.get('host') ?? ''

@@ -38,6 +38,9 @@ export interface PostgresPoolOptions {
  */
 export const POSTGRES_STATEMENT_TIMEOUT_MS = 4000
 
+/** The largest timeout PostgreSQL takes, in ms (its settings are 32-bit integers). */
+const POSTGRES_LARGEST_TIMEOUT_MS = 2_147_483_647
+
 /** Options of {@link connectPostgres}. */
 export interface PostgresConnectOptions extends PostgresPoolOptions {
   /** `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`). */
@@ -122,6 +125,7 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     'statementTimeoutMs',
     options.statementTimeoutMs,
     POSTGRES_STATEMENT_TIMEOUT_MS,
+    POSTGRES_LARGEST_TIMEOUT_MS,
   )
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -129,6 +133,15 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
     idleTimeoutMillis: bound('idleTimeoutMs', options.idleTimeoutMs, 30_000),
     application_name: 'initguard-kbs',
+    // The timeout is SET on each new connection before the pool hands it out (pg-pool awaits this
+    // hook; the typings say `void`), not passed as a connection parameter: the URL's
+    // `statement_timeout` or `options=-c statement_timeout=0`, and `ALTER ROLE … SET`, would win
+    // over that. If the SET fails, the pool ends the connection and the caller gets the error: no
+    // query runs on a connection without the timeout.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- awaited by pg-pool ≥ 3.14
+    onConnect: async (client: pg.ClientBase): Promise<void> => {
+      await client.query(`SET statement_timeout = ${String(statementTimeoutMs)}`)
+    },
   })
   // An idle connection the server drops (restart, failover) is reported here; without a listener
   // the process would crash. The next query opens a new connection or fails with its own error.
@@ -138,13 +151,6 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
   // under way fails with its own error (→ 503) and the pool discards the broken connection.
   pool.on('connect', (client) => {
     client.on('error', () => undefined)
-    // The timeout is SET on each new connection, before its first query (a client runs its
-    // queries in order), not passed as a connection parameter: the URL's `statement_timeout` or
-    // `options=-c statement_timeout=0`, and `ALTER ROLE … SET`, would win over that one. If the SET
-    // fails, the connection is closed, so no query runs on it without the timeout.
-    client.query(`SET statement_timeout = ${String(statementTimeoutMs)}`).catch(() => {
-      void client.end().catch(() => undefined)
-    })
   })
   try {
     await pool.query('SELECT 1')
@@ -282,12 +288,17 @@ function unavailable(location: string, error: unknown): UnavailableError {
   )
 }
 
-function bound(name: string, value: number | undefined, fallback: number): number {
+function bound(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  largest: number = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < 1) {
+  if (!Number.isSafeInteger(value) || value < 1 || value > largest) {
     throw new UsageError(
       'ERR_KBS_DATABASE_POOL',
-      `the database option ${name} is ${String(value)}, not a positive integer`,
+      `the database option ${name} is ${String(value)}, not a positive integer up to ${String(largest)}`,
       { hint: `leave it out for ${String(fallback)}` },
     )
   }

@@ -112,6 +112,9 @@ describe('openKbsStore on PostgreSQL', () => {
         await connection.db.destroy()
       }
     }
+    // A timeout PostgreSQL would refuse (its settings are 32-bit) is refused before connecting.
+    const tooLong = await rejected(connectPostgres({ url, statementTimeoutMs: 2 ** 31 }))
+    expect(tooLong.code).toBe('ERR_KBS_DATABASE_POOL')
   })
 
   it('connects over the Unix socket, a local transport that needs no TLS', async () => {
