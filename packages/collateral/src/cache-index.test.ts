@@ -1,8 +1,8 @@
 /**
- * How the cache bound behaves under load and against other processes: a sweep asked for during a
- * steady stream of writes ends after the next sweep, not when the writes stop; an entry that cannot be removed
- * is kept counted and the next oldest goes; an entry another process just read is kept. Against a
- * real HTTP server on loopback standing in for KDS.
+ * How the cache bound behaves under load and against other processes: a sweep asked for during
+ * a steady stream of writes ends after the next sweep, not when the writes stop; an entry that
+ * cannot be removed is kept counted and the next oldest goes; an entry another process just read
+ * is kept. Against a real HTTP server on loopback standing in for KDS.
  */
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
