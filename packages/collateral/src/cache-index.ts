@@ -4,13 +4,15 @@
  * and `lstat`s only what it does not know yet, instead of every entry (4096 `lstat`s cost about
  * 100 ms of CPU per download). The index is reconciled with the directory at every sweep (entries
  * other processes wrote are added, entries they removed dropped), and rebuilt from the directory
- * at the first sweep and every {@link FULL_SCAN_MS}, which also takes in other processes' reads.
+ * at the first sweep and every {@link FULL_SCAN_MS}, which also takes in other processes' reads;
+ * the few entries chosen for eviction are `lstat`ed again just before, so one another process has
+ * just read or rewritten is kept.
  *
  * @module
  */
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { cacheError, type CheckedCacheBound } from './cache-directory.ts'
 
 /** An entry's name: the hex SHA-256 of its key. */
@@ -42,9 +44,14 @@ export class CacheDirectoryIndex {
   /** Entry name → allocated bytes and last use (ms). */
   readonly #entries = new Map<string, { bytes: number; usedMs: number }>()
   #fullScanMs = Number.NEGATIVE_INFINITY
-  /** The sweep under way, and the sweeps asked for so far (a sweep covers those before it starts). */
-  #sweep: Promise<void> | undefined
-  #sweepsAsked = 0
+  /** The sweep under way (for the callers that started it). */
+  #running: Promise<void> | undefined
+  /**
+   * The sweep to run after it, shared by every caller that arrived while it runs: it starts after
+   * their writes, so covers them, and they wait for no sweep after it (a steady stream of writes
+   * cannot hold them back). Its time is the latest caller's.
+   */
+  #queued: { now: Date; settle: (sweep: Promise<void>) => void; done: Promise<void> } | undefined
 
   constructor(directory: string, bound: CheckedCacheBound) {
     this.#directory = directory
@@ -63,29 +70,35 @@ export class CacheDirectoryIndex {
   }
 
   /**
-   * Evict the least recently used entries beyond the bound, after a write. Concurrent calls share a
-   * sweep; a call during a sweep makes it run once more, so every write is swept after it.
+   * Evict the least recently used entries beyond the bound, after a write. A call while no sweep
+   * runs starts one; a call during a sweep waits for the next one, which all such calls share.
    *
-   * @throws {@link LocalIoError} `ERR_CACHE_UNUSABLE` when the directory cannot be listed or an
-   *   entry cannot be removed: a bound that cannot be enforced is an error, not a growing cache.
+   * @throws {@link LocalIoError} `ERR_CACHE_UNUSABLE` when the directory cannot be listed, or the
+   *   entries that cannot be removed alone hold more than the bound: a bound that cannot be
+   *   enforced is an error, not a growing cache.
    */
   enforce(now: Date): Promise<void> {
-    this.#sweepsAsked += 1
-    if (this.#sweep !== undefined) return this.#sweep
-    const sweep = async (): Promise<void> => {
-      try {
-        let covered: number
-        do {
-          covered = this.#sweepsAsked
-          await this.#sweepOnce(now)
-        } while (this.#sweepsAsked !== covered)
-      } finally {
-        // In the same step as the last check: a call after it starts a sweep of its own.
-        this.#sweep = undefined
-      }
-    }
-    this.#sweep = sweep()
-    return this.#sweep
+    if (this.#running === undefined) return this.#start(now)
+    if (this.#queued === undefined) {
+      let settle: (sweep: Promise<void>) => void = () => undefined
+      const done = new Promise<void>((resolve) => {
+        settle = resolve
+      })
+      this.#queued = { now, settle, done }
+    } else this.#queued.now = now
+    return this.#queued.done
+  }
+
+  #start(now: Date): Promise<void> {
+    const sweep = this.#sweepOnce(now).finally(() => {
+      // In the same step as the sweep's end: no call can slip between it and the next sweep.
+      const queued = this.#queued
+      this.#queued = undefined
+      this.#running = undefined
+      if (queued !== undefined) queued.settle(this.#start(queued.now))
+    })
+    this.#running = sweep
+    return sweep
   }
 
   async #sweepOnce(now: Date): Promise<void> {
@@ -103,39 +116,81 @@ export class CacheDirectoryIndex {
     const unknown = names.filter((name) =>
       ENTRY_NAME.test(name) ? full || !this.#entries.has(name) : full && TEMPORARY_NAME.test(name),
     )
-    const doomed = await this.#learn(unknown, now)
+    const abandoned = await this.#learn(unknown, now)
     if (full) this.#fullScanMs = now.getTime()
-    doomed.push(...this.#beyondBound())
-    for (const path of doomed) {
+    for (const path of abandoned) {
       await unlink(path).catch((error: unknown) => {
         if (!isMissing(error)) throw cacheError(error, path, 'entry')
       })
     }
+    await this.#evict(now)
   }
 
-  /** `lstat` `names` into the index; returns the abandoned temporary files among them. */
+  /**
+   * Remove the least recently used entries until the bound holds. The candidates are `lstat`ed
+   * first (another process may have read or rewritten them since this one looked) and ranked
+   * again. An entry that cannot be removed stays counted and the next oldest goes instead: one
+   * stuck entry must not fail every download, only a bound it makes impossible to keep.
+   */
+  async #evict(now: Date): Promise<void> {
+    const stuck = new Map<string, unknown>()
+    for (;;) {
+      const refreshed = new Set<string>()
+      let doomed = this.#beyondBound(stuck)
+      for (let stale = doomed; stale.length > 0;) {
+        await this.#learn(stale, now)
+        for (const name of stale) refreshed.add(name)
+        doomed = this.#beyondBound(stuck)
+        stale = doomed.filter((name) => !refreshed.has(name))
+      }
+      if (doomed.length === 0) break
+      for (const name of doomed) {
+        try {
+          await unlink(join(this.#directory, name))
+          this.#entries.delete(name)
+        } catch (error) {
+          if (isMissing(error)) this.#entries.delete(name)
+          else stuck.set(name, error)
+        }
+      }
+    }
+    const [name, error] = [...stuck][0] ?? []
+    if (name !== undefined && !this.#withinBound()) {
+      throw cacheError(error, join(this.#directory, name), 'entry')
+    }
+  }
+
+  /**
+   * `lstat` `names` into the index (forgetting those gone); returns the paths of the abandoned
+   * temporary files among them.
+   */
   async #learn(names: readonly string[], now: Date): Promise<string[]> {
     const abandoned: string[] = []
     for (let start = 0; start < names.length; start += LSTAT_BATCH) {
-      const paths = names.slice(start, start + LSTAT_BATCH).map((n) => join(this.#directory, n))
+      const batch = names.slice(start, start + LSTAT_BATCH)
       const infos = await Promise.all(
-        paths.map((path) =>
-          lstat(path).catch((error: unknown) => {
+        batch.map((name) =>
+          lstat(join(this.#directory, name)).catch((error: unknown) => {
             if (isMissing(error)) return undefined
-            throw cacheError(error, path, 'entry')
+            throw cacheError(error, join(this.#directory, name), 'entry')
           }),
         ),
       )
-      paths.forEach((path, i) => {
+      batch.forEach((name, i) => {
         const info = infos[i]
-        if (!info?.isFile()) return
-        const name = basename(path)
         if (!ENTRY_NAME.test(name)) {
-          if (now.getTime() - info.mtimeMs > ABANDONED_TEMPORARY_MS) abandoned.push(path)
+          const old =
+            info?.isFile() === true && now.getTime() - info.mtimeMs > ABANDONED_TEMPORARY_MS
+          if (old) abandoned.push(join(this.#directory, name))
           return
         }
-        // A write sets both times, a read the atime; a use this process saw counts too (its
-        // touch of the atime may have failed).
+        if (info === undefined) {
+          this.#entries.delete(name)
+          return
+        }
+        // Whatever holds an entry's name counts (a directory there takes room too, and may be
+        // what cannot be removed). A write sets both times, a read the atime; a use this process
+        // saw counts too (its touch of the atime may have failed).
         const usedMs = Math.max(info.atimeMs, info.mtimeMs, this.#entries.get(name)?.usedMs ?? 0)
         this.#entries.set(name, { bytes: allocatedBytes(info), usedMs })
       })
@@ -143,22 +198,34 @@ export class CacheDirectoryIndex {
     return abandoned
   }
 
-  /** Removes from the index, and returns, the paths of the least recently used beyond the bound. */
-  #beyondBound(): string[] {
+  #withinBound(): boolean {
     let total = 0
     for (const { bytes } of this.#entries.values()) total += bytes
-    if (this.#entries.size <= this.#bound.maxEntries && total <= this.#bound.maxBytes) return []
-    const newestFirst = [...this.#entries].sort(([, a], [, b]) => b.usedMs - a.usedMs)
-    const doomed: string[] = []
+    return this.#entries.size <= this.#bound.maxEntries && total <= this.#bound.maxBytes
+  }
+
+  /**
+   * The names of the least recently used entries beyond the bound, oldest last; the `stuck` ones
+   * (which could not be removed) are never among them and count as kept first.
+   */
+  #beyondBound(stuck: ReadonlyMap<string, unknown>): string[] {
+    if (this.#withinBound()) return []
     let kept = 0
     let keptBytes = 0
+    for (const name of stuck.keys()) {
+      kept += 1
+      keptBytes += this.#entries.get(name)?.bytes ?? 0
+    }
+    const newestFirst = [...this.#entries]
+      .filter(([name]) => !stuck.has(name))
+      .sort(([, a], [, b]) => b.usedMs - a.usedMs)
+    const doomed: string[] = []
     let full = false
     for (const [name, { bytes }] of newestFirst) {
       // Keep the most recently used while both bounds hold; everything older goes.
       full ||= kept >= this.#bound.maxEntries || keptBytes + bytes > this.#bound.maxBytes
       if (full) {
-        this.#entries.delete(name)
-        doomed.push(join(this.#directory, name))
+        doomed.push(name)
       } else {
         kept += 1
         keptBytes += bytes
