@@ -74,14 +74,13 @@ describe('the download cache bound under load', () => {
     })
     await sleep(200)
     write()
-    const started = performance.now()
     await sweeps.at(-1)
-    const waitedMs = performance.now() - started
+    // Done while the writes still go on (2.3 s more): not a speed bound, which a busy machine
+    // could miss, but the difference between "after the next sweep" and "when the writes stop".
     const stillStreaming = streaming
     await stop
     await Promise.all(sweeps)
     expect(stillStreaming).toBe(true)
-    expect(waitedMs).toBeLessThan(1000)
   }, 20_000)
 
   it('keeps an entry it cannot remove counted and evicts the next least recently used', async () => {
