@@ -74,6 +74,7 @@ async function fuzz(options: FuzzRunOptions, simulatorDir: string, root: string)
       }),
     )
     reports.push(report)
+    if (report.notRun !== undefined) console.log(`${name.padEnd(14)} NOT RUN: ${report.notRun}`)
     const failed =
       report.failures.length === 0 ? 'no failures' : `${String(report.failures.length)} FAILURES`
     console.log(

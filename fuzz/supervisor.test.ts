@@ -78,4 +78,11 @@ describe('runTargetInWorker', () => {
     expect(report.seconds + report.setupSeconds).toBeLessThan(2.2)
     expect(took).toBeLessThan(3500)
   })
+
+  it('reports a target whose setup ends after its deadline (within the grace) as not run', async () => {
+    const report = await run('slow-setup', 800)
+    expect(report.executions).toBe(0)
+    expect(report.failures).toEqual([])
+    expect(report.notRun).toMatch(/no input was executed before its deadline/)
+  })
 })

@@ -37,7 +37,10 @@ export interface TargetReport {
   readonly setupSeconds: number
   readonly restarts: number
   readonly failures: FuzzFailure[]
-  /** Why the target did not run at all (the budget was spent by overruns before it). */
+  /**
+   * Why the target did not run at all: the budget was spent by overruns before it, or no input was
+   * executed (setup ended after its deadline, or its worker failed before the first input).
+   */
   readonly notRun?: string
 }
 
@@ -196,8 +199,16 @@ export async function runTargetInWorker(options: TargetRunOptions): Promise<Targ
     if (!run.interrupted) break
     restarts++
   }
+  // A target that executed nothing was not fuzzed: never a pass.
+  const notRun =
+    executions > 0
+      ? undefined
+      : failures.size > 0
+        ? 'its worker failed before it executed an input'
+        : 'no input was executed before its deadline (setup took its share; raise --seconds)'
   return {
     name: options.target,
+    ...(notRun === undefined ? {} : { notRun }),
     executions,
     executionsPerSecond: fuzzMillis > 0 ? (executions * 1000) / fuzzMillis : 0,
     rejections,
