@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MalformedInputError } from '@initguard/core'
 import type { FuzzTarget } from './engine.ts'
 
 const seeds = [{ entry: 'run', format: 'binary', bytes: Uint8Array.of(7), origin: 'test' }] as const
@@ -48,4 +49,29 @@ export const SLOW_SETUP_TARGET: FuzzTarget = {
     await sleep(1200)
     return { seeds, entries: { run: () => sleep(1) } }
   },
+}
+
+/** Entry points that end each way a replay tells apart (`run-options.test.ts`). */
+export const REPLAY_TARGET: FuzzTarget = {
+  name: 'alpha',
+  description: 'one entry point per replay outcome',
+  prepare: () =>
+    Promise.resolve({
+      seeds,
+      entries: {
+        untyped: (input) => (input[10] as unknown as number).toFixed(),
+        typed: () => {
+          throw new MalformedInputError('ERR_TEST', 'refused')
+        },
+        quiet: () => undefined,
+        slow: () => {
+          const until = performance.now() + 400
+          while (performance.now() < until);
+        },
+        spin: () => {
+          for (;;);
+        },
+        never: () => new Promise(() => undefined),
+      },
+    }),
 }

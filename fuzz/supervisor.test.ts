@@ -61,6 +61,13 @@ describe('runTargetInWorker', () => {
     expect((await readdir(join(dir, 'crashes'))).length).toBe(3)
     const saved = await readFile(join(dir, results.failures[0]?.crashFile.slice(4) ?? ''))
     expect(new Uint8Array(saved)).toEqual(Uint8Array.of(7))
+    const description = JSON.parse(
+      await readFile(
+        join(dir, results.failures[0]?.crashFile.slice(4).replace(/bin$/, 'json') ?? ''),
+        'utf8',
+      ),
+    ) as { kind: string }
+    expect(description.kind).toBe('worker-error')
     const written = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as {
       failures: unknown[]
     }

@@ -54,7 +54,7 @@ const SHARED_INPUT_BYTES = 8 << 20
 /** Added to the per-input limit: how long a worker may be silent before it is stopped. */
 export const WATCHDOG_SLACK_MS = 3000
 /** tsx's loader is per thread: register it in the worker before loading the TypeScript. */
-const bootstrap = (url: string): string =>
+export const workerBootstrap = (url: string): string =>
   `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}) })`
 
 interface Run {
@@ -75,7 +75,7 @@ function stopped(target: string, entry: string, what: string, input?: Uint8Array
 function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Promise<Run> {
   const header = new Int32Array(options.shared, 0, SHARED_HEADER_BYTES / 4)
   header[HEADER_ENTRY] = -1
-  const worker = new Worker(bootstrap(new URL('./worker.ts', import.meta.url).href), {
+  const worker = new Worker(workerBootstrap(new URL('./worker.ts', import.meta.url).href), {
     eval: true,
     workerData: options,
   })
