@@ -47,6 +47,35 @@ describe('parseFuzzOptions', () => {
     expect(refusal(() => parseFuzzOptions(['--seconds'], {}, NAMES)).exit).toBe(2)
   })
 
+  it('refuses a one-value option given twice, and options --replay does not use', () => {
+    for (const args of [
+      ['--seconds', '5', '--seconds', '600'],
+      ['--seed=1', '--seed=2'],
+      ['--timeout-ms', '10', '--timeout-ms', '20'],
+      ['--replay', 'a.bin', '--replay', 'b.bin'],
+    ])
+      expect(refusal(() => parseFuzzOptions(args, {}, NAMES))).toMatchObject({
+        code: 'ERR_FUZZ_OPTION',
+        exit: 2,
+        text: expect.stringContaining('is given more than once') as unknown,
+      })
+    for (const [extra, named] of [
+      [['--seconds', '5'], '--seconds'],
+      [['--seed', '3'], '--seed'],
+      [['--target', 'alpha'], '--target'],
+    ] as const)
+      expect(
+        refusal(() => parseFuzzOptions(['--replay', 'x.bin', ...extra], {}, NAMES)).text,
+      ).toContain(`${named} does not apply to --replay`)
+    expect(parseFuzzOptions(['--replay', 'x.bin', '--timeout-ms', '50'], {}, NAMES)).toMatchObject({
+      replay: 'x.bin',
+      timeoutMs: 50,
+    })
+    expect(parseFuzzOptions(['--target', 'alpha', '--target', 'beta'], {}, NAMES).targets).toEqual(
+      NAMES,
+    )
+  })
+
   it('refuses an unknown target, naming those there are', () => {
     expect(refusal(() => parseFuzzOptions(['--target', 'gamma'], {}, NAMES))).toMatchObject({
       code: 'ERR_FUZZ_TARGET',

@@ -8,8 +8,8 @@
  * `fuzz/results.json` and each distinct failure's input to `fuzz/crashes/` (both git-ignored),
  * prints a summary, and exits 1 when anything failed. `--replay FILE` runs one saved input again
  * in a worker thread within the per-input limit, prints what it throws (or that it is slow or a
- * hang), and exits 1 when it still fails. A malformed option is
- * refused with exit 2.
+ * hang), and exits 1 when it still fails. A malformed option, a
+ * one-value option given twice, or one `--replay` does not use is refused with exit 2.
  *
  * Options: --seconds N, --target NAME, --seed N, --timeout-ms N (per input, default 2000).
  */
