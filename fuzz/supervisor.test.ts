@@ -20,14 +20,18 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const run = (target: string, millis: number): ReturnType<typeof runTargetInWorker> =>
+const run = (
+  target: string,
+  millis: number,
+  scratch = root,
+): ReturnType<typeof runTargetInWorker> =>
   runTargetInWorker({
     target,
     targetsModule,
     seed: 1,
     deadline: epochNow() + millis,
     timeoutMs: 500,
-    scratch: root,
+    scratch,
     simulatorDir: root,
   })
 
@@ -84,6 +88,17 @@ describe('runTargetInWorker', () => {
     // Fuzzing had what setup left of the 2 s (plus a worker's start and teardown).
     expect(report.seconds + report.setupSeconds).toBeLessThan(2.2)
     expect(took).toBeLessThan(3500)
+  })
+
+  it("sums a failure's counts over restarted workers", async () => {
+    const scratch = await mkdtemp(join(root, 'die-once-'))
+    const report = await run('die-once', 2000, scratch)
+    expect(report.restarts).toBe(1)
+    const counts = Object.fromEntries(report.failures.map((f) => [f.kind, f.count]))
+    // The first worker saw 2 before it died (only its first sighting is known), the second all of
+    // its executions; the executions are the first worker's 2 and the second's.
+    expect(counts).toEqual({ 'worker-error': 1, 'untyped-error': report.executions - 1 })
+    expect(report.executions).toBeGreaterThan(10)
   })
 
   it('reports a target whose setup ends after its deadline (within the grace) as not run', async () => {

@@ -6,7 +6,7 @@
  * input it was executing. Either way a new worker goes on with the remaining time. Setup and
  * teardown count against the budget: a worker still alive at its deadline plus the grace (the
  * per-input limit + 3 s), whatever it is doing, is stopped and recorded too (in setup or teardown
- * its input is unknown).
+ * its input is unknown). A failure's count is the sum over the workers that saw it.
  *
  * @module
  */
@@ -145,12 +145,13 @@ function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Prom
         entries = message.entries
         prepareMillis = message.prepareMillis
       } else if (message.kind === 'failure') {
-        if (!failures.has(message.failure.signature))
-          failures.set(message.failure.signature, message.failure)
+        // A worker reports each failure once, when it first sees it: one sighting now, the rest
+        // with `done` (a worker stopped before then leaves only this one, a lower bound).
+        keep(message.failure)
       } else {
         for (const [signature, count] of Object.entries(message.counts)) {
           const known = failures.get(signature)
-          if (known !== undefined) known.count = count
+          if (known !== undefined) known.count += count - 1
         }
         const { executions, rejections, millis } = message
         finish({ executions, rejections, millis, interrupted: false })
