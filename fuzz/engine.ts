@@ -144,14 +144,16 @@ function checkLimit(name: string, value: number | undefined): void {
   })
 }
 
-class Timeout extends Error {}
+/** What {@link settle} throws when the entry point's promise does not settle within the limit. */
+export class InputTimeout extends Error {}
 
-async function settle(value: unknown, timeoutMs: number): Promise<void> {
+/** Wait for `value` when it is a promise, at most `timeoutMs` ({@link InputTimeout}). */
+export async function settle(value: unknown, timeoutMs: number): Promise<void> {
   if (!(value instanceof Promise)) return
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new Timeout(`no answer within ${timeoutMs} ms`))
+      reject(new InputTimeout(`no answer within ${timeoutMs} ms`))
     }, timeoutMs)
   })
   try {
@@ -215,7 +217,7 @@ export async function fuzzTarget(
     try {
       await settle(run(input), options.timeoutMs)
     } catch (error) {
-      hung = error instanceof Timeout
+      hung = error instanceof InputTimeout
       if (hung) record(seed.entry, 'hang', error, input)
       else {
         const kind = failureKindOf(error)

@@ -1,6 +1,7 @@
 /**
  * `npm run fuzz`'s options, checked before anything runs: a value that is not what its option
- * takes is refused (a usage error naming the option and the value), never read as "no bound".
+ * takes is refused (a usage error naming the option and the value), never read as "no bound"; so
+ * is a one-value option given twice, and an option `--replay` does not use.
  *
  * @module
  */
@@ -20,6 +21,16 @@ export interface FuzzRunOptions {
 
 export const DEFAULT_SECONDS = 60
 export const DEFAULT_TIMEOUT_MS = 2000
+
+const OPTIONS = {
+  seconds: { type: 'string' },
+  target: { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  replay: { type: 'string' },
+} as const
+/** What `--replay` reads besides the file: the per-input limit. */
+const REPLAY_OPTIONS: readonly string[] = ['replay', 'timeout-ms']
 
 /** A positive decimal number, written plainly (no sign, exponent, hex or blank). */
 function positiveNumber(text: string, what: string, max: number): number {
@@ -54,18 +65,9 @@ export function parseFuzzOptions(
   env: Readonly<Record<string, string | undefined>>,
   known: readonly string[],
 ): FuzzRunOptions {
-  let values
+  let values, tokens
   try {
-    ;({ values } = parseArgs({
-      args: [...args],
-      options: {
-        seconds: { type: 'string' },
-        target: { type: 'string', multiple: true },
-        seed: { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        replay: { type: 'string' },
-      },
-    }))
+    ;({ values, tokens } = parseArgs({ args: [...args], options: OPTIONS, tokens: true }))
   } catch (error) {
     throw new UsageError(
       'ERR_FUZZ_OPTION',
@@ -74,6 +76,28 @@ export function parseFuzzOptions(
         hint: 'options: --seconds N, --target NAME, --seed N, --timeout-ms N, --replay FILE',
       },
     )
+  }
+  // parseArgs keeps the last of a repeated value: which one was meant is the user's to say.
+  const seen = new Set<string>()
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === 'target') continue
+    if (seen.has(token.name))
+      throw new UsageError(
+        'ERR_FUZZ_OPTION',
+        `--${token.name} is given more than once, and it takes one value`,
+        { hint: `give --${token.name} once` },
+      )
+    seen.add(token.name)
+  }
+  if (values.replay !== undefined) {
+    const unused = [...seen].filter((name) => !REPLAY_OPTIONS.includes(name))
+    if (values.target !== undefined) unused.unshift('target')
+    if (unused.length > 0)
+      throw new UsageError(
+        'ERR_FUZZ_OPTION',
+        `${unused.map((name) => `--${name}`).join(', ')} does not apply to --replay`,
+        { hint: 'with --replay give only --timeout-ms (the crash file names the target)' },
+      )
   }
   for (const name of values.target ?? []) {
     if (!known.includes(name))

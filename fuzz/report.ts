@@ -1,6 +1,6 @@
 /**
  * What a fuzz run leaves behind: each distinct failure's input as `crashes/TARGET-ENTRY-SHA.bin`
- * with a `.json` beside it (target, entry point, signature, stack), and `results.json`. A failure
+ * with a `.json` beside it (target, entry point, kind of failure, signature, stack), and `results.json`. A failure
  * whose input is unknown (the worker died in setup or teardown) gets only the `.json`, named
  * `TARGET-ENTRY-unknown-input.json`, and says so.
  *
@@ -42,6 +42,7 @@ export async function saveResults(
     const description = {
       target: failure.target,
       entry: failure.entry,
+      kind: failure.kind,
       signature: failure.signature,
       input:
         input === undefined

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UsageError } from '@initguard/core'
-import { ExpectationError, MalformedInputError } from '@initguard/core'
+import { ExpectationError } from '@initguard/core'
 import { checkBinding, explainBinding, renderInitdata } from '@initguard/initdata'
-import { fuzzTarget, type FuzzTarget } from './engine.ts'
+import { fuzzTarget } from './engine.ts'
 import { exitCodeOf, parseFuzzOptions } from './options.ts'
 import { replayCrash, replayVerdict } from './replay.ts'
 import { appraise } from './targets/initdata.ts'
@@ -45,6 +45,35 @@ describe('parseFuzzOptions', () => {
       'ERR_FUZZ_OPTION',
     )
     expect(refusal(() => parseFuzzOptions(['--seconds'], {}, NAMES)).exit).toBe(2)
+  })
+
+  it('refuses a one-value option given twice, and options --replay does not use', () => {
+    for (const args of [
+      ['--seconds', '5', '--seconds', '600'],
+      ['--seed=1', '--seed=2'],
+      ['--timeout-ms', '10', '--timeout-ms', '20'],
+      ['--replay', 'a.bin', '--replay', 'b.bin'],
+    ])
+      expect(refusal(() => parseFuzzOptions(args, {}, NAMES))).toMatchObject({
+        code: 'ERR_FUZZ_OPTION',
+        exit: 2,
+        text: expect.stringContaining('is given more than once') as unknown,
+      })
+    for (const [extra, named] of [
+      [['--seconds', '5'], '--seconds'],
+      [['--seed', '3'], '--seed'],
+      [['--target', 'alpha'], '--target'],
+    ] as const)
+      expect(
+        refusal(() => parseFuzzOptions(['--replay', 'x.bin', ...extra], {}, NAMES)).text,
+      ).toContain(`${named} does not apply to --replay`)
+    expect(parseFuzzOptions(['--replay', 'x.bin', '--timeout-ms', '50'], {}, NAMES)).toMatchObject({
+      replay: 'x.bin',
+      timeoutMs: 50,
+    })
+    expect(parseFuzzOptions(['--target', 'alpha', '--target', 'beta'], {}, NAMES).targets).toEqual(
+      NAMES,
+    )
   })
 
   it('refuses an unknown target, naming those there are', () => {
@@ -87,30 +116,18 @@ describe('replayCrash', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true })
   })
-  const targets: FuzzTarget[] = [
-    {
-      name: 'alpha',
-      description: 'test',
-      prepare: () =>
-        Promise.resolve({
-          seeds: [],
-          entries: {
-            untyped: (input) => (input[10] as unknown as number).toFixed(),
-            typed: () => {
-              throw new MalformedInputError('ERR_TEST', 'refused')
-            },
-            quiet: () => undefined,
-          },
-        }),
-    },
-  ]
   const crash = async (name: string, meta: object): Promise<string> => {
     await writeFile(join(dir, `${name}.json`), JSON.stringify(meta))
     await writeFile(join(dir, `${name}.bin`), Uint8Array.of(1))
     return join(dir, `${name}.bin`)
   }
   const replay = (file: string): ReturnType<typeof replayCrash> =>
-    replayCrash(file, targets, { scratch: dir, simulatorDir: dir })
+    replayCrash(file, {
+      targets: ['alpha'],
+      targetsModule: () => new URL('./supervisor-test-targets.ts', import.meta.url).href,
+      context: { scratch: dir, simulatorDir: dir },
+      timeoutMs: 200,
+    })
 
   it('refuses a target or entry point that does not exist, naming those that do', async () => {
     const noTarget = replay(await crash('a', { target: 'gamma', entry: 'untyped' }))
@@ -121,7 +138,7 @@ describe('replayCrash', () => {
     const noEntry = replay(await crash('b', { target: 'alpha', entry: 'nope' }))
     await expect(noEntry).rejects.toMatchObject({
       code: 'ERR_FUZZ_ENTRY',
-      hint: 'entry points of alpha: untyped, typed, quiet',
+      hint: 'entry points of alpha: untyped, typed, quiet, slow, spin, never',
     })
     await noEntry.catch((error: unknown) => {
       expect(exitCodeOf(error)).toBe(2)
@@ -135,6 +152,23 @@ describe('replayCrash', () => {
     expect(await verdict('untyped')).toBe(1)
     expect(await verdict('typed')).toBe(0)
     expect(await verdict('quiet')).toBe(0)
+  })
+
+  it('bounds the input by the per-input limit: slow and hangs (even a synchronous loop) still fail', async () => {
+    const began = performance.now()
+    for (const [entry, saved, line] of [
+      ['slow', 'slow', 'alpha/slow: still fails: slow (saved as slow)'],
+      ['spin', 'hang', 'alpha/spin: still fails: hang (saved as hang)'],
+      ['never', 'hang', 'alpha/never: still fails: hang (saved as hang)'],
+      ['quiet', 'slow', 'alpha/quiet: no throw (saved as slow)'],
+    ] as const) {
+      const replayed = await replay(await crash(entry, { target: 'alpha', entry, kind: saved }))
+      expect(replayVerdict(replayed)).toEqual({ line, exitCode: entry === 'quiet' ? 0 : 1 })
+    }
+    expect(performance.now() - began).toBeLessThan(10_000)
+    await expect(
+      replay(await crash('odd', { target: 'alpha', entry: 'quiet', kind: 'fine' })),
+    ).rejects.toMatchObject({ code: 'ERR_FUZZ_CRASH_FILE' })
   })
 })
 

@@ -7,8 +7,9 @@
  * ends within the budget plus that grace. Writes
  * `fuzz/results.json` and each distinct failure's input to `fuzz/crashes/` (both git-ignored),
  * prints a summary, and exits 1 when anything failed. `--replay FILE` runs one saved input again
- * in this thread, prints what it throws, and exits 1 when it still fails. A malformed option is
- * refused with exit 2.
+ * in a worker thread within the per-input limit, prints what it throws (or that it is slow or a
+ * hang), and exits 1 when it still fails. A malformed option, a
+ * one-value option given twice, or one `--replay` does not use is refused with exit 2.
  *
  * Options: --seconds N, --target NAME, --seed N, --timeout-ms N (per input, default 2000).
  */
@@ -37,8 +38,18 @@ function refusal(error: unknown): number {
   return exitCodeOf(error)
 }
 
-async function replay(file: string, simulatorDir: string, scratch: string): Promise<number> {
-  const outcome = await replayCrash(file, FUZZ_TARGETS, { scratch, simulatorDir })
+async function replay(
+  file: string,
+  timeoutMs: number,
+  simulatorDir: string,
+  scratch: string,
+): Promise<number> {
+  const targets = FUZZ_TARGETS.map((t) => t.name)
+  const outcome = await replayCrash(file, {
+    targets,
+    context: { scratch, simulatorDir },
+    timeoutMs,
+  })
   const { line, exitCode } = replayVerdict(outcome)
   console.log(line)
   if (outcome.error !== undefined) console.log(outcome.error)
@@ -74,6 +85,7 @@ async function fuzz(options: FuzzRunOptions, simulatorDir: string, root: string)
       }),
     )
     reports.push(report)
+    if (report.notRun !== undefined) console.log(`${name.padEnd(14)} NOT RUN: ${report.notRun}`)
     const failed =
       report.failures.length === 0 ? 'no failures' : `${String(report.failures.length)} FAILURES`
     console.log(
@@ -115,7 +127,9 @@ try {
   process.exitCode =
     options.replay === undefined
       ? await fuzz(options, simulator.dir, root)
-      : await replay(options.replay, simulator.dir, join(root, 'replay')).catch(refusal)
+      : await replay(options.replay, options.timeoutMs, simulator.dir, join(root, 'replay')).catch(
+          refusal,
+        )
 } finally {
   await rm(root, { recursive: true, force: true })
 }

@@ -20,14 +20,18 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const run = (target: string, millis: number): ReturnType<typeof runTargetInWorker> =>
+const run = (
+  target: string,
+  millis: number,
+  scratch = root,
+): ReturnType<typeof runTargetInWorker> =>
   runTargetInWorker({
     target,
     targetsModule,
     seed: 1,
     deadline: epochNow() + millis,
     timeoutMs: 500,
-    scratch: root,
+    scratch,
     simulatorDir: root,
   })
 
@@ -61,6 +65,13 @@ describe('runTargetInWorker', () => {
     expect((await readdir(join(dir, 'crashes'))).length).toBe(3)
     const saved = await readFile(join(dir, results.failures[0]?.crashFile.slice(4) ?? ''))
     expect(new Uint8Array(saved)).toEqual(Uint8Array.of(7))
+    const description = JSON.parse(
+      await readFile(
+        join(dir, results.failures[0]?.crashFile.slice(4).replace(/bin$/, 'json') ?? ''),
+        'utf8',
+      ),
+    ) as { kind: string }
+    expect(description.kind).toBe('worker-error')
     const written = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as {
       failures: unknown[]
     }
@@ -77,5 +88,23 @@ describe('runTargetInWorker', () => {
     // Fuzzing had what setup left of the 2 s (plus a worker's start and teardown).
     expect(report.seconds + report.setupSeconds).toBeLessThan(2.2)
     expect(took).toBeLessThan(3500)
+  })
+
+  it("sums a failure's counts over restarted workers", async () => {
+    const scratch = await mkdtemp(join(root, 'die-once-'))
+    const report = await run('die-once', 2000, scratch)
+    expect(report.restarts).toBe(1)
+    const counts = Object.fromEntries(report.failures.map((f) => [f.kind, f.count]))
+    // The first worker saw 2 before it died (only its first sighting is known), the second all of
+    // its executions; the executions are the first worker's 2 and the second's.
+    expect(counts).toEqual({ 'worker-error': 1, 'untyped-error': report.executions - 1 })
+    expect(report.executions).toBeGreaterThan(10)
+  })
+
+  it('reports a target whose setup ends after its deadline (within the grace) as not run', async () => {
+    const report = await run('slow-setup', 800)
+    expect(report.executions).toBe(0)
+    expect(report.failures).toEqual([])
+    expect(report.notRun).toMatch(/no input was executed before its deadline/)
   })
 })

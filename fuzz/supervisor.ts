@@ -6,7 +6,7 @@
  * input it was executing. Either way a new worker goes on with the remaining time. Setup and
  * teardown count against the budget: a worker still alive at its deadline plus the grace (the
  * per-input limit + 3 s), whatever it is doing, is stopped and recorded too (in setup or teardown
- * its input is unknown).
+ * its input is unknown). A failure's count is the sum over the workers that saw it.
  *
  * @module
  */
@@ -37,7 +37,10 @@ export interface TargetReport {
   readonly setupSeconds: number
   readonly restarts: number
   readonly failures: FuzzFailure[]
-  /** Why the target did not run at all (the budget was spent by overruns before it). */
+  /**
+   * Why the target did not run at all: the budget was spent by overruns before it, or no input was
+   * executed (setup ended after its deadline, or its worker failed before the first input).
+   */
   readonly notRun?: string
 }
 
@@ -51,7 +54,7 @@ const SHARED_INPUT_BYTES = 8 << 20
 /** Added to the per-input limit: how long a worker may be silent before it is stopped. */
 export const WATCHDOG_SLACK_MS = 3000
 /** tsx's loader is per thread: register it in the worker before loading the TypeScript. */
-const bootstrap = (url: string): string =>
+export const workerBootstrap = (url: string): string =>
   `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}) })`
 
 interface Run {
@@ -72,7 +75,7 @@ function stopped(target: string, entry: string, what: string, input?: Uint8Array
 function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Promise<Run> {
   const header = new Int32Array(options.shared, 0, SHARED_HEADER_BYTES / 4)
   header[HEADER_ENTRY] = -1
-  const worker = new Worker(bootstrap(new URL('./worker.ts', import.meta.url).href), {
+  const worker = new Worker(workerBootstrap(new URL('./worker.ts', import.meta.url).href), {
     eval: true,
     workerData: options,
   })
@@ -142,12 +145,13 @@ function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Prom
         entries = message.entries
         prepareMillis = message.prepareMillis
       } else if (message.kind === 'failure') {
-        if (!failures.has(message.failure.signature))
-          failures.set(message.failure.signature, message.failure)
+        // A worker reports each failure once, when it first sees it: one sighting now, the rest
+        // with `done` (a worker stopped before then leaves only this one, a lower bound).
+        keep(message.failure)
       } else {
         for (const [signature, count] of Object.entries(message.counts)) {
           const known = failures.get(signature)
-          if (known !== undefined) known.count = count
+          if (known !== undefined) known.count += count - 1
         }
         const { executions, rejections, millis } = message
         finish({ executions, rejections, millis, interrupted: false })
@@ -196,8 +200,16 @@ export async function runTargetInWorker(options: TargetRunOptions): Promise<Targ
     if (!run.interrupted) break
     restarts++
   }
+  // A target that executed nothing was not fuzzed: never a pass.
+  const notRun =
+    executions > 0
+      ? undefined
+      : failures.size > 0
+        ? 'its worker failed before it executed an input'
+        : 'no input was executed before its deadline (setup took its share; raise --seconds)'
   return {
     name: options.target,
+    ...(notRun === undefined ? {} : { notRun }),
     executions,
     executionsPerSecond: fuzzMillis > 0 ? (executions * 1000) / fuzzMillis : 0,
     rejections,

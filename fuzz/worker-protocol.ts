@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FuzzFailure } from './engine.ts'
+import type { FuzzFailure, FuzzTarget } from './engine.ts'
 
 /** What the main thread gives a worker. */
 export interface WorkerInput {
@@ -50,4 +50,17 @@ export const PHASE_TEARDOWN = 2
 /** Milliseconds since the epoch, comparable between threads (each has its own `performance`). */
 export function epochNow(): number {
   return performance.timeOrigin + performance.now()
+}
+
+/** The target named `name` among a module's exports (a target, or an array of them). */
+export async function loadTarget(targetsModule: string, name: string): Promise<FuzzTarget> {
+  const loaded = (await import(targetsModule)) as Record<string, unknown>
+  const target = Object.values(loaded)
+    .flatMap((value) => (Array.isArray(value) ? (value as unknown[]) : [value]))
+    .find(
+      (value): value is FuzzTarget =>
+        typeof value === 'object' && value !== null && (value as FuzzTarget).name === name,
+    )
+  if (target === undefined) throw new Error(`no fuzz target ${name} in ${targetsModule}`)
+  return target
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { fuzzTarget, type FuzzTarget } from './engine.ts'
+import { fuzzTarget } from './engine.ts'
 import {
   HEADER_ENTRY,
   HEADER_EXECUTIONS,
@@ -18,6 +18,7 @@ import {
   PHASE_TEARDOWN,
   SHARED_HEADER_BYTES,
   epochNow,
+  loadTarget,
   type WorkerInput,
   type WorkerMessage,
 } from './worker-protocol.ts'
@@ -30,16 +31,7 @@ const bytes = new Uint8Array(input.shared, SHARED_HEADER_BYTES)
 
 const began = performance.now()
 // The target's own module (not every target's): loading is part of the budget.
-const loaded = (await import(input.targetsModule)) as Record<string, unknown>
-const exported = Object.values(loaded)
-const target = exported
-  .flatMap((value) => (Array.isArray(value) ? (value as unknown[]) : [value]))
-  .find(
-    (value): value is FuzzTarget =>
-      typeof value === 'object' && value !== null && (value as FuzzTarget).name === input.target,
-  )
-if (target === undefined)
-  throw new Error(`no fuzz target ${input.target} in ${input.targetsModule}`)
+const target = await loadTarget(input.targetsModule, input.target)
 const prepared = await target.prepare({ scratch: input.scratch, simulatorDir: input.simulatorDir })
 const entries = Object.keys(prepared.entries)
 port.postMessage({
