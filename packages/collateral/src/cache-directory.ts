@@ -105,7 +105,9 @@ export function cacheError(
   )
 }
 
-const isMissing = (error: unknown): boolean => (error as { code?: unknown }).code === 'ENOENT'
+/** The file is not there (never was, or another process removed it): a miss, not an error. */
+export const isMissing = (error: unknown): boolean =>
+  (error as { code?: unknown }).code === 'ENOENT'
 
 /**
  * A cached entry and its age (ms since it was downloaded), or `undefined` for a miss: absent,

@@ -13,7 +13,7 @@
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
-import { cacheError, type CheckedCacheBound } from './cache-directory.ts'
+import { cacheError, isMissing, type CheckedCacheBound } from './cache-directory.ts'
 
 /** An entry's name: the hex SHA-256 of its key. */
 const ENTRY_NAME = /^[0-9a-f]{64}$/
@@ -29,8 +29,6 @@ const ABANDONED_TEMPORARY_MS = 60 * 60 * 1000
 const FULL_SCAN_MS = 5 * 60 * 1000
 /** `lstat`s at once: thousands together would queue ahead of all other thread-pool work. */
 const LSTAT_BATCH = 64
-
-const isMissing = (error: unknown): boolean => (error as { code?: unknown }).code === 'ENOENT'
 
 /** What a file takes on disk (what a volume's size limit counts): whole blocks. */
 export function allocatedBytes(info: Stats): number {
