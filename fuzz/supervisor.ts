@@ -88,16 +88,22 @@ function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Prom
   }
   let entries: readonly string[] = []
   let prepareMillis = 0
-  /** The entry and input being executed, or the phase when no input is (setup, teardown). */
-  const current = (): { entry: string; input: Uint8Array | undefined } => {
+  /** The entry (its index) and input being executed, or the phase when no input is. */
+  const snapshot = (): { entry: string | number; input: Uint8Array | undefined } => {
     const phase = Atomics.load(header, HEADER_PHASE)
     const index = Atomics.load(header, HEADER_ENTRY)
     if (phase !== PHASE_FUZZING || index < 0)
       return { entry: phase === PHASE_SETUP ? '(setup)' : '(teardown)', input: undefined }
     const length = Atomics.load(header, HEADER_INPUT_LENGTH)
     const input = new Uint8Array(options.shared, SHARED_HEADER_BYTES, length).slice()
-    return { entry: entries[index] ?? '?', input }
+    return { entry: index, input }
   }
+  type Snapshot = ReturnType<typeof snapshot>
+  const named = ({ entry, input }: Snapshot): { entry: string; input: Uint8Array | undefined } => ({
+    entry: typeof entry === 'string' ? entry : (entries[entry] ?? '?'),
+    input,
+  })
+  const current = (): { entry: string; input: Uint8Array | undefined } => named(snapshot())
   return new Promise<Run>((resolve) => {
     let finished = false
     const finish = (run: Omit<Run, 'prepareMillis'>): void => {
@@ -161,15 +167,21 @@ function runOnce(options: WorkerInput, failures: Map<string, FuzzFailure>): Prom
     })
     // An exception the worker did not catch (thrown from a timer, an unhandled rejection, or in
     // setup): a failure of this target, with the input it was executing when it died.
+    // What it was executing is taken at once; its entry's name only after the messages already
+    // queued are handled: the worker's `ready` (the entry names) may still be queued when `error`
+    // or `exit` arrives, and the entry would read as unknown.
+    const died = (error: Error, interrupted: boolean): void => {
+      const taken = snapshot()
+      setImmediate(() => {
+        const { entry, input } = named(taken)
+        end(describeFailure(options.target, entry, 'worker-error', error, input), interrupted)
+      })
+    }
     worker.on('error', (error) => {
-      const { entry, input } = current()
-      const interrupted = Atomics.load(header, HEADER_PHASE) === PHASE_FUZZING
-      end(describeFailure(options.target, entry, 'worker-error', error, input), interrupted)
+      died(error, Atomics.load(header, HEADER_PHASE) === PHASE_FUZZING)
     })
     worker.on('exit', (code) => {
-      const { entry, input } = current()
-      const error = new Error(`the worker exited (code ${String(code)}) before it was done`)
-      end(describeFailure(options.target, entry, 'worker-error', error, input), false)
+      died(new Error(`the worker exited (code ${String(code)}) before it was done`), false)
     })
   })
 }
