@@ -10,6 +10,7 @@ import { isInitguardError, UsageError, type ErrorCategory } from '@initguard/cor
 
 /** What one run does: fuzz `targets` within `seconds`, or replay one saved input. */
 export interface FuzzRunOptions {
+  /** The whole run's budget; with `replay`, the limit on the target's setup. */
   readonly seconds: number
   readonly targets: readonly string[]
   /** Undefined: a random seed. */
@@ -29,8 +30,8 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   replay: { type: 'string' },
 } as const
-/** What `--replay` reads besides the file: the per-input limit. */
-const REPLAY_OPTIONS: readonly string[] = ['replay', 'timeout-ms']
+/** What `--replay` reads besides the file: the per-input limit and the limit on setup. */
+const REPLAY_OPTIONS: readonly string[] = ['replay', 'timeout-ms', 'seconds']
 
 /** A positive decimal number, written plainly (no sign, exponent, hex or blank). */
 function positiveNumber(text: string, what: string, max: number): number {
@@ -96,7 +97,9 @@ export function parseFuzzOptions(
       throw new UsageError(
         'ERR_FUZZ_OPTION',
         `${unused.map((name) => `--${name}`).join(', ')} does not apply to --replay`,
-        { hint: 'with --replay give only --timeout-ms (the crash file names the target)' },
+        {
+          hint: 'with --replay give only --timeout-ms and --seconds (the crash file names the target)',
+        },
       )
   }
   for (const name of values.target ?? []) {

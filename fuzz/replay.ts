@@ -4,14 +4,16 @@
  * it still fails. It runs in a worker thread bounded by the per-input limit the way a run bounds an
  * input: slower than the limit is `slow`, a promise not settled within it is `hang`, and no return
  * within the limit plus the watchdog's slack is `hang` too (the worker is stopped, so a synchronous
- * endless loop is stopped). A target or entry point that does not exist is
- * refused, naming those that do.
+ * endless loop is stopped). The target's setup is bounded too (`--seconds`, `FUZZ_SECONDS`, default
+ * 60 s), and a setup that fails or overruns is refused as such, never reported as the input's
+ * outcome. A target or entry point that does not exist is refused, naming those that do.
  *
  * @module
  */
 import { Worker } from 'node:worker_threads'
 import {
   asObject,
+  InternalError,
   MalformedInputError,
   parseJson,
   stringField,
@@ -55,7 +57,7 @@ export type ReplayMessage =
       readonly error: string | undefined
     }
 
-/** Where the targets are, and the per-input limit. */
+/** Where the targets are, the per-input limit and the limit on the target's setup. */
 export interface ReplayOptions {
   /** The target names there are. */
   readonly targets: readonly string[]
@@ -63,6 +65,8 @@ export interface ReplayOptions {
   readonly targetsModule?: (name: string) => string
   readonly context: FuzzContext
   readonly timeoutMs: number
+  /** How long loading and preparing the target may take (`--seconds`, `FUZZ_SECONDS`). */
+  readonly setupSeconds: number
 }
 
 const KINDS: readonly FailureKind[] = [
@@ -110,7 +114,17 @@ export async function replayCrash(file: string, options: ReplayOptions): Promise
     options.targetsModule?.(target) ?? new URL(`./targets/${target}.ts`, import.meta.url).href
   const { context, timeoutMs } = options
   const job: ReplayInput = { targetsModule, target, entry, input, context, timeoutMs }
-  const ran = await runInWorker(job)
+  const ran = await runInWorker(job, options.setupSeconds * 1000)
+  if ('setupFailure' in ran)
+    throw new InternalError(
+      'ERR_FUZZ_SETUP',
+      `the setup of fuzz target ${target} failed, so ${file} was not run: ${ran.setupFailure}`,
+      {
+        hint: ran.setupFailure.startsWith('not done')
+          ? 'raise --seconds (or FUZZ_SECONDS), which bounds the setup with --replay'
+          : 'the target itself is broken: run `npm run fuzz -- --target ' + target + '` to see it',
+      },
+    )
   if ('entries' in ran)
     throw new UsageError(
       'ERR_FUZZ_ENTRY',
@@ -120,13 +134,18 @@ export async function replayCrash(file: string, options: ReplayOptions): Promise
   return { target, entry, expected: kind as FailureKind | undefined, ...ran }
 }
 
-type Ran = Pick<ReplayOutcome, 'result' | 'error'> | { readonly entries: readonly string[] }
+type Ran =
+  | Pick<ReplayOutcome, 'result' | 'error'>
+  | { readonly entries: readonly string[] }
+  | { readonly setupFailure: string }
 
 /**
  * Run `job` in a worker. As in a run, a promise still pending at the limit is a hang (the worker
  * says so), and a worker silent for the limit plus the watchdog's slack is stopped as a hang.
+ * Before the worker says it is ready, a failure or `setupMs` passing is the setup's failure, not
+ * the input's: the worker is stopped and nothing is said about the input.
  */
-function runInWorker(job: ReplayInput): Promise<Ran> {
+function runInWorker(job: ReplayInput, setupMs: number): Promise<Ran> {
   const { timeoutMs } = job
   const grace = timeoutMs + WATCHDOG_SLACK_MS
   const worker = new Worker(workerBootstrap(new URL('./replay-worker.ts', import.meta.url).href), {
@@ -134,8 +153,11 @@ function runInWorker(job: ReplayInput): Promise<Ran> {
     workerData: job,
   })
   return new Promise<Ran>((resolve) => {
-    let timer: NodeJS.Timeout | undefined
+    let ready = false
     let done = false
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      finish({ setupFailure: `not done within ${String(setupMs / 1000)} s` })
+    }, setupMs)
     const finish = (ran: Ran): void => {
       if (done) return
       done = true
@@ -145,11 +167,13 @@ function runInWorker(job: ReplayInput): Promise<Ran> {
       void worker.terminate()
     }
     worker.on('message', (message: ReplayMessage) => {
-      if (message.kind === 'ready')
+      if (message.kind === 'ready') {
+        ready = true
+        clearTimeout(timer)
         timer = setTimeout(() => {
           finish({ result: 'hang', error: `no return within ${String(grace)} ms` })
         }, grace)
-      else if (message.kind === 'no-entry') finish({ entries: message.entries })
+      } else if (message.kind === 'no-entry') finish({ entries: message.entries })
       else if (
         message.millis > timeoutMs &&
         (message.result === 'none' || message.result === 'typed')
@@ -162,10 +186,12 @@ function runInWorker(job: ReplayInput): Promise<Ran> {
     })
     // An exception thrown outside the awaited entry point, as a run records it.
     worker.on('error', (error) => {
-      finish({ result: 'worker-error', error: error.stack ?? String(error) })
+      const text = error.stack ?? String(error)
+      finish(ready ? { result: 'worker-error', error: text } : { setupFailure: text })
     })
     worker.on('exit', (code) => {
-      finish({ result: 'worker-error', error: `the worker exited (code ${String(code)})` })
+      const text = `the worker exited (code ${String(code)})`
+      finish(ready ? { result: 'worker-error', error: text } : { setupFailure: text })
     })
   })
 }

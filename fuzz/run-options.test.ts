@@ -60,7 +60,6 @@ describe('parseFuzzOptions', () => {
         text: expect.stringContaining('is given more than once') as unknown,
       })
     for (const [extra, named] of [
-      [['--seconds', '5'], '--seconds'],
       [['--seed', '3'], '--seed'],
       [['--target', 'alpha'], '--target'],
     ] as const)
@@ -70,7 +69,14 @@ describe('parseFuzzOptions', () => {
     expect(parseFuzzOptions(['--replay', 'x.bin', '--timeout-ms', '50'], {}, NAMES)).toMatchObject({
       replay: 'x.bin',
       timeoutMs: 50,
+      seconds: 60,
     })
+    // With --replay the seconds bound the target's setup, so neither spelling is ignored.
+    expect(parseFuzzOptions(['--replay', 'x.bin', '--seconds', '5'], {}, NAMES).seconds).toBe(5)
+    expect(parseFuzzOptions(['--replay', 'x.bin'], { FUZZ_SECONDS: '7' }, NAMES).seconds).toBe(7)
+    expect(
+      refusal(() => parseFuzzOptions(['--replay', 'x.bin'], { FUZZ_SECONDS: 'x' }, NAMES)).exit,
+    ).toBe(2)
     expect(parseFuzzOptions(['--target', 'alpha', '--target', 'beta'], {}, NAMES).targets).toEqual(
       NAMES,
     )
@@ -121,19 +127,20 @@ describe('replayCrash', () => {
     await writeFile(join(dir, `${name}.bin`), Uint8Array.of(1))
     return join(dir, `${name}.bin`)
   }
-  const replay = (file: string): ReturnType<typeof replayCrash> =>
+  const replay = (file: string, setupSeconds = 30): ReturnType<typeof replayCrash> =>
     replayCrash(file, {
-      targets: ['alpha'],
+      targets: ['alpha', 'slow-setup', 'setup-throw'],
       targetsModule: () => new URL('./supervisor-test-targets.ts', import.meta.url).href,
       context: { scratch: dir, simulatorDir: dir },
       timeoutMs: 200,
+      setupSeconds,
     })
 
   it('refuses a target or entry point that does not exist, naming those that do', async () => {
     const noTarget = replay(await crash('a', { target: 'gamma', entry: 'untyped' }))
     await expect(noTarget).rejects.toMatchObject({
       code: 'ERR_FUZZ_TARGET',
-      hint: 'targets: alpha',
+      hint: 'targets: alpha, slow-setup, setup-throw',
     })
     const noEntry = replay(await crash('b', { target: 'alpha', entry: 'nope' }))
     await expect(noEntry).rejects.toMatchObject({
@@ -169,6 +176,45 @@ describe('replayCrash', () => {
     await expect(
       replay(await crash('odd', { target: 'alpha', entry: 'quiet', kind: 'fine' })),
     ).rejects.toMatchObject({ code: 'ERR_FUZZ_CRASH_FILE' })
+  })
+})
+
+describe('replayCrash: the setup', () => {
+  it('bounds the setup, and a setup that overruns or fails says nothing about the input', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'initguard-fuzz-replay-setup-'))
+    try {
+      const crash = async (target: string): Promise<string> => {
+        await writeFile(join(dir, `${target}.json`), JSON.stringify({ target, entry: 'run' }))
+        await writeFile(join(dir, `${target}.bin`), Uint8Array.of(7))
+        return join(dir, `${target}.bin`)
+      }
+      const replay = async (target: string, setupSeconds: number): Promise<unknown> =>
+        replayCrash(await crash(target), {
+          targets: ['slow-setup', 'setup-throw'],
+          targetsModule: () => new URL('./supervisor-test-targets.ts', import.meta.url).href,
+          context: { scratch: dir, simulatorDir: dir },
+          timeoutMs: 200,
+          setupSeconds,
+        }).then(
+          (outcome) => outcome,
+          (error: unknown) => error,
+        )
+      // The setup takes 1.2 s; the message says the limit stopped it, not the setup finishing.
+      const overran = await replay('slow-setup', 0.3)
+      expect(overran).toMatchObject({
+        code: 'ERR_FUZZ_SETUP',
+        message: expect.stringContaining('not done within 0.3 s') as unknown,
+        hint: expect.stringContaining('raise --seconds') as unknown,
+      })
+      expect(exitCodeOf(overran)).toBe(1)
+      expect(await replay('slow-setup', 5)).toMatchObject({ target: 'slow-setup', result: 'none' })
+      expect(await replay('setup-throw', 5)).toMatchObject({
+        code: 'ERR_FUZZ_SETUP',
+        message: expect.stringContaining('setup went wrong') as unknown,
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -7,8 +7,8 @@
  * ends within the budget plus that grace. Writes
  * `fuzz/results.json` and each distinct failure's input to `fuzz/crashes/` (both git-ignored),
  * prints a summary, and exits 1 when anything failed. `--replay FILE` runs one saved input again
- * in a worker thread within the per-input limit, prints what it throws (or that it is slow or a
- * hang), and exits 1 when it still fails. A malformed option, a
+ * in a worker thread within the per-input limit (its target's setup within `--seconds`), prints
+ * what it throws (or that it is slow or a hang), and exits 1 when it still fails. A malformed option, a
  * one-value option given twice, or one `--replay` does not use is refused with exit 2.
  *
  * Options: --seconds N, --target NAME, --seed N, --timeout-ms N (per input, default 2000).
@@ -40,7 +40,7 @@ function refusal(error: unknown): number {
 
 async function replay(
   file: string,
-  timeoutMs: number,
+  options: FuzzRunOptions,
   simulatorDir: string,
   scratch: string,
 ): Promise<number> {
@@ -48,7 +48,8 @@ async function replay(
   const outcome = await replayCrash(file, {
     targets,
     context: { scratch, simulatorDir },
-    timeoutMs,
+    timeoutMs: options.timeoutMs,
+    setupSeconds: options.seconds,
   })
   const { line, exitCode } = replayVerdict(outcome)
   console.log(line)
@@ -127,9 +128,7 @@ try {
   process.exitCode =
     options.replay === undefined
       ? await fuzz(options, simulator.dir, root)
-      : await replay(options.replay, options.timeoutMs, simulator.dir, join(root, 'replay')).catch(
-          refusal,
-        )
+      : await replay(options.replay, options, simulator.dir, join(root, 'replay')).catch(refusal)
 } finally {
   await rm(root, { recursive: true, force: true })
 }
