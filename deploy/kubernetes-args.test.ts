@@ -54,6 +54,16 @@ function expandedArgs(container: Json): string[] {
 const args = expandedArgs(kbs)
 const parsed = parseCommandArgs('initguard kbs', kbsServeCommand, args)
 
+/** The configuration the container's arguments and the ConfigMap's kbs.toml resolve to. */
+function configMapConfig(): ReturnType<typeof resolveKbsServerConfig> {
+  const configMap = theOne(kustomized, 'ConfigMap').object
+  const toml = text(object(configMap['data'], 'data')['kbs.toml'], 'kbs.toml')
+  return resolveKbsServerConfig(kbsServeFlags(parsed, env), {
+    document: parseToml(toml),
+    path: text(parsed.values['config'], '--config'),
+  })
+}
+
 describe('the KBS container’s arguments', () => {
   it('parse with the real `kbs serve` options, and resolve with the ConfigMap’s kbs.toml', () => {
     expect(parsed.positionals).toEqual([])
@@ -82,12 +92,7 @@ describe('the KBS container’s arguments', () => {
   })
 
   it('bound the collateral cache well inside the data volume', () => {
-    const configMap = theOne(kustomized, 'ConfigMap').object
-    const toml = text(object(configMap['data'], 'data')['kbs.toml'], 'kbs.toml')
-    const config = resolveKbsServerConfig(kbsServeFlags(parsed, env), {
-      document: parseToml(toml),
-      path: text(parsed.values['config'], '--config'),
-    })
+    const config = configMapConfig()
     const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
     const dataMount = mounts.find((m) => m['mountPath'] === config.dataDir) ?? {}
     const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
@@ -96,6 +101,19 @@ describe('the KBS container’s arguments', () => {
     const volumeBytes = Number(sizeLimit?.[1]) * 1024 * 1024
     // Two vendors' caches (kds, pcs) at their bound, and room for as much again in flight.
     expect(2 * 2 * config.collateralCache.maxBytes).toBeLessThanOrEqual(volumeBytes)
+  })
+
+  it('bound the collateral downloads, as the ConfigMap states them', () => {
+    const config = configMapConfig()
+    expect(config.collateralDownloads).toEqual({
+      maxConcurrent: 4,
+      maxQueued: 64,
+      notFoundTtlMs: 10 * 60_000,
+    })
+    // Every admitted download holds a guest's /attest open: together they stay far below the
+    // connections a replica takes, so a flood of invented chips cannot starve other clients.
+    const held = config.collateralDownloads.maxConcurrent + config.collateralDownloads.maxQueued
+    expect(2 * held).toBeLessThan(config.connections.max / 10)
   })
 
   it('name only files that a volume puts there', () => {

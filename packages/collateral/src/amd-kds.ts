@@ -20,12 +20,8 @@
  */
 import { join } from 'node:path'
 import { UnavailableError, bytesToHex } from '@initguard/core'
-import {
-  CachedDownloader,
-  readIfExists,
-  type DownloadOptions,
-  type DownloadRequest,
-} from './cached-download.ts'
+import { CachedDownloader, type DownloadOptions, type DownloadRequest } from './cached-download.ts'
+import { readIfExists } from './read-if-exists.ts'
 
 /** The default KDS base URL. */
 export const AMD_KDS_URL = 'https://kdsintf.amd.com'

@@ -5,41 +5,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories, rejected } from '@initguard/testkit'
 import { CachedDownloader } from './cached-download.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
+import { startHoldingServer, type HoldingServer } from './loopback-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {
   scratch.removeAll()
 })
 
-/** Requests the server got, by path; each answer waits until `release` is called. */
-const requests = new Map<string, number>()
-let release: () => void = () => undefined
-let released = Promise.resolve()
-let server: LoopbackServer
-
+let server: HoldingServer
 beforeAll(async () => {
-  server = await startLoopbackServer((req, res) => {
-    const path = req.url ?? ''
-    requests.set(path, (requests.get(path) ?? 0) + 1)
-    void released.then(() => {
-      if (path.startsWith('/missing')) res.writeHead(404)
-      res.end(`body of ${path}`)
-    })
-  })
+  server = await startHoldingServer()
 })
-
 afterAll(async () => {
   await server.close()
 })
-
-/** Hold every answer until the returned function is called. */
-function holdAnswers(): () => void {
-  released = new Promise((resolve) => {
-    release = resolve
-  })
-  return release
-}
 
 const request = (path: string, cacheKey = path) => ({
   url: `${server.baseUrl}${path}`,
@@ -50,39 +29,37 @@ const request = (path: string, cacheKey = path) => ({
 describe('CachedDownloader, concurrent requests', () => {
   for (const withCache of [true, false]) {
     it(`share one download per entry ${withCache ? 'with' : 'without'} a disk cache`, async () => {
-      requests.clear()
+      server.reset()
       const downloader = new CachedDownloader('AMD KDS', 'KDS', {
         ...(withCache ? { cacheDir: scratch.make('initguard-shared-') } : {}),
         attempts: 1,
       })
-      const letGo = holdAnswers()
+      const letGo = server.hold()
       const same = Array.from({ length: 10 }, () => downloader.get(request('/vcek/a')))
       const other = downloader.get(request('/vcek/b'))
       // Let the requests reach the server before it answers.
-      while ((requests.get('/vcek/a') ?? 0) + (requests.get('/vcek/b') ?? 0) < 2)
-        await new Promise((resolve) => setTimeout(resolve, 5))
+      await server.arrivals(2)
       letGo()
       const bodies = (await Promise.all(same)).map((d) => new TextDecoder().decode(d.body))
       expect(bodies).toEqual(Array.from({ length: 10 }, () => 'body of /vcek/a'))
       expect(new TextDecoder().decode((await other).body)).toBe('body of /vcek/b')
-      expect(Object.fromEntries(requests)).toEqual({ '/vcek/a': 1, '/vcek/b': 1 })
+      expect([server.count('/vcek/a'), server.count('/vcek/b')]).toEqual([1, 1])
       // Done, it is no longer shared: without a cache, the next request downloads again.
       await downloader.get(request('/vcek/a'))
-      expect(requests.get('/vcek/a')).toBe(withCache ? 1 : 2)
+      expect(server.count('/vcek/a')).toBe(withCache ? 1 : 2)
     })
   }
 
   it('shares a failure with every caller waiting, and the next call tries again', async () => {
-    requests.clear()
+    server.reset()
     const downloader = new CachedDownloader('AMD KDS', 'KDS', { attempts: 1 })
-    const letGo = holdAnswers()
-    const waiting = Array.from({ length: 5 }, () => rejected(downloader.get(request('/missing'))))
-    while ((requests.get('/missing') ?? 0) < 1)
-      await new Promise((resolve) => setTimeout(resolve, 5))
+    const letGo = server.hold()
+    const waiting = Array.from({ length: 5 }, () => rejected(downloader.get(request('/failing'))))
+    await server.arrivals(1)
     letGo()
-    for (const error of await Promise.all(waiting)) expect(error.code).toBe('ERR_KDS_NOT_FOUND')
-    expect(requests.get('/missing')).toBe(1)
-    expect((await rejected(downloader.get(request('/missing')))).code).toBe('ERR_KDS_NOT_FOUND')
-    expect(requests.get('/missing')).toBe(2)
+    for (const error of await Promise.all(waiting)) expect(error.code).toBe('ERR_KDS_UNAVAILABLE')
+    expect(server.count('/failing')).toBe(1)
+    expect((await rejected(downloader.get(request('/failing')))).code).toBe('ERR_KDS_UNAVAILABLE')
+    expect(server.count('/failing')).toBe(2)
   })
 })

@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rejected, ScratchDirectories } from '@initguard/testkit'
-import { CachedDownloader, readIfExists } from './cached-download.ts'
+import { CachedDownloader } from './cached-download.ts'
+import { readIfExists } from './read-if-exists.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()

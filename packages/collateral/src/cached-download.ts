@@ -6,16 +6,22 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { LocalIoError, UnavailableError } from '@initguard/core'
+import { UnavailableError, isInitguardError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
 import { cacheError, checkCacheBound, readCached, type CacheBound } from './cache-directory.ts'
 import { CacheDirectoryIndex } from './cache-index.ts'
+import { DownloadAdmission, busyError } from './download-admission.ts'
+import { checkDownloadLimits, type DownloadLimits } from './download-limits.ts'
+import { NotFoundMemory } from './not-found-memory.ts'
 
-/** Network and cache settings shared by the collateral clients. */
-export interface DownloadOptions {
+/**
+ * Network and cache settings shared by the collateral clients, with the bounds on downloads
+ * ({@link DownloadLimits}: how many at once, how many waiting, how long a 404 is remembered).
+ */
+export interface DownloadOptions extends DownloadLimits {
   /** Directory for downloaded collateral; none means no on-disk cache. */
   readonly cacheDir?: string
   /** How much each service's part of `cacheDir` keeps (least recently used evicted); defaults in {@link CacheBound}. */
@@ -32,6 +38,8 @@ export interface DownloadOptions {
   readonly fetch?: typeof fetch
   /** How to wait between attempts; default a timer. */
   readonly sleep?: (ms: number) => Promise<void>
+  /** The time now, for cache ages and remembered 404s; default the system clock. */
+  readonly clock?: () => Date
 }
 
 /** A downloaded body and the response headers a caller asked to keep. */
@@ -74,14 +82,23 @@ export class CachedDownloader {
    * ask AMD KDS for the same VCEK once per guest, and KDS throttles hard.
    */
   readonly #inFlight = new Map<string, Promise<Downloaded>>()
+  /** The network slots: downloads at once and waiting (cache hits and joins take none). */
+  readonly #admission: DownloadAdmission
+  /** HTTP 404s remembered by entry name, so an invented name is not asked for again and again. */
+  readonly #notFound: NotFoundMemory
+  readonly #clock: () => Date
 
   /**
    * @param service - the service's name for messages ("AMD KDS", "Intel PCS").
    * @param area - the error-code area: `KDS` gives `ERR_KDS_UNAVAILABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`.
-   * @throws {@link UsageError} `ERR_CACHE_BOUND` for a malformed `options.cacheBound`.
+   * @throws {@link UsageError} `ERR_CACHE_BOUND` for a malformed `options.cacheBound`;
+   *   `ERR_DOWNLOAD_LIMITS` for a malformed `maxConcurrentDownloads`, `maxQueuedDownloads` or
+   *   `notFoundTtlMs`.
    */
   constructor(service: string, area: string, options: DownloadOptions) {
     const bound = checkCacheBound(options.cacheBound)
+    const limits = checkDownloadLimits(options)
+    const timeoutMs = options.timeoutMs ?? 10_000
     const directory =
       options.cacheDir === undefined ? undefined : join(options.cacheDir, area.toLowerCase())
     this.#cache =
@@ -91,8 +108,14 @@ export class CachedDownloader {
     this.#service = service
     this.#area = area
     this.#options = options
+    this.#clock = options.clock ?? ((): Date => new Date())
+    this.#notFound = new NotFoundMemory(limits.notFoundTtlMs)
+    // A waiter gives up after one attempt's timeout: by then the guest's request has waited as
+    // long as a whole attempt would, and a retry later is better than a request held open.
+    const bounds = { ...limits, maxWaitMs: timeoutMs }
+    this.#admission = new DownloadAdmission(bounds, (why) => busyError(service, area, why, bounds))
     this.#client = new HttpClient({
-      timeoutMs: options.timeoutMs ?? 10_000,
+      timeoutMs,
       attempts: options.attempts ?? 4,
       backoffMs: options.backoffMs ?? 1000,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
@@ -108,9 +131,12 @@ export class CachedDownloader {
   /**
    * The content at `request.url`: from the cache when present and fresh (always when offline),
    * else downloaded and cached (then the least recently used entries beyond the bound are evicted).
-   * Concurrent calls for one entry share one download (and its failure).
+   * Concurrent calls for one entry share one download (and its failure). A download takes one of
+   * the network slots, or waits for one in turn; an HTTP 404 is remembered for `notFoundTtlMs`,
+   * and the same entry asked again meanwhile fails at once without a request.
    *
-   * @throws {@link UnavailableError} `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
+   * @throws {@link UnavailableError} `ERR_<area>_BUSY` (every slot taken and the queue full, or
+   *   no slot within `timeoutMs`), `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
    *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
    *   {@link MalformedInputError} `ERR_<area>_TOO_LARGE` (over {@link MAX_COLLATERAL_SIZE}).
    */
@@ -118,7 +144,7 @@ export class CachedDownloader {
     const cache = this.#cache
     const name = createHash('sha256').update(request.cacheKey).digest('hex')
     const file = cache === undefined ? undefined : join(cache.directory, name)
-    const now = new Date()
+    const now = this.#clock()
     const cached = file === undefined ? undefined : await readCached(file, now)
     if (
       cached !== undefined &&
@@ -137,6 +163,8 @@ export class CachedDownloader {
         },
       )
     }
+    const remembered = this.#notFound.recall(name, now)
+    if (remembered !== undefined) throw remembered
     const underWay = this.#inFlight.get(name)
     if (underWay !== undefined) return underWay
     const download = this.#downloadAndStore(request, name, file).finally(() => {
@@ -153,7 +181,14 @@ export class CachedDownloader {
     file: string | undefined,
   ): Promise<Downloaded> {
     const cache = this.#cache
-    const downloaded = await this.#fetchWithRetries(request)
+    let downloaded: Downloaded
+    try {
+      downloaded = await this.#admission.run(() => this.#fetchWithRetries(request))
+    } catch (error) {
+      if (isInitguardError(error) && error.code === `ERR_${this.#area}_NOT_FOUND`)
+        this.#notFound.remember(name, error, this.#clock())
+      throw error
+    }
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
       try {
@@ -169,7 +204,7 @@ export class CachedDownloader {
         what: `cached ${request.what}`,
       })
       index.written(name)
-      await index.enforce(new Date())
+      await index.enforce(this.#clock())
     }
     return downloaded
   }
@@ -211,25 +246,6 @@ export class CachedDownloader {
         }
         return { body: await response.bytes({ maxBytes: MAX_COLLATERAL_SIZE }), headers }
       },
-    )
-  }
-}
-
-/**
- * Read a file, or `undefined` when it does not exist.
- *
- * @throws {@link LocalIoError} `ERR_FILE_READ` when it exists but cannot be read (a directory, no
- *   permission).
- */
-export async function readIfExists(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return new Uint8Array(await readFile(path))
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined
-    throw new LocalIoError(
-      'ERR_FILE_READ',
-      `cannot read ${JSON.stringify(path)}: ${(error as { code?: unknown }).code === 'EISDIR' ? 'it is a directory' : String((error as { code?: unknown }).code ?? error)}`,
-      { cause: error, details: { path } },
     )
   }
 }

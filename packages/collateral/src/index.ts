@@ -21,11 +21,18 @@ export {
 } from './cache-directory.ts'
 export {
   CachedDownloader,
-  readIfExists,
   type DownloadOptions,
   type Downloaded,
   type DownloadRequest,
 } from './cached-download.ts'
+export {
+  DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+  DEFAULT_MAX_QUEUED_DOWNLOADS,
+  DEFAULT_NOT_FOUND_TTL_MS,
+  checkDownloadLimits,
+  type CheckedDownloadLimits,
+  type DownloadLimits,
+} from './download-limits.ts'
 export {
   INTEL_PCS_URL,
   INTEL_ROOT_CA_CRL_URL,
@@ -34,3 +41,4 @@ export {
   type IntelPcsOptions,
   type RawDcapCollateral,
 } from './intel-pcs.ts'
+export { readIfExists } from './read-if-exists.ts'

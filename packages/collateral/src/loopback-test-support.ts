@@ -28,3 +28,70 @@ export async function startLoopbackServer(handler: RequestListener): Promise<Loo
     },
   }
 }
+
+/** A loopback server whose answers wait until released, and what it saw. */
+export interface HoldingServer extends LoopbackServer {
+  /** Requests by path, in the order they arrived. */
+  readonly arrived: string[]
+  /** Requests answered or not, by path. */
+  count(path: string): number
+  /** The most requests open at once since the last {@link HoldingServer.reset}. */
+  readonly mostOpen: number
+  /** Hold every answer from now until the returned function is called. */
+  hold(): () => void
+  /** Forget what was seen (not the hold). */
+  reset(): void
+  /** Wait until `total` requests have arrived. */
+  arrivals(total: number): Promise<void>
+}
+
+/**
+ * Start a server standing in for KDS that answers a path starting with `/missing` 404, one
+ * starting with `/failing` 503, and any other `body of <path>`, each once the hold is released.
+ */
+export async function startHoldingServer(): Promise<HoldingServer> {
+  const arrived: string[] = []
+  let open = 0
+  let mostOpen = 0
+  let released = Promise.resolve()
+  const server = await startLoopbackServer((req, res) => {
+    const path = req.url ?? ''
+    arrived.push(path)
+    mostOpen = Math.max(mostOpen, ++open)
+    // Counted closed once its answer is flushed, before the client can read it and send the next.
+    let closed = false
+    const close = (): void => {
+      if (!closed) open--
+      closed = true
+    }
+    res.on('finish', close)
+    res.on('close', close)
+    void released.then(() => {
+      if (path.startsWith('/missing')) res.writeHead(404)
+      if (path.startsWith('/failing')) res.writeHead(503)
+      res.end(`body of ${path}`)
+    })
+  })
+  return {
+    ...server,
+    arrived,
+    count: (path) => arrived.filter((p) => p === path).length,
+    get mostOpen() {
+      return mostOpen
+    },
+    hold: () => {
+      let release: () => void = () => undefined
+      released = new Promise((resolve) => {
+        release = resolve
+      })
+      return release
+    },
+    reset: () => {
+      arrived.length = 0
+      mostOpen = open
+    },
+    arrivals: async (total) => {
+      while (arrived.length < total) await new Promise((resolve) => setTimeout(resolve, 5))
+    },
+  }
+}

@@ -92,3 +92,67 @@ export function parseIntegerInRange(
     throw configValueError(where, String(value), `a whole number from ${min} to ${max}`)
   return value
 }
+
+/** A configuration value as a message shows it: text as is, anything else as JSON. */
+export function shownValue(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined ? 'nothing' : JSON.stringify(value)
+}
+
+/**
+ * A non-empty string without NUL, or `undefined` when not given.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE` for anything else.
+ */
+export function optionalText(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '' || value.includes('\0'))
+    throw configValueError(where, shownValue(value), 'a non-empty string')
+  return value
+}
+
+/**
+ * A value with a unit (a duration, a size) read by `parse`, or `fallback` when not given.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function withUnit<T>(
+  value: unknown,
+  where: string,
+  parse: (text: string, where: string) => T,
+  fallback: T,
+): T {
+  const given = optionalText(value, where)
+  return given === undefined ? fallback : parse(given, where)
+}
+
+/**
+ * An integer from `min` to `max`, or `fallback` when not given.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function integerOr(
+  value: unknown,
+  min: number,
+  max: number,
+  where: string,
+  fallback: number,
+): number {
+  return value === undefined ? fallback : parseIntegerInRange(value, min, max, where)
+}
+
+/**
+ * `0ms`/`0s`/`0m`/`0h` as 0 (stated as none), else a duration up to `maxMs`.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`, the message saying `expected`.
+ */
+export function durationOrZero(
+  text: string,
+  where: string,
+  maxMs: number,
+  expected: string,
+): number {
+  if (/^0(ms|s|m|h)$/.test(text)) return 0
+  const ms = parseDuration(text, where)
+  if (ms > maxMs) throw configValueError(where, text, expected)
+  return ms
+}

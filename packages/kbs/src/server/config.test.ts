@@ -219,30 +219,3 @@ describe('the limits on hostile clients', () => {
     )
   })
 })
-
-describe('the collateral cache bound', () => {
-  const cache = (values: unknown): ReturnType<typeof resolveKbsServerConfig> =>
-    resolveKbsServerConfig(flags, { document: { 'collateral-cache': values }, path: '/x/kbs.toml' })
-
-  it('reads max-entries and max-size, with the collateral package defaults', () => {
-    expect(KBS_CONFIG_DEFAULTS.collateralCache).toEqual({
-      maxEntries: 4096,
-      maxBytes: 32 * 1024 * 1024,
-    })
-    expect(cache({ 'max-entries': 100, 'max-size': '8MiB' }).collateralCache).toEqual({
-      maxEntries: 100,
-      maxBytes: 8 * 1024 * 1024,
-    })
-    expect(cache({ 'max-entries': 7 }).collateralCache.maxBytes).toBe(32 * 1024 * 1024)
-  })
-
-  it('refuses a value that is no bound, naming the key', () => {
-    const bad = (values: unknown): string => thrown(() => cache(values)).message
-    for (const entries of [0, -1, 1.5, '4096', 1_000_001])
-      expect(bad({ 'max-entries': entries })).toMatch(/^collateral-cache.max-entries /)
-    for (const size of ['0B', '32', 33554432, '', 'unbounded'])
-      expect(bad({ 'max-size': size })).toMatch(/^collateral-cache.max-size /)
-    expect(bad({ 'max-files': 10 })).toMatch(/collateral-cache: unknown key "max-files"/)
-    expect(bad('small')).toMatch(/collateral-cache "small": expected a table/)
-  })
-})

@@ -20,6 +20,8 @@
  * [tokens]          # lifetime = "5m"
  * [workloads]       # cache-max-age = "2s"   (how stale another replica's change may be here; "0s": none)
  * [collateral-cache] # max-entries = 4096, max-size = "32MiB"   (each of DATA-DIR/collateral-cache/{kds,pcs})
+ * [collateral-downloads] # max-concurrent = 4, max-queued = 64, not-found-ttl = "10m"
+ *                   # (per vendor, KDS and PCS, per process; see config-collateral.ts)
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
  * [log]             # level = "info"
@@ -33,13 +35,23 @@ import { dirname, resolve } from 'node:path'
 import { UsageError, isJsonObject } from '@initguard/core'
 import {
   configValueError,
+  durationOrZero,
+  integerOr,
+  optionalText as text,
   parseDuration,
   parseIntegerInRange,
   parseListen,
   parseSize,
+  shownValue as shown,
+  withUnit,
   type ListenAddress,
 } from './config-values.ts'
-import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_ENTRIES } from '@initguard/collateral'
+import {
+  COLLATERAL_CONFIG_DEFAULTS,
+  COLLATERAL_SECTION_KEYS,
+  resolveCollateralSettings,
+  type KbsCollateralSettings,
+} from './config-collateral.ts'
 import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import {
   KBS_DATABASE_ENV,
@@ -62,7 +74,7 @@ export type KbsLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace
 const LOG_LEVELS: readonly KbsLogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
 /** The whole, validated server configuration (times in ms, sizes in bytes). */
-export interface KbsServerConfig {
+export interface KbsServerConfig extends KbsCollateralSettings {
   readonly dataDir: string
   readonly listen: ListenAddress
   readonly tls: KbsTlsSetting
@@ -81,12 +93,6 @@ export interface KbsServerConfig {
    * changes at once.
    */
   readonly workloadCacheMs: number
-  /**
-   * What each vendor's part of `DATA-DIR/collateral-cache` (`kds`, `pcs`) keeps at most, the least
-   * recently used evicted beyond it: evidence not yet verified names what is fetched, so an
-   * unbounded cache would fill the data volume.
-   */
-  readonly collateralCache: { readonly maxEntries: number; readonly maxBytes: number }
   readonly bodyLimitBytes: number
   /** The deepest nesting of objects and arrays a JSON body may have. */
   readonly jsonMaxDepth: number
@@ -141,7 +147,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
   workloadCacheMs: DEFAULT_WORKLOAD_CACHE_MS,
-  collateralCache: { maxEntries: DEFAULT_CACHE_MAX_ENTRIES, maxBytes: DEFAULT_CACHE_MAX_BYTES },
+  ...COLLATERAL_CONFIG_DEFAULTS,
   bodyLimitBytes: 2 * MIB,
   jsonMaxDepth: 64,
   maxHeaderBytes: 16 * 1024,
@@ -153,10 +159,6 @@ export const KBS_CONFIG_DEFAULTS: Omit<
 }
 
 type Section = Readonly<Record<string, unknown>>
-
-function shown(value: unknown): string {
-  return typeof value === 'string' ? value : value === undefined ? 'nothing' : JSON.stringify(value)
-}
 
 const TOP_KEYS = [
   'data-dir',
@@ -174,6 +176,7 @@ const TOP_KEYS = [
   'tokens',
   'workloads',
   'collateral-cache',
+  'collateral-downloads',
   'rate-limit',
   'under-pressure',
   'log',
@@ -194,7 +197,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   sessions: ['nonce-ttl'],
   tokens: ['lifetime'],
   workloads: ['cache-max-age'],
-  'collateral-cache': ['max-entries', 'max-size'],
+  ...COLLATERAL_SECTION_KEYS,
   'rate-limit': ['max', 'window'],
   'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
   log: ['level'],
@@ -212,37 +215,17 @@ function checkKeys(object: Section, allowed: readonly string[], where: string): 
   }
 }
 
+/** A staleness bound: `0s` (none) or a duration up to 60 s. */
+function cacheMaxAge(text: string, where: string): number {
+  return durationOrZero(text, where, 60_000, 'a duration from 0s to 60s (e.g. 2s)')
+}
+
 function section(document: Section, name: string): Section {
   const value = document[name]
   if (value === undefined) return {}
   if (!isJsonObject(value)) throw configValueError(name, shown(value), 'a table (object)')
   checkKeys(value, SECTION_KEYS[name] ?? [], name)
   return value
-}
-
-function text(value: unknown, where: string): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '' || value.includes('\0'))
-    throw configValueError(where, shown(value), 'a non-empty string')
-  return value
-}
-
-/** A staleness bound: `0s` (none) or a duration up to 60 s. */
-function cacheMaxAge(text: string, where: string): number {
-  if (/^0(ms|s|m|h)$/.test(text)) return 0
-  const ms = parseDuration(text, where)
-  if (ms > 60_000) throw configValueError(where, text, 'a duration from 0s to 60s (e.g. 2s)')
-  return ms
-}
-
-function withUnit<T>(
-  value: unknown,
-  where: string,
-  parse: (text: string, where: string) => T,
-  fallback: T,
-): T {
-  const given = text(value, where)
-  return given === undefined ? fallback : parse(given, where)
 }
 
 function pathList(value: unknown, where: string): string[] | undefined {
@@ -340,7 +323,10 @@ export function resolveKbsServerConfig(
       cacheMaxAge,
       d.workloadCacheMs,
     ),
-    collateralCache: collateralCacheBound(section(document, 'collateral-cache')),
+    ...resolveCollateralSettings(
+      section(document, 'collateral-cache'),
+      section(document, 'collateral-downloads'),
+    ),
     bodyLimitBytes: withUnit(limits['body'], 'limits.body', parseSize, d.bodyLimitBytes),
     ...connectionLimits(limits),
     timeouts: {
@@ -392,31 +378,6 @@ export function resolveKbsServerConfig(
       maxRssBytes: withUnit(pressure['max-rss'], 'under-pressure.max-rss', parseSize, 0),
     },
     logLevel: level as KbsLogLevel,
-  }
-}
-
-function integerOr(
-  value: unknown,
-  min: number,
-  max: number,
-  where: string,
-  fallback: number,
-): number {
-  return value === undefined ? fallback : parseIntegerInRange(value, min, max, where)
-}
-
-/** `[collateral-cache]`: `max-entries` (1 to 1 000 000) and `max-size` (a size). */
-function collateralCacheBound(bound: Section): KbsServerConfig['collateralCache'] {
-  const d = KBS_CONFIG_DEFAULTS.collateralCache
-  return {
-    maxEntries: integerOr(
-      bound['max-entries'],
-      1,
-      1_000_000,
-      'collateral-cache.max-entries',
-      d.maxEntries,
-    ),
-    maxBytes: withUnit(bound['max-size'], 'collateral-cache.max-size', parseSize, d.maxBytes),
   }
 }
 

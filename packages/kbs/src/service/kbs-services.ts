@@ -53,6 +53,10 @@ export interface KbsServicesOptions {
   readonly masterKeyEnv?: string
   /** Fetch collateral (AMD KDS, Intel PCS) when evidence does not carry it; default true. */
   readonly online?: boolean
+  /** Where VCEKs and CA chains are fetched: a KDS mirror (or a test's server); default AMD KDS. */
+  readonly kdsBaseUrl?: string
+  /** The PCS or PCCS DCAP collateral is fetched from; default Intel PCS. */
+  readonly pcsBaseUrl?: string
 }
 
 /** The trust the configuration names: vendor roots always, the simulator only when asked. */
@@ -62,7 +66,16 @@ async function evidenceTrust(
 ): Promise<EvidenceTrust> {
   const cacheDir = join(config.dataDir, 'collateral-cache')
   const online = options.online ?? true
-  const downloads = { cacheDir, cacheBound: config.collateralCache, offline: !online }
+  const limits = config.collateralDownloads
+  // One downloader per vendor in this process, so the bounds hold per vendor and per replica.
+  const downloads = {
+    cacheDir,
+    cacheBound: config.collateralCache,
+    offline: !online,
+    maxConcurrentDownloads: limits.maxConcurrent,
+    maxQueuedDownloads: limits.maxQueued,
+    notFoundTtlMs: limits.notFoundTtlMs,
+  }
   const collateral =
     config.collateralFile === undefined
       ? undefined
@@ -75,10 +88,18 @@ async function evidenceTrust(
           ),
         ]
   return {
-    snp: { kds: new AmdKdsClient(downloads) },
+    snp: {
+      kds: new AmdKdsClient({
+        ...downloads,
+        ...(options.kdsBaseUrl === undefined ? {} : { baseUrl: options.kdsBaseUrl }),
+      }),
+    },
     dcap: {
       ...(collateral === undefined ? {} : { collateral }),
-      pcs: new IntelPcsClient(downloads),
+      pcs: new IntelPcsClient({
+        ...downloads,
+        ...(options.pcsBaseUrl === undefined ? {} : { baseUrl: options.pcsBaseUrl }),
+      }),
     },
     ...(config.trustSimDir === undefined
       ? {}

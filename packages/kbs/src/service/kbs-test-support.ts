@@ -94,7 +94,7 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
 /**
  * Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http;
  * `database` a `postgres://` URL (with a random master key) instead of SQLite; `config` more of
- * the config file.
+ * the config file; `kdsBaseUrl` an AMD KDS stand-in to fetch VCEKs from (online; else offline).
  */
 export async function startTestKbs(
   options: {
@@ -102,6 +102,7 @@ export async function startTestKbs(
     readonly closeGraceMs?: number
     readonly database?: string
     readonly config?: Readonly<Record<string, unknown>>
+    readonly kdsBaseUrl?: string
   } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
@@ -127,7 +128,9 @@ export async function startTestKbs(
     },
   )
   const kbs = await startKbs(config, {
-    online: false,
+    ...(options.kdsBaseUrl === undefined
+      ? { online: false }
+      : { online: true, kdsBaseUrl: options.kdsBaseUrl }),
     logger: { level: 'silent' },
     clock: now,
     ...(options.database === undefined ? {} : { masterKeyEnv: randomBytes(32).toString('base64') }),

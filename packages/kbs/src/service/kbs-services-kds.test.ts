@@ -1,0 +1,97 @@
+/**
+ * The KBS's bound on AMD KDS downloads, end to end. Evidence without certificates makes the KBS
+ * fetch the VCEK its report names (chip ID, reported TCB) before anything is verified, so anyone
+ * who reaches `/attest` chooses the download. While every download slot is taken, `/attest` for
+ * another chip is refused at once (503 `ERR_KDS_BUSY`, audited as a denial) instead of queueing
+ * without bound; a chip KDS does not know is asked for once, then answered from memory.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { stringToUtf8 } from '@initguard/core'
+import { parseInitdata } from '@initguard/initdata'
+import { simulateSnpEvidence } from '@initguard/tee-simulator'
+import { rejected } from '@initguard/testkit'
+import {
+  startLoopbackServer,
+  type LoopbackServer,
+} from '../../../collateral/src/loopback-test-support.ts'
+import { initdataToml, simulatorWorkload, startTestKbs, type TestKbs } from './kbs-test-support.ts'
+
+const ACCEPTED = initdataToml('kds downloads')
+
+let kds: LoopbackServer
+let kbs: TestKbs
+/** The paths KDS was asked for, in order. */
+const asked: string[] = []
+/** KDS's answers (all HTTP 404: no such chip), held until the test lets them go. */
+const held: (() => void)[] = []
+
+beforeAll(async () => {
+  kds = await startLoopbackServer((req, res) => {
+    asked.push(req.url ?? '')
+    held.push(() => res.writeHead(404).end())
+  })
+  kbs = await startTestKbs({
+    kdsBaseUrl: kds.baseUrl,
+    config: { 'collateral-downloads': { 'max-concurrent': 1, 'max-queued': 0 } },
+  })
+  const workload = simulatorWorkload([ACCEPTED])
+  expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', workload)).status).toBe(200)
+}, 60_000)
+
+afterAll(async () => {
+  for (const release of held.splice(0)) release()
+  await kbs.stop()
+  await kds.close()
+})
+
+/** `/attest` with a report of chip `chipByte` (all 64 bytes) and no certificates at all. */
+function attest(chipByte: number): Promise<unknown> {
+  const snp = { ...kbs.simulator.material.snp, chipId: new Uint8Array(64).fill(chipByte) }
+  const evidence = (reportData: Uint8Array): Promise<unknown> => {
+    const initdata = parseInitdata(stringToUtf8(ACCEPTED))
+    const json = simulateSnpEvidence(snp, { initdata, reportData })
+    return Promise.resolve(JSON.parse(JSON.stringify({ ...json, cert_chain: null })))
+  }
+  return kbs.client().attest({ tee: 'snp', evidence, initData: ACCEPTED })
+}
+
+async function kdsAsked(count: number): Promise<void> {
+  while (asked.length < count) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+async function newestAudit(): Promise<Record<string, unknown>> {
+  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+  return (json as { entries: Record<string, unknown>[] }).entries.at(-1) ?? {}
+}
+
+describe('/attest and the KDS download bound (1 at once, none waiting)', () => {
+  it('refuses a second chip at once with 503 ERR_KDS_BUSY while the first is downloading, audited', async () => {
+    const first = rejected(attest(1))
+    await kdsAsked(1)
+    const busy = await rejected(attest(2))
+    // Refused, not waiting: the first download still holds its answer.
+    expect([busy.code, busy.details['status']]).toEqual(['ERR_KBS_STATUS', 503])
+    expect(await newestAudit()).toMatchObject({
+      action: 'attest',
+      outcome: 'denied',
+      tee: 'snp',
+      reason: 'ERR_KDS_BUSY',
+    })
+    expect(asked).toHaveLength(1)
+    for (const release of held.splice(0)) release()
+    expect((await first).details['status']).toBe(503)
+    expect(await newestAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KDS_NOT_FOUND' })
+  })
+
+  it('frees the slot for the next chip, and answers a chip KDS did not know from memory', async () => {
+    const before = asked.length
+    const second = rejected(attest(2))
+    await kdsAsked(before + 1)
+    for (const release of held.splice(0)) release()
+    expect((await second).details['status']).toBe(503)
+    const again = await rejected(attest(1))
+    expect(again.details['status']).toBe(503)
+    expect(await newestAudit()).toMatchObject({ outcome: 'denied', reason: 'ERR_KDS_NOT_FOUND' })
+    expect(asked).toHaveLength(before + 1)
+  })
+})
