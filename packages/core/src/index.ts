@@ -61,6 +61,14 @@ export {
 } from './der-strings.ts'
 export { decodeDerUtcTime, decodeDerGeneralizedTime, decodeDerTime } from './der-time.ts'
 export { canonicalizeJson, canonicalizeJsonToBytes } from './jcs.ts'
+export {
+  jsonNodeValue,
+  MAX_JSON_DEPTH,
+  parseStrictJson,
+  type JsonNode,
+  type StrictJsonOptions,
+} from './strict-json.ts'
+export { parseStrictJsonValue, scanJsonKeys } from './json-key-scan.ts'
 export { constantTimeEqual, constantTimeIncludes } from './constant-time.ts'
 export { concatBytes } from './concat-bytes.ts'
 export { LruCache, type CacheWindow } from './lru-cache.ts'

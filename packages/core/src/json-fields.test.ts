@@ -53,6 +53,8 @@ describe('JSON field checker', () => {
       'must not be empty',
     )
     expect(refusal(() => parseJson(DOC, '{', 'doc')).code).toBe('ERR_TEST_DOC')
+    const repeated = refusal(() => parseJson(DOC, '{"tcbInfo":{"version":3,"version":2}}', 'doc'))
+    expect(repeated).toMatchObject({ code: 'ERR_TEST_DOC', details: { field: 'tcbInfo.version' } })
   })
 
   it('refuses dates that are not on the calendar', () => {

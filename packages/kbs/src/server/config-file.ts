@@ -5,7 +5,7 @@
  * @module
  */
 import { extname } from 'node:path'
-import { MalformedInputError, UsageError } from '@initguard/core'
+import { MalformedInputError, scanJsonKeys, UsageError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 import { parse as parseToml } from 'smol-toml'
 import { resolveKbsServerConfig, type KbsServeFlags, type KbsServerConfig } from './config.ts'
@@ -14,7 +14,8 @@ import { resolveKbsServerConfig, type KbsServeFlags, type KbsServerConfig } from
  * Read the config file named by `flags.config` (if any: `.json` or `.toml`, by its name) and
  * resolve the configuration.
  *
- * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse;
+ * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse,
+ *   `ERR_KBS_CONFIG_DUPLICATE_KEY` for a JSON file that gives a key twice in one object;
  *   the errors of {@link resolveKbsServerConfig} and `readInput`.
  */
 export async function loadKbsServerConfig(flags: KbsServeFlags): Promise<KbsServerConfig> {
@@ -31,21 +32,37 @@ export async function loadKbsServerConfig(flags: KbsServeFlags): Promise<KbsServ
     )
   }
   const bytes = await readInput(path, { what: 'KBS config file', maxSize: 1024 * 1024 })
-  const source = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+  let body: string
+  try {
+    body = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
+  } catch (cause) {
+    throw syntaxError(path, format, cause)
+  }
+  // A setting given twice is refused, as TOML refuses it: `JSON.parse` would keep the last copy.
+  if (format === '.json')
+    scanJsonKeys(body, {
+      what: `config file ${JSON.stringify(path)}`,
+      syntaxCode: 'ERR_KBS_CONFIG_SYNTAX',
+      duplicateKeyCode: 'ERR_KBS_CONFIG_DUPLICATE_KEY',
+      hints: { duplicateKey: 'give each setting once' },
+    })
   let document: unknown
   try {
-    const body = source.decode(bytes)
     document = format === '.json' ? JSON.parse(body) : parseToml(body)
   } catch (cause) {
-    throw new MalformedInputError(
-      'ERR_KBS_CONFIG_SYNTAX',
-      `config file ${JSON.stringify(path)} does not parse as ${format.slice(1).toUpperCase()}`,
-      {
-        cause,
-        details: { path },
-        hint: cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : 'check its syntax',
-      },
-    )
+    throw syntaxError(path, format, cause)
   }
   return resolveKbsServerConfig(flags, { document, path })
+}
+
+function syntaxError(path: string, format: string, cause: unknown): MalformedInputError {
+  return new MalformedInputError(
+    'ERR_KBS_CONFIG_SYNTAX',
+    `config file ${JSON.stringify(path)} does not parse as ${format.slice(1).toUpperCase()}`,
+    {
+      cause,
+      details: { path },
+      hint: cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : 'check its syntax',
+    },
+  )
 }

@@ -159,6 +159,27 @@ describe('the server configuration', () => {
     expect(
       (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'kbs.yaml') }))).code,
     ).toBe('ERR_KBS_CONFIG_FORMAT')
+    await writeFile(join(dir, 'broken.json'), '{"listen": ')
+    expect(
+      (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'broken.json') }))).code,
+    ).toBe('ERR_KBS_CONFIG_SYNTAX')
+  })
+
+  it('refuses a JSON config file that gives a setting twice (JSON.parse would keep the last)', async () => {
+    for (const [name, text] of [
+      ['top.json', '{"rate-limit":{"max":5},"rate-limit":{}}'],
+      ['nested.json', '{"limits":{"body":"64KiB","body":"2MiB"}}'],
+      ['escaped.json', '{"rate-limit":{"max":5,"m\\u0061x":50}}'],
+    ] as const) {
+      await writeFile(join(dir, name), text)
+      const error = await rejected(loadKbsServerConfig({ ...flags, config: join(dir, name) }))
+      expect(error, name).toMatchObject({ code: 'ERR_KBS_CONFIG_DUPLICATE_KEY' })
+    }
+    await writeFile(join(dir, 'once.json'), '{"rate-limit":{"max":5},"limits":{"body":"64KiB"}}')
+    expect(await loadKbsServerConfig({ ...flags, config: join(dir, 'once.json') })).toMatchObject({
+      rateLimit: { max: 5 },
+      bodyLimitBytes: 65_536,
+    })
   })
 
   it('refuses missing required settings and contradicting TLS settings', () => {

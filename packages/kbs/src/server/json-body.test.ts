@@ -1,38 +1,7 @@
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import Fastify from 'fastify'
-import { jsonNestingDepth, registerJsonBodyParser } from './json-body.ts'
-
-/** The nesting of a parsed value, walked (the reference the scan must agree with). */
-function depthOf(value: unknown): number {
-  if (Array.isArray(value)) return 1 + Math.max(0, ...value.map(depthOf))
-  if (typeof value === 'object' && value !== null)
-    return 1 + Math.max(0, ...Object.values(value).map(depthOf))
-  return 0
-}
-
-describe('jsonNestingDepth', () => {
-  it('counts objects and arrays, not brackets inside strings or escaped quotes', () => {
-    expect(jsonNestingDepth('1')).toBe(0)
-    expect(jsonNestingDepth('{"a":[1,{"b":[]}]}')).toBe(4)
-    expect(jsonNestingDepth('{"[[[[":"\\"{{{{"}')).toBe(1)
-    expect(jsonNestingDepth('["\\\\",[]]')).toBe(2)
-  })
-
-  it('stops as soon as it passes the bound, on 100 000 levels', () => {
-    const deep = '['.repeat(100_000) + ']'.repeat(100_000)
-    expect(jsonNestingDepth(deep)).toBe(100_000)
-    expect(jsonNestingDepth(deep, 64)).toBe(65)
-  })
-
-  it('agrees with the parsed value for any JSON', () => {
-    fc.assert(
-      fc.property(fc.json({ depthSize: 'large' }), (text) => {
-        expect(jsonNestingDepth(text)).toBe(depthOf(JSON.parse(text)))
-      }),
-    )
-  })
-})
+import { problemForError } from './errors.ts'
+import { registerJsonBodyParser } from './json-body.ts'
 
 describe('registerJsonBodyParser', () => {
   it('refuses __proto__ and constructor.prototype keys with 400, as Fastify does by default', async () => {
@@ -54,6 +23,37 @@ describe('registerJsonBodyParser', () => {
     }
     const fine = await app.inject({ method: 'POST', url: '/', payload: { constructor: 1 } })
     expect(fine.json()).toEqual({ keys: ['constructor'] })
+    await app.close()
+  })
+
+  it('refuses a repeated key (400 ERR_KBS_JSON_DUPLICATE_KEY) and nesting past the bound before parsing', async () => {
+    const app = Fastify()
+    registerJsonBodyParser(app, 4)
+    app.setErrorHandler((error, _request, reply) =>
+      reply
+        .code(problemForError(error).problem.status)
+        .send({ code: (error as { code?: unknown }).code, message: (error as Error).message }),
+    )
+    app.post('/', (request) => request.body)
+    const post = (payload: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      })
+    const repeated = await post('{"snp":{"allowDebug":false,"vmpl":0,"allowDebug":true}}')
+    expect(repeated.statusCode).toBe(400)
+    expect(repeated.json()).toMatchObject({
+      code: 'ERR_KBS_JSON_DUPLICATE_KEY',
+      message: expect.stringContaining('"allowDebug"') as unknown,
+    })
+    expect((await post('[[[[[1]]]]]')).json()).toMatchObject({ code: 'ERR_KBS_JSON_TOO_DEEP' })
+    expect((await post('[[[[1]]]]')).statusCode).toBe(200)
+    // The same key in sibling objects, or as a value, is not a repeat.
+    const fine = await post('{"a":{"k":1},"b":{"k":"a"},"c":["a","a"]}')
+    expect(fine.json()).toEqual({ a: { k: 1 }, b: { k: 'a' }, c: ['a', 'a'] })
+    expect((await post('{"a":1,')).statusCode).toBe(400)
     await app.close()
   })
 })

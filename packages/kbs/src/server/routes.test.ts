@@ -249,6 +249,20 @@ describe('admin workloads and audit', () => {
       headers: await auth(),
     })
     expect(mismatch.statusCode).toBe(400)
+    // A rule given twice is refused, not read as its last copy (which JSON.parse would keep).
+    const resources = JSON.stringify(WEB_WORKLOAD.resources)
+    const repeated = await built.inject({
+      method: 'PUT',
+      url: '/kbs/v0/admin/workloads/web',
+      payload: JSON.stringify(WEB_WORKLOAD).replace(
+        `"resources":${resources}`,
+        `"resources":${resources},"resources":["*/*/*"]`,
+      ),
+      headers: { ...(await auth()), 'content-type': 'application/json' },
+    })
+    expect(repeated.statusCode).toBe(400)
+    expect(repeated.json<{ detail: string }>().detail).toMatch(/duplicate key "resources"/)
+    expect(await store.workloads.list()).toEqual([])
     for (const version of [1, 2]) {
       const put = await built.inject({
         method: 'PUT',
