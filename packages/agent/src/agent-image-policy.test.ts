@@ -176,14 +176,25 @@ describe('the image policy inside the guest', () => {
     expect(error.details['field']).toBe(`image.${key}`)
   })
 
-  it('a registry_config rule that would redirect a pull is refused', async () => {
-    const error = await rejected(
-      guestPolicy(
-        'image_security_policy = "{}"\n[[image.registry_config.registry]]\nprefix = "a.example"\nlocation = "b.example"',
-      ),
-    )
-    expect(error.code).toBe('ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED')
-  })
+  it.each([
+    ['prefix = "a.example"\nlocation = "b.example"', 'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED'],
+    [
+      'prefix = "registry.example/team/app:v1"\nblocked = true',
+      'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED',
+    ],
+    ['prefix = "registry.example/team/"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix = "*.example/team"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix = "https://registry.example/team"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+  ])(
+    'a registry_config rule that would redirect a pull, or block nothing, is refused: %s',
+    async (entry, code) => {
+      const error = await rejected(
+        guestPolicy(`image_security_policy = "{}"\n[[image.registry_config.registry]]\n${entry}`),
+      )
+      expect(error.code).toBe(code)
+      expect(String(error.details['field'])).toMatch(/^image\.registry_config\.registry\[0\]\./u)
+    },
+  )
 
   it.each([
     [
