@@ -81,12 +81,19 @@ afterAll(async () => {
   await kbs.stop()
 })
 
-async function guestPolicy(image: string) {
+async function guestPolicy(image: string, fetched: string[] = []) {
   const document = documentWith(image)
   const tee = await launchGuest(kbs.simulator.dir, document)
   const initdata = await verifyInitdata(tee, document)
   const { access } = openAgentKbs({ initdata, tee })
-  return loadGuestImagePolicy({ initdata, resolve: kbsResourceResolver(access) })
+  const resolve = kbsResourceResolver(access)
+  return loadGuestImagePolicy({
+    initdata,
+    resolve: (uri) => {
+      fetched.push(uri)
+      return resolve(uri)
+    },
+  })
 }
 
 describe('the image policy inside the guest', () => {
@@ -169,14 +176,46 @@ describe('the image policy inside the guest', () => {
     expect(error.details['field']).toBe(`image.${key}`)
   })
 
-  it('a registry_config rule that would redirect a pull is refused', async () => {
-    const error = await rejected(
-      guestPolicy(
-        'image_security_policy = "{}"\n[[image.registry_config.registry]]\nprefix = "a.example"\nlocation = "b.example"',
-      ),
-    )
-    expect(error.code).toBe('ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED')
-  })
+  it.each([
+    ['prefix = "a.example"\nlocation = "b.example"', 'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED'],
+    [
+      'prefix = "registry.example/team/app:v1"\nblocked = true',
+      'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED',
+    ],
+    ['prefix = "registry.example/team/"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix = "*.example/team"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix = "https://registry.example/team"\nblocked = true', 'ERR_CDH_CONFIG_VALUE'],
+  ])(
+    'a registry_config rule that would redirect a pull, or block nothing, is refused: %s',
+    async (entry, code) => {
+      const error = await rejected(
+        guestPolicy(`image_security_policy = "{}"\n[[image.registry_config.registry]]\n${entry}`),
+      )
+      expect(error.code).toBe(code)
+      expect(String(error.details['field'])).toMatch(/^image\.registry_config\.registry\[0\]\./u)
+    },
+  )
+
+  it.each([
+    [
+      `image_security_policy = '{"default":[{"type":"reject"}],"transports":{}}'\nimage_security_policy_uri = "kbs:///default/app/image-policy"`,
+      'ERR_CDH_POLICY_AMBIGUOUS',
+    ],
+    [
+      `image_security_policy_uri = "kbs:///default/app/image-policy"\nsigstore_config = "default-docker:\\n  sigstore: file:///var/lib/sigs\\n"\nsigstore_config_uri = "kbs:///default/app/sigstore"`,
+      'ERR_CDH_SIGSTORE_CONFIG_AMBIGUOUS',
+    ],
+  ])(
+    'an inline value and its URI both set is refused as ambiguous, nothing fetched: %s',
+    async (image, code) => {
+      const fetched: string[] = []
+      const error = await rejected(guestPolicy(image, fetched))
+      expect(error.code).toBe(code)
+      expect(error.category).toBe('expectation')
+      expect(error.hint).toContain('keep one')
+      expect(fetched).toEqual([])
+    },
+  )
 
   it('a guest file the document names but the guest lacks: ERR_AGENT_POLICY_READ (exit 7)', async () => {
     const error = await rejected(

@@ -520,6 +520,27 @@ describe('the policy from a verified initdata document', () => {
     expect(result.stderr).toMatch(/ERR_CDH_POLICY_NEEDS_AGENT/)
   })
 
+  it.each([
+    [
+      'image_security_policy_uri = "file:///etc/containers/policy.json"',
+      'ERR_CDH_POLICY_AMBIGUOUS',
+    ],
+    [
+      'sigstore_config = "default-docker:\\n  sigstore: file:///var/lib/sigs\\n"\nsigstore_config_uri = "/etc/containers/registries.d/default.yaml"',
+      'ERR_CDH_SIGSTORE_CONFIG_AMBIGUOUS',
+    ],
+  ])(
+    'refuses an inline value given together with its URI (image-rs would drop the inline one): %s',
+    async (line, code) => {
+      const doc = await initdata(
+        `${inline('{"default":[{"type":"reject"}],"transports":{}}')}${line}\n`,
+      )
+      const result = await checkWithInitdata(doc.path, doc.digest)
+      expect(result.code).toBe(5)
+      expect(result.stderr).toContain(code)
+    },
+  )
+
   it('refuses a document with no image policy (image-rs would allow everything)', async () => {
     const doc = await initdata('[kbc]\nname = "cc_kbc"\n')
     const result = await checkWithInitdata(doc.path, doc.digest)

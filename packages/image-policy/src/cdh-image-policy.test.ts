@@ -84,17 +84,35 @@ default-docker:
     expect(sources.registryConfig).toEqual({ registry: [{ location: 'r.example', blocked: true }] })
   })
 
-  it('lets the URI win over the inline policy, as image-rs does', () => {
-    const sources = cdhImageSources(
-      `[image]\nimage_security_policy = '{}'\nimage_security_policy_uri = "file:///etc/containers/policy.json"\n`,
-    )
-    expect(sources.policy).toEqual({
-      kind: 'file',
-      field: 'image.image_security_policy_uri',
-      uri: 'file:///etc/containers/policy.json',
-      path: '/etc/containers/policy.json',
-    })
-  })
+  it.each([
+    ['image_security_policy', 'image_security_policy_uri', 'ERR_CDH_POLICY_AMBIGUOUS'],
+    ['sigstore_config', 'sigstore_config_uri', 'ERR_CDH_SIGSTORE_CONFIG_AMBIGUOUS'],
+  ])(
+    'refuses %s together with %s (image-rs would drop the inline value for the URI)',
+    (inlineKey, uriKey, code) => {
+      for (const uri of [
+        'file:///etc/containers/policy.json',
+        'kbs:///default/p/open',
+        '/etc/p.json',
+        'x://bad',
+      ]) {
+        for (const options of [{}, { kbs: true }]) {
+          const error = thrown(() =>
+            cdhImageSources(
+              `[image]\n${inlineKey} = '{"default":[{"type":"reject"}]}'\n${uriKey} = "${uri}"\n`,
+              options,
+            ),
+          )
+          expect(error.code).toBe(code)
+          expect(error.category).toBe('expectation')
+          expect(error.details['fields']).toEqual([`image.${inlineKey}`, `image.${uriKey}`])
+          expect(error.message).toContain(`image.${inlineKey}`)
+          expect(error.message).toContain(`image.${uriKey}`)
+          expect(error.hint).toContain('keep one')
+        }
+      }
+    },
+  )
 
   it('treats a URI without :// as a file path, keeping the path image-rs opens', () => {
     const bare = cdhImageSources('[image]\nsigstore_config_uri = "/run/sigstore.yaml"\n')
@@ -133,17 +151,6 @@ default-docker:
     expect(error.code).toBe(code)
     expect(error.details['field']).toBe(`image.${key}`)
     expect(error.hint).toBeTruthy()
-  })
-
-  it('refuses the KBS even when an inline policy is given too, because the URI wins', () => {
-    const error = thrown(() =>
-      cdhImageSources(
-        `[image]\nimage_security_policy = '{}'\nimage_security_policy_uri = "kbs:///default/security-policy/test"\n`,
-      ),
-    )
-    expect(error.code).toBe('ERR_CDH_POLICY_NEEDS_AGENT')
-    expect(error.category).toBe('expectation')
-    expect(error.hint).toContain('image_security_policy')
   })
 
   it('refuses the full CDH example config, whose URIs all point to the KBS', () => {
@@ -213,7 +220,7 @@ https_proxy = "http://127.0.0.1:8080"
     )
   })
 
-  it('throws only Initguard errors for any [image] table, and obeys URI-wins (property)', () => {
+  it('throws only Initguard errors for any [image] table, and refuses inline-and-URI (property)', () => {
     const value = fc.oneof(
       fc.string({ maxLength: 30 }),
       fc.constantFrom('kbs:///a/b/c', 'file:///p.json', '/p.json', 'x://y', 'kbs+x://h/a'),
@@ -233,8 +240,11 @@ https_proxy = "http://127.0.0.1:8080"
     )
     fc.assert(
       fc.property(image, (table) => {
+        const both = (key: string): boolean =>
+          typeof table[key] === 'string' && typeof table[`${key}_uri`] === 'string'
         try {
           const { policy } = cdhImageSources(toToml({ image: table }))
+          expect(both('image_security_policy') || both('sigstore_config')).toBe(false)
           if (typeof table['image_security_policy_uri'] === 'string') {
             expect(policy.kind).toBe('file')
           } else if (typeof table['image_security_policy'] === 'string') {
@@ -244,6 +254,8 @@ https_proxy = "http://127.0.0.1:8080"
           }
         } catch (error) {
           expect(isInitguardError(error)).toBe(true)
+          if (both('image_security_policy') && isInitguardError(error))
+            expect(error.code).toBe('ERR_CDH_POLICY_AMBIGUOUS')
         }
       }),
     )

@@ -6,9 +6,12 @@
  * `[image]`:
  *
  * - `image_security_policy_uri`, else `image_security_policy` (inline JSON text). When both are
- *   given **the URI wins** and the inline text is ignored.
- * - `sigstore_config_uri`, else `sigstore_config` (inline registries.d-style YAML), the same way.
- *   image-rs fetches it whenever it is configured, even if no `signedBy` requirement needs it.
+ *   given image-rs lets **the URI win** and drops the inline text without a word. Initguard
+ *   refuses both-given as ambiguous (`ERR_CDH_POLICY_AMBIGUOUS`), on purpose: a verified
+ *   reject-all inline policy must not be replaced by whatever the URI serves.
+ * - `sigstore_config_uri`, else `sigstore_config` (inline registries.d-style YAML), the same way
+ *   (both given: `ERR_CDH_SIGSTORE_CONFIG_AMBIGUOUS`). image-rs fetches it whenever it is
+ *   configured, even if no `signedBy` requirement needs it.
  * - A URI without `://` is a file path (`file://` is put in front of it); `kbs` and `kbs+…` are
  *   fetched from the KBS through the CDH; `file` is read from the guest file system; any other
  *   scheme is refused.
@@ -204,11 +207,26 @@ function fromUri(resource: Resource, uri: string, kbs: boolean): CdhResourceSour
   return { kind: 'file', field, uri, path: url.pathname }
 }
 
+function ambiguous(resource: Resource): ExpectationError {
+  const uriField = `image.${resource.uriKey}`
+  const inlineField = `image.${resource.inlineKey ?? ''}`
+  return new ExpectationError(
+    `ERR_CDH_${resource.area}_AMBIGUOUS`,
+    `cdh.toml sets both ${inlineField} and ${uriField}; image-rs would use the URI and drop the inline ${resource.what} without a word, so Initguard refuses to guess which one the document means`,
+    {
+      details: { field: inlineField, fields: [inlineField, uriField] },
+      hint: `keep one of ${resource.inlineKey ?? ''} and ${resource.uriKey} in cdh.toml's [image] (and launch the guest with the new document)`,
+    },
+  )
+}
+
 function sourceOf(image: TomlTable, resource: Resource, kbs: boolean): CdhResourceSource {
   const uri = stringField(image, resource.uriKey)
   const inline =
     resource.inlineKey === undefined ? undefined : stringField(image, resource.inlineKey)
-  // image-rs: `match uri { Some(uri) => get_resource(uri), None => inline }`: the URI wins.
+  // image-rs: `match uri { Some(uri) => get_resource(uri), None => inline }`: the URI wins and
+  // the inline value is dropped silently. The document's author may have meant either; refuse.
+  if (uri !== undefined && inline !== undefined) throw ambiguous(resource)
   if (uri !== undefined) return fromUri(resource, uri, kbs)
   if (inline !== undefined) {
     return {
@@ -235,7 +253,9 @@ function sourceOf(image: TomlTable, resource: Resource, kbs: boolean): CdhResour
  *   `ERR_CDH_CONFIG_TYPE`, `ERR_CDH_POLICY_URI`, `ERR_CDH_POLICY_URI_SCHEME`,
  *   `ERR_CDH_SIGSTORE_CONFIG_URI`, `ERR_CDH_SIGSTORE_CONFIG_URI_SCHEME`, `ERR_CDH_CREDENTIALS_URI`,
  *   `ERR_CDH_CREDENTIALS_URI_SCHEME`;
- *   {@link ExpectationError} `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`,
+ *   {@link ExpectationError} `ERR_CDH_POLICY_AMBIGUOUS`, `ERR_CDH_SIGSTORE_CONFIG_AMBIGUOUS`
+ *   (both the inline key and its `_uri` are set: image-rs would drop the inline value),
+ *   `ERR_CDH_POLICY_NEEDS_AGENT`, `ERR_CDH_SIGSTORE_CONFIG_NEEDS_AGENT`,
  *   `ERR_CDH_CREDENTIALS_NEEDS_AGENT` (a `kbs://` URI, which only the guest agent can fetch: it passes `kbs: true` and gets a `kbs`
  *   source; a `kbs+plugin://` URI is refused even then), and `kbsResourcePath`'s errors.
  * @example

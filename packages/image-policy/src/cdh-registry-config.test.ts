@@ -26,6 +26,48 @@ describe('cdhRegistryRules', () => {
     expect(rules('')).toEqual({ insecureRegistries: [], blocked: [] })
   })
 
+  it('a wildcard blocks the hosts under it on any port, as containers/image and image-rs match it', () => {
+    const read = rules('[[registry]]\nlocation = "*.bad.example"\nblocked = true\n')
+    expect(blockedRegistryPrefix(read, 'r.bad.example:5000', 'x')).toBe('*.bad.example')
+    expect(blockedRegistryPrefix(read, 'R.Bad.Example:443', 'x')).toBe('*.bad.example')
+    expect(blockedRegistryPrefix(read, 'bad.example:5000', 'x')).toBeUndefined()
+    expect(blockedRegistryPrefix(read, 'r.notbad.example:5000', 'x')).toBeUndefined()
+  })
+
+  it.each([
+    ['prefix', 'quay.io/org/', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix', 'quay.io/org/app:v1', 'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED'],
+    ['prefix', `quay.io/org/app@sha256:${'0'.repeat(64)}`, 'ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED'],
+    ['prefix', '*.example.com/team', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix', 'https://quay.io/org', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix', 'quay.io/Org', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix', 'quay.io//org', 'ERR_CDH_CONFIG_VALUE'],
+    ['prefix', ' quay.io/org', 'ERR_CDH_CONFIG_VALUE'],
+    ['location', 'quay.io/org/', 'ERR_CDH_CONFIG_VALUE'],
+    ['location', 'http://127.0.0.1:5000', 'ERR_CDH_CONFIG_VALUE'],
+  ])('refuses a blocked %s %j that would block nothing, with %s', (key, value, code) => {
+    const error = thrown(() =>
+      rules(`[[registry]]\nblocked = true\n${key} = ${JSON.stringify(value)}\n`),
+    )
+    expect(error.code).toBe(code)
+    expect(error.details['field']).toBe(`image.registry_config.registry[0].${key}`)
+    expect(error.message).toContain(`image.registry_config.registry[0].${key}`)
+    expect(error.message).toContain(JSON.stringify(value))
+    expect(error.hint).toBeTruthy()
+  })
+
+  it('checks every entry, and compares prefix and location as normalised', () => {
+    expect(
+      thrown(() => rules('[[registry]]\nlocation = "fine.example/"\ninsecure = false\n')).code,
+    ).toBe('ERR_CDH_CONFIG_VALUE')
+    expect(
+      rules('[[registry]]\nprefix = "Quay.io/org"\nlocation = "quay.IO/org"\nblocked = true\n'),
+    ).toEqual({ insecureRegistries: [], blocked: ['quay.io/org'] })
+    expect(
+      thrown(() => rules('[[registry]]\nprefix = "quay.io/org"\nlocation = "quay.io/Org"\n')).code,
+    ).toBe('ERR_CDH_CONFIG_VALUE')
+  })
+
   it.each([
     [
       'unqualified-search-registries = ["docker.io"]\n',

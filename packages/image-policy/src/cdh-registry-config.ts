@@ -13,12 +13,14 @@
  */
 import { ExpectationError, MalformedInputError } from '@initguard/core'
 import { isTomlTable, type TomlTable } from '@initguard/initdata'
+import { wildcardScopesOf } from './docker-reference.ts'
+import { registryPrefix } from './registry-prefix.ts'
 
 /** What the guest pull obeys from `[image.registry_config]`. */
 export interface CdhRegistryRules {
   /** Registries (`host[:port]`) reached over plain HTTP, as the document marks them `insecure`. */
   readonly insecureRegistries: readonly string[]
-  /** Blocked prefixes: `host[:port][/path]` or `*.domain`, as written. */
+  /** Blocked prefixes: `host[:port][/path]` or `*.domain`, the host in lower case. */
   readonly blocked: readonly string[]
 }
 
@@ -62,9 +64,11 @@ const ENTRY_KEYS = ['prefix', 'location', 'insecure', 'blocked']
 /**
  * The rules of `[image.registry_config]` (the TOML table under that key of `cdh.toml`).
  *
- * @throws {@link MalformedInputError} `ERR_CDH_CONFIG_TYPE` (a key of the wrong type);
- *   {@link ExpectationError} `ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED` (a key or entry that would
- *   redirect a pull, or an insecure entry narrower than a registry), naming it.
+ * @throws {@link MalformedInputError} `ERR_CDH_CONFIG_TYPE` (a key of the wrong type),
+ *   `ERR_CDH_CONFIG_VALUE` (a `prefix` or `location` that a rule cannot be honoured on exactly,
+ *   see `registryPrefix`); {@link ExpectationError} `ERR_CDH_REGISTRY_CONFIG_UNSUPPORTED` (a key
+ *   or entry that would redirect a pull, a `:tag`/`@digest` prefix, or an insecure entry narrower
+ *   than a registry), naming it.
  */
 export function cdhRegistryRules(config: TomlTable): CdhRegistryRules {
   const other = Object.keys(config).find((key) => key !== 'registry')
@@ -78,15 +82,15 @@ export function cdhRegistryRules(config: TomlTable): CdhRegistryRules {
     const field = `${FIELD}.registry[${String(index)}]`
     const extra = Object.keys(entry).find((key) => !ENTRY_KEYS.includes(key))
     if (extra !== undefined) throw unsupported(`${field}.${extra}`, 'is set')
-    const prefix = optionalString(entry, 'prefix', field)
-    const location = optionalString(entry, 'location', field)
-    const name = (prefix ?? location ?? '').toLowerCase()
-    if (name === '') throw wrongType(`${field}.location`, 'non-empty string (or a prefix)')
-    if (
-      prefix !== undefined &&
-      location !== undefined &&
-      prefix.toLowerCase() !== location.toLowerCase()
-    )
+    const given = (key: string): string | undefined => {
+      const value = optionalString(entry, key, field)
+      return value === undefined ? undefined : registryPrefix(value, `${field}.${key}`)
+    }
+    const prefix = given('prefix')
+    const location = given('location')
+    const name = prefix ?? location
+    if (name === undefined) throw wrongType(`${field}.location`, 'non-empty string (or a prefix)')
+    if (prefix !== undefined && location !== undefined && prefix !== location)
       throw unsupported(
         `${field}.location`,
         `rewrites ${JSON.stringify(prefix)} to another location`,
@@ -107,7 +111,8 @@ export function cdhRegistryRules(config: TomlTable): CdhRegistryRules {
 /**
  * The blocked prefix that covers the image repository `domain/path` (as a parsed reference
  * gives them), or undefined. A prefix covers the repository it names and everything below it
- * (`host/a` covers `host/a/b`, not `host/ab`); `*.example.com` covers every host under it.
+ * (`host/a` covers `host/a/b`, not `host/ab`); `*.example.com` covers every host under it, on
+ * any port (as containers/image and image-rs match it), but not `example.com` itself.
  */
 export function blockedRegistryPrefix(
   rules: CdhRegistryRules,
@@ -116,9 +121,10 @@ export function blockedRegistryPrefix(
 ): string | undefined {
   const host = domain.toLowerCase()
   const repository = `${host}/${path}`
+  const wildcards = wildcardScopesOf(host)
   return rules.blocked.find((prefix) =>
     prefix.startsWith('*.')
-      ? host.endsWith(prefix.slice(1))
+      ? wildcards.includes(prefix)
       : repository === prefix || repository.startsWith(`${prefix}/`),
   )
 }

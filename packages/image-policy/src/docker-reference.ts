@@ -313,7 +313,11 @@ function parentNamespacesOf(name: string): string[] {
   return res
 }
 
-function wildcardScopesOf(host: string): string[] {
+/**
+ * The `*.`-wildcard scopes that cover `host` (`host[:port]`, port ignored), most specific first:
+ * `a.b.example` gives `*.b.example`, `*.example`. An IPv6 literal gets none.
+ */
+export function wildcardScopesOf(host: string): string[] {
   // Plain string work, as containers/image does it: cut at the first `:` (the port; for an IPv6
   // literal this leaves `[`, so no wildcards), then drop leading labels one at a time. IPv4
   // addresses therefore get `*.0.0.1`-style scopes too.
