@@ -151,6 +151,28 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
           'https//x',
         ),
       )
+    case 'resource-path':
+      // Dot segments above all: a URL resolves them, so they would name another resource.
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(
+          'default/app/x/../key',
+          'prod/db/./password',
+          'default/app/..',
+          'default/app',
+          'default/app/key/more',
+          'default//key',
+          'default/app/key/',
+          '.hidden/app/key',
+          'default/app/k%2Fey',
+          'default/app/k ey',
+        ),
+      )
+    case 'workload-name':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom('Web', '-web', '.web', '..', 'a/b', 'we b', 'w'.repeat(64), 'wéb'),
+      )
     case 'free':
       return fc.constant('')
   }
@@ -199,7 +221,6 @@ describe('the option table', () => {
       'out-private',
       'out-public',
       'output',
-      'path',
       'pin',
       'policy',
       'registries-d',

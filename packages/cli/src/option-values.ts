@@ -18,7 +18,10 @@ export type ValueKind =
   | { readonly name: 'hex'; readonly length: number }
   | { readonly name: 'hex-up-to'; readonly maxLength: number }
   | { readonly name: 'choice'; readonly accepted: readonly string[] }
-  | { readonly name: 'time' | 'snp-tcb' | 'rtmr' | 'platform' | 'url' }
+  | {
+      readonly name:
+        'time' | 'snp-tcb' | 'rtmr' | 'platform' | 'url' | 'resource-path' | 'workload-name'
+    }
   | { readonly name: 'free'; readonly what: string }
 
 /** How one kind of option value is parsed. */
@@ -54,7 +57,7 @@ export function badValue(
  * An option value of kind `kind` read by `read`, which calls `refuse` (with a hint, when one
  * helps) for a malformed value: refused as {@link badValue} with `expected`.
  */
-function checkedValue<T>(
+export function checkedValue<T>(
   kind: ValueKind,
   expected: string,
   example: string,

@@ -69,3 +69,4 @@ export {
   type KbsSession,
 } from './client.ts'
 export { resourcePath } from './client-responses.ts'
+export { isWorkloadName } from './admin-names.ts'

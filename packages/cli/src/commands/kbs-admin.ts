@@ -26,14 +26,15 @@ import {
   hexValue,
   integerValue,
 } from '../option-values.ts'
+import { RESOURCE_PATH_VALUE, WORKLOAD_NAME_VALUE } from './kbs-option-values.ts'
 import { reply } from '../output.ts'
 import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
 import { workloadDefinitionJson } from './kbs-workload-json.ts'
 
 const TEE = choiceValue(['snp', 'tdx', 'sgx'] as const)
-const NAME = freeValue('a workload name', 'web')
+const NAME = WORKLOAD_NAME_VALUE
 const PATTERN = freeValue('a resource path pattern (repo/type/tag, * wildcards)', 'default/web/*')
-const RESOURCE_PATH = freeValue('a resource path (repo/type/tag)', 'default/web/key')
+const RESOURCE_PATH = RESOURCE_PATH_VALUE
 const CEL = freeValue('a CEL expression over the claims', 'true')
 const MEASUREMENT = hexValue(48, 'MEASUREMENT')
 const MRTD = hexValue(48, 'MRTD')

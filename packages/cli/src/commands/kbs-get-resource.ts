@@ -7,10 +7,11 @@
  */
 import { UsageError } from '@initguard/core'
 import { readInput, writeFileAtomic } from '@initguard/files'
-import { KbsClient, resourcePath, type TeeKeyKind } from '@initguard/kbs-protocol'
+import { KbsClient, type TeeKeyKind } from '@initguard/kbs-protocol'
 import { loadSimulator, simulateSnpEvidence, simulateTdxEvidence } from '@initguard/tee-simulator'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
-import { PATH_VALUE, URL_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { PATH_VALUE, URL_VALUE, choiceValue } from '../option-values.ts'
+import { RESOURCE_PATH_VALUE } from './kbs-option-values.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { SIM_DIR_OPTION } from './sim-init.ts'
@@ -19,7 +20,7 @@ const TEES = ['snp', 'tdx'] as const
 const TEE = choiceValue(TEES)
 const KEY_KINDS = ['P-256', 'P-384', 'P-521', 'RSA-3072'] as const
 const KEY_KIND = choiceValue(KEY_KINDS)
-const RESOURCE = freeValue('REPO/TYPE/TAG', 'default/app/password')
+const RESOURCE = RESOURCE_PATH_VALUE
 
 export const kbsGetResourceCommand: Command = {
   name: 'get-resource',
@@ -80,7 +81,7 @@ export const kbsGetResourceCommand: Command = {
     const simDir = requiredParsed(args, 'sim-dir', PATH_VALUE, command)
     const tee = requiredParsed(args, 'tee', TEE, command)
     const initdataPath = requiredParsed(args, 'initdata', PATH_VALUE, command)
-    const path = resourcePath(requiredParsed(args, 'path', RESOURCE, command))
+    const path = requiredParsed(args, 'path', RESOURCE, command)
     const ca = args.values['ca']
     const pin = args.values['pin']
     if (typeof ca === 'string' && typeof pin === 'string')

@@ -143,6 +143,14 @@ describe('the server configuration', () => {
     )
     expect(doc({ log: { level: 'loud' } })).toMatch(/log.level "loud"/)
     expect(doc({ sessions: { 'nonce-ttl': '5' } })).toMatch(/sessions.nonce-ttl "5"/)
+    for (const bad of ['400ms', '1499ms', '2500ms', '0s', '25h'])
+      expect(doc({ tokens: { lifetime: bad } }), bad).toMatch(/^tokens.lifetime /)
+    expect(
+      resolveKbsServerConfig(flags, {
+        document: { tokens: { lifetime: '2000ms' } },
+        path: '/x/kbs.toml',
+      }).tokenLifetimeMs,
+    ).toBe(2000)
     for (const bad of ['61s', '2m', '-1s', '2', ''])
       expect(doc({ workloads: { 'cache-max-age': bad } })).toMatch(/workloads.cache-max-age/)
     const cache = (text: string): number =>

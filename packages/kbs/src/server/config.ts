@@ -216,6 +216,21 @@ function checkKeys(object: Section, allowed: readonly string[], where: string): 
 }
 
 /** A staleness bound: `0s` (none) or a duration up to 60 s. */
+/**
+ * A token lifetime: whole seconds, as a token's `exp` counts them. `1499ms` would be signed as 1 s
+ * and `2500ms` as 3 s, longer than asked; so a lifetime that is not whole seconds is refused.
+ */
+function tokenLifetime(text: string, where: string): number {
+  const ms = parseDuration(text, where)
+  if (ms % 1000 !== 0)
+    throw configValueError(
+      where,
+      text,
+      'whole seconds from 1s to 24h (e.g. 5m), as tokens count them',
+    )
+  return ms
+}
+
 function cacheMaxAge(text: string, where: string): number {
   return durationOrZero(text, where, 60_000, 'a duration from 0s to 60s (e.g. 2s)')
 }
@@ -314,7 +329,7 @@ export function resolveKbsServerConfig(
     tokenLifetimeMs: withUnit(
       section(document, 'tokens')['lifetime'],
       'tokens.lifetime',
-      parseDuration,
+      tokenLifetime,
       d.tokenLifetimeMs,
     ),
     workloadCacheMs: withUnit(

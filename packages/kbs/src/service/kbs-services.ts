@@ -146,7 +146,8 @@ export async function createKbsServices(
   const tokens = createTokenService({
     store: store.signingKeys,
     issuer: KBS_TOKEN_ISSUER,
-    lifetimeSeconds: Math.round(config.tokenLifetimeMs / 1000),
+    // Whole seconds: the config refuses any other lifetime.
+    lifetimeSeconds: config.tokenLifetimeMs / 1000,
   })
   const appraiser = createAppraiser({
     verifier: createEvidenceVerifier({ trust }),

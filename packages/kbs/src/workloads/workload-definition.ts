@@ -26,7 +26,7 @@
  */
 import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from '@initguard/core'
 import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
-import type { KbsTee } from '@initguard/kbs-protocol'
+import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
 import { compileClaimsExpression } from './claims-expression.ts'
 import {
   invalid,
@@ -50,12 +50,7 @@ import { parseResourcePattern } from './resource-pattern.ts'
 /** The TEEs a workload may name. */
 export const WORKLOAD_TEES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
 
-const WORKLOAD_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/
-
-/** True for a valid workload name: `^[a-z0-9][a-z0-9._-]{0,62}$`. */
-export function isWorkloadName(name: string): boolean {
-  return WORKLOAD_NAME.test(name)
-}
+export { isWorkloadName }
 
 /** The most init-data documents one workload accepts. */
 export const MAX_INITDATA_DOCUMENTS = 64
@@ -160,7 +155,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     '$.name',
     nameHint,
   )
-  if (!WORKLOAD_NAME.test(name)) {
+  if (!isWorkloadName(name)) {
     throw invalid('$.name', `${JSON.stringify(name.slice(0, 70))} is not a valid name`, nameHint)
   }
   const teeHint = `list the TEEs the workload runs on: ${WORKLOAD_TEES.join(', ')}`

@@ -1,0 +1,35 @@
+/**
+ * Option values of the `kbs` commands that name things in a KBS, checked by the KBS's own rules
+ * before anything is sent (kept out of `option-values.ts` so that other commands do not load the
+ * protocol package).
+ *
+ * @module
+ */
+import { isWorkloadName, resourcePath } from '@initguard/kbs-protocol'
+import { checkedValue, type OptionValue } from '../option-values.ts'
+
+/**
+ * A KBS resource path, `repo/type/tag` with Trustee's segment rule (a leading `/` is dropped). It
+ * is checked here, not left to the KBS: a URL resolves `.` and `..` segments before sending, so
+ * `default/app/x/../key` would act on `default/app/key`.
+ */
+export const RESOURCE_PATH_VALUE: OptionValue<string> = checkedValue(
+  { name: 'resource-path' },
+  'a resource path repo/type/tag, each segment of letters, digits, _ - and . (not first)',
+  'default/app/key',
+  (text, refuse) => {
+    try {
+      return resourcePath(text)
+    } catch {
+      return refuse()
+    }
+  },
+)
+
+/** A KBS workload name, as a workload definition takes it: `^[a-z0-9][a-z0-9._-]{0,62}$`. */
+export const WORKLOAD_NAME_VALUE: OptionValue<string> = checkedValue(
+  { name: 'workload-name' },
+  'a workload name: 1 to 63 of a-z, 0-9, ., _ and -, starting with a letter or digit',
+  'web',
+  (text, refuse) => (isWorkloadName(text) ? text : refuse()),
+)
