@@ -130,7 +130,7 @@ describe('deeply nested JSON → 400, never a 500 or a crash', () => {
         )
         expect(attest.status, `${place}: ${attest.text.slice(0, 400)}`).toBe(400)
         expect(bodyOf(attest)).toMatchObject({ type: `${PREFIX}SerdeError` })
-        expect((bodyOf(attest) as { detail: string }).detail).toMatch(/deeper than 64 levels/)
+        expect((bodyOf(attest) as { detail: string }).detail).toMatch(/more than 64 levels deep/)
       }
     })
   }
