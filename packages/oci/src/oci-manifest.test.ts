@@ -62,6 +62,33 @@ describe('parseManifest', () => {
     expect(codeOf(() => parseManifest(new Uint8Array([0xff, 0x7b])))).toBe('ERR_REGISTRY_MANIFEST')
   })
 
+  it('refuses a document with the fields of both an image and an index, however it is served', () => {
+    const { mediaType: _omitted, ...untyped } = image
+    const both = enc({
+      ...untyped,
+      manifests: [{ mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: d, size: 0 }],
+    })
+    for (const served of [
+      OCI_MANIFEST_MEDIA_TYPE,
+      'application/vnd.oci.image.index.v1+json',
+      DOCKER_LIST_MEDIA_TYPE,
+      undefined,
+    ])
+      expect(
+        codeOf(() => parseManifest(both, served)),
+        String(served),
+      ).toBe('ERR_REGISTRY_MANIFEST_AMBIGUOUS')
+    // A typed index with an image's layers is refused too; an image with only its own fields is not.
+    const typedIndex = enc({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [],
+      layers: [],
+    })
+    expect(codeOf(() => parseManifest(typedIndex))).toBe('ERR_REGISTRY_MANIFEST_AMBIGUOUS')
+    expect(parseManifest(enc(untyped), OCI_MANIFEST_MEDIA_TYPE).kind).toBe('image')
+  })
+
   it('selects a platform, treating a missing arm64 variant as v8', () => {
     const entry = (architecture: string, variant?: string): object => ({
       mediaType: OCI_MANIFEST_MEDIA_TYPE,

@@ -189,6 +189,7 @@ function schema1Error(): ExpectationError {
  * `mediaType`, when present, must agree with it (a mismatch could make two parsers disagree).
  *
  * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_MEDIA_TYPE`,
+ *   `ERR_REGISTRY_MANIFEST_AMBIGUOUS` (fields of both an image and an index),
  *   `ERR_REGISTRY_DIGEST_FORMAT`; {@link ExpectationError} `ERR_REGISTRY_SCHEMA1`.
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
@@ -224,6 +225,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
       : Array.isArray(document['manifests'])
         ? OCI_INDEX_MEDIA_TYPE
         : OCI_MANIFEST_MEDIA_TYPE)
+  refuseAmbiguous(document, INDEX_TYPES.has(mediaType))
   if (INDEX_TYPES.has(mediaType)) {
     const manifests = document['manifests']
     if (!Array.isArray(manifests)) throw malformed('index has no manifests list', 'manifests')
@@ -252,6 +254,32 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
     layers: layers.map((l, i) => parseDescriptor(l, `layers[${i}]`)),
     ...(annotations === undefined ? {} : { annotations }),
   }
+}
+
+/** Fields only an image manifest has, and only an index has (schema 1's too, for the image). */
+const IMAGE_ONLY_FIELDS = ['config', 'layers', 'fsLayers', 'history']
+const INDEX_ONLY_FIELDS = ['manifests']
+
+/**
+ * Refuse a document that also has the other kind's fields. Its digest covers its bytes, not how
+ * they are read: a document with both `manifests` and `config`/`layers` and no `mediaType` is an
+ * image when served as one and an index when served as one, so the registry's unsigned
+ * `Content-Type` would choose what a signature or a pinned digest vouches for (CVE-2021-41190;
+ * containers/image and containerd refuse it too).
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST_AMBIGUOUS`.
+ */
+function refuseAmbiguous(document: Record<string, unknown>, index: boolean): void {
+  const foreign = (index ? IMAGE_ONLY_FIELDS : INDEX_ONLY_FIELDS).filter((f) => f in document)
+  if (foreign.length === 0) return
+  throw new MalformedInputError(
+    'ERR_REGISTRY_MANIFEST_AMBIGUOUS',
+    `the ${index ? 'index' : 'image manifest'} also has ${foreign.join(', ')}, which only ${index ? 'an image manifest' : 'an index'} has: it could be read as either`,
+    {
+      details: { fields: foreign, as: index ? 'index' : 'image' },
+      hint: 'the registry serves a document that means different things to different clients: do not pull it; push the image again with a current tool',
+    },
+  )
 }
 
 /** The platform a pull selects when none is given. */
