@@ -149,4 +149,32 @@ describe('parseStrictJsonValue', () => {
     const body = JSON.stringify({ 'tee-evidence': evidence, nested: JSON.stringify(evidence) })
     expect(parseStrictJsonValue(body, OPTIONS)).toEqual(JSON.parse(body))
   })
+
+  it('stays linear on hostile shapes: 2 MiB of short strings, objects or keys', () => {
+    // A bound on the shape of the cost, not a speed goal: a search per string that ran to the end
+    // of the text took 360 times the parse (7 s for one such request body).
+    const size = 2 * 1024 * 1024
+    const shapes = [
+      `{"k":[${'"",'.repeat(size / 3)}""]}`,
+      `[${'{"a":1},'.repeat(size / 8)}{}]`,
+      `{${Array.from({ length: size / 16 }, (_, i) => `"k${String(i)}":0`).join(',')}}`,
+      `["\\\\"${',"a\\"b\\\\"'.repeat(size / 10)}]`,
+    ]
+    const best = (work: () => void): number => {
+      let fastest = Infinity
+      for (let i = 0; i < 3; i++) {
+        const began = performance.now()
+        work()
+        fastest = Math.min(fastest, performance.now() - began)
+      }
+      return fastest
+    }
+    for (const text of shapes) {
+      const parse = best(() => JSON.parse(text) as unknown)
+      const scan = best(() => {
+        scanJsonKeys(text, { ...OPTIONS, maxDepth: 64 })
+      })
+      expect(scan, text.slice(0, 30)).toBeLessThan(20 * parse + 50)
+    }
+  })
 })

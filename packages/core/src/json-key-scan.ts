@@ -14,7 +14,7 @@
  * @module
  */
 import { InternalError, MalformedInputError } from './errors.ts'
-import { MAX_JSON_DEPTH, parseStrictJson, type StrictJsonOptions } from './strict-json.ts'
+import { checkStrictJson, MAX_JSON_DEPTH, type StrictJsonOptions } from './strict-json.ts'
 
 const QUOTE = 0x22
 const OPEN_BRACKET = 0x5b
@@ -64,6 +64,8 @@ export function scanJsonKeys(text: string, options: StrictJsonOptions): void {
   let keys: Set<string> | undefined
   let expectKey = false
   let pos = 0
+  // Where the next backslash is, shared by every string's search (see `stringEnd`).
+  const backslash = { at: text.indexOf('\\') }
   for (;;) {
     const skip = open.length > 0 && keys === undefined ? SKIP_IN_ARRAY : SKIP_IN_OBJECT
     skip.lastIndex = pos
@@ -72,7 +74,7 @@ export function scanJsonKeys(text: string, options: StrictJsonOptions): void {
     if (pos >= text.length) return
     const c = text.charCodeAt(pos)
     if (c === QUOTE) {
-      const end = stringEnd(text, pos + 1)
+      const end = stringEnd(text, pos + 1, backslash)
       if (end < 0) return
       if (expectKey && keys !== undefined) {
         const key = keyOf(text.slice(pos + 1, end))
@@ -98,12 +100,12 @@ export function scanJsonKeys(text: string, options: StrictJsonOptions): void {
 }
 
 /**
- * Throw the refusal of `text`, which the scan found to hold `what`: the strict tree reader's,
- * which names where (the scan keeps no path, so that it stays fast); the scan's own only if that
- * reader unexpectedly accepts the text.
+ * Throw the refusal of `text`, which the scan found to hold `what`: the strict reader's, which
+ * names where (the scan keeps no path, so that it stays fast), read in its checking mode so that a
+ * refusal builds no tree; the scan's own only if that reader unexpectedly accepts the text.
  */
 function refuse(text: string, options: StrictJsonOptions, what: string): never {
-  parseStrictJson(text, options)
+  checkStrictJson(text, options)
   throw new InternalError(
     'ERR_JSON_SCAN',
     `the JSON key scan found ${what} in ${options.what} that the strict reader accepts`,
@@ -112,18 +114,21 @@ function refuse(text: string, options: StrictJsonOptions, what: string): never {
 
 /**
  * The index of the quote that ends the string whose text starts at `from`, or -1 when none does.
- * Each search starts past the last, so a long string costs one pass however many escapes it has.
+ * `backslash.at` is the first backslash at or after the last search's end (or -1): it is searched
+ * for again only once passed, so all the strings of a text cost one pass for backslashes however
+ * many there are (searching afresh per string would scan to the end of a text without one for
+ * every string in it: quadratic, seconds for a 2 MiB body of short strings).
  */
-function stringEnd(text: string, from: number): number {
+function stringEnd(text: string, from: number, backslash: { at: number }): number {
   let quote = text.indexOf('"', from)
-  let backslash = text.indexOf('\\', from)
+  if (backslash.at >= 0 && backslash.at < from) backslash.at = text.indexOf('\\', from)
   for (;;) {
     if (quote < 0) return -1
-    if (backslash < 0 || backslash > quote) return quote
+    if (backslash.at < 0 || backslash.at > quote) return quote
     // An escape: the character after the backslash (maybe a quote) is part of the string.
-    const next = backslash + 2
+    const next = backslash.at + 2
     if (quote < next) quote = text.indexOf('"', next)
-    backslash = text.indexOf('\\', next)
+    backslash.at = text.indexOf('\\', next)
   }
 }
 

@@ -126,7 +126,6 @@ function checkKeys(object: Section, allowed: readonly string[], where: string): 
   }
 }
 
-/** A staleness bound: `0s` (none) or a duration up to 60 s. */
 /**
  * A token lifetime: whole seconds, as a token's `exp` counts them. `1499ms` would be signed as 1 s
  * and `2500ms` as 3 s, longer than asked; so a lifetime that is not whole seconds is refused.
@@ -142,6 +141,7 @@ function tokenLifetime(text: string, where: string): number {
   return ms
 }
 
+/** A staleness bound: `0s` (none) or a duration up to 60 s. */
 function cacheMaxAge(text: string, where: string): number {
   return durationOrZero(text, where, 60_000, 'a duration from 0s to 60s (e.g. 2s)')
 }

@@ -54,6 +54,11 @@ describe('registerJsonBodyParser', () => {
     const fine = await post('{"a":{"k":1},"b":{"k":"a"},"c":["a","a"]}')
     expect(fine.json()).toEqual({ a: { k: 1 }, b: { k: 'a' }, c: ['a', 'a'] })
     expect((await post('{"a":1,')).statusCode).toBe(400)
+    // Not JSON before a repeat: one fault, one answer (Fastify's), repeat or not.
+    for (const text of ['{"a":01}', '{"a":01,"a":2}'])
+      expect((await post(text)).json(), text).toMatchObject({
+        code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+      })
     await app.close()
   })
 })

@@ -12,7 +12,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { scanJsonKeys, type StrictJsonOptions } from '@initguard/core'
+import { isInitguardError, scanJsonKeys, type StrictJsonOptions } from '@initguard/core'
 
 /**
  * Replace the app's `application/json` parser with Fastify's default one (`__proto__` and
@@ -39,7 +39,15 @@ export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): 
     try {
       scanJsonKeys(text, scan)
     } catch (error) {
-      done(error as Error, undefined)
+      if (!isInitguardError(error) || error.code !== scan.syntaxCode) {
+        done(error as Error, undefined)
+        return
+      }
+      // Not JSON before the repeat the scan saw: refused as Fastify refuses any text that is not
+      // JSON, so that one fault has one answer; were Fastify to accept it, the scan's refusal stands.
+      void parse(request, text, (parseError) => {
+        done(parseError ?? error, undefined)
+      })
       return
     }
     void parse(request, text, done)
