@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ScratchDirectories } from '@initguard/testkit'
+import { ScratchDirectories, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { IntelPcsClient } from './intel-pcs.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()

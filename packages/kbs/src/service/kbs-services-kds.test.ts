@@ -9,11 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringToUtf8 } from '@initguard/core'
 import { parseInitdata } from '@initguard/initdata'
 import { simulateSnpEvidence } from '@initguard/tee-simulator'
-import { rejected } from '@initguard/testkit'
-import {
-  startLoopbackServer,
-  type LoopbackServer,
-} from '../../../collateral/src/loopback-test-support.ts'
+import { rejected, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { initdataToml, simulatorWorkload, startTestKbs, type TestKbs } from './kbs-test-support.ts'
 
 const ACCEPTED = initdataToml('kds downloads')
