@@ -204,9 +204,10 @@ export default tseslint.config(
   ...(SERVICE_PACKAGES.length === 0 ? [] : [layerRules(SERVICE_PACKAGES, CLI_PACKAGES)]),
   layerRules(CLI_PACKAGES, []),
   // testkit is pure except its throwaway PostgreSQL cluster, which starts real server processes,
-  // and the scratch directories tests make and remove.
+  // the scratch directories tests make and remove, and the HTTP servers on loopback tests talk to.
   {
     files: [
+      'packages/testkit/src/loopback-server.ts',
       'packages/testkit/src/postgres-cluster.ts',
       'packages/testkit/src/scratch-directories.ts',
     ],

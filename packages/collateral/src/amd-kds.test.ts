@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { ScratchDirectories } from '@initguard/testkit'
+import { ScratchDirectories, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
 import { MAX_COLLATERAL_SIZE } from './cached-download.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()

@@ -9,7 +9,12 @@ import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
-import { rejected, ScratchDirectories } from '@initguard/testkit'
+import {
+  rejected,
+  ScratchDirectories,
+  startLoopbackServer,
+  type LoopbackServer,
+} from '@initguard/testkit'
 import { AmdKdsClient } from './amd-kds.ts'
 import {
   DEFAULT_CACHE_MAX_BYTES,
@@ -17,7 +22,6 @@ import {
   readCached,
 } from './cache-directory.ts'
 import { CachedDownloader, type DownloadOptions } from './cached-download.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 const scratch = new ScratchDirectories()
 let server: LoopbackServer

@@ -9,11 +9,15 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rejected, ScratchDirectories } from '@initguard/testkit'
+import {
+  rejected,
+  ScratchDirectories,
+  startLoopbackServer,
+  type LoopbackServer,
+} from '@initguard/testkit'
 import { checkCacheBound } from './cache-directory.ts'
 import { CacheDirectoryIndex } from './cache-index.ts'
 import { CachedDownloader, type DownloadOptions } from './cached-download.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
 
 const scratch = new ScratchDirectories()
 let server: LoopbackServer

@@ -5,10 +5,9 @@
  * bound, slots always come back, and an HTTP 404 is remembered instead of asked again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rejected } from '@initguard/testkit'
+import { rejected, startHoldingServer, type HoldingServer } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { CachedDownloader, type DownloadOptions } from './cached-download.ts'
-import { startHoldingServer, type HoldingServer } from './loopback-test-support.ts'
 
 let server: HoldingServer
 beforeAll(async () => {

@@ -3,9 +3,13 @@
  * chip asks AMD KDS for the VCEK once, not once per guest (KDS throttles hard).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ScratchDirectories, rejected } from '@initguard/testkit'
+import {
+  ScratchDirectories,
+  rejected,
+  startHoldingServer,
+  type HoldingServer,
+} from '@initguard/testkit'
 import { CachedDownloader } from './cached-download.ts'
-import { startHoldingServer, type HoldingServer } from './loopback-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {

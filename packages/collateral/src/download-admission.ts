@@ -26,13 +26,29 @@ export type AdmissionRefusal = 'queue-full' | 'waited-too-long'
 interface Waiter {
   readonly admit: () => void
   readonly timer: ReturnType<typeof setTimeout>
+  /** Set when it waited too long: it stays in the queue, and a release passes over it. */
+  gaveUp: boolean
 }
+
+/**
+ * Dead queue entries (admitted, or gave up) tolerated before the queue is compacted, if they also
+ * outnumber the live waiters: compacting then costs at most twice the dead entries it drops.
+ */
+const COMPACT_AFTER_DEAD = 1024
 
 /** The slots of one service's downloads in one process. */
 export class DownloadAdmission {
   readonly #bound: AdmissionBound
   readonly #refuse: (why: AdmissionRefusal) => UnavailableError
-  readonly #waiting: Waiter[] = []
+  /**
+   * The waiters, first come first: `#waiting[#head]` is the next one, unless it gave up. Taking
+   * one moves `#head` and giving up sets a flag, so neither is O(queue) (the queue may hold up to
+   * a million); the dead entries are dropped now and then (`#compactIfMostlyDead`).
+   */
+  #waiting: Waiter[] = []
+  #head = 0
+  /** The waiters in `#waiting` that have not given up: what `maxQueued` bounds. */
+  #queued = 0
   #running = 0
 
   /**
@@ -51,7 +67,7 @@ export class DownloadAdmission {
 
   /** Downloads waiting for a slot now. */
   get queued(): number {
-    return this.#waiting.length
+    return this.#queued
   }
 
   /**
@@ -74,8 +90,7 @@ export class DownloadAdmission {
       this.#running++
       return Promise.resolve()
     }
-    if (this.#waiting.length >= this.#bound.maxQueued)
-      return Promise.reject(this.#refuse('queue-full'))
+    if (this.#queued >= this.#bound.maxQueued) return Promise.reject(this.#refuse('queue-full'))
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         // The slot passes straight from the download that ends to this one: `#running` stays.
@@ -84,21 +99,52 @@ export class DownloadAdmission {
           resolve()
         },
         timer: setTimeout(() => {
-          const index = this.#waiting.indexOf(waiter)
-          if (index >= 0) this.#waiting.splice(index, 1)
+          waiter.gaveUp = true
+          this.#queued--
+          this.#compactIfMostlyDead()
           reject(this.#refuse('waited-too-long'))
         }, this.#bound.maxWaitMs),
+        gaveUp: false,
       }
       // A waiter must not keep a process that is otherwise done (a CLI run) alive.
       waiter.timer.unref()
       this.#waiting.push(waiter)
+      this.#queued++
     })
   }
 
   #release(): void {
-    const next = this.#waiting.shift()
+    const next = this.#takeNextWaiter()
     if (next === undefined) this.#running--
     else next.admit()
+  }
+
+  /** The first waiter that has not given up, taken out of the queue; `undefined` if none. */
+  #takeNextWaiter(): Waiter | undefined {
+    let next: Waiter | undefined
+    while (next === undefined && this.#head < this.#waiting.length) {
+      const waiter = this.#waiting[this.#head++]
+      if (waiter !== undefined && !waiter.gaveUp) next = waiter
+    }
+    if (next !== undefined) this.#queued--
+    this.#compactIfMostlyDead()
+    return next
+  }
+
+  /**
+   * Drop the dead entries once there are many and they outnumber the live: each entry dies once,
+   * so the copying costs O(1) amortised per entry.
+   */
+  #compactIfMostlyDead(): void {
+    if (this.#head === this.#waiting.length) {
+      this.#waiting = []
+      this.#head = 0
+      return
+    }
+    const dead = this.#waiting.length - this.#queued
+    if (dead < COMPACT_AFTER_DEAD || dead <= this.#queued) return
+    this.#waiting = this.#waiting.slice(this.#head).filter((waiter) => !waiter.gaveUp)
+    this.#head = 0
   }
 }
 

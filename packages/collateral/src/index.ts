@@ -37,6 +37,7 @@ export {
   INTEL_PCS_URL,
   INTEL_ROOT_CA_CRL_URL,
   IntelPcsClient,
+  PCS_DOWNLOADS_PER_QUOTE,
   type CollateralRequest,
   type IntelPcsOptions,
   type RawDcapCollateral,

@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ScratchDirectories } from '@initguard/testkit'
+import {
+  ScratchDirectories,
+  rejected,
+  startLoopbackServer,
+  thrown,
+  type LoopbackServer,
+} from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
-import { IntelPcsClient } from './intel-pcs.ts'
-import { startLoopbackServer, type LoopbackServer } from './loopback-test-support.ts'
+import { IntelPcsClient, PCS_DOWNLOADS_PER_QUOTE } from './intel-pcs.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -19,13 +25,14 @@ let server: LoopbackServer
 let baseUrl = ''
 let requests: string[] = []
 let crlAsHex = false
+/** Answers are sent once this settles (a test replaces it to hold them). */
+let answersHeld = Promise.resolve()
 
-beforeAll(async () => {
+/** Start a PCCS on loopback serving the real spr-v4 collateral, telling `asked` each path. */
+function startPccs(asked: (url: string) => void): Promise<LoopbackServer> {
   const tcbChain = encodeURIComponent(spr('tcb-signing-chain.pem').toString())
   const crlChain = encodeURIComponent(spr('pck-crl-issuer-chain.pem').toString())
-  server = await startLoopbackServer((req, res) => {
-    const url = req.url ?? ''
-    requests.push(url)
+  const answer = (url: string, res: ServerResponse): void => {
     if (url === '/tdx/certification/v4/tcb?fmspc=50806f000000') {
       res.setHeader('TCB-Info-Issuer-Chain', tcbChain)
       res.end(spr('tcbinfo-response.json'))
@@ -41,7 +48,18 @@ beforeAll(async () => {
       res.writeHead(404)
       res.end()
     }
+  }
+  return startLoopbackServer((req, res) => {
+    const url = req.url ?? ''
+    asked(url)
+    void answersHeld.then(() => {
+      answer(url, res)
+    })
   })
+}
+
+beforeAll(async () => {
+  server = await startPccs((url) => requests.push(url))
   baseUrl = server.baseUrl
 })
 afterAll(async () => {
@@ -104,5 +122,85 @@ describe('IntelPcsClient', () => {
     await expect(
       offline.collateral({ tee: 'tdx', fmspc: 'zz', ca: 'platform' }),
     ).rejects.toMatchObject({ code: 'ERR_PCS_FMSPC' })
+  })
+})
+
+describe('IntelPcsClient and the download bound', () => {
+  const quote = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+  /** A PCCS of these tests' own, so that no earlier test's late requests are counted. */
+  let pccs: LoopbackServer
+  const asked: string[] = []
+  beforeAll(async () => {
+    pccs = await startPccs((url) => asked.push(url))
+  })
+  afterAll(async () => {
+    await pccs.close()
+  })
+
+  it(`needs room for the ${PCS_DOWNLOADS_PER_QUOTE} downloads of one cold quote: 1 at once and 3 waiting fetch it all`, async () => {
+    expect(PCS_DOWNLOADS_PER_QUOTE).toBe(4)
+    for (const [maxConcurrentDownloads, maxQueuedDownloads] of [
+      [1, 3],
+      [4, 0],
+    ] as const) {
+      asked.length = 0
+      const client = new IntelPcsClient({
+        baseUrl: pccs.baseUrl,
+        maxConcurrentDownloads,
+        maxQueuedDownloads,
+      })
+      const collateral = await client.collateral(quote)
+      expect(collateral.tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
+      expect(Buffer.from(collateral.rootCaCrl).equals(spr('root-ca-crl.der'))).toBe(true)
+      expect(asked).toHaveLength(4)
+    }
+  })
+
+  it('refuses a bound with fewer than 4 at once and waiting, when the client is made', () => {
+    for (const [maxConcurrentDownloads, maxQueuedDownloads] of [
+      [1, 0],
+      [1, 2],
+      [3, 0],
+      [2, 1],
+    ] as const) {
+      const error = thrown(
+        () =>
+          new IntelPcsClient({ baseUrl: pccs.baseUrl, maxConcurrentDownloads, maxQueuedDownloads }),
+      )
+      expect([error.code, error.category]).toEqual(['ERR_DOWNLOAD_LIMITS', 'usage'])
+      expect(error.message).toContain(
+        `maxConcurrentDownloads ${maxConcurrentDownloads} + maxQueuedDownloads ${maxQueuedDownloads} is fewer than the 4 Intel PCS downloads`,
+      )
+      expect(error.hint).toContain('at least 4 (e.g. 1 and 3)')
+    }
+  })
+
+  it('refuses a second cold quote ERR_PCS_BUSY at once while the first holds every slot', async () => {
+    asked.length = 0
+    let release: () => void = () => undefined
+    answersHeld = new Promise((resolve) => (release = resolve))
+    try {
+      const client = new IntelPcsClient({
+        baseUrl: pccs.baseUrl,
+        maxConcurrentDownloads: 1,
+        maxQueuedDownloads: 3,
+      })
+      const first = client.collateral(quote)
+      while (asked.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+      // SGX's TCB info and QE identity are new downloads, refused; its CRLs join the TDX quote's.
+      const busy = await rejected(client.collateral({ ...quote, tee: 'sgx' }))
+      expect([busy.code, busy.category]).toEqual(['ERR_PCS_BUSY', 'unavailable'])
+      expect(busy.message).toContain(
+        'too many Intel PCS downloads: 1 Intel PCS downloads at once are under way and 3 more are waiting',
+      )
+      expect(busy.details['reason']).toBe('queue-full')
+      release()
+      expect((await first).tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
+      expect(asked).toHaveLength(4)
+      expect(asked.filter((url) => url.startsWith('/sgx/certification/v4/tcb'))).toEqual([])
+    } finally {
+      release()
+      answersHeld = Promise.resolve()
+    }
   })
 })

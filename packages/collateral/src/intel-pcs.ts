@@ -13,8 +13,9 @@
  *
  * @module
  */
-import { MalformedInputError, hexToBytes } from '@initguard/core'
+import { MalformedInputError, UsageError, hexToBytes } from '@initguard/core'
 import { CachedDownloader, type Downloaded, type DownloadOptions } from './cached-download.ts'
+import { checkDownloadLimits } from './download-limits.ts'
 
 /** Intel's PCS. */
 export const INTEL_PCS_URL = 'https://api.trustedservices.intel.com'
@@ -23,6 +24,13 @@ export const INTEL_ROOT_CA_CRL_URL =
   'https://certificates.trustedservices.intel.com/IntelSGXRootCA.der'
 
 const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
+
+/**
+ * The distinct downloads one TDX/SGX quote starts at once when none of its collateral is cached:
+ * TCB info, QE identity, PCK CRL, Root CA CRL. A bound of fewer downloads at once plus waiting
+ * would refuse some of them `ERR_PCS_BUSY` every time, so no cold quote could ever verify.
+ */
+export const PCS_DOWNLOADS_PER_QUOTE = 4
 
 /** Options for {@link IntelPcsClient}. */
 export interface IntelPcsOptions extends DownloadOptions {
@@ -66,6 +74,11 @@ export class IntelPcsClient {
   readonly #rootCaCrlUrl: string
   readonly #downloader: CachedDownloader
 
+  /**
+   * @throws {@link UsageError} `ERR_DOWNLOAD_LIMITS` for a malformed bound, or one where
+   *   `maxConcurrentDownloads + maxQueuedDownloads` is less than {@link PCS_DOWNLOADS_PER_QUOTE};
+   *   `ERR_CACHE_BOUND` for a malformed `cacheBound`.
+   */
   constructor(options: IntelPcsOptions = {}) {
     this.#baseUrl = (options.baseUrl ?? INTEL_PCS_URL).replace(/\/+$/, '')
     this.#rootCaCrlUrl =
@@ -74,13 +87,14 @@ export class IntelPcsClient {
         ? INTEL_ROOT_CA_CRL_URL
         : `${this.#baseUrl}/sgx/certification/v4/rootcacrl`)
     this.#downloader = new CachedDownloader('Intel PCS', 'PCS', options)
+    refuseTooFewForAQuote(options)
   }
 
   /**
    * All collateral for a quote.
    *
    * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
-   *   `ERR_PCS_OFFLINE`;
+   *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
    *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
@@ -144,6 +158,20 @@ export class IntelPcsClient {
       insteadHint: COLLATERAL_INSTEAD,
     })
   }
+}
+
+/** Refuse a (well-formed) bound that could never admit the downloads of one cold quote. */
+function refuseTooFewForAQuote(options: IntelPcsOptions): void {
+  const { maxConcurrent, maxQueued } = checkDownloadLimits(options)
+  if (maxConcurrent + maxQueued >= PCS_DOWNLOADS_PER_QUOTE) return
+  throw new UsageError(
+    'ERR_DOWNLOAD_LIMITS',
+    `maxConcurrentDownloads ${maxConcurrent} + maxQueuedDownloads ${maxQueued} is fewer than the ${PCS_DOWNLOADS_PER_QUOTE} Intel PCS downloads one TDX/SGX quote starts at once when its collateral is not cached (TCB info, QE identity, PCK CRL, Root CA CRL): every such quote would be refused ERR_PCS_BUSY`,
+    {
+      details: { maxConcurrent, maxQueued, needed: PCS_DOWNLOADS_PER_QUOTE },
+      hint: `give maxConcurrentDownloads + maxQueuedDownloads of at least ${PCS_DOWNLOADS_PER_QUOTE} (e.g. 1 and ${PCS_DOWNLOADS_PER_QUOTE - 1})`,
+    },
+  )
 }
 
 function youngerThan(maxAgeMs: number): (cached: Downloaded, ageMs: number) => boolean {

@@ -14,14 +14,22 @@ interface Remembered {
   readonly until: Date
 }
 
-/** The remembered 404s of one service, bounded by {@link NOT_FOUND_MAX_ENTRIES}. */
+/**
+ * The remembered 404s of one service, at most {@link NOT_FOUND_MAX_ENTRIES} (the least recently
+ * used forgotten first): invented chip IDs are free to make, so an unbounded memory would grow
+ * with every one a client sends.
+ */
 export class NotFoundMemory {
   readonly #ttlMs: number
-  readonly #entries = new LruCache<string, Remembered>(NOT_FOUND_MAX_ENTRIES)
+  readonly #entries: LruCache<string, Remembered>
 
-  /** @param ttlMs - how long a 404 is remembered; 0 remembers none. */
-  constructor(ttlMs: number) {
+  /**
+   * @param ttlMs - how long a 404 is remembered; 0 remembers none.
+   * @param maxEntries - the most remembered at once (a test gives a small one).
+   */
+  constructor(ttlMs: number, maxEntries: number = NOT_FOUND_MAX_ENTRIES) {
     this.#ttlMs = ttlMs
+    this.#entries = new LruCache(maxEntries)
   }
 
   /** Remember `error` (an `ERR_<area>_NOT_FOUND`) for entry `name`, answered at `now`. */

@@ -1,7 +1,7 @@
 /**
  * @initguard/testkit: support for tests only (never a dependency of runtime code; lint enforces
  * it): helpers that catch and name the coded errors a test expects, a throwaway PostgreSQL cluster,
- * and scratch directories removed after a file's tests.
+ * scratch directories removed after a file's tests, and HTTP servers on loopback.
  *
  * @module
  */
@@ -9,3 +9,5 @@ export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
 export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'
 export { ScratchDirectories } from './scratch-directories.ts'
+export { startHoldingServer, startLoopbackServer } from './loopback-server.ts'
+export type { HoldingServer, LoopbackServer } from './loopback-server.ts'

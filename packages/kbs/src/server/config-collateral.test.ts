@@ -53,9 +53,13 @@ describe('the collateral download bounds', () => {
 
   it('reads max-concurrent, max-queued and not-found-ttl', () => {
     expect(
-      downloads({ 'max-concurrent': 2, 'max-queued': 0, 'not-found-ttl': '30m' })
+      downloads({ 'max-concurrent': 4, 'max-queued': 0, 'not-found-ttl': '30m' })
         .collateralDownloads,
-    ).toEqual({ maxConcurrent: 2, maxQueued: 0, notFoundTtlMs: 1_800_000 })
+    ).toEqual({ maxConcurrent: 4, maxQueued: 0, notFoundTtlMs: 1_800_000 })
+    expect(downloads({ 'max-concurrent': 1, 'max-queued': 3 }).collateralDownloads).toMatchObject({
+      maxConcurrent: 1,
+      maxQueued: 3,
+    })
     expect(downloads({ 'not-found-ttl': '0s' }).collateralDownloads.notFoundTtlMs).toBe(0)
     expect(downloads({ 'max-concurrent': 1024 }).collateralDownloads).toMatchObject({
       maxConcurrent: 1024,
@@ -84,5 +88,24 @@ describe('the collateral download bounds', () => {
       message: 'collateral-downloads: unknown key "max-parallel"',
     })
     expect(refusal(4).message).toMatch(/collateral-downloads "4": expected a table/)
+  })
+
+  it('refuses max-concurrent + max-queued below the 4 PCS downloads of one cold TDX/SGX quote', () => {
+    for (const [concurrent, queued] of [
+      [1, 0],
+      [1, 2],
+      [3, 0],
+      [2, 1],
+    ]) {
+      const error = thrown(() => downloads({ 'max-concurrent': concurrent, 'max-queued': queued }))
+      expect(error.code).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toBe(
+        `collateral-downloads: max-concurrent ${String(concurrent)} + max-queued ${String(queued)} is fewer than the 4 Intel PCS downloads one TDX/SGX quote starts at once when its collateral is not cached (TCB info, QE identity, PCK CRL, Root CA CRL): every such /attest would be refused 503 ERR_PCS_BUSY`,
+      )
+      expect(error.hint).toContain('max-concurrent = 1, max-queued = 3')
+    }
+    // With only one of them given, the other's default counts.
+    expect(downloads({ 'max-queued': 0 }).collateralDownloads.maxConcurrent).toBe(4)
+    expect(downloads({ 'max-concurrent': 1 }).collateralDownloads.maxQueued).toBe(64)
   })
 })

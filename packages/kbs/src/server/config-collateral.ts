@@ -7,8 +7,10 @@
  *
  * ```toml
  * [collateral-cache]       # max-entries = 4096, max-size = "32MiB"  (each of DATA-DIR/collateral-cache/{kds,pcs})
- * [collateral-downloads]   # max-concurrent = 4    downloads on the network at once (1 to 1024)
+ * [collateral-downloads]   # max-concurrent = 4    distinct downloads on the network at once (1 to 1024)
  *                          # max-queued = 64       waiting for one of them (0 to 1 000 000; 0: none wait)
+ *                          #                       the two add up to at least 4: a cold TDX/SGX quote
+ *                          #                       starts 4 PCS downloads at once
  *                          # not-found-ttl = "10m" an HTTP 404 remembered, so the same invented chip
  *                          #                       is not asked for again ("0s": not remembered; at most 24h)
  * ```
@@ -19,12 +21,14 @@
  *
  * @module
  */
+import { UsageError } from '@initguard/core'
 import {
   DEFAULT_CACHE_MAX_BYTES,
   DEFAULT_CACHE_MAX_ENTRIES,
   DEFAULT_MAX_CONCURRENT_DOWNLOADS,
   DEFAULT_MAX_QUEUED_DOWNLOADS,
   DEFAULT_NOT_FOUND_TTL_MS,
+  PCS_DOWNLOADS_PER_QUOTE,
   type CheckedDownloadLimits,
 } from '@initguard/collateral'
 import { durationOrZero, integerOr, parseSize, withUnit } from './config-values.ts'
@@ -62,7 +66,8 @@ type Section = Readonly<Record<string, unknown>>
  * `[collateral-cache]` and `[collateral-downloads]`, their keys already checked.
  *
  * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE` naming the key of a value out of range or
- *   malformed.
+ *   malformed, or `max-concurrent` and `max-queued` that add up to fewer than
+ *   {@link PCS_DOWNLOADS_PER_QUOTE}.
  */
 export function resolveCollateralSettings(
   cache: Section,
@@ -70,7 +75,7 @@ export function resolveCollateralSettings(
 ): KbsCollateralSettings {
   const d = COLLATERAL_CONFIG_DEFAULTS
   const where = (key: string): string => `collateral-downloads.${key}`
-  return {
+  const settings: KbsCollateralSettings = {
     collateralCache: {
       maxEntries: integerOr(
         cache['max-entries'],
@@ -110,4 +115,23 @@ export function resolveCollateralSettings(
       ),
     },
   }
+  refuseTooFewForAQuote(settings.collateralDownloads)
+  return settings
+}
+
+/**
+ * Refuse download bounds that could never serve a TDX/SGX quote whose collateral is not cached:
+ * it starts {@link PCS_DOWNLOADS_PER_QUOTE} Intel PCS downloads at once, and those beyond
+ * `max-concurrent + max-queued` would be refused `ERR_PCS_BUSY` every time.
+ */
+function refuseTooFewForAQuote({ maxConcurrent, maxQueued }: CheckedDownloadLimits): void {
+  if (maxConcurrent + maxQueued >= PCS_DOWNLOADS_PER_QUOTE) return
+  throw new UsageError(
+    'ERR_KBS_CONFIG_VALUE',
+    `collateral-downloads: max-concurrent ${maxConcurrent} + max-queued ${maxQueued} is fewer than the ${PCS_DOWNLOADS_PER_QUOTE} Intel PCS downloads one TDX/SGX quote starts at once when its collateral is not cached (TCB info, QE identity, PCK CRL, Root CA CRL): every such /attest would be refused 503 ERR_PCS_BUSY`,
+    {
+      details: { key: 'collateral-downloads.max-queued', maxConcurrent, maxQueued },
+      hint: `make max-concurrent + max-queued at least ${PCS_DOWNLOADS_PER_QUOTE} (e.g. max-concurrent = 1, max-queued = ${PCS_DOWNLOADS_PER_QUOTE - 1}); the bound applies to each vendor`,
+    },
+  )
 }

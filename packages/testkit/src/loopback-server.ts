@@ -1,6 +1,7 @@
 /**
- * A real `node:http` server on loopback for the collateral tests, standing in for AMD KDS or a
- * PCCS.
+ * Real `node:http` servers on loopback for tests that need a service to talk to: AMD KDS, a PCCS,
+ * an OCI registry. {@link startLoopbackServer} runs a handler the test writes;
+ * {@link startHoldingServer} holds its answers until the test lets them go, and counts what it saw.
  *
  * @module
  */
@@ -46,8 +47,9 @@ export interface HoldingServer extends LoopbackServer {
 }
 
 /**
- * Start a server standing in for KDS that answers a path starting with `/missing` 404, one
- * starting with `/failing` 503, and any other `body of <path>`, each once the hold is released.
+ * Start a server (standing in for a collateral service) that answers a path starting with
+ * `/missing` 404, one starting with `/failing` 503, and any other `body of <path>`, each once the
+ * hold is released.
  */
 export async function startHoldingServer(): Promise<HoldingServer> {
   const arrived: string[] = []
