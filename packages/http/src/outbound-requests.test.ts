@@ -30,7 +30,13 @@ function sources(dir: string): string[] {
 }
 
 /** What a server takes from node:http(s): serving is not making requests. */
-const INBOUND_NAMES = new Set(['createServer', 'IncomingMessage', 'Server', 'ServerResponse'])
+const INBOUND_NAMES = new Set([
+  'createServer',
+  'IncomingMessage',
+  'RequestListener',
+  'Server',
+  'ServerResponse',
+])
 
 /**
  * `import { createServer, type Server } from 'node:http'` (or `import type { … }`): only server
