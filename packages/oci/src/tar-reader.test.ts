@@ -221,15 +221,32 @@ describe('TarStreamReader', () => {
     )
   })
 
-  it('ignores bytes after the end-of-archive block, and reads nothing of them', () => {
+  it('ignores bytes after the end-of-archive blocks, and reads nothing of them', () => {
     const garbage = new Uint8Array(3000).fill(0x41)
     const archive = Buffer.concat([tarArchive({ name: 'a', data: 'a' }), garbage])
     expect(readTar(archive).map((entry) => entry.name)).toEqual(['a'])
     const reader = new TarStreamReader()
     expect([...reader.push(archive.subarray(0, 1536))]).toHaveLength(2)
+    expect(reader.ended).toBe(false)
+    expect([...reader.push(archive.subarray(1536, 2048))]).toEqual([])
     expect(reader.ended).toBe(true)
     expect([...reader.push(garbage)]).toEqual([])
     reader.end()
+  })
+
+  it('refuses a lone zero block followed by an entry, which readers disagree on', () => {
+    // GNU tar and Python stop at the zero block (hiding 'hidden'), Go refuses: we refuse too.
+    const visible = tarBlocks({ name: 'visible', data: 'v' })
+    const hidden = tarBlocks({ name: 'hidden', data: 'h' })
+    const lone = Buffer.concat([visible, new Uint8Array(512), hidden, new Uint8Array(1024)])
+    expect(codeOfThrown(() => readTar(lone))).toBe('ERR_TAR_LONE_ZERO_BLOCK')
+    // In pieces too, whatever the cut.
+    for (const cut of [1, 511, 1024, 1536, 1537])
+      expect(codeOfThrown(() => readInPieces(lone, [cut]))).toBe('ERR_TAR_LONE_ZERO_BLOCK')
+    // One zero block at the very end is an end (as Go reads it).
+    expect(readTar(Buffer.concat([visible, new Uint8Array(512)])).map((e) => e.name)).toEqual([
+      'visible',
+    ])
   })
 
   it('streams a huge declared size without holding it, and bounds extension headers', () => {

@@ -192,7 +192,9 @@ type Phase =
       }
     }
   | { readonly kind: 'padding'; remaining: number }
-  /** After the end-of-archive block: anything more is ignored. */
+  /** After one zero block: the next block must be zero too, or the archive end there. */
+  | { readonly kind: 'zero' }
+  /** After the end-of-archive blocks: anything more is ignored. */
   | { readonly kind: 'done' }
 
 /**
@@ -214,7 +216,7 @@ export class TarStreamReader {
   #longLink: string | undefined
   #pax: Map<string, string> | undefined
 
-  /** Whether the end-of-archive block was read. */
+  /** Whether the end-of-archive blocks (two zero blocks) were read. */
   get ended(): boolean {
     return this.#phase.kind === 'done'
   }
@@ -223,7 +225,7 @@ export class TarStreamReader {
    * Parse `chunk`, the next bytes of the archive. `data` events are views into `chunk`: it must
    * not be changed until they are consumed.
    *
-   * @throws {@link MalformedInputError} `ERR_TAR_CHECKSUM`, `ERR_TAR_NUMBER`, `ERR_TAR_PAX`,
+   * @throws {@link MalformedInputError} `ERR_TAR_CHECKSUM`, `ERR_TAR_LONE_ZERO_BLOCK`, `ERR_TAR_NUMBER`, `ERR_TAR_PAX`,
    *   `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_DANGLING_EXTENSION`,
    *   `ERR_TAR_EXTENSION_TOO_LARGE`.
    */
@@ -276,7 +278,8 @@ export class TarStreamReader {
    */
   end(): void {
     const phase = this.#phase
-    if (phase.kind === 'done') return
+    // One zero block and then the end of the bytes is an end too (as Go's archive/tar reads it).
+    if (phase.kind === 'done' || phase.kind === 'zero') return
     if (phase.kind === 'data' && phase.remaining > 0)
       throw malformed('TRUNCATED', 'entry data runs past the end', this.#at)
     const at = phase.kind === 'header' ? this.#at + this.#carried : this.#consumed
@@ -301,10 +304,20 @@ export class TarStreamReader {
   /** Read one header block; the entry event, if the header describes an entry. */
   #header(header: Uint8Array): TarEvent | undefined {
     const at = this.#at
-    if (header.every((byte) => byte === 0)) {
+    const zero = header.every((byte) => byte === 0)
+    if (this.#phase.kind === 'zero') {
+      // A zero block and then an entry: GNU tar and Python stop at the first zero block and never
+      // see the entries after it, Go's archive/tar refuses the archive, and the layer's digest
+      // covers them either way. Refused, so that no reader's choice decides what the layer holds.
+      if (!zero)
+        throw malformed('LONE_ZERO_BLOCK', 'a zero block followed by more entries', at - BLOCK)
+      this.#phase = { kind: 'done' }
+      return undefined
+    }
+    if (zero) {
       if (this.#longName !== undefined || this.#longLink !== undefined || this.#pax !== undefined)
         throw malformed('DANGLING_EXTENSION', 'extension header not followed by an entry', at)
-      this.#phase = { kind: 'done' }
+      this.#phase = { kind: 'zero' }
       return undefined
     }
     if (!checksumMatches(header, at)) throw malformed('CHECKSUM', 'header checksum mismatch', at)
@@ -370,8 +383,8 @@ export class TarStreamReader {
 }
 
 /**
- * Parse a whole tar archive held in memory. The archive must end with a zero block; data after
- * it is ignored.
+ * Parse a whole tar archive held in memory. The archive must end with two zero blocks (or one,
+ * at the very end); data after them is ignored, and a zero block followed by an entry is refused.
  *
  * @throws {@link MalformedInputError} as {@link TarStreamReader.push} and
  *   {@link TarStreamReader.end}.
