@@ -221,4 +221,24 @@ describe('pullImage', () => {
     const mixed: TestImage = { ...honest, config, manifest: bytes, manifestDigest: '' }
     expect(await pushAndPull('mixed', mixed)).toBe('ERR_LAYER_DIFF_ID')
   })
+
+  it('refuses a config that gives rootfs twice (runtimes disagree on which copy counts)', async () => {
+    const honest = buildTestImage([{ entries: [{ name: 'a', data: 'a' }] }])
+    const text = new TextDecoder().decode(honest.config)
+    const zero = `sha256:${'0'.repeat(64)}`
+    const config = new TextEncoder().encode(
+      `${text.slice(0, -1)},"rootfs":{"type":"layers","diff_ids":["${zero}"]}}`,
+    )
+    const manifest = JSON.parse(new TextDecoder().decode(honest.manifest)) as {
+      config: { digest: string; size: number }
+    }
+    manifest.config = {
+      ...manifest.config,
+      digest: `sha256:${(await import('node:crypto')).createHash('sha256').update(config).digest('hex')}`,
+      size: config.length,
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(manifest))
+    const twice: TestImage = { ...honest, config, manifest: bytes, manifestDigest: '' }
+    expect(await pushAndPull('twice', twice)).toBe('ERR_IMAGE_CONFIG')
+  })
 })

@@ -15,6 +15,7 @@ import {
   ExpectationError,
   LocalIoError,
   MalformedInputError,
+  parseStrictJsonValue,
   UnavailableError,
   UsageError,
 } from '@initguard/core'
@@ -69,13 +70,18 @@ export interface PulledImage {
 }
 
 function parseDiffIds(config: Uint8Array, layers: number): string[] {
-  let diffIds: unknown
+  let text: string
   try {
-    const parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(config)) as unknown
-    diffIds = (parsed as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids
+    text = new TextDecoder('utf-8', { fatal: true }).decode(config)
   } catch (cause) {
     throw new MalformedInputError('ERR_IMAGE_CONFIG', 'the image config is not JSON', { cause })
   }
+  // A repeated key (two `diff_ids` lists) is refused, as in the manifest (`parseManifest`).
+  const parsed = parseStrictJsonValue(text, {
+    what: 'the image config',
+    syntaxCode: 'ERR_IMAGE_CONFIG',
+  })
+  const diffIds = (parsed as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs?.diff_ids
   if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) {
     throw new MalformedInputError(
       'ERR_IMAGE_CONFIG',

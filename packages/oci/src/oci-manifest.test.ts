@@ -62,6 +62,15 @@ describe('parseManifest', () => {
     expect(codeOf(() => parseManifest(new Uint8Array([0xff, 0x7b])))).toBe('ERR_REGISTRY_MANIFEST')
   })
 
+  it('refuses a repeated key (Go keeps the last copy, image-rs refuses the document)', () => {
+    const text = JSON.stringify(image)
+    const twice = new TextEncoder().encode(`${text.slice(0, -1)},"layers":[]}`)
+    expect(codeOf(() => parseManifest(twice, OCI_MANIFEST_MEDIA_TYPE))).toBe(
+      'ERR_REGISTRY_MANIFEST',
+    )
+    expect(parseManifest(enc(image), OCI_MANIFEST_MEDIA_TYPE).kind).toBe('image')
+  })
+
   it('refuses a document with the fields of both an image and an index, however it is served', () => {
     const { mediaType: _omitted, ...untyped } = image
     const both = enc({

@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { ExpectationError, MalformedInputError } from '@initguard/core'
+import { ExpectationError, MalformedInputError, parseStrictJsonValue } from '@initguard/core'
 
 /** OCI image index. */
 export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json'
@@ -195,9 +195,9 @@ function schema1Error(): ExpectationError {
 export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
   const headerType = contentType?.split(';')[0]?.trim().toLowerCase()
   if (headerType !== undefined && isSchema1MediaType(headerType)) throw schema1Error()
-  let document: unknown
+  let text: string
   try {
-    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch (error) {
     throw new MalformedInputError('ERR_REGISTRY_MANIFEST', 'manifest is not UTF-8 JSON', {
       cause: error,
@@ -205,6 +205,13 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
       hint: 'the registry served something other than a manifest',
     })
   }
+  // A repeated key is refused: Go's encoding/json keeps the last copy, image-rs's serde refuses
+  // the document, so the copy a runtime pulls would depend on the runtime.
+  const document = parseStrictJsonValue(text, {
+    what: 'the manifest',
+    syntaxCode: 'ERR_REGISTRY_MANIFEST',
+    hints: { syntax: 'the registry served something other than a manifest' },
+  })
   if (!isRecord(document)) throw malformed('is not a JSON object', '$')
   if (document['schemaVersion'] === 1) throw schema1Error()
   if (document['schemaVersion'] !== 2) throw malformed('has no schemaVersion 2', 'schemaVersion')
