@@ -2,6 +2,7 @@
  * `pullImage` against Debian's docker-registry: the policy decides first, layers unpack in order
  * with whiteouts, every hostile or inconsistent image leaves no DEST and nothing outside it.
  */
+import { createHash } from 'node:crypto'
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -204,22 +205,25 @@ describe('pullImage', () => {
     expect(await readFile(join(dest, tmpdir(), marker), 'utf8')).toBe('x')
   })
 
-  it('refuses a layer whose content is not what the config lists', async () => {
-    const honest = buildTestImage([{ entries: [{ name: 'a', data: 'a' }] }])
-    const other = buildTestImage([{ entries: [{ name: 'b', data: 'b' }] }])
-    // The manifest and layer of one image with the config (diff_ids) of another.
-    const config = other.config
-    const manifest = JSON.parse(new TextDecoder().decode(honest.manifest)) as {
+  /** `image` with `config` as its config blob (the manifest's descriptor rewritten to match). */
+  const withConfig = (image: TestImage, config: Uint8Array): TestImage => {
+    const manifest = JSON.parse(new TextDecoder().decode(image.manifest)) as {
       config: { digest: string; size: number }
     }
     manifest.config = {
       ...manifest.config,
-      digest: `sha256:${(await import('node:crypto')).createHash('sha256').update(config).digest('hex')}`,
+      digest: `sha256:${createHash('sha256').update(config).digest('hex')}`,
       size: config.length,
     }
     const bytes = new TextEncoder().encode(JSON.stringify(manifest))
-    const mixed: TestImage = { ...honest, config, manifest: bytes, manifestDigest: '' }
-    expect(await pushAndPull('mixed', mixed)).toBe('ERR_LAYER_DIFF_ID')
+    return { ...image, config, manifest: bytes, manifestDigest: '' }
+  }
+
+  it('refuses a layer whose content is not what the config lists', async () => {
+    const honest = buildTestImage([{ entries: [{ name: 'a', data: 'a' }] }])
+    const other = buildTestImage([{ entries: [{ name: 'b', data: 'b' }] }])
+    // The manifest and layer of one image with the config (diff_ids) of another.
+    expect(await pushAndPull('mixed', withConfig(honest, other.config))).toBe('ERR_LAYER_DIFF_ID')
   })
 
   it('refuses a config that gives rootfs twice (runtimes disagree on which copy counts)', async () => {
@@ -229,16 +233,6 @@ describe('pullImage', () => {
     const config = new TextEncoder().encode(
       `${text.slice(0, -1)},"rootfs":{"type":"layers","diff_ids":["${zero}"]}}`,
     )
-    const manifest = JSON.parse(new TextDecoder().decode(honest.manifest)) as {
-      config: { digest: string; size: number }
-    }
-    manifest.config = {
-      ...manifest.config,
-      digest: `sha256:${(await import('node:crypto')).createHash('sha256').update(config).digest('hex')}`,
-      size: config.length,
-    }
-    const bytes = new TextEncoder().encode(JSON.stringify(manifest))
-    const twice: TestImage = { ...honest, config, manifest: bytes, manifestDigest: '' }
-    expect(await pushAndPull('twice', twice)).toBe('ERR_IMAGE_CONFIG')
+    expect(await pushAndPull('twice', withConfig(honest, config))).toBe('ERR_IMAGE_CONFIG')
   })
 })
