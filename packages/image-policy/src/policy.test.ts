@@ -129,9 +129,9 @@ describe('parseImagePolicy', () => {
     ['{"default":[{}]}', 'ERR_IMAGE_POLICY_MISSING_FIELD', 'default[0].type'],
     ['{"default":[{"type":1}]}', 'ERR_IMAGE_POLICY_TYPE', 'default[0].type'],
     [
-      '{"default":[{"type":"reject"}],"transports":{"docker":{"x":[]}}}',
+      '{"default":[{"type":"reject"}],"transports":{"docker":{"example.com/x":[]}}}',
       'ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS',
-      'transports.docker.x',
+      'transports.docker["example.com/x"]',
     ],
     [
       '{"default":[{"type":"reject"}],"transports":{"dir":{"/":[{"type":"reject"}]}}}',

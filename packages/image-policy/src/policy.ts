@@ -6,6 +6,7 @@
  * @module
  */
 import { utf8ToString } from '@initguard/core'
+import { dockerScopeProblem } from './docker-scope.ts'
 import { parseStrictJson } from './strict-json.ts'
 import { fault, child, asObject, checkKeys, required } from './policy-fields.ts'
 import { parseRequirementList, type PolicyDialect } from './policy-requirements.ts'
@@ -177,7 +178,19 @@ export function parseImagePolicy(
 }
 
 function validateScope(transport: string, scope: string, field: string): void {
-  if (scope === '' || (transport !== 'dir' && transport !== 'oci')) return
+  if (scope === '') return
+  if (transport === 'docker') {
+    const problem = dockerScopeProblem(scope)
+    if (problem !== undefined)
+      throw fault(
+        'ERR_IMAGE_POLICY_SCOPE',
+        `docker scope ${JSON.stringify(scope.slice(0, 80))} ${problem.why}, so it would never apply`,
+        field,
+        problem.hint,
+      )
+    return
+  }
+  if (transport !== 'dir' && transport !== 'oci') return
   // dir and oci scopes are absolute, canonical paths; "/" is refused ("" is the default).
   const canonical =
     scope.startsWith('/') &&
