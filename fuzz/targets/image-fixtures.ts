@@ -82,7 +82,10 @@ export const FIXTURE_IMAGES: readonly FixtureImage[] = [
 /** A policy accepting each fixture image in its own scope, rejecting everything else. */
 export function fixturePolicy(): string {
   const docker: Record<string, unknown[]> = {}
-  for (const image of FIXTURE_IMAGES) docker[image.reference.replace(/:latest$/, '')] = [image.rule]
+  // Scopes are fully expanded repository names: `testing/manifest` would match no image (the
+  // image is docker.io/testing/manifest), and the policy would refuse it as a scope.
+  for (const image of FIXTURE_IMAGES)
+    docker[parseDockerImageReference(image.reference).name] = [image.rule]
   return JSON.stringify({ default: [{ type: 'reject' }], transports: { docker } })
 }
 
