@@ -22,11 +22,11 @@ export const DEFAULT_NOT_FOUND_TTL_MS: number = 10 * 60_000
 export const NOT_FOUND_MAX_ENTRIES = 4096
 
 /** Largest accepted `maxConcurrentDownloads`. */
-const MAX_CONCURRENT_LIMIT = 1024
+export const MAX_CONCURRENT_LIMIT = 1024
 /** Largest accepted `maxQueuedDownloads`. */
-const MAX_QUEUED_LIMIT = 1_000_000
+export const MAX_QUEUED_LIMIT = 1_000_000
 /** Longest accepted `notFoundTtlMs`: 24 hours. */
-const NOT_FOUND_TTL_LIMIT_MS = 86_400_000
+export const NOT_FOUND_TTL_LIMIT_MS = 86_400_000
 
 /** The download bounds as given (the `DownloadOptions` fields). */
 export interface DownloadLimits {

@@ -28,6 +28,9 @@ import {
   DEFAULT_MAX_CONCURRENT_DOWNLOADS,
   DEFAULT_MAX_QUEUED_DOWNLOADS,
   DEFAULT_NOT_FOUND_TTL_MS,
+  MAX_CONCURRENT_LIMIT,
+  MAX_QUEUED_LIMIT,
+  NOT_FOUND_TTL_LIMIT_MS,
   PCS_DOWNLOADS_PER_QUOTE,
   type CheckedDownloadLimits,
 } from '@initguard/collateral'
@@ -95,14 +98,14 @@ export function resolveCollateralSettings(
       maxConcurrent: integerOr(
         downloads['max-concurrent'],
         1,
-        1024,
+        MAX_CONCURRENT_LIMIT,
         where('max-concurrent'),
         d.collateralDownloads.maxConcurrent,
       ),
       maxQueued: integerOr(
         downloads['max-queued'],
         0,
-        1_000_000,
+        MAX_QUEUED_LIMIT,
         where('max-queued'),
         d.collateralDownloads.maxQueued,
       ),
@@ -110,7 +113,7 @@ export function resolveCollateralSettings(
         downloads['not-found-ttl'],
         where('not-found-ttl'),
         (text, key) =>
-          durationOrZero(text, key, 86_400_000, 'a duration from 0s to 24h (e.g. 10m)'),
+          durationOrZero(text, key, NOT_FOUND_TTL_LIMIT_MS, 'a duration from 0s to 24h (e.g. 10m)'),
         d.collateralDownloads.notFoundTtlMs,
       ),
     },
