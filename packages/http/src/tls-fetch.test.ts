@@ -115,6 +115,31 @@ describe('per-client TLS trust', () => {
     expect(byAuthority.log.length + bySelfSigned.log.length).toBe(seen)
   })
 
+  it('fails a status fetch cannot represent (101, 600, 999) as a network failure, never crashing', async () => {
+    const server = await startServer(selfSigned)
+    try {
+      for (const status of [101, 600, 999]) {
+        server.handler = (_req, res) => {
+          res.writeHead(status).end()
+        }
+        const seen = server.log.length
+        const error = await rejected(
+          client({ pinnedCertificatePem: selfSigned.cert }).request(
+            { url: `${server.origin}/`, what: 'test' },
+            (r) => r.text({ maxBytes: 1024 }),
+          ),
+        )
+        expect(error.code).toBe('ERR_HTTP_UNAVAILABLE')
+        expect(error.message).toContain('ERR_HTTP_STATUS_INVALID')
+        // A broken answer, like a dropped connection: retried, then reported.
+        expect(error.details).toMatchObject({ attempts: 3 })
+        expect(server.log.length - seen).toBe(3)
+      }
+    } finally {
+      await server.close()
+    }
+  })
+
   it('refuses PEM without a certificate, two pinned certificates, and tls with fetch', () => {
     expect(codeOf(() => client({ caPem: 'not pem' }))).toBe('ERR_TLS_CERTIFICATE_INVALID')
     expect(

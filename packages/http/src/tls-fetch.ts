@@ -80,8 +80,11 @@ export function tlsFetch(options: HttpTlsOptions): typeof fetch {
   return (input, init) => httpsFetch({ https: agent, http: plain }, input, init)
 }
 
+/** The cause's code when a server answers with a status outside 200–599. */
+const INVALID_STATUS = 'ERR_HTTP_STATUS_INVALID'
+
 /** Statuses whose responses have no body (the Response constructor refuses one). */
-const NO_BODY = new Set([101, 204, 205, 304])
+const NO_BODY = new Set([204, 205, 304])
 
 /**
  * `fetch` over `node:https` (or `node:http` for a plain URL the client allowed) through the
@@ -108,10 +111,22 @@ function httpsFetch(
     const signal = init?.signal ?? undefined
     const options = { method: init?.method ?? 'GET', headers, ...(signal ? { signal } : {}) }
     const respond = (incoming: IncomingMessage): void => {
+      const status = incoming.statusCode ?? 0
+      // A final status fetch cannot represent (101 without an upgrade, 600–999): the Response
+      // constructor would throw inside this event handler, an uncaught exception that ends the
+      // process. It fails like a broken connection instead.
+      if (!(status >= 200 && status <= 599)) {
+        incoming.destroy()
+        const cause = Object.assign(
+          new Error(`the server answered with status ${status}, not a final HTTP status (200–599)`),
+          { code: INVALID_STATUS },
+        )
+        reject(new TypeError('fetch failed', { cause }))
+        return
+      }
       const responseHeaders = new Headers()
       for (const [name, value] of Object.entries(incoming.headers))
         for (const one of [value ?? []].flat()) responseHeaders.append(name, one)
-      const status = incoming.statusCode ?? 502
       // As fetch does: a signal that fires while the body streams errors it with its reason.
       signal?.addEventListener(
         'abort',
