@@ -345,7 +345,12 @@ export class HttpClient {
         options.mayUseHttp?.(next.host) !== true
       )
         throw refuse(`it goes from https to plain http (${redactUrl(next)})`)
-      if (hop >= maxRedirects) throw refuse(`more than ${maxRedirects} redirects`)
+      if (hop >= maxRedirects)
+        throw refuse(
+          maxRedirects === 0
+            ? `this client follows no redirects (to ${redactUrl(next)})`
+            : `more than ${maxRedirects} redirects`,
+        )
       next.username = ''
       next.password = ''
       next.hash = ''

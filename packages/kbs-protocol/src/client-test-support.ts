@@ -88,6 +88,8 @@ export interface TestKbs {
   readonly initData: (string | null)[]
   /** An error to answer the next request on a path prefix with (used once). */
   failNext(pathPrefix: string, status: number, variant: string, detail: string): void
+  /** Answer the next request on a path prefix with a 302 to `location` (used once). */
+  redirectNext(pathPrefix: string, location: string): void
   /** Forget every token, so the next resource request gets 401. */
   revokeTokens(): void
   close(): Promise<void>
@@ -126,6 +128,7 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
   const tokens = new Map<string, TeePublicJwk>()
   const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
   const failures: { prefix: string; status: number; variant: string; detail: string }[] = []
+  const redirects: { prefix: string; location: string }[] = []
   const state = {
     log: [] as string[],
     resources: new Map<string, Uint8Array>(),
@@ -143,6 +146,11 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
     if (planned >= 0) {
       const [f] = failures.splice(planned, 1)
       if (f !== undefined) return failure(res, f.status, f.variant, f.detail)
+    }
+    const redirect = redirects.findIndex((r) => path.startsWith(r.prefix))
+    if (redirect >= 0) {
+      const [r] = redirects.splice(redirect, 1)
+      if (r !== undefined) return res.writeHead(302, { location: r.location }).end()
     }
     if (req.method === 'POST' && path === '/kbs/v0/auth') {
       parseKbsRequest(await readJson(req))
@@ -210,6 +218,7 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
     ...state,
     failNext: (prefix, status, variant, detail) =>
       failures.push({ prefix, status, variant, detail }),
+    redirectNext: (prefix, location) => redirects.push({ prefix, location }),
     revokeTokens: () => {
       tokens.clear()
     },

@@ -5,6 +5,8 @@
  * 401, and the server's error bodies surfaced as coded errors.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseInitdata } from '@initguard/initdata'
@@ -12,6 +14,8 @@ import { initSimulator, simulateSnpEvidence, type TeeSimulator } from '@initguar
 import { codeOf, rejected } from '@initguard/testkit'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { KbsClient, type KbsAttestOptions } from './client.ts'
+import type { TeePublicJwk } from './messages.ts'
+import { sealResource } from './resource-jwe.ts'
 import {
   startTestKbs,
   testCertificate,
@@ -194,6 +198,38 @@ describe('KbsClient', () => {
     const pin = { pinnedCertificatePem: selfSigned.cert }
     expect(codeOf(() => new KbsClient({ url: 'http://127.0.0.1:1', tls: pin }))).toBe('ERR_KBS_URL')
     expect(codeOf(() => new KbsClient({ url: 'ftp://127.0.0.1' }))).toBe('ERR_KBS_URL')
+  })
+
+  it('follows no redirect: a resource is taken only from the KBS it was asked of', async () => {
+    const plain = await startTestKbs()
+    // Another host that would answer with the resource sealed to this very TEE key.
+    const elsewhere: string[] = []
+    let teeKey: TeePublicJwk | undefined
+    const other = createServer((req, res) => {
+      elsewhere.push(`${req.method ?? ''} ${req.url ?? ''} ${req.headers.authorization ?? '-'}`)
+      if (teeKey === undefined) return void res.writeHead(500).end()
+      void sealResource(teeKey, SECRET).then((jwe) => res.end(JSON.stringify(jwe)))
+    })
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      plain.resources.set('a/b/c', SECRET)
+      const client = new KbsClient({ url: plain.origin })
+      teeKey = (await client.attest(snp())).teeKey.publicJwk
+      const { port } = other.address() as AddressInfo
+      for (const location of [`http://127.0.0.1:${port}/x`, '/kbs/v0/resource/a/b/c']) {
+        plain.redirectNext('/kbs/v0/resource/', location)
+        const error = await rejected(client.getResource('a/b/c'))
+        expect(error.code).toBe('ERR_KBS_REDIRECT')
+        expect(error.message).toContain('follows no redirects')
+      }
+      expect(elsewhere).toEqual([])
+      // Without a redirect the same request succeeds.
+      expect(await client.getResource('a/b/c')).toEqual(SECRET)
+    } finally {
+      other.closeAllConnections()
+      await new Promise((resolve) => other.close(resolve))
+      await plain.close()
+    }
   })
 
   it('refuses bad resource paths and resources before attesting', async () => {

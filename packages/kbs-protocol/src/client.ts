@@ -13,6 +13,7 @@
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
  * then no TLS option may be given (it would be silently unused). A 401 on a resource re-runs the
  * handshake once when the client knows how to attest (it ran {@link KbsClient.attest} itself).
+ * No redirect is followed (`ERR_KBS_REDIRECT`): the KBS answers at the URL it was given, or not.
  *
  * @module
  */
@@ -99,6 +100,10 @@ export class KbsClient {
       timeoutMs: options.timeoutMs ?? 60_000,
       errors: httpErrors({ area: 'KBS' }),
       userAgent: 'initguard-kbs-client',
+      // Trustee never redirects. Following one would take the resource from a host the guest was
+      // never given (trusted through the CA bundle or Node's roots, not this configuration), and
+      // the JWE proves nothing about its source: anybody can seal to the public TEE key.
+      maxRedirects: 0,
       ...(base.protocol === 'https:' && tls !== undefined ? { tls } : {}),
     }
     // /auth and /attest are not repeated: a nonce is single use, so a retry could only fail.
