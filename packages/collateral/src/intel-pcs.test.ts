@@ -125,6 +125,23 @@ describe('IntelPcsClient', () => {
   })
 })
 
+describe('IntelPcsClient and a damaged response', () => {
+  it('refuses an issuer chain that is not percent-encoded (ERR_PCS_RESPONSE, not a URIError)', async () => {
+    const damaged: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init)
+      const headers = new Headers(response.headers)
+      if (headers.has('tcb-info-issuer-chain')) headers.set('tcb-info-issuer-chain', '%E0%A4%A')
+      return new Response(await response.arrayBuffer(), { status: response.status, headers })
+    }
+    const client = new IntelPcsClient({ baseUrl, fetch: damaged, attempts: 1 })
+    const error = await rejected(
+      client.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' }),
+    )
+    expect([error.code, error.category]).toEqual(['ERR_PCS_RESPONSE', 'malformed'])
+    expect(error.message).toContain('tcb-info-issuer-chain header is not percent-encoded')
+  })
+})
+
 describe('IntelPcsClient and the download bound', () => {
   const quote = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
   /** A PCCS of these tests' own, so that no earlier test's late requests are counted. */

@@ -95,7 +95,8 @@ export class IntelPcsClient {
    *
    * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
    *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
-   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain.
+   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, or
+   *   with one that is not percent-encoded.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
     if (!/^[0-9a-fA-F]{12}$/.test(request.fmspc)) {
@@ -205,7 +206,18 @@ function issuerChain(response: Downloaded, header: string): string {
       },
     )
   }
-  return decodeURIComponent(value)
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    // A broken percent escape: decodeURIComponent's URIError is no error of this project's.
+    throw new MalformedInputError(
+      'ERR_PCS_RESPONSE',
+      `the collateral response's ${header} header is not percent-encoded PEM`,
+      {
+        hint: 'the PCS/PCCS sent a damaged issuer chain; check the PCCS, or give --collateral FILE',
+      },
+    )
+  }
 }
 
 /** CRLs arrive as DER, as hex text (some PCCS versions) or as PEM. */
