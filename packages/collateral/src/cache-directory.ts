@@ -15,9 +15,20 @@
  *
  * @module
  */
+import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { LocalIoError, UsageError } from '@initguard/core'
+import { LocalIoError, UsageError, base64ToBytes, isJsonObject } from '@initguard/core'
 import type { Downloaded } from './cached-download.ts'
+
+/** Largest collateral document accepted: 16 MiB (CRLs and TCB infos are kilobytes to a few MiB). */
+export const MAX_COLLATERAL_SIZE: number = 16 * 1024 * 1024
+
+/**
+ * Largest cache entry read: the envelope of a {@link MAX_COLLATERAL_SIZE} body (base64, 4/3 of it)
+ * plus room for the kept headers (each response's headers are bounded by the HTTP client's 16 KiB
+ * or so). A larger file was not written here and is not read into memory.
+ */
+const MAX_ENTRY_BYTES = Math.ceil(MAX_COLLATERAL_SIZE / 3) * 4 + 1024 * 1024
 
 /** How much one cache area directory (`kds`, `pcs`) may hold; the least recently used go first. */
 export interface CacheBound {
@@ -110,8 +121,35 @@ export const isMissing = (error: unknown): boolean =>
   (error as { code?: unknown }).code === 'ENOENT'
 
 /**
+ * The envelope `{"headers": {name: string…}, "body": "<padded base64>"}` as written by the
+ * downloader, or `undefined` for anything else: a cache entry is read back only in the exact shape
+ * it was written in, so no other value (a `null` header map, a number for a header, a body that is
+ * not canonical base64) reaches the collateral clients.
+ */
+function parseEnvelope(text: string): Downloaded | undefined {
+  let envelope: unknown
+  try {
+    envelope = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!isJsonObject(envelope)) return undefined
+  const { headers, body } = envelope
+  if (!isJsonObject(headers) || typeof body !== 'string') return undefined
+  if (!Object.values(headers).every((value) => typeof value === 'string')) return undefined
+  try {
+    return { headers: { ...(headers as Record<string, string>) }, body: base64ToBytes(body) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * A cached entry and its age (ms since it was downloaded), or `undefined` for a miss: absent,
- * removed meanwhile by another process's eviction, or damaged. A hit is marked used (atime now).
+ * removed meanwhile by another process's eviction, or damaged (not a regular file, such as a
+ * symbolic link, a FIFO or a device, which is never followed or read; larger than any entry
+ * written here; not the envelope in its exact shape). A damaged entry is downloaded again, and
+ * the download replaces it. A hit is marked used (atime now).
  *
  * @throws {@link LocalIoError} `ERR_CACHE_UNUSABLE` when the entry exists but cannot be read.
  */
@@ -123,11 +161,18 @@ export async function readCached(
   let modified: Date
   try {
     // One open file for the read, its times and the touch: an eviction or a replacement between
-    // them cannot mix one file's content with another's times.
-    const handle = await open(file, 'r')
+    // them cannot mix one file's content with another's times. No symbolic link is followed, and
+    // opening a FIFO does not wait for a writer.
+    const handle = await open(
+      file,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    )
     try {
+      const info = await handle.stat()
+      // A directory is read, and its EISDIR reported: a download could not replace it.
+      if (!info.isDirectory() && (!info.isFile() || info.size > MAX_ENTRY_BYTES)) return undefined
       text = await handle.readFile('utf8')
-      modified = (await handle.stat()).mtime
+      modified = info.mtime
       // Recency only (the mtime, the download time, is kept): a touch that fails (a file another
       // user owns) leaves the entry older in the eviction order, never unreadable.
       await handle.utimes(now, modified).catch(() => undefined)
@@ -135,20 +180,10 @@ export async function readCached(
       await handle.close()
     }
   } catch (error) {
-    if (isMissing(error)) return undefined
+    if (isMissing(error) || (error as { code?: unknown }).code === 'ELOOP') return undefined
     throw cacheError(error, file, 'entry')
   }
-  try {
-    const envelope = JSON.parse(text) as { headers: Record<string, string>; body: string }
-    return {
-      entry: {
-        headers: envelope.headers,
-        body: new Uint8Array(Buffer.from(envelope.body, 'base64')),
-      },
-      ageMs: now.getTime() - modified.getTime(),
-    }
-  } catch {
-    // A damaged cache entry is a miss, not an error: it is downloaded again.
-    return undefined
-  }
+  // A damaged cache entry is a miss, not an error: it is downloaded again.
+  const entry = parseEnvelope(text)
+  return entry === undefined ? undefined : { entry, ageMs: now.getTime() - modified.getTime() }
 }

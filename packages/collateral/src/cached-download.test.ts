@@ -3,7 +3,8 @@
  * entry should be) is a local file error naming the path (exit 7), never an internal error.
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rejected, ScratchDirectories } from '@initguard/testkit'
@@ -55,6 +56,46 @@ describe('an unusable download cache', () => {
     const cacheDir = join(root, 'fine')
     expect((await downloader(cacheDir).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
     expect((await downloader(cacheDir, true).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
+  })
+
+  it('a damaged entry is a miss: refused offline, downloaded again and replaced online', async () => {
+    const cacheDir = join(root, 'damaged')
+    const entry = join(cacheDir, 'kds', createHash('sha256').update(request.cacheKey).digest('hex'))
+    const outside = join(root, 'outside.json')
+    writeFileSync(outside, JSON.stringify({ headers: {}, body: 'BwcH' }))
+    /** What each damaged entry holds; `null` for a link to a file outside the cache. */
+    const damage: Record<string, string | null> = {
+      'a null header map': '{"headers":null,"body":"AQID"}',
+      'a header that is a number': '{"headers":{"x":5},"body":"AQID"}',
+      'a body that is an array': '{"headers":{},"body":[9,9,9]}',
+      'a body that is an object': '{"headers":{},"body":{"length":3}}',
+      'a body that is not base64': '{"headers":{},"body":"AQ ID!"}',
+      'a link to a file outside the cache': null,
+    }
+    mkdirSync(join(cacheDir, 'kds'), { recursive: true })
+    for (const [what, content] of Object.entries(damage)) {
+      rmSync(entry, { force: true })
+      if (content === null) symlinkSync(outside, entry)
+      else writeFileSync(entry, content)
+      const offline = await rejected(downloader(cacheDir, true).get(request))
+      expect([what, offline.code]).toEqual([what, 'ERR_KDS_OFFLINE'])
+      expect((await downloader(cacheDir).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
+      expect(lstatSync(entry).isFile()).toBe(true)
+      expect((await downloader(cacheDir, true).get(request)).body).toEqual(
+        new Uint8Array([1, 2, 3]),
+      )
+    }
+    expect(readFileSync(outside, 'utf8')).toBe('{"headers":{},"body":"BwcH"}')
+  })
+
+  it('a FIFO in place of an entry is a miss, never waited on', async () => {
+    const cacheDir = join(root, 'fifo')
+    const entry = join(cacheDir, 'kds', createHash('sha256').update(request.cacheKey).digest('hex'))
+    mkdirSync(join(cacheDir, 'kds'), { recursive: true })
+    execFileSync('mkfifo', [entry])
+    expect((await rejected(downloader(cacheDir, true).get(request))).code).toBe('ERR_KDS_OFFLINE')
+    expect((await downloader(cacheDir).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
+    expect(lstatSync(entry).isFile()).toBe(true)
   })
 
   it('readIfExists: missing is undefined, a directory is a local file error', async () => {

@@ -11,7 +11,13 @@ import { join } from 'node:path'
 import { UnavailableError, isInitguardError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
-import { cacheError, checkCacheBound, readCached, type CacheBound } from './cache-directory.ts'
+import {
+  MAX_COLLATERAL_SIZE,
+  cacheError,
+  checkCacheBound,
+  readCached,
+  type CacheBound,
+} from './cache-directory.ts'
 import { CacheDirectoryIndex } from './cache-index.ts'
 import { DownloadAdmission, busyError } from './download-admission.ts'
 import { checkDownloadLimits, type DownloadLimits } from './download-limits.ts'
@@ -65,8 +71,7 @@ export interface DownloadRequest {
   readonly insteadHint?: string
 }
 
-/** Largest collateral document accepted: 16 MiB (CRLs and TCB infos are kilobytes to a few MiB). */
-export const MAX_COLLATERAL_SIZE: number = 16 * 1024 * 1024
+export { MAX_COLLATERAL_SIZE }
 
 /** Downloads through a cache for one service (its name and error-code area). */
 export class CachedDownloader {
