@@ -232,6 +232,29 @@ describe('KbsClient', () => {
     }
   })
 
+  it('gives up on a server that trickles its answer after timeoutMs in all', async () => {
+    const trickling = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      const drip = setInterval(() => res.write(' '), 50)
+      res.on('close', () => {
+        clearInterval(drip)
+      })
+    })
+    await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = trickling.address() as AddressInfo
+      const client = new KbsClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 })
+      const started = Date.now()
+      const error = await rejected(client.attest(snp()))
+      expect(error.code).toBe('ERR_KBS_UNAVAILABLE')
+      expect(error.message).toContain('total of 300 ms')
+      expect(Date.now() - started).toBeLessThan(3000)
+    } finally {
+      trickling.closeAllConnections()
+      await new Promise((resolve) => trickling.close(resolve))
+    }
+  })
+
   it('refuses bad resource paths and resources before attesting', async () => {
     const client = pinned()
     expect((await rejected(client.getResource('default/key/one'))).code).toBe(

@@ -36,7 +36,11 @@ export interface KbsClientOptions {
   readonly url: string
   /** Whom to trust: one exact certificate, or a CA bundle (PEM); default Node's roots. */
   readonly tls?: { readonly pinnedCertificatePem?: string; readonly caPem?: string }
-  /** Per-request timeout; default 60 s (CoCo's client uses 60 s). */
+  /**
+   * Per-request timeout: the whole request (connecting, every attempt, the body), as reqwest's
+   * `timeout` in CoCo's client; default 60 s (CoCo's client uses 60 s). A server that trickles its
+   * body cannot hold the client longer.
+   */
   readonly timeoutMs?: number
   /** Largest resource response accepted (the JWE JSON); default 16 MiB. */
   readonly maxResourceBytes?: number
@@ -96,8 +100,10 @@ export class KbsClient {
       throw urlError('is plain http, so its pinned or CA certificate would not be used')
     if (base.search !== '' || base.hash !== '') throw urlError('has a query or fragment')
     this.#base = new URL(base.href.replace(/\/*$/, '/'))
+    const timeoutMs = options.timeoutMs ?? 60_000
     const common = {
-      timeoutMs: options.timeoutMs ?? 60_000,
+      timeoutMs,
+      totalTimeoutMs: timeoutMs,
       errors: httpErrors({ area: 'KBS' }),
       userAgent: 'initguard-kbs-client',
       // Trustee never redirects. Following one would take the resource from a host the guest was
