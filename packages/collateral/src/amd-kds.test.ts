@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
@@ -35,6 +35,13 @@ beforeEach(() => {
 
 const chipId = Uint8Array.from({ length: 64 }, (_, i) => i + 1)
 const tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }
+/** AMD's real Milan VCEK CA chain (ASK, ARK), as KDS serves it at cert_chain. */
+const certChainPem = readFileSync(
+  new URL('../../../testdata/vectors/snp/amd-roots/ask_ark_milan.pem', import.meta.url),
+  'utf8',
+)
+/** A small DER SEQUENCE (INTEGER n inside) standing in for a certificate or a CRL. */
+const der = (n: number): Buffer => Buffer.from([0x30, 0x03, 0x02, 0x01, n])
 const noSleep = async (): Promise<void> => {
   await Promise.resolve()
 }
@@ -63,12 +70,12 @@ describe('KDS paths', () => {
 
 describe('AmdKdsClient', () => {
   it('downloads once, then serves from the cache', async () => {
-    handler = (_req, res) => res.end(Buffer.from('vcek-der-bytes'))
+    handler = (_req, res) => res.end(der(1))
     const cacheDir = scratch.make('kds-cache-')
     const client = new AmdKdsClient({ baseUrl, cacheDir })
-    expect(Buffer.from(await client.vcek('Milan', chipId, tcb)).toString()).toBe('vcek-der-bytes')
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(1))
     const again = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
-    expect(Buffer.from(await again.vcek('Milan', chipId, tcb)).toString()).toBe('vcek-der-bytes')
+    expect(Buffer.from(await again.vcek('Milan', chipId, tcb))).toEqual(der(1))
     expect(requests).toHaveLength(1)
   })
 
@@ -79,7 +86,7 @@ describe('AmdKdsClient', () => {
       if (calls < 3) {
         res.writeHead(429, { 'retry-after': '2' })
         res.end()
-      } else res.end('ok')
+      } else res.end(der(2))
     }
     const waits: number[] = []
     const client = new AmdKdsClient({
@@ -90,7 +97,7 @@ describe('AmdKdsClient', () => {
         await noSleep()
       },
     })
-    expect(Buffer.from(await client.crl('Milan', 'vcek')).toString()).toBe('ok')
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(2))
     expect(waits).toEqual([2000, 2000])
     expect(requests).toEqual(['/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl'])
   })
@@ -157,6 +164,33 @@ describe('AmdKdsClient', () => {
     expect(requests).toEqual([])
   })
 
+  it('refuses and does not cache an answer that is not what was asked for (a proxy page, a cut body)', async () => {
+    const cacheDir = scratch.make('kds-damaged-')
+    const client = new AmdKdsClient({ baseUrl, cacheDir, attempts: 1 })
+    const cases: [string, () => Promise<unknown>][] = [
+      ['VCEK', () => client.vcek('Milan', chipId, tcb)],
+      ['CRL', () => client.crl('Milan', 'vcek')],
+      ['CA chain', () => client.certChain('Milan', 'vcek')],
+    ]
+    for (const answer of [
+      '<html>proxy login</html>',
+      der(1).subarray(0, 4),
+      Buffer.from([0x02, 0x01, 0x01]),
+    ]) {
+      handler = (_req, res) => res.end(answer)
+      for (const [what, fetchIt] of cases)
+        expect([what, await codeOf(fetchIt())]).toEqual([what, 'ERR_KDS_RESPONSE'])
+    }
+    // Nothing damaged was kept: the next answers are fetched, checked and cached.
+    handler = (req, res) =>
+      res.end(req.url?.includes('cert_chain') === true ? certChainPem : der(3))
+    requests = []
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(3))
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(3))
+    expect(await client.certChain('Milan', 'vcek')).toBe(certChainPem)
+    expect(requests).toHaveLength(3)
+  })
+
   it('refuses a masked CHIP_ID', async () => {
     const client = new AmdKdsClient({ baseUrl })
     expect(await codeOf(client.vcek('Milan', new Uint8Array(64), tcb))).toBe(
@@ -168,25 +202,25 @@ describe('AmdKdsClient', () => {
 describe('AmdKdsClient CRL cache', () => {
   it('refreshes a CRL older than 12 hours online, and uses it offline', async () => {
     const { utimesSync, readdirSync } = await import('node:fs')
-    handler = (_req, res) => res.end('crl-1')
+    handler = (_req, res) => res.end(der(1))
     const cacheDir = scratch.make('kds-crl-')
-    expect(
-      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
-    ).toBe('crl-1')
-    handler = (_req, res) => res.end('crl-2')
-    expect(
-      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
-    ).toBe('crl-1')
+    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
+      der(1),
+    )
+    handler = (_req, res) => res.end(der(2))
+    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
+      der(1),
+    )
     const file = join(cacheDir, 'kds', readdirSync(join(cacheDir, 'kds'))[0] ?? '')
     const old = new Date(Date.now() - 13 * 60 * 60 * 1000)
     utimesSync(file, old, old)
     expect(
       Buffer.from(
         await new AmdKdsClient({ baseUrl, cacheDir, offline: true }).crl('Milan', 'vcek'),
-      ).toString(),
-    ).toBe('crl-1')
-    expect(
-      Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek')).toString(),
-    ).toBe('crl-2')
+      ),
+    ).toEqual(der(1))
+    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
+      der(2),
+    )
   })
 })

@@ -19,8 +19,19 @@
  * @module
  */
 import { join } from 'node:path'
-import { UnavailableError, bytesToHex } from '@initguard/core'
-import { CachedDownloader, type DownloadOptions, type DownloadRequest } from './cached-download.ts'
+import {
+  MalformedInputError,
+  UnavailableError,
+  bytesToHex,
+  parseDer,
+  pemCertificates,
+} from '@initguard/core'
+import {
+  CachedDownloader,
+  type Downloaded,
+  type DownloadOptions,
+  type DownloadRequest,
+} from './cached-download.ts'
 import { readIfExists } from './read-if-exists.ts'
 
 /** The default KDS base URL. */
@@ -47,6 +58,43 @@ export interface AmdKdsOptions extends DownloadOptions {
 }
 
 const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
+
+/**
+ * What KDS sent in place of a `what`, as a coded error: checked before the answer is cached, since
+ * a VCEK and a CA chain are cached for good, and a proxy's error page or a cut answer kept there
+ * would fail every report of that chip until the entry was evicted.
+ */
+function kdsResponseError(what: string, why: string, cause: unknown): MalformedInputError {
+  return new MalformedInputError('ERR_KDS_RESPONSE', `AMD KDS sent a ${what} that ${why}`, {
+    cause,
+    hint: 'it was not cached; try again (a proxy between here and KDS may have answered), or give it as a file',
+  })
+}
+
+/** Checks that an answer is one DER SEQUENCE (a certificate or a CRL) and nothing else. */
+function oneDerSequence(what: string): (downloaded: Downloaded) => void {
+  return ({ body }) => {
+    let element
+    try {
+      element = parseDer(body, { name: what })
+    } catch (cause) {
+      throw kdsResponseError(what, 'is not DER', cause)
+    }
+    if (element.tagClass !== 'universal' || element.tagNumber !== 16)
+      throw kdsResponseError(what, 'is not a DER SEQUENCE', undefined)
+  }
+}
+
+/** Checks that an answer is PEM text of certificates that parse. */
+function pemChain(what: string): (downloaded: Downloaded) => void {
+  return ({ body }) => {
+    try {
+      pemCertificates(new TextDecoder().decode(body), what)
+    } catch (cause) {
+      throw kdsResponseError(what, 'is not PEM certificates', cause)
+    }
+  }
+}
 
 function tcbName(product: KdsProduct, tcb: KdsTcb): string {
   const two = (n: number): string => n.toString().padStart(2, '0')
@@ -92,7 +140,8 @@ export class AmdKdsClient {
    * The VCEK (DER) for a chip at a TCB.
    *
    * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_UNREACHABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
-   *   `ERR_KDS_CHIP_ID_MASKED`.
+   *   `ERR_KDS_CHIP_ID_MASKED`; {@link MalformedInputError} `ERR_KDS_RESPONSE` for an answer that is
+   *   not one DER SEQUENCE (not cached).
    */
   async vcek(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): Promise<Uint8Array> {
     if (chipId.every((b) => b === 0)) {
@@ -116,21 +165,34 @@ export class AmdKdsClient {
       'give the VCEK with --certs FILE',
       {
         notFoundHint: 'check the product line, CHIP_ID and TCB values',
+        check: oneDerSequence('VCEK'),
       },
     )
   }
 
-  /** The CA chain (PEM: ASK or ASVK, then ARK) of a product line. */
+  /**
+   * The CA chain (PEM: ASK or ASVK, then ARK) of a product line.
+   *
+   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not PEM
+   *   certificates that parse (not cached).
+   */
   async certChain(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<string> {
+    const what = `${product} ${kind.toUpperCase()} CA chain`
     const bytes = await this.#download(
       `/${kind}/v1/${product}/cert_chain`,
-      `${product} ${kind.toUpperCase()} CA chain`,
+      what,
       'give the CA chain with --certs FILE',
+      { check: pemChain(what) },
     )
     return new TextDecoder().decode(bytes)
   }
 
-  /** The CRL (DER) of a product line. */
+  /**
+   * The CRL (DER) of a product line.
+   *
+   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not one DER
+   *   SEQUENCE (not cached).
+   */
   async crl(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<Uint8Array> {
     // A CRL changes; a cached one is used for 12 hours online, and for as long as needed offline.
     return this.#download(
@@ -139,6 +201,7 @@ export class AmdKdsClient {
       'give the CRL with --crl FILE',
       {
         fresh: (_cached, ageMs) => ageMs < CRL_MAX_AGE_MS,
+        check: oneDerSequence(`${product} CRL`),
       },
     )
   }
@@ -147,7 +210,7 @@ export class AmdKdsClient {
     path: string,
     what: string,
     insteadHint: string,
-    more: Pick<DownloadRequest, 'notFoundHint' | 'fresh'> = {},
+    more: Pick<DownloadRequest, 'notFoundHint' | 'fresh' | 'check'> = {},
   ): Promise<Uint8Array> {
     const downloaded = await this.#downloader.get({
       url: this.#baseUrl + path,

@@ -28,14 +28,19 @@ let server: LoopbackServer
 let baseUrl: string
 /** Paths the server was asked for. */
 const requests: string[] = []
-/** Body size per request: `/big/…` paths get 30 000 bytes, others their own path. */
+/**
+ * Body size per request: `/big/…` paths get 30 000 bytes, KDS VCEK paths a small DER SEQUENCE (the
+ * KDS client checks it), others their own path.
+ */
 const BIG_BODY = 30_000
 
 beforeAll(async () => {
   server = await startLoopbackServer((req, res) => {
     const path = req.url ?? ''
     requests.push(path)
-    res.end(path.startsWith('/big/') ? Buffer.alloc(BIG_BODY, 7) : Buffer.from(path))
+    if (path.startsWith('/big/')) res.end(Buffer.alloc(BIG_BODY, 7))
+    else if (path.startsWith('/vcek/v1/')) res.end(Buffer.from([0x30, 0x03, 0x02, 0x01, 1]))
+    else res.end(Buffer.from(path))
   })
   baseUrl = server.baseUrl
 })

@@ -63,8 +63,17 @@ export interface DownloadRequest {
   readonly what: string
   /** Response headers to keep (lower case). */
   readonly keepHeaders?: readonly string[]
-  /** Whether a cached copy of this age (ms) may be used online; default always. */
-  readonly fresh?: (cached: Downloaded, ageMs: number) => boolean
+  /**
+   * Whether a cached copy of this age (ms) may be used online at `now` (the downloader's clock);
+   * default always.
+   */
+  readonly fresh?: (cached: Downloaded, ageMs: number, now: Date) => boolean
+  /**
+   * Checks a download before it is cached or returned: a response it throws for (a coded error) is
+   * neither, so a damaged answer fails this request and is fetched again by the next, rather than
+   * answering from the cache until it goes stale.
+   */
+  readonly check?: (downloaded: Downloaded) => unknown
   /** Hint for an HTTP 404. */
   readonly notFoundHint?: string
   /** How to do without this download ("give the VCEK with --certs FILE"), for every hint. */
@@ -153,7 +162,7 @@ export class CachedDownloader {
     const cached = file === undefined ? undefined : await readCached(file, now)
     if (
       cached !== undefined &&
-      (this.offline || (request.fresh?.(cached.entry, cached.ageMs) ?? true))
+      (this.offline || (request.fresh?.(cached.entry, cached.ageMs, now) ?? true))
     ) {
       cache?.index.used(name, now)
       return cached.entry
@@ -194,6 +203,7 @@ export class CachedDownloader {
         this.#notFound.remember(name, error, this.#clock())
       throw error
     }
+    request.check?.(downloaded)
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
       try {

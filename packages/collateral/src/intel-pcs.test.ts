@@ -98,6 +98,24 @@ describe('IntelPcsClient', () => {
     ])
   })
 
+  it("judges TCB info and QE identity fresh by the client's clock, not this host's", async () => {
+    const cacheDir = scratch.make('pcs-clock-')
+    const request = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+    // Both documents are due for update in July 2023: at the end of June they are fresh.
+    const june2023 = (): Date => new Date('2023-06-30T00:00:00Z')
+    const asOfJune = new IntelPcsClient({ baseUrl, cacheDir, clock: june2023 })
+    await asOfJune.collateral(request)
+    requests = []
+    await asOfJune.collateral(request)
+    expect(requests).toEqual([])
+    // A client at the host's time (2026) finds them stale and fetches them again.
+    await new IntelPcsClient({ baseUrl, cacheDir }).collateral(request)
+    expect(requests.sort()).toEqual([
+      '/tdx/certification/v4/qe/identity',
+      '/tdx/certification/v4/tcb?fmspc=50806f000000',
+    ])
+  })
+
   it('reads CRLs sent as hex, and names what is missing', async () => {
     crlAsHex = true
     const client = new IntelPcsClient({ baseUrl, attempts: 1 })
@@ -139,6 +157,40 @@ describe('IntelPcsClient and a damaged response', () => {
     )
     expect([error.code, error.category]).toEqual(['ERR_PCS_RESPONSE', 'malformed'])
     expect(error.message).toContain('tcb-info-issuer-chain header is not percent-encoded')
+  })
+
+  it('does not cache a damaged answer: the next request fetches it again', async () => {
+    const cacheDir = scratch.make('pcs-damaged-')
+    const request = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+    const june2023 = (): Date => new Date('2023-06-30T00:00:00Z')
+    /** Drops the TCB info's issuer chain and sends the PCK CRL as text that is no CRL. */
+    const damaged: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init)
+      const headers = new Headers(response.headers)
+      headers.delete('tcb-info-issuer-chain')
+      const url = String(input instanceof Request ? input.url : input)
+      const body = url.includes('pckcrl') ? 'not a CRL' : await response.arrayBuffer()
+      return new Response(body, { status: response.status, headers })
+    }
+    const options = { baseUrl, cacheDir, attempts: 1, clock: june2023 }
+    const first = await rejected(
+      new IntelPcsClient({ ...options, fetch: damaged }).collateral(request),
+    )
+    expect(first.code).toBe('ERR_PCS_RESPONSE')
+    // Within the documents' own freshness (the clock is before nextUpdate, the CRL 12 h old at
+    // most), a cached copy would be answered again; the damaged ones were not kept.
+    requests = []
+    const collateral = await new IntelPcsClient(options).collateral(request)
+    expect(collateral.tcbInfoIssuerChain).toBe(spr('tcb-signing-chain.pem').toString())
+    expect(Buffer.from(collateral.pckCrl).equals(spr('pck-platform-crl.der'))).toBe(true)
+    // The other two may be fetched again too: the first call stopped at its first refusal, and
+    // their downloads may not have reached the cache by then.
+    expect(requests).toEqual(
+      expect.arrayContaining([
+        '/sgx/certification/v4/pckcrl?ca=platform&encoding=der',
+        '/tdx/certification/v4/tcb?fmspc=50806f000000',
+      ]),
+    )
   })
 })
 

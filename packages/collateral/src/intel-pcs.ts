@@ -14,7 +14,12 @@
  * @module
  */
 import { MalformedInputError, UsageError, hexToBytes } from '@initguard/core'
-import { CachedDownloader, type Downloaded, type DownloadOptions } from './cached-download.ts'
+import {
+  CachedDownloader,
+  type Downloaded,
+  type DownloadOptions,
+  type DownloadRequest,
+} from './cached-download.ts'
 import { checkDownloadLimits } from './download-limits.ts'
 
 /** Intel's PCS. */
@@ -95,8 +100,9 @@ export class IntelPcsClient {
    *
    * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
    *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
-   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, or
-   *   with one that is not percent-encoded.
+   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, with
+   *   one that is not percent-encoded, or a CRL that is neither DER, hex nor PEM; such a response
+   *   is not cached.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
     if (!/^[0-9a-fA-F]{12}$/.test(request.fmspc)) {
@@ -124,12 +130,14 @@ export class IntelPcsClient {
         `PCK ${request.ca} CA CRL`,
         'sgx-pck-crl-issuer-chain',
         youngerThan(CRL_MAX_AGE_MS),
+        (body) => crlBytes(body, 'PCK CRL'),
       ),
       this.#downloader.get({
         url: this.#rootCaCrlUrl,
         cacheKey: 'root-ca-crl',
         what: 'Intel SGX Root CA CRL',
         fresh: youngerThan(CRL_MAX_AGE_MS),
+        check: (downloaded) => crlBytes(downloaded.body, 'Root CA CRL'),
         insteadHint: COLLATERAL_INSTEAD,
       }),
     ])
@@ -148,7 +156,8 @@ export class IntelPcsClient {
     path: string,
     what: string,
     header: string,
-    fresh: (cached: Downloaded, ageMs: number) => boolean,
+    fresh: NonNullable<DownloadRequest['fresh']>,
+    checkBody?: (body: Uint8Array) => unknown,
   ): Promise<Downloaded> {
     return this.#downloader.get({
       url: this.#baseUrl + path,
@@ -156,6 +165,11 @@ export class IntelPcsClient {
       what,
       keepHeaders: [header],
       fresh,
+      // Damaged answers are not cached: the next request fetches again.
+      check: (downloaded) => {
+        issuerChain(downloaded, header)
+        checkBody?.(downloaded.body)
+      },
       insteadHint: COLLATERAL_INSTEAD,
     })
   }
@@ -179,16 +193,20 @@ function youngerThan(maxAgeMs: number): (cached: Downloaded, ageMs: number) => b
   return (_cached, ageMs) => ageMs < maxAgeMs
 }
 
-/** Fresh while the document's own `nextUpdate` is in the future. Trust is decided later, by the verifier. */
-function untilNextUpdate(field: string): (cached: Downloaded) => boolean {
-  return (cached) => {
+/**
+ * Fresh while the document's own `nextUpdate` is later than the downloader's clock (its `clock`
+ * option, not this host's: a caller that verifies as of another time refreshes by that time too).
+ * Trust is decided later, by the verifier.
+ */
+function untilNextUpdate(field: string): NonNullable<DownloadRequest['fresh']> {
+  return (cached, _ageMs, now) => {
     try {
       const body = JSON.parse(new TextDecoder().decode(cached.body)) as Record<
         string,
         { nextUpdate?: unknown } | undefined
       >
       const next = body[field]?.nextUpdate
-      return typeof next === 'string' && Date.parse(next) > Date.now()
+      return typeof next === 'string' && Date.parse(next) > now.getTime()
     } catch {
       return false
     }
