@@ -19,7 +19,8 @@ export function configValueError(where: string, text: string, expected: string):
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-const DURATION_EXPECTED = 'a whole number with a unit, ms, s, m or h (e.g. 30s, 5m), more than 0'
+const DURATION_EXPECTED =
+  'a whole number with a unit, ms, s, m or h (e.g. 30s, 5m), from 1ms to 24h'
 
 /**
  * A duration in milliseconds from `"<digits><ms|s|m|h>"`, between 1 ms and 24 h.

@@ -29,6 +29,11 @@ describe('durations, sizes and listen addresses', () => {
       expect(thrown(() => parseDuration(bad, 'limits.request-timeout')).message, bad).toMatch(
         /^limits.request-timeout /,
       )
+    // Out of range, the message gives the range: "25h" was once told only "more than 0".
+    for (const bad of ['0s', '0ms', '25h', '1441m'])
+      expect(thrown(() => parseDuration(bad, 'sessions.nonce-ttl')).message, bad).toMatch(
+        /expected .* from 1ms to 24h$/,
+      )
     for (const bad of ['2MB', '2mib', '0B', '2', '65GiB', '1.5MiB'])
       expect(thrown(() => parseSize(bad, 'limits.body')).code, bad).toBe('ERR_KBS_CONFIG_VALUE')
     for (const bad of ['8443', ':8443', 'host:65536', '[zz]:1', '::1:8443', 'a b:1', 'host:'])

@@ -23,7 +23,7 @@
  * [collateral-downloads] # max-concurrent = 4, max-queued = 64, not-found-ttl = "10m"
  *                   # (per vendor, KDS and PCS, per process; see config-collateral.ts)
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
- * [under-pressure]  # max-event-loop-delay = "1s", max-heap-used = "1GiB", max-rss = "2GiB"
+ * [under-pressure]  # max-event-loop-delay = "1s"; max-heap-used, max-rss (e.g. "1GiB"): off unless set
  * [log]             # level = "info"
  * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "4s", idle-timeout = "30s",
  *                   # insecure-transport = false
