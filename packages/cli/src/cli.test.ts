@@ -393,6 +393,8 @@ describe('the initguard binary', () => {
       const help = await run(['initdata', command, '--help'])
       expect(help.code, command).toBe(0)
       expect(help.stdout).toContain(`Usage: initguard initdata ${command}`)
+      // One space between the parts, also for a command that takes no FILE ("build [options]").
+      expect(help.stdout.split('\n')[0], command).toMatch(/^Usage: initguard( \S+)+$/)
       expect(top.stdout).toContain(command)
     }
   })

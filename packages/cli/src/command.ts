@@ -231,7 +231,7 @@ const EVIDENCE_NAMES: Readonly<Record<EvidenceKind, string>> = {
 /** The text `--help` prints for a command. */
 export function commandHelp(prefix: string, command: Command): string {
   const lines = [
-    `Usage: ${prefix} ${command.name} ${command.usage} [options]`,
+    `Usage: ${[prefix, command.name, command.usage, '[options]'].filter((part) => part !== '').join(' ')}`,
     '',
     command.summary,
     '',

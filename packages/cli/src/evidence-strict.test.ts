@@ -195,7 +195,7 @@ describe('the root a chain ends at', () => {
     const { AMD_PRODUCTION_ROOTS } = await import('@initguard/snp')
     const milan = AMD_PRODUCTION_ROOTS.Milan.fingerprints.ark
     expect((await run(snp)).stdout).toContain(
-      `chain to AMD's ARK-Milan, the pinned root (SHA-256 ${milan}) valid until`,
+      `chain to AMD's ARK-Milan, the pinned root (SHA-256 ${milan}); the chain is valid until`,
     )
     const json = JSON.parse((await run([...snp, '--json'])).stdout) as {
       chain: { anchor: { origin: string; sha256: string } }

@@ -316,7 +316,7 @@ export const verifySnpCommand: Command = {
         chain: result.chain,
       },
       text: [
-        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to ${anchorPhrase(result.chain.anchor, `AMD's ARK-${result.product}`, '--trust-root')} valid until ${result.chain.validUntil}`,
+        `ok: genuine ${result.product} SEV-SNP report, signed by the ${result.signingKey.toUpperCase()}, chain to ${anchorPhrase(result.chain.anchor, `AMD's ARK-${result.product}`, '--trust-root')}; the chain is valid until ${result.chain.validUntil}`,
         `MEASUREMENT  ${c.measurement}`,
         `HOST_DATA    ${c.host_data}`,
         `REPORT_DATA  ${c.report_data}`,

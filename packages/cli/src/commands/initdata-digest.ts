@@ -67,7 +67,15 @@ export const qemuArgsCommand: Command = {
     '',
     'Example: qemu-system-x86_64 -object sev-snp-guest,id=sev0,...,$(initguard initdata qemu-args doc.toml --tee snp)',
   ].join('\n'),
-  options: { tee: TEE_OPTION, from: FROM_OPTION, json: JSON_OPTION },
+  options: {
+    // The shared choices, so that sgx, se and vtpm get ERR_QEMU_UNSUPPORTED_TEE with its hint.
+    tee: {
+      ...TEE_OPTION,
+      help: 'the TEE: snp, tdx or cca (QEMU sets no init-time field for sgx, se or vtpm)',
+    },
+    from: FROM_OPTION,
+    json: JSON_OPTION,
+  },
   async run(args, io) {
     const document = await loadDocument(onePositional(args, 'FILE', 'initdata qemu-args'), args, io)
     const tee = teeOption(args, true)
