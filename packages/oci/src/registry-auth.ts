@@ -29,6 +29,8 @@ export interface AuthChallenge {
 export function parseWwwAuthenticate(header: string): AuthChallenge[] {
   const challenges: { scheme: string; params: Record<string, string> }[] = []
   const token = /\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)/y
+  const separator = /\s*(?:,\s*)?/y
+  const param = /([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]*)/y
   let i = 0
   while (i < header.length) {
     token.lastIndex = i
@@ -38,8 +40,12 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
     const params: Record<string, string> = {}
     challenges.push({ scheme: (scheme[1] ?? '').toLowerCase(), params })
     for (;;) {
-      const param = /\s*,?\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]*)/y
-      param.lastIndex = i
+      // The separator is matched on its own, where it cannot backtrack: written as one pattern
+      // with the parameter (`\s*,?\s*name=`), two adjacent `\s*` made a run of n spaces cost
+      // n² steps (64 KiB of them took seconds).
+      separator.lastIndex = i
+      separator.exec(header)
+      param.lastIndex = separator.lastIndex
       const m = param.exec(header)
       if (m === null) break
       i = param.lastIndex
@@ -173,11 +179,14 @@ export class RegistryAuth {
         })
       },
     )
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown }
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown } = {}
     try {
-      parsed = JSON.parse(body) as typeof parsed
+      const value: unknown = JSON.parse(body)
+      // `null`, a list or a string is valid JSON too; it holds no token (and `null.token` would
+      // throw a TypeError instead of the coded refusal below).
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) parsed = value
     } catch {
-      parsed = {}
+      // Not JSON: no token, refused below.
     }
     const token =
       typeof parsed.token === 'string' && parsed.token !== '' ? parsed.token : parsed.access_token
