@@ -4,6 +4,7 @@
  * fails with one of the stable codes; never another error, never a crash.
  */
 import { isInitguardError } from '@initguard/core'
+import { jsonMemberPaths, withJsonMember, type JsonPath } from '@initguard/testkit'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseKbsRequest } from './message-parse.ts'
@@ -30,39 +31,13 @@ function parsesOrRefuses(parse: (value: unknown) => unknown, value: unknown): vo
   expect(JSON.stringify(parse(JSON.parse(text)))).toBe(text)
 }
 
-type Path = readonly (string | number)[]
-
-/** Every path to a member or element of `value` (objects and arrays, not too deep). */
-function paths(value: unknown, prefix: Path = [], depth = 0): Path[] {
-  if (typeof value !== 'object' || value === null || depth > 4) return []
-  const entries: [string | number, unknown][] = Array.isArray(value)
-    ? value.slice(0, 3).map((v, i) => [i, v])
-    : Object.entries(value)
-  return entries.flatMap(([key, child]) => [
-    [...prefix, key],
-    ...paths(child, [...prefix, key], depth + 1),
-  ])
-}
-
-/** `value` with the member at `path` replaced (or removed when `replacement` is undefined). */
-function edited(value: unknown, path: Path, replacement: unknown): unknown {
-  const copy = structuredClone(value) as Record<string | number, unknown>
-  let at: Record<string | number, unknown> = copy
-  for (const key of path.slice(0, -1)) at = at[key] as Record<string | number, unknown>
-  const last = path.at(-1) ?? ''
-  if (replacement === undefined) Reflect.deleteProperty(at, last)
-  // defineProperty, so a key such as "__proto__" becomes a member as JSON.parse would make it.
-  else Object.defineProperty(at, last, { value: replacement, enumerable: true, writable: true })
-  return copy
-}
-
-function at(value: unknown, path: Path): unknown {
+function at(value: unknown, path: JsonPath): unknown {
   return path.reduce<unknown>((v, key) => (v as Record<string | number, unknown>)[key], value)
 }
 
 describe.each(FIXTURE_PARSERS)('%s', (name, parse, strictTop) => {
   const original = fixture(name)
-  const places = paths(original)
+  const places = jsonMemberPaths(original, { maxDepth: 4, maxItems: 3 })
 
   it('any JSON value parses or is refused with a stable code', () => {
     fc.assert(
@@ -79,7 +54,7 @@ describe.each(FIXTURE_PARSERS)('%s', (name, parse, strictTop) => {
         fc.constantFrom(...places),
         fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }),
         (path, replacement) => {
-          parsesOrRefuses(parse, edited(original, path, replacement))
+          parsesOrRefuses(parse, withJsonMember(original, path, replacement))
         },
       ),
       { numRuns: 300 },
@@ -103,7 +78,7 @@ describe.each(FIXTURE_PARSERS)('%s', (name, parse, strictTop) => {
       fc.assert(
         fc.property(fc.constantFrom(...strict), fc.string({ minLength: 1 }), (path, key) => {
           fc.pre(!Object.hasOwn(at(original, path) as object, key))
-          expect(() => parse(edited(original, [...path, key], 1))).toThrow(
+          expect(() => parse(withJsonMember(original, [...path, key], 1))).toThrow(
             /is not a member of this object/,
           )
         }),

@@ -6,6 +6,8 @@
  * @module
  */
 export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'
+export { jsonMemberPaths, withJsonMember } from './json-members.ts'
+export type { JsonMemberPathsOptions, JsonPath } from './json-members.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
 export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'
 export { ScratchDirectories } from './scratch-directories.ts'
