@@ -38,8 +38,9 @@ export function looksLikeDcapQuote(bytes: Uint8Array): boolean {
 /**
  * Parse evidence in whichever form it is.
  *
- * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for JSON of another shape, and the
- *   quote parser's errors.
+ * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for JSON of another shape,
+ *   `ERR_UTF8_INVALID` for JSON text that is not UTF-8, `ERR_BASE64_INVALID` for a quote or event
+ *   log that is not canonical base64, and the quote parser's errors.
  */
 export function parseDcapEvidence(bytes: Uint8Array): DcapEvidence {
   if (!startsAsJsonObject(bytes))
@@ -51,7 +52,8 @@ export function parseDcapEvidence(bytes: Uint8Array): DcapEvidence {
  * Parse Trustee's TDX/SGX evidence JSON once it is a JSON value (as the KBS receives
  * `primary_evidence`): `{"quote": base64, "cc_eventlog"?: base64|null}`, nothing else.
  *
- * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for another shape, and the quote
+ * @throws {@link MalformedInputError} `ERR_TDX_EVIDENCE_JSON` for another shape,
+ *   `ERR_BASE64_INVALID` for a quote or event log that is not canonical base64, and the quote
  *   parser's errors.
  */
 export function parseTrusteeDcapEvidence(json: unknown): DcapEvidence {
