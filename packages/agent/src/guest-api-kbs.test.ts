@@ -5,12 +5,14 @@
  * init-time field changes while the agent runs.
  */
 import { getEventListeners } from 'node:events'
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { createServer as createTcpServer, connect, type Server as TcpServer } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateSelfSignedTls } from '@initguard/kbs'
 import type { GuestTee } from '@initguard/tee'
 import { closedPort } from '../../http/src/http-test-support.ts'
+import { startTestKbs as startProtocolKbs } from '../../kbs-protocol/src/client-test-support.ts'
 import {
   simulatorWorkload,
   startTestKbs,
@@ -183,6 +185,65 @@ describe("a caller's abort signal", () => {
     expect(new Set(tokens.map((t) => t.token)).size).toBe(1)
     expect(access.session.handshakes).toBe(1)
     expect(getEventListeners(signal, 'abort')).toHaveLength(0)
+  })
+})
+
+describe('a resource that streams slowly but steadily', () => {
+  it('arrives within the total timeout: timeoutMs bounds a stall, not the whole fetch', async () => {
+    // A small RCAR peer over plain http, behind a proxy that sends a resource's headers at once
+    // and its body 16 bytes every 40 ms: never a stall of timeoutMs, but longer than it in all.
+    const peer = await startProtocolKbs()
+    peer.resources.set('default/app/password', new TextEncoder().encode(SECRET))
+    const upstream = new URL(peer.origin)
+    const proxy = createHttpServer((req, res) => {
+      const forward = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          res.flushHeaders()
+          if (!(req.url ?? '').startsWith('/kbs/v0/resource/')) return void answer.pipe(res)
+          const parts: Buffer[] = []
+          answer.on('data', (part: Buffer) => parts.push(part))
+          answer.on('end', () => {
+            let rest = Buffer.concat(parts)
+            const drip = setInterval(() => {
+              res.write(rest.subarray(0, 16))
+              rest = rest.subarray(16)
+              if (rest.length === 0) {
+                clearInterval(drip)
+                res.end()
+              }
+            }, 40)
+          })
+        },
+      )
+      req.pipe(forward)
+    })
+    servers.push(proxy)
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const address = proxy.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    try {
+      const document = kbsInitdataToml(`http://127.0.0.1:${address.port}`, undefined, 'slow body')
+      const tee = await launchGuest(kbs.simulator.dir, document)
+      const initdata = await verifyInitdata(tee, document)
+      const { access } = openAgentKbs({ initdata, tee, timeoutMs: 400, totalTimeoutMs: 10_000 })
+      if (access.kind !== 'session') throw new Error(access.reason.message)
+      const started = Date.now()
+      const secret = await access.session.resource('default/app/password')
+      expect(new TextDecoder().decode(secret)).toBe(SECRET)
+      // It took longer than timeoutMs: the body really was slow.
+      expect(Date.now() - started).toBeGreaterThan(400)
+    } finally {
+      proxy.closeAllConnections()
+      await peer.close()
+    }
   })
 })
 

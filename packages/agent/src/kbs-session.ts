@@ -94,6 +94,9 @@ export class AgentKbsSession {
       url: options.endpoint.url,
       ...(pem === undefined ? {} : { tls: { pinnedCertificatePem: pem } }),
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      // The client's total would otherwise be timeoutMs: a steady resource download longer than
+      // one stall is allowed would fail well inside this session's own total.
+      totalTimeoutMs: options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS,
     }
     this.#totalTimeoutMs = options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS
     this.#tee = options.tee

@@ -37,11 +37,18 @@ export interface KbsClientOptions {
   /** Whom to trust: one exact certificate, or a CA bundle (PEM); default Node's roots. */
   readonly tls?: { readonly pinnedCertificatePem?: string; readonly caPem?: string }
   /**
-   * Per-request timeout: the whole request (connecting, every attempt, the body), as reqwest's
-   * `timeout` in CoCo's client; default 60 s (CoCo's client uses 60 s). A server that trickles its
-   * body cannot hold the client longer.
+   * Per-request timeout: the longest wait for an answer's headers (connecting included) and the
+   * longest stall while its body streams; and, unless `totalTimeoutMs` is given, the whole request
+   * too (every attempt, the body), as reqwest's `timeout` in CoCo's client. Default 60 s (CoCo's
+   * client uses 60 s). A server that trickles its body cannot hold the client longer.
    */
   readonly timeoutMs?: number
+  /**
+   * The whole of one request (connecting, every attempt, the body); default `timeoutMs`. A caller
+   * with its own total budget (the guest agent) gives it here, so that a large resource that
+   * streams steadily may take longer than one stall may.
+   */
+  readonly totalTimeoutMs?: number
   /** Largest resource response accepted (the JWE JSON); default 16 MiB. */
   readonly maxResourceBytes?: number
   /** A token and TEE key obtained elsewhere (e.g. from an attestation agent). */
@@ -103,7 +110,7 @@ export class KbsClient {
     const timeoutMs = options.timeoutMs ?? 60_000
     const common = {
       timeoutMs,
-      totalTimeoutMs: timeoutMs,
+      totalTimeoutMs: options.totalTimeoutMs ?? timeoutMs,
       errors: httpErrors({ area: 'KBS' }),
       userAgent: 'initguard-kbs-client',
       // Trustee never redirects. Following one would take the resource from a host the guest was
