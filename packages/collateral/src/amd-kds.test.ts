@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
-import { MAX_COLLATERAL_SIZE } from './cached-download.ts'
+import { CachedDownloader, MAX_COLLATERAL_SIZE } from './cached-download.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -189,6 +189,35 @@ describe('AmdKdsClient', () => {
     expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(3))
     expect(await client.certChain('Milan', 'vcek')).toBe(certChainPem)
     expect(requests).toHaveLength(3)
+  })
+
+  it('does not answer from a damaged entry cached before answers were checked: it fetches again', async () => {
+    const cacheDir = scratch.make('kds-damaged-cached-')
+    const paths = [
+      vcekPath('Milan', chipId, tcb),
+      '/vcek/v1/Milan/crl',
+      '/vcek/v1/Milan/cert_chain',
+    ]
+    // A proxy's page, cached as a downloader without a check (this project's before) kept it.
+    handler = (_req, res) => res.end('<html>proxy login</html>')
+    const unchecked = new CachedDownloader('AMD KDS', 'KDS', { cacheDir })
+    for (const path of paths)
+      await unchecked.get({ url: baseUrl + path, cacheKey: path, what: 'a document' })
+    // Offline, such an entry is no copy of the document: not in the cache.
+    const offline = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
+    expect(await codeOf(offline.vcek('Milan', chipId, tcb))).toBe('ERR_KDS_OFFLINE')
+    expect(await codeOf(offline.crl('Milan', 'vcek'))).toBe('ERR_KDS_OFFLINE')
+    expect(await codeOf(offline.certChain('Milan', 'vcek'))).toBe('ERR_KDS_OFFLINE')
+    // Online it is fetched again, and the good answer replaces it.
+    handler = (req, res) =>
+      res.end(req.url?.includes('cert_chain') === true ? certChainPem : der(4))
+    requests = []
+    const client = new AmdKdsClient({ baseUrl, cacheDir })
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(4))
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(4))
+    expect(await client.certChain('Milan', 'vcek')).toBe(certChainPem)
+    expect(requests.sort()).toEqual([...paths].sort())
+    expect(Buffer.from(await offline.vcek('Milan', chipId, tcb))).toEqual(der(4))
   })
 
   it('refuses a masked CHIP_ID', async () => {

@@ -71,7 +71,7 @@ export interface DownloadRequest {
   /**
    * Checks a download before it is cached or returned: a response it throws for (a coded error) is
    * neither, so a damaged answer fails this request and is fetched again by the next, rather than
-   * answering from the cache until it goes stale.
+   * answering from the cache until it goes stale. A cached entry it throws for is a miss.
    */
   readonly check?: (downloaded: Downloaded) => unknown
   /** Hint for an HTTP 404. */
@@ -81,6 +81,17 @@ export interface DownloadRequest {
 }
 
 export { MAX_COLLATERAL_SIZE }
+
+/** Whether `entry` passes the request's check; a bug in the check (no coded error) is thrown. */
+function passes(request: DownloadRequest, entry: Downloaded): boolean {
+  try {
+    request.check?.(entry)
+    return true
+  } catch (error) {
+    if (isInitguardError(error)) return false
+    throw error
+  }
+}
 
 /** Downloads through a cache for one service (its name and error-code area). */
 export class CachedDownloader {
@@ -159,7 +170,10 @@ export class CachedDownloader {
     const name = createHash('sha256').update(request.cacheKey).digest('hex')
     const file = cache === undefined ? undefined : join(cache.directory, name)
     const now = this.#clock()
-    const cached = file === undefined ? undefined : await readCached(file, now)
+    const read = file === undefined ? undefined : await readCached(file, now)
+    // An entry the check refuses (kept before answers were checked) is damaged: a miss, fetched
+    // again online, rather than the same failure from the cache for as long as it stays fresh.
+    const cached = read !== undefined && passes(request, read.entry) ? read : undefined
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs, now) ?? true))

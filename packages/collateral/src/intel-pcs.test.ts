@@ -9,6 +9,7 @@ import {
   type LoopbackServer,
 } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
+import { CachedDownloader } from './cached-download.ts'
 import { IntelPcsClient, PCS_DOWNLOADS_PER_QUOTE } from './intel-pcs.ts'
 
 /** Scratch directories the tests make, removed after them all. */
@@ -191,6 +192,28 @@ describe('IntelPcsClient and a damaged response', () => {
         '/tdx/certification/v4/tcb?fmspc=50806f000000',
       ]),
     )
+  })
+})
+
+describe('IntelPcsClient and a damaged entry cached before answers were checked', () => {
+  it('fetches the TCB info again rather than failing until its nextUpdate', async () => {
+    const cacheDir = scratch.make('pcs-damaged-cached-')
+    const request = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+    const june2023 = (): Date => new Date('2023-06-30T00:00:00Z')
+    // Cached without its issuer-chain header, as a downloader without a check kept it: the body
+    // is fresh until July 2023, so it would be answered, and refused, until then.
+    const path = '/tdx/certification/v4/tcb?fmspc=50806f000000'
+    await new CachedDownloader('Intel PCS', 'PCS', { cacheDir, clock: june2023 }).get({
+      url: baseUrl + path,
+      cacheKey: path,
+      what: 'TCB info',
+    })
+    requests = []
+    const collateral = await new IntelPcsClient({ baseUrl, cacheDir, clock: june2023 }).collateral(
+      request,
+    )
+    expect(collateral.tcbInfoIssuerChain).toBe(spr('tcb-signing-chain.pem').toString())
+    expect(requests).toContain(path)
   })
 })
 
