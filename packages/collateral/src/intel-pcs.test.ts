@@ -195,6 +195,41 @@ describe('IntelPcsClient and a damaged response', () => {
   })
 })
 
+describe('IntelPcsClient and a CRL cut short', () => {
+  it('refuses a CRL that is not one whole DER SEQUENCE, and does not cache it', async () => {
+    const request = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+    const june2023 = (): Date => new Date('2023-06-30T00:00:00Z')
+    const crl = spr('pck-platform-crl.der')
+    for (const cut of [
+      crl.subarray(0, 64), // DER cut short
+      Buffer.concat([crl, Buffer.from('<html>')]), // DER with a page after it
+      Buffer.from(crl.subarray(0, 64).toString('hex')), // hex of a cut DER
+      Buffer.from('0 is no CRL'), // text that starts with 0x30
+    ]) {
+      const damaged: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init)
+        const url = String(input instanceof Request ? input.url : input)
+        const body = url.includes('pckcrl') ? cut : await response.arrayBuffer()
+        return new Response(body, { status: response.status, headers: response.headers })
+      }
+      const options = {
+        baseUrl,
+        cacheDir: scratch.make('pcs-cut-crl-'),
+        attempts: 1,
+        clock: june2023,
+      }
+      const error = await rejected(
+        new IntelPcsClient({ ...options, fetch: damaged }).collateral(request),
+      )
+      expect(error.code).toBe('ERR_PCS_RESPONSE')
+      requests = []
+      const collateral = await new IntelPcsClient(options).collateral(request)
+      expect(Buffer.from(collateral.pckCrl).equals(crl)).toBe(true)
+      expect(requests).toContain('/sgx/certification/v4/pckcrl?ca=platform&encoding=der')
+    }
+  })
+})
+
 describe('IntelPcsClient and a damaged entry cached before answers were checked', () => {
   it('fetches the TCB info again rather than failing until its nextUpdate', async () => {
     const cacheDir = scratch.make('pcs-damaged-cached-')

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { MalformedInputError, UsageError, hexToBytes } from '@initguard/core'
+import { MalformedInputError, UsageError, hexToBytes, parseDer } from '@initguard/core'
 import {
   CachedDownloader,
   type Downloaded,
@@ -101,8 +101,8 @@ export class IntelPcsClient {
    * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
    *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
    *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, with
-   *   one that is not percent-encoded, or a CRL that is neither DER, hex nor PEM; such a response
-   *   is not cached.
+   *   one that is not percent-encoded, or a CRL that is not one whole DER SEQUENCE (sent as DER,
+   *   hex or PEM); such a response is not cached.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
     if (!/^[0-9a-fA-F]{12}$/.test(request.fmspc)) {
@@ -238,8 +238,30 @@ function issuerChain(response: Downloaded, header: string): string {
   }
 }
 
-/** CRLs arrive as DER, as hex text (some PCCS versions) or as PEM. */
+/**
+ * CRLs arrive as DER, as hex text (some PCCS versions) or as PEM; whichever, the bytes must be one
+ * whole DER SEQUENCE, so that a CRL cut short (or text that merely starts with the byte 0x30, the
+ * character "0") is refused before it is cached, not kept for 12 hours to fail every quote.
+ */
 function crlBytes(body: Uint8Array, what: string): Uint8Array {
+  const der = crlEncoding(body, what)
+  let element
+  try {
+    element = parseDer(der, { name: what })
+  } catch (cause) {
+    throw new MalformedInputError('ERR_PCS_RESPONSE', `the ${what} is not one whole DER element`, {
+      cause,
+      hint: 'the PCS/PCCS sent a damaged CRL (not cached); try again, or give --collateral FILE',
+    })
+  }
+  if (element.tagClass !== 'universal' || element.tagNumber !== 16)
+    throw new MalformedInputError('ERR_PCS_RESPONSE', `the ${what} is not a DER SEQUENCE`, {
+      hint: 'the PCS/PCCS sent a damaged CRL (not cached); try again, or give --collateral FILE',
+    })
+  return der
+}
+
+function crlEncoding(body: Uint8Array, what: string): Uint8Array {
   if (body[0] === 0x30) return body
   const text = new TextDecoder().decode(body).trim()
   const pem = /^-----BEGIN X509 CRL-----([\s\S]*)-----END X509 CRL-----$/.exec(text)
