@@ -147,9 +147,9 @@ function parseEnvelope(text: string): Downloaded | undefined {
 /**
  * A cached entry and its age (ms since it was downloaded), or `undefined` for a miss: absent,
  * removed meanwhile by another process's eviction, or damaged (not a regular file, such as a
- * symbolic link, a FIFO or a device, which is never followed or read; larger than any entry
- * written here; not the envelope in its exact shape). A damaged entry is downloaded again, and
- * the download replaces it. A hit is marked used (atime now).
+ * symbolic link, a FIFO, a socket or a device, which is never followed or read; larger than any
+ * entry written here; not the envelope in its exact shape). A damaged entry is downloaded again,
+ * and the download replaces it. A hit is marked used (atime now).
  *
  * @throws {@link LocalIoError} `ERR_CACHE_UNUSABLE` when the entry exists but cannot be read.
  */
@@ -180,7 +180,10 @@ export async function readCached(
       await handle.close()
     }
   } catch (error) {
-    if (isMissing(error) || (error as { code?: unknown }).code === 'ELOOP') return undefined
+    // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket, or a device without its driver. Not
+    // regular files, so misses, which the download replaces.
+    const code = (error as { code?: unknown }).code
+    if (isMissing(error) || code === 'ELOOP' || code === 'ENXIO') return undefined
     throw cacheError(error, file, 'entry')
   }
   // A damaged cache entry is a miss, not an error: it is downloaded again.

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rejected, ScratchDirectories } from '@initguard/testkit'
@@ -96,6 +97,21 @@ describe('an unusable download cache', () => {
     expect((await rejected(downloader(cacheDir, true).get(request))).code).toBe('ERR_KDS_OFFLINE')
     expect((await downloader(cacheDir).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
     expect(lstatSync(entry).isFile()).toBe(true)
+  })
+
+  it('a socket in place of an entry is a miss, as a FIFO is (open says ENXIO)', async () => {
+    const cacheDir = join(root, 'socket')
+    const entry = join(cacheDir, 'kds', createHash('sha256').update(request.cacheKey).digest('hex'))
+    mkdirSync(join(cacheDir, 'kds'), { recursive: true })
+    const listening = createServer()
+    await new Promise<void>((resolve) => listening.listen(entry, resolve))
+    try {
+      expect((await rejected(downloader(cacheDir, true).get(request))).code).toBe('ERR_KDS_OFFLINE')
+      expect((await downloader(cacheDir).get(request)).body).toEqual(new Uint8Array([1, 2, 3]))
+      expect(lstatSync(entry).isFile()).toBe(true)
+    } finally {
+      listening.close()
+    }
   })
 
   it('readIfExists: missing is undefined, a directory is a local file error', async () => {
