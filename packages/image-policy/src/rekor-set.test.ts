@@ -1,50 +1,15 @@
 import { describe, it, expect } from 'vitest'
-import { sign } from 'node:crypto'
-import { bytesToBase64, canonicalizeJsonToBytes, VerificationError } from '@initguard/core'
-import { buildHashedRekordBody, buildRekorBundle, publicKeyPem } from '@initguard/tee-simulator'
+import { bytesToBase64, VerificationError } from '@initguard/core'
+import { buildHashedRekordBody, publicKeyPem } from '@initguard/tee-simulator'
 import { verifyRekorSet, type RekorSetInput } from './rekor-set.ts'
-import { parseSigstorePublicKey } from './sigstore-public-key.ts'
-import { LOGGED, NOW, keySignature, sigstoreWorld, thrown } from './sigstore-test-support.ts'
-
-function setup(): {
-  input: RekorSetInput
-  body: Uint8Array
-  payloadObject: Record<string, unknown>
-} {
-  const w = sigstoreWorld()
-  const sig = keySignature('ecdsa-p256', false)
-  const keyPem = publicKeyPem(w.keys['ecdsa-p256'].publicKey)
-  const key = parseSigstorePublicKey(keyPem)
-  const body = buildHashedRekordBody({
-    signature: sig.signature,
-    payload: sig.payload,
-    publicKeyOrCertificatePem: keyPem,
-  })
-  const bundle = buildRekorBundle({ log: w.rekor, body, integratedTime: LOGGED, logIndex: 7 })
-  const payloadObject = (JSON.parse(bundle) as { Payload: Record<string, unknown> }).Payload
-  return {
-    input: {
-      bundle,
-      rekorPublicKeys: [parseSigstorePublicKey(w.rekor.publicKeyPem)],
-      signature: sig.signature,
-      payload: sig.payload,
-      keyOrCertificateCandidates: [key.spki],
-      now: NOW,
-    },
-    body,
-    payloadObject,
-  }
-}
-
-/** A bundle whose Payload is `payload`, properly signed by the test log. */
-function signedBundle(payload: unknown, outer: Record<string, unknown> = {}): string {
-  const set = sign(
-    'sha256',
-    canonicalizeJsonToBytes(payload),
-    sigstoreWorld().rekor.keyPair.privateKey,
-  )
-  return JSON.stringify({ SignedEntryTimestamp: bytesToBase64(set), Payload: payload, ...outer })
-}
+import {
+  LOGGED,
+  keySignature,
+  rekorSetFixture as setup,
+  signedRekorBundle as signedBundle,
+  sigstoreWorld,
+  thrown,
+} from './sigstore-test-support.ts'
 
 const codeWith = (input: RekorSetInput): string => thrown(() => verifyRekorSet(input)).code
 

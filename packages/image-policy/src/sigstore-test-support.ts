@@ -2,8 +2,12 @@
  * Shared fixtures for the sigstore tests: keys, a Rekor log and a Fulcio-shaped CA made once per
  * test file (RSA key generation is slow), and helpers to alter annotations.
  */
+import { sign } from 'node:crypto'
+import { bytesToBase64, canonicalizeJsonToBytes } from '@initguard/core'
 import {
   buildCosignSignature,
+  buildHashedRekordBody,
+  buildRekorBundle,
   createFulcioTestPki,
   createRekorTestLog,
   generateSigstoreKeyPair,
@@ -14,7 +18,9 @@ import {
   type SigstoreKeyAlgorithm,
   type TestKeyPair,
 } from '@initguard/tee-simulator'
+import type { RekorSetInput } from './rekor-set.ts'
 import type { SigstoreSignature, SigstoreTrust } from './sigstore-signature.ts'
+import { parseSigstorePublicKey } from './sigstore-public-key.ts'
 
 export const DIGEST = `sha256:${'ab'.repeat(32)}`
 export const REFERENCE = 'registry.example.com/team/app'
@@ -134,4 +140,54 @@ export function withAnnotation(
   if (value === undefined) annotations.delete(key)
   else annotations.set(key, value)
   return { payload: sig.payload, annotations }
+}
+
+/** A Rekor SET over a key-signed entry (logIndex 7) in the test log, and what went into it. */
+export interface RekorSetFixture {
+  /** The verifier's input, all of it matching. */
+  readonly input: RekorSetInput
+  /** The hashedrekord entry body. */
+  readonly body: Uint8Array
+  /** The bundle's `Payload` as JSON. */
+  readonly payloadObject: Record<string, unknown>
+}
+
+/** A fresh {@link RekorSetFixture}. */
+export function rekorSetFixture(): RekorSetFixture {
+  const w = sigstoreWorld()
+  const sig = keySignature('ecdsa-p256', false)
+  const keyPem = publicKeyPem(w.keys['ecdsa-p256'].publicKey)
+  const key = parseSigstorePublicKey(keyPem)
+  const body = buildHashedRekordBody({
+    signature: sig.signature,
+    payload: sig.payload,
+    publicKeyOrCertificatePem: keyPem,
+  })
+  const bundle = buildRekorBundle({ log: w.rekor, body, integratedTime: LOGGED, logIndex: 7 })
+  const payloadObject = (JSON.parse(bundle) as { Payload: Record<string, unknown> }).Payload
+  return {
+    input: {
+      bundle,
+      rekorPublicKeys: [parseSigstorePublicKey(w.rekor.publicKeyPem)],
+      signature: sig.signature,
+      payload: sig.payload,
+      keyOrCertificateCandidates: [key.spki],
+      now: NOW,
+    },
+    body,
+    payloadObject,
+  }
+}
+
+/**
+ * A bundle whose Payload is `payload`, properly signed by `log` (default the test log): a SET the
+ * log itself could issue. `outer` adds members beside the two a bundle has.
+ */
+export function signedRekorBundle(
+  payload: unknown,
+  outer: Record<string, unknown> = {},
+  log: RekorTestLog = sigstoreWorld().rekor,
+): string {
+  const set = sign('sha256', canonicalizeJsonToBytes(payload), log.keyPair.privateKey)
+  return JSON.stringify({ SignedEntryTimestamp: bytesToBase64(set), Payload: payload, ...outer })
 }
