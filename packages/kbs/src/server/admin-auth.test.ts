@@ -92,6 +92,17 @@ describe('admin JWT verification', () => {
       /role is not "admin"/,
     )
   })
+
+  it('refuses a sub claim that is not a string, rather than passing it on as the admin name', async () => {
+    for (const sub of [42, ['root'], { name: 'admin' }, null, true])
+      expect(await refusal(bearer(await testAdminToken(ed, now, { sub })))).toMatch(
+        /sub claim is not a string/,
+      )
+    const anonymous = await testAdminToken(ed, now, { sub: undefined })
+    expect(await verifyAdminAuthorization(bearer(anonymous), keys, now)).toMatchObject({
+      subject: undefined,
+    })
+  })
 })
 
 describe('admin public keys', () => {

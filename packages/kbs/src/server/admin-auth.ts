@@ -7,8 +7,8 @@
  *   refused when the server starts, and with no key at all the server does not start (Trustee's
  *   default is allow-all);
  * - a token verifies only with a key of its header's algorithm (`none`, HS256 and the rest never);
- * - `exp` is required and must be in the future (30 s leeway), `aud` must contain `KBS`, and
- *   `role` must be `admin`.
+ * - `exp` is required and must be in the future (30 s leeway), `aud` must contain `KBS`,
+ *   `role` must be `admin`, and `sub`, when present, must be a string.
  *
  * @module
  */
@@ -155,6 +155,12 @@ export async function verifyAdminAuthorization(
       if (payload['role'] !== ADMIN_ROLE) {
         throw denied(`the token's role is not "${ADMIN_ROLE}"`)
       }
+      // jose checks `sub` only against an expected value: a number or an object would reach the
+      // audit log as the admin's name. RFC 7519 §4.1.2 makes it a string.
+      const subject: unknown = payload.sub
+      if (subject !== undefined && typeof subject !== 'string') {
+        throw denied(`the token's sub claim is not a string`)
+      }
       // A stolen long-lived admin token is a standing key to every secret: cap what we accept.
       const lifetime = (payload.exp ?? 0) - now.getTime() / 1000
       if (lifetime > ADMIN_MAX_TOKEN_SECONDS + ADMIN_CLOCK_LEEWAY_SECONDS) {
@@ -162,7 +168,7 @@ export async function verifyAdminAuthorization(
           `the token is valid for ${String(Math.round(lifetime))} s more; admin tokens may live at most ${String(ADMIN_MAX_TOKEN_SECONDS)} s (initguard kbs admin signs 5-minute tokens)`,
         )
       }
-      return { subject: payload.sub, keyFingerprint: candidate.fingerprint }
+      return { subject, keyFingerprint: candidate.fingerprint }
     } catch (error) {
       if (error instanceof VerificationError) throw error
       lastError = error
