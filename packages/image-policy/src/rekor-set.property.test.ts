@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { base64ToBytes, bytesToBase64, isInitguardError } from '@initguard/core'
-import { jsonMemberPaths, withJsonMember, type JsonPath } from '@initguard/testkit'
+import { jsonMemberAt, jsonMemberPaths, withJsonMember, type JsonPath } from '@initguard/testkit'
 import { parseHashedRekordBody, type HashedRekord } from './rekor-body.ts'
 import { verifyRekorSet, type VerifiedRekorSet } from './rekor-set.ts'
 import { readPemBlock } from './sigstore-pem.ts'
@@ -38,15 +38,7 @@ function readOrRefused<T>(codes: ReadonlySet<string>, run: () => T): T | undefin
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 const json = (value: unknown): Uint8Array => utf8(JSON.stringify(value))
 
-function at(value: unknown, path: JsonPath): unknown {
-  return path.reduce<unknown>(
-    (v, key) =>
-      typeof v === 'object' && v !== null
-        ? (v as Record<string | number, unknown>)[key]
-        : undefined,
-    value,
-  )
-}
+const at = jsonMemberAt
 
 const world = sigstoreWorld()
 const fixture = rekorSetFixture()

@@ -6,7 +6,7 @@
  * @module
  */
 export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'
-export { jsonMemberPaths, withJsonMember } from './json-members.ts'
+export { jsonMemberAt, jsonMemberPaths, withJsonMember } from './json-members.ts'
 export type { JsonMemberPathsOptions, JsonPath } from './json-members.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
 export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'

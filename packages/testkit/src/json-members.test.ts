@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { jsonMemberPaths, withJsonMember } from './json-members.ts'
+import { jsonMemberAt, jsonMemberPaths, withJsonMember } from './json-members.ts'
 
-describe('jsonMemberPaths and withJsonMember', () => {
+describe('jsonMemberPaths, jsonMemberAt and withJsonMember', () => {
   const doc = { a: [1, { b: 2 }, 3], c: { d: null } }
 
   it('lists every member and element, parents first, within the bounds', () => {
@@ -16,6 +16,15 @@ describe('jsonMemberPaths and withJsonMember', () => {
     ])
     expect(jsonMemberPaths(doc, { maxDepth: 0 })).toEqual([['a'], ['c']])
     expect(jsonMemberPaths(doc, { maxItems: 1 })).toEqual([['a'], ['a', 0], ['c'], ['c', 'd']])
+  })
+
+  it('reads the member at a path, undefined past a missing or scalar step', () => {
+    expect(jsonMemberAt(doc, ['a', 1, 'b'])).toBe(2)
+    expect(jsonMemberAt(doc, [])).toBe(doc)
+    expect(jsonMemberAt(doc, ['c', 'd'])).toBeNull()
+    expect(jsonMemberAt(doc, ['c', 'd', 'e'])).toBeUndefined()
+    expect(jsonMemberAt(doc, ['a', 0, 'b'])).toBeUndefined()
+    expect(jsonMemberAt(doc, ['x', 'y'])).toBeUndefined()
   })
 
   it('replaces or removes one member of a copy, and makes __proto__ an own member', () => {

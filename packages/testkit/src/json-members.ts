@@ -45,3 +45,14 @@ export function withJsonMember(value: unknown, path: JsonPath, replacement: unkn
   else Object.defineProperty(at, last, { value: replacement, enumerable: true, writable: true })
   return copy
 }
+
+/** The member of `value` at `path`, or undefined when a step is missing or not an object. */
+export function jsonMemberAt(value: unknown, path: JsonPath): unknown {
+  return path.reduce<unknown>(
+    (at, key) =>
+      typeof at === 'object' && at !== null
+        ? (at as Record<string | number, unknown>)[key]
+        : undefined,
+    value,
+  )
+}

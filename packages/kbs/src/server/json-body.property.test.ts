@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseStrictJson } from '@initguard/core'
-import { jsonMemberPaths, withJsonMember } from '@initguard/testkit'
+import { jsonMemberAt, jsonMemberPaths, withJsonMember } from '@initguard/testkit'
 import { problemForError } from './errors.ts'
 import { registerJsonBodyParser } from './json-body.ts'
 
@@ -229,10 +229,7 @@ describe('the KBS JSON body parser', () => {
         ),
         async (v, i, [key, poison]) => {
           const places = [[], ...jsonMemberPaths(v)].filter((path) => {
-            const target = path.reduce<unknown>(
-              (at, k) => (at as Record<string | number, unknown>)[k],
-              v,
-            )
+            const target = jsonMemberAt(v, path)
             return typeof target === 'object' && target !== null && !Array.isArray(target)
           })
           const path = places[i % places.length] ?? []
