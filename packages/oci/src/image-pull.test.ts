@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import { parseImagePolicy } from '@initguard/image-policy'
-import { ImagePolicyRejectedError, pullImage } from './image-pull.ts'
+import { ImagePolicyRejectedError, parseDiffIds, pullImage } from './image-pull.ts'
 import { buildTestImage, pushTestImage, type TestImage } from './oci-image-test-support.ts'
 import { RegistryClient } from './registry-client.ts'
 import { startRegistry, type TestRegistry } from './registry-test-support.ts'
@@ -234,5 +234,43 @@ describe('pullImage', () => {
       `${text.slice(0, -1)},"rootfs":{"type":"layers","diff_ids":["${zero}"]}}`,
     )
     expect(await pushAndPull('twice', withConfig(honest, config))).toBe('ERR_IMAGE_CONFIG')
+  })
+
+  it('refuses a diff_id that is not a sha256 digest before any layer is unpacked', async () => {
+    const honest = buildTestImage([{ entries: [{ name: 'a', data: 'a' }] }])
+    const parsed = JSON.parse(new TextDecoder().decode(honest.config)) as {
+      rootfs: { diff_ids: string[] }
+    }
+    // The right digest in upper case: no layer can ever match it, so it is the config's fault.
+    parsed.rootfs.diff_ids = parsed.rootfs.diff_ids.map((id) => id.toUpperCase())
+    const config = new TextEncoder().encode(JSON.stringify(parsed))
+    expect(await pushAndPull('upper', withConfig(honest, config))).toBe('ERR_IMAGE_CONFIG')
+  })
+})
+
+describe('parseDiffIds', () => {
+  const config = (diffIds: unknown): Uint8Array =>
+    new TextEncoder().encode(JSON.stringify({ rootfs: { type: 'layers', diff_ids: diffIds } }))
+  const digest = `sha256:${'ab'.repeat(32)}`
+
+  it('reads sha256 digests, one per layer', () => {
+    expect(parseDiffIds(config([digest, digest]), 2)).toEqual([digest, digest])
+  })
+
+  it.each([
+    ['empty', ''],
+    ['upper-case hex', digest.toUpperCase()],
+    ['sha512 (the unpacker hashes with sha256)', `sha512:${'ab'.repeat(64)}`],
+    ['short', digest.slice(0, -1)],
+    ['long junk', 'x'.repeat(100_000)],
+  ])('refuses a diff_id that is %s, without echoing it', (_name, bad) => {
+    let caught: unknown
+    try {
+      parseDiffIds(config([digest, bad]), 2)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toMatchObject({ code: 'ERR_IMAGE_CONFIG', details: { index: 1 } })
+    expect(JSON.stringify((caught as { toJSON: () => unknown }).toJSON()).length).toBeLessThan(1000)
   })
 })

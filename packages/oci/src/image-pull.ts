@@ -69,7 +69,18 @@ export interface PulledImage {
   readonly skipped: readonly { readonly path: string; readonly reason: string }[]
 }
 
-function parseDiffIds(config: Uint8Array, layers: number): string[] {
+/** A layer DiffID as the unpacker computes it. */
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/u
+
+/**
+ * The image config's `rootfs.diff_ids`: one uncompressed-layer digest per layer, in order. The
+ * config is untrusted bytes (its digest only says the registry served what the manifest named).
+ * Every DiffID must be `sha256:<64 lower-case hex>`, the only form the unpacker computes.
+ * Exported for its property tests; not part of the package's API.
+ *
+ * @throws {@link MalformedInputError} `ERR_IMAGE_CONFIG`.
+ */
+export function parseDiffIds(config: Uint8Array, layers: number): string[] {
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(config)
@@ -89,6 +100,16 @@ function parseDiffIds(config: Uint8Array, layers: number): string[] {
       {
         hint: 'the image was not built by a standard tool',
       },
+    )
+  }
+  // The unpacker hashes every layer with sha256 and compares exactly: anything else could never
+  // match, and would only be found (and echoed into the error) after every layer was downloaded.
+  const bad = diffIds.findIndex((d) => !SHA256_DIGEST.test(d))
+  if (bad !== -1) {
+    throw new MalformedInputError(
+      'ERR_IMAGE_CONFIG',
+      `the image config's rootfs.diff_ids[${bad}] is not a sha256 digest in lower-case hex`,
+      { details: { index: bad }, hint: 'the image was not built by a standard tool' },
     )
   }
   if (diffIds.length !== layers) {
