@@ -1,9 +1,18 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { isInitguardError, type InitguardError } from '@initguard/core'
 import { parseDockerImageReference } from '@initguard/image-policy'
@@ -89,6 +98,27 @@ describe('readLookasideSignatures from file:', () => {
     expect(await readLookasideSignatures(many, DIGEST, { maxSignatures: 3 })).toHaveLength(3)
     const tooMany = await thrown(() => readLookasideSignatures(many, DIGEST, { maxSignatures: 2 }))
     expect(tooMany.code).toBe('ERR_LOOKASIDE_TOO_MANY')
+  })
+
+  it('refuses a FIFO in place of a signature at once, without waiting for a writer', async () => {
+    const base = fileStore({})
+    const fifo = join(fileURLToPath(base), '..', `hello@sha256=${HEX}`, 'signature-1')
+    execFileSync('mkfifo', [fifo])
+    onTestFinished(() => {
+      // Unblock a reader stuck opening the FIFO (old code), so the worker can exit.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
+      } catch {
+        // No reader waiting: nothing to unblock.
+      }
+    })
+    const read = thrown(() => readLookasideSignatures(base, DIGEST))
+    const late = new Promise<string>((resolve) =>
+      setTimeout(() => {
+        resolve('still waiting')
+      }, 2000),
+    )
+    expect(await Promise.race([read.then((e) => e.code), late])).toBe('ERR_LOOKASIDE_READ')
   })
 
   it('refuses a bad digest and an unsupported scheme', async () => {

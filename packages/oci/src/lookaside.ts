@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { constants, open, type FileHandle } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 import { HttpClient, httpErrors, redactUrl, type HttpClientOptions } from '@initguard/http'
@@ -113,7 +113,9 @@ async function readFileSignature(url: URL, maxSize: number): Promise<Uint8Array 
   const path = fileURLToPath(url)
   let handle: FileHandle
   try {
-    handle = await open(path, 'r')
+    // A FIFO must not make the read wait (forever) for a writer: with O_NONBLOCK its open returns
+    // at once and the regular-file check below refuses it. Symbolic links are followed, as in c/image.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (error) {
     // Only "no such file" ends the list, as in c/image (os.IsNotExist); anything else is an error.
     if ((error as { code?: unknown }).code === 'ENOENT') return undefined
