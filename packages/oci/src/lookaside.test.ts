@@ -128,6 +128,8 @@ describe('readLookasideSignatures from file:', () => {
     )
     const ftp = await thrown(() => readLookasideSignatures(new URL('ftp://h/x'), DIGEST))
     expect(ftp.code).toBe('ERR_LOOKASIDE_SCHEME')
+    const remote = await thrown(() => readLookasideSignatures(new URL('file://host/x'), DIGEST))
+    expect(remote.code).toBe('ERR_LOOKASIDE_SCHEME')
   })
 })
 

@@ -64,6 +64,14 @@ export async function readLookasideSignatures(
       { hint: 'configure the lookaside store as file:///path or https://host/path' },
     )
   }
+  // As registries.d refuses on load; Node's fileURLToPath would throw a bare TypeError for it.
+  if (protocol === 'file:' && repositoryBase.host !== '') {
+    throw new UsageError(
+      'ERR_LOOKASIDE_SCHEME',
+      `cannot read signatures from ${redactUrl(repositoryBase)}: a file: store must not name a host`,
+      { hint: 'configure the lookaside store as file:///path' },
+    )
+  }
   const maxSize = options.maxSignatureSize ?? MAX_SIGNATURE_SIZE
   const maxCount = options.maxSignatures ?? MAX_IMAGE_SIGNATURES
   const client = new HttpClient({
