@@ -131,6 +131,23 @@ describe('readLookasideSignatures from file:', () => {
     const remote = await thrown(() => readLookasideSignatures(new URL('file://host/x'), DIGEST))
     expect(remote.code).toBe('ERR_LOOKASIDE_SCHEME')
   })
+
+  it('refuses a bound that is not a whole number, never reading it as no bound', async () => {
+    // A NaN bound compared false: the reader read on until the store ran out (in a store that
+    // answers every signature-N, forever), and a NaN size let any signature through.
+    const base = fileStore(
+      Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`signature-${String(i + 1)}`, 'x'])),
+    )
+    for (const bad of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      for (const option of ['maxSignatures', 'maxSignatureSize'] as const) {
+        const error = await thrown(() => readLookasideSignatures(base, DIGEST, { [option]: bad }))
+        expect([option, bad, error.code]).toEqual([option, bad, 'ERR_LOOKASIDE_OPTION'])
+      }
+    }
+    expect(await readLookasideSignatures(base, DIGEST, { maxSignatures: 3 })).toHaveLength(3)
+    const none = await thrown(() => readLookasideSignatures(base, DIGEST, { maxSignatures: 0 }))
+    expect(none.code).toBe('ERR_LOOKASIDE_TOO_MANY')
+  })
 })
 
 describe('readLookasideSignatures from http:', () => {

@@ -32,6 +32,20 @@ export interface LookasideReadOptions extends Pick<
   readonly timeoutMs?: number
 }
 
+/**
+ * `value` when it is a whole number (0 is a bound too: no signature, or none but empty ones): a
+ * bound given as NaN, a negative number, a fraction or Infinity is refused, never read as no bound
+ * (NaN compared false and read signatures forever).
+ */
+function wholeNumber(value: number, name: string): number {
+  if (Number.isSafeInteger(value) && value >= 0) return value
+  throw new UsageError(
+    'ERR_LOOKASIDE_OPTION',
+    `${name} must be a whole number (0 or more), not ${String(value)}`,
+    { hint: `leave ${name} unset for c/image's default` },
+  )
+}
+
 /** One signature blob as found in the store. */
 export interface LookasideSignature {
   /** Its number, 1-based (`signature-<n>`). */
@@ -46,7 +60,8 @@ export interface LookasideSignature {
  * Read every signature of `manifestDigest` from the store at `repositoryBase` (the
  * `repositoryBase` of a {@link LookasideChoice}, i.e. `<lookaside>/<repository path>`).
  *
- * @throws {@link UsageError} `ERR_LOOKASIDE_SCHEME`; {@link MalformedInputError}
+ * @throws {@link UsageError} `ERR_LOOKASIDE_SCHEME`, `ERR_LOOKASIDE_OPTION` (a bound that is not a
+ *   whole number); {@link MalformedInputError}
  *   `ERR_LOOKASIDE_DIGEST`, `ERR_LOOKASIDE_SIGNATURE_TOO_LARGE`, `ERR_LOOKASIDE_TOO_MANY`;
  *   {@link LocalIoError} `ERR_LOOKASIDE_READ`; {@link UnavailableError} `ERR_LOOKASIDE_HTTP_STATUS`,
  *   `ERR_LOOKASIDE_UNAVAILABLE`, `ERR_LOOKASIDE_REDIRECT`.
@@ -72,8 +87,8 @@ export async function readLookasideSignatures(
       { hint: 'configure the lookaside store as file:///path' },
     )
   }
-  const maxSize = options.maxSignatureSize ?? MAX_SIGNATURE_SIZE
-  const maxCount = options.maxSignatures ?? MAX_IMAGE_SIGNATURES
+  const maxSize = wholeNumber(options.maxSignatureSize ?? MAX_SIGNATURE_SIZE, 'maxSignatureSize')
+  const maxCount = wholeNumber(options.maxSignatures ?? MAX_IMAGE_SIGNATURES, 'maxSignatures')
   const client = new HttpClient({
     totalTimeoutMs: options.timeoutMs ?? 30_000,
     errors: lookasideErrors,
