@@ -19,19 +19,14 @@
  * @module
  */
 import { join } from 'node:path'
-import {
-  MalformedInputError,
-  UnavailableError,
-  bytesToHex,
-  parseDer,
-  pemCertificates,
-} from '@initguard/core'
+import { MalformedInputError, UnavailableError, bytesToHex, pemCertificates } from '@initguard/core'
 import {
   CachedDownloader,
   type Downloaded,
   type DownloadOptions,
   type DownloadRequest,
 } from './cached-download.ts'
+import { notOneDerSequence } from './der-answer.ts'
 import { readIfExists } from './read-if-exists.ts'
 
 /** The default KDS base URL. */
@@ -74,14 +69,8 @@ function kdsResponseError(what: string, why: string, cause: unknown): MalformedI
 /** Checks that an answer is one DER SEQUENCE (a certificate or a CRL) and nothing else. */
 function oneDerSequence(what: string): (downloaded: Downloaded) => void {
   return ({ body }) => {
-    let element
-    try {
-      element = parseDer(body, { name: what })
-    } catch (cause) {
-      throw kdsResponseError(what, 'is not DER', cause)
-    }
-    if (element.tagClass !== 'universal' || element.tagNumber !== 16)
-      throw kdsResponseError(what, 'is not a DER SEQUENCE', undefined)
+    const problem = notOneDerSequence(body, what)
+    if (problem !== undefined) throw kdsResponseError(what, problem.why, problem.cause)
   }
 }
 

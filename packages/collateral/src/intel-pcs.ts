@@ -13,13 +13,14 @@
  *
  * @module
  */
-import { MalformedInputError, UsageError, hexToBytes, parseDer } from '@initguard/core'
+import { MalformedInputError, UsageError, hexToBytes } from '@initguard/core'
 import {
   CachedDownloader,
   type Downloaded,
   type DownloadOptions,
   type DownloadRequest,
 } from './cached-download.ts'
+import { notOneDerSequence } from './der-answer.ts'
 import { checkDownloadLimits } from './download-limits.ts'
 
 /** Intel's PCS. */
@@ -245,17 +246,10 @@ function issuerChain(response: Downloaded, header: string): string {
  */
 function crlBytes(body: Uint8Array, what: string): Uint8Array {
   const der = crlEncoding(body, what)
-  let element
-  try {
-    element = parseDer(der, { name: what })
-  } catch (cause) {
-    throw new MalformedInputError('ERR_PCS_RESPONSE', `the ${what} is not one whole DER element`, {
-      cause,
-      hint: 'the PCS/PCCS sent a damaged CRL (not cached); try again, or give --collateral FILE',
-    })
-  }
-  if (element.tagClass !== 'universal' || element.tagNumber !== 16)
-    throw new MalformedInputError('ERR_PCS_RESPONSE', `the ${what} is not a DER SEQUENCE`, {
+  const problem = notOneDerSequence(der, what)
+  if (problem !== undefined)
+    throw new MalformedInputError('ERR_PCS_RESPONSE', `the ${what} ${problem.why}`, {
+      cause: problem.cause,
       hint: 'the PCS/PCCS sent a damaged CRL (not cached); try again, or give --collateral FILE',
     })
   return der
