@@ -13,6 +13,7 @@ export {
   type HttpFailure,
   type HttpFailureKind,
 } from './http-errors.ts'
+export { isLoopbackAddress, parseHostPort, type HostPort } from './host-port.ts'
 export { HttpResponse, type BodyLimit } from './http-response.ts'
 export {
   PINNED_CERTIFICATE_MISMATCH,

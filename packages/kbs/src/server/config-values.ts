@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { isIP } from 'node:net'
 import { UsageError } from '@initguard/core'
+import { parseHostPort } from '@initguard/http'
 
 /** The usage error for a malformed configuration value. */
 export function configValueError(where: string, text: string, expected: string): UsageError {
@@ -65,21 +65,18 @@ export interface ListenAddress {
   readonly port: number
 }
 
-const LISTEN_EXPECTED = 'HOST:PORT (IPv6 as [ADDRESS]:PORT), PORT from 0 to 65535'
+const LISTEN_EXPECTED =
+  'HOST:PORT (IPv6 as [ADDRESS]:PORT; HOST an IP address or a DNS name), PORT from 0 to 65535 without leading zeros'
 
 /**
- * `HOST:PORT` or `[IPv6]:PORT`.
+ * `HOST:PORT` or `[IPv6]:PORT`, read by {@link parseHostPort}.
  *
  * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
  */
 export function parseListen(text: string, where: string): ListenAddress {
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text)
-  const port = Number(match?.[3])
-  const v6 = match?.[1]
-  const host = v6 ?? match?.[2]
-  if (host === undefined || !(port >= 0 && port <= 65535) || (v6 !== undefined && isIP(v6) !== 6))
-    throw configValueError(where, text, LISTEN_EXPECTED)
-  return { host, port }
+  const address = parseHostPort(text)
+  if (address === undefined) throw configValueError(where, text, LISTEN_EXPECTED)
+  return address
 }
 
 /** An integer from `min` to `max`. */

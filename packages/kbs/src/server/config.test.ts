@@ -36,7 +36,11 @@ describe('durations, sizes and listen addresses', () => {
       )
     for (const bad of ['2MB', '2mib', '0B', '2', '65GiB', '1.5MiB'])
       expect(thrown(() => parseSize(bad, 'limits.body')).code, bad).toBe('ERR_KBS_CONFIG_VALUE')
-    for (const bad of ['8443', ':8443', 'host:65536', '[zz]:1', '::1:8443', 'a b:1', 'host:'])
+    for (const bad of [
+      ...['8443', ':8443', 'host:65536', '[zz]:1', '::1:8443', 'a b:1', 'host:'],
+      // A port as a number is written; a host a resolver reads as what it is (not 999.1.1.1).
+      ...['host:08443', 'host:00', '999.1.1.1:1', '10.1:1', 'a..b:1', '-a.b:1', 'a.:1'],
+    ])
       expect(thrown(() => parseListen(bad, '--listen')).code, bad).toBe('ERR_KBS_CONFIG_VALUE')
   })
 

@@ -58,11 +58,17 @@ describe('checkPostgresTransport', () => {
       ['postgres://kbs:pw@127.8.9.10/kbs?sslmode=disable', '127.8.9.10'],
       ['postgres://kbs:pw@[::1]:5432/kbs', '::1'],
       ['postgres://kbs:pw@localhost/kbs', 'localhost'],
+      // 127.0.0.1 mapped into IPv6 (URL parsing writes it in hex) is loopback too.
+      ['postgres://kbs:pw@[::ffff:127.0.0.1]/kbs', '::ffff:7f00:1'],
       ['postgres://kbs:pw@%2Fvar%2Frun%2Fpostgresql/kbs', '/var/run/postgresql'],
       ['postgres://kbs:pw@remote/kbs?host=/run/postgresql', '/run/postgresql'],
     ] as const)
       expect(checkPostgresTransport(url, 'db', false), url).toEqual({ kind: 'local', host })
-    for (const url of ['postgres://kbs:pw@128.0.0.1/kbs', 'postgres://kbs:pw@[::2]/kbs'])
+    for (const url of [
+      'postgres://kbs:pw@128.0.0.1/kbs',
+      'postgres://kbs:pw@[::2]/kbs',
+      'postgres://kbs:pw@[::ffff:128.0.0.1]/kbs',
+    ])
       expect(thrown(() => checkPostgresTransport(url, 'db', false)).code).toBe(
         'ERR_KBS_DATABASE_TLS',
       )

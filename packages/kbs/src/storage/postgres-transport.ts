@@ -14,9 +14,9 @@
  *
  * @module
  */
-import { isIP } from 'node:net'
 import { parse } from 'pg-connection-string'
 import { LocalIoError, UsageError } from '@initguard/core'
+import { isLoopbackAddress } from '@initguard/http'
 
 /** How the connection to PostgreSQL is protected. */
 export type PostgresTransport =
@@ -72,12 +72,14 @@ export function checkPostgresTransport(
   )
 }
 
-/** Loopback (127.0.0.0/8, ::1, `localhost`) or a Unix socket directory (an absolute path). */
+/**
+ * Loopback (127.0.0.0/8 and ::1 in any spelling, `localhost`) or a Unix socket directory (an
+ * absolute path).
+ */
 function isLocalHost(host: string): boolean {
   if (host.startsWith('/')) return true
   if (host === 'localhost') return true
-  if (isIP(host) === 4) return host.startsWith('127.')
-  return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1')
+  return isLoopbackAddress(host)
 }
 
 function refused(location: string, why: string): UsageError {
