@@ -203,12 +203,15 @@ export default tseslint.config(
   // Services arrive with the KBS and the agent; the rule is here so they start inside it.
   ...(SERVICE_PACKAGES.length === 0 ? [] : [layerRules(SERVICE_PACKAGES, CLI_PACKAGES)]),
   layerRules(CLI_PACKAGES, []),
-  // testkit is pure except its throwaway PostgreSQL cluster, which starts real server processes,
-  // the scratch directories tests make and remove, and the HTTP servers on loopback tests talk to.
+  // testkit is pure except its throwaway PostgreSQL cluster and software TPM, which start real
+  // server processes on free ports, the scratch directories tests make and remove, and the HTTP
+  // servers on loopback tests talk to.
   {
     files: [
+      'packages/testkit/src/free-port.ts',
       'packages/testkit/src/loopback-server.ts',
       'packages/testkit/src/postgres-cluster.ts',
+      'packages/testkit/src/swtpm.ts',
       'packages/testkit/src/scratch-directories.ts',
     ],
     rules: {

@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PCR_BANK_LENGTHS, commandOnPath, startSwtpm, type PcrBank, type Swtpm } from './swtpm.ts'
+
+/** True while a process with this id exists (signal 0 checks without sending anything). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('startSwtpm', () => {
+  let tpm: Swtpm
+  beforeAll(async () => {
+    tpm = await startSwtpm()
+  })
+  afterAll(() => tpm.stop())
+
+  it('answers at once on 127.0.0.1, with every PCR of every default bank at zero', async () => {
+    expect(tpm.tcti).toBe(`swtpm:host=127.0.0.1,port=${tpm.port}`)
+    expect(tpm.ctrlPort).not.toBe(tpm.port)
+    for (const bank of Object.keys(PCR_BANK_LENGTHS) as PcrBank[]) {
+      expect(await tpm.readPcr(8, bank)).toEqual(new Uint8Array(PCR_BANK_LENGTHS[bank]))
+    }
+  })
+
+  it('extends through tpm2-tools, and each start is a fresh TPM', async () => {
+    await tpm.extendPcr(16, 'sha256', new Uint8Array(32).fill(1))
+    expect(await tpm.readPcr(16, 'sha256')).not.toEqual(new Uint8Array(32))
+    await using other = await startSwtpm()
+    expect(other.port).not.toBe(tpm.port)
+    expect(await other.readPcr(16, 'sha256')).toEqual(new Uint8Array(32))
+  })
+
+  it('reports what tpm2-tools said when a command fails, and refuses a PCR index past 23', async () => {
+    await expect(tpm.tpm2('pcrextend', ['8:sha256=00'])).rejects.toThrow(
+      /tpm2_pcrextend 8:sha256=00 failed: .*expects a size of 32 bytes/,
+    )
+    await expect(tpm.readPcr(24, 'sha256')).rejects.toThrow(/PCR 24 is not a PC Client PCR/)
+  })
+
+  it('stops by its process id and removes its state directory; stop is idempotent', async () => {
+    const other = await startSwtpm()
+    expect(processExists(other.pid)).toBe(true)
+    expect(existsSync(other.stateDir)).toBe(true)
+    await other.stop()
+    await other.stop()
+    expect(processExists(other.pid)).toBe(false)
+    expect(existsSync(other.stateDir)).toBe(false)
+    await expect(other.readPcr(8, 'sha256')).rejects.toThrow(
+      /tpm2_pcrread sha256:8 .* failed: (.|\n)*Could not load tcti(.|\n)*is this swtpm still running\?/,
+    )
+  })
+})
+
+describe('commandOnPath', () => {
+  it('finds a command, and names scripts/setup-system.sh and the package when it is missing', () => {
+    expect(commandOnPath('swtpm', 'swtpm')).toMatch(/\/swtpm$/)
+    expect(() => commandOnPath('swtpm', 'swtpm', '/nonexistent')).toThrow(
+      'swtpm is not installed (not on PATH): run scripts/setup-system.sh (it installs Debian’s swtpm package)',
+    )
+  })
+})

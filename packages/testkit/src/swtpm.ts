@@ -1,0 +1,288 @@
+/**
+ * A throwaway software TPM for tests: `swtpm socket --tpm2` with its own temporary state directory,
+ * its TPM command and control channels on free 127.0.0.1 ports, and tpm2-tools pointed at it
+ * through the swtpm TCTI (`swtpm:host=127.0.0.1,port=N`).
+ *
+ * Why a real TPM: a PCR holds whatever `TPM2_PCR_Extend` makes of it, so a value we compute
+ * ourselves (initdata's PCR 8, `SHA-256(32 zero bytes ‖ digest)`) is only proven by a TPM that
+ * extends it. swtpm runs libtpms, the TPM 2.0 implementation QEMU's vTPMs run on (`-tpmdev
+ * emulator`), and tpm2-tools issues the same `TPM2_PCR_Extend` that a guest's attester issues on
+ * the SHA-256 bank: neither shares a line of code with ours, so they are an oracle, not a mirror.
+ *
+ * Each call starts a new TPM (about 10 ms): every PCR at its reset value, already started
+ * (`--flags not-need-init,startup-clear`: no `TPM2_Init` or `TPM2_Startup` to send). A test that
+ * needs a PCR from reset starts a fresh one: from locality 0, `TPM2_PCR_Reset` resets only PCRs
+ * 16 and 23, not PCR 8. There is no resource manager: a test that loads objects flushes them.
+ *
+ * Without swtpm or tpm2-tools installed this throws (tests fail, never skip): run
+ * `scripts/setup-system.sh`.
+ *
+ * @module
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { promisify } from 'node:util'
+import { freePortPair } from './free-port.ts'
+
+const run = promisify(execFile)
+
+/** A PCR bank, and the length of its PCR values in bytes. */
+export const PCR_BANK_LENGTHS = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const
+
+/** A PCR bank swtpm allocates by default. */
+export type PcrBank = keyof typeof PCR_BANK_LENGTHS
+
+/** A running throwaway TPM. */
+export interface Swtpm {
+  /** The swtpm process. */
+  readonly pid: number
+  /** The TPM command channel on 127.0.0.1. */
+  readonly port: number
+  /** The control channel on 127.0.0.1 (power, locality, shutdown): always `port + 1`. */
+  readonly ctrlPort: number
+  /** `swtpm:host=127.0.0.1,port=PORT`: the value of `TPM2TOOLS_TCTI` (or a TSS's TCTI config). */
+  readonly tcti: string
+  /** The temporary state directory, removed on `stop()`. */
+  readonly stateDir: string
+  /** Run `tpm2_TOOL ARGS` against this TPM; resolves with its standard output. */
+  tpm2(tool: string, args: readonly string[]): Promise<string>
+  /** `tpm2_pcrextend INDEX:BANK=HEX`: extend one PCR of one bank with `digest`. */
+  extendPcr(index: number, bank: PcrBank, digest: Uint8Array): Promise<void>
+  /** `tpm2_pcrread BANK:INDEX -o FILE`: the PCR's value, as the TPM's raw bytes. */
+  readPcr(index: number, bank: PcrBank): Promise<Uint8Array>
+  /** Stop the process (SIGTERM, then SIGKILL) and remove the state directory. Idempotent. */
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+/**
+ * Start a fresh TPM and wait until it answers a TPM command. Call `stop()` when done.
+ *
+ * @throws Error naming `scripts/setup-system.sh` when swtpm is not installed, or with swtpm's
+ *   output when it does not start or answer.
+ */
+export async function startSwtpm(): Promise<Swtpm> {
+  const binary = commandOnPath('swtpm', 'swtpm')
+  // A free port can be taken between the probe and the bind: try a few, each in a new directory.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(binary)
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
+}
+
+async function startOnce(binary: string): Promise<Swtpm> {
+  // The swtpm TCTI takes one port and finds the control channel at the next one.
+  const [port, ctrlPort] = await freePortPair()
+  const stateDir = await mkdtemp(join(tmpdir(), 'initguard-swtpm-'))
+  const child = spawn(
+    binary,
+    [
+      'socket',
+      '--tpm2',
+      '--tpmstate',
+      `dir=${stateDir}`,
+      '--server',
+      `type=tcp,port=${port},bindaddr=127.0.0.1`,
+      '--ctrl',
+      `type=tcp,port=${ctrlPort},bindaddr=127.0.0.1`,
+      '--flags',
+      'not-need-init,startup-clear',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  running.add(child)
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    // A test run that dies early must not leave TPMs behind.
+    process.on('exit', () => {
+      for (const c of running) c.kill('SIGKILL')
+    })
+  }
+  let output = ''
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-4000)
+  }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  let spawnError: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('error', (error) => {
+      spawnError = error
+      resolve()
+    })
+    child.once('close', () => {
+      resolve()
+    })
+  })
+  const alive = (): boolean =>
+    spawnError === undefined && child.exitCode === null && child.signalCode === null
+  let stopped = false
+  const stopProcess = async (): Promise<void> => {
+    if (child.pid !== undefined && alive()) child.kill('SIGTERM')
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+    if (alive()) {
+      child.kill('SIGKILL')
+      await exited
+    }
+    running.delete(child)
+  }
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    try {
+      await stopProcess()
+    } finally {
+      await rm(stateDir, { recursive: true, force: true })
+    }
+  }
+  let ready = false
+  for (let i = 0; i < 200 && alive(); i++) {
+    if ((await answersGetRandom(port)) && (await controlAnswers(ctrlPort))) {
+      ready = true
+      break
+    }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  if (!ready || child.pid === undefined) {
+    await stop()
+    const why = spawnError?.message ?? (output.trim() || '(no output)')
+    throw new Error(`swtpm did not start on 127.0.0.1:${port} (ctrl ${ctrlPort}): ${why}`)
+  }
+  const tcti = `swtpm:host=127.0.0.1,port=${port}`
+  const tpm2 = async (tool: string, args: readonly string[]): Promise<string> => {
+    const file = commandOnPath(`tpm2_${tool}`, 'tpm2-tools')
+    try {
+      const result = await run(file, [...args], {
+        env: { ...process.env, TPM2TOOLS_TCTI: tcti },
+        timeout: 30_000,
+        encoding: 'utf8',
+      })
+      return result.stdout
+    } catch (error) {
+      const stderr = (error as { stderr?: unknown }).stderr
+      const text = typeof stderr === 'string' ? stderr.trim() : ''
+      const hint = /could not load tcti/i.test(text)
+        ? ' (tpm2-tools reach swtpm through the swtpm TCTI: is Debian’s libtss2-tcti-swtpm0 installed (scripts/setup-system.sh), and is this swtpm still running?)'
+        : ''
+      throw new Error(`tpm2_${tool} ${args.join(' ')} failed: ${text}${hint}`, { cause: error })
+    }
+  }
+  return {
+    pid: child.pid,
+    port,
+    ctrlPort,
+    tcti,
+    stateDir,
+    tpm2,
+    async extendPcr(index, bank, digest) {
+      await tpm2('pcrextend', [`${pcrIndex(index)}:${bank}=${Buffer.from(digest).toString('hex')}`])
+    },
+    async readPcr(index, bank) {
+      const file = join(stateDir, `pcr-${bank}-${index}.bin`)
+      await tpm2('pcrread', [`${bank}:${pcrIndex(index)}`, '-o', file])
+      const value = new Uint8Array(await readFile(file))
+      await rm(file, { force: true })
+      if (value.length !== PCR_BANK_LENGTHS[bank]) {
+        throw new Error(
+          `tpm2_pcrread ${bank}:${index} wrote ${value.length} bytes, not ${PCR_BANK_LENGTHS[bank]}: is the ${bank} bank allocated?`,
+        )
+      }
+      return value
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }
+}
+
+/** A PCR index as tpm2-tools takes it, refusing anything but 0..23 (the PC Client PCRs). */
+function pcrIndex(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index > 23) {
+    throw new Error(`PCR ${String(index)} is not a PC Client PCR (0..23)`)
+  }
+  return String(index)
+}
+
+/**
+ * The full path of `command` on PATH.
+ *
+ * @throws Error naming `scripts/setup-system.sh` and the Debian package when it is not there.
+ */
+export function commandOnPath(
+  command: string,
+  debianPackage: string,
+  searchPath: string = process.env['PATH'] ?? '',
+): string {
+  for (const dir of searchPath.split(delimiter)) {
+    const candidate = join(dir, command)
+    if (dir !== '' && existsSync(candidate)) return candidate
+  }
+  throw new Error(
+    `${command} is not installed (not on PATH): run scripts/setup-system.sh (it installs Debian’s ${debianPackage} package)`,
+  )
+}
+
+/**
+ * `CMD_GET_CAPABILITY` on the control channel (swtpm's ioctl protocol over TCP: a 4-byte command,
+ * answered by a 4-byte result and the capability flags): true once it answers with result 0.
+ */
+function controlAnswers(port: number): Promise<boolean> {
+  return exchange(port, Buffer.from('00000001', 'hex'), 8, (answer) => answer.readUInt32BE(0) === 0)
+}
+
+/**
+ * `TPM2_GetRandom(8)`, raw, on the command channel (swtpm's TCP server takes TPM commands as they
+ * are): true once the TPM answers with `TPM_RC_SUCCESS`, which also means it was started (before
+ * `TPM2_Startup` it answers `TPM_RC_INITIALIZE`).
+ */
+function answersGetRandom(port: number): Promise<boolean> {
+  // tag TPM_ST_NO_SESSIONS, size 12, TPM_CC_GetRandom, bytesRequested 8
+  const command = Buffer.from('80010000000c0000017b0008', 'hex')
+  // A response header: tag, size, response code.
+  return exchange(
+    port,
+    command,
+    10,
+    (answer) => answer.readUInt16BE(0) === 0x8001 && answer.readUInt32BE(6) === 0,
+  )
+}
+
+/** Send `request`, wait for `length` bytes of answer (1 s at most), and judge them. */
+function exchange(
+  port: number,
+  request: Buffer,
+  length: number,
+  judge: (answer: Buffer) => boolean,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    let answer = Buffer.alloc(0)
+    const done = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(1000, () => {
+      done(false)
+    })
+    socket.once('error', () => {
+      done(false)
+    })
+    socket.once('connect', () => socket.write(request))
+    socket.on('data', (chunk: Buffer) => {
+      answer = Buffer.concat([answer, chunk])
+      if (answer.length >= length) done(judge(answer))
+    })
+    socket.once('end', () => {
+      done(false)
+    })
+  })
+}
