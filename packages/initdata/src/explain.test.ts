@@ -76,6 +76,27 @@ describe('explainBinding', () => {
     expect(report.findings[0]?.cause).toBe('vtpm-digest-length')
   })
 
+  it('finds a vTPM digest extended into PCR 8 more than once, up to 8 times', () => {
+    const sha256Doc = TEXT.replace('sha384', 'sha256')
+    const digest = hashBytes('sha256', enc(sha256Doc))
+    const extend = (pcr: Uint8Array): Uint8Array =>
+      hashBytes('sha256', Uint8Array.from([...pcr, ...digest]))
+    let pcr = extend(new Uint8Array(32))
+    for (let times = 2; times <= 9; times++) {
+      pcr = extend(pcr)
+      const report = explainBinding(parseInitdata(enc(sha256Doc)), 'vtpm', pcr)
+      expect(report.matches).toBe(false)
+      expect(report.findings.map((f) => f.cause)).toEqual(
+        times <= 8 ? ['vtpm-repeated-extend'] : [],
+      )
+      if (times <= 8) expect(report.findings[0]?.explanation).toContain(`${times} times`)
+    }
+    // With a slip in the bytes as well: the CRLF copy of the document, extended twice.
+    const crlf = sha256Doc.replace(/\n/g, '\r\n')
+    const twice = extend(extend(new Uint8Array(32)))
+    expect(causes(crlf, 'vtpm', twice)).toEqual(['crlf+vtpm-repeated-extend'])
+  })
+
   it('finds a byte order mark', () => {
     const bom = '\ufeff' + TEXT
     expect(causes(bom, 'sgx', fieldValue(TEXT, 'sgx'))[0]).toBe('bom')

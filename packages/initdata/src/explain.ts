@@ -2,7 +2,8 @@
  * Say *why* a document does not match an expected TEE field value, when a common slip explains it:
  * a final newline added or lost, CRLF line ends, the digest taken with another algorithm, the raw
  * digest given where the fitted field value belongs (or truncated on the wrong side), a byte order
- * mark, or a vTPM PCR 8 value confused with the digest.
+ * mark, a vTPM PCR 8 value confused with the digest, or a PCR 8 the digest was extended into more
+ * than once.
  *
  * Each candidate is a small change to the bytes, the algorithm or the fitting; a candidate that
  * reproduces the expected value is reported with what happened and how to fix it.
@@ -55,6 +56,20 @@ interface FitVariant {
   readonly explanation: string
   readonly fix: string
   readonly apply: (digest: Uint8Array) => Uint8Array | undefined
+}
+
+/**
+ * The most extends of the same digest that a vTPM mismatch is checked against: whatever binds the
+ * init-data again without a reboot leaves PCR 8 at the digest extended N times, which no verifier
+ * accepts (Trustee replays exactly one extend from reset).
+ */
+const MOST_REPEATED_EXTENDS = 8
+
+/** PCR 8 after `digest` was extended `times` times from reset (`times` ≥ 1, a 32-byte digest). */
+function pcr8AfterExtends(digest: Uint8Array, times: number): Uint8Array {
+  let pcr = expectedPcr8(digest)
+  for (let i = 1; i < times; i++) pcr = hashBytes('sha256', Uint8Array.from([...pcr, ...digest]))
+  return pcr
 }
 
 const LF = 0x0a
@@ -175,6 +190,15 @@ function fitVariants(tee: TeeKind): FitVariant[] {
         fix: 'compare against the PCR 8 value (`initguard initdata digest FILE --tee vtpm`)',
         apply: (d) => d,
       },
+      ...Array.from({ length: MOST_REPEATED_EXTENDS - 1 }, (_, i): FitVariant => {
+        const times = i + 2
+        return {
+          id: 'vtpm-repeated-extend',
+          explanation: `the expected value is PCR 8 after this digest was extended into it ${times} times, but the binding holds only after exactly one extend from reset: something extended it again (the attester binding the init-data a second time without a reboot, for example)`,
+          fix: 'extend PCR 8 with the digest once per boot: find what extended it again (the TPM event log lists every extend), then reboot for a fresh PCR 8',
+          apply: (d) => (d.length === 32 ? pcr8AfterExtends(d, times) : undefined),
+        }
+      }),
     ]
   }
   const variants: FitVariant[] = [
