@@ -4,6 +4,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { runCli } from './main.ts'
@@ -45,6 +46,24 @@ export function jsonError(run: CliRun): {
 }
 
 const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
+
+/** The bundled examples the README's tour starts from (`packages/cli/examples/`). */
+export const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
+
+/** `initguard initdata build` of the examples' `aa.toml`, `cdh.toml` and `policy.rego`, then `extra`. */
+export function exampleBuildArgs(...extra: readonly string[]): string[] {
+  return [
+    ...[
+      'initdata',
+      'build',
+      '--aa',
+      join(EXAMPLES, 'aa.toml'),
+      '--cdh',
+      join(EXAMPLES, 'cdh.toml'),
+    ],
+    ...['--policy', join(EXAMPLES, 'policy.rego'), ...extra],
+  ]
+}
 
 /** A `kbs serve` process started by {@link spawnKbsServe}, listening. */
 export interface SpawnedKbs {

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
+import { EXAMPLES, exampleBuildArgs } from './cli-test-support.ts'
 import { runCli } from './main.ts'
 
 /** Scratch directories the tests make, removed after them all. */
@@ -37,7 +38,6 @@ async function run(args: string[], stdin = ''): Promise<Result> {
   }
 }
 
-const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
 const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
 let dir: string
 let doc: string
@@ -45,20 +45,9 @@ let doc: string
 beforeAll(async () => {
   dir = scratch.make('initguard-cli-')
   doc = join(dir, 'initdata.toml')
-  const built = await run([
-    'initdata',
-    'build',
-    '--aa',
-    join(EXAMPLES, 'aa.toml'),
-    '--cdh',
-    join(EXAMPLES, 'cdh.toml'),
-    '--policy',
-    join(EXAMPLES, 'policy.rego'),
-    '--data',
-    `extra.json=${join(EXAMPLES, 'aa.toml')}`,
-    '-o',
-    doc,
-  ])
+  const built = await run(
+    exampleBuildArgs('--data', `extra.json=${join(EXAMPLES, 'aa.toml')}`, '-o', doc),
+  )
   expect(built.code, built.stderr).toBe(0)
 })
 
@@ -70,18 +59,7 @@ function write(name: string, content: string | Uint8Array): string {
 
 describe('initguard initdata build', () => {
   it('is deterministic and embeds the files verbatim', async () => {
-    const again = await run([
-      'initdata',
-      'build',
-      '--aa',
-      join(EXAMPLES, 'aa.toml'),
-      '--cdh',
-      join(EXAMPLES, 'cdh.toml'),
-      '--policy',
-      join(EXAMPLES, 'policy.rego'),
-      '--data',
-      `extra.json=${join(EXAMPLES, 'aa.toml')}`,
-    ])
+    const again = await run(exampleBuildArgs('--data', `extra.json=${join(EXAMPLES, 'aa.toml')}`))
     expect(again.code).toBe(0)
     expect(again.stdoutBytes.equals(readFileSync(doc))).toBe(true)
     const text = readFileSync(doc, 'utf8')

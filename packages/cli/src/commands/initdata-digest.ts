@@ -149,7 +149,8 @@ export const explainCommand: Command = {
   description: [
     'Tries the slips that cost users days: a final newline added or lost, CRLF line ends, a byte',
     'order mark, another algorithm, the raw digest where the fitted value belongs, truncation on',
-    'the wrong side, a value fitted for another TEE, a vTPM digest that was never extended.',
+    'the wrong side, a value fitted for another TEE, a vTPM digest that was never extended or',
+    'was extended into PCR 8 more than once.',
     'Exit 0 when the document matches, 5 when it does not (with or without an explanation).',
   ].join('\n'),
   options: EXPECTED_OPTIONS,
@@ -157,17 +158,28 @@ export const explainCommand: Command = {
     const document = await loadDocument(onePositional(args, 'FILE', 'initdata explain'), args, io)
     const tee = teeOption(args, true)
     const report = explainBinding(document, tee, expectedValue(args))
+    const derivation =
+      tee === 'vtpm'
+        ? `PCR 8 after one extend from reset with the ${report.algorithm} of the document's exact bytes`
+        : `${report.algorithm} of the document's exact bytes`
     const lines = [
       `field:    ${report.field}`,
       `expected: ${report.expected}`,
-      `actual:   ${report.actual === '' ? '(none: the digest cannot bind on this TEE)' : report.actual}   (${report.algorithm} of the document's exact bytes)`,
+      `actual:   ${report.actual === '' ? '(none: the digest cannot bind on this TEE)' : report.actual}   (${derivation})`,
     ]
     if (report.matches) {
       lines.push('', 'The document matches.')
     } else if (report.findings.length === 0) {
       lines.push(
         '',
-        'The document does not match, and no simple slip explains it: the content differs.',
+        ...(tee === 'vtpm'
+          ? [
+              'The document does not match, and no simple slip explains it: the content differs, or',
+              'PCR 8 was also extended with another value, before or after the digest (it holds the',
+              'expected value only after exactly one extend with this digest from reset; the TPM',
+              'event log lists every extend).',
+            ]
+          : ['The document does not match, and no simple slip explains it: the content differs.']),
         'Compare the document with the one the expected value was computed from (the pod annotation,',
         '`initguard initdata decode`), byte for byte.',
       )
