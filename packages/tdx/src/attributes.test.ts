@@ -75,6 +75,15 @@ describe('decodeTdAttributes', () => {
     })
   })
 
+  it('says the TD is under debug for any bit of the TUD group (7:0), and for no other bit', () => {
+    for (let bit = 0; bit < 64; bit += 1) {
+      expect(decodeTdAttributes(1n << BigInt(bit)).underDebug, `bit ${bit}`).toBe(bit < 8)
+    }
+    // The real quotes: spr-v4 (PKS) is not, v4-claims (DEBUG + SEPT_VE_DISABLE) is.
+    expect(decodeTdAttributes(0x40000000n).underDebug).toBe(false)
+    expect(decodeTdAttributes(0x10000001n).underDebug).toBe(true)
+  })
+
   it('lists reserved bits instead of failing, and keeps only 64 bits', () => {
     const a = decodeTdAttributes((1n << 1n) | (1n << 7n) | (1n << 32n) | (1n << 61n) | 1n)
     expect(a.debug).toBe(true)

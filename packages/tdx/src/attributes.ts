@@ -34,12 +34,22 @@ const U64_MASK = (1n << 64n) - 1n
  * | 63  | PERFMON         | the TD may use the host's performance monitoring               |
  *
  * All other bits are reserved and listed in `unknownBits`.
+ *
+ * Bits 7:0 form the TUD ("TD under debug") group of the TDX module ABI (TD attributes definition):
+ * if any of them is set, the TD is untrusted. That covers DEBUG and the profiling bits 4–6, and
+ * reserved bits 1–3 and 7 that a newer module may define; `underDebug` says whether any is set,
+ * and is what an appraisal that refuses debug TDs must read (DEBUG alone misses the others).
  */
 export interface TdAttributes {
   /** The raw 64-bit value (little-endian in the report). */
   readonly raw: bigint
   /** Bit 0: DEBUG. A debuggable TD gives the host access to its memory and registers. */
   readonly debug: boolean
+  /**
+   * Any bit of the TUD group (bits 7:0: DEBUG, HGS_PLUS_PROF, PERF_PROF, PMT_PROF, reserved) is
+   * set: the TD is under debug or profiling, and untrusted.
+   */
+  readonly underDebug: boolean
   /** Bit 4: HGS_PLUS_PROF. */
   readonly hgsPlusProf: boolean
   /** Bit 5: PERF_PROF. */
@@ -95,9 +105,13 @@ export function decodeTdAttributes(raw: bigint): TdAttributes {
 }
 
 // Decoded once per distinct value (frozen, shared): see memoizedWordDecoder.
+/** The TUD ("TD under debug") group: bits 7:0. */
+const TD_UNDER_DEBUG_MASK = 0xffn
+
 const decodeTdWord = memoizedWordDecoder((value): TdAttributes => ({
   raw: value,
   ...decodeTdFlags(value),
+  underDebug: (value & TD_UNDER_DEBUG_MASK) !== 0n,
 }))
 
 /**

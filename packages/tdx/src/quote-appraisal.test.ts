@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseInitdata } from '@initguard/initdata'
+import { decodeTdAttributes } from './attributes.ts'
 import { quoteAppraisalFailures, type QuoteAppraisalPolicy } from './quote-appraisal.ts'
 import { parseDcapQuote } from './quote.ts'
 import { VECTORS } from './quote-test-support.ts'
@@ -70,9 +71,9 @@ describe('quote appraisal failures', () => {
   it('names --allow-debug for a debug TD', () => {
     const debugTd = {
       ...tdx,
-      tdAttributes: { ...(tdx.kind === 'sgx' ? {} : tdx.tdAttributes), debug: true },
+      tdAttributes: decodeTdAttributes((tdx.kind === 'sgx' ? 0n : tdx.tdAttributes.raw) | 1n),
     }
-    const [failure] = quoteAppraisalFailures(debugTd as typeof tdx, tcb('UpToDate'), {})
+    const [failure] = quoteAppraisalFailures(debugTd, tcb('UpToDate'), {})
     expect(failure?.code).toBe('ERR_TDX_DEBUG')
     expect(failure?.hint).toContain('--allow-debug')
   })

@@ -37,7 +37,10 @@ export interface QuoteAppraisalPolicy {
   readonly mrSigner?: readonly Uint8Array[]
   /** SGX: ISVSVN must be at least this. */
   readonly minimumIsvSvn?: number
-  /** Accept a debuggable TD or enclave. Default false. */
+  /**
+   * Accept a debuggable TD or enclave. Default false. For a TD this covers every bit of the TUD
+   * group (TDATTRIBUTES bits 7:0: DEBUG and the profiling bits), not DEBUG alone.
+   */
   readonly allowDebug?: boolean
   /** Also accept `SWHardeningNeeded` (and with configuration, `ConfigurationAndSWHardeningNeeded`). */
   readonly allowSwHardeningNeeded?: boolean
@@ -237,10 +240,13 @@ export function quoteAppraisalFailures(
     )
     return failures.list
   }
-  if (policy.allowDebug !== true && body.tdAttributes.debug) {
+  // Every bit of the TUD group (7:0), not DEBUG alone: profiling bits make the TD untrusted too.
+  if (policy.allowDebug !== true && body.tdAttributes.underDebug) {
     failures.add({
       code: 'ERR_TDX_DEBUG',
-      message: 'the TD is debuggable (TDATTRIBUTES.DEBUG): the host can read its memory',
+      message: body.tdAttributes.debug
+        ? 'the TD is debuggable (TDATTRIBUTES.DEBUG): the host can read its memory'
+        : `the TD is under debug or profiling (TDATTRIBUTES TUD bits 7:0 are 0x${(body.tdAttributes.raw & 0xffn).toString(16).padStart(2, '0')}, e.g. PERF_PROF): the TDX module calls such a TD untrusted`,
       hint: DEBUG_HINT,
     })
   }

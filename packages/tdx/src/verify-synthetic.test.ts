@@ -114,6 +114,24 @@ describe('synthetic DCAP quotes', () => {
     }
   })
 
+  it('refuses a TD under profiling (a TUD bit other than DEBUG) by default, as a debug TD', () => {
+    const options = { now, collateral: tdxCollateral, root: pki.root.pem }
+    // HGS_PLUS_PROF, PERF_PROF, PMT_PROF and the reserved TUD bits 1–3 and 7, each alone.
+    for (const bit of [1n, 2n, 3n, 4n, 5n, 6n, 7n]) {
+      const quote = parseDcapQuote(buildTdxQuote({ tdAttributes: 0x10000000n | (1n << bit) }, pck))
+      expect(
+        codeOf(() => verifyDcapQuote(quote, options)),
+        `bit ${bit}`,
+      ).toBe('ERR_TDX_DEBUG')
+      expect(
+        codeOf(() => verifyDcapQuote(quote, { ...options, policy: { allowDebug: true } })),
+      ).toBe('accepted')
+    }
+    // Bits outside the TUD group (here ICSSD, bit 16) are not debug.
+    const icssd = parseDcapQuote(buildTdxQuote({ tdAttributes: 0x10010000n }, pck))
+    expect(codeOf(() => verifyDcapQuote(icssd, options))).toBe('accepted')
+  })
+
   it('refuses a revoked PCK', () => {
     const revokedPck = pki.issuePck({ ca: 'platform', notBefore, notAfter, serialNumber: 4242n })
     const collateral = parseCollateralJson(

@@ -97,7 +97,8 @@ export async function verifyTrusteeDcapEvidence(
     initDataFieldName: 'MRCONFIGID',
     mrTd: body.mrTd,
     rtmrs: [rtmr0, rtmr1, rtmr2, rtmr3],
-    debug: body.tdAttributes.debug,
+    // The whole TUD group (TDATTRIBUTES bits 7:0), not DEBUG alone: profiling makes a TD untrusted.
+    debug: body.tdAttributes.underDebug,
     migration: body.tdAttributes.migratable,
   }
 }

@@ -5,13 +5,14 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bytesToBase64, bytesToHex } from '@initguard/core'
 import { rejectedCode } from '@initguard/testkit'
 import { CERT_TABLE_GUIDS, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
 import { parseCollateralJson } from '@initguard/tdx'
+import { buildTdxQuote } from '@initguard/tee-simulator'
 import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
-import { teePublicKey } from './appraisal-test-support.ts'
+import { teePublicKey, temporarySimulator } from './appraisal-test-support.ts'
 import { createAppraiser } from './appraiser.ts'
 import { createEvidenceVerifier } from './evidence-verifier.ts'
 
@@ -138,5 +139,39 @@ describe('the appraiser on real evidence', () => {
       now: new Date('2023-07-01T01:00:00Z'),
     })
     expect(outcome).toMatchObject({ accepted: false, status: 403 })
+  })
+})
+
+describe('the KBS verifier on simulated TDX evidence', () => {
+  let made: Awaited<ReturnType<typeof temporarySimulator>>
+  beforeAll(async () => {
+    made = await temporarySimulator()
+  })
+  afterAll(async () => {
+    await made.remove()
+  })
+
+  /** Trustee TDX evidence from the simulator's PCK with these TD attributes. */
+  function evidence(tdAttributes: bigint): unknown {
+    const { tdx } = made.simulator.material
+    const quote = buildTdxQuote(
+      { version: 4, tdAttributes },
+      {
+        privateKey: tdx.pckPrivateKey,
+        chainPem: tdx.pckChainPem,
+        attestationKey: tdx.attestationKey,
+      },
+    )
+    return { quote: bytesToBase64(quote) }
+  }
+
+  it('reports a TD under profiling (a TUD bit, DEBUG clear) as debug, for the workload to refuse', async () => {
+    const verifier = createEvidenceVerifier({ trust: { simulator: made.simulator.trust } })
+    const now = new Date()
+    const production = await verifier.verify('tdx', evidence(0x10000000n), now)
+    expect(production).toMatchObject({ tee: 'tdx', debug: false })
+    // PERF_PROF (bit 5): the host may profile the TD; the TDX module calls it untrusted.
+    const profiled = await verifier.verify('tdx', evidence(0x10000020n), now)
+    expect(profiled).toMatchObject({ tee: 'tdx', debug: true })
   })
 })

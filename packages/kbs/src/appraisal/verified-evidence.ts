@@ -76,7 +76,7 @@ export interface VerifiedTdxEvidence extends VerifiedEvidenceBase {
   readonly mrTd: Uint8Array
   readonly rtmrs: readonly [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
   readonly tcbStatus: TcbStatus
-  /** TDATTRIBUTES.DEBUG. */
+  /** Any bit of the TUD group of TDATTRIBUTES (bits 7:0: DEBUG and the profiling bits). */
   readonly debug: boolean
   /** TDATTRIBUTES.MIGRATABLE. */
   readonly migration: boolean

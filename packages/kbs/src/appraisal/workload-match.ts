@@ -85,7 +85,7 @@ function tdxReason(workload: CompiledWorkload, e: VerifiedTdxEvidence): string |
       .find((r) => r !== undefined) ??
     tcbStatusReason(e.tcbStatus, rv.acceptedTcbStatuses, 'tdx') ??
     (e.debug && !rv.allowDebug
-      ? 'the TD is debuggable (TDATTRIBUTES.DEBUG), and the workload does not allow debug TDs (tdx.allowDebug)'
+      ? 'the TD is debuggable or under profiling (TDATTRIBUTES bits 7:0, DEBUG and the profiling bits), and the workload does not allow debug TDs (tdx.allowDebug)'
       : undefined) ??
     (e.migration && !rv.allowMigration
       ? 'the TD is migratable (TDATTRIBUTES.MIGRATABLE), and the workload does not allow migratable TDs (tdx.allowMigration)'

@@ -64,7 +64,7 @@ export interface TdxReferenceValues {
   readonly rtmr3?: readonly string[]
   /** Intel's TCB status must be one of these. Default `["UpToDate"]`. */
   readonly acceptedTcbStatuses: readonly AcceptableTcbStatus[]
-  /** Accept a debuggable TD (TDATTRIBUTES.DEBUG). Default false. */
+  /** Accept a TD under debug or profiling (TDATTRIBUTES bits 7:0, DEBUG among them). Default false. */
   readonly allowDebug: boolean
   /** Accept a migratable TD (TDATTRIBUTES.MIGRATABLE). Default false. */
   readonly allowMigration: boolean
