@@ -11,7 +11,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { ExactBytesCache, LruCache, bytesToBase64url } from '@initguard/core'
+import { ExactBytesCache, LruCache, VerificationError, bytesToBase64url } from '@initguard/core'
 import { parsePckCertChainPem, type PckCertChainData } from './certification-data.ts'
 import type { CollateralCertificate } from './collateral-certs.ts'
 import type { DcapCollateral } from './collateral.ts'
@@ -162,18 +162,35 @@ export class QuoteVerifierCache {
     return known.getOrSet(key, () => freezeEvaluation(evaluate()))
   }
 
-  /** The P-256 public key for raw x ‖ y bytes. */
+  /**
+   * The P-256 public key for raw x ‖ y bytes.
+   *
+   * @throws {@link VerificationError} `ERR_TDX_ATTESTATION_KEY_INVALID` when the bytes are not a
+   *   point on P-256 (OpenSSL's own error would otherwise escape uncoded: a QE report signed by a
+   *   PCK key can bind any 64 bytes).
+   */
   attestationKey(raw: Uint8Array): KeyObject {
-    return this.#keys.getOrSet(byteKey(raw), () =>
-      createPublicKey({
-        key: {
-          kty: 'EC',
-          crv: 'P-256',
-          x: bytesToBase64url(raw.subarray(0, 32)),
-          y: bytesToBase64url(raw.subarray(32, 64)),
-        },
-        format: 'jwk',
-      }),
-    )
+    return this.#keys.getOrSet(byteKey(raw), () => {
+      try {
+        return createPublicKey({
+          key: {
+            kty: 'EC',
+            crv: 'P-256',
+            x: bytesToBase64url(raw.subarray(0, 32)),
+            y: bytesToBase64url(raw.subarray(32, 64)),
+          },
+          format: 'jwk',
+        })
+      } catch (cause) {
+        throw new VerificationError(
+          'ERR_TDX_ATTESTATION_KEY_INVALID',
+          `the quote's attestation key (${raw.length} bytes) is not a point on P-256`,
+          {
+            cause,
+            hint: 'the quote was not produced by a conforming quoting enclave: its attestation key must be an ECDSA P-256 public key (x ‖ y)',
+          },
+        )
+      }
+    })
   }
 }

@@ -2,6 +2,7 @@
  * Quotes from our own Intel-shaped test PKI, with chosen MRCONFIGID / CONFIGID and REPORTDATA:
  * accepted only when the test root is explicitly trusted, and bound to an initdata document.
  */
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { bindingFor, parseInitdata, renderInitdata } from '@initguard/initdata'
@@ -130,6 +131,20 @@ describe('synthetic DCAP quotes', () => {
     // Bits outside the TUD group (here ICSSD, bit 16) are not debug.
     const icssd = parseDcapQuote(buildTdxQuote({ tdAttributes: 0x10010000n }, pck))
     expect(codeOf(() => verifyDcapQuote(icssd, options))).toBe('accepted')
+  })
+
+  it('refuses an attestation key that is not a P-256 point with a coded error, even when the QE report binds it', () => {
+    // Whoever holds a PCK key (here the test PKI's) can sign a QE report binding any 64 bytes.
+    const offCurve = new Uint8Array(64).fill(0x22)
+    const authData = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const binding = new Uint8Array(64)
+    binding.set(createHash('sha256').update(offCurve).update(authData).digest())
+    const bytes = buildTdxQuote({ qeAuthData: authData, qeReport: { reportData: binding } }, pck)
+    // v4: header (48) ‖ body (584) ‖ u32 size ‖ quote signature (64) ‖ attestation key (64).
+    bytes.set(offCurve, 48 + 584 + 4 + 64)
+    const quote = parseDcapQuote(bytes)
+    const options = { now, collateral: tdxCollateral, root: pki.root.pem }
+    expect(codeOf(() => verifyDcapQuote(quote, options))).toBe('ERR_TDX_ATTESTATION_KEY_INVALID')
   })
 
   it('refuses a revoked PCK', () => {
