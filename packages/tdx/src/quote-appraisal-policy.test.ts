@@ -56,6 +56,21 @@ describe('DCAP quote appraisal policy values', () => {
   const both: [string, QuoteAppraisalPolicy][] = [
     ['reportData of 32 bytes', bad({ reportData: new Uint8Array(32) })],
     ['allowDebug a string', bad({ allowDebug: 'false' })],
+    // A document whose digest is empty would bind to all zeros: the unset MRCONFIGID / CONFIGID.
+    [
+      'initdata with an empty digest',
+      bad({ initdata: { algorithm: 'sha384', digest: new Uint8Array(0) } }),
+    ],
+    [
+      'initdata with a digest shorter than its algorithm',
+      bad({ initdata: { algorithm: 'sha512', digest: new Uint8Array(48) } }),
+    ],
+    [
+      'initdata with an unknown algorithm',
+      bad({ initdata: { algorithm: 'md5', digest: new Uint8Array(16) } }),
+    ],
+    ['initdata given as the document text', bad({ initdata: 'version = "0.1.0"' })],
+    ['initdata null', bad({ initdata: null })],
   ]
   const tdxCases: [string, QuoteAppraisalPolicy][] = [
     ['mrConfigId of 32 bytes', bad({ mrConfigId: new Uint8Array(32) })],

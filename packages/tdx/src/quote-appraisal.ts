@@ -11,7 +11,13 @@ import {
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
-import { initdataBindingFailure, type InitdataDocument } from '@initguard/initdata'
+import {
+  DIGEST_LENGTHS,
+  INITDATA_ALGORITHMS,
+  initdataBindingFailure,
+  isInitdataAlgorithm,
+  type InitdataDocument,
+} from '@initguard/initdata'
 import type { DcapQuoteBody } from './quote.ts'
 import type { TcbEvaluation, TcbStatus } from './tcb-status.ts'
 
@@ -130,9 +136,30 @@ const TDX_ONLY = ['mrConfigId', 'mrTd', 'rtmrs', 'mrSeam'] as const
 const SGX_ONLY = ['configId', 'mrEnclave', 'mrSigner', 'minimumIsvSvn'] as const
 
 /**
+ * The fault of an `initdata` value that is not a parsed document, or `undefined`. The binding is
+ * the digest fitted to the field: a digest shorter than its algorithm's (an empty one above all)
+ * would be zero-padded into the all-zero value of a guest launched without init-data.
+ */
+function initdataFault(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null) {
+    return 'initdata must be a parsed initdata document (parseInitdata), not the document text or null'
+  }
+  const { algorithm, digest } = value as Partial<Record<'algorithm' | 'digest', unknown>>
+  if (!isInitdataAlgorithm(algorithm)) {
+    return `initdata.algorithm must be one of ${INITDATA_ALGORITHMS.join(', ')}`
+  }
+  if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_LENGTHS[algorithm]) {
+    return `initdata.digest must be the ${DIGEST_LENGTHS[algorithm]}-byte ${algorithm} digest of the document`
+  }
+  return undefined
+}
+
+/**
  * Refuse a policy whose values cannot be bounds (NaN, fractions, negative or out-of-range numbers,
- * byte strings of the wrong length, more than four RTMRs) and, given the quote's kind, a policy
- * that sets a field that kind of quote does not have (it would otherwise be skipped).
+ * byte strings of the wrong length, more than four RTMRs, an initdata value that is not a parsed
+ * document) and, given the quote's kind, a policy that sets a field that kind of quote does not
+ * have (it would otherwise be skipped).
  *
  * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` naming every fault.
  */
@@ -145,6 +172,8 @@ export function checkQuoteAppraisalPolicy(
   check.byteListFields(policy, { mrTd: 48, mrSeam: 48, mrEnclave: 32, mrSigner: 32 })
   check.integerFields(policy, { minimumIsvSvn: [0, 0xffff] })
   check.booleanFields(policy, ['allowDebug', 'allowSwHardeningNeeded', 'allowConfigurationNeeded'])
+  const initdata = initdataFault(policy.initdata)
+  if (initdata !== undefined) check.fault(initdata)
   const rtmrs: unknown = policy.rtmrs
   if (rtmrs !== undefined) {
     if (!Array.isArray(rtmrs) || rtmrs.length > 4)
