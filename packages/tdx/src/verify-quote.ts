@@ -20,6 +20,7 @@ import { hash, verify } from 'node:crypto'
 import {
   AppraisalError,
   UnavailableError,
+  UsageError,
   bytesToHex,
   concatBytes,
   constantTimeEqual,
@@ -53,7 +54,11 @@ export interface QuoteVerifyOptions {
   readonly collateral: DcapCollateral
   /** The trust anchor; default Intel's production SGX Root CA. */
   readonly root?: string
-  /** The PCK chain (DER, leaf first) when the quote does not carry it. */
+  /**
+   * The PCK chain (DER, leaf first) for a quote that does not carry it (certification data types
+   * 1–4 and 7). Refused for a quote that carries its own chain (type 5), which would otherwise be
+   * used in its place without a word.
+   */
   readonly pckCertificates?: readonly Uint8Array[]
   /** Expectations; default: only UpToDate, no debug. */
   readonly policy?: QuoteAppraisalPolicy
@@ -92,10 +97,26 @@ function anchorOf(root: CollateralCertificate): TrustAnchorInfo {
   return anchor
 }
 
-function pckChainOf(quote: DcapQuote, options: QuoteVerifyOptions): readonly Uint8Array[] {
+/** The quote's PCK chain, verified to `root`: the one it carries, or the one the caller gave. */
+function verifiedPckChain(
+  quote: DcapQuote,
+  options: QuoteVerifyOptions,
+  cache: QuoteVerifierCache,
+  root: CollateralCertificate,
+): VerifiedPckChain {
   const certification = quote.signatureData.pckCertification
-  if (certification.kind === 'pck-cert-chain') return certification.certificates.map((c) => c.der)
-  if (options.pckCertificates !== undefined) return options.pckCertificates
+  if (certification.kind === 'pck-cert-chain') {
+    // Fail closed: a chain the caller gives is never set aside silently for the quote's own.
+    if (options.pckCertificates !== undefined)
+      throw new UsageError(
+        'ERR_TDX_PCK_OPTION',
+        'options.pckCertificates was given, but the quote carries its own PCK certificate chain (certification data type 5), which is the one verified',
+        { hint: 'leave out pckCertificates for quotes that embed their chain' },
+      )
+    return cache.embeddedPckChain(certification, root, options.now)
+  }
+  if (options.pckCertificates !== undefined)
+    return cache.pckChain(options.pckCertificates, root, options.now)
   throw new UnavailableError(
     'ERR_TDX_PCK_MISSING',
     `the quote identifies its PCK (certification data type ${certification.type}) but does not carry the certificate`,
@@ -158,7 +179,8 @@ function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain):
  * Verify a quote with its collateral, then appraise it.
  *
  * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` (exit 2) when the policy is invalid or sets
- *   fields this kind of quote does not have; {@link VerificationError} (exit 4) when the quote or
+ *   fields this kind of quote does not have; `ERR_TDX_PCK_OPTION` (exit 2) when `pckCertificates`
+ *   is given for a quote that carries its own chain; {@link VerificationError} (exit 4) when the quote or
  *   collateral is not genuine;
  *   {@link UnavailableError} (exit 6) when the PCK is needed and missing;
  *   {@link ExpectationError} (exit 5) when it is genuine but fails the policy.
@@ -176,11 +198,7 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
     )
   }
 
-  const certification = quote.signatureData.pckCertification
-  const pck =
-    certification.kind === 'pck-cert-chain'
-      ? cache.embeddedPckChain(certification, root, options.now)
-      : cache.pckChain(pckChainOf(quote, options), root, options.now)
+  const pck = verifiedPckChain(quote, options, cache, root)
 
   const signature = quote.signatureData
   const qeReport = signature.qeReport
