@@ -13,7 +13,7 @@ import {
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
 import { outcome } from '@initguard/testkit'
-import { appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
+import { appraisalFailures, appraiseSnpReport, type SnpAppraisalPolicy } from './appraisal.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
 import { parseSnpReport } from './report.ts'
 import { verifySnpEvidence } from './verify.ts'
@@ -69,6 +69,13 @@ describe('SEV-SNP appraisal policy values', () => {
       ).toBe(INVALID)
     })
   }
+
+  it('refuses a minimum TCB without fmc for a Turin report, as it refuses one with fmc for a Milan', () => {
+    expect(outcome(() => appraisalFailures(report, 'Turin', { minimumTcb: tcb }))).toBe(INVALID)
+    expect(
+      outcome(() => appraisalFailures(report, 'Turin', { minimumTcb: { ...tcb, fmc: 0 } })),
+    ).toBe('accepted')
+  })
 
   it('names every fault in one error', () => {
     try {

@@ -61,7 +61,8 @@ const U32 = 0xffff_ffff
 
 /**
  * Refuse a policy whose values cannot be bounds: NaN, fractions, negative or out-of-range numbers,
- * byte strings of the wrong length, an FMC minimum for a product line without an FMC.
+ * byte strings of the wrong length, an FMC minimum for a product line without an FMC, and a Turin
+ * report's minimum TCB without an FMC minimum (its FMC SPL would have no bound).
  *
  * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` naming every fault.
  */
@@ -89,6 +90,10 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
     check.integer('minimumTcb.fmc', tcb.fmc, 0, U8)
     if (tcb.fmc !== undefined && product !== undefined && product !== 'Turin')
       check.fault(`minimumTcb.fmc applies to Turin and later; this report is from a ${product}`)
+    if (tcb.fmc === undefined && product === 'Turin')
+      check.fault(
+        'minimumTcb.fmc is missing: this report is from a Turin, whose TCB has an FMC SPL, and a minimum without one would leave it unbounded (give fmc, e.g. --min-tcb …,fmc=N)',
+      )
   }
   check.done()
 }

@@ -151,8 +151,10 @@ describe('tcbAtLeast', () => {
     expect(tcbAtLeast({ ...minimum, microcode: 114 }, minimum)).toBe(false)
   })
 
-  it('checks fmc only when the minimum has one, and then requires it', () => {
-    expect(tcbAtLeast({ ...minimum, fmc: 0 }, minimum)).toBe(true)
+  it('needs fmc on both sides or on neither', () => {
+    // A Turin TCB against a minimum without fmc: its FMC SPL would have no bound.
+    expect(tcbAtLeast({ ...minimum, fmc: 0 }, minimum)).toBe(false)
+    expect(tcbAtLeast({ ...minimum, fmc: 255 }, minimum)).toBe(false)
     expect(tcbAtLeast({ ...minimum, fmc: 2 }, { ...minimum, fmc: 1 })).toBe(true)
     expect(tcbAtLeast({ ...minimum, fmc: 0 }, { ...minimum, fmc: 1 })).toBe(false)
     expect(tcbAtLeast(minimum, { ...minimum, fmc: 0 })).toBe(false)

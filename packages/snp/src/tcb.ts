@@ -185,8 +185,8 @@ export function encodeTcbVersion(components: TcbComponents, product: SnpProduct)
  * component-wise order AMD defines for TCBs (a plain numeric compare of the raw values is wrong,
  * since a newer microcode cannot make up for an older SNP firmware).
  *
- * `fmc` is compared only when `minimum` has one; then `tcb` must have one too (a Milan or Genoa
- * TCB never meets a Turin minimum).
+ * `fmc` must be on both sides or on neither: a Milan or Genoa TCB never meets a Turin minimum, and
+ * a Turin TCB never meets a minimum without `fmc` (its FMC SPL would have no bound).
  *
  * @example
  * ```ts
@@ -195,6 +195,7 @@ export function encodeTcbVersion(components: TcbComponents, product: SnpProduct)
  */
 export function tcbAtLeast(tcb: TcbComponents, minimum: TcbComponents): boolean {
   if (minimum.fmc !== undefined && (tcb.fmc === undefined || tcb.fmc < minimum.fmc)) return false
+  if (minimum.fmc === undefined && tcb.fmc !== undefined) return false
   return (
     tcb.bootloader >= minimum.bootloader &&
     tcb.tee >= minimum.tee &&

@@ -12,6 +12,7 @@ import {
   createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
+  encodeTcbVersion,
   type AmdTestPki,
   type SnpReportFields,
 } from '@initguard/tee-simulator'
@@ -22,7 +23,7 @@ import { parseSnpReport } from './report.ts'
 import { snpReportToTrusteeJson } from './trustee-evidence-encode.ts'
 import { AMD_PRODUCTION_ANCHORS, verifySnpEvidence, type SnpVerifyOptions } from './verify.ts'
 import type { SnpTrustAnchors } from './amd-chain.ts'
-import type { SnpProduct } from './tcb.ts'
+import type { SnpProduct, TcbComponents } from './tcb.ts'
 
 const notBefore = new Date('2024-01-01T00:00:00Z')
 const notAfter = new Date('2034-01-01T00:00:00Z')
@@ -249,6 +250,27 @@ describe('synthetic SNP evidence', () => {
     expect(result.product).toBe('Turin')
     expect(result.claims.reported_tcb.fmc).toBeTypeOf('number')
     expect(result.claims.launch_mit_vector).not.toBeNull()
+  })
+
+  it("bounds a Turin report's FMC SPL: a minimum TCB without fmc is refused, not read as no bound", () => {
+    const tcb = { ...defaultSnpTcb('Turin'), fmc: 0 }
+    const raw = encodeTcbVersion(tcb, 'Turin')
+    const chipId = defaultSnpReportFields('Turin').chipId
+    const vcek = pkis.Turin.issueVcek({ chipId, tcb, notBefore, notAfter })
+    const fields = { reportedTcb: raw, currentTcb: raw, committedTcb: raw, launchTcb: raw }
+    const report = parseSnpReport(buildSnpReport({ product: 'Turin', ...fields }, vcek.privateKey))
+    const { bootloader, tee, snp, microcode } = tcb
+    const verify = (minimumTcb: TcbComponents): string =>
+      codeOf(() =>
+        verifySnpEvidence(
+          { report, certificates: [] },
+          { now, anchors: testAnchors, certificates: [vcek.der], policy: { minimumTcb } },
+        ),
+      )
+    // FMC 0 met every other component: without fmc the minimum bounded nothing on FMC.
+    expect(verify({ bootloader, tee, snp, microcode })).toBe('ERR_SNP_POLICY_INVALID')
+    expect(verify({ fmc: 1, bootloader, tee, snp, microcode })).toBe('ERR_SNP_TCB_TOO_LOW')
+    expect(verify({ fmc: 0, bootloader, tee, snp, microcode })).toBe('accepted')
   })
 
   it('refuses expired and not-yet-valid VCEKs, and unsigned reports', () => {

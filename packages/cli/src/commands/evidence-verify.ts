@@ -227,7 +227,7 @@ export const verifySnpCommand: Command = {
       value: SNP_TCB_VALUE,
       appliesTo: SNP,
       valueName: 'bl=N,tee=N,snp=N,ucode=N[,fmc=N]',
-      help: 'REPORTED_TCB must be at least this',
+      help: 'REPORTED_TCB must be at least this; a Turin report needs fmc=N too',
     },
     'min-guest-svn': {
       type: 'string',

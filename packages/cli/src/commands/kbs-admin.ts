@@ -243,7 +243,7 @@ export const kbsAdminCommand: Command = {
     'snp-min-tcb': value(
       SNP_TCB_VALUE,
       'TCB',
-      'workload put: the minimum SEV-SNP TCB, bl=N,tee=N,snp=N,ucode=N',
+      'workload put: the minimum SEV-SNP TCB, bl=N,tee=N,snp=N,ucode=N[,fmc=N]; fmc is needed for Turin guests',
     ),
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
     'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),

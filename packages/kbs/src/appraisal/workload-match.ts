@@ -50,6 +50,14 @@ function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string |
   if (measurement !== undefined) return measurement
   if (e.vmpl !== rv.vmpl)
     return `the report is from VMPL ${e.vmpl}, and it requires VMPL ${rv.vmpl}`
+  if (
+    rv.minimumTcb !== undefined &&
+    rv.minimumTcb.fmc === undefined &&
+    e.reportedTcb.fmc !== undefined
+  ) {
+    // A Turin TCB has an FMC SPL; a minimum without one would leave it unbounded.
+    return 'the report is from a Turin, whose TCB has an FMC SPL, and its minimumTcb gives no fmc: add snp.minimumTcb.fmc'
+  }
   if (rv.minimumTcb !== undefined && !tcbAtLeast(e.reportedTcb, rv.minimumTcb)) {
     const t = e.reportedTcb
     const m = rv.minimumTcb

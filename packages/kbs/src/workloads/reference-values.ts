@@ -29,7 +29,10 @@ export interface SnpTcbMinimum {
 export interface SnpReferenceValues {
   /** MEASUREMENT must be one of these (hex, 48 bytes each). */
   readonly measurements: readonly string[]
-  /** REPORTED_TCB must be at least this, component by component. */
+  /**
+   * REPORTED_TCB must be at least this, component by component. A Turin report needs `fmc` here:
+   * without it the report is refused, since its FMC SPL would have no bound.
+   */
   readonly minimumTcb?: SnpTcbMinimum
   /** Accept a guest whose policy allows debugging (POLICY.DEBUG). Default false. */
   readonly allowDebug: boolean
