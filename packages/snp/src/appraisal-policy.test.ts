@@ -51,6 +51,19 @@ describe('SEV-SNP appraisal policy values', () => {
     ['idKeyDigests with a string', bad({ idKeyDigests: ['00'] })],
     ['authorKeyDigests not a list', bad({ authorKeyDigests: new Uint8Array(48) })],
     ['allowDebug a string', bad({ allowDebug: 'false' })],
+    // Malformed object options: each would have compared false (or thrown a TypeError), never
+    // with the error that names the policy as the fault.
+    ['minimumTcb null', bad({ minimumTcb: null })],
+    ['minimumTcb without tee', bad({ minimumTcb: { bootloader: 0, snp: 0, microcode: 0 } })],
+    ['minimumTcb with a misspelt component', bad({ minimumTcb: { ...tcb, ucode: 0 } })],
+    ['minimumTcb a list', bad({ minimumTcb: [0, 0, 0, 0] })],
+    ['minimumAbi null', bad({ minimumAbi: null })],
+    ['minimumAbi without minor', bad({ minimumAbi: { major: 0 } })],
+    ['initdata not a parsed document', bad({ initdata: {} })],
+    ['initdata null', bad({ initdata: null })],
+    // A misspelt option bounded nothing: this report was accepted under it.
+    ['a misspelt option (measurement)', bad({ measurement: [new Uint8Array(48)] })],
+    ['a misspelt option (hostdata)', bad({ hostdata: new Uint8Array(32) })],
   ]
   for (const [name, policy] of cases) {
     it(`refuses ${name}, in appraisal and before verifying`, () => {
@@ -69,6 +82,16 @@ describe('SEV-SNP appraisal policy values', () => {
       ).toBe(INVALID)
     })
   }
+
+  it('refuses a policy that is not an object of options', () => {
+    for (const policy of [null, 'allowDebug', [], new Uint8Array(1)]) {
+      expect(
+        outcome(() => {
+          appraiseSnpReport(report, 'Milan', policy as unknown as SnpAppraisalPolicy)
+        }),
+      ).toBe(INVALID)
+    }
+  })
 
   it('refuses a minimum TCB without fmc for a Turin report, as it refuses one with fmc for a Milan', () => {
     expect(outcome(() => appraisalFailures(report, 'Turin', { minimumTcb: tcb }))).toBe(INVALID)

@@ -14,7 +14,12 @@ import {
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
-import { initdataBindingFailure, type InitdataDocument } from '@initguard/initdata'
+import {
+  DIGEST_LENGTHS,
+  INITDATA_ALGORITHMS,
+  initdataBindingFailure,
+  type InitdataDocument,
+} from '@initguard/initdata'
 import type { SnpReport } from './report.ts'
 import { decodeTcbVersion, tcbAtLeast, type SnpProduct, type TcbComponents } from './tcb.ts'
 
@@ -59,15 +64,92 @@ function tcbText(t: TcbComponents): string {
 const U8 = 0xff
 const U32 = 0xffff_ffff
 
+/** Every option of {@link SnpAppraisalPolicy}: any other key is a misspelt rule, refused. */
+const POLICY_OPTIONS: ReadonlySet<string> = new Set<keyof SnpAppraisalPolicy>([
+  'hostData',
+  'initdata',
+  'reportData',
+  'measurements',
+  'minimumTcb',
+  'vmpl',
+  'allowDebug',
+  'allowMigrationAgent',
+  'minimumAbi',
+  'chipIds',
+  'idKeyDigests',
+  'authorKeyDigests',
+  'minimumGuestSvn',
+])
+const TCB_COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode'] as const
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array)
+  )
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (value instanceof Uint8Array) return 'a byte array'
+  return `a value of type ${typeof value}`
+}
+
 /**
- * Refuse a policy whose values cannot be bounds: NaN, fractions, negative or out-of-range numbers,
- * byte strings of the wrong length, an FMC minimum for a product line without an FMC, and a Turin
- * report's minimum TCB without an FMC minimum (its FMC SPL would have no bound).
+ * An object option (`minimumTcb`, `minimumAbi`) must be an object with exactly `required` (and
+ * `optional`) keys: a missing component would compare false against every report and be refused
+ * with the wrong reason, and an unknown one (a misspelling) would bound nothing.
+ */
+function checkObjectOption(
+  check: PolicyChecker,
+  field: string,
+  value: unknown,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): value is Readonly<Record<string, unknown>> {
+  if (!isRecord(value)) {
+    check.fault(`${field} must be an object with ${required.join(', ')}; got ${kindOf(value)}`)
+    return false
+  }
+  for (const key of required) {
+    if (value[key] === undefined) check.fault(`${field}.${key} is missing; give every component`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!required.includes(key) && !optional.includes(key)) {
+      check.fault(
+        `${field}.${key} is not a component of ${field} (known: ${[...required, ...optional].join(', ')})`,
+      )
+    }
+  }
+  return true
+}
+
+/**
+ * Refuse a policy that cannot be applied as written: a value that cannot be a bound (NaN, a
+ * fraction, a negative or out-of-range number, a byte string of the wrong length), an option that
+ * does not exist (a misspelt `measurement` would otherwise be ignored and bound nothing), a
+ * `minimumTcb` or `minimumAbi` without every component, an `initdata` that is not a parsed
+ * document, and, when `product` is known, an FMC minimum for a product line without an FMC or a
+ * Turin report's minimum TCB without one (its FMC SPL would have no bound).
  *
  * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` naming every fault.
  */
 export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: SnpProduct): void {
   const check = new PolicyChecker('ERR_SNP_POLICY_INVALID', 'SEV-SNP appraisal policy')
+  const given: unknown = policy
+  if (!isRecord(given)) {
+    check.fault(`the policy must be an object of options; got ${kindOf(given)}`)
+    check.done()
+    return
+  }
+  for (const key of Object.keys(given)) {
+    if (!POLICY_OPTIONS.has(key)) {
+      check.fault(`${key} is not an option (known: ${[...POLICY_OPTIONS].join(', ')})`)
+    }
+  }
   check.byteFields(policy, { hostData: 32, reportData: 64 })
   check.byteListFields(policy, {
     measurements: 48,
@@ -77,25 +159,41 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
   })
   check.integerFields(policy, { vmpl: [0, 3], minimumGuestSvn: [0, U32] })
   check.booleanFields(policy, ['allowDebug', 'allowMigrationAgent'])
-  if (policy.minimumAbi !== undefined) {
-    check.integer('minimumAbi.major', policy.minimumAbi.major, 0, U8)
-    check.integer('minimumAbi.minor', policy.minimumAbi.minor, 0, U8)
+  const abi: unknown = policy.minimumAbi
+  if (abi !== undefined && checkObjectOption(check, 'minimumAbi', abi, ['major', 'minor'])) {
+    check.integer('minimumAbi.major', abi['major'], 0, U8)
+    check.integer('minimumAbi.minor', abi['minor'], 0, U8)
   }
-  const tcb = policy.minimumTcb
-  if (tcb !== undefined) {
-    check.integer('minimumTcb.bootloader', tcb.bootloader, 0, U8)
-    check.integer('minimumTcb.tee', tcb.tee, 0, U8)
-    check.integer('minimumTcb.snp', tcb.snp, 0, U8)
-    check.integer('minimumTcb.microcode', tcb.microcode, 0, U8)
-    check.integer('minimumTcb.fmc', tcb.fmc, 0, U8)
-    if (tcb.fmc !== undefined && product !== undefined && product !== 'Turin')
+  const tcb: unknown = policy.minimumTcb
+  if (tcb !== undefined && checkObjectOption(check, 'minimumTcb', tcb, TCB_COMPONENTS, ['fmc'])) {
+    for (const component of [...TCB_COMPONENTS, 'fmc'])
+      check.integer(`minimumTcb.${component}`, tcb[component], 0, U8)
+    if (tcb['fmc'] !== undefined && product !== undefined && product !== 'Turin')
       check.fault(`minimumTcb.fmc applies to Turin and later; this report is from a ${product}`)
-    if (tcb.fmc === undefined && product === 'Turin')
+    if (tcb['fmc'] === undefined && product === 'Turin')
       check.fault(
         'minimumTcb.fmc is missing: this report is from a Turin, whose TCB has an FMC SPL, and a minimum without one would leave it unbounded (give fmc, e.g. --min-tcb …,fmc=N)',
       )
   }
+  const initdata: unknown = policy.initdata
+  if (initdata !== undefined) checkInitdataOption(check, initdata)
   check.done()
+}
+
+/** `initdata` must be a parsed document: a known algorithm and a digest of its length. */
+function checkInitdataOption(check: PolicyChecker, initdata: unknown): void {
+  const algorithm = isRecord(initdata) ? initdata['algorithm'] : undefined
+  const known = INITDATA_ALGORITHMS.find((a) => a === algorithm)
+  const digest = isRecord(initdata) ? initdata['digest'] : undefined
+  if (
+    known === undefined ||
+    !(digest instanceof Uint8Array) ||
+    digest.length !== DIGEST_LENGTHS[known]
+  ) {
+    check.fault(
+      `initdata must be a document parsed with parseInitdata (an algorithm of ${INITDATA_ALGORITHMS.join(', ')} and its digest); got ${isRecord(initdata) ? 'an object without them' : kindOf(initdata)}`,
+    )
+  }
 }
 
 /**
