@@ -212,6 +212,57 @@ describe('real SEV-SNP evidence', () => {
   })
 })
 
+describe('several certificates of a kind', () => {
+  const blocks = (path: string): string[] =>
+    text(path).match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  const allBundles = [
+    'genoa',
+    'genoa_vlek',
+    'milan',
+    'milan_vlek',
+    'turin_vcek',
+    'turin_vlek',
+  ].flatMap((name) => blocks(`amd-roots/ask_ark_${name}.pem`))
+
+  // Each was refused before: the first ASK/ASVK, the first ARK and the first VCEK given were taken
+  // whatever the report needed (ERR_SNP_CHAIN_INTERMEDIATE, ERR_SNP_CHAIN_ROOT_UNTRUSTED,
+  // ERR_SNP_VCEK_TCB_MISMATCH).
+  it("takes the report's own ASK or ASVK and ARK out of every product's bundles", () => {
+    const vlek = verifySnpEvidence(evidence('milan-v3-vlek'), {
+      now: AT_2025,
+      certificates: [vector('milan-v3-vlek/vlek.der'), ...allBundles],
+    })
+    expect(vlek.chain.intermediate).toBe(
+      parseAmdCertificate(AMD_PRODUCTION_ROOTS.Milan.asvk, 'asvk').fingerprint,
+    )
+    const vcek = verifySnpEvidence(evidence('milan-v3-hostdata'), {
+      now: AT_2026,
+      certificates: [text('milan-v3-hostdata/vcek.pem'), ...allBundles],
+    })
+    expect(vcek.chain.intermediate).toBe(
+      parseAmdCertificate(AMD_PRODUCTION_ROOTS.Milan.ask, 'ask').fingerprint,
+    )
+    expect(vcek.chain.anchor.origin).toBe('pinned')
+  })
+
+  it('takes the VCEK that belongs to the report out of several', () => {
+    const vceks = ['milan-v2-a', 'milan-v2-c', 'milan-v2-b'].map((f) => vector(`${f}/vcek.der`))
+    const result = verifySnpEvidence(evidence('milan-v2-b'), { now: AT_2023, certificates: vceks })
+    expect(result.chain.endorsement).toBe(
+      parseAmdCertificate(vector('milan-v2-b/vcek.der'), 'b').fingerprint,
+    )
+    // None of them belongs to it: the first one's fault is named, as before.
+    expect(
+      codeOf(() =>
+        verifySnpEvidence(evidence('milan-v2-b'), {
+          now: AT_2023,
+          certificates: vceks.slice(0, 2),
+        }),
+      ),
+    ).toMatch(/ERR_SNP_VCEK_(HWID|TCB)_MISMATCH/)
+  })
+})
+
 describe('tampering with real evidence', () => {
   const reports = [
     ['milan-v2-a', 'milan-v2-a/vcek.der', AT_2023],

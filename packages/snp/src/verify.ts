@@ -20,6 +20,7 @@ import {
   LruCache,
   UnavailableError,
   VerificationError,
+  isInitguardError,
   type TrustAnchorInfo,
 } from '@initguard/core'
 import { parseAmdCertificate, type AmdCertificate } from './amd-certificate.ts'
@@ -204,6 +205,43 @@ function productOf(report: SnpReport, endorsement: AmdCertificate): SnpProduct {
 }
 
 /**
+ * Of the certificates given for one place in the chain (the evidence's first, then the caller's),
+ * the first with the common name the chain needs there; when none has it, the first, whose fault
+ * {@link verifyAmdChain} then names. Taking the first of all would refuse genuine evidence
+ * whenever the caller passes the chains of several product lines, or both the ASK and the ASVK.
+ */
+function pickNamed(
+  certificates: readonly AmdCertificate[],
+  commonName: string,
+): AmdCertificate | undefined {
+  return certificates.find((c) => c.commonName === commonName) ?? certificates[0]
+}
+
+/**
+ * Of several VCEKs (or VLEKs), the first that belongs to the report: its product, TCB and hwID
+ * are the report's and its key verifies the report's signature. When none does, the first, whose
+ * fault the checks that follow name. Which one is picked weakens nothing: the one picked goes
+ * through every check. With one candidate nothing is tried.
+ */
+function pickEndorsement(
+  report: SnpReport,
+  candidates: readonly AmdCertificate[],
+): AmdCertificate | undefined {
+  if (candidates.length <= 1) return candidates[0]
+  const fits = (certificate: AmdCertificate): boolean => {
+    try {
+      checkEndorsement(report, productOf(report, certificate), certificate)
+      verifySnpReportSignature(report, certificate.publicKey)
+      return true
+    } catch (error) {
+      if (isInitguardError(error)) return false
+      throw error
+    }
+  }
+  return candidates.find(fits) ?? candidates[0]
+}
+
+/**
  * Verify a report and its certificates, then appraise it.
  *
  * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` (exit 2) when the policy itself is invalid;
@@ -227,7 +265,7 @@ export function verifySnpEvidence(
     )
   }
   const found = collect(evidence, options, cache)
-  const endorsement = found[signingKey][0]
+  const endorsement = pickEndorsement(report, found[signingKey])
   if (endorsement === undefined) {
     const other = signingKey === 'vcek' ? found.vlek[0] : found.vcek[0]
     if (other !== undefined) {
@@ -249,8 +287,11 @@ export function verifySnpEvidence(
   }
   const product = productOf(report, endorsement)
   const anchors = options.anchors ?? AMD_PRODUCTION_ANCHORS
-  const intermediate = found.intermediate[0]
-  const root = found.root[0]
+  const intermediate = pickNamed(
+    found.intermediate,
+    signingKey === 'vcek' ? `SEV-${product}` : `SEV-VLEK-${product}`,
+  )
+  const root = pickNamed(found.root, `ARK-${product}`)
   const chainKey = [
     anchorId(anchors),
     product,
