@@ -40,13 +40,14 @@ const anchors = {
 
 function crl(
   revoked: bigint[],
-  options: { signer?: typeof pki; thisUpdate?: Date; nextUpdate?: Date } = {},
+  options: { signer?: typeof pki; thisUpdate?: Date; nextUpdate?: Date | null } = {},
 ): Uint8Array {
   return buildX509Crl(
     {
       issuer: amdName('ARK-Milan'),
       thisUpdate: options.thisUpdate ?? new Date('2026-11-01T00:00:00Z'),
-      nextUpdate: options.nextUpdate ?? new Date('2026-12-31T00:00:00Z'),
+      nextUpdate:
+        options.nextUpdate === undefined ? new Date('2026-12-31T00:00:00Z') : options.nextUpdate,
       revoked: revoked.map((serialNumber) => ({
         serialNumber,
         revocationDate: new Date('2026-10-01T00:00:00Z'),
@@ -103,5 +104,11 @@ describe('AMD CRL', () => {
     tampered[at + 2] = 78
     expect(codeOf({ crl: tampered })).toBe('ERR_SNP_CRL_SIGNATURE')
     expect(codeOf({ crl: new Uint8Array([0x30, 0x03, 0x02, 0x01]) })).toMatch(/^ERR_DER_/)
+  })
+
+  it('refuses a genuine CRL without nextUpdate: nothing says it is still current', () => {
+    const undated = crl([], { thisUpdate: new Date('2024-02-01T00:00:00Z'), nextUpdate: null })
+    expect(parseAmdCrl(undated).nextUpdate).toBeUndefined()
+    expect(codeOf({ crl: undated })).toBe('ERR_SNP_CRL_STALE')
   })
 })

@@ -92,7 +92,7 @@ export function parseAmdCrl(der: Uint8Array): AmdCrl {
  * Check a chain against the product's CRL at `now`.
  *
  * @throws {@link VerificationError} `ERR_SNP_CRL_SIGNATURE` (not signed by the pinned ARK),
- *   `ERR_SNP_CRL_STALE` (outside thisUpdate–nextUpdate), `ERR_SNP_CERT_REVOKED`.
+ *   `ERR_SNP_CRL_STALE` (outside thisUpdate–nextUpdate, or no nextUpdate), `ERR_SNP_CERT_REVOKED`.
  */
 export function checkAmdCrl(der: Uint8Array, chain: VerifiedChain, now: Date): void {
   const crl = parseAmdCrl(der)
@@ -117,10 +117,19 @@ export function checkAmdCrl(der: Uint8Array, chain: VerifiedChain, now: Date): v
       },
     )
   }
-  if (now < crl.thisUpdate || (crl.nextUpdate !== undefined && now > crl.nextUpdate)) {
+  // Without nextUpdate nothing says when the CRL stops being current: an old one, issued before a
+  // revocation, would pass for ever (RFC 5280 §5.1.2.5: issuers must include it).
+  if (crl.nextUpdate === undefined) {
     throw new VerificationError(
       'ERR_SNP_CRL_STALE',
-      `the CRL is valid from ${crl.thisUpdate.toISOString()} to ${crl.nextUpdate?.toISOString() ?? '(no next update)'}, not at ${now.toISOString()}`,
+      `the CRL (thisUpdate ${crl.thisUpdate.toISOString()}) has no nextUpdate, so it cannot be shown to be current at ${now.toISOString()}`,
+      { hint: `use the CRL from AMD KDS /${chain.kind}/v1/${chain.product}/crl` },
+    )
+  }
+  if (now < crl.thisUpdate || now > crl.nextUpdate) {
+    throw new VerificationError(
+      'ERR_SNP_CRL_STALE',
+      `the CRL is valid from ${crl.thisUpdate.toISOString()} to ${crl.nextUpdate.toISOString()}, not at ${now.toISOString()}`,
       { hint: 'fetch a current CRL' },
     )
   }

@@ -49,7 +49,8 @@ export interface RevokedCertificate {
 export interface X509CrlFields {
   readonly issuer: X509Name
   readonly thisUpdate: Date
-  readonly nextUpdate: Date
+  /** `null` leaves the field out (RFC 5280 says an issuer must not; for negative tests). */
+  readonly nextUpdate: Date | null
   readonly revoked: readonly RevokedCertificate[]
   readonly signatureAlgorithm: X509SignatureAlgorithm
   /** `crlExtensions [0]` in encoding order; no `[0]` field when absent or empty. */
@@ -86,7 +87,7 @@ export function buildX509Crl(fields: X509CrlFields, issuerPrivateKey: KeyObject)
     algorithm,
     encodeX509Name(fields.issuer),
     derTime(fields.thisUpdate),
-    derTime(fields.nextUpdate),
+    ...(fields.nextUpdate === null ? [] : [derTime(fields.nextUpdate)]),
     ...(fields.revoked.length === 0
       ? []
       : [
