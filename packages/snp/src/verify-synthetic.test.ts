@@ -273,6 +273,21 @@ describe('synthetic SNP evidence', () => {
     expect(verify({ fmc: 0, bootloader, tee, snp, microcode })).toBe('accepted')
   })
 
+  it('warns of POLICY bits it does not appraise: unknown bits, and bit 17 clear', () => {
+    const warningsFor = (policy: bigint): readonly string[] => {
+      const { vcek, report } = scenario('Milan', { policy })
+      return verifySnpEvidence(
+        { report, certificates: [] },
+        { now, anchors: testAnchors, certificates: [vcek.der] },
+      ).warnings
+    }
+    expect(warningsFor(0x30000n)).toEqual([])
+    expect(warningsFor(0x30000n | (1n << 26n) | (1n << 40n))).toEqual([
+      'POLICY sets bits this verifier does not know (26, 40); what they allow is not appraised',
+    ])
+    expect(warningsFor(0x10000n)).toEqual(['POLICY bit 17 (reserved, must be one) is clear'])
+  })
+
   it('refuses expired and not-yet-valid VCEKs, and unsigned reports', () => {
     const { vcek, report } = scenario('Milan')
     const options = { anchors: testAnchors, certificates: [vcek.der] }

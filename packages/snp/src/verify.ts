@@ -324,6 +324,16 @@ export function verifySnpEvidence(
   if (report.reservedNonZero.length > 0) {
     warnings.push(`reserved fields are not zero: ${report.reservedNonZero.join(', ')}`)
   }
+  // Policy bits this verifier does not know are not appraised: a newer firmware's option may relax
+  // what the guest is protected from, so the caller must at least be told.
+  if (report.policy.unknownBits.length > 0) {
+    warnings.push(
+      `POLICY sets bits this verifier does not know (${report.policy.unknownBits.join(', ')}); what they allow is not appraised`,
+    )
+  }
+  if (!report.policy.reservedBit17) {
+    warnings.push('POLICY bit 17 (reserved, must be one) is clear')
+  }
   return {
     product,
     signingKey,
