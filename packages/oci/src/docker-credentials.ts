@@ -4,7 +4,11 @@
  *
  * Keys are matched by host: `host`, `host:port`, `https://host/v1/` and `http://host` all name
  * `host`, and Docker Hub is known as `docker.io`, `index.docker.io`, `registry-1.docker.io` and
- * `https://index.docker.io/v1/`. Credential helpers (`credsStore`, `credHelpers`) are not run:
+ * `https://index.docker.io/v1/`. A key without a scheme that has a path (`quay.io/team`,
+ * `quay.io/team/app`) names a namespace or repository, as containers-auth.json(5) and image-rs
+ * read it: it is used only for repositories at or below that path, the most specific key first,
+ * then the registry-wide key. (Folding it into its host would send one namespace's credentials
+ * for every repository of the registry.) Credential helpers (`credsStore`, `credHelpers`) are not run:
  * when one of them is the only source for a registry, lookup fails with a clear error rather than
  * silently pulling anonymously and failing later with a confusing 401.
  *
@@ -23,8 +27,13 @@ export interface RegistryCredentials {
 
 /** The parts of a docker `config.json` that lookup uses. */
 export interface DockerConfig {
-  /** Entries by normalised host (see {@link normalizeRegistryHost}). */
+  /** Registry-wide entries by normalised host (see {@link normalizeRegistryHost}). */
   readonly auths: ReadonlyMap<string, { readonly credentials?: RegistryCredentials }>
+  /**
+   * Namespace and repository entries (`host/path` keys without a scheme) by normalised host,
+   * `/`, path: used only for repositories at or below the path.
+   */
+  readonly repositories: ReadonlyMap<string, { readonly credentials?: RegistryCredentials }>
   readonly credsStore?: string
   readonly credHelpers: ReadonlyMap<string, string>
 }
@@ -41,6 +50,20 @@ export function normalizeRegistryHost(key: string): string {
   const slash = host.indexOf('/')
   if (slash >= 0) host = host.slice(0, slash)
   return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host
+}
+
+/**
+ * The namespace or repository a key names (`host/path`, host normalised, path as written), or
+ * `undefined` for a registry-wide key: one without a path, or a URL (`https://host/v1/`, the old
+ * docker form, whose path is the API's and not a namespace).
+ */
+function repositoryKey(key: string): string | undefined {
+  const trimmed = key.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return undefined
+  const slash = trimmed.indexOf('/')
+  if (slash < 0) return undefined
+  const path = trimmed.slice(slash + 1).replace(/\/+$/, '')
+  return path === '' ? undefined : `${normalizeRegistryHost(trimmed.slice(0, slash))}/${path}`
 }
 
 function configError(message: string, field: string, path: string): MalformedInputError {
@@ -67,6 +90,7 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
     throw configError('is not a JSON object', '$', path)
   const root = document as Record<string, unknown>
   const auths = new Map<string, { credentials?: RegistryCredentials }>()
+  const repositories = new Map<string, { credentials?: RegistryCredentials }>()
   const rawAuths: unknown = root['auths'] ?? {}
   if (typeof rawAuths !== 'object' || rawAuths === null || Array.isArray(rawAuths))
     throw configError('has an "auths" that is not an object', 'auths', path)
@@ -87,12 +111,15 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
       credentials = { username: e['username'], password: e['password'] }
     }
     const host = normalizeRegistryHost(key)
+    const scoped = repositoryKey(key)
+    const target = scoped === undefined ? auths : repositories
+    const name = scoped ?? host
     // An exact `host` key wins over a URL-form key for the same host, as in containers/image.
     if (
-      !auths.has(host) ||
-      (credentials !== undefined && auths.get(host)?.credentials === undefined)
+      !target.has(name) ||
+      (credentials !== undefined && target.get(name)?.credentials === undefined)
     )
-      auths.set(host, credentials === undefined ? {} : { credentials })
+      target.set(name, credentials === undefined ? {} : { credentials })
   }
   const credHelpers = new Map<string, string>()
   const rawHelpers = root['credHelpers']
@@ -102,6 +129,7 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
   const credsStore = root['credsStore']
   return {
     auths,
+    repositories,
     credHelpers,
     ...(typeof credsStore === 'string' && credsStore !== '' ? { credsStore } : {}),
   }
@@ -128,9 +156,26 @@ export async function loadDockerConfig(path: string): Promise<DockerConfig> {
   return parseDockerConfig(new TextDecoder().decode(bytes), path)
 }
 
+/** The most specific namespace entry for `host/repository`, if any. */
+function namespaceEntry(
+  config: DockerConfig,
+  host: string,
+  repository: string | undefined,
+): { readonly credentials?: RegistryCredentials } | undefined {
+  if (repository === undefined || config.repositories.size === 0) return undefined
+  const parts = repository.split('/')
+  for (let n = parts.length; n > 0; n--) {
+    const entry = config.repositories.get(`${host}/${parts.slice(0, n).join('/')}`)
+    if (entry !== undefined) return entry
+  }
+  return undefined
+}
+
 /**
- * The credentials for `registry` (`host[:port]`, `docker.io` for Docker Hub), or `undefined` for
- * anonymous access.
+ * The credentials for `repository` (its path, e.g. `team/app`) on `registry` (`host[:port]`,
+ * `docker.io` for Docker Hub), or `undefined` for anonymous access. The most specific namespace
+ * entry at or above the repository wins, then the registry-wide entry; without `repository` only
+ * registry-wide entries are looked at.
  *
  * A `credsStore` with no entry for the registry means anonymous (docker would ask the store, but
  * anonymous pulls must keep working on machines with a desktop store); an empty `auths` entry
@@ -141,9 +186,10 @@ export async function loadDockerConfig(path: string): Promise<DockerConfig> {
 export function dockerCredentialsFor(
   config: DockerConfig,
   registry: string,
+  repository?: string,
 ): RegistryCredentials | undefined {
   const host = normalizeRegistryHost(registry)
-  const entry = config.auths.get(host)
+  const entry = namespaceEntry(config, host, repository) ?? config.auths.get(host)
   if (entry?.credentials !== undefined) return entry.credentials
   const helper =
     config.credHelpers.get(host) ?? (entry === undefined ? undefined : config.credsStore)

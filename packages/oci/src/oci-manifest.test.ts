@@ -155,6 +155,33 @@ describe('docker config credentials', () => {
     expect(normalizeRegistryHost('index.docker.io')).toBe('docker.io')
   })
 
+  it('keeps a namespace entry to its namespace; a URL key stays registry-wide', () => {
+    const config = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          'quay.io/team-a': { auth: auth('a:ap') },
+          'quay.io/team-b/app': { auth: auth('b:bp') },
+          'https://quay.io/v1/': { auth: auth('q:qp') },
+          'index.docker.io/library': { auth: auth('lib:lp') },
+          'ghcr.io/org': {},
+        },
+        credsStore: 'desktop',
+      }),
+    )
+    const user = (registry: string, repository?: string): string | undefined =>
+      dockerCredentialsFor(config, registry, repository)?.username
+    expect(user('quay.io', 'team-a/app')).toBe('a')
+    expect(user('quay.io', 'team-a')).toBe('a')
+    expect(user('quay.io', 'team-b/app')).toBe('b')
+    expect(user('quay.io', 'team-b/app2')).toBe('q')
+    expect(user('quay.io', 'team-ab/app')).toBe('q')
+    expect(user('quay.io')).toBe('q')
+    expect(user('docker.io', 'library/busybox')).toBe('lib')
+    expect(user('docker.io', 'someone/app')).toBeUndefined()
+    expect(codeOf(() => user('ghcr.io', 'org/app'))).toBe('ERR_REGISTRY_CREDENTIAL_HELPER')
+    expect(user('ghcr.io', 'other/app')).toBeUndefined()
+  })
+
   it('refuses helpers-only registries and malformed files, naming no secret', () => {
     const config = parseDockerConfig(JSON.stringify({ credHelpers: { 'x.io': 'ecr-login' } }))
     expect(codeOf(() => dockerCredentialsFor(config, 'x.io'))).toBe(

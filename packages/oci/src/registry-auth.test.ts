@@ -112,6 +112,7 @@ function unauthorized(challenge: string): HttpResponse {
   )
 }
 
+const TARGET = { host: 'registry.example', repository: 'a/b', scope: 'repository:a/b:pull' }
 const BEARER = 'Bearer realm="https://auth.example/token",service="registry.example"'
 
 async function tokenOutcome(body: string): Promise<string> {
@@ -122,12 +123,12 @@ async function tokenOutcome(body: string): Promise<string> {
     now: () => 0,
   })
   try {
-    await auth.answer('registry.example', 'repository:a/b:pull', unauthorized(BEARER), 'pull')
+    await auth.answer(TARGET, unauthorized(BEARER), 'pull')
   } catch (error) {
     if (isInitguardError(error)) return error.code
     throw error
   }
-  const header = auth.header('registry.example', 'repository:a/b:pull')
+  const header = auth.header(TARGET)
   expect(header).toMatch(/^Bearer ./)
   return 'token'
 }
@@ -165,7 +166,13 @@ describe('RegistryAuth token responses', () => {
       mayUseHttp: () => false,
     })
     expect(
-      await rejectedCode(auth.answer('r.example', '', unauthorized('Bearer realm="::"'), 'pull')),
+      await rejectedCode(
+        auth.answer(
+          { host: 'r.example', repository: 'a/b', scope: '' },
+          unauthorized('Bearer realm="::"'),
+          'pull',
+        ),
+      ),
     ).toBe('ERR_REGISTRY_CHALLENGE')
   })
 })

@@ -61,8 +61,8 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
 export interface RegistryAuthOptions {
   /** The client token requests go through. */
   readonly client: HttpClient
-  /** Credentials for a registry host, or `undefined` for anonymous. */
-  readonly credentials: (host: string) => RegistryCredentials | undefined
+  /** Credentials for a repository (its path) on a registry host, or `undefined` for anonymous. */
+  readonly credentials: (host: string, repository: string) => RegistryCredentials | undefined
   /** Whether plain http may be used for this `host[:port]` (the insecure-registries list). */
   readonly mayUseHttp: (host: string) => boolean
   /** The clock, for token expiry; default `Date.now`. */
@@ -71,6 +71,16 @@ export interface RegistryAuthOptions {
 
 function basic(credentials: RegistryCredentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
+}
+
+/** What one request is authorized for. */
+export interface AuthTarget {
+  /** The registry's `host[:port]`. */
+  readonly host: string
+  /** The repository path (credentials may be scoped to a namespace). */
+  readonly repository: string
+  /** The token scope, `repository:<path>:<actions>`, or `''` for none. */
+  readonly scope: string
 }
 
 /** Authorization state for the registries one client talks to. */
@@ -83,25 +93,29 @@ export class RegistryAuth {
     this.#options = options
   }
 
-  /** The `Authorization` header to send to `host` for `scope`, if one is known. */
-  header(host: string, scope: string): string | undefined {
+  /** The `Authorization` header to send to the target's host for its scope, if one is known. */
+  header(target: AuthTarget): string | undefined {
+    const { host, repository, scope } = target
     const cached = this.#tokens.get(`${host} ${scope}`)
     if (cached !== undefined && cached.expiresAt > (this.#options.now ?? Date.now)())
       return cached.header
-    const credentials = this.#basicHosts.has(host) ? this.#options.credentials(host) : undefined
+    const credentials = this.#basicHosts.has(host)
+      ? this.#options.credentials(host, repository)
+      : undefined
     return credentials === undefined ? undefined : basic(credentials)
   }
 
   /**
-   * Act on a `401` from `host`: learn the scheme and obtain a token. Afterwards {@link header}
+   * Act on a `401` from the target's host: learn the scheme and obtain a token. Afterwards {@link header}
    * gives what to resend with.
    *
    * @throws {@link ExpectationError} `ERR_REGISTRY_UNAUTHORIZED` when there is nothing to try.
    */
-  async answer(host: string, scope: string, response: HttpResponse, what: string): Promise<void> {
+  async answer(target: AuthTarget, response: HttpResponse, what: string): Promise<void> {
+    const { host, repository, scope } = target
     const challenges = parseWwwAuthenticate(response.headers.get('www-authenticate') ?? '')
     const bearer = challenges.find((c) => c.scheme === 'bearer')
-    const credentials = this.#options.credentials(host)
+    const credentials = this.#options.credentials(host, repository)
     if (bearer !== undefined) {
       await response.discard()
       await this.#fetchToken(host, scope, bearer, credentials)

@@ -95,8 +95,8 @@ export interface ResolvedImage {
 /** Credentials looked up in a parsed docker config, for {@link RegistryClientOptions.credentials}. */
 export function dockerConfigCredentials(
   config: DockerConfig,
-): (registry: string) => RegistryCredentials | undefined {
-  return (registry) => dockerCredentialsFor(config, registry)
+): (registry: string, repository?: string) => RegistryCredentials | undefined {
+  return (registry, repository) => dockerCredentialsFor(config, registry, repository)
 }
 
 function repositoryOf(repository: Repository | string): Repository {

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
 import { dockerCredentialsFor, parseDockerConfig } from './docker-credentials.ts'
+import { dockerConfigCredentials } from './registry-client.ts'
 import { computeDigest } from './oci-manifest.ts'
 import { RegistryClient, type RegistryClientOptions } from './registry-client.ts'
 import { pushTestImage, simpleTestImage, type TestImage } from './oci-image-test-support.ts'
@@ -202,6 +203,46 @@ describe('authentication', () => {
       endless(res, 404)
     }
     expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_NOT_FOUND')
+  })
+
+  it('uses a namespace-scoped auths entry only for that namespace, the most specific first', async () => {
+    const basic = (user: string): string =>
+      `Basic ${Buffer.from(`${user}:${user}-pw`).toString('base64')}`
+    front.handler.current = async (req, res, body) => {
+      if (req.headers.authorization !== basic('bob')) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()
+        return
+      }
+      await proxy(req, res, body)
+    }
+    const withAuths = (users: Record<string, string>): RegistryClient => {
+      const auths = Object.fromEntries(
+        Object.entries(users).map(([key, user]) => [
+          key.replace('FRONT', front.host),
+          { auth: Buffer.from(`${user}:${user}-pw`).toString('base64') },
+        ]),
+      )
+      return client({
+        credentials: dockerConfigCredentials(parseDockerConfig(JSON.stringify({ auths }))),
+      })
+    }
+    // containers-auth.json(5): test/app is served by FRONT/test/app, before FRONT/test and FRONT;
+    // another namespace's entry (listed first) is never used for it.
+    const c = withAuths({
+      'FRONT/team-a': 'alice',
+      FRONT: 'carol',
+      'FRONT/test': 'dave',
+      'FRONT/test/app': 'bob',
+    })
+    const resolved = await c.resolveImage(ref())
+    expect(resolved.digest).toBe(image.manifestDigest)
+    await c.fetchBlob(resolved.repository, resolved.manifest.config)
+    // Only another namespace's entry: anonymous, and alice's password is never sent.
+    log = []
+    expect(await rejectedCode(withAuths({ 'FRONT/team-a': 'alice' }).resolveImage(ref()))).toBe(
+      'ERR_REGISTRY_UNAUTHORIZED',
+    )
+    expect(log).toEqual([`GET /v2/test/app/manifests/v1 -`])
   })
 
   it('answers a Basic challenge', async () => {

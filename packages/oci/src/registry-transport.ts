@@ -27,8 +27,11 @@ export interface Repository {
 export interface RegistryTransportOptions extends RegistryHttpOptions {
   /** Registries (`host[:port]`) reached over plain http; loopback is not implied. */
   readonly insecureRegistries?: readonly string[]
-  /** Credentials for a registry (`docker.io` for Docker Hub); default anonymous everywhere. */
-  readonly credentials?: (registry: string) => RegistryCredentials | undefined
+  /**
+   * Credentials for a repository (its path) on a registry (`docker.io` for Docker Hub); default
+   * anonymous everywhere. Asked per request, so namespace-scoped credentials stay in their namespace.
+   */
+  readonly credentials?: (registry: string, repository: string) => RegistryCredentials | undefined
 }
 
 /** One registry API request. */
@@ -90,7 +93,7 @@ export class RegistryTransport {
     const credentials = options.credentials ?? (() => undefined)
     this.#auth = new RegistryAuth({
       client: this.#client,
-      credentials: (host) => credentials(normalizeRegistryHost(host)),
+      credentials: (host, repository) => credentials(normalizeRegistryHost(host), repository),
       mayUseHttp,
     })
   }
@@ -128,10 +131,13 @@ export class RegistryTransport {
       throw new UsageError('ERR_REGISTRY_URL', 'a registry request left the registry', {
         details: { registry: request.repository.registry },
       })
-    const host = base.host
-    const scope = `repository:${request.repository.path}:${request.actions}`
+    const target = {
+      host: base.host,
+      repository: request.repository.path,
+      scope: `repository:${request.repository.path}:${request.actions}`,
+    }
     const send = (answered: boolean): Promise<{ resend: true } | { value: T }> => {
-      const authorization = this.#auth.header(host, scope)
+      const authorization = this.#auth.header(target)
       return this.#client.request(
         {
           method: request.method,
@@ -146,7 +152,7 @@ export class RegistryTransport {
         },
         async (response) => {
           if (response.status === 401 && response.url.origin === url.origin && !answered) {
-            await this.#auth.answer(host, scope, response, request.what)
+            await this.#auth.answer(target, response, request.what)
             return { resend: true }
           }
           if (response.status === 401) throw await statusError(response, request.what)
