@@ -130,6 +130,8 @@ async function tokenOutcome(body: string): Promise<string> {
   }
   const header = auth.header(TARGET)
   expect(header).toMatch(/^Bearer ./)
+  // What is cached must be sendable: fetch throws a bare TypeError for a header it cannot send.
+  expect(() => new Headers({ authorization: header ?? '' })).not.toThrow()
   return 'token'
 }
 
@@ -137,6 +139,14 @@ describe('RegistryAuth token responses', () => {
   it('takes token or access_token', async () => {
     expect(await tokenOutcome('{"token":"t1"}')).toBe('token')
     expect(await tokenOutcome('{"access_token":"t2","expires_in":300}')).toBe('token')
+  })
+
+  it('refuses a token that cannot go into a header with ERR_REGISTRY_TOKEN', async () => {
+    for (const token of ['a\nb', 'a\r\nX-Evil: 1', 'a b', 'tok\u00e9n', 'a\u0000'])
+      expect(await tokenOutcome(JSON.stringify({ token })), JSON.stringify(token)).toBe(
+        'ERR_REGISTRY_TOKEN',
+      )
+    expect(await tokenOutcome('{"token":"eyJhbGciOi.eyJzdWIi.c2lnbg-_+/="}')).toBe('token')
   })
 
   it('refuses a body that is JSON but not an object with ERR_REGISTRY_TOKEN, not a TypeError', async () => {

@@ -15,6 +15,9 @@ import { safeUrl, statusError } from './registry-http.ts'
 /** The largest token response read: 1 MiB (real ones are a few KiB). */
 const MAX_TOKEN_RESPONSE = 1024 * 1024
 
+/** What a Bearer token may hold: visible ASCII, no spaces (RFC 6750's b64token and more). */
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/
+
 /** One challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {
   /** Lower case: `bearer`, `basic`… */
@@ -211,6 +214,18 @@ export class RegistryAuth {
         {
           details: { url: safeUrl(url) },
           hint: 'the token service is misconfigured; report it to the registry operator',
+        },
+      )
+    // The token goes into an Authorization header: a line break or a control or non-ASCII
+    // character cannot (fetch would throw a bare TypeError on the next request), and a space
+    // would add a second field to the header. Real tokens are JWTs or base64.
+    if (!TOKEN_CHARACTERS.test(token))
+      throw new MalformedInputError(
+        'ERR_REGISTRY_TOKEN',
+        `the token service of ${host} answered with a token that cannot be sent in a header (only visible ASCII characters, no spaces)`,
+        {
+          details: { url: safeUrl(url), length: token.length },
+          hint: 'the token service is misconfigured or hostile; report it to the registry operator',
         },
       )
     // The spec's default lifetime is 60 s; refresh a little early so a token never expires mid-request.

@@ -178,6 +178,18 @@ describe('authentication', () => {
     expect(await rejectedCode(c.resolveImage(ref()))).toBe('ERR_REGISTRY_INSECURE_REALM')
   })
 
+  it('refuses a token that cannot be sent in a header with a coded error, not a TypeError', async () => {
+    front.handler.current = (req, res) => {
+      if ((req.url ?? '').startsWith('/token')) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ token: 'tok\r\nX-Injected: 1' }))
+        return
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${front.host}/token"` }).end()
+    }
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_TOKEN')
+  })
+
   it('stops reading an endless token response or error body at its limit', async () => {
     const endless = (res: ServerResponse, status: number): void => {
       res.writeHead(status, { 'content-type': 'application/json' })
