@@ -10,7 +10,9 @@
  * then the registry-wide key. (Folding it into its host would send one namespace's credentials
  * for every repository of the registry.) Credential helpers (`credsStore`, `credHelpers`) are not run:
  * when one of them is the only source for a registry, lookup fails with a clear error rather than
- * silently pulling anonymously and failing later with a confusing 401.
+ * silently pulling anonymously and failing later with a confusing 401; so is an `identitytoken`
+ * (an OAuth2 refresh token, which is not exchanged). A field of the wrong type, or an `auth` that
+ * is not base64, makes the whole file malformed, as in docker and containers/image.
  *
  * @module
  */
@@ -25,15 +27,22 @@ export interface RegistryCredentials {
   readonly password: string
 }
 
+/** One `auths` entry. */
+export interface DockerAuthEntry {
+  readonly credentials?: RegistryCredentials
+  /** The entry holds an `identitytoken` (an OAuth2 refresh token), which is not exchanged. */
+  readonly identityToken?: true
+}
+
 /** The parts of a docker `config.json` that lookup uses. */
 export interface DockerConfig {
   /** Registry-wide entries by normalised host (see {@link normalizeRegistryHost}). */
-  readonly auths: ReadonlyMap<string, { readonly credentials?: RegistryCredentials }>
+  readonly auths: ReadonlyMap<string, DockerAuthEntry>
   /**
    * Namespace and repository entries (`host/path` keys without a scheme) by normalised host,
    * `/`, path: used only for repositories at or below the path.
    */
-  readonly repositories: ReadonlyMap<string, { readonly credentials?: RegistryCredentials }>
+  readonly repositories: ReadonlyMap<string, DockerAuthEntry>
   readonly credsStore?: string
   readonly credHelpers: ReadonlyMap<string, string>
 }
@@ -66,6 +75,15 @@ function repositoryKey(key: string): string | undefined {
   return path === '' ? undefined : `${normalizeRegistryHost(trimmed.slice(0, slash))}/${path}`
 }
 
+/** Standard base64 (padding optional), strictly: `undefined` for anything else. */
+function decodeBase64(text: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined
+  const bytes = Buffer.from(text, 'base64')
+  // Buffer ignores stray bits and characters; a round trip shows the text was base64 exactly.
+  if (bytes.toString('base64').replace(/=+$/, '') !== text.replace(/=+$/, '')) return undefined
+  return bytes.toString('utf8')
+}
+
 function configError(message: string, field: string, path: string): MalformedInputError {
   return new MalformedInputError('ERR_DOCKER_CONFIG', `docker config ${message}`, {
     details: { field, path },
@@ -89,8 +107,8 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
   if (typeof document !== 'object' || document === null || Array.isArray(document))
     throw configError('is not a JSON object', '$', path)
   const root = document as Record<string, unknown>
-  const auths = new Map<string, { credentials?: RegistryCredentials }>()
-  const repositories = new Map<string, { credentials?: RegistryCredentials }>()
+  const auths = new Map<string, DockerAuthEntry>()
+  const repositories = new Map<string, DockerAuthEntry>()
   const rawAuths: unknown = root['auths'] ?? {}
   if (typeof rawAuths !== 'object' || rawAuths === null || Array.isArray(rawAuths))
     throw configError('has an "auths" that is not an object', 'auths', path)
@@ -99,17 +117,23 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
     if (typeof entry !== 'object' || entry === null)
       throw configError(`has an ${field} that is not an object`, field, path)
     const e = entry as Record<string, unknown>
+    // Wrong types are refused, as docker's and containers/image's JSON decoding refuses them:
+    // skipping the entry would pull anonymously (or with other credentials) without a word.
+    for (const name of ['auth', 'username', 'password', 'identitytoken'])
+      if (e[name] !== undefined && e[name] !== null && typeof e[name] !== 'string')
+        throw configError(`has an ${field}.${name} that is not a string`, `${field}.${name}`, path)
     let credentials: RegistryCredentials | undefined
     if (typeof e['auth'] === 'string' && e['auth'] !== '') {
-      const decoded = Buffer.from(e['auth'], 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
+      const decoded = decodeBase64(e['auth'])
+      const colon = decoded?.indexOf(':') ?? -1
       // Never echo the decoded value: it is a password.
-      if (colon <= 0)
+      if (decoded === undefined || colon <= 0)
         throw configError(`has an ${field}.auth that is not base64("user:password")`, field, path)
       credentials = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
     } else if (typeof e['username'] === 'string' && typeof e['password'] === 'string') {
       credentials = { username: e['username'], password: e['password'] }
     }
+    const identityToken = typeof e['identitytoken'] === 'string' && e['identitytoken'] !== ''
     const host = normalizeRegistryHost(key)
     const scoped = repositoryKey(key)
     const target = scoped === undefined ? auths : repositories
@@ -119,14 +143,24 @@ export function parseDockerConfig(text: string, path = 'config.json'): DockerCon
       !target.has(name) ||
       (credentials !== undefined && target.get(name)?.credentials === undefined)
     )
-      target.set(name, credentials === undefined ? {} : { credentials })
+      target.set(name, {
+        ...(credentials === undefined ? {} : { credentials }),
+        ...(identityToken ? { identityToken } : {}),
+      })
   }
   const credHelpers = new Map<string, string>()
-  const rawHelpers = root['credHelpers']
-  if (typeof rawHelpers === 'object' && rawHelpers !== null)
-    for (const [key, helper] of Object.entries(rawHelpers as Record<string, unknown>))
-      if (typeof helper === 'string') credHelpers.set(normalizeRegistryHost(key), helper)
-  const credsStore = root['credsStore']
+  const rawHelpers = root['credHelpers'] ?? {}
+  if (typeof rawHelpers !== 'object' || Array.isArray(rawHelpers))
+    throw configError('has a "credHelpers" that is not an object', 'credHelpers', path)
+  for (const [key, helper] of Object.entries(rawHelpers as Record<string, unknown>)) {
+    const field = `credHelpers[${JSON.stringify(key)}]`
+    if (typeof helper !== 'string')
+      throw configError(`has a ${field} that is not a string`, field, path)
+    credHelpers.set(normalizeRegistryHost(key), helper)
+  }
+  const credsStore = root['credsStore'] ?? undefined
+  if (credsStore !== undefined && typeof credsStore !== 'string')
+    throw configError('has a "credsStore" that is not a string', 'credsStore', path)
   return {
     auths,
     repositories,
@@ -161,7 +195,7 @@ function namespaceEntry(
   config: DockerConfig,
   host: string,
   repository: string | undefined,
-): { readonly credentials?: RegistryCredentials } | undefined {
+): DockerAuthEntry | undefined {
   if (repository === undefined || config.repositories.size === 0) return undefined
   const parts = repository.split('/')
   for (let n = parts.length; n > 0; n--) {
@@ -181,7 +215,7 @@ function namespaceEntry(
  * anonymous pulls must keep working on machines with a desktop store); an empty `auths` entry
  * (what `docker login` writes when a store holds the secret) or a `credHelpers` entry is refused.
  *
- * @throws {@link UsageError} `ERR_REGISTRY_CREDENTIAL_HELPER`.
+ * @throws {@link UsageError} `ERR_REGISTRY_CREDENTIAL_HELPER`, `ERR_REGISTRY_IDENTITY_TOKEN`.
  */
 export function dockerCredentialsFor(
   config: DockerConfig,
@@ -190,6 +224,17 @@ export function dockerCredentialsFor(
 ): RegistryCredentials | undefined {
   const host = normalizeRegistryHost(registry)
   const entry = namespaceEntry(config, host, repository) ?? config.auths.get(host)
+  // docker and containers/image use the identity token instead of any password beside it:
+  // sending the password (often a placeholder) would fail later with a confusing 401.
+  if (entry?.identityToken === true)
+    throw new UsageError(
+      'ERR_REGISTRY_IDENTITY_TOKEN',
+      `the docker config holds an identity token (OAuth2 refresh token) for ${host}, which Initguard does not exchange`,
+      {
+        details: { registry: host },
+        hint: `add an "auths" entry for ${host} with "auth": base64("user:password") (or a registry token as the password) to a separate config file and pass that file`,
+      },
+    )
   if (entry?.credentials !== undefined) return entry.credentials
   const helper =
     config.credHelpers.get(host) ?? (entry === undefined ? undefined : config.credsStore)

@@ -44,6 +44,7 @@ export {
   loadDockerConfig,
   normalizeRegistryHost,
   parseDockerConfig,
+  type DockerAuthEntry,
   type DockerConfig,
   type RegistryCredentials,
 } from './docker-credentials.ts'

@@ -182,6 +182,55 @@ describe('docker config credentials', () => {
     expect(user('ghcr.io', 'other/app')).toBeUndefined()
   })
 
+  it('refuses fields of the wrong type and an auth that is not base64, rather than going anonymous', () => {
+    const malformed: unknown[] = [
+      { auths: { 'r.io': { auth: 123 } } },
+      { auths: { 'r.io': { auth: 'dTpw!!!' } } },
+      { auths: { 'r.io': { auth: 'dTpw=x' } } },
+      { auths: { 'r.io': { username: 'u', password: 12345 } } },
+      { auths: { 'r.io': { auth: auth('u:p'), identitytoken: {} } } },
+      { credHelpers: 'ecr-login' },
+      { credHelpers: ['ecr-login'] },
+      { credHelpers: { 'r.io': 7 } },
+      { credsStore: 5 },
+    ]
+    for (const document of malformed)
+      expect(
+        codeOf(() => parseDockerConfig(JSON.stringify(document))),
+        JSON.stringify(document),
+      ).toBe('ERR_DOCKER_CONFIG')
+    // null is an absent field, as Go's decoder reads it; unpadded base64 is still base64.
+    const lenient = parseDockerConfig(
+      JSON.stringify({
+        auths: { 'r.io': { auth: 'dTpw', identitytoken: null } },
+        credHelpers: null,
+      }),
+    )
+    expect(dockerCredentialsFor(lenient, 'r.io')).toEqual({ username: 'u', password: 'p' })
+  })
+
+  it('refuses an identity token (OAuth2 refresh token) instead of sending the password beside it', () => {
+    const config = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          'acr.example': {
+            auth: auth('00000000-0000-0000-0000-000000000000:'),
+            identitytoken: 'refresh-token',
+          },
+          'quay.io/team': { identitytoken: 'refresh-token' },
+          'quay.io': { auth: auth('q:qp') },
+        },
+      }),
+    )
+    expect(codeOf(() => dockerCredentialsFor(config, 'acr.example', 'a/b'))).toBe(
+      'ERR_REGISTRY_IDENTITY_TOKEN',
+    )
+    expect(codeOf(() => dockerCredentialsFor(config, 'quay.io', 'team/app'))).toBe(
+      'ERR_REGISTRY_IDENTITY_TOKEN',
+    )
+    expect(dockerCredentialsFor(config, 'quay.io', 'other/app')?.username).toBe('q')
+  })
+
   it('refuses helpers-only registries and malformed files, naming no secret', () => {
     const config = parseDockerConfig(JSON.stringify({ credHelpers: { 'x.io': 'ecr-login' } }))
     expect(codeOf(() => dockerCredentialsFor(config, 'x.io'))).toBe(

@@ -168,6 +168,24 @@ describe('authentication', () => {
     ).toBe('ERR_REGISTRY_CREDENTIAL_HELPER')
   })
 
+  it('refuses an identity-token entry before sending the placeholder password beside it', async () => {
+    bearerServer()
+    const acr = parseDockerConfig(
+      JSON.stringify({
+        auths: {
+          [front.host]: {
+            auth: Buffer.from('00000000-0000-0000-0000-000000000000:').toString('base64'),
+            identitytoken: 'refresh-token',
+          },
+        },
+      }),
+    )
+    expect(
+      await rejectedCode(client({ credentials: dockerConfigCredentials(acr) }).resolveImage(ref())),
+    ).toBe('ERR_REGISTRY_IDENTITY_TOKEN')
+    expect(log).toEqual([`GET /v2/test/app/manifests/v1 -`])
+  })
+
   it('refuses a plain-http token realm that is not listed as insecure', async () => {
     // The registry is listed, but its token realm is another (unlisted) origin: refused before
     // any credentials are sent there.
