@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { HttpClient, HttpResponse } from '@initguard/http'
 import { rejectedCode } from '@initguard/testkit'
+import {
+  fetchTrusting,
+  loopbackCertificate,
+  startServer,
+} from '../../http/src/http-test-support.ts'
 import { RegistryAuth, parseWwwAuthenticate } from './registry-auth.ts'
+import { RegistryClient } from './registry-client.ts'
 
 const tchar = fc.constantFrom(
   ...Array.from("!#$%&'*+.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCXYZ-"),
@@ -184,5 +190,34 @@ describe('RegistryAuth token responses', () => {
         ),
       ),
     ).toBe('ERR_REGISTRY_CHALLENGE')
+  })
+})
+
+describe('token realms on loopback servers', () => {
+  it('never downgrades: an https registry cannot send credentials to a plain-http realm, listed or not', async () => {
+    const certificate = loopbackCertificate()
+    const registry = await startServer(certificate)
+    const tokens = await startServer()
+    try {
+      const tokenHost = new URL(tokens.origin).host
+      tokens.handler = (_req, res) => res.writeHead(200).end('{"token":"t"}')
+      registry.handler = (_req, res) =>
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${tokens.origin}/token"` }).end()
+      const client = new RegistryClient({
+        // The token service's host is listed as insecure (as a local mirror might be): that
+        // allows plain http to it, not a downgrade of the https registry's credentials.
+        insecureRegistries: [tokenHost],
+        fetch: fetchTrusting(certificate.cert),
+        credentials: () => ({ username: 'alice', password: 's3cret' }),
+        attempts: 1,
+      })
+      const reference = `${new URL(registry.origin).host}/team/app:v1`
+      expect(await rejectedCode(client.resolveImage(reference))).toBe('ERR_REGISTRY_INSECURE_REALM')
+      expect(registry.log).toHaveLength(1)
+      expect(tokens.log).toEqual([])
+    } finally {
+      await registry.close()
+      await tokens.close()
+    }
   })
 })

@@ -4,6 +4,8 @@
  * password; `Bearer realm=…,service=…,scope=…` asks the token endpoint (a GET, with basic
  * credentials when there are any, anonymously otherwise) for a token for the request's scope, and
  * the request is resent once with it. Tokens are cached per registry and scope until they expire.
+ * The token service is reached over https, or over plain http only when its host is listed as
+ * insecure and the registry itself is plain http too: never a downgrade from an https registry.
  *
  * @module
  */
@@ -121,7 +123,9 @@ export class RegistryAuth {
     const credentials = this.#options.credentials(host, repository)
     if (bearer !== undefined) {
       await response.discard()
-      await this.#fetchToken(host, scope, bearer, credentials)
+      // Whether the registry itself is reached over https: then so must its token service be.
+      const secure = response.url.protocol === 'https:'
+      await this.#fetchToken(host, scope, bearer, credentials, secure)
       return
     }
     if (challenges.some((c) => c.scheme === 'basic') && credentials !== undefined) {
@@ -144,6 +148,7 @@ export class RegistryAuth {
     scope: string,
     challenge: AuthChallenge,
     credentials: RegistryCredentials | undefined,
+    secure: boolean,
   ): Promise<void> {
     const realm = challenge.params['realm']
     let url: URL
@@ -159,6 +164,17 @@ export class RegistryAuth {
         },
       )
     }
+    // An https registry's credentials never go over plain http, even to a host listed as
+    // insecure: the list allows plain http to that host's registry, not a downgrade of another's.
+    if (secure && url.protocol === 'http:')
+      throw new UsageError(
+        'ERR_REGISTRY_INSECURE_REALM',
+        `the registry ${host} is reached over https but sends credentials to a token service over plain http (${safeUrl(url)})`,
+        {
+          details: { registry: host, realm: safeUrl(url) },
+          hint: 'the token service must use https when the registry does; report it to the registry operator',
+        },
+      )
     if (
       url.protocol !== 'https:' &&
       !(url.protocol === 'http:' && this.#options.mayUseHttp(url.host))
