@@ -257,6 +257,13 @@ describe('parseDiffIds', () => {
     expect(parseDiffIds(config([digest, digest]), 2)).toEqual([digest, digest])
   })
 
+  it('refuses a config that starts with a byte order mark, as Go and serde do', () => {
+    const bom = Uint8Array.from([0xef, 0xbb, 0xbf, ...config([digest])])
+    expect(() => parseDiffIds(bom, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_IMAGE_CONFIG' }),
+    )
+  })
+
   it.each([
     ['empty', ''],
     ['upper-case hex', digest.toUpperCase()],

@@ -83,7 +83,8 @@ const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/u
 export function parseDiffIds(config: Uint8Array, layers: number): string[] {
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(config)
+    // A leading BOM is kept and refused by the JSON parser, as in the manifest (`parseManifest`).
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(config)
   } catch (cause) {
     throw new MalformedInputError('ERR_IMAGE_CONFIG', 'the image config is not JSON', { cause })
   }

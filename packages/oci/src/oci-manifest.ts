@@ -197,7 +197,9 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   if (headerType !== undefined && isSchema1MediaType(headerType)) throw schema1Error()
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    // The BOM is kept, so JSON refuses it as Go's encoding/json and serde do: decoding would
+    // silently drop it and accept a manifest every other client refuses.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
   } catch (error) {
     throw new MalformedInputError('ERR_REGISTRY_MANIFEST', 'manifest is not UTF-8 JSON', {
       cause: error,

@@ -428,7 +428,7 @@ describe('content checks', () => {
     }
   })
 
-  it('checks manifests against Docker-Content-Digest, the reference digest and the size limit', async () => {
+  it('checks manifests against Docker-Content-Digest, the reference digest, the size limit and JSON', async () => {
     const other = computeDigest(new TextEncoder().encode('other'))
     front.handler.current = (_req, res) => {
       res.writeHead(200, {
@@ -457,6 +457,19 @@ describe('content checks', () => {
     expect(await rejectedCode(client({ maxManifestSize: 4096 }).resolveImage(ref()))).toBe(
       'ERR_REGISTRY_MANIFEST_TOO_LARGE',
     )
+    // A leading BOM: JSON to nobody else (skopeo: "invalid character 'ï'"), whatever its digest.
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), image.manifest])
+    front.handler.current = (_req, res) => {
+      res.writeHead(200, {
+        'content-type': image.mediaType,
+        'docker-content-digest': computeDigest(bom),
+      })
+      res.end(bom)
+    }
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_MANIFEST')
+    expect(
+      await rejectedCode(client().resolveImage(`${front.host}/test/app@${computeDigest(bom)}`)),
+    ).toBe('ERR_REGISTRY_MANIFEST')
     front.handler.current = (_req, res) => {
       res.writeHead(200, {
         'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws',
