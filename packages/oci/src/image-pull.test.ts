@@ -257,6 +257,20 @@ describe('parseDiffIds', () => {
     expect(parseDiffIds(config([digest, digest]), 2)).toEqual([digest, digest])
   })
 
+  it('refuses rootfs or diff_ids spelt in another case, which Go would read instead', () => {
+    const other = `sha256:${'cd'.repeat(32)}`
+    const text = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+    const rootfs = { type: 'layers', diff_ids: [digest] }
+    for (const value of [
+      { rootfs, RootFS: { type: 'layers', diff_ids: [other] } },
+      { rootfs: { ...rootfs, Diff_IDs: [other] } },
+      { rootfs: { ...rootfs, TYPE: 'layers' } },
+    ])
+      expect(() => parseDiffIds(text(value), 1), JSON.stringify(value)).toThrow(
+        expect.objectContaining({ code: 'ERR_IMAGE_CONFIG' }),
+      )
+  })
+
   it('refuses a config that starts with a byte order mark, as Go and serde do', () => {
     const bom = Uint8Array.from([0xef, 0xbb, 0xbf, ...config([digest])])
     expect(() => parseDiffIds(bom, 1)).toThrow(

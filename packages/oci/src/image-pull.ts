@@ -27,7 +27,7 @@ import {
   unpackLayer,
   type UnpackLayerOptions,
 } from './oci-layer-unpack.ts'
-import type { Descriptor } from './oci-manifest.ts'
+import { caseVariantKey, type Descriptor } from './oci-manifest.ts'
 import type { BlobProgress } from './registry-blobs.ts'
 import { RegistryClient } from './registry-client.ts'
 
@@ -93,7 +93,10 @@ export function parseDiffIds(config: Uint8Array, layers: number): string[] {
     what: 'the image config',
     syntaxCode: 'ERR_IMAGE_CONFIG',
   })
-  const diffIds = (parsed as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs?.diff_ids
+  refuseConfigCaseVariant(parsed, ['rootfs'], 'the image config')
+  const rootfs = (parsed as { rootfs?: unknown } | null)?.rootfs
+  refuseConfigCaseVariant(rootfs, ['type', 'diff_ids'], 'rootfs')
+  const diffIds = (rootfs as { diff_ids?: unknown } | undefined)?.diff_ids
   if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string')) {
     throw new MalformedInputError(
       'ERR_IMAGE_CONFIG',
@@ -121,6 +124,25 @@ export function parseDiffIds(config: Uint8Array, layers: number): string[] {
     )
   }
   return diffIds
+}
+
+/**
+ * Refuse a key Go's encoding/json reads as one of `fields` although it is spelt otherwise
+ * (`RootFS`, `Diff_IDs`): containerd and containers/image would check the layers against another
+ * list than the one read here, from the same digest-pinned bytes.
+ */
+function refuseConfigCaseVariant(value: unknown, fields: readonly string[], where: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return
+  const variant = caseVariantKey(value as Record<string, unknown>, fields)
+  if (variant === undefined) return
+  throw new MalformedInputError(
+    'ERR_IMAGE_CONFIG',
+    `${where} has the key ${JSON.stringify(variant.key.slice(0, 60))}, which Go's JSON decoder reads as "${variant.field}" and serde does not`,
+    {
+      details: { key: variant.key.slice(0, 60), as: variant.field },
+      hint: 'the image config means different things to different runtimes: do not pull it',
+    },
+  )
 }
 
 /** Most layers an image may have (Docker's own limit is 127). */

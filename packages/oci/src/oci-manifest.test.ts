@@ -37,6 +37,42 @@ describe('parseManifest', () => {
     expect(parseManifest(enc(bare), 'application/json').mediaType).toBe(OCI_MANIFEST_MEDIA_TYPE)
   })
 
+  it('refuses a key that Go reads as a field in another case, where a client would see other content', () => {
+    const other = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d, size: 1 }
+    const [layer] = image.layers
+    const platform = { os: 'linux', architecture: 'amd64' }
+    const index = { schemaVersion: 2, manifests: [{ ...image.config, platform }] }
+    const ambiguous: [string, unknown][] = [
+      ['Layers at the top', { ...image, Layers: [other] }],
+      ['upper-case key alone', { ...image, MEDIATYPE: OCI_MANIFEST_MEDIA_TYPE }],
+      ['long s (folds to s in Go)', { ...image, ['layer\u017f']: [other] }],
+      ['descriptor Digest', { ...image, layers: [{ ...layer, Digest: computeDigest(enc('x')) }] }],
+      ['descriptor Size', { ...image, config: { ...image.config, Size: 5 } }],
+      ['index entry Platform', { ...index, manifests: [{ ...image.config, Platform: platform }] }],
+      [
+        'platform Architecture',
+        {
+          ...index,
+          manifests: [{ ...image.config, platform: { ...platform, Architecture: 'arm64' } }],
+        },
+      ],
+      ['Manifests in an index', { ...index, Manifests: [] }],
+    ]
+    for (const [name, document] of ambiguous)
+      expect(
+        codeOf(() => parseManifest(enc(document))),
+        name,
+      ).toBe('ERR_REGISTRY_MANIFEST_AMBIGUOUS')
+    // Annotation keys are a map's, matched exactly everywhere; unknown fields stay ignored.
+    const fine = {
+      ...image,
+      annotations: { Digest: 'x', layers: 'y' },
+      layers: [{ ...layer, annotations: { Size: '1' } }],
+      extra: { Layers: [] },
+    }
+    expect(parseManifest(enc(fine)).kind).toBe('image')
+  })
+
   it('refuses schema 1, bad descriptors, media type confusion and non-JSON', () => {
     expect(codeOf(() => parseManifest(enc({ schemaVersion: 1, fsLayers: [] })))).toBe(
       'ERR_REGISTRY_SCHEMA1',

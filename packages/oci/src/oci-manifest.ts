@@ -133,19 +133,99 @@ function stringMap(value: unknown, field: string): Readonly<Record<string, strin
 function parsePlatform(value: unknown, field: string): Platform | undefined {
   if (value === undefined) return undefined
   if (!isRecord(value)) throw malformed(`has a ${field} that is not an object`, field)
+  refuseCaseVariants(value, PLATFORM_FIELDS, field)
   const os = stringField(value['os'], `${field}.os`) ?? ''
   const architecture = stringField(value['architecture'], `${field}.architecture`) ?? ''
   const variant = stringField(value['variant'], `${field}.variant`, true)
   return { os, architecture, ...(variant === undefined ? {} : { variant }) }
 }
 
+/** The fields containers/image and containerd decode from a manifest or index document. */
+const DOCUMENT_FIELDS = [
+  'schemaVersion',
+  'mediaType',
+  'artifactType',
+  'config',
+  'layers',
+  'manifests',
+  'subject',
+  'annotations',
+]
+/** The fields they decode from a descriptor. */
+const DESCRIPTOR_FIELDS = [
+  'mediaType',
+  'digest',
+  'size',
+  'urls',
+  'annotations',
+  'data',
+  'platform',
+  'artifactType',
+]
+/** The fields they decode from a platform. */
+const PLATFORM_FIELDS = ['architecture', 'os', 'os.version', 'os.features', 'variant', 'features']
+
+/** A key as Go's encoding/json compares it with a field name (Unicode simple case folding). */
+function goFold(key: string): string {
+  // Beyond ASCII case, only the long s and the Kelvin sign fold onto a letter of these names.
+  return key
+    .replace(/\u017f/gu, 's')
+    .replace(/\u212a/gu, 'k')
+    .toLowerCase()
+}
+
+/**
+ * The first key of `record` that Go's encoding/json would take for one of `fields` although it is
+ * not spelt exactly so (`Layers`, `DIGEST`, `layer\u017f` for `layers`…), if any. Go matches
+ * field names without regard to case and lets a later key overwrite an earlier one; serde and
+ * this parser match exactly. Exported for the image config's check; not part of the API.
+ */
+export function caseVariantKey(
+  record: Readonly<Record<string, unknown>>,
+  fields: readonly string[],
+): { readonly key: string; readonly field: string } | undefined {
+  const folded = new Map(fields.map((f) => [goFold(f), f]))
+  for (const key of Object.keys(record)) {
+    const field = folded.get(goFold(key))
+    if (field !== undefined && field !== key) return { key, field }
+  }
+  return undefined
+}
+
+/**
+ * Refuse a key that Go's decoder (containers/image, containerd, skopeo) reads as a field and this
+ * parser does not: the same digest-pinned, signed bytes would name other layers, another config
+ * or another platform's manifest depending on the client.
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST_AMBIGUOUS`.
+ */
+function refuseCaseVariants(
+  record: Readonly<Record<string, unknown>>,
+  fields: readonly string[],
+  where: string,
+): void {
+  const variant = caseVariantKey(record, fields)
+  if (variant === undefined) return
+  const key = JSON.stringify(variant.key.slice(0, 60))
+  throw new MalformedInputError(
+    'ERR_REGISTRY_MANIFEST_AMBIGUOUS',
+    `the manifest's ${where} has the key ${key}, which Go's JSON decoder (containers/image, containerd) reads as "${variant.field}" and serde does not: it could be read either way`,
+    {
+      details: { field: where, key: variant.key.slice(0, 60), as: variant.field },
+      hint: 'the registry serves a document that means different things to different clients: do not pull it; push the image again with a current tool',
+    },
+  )
+}
+
 /**
  * Parse one descriptor strictly: media type, digest form and a non-negative safe-integer size.
  *
- * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_DIGEST_FORMAT`.
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_DIGEST_FORMAT`,
+ *   `ERR_REGISTRY_MANIFEST_AMBIGUOUS`.
  */
 export function parseDescriptor(value: unknown, field: string): Descriptor {
   if (!isRecord(value)) throw malformed(`has a ${field} that is not an object`, field)
+  refuseCaseVariants(value, DESCRIPTOR_FIELDS, field)
   const mediaType = stringField(value['mediaType'], `${field}.mediaType`) ?? ''
   const digest = stringField(value['digest'], `${field}.digest`) ?? ''
   digestAlgorithm(digest, `${field}.digest`)
@@ -189,7 +269,8 @@ function schema1Error(): ExpectationError {
  * `mediaType`, when present, must agree with it (a mismatch could make two parsers disagree).
  *
  * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_MEDIA_TYPE`,
- *   `ERR_REGISTRY_MANIFEST_AMBIGUOUS` (fields of both an image and an index),
+ *   `ERR_REGISTRY_MANIFEST_AMBIGUOUS` (fields of both an image and an index, or a key that Go's
+ *   decoder reads as a field although it is spelt in another case),
  *   `ERR_REGISTRY_DIGEST_FORMAT`; {@link ExpectationError} `ERR_REGISTRY_SCHEMA1`.
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
@@ -216,6 +297,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   })
   if (!isRecord(document)) throw malformed('is not a JSON object', '$')
   if (document['schemaVersion'] === 1) throw schema1Error()
+  refuseCaseVariants(document, DOCUMENT_FIELDS, 'top level')
   if (document['schemaVersion'] !== 2) throw malformed('has no schemaVersion 2', 'schemaVersion')
   const declared = stringField(document['mediaType'], 'mediaType', true)
   const known = (t: string | undefined): boolean =>

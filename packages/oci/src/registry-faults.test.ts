@@ -2,10 +2,12 @@
  * Faults a real registry does not produce on demand (auth challenges, 5xx/429, redirects to another
  * host, wrong bytes, stalls), injected by a small HTTP server that proxies to a real registry.
  */
+import { execFile } from 'node:child_process'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
@@ -477,6 +479,39 @@ describe('content checks', () => {
       res.end('{"schemaVersion":1}')
     }
     expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_SCHEMA1')
+  })
+})
+
+describe('manifests Go reads differently', () => {
+  it('refuses a manifest whose "Layers" skopeo reads instead of its "layers"', async () => {
+    // The same bytes, the same digest (and so the same signature): skopeo (containers/image, Go's
+    // case-insensitive JSON) takes the layer under "Layers", serde and our parser the one under
+    // "layers". Refused, as a repeated key is.
+    const other = simpleTestImage('the other layer')
+    expect(other.layerDescriptor.digest).not.toBe(image.layerDescriptor.digest)
+    const document = JSON.parse(new TextDecoder().decode(image.manifest)) as Record<string, unknown>
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ ...document, Layers: [other.layerDescriptor] }),
+    )
+    front.handler.current = async (req, res, body) => {
+      if (req.url?.includes('/manifests/') === true) {
+        res.writeHead(200, { 'content-type': image.mediaType }).end(bytes)
+        return
+      }
+      await proxy(req, res, body)
+    }
+    const { stdout } = await promisify(execFile)(
+      'skopeo',
+      ['--insecure-policy', 'inspect', '--tls-verify=false', '--no-tags', `docker://${ref()}`],
+      { timeout: 60_000 },
+    )
+    expect((JSON.parse(stdout) as { Layers: string[] }).Layers).toEqual([
+      other.layerDescriptor.digest,
+    ])
+    expect(await rejectedCode(client().resolveImage(ref()))).toBe('ERR_REGISTRY_MANIFEST_AMBIGUOUS')
+    expect(
+      await rejectedCode(client().resolveImage(`${front.host}/test/app@${computeDigest(bytes)}`)),
+    ).toBe('ERR_REGISTRY_MANIFEST_AMBIGUOUS')
   })
 })
 
