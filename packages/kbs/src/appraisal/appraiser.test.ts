@@ -200,6 +200,12 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
       [webDefinition(), webDefinition({ name: 'web2' })],
     )
     expect(refusal(outcome)).toMatchObject({ status: 403, code: 'ERR_KBS_WORKLOAD_AMBIGUOUS' })
+    // The operator's detail names both; the guest's names neither (one may be another tenant's).
+    expect(refusal(outcome).detail).toContain("'web', 'web2'")
+    expect(outcome.accepted ? undefined : outcome.clientDetail).toMatch(
+      /^more than one workload accepts this evidence \(2\)/,
+    )
+    expect(outcome.accepted ? undefined : outcome.clientDetail).not.toMatch(/web/)
   })
 })
 

@@ -184,13 +184,18 @@ export function createAppraiser(options: AppraiserOptions): Appraiser {
       }
     }
     if (others.length > 0) {
-      return refused(
-        403,
-        'ERR_KBS_WORKLOAD_AMBIGUOUS',
-        `more than one workload accepts this evidence (${matched.map((w) => `'${w.name}'`).join(', ')}); make them disjoint (different init-data documents or reference values)`,
-        simulated,
-        digest,
-      )
+      // The names are the operator's to read (audit log), not the guest's: the other workload may
+      // be another tenant's, whose guests share this launch (a public image, a default init-data).
+      return {
+        ...refused(
+          403,
+          'ERR_KBS_WORKLOAD_AMBIGUOUS',
+          `more than one workload accepts this evidence (${matched.map((w) => `'${w.name}'`).join(', ')}); make them disjoint (different init-data documents or reference values)`,
+          simulated,
+          digest,
+        ),
+        clientDetail: `more than one workload accepts this evidence (${String(matched.length)}), so none is chosen; the KBS operator finds which in the audit log and makes them disjoint`,
+      }
     }
     return {
       accepted: true,

@@ -113,6 +113,27 @@ describe('refusals carry their status and leave an audit entry', () => {
     expect(entry['detail']).toMatch(/workload 'app': .*accepted/)
   })
 
+  it('evidence two workloads accept: 403, and the guest is not told their names', async () => {
+    const shared = initdataToml('accepted by two workloads')
+    for (const name of ['tenant-a-db', 'tenant-b-web'])
+      expect(
+        (await kbs.adminCall('PUT', `/kbs/v0/admin/workloads/${name}`, simulatorWorkload([shared])))
+          .status,
+      ).toBe(200)
+    try {
+      const error = await rejected(attest('snp', shared, shared))
+      expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+      expect(error.message).toMatch(/more than one workload accepts this evidence/)
+      expect(error.message).not.toMatch(/tenant-/)
+      const entry = await lastAudit()
+      expect(entry).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_WORKLOAD_AMBIGUOUS' })
+      expect(entry['detail']).toMatch(/'tenant-a-db', 'tenant-b-web'/)
+    } finally {
+      for (const name of ['tenant-a-db', 'tenant-b-web'])
+        await kbs.adminCall('DELETE', `/kbs/v0/admin/workloads/${name}`)
+    }
+  })
+
   it('an init-data body that does not match the report: 401', async () => {
     const error = await rejected(attest('tdx', ACCEPTED, OTHER))
     expect(error.code).toBe('ERR_KBS_UNAUTHORIZED')
