@@ -9,6 +9,10 @@
  * GET  /kbs/v0/resource/<repo>/<type>/<tag>  (Authorization: Bearer <token>) → JWE → plaintext
  * ```
  *
+ * A token longer than {@link MAX_BEARER_TOKEN_LENGTH} (the KBS copies the init-data's `[data]`
+ * into it, and a Kata agent policy there is tens of kB) is not sent as a header: the resource is
+ * asked for with the session cookie it was issued under, as CoCo's client always does.
+ *
  * TLS: a pinned certificate means the server must present exactly it; otherwise a CA bundle, or
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
  * then no TLS option may be given (it would be silently unused). A 401 on a resource re-runs the
@@ -20,7 +24,12 @@
 import { UsageError } from '@initguard/core'
 import { HttpClient, httpErrors, type HttpResponse } from '@initguard/http'
 import { expectedReportData } from './report-data-binding.ts'
-import { KBS_PROTOCOL_VERSION, type KbsAttestation, type KbsTee } from './messages.ts'
+import {
+  KBS_PROTOCOL_VERSION,
+  KBS_SESSION_COOKIE,
+  type KbsAttestation,
+  type KbsTee,
+} from './messages.ts'
 import {
   parseKbsAttestation,
   parseKbsAttestationToken,
@@ -75,6 +84,25 @@ export interface KbsAttestOptions {
 export interface KbsSession {
   readonly token: string
   readonly teeKey: TeeKeyPair
+  /**
+   * The `kbs-session-id` the token was issued under (set by {@link KbsClient.attest}): resources
+   * are asked for with it when the token is too long for a request header.
+   */
+  readonly cookie?: string
+}
+
+/**
+ * The longest token sent as `Authorization: Bearer`: 8 KiB, what common proxies take in one
+ * header line (nginx's default buffer), and half of the KBS's and Node's default 16 KiB for all
+ * headers. A longer one would be refused (431) before the KBS reads it.
+ */
+export const MAX_BEARER_TOKEN_LENGTH: number = 8 * 1024
+
+/** How a resource request proves the session: the Bearer token, or the cookie for a long token. */
+function resourceCredentials(session: KbsSession): Record<string, string> {
+  return session.token.length > MAX_BEARER_TOKEN_LENGTH && session.cookie !== undefined
+    ? { cookie: `${KBS_SESSION_COOKIE}=${session.cookie}` }
+    : { authorization: `Bearer ${session.token}` }
 }
 
 const MAX_CHALLENGE_BYTES = 64 * 1024
@@ -174,16 +202,17 @@ export class KbsClient {
     const { token } = await this.#post('attest', attestation, cookie, options.signal, async (r) =>
       parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES)),
     )
-    this.#session = { token, teeKey }
+    this.#session = { token, teeKey, cookie }
     this.#attestWith = { ...options, teeKey }
     return this.#session
   }
 
   /**
-   * The plaintext of the resource `repo/type/tag`, requested with the Bearer token and decrypted
-   * with the TEE key. On 401, attests again once (when it can) and retries, unless
-   * `retryUnauthorized` is false: then the 401 is thrown (`ERR_KBS_UNAUTHORIZED`), for a caller
-   * that shares one re-handshake between concurrent requests.
+   * The plaintext of the resource `repo/type/tag`, requested with the Bearer token (or, for a
+   * token too long for a header, the session cookie) and decrypted with the TEE key. On 401,
+   * attests again once (when it can) and retries, unless `retryUnauthorized` is false: then the
+   * 401 is thrown (`ERR_KBS_UNAUTHORIZED`), for a caller that shares one re-handshake between
+   * concurrent requests.
    *
    * @throws {@link UsageError} `ERR_KBS_NOT_ATTESTED` before any session; `ERR_KBS_RESOURCE_PATH`;
    *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open.
@@ -204,7 +233,7 @@ export class KbsClient {
       const outcome = await this.#gets.request(
         {
           url,
-          headers: { authorization: `Bearer ${session.token}` },
+          headers: resourceCredentials(session),
           what: `get resource ${path} from the KBS`,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },
@@ -237,7 +266,7 @@ export class KbsClient {
         url: new URL(`kbs/v0/${endpoint}`, this.#base),
         headers: {
           'content-type': 'application/json',
-          ...(cookie === undefined ? {} : { cookie: `kbs-session-id=${cookie}` }),
+          ...(cookie === undefined ? {} : { cookie: `${KBS_SESSION_COOKIE}=${cookie}` }),
         },
         body: new TextEncoder().encode(JSON.stringify(body)),
         what,

@@ -64,6 +64,7 @@ export { RESOURCE_JWE_ENC, sealResource } from './resource-jwe.ts'
 export { openResource } from './resource-jwe-open.ts'
 export {
   KbsClient,
+  MAX_BEARER_TOKEN_LENGTH,
   type KbsClientOptions,
   type KbsAttestOptions,
   type KbsSession,

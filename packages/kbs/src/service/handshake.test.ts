@@ -90,6 +90,32 @@ describe('the right workload and the right init-data get the secret', () => {
       })
 })
 
+describe('a token too long for a request header', () => {
+  it('still gets the secret: the client asks with the session cookie (a Kata policy in the init-data)', async () => {
+    // A generated Kata agent policy is tens of kB; the token carries the [data] it sits in.
+    const policy = `package agent_policy\n${'# a rule of the generated policy, as long as they come\n'.repeat(500)}`
+    const launched = `version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"policy.rego" = '''\n${policy}'''\n`
+    const workload = simulatorWorkload([launched], { resources: ['default/big/*'] })
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/big', workload)).status).toBe(200)
+    expect(await upload('default/big/key', SECRET)).toBe(200)
+    const client = kbs.client()
+    const session = await client.attest({
+      tee: 'snp',
+      evidence: kbs.guest('snp', launched),
+      initData: launched,
+    })
+    // Longer than the KBS accepts in its request headers (16 KiB by default).
+    expect(session.token.length).toBeGreaterThan(16 * 1024)
+    expect(new TextDecoder().decode(await client.getResource('default/big/key'))).toBe(SECRET)
+    expect(await lastAudit()).toMatchObject({
+      action: 'resource',
+      outcome: 'released',
+      workload: 'big',
+      session: sessionOf(session.token),
+    })
+  })
+})
+
 describe('refusals carry their status and leave an audit entry', () => {
   const attest = (tee: KbsTee, launchedWith: string, sends: string | undefined, debug = false) =>
     kbs.client().attest({
