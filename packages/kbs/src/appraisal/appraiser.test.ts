@@ -194,6 +194,35 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     expect(detail).toContain("workload 'web': its CEL expression is false")
   })
 
+  it('counts only a CEL true: an error, a missing claim, the other TEE or a non-bool refuses', async () => {
+    const attestation = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED })
+    const other = tee === 'snp' ? 'tdx' : 'snp'
+    const cases: readonly [string, RegExp][] = [
+      // Only the evidence's own TEE has claims: the other TEE's map is not there at all.
+      [`${other}.measurement != ""`, /could not be evaluated/],
+      ['init_data_claims["no such key"] == "x"', /could not be evaluated/],
+      // A claim's type is its own: a number is not its decimal text.
+      [
+        `${tee === 'snp' ? 'snp.vmpl' : 'tdx.quote.body.mr_td'} == ${tee === 'snp' ? '"0"' : '0'}`,
+        /is false/,
+      ],
+      ['init_data_claims["cdh.toml"].kbc.url', /yielded string, not a bool/],
+    ]
+    for (const [cel, reason] of cases) {
+      const { status, code, detail } = refusal(
+        await appraise(attestation, [webDefinition({ cel })]),
+      )
+      expect({ cel, status, code }).toEqual({ cel, status: 403, code: 'ERR_KBS_NO_WORKLOAD' })
+      expect(detail, cel).toMatch(reason)
+    }
+    // Without the init-data body the claims are null, and a rule over them cannot hold.
+    const unsent = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED, sends: null })
+    const rule = webDefinition({
+      cel: 'init_data_claims["cdh.toml"].kbc.url.startsWith("https://")',
+    })
+    expect(refusal(await appraise(unsent, [rule])).detail).toMatch(/could not be evaluated/)
+  })
+
   it('refuses evidence two workloads accept as ambiguous', async () => {
     const outcome = await appraise(
       simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED }),

@@ -229,6 +229,48 @@ describe('refusals carry their status and leave an audit entry', () => {
       'ERR_KBS_NOT_FOUND',
     )
   })
+
+  it('a path spelt another way reaches no other resource than the one it decodes to', async () => {
+    const { token } = await kbs
+      .client()
+      .attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    const status = (path: string): Promise<number> =>
+      kbs.http.request(
+        {
+          url: `${kbs.kbs.url}/kbs/v0/resource/${path}`,
+          what: `get ${path}`,
+          headers: { authorization: `Bearer ${token}` },
+        },
+        async (response) => {
+          await response.discard()
+          return response.status
+        },
+      )
+    const answers: Record<string, number> = {}
+    for (const path of [
+      '%64efault/app/pass%77ord', // percent-encoded letters: the same resource
+      'default/app/password%2F..', // an encoded separator inside a segment
+      'default%2Fapp/password/x',
+      'default/app/password/', // a trailing slash
+      'default//app/password',
+      'default/app/password;x',
+      'default/app/password%00',
+      'DEFAULT/app/password', // another case is another path, outside the workload
+      'other/app/key',
+    ])
+      answers[path] = await status(path)
+    expect(answers).toEqual({
+      '%64efault/app/pass%77ord': 200,
+      'default/app/password%2F..': 400,
+      'default%2Fapp/password/x': 400,
+      'default/app/password/': 400,
+      'default//app/password': 400,
+      'default/app/password;x': 400,
+      'default/app/password%00': 400,
+      'DEFAULT/app/password': 403,
+      'other/app/key': 403,
+    })
+  })
 })
 
 describe('raw protocol abuse', () => {
