@@ -15,6 +15,7 @@ export type {
   ResourceSummary,
   ResourceStore,
   StoredWorkload,
+  UnusableWorkload,
   WorkloadStore,
   AuditEntryInput,
   AuditEntry,

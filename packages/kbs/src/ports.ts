@@ -61,11 +61,27 @@ export interface StoredWorkload {
   readonly updatedAt: string
 }
 
+/**
+ * A live workload whose newest stored version cannot be used: its row does not authenticate
+ * (`ERR_KBS_WORKLOAD_INTEGRITY`: changed behind the KBS, or written before the rows carried a MAC).
+ * It has no definition to use; it is listed so that it alone is out of use, and the operator
+ * sees which one and why.
+ */
+export interface UnusableWorkload {
+  readonly name: string
+  readonly version: number
+  readonly unusable: { readonly code: string; readonly message: string; readonly hint?: string }
+}
+
 /** Workloads, versioned: every `put` makes a new version; `get` returns the newest. */
 export interface WorkloadStore {
   put(name: string, definition: unknown, now: Date): Promise<StoredWorkload>
   get(name: string): Promise<StoredWorkload | undefined>
-  list(): Promise<readonly StoredWorkload[]>
+  /**
+   * The newest version of every live workload. One whose row does not authenticate is listed as
+   * an {@link UnusableWorkload}, never with its definition, and never fails the others' listing.
+   */
+  list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]>
   /** `false` when there was no such workload. */
   delete(name: string, now: Date): Promise<boolean>
 }

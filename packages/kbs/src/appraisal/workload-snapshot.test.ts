@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { StoredWorkload, WorkloadStore } from '../ports.ts'
+import type { StoredWorkload, UnusableWorkload, WorkloadStore } from '../ports.ts'
 import { twoHandles } from '../storage/store-test-support.ts'
 import { webDefinition } from '../workloads/workload-test-support.ts'
 import { WorkloadSnapshot } from './workload-snapshot.ts'
@@ -14,7 +14,7 @@ function counted(store: WorkloadStore): WorkloadStore & { reads: number; failing
     put: (name: string, definition: unknown, now: Date) => store.put(name, definition, now),
     get: (name: string) => store.get(name),
     delete: (name: string, now: Date) => store.delete(name, now),
-    async list(): Promise<readonly StoredWorkload[]> {
+    async list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]> {
       wrapper.reads++
       if (wrapper.failing) throw new Error('database unavailable')
       return store.list()

@@ -14,17 +14,20 @@
  * @module
  */
 import { isInitguardError } from '@initguard/core'
-import type { StoredWorkload, WorkloadStore } from '../ports.ts'
+import type { StoredWorkload, UnusableWorkload, WorkloadStore } from '../ports.ts'
 import { WorkloadCompiler, type CompiledWorkload } from '../workloads/compiled-workload.ts'
 
 /** The default staleness bound of a snapshot (across replicas): 2 s. */
 export const DEFAULT_WORKLOAD_CACHE_MS = 2000
 
-/** One stored workload and its compiled form, or why its stored definition does not compile. */
+/**
+ * One stored workload and its compiled form, or why it cannot be used: its stored definition does
+ * not compile, or its row does not authenticate.
+ */
 export interface SnapshotWorkload {
-  readonly stored: StoredWorkload
+  readonly stored: StoredWorkload | UnusableWorkload
   readonly compiled?: CompiledWorkload
-  /** Set when the stored definition no longer validates. */
+  /** Set when the workload cannot be used. */
   readonly invalid?: string
 }
 
@@ -32,7 +35,7 @@ export interface SnapshotWorkload {
 export interface WorkloadsAtRead {
   readonly byName: ReadonlyMap<string, SnapshotWorkload>
   readonly compiled: readonly CompiledWorkload[]
-  /** One reason per workload whose stored definition is invalid. */
+  /** One reason per workload that cannot be used (invalid definition, row that does not authenticate). */
   readonly invalid: readonly string[]
 }
 
@@ -95,6 +98,13 @@ export class WorkloadSnapshot {
     const compiled: CompiledWorkload[] = []
     const invalid: string[] = []
     for (const stored of await this.#store.list()) {
+      if ('unusable' in stored) {
+        // Out of use on its own; the others are still read and matched.
+        const reason = `workload '${stored.name}': its stored version ${String(stored.version)} is not used (${stored.unusable.message})`
+        invalid.push(reason)
+        byName.set(stored.name, { stored, invalid: reason })
+        continue
+      }
       try {
         const workload = this.#compiler.compile(stored)
         compiled.push(workload)

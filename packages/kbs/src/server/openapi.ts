@@ -116,7 +116,8 @@ export const KBS_OPENAPI: Json = {
     },
     '/kbs/v0/admin/workloads': {
       get: {
-        summary: 'List workloads (newest versions)',
+        summary:
+          'List workloads (newest versions; one whose row does not authenticate as unusable)',
         security: admin,
         responses: { '200': json('the list'), '401': errors['401'] },
       },

@@ -273,6 +273,59 @@ describe('refusals carry their status and leave an audit entry', () => {
   })
 })
 
+describe('a workload row that does not authenticate', () => {
+  it('takes only its own workload out of use, and the guests are not told of it', async () => {
+    const theirs = initdataToml('tenant b')
+    const workload = simulatorWorkload([theirs], { resources: ['b/app/*'] })
+    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/tenant-b', workload)).status).toBe(
+      200,
+    )
+    const client = kbs.client()
+    await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+    // Written before the rows carried a MAC (or changed behind the KBS): refused, not used.
+    const file = new BetterSqlite3(join(kbs.config.dataDir, SQLITE_FILE_NAME))
+    try {
+      file.prepare(`UPDATE workload_version SET mac = NULL WHERE name = 'tenant-b'`).run()
+    } finally {
+      file.close()
+    }
+    // An admin write drops this replica's cached read (a 404 delete is one).
+    expect((await kbs.adminCall('DELETE', '/kbs/v0/admin/workloads/none')).status).toBe(404)
+    try {
+      // Every other workload goes on: a token it issued releases, its guests attest.
+      expect(new TextDecoder().decode(await client.getResource('default/app/password'))).toBe(
+        SECRET,
+      )
+      await kbs
+        .client()
+        .attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
+      // Its own guests are refused by default deny, told nothing of the row.
+      const error = await rejected(
+        kbs.client().attest({ tee: 'snp', evidence: kbs.guest('snp', theirs), initData: theirs }),
+      )
+      expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+      expect(error.message).not.toMatch(/tenant-b|MAC/)
+      const entry = await lastAudit()
+      expect(entry).toMatchObject({ outcome: 'denied', reason: 'ERR_KBS_NO_WORKLOAD' })
+      expect(entry['detail']).toMatch(
+        /workload 'tenant-b': its stored version 1 is not used \(.*no MAC/,
+      )
+      // The operator's list names it, without a definition, beside the others.
+      const { status, json } = await kbs.adminCall('GET', '/kbs/v0/admin/workloads')
+      expect(status).toBe(200)
+      const listed = (json as { workloads: Record<string, unknown>[] }).workloads
+      expect(listed.find((w) => w['name'] === 'tenant-b')).toEqual({
+        name: 'tenant-b',
+        version: 1,
+        unusable: expect.objectContaining({ code: 'ERR_KBS_WORKLOAD_INTEGRITY' }) as unknown,
+      })
+      expect(listed.find((w) => w['name'] === 'app')).toHaveProperty('definition')
+    } finally {
+      expect((await kbs.adminCall('DELETE', '/kbs/v0/admin/workloads/tenant-b')).status).toBe(200)
+    }
+  })
+})
+
 describe('raw protocol abuse', () => {
   /** POST /auth; the cookie and nonce. */
   async function auth(): Promise<{ cookie: string; nonce: string }> {

@@ -33,7 +33,14 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     expect(error.code).toBe(INTEGRITY)
     expect(error.category).toBe('verification')
     expect(error.message).toContain('workload web v1')
-    expect(await rejectedCode(store.workloads.list())).toBe(INTEGRITY)
+    // Listed as unusable, without its definition, and the other workload still listed.
+    const [db, web] = await store.workloads.list()
+    expect(db).toMatchObject({ name: 'db', version: 1, definition: { v: 1 } })
+    expect(web).toEqual({
+      name: 'web',
+      version: 1,
+      unusable: expect.objectContaining({ code: INTEGRITY }) as unknown,
+    })
     expect(await rejectedCode(store.workloads.history('web'))).toBe(INTEGRITY)
   })
 

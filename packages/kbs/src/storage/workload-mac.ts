@@ -21,6 +21,9 @@ import { VerificationError, constantTimeEqual, stringToUtf8 } from '@initguard/c
 
 const LABEL = 'initguard-kbs workload-version mac v1'
 
+/** The code of a row that does not authenticate. */
+export const WORKLOAD_INTEGRITY = 'ERR_KBS_WORKLOAD_INTEGRITY'
+
 /** The fields a workload version's MAC covers. */
 export interface WorkloadMacFields {
   readonly name: string
@@ -59,7 +62,7 @@ export class WorkloadMac {
     if (row.mac !== null && constantTimeEqual(stringToUtf8(row.mac), expected)) return
     const what = `workload ${row.name} v${String(row.version)}`
     throw new VerificationError(
-      'ERR_KBS_WORKLOAD_INTEGRITY',
+      WORKLOAD_INTEGRITY,
       row.mac === null
         ? `the stored ${what} has no MAC (written before this version of the KBS, or inserted behind its back): it is not used`
         : `the stored ${what} does not authenticate: it was changed outside the KBS, and is not used`,

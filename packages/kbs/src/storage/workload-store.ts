@@ -5,12 +5,12 @@
  * @module
  */
 import type { Kysely } from 'kysely'
-import { InternalError, UsageError } from '@initguard/core'
-import type { StoredWorkload, WorkloadStore } from '../ports.ts'
+import { InternalError, UsageError, isInitguardError } from '@initguard/core'
+import type { StoredWorkload, UnusableWorkload, WorkloadStore } from '../ports.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
-import type { WorkloadMac } from './workload-mac.ts'
+import { WORKLOAD_INTEGRITY, type WorkloadMac } from './workload-mac.ts'
 
 /** One version of a workload, with when it was deleted (history view). */
 export interface WorkloadVersion extends StoredWorkload {
@@ -114,8 +114,24 @@ export class SqlWorkloadStore implements WorkloadStore {
     return row?.deleted_at !== null ? undefined : this.#stored(row)
   }
 
-  async list(): Promise<readonly StoredWorkload[]> {
-    return (await this.#list.rows()).map((row) => this.#stored(row))
+  /**
+   * Each row is checked on its own: a row that does not authenticate is listed as unusable, so
+   * one changed (or pre-MAC) row takes its own workload out of use, not every workload.
+   */
+  async list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]> {
+    return (await this.#list.rows()).map((row) => {
+      try {
+        return this.#stored(row)
+      } catch (error) {
+        if (!isInitguardError(error) || error.code !== WORKLOAD_INTEGRITY) throw error
+        const { code, message, hint } = error
+        return {
+          name: row.name,
+          version: row.version,
+          unusable: { code, message, ...(hint === undefined ? {} : { hint }) },
+        }
+      }
+    })
   }
 
   /**
