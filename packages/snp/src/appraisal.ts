@@ -21,7 +21,13 @@ import {
   type InitdataDocument,
 } from '@initguard/initdata'
 import type { SnpReport } from './report.ts'
-import { decodeTcbVersion, tcbAtLeast, type SnpProduct, type TcbComponents } from './tcb.ts'
+import {
+  decodeTcbVersion,
+  tcbAtLeast,
+  tcbComponentsBelow,
+  type SnpProduct,
+  type TcbComponents,
+} from './tcb.ts'
 
 /** What the relying party expects of a report. */
 export interface SnpAppraisalPolicy {
@@ -35,6 +41,24 @@ export interface SnpAppraisalPolicy {
   readonly measurements?: readonly Uint8Array[]
   /** REPORTED_TCB must be at least this, component by component. */
   readonly minimumTcb?: TcbComponents
+  /**
+   * LAUNCH_TCB must be at least this, component by component. LAUNCH_TCB is the CURRENT_TCB of the
+   * firmware that launched (or imported) the guest and took its MEASUREMENT; REPORTED_TCB and
+   * CURRENT_TCB say only what runs now. A guest launched on vulnerable firmware and kept running
+   * across a live firmware update passes `minimumTcb`, yet its measurement was taken by the old
+   * firmware: this bounds that firmware. Same components and the same Turin `fmc` rule as
+   * `minimumTcb` (go-sev-guest `validate.Options.MinimumLaunchTCB`).
+   */
+  readonly minimumLaunchTcb?: TcbComponents
+  /**
+   * Refuse a report whose running firmware is provisional: CURRENT_TCB differs from COMMITTED_TCB,
+   * or the current firmware version (CURRENT_MAJOR.MINOR.BUILD) from the committed one. Until the
+   * host runs SNP_COMMIT, it can roll the firmware back to the committed (older) TCB. This is
+   * go-sev-guest's default (`PermitProvisionalFirmware` false), but it is opt-in here: real reports
+   * differ in their microcode SPL alone (current above committed, e.g. the Milan VLEK report of a
+   * cloud provider), and the default appraisal accepts them. Default false.
+   */
+  readonly refuseProvisionalFirmware?: boolean
   /** VMPL, exactly. */
   readonly vmpl?: number
   /** Accept a guest whose policy allows debugging. Default false. */
@@ -71,6 +95,8 @@ const POLICY_OPTIONS: ReadonlySet<string> = new Set<keyof SnpAppraisalPolicy>([
   'reportData',
   'measurements',
   'minimumTcb',
+  'minimumLaunchTcb',
+  'refuseProvisionalFirmware',
   'vmpl',
   'allowDebug',
   'allowMigrationAgent',
@@ -158,26 +184,75 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
     authorKeyDigests: 48,
   })
   check.integerFields(policy, { vmpl: [0, 3], minimumGuestSvn: [0, U32] })
-  check.booleanFields(policy, ['allowDebug', 'allowMigrationAgent'])
+  check.booleanFields(policy, ['allowDebug', 'allowMigrationAgent', 'refuseProvisionalFirmware'])
   const abi: unknown = policy.minimumAbi
   if (abi !== undefined && checkObjectOption(check, 'minimumAbi', abi, ['major', 'minor'])) {
     check.integer('minimumAbi.major', abi['major'], 0, U8)
     check.integer('minimumAbi.minor', abi['minor'], 0, U8)
   }
-  const tcb: unknown = policy.minimumTcb
-  if (tcb !== undefined && checkObjectOption(check, 'minimumTcb', tcb, TCB_COMPONENTS, ['fmc'])) {
-    for (const component of [...TCB_COMPONENTS, 'fmc'])
-      check.integer(`minimumTcb.${component}`, tcb[component], 0, U8)
-    if (tcb['fmc'] !== undefined && product !== undefined && product !== 'Turin')
-      check.fault(`minimumTcb.fmc applies to Turin and later; this report is from a ${product}`)
-    if (tcb['fmc'] === undefined && product === 'Turin')
-      check.fault(
-        'minimumTcb.fmc is missing: this report is from a Turin, whose TCB has an FMC SPL, and a minimum without one would leave it unbounded (give fmc, e.g. --min-tcb …,fmc=N)',
-      )
-  }
+  checkTcbOption(check, 'minimumTcb', policy.minimumTcb, '--min-tcb', product)
+  checkTcbOption(check, 'minimumLaunchTcb', policy.minimumLaunchTcb, '--min-launch-tcb', product)
   const initdata: unknown = policy.initdata
   if (initdata !== undefined) checkInitdataOption(check, initdata)
   check.done()
+}
+
+/**
+ * A TCB minimum (`minimumTcb`, `minimumLaunchTcb`) must have every component, each an SPL, and
+ * `fmc` exactly when the report's product line has an FMC SPL (Turin): refused on Milan and Genoa,
+ * required on Turin, where a minimum without it would leave the FMC SPL unbounded.
+ */
+function checkTcbOption(
+  check: PolicyChecker,
+  field: string,
+  tcb: unknown,
+  flag: string,
+  product: SnpProduct | undefined,
+): void {
+  if (tcb === undefined || !checkObjectOption(check, field, tcb, TCB_COMPONENTS, ['fmc'])) return
+  for (const component of [...TCB_COMPONENTS, 'fmc'])
+    check.integer(`${field}.${component}`, tcb[component], 0, U8)
+  if (tcb['fmc'] !== undefined && product !== undefined && product !== 'Turin')
+    check.fault(`${field}.fmc applies to Turin and later; this report is from a ${product}`)
+  if (tcb['fmc'] === undefined && product === 'Turin')
+    check.fault(
+      `${field}.fmc is missing: this report is from a Turin, whose TCB has an FMC SPL, and a minimum without one would leave it unbounded (give fmc, e.g. ${flag} …,fmc=N)`,
+    )
+}
+
+/**
+ * How the firmware running now differs from the committed firmware, one phrase per difference;
+ * empty when the report's CURRENT_TCB equals its COMMITTED_TCB (all 64 bits, reserved bytes
+ * included) and CURRENT_MAJOR.MINOR.BUILD equals COMMITTED_MAJOR.MINOR.BUILD.
+ *
+ * A difference means the firmware is provisional: SNP_COMMIT has not been run since the update,
+ * so the host can still go back to the committed firmware. The comparison is go-sev-guest's
+ * (`validateTcb` and `validateVersion` with `PermitProvisionalFirmware` false: committed and
+ * current must be equal).
+ *
+ * @example
+ * ```ts
+ * provisionalFirmwareDifferences(report, 'Milan')
+ * // ['microcode 206 (COMMITTED_TCB 115)']
+ * ```
+ */
+export function provisionalFirmwareDifferences(report: SnpReport, product: SnpProduct): string[] {
+  const current = decodeTcbVersion(report.currentTcb, product)
+  const committed = decodeTcbVersion(report.committedTcb, product)
+  const out: string[] = []
+  for (const component of ['fmc', ...TCB_COMPONENTS] as const) {
+    if (current[component] !== committed[component])
+      out.push(`${component} ${current[component]} (COMMITTED_TCB ${committed[component]})`)
+  }
+  if (out.length === 0 && report.currentTcb !== report.committedTcb)
+    out.push(
+      `reserved bytes: CURRENT_TCB 0x${report.currentTcb.toString(16)}, COMMITTED_TCB 0x${report.committedTcb.toString(16)}`,
+    )
+  const currentVersion = `${report.currentMajor}.${report.currentMinor}.${report.currentBuild}`
+  const committedVersion = `${report.committedMajor}.${report.committedMinor}.${report.committedBuild}`
+  if (currentVersion !== committedVersion)
+    out.push(`firmware ${currentVersion} (committed ${committedVersion})`)
+  return out
 }
 
 /** `initdata` must be a parsed document: a known algorithm and a digest of its length. */
@@ -262,6 +337,27 @@ export function appraisalFailures(
         code: 'ERR_SNP_TCB_TOO_LOW',
         message: `REPORTED_TCB ${tcbText(reported)} is below the minimum ${tcbText(policy.minimumTcb)}`,
         hint: "update the host's SEV firmware and microcode, or lower --min-tcb",
+      })
+    }
+  }
+  if (policy.minimumLaunchTcb !== undefined) {
+    const launch = decodeTcbVersion(report.launchTcb, product)
+    const below = tcbComponentsBelow(launch, policy.minimumLaunchTcb)
+    if (below.length > 0) {
+      failures.add({
+        code: 'ERR_SNP_LAUNCH_TCB_TOO_LOW',
+        message: `LAUNCH_TCB ${tcbText(launch)} is below the minimum launch TCB ${tcbText(policy.minimumLaunchTcb)}: ${below.join(', ')} too low (the firmware that launched the guest and took its measurement)`,
+        hint: 'relaunch the guest on a host whose firmware meets the minimum (a live firmware update raises CURRENT_TCB, not LAUNCH_TCB), or lower --min-launch-tcb',
+      })
+    }
+  }
+  if (policy.refuseProvisionalFirmware === true) {
+    const differences = provisionalFirmwareDifferences(report, product)
+    if (differences.length > 0) {
+      failures.add({
+        code: 'ERR_SNP_PROVISIONAL_FIRMWARE',
+        message: `the firmware is provisional: the running firmware differs from the committed one (${differences.join('; ')}), so the host can still roll it back`,
+        hint: 'have the host commit its firmware (SNP_COMMIT), or drop --refuse-provisional-firmware',
       })
     }
   }

@@ -20,6 +20,7 @@ export {
   decodeTcbVersion,
   encodeTcbVersion,
   tcbAtLeast,
+  tcbComponentsBelow,
   productFromCpuid,
   productFromName,
   SNP_PRODUCTS,
@@ -73,6 +74,7 @@ export {
   appraiseSnpReport,
   appraisalFailures,
   checkSnpAppraisalPolicy,
+  provisionalFirmwareDifferences,
   type SnpAppraisalPolicy,
 } from './appraisal.ts'
 export { snpClaims, type SnpClaims, type TcbClaims } from './claims.ts'

@@ -7,6 +7,7 @@ import {
   productFromCpuid,
   productFromName,
   tcbAtLeast,
+  tcbComponentsBelow,
   SNP_PRODUCTS,
   type SnpProduct,
   type TcbComponents,
@@ -164,6 +165,35 @@ describe('tcbAtLeast', () => {
     const tcb = decodeTcbVersion(0x5100000004010101n, 'Turin')
     expect(tcbAtLeast(tcb, { fmc: 1, bootloader: 1, tee: 1, snp: 4, microcode: 81 })).toBe(true)
     expect(tcbAtLeast(tcb, { fmc: 1, bootloader: 1, tee: 1, snp: 5, microcode: 81 })).toBe(false)
+  })
+})
+
+describe('tcbComponentsBelow', () => {
+  const minimum = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }
+
+  it('names the components below the minimum, fmc included, and is empty exactly when tcbAtLeast holds', () => {
+    expect(tcbComponentsBelow(minimum, minimum)).toEqual([])
+    expect(tcbComponentsBelow({ ...minimum, snp: 7, microcode: 255 }, minimum)).toEqual(['snp'])
+    expect(tcbComponentsBelow({ bootloader: 0, tee: 0, snp: 0, microcode: 0 }, minimum)).toEqual([
+      'bootloader',
+      'snp',
+      'microcode',
+    ])
+    // fmc on one side only: a Turin TCB against a bound without fmc, or the other way round.
+    expect(tcbComponentsBelow({ ...minimum, fmc: 9 }, minimum)).toEqual(['fmc'])
+    expect(tcbComponentsBelow(minimum, { ...minimum, fmc: 0 })).toEqual(['fmc'])
+    expect(tcbComponentsBelow({ ...minimum, fmc: 0 }, { ...minimum, fmc: 1 })).toEqual(['fmc'])
+    expect(tcbComponentsBelow({ ...minimum, fmc: 1 }, { ...minimum, fmc: 1 })).toEqual([])
+    const spl = fc.integer({ min: 0, max: 255 })
+    const fmc = fc.option(spl, { nil: undefined })
+    const tcb = fc
+      .record({ fmc, bootloader: spl, tee: spl, snp: spl, microcode: spl })
+      .map(({ fmc: f, ...rest }) => (f === undefined ? rest : { ...rest, fmc: f }))
+    fc.assert(
+      fc.property(tcb, tcb, (a, b) => {
+        expect(tcbComponentsBelow(a, b).length === 0).toBe(tcbAtLeast(a, b))
+      }),
+    )
   })
 })
 

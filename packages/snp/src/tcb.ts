@@ -205,6 +205,36 @@ export function tcbAtLeast(tcb: TcbComponents, minimum: TcbComponents): boolean 
 }
 
 /**
+ * The components of `tcb` that are below the same component of `minimum`, by name (`fmc`,
+ * `bootloader`, `tee`, `snp`, `microcode`), in that order: empty exactly when
+ * {@link tcbAtLeast} is true. `fmc` is listed when `minimum` has it and `tcb` does not (a Milan or
+ * Genoa TCB against a Turin minimum), and when `tcb` has it and `minimum` does not (a Turin TCB
+ * against a minimum that would leave its FMC SPL unbounded), so that a refusal can say which
+ * component is too low, or unbounded.
+ *
+ * @example
+ * ```ts
+ * tcbComponentsBelow({ bootloader: 3, tee: 0, snp: 8, microcode: 115 }, { bootloader: 3, tee: 0, snp: 9, microcode: 200 })
+ * // ['snp', 'microcode']
+ * ```
+ */
+export function tcbComponentsBelow(
+  tcb: TcbComponents,
+  minimum: TcbComponents,
+): ('fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode')[] {
+  const below: ('fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode')[] = []
+  if (
+    minimum.fmc !== undefined
+      ? tcb.fmc === undefined || tcb.fmc < minimum.fmc
+      : tcb.fmc !== undefined
+  )
+    below.push('fmc')
+  for (const component of ['bootloader', 'tee', 'snp', 'microcode'] as const)
+    if (tcb[component] < minimum[component]) below.push(component)
+  return below
+}
+
+/**
  * The product line of a report's CPUID fields (report v3 and later: CPUID_FAM_ID at 0x188 and
  * CPUID_MOD_ID at 0x189, the combined family and model). Never throws: anything it does not know
  * (a future product, a v2 report's zeros) gives `'unknown'`.
