@@ -63,6 +63,13 @@ export interface VerifiedSnpEvidence extends VerifiedEvidenceBase {
   readonly tee: 'snp'
   readonly measurement: Uint8Array
   readonly reportedTcb: TcbComponents
+  /** LAUNCH_TCB: the TCB of the firmware that launched (or imported) the guest. */
+  readonly launchTcb: TcbComponents
+  /**
+   * How the running firmware differs from the committed one (`provisionalFirmwareDifferences`):
+   * empty when CURRENT_TCB and the firmware version equal COMMITTED_TCB and the committed version.
+   */
+  readonly provisionalFirmware: readonly string[]
   /** POLICY.DEBUG. */
   readonly debug: boolean
   /** POLICY.MIGRATE_MA. */

@@ -32,6 +32,8 @@ function turinEvidence(workload: ReturnType<typeof workloadWith>): VerifiedSnpEv
     warnings: [],
     measurement: hexToBytes(SIMULATOR_SNP_MEASUREMENT_HEX),
     reportedTcb: { fmc: 0, ...BASE },
+    launchTcb: { fmc: 0, ...BASE },
+    provisionalFirmware: [],
     debug: false,
     migration: false,
     vmpl: 0,

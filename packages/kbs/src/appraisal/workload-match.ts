@@ -7,7 +7,7 @@
  * @module
  */
 import { bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
-import { tcbAtLeast } from '@initguard/snp'
+import { tcbComponentsBelow, type TcbComponents } from '@initguard/snp'
 import { claimsExpressionFailure } from '../workloads/claims-expression.ts'
 import type { CompiledWorkload } from '../workloads/compiled-workload.ts'
 import type {
@@ -43,6 +43,30 @@ function notOneOf(
     : `${field} ${short(hex)} is not one of its ${plural(allowed.length, field)} (${hex})`
 }
 
+function tcbText(t: TcbComponents): string {
+  return `bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode}${t.fmc === undefined ? '' : `, fmc ${t.fmc}`}`
+}
+
+/**
+ * Why `tcb` (REPORTED_TCB or LAUNCH_TCB) does not meet the workload's `key` minimum, if it does not.
+ * A Turin TCB has an FMC SPL: a minimum without one would leave it unbounded, so it is refused.
+ */
+function tcbReason(
+  field: 'REPORTED_TCB' | 'LAUNCH_TCB',
+  key: 'minimumTcb' | 'minimumLaunchTcb',
+  tcb: TcbComponents,
+  minimum: TcbComponents | undefined,
+): string | undefined {
+  if (minimum === undefined) return undefined
+  if (minimum.fmc === undefined && tcb.fmc !== undefined)
+    return `the report is from a Turin, whose TCB has an FMC SPL, and its ${key} gives no fmc: add snp.${key}.fmc`
+  if (minimum.fmc !== undefined && tcb.fmc === undefined)
+    return `its ${key} gives fmc, and the report is from a Milan or Genoa, whose TCB has no FMC SPL: drop snp.${key}.fmc`
+  const below = tcbComponentsBelow(tcb, minimum)
+  if (below.length === 0) return undefined
+  return `${field} (${tcbText(tcb)}) is below its ${key === 'minimumTcb' ? 'minimum' : 'minimum launch TCB'} (${tcbText(minimum)}): ${below.join(', ')} too low`
+}
+
 function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string | undefined {
   const rv = workload.definition.snp
   if (rv === undefined) return 'it has no SEV-SNP reference values'
@@ -50,18 +74,12 @@ function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string |
   if (measurement !== undefined) return measurement
   if (e.vmpl !== rv.vmpl)
     return `the report is from VMPL ${e.vmpl}, and it requires VMPL ${rv.vmpl}`
-  if (
-    rv.minimumTcb !== undefined &&
-    rv.minimumTcb.fmc === undefined &&
-    e.reportedTcb.fmc !== undefined
-  ) {
-    // A Turin TCB has an FMC SPL; a minimum without one would leave it unbounded.
-    return 'the report is from a Turin, whose TCB has an FMC SPL, and its minimumTcb gives no fmc: add snp.minimumTcb.fmc'
-  }
-  if (rv.minimumTcb !== undefined && !tcbAtLeast(e.reportedTcb, rv.minimumTcb)) {
-    const t = e.reportedTcb
-    const m = rv.minimumTcb
-    return `REPORTED_TCB (bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode}${t.fmc === undefined ? '' : `, fmc ${t.fmc}`}) is below its minimum (bootloader ${m.bootloader}, tee ${m.tee}, snp ${m.snp}, microcode ${m.microcode}${m.fmc === undefined ? '' : `, fmc ${m.fmc}`})`
+  const tcb =
+    tcbReason('REPORTED_TCB', 'minimumTcb', e.reportedTcb, rv.minimumTcb) ??
+    tcbReason('LAUNCH_TCB', 'minimumLaunchTcb', e.launchTcb, rv.minimumLaunchTcb)
+  if (tcb !== undefined) return tcb
+  if (rv.refuseProvisionalFirmware && e.provisionalFirmware.length > 0) {
+    return `the host runs provisional firmware, not the committed one (${e.provisionalFirmware.join('; ')}), and the workload refuses it (snp.refuseProvisionalFirmware)`
   }
   if (e.debug && !rv.allowDebug) {
     return 'the guest policy allows debugging (POLICY.DEBUG), and the workload does not allow debug guests (snp.allowDebug)'

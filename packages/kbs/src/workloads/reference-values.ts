@@ -16,7 +16,7 @@ import {
   required,
 } from './definition-reader.ts'
 
-/** SEV-SNP TCB components (REPORTED_TCB); `fmc` only on Turin and later. */
+/** SEV-SNP TCB components (a minimum REPORTED_TCB or LAUNCH_TCB); `fmc` only on Turin and later. */
 export interface SnpTcbMinimum {
   readonly bootloader: number
   readonly tee: number
@@ -34,6 +34,18 @@ export interface SnpReferenceValues {
    * without it the report is refused, since its FMC SPL would have no bound.
    */
   readonly minimumTcb?: SnpTcbMinimum
+  /**
+   * LAUNCH_TCB (the firmware that launched the guest and took its MEASUREMENT) must be at least
+   * this, component by component; a guest launched on older firmware and live-updated since is
+   * refused though its REPORTED_TCB meets `minimumTcb`. The same `fmc` rule as `minimumTcb`.
+   */
+  readonly minimumLaunchTcb?: SnpTcbMinimum
+  /**
+   * Refuse a guest whose host runs provisional firmware: CURRENT_TCB differs from COMMITTED_TCB, or
+   * the current firmware version from the committed one (SNP_COMMIT not run since the update, so
+   * the host can still roll back). Default false: real hosts run microcode above the committed one.
+   */
+  readonly refuseProvisionalFirmware: boolean
   /** Accept a guest whose policy allows debugging (POLICY.DEBUG). Default false. */
   readonly allowDebug: boolean
   /** Accept a guest whose policy allows a migration agent (POLICY.MIGRATE_MA). Default false. */
@@ -133,6 +145,8 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
   const obj = objectAt(value, path, [
     'measurements',
     'minimumTcb',
+    'minimumLaunchTcb',
+    'refuseProvisionalFirmware',
     'allowDebug',
     'allowMigration',
     'vmpl',
@@ -144,10 +158,19 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
     'list the accepted launch MEASUREMENTs (96 hex digits each); there is no "any measurement"',
   )
   const minimumTcb = memberOf(obj, 'minimumTcb')
+  const minimumLaunchTcb = memberOf(obj, 'minimumLaunchTcb')
   const vmpl = memberOf(obj, 'vmpl')
   return {
     measurements: hexList(measurements, `${path}.measurements`, 48, 'MEASUREMENT'),
     ...(minimumTcb === undefined ? {} : { minimumTcb: snpTcb(minimumTcb, `${path}.minimumTcb`) }),
+    ...(minimumLaunchTcb === undefined
+      ? {}
+      : { minimumLaunchTcb: snpTcb(minimumLaunchTcb, `${path}.minimumLaunchTcb`) }),
+    refuseProvisionalFirmware: booleanAt(
+      memberOf(obj, 'refuseProvisionalFirmware'),
+      `${path}.refuseProvisionalFirmware`,
+      false,
+    ),
     allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
     allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
     vmpl: vmpl === undefined ? 0 : integerAt(vmpl, `${path}.vmpl`, 0, 3),

@@ -27,6 +27,8 @@ const PATHS = [
   ['snp', 'measurements'],
   ['snp', 'allowDebug'],
   ['snp', 'minimumTcb'],
+  ['snp', 'minimumLaunchTcb'],
+  ['snp', 'refuseProvisionalFirmware'],
   ['tdx'],
   ['tdx', 'mrtd'],
   ['tdx', 'rtmr1'],
@@ -61,11 +63,20 @@ describe('parseWorkloadDefinition under malformed input', () => {
         const result = outcome(replaced(path, value))
         // The only junk that may be accepted: leaving out an optional member, a boolean for a
         // boolean, or a string that is a valid name.
-        const optional = ['allowDebug', 'minimumTcb', 'rtmr1', 'acceptedTcbStatuses', 'cel']
+        const optional = [
+          'allowDebug',
+          'minimumTcb',
+          'minimumLaunchTcb',
+          'refuseProvisionalFirmware',
+          'rtmr1',
+          'acceptedTcbStatuses',
+          'cel',
+        ]
         const last = path.at(-1) ?? ''
         const mayAccept =
           (value === undefined && optional.includes(last)) ||
-          (last === 'allowDebug' && typeof value === 'boolean') ||
+          ((last === 'allowDebug' || last === 'refuseProvisionalFirmware') &&
+            typeof value === 'boolean') ||
           // Junk that happens to be a valid name (a short lower-case string) is a name.
           (last === 'name' && typeof value === 'string' && isWorkloadName(value))
         expect(result === 'accepted' ? mayAccept : result === 'ERR_KBS_WORKLOAD_INVALID').toBe(true)

@@ -19,11 +19,30 @@ describe('parseWorkloadDefinition', () => {
     const parsed = parseWorkloadDefinition(webDefinition())
     expect(parsed.snp).toEqual({
       measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+      refuseProvisionalFirmware: false,
       allowDebug: false,
       allowMigration: false,
       vmpl: 0,
     })
     expect(parsed.tdx?.acceptedTcbStatuses).toEqual(['UpToDate'])
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+  })
+
+  it('reads minimumLaunchTcb and refuseProvisionalFirmware, and the parsed form parses to itself', () => {
+    const launch = { bootloader: 4, tee: 0, snp: 24, microcode: 219 }
+    const parsed = parseWorkloadDefinition(
+      webDefinition({
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumLaunchTcb: { ...launch, fmc: 1 },
+          refuseProvisionalFirmware: true,
+        },
+      }),
+    )
+    expect(parsed.snp).toMatchObject({
+      minimumLaunchTcb: { ...launch, fmc: 1 },
+      refuseProvisionalFirmware: true,
+    })
     expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
   })
 
@@ -60,6 +79,38 @@ describe('parseWorkloadDefinition', () => {
     [
       { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], minimumTcb: { bootloader: 1 } } },
       '$.snp.minimumTcb.tee is missing',
+    ],
+    [
+      {
+        snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], minimumLaunchTcb: { bootloader: 1 } },
+      },
+      '$.snp.minimumLaunchTcb.tee is missing',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumLaunchTcb: { bootloader: 1, tee: 0, snp: 1, microcode: 256 },
+        },
+      },
+      '$.snp.minimumLaunchTcb.microcode must be an integer from 0 to 255',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumLaunchTcb: { bootloader: 1, tee: 0, snp: 1, microcode: 1, ucode: 1 },
+        },
+      },
+      '$.snp.minimumLaunchTcb.ucode is not a known key',
+    ],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], refuseProvisionalFirmware: 'yes' } },
+      '$.snp.refuseProvisionalFirmware must be true or false',
+    ],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], allowProvisionalFirmware: true } },
+      '$.snp.allowProvisionalFirmware is not a known key',
     ],
     [
       { tdx: { mrtd: ['00'.repeat(48)], acceptedTcbStatuses: ['OutOfDate'] } },

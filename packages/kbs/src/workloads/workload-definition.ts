@@ -9,7 +9,8 @@
  *   "initdata": ["version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n…"],  // exact TOML texts
  *   "resources": ["default/web/*", "prod/tls-*\/cert"],  // repository/type/tag, * inside a segment
  *   "snp": { "measurements": ["<96 hex>"], "minimumTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},
- *            "allowDebug": false, "allowMigration": false, "vmpl": 0 },
+ *            "minimumLaunchTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},  // optional, like minimumTcb
+ *            "refuseProvisionalFirmware": false, "allowDebug": false, "allowMigration": false, "vmpl": 0 },
  *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")"   // optional

@@ -1,0 +1,121 @@
+/**
+ * A workload's `snp.minimumLaunchTcb` and `snp.refuseProvisionalFirmware`: the facts the KBS
+ * verifier establishes from the real Milan reports (one committed, one running microcode above its
+ * committed TCB), and the reasons a workload gives for refusing them.
+ */
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { bytesToHex, hexToBytes } from '@initguard/core'
+import { CERT_TABLE_GUIDS, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
+import { compileWorkload } from '../workloads/compiled-workload.ts'
+import { webDefinition } from '../workloads/workload-test-support.ts'
+import { createEvidenceVerifier } from './evidence-verifier.ts'
+import type { VerifiedSnpEvidence } from './verified-evidence.ts'
+import { workloadMismatch } from './workload-match.ts'
+
+const vector = (path: string): Uint8Array =>
+  new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
+
+/** A real report as Trustee's JSON, its VCEK or VLEK in cert_chain. */
+function trusteeJson(folder: string, kind: 'vcek' | 'vlek', certificate: string): unknown {
+  const bytes = vector(`snp/${folder}/${certificate}`)
+  const der = certificate.endsWith('.pem') ? new X509Certificate(Buffer.from(bytes)).raw : bytes
+  const json = snpReportToTrusteeJson(parseSnpReport(vector(`snp/${folder}/report.bin`)), {
+    certificates: [{ kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(der) }],
+  })
+  return JSON.parse(JSON.stringify(json)) as unknown
+}
+
+const verifier = createEvidenceVerifier({ trust: {} })
+const hostdata = (): Promise<VerifiedSnpEvidence> =>
+  verifier.verify(
+    'snp',
+    trusteeJson('milan-v3-hostdata', 'vcek', 'vcek.pem'),
+    new Date('2026-06-01T00:00:00Z'),
+  ) as Promise<VerifiedSnpEvidence>
+const vlek = (): Promise<VerifiedSnpEvidence> =>
+  verifier.verify(
+    'snp',
+    trusteeJson('milan-v3-vlek', 'vlek', 'vlek.der'),
+    new Date('2025-06-01T00:00:00Z'),
+  ) as Promise<VerifiedSnpEvidence>
+
+/** A workload for exactly this evidence (its measurement and VMPL), with `snp` options added. */
+function workloadFor(e: VerifiedSnpEvidence, snp: Record<string, unknown>) {
+  const definition = webDefinition({
+    tees: ['snp'],
+    snp: { measurements: [bytesToHex(e.measurement)], vmpl: e.vmpl, ...snp },
+  })
+  delete definition['tdx']
+  const workload = compileWorkload({
+    name: 'web',
+    version: 1,
+    definition,
+    updatedAt: '2026-01-01T00:00:00Z',
+  })
+  // The real report binds another document: give it the fitted value of the workload's own.
+  const bound = { ...e, initDataField: hexToBytes(workload.initdata[0]?.fitted.snp ?? '') }
+  return (): string | undefined => workloadMismatch(workload, bound, {}, undefined)
+}
+
+const MILAN = { bootloader: 4, tee: 0, snp: 24, microcode: 219 }
+
+describe('the facts the KBS verifier establishes', () => {
+  it('LAUNCH_TCB and how the running firmware differs from the committed one', async () => {
+    const committed = await hostdata()
+    expect(committed.launchTcb).toMatchObject(MILAN)
+    expect(committed.provisionalFirmware).toEqual([])
+    const provisional = await vlek()
+    expect(provisional.launchTcb).toMatchObject(MILAN)
+    expect(provisional.provisionalFirmware).toEqual(['microcode 220 (COMMITTED_TCB 219)'])
+  })
+})
+
+describe('snp.refuseProvisionalFirmware', () => {
+  it('is off by default: the real report running uncommitted microcode matches', async () => {
+    expect(workloadFor(await vlek(), {})()).toBeUndefined()
+  })
+
+  it('when true, refuses that report and accepts the committed one', async () => {
+    expect(workloadFor(await vlek(), { refuseProvisionalFirmware: true })()).toBe(
+      'the host runs provisional firmware, not the committed one (microcode 220 (COMMITTED_TCB 219)), and the workload refuses it (snp.refuseProvisionalFirmware)',
+    )
+    expect(workloadFor(await hostdata(), { refuseProvisionalFirmware: true })()).toBeUndefined()
+  })
+})
+
+describe('snp.minimumLaunchTcb', () => {
+  it('bounds LAUNCH_TCB, naming the component that is too low', async () => {
+    const e = await hostdata()
+    expect(workloadFor(e, { minimumLaunchTcb: MILAN })()).toBeUndefined()
+    expect(workloadFor(e, { minimumLaunchTcb: { ...MILAN, snp: 25 } })()).toBe(
+      'LAUNCH_TCB (bootloader 4, tee 0, snp 24, microcode 219) is below its minimum launch TCB (bootloader 4, tee 0, snp 25, microcode 219): snp too low',
+    )
+  })
+
+  it('refuses a guest launched on older firmware whose REPORTED_TCB meets minimumTcb', async () => {
+    const launchedOld = { ...(await hostdata()), launchTcb: { ...MILAN, snp: 23 } }
+    const check = (snp: Record<string, unknown>): string | undefined =>
+      workloadFor(launchedOld, snp)()
+    expect(check({ minimumTcb: MILAN })).toBeUndefined()
+    expect(check({ minimumTcb: MILAN, minimumLaunchTcb: MILAN })).toContain(
+      'LAUNCH_TCB (bootloader 4, tee 0, snp 23, microcode 219) is below its minimum launch TCB',
+    )
+  })
+
+  it('on a Turin report needs fmc; on a Milan one refuses it', async () => {
+    const milan = await hostdata()
+    expect(workloadFor(milan, { minimumLaunchTcb: { ...MILAN, fmc: 0 } })()).toBe(
+      'its minimumLaunchTcb gives fmc, and the report is from a Milan or Genoa, whose TCB has no FMC SPL: drop snp.minimumLaunchTcb.fmc',
+    )
+    const turinTcb = { fmc: 1, bootloader: 1, tee: 1, snp: 4, microcode: 81 }
+    const turin = { ...milan, reportedTcb: turinTcb, launchTcb: { ...turinTcb, fmc: 0 } }
+    const { fmc: _fmc, ...withoutFmc } = turinTcb
+    expect(workloadFor(turin, { minimumLaunchTcb: withoutFmc })()).toBe(
+      'the report is from a Turin, whose TCB has an FMC SPL, and its minimumLaunchTcb gives no fmc: add snp.minimumLaunchTcb.fmc',
+    )
+    expect(workloadFor(turin, { minimumLaunchTcb: turinTcb })()).toMatch(/: fmc too low$/)
+    expect(workloadFor(turin, { minimumLaunchTcb: { ...turinTcb, fmc: 0 } })()).toBeUndefined()
+  })
+})
