@@ -50,6 +50,31 @@ const BIN = fileURLToPath(new URL('../bin/initguard.js', import.meta.url))
 /** The bundled examples the README's tour starts from (`packages/cli/examples/`). */
 export const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url))
 
+/** The real vendor evidence (`testdata/vectors/`). */
+export const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
+
+/** `evidence verify` of the real Milan v3 report (its VCEK, a time inside its validity): exit 0. */
+export const REAL_SNP_VERIFY: readonly string[] = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
+  '--certs',
+  join(VECTORS, 'snp/milan-v3-hostdata/vcek.pem'),
+  '--at',
+  '2026-06-01T00:00:00Z',
+]
+
+/** `evidence verify` of the real TDX v4 quote with its collateral, inside its window: exit 0. */
+export const REAL_TDX_VERIFY: readonly string[] = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'tdx/v4-b/quote.dat'),
+  '--collateral',
+  join(VECTORS, 'tdx/v4-b/collateral.json'),
+  '--at',
+  '2025-07-01T00:00:00Z',
+]
+
 /** `initguard initdata build` of the examples' `aa.toml`, `cdh.toml` and `policy.rego`, then `extra`. */
 export function exampleBuildArgs(...extra: readonly string[]): string[] {
   return [

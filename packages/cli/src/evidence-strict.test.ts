@@ -6,7 +6,6 @@
 import { createServer, type Server } from 'node:http'
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
 import {
@@ -18,7 +17,7 @@ import {
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
-import { runInProcess } from './cli-test-support.ts'
+import { REAL_SNP_VERIFY, REAL_TDX_VERIFY, VECTORS, runInProcess } from './cli-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -40,28 +39,10 @@ function genoaScenario() {
   return { pki, vcek, report: buildSnpReport({ product: 'Genoa' }, vcek.privateKey) }
 }
 
-const VECTORS = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
-
 const run = runInProcess
 
-const snp = [
-  'evidence',
-  'verify',
-  join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
-  '--certs',
-  join(VECTORS, 'snp/milan-v3-hostdata/vcek.pem'),
-  '--at',
-  '2026-06-01T00:00:00Z',
-]
-const tdx = [
-  'evidence',
-  'verify',
-  join(VECTORS, 'tdx/v4-b/quote.dat'),
-  '--collateral',
-  join(VECTORS, 'tdx/v4-b/collateral.json'),
-  '--at',
-  '2025-07-01T00:00:00Z',
-]
+const snp = REAL_SNP_VERIFY
+const tdx = REAL_TDX_VERIFY
 const sgx = [
   'evidence',
   'verify',

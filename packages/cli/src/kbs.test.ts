@@ -87,6 +87,59 @@ describe('initguard kbs admin', () => {
     expect(jsonError(noInitdata).code).toBe('ERR_USAGE')
   })
 
+  it('puts the launch TCB minimum and the provisional-firmware rule in the SEV-SNP block', async () => {
+    const text = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n'
+    const launch = { bootloader: 4, tee: 0, snp: 24, microcode: 219 }
+    const options = {
+      name: 'web',
+      tees: ['snp'],
+      initdata: [{ file: 'id.toml', bytes: new TextEncoder().encode(text) }],
+      resources: ['default/web/*'],
+      snpMeasurements: [new Uint8Array(48).fill(0xab)],
+      snpMinLaunchTcb: launch,
+      snpRefuseProvisionalFirmware: true,
+      tdxMrtd: [],
+      tdxRtmr: [],
+      allowDebug: false,
+    }
+    const definition = workloadDefinitionJson(options)
+    expect(definition['snp']).toEqual({
+      measurements: ['ab'.repeat(48)],
+      minimumLaunchTcb: launch,
+      refuseProvisionalFirmware: true,
+    })
+    // What the admin command sends is what the KBS accepts.
+    expect(parseWorkloadDefinition(definition).snp).toMatchObject({
+      minimumLaunchTcb: launch,
+      refuseProvisionalFirmware: true,
+    })
+    const tdxOnly = {
+      ...options,
+      tees: ['tdx'],
+      snpMeasurements: [],
+      tdxMrtd: [new Uint8Array(48)],
+    }
+    expect(thrown(() => workloadDefinitionJson(tdxOnly)).code).toBe('ERR_OPTION_NOT_APPLICABLE')
+    const { snpMinLaunchTcb: _launch, ...refuseOnly } = tdxOnly
+    expect(thrown(() => workloadDefinitionJson(refuseOnly)).code).toBe('ERR_OPTION_NOT_APPLICABLE')
+    const bad = await runInProcess([
+      ...base,
+      'workload',
+      'put',
+      '--snp-min-launch-tcb',
+      'bl=4,tee=0,snp=24',
+    ])
+    expect(bad.code).toBe(2)
+    expect(jsonError(bad).code).toBe('ERR_OPTION_VALUE')
+    const misplaced = await runInProcess([
+      ...base,
+      'resource',
+      'list',
+      '--snp-refuse-provisional-firmware',
+    ])
+    expect(jsonError(misplaced).code).toBe('ERR_OPTION_NOT_APPLICABLE')
+  })
+
   it('builds the workload definition with the exact bytes of every document', async () => {
     const text = 'version = "0.1.0"\r\nalgorithm = "sha384"\r\n[data]\r\n'
     await writeFile(join(dir, 'id.toml'), text)

@@ -229,6 +229,18 @@ export const verifySnpCommand: Command = {
       valueName: 'bl=N,tee=N,snp=N,ucode=N[,fmc=N]',
       help: 'REPORTED_TCB must be at least this; a Turin report needs fmc=N too',
     },
+    'min-launch-tcb': {
+      type: 'string',
+      value: SNP_TCB_VALUE,
+      appliesTo: SNP,
+      valueName: 'bl=N,tee=N,snp=N,ucode=N[,fmc=N]',
+      help: 'LAUNCH_TCB (the firmware that launched the guest and took its measurement) must be at least this; a Turin report needs fmc=N too',
+    },
+    'refuse-provisional-firmware': {
+      type: 'boolean',
+      appliesTo: SNP,
+      help: 'refuse a report whose current TCB or firmware version differs from the committed one (the host can still roll it back)',
+    },
     'min-guest-svn': {
       type: 'string',
       value: GUEST_SVN,
@@ -271,6 +283,7 @@ export const verifySnpCommand: Command = {
     const reportData = parsedOption(args, 'expect-report-data', REPORT_DATA)
     const measurements = parsedList(args, 'expect-measurement', MEASUREMENT)
     const minimumTcb = parsedOption(args, 'min-tcb', SNP_TCB_VALUE)
+    const minimumLaunchTcb = parsedOption(args, 'min-launch-tcb', SNP_TCB_VALUE)
     const vmpl = parsedOption(args, 'expect-vmpl', VMPL)
     const minimumGuestSvn = parsedOption(args, 'min-guest-svn', GUEST_SVN)
     const policy: SnpAppraisalPolicy = {
@@ -283,6 +296,8 @@ export const verifySnpCommand: Command = {
           }),
       ...(measurements.length === 0 ? {} : { measurements }),
       ...(minimumTcb === undefined ? {} : { minimumTcb }),
+      ...(minimumLaunchTcb === undefined ? {} : { minimumLaunchTcb }),
+      refuseProvisionalFirmware: args.values['refuse-provisional-firmware'] === true,
       ...(vmpl === undefined ? {} : { vmpl }),
       ...(minimumGuestSvn === undefined ? {} : { minimumGuestSvn }),
       allowDebug: args.values['allow-debug'] === true,

@@ -49,6 +49,8 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'resource',
     'snp-measurement',
     'snp-min-tcb',
+    'snp-min-launch-tcb',
+    'snp-refuse-provisional-firmware',
     'tdx-mrtd',
     'tdx-rtmr',
     'allow-debug',
@@ -118,6 +120,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     })),
   )
   const minTcb = parsedOption(args, 'snp-min-tcb', SNP_TCB_VALUE)
+  const minLaunchTcb = parsedOption(args, 'snp-min-launch-tcb', SNP_TCB_VALUE)
   const cel = parsedOption(args, 'cel', CEL)
   const definition = workloadDefinitionJson({
     name,
@@ -126,6 +129,8 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     resources,
     snpMeasurements: parsedList(args, 'snp-measurement', MEASUREMENT),
     ...(minTcb === undefined ? {} : { snpMinTcb: minTcb }),
+    ...(minLaunchTcb === undefined ? {} : { snpMinLaunchTcb: minLaunchTcb }),
+    snpRefuseProvisionalFirmware: optionGiven(args, 'snp-refuse-provisional-firmware'),
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
     allowDebug: optionGiven(args, 'allow-debug'),
@@ -245,6 +250,15 @@ export const kbsAdminCommand: Command = {
       'TCB',
       'workload put: the minimum SEV-SNP TCB, bl=N,tee=N,snp=N,ucode=N[,fmc=N]; fmc is needed for Turin guests',
     ),
+    'snp-min-launch-tcb': value(
+      SNP_TCB_VALUE,
+      'TCB',
+      'workload put: the minimum SEV-SNP LAUNCH_TCB (the firmware that launched the guest), same form as --snp-min-tcb',
+    ),
+    'snp-refuse-provisional-firmware': {
+      type: 'boolean',
+      help: 'workload put: refuse SEV-SNP guests whose host runs uncommitted firmware (current TCB or version differs from the committed one)',
+    },
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
     'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),
     'allow-debug': {

@@ -9,7 +9,8 @@
  * {"name": "web", "tees": ["snp", "tdx"],
  *  "initdata": ["<exact document text>"],
  *  "resources": ["default/web/*"],
- *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "allowDebug": false},
+ *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "minimumLaunchTcb": {...},
+ *          "refuseProvisionalFirmware": true, "allowDebug": false},
  *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
  *  "cel": "<expression>"}
  * ```
@@ -27,6 +28,8 @@ export interface WorkloadOptions {
   readonly resources: readonly string[]
   readonly snpMeasurements: readonly Uint8Array[]
   readonly snpMinTcb?: Readonly<Record<string, number>>
+  readonly snpMinLaunchTcb?: Readonly<Record<string, number>>
+  readonly snpRefuseProvisionalFirmware?: boolean
   readonly tdxMrtd: readonly Uint8Array[]
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
   readonly allowDebug: boolean
@@ -60,9 +63,15 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
   const refuse = (message: string, hint: string): never => {
     throw new UsageError('ERR_OPTION_NOT_APPLICABLE', message, { hint })
   }
-  if (!has('snp') && (options.snpMeasurements.length > 0 || options.snpMinTcb !== undefined))
+  if (
+    !has('snp') &&
+    (options.snpMeasurements.length > 0 ||
+      options.snpMinTcb !== undefined ||
+      options.snpMinLaunchTcb !== undefined ||
+      options.snpRefuseProvisionalFirmware === true)
+  )
     refuse(
-      '--snp-measurement/--snp-min-tcb apply to a workload with --tee snp',
+      '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware apply to a workload with --tee snp',
       'add --tee snp, or drop them',
     )
   if (!has('tdx') && (options.tdxMrtd.length > 0 || options.tdxRtmr.length > 0))
@@ -89,6 +98,8 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
   const snp = {
     measurements: options.snpMeasurements.map(hex),
     ...(options.snpMinTcb === undefined ? {} : { minimumTcb: options.snpMinTcb }),
+    ...(options.snpMinLaunchTcb === undefined ? {} : { minimumLaunchTcb: options.snpMinLaunchTcb }),
+    ...(options.snpRefuseProvisionalFirmware === true ? { refuseProvisionalFirmware: true } : {}),
     ...debug,
   }
   const rtmrs: Record<string, string[]> = {}

@@ -1,0 +1,171 @@
+/**
+ * `evidence verify --min-launch-tcb` and `--refuse-provisional-firmware`: the real Milan reports
+ * (one committed, one running microcode above its committed TCB) and reports signed by a test
+ * PKI's VCEK whose LAUNCH_TCB is below their REPORTED_TCB.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ScratchDirectories } from '@initguard/testkit'
+import {
+  buildSnpReport,
+  createAmdTestPki,
+  defaultSnpReportFields,
+  defaultSnpTcb,
+  encodeTcbVersion,
+  type AmdProduct,
+  type SnpReportFields,
+} from '@initguard/tee-simulator'
+import { REAL_SNP_VERIFY, REAL_TDX_VERIFY, VECTORS, runInProcess } from './cli-test-support.ts'
+
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
+
+const run = runInProcess
+
+const hostdata = REAL_SNP_VERIFY
+const vlek = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'snp/milan-v3-vlek/report.bin'),
+  '--certs',
+  join(VECTORS, 'snp/milan-v3-vlek/vlek.der'),
+  '--at',
+  '2025-06-01T00:00:00Z',
+]
+const tdx = REAL_TDX_VERIFY
+
+/** `evidence verify` arguments for a report built from `fields`, signed by a test PKI's VCEK. */
+function synthetic(product: AmdProduct, fields: SnpReportFields): string[] {
+  const notBefore = new Date('2024-01-01T00:00:00Z')
+  const notAfter = new Date('2034-01-01T00:00:00Z')
+  const pki = createAmdTestPki({ product, notBefore, notAfter })
+  const vcek = pki.issueVcek({
+    chipId: defaultSnpReportFields(product).chipId,
+    tcb: defaultSnpTcb(product),
+    notBefore,
+    notAfter,
+  })
+  const dir = scratch.make('initguard-launch-tcb-')
+  writeFileSync(join(dir, 'report.bin'), buildSnpReport({ product, ...fields }, vcek.privateKey))
+  writeFileSync(join(dir, 'vcek.der'), vcek.der)
+  writeFileSync(join(dir, 'roots.pem'), pki.vcekChainPem)
+  return [
+    'evidence',
+    'verify',
+    join(dir, 'report.bin'),
+    '--certs',
+    join(dir, 'vcek.der'),
+    '--trust-root',
+    join(dir, 'roots.pem'),
+    '--at',
+    '2025-01-01T00:00:00Z',
+  ]
+}
+
+function refused(result: { code: number; stderr: string }, exit: number, code: string): void {
+  expect(result.code, result.stderr).toBe(exit)
+  expect(result.stderr).toContain(`code: ${code}`)
+}
+
+describe('--min-launch-tcb', () => {
+  it('bounds the real report at its launch TCB, naming the component that is too low', async () => {
+    expect((await run([...hostdata, '--min-launch-tcb', 'bl=4,tee=0,snp=24,ucode=219'])).code).toBe(
+      0,
+    )
+    const result = await run([...hostdata, '--min-launch-tcb', 'bl=4,tee=0,snp=24,ucode=220'])
+    refused(result, 5, 'ERR_SNP_LAUNCH_TCB_TOO_LOW')
+    expect(result.stderr).toContain('microcode too low')
+    expect(result.stderr).toContain('--min-launch-tcb')
+  })
+
+  it('refuses a guest launched on older firmware that --min-tcb lets through', async () => {
+    const milan = defaultSnpTcb('Milan')
+    const args = synthetic('Milan', {
+      launchTcb: encodeTcbVersion({ ...milan, snp: milan.snp - 1 }, 'Milan'),
+    })
+    const minimum = `bl=${milan.bootloader},tee=${milan.tee},snp=${milan.snp},ucode=${milan.microcode}`
+    expect((await run([...args, '--min-tcb', minimum])).code).toBe(0)
+    const result = await run([...args, '--min-launch-tcb', minimum, '--json'])
+    expect(result.code).toBe(5)
+    expect(result.stdout).toContain('ERR_SNP_LAUNCH_TCB_TOO_LOW')
+    expect(result.stdout).toContain('snp too low')
+  })
+
+  it('needs fmc for a Turin report and refuses it for a Milan one', async () => {
+    const turin = defaultSnpTcb('Turin')
+    const fields = `bl=${turin.bootloader},tee=${turin.tee},snp=${turin.snp},ucode=${turin.microcode}`
+    const args = synthetic('Turin', {})
+    const without = await run([...args, '--min-launch-tcb', fields])
+    refused(without, 2, 'ERR_SNP_POLICY_INVALID')
+    expect(without.stderr).toContain('minimumLaunchTcb.fmc is missing')
+    expect(without.stderr).toContain('--min-launch-tcb')
+    expect((await run([...args, '--min-launch-tcb', `${fields},fmc=${turin.fmc}`])).code).toBe(0)
+    const lowFmc = synthetic('Turin', {
+      launchTcb: encodeTcbVersion({ ...turin, fmc: 0 }, 'Turin'),
+    })
+    const fmcLow = await run([...lowFmc, '--min-launch-tcb', `${fields},fmc=${turin.fmc}`])
+    refused(fmcLow, 5, 'ERR_SNP_LAUNCH_TCB_TOO_LOW')
+    expect(fmcLow.stderr).toContain('fmc too low')
+    refused(
+      await run([...hostdata, '--min-launch-tcb', 'bl=4,tee=0,snp=24,ucode=219,fmc=0']),
+      2,
+      'ERR_SNP_POLICY_INVALID',
+    )
+  })
+
+  for (const value of [
+    'bl=4,tee=0,snp=24',
+    'bl=4,tee=0,snp=24,ucode=256',
+    'bl=4,tee=0,snp=24,ucode=219,ucode=219',
+    'bl=4,tee=0,snp=24,microcode=219',
+    'bl=4, tee=0,snp=24,ucode=219',
+    'bl=-1,tee=0,snp=24,ucode=219',
+    '',
+  ]) {
+    it(`--min-launch-tcb ${JSON.stringify(value)} is a usage error naming it`, async () => {
+      const result = await run([...hostdata, '--min-launch-tcb', value])
+      refused(result, 2, 'ERR_OPTION_VALUE')
+      expect(result.stderr).toContain('--min-launch-tcb')
+    })
+  }
+})
+
+describe('--refuse-provisional-firmware', () => {
+  it('accepts the committed real report and refuses the one running uncommitted microcode', async () => {
+    expect((await run([...hostdata, '--refuse-provisional-firmware'])).code).toBe(0)
+    // The default accepts it: its stated outcome, and why the rule is opt-in.
+    expect((await run(vlek)).code).toBe(0)
+    const result = await run([...vlek, '--refuse-provisional-firmware'])
+    refused(result, 5, 'ERR_SNP_PROVISIONAL_FIRMWARE')
+    expect(result.stderr).toContain('microcode 220 (COMMITTED_TCB 219)')
+  })
+
+  it('refuses a firmware version other than the committed one', async () => {
+    const committed = defaultSnpReportFields('Genoa').committedVersion
+    const args = synthetic('Genoa', {
+      currentVersion: { ...committed, build: committed.build + 1 },
+    })
+    expect((await run(args)).code).toBe(0)
+    refused(
+      await run([...args, '--refuse-provisional-firmware']),
+      5,
+      'ERR_SNP_PROVISIONAL_FIRMWARE',
+    )
+  })
+})
+
+describe('on a TDX quote', () => {
+  for (const args of [
+    ['--min-launch-tcb', 'bl=0,tee=0,snp=0,ucode=0'],
+    ['--refuse-provisional-firmware'],
+  ]) {
+    it(`${args[0] ?? ''} is refused as not applicable`, async () => {
+      const result = await run([...tdx, ...args])
+      refused(result, 2, 'ERR_OPTION_NOT_APPLICABLE')
+      expect(result.stderr).toContain(args[0])
+    })
+  }
+})
