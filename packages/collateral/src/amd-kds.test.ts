@@ -253,3 +253,21 @@ describe('AmdKdsClient CRL cache', () => {
     )
   })
 })
+
+describe('AmdKdsClient CRL refresh', () => {
+  it('downloads a young cached CRL again when asked to refresh, and stores the new one', async () => {
+    handler = (_req, res) => res.end(der(1))
+    const cacheDir = scratch.make('kds-crl-refresh-')
+    const client = new AmdKdsClient({ baseUrl, cacheDir })
+    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(1))
+    handler = (_req, res) => res.end(der(2))
+    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(1))
+    expect(Buffer.from(await client.crl('Genoa', 'vlek', { refresh: true }))).toEqual(der(2))
+    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(2))
+    expect(requests).toEqual(['/vlek/v1/Genoa/crl', '/vlek/v1/Genoa/crl'])
+    // Offline there is nothing to refresh from: the cache is all there is.
+    const offline = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
+    expect(Buffer.from(await offline.crl('Genoa', 'vlek', { refresh: true }))).toEqual(der(2))
+    expect(requests).toHaveLength(2)
+  })
+})

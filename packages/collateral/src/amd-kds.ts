@@ -177,19 +177,26 @@ export class AmdKdsClient {
   }
 
   /**
-   * The CRL (DER) of a product line.
+   * The CRL (DER) of a product line's VCEK or VLEK hierarchy.
    *
+   * @param options.refresh - download it again online even when the cached copy is young: for a
+   *   caller that found the cached CRL past its nextUpdate (offline, the cache is all there is).
    * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not one DER
    *   SEQUENCE (not cached).
    */
-  async crl(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<Uint8Array> {
+  async crl(
+    product: KdsProduct,
+    kind: 'vcek' | 'vlek',
+    options: { readonly refresh?: boolean } = {},
+  ): Promise<Uint8Array> {
     // A CRL changes; a cached one is used for 12 hours online, and for as long as needed offline.
+    const refresh = options.refresh === true
     return this.#download(
       `/${kind}/v1/${product}/crl`,
-      `${product} CRL`,
+      `${product} ${kind.toUpperCase()} CRL`,
       'give the CRL with --crl FILE',
       {
-        fresh: (_cached, ageMs) => ageMs < CRL_MAX_AGE_MS,
+        fresh: (_cached, ageMs) => !refresh && ageMs < CRL_MAX_AGE_MS,
         check: oneDerSequence(`${product} CRL`),
       },
     )

@@ -116,6 +116,29 @@ function checkValidity(certificate: AmdCertificate, name: string, now: Date): vo
 }
 
 /**
+ * The trusted ARK of `product` among `anchors`, parsed (kept parsed across calls): what a product's
+ * CRL must be signed by.
+ *
+ * @throws {@link VerificationError} `ERR_SNP_PRODUCT_UNTRUSTED` when the anchors have no roots for
+ *   the product.
+ */
+export function trustedArk(anchors: SnpTrustAnchors, product: SnpProduct): AmdCertificate {
+  return pinned(rootsOf(anchors, product).ark, `ARK-${product}`)
+}
+
+function rootsOf(anchors: SnpTrustAnchors, product: SnpProduct): AmdRootSet {
+  const roots = anchors.roots[product]
+  if (roots === undefined) {
+    throw fail(
+      'ERR_SNP_PRODUCT_UNTRUSTED',
+      `no trusted AMD roots for ${product}`,
+      'trust the roots for this product line',
+    )
+  }
+  return roots
+}
+
+/**
  * Verify the chain of a report's endorsement key up to the pinned ARK, at time `now`.
  *
  * @throws {@link VerificationError} with the codes listed in the module documentation.
@@ -127,14 +150,7 @@ export function verifyAmdChain(
   anchors: SnpTrustAnchors,
   now: Date,
 ): VerifiedChain {
-  const roots = anchors.roots[product]
-  if (roots === undefined) {
-    throw fail(
-      'ERR_SNP_PRODUCT_UNTRUSTED',
-      `no trusted AMD roots for ${product}`,
-      'trust the roots for this product line',
-    )
-  }
+  const roots = rootsOf(anchors, product)
   const root = pinned(roots.ark, `ARK-${product}`)
   if (certificates.root !== undefined && certificates.root.fingerprint !== root.fingerprint) {
     throw fail(

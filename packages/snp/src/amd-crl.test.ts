@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
+import { codeOf as thrownCode } from '@initguard/testkit'
 import {
   amdName,
   buildSnpReport,
@@ -9,7 +10,13 @@ import {
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
 import { parseSnpReport } from './report.ts'
-import { parseAmdCrl } from './amd-crl.ts'
+import {
+  checkAmdCrlCurrent,
+  checkAmdRevocation,
+  parseAmdCrl,
+  verifyAmdRevocationList,
+} from './amd-crl.ts'
+import { trustedArk } from './amd-chain.ts'
 import { verifySnpEvidence, type SnpVerifyOptions } from './verify.ts'
 
 const notBefore = new Date('2024-01-01T00:00:00Z')
@@ -110,5 +117,63 @@ describe('AMD CRL', () => {
     const undated = crl([], { thisUpdate: new Date('2024-02-01T00:00:00Z'), nextUpdate: null })
     expect(parseAmdCrl(undated).nextUpdate).toBeUndefined()
     expect(codeOf({ crl: undated })).toBe('ERR_SNP_CRL_STALE')
+  })
+})
+
+describe('a verified AMD revocation list, kept and checked per chain', () => {
+  const ark = trustedArk(anchors, 'Milan')
+  const verification = verifySnpEvidence(
+    { report, certificates: [] },
+    { now, anchors, certificates: [vcek.der] },
+  )
+  const subject = verification.chain.revocation
+
+  it('carries what it is for, its window and its serials; checking takes no parse', () => {
+    const list = verifyAmdRevocationList(crl([0x1234n]), ark, 'Milan', 'vcek')
+    expect(list).toMatchObject({ product: 'Milan', kind: 'vcek', arkFingerprint: ark.fingerprint })
+    expect([...list.revokedSerials]).toEqual(['1234'])
+    expect(subject).toMatchObject({ product: 'Milan', kind: 'vcek', endorsementSerial: '4d' })
+    expect(() => {
+      checkAmdRevocation(list, subject, now)
+    }).not.toThrow()
+  })
+
+  it('matches serials whatever their case or leading zeros', () => {
+    const list = verifyAmdRevocationList(crl([77n]), ark, 'Milan', 'vcek')
+    for (const endorsementSerial of ['4D', '004d', '4d']) {
+      expect(
+        thrownCode(() => {
+          checkAmdRevocation(list, { ...subject, endorsementSerial }, now)
+        }),
+        endorsementSerial,
+      ).toBe('ERR_SNP_CERT_REVOKED')
+    }
+  })
+
+  it("refuses a list for another product, hierarchy or ARK, and one not current at the check's time", () => {
+    const list = verifyAmdRevocationList(crl([]), ark, 'Milan', 'vcek')
+    for (const other of [
+      { ...subject, kind: 'vlek' as const },
+      { ...subject, product: 'Genoa' as const },
+      { ...subject, arkFingerprint: '00'.repeat(32) },
+    ]) {
+      expect(
+        thrownCode(() => {
+          checkAmdRevocation(list, other, now)
+        }),
+      ).toBe('ERR_SNP_CRL_MISMATCH')
+    }
+    for (const at of [new Date('2026-10-31T00:00:00Z'), new Date('2027-01-01T00:00:00Z')]) {
+      expect(
+        thrownCode(() => {
+          checkAmdRevocation(list, subject, at)
+        }),
+      ).toBe('ERR_SNP_CRL_STALE')
+    }
+    expect(
+      thrownCode(() => {
+        checkAmdCrlCurrent(list, new Date(Number.NaN))
+      }),
+    ).toBe('ERR_SNP_CRL_STALE')
   })
 })

@@ -27,7 +27,9 @@ import {
   parseDer,
   type DerElement,
 } from '@initguard/core'
-import type { VerifiedChain } from './amd-chain.ts'
+import type { AmdCertificate } from './amd-certificate.ts'
+import type { EndorsementKind, VerifiedChain } from './amd-chain.ts'
+import type { SnpProduct } from './tcb.ts'
 
 const RSASSA_PSS = '1.2.840.113549.1.1.10'
 
@@ -89,32 +91,99 @@ export function parseAmdCrl(der: Uint8Array): AmdCrl {
 }
 
 /**
- * Check a chain against the product's CRL at `now`.
- *
- * @throws {@link VerificationError} `ERR_SNP_CRL_SIGNATURE` (not signed by the pinned ARK),
- *   `ERR_SNP_CRL_STALE` (outside thisUpdate–nextUpdate, or no nextUpdate), `ERR_SNP_CERT_REVOKED`.
+ * A product's CRL whose signature was checked against the trusted ARK: what a relying party keeps
+ * in memory, so checking a chain against it is two look-ups in a `Set` (no parsing, no signature).
  */
-export function checkAmdCrl(der: Uint8Array, chain: VerifiedChain, now: Date): void {
+export interface AmdRevocationList {
+  readonly product: SnpProduct
+  /** The hierarchy KDS serves it for: `/vcek/v1/{product}/crl` or `/vlek/v1/{product}/crl`. */
+  readonly kind: EndorsementKind
+  /** SHA-256 of the ARK (DER) that signed it. */
+  readonly arkFingerprint: string
+  readonly thisUpdate: Date
+  readonly nextUpdate: Date
+  /** Revoked serial numbers, lower-case hex without leading zeros. */
+  readonly revokedSerials: ReadonlySet<string>
+}
+
+/** What a chain is checked against a revocation list by: its product, kind, ARK and serials. */
+export interface AmdRevocationSubject {
+  readonly product: SnpProduct
+  readonly kind: EndorsementKind
+  /** SHA-256 of the ARK the chain ended at. */
+  readonly arkFingerprint: string
+  /** Serial numbers (hex, any case, leading zeros allowed) of the ASK/ASVK and the VCEK/VLEK. */
+  readonly intermediateSerial: string
+  readonly endorsementSerial: string
+}
+
+function kdsHint(product: SnpProduct, kind: EndorsementKind): string {
+  return `use the CRL from AMD KDS /${kind}/v1/${product}/crl`
+}
+
+/** A serial as the revoked set holds it: lower-case hex without leading zeros. */
+function serialKey(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '')
+}
+
+/**
+ * Whether `list` is current at `now` (thisUpdate ≤ now ≤ nextUpdate).
+ *
+ * @throws {@link VerificationError} `ERR_SNP_CRL_STALE` when it is not.
+ */
+export function checkAmdCrlCurrent(
+  list: Pick<AmdRevocationList, 'thisUpdate' | 'nextUpdate' | 'product' | 'kind'>,
+  now: Date,
+): void {
+  // An invalid Date compares false both ways: it must not count as inside the window.
+  if (Number.isNaN(now.getTime()) || now < list.thisUpdate || now > list.nextUpdate) {
+    throw new VerificationError(
+      'ERR_SNP_CRL_STALE',
+      `the ${list.product} ${list.kind.toUpperCase()} CRL is valid from ${list.thisUpdate.toISOString()} to ${list.nextUpdate.toISOString()}, not at ${Number.isNaN(now.getTime()) ? 'an invalid time' : now.toISOString()}`,
+      { hint: `fetch a current CRL (AMD KDS /${list.kind}/v1/${list.product}/crl)` },
+    )
+  }
+}
+
+/**
+ * Parse a product's CRL (DER) and check it is signed by `ark` (the trusted ARK of `product`) and
+ * says until when it is current. The expensive step (a parse and an RSA-PSS verification): done
+ * once per CRL, then {@link checkAmdRevocation} per chain, which also checks it is current.
+ *
+ * @throws {@link MalformedInputError} `ERR_SNP_CRL_INVALID` (and the DER reader's codes) for a CRL
+ *   that does not parse; {@link VerificationError} `ERR_SNP_CRL_SIGNATURE` (not signed by the
+ *   ARK), `ERR_SNP_CRL_STALE` (no nextUpdate: it can never be shown current).
+ */
+export function verifyAmdRevocationList(
+  der: Uint8Array,
+  ark: AmdCertificate,
+  product: SnpProduct,
+  kind: EndorsementKind,
+): AmdRevocationList {
   const crl = parseAmdCrl(der)
   const algorithm = decodeDerOid(
     decodeDerSequence(parseDer(crl.signatureAlgorithm), 'CRL signatureAlgorithm')[0],
     'CRL signatureAlgorithm',
   )
-  const genuine =
-    algorithm === RSASSA_PSS &&
-    verify(
-      'sha384',
-      crl.tbs,
-      { key: chain.root.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 },
-      crl.signature,
-    )
+  let genuine = false
+  if (algorithm === RSASSA_PSS) {
+    try {
+      genuine = verify(
+        'sha384',
+        crl.tbs,
+        { key: ark.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 },
+        crl.signature,
+      )
+    } catch {
+      // OpenSSL throws, rather than answering false, on some malformed signatures: both mean no.
+      genuine = false
+    }
+  }
   if (!genuine) {
     throw new VerificationError(
       'ERR_SNP_CRL_SIGNATURE',
-      `the CRL is not signed by the pinned ${chain.root.commonName}`,
-      {
-        hint: `use the CRL from AMD KDS /${chain.kind}/v1/${chain.product}/crl`,
-      },
+      `the ${product} ${kind.toUpperCase()} CRL is not signed by the trusted ${ark.commonName}`,
+      { hint: kdsHint(product, kind) },
     )
   }
   // Without nextUpdate nothing says when the CRL stops being current: an old one, issued before a
@@ -122,27 +191,83 @@ export function checkAmdCrl(der: Uint8Array, chain: VerifiedChain, now: Date): v
   if (crl.nextUpdate === undefined) {
     throw new VerificationError(
       'ERR_SNP_CRL_STALE',
-      `the CRL (thisUpdate ${crl.thisUpdate.toISOString()}) has no nextUpdate, so it cannot be shown to be current at ${now.toISOString()}`,
-      { hint: `use the CRL from AMD KDS /${chain.kind}/v1/${chain.product}/crl` },
+      `the ${product} ${kind.toUpperCase()} CRL (thisUpdate ${crl.thisUpdate.toISOString()}) has no nextUpdate, so it cannot be shown to be current`,
+      { hint: kdsHint(product, kind) },
     )
   }
-  if (now < crl.thisUpdate || now > crl.nextUpdate) {
+  return {
+    product,
+    kind,
+    arkFingerprint: ark.fingerprint,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    revokedSerials: crl.revokedSerials,
+  }
+}
+
+/**
+ * Check a verified chain against a verified revocation list at `now`: the list must be for the
+ * chain's product, hierarchy and ARK, current at `now`, and name neither the intermediate
+ * (ASK/ASVK) nor the endorsement key (VCEK/VLEK). Cheap: date comparisons and two `Set` look-ups.
+ *
+ * @throws {@link VerificationError} `ERR_SNP_CRL_MISMATCH` (a list for another product, hierarchy
+ *   or ARK), `ERR_SNP_CRL_STALE`, `ERR_SNP_CERT_REVOKED`.
+ */
+export function checkAmdRevocation(
+  list: AmdRevocationList,
+  subject: AmdRevocationSubject,
+  now: Date,
+): void {
+  if (
+    list.product !== subject.product ||
+    list.kind !== subject.kind ||
+    list.arkFingerprint !== subject.arkFingerprint
+  ) {
     throw new VerificationError(
-      'ERR_SNP_CRL_STALE',
-      `the CRL is valid from ${crl.thisUpdate.toISOString()} to ${crl.nextUpdate.toISOString()}, not at ${now.toISOString()}`,
-      { hint: 'fetch a current CRL' },
+      'ERR_SNP_CRL_MISMATCH',
+      `the CRL given is for ${list.product} ${list.kind.toUpperCase()} chains under ARK ${list.arkFingerprint.slice(0, 16)}…, but the chain is a ${subject.product} ${subject.kind.toUpperCase()} chain under ARK ${subject.arkFingerprint.slice(0, 16)}…`,
+      { hint: kdsHint(subject.product, subject.kind) },
     )
   }
-  for (const [name, certificate] of [
-    ['intermediate', chain.intermediate],
-    ['endorsement key', chain.endorsement],
+  checkAmdCrlCurrent(list, now)
+  const intermediateName =
+    subject.kind === 'vcek' ? `ASK SEV-${subject.product}` : `ASVK SEV-VLEK-${subject.product}`
+  for (const [name, serial] of [
+    [intermediateName, serialKey(subject.intermediateSerial)],
+    [subject.kind === 'vcek' ? 'VCEK' : 'VLEK', serialKey(subject.endorsementSerial)],
   ] as const) {
-    const serial = BigInt(`0x${certificate.serialNumber}`).toString(16)
-    if (crl.revokedSerials.has(serial)) {
+    if (list.revokedSerials.has(serial)) {
       throw new VerificationError(
         'ERR_SNP_CERT_REVOKED',
-        `the ${name} certificate ${certificate.commonName} (serial ${serial}) is revoked by AMD's CRL`,
+        `the ${name} certificate (serial ${serial}) is revoked by AMD's ${subject.product} ${subject.kind.toUpperCase()} CRL`,
+        {
+          details: { product: subject.product, kind: subject.kind, serial },
+          hint: 'a revoked certificate is never accepted: the platform must be re-provisioned',
+        },
       )
     }
   }
+}
+
+/** The revocation subject of a verified chain. */
+export function revocationSubjectOf(chain: VerifiedChain): AmdRevocationSubject {
+  return {
+    product: chain.product,
+    kind: chain.kind,
+    arkFingerprint: chain.root.fingerprint,
+    intermediateSerial: chain.intermediate.serialNumber,
+    endorsementSerial: chain.endorsement.serialNumber,
+  }
+}
+
+/**
+ * Check a chain against the product's CRL (DER) at `now`: {@link verifyAmdRevocationList} then
+ * {@link checkAmdRevocation}. For one-off checks (the CLI's `--crl`); a relying party that checks
+ * many chains keeps the verified list instead.
+ *
+ * @throws as {@link verifyAmdRevocationList} and {@link checkAmdRevocation}.
+ */
+export function checkAmdCrl(der: Uint8Array, chain: VerifiedChain, now: Date): void {
+  const list = verifyAmdRevocationList(der, chain.root, chain.product, chain.kind)
+  checkAmdRevocation(list, revocationSubjectOf(chain), now)
 }

@@ -62,6 +62,7 @@ export {
   type AmdKeyExtensions,
 } from './amd-certificate.ts'
 export {
+  trustedArk,
   verifyAmdChain,
   type ChainCertificates,
   type EndorsementKind,
@@ -91,4 +92,14 @@ export {
   type DetectedSnpEvidence,
   type SnpEvidenceFormat,
 } from './evidence-format.ts'
-export { checkAmdCrl, parseAmdCrl, type AmdCrl } from './amd-crl.ts'
+export {
+  checkAmdCrl,
+  checkAmdCrlCurrent,
+  checkAmdRevocation,
+  parseAmdCrl,
+  revocationSubjectOf,
+  verifyAmdRevocationList,
+  type AmdCrl,
+  type AmdRevocationList,
+  type AmdRevocationSubject,
+} from './amd-crl.ts'

@@ -31,7 +31,7 @@ import {
   type VerifiedChain,
 } from './amd-chain.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
-import { checkAmdCrl } from './amd-crl.ts'
+import { checkAmdCrl, revocationSubjectOf, type AmdRevocationSubject } from './amd-crl.ts'
 import { appraiseSnpReport, checkSnpAppraisalPolicy, type SnpAppraisalPolicy } from './appraisal.ts'
 import type { CertTableEntry } from './cert-table.ts'
 import { snpClaims, type SnpClaims } from './claims.ts'
@@ -74,6 +74,11 @@ export interface SnpVerification {
     readonly validUntil: string
     /** The ARK the chain ends at: AMD's pinned one, or one the caller supplied. */
     readonly anchor: TrustAnchorInfo
+    /**
+     * What the chain is checked against the product's CRL by (`checkAmdRevocation`), for a relying
+     * party that keeps the verified CRL itself instead of passing `crl`.
+     */
+    readonly revocation: AmdRevocationSubject
   }
   readonly warnings: readonly string[]
 }
@@ -351,6 +356,7 @@ export function verifySnpEvidence(
         subject: chain.root.subjectLine,
         sha256: chain.root.fingerprint,
       },
+      revocation: revocationSubjectOf(chain),
     },
     warnings,
   }
