@@ -207,6 +207,7 @@ export {
   type SimulatorMaterial,
   type SimulatorMaterialOptions,
   type SimulatorSnpMaterial,
+  type SimulatorRevocable,
   type SimulatorTdxMaterial,
 } from './simulator-material.ts'
 export {

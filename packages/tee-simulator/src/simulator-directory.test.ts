@@ -94,7 +94,7 @@ describe('initSimulator', () => {
     }
     expect(manifest).toMatchObject({
       format: 'initguard-tee-simulator',
-      version: 1,
+      version: 2,
       snp: { product: 'Milan' },
     })
     // Nothing of the staging directory is left beside it.
@@ -237,8 +237,12 @@ describe('loadSimulator refuses a tampered directory', () => {
     const good = readFileSync(path, 'utf8')
     writeFileSync(path, '{')
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MANIFEST_INVALID')
-    writeFileSync(path, good.replace('"version": 1', '"version": 2'))
+    writeFileSync(path, good.replace('"version": 2', '"version": 3'))
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MANIFEST_VERSION')
+    // Version 1 had no CRL: such a simulator is refused, not accepted without one.
+    writeFileSync(path, good.replace('"version": 2', '"version": 1'))
+    expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MANIFEST_VERSION')
+    expect(await code(simulatorTrust(dir))).toBe('ERR_SIM_MANIFEST_VERSION')
     writeFileSync(path, good.replace('"format"', '"extra": 1, "format"'))
     expect(await code(loadSimulator(dir))).toBe('ERR_SIM_MANIFEST_INVALID')
     writeFileSync(path, good.replace(/"chip_id": "[0-9a-f]{2}/, '"chip_id": "00'))
@@ -271,6 +275,8 @@ describe('simulatorTrust', () => {
       now,
       anchors: trust.snpAnchors,
       policy: { initdata, reportData },
+      // The simulator's CRL is signed by its ARK, current, and lists nothing.
+      crl: trust.snpCrl,
     })
     const quote = parseDcapEvidence(new TextEncoder().encode(JSON.stringify(tdx))).quote
     const verified = verifyDcapQuote(quote, {

@@ -34,6 +34,7 @@ const trust = simulatorTrustFrom({
   product: material.snp.product,
   arkPem: material.snp.arkPem,
   askPem: material.snp.askPem,
+  amdCrl: material.snp.crl,
   intelRootPem: material.tdx.rootPem,
   collateralJson: material.tdx.collateralJson,
 })
@@ -132,12 +133,43 @@ describe('simulated SEV-SNP evidence', () => {
     ).toMatch(/^expectation /)
   })
 
-  it('stays valid for the VCEK lifetime (7 years)', () => {
+  it('stays valid for the VCEK lifetime (7 years), its CRL too', () => {
     const evidence = snpEvidence({ initdata: INITDATA, reportData: REPORT_DATA })
     const later = new Date('2033-04-29T00:00:00Z')
-    expect(verifySnpEvidence(evidence, { now: later, anchors: trust.snpAnchors }).product).toBe(
-      'Milan',
-    )
+    const options = { anchors: trust.snpAnchors, crl: trust.snpCrl }
+    expect(verifySnpEvidence(evidence, { now: later, ...options }).product).toBe('Milan')
+    expect(verifySnpEvidence(evidence, { now: NOW, ...options }).product).toBe('Milan')
+    // The CRL's window is the VCEK's: the report is refused as soon as either is not current.
+    expect(
+      outcome(() => verifySnpEvidence(evidence, { now: new Date('2033-05-01'), ...options })),
+    ).toBe('verification ERR_SNP_CERT_EXPIRED')
+  })
+
+  it('made with its VCEK or ASK revoked, has a CRL that names it', () => {
+    for (const revoked of [['vcek'], ['ask']] as const) {
+      const made = createSimulatorMaterial({
+        now: NOW,
+        amdKeys: { ark: rsa(), ask: rsa() },
+        revoked,
+      })
+      const evidence = parseTrusteeSnpEvidence(
+        simulateSnpEvidence(made.snp, { initdata: INITDATA, reportData: REPORT_DATA }),
+      )
+      const madeTrust = simulatorTrustFrom({
+        product: made.snp.product,
+        arkPem: made.snp.arkPem,
+        askPem: made.snp.askPem,
+        amdCrl: made.snp.crl,
+        intelRootPem: made.tdx.rootPem,
+        collateralJson: made.tdx.collateralJson,
+      })
+      const options = { now: NOW, anchors: madeTrust.snpAnchors }
+      expect(verifySnpEvidence(evidence, options).product, revoked[0]).toBe('Milan')
+      expect(
+        outcome(() => verifySnpEvidence(evidence, { ...options, crl: madeTrust.snpCrl })),
+        revoked[0],
+      ).toBe('verification ERR_SNP_CERT_REVOKED')
+    }
   })
 })
 

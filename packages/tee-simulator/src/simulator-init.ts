@@ -33,6 +33,7 @@ import {
   SIMULATOR_AMD_RSA_BITS,
   createSimulatorMaterial,
   type SimulatorMaterial,
+  type SimulatorRevocable,
 } from './simulator-material.ts'
 import { errnoOf, simDirError, simIoError } from './simulator-files.ts'
 import { loadSimulator, withoutManifestError, type TeeSimulator } from './simulator-load.ts'
@@ -42,6 +43,11 @@ import { certificateSha256 } from './simulator-trust.ts'
 export interface InitSimulatorOptions {
   /** The creation time (validity windows start one day before it). Default: now. */
   readonly now?: Date
+  /**
+   * Certificates its CRL revokes (`SimulatorMaterialOptions.revoked`): a simulator a relying party
+   * must refuse, for tests. Used only when the simulator is made, not when one is reused.
+   */
+  readonly revoked?: readonly SimulatorRevocable[]
 }
 
 /** What {@link initSimulator} did. */
@@ -83,12 +89,12 @@ function filesOf(material: SimulatorMaterial): Map<SimulatorFileName, Uint8Array
     [SIMULATOR_FILES.tdxCollateral]: `${material.tdx.collateralJson}\n`,
     ...pkcs8(material),
   } as Record<SimulatorFileName, string>
-  return new Map(
-    Object.entries(text).map(([name, value]) => [
-      name as SimulatorFileName,
-      new TextEncoder().encode(value),
-    ]),
-  )
+  return new Map([
+    ...Object.entries(text).map(
+      ([name, value]) => [name as SimulatorFileName, new TextEncoder().encode(value)] as const,
+    ),
+    [SIMULATOR_FILES.amdCrl, material.snp.crl],
+  ])
 }
 
 function manifestOf(
@@ -180,6 +186,7 @@ async function createInto(dir: string, options: InitSimulatorOptions): Promise<b
     const material = createSimulatorMaterial({
       now: options.now ?? new Date(),
       amdKeys: await amdKeys(),
+      ...(options.revoked === undefined ? {} : { revoked: options.revoked }),
     })
     await writeSimulator(staging, material)
     try {

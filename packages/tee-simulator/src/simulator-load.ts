@@ -114,10 +114,17 @@ async function readChecked(
   return out
 }
 
-function text(files: ReadonlyMap<SimulatorFileName, Uint8Array>, name: SimulatorFileName): string {
+function bytesOf(
+  files: ReadonlyMap<SimulatorFileName, Uint8Array>,
+  name: SimulatorFileName,
+): Uint8Array {
   const bytes = files.get(name)
   if (bytes === undefined) throw new LocalIoError('ERR_SIM_FILE_MISSING', `${name} was not read`)
-  return Buffer.from(bytes).toString('utf8')
+  return bytes
+}
+
+function text(files: ReadonlyMap<SimulatorFileName, Uint8Array>, name: SimulatorFileName): string {
+  return Buffer.from(bytesOf(files, name)).toString('utf8')
 }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g
@@ -192,6 +199,7 @@ function materialFrom(
       askPem,
       vcekPem: vcekPem ?? '',
       vcekPrivateKey,
+      crl: bytesOf(files, SIMULATOR_FILES.amdCrl),
     },
     tdx: {
       rootPem: intelRootPem,
@@ -229,9 +237,10 @@ function publicTrust(
   }
   // The fingerprints above are checked now; the anchors and the parsed collateral when wanted.
   const collateralJson = text(files, SIMULATOR_FILES.tdxCollateral)
+  const amdCrl = bytesOf(files, SIMULATOR_FILES.amdCrl)
   const product = manifest.snp.product
   const trust = (): SimulatorTrust =>
-    simulatorTrustFrom({ product, arkPem, askPem, intelRootPem, collateralJson })
+    simulatorTrustFrom({ product, arkPem, askPem, amdCrl, intelRootPem, collateralJson })
   return { trust, arkPem, askPem, intelRootPem }
 }
 

@@ -8,6 +8,7 @@
  *   amd-roots.pem                   ASK then ARK (KDS cert_chain order): --trust-root
  *   amd-vcek.pem                    the VCEK
  *   amd-vcek-key.pem          0600  the VCEK's P-384 private key (PKCS#8)
+ *   amd-crl.der                     the VCEK CRL signed by the ARK (KDS /vcek/v1/Milan/crl's shape)
  *   intel-root.pem                  the Intel-shaped root: --intel-root
  *   intel-pck-chain.pem             PCK ‖ PCK Platform CA ‖ root, as quotes carry it
  *   intel-pck-key.pem         0600  the PCK's P-256 private key
@@ -16,7 +17,7 @@
  * ```
  *
  * ```jsonc
- * { "format": "initguard-tee-simulator", "version": 1, "created": "2026-05-01T12:00:00Z",
+ * { "format": "initguard-tee-simulator", "version": 2, "created": "2026-05-01T12:00:00Z",
  *   "snp": { "product": "Milan", "chip_id": "<128 hex>",
  *            "reported_tcb": { "bootloader": 4, "tee": 0, "snp": 24, "microcode": 219 } },
  *   "roots": { "amd_ark_sha256": "<hex>", "intel_root_sha256": "<hex>" },   // of the DER
@@ -32,8 +33,12 @@ import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
 
 /** The manifest's `format`. */
 export const SIMULATOR_MANIFEST_FORMAT = 'initguard-tee-simulator'
-/** The one manifest version this code reads and writes. */
-export const SIMULATOR_MANIFEST_VERSION = 1
+/**
+ * The one manifest version this code reads and writes. Version 2 added `amd-crl.der`: a version 1
+ * simulator has no CRL, so a relying party that checks revocation could not accept its evidence;
+ * it is refused on load (`ERR_SIM_MANIFEST_VERSION`) with the hint to make a new one.
+ */
+export const SIMULATOR_MANIFEST_VERSION = 2
 /** The manifest's file name. */
 export const SIMULATOR_MANIFEST_FILE = 'simulator.json'
 /** The largest manifest read: it is a few hundred bytes. */
@@ -44,6 +49,7 @@ export const SIMULATOR_FILES = {
   amdRoots: 'amd-roots.pem',
   amdVcek: 'amd-vcek.pem',
   amdVcekKey: 'amd-vcek-key.pem',
+  amdCrl: 'amd-crl.der',
   intelRoot: 'intel-root.pem',
   intelPckChain: 'intel-pck-chain.pem',
   intelPckKey: 'intel-pck-key.pem',
@@ -64,6 +70,7 @@ export const SIMULATOR_PRIVATE_FILES: readonly SimulatorFileName[] = [
 /** The files the public trust material (`simulatorTrust`) is made of. */
 export const SIMULATOR_TRUST_FILES: readonly SimulatorFileName[] = [
   SIMULATOR_FILES.amdRoots,
+  SIMULATOR_FILES.amdCrl,
   SIMULATOR_FILES.intelRoot,
   SIMULATOR_FILES.tdxCollateral,
 ]

@@ -8,7 +8,7 @@
  *  └─ SEV-Milan (ASK)                           ├─ Intel SGX PCK Platform CA → PCK certificate
  *      └─ SEV-VCEK  P-384, hwID = chip id,      └─ Intel SGX TCB Signing → TCB info v3 (TDX),
  *                   SPLs = the reported TCB                                TD_QE identity
- *                                              + Root CA CRL and PCK Platform CA CRL (empty)
+ * + the VCEK CRL (signed by the ARK, empty)    + Root CA CRL and PCK Platform CA CRL (empty)
  * ```
  *
  * **Why Milan.** Every default of the SNP report builder for Milan comes from a real Milan v3
@@ -18,8 +18,8 @@
  *
  * **Validity.** Everything starts one day before `now` (clock skew between the machine that made
  * the simulator and the one verifying). The CAs live 25 years (AMD's ARKs do), the VCEK and PCK 7
- * years (as AMD and Intel issue them), and the collateral (TCB info, QE identity, both CRLs) is
- * issued for the same 7 years: the simulator is usable, collateral included, for as long as its
+ * years (as AMD and Intel issue them), and the collateral (TCB info, QE identity, Intel's two CRLs,
+ * AMD's VCEK CRL) is issued for the same 7 years: the simulator is usable, collateral included, for as long as its
  * leaf certificates, without regeneration and without keeping any CA key. Intel's own collateral
  * is reissued every 30 days; nothing in a verifier depends on the window being short.
  *
@@ -36,7 +36,8 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { UsageError } from '@initguard/core'
-import { createAmdTestPki } from './amd-pki.ts'
+import { amdName, createAmdTestPki } from './amd-pki.ts'
+import { buildX509Crl } from './crl-builder.ts'
 import type { AmdProduct, SnpTcbParts, TestKeyPair } from './amd-pki.ts'
 import { buildDcapCollateral } from './dcap-collateral-builder.ts'
 import { createIntelTestPki } from './intel-pki.ts'
@@ -64,6 +65,12 @@ export interface SimulatorSnpMaterial {
   readonly vcekPem: string
   /** The VCEK's ECDSA P-384 private key. */
   readonly vcekPrivateKey: KeyObject
+  /**
+   * The product's VCEK CRL (DER), signed by the ARK as AMD signs `/vcek/v1/{product}/crl`: what a
+   * relying party that checks revocation checks the simulator's chain against. Empty unless the
+   * simulator was made with `revoked`.
+   */
+  readonly crl: Uint8Array
 }
 
 /** The simulated TDX platform: its PCK chain, the QE's keys and the collateral that rates it. */
@@ -102,6 +109,19 @@ export interface SimulatorMaterialOptions {
    * directory layer generates them in parallel off the main thread instead.
    */
   readonly amdKeys?: { readonly ark: TestKeyPair; readonly ask: TestKeyPair }
+  /**
+   * Certificates the simulator's CRL lists as revoked: a simulator whose own ASK or VCEK is
+   * revoked, for showing that a relying party refuses it. Default none.
+   */
+  readonly revoked?: readonly SimulatorRevocable[]
+}
+
+/** What a simulator's CRL can revoke. */
+export type SimulatorRevocable = 'ask' | 'vcek'
+
+/** The serial number of a test certificate, as a CRL entry names it. */
+function serialOf(certificate: { readonly x509: { readonly serialNumber: string } }): bigint {
+  return BigInt(`0x${certificate.x509.serialNumber}`)
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -159,6 +179,21 @@ export function createSimulatorMaterial(options: SimulatorMaterialOptions): Simu
     notAfter: leafNotAfter,
   })
 
+  const revoked = options.revoked ?? []
+  const crl = buildX509Crl(
+    {
+      issuer: amdName(`ARK-${product}`),
+      thisUpdate: notBefore,
+      nextUpdate: leafNotAfter,
+      revoked: [
+        ...(revoked.includes('ask') ? [serialOf(amd.ask)] : []),
+        ...(revoked.includes('vcek') ? [serialOf(vcek)] : []),
+      ].map((serialNumber) => ({ serialNumber, revocationDate: notBefore })),
+      signatureAlgorithm: 'rsassa-pss-sha384',
+    },
+    amd.ark.privateKey,
+  )
+
   const intel = createIntelTestPki({ notBefore, notAfter: caNotAfter })
   const pck = intel.issuePck({ ca: 'platform', notBefore, notAfter: leafNotAfter })
   const attestationPrivateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
@@ -180,6 +215,7 @@ export function createSimulatorMaterial(options: SimulatorMaterialOptions): Simu
       askPem: amd.ask.pem,
       vcekPem: vcek.pem,
       vcekPrivateKey: vcek.privateKey,
+      crl,
     },
     tdx: {
       rootPem: intel.root.pem,

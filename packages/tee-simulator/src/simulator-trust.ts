@@ -16,6 +16,11 @@ import { parseCollateralJson, type DcapCollateral } from '@initguard/tdx/parsers
 export interface SimulatorTrust {
   /** The simulator's ARK and ASK as the SEV-SNP verifier's anchors (for its product only). */
   readonly snpAnchors: SnpTrustAnchors
+  /**
+   * The simulator's VCEK CRL (DER), signed by its ARK: what a relying party that checks AMD's CRL
+   * (the KBS) checks the simulator's chains against, in place of KDS `/vcek/v1/{product}/crl`.
+   */
+  readonly snpCrl: Uint8Array
   /** The simulator's Intel-shaped root, PEM: the DCAP verifier's `root`. */
   readonly intelRoot: string
   /** The simulator's TDX collateral, parsed: the DCAP verifier's `collateral`. */
@@ -27,6 +32,8 @@ export interface SimulatorPublicMaterial {
   readonly product: AmdProduct
   readonly arkPem: string
   readonly askPem: string
+  /** The VCEK CRL, DER. */
+  readonly amdCrl: Uint8Array
   readonly intelRootPem: string
   readonly collateralJson: string
 }
@@ -41,7 +48,7 @@ export function certificateSha256(pem: string): string {
  *
  * @example
  * ```ts
- * const trust = simulatorTrustFrom({ product: 'Milan', arkPem, askPem, intelRootPem, collateralJson })
+ * const trust = simulatorTrustFrom({ product: 'Milan', arkPem, askPem, amdCrl, intelRootPem, collateralJson })
  * verifySnpEvidence(evidence, { now, anchors: trust.snpAnchors })
  * verifyDcapQuote(quote, { now, root: trust.intelRoot, collateral: trust.collateral })
  * ```
@@ -66,6 +73,7 @@ export function simulatorTrustFrom(material: SimulatorPublicMaterial): Simulator
         },
       },
     },
+    snpCrl: material.amdCrl.slice(),
     intelRoot: material.intelRootPem,
     collateral: parseCollateralJson(material.collateralJson),
   }

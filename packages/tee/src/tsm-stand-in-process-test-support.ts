@@ -237,6 +237,8 @@ send({
     product: material.snp.product,
     arkPem: material.snp.arkPem,
     askPem: material.snp.askPem,
+    // Over JSON IPC as base64; the parent turns it back into bytes.
+    amdCrl: Buffer.from(material.snp.crl).toString('base64'),
     intelRootPem: material.tdx.rootPem,
     collateralJson: material.tdx.collateralJson,
   },

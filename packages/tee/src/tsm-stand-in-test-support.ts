@@ -68,7 +68,11 @@ export type StandInRequest = StandInCommand & { readonly id: number }
 
 /** Stand-in → parent. */
 export type StandInReply =
-  | { readonly type: 'ready'; readonly trust: SimulatorPublicMaterial }
+  | {
+      readonly type: 'ready'
+      /** The CRL travels as base64: JSON IPC has no bytes. */
+      readonly trust: Omit<SimulatorPublicMaterial, 'amdCrl'> & { readonly amdCrl: string }
+    }
   | { readonly type: 'done'; readonly id: number }
   | { readonly type: 'failed'; readonly id: number; readonly message: string }
 
@@ -100,7 +104,10 @@ export async function startStandIn(): Promise<StandIn> {
   const trust = await new Promise<SimulatorPublicMaterial>((resolve, reject) => {
     child.on('message', (reply: StandInReply) => {
       if (reply.type === 'ready') {
-        resolve(reply.trust)
+        resolve({
+          ...reply.trust,
+          amdCrl: new Uint8Array(Buffer.from(reply.trust.amdCrl, 'base64')),
+        })
         return
       }
       const waiter = pending.get(reply.id)
