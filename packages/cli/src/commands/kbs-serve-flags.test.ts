@@ -16,6 +16,7 @@ describe('kbsServeFlags', () => {
       ...['--data-dir', 'd', '--listen', '0.0.0.0:8443', '--tls-cert', 'c', '--tls-key', 'k'],
       ...['--admin-public-key', 'a1', '--admin-public-key', 'a2', '--trust-sim', 's'],
       ...['--collateral', 'col', '--master-key-file', 'm', '--config', 'kbs.toml'],
+      ...['--amd-crl', 'vcek/Milan=m.crl', '--amd-crl', 'vlek/Genoa=g.crl'],
     ]
     expect(kbsServeFlags(parse([...argv, '--database', url]), {})).toEqual({
       dataDir: 'd',
@@ -25,6 +26,7 @@ describe('kbsServeFlags', () => {
       adminPublicKey: ['a1', 'a2'],
       trustSim: 's',
       collateral: 'col',
+      amdCrl: ['vcek/Milan=m.crl', 'vlek/Genoa=g.crl'],
       masterKeyFile: 'm',
       database: url,
       config: 'kbs.toml',

@@ -15,7 +15,7 @@ import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { noArguments } from './kbs-keygen.ts'
-import { DATABASE_VALUE, LISTEN_VALUE } from './kbs-serve.ts'
+import { AMD_CRL_VALUE, DATABASE_VALUE, LISTEN_VALUE } from './kbs-serve.ts'
 import { stopSignal } from './stop-signal.ts'
 
 /**
@@ -35,6 +35,7 @@ export function kbsServeFlags(
   const tlsKey = opt('tls-key')
   const trustSim = opt('trust-sim')
   const collateral = opt('collateral')
+  const amdCrl = parsedList(args, 'amd-crl', AMD_CRL_VALUE)
   const masterKeyFile = opt('master-key-file')
   const configFile = opt('config')
   const database = parsedOption(args, 'database', DATABASE_VALUE)
@@ -47,6 +48,7 @@ export function kbsServeFlags(
     adminPublicKey: parsedList(args, 'admin-public-key', PATH_VALUE),
     ...(trustSim === undefined ? {} : { trustSim }),
     ...(collateral === undefined ? {} : { collateral }),
+    ...(amdCrl.length === 0 ? {} : { amdCrl }),
     ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
     ...(database === undefined ? {} : { database }),
     ...(databaseEnv === undefined ? {} : { databaseEnv }),

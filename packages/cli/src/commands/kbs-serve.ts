@@ -6,6 +6,11 @@
 import type { Command, StringOptionSpec } from '../command.ts'
 import { PATH_VALUE, freeValue, type OptionValue } from '../option-values.ts'
 
+/** `--amd-crl KIND/PRODUCT=FILE` (checked strictly by the server configuration). */
+export const AMD_CRL_VALUE: OptionValue<string> = freeValue(
+  'KIND/PRODUCT=FILE',
+  'vcek/Milan=milan-vcek.crl',
+)
 /** `--listen HOST:PORT` (parsed strictly by the server configuration). */
 export const LISTEN_VALUE: OptionValue<string> = freeValue('HOST:PORT', '127.0.0.1:8443')
 /** `--database sqlite|postgres://…` (checked, and shown redacted, by the server configuration). */
@@ -31,6 +36,11 @@ export const kbsServeCommand: Command = {
     "--insecure-http (logged as a warning). --trust-sim DIR accepts the TEE simulator's evidence",
     '(then every token and log line says simulated). A --config FILE (JSON or TOML) can hold',
     'everything the flags do, plus limits; flags win. Logs are JSON lines on standard output.',
+    '',
+    "Revocation: every SEV-SNP chain is checked against AMD's CRL of its product (VCEK chains",
+    'against /vcek/v1/PRODUCT/crl, VLEK chains against /vlek/v1/PRODUCT/crl), fetched from AMD KDS',
+    '(cached in DIR) or, air-gapped, given with --amd-crl; a CRL that cannot be had is a 503, a',
+    "stale one or a revoked ASK/ASVK/VCEK/VLEK a refusal. Simulated chains use the simulator's CRL.",
     '',
     'Storage: SQLite in DIR by default. --database postgres://USER:PASSWORD@HOST:PORT/DB (or',
     'INITGUARD_KBS_DATABASE, or database = "…" in --config, with a [postgres] pool section) shares',
@@ -64,6 +74,13 @@ export const kbsServeCommand: Command = {
       'DIR',
     ),
     collateral: path('DCAP collateral (TDX/SGX) from a file instead of Intel PCS'),
+    'amd-crl': {
+      type: 'string',
+      value: AMD_CRL_VALUE,
+      valueName: 'KIND/PRODUCT=FILE',
+      multiple: true,
+      help: 'an AMD CRL (DER, as KDS serves /KIND/v1/PRODUCT/crl) instead of fetching it from AMD KDS (air-gapped); KIND/PRODUCT: vcek/Milan, vcek/Genoa, vcek/Turin, vlek/Milan, vlek/Genoa, vlek/Turin; once one is given, a chain without its CRL file is refused',
+    },
     'master-key-file': path(
       'the at-rest master key (32 bytes raw, hex or base64; mode 0600) instead of DATA-DIR/master.key, which is generated on first run; or set INITGUARD_KBS_MASTER_KEY',
     ),

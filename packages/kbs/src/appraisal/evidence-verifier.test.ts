@@ -1,20 +1,29 @@
 /**
  * Real vendor evidence (testdata/vectors) through the KBS verifier at the vectors' documented
- * times, under the pinned AMD and Intel roots; and the appraiser's refusal of real evidence that is
- * not bound to the session.
+ * times, under the pinned AMD and Intel roots (real SEV-SNP evidence is refused without AMD's CRL,
+ * which no vector has); and the appraiser's refusal of real evidence that is not bound to the
+ * session.
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bytesToBase64, bytesToHex } from '@initguard/core'
 import { rejectedCode } from '@initguard/testkit'
-import { CERT_TABLE_GUIDS, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
+import { AmdKdsClient } from '@initguard/collateral'
+import {
+  CERT_TABLE_GUIDS,
+  parseSnpReport,
+  parseTrusteeSnpEvidence,
+  snpReportToTrusteeJson,
+  verifySnpEvidence,
+} from '@initguard/snp'
 import { parseCollateralJson } from '@initguard/tdx'
 import { buildTdxQuote } from '@initguard/tee-simulator'
 import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
 import { teePublicKey, temporarySimulator } from './appraisal-test-support.ts'
 import { createAppraiser } from './appraiser.ts'
 import { createEvidenceVerifier } from './evidence-verifier.ts'
+import { trusteeSnpClaims } from './snp-evidence.ts'
 
 const vector = (path: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
@@ -33,20 +42,33 @@ const AT_2026 = new Date('2026-06-01T00:00:00Z')
 const AT_2025 = new Date('2025-07-01T00:00:00Z')
 
 describe('the KBS verifier on real evidence', () => {
-  it('verifies the SEV-SNP Milan v3 report with its VCEK to the pinned ARK', async () => {
+  it("refuses the genuine SEV-SNP Milan v3 report when AMD's CRL cannot be had (never unchecked)", async () => {
+    // Neither KDS nor CRL files: the chain verifies to the pinned ARK, and is then refused (503)
+    // because its CRL cannot be checked.
     const verifier = createEvidenceVerifier({ trust: {} })
-    const facts = await verifier.verify('snp', snpEvidence(), AT_2026)
-    expect(facts).toMatchObject({
-      tee: 'snp',
-      simulated: false,
-      initDataFieldName: 'HOST_DATA',
-      vmpl: 0,
+    expect(await rejectedCode(verifier.verify('snp', snpEvidence(), AT_2026))).toBe(
+      'ERR_KBS_SNP_CRL_MISSING',
+    )
+    const offline = createEvidenceVerifier({
+      trust: { snp: { kds: new AmdKdsClient({ offline: true }) } },
     })
-    expect(facts.anchor.origin).toBe('pinned')
-    expect(bytesToHex(facts.initDataField)).toBe(
+    expect(await rejectedCode(offline.verify('snp', snpEvidence(), AT_2026))).toBe(
+      'ERR_KDS_OFFLINE',
+    )
+  })
+
+  it("maps the real Milan v3 report's verified claims to Trustee's names", () => {
+    // Verified to the pinned ARK by the SNP verifier itself: no AMD-signed CRL of the vector's
+    // time is at hand to let the KBS verifier accept it.
+    const evidence = parseTrusteeSnpEvidence(snpEvidence())
+    const verified = verifySnpEvidence(evidence, { now: AT_2026 })
+    expect(verified.chain.anchor.origin).toBe('pinned')
+    expect(bytesToHex(evidence.report.hostData)).toBe(
       '4f4448c67f3c8dfc8de8a5e37125d807dadcc41f06cf23f615dbd52eec777d10',
     )
+    const facts = { claims: trusteeSnpClaims(verified.claims) }
     expect(facts.claims).toMatchObject({
+      vmpl: 0,
       reported_tcb_bootloader: 4,
       reported_tcb_snp: 24,
       reported_tcb_microcode: 219,
@@ -104,18 +126,20 @@ describe('the KBS verifier on real evidence', () => {
 describe('the appraiser on real evidence', () => {
   it('refuses genuine evidence bound to another key or challenge with 401', async () => {
     const workloads = new MemoryWorkloadStore()
-    await workloads.put('web', webDefinition(), AT_2026)
+    await workloads.put('web', webDefinition(), AT_2025)
     const appraiser = createAppraiser({
-      verifier: createEvidenceVerifier({ trust: {} }),
+      verifier: createEvidenceVerifier({
+        trust: { dcap: { collateral: [parseCollateralJson(vector('tdx/v4-b/collateral.json'))] } },
+      }),
       workloads,
     })
     const outcome = await appraiser.appraise({
-      tee: 'snp',
+      tee: 'tdx',
       nonce: 'bm9uY2U=',
       teePubkey: teePublicKey(),
-      primaryEvidence: snpEvidence(),
+      primaryEvidence: quoteEvidence('tdx/v4-b/quote.dat'),
       additionalEvidence: '',
-      now: AT_2026,
+      now: AT_2025,
     })
     expect(outcome).toMatchObject({
       accepted: false,

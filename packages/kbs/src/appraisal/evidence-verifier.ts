@@ -1,7 +1,7 @@
 /**
  * The KBS's evidence verifier: one object per server, holding the trust configuration and the
- * verifiers' caches (parsed certificates, verified chains and collateral, attestation keys), so a
- * warm handshake costs the signature checks and little else.
+ * verifiers' caches (parsed certificates, verified chains, AMD CRLs and collateral, attestation
+ * keys), so a warm handshake costs the signature checks and little else.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { KbsTee } from '@initguard/kbs-protocol'
 import { DcapCollateralSource } from './dcap-collateral-source.ts'
 import { verifyTrusteeDcapEvidence } from './dcap-evidence.ts'
 import { verifyTrusteeSnpEvidence } from './snp-evidence.ts'
+import { SnpRevocation } from './snp-revocation.ts'
 import type { EvidenceTrust, EvidenceVerifier, VerifiedEvidence } from './verified-evidence.ts'
 
 /** Options for {@link createEvidenceVerifier}. */
@@ -35,9 +36,15 @@ export function createEvidenceVerifier(options: EvidenceVerifierOptions): Eviden
   const snpCache = new SnpVerifierCache()
   const quoteCache = new QuoteVerifierCache()
   const collateral = new DcapCollateralSource(trust.dcap, trust.simulator)
+  const revocation = new SnpRevocation({
+    kds: trust.snp?.kds,
+    files: trust.snp?.crlFiles,
+    simulatorCrl: trust.simulator?.snpCrl,
+  })
   return {
     verify(tee: KbsTee, primaryEvidence: unknown, now: Date): Promise<VerifiedEvidence> {
-      if (tee === 'snp') return verifyTrusteeSnpEvidence(primaryEvidence, now, trust, snpCache)
+      if (tee === 'snp')
+        return verifyTrusteeSnpEvidence(primaryEvidence, now, trust, snpCache, revocation)
       return verifyTrusteeDcapEvidence(tee, primaryEvidence, now, collateral, quoteCache)
     },
   }

@@ -1,13 +1,15 @@
 /**
  * SEV-SNP evidence for the KBS: Trustee's JSON parsed, verified with `verifySnpEvidence` (chain
  * to the pinned AMD ARK, or to the simulator's ARK when that is trusted and the evidence carries
- * it), and its claims under Trustee's names (`deps/verifier/src/snp`, relying-party.md §2.1).
+ * it), the chain checked against AMD's CRL of its product (`SnpRevocation`; Trustee checks none),
+ * and its claims under Trustee's names (`deps/verifier/src/snp`, relying-party.md §2.1).
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import { isInitguardError } from '@initguard/core'
 import {
+  AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
   parseTrusteeSnpEvidence,
   productFromCpuid,
@@ -20,6 +22,7 @@ import {
   type SnpVerifyOptions,
 } from '@initguard/snp'
 import type { SimulatorTrust } from '@initguard/tee-simulator'
+import type { SnpRevocation } from './snp-revocation.ts'
 import type { SnpTrust, VerifiedSnpEvidence } from './verified-evidence.ts'
 
 /**
@@ -109,15 +112,19 @@ async function verifyWithKds(
 }
 
 /**
- * Verify Trustee SNP evidence JSON at `now`.
+ * Verify Trustee SNP evidence JSON at `now`, its chain checked against AMD's CRL (the CRL is
+ * fetched only for a chain that verified).
  *
- * @throws the SNP verifier's coded errors; `ERR_KDS_…` when a VCEK must be fetched and cannot be.
+ * @throws the SNP verifier's coded errors (`ERR_SNP_CERT_REVOKED`, `ERR_SNP_CRL_STALE`, …);
+ *   `ERR_KDS_…` when a VCEK or CRL must be fetched and cannot be; `ERR_KBS_SNP_CRL_MISSING` when
+ *   no source has the chain's CRL.
  */
 export async function verifyTrusteeSnpEvidence(
   json: unknown,
   now: Date,
   trust: { readonly snp?: SnpTrust; readonly simulator?: SimulatorTrust },
   cache: SnpVerifierCache,
+  revocation: SnpRevocation,
 ): Promise<VerifiedSnpEvidence> {
   const evidence = parseTrusteeSnpEvidence(json)
   const simulatorAnchors = simulatorAnchorsFor(evidence, trust.simulator)
@@ -135,6 +142,14 @@ export async function verifyTrusteeSnpEvidence(
     simulatorAnchors === undefined
       ? await verifyWithKds(evidence, options, trust.snp)
       : verifySnpEvidence(evidence, options)
+  await revocation.check(
+    {
+      subject: result.chain.revocation,
+      anchors: anchors ?? AMD_PRODUCTION_ANCHORS,
+      simulated: simulatorAnchors !== undefined,
+    },
+    now,
+  )
   const { report } = evidence
   const claims = result.claims
   return {

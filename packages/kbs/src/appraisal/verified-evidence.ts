@@ -9,6 +9,7 @@ import type { KbsTee } from '@initguard/kbs-protocol'
 import type { SnpTrustAnchors, TcbComponents } from '@initguard/snp'
 import type { SimulatorTrust } from '@initguard/tee-simulator'
 import type { DcapCollateral, TcbStatus } from '@initguard/tdx'
+import type { AmdCrlKey } from './snp-revocation.ts'
 
 /** SEV-SNP trust: AMD's roots (pinned by default) and where VCEKs come from. */
 export interface SnpTrust {
@@ -16,8 +17,16 @@ export interface SnpTrust {
   readonly anchors?: SnpTrustAnchors
   /** VCEK/VLEK (and ASK/ARK) certificates the operator keeps locally (DER or PEM). */
   readonly certificates?: readonly (Uint8Array | string)[]
-  /** Fetches a VCEK from AMD KDS (cached on disk) when the evidence does not carry it. */
+  /**
+   * Fetches a VCEK from AMD KDS (cached on disk) when the evidence does not carry it, and the
+   * product's CRL unless `crlFiles` are given.
+   */
   readonly kds?: AmdKdsClient
+  /**
+   * AMD CRL files by hierarchy and product (`--amd-crl vcek/Milan=FILE`), read instead of fetching
+   * CRLs from KDS (air-gapped). Every SEV-SNP chain is checked against its CRL either way.
+   */
+  readonly crlFiles?: Readonly<Partial<Record<AmdCrlKey, string>>>
 }
 
 /** TDX/SGX trust: Intel's root (pinned by default) and where collateral comes from. */
@@ -114,7 +123,7 @@ export interface EvidenceVerifier {
    * @throws `MalformedInputError` for evidence that does not parse, `VerificationError` when it is
    *   not genuine (including simulator evidence without simulator trust), `ExpectationError` for
    *   genuine evidence no workload could accept (a TCB status that needs recovery),
-   *   `UnavailableError` when a VCEK or collateral is needed and cannot be had.
+   *   `UnavailableError` when a VCEK, an AMD CRL or collateral is needed and cannot be had.
    */
   verify(tee: KbsTee, primaryEvidence: unknown, now: Date): Promise<VerifiedEvidence>
 }

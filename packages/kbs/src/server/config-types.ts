@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AmdCrlKey } from '../appraisal/snp-revocation.ts'
 import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
 import { COLLATERAL_CONFIG_DEFAULTS, type KbsCollateralSettings } from './config-collateral.ts'
@@ -37,6 +38,11 @@ export interface KbsServerConfig extends KbsCollateralSettings {
   readonly adminPublicKeyFiles: readonly string[]
   readonly trustSimDir?: string
   readonly collateralFile?: string
+  /**
+   * AMD CRL files by hierarchy and product (`--amd-crl vcek/Milan=FILE`), read instead of fetching
+   * CRLs from AMD KDS; absent: fetched from KDS (cached).
+   */
+  readonly amdCrlFiles?: Readonly<Partial<Record<AmdCrlKey, string>>>
   /** The master key's file (32 bytes raw, hex or base64; 0600) instead of DATA-DIR/master.key. */
   readonly masterKeyFile?: string
   /** SQLite in the data directory (the default) or a PostgreSQL database shared by replicas. */
@@ -82,6 +88,8 @@ export interface KbsServeFlags {
   readonly adminPublicKey?: readonly string[]
   readonly trustSim?: string
   readonly collateral?: string
+  /** `--amd-crl KIND/PRODUCT=FILE`, each as given (checked by the configuration). */
+  readonly amdCrl?: readonly string[]
   readonly masterKeyFile?: string
   /** `--database`: `sqlite` or a `postgres://` URL. */
   readonly database?: string

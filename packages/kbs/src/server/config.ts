@@ -10,6 +10,7 @@
  * admin-public-key = ["admin.pub"]      # or one string
  * # tls-cert = "kbs.crt"  tls-key = "kbs.key"   (both or neither; neither: generated)
  * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
+ * # amd-crl = ["vcek/Milan=milan-vcek.crl"]   (AMD CRL files instead of KDS; see config-amd-crl.ts)
  * # master-key-file = "master.key"   (default: DATA-DIR/master.key, generated on first run)
  * # database = "postgres://…"   (default: SQLite in DATA-DIR; see config-database.ts)
  * [limits]          # body = "2MiB", request-timeout = "30s", headers-timeout = "10s",
@@ -45,6 +46,7 @@ import {
   shownValue as shown,
   withUnit,
 } from './config-values.ts'
+import { amdCrlFileValues, resolveAmdCrlFiles } from './config-amd-crl.ts'
 import { COLLATERAL_SECTION_KEYS, resolveCollateralSettings } from './config-collateral.ts'
 import {
   KBS_CONFIG_DEFAULTS,
@@ -79,6 +81,7 @@ const TOP_KEYS = [
   'admin-public-key',
   'trust-sim',
   'collateral',
+  'amd-crl',
   'master-key-file',
   'database',
   'insecure-http',
@@ -203,6 +206,12 @@ export function resolveKbsServerConfig(
   if (adminKeys === undefined || adminKeys.length === 0) required(undefined, 'admin-public-key')
   const trustSimDir = flags.trustSim ?? filePath('trust-sim')
   const collateralFile = flags.collateral ?? filePath('collateral')
+  // Flags replace the file's list, as --admin-public-key does.
+  const amdCrlFiles = resolveAmdCrlFiles(
+    flags.amdCrl !== undefined && flags.amdCrl.length > 0
+      ? flags.amdCrl.map((value) => ({ value, where: '--amd-crl' }))
+      : amdCrlFileValues(document['amd-crl'], base),
+  )
   const masterKeyFile = flags.masterKeyFile ?? filePath('master-key-file')
   const d = KBS_CONFIG_DEFAULTS
   const limits = section(document, 'limits')
@@ -221,6 +230,7 @@ export function resolveKbsServerConfig(
     adminPublicKeyFiles: adminKeys ?? [],
     ...(trustSimDir === undefined ? {} : { trustSimDir }),
     ...(collateralFile === undefined ? {} : { collateralFile }),
+    ...(Object.keys(amdCrlFiles).length === 0 ? {} : { amdCrlFiles }),
     ...(masterKeyFile === undefined ? {} : { masterKeyFile }),
     database: resolveDatabaseSetting(
       [

@@ -8,13 +8,22 @@
  */
 import { join } from 'node:path'
 import { AmdKdsClient, IntelPcsClient } from '@initguard/collateral'
-import { UsageError } from '@initguard/core'
+import { UsageError, isInitguardError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 import { parseKbsAttestation, parseKbsRequest, sealResource } from '@initguard/kbs-protocol'
+import {
+  AMD_PRODUCTION_ANCHORS,
+  trustedArk,
+  verifyAmdRevocationList,
+  type EndorsementKind,
+  type SnpProduct,
+  type SnpTrustAnchors,
+} from '@initguard/snp'
 import { simulatorTrust } from '@initguard/tee-simulator'
 import { parseCollateralJson } from '@initguard/tdx'
 import { createAppraiser } from '../appraisal/appraiser.ts'
 import { createEvidenceVerifier } from '../appraisal/evidence-verifier.ts'
+import { MAX_CRL_FILE_BYTES, type AmdCrlKey } from '../appraisal/snp-revocation.ts'
 import type { EvidenceTrust } from '../appraisal/verified-evidence.ts'
 import type { KbsStore, Appraiser, TokenService } from '../ports.ts'
 import type { KbsServerConfig } from '../server/config.ts'
@@ -57,6 +66,44 @@ export interface KbsServicesOptions {
   readonly kdsBaseUrl?: string
   /** The PCS or PCCS DCAP collateral is fetched from; default Intel PCS. */
   readonly pcsBaseUrl?: string
+  /**
+   * AMD roots SEV-SNP chains and AMD CRLs are verified against instead of AMD's pinned production
+   * ones: for tests with a test PKI and a KDS stand-in. Deliberately not a flag or config key.
+   */
+  readonly snpAnchors?: SnpTrustAnchors
+}
+
+/**
+ * Read and verify the configured AMD CRL files against the trusted ARKs, so a file that is not a
+ * CRL, or not the product's (another product's ARK, a forgery), stops the KBS at start rather than
+ * refusing every guest of that product later. One that is no longer current is accepted here:
+ * guests are then refused `ERR_SNP_CRL_STALE` until the file is replaced (it is read again when
+ * the one in memory expires).
+ *
+ * @throws {@link UsageError} `ERR_KBS_AMD_CRL_INVALID` (exit 2); the file reader's errors.
+ */
+async function checkAmdCrlFiles(
+  files: Readonly<Partial<Record<AmdCrlKey, string>>>,
+  anchors: SnpTrustAnchors,
+): Promise<void> {
+  for (const [key, file] of Object.entries(files) as [AmdCrlKey, string][]) {
+    const [kind, product] = key.split('/') as [EndorsementKind, SnpProduct]
+    const der = await readInput(file, { what: `AMD CRL (${key})`, maxSize: MAX_CRL_FILE_BYTES })
+    try {
+      verifyAmdRevocationList(der, trustedArk(anchors, product), product, kind)
+    } catch (error) {
+      if (!isInitguardError(error)) throw error
+      throw new UsageError(
+        'ERR_KBS_AMD_CRL_INVALID',
+        `--amd-crl ${key}=${file}: ${error.message} (${error.code})`,
+        {
+          cause: error,
+          details: { crl: key, file, reason: error.code },
+          hint: `give the current CRL from AMD KDS /${kind}/v1/${product}/crl (DER)`,
+        },
+      )
+    }
+  }
 }
 
 /** The trust the configuration names: vendor roots always, the simulator only when asked. */
@@ -87,12 +134,17 @@ async function evidenceTrust(
             }),
           ),
         ]
+  const anchors = options.snpAnchors
+  const crlFiles = config.amdCrlFiles
+  if (crlFiles !== undefined) await checkAmdCrlFiles(crlFiles, anchors ?? AMD_PRODUCTION_ANCHORS)
   return {
     snp: {
       kds: new AmdKdsClient({
         ...downloads,
         ...(options.kdsBaseUrl === undefined ? {} : { baseUrl: options.kdsBaseUrl }),
       }),
+      ...(anchors === undefined ? {} : { anchors }),
+      ...(crlFiles === undefined ? {} : { crlFiles }),
     },
     dcap: {
       ...(collateral === undefined ? {} : { collateral }),

@@ -17,8 +17,10 @@ import {
   initSimulator,
   simulateSnpEvidence,
   simulateTdxEvidence,
+  type SimulatorRevocable,
   type TeeSimulator,
 } from '@initguard/tee-simulator'
+import type { SnpTrustAnchors } from '@initguard/snp'
 import {
   testAdminKey,
   testAdminToken,
@@ -94,7 +96,9 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
 /**
  * Start a KBS that trusts a fresh simulator (`--trust-sim`); `insecureHttp` serves plain http;
  * `database` a `postgres://` URL (with a random master key) instead of SQLite; `config` more of
- * the config file; `kdsBaseUrl` an AMD KDS stand-in to fetch VCEKs from (online; else offline).
+ * the config file; `kdsBaseUrl` an AMD KDS stand-in to fetch VCEKs and CRLs from (online; else
+ * offline); `snpAnchors` AMD roots of a test PKI to trust instead of AMD's (the stand-in's CRLs
+ * must be signed by its ARK); `simulatorRevoked` what the simulator's own CRL revokes.
  */
 export async function startTestKbs(
   options: {
@@ -103,10 +107,15 @@ export async function startTestKbs(
     readonly database?: string
     readonly config?: Readonly<Record<string, unknown>>
     readonly kdsBaseUrl?: string
+    readonly snpAnchors?: SnpTrustAnchors
+    readonly simulatorRevoked?: readonly SimulatorRevocable[]
   } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
-  const { simulator } = await initSimulator(join(root, 'sim'))
+  const { simulator } = await initSimulator(
+    join(root, 'sim'),
+    options.simulatorRevoked === undefined ? {} : { revoked: options.simulatorRevoked },
+  )
   const admin = testAdminKey('EdDSA')
   const adminPub = join(root, 'admin.pub')
   await writeFile(adminPub, admin.publicPem)
@@ -133,8 +142,13 @@ export async function startTestKbs(
       : { online: true, kdsBaseUrl: options.kdsBaseUrl }),
     logger: { level: 'silent' },
     clock: now,
+    ...(options.snpAnchors === undefined ? {} : { snpAnchors: options.snpAnchors }),
     ...(options.database === undefined ? {} : { masterKeyEnv: randomBytes(32).toString('base64') }),
     ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
+  }).catch(async (error: unknown) => {
+    // A KBS that refuses to start (a test of exactly that) leaves no temporary directory behind.
+    await rm(root, { recursive: true, force: true })
+    throw error
   })
   const certPem = kbs.tls?.certPem
   const tls = certPem === undefined ? undefined : { pinnedCertificatePem: certPem }
