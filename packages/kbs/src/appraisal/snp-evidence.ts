@@ -18,8 +18,10 @@ import {
   type SnpClaims,
   type SnpEvidence,
   type SnpTrustAnchors,
+  type SnpVerification,
   type SnpVerifierCache,
   type SnpVerifyOptions,
+  type TrusteeSnpEvidence,
 } from '@initguard/snp'
 import type { SimulatorTrust } from '@initguard/tee-simulator'
 import type { SnpRevocation } from './snp-revocation.ts'
@@ -150,11 +152,23 @@ export async function verifyTrusteeSnpEvidence(
     },
     now,
   )
+  return snpEvidenceFacts(evidence, result, simulatorAnchors !== undefined)
+}
+
+/**
+ * The facts the KBS appraises, from SNP evidence its verifier accepted (chain, signature and, in
+ * {@link verifyTrusteeSnpEvidence}, AMD's CRL): one mapping, whoever verified.
+ */
+export function snpEvidenceFacts(
+  evidence: TrusteeSnpEvidence,
+  result: SnpVerification,
+  simulated: boolean,
+): VerifiedSnpEvidence {
   const { report } = evidence
   const claims = result.claims
   return {
     tee: 'snp',
-    simulated: simulatorAnchors !== undefined,
+    simulated,
     reportData: report.reportData,
     initDataField: report.hostData,
     initDataFieldName: 'HOST_DATA',
