@@ -16,6 +16,7 @@ export type {
   ResourceStore,
   StoredWorkload,
   UnusableWorkload,
+  UnauthenticatedWorkload,
   WorkloadStore,
   AuditEntryInput,
   AuditEntry,

@@ -73,10 +73,38 @@ export interface UnusableWorkload {
   readonly unusable: { readonly code: string; readonly message: string; readonly hint?: string }
 }
 
+/**
+ * What the operator is shown of a live workload whose newest row does not authenticate: why
+ * (`unusable`), and the definition's text exactly as the row holds it, UNAUTHENTICATED.
+ *
+ * Showing it is safe because of what it is and where it goes: a definition is the operator's own
+ * data and not secret (whoever reads the database reads it too), it goes only to an authenticated
+ * admin, as a string (never parsed into a `definition`, so nothing that reads a workload's
+ * `definition` can take it for one), and it is never matched nor released on: the appraiser reads
+ * workloads through {@link WorkloadStore.list}, which never carries it. What is NOT safe is to put
+ * it again unread: whoever wrote the row behind the KBS chose these bytes, and a put makes them
+ * authenticated. So it is for review against the operator's own copy.
+ */
+export interface UnauthenticatedWorkload extends UnusableWorkload {
+  /** The stored definition text, as the row holds it; no check has passed on it. */
+  readonly unauthenticatedDefinition: string
+}
+
 /** Workloads, versioned: every `put` makes a new version; `get` returns the newest. */
 export interface WorkloadStore {
   put(name: string, definition: unknown, now: Date): Promise<StoredWorkload>
+  /**
+   * The newest version, `undefined` when none is live.
+   *
+   * @throws `ERR_KBS_WORKLOAD_INTEGRITY` when its row does not authenticate.
+   */
   get(name: string): Promise<StoredWorkload | undefined>
+  /**
+   * The newest version for the operator (the admin GET): as {@link WorkloadStore.get}, except that
+   * a row that does not authenticate is answered as an {@link UnauthenticatedWorkload} (why, and
+   * its stored text for review) instead of thrown. Never for a decision.
+   */
+  inspect(name: string): Promise<StoredWorkload | UnauthenticatedWorkload | undefined>
   /**
    * The newest version of every live workload. One whose row does not authenticate is listed as
    * an {@link UnusableWorkload}, never with its definition, and never fails the others' listing.

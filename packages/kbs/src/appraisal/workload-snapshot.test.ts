@@ -13,6 +13,7 @@ function counted(store: WorkloadStore): WorkloadStore & { reads: number; failing
     failing: false,
     put: (name: string, definition: unknown, now: Date) => store.put(name, definition, now),
     get: (name: string) => store.get(name),
+    inspect: (name: string) => store.inspect(name),
     delete: (name: string, now: Date) => store.delete(name, now),
     async list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]> {
       wrapper.reads++

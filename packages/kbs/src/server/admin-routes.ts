@@ -10,7 +10,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import { verifyAdminAuthorization } from './admin-auth.ts'
-import { problem } from './errors.ts'
+import type { UnauthenticatedWorkload } from '../ports.ts'
+import { problem, problemBody } from './errors.ts'
 import {
   isPathSegment,
   audit,
@@ -59,6 +60,28 @@ async function wroteWorkloads<T>(context: KbsRouteContext, write: () => Promise<
     return await write()
   } finally {
     context.appraiser.workloadsChanged?.()
+  }
+}
+
+/**
+ * The admin GET's answer for a workload whose newest row does not authenticate: 409 (the stored
+ * state, not the request nor the admin's token, is what is wrong, and a put resolves it), the
+ * problem body plus the coded reason and the stored text under a name that says it is
+ * unauthenticated. Never a 2xx and never a `definition` member: a client that takes a success, or
+ * a `definition`, for a workload it may use or put back does not get one.
+ */
+function unusableWorkloadBody(found: UnauthenticatedWorkload): Record<string, unknown> {
+  const { name, version, unusable, unauthenticatedDefinition } = found
+  const detail =
+    `${unusable.message}. Its stored definition text (unauthenticatedDefinition) is shown for ` +
+    'review only: it may have been written behind the KBS; compare it with your own copy, then ' +
+    'put the workload again (a new, authenticated version)'
+  return {
+    ...problemBody(problem(409, 'WorkloadUnusable', detail)),
+    workload: name,
+    version,
+    unusable,
+    unauthenticatedDefinition,
   }
 }
 
@@ -189,10 +212,18 @@ export async function registerAdminRoutes(
     admin.get('/kbs/v0/admin/workloads/:name', async (request, reply) => {
       const name = workloadName(request.params)
       if (name === undefined) return sendProblem(reply, BAD_NAME)
-      const stored = await store.workloads.get(name)
-      return stored === undefined
-        ? sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
-        : reply.send(stored)
+      const found = await store.workloads.inspect(name)
+      if (found === undefined)
+        return sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
+      if (!('unusable' in found)) return reply.send(found)
+      request.log.warn(
+        { workload: found.name, version: found.version, reason: found.unusable.code },
+        'admin read of a workload whose stored row does not authenticate',
+      )
+      return reply
+        .code(409)
+        .type('application/json; charset=utf-8')
+        .send(unusableWorkloadBody(found))
     })
 
     admin.delete('/kbs/v0/admin/workloads/:name', async (request, reply) => {

@@ -9,6 +9,7 @@
  * 401 AttestationError, TokenNotFound, TokenVerifierError, AdminAuthAccess not attested / bad token
  * 403 PolicyDeny                                                           denied by policy
  * 404 ResourceNotFound, InvalidRequestPath (no such route)                 no such thing
+ * 409 WorkloadUnusable (admin GET of a workload whose row does not authenticate; admin-routes.ts)
  * 408 RequestTimeout    413 PayloadTooLarge   431 RequestHeaderFieldsTooLarge (connection-limits.ts)
  * 429 TooManyRequests   503 ServiceUnavailable   500 InternalError
  * ```
@@ -29,6 +30,7 @@ export type KbsErrorVariant =
   | 'SerdeError'
   | 'ResourceNotFound'
   | 'WorkloadNotFound'
+  | 'WorkloadUnusable'
   | 'PayloadTooLarge'
   | 'RequestHeaderFieldsTooLarge'
   | 'RequestTimeout'
@@ -37,7 +39,7 @@ export type KbsErrorVariant =
   | 'InternalError'
 
 /** The statuses the KBS answers errors with. */
-export type KbsErrorStatus = 400 | 401 | 403 | 404 | 408 | 413 | 429 | 431 | 500 | 503
+export type KbsErrorStatus = 400 | 401 | 403 | 404 | 408 | 409 | 413 | 429 | 431 | 500 | 503
 
 /** One error answer. */
 export interface KbsProblem {

@@ -29,6 +29,12 @@ const errors = {
   '400': problemResponse('malformed request'),
   '401': problemResponse('not attested, or a bad token'),
 }
+/** The admin routes' errors: their 401 is always the admin's token (AdminAuthAccess). */
+const adminErrors = {
+  '400': errors['400'],
+  '401': problemResponse('no valid admin JWT (AdminAuthAccess); never about stored data'),
+}
+const ref = (schema: string): Json => ({ $ref: `#/components/schemas/${schema}` })
 
 /** The OpenAPI 3.1 document for the routes of `buildKbsApp`. */
 export const KBS_OPENAPI: Json = {
@@ -94,7 +100,7 @@ export const KBS_OPENAPI: Json = {
           required: true,
           content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
         },
-        responses: { '200': empty('stored'), ...errors, '413': problemResponse('too large') },
+        responses: { '200': empty('stored'), ...adminErrors, '413': problemResponse('too large') },
       },
       delete: {
         summary: 'Delete a secret',
@@ -102,7 +108,7 @@ export const KBS_OPENAPI: Json = {
         parameters: resourceParams,
         responses: {
           '200': empty('deleted'),
-          ...errors,
+          ...adminErrors,
           '404': problemResponse('no such resource'),
         },
       },
@@ -111,36 +117,54 @@ export const KBS_OPENAPI: Json = {
       get: {
         summary: 'List secrets (paths and sizes, never values)',
         security: admin,
-        responses: { '200': json('the list'), '401': errors['401'] },
+        responses: { '200': json('the list'), '401': adminErrors['401'] },
       },
     },
     '/kbs/v0/admin/workloads': {
       get: {
         summary:
-          'List workloads (newest versions; one whose row does not authenticate as unusable)',
+          'List workloads (newest versions; one whose row does not authenticate as unusable, without its definition)',
         security: admin,
-        responses: { '200': json('the list'), '401': errors['401'] },
+        responses: {
+          '200': json('the list', {
+            type: 'object',
+            properties: {
+              workloads: {
+                type: 'array',
+                items: { oneOf: [ref('Workload'), ref('UnusableWorkload')] },
+              },
+            },
+            required: ['workloads'],
+            additionalProperties: false,
+          }),
+          '401': adminErrors['401'],
+        },
       },
     },
     '/kbs/v0/admin/workloads/{name}': {
       put: {
-        summary: 'Store a new version of a workload definition (validated)',
+        summary:
+          'Store a new version of a workload definition (validated); numbered above every stored version, so it also repairs a row that does not authenticate',
         security: admin,
         parameters: [pathParam('name')],
         requestBody: {
           required: true,
           content: { 'application/json': { schema: { type: 'object' } } },
         },
-        responses: { '200': json('the stored version'), ...errors },
+        responses: { '200': json('the stored version', ref('Workload')), ...adminErrors },
       },
       get: {
         summary: 'A workload (newest version)',
         security: admin,
         parameters: [pathParam('name')],
         responses: {
-          '200': json('the workload'),
-          ...errors,
+          '200': json('the workload', ref('Workload')),
+          ...adminErrors,
           '404': problemResponse('no such workload'),
+          '409': json(
+            'its newest stored row does not authenticate (ERR_KBS_WORKLOAD_INTEGRITY: written before migration 002-workload-mac, or changed behind the KBS): not used; the stored text is shown, unauthenticated, for review before a put repairs it',
+            ref('WorkloadUnusable'),
+          ),
         },
       },
       delete: {
@@ -149,7 +173,7 @@ export const KBS_OPENAPI: Json = {
         parameters: [pathParam('name')],
         responses: {
           '200': empty('deleted'),
-          ...errors,
+          ...adminErrors,
           '404': problemResponse('no such workload'),
         },
       },
@@ -166,14 +190,14 @@ export const KBS_OPENAPI: Json = {
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
         ],
-        responses: { '200': json('entries'), ...errors },
+        responses: { '200': json('entries'), ...adminErrors },
       },
     },
     '/kbs/v0/admin/signing-keys/rotate': {
       post: {
         summary: 'Start signing tokens with a new key',
         security: admin,
-        responses: { '200': json('the new key id'), '401': errors['401'] },
+        responses: { '200': json('the new key id'), '401': adminErrors['401'] },
       },
     },
     '/.well-known/jwks.json': {
@@ -252,6 +276,60 @@ export const KBS_OPENAPI: Json = {
           },
         },
         required: ['runtime-data', 'tee-evidence'],
+      },
+      Workload: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          version: { type: 'integer', minimum: 1 },
+          definition: { type: 'object', description: 'the validated definition, authenticated' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+        required: ['name', 'version', 'definition', 'updatedAt'],
+        additionalProperties: false,
+      },
+      UnusableWorkload: {
+        type: 'object',
+        description: 'a live workload whose newest stored row does not authenticate: not used',
+        properties: {
+          name: { type: 'string' },
+          version: { type: 'integer' },
+          unusable: ref('UnusableReason'),
+        },
+        required: ['name', 'version', 'unusable'],
+        additionalProperties: false,
+      },
+      UnusableReason: {
+        type: 'object',
+        properties: {
+          code: { const: 'ERR_KBS_WORKLOAD_INTEGRITY' },
+          message: { type: 'string' },
+          hint: { type: 'string' },
+        },
+        required: ['code', 'message'],
+        additionalProperties: false,
+      },
+      WorkloadUnusable: {
+        type: 'object',
+        description:
+          'The Error body (type .../errors/WorkloadUnusable) plus the workload, the coded reason, and the definition text exactly as stored. That text is UNAUTHENTICATED (whoever wrote the database may have chosen it) and never used by the KBS: review it against your own copy before you put it again.',
+        properties: {
+          type: { type: 'string', format: 'uri' },
+          detail: { type: 'string' },
+          workload: { type: 'string' },
+          version: { type: 'integer' },
+          unusable: ref('UnusableReason'),
+          unauthenticatedDefinition: { type: 'string' },
+        },
+        required: [
+          'type',
+          'detail',
+          'workload',
+          'version',
+          'unusable',
+          'unauthenticatedDefinition',
+        ],
+        additionalProperties: false,
       },
       Jwe: {
         type: 'object',

@@ -78,10 +78,79 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     const error = await rejected(store.workloads.get('web'))
     expect(error.code).toBe(INTEGRITY)
     expect(error.message).toContain('has no MAC')
-    expect(error.hint).toContain('workload put web')
+    expect(error.hint).toContain('workload put --name web')
     const again = await store.workloads.put('web', { v: 1 }, t(5))
     expect(again.version).toBe(2)
     expect(await store.workloads.get('web')).toEqual(again)
     expect((await store.workloads.list()).map((w) => w.name)).toEqual(['db', 'web'])
+  })
+
+  it('inspect answers a row that does not authenticate with why and its stored text, never a definition', async () => {
+    const { store, raw } = await withWorkloads()
+    // An authentic row: what get answers.
+    expect(await store.workloads.inspect('db')).toEqual(await store.workloads.get('db'))
+    expect(await store.workloads.inspect('none')).toBeUndefined()
+
+    await raw(`UPDATE workload_version SET mac = NULL WHERE name = 'web'`)
+    const noMac = await store.workloads.inspect('web')
+    expect(noMac).toEqual({
+      name: 'web',
+      version: 1,
+      unusable: {
+        code: INTEGRITY,
+        message: expect.stringContaining('has no MAC') as unknown,
+        hint: expect.stringContaining('workload put --name web') as unknown,
+      },
+      unauthenticatedDefinition: '{"v":1}',
+    })
+    expect(noMac).not.toHaveProperty('definition')
+
+    // Changed behind the store: the changed bytes, as stored (not parsed: they need not be JSON).
+    await raw(`UPDATE workload_version SET definition = 'not JSON {' WHERE name = 'db'`)
+    expect(await store.workloads.inspect('db')).toEqual({
+      name: 'db',
+      version: 1,
+      unusable: expect.objectContaining({
+        code: INTEGRITY,
+        message: expect.stringContaining('does not authenticate') as unknown,
+      }) as unknown,
+      unauthenticatedDefinition: 'not JSON {',
+    })
+    // The list, which the appraiser reads, never carries the text.
+    const listed = await store.workloads.list()
+    expect(listed.map((w) => w.name)).toEqual(['db', 'web'])
+    for (const each of listed)
+      expect(each).toEqual({
+        name: each.name,
+        version: 1,
+        unusable: expect.objectContaining({ code: INTEGRITY }) as unknown,
+      })
+    // get, for a decision, still refuses it.
+    expect(await rejectedCode(store.workloads.get('web'))).toBe(INTEGRITY)
+  })
+
+  it('inspect: a deleted name is not found; one undeleted behind the store is shown unusable', async () => {
+    const { store, raw } = await withWorkloads()
+    expect(await store.workloads.delete('web', t(3))).toBe(true)
+    expect(await store.workloads.inspect('web')).toBeUndefined()
+    await raw(`UPDATE workload_version SET deleted_at = NULL WHERE name = 'web'`)
+    expect(await store.workloads.inspect('web')).toMatchObject({
+      name: 'web',
+      version: 1,
+      unusable: { code: INTEGRITY },
+      unauthenticatedDefinition: '{"v":1}',
+    })
+  })
+
+  it('a put repairs a row that does not authenticate with a version above it, never below', async () => {
+    const { store, raw } = await withWorkloads()
+    await raw(`UPDATE workload_version SET version = 6, mac = NULL WHERE name = 'web'`)
+    expect(await store.workloads.inspect('web')).toMatchObject({ version: 6, unusable: {} })
+    const again = await store.workloads.put('web', { v: 1 }, t(5))
+    expect(again.version).toBe(7)
+    expect(await store.workloads.inspect('web')).toEqual(again)
+    expect((await store.workloads.list()).find((w) => w.name === 'web')).toEqual(again)
+    // The history still holds the bad row, so it still refuses to list it.
+    expect(await rejectedCode(store.workloads.history('web'))).toBe(INTEGRITY)
   })
 })

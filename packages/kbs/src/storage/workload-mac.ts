@@ -70,7 +70,7 @@ export class WorkloadMac {
         details: { workload: row.name, version: row.version },
         hint:
           row.mac === null
-            ? `check the definition, then put it again (initguard kbs admin workload put ${row.name} …): the new version is authenticated`
+            ? `check the definition, then put it again (initguard kbs admin … workload put --name ${row.name} …): the new version is authenticated`
             : 'find out who changed the database; restore it from a backup or put the workload again',
       },
     )

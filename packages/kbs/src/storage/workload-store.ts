@@ -6,7 +6,12 @@
  */
 import type { Kysely } from 'kysely'
 import { InternalError, UsageError, isInitguardError } from '@initguard/core'
-import type { StoredWorkload, UnusableWorkload, WorkloadStore } from '../ports.ts'
+import type {
+  StoredWorkload,
+  UnauthenticatedWorkload,
+  UnusableWorkload,
+  WorkloadStore,
+} from '../ports.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
@@ -115,23 +120,41 @@ export class SqlWorkloadStore implements WorkloadStore {
   }
 
   /**
+   * The newest version, or why it is not usable and its stored text (see
+   * {@link UnauthenticatedWorkload}: for the operator's review, never for a decision).
+   */
+  async inspect(name: string): Promise<StoredWorkload | UnauthenticatedWorkload | undefined> {
+    checkName(name)
+    const [row] = await this.#get.rows(name)
+    // The newest version carries the deletion mark when the name is deleted.
+    if (row?.deleted_at !== null) return undefined
+    const checked = this.#checked(row)
+    return 'unusable' in checked
+      ? { ...checked, unauthenticatedDefinition: row.definition }
+      : checked
+  }
+
+  /**
    * Each row is checked on its own: a row that does not authenticate is listed as unusable, so
    * one changed (or pre-MAC) row takes its own workload out of use, not every workload.
    */
   async list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]> {
-    return (await this.#list.rows()).map((row) => {
-      try {
-        return this.#stored(row)
-      } catch (error) {
-        if (!isInitguardError(error) || error.code !== WORKLOAD_INTEGRITY) throw error
-        const { code, message, hint } = error
-        return {
-          name: row.name,
-          version: row.version,
-          unusable: { code, message, ...(hint === undefined ? {} : { hint }) },
-        }
+    return (await this.#list.rows()).map((row) => this.#checked(row))
+  }
+
+  /** A row as a workload, or as unusable (without its text) when it does not authenticate. */
+  #checked(row: WorkloadVersionTable): StoredWorkload | UnusableWorkload {
+    try {
+      return this.#stored(row)
+    } catch (error) {
+      if (!isInitguardError(error) || error.code !== WORKLOAD_INTEGRITY) throw error
+      const { code, message, hint } = error
+      return {
+        name: row.name,
+        version: row.version,
+        unusable: { code, message, ...(hint === undefined ? {} : { hint }) },
       }
-    })
+    }
   }
 
   /**

@@ -56,6 +56,11 @@ export class MemoryWorkloadStore implements WorkloadStore {
     return Promise.resolve(this.#workloads.get(name))
   }
 
+  /** Every row here is authentic: as {@link MemoryWorkloadStore.get}. */
+  inspect(name: string): Promise<StoredWorkload | undefined> {
+    return this.get(name)
+  }
+
   list(): Promise<readonly StoredWorkload[]> {
     return Promise.resolve([...this.#workloads.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
   }
