@@ -115,3 +115,21 @@ export async function spawnKbsServe(args: readonly string[]): Promise<SpawnedKbs
   })
   return { server, url, log: () => serverLog }
 }
+
+/** An init-data document whose `aa.toml` names a KBS on loopback, as the README's walk-through. */
+export const KBS_WALKTHROUGH_INITDATA =
+  'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1:8443"\n\'\'\'\n'
+
+/** `kbs keygen` to `<base>.key` (private) and `<base>.pub`; throws when it fails. */
+export async function kbsKeygen(base: string): Promise<void> {
+  const run = await runInProcess([
+    ...['kbs', 'keygen', '--out-private', `${base}.key`, '--out-public', `${base}.pub`],
+  ])
+  if (run.code !== 0) throw new Error(`kbs keygen failed: ${run.stderr}`)
+}
+
+/** `sim init` into `simDir`; throws when it fails. */
+export async function simInit(simDir: string): Promise<void> {
+  const run = await runInProcess(['sim', 'init', '--sim-dir', simDir])
+  if (run.code !== 0) throw new Error(`sim init failed: ${run.stderr}`)
+}

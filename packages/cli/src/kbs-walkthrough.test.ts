@@ -10,10 +10,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
-import { jsonError, runInProcess, spawnKbsServe } from './cli-test-support.ts'
+import {
+  KBS_WALKTHROUGH_INITDATA,
+  jsonError,
+  kbsKeygen,
+  runInProcess,
+  simInit,
+  spawnKbsServe,
+} from './cli-test-support.ts'
 
-const DOCUMENT =
-  'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1:8443"\n\'\'\'\n'
+const DOCUMENT = KBS_WALKTHROUGH_INITDATA
 const OTHER = DOCUMENT.replace('8443', '9443')
 let dir: string
 let server: ChildProcess
@@ -27,16 +33,8 @@ beforeAll(async () => {
   await writeFile(at('initdata.toml'), DOCUMENT)
   await writeFile(at('other.toml'), OTHER)
   await writeFile(at('secret.txt'), 'hunter2 is not a password')
-  expect((await runInProcess(['sim', 'init', '--sim-dir', at('sim')])).code).toBe(0)
-  const keygen = [
-    'kbs',
-    'keygen',
-    '--out-private',
-    at('admin.key'),
-    '--out-public',
-    at('admin.pub'),
-  ]
-  expect((await runInProcess(keygen)).code).toBe(0)
+  await simInit(at('sim'))
+  await kbsKeygen(at('admin'))
   const spawned = await spawnKbsServe([
     ...['--data-dir', at('kbs-data'), '--listen', '127.0.0.1:0'],
     ...['--admin-public-key', at('admin.pub'), '--trust-sim', at('sim')],

@@ -98,13 +98,14 @@ export interface KbsAdminAnswer {
 /**
  * Send one admin request. A 4xx/5xx answer in the KBS's `{type, detail}` shape becomes a coded
  * error: 400 usage (exit 2), 401/403 verification (4), 404 malformed input naming the object (3),
- * 5xx unavailable (6).
+ * 5xx unavailable (6); except a status in `answered`, which the caller reads itself.
  */
 export async function kbsAdminCall(
   target: KbsAdminTarget,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: { readonly bytes: Uint8Array; readonly type: string },
+  answered: readonly number[] = [],
 ): Promise<KbsAdminAnswer> {
   const headers: Record<string, string> = {
     authorization: `Bearer ${adminToken(target, new Date())}`,
@@ -126,7 +127,8 @@ export async function kbsAdminCall(
       } catch {
         // Not JSON: keep the text.
       }
-      if (response.status >= 400) throw kbsRefusal(method, path, response.status, parsed)
+      if (response.status >= 400 && !answered.includes(response.status))
+        throw kbsRefusal(method, path, response.status, parsed)
       return { status: response.status, body: parsed }
     },
   )

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { MalformedInputError, UsageError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 import {
   JSON_OPTION,
@@ -29,6 +29,12 @@ import {
 import { RESOURCE_PATH_VALUE, WORKLOAD_NAME_VALUE } from './kbs-option-values.ts'
 import { reply } from '../output.ts'
 import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
+import {
+  UNUSABLE_STATUS,
+  reportUnusableWorkload,
+  unusableWorkloadAnswer,
+  type UnusableWorkloadAnswer,
+} from './kbs-admin-unusable.ts'
 import { workloadDefinitionJson } from './kbs-workload-json.ts'
 
 const TEE = choiceValue(['snp', 'tdx', 'sgx'] as const)
@@ -44,6 +50,7 @@ const LIMIT = integerValue(1, 1000, 'entries')
 const VERBS: Readonly<Record<string, readonly string[]>> = {
   'workload put': [
     'name',
+    'definition',
     'tee',
     'initdata',
     'resource',
@@ -98,8 +105,52 @@ const need = <T>(
   kind: Parameters<typeof requiredParsed<T>>[2],
 ): T => requiredParsed(args, name, kind, 'kbs admin')
 
+/** The `workload put` options that build a definition; `--definition FILE` gives one instead. */
+const BUILD_OPTIONS = VERBS['workload put']?.filter((o) => o !== 'name' && o !== 'definition') ?? []
+
+/**
+ * `workload put --definition FILE`: a definition as JSON, as `workload get --json` shows one (its
+ * `definition`, or the reviewed `unauthenticatedDefinition` of an unusable workload). Checked to
+ * be a JSON object here; the KBS validates it as it does every definition.
+ */
+async function definitionFileBody(args: ParsedArgs, file: string): Promise<Uint8Array> {
+  for (const option of BUILD_OPTIONS)
+    if (optionGiven(args, option))
+      throw new UsageError(
+        'ERR_OPTION_NOT_APPLICABLE',
+        `--${option} does not apply with --definition: the file is the whole definition`,
+        { details: { option: `--${option}` }, hint: `drop --${option}, or --definition` },
+      )
+  const bytes = await readInput(file, { what: 'workload definition', maxSize: 16 * 1024 * 1024 })
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (cause) {
+    throw new MalformedInputError(
+      'ERR_KBS_WORKLOAD_DEFINITION_FILE',
+      `--definition ${file} is not JSON (UTF-8)`,
+      { cause, hint: 'give the definition as a JSON object' },
+    )
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new MalformedInputError(
+      'ERR_KBS_WORKLOAD_DEFINITION_FILE',
+      `--definition ${file} is not a JSON object`,
+      { hint: 'give the definition as a JSON object' },
+    )
+  return bytes
+}
+
 async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<unknown> {
   const name = need(args, 'name', NAME)
+  const file = parsedOption(args, 'definition', PATH_VALUE)
+  if (file !== undefined)
+    return (
+      await kbsAdminCall(target, 'PUT', `/kbs/v0/admin/workloads/${encodeURIComponent(name)}`, {
+        bytes: await definitionFileBody(args, file),
+        type: 'application/json',
+      })
+    ).body
   const tees = parsedList(args, 'tee', TEE)
   const files = parsedList(args, 'initdata', PATH_VALUE)
   const resources = parsedList(args, 'resource', PATTERN)
@@ -145,6 +196,14 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
   ).body
 }
 
+/** A get answered with a workload the KBS does not use: reported, never as a result. */
+class Unusable {
+  readonly answer: UnusableWorkloadAnswer
+  constructor(answer: UnusableWorkloadAnswer) {
+    this.answer = answer
+  }
+}
+
 async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): Promise<unknown> {
   const name = (): string => encodeURIComponent(need(args, 'name', NAME))
   const path = (): string =>
@@ -154,8 +213,18 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
       return putWorkload(args, target)
     case 'workload list':
       return (await kbsAdminCall(target, 'GET', '/kbs/v0/admin/workloads')).body
-    case 'workload get':
-      return (await kbsAdminCall(target, 'GET', `/kbs/v0/admin/workloads/${name()}`)).body
+    case 'workload get': {
+      const answer = await kbsAdminCall(
+        target,
+        'GET',
+        `/kbs/v0/admin/workloads/${name()}`,
+        undefined,
+        [UNUSABLE_STATUS],
+      )
+      return answer.status === UNUSABLE_STATUS
+        ? new Unusable(unusableWorkloadAnswer(need(args, 'name', NAME), answer))
+        : answer.body
+    }
     case 'workload delete':
       await kbsAdminCall(target, 'DELETE', `/kbs/v0/admin/workloads/${name()}`)
       return { deleted: need(args, 'name', NAME) }
@@ -220,12 +289,21 @@ export const kbsAdminCommand: Command = {
     '  initguard kbs admin --url https://127.0.0.1:8443 --ca kbs/tls/kbs-cert.pem --admin-key admin.key \\',
     '    workload put --name web --tee snp --tee tdx --initdata initdata.toml --resource default/web/*',
     '  initguard kbs admin … resource put --path default/web/key --file key.bin',
+    '',
+    'workload get of a workload whose stored row fails its integrity check (written before the',
+    'rows carried a MAC, or changed behind the KBS) exits 5 (ERR_KBS_WORKLOAD_UNUSABLE) and shows',
+    'the stored definition marked UNAUTHENTICATED: review it, then put the workload again.',
   ].join('\n'),
   options: {
     url: value(URL_VALUE, 'URL', 'the KBS, e.g. https://127.0.0.1:8443'),
     ca: value(PATH_VALUE, 'FILE', 'the only certificate (PEM) trusted for the KBS'),
     'admin-key': value(PATH_VALUE, 'FILE', 'the admin private key (PEM, Ed25519 or P-256)'),
     name: value(NAME, 'NAME', 'workload: its name'),
+    definition: value(
+      PATH_VALUE,
+      'FILE',
+      'workload put: the whole definition as a JSON object (as workload get --json shows it), instead of the options below',
+    ),
     tee: value(TEE, 'TEE', 'workload put: a TEE it may run on (snp, tdx, sgx)', true),
     initdata: value(
       PATH_VALUE,
@@ -281,6 +359,8 @@ export const kbsAdminCommand: Command = {
       parsedOption(args, 'ca', PATH_VALUE),
     )
     const result = await runVerb(verb, args, target)
+    if (result instanceof Unusable)
+      return reportUnusableWorkload(io, args.values['json'] === true, verb, result.answer)
     return reply(io, args, {
       json: { ok: true, action: verb, result },
       text: JSON.stringify(result, null, 2),
