@@ -205,7 +205,10 @@ describe('refusals carry their status and leave an audit entry', () => {
     }
     const client = kbs.client()
     await client.attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
-    await rejected(client.getResource('default/app/tampered'))
+    // The operator's problem: 500 naming nothing, not 401 (the guest's attestation or token).
+    const error = await rejected(client.getResource('default/app/tampered'))
+    expect(error.details).toMatchObject({ status: 500 })
+    expect(error.message).not.toMatch(/does not authenticate|envelope|attestation or token/)
     const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
     const [released, corrected] = (json as { entries: Record<string, unknown>[] }).entries.slice(-2)
     expect(released).toMatchObject({
@@ -218,8 +221,11 @@ describe('refusals carry their status and leave an audit entry', () => {
       outcome: 'denied',
       resource: 'default/app/tampered',
       workload: 'app',
+      reason: 'ERR_KBS_ENVELOPE_FORMAT',
       detail: `the release recorded as audit entry ${String(released?.['id'])} failed: the resource could not be opened or sealed to the TEE key`,
     })
+    // The token was good: it still releases the workload's other resources.
+    expect(new TextDecoder().decode(await client.getResource('default/app/password'))).toBe(SECRET)
   })
 
   it('no such resource: 404', async () => {

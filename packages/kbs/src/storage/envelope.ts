@@ -24,8 +24,10 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
 import {
+  InternalError,
   UsageError,
   VerificationError,
+  isInitguardError,
   concatBytes,
   constantTimeEqual,
   stringToUtf8,
@@ -157,6 +159,26 @@ export class Envelope {
           hint: 'restore the row from a backup or put the value again',
         },
       )
+    }
+  }
+
+  /**
+   * {@link Envelope.open} for a row the KBS itself read from its database to serve a request. A
+   * row that does not open (another master key, modified, moved) is the operator's problem, not
+   * the caller's: an {@link InternalError} (500, logged; the answer names nothing) with the
+   * envelope's code, never a verification failure, which the HTTP layer answers 401 and a client
+   * reads as its own attestation or token being refused.
+   */
+  openStored(row: EnvelopeRow, sealed: Uint8Array): Uint8Array {
+    try {
+      return this.open(row, sealed)
+    } catch (error) {
+      if (!isInitguardError(error) || error.category !== 'verification') throw error
+      throw new InternalError(error.code, error.message, {
+        cause: error,
+        details: error.details,
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+      })
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { rejectedCode } from '@initguard/testkit'
+import { rejected, rejectedCode, thrown } from '@initguard/testkit'
 import {
   STORE_ENGINES,
   openTestStore,
@@ -96,6 +96,21 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     expect(await rejectedCode(s.resources.get('default/key/two'))).toBe(
       'ERR_KBS_ENVELOPE_INTEGRITY',
     )
+    // The operator's problem (a 500), not the reader's: never a verification failure (a 401).
+    expect(await rejected(s.resources.get('default/key/two'))).toMatchObject({
+      code: 'ERR_KBS_ENVELOPE_INTEGRITY',
+      category: 'internal',
+    })
+    const released = await s.resources.release('default/key/one', {
+      at: t1,
+      action: 'resource',
+      outcome: 'released',
+      resource: 'default/key/one',
+    })
+    expect(thrown(() => released?.plaintext())).toMatchObject({
+      code: 'ERR_KBS_ENVELOPE_INTEGRITY',
+      category: 'internal',
+    })
   })
 
   it('refuses malformed paths', async () => {

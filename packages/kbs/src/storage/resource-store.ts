@@ -79,7 +79,7 @@ export class SqlResourceStore implements ResourceStore {
     const [row] = await this.#get.rows(path)
     return row === undefined
       ? undefined
-      : this.#envelope.open({ kind: 'resource', id: path }, row.sealed)
+      : this.#envelope.openStored({ kind: 'resource', id: path }, row.sealed)
   }
 
   /** One round trip on PostgreSQL, one transaction on SQLite. */
@@ -93,7 +93,8 @@ export class SqlResourceStore implements ResourceStore {
       ? undefined
       : {
           auditId: found.audit_id,
-          plaintext: () => this.#envelope.open({ kind: 'resource', id: path }, found.sealed),
+          // A row that does not open is the operator's problem (500), not the guest's (401).
+          plaintext: () => this.#envelope.openStored({ kind: 'resource', id: path }, found.sealed),
         }
   }
 

@@ -4,13 +4,7 @@
  * @module
  */
 import type { Kysely } from 'kysely'
-import {
-  InternalError,
-  UsageError,
-  isInitguardError,
-  stringToUtf8,
-  utf8ToString,
-} from '@initguard/core'
+import { InternalError, UsageError, stringToUtf8, utf8ToString } from '@initguard/core'
 import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 import type { Envelope } from './envelope.ts'
 import type { KbsDatabase } from './schema.ts'
@@ -33,7 +27,10 @@ export class SqlSigningKeyStore implements SigningKeyStore {
       .orderBy('kid', 'desc')
       .execute()
     return rows.map((row) => {
-      const json = utf8ToString(this.#unseal(row.kid, row.sealed))
+      const json = utf8ToString(
+        // A row that does not open is the operator's problem (500), not the guest's (401).
+        this.#envelope.openStored({ kind: 'signing-key', id: row.kid }, row.sealed),
+      )
       const privateJwk: unknown = JSON.parse(json)
       if (typeof privateJwk !== 'object' || privateJwk === null || Array.isArray(privateJwk)) {
         throw new InternalError(
@@ -48,24 +45,6 @@ export class SqlSigningKeyStore implements SigningKeyStore {
         ...(row.retired_at === null ? {} : { retiredAt: new Date(row.retired_at) }),
       }
     })
-  }
-
-  /**
-   * The sealed JWK of `kid`, opened. A row that does not open (another master key, modified) is
-   * the operator's problem, not the guest's whose token it would sign: an {@link InternalError}
-   * (500) with the envelope's code, never a verification failure (401).
-   */
-  #unseal(kid: string, sealed: Uint8Array): Uint8Array {
-    try {
-      return this.#envelope.open({ kind: 'signing-key', id: kid }, sealed)
-    } catch (error) {
-      if (!isInitguardError(error) || error.category !== 'verification') throw error
-      throw new InternalError(error.code, error.message, {
-        cause: error,
-        details: error.details,
-        ...(error.hint === undefined ? {} : { hint: error.hint }),
-      })
-    }
   }
 
   async add(key: Omit<SigningKeyRecord, 'retiredAt'>): Promise<void> {
