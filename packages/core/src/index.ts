@@ -123,5 +123,5 @@ export {
   type AppraisalFailure,
 } from './appraisal.ts'
 export { pemCertificates } from './pem-certificates.ts'
-export { PolicyChecker } from './policy-checks.ts'
+export { PolicyChecker, describePolicyValue, isPolicyRecord } from './policy-checks.ts'
 export { subjectLine, type TrustAnchorInfo } from './trust-anchor.ts'

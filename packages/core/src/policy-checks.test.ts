@@ -97,4 +97,46 @@ describe('PolicyChecker', () => {
       }),
     ).toEqual([])
   })
+
+  it('refuses a policy that is not an object, and options it does not know, naming the known ones', () => {
+    const known = ['digest', 'level']
+    for (const policy of [null, 'digest', [], new Uint8Array(1), 3]) {
+      let isObject = true
+      expect(
+        faults((c) => {
+          isObject = c.options(policy, known)
+        }),
+      ).toHaveLength(1)
+      expect(isObject).toBe(false)
+    }
+    expect(
+      faults((c) => {
+        expect(c.options({ digest: undefined, Level: 1, digests: [] }, known)).toBe(true)
+      }),
+    ).toEqual([
+      'Level is not an option (known: digest, level)',
+      'digests is not an option (known: digest, level)',
+    ])
+    expect(faults((c) => c.options({}, known))).toEqual([])
+  })
+
+  it('refuses an object option given in part, with an unknown component, or not an object', () => {
+    const parts = ['major', 'minor']
+    expect(
+      faults((c) => {
+        expect(c.object('abi', { major: 1 }, parts)).toBe(true)
+        expect(c.object('abi', { major: 1, minor: 0, micro: 0 }, parts)).toBe(true)
+        expect(c.object('abi', null, parts)).toBe(false)
+        expect(c.object('abi', [1, 0], parts)).toBe(false)
+      }),
+    ).toEqual([
+      'abi.minor is missing; give every component',
+      'abi.micro is not a component of abi (known: major, minor)',
+      'abi must be an object with major, minor; got null',
+      'abi must be an object with major, minor; got an array',
+    ])
+    expect(faults((c) => c.object('abi', { major: 1, minor: 0, fmc: 2 }, parts, ['fmc']))).toEqual(
+      [],
+    )
+  })
 })

@@ -29,7 +29,7 @@ export class PolicyChecker {
     if (value === undefined) return
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
       this.#faults.push(
-        `${field} must be a whole number from ${min} to ${max}; got ${describe(value)}`,
+        `${field} must be a whole number from ${min} to ${max}; got ${describePolicyValue(value)}`,
       )
     }
   }
@@ -39,7 +39,7 @@ export class PolicyChecker {
     if (value === undefined) return
     if (!(value instanceof Uint8Array) || value.length !== length) {
       this.#faults.push(
-        `${field} must be ${length} bytes; got ${value instanceof Uint8Array ? `${value.length} bytes` : describe(value)}`,
+        `${field} must be ${length} bytes; got ${value instanceof Uint8Array ? `${value.length} bytes` : describePolicyValue(value)}`,
       )
     }
   }
@@ -48,7 +48,9 @@ export class PolicyChecker {
   byteList(field: string, value: unknown, length: number): void {
     if (value === undefined) return
     if (!Array.isArray(value)) {
-      this.#faults.push(`${field} must be a list of ${length}-byte values; got ${describe(value)}`)
+      this.#faults.push(
+        `${field} must be a list of ${length}-byte values; got ${describePolicyValue(value)}`,
+      )
       return
     }
     value.forEach((item: unknown, i) => {
@@ -59,7 +61,7 @@ export class PolicyChecker {
   /** When given, `value` must be a boolean (a string "false" would otherwise read as true). */
   boolean(field: string, value: unknown): void {
     if (value !== undefined && typeof value !== 'boolean')
-      this.#faults.push(`${field} must be true or false; got ${describe(value)}`)
+      this.#faults.push(`${field} must be true or false; got ${describePolicyValue(value)}`)
   }
 
   /** Each field of `policy` named in `lengths`, when given, must be a byte array of that length. */
@@ -84,6 +86,61 @@ export class PolicyChecker {
   /** Each field of `policy` named in `fields`, when given, must be a boolean. */
   booleanFields<P extends object>(policy: P, fields: readonly (keyof P & string)[]): void {
     for (const field of fields) this.boolean(field, policy[field])
+  }
+
+  /**
+   * The policy itself must be an object whose every key is one of `known`. A misspelt option
+   * (`mrtd` for `mrTd`) would otherwise bound nothing, and a policy that is not an object (a
+   * string, an array, null) would read as "no rules".
+   *
+   * @returns whether `policy` is an object, so that its fields can be checked.
+   */
+  options(policy: unknown, known: readonly string[]): policy is Readonly<Record<string, unknown>> {
+    if (!isPolicyRecord(policy)) {
+      this.#faults.push(
+        `the policy must be an object of options; got ${describePolicyValue(policy)}`,
+      )
+      return false
+    }
+    for (const key of Object.keys(policy)) {
+      if (!known.includes(key))
+        this.#faults.push(`${key} is not an option (known: ${known.join(', ')})`)
+    }
+    return true
+  }
+
+  /**
+   * An object option (a minimum of several components) must be an object with exactly `required`
+   * (and `optional`) keys: a missing component would compare false against every report and be
+   * refused with the wrong reason, blaming the evidence, and an unknown one (a misspelling) would
+   * bound nothing.
+   *
+   * @returns whether `value` is an object, so that its components can be checked.
+   */
+  object(
+    field: string,
+    value: unknown,
+    required: readonly string[],
+    optional: readonly string[] = [],
+  ): value is Readonly<Record<string, unknown>> {
+    if (!isPolicyRecord(value)) {
+      this.#faults.push(
+        `${field} must be an object with ${required.join(', ')}; got ${describePolicyValue(value)}`,
+      )
+      return false
+    }
+    for (const key of required) {
+      if (value[key] === undefined)
+        this.#faults.push(`${field}.${key} is missing; give every component`)
+    }
+    for (const key of Object.keys(value)) {
+      if (!required.includes(key) && !optional.includes(key)) {
+        this.#faults.push(
+          `${field}.${key} is not a component of ${field} (known: ${[...required, ...optional].join(', ')})`,
+        )
+      }
+    }
+    return true
   }
 
   /** Record a fault found by the caller's own check. */
@@ -114,7 +171,18 @@ function fieldEntries<P, V>(table: { readonly [K in keyof P]?: V }): [keyof P & 
   return Object.entries(table) as [keyof P & string, V][]
 }
 
-function describe(value: unknown): string {
+/** A plain object of named values: not null, an array or a byte array. */
+export function isPolicyRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array)
+  )
+}
+
+/** A policy value as a message names it: a number or a short string as is, else its kind. */
+export function describePolicyValue(value: unknown): string {
   if (typeof value === 'number') return String(value)
   if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`
   if (value === null) return 'null'

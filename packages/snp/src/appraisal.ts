@@ -10,6 +10,8 @@ import {
   AppraisalFailures,
   PolicyChecker,
   bytesToHex,
+  describePolicyValue,
+  isPolicyRecord,
   constantTimeIncludes,
   throwIfAppraisalFailed,
   type AppraisalFailure,
@@ -88,70 +90,28 @@ function tcbText(t: TcbComponents): string {
 const U8 = 0xff
 const U32 = 0xffff_ffff
 
-/** Every option of {@link SnpAppraisalPolicy}: any other key is a misspelt rule, refused. */
-const POLICY_OPTIONS: ReadonlySet<string> = new Set<keyof SnpAppraisalPolicy>([
-  'hostData',
-  'initdata',
-  'reportData',
-  'measurements',
-  'minimumTcb',
-  'minimumLaunchTcb',
-  'refuseProvisionalFirmware',
-  'vmpl',
-  'allowDebug',
-  'allowMigrationAgent',
-  'minimumAbi',
-  'chipIds',
-  'idKeyDigests',
-  'authorKeyDigests',
-  'minimumGuestSvn',
-])
-const TCB_COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode'] as const
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof Uint8Array)
-  )
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (value instanceof Uint8Array) return 'a byte array'
-  return `a value of type ${typeof value}`
-}
-
 /**
- * An object option (`minimumTcb`, `minimumAbi`) must be an object with exactly `required` (and
- * `optional`) keys: a missing component would compare false against every report and be refused
- * with the wrong reason, and an unknown one (a misspelling) would bound nothing.
+ * Every option of {@link SnpAppraisalPolicy}, as the keys of a table the compiler holds complete:
+ * any other key is a misspelt rule, refused.
  */
-function checkObjectOption(
-  check: PolicyChecker,
-  field: string,
-  value: unknown,
-  required: readonly string[],
-  optional: readonly string[] = [],
-): value is Readonly<Record<string, unknown>> {
-  if (!isRecord(value)) {
-    check.fault(`${field} must be an object with ${required.join(', ')}; got ${kindOf(value)}`)
-    return false
-  }
-  for (const key of required) {
-    if (value[key] === undefined) check.fault(`${field}.${key} is missing; give every component`)
-  }
-  for (const key of Object.keys(value)) {
-    if (!required.includes(key) && !optional.includes(key)) {
-      check.fault(
-        `${field}.${key} is not a component of ${field} (known: ${[...required, ...optional].join(', ')})`,
-      )
-    }
-  }
-  return true
-}
+const POLICY_OPTIONS = Object.keys({
+  hostData: true,
+  initdata: true,
+  reportData: true,
+  measurements: true,
+  minimumTcb: true,
+  minimumLaunchTcb: true,
+  refuseProvisionalFirmware: true,
+  vmpl: true,
+  allowDebug: true,
+  allowMigrationAgent: true,
+  minimumAbi: true,
+  chipIds: true,
+  idKeyDigests: true,
+  authorKeyDigests: true,
+  minimumGuestSvn: true,
+} satisfies Record<keyof SnpAppraisalPolicy, true>)
+const TCB_COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode'] as const
 
 /**
  * Refuse a policy that cannot be applied as written: a value that cannot be a bound (NaN, a
@@ -165,16 +125,11 @@ function checkObjectOption(
  */
 export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: SnpProduct): void {
   const check = new PolicyChecker('ERR_SNP_POLICY_INVALID', 'SEV-SNP appraisal policy')
+  // `policy` as given: an API caller (or a config file read into it) may pass anything.
   const given: unknown = policy
-  if (!isRecord(given)) {
-    check.fault(`the policy must be an object of options; got ${kindOf(given)}`)
+  if (!check.options(given, POLICY_OPTIONS)) {
     check.done()
     return
-  }
-  for (const key of Object.keys(given)) {
-    if (!POLICY_OPTIONS.has(key)) {
-      check.fault(`${key} is not an option (known: ${[...POLICY_OPTIONS].join(', ')})`)
-    }
   }
   check.byteFields(policy, { hostData: 32, reportData: 64 })
   check.byteListFields(policy, {
@@ -186,7 +141,7 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
   check.integerFields(policy, { vmpl: [0, 3], minimumGuestSvn: [0, U32] })
   check.booleanFields(policy, ['allowDebug', 'allowMigrationAgent', 'refuseProvisionalFirmware'])
   const abi: unknown = policy.minimumAbi
-  if (abi !== undefined && checkObjectOption(check, 'minimumAbi', abi, ['major', 'minor'])) {
+  if (abi !== undefined && check.object('minimumAbi', abi, ['major', 'minor'])) {
     check.integer('minimumAbi.major', abi['major'], 0, U8)
     check.integer('minimumAbi.minor', abi['minor'], 0, U8)
   }
@@ -209,7 +164,7 @@ function checkTcbOption(
   flag: string,
   product: SnpProduct | undefined,
 ): void {
-  if (tcb === undefined || !checkObjectOption(check, field, tcb, TCB_COMPONENTS, ['fmc'])) return
+  if (tcb === undefined || !check.object(field, tcb, TCB_COMPONENTS, ['fmc'])) return
   for (const component of [...TCB_COMPONENTS, 'fmc'])
     check.integer(`${field}.${component}`, tcb[component], 0, U8)
   if (tcb['fmc'] !== undefined && product !== undefined && product !== 'Turin')
@@ -257,16 +212,16 @@ export function provisionalFirmwareDifferences(report: SnpReport, product: SnpPr
 
 /** `initdata` must be a parsed document: a known algorithm and a digest of its length. */
 function checkInitdataOption(check: PolicyChecker, initdata: unknown): void {
-  const algorithm = isRecord(initdata) ? initdata['algorithm'] : undefined
+  const algorithm = isPolicyRecord(initdata) ? initdata['algorithm'] : undefined
   const known = INITDATA_ALGORITHMS.find((a) => a === algorithm)
-  const digest = isRecord(initdata) ? initdata['digest'] : undefined
+  const digest = isPolicyRecord(initdata) ? initdata['digest'] : undefined
   if (
     known === undefined ||
     !(digest instanceof Uint8Array) ||
     digest.length !== DIGEST_LENGTHS[known]
   ) {
     check.fault(
-      `initdata must be a document parsed with parseInitdata (an algorithm of ${INITDATA_ALGORITHMS.join(', ')} and its digest); got ${isRecord(initdata) ? 'an object without them' : kindOf(initdata)}`,
+      `initdata must be a document parsed with parseInitdata (an algorithm of ${INITDATA_ALGORITHMS.join(', ')} and its digest); got ${isPolicyRecord(initdata) ? 'an object without them' : describePolicyValue(initdata)}`,
     )
   }
 }

@@ -71,6 +71,15 @@ describe('DCAP quote appraisal policy values', () => {
     ],
     ['initdata given as the document text', bad({ initdata: 'version = "0.1.0"' })],
     ['initdata null', bad({ initdata: null })],
+    // A misspelt option bounded nothing: the quote was accepted under it.
+    ['a misspelt option (mrtd)', bad({ mrtd: [new Uint8Array(48)] })],
+    ['a misspelt option (mrConfigID)', bad({ mrConfigID: new Uint8Array(48) })],
+    ['a misspelt option (rtmr)', bad({ rtmr: [new Uint8Array(48)] })],
+    ['a misspelt option (allowSWHardeningNeeded)', bad({ allowSWHardeningNeeded: true })],
+    // null is not "absent": each is refused with the code, never a bare TypeError.
+    ['reportData null', bad({ reportData: null })],
+    ['allowDebug null', bad({ allowDebug: null })],
+    ['allowConfigurationNeeded null', bad({ allowConfigurationNeeded: null })],
   ]
   const tdxCases: [string, QuoteAppraisalPolicy][] = [
     ['mrConfigId of 32 bytes', bad({ mrConfigId: new Uint8Array(32) })],
@@ -81,6 +90,10 @@ describe('DCAP quote appraisal policy values', () => {
       bad({ rtmrs: [undefined, undefined, undefined, undefined, new Uint8Array(48)] }),
     ],
     ['rtmrs with a 47-byte entry', bad({ rtmrs: [new Uint8Array(47)] })],
+    ['rtmrs null', bad({ rtmrs: null })],
+    ['rtmrs with a null entry', bad({ rtmrs: [null] })],
+    ['mrTd null', bad({ mrTd: null })],
+    ['mrConfigId null', bad({ mrConfigId: null })],
     ['mrEnclave on a TDX quote', { mrEnclave: [new Uint8Array(32)] }],
     ['mrSigner on a TDX quote', { mrSigner: [new Uint8Array(32)] }],
     ['minimumIsvSvn on a TDX quote', { minimumIsvSvn: 0 }],
@@ -94,6 +107,8 @@ describe('DCAP quote appraisal policy values', () => {
     ['configId of 48 bytes', bad({ configId: new Uint8Array(48) })],
     ['mrEnclave of 48 bytes', bad({ mrEnclave: [new Uint8Array(48)] })],
     ['mrSigner not a list', bad({ mrSigner: new Uint8Array(32) })],
+    ['minimumIsvSvn null', bad({ minimumIsvSvn: null })],
+    ['a misspelt option (minIsvSvn)', bad({ minIsvSvn: 5 })],
     ['mrTd on an SGX quote', { mrTd: [new Uint8Array(48)] }],
     ['rtmrs on an SGX quote', { rtmrs: [new Uint8Array(48)] }],
     ['mrSeam on an SGX quote', { mrSeam: [new Uint8Array(48)] }],
@@ -113,6 +128,30 @@ describe('DCAP quote appraisal policy values', () => {
     it(`refuses ${name}`, () => {
       refused('sgx', policy)
     })
+
+  it('refuses a policy that is not an object of options, in appraisal and before verifying', () => {
+    for (const policy of [null, 'allowDebug', [], new Uint8Array(1), 0]) {
+      refused('tdx', policy as unknown as QuoteAppraisalPolicy)
+      refused('sgx', policy as unknown as QuoteAppraisalPolicy)
+    }
+  })
+
+  it('names a misspelt option and the known ones', () => {
+    try {
+      appraiseQuote(tdx.body, upToDate, bad({ mrtd: [new Uint8Array(48)] }))
+      expect.unreachable()
+    } catch (e) {
+      expect(isInitguardError(e) && e.message).toContain('mrtd is not an option (known: ')
+      expect(isInitguardError(e) && e.message).toContain('mrTd')
+      expect(isInitguardError(e) && e.message).toContain('allowConfigurationNeeded')
+    }
+  })
+
+  it('still verifies with no policy at all', () => {
+    expect(
+      outcome(() => verifyDcapQuote(tdx, { now, collateral: collateral.tdx, root: pki.root.pem })),
+    ).toBe('accepted')
+  })
 
   it('says which quote a field belongs to', () => {
     try {

@@ -131,6 +131,26 @@ function initdataBinding(
   failures.add(initdataBindingFailure('ERR_TDX_INITDATA_MISMATCH', tee, name, actual, document))
 }
 
+/**
+ * Every option of {@link QuoteAppraisalPolicy}, as the keys of a table the compiler holds complete:
+ * any other key (`mrtd`, `mrConfigID`, `rtmr`) is a misspelt rule that would bound nothing, refused.
+ */
+const POLICY_OPTIONS = Object.keys({
+  initdata: true,
+  mrConfigId: true,
+  configId: true,
+  reportData: true,
+  mrTd: true,
+  rtmrs: true,
+  mrSeam: true,
+  mrEnclave: true,
+  mrSigner: true,
+  minimumIsvSvn: true,
+  allowDebug: true,
+  allowSwHardeningNeeded: true,
+  allowConfigurationNeeded: true,
+} satisfies Record<keyof QuoteAppraisalPolicy, true>)
+
 /** The policy fields each kind of quote has; a field set for the other kind is refused. */
 const TDX_ONLY = ['mrConfigId', 'mrTd', 'rtmrs', 'mrSeam'] as const
 const SGX_ONLY = ['configId', 'mrEnclave', 'mrSigner', 'minimumIsvSvn'] as const
@@ -156,10 +176,16 @@ function initdataFault(value: unknown): string | undefined {
 }
 
 /**
- * Refuse a policy whose values cannot be bounds (NaN, fractions, negative or out-of-range numbers,
- * byte strings of the wrong length, more than four RTMRs, an initdata value that is not a parsed
- * document) and, given the quote's kind, a policy that sets a field that kind of quote does not
- * have (it would otherwise be skipped).
+ * Refuse a policy that cannot be applied as written: a policy that is not an object of options (a
+ * string, an array or null would otherwise read as "no rules"), an option that does not exist (a
+ * misspelt `mrtd` would otherwise be ignored and bound nothing), values that cannot be bounds (NaN,
+ * fractions, negative or out-of-range numbers, null, byte strings of the wrong length, more than
+ * four RTMRs, an initdata value that is not a parsed document) and, given the quote's kind, a
+ * policy that sets a field that kind of quote does not have (it would otherwise be skipped).
+ *
+ * Every bound is a single value or a list of values, so no option is a minimum of several
+ * components that could be given in part (as SEV-SNP's `minimumTcb` can): `minimumIsvSvn` is one
+ * number, and Intel's TCB is judged by the TCB status the collateral gives.
  *
  * @throws {@link UsageError} `ERR_TDX_POLICY_INVALID` naming every fault.
  */
@@ -168,6 +194,12 @@ export function checkQuoteAppraisalPolicy(
   kind?: DcapQuoteBody['kind'],
 ): void {
   const check = new PolicyChecker('ERR_TDX_POLICY_INVALID', 'DCAP quote appraisal policy')
+  // `policy` as given: an API caller (or a config file read into it) may pass anything.
+  const given: unknown = policy
+  if (!check.options(given, POLICY_OPTIONS)) {
+    check.done()
+    return
+  }
   check.byteFields(policy, { mrConfigId: 48, configId: 64, reportData: 64 })
   check.byteListFields(policy, { mrTd: 48, mrSeam: 48, mrEnclave: 32, mrSigner: 32 })
   check.integerFields(policy, { minimumIsvSvn: [0, 0xffff] })

@@ -187,7 +187,10 @@ function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain):
  */
 export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): QuoteVerification {
   // A policy that cannot be applied to this quote is refused before any work.
-  checkQuoteAppraisalPolicy(options.policy ?? {}, quote.body.kind)
+  // Only an absent policy means "no rules": null is refused, not read as {} (as `??` would).
+  let policy: QuoteAppraisalPolicy = {}
+  if (options.policy !== undefined) policy = options.policy
+  checkQuoteAppraisalPolicy(policy, quote.body.kind)
   const cache = options.cache ?? new QuoteVerifierCache()
   const root = trustedRoot(options.root ?? INTEL_PRODUCTION_ANCHOR.root)
   const warnings: string[] = []
@@ -260,7 +263,7 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
   )
   const claims = quoteClaims(quote, tcb, pck)
   try {
-    appraiseQuote(body, tcb, options.policy ?? {})
+    appraiseQuote(body, tcb, policy)
   } catch (error) {
     // The quote is genuine: a refusal carries what it claims, so the caller can show it.
     throw error instanceof AppraisalError ? error.withClaims(claims) : error

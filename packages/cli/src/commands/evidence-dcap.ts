@@ -162,7 +162,10 @@ async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPoli
       throw new UsageError('ERR_OPTION_VALUE', `--expect-rtmr gives RTMR${index} more than once`)
     rtmrs[index] = value
   }
-  const fields: Record<string, unknown> = {
+  // Every option named, each checked against the policy's type: a misspelt key does not compile.
+  const fields: {
+    readonly [K in keyof QuoteAppraisalPolicy]-?: QuoteAppraisalPolicy[K] | undefined
+  } = {
     initdata:
       initdataPath === undefined
         ? undefined
