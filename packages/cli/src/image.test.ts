@@ -3,7 +3,14 @@
  * decision report, a pull that happens only when allowed, and the policy taken from a verified
  * initdata document.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -67,7 +74,6 @@ beforeAll(async () => {
     '--authfile',
     write('auth.json', '{"auths":{}}'),
   ]
-  const { mkdirSync } = await import('node:fs')
   mkdirSync(registriesD)
 }, 60_000)
 
@@ -242,6 +248,68 @@ describe('initguard image check', () => {
     ])
     expect(result.code).toBe(3)
     expect(result.stderr).toMatch(/ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS/)
+  })
+})
+
+describe('the default docker config (no --authfile)', () => {
+  /** `image check` with DOCKER_CONFIG set to `config` and no --authfile. */
+  async function checkWithDefaultConfig(config: string): Promise<Result> {
+    const policy = write('allow-default-config.json', allowApps(registry.host))
+    const previous = process.env['DOCKER_CONFIG']
+    process.env['DOCKER_CONFIG'] = config
+    try {
+      return await run([
+        'image',
+        'check',
+        reference,
+        '--policy',
+        policy,
+        '--insecure-registry',
+        registry.host,
+        '--registries-d',
+        join(dir, 'registries.d'),
+      ])
+    } finally {
+      if (previous === undefined) delete process.env['DOCKER_CONFIG']
+      else process.env['DOCKER_CONFIG'] = previous
+    }
+  }
+
+  it('is optional: a config that does not exist means anonymous access', async () => {
+    expect((await checkWithDefaultConfig(join(dir, 'no-such-docker-dir'))).code).toBe(0)
+  })
+
+  // Root reads any file whatever its mode, so EACCES is not made here; every error other than
+  // ENOENT takes the same path.
+  it.each([
+    [
+      'is a directory',
+      (config: string) => {
+        mkdirSync(join(config, 'config.json'))
+      },
+    ],
+    [
+      'is a symlink loop',
+      (config: string) => {
+        symlinkSync(join(config, 'config.json'), join(config, 'config.json'))
+      },
+    ],
+  ])('that exists but %s is refused naming the file, never read as absent', async (_what, make) => {
+    const config = mkdtempSync(join(dir, 'docker-config-'))
+    make(config)
+    const result = await checkWithDefaultConfig(config)
+    expect(result.code, result.stdout + result.stderr).toBe(7)
+    expect(result.stderr).toContain('code: ERR_FILE_READ')
+    expect(result.stderr).toContain(
+      `cannot read the default docker config ${JSON.stringify(join(config, 'config.json'))}`,
+    )
+    expect(result.stderr).toContain('--authfile')
+  })
+
+  it('DOCKER_CONFIG naming a file, not a directory, is refused (ENOTDIR)', async () => {
+    const result = await checkWithDefaultConfig(write('docker-config-file', '{}'))
+    expect(result.code, result.stdout + result.stderr).toBe(7)
+    expect(result.stderr).toContain('code: ERR_FILE_READ')
   })
 })
 

@@ -18,7 +18,7 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { MalformedInputError, UsageError } from '@initguard/core'
+import { LocalIoError, MalformedInputError, UsageError, isInitguardError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 
 /** A user name and password (or token) for one registry. */
@@ -188,6 +188,40 @@ export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): s
 export async function loadDockerConfig(path: string): Promise<DockerConfig> {
   const bytes = await readInput(path, { what: 'docker config', maxSize: 1024 * 1024 })
   return parseDockerConfig(new TextDecoder().decode(bytes), path)
+}
+
+/**
+ * The user's default docker config ({@link defaultDockerConfigPath}), or `undefined` when there is
+ * none. Only a file that does not exist (ENOENT, for the file or a directory on its path) means
+ * none, as in docker's own `config.Load`: a file that exists but cannot be read (permission
+ * denied, a directory, a symlink loop, `$DOCKER_CONFIG` naming a file) is refused, because reading
+ * it as absent would pull anonymously without a word and fail later with a misleading 401, or
+ * pull a public image of the same name.
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_READ` naming the file and that it is the default;
+ *   everything {@link loadDockerConfig} throws.
+ */
+export async function loadDefaultDockerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DockerConfig | undefined> {
+  const path = defaultDockerConfigPath(env)
+  try {
+    return await loadDockerConfig(path)
+  } catch (error) {
+    if (!isInitguardError(error) || error.code !== 'ERR_FILE_READ') throw error
+    const errno = (error.cause as { code?: unknown } | undefined)?.code
+    if (errno === 'ENOENT') return undefined
+    const reason = typeof error.details['reason'] === 'string' ? error.details['reason'] : errno
+    throw new LocalIoError(
+      'ERR_FILE_READ',
+      `cannot read the default docker config ${JSON.stringify(path)}: ${String(reason)}; only a missing file means no credentials`,
+      {
+        cause: error.cause,
+        details: { ...error.details, ...(typeof errno === 'string' ? { errno } : {}) },
+        hint: `make ${JSON.stringify(path)} readable or remove it, set DOCKER_CONFIG to another directory, or pass the credentials file with --authfile`,
+      },
+    )
+  }
 }
 
 /** The most specific namespace entry for `host/repository`, if any. */

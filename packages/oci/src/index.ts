@@ -41,6 +41,7 @@ export {
 export {
   defaultDockerConfigPath,
   dockerCredentialsFor,
+  loadDefaultDockerConfig,
   loadDockerConfig,
   normalizeRegistryHost,
   parseDockerConfig,

@@ -6,22 +6,16 @@
  */
 import { readInput } from '@initguard/files'
 import {
-  defaultDockerConfigPath,
   defaultLookasideStore,
   dockerConfigCredentials,
+  loadDefaultDockerConfig,
   loadDockerConfig,
   loadRegistriesD,
   parseRegistriesD,
   type CheckImageOptions,
   type RegistriesDConfig,
 } from '@initguard/oci'
-import {
-  ExpectationError,
-  InternalError,
-  UsageError,
-  isInitguardError,
-  utf8ToString,
-} from '@initguard/core'
+import { ExpectationError, InternalError, UsageError, utf8ToString } from '@initguard/core'
 import { checkBinding } from '@initguard/initdata'
 import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'
 import {
@@ -235,17 +229,16 @@ export async function loadPolicy(
   }
 }
 
+/**
+ * The credentials of `--authfile`, else of the default docker config. A file the user named must
+ * be read; the default one may be absent (anonymous access), but one that exists and cannot be
+ * read is refused, never taken as absent.
+ */
 async function credentialsOption(args: ParsedArgs): Promise<CheckImageOptions['credentials']> {
   const explicit = stringOption(args, 'authfile')
-  const path = explicit ?? defaultDockerConfigPath()
-  try {
-    return dockerConfigCredentials(await loadDockerConfig(path))
-  } catch (error) {
-    // The default file is optional; a file the user named is not.
-    if (explicit === undefined && isInitguardError(error) && error.code === 'ERR_FILE_READ')
-      return undefined
-    throw error
-  }
+  const config =
+    explicit === undefined ? await loadDefaultDockerConfig() : await loadDockerConfig(explicit)
+  return config === undefined ? undefined : dockerConfigCredentials(config)
 }
 
 /**
