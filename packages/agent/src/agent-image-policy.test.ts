@@ -32,7 +32,11 @@ const releaseKey = generateSigstoreKeyPair('ecdsa-p256')
 const releasePem = new TextDecoder().decode(publicKeyPem(releaseKey.publicKey))
 let kbs: TestKbs
 const DOCKER_CONFIG = JSON.stringify({
-  auths: { 'registry.example': { auth: Buffer.from('robot:s3cret').toString('base64') } },
+  auths: {
+    'registry.example': { auth: Buffer.from('robot:s3cret').toString('base64') },
+    // Namespace-scoped (containers-auth.json(5)): only for repositories under team/.
+    'registry.example/team': { auth: Buffer.from('team-robot:t3am').toString('base64') },
+  },
 })
 const WITH_REGISTRY = [
   'image_security_policy_uri = "kbs:///default/app/image-policy"',
@@ -138,11 +142,18 @@ describe('the image policy inside the guest', () => {
 
   it('registry access comes from the same [image]: KBS credentials, downloads at once, blocked and insecure registries', async () => {
     const loaded = await guestPolicy(WITH_REGISTRY)
-    expect(loaded.registry.credentials?.('registry.example')).toEqual({
+    const credentials = loaded.registry.credentials
+    expect(credentials?.('registry.example', 'team/app')).toEqual({
+      username: 'team-robot',
+      password: 't3am',
+    })
+    expect(credentials?.('registry.example', 'other/app')).toEqual({
       username: 'robot',
       password: 's3cret',
     })
-    expect(loaded.registry.credentials?.('other.example')).toBeUndefined()
+    expect(credentials?.('other.example', 'team/app')).toBeUndefined()
+    // @ts-expect-error -- the repository is required: without it the team/ entry cannot be found
+    expect(credentials?.('registry.example')).toEqual({ username: 'robot', password: 's3cret' })
     expect(loaded.registry.concurrency).toBe(7)
     expect(loaded.registry.insecureRegistries).toEqual(['127.0.0.1:5000'])
     expect(() => {

@@ -10,7 +10,7 @@
  */
 import { ExpectationError, utf8ToString } from '@initguard/core'
 import type { CdhImageSources, CdhResourceSource } from '@initguard/image-policy'
-import type { RegistryCredentials } from '@initguard/oci'
+import type { RegistryCredentialsLookup } from '@initguard/oci'
 
 /** The `[image]` keys the guest pull implements; any other is refused. */
 export const IMPLEMENTED_IMAGE_KEYS: readonly string[] = [
@@ -34,8 +34,12 @@ export const MAX_LAYER_DOWNLOADS = 16
 export interface GuestRegistryAccess {
   /** Registries reached over plain HTTP: only those `registry_config` marks `insecure`. */
   readonly insecureRegistries: readonly string[]
-  /** Credentials by registry, from the document's credentials file; undefined: anonymous. */
-  readonly credentials: ((registry: string) => RegistryCredentials | undefined) | undefined
+  /**
+   * Credentials by registry and repository, from the document's credentials file; undefined:
+   * anonymous. The repository is part of the type so that no wrapper can drop it: the file may
+   * hold namespace-scoped entries (`quay.io/team`), found only with the repository.
+   */
+  readonly credentials: RegistryCredentialsLookup | undefined
   /** Layer downloads at once. */
   readonly concurrency: number
   /**

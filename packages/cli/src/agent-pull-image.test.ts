@@ -226,10 +226,17 @@ async function pull(name: string, initdata: string, reference: string) {
 
 const guestDocument = (name: string): string => join(dir, `${name}.toml`)
 
-/** A docker config.json with the private repository's credentials. */
+/**
+ * A docker config.json with the private repository's credentials in a namespace-scoped entry
+ * (`host/apps`), beside a registry-wide entry the registry does not accept: a pull that dropped the
+ * repository from the credentials lookup would send the registry-wide one and be refused (401).
+ */
 const dockerConfig = (): string =>
   JSON.stringify({
-    auths: { [proxy.host]: { auth: Buffer.from(REGISTRY_USER).toString('base64') } },
+    auths: {
+      [`${proxy.host}/apps`]: { auth: Buffer.from(REGISTRY_USER).toString('base64') },
+      [proxy.host]: { auth: Buffer.from('robot:not-this-one').toString('base64') },
+    },
   })
 
 describe('initguard agent pull-image', () => {
@@ -296,7 +303,7 @@ describe('initguard agent pull-image', () => {
     expect(run.registryRequests).toBe(0)
   }, 60_000)
 
-  it('registry credentials from the KBS, as the verified cdh.toml names them: pulled', async () => {
+  it('registry credentials from the KBS, as the verified cdh.toml names them: pulled with the namespace-scoped entry', async () => {
     const run = await pull(
       'with-credentials',
       guestDocument('with-credentials'),

@@ -21,6 +21,17 @@ import { join } from 'node:path'
 import { LocalIoError, MalformedInputError, UsageError, isInitguardError } from '@initguard/core'
 import { readInput } from '@initguard/files'
 
+/**
+ * Where a registry client looks up credentials: by registry (`host[:port]`, `docker.io` for
+ * Docker Hub) and repository path (`team/app`). The repository is required, not optional: a
+ * namespace-scoped entry (`quay.io/team`) can only be found with it, so a caller or wrapper that
+ * passed the registry alone would silently fall back to the registry-wide entry or to none.
+ */
+export type RegistryCredentialsLookup = (
+  registry: string,
+  repository: string,
+) => RegistryCredentials | undefined
+
 /** A user name and password (or token) for one registry. */
 export interface RegistryCredentials {
   readonly username: string

@@ -48,6 +48,7 @@ export {
   type DockerAuthEntry,
   type DockerConfig,
   type RegistryCredentials,
+  type RegistryCredentialsLookup,
 } from './docker-credentials.ts'
 export {
   DEFAULT_PLATFORM,

@@ -11,7 +11,7 @@
  */
 import { ExpectationError, MalformedInputError, UsageError } from '@initguard/core'
 import type { HttpClient, HttpResponse } from '@initguard/http'
-import type { RegistryCredentials } from './docker-credentials.ts'
+import type { RegistryCredentials, RegistryCredentialsLookup } from './docker-credentials.ts'
 import { safeUrl, statusError } from './registry-http.ts'
 
 /** The largest token response read: 1 MiB (real ones are a few KiB). */
@@ -67,7 +67,7 @@ export interface RegistryAuthOptions {
   /** The client token requests go through. */
   readonly client: HttpClient
   /** Credentials for a repository (its path) on a registry host, or `undefined` for anonymous. */
-  readonly credentials: (host: string, repository: string) => RegistryCredentials | undefined
+  readonly credentials: RegistryCredentialsLookup
   /** Whether plain http may be used for this `host[:port]` (the insecure-registries list). */
   readonly mayUseHttp: (host: string) => boolean
   /** The clock, for token expiry; default `Date.now`. */

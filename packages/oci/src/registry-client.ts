@@ -22,7 +22,7 @@ import { parseDockerImageReference, type DockerImageReference } from '@initguard
 import {
   dockerCredentialsFor,
   type DockerConfig,
-  type RegistryCredentials,
+  type RegistryCredentialsLookup,
 } from './docker-credentials.ts'
 import {
   DEFAULT_PLATFORM,
@@ -93,9 +93,7 @@ export interface ResolvedImage {
 }
 
 /** Credentials looked up in a parsed docker config, for {@link RegistryClientOptions.credentials}. */
-export function dockerConfigCredentials(
-  config: DockerConfig,
-): (registry: string, repository?: string) => RegistryCredentials | undefined {
+export function dockerConfigCredentials(config: DockerConfig): RegistryCredentialsLookup {
   return (registry, repository) => dockerCredentialsFor(config, registry, repository)
 }
 

@@ -8,7 +8,7 @@
 import { UsageError } from '@initguard/core'
 import { HttpClient, type HttpRequest, type HttpResponse } from '@initguard/http'
 import { parseDockerReference } from '@initguard/image-policy'
-import { normalizeRegistryHost, type RegistryCredentials } from './docker-credentials.ts'
+import { normalizeRegistryHost, type RegistryCredentialsLookup } from './docker-credentials.ts'
 import { RegistryAuth } from './registry-auth.ts'
 import { registryErrors, statusError, type RegistryHttpOptions } from './registry-http.ts'
 
@@ -31,7 +31,7 @@ export interface RegistryTransportOptions extends RegistryHttpOptions {
    * Credentials for a repository (its path) on a registry (`docker.io` for Docker Hub); default
    * anonymous everywhere. Asked per request, so namespace-scoped credentials stay in their namespace.
    */
-  readonly credentials?: (registry: string, repository: string) => RegistryCredentials | undefined
+  readonly credentials?: RegistryCredentialsLookup
 }
 
 /** One registry API request. */
