@@ -212,6 +212,7 @@ export default tseslint.config(
       'packages/testkit/src/loopback-server.ts',
       'packages/testkit/src/postgres-cluster.ts',
       'packages/testkit/src/swtpm.ts',
+      'packages/testkit/src/server-process.ts',
       'packages/testkit/src/scratch-directories.ts',
     ],
     rules: {

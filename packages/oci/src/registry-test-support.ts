@@ -1,14 +1,14 @@
 /**
- * A real registry for tests: Debian's `docker-registry` (distribution 2.8) on a free loopback
+ * A real registry for tests: Debian's `docker-registry` (distribution 2.8, found on PATH) on a free loopback
  * port, with its own configuration (no auth, storage in a temporary directory, deletes enabled).
  *
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { commandOnPath, spawnServer } from '@initguard/testkit'
 
 /** A running test registry. */
 export interface TestRegistry {
@@ -18,10 +18,6 @@ export interface TestRegistry {
   readonly root: string
   stop(): Promise<void>
 }
-
-const REGISTRY_BINARY = '/usr/bin/docker-registry'
-const running = new Set<ChildProcess>()
-let exitHookInstalled = false
 
 /** A port nothing listens on right now (listen on 0, read it, close). */
 export async function freePort(): Promise<number> {
@@ -36,8 +32,14 @@ export async function freePort(): Promise<number> {
   return address.port
 }
 
-/** Start a registry and wait until `GET /v2/` answers. */
+/**
+ * Start a registry and wait until `GET /v2/` answers.
+ *
+ * @throws Error naming `scripts/setup-system.sh` at once when docker-registry is not on PATH or not
+ *   executable; with its output (or the spawn error) when it does not start.
+ */
 export async function startRegistry(): Promise<TestRegistry> {
+  const binary = commandOnPath('docker-registry', 'docker-registry')
   const root = await mkdtemp(join(tmpdir(), 'initguard-registry-'))
   const port = await freePort()
   const host = `127.0.0.1:${port}`
@@ -54,33 +56,12 @@ export async function startRegistry(): Promise<TestRegistry> {
       '',
     ].join('\n'),
   )
-  const child = spawn(REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
-  running.add(child)
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    // A test run that dies early must not leave registries behind.
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL')
-    })
-  }
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000)
-  })
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve()
-    }),
-  )
+  const server = spawnServer(binary, ['serve', config])
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    running.delete(child)
+    await server.stop()
     await rm(root, { recursive: true, force: true })
   }
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) break
+  for (let i = 0; i < 200 && server.alive(); i++) {
     try {
       const response = await fetch(`http://${host}/v2/`)
       await response.body?.cancel()
@@ -91,5 +72,5 @@ export async function startRegistry(): Promise<TestRegistry> {
     await new Promise((r) => setTimeout(r, 50))
   }
   await stop()
-  throw new Error(`docker-registry did not start on ${host}: ${stderr}`)
+  throw new Error(`docker-registry did not start on ${host}: ${server.why()}`)
 }

@@ -1,7 +1,7 @@
 /**
  * @initguard/testkit: support for tests only (never a dependency of runtime code; lint enforces
  * it): helpers that catch and name the coded errors a test expects, a throwaway PostgreSQL cluster,
- * a throwaway software TPM (swtpm) with tpm2-tools, scratch directories removed after a file's
+ * a throwaway software TPM (swtpm) with tpm2-tools, server processes tests start, scratch directories removed after a file's
  * tests, and HTTP servers on loopback.
  *
  * @module
@@ -12,6 +12,8 @@ export type { JsonMemberPathsOptions, JsonPath } from './json-members.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
 export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'
 export { PCR_BANK_LENGTHS, commandOnPath, startSwtpm } from './swtpm.ts'
+export { spawnServer } from './server-process.ts'
+export type { ServerProcess } from './server-process.ts'
 export type { PcrBank, Swtpm } from './swtpm.ts'
 export { ScratchDirectories } from './scratch-directories.ts'
 export { startHoldingServer, startLoopbackServer } from './loopback-server.ts'

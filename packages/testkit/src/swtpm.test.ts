@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PCR_BANK_LENGTHS, commandOnPath, startSwtpm, type PcrBank, type Swtpm } from './swtpm.ts'
 
@@ -57,6 +59,28 @@ describe('startSwtpm', () => {
 })
 
 describe('commandOnPath', () => {
+  it('passes over a file of that name it cannot run, as execvp does, and names it when no other follows', () => {
+    const first = mkdtempSync(join(tmpdir(), 'initguard-path-'))
+    const second = mkdtempSync(join(tmpdir(), 'initguard-path-'))
+    try {
+      writeFileSync(join(first, 'tool'), '#!/bin/sh\n')
+      chmodSync(join(first, 'tool'), 0o644)
+      mkdirSync(join(second, 'tool'))
+      expect(() => commandOnPath('tool', 'tool-pkg', [first, second].join(delimiter))).toThrow(
+        `tool on PATH is not an executable file (${join(first, 'tool')}, ${join(second, 'tool')}): run scripts/setup-system.sh (it installs Debian’s tool-pkg package), or take that file off PATH`,
+      )
+      rmSync(join(second, 'tool'), { recursive: true })
+      writeFileSync(join(second, 'tool'), '#!/bin/sh\n')
+      chmodSync(join(second, 'tool'), 0o755)
+      expect(commandOnPath('tool', 'tool-pkg', [first, second].join(delimiter))).toBe(
+        join(second, 'tool'),
+      )
+    } finally {
+      rmSync(first, { recursive: true, force: true })
+      rmSync(second, { recursive: true, force: true })
+    }
+  })
+
   it('finds a command, and names scripts/setup-system.sh and the package when it is missing', () => {
     expect(commandOnPath('swtpm', 'swtpm')).toMatch(/\/swtpm$/)
     expect(() => commandOnPath('swtpm', 'swtpm', '/nonexistent')).toThrow(

@@ -19,14 +19,15 @@
  *
  * @module
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { accessSync, constants, statSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePortPair } from './free-port.ts'
+import { spawnServer } from './server-process.ts'
 
 const run = promisify(execFile)
 
@@ -59,9 +60,6 @@ export interface Swtpm {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-const running = new Set<ChildProcess>()
-let exitHookInstalled = false
-
 /**
  * Start a fresh TPM and wait until it answers a TPM command. Call `stop()` when done.
  *
@@ -84,63 +82,25 @@ async function startOnce(binary: string): Promise<Swtpm> {
   // The swtpm TCTI takes one port and finds the control channel at the next one.
   const [port, ctrlPort] = await freePortPair()
   const stateDir = await mkdtemp(join(tmpdir(), 'initguard-swtpm-'))
-  const child = spawn(
-    binary,
-    [
-      'socket',
-      '--tpm2',
-      '--tpmstate',
-      `dir=${stateDir}`,
-      '--server',
-      `type=tcp,port=${port},bindaddr=127.0.0.1`,
-      '--ctrl',
-      `type=tcp,port=${ctrlPort},bindaddr=127.0.0.1`,
-      '--flags',
-      'not-need-init,startup-clear',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  running.add(child)
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    // A test run that dies early must not leave TPMs behind.
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL')
-    })
-  }
-  let output = ''
-  const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-4000)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  let spawnError: Error | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', (error) => {
-      spawnError = error
-      resolve()
-    })
-    child.once('close', () => {
-      resolve()
-    })
-  })
-  const alive = (): boolean =>
-    spawnError === undefined && child.exitCode === null && child.signalCode === null
+  const server = spawnServer(binary, [
+    'socket',
+    '--tpm2',
+    '--tpmstate',
+    `dir=${stateDir}`,
+    '--server',
+    `type=tcp,port=${port},bindaddr=127.0.0.1`,
+    '--ctrl',
+    `type=tcp,port=${ctrlPort},bindaddr=127.0.0.1`,
+    '--flags',
+    'not-need-init,startup-clear',
+  ])
+  const { child, alive } = server
   let stopped = false
-  const stopProcess = async (): Promise<void> => {
-    if (child.pid !== undefined && alive()) child.kill('SIGTERM')
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
-    if (alive()) {
-      child.kill('SIGKILL')
-      await exited
-    }
-    running.delete(child)
-  }
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
     try {
-      await stopProcess()
+      await server.stop()
     } finally {
       await rm(stateDir, { recursive: true, force: true })
     }
@@ -155,8 +115,7 @@ async function startOnce(binary: string): Promise<Swtpm> {
   }
   if (!ready || child.pid === undefined) {
     await stop()
-    const why = spawnError?.message ?? (output.trim() || '(no output)')
-    throw new Error(`swtpm did not start on 127.0.0.1:${port} (ctrl ${ctrlPort}): ${why}`)
+    throw new Error(`swtpm did not start on 127.0.0.1:${port} (ctrl ${ctrlPort}): ${server.why()}`)
   }
   const tcti = `swtpm:host=127.0.0.1,port=${port}`
   const tpm2 = async (tool: string, args: readonly string[]): Promise<string> => {
@@ -213,7 +172,10 @@ function pcrIndex(index: number): string {
 }
 
 /**
- * The full path of `command` on PATH.
+ * The full path of `command` on PATH: the first executable file of that name, as `execvp` finds
+ * it. A file of that name that cannot be run (no execute permission, a directory) is passed over,
+ * and named in the error when no runnable one follows: spawning it would fail with EACCES only
+ * once a test waited for the server.
  *
  * @throws Error naming `scripts/setup-system.sh` and the Debian package when it is not there.
  */
@@ -222,13 +184,36 @@ export function commandOnPath(
   debianPackage: string,
   searchPath: string = process.env['PATH'] ?? '',
 ): string {
+  const notRunnable: string[] = []
   for (const dir of searchPath.split(delimiter)) {
     const candidate = join(dir, command)
-    if (dir !== '' && existsSync(candidate)) return candidate
+    if (dir === '') continue
+    const kind = fileKind(candidate)
+    if (kind === 'executable') return candidate
+    if (kind === 'other') notRunnable.push(candidate)
   }
-  throw new Error(
-    `${command} is not installed (not on PATH): run scripts/setup-system.sh (it installs Debian’s ${debianPackage} package)`,
-  )
+  const setup = `run scripts/setup-system.sh (it installs Debian’s ${debianPackage} package)`
+  if (notRunnable.length > 0) {
+    throw new Error(
+      `${command} on PATH is not an executable file (${notRunnable.join(', ')}): ${setup}, or take that file off PATH`,
+    )
+  }
+  throw new Error(`${command} is not installed (not on PATH): ${setup}`)
+}
+
+/** Whether `path` is an executable file, something else that exists, or absent. */
+function fileKind(path: string): 'executable' | 'other' | 'absent' {
+  try {
+    if (!statSync(path).isFile()) return 'other'
+  } catch {
+    return 'absent'
+  }
+  try {
+    accessSync(path, constants.X_OK)
+    return 'executable'
+  } catch {
+    return 'other'
+  }
 }
 
 /**
