@@ -5,6 +5,7 @@ export {
   decodeSnpPolicy,
   decodeSnpPlatformInfo,
   decodeSnpSignerInfo,
+  SNP_MAX_REPORT_VERSION,
   SNP_REPORT_SIZE,
   SNP_SIGNED_SIZE,
   SNP_SIGNATURE_ALGORITHM_ECDSA_P384_SHA384,

@@ -50,7 +50,6 @@ describe('parseSnpReport on the real reports (vectors README)', () => {
     const r = parseSnpReport(vector('milan-v2-a'))
     expect(r.version).toBe(2)
     expect(r.layout).toBe('v2')
-    expect(r.futureVersion).toBe(false)
     expect(r.policy.raw).toBe(0xb0000n)
     expect(r.policy).toMatchObject({
       debug: true,
@@ -220,7 +219,6 @@ describe('parseSnpReport versions and layouts', () => {
     expect(r.layout).toBe('v3')
     expect(r.cpuidFamilyId).toBe(0x19)
     expect(r.launchMitVector).toBeUndefined()
-    expect(r.futureVersion).toBe(false)
   })
 
   it('reads version 5 with the mitigation vectors', () => {
@@ -234,37 +232,34 @@ describe('parseSnpReport versions and layouts', () => {
     expect(r.layout).toBe('v5')
     expect(r.launchMitVector).toBe(0x0123456789abcdefn)
     expect(r.currentMitVector).toBe(3n)
-    expect(r.futureVersion).toBe(false)
     expect(r.reservedNonZero).toEqual([])
   })
 
-  it('reads later versions with the v5 layout and flags them', () => {
-    for (const version of [6, 7, 100, 0xffffffff]) {
-      const r = parseSnpReport(
+  /** The ERR_SNP_REPORT_VERSION error for `v3` with VERSION set to `version`. */
+  const versionRefusal = (version: number) => {
+    const e = thrown(() =>
+      parseSnpReport(
         patched(v3, (v) => {
           v.setUint32(0, version, true)
         }),
-      )
-      expect(r.version).toBe(version)
-      expect(r.layout).toBe('v5')
-      expect(r.futureVersion).toBe(true)
-      expect(r.launchMitVector).toBe(0n)
+      ),
+    )
+    expect(e.code).toBe('ERR_SNP_REPORT_VERSION')
+    expect(e.category).toBe('malformed')
+    expect(e.details).toMatchObject({ version, supported: '2-5' })
+    return e
+  }
+
+  it('refuses versions above 5, whose layout the specification does not promise, with a hint', () => {
+    for (const version of [6, 7, 100, 0xffffffff]) {
+      const e = versionRefusal(version)
+      expect(e.message).toContain(`SNP report version ${version} is newer than this verifier reads`)
+      expect(e.hint).toContain('update Initguard')
     }
   })
 
   it('refuses versions 0 and 1', () => {
-    for (const version of [0, 1]) {
-      const e = thrown(() =>
-        parseSnpReport(
-          patched(v3, (v) => {
-            v.setUint32(0, version, true)
-          }),
-        ),
-      )
-      expect(e.code).toBe('ERR_SNP_REPORT_VERSION')
-      expect(e.category).toBe('malformed')
-      expect(e.details).toMatchObject({ version })
-    }
+    for (const version of [0, 1]) versionRefusal(version)
   })
 
   it('refuses any signature algorithm but 1', () => {

@@ -198,10 +198,8 @@ export interface SnpReportSignature {
 export interface SnpReport {
   /** VERSION (0x000). */
   readonly version: number
-  /** The layout the report was read with: v2; v3 for versions 3 and 4; v5 for 5 and later. */
+  /** The layout the report was read with: v2; v3 for versions 3 and 4; v5 for version 5. */
   readonly layout: SnpReportLayout
-  /** True for a version above 5, read with the v5 layout (forward compatible, like virtee/sev). */
-  readonly futureVersion: boolean
   /** GUEST_SVN (0x004). */
   readonly guestSvn: number
   /** POLICY (0x008). */
@@ -355,26 +353,46 @@ export function decodeSnpSignerInfo(raw: number): SnpSignerInfo {
   }
 }
 
-/** The layout for a version, or undefined for the versions no layout exists for (0 and 1). */
+/** The newest report version whose layout this parser knows. */
+export const SNP_MAX_REPORT_VERSION = 5
+
+/**
+ * The layout for a version, or undefined for the versions no layout is known for: 0 and 1, which
+ * predate the published layout, and every version above {@link SNP_MAX_REPORT_VERSION}.
+ *
+ * A version above 5 is refused, not read with the v5 layout. AMD's SEV-SNP ABI specification
+ * (56860) defines VERSION as the version of the report's structure and the layout of that version
+ * only; it promises no compatibility for later ones. Every new version so far gave reserved bytes
+ * a meaning (v3: CPUID_FAM_ID/MOD_ID/STEP at 0x188; v5: the mitigation vectors at 0x1F8), so a
+ * future one may give meaning to bytes read here as reserved, or change a field read here, and a
+ * report read with the wrong layout would be appraised on values it does not hold. Failing closed
+ * matches go-sev-guest (`ValidateReportFormat`: versions 2 to `MaxSupportedReportVersion` = 5,
+ * checked before the signature); virtee/sev reads later versions with its v5 decoder.
+ */
 function layoutOf(version: number): SnpReportLayout | undefined {
-  if (version < 2) return undefined
+  if (version < 2 || version > SNP_MAX_REPORT_VERSION) return undefined
   if (version === 2) return 'v2'
   if (version <= 4) return 'v3'
   return 'v5'
 }
 
 /**
- * Throw the error for a report version no layout exists for.
+ * Throw the error for a report version no layout is known for (see {@link layoutOf}).
  *
  * @internal shared with the Trustee evidence parser, so both fail with the same code.
  */
 export function unsupportedVersion(version: number): MalformedInputError {
+  const newer = version > SNP_MAX_REPORT_VERSION
   return new MalformedInputError(
     'ERR_SNP_REPORT_VERSION',
-    `SNP report version ${version} is not supported: versions 0 and 1 predate the published report layout`,
+    newer
+      ? `SNP report version ${version} is newer than this verifier reads (2 to ${SNP_MAX_REPORT_VERSION}): its layout is not known, and reading it as v${SNP_MAX_REPORT_VERSION} could take new fields for reserved bytes or misread changed ones`
+      : `SNP report version ${version} is not supported: versions 0 and 1 predate the published report layout`,
     {
-      details: { field: 'VERSION', offset: 0, version },
-      hint: 'check that the bytes are an SEV-SNP attestation report (version 2 or later)',
+      details: { field: 'VERSION', offset: 0, version, supported: `2-${SNP_MAX_REPORT_VERSION}` },
+      hint: newer
+        ? `the guest's firmware writes a newer report format: update Initguard to a release that reads report version ${version}`
+        : 'check that the bytes are an SEV-SNP attestation report (version 2 or later)',
     },
   )
 }
@@ -408,9 +426,10 @@ function isAllZero(bytes: Uint8Array): boolean {
  *
  * The input is copied once; every field comes from that copy, and `signedBytes` is the exact
  * prefix of it the signature covers (verify over these bytes, never over a re-serialisation).
- * Versions 2, 3, 4 and 5 are read with their layouts; later versions with the v5 layout and
- * `futureVersion: true`. Reserved bytes and unknown bits never fail parsing (see
- * `reservedNonZero`, `policy.unknownBits`, `platformInfo.unknownBits`).
+ * Versions 2, 3, 4 and 5 are read with their layouts; a later version is refused, since the
+ * specification promises no layout for it (see {@link SNP_MAX_REPORT_VERSION}). Reserved bytes and
+ * unknown bits never fail parsing (see `reservedNonZero`, `policy.unknownBits`,
+ * `platformInfo.unknownBits`).
  *
  * @example
  * ```ts
@@ -422,7 +441,7 @@ function isAllZero(bytes: Uint8Array): boolean {
  * @throws {@link MalformedInputError}
  * - `ERR_SNP_REPORT_TRUNCATED` when shorter than 0x4A0 bytes;
  * - `ERR_SNP_REPORT_TOO_LONG` when longer (an extended report goes to `parseExtendedReport`);
- * - `ERR_SNP_REPORT_VERSION` for version 0 or 1;
+ * - `ERR_SNP_REPORT_VERSION` for version 0 or 1, or above 5 (a layout this parser does not know);
  * - `ERR_SNP_SIGNATURE_ALGORITHM` when SIGNATURE_ALGO is not 1 (ECDSA P-384 with SHA-384).
  * @throws {@link UsageError} `ERR_SNP_INPUT_TYPE` when `bytes` is not a `Uint8Array`.
  * @see AMD SEV-SNP ABI specification (56860), Table "ATTESTATION_REPORT Structure"
@@ -494,7 +513,6 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   return {
     version,
     layout,
-    futureVersion: version > 5,
     guestSvn: reader.u32leAt(0x004, 'GUEST_SVN'),
     policy: decodeSnpPolicy(reader.u64leAt(0x008, 'POLICY')),
     familyId: copy(0x010, 16, 'FAMILY_ID'),

@@ -167,13 +167,12 @@ describe('snpReportToTrusteeJson and parseTrusteeSnpEvidence round trip', () => 
     expect(report.platformInfo.unknownBits).toEqual([6])
   })
 
-  it('round-trips a future version with the v5 layout', () => {
-    const v9 = patched(turinV5, (v) => {
-      v.setUint32(0, 9, true)
-    })
-    const { report } = parseTrusteeSnpEvidence(evidenceJson(v9))
-    expect(report.futureVersion).toBe(true)
-    expect(report.raw).toEqual(v9)
+  it('refuses a version above 5, as the binary parser does', () => {
+    const json = evidenceJson(turinV5)
+    ar(json)['version'] = 9
+    const e = thrown(() => parseTrusteeSnpEvidence(json))
+    expect(e.code).toBe('ERR_SNP_REPORT_VERSION')
+    expect(e.details).toMatchObject({ version: 9 })
   })
 
   it('round-trips the certificate chain, including OTHER entries', () => {

@@ -53,7 +53,13 @@ import {
   type CertTableEntry,
   type KnownCertTableKind,
 } from './cert-table.ts'
-import { parseSnpReport, SNP_REPORT_SIZE, unsupportedVersion, type SnpReport } from './report.ts'
+import {
+  parseSnpReport,
+  SNP_MAX_REPORT_VERSION,
+  SNP_REPORT_SIZE,
+  unsupportedVersion,
+  type SnpReport,
+} from './report.ts'
 import { encodeTcbVersion, productFromCpuid, type SnpProduct, type TcbComponents } from './tcb.ts'
 import { U8_MAX, child, JsonChecker } from './trustee-json-checker.ts'
 
@@ -362,7 +368,7 @@ function invalid(c: JsonChecker): MalformedInputError {
  *
  * @throws {@link MalformedInputError} `ERR_SNP_EVIDENCE_JSON_INVALID` with `details.paths` and
  *   `details.messages` (the first 50 problems) and `details.problems` (how many); or, for a report
- *   that fits the JSON schema, `ERR_SNP_REPORT_VERSION` (version 0 or 1) and
+ *   that fits the JSON schema, `ERR_SNP_REPORT_VERSION` (version 0 or 1, or above 5) and
  *   `ERR_SNP_SIGNATURE_ALGORITHM` from `parseSnpReport`.
  */
 export function parseTrusteeSnpEvidence(json: unknown): TrusteeSnpEvidence {
@@ -385,7 +391,8 @@ export function parseTrusteeSnpEvidence(json: unknown): TrusteeSnpEvidence {
   const before = c.total
   const version = c.u32(report, 'version', path)
   const versionKnown = c.total === before
-  if (versionKnown && version < 2) throw unsupportedVersion(version)
+  if (versionKnown && (version < 2 || version > SNP_MAX_REPORT_VERSION))
+    throw unsupportedVersion(version)
   const hasCpuid = versionKnown ? version >= 3 : undefined
   const hasMitVectors = versionKnown ? version >= 5 : undefined
   const u8 = (value: unknown, at: string): number => c.integer(value, at, U8_MAX)

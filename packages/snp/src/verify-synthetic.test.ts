@@ -80,6 +80,28 @@ const hostData = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
 const reportData = Uint8Array.from({ length: 64 }, (_, i) => i)
 
 describe('synthetic SNP evidence', () => {
+  it('a signed report of a version newer than 5 is refused (ERR_SNP_REPORT_VERSION), not read with the v5 layout', () => {
+    for (const version of [6, 9, 0xffff_ffff]) {
+      const pki = pkis.Genoa
+      const vcek = pki.issueVcek({
+        chipId: defaultSnpReportFields('Genoa').chipId,
+        tcb: defaultSnpTcb('Genoa'),
+        notBefore,
+        notAfter,
+      })
+      const bytes = buildSnpReport({ product: 'Genoa', version, hostData }, vcek.privateKey)
+      expect(
+        codeOf(() =>
+          verifySnpEvidence(
+            { report: parseSnpReport(bytes), certificates: [] },
+            { now, anchors: testAnchors, certificates: [vcek.der], policy: { hostData } },
+          ),
+        ),
+        `v${version}`,
+      ).toBe('ERR_SNP_REPORT_VERSION')
+    }
+  })
+
   for (const version of [3, 5]) {
     it(`a v${version} report with chosen HOST_DATA and REPORT_DATA is accepted only under the trusted test root`, () => {
       const { vcek, report } = scenario('Milan', { version, hostData, reportData })

@@ -31,10 +31,7 @@ function reportTable(evidence: DetectedSnpEvidence): string {
       .join(' ') || '-'
   const rows: [string, string][] = [
     ['format', evidence.format],
-    [
-      'version',
-      `${r.version}${r.futureVersion ? ' (newer than v5; read with the v5 layout)' : ''}`,
-    ],
+    ['version', String(r.version)],
     [
       'product',
       product ?? (r.cpuidFamilyId === undefined ? 'unknown (v2: named by the VCEK)' : 'unknown'),
@@ -134,7 +131,6 @@ function reportJson(
       mask_chip_key: signer.maskChipKey,
       signing_key: signer.signingKey,
     },
-    newer_than_v5: r.futureVersion,
     platform_unknown_bits: r.platformInfo.unknownBits,
     reserved_non_zero: r.reservedNonZero,
     certificates: evidence.certificates.map((c) => ({
