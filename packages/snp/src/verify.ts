@@ -258,8 +258,11 @@ export function verifySnpEvidence(
   evidence: SnpEvidence,
   options: SnpVerifyOptions,
 ): SnpVerification {
-  // A policy that cannot be applied is refused before any work, whatever the evidence.
-  checkSnpAppraisalPolicy(options.policy ?? {})
+  // A policy that cannot be applied is refused before any work, whatever the evidence. Only an
+  // absent policy means "no rules": null is refused, not read as {} (as `??` would).
+  let policy: SnpAppraisalPolicy = {}
+  if (options.policy !== undefined) policy = options.policy
+  checkSnpAppraisalPolicy(policy)
   const cache = options.cache ?? new SnpVerifierCache()
   const { report } = evidence
   const signingKey = report.signerInfo.signingKey
@@ -321,7 +324,7 @@ export function verifySnpEvidence(
   verifySnpReportSignature(report, endorsement.publicKey)
   const claims = snpClaims(report, product, signingKey)
   try {
-    appraiseSnpReport(report, product, options.policy ?? {})
+    appraiseSnpReport(report, product, policy)
   } catch (error) {
     // The report is genuine: a refusal carries what it claims, so the caller can show it.
     throw error instanceof AppraisalError ? error.withClaims(claims) : error
