@@ -68,7 +68,13 @@ export interface AmdCertificate {
   readonly amd: AmdKeyExtensions
 }
 
-/** Parse one certificate given as DER or PEM. */
+/**
+ * Parse one certificate given as DER or PEM.
+ *
+ * @throws {@link MalformedInputError} `ERR_SNP_CERT_PEM` (no or several PEM certificates),
+ *   `ERR_SNP_CERT_INVALID`, `ERR_SNP_CERT_ALGORITHM_MISMATCH`, `ERR_SNP_CERT_EXTENSION_DUPLICATE`,
+ *   and the DER reader's `ERR_DER_*` codes for bytes that are no certificate.
+ */
 export function parseAmdCertificate(input: Uint8Array | string, what: string): AmdCertificate {
   const fields = readX509Certificate(typeof input === 'string' ? pemToDer(input, what) : input, {
     what,

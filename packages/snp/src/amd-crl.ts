@@ -48,7 +48,12 @@ function isTime(el: DerElement | undefined): boolean {
   return el?.tagClass === 'universal' && (el.tagNumber === 23 || el.tagNumber === 24)
 }
 
-/** Parse a CRL (DER). */
+/**
+ * Parse a CRL (DER).
+ *
+ * @throws {@link MalformedInputError} `ERR_SNP_CRL_INVALID`, and the DER reader's `ERR_DER_*` codes
+ *   for bytes that are no CRL.
+ */
 export function parseAmdCrl(der: Uint8Array): AmdCrl {
   const [tbs, outerAlgorithm, signatureValue] = decodeDerSequence(
     parseDer(der, { name: 'CRL' }),
