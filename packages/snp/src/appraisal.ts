@@ -22,6 +22,12 @@ import {
   initdataBindingFailure,
   type InitdataDocument,
 } from '@initguard/initdata'
+import {
+  currentFirmwareVersion,
+  firmwareVersionAtLeast,
+  firmwareVersionText,
+  type SnpFirmwareVersion,
+} from './firmware-version.ts'
 import type { SnpReport } from './report.ts'
 import {
   decodeTcbVersion,
@@ -61,6 +67,16 @@ export interface SnpAppraisalPolicy {
    * cloud provider), and the default appraisal accepts them. Default false.
    */
   readonly refuseProvisionalFirmware?: boolean
+  /**
+   * The firmware running now (CURRENT_MAJOR.CURRENT_MINOR.CURRENT_BUILD) must be at least this
+   * version, ordered MAJOR, then MINOR, then BUILD ({@link firmwareVersionAtLeast}): a minimum of
+   * 1.55.29 accepts 1.55.29, 1.55.30 and 1.56.0 and refuses 1.55.21 and 1.54.40. It bounds the
+   * running firmware, not the committed one (see `refuseProvisionalFirmware`). Every component is
+   * required, each an integer 0..255. go-sev-guest's `MinimumVersion` and `MinimumBuild` are
+   * two separate minimums instead, and its build bound applies whatever the API version: see
+   * {@link firmwareVersionAtLeast} for why this one does not.
+   */
+  readonly minimumFirmware?: SnpFirmwareVersion
   /** VMPL, exactly. */
   readonly vmpl?: number
   /** Accept a guest whose policy allows debugging. Default false. */
@@ -102,6 +118,7 @@ const POLICY_OPTIONS = Object.keys({
   minimumTcb: true,
   minimumLaunchTcb: true,
   refuseProvisionalFirmware: true,
+  minimumFirmware: true,
   vmpl: true,
   allowDebug: true,
   allowMigrationAgent: true,
@@ -112,12 +129,13 @@ const POLICY_OPTIONS = Object.keys({
   minimumGuestSvn: true,
 } satisfies Record<keyof SnpAppraisalPolicy, true>)
 const TCB_COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode'] as const
+const FIRMWARE_COMPONENTS = ['major', 'minor', 'build'] as const
 
 /**
  * Refuse a policy that cannot be applied as written: a value that cannot be a bound (NaN, a
  * fraction, a negative or out-of-range number, a byte string of the wrong length), an option that
  * does not exist (a misspelt `measurement` would otherwise be ignored and bound nothing), a
- * `minimumTcb` or `minimumAbi` without every component, an `initdata` that is not a parsed
+ * `minimumTcb`, `minimumAbi` or `minimumFirmware` without every component (or with another key), an `initdata` that is not a parsed
  * document, and, when `product` is known, an FMC minimum for a product line without an FMC or a
  * Turin report's minimum TCB without one (its FMC SPL would have no bound).
  *
@@ -144,6 +162,11 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
   if (abi !== undefined && check.object('minimumAbi', abi, ['major', 'minor'])) {
     check.integer('minimumAbi.major', abi['major'], 0, U8)
     check.integer('minimumAbi.minor', abi['minor'], 0, U8)
+  }
+  const firmware: unknown = policy.minimumFirmware
+  if (firmware !== undefined && check.object('minimumFirmware', firmware, FIRMWARE_COMPONENTS)) {
+    for (const component of FIRMWARE_COMPONENTS)
+      check.integer(`minimumFirmware.${component}`, firmware[component], 0, U8)
   }
   checkTcbOption(check, 'minimumTcb', policy.minimumTcb, '--min-tcb', product)
   checkTcbOption(check, 'minimumLaunchTcb', policy.minimumLaunchTcb, '--min-launch-tcb', product)
@@ -313,6 +336,16 @@ export function appraisalFailures(
         code: 'ERR_SNP_PROVISIONAL_FIRMWARE',
         message: `the firmware is provisional: the running firmware differs from the committed one (${differences.join('; ')}), so the host can still roll it back`,
         hint: 'have the host commit its firmware (SNP_COMMIT), or drop --refuse-provisional-firmware',
+      })
+    }
+  }
+  if (policy.minimumFirmware !== undefined) {
+    const current = currentFirmwareVersion(report)
+    if (!firmwareVersionAtLeast(current, policy.minimumFirmware)) {
+      failures.add({
+        code: 'ERR_SNP_FIRMWARE_TOO_LOW',
+        message: `the firmware (CURRENT_MAJOR.MINOR.BUILD) is ${firmwareVersionText(current)}, below the minimum ${firmwareVersionText(policy.minimumFirmware)} (ordered major, then minor, then build)`,
+        hint: "update the host's SEV firmware, or lower --min-firmware",
       })
     }
   }

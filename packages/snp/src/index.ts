@@ -79,6 +79,12 @@ export {
   provisionalFirmwareDifferences,
   type SnpAppraisalPolicy,
 } from './appraisal.ts'
+export {
+  currentFirmwareVersion,
+  firmwareVersionAtLeast,
+  firmwareVersionText,
+  type SnpFirmwareVersion,
+} from './firmware-version.ts'
 export { snpClaims, type SnpClaims, type TcbClaims } from './claims.ts'
 export {
   AMD_PRODUCTION_ANCHORS,
