@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { isInitguardError } from '@initguard/core'
 import {
   AMD_PRODUCTION_ANCHORS,
+  currentFirmwareVersion,
   decodeTcbVersion,
   parseTrusteeSnpEvidence,
   productFromCpuid,
@@ -179,6 +180,7 @@ export function snpEvidenceFacts(
     reportedTcb: claims.reported_tcb,
     launchTcb: claims.launch_tcb,
     provisionalFirmware: provisionalFirmwareDifferences(report, claims.product),
+    firmware: currentFirmwareVersion(report),
     debug: claims.policy.debug_allowed,
     migration: claims.policy.migrate_ma,
     vmpl: claims.vmpl,

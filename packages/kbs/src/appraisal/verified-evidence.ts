@@ -6,7 +6,7 @@
 import type { AmdKdsClient, IntelPcsClient } from '@initguard/collateral'
 import type { TrustAnchorInfo } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import type { SnpTrustAnchors, TcbComponents } from '@initguard/snp'
+import type { SnpFirmwareVersion, SnpTrustAnchors, TcbComponents } from '@initguard/snp'
 import type { SimulatorTrust } from '@initguard/tee-simulator'
 import type { DcapCollateral, TcbStatus } from '@initguard/tdx'
 import type { AmdCrlKey } from './snp-revocation.ts'
@@ -79,6 +79,8 @@ export interface VerifiedSnpEvidence extends VerifiedEvidenceBase {
    * empty when CURRENT_TCB and the firmware version equal COMMITTED_TCB and the committed version.
    */
   readonly provisionalFirmware: readonly string[]
+  /** The running firmware version: CURRENT_MAJOR, CURRENT_MINOR, CURRENT_BUILD. */
+  readonly firmware: SnpFirmwareVersion
   /** POLICY.DEBUG. */
   readonly debug: boolean
   /** POLICY.MIGRATE_MA. */

@@ -1,7 +1,8 @@
 /**
- * A workload's `snp.minimumLaunchTcb` and `snp.refuseProvisionalFirmware`: the facts the KBS
- * maps from the real Milan reports (one committed, one running microcode above its
- * committed TCB), and the reasons a workload gives for refusing them.
+ * A workload's `snp.minimumLaunchTcb`, `snp.refuseProvisionalFirmware` and `snp.minimumFirmware`:
+ * the facts the KBS maps from the real Milan reports (one committed, one running microcode above
+ * its committed TCB; firmware 1.52.4 and 1.55.29), and the reasons a workload gives for refusing
+ * them.
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -46,6 +47,8 @@ const hostdata = (): Promise<VerifiedSnpEvidence> =>
   facts(trusteeJson('milan-v3-hostdata', 'vcek', 'vcek.pem'), new Date('2026-06-01T00:00:00Z'))
 const vlek = (): Promise<VerifiedSnpEvidence> =>
   facts(trusteeJson('milan-v3-vlek', 'vlek', 'vlek.der'), new Date('2025-06-01T00:00:00Z'))
+const milanV2b = (): Promise<VerifiedSnpEvidence> =>
+  facts(trusteeJson('milan-v2-b', 'vcek', 'vcek.der'), new Date('2023-06-01T00:00:00Z'))
 
 /** A workload for exactly this evidence (its measurement and VMPL), with `snp` options added. */
 function workloadFor(e: VerifiedSnpEvidence, snp: Record<string, unknown>) {
@@ -123,5 +126,39 @@ describe('snp.minimumLaunchTcb', () => {
     )
     expect(workloadFor(turin, { minimumLaunchTcb: turinTcb })()).toMatch(/: fmc too low$/)
     expect(workloadFor(turin, { minimumLaunchTcb: { ...turinTcb, fmc: 0 } })()).toBeUndefined()
+  })
+})
+
+describe('snp.minimumFirmware', () => {
+  it('the KBS facts carry the running firmware version of the report', async () => {
+    expect((await hostdata()).firmware).toEqual({ major: 1, minor: 55, build: 29 })
+    expect((await vlek()).firmware).toEqual({ major: 1, minor: 55, build: 29 })
+    expect((await milanV2b()).firmware).toEqual({ major: 1, minor: 52, build: 4 })
+  })
+
+  it('is not applied by default: the real reports keep matching', async () => {
+    expect(workloadFor(await hostdata(), {})()).toBeUndefined()
+    expect(workloadFor(await milanV2b(), {})()).toBeUndefined()
+  })
+
+  it('bounds the running firmware, naming both versions', async () => {
+    const e = await hostdata()
+    expect(
+      workloadFor(e, { minimumFirmware: { major: 1, minor: 55, build: 29 } })(),
+    ).toBeUndefined()
+    expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 55, build: 30 } })()).toBe(
+      'the host runs SEV firmware 1.55.29, below its minimum 1.55.30 (snp.minimumFirmware; ordered major, then minor, then build)',
+    )
+    expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 56, build: 0 } })()).toContain(
+      'below its minimum 1.56.0',
+    )
+  })
+
+  it('orders major, then minor, then build: the real 1.52.4 report meets 1.49.5', async () => {
+    const e = await milanV2b()
+    expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 49, build: 5 } })()).toBeUndefined()
+    expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 52, build: 5 } })()).toContain(
+      'the host runs SEV firmware 1.52.4, below its minimum 1.52.5',
+    )
   })
 })

@@ -34,6 +34,7 @@ function turinEvidence(workload: ReturnType<typeof workloadWith>): VerifiedSnpEv
     reportedTcb: { fmc: 0, ...BASE },
     launchTcb: { fmc: 0, ...BASE },
     provisionalFirmware: [],
+    firmware: { major: 1, minor: 55, build: 29 },
     debug: false,
     migration: false,
     vmpl: 0,

@@ -7,7 +7,12 @@
  * @module
  */
 import { bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
-import { tcbComponentsBelow, type TcbComponents } from '@initguard/snp'
+import {
+  firmwareVersionAtLeast,
+  firmwareVersionText,
+  tcbComponentsBelow,
+  type TcbComponents,
+} from '@initguard/snp'
 import { claimsExpressionFailure } from '../workloads/claims-expression.ts'
 import type { CompiledWorkload } from '../workloads/compiled-workload.ts'
 import type {
@@ -78,6 +83,9 @@ function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string |
     tcbReason('REPORTED_TCB', 'minimumTcb', e.reportedTcb, rv.minimumTcb) ??
     tcbReason('LAUNCH_TCB', 'minimumLaunchTcb', e.launchTcb, rv.minimumLaunchTcb)
   if (tcb !== undefined) return tcb
+  if (rv.minimumFirmware !== undefined && !firmwareVersionAtLeast(e.firmware, rv.minimumFirmware)) {
+    return `the host runs SEV firmware ${firmwareVersionText(e.firmware)}, below its minimum ${firmwareVersionText(rv.minimumFirmware)} (snp.minimumFirmware; ordered major, then minor, then build)`
+  }
   if (rv.refuseProvisionalFirmware && e.provisionalFirmware.length > 0) {
     return `the host runs provisional firmware, not the committed one (${e.provisionalFirmware.join('; ')}), and the workload refuses it (snp.refuseProvisionalFirmware)`
   }

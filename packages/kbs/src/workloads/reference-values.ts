@@ -25,6 +25,13 @@ export interface SnpTcbMinimum {
   readonly fmc?: number
 }
 
+/** A SEV firmware version (CURRENT_MAJOR.CURRENT_MINOR.CURRENT_BUILD), each a byte. */
+export interface SnpFirmwareMinimum {
+  readonly major: number
+  readonly minor: number
+  readonly build: number
+}
+
 /** SEV-SNP reference values. */
 export interface SnpReferenceValues {
   /** MEASUREMENT must be one of these (hex, 48 bytes each). */
@@ -46,6 +53,13 @@ export interface SnpReferenceValues {
    * the host can still roll back). Default false: real hosts run microcode above the committed one.
    */
   readonly refuseProvisionalFirmware: boolean
+  /**
+   * The host's running SEV firmware (CURRENT_MAJOR.CURRENT_MINOR.CURRENT_BUILD) must be at least
+   * this version, ordered major, then minor, then build (1.56.0 is above 1.55.29): the snp
+   * library's `firmwareVersionAtLeast`, whose TSDoc says why this is not go-sev-guest's separate
+   * `MinimumVersion` and `MinimumBuild`. All three required, each 0..255.
+   */
+  readonly minimumFirmware?: SnpFirmwareMinimum
   /** Accept a guest whose policy allows debugging (POLICY.DEBUG). Default false. */
   readonly allowDebug: boolean
   /** Accept a guest whose policy allows a migration agent (POLICY.MIGRATE_MA). Default false. */
@@ -140,6 +154,24 @@ function snpTcb(value: unknown, path: string): SnpTcbMinimum {
   }
 }
 
+function snpFirmware(value: unknown, path: string): SnpFirmwareMinimum {
+  const obj = objectAt(value, path, ['major', 'minor', 'build'])
+  const component = (key: string): number =>
+    integerAt(
+      // A minimum without its build (or minor) would bound less than it reads: all three.
+      required(
+        obj,
+        key,
+        path,
+        'give major, minor and build, e.g. {"major": 1, "minor": 55, "build": 29}',
+      ),
+      `${path}.${key}`,
+      0,
+      U8,
+    )
+  return { major: component('major'), minor: component('minor'), build: component('build') }
+}
+
 /** Read `$.snp`. */
 export function parseSnpReferenceValues(value: unknown, path: string): SnpReferenceValues {
   const obj = objectAt(value, path, [
@@ -147,6 +179,7 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
     'minimumTcb',
     'minimumLaunchTcb',
     'refuseProvisionalFirmware',
+    'minimumFirmware',
     'allowDebug',
     'allowMigration',
     'vmpl',
@@ -159,6 +192,7 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
   )
   const minimumTcb = memberOf(obj, 'minimumTcb')
   const minimumLaunchTcb = memberOf(obj, 'minimumLaunchTcb')
+  const minimumFirmware = memberOf(obj, 'minimumFirmware')
   const vmpl = memberOf(obj, 'vmpl')
   return {
     measurements: hexList(measurements, `${path}.measurements`, 48, 'MEASUREMENT'),
@@ -171,6 +205,9 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
       `${path}.refuseProvisionalFirmware`,
       false,
     ),
+    ...(minimumFirmware === undefined
+      ? {}
+      : { minimumFirmware: snpFirmware(minimumFirmware, `${path}.minimumFirmware`) }),
     allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
     allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
     vmpl: vmpl === undefined ? 0 : integerAt(vmpl, `${path}.vmpl`, 0, 3),

@@ -46,6 +46,15 @@ describe('parseWorkloadDefinition', () => {
     expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
   })
 
+  it('reads minimumFirmware, and the parsed form parses to itself', () => {
+    const minimumFirmware = { major: 1, minor: 55, build: 29 }
+    const parsed = parseWorkloadDefinition(
+      webDefinition({ snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], minimumFirmware } }),
+    )
+    expect(parsed.snp?.minimumFirmware).toEqual(minimumFirmware)
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+  })
+
   it('lower-cases hex', () => {
     const upper = SIMULATOR_SNP_MEASUREMENT_HEX.toUpperCase()
     const parsed = parseWorkloadDefinition(webDefinition({ snp: { measurements: [upper] } }))
@@ -107,6 +116,46 @@ describe('parseWorkloadDefinition', () => {
     [
       { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], refuseProvisionalFirmware: 'yes' } },
       '$.snp.refuseProvisionalFirmware must be true or false',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumFirmware: { major: 1, minor: 55 },
+        },
+      },
+      '$.snp.minimumFirmware.build is missing',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumFirmware: { major: 1, minor: 55, build: 256 },
+        },
+      },
+      '$.snp.minimumFirmware.build must be an integer from 0 to 255',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumFirmware: { major: 1, minor: 55.5, build: 29 },
+        },
+      },
+      '$.snp.minimumFirmware.minor must be an integer from 0 to 255',
+    ],
+    [
+      {
+        snp: {
+          measurements: [SIMULATOR_SNP_MEASUREMENT_HEX],
+          minimumFirmware: { major: 1, minor: 55, build: 29, patch: 0 },
+        },
+      },
+      '$.snp.minimumFirmware.patch is not a known key',
+    ],
+    [
+      { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], minimumFirmware: '1.55.29' } },
+      '$.snp.minimumFirmware',
     ],
     [
       { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], allowProvisionalFirmware: true } },

@@ -10,6 +10,7 @@
  *   "resources": ["default/web/*", "prod/tls-*\/cert"],  // repository/type/tag, * inside a segment
  *   "snp": { "measurements": ["<96 hex>"], "minimumTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},
  *            "minimumLaunchTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},  // optional, like minimumTcb
+ *            "minimumFirmware": {"major": 1, "minor": 55, "build": 29},  // optional; running firmware, major then minor then build
  *            "refuseProvisionalFirmware": false, "allowDebug": false, "allowMigration": false, "vmpl": 0 },
  *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
