@@ -4,9 +4,19 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+import {
+  buildSnpReport,
+  createAmdTestPki,
+  defaultSnpReportFields,
+  defaultSnpTcb,
+  type AmdProduct,
+  type SnpReportFields,
+} from '@initguard/tee-simulator'
 import { runCli } from './main.ts'
 
 /** What one in-process run gave. */
@@ -30,6 +40,36 @@ export async function runInProcess(args: readonly string[]): Promise<CliRun> {
   const stdoutBytes = Buffer.concat(out)
   return { code, stdout: stdoutBytes.toString(), stderr, stdoutBytes }
 }
+
+/** Expect `result` to have exited `exit` with `code` on standard error. */
+export function expectRefused(
+  result: { code: number; stderr: string },
+  exit: number,
+  code: string,
+): void {
+  expect(result.code, result.stderr).toBe(exit)
+  expect(result.stderr).toContain(`code: ${code}`)
+}
+
+/** Values `--min-firmware` must refuse: not three decimal bytes joined by dots. */
+export const MALFORMED_FIRMWARE_VERSIONS: readonly string[] = [
+  '1',
+  '1.55',
+  '1.55.',
+  '1..29',
+  '1.55.29.0',
+  '1.55.256',
+  '256.0.0',
+  '1.-55.29',
+  '+1.55.29',
+  ' 1.55.29',
+  '1.55.29 ',
+  '1. 55.29',
+  '1,55,29',
+  '0x1.55.29',
+  'v1.55.29',
+  '1.55.1e1',
+]
 
 /** The `error` object of a `--json` run that failed. */
 export function jsonError(run: CliRun): {
@@ -63,6 +103,40 @@ export const REAL_SNP_VERIFY: readonly string[] = [
   '--at',
   '2026-06-01T00:00:00Z',
 ]
+
+/**
+ * `evidence verify` arguments for a report built from `fields` and signed by a fresh test PKI's
+ * VCEK, its files (report, VCEK, roots) written into `dir`; verified at 2025-01-01.
+ */
+export function syntheticSnpVerify(
+  dir: string,
+  product: AmdProduct,
+  fields: SnpReportFields,
+): string[] {
+  const notBefore = new Date('2024-01-01T00:00:00Z')
+  const notAfter = new Date('2034-01-01T00:00:00Z')
+  const pki = createAmdTestPki({ product, notBefore, notAfter })
+  const vcek = pki.issueVcek({
+    chipId: defaultSnpReportFields(product).chipId,
+    tcb: defaultSnpTcb(product),
+    notBefore,
+    notAfter,
+  })
+  writeFileSync(join(dir, 'report.bin'), buildSnpReport({ product, ...fields }, vcek.privateKey))
+  writeFileSync(join(dir, 'vcek.der'), vcek.der)
+  writeFileSync(join(dir, 'roots.pem'), pki.vcekChainPem)
+  return [
+    'evidence',
+    'verify',
+    join(dir, 'report.bin'),
+    '--certs',
+    join(dir, 'vcek.der'),
+    '--trust-root',
+    join(dir, 'roots.pem'),
+    '--at',
+    '2025-01-01T00:00:00Z',
+  ]
+}
 
 /** `evidence verify` of the real TDX v4 quote with its collateral, inside its window: exit 0. */
 export const REAL_TDX_VERIFY: readonly string[] = [

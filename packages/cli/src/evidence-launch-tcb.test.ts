@@ -3,20 +3,24 @@
  * (one committed, one running microcode above its committed TCB) and reports signed by a test
  * PKI's VCEK whose LAUNCH_TCB is below their REPORTED_TCB.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
 import {
-  buildSnpReport,
-  createAmdTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
   encodeTcbVersion,
   type AmdProduct,
   type SnpReportFields,
 } from '@initguard/tee-simulator'
-import { REAL_SNP_VERIFY, REAL_TDX_VERIFY, VECTORS, runInProcess } from './cli-test-support.ts'
+import {
+  REAL_SNP_VERIFY,
+  REAL_TDX_VERIFY,
+  VECTORS,
+  expectRefused,
+  runInProcess,
+  syntheticSnpVerify,
+} from './cli-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {
@@ -39,36 +43,10 @@ const tdx = REAL_TDX_VERIFY
 
 /** `evidence verify` arguments for a report built from `fields`, signed by a test PKI's VCEK. */
 function synthetic(product: AmdProduct, fields: SnpReportFields): string[] {
-  const notBefore = new Date('2024-01-01T00:00:00Z')
-  const notAfter = new Date('2034-01-01T00:00:00Z')
-  const pki = createAmdTestPki({ product, notBefore, notAfter })
-  const vcek = pki.issueVcek({
-    chipId: defaultSnpReportFields(product).chipId,
-    tcb: defaultSnpTcb(product),
-    notBefore,
-    notAfter,
-  })
-  const dir = scratch.make('initguard-launch-tcb-')
-  writeFileSync(join(dir, 'report.bin'), buildSnpReport({ product, ...fields }, vcek.privateKey))
-  writeFileSync(join(dir, 'vcek.der'), vcek.der)
-  writeFileSync(join(dir, 'roots.pem'), pki.vcekChainPem)
-  return [
-    'evidence',
-    'verify',
-    join(dir, 'report.bin'),
-    '--certs',
-    join(dir, 'vcek.der'),
-    '--trust-root',
-    join(dir, 'roots.pem'),
-    '--at',
-    '2025-01-01T00:00:00Z',
-  ]
+  return syntheticSnpVerify(scratch.make('initguard-launch-tcb-'), product, fields)
 }
 
-function refused(result: { code: number; stderr: string }, exit: number, code: string): void {
-  expect(result.code, result.stderr).toBe(exit)
-  expect(result.stderr).toContain(`code: ${code}`)
-}
+const refused = expectRefused
 
 describe('--min-launch-tcb', () => {
   it('bounds the real report at its launch TCB, naming the component that is too low', async () => {

@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { StringOptionSpec } from './command.ts'
-import { runInProcess } from './cli-test-support.ts'
+import { MALFORMED_FIRMWARE_VERSIONS, runInProcess } from './cli-test-support.ts'
 import { commandTable } from './main.ts'
 import { TIME_VALUE, hexUpToValue, type ValueKind } from './option-values.ts'
 
@@ -122,6 +122,8 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
           'bl=0x1,tee=0,snp=8,ucode=115',
         ),
       )
+    case 'snp-firmware':
+      return fc.oneof(whitespace, fc.constantFrom(...MALFORMED_FIRMWARE_VERSIONS))
     case 'rtmr':
       return fc.oneof(
         whitespace,

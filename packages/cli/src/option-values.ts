@@ -20,7 +20,14 @@ export type ValueKind =
   | { readonly name: 'choice'; readonly accepted: readonly string[] }
   | {
       readonly name:
-        'time' | 'snp-tcb' | 'rtmr' | 'platform' | 'url' | 'resource-path' | 'workload-name'
+        | 'time'
+        | 'snp-tcb'
+        | 'snp-firmware'
+        | 'rtmr'
+        | 'platform'
+        | 'url'
+        | 'resource-path'
+        | 'workload-name'
     }
   | { readonly name: 'free'; readonly what: string }
 
@@ -259,6 +266,26 @@ export const SNP_TCB_VALUE: OptionValue<{
       snp: get('snp'),
       microcode: get('ucode'),
     }
+  },
+)
+
+/**
+ * An SEV firmware version minimum: `MAJOR.MINOR.BUILD`, all three given, each a whole number from
+ * 0 to 255 in decimal digits (no sign, no spaces, no fourth part).
+ */
+export const SNP_FIRMWARE_VALUE: OptionValue<{
+  readonly major: number
+  readonly minor: number
+  readonly build: number
+}> = checkedValue(
+  { name: 'snp-firmware' },
+  'MAJOR.MINOR.BUILD, e.g. 1.55.29: each a whole number from 0 to 255',
+  '1.55.29',
+  (text, refuse) => {
+    const match = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$/.exec(text)
+    const [major = 256, minor = 256, build = 256] = (match?.slice(1) ?? []).map(Number)
+    if (major > 255 || minor > 255 || build > 255) return refuse()
+    return { major, minor, build }
   },
 )
 

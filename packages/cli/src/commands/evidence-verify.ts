@@ -29,6 +29,7 @@ import {
 import type { CliIo } from '../cli-io.ts'
 import {
   PATH_VALUE,
+  SNP_FIRMWARE_VALUE,
   SNP_TCB_VALUE,
   TIME_VALUE,
   URL_VALUE,
@@ -241,6 +242,13 @@ export const verifySnpCommand: Command = {
       appliesTo: SNP,
       help: 'refuse a report whose current TCB or firmware version differs from the committed one (the host can still roll it back)',
     },
+    'min-firmware': {
+      type: 'string',
+      value: SNP_FIRMWARE_VALUE,
+      appliesTo: SNP,
+      valueName: 'MAJOR.MINOR.BUILD',
+      help: 'the running SEV firmware (CURRENT_MAJOR.MINOR.BUILD) must be at least this version, compared major, then minor, then build (1.56.0 is above 1.55.29)',
+    },
     'min-guest-svn': {
       type: 'string',
       value: GUEST_SVN,
@@ -284,6 +292,7 @@ export const verifySnpCommand: Command = {
     const measurements = parsedList(args, 'expect-measurement', MEASUREMENT)
     const minimumTcb = parsedOption(args, 'min-tcb', SNP_TCB_VALUE)
     const minimumLaunchTcb = parsedOption(args, 'min-launch-tcb', SNP_TCB_VALUE)
+    const minimumFirmware = parsedOption(args, 'min-firmware', SNP_FIRMWARE_VALUE)
     const vmpl = parsedOption(args, 'expect-vmpl', VMPL)
     const minimumGuestSvn = parsedOption(args, 'min-guest-svn', GUEST_SVN)
     const policy: SnpAppraisalPolicy = {
@@ -298,6 +307,7 @@ export const verifySnpCommand: Command = {
       ...(minimumTcb === undefined ? {} : { minimumTcb }),
       ...(minimumLaunchTcb === undefined ? {} : { minimumLaunchTcb }),
       refuseProvisionalFirmware: args.values['refuse-provisional-firmware'] === true,
+      ...(minimumFirmware === undefined ? {} : { minimumFirmware }),
       ...(vmpl === undefined ? {} : { vmpl }),
       ...(minimumGuestSvn === undefined ? {} : { minimumGuestSvn }),
       allowDebug: args.values['allow-debug'] === true,
