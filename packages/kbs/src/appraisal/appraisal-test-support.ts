@@ -1,8 +1,9 @@
 /**
- * Test support for appraisal: a real simulator in a temporary directory, TEE keys, and attestations
- * whose REPORT_DATA binds a nonce and key as the RCAR client computes it.
+ * Test support for appraisal: a real simulator in a temporary directory, TEE keys, attestations
+ * whose REPORT_DATA binds a nonce and key as the RCAR client computes it, and the real vectors.
  */
-import { randomBytes } from 'node:crypto'
+import { X509Certificate, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +21,26 @@ import {
   simulateTdxEvidence,
   type TeeSimulator,
 } from '@initguard/tee-simulator'
+import { CERT_TABLE_GUIDS, parseSnpReport, snpReportToTrusteeJson } from '@initguard/snp'
 import type { AttestationToAppraise } from '../ports.ts'
+
+/** A file of the repository's real vectors (testdata/vectors). */
+export const vector = (path: string): Uint8Array =>
+  new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
+
+/** A real SEV-SNP report of `folder` as Trustee's JSON, its VCEK or VLEK (PEM or DER) in cert_chain. */
+export function realSnpTrusteeJson(
+  folder: string,
+  kind: 'vcek' | 'vlek',
+  certificate: string,
+): unknown {
+  const bytes = vector(`snp/${folder}/${certificate}`)
+  const der = certificate.endsWith('.pem') ? new X509Certificate(Buffer.from(bytes)).raw : bytes
+  const json = snpReportToTrusteeJson(parseSnpReport(vector(`snp/${folder}/report.bin`)), {
+    certificates: [{ kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(der) }],
+  })
+  return JSON.parse(JSON.stringify(json)) as unknown
+}
 
 /** A simulator made in a fresh temporary directory; `remove()` deletes it. */
 export async function temporarySimulator(): Promise<{

@@ -4,38 +4,26 @@
  * which no vector has); and the appraiser's refusal of real evidence that is not bound to the
  * session.
  */
-import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bytesToBase64, bytesToHex } from '@initguard/core'
 import { rejectedCode } from '@initguard/testkit'
 import { AmdKdsClient } from '@initguard/collateral'
-import {
-  CERT_TABLE_GUIDS,
-  parseSnpReport,
-  parseTrusteeSnpEvidence,
-  snpReportToTrusteeJson,
-  verifySnpEvidence,
-} from '@initguard/snp'
+import { parseTrusteeSnpEvidence, verifySnpEvidence } from '@initguard/snp'
 import { parseCollateralJson } from '@initguard/tdx'
 import { buildTdxQuote } from '@initguard/tee-simulator'
 import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
-import { teePublicKey, temporarySimulator } from './appraisal-test-support.ts'
+import {
+  realSnpTrusteeJson,
+  teePublicKey,
+  temporarySimulator,
+  vector,
+} from './appraisal-test-support.ts'
 import { createAppraiser } from './appraiser.ts'
 import { createEvidenceVerifier } from './evidence-verifier.ts'
 import { trusteeSnpClaims } from './snp-evidence.ts'
 
-const vector = (path: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
-
 /** milan-v3-hostdata as Trustee's JSON with its VCEK in cert_chain. */
-function snpEvidence(): unknown {
-  const vcek = new X509Certificate(Buffer.from(vector('snp/milan-v3-hostdata/vcek.pem'))).raw
-  const json = snpReportToTrusteeJson(parseSnpReport(vector('snp/milan-v3-hostdata/report.bin')), {
-    certificates: [{ kind: 'vcek', guid: CERT_TABLE_GUIDS.vcek, data: new Uint8Array(vcek) }],
-  })
-  return JSON.parse(JSON.stringify(json)) as unknown
-}
+const snpEvidence = (): unknown => realSnpTrusteeJson('milan-v3-hostdata', 'vcek', 'vcek.pem')
 
 const quoteEvidence = (path: string): unknown => ({ quote: bytesToBase64(vector(path)) })
 const AT_2026 = new Date('2026-06-01T00:00:00Z')

@@ -4,35 +4,15 @@
  * its committed TCB; firmware 1.52.4 and 1.55.29), and the reasons a workload gives for refusing
  * them.
  */
-import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { bytesToHex, hexToBytes } from '@initguard/core'
-import {
-  CERT_TABLE_GUIDS,
-  parseSnpReport,
-  parseTrusteeSnpEvidence,
-  snpReportToTrusteeJson,
-  verifySnpEvidence,
-} from '@initguard/snp'
+import { parseTrusteeSnpEvidence, verifySnpEvidence } from '@initguard/snp'
 import { compileWorkload } from '../workloads/compiled-workload.ts'
 import { webDefinition } from '../workloads/workload-test-support.ts'
+import { realSnpTrusteeJson } from './appraisal-test-support.ts'
 import { snpEvidenceFacts } from './snp-evidence.ts'
 import type { VerifiedSnpEvidence } from './verified-evidence.ts'
 import { workloadMismatch } from './workload-match.ts'
-
-const vector = (path: string): Uint8Array =>
-  new Uint8Array(readFileSync(new URL(`../../../../testdata/vectors/${path}`, import.meta.url)))
-
-/** A real report as Trustee's JSON, its VCEK or VLEK in cert_chain. */
-function trusteeJson(folder: string, kind: 'vcek' | 'vlek', certificate: string): unknown {
-  const bytes = vector(`snp/${folder}/${certificate}`)
-  const der = certificate.endsWith('.pem') ? new X509Certificate(Buffer.from(bytes)).raw : bytes
-  const json = snpReportToTrusteeJson(parseSnpReport(vector(`snp/${folder}/report.bin`)), {
-    certificates: [{ kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(der) }],
-  })
-  return JSON.parse(JSON.stringify(json)) as unknown
-}
 
 /**
  * The KBS's facts of a real report verified to the pinned ARK at `now`. Through the SNP verifier
@@ -44,11 +24,14 @@ function facts(json: unknown, now: Date): Promise<VerifiedSnpEvidence> {
   return Promise.resolve(snpEvidenceFacts(evidence, verifySnpEvidence(evidence, { now }), false))
 }
 const hostdata = (): Promise<VerifiedSnpEvidence> =>
-  facts(trusteeJson('milan-v3-hostdata', 'vcek', 'vcek.pem'), new Date('2026-06-01T00:00:00Z'))
+  facts(
+    realSnpTrusteeJson('milan-v3-hostdata', 'vcek', 'vcek.pem'),
+    new Date('2026-06-01T00:00:00Z'),
+  )
 const vlek = (): Promise<VerifiedSnpEvidence> =>
-  facts(trusteeJson('milan-v3-vlek', 'vlek', 'vlek.der'), new Date('2025-06-01T00:00:00Z'))
+  facts(realSnpTrusteeJson('milan-v3-vlek', 'vlek', 'vlek.der'), new Date('2025-06-01T00:00:00Z'))
 const milanV2b = (): Promise<VerifiedSnpEvidence> =>
-  facts(trusteeJson('milan-v2-b', 'vcek', 'vcek.der'), new Date('2023-06-01T00:00:00Z'))
+  facts(realSnpTrusteeJson('milan-v2-b', 'vcek', 'vcek.der'), new Date('2023-06-01T00:00:00Z'))
 
 /** A workload for exactly this evidence (its measurement and VMPL), with `snp` options added. */
 function workloadFor(e: VerifiedSnpEvidence, snp: Record<string, unknown>) {
