@@ -18,9 +18,11 @@ describe('certificateMatchesHostname (Go VerifyHostname)', () => {
     [['*.example.com'], 'a.b.example.com', false],
     [['*.example.com'], 'example.com', false],
     [['my*.example.com'], 'myhost.example.com', false],
-    // Go's validHostname takes a bare "*" as a pattern of one label.
-    [['*'], 'anything', true],
+    // Go's validHostname refuses a bare "*" (not a valid pattern): it is then compared exactly.
+    [['*'], 'anything', false],
+    [['*'], 'localhost', false],
     [['*'], 'any.thing', false],
+    [['*'], '*', true],
     [['not a host'], 'not a host', true],
     [['not a host'], 'NOT A HOST', true],
     [[], 'myhost.example.com', false],

@@ -9,10 +9,14 @@
  */
 import type { SigstoreCertificate } from './sigstore-x509.ts'
 
-/** Go's `validHostname`: labels of letters, digits, `-` (not first) and `_`. */
+/**
+ * Go's `validHostname`: labels of letters, digits, `-` (not first) and `_`; a pattern may start
+ * with a `*` label, but a bare `*` is neither a name nor a pattern (RFC 6125), so a certificate
+ * whose DNS SAN is `*` matches only the literal host `*`, never every single-label host.
+ */
 function validHostname(host: string, isPattern: boolean): boolean {
   const name = isPattern ? host : host.replace(/\.$/, '')
-  if (name === '') return false
+  if (name === '' || name === '*') return false
   return name
     .split('.')
     .every(
