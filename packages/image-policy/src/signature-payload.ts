@@ -15,8 +15,9 @@
  * Both top-level members are required and nothing else may be there; `critical` and its two
  * objects hold exactly the members shown (an unknown critical member means the signer asked for
  * a check we do not know, so the signature must not be trusted). `optional` is lenient: unknown
- * members are ignored, `creator` must be a string and `timestamp` an integer. Cosign writes
- * `"optional": null`, which containers/image accepts for sigstore payloads only.
+ * members are ignored, `creator` must be a string and `timestamp` a whole number in int64 range,
+ * read as Go reads it, through a float64 (`1e3` is 1000). Cosign writes `"optional": null`, which
+ * containers/image accepts for sigstore payloads only.
  *
  * @module
  */
@@ -42,9 +43,9 @@ export interface SignaturePayload {
 /** The largest payload we parse: 4 MiB, containers/image's limit (real ones are a few hundred bytes). */
 export const MAX_SIGNATURE_PAYLOAD_BYTES: number = 4 * 1024 * 1024
 
-// Go's int64, which containers/image decodes `timestamp` into.
-const INT64_MIN = -(2n ** 63n)
-const INT64_MAX = 2n ** 63n - 1n
+// The float64 range that converts to Go's int64 exactly: [-2^63, 2^63).
+const INT64_MIN = -(2 ** 63)
+const INT64_LIMIT = 2 ** 63
 
 function invalid(message: string, field: string, hint: string, cause?: unknown): VerificationError {
   return new VerificationError('ERR_SIGNATURE_PAYLOAD_INVALID', message, {
@@ -125,22 +126,17 @@ function parseOptional(
   }
   const timestampNode = node.members.get('timestamp')
   if (timestampNode !== undefined) {
-    if (timestampNode.kind !== 'number' || !/^-?(?:0|[1-9][0-9]*)$/.test(timestampNode.text)) {
+    // containers/image decodes the number into a float64 and keeps it when int64(f) == f: so
+    // 1e3 and 1000.0 are integers, and 2^63 - 1 (which rounds to 2^63) is not.
+    const value = timestampNode.kind === 'number' ? Number(timestampNode.text) : Number.NaN
+    if (!Number.isInteger(value) || value < INT64_MIN || value >= INT64_LIMIT) {
       throw invalid(
-        'optional.timestamp is not an integer',
+        'optional.timestamp is not an integer that fits a 64-bit integer',
         'optional.timestamp',
         'the payload is malformed',
       )
     }
-    const value = BigInt(timestampNode.text)
-    if (value < INT64_MIN || value > INT64_MAX) {
-      throw invalid(
-        'optional.timestamp does not fit a 64-bit integer',
-        'optional.timestamp',
-        'the payload is malformed',
-      )
-    }
-    timestamp = Number(value)
+    timestamp = value
   }
   return { creator, timestamp }
 }
