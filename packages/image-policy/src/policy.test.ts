@@ -125,6 +125,18 @@ describe('parseImagePolicy', () => {
       'default[0].type',
     ],
     ['{"default":[{"type":"reject","x":1}]}', 'ERR_IMAGE_POLICY_UNKNOWN_FIELD', 'default[0].x'],
+    // containers/image ignores a transport it does not know; its scopes then never apply and
+    // images fall to "default" (here: accept), so a misspelt name is refused.
+    [
+      '{"default":[{"type":"insecureAcceptAnything"}],"transports":{"Docker":{"quay.io/org":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_TRANSPORT',
+      'transports.Docker',
+    ],
+    [
+      '{"default":[{"type":"insecureAcceptAnything"}],"transports":{"dokcer":{"":[{"type":"reject"}]}}}',
+      'ERR_IMAGE_POLICY_TRANSPORT',
+      'transports.dokcer',
+    ],
     ['{"default":[{"type":"accept"}]}', 'ERR_IMAGE_POLICY_REQUIREMENT_TYPE', 'default[0].type'],
     ['{"default":[{}]}', 'ERR_IMAGE_POLICY_MISSING_FIELD', 'default[0].type'],
     ['{"default":[{"type":1}]}', 'ERR_IMAGE_POLICY_TYPE', 'default[0].type'],

@@ -109,6 +109,25 @@ export interface PolicyParseOptions {
   readonly dialect?: PolicyDialect
 }
 
+/**
+ * Every transport name containers/image has had (`transports.Get`), current and deprecated. It
+ * accepts any other name under `transports` and never looks it up, so a misspelt `"Docker"` or
+ * `"dokcer"` silently leaves its scopes unused and images fall to `default`; we refuse it.
+ */
+export const CONTAINERS_IMAGE_TRANSPORTS: readonly string[] = [
+  'atomic',
+  'containers-storage',
+  'dir',
+  'docker',
+  'docker-archive',
+  'docker-daemon',
+  'oci',
+  'oci-archive',
+  'ostree',
+  'sif',
+  'tarball',
+]
+
 /** Transports whose scopes we validate; any other transport's scopes are kept as opaque strings. */
 export const KNOWN_TRANSPORTS: readonly ['docker', 'oci', 'dir'] = ['docker', 'oci', 'dir']
 
@@ -129,6 +148,7 @@ export const SIGNED_BY_KEY_TYPES: readonly string[] = [
  *   `ERR_IMAGE_POLICY_EMPTY_VALUE`, `ERR_IMAGE_POLICY_EMPTY_REQUIREMENTS`, `ERR_IMAGE_POLICY_REQUIREMENT_TYPE`,
  *   `ERR_IMAGE_POLICY_KEY_TYPE`, `ERR_IMAGE_POLICY_KEY_SOURCE`, `ERR_IMAGE_POLICY_KEY_DATA`,
  *   `ERR_IMAGE_POLICY_REKOR`, `ERR_IMAGE_POLICY_IDENTITY_TYPE`, `ERR_IMAGE_POLICY_IDENTITY_VALUE`,
+ *   `ERR_IMAGE_POLICY_TRANSPORT` (a transport name containers/image never had),
  *   `ERR_IMAGE_POLICY_SCOPE`.
  * @example
  * ```ts
@@ -165,6 +185,14 @@ export function parseImagePolicy(
   if (transportsNode !== undefined) {
     for (const [transport, scopesNode] of asObject(transportsNode, 'transports')) {
       const transportField = child('transports', transport)
+      if (!CONTAINERS_IMAGE_TRANSPORTS.includes(transport)) {
+        throw fault(
+          'ERR_IMAGE_POLICY_TRANSPORT',
+          `transports has ${JSON.stringify(transport.slice(0, 40))}, which is not a transport name, so its scopes would never apply`,
+          transportField,
+          `use one of ${CONTAINERS_IMAGE_TRANSPORTS.join(', ')} (docker for registry images); names are case-sensitive`,
+        )
+      }
       const scopes = new Map<string, readonly PolicyRequirement[]>()
       for (const [scope, listNode] of asObject(scopesNode, transportField)) {
         const scopeField = child(transportField, scope)
