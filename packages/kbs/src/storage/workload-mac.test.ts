@@ -41,7 +41,37 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
       version: 1,
       unusable: expect.objectContaining({ code: INTEGRITY }) as unknown,
     })
-    expect(await rejectedCode(store.workloads.history('web'))).toBe(INTEGRITY)
+    // The history lists the row as unusable, never its definition.
+    expect(await store.workloads.history('web')).toEqual([web])
+  })
+
+  it('history isolates a row that does not authenticate: the other versions are still listed', async () => {
+    const { store, raw } = await withWorkloads()
+    await store.workloads.put('web', { v: 2 }, t(3))
+    await store.workloads.put('web', { v: 3 }, t(4))
+    await raw(
+      `UPDATE workload_version SET definition = '{"v":666}' WHERE name = 'web' AND version = 2`,
+    )
+    const unusable = {
+      name: 'web',
+      version: 2,
+      unusable: expect.objectContaining({ code: INTEGRITY }) as unknown,
+    }
+    const history = await store.workloads.history('web')
+    expect(history).toEqual([
+      expect.objectContaining({ version: 1, definition: { v: 1 } }),
+      unusable,
+      expect.objectContaining({ version: 3, definition: { v: 3 } }),
+    ])
+    expect(history[1]).not.toHaveProperty('definition')
+    // A delete marks the bad row without blessing it: it is still unusable in the history.
+    expect(await store.workloads.delete('web', t(5))).toBe(true)
+    const deletedAt = t(5).toISOString()
+    expect(await store.workloads.history('web')).toEqual([
+      expect.objectContaining({ version: 1, definition: { v: 1 }, deletedAt }),
+      { ...unusable, deletedAt },
+      expect.objectContaining({ version: 3, definition: { v: 3 }, deletedAt }),
+    ])
   })
 
   it('refuses a row renamed, renumbered or undeleted behind the store', async () => {
@@ -59,6 +89,41 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     expect(await undeleted.store.workloads.get('web')).toBeUndefined()
     await undeleted.raw(`UPDATE workload_version SET deleted_at = NULL WHERE name = 'web'`)
     expect(await rejectedCode(undeleted.store.workloads.get('web'))).toBe(INTEGRITY)
+  })
+
+  it('refuses a deleted row replayed with the MAC it had before the delete (no undelete)', async () => {
+    const { store, raw } = await withWorkloads()
+    const [before] = await raw(
+      `SELECT deleted_at, mac FROM workload_version WHERE name = 'web' AND version = 1`,
+    )
+    expect(before?.['deleted_at']).toBeNull()
+    expect(await store.workloads.delete('web', t(3))).toBe(true)
+    // A database writer without the master key puts the old row back, MAC and all.
+    await raw(
+      `UPDATE workload_version SET deleted_at = NULL, mac = '${String(before?.['mac'])}' WHERE name = 'web' AND version = 1`,
+    )
+    expect(await store.workloads.get('web')).toBeUndefined()
+    expect(await store.workloads.inspect('web')).toBeUndefined()
+    expect((await store.workloads.list()).map((w) => w.name)).toEqual(['db'])
+    // A later put still continues above every version, the deleted one included.
+    expect((await store.workloads.put('web', { v: 2 }, t(4))).version).toBeGreaterThan(1)
+  })
+
+  it('a name deleted before tombstones gets one when deleted again, and then stays deleted', async () => {
+    const { store, raw } = await withWorkloads()
+    const [before] = await raw(`SELECT mac FROM workload_version WHERE name = 'web'`)
+    expect(await store.workloads.delete('web', t(3))).toBe(true)
+    // What an older KBS left: the version marked deleted, no tombstone.
+    await raw(`DELETE FROM workload_version WHERE name = 'web' AND version = 2`)
+    expect(await store.workloads.delete('web', t(4))).toBe(false)
+    expect(await store.workloads.delete('web', t(5))).toBe(false)
+    const versions = await raw(`SELECT version FROM workload_version WHERE name = 'web'`)
+    expect(versions.map((row) => Number(row['version'])).sort()).toEqual([1, 2])
+    await raw(
+      `UPDATE workload_version SET deleted_at = NULL, mac = '${String(before?.['mac'])}' WHERE name = 'web' AND version = 1`,
+    )
+    expect(await store.workloads.get('web')).toBeUndefined()
+    expect((await store.workloads.list()).map((w) => w.name)).toEqual(['db'])
   })
 
   it('refuses a MAC made under another master key', async () => {
@@ -134,11 +199,12 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     expect(await store.workloads.delete('web', t(3))).toBe(true)
     expect(await store.workloads.inspect('web')).toBeUndefined()
     await raw(`UPDATE workload_version SET deleted_at = NULL WHERE name = 'web'`)
+    // The newest row is the delete's tombstone (version 2), whose mark was cleared too.
     expect(await store.workloads.inspect('web')).toMatchObject({
       name: 'web',
-      version: 1,
+      version: 2,
       unusable: { code: INTEGRITY },
-      unauthenticatedDefinition: '{"v":1}',
+      unauthenticatedDefinition: '',
     })
   })
 
@@ -150,7 +216,14 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     expect(again.version).toBe(7)
     expect(await store.workloads.inspect('web')).toEqual(again)
     expect((await store.workloads.list()).find((w) => w.name === 'web')).toEqual(again)
-    // The history still holds the bad row, so it still refuses to list it.
-    expect(await rejectedCode(store.workloads.history('web'))).toBe(INTEGRITY)
+    // The history still holds the bad row, listed as unusable next to the repair.
+    expect(await store.workloads.history('web')).toEqual([
+      {
+        name: 'web',
+        version: 6,
+        unusable: expect.objectContaining({ code: INTEGRITY }) as unknown,
+      },
+      again,
+    ])
   })
 })

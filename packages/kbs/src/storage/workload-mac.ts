@@ -4,8 +4,11 @@
  * carries an HMAC-SHA-256 under a key derived from the master key (HKDF-SHA-256, its own label),
  * over the fields that decide: name, version, definition, and the deletion mark. Whoever can
  * write the database but lacks the master key cannot forge, alter, rename, renumber or undelete
- * a workload; they can still remove rows (a newest version gone makes the previous one current,
- * which an operator once accepted) or deny service. See docs/production.md.
+ * a workload (a delete adds an authenticated tombstone as the newest version, so a row written
+ * back with its MAC from before the delete stays hidden: `workload-store.ts`); they can still
+ * remove rows (a newest version gone makes the previous one current, which an operator once
+ * accepted; a tombstone gone, likewise, the version before the delete) or deny service. See
+ * docs/production.md.
  *
  * MAC input: the UTF-8 of `JSON.stringify([label, name, version, definition, deletedAt])`,
  * unambiguous since every field is a JSON string, number or null. Stored as lowercase hex.
@@ -52,14 +55,18 @@ export class WorkloadMac {
       .digest('hex')
   }
 
+  /** Whether `row`'s stored MAC is present and right. */
+  authenticates(row: WorkloadMacFields & { readonly mac: string | null }): boolean {
+    return row.mac !== null && constantTimeEqual(stringToUtf8(row.mac), stringToUtf8(this.of(row)))
+  }
+
   /**
    * Check `row`'s stored MAC.
    *
    * @throws {@link VerificationError} `ERR_KBS_WORKLOAD_INTEGRITY` when it is missing or wrong.
    */
   check(row: WorkloadMacFields & { readonly mac: string | null }): void {
-    const expected = stringToUtf8(this.of(row))
-    if (row.mac !== null && constantTimeEqual(stringToUtf8(row.mac), expected)) return
+    if (this.authenticates(row)) return
     const what = `workload ${row.name} v${String(row.version)}`
     throw new VerificationError(
       WORKLOAD_INTEGRITY,

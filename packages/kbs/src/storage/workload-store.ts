@@ -23,6 +23,20 @@ export interface WorkloadVersion extends StoredWorkload {
   readonly deletedAt?: string
 }
 
+/**
+ * A version that does not authenticate, as {@link SqlWorkloadStore.history} lists it: why, and
+ * its deletion mark as stored (unauthenticated).
+ */
+export interface UnusableWorkloadVersion extends UnusableWorkload {
+  readonly deletedAt?: string
+}
+
+/**
+ * The definition text of a tombstone, the version a delete adds (see
+ * {@link SqlWorkloadStore.delete}): empty, which no definition's JSON text can be.
+ */
+export const WORKLOAD_TOMBSTONE = ''
+
 /** How often a put retries after losing the version number to a concurrent writer. */
 const PUT_ATTEMPTS = 50
 
@@ -84,9 +98,20 @@ export class SqlWorkloadStore implements WorkloadStore {
         },
       )
     }
-    // The next version is read, then inserted with its MAC; the primary key refuses a concurrent
-    // writer that took the same number (SQLite runs one writer at a time; on PostgreSQL two may
-    // read the same max), and the loser takes the next one.
+    return this.#stored(await this.#insertNext(name, json, null, now))
+  }
+
+  /**
+   * Insert version n+1 of `name` with its MAC. The next version is read, then inserted; the
+   * primary key refuses a concurrent writer that took the same number (SQLite runs one writer at
+   * a time; on PostgreSQL two may read the same max), and the loser takes the next one.
+   */
+  async #insertNext(
+    name: string,
+    definition: string,
+    deletedAt: string | null,
+    now: Date,
+  ): Promise<WorkloadVersionTable> {
     for (let attempt = 1; ; attempt++) {
       const newest = await this.#db
         .selectFrom('workload_version')
@@ -96,16 +121,15 @@ export class SqlWorkloadStore implements WorkloadStore {
       const fields = {
         name,
         version: (newest?.version ?? 0) + 1,
-        definition: json,
-        deleted_at: null,
+        definition,
+        deleted_at: deletedAt,
       }
       try {
-        const row = await this.#db
+        return await this.#db
           .insertInto('workload_version')
           .values({ ...fields, created_at: now.toISOString(), mac: this.#mac.of(fields) })
           .returning(COLUMNS)
           .executeTakeFirstOrThrow()
-        return this.#stored(row)
       } catch (error) {
         if (attempt >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
       }
@@ -158,24 +182,46 @@ export class SqlWorkloadStore implements WorkloadStore {
   }
 
   /**
-   * Mark every version of `name` deleted, each with a new MAC over the mark. A row is marked
-   * without checking its old MAC: a deleted version is never used, and the mark cannot be removed
-   * without the key.
+   * Delete `name`: first a tombstone, a new version whose definition is
+   * {@link WORKLOAD_TOMBSTONE}, deleted and authenticated like any row; then every live version
+   * marked deleted, each with a new MAC over the mark when its old one authenticates. One that
+   * does not is marked but keeps its bad MAC: a deleted version is never used, and a new MAC would
+   * bless whatever was written into it (the history would show it as the operator's).
+   *
+   * The tombstone is what makes the deletion stick: the marks alone could be undone by a database
+   * writer who kept a row's MAC from before the delete and writes the row back (it authenticates:
+   * it is the row as the KBS once wrote it). With the tombstone as the newest version the name
+   * stays deleted whatever older rows say; undoing it takes removing the tombstone, the same power
+   * as removing a newest version, which makes the previous one current (`workload-mac.ts`). The
+   * tombstone goes first, so a delete cut short leaves the name deleted.
+   *
+   * A name deleted before tombstones (its newest row marked deleted, no tombstone) gets one when
+   * it is deleted again, which otherwise changes nothing and answers `false`.
    */
   async delete(name: string, now: Date): Promise<boolean> {
     checkName(name)
     const deletedAt = now.toISOString()
     const live = await this.#db
       .selectFrom('workload_version')
-      .select(['name', 'version', 'definition'])
+      .select(['name', 'version', 'definition', 'deleted_at', 'mac'])
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
       .execute()
+    if (live.length === 0) {
+      const [newest] = await this.#get.rows(name)
+      if (newest !== undefined && newest.definition !== WORKLOAD_TOMBSTONE)
+        await this.#insertNext(name, WORKLOAD_TOMBSTONE, deletedAt, now)
+      return false
+    }
+    await this.#insertNext(name, WORKLOAD_TOMBSTONE, deletedAt, now)
     let marked = 0
     for (const row of live) {
+      const mac = this.#mac.authenticates(row)
+        ? this.#mac.of({ ...row, deleted_at: deletedAt })
+        : row.mac
       const result = await this.#db
         .updateTable('workload_version')
-        .set({ deleted_at: deletedAt, mac: this.#mac.of({ ...row, deleted_at: deletedAt }) })
+        .set({ deleted_at: deletedAt, mac })
         .where('name', '=', name)
         .where('version', '=', row.version)
         .where('deleted_at', 'is', null)
@@ -192,11 +238,11 @@ export class SqlWorkloadStore implements WorkloadStore {
   }
 
   /**
-   * Every version of `name`, oldest first, deleted ones included.
-   *
-   * @throws {@link VerificationError} `ERR_KBS_WORKLOAD_INTEGRITY` when any version fails its MAC.
+   * Every version of `name`, oldest first, deleted ones included, tombstones left out. Each row
+   * is checked on its own: one that does not authenticate is listed as unusable (why, never its
+   * definition), so one changed row does not hide the rest of the history.
    */
-  async history(name: string): Promise<readonly WorkloadVersion[]> {
+  async history(name: string): Promise<readonly (WorkloadVersion | UnusableWorkloadVersion)[]> {
     checkName(name)
     const rows = await this.#db
       .selectFrom('workload_version')
@@ -204,10 +250,14 @@ export class SqlWorkloadStore implements WorkloadStore {
       .where('name', '=', name)
       .orderBy('version')
       .execute()
-    return rows.map((row) => ({
-      ...this.#stored(row),
-      ...(row.deleted_at === null ? {} : { deletedAt: row.deleted_at }),
-    }))
+    const deleted = (row: WorkloadVersionTable): { deletedAt?: string } =>
+      row.deleted_at === null ? {} : { deletedAt: row.deleted_at }
+    return rows.flatMap((row) => {
+      // An authentic tombstone: the deletion, which the versions' deletedAt already show. (The
+      // MAC covers the empty definition, so a tombstone cannot pass for a definition or back.)
+      if (row.definition === WORKLOAD_TOMBSTONE && this.#mac.authenticates(row)) return []
+      return [{ ...this.#checked(row), ...deleted(row) }]
+    })
   }
 }
 
