@@ -141,7 +141,19 @@ async function release(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const path = resourcePathOf(request.params)
-  if (path === undefined) return sendProblem(reply, BAD_RESOURCE_PATH)
+  if (path === undefined) {
+    // Refused before any token is looked at, and audited like every other refused GET: the path
+    // asked for is named in the detail (quoted and cut), never as the entry's resource.
+    const { repo, type, tag } = request.params as Partial<Record<'repo' | 'type' | 'tag', string>>
+    const asked = JSON.stringify([repo, type, tag].join('/').slice(0, 200))
+    await audit(context, {
+      action: 'resource',
+      outcome: 'denied',
+      reason: 'ERR_KBS_RESOURCE_PATH_INVALID',
+      detail: `${BAD_RESOURCE_PATH.detail} (asked for ${asked})`,
+    })
+    return sendProblem(reply, BAD_RESOURCE_PATH)
+  }
   const token = await tokenOf(context, request)
   const deny = async (p: KbsProblem, reason: string, by?: VerifiedToken): Promise<FastifyReply> => {
     await audit(context, {

@@ -400,6 +400,37 @@ describe('RCAR refusals that need no appraisal', () => {
   })
 })
 
+describe('resource requests with a path that is not one', () => {
+  it('answer 400 InvalidRequestPath, release nothing, and are audited like every refused GET', async () => {
+    const { app: built, store } = await app()
+    await store.resources.put('a/b/c', new Uint8Array([1]), now)
+    // Three segments that are not valid ones. (Another number of segments matches no route: the
+    // not-found handler answers the same 400 and, being outside the rate limit, audits nothing.)
+    const urls = [
+      '/kbs/v0/resource/a%2Fb/c/d',
+      '/kbs/v0/resource/.hidden/b/c',
+      '/kbs/v0/resource/a/b/c%00',
+    ]
+    for (const url of urls) {
+      const response = await built.inject({ method: 'GET', url })
+      expect(response.statusCode, url).toBe(400)
+      expect(response.json()).toMatchObject({ type: `${PREFIX}InvalidRequestPath` })
+    }
+    const entries = await store.audit.list({ limit: 10 })
+    expect(entries.map((e) => [e.action, e.outcome, e.reason, e.resource])).toEqual(
+      Array<unknown>(urls.length).fill([
+        'resource',
+        'denied',
+        'ERR_KBS_RESOURCE_PATH_INVALID',
+        undefined,
+      ]),
+    )
+    // The path asked for is named, quoted and cut, its NUL escaped.
+    expect(entries[0]?.detail).toContain('"a/b/c/d"')
+    expect(entries[2]?.detail).toContain('"a/b/c\\u0000"')
+  })
+})
+
 describe('service routes, errors and logs', () => {
   it('healthz, readyz, metrics, and 404 in the error shape', async () => {
     const { app: built } = await app()
