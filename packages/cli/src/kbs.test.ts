@@ -163,6 +163,21 @@ describe('initguard kbs admin', () => {
     })
     // What the admin command sends is what the KBS accepts.
     expect(parseWorkloadDefinition(definition)).toMatchObject({ name: 'web', tees: ['snp', 'tdx'] })
+    // --refuse-simulated: real hardware only, a top-level member the KBS reads back.
+    const hardwareOnly = workloadDefinitionJson({
+      name: 'web',
+      tees: ['snp'],
+      initdata: [{ file: 'id.toml', bytes: new TextEncoder().encode(text) }],
+      resources: ['default/web/*'],
+      snpMeasurements: [new Uint8Array(48).fill(0xab)],
+      tdxMrtd: [],
+      tdxRtmr: [],
+      allowDebug: false,
+      refuseSimulated: true,
+    })
+    expect(hardwareOnly['refuseSimulated']).toBe(true)
+    expect(parseWorkloadDefinition(hardwareOnly).refuseSimulated).toBe(true)
+    expect(definition).not.toHaveProperty('refuseSimulated')
     const base = {
       name: 'w',
       initdata: [{ file: 'id.toml', bytes: new TextEncoder().encode(text) }],

@@ -61,6 +61,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'tdx-mrtd',
     'tdx-rtmr',
     'allow-debug',
+    'refuse-simulated',
     'cel',
   ],
   'workload list': [],
@@ -185,6 +186,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
     allowDebug: optionGiven(args, 'allow-debug'),
+    refuseSimulated: optionGiven(args, 'refuse-simulated'),
     ...(cel === undefined ? {} : { cel }),
   })
   const bytes = new TextEncoder().encode(JSON.stringify(definition))
@@ -342,6 +344,10 @@ export const kbsAdminCommand: Command = {
     'allow-debug': {
       type: 'boolean',
       help: 'workload put: accept debuggable guests (refused by default)',
+    },
+    'refuse-simulated': {
+      type: 'boolean',
+      help: 'workload put: real hardware only: refuse TEE-simulator evidence even on a KBS started with --trust-sim',
     },
     cel: value(CEL, 'EXPR', 'workload put: a CEL rule over the claims that must hold'),
     path: value(RESOURCE_PATH, 'PATH', 'resource put|delete: repo/type/tag'),

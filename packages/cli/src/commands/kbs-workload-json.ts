@@ -12,7 +12,7 @@
  *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "minimumLaunchTcb": {...},
  *          "refuseProvisionalFirmware": true, "allowDebug": false},
  *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
- *  "cel": "<expression>"}
+ *  "cel": "<expression>", "refuseSimulated": true}
  * ```
  *
  * @module
@@ -34,6 +34,8 @@ export interface WorkloadOptions {
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
   readonly allowDebug: boolean
   readonly cel?: string
+  /** Real hardware only (`--refuse-simulated`): the workload does not match simulated evidence. */
+  readonly refuseSimulated?: boolean
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -113,5 +115,6 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
     ...(has('snp') ? { snp } : {}),
     ...(has('tdx') ? { tdx } : {}),
     ...(options.cel === undefined ? {} : { cel: options.cel }),
+    ...(options.refuseSimulated === true ? { refuseSimulated: true } : {}),
   }
 }

@@ -126,6 +126,20 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     )
   })
 
+  it('refuses simulated evidence with 403 when the workload says refuseSimulated (real hardware only)', async () => {
+    const attestation = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED })
+    const { status, code, detail } = refusal(
+      await appraise(attestation, [webDefinition({ refuseSimulated: true })]),
+    )
+    expect([status, code]).toEqual([403, 'ERR_KBS_NO_WORKLOAD'])
+    expect(detail).toContain(
+      "workload 'web': the evidence is simulated, and it has refuseSimulated",
+    )
+    expect(
+      (await appraise(attestation, [webDefinition({ refuseSimulated: false })])).accepted,
+    ).toBe(true)
+  })
+
   it('refuses a debug guest with 403 unless the workload allows debug', async () => {
     const debug = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED, debug: true })
     const { status, detail } = refusal(await appraise(debug))

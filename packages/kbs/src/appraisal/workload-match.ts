@@ -1,6 +1,7 @@
 /**
  * Whether verified evidence matches one compiled workload, and if not, the first reason why, in a
- * sentence an operator can act on. Rules, in order: the TEE is listed; the hardware init-data field
+ * sentence an operator can act on. Rules, in order: the TEE is listed; the evidence is not
+ * simulated when the workload has `refuseSimulated`; the hardware init-data field
  * holds the fitted value of one accepted document; every reference value holds; the CEL expression
  * (if any) is true over the claims.
  *
@@ -162,6 +163,8 @@ export function workloadMismatch(
   if (!definition.tees.includes(evidence.tee)) {
     return `it runs only on ${definition.tees.join(', ')}, not ${evidence.tee}`
   }
+  if (definition.refuseSimulated === true && evidence.simulated)
+    return 'the evidence is simulated, and it has refuseSimulated (real hardware only)'
   if (workload.acceptedInitdataFor(evidence.tee, evidence.initDataField) === undefined) {
     const field = `${evidence.initDataFieldName} ${short(bytesToHex(evidence.initDataField))}`
     return initDataDigest === undefined

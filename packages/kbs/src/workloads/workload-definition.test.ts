@@ -55,6 +55,16 @@ describe('parseWorkloadDefinition', () => {
     expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
   })
 
+  it('reads refuseSimulated: written out only when true, and the parsed form parses to itself', () => {
+    const parsed = parseWorkloadDefinition(webDefinition({ refuseSimulated: true }))
+    expect(parsed.refuseSimulated).toBe(true)
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+    expect(parseWorkloadDefinition(webDefinition({ refuseSimulated: false }))).not.toHaveProperty(
+      'refuseSimulated',
+    )
+    expect(refusal(webDefinition({ refuseSimulated: 'yes' }))).toContain('$.refuseSimulated')
+  })
+
   it('lower-cases hex', () => {
     const upper = SIMULATOR_SNP_MEASUREMENT_HEX.toUpperCase()
     const parsed = parseWorkloadDefinition(webDefinition({ snp: { measurements: [upper] } }))

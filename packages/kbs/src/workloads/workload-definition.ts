@@ -14,7 +14,8 @@
  *            "refuseProvisionalFirmware": false, "allowDebug": false, "allowMigration": false, "vmpl": 0 },
  *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
- *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")"   // optional
+ *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")",  // optional
+ *   "refuseSimulated": true                           // optional: real hardware only
  * }
  * ```
  *
@@ -22,7 +23,12 @@
  * list is non-empty and without repeats; hex has the field's exact length; each init-data text is
  * a valid CoCo initdata document (the KBS computes each TEE's fitted value itself); the CEL
  * expression compiles. Defaults are written out in the result (`allowDebug: false`, …), so the
- * parsed form is itself a valid definition that parses to itself.
+ * parsed form is itself a valid definition that parses to itself; `refuseSimulated` is written
+ * out only when true (a definition without it, as every one before it, parses as before).
+ *
+ * `refuseSimulated: true` means real hardware only: evidence from the TEE simulator does not
+ * match the workload, even on a KBS started with `--trust-sim` (which otherwise accepts both).
+ * A KBS without `--trust-sim` refuses simulated evidence anyway, before any workload is matched.
  *
  * @module
  */
@@ -31,6 +37,7 @@ import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
 import { compileClaimsExpression } from './claims-expression.ts'
 import {
+  booleanAt,
   invalid,
   memberOf,
   objectAt,
@@ -72,9 +79,21 @@ export interface WorkloadDefinition {
   readonly sgx?: SgxReferenceValues
   /** A CEL expression over the claims that must be `true`. */
   readonly cel?: string
+  /** Real hardware only: simulated evidence does not match (present only when true). */
+  readonly refuseSimulated?: true
 }
 
-const TOP_LEVEL = ['name', 'tees', 'initdata', 'resources', 'snp', 'tdx', 'sgx', 'cel'] as const
+const TOP_LEVEL = [
+  'name',
+  'tees',
+  'initdata',
+  'resources',
+  'snp',
+  'tdx',
+  'sgx',
+  'cel',
+  'refuseSimulated',
+] as const
 
 /** Parse one accepted init-data text, refusing it with its path when it is not a valid document. */
 export function parseAcceptedInitdata(value: unknown, path: string): InitdataDocument {
@@ -201,6 +220,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   })
   const cel = memberOf(obj, 'cel')
   if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
+  const refuseSimulated = booleanAt(memberOf(obj, 'refuseSimulated'), '$.refuseSimulated', false)
   return {
     name,
     tees,
@@ -208,5 +228,6 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     resources,
     ...referenceValues(obj, tees),
     ...(cel === undefined ? {} : { cel: cel as string }),
+    ...(refuseSimulated ? { refuseSimulated } : {}),
   }
 }
