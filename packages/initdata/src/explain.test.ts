@@ -47,6 +47,18 @@ describe('explainBinding', () => {
     expect(causes(TEXT, 'tdx', fieldValue(crlf, 'tdx'))[0]).toBe('lf')
   })
 
+  it('adds the final newline in the line ends of the converted text, not of the file', () => {
+    const crlf = TEXT.replace(/\n/g, '\r\n')
+    // A CRLF file that lost its final line end, against the LF original: the fix adds "\n".
+    expect(causes(crlf.slice(0, -2), 'snp', fieldValue(TEXT, 'snp'))).toEqual([
+      'crlf+final-newline-missing',
+    ])
+    // An LF file that lost its final line end, against the CRLF original: the fix adds "\r\n".
+    expect(causes(TEXT.slice(0, -1), 'snp', fieldValue(crlf, 'snp'))).toEqual([
+      'lf+final-newline-missing',
+    ])
+  })
+
   it('finds another algorithm', () => {
     const found = explainBinding(parseInitdata(enc(TEXT)), 'tdx', fieldValue(TEXT, 'tdx', 'sha256'))
     expect(found.findings[0]?.cause).toBe('algorithm')

@@ -94,9 +94,12 @@ function replaceLineEnds(bytes: Uint8Array, toCrlf: boolean): Uint8Array {
   return Uint8Array.from(out)
 }
 
+function hasCrlfLineEnds(bytes: Uint8Array): boolean {
+  return bytes.some((b, i) => b === CR && bytes[i + 1] === LF)
+}
+
 function byteVariants(bytes: Uint8Array): ByteVariant[] {
-  const hasCrlf = bytes.some((b, i) => b === CR && bytes[i + 1] === LF)
-  const lineEnd = hasCrlf ? [CR, LF] : [LF]
+  const hasCrlf = hasCrlfLineEnds(bytes)
   const base: ByteVariant[] = [{ id: 'as-is', explanation: '', fix: '', bytes }]
   if (hasCrlf) {
     base.push({
@@ -166,7 +169,8 @@ function byteVariants(bytes: Uint8Array): ByteVariant[] {
           v.fix,
           'add a newline at the end of the file, or recompute the expected value from this exact file',
         ),
-        bytes: Uint8Array.from([...v.bytes, ...lineEnd]),
+        // The line end of this variant's text: a converted variant has the other kind than the file.
+        bytes: Uint8Array.from([...v.bytes, ...(hasCrlfLineEnds(v.bytes) ? [CR, LF] : [LF])]),
       })
     }
   }
