@@ -30,6 +30,19 @@ describe('initdata block image', () => {
     expect(readInitdataImage(image)).toEqual(DOC)
   })
 
+  it('refuses a payload of several gzip members, of which the Kata agent reads only the first', () => {
+    const half = DOC.length >> 1
+    const members = Buffer.concat([
+      execSync('gzip -c', { input: DOC.subarray(0, half) }),
+      execSync('gzip -c', { input: DOC.subarray(half) }),
+    ])
+    const header = Buffer.alloc(16)
+    header.write('initdata', 0, 'latin1')
+    header.writeBigUInt64LE(BigInt(members.length), 8)
+    const image = Buffer.concat([header, members, Buffer.alloc(512 - 16 - members.length)])
+    expect(codeOf(() => readInitdataImage(image))).toBe('ERR_GZIP_MEMBERS')
+  })
+
   it('refuses a wrong magic, a bad length, non-zero padding and truncation', () => {
     const image = buildInitdataImage(DOC)
     const wrongMagic = Uint8Array.from(image)

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { constants, gunzipSync, gzipSync } from 'node:zlib'
+import { constants, gunzipSync, gzipSync, inflateRawSync } from 'node:zlib'
 import { MalformedInputError } from '@initguard/core'
 
 /** The most an initdata document may decompress to by default (16 MiB). */
@@ -49,10 +49,17 @@ export interface GunzipOptions {
 }
 
 /**
- * Decompress one or more concatenated gzip members (RFC 1952), as `gunzip` does.
+ * Decompress exactly one gzip member (RFC 1952).
+ *
+ * Several concatenated members are refused: the Kata readers disagree on them. The Go runtime
+ * (`compress/gzip`, multistream) hashes every member, while the agent reading the block device
+ * (`async-compression`) and runtime-rs reading the annotation (`flate2::read::GzDecoder`) stop after
+ * the first. A document split over members would be one document to one reader and another to the
+ * next. `gzip -c` and every tool that compresses one file write one member.
  *
  * @throws {@link MalformedInputError} `ERR_GZIP_INVALID` (not gzip, corrupt, truncated, trailing
- *   bytes) or `ERR_GZIP_TOO_LARGE` (the output would exceed `maxSize`).
+ *   bytes), `ERR_GZIP_MEMBERS` (more than one member) or `ERR_GZIP_TOO_LARGE` (the output would
+ *   exceed `maxSize`).
  */
 export function gunzip(bytes: Uint8Array, options: GunzipOptions): Uint8Array {
   const maxSize = options.maxSize ?? DEFAULT_MAX_DOCUMENT_SIZE
@@ -83,6 +90,17 @@ export function gunzip(bytes: Uint8Array, options: GunzipOptions): Uint8Array {
         { details: { field, trailing: bytes.length - engine.bytesWritten } },
       )
     }
+    const firstEnd = firstMemberEnd(bytes, maxSize)
+    if (firstEnd !== bytes.length) {
+      throw new MalformedInputError(
+        'ERR_GZIP_MEMBERS',
+        `${field} holds several gzip members (the first ends at byte ${firstEnd} of ${bytes.length})`,
+        {
+          details: { field, length: bytes.length, firstMemberEnd: firstEnd },
+          hint: 'compress the document in one go (`gzip -c initdata.toml`): the Kata agent reads only the first member, the Kata Go runtime all of them',
+        },
+      )
+    }
     return new Uint8Array(buffer)
   } catch (cause) {
     if (cause instanceof MalformedInputError) throw cause
@@ -106,4 +124,29 @@ export function gunzip(bytes: Uint8Array, options: GunzipOptions): Uint8Array {
       hint: 'copy the whole value again; it may have been cut short or edited',
     })
   }
+}
+
+const FHCRC = 0x02
+const FEXTRA = 0x04
+const FNAME = 0x08
+const FCOMMENT = 0x10
+
+/**
+ * Where the first member of `bytes` ends: its header (RFC 1952 §2.3, with the optional extra field,
+ * name, comment and header CRC), the deflate stream and the 8-byte trailer. Only called on data that
+ * `gunzipSync` has just read whole, so the header is well formed; the bounds are checked anyway.
+ */
+function firstMemberEnd(bytes: Uint8Array, maxSize: number): number {
+  const flags = bytes[3] ?? 0
+  let at = 10
+  if ((flags & FEXTRA) !== 0) at += 2 + (bytes[at] ?? 0) + ((bytes[at + 1] ?? 0) << 8)
+  if ((flags & FNAME) !== 0) at = bytes.indexOf(0, at) + 1
+  if ((flags & FCOMMENT) !== 0) at = bytes.indexOf(0, at) + 1
+  if ((flags & FHCRC) !== 0) at += 2
+  if (at <= 0 || at > bytes.length) return -1
+  const { engine } = inflateRawSync(bytes.subarray(at), {
+    maxOutputLength: maxSize,
+    info: true,
+  }) as unknown as { engine: { bytesWritten: number } }
+  return at + engine.bytesWritten + 8
 }

@@ -1,4 +1,5 @@
 import { execFileSync, execSync } from 'node:child_process'
+import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { codeOf } from '@initguard/testkit'
 import fc from 'fast-check'
@@ -27,15 +28,56 @@ describe('Kata annotation', () => {
     expect(out.equals(Buffer.from(DOC))).toBe(true)
   })
 
-  it('accepts wrapped base64 (as `base64` prints without -w0) and several gzip members', () => {
+  it('accepts wrapped base64 (as `base64` prints without -w0), also with CRLF line ends', () => {
     const wrapped = execSync('gzip -9 -c | base64', { input: DOC }).toString()
     expect(wrapped).toContain('\n')
     expect(decodeAnnotation(wrapped)).toEqual(DOC)
+    expect(decodeAnnotation(wrapped.replace(/\n/g, '\r\n'))).toEqual(DOC)
+  })
+
+  it('refuses several gzip members: the Kata readers disagree on them', () => {
+    // The Go runtime reads every member, the agent and runtime-rs only the first: which document
+    // the pod gets would depend on who reads it.
     const half = DOC.length >> 1
     const twoMembers = bytesToBase64(
       Uint8Array.from([...gzip(DOC.subarray(0, half)), ...gzip(DOC.subarray(half))]),
     )
-    expect(decodeAnnotation(twoMembers)).toEqual(DOC)
+    expect(codeOf(() => decodeAnnotation(twoMembers))).toBe('ERR_GZIP_MEMBERS')
+    const emptySecond = bytesToBase64(Uint8Array.from([...gzip(DOC), ...gzip(new Uint8Array())]))
+    expect(codeOf(() => decodeAnnotation(emptySecond))).toBe('ERR_GZIP_MEMBERS')
+  })
+
+  it('refuses blanks other than line breaks around the value, as the Kata runtime does', () => {
+    const good = encodeAnnotation(DOC)
+    for (const blank of [' ', '\t', '\u00a0', '\ufeff'])
+      for (const value of [blank + good, good + blank])
+        expect(
+          codeOf(() => decodeAnnotation(value)),
+          JSON.stringify(value.slice(-2)),
+        ).toBe('ERR_BASE64_INVALID')
+    expect(decodeAnnotation(`${good}\n`)).toEqual(DOC)
+    expect(codeOf(() => decodeAnnotation('\r\n'))).toBe('ERR_ANNOTATION_EMPTY')
+  })
+
+  it('reads a gzip header with an extra field, a name, a comment and a header CRC', () => {
+    const plain = gzip(DOC)
+    const header = Uint8Array.from([
+      ...plain.subarray(0, 3),
+      0x02 | 0x04 | 0x08 | 0x10,
+      ...plain.subarray(4, 10),
+      ...[4, 0, 1, 2, 3, 4],
+      ...enc('initdata.toml\0'),
+      ...enc('note\0'),
+    ])
+    const crc = crc32(header)
+    const flagged = Uint8Array.from([
+      ...header,
+      crc & 0xff,
+      (crc >>> 8) & 0xff,
+      ...plain.subarray(10),
+    ])
+    expect(decodeAnnotation(bytesToBase64(flagged))).toEqual(DOC)
+    expect(execSync('gunzip -c', { input: flagged }).equals(Buffer.from(DOC))).toBe(true)
   })
 
   it('is deterministic', () => {

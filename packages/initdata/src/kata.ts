@@ -33,14 +33,16 @@ export interface DecodeAnnotationOptions {
 }
 
 /**
- * Decode an annotation value back to the document bytes. Accepts any valid gzip (any tool, any
- * level, several members) and, like the Kata runtime, line breaks inside the base64.
+ * Decode an annotation value back to the document bytes. Accepts any single gzip member (any tool,
+ * any level, any header fields) and, like the Kata runtime, line breaks anywhere in the base64.
+ * Nothing else is stripped: the Kata runtime's base64 decoder refuses a space, a tab or a byte order
+ * mark around the value, so we do too, and several gzip members are refused (see {@link gunzip}).
  *
  * @throws {@link MalformedInputError} `ERR_BASE64_INVALID`, `ERR_GZIP_INVALID`,
- *   `ERR_GZIP_TOO_LARGE`, `ERR_ANNOTATION_EMPTY`.
+ *   `ERR_GZIP_MEMBERS`, `ERR_GZIP_TOO_LARGE`, `ERR_ANNOTATION_EMPTY`.
  */
 export function decodeAnnotation(value: string, options: DecodeAnnotationOptions = {}): Uint8Array {
-  const text = value.trim()
+  const text = value.replace(/[\r\n]/g, '')
   if (text.length === 0) {
     throw new MalformedInputError('ERR_ANNOTATION_EMPTY', 'the annotation value is empty', {
       hint: `give the value of ${KATA_INITDATA_ANNOTATION}`,

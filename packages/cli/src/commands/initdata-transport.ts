@@ -51,8 +51,9 @@ export const decodeCommand: Command = {
   summary: 'Decode an annotation value back to the exact document bytes.',
   usage: '[VALUE]',
   description: [
-    'VALUE is the annotation value; or give --from-file FILE (- for standard input). Accepts any',
-    'gzip (e.g. `gzip -c doc.toml | base64 -w0`) and wrapped base64. The document is validated',
+    'VALUE is the annotation value; or give --from-file FILE (- for standard input). Accepts one',
+    'gzip member from any tool (e.g. `gzip -c doc.toml | base64 -w0`) and wrapped base64; like the',
+    'Kata runtime, refuses other blanks and several gzip members. The document is validated',
     'unless --no-validate.',
   ].join('\n'),
   options: {
