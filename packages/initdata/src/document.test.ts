@@ -137,6 +137,31 @@ describe('parseInitdata', () => {
     }
   })
 
+  it('refuses TOML 1.1 syntax, which the Kata runtime and agent (TOML 1.0 parsers) refuse', () => {
+    const head = 'version = "0.1.0"\nalgorithm = "sha256"\n'
+    for (const text of [
+      head + '[data]\na = "\\e[0m"\n',
+      head + '[data]\na = "\\x41"\n',
+      head + '[data]\n"\\x41" = "a"\n',
+      head + '[data]\na = """\nx\\x41"""\n',
+      head + 'data = {\n  a = "1"\n}\n',
+      head + 'data = { a = "1", }\n',
+    ])
+      expect(
+        codeOf(() => parseInitdata(enc(text))),
+        JSON.stringify(text),
+      ).toBe('ERR_INITDATA_TOML_1_1')
+    // TOML 1.0 that looks alike stays accepted: escaped backslashes, quotes after a closing
+    // delimiter, a multi-line string inside an inline table, commas and braces inside strings.
+    for (const text of [
+      head + '[data]\na = "\\\\e \\\\x41"\n',
+      head + '[data]\na = """x\\\\""""\nb = \'\\x41\'\n',
+      head + "data = { a = '''\nx''', b = \"}{,\" }\n",
+      head + "[data]\na = '''x'''''\nb = \"\\\\x\" # {\n",
+    ])
+      expect(parseInitdata(enc(text)).version, JSON.stringify(text)).toBe('0.1.0')
+  })
+
   it('reports the TOML line and column', () => {
     try {
       parseInitdata(enc('version = "0.1.0"\nalgorithm = "sha256"\n[data]\nx = \n'))

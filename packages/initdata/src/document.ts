@@ -24,6 +24,7 @@ import {
   isInitdataAlgorithm,
   type InitdataAlgorithm,
 } from './algorithms.ts'
+import { findToml11Construct } from './toml-1-1.ts'
 
 /** The only initdata version defined. */
 export const INITDATA_VERSION = '0.1.0'
@@ -65,7 +66,8 @@ function malformed(
  *
  * @param bytes - the document as it will reach the guest (after base64 and gzip are undone).
  * @throws {@link MalformedInputError} with a code per fault: `ERR_INITDATA_EMPTY`,
- *   `ERR_UTF8_INVALID`, `ERR_INITDATA_TOML` (with line and column), `ERR_INITDATA_VERSION`,
+ *   `ERR_UTF8_INVALID`, `ERR_INITDATA_TOML` (with line and column), `ERR_INITDATA_TOML_1_1` (TOML
+ *   1.1 syntax, which Kata's TOML 1.0 parsers refuse), `ERR_INITDATA_VERSION`,
  *   `ERR_INITDATA_ALGORITHM`, `ERR_INITDATA_MISSING_FIELD`, `ERR_INITDATA_UNKNOWN_FIELD`,
  *   `ERR_INITDATA_DATA_NOT_TABLE`, `ERR_INITDATA_DATA_VALUE`.
  * @example
@@ -87,7 +89,9 @@ export function parseInitdata(bytes: Uint8Array): InitdataDocument {
   const text = utf8ToString(snapshot, { field: 'initdata document' })
   // A UTF-8 byte order mark is not TOML, but the Rust and Go TOML parsers that Kata uses skip it, so
   // we do too; the digest still covers it.
-  const table = parseTomlTable(text.startsWith('\ufeff') ? text.slice(1) : text)
+  const toml = text.startsWith('\ufeff') ? text.slice(1) : text
+  const table = parseTomlTable(toml)
+  refuseToml11(toml)
 
   for (const key of Object.keys(table)) {
     if (!TOP_LEVEL_KEYS.has(key)) {
@@ -169,6 +173,26 @@ function parseTomlTable(text: string): Record<string, unknown> {
       cause,
     })
   }
+}
+
+/**
+ * Refuse what only TOML 1.1 allows: smol-toml reads TOML 1.1, but the Kata runtime and agent read
+ * TOML 1.0 and would refuse the document, so no pod would ever start with it.
+ */
+function refuseToml11(text: string): void {
+  const found = findToml11Construct(text)
+  if (found === undefined) return
+  const before = text.slice(0, found.offset)
+  const line = before.split('\n').length
+  const column = found.offset - before.lastIndexOf('\n')
+  throw new MalformedInputError(
+    'ERR_INITDATA_TOML_1_1',
+    `the initdata document uses TOML 1.1 syntax (${found.what}) at line ${line}, column ${column}, which the Kata runtime and agent (TOML 1.0 parsers) refuse`,
+    {
+      details: { line, column },
+      hint: 'write it as TOML 1.0: \\u001b for \\e, \\u00HH for \\xHH, an inline table on one line without a trailing comma (or a [data] table)',
+    },
+  )
 }
 
 function requireField(table: Record<string, unknown>, field: string): unknown {
