@@ -278,6 +278,30 @@ describe('unpackLayer', () => {
     ])
   })
 
+  it('gives no mode through a parent that a later entry replaced by a symlink', async () => {
+    const { base, dest } = scratch()
+    // Directories beside DEST and inside it that a layer's symlink can name.
+    const outside = join(base, 'victim')
+    mkdirSync(outside, { mode: 0o755 })
+    await unpackLayer(tarArchive({ name: 'kept/victim/', type: '5', mode: 0o755 }), TAR, dest)
+    const result = await unpackLayer(
+      tarArchive(
+        { name: 'a/', type: '5', mode: 0o755 },
+        { name: 'a/victim/', type: '5', mode: 0o000 },
+        { name: 'a', type: '2', linkName: base },
+        { name: 'b/', type: '5', mode: 0o755 },
+        { name: 'b/victim/', type: '5', mode: 0o000 },
+        { name: 'b', type: '2', linkName: 'kept' },
+      ),
+      TAR,
+      dest,
+    )
+    expect(result).toMatchObject({ directories: 4, symlinks: 2 })
+    expect(lstatSync(outside).mode & 0o7777).toBe(0o755)
+    expect(lstatSync(join(dest, 'kept/victim')).mode & 0o7777).toBe(0o755)
+    expect(tree(dest)).toEqual([`a -> ${base}`, 'b -> kept', 'kept/', 'kept/victim/'])
+  })
+
   it('clamps writes and whiteouts through lower-layer symlinks that point above DEST', async () => {
     const { base, dest, sentinel } = scratch()
     await unpackLayer(

@@ -92,8 +92,15 @@ export class LayerWriter {
 
   #clear(path: string, keepDirectory: boolean): Stats | undefined {
     const info = lstatOrUndefined(path)
-    if (info !== undefined && !(keepDirectory && info.isDirectory()))
+    if (info !== undefined && !(keepDirectory && info.isDirectory())) {
       rmSync(path, { recursive: true, force: true })
+      // Directories removed with it get no mode at the end: their paths may now run through
+      // whatever replaces them (a symlink out of the destination, say).
+      for (const directory of this.#directoryModes.keys()) {
+        if (directory === path || directory.startsWith(path + sep))
+          this.#directoryModes.delete(directory)
+      }
+    }
     return keepDirectory && info?.isDirectory() === true ? info : undefined
   }
 
@@ -171,12 +178,18 @@ export class LayerWriter {
     return undefined
   }
 
-  /** Give directories their recorded modes, once everything below them is written. */
+  /**
+   * Give directories their recorded modes, once everything below them is written. A directory is
+   * changed only if its recorded path is still its real path: a later entry of the layer may have
+   * replaced a parent by a symlink, and following it would change a directory elsewhere, even
+   * outside the destination.
+   */
   finish(): void {
     // Deepest first, so that a parent losing its owner bits does not lock out its children.
     const byDepth = [...this.#directoryModes].sort(([a], [b]) => b.length - a.length)
     for (const [path, mode] of byDepth) {
-      if (lstatOrUndefined(path)?.isDirectory() === true) this.#chmodDirectory(path, mode)
+      if (lstatOrUndefined(path)?.isDirectory() === true && realpathSync(path) === path)
+        this.#chmodDirectory(path, mode)
     }
   }
 }
