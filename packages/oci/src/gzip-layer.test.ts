@@ -76,6 +76,28 @@ describe('gunzipChunks', () => {
     }
   })
 
+  it('refuses anything but zeros after the padding that follows the last member, however sliced', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 700 }),
+        fc.oneof(
+          fc.constant(gzipSync('hidden')),
+          fc.uint8Array({ minLength: 1, maxLength: 40 }).filter((t) => t.some((b) => b !== 0)),
+        ),
+        fc.integer({ min: 1, max: 800 }),
+        async (zeros, tail, slice) => {
+          const blob = Buffer.concat([gzipSync('one '), Buffer.alloc(zeros), tail])
+          for (const gunzip of [gunzipChunks, gunzipStreamChunks])
+            expect(await rejectedCode(decode(blob, slice, gunzip))).toBe('ERR_LAYER_GZIP')
+          const padded = Buffer.concat([gzipSync('one '), Buffer.alloc(zeros + tail.length)])
+          for (const gunzip of [gunzipChunks, gunzipStreamChunks])
+            expect((await decode(padded, slice, gunzip)).bytes.toString()).toBe('one ')
+        },
+      ),
+      { numRuns: 60 },
+    )
+  })
+
   it('stops cleanly when the reader stops early, the engine busy on the next buffer', async () => {
     for await (const chunk of gunzipChunks([gzipSync(data)])) {
       expect(chunk.length).toBe(GUNZIP_OUTPUT_SIZE)

@@ -17,7 +17,12 @@
  * public `createGunzip` stream ({@link gunzipStreamChunks}): the same checks and bounded memory,
  * only more short-lived garbage (peak RSS above the benchmark's goal). gzip is checked
  * by the same engine as before: header, CRC-32 and length trailer, truncation ("unexpected end of
- * file"), several concatenated members, and nothing but zeros after the last one.
+ * file"), and several concatenated members. After the last member only zero bytes may follow, to
+ * the end of the blob (`gzip -d` ignores them; Go's reader, so containerd, refuses them): Node's
+ * engine stops at the first zero byte after a member and ignores the rest, so this module checks
+ * the rest itself, and refuses anything but zeros there (`ERR_LAYER_GZIP`) rather than let a
+ * member or garbage hidden after padding be ignored, or, in the engine's own loop, decompressed
+ * depending on where a read chunk happens to start.
  *
  * @module
  */
@@ -76,6 +81,21 @@ function nativeZlibClass(): NativeZlibClass | undefined {
     return undefined
   nativeZlib = found as NativeZlibClass
   return nativeZlib
+}
+
+/** Refusal of bytes other than zeros after the last gzip member. */
+function trailingData(): MalformedInputError {
+  return damaged(new Error('data other than zero bytes after the last gzip member'))
+}
+
+/** The rest of a gzip blob after its last member: zero bytes only. */
+async function refuseAfterEnd(
+  rest: Uint8Array,
+  source: AsyncIterator<Uint8Array, unknown, undefined>,
+): Promise<void> {
+  if (rest.some((byte) => byte !== 0)) throw trailingData()
+  for (let read = await source.next(); read.done !== true; read = await source.next())
+    if (read.value.some((byte) => byte !== 0)) throw trailingData()
 }
 
 function damaged(error: unknown): MalformedInputError {
@@ -203,10 +223,14 @@ export async function* gunzipChunks(
       offset += consumed
       next = next === 0 ? 1 : 0
       // A full buffer means the engine may have more output for this input; otherwise it took
-      // all of the input it wanted, and starts on the next input.
+      // all of the input it wanted, and starts on the next input. Input left over with room
+      // for output means the engine stopped at the end of a member, on a zero byte (it starts a
+      // new member at anything else): the rest is checked here, and never decompressed.
       const full = produced === output.length
-      const last = !full && flush === constants.Z_FINISH
-      if (full) pending = engine.step(flush, input, offset, outputs[next])
+      const ended = !full && offset < input.length
+      const last = ended || (!full && flush === constants.Z_FINISH)
+      if (ended) await refuseAfterEnd(input.subarray(offset), source)
+      else if (full) pending = engine.step(flush, input, offset, outputs[next])
       else if (!last) {
         ;({ input, flush } = await take())
         offset = 0
@@ -233,19 +257,50 @@ export async function* gunzipChunks(
 export async function* gunzipStreamChunks(
   compressed: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const copies = (async function* () {
-    for await (const chunk of compressed) yield Uint8Array.from(chunk)
+  const source = (async function* () {
+    yield* compressed
   })()
+  /** Bytes taken from `source`, and the offset of the last one that is not zero. */
+  let taken = 0
+  let lastNonZero = -1
+  const note = (chunk: Uint8Array): void => {
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] !== 0) {
+        lastNonZero = taken + i
+        break
+      }
+    }
+    taken += chunk.length
+  }
+  // An iterator without `return`: the stream stops reading at the end of the last member, and
+  // the rest of `source` is then still there to be checked.
+  const copies: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Uint8Array, undefined>> => {
+        const read = await source.next()
+        if (read.done === true) return { done: true, value: undefined }
+        note(read.value)
+        return { done: false, value: Uint8Array.from(read.value) }
+      },
+    }),
+  }
   const gunzip = createGunzip()
   // Errors reach the loop below through the destroyed stream; the callback has nothing to add.
   pipeline(Readable.from(copies), gunzip, () => undefined)
   try {
-    for await (const chunk of gunzip) yield chunk as Uint8Array
-  } catch (error) {
-    // A zlib error means the bytes are not good gzip; anything else is the source's own error.
-    throw isZlibError(error) ? damaged(error) : error
+    try {
+      for await (const chunk of gunzip) yield chunk as Uint8Array
+    } catch (error) {
+      // A zlib error means the bytes are not good gzip; anything else is the source's own error.
+      throw isZlibError(error) ? damaged(error) : error
+    }
+    // The engine took `bytesWritten` bytes, up to the end of the last member; only zeros after.
+    for (let read = await source.next(); read.done !== true; read = await source.next())
+      note(read.value)
+    if (lastNonZero >= gunzip.bytesWritten) throw trailingData()
   } finally {
     gunzip.destroy()
+    await source.return(undefined)
   }
 }
 
