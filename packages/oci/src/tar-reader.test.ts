@@ -1,5 +1,16 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -80,9 +91,105 @@ describe('readTar', () => {
 
   it('reports device, FIFO and unknown entries by type', () => {
     const types = readTar(
-      tarArchive({ name: 'c', type: '3' }, { name: 'f', type: '6' }, { name: 's', type: 'S' }),
+      tarArchive({ name: 'c', type: '3' }, { name: 'f', type: '6' }, { name: 'z', type: 'Z' }),
     )
     expect(types.map((entry) => entry.type)).toEqual(['character-device', 'fifo', 'other'])
+  })
+
+  it('refuses what Go and GNU tar read differently: mixed extensions, sparse files', () => {
+    const hidden = tarBlocks({ name: 'etc/hidden', data: 'evil' })
+    const longName = tarBlocks({ name: '././@LongLink', type: 'L', data: 'long-name\0' })
+    const longLink = tarBlocks({ name: '././@LongLink', type: 'K', data: 'long-link\0' })
+    const global = tarBlocks({ name: 'global', type: 'g', data: '' })
+    const conflicts: Uint8Array[][] = [
+      // Go takes the GNU name, GNU tar the PAX path.
+      [paxBlocks({ path: 'pax-name' }), longName],
+      [longName, paxBlocks({ path: 'pax-name' })],
+      // Go frames the long-name header by its own size, not by the pending PAX size.
+      [paxBlocks({ size: '1024' }), longName, hidden],
+      [longLink, paxBlocks({ linkpath: 'pax-link' })],
+      // Go drops what precedes a global header; GNU tar applies it to the next entry.
+      [paxBlocks({ path: 'pax-name' }), global],
+      [longName, global],
+      [paxBlocks({ path: 'a' }), paxBlocks({ path: 'b' })],
+      [longName, longName],
+    ]
+    for (const parts of conflicts) {
+      expectError(
+        () => readTar(tarArchive(...parts, { name: 'plain', type: '5' })),
+        'ERR_TAR_EXTENSION_CONFLICT',
+      )
+    }
+    // A long link and a long name for one entry, as GNU tar writes them, are one of each.
+    expect(
+      readTar(tarArchive(longLink, longName, { name: 'l', type: '2' })).map((e) => [
+        e.name,
+        e.linkName,
+      ]),
+    ).toEqual([['long-name', 'long-link']])
+    // A sparse file's map and extension blocks would be read as data or as headers.
+    expectError(
+      () =>
+        readTar(
+          tarArchive(
+            paxBlocks({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'x' }),
+            { name: 'GNUSparseFile.0/x', data: '0\n' },
+          ),
+        ),
+      'ERR_TAR_SPARSE',
+    )
+    const dir = mkdtempSync(join(tmpdir(), 'initguard-sparse-'))
+    try {
+      // A file with real holes (GNU tar stores a file as sparse only if it has some).
+      const fd = openSync(join(dir, 'holes'), 'w')
+      for (let i = 0; i < 12; i++) writeSync(fd, 'data', i * 65_536)
+      ftruncateSync(fd, 12 * 65_536)
+      closeSync(fd)
+      // More holes than an old GNU header has room for: an extension block follows it.
+      for (const format of ['gnu', 'posix']) {
+        execFileSync('tar', [
+          `--format=${format}`,
+          '-S',
+          '-cf',
+          join(dir, 'l.tar'),
+          '-C',
+          dir,
+          'holes',
+        ])
+        expectError(() => readTar(readFileSync(join(dir, 'l.tar'))), 'ERR_TAR_SPARSE')
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('reads an old-style file named with a trailing slash as a directory only without contents', () => {
+    const hidden = tarBlocks({ name: 'etc/hidden', data: 'evil' })
+    // Go reads the contents as the next header (etc/hidden), GNU tar skips them.
+    expectError(
+      () => readTar(tarArchive({ name: 'd/', type: '\0', data: hidden }, { name: 'after' })),
+      'ERR_TAR_NAME',
+    )
+    expectError(
+      () =>
+        readTar(
+          tarArchive(paxBlocks({ path: 'd/', size: '512' }), {
+            name: 'd',
+            type: '\0',
+            data: hidden.subarray(0, 512),
+          }),
+        ),
+      'ERR_TAR_NAME',
+    )
+    expect(
+      readTar(tarArchive({ name: 'd/', type: '\0' }, { name: 'd/in', data: 'x' })).map((e) => [
+        e.name,
+        e.type,
+      ]),
+    ).toEqual([
+      ['d/', 'directory'],
+      ['d/in', 'file'],
+    ])
   })
 
   it('refuses broken archives with coded errors', () => {

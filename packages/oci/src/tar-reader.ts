@@ -9,6 +9,19 @@
  * (checksums, octal and base-256 numbers, PAX record framing, dangling extensions, an end block
  * required) with coded errors, and being synchronous it is property-tested chunk by chunk.
  *
+ * Where the readers that matter disagree on what the same bytes hold (Go's archive/tar, which
+ * containerd and containers/storage use, and GNU tar), the archive is refused rather than read
+ * one way, so that the layer an image's DiffID pins means one thing to every runtime and
+ * scanner: a zero block followed by entries; a PAX header mixed with a GNU long name or link
+ * for one entry, two of the same extension header, or a PAX global header between an extension
+ * header and its entry (Go lets the GNU long name win and drops what precedes a global header;
+ * GNU tar lets PAX win and keeps it; Go frames a long-name header by its own size, we would by a
+ * pending PAX `size`); sparse files, old GNU (`S`) or PAX `GNU.sparse.*` (Go and GNU tar read
+ * extension blocks and sparse maps that a plain reader takes for data, and rename the entry);
+ * and an old-style regular file (type `\0`) named with a trailing `/` that has contents (Go
+ * reads it as a directory with none, GNU tar skips its contents). Without contents such an entry
+ * is a directory, as both read it.
+ *
  * @module
  */
 import { MalformedInputError } from '@initguard/core'
@@ -227,7 +240,7 @@ export class TarStreamReader {
    *
    * @throws {@link MalformedInputError} `ERR_TAR_CHECKSUM`, `ERR_TAR_LONE_ZERO_BLOCK`, `ERR_TAR_NUMBER`, `ERR_TAR_PAX`,
    *   `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_DANGLING_EXTENSION`,
-   *   `ERR_TAR_EXTENSION_TOO_LARGE`.
+   *   `ERR_TAR_EXTENSION_TOO_LARGE`, `ERR_TAR_EXTENSION_CONFLICT`, `ERR_TAR_SPARSE`.
    */
   *push(chunk: Uint8Array): Generator<TarEvent, void, undefined> {
     const base = this.#consumed
@@ -292,13 +305,29 @@ export class TarStreamReader {
     const extension = phase.extension
     if (extension === undefined) return
     const { flag, bytes, at } = extension
-    if (flag === 'x') this.#pax = paxRecords(bytes, at)
-    else {
+    if (flag === 'x') {
+      const records = paxRecords(bytes, at)
+      if ([...records.keys()].some((key) => key.startsWith('GNU.sparse.')))
+        throw malformed('SPARSE', 'sparse file (PAX GNU.sparse records) not supported', at)
+      this.#pax = records
+    } else {
       const end = bytes.indexOf(0)
       const value = text(end === -1 ? bytes : bytes.subarray(0, end), 'GNU long name', at)
       if (flag === 'L') this.#longName = value
       else this.#longLink = value
     }
+  }
+
+  /** The name of the entry `header` describes, with the extension headers before it applied. */
+  #entryName(header: Uint8Array, at: number): string {
+    const magic = String.fromCharCode(...header.subarray(257, 263))
+    const prefix = magic === 'ustar\0' ? field(header, 345, 155, 'prefix', at) : ''
+    const baseName = field(header, 0, 100, 'name', at)
+    return (
+      this.#pax?.get('path') ??
+      this.#longName ??
+      (prefix === '' ? baseName : `${prefix}/${baseName}`)
+    )
   }
 
   /** Read one header block; the entry event, if the header describes an entry. */
@@ -322,14 +351,39 @@ export class TarStreamReader {
     }
     if (!checksumMatches(header, at)) throw malformed('CHECKSUM', 'header checksum mismatch', at)
     const flag = String.fromCharCode(header[156] ?? 0)
+    if (flag === 'S') throw malformed('SPARSE', 'sparse file (GNU type S) not supported', at)
+    const clash =
+      flag === 'x' || flag === 'g'
+        ? this.#pax !== undefined || this.#longName !== undefined || this.#longLink !== undefined
+        : flag === 'L' || flag === 'K'
+          ? this.#pax !== undefined ||
+            (flag === 'L' ? this.#longName !== undefined : this.#longLink !== undefined)
+          : false
+    if (clash) {
+      throw malformed(
+        'EXTENSION_CONFLICT',
+        `extension header ${JSON.stringify(flag)} after another that it conflicts with (tar readers disagree on which applies)`,
+        at,
+      )
+    }
     const paxSize = this.#pax?.get('size')
     let size = number(header, 124, 12, 'size', at)
     if (paxSize !== undefined && flag !== 'x' && flag !== 'g') {
       if (!/^[0-9]{1,15}$/u.test(paxSize)) throw malformed('PAX', 'bad PAX size record', at)
       size = Number.parseInt(paxSize, 10)
     }
+    // An old-style regular file named with a trailing slash is an old-style directory (Go and
+    // GNU tar agree while it has no contents; see the module comment).
+    const oldStyleDirectory = flag === '\0' && this.#entryName(header, at).endsWith('/')
+    if (oldStyleDirectory && size > 0) {
+      throw malformed(
+        'NAME',
+        'an old-style file entry named with a trailing "/" has contents (tar readers disagree on whether it is a directory)',
+        at,
+      )
+    }
     // Links, directories, devices and FIFOs carry no data, whatever their size field says.
-    const type = entryType(flag)
+    const type = oldStyleDirectory ? 'directory' : entryType(flag)
     const dataLength = type === 'file' || type === 'other' ? size : 0
     const padding = (BLOCK - (dataLength % BLOCK)) % BLOCK
     if (flag === 'L' || flag === 'K' || flag === 'x') {
@@ -355,13 +409,7 @@ export class TarStreamReader {
     if (dataLength === 0) this.#phase = { kind: 'header' }
     // A PAX global header sets defaults for later entries; none of its keys matter to us.
     if (flag === 'g') return undefined
-    const magic = String.fromCharCode(...header.subarray(257, 263))
-    const prefix = magic === 'ustar\0' ? field(header, 345, 155, 'prefix', at) : ''
-    const baseName = field(header, 0, 100, 'name', at)
-    const name =
-      this.#pax?.get('path') ??
-      this.#longName ??
-      (prefix === '' ? baseName : `${prefix}/${baseName}`)
+    const name = this.#entryName(header, at)
     const linkName =
       this.#pax?.get('linkpath') ?? this.#longLink ?? field(header, 157, 100, 'linkname', at)
     if (name.includes('\0') || linkName.includes('\0'))
