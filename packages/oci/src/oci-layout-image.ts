@@ -19,7 +19,12 @@ import {
 } from '@initguard/image-policy'
 import { resolveImageDirectory } from './dir-image.ts'
 import { loadKeyFiles, requirementFiles } from './image-check.ts'
-import { computeDigest, parseDescriptor, type Descriptor } from './oci-manifest.ts'
+import {
+  computeDigest,
+  nonIntegerLiteral,
+  parseDescriptor,
+  type Descriptor,
+} from './oci-manifest.ts'
 
 const REF_NAME = 'org.opencontainers.image.ref.name'
 const MAX_LAYOUT_FILE = 4 * 1024 * 1024
@@ -57,13 +62,24 @@ async function readLayoutFile(path: string, what: string): Promise<Uint8Array> {
 async function findManifest(dir: string, ref: string | undefined): Promise<Descriptor> {
   const indexPath = join(dir, 'index.json')
   let index: unknown
+  let text: string
   try {
-    index = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(await readLayoutFile(indexPath, 'index')),
+    text = new TextDecoder('utf-8', { fatal: true }).decode(
+      await readLayoutFile(indexPath, 'index'),
     )
+    index = JSON.parse(text)
   } catch (cause) {
     if (cause instanceof LocalIoError || cause instanceof MalformedInputError) throw cause
     throw layoutError('index.json is not JSON', indexPath, 'this is not an OCI layout')
+  }
+  // containers/image decodes index.json with Go's encoding/json, which refuses `"size": 201.0`.
+  const number = nonIntegerLiteral(text)
+  if (number !== undefined) {
+    throw layoutError(
+      `index.json has ${JSON.stringify(number.key)}: ${number.literal}, which Go's JSON decoder refuses for an integer field`,
+      indexPath,
+      'write sizes as plain integers (201, not 201.0)',
+    )
   }
   const manifests = (index as { manifests?: unknown }).manifests
   if (!Array.isArray(manifests))

@@ -98,6 +98,43 @@ describe('parseManifest', () => {
     expect(codeOf(() => parseManifest(new Uint8Array([0xff, 0x7b])))).toBe('ERR_REGISTRY_MANIFEST')
   })
 
+  it('refuses a size or schemaVersion written with a fraction or an exponent, as Go does', () => {
+    const text = JSON.stringify(image)
+    const config = `"size":0},"layers"`
+    expect(text).toContain(config)
+    const variants = (literal: string): string[] => [
+      text.replace(config, `"size":${literal}},"layers"`),
+      text.replace('"size":0}]', `"size":${literal}}]`),
+      text.replace('"schemaVersion":2', `"schemaVersion":${literal === '0' ? '2' : '2.0'}`),
+      text.replace(config, `"\\u0073ize" : ${literal}},"layers"`),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...image.config, platform: { os: 'linux', architecture: 'amd64' } }],
+      }).replace('"size":0', `"size":${literal}`),
+    ]
+    for (const literal of ['0.0', '0e0', '0E+0', '-0.0', '0.5e1']) {
+      for (const refused of variants(literal))
+        expect(codeOf(() => parseManifest(new TextEncoder().encode(refused)))).toBe(
+          'ERR_REGISTRY_MANIFEST_NUMBER',
+        )
+    }
+    // Plain integers pass, `-0` (Go's ParseInt reads 0) too; numbers under other keys, and
+    // number-like text in strings, are not integer fields.
+    for (const accepted of [
+      ...variants('0'),
+      text.replace(config, `"size":-0},"layers"`),
+      text.replace(config, `"size":0,"x":1.5,"annotations":{"size":"1.0"}},"layers"`),
+      text.replace(config, `"size":0,"data":"size:1.0","urls":["size\\":1.0"]},"layers"`),
+    ]) {
+      const parsed = parseManifest(new TextEncoder().encode(accepted))
+      const sizes =
+        parsed.kind === 'index'
+          ? parsed.manifests.map((m) => m.size)
+          : [parsed.config.size, ...parsed.layers.map((l) => l.size)]
+      expect(sizes.every((size) => Object.is(size, 0))).toBe(true)
+    }
+  })
+
   it('refuses a repeated key (Go keeps the last copy, image-rs refuses the document)', () => {
     const text = JSON.stringify(image)
     const twice = new TextEncoder().encode(`${text.slice(0, -1)},"layers":[]}`)

@@ -217,6 +217,66 @@ function refuseCaseVariants(
   )
 }
 
+/** Keys whose values Go's encoding/json decodes into integers in a manifest, index or layout. */
+const INTEGER_KEYS = new Set(['size', 'schemaversion'])
+const NUMBER_LITERAL = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y
+
+/** What {@link nonIntegerLiteral} found. */
+export interface NonIntegerLiteral {
+  /** The key as written (at most 60 characters). */
+  readonly key: string
+  /** The number as written (at most 60 characters). */
+  readonly literal: string
+  /** Where the number starts in the text. */
+  readonly offset: number
+}
+
+/**
+ * The first value of a `size` or `schemaVersion` key in `text` (valid JSON, already parsed)
+ * written with a fraction or an exponent (`201.0`, `2.01e2`, `201E0`), if any. `JSON.parse` reads
+ * these as the integer 201, but Go's encoding/json, which skopeo, containers/image and containerd
+ * decode manifests with, parses an integer field's literal with `strconv.ParseInt` and refuses
+ * them ("cannot unmarshal number 201.0 into … of type int64"): accepting them would pull images
+ * those tools refuse. `-0` passes, as `ParseInt` reads it as 0; leading zeros are not JSON, so the
+ * parser has refused them already. Keys are compared as Go does, without regard to case (a key
+ * in another case is refused elsewhere). Exported for the OCI layout's index; not part of the API.
+ */
+export function nonIntegerLiteral(text: string): NonIntegerLiteral | undefined {
+  let key: string | undefined
+  /** The last string read, and whether a colon followed it: the key of the value to come. */
+  let lastString: string | undefined
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? ''
+    if (c === '"') {
+      let end = i + 1
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1
+      lastString = text.slice(i, end + 1)
+      key = undefined
+      i = end
+    } else if (c === ':') {
+      key = lastString
+      lastString = undefined
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      NUMBER_LITERAL.lastIndex = i
+      const match = NUMBER_LITERAL.exec(text)
+      const literal = match?.[0] ?? c
+      const decoded = key === undefined ? undefined : (JSON.parse(key) as string)
+      if (
+        decoded !== undefined &&
+        INTEGER_KEYS.has(goFold(decoded)) &&
+        (match?.[1] !== undefined || match?.[2] !== undefined)
+      )
+        return { key: decoded.slice(0, 60), literal: literal.slice(0, 60), offset: i }
+      key = undefined
+      i += literal.length - 1
+    } else if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') {
+      key = undefined
+      lastString = undefined
+    }
+  }
+  return undefined
+}
+
 /**
  * Parse one descriptor strictly: media type, digest form and a non-negative safe-integer size.
  *
@@ -232,6 +292,7 @@ export function parseDescriptor(value: unknown, field: string): Descriptor {
   const size = value['size']
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
     throw malformed(`has a ${field}.size that is not a non-negative integer`, `${field}.size`)
+  // (The text of the document is checked for `201.0` and the like by `nonIntegerLiteral`.)
   const platform = parsePlatform(value['platform'], `${field}.platform`)
   const annotations = stringMap(value['annotations'], `${field}.annotations`)
   const urls = value['urls']
@@ -241,12 +302,31 @@ export function parseDescriptor(value: unknown, field: string): Descriptor {
   return {
     mediaType,
     digest,
-    size,
+    // `-0`, which Go reads as 0.
+    size: size + 0,
     ...(platform === undefined ? {} : { platform }),
     ...(annotations === undefined ? {} : { annotations }),
     ...(urls === undefined ? {} : { urls }),
     ...(artifactType === undefined ? {} : { artifactType }),
   }
+}
+
+/**
+ * Refuse a `size` or `schemaVersion` written as `201.0` or `2.01e2` (see {@link nonIntegerLiteral}).
+ *
+ * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST_NUMBER`.
+ */
+function refuseNonIntegerLiteral(text: string): void {
+  const found = nonIntegerLiteral(text)
+  if (found === undefined) return
+  throw new MalformedInputError(
+    'ERR_REGISTRY_MANIFEST_NUMBER',
+    `manifest has ${JSON.stringify(found.key)}: ${found.literal} (offset ${found.offset}), a fraction or exponent where Go's JSON decoder (skopeo, containerd) requires an integer literal and refuses the manifest`,
+    {
+      details: { ...found },
+      hint: 'write integer fields as plain integers (201, not 201.0 or 2.01e2); push the image again with a current tool',
+    },
+  )
 }
 
 /** True for the media types of schema 1 manifests, which are refused. */
@@ -269,6 +349,7 @@ function schema1Error(): ExpectationError {
  * `mediaType`, when present, must agree with it (a mismatch could make two parsers disagree).
  *
  * @throws {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_MEDIA_TYPE`,
+ *   `ERR_REGISTRY_MANIFEST_NUMBER` (a `size` or `schemaVersion` written `201.0` or `2.01e2`),
  *   `ERR_REGISTRY_MANIFEST_AMBIGUOUS` (fields of both an image and an index, or a key that Go's
  *   decoder reads as a field although it is spelt in another case),
  *   `ERR_REGISTRY_DIGEST_FORMAT`; {@link ExpectationError} `ERR_REGISTRY_SCHEMA1`.
@@ -296,6 +377,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
     hints: { syntax: 'the registry served something other than a manifest' },
   })
   if (!isRecord(document)) throw malformed('is not a JSON object', '$')
+  refuseNonIntegerLiteral(text)
   if (document['schemaVersion'] === 1) throw schema1Error()
   refuseCaseVariants(document, DOCUMENT_FIELDS, 'top level')
   if (document['schemaVersion'] !== 2) throw malformed('has no schemaVersion 2', 'schemaVersion')
