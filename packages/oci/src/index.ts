@@ -63,6 +63,7 @@ export {
   isSchema1MediaType,
   parseDescriptor,
   parseManifest,
+  normalizePlatform,
   selectPlatform,
   type Descriptor,
   type ImageIndex,

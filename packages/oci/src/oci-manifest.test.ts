@@ -196,6 +196,93 @@ describe('parseManifest', () => {
   })
 })
 
+describe('selectPlatform', () => {
+  const entry = (
+    os: string,
+    architecture: string,
+    variant?: string,
+    digest = computeDigest(enc([os, architecture, variant])),
+  ): object => ({
+    mediaType: OCI_MANIFEST_MEDIA_TYPE,
+    digest,
+    size: 1,
+    platform: { os, architecture, ...(variant === undefined ? {} : { variant }) },
+  })
+  const indexOf = (...manifests: object[]): ImageIndex =>
+    parseManifest(enc({ schemaVersion: 2, manifests })) as ImageIndex
+  const pick = (index: ImageIndex, wanted: string): unknown => {
+    const [os = '', architecture = '', variant] = wanted.split('/')
+    try {
+      const chosen = selectPlatform(index, {
+        os,
+        architecture,
+        ...(variant === undefined ? {} : { variant }),
+      })
+      return index.manifests.indexOf(chosen)
+    } catch (error) {
+      return codeOf(() => {
+        throw error
+      })
+    }
+  }
+
+  it('normalises both sides as containerd does, then matches exactly', () => {
+    const index = indexOf(
+      entry('linux', 'arm', 'v6'),
+      entry('linux', 'arm', 'v7'),
+      entry('linux', 'aarch64'),
+      entry('linux', 'x86_64'),
+      entry('Linux', 'i386'),
+    )
+    expect(
+      ['linux/arm', 'linux/armhf', 'linux/arm/7', 'linux/armel', 'linux/arm/v6'].map((w) =>
+        pick(index, w),
+      ),
+    ).toEqual([1, 1, 1, 0, 0])
+    expect(
+      ['linux/arm64', 'linux/arm64/v8', 'linux/aarch64/8', 'linux/arm64/v8.0'].map((w) =>
+        pick(index, w),
+      ),
+    ).toEqual([2, 2, 2, 2])
+    expect(['linux/amd64', 'linux/amd64/v1', 'linux/386'].map((w) => pick(index, w))).toEqual([
+      3, 3, 4,
+    ])
+    // No fallback to another variant, as containerd's matcher would take for an older one.
+    expect(
+      ['linux/arm/v5', 'linux/arm64/v9', 'linux/amd64/v3', 'windows/amd64'].map((w) =>
+        pick(index, w),
+      ),
+    ).toEqual([
+      'ERR_REGISTRY_NO_PLATFORM',
+      'ERR_REGISTRY_NO_PLATFORM',
+      'ERR_REGISTRY_NO_PLATFORM',
+      'ERR_REGISTRY_NO_PLATFORM',
+    ])
+  })
+
+  it('refuses two different manifests for one platform, however spelt, but not one listed twice', () => {
+    const twice = computeDigest(enc('same'))
+    for (const index of [
+      indexOf(
+        entry('linux', 'amd64'),
+        entry('linux', 'amd64', undefined, computeDigest(enc('zstd'))),
+      ),
+      indexOf(entry('linux', 'amd64'), entry('linux', 'amd64', 'v1')),
+      indexOf(entry('linux', 'arm64'), entry('linux', 'aarch64', 'v8')),
+      indexOf(entry('linux', 'arm', 'v7'), entry('linux', 'armhf')),
+    ]) {
+      const [first] = index.manifests
+      const wanted = first?.platform ?? { os: '', architecture: '' }
+      expect(codeOf(() => selectPlatform(index, wanted))).toBe('ERR_REGISTRY_PLATFORM_AMBIGUOUS')
+    }
+    const same = indexOf(
+      entry('linux', 'amd64', undefined, twice),
+      entry('linux', 'x86_64', undefined, twice),
+    )
+    expect(pick(same, 'linux/amd64')).toBe(0)
+  })
+})
+
 describe('docker config credentials', () => {
   const auth = (s: string): string => Buffer.from(s).toString('base64')
 

@@ -465,33 +465,97 @@ export function formatPlatform(platform: Platform): string {
     .join('/')
 }
 
-// arm64 images usually omit the variant, which then means v8 (as containerd's matcher treats it).
-function variantOf(platform: Platform): string | undefined {
-  return platform.variant ?? (platform.architecture === 'arm64' ? 'v8' : undefined)
+/**
+ * `platform` as containerd's `platforms.Normalize` writes it, so that the spellings registries
+ * and hosts use for one platform compare equal: the OS in lower case (`macos` is `darwin`); the
+ * architecture's kernel names as Go's (`x86_64`/`x86-64` are `amd64`, `aarch64` is `arm64`,
+ * `i386` is `386`, `armhf` is `arm` v7 and `armel` is `arm` v6); and each architecture's default
+ * variant left out or spelt one way: `arm64` `v8` (or `8`, `v8.0`) is no variant, `amd64` `v1` is
+ * no variant, `arm` without a variant (or `7`) is `v7`, `arm` `5`/`6`/`8` are `v5`/`v6`/`v8`, and
+ * `arm64` `9`/`9.0`/`v9.0` are `v9`.
+ */
+export function normalizePlatform(platform: Platform): Platform {
+  const os = platform.os.toLowerCase()
+  let architecture = platform.architecture.toLowerCase()
+  let variant = platform.variant?.toLowerCase() ?? ''
+  switch (architecture) {
+    case 'i386':
+      architecture = '386'
+      variant = ''
+      break
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      architecture = 'amd64'
+      if (variant === 'v1') variant = ''
+      break
+    case 'aarch64':
+    case 'arm64':
+      architecture = 'arm64'
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0') variant = ''
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9'
+      break
+    case 'armhf':
+      architecture = 'arm'
+      variant = 'v7'
+      break
+    case 'armel':
+      architecture = 'arm'
+      variant = 'v6'
+      break
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7'
+      else if (variant === '5' || variant === '6' || variant === '8') variant = `v${variant}`
+      break
+  }
+  return {
+    os: os === 'macos' ? 'darwin' : os,
+    architecture,
+    ...(variant === '' ? {} : { variant }),
+  }
 }
 
+const samePlatform = (a: Platform, b: Platform): boolean =>
+  a.os === b.os && a.architecture === b.architecture && a.variant === b.variant
+
 /**
- * The entry of an index that serves `wanted`: same os and architecture, and the same variant when
- * `wanted` names one (otherwise the first match in index order, as docker does).
+ * The entry of an index that serves `wanted`. Both sides are normalised as containerd does
+ * ({@link normalizePlatform}: `linux/aarch64` is `linux/arm64`, an arm64 entry without a variant
+ * is `v8`, `linux/arm` is `linux/arm/v7`), and then they must be equal: there is no fallback to
+ * another variant (containerd's matcher would take `arm/v6` for an `arm/v7` host), since what is
+ * pulled should be what was asked for. Two entries with different digests that both match (the
+ * same platform listed twice, say in two compressions, or `amd64` beside `amd64/v1`) are
+ * refused: docker takes the first, containers/image the one whose compression it prefers, so
+ * which image runs would depend on the client. Entries that point at the same digest are one.
  *
- * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`.
+ * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`, `ERR_REGISTRY_PLATFORM_AMBIGUOUS`.
  */
 export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor {
-  const match = index.manifests.find(
-    (m) =>
-      m.platform?.os === wanted.os &&
-      m.platform.architecture === wanted.architecture &&
-      (wanted.variant === undefined || variantOf(m.platform) === variantOf(wanted)),
+  const target = normalizePlatform(wanted)
+  const matches = index.manifests.filter(
+    (m) => m.platform !== undefined && samePlatform(normalizePlatform(m.platform), target),
   )
-  if (match !== undefined) return match
+  const [match] = matches
+  if (match !== undefined) {
+    const digests = [...new Set(matches.map((m) => m.digest))]
+    if (digests.length === 1) return match
+    throw new ExpectationError(
+      'ERR_REGISTRY_PLATFORM_AMBIGUOUS',
+      `the image index has ${digests.length} different manifests for ${formatPlatform(target)}: which one a client pulls depends on the client`,
+      {
+        details: { wanted: formatPlatform(target), digests },
+        hint: 'pull the platform manifest you mean by its digest (REPO@sha256:…)',
+      },
+    )
+  }
   const offered = index.manifests
     .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
     .filter((p) => p !== undefined)
   throw new ExpectationError(
     'ERR_REGISTRY_NO_PLATFORM',
-    `the image index has no manifest for ${formatPlatform(wanted)}`,
+    `the image index has no manifest for ${formatPlatform(target)}`,
     {
-      details: { wanted: formatPlatform(wanted), offered },
+      details: { wanted: formatPlatform(target), offered },
       hint: `choose one of the platforms the image offers: ${offered.join(', ') || '(none)'}`,
     },
   )
