@@ -5,10 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
+import { resolveKbsServerConfig, startKbs, type RunningKbs } from '@initguard/kbs'
 import {
   buildSnpReport,
   createAmdTestPki,
@@ -206,4 +209,55 @@ export async function kbsKeygen(base: string): Promise<void> {
 export async function simInit(simDir: string): Promise<void> {
   const run = await runInProcess(['sim', 'init', '--sim-dir', simDir])
   if (run.code !== 0) throw new Error(`sim init failed: ${run.stderr}`)
+}
+
+/** A KBS started in-process by {@link startSimKbs}, with the CLI's admin and guest calls at hand. */
+export interface InProcessSimKbs {
+  readonly kbs: RunningKbs
+  /** A path in the test's temporary directory (`initdata.toml` holds {@link KBS_WALKTHROUGH_INITDATA}). */
+  readonly at: (name: string) => string
+  /** `kbs admin --url … --ca … --admin-key … ARGS`. */
+  readonly admin: (...args: string[]) => Promise<CliRun>
+  /** `kbs get-resource` of PATH as the simulator's SEV-SNP guest launched with `initdata.toml`. */
+  readonly getResource: (path: string) => Promise<CliRun>
+  /** Close the KBS and remove the directory. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A KBS in-process (HTTPS with its generated certificate, SQLite, offline) that trusts a fresh TEE
+ * simulator, in a new temporary directory named after `prefix`, with an admin key pair.
+ */
+export async function startSimKbs(prefix: string): Promise<InProcessSimKbs> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const at = (name: string): string => join(dir, name)
+  await writeFile(at('initdata.toml'), KBS_WALKTHROUGH_INITDATA)
+  await simInit(at('sim'))
+  await kbsKeygen(at('admin'))
+  const config = resolveKbsServerConfig({
+    dataDir: at('kbs-data'),
+    listen: '127.0.0.1:0',
+    adminPublicKey: [at('admin.pub')],
+    trustSim: at('sim'),
+  })
+  const kbs = await startKbs(config, { online: false, logger: { level: 'silent' } })
+  const cert = at('kbs-data/tls/kbs-cert.pem')
+  return {
+    kbs,
+    at,
+    admin: (...args) =>
+      runInProcess([
+        ...['kbs', 'admin', '--url', kbs.url, '--ca', cert, '--admin-key', at('admin.key')],
+        ...args,
+      ]),
+    getResource: (path) =>
+      runInProcess([
+        ...['kbs', 'get-resource', '--url', kbs.url, '--pin', cert, '--sim-dir', at('sim')],
+        ...['--tee', 'snp', '--initdata', at('initdata.toml'), '--path', path],
+      ]),
+    close: async () => {
+      await kbs.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
 }

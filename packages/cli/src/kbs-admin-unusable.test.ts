@@ -6,62 +6,37 @@
  * characters escaped); the operator puts the reviewed definition again (`--definition FILE`), and
  * the guest gets its secret.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SQLITE_FILE_NAME, resolveKbsServerConfig, startKbs, type RunningKbs } from '@initguard/kbs'
+import { SQLITE_FILE_NAME } from '@initguard/kbs'
 import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
 import {
-  KBS_WALKTHROUGH_INITDATA,
   jsonError,
   kbsKeygen,
   runInProcess,
-  simInit,
+  startSimKbs,
   type CliRun,
+  type InProcessSimKbs,
 } from './cli-test-support.ts'
 
-const DOCUMENT = KBS_WALKTHROUGH_INITDATA
 /** What must not reach a terminal from the stored text: every control but the line feeds we print, bidi, zero width, separators. */
 // eslint-disable-next-line no-control-regex -- control characters are what is looked for
 const TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b\u2028\u202e]/u
-let dir: string
-let kbs: RunningKbs
-const at = (name: string): string => join(dir, name)
+let kbs: InProcessSimKbs
+const at = (name: string): string => kbs.at(name)
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'initguard-kbs-unusable-'))
-  await writeFile(at('initdata.toml'), DOCUMENT)
+  kbs = await startSimKbs('initguard-kbs-unusable-')
   await writeFile(at('secret.txt'), 'the legacy password')
-  await simInit(at('sim'))
-  await kbsKeygen(at('admin'))
-  const config = resolveKbsServerConfig({
-    dataDir: at('kbs-data'),
-    listen: '127.0.0.1:0',
-    adminPublicKey: [at('admin.pub')],
-    trustSim: at('sim'),
-  })
-  kbs = await startKbs(config, { online: false, logger: { level: 'silent' } })
 })
 
-afterAll(async () => {
-  await kbs.close()
-  await rm(dir, { recursive: true, force: true })
-})
+afterAll(async () => kbs.close())
 
-const admin = (...args: string[]): Promise<CliRun> =>
-  runInProcess([
-    ...['kbs', 'admin', '--url', kbs.url, '--ca', at('kbs-data/tls/kbs-cert.pem')],
-    ...['--admin-key', at('admin.key'), ...args],
-  ])
+const admin = (...args: string[]): Promise<CliRun> => kbs.admin(...args)
 
-const getResource = (): Promise<CliRun> =>
-  runInProcess([
-    ...['kbs', 'get-resource', '--url', kbs.url, '--pin', at('kbs-data/tls/kbs-cert.pem')],
-    ...['--sim-dir', at('sim'), '--tee', 'snp', '--initdata', at('initdata.toml')],
-    ...['--path', 'legacy/app/password'],
-  ])
+const getResource = (): Promise<CliRun> => kbs.getResource('legacy/app/password')
 
 /** Run SQL on the KBS's SQLite file behind its back. */
 function behindTheKbs(text: string): void {
@@ -205,7 +180,7 @@ describe('kbs admin workload get of a workload whose row does not authenticate',
   it('a 401 is still the admin key: exit 4, not the unusable workload', async () => {
     await kbsKeygen(at('other'))
     const stranger = await runInProcess([
-      ...['kbs', 'admin', '--url', kbs.url, '--ca', at('kbs-data/tls/kbs-cert.pem')],
+      ...['kbs', 'admin', '--url', kbs.kbs.url, '--ca', at('kbs-data/tls/kbs-cert.pem')],
       ...['--admin-key', at('other.key'), 'workload', 'get', '--name', 'hostile', '--json'],
     ])
     expect(stranger.code).toBe(4)

@@ -19,6 +19,7 @@ import {
 import {
   PATH_VALUE,
   RTMR_VALUE,
+  SNP_FIRMWARE_VALUE,
   SNP_TCB_VALUE,
   URL_VALUE,
   choiceValue,
@@ -58,6 +59,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'snp-min-tcb',
     'snp-min-launch-tcb',
     'snp-refuse-provisional-firmware',
+    'snp-min-firmware',
     'tdx-mrtd',
     'tdx-rtmr',
     'allow-debug',
@@ -173,6 +175,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
   )
   const minTcb = parsedOption(args, 'snp-min-tcb', SNP_TCB_VALUE)
   const minLaunchTcb = parsedOption(args, 'snp-min-launch-tcb', SNP_TCB_VALUE)
+  const minFirmware = parsedOption(args, 'snp-min-firmware', SNP_FIRMWARE_VALUE)
   const cel = parsedOption(args, 'cel', CEL)
   const definition = workloadDefinitionJson({
     name,
@@ -183,6 +186,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     ...(minTcb === undefined ? {} : { snpMinTcb: minTcb }),
     ...(minLaunchTcb === undefined ? {} : { snpMinLaunchTcb: minLaunchTcb }),
     snpRefuseProvisionalFirmware: optionGiven(args, 'snp-refuse-provisional-firmware'),
+    ...(minFirmware === undefined ? {} : { snpMinFirmware: minFirmware }),
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
     allowDebug: optionGiven(args, 'allow-debug'),
@@ -339,6 +343,11 @@ export const kbsAdminCommand: Command = {
       type: 'boolean',
       help: 'workload put: refuse SEV-SNP guests whose host runs uncommitted firmware (current TCB or version differs from the committed one)',
     },
+    'snp-min-firmware': value(
+      SNP_FIRMWARE_VALUE,
+      'MAJOR.MINOR.BUILD',
+      'workload put: the minimum running SEV firmware (CURRENT_MAJOR.MINOR.BUILD), compared major, then minor, then build (1.56.0 is above 1.55.29); as evidence verify --min-firmware',
+    ),
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
     'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),
     'allow-debug': {

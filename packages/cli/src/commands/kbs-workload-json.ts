@@ -10,7 +10,8 @@
  *  "initdata": ["<exact document text>"],
  *  "resources": ["default/web/*"],
  *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "minimumLaunchTcb": {...},
- *          "refuseProvisionalFirmware": true, "allowDebug": false},
+ *          "refuseProvisionalFirmware": true, "minimumFirmware": {"major": 1, "minor": 55,
+ *          "build": 29}, "allowDebug": false},
  *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
  *  "cel": "<expression>", "refuseSimulated": true}
  * ```
@@ -30,6 +31,8 @@ export interface WorkloadOptions {
   readonly snpMinTcb?: Readonly<Record<string, number>>
   readonly snpMinLaunchTcb?: Readonly<Record<string, number>>
   readonly snpRefuseProvisionalFirmware?: boolean
+  /** `snp.minimumFirmware`: the lowest running SEV firmware version accepted. */
+  readonly snpMinFirmware?: Readonly<{ major: number; minor: number; build: number }>
   readonly tdxMrtd: readonly Uint8Array[]
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
   readonly allowDebug: boolean
@@ -70,10 +73,11 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
     (options.snpMeasurements.length > 0 ||
       options.snpMinTcb !== undefined ||
       options.snpMinLaunchTcb !== undefined ||
-      options.snpRefuseProvisionalFirmware === true)
+      options.snpRefuseProvisionalFirmware === true ||
+      options.snpMinFirmware !== undefined)
   )
     refuse(
-      '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware apply to a workload with --tee snp',
+      '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware/--snp-min-firmware apply to a workload with --tee snp',
       'add --tee snp, or drop them',
     )
   if (!has('tdx') && (options.tdxMrtd.length > 0 || options.tdxRtmr.length > 0))
@@ -102,6 +106,7 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
     ...(options.snpMinTcb === undefined ? {} : { minimumTcb: options.snpMinTcb }),
     ...(options.snpMinLaunchTcb === undefined ? {} : { minimumLaunchTcb: options.snpMinLaunchTcb }),
     ...(options.snpRefuseProvisionalFirmware === true ? { refuseProvisionalFirmware: true } : {}),
+    ...(options.snpMinFirmware === undefined ? {} : { minimumFirmware: options.snpMinFirmware }),
     ...debug,
   }
   const rtmrs: Record<string, string[]> = {}
