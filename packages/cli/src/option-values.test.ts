@@ -124,6 +124,20 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
       )
     case 'snp-firmware':
       return fc.oneof(whitespace, fc.constantFrom(...MALFORMED_FIRMWARE_VERSIONS))
+    case 'bit-rule': {
+      const key = fc.constantFrom(...kind.keys)
+      return fc.oneof(
+        whitespace,
+        key.map((k) => `${k}=2`),
+        key.map((k) => `${k}=true`),
+        key.map((k) => k),
+        key.map((k) => `${k}=1,`),
+        key.map((k) => `${k}=1,${k}=0`),
+        key.map((k) => `${k}=1, ${k}=0`),
+        key.map((k) => `${k.toUpperCase()}=0`),
+        fc.constantFrom('debug=0', 'migrateMa=0', 'reserved6=0', 'bit16=0', '=1', ','),
+      )
+    }
     case 'rtmr':
       return fc.oneof(
         whitespace,

@@ -8,6 +8,12 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
+import {
+  SNP_GUEST_POLICY_RULE_KEYS,
+  SNP_PLATFORM_INFO_RULE_KEYS,
+  type SnpGuestPolicyRule,
+  type SnpPlatformInfoRule,
+} from '@initguard/snp'
 
 /**
  * What kind of value an option takes, with the facts a test needs to make malformed ones. `free`
@@ -18,6 +24,7 @@ export type ValueKind =
   | { readonly name: 'hex'; readonly length: number }
   | { readonly name: 'hex-up-to'; readonly maxLength: number }
   | { readonly name: 'choice'; readonly accepted: readonly string[] }
+  | { readonly name: 'bit-rule'; readonly keys: readonly string[] }
   | {
       readonly name:
         | 'time'
@@ -287,6 +294,46 @@ export const SNP_FIRMWARE_VALUE: OptionValue<{
     if (major > 255 || minor > 255 || build > 255) return refuse()
     return { major, minor, build }
   },
+)
+
+/**
+ * A rule on named bits: `KEY=0|1[,KEY=0|1…]`, each key one of `keys` and given once, 1 meaning the
+ * bit must be set and 0 that it must be clear (`smt=0,singleSocket=1`). Read into an object of
+ * booleans, as the library and the KBS workload take it.
+ */
+export function bitRuleValue<K extends string>(
+  keys: readonly K[],
+  what: string,
+): OptionValue<Readonly<Partial<Record<K, boolean>>>> {
+  return checkedValue(
+    { name: 'bit-rule', keys },
+    `KEY=0|1[,KEY=0|1…] with each KEY once, one of ${keys.join(', ')} (1: the ${what} bit must be set, 0: clear)`,
+    `${keys[0] ?? 'key'}=0`,
+    (text, refuse) => {
+      const rule: Partial<Record<K, boolean>> = {}
+      for (const item of text.split(',')) {
+        const match = /^([A-Za-z0-9]+)=([01])$/.exec(item)
+        const key = keys.find((k) => k === match?.[1])
+        if (match === null) return refuse()
+        if (key === undefined) return refuse(`${match[1]} is not a ${what} bit a rule may name`)
+        if (rule[key] !== undefined) return refuse(`${key} is given twice`)
+        rule[key] = match[2] === '1'
+      }
+      return rule
+    },
+  )
+}
+
+/** SEV-SNP GUEST_POLICY bits that must be set (1) or clear (0): `smt=0,singleSocket=1`. */
+export const SNP_GUEST_POLICY_VALUE: OptionValue<SnpGuestPolicyRule> = bitRuleValue(
+  SNP_GUEST_POLICY_RULE_KEYS,
+  'GUEST_POLICY',
+)
+
+/** SEV-SNP PLATFORM_INFO bits that must be set (1) or clear (0): `smtEnabled=0,tsmeEnabled=1`. */
+export const SNP_PLATFORM_INFO_VALUE: OptionValue<SnpPlatformInfoRule> = bitRuleValue(
+  SNP_PLATFORM_INFO_RULE_KEYS,
+  'PLATFORM_INFO',
 )
 
 /** A TDX RTMR expectation: `N=HEX`, N from 0 to 3, HEX 48 bytes. */

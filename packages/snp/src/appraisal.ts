@@ -28,6 +28,15 @@ import {
   firmwareVersionText,
   type SnpFirmwareVersion,
 } from './firmware-version.ts'
+import {
+  SNP_GUEST_POLICY_RULE_BITS,
+  SNP_PLATFORM_INFO_RULE_BITS,
+  checkPolicyBitRule,
+  policyBitMismatches,
+  type SnpGuestPolicyRule,
+  type SnpPlatformInfoRule,
+  type SnpPolicyBit,
+} from './policy-bits.ts'
 import type { SnpReport } from './report.ts'
 import {
   decodeTcbVersion,
@@ -83,6 +92,19 @@ export interface SnpAppraisalPolicy {
   readonly allowDebug?: boolean
   /** Accept a guest whose policy allows a migration agent. Default false. */
   readonly allowMigrationAgent?: boolean
+  /**
+   * GUEST_POLICY bits that must be set (true) or clear (false): `{ smt: false }` refuses a guest
+   * whose policy allows SMT, `{ singleSocket: true, ciphertextHiding: true }` one whose policy does
+   * not require them. Only the named bits are checked. DEBUG and MIGRATE_MA are `allowDebug` and
+   * `allowMigrationAgent`. Unset by default (see policy-bits.ts for the bits and why).
+   */
+  readonly guestPolicy?: SnpGuestPolicyRule
+  /**
+   * PLATFORM_INFO bits (the host's state when the report was made) that must be set (true) or
+   * clear (false): `{ smtEnabled: false, aliasCheckComplete: true }`. Only the named bits are
+   * checked; unknown bits (bit 6, set by real Turin firmware) are never refused. Unset by default.
+   */
+  readonly platformInfo?: SnpPlatformInfoRule
   /** The policy's minimum ABI version must be at least this. */
   readonly minimumAbi?: { readonly major: number; readonly minor: number }
   /** CHIP_ID must be one of these. */
@@ -122,6 +144,8 @@ const POLICY_OPTIONS = Object.keys({
   vmpl: true,
   allowDebug: true,
   allowMigrationAgent: true,
+  guestPolicy: true,
+  platformInfo: true,
   minimumAbi: true,
   chipIds: true,
   idKeyDigests: true,
@@ -168,6 +192,8 @@ export function checkSnpAppraisalPolicy(policy: SnpAppraisalPolicy, product?: Sn
     for (const component of FIRMWARE_COMPONENTS)
       check.integer(`minimumFirmware.${component}`, firmware[component], 0, U8)
   }
+  checkPolicyBitRule(check, 'guestPolicy', policy.guestPolicy, SNP_GUEST_POLICY_RULE_BITS)
+  checkPolicyBitRule(check, 'platformInfo', policy.platformInfo, SNP_PLATFORM_INFO_RULE_BITS)
   checkTcbOption(check, 'minimumTcb', policy.minimumTcb, '--min-tcb', product)
   checkTcbOption(check, 'minimumLaunchTcb', policy.minimumLaunchTcb, '--min-launch-tcb', product)
   const initdata: unknown = policy.initdata
@@ -249,6 +275,24 @@ function checkInitdataOption(check: PolicyChecker, initdata: unknown): void {
   }
 }
 
+/** The failure of a bit rule (`guestPolicy`, `platformInfo`) naming each bit that differs, if any. */
+function bitRuleFailure<K extends string>(
+  code: Failure['code'],
+  field: string,
+  actual: Readonly<Record<K, boolean>> & { readonly raw: bigint },
+  rule: Readonly<Partial<Record<K, boolean>>> | undefined,
+  table: Readonly<Record<K, SnpPolicyBit>>,
+  hint: string,
+): Failure | undefined {
+  const differ = rule === undefined ? [] : policyBitMismatches(actual, rule, table)
+  if (differ.length === 0) return undefined
+  return {
+    code,
+    message: `${field} 0x${actual.raw.toString(16)}) does not meet the rule: ${differ.join('; ')}`,
+    hint,
+  }
+}
+
 /**
  * The rules a report fails, empty when it meets the policy.
  *
@@ -276,6 +320,26 @@ export function appraisalFailures(
       hint: 'to accept a guest that may be migrated by a migration agent, add --allow-migration-agent',
     })
   }
+  failures.add(
+    bitRuleFailure(
+      'ERR_SNP_GUEST_POLICY_MISMATCH',
+      'the guest policy (POLICY',
+      report.policy,
+      policy.guestPolicy,
+      SNP_GUEST_POLICY_RULE_BITS,
+      'launch the guest with a policy that meets the rule (the VMM sets POLICY at launch), or change --guest-policy',
+    ),
+  )
+  failures.add(
+    bitRuleFailure(
+      'ERR_SNP_PLATFORM_INFO_MISMATCH',
+      "the host's platform (PLATFORM_INFO",
+      report.platformInfo,
+      policy.platformInfo,
+      SNP_PLATFORM_INFO_RULE_BITS,
+      'run the guest on a host configured as the rule requires (BIOS and firmware settings), or change --platform-info',
+    ),
+  )
   failures.exact(
     'ERR_SNP_HOST_DATA_MISMATCH',
     'HOST_DATA',

@@ -85,6 +85,18 @@ export {
   firmwareVersionText,
   type SnpFirmwareVersion,
 } from './firmware-version.ts'
+export {
+  SNP_GUEST_POLICY_RULE_BITS,
+  SNP_GUEST_POLICY_RULE_KEYS,
+  SNP_PLATFORM_INFO_RULE_BITS,
+  SNP_PLATFORM_INFO_RULE_KEYS,
+  policyBitMismatches,
+  type SnpGuestPolicyRule,
+  type SnpGuestPolicyRuleKey,
+  type SnpPlatformInfoRule,
+  type SnpPlatformInfoRuleKey,
+  type SnpPolicyBit,
+} from './policy-bits.ts'
 export { snpClaims, type SnpClaims, type TcbClaims } from './claims.ts'
 export {
   AMD_PRODUCTION_ANCHORS,

@@ -30,6 +30,8 @@ import type { CliIo } from '../cli-io.ts'
 import {
   PATH_VALUE,
   SNP_FIRMWARE_VALUE,
+  SNP_GUEST_POLICY_VALUE,
+  SNP_PLATFORM_INFO_VALUE,
   SNP_TCB_VALUE,
   TIME_VALUE,
   URL_VALUE,
@@ -249,6 +251,20 @@ export const verifySnpCommand: Command = {
       valueName: 'MAJOR.MINOR.BUILD',
       help: 'the running SEV firmware (CURRENT_MAJOR.MINOR.BUILD) must be at least this version, compared major, then minor, then build (1.56.0 is above 1.55.29)',
     },
+    'guest-policy': {
+      type: 'string',
+      value: SNP_GUEST_POLICY_VALUE,
+      appliesTo: SNP,
+      valueName: 'KEY=0|1,…',
+      help: 'GUEST_POLICY bits that must be set (1) or clear (0): smt, singleSocket, cxlAllow, memAes256Xts, raplDis, ciphertextHiding, pageSwapDisable; e.g. smt=0 refuses a guest whose policy allows SMT',
+    },
+    'platform-info': {
+      type: 'string',
+      value: SNP_PLATFORM_INFO_VALUE,
+      appliesTo: SNP,
+      valueName: 'KEY=0|1,…',
+      help: "PLATFORM_INFO bits (the host's state) that must be set (1) or clear (0): smtEnabled, tsmeEnabled, eccEnabled, raplDisabled, ciphertextHidingEnabled, aliasCheckComplete, tioEnabled",
+    },
     'min-guest-svn': {
       type: 'string',
       value: GUEST_SVN,
@@ -295,6 +311,8 @@ export const verifySnpCommand: Command = {
     const minimumFirmware = parsedOption(args, 'min-firmware', SNP_FIRMWARE_VALUE)
     const vmpl = parsedOption(args, 'expect-vmpl', VMPL)
     const minimumGuestSvn = parsedOption(args, 'min-guest-svn', GUEST_SVN)
+    const guestPolicy = parsedOption(args, 'guest-policy', SNP_GUEST_POLICY_VALUE)
+    const platformInfo = parsedOption(args, 'platform-info', SNP_PLATFORM_INFO_VALUE)
     const policy: SnpAppraisalPolicy = {
       ...(hostData === undefined ? {} : { hostData }),
       ...(reportData === undefined ? {} : { reportData }),
@@ -310,6 +328,8 @@ export const verifySnpCommand: Command = {
       ...(minimumFirmware === undefined ? {} : { minimumFirmware }),
       ...(vmpl === undefined ? {} : { vmpl }),
       ...(minimumGuestSvn === undefined ? {} : { minimumGuestSvn }),
+      ...(guestPolicy === undefined ? {} : { guestPolicy }),
+      ...(platformInfo === undefined ? {} : { platformInfo }),
       allowDebug: args.values['allow-debug'] === true,
       allowMigrationAgent: args.values['allow-migration-agent'] === true,
     }

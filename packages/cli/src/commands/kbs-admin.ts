@@ -20,6 +20,8 @@ import {
   PATH_VALUE,
   RTMR_VALUE,
   SNP_FIRMWARE_VALUE,
+  SNP_GUEST_POLICY_VALUE,
+  SNP_PLATFORM_INFO_VALUE,
   SNP_TCB_VALUE,
   URL_VALUE,
   choiceValue,
@@ -60,6 +62,8 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'snp-min-launch-tcb',
     'snp-refuse-provisional-firmware',
     'snp-min-firmware',
+    'snp-guest-policy',
+    'snp-platform-info',
     'tdx-mrtd',
     'tdx-rtmr',
     'allow-debug',
@@ -176,6 +180,8 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
   const minTcb = parsedOption(args, 'snp-min-tcb', SNP_TCB_VALUE)
   const minLaunchTcb = parsedOption(args, 'snp-min-launch-tcb', SNP_TCB_VALUE)
   const minFirmware = parsedOption(args, 'snp-min-firmware', SNP_FIRMWARE_VALUE)
+  const guestPolicy = parsedOption(args, 'snp-guest-policy', SNP_GUEST_POLICY_VALUE)
+  const platformInfo = parsedOption(args, 'snp-platform-info', SNP_PLATFORM_INFO_VALUE)
   const cel = parsedOption(args, 'cel', CEL)
   const definition = workloadDefinitionJson({
     name,
@@ -187,6 +193,8 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     ...(minLaunchTcb === undefined ? {} : { snpMinLaunchTcb: minLaunchTcb }),
     snpRefuseProvisionalFirmware: optionGiven(args, 'snp-refuse-provisional-firmware'),
     ...(minFirmware === undefined ? {} : { snpMinFirmware: minFirmware }),
+    ...(guestPolicy === undefined ? {} : { snpGuestPolicy: guestPolicy }),
+    ...(platformInfo === undefined ? {} : { snpPlatformInfo: platformInfo }),
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
     allowDebug: optionGiven(args, 'allow-debug'),
@@ -347,6 +355,16 @@ export const kbsAdminCommand: Command = {
       SNP_FIRMWARE_VALUE,
       'MAJOR.MINOR.BUILD',
       'workload put: the minimum running SEV firmware (CURRENT_MAJOR.MINOR.BUILD), compared major, then minor, then build (1.56.0 is above 1.55.29); as evidence verify --min-firmware',
+    ),
+    'snp-guest-policy': value(
+      SNP_GUEST_POLICY_VALUE,
+      'KEY=0|1,…',
+      'workload put: SEV-SNP GUEST_POLICY bits that must be set (1) or clear (0), e.g. smt=0 (snp.guestPolicy; as evidence verify --guest-policy)',
+    ),
+    'snp-platform-info': value(
+      SNP_PLATFORM_INFO_VALUE,
+      'KEY=0|1,…',
+      "workload put: SEV-SNP PLATFORM_INFO bits (the host's state) that must be set (1) or clear (0), e.g. tsmeEnabled=1 (snp.platformInfo; as evidence verify --platform-info)",
     ),
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
     'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),

@@ -11,7 +11,8 @@
  *  "resources": ["default/web/*"],
  *  "snp": {"measurements": ["<96 hex>"], "minimumTcb": {...}, "minimumLaunchTcb": {...},
  *          "refuseProvisionalFirmware": true, "minimumFirmware": {"major": 1, "minor": 55,
- *          "build": 29}, "allowDebug": false},
+ *          "build": 29}, "guestPolicy": {"smt": false}, "platformInfo": {"tsmeEnabled": true},
+ *          "allowDebug": false},
  *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
  *  "cel": "<expression>", "refuseSimulated": true}
  * ```
@@ -19,6 +20,7 @@
  * @module
  */
 import { MalformedInputError, UsageError } from '@initguard/core'
+import type { SnpGuestPolicyRule, SnpPlatformInfoRule } from '@initguard/snp'
 
 /** What the options say. */
 export interface WorkloadOptions {
@@ -33,6 +35,10 @@ export interface WorkloadOptions {
   readonly snpRefuseProvisionalFirmware?: boolean
   /** `snp.minimumFirmware`: the lowest running SEV firmware version accepted. */
   readonly snpMinFirmware?: Readonly<{ major: number; minor: number; build: number }>
+  /** `snp.guestPolicy`: GUEST_POLICY bits that must be set (true) or clear (false). */
+  readonly snpGuestPolicy?: SnpGuestPolicyRule
+  /** `snp.platformInfo`: PLATFORM_INFO bits that must be set (true) or clear (false). */
+  readonly snpPlatformInfo?: SnpPlatformInfoRule
   readonly tdxMrtd: readonly Uint8Array[]
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
   readonly allowDebug: boolean
@@ -74,10 +80,12 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
       options.snpMinTcb !== undefined ||
       options.snpMinLaunchTcb !== undefined ||
       options.snpRefuseProvisionalFirmware === true ||
-      options.snpMinFirmware !== undefined)
+      options.snpMinFirmware !== undefined ||
+      options.snpGuestPolicy !== undefined ||
+      options.snpPlatformInfo !== undefined)
   )
     refuse(
-      '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware/--snp-min-firmware apply to a workload with --tee snp',
+      '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware/--snp-min-firmware/--snp-guest-policy/--snp-platform-info apply to a workload with --tee snp',
       'add --tee snp, or drop them',
     )
   if (!has('tdx') && (options.tdxMrtd.length > 0 || options.tdxRtmr.length > 0))
@@ -107,6 +115,8 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
     ...(options.snpMinLaunchTcb === undefined ? {} : { minimumLaunchTcb: options.snpMinLaunchTcb }),
     ...(options.snpRefuseProvisionalFirmware === true ? { refuseProvisionalFirmware: true } : {}),
     ...(options.snpMinFirmware === undefined ? {} : { minimumFirmware: options.snpMinFirmware }),
+    ...(options.snpGuestPolicy === undefined ? {} : { guestPolicy: options.snpGuestPolicy }),
+    ...(options.snpPlatformInfo === undefined ? {} : { platformInfo: options.snpPlatformInfo }),
     ...debug,
   }
   const rtmrs: Record<string, string[]> = {}

@@ -181,6 +181,8 @@ export function snpEvidenceFacts(
     launchTcb: claims.launch_tcb,
     provisionalFirmware: provisionalFirmwareDifferences(report, claims.product),
     firmware: currentFirmwareVersion(report),
+    guestPolicy: report.policy,
+    platformInfo: report.platformInfo,
     debug: claims.policy.debug_allowed,
     migration: claims.policy.migrate_ma,
     vmpl: claims.vmpl,

@@ -6,7 +6,13 @@
 import type { AmdKdsClient, IntelPcsClient } from '@initguard/collateral'
 import type { TrustAnchorInfo } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import type { SnpFirmwareVersion, SnpTrustAnchors, TcbComponents } from '@initguard/snp'
+import type {
+  SnpFirmwareVersion,
+  SnpGuestPolicy,
+  SnpPlatformInfo,
+  SnpTrustAnchors,
+  TcbComponents,
+} from '@initguard/snp'
 import type { SimulatorTrust } from '@initguard/tee-simulator'
 import type { DcapCollateral, TcbStatus } from '@initguard/tdx'
 import type { AmdCrlKey } from './snp-revocation.ts'
@@ -81,6 +87,10 @@ export interface VerifiedSnpEvidence extends VerifiedEvidenceBase {
   readonly provisionalFirmware: readonly string[]
   /** The running firmware version: CURRENT_MAJOR, CURRENT_MINOR, CURRENT_BUILD. */
   readonly firmware: SnpFirmwareVersion
+  /** GUEST_POLICY, decoded. */
+  readonly guestPolicy: SnpGuestPolicy
+  /** PLATFORM_INFO, decoded. */
+  readonly platformInfo: SnpPlatformInfo
   /** POLICY.DEBUG. */
   readonly debug: boolean
   /** POLICY.MIGRATE_MA. */

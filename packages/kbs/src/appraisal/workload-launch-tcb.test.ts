@@ -1,5 +1,6 @@
 /**
- * A workload's `snp.minimumLaunchTcb`, `snp.refuseProvisionalFirmware` and `snp.minimumFirmware`:
+ * A workload's `snp.minimumLaunchTcb`, `snp.refuseProvisionalFirmware`, `snp.minimumFirmware`,
+ * `snp.guestPolicy` and `snp.platformInfo`:
  * the facts the KBS maps from the real Milan reports (one committed, one running microcode above
  * its committed TCB; firmware 1.52.4 and 1.55.29), and the reasons a workload gives for refusing
  * them.
@@ -142,6 +143,33 @@ describe('snp.minimumFirmware', () => {
     expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 49, build: 5 } })()).toBeUndefined()
     expect(workloadFor(e, { minimumFirmware: { major: 1, minor: 52, build: 5 } })()).toContain(
       'the host runs SEV firmware 1.52.4, below its minimum 1.52.5',
+    )
+  })
+})
+
+describe('snp.guestPolicy and snp.platformInfo', () => {
+  it('the KBS facts carry the decoded POLICY and PLATFORM_INFO of the report', async () => {
+    const e = await hostdata()
+    expect(e.guestPolicy).toMatchObject({ raw: 0x3001fn, smt: true, singleSocket: false })
+    expect(e.platformInfo).toMatchObject({ raw: 0x25n, smtEnabled: true, eccEnabled: true })
+  })
+
+  it('refuses the real report, whose policy allows SMT, under {smt: false}, naming the bit', async () => {
+    const e = await hostdata()
+    expect(workloadFor(e, { guestPolicy: { smt: true, cxlAllow: false } })()).toBeUndefined()
+    expect(workloadFor(e, { guestPolicy: { smt: false } })()).toBe(
+      'the guest policy (POLICY 0x3001f) does not meet snp.guestPolicy: SMT (bit 16) is set, required clear',
+    )
+    expect(workloadFor(e, { guestPolicy: { pageSwapDisable: true } })()).toContain(
+      'PAGE_SWAP_DISABLE (bit 25) is clear, required set',
+    )
+  })
+
+  it("bounds the host's platform: the VLEK host runs TSME, the other does not", async () => {
+    const rule = { platformInfo: { tsmeEnabled: true, aliasCheckComplete: true } }
+    expect(workloadFor(await vlek(), rule)()).toBeUndefined()
+    expect(workloadFor(await hostdata(), rule)()).toBe(
+      "the host's platform (PLATFORM_INFO 0x25) does not meet snp.platformInfo: TSME_EN (bit 1) is clear, required set",
     )
   })
 })

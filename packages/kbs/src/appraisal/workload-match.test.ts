@@ -1,6 +1,7 @@
 /** The SEV-SNP reference values of a workload against verified evidence of a Turin chip. */
 import { describe, expect, it } from 'vitest'
 import { hexToBytes } from '@initguard/core'
+import { decodeSnpPlatformInfo, decodeSnpPolicy } from '@initguard/snp'
 import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
 import { compileWorkload } from '../workloads/compiled-workload.ts'
 import { webDefinition } from '../workloads/workload-test-support.ts'
@@ -35,6 +36,8 @@ function turinEvidence(workload: ReturnType<typeof workloadWith>): VerifiedSnpEv
     launchTcb: { fmc: 0, ...BASE },
     provisionalFirmware: [],
     firmware: { major: 1, minor: 55, build: 29 },
+    guestPolicy: decodeSnpPolicy(0x30000n),
+    platformInfo: decodeSnpPlatformInfo(0x65n),
     debug: false,
     migration: false,
     vmpl: 0,

@@ -9,8 +9,11 @@
  */
 import { bytesToHex, constantTimeEqual, hexToBytes } from '@initguard/core'
 import {
+  SNP_GUEST_POLICY_RULE_BITS,
+  SNP_PLATFORM_INFO_RULE_BITS,
   firmwareVersionAtLeast,
   firmwareVersionText,
+  policyBitMismatches,
   tcbComponentsBelow,
   type TcbComponents,
 } from '@initguard/snp'
@@ -87,6 +90,18 @@ function snpReason(workload: CompiledWorkload, e: VerifiedSnpEvidence): string |
   if (rv.minimumFirmware !== undefined && !firmwareVersionAtLeast(e.firmware, rv.minimumFirmware)) {
     return `the host runs SEV firmware ${firmwareVersionText(e.firmware)}, below its minimum ${firmwareVersionText(rv.minimumFirmware)} (snp.minimumFirmware; ordered major, then minor, then build)`
   }
+  const policyBits =
+    rv.guestPolicy === undefined
+      ? []
+      : policyBitMismatches(e.guestPolicy, rv.guestPolicy, SNP_GUEST_POLICY_RULE_BITS)
+  if (policyBits.length > 0)
+    return `the guest policy (POLICY 0x${e.guestPolicy.raw.toString(16)}) does not meet snp.guestPolicy: ${policyBits.join('; ')}`
+  const platformBits =
+    rv.platformInfo === undefined
+      ? []
+      : policyBitMismatches(e.platformInfo, rv.platformInfo, SNP_PLATFORM_INFO_RULE_BITS)
+  if (platformBits.length > 0)
+    return `the host's platform (PLATFORM_INFO 0x${e.platformInfo.raw.toString(16)}) does not meet snp.platformInfo: ${platformBits.join('; ')}`
   if (rv.refuseProvisionalFirmware && e.provisionalFirmware.length > 0) {
     return `the host runs provisional firmware, not the committed one (${e.provisionalFirmware.join('; ')}), and the workload refuses it (snp.refuseProvisionalFirmware)`
   }

@@ -5,6 +5,12 @@
  * @module
  */
 import {
+  SNP_GUEST_POLICY_RULE_KEYS,
+  SNP_PLATFORM_INFO_RULE_KEYS,
+  type SnpGuestPolicyRule,
+  type SnpPlatformInfoRule,
+} from '@initguard/snp'
+import {
   booleanAt,
   nonEmptyList,
   hexAt,
@@ -60,6 +66,19 @@ export interface SnpReferenceValues {
    * `MinimumVersion` and `MinimumBuild`. All three required, each 0..255.
    */
   readonly minimumFirmware?: SnpFirmwareMinimum
+  /**
+   * GUEST_POLICY bits that must be set (true) or clear (false), e.g. `{"smt": false}` refuses a
+   * guest whose policy allows SMT. Keys: smt, singleSocket, cxlAllow, memAes256Xts, raplDis,
+   * ciphertextHiding, pageSwapDisable (the snp library's `SNP_GUEST_POLICY_RULE_BITS`); at least
+   * one. DEBUG and MIGRATE_MA are `allowDebug` and `allowMigration`.
+   */
+  readonly guestPolicy?: SnpGuestPolicyRule
+  /**
+   * PLATFORM_INFO bits (the host's state) that must be set (true) or clear (false), e.g.
+   * `{"smtEnabled": false, "aliasCheckComplete": true}`. Keys: smtEnabled, tsmeEnabled, eccEnabled,
+   * raplDisabled, ciphertextHidingEnabled, aliasCheckComplete, tioEnabled; at least one.
+   */
+  readonly platformInfo?: SnpPlatformInfoRule
   /** Accept a guest whose policy allows debugging (POLICY.DEBUG). Default false. */
   readonly allowDebug: boolean
   /** Accept a guest whose policy allows a migration agent (POLICY.MIGRATE_MA). Default false. */
@@ -172,6 +191,25 @@ function snpFirmware(value: unknown, path: string): SnpFirmwareMinimum {
   return { major: component('major'), minor: component('minor'), build: component('build') }
 }
 
+/** A rule on named bits: an object of at least one known key, each true (set) or false (clear). */
+function bitRule<K extends string>(
+  value: unknown,
+  path: string,
+  keys: readonly K[],
+): Partial<Record<K, boolean>> {
+  const obj = objectAt(value, path, keys)
+  const hint = `name at least one of ${keys.join(', ')}: true means the bit must be set, false that it must be clear`
+  const rule: Partial<Record<K, boolean>> = {}
+  for (const key of keys) {
+    const bit = memberOf(obj, key)
+    if (bit === undefined) continue
+    if (typeof bit !== 'boolean') throw invalid(`${path}.${key}`, 'must be true or false', hint)
+    rule[key] = bit
+  }
+  if (Object.keys(rule).length === 0) throw invalid(path, 'names no bit', hint)
+  return rule
+}
+
 /** Read `$.snp`. */
 export function parseSnpReferenceValues(value: unknown, path: string): SnpReferenceValues {
   const obj = objectAt(value, path, [
@@ -180,6 +218,8 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
     'minimumLaunchTcb',
     'refuseProvisionalFirmware',
     'minimumFirmware',
+    'guestPolicy',
+    'platformInfo',
     'allowDebug',
     'allowMigration',
     'vmpl',
@@ -194,6 +234,8 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
   const minimumLaunchTcb = memberOf(obj, 'minimumLaunchTcb')
   const minimumFirmware = memberOf(obj, 'minimumFirmware')
   const vmpl = memberOf(obj, 'vmpl')
+  const guestPolicy = memberOf(obj, 'guestPolicy')
+  const platformInfo = memberOf(obj, 'platformInfo')
   return {
     measurements: hexList(measurements, `${path}.measurements`, 48, 'MEASUREMENT'),
     ...(minimumTcb === undefined ? {} : { minimumTcb: snpTcb(minimumTcb, `${path}.minimumTcb`) }),
@@ -208,6 +250,16 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
     ...(minimumFirmware === undefined
       ? {}
       : { minimumFirmware: snpFirmware(minimumFirmware, `${path}.minimumFirmware`) }),
+    ...(guestPolicy === undefined
+      ? {}
+      : {
+          guestPolicy: bitRule(guestPolicy, `${path}.guestPolicy`, SNP_GUEST_POLICY_RULE_KEYS),
+        }),
+    ...(platformInfo === undefined
+      ? {}
+      : {
+          platformInfo: bitRule(platformInfo, `${path}.platformInfo`, SNP_PLATFORM_INFO_RULE_KEYS),
+        }),
     allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
     allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
     vmpl: vmpl === undefined ? 0 : integerAt(vmpl, `${path}.vmpl`, 0, 3),

@@ -65,6 +65,37 @@ describe('parseWorkloadDefinition', () => {
     expect(refusal(webDefinition({ refuseSimulated: 'yes' }))).toContain('$.refuseSimulated')
   })
 
+  it('reads guestPolicy and platformInfo bit rules, and the parsed form parses to itself', () => {
+    const guestPolicy = { smt: false, singleSocket: true, pageSwapDisable: true }
+    const platformInfo = { smtEnabled: false, aliasCheckComplete: true }
+    const parsed = parseWorkloadDefinition(
+      webDefinition({
+        snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], guestPolicy, platformInfo },
+      }),
+    )
+    expect(parsed.snp).toMatchObject({ guestPolicy, platformInfo })
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+  })
+
+  it('refuses malformed guestPolicy and platformInfo rules', () => {
+    const snp = (rule: Record<string, unknown>) =>
+      webDefinition({ snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], ...rule } })
+    expect(refusal(snp({ guestPolicy: { debug: false } }))).toContain(
+      '$.snp.guestPolicy.debug is not a known key',
+    )
+    expect(refusal(snp({ guestPolicy: { smt: 'false' } }))).toContain(
+      '$.snp.guestPolicy.smt must be true or false',
+    )
+    expect(refusal(snp({ guestPolicy: {} }))).toContain('$.snp.guestPolicy names no bit')
+    expect(refusal(snp({ guestPolicy: 0x30000 }))).toContain('$.snp.guestPolicy must be an object')
+    expect(refusal(snp({ platformInfo: { smt: false } }))).toContain(
+      '$.snp.platformInfo.smt is not a known key',
+    )
+    expect(refusal(snp({ platformInfo: { tioEnabled: 1 } }))).toContain(
+      '$.snp.platformInfo.tioEnabled must be true or false',
+    )
+  })
+
   it('lower-cases hex', () => {
     const upper = SIMULATOR_SNP_MEASUREMENT_HEX.toUpperCase()
     const parsed = parseWorkloadDefinition(webDefinition({ snp: { measurements: [upper] } }))
