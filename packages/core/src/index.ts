@@ -117,6 +117,12 @@ export {
   type ValidityRefusal,
 } from './x509-certificate.ts'
 export {
+  X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
+  X509_CRL_EXTENSIONS_UNDERSTOOD,
+  readX509Extensions,
+  unrecognisedCriticalExtensions,
+} from './x509-extensions.ts'
+export {
   AppraisalError,
   AppraisalFailures,
   throwIfAppraisalFailed,

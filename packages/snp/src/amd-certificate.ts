@@ -28,6 +28,7 @@ import {
   parseDer,
   readX509Certificate,
   subjectLine,
+  unrecognisedCriticalExtensions,
   type X509Extension,
 } from '@initguard/core'
 import type { TcbComponents } from './tcb.ts'
@@ -68,11 +69,15 @@ export interface AmdCertificate {
   readonly amd: AmdKeyExtensions
 }
 
+/** The critical extensions AMD's certificates carry: basicConstraints, keyUsage. */
+const UNDERSTOOD_CRITICAL: ReadonlySet<string> = new Set(['2.5.29.19', '2.5.29.15'])
+
 /**
  * Parse one certificate given as DER or PEM.
  *
  * @throws {@link MalformedInputError} `ERR_SNP_CERT_PEM` (no or several PEM certificates),
  *   `ERR_SNP_CERT_INVALID`, `ERR_SNP_CERT_ALGORITHM_MISMATCH`, `ERR_SNP_CERT_EXTENSION_DUPLICATE`,
+ *   `ERR_SNP_CERT_CRITICAL_EXTENSION` (a critical extension other than basicConstraints or keyUsage),
  *   and the DER reader's `ERR_DER_*` codes for bytes that are no certificate.
  */
 export function parseAmdCertificate(input: Uint8Array | string, what: string): AmdCertificate {
@@ -84,6 +89,18 @@ export function parseAmdCertificate(input: Uint8Array | string, what: string): A
       duplicateExtension: 'ERR_SNP_CERT_EXTENSION_DUPLICATE',
     },
   })
+  // RFC 5280 §4.2: a certificate with a critical extension the verifier does not recognise must
+  // be refused. AMD's ARK/ASK/ASVK mark basicConstraints and keyUsage critical; nothing else is.
+  const unknown = unrecognisedCriticalExtensions(fields.extensions, UNDERSTOOD_CRITICAL)
+  if (unknown.length > 0)
+    throw new MalformedInputError(
+      'ERR_SNP_CERT_CRITICAL_EXTENSION',
+      `${what} has a critical extension this verifier does not recognise (${unknown.join(', ')}), so it must not be used (RFC 5280 §4.2)`,
+      {
+        details: { extensions: unknown },
+        hint: 'use the certificates AMD KDS issues (cert_chain and the VCEK/VLEK of the chip)',
+      },
+    )
   const { x509 } = fields
   // Node builds these strings from OpenSSL on every property read: read each once.
   const subject = x509.subject

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
-import { codeOf as thrownCode } from '@initguard/testkit'
+import { codeOf as thrownCode, outcome } from '@initguard/testkit'
 import {
   amdName,
   buildSnpReport,
@@ -9,6 +10,7 @@ import {
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
+import { parseAmdCertificate, parsePemBundle } from './amd-certificate.ts'
 import { parseSnpReport } from './report.ts'
 import {
   checkAmdCrlCurrent,
@@ -45,9 +47,23 @@ const anchors = {
   },
 }
 
+interface Extension {
+  readonly oid: string
+  readonly critical: boolean
+  readonly value: Uint8Array
+}
+
 function crl(
   revoked: bigint[],
-  options: { signer?: typeof pki; thisUpdate?: Date; nextUpdate?: Date | null } = {},
+  options: {
+    signer?: typeof pki
+    thisUpdate?: Date
+    nextUpdate?: Date | null
+    /** Of the list. */
+    extensions?: Extension[]
+    /** Of every entry. */
+    entryExtensions?: Extension[]
+  } = {},
 ): Uint8Array {
   return buildX509Crl(
     {
@@ -58,8 +74,10 @@ function crl(
       revoked: revoked.map((serialNumber) => ({
         serialNumber,
         revocationDate: new Date('2026-10-01T00:00:00Z'),
+        ...(options.entryExtensions === undefined ? {} : { extensions: options.entryExtensions }),
       })),
       signatureAlgorithm: 'rsassa-pss-sha384',
+      ...(options.extensions === undefined ? {} : { extensions: options.extensions }),
     },
     (options.signer ?? pki).ark.privateKey,
   )
@@ -175,5 +193,83 @@ describe('a verified AMD revocation list, kept and checked per chain', () => {
         checkAmdCrlCurrent(list, new Date(Number.NaN))
       }),
     ).toBe('ERR_SNP_CRL_STALE')
+  })
+})
+
+// RFC 5280: a CRL (§5.2, §5.3) or certificate (§4.2) with a critical extension the verifier does
+// not recognise must not be used.
+describe('critical extensions', () => {
+  const ark = trustedArk(anchors, 'Milan')
+  const verifyList = (der: Uint8Array): string =>
+    outcome(() => verifyAmdRevocationList(der, ark, 'Milan', 'vcek'))
+  const CRL_NUMBER = { oid: '2.5.29.20', critical: false, value: new Uint8Array([2, 1, 7]) }
+  const REASON = { oid: '2.5.29.21', critical: false, value: new Uint8Array([10, 1, 1]) }
+  const INVALID = 'malformed ERR_SNP_CRL_INVALID'
+
+  it('a CRL: the understood ones (CRL Number, reason code) and unknown non-critical ones are accepted', () => {
+    const unknown = { oid: '1.2.3.4', critical: false, value: new Uint8Array([5, 0]) }
+    const der = crl([5n], { extensions: [CRL_NUMBER, unknown], entryExtensions: [REASON, unknown] })
+    expect([...verifyAmdRevocationList(der, ark, 'Milan', 'vcek').revokedSerials]).toEqual(['5'])
+    expect(codeOf({ crl: der })).toBe('accepted')
+    // A critical reason code is understood.
+    expect(verifyList(crl([5n], { entryExtensions: [{ ...REASON, critical: true }] }))).toBe(
+      'accepted',
+    )
+  })
+
+  it('a CRL with an unknown critical extension, or a critical delta CRL indicator or IDP, is refused', () => {
+    for (const oid of ['1.2.3.4', '2.5.29.27', '2.5.29.28']) {
+      const critical = { oid, critical: true, value: new Uint8Array([0x30, 0]) }
+      const der = crl([5n], { extensions: [CRL_NUMBER, critical] })
+      expect(verifyList(der), oid).toBe(INVALID)
+      expect(codeOf({ crl: der }), oid).toBe('ERR_SNP_CRL_INVALID')
+    }
+  })
+
+  it('a CRL with a critical entry extension it does not process (Certificate Issuer) is refused', () => {
+    const issuer = { oid: '2.5.29.29', critical: true, value: new Uint8Array([0x30, 0]) }
+    expect(verifyList(crl([5n], { entryExtensions: [REASON, issuer] }))).toBe(INVALID)
+  })
+
+  it("AMD's real ASK and ARK (basicConstraints and keyUsage critical) parse", () => {
+    const bundle = readFileSync(
+      new URL('../../../testdata/vectors/snp/amd-roots/ask_ark_milan.pem', import.meta.url),
+      'utf8',
+    )
+    expect(parsePemBundle(bundle, 'Milan').map((c) => c.commonName)).toEqual([
+      'SEV-Milan',
+      'ARK-Milan',
+    ])
+  })
+
+  it('a VCEK with an unknown critical extension is refused, by itself and in verification', () => {
+    const issue = (critical: boolean) =>
+      pki.issueVcek({
+        chipId: defaults.chipId,
+        tcb: defaultSnpTcb('Milan'),
+        notBefore,
+        notAfter,
+        serialNumber: 77n,
+        editExtensions: (list) => [
+          ...list,
+          { oid: '1.3.6.1.4.1.3704.1.99', critical, value: new Uint8Array([5, 0]) },
+        ],
+      })
+    const bad = issue(true)
+    expect(outcome(() => parseAmdCertificate(bad.der, 'VCEK'))).toBe(
+      'malformed ERR_SNP_CERT_CRITICAL_EXTENSION',
+    )
+    const verify = (key: ReturnType<typeof issue>): string =>
+      outcome(() =>
+        verifySnpEvidence(
+          {
+            report: parseSnpReport(buildSnpReport({ product: 'Milan' }, key.privateKey)),
+            certificates: [],
+          },
+          { now, anchors, certificates: [key.der] },
+        ),
+      )
+    expect(verify(issue(false))).toBe('accepted')
+    expect(verify(bad)).toBe('malformed ERR_SNP_CERT_CRITICAL_EXTENSION')
   })
 })

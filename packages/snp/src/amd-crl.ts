@@ -12,6 +12,10 @@
  *   crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  * ```
  *
+ * A critical extension of the list or of an entry other than those understood (CRL Number and
+ * Authority Key Identifier; reason code and invalidity date) makes the CRL unusable, as RFC 5280
+ * §5.2/§5.3 requires: it is refused with `ERR_SNP_CRL_INVALID`, never read as a complete list.
+ *
  * @module
  */
 import { constants, verify } from 'node:crypto'
@@ -19,12 +23,16 @@ import {
   MalformedInputError,
   VerificationError,
   bytesToHex,
+  X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
+  X509_CRL_EXTENSIONS_UNDERSTOOD,
   decodeDerBitString,
+  decodeDerExplicit,
   decodeDerInteger,
   decodeDerOid,
   decodeDerSequence,
   decodeDerTime,
   parseDer,
+  readX509Extensions,
   type DerElement,
 } from '@initguard/core'
 import type { AmdCertificate } from './amd-certificate.ts'
@@ -73,17 +81,42 @@ export function parseAmdCrl(der: Uint8Array): AmdCrl {
     )
   }
   const hasNext = isTime(maybeNext)
-  const revokedList = (hasNext ? rest : [maybeNext, ...rest]).find(
-    (el) => el?.tagClass === 'universal' && el.tagNumber === 16,
-  )
+  const after = hasNext ? rest : [maybeNext, ...rest].filter((el) => el !== undefined)
+  const invalid = (message: string): MalformedInputError =>
+    new MalformedInputError('ERR_SNP_CRL_INVALID', `the CRL ${message}`, {
+      hint: 'use the CRL AMD KDS serves (/vcek/v1/{product}/crl); one with a critical extension this verifier does not process cannot be used (RFC 5280 §5.2)',
+    })
   const revokedSerials = new Set<string>()
-  for (const entry of revokedList === undefined
-    ? []
-    : decodeDerSequence(revokedList, 'CRL revokedCertificates')) {
-    revokedSerials.add(
-      decodeDerInteger(decodeDerSequence(entry, 'CRL entry')[0], 'CRL entry serial').toString(16),
-    )
+  const revokedList = after[0]
+  if (revokedList?.tagClass === 'universal' && revokedList.tagNumber === 16) {
+    for (const entry of decodeDerSequence(revokedList, 'CRL revokedCertificates')) {
+      const [serial, , extensions, ...extra] = decodeDerSequence(entry, 'CRL entry')
+      const key = decodeDerInteger(serial, 'CRL entry serial').toString(16)
+      if (extra.length > 0) throw invalid(`entry ${key} has extra fields`)
+      // A critical entry extension (Certificate Issuer: an indirect CRL) changes whom it revokes.
+      if (extensions !== undefined)
+        readX509Extensions(
+          extensions,
+          `CRL entry ${key}`,
+          X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
+          (m) => invalid(`entry ${key} ${m}`),
+        )
+      revokedSerials.add(key)
+    }
+    after.shift()
   }
+  const crlExtensions = after[0]
+  if (crlExtensions !== undefined) {
+    // A critical Issuing Distribution Point or Delta CRL Indicator narrows what the list covers.
+    readX509Extensions(
+      decodeDerExplicit(crlExtensions, 0, 'CRL crlExtensions'),
+      'CRL',
+      X509_CRL_EXTENSIONS_UNDERSTOOD,
+      invalid,
+    )
+    after.shift()
+  }
+  if (after.length > 0) throw invalid(`has ${after.length} unexpected trailing field(s)`)
   const bits = decodeDerBitString(signatureValue, 'CRL signature')
   return {
     thisUpdate: decodeDerTime(thisUpdateEl, 'CRL thisUpdate'),

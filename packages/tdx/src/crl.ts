@@ -27,16 +27,16 @@ import {
   MalformedInputError,
   VerificationError,
   base64ToBytes,
+  X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
+  X509_CRL_EXTENSIONS_UNDERSTOOD,
   decodeDerBitString,
-  decodeDerBoolean,
   decodeDerExplicit,
   decodeDerInteger,
-  decodeDerOctetString,
-  decodeDerOid,
   decodeDerSequence,
   decodeDerTime,
   hexToBytes,
   parseDer,
+  readX509Extensions,
   utf8ToString,
   type DerElement,
   constantTimeEqual,
@@ -74,10 +74,6 @@ export interface X509Crl {
 }
 
 const CRL_NUMBER = '2.5.29.20'
-/** Non-critical or understood extensions of the list: CRL Number, Authority Key Identifier. */
-const KNOWN_CRL_EXTENSIONS = new Set([CRL_NUMBER, '2.5.29.35'])
-/** Entry extensions understood: reason code, invalidity date. */
-const KNOWN_ENTRY_EXTENSIONS = new Set(['2.5.29.21', '2.5.29.24'])
 
 function invalid(what: string, message: string): MalformedInputError {
   return new MalformedInputError('ERR_TDX_CRL_INVALID', `${what}: ${message}`, {
@@ -86,30 +82,13 @@ function invalid(what: string, message: string): MalformedInputError {
   })
 }
 
-/** Extensions ::= SEQUENCE OF SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+/** The list's (or an entry's) extensions; an unknown critical one is refused (RFC 5280 §5.2/§5.3). */
 function readExtensions(
   el: DerElement,
   what: string,
-  known: ReadonlySet<string>,
+  understood: ReadonlySet<string>,
 ): Map<string, Uint8Array> {
-  const values = new Map<string, Uint8Array>()
-  for (const extension of decodeDerSequence(el, `${what} extensions`)) {
-    const parts = decodeDerSequence(extension, `${what} extension`)
-    const oid = decodeDerOid(parts[0], `${what} extension id`)
-    const critical =
-      parts.length === 3 ? decodeDerBoolean(parts[1], `${what} extension ${oid} critical`) : false
-    if (parts.length !== 2 && parts.length !== 3) {
-      throw invalid(what, `extension ${oid} has ${parts.length} fields`)
-    }
-    const value = decodeDerOctetString(parts[parts.length - 1], `${what} extension ${oid}`)
-    if (values.has(oid)) throw invalid(what, `extension ${oid} appears twice`)
-    if (critical && !known.has(oid)) {
-      // RFC 5280 §5.2: a CRL with an unrecognised critical extension must not be used.
-      throw invalid(what, `has an unrecognised critical extension ${oid}`)
-    }
-    values.set(oid, value)
-  }
-  return values
+  return readX509Extensions(el, what, understood, (message) => invalid(what, message))
 }
 
 /**
@@ -172,7 +151,11 @@ export function parseX509Crl(input: Uint8Array | string, what: string): X509Crl 
       decodeDerTime(parts[1], `${what} revoked #${n + 1} revocationDate`)
       const extensions = parts[2]
       if (extensions !== undefined) {
-        readExtensions(extensions, `${what} revoked #${n + 1}`, KNOWN_ENTRY_EXTENSIONS)
+        readExtensions(
+          extensions,
+          `${what} revoked #${n + 1}`,
+          X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
+        )
       }
       if (parts.length > 3) throw invalid(what, `revoked entry #${n + 1} has extra fields`)
       revokedSerials.add(serialKey(serial))
@@ -185,7 +168,7 @@ export function parseX509Crl(input: Uint8Array | string, what: string): X509Crl 
     const extensions = readExtensions(
       decodeDerExplicit(extensionsField, 0, `${what} crlExtensions`),
       what,
-      KNOWN_CRL_EXTENSIONS,
+      X509_CRL_EXTENSIONS_UNDERSTOOD,
     )
     const number = extensions.get(CRL_NUMBER)
     if (number !== undefined) {
