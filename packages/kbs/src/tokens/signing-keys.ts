@@ -47,6 +47,8 @@ export class SigningKeyRing {
   // while it has not started yet (unknown kids arriving meanwhile share it).
   #listStartedAt = Number.NEGATIVE_INFINITY
   #pendingReload: Promise<void> | undefined
+  // The reload of a stale list under way, shared by the verifications that found it stale.
+  #staleReload: Promise<void> | undefined
   // Serialises key creation within this instance (first use, rotation).
   #creating: Promise<unknown> = Promise.resolve()
 
@@ -62,12 +64,7 @@ export class SigningKeyRing {
    * key, for a synchronous ES256 signature: jose's WebCrypto signing cost six times the CPU.
    */
   async signer(now: Date): Promise<{ readonly kid: string; readonly key: KeyObject }> {
-    if (
-      this.#records === undefined ||
-      now.getTime() - this.#loadedAt > this.#timing.refreshSeconds * 1000
-    ) {
-      await this.reload(now)
-    }
+    if (this.#isStale(now)) await this.reload(now)
     let active = this.#active()
     if (active === undefined) {
       await this.#serialised(async () => {
@@ -87,6 +84,10 @@ export class SigningKeyRing {
    * created verifies here at once (at most {@link UNKNOWN_KID_RELOAD_MS} later), never 401.
    */
   async verifier(kid: string, now: Date): Promise<KeyObject | undefined> {
+    // A list older than `refreshSeconds` is read again first, as for signing: a replica that
+    // verifies but has signed nothing since another retired (or purged) a key must not go on
+    // taking that key's tokens past its grace, which is what a rotation after a leak relies on.
+    if (this.#isStale(now)) await this.#reloadShared(now)
     let record = this.#find(kid)
     if (record === undefined) {
       await this.#reloadForUnknownKid(now)
@@ -119,6 +120,21 @@ export class SigningKeyRing {
       await this.reload(now)
       return kid
     })
+  }
+
+  #isStale(now: Date): boolean {
+    return (
+      this.#records === undefined ||
+      now.getTime() - this.#loadedAt > this.#timing.refreshSeconds * 1000
+    )
+  }
+
+  /** {@link SigningKeyRing.reload}, one store read for every caller that asks while it runs. */
+  async #reloadShared(now: Date): Promise<void> {
+    this.#staleReload ??= this.reload(now).finally(() => {
+      this.#staleReload = undefined
+    })
+    return this.#staleReload
   }
 
   /** Reads the key list from the store. */

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, createPrivateKey, sign } from 'node:crypto'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
@@ -213,6 +213,38 @@ describe('createTokenService', () => {
     )
     expect(new Set(codes)).toEqual(new Set(['ERR_KBS_TOKEN_UNKNOWN_KEY']))
     expect(counted.lists() - before).toBe(1)
+  })
+
+  it("refuses the old key's tokens past its grace on a replica that only verifies, not at its next signature", async () => {
+    // A rotation is how a leaked signing key is taken out of use: a replica that served resources
+    // but issued no token since must not keep taking tokens the old key signs after its grace.
+    const { first, second } = await twoHandles()
+    const verifying = createTokenService({ store: first.signingKeys, issuer })
+    const rotating = createTokenService({ store: second.signingKeys, issuer })
+    const key = await teeKey()
+    const token = await rotating.issue(acceptedFor(key), key, t0, SESSION)
+    const [oldKey] = await second.signingKeys.list()
+    expect((await verifying.verify(token, t0)).workload).toBe('web')
+    await rotating.rotate(after(10))
+    // Whoever holds the old private key signs a fresh token long after its grace (10 + 300 + 120).
+    const later = 3600
+    const [, payload] = token.split('.') as [string, string, string]
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >
+    const input = `${b64url({ alg: 'ES256', typ: 'JWT', kid: oldKey?.kid })}.${b64url({
+      ...claims,
+      iat: t0.getTime() / 1000 + later,
+      exp: t0.getTime() / 1000 + later + 300,
+    })}`
+    const signature = sign('sha256', Buffer.from(input), {
+      key: createPrivateKey({ key: { ...oldKey?.privateJwk }, format: 'jwk' }),
+      dsaEncoding: 'ieee-p1363',
+    }).toString('base64url')
+    expect(await rejectedCode(verifying.verify(`${input}.${signature}`, after(later)))).toBe(
+      'ERR_KBS_TOKEN_UNKNOWN_KEY',
+    )
   })
 
   it('keeps its keys across a reopen of the store', async () => {
