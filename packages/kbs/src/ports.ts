@@ -37,7 +37,11 @@ export interface ReleasedResource {
 
 /** Secrets, encrypted at rest (AES-256-GCM envelope under the master key). */
 export interface ResourceStore {
-  put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void>
+  /**
+   * Store `value` at `path`. With `changed`, that audit entry is appended in the same atomic
+   * write: the value is not stored when the entry cannot be appended.
+   */
+  put(path: ResourcePath, value: Uint8Array, now: Date, changed?: AuditEntryInput): Promise<void>
   /** The plaintext, or `undefined` when there is no such resource. */
   get(path: ResourcePath): Promise<Uint8Array | undefined>
   /**
@@ -47,8 +51,11 @@ export interface ResourceStore {
    */
   release(path: ResourcePath, released: AuditEntryInput): Promise<ReleasedResource | undefined>
   list(): Promise<readonly ResourceSummary[]>
-  /** `false` when there was nothing to delete. */
-  delete(path: ResourcePath): Promise<boolean>
+  /**
+   * `false` when there was nothing to delete. With `changed`, that audit entry is appended in the
+   * same atomic write, and only when a resource was deleted.
+   */
+  delete(path: ResourcePath, changed?: AuditEntryInput): Promise<boolean>
 }
 
 /** A stored workload: the validated definition (JSON) and its version (1, 2, … per name). */

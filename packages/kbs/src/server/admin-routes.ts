@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import { verifyAdminAuthorization } from './admin-auth.ts'
-import type { UnauthenticatedWorkload } from '../ports.ts'
+import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
 import { problem, problemBody } from './errors.ts'
 import {
   isPathSegment,
@@ -115,6 +115,11 @@ function parseAuditQuery(query: unknown): { afterId?: number; limit: number } | 
   return { ...(afterId === undefined ? {} : { afterId }), limit: count }
 }
 
+/** The audit entry of an admin change to the resource at `path`, at the context's clock. */
+function adminChange(context: KbsRouteContext, detail: string, path: string): AuditEntryInput {
+  return { at: context.clock(), action: 'admin', outcome: 'changed', detail, resource: path }
+}
+
 /** Register the admin routes in their own context (hook and raw-body parser stay inside). */
 export async function registerAdminRoutes(
   app: FastifyInstance,
@@ -147,9 +152,14 @@ export async function registerAdminRoutes(
               'the resource body is empty: send the secret bytes as the body',
             ),
           )
-        await store.resources.put(path, new Uint8Array(body), context.clock())
+        // The entry in the same write: no change is made that the audit log does not show.
+        await store.resources.put(
+          path,
+          new Uint8Array(body),
+          context.clock(),
+          adminChange(context, `resource ${path} written (${body.length} bytes)`, path),
+        )
         context.metrics.resourceWrites.inc({ resource_path: path })
-        await changed(`resource ${path} written (${body.length} bytes)`, { resource: path })
         return reply.code(200).send()
       })
       done()
@@ -158,10 +168,14 @@ export async function registerAdminRoutes(
     admin.delete(RESOURCE, async (request, reply) => {
       const path = resourcePathOf(request.params)
       if (path === undefined) return sendProblem(reply, BAD_PATH)
-      if (!(await store.resources.delete(path)))
+      if (
+        !(await store.resources.delete(
+          path,
+          adminChange(context, `resource ${path} deleted`, path),
+        ))
+      )
         return sendProblem(reply, problem(404, 'ResourceNotFound', `no resource ${path}`))
       context.metrics.resourceWrites.inc({ resource_path: path })
-      await changed(`resource ${path} deleted`, { resource: path })
       return reply.code(200).send()
     })
 

@@ -53,6 +53,64 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     )
   })
 
+  it('puts and deletes with the audit entry in the same write, and not at all when it fails', async () => {
+    const at = await databases.fresh()
+    const { resources, audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    const change = (detail: string) =>
+      ({
+        at: t2,
+        action: 'admin',
+        outcome: 'changed',
+        detail,
+        resource: 'default/key/one',
+      }) as const
+    await resources.put('default/key/one', bytes('first'), t1, change('written'))
+    expect(await resources.delete('default/key/gone', change('not there'))).toBe(false)
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual(['written'])
+    // The audit log cannot be written: neither change is made.
+    if (engine === 'sqlite') {
+      await databases.raw(
+        at,
+        `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
+          BEGIN SELECT RAISE(ABORT, 'the audit log cannot be written'); END`,
+      )
+    } else {
+      await databases.raw(
+        at,
+        `CREATE FUNCTION audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'the audit log cannot be written'; END $$`,
+      )
+      await databases.raw(
+        at,
+        `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
+          FOR EACH ROW EXECUTE FUNCTION audit_fails()`,
+      )
+    }
+    await expect(
+      resources.put('default/key/one', bytes('second'), t2, change('replaced')),
+    ).rejects.toThrow(/the audit log cannot be written/)
+    await expect(
+      resources.put('default/key/new', bytes('new'), t2, change('added')),
+    ).rejects.toThrow(/the audit log cannot be written/)
+    await expect(resources.delete('default/key/one', change('deleted'))).rejects.toThrow(
+      /the audit log cannot be written/,
+    )
+    expect(await resources.get('default/key/one')).toEqual(bytes('first'))
+    expect(await resources.list()).toEqual([
+      { path: 'default/key/one', size: 5, updatedAt: t1.toISOString() },
+    ])
+    await databases.raw(
+      at,
+      'DROP TRIGGER audit_fails' + (engine === 'sqlite' ? '' : ' ON audit_entry'),
+    )
+    expect(await resources.delete('default/key/one', change('deleted'))).toBe(true)
+    expect(await resources.get('default/key/one')).toBeUndefined()
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual([
+      'written',
+      'deleted',
+    ])
+  })
+
   it('stores values encrypted: the plaintext is nowhere in the database', async () => {
     const at1 = await databases.fresh()
     const s = await openTestStore({ ...at1, masterKey: randomMasterKey() })

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sql, type Kysely } from 'kysely'
+import { sql, type Compilable, type Kysely } from 'kysely'
 import { UsageError } from '@initguard/core'
 import type {
   AuditEntryInput,
@@ -49,6 +49,10 @@ export class SqlResourceStore implements ResourceStore {
   readonly #get: HotStatement<{ readonly sealed: Uint8Array }>
   /** The sealed value and the id of the release's audit entry (arguments path, the entry's). */
   readonly #release: (args: readonly unknown[]) => Promise<SealedRelease | undefined>
+  /** Upsert and its audit entry (arguments path, sealed, size, updated_at, the entry's). */
+  readonly #putAudited: (args: readonly unknown[]) => Promise<number>
+  /** Delete and its audit entry, appended only when a row went (arguments path, the entry's). */
+  readonly #deleteAudited: (args: readonly unknown[]) => Promise<number>
 
   constructor(db: Kysely<KbsDatabase>, envelope: Envelope, executor: RawExecutor) {
     this.#db = db
@@ -58,14 +62,35 @@ export class SqlResourceStore implements ResourceStore {
       db.selectFrom('resource').select('sealed').where('path', '=', param(0)),
     )
     this.#release = readAudited(db, executor, this.#get)
+    const upsert = upsertResource(db)
+    this.#putAudited = writeAudited(db, executor, {
+      change: upsert,
+      returning: upsert.returning('path'),
+      first: RESOURCE_UPSERT_ARGUMENTS,
+    })
+    const remove = db.deleteFrom('resource').where('path', '=', param(0))
+    this.#deleteAudited = writeAudited(db, executor, {
+      change: remove,
+      returning: remove.returning('path'),
+      first: 1,
+    })
   }
 
-  async put(path: ResourcePath, value: Uint8Array, now: Date): Promise<void> {
+  async put(
+    path: ResourcePath,
+    value: Uint8Array,
+    now: Date,
+    changed?: AuditEntryInput,
+  ): Promise<void> {
     checkResourcePath(path)
     const row = {
       sealed: this.#envelope.seal({ kind: 'resource', id: path }, value),
       size: value.length,
       updated_at: now.toISOString(),
+    }
+    if (changed !== undefined) {
+      await this.#putAudited([path, row.sealed, row.size, row.updated_at, ...auditValues(changed)])
+      return
     }
     await this.#db
       .insertInto('resource')
@@ -107,11 +132,69 @@ export class SqlResourceStore implements ResourceStore {
     return rows.map((row) => ({ path: row.path, size: row.size, updatedAt: row.updated_at }))
   }
 
-  async delete(path: ResourcePath): Promise<boolean> {
+  async delete(path: ResourcePath, changed?: AuditEntryInput): Promise<boolean> {
     checkResourcePath(path)
+    if (changed !== undefined)
+      return (await this.#deleteAudited([path, ...auditValues(changed)])) > 0
     const result = await this.#db.deleteFrom('resource').where('path', '=', path).executeTakeFirst()
     return result.numDeletedRows > 0n
   }
+}
+
+/** How many arguments {@link upsertResource} takes before the audit entry's. */
+const RESOURCE_UPSERT_ARGUMENTS = 4
+
+/** Insert or replace a resource row; arguments path, sealed, size, updated_at. */
+function upsertResource(db: Kysely<KbsDatabase>) {
+  return db
+    .insertInto('resource')
+    .values({ path: param(0), sealed: param(1), size: param(2), updated_at: param(3) })
+    .onConflict((conflict) =>
+      conflict.column('path').doUpdateSet((eb) => ({
+        sealed: eb.ref('excluded.sealed'),
+        size: eb.ref('excluded.size'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+}
+
+/**
+ * An admin change to the resource table and its audit entry as one write, the entry appended
+ * only for a row the change touched: PostgreSQL's data-modifying `WITH` (one statement), SQLite's
+ * two statements in one IMMEDIATE transaction. A change is never made without its entry (the
+ * entry failing fails the change), nor an entry written for a change that was not made.
+ * Arguments: the change's (`first` of them), then the entry's values. Resolves to the number of
+ * rows changed.
+ */
+function writeAudited(
+  db: Kysely<KbsDatabase>,
+  executor: RawExecutor,
+  statement: {
+    /** The change. */
+    readonly change: Compilable
+    /** The same change returning a row per row it touched. */
+    readonly returning: Compilable
+    /** How many arguments the change takes. */
+    readonly first: number
+  },
+): (args: readonly unknown[]) => Promise<number> {
+  const { change, returning, first } = statement
+  const { atomic } = executor
+  if (atomic === undefined) {
+    const joined = new HotStatement(
+      executor,
+      compilable(db, sql`WITH changed AS (${returning}) ${auditInsertFrom('changed', first)}`),
+    )
+    return (args) => joined.affected(...args)
+  }
+  const write = new HotStatement(executor, change)
+  const append = new HotStatement(executor, auditInsert(db))
+  return (args) =>
+    atomic.run((execute) =>
+      write.affectedWith(execute, ...args.slice(0, first)) > 0
+        ? append.affectedWith(execute, ...args.slice(first))
+        : 0,
+    )
 }
 
 interface SealedRelease {
