@@ -140,14 +140,50 @@ export async function connectSqlite(options: SqliteConnectOptions): Promise<Dial
       run: (work) => settle(() => database.transaction(() => work(executeSync)).immediate()),
     },
   }
-  // SQLite's migrations run in one write transaction: the file lock already serialises them.
   return {
     db,
     columns: SQLITE_COLUMNS,
     location,
     kind: 'sqlite',
     executor,
-    withMigrationLock: (work) => work(),
+    withMigrationLock: (work) => inWriteTransaction(database, location, work),
+  }
+}
+
+/**
+ * `work` (the migrations and the master key check) inside one IMMEDIATE transaction on the
+ * connection kysely uses. kysely runs SQLite migrations without a transaction and without a lock
+ * (its SQLite adapter has neither), so two processes starting on a new data directory both ran
+ * `001-initial` and one failed (`table "kbs_meta" already exists`), and a migration that failed
+ * half way left its first statements applied, which every later start then tripped on. Here the
+ * write lock is taken first (another process waits for it up to the busy timeout, then finds the
+ * migrations done) and a failure rolls every statement back: SQLite's DDL is transactional.
+ */
+async function inWriteTransaction<T>(
+  database: BetterSqlite3.Database,
+  location: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    database.exec('BEGIN IMMEDIATE')
+  } catch (error) {
+    throw new LocalIoError(
+      'ERR_KBS_STORE_MIGRATION_LOCK',
+      `cannot take the write lock of the KBS database ${location} to migrate it`,
+      {
+        cause: error,
+        details: { path: location },
+        hint: 'another process holds it (a KBS starting or migrating on the same data directory): start again once it has',
+      },
+    )
+  }
+  try {
+    const result = await work()
+    database.exec('COMMIT')
+    return result
+  } catch (error) {
+    if (database.inTransaction) database.exec('ROLLBACK')
+    throw error
   }
 }
 

@@ -47,7 +47,7 @@ export async function migrateToLatest(
       {
         cause: error,
         details: { path: location, migration: failed },
-        hint: 'restore a backup; the failed migration was rolled back',
+        hint: 'the failed migration was rolled back (PostgreSQL and SQLite run each in a transaction); fix the cause, or restore a backup',
       },
     )
   }

@@ -55,6 +55,48 @@ describe('openKbsStore', () => {
     expect(error.message).toContain(join(dataDir, 'kbs.sqlite'))
   })
 
+  it('rolls back a migration that fails half way on SQLite, so the next start runs it whole', async () => {
+    const dataDir = join(await temporaryDir(), 'data')
+    const masterKey = randomMasterKey()
+    // What 001-initial creates last is already there: it fails after creating the other tables.
+    await openTestStore({ dataDir, masterKey }).then((store) => store.close())
+    const file = join(dataDir, 'kbs.sqlite')
+    const fresh = (): void => {
+      const raw = new BetterSqlite3(file)
+      try {
+        const tables = raw
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+          )
+          .all() as { name: string }[]
+        raw.exec('PRAGMA foreign_keys = OFF')
+        for (const { name } of tables) raw.exec(`DROP TABLE "${name}"`)
+        raw.exec('CREATE TABLE signing_key (kid text)')
+      } finally {
+        raw.close()
+      }
+    }
+    fresh()
+    const failed = await rejected(openKbsStore({ dataDir, masterKey }))
+    expect(failed.code).toBe('ERR_KBS_STORE_MIGRATION')
+    const raw = new BetterSqlite3(file)
+    try {
+      expect(
+        raw
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+          )
+          .all(),
+      ).toEqual([{ name: 'signing_key' }])
+      raw.exec('DROP TABLE signing_key')
+    } finally {
+      raw.close()
+    }
+    const store = await openKbsStore({ dataDir, masterKey })
+    expect(store.appliedMigrations).toContain('001-initial')
+    await store.close()
+  })
+
   it('refuses a database a newer version has migrated', async () => {
     const dataDir = await temporaryDir()
     const masterKey = randomMasterKey()
