@@ -25,7 +25,12 @@ import { registerJsonBodyParser } from './json-body.ts'
 import { createKbsMetrics } from './metrics.ts'
 import { KBS_OPENAPI } from './openapi.ts'
 import { registerRcarRoutes } from './rcar-routes.ts'
-import { sendProblem, type KbsProtocolFunctions, type KbsRouteContext } from './route-context.ts'
+import {
+  MAX_PATH_SEGMENT_LENGTH,
+  sendProblem,
+  type KbsProtocolFunctions,
+  type KbsRouteContext,
+} from './route-context.ts'
 import { registerServiceRoutes } from './service-routes.ts'
 
 /** What `buildKbsApp` needs. */
@@ -127,6 +132,21 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     keepAliveTimeout: config.timeouts.keepAliveMs,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    // A path segment or workload name may be 128 characters (route-context.ts); Fastify's
+    // default of 100 refused 101…128 before any route, with a 414.
+    maxParamLength: MAX_PATH_SEGMENT_LENGTH,
+    // What the router refuses itself (a longer segment, a malformed %-escape) was answered in
+    // Fastify's own body, echoing the path: answer it like every other error.
+    frameworkErrors: (_error, _request, reply) => {
+      void sendProblem(
+        reply,
+        problem(
+          400,
+          'InvalidRequestPath',
+          `the request path is malformed: each segment is percent-encoded correctly and at most ${String(MAX_PATH_SEGMENT_LENGTH)} characters`,
+        ),
+      )
+    },
   }) as unknown as FastifyInstance
   app.server.headersTimeout = config.timeouts.headersMs
   const routes: { method: string; url: string }[] = []

@@ -69,9 +69,12 @@ export async function audit(
 /** `^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`: a resource path segment or a workload name (Trustee's rule). */
 const PATH_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
 
+/** The longest path segment or workload name, in characters. */
+export const MAX_PATH_SEGMENT_LENGTH = 128
+
 /** Whether `text` is a valid path segment or workload name (at most 128 characters). */
 export function isPathSegment(text: string | undefined): text is string {
-  return text !== undefined && text.length <= 128 && PATH_SEGMENT.test(text)
+  return text !== undefined && text.length <= MAX_PATH_SEGMENT_LENGTH && PATH_SEGMENT.test(text)
 }
 
 /** `repo/type/tag` when every segment is valid, else `undefined`. */
