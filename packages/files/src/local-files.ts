@@ -5,12 +5,15 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, lstat, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
+import { chmod, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalIoError, MalformedInputError } from '@initguard/core'
 
 /** Default largest input file: 64 MiB. Initguard's inputs are documents, reports and manifests. */
 export const DEFAULT_MAX_INPUT_SIZE: number = 64 * 1024 * 1024
+
+/** Bytes read at a time by {@link readInput}. */
+const READ_CHUNK_SIZE = 64 * 1024
 
 /** Options for {@link readInput}. */
 export interface ReadInputOptions {
@@ -77,15 +80,34 @@ export async function readInput(path: string, options: ReadInputOptions): Promis
     }
     return new Uint8Array(Buffer.concat(chunks))
   }
+  let handle: FileHandle
   try {
-    const info = await stat(path)
+    handle = await open(path, 'r')
+  } catch (error) {
+    throw ioError(error, path, options.what, 'read')
+  }
+  try {
+    // The size of the file opened (not of whatever the path names a moment later) refuses a
+    // large regular file before reading; the count while reading bounds everything else: a pipe,
+    // a device (/dev/zero never ends), a file that grows. Never more than maxSize + 1 is read.
+    const info = await handle.stat()
     if (info.isFile() && info.size > maxSize) throw tooLarge()
-    const bytes = await readFile(path)
-    if (bytes.length > maxSize) throw tooLarge()
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const chunks: Buffer[] = []
+    let size = 0
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_SIZE, maxSize + 1 - size))
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      size += bytesRead
+      if (size > maxSize) throw tooLarge()
+      chunks.push(chunk.subarray(0, bytesRead))
+    }
+    return new Uint8Array(Buffer.concat(chunks, size))
   } catch (error) {
     if (error instanceof MalformedInputError) throw error
     throw ioError(error, path, options.what, 'read')
+  } finally {
+    await handle.close()
   }
 }
 
@@ -97,6 +119,24 @@ export interface WriteOptions {
   readonly mode?: number
   /** What to do when the write fails, for the error; by default none (or "check the path"). */
   readonly hint?: string
+}
+
+/**
+ * Flush the directory `dir` to disk, so a name just created or renamed in it survives a crash
+ * (fsync of the file makes its data durable, not the directory entry that names it). Best effort:
+ * a file system that cannot flush a directory (EINVAL) has nothing more to offer; the write itself
+ * has succeeded by then and is not reported as failed.
+ */
+async function flushDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined
+  try {
+    handle = await open(dir, 'r')
+    await handle.sync()
+  } catch {
+    // see above: nothing a caller could do about it
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
 }
 
 /** Create `path` (it must not exist) with `mode`, write `bytes` and flush them to disk. */
@@ -111,8 +151,9 @@ async function createFlushed(path: string, bytes: Uint8Array, mode: number): Pro
 }
 
 /**
- * Create `path`, which must not exist, write `bytes` and flush them to disk: for files written
- * once into a directory being built (an existing file is an error, never overwritten).
+ * Create `path`, which must not exist, write `bytes` and flush them (and then the directory) to
+ * disk: for files written once into a directory being built (an existing file, or a symbolic link,
+ * is an error, never overwritten or followed).
  *
  * @throws {@link LocalIoError} `ERR_FILE_WRITE` (also when `path` exists).
  */
@@ -126,11 +167,14 @@ export async function writeNewFile(
   } catch (error) {
     throw ioError(error, path, options.what, 'write', options.hint)
   }
+  await flushDirectory(dirname(path))
 }
 
 /**
- * Write `bytes` to `path` atomically: write a temporary file beside it, flush it to disk, then
- * rename it over `path`. Readers see the old file or the new one, never a part.
+ * Write `bytes` to `path` atomically: write a temporary file beside it, flush it to disk, rename
+ * it over `path`, then flush the directory. Readers see the old file or the new one, never a
+ * part, and after a crash the name holds one of them. The new file has `mode` (default 0o644)
+ * whatever the old one had; a symbolic link at `path` is replaced, not followed.
  *
  * @throws {@link LocalIoError} `ERR_FILE_WRITE`.
  */
@@ -147,6 +191,7 @@ export async function writeFileAtomic(
     await rm(temporary, { force: true })
     throw ioError(error, path, options.what, 'write', options.hint)
   }
+  await flushDirectory(dirname(path))
 }
 
 /**

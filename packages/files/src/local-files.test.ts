@@ -1,0 +1,102 @@
+/**
+ * Local files: bounded reads (also of pipes and devices, which have no size to check first) and
+ * writes that are atomic and durable (the file flushed, then its directory after the rename).
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import type * as FsPromises from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+
+/** Every `open` of node:fs/promises, and every `sync` of a handle it gave. */
+const opened = vi.hoisted(() => ({ paths: [] as string[], synced: [] as string[] }))
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof FsPromises>()
+  const tracedOpen = async (...args: Parameters<typeof fs.open>) => {
+    const handle = await fs.open(...args)
+    const path = String(args[0])
+    opened.paths.push(path)
+    const sync = handle.sync.bind(handle)
+    handle.sync = async () => {
+      opened.synced.push(path)
+      await sync()
+    }
+    return handle
+  }
+  return { ...fs, open: tracedOpen }
+})
+
+const { readInput, writeFileAtomic, writeNewFile } = await import('./local-files.ts')
+
+let root = ''
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'initguard-files-'))
+})
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise
+  } catch (error) {
+    return (error as { code?: string }).code
+  }
+  return undefined
+}
+
+describe('readInput', () => {
+  it('reads a file within the limit and refuses one over it', async () => {
+    const path = join(root, 'doc')
+    await writeFile(path, 'x'.repeat(100))
+    expect((await readInput(path, { what: 'doc', maxSize: 100 })).length).toBe(100)
+    expect(await codeOf(readInput(path, { what: 'doc', maxSize: 99 }))).toBe('ERR_FILE_TOO_LARGE')
+    expect(await codeOf(readInput(join(root, 'absent'), { what: 'doc' }))).toBe('ERR_FILE_READ')
+    expect(await codeOf(readInput(root, { what: 'doc' }))).toBe('ERR_FILE_READ')
+  })
+
+  it(
+    'stops reading a pipe once it passes the limit (no size to check first, no end in sight)',
+    { timeout: 10_000 },
+    async () => {
+      const fifo = join(root, 'fifo')
+      execFileSync('mkfifo', [fifo])
+      // The writer sends more than the limit and keeps the pipe open: a reader that waits for
+      // the end before counting never returns (and a device like /dev/zero never ends at all).
+      const writer = open(fifo, 'w')
+      const read = codeOf(readInput(fifo, { what: 'doc', maxSize: 1024 }))
+      const handle = await writer
+      try {
+        await handle.write(new Uint8Array(4096))
+        expect(await read).toBe('ERR_FILE_TOO_LARGE')
+      } finally {
+        await handle.close()
+      }
+    },
+  )
+})
+
+describe('writeFileAtomic and writeNewFile', () => {
+  it('flush the file, then the directory the rename (or creation) changed', async () => {
+    const path = join(root, 'secret')
+    opened.paths.length = 0
+    opened.synced.length = 0
+    await writeFileAtomic(path, new TextEncoder().encode('one'), { what: 'secret', mode: 0o600 })
+    expect(await readFile(path, 'utf8')).toBe('one')
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    // The temporary file first, then the directory, after the rename made the name point at it.
+    expect(opened.synced).toHaveLength(2)
+    expect(opened.synced[0]).toMatch(/\/\.secret\.[0-9a-f]+\.tmp$/)
+    expect(opened.synced[1]).toBe(root)
+
+    opened.synced.length = 0
+    const fresh = join(root, 'fresh')
+    await writeNewFile(fresh, new TextEncoder().encode('two'), { what: 'file' })
+    expect(opened.synced).toEqual([fresh, root])
+    expect(await codeOf(writeNewFile(fresh, new Uint8Array(1), { what: 'file' }))).toBe(
+      'ERR_FILE_WRITE',
+    )
+  })
+})
