@@ -279,6 +279,43 @@ describe('retries', () => {
     expect(a.log).toHaveLength(2)
   })
 
+  it('send a POST or PATCH once on a 5xx or a cut answer (the server may have acted); retry a 429', async () => {
+    const post = { method: 'POST', body: new Uint8Array([1]) } as const
+    a.handler = (_req, res) => res.writeHead(503).end()
+    for (const method of ['POST', 'PATCH'] as const) {
+      a.log.length = 0
+      const error = await rejected(get(`${a.origin}/create`, {}, { ...post, method }))
+      expect(error.code).toBe('ERR_HTTP_STATUS')
+      expect(error.details).toMatchObject({ status: 503, attempts: 1 })
+      expect(a.log).toHaveLength(1)
+    }
+    a.log.length = 0
+    a.handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' })
+      res.write('partial')
+      setTimeout(() => res.destroy(), 20)
+    }
+    expect((await rejected(get(`${a.origin}/create`, {}, post))).code).toBe('ERR_HTTP_UNAVAILABLE')
+    expect(a.log).toHaveLength(1)
+    // 429: refused before it was processed, so another attempt cannot act twice.
+    let calls = 0
+    a.log.length = 0
+    a.handler = (_req, res) => (calls++ === 0 ? res.writeHead(429).end() : res.end('made'))
+    expect((await get(`${a.origin}/create`, {}, post)).text).toBe('made')
+    expect(a.log).toHaveLength(2)
+    // A caller that knows its POST is safe to repeat says so; PUT and DELETE are by definition.
+    for (const request of [
+      { ...post, idempotent: true },
+      { ...post, method: 'PUT' as const },
+    ]) {
+      calls = 0
+      a.log.length = 0
+      a.handler = (_req, res) => (calls++ === 0 ? res.writeHead(503).end() : res.end('made'))
+      expect((await get(`${a.origin}/create`, {}, request)).text).toBe('made')
+      expect(a.log).toHaveLength(2)
+    }
+  })
+
   it('never retry our own bugs', async () => {
     a.handler = (_req, res) => res.end('ok')
     await expect(

@@ -9,7 +9,10 @@
  * - bodies read only within a limit ({@link HttpResponse});
  * - retries with exponential backoff and jitter for network errors, 429 and 5xx only, honouring
  *   `Retry-After` (seconds or an HTTP date, capped); never for other 4xx, never for our own bugs;
- *   a host that does not resolve or refuses the connection fails at once;
+ *   a host that does not resolve or refuses the connection fails at once; a request that is not
+ *   idempotent (POST, PATCH) is retried only after a 429, which says it was not processed, since
+ *   after a 5xx or a broken connection the server may already have acted on it (RFC 9110
+ *   §9.2.2);
  * - redirects followed by hand, at most `maxRedirects`, never in a loop, never from https to http
  *   (unless the caller allows that host), never carrying credentials to another origin;
  * - user info in a URL sent as basic authentication, never in the URL, and redacted (with
@@ -81,9 +84,17 @@ export interface HttpRequest {
   readonly sensitiveHeaders?: readonly string[]
   /** This request's coded errors; default the client's. */
   readonly errors?: HttpErrorMapper
+  /**
+   * Whether sending the request twice does no more than sending it once, so a 5xx or a network
+   * failure may be retried. Default: true for GET, HEAD, PUT and DELETE, false for POST and
+   * PATCH (RFC 9110 §9.2.2); say true for a POST the server is known to treat as idempotent.
+   */
+  readonly idempotent?: boolean
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+/** Methods whose repetition may act twice (RFC 9110 §9.2.2). */
+const NOT_IDEMPOTENT = new Set(['POST', 'PATCH'])
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
 const DEFAULT_ERRORS = httpErrors({ area: 'HTTP' })
 
@@ -205,6 +216,7 @@ export class HttpClient {
     const shown = redactUrl(url)
     const errors = request.errors ?? options.errors ?? DEFAULT_ERRORS
     const attempts = Math.floor(positive(options.attempts, 4, 'attempts'))
+    const idempotent = request.idempotent ?? !NOT_IDEMPOTENT.has(request.method ?? 'GET')
     const now = options.now ?? Date.now
     const sleep = options.sleep ?? sleepTimer
     const random = options.random ?? Math.random
@@ -242,6 +254,8 @@ export class HttpClient {
           }
           await response.body?.cancel().catch(() => undefined)
           last = { reason: `HTTP ${response.status}`, status: response.status }
+          // A 5xx may come after the server acted; a 429 says it did not.
+          if (!idempotent && response.status !== 429) break
           retryAfter = retryAfterMs(response.headers.get('retry-after'), now())
         } catch (error) {
           if (isOurs(error)) throw error
@@ -255,6 +269,8 @@ export class HttpClient {
           const final = finalTransportFailure(error)
           if (final !== undefined) throw fail({ ...final, cause: error })
           last = { reason: describe(error), cause: error }
+          // The request may have arrived and been acted on before the connection broke.
+          if (!idempotent) break
         } finally {
           deadline.clear()
         }
