@@ -70,6 +70,17 @@ describe('Gramine SGX', () => {
     expect([error.category, error.code]).toEqual(['verification', 'ERR_TEE_SGX_CONFIGID_MISMATCH'])
   })
 
+  it('refuses another enclave’s quote with this one’s CONFIGID and report data', async () => {
+    const dir = join(root, 'foreign')
+    await standIn.gramine(dir, { attestationType: 'dcap', foreignEnclave: true })
+    const error = await rejected((await openGramineSgx(dir)).report(new Uint8Array(64)))
+    expect([error.category, error.code]).toEqual([
+      'verification',
+      'ERR_TEE_SGX_QUOTE_NOT_THIS_ENCLAVE',
+    ])
+    expect(error.details).toMatchObject({ fields: ['attributes', 'mrEnclave'] })
+  })
+
   it('refuses a local report that is not an SGX REPORT', async () => {
     const dir = join(root, 'bad-report')
     await mkdir(dir)

@@ -25,7 +25,8 @@
  * `target_info` and `user_report_data` are files; `report` is a FIFO answered with an SGX REPORT
  * (432 bytes, fixed CONFIGID) over `user_report_data` when `target_info` is `my_target_info` (an
  * empty answer otherwise); `quote` a FIFO answered with an SGX v3 quote over `user_report_data`,
- * with the fixed CONFIGID or, with `forgedConfigId`, another one (a quote the host made up).
+ * with the fixed CONFIGID or, with `forgedConfigId`, another one (a quote the host made up), or,
+ * with `foreignEnclave`, the fixed CONFIGID in another (debug) enclave's quote.
  *
  * @module
  */
@@ -184,6 +185,9 @@ async function remove(path: string): Promise<void> {
   for (const name of await readdir(path)) await unlink(join(path, name))
 }
 
+/** SGX ATTRIBUTES of a debug enclave: INIT, DEBUG, MODE64BIT; XFRM as the default's. */
+const DEBUG_ENCLAVE_ATTRIBUTES = hexToBytes('0700000000000000e700000000000000')
+
 /** An SGX REPORT (body, KEYID, MAC) as EREPORT makes it for the enclave itself. */
 function localReport(reportData: Uint8Array): Uint8Array {
   const body = encodeSgxReport({
@@ -211,7 +215,11 @@ async function serveGramine(dir: string, scenario: GramineScenario): Promise<voi
     scenario.forgedConfigId === true ? STAND_IN_CONFIG_ID.map((b) => b ^ 0x5a) : STAND_IN_CONFIG_ID
   servedFifo(at('quote'), async () => {
     const reportData = new Uint8Array(await readFile(at('user_report_data')))
-    return buildSgxQuote({ configId, reportData }, signer)
+    const foreign =
+      scenario.foreignEnclave === true
+        ? { mrEnclave: new Uint8Array(32).fill(0x66), attributes: DEBUG_ENCLAVE_ATTRIBUTES }
+        : {}
+    return buildSgxQuote({ configId, reportData, ...foreign }, signer)
   })
 }
 

@@ -55,6 +55,11 @@ export interface GramineScenario {
   readonly attestationType: string
   /** The quote carries another CONFIGID than the enclave's own report (a forged quote). */
   readonly forgedConfigId?: boolean
+  /**
+   * The quote is another enclave's (its own MRENCLAVE, DEBUG set) with this enclave's CONFIGID and
+   * the REPORT_DATA asked for: a genuine quote the host had an enclave of its own make.
+   */
+  readonly foreignEnclave?: boolean
 }
 
 /** What the parent asks the stand-in to do. */
