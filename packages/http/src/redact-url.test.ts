@@ -6,6 +6,10 @@ describe('redactUrl', () => {
   it('replaces the password as Go’s URL.Redacted does, and credential-like query values', () => {
     expect(redactUrl(new URL('https://u:secret@h/p'))).toBe('https://u:xxxxx@h/p')
     expect(redactUrl(new URL('https://h/p'))).toBe('https://h/p')
+    // A user name alone is the credential (a token sent as basic authentication).
+    expect(redactUrl('https://ghp_t0ken@registry.example/v2/')).toBe(
+      'https://xxxxx@registry.example/v2/',
+    )
     expect(
       redactUrl('https://s3.example/b/k?X-Amz-Signature=s&X-Amz-Credential=c&part=2#frag'),
     ).toBe('https://s3.example/b/k?X-Amz-Signature=xxxxx&X-Amz-Credential=xxxxx&part=2')
@@ -36,6 +40,7 @@ describe('redactUrl', () => {
           )
           expect(redactUrl(url)).not.toContain(password)
           expect(redactUrl(url, { query: 'drop' })).not.toContain(password)
+          expect(redactUrl(new URL(`https://${password}@example.test/p`))).not.toContain(password)
         },
       ),
     )

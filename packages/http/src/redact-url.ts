@@ -18,8 +18,10 @@ export interface RedactUrlOptions {
 }
 
 /**
- * A URL safe for messages: the password replaced by `xxxxx` (as Go's `URL.Redacted` does), the
- * values of credential-like query parameters replaced too, the fragment removed. A string that is
+ * A URL safe for messages: the password replaced by `xxxxx` (as Go's `URL.Redacted` does), and
+ * a user name without a password too (`https://TOKEN@host/`: a token in the user name is the
+ * whole credential, which the client sends as basic authentication), the values of
+ * credential-like query parameters replaced too, the fragment removed. A string that is
  * not a URL, or a URL without a host (other than `file:`), is not echoed.
  */
 export function redactUrl(url: URL | string, options: RedactUrlOptions = {}): string {
@@ -34,6 +36,7 @@ export function redactUrl(url: URL | string, options: RedactUrlOptions = {}): st
   if (options.query === 'drop') return `${copy.protocol}//${copy.host}${copy.pathname}`
   copy.hash = ''
   if (copy.password !== '') copy.password = 'xxxxx'
+  else if (copy.username !== '') copy.username = 'xxxxx'
   const params = [...copy.searchParams]
   if (params.some(([name]) => SECRET_PARAMETER.test(name))) {
     // Rebuilt only when needed (re-serialising may re-encode the others), in the same order.
