@@ -27,7 +27,8 @@ import {
 } from '@initguard/image-policy'
 import { fileURLToPath } from 'node:url'
 import { readInput } from '@initguard/files'
-import { computeDigest, selectPlatform, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
+import { computeDigest, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
+import { chooseIndexEntry } from './oci-platform-choice.ts'
 import type { RegistriesDConfig } from './registries-d.ts'
 import {
   RegistryClient,
@@ -174,8 +175,12 @@ export async function checkImage(
   let imageManifest = topManifest
   let platform: Platform | undefined
   if (topManifest.manifest.kind === 'index') {
-    const entry = selectPlatform(topManifest.manifest, options.platform ?? DEFAULT_PLATFORM)
-    imageManifest = await client.getManifest(repository, entry.digest, entry)
+    const { entry, fetched } = await chooseIndexEntry(
+      topManifest.manifest,
+      options.platform ?? DEFAULT_PLATFORM,
+      (e) => client.getManifest(repository, e.digest, e),
+    )
+    imageManifest = fetched
     platform = entry.platform
   }
   const needsSignatures = scope.requirements.some(

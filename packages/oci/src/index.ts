@@ -64,13 +64,18 @@ export {
   parseDescriptor,
   parseManifest,
   normalizePlatform,
-  selectPlatform,
+  platformCandidates,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
   type ParsedManifest,
   type Platform,
 } from './oci-manifest.ts'
+export {
+  MAX_PLATFORM_CANDIDATES,
+  chooseIndexEntry,
+  type IndexEntryChoice,
+} from './oci-platform-choice.ts'
 export { parseWwwAuthenticate, type AuthChallenge } from './registry-auth.ts'
 export {
   DEFAULT_MAX_BLOB_SIZE,

@@ -11,7 +11,7 @@ import {
   OCI_MANIFEST_MEDIA_TYPE,
   computeDigest,
   parseManifest,
-  selectPlatform,
+  platformCandidates,
   type ImageIndex,
 } from './oci-manifest.ts'
 import { parseWwwAuthenticate } from './registry-auth.ts'
@@ -185,18 +185,18 @@ describe('parseManifest', () => {
       }),
     ) as ImageIndex
     expect(
-      selectPlatform(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).platform,
+      platformCandidates(index, { os: 'linux', architecture: 'arm', variant: 'v7' })[0].platform,
     ).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' })
     expect(
-      selectPlatform(index, { os: 'linux', architecture: 'arm64', variant: 'v8' }).platform,
+      platformCandidates(index, { os: 'linux', architecture: 'arm64', variant: 'v8' })[0].platform,
     ).toEqual({ os: 'linux', architecture: 'arm64' })
-    expect(codeOf(() => selectPlatform(index, { os: 'linux', architecture: 'amd64' }))).toBe(
+    expect(codeOf(() => platformCandidates(index, { os: 'linux', architecture: 'amd64' }))).toBe(
       'ERR_REGISTRY_NO_PLATFORM',
     )
   })
 })
 
-describe('selectPlatform', () => {
+describe('platformCandidates', () => {
   const entry = (
     os: string,
     architecture: string,
@@ -213,12 +213,13 @@ describe('selectPlatform', () => {
   const pick = (index: ImageIndex, wanted: string): unknown => {
     const [os = '', architecture = '', variant] = wanted.split('/')
     try {
-      const chosen = selectPlatform(index, {
+      const candidates = platformCandidates(index, {
         os,
         architecture,
         ...(variant === undefined ? {} : { variant }),
       })
-      return index.manifests.indexOf(chosen)
+      if (candidates.length > 1) return 'several'
+      return index.manifests.indexOf(candidates[0])
     } catch (error) {
       return codeOf(() => {
         throw error
@@ -260,7 +261,7 @@ describe('selectPlatform', () => {
     ])
   })
 
-  it('refuses two different manifests for one platform, however spelt, but not one listed twice', () => {
+  it('lists two different manifests for one platform, however spelt, but one listed twice once', () => {
     const twice = computeDigest(enc('same'))
     for (const index of [
       indexOf(
@@ -271,9 +272,9 @@ describe('selectPlatform', () => {
       indexOf(entry('linux', 'arm64'), entry('linux', 'aarch64', 'v8')),
       indexOf(entry('linux', 'arm', 'v7'), entry('linux', 'armhf')),
     ]) {
-      const [first] = index.manifests
+      const [first, second] = index.manifests
       const wanted = first?.platform ?? { os: '', architecture: '' }
-      expect(codeOf(() => selectPlatform(index, wanted))).toBe('ERR_REGISTRY_PLATFORM_AMBIGUOUS')
+      expect(platformCandidates(index, wanted)).toEqual([first, second])
     }
     const same = indexOf(
       entry('linux', 'amd64', undefined, twice),

@@ -519,35 +519,28 @@ const samePlatform = (a: Platform, b: Platform): boolean =>
   a.os === b.os && a.architecture === b.architecture && a.variant === b.variant
 
 /**
- * The entry of an index that serves `wanted`. Both sides are normalised as containerd does
- * ({@link normalizePlatform}: `linux/aarch64` is `linux/arm64`, an arm64 entry without a variant
- * is `v8`, `linux/arm` is `linux/arm/v7`), and then they must be equal: there is no fallback to
- * another variant (containerd's matcher would take `arm/v6` for an `arm/v7` host), since what is
- * pulled should be what was asked for. Two entries with different digests that both match (the
- * same platform listed twice, say in two compressions, or `amd64` beside `amd64/v1`) are
- * refused: docker takes the first, containers/image the one whose compression it prefers, so
- * which image runs would depend on the client. Entries that point at the same digest are one.
+ * The entries of an index that serve `wanted`, one per digest, in index order. Both sides are
+ * normalised as containerd does ({@link normalizePlatform}: `linux/aarch64` is `linux/arm64`, an
+ * arm64 entry without a variant is `v8`, `linux/arm` is `linux/arm/v7`), and then they must be
+ * equal: there is no fallback to another variant (containerd's matcher would take `arm/v6` for an
+ * `arm/v7` host), since what is pulled should be what was asked for. Entries that point at the
+ * same digest are one. More than one candidate is for the caller to settle (see
+ * `chooseIndexEntry`): docker takes the first, containers/image the compression it prefers.
  *
- * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`, `ERR_REGISTRY_PLATFORM_AMBIGUOUS`.
+ * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`.
  */
-export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor {
+export function platformCandidates(
+  index: ImageIndex,
+  wanted: Platform,
+): readonly [Descriptor, ...Descriptor[]] {
   const target = normalizePlatform(wanted)
-  const matches = index.manifests.filter(
-    (m) => m.platform !== undefined && samePlatform(normalizePlatform(m.platform), target),
-  )
-  const [match] = matches
-  if (match !== undefined) {
-    const digests = [...new Set(matches.map((m) => m.digest))]
-    if (digests.length === 1) return match
-    throw new ExpectationError(
-      'ERR_REGISTRY_PLATFORM_AMBIGUOUS',
-      `the image index has ${digests.length} different manifests for ${formatPlatform(target)}: which one a client pulls depends on the client`,
-      {
-        details: { wanted: formatPlatform(target), digests },
-        hint: 'pull the platform manifest you mean by its digest (REPO@sha256:…)',
-      },
-    )
+  const byDigest = new Map<string, Descriptor>()
+  for (const m of index.manifests) {
+    if (m.platform === undefined || !samePlatform(normalizePlatform(m.platform), target)) continue
+    if (!byDigest.has(m.digest)) byDigest.set(m.digest, m)
   }
+  const [head, ...rest] = byDigest.values()
+  if (head !== undefined) return [head, ...rest]
   const offered = index.manifests
     .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
     .filter((p) => p !== undefined)

@@ -165,6 +165,53 @@ describe('RegistryClient against docker-registry 2.8', () => {
     expect(copied.manifests[0]?.digest).toBe(arm64.manifestDigest)
   })
 
+  it('takes the first of two manifests for one platform only when they are one image', async () => {
+    // A copy of the amd64 manifest that differs only in an annotation, as a second compression
+    // of one image differs only in its layer descriptors: same config, so same DiffIDs.
+    const repo = `${registry.host}/test/multi`
+    const copy = new TextEncoder().encode(
+      JSON.stringify({
+        ...(JSON.parse(new TextDecoder().decode(amd64.manifest)) as object),
+        annotations: { 'io.github.containers.compression.zstd': 'true' },
+      }),
+    )
+    const copyDigest = await client.pushManifest(repo, computeDigest(copy), copy, amd64.mediaType)
+    const other = simpleTestImage('multi other amd64')
+    await pushTestImage(client, repo, undefined, other)
+    const entry = (image: TestImage, manifest: Uint8Array, digest: string): object => ({
+      mediaType: image.mediaType,
+      digest,
+      size: manifest.length,
+      platform: { os: 'linux', architecture: 'amd64' },
+    })
+    const pushIndex = async (tag: string, ...manifests: object[]): Promise<void> => {
+      const bytes = new TextEncoder().encode(
+        JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests }),
+      )
+      await client.pushManifest(repo, tag, bytes, OCI_INDEX_MEDIA_TYPE)
+    }
+    await pushIndex(
+      'one-image',
+      entry(amd64, amd64.manifest, amd64.manifestDigest),
+      entry(amd64, copy, copyDigest),
+    )
+    expect((await client.resolveImage(`${repo}:one-image`)).digest).toBe(amd64.manifestDigest)
+    await pushIndex(
+      'copy-first',
+      entry(amd64, copy, copyDigest),
+      entry(amd64, amd64.manifest, amd64.manifestDigest),
+    )
+    expect((await client.resolveImage(`${repo}:copy-first`)).digest).toBe(copyDigest)
+    await pushIndex(
+      'two-images',
+      entry(amd64, amd64.manifest, amd64.manifestDigest),
+      entry(other, other.manifest, other.manifestDigest),
+    )
+    expect(await rejectedCode(client.resolveImage(`${repo}:two-images`))).toBe(
+      'ERR_REGISTRY_PLATFORM_AMBIGUOUS',
+    )
+  })
+
   it('handles Docker schema 2 manifests, tag lists and missing images', async () => {
     const docker = simpleTestImage('docker flavour', { flavour: 'docker' })
     await pushTestImage(client, `${registry.host}/test/docker`, 'd1', docker)

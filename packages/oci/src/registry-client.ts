@@ -30,12 +30,12 @@ import {
   computeDigest,
   digestAlgorithm,
   parseManifest,
-  selectPlatform,
   type Descriptor,
   type ImageManifest,
   type ParsedManifest,
   type Platform,
 } from './oci-manifest.ts'
+import { chooseIndexEntry } from './oci-platform-choice.ts'
 import {
   DEFAULT_MAX_BLOB_SIZE,
   fetchBlobBytes,
@@ -207,11 +207,11 @@ export class RegistryClient {
         manifest: top.manifest,
         platform: undefined,
       }
-    const entry = selectPlatform(
+    const { entry, fetched: child } = await chooseIndexEntry(
       top.manifest,
       options.platform ?? this.#options.platform ?? DEFAULT_PLATFORM,
+      (e) => this.getManifest(repository, e.digest, e),
     )
-    const child = await this.getManifest(repository, entry.digest, entry)
     if (child.manifest.kind !== 'image')
       throw new MalformedInputError(
         'ERR_REGISTRY_NESTED_INDEX',

@@ -53,7 +53,7 @@ export const REGISTRY_ACCESS_OPTIONS: Readonly<
     type: 'string',
     value: PLATFORM_VALUE,
     valueName: 'OS/ARCH',
-    help: 'the platform picked from a manifest list, default linux/amd64; spellings are normalised as containerd does (aarch64 = arm64 = arm64/v8, x86_64 = amd64, armhf = arm = arm/v7), then matched exactly, and two different manifests for it are refused',
+    help: 'the platform picked from a manifest list, default linux/amd64; spellings are normalised as containerd does (aarch64 = arm64 = arm64/v8, x86_64 = amd64, armhf = arm = arm/v7), then matched exactly; of several manifests for it the first is taken only if all name one config (copies of one image), else they are refused',
   },
 }
 
