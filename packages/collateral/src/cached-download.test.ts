@@ -121,3 +121,41 @@ describe('an unusable download cache', () => {
     expect(error.category).toBe('io')
   })
 })
+
+describe('a server that trickles its answer', () => {
+  /**
+   * A body that sends one byte every 20 ms and never ends, well inside any stall timeout; like
+   * fetch, an abort of the request's signal fails the body.
+   */
+  const trickling = (_url: unknown, init?: RequestInit): Promise<Response> => {
+    let timer: NodeJS.Timeout | undefined
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        timer = setInterval(() => {
+          controller.enqueue(new Uint8Array([0x30]))
+        }, 20)
+        init?.signal?.addEventListener('abort', () => {
+          clearInterval(timer)
+          controller.error(init.signal?.reason)
+        })
+      },
+      cancel() {
+        clearInterval(timer)
+      },
+    })
+    return Promise.resolve(new Response(body))
+  }
+
+  it('is given up on at the total timeout, not held for ever', async () => {
+    const client = new CachedDownloader('AMD KDS', 'KDS', {
+      fetch: trickling,
+      attempts: 1,
+      timeoutMs: 1_000,
+      totalTimeoutMs: 300,
+    })
+    const started = Date.now()
+    const error = await rejected(client.get(request))
+    expect(error.message).toContain('300 ms')
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+})

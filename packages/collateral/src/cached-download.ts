@@ -36,6 +36,12 @@ export interface DownloadOptions extends DownloadLimits {
   readonly offline?: boolean
   /** Per attempt: the longest wait for the headers and the longest stall in the body; default 10 s. */
   readonly timeoutMs?: number
+  /**
+   * The whole download: every attempt, backoff wait and the body; default 60 s. Without it a
+   * server that sends a byte just inside each stall timeout would hold a download, its network
+   * slot and every guest waiting on it for ever.
+   */
+  readonly totalTimeoutMs?: number
   /** Attempts per download, including the first; default 4. */
   readonly attempts?: number
   /** First backoff delay; doubles on each retry; default 1 s. */
@@ -141,6 +147,7 @@ export class CachedDownloader {
     this.#admission = new DownloadAdmission(bounds, (why) => busyError(service, area, why, bounds))
     this.#client = new HttpClient({
       timeoutMs,
+      totalTimeoutMs: options.totalTimeoutMs ?? 60_000,
       attempts: options.attempts ?? 4,
       backoffMs: options.backoffMs ?? 1000,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
