@@ -99,7 +99,17 @@ export interface UnauthenticatedWorkload extends UnusableWorkload {
 
 /** Workloads, versioned: every `put` makes a new version; `get` returns the newest. */
 export interface WorkloadStore {
-  put(name: string, definition: unknown, now: Date): Promise<StoredWorkload>
+  /**
+   * Store `definition` as the next version of `name`. With `changed`, the audit entry it makes
+   * for that version is appended in the same atomic write: no version is added when the entry
+   * cannot be appended.
+   */
+  put(
+    name: string,
+    definition: unknown,
+    now: Date,
+    changed?: (version: number) => AuditEntryInput,
+  ): Promise<StoredWorkload>
   /**
    * The newest version, `undefined` when none is live.
    *
@@ -117,8 +127,12 @@ export interface WorkloadStore {
    * an {@link UnusableWorkload}, never with its definition, and never fails the others' listing.
    */
   list(): Promise<readonly (StoredWorkload | UnusableWorkload)[]>
-  /** `false` when there was no such workload. */
-  delete(name: string, now: Date): Promise<boolean>
+  /**
+   * `false` when there was no such workload. With `changed`, that audit entry is appended in the
+   * same atomic write (with the tombstone and the deletion marks), and only when a workload was
+   * deleted.
+   */
+  delete(name: string, now: Date, changed?: AuditEntryInput): Promise<boolean>
 }
 
 /** What an audit entry records. `outcome` is `released` or `denied` (plus admin actions). */
@@ -247,6 +261,12 @@ export interface SigningKeyStore {
   /** Every key not yet purged, newest first. */
   list(): Promise<readonly SigningKeyRecord[]>
   add(key: Omit<SigningKeyRecord, 'retiredAt'>): Promise<void>
+  /**
+   * Add `key` and retire every other active key at its `createdAt`, as one atomic write; with
+   * `changed`, that audit entry is appended in the same write (no key is added nor retired when it
+   * cannot be).
+   */
+  rotate(key: Omit<SigningKeyRecord, 'retiredAt'>, changed?: AuditEntryInput): Promise<void>
   retire(kid: string, at: Date): Promise<void>
   /** Deletes keys retired before `before`. */
   purge(before: Date): Promise<number>
@@ -366,6 +386,9 @@ export interface TokenService {
   verify(token: string, now: Date): Promise<VerifiedToken>
   /** The public keys for `/.well-known/jwks.json`, including retired keys still in use. */
   jwks(now: Date): Promise<{ readonly keys: readonly Readonly<Record<string, unknown>>[] }>
-  /** Starts signing with a new key; the old one stays published until its tokens expire. */
-  rotate(now: Date): Promise<{ readonly kid: string }>
+  /**
+   * Starts signing with a new key; the old one stays published until its tokens expire. With
+   * `changed`, the audit entry for the new kid is appended in the same write as the new key.
+   */
+  rotate(now: Date, changed?: (kid: string) => AuditEntryInput): Promise<{ readonly kid: string }>
 }

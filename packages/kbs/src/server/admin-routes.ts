@@ -14,7 +14,6 @@ import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
 import { problem, problemBody } from './errors.ts'
 import {
   isPathSegment,
-  audit,
   resourcePathOf,
   sendProblem,
   type KbsRouteContext,
@@ -115,9 +114,16 @@ function parseAuditQuery(query: unknown): { afterId?: number; limit: number } | 
   return { ...(afterId === undefined ? {} : { afterId }), limit: count }
 }
 
-/** The audit entry of an admin change to the resource at `path`, at the context's clock. */
-function adminChange(context: KbsRouteContext, detail: string, path: string): AuditEntryInput {
-  return { at: context.clock(), action: 'admin', outcome: 'changed', detail, resource: path }
+/**
+ * The audit entry of an admin change (to the resource or workload named in `subject`, if any), at
+ * the context's clock. Passed to the store, which appends it in the same write as the change.
+ */
+function adminChange(
+  context: KbsRouteContext,
+  detail: string,
+  subject: { readonly resource?: string; readonly workload?: string } = {},
+): AuditEntryInput {
+  return { at: context.clock(), action: 'admin', outcome: 'changed', detail, ...subject }
 }
 
 /** Register the admin routes in their own context (hook and raw-body parser stay inside). */
@@ -126,10 +132,6 @@ export async function registerAdminRoutes(
   context: KbsRouteContext,
 ): Promise<void> {
   const { store } = context
-  const changed = (
-    detail: string,
-    extra: { resource?: string; workload?: string } = {},
-  ): Promise<void> => audit(context, { action: 'admin', outcome: 'changed', detail, ...extra })
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(context))
 
@@ -157,7 +159,9 @@ export async function registerAdminRoutes(
           path,
           new Uint8Array(body),
           context.clock(),
-          adminChange(context, `resource ${path} written (${body.length} bytes)`, path),
+          adminChange(context, `resource ${path} written (${body.length} bytes)`, {
+            resource: path,
+          }),
         )
         context.metrics.resourceWrites.inc({ resource_path: path })
         return reply.code(200).send()
@@ -171,7 +175,7 @@ export async function registerAdminRoutes(
       if (
         !(await store.resources.delete(
           path,
-          adminChange(context, `resource ${path} deleted`, path),
+          adminChange(context, `resource ${path} deleted`, { resource: path }),
         ))
       )
         return sendProblem(reply, problem(404, 'ResourceNotFound', `no resource ${path}`))
@@ -214,10 +218,12 @@ export async function registerAdminRoutes(
             `the definition names workload ${JSON.stringify(inner)}, the path ${name}: make them equal`,
           ),
         )
+      // The entry in the same write (its version is the one the write takes).
       const stored = await wroteWorkloads(context, () =>
-        store.workloads.put(name, definition, context.clock()),
+        store.workloads.put(name, definition, context.clock(), (version) =>
+          adminChange(context, `workload ${name} version ${version} stored`, { workload: name }),
+        ),
       )
-      await changed(`workload ${name} version ${stored.version} stored`, { workload: name })
       return reply.send(stored)
     })
 
@@ -243,9 +249,15 @@ export async function registerAdminRoutes(
     admin.delete('/kbs/v0/admin/workloads/:name', async (request, reply) => {
       const name = workloadName(request.params)
       if (name === undefined) return sendProblem(reply, BAD_NAME)
-      if (!(await wroteWorkloads(context, () => store.workloads.delete(name, context.clock()))))
+      const deleted = await wroteWorkloads(context, () =>
+        store.workloads.delete(
+          name,
+          context.clock(),
+          adminChange(context, `workload ${name} deleted`, { workload: name }),
+        ),
+      )
+      if (!deleted)
         return sendProblem(reply, problem(404, 'WorkloadNotFound', `no workload ${name}`))
-      await changed(`workload ${name} deleted`, { workload: name })
       return reply.code(200).send()
     })
 
@@ -256,8 +268,9 @@ export async function registerAdminRoutes(
     })
 
     admin.post('/kbs/v0/admin/signing-keys/rotate', async (_request, reply) => {
-      const { kid } = await context.tokens.rotate(context.clock())
-      await changed(`token-signing key rotated; now signing with ${kid}`)
+      const { kid } = await context.tokens.rotate(context.clock(), (newKid) =>
+        adminChange(context, `token-signing key rotated; now signing with ${newKid}`),
+      )
       return reply.send({ kid })
     })
   })

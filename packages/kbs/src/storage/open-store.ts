@@ -98,7 +98,7 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
         new RcarChallengeCodec(options.masterKey),
         connection.kind,
       ),
-      signingKeys: new SqlSigningKeyStore(db, envelope),
+      signingKeys: new SqlSigningKeyStore(db, envelope, connection.executor),
       location,
       kind: connection.kind,
       appliedMigrations: applied,

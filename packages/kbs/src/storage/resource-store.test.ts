@@ -68,24 +68,7 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     expect(await resources.delete('default/key/gone', change('not there'))).toBe(false)
     expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual(['written'])
     // The audit log cannot be written: neither change is made.
-    if (engine === 'sqlite') {
-      await databases.raw(
-        at,
-        `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
-          BEGIN SELECT RAISE(ABORT, 'the audit log cannot be written'); END`,
-      )
-    } else {
-      await databases.raw(
-        at,
-        `CREATE FUNCTION audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'the audit log cannot be written'; END $$`,
-      )
-      await databases.raw(
-        at,
-        `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
-          FOR EACH ROW EXECUTE FUNCTION audit_fails()`,
-      )
-    }
+    await databases.failAuditAppends(at)
     await expect(
       resources.put('default/key/one', bytes('second'), t2, change('replaced')),
     ).rejects.toThrow(/the audit log cannot be written/)
@@ -99,10 +82,7 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     expect(await resources.list()).toEqual([
       { path: 'default/key/one', size: 5, updatedAt: t1.toISOString() },
     ])
-    await databases.raw(
-      at,
-      'DROP TRIGGER audit_fails' + (engine === 'sqlite' ? '' : ' ON audit_entry'),
-    )
+    await databases.allowAuditAppends(at)
     expect(await resources.delete('default/key/one', change('deleted'))).toBe(true)
     expect(await resources.get('default/key/one')).toBeUndefined()
     expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual([

@@ -46,4 +46,36 @@ describe.each(STORE_ENGINES)('SqlSigningKeyStore on %s', (engine) => {
     const refused: unknown = await s.signingKeys.list().catch((error: unknown) => error)
     expect(refused).toMatchObject({ code: 'ERR_KBS_ENVELOPE_INTEGRITY', category: 'internal' })
   })
+
+  it('rotates (adds a key, retires every other active one) with its audit entry in one write', async () => {
+    const at = await databases.fresh()
+    const { signingKeys, audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    const change = (detail: string) =>
+      ({ at: t(0), action: 'admin', outcome: 'changed', detail }) as const
+    await signingKeys.add({ kid: 'a', privateJwk: jwk('1'), createdAt: t(1) })
+    await signingKeys.add({ kid: 'b', privateJwk: jwk('2'), createdAt: t(2) })
+    await signingKeys.retire('a', t(3))
+    await signingKeys.rotate({ kid: 'c', privateJwk: jwk('3'), createdAt: t(4) }, change('to c'))
+    const state = async () =>
+      (await signingKeys.list()).map((k) => [k.kid, k.retiredAt?.toISOString()])
+    expect(await state()).toEqual([
+      ['c', undefined],
+      ['b', t(4).toISOString()],
+      ['a', t(3).toISOString()],
+    ])
+    const before = await state()
+    await databases.failAuditAppends(at)
+    await expect(
+      signingKeys.rotate({ kid: 'd', privateJwk: jwk('4'), createdAt: t(5) }, change('to d')),
+    ).rejects.toThrow(/the audit log cannot be written/)
+    expect(await state()).toEqual(before)
+    await databases.allowAuditAppends(at)
+    // Without an entry (the ring's rotation outside the admin route), the same change.
+    await signingKeys.rotate({ kid: 'e', privateJwk: jwk('5'), createdAt: t(6) })
+    expect((await state()).slice(0, 2)).toEqual([
+      ['e', undefined],
+      ['c', t(6).toISOString()],
+    ])
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual(['to c'])
+  })
 })

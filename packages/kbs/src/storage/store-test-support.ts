@@ -63,6 +63,14 @@ export interface TestDatabases {
   twoHandles(): Promise<{ readonly first: SqlKbsStore; readonly second: SqlKbsStore }>
   /** Run SQL (with `?` placeholders) on `at`'s database behind the store's back. */
   raw(at: TestDatabase, text: string, parameters?: readonly unknown[]): Promise<RawRow[]>
+  /**
+   * Make every append to `at`'s audit log fail (a trigger raising "the audit log cannot be
+   * written") until {@link TestDatabases.allowAuditAppends}: what a write audited in the same
+   * transaction must not survive.
+   */
+  failAuditAppends(at: TestDatabase): Promise<void>
+  /** Drop the trigger {@link TestDatabases.failAuditAppends} created. */
+  allowAuditAppends(at: TestDatabase): Promise<void>
 }
 
 /** A row as the driver returns it. */
@@ -104,6 +112,32 @@ export function testDatabases(engine: KbsDatabaseKind): TestDatabases {
       return { first, second }
     },
     raw: rawQuery,
+    async failAuditAppends(at) {
+      if (engine === 'sqlite') {
+        await rawQuery(
+          at,
+          `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
+            BEGIN SELECT RAISE(ABORT, 'the audit log cannot be written'); END`,
+        )
+        return
+      }
+      await rawQuery(
+        at,
+        `CREATE FUNCTION audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'the audit log cannot be written'; END $$`,
+      )
+      await rawQuery(
+        at,
+        `CREATE TRIGGER audit_fails BEFORE INSERT ON audit_entry
+          FOR EACH ROW EXECUTE FUNCTION audit_fails()`,
+      )
+    },
+    async allowAuditAppends(at) {
+      await rawQuery(
+        at,
+        'DROP TRIGGER audit_fails' + (engine === 'sqlite' ? '' : ' ON audit_entry'),
+      )
+    },
   }
 }
 

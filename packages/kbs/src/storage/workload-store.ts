@@ -4,16 +4,18 @@
  *
  * @module
  */
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { InternalError, UsageError, isInitguardError } from '@initguard/core'
 import type {
+  AuditEntryInput,
   StoredWorkload,
   UnauthenticatedWorkload,
   UnusableWorkload,
   WorkloadStore,
 } from '../ports.ts'
+import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import { HotStatement, param } from './hot-statement.ts'
-import type { RawExecutor } from './hot-statement.ts'
+import type { AtomicRunner, RawExecutor, SyncExecute } from './hot-statement.ts'
 import type { KbsDatabase, WorkloadVersionTable } from './schema.ts'
 import { WORKLOAD_INTEGRITY, type WorkloadMac } from './workload-mac.ts'
 
@@ -45,6 +47,35 @@ const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 /** Named, not `*`: a prepared statement's result must not change when a migration adds a column. */
 const COLUMNS = ['name', 'version', 'definition', 'created_at', 'deleted_at', 'mac'] as const
 
+/** How many arguments the version insert takes (name … mac) before an audit entry's. */
+const INSERT_ARGUMENTS = 6
+/** How many arguments the PostgreSQL delete takes (the tombstone's, the marks) before the entry's. */
+const DELETE_ARGUMENTS = INSERT_ARGUMENTS + 1
+
+/** A live version as a delete reads it (what its new MAC is computed from). */
+type LiveVersion = Pick<
+  WorkloadVersionTable,
+  'name' | 'version' | 'definition' | 'deleted_at' | 'mac'
+>
+
+/** The statements of the writes, each run prepared, with or without an audit entry. */
+interface WriteStatements {
+  /** The highest version of a name (argument: name). */
+  readonly newest: HotStatement<{ readonly version: number | null }>
+  /** The live versions of a name (argument: name). */
+  readonly live: HotStatement<LiveVersion>
+  /** Insert a version, returning it (arguments: name, version, definition, deleted_at, created_at, mac). */
+  readonly insert: HotStatement<WorkloadVersionTable>
+  /** SQLite: mark one version deleted (arguments: deleted_at, mac, name, version). */
+  readonly mark: HotStatement<unknown>
+  /** SQLite: append an audit entry (its values). */
+  readonly append: HotStatement<unknown>
+  /** PostgreSQL: the insert with its audit entry in one statement (insert's, then entry's). */
+  readonly insertAudited: HotStatement<WorkloadVersionTable>
+  /** PostgreSQL: tombstone, marks and (when audited) the entry in one statement; the count marked. */
+  readonly deleteJoined: (audited: boolean) => HotStatement<{ readonly marked: unknown }>
+}
+
 /** {@link WorkloadStore} over kysely, plus the history of a name. */
 export class SqlWorkloadStore implements WorkloadStore {
   readonly #db: Kysely<KbsDatabase>
@@ -53,10 +84,15 @@ export class SqlWorkloadStore implements WorkloadStore {
   readonly #list: HotStatement<WorkloadVersionTable>
   /** Every row read is checked against it; every row written carries it. */
   readonly #mac: WorkloadMac
+  readonly #write: WriteStatements
+  /** SQLite: several statements in one IMMEDIATE transaction; PostgreSQL has none. */
+  readonly #atomic: AtomicRunner | undefined
 
   constructor(db: Kysely<KbsDatabase>, executor: RawExecutor, mac: WorkloadMac) {
     this.#db = db
     this.#mac = mac
+    this.#write = writeStatements(db, executor)
+    this.#atomic = executor.atomic
     this.#get = new HotStatement(
       executor,
       db
@@ -86,7 +122,18 @@ export class SqlWorkloadStore implements WorkloadStore {
     )
   }
 
-  async put(name: string, definition: unknown, now: Date): Promise<StoredWorkload> {
+  /**
+   * Version n+1 of `name`, and with `changed` the audit entry it makes for that version, as one
+   * write: on SQLite the read of n and both inserts in one IMMEDIATE transaction; on PostgreSQL n
+   * is read first and both inserts are one data-modifying `WITH`, whose primary key refuses a
+   * concurrent writer that took the same number (the loser reads again and takes the next one).
+   */
+  async put(
+    name: string,
+    definition: unknown,
+    now: Date,
+    changed?: (version: number) => AuditEntryInput,
+  ): Promise<StoredWorkload> {
     checkName(name)
     const json = JSON.stringify(definition) as string | undefined
     if (json === undefined) {
@@ -98,42 +145,64 @@ export class SqlWorkloadStore implements WorkloadStore {
         },
       )
     }
-    return this.#stored(await this.#insertNext(name, json, null, now))
+    const write = this.#write
+    const atomic = this.#atomic
+    const entry = (version: number): unknown[] | undefined =>
+      changed === undefined ? undefined : auditValues(changed(version))
+    if (atomic !== undefined) {
+      return this.#stored(
+        await atomic.run((execute) => {
+          const version = nextVersion(write.newest.rowsWith(execute, name))
+          const row = this.#insertWith(execute, this.#versionArgs(name, version, json, null, now))
+          const values = entry(version)
+          if (values !== undefined) write.append.affectedWith(execute, ...values)
+          return row
+        }),
+      )
+    }
+    return this.#stored(
+      await retryingVersion(async () => {
+        const version = nextVersion(await write.newest.rows(name))
+        const args = this.#versionArgs(name, version, json, null, now)
+        const values = entry(version)
+        const [row] =
+          values === undefined
+            ? await write.insert.rows(...args)
+            : await write.insertAudited.rows(...args, ...values)
+        return insertedRow(row)
+      }),
+    )
   }
 
-  /**
-   * Insert version n+1 of `name` with its MAC. The next version is read, then inserted; the
-   * primary key refuses a concurrent writer that took the same number (SQLite runs one writer at
-   * a time; on PostgreSQL two may read the same max), and the loser takes the next one.
-   */
-  async #insertNext(
+  /** The arguments of {@link WriteStatements.insert} for a version, its MAC computed. */
+  #versionArgs(
     name: string,
+    version: number,
     definition: string,
     deletedAt: string | null,
     now: Date,
-  ): Promise<WorkloadVersionTable> {
-    for (let attempt = 1; ; attempt++) {
-      const newest = await this.#db
-        .selectFrom('workload_version')
-        .select((eb) => eb.fn.max('version').as('version'))
-        .where('name', '=', name)
-        .executeTakeFirst()
-      const fields = {
-        name,
-        version: (newest?.version ?? 0) + 1,
-        definition,
-        deleted_at: deletedAt,
-      }
-      try {
-        return await this.#db
-          .insertInto('workload_version')
-          .values({ ...fields, created_at: now.toISOString(), mac: this.#mac.of(fields) })
-          .returning(COLUMNS)
-          .executeTakeFirstOrThrow()
-      } catch (error) {
-        if (attempt >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
-      }
-    }
+  ): unknown[] {
+    const fields = { name, version, definition, deleted_at: deletedAt }
+    return [name, version, definition, deletedAt, now.toISOString(), this.#mac.of(fields)]
+  }
+
+  /** SQLite: insert a version inside a transaction; the row. */
+  #insertWith(execute: SyncExecute, args: readonly unknown[]): WorkloadVersionTable {
+    return insertedRow(this.#write.insert.rowsWith(execute, ...args)[0])
+  }
+
+  /**
+   * The deletion marks of `live`: each version's new MAC over the mark when its old one
+   * authenticates, else its old (bad) MAC kept (see {@link SqlWorkloadStore.delete}).
+   */
+  #marks(
+    live: readonly LiveVersion[],
+    deletedAt: string,
+  ): { readonly version: number; readonly mac: string | null }[] {
+    return live.map((row) => ({
+      version: row.version,
+      mac: this.#mac.authenticates(row) ? this.#mac.of({ ...row, deleted_at: deletedAt }) : row.mac,
+    }))
   }
 
   async get(name: string): Promise<StoredWorkload | undefined> {
@@ -192,43 +261,55 @@ export class SqlWorkloadStore implements WorkloadStore {
    * writer who kept a row's MAC from before the delete and writes the row back (it authenticates:
    * it is the row as the KBS once wrote it). With the tombstone as the newest version the name
    * stays deleted whatever older rows say; undoing it takes removing the tombstone, the same power
-   * as removing a newest version, which makes the previous one current (`workload-mac.ts`). The
-   * tombstone goes first, so a delete cut short leaves the name deleted.
+   * as removing a newest version, which makes the previous one current (`workload-mac.ts`).
+   *
+   * The tombstone, the marks and the audit entry `changed` (appended only when a version was
+   * marked) are one write: SQLite's IMMEDIATE transaction, PostgreSQL's data-modifying `WITH`
+   * (the live versions and the highest number are read first; a concurrent writer that took the
+   * number makes it read again). An entry that cannot be appended leaves the name as it was.
    *
    * A name deleted before tombstones (its newest row marked deleted, no tombstone) gets one when
    * it is deleted again, which otherwise changes nothing and answers `false`.
    */
-  async delete(name: string, now: Date): Promise<boolean> {
+  async delete(name: string, now: Date, changed?: AuditEntryInput): Promise<boolean> {
     checkName(name)
     const deletedAt = now.toISOString()
-    const live = await this.#db
-      .selectFrom('workload_version')
-      .select(['name', 'version', 'definition', 'deleted_at', 'mac'])
-      .where('name', '=', name)
-      .where('deleted_at', 'is', null)
-      .execute()
-    if (live.length === 0) {
-      const [newest] = await this.#get.rows(name)
-      if (newest !== undefined && newest.definition !== WORKLOAD_TOMBSTONE)
-        await this.#insertNext(name, WORKLOAD_TOMBSTONE, deletedAt, now)
-      return false
+    const write = this.#write
+    const atomic = this.#atomic
+    const values = changed === undefined ? undefined : auditValues(changed)
+    /** A tombstone, unless the newest row is one already (a name deleted before tombstones). */
+    const needsTombstone = (newest: WorkloadVersionTable | undefined): boolean =>
+      newest !== undefined && newest.definition !== WORKLOAD_TOMBSTONE
+    if (atomic !== undefined) {
+      return atomic.run((execute) => {
+        const live = write.live.rowsWith(execute, name)
+        if (live.length === 0 && !needsTombstone(this.#get.rowsWith(execute, name)[0])) return false
+        const version = nextVersion(write.newest.rowsWith(execute, name))
+        this.#insertWith(
+          execute,
+          this.#versionArgs(name, version, WORKLOAD_TOMBSTONE, deletedAt, now),
+        )
+        let marked = 0
+        for (const { version: markedVersion, mac } of this.#marks(live, deletedAt))
+          marked += write.mark.affectedWith(execute, deletedAt, mac, name, markedVersion)
+        if (marked > 0 && values !== undefined) write.append.affectedWith(execute, ...values)
+        return marked > 0
+      })
     }
-    await this.#insertNext(name, WORKLOAD_TOMBSTONE, deletedAt, now)
-    let marked = 0
-    for (const row of live) {
-      const mac = this.#mac.authenticates(row)
-        ? this.#mac.of({ ...row, deleted_at: deletedAt })
-        : row.mac
-      const result = await this.#db
-        .updateTable('workload_version')
-        .set({ deleted_at: deletedAt, mac })
-        .where('name', '=', name)
-        .where('version', '=', row.version)
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst()
-      marked += Number(result.numUpdatedRows)
-    }
-    return marked > 0
+    return retryingVersion(async () => {
+      const live = await write.live.rows(name)
+      if (live.length === 0 && !needsTombstone((await this.#get.rows(name))[0])) return false
+      const version = nextVersion(await write.newest.rows(name))
+      const args = [
+        ...this.#versionArgs(name, version, WORKLOAD_TOMBSTONE, deletedAt, now),
+        JSON.stringify(this.#marks(live, deletedAt)),
+      ]
+      const [row] =
+        values === undefined
+          ? await write.deleteJoined(false).rows(...args)
+          : await write.deleteJoined(true).rows(...args, ...values)
+      return Number(row?.marked ?? 0) > 0
+    })
   }
 
   /** A row as a workload, after its MAC is checked (`ERR_KBS_WORKLOAD_INTEGRITY` if not). */
@@ -258,6 +339,109 @@ export class SqlWorkloadStore implements WorkloadStore {
       if (row.definition === WORKLOAD_TOMBSTONE && this.#mac.authenticates(row)) return []
       return [{ ...this.#checked(row), ...deleted(row) }]
     })
+  }
+}
+
+/** The version after the highest one read (1 for a new name). */
+function nextVersion(rows: readonly { readonly version: number | null }[]): number {
+  return (rows[0]?.version ?? 0) + 1
+}
+
+function insertedRow(row: WorkloadVersionTable | undefined): WorkloadVersionTable {
+  if (row === undefined)
+    throw new InternalError('ERR_KBS_WORKLOAD_STORED', 'the workload insert returned no row')
+  return row
+}
+
+/**
+ * `attempt` again while a concurrent writer took the version number it read (PostgreSQL, where
+ * two writers may read the same highest version), at most {@link PUT_ATTEMPTS} times.
+ */
+async function retryingVersion<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let count = 1; ; count++) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (count >= PUT_ATTEMPTS || !isUniqueViolation(error)) throw error
+    }
+  }
+}
+
+/** The write statements, compiled once (see {@link WriteStatements}). */
+function writeStatements(db: Kysely<KbsDatabase>, executor: RawExecutor): WriteStatements {
+  const insert = db
+    .insertInto('workload_version')
+    .values({
+      name: param(0),
+      version: param(1),
+      definition: param(2),
+      deleted_at: param(3),
+      created_at: param(4),
+      mac: param(5),
+    })
+    .returning(COLUMNS)
+  const joined = <Row>(text: ReturnType<typeof sql<Row>>) =>
+    new HotStatement<Row>(executor, compilable(db, text))
+  // The tombstone (the insert's arguments), then every live version marked from the marks
+  // (argument 6, JSON [{version, mac}]); the same snapshot, so the tombstone is not marked again.
+  const deleteJoined = (audited: boolean) =>
+    joined<{ readonly marked: unknown }>(
+      sql`WITH tombstone AS (${insert}),
+        marked AS (
+          UPDATE workload_version AS w SET deleted_at = CAST(${param(3)} AS text), mac = m.mac
+          FROM jsonb_to_recordset(CAST(${param(INSERT_ARGUMENTS)} AS jsonb))
+            AS m(version integer, mac text)
+          WHERE w.name = CAST(${param(0)} AS text) AND w.version = m.version
+            AND w.deleted_at IS NULL
+          RETURNING w.version
+        )${
+          audited
+            ? sql`, touched AS (SELECT 1 AS one FROM marked LIMIT 1),
+              logged AS (${auditInsertFrom('touched', DELETE_ARGUMENTS)})`
+            : sql``
+        }
+        SELECT count(*) AS marked FROM marked`,
+    )
+  const deletePlain = executor.atomic === undefined ? deleteJoined(false) : undefined
+  const deleteAudited = executor.atomic === undefined ? deleteJoined(true) : undefined
+  return {
+    newest: new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version')
+        .select((eb) => eb.fn.max('version').as('version'))
+        .where('name', '=', param(0)),
+    ),
+    live: new HotStatement(
+      executor,
+      db
+        .selectFrom('workload_version')
+        .select(['name', 'version', 'definition', 'deleted_at', 'mac'])
+        .where('name', '=', param(0))
+        .where('deleted_at', 'is', null),
+    ),
+    insert: new HotStatement(executor, insert),
+    mark: new HotStatement(
+      executor,
+      db
+        .updateTable('workload_version')
+        .set({ deleted_at: param(0), mac: param(1) })
+        .where('name', '=', param(2))
+        .where('version', '=', param(3))
+        .where('deleted_at', 'is', null),
+    ),
+    append: new HotStatement(executor, auditInsert(db)),
+    insertAudited: joined<WorkloadVersionTable>(
+      sql`WITH added AS (${insert}),
+        logged AS (${auditInsertFrom('added', INSERT_ARGUMENTS)})
+        SELECT * FROM added`,
+    ),
+    deleteJoined: (audited) => {
+      const statement = audited ? deleteAudited : deletePlain
+      if (statement === undefined)
+        throw new InternalError('ERR_KBS_HOT_STATEMENT', 'a joined delete runs on PostgreSQL only')
+      return statement
+    },
   }
 }
 

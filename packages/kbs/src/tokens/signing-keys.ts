@@ -10,7 +10,7 @@ import { calculateJwkThumbprint } from 'jose'
 import type { JWK } from 'jose'
 import { InternalError, LruCache } from '@initguard/core'
 import { generateEcKeyPair } from '@initguard/kbs-protocol'
-import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
+import type { AuditEntryInput, SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 
 /** The least time between two store reads caused by unauthenticated requests (unknown kids, JWKS). */
 const UNKNOWN_KID_RELOAD_MS = 1000
@@ -109,13 +109,15 @@ export class SigningKeyRing {
     return records.filter((record) => this.#published(record, now)).map(publicJwkOf)
   }
 
-  /** Adds a new key and retires every other active one; returns the new kid. */
-  async rotate(now: Date): Promise<string> {
+  /**
+   * Adds a new key and retires every other active one, in one store write with the audit entry
+   * `changed` makes for the new kid (so a rotation is never made without it); returns the new
+   * kid.
+   */
+  async rotate(now: Date, changed?: (kid: string) => AuditEntryInput): Promise<string> {
     return this.#serialised(async () => {
-      await this.reload(now)
-      const previous = (this.#records ?? []).filter((record) => record.retiredAt === undefined)
-      const kid = await this.#create(now)
-      for (const record of previous) await this.#store.retire(record.kid, now)
+      const { kid, privateJwk } = await newKey()
+      await this.#store.rotate({ kid, privateJwk, createdAt: now }, changed?.(kid))
       await this.#store.purge(this.#purgeBefore(now))
       await this.reload(now)
       return kid
@@ -184,11 +186,8 @@ export class SigningKeyRing {
   }
 
   async #create(now: Date): Promise<string> {
-    // Not jose's generateKeyPair + exportJWK: a JWK exported from a freshly generated key can
-    // deadlock Node 20 (see `generateEcKeyPair`).
-    const privateJwk: JWK = { ...generateEcKeyPair('P-256').jwk }
-    const kid = await calculateJwkThumbprint(publicPart(privateJwk, 'new key'))
-    await this.#store.add({ kid, privateJwk: { ...privateJwk }, createdAt: now })
+    const { kid, privateJwk } = await newKey()
+    await this.#store.add({ kid, privateJwk, createdAt: now })
     await this.reload(now)
     return kid
   }
@@ -210,6 +209,18 @@ export class SigningKeyRing {
     this.#creating = run.catch(() => undefined)
     return run
   }
+}
+
+/** A new P-256 key pair: its kid (the JWK thumbprint) and private JWK. */
+async function newKey(): Promise<{
+  readonly kid: string
+  readonly privateJwk: Readonly<Record<string, unknown>>
+}> {
+  // Not jose's generateKeyPair + exportJWK: a JWK exported from a freshly generated key can
+  // deadlock Node 20 (see `generateEcKeyPair`).
+  const privateJwk: JWK = { ...generateEcKeyPair('P-256').jwk }
+  const kid = await calculateJwkThumbprint(publicPart(privateJwk, 'new key'))
+  return { kid, privateJwk: { ...privateJwk } }
 }
 
 function privateJwkOf(record: SigningKeyRecord): JWK {

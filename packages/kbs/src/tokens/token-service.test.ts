@@ -25,6 +25,7 @@ function countingLists(inner: SigningKeyStore): { store: SigningKeyStore; lists:
   const store: SigningKeyStore = {
     list: () => ((lists += 1), inner.list()),
     add: (k) => inner.add(k),
+    rotate: (k, changed) => inner.rotate(k, changed),
     retire: (kid, at) => inner.retire(kid, at),
     purge: (before) => inner.purge(before),
   }

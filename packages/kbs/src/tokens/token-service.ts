@@ -10,7 +10,13 @@
 import { sign } from 'node:crypto'
 import { UsageError, jsonKind } from '@initguard/core'
 import type { TeePublicJwk } from '@initguard/kbs-protocol'
-import type { AppraisalAccepted, SigningKeyStore, TokenService, VerifiedToken } from '../ports.ts'
+import type {
+  AppraisalAccepted,
+  AuditEntryInput,
+  SigningKeyStore,
+  TokenService,
+  VerifiedToken,
+} from '../ports.ts'
 import { earClaims } from './ear-claims.ts'
 import { splitCompactJws, tokenError, verifyEs256Jwt, type CompactJws } from './es256-jwt.ts'
 import type { VerifierId } from './ear-claims.ts'
@@ -121,8 +127,11 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
       return { keys: await ring.published(now) }
     },
 
-    async rotate(now: Date): Promise<{ readonly kid: string }> {
-      return { kid: await ring.rotate(now) }
+    async rotate(
+      now: Date,
+      changed?: (kid: string) => AuditEntryInput,
+    ): Promise<{ readonly kid: string }> {
+      return { kid: await ring.rotate(now, changed) }
     },
   }
 }
