@@ -24,7 +24,7 @@ import { kbsClientErrorHandler, limitConnections, nodeServerLimits } from './con
 import { registerJsonBodyParser } from './json-body.ts'
 import { createKbsMetrics } from './metrics.ts'
 import { KBS_OPENAPI } from './openapi.ts'
-import { registerRcarRoutes } from './rcar-routes.ts'
+import { RESOURCE_ROUTE_PREFIX, registerRcarRoutes, type RouterRefusal } from './rcar-routes.ts'
 import {
   MAX_PATH_SEGMENT_LENGTH,
   sendProblem,
@@ -112,6 +112,8 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     )
   }
   const nodeLimits = nodeServerLimits(config)
+  // Set once the routes are registered (the router is built first).
+  const refusals: { resource?: RouterRefusal } = {}
   const app = Fastify({
     ...loggerSettings(options),
     ...(options.tls === undefined
@@ -137,15 +139,19 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     maxParamLength: MAX_PATH_SEGMENT_LENGTH,
     // What the router refuses itself (a longer segment, a malformed %-escape) was answered in
     // Fastify's own body, echoing the path: answer it like every other error.
-    frameworkErrors: (_error, _request, reply) => {
-      void sendProblem(
-        reply,
-        problem(
-          400,
-          'InvalidRequestPath',
-          `the request path is malformed: each segment is percent-encoded correctly and at most ${String(MAX_PATH_SEGMENT_LENGTH)} characters`,
-        ),
+    // A guest GET under the resource route is audited as the route audits a bad path, within the
+    // route's rate limit.
+    frameworkErrors: (_error, request, reply) => {
+      const refused = problem(
+        400,
+        'InvalidRequestPath',
+        `the request path is malformed: each segment is percent-encoded correctly and at most ${String(MAX_PATH_SEGMENT_LENGTH)} characters`,
       )
+      void (request.method === 'GET' &&
+      request.url.startsWith(RESOURCE_ROUTE_PREFIX) &&
+      refusals.resource !== undefined
+        ? refusals.resource(request, reply, refused)
+        : sendProblem(reply, refused))
     },
   }) as unknown as FastifyInstance
   app.server.headersTimeout = config.timeouts.headersMs
@@ -233,7 +239,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     global: false,
     keyGenerator: (request) => rateLimitKey(request.ip),
   })
-  registerRcarRoutes(app, context, {
+  refusals.resource = registerRcarRoutes(app, context, {
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
   })

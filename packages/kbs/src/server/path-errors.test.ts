@@ -59,4 +59,64 @@ describe('paths the router refuses', () => {
     expect(listed.text).toContain(`default/key/${tag}`)
     expect((await call(kbs, 'GET', `/kbs/v0/admin/workloads/${'w'.repeat(128)}`)).status).toBe(404)
   })
+
+  it('audits a guest GET under /kbs/v0/resource/ the router refuses, as the route does', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    const long = 'x'.repeat(300)
+    for (const path of [
+      `/kbs/v0/resource/default/key/${long}`,
+      '/kbs/v0/resource/default/key/%zz?q=1',
+      // Not audited: an admin call, a path elsewhere.
+      `/kbs/v0/admin/workloads/${long}`,
+      '/other/%zz',
+    ]) {
+      const response = await fetch(`${kbs.kbs.url}${path}`)
+      await response.arrayBuffer()
+      expect({ path, status: response.status }).toEqual({ path, status: 400 })
+    }
+    expect((await call(kbs, 'POST', `/kbs/v0/resource/default/key/${long}`, 'v')).status).toBe(400)
+    const { entries } = (await kbs.adminCall('GET', '/kbs/v0/admin/audit')).json as {
+      entries: Record<string, unknown>[]
+    }
+    const detail = (asked: string) =>
+      `a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$ (asked for ${asked})`
+    expect(entries.map(({ id: _id, at: _at, ...entry }) => entry)).toEqual([
+      {
+        action: 'resource',
+        outcome: 'denied',
+        reason: 'ERR_KBS_RESOURCE_PATH_INVALID',
+        // Quoted and cut to 200 characters, as the route's own refusal.
+        detail: detail(JSON.stringify(`default/key/${long}`.slice(0, 200))),
+      },
+      {
+        action: 'resource',
+        outcome: 'denied',
+        reason: 'ERR_KBS_RESOURCE_PATH_INVALID',
+        detail: detail('"default/key/%zz"'),
+      },
+    ])
+  })
+
+  it('counts those refusals in the resource route rate limit: the audit log grows no faster', async () => {
+    kbs = await startTestKbs({
+      insecureHttp: true,
+      config: { 'rate-limit': { max: 3, window: '10m' } },
+    })
+    const get = async (path: string): Promise<number> => {
+      const response = await fetch(`${kbs?.kbs.url ?? ''}${path}`)
+      await response.arrayBuffer()
+      return response.status
+    }
+    const bad = `/kbs/v0/resource/default/key/${'x'.repeat(129)}`
+    // One routed GET (refused: no token) and two the router refuses use up the client's 3.
+    expect(await get('/kbs/v0/resource/default/key/one')).toBe(401)
+    expect(await get(bad)).toBe(400)
+    expect(await get('/kbs/v0/resource/default/key/%zz')).toBe(400)
+    expect(await get(bad)).toBe(429)
+    expect(await get('/kbs/v0/resource/default/key/one')).toBe(429)
+    const { entries } = (await kbs.adminCall('GET', '/kbs/v0/admin/audit')).json as {
+      entries: unknown[]
+    }
+    expect(entries).toHaveLength(3)
+  })
 })

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import { KBS_PROTOCOL_VERSION } from '@initguard/kbs-protocol'
 import type { AuditEntryInput, VerifiedToken } from '../ports.ts'
-import { problem, type KbsProblem } from './errors.ts'
+import { problem, problemForError, type KbsProblem } from './errors.ts'
 import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
 import { attest } from './rcar-attest.ts'
 import { sessionCookie, sessionCookieOf } from './session-cookie.ts'
@@ -45,12 +45,44 @@ function refuseRequestEarly(body: unknown): KbsProblem | undefined {
   return undefined
 }
 
-/** Register the RCAR routes; each carries the rate limit. */
+/** Where the guest's resource route lives; a path under it the router refuses is audited too. */
+export const RESOURCE_ROUTE_PREFIX = '/kbs/v0/resource/'
+
+/**
+ * Answers a request the router refused (a segment over 128 characters, a malformed `%` escape)
+ * before any route ran, with `refused`.
+ */
+export type RouterRefusal = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refused: KbsProblem,
+) => Promise<FastifyReply>
+
+/**
+ * Audit a resource GET refused for its path, as every refused GET is: the path asked for is named
+ * in the detail (quoted, cut to 200 characters, control characters escaped by the quoting), never
+ * as the entry's resource.
+ */
+async function auditBadResourcePath(context: KbsRouteContext, asked: string): Promise<void> {
+  await audit(context, {
+    action: 'resource',
+    outcome: 'denied',
+    reason: 'ERR_KBS_RESOURCE_PATH_INVALID',
+    detail: `${BAD_RESOURCE_PATH.detail} (asked for ${JSON.stringify(asked.slice(0, 200))})`,
+  })
+}
+
+/**
+ * Register the RCAR routes; each carries the rate limit. Returns what answers a guest GET under
+ * {@link RESOURCE_ROUTE_PREFIX} that the router refused: counted in the resource route's own rate
+ * limit (the same counter, so no URL grows the audit log faster than the route allows), then
+ * audited like the route's own path refusal.
+ */
 export function registerRcarRoutes(
   app: FastifyInstance,
   context: KbsRouteContext,
   rateLimit: { readonly max: number; readonly timeWindow: number },
-): void {
+): RouterRefusal {
   const { metrics, store } = context
   app.post('/kbs/v0/auth', { config: { rateLimit } }, async (request, reply) => {
     metrics.authRequests.inc()
@@ -78,10 +110,31 @@ export function registerRcarRoutes(
     attest(context, request, reply),
   )
 
-  // Limited too: every refused GET writes an audit entry, and the audit log only grows.
-  app.get('/kbs/v0/resource/:repo/:type/:tag', { config: { rateLimit } }, async (request, reply) =>
-    release(context, request, reply),
+  // Limited too: every refused GET writes an audit entry, and the audit log only grows. One
+  // limiter (one counter per client) for the route and for the paths the router refuses under it.
+  const resourceLimit = app.rateLimit(rateLimit)
+  app.get(
+    `${RESOURCE_ROUTE_PREFIX}:repo/:type/:tag`,
+    {
+      onRequest: async function (request, reply) {
+        await resourceLimit.call(this, request, reply)
+      },
+    },
+    async (request, reply) => release(context, request, reply),
   )
+  return async (request, reply, refused) => {
+    try {
+      await resourceLimit.call(app, request, reply)
+      const path = request.url.split('?')[0] ?? ''
+      await auditBadResourcePath(context, path.slice(RESOURCE_ROUTE_PREFIX.length))
+    } catch (error) {
+      // No route, so no error handler: map it here (429 when over the limit).
+      const mapped = problemForError(error)
+      if (mapped.unexpected) request.log.error({ err: error }, 'unexpected error')
+      return sendProblem(reply, mapped.problem)
+    }
+    return sendProblem(reply, refused)
+  }
 }
 
 /** The token of this request: `Authorization: Bearer`, else the attested session's. */
@@ -145,13 +198,7 @@ async function release(
     // Refused before any token is looked at, and audited like every other refused GET: the path
     // asked for is named in the detail (quoted and cut), never as the entry's resource.
     const { repo, type, tag } = request.params as Partial<Record<'repo' | 'type' | 'tag', string>>
-    const asked = JSON.stringify([repo, type, tag].join('/').slice(0, 200))
-    await audit(context, {
-      action: 'resource',
-      outcome: 'denied',
-      reason: 'ERR_KBS_RESOURCE_PATH_INVALID',
-      detail: `${BAD_RESOURCE_PATH.detail} (asked for ${asked})`,
-    })
+    await auditBadResourcePath(context, [repo, type, tag].join('/'))
     return sendProblem(reply, BAD_RESOURCE_PATH)
   }
   const token = await tokenOf(context, request)
