@@ -516,6 +516,22 @@ describe('manifests Go reads differently', () => {
 })
 
 describe('push', () => {
+  it('starts an upload again after a 5xx: a POST to blobs/uploads/ is safe to repeat', async () => {
+    let failures = 1
+    front.handler.current = async (req, res, body) => {
+      if (req.method === 'POST' && failures-- > 0) {
+        res.writeHead(503).end()
+        return
+      }
+      await proxy(req, res, body)
+    }
+    const blob = new TextEncoder().encode('pushed after a failed upload start\n')
+    const descriptor = await client().pushBlob(`${front.host}/test/app`, blob)
+    expect(log.filter((l) => l.startsWith('POST '))).toHaveLength(2)
+    const back = await client().fetchBlob(`${front.host}/test/app`, descriptor)
+    expect(Buffer.from(back).toString()).toBe('pushed after a failed upload start\n')
+  })
+
   it('uploads through a relative Location that already has a query', async () => {
     front.handler.current = async (req, res, body) => {
       if (req.method === 'POST') {

@@ -41,7 +41,9 @@ export async function pushBlob(
   )
   if (exists) return descriptor
   const location = await transport.request(
-    { ...base, method: 'POST', target: 'blobs/uploads/' },
+    // Starting an upload only opens a session (an abandoned one expires at the registry): safe to
+    // repeat, so retried after a 5xx or a broken connection, which a POST otherwise is not.
+    { ...base, method: 'POST', target: 'blobs/uploads/', idempotent: true },
     async (response) => {
       const { url } = response
       if (response.status !== 202) throw await statusError(response, what)

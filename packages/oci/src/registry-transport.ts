@@ -48,6 +48,11 @@ export interface RegistryRequest {
   readonly what: string
   /** Cancels the request (a batch stops its other downloads after a failure). */
   readonly signal?: AbortSignal
+  /**
+   * The HTTP client's `idempotent`: true for a POST that is safe to repeat (starting an upload),
+   * so that it is retried after a 5xx or a broken connection like a GET.
+   */
+  readonly idempotent?: boolean
 }
 
 /**
@@ -149,6 +154,7 @@ export class RegistryTransport {
           what: request.what,
           ...(request.body === undefined ? {} : { body: request.body }),
           ...(request.signal === undefined ? {} : { signal: request.signal }),
+          ...(request.idempotent === undefined ? {} : { idempotent: request.idempotent }),
         },
         async (response) => {
           if (response.status === 401 && response.url.origin === url.origin && !answered) {
