@@ -13,12 +13,17 @@ import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
 import { resolveKbsServerConfig, startKbs, type RunningKbs } from '@initguard/kbs'
 import {
+  buildDcapCollateral,
   buildSnpReport,
+  buildTdxQuote,
   createAmdTestPki,
+  createIntelTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
   type AmdProduct,
+  type IntelTestPki,
   type SnpReportFields,
+  type TdxQuoteFields,
 } from '@initguard/tee-simulator'
 import { runCli } from './main.ts'
 
@@ -141,6 +146,38 @@ export function syntheticSnpVerify(
   ]
 }
 
+/**
+ * `evidence verify` arguments for a TDX quote built from `fields` and signed by a fresh Intel test
+ * PKI's platform PCK, its files (quote, collateral, root) written into `dir`; verified at
+ * 2026-11-29, inside the collateral's window. The PKI comes back too, for its root's fingerprint.
+ */
+export function syntheticTdxVerify(
+  dir: string,
+  fields: TdxQuoteFields,
+): { readonly args: string[]; readonly pki: IntelTestPki } {
+  const notBefore = new Date('2024-01-01T00:00:00Z')
+  const notAfter = new Date('2034-01-01T00:00:00Z')
+  const pki = createIntelTestPki({ notBefore, notAfter })
+  const pck = pki.issuePck({ ca: 'platform', notBefore, notAfter })
+  writeFileSync(join(dir, 'quote.dat'), buildTdxQuote(fields, pck))
+  writeFileSync(
+    join(dir, 'collateral.json'),
+    buildDcapCollateral({
+      pki,
+      tee: 'tdx',
+      issueDate: new Date('2026-11-01T00:00:00Z'),
+      nextUpdate: new Date('2026-12-31T00:00:00Z'),
+    }),
+  )
+  writeFileSync(join(dir, 'intel-root.pem'), pki.root.pem)
+  const args = [
+    ...['evidence', 'verify', join(dir, 'quote.dat')],
+    ...['--collateral', join(dir, 'collateral.json')],
+    ...['--intel-root', join(dir, 'intel-root.pem'), '--at', '2026-11-29T00:00:00.000Z'],
+  ]
+  return { args, pki }
+}
+
 /** `evidence verify` of the real TDX v4 quote with its collateral, inside its window: exit 0. */
 export const REAL_TDX_VERIFY: readonly string[] = [
   'evidence',
@@ -218,8 +255,11 @@ export interface InProcessSimKbs {
   readonly at: (name: string) => string
   /** `kbs admin --url … --ca … --admin-key … ARGS`. */
   readonly admin: (...args: string[]) => Promise<CliRun>
-  /** `kbs get-resource` of PATH as the simulator's SEV-SNP guest launched with `initdata.toml`. */
-  readonly getResource: (path: string) => Promise<CliRun>
+  /**
+   * `kbs get-resource` of PATH as the simulator's guest of `tee` (SEV-SNP unless given) launched
+   * with `initdata.toml`.
+   */
+  readonly getResource: (path: string, tee?: 'snp' | 'tdx') => Promise<CliRun>
   /** Close the KBS and remove the directory. */
   readonly close: () => Promise<void>
 }
@@ -250,10 +290,10 @@ export async function startSimKbs(prefix: string): Promise<InProcessSimKbs> {
         ...['kbs', 'admin', '--url', kbs.url, '--ca', cert, '--admin-key', at('admin.key')],
         ...args,
       ]),
-    getResource: (path) =>
+    getResource: (path, tee = 'snp') =>
       runInProcess([
         ...['kbs', 'get-resource', '--url', kbs.url, '--pin', cert, '--sim-dir', at('sim')],
-        ...['--tee', 'snp', '--initdata', at('initdata.toml'), '--path', path],
+        ...['--tee', tee, '--initdata', at('initdata.toml'), '--path', path],
       ]),
     close: async () => {
       await kbs.close()

@@ -9,15 +9,18 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
 import {
-  buildDcapCollateral,
-  buildTdxQuote,
   buildSnpReport,
   createAmdTestPki,
-  createIntelTestPki,
   defaultSnpReportFields,
   defaultSnpTcb,
 } from '@initguard/tee-simulator'
-import { REAL_SNP_VERIFY, REAL_TDX_VERIFY, VECTORS, runInProcess } from './cli-test-support.ts'
+import {
+  REAL_SNP_VERIFY,
+  REAL_TDX_VERIFY,
+  VECTORS,
+  runInProcess,
+  syntheticTdxVerify,
+} from './cli-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -97,6 +100,7 @@ describe('malformed option values', () => {
     ['expect-vmpl', '0x0', snp],
     ['expect-mrtd', '00', tdx],
     ['expect-mrseam', '00', tdx],
+    ['expect-mrservicetd', '00'.repeat(47), tdx],
     ['expect-mrconfigid', '00', tdx],
     ['expect-rtmr', '0=00', tdx],
     ['expect-mrenclave', 'ab'.repeat(48), sgx],
@@ -142,6 +146,7 @@ describe('expectations for fields the evidence does not have', () => {
     ['expect-rtmr', `0=${hex(48)}`],
     ['expect-mrseam', hex(48)],
     ['expect-mrconfigid', hex(48)],
+    ['expect-mrservicetd', hex(48)],
     ['trust-root', '/dev/null'],
   ] as const) {
     it(`--${option} on an SGX quote`, async () => {
@@ -189,8 +194,6 @@ describe('the root a chain ends at', () => {
 
   it('says a root given with --trust-root or --intel-root is user-supplied, not the vendor’s', async () => {
     const dir = scratch.make('initguard-roots-')
-    const notBefore = new Date('2024-01-01T00:00:00Z')
-    const notAfter = new Date('2034-01-01T00:00:00Z')
     const { pki: amd, vcek, report } = genoaScenario()
     writeFileSync(join(dir, 'report.bin'), report)
     writeFileSync(join(dir, 'vcek.der'), vcek.der)
@@ -214,32 +217,8 @@ describe('the root a chain ends at', () => {
     ) as { chain: { anchor: unknown } }
     expect(json.chain.anchor).toMatchObject({ origin: 'user-supplied', sha256: arkSha256 })
 
-    const intel = createIntelTestPki({ notBefore, notAfter })
-    const pck = intel.issuePck({ ca: 'platform', notBefore, notAfter })
-    const at = new Date('2026-11-29T00:00:00Z')
-    writeFileSync(join(dir, 'quote.dat'), buildTdxQuote({}, pck))
-    writeFileSync(
-      join(dir, 'collateral.json'),
-      buildDcapCollateral({
-        pki: intel,
-        tee: 'tdx',
-        issueDate: new Date('2026-11-01T00:00:00Z'),
-        nextUpdate: new Date('2026-12-31T00:00:00Z'),
-      }),
-    )
-    writeFileSync(join(dir, 'intel-root.pem'), intel.root.pem)
+    const { args: dcapArgs, pki: intel } = syntheticTdxVerify(dir, {})
     const rootSha256 = intel.root.x509.fingerprint256.replaceAll(':', '').toLowerCase()
-    const dcapArgs = [
-      'evidence',
-      'verify',
-      join(dir, 'quote.dat'),
-      '--collateral',
-      join(dir, 'collateral.json'),
-      '--intel-root',
-      join(dir, 'intel-root.pem'),
-      '--at',
-      at.toISOString(),
-    ]
     const dcap = await run(dcapArgs)
     expect(dcap.code).toBe(0)
     expect(dcap.stdout).toContain(

@@ -94,6 +94,12 @@ describe('DCAP quote appraisal policy values', () => {
     ['rtmrs with a null entry', bad({ rtmrs: [null] })],
     ['mrTd null', bad({ mrTd: null })],
     ['mrConfigId null', bad({ mrConfigId: null })],
+    ['mrServiceTd of 47 bytes', bad({ mrServiceTd: new Uint8Array(47) })],
+    ['mrServiceTd of 64 bytes', bad({ mrServiceTd: new Uint8Array(64) })],
+    ['mrServiceTd as hex text', bad({ mrServiceTd: '00'.repeat(48) })],
+    ['mrServiceTd as a list', bad({ mrServiceTd: [new Uint8Array(48)] })],
+    ['mrServiceTd null', bad({ mrServiceTd: null })],
+    ['a misspelt option (mrServiceTD)', bad({ mrServiceTD: new Uint8Array(48) })],
     ['mrEnclave on a TDX quote', { mrEnclave: [new Uint8Array(32)] }],
     ['mrSigner on a TDX quote', { mrSigner: [new Uint8Array(32)] }],
     ['minimumIsvSvn on a TDX quote', { minimumIsvSvn: 0 }],
@@ -113,6 +119,7 @@ describe('DCAP quote appraisal policy values', () => {
     ['rtmrs on an SGX quote', { rtmrs: [new Uint8Array(48)] }],
     ['mrSeam on an SGX quote', { mrSeam: [new Uint8Array(48)] }],
     ['mrConfigId on an SGX quote', { mrConfigId: new Uint8Array(48) }],
+    ['mrServiceTd on an SGX quote', { mrServiceTd: new Uint8Array(48) }],
   ]
   for (const [name, policy] of both) {
     it(`refuses ${name} (TDX and SGX)`, () => {

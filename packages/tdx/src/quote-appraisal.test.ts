@@ -39,6 +39,7 @@ describe('quote appraisal failures', () => {
       mrConfigId: other(48),
       mrTd: [other(48)],
       mrSeam: [other(48)],
+      mrServiceTd: other(48),
       rtmrs: [other(48), undefined, other(48)],
     }
     const forSgx: QuoteAppraisalPolicy = {
@@ -60,6 +61,7 @@ describe('quote appraisal failures', () => {
       ERR_TDX_CONFIGID_MISMATCH: expect.stringContaining('--expect-configid') as unknown,
       ERR_TDX_MRTD_MISMATCH: expect.stringContaining('--expect-mrtd') as unknown,
       ERR_TDX_MRSEAM_MISMATCH: expect.stringContaining('--expect-mrseam') as unknown,
+      ERR_TDX_MRSERVICETD_MISMATCH: expect.stringContaining('--expect-mrservicetd') as unknown,
       ERR_TDX_RTMR_MISMATCH: expect.stringContaining('--expect-rtmr') as unknown,
       ERR_TDX_MRENCLAVE_MISMATCH: expect.stringContaining('--expect-mrenclave') as unknown,
       ERR_TDX_MRSIGNER_MISMATCH: expect.stringContaining('--expect-mrsigner') as unknown,

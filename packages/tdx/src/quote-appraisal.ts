@@ -8,6 +8,8 @@
 import {
   AppraisalFailures,
   PolicyChecker,
+  bytesToHex,
+  constantTimeEqual,
   throwIfAppraisalFailed,
   type AppraisalFailure,
 } from '@initguard/core'
@@ -37,6 +39,14 @@ export interface QuoteAppraisalPolicy {
   readonly rtmrs?: readonly (Uint8Array | undefined)[]
   /** TDX: MRSEAM must be one of these. */
   readonly mrSeam?: readonly Uint8Array[]
+  /**
+   * TDX: MRSERVICETD (SERVTD_HASH, TDX 1.5) must be exactly this (48 bytes). When absent it must
+   * be all zero: no service TD bound. A bound service TD (a migration TD, for one) can read and
+   * change the TD's state, so it is refused unless named, as Phala's dcap-qvl refuses any
+   * non-zero MRSERVICETD. A TDX 1.0 quote has no such field (the 1.0 module binds no service TD)
+   * and counts as all zero.
+   */
+  readonly mrServiceTd?: Uint8Array
   /** SGX: MRENCLAVE must be one of these. */
   readonly mrEnclave?: readonly Uint8Array[]
   /** SGX: MRSIGNER must be one of these. */
@@ -131,6 +141,39 @@ function initdataBinding(
   failures.add(initdataBindingFailure('ERR_TDX_INITDATA_MISMATCH', tee, name, actual, document))
 }
 
+/** MRSERVICETD when no service TD is bound. */
+const NO_SERVICE_TD = new Uint8Array(48)
+
+/**
+ * MRSERVICETD must be `expected`, all zero when the policy names none. A TDX 1.0 body has no
+ * MRSERVICETD and no service TD bound: it meets the all-zero value and nothing else.
+ */
+function serviceTdBinding(
+  failures: AppraisalFailures<Failure['code']>,
+  body: Exclude<DcapQuoteBody, { kind: 'sgx' }>,
+  expected: Uint8Array | undefined,
+): void {
+  const want = expected ?? NO_SERVICE_TD
+  if (body.kind === 'td10') {
+    if (constantTimeEqual(want, NO_SERVICE_TD)) return
+    failures.add({
+      code: 'ERR_TDX_MRSERVICETD_MISMATCH',
+      message: `the quote has a TDX 1.0 body, which binds no service TD (no MRSERVICETD), expected MRSERVICETD ${bytesToHex(want)}`,
+      hint: 'a TD with that service TD bound reports a TDX 1.5 (v5) quote; check the value given to --expect-mrservicetd, and that the host runs the TDX 1.5 module',
+    })
+    return
+  }
+  failures.exact(
+    'ERR_TDX_MRSERVICETD_MISMATCH',
+    'MRSERVICETD',
+    body.mrServiceTd,
+    want,
+    expected === undefined
+      ? 'a service TD (a migration TD, for one) is bound to this TD and can read and change it; if that service TD is trusted, give its hash with --expect-mrservicetd'
+      : 'check the value given to --expect-mrservicetd (all zero when no service TD may be bound)',
+  )
+}
+
 /**
  * Every option of {@link QuoteAppraisalPolicy}, as the keys of a table the compiler holds complete:
  * any other key (`mrtd`, `mrConfigID`, `rtmr`) is a misspelt rule that would bound nothing, refused.
@@ -143,6 +186,7 @@ const POLICY_OPTIONS = Object.keys({
   mrTd: true,
   rtmrs: true,
   mrSeam: true,
+  mrServiceTd: true,
   mrEnclave: true,
   mrSigner: true,
   minimumIsvSvn: true,
@@ -152,7 +196,7 @@ const POLICY_OPTIONS = Object.keys({
 } satisfies Record<keyof QuoteAppraisalPolicy, true>)
 
 /** The policy fields each kind of quote has; a field set for the other kind is refused. */
-const TDX_ONLY = ['mrConfigId', 'mrTd', 'rtmrs', 'mrSeam'] as const
+const TDX_ONLY = ['mrConfigId', 'mrTd', 'rtmrs', 'mrSeam', 'mrServiceTd'] as const
 const SGX_ONLY = ['configId', 'mrEnclave', 'mrSigner', 'minimumIsvSvn'] as const
 
 /**
@@ -200,7 +244,7 @@ export function checkQuoteAppraisalPolicy(
     check.done()
     return
   }
-  check.byteFields(policy, { mrConfigId: 48, configId: 64, reportData: 64 })
+  check.byteFields(policy, { mrConfigId: 48, configId: 64, reportData: 64, mrServiceTd: 48 })
   check.byteListFields(policy, { mrTd: 48, mrSeam: 48, mrEnclave: 32, mrSigner: 32 })
   check.integerFields(policy, { minimumIsvSvn: [0, 0xffff] })
   check.booleanFields(policy, ['allowDebug', 'allowSwHardeningNeeded', 'allowConfigurationNeeded'])
@@ -329,6 +373,7 @@ export function quoteAppraisalFailures(
     policy.mrSeam,
     '--expect-mrseam',
   )
+  serviceTdBinding(failures, body, policy.mrServiceTd)
   policy.rtmrs?.forEach((expected, i) => {
     const actual = body.rtmrs[i]
     if (actual !== undefined)

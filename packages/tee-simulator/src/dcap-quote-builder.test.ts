@@ -181,7 +181,13 @@ describe('quote fields', () => {
     expect(body.reportData).toEqual(fields.reportData)
     expect(body.mrServiceTd).toEqual(fields.mrServiceTd)
     const result = verifyQuote(bytes, 'platform', {
-      policy: { mrConfigId: fields.mrConfigId, reportData: fields.reportData, mrTd: [fields.mrTd] },
+      // A bound service TD is refused unless the policy names it (all zero otherwise).
+      policy: {
+        mrConfigId: fields.mrConfigId,
+        reportData: fields.reportData,
+        mrTd: [fields.mrTd],
+        mrServiceTd: fields.mrServiceTd,
+      },
     })
     expect(result.tcb.status).toBe('UpToDate')
   })

@@ -47,6 +47,7 @@ const MRCONFIGID = hexValue(48, 'MRCONFIGID')
 const CONFIGID = hexValue(64, 'CONFIGID')
 const MRTD = hexValue(48, 'MRTD')
 const MRSEAM = hexValue(48, 'MRSEAM')
+const MRSERVICETD = hexValue(48, 'MRSERVICETD')
 const MRENCLAVE = hexValue(32, 'MRENCLAVE')
 const MRSIGNER = hexValue(32, 'MRSIGNER')
 const ISV_SVN = integerValue(0, 0xffff, 'ISVSVN is a u16')
@@ -115,6 +116,13 @@ export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     valueName: 'HEX',
     help: 'TDX: MRSEAM must be one of these',
   },
+  'expect-mrservicetd': {
+    type: 'string',
+    value: MRSERVICETD,
+    appliesTo: TDX,
+    valueName: 'HEX',
+    help: 'TDX: MRSERVICETD must be exactly this (48 bytes); without it, all zero (no service TD bound)',
+  },
   'expect-mrenclave': {
     type: 'string',
     value: MRENCLAVE,
@@ -175,6 +183,7 @@ async function policyOf(args: ParsedArgs, io: CliIo): Promise<QuoteAppraisalPoli
     reportData: parsedOption(args, 'expect-report-data', REPORT_DATA),
     mrTd: many('expect-mrtd', MRTD),
     mrSeam: many('expect-mrseam', MRSEAM),
+    mrServiceTd: parsedOption(args, 'expect-mrservicetd', MRSERVICETD),
     mrEnclave: many('expect-mrenclave', MRENCLAVE),
     mrSigner: many('expect-mrsigner', MRSIGNER),
     rtmrs: rtmrs.length === 0 ? undefined : rtmrs,

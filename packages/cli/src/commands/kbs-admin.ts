@@ -47,6 +47,7 @@ const RESOURCE_PATH = RESOURCE_PATH_VALUE
 const CEL = freeValue('a CEL expression over the claims', 'true')
 const MEASUREMENT = hexValue(48, 'MEASUREMENT')
 const MRTD = hexValue(48, 'MRTD')
+const MRSERVICETD = hexValue(48, 'MRSERVICETD')
 const AFTER = integerValue(0, Number.MAX_SAFE_INTEGER, 'audit entry id')
 const LIMIT = integerValue(1, 1000, 'entries')
 
@@ -66,6 +67,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'snp-platform-info',
     'tdx-mrtd',
     'tdx-rtmr',
+    'tdx-mrservicetd',
     'allow-debug',
     'refuse-simulated',
     'cel',
@@ -182,6 +184,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
   const minFirmware = parsedOption(args, 'snp-min-firmware', SNP_FIRMWARE_VALUE)
   const guestPolicy = parsedOption(args, 'snp-guest-policy', SNP_GUEST_POLICY_VALUE)
   const platformInfo = parsedOption(args, 'snp-platform-info', SNP_PLATFORM_INFO_VALUE)
+  const mrServiceTd = parsedOption(args, 'tdx-mrservicetd', MRSERVICETD)
   const cel = parsedOption(args, 'cel', CEL)
   const definition = workloadDefinitionJson({
     name,
@@ -197,6 +200,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     ...(platformInfo === undefined ? {} : { snpPlatformInfo: platformInfo }),
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
+    ...(mrServiceTd === undefined ? {} : { tdxMrServiceTd: mrServiceTd }),
     allowDebug: optionGiven(args, 'allow-debug'),
     refuseSimulated: optionGiven(args, 'refuse-simulated'),
     ...(cel === undefined ? {} : { cel }),
@@ -368,6 +372,11 @@ export const kbsAdminCommand: Command = {
     ),
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
     'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),
+    'tdx-mrservicetd': value(
+      MRSERVICETD,
+      'HEX',
+      'workload put: the TDX 1.5 MRSERVICETD the TD must have, exactly (48 bytes; tdx.mrServiceTd); without it, all zero: no service TD bound (as evidence verify --expect-mrservicetd)',
+    ),
     'allow-debug': {
       type: 'boolean',
       help: 'workload put: accept debuggable guests (refused by default)',

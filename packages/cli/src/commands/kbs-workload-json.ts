@@ -13,7 +13,8 @@
  *          "refuseProvisionalFirmware": true, "minimumFirmware": {"major": 1, "minor": 55,
  *          "build": 29}, "guestPolicy": {"smt": false}, "platformInfo": {"tsmeEnabled": true},
  *          "allowDebug": false},
- *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "allowDebug": false},
+ *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "mrServiceTd": "<96 hex>",
+ *          "allowDebug": false},
  *  "cel": "<expression>", "refuseSimulated": true}
  * ```
  *
@@ -41,6 +42,8 @@ export interface WorkloadOptions {
   readonly snpPlatformInfo?: SnpPlatformInfoRule
   readonly tdxMrtd: readonly Uint8Array[]
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
+  /** `tdx.mrServiceTd`: the MRSERVICETD the TD must have (all zero when not given). */
+  readonly tdxMrServiceTd?: Uint8Array
   readonly allowDebug: boolean
   readonly cel?: string
   /** Real hardware only (`--refuse-simulated`): the workload does not match simulated evidence. */
@@ -88,9 +91,14 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
       '--snp-measurement/--snp-min-tcb/--snp-min-launch-tcb/--snp-refuse-provisional-firmware/--snp-min-firmware/--snp-guest-policy/--snp-platform-info apply to a workload with --tee snp',
       'add --tee snp, or drop them',
     )
-  if (!has('tdx') && (options.tdxMrtd.length > 0 || options.tdxRtmr.length > 0))
+  if (
+    !has('tdx') &&
+    (options.tdxMrtd.length > 0 ||
+      options.tdxRtmr.length > 0 ||
+      options.tdxMrServiceTd !== undefined)
+  )
     refuse(
-      '--tdx-mrtd/--tdx-rtmr apply to a workload with --tee tdx',
+      '--tdx-mrtd/--tdx-rtmr/--tdx-mrservicetd apply to a workload with --tee tdx',
       'add --tee tdx, or drop them',
     )
   if (has('snp') && options.snpMeasurements.length === 0)
@@ -121,7 +129,12 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
   }
   const rtmrs: Record<string, string[]> = {}
   for (const { index, value } of options.tdxRtmr) (rtmrs[`rtmr${index}`] ??= []).push(hex(value))
-  const tdx = { mrtd: options.tdxMrtd.map(hex), ...rtmrs, ...debug }
+  const tdx = {
+    mrtd: options.tdxMrtd.map(hex),
+    ...rtmrs,
+    ...(options.tdxMrServiceTd === undefined ? {} : { mrServiceTd: hex(options.tdxMrServiceTd) }),
+    ...debug,
+  }
   return {
     name: options.name,
     tees: options.tees,

@@ -25,6 +25,9 @@ const VERIFY_ONLY = {
   allowConfigurationNeeded: true,
 } as const
 
+/** MRSERVICETD when no service TD is bound, and for a TDX 1.0 quote, which has none. */
+const NO_SERVICE_TD = new Uint8Array(48)
+
 /**
  * Trustee's claims for the TEE: TDX keeps `quote.header` / `quote.body`, SGX has `header` /
  * `body` at the top; `tee`, `init_data` and `report_data` move to the token's top level.
@@ -60,10 +63,15 @@ export async function verifyTrusteeDcapEvidence(
     )
   }
   const selected = await source.select(quote, tee, now)
+  // MRSERVICETD is the workload's to decide too (tdx.mrServiceTd): verification is given the
+  // quote's own value, as it is given allowDebug, so the library's all-zero default does not
+  // refuse a service TD the workload names.
+  const policy =
+    body.kind === 'td15' ? { ...VERIFY_ONLY, mrServiceTd: body.mrServiceTd } : VERIFY_ONLY
   const result = verifyDcapQuote(quote, {
     now,
     collateral: selected.collateral,
-    policy: VERIFY_ONLY,
+    policy,
     cache,
     ...(selected.root === undefined ? {} : { root: selected.root }),
   })
@@ -97,6 +105,7 @@ export async function verifyTrusteeDcapEvidence(
     initDataFieldName: 'MRCONFIGID',
     mrTd: body.mrTd,
     rtmrs: [rtmr0, rtmr1, rtmr2, rtmr3],
+    mrServiceTd: body.kind === 'td15' ? body.mrServiceTd : NO_SERVICE_TD,
     // The whole TUD group (TDATTRIBUTES bits 7:0), not DEBUG alone: profiling makes a TD untrusted.
     debug: body.tdAttributes.underDebug,
     migration: body.tdAttributes.migratable,

@@ -103,6 +103,8 @@ export interface VerifiedTdxEvidence extends VerifiedEvidenceBase {
   readonly tee: 'tdx'
   readonly mrTd: Uint8Array
   readonly rtmrs: readonly [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+  /** MRSERVICETD (TDX 1.5); all zero for a TDX 1.0 quote, which binds no service TD. */
+  readonly mrServiceTd: Uint8Array
   readonly tcbStatus: TcbStatus
   /** Any bit of the TUD group of TDATTRIBUTES (bits 7:0: DEBUG and the profiling bits). */
   readonly debug: boolean

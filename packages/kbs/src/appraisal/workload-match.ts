@@ -124,6 +124,17 @@ function tcbStatusReason(
     : `Intel's TCB status is ${status}, not one it accepts (${key}.acceptedTcbStatuses: ${accepted.join(', ')})`
 }
 
+/** MRSERVICETD when no service TD is bound. */
+const NO_SERVICE_TD = new Uint8Array(48)
+
+/** `undefined` when MRSERVICETD is the workload's `tdx.mrServiceTd` (all zero when it has none). */
+function serviceTdReason(actual: Uint8Array, expected: string | undefined): string | undefined {
+  if (constantTimeEqual(actual, expected === undefined ? NO_SERVICE_TD : hexToBytes(expected)))
+    return undefined
+  const wanted = expected === undefined ? 'all zero, no service TD bound' : short(expected)
+  return `MRSERVICETD ${short(bytesToHex(actual))} is not the workload's (tdx.mrServiceTd: ${wanted}): a service TD bound to the TD can read and change it`
+}
+
 function tdxReason(workload: CompiledWorkload, e: VerifiedTdxEvidence): string | undefined {
   const rv = workload.definition.tdx
   if (rv === undefined) return 'it has no TDX reference values'
@@ -133,6 +144,7 @@ function tdxReason(workload: CompiledWorkload, e: VerifiedTdxEvidence): string |
     rtmrLists
       .map((list, i) => notOneOf(`RTMR${i}`, e.rtmrs[i] ?? new Uint8Array(), list))
       .find((r) => r !== undefined) ??
+    serviceTdReason(e.mrServiceTd, rv.mrServiceTd) ??
     tcbStatusReason(e.tcbStatus, rv.acceptedTcbStatuses, 'tdx') ??
     (e.debug && !rv.allowDebug
       ? 'the TD is debuggable or under profiling (TDATTRIBUTES bits 7:0, DEBUG and the profiling bits), and the workload does not allow debug TDs (tdx.allowDebug)'

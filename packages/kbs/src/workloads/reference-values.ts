@@ -110,6 +110,11 @@ export interface TdxReferenceValues {
   readonly rtmr1?: readonly string[]
   readonly rtmr2?: readonly string[]
   readonly rtmr3?: readonly string[]
+  /**
+   * MRSERVICETD (TDX 1.5), exactly (hex, 48 bytes). Absent: all zero, no service TD bound (a bound
+   * service TD, a migration TD for one, can read and change the TD). A TDX 1.0 quote binds none.
+   */
+  readonly mrServiceTd?: string
   /** Intel's TCB status must be one of these. Default `["UpToDate"]`. */
   readonly acceptedTcbStatuses: readonly AcceptableTcbStatus[]
   /** Accept a TD under debug or profiling (TDATTRIBUTES bits 7:0, DEBUG among them). Default false. */
@@ -273,6 +278,7 @@ export function parseTdxReferenceValues(value: unknown, path: string): TdxRefere
   const obj = objectAt(value, path, [
     'mrtd',
     ...RTMRS,
+    'mrServiceTd',
     'acceptedTcbStatuses',
     'allowDebug',
     'allowMigration',
@@ -288,9 +294,13 @@ export function parseTdxReferenceValues(value: unknown, path: string): TdxRefere
     const list = memberOf(obj, key)
     if (list !== undefined) rtmrs[key] = hexList(list, `${path}.${key}`, 48, key.toUpperCase())
   }
+  const mrServiceTd = memberOf(obj, 'mrServiceTd')
   return {
     mrtd: hexList(mrtd, `${path}.mrtd`, 48, 'MRTD'),
     ...rtmrs,
+    ...(mrServiceTd === undefined
+      ? {}
+      : { mrServiceTd: hexAt(mrServiceTd, `${path}.mrServiceTd`, 48, 'MRSERVICETD') }),
     acceptedTcbStatuses: tcbStatuses(
       memberOf(obj, 'acceptedTcbStatuses'),
       `${path}.acceptedTcbStatuses`,

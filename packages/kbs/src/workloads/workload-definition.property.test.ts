@@ -35,6 +35,7 @@ const PATHS = [
   ['tdx'],
   ['tdx', 'mrtd'],
   ['tdx', 'rtmr1'],
+  ['tdx', 'mrServiceTd'],
   ['tdx', 'acceptedTcbStatuses'],
   ['cel'],
 ] as const
@@ -75,6 +76,7 @@ describe('parseWorkloadDefinition under malformed input', () => {
           'guestPolicy',
           'platformInfo',
           'rtmr1',
+          'mrServiceTd',
           'acceptedTcbStatuses',
           'cel',
         ]

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { codeOf, thrown } from '@initguard/testkit'
-import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
+import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
 import { compileWorkload, WorkloadCompiler } from './compiled-workload.ts'
 import { compileResourcePattern } from './resource-pattern.ts'
 import { parseWorkloadDefinition } from './workload-definition.ts'
@@ -75,6 +75,15 @@ describe('parseWorkloadDefinition', () => {
     )
     expect(parsed.snp).toMatchObject({ guestPolicy, platformInfo })
     expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+  })
+
+  it('reads tdx.mrServiceTd (lower-cased, absent when not given), and the parsed form parses to itself', () => {
+    const parsed = parseWorkloadDefinition(
+      webDefinition({ tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX], mrServiceTd: '5D'.repeat(48) } }),
+    )
+    expect(parsed.tdx?.mrServiceTd).toBe('5d'.repeat(48))
+    expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)
+    expect(parseWorkloadDefinition(webDefinition()).tdx).not.toHaveProperty('mrServiceTd')
   })
 
   it('refuses malformed guestPolicy and platformInfo rules', () => {
@@ -201,6 +210,20 @@ describe('parseWorkloadDefinition', () => {
     [
       { snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX], allowProvisionalFirmware: true } },
       '$.snp.allowProvisionalFirmware is not a known key',
+    ],
+    [
+      { tdx: { mrtd: ['00'.repeat(48)], mrServiceTd: '00'.repeat(47) } },
+      '$.tdx.mrServiceTd has 94 hex digits, but MRSERVICETD is 48 bytes (96 digits)',
+    ],
+    [
+      { tdx: { mrtd: ['00'.repeat(48)], mrServiceTd: 'zz'.repeat(48) } },
+      '$.tdx.mrServiceTd is not hex',
+    ],
+    [{ tdx: { mrtd: ['00'.repeat(48)], mrServiceTd: ['00'.repeat(48)] } }, '$.tdx.mrServiceTd'],
+    [{ tdx: { mrtd: ['00'.repeat(48)], mrServiceTd: null } }, '$.tdx.mrServiceTd'],
+    [
+      { tdx: { mrtd: ['00'.repeat(48)], mrServiceTD: '00'.repeat(48) } },
+      '$.tdx.mrServiceTD is not a known key',
     ],
     [
       { tdx: { mrtd: ['00'.repeat(48)], acceptedTcbStatuses: ['OutOfDate'] } },

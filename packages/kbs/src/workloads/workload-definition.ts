@@ -12,7 +12,8 @@
  *            "minimumLaunchTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},  // optional, like minimumTcb
  *            "minimumFirmware": {"major": 1, "minor": 55, "build": 29},  // optional; running firmware, major then minor then build
  *            "refuseProvisionalFirmware": false, "allowDebug": false, "allowMigration": false, "vmpl": 0 },
- *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
+ *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false,
+ *            "mrServiceTd": "<96 hex>" },  // optional: MRSERVICETD exactly; absent, all zero (no service TD bound)
  *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")",  // optional
  *   "refuseSimulated": true                           // optional: real hardware only
