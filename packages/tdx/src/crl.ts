@@ -206,6 +206,24 @@ export function isSerialRevoked(crl: X509Crl, serial: bigint | string): boolean 
 }
 
 /**
+ * Whether `crl` is signed, ECDSA P-256 with SHA-256 as Intel signs, by the key of `issuer`: the
+ * signature over the exact `tbsCertList` bytes. The issuer name is not compared here.
+ */
+export function crlSignedBy(crl: X509Crl, issuer: CollateralCertificate): boolean {
+  if (
+    crl.signatureAlgorithm !== ECDSA_WITH_SHA256 ||
+    issuer.publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  )
+    return false
+  try {
+    return verify('sha256', crl.tbs, { key: issuer.publicKey, dsaEncoding: 'der' }, crl.signature)
+  } catch {
+    // OpenSSL throws, rather than answering false, on some malformed signatures: both mean no.
+    return false
+  }
+}
+
+/**
  * Check that `issuer` issued and signed the CRL: the CRL's issuer Name is byte-identical to the
  * certificate's subject, and the ECDSA P-256/SHA-256 signature over `tbsCertList` verifies with its
  * key. Whether `issuer` itself is trusted is the caller's to establish.
@@ -226,14 +244,7 @@ export function verifyCrlSignature(
       { details: { what, algorithm: crl.signatureAlgorithm } },
     )
   }
-  let valid: boolean
-  try {
-    valid = verify('sha256', crl.tbs, { key: issuer.publicKey, dsaEncoding: 'der' }, crl.signature)
-  } catch {
-    // OpenSSL throws, rather than answering false, on some malformed signatures: both mean no.
-    valid = false
-  }
-  if (!valid) {
+  if (!crlSignedBy(crl, issuer)) {
     throw new VerificationError(
       'ERR_TDX_CRL_SIGNATURE',
       `the signature of the ${what} does not verify with the key of ${issuer.commonName || 'its issuer'}`,

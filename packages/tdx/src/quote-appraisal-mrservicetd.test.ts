@@ -4,27 +4,18 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ExpectationError } from '@initguard/core'
-import { buildDcapCollateral, buildTdxQuote, createIntelTestPki } from '@initguard/tee-simulator'
+import { buildTdxQuote } from '@initguard/tee-simulator'
 import { outcome } from '@initguard/testkit'
-import { parseCollateralJson } from './collateral.ts'
 import { appraiseQuote, type QuoteAppraisalPolicy } from './quote-appraisal.ts'
 import { parseDcapQuote, type DcapQuote } from './quote.ts'
+import { SYNTHETIC_TIMES, syntheticDcap } from './synthetic-dcap-test-support.ts'
 import type { TcbEvaluation } from './tcb-status.ts'
 import { verifyDcapQuote } from './verify-quote.ts'
 
-const notBefore = new Date('2024-01-01T00:00:00Z')
-const notAfter = new Date('2034-01-01T00:00:00Z')
-const now = new Date('2026-11-29T00:00:00Z')
-const pki = createIntelTestPki({ notBefore, notAfter })
-const pck = pki.issuePck({ ca: 'platform', notBefore, notAfter })
-const collateral = parseCollateralJson(
-  buildDcapCollateral({
-    pki,
-    tee: 'tdx',
-    issueDate: new Date('2026-11-01T00:00:00Z'),
-    nextUpdate: new Date('2026-12-31T00:00:00Z'),
-  }),
-)
+const { now } = SYNTHETIC_TIMES
+const synthetic = syntheticDcap()
+const { pki, pck } = synthetic
+const collateral = synthetic.collateral()
 const upToDate = { status: 'UpToDate', advisoryIds: [] } as unknown as TcbEvaluation
 
 const zero = new Uint8Array(48)

@@ -32,7 +32,7 @@ import type { CollateralCertificate } from './collateral-certs.ts'
 import { fail, trustedRoot } from './collateral-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
 import type { VerifiedCollateral } from './collateral-verify.ts'
-import { isSerialRevoked } from './crl.ts'
+import { crlSignedBy, isSerialRevoked } from './crl.ts'
 import { INTEL_PRODUCTION_ANCHOR, INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
 import type { VerifiedPckChain } from './pck-chain.ts'
 import {
@@ -153,12 +153,29 @@ function evaluateQuoteTcb(
   })
 }
 
+/**
+ * The PCK and its CA must not be revoked. The collateral's PCK CRL is the quote's PCK CA's when it
+ * is matched as RFC 5280 §6.3.3 matches a CRL to a certificate: its issuer name is the CA's
+ * subject, byte for byte, and its signature verifies with the CA's public key. The certificates
+ * themselves are not compared: a CA certificate Intel reissues (same key and name, another serial
+ * or validity) still issues the same CRL, and may sit in the quote's chain while the collateral's
+ * issuer chain carries the other one.
+ */
 function checkRevocation(collateral: VerifiedCollateral, pck: VerifiedPckChain): void {
-  if (collateral.pckCaKind !== pck.caKind || collateral.pckCa.fingerprint !== pck.ca.fingerprint) {
+  const crl = collateral.pckCrl
+  if (!constantTimeEqual(crl.issuer, pck.ca.subject)) {
     throw fail(
       'ERR_TDX_PCK_CRL_ISSUER',
-      `the collateral's PCK CRL is the ${collateral.pckCaKind} CA's, but the PCK certificate comes from the ${pck.ca.commonName}`,
-      `fetch the collateral with ca=${pck.caKind}`,
+      `the collateral's PCK CRL is issued by the ${crl.issuerCommonName || '(no CN)'}, but the PCK certificate comes from the ${pck.ca.commonName || '(no CN)'}: it cannot revoke this PCK`,
+      `fetch the collateral (the PCK CRL) with ca=${pck.caKind}`,
+    )
+  }
+  // The same certificate: verifyCollateral has checked the CRL's signature with this very key.
+  if (collateral.pckCa.fingerprint !== pck.ca.fingerprint && !crlSignedBy(crl, pck.ca)) {
+    throw fail(
+      'ERR_TDX_PCK_CRL_SIGNATURE',
+      `the collateral's PCK CRL names the ${pck.ca.commonName || 'PCK CA'}, but its signature does not verify with the key of the quote's ${pck.ca.commonName || 'PCK CA'} certificate: it was issued by another CA of that name`,
+      'fetch the PCK CRL and its issuer chain again from Intel PCS or your PCCS',
     )
   }
   if (isSerialRevoked(collateral.pckCrl, pck.pck.serialNumber)) {
