@@ -47,13 +47,13 @@ const indexOf = (...digests: string[]): ImageIndex =>
 
 /** A registry stand-in: the manifests it serves by digest, and the digests asked for. */
 function served(manifests: Record<string, ParsedManifest>): {
-  fetch: (entry: Descriptor) => Promise<{ manifest: ParsedManifest; digest: string }>
+  fetchManifest: (entry: Descriptor) => Promise<{ manifest: ParsedManifest; digest: string }>
   asked: string[]
 } {
   const asked: string[] = []
   return {
     asked,
-    fetch: (entry) => {
+    fetchManifest: (entry) => {
       asked.push(entry.digest)
       const manifest = manifests[entry.digest]
       if (manifest === undefined) return Promise.reject(new Error(`not served: ${entry.digest}`))
@@ -68,7 +68,7 @@ describe('chooseIndexEntry', () => {
 
   it('fetches a single candidate alone', async () => {
     const registry = served({ [gzip]: imageManifest('config', 'gzip') })
-    const choice = await chooseIndexEntry(indexOf(gzip), AMD64, registry.fetch)
+    const choice = await chooseIndexEntry(indexOf(gzip), AMD64, registry.fetchManifest)
     expect(choice.entry.digest).toBe(gzip)
     expect(registry.asked).toEqual([gzip])
   })
@@ -78,9 +78,9 @@ describe('chooseIndexEntry', () => {
       [gzip]: imageManifest('config', 'gzip'),
       [zstd]: imageManifest('config', 'zstd'),
     })
-    const first = await chooseIndexEntry(indexOf(gzip, zstd), AMD64, registry.fetch)
+    const first = await chooseIndexEntry(indexOf(gzip, zstd), AMD64, registry.fetchManifest)
     expect([first.entry.digest, first.fetched.digest]).toEqual([gzip, gzip])
-    const reversed = await chooseIndexEntry(indexOf(zstd, gzip), AMD64, registry.fetch)
+    const reversed = await chooseIndexEntry(indexOf(zstd, gzip), AMD64, registry.fetchManifest)
     expect([reversed.entry.digest, reversed.fetched.digest]).toEqual([zstd, zstd])
     expect(registry.asked).toEqual([gzip, zstd, zstd, gzip])
   })
@@ -93,7 +93,7 @@ describe('chooseIndexEntry', () => {
       [nested]: indexOf(gzip),
     })
     for (const index of [indexOf(gzip, zstd), indexOf(gzip, nested), indexOf(nested, gzip)]) {
-      expect(await rejectedCode(chooseIndexEntry(index, AMD64, registry.fetch))).toBe(
+      expect(await rejectedCode(chooseIndexEntry(index, AMD64, registry.fetchManifest))).toBe(
         'ERR_REGISTRY_PLATFORM_AMBIGUOUS',
       )
     }
@@ -103,14 +103,14 @@ describe('chooseIndexEntry', () => {
     const digests = Array.from({ length: MAX_PLATFORM_CANDIDATES + 1 }, (_, i) => digestOf(`${i}`))
     const manifests = Object.fromEntries(digests.map((d) => [d, imageManifest('config', d)]))
     const registry = served(manifests)
-    expect(await rejectedCode(chooseIndexEntry(indexOf(...digests), AMD64, registry.fetch))).toBe(
-      'ERR_REGISTRY_PLATFORM_AMBIGUOUS',
-    )
+    expect(
+      await rejectedCode(chooseIndexEntry(indexOf(...digests), AMD64, registry.fetchManifest)),
+    ).toBe('ERR_REGISTRY_PLATFORM_AMBIGUOUS')
     expect(registry.asked).toEqual([])
     const atLimit = await chooseIndexEntry(
       indexOf(...digests.slice(0, MAX_PLATFORM_CANDIDATES)),
       AMD64,
-      registry.fetch,
+      registry.fetchManifest,
     )
     expect(atLimit.entry.digest).toBe(digests[0])
   })
@@ -119,7 +119,11 @@ describe('chooseIndexEntry', () => {
     const registry = served({})
     expect(
       await rejectedCode(
-        chooseIndexEntry(indexOf(gzip), { os: 'linux', architecture: 'arm64' }, registry.fetch),
+        chooseIndexEntry(
+          indexOf(gzip),
+          { os: 'linux', architecture: 'arm64' },
+          registry.fetchManifest,
+        ),
       ),
     ).toBe('ERR_REGISTRY_NO_PLATFORM')
     expect(registry.asked).toEqual([])

@@ -36,28 +36,28 @@ export interface IndexEntryChoice<M extends { readonly manifest: ParsedManifest 
 }
 
 /**
- * The entry of `index` a pull of `wanted` takes, with its manifest fetched by `fetch` (which
+ * The entry of `index` a pull of `wanted` takes, with its manifest fetched by `fetchManifest` (which
  * checks the digest against the entry). One candidate is fetched alone; several are all fetched
  * and must be image manifests naming one config digest, and then the first is taken.
  *
  * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM` (from {@link platformCandidates}),
  *   `ERR_REGISTRY_PLATFORM_AMBIGUOUS` (candidates that are different images, or too many); and
- *   whatever `fetch` throws.
+ *   whatever `fetchManifest` throws.
  */
 export async function chooseIndexEntry<M extends { readonly manifest: ParsedManifest }>(
   index: ImageIndex,
   wanted: Platform,
-  fetch: (entry: Descriptor) => Promise<M>,
+  fetchManifest: (entry: Descriptor) => Promise<M>,
 ): Promise<IndexEntryChoice<M>> {
   const [first, ...others] = platformCandidates(index, wanted)
-  if (others.length === 0) return { entry: first, fetched: await fetch(first) }
+  if (others.length === 0) return { entry: first, fetched: await fetchManifest(first) }
   const platform = formatPlatform(normalizePlatform(wanted))
   const digests = [first, ...others].map((c) => c.digest)
   if (digests.length > MAX_PLATFORM_CANDIDATES)
     throw ambiguous(platform, digests, `${digests.length} different manifests`, undefined)
-  const chosen = await fetch(first)
+  const chosen = await fetchManifest(first)
   const fetched = [chosen]
-  for (const candidate of others) fetched.push(await fetch(candidate))
+  for (const candidate of others) fetched.push(await fetchManifest(candidate))
   const configs = fetched.map((f) => (f.manifest.kind === 'image' ? f.manifest.config.digest : ''))
   if (configs.some((c) => c === '' || c !== configs[0]))
     throw ambiguous(
