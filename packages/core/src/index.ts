@@ -119,8 +119,15 @@ export {
 export {
   X509_CRL_ENTRY_EXTENSIONS_UNDERSTOOD,
   X509_CRL_EXTENSIONS_UNDERSTOOD,
+  X509_EXTENSION_OIDS,
+  X509_KEY_USAGE_BITS,
+  decodeX509BasicConstraints,
+  decodeX509KeyUsage,
   readX509Extensions,
   unrecognisedCriticalExtensions,
+  type X509BasicConstraints,
+  type X509KeyUsage,
+  type X509KeyUsageBit,
 } from './x509-extensions.ts'
 export {
   AppraisalError,

@@ -19,13 +19,13 @@
 import type { X509Certificate, KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
-  decodeDerBitString,
-  decodeDerBoolean,
+  X509_EXTENSION_OIDS,
   decodeDerIa5String,
-  decodeDerInteger,
   decodeDerOctetString,
   decodeDerOid,
   decodeDerSequence,
+  decodeX509BasicConstraints,
+  decodeX509KeyUsage,
   parseDer,
   readX509Certificate,
   type X509Extension,
@@ -122,22 +122,10 @@ function invalid(field: string, message: string): MalformedInputError {
 
 function basicConstraints(ext: CertificateExtension | undefined, field: string) {
   if (ext === undefined) return { isCA: false, maxPathLength: undefined }
-  const parts = decodeDerSequence(parseDer(ext.value, { name: field }), `${field} basicConstraints`)
-  let i = 0
-  let isCA = false
-  if (parts[i]?.tagNumber === 1 && parts[i]?.tagClass === 'universal') {
-    isCA = decodeDerBoolean(parts[i], `${field} cA`)
-    i++
-  }
-  let maxPathLength: number | undefined
-  if (parts[i] !== undefined) {
-    const n = decodeDerInteger(parts[i], `${field} pathLenConstraint`)
-    if (n < 0n || n > 1000n) throw invalid(field, 'pathLenConstraint is out of range')
-    maxPathLength = Number(n)
-    i++
-  }
-  if (i !== parts.length) throw invalid(field, 'basicConstraints has extra fields')
-  return { isCA, maxPathLength }
+  const { ca, pathLength } = decodeX509BasicConstraints(ext.value, field, (message) =>
+    invalid(field, message),
+  )
+  return { isCA: ca, maxPathLength: pathLength }
 }
 
 /** The subject alternative names sigstore policies match: emails, DNS names, IP addresses. */
@@ -192,16 +180,9 @@ export function parseSigstoreCertificate(der: Uint8Array, field: string): Sigsto
       : decodeDerSequence(parseDer(ekuExtension.value, { name: field }), `${field} EKU`).map((el) =>
           decodeDerOid(el, `${field} EKU`),
         )
-  const keyUsage = extensions.get('2.5.29.15')
-  let mayIssueCertificates = true
-  if (keyUsage !== undefined) {
-    const { bytes } = decodeDerBitString(
-      parseDer(keyUsage.value, { name: field }),
-      `${field} keyUsage`,
-    )
-    // RFC 5280 §4.2.1.3: keyCertSign is bit 5, the sixth from the top of the first byte.
-    mayIssueCertificates = ((bytes[0] ?? 0) & 0x04) !== 0
-  }
+  const keyUsage = extensions.get(X509_EXTENSION_OIDS.keyUsage)
+  const mayIssueCertificates =
+    keyUsage === undefined || decodeX509KeyUsage(keyUsage.value, field).keyCertSign
   return {
     der: fields.der,
     x509: fields.x509,

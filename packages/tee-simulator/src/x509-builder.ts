@@ -28,7 +28,14 @@
  */
 import { constants, createHash, createPublicKey, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { bytesToBase64, decodeDerBitString, decodeDerSequence, parseDer } from '@initguard/core'
+import {
+  X509_KEY_USAGE_BITS,
+  bytesToBase64,
+  decodeDerBitString,
+  decodeDerSequence,
+  parseDer,
+  type X509KeyUsageBit,
+} from '@initguard/core'
 import {
   derBitString,
   derBoolean,
@@ -321,21 +328,11 @@ export function encodeBasicConstraints(options: BasicConstraintsOptions): Uint8A
   ])
 }
 
-/** The named bits of KeyUsage (RFC 5280 §4.2.1.3), bit 0 first. */
-export const KEY_USAGE_BITS = [
-  'digitalSignature',
-  'nonRepudiation',
-  'keyEncipherment',
-  'dataEncipherment',
-  'keyAgreement',
-  'keyCertSign',
-  'cRLSign',
-  'encipherOnly',
-  'decipherOnly',
-] as const
+/** The named bits of KeyUsage (RFC 5280 §4.2.1.3), bit 0 first: core's list. */
+export const KEY_USAGE_BITS: readonly X509KeyUsageBit[] = X509_KEY_USAGE_BITS
 
 /** One named KeyUsage bit. */
-export type KeyUsageBit = (typeof KEY_USAGE_BITS)[number]
+export type KeyUsageBit = X509KeyUsageBit
 
 /**
  * `extnValue` of KeyUsage (RFC 5280 §4.2.1.3) in strict DER: a named-bit BIT STRING with trailing
