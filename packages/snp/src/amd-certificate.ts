@@ -21,15 +21,20 @@
 import type { X509Certificate, KeyObject } from 'node:crypto'
 import {
   MalformedInputError,
+  X509_EXTENSION_OIDS,
   base64ToBytes,
   decodeDerIa5String,
   decodeDerInteger,
   decodeDerOctetString,
+  decodeX509BasicConstraints,
+  decodeX509KeyUsage,
   parseDer,
   readX509Certificate,
   subjectLine,
   unrecognisedCriticalExtensions,
+  type X509BasicConstraints,
   type X509Extension,
+  type X509KeyUsage,
 } from '@initguard/core'
 import type { TcbComponents } from './tcb.ts'
 
@@ -67,6 +72,13 @@ export interface AmdCertificate {
   readonly signatureAlgorithm: string
   /** The AMD extensions; all undefined on the ARK/ASK. */
   readonly amd: AmdKeyExtensions
+  /**
+   * basicConstraints, undefined when absent (as on every real VCEK/VLEK; the ARK, ASK and ASVK
+   * carry it). What role the certificate may play is checked by the chain, which knows its place.
+   */
+  readonly basicConstraints: X509BasicConstraints | undefined
+  /** keyUsage, undefined when absent (any use, as on every real VCEK/VLEK). */
+  readonly keyUsage: X509KeyUsage | undefined
 }
 
 /** The critical extensions AMD's certificates carry: basicConstraints, keyUsage. */
@@ -78,7 +90,8 @@ const UNDERSTOOD_CRITICAL: ReadonlySet<string> = new Set(['2.5.29.19', '2.5.29.1
  * @throws {@link MalformedInputError} `ERR_SNP_CERT_PEM` (no or several PEM certificates),
  *   `ERR_SNP_CERT_INVALID`, `ERR_SNP_CERT_ALGORITHM_MISMATCH`, `ERR_SNP_CERT_EXTENSION_DUPLICATE`,
  *   `ERR_SNP_CERT_CRITICAL_EXTENSION` (a critical extension other than basicConstraints or keyUsage),
- *   and the DER reader's `ERR_DER_*` codes for bytes that are no certificate.
+ *   `ERR_SNP_CERT_EXTENSION` (an AMD extension out of range, a malformed basicConstraints), and the
+ *   DER reader's `ERR_DER_*` codes for bytes that are no certificate or a malformed keyUsage.
  */
 export function parseAmdCertificate(input: Uint8Array | string, what: string): AmdCertificate {
   const fields = readX509Certificate(typeof input === 'string' ? pemToDer(input, what) : input, {
@@ -117,6 +130,33 @@ export function parseAmdCertificate(input: Uint8Array | string, what: string): A
     notAfter: fields.notAfter,
     signatureAlgorithm: fields.signatureAlgorithm,
     amd: amdExtensions(fields.extensions, what),
+    ...roleExtensions(fields.extensions, what),
+  }
+}
+
+/**
+ * basicConstraints and keyUsage, decoded here so that a malformed one is refused when the
+ * certificate is read (they are the two critical extensions this verifier claims to understand).
+ */
+function roleExtensions(
+  extensions: ReadonlyMap<string, X509Extension>,
+  what: string,
+): Pick<AmdCertificate, 'basicConstraints' | 'keyUsage'> {
+  const constraints = extensions.get(X509_EXTENSION_OIDS.basicConstraints)?.value
+  const usage = extensions.get(X509_EXTENSION_OIDS.keyUsage)?.value
+  return {
+    basicConstraints:
+      constraints === undefined
+        ? undefined
+        : decodeX509BasicConstraints(
+            constraints,
+            what,
+            (message) =>
+              new MalformedInputError('ERR_SNP_CERT_EXTENSION', `${what}: ${message}`, {
+                hint: 'use the certificates AMD KDS issues',
+              }),
+          ),
+    keyUsage: usage === undefined ? undefined : decodeX509KeyUsage(usage, what),
   }
 }
 

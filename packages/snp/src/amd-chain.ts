@@ -10,7 +10,14 @@
  *    product's), signed by the ARK with RSASSA-PSS (`ERR_SNP_CHAIN_SIGNATURE`).
  * 4. The endorsement key is `SEV-VCEK`/`SEV-VLEK` as the report's KEY_INFO says, an ECDSA P-384
  *    key, signed by the intermediate with RSASSA-PSS.
- * 5. Every certificate is valid at `now` (`ERR_SNP_CERT_EXPIRED`, `ERR_SNP_CERT_NOT_YET_VALID`).
+ * 5. Each certificate may play its part (`ERR_SNP_CERT_ROLE`, naming the certificate and what is
+ *    wrong), as Go's `CheckSignatureFrom` (go-sev-guest) and RFC 5280 §6.1.4 require of an issuer:
+ *    the ARK and the ASK/ASVK carry basicConstraints with cA true, a pathLenConstraint that allows
+ *    the CAs below them (the ASK under the ARK), and a keyUsage, when present, with keyCertSign;
+ *    the VCEK/VLEK signs reports, so it must not be a CA and a keyUsage, when present, must allow
+ *    digitalSignature. Absent keyUsage, and absent basicConstraints on the VCEK/VLEK (as on every
+ *    real one), are accepted. (The ARK's cRLSign is checked where it signs the CRL, amd-crl.ts.)
+ * 6. Every certificate is valid at `now` (`ERR_SNP_CERT_EXPIRED`, `ERR_SNP_CERT_NOT_YET_VALID`).
  *
  * @module
  */
@@ -96,6 +103,88 @@ function checkSignedBy(
       'ERR_SNP_CHAIN_SIGNATURE',
       `the ${childName} (${child.commonName}) is not signed by the ${parentName} (${parent.commonName})`,
       "the certificates do not form a chain; give the VCEK/VLEK with its own product's ASK/ASVK",
+    )
+  }
+}
+
+function roleError(
+  role: string,
+  certificate: AmdCertificate,
+  problem: string,
+  hint = 'use the certificates AMD KDS issues (cert_chain and the VCEK/VLEK of the chip)',
+): VerificationError {
+  return new VerificationError(
+    'ERR_SNP_CERT_ROLE',
+    `the ${role} ${certificate.commonName || '(no CN)'} ${problem}`,
+    { details: { certificate: role, commonName: certificate.commonName }, hint },
+  )
+}
+
+/**
+ * An ARK or ASK/ASVK signs certificates: it must be a CA (basicConstraints present with cA true,
+ * RFC 5280 §6.1.4 (k); Go refuses a v3 parent without it), allow `casBelow` CA certificates under
+ * it (pathLenConstraint, §6.1.4 (l)–(m)), and, with a keyUsage, be allowed keyCertSign (§6.1.4 (n)).
+ */
+function checkIssuerRole(certificate: AmdCertificate, role: string, casBelow: number): void {
+  const constraints = certificate.basicConstraints
+  if (constraints?.ca !== true) {
+    throw roleError(
+      role,
+      certificate,
+      constraints === undefined
+        ? 'has no basicConstraints, so it is not a CA and may not sign certificates'
+        : 'is not a CA (basicConstraints cA is false), so it may not sign certificates',
+    )
+  }
+  if (constraints.pathLength !== undefined && constraints.pathLength < casBelow) {
+    throw roleError(
+      role,
+      certificate,
+      `allows ${constraints.pathLength} CA certificate(s) below it (pathLenConstraint), but the chain has ${casBelow}`,
+    )
+  }
+  if (certificate.keyUsage !== undefined && !certificate.keyUsage.keyCertSign) {
+    throw roleError(
+      role,
+      certificate,
+      'has a keyUsage without keyCertSign, so it may not sign certificates',
+    )
+  }
+}
+
+/**
+ * The VCEK/VLEK signs reports: it must not be a CA (a CA key would be one AMD means to sign
+ * certificates with), and a keyUsage, when present, must allow digitalSignature.
+ */
+function checkEndorsementRole(certificate: AmdCertificate, role: string): void {
+  if (certificate.basicConstraints?.ca === true) {
+    throw roleError(
+      role,
+      certificate,
+      'is a CA (basicConstraints cA is true); the key that signs reports must not be one',
+    )
+  }
+  if (certificate.keyUsage !== undefined && !certificate.keyUsage.digitalSignature) {
+    throw roleError(
+      role,
+      certificate,
+      'has a keyUsage without digitalSignature, so it may not sign reports',
+    )
+  }
+}
+
+/**
+ * The ARK signs the CRL: with a keyUsage, it must be allowed cRLSign (RFC 5280 §6.3.3 (f)).
+ *
+ * @throws {@link VerificationError} `ERR_SNP_CERT_ROLE`.
+ */
+export function checkCrlSignerRole(ark: AmdCertificate): void {
+  if (ark.keyUsage !== undefined && !ark.keyUsage.cRLSign) {
+    throw roleError(
+      'ARK',
+      ark,
+      'has a keyUsage without cRLSign, so it may not sign the CRL',
+      'trust the ARK AMD publishes (its keyUsage is keyCertSign and cRLSign)',
     )
   }
 }
@@ -204,6 +293,9 @@ export function verifyAmdChain(
   checkSignedBy(root, root, `ARK-${product}`, `ARK-${product}`)
   checkSignedBy(intermediate, root, expectedIntermediate, `ARK-${product}`)
   checkSignedBy(endorsement, intermediate, expectedLeaf, expectedIntermediate)
+  checkIssuerRole(root, 'ARK', 1)
+  checkIssuerRole(intermediate, kind === 'vcek' ? 'ASK' : 'ASVK', 0)
+  checkEndorsementRole(endorsement, kind === 'vcek' ? 'VCEK' : 'VLEK')
   checkValidity(root, 'ARK', now)
   checkValidity(intermediate, expectedIntermediate, now)
   checkValidity(endorsement, expectedLeaf, now)

@@ -36,7 +36,7 @@ import {
   type DerElement,
 } from '@initguard/core'
 import type { AmdCertificate } from './amd-certificate.ts'
-import type { EndorsementKind, VerifiedChain } from './amd-chain.ts'
+import { checkCrlSignerRole, type EndorsementKind, type VerifiedChain } from './amd-chain.ts'
 import type { SnpProduct } from './tcb.ts'
 
 const RSASSA_PSS = '1.2.840.113549.1.1.10'
@@ -190,7 +190,8 @@ export function checkAmdCrlCurrent(
  *
  * @throws {@link MalformedInputError} `ERR_SNP_CRL_INVALID` (and the DER reader's codes) for a CRL
  *   that does not parse; {@link VerificationError} `ERR_SNP_CRL_SIGNATURE` (not signed by the
- *   ARK), `ERR_SNP_CRL_STALE` (no nextUpdate: it can never be shown current).
+ *   ARK), `ERR_SNP_CERT_ROLE` (the ARK's keyUsage lacks cRLSign), `ERR_SNP_CRL_STALE` (no
+ *   nextUpdate: it can never be shown current).
  */
 export function verifyAmdRevocationList(
   der: Uint8Array,
@@ -198,6 +199,7 @@ export function verifyAmdRevocationList(
   product: SnpProduct,
   kind: EndorsementKind,
 ): AmdRevocationList {
+  checkCrlSignerRole(ark)
   const crl = parseAmdCrl(der)
   const algorithm = decodeDerOid(
     decodeDerSequence(parseDer(crl.signatureAlgorithm), 'CRL signatureAlgorithm')[0],

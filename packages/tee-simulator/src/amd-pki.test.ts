@@ -537,6 +537,28 @@ describe('issueVcek / issueVlek: extensions', () => {
     expect(forged.x509.verify(milan.ask.publicKey)).toBe(false)
   })
 
+  it('lets a test edit the extensions of the ARK, ASK and ASVK', () => {
+    const notCa = Uint8Array.of(0x30, 0x00)
+    const edited = createAmdTestPki({
+      product: 'Milan',
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
+      withAsvk: true,
+      keys: reuse,
+      editCaExtensions: {
+        ark: (list) => list.filter((e) => e.oid !== '2.5.29.15'),
+        ask: (list) => list.map((e) => (e.oid === '2.5.29.19' ? { ...e, value: notCa } : e)),
+        asvk: (list) => [...list, { oid: '1.2.3.4', value: Uint8Array.of(5) }],
+      },
+    })
+    expect(extValue(edited.ark.der, '2.5.29.15')).toBeUndefined()
+    expect(extValue(edited.ask.der, '2.5.29.19')).toEqual(notCa)
+    expect(extValue(edited.asvk?.der ?? new Uint8Array(), '1.2.3.4')).toEqual(Uint8Array.of(5))
+    expect(extValue(milan.ask.der, '2.5.29.19')).not.toEqual(notCa)
+    expect(edited.ask.x509.verify(edited.ark.publicKey)).toBe(true)
+    expect(edited.ark.x509.verify(edited.ark.publicKey)).toBe(true)
+  })
+
   it('writes AMD’s distinguished name encoding', () => {
     expect(hex(encodeX509Name(amdName('SEV-VCEK')))).toBe(
       hex(tbsFields(readCert('milan-v2-a/vcek.der'))[5]?.encoded ?? new Uint8Array()),

@@ -119,6 +119,16 @@ export interface AmdTestPkiOptions {
     readonly ask?: TestKeyPair
     readonly asvk?: TestKeyPair
   }
+  /**
+   * Rewrite the extension list of the ARK, ASK or ASVK before signing (for negative tests: a
+   * signing certificate that is not a CA, or whose keyUsage lacks keyCertSign). Each receives the
+   * AMD-shaped list.
+   */
+  readonly editCaExtensions?: {
+    readonly ark?: (extensions: readonly X509Extension[]) => readonly X509Extension[]
+    readonly ask?: (extensions: readonly X509Extension[]) => readonly X509Extension[]
+    readonly asvk?: (extensions: readonly X509Extension[]) => readonly X509Extension[]
+  }
 }
 
 /** Options shared by {@link AmdTestPki.issueVcek} and {@link AmdTestPki.issueVlek}. */
@@ -373,6 +383,10 @@ export function createAmdTestPki(options: AmdTestPkiOptions): AmdTestPki {
   const modulusLength = options.rsaModulusLength ?? DEFAULT_RSA_MODULUS_LENGTH
   const serials = CA_SERIALS[product]
 
+  const editCa = (
+    which: 'ark' | 'ask' | 'asvk',
+    extensions: readonly X509Extension[],
+  ): readonly X509Extension[] => options.editCaExtensions?.[which]?.(extensions) ?? extensions
   const arkKeys = rsaKeyPair(options.keys?.ark, modulusLength)
   const arkName = amdName(`ARK-${product}`)
   const arkKeyId = keyIdentifierOf(arkKeys.publicKey)
@@ -387,7 +401,7 @@ export function createAmdTestPki(options: AmdTestPkiOptions): AmdTestPki {
         publicKey: arkKeys.publicKey,
         signatureAlgorithm: 'rsassa-pss-sha384',
         pssTrailerField: 'explicit',
-        extensions: [
+        extensions: editCa('ark', [
           {
             oid: X509_EXTENSION_OID.keyUsage,
             critical: true,
@@ -406,7 +420,7 @@ export function createAmdTestPki(options: AmdTestPkiOptions): AmdTestPki {
             oid: X509_EXTENSION_OID.crlDistributionPoints,
             value: encodeCrlDistributionPoints([crlUrl(product, 'vcek')]),
           },
-        ],
+        ]),
       },
       arkKeys.privateKey,
     ),
@@ -428,7 +442,7 @@ export function createAmdTestPki(options: AmdTestPkiOptions): AmdTestPki {
         publicKey: keys.publicKey,
         signatureAlgorithm: 'rsassa-pss-sha384',
         pssTrailerField: 'explicit',
-        extensions: [
+        extensions: editCa(kind === 'vcek' ? 'ask' : 'asvk', [
           {
             oid: X509_EXTENSION_OID.subjectKeyIdentifier,
             value: encodeSubjectKeyIdentifier(keyIdentifierOf(keys.publicKey)),
@@ -452,7 +466,7 @@ export function createAmdTestPki(options: AmdTestPkiOptions): AmdTestPki {
             oid: X509_EXTENSION_OID.crlDistributionPoints,
             value: encodeCrlDistributionPoints([crlUrl(product, kind)]),
           },
-        ],
+        ]),
       },
       arkKeys.privateKey,
     )

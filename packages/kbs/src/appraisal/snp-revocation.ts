@@ -104,7 +104,8 @@ export class SnpRevocation {
    * Refuse a chain AMD revoked (or whose CRL cannot be had or is not current).
    *
    * @throws {@link VerificationError} `ERR_SNP_CERT_REVOKED`, `ERR_SNP_CRL_STALE`,
-   *   `ERR_SNP_CRL_SIGNATURE`; {@link UnavailableError} `ERR_KBS_SNP_CRL_MISSING` and the KDS
+   *   `ERR_SNP_CRL_SIGNATURE`, `ERR_SNP_CERT_ROLE` (the ARK's keyUsage lacks cRLSign);
+   *   {@link UnavailableError} `ERR_KBS_SNP_CRL_MISSING` and the KDS
    *   client's `ERR_KDS_…` (503); the CRL parser's `MalformedInputError`s.
    */
   async check(chain: RevocationCheck, now: Date): Promise<void> {
