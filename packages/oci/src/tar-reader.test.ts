@@ -192,6 +192,15 @@ describe('readTar', () => {
     ])
   })
 
+  it('refuses a regular or contiguous file named with a trailing slash, with or without contents', () => {
+    // Checked with GNU tar 1.34: type 0 "foo/" is extracted as a directory (its contents
+    // skipped with an error); Go's archive/tar reads a regular file.
+    for (const type of ['0', '7'])
+      for (const data of ['', 'hello'])
+        expectError(() => readTar(tarArchive({ name: 'foo/', type, data })), 'ERR_TAR_NAME')
+    expect(readTar(tarArchive({ name: 'foo', type: '0', data: 'x' }))[0]?.type).toBe('file')
+  })
+
   it('refuses broken archives with coded errors', () => {
     const good = tarArchive({ name: 'a', data: 'hello' })
     expectError(() => readTar(good.subarray(0, 512)), 'ERR_TAR_TRUNCATED')

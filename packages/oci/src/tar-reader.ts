@@ -20,7 +20,8 @@
  * extension blocks and sparse maps that a plain reader takes for data, and rename the entry);
  * and an old-style regular file (type `\0`) named with a trailing `/` that has contents (Go
  * reads it as a directory with none, GNU tar skips its contents). Without contents such an entry
- * is a directory, as both read it.
+ * is a directory, as both read it. A regular or contiguous file (`0`, `7`) named with a trailing
+ * `/` is refused with or without contents: Go reads a file, GNU tar a directory.
  *
  * @module
  */
@@ -373,8 +374,17 @@ export class TarStreamReader {
       size = Number.parseInt(paxSize, 10)
     }
     // An old-style regular file named with a trailing slash is an old-style directory (Go and
-    // GNU tar agree while it has no contents; see the module comment).
-    const oldStyleDirectory = flag === '\0' && this.#entryName(header, at).endsWith('/')
+    // GNU tar agree while it has no contents; see the module comment). A regular or contiguous
+    // file (`0`, `7`) so named is a file to Go and a directory to GNU tar, contents or not.
+    const slashName = this.#entryName(header, at).endsWith('/')
+    if (slashName && (flag === '0' || flag === '7')) {
+      throw malformed(
+        'NAME',
+        `a file entry (type ${JSON.stringify(flag)}) is named with a trailing "/" (Go's archive/tar reads a file, GNU tar a directory)`,
+        at,
+      )
+    }
+    const oldStyleDirectory = flag === '\0' && slashName
     if (oldStyleDirectory && size > 0) {
       throw malformed(
         'NAME',
