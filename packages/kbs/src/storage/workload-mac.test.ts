@@ -109,14 +109,19 @@ describe.each(STORE_ENGINES)('workload version MACs on %s', (engine) => {
     expect((await store.workloads.put('web', { v: 2 }, t(4))).version).toBeGreaterThan(1)
   })
 
-  it('a name deleted before tombstones gets one when deleted again, and then stays deleted', async () => {
+  it('a name deleted before tombstones gets one, audited, when deleted again, and then stays deleted', async () => {
     const { store, raw } = await withWorkloads()
     const [before] = await raw(`SELECT mac FROM workload_version WHERE name = 'web'`)
     expect(await store.workloads.delete('web', t(3))).toBe(true)
     // What an older KBS left: the version marked deleted, no tombstone.
     await raw(`DELETE FROM workload_version WHERE name = 'web' AND version = 2`)
-    expect(await store.workloads.delete('web', t(4))).toBe(false)
-    expect(await store.workloads.delete('web', t(5))).toBe(false)
+    const change = (detail: string) =>
+      ({ at: t(4), action: 'admin', outcome: 'changed', detail, workload: 'web' }) as const
+    expect(await store.workloads.delete('web', t(4), change('tombstone added'))).toBe(true)
+    expect(await store.workloads.delete('web', t(5), change('nothing to do'))).toBe(false)
+    const details = (await store.audit.list({ limit: 10 })).map((entry) => entry.detail)
+    expect(details).toContain('tombstone added')
+    expect(details).not.toContain('nothing to do')
     const versions = await raw(`SELECT version FROM workload_version WHERE name = 'web'`)
     expect(versions.map((row) => Number(row['version'])).sort()).toEqual([1, 2])
     await raw(

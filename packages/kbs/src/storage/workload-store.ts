@@ -263,13 +263,16 @@ export class SqlWorkloadStore implements WorkloadStore {
    * stays deleted whatever older rows say; undoing it takes removing the tombstone, the same power
    * as removing a newest version, which makes the previous one current (`workload-mac.ts`).
    *
-   * The tombstone, the marks and the audit entry `changed` (appended only when a version was
-   * marked) are one write: SQLite's IMMEDIATE transaction, PostgreSQL's data-modifying `WITH`
+   * The tombstone, the marks and the audit entry `changed` (appended whenever a tombstone is
+   * written, so no write goes unaudited) are one write: SQLite's IMMEDIATE transaction, PostgreSQL's data-modifying `WITH`
    * (the live versions and the highest number are read first; a concurrent writer that took the
    * number makes it read again). An entry that cannot be appended leaves the name as it was.
    *
    * A name deleted before tombstones (its newest row marked deleted, no tombstone) gets one when
-   * it is deleted again, which otherwise changes nothing and answers `false`.
+   * it is deleted again: that delete writes, so it answers `true` and is audited; the next answers
+   * `false` and writes nothing.
+   *
+   * @returns whether anything was written (a live version deleted, or a missing tombstone added).
    */
   async delete(name: string, now: Date, changed?: AuditEntryInput): Promise<boolean> {
     checkName(name)
@@ -289,11 +292,10 @@ export class SqlWorkloadStore implements WorkloadStore {
           execute,
           this.#versionArgs(name, version, WORKLOAD_TOMBSTONE, deletedAt, now),
         )
-        let marked = 0
         for (const { version: markedVersion, mac } of this.#marks(live, deletedAt))
-          marked += write.mark.affectedWith(execute, deletedAt, mac, name, markedVersion)
-        if (marked > 0 && values !== undefined) write.append.affectedWith(execute, ...values)
-        return marked > 0
+          write.mark.affectedWith(execute, deletedAt, mac, name, markedVersion)
+        if (values !== undefined) write.append.affectedWith(execute, ...values)
+        return true
       })
     }
     return retryingVersion(async () => {
@@ -304,11 +306,9 @@ export class SqlWorkloadStore implements WorkloadStore {
         ...this.#versionArgs(name, version, WORKLOAD_TOMBSTONE, deletedAt, now),
         JSON.stringify(this.#marks(live, deletedAt)),
       ]
-      const [row] =
-        values === undefined
-          ? await write.deleteJoined(false).rows(...args)
-          : await write.deleteJoined(true).rows(...args, ...values)
-      return Number(row?.marked ?? 0) > 0
+      if (values === undefined) await write.deleteJoined(false).rows(...args)
+      else await write.deleteJoined(true).rows(...args, ...values)
+      return true
     })
   }
 
@@ -394,12 +394,7 @@ function writeStatements(db: Kysely<KbsDatabase>, executor: RawExecutor): WriteS
           WHERE w.name = CAST(${param(0)} AS text) AND w.version = m.version
             AND w.deleted_at IS NULL
           RETURNING w.version
-        )${
-          audited
-            ? sql`, touched AS (SELECT 1 AS one FROM marked LIMIT 1),
-              logged AS (${auditInsertFrom('touched', DELETE_ARGUMENTS)})`
-            : sql``
-        }
+        )${audited ? sql`, logged AS (${auditInsertFrom('tombstone', DELETE_ARGUMENTS)})` : sql``}
         SELECT count(*) AS marked FROM marked`,
     )
   const deletePlain = executor.atomic === undefined ? deleteJoined(false) : undefined
