@@ -29,11 +29,6 @@ export interface SnpPolicyBit {
   readonly name: string
 }
 
-/**
- * The GUEST_POLICY bits a rule may name, keyed as {@link SnpGuestPolicy} names them. `smt` and
- * `cxlAllow` permit something (a rule `false` forbids it, as go-sev-guest's `validatePolicy` does
- * when its option is unset); the others require a protection (a rule `true` requires it).
- */
 /** The GUEST_POLICY bits a rule may name. */
 export type SnpGuestPolicyRuleKey =
   | 'smt'
@@ -44,6 +39,11 @@ export type SnpGuestPolicyRuleKey =
   | 'ciphertextHiding'
   | 'pageSwapDisable'
 
+/**
+ * The GUEST_POLICY bits a rule may name, keyed as {@link SnpGuestPolicy} names them. `smt` and
+ * `cxlAllow` permit something (a rule `false` forbids it, as go-sev-guest's `validatePolicy` does
+ * when its option is unset); the others require a protection (a rule `true` requires it).
+ */
 export const SNP_GUEST_POLICY_RULE_BITS: Readonly<Record<SnpGuestPolicyRuleKey, SnpPolicyBit>> = {
   smt: { bit: 16, name: 'SMT' },
   singleSocket: { bit: 20, name: 'SINGLE_SOCKET' },

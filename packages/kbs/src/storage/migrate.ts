@@ -47,7 +47,7 @@ export async function migrateToLatest(
       {
         cause: error,
         details: { path: location, migration: failed },
-        hint: 'the failed migration was rolled back (PostgreSQL and SQLite run each in a transaction); fix the cause, or restore a backup',
+        hint: 'nothing of this start was kept: its migrations run in one transaction, on SQLite and PostgreSQL alike, so the database is as it was before the start; fix the cause, or restore a backup',
       },
     )
   }
