@@ -27,8 +27,8 @@ import {
 } from '@initguard/image-policy'
 import { fileURLToPath } from 'node:url'
 import { readInput } from '@initguard/files'
-import { computeDigest, DEFAULT_PLATFORM, type Platform } from './oci-manifest.ts'
-import { chooseIndexEntry } from './oci-platform-choice.ts'
+import { computeDigest, type Platform } from './oci-manifest.ts'
+import { DEFAULT_PLATFORM, chooseIndexEntry } from './oci-platform-choice.ts'
 import type { RegistriesDConfig } from './registries-d.ts'
 import {
   RegistryClient,

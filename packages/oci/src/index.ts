@@ -51,7 +51,6 @@ export {
   type RegistryCredentialsLookup,
 } from './docker-credentials.ts'
 export {
-  DEFAULT_PLATFORM,
   DOCKER_LIST_MEDIA_TYPE,
   DOCKER_MANIFEST_MEDIA_TYPE,
   MANIFEST_MEDIA_TYPES,
@@ -59,12 +58,9 @@ export {
   OCI_MANIFEST_MEDIA_TYPE,
   computeDigest,
   digestAlgorithm,
-  formatPlatform,
   isSchema1MediaType,
   parseDescriptor,
   parseManifest,
-  normalizePlatform,
-  platformCandidates,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
@@ -72,8 +68,12 @@ export {
   type Platform,
 } from './oci-manifest.ts'
 export {
+  DEFAULT_PLATFORM,
   MAX_PLATFORM_CANDIDATES,
   chooseIndexEntry,
+  formatPlatform,
+  normalizePlatform,
+  platformCandidates,
   type IndexEntryChoice,
 } from './oci-platform-choice.ts'
 export { parseWwwAuthenticate, type AuthChallenge } from './registry-auth.ts'

@@ -11,9 +11,9 @@ import {
   OCI_MANIFEST_MEDIA_TYPE,
   computeDigest,
   parseManifest,
-  platformCandidates,
   type ImageIndex,
 } from './oci-manifest.ts'
+import { platformCandidates } from './oci-platform-choice.ts'
 import { parseWwwAuthenticate } from './registry-auth.ts'
 import { safeUrl } from './registry-http.ts'
 

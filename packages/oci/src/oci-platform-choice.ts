@@ -13,15 +13,106 @@
  * are refused: the index does not say which one is meant.
  */
 import { ExpectationError } from '@initguard/core'
-import {
-  formatPlatform,
-  normalizePlatform,
-  platformCandidates,
-  type Descriptor,
-  type ImageIndex,
-  type ParsedManifest,
-  type Platform,
-} from './oci-manifest.ts'
+import type { Descriptor, ImageIndex, ParsedManifest, Platform } from './oci-manifest.ts'
+
+/** The platform a pull selects when none is given. */
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' }
+
+/** `os/architecture[/variant]`. */
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant]
+    .filter((p) => p !== undefined)
+    .join('/')
+}
+
+/**
+ * `platform` as containerd's `platforms.Normalize` writes it, so that the spellings registries
+ * and hosts use for one platform compare equal: the OS in lower case (`macos` is `darwin`); the
+ * architecture's kernel names as Go's (`x86_64`/`x86-64` are `amd64`, `aarch64` is `arm64`,
+ * `i386` is `386`, `armhf` is `arm` v7 and `armel` is `arm` v6); and each architecture's default
+ * variant left out or spelt one way: `arm64` `v8` (or `8`, `v8.0`) is no variant, `amd64` `v1` is
+ * no variant, `arm` without a variant (or `7`) is `v7`, `arm` `5`/`6`/`8` are `v5`/`v6`/`v8`, and
+ * `arm64` `9`/`9.0`/`v9.0` are `v9`.
+ */
+export function normalizePlatform(platform: Platform): Platform {
+  const os = platform.os.toLowerCase()
+  let architecture = platform.architecture.toLowerCase()
+  let variant = platform.variant?.toLowerCase() ?? ''
+  switch (architecture) {
+    case 'i386':
+      architecture = '386'
+      variant = ''
+      break
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      architecture = 'amd64'
+      if (variant === 'v1') variant = ''
+      break
+    case 'aarch64':
+    case 'arm64':
+      architecture = 'arm64'
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0') variant = ''
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9'
+      break
+    case 'armhf':
+      architecture = 'arm'
+      variant = 'v7'
+      break
+    case 'armel':
+      architecture = 'arm'
+      variant = 'v6'
+      break
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7'
+      else if (variant === '5' || variant === '6' || variant === '8') variant = `v${variant}`
+      break
+  }
+  return {
+    os: os === 'macos' ? 'darwin' : os,
+    architecture,
+    ...(variant === '' ? {} : { variant }),
+  }
+}
+
+const samePlatform = (a: Platform, b: Platform): boolean =>
+  a.os === b.os && a.architecture === b.architecture && a.variant === b.variant
+
+/**
+ * The entries of an index that serve `wanted`, one per digest, in index order. Both sides are
+ * normalised as containerd does ({@link normalizePlatform}: `linux/aarch64` is `linux/arm64`, an
+ * arm64 entry without a variant is `v8`, `linux/arm` is `linux/arm/v7`), and then they must be
+ * equal: there is no fallback to another variant (containerd's matcher would take `arm/v6` for an
+ * `arm/v7` host), since what is pulled should be what was asked for. Entries that point at the
+ * same digest are one. More than one candidate is for the caller to settle (see
+ * `chooseIndexEntry`): docker takes the first, containers/image the compression it prefers.
+ *
+ * @throws {@link ExpectationError} `ERR_REGISTRY_NO_PLATFORM`.
+ */
+export function platformCandidates(
+  index: ImageIndex,
+  wanted: Platform,
+): readonly [Descriptor, ...Descriptor[]] {
+  const target = normalizePlatform(wanted)
+  const byDigest = new Map<string, Descriptor>()
+  for (const m of index.manifests) {
+    if (m.platform === undefined || !samePlatform(normalizePlatform(m.platform), target)) continue
+    if (!byDigest.has(m.digest)) byDigest.set(m.digest, m)
+  }
+  const [head, ...rest] = byDigest.values()
+  if (head !== undefined) return [head, ...rest]
+  const offered = index.manifests
+    .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
+    .filter((p) => p !== undefined)
+  throw new ExpectationError(
+    'ERR_REGISTRY_NO_PLATFORM',
+    `the image index has no manifest for ${formatPlatform(target)}`,
+    {
+      details: { wanted: formatPlatform(target), offered },
+      hint: `choose one of the platforms the image offers: ${offered.join(', ') || '(none)'}`,
+    },
+  )
+}
 
 /**
  * More candidates than this for one platform are refused without fetching them: a hostile

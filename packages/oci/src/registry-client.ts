@@ -25,7 +25,6 @@ import {
   type RegistryCredentialsLookup,
 } from './docker-credentials.ts'
 import {
-  DEFAULT_PLATFORM,
   MANIFEST_MEDIA_TYPES,
   computeDigest,
   digestAlgorithm,
@@ -35,7 +34,7 @@ import {
   type ParsedManifest,
   type Platform,
 } from './oci-manifest.ts'
-import { chooseIndexEntry } from './oci-platform-choice.ts'
+import { DEFAULT_PLATFORM, chooseIndexEntry } from './oci-platform-choice.ts'
 import {
   DEFAULT_MAX_BLOB_SIZE,
   fetchBlobBytes,
