@@ -136,7 +136,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     return503OnClosing: true,
     // A path segment or workload name may be 128 characters (route-context.ts); Fastify's
     // default of 100 refused 101…128 before any route, with a 414.
-    maxParamLength: MAX_PATH_SEGMENT_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     // What the router refuses itself (a longer segment, a malformed %-escape) was answered in
     // Fastify's own body, echoing the path: answer it like every other error.
     // A guest GET under the resource route is audited as the route audits a bad path, within the
