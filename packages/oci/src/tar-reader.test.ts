@@ -201,6 +201,108 @@ describe('readTar', () => {
     expect(readTar(tarArchive({ name: 'foo', type: '0', data: 'x' }))[0]?.type).toBe('file')
   })
 
+  // Each form below was read with Go 1.19's archive/tar and GNU tar 1.34 (see the report of
+  // branch oci-followups): where they take different names, the archive is refused.
+  it('joins the prefix as Go does, and refuses the star and GNU forms GNU tar reads otherwise', () => {
+    const times = { 476: '14000000000 ', 488: '14000000000 ' }
+    const star = { ...times, 508: 'tar\0' }
+    // Star, prefix ended within its 131 bytes: every reader takes "dir/file".
+    expect(readTar(tarArchive({ name: 'file', prefix: 'dir', patch: star }))[0]?.name).toBe(
+      'dir/file',
+    )
+    // Star, prefix filling its 131 bytes: Go takes those 131, GNU tar runs on into the times.
+    expectError(
+      () => readTar(tarArchive({ name: 'file', patch: { 345: 'p'.repeat(131), ...star } })),
+      'ERR_TAR_PREFIX',
+    )
+    // The same bytes without the star trailer are plain ustar: a 155-byte prefix for everyone.
+    const ustar = readTar(tarArchive({ name: 'file', patch: { 345: 'q'.repeat(155) } }))
+    expect(ustar[0]?.name).toBe(`${'q'.repeat(155)}/file`)
+    // GNU magic: no prefix, but Go reads one where atime or ctime is not a number.
+    const gnu = { 257: 'ustar  \0', 345: '\0'.repeat(155) }
+    expect(readTar(tarArchive({ name: 'file', patch: gnu }))[0]?.name).toBe('file')
+    const gnuTimes = { ...gnu, 345: '14000000000 ', 357: '14000000000 ' }
+    expect(readTar(tarArchive({ name: 'file', patch: gnuTimes }))[0]?.name).toBe('file')
+    expectError(
+      () => readTar(tarArchive({ name: 'file', patch: { ...gnu, 345: 'evil/dir\0' } })),
+      'ERR_TAR_PREFIX',
+    )
+  })
+
+  it("refuses numeric fields and PAX records that Go's archive/tar refuses", () => {
+    // Go refuses these headers, so containerd fails the layer.
+    for (const patch of [
+      { 108: 'zzzzzzz\0' },
+      { 116: '8\0' },
+      { 136: '1 2' },
+      { 329: 'x' },
+      { 476: 'zzzz', 508: 'tar\0' },
+    ])
+      expectError(() => readTar(tarArchive({ name: 'a', data: 'x', patch })), 'ERR_TAR_NUMBER')
+    // Leading NULs, base-256 and negative base-256 times are numbers to Go.
+    const fine = { 108: '\x00\x001750\x00', 136: '\xff'.repeat(12), 116: `\x80${'\0'.repeat(7)}` }
+    expect(readTar(tarArchive({ name: 'a', patch: fine }))[0]?.name).toBe('a')
+    for (const records of [{ uid: 'abc' }, { gid: '1e3' }, { mtime: '1.2.3' }, { atime: 'x' }])
+      expectError(() => readTar(tarArchive(paxBlocks(records), { name: 'a' })), 'ERR_TAR_PAX')
+    expect(
+      readTar(tarArchive(paxBlocks({ uid: '+5', mtime: '-1.5', ctime: '7.' }), { name: 'a' })),
+    ).toHaveLength(1)
+    expectError(
+      () => readTar(tarArchive(paxBlocks({ uname: 'a\0b' }), { name: 'a' })),
+      'ERR_TAR_NAME',
+    )
+  })
+
+  it('refuses empty PAX names and sizes and empty GNU long names, which Go reads as absent', () => {
+    // Go keeps the header's own field; GNU tar takes the empty value (an empty name or link).
+    for (const records of [{ path: '' }, { linkpath: '' }, { size: '' }])
+      expectError(
+        () => readTar(tarArchive(paxBlocks(records), { name: 'l', type: '2', linkName: 't' })),
+        'ERR_TAR_PAX',
+      )
+    for (const type of ['L', 'K'])
+      expectError(
+        () =>
+          readTar(
+            tarArchive(tarBlocks({ name: '././@LongLink', type, data: '\0' }), {
+              name: 'l',
+              type: '2',
+              linkName: 't',
+            }),
+          ),
+        'ERR_TAR_NAME',
+      )
+  })
+
+  it('hands a PAX global header over as an entry of its own, as Go does', () => {
+    // As `git archive` writes it: a comment only.
+    const entries = readTar(
+      tarArchive(paxBlocks({ comment: 'git' }, 'g'), { name: 'a', data: 'x' }),
+    )
+    expect(entries.map((e) => [e.name, e.type, e.typeFlag, e.size, e.linkName])).toEqual([
+      ['pax_global_header', 'other', 'g', 0, ''],
+      ['a', 'file', '0', 1, ''],
+    ])
+    // GNU tar applies these to every later entry (a size re-frames them), Go to none.
+    for (const records of [
+      { path: 'renamed' },
+      { linkpath: 'elsewhere' },
+      { size: '512' },
+      { 'GNU.sparse.major': '1' },
+    ]) {
+      const archive = tarArchive(paxBlocks(records, 'g'), { name: 'a' }, { name: 'b', data: 'x' })
+      expectError(() => readTar(archive), 'ERR_TAR_GLOBAL_HEADER')
+    }
+    // Go parses a global header's records and refuses the archive when their framing is broken;
+    // a bad value Go ignores in a global header, GNU tar fails on (it applies it to entries).
+    const bad = tarBlocks({ name: 'pax_global_header', type: 'g', data: '99 comment=x\n' })
+    expectError(() => readTar(tarArchive(bad, { name: 'a' })), 'ERR_TAR_PAX')
+    expectError(
+      () => readTar(tarArchive(paxBlocks({ uid: 'x' }, 'g'), { name: 'a' })),
+      'ERR_TAR_PAX',
+    )
+  })
+
   it('refuses broken archives with coded errors', () => {
     const good = tarArchive({ name: 'a', data: 'hello' })
     expectError(() => readTar(good.subarray(0, 512)), 'ERR_TAR_TRUNCATED')

@@ -21,7 +21,17 @@
  * and an old-style regular file (type `\0`) named with a trailing `/` that has contents (Go
  * reads it as a directory with none, GNU tar skips its contents). Without contents such an entry
  * is a directory, as both read it. A regular or contiguous file (`0`, `7`) named with a trailing
- * `/` is refused with or without contents: Go reads a file, GNU tar a directory.
+ * `/` is refused with or without contents: Go reads a file, GNU tar a directory. The prefix is
+ * joined to the name as Go joins it (155 bytes in ustar, 131 in star, none in GNU headers), and
+ * refused where GNU tar would take another (see `ownName`). A PAX global header (`g`) comes back
+ * as an entry of type `other` under its own name, as Go's reader hands it to containerd; one
+ * that sets a name, link, size or sparse map is refused (GNU tar applies those to every later
+ * entry, Go to none). An empty PAX `path`, `linkpath` or `size`, or an empty GNU long name,
+ * is refused (Go keeps the header's field, GNU tar the empty value).
+ *
+ * What Go's archive/tar refuses is refused too, so that no layer containerd fails is unpacked:
+ * a numeric field (uid, gid, mtime, device numbers, star times) that is not a number, a PAX
+ * record with a NUL in its key or in a name, and a malformed PAX `uid`, `gid` or time.
  *
  * @module
  */
@@ -133,6 +143,98 @@ function number(
   return Number.parseInt(digits, 8)
 }
 
+/**
+ * Whether Go's archive/tar reads `slice` as a number (its `parseNumeric`): base-256 when the
+ * high bit is set, within 63 bits; otherwise octal between NULs and spaces, within 64 bits. Go
+ * refuses the whole header otherwise, so containerd fails the layer.
+ */
+function goNumeric(slice: Uint8Array): boolean {
+  const first = slice[0] ?? 0
+  if ((first & 0x80) !== 0) {
+    const invert = (first & 0x40) !== 0 ? 0xff : 0
+    let value = 0n
+    for (const [i, byte] of slice.entries()) {
+      if (value >> 56n > 0n) return false
+      value = (value << 8n) | BigInt((byte ^ invert) & (i === 0 ? 0x7f : 0xff))
+    }
+    return value >> 63n === 0n
+  }
+  let start = 0
+  let end = slice.length
+  while (start < end && (slice[start] === 0 || slice[start] === 0x20)) start++
+  while (end > start && (slice[end - 1] === 0 || slice[end - 1] === 0x20)) end--
+  if (start === end) return true
+  const nul = slice.subarray(start, end).indexOf(0)
+  const digits = String.fromCharCode(...slice.subarray(start, nul === -1 ? end : start + nul))
+  return /^[0-7]+$/u.test(digits) && BigInt(`0o${digits}`) < 2n ** 64n
+}
+
+/**
+ * A header's format as Go's archive/tar tells it (after the checksum): `star` (ustar magic and a
+ * `tar\0` trailer), `ustar` (ustar or PAX), `gnu` (old GNU magic and version) or `v7`.
+ */
+type HeaderFormat = 'v7' | 'ustar' | 'star' | 'gnu'
+
+function headerFormat(header: Uint8Array): HeaderFormat {
+  const magic = String.fromCharCode(...header.subarray(257, 263))
+  if (magic === 'ustar\0')
+    return String.fromCharCode(...header.subarray(508, 512)) === 'tar\0' ? 'star' : 'ustar'
+  return magic === 'ustar ' && header[263] === 0x20 && header[264] === 0 ? 'gnu' : 'v7'
+}
+
+/** Numeric fields Go's archive/tar parses in a header of `format` (offset, length, what). */
+function goNumberFields(format: HeaderFormat): readonly (readonly [number, number, string])[] {
+  const common = [
+    [108, 8, 'uid'],
+    [116, 8, 'gid'],
+    [136, 12, 'mtime'],
+  ] as const
+  if (format === 'v7') return common
+  const devices = [
+    [329, 8, 'device major number'],
+    [337, 8, 'device minor number'],
+  ] as const
+  if (format !== 'star') return [...common, ...devices]
+  return [...common, ...devices, [476, 12, 'atime'], [488, 12, 'ctime']]
+}
+
+/**
+ * The name a header itself records: its name field, joined to the prefix as Go's archive/tar
+ * joins it. Refused where Go and GNU tar take different prefixes: a star header (ustar magic with
+ * a `tar\0` trailer) whose 131-byte prefix fills its field (Go reads those 131 bytes, GNU tar
+ * the 155 of a ustar prefix, running into the atime and ctime fields), and a GNU header whose
+ * atime or ctime is not a number while text stands where a ustar prefix would (Go, for archives
+ * of its own writers before Go 1.8, reads that text as a prefix; GNU tar never does).
+ */
+function ownName(header: Uint8Array, at: number): string {
+  const baseName = field(header, 0, 100, 'name', at)
+  const format = headerFormat(header)
+  let prefix = ''
+  if (format === 'ustar') prefix = field(header, 345, 155, 'prefix', at)
+  else if (format === 'star') {
+    if (!header.subarray(345, 476).includes(0)) {
+      throw malformed(
+        'PREFIX',
+        "a star header's 131-byte prefix has no terminating NUL (Go's archive/tar reads 131 bytes, GNU tar 155)",
+        at,
+      )
+    }
+    prefix = field(header, 345, 131, 'prefix', at)
+  } else if (format === 'gnu') {
+    const times = [345, 357].every(
+      (start) => header[start] === 0 || goNumeric(header.subarray(start, start + 12)),
+    )
+    if (!times && header[345] !== 0) {
+      throw malformed(
+        'PREFIX',
+        "a GNU header's atime or ctime is not a number (Go's archive/tar then reads a ustar prefix there, GNU tar does not)",
+        at,
+      )
+    }
+  }
+  return prefix === '' ? baseName : `${prefix}/${baseName}`
+}
+
 function checksumMatches(header: Uint8Array, at: number): boolean {
   const recorded = number(header, 148, 8, 'checksum', at)
   let unsigned = 0
@@ -161,10 +263,68 @@ function paxRecords(data: Uint8Array, at: number): Map<string, string> {
     const record = text(data.subarray(space + 1, end - 1), 'PAX record', at)
     const equals = record.indexOf('=')
     if (equals <= 0) throw malformed('PAX', 'PAX record without a key', at)
-    records.set(record.slice(0, equals), record.slice(equals + 1))
+    const key = record.slice(0, equals)
+    const value = record.slice(equals + 1)
+    // Go's archive/tar refuses a NUL in a key, or in the value of a name record.
+    if (key.includes('\0')) throw malformed('PAX', 'PAX record key contains NUL', at)
+    if (NAME_RECORDS.has(key) && value.includes('\0'))
+      throw malformed('NAME', `PAX ${JSON.stringify(key)} record contains NUL`, at)
+    records.set(key, value)
     position = end
   }
   return records
+}
+
+/** PAX records whose values are names, which Go's archive/tar refuses with a NUL. */
+const NAME_RECORDS = new Set(['path', 'linkpath', 'uname', 'gname'])
+
+/** A decimal integer as Go's `strconv.ParseInt(value, 10, 64)` accepts it. */
+function goInt64(value: string): boolean {
+  if (!/^[+-]?[0-9]+$/u.test(value)) return false
+  const number = BigInt(value)
+  return number >= -(2n ** 63n) && number < 2n ** 63n
+}
+
+/** A PAX time (`seconds[.fraction]`) as Go's archive/tar accepts it. */
+function goPaxTime(value: string): boolean {
+  const dot = value.indexOf('.')
+  const seconds = dot === -1 ? value : value.slice(0, dot)
+  return goInt64(seconds) && (dot === -1 || /^[0-9]*$/u.test(value.slice(dot + 1)))
+}
+
+/**
+ * Refuse PAX records whose values Go's archive/tar (so containerd) refuses, or reads otherwise
+ * than GNU tar: a malformed `uid`, `gid`, `atime`, `mtime` or `ctime` fails the whole archive in
+ * Go; an empty `path`, `linkpath` or `size` keeps the header's own field in Go and is the empty
+ * value to GNU tar.
+ */
+function checkPaxValues(records: ReadonlyMap<string, string>, at: number): void {
+  for (const [key, value] of records) {
+    if ((key === 'path' || key === 'linkpath' || key === 'size') && value === '') {
+      throw malformed(
+        'PAX',
+        `empty PAX ${JSON.stringify(key)} record (Go's archive/tar keeps the header's field, GNU tar takes the empty value)`,
+        at,
+      )
+    }
+    if (value === '') continue
+    const valid =
+      key === 'uid' || key === 'gid'
+        ? goInt64(value)
+        : key === 'atime' || key === 'mtime' || key === 'ctime'
+          ? goPaxTime(value)
+          : true
+    if (!valid) throw malformed('PAX', `bad PAX ${JSON.stringify(key)} record`, at)
+  }
+}
+
+/**
+ * Keys of a PAX global header (`g`) that GNU tar applies to every later entry and Go's
+ * archive/tar to none (it hands the global header over as an entry of its own): a name, a link
+ * target, a size (which frames the later entries' contents) or a sparse map.
+ */
+function globalConflict(key: string): boolean {
+  return key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.')
 }
 
 function entryType(flag: string): TarEntryType {
@@ -203,6 +363,8 @@ type Phase =
         readonly flag: string
         readonly bytes: Uint8Array
         readonly at: number
+        /** A global header's own name, for the entry it becomes once its records are read. */
+        readonly name: string
       }
     }
   | { readonly kind: 'padding'; remaining: number }
@@ -240,8 +402,9 @@ export class TarStreamReader {
    * not be changed until they are consumed.
    *
    * @throws {@link MalformedInputError} `ERR_TAR_CHECKSUM`, `ERR_TAR_LONE_ZERO_BLOCK`, `ERR_TAR_NUMBER`, `ERR_TAR_PAX`,
-   *   `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_DANGLING_EXTENSION`,
-   *   `ERR_TAR_EXTENSION_TOO_LARGE`, `ERR_TAR_EXTENSION_CONFLICT`, `ERR_TAR_SPARSE`.
+   *   `ERR_TAR_NAME_ENCODING`, `ERR_TAR_NAME`, `ERR_TAR_PREFIX`, `ERR_TAR_DANGLING_EXTENSION`,
+   *   `ERR_TAR_EXTENSION_TOO_LARGE`, `ERR_TAR_EXTENSION_CONFLICT`, `ERR_TAR_GLOBAL_HEADER`,
+   *   `ERR_TAR_SPARSE`.
    */
   *push(chunk: Uint8Array): Generator<TarEvent, void, undefined> {
     const base = this.#consumed
@@ -264,7 +427,10 @@ export class TarStreamReader {
         } else if (phase.emit && take > 0) yield { kind: 'data', bytes }
         position += take
         phase.remaining -= take
-        if (phase.remaining === 0) this.#endOfData(phase)
+        if (phase.remaining === 0) {
+          const event = this.#endOfData(phase)
+          if (event !== undefined) yield event
+        }
       } else if (this.#carried === 0 && available >= BLOCK) {
         this.#at = base + position
         const event = this.#header(chunk.subarray(position, position + BLOCK))
@@ -300,35 +466,57 @@ export class TarStreamReader {
     throw malformed('TRUNCATED', 'archive ends without an end-of-archive block', at)
   }
 
-  #endOfData(phase: Extract<Phase, { kind: 'data' }>): void {
+  /** The contents of an entry end; a PAX global header then becomes an entry of its own. */
+  #endOfData(phase: Extract<Phase, { kind: 'data' }>): TarEvent | undefined {
     this.#phase =
       phase.padding === 0 ? { kind: 'header' } : { kind: 'padding', remaining: phase.padding }
     const extension = phase.extension
-    if (extension === undefined) return
+    if (extension === undefined) return undefined
     const { flag, bytes, at } = extension
-    if (flag === 'x') {
+    if (flag === 'x' || flag === 'g') {
       const records = paxRecords(bytes, at)
-      if ([...records.keys()].some((key) => key.startsWith('GNU.sparse.')))
+      checkPaxValues(records, at)
+      const keys = [...records.keys()]
+      if (flag === 'g') {
+        const conflict = keys.find(globalConflict)
+        if (conflict !== undefined) {
+          throw malformed(
+            'GLOBAL_HEADER',
+            `PAX global header sets ${JSON.stringify(conflict)} (GNU tar applies it to every later entry, Go's archive/tar to none)`,
+            at,
+          )
+        }
+        // Go's archive/tar hands a global header over as an entry, by its own name and with
+        // no link or mode (containerd then acts on that name); GNU tar keeps its records.
+        const entry: TarHeader = {
+          name: extension.name,
+          type: 'other',
+          typeFlag: 'g',
+          mode: 0,
+          linkName: '',
+          size: 0,
+          offset: at,
+        }
+        return { kind: 'entry', entry }
+      }
+      if (keys.some((key) => key.startsWith('GNU.sparse.')))
         throw malformed('SPARSE', 'sparse file (PAX GNU.sparse records) not supported', at)
       this.#pax = records
     } else {
       const end = bytes.indexOf(0)
       const value = text(end === -1 ? bytes : bytes.subarray(0, end), 'GNU long name', at)
+      // Go's archive/tar ignores an empty long name and keeps the header's field.
+      if (value === '')
+        throw malformed('NAME', `empty GNU long ${flag === 'L' ? 'name' : 'link'}`, at)
       if (flag === 'L') this.#longName = value
       else this.#longLink = value
     }
+    return undefined
   }
 
   /** The name of the entry `header` describes, with the extension headers before it applied. */
   #entryName(header: Uint8Array, at: number): string {
-    const magic = String.fromCharCode(...header.subarray(257, 263))
-    const prefix = magic === 'ustar\0' ? field(header, 345, 155, 'prefix', at) : ''
-    const baseName = field(header, 0, 100, 'name', at)
-    return (
-      this.#pax?.get('path') ??
-      this.#longName ??
-      (prefix === '' ? baseName : `${prefix}/${baseName}`)
-    )
+    return this.#pax?.get('path') ?? this.#longName ?? ownName(header, at)
   }
 
   /** Read one header block; the entry event, if the header describes an entry. */
@@ -351,6 +539,10 @@ export class TarStreamReader {
       return undefined
     }
     if (!checksumMatches(header, at)) throw malformed('CHECKSUM', 'header checksum mismatch', at)
+    for (const [start, length, what] of goNumberFields(headerFormat(header))) {
+      if (!goNumeric(header.subarray(start, start + length)))
+        throw malformed('NUMBER', `${what} is not a number (Go's archive/tar refuses it)`, at)
+    }
     const flag = String.fromCharCode(header[156] ?? 0)
     if (flag === 'S') throw malformed('SPARSE', 'sparse file (GNU type S) not supported', at)
     const clash =
@@ -396,7 +588,7 @@ export class TarStreamReader {
     const type = oldStyleDirectory ? 'directory' : entryType(flag)
     const dataLength = type === 'file' || type === 'other' ? size : 0
     const padding = (BLOCK - (dataLength % BLOCK)) % BLOCK
-    if (flag === 'L' || flag === 'K' || flag === 'x') {
+    if (flag === 'L' || flag === 'K' || flag === 'x' || flag === 'g') {
       if (dataLength > MAX_TAR_EXTENSION_SIZE) {
         throw new MalformedInputError(
           'ERR_TAR_EXTENSION_TOO_LARGE',
@@ -409,16 +601,18 @@ export class TarStreamReader {
         remaining: dataLength,
         padding,
         emit: false,
-        extension: { flag, bytes: new Uint8Array(dataLength), at },
+        extension: {
+          flag,
+          bytes: new Uint8Array(dataLength),
+          at,
+          name: flag === 'g' ? ownName(header, at) : '',
+        },
       }
       this.#phase = phase
-      if (dataLength === 0) this.#endOfData(phase)
-      return undefined
+      return dataLength === 0 ? this.#endOfData(phase) : undefined
     }
     this.#phase = { kind: 'data', remaining: dataLength, padding, emit: type === 'file' }
     if (dataLength === 0) this.#phase = { kind: 'header' }
-    // A PAX global header sets defaults for later entries; none of its keys matter to us.
-    if (flag === 'g') return undefined
     const name = this.#entryName(header, at)
     const linkName =
       this.#pax?.get('linkpath') ?? this.#longLink ?? field(header, 157, 100, 'linkname', at)

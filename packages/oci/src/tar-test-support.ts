@@ -14,6 +14,11 @@ export interface RawTarEntry {
   readonly linkName?: string
   /** ustar prefix field. */
   readonly prefix?: string
+  /**
+   * Raw header bytes to write last, before the checksum, by offset (a string's characters as
+   * bytes): other magics, star trailers, GNU times, garbage in numeric fields.
+   */
+  readonly patch?: Readonly<Record<number, string>>
 }
 
 function put(header: Uint8Array, start: number, length: number, value: string): void {
@@ -44,6 +49,11 @@ export function tarBlocks(entry: RawTarEntry): Uint8Array {
   put(header, 257, 6, 'ustar\0')
   put(header, 263, 2, '00')
   put(header, 345, 155, entry.prefix ?? '')
+  for (const [offset, bytes] of Object.entries(entry.patch ?? {}))
+    header.set(
+      Uint8Array.from(bytes, (c) => c.charCodeAt(0)),
+      Number(offset),
+    )
   header.fill(0x20, 148, 156)
   const sum = header.reduce((total, byte) => total + byte, 0)
   put(header, 148, 8, `${octal(sum, 7)}\0`)
@@ -53,16 +63,24 @@ export function tarBlocks(entry: RawTarEntry): Uint8Array {
   return blocks
 }
 
-/** A PAX extended header (`x`) carrying `records`, to put before an entry. */
-export function paxBlocks(records: Readonly<Record<string, string>>): Uint8Array {
+/**
+ * A PAX extended header (`x`) carrying `records`, to put before an entry; or, with `type` `'g'`,
+ * a PAX global header named `pax_global_header` (as `git archive` names it).
+ */
+export function paxBlocks(
+  records: Readonly<Record<string, string>>,
+  type: 'x' | 'g' = 'x',
+): Uint8Array {
+  // A record's length counts bytes, not characters.
+  const bytes = (text: string): number => Buffer.byteLength(text)
   let body = ''
   for (const [key, value] of Object.entries(records)) {
     const rest = ` ${key}=${value}\n`
-    let length = rest.length + 1
-    while (`${length}${rest}`.length !== length) length = `${length}${rest}`.length
+    let length = bytes(rest) + 1
+    while (bytes(`${length}${rest}`) !== length) length = bytes(`${length}${rest}`)
     body += `${length}${rest}`
   }
-  return tarBlocks({ name: 'PaxHeader', type: 'x', data: body })
+  return tarBlocks({ name: type === 'x' ? 'PaxHeader' : 'pax_global_header', type, data: body })
 }
 
 /** A whole archive: the entries' blocks (RawTarEntry or prebuilt blocks) and two zero blocks. */
