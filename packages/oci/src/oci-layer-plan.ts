@@ -9,13 +9,66 @@ import { lstatSync, readlinkSync, type Stats } from 'node:fs'
 import { MalformedInputError } from '@initguard/core'
 import type { TarHeader } from './tar-reader.ts'
 
-export function refuse(entry: TarHeader, code: string, why: string): MalformedInputError {
+export function refuse(
+  entry: TarHeader,
+  code: string,
+  why: string,
+  hint?: string,
+): MalformedInputError {
   return new MalformedInputError(
     `ERR_LAYER_${code}`,
     `layer entry ${JSON.stringify(entry.name)} (offset ${entry.offset}) ${why}; the layer is refused`,
-    { details: { entry: entry.name, offset: entry.offset } },
+    {
+      details: { entry: entry.name, offset: entry.offset },
+      ...(hint === undefined ? {} : { hint }),
+    },
   )
 }
+
+/** Linux's `NAME_MAX`: most bytes in one path component. */
+export const NAME_MAX = 255
+
+/** Linux's `PATH_MAX` (4096) less its NUL: most bytes of a path or symlink target. */
+export const MAX_PATH_BYTES = 4095
+
+/** Refuse a component longer than {@link NAME_MAX} bytes, which no Linux file system holds. */
+function checkComponent(entry: TarHeader, part: string, what: string): void {
+  const bytes = Buffer.byteLength(part)
+  if (bytes > NAME_MAX) {
+    throw refuse(
+      entry,
+      'NAME_TOO_LONG',
+      `has ${what} with a component of ${bytes} bytes, more than the ${NAME_MAX} Linux allows (NAME_MAX)`,
+      'the layer cannot be unpacked on Linux (containerd fails on it too); rebuild the image with shorter names',
+    )
+  }
+}
+
+/**
+ * Refuse `path` (in the destination) longer than {@link MAX_PATH_BYTES}: the kernel refuses it,
+ * and checking first keeps the refusal before anything is written.
+ */
+export function checkPathLength(entry: TarHeader, path: string): void {
+  const bytes = Buffer.byteLength(path)
+  if (bytes > MAX_PATH_BYTES) {
+    throw refuse(
+      entry,
+      'PATH_TOO_LONG',
+      `would be unpacked at a path of ${bytes} bytes, more than the ${MAX_PATH_BYTES} Linux allows (PATH_MAX)`,
+      'unpack into a destination with a shorter path, or rebuild the image with shorter paths',
+    )
+  }
+}
+
+/**
+ * Type flags unpacked: regular files (`0`, and `\0` of old archives), links, devices, FIFOs,
+ * directories, and PAX global headers, which Go's archive/tar hands over as entries. containerd
+ * fails the whole layer on any other ("unhandled tar header type"), the contiguous file `7`
+ * included, so such a layer is refused rather than read one way here (`7` as a file, `V` or
+ * `M` skipped). Whiteouts and the root entry are exempt, as containerd acts on them before it
+ * looks at the type.
+ */
+const UNPACKED_TYPE_FLAGS = new Set(['0', '\0', '1', '2', '3', '4', '5', '6', 'g'])
 
 /** Split a tar name into safe relative components; `[]` is the root itself (`.` or `./`). */
 export function components(entry: TarHeader, name: string): string[] {
@@ -67,9 +120,29 @@ export function planLayer(
   const plan: Planned[] = []
   for (const entry of entries) {
     const parts = components(entry, entry.name)
+    for (const part of parts) checkComponent(entry, part, 'a name')
     const base = parts.at(-1) ?? ''
-    if (!base.startsWith('.wh.')) plan.push({ entry, parts })
-    else if (base === '.wh..wh..opq')
+    if (!base.startsWith('.wh.')) {
+      if (parts.length > 0 && !UNPACKED_TYPE_FLAGS.has(entry.typeFlag)) {
+        throw refuse(
+          entry,
+          'ENTRY_TYPE',
+          `has type flag ${JSON.stringify(entry.typeFlag)}, which containerd does not unpack (it fails the whole layer)`,
+          'rebuild the image with regular files, directories and links only',
+        )
+      }
+      if (entry.type === 'symlink' && Buffer.byteLength(entry.linkName) > MAX_PATH_BYTES) {
+        throw refuse(
+          entry,
+          'PATH_TOO_LONG',
+          `is a symlink to a target of ${Buffer.byteLength(entry.linkName)} bytes, more than the ${MAX_PATH_BYTES} Linux allows (PATH_MAX)`,
+        )
+      }
+      if (entry.type === 'hardlink')
+        for (const part of components(entry, entry.linkName))
+          checkComponent(entry, part, 'a hardlink target')
+      plan.push({ entry, parts })
+    } else if (base === '.wh..wh..opq')
       plan.push({ entry, parts: parts.slice(0, -1), whiteout: 'opaque' })
     else if (base.startsWith('.wh..wh.'))
       skipped.push({ path: entry.name, reason: 'AUFS metadata entry' })
@@ -157,7 +230,7 @@ export async function resolveDirectory(
  * Pass 1, nothing written: simulate what the layer plans against what `root` holds, resolving
  * parents as {@link resolveDirectory} does (the layer's own symlinks included), so that every
  * refusal (symlink loop, parent that is not a directory, hardlink to a missing or non-file
- * target) precedes any write.
+ * target, a path longer than the kernel takes) precedes any write.
  */
 export async function checkPlan(
   plan: readonly Planned[],
@@ -187,6 +260,17 @@ export async function checkPlan(
   const layer = new Map<string, Node>()
   const state = async (parts: readonly string[]): Promise<Node> =>
     layer.get(key(parts)) ?? (await lower(parts))
+  /**
+   * `state` for resolving `entry`'s paths, with each path's length checked before it is looked
+   * at: a symlink may lengthen a path past what the kernel takes, or bring a long component.
+   */
+  const bounded =
+    (entry: TarHeader) =>
+    (parts: readonly string[]): Promise<Node> => {
+      checkComponent(entry, parts.at(-1) ?? '', 'a path, through symlinks,')
+      checkPathLength(entry, at(parts))
+      return state(parts)
+    }
   const giveUp = (): Promise<boolean> => Promise.resolve(false)
   const makeDirectory = (parts: readonly string[]): Promise<boolean> => {
     layer.set(key(parts), { kind: 'dir' })
@@ -203,29 +287,36 @@ export async function checkPlan(
     }
     layer.set(name, node)
   }
+  // Every path as named, before any symlink is followed: containerd joins it to its root.
+  for (const { entry, parts } of plan) checkPathLength(entry, at(parts))
   // Whiteouts act on lower layers only, so they are all applied first, in order, as pass 2 does.
+  // Their parents are made, as containerd makes them before it reads the name as a whiteout (an
+  // opaque marker's parent is its directory).
   for (const { entry, parts, whiteout } of plan) {
     if (whiteout === 'one') {
-      const parent = await resolveDirectory(entry, parts.slice(0, -1), state, giveUp)
-      if (parent !== undefined) removed.add(key([...parent, ...parts.slice(-1)]))
+      const parent = await resolveDirectory(
+        entry,
+        parts.slice(0, -1),
+        bounded(entry),
+        makeDirectory,
+      )
+      if (parent !== undefined) {
+        const path = [...parent, ...parts.slice(-1)]
+        checkPathLength(entry, at(path))
+        removed.add(key(path))
+      }
     } else if (whiteout === 'opaque') {
-      const directory = await resolveDirectory(entry, parts, state, giveUp)
+      const directory = await resolveDirectory(entry, parts, bounded(entry), makeDirectory)
       if (directory !== undefined) opaque.add(key(directory))
     }
   }
   for (const { entry, parts, whiteout } of plan) {
     if (whiteout !== undefined || parts.length === 0) continue
     const { type } = entry
-    const created =
-      type === 'file' || type === 'directory' || type === 'symlink' || type === 'hardlink'
-    const parent = await resolveDirectory(
-      entry,
-      parts.slice(0, -1),
-      state,
-      created ? makeDirectory : giveUp,
-    )
-    if (parent === undefined || !created) continue
+    const parent = await resolveDirectory(entry, parts.slice(0, -1), bounded(entry), makeDirectory)
+    if (parent === undefined) continue
     const path = [...parent, ...parts.slice(-1)]
+    checkPathLength(entry, at(path))
     if (type === 'hardlink') {
       const target = components(entry, entry.linkName)
       if (target.length === 0) {
@@ -235,9 +326,16 @@ export async function checkPlan(
           'is a hardlink to something other than a regular file',
         )
       }
-      const targetParent = await resolveDirectory(entry, target.slice(0, -1), state, giveUp)
+      const targetParent = await resolveDirectory(
+        entry,
+        target.slice(0, -1),
+        bounded(entry),
+        giveUp,
+      )
       const node =
-        targetParent === undefined ? NONE : await state([...targetParent, ...target.slice(-1)])
+        targetParent === undefined
+          ? NONE
+          : await bounded(entry)([...targetParent, ...target.slice(-1)])
       if (node.kind === 'none')
         throw refuse(entry, 'HARDLINK_TARGET', 'is a hardlink to an entry not yet extracted')
       if (node.kind !== 'file') {
@@ -249,6 +347,10 @@ export async function checkPlan(
       }
       await put(path, { kind: 'file' })
     } else if (type === 'symlink') await put(path, { kind: 'symlink', target: entry.linkName })
-    else await put(path, { kind: type === 'file' ? 'file' : 'dir' })
+    else if (type === 'file' || type === 'directory')
+      await put(path, { kind: type === 'file' ? 'file' : 'dir' })
+    // A device, FIFO or global header is not created, but what was there is gone (see
+    // `LayerWriter.create`).
+    else await put(path, NONE)
   }
 }

@@ -27,6 +27,14 @@
  * destination, and creates files with `O_EXCL | O_NOFOLLOW`. Symlink *targets* are stored as is.
  * Ownership, timestamps and extended attributes are not applied.
  *
+ * The layer means the same files here as to containerd's applier, or is refused: a type flag
+ * containerd fails on (the contiguous file `7`, GNU `V`, `M`, `N`…) is refused, not read as a
+ * file or skipped; a device, FIFO or PAX global header is not created, but what lower layers had
+ * at its path is removed and its parents are made, as containerd does before it creates the node
+ * (or, for a global header, nothing); a whiteout's parents are made too. A name component over
+ * 255 bytes (NAME_MAX), or a path in the destination or symlink target over 4095 (PATH_MAX),
+ * symlinks followed, is refused in pass 1 rather than failing half-way through pass 2.
+ *
  * @module
  */
 import { lstat, realpath } from 'node:fs/promises'
@@ -145,7 +153,8 @@ async function readHeaders(
  * while it is read, can leave `dest` partly updated, so discard `dest` on any error.
  *
  * @throws {@link MalformedInputError} `ERR_LAYER_*` for a hostile or broken layer (including
- *   `ERR_LAYER_TOO_LARGE`, `ERR_LAYER_TOO_MANY_ENTRIES`, `ERR_LAYER_GZIP`, `ERR_LAYER_ZSTD`),
+ *   `ERR_LAYER_TOO_LARGE`, `ERR_LAYER_TOO_MANY_ENTRIES`, `ERR_LAYER_GZIP`, `ERR_LAYER_ZSTD`,
+ *   `ERR_LAYER_ENTRY_TYPE`, `ERR_LAYER_NAME_TOO_LONG`, `ERR_LAYER_PATH_TOO_LONG`),
  *   `ERR_TAR_*`; {@link VerificationError} `ERR_LAYER_DIFF_ID`, `ERR_LAYER_CHANGED`;
  *   {@link UsageError} `ERR_LAYER_MEDIA_TYPE`; {@link LocalIoError} `ERR_LAYER_DEST`,
  *   `ERR_LAYER_READ`, `ERR_LAYER_WRITE`; {@link UnavailableError} `ERR_LAYER_CANCELLED`.

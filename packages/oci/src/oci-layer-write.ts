@@ -113,11 +113,14 @@ export class LayerWriter {
     }
   }
 
-  /** Apply a whiteout or opaque marker to what lower layers left. */
+  /**
+   * Apply a whiteout or opaque marker to what lower layers left. Missing parents are made, as
+   * containerd makes them before it reads the name as a whiteout.
+   */
   async whiteout({ entry, parts, whiteout }: Planned): Promise<void> {
     this.#counts.whiteouts++
     // An opaque marker sits inside its directory, so every component of `parts` is a parent.
-    const path = await this.#prepare(entry, whiteout === 'opaque' ? [...parts, '.'] : parts, false)
+    const path = await this.#prepare(entry, whiteout === 'opaque' ? [...parts, '.'] : parts, true)
     if (path === undefined) return
     if (whiteout === 'one') rmSync(path, { recursive: true, force: true })
     else if (lstatOrUndefined(path)?.isDirectory() === true) {
@@ -139,14 +142,22 @@ export class LayerWriter {
       })
       return undefined
     }
+    const path = (await this.#prepare(entry, parts, true)) ?? this.#root
     if (type !== 'file' && type !== 'directory' && type !== 'symlink' && type !== 'hardlink') {
+      // Devices and FIFOs need privileges or calls Node lacks, and a PAX global header creates
+      // nothing; but containerd makes their parents and removes what lower layers had at their
+      // path before it creates a node there (or, for a global header, nothing), so that is done
+      // here too: a file of a lower layer must not stay where containerd has none.
+      this.#clear(path, false)
       this.#counts.skipped.push({
         path: entry.name,
-        reason: `${type} entries are not created (type flag ${JSON.stringify(entry.typeFlag)})`,
+        reason:
+          entry.typeFlag === 'g'
+            ? 'PAX global header: not a file, but containerd removes what lower layers had at its path, and so was that'
+            : `${type} entries are not created (type flag ${JSON.stringify(entry.typeFlag)}); what lower layers had at this path was removed, as containerd replaces it`,
       })
       return undefined
     }
-    const path = (await this.#prepare(entry, parts, true)) ?? this.#root
     // Only the 0o777 permission bits are kept. Ownership is not applied (files belong to the
     // unpacking user, possibly root), so a setuid/setgid bit would hand that user's privileges
     // to whoever runs the file; sticky is dropped with them. A rootfs to inspect or measure
