@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -31,6 +32,45 @@ async function decode(
 }
 
 const data = new Uint8Array(1_000_000).map((_, i) => ((i * 7919) % 251) ^ (i >> 10))
+
+/**
+ * `blob` in `size`-byte pieces from an asynchronous source that answers `delay` ms late (or on
+ * the next turn, for -1) and keeps one buffer, refilled as soon as the next piece is asked for,
+ * as a file read into one buffer does; then what the gunzip gives, read `slow` ms apart, or its
+ * error code.
+ */
+async function decodeTimed(
+  gunzip: typeof gunzipChunks,
+  blob: Uint8Array,
+  { size, delay, slow }: { size: number; delay: number; slow: number },
+): Promise<string> {
+  const buffer = new Uint8Array(size)
+  let at = 0
+  const source: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Uint8Array, undefined>> => {
+        const piece = blob.subarray(at, at + size)
+        at += piece.length
+        buffer.set(piece)
+        if (delay < 0) await new Promise((resolve) => setImmediate(resolve))
+        else await sleep(delay)
+        return piece.length === 0
+          ? { done: true, value: undefined }
+          : { done: false, value: buffer.subarray(0, piece.length) }
+      },
+    }),
+  }
+  const out: Buffer[] = []
+  try {
+    for await (const chunk of gunzip(source)) {
+      out.push(Buffer.from(chunk))
+      if (slow > 0) await sleep(slow)
+    }
+  } catch (error) {
+    return String((error as { code?: unknown }).code)
+  }
+  return Buffer.concat(out).toString()
+}
 
 describe('gunzipChunks', () => {
   it('gives back what gzip compressed, in two reused output buffers', async () => {
@@ -97,6 +137,33 @@ describe('gunzipChunks', () => {
       { numRuns: 60 },
     )
   })
+
+  // Both paths, since the fallback's stream reads ahead of its engine: when the output ends, a
+  // read may still be under way, and chunks already written still go through the engine.
+  it('refuses what follows the padding whatever the timing of the source and of the reader', async () => {
+    const padded = (zeros: number): Buffer => Buffer.concat([gzipSync('one'), Buffer.alloc(zeros)])
+    const wrong: string[] = []
+    for (const gunzip of [gunzipChunks, gunzipStreamChunks]) {
+      for (const delay of [-1, 0, 2])
+        for (const slow of [0, 3])
+          for (const size of [1, 5, 64, 'split'] as const)
+            for (const zeros of [1, 2, 6]) {
+              // 'split': the first piece ends with the padding, the next starts what follows.
+              const timing = { size: size === 'split' ? padded(zeros).length : size, delay, slow }
+              const blobs = {
+                'hidden member': Buffer.concat([padded(zeros), padded(zeros)]),
+                'garbage byte': Buffer.concat([padded(zeros), Buffer.from('G'), Buffer.alloc(9)]),
+                'zeros only': Buffer.concat([padded(zeros), Buffer.alloc(zeros * 5)]),
+              }
+              for (const [what, blob] of Object.entries(blobs)) {
+                const got = await decodeTimed(gunzip, blob, timing)
+                if (got !== (what === 'zeros only' ? 'one' : 'ERR_LAYER_GZIP'))
+                  wrong.push(`${gunzip.name} ${JSON.stringify(timing)} ${zeros} ${what}: ${got}`)
+              }
+            }
+    }
+    expect(wrong).toEqual([])
+  }, 60_000)
 
   it('stops cleanly when the reader stops early, the engine busy on the next buffer', async () => {
     for await (const chunk of gunzipChunks([gzipSync(data)])) {

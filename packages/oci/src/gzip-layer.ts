@@ -251,6 +251,14 @@ export async function* gunzipChunks(
  * directly. Input chunks are copied, since the source may reuse its buffer while the stream still
  * holds a chunk.
  *
+ * The stream pulls input ahead of the engine, so when the output ends (at the end of the last
+ * member) a read may still be under way while the check of the rest starts reading too, and
+ * chunks already written go on through the engine. So reads of the source are made one at a
+ * time, each chunk noted and copied before the next read starts (a source may refill its buffer
+ * once the next chunk is asked for), and the engine's input count is taken when the output
+ * ends, not after: the stream keeps counting what it takes later, and decompresses a member
+ * found there (failing with `ERR_STREAM_PUSH_AFTER_EOF`, refused here as trailing data).
+ *
  * @throws {@link MalformedInputError} `ERR_LAYER_GZIP` (not gzip, damaged, truncated); what
  *   `compressed` throws.
  */
@@ -272,34 +280,47 @@ export async function* gunzipStreamChunks(
     }
     taken += chunk.length
   }
+  /** The read in progress; the next starts once it has noted and copied its chunk. */
+  let reading: Promise<unknown> = Promise.resolve()
+  const read = (): Promise<IteratorResult<Uint8Array, undefined>> => {
+    const next = reading.then(async (): Promise<IteratorResult<Uint8Array, undefined>> => {
+      const result = await source.next()
+      if (result.done === true) return { done: true, value: undefined }
+      note(result.value)
+      return { done: false, value: Uint8Array.from(result.value) }
+    })
+    reading = next.catch(() => undefined)
+    return next
+  }
   // An iterator without `return`: the stream stops reading at the end of the last member, and
   // the rest of `source` is then still there to be checked.
-  const copies: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<Uint8Array, undefined>> => {
-        const read = await source.next()
-        if (read.done === true) return { done: true, value: undefined }
-        note(read.value)
-        return { done: false, value: Uint8Array.from(read.value) }
-      },
-    }),
-  }
+  const copies: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: read }) }
   const gunzip = createGunzip()
+  /** What the engine had taken when its output ended: the end of the last member. */
+  let consumed: number | undefined
+  const push = gunzip.push.bind(gunzip)
+  gunzip.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null) consumed ??= gunzip.bytesWritten
+    return push(chunk, encoding)
+  }
   // Errors reach the loop below through the destroyed stream; the callback has nothing to add.
   pipeline(Readable.from(copies), gunzip, () => undefined)
   try {
     try {
       for await (const chunk of gunzip) yield chunk as Uint8Array
     } catch (error) {
-      // A zlib error means the bytes are not good gzip; anything else is the source's own error.
-      throw isZlibError(error) ? damaged(error) : error
+      // A zlib error means the bytes are not good gzip; output after the end means a member
+      // after the padding; anything else is the source's own error.
+      if (isZlibError(error)) throw damaged(error)
+      if ((error as { code?: unknown }).code === 'ERR_STREAM_PUSH_AFTER_EOF') throw trailingData()
+      throw error
     }
-    // The engine took `bytesWritten` bytes, up to the end of the last member; only zeros after.
-    for (let read = await source.next(); read.done !== true; read = await source.next())
-      note(read.value)
-    if (lastNonZero >= gunzip.bytesWritten) throw trailingData()
+    // The engine took `consumed` bytes, up to the end of the last member; only zeros after.
+    for (let next = await read(); next.done !== true; next = await read());
+    if (lastNonZero >= (consumed ?? gunzip.bytesWritten)) throw trailingData()
   } finally {
     gunzip.destroy()
+    await reading
     await source.return(undefined)
   }
 }
