@@ -78,7 +78,11 @@ export {
 } from './oci-platform-choice.ts'
 export { parseWwwAuthenticate, type AuthChallenge } from './registry-auth.ts'
 export {
+  DEFAULT_BLOB_DEADLINE_BASE_MS,
+  DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
   DEFAULT_MAX_BLOB_SIZE,
+  blobDeadlineMs,
+  type BlobDeadline,
   type BlobDownloadOptions,
   type BlobProgress,
   type PullBlobsOptions,

@@ -8,7 +8,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { LocalIoError, MalformedInputError, VerificationError } from '@initguard/core'
+import {
+  LocalIoError,
+  MalformedInputError,
+  UnavailableError,
+  UsageError,
+  VerificationError,
+} from '@initguard/core'
 import { digestAlgorithm, type Descriptor } from './oci-manifest.ts'
 import { safeUrl, statusError } from './registry-http.ts'
 import type { RegistryResponse, RegistryTransport, Repository } from './registry-transport.ts'
@@ -28,6 +34,71 @@ export interface BlobDownloadOptions {
   readonly maxSize?: number
   /** Cancels the download. */
   readonly signal?: AbortSignal
+  /** How long the whole download may take, from the blob's size; see {@link BlobDeadline}. */
+  readonly deadline?: BlobDeadline
+}
+
+/**
+ * How long one blob download may take in all, attempts and their waits included:
+ * `baseMs + size / minBytesPerSecond`. The HTTP client's timeout only bounds each stall, so a
+ * registry sending a byte just before every stall timeout would hold a download for ever; this
+ * bounds it, while a large layer on a slow link still gets time in proportion to its size.
+ */
+export interface BlobDeadline {
+  /**
+   * Time allowed whatever the size (connecting, redirects, retries); default
+   * {@link DEFAULT_BLOB_DEADLINE_BASE_MS}.
+   */
+  readonly baseMs?: number
+  /**
+   * Slowest average rate accepted over the whole blob, in bytes per second; default
+   * {@link DEFAULT_BLOB_MIN_BYTES_PER_SECOND}.
+   */
+  readonly minBytesPerSecond?: number
+}
+
+/** Default time a blob download gets whatever its size: 60 s. */
+export const DEFAULT_BLOB_DEADLINE_BASE_MS = 60_000
+
+/**
+ * Default slowest average rate of a blob download: 32 KiB/s (256 kbit/s), low enough for a
+ * slow link shared by the three downloads a pull runs at once; a 1 GiB layer gets 9 hours.
+ */
+export const DEFAULT_BLOB_MIN_BYTES_PER_SECOND: number = 32 * 1024
+
+/** The longest timer Node keeps (2^31 − 1 ms, about 24.8 days); longer deadlines are cut to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The deadline, in milliseconds, of downloading a blob of `size` bytes.
+ *
+ * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` unless `baseMs` and
+ *   `minBytesPerSecond` are finite numbers above 0.
+ */
+export function blobDeadlineMs(size: number, deadline: BlobDeadline = {}): number {
+  const settings = deadlineSettings(deadline)
+  return Math.min(MAX_TIMER_MS, settings.baseMs + (size * 1000) / settings.minBytesPerSecond)
+}
+
+/** `deadline` with its defaults, each checked. */
+function deadlineSettings(deadline: BlobDeadline = {}): Required<BlobDeadline> {
+  const settings = {
+    baseMs: deadline.baseMs ?? DEFAULT_BLOB_DEADLINE_BASE_MS,
+    minBytesPerSecond: deadline.minBytesPerSecond ?? DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
+  }
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new UsageError(
+        'ERR_REGISTRY_BLOB_DEADLINE_OPTION',
+        `blob download deadline: ${name} must be a finite number above 0, not ${String(value)}`,
+        {
+          details: { option: name, value: String(value) },
+          hint: `give ${name} as a positive number, or leave it out for the default`,
+        },
+      )
+    }
+  }
+  return settings
 }
 
 /** Default largest blob: 8 GiB. */
@@ -110,35 +181,80 @@ export async function readVerifiedBody(
     )
 }
 
+/**
+ * GET a blob and hand the response to `consume` (with the progress callback to give
+ * {@link readVerifiedBody}), within the blob's deadline ({@link blobDeadlineMs}).
+ *
+ * @throws {@link UnavailableError} `ERR_REGISTRY_BLOB_DEADLINE` when the deadline passes; the
+ *   transport's errors; what `consume` throws.
+ */
 async function openBlob(
   transport: RegistryTransport,
   repository: Repository,
   descriptor: Descriptor,
   options: BlobDownloadOptions,
-  consume: (r: RegistryResponse) => Promise<void>,
+  consume: (r: RegistryResponse, onProgress: (progress: BlobProgress) => void) => Promise<void>,
 ): Promise<void> {
   const what = `download blob ${descriptor.digest} of ${repository.registry}/${repository.path}`
-  await transport.request(
-    {
-      method: 'GET',
-      repository,
-      target: `blobs/${descriptor.digest}`,
-      actions: 'pull',
-      what,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    },
-    async (r) => {
-      if (r.status !== 200) throw await statusError(r, what)
-      await consume(r)
-    },
-  )
+  const { baseMs, minBytesPerSecond } = deadlineSettings(options.deadline)
+  const deadlineMs = blobDeadlineMs(descriptor.size, { baseMs, minBytesPerSecond })
+  const expiry = new AbortController()
+  const timer = setTimeout(() => {
+    expiry.abort(new Error(`the download deadline of ${deadlineMs} ms passed`))
+  }, deadlineMs)
+  let received = 0
+  const onProgress = (progress: BlobProgress): void => {
+    received = progress.received
+    options.onProgress?.(progress)
+  }
+  try {
+    await transport.request(
+      {
+        method: 'GET',
+        repository,
+        target: `blobs/${descriptor.digest}`,
+        actions: 'pull',
+        what,
+        signal:
+          options.signal === undefined
+            ? expiry.signal
+            : AbortSignal.any([options.signal, expiry.signal]),
+      },
+      async (r) => {
+        if (r.status !== 200) throw await statusError(r, what)
+        await consume(r, onProgress)
+      },
+    )
+  } catch (error) {
+    if (!expiry.signal.aborted || options.signal?.aborted === true) throw error
+    throw new UnavailableError(
+      'ERR_REGISTRY_BLOB_DEADLINE',
+      `cannot ${what}: ${received} of ${descriptor.size} bytes arrived within the ${deadlineMs} ms allowed (${baseMs} ms, and ${minBytesPerSecond} bytes/s for its size)`,
+      {
+        cause: error,
+        details: {
+          digest: descriptor.digest,
+          size: descriptor.size,
+          received,
+          deadlineMs,
+          baseMs,
+          minBytesPerSecond,
+        },
+        hint: 'the registry or the network is too slow, or stalls on purpose; on a link known to be this slow, lower deadline.minBytesPerSecond or raise deadline.baseMs',
+      },
+    )
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**
  * Download a blob into memory and return it once verified.
  *
  * @throws {@link VerificationError} `ERR_REGISTRY_DIGEST_MISMATCH`, `ERR_REGISTRY_SIZE_MISMATCH`;
- *   {@link MalformedInputError} `ERR_REGISTRY_BLOB_TOO_LARGE`; the transport's errors.
+ *   {@link MalformedInputError} `ERR_REGISTRY_BLOB_TOO_LARGE`; {@link UnavailableError}
+ *   `ERR_REGISTRY_BLOB_DEADLINE`; {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION`; the
+ *   transport's errors.
  */
 export async function fetchBlobBytes(
   transport: RegistryTransport,
@@ -148,7 +264,7 @@ export async function fetchBlobBytes(
 ): Promise<Uint8Array> {
   checkDescriptor(descriptor, options.maxSize ?? 64 * 1024 * 1024)
   let bytes = new Uint8Array(0)
-  await openBlob(transport, repository, descriptor, options, async (r) => {
+  await openBlob(transport, repository, descriptor, options, async (r, onProgress) => {
     const buffer = new Uint8Array(descriptor.size)
     let offset = 0
     await readVerifiedBody(
@@ -158,7 +274,7 @@ export async function fetchBlobBytes(
         buffer.set(chunk, offset)
         offset += chunk.length
       },
-      options.onProgress,
+      onProgress,
     )
     bytes = buffer
   })
@@ -193,7 +309,7 @@ export async function fetchBlobToFile(
       },
     )
   try {
-    await openBlob(transport, repository, descriptor, options, async (r) => {
+    await openBlob(transport, repository, descriptor, options, async (r, onProgress) => {
       // Each attempt starts the file afresh ('w' truncates), so a retried download never appends.
       const file = await open(temporary, 'w', 0o644).catch((e: unknown) => {
         throw ioError(e)
@@ -207,7 +323,7 @@ export async function fetchBlobToFile(
               throw ioError(e)
             })
           },
-          options.onProgress,
+          onProgress,
         )
         await file.sync()
       } finally {

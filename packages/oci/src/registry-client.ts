@@ -40,6 +40,8 @@ import {
   fetchBlobBytes,
   fetchBlobToFile,
   pullBlobs,
+  blobDeadlineMs,
+  type BlobDeadline,
   type BlobDownloadOptions,
   type PullBlobsOptions,
   type PulledBlob,
@@ -62,6 +64,11 @@ export interface RegistryClientOptions extends RegistryTransportOptions {
   readonly maxManifestSize?: number
   /** Largest blob accepted; default 8 GiB. */
   readonly maxBlobSize?: number
+  /**
+   * How long each blob download may take, from its size (default 60 s plus the size at
+   * 32 KiB/s); a download's own `deadline` option wins. Checked when the client is made.
+   */
+  readonly blobDeadline?: BlobDeadline
   /** The platform picked from an index; default linux/amd64. */
   readonly platform?: Platform
 }
@@ -121,9 +128,20 @@ export class RegistryClient {
   readonly #options: RegistryClientOptions
   readonly #transport: RegistryTransport
 
+  /**
+   * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` for a malformed
+   *   `blobDeadline`.
+   */
   constructor(options: RegistryClientOptions = {}) {
+    blobDeadlineMs(0, options.blobDeadline)
     this.#options = options
     this.#transport = new RegistryTransport(options)
+  }
+
+  /** The client's blob deadline, as a download option (a download's own wins). */
+  #deadline(): Pick<BlobDownloadOptions, 'deadline'> {
+    const deadline = this.#options.blobDeadline
+    return deadline === undefined ? {} : { deadline }
   }
 
   /**
@@ -238,7 +256,10 @@ export class RegistryClient {
     descriptor: Descriptor,
     options: BlobDownloadOptions = {},
   ): Promise<Uint8Array> {
-    return fetchBlobBytes(this.#transport, repositoryOf(repository), descriptor, options)
+    return fetchBlobBytes(this.#transport, repositoryOf(repository), descriptor, {
+      ...this.#deadline(),
+      ...options,
+    })
   }
 
   /** Download a verified blob to `path` (temporary file, renamed once verified). */
@@ -250,6 +271,7 @@ export class RegistryClient {
   ): Promise<void> {
     await fetchBlobToFile(this.#transport, repositoryOf(repository), descriptor, path, {
       maxSize: this.#options.maxBlobSize ?? DEFAULT_MAX_BLOB_SIZE,
+      ...this.#deadline(),
       ...options,
     })
   }
@@ -263,6 +285,7 @@ export class RegistryClient {
   ): Promise<PulledBlob[]> {
     return pullBlobs(this.#transport, repositoryOf(repository), descriptors, dir, {
       maxSize: this.#options.maxBlobSize ?? DEFAULT_MAX_BLOB_SIZE,
+      ...this.#deadline(),
       ...options,
     })
   }

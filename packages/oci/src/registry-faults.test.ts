@@ -373,6 +373,115 @@ describe('retries', () => {
   })
 })
 
+describe('download deadline', () => {
+  /**
+   * Serve blob GETs with the real registry's bytes, `piece` bytes every `everyMs` ms: never a
+   * stall long enough for the stall timeout.
+   */
+  const trickle = (everyMs: number, piece: number): void => {
+    front.handler.current = async (req, res, body) => {
+      if (req.url?.includes('/blobs/') !== true) {
+        await proxy(req, res, body)
+        return
+      }
+      const upstream = await fetch(`http://${registry.host}${req.url}`)
+      const bytes = Buffer.from(await upstream.arrayBuffer())
+      res.writeHead(200, { 'content-length': String(bytes.length) })
+      let at = 0
+      const timer = setInterval(() => {
+        res.write(bytes.subarray(at, at + piece))
+        at += piece
+        if (at >= bytes.length) {
+          clearInterval(timer)
+          res.end()
+        }
+      }, everyMs)
+      res.on('close', () => {
+        clearInterval(timer)
+      })
+    }
+  }
+
+  it('fails a blob that trickles in, within a deadline set by its size', async () => {
+    // One byte every 25 ms: the 2 s stall timeout never fires, and the layer would take seconds.
+    trickle(25, 1)
+    expect(image.layer.length).toBeGreaterThan(50)
+    const blobDeadline = { baseMs: 300, minBytesPerSecond: 1_000_000 }
+    const started = Date.now()
+    const dir = join(work, 'trickle')
+    const error = await client({ blobDeadline })
+      .pullBlobs(`${front.host}/test/app`, [image.layerDescriptor], dir)
+      .catch((e: unknown) => e)
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(isInitguardError(error) && error.code).toBe('ERR_REGISTRY_BLOB_DEADLINE')
+    if (!isInitguardError(error)) throw error
+    expect(error.message).toContain(image.layerDescriptor.digest)
+    expect(error.details).toMatchObject({
+      digest: image.layerDescriptor.digest,
+      size: image.layer.length,
+      baseMs: 300,
+      minBytesPerSecond: 1_000_000,
+    })
+    expect(Number(error.details['received'])).toBeGreaterThan(0)
+    expect(Number(error.details['received'])).toBeLessThan(image.layer.length)
+    expect(error.hint).toMatch(/minBytesPerSecond/)
+    expect(await readdir(join(dir, 'sha256'))).toEqual([])
+    // A download's own deadline wins over the client's; into memory as to a file.
+    expect(
+      await rejectedCode(
+        client().fetchBlob(`${front.host}/test/app`, image.layerDescriptor, {
+          deadline: blobDeadline,
+        }),
+      ),
+    ).toBe('ERR_REGISTRY_BLOB_DEADLINE')
+    // The caller's own cancellation is still a cancellation.
+    const cancel = new AbortController()
+    setTimeout(() => {
+      cancel.abort()
+    }, 100)
+    expect(
+      await rejectedCode(
+        client().fetchBlob(`${front.host}/test/app`, image.layerDescriptor, {
+          signal: cancel.signal,
+        }),
+      ),
+    ).toBe('ERR_REGISTRY_CANCELLED')
+  })
+
+  it('gives a slow blob the time its size earns', async () => {
+    // Four pieces 150 ms apart: more than the base time, within base + size at the rate.
+    const piece = Math.ceil(image.layer.length / 4)
+    trickle(150, piece)
+    const bytes = await client({
+      blobDeadline: { baseMs: 200, minBytesPerSecond: image.layer.length / 2 },
+    }).fetchBlob(`${front.host}/test/app`, image.layerDescriptor)
+    expect(computeDigest(bytes)).toBe(image.layerDescriptor.digest)
+  })
+
+  it('refuses malformed deadline settings before any request', async () => {
+    for (const blobDeadline of [
+      { baseMs: 0 },
+      { baseMs: -1 },
+      { baseMs: Number.NaN },
+      { minBytesPerSecond: Number.POSITIVE_INFINITY },
+      { minBytesPerSecond: 0 },
+      { minBytesPerSecond: '1000' as unknown as number },
+    ]) {
+      expect(() => client({ blobDeadline })).toThrow(
+        expect.objectContaining({ code: 'ERR_REGISTRY_BLOB_DEADLINE_OPTION' }),
+      )
+      expect(
+        await rejectedCode(
+          client().fetchBlob(`${front.host}/test/app`, image.layerDescriptor, {
+            deadline: blobDeadline,
+          }),
+        ),
+      ).toBe('ERR_REGISTRY_BLOB_DEADLINE_OPTION')
+    }
+    expect(log).toEqual([])
+  })
+})
+
 describe('content checks', () => {
   it('follows a blob redirect to another host without the Authorization header', async () => {
     front.handler.current = async (req, res, body) => {
