@@ -3,7 +3,7 @@
  * (not merely one that chains), and the refusals, each a coded verification failure at the first
  * attempt. Also the request body and response headers a protocol client needs.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { codeOf, rejected } from '@initguard/testkit'
 import { HttpClient, type HttpClientOptions } from './http-client.ts'
 import { PINNED_CERTIFICATE_MISMATCH } from './network-failure.ts'
@@ -113,6 +113,31 @@ describe('per-client TLS trust', () => {
     expect(other.code).toBe('ERR_HTTP_TLS')
     // Refused during the handshake: no request reached either server.
     expect(byAuthority.log.length + bySelfSigned.log.length).toBe(seen)
+  })
+
+  it('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment turns off neither the pin nor the CA bundle', async () => {
+    // Node reads the variable at every connection when an option leaves rejectUnauthorized out:
+    // a stray `=0` in the guest's environment would otherwise let any server through.
+    const before = process.env['NODE_TLS_REJECT_UNAUTHORIZED']
+    // Node warns once that verification is off.
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+    process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0'
+    try {
+      const seen = byAuthority.log.length + bySelfSigned.log.length
+      for (const [tls, origin] of [
+        [{ pinnedCertificatePem: otherSelfSigned.cert }, bySelfSigned.origin],
+        [{ pinnedCertificatePem: authority.cert }, byAuthority.origin],
+        [{ caPem: authority.cert }, bySelfSigned.origin],
+      ] as const) {
+        const error = await rejected(post(client(tls), origin))
+        expect(error.code).toBe('ERR_HTTP_TLS')
+      }
+      expect(byAuthority.log.length + bySelfSigned.log.length).toBe(seen)
+    } finally {
+      if (before === undefined) delete process.env['NODE_TLS_REJECT_UNAUTHORIZED']
+      else process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = before
+      warning.mockRestore()
+    }
   })
 
   it('fails a status fetch cannot represent (101, 600, 999) as a network failure, never crashing', async () => {

@@ -5,7 +5,8 @@
  * Node's global `fetch` takes no TLS options, so this `fetch` runs over `node:https` with a
  * keep-alive agent of its own that carries them. (The `undici` package would give an `Agent` for
  * fetch, but importing it replaces the process's global dispatcher, changing every other `fetch`
- * in the process.) The certificate is always verified (`rejectUnauthorized` is never turned off):
+ * in the process.) The certificate is always verified (`rejectUnauthorized` is set, so not even
+ * `NODE_TLS_REJECT_UNAUTHORIZED=0` in the environment turns it off):
  *
  * - `caPem` only: the server's chain must lead to one of these certificates, and its name must
  *   match the URL's host (Node's usual check);
@@ -73,6 +74,9 @@ export function tlsFetch(options: HttpTlsOptions): typeof fetch {
   const anchors = [...(pinned ?? []), ...authorities].map((c) => c.toString())
   const agent = new Agent({
     keepAlive: true,
+    // Explicit: left out, Node takes it from NODE_TLS_REJECT_UNAUTHORIZED at every connection, and
+    // `=0` there would let any server through, pin and CA bundle included.
+    rejectUnauthorized: true,
     ...(anchors.length === 0 ? {} : { ca: anchors }),
     ...(pinned?.[0] === undefined ? {} : { checkServerIdentity: pinCheck(pinned[0]) }),
   })
