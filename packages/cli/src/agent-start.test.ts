@@ -1,7 +1,8 @@
 /**
  * `initguard agent start` as the real process: a real KBS on loopback HTTPS trusting the
  * simulator, guests launched with `sim launch`, and the agent in each. The honest guest serves the
- * secret over loopback and its 0600 socket and stops cleanly on SIGTERM (socket removed); a
+ * secret over loopback and its 0600 socket, stops cleanly on SIGTERM (socket removed) and starts
+ * again over the runtime directory it wrote; a
  * document changed after launch exits 5 with nothing written or served. The KBS unreachable: the
  * documents are served at once. A plain-http KBS named by the document: served, with the warning.
  * A KBS whose certificate a CA the process trusts (NODE_EXTRA_CA_CERTS) issued, but not the pinned
@@ -123,6 +124,14 @@ describe('initguard agent start', () => {
     agent.child.kill('SIGTERM')
     expect(await agent.exited).toBe(0)
     await expect(stat(socket)).rejects.toThrow(/ENOENT/)
+    // Restarted (a supervisor's restart): it takes the runtime directory it wrote and serves again.
+    const again = startAgent(honest, ['--socket', socket, '--runtime-dir', runtime])
+    const restarted = await again.ready
+    if (!('ready' in restarted))
+      throw new Error(`the restarted agent exited ${String(restarted.code)}: ${again.stderr()}`)
+    expect((await get({ socket }, '/initdata/aa.toml')).status).toBe(200)
+    again.child.kill('SIGTERM')
+    expect(await again.exited).toBe(0)
   }, 60_000)
 
   it('a document changed after launch: exit 5, nothing written, nothing served', async () => {

@@ -5,13 +5,19 @@
  * be inspected). The documents come from real checks against simulated guests.
  */
 import {
+  chmodSync,
   chownSync,
   existsSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  renameSync,
+  rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
@@ -130,6 +136,82 @@ describe('writeRuntimeFiles: all or nothing', () => {
     expect(readdirSync(runtime)).toEqual(['aa.toml'])
   })
 })
+
+describe('writeRuntimeFiles: a restarted agent', () => {
+  it('takes the directory it wrote for the same documents as it is, verified or unbound', async () => {
+    for (const bare of [false, true]) {
+      const { runtime } = runtimePath()
+      const first = await established(DOCUMENT, { bare, runtimeDir: runtime })
+      const before = tree(runtime)
+      const again = await established(DOCUMENT, { bare, runtimeDir: runtime })
+      expect(again.files).toEqual(first.files)
+      expect(tree(runtime)).toEqual(before) // same inodes, nothing rewritten
+    }
+  })
+
+  it('anything but exactly that is refused and left as it was', async () => {
+    const changes: Record<string, (runtime: string) => void> = {
+      'one byte': (r) => {
+        writeFileSync(join(r, 'aa.toml'), AA.replace('8080', '8081'))
+      },
+      'a mode': (r) => {
+        chmodSync(join(r, 'cdh.toml'), 0o644)
+      },
+      'the directory mode': (r) => {
+        chmodSync(r, 0o500)
+      },
+      'an extra file': (r) => {
+        writeFileSync(join(r, 'policy.rego'), 'package x', { mode: 0o600 })
+      },
+      'a missing file': (r) => {
+        rmSync(join(r, 'cdh.toml'))
+      },
+      'a symbolic link to the same bytes': (r) => {
+        renameSync(join(r, 'aa.toml'), join(r, '..', 'aa.toml'))
+        symlinkSync(join(r, '..', 'aa.toml'), join(r, 'aa.toml'))
+      },
+      'a second link': (r) => {
+        linkSync(join(r, 'aa.toml'), join(r, '..', 'aa.toml'))
+      },
+    }
+    for (const [what, change] of Object.entries(changes)) {
+      const { runtime } = runtimePath()
+      await established(DOCUMENT, { runtimeDir: runtime })
+      change(runtime)
+      const before = tree(runtime)
+      const error = await rejected(established(DOCUMENT, { runtimeDir: runtime })).catch(
+        (thrown: unknown) => {
+          throw new Error(`${what}: ${String(thrown)}`)
+        },
+      )
+      expect(error.code, what).toMatch(/^ERR_AGENT_RUNTIME_DIR(_NOT_EMPTY)?$/)
+      expect(tree(runtime), what).toEqual(before)
+    }
+  })
+
+  it('another document, or the other layout, is refused', async () => {
+    const { runtime } = runtimePath()
+    await established(DOCUMENT, { runtimeDir: runtime })
+    const before = tree(runtime)
+    const other = await rejected(established(withKeys('aa.toml'), { runtimeDir: runtime }))
+    expect(other.code).toBe('ERR_AGENT_RUNTIME_DIR_NOT_EMPTY')
+    const unbound = await rejected(established(DOCUMENT, { bare: true, runtimeDir: runtime }))
+    expect(unbound.code).toBe('ERR_AGENT_RUNTIME_DIR_NOT_EMPTY')
+    expect(tree(runtime)).toEqual(before)
+  })
+})
+
+/** Every entry under `dir`: its path, inode, mode and bytes (for "left as it was"). */
+function tree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((name) => {
+      const path = join(dir, name)
+      const info = lstatSync(path)
+      const bytes = info.isFile() ? readFileSync(path).toString('hex') : ''
+      return `${name} ${String(info.ino)} ${(info.mode & 0o7777).toString(8)} ${bytes}`
+    })
+}
 
 describe('writeRuntimeFiles: refusals are coded', () => {
   it('a directory owned by another user is refused (ERR_AGENT_RUNTIME_DIR), nothing written', async () => {

@@ -26,18 +26,20 @@
  * itself refuses to replace a directory that holds anything, so nothing from an earlier document
  * is ever found beside this one, even if something appears there meanwhile.
  *
+ * Restarts: DIR as an earlier run of the agent wrote it for the same documents (exactly this
+ * layout, these bytes, these modes and owner, nothing else: `runtime-layout.ts`) is taken as it
+ * is, without writing, so a restarted agent comes back. Anything else in DIR is refused as before.
+ *
  * @module
  */
 import { lstat, mkdir, mkdtemp, open, readdir, rename } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { LocalIoError, stringToUtf8 } from '@initguard/core'
+import { LocalIoError } from '@initguard/core'
 import { removeTree, writeNewFile } from '@initguard/files'
+import { UNBOUND_DOCUMENTS_DIR, holdsLayout, runtimeLayout, type Layout } from './runtime-layout.ts'
 import { INITDATA_DOCUMENT_FILE, type VerifiedDocuments } from './verified-documents.ts'
 
-/** The marker file of the unbound layout, at the top of the runtime directory. */
-export const UNBOUND_MARKER_FILE = 'UNBOUND'
-/** The directory of the unbound layout that holds the documents. */
-export const UNBOUND_DOCUMENTS_DIR = 'unbound'
+export { UNBOUND_DOCUMENTS_DIR, UNBOUND_MARKER_FILE } from './runtime-layout.ts'
 
 /** Where {@link writeRuntimeFiles} put each document. */
 export interface RuntimeFiles {
@@ -51,7 +53,8 @@ export interface RuntimeFiles {
 }
 
 /**
- * Write `documents` to `dir` in the layout their state calls for (see the module), all at once.
+ * Write `documents` to `dir` in the layout their state calls for (see the module), all at once;
+ * or take `dir` as it is when an earlier run wrote exactly that there (a restart).
  *
  * @throws {@link LocalIoError} `ERR_AGENT_RUNTIME_DIR` (cannot be inspected or created, not a
  *   directory, a symbolic link, owned by another user, open to group or others),
@@ -70,6 +73,8 @@ export async function writeRuntimeFiles(
     hint: 'give a --runtime-dir whose parent the agent can create or write to',
   })
   await checkTarget(target, dir)
+  const layout = runtimeLayout(documents)
+  if (await holdsLayout(target, layout)) return runtimeFiles(dir, documents)
   const staging = await attempt(
     () => mkdtemp(join(parent, `.${basename(target)}.staging-`)), // mode 0700
     {
@@ -80,32 +85,7 @@ export async function writeRuntimeFiles(
     },
   )
   try {
-    const top = documents.verified ? staging : join(staging, UNBOUND_DOCUMENTS_DIR)
-    if (!documents.verified) {
-      const reason = `${documents.unboundReason ?? 'running unbound'}\n`
-      await writeRuntimeFile(
-        join(staging, UNBOUND_MARKER_FILE),
-        stringToUtf8(reason),
-        'unbound marker',
-      )
-      await attempt(() => mkdir(top, { mode: 0o700 }), {
-        path: top,
-        doing: 'create',
-        dir,
-        hint: 'check the parent directory’s file system',
-      })
-    }
-    await writeRuntimeFile(
-      join(top, INITDATA_DOCUMENT_FILE),
-      documents.document(),
-      'initdata document',
-    )
-    for (const key of documents.keys()) {
-      const bytes = documents.get(key)
-      if (bytes !== undefined) await writeRuntimeFile(join(top, key), bytes, `[data] "${key}"`)
-    }
-    if (top !== staging) await syncDirectory(top, dir)
-    await syncDirectory(staging, dir)
+    await writeLayout(staging, layout, dir)
     await moveIntoPlace(staging, target, dir)
   } catch (error) {
     // removeTree never throws: the error that stopped the writing is the one reported.
@@ -114,6 +94,11 @@ export async function writeRuntimeFiles(
   }
   // The rename is done; this makes it survive a crash.
   await syncDirectory(parent, dir)
+  return runtimeFiles(dir, documents)
+}
+
+/** Where each document of `documents` is in `dir`. */
+function runtimeFiles(dir: string, documents: VerifiedDocuments): RuntimeFiles {
   const where = documents.verified ? dir : join(dir, UNBOUND_DOCUMENTS_DIR)
   const data = new Map(documents.keys().map((key) => [key, join(where, key)]))
   return {
@@ -122,6 +107,25 @@ export async function writeRuntimeFiles(
     document: join(where, INITDATA_DOCUMENT_FILE),
     data,
   }
+}
+
+/** Write `layout` into the existing directory `at` (files 0600, directories 0700), then flush it. */
+async function writeLayout(at: string, layout: Layout, dir: string): Promise<void> {
+  for (const [name, entry] of layout) {
+    const path = join(at, name)
+    if (entry.kind === 'file') {
+      await writeRuntimeFile(path, entry.bytes, entry.what)
+      continue
+    }
+    await attempt(() => mkdir(path, { mode: 0o700 }), {
+      path,
+      doing: 'create',
+      dir,
+      hint: 'check the parent directory’s file system',
+    })
+    await writeLayout(path, entry.entries, dir)
+  }
+  await syncDirectory(at, dir)
 }
 
 interface Attempt {

@@ -83,7 +83,7 @@ export const agentStartCommand: Command = {
       type: 'string',
       value: PATH_VALUE,
       valueName: 'DIR',
-      help: 'write the verified documents here once (0600) after the check',
+      help: 'write the verified documents here once (0600) after the check; a restart takes the directory it wrote for the same document',
     },
     'allow-non-loopback': {
       type: 'boolean',
