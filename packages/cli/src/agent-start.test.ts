@@ -6,7 +6,7 @@
  * document changed after launch exits 5 with nothing written or served. The KBS unreachable: the
  * documents are served at once. A plain-http KBS named by the document: served, with the warning.
  * A KBS whose certificate a CA the process trusts (NODE_EXTRA_CA_CERTS) issued, but not the pinned
- * one: refused.
+ * one: refused, also with NODE_TLS_REJECT_UNAUTHORIZED=0.
  */
 import { spawn } from 'node:child_process'
 import { createServer as createHttpsServer } from 'node:https'
@@ -219,17 +219,20 @@ describe('initguard agent start and its KBS', () => {
         'impostor',
         kbsInitdataToml(url, kbs.kbs.tls?.certPem, 'impostor'),
       )
-      const agent = startAgent(path, [], {
-        guest: 'impostor',
-        env: { NODE_EXTRA_CA_CERTS: caFile },
-      })
-      const base = await baseOf(agent)
-      const secret = await get({ base }, '/cdh/resource/default/app/password')
-      expect([secret.status, secret.json()['code']]).toEqual([502, 'ERR_KBS_TLS'])
-      expect(secret.json()['message']).toMatch(/did not present the certificate pinned/)
-      expect(asked).toBe(0)
-      agent.child.kill('SIGTERM')
-      expect(await agent.exited).toBe(0)
+      // Nor does NODE_TLS_REJECT_UNAUTHORIZED=0, which Node reads when nothing sets the option.
+      for (const env of [
+        { NODE_EXTRA_CA_CERTS: caFile },
+        { NODE_EXTRA_CA_CERTS: caFile, NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+      ]) {
+        const agent = startAgent(path, [], { guest: 'impostor', env })
+        const base = await baseOf(agent)
+        const secret = await get({ base }, '/cdh/resource/default/app/password')
+        expect([secret.status, secret.json()['code']]).toEqual([502, 'ERR_KBS_TLS'])
+        expect(secret.json()['message']).toMatch(/did not present the certificate pinned/)
+        expect(asked).toBe(0)
+        agent.child.kill('SIGTERM')
+        expect(await agent.exited).toBe(0)
+      }
     } finally {
       impostor.close()
     }
