@@ -3,15 +3,21 @@
  * api-server-rest) and, optionally, a Unix socket created with mode 0600. Fastify is imported
  * only here, lazily, so the agent's start-up up to the init-data check does not load it.
  *
+ * Who may call: every process of the guest reaches a loopback port, whatever its user, and
+ * whoever reaches the API gets the TEE key and every secret. The socket's mode is the only check
+ * of the caller there is (its owner, and root); `listen: 'none'` serves on the socket alone, for a
+ * guest whose other users must not have the secrets.
+ *
  * Stopping is bounded: {@link RunningGuestApi.close} aborts the KBS calls in flight, and closes
  * connections still open after a short grace, so a hanging KBS cannot outlast a pod's grace.
  *
  * @module
  */
 import type { Server } from 'node:http'
+import type { FastifyInstance } from 'fastify'
 import { unlink } from 'node:fs/promises'
 import type { InitguardError } from '@initguard/core'
-import { LocalIoError, UsageError } from '@initguard/core'
+import { InternalError, LocalIoError, UsageError } from '@initguard/core'
 import {
   DEFAULT_GUEST_API_ADDRESS,
   isLoopbackAddress,
@@ -29,11 +35,17 @@ import {
 } from './guest-api-routes.ts'
 import { listenUnix, type GuestApiHandler } from './guest-api-socket.ts'
 
+/** `listen` value that serves on the Unix socket only (no TCP listener). */
+export const NO_TCP_LISTENER = 'none'
+
 /** Where and how to serve. */
 export interface GuestApiServeOptions {
   readonly state: GuestApiState
-  /** Default `127.0.0.1:8006`; port 0 picks a free port. */
-  readonly listen?: GuestApiAddress
+  /**
+   * Default `127.0.0.1:8006`; port 0 picks a free port. {@link NO_TCP_LISTENER} (`'none'`): no
+   * TCP listener at all, only `socketPath` (required then).
+   */
+  readonly listen?: GuestApiAddress | typeof NO_TCP_LISTENER
   /** A Unix socket to serve on as well (created 0600; a stale socket of ours is replaced). */
   readonly socketPath?: string
   /** Serve on a non-loopback address (anyone who can reach it gets the secrets). Default false. */
@@ -78,17 +90,67 @@ export function nonLoopbackAddresses(
   )
 }
 
+/** The guest API served on its Unix socket only ({@link NO_TCP_LISTENER}): it has no URL. */
+export interface SocketOnlyGuestApi extends Omit<RunningGuestApi, 'url' | 'socketPath'> {
+  readonly url: undefined
+  readonly socketPath: string
+}
+
 /**
- * Serve the guest API (routes: {@link registerGuestApi}) on loopback and, when asked, a socket.
+ * Refuse listeners that cannot be meant: `listen: 'none'` without a socket (nothing would be
+ * served), or with `allowNonLoopback` (there is no address for it to allow). The agent's command
+ * calls it before the init-data check, so a usage error reads nothing.
+ *
+ * @throws {@link UsageError} `ERR_AGENT_LISTEN_NONE`, `ERR_OPTION_NOT_APPLICABLE`.
+ */
+export function checkGuestApiListeners(
+  options: Pick<GuestApiServeOptions, 'listen' | 'socketPath' | 'allowNonLoopback'>,
+): void {
+  if (options.listen !== NO_TCP_LISTENER) return
+  if (options.socketPath === undefined)
+    throw new UsageError(
+      'ERR_AGENT_LISTEN_NONE',
+      'the guest API would listen nowhere: no TCP listener and no socket',
+      { hint: 'give --socket PATH with --listen none, or a --listen HOST:PORT' },
+    )
+  if (options.allowNonLoopback === true)
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      '--allow-non-loopback applies to a TCP listener, and --listen none has none',
+      { details: { option: '--allow-non-loopback' }, hint: 'drop --allow-non-loopback' },
+    )
+}
+
+/**
+ * Serve the guest API (routes: {@link registerGuestApi}) on loopback and, when asked, a socket;
+ * or, with `listen: 'none'`, on the socket alone.
  *
  * @throws {@link UsageError} `ERR_AGENT_LISTEN_NOT_LOOPBACK` for another address (or a name that
- *   bound one) without `allowNonLoopback`; {@link LocalIoError} `ERR_AGENT_SOCKET`,
- *   `ERR_AGENT_SOCKET_IN_USE`; the listen error (`EADDRINUSE`) as a LocalIoError `ERR_AGENT_LISTEN`.
+ *   bound one) without `allowNonLoopback`; `ERR_AGENT_LISTEN_NONE` (`'none'` without a socket),
+ *   `ERR_OPTION_NOT_APPLICABLE` (`'none'` with `allowNonLoopback`); {@link LocalIoError}
+ *   `ERR_AGENT_SOCKET`, `ERR_AGENT_SOCKET_IN_USE`; the listen error (`EADDRINUSE`) as a
+ *   LocalIoError `ERR_AGENT_LISTEN`.
  */
-export async function serveGuestApi(options: GuestApiServeOptions): Promise<RunningGuestApi> {
+export function serveGuestApi(
+  options: GuestApiServeOptions & {
+    readonly listen: typeof NO_TCP_LISTENER
+    readonly socketPath: string
+  },
+): Promise<SocketOnlyGuestApi>
+export function serveGuestApi(
+  options: GuestApiServeOptions & { readonly listen?: GuestApiAddress },
+): Promise<RunningGuestApi>
+export function serveGuestApi(
+  options: GuestApiServeOptions,
+): Promise<RunningGuestApi | SocketOnlyGuestApi>
+export async function serveGuestApi(
+  options: GuestApiServeOptions,
+): Promise<RunningGuestApi | SocketOnlyGuestApi> {
   const listen = options.listen ?? DEFAULT_GUEST_API_ADDRESS
   const allowNonLoopback = options.allowNonLoopback === true
-  if (!isLoopbackHost(listen.host) && !allowNonLoopback) throw notLoopback(listen.host)
+  checkGuestApiListeners(options)
+  if (listen !== NO_TCP_LISTENER && !isLoopbackHost(listen.host) && !allowNonLoopback)
+    throw notLoopback(listen.host)
   const { state } = options
   const clientError = guestApiClientError(guestApiMarks(state), unboundMember(state))
   const { default: fastify } = await import('fastify')
@@ -111,25 +173,10 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
   app.addHook('onSend', async (_request, reply) => {
     if (stopping) reply.header('connection', 'close')
   })
-  try {
-    await app.listen({ host: listen.host, port: listen.port })
-  } catch (cause) {
-    await app.close()
-    throw new LocalIoError('ERR_AGENT_LISTEN', `cannot listen on ${listen.host}:${listen.port}`, {
-      cause,
-      details: { host: listen.host, port: listen.port },
-      hint: 'another process may use the port: give another --listen HOST:PORT',
-    })
-  }
-  // A name is trusted for what it bound, not for what it is called.
-  const wide = nonLoopbackAddresses(app.addresses())
-  if (wide.length > 0 && !allowNonLoopback) {
-    await app.close()
-    throw notLoopback(listen.host, wide.join(', '))
-  }
-  const bound = app.server.address()
-  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port
-  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`
+  const url =
+    listen === NO_TCP_LISTENER ? undefined : await listenTcp(app, listen, allowNonLoopback)
+  // Socket only: the routes are made ready without the TCP server ever listening.
+  if (url === undefined) await app.ready()
   let unix: Server | undefined
   if (options.socketPath !== undefined && handler !== undefined) {
     try {
@@ -141,9 +188,7 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
   }
   const socketPath = options.socketPath
   const graceMs = options.closeGraceMs ?? 2_000
-  return {
-    url,
-    socketPath,
+  const running = {
     refused: refusal.refused,
     close: async () => {
       stopping = true
@@ -172,4 +217,37 @@ export async function serveGuestApi(options: GuestApiServeOptions): Promise<Runn
       if (socketPath !== undefined) await unlink(socketPath).catch(() => undefined)
     },
   }
+  if (url !== undefined) return { url, socketPath, ...running }
+  // checkGuestApiListeners refused 'none' without a socket.
+  if (socketPath === undefined) throw new InternalError('ERR_INTERNAL', 'no listener was made')
+  return { url, socketPath, ...running }
+}
+
+/**
+ * Listen on `listen` and return the URL, judging what was bound (a name is trusted for what it
+ * bound, not for what it is called); the app is closed on any refusal.
+ */
+async function listenTcp(
+  app: FastifyInstance,
+  listen: GuestApiAddress,
+  allowNonLoopback: boolean,
+): Promise<string> {
+  try {
+    await app.listen({ host: listen.host, port: listen.port })
+  } catch (cause) {
+    await app.close()
+    throw new LocalIoError('ERR_AGENT_LISTEN', `cannot listen on ${listen.host}:${listen.port}`, {
+      cause,
+      details: { host: listen.host, port: listen.port },
+      hint: 'another process may use the port: give another --listen HOST:PORT',
+    })
+  }
+  const wide = nonLoopbackAddresses(app.addresses())
+  if (wide.length > 0 && !allowNonLoopback) {
+    await app.close()
+    throw notLoopback(listen.host, wide.join(', '))
+  }
+  const bound = app.server.address()
+  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port
+  return `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`
 }

@@ -1,19 +1,26 @@
 /**
  * How the guest API serves, apart from its routes: the marks on every answer, including the
  * refusals Node and Fastify write before any route runs; what a listen address really bound; and
- * the Unix socket's path (a live, stale, foreign or symlinked socket file). Real parts only: a
+ * the Unix socket's path (a live, stale, foreign or symlinked socket file), also as the only
+ * listener (`listen: 'none'`). Real parts only: a
  * simulated guest, real loopback HTTP, real socket files.
  */
 import { spawnSync } from 'node:child_process'
+import { Server } from 'node:http'
 import { lstat, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { initSimulator } from '@initguard/tee-simulator'
 import { launchGuest, unboundGuest, verifyInitdata } from './agent-test-support.ts'
 import { get, kbsInitdataToml } from './guest-api-test-support.ts'
-import { nonLoopbackAddresses, serveGuestApi, type RunningGuestApi } from './guest-api-server.ts'
+import {
+  nonLoopbackAddresses,
+  serveGuestApi,
+  type RunningGuestApi,
+  type SocketOnlyGuestApi,
+} from './guest-api-server.ts'
 import type { GuestApiState } from './guest-api-routes.ts'
 import { VerifiedDocuments } from './initdata-check/verified-documents.ts'
 import { openAgentKbs } from './kbs-access.ts'
@@ -142,6 +149,38 @@ describe('where it listens', () => {
     expect(
       (await get({ base: api.url.replace('localhost', '127.0.0.1') }, '/initdata')).status,
     ).toBe(200)
+  })
+})
+
+describe("listen 'none': the socket alone", () => {
+  it('serves on the 0600 socket and never listens on TCP', async () => {
+    const socketPath = join(dir, 'only.sock')
+    const listens = vi.spyOn(Server.prototype, 'listen')
+    let api: SocketOnlyGuestApi
+    try {
+      api = await serveGuestApi({ state: await state(), listen: 'none', socketPath })
+      // Every listen was on the socket's path: no port, not even a loopback one.
+      expect(listens.mock.calls.map((call): unknown => call[0])).toEqual([socketPath])
+    } finally {
+      listens.mockRestore()
+    }
+    expect(api.url).toBeUndefined()
+    expect(api.socketPath).toBe(socketPath)
+    expect(((await lstat(socketPath)).mode & 0o777).toString(8)).toBe('600')
+    expect((await get({ socket: socketPath }, '/initdata')).status).toBe(200)
+    await api.close()
+    await expect(lstat(socketPath)).rejects.toThrow(/ENOENT/)
+  })
+
+  it('refused without a socket, and with allowNonLoopback, before anything listens', async () => {
+    const served = await state()
+    const none = { state: served, listen: 'none' } as const
+    await expect(serveGuestApi(none)).rejects.toMatchObject({ code: 'ERR_AGENT_LISTEN_NONE' })
+    const socketPath = join(dir, 'never.sock')
+    await expect(
+      serveGuestApi({ ...none, socketPath, allowNonLoopback: true }),
+    ).rejects.toMatchObject({ code: 'ERR_OPTION_NOT_APPLICABLE' })
+    await expect(lstat(socketPath)).rejects.toThrow(/ENOENT/)
   })
 })
 

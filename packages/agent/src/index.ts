@@ -57,10 +57,13 @@ export {
   type GuestApiAddress,
 } from './guest-api-listen.ts'
 export {
+  NO_TCP_LISTENER,
+  checkGuestApiListeners,
   nonLoopbackAddresses,
   serveGuestApi,
   type GuestApiServeOptions,
   type RunningGuestApi,
+  type SocketOnlyGuestApi,
 } from './guest-api-server.ts'
 export { GUEST_API_LIMITS, type GuestApiLimits } from './guest-api-limits.ts'
 export {

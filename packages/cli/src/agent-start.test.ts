@@ -6,7 +6,7 @@
  * document changed after launch exits 5 with nothing written or served. The KBS unreachable: the
  * documents are served at once. A plain-http KBS named by the document: served, with the warning.
  * A KBS whose certificate a CA the process trusts (NODE_EXTRA_CA_CERTS) issued, but not the pinned
- * one: refused, also with NODE_TLS_REJECT_UNAUTHORIZED=0.
+ * one: refused, also with NODE_TLS_REJECT_UNAUTHORIZED=0. `--listen none`: the socket alone.
  */
 import { spawn } from 'node:child_process'
 import { createServer as createHttpsServer } from 'node:https'
@@ -66,6 +66,8 @@ interface AgentOptions {
   readonly guest?: string
   readonly simDir?: string
   readonly env?: Readonly<Record<string, string>>
+  /** `--listen`; default `127.0.0.1:0`. */
+  readonly listen?: string
 }
 
 /** Start the agent; resolves with its ready line, or with its exit code if it ends first. */
@@ -81,7 +83,7 @@ function startAgent(initdata: string, extra: string[], options: AgentOptions = {
       '--sim-guest',
       options.guest ?? 'web',
       '--listen',
-      '127.0.0.1:0',
+      options.listen ?? '127.0.0.1:0',
       ...extra,
     ],
     { env: { ...process.env, ...options.env } },
@@ -132,6 +134,24 @@ describe('initguard agent start', () => {
     expect((await get({ socket }, '/initdata/aa.toml')).status).toBe(200)
     again.child.kill('SIGTERM')
     expect(await again.exited).toBe(0)
+  }, 60_000)
+
+  it('--listen none: the socket alone, for its owner; without --socket, exit 2 before anything', async () => {
+    const socket = join(dir, 'only.sock')
+    const agent = startAgent(honest, ['--socket', socket], { listen: 'none' })
+    const started = await agent.ready
+    if (!('ready' in started))
+      throw new Error(`agent exited ${String(started.code)}: ${agent.stderr()}`)
+    expect(started.ready).toBe(`initguard agent ready: socket ${socket}\n`)
+    const secret = await get({ socket }, '/cdh/resource/default/app/password')
+    expect([secret.status, secret.body.toString('utf8')]).toEqual([200, SECRET])
+    agent.child.kill('SIGTERM')
+    expect(await agent.exited).toBe(0)
+    const runtime = join(dir, 'nowhere-run')
+    const nowhere = startAgent(honest, ['--runtime-dir', runtime], { listen: 'none' })
+    expect(await nowhere.ready).toEqual({ code: 2 })
+    expect(nowhere.stderr()).toMatch(/code: ERR_AGENT_LISTEN_NONE/)
+    await expect(readdir(runtime)).rejects.toThrow(/ENOENT/)
   }, 60_000)
 
   it('a document changed after launch: exit 5, nothing written, nothing served', async () => {

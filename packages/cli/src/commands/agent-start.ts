@@ -1,7 +1,8 @@
 /**
  * `initguard agent start`: the guest agent. Checks the init-data first (the same check as
  * `agent check-initdata`); only after a match does it serve the guest API (CoCo's
- * api-server-rest paths) on loopback and, with `--socket`, a Unix socket (0600). A mismatch ends
+ * api-server-rest paths) on loopback and, with `--socket`, a Unix socket (0600); with
+ * `--listen none`, on the socket alone (every local user reaches a loopback port). A mismatch ends
  * it with exit 5 and nothing is written or served. The KBS named by the verified documents is not
  * needed to start: `/initdata/…` is served at once, KBS-backed paths answer 503 while it is
  * unreachable. Prints one line when ready; stops cleanly on SIGINT/SIGTERM (KBS calls in flight
@@ -12,6 +13,8 @@
  */
 import {
   ALLOW_UNBOUND_FLAG,
+  NO_TCP_LISTENER,
+  checkGuestApiListeners,
   establishInitdata,
   openAgentKbs,
   parseGuestApiAddress,
@@ -27,12 +30,13 @@ import { stopSignal } from './stop-signal.ts'
 
 const NAME = 'agent start'
 
-/** `HOST:PORT` or `[IPv6]:PORT`. */
-const LISTEN_VALUE: OptionValue<GuestApiAddress> = {
+/** `HOST:PORT`, `[IPv6]:PORT`, or `none` (the socket alone). */
+const LISTEN_VALUE: OptionValue<GuestApiAddress | typeof NO_TCP_LISTENER> = {
   kind: { name: 'free', what: 'HOST:PORT' },
-  expected: 'HOST:PORT or [IPv6]:PORT',
+  expected: 'HOST:PORT, [IPv6]:PORT or none',
   example: '127.0.0.1:8006',
   parse(text, option) {
+    if (text === NO_TCP_LISTENER) return NO_TCP_LISTENER
     try {
       return parseGuestApiAddress(text)
     } catch {
@@ -51,16 +55,18 @@ export const agentStartCommand: Command = {
   name: 'start',
   summary: 'Check init-data, then serve the guest API (token, evidence, KBS secrets, documents).',
   usage:
-    '--initdata FILE --tee auto|snp|tdx|sgx|sim [--sim-dir DIR --sim-guest GUEST] [--listen HOST:PORT] [--socket PATH] [--runtime-dir DIR]',
+    '--initdata FILE --tee auto|snp|tdx|sgx|sim [--sim-dir DIR --sim-guest GUEST] [--listen HOST:PORT|none] [--socket PATH] [--runtime-dir DIR]',
   description: [
     'Checks the init-data as `agent check-initdata` does; a mismatch exits 5 and nothing is',
     'served. After a match the verified documents are written once to --runtime-dir (0600) and',
     'served from memory, and the guest API listens on --listen (default 127.0.0.1:8006, loopback',
-    'only unless --allow-non-loopback) and --socket (mode 0600):',
+    'only unless --allow-non-loopback) and --socket (mode 0600). Every local user reaches a',
+    'loopback port; --listen none --socket PATH serves on the socket alone, for its owner only:',
     '  GET /aa/token?token_type=kbs, /aa/evidence?runtime_data=TEXT,',
     '  GET /cdh/resource/REPO/TYPE/TAG, /initdata, /initdata/KEY',
     'The KBS is the one the verified aa.toml / cdh.toml name, with their certificate pinned. One',
-    'line "initguard agent ready: URL [socket PATH]" goes to standard output when serving.',
+    'line "initguard agent ready: URL [socket PATH]" (with --listen none: "initguard agent ready:',
+    'socket PATH") goes to standard output when serving.',
     '',
     'Example: initguard agent start --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web \\',
     '           --socket ./agent.sock --runtime-dir ./run',
@@ -71,7 +77,7 @@ export const agentStartCommand: Command = {
       type: 'string',
       value: LISTEN_VALUE,
       valueName: 'HOST:PORT',
-      help: 'where the guest API listens (default 127.0.0.1:8006; port 0 picks one)',
+      help: 'where the guest API listens (default 127.0.0.1:8006; port 0 picks one); none: only on --socket, so that only its owner reaches the API (every local user reaches a loopback port)',
     },
     socket: {
       type: 'string',
@@ -102,6 +108,12 @@ export const agentStartCommand: Command = {
     const socketPath = parsedOption(args, 'socket', PATH_VALUE)
     const runtimeDir = parsedOption(args, 'runtime-dir', PATH_VALUE)
     const json = args.values['json'] === true
+    const listeners = {
+      ...(listen === undefined ? {} : { listen }),
+      ...(socketPath === undefined ? {} : { socketPath }),
+      allowNonLoopback: args.values['allow-non-loopback'] === true,
+    }
+    checkGuestApiListeners(listeners)
     const tee = await openAgentTee(args, NAME)
     // The check comes first: a mismatch throws here (exit 5) and nothing is written or served.
     const { initdata, documents, files } = await establishInitdata({
@@ -142,14 +154,16 @@ export const agentStartCommand: Command = {
     const stop = stopSignal()
     const api = await serveGuestApi({
       state: { initdata, documents, tee, kbs: access },
-      ...(listen === undefined ? {} : { listen }),
-      ...(socketPath === undefined ? {} : { socketPath }),
-      allowNonLoopback: args.values['allow-non-loopback'] === true,
+      ...listeners,
     })
+    const where = [
+      ...(api.url === undefined ? [] : [api.url]),
+      ...(api.socketPath === undefined ? [] : [`socket ${api.socketPath}`]),
+    ]
     io.stdout.write(
       json
-        ? `${JSON.stringify({ ready: true, url: api.url, socket: api.socketPath ?? null, verified: !('unbound' in initdata), kbs: endpoint?.url ?? null, runtimeDir: files === undefined ? null : runtimeDir, warnings: notes })}\n`
-        : `initguard agent ready: ${api.url}${api.socketPath === undefined ? '' : ` socket ${api.socketPath}`}\n`,
+        ? `${JSON.stringify({ ready: true, url: api.url ?? null, socket: api.socketPath ?? null, verified: !('unbound' in initdata), kbs: endpoint?.url ?? null, runtimeDir: files === undefined ? null : runtimeDir, warnings: notes })}\n`
+        : `initguard agent ready: ${where.join(' ')}\n`,
     )
     const refused = await Promise.race([stop.then(() => undefined), api.refused])
     await api.close()
