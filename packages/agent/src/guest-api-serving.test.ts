@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { Server } from 'node:http'
-import { lstat, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -208,6 +208,22 @@ describe('the socket path', () => {
     const created = await lstat(stale)
     expect([created.isSocket(), (created.mode & 0o777).toString(8)]).toEqual([true, '600'])
     expect((await get({ socket: stale }, '/initdata')).status).toBe(200)
+    await api.close()
+  })
+
+  it('a directory another user could replace the socket in is refused; a sticky one is not', async () => {
+    const shared = join(dir, 'shared')
+    await mkdir(shared)
+    await chmod(shared, 0o777)
+    const path = join(shared, 'agent.sock')
+    await expect(serve(await state(), { socketPath: path })).rejects.toMatchObject({
+      code: 'ERR_AGENT_SOCKET',
+      message: expect.stringContaining(`${shared} is writable by group or others`) as unknown,
+    })
+    await expect(lstat(path)).rejects.toThrow(/ENOENT/)
+    await chmod(shared, 0o1777)
+    const api = await serve(await state(), { socketPath: path })
+    expect((await get({ socket: path }, '/initdata')).status).toBe(200)
     await api.close()
   })
 

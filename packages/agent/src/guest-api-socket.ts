@@ -2,7 +2,8 @@
  * The guest API's Unix socket: created mode 0600 (under a umask that gives exactly that, never
  * briefly wider) and then checked with `lstat`, not `chmod`ed (a `chmod` by path would follow a
  * symlink swapped in after `listen`). A stale socket left by a crash is replaced only when it is
- * ours (same uid) and nothing answers on it; anything else at the path is refused.
+ * ours (same uid) and nothing answers on it; anything else at the path is refused, and so is a
+ * path in a directory another user could replace the socket in (`trusted-path.ts`).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { lstat, unlink } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { LocalIoError } from '@initguard/core'
+import { replaceableBy } from './trusted-path.ts'
 
 /** A request handler as `node:http` calls it. */
 export type GuestApiHandler = (request: IncomingMessage, response: ServerResponse) => void
@@ -77,6 +79,16 @@ export async function listenUnix(
   server: Server,
   clientError: (error: Error, socket: Duplex) => void,
 ): Promise<Server> {
+  const replaceable = await replaceableBy(path)
+  if (replaceable !== undefined)
+    throw new LocalIoError(
+      'ERR_AGENT_SOCKET',
+      `the socket ${path} could be replaced by another user, and its clients would talk to them: ${replaceable}`,
+      {
+        details: { path },
+        hint: 'put the socket in a directory only the agent’s user and root can write (e.g. under /run), or a sticky one',
+      },
+    )
   await clearSocketPath(path)
   server.on('clientError', clientError)
   const umask = process.umask(0o177)

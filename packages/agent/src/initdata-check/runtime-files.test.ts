@@ -214,6 +214,21 @@ function tree(dir: string): string[] {
 }
 
 describe('writeRuntimeFiles: refusals are coded', () => {
+  it('a runtime directory another user could rename away and replace is refused, nothing written', async () => {
+    // A reader of DIR reads whatever anyone who may write DIR's parent put in its place.
+    const { parent, runtime } = runtimePath()
+    mkdirSync(parent, { mode: 0o777 })
+    chmodSync(parent, 0o777)
+    const error = await rejected(writeRuntimeFiles(runtime, await verifiedDocuments()))
+    expect(error.code).toBe('ERR_AGENT_RUNTIME_DIR')
+    expect(error.message).toContain(`${parent} is writable by group or others (mode 777)`)
+    expect(readdirSync(parent)).toEqual([])
+    // Sticky (as /tmp): nobody else may rename or remove what the agent made there.
+    chmodSync(parent, 0o1777)
+    await writeRuntimeFiles(runtime, await verifiedDocuments())
+    expect(readdirSync(runtime).sort()).toEqual(['aa.toml', 'cdh.toml', INITDATA_DOCUMENT_FILE])
+  })
+
   it('a directory owned by another user is refused (ERR_AGENT_RUNTIME_DIR), nothing written', async () => {
     // As root, a 0700 directory given to another uid; otherwise "/", which is root's.
     let foreign = '/'

@@ -16,6 +16,10 @@
  *     <key>            mode 0600, as above
  * ```
  *
+ * DIR's parent directories must let nobody but the agent's user and root replace DIR (owned by one
+ * of them, not writable by group or others unless sticky: `trusted-path.ts`): a reader of a DIR
+ * that someone else can rename away and put back reads what they put there.
+ *
  * The unbound layout differs on purpose: a reader that looks for `DIR/aa.toml` finds nothing
  * rather than configuration nothing vouches for, and one that lists the directory sees `UNBOUND`.
  *
@@ -38,6 +42,7 @@ import { LocalIoError } from '@initguard/core'
 import { removeTree, writeNewFile } from '@initguard/files'
 import { UNBOUND_DOCUMENTS_DIR, holdsLayout, runtimeLayout, type Layout } from './runtime-layout.ts'
 import { INITDATA_DOCUMENT_FILE, type VerifiedDocuments } from './verified-documents.ts'
+import { replaceableBy } from '../trusted-path.ts'
 
 export { UNBOUND_DOCUMENTS_DIR, UNBOUND_MARKER_FILE } from './runtime-layout.ts'
 
@@ -72,6 +77,13 @@ export async function writeRuntimeFiles(
     dir,
     hint: 'give a --runtime-dir whose parent the agent can create or write to',
   })
+  const replaceable = await replaceableBy(target)
+  if (replaceable !== undefined)
+    throw runtimeDirError(
+      `the runtime directory ${JSON.stringify(dir)} could be replaced by another user: ${replaceable}`,
+      dir,
+      'give a --runtime-dir whose parent directories only the agent’s user and root can write (e.g. under /run), or make the shared one sticky',
+    )
   await checkTarget(target, dir)
   const layout = runtimeLayout(documents)
   if (await holdsLayout(target, layout)) return runtimeFiles(dir, documents)
