@@ -49,6 +49,8 @@ describe('replaceableBy', () => {
     const inOpen = join(open, 'link')
     symlinkSync(safe, inOpen)
     expect(await replaceableBy(join(inOpen, 'run'))).toContain(`${open} is writable`)
+    // Not made yet below the link: where it leads is still checked.
+    expect(await replaceableBy(join(link, 'not', 'yet', 'run'))).toContain(`${open} is writable`)
   })
 
   it.runIf(process.getuid?.() === 0)('a directory of another user (not root)', async () => {

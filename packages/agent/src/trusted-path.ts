@@ -35,17 +35,26 @@ function ancestors(path: string): string[] {
 }
 
 /**
+ * A path in the real directory of `path`'s deepest existing ancestor (symbolic links resolved), so
+ * that its ancestors are the real directories on the way; undefined when none resolves.
+ */
+async function realChild(path: string): Promise<string | undefined> {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const real = await realpath(dir).catch(() => undefined)
+    if (real !== undefined) return resolve(real, 'x')
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+/**
  * The first directory on the way to `path` (see the module) that lets another user replace its
  * entries, as a sentence naming it; undefined when there is none. A directory that cannot be
- * inspected is reported too.
+ * inspected is reported too; one that does not exist yet is not (whoever makes it owns it).
  */
 export async function replaceableBy(path: string): Promise<string | undefined> {
   const uid = process.getuid?.()
   const given = resolve(path)
-  const real = await realpath(dirname(given)).then(
-    (parent) => resolve(parent, 'x'),
-    () => undefined, // a parent that does not exist yet: the given path is all there is
-  )
+  const real = await realChild(given)
   const dirs = [...ancestors(given), ...(real === undefined ? [] : ancestors(real))]
   for (const dir of new Set(dirs)) {
     let info: Stats

@@ -223,6 +223,11 @@ describe('writeRuntimeFiles: refusals are coded', () => {
     expect(error.code).toBe('ERR_AGENT_RUNTIME_DIR')
     expect(error.message).toContain(`${parent} is writable by group or others (mode 777)`)
     expect(readdirSync(parent)).toEqual([])
+    const deeper = await rejected(
+      writeRuntimeFiles(join(parent, 'a', 'initdata'), await verifiedDocuments()),
+    )
+    expect(deeper.code).toBe('ERR_AGENT_RUNTIME_DIR')
+    expect(readdirSync(parent)).toEqual([]) // no parent made either
     // Sticky (as /tmp): nobody else may rename or remove what the agent made there.
     chmodSync(parent, 0o1777)
     await writeRuntimeFiles(runtime, await verifiedDocuments())

@@ -62,7 +62,8 @@ export interface RuntimeFiles {
  * or take `dir` as it is when an earlier run wrote exactly that there (a restart).
  *
  * @throws {@link LocalIoError} `ERR_AGENT_RUNTIME_DIR` (cannot be inspected or created, not a
- *   directory, a symbolic link, owned by another user, open to group or others),
+ *   directory, a symbolic link, owned by another user, open to group or others, in a directory
+ *   another user could replace it in),
  *   `ERR_AGENT_RUNTIME_DIR_NOT_EMPTY`, `ERR_FILE_WRITE`; nothing is left behind on any of them.
  */
 export async function writeRuntimeFiles(
@@ -71,12 +72,7 @@ export async function writeRuntimeFiles(
 ): Promise<RuntimeFiles> {
   const target = resolve(dir)
   const parent = dirname(target)
-  await attempt(() => mkdir(parent, { recursive: true, mode: 0o700 }), {
-    path: parent,
-    doing: 'create the parent of',
-    dir,
-    hint: 'give a --runtime-dir whose parent the agent can create or write to',
-  })
+  // Before anything is made: the parents the agent would create are its own, 0700.
   const replaceable = await replaceableBy(target)
   if (replaceable !== undefined)
     throw runtimeDirError(
@@ -84,6 +80,12 @@ export async function writeRuntimeFiles(
       dir,
       'give a --runtime-dir whose parent directories only the agent’s user and root can write (e.g. under /run), or make the shared one sticky',
     )
+  await attempt(() => mkdir(parent, { recursive: true, mode: 0o700 }), {
+    path: parent,
+    doing: 'create the parent of',
+    dir,
+    hint: 'give a --runtime-dir whose parent the agent can create or write to',
+  })
   await checkTarget(target, dir)
   const layout = runtimeLayout(documents)
   if (await holdsLayout(target, layout)) return runtimeFiles(dir, documents)
