@@ -6,7 +6,8 @@
  * 2. configfs-tsm (SEV-SNP, TDX): a probe entry is made, its `provider` read, and the entry
  *    removed again; `sev_guest` is SEV-SNP, `tdx_guest` TDX.
  *
- * It never picks a simulator (that is only ever chosen explicitly, elsewhere). When nothing is
+ * It never picks a simulator, nor a vTPM (both are only ever chosen explicitly, elsewhere: a vTPM
+ * binding is weaker than SEV-SNP's or TDX's, and a vTPM may be the host's). When nothing is
  * found, the error lists every place looked at and what was there. An explicit `tee` must be what
  * the platform offers (asking for tdx where the provider is sev_guest is refused), and an option
  * that does not apply to the TEE opened is refused, never ignored.
@@ -103,8 +104,11 @@ const TSM_ABSENT = new Set([
   'ERR_TEE_TSM_NOT_CONFIGFS',
 ])
 
-/** Probe configfs-tsm: the provider's name, or what was found instead (any other failure throws). */
-async function probeTsm(
+/**
+ * Probe configfs-tsm: the provider's name, or what was found instead (any other failure throws).
+ * Also used by `openVtpm` to refuse a vTPM binding where the guest offers SEV-SNP or TDX.
+ */
+export async function probeTsm(
   dir: string,
   ops: TeePlatformOps,
 ): Promise<{ provider: string } | { absent: string }> {
@@ -116,7 +120,8 @@ async function probeTsm(
   }
 }
 
-function teeOfProvider(provider: string): 'snp' | 'tdx' | undefined {
+/** The TEE a configfs-tsm provider name is, if Initguard supports it. */
+export function teeOfProvider(provider: string): 'snp' | 'tdx' | undefined {
   if (provider === TSM_PROVIDERS.snp) return 'snp'
   if (provider === TSM_PROVIDERS.tdx) return 'tdx'
   return undefined
@@ -191,7 +196,9 @@ export async function detectHardwareTee(
     `no hardware TEE found; looked at:\n  ${looked.join('\n  ')}`,
     {
       details: { looked },
-      hint: 'run inside an SEV-SNP or TDX guest (configfs-tsm) or a Gramine SGX enclave, or pass --tee explicitly (--tee sim for the simulator)',
+      // vTPM is never detected: a guest whose SEV-SNP or TDX interface is missing for a while
+      // must not fall back to the weaker PCR 8 binding on its own.
+      hint: 'run inside an SEV-SNP or TDX guest (configfs-tsm) or a Gramine SGX enclave, or pass --tee explicitly (--tee sim for the simulator; --tee vtpm, never detected, binds to the vTPM PCR 8 of a platform without configfs-tsm, such as an Azure confidential VM)',
     },
   )
 }

@@ -6,15 +6,15 @@
  *
  * @module
  */
-export { codeOf, outcome, rejected, rejectedCode, thrown } from './thrown.ts'
+export { codeOf, outcome, rejected, rejectedCode, settledOutcome, thrown } from './thrown.ts'
 export { jsonMemberAt, jsonMemberPaths, withJsonMember } from './json-members.ts'
 export type { JsonMemberPathsOptions, JsonPath } from './json-members.ts'
 export { POSTGRES_TEST_ROLE, postgresBinDir, startPostgresCluster } from './postgres-cluster.ts'
 export type { PostgresCluster, PostgresClusterOptions } from './postgres-cluster.ts'
-export { PCR_BANK_LENGTHS, commandOnPath, startSwtpm } from './swtpm.ts'
+export { PCR_BANK_LENGTHS, commandOnPath, startSwtpm, startUnixSwtpm } from './swtpm.ts'
 export { spawnServer } from './server-process.ts'
 export type { ServerProcess } from './server-process.ts'
-export type { PcrBank, Swtpm } from './swtpm.ts'
+export type { PcrBank, Swtpm, SwtpmProcess, UnixSwtpm, UnixSwtpmOptions } from './swtpm.ts'
 export { ScratchDirectories } from './scratch-directories.ts'
 export { startHoldingServer, startLoopbackServer } from './loopback-server.ts'
 export type { HoldingServer, LoopbackServer } from './loopback-server.ts'

@@ -1,8 +1,24 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PCR_BANK_LENGTHS, commandOnPath, startSwtpm, type PcrBank, type Swtpm } from './swtpm.ts'
+import {
+  PCR_BANK_LENGTHS,
+  commandOnPath,
+  startSwtpm,
+  startUnixSwtpm,
+  type PcrBank,
+  type Swtpm,
+} from './swtpm.ts'
 
 /** True while a process with this id exists (signal 0 checks without sending anything). */
 function processExists(pid: number): boolean {
@@ -55,6 +71,55 @@ describe('startSwtpm', () => {
     await expect(other.readPcr(8, 'sha256')).rejects.toThrow(
       /tpm2_pcrread sha256:8 .* failed: (.|\n)*Could not load tcti(.|\n)*is this swtpm still running\?/,
     )
+  })
+})
+
+/** One raw TPM command on a Unix socket, and the response header's tag, size and response code. */
+function rawHeader(path: string, command: string): Promise<[number, number, number]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path })
+    let answer = Buffer.alloc(0)
+    socket.once('error', reject)
+    socket.once('connect', () => socket.write(Buffer.from(command, 'hex')))
+    socket.on('data', (chunk: Buffer) => {
+      answer = Buffer.concat([answer, chunk])
+      if (answer.length >= 10) {
+        socket.destroy()
+        resolve([answer.readUInt16BE(0), answer.readUInt32BE(2), answer.readUInt32BE(6)])
+      }
+    })
+  })
+}
+
+/** TPM2_GetRandom(8): tag TPM_ST_NO_SESSIONS, size 12, TPM_CC_GetRandom, bytesRequested 8. */
+const GET_RANDOM = '80010000000c0000017b0008'
+
+describe('startUnixSwtpm', () => {
+  it('takes raw TPM commands on a Unix socket in its state directory; tpm2-tools reach it too', async () => {
+    await using tpm = await startUnixSwtpm()
+    expect(tpm.socketPath).toBe(join(tpm.stateDir, 'tpm.sock'))
+    expect(tpm.ctrlPath).toBe(`${tpm.socketPath}.ctrl`)
+    expect(tpm.tcti).toBe(`swtpm:path=${tpm.socketPath}`)
+    expect(statSync(tpm.socketPath).isSocket()).toBe(true)
+    expect(await rawHeader(tpm.socketPath, GET_RANDOM)).toEqual([0x8001, 20, 0])
+    await tpm.extendPcr(16, 'sha256', new Uint8Array(32).fill(1))
+    expect(await tpm.readPcr(16, 'sha256')).not.toEqual(new Uint8Array(32))
+    await tpm.stop()
+    expect(existsSync(tpm.stateDir)).toBe(false)
+  })
+
+  it('reboot resets every PCR and starts the TPM again', async () => {
+    await using tpm = await startUnixSwtpm()
+    await tpm.extendPcr(8, 'sha256', new Uint8Array(32).fill(1))
+    expect(await tpm.readPcr(8, 'sha256')).not.toEqual(new Uint8Array(32))
+    await tpm.reboot()
+    expect(await tpm.readPcr(8, 'sha256')).toEqual(new Uint8Array(32))
+    expect(await rawHeader(tpm.socketPath, GET_RANDOM)).toEqual([0x8001, 20, 0])
+  })
+
+  it('started: false is a TPM before TPM2_Startup: every command answered TPM_RC_INITIALIZE', async () => {
+    await using tpm = await startUnixSwtpm({ started: false })
+    expect(await rawHeader(tpm.socketPath, GET_RANDOM)).toEqual([0x8001, 10, 0x100])
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '@initguard/core'
-import { codeOf, rejected, rejectedCode, thrown } from './thrown.ts'
+import { codeOf, rejected, rejectedCode, settledOutcome, thrown } from './thrown.ts'
 
 const refuse = (): never => {
   throw new UsageError('ERR_TEST', 'refused')
@@ -21,5 +21,13 @@ describe('thrown / rejected', () => {
     )
     await expect(rejected(Promise.resolve(1))).rejects.toThrow(/the promise resolved/)
     await expect(rejected(Promise.reject(new Error('x')))).rejects.toThrow(/got Error: x/)
+  })
+})
+
+describe('settledOutcome', () => {
+  it('says accepted, or the category and code of the coded rejection; a foreign one fails', async () => {
+    expect(await settledOutcome(Promise.resolve(1))).toBe('accepted')
+    expect(await settledOutcome(Promise.reject(new UsageError('ERR_A', 'a')))).toBe('usage ERR_A')
+    await expect(settledOutcome(Promise.reject(new Error('x')))).rejects.toThrow(/got Error: x/)
   })
 })

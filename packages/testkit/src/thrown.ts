@@ -59,3 +59,14 @@ export function outcome(run: () => unknown): string {
   }
   return 'accepted'
 }
+
+/** {@link outcome} for a promise: `accepted` when it resolves, else its rejection's category and code. */
+export async function settledOutcome(work: Promise<unknown>): Promise<string> {
+  try {
+    await work
+  } catch (error) {
+    const refusal = expectInitguard(error)
+    return `${refusal.category} ${refusal.code}`
+  }
+  return 'accepted'
+}
