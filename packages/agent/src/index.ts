@@ -33,6 +33,7 @@ export {
   writeRuntimeFiles,
   type RuntimeFiles,
 } from './initdata-check/runtime-files.ts'
+export { bindInitdataVtpm, type VtpmBoundInitdata } from './initdata-check/bind-initdata-vtpm.ts'
 export {
   establishInitdata,
   type EstablishInitdataOptions,

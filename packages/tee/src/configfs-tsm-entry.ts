@@ -1,7 +1,7 @@
 /**
  * configfs-tsm report entries: making one (with the errors that say why configfs-tsm is not
- * there), reading its `provider`, and always removing it again. Used by each report request and
- * by detection's probe.
+ * there), reading its `provider`, and always removing it again. Used by each report request, by
+ * detection's probe, and by the vTPM's refusal to open in an SEV-SNP or TDX guest.
  *
  * @module
  */
@@ -101,4 +101,34 @@ export async function withTsmEntry<T>(
   }
   if (!outcome.ok) throw outcome.error
   return outcome.value
+}
+
+/** The codes that mean "configfs-tsm is not here", as opposed to "it is here but failed". */
+const TSM_ABSENT = new Set([
+  'ERR_TEE_TSM_UNAVAILABLE',
+  'ERR_TEE_TSM_NO_PROVIDER',
+  'ERR_TEE_TSM_NOT_CONFIGFS',
+])
+
+/**
+ * Probe configfs-tsm: the provider's name, or what was found instead (any other failure throws).
+ * Also used by `openVtpm` to refuse a vTPM binding where the guest offers SEV-SNP or TDX.
+ */
+export async function probeTsm(
+  dir: string,
+  ops: TeePlatformOps,
+): Promise<{ provider: string } | { absent: string }> {
+  try {
+    return { provider: await withTsmEntry(ops, dir, (entry) => readProvider(entry, dir)) }
+  } catch (error) {
+    if (isInitguardError(error) && TSM_ABSENT.has(error.code)) return { absent: error.message }
+    throw error
+  }
+}
+
+/** The TEE a configfs-tsm provider name is, if Initguard supports it. */
+export function teeOfProvider(provider: string): 'snp' | 'tdx' | undefined {
+  if (provider === TSM_PROVIDERS.snp) return 'snp'
+  if (provider === TSM_PROVIDERS.tdx) return 'tdx'
+  return undefined
 }

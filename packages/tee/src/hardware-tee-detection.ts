@@ -18,13 +18,13 @@
  *
  * @module
  */
-import { isInitguardError, UnavailableError, UsageError } from '@initguard/core'
+import { UnavailableError, UsageError } from '@initguard/core'
 import { openConfigfsTsmWith } from './configfs-tsm-with-ops.ts'
 import {
   DEFAULT_CONFIGFS_TSM_DIR,
-  readProvider,
+  probeTsm,
+  teeOfProvider,
   TSM_PROVIDERS,
-  withTsmEntry,
 } from './configfs-tsm-entry.ts'
 import {
   DEFAULT_GRAMINE_ATTESTATION_DIR,
@@ -95,36 +95,6 @@ function openTsm(
     },
     ops,
   )
-}
-
-/** The codes that mean "configfs-tsm is not here", as opposed to "it is here but failed". */
-const TSM_ABSENT = new Set([
-  'ERR_TEE_TSM_UNAVAILABLE',
-  'ERR_TEE_TSM_NO_PROVIDER',
-  'ERR_TEE_TSM_NOT_CONFIGFS',
-])
-
-/**
- * Probe configfs-tsm: the provider's name, or what was found instead (any other failure throws).
- * Also used by `openVtpm` to refuse a vTPM binding where the guest offers SEV-SNP or TDX.
- */
-export async function probeTsm(
-  dir: string,
-  ops: TeePlatformOps,
-): Promise<{ provider: string } | { absent: string }> {
-  try {
-    return { provider: await withTsmEntry(ops, dir, (entry) => readProvider(entry, dir)) }
-  } catch (error) {
-    if (isInitguardError(error) && TSM_ABSENT.has(error.code)) return { absent: error.message }
-    throw error
-  }
-}
-
-/** The TEE a configfs-tsm provider name is, if Initguard supports it. */
-export function teeOfProvider(provider: string): 'snp' | 'tdx' | undefined {
-  if (provider === TSM_PROVIDERS.snp) return 'snp'
-  if (provider === TSM_PROVIDERS.tdx) return 'tdx'
-  return undefined
 }
 
 /**

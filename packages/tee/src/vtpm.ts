@@ -19,8 +19,12 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
-import { DEFAULT_CONFIGFS_TSM_DIR, TSM_PROVIDERS } from './configfs-tsm-entry.ts'
-import { probeTsm, teeOfProvider } from './hardware-tee-detection.ts'
+import {
+  DEFAULT_CONFIGFS_TSM_DIR,
+  TSM_PROVIDERS,
+  probeTsm,
+  teeOfProvider,
+} from './configfs-tsm-entry.ts'
 import { openTpm2Client } from './tpm2-client.ts'
 import { TEE_PLATFORM_OPS, type TeePlatformOps } from './tee-platform-ops.ts'
 import { DEFAULT_TPM_PATH } from './tpm2-transport.ts'

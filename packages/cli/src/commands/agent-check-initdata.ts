@@ -14,7 +14,13 @@ import { bytesToHex } from '@initguard/core'
 import { TEE_FIELDS, bindingFor } from '@initguard/initdata'
 import { JSON_OPTION, type Command } from '../command.ts'
 import { emit } from '../output.ts'
-import { AGENT_GUEST_OPTIONS, agentInitdataSource, openAgentTee } from './agent-tee-options.ts'
+import {
+  AGENT_GUEST_OPTIONS,
+  agentInitdataSource,
+  agentTeeChoice,
+  openAgentTee,
+} from './agent-tee-options.ts'
+import { bindAgentVtpm } from './agent-vtpm.ts'
 
 const NAME = 'agent check-initdata'
 
@@ -28,7 +34,7 @@ export const agentCheckInitdataCommand: Command = {
   name: 'check-initdata',
   summary: 'Check an initdata document against a fresh report of this TEE (exit 0 match, 5 not).',
   usage:
-    '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim  |  --from image --tee …',
+    '--initdata FILE [--from annotation|image] --tee auto|snp|tdx|sgx|sim|vtpm [--tpm PATH]  |  --from image --tee …',
   description: [
     "Reads the document once, digests its exact bytes with the document's algorithm, takes a fresh",
     'report over random REPORT_DATA, fits the digest to the init-time field (SEV-SNP HOST_DATA,',
@@ -42,6 +48,13 @@ export const agentCheckInitdataCommand: Command = {
     '/dev/xvd*, only the 16-byte header of each is read, and exactly one must start with',
     '"initdata": none is refused listing every path looked at, more than one as ambiguous.',
     '',
+    'With --tee vtpm (never detected; refused in an SEV-SNP or TDX guest) the document is bound',
+    'instead, as CoCo binds on Azure confidential VMs and peer pods: its sha256 digest is extended',
+    'into PCR 8 of the TPM at --tpm (default /dev/tpmrm0). A PCR 8 already holding this binding',
+    'is left alone (a restart in the same boot); one holding anything else is refused (exit 5).',
+    'A verifier must then check PCR 8 in a TPM quote: Initguard makes no TPM quotes and its KBS',
+    'does not verify vTPM evidence, so agent start and pull-image refuse --tee vtpm.',
+    '',
     'Example: initguard agent check-initdata --initdata initdata.toml --tee sim --sim-dir ./sim --sim-guest web',
   ].join('\n'),
   options: {
@@ -54,6 +67,7 @@ export const agentCheckInitdataCommand: Command = {
   },
   async run(args, io) {
     const { from, path: named } = agentInitdataSource(args, NAME)
+    if (agentTeeChoice(args) === 'vtpm') return bindAgentVtpm(args, io, { from, path: named })
     // Options first, then the TEE, then the document: a usage error never reads a device.
     const tee = await openAgentTee(args, NAME)
     const path = named ?? (await findInitdataDevice())

@@ -5,8 +5,11 @@
  * ```text
  * --initdata FILE                the document, annotation value or device (see --from)
  * --from toml|annotation|image   default toml; with image, --initdata may be left out
- * --tee auto|snp|tdx|sgx|sim     default auto (detect the hardware; never the simulator)
+ * --tee auto|snp|tdx|sgx|sim|vtpm  default auto (detect the hardware; never the simulator,
+ *                                 never a vTPM)
  * --sim-dir DIR --sim-guest NAME  required with --tee sim, refused with any other --tee
+ * --tpm PATH                      with --tee vtpm only (default /dev/tpmrm0; `agent-vtpm.ts`):
+ *                                 vTPM binds, it does not attest, so only check-initdata takes it
  * --snp-vmpl N                    0–3, the VMPL SEV-SNP reports are taken at; only with
  *                                 --tee snp or auto (then it binds the detection to SEV-SNP)
  * ```
@@ -20,21 +23,32 @@ import { parsedOption, type ParsedArgs, type StringOptionSpec, requiredParsed } 
 import { PATH_VALUE, choiceValue, freeValue, integerValue } from '../option-values.ts'
 
 /** What `--tee` accepts. */
-export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim'] as const
+export const AGENT_TEE_CHOICES = ['auto', 'snp', 'tdx', 'sgx', 'sim', 'vtpm'] as const
 const TEE_VALUE = choiceValue(AGENT_TEE_CHOICES)
+
+/** The `--tee` given (default `auto`). */
+export function agentTeeChoice(args: ParsedArgs): (typeof AGENT_TEE_CHOICES)[number] {
+  return parsedOption(args, 'tee', TEE_VALUE) ?? 'auto'
+}
 const GUEST_VALUE = freeValue('a simulated guest name', 'web')
 const VMPL_VALUE = integerValue(0, 3, 'SEV-SNP VMPL')
 
-/** `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`. */
+/** `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`, `--tpm`. */
 const AGENT_TEE_OPTIONS: Readonly<
-  Record<'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl', StringOptionSpec>
+  Record<'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl' | 'tpm', StringOptionSpec>
 > = {
   tee: {
     type: 'string',
     value: TEE_VALUE,
     valueName: 'TEE',
     default: 'auto',
-    help: 'the TEE to take reports from: auto (detect SGX via Gramine, then SEV-SNP or TDX via configfs-tsm; default), snp, tdx, sgx, or sim (a simulated guest: needs --sim-dir and --sim-guest)',
+    help: 'the TEE to take reports from: auto (detect SGX via Gramine, then SEV-SNP or TDX via configfs-tsm; default), snp, tdx, sgx, sim (a simulated guest: needs --sim-dir and --sim-guest), or vtpm (agent check-initdata only, never detected: bind the document to vTPM PCR 8, refused in an SEV-SNP or TDX guest)',
+  },
+  tpm: {
+    type: 'string',
+    value: PATH_VALUE,
+    valueName: 'PATH',
+    help: 'with --tee vtpm: the TPM, a character device (default /dev/tpmrm0) or a swtpm Unix socket taking raw TPM commands',
   },
   'sim-dir': {
     type: 'string',
@@ -63,11 +77,30 @@ const AGENT_TEE_OPTIONS: Readonly<
  * @param command - e.g. `agent check-initdata`, for hints.
  * @throws {@link UsageError} `ERR_USAGE` (`--tee sim` without `--sim-dir` or `--sim-guest`),
  *   `ERR_OPTION_NOT_APPLICABLE` (a sim option with a hardware `--tee`, `--snp-vmpl` with a
- *   `--tee` other than snp or auto); every error of
+ *   `--tee` other than snp or auto, `--tpm` without `--tee vtpm`), `ERR_AGENT_VTPM_NOT_ATTESTABLE`
+ *   (`--tee vtpm`: see `agent-vtpm.ts`); every error of
  *   `openSimulatedGuest` and `openHardwareTee`, with their own codes.
  */
 export async function openAgentTee(args: ParsedArgs, command: string): Promise<GuestTee> {
-  const tee = parsedOption(args, 'tee', TEE_VALUE) ?? 'auto'
+  const tee = agentTeeChoice(args)
+  if (tee === 'vtpm') {
+    // Only check-initdata binds on a vTPM (agent-vtpm.ts); every other command attests.
+    throw new UsageError(
+      'ERR_AGENT_VTPM_NOT_ATTESTABLE',
+      `initguard ${command} attests to a KBS, and --tee vtpm gives no evidence a KBS verifies: Initguard makes no TPM quotes, and its KBS does not verify vTPM evidence`,
+      {
+        details: { tee, command },
+        hint: 'bind the document to PCR 8 with `initguard agent check-initdata --tee vtpm --initdata FILE`; attesting from a vTPM is not implemented',
+      },
+    )
+  }
+  if (parsedOption(args, 'tpm', PATH_VALUE) !== undefined) {
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `--tpm applies only to --tee vtpm; this is --tee ${tee}`,
+      { details: { option: '--tpm', tee }, hint: 'drop --tpm, or give --tee vtpm' },
+    )
+  }
   const simDir = parsedOption(args, 'sim-dir', PATH_VALUE)
   const simGuest = parsedOption(args, 'sim-guest', GUEST_VALUE)
   const snpVmpl = parsedOption(args, 'snp-vmpl', VMPL_VALUE)
@@ -142,11 +175,15 @@ const AGENT_INITDATA_OPTIONS: Readonly<Record<'initdata' | 'from', StringOptionS
 
 /**
  * The options every agent command takes, one spec: `--initdata`, `--from` (read with
- * {@link agentInitdataSource}), then `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl` (read with
- * {@link openAgentTee}). Spread them into a command's options.
+ * {@link agentInitdataSource}), then `--tee`, `--sim-dir`, `--sim-guest`, `--snp-vmpl`, `--tpm`
+ * (read with {@link openAgentTee}, or `openAgentVtpm` for `--tee vtpm`). Spread them into a
+ * command's options.
  */
 export const AGENT_GUEST_OPTIONS: Readonly<
-  Record<'initdata' | 'from' | 'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl', StringOptionSpec>
+  Record<
+    'initdata' | 'from' | 'tee' | 'sim-dir' | 'sim-guest' | 'snp-vmpl' | 'tpm',
+    StringOptionSpec
+  >
 > = { ...AGENT_INITDATA_OPTIONS, ...AGENT_TEE_OPTIONS }
 
 /**
