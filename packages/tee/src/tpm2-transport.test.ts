@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected, settledOutcome } from '@initguard/testkit'
 import { Tpm2Client } from './tpm2-client.ts'
 import { pcrReadCommand } from './tpm2-commands.ts'
-import { openTpm2Transport } from './tpm2-transport.ts'
+import { DeviceTransport, openTpm2Transport, type DeviceHandle } from './tpm2-transport.ts'
 
 let dir: string
 let count = 0
@@ -166,6 +166,111 @@ describe('paths that are not a TPM', () => {
     await writeFile(file, 'x')
     expect(await settledOutcome(openTpm2Transport(file))).toBe('usage ERR_TPM_NOT_A_TPM')
     expect(await settledOutcome(openTpm2Transport(dir))).toBe('usage ERR_TPM_NOT_A_TPM')
+  })
+})
+
+/**
+ * A device whose read returns only when the test says so, as a wedged TPM's would (no real
+ * character device hangs on demand): writes are taken whole, closes counted.
+ */
+function hangingDevice() {
+  const state: { closes: number; reads: number; release: (bytes: Uint8Array) => void } = {
+    closes: 0,
+    reads: 0,
+    release: () => undefined,
+  }
+  const handle: DeviceHandle = {
+    write: (_buffer, _offset, length) => Promise.resolve({ bytesWritten: length }),
+    read: (buffer) => {
+      state.reads++
+      return new Promise((resolve) => {
+        state.release = (bytes) => {
+          buffer.set(bytes)
+          resolve({ bytesRead: bytes.length })
+        }
+      })
+    },
+    close: () => {
+      state.closes++
+      return Promise.resolve()
+    },
+  }
+  return { handle, state }
+}
+
+describe('a character device that does not answer', () => {
+  it('ERR_TPM_TIMEOUT; the device is given up (later commands refused) and closed once the read returns', async () => {
+    const { handle, state } = hangingDevice()
+    const client = new Tpm2Client(new DeviceTransport('/dev/tpmrm0', handle, 100))
+    const error = await rejected(client.readPcrSha256(8))
+    expect(error.code).toBe('ERR_TPM_TIMEOUT')
+    expect(error.message).toBe('the TPM at /dev/tpmrm0 did not answer TPM2_PCR_Read within 100 ms')
+    const later = await rejected(client.readPcrSha256(8))
+    expect(later.code).toBe('ERR_TPM_GIVEN_UP')
+    expect(later.message).toContain('did not answer TPM2_PCR_Read')
+    expect(state.reads).toBe(1)
+    expect(state.closes).toBe(0)
+    state.release(GOOD)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(state.closes).toBe(1)
+    await client.close()
+    expect(state.closes).toBe(1)
+  })
+
+  it('a close that fails after a timeout is not an unhandled rejection', async () => {
+    const { handle, state } = hangingDevice()
+    const failing: DeviceHandle = {
+      ...handle,
+      close: () => {
+        state.closes++
+        return Promise.reject(new Error('EIO on close'))
+      },
+    }
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason)
+    }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const client = new Tpm2Client(new DeviceTransport('/dev/tpmrm0', failing, 50))
+      expect((await rejected(client.readPcrSha256(8))).code).toBe('ERR_TPM_TIMEOUT')
+      state.release(GOOD)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(state.closes).toBe(1)
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
+  it('an abort in flight gives the device up the same way', async () => {
+    const { handle, state } = hangingDevice()
+    const client = new Tpm2Client(new DeviceTransport('/dev/tpmrm0', handle, 10_000))
+    const controller = new AbortController()
+    const pending = client.readPcrSha256(8, controller.signal)
+    setTimeout(() => {
+      controller.abort()
+    }, 20)
+    expect(await settledOutcome(pending)).toBe('unavailable ERR_TPM_ABORTED')
+    expect(await settledOutcome(client.readPcrSha256(8))).toBe('unavailable ERR_TPM_GIVEN_UP')
+    state.release(GOOD)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(state.closes).toBe(1)
+  })
+
+  it('a command waits for the one before it: the second write comes only after the first read', async () => {
+    const { handle, state } = hangingDevice()
+    const client = new Tpm2Client(new DeviceTransport('/dev/tpmrm0', handle, 10_000))
+    const first = client.readPcrSha256(8)
+    const second = client.readPcrSha256(8)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(state.reads).toBe(1)
+    state.release(GOOD)
+    expect(await first).toEqual(new Uint8Array(32).fill(0x5a))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(state.reads).toBe(2)
+    state.release(GOOD)
+    expect(await second).toEqual(new Uint8Array(32).fill(0x5a))
   })
 })
 

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { stat, open, type FileHandle } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import {
   InternalError,
@@ -160,10 +160,35 @@ export async function openTpm2Transport(
   )
 }
 
-/** The kernel's TPM character device (see the module comment). */
-class DeviceTransport implements Tpm2Transport {
+/**
+ * What {@link DeviceTransport} needs of an open character device: a `FileHandle`'s `write(2)`,
+ * `read(2)` (position `null`: at the current position, as a character device wants) and `close`.
+ */
+export interface DeviceHandle {
+  write(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: null,
+  ): Promise<{ readonly bytesWritten: number }>
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: null,
+  ): Promise<{ readonly bytesRead: number }>
+  close(): Promise<void>
+}
+
+/**
+ * The kernel's TPM character device (see the module comment).
+ *
+ * @internal exported for tests, which hand it a device whose read never returns (no real
+ *   character device hangs on demand); production opens it through {@link openTpm2Transport}.
+ */
+export class DeviceTransport implements Tpm2Transport {
   readonly description: string
-  readonly #handle: FileHandle
+  readonly #handle: DeviceHandle
   readonly #timeoutMs: number
   /** Commands go one at a time: each waits for the one before. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -171,7 +196,7 @@ class DeviceTransport implements Tpm2Transport {
   #givenUp: InitguardError | undefined
   #closed = false
 
-  constructor(path: string, handle: FileHandle, timeoutMs: number) {
+  constructor(path: string, handle: DeviceHandle, timeoutMs: number) {
     this.description = path
     this.#handle = handle
     this.#timeoutMs = timeoutMs
@@ -216,12 +241,11 @@ class DeviceTransport implements Tpm2Transport {
         isInitguardError(error) &&
         (error.code === 'ERR_TPM_TIMEOUT' || error.code === 'ERR_TPM_ABORTED')
       ) {
-        // The kernel still owns the command: give the device up, close it when the read returns.
+        // The kernel still owns the command: give the device up, close it when the read returns
+        // (a failure to close then has nobody left to tell).
         this.#givenUp = error
-        void work.then(
-          () => this.close(),
-          () => this.close(),
-        )
+        const closeLater = (): Promise<void> => this.close().catch(() => undefined)
+        void work.then(closeLater, closeLater)
       }
       throw error
     } finally {
