@@ -19,6 +19,10 @@
  *                                   the quote's report body must equal it
  * ```
  *
+ * A vTPM (`vtpm.ts`, `@initguard/tee/vtpm`) is not a `GuestTee`: it has no launch-time field and
+ * makes no evidence here; the guest binds the document to its PCR 8 itself, and only a verifier
+ * of TPM quotes (not Initguard's KBS, yet) can hold it to that.
+ *
  * @module
  */
 
