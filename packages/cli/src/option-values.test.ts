@@ -249,6 +249,7 @@ describe('the option table', () => {
       'socket',
       'tls-cert',
       'tls-key',
+      'tpm',
       'trust-root',
       'trust-sim',
     ])
