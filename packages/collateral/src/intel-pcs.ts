@@ -4,6 +4,15 @@
  * on-disk cache. TCB info and QE identity are used from the cache until their `nextUpdate`; CRLs
  * for 12 hours; offline, whatever is cached.
  *
+ * Each document is checked before it is cached, and again whenever it is read back: signed by
+ * Intel (its issuer chain ends at the trusted root, and the signature over its exact bytes
+ * verifies) and the one asked for (the TCB info of the FMSPC and TEE asked for, the QE identity of
+ * that TEE, the PCK CRL of that CA). Whether it is current is the verifier's to judge at its own
+ * time. Without these checks the cache believed what anyone on the path answered: a forged TCB
+ * info whose `nextUpdate` is decades away would be kept, and would fail every quote of its FMSPC,
+ * for that long; Intel's genuine TCB info of another FMSPC, or any DER SEQUENCE for a CRL, until
+ * the entry's time ran out.
+ *
  * | what            | path (relative to the PCS/PCCS base)                                  | issuer-chain header                 |
  * | --------------- | --------------------------------------------------------------------- | ----------------------------------- |
  * | TCB info        | `/{tdx,sgx}/certification/v4/tcb?fmspc={hex}`                          | `TCB-Info-Issuer-Chain`             |
@@ -13,7 +22,15 @@
  *
  * @module
  */
-import { MalformedInputError, UsageError, hexToBytes } from '@initguard/core'
+import { MalformedInputError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
+import {
+  checkPcsDocumentRoot,
+  verifyPcsPckCrl,
+  verifyPcsQeIdentity,
+  verifyPcsRootCaCrl,
+  verifyPcsTcbInfo,
+  type PcsResponse,
+} from '@initguard/tdx'
 import {
   CachedDownloader,
   type Downloaded,
@@ -44,6 +61,11 @@ export interface IntelPcsOptions extends DownloadOptions {
   readonly baseUrl?: string
   /** Where the Root CA CRL is; default Intel's for PCS, `{base}/sgx/certification/v4/rootcacrl` for a PCCS. */
   readonly rootCaCrlUrl?: string
+  /**
+   * The root (PEM) every document's signature must chain to before it is cached; default Intel's
+   * SGX Root CA. Give the one the quotes are verified with (a test PKI's, with its PCCS).
+   */
+  readonly root?: string
 }
 
 /** What to fetch collateral for. */
@@ -78,14 +100,20 @@ const COLLATERAL_INSTEAD =
 export class IntelPcsClient {
   readonly #baseUrl: string
   readonly #rootCaCrlUrl: string
+  readonly #root: string | undefined
   readonly #downloader: CachedDownloader
 
   /**
    * @throws {@link UsageError} `ERR_DOWNLOAD_LIMITS` for a malformed bound, or one where
    *   `maxConcurrentDownloads + maxQueuedDownloads` is less than {@link PCS_DOWNLOADS_PER_QUOTE};
-   *   `ERR_CACHE_BOUND` for a malformed `cacheBound`.
+   *   `ERR_CACHE_BOUND` for a malformed `cacheBound`; {@link MalformedInputError}
+   *   `ERR_TDX_ROOT_INVALID` (and the certificate reader's codes) for a `root` that is not a
+   *   self-signed certificate.
    */
   constructor(options: IntelPcsOptions = {}) {
+    // A root that is no root is refused now, not at the first download.
+    checkPcsDocumentRoot(options.root)
+    this.#root = options.root
     this.#baseUrl = (options.baseUrl ?? INTEL_PCS_URL).replace(/\/+$/, '')
     this.#rootCaCrlUrl =
       options.rootCaCrlUrl ??
@@ -101,9 +129,10 @@ export class IntelPcsClient {
    *
    * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
    *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
-   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, with
-   *   one that is not percent-encoded, or a CRL that is not one whole DER SEQUENCE (sent as DER,
-   *   hex or PEM); such a response is not cached.
+   *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, one
+   *   that is not percent-encoded PEM, a document not signed through that chain by the trusted
+   *   root, or not the one asked for (TCB info of another FMSPC or TEE, the QE identity of the
+   *   other TEE, the other CA's PCK CRL); such a response is not cached.
    */
   async collateral(request: CollateralRequest): Promise<RawDcapCollateral> {
     if (!/^[0-9a-fA-F]{12}$/.test(request.fmspc)) {
@@ -113,32 +142,53 @@ export class IntelPcsClient {
       )
     }
     const fmspc = request.fmspc.toLowerCase()
+    const tee = request.tee === 'sgx' ? 'SGX' : 'TDX'
+    const qe = request.tee === 'sgx' ? 'QE' : 'TD_QE'
+    const root = this.#root
     const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
       this.#get(
         `/${request.tee}/certification/v4/tcb?fmspc=${fmspc}`,
-        `${request.tee.toUpperCase()} TCB info for FMSPC ${fmspc}`,
+        `${tee} TCB info for FMSPC ${fmspc}`,
         'tcb-info-issuer-chain',
         untilNextUpdate('tcbInfo'),
+        (response) => {
+          const info = verifyPcsTcbInfo(response, root)
+          if (info.id !== tee || info.fmspc !== fmspc)
+            return `is the ${info.id} TCB info of FMSPC ${info.fmspc}`
+          return undefined
+        },
       ),
       this.#get(
         `/${request.tee}/certification/v4/qe/identity`,
-        `${request.tee.toUpperCase()} QE identity`,
+        `${tee} QE identity`,
         'sgx-enclave-identity-issuer-chain',
         untilNextUpdate('enclaveIdentity'),
+        (response) => {
+          const identity = verifyPcsQeIdentity(response, root)
+          return identity.id === qe ? undefined : `is the ${identity.id} identity, not ${qe}`
+        },
       ),
       this.#get(
         `/sgx/certification/v4/pckcrl?ca=${request.ca}&encoding=der`,
         `PCK ${request.ca} CA CRL`,
         'sgx-pck-crl-issuer-chain',
         youngerThan(CRL_MAX_AGE_MS),
-        (body) => crlBytes(body, 'PCK CRL'),
+        (response) => {
+          const { ca } = verifyPcsPckCrl(response, root)
+          return ca === request.ca ? undefined : `is the PCK ${ca} CA's`
+        },
       ),
       this.#downloader.get({
         url: this.#rootCaCrlUrl,
         cacheKey: 'root-ca-crl',
         what: 'Intel SGX Root CA CRL',
         fresh: youngerThan(CRL_MAX_AGE_MS),
-        check: (downloaded) => crlBytes(downloaded.body, 'Root CA CRL'),
+        check: (downloaded) => {
+          genuine('Intel SGX Root CA CRL', () => {
+            verifyPcsRootCaCrl(downloaded.body, root)
+            return undefined
+          })
+        },
         insteadHint: COLLATERAL_INSTEAD,
       }),
     ])
@@ -153,12 +203,16 @@ export class IntelPcsClient {
     }
   }
 
+  /**
+   * One document with its issuer-chain header, `verify`d (genuine, and `undefined` when it is the
+   * one asked for, else what it is instead) before it is cached and whenever it is read back.
+   */
   #get(
     path: string,
     what: string,
     header: string,
     fresh: NonNullable<DownloadRequest['fresh']>,
-    checkBody?: (body: Uint8Array) => unknown,
+    verify: (response: PcsResponse) => string | undefined,
   ): Promise<Downloaded> {
     return this.#downloader.get({
       url: this.#baseUrl + path,
@@ -168,11 +222,44 @@ export class IntelPcsClient {
       fresh,
       // Damaged answers are not cached: the next request fetches again.
       check: (downloaded) => {
-        issuerChain(downloaded, header)
-        checkBody?.(downloaded.body)
+        const chain = issuerChain(downloaded, header)
+        genuine(what, () => verify({ body: downloaded.body, issuerChain: chain }))
       },
       insteadHint: COLLATERAL_INSTEAD,
     })
+  }
+}
+
+/**
+ * Run a document's checks: the verifier's refusal (forged, damaged, not chained to the root) or
+ * `mismatch` (genuine, but not what was asked for) becomes `ERR_PCS_RESPONSE` naming the document,
+ * a coded error, so the answer is not cached and a cached copy is a miss.
+ */
+function genuine(what: string, check: () => string | undefined): void {
+  let mismatch: string | undefined
+  try {
+    mismatch = check()
+  } catch (cause) {
+    if (!isInitguardError(cause)) throw cause
+    throw new MalformedInputError(
+      'ERR_PCS_RESPONSE',
+      `the ${what} the PCS/PCCS sent is not genuine: ${cause.message}`,
+      {
+        cause,
+        details: { what, reason: cause.code },
+        hint: 'it was not cached; try again (something between here and the PCS/PCCS may have answered), or give --collateral FILE',
+      },
+    )
+  }
+  if (mismatch !== undefined) {
+    throw new MalformedInputError(
+      'ERR_PCS_RESPONSE',
+      `the PCS/PCCS answered the request for the ${what} with a document that ${mismatch}`,
+      {
+        details: { what },
+        hint: 'it was not cached; check the PCS/PCCS URL (a proxy may have answered from the wrong entry), or give --collateral FILE',
+      },
+    )
   }
 }
 

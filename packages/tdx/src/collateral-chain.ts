@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { X509Certificate } from 'node:crypto'
+import { X509Certificate, verify } from 'node:crypto'
 import {
   LruCache,
   MalformedInputError,
@@ -132,6 +132,40 @@ export function checkNotRevoked(
       'ERR_TDX_COLLATERAL_REVOKED',
       `the ${role} certificate (${certificate.commonName}, serial ${certificate.serialNumber}) is revoked by the Root CA CRL`,
       'Intel revoked this signer: fetch current collateral from Intel PCS',
+    )
+  }
+}
+
+/**
+ * Check the ECDSA P-256/SHA-256 signature (r‖s, 64 bytes) of a collateral document (TCB info, QE
+ * identity) over its exact bytes.
+ *
+ * @throws {@link VerificationError} `ERR_TDX_COLLATERAL_SIGNATURE`.
+ */
+export function verifyDocumentSignature(
+  bytes: Uint8Array,
+  signature: Uint8Array,
+  signer: CollateralCertificate,
+  what: string,
+): void {
+  let valid = false
+  if (signature.length === 64) {
+    try {
+      valid = verify(
+        'sha256',
+        bytes,
+        { key: signer.publicKey, dsaEncoding: 'ieee-p1363' },
+        signature,
+      )
+    } catch {
+      valid = false
+    }
+  }
+  if (!valid) {
+    throw fail(
+      'ERR_TDX_COLLATERAL_SIGNATURE',
+      `the ${what} signature (${signature.length} bytes) does not verify with the ${signer.commonName} key`,
+      'the text must be exactly what Intel signed: cut out of the PCS body, never re-serialised or pretty-printed',
     )
   }
 }

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { verify, type X509Certificate } from 'node:crypto'
+import type { X509Certificate } from 'node:crypto'
 import {
   LruCache,
   UsageError,
@@ -42,6 +42,7 @@ import {
   checkNotRevoked,
   fail,
   trustedRoot,
+  verifyDocumentSignature,
   verifyIssuerChain,
 } from './collateral-chain.ts'
 import type { CollateralCertificate } from './collateral-certs.ts'
@@ -136,34 +137,6 @@ export class CollateralCache {
   /** Remember a verified result, for the window in which every part of it is valid. */
   store(key: string, verified: VerifiedCollateral): void {
     this.#entries.set(key, verified, verified)
-  }
-}
-
-function verifyDocumentSignature(
-  bytes: Uint8Array,
-  signature: Uint8Array,
-  signer: CollateralCertificate,
-  what: string,
-): void {
-  let valid = false
-  if (signature.length === 64) {
-    try {
-      valid = verify(
-        'sha256',
-        bytes,
-        { key: signer.publicKey, dsaEncoding: 'ieee-p1363' },
-        signature,
-      )
-    } catch {
-      valid = false
-    }
-  }
-  if (!valid) {
-    throw fail(
-      'ERR_TDX_COLLATERAL_SIGNATURE',
-      `the ${what} signature (${signature.length} bytes) does not verify with the ${signer.commonName} key`,
-      'the text must be exactly what Intel signed: cut out of the PCS body, never re-serialised or pretty-printed',
-    )
   }
 }
 

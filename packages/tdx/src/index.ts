@@ -139,6 +139,15 @@ export {
   type PcsCollateralResponses,
 } from './pcs-response.ts'
 export {
+  checkPcsDocumentRoot,
+  verifyPcsTcbInfo,
+  verifyPcsQeIdentity,
+  verifyPcsPckCrl,
+  verifyPcsRootCaCrl,
+  type PcsDocumentRoot,
+  type VerifiedPcsPckCrl,
+} from './pcs-documents.ts'
+export {
   CollateralCache,
   verifyCollateral,
   type VerifyCollateralOptions,

@@ -202,6 +202,7 @@ async function collateralFor(
   evidence: DcapEvidence,
   args: ParsedArgs,
   io: CliIo,
+  root: string | undefined,
 ): Promise<DcapCollateral> {
   const certification = evidence.quote.signatureData.pckCertification
   const pckDer =
@@ -232,10 +233,12 @@ async function collateralFor(
   }
   const pck = parsePckCertificate(pckDer)
   const pccs = parsedOption(args, 'pccs', URL_VALUE)
+  // The documents are checked against the root the quote is verified with before they are cached.
   const client = new IntelPcsClient({
     cacheDir: cacheDirectory(args),
     offline: args.values['offline'] === true,
     ...(pccs === undefined ? {} : { baseUrl: pccs }),
+    ...(root === undefined ? {} : { root }),
   })
   const raw = await client.collateral({
     tee: evidence.quote.body.kind === 'sgx' ? 'sgx' : 'tdx',
@@ -267,18 +270,18 @@ export async function verifyDcapFromCli(
   args: ParsedArgs,
   io: CliIo,
 ): Promise<Report> {
-  const root = parsedOption(args, 'intel-root', PATH_VALUE)
+  const rootPath = parsedOption(args, 'intel-root', PATH_VALUE)
+  const root =
+    rootPath === undefined
+      ? undefined
+      : Buffer.from(await readInput(rootPath, { what: 'trusted root', stdin: io.stdin })).toString(
+          'utf8',
+        )
   const result = verifyDcapQuote(evidence.quote, {
     now,
-    collateral: await collateralFor(evidence, args, io),
+    collateral: await collateralFor(evidence, args, io, root),
     policy: await policyOf(args, io),
-    ...(root === undefined
-      ? {}
-      : {
-          root: Buffer.from(
-            await readInput(root, { what: 'trusted root', stdin: io.stdin }),
-          ).toString('utf8'),
-        }),
+    ...(root === undefined ? {} : { root }),
   })
   const claims = result.claims
   const tee = result.tee.toUpperCase()

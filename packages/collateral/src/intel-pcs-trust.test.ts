@@ -1,0 +1,211 @@
+/**
+ * What the Intel PCS client keeps: only documents Intel signed, for what was asked. An attacker on
+ * the path to PCS (or a PCCS) answers once; the answer must not stay in the cache to fail (or
+ * decide) every later quote.
+ */
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  ScratchDirectories,
+  rejectedCode,
+  startLoopbackServer,
+  type LoopbackServer,
+} from '@initguard/testkit'
+import { IntelPcsClient } from './intel-pcs.ts'
+
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
+
+const vector = (path: string): Buffer =>
+  readFileSync(new URL(`../../../testdata/vectors/tdx/${path}`, import.meta.url))
+const spr = (name: string): Buffer => vector(`spr-v4/${name}`)
+const tcbChain = encodeURIComponent(spr('tcb-signing-chain.pem').toString())
+const crlChain = encodeURIComponent(spr('pck-crl-issuer-chain.pem').toString())
+
+/** Intel's TCB info and QE identity of another platform (FMSPC b0c06f000000), as PCS sends them. */
+const other = JSON.parse(vector('v4-b/collateral.json').toString()) as Record<string, string>
+const otherTcbInfo = `{"tcbInfo":${other['tcb_info'] ?? ''},"signature":"${other['tcb_info_signature'] ?? ''}"}`
+
+interface Answer {
+  readonly header?: readonly [string, string]
+  readonly body: string | Buffer
+}
+
+const GENUINE: Readonly<Record<string, Answer>> = {
+  '/tdx/certification/v4/tcb?fmspc=50806f000000': {
+    header: ['TCB-Info-Issuer-Chain', tcbChain],
+    body: spr('tcbinfo-response.json'),
+  },
+  '/tdx/certification/v4/qe/identity': {
+    header: ['SGX-Enclave-Identity-Issuer-Chain', tcbChain],
+    body: spr('qeidentity-response.json'),
+  },
+  '/sgx/certification/v4/pckcrl?ca=platform&encoding=der': {
+    header: ['SGX-PCK-CRL-Issuer-Chain', crlChain],
+    body: spr('pck-platform-crl.der'),
+  },
+  '/sgx/certification/v4/rootcacrl': { body: spr('root-ca-crl.der') },
+}
+
+/** What the PCCS answers: the genuine documents, with some replaced per test. */
+let answers: Record<string, Answer> = { ...GENUINE }
+let requests: string[] = []
+let server: LoopbackServer
+
+function answer(url: string, res: ServerResponse): void {
+  const found = answers[url]
+  if (found === undefined) {
+    res.writeHead(404)
+    res.end()
+    return
+  }
+  if (found.header !== undefined) res.setHeader(...found.header)
+  res.end(found.body)
+}
+
+beforeAll(async () => {
+  server = await startLoopbackServer((req, res) => {
+    requests.push(req.url ?? '')
+    answer(req.url ?? '', res)
+  })
+})
+afterAll(async () => {
+  await server.close()
+})
+beforeEach(() => {
+  answers = { ...GENUINE }
+  requests = []
+})
+
+/** Inside the spr-v4 documents' windows. */
+const clock = (): Date => new Date('2023-06-20T00:00:00Z')
+const TDX = { tee: 'tdx', fmspc: '50806f000000', ca: 'platform' } as const
+
+function client(cacheDir: string): IntelPcsClient {
+  return new IntelPcsClient({ baseUrl: server.baseUrl, cacheDir, clock, attempts: 1 })
+}
+
+describe('IntelPcsClient keeps only genuine documents, for what was asked', () => {
+  it('refuses a forged TCB info (its nextUpdate far ahead), caches nothing of it, and fetches the genuine one next', async () => {
+    const cacheDir = scratch.make('pcs-forged-')
+    answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
+      header: ['TCB-Info-Issuer-Chain', tcbChain],
+      body: `{"tcbInfo":{"id":"TDX","nextUpdate":"2099-01-01T00:00:00Z"},"signature":"${'00'.repeat(64)}"}`,
+    }
+    expect(await rejectedCode(client(cacheDir).collateral(TDX))).toBe('ERR_PCS_RESPONSE')
+    answers = { ...GENUINE }
+    requests = []
+    const raw = await client(cacheDir).collateral(TDX)
+    expect(raw.tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
+    expect(requests).toContain('/tdx/certification/v4/tcb?fmspc=50806f000000')
+  })
+
+  it("refuses Intel's genuine TCB info of another FMSPC", async () => {
+    answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
+      header: ['TCB-Info-Issuer-Chain', tcbChain],
+      body: otherTcbInfo,
+    }
+    expect(await rejectedCode(client(scratch.make('pcs-fmspc-')).collateral(TDX))).toBe(
+      'ERR_PCS_RESPONSE',
+    )
+  })
+
+  it('refuses TDX TCB info and a TD_QE identity for an SGX quote', async () => {
+    const sgx = { ...TDX, tee: 'sgx' } as const
+    answers['/sgx/certification/v4/tcb?fmspc=50806f000000'] = GENUINE[
+      '/tdx/certification/v4/tcb?fmspc=50806f000000'
+    ] ?? { body: '' }
+    answers['/sgx/certification/v4/qe/identity'] = GENUINE['/tdx/certification/v4/qe/identity'] ?? {
+      body: '',
+    }
+    const cacheDir = scratch.make('pcs-tee-')
+    expect(await rejectedCode(client(cacheDir).collateral(sgx))).toBe('ERR_PCS_RESPONSE')
+    // Neither was kept: offline, the cache has no SGX TCB info nor QE identity.
+    const offline = new IntelPcsClient({ baseUrl: server.baseUrl, cacheDir, clock, offline: true })
+    expect(await rejectedCode(offline.collateral(sgx))).toBe('ERR_PCS_OFFLINE')
+  })
+
+  it("refuses the Platform CA's PCK CRL for a quote whose PCK the Processor CA issued", async () => {
+    answers['/sgx/certification/v4/pckcrl?ca=processor&encoding=der'] = GENUINE[
+      '/sgx/certification/v4/pckcrl?ca=platform&encoding=der'
+    ] ?? { body: '' }
+    const processor = { ...TDX, ca: 'processor' } as const
+    expect(await rejectedCode(client(scratch.make('pcs-ca-')).collateral(processor))).toBe(
+      'ERR_PCS_RESPONSE',
+    )
+  })
+
+  it('refuses CRLs that are DER but no CRL, or not signed by their issuer', async () => {
+    // The last byte of the signature flipped.
+    const genuineCrl = spr('pck-platform-crl.der')
+    const tampered = Buffer.concat([
+      genuineCrl.subarray(0, -1),
+      Buffer.from([~(genuineCrl.at(-1) ?? 0) & 0xff]),
+    ])
+    for (const [path, body] of [
+      ['/sgx/certification/v4/pckcrl?ca=platform&encoding=der', Buffer.from([0x30, 0x00])],
+      ['/sgx/certification/v4/pckcrl?ca=platform&encoding=der', tampered],
+      ['/sgx/certification/v4/rootcacrl', Buffer.from([0x30, 0x00])],
+      // The PCK CRL is not signed by the root.
+      ['/sgx/certification/v4/rootcacrl', spr('pck-platform-crl.der')],
+    ] as const) {
+      answers = { ...GENUINE, [path]: { ...GENUINE[path], body } }
+      const cacheDir = scratch.make('pcs-crl-')
+      expect(await rejectedCode(client(cacheDir).collateral(TDX)), path).toBe('ERR_PCS_RESPONSE')
+      // The genuine answer is fetched at the next call: nothing damaged was kept.
+      answers = { ...GENUINE }
+      requests = []
+      await client(cacheDir).collateral(TDX)
+      expect(requests, path).toContain(path)
+    }
+  })
+
+  it('does not answer from a forged entry already in the cache: it fetches again', async () => {
+    const cacheDir = scratch.make('pcs-poisoned-')
+    const key = '/tdx/certification/v4/tcb?fmspc=50806f000000'
+    mkdirSync(join(cacheDir, 'pcs'), { recursive: true })
+    const forged = `{"tcbInfo":{"nextUpdate":"2099-01-01T00:00:00Z"},"signature":"00"}`
+    writeFileSync(
+      join(cacheDir, 'pcs', createHash('sha256').update(key).digest('hex')),
+      JSON.stringify({
+        headers: { 'tcb-info-issuer-chain': tcbChain },
+        body: Buffer.from(forged).toString('base64'),
+      }),
+    )
+    const raw = await client(cacheDir).collateral(TDX)
+    expect(raw.tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
+    expect(requests).toContain(key)
+  })
+})
+
+describe('IntelPcsClient root', () => {
+  /** A self-signed root that is not Intel's (AMD's Milan ARK, the last block of its chain). */
+  const otherRoot = `-----BEGIN CERTIFICATE-----${
+    readFileSync(
+      new URL('../../../testdata/vectors/snp/amd-roots/ask_ark_milan.pem', import.meta.url),
+      'utf8',
+    )
+      .split('-----BEGIN CERTIFICATE-----')
+      .at(-1) ?? ''
+  }`
+
+  it("refuses Intel's documents when another root is trusted, and keeps none of them", async () => {
+    const cacheDir = scratch.make('pcs-root-')
+    const options = { baseUrl: server.baseUrl, cacheDir, clock, attempts: 1, root: otherRoot }
+    expect(await rejectedCode(new IntelPcsClient(options).collateral(TDX))).toBe('ERR_PCS_RESPONSE')
+    const offline = new IntelPcsClient({ ...options, offline: true })
+    expect(await rejectedCode(offline.collateral(TDX))).toBe('ERR_PCS_OFFLINE')
+  })
+
+  it('refuses a root that is not a self-signed certificate when the client is made', () => {
+    const signer = spr('tcb-signing-chain.pem').toString().split('-----END CERTIFICATE-----')[0]
+    expect(
+      () => new IntelPcsClient({ root: `${signer ?? ''}-----END CERTIFICATE-----\n` }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_TDX_ROOT_INVALID' }) as Error)
+  })
+})
