@@ -209,3 +209,18 @@ describe('IntelPcsClient root', () => {
     ).toThrow(expect.objectContaining({ code: 'ERR_TDX_ROOT_INVALID' }) as Error)
   })
 })
+
+describe('IntelPcsClient and stale CRLs', () => {
+  it('fetches a cached CRL again once it is past its nextUpdate, however young the copy', async () => {
+    const cacheDir = scratch.make('pcs-stale-crl-')
+    await client(cacheDir).collateral(TDX)
+    // A day after the PCK CRL's nextUpdate (2023-07-08T07:27:52Z); the copies are minutes old.
+    const july9 = (): Date => new Date('2023-07-09T12:00:00Z')
+    requests = []
+    await new IntelPcsClient({ baseUrl: server.baseUrl, cacheDir, clock: july9 }).collateral(TDX)
+    expect(requests.sort()).toEqual([
+      '/sgx/certification/v4/pckcrl?ca=platform&encoding=der',
+      '/tdx/certification/v4/qe/identity',
+    ])
+  })
+})

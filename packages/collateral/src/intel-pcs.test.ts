@@ -91,12 +91,15 @@ describe('IntelPcsClient', () => {
       (await offline.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })).tcbInfoBody,
     ).toBe(collateral.tcbInfoBody)
     expect(requests).toEqual([])
-    // Online, TCB info past its nextUpdate (2023) is fetched again; the fresh CRLs are not.
+    // Online, at this host's time every document is past its nextUpdate (2023, the Root CA CRL
+    // 2024): all four are fetched again, the young CRLs too.
     await client.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })
-    expect(requests.sort()).toEqual([
-      '/tdx/certification/v4/qe/identity',
-      '/tdx/certification/v4/tcb?fmspc=50806f000000',
-    ])
+    expect(requests).toHaveLength(4)
+    // As of June 2023 (a client verifying as of then), the young copies are all current.
+    requests = []
+    const asOfJune = new IntelPcsClient({ baseUrl, cacheDir, clock: () => new Date('2023-06-30') })
+    await asOfJune.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })
+    expect(requests).toEqual([])
   })
 
   it("judges TCB info and QE identity fresh by the client's clock, not this host's", async () => {
@@ -109,9 +112,11 @@ describe('IntelPcsClient', () => {
     requests = []
     await asOfJune.collateral(request)
     expect(requests).toEqual([])
-    // A client at the host's time (2026) finds them stale and fetches them again.
+    // A client at the host's time finds them (and the CRLs) stale and fetches them again.
     await new IntelPcsClient({ baseUrl, cacheDir }).collateral(request)
     expect(requests.sort()).toEqual([
+      '/sgx/certification/v4/pckcrl?ca=platform&encoding=der',
+      '/sgx/certification/v4/rootcacrl',
       '/tdx/certification/v4/qe/identity',
       '/tdx/certification/v4/tcb?fmspc=50806f000000',
     ])

@@ -2,7 +2,7 @@
  * Intel DCAP collateral from Intel's Provisioning Certification Service (PCS v4) or any PCCS:
  * TCB info, QE identity, the PCK CRL and the Root CA CRL, each with its issuer chain, through the
  * on-disk cache. TCB info and QE identity are used from the cache until their `nextUpdate`; CRLs
- * for 12 hours; offline, whatever is cached.
+ * for 12 hours, and never past their `nextUpdate`; offline, whatever is cached.
  *
  * Each document is checked before it is cached, and again whenever it is read back: signed by
  * Intel (its issuer chain ends at the trusted root, and the signature over its exact bytes
@@ -25,6 +25,7 @@
 import { MalformedInputError, UsageError, hexToBytes, isInitguardError } from '@initguard/core'
 import {
   checkPcsDocumentRoot,
+  parseX509Crl,
   verifyPcsPckCrl,
   verifyPcsQeIdentity,
   verifyPcsRootCaCrl,
@@ -172,7 +173,7 @@ export class IntelPcsClient {
         `/sgx/certification/v4/pckcrl?ca=${request.ca}&encoding=der`,
         `PCK ${request.ca} CA CRL`,
         'sgx-pck-crl-issuer-chain',
-        youngerThan(CRL_MAX_AGE_MS),
+        crlFresh('PCK CRL'),
         (response) => {
           const { ca } = verifyPcsPckCrl(response, root)
           return ca === request.ca ? undefined : `is the PCK ${ca} CA's`
@@ -182,7 +183,7 @@ export class IntelPcsClient {
         url: this.#rootCaCrlUrl,
         cacheKey: 'root-ca-crl',
         what: 'Intel SGX Root CA CRL',
-        fresh: youngerThan(CRL_MAX_AGE_MS),
+        fresh: crlFresh('Root CA CRL'),
         check: (downloaded) => {
           genuine('Intel SGX Root CA CRL', () => {
             verifyPcsRootCaCrl(downloaded.body, root)
@@ -277,8 +278,20 @@ function refuseTooFewForAQuote(options: IntelPcsOptions): void {
   )
 }
 
-function youngerThan(maxAgeMs: number): (cached: Downloaded, ageMs: number) => boolean {
-  return (_cached, ageMs) => ageMs < maxAgeMs
+/**
+ * A cached CRL is used for 12 hours (Intel may publish a revocation before the CRL's nextUpdate),
+ * and never once its nextUpdate has passed: a stale CRL fails every quote, so a copy fetched minutes
+ * before it went stale would otherwise fail them until its 12 hours were up, however current PCS is.
+ */
+function crlFresh(what: string): NonNullable<DownloadRequest['fresh']> {
+  return (cached, ageMs, now) => {
+    if (ageMs >= CRL_MAX_AGE_MS) return false
+    try {
+      return parseX509Crl(cached.body, what).nextUpdate.getTime() > now.getTime()
+    } catch {
+      return false
+    }
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { IntelPcsClient } from '@initguard/collateral'
 import { rejectedCode } from '@initguard/testkit'
 import { buildTdxQuote, type TeeSimulator } from '@initguard/tee-simulator'
 import { parseDcapQuote } from '@initguard/tdx'
-import { temporarySimulator } from './appraisal-test-support.ts'
+import { temporarySimulator, vector } from './appraisal-test-support.ts'
 import { DcapCollateralSource } from './dcap-collateral-source.ts'
 
 let simulator: TeeSimulator
@@ -68,5 +68,51 @@ describe('DcapCollateralSource with Intel PCS', () => {
       'ERR_TDX_PCK_ROOT_UNTRUSTED',
     )
     expect(requests).toBe(0)
+  })
+})
+
+describe('DcapCollateralSource keeps fetched collateral only while all of it is current', () => {
+  const spr = (name: string): Uint8Array => vector(`tdx/spr-v4/${name}`)
+  const chain = (name: string): string => encodeURIComponent(Buffer.from(spr(name)).toString())
+  let asked = 0
+  /** A PCCS serving Intel's spr-v4 collateral: the QE identity is due 2023-07-08T07:24:59Z, the TCB info 07-18. */
+  const pccs = createServer((request, response) => {
+    asked++
+    const url = request.url ?? ''
+    if (url.startsWith('/tdx/certification/v4/tcb?'))
+      response
+        .setHeader('TCB-Info-Issuer-Chain', chain('tcb-signing-chain.pem'))
+        .end(spr('tcbinfo-response.json'))
+    else if (url === '/tdx/certification/v4/qe/identity')
+      response
+        .setHeader('SGX-Enclave-Identity-Issuer-Chain', chain('tcb-signing-chain.pem'))
+        .end(spr('qeidentity-response.json'))
+    else if (url.startsWith('/sgx/certification/v4/pckcrl?ca=platform'))
+      response
+        .setHeader('SGX-PCK-CRL-Issuer-Chain', chain('pck-crl-issuer-chain.pem'))
+        .end(spr('pck-platform-crl.der'))
+    else if (url === '/sgx/certification/v4/rootcacrl') response.end(spr('root-ca-crl.der'))
+    else response.writeHead(404).end()
+  })
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => pccs.listen(0, '127.0.0.1', resolve))
+  })
+  afterAll(async () => {
+    await new Promise((resolve) => pccs.close(resolve))
+  })
+
+  it('asks again once the QE identity is past its nextUpdate, not only the TCB info', async () => {
+    const { port } = pccs.address() as AddressInfo
+    const source = new DcapCollateralSource(
+      { pcs: new IntelPcsClient({ baseUrl: `http://127.0.0.1:${port}` }) },
+      undefined,
+    )
+    const quote = parseDcapQuote(vector('tdx/spr-v4/quote.dat'))
+    await source.select(quote, 'tdx', new Date('2023-07-08T07:00:00Z'))
+    expect(asked).toBe(4)
+    // Within the hour, but after the QE identity's nextUpdate: kept, it would fail every quote.
+    asked = 0
+    await source.select(quote, 'tdx', new Date('2023-07-08T07:30:00Z'))
+    expect(asked).toBeGreaterThan(0)
   })
 })

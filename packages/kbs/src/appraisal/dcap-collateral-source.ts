@@ -1,8 +1,10 @@
 /**
  * Where a quote's collateral and root come from: the simulator's (when its root is trusted and the
  * quote's PCK chain ends at it), a collateral file with the quote's TEE and FMSPC, or Intel PCS /
- * a PCCS. Fetched collateral is kept parsed (bounded LRU) until the TCB info's `nextUpdate` or an
- * hour, whichever is first, so warm verifications reuse the verified collateral.
+ * a PCCS. Fetched collateral is kept parsed (bounded LRU) until the first `nextUpdate` of its four
+ * documents (TCB info, QE identity, PCK CRL, Root CA CRL) or an hour, whichever is first, so warm
+ * verifications reuse it, and none is answered from memory after a part of it went stale (which
+ * would fail every quote of the FMSPC until the hour is up, however current PCS is).
  *
  * @module
  */
@@ -23,7 +25,9 @@ import {
   parseCollateralCertificate,
   verifyPckChain,
   parsePckCertificate,
+  parseQeIdentity,
   parseTcbInfo,
+  parseX509Crl,
   type DcapCollateral,
   type DcapQuote,
 } from '@initguard/tdx'
@@ -59,6 +63,16 @@ export async function fetchDcapCollateral(
     pckCrl: { body: raw.pckCrl, issuerChain: raw.pckCrlIssuerChain },
     rootCaCrl: raw.rootCaCrl,
   })
+}
+
+/** When the first of the collateral's four documents is due for update (ms). */
+function firstDue(collateral: DcapCollateral): number {
+  return Math.min(
+    parseTcbInfo(collateral.tcbInfo).nextUpdate.getTime(),
+    parseQeIdentity(collateral.qeIdentity).nextUpdate.getTime(),
+    parseX509Crl(collateral.pckCrl, 'PCK CRL').nextUpdate.getTime(),
+    parseX509Crl(collateral.rootCaCrl, 'Root CA CRL').nextUpdate.getTime(),
+  )
 }
 
 /** Picks (and fetches) collateral per quote. */
@@ -151,9 +165,10 @@ export class DcapCollateralSource {
         now,
       )
       collateral = await fetchDcapCollateral(pcs, { tee, fmspc, ca })
-      const nextUpdate = parseTcbInfo(collateral.tcbInfo).nextUpdate
-      const until = Math.min(now.getTime() + FETCHED_LIFETIME_MS, nextUpdate.getTime())
-      this.#fetched.set(key, collateral, { validFrom: now, validUntil: new Date(until) })
+      this.#fetched.set(key, collateral, {
+        validFrom: now,
+        validUntil: new Date(Math.min(now.getTime() + FETCHED_LIFETIME_MS, firstDue(collateral))),
+      })
     }
     return { collateral, root, simulated: false }
   }
