@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { isInitguardError } from '@initguard/core'
-import { AmdKdsClient, vcekPath } from './amd-kds.ts'
+import { AmdKdsClient, vcekPath, type AmdKdsOptions } from './amd-kds.ts'
 import { CachedDownloader, MAX_COLLATERAL_SIZE } from './cached-download.ts'
+import { KDS_TEST_ANCHORS, KDS_TEST_PKI, testCrl, testVcek } from './kds-test-support.ts'
 
 /** Scratch directories the tests make, removed after them all. */
 const scratch = new ScratchDirectories()
@@ -35,13 +36,16 @@ beforeEach(() => {
 
 const chipId = Uint8Array.from({ length: 64 }, (_, i) => i + 1)
 const tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }
-/** AMD's real Milan VCEK CA chain (ASK, ARK), as KDS serves it at cert_chain. */
-const certChainPem = readFileSync(
-  new URL('../../../testdata/vectors/snp/amd-roots/ask_ark_milan.pem', import.meta.url),
-  'utf8',
-)
-/** A small DER SEQUENCE (INTEGER n inside) standing in for a certificate or a CRL. */
+/** The test PKI's Milan VCEK CA chain (ASK, ARK), as its KDS serves it at cert_chain. */
+const certChainPem = KDS_TEST_PKI.vcekChainPem
+/** The test PKI's VCEK of the chip at the TCB, and two of its CRLs. */
+const vcek = Buffer.from(testVcek(chipId, tcb))
+const crl = (n: number): Buffer => Buffer.from(testCrl(n))
+/** A small DER SEQUENCE (INTEGER n inside): DER, but no certificate nor CRL. */
 const der = (n: number): Buffer => Buffer.from([0x30, 0x03, 0x02, 0x01, n])
+/** A client that trusts the test PKI. */
+const kds = (options: AmdKdsOptions = {}): AmdKdsClient =>
+  new AmdKdsClient({ baseUrl, anchors: KDS_TEST_ANCHORS, ...options })
 const noSleep = async (): Promise<void> => {
   await Promise.resolve()
 }
@@ -70,12 +74,12 @@ describe('KDS paths', () => {
 
 describe('AmdKdsClient', () => {
   it('downloads once, then serves from the cache', async () => {
-    handler = (_req, res) => res.end(der(1))
+    handler = (_req, res) => res.end(vcek)
     const cacheDir = scratch.make('kds-cache-')
-    const client = new AmdKdsClient({ baseUrl, cacheDir })
-    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(1))
-    const again = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
-    expect(Buffer.from(await again.vcek('Milan', chipId, tcb))).toEqual(der(1))
+    const client = kds({ cacheDir })
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(vcek)
+    const again = kds({ cacheDir, offline: true })
+    expect(Buffer.from(await again.vcek('Milan', chipId, tcb))).toEqual(vcek)
     expect(requests).toHaveLength(1)
   })
 
@@ -86,18 +90,17 @@ describe('AmdKdsClient', () => {
       if (calls < 3) {
         res.writeHead(429, { 'retry-after': '2' })
         res.end()
-      } else res.end(der(2))
+      } else res.end(crl(2))
     }
     const waits: number[] = []
-    const client = new AmdKdsClient({
-      baseUrl,
+    const client = kds({
       backoffMs: 100,
       sleep: async (ms) => {
         waits.push(ms)
         await noSleep()
       },
     })
-    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(2))
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(crl(2))
     expect(waits).toEqual([2000, 2000])
     expect(requests).toEqual(['/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl', '/vcek/v1/Milan/crl'])
   })
@@ -166,7 +169,7 @@ describe('AmdKdsClient', () => {
 
   it('refuses and does not cache an answer that is not what was asked for (a proxy page, a cut body)', async () => {
     const cacheDir = scratch.make('kds-damaged-')
-    const client = new AmdKdsClient({ baseUrl, cacheDir, attempts: 1 })
+    const client = kds({ cacheDir, attempts: 1 })
     const cases: [string, () => Promise<unknown>][] = [
       ['VCEK', () => client.vcek('Milan', chipId, tcb)],
       ['CRL', () => client.crl('Milan', 'vcek')],
@@ -176,17 +179,20 @@ describe('AmdKdsClient', () => {
       '<html>proxy login</html>',
       der(1).subarray(0, 4),
       Buffer.from([0x02, 0x01, 0x01]),
+      // DER, but neither a certificate nor a CRL nor PEM.
+      der(1),
     ]) {
       handler = (_req, res) => res.end(answer)
       for (const [what, fetchIt] of cases)
         expect([what, await codeOf(fetchIt())]).toEqual([what, 'ERR_KDS_RESPONSE'])
     }
     // Nothing damaged was kept: the next answers are fetched, checked and cached.
-    handler = (req, res) =>
-      res.end(req.url?.includes('cert_chain') === true ? certChainPem : der(3))
+    const answer = (url = ''): string | Buffer =>
+      url.includes('cert_chain') ? certChainPem : url.endsWith('/crl') ? crl(3) : vcek
+    handler = (req, res) => res.end(answer(req.url))
     requests = []
-    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(3))
-    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(3))
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(vcek)
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(crl(3))
     expect(await client.certChain('Milan', 'vcek')).toBe(certChainPem)
     expect(requests).toHaveLength(3)
   })
@@ -204,20 +210,26 @@ describe('AmdKdsClient', () => {
     for (const path of paths)
       await unchecked.get({ url: baseUrl + path, cacheKey: path, what: 'a document' })
     // Offline, such an entry is no copy of the document: not in the cache.
-    const offline = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
+    const offline = kds({ cacheDir, offline: true })
     expect(await codeOf(offline.vcek('Milan', chipId, tcb))).toBe('ERR_KDS_OFFLINE')
     expect(await codeOf(offline.crl('Milan', 'vcek'))).toBe('ERR_KDS_OFFLINE')
     expect(await codeOf(offline.certChain('Milan', 'vcek'))).toBe('ERR_KDS_OFFLINE')
     // Online it is fetched again, and the good answer replaces it.
     handler = (req, res) =>
-      res.end(req.url?.includes('cert_chain') === true ? certChainPem : der(4))
+      res.end(
+        req.url?.includes('cert_chain') === true
+          ? certChainPem
+          : req.url?.endsWith('/crl') === true
+            ? crl(4)
+            : vcek,
+      )
     requests = []
-    const client = new AmdKdsClient({ baseUrl, cacheDir })
-    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(der(4))
-    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(der(4))
+    const client = kds({ cacheDir })
+    expect(Buffer.from(await client.vcek('Milan', chipId, tcb))).toEqual(vcek)
+    expect(Buffer.from(await client.crl('Milan', 'vcek'))).toEqual(crl(4))
     expect(await client.certChain('Milan', 'vcek')).toBe(certChainPem)
     expect(requests.sort()).toEqual([...paths].sort())
-    expect(Buffer.from(await offline.vcek('Milan', chipId, tcb))).toEqual(der(4))
+    expect(Buffer.from(await offline.vcek('Milan', chipId, tcb))).toEqual(vcek)
   })
 
   it('refuses a masked CHIP_ID', async () => {
@@ -231,43 +243,33 @@ describe('AmdKdsClient', () => {
 describe('AmdKdsClient CRL cache', () => {
   it('refreshes a CRL older than 12 hours online, and uses it offline', async () => {
     const { utimesSync, readdirSync } = await import('node:fs')
-    handler = (_req, res) => res.end(der(1))
+    handler = (_req, res) => res.end(crl(1))
     const cacheDir = scratch.make('kds-crl-')
-    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
-      der(1),
-    )
-    handler = (_req, res) => res.end(der(2))
-    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
-      der(1),
-    )
+    expect(Buffer.from(await kds({ cacheDir }).crl('Milan', 'vcek'))).toEqual(crl(1))
+    handler = (_req, res) => res.end(crl(2))
+    expect(Buffer.from(await kds({ cacheDir }).crl('Milan', 'vcek'))).toEqual(crl(1))
     const file = join(cacheDir, 'kds', readdirSync(join(cacheDir, 'kds'))[0] ?? '')
     const old = new Date(Date.now() - 13 * 60 * 60 * 1000)
     utimesSync(file, old, old)
-    expect(
-      Buffer.from(
-        await new AmdKdsClient({ baseUrl, cacheDir, offline: true }).crl('Milan', 'vcek'),
-      ),
-    ).toEqual(der(1))
-    expect(Buffer.from(await new AmdKdsClient({ baseUrl, cacheDir }).crl('Milan', 'vcek'))).toEqual(
-      der(2),
-    )
+    expect(Buffer.from(await kds({ cacheDir, offline: true }).crl('Milan', 'vcek'))).toEqual(crl(1))
+    expect(Buffer.from(await kds({ cacheDir }).crl('Milan', 'vcek'))).toEqual(crl(2))
   })
 })
 
 describe('AmdKdsClient CRL refresh', () => {
   it('downloads a young cached CRL again when asked to refresh, and stores the new one', async () => {
-    handler = (_req, res) => res.end(der(1))
+    handler = (_req, res) => res.end(crl(1))
     const cacheDir = scratch.make('kds-crl-refresh-')
-    const client = new AmdKdsClient({ baseUrl, cacheDir })
-    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(1))
-    handler = (_req, res) => res.end(der(2))
-    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(1))
-    expect(Buffer.from(await client.crl('Genoa', 'vlek', { refresh: true }))).toEqual(der(2))
-    expect(Buffer.from(await client.crl('Genoa', 'vlek'))).toEqual(der(2))
-    expect(requests).toEqual(['/vlek/v1/Genoa/crl', '/vlek/v1/Genoa/crl'])
+    const client = kds({ cacheDir })
+    expect(Buffer.from(await client.crl('Milan', 'vlek'))).toEqual(crl(1))
+    handler = (_req, res) => res.end(crl(2))
+    expect(Buffer.from(await client.crl('Milan', 'vlek'))).toEqual(crl(1))
+    expect(Buffer.from(await client.crl('Milan', 'vlek', { refresh: true }))).toEqual(crl(2))
+    expect(Buffer.from(await client.crl('Milan', 'vlek'))).toEqual(crl(2))
+    expect(requests).toEqual(['/vlek/v1/Milan/crl', '/vlek/v1/Milan/crl'])
     // Offline there is nothing to refresh from: the cache is all there is.
-    const offline = new AmdKdsClient({ baseUrl, cacheDir, offline: true })
-    expect(Buffer.from(await offline.crl('Genoa', 'vlek', { refresh: true }))).toEqual(der(2))
+    const offline = kds({ cacheDir, offline: true })
+    expect(Buffer.from(await offline.crl('Milan', 'vlek', { refresh: true }))).toEqual(crl(2))
     expect(requests).toHaveLength(2)
   })
 })

@@ -12,6 +12,14 @@
  * | CA chain    | `/vcek/v1/{product}/cert_chain`, `/vlek/v1/{product}/cert_chain` (PEM: ASK/ASVK, ARK) |
  * | CRL         | `/vcek/v1/{product}/crl`, `/vlek/v1/{product}/crl`                                 |
  *
+ * Every answer is checked before it is cached, and again whenever it is read back: a VCEK must be
+ * the one asked for (`SEV-VCEK` with the product, hwID and TCB of the request) and be issued
+ * through the trusted ASK and ARK; a CRL must be signed by the trusted ARK of the product; a CA
+ * chain must be the trusted ARK and an ASK/ASVK it signed. Whether any of them is valid at a given
+ * time is the verifier's to judge. Without these checks, one answer from anyone on the path (a
+ * forged VCEK, the VCEK of another chip, any DER SEQUENCE for a CRL) stayed in the cache and
+ * failed every report of that chip for good, or of the product line for 12 hours.
+ *
  * Offline store layout (`--offline` reads only this and the cache):
  * `{store}/{product}/{hwid hex}/{tcb}.der`, where `{tcb}` is `bl02_tee00_snp06_ucode21` (Turin:
  * `fmc01_bl02_…`), falling back to `{store}/{product}/{hwid hex}/vcek.der`.
@@ -19,14 +27,26 @@
  * @module
  */
 import { join } from 'node:path'
-import { MalformedInputError, UnavailableError, bytesToHex, pemCertificates } from '@initguard/core'
 import {
-  CachedDownloader,
-  type Downloaded,
-  type DownloadOptions,
-  type DownloadRequest,
-} from './cached-download.ts'
-import { notOneDerSequence } from './der-answer.ts'
+  MalformedInputError,
+  UnavailableError,
+  bytesToHex,
+  constantTimeEqual,
+  isInitguardError,
+} from '@initguard/core'
+import {
+  AMD_PRODUCTION_ANCHORS,
+  parseAmdCertificate,
+  parseAmdCrl,
+  parsePemBundle,
+  productFromName,
+  trustedArk,
+  verifyAmdChain,
+  verifyAmdRevocationList,
+  type AmdCertificate,
+  type SnpTrustAnchors,
+} from '@initguard/snp'
+import { CachedDownloader, type DownloadOptions, type DownloadRequest } from './cached-download.ts'
 import { readIfExists } from './read-if-exists.ts'
 
 /** The default KDS base URL. */
@@ -50,6 +70,12 @@ export interface AmdKdsOptions extends DownloadOptions {
   readonly baseUrl?: string
   /** Directory laid out as described in the module documentation. */
   readonly offlineStore?: string
+  /**
+   * The roots every VCEK, CRL and CA chain must be issued under before it is cached; default AMD's
+   * pinned production roots. Give the anchors the reports are verified with (a test PKI's, with
+   * its KDS).
+   */
+  readonly anchors?: SnpTrustAnchors
 }
 
 const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
@@ -66,22 +92,104 @@ function kdsResponseError(what: string, why: string, cause: unknown): MalformedI
   })
 }
 
-/** Checks that an answer is one DER SEQUENCE (a certificate or a CRL) and nothing else. */
-function oneDerSequence(what: string): (downloaded: Downloaded) => void {
-  return ({ body }) => {
-    const problem = notOneDerSequence(body, what)
-    if (problem !== undefined) throw kdsResponseError(what, problem.why, problem.cause)
+/**
+ * Run an answer's checks: a refusal of the verifier's (a coded error) becomes `ERR_KDS_RESPONSE`
+ * naming the document, so the answer is not cached and a cached copy is a miss.
+ */
+function genuine<T>(what: string, check: () => T): T {
+  try {
+    return check()
+  } catch (cause) {
+    if (!isInitguardError(cause) || cause.code === 'ERR_KDS_RESPONSE') throw cause
+    throw kdsResponseError(what, `is not genuine: ${cause.message}`, cause)
   }
 }
 
-/** Checks that an answer is PEM text of certificates that parse. */
-function pemChain(what: string): (downloaded: Downloaded) => void {
-  return ({ body }) => {
-    try {
-      pemCertificates(new TextDecoder().decode(body), what)
-    } catch (cause) {
-      throw kdsResponseError(what, 'is not PEM certificates', cause)
-    }
+/** A document that is not the one asked for (another chip's VCEK, another product's chain). */
+function notAsked(what: string, why: string): MalformedInputError {
+  return kdsResponseError(what, why, undefined)
+}
+
+/** The verifier's refusals that are about time: judged by the verifier at its own time, not here. */
+const VALIDITY_CODES = new Set(['ERR_SNP_CERT_EXPIRED', 'ERR_SNP_CERT_NOT_YET_VALID'])
+
+/**
+ * Check that `der` is the VCEK of `chipId` at `tcb` on `product`, issued through the trusted ASK
+ * and ARK (signatures and roles; not its validity at any time).
+ */
+function checkVcek(
+  der: Uint8Array,
+  request: { product: KdsProduct; chipId: Uint8Array; tcb: KdsTcb },
+  anchors: SnpTrustAnchors,
+  now: Date,
+): void {
+  const { product, chipId, tcb } = request
+  const vcek: AmdCertificate = parseAmdCertificate(der, 'VCEK')
+  const { productName, hwId, tcb: issued } = vcek.amd
+  if (vcek.commonName !== 'SEV-VCEK')
+    throw notAsked('VCEK', `is ${vcek.commonName || 'a certificate without a CN'}, not SEV-VCEK`)
+  if (productName === undefined || productFromName(productName) !== product)
+    throw notAsked('VCEK', `is for ${productName ?? 'no product'}, not ${product}`)
+  const expectedHwId = product === 'Turin' ? chipId.subarray(0, 8) : chipId
+  if (hwId === undefined || !constantTimeEqual(hwId, expectedHwId))
+    throw notAsked('VCEK', 'belongs to another chip (its hwID is not the CHIP_ID asked for)')
+  const asked = { ...tcb, fmc: product === 'Turin' ? (tcb.fmc ?? 0) : undefined }
+  const differs = (['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const).filter(
+    (c) => issued?.[c] !== asked[c],
+  )
+  if (differs.length > 0)
+    throw notAsked('VCEK', `was issued for another TCB (${differs.join(', ')} differ)`)
+  try {
+    verifyAmdChain(product, 'vcek', { endorsement: vcek }, anchors, now)
+  } catch (error) {
+    if (!isInitguardError(error) || !VALIDITY_CODES.has(error.code)) throw error
+  }
+}
+
+/** OpenSSL throws, rather than answering false, on some malformed signatures: both mean no. */
+function signedBy(certificate: AmdCertificate, issuer: AmdCertificate): boolean {
+  try {
+    return certificate.x509.verify(issuer.publicKey)
+  } catch {
+    return false
+  }
+}
+
+/** Check that `pem` is the product's ASK (or ASVK) and then the trusted ARK, which signed it. */
+function checkCertChain(
+  pem: string,
+  product: KdsProduct,
+  kind: 'vcek' | 'vlek',
+  anchors: SnpTrustAnchors,
+): void {
+  const certificates = parsePemBundle(pem, `${product} ${kind.toUpperCase()} CA chain`)
+  const [intermediate, root] = certificates
+  const ark = trustedArk(anchors, product)
+  const expected = kind === 'vcek' ? `SEV-${product}` : `SEV-VLEK-${product}`
+  const what = `${product} ${kind.toUpperCase()} CA chain`
+  if (certificates.length !== 2 || intermediate === undefined || root === undefined)
+    throw notAsked(
+      what,
+      `has ${certificates.length} certificates, not ${expected} and ARK-${product}`,
+    )
+  if (root.fingerprint !== ark.fingerprint)
+    throw notAsked(
+      what,
+      `ends at ${root.commonName || 'a certificate'} that is not the trusted ARK`,
+    )
+  if (intermediate.commonName !== expected || !signedBy(intermediate, ark))
+    throw notAsked(
+      what,
+      `starts with ${intermediate.commonName || 'a certificate'}, not the ${expected} the ARK signed`,
+    )
+}
+
+/** A CRL's nextUpdate; `undefined` when it has none or does not parse (the check refuses those). */
+function nextUpdateOf(der: Uint8Array): Date | undefined {
+  try {
+    return parseAmdCrl(der).nextUpdate
+  } catch {
+    return undefined
   }
 }
 
@@ -117,10 +225,14 @@ export function vcekPath(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): 
 export class AmdKdsClient {
   readonly #options: AmdKdsOptions
   readonly #baseUrl: string
+  readonly #anchors: SnpTrustAnchors
+  readonly #clock: () => Date
   readonly #downloader: CachedDownloader
 
   constructor(options: AmdKdsOptions = {}) {
     this.#options = options
+    this.#anchors = options.anchors ?? AMD_PRODUCTION_ANCHORS
+    this.#clock = options.clock ?? ((): Date => new Date())
     this.#baseUrl = (options.baseUrl ?? AMD_KDS_URL).replace(/\/+$/, '')
     this.#downloader = new CachedDownloader('AMD KDS', 'KDS', options)
   }
@@ -130,7 +242,8 @@ export class AmdKdsClient {
    *
    * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_UNREACHABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
    *   `ERR_KDS_CHIP_ID_MASKED`; {@link MalformedInputError} `ERR_KDS_RESPONSE` for an answer that is
-   *   not one DER SEQUENCE (not cached).
+   *   not the VCEK of this chip at this TCB, issued through the trusted ASK (not cached). A VCEK
+   *   from the offline store is the caller's own and is not checked here.
    */
   async vcek(product: KdsProduct, chipId: Uint8Array, tcb: KdsTcb): Promise<Uint8Array> {
     if (chipId.every((b) => b === 0)) {
@@ -154,7 +267,11 @@ export class AmdKdsClient {
       'give the VCEK with --certs FILE',
       {
         notFoundHint: 'check the product line, CHIP_ID and TCB values',
-        check: oneDerSequence('VCEK'),
+        check: ({ body }) => {
+          genuine('VCEK', () => {
+            checkVcek(body, { product, chipId, tcb }, this.#anchors, this.#clock())
+          })
+        },
       },
     )
   }
@@ -162,8 +279,8 @@ export class AmdKdsClient {
   /**
    * The CA chain (PEM: ASK or ASVK, then ARK) of a product line.
    *
-   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not PEM
-   *   certificates that parse (not cached).
+   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not the
+   *   product's ASK (ASVK) and then the trusted ARK that signed it (not cached).
    */
   async certChain(product: KdsProduct, kind: 'vcek' | 'vlek'): Promise<string> {
     const what = `${product} ${kind.toUpperCase()} CA chain`
@@ -171,7 +288,13 @@ export class AmdKdsClient {
       `/${kind}/v1/${product}/cert_chain`,
       what,
       'give the CA chain with --certs FILE',
-      { check: pemChain(what) },
+      {
+        check: ({ body }) => {
+          genuine(what, () => {
+            checkCertChain(new TextDecoder().decode(body), product, kind, this.#anchors)
+          })
+        },
+      },
     )
     return new TextDecoder().decode(bytes)
   }
@@ -181,25 +304,26 @@ export class AmdKdsClient {
    *
    * @param options.refresh - download it again online even when the cached copy is young: for a
    *   caller that found the cached CRL past its nextUpdate (offline, the cache is all there is).
-   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not one DER
-   *   SEQUENCE (not cached).
+   * @throws as {@link AmdKdsClient.vcek}; `ERR_KDS_RESPONSE` for an answer that is not a CRL the
+   *   product's trusted ARK signed (not cached).
    */
   async crl(
     product: KdsProduct,
     kind: 'vcek' | 'vlek',
     options: { readonly refresh?: boolean } = {},
   ): Promise<Uint8Array> {
-    // A CRL changes; a cached one is used for 12 hours online, and for as long as needed offline.
+    // A CRL changes; a cached one is used for 12 hours online (never past its nextUpdate), and
+    // for as long as needed offline.
     const refresh = options.refresh === true
-    return this.#download(
-      `/${kind}/v1/${product}/crl`,
-      `${product} ${kind.toUpperCase()} CRL`,
-      'give the CRL with --crl FILE',
-      {
-        fresh: (_cached, ageMs) => !refresh && ageMs < CRL_MAX_AGE_MS,
-        check: oneDerSequence(`${product} CRL`),
-      },
-    )
+    const what = `${product} ${kind.toUpperCase()} CRL`
+    return this.#download(`/${kind}/v1/${product}/crl`, what, 'give the CRL with --crl FILE', {
+      fresh: ({ body }, ageMs, now) =>
+        !refresh && ageMs < CRL_MAX_AGE_MS && now < (nextUpdateOf(body) ?? now),
+      check: ({ body }) =>
+        genuine(what, () =>
+          verifyAmdRevocationList(body, trustedArk(this.#anchors, product), product, kind),
+        ),
+    })
   }
 
   async #download(

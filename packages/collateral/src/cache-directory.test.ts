@@ -22,6 +22,7 @@ import {
   readCached,
 } from './cache-directory.ts'
 import { CachedDownloader, type DownloadOptions } from './cached-download.ts'
+import { KDS_TEST_ANCHORS, testVcekAt } from './kds-test-support.ts'
 
 const scratch = new ScratchDirectories()
 let server: LoopbackServer
@@ -29,7 +30,7 @@ let baseUrl: string
 /** Paths the server was asked for. */
 const requests: string[] = []
 /**
- * Body size per request: `/big/…` paths get 30 000 bytes, KDS VCEK paths a small DER SEQUENCE (the
+ * Body size per request: `/big/…` paths get 30 000 bytes, KDS VCEK paths the test PKI's VCEK (the
  * KDS client checks it), others their own path.
  */
 const BIG_BODY = 30_000
@@ -39,7 +40,7 @@ beforeAll(async () => {
     const path = req.url ?? ''
     requests.push(path)
     if (path.startsWith('/big/')) res.end(Buffer.alloc(BIG_BODY, 7))
-    else if (path.startsWith('/vcek/v1/')) res.end(Buffer.from([0x30, 0x03, 0x02, 0x01, 1]))
+    else if (path.startsWith('/vcek/v1/')) res.end(testVcekAt(path))
     else res.end(Buffer.from(path))
   })
   baseUrl = server.baseUrl
@@ -91,7 +92,12 @@ describe('the download cache bound', () => {
 
   it('evicts at the entry bound: a flood of invented VCEKs keeps only the newest', async () => {
     const cacheDir = scratch.make('cache-bound-')
-    const kds = new AmdKdsClient({ baseUrl, cacheDir, cacheBound: { maxEntries: 3 } })
+    const kds = new AmdKdsClient({
+      baseUrl,
+      cacheDir,
+      cacheBound: { maxEntries: 3 },
+      anchors: KDS_TEST_ANCHORS,
+    })
     const tcb = { bootloader: 3, tee: 0, snp: 8, microcode: 115 }
     for (let chip = 1; chip <= 8; chip++) {
       await kds.vcek(

@@ -1,7 +1,7 @@
 /**
- * The one shape check the collateral clients make of a DER answer (a VCEK, a CRL) before caching
- * it: one whole DER SEQUENCE and nothing after it. It tells a proxy's page or a cut body from a
- * document; whether the document is genuine is the verifier's to decide.
+ * The shape check of a DER answer (an Intel CRL, once its armour is removed): one whole DER SEQUENCE
+ * and nothing after it. Whether it is genuine is checked apart (the collateral clients verify
+ * every document against the trusted roots before caching it).
  *
  * @module
  */
@@ -9,7 +9,7 @@ import { parseDer } from '@initguard/core'
 
 /** Why an answer is not one DER SEQUENCE, for the client's own coded error. */
 export interface DerAnswerProblem {
-  /** Completes "the VCEK …": `is not DER`, `is not a DER SEQUENCE`. */
+  /** Completes "the PCK CRL …": `is not DER`, `is not a DER SEQUENCE`. */
   readonly why: string
   /** The DER reader's error, when it refused the bytes. */
   readonly cause?: unknown

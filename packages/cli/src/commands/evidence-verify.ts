@@ -335,7 +335,7 @@ export const verifySnpCommand: Command = {
     }
     const anchors = await trustAnchors(parsedList(args, 'trust-root', PATH_VALUE), io)
     const certificates = await readCertificates(parsedList(args, 'certs', PATH_VALUE), io)
-    const crl = await loadCrl(evidence.report, args, io)
+    const crl = await loadCrl(evidence.report, args, io, anchors)
     const options = { now, anchors, certificates, policy, ...(crl === undefined ? {} : { crl }) }
     let result
     try {
@@ -347,7 +347,7 @@ export const verifySnpCommand: Command = {
         evidence.report.signerInfo.signingKey !== 'vcek'
       )
         throw error
-      const vcek = await fetchVcek(evidence.report, args)
+      const vcek = await fetchVcek(evidence.report, args, anchors)
       result = verifySnpEvidence(evidence, { ...options, certificates: [...certificates, vcek] })
     }
     const c = result.claims
@@ -372,12 +372,14 @@ export const verifySnpCommand: Command = {
   },
 }
 
-function kdsClient(args: ParsedArgs): AmdKdsClient {
+/** The KDS client; what it downloads is checked against `anchors` (those of --trust-root) before it is cached. */
+function kdsClient(args: ParsedArgs, anchors: SnpTrustAnchors): AmdKdsClient {
   const baseUrl = parsedOption(args, 'kds-url', URL_VALUE)
   const offlineStore = parsedOption(args, 'kds-store', PATH_VALUE)
   return new AmdKdsClient({
     cacheDir: cacheDirectory(args),
     offline: args.values['offline'] === true,
+    anchors,
     ...(baseUrl === undefined ? {} : { baseUrl }),
     ...(offlineStore === undefined ? {} : { offlineStore }),
   })
@@ -395,20 +397,32 @@ function productForDownload(report: SnpReport, what: string, hint: string): SnpP
   return product
 }
 
-async function fetchVcek(report: SnpReport, args: ParsedArgs): Promise<Uint8Array> {
+async function fetchVcek(
+  report: SnpReport,
+  args: ParsedArgs,
+  anchors: SnpTrustAnchors,
+): Promise<Uint8Array> {
   const product = productForDownload(report, 'VCEK', 'give the VCEK with --certs')
-  return kdsClient(args).vcek(product, report.chipId, decodeTcbVersion(report.reportedTcb, product))
+  return kdsClient(args, anchors).vcek(
+    product,
+    report.chipId,
+    decodeTcbVersion(report.reportedTcb, product),
+  )
 }
 
 async function loadCrl(
   report: SnpReport,
   args: ParsedArgs,
   io: CliIo,
+  anchors: SnpTrustAnchors,
 ): Promise<Uint8Array | undefined> {
   const path = parsedOption(args, 'crl', PATH_VALUE)
   if (path !== undefined)
     return readInput(path, { what: 'CRL', stdin: io.stdin, maxSize: 16 * 1024 * 1024 })
   if (args.values['fetch-crl'] !== true) return undefined
   const product = productForDownload(report, 'CRL', 'give the CRL with --crl')
-  return kdsClient(args).crl(product, report.signerInfo.signingKey === 'vlek' ? 'vlek' : 'vcek')
+  return kdsClient(args, anchors).crl(
+    product,
+    report.signerInfo.signingKey === 'vlek' ? 'vlek' : 'vcek',
+  )
 }

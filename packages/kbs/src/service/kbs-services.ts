@@ -139,9 +139,11 @@ async function evidenceTrust(
   if (crlFiles !== undefined) await checkAmdCrlFiles(crlFiles, anchors ?? AMD_PRODUCTION_ANCHORS)
   return {
     snp: {
+      // VCEKs and CRLs are checked against the anchors reports are verified with before caching.
       kds: new AmdKdsClient({
         ...downloads,
         ...(options.kdsBaseUrl === undefined ? {} : { baseUrl: options.kdsBaseUrl }),
+        ...(anchors === undefined ? {} : { anchors }),
       }),
       ...(anchors === undefined ? {} : { anchors }),
       ...(crlFiles === undefined ? {} : { crlFiles }),
