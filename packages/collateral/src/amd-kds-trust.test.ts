@@ -4,19 +4,15 @@
  * the path must not stay there to fail every report of a chip or a product line.
  */
 import { X509Certificate, createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import {
-  ScratchDirectories,
-  rejectedCode,
-  startLoopbackServer,
-  type LoopbackServer,
-} from '@initguard/testkit'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { ScratchDirectories, rejectedCode } from '@initguard/testkit'
 import { amdName, buildX509Crl, createAmdTestPki, type AmdTestPki } from '@initguard/tee-simulator'
 import { decodeTcbVersion, parseAmdCertificate, parseSnpReport } from '@initguard/snp'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
 import { KDS_TEST_ANCHORS, KDS_TEST_PKI } from './kds-test-support.ts'
+import { scriptedServer } from './scripted-server-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {
@@ -42,11 +38,15 @@ const vcekOf = (of: AmdTestPki, options: { chipId?: Uint8Array; snp?: number } =
   }).der
 const genuineVcek = vcekOf(pki)
 
-function crlOf(of: AmdTestPki, nextUpdate = new Date('2026-12-31T00:00:00Z')): Uint8Array {
+function crlOf(
+  of: AmdTestPki,
+  nextUpdate = new Date('2026-12-31T00:00:00Z'),
+  thisUpdate = new Date('2026-11-01T00:00:00Z'),
+): Uint8Array {
   return buildX509Crl(
     {
       issuer: amdName('ARK-Milan'),
-      thisUpdate: new Date('2026-11-01T00:00:00Z'),
+      thisUpdate,
       nextUpdate,
       revoked: [],
       signatureAlgorithm: 'rsassa-pss-sha384',
@@ -57,25 +57,17 @@ function crlOf(of: AmdTestPki, nextUpdate = new Date('2026-12-31T00:00:00Z')): U
 /** Inside the test CRL's window. */
 const clock = (): Date => new Date('2026-11-29T00:00:00Z')
 
-/** What KDS answers, by path. */
-let answers: Record<string, Uint8Array | string> = {}
-let requests: string[] = []
-let server: LoopbackServer
-beforeAll(async () => {
-  server = await startLoopbackServer((req, res) => {
-    const url = req.url ?? ''
-    requests.push(url)
-    const found = answers[url]
-    if (found === undefined) res.writeHead(404).end()
-    else res.end(found)
-  })
-})
-afterAll(async () => {
-  await server.close()
-})
+/** KDS, answering what each test scripts. */
+const server = scriptedServer()
 beforeEach(() => {
-  requests = []
+  server.requests = []
 })
+/** Answer each path with its body. */
+function serve(bodies: Record<string, Uint8Array | string>): void {
+  server.answers = Object.fromEntries(
+    Object.entries(bodies).map(([path, body]) => [path, { body }]),
+  )
+}
 
 const path = vcekPath('Milan', chipId, tcb)
 function client(cacheDir: string, more: { offline?: boolean } = {}): AmdKdsClient {
@@ -91,7 +83,7 @@ function client(cacheDir: string, more: { offline?: boolean } = {}): AmdKdsClien
 
 describe('AmdKdsClient keeps only genuine VCEKs of the chip and TCB asked for', () => {
   it('accepts the VCEK the ASK issued for the chip at the TCB, and caches it', async () => {
-    answers = { [path]: genuineVcek }
+    serve({ [path]: genuineVcek })
     const cacheDir = scratch.make('kds-vcek-')
     expect(Buffer.from(await client(cacheDir).vcek('Milan', chipId, tcb))).toEqual(
       Buffer.from(genuineVcek),
@@ -109,14 +101,14 @@ describe('AmdKdsClient keeps only genuine VCEKs of the chip and TCB asked for', 
     ['the ASK', pki.ask.der],
   ])('refuses %s, keeps nothing, and fetches the genuine one next', async (_what, body) => {
     const cacheDir = scratch.make('kds-vcek-bad-')
-    answers = { [path]: body }
+    serve({ [path]: body })
     expect(await rejectedCode(client(cacheDir).vcek('Milan', chipId, tcb))).toBe('ERR_KDS_RESPONSE')
-    answers = { [path]: genuineVcek }
-    requests = []
+    serve({ [path]: genuineVcek })
+    server.requests = []
     expect(Buffer.from(await client(cacheDir).vcek('Milan', chipId, tcb))).toEqual(
       Buffer.from(genuineVcek),
     )
-    expect(requests).toEqual([path])
+    expect(server.requests).toEqual([path])
   })
 
   it('does not answer from a forged VCEK already in the cache: it fetches again', async () => {
@@ -126,11 +118,11 @@ describe('AmdKdsClient keeps only genuine VCEKs of the chip and TCB asked for', 
       join(cacheDir, 'kds', createHash('sha256').update(path).digest('hex')),
       JSON.stringify({ headers: {}, body: Buffer.from(vcekOf(forger)).toString('base64') }),
     )
-    answers = { [path]: genuineVcek }
+    serve({ [path]: genuineVcek })
     expect(Buffer.from(await client(cacheDir).vcek('Milan', chipId, tcb))).toEqual(
       Buffer.from(genuineVcek),
     )
-    expect(requests).toEqual([path])
+    expect(server.requests).toEqual([path])
   })
 
   it("accepts AMD's real VCEK for the real report's chip and TCB with AMD's roots", async () => {
@@ -141,7 +133,7 @@ describe('AmdKdsClient keeps only genuine VCEKs of the chip and TCB asked for', 
     const report = parseSnpReport(new Uint8Array(vector('report.bin')))
     const real = new Uint8Array(new X509Certificate(vector('vcek.pem')).raw)
     const reported = decodeTcbVersion(report.reportedTcb, 'Milan')
-    answers = { [vcekPath('Milan', report.chipId, reported)]: real }
+    serve({ [vcekPath('Milan', report.chipId, reported)]: real })
     const production = new AmdKdsClient({ baseUrl: server.baseUrl, attempts: 1 })
     expect(Buffer.from(await production.vcek('Milan', report.chipId, reported))).toEqual(
       Buffer.from(real),
@@ -167,10 +159,10 @@ describe("AMD's real Turin VCEK", () => {
       microcode: issued?.microcode ?? 0,
     }
     const otherFmc = { ...turinTcb, fmc: turinTcb.fmc + 1 }
-    answers = {
+    serve({
       [vcekPath('Turin', turinChip, turinTcb)]: der,
       [vcekPath('Turin', turinChip, otherFmc)]: der,
-    }
+    })
     const production = new AmdKdsClient({ baseUrl: server.baseUrl, attempts: 1 })
     expect(Buffer.from(await production.vcek('Turin', turinChip, turinTcb))).toEqual(
       Buffer.from(der),
@@ -189,35 +181,55 @@ describe('AmdKdsClient keeps only CRLs the trusted ARK signed', () => {
     ["another ARK's CRL", crlOf(forger)],
   ])('refuses %s, keeps nothing, and fetches the genuine one next', async (_what, body) => {
     const cacheDir = scratch.make('kds-crl-bad-')
-    answers = { [crlPath]: body }
+    serve({ [crlPath]: body })
     expect(await rejectedCode(client(cacheDir).crl('Milan', 'vcek'))).toBe('ERR_KDS_RESPONSE')
     const genuine = crlOf(pki)
-    answers = { [crlPath]: genuine }
-    requests = []
+    serve({ [crlPath]: genuine })
+    server.requests = []
     expect(Buffer.from(await client(cacheDir).crl('Milan', 'vcek'))).toEqual(Buffer.from(genuine))
-    expect(requests).toEqual([crlPath])
+    expect(server.requests).toEqual([crlPath])
   })
 
   it('fetches a cached CRL again once it is past its nextUpdate, however young the copy', async () => {
     const cacheDir = scratch.make('kds-crl-stale-')
-    answers = { [crlPath]: crlOf(pki, new Date('2026-11-28T00:00:00Z')) }
+    serve({ [crlPath]: crlOf(pki, new Date('2026-11-28T00:00:00Z')) })
     await client(cacheDir).crl('Milan', 'vcek')
     const current = crlOf(pki)
-    answers = { [crlPath]: current }
-    requests = []
+    serve({ [crlPath]: current })
+    server.requests = []
     expect(Buffer.from(await client(cacheDir).crl('Milan', 'vcek'))).toEqual(Buffer.from(current))
-    expect(requests).toEqual([crlPath])
+    expect(server.requests).toEqual([crlPath])
+  })
+
+  it('answers the newer cached CRL, and keeps it, when KDS sends an older one that is still current', async () => {
+    const cacheDir = scratch.make('kds-crl-rollback-')
+    const newer = crlOf(pki, undefined, new Date('2026-11-20T00:00:00Z'))
+    serve({ [crlPath]: newer })
+    await client(cacheDir).crl('Milan', 'vcek')
+    // 13 hours later the CRL is fetched again; KDS (or whoever answers) sends the one of Nov 1.
+    const fetched = new Date(clock().getTime() - 13 * 3_600_000)
+    for (const name of readdirSync(join(cacheDir, 'kds')))
+      utimesSync(join(cacheDir, 'kds', name), fetched, fetched)
+    serve({ [crlPath]: crlOf(pki) })
+    server.requests = []
+    expect(Buffer.from(await client(cacheDir).crl('Milan', 'vcek'))).toEqual(Buffer.from(newer))
+    expect(server.requests).toEqual([crlPath])
+    expect(
+      Buffer.from(
+        await client(cacheDir, { offline: true }).crl('Milan', 'vcek', { refresh: true }),
+      ),
+    ).toEqual(Buffer.from(newer))
   })
 
   it('refuses a CA chain that does not end at the trusted ARK, or whose ASK it did not sign', async () => {
     const chainPath = '/vcek/v1/Milan/cert_chain'
     for (const body of [forger.vcekChainPem, `${forger.ask.pem}${pki.ark.pem}`]) {
-      answers = { [chainPath]: body }
+      serve({ [chainPath]: body })
       expect(
         await rejectedCode(client(scratch.make('kds-chain-')).certChain('Milan', 'vcek')),
       ).toBe('ERR_KDS_RESPONSE')
     }
-    answers = { [chainPath]: pki.vcekChainPem }
+    serve({ [chainPath]: pki.vcekChainPem })
     expect(await client(scratch.make('kds-chain-')).certChain('Milan', 'vcek')).toBe(
       pki.vcekChainPem,
     )

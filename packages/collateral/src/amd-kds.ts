@@ -18,7 +18,9 @@
  * chain must be the trusted ARK and an ASK/ASVK it signed. Whether any of them is valid at a given
  * time is the verifier's to judge. Without these checks, one answer from anyone on the path (a
  * forged VCEK, the VCEK of another chip, any DER SEQUENCE for a CRL) stayed in the cache and
- * failed every report of that chip for good, or of the product line for 12 hours.
+ * failed every report of that chip for good, or of the product line for 12 hours. A CRL issued
+ * before the cached one (an earlier thisUpdate) does not replace it, so a replayed CRL cannot undo
+ * a revocation.
  *
  * Offline store layout (`--offline` reads only this and the cache):
  * `{store}/{product}/{hwid hex}/{tcb}.der`, where `{tcb}` is `bl02_tee00_snp06_ucode21` (Turin:
@@ -319,6 +321,9 @@ export class AmdKdsClient {
     return this.#download(`/${kind}/v1/${product}/crl`, what, 'give the CRL with --crl FILE', {
       fresh: ({ body }, ageMs, now) =>
         !refresh && ageMs < CRL_MAX_AGE_MS && now < (nextUpdateOf(body) ?? now),
+      // One issued before the cached one (whoever answers may replay it) may lack a revocation.
+      older: (downloaded, cached) =>
+        parseAmdCrl(downloaded.body).thisUpdate < parseAmdCrl(cached.body).thisUpdate,
       check: ({ body }) =>
         genuine(what, () =>
           verifyAmdRevocationList(body, trustedArk(this.#anchors, product), product, kind),
@@ -330,7 +335,7 @@ export class AmdKdsClient {
     path: string,
     what: string,
     insteadHint: string,
-    more: Pick<DownloadRequest, 'notFoundHint' | 'fresh' | 'check'> = {},
+    more: Pick<DownloadRequest, 'notFoundHint' | 'fresh' | 'check' | 'older'> = {},
   ): Promise<Uint8Array> {
     const downloaded = await this.#downloader.get({
       url: this.#baseUrl + path,

@@ -80,6 +80,14 @@ export interface DownloadRequest {
    * answering from the cache until it goes stale. A cached entry it throws for is a miss.
    */
   readonly check?: (downloaded: Downloaded) => unknown
+  /**
+   * Whether `downloaded` is an earlier issue of the document than the `cached` copy it would
+   * replace (a CRL with an earlier thisUpdate, a TCB info of a lower tcbEvaluationDataNumber); both
+   * have passed `check`. Such a download replaces nothing: the cached copy is answered instead
+   * (whether it is still current is the verifier's to judge), so whoever answers for the service
+   * cannot roll the cache back to an issue from before a revocation or a TCB recovery.
+   */
+  readonly older?: (downloaded: Downloaded, cached: Downloaded) => boolean
   /** Hint for an HTTP 404. */
   readonly notFoundHint?: string
   /** How to do without this download ("give the VCEK with --certs FILE"), for every hint. */
@@ -202,18 +210,22 @@ export class CachedDownloader {
     if (remembered !== undefined) throw remembered
     const underWay = this.#inFlight.get(name)
     if (underWay !== undefined) return underWay
-    const download = this.#downloadAndStore(request, name, file).finally(() => {
+    const download = this.#downloadAndStore(request, name, file, cached?.entry).finally(() => {
       this.#inFlight.delete(name)
     })
     this.#inFlight.set(name, download)
     return download
   }
 
-  /** Download `request` and, with a cache, store it as entry `name` in `file`. */
+  /**
+   * Download `request` and, with a cache, store it as entry `name` in `file`, unless it is
+   * `older` than the `previous` copy (which is then answered).
+   */
   async #downloadAndStore(
     request: DownloadRequest,
     name: string,
     file: string | undefined,
+    previous: Downloaded | undefined,
   ): Promise<Downloaded> {
     const cache = this.#cache
     let downloaded: Downloaded
@@ -225,6 +237,7 @@ export class CachedDownloader {
       throw error
     }
     request.check?.(downloaded)
+    if (previous !== undefined && request.older?.(downloaded, previous) === true) return previous
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
       try {

@@ -1,20 +1,15 @@
 /**
  * What the Intel PCS client keeps: only documents Intel signed, for what was asked. An attacker on
- * the path to PCS (or a PCCS) answers once; the answer must not stay in the cache to fail (or
+ * the path to PCS (or a PCCS) server.answers once; the answer must not stay in the cache to fail (or
  * decide) every later quote.
  */
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import {
-  ScratchDirectories,
-  rejectedCode,
-  startLoopbackServer,
-  type LoopbackServer,
-} from '@initguard/testkit'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { ScratchDirectories, rejectedCode } from '@initguard/testkit'
 import { IntelPcsClient } from './intel-pcs.ts'
+import { scriptedServer, type ScriptedAnswer } from './scripted-server-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {
@@ -31,12 +26,7 @@ const crlChain = encodeURIComponent(spr('pck-crl-issuer-chain.pem').toString())
 const other = JSON.parse(vector('v4-b/collateral.json').toString()) as Record<string, string>
 const otherTcbInfo = `{"tcbInfo":${other['tcb_info'] ?? ''},"signature":"${other['tcb_info_signature'] ?? ''}"}`
 
-interface Answer {
-  readonly header?: readonly [string, string]
-  readonly body: string | Buffer
-}
-
-const GENUINE: Readonly<Record<string, Answer>> = {
+const GENUINE: Readonly<Record<string, ScriptedAnswer>> = {
   '/tdx/certification/v4/tcb?fmspc=50806f000000': {
     header: ['TCB-Info-Issuer-Chain', tcbChain],
     body: spr('tcbinfo-response.json'),
@@ -52,34 +42,11 @@ const GENUINE: Readonly<Record<string, Answer>> = {
   '/sgx/certification/v4/rootcacrl': { body: spr('root-ca-crl.der') },
 }
 
-/** What the PCCS answers: the genuine documents, with some replaced per test. */
-let answers: Record<string, Answer> = { ...GENUINE }
-let requests: string[] = []
-let server: LoopbackServer
-
-function answer(url: string, res: ServerResponse): void {
-  const found = answers[url]
-  if (found === undefined) {
-    res.writeHead(404)
-    res.end()
-    return
-  }
-  if (found.header !== undefined) res.setHeader(...found.header)
-  res.end(found.body)
-}
-
-beforeAll(async () => {
-  server = await startLoopbackServer((req, res) => {
-    requests.push(req.url ?? '')
-    answer(req.url ?? '', res)
-  })
-})
-afterAll(async () => {
-  await server.close()
-})
+/** The PCCS: the genuine documents, with some replaced per test. */
+const server = scriptedServer()
 beforeEach(() => {
-  answers = { ...GENUINE }
-  requests = []
+  server.answers = { ...GENUINE }
+  server.requests = []
 })
 
 /** Inside the spr-v4 documents' windows. */
@@ -93,20 +60,20 @@ function client(cacheDir: string): IntelPcsClient {
 describe('IntelPcsClient keeps only genuine documents, for what was asked', () => {
   it('refuses a forged TCB info (its nextUpdate far ahead), caches nothing of it, and fetches the genuine one next', async () => {
     const cacheDir = scratch.make('pcs-forged-')
-    answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
+    server.answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
       header: ['TCB-Info-Issuer-Chain', tcbChain],
       body: `{"tcbInfo":{"id":"TDX","nextUpdate":"2099-01-01T00:00:00Z"},"signature":"${'00'.repeat(64)}"}`,
     }
     expect(await rejectedCode(client(cacheDir).collateral(TDX))).toBe('ERR_PCS_RESPONSE')
-    answers = { ...GENUINE }
-    requests = []
+    server.answers = { ...GENUINE }
+    server.requests = []
     const raw = await client(cacheDir).collateral(TDX)
     expect(raw.tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
-    expect(requests).toContain('/tdx/certification/v4/tcb?fmspc=50806f000000')
+    expect(server.requests).toContain('/tdx/certification/v4/tcb?fmspc=50806f000000')
   })
 
   it("refuses Intel's genuine TCB info of another FMSPC", async () => {
-    answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
+    server.answers['/tdx/certification/v4/tcb?fmspc=50806f000000'] = {
       header: ['TCB-Info-Issuer-Chain', tcbChain],
       body: otherTcbInfo,
     }
@@ -117,10 +84,12 @@ describe('IntelPcsClient keeps only genuine documents, for what was asked', () =
 
   it('refuses TDX TCB info and a TD_QE identity for an SGX quote', async () => {
     const sgx = { ...TDX, tee: 'sgx' } as const
-    answers['/sgx/certification/v4/tcb?fmspc=50806f000000'] = GENUINE[
+    server.answers['/sgx/certification/v4/tcb?fmspc=50806f000000'] = GENUINE[
       '/tdx/certification/v4/tcb?fmspc=50806f000000'
     ] ?? { body: '' }
-    answers['/sgx/certification/v4/qe/identity'] = GENUINE['/tdx/certification/v4/qe/identity'] ?? {
+    server.answers['/sgx/certification/v4/qe/identity'] = GENUINE[
+      '/tdx/certification/v4/qe/identity'
+    ] ?? {
       body: '',
     }
     const cacheDir = scratch.make('pcs-tee-')
@@ -131,7 +100,7 @@ describe('IntelPcsClient keeps only genuine documents, for what was asked', () =
   })
 
   it("refuses the Platform CA's PCK CRL for a quote whose PCK the Processor CA issued", async () => {
-    answers['/sgx/certification/v4/pckcrl?ca=processor&encoding=der'] = GENUINE[
+    server.answers['/sgx/certification/v4/pckcrl?ca=processor&encoding=der'] = GENUINE[
       '/sgx/certification/v4/pckcrl?ca=platform&encoding=der'
     ] ?? { body: '' }
     const processor = { ...TDX, ca: 'processor' } as const
@@ -154,14 +123,14 @@ describe('IntelPcsClient keeps only genuine documents, for what was asked', () =
       // The PCK CRL is not signed by the root.
       ['/sgx/certification/v4/rootcacrl', spr('pck-platform-crl.der')],
     ] as const) {
-      answers = { ...GENUINE, [path]: { ...GENUINE[path], body } }
+      server.answers = { ...GENUINE, [path]: { ...GENUINE[path], body } }
       const cacheDir = scratch.make('pcs-crl-')
       expect(await rejectedCode(client(cacheDir).collateral(TDX)), path).toBe('ERR_PCS_RESPONSE')
       // The genuine answer is fetched at the next call: nothing damaged was kept.
-      answers = { ...GENUINE }
-      requests = []
+      server.answers = { ...GENUINE }
+      server.requests = []
       await client(cacheDir).collateral(TDX)
-      expect(requests, path).toContain(path)
+      expect(server.requests, path).toContain(path)
     }
   })
 
@@ -179,7 +148,7 @@ describe('IntelPcsClient keeps only genuine documents, for what was asked', () =
     )
     const raw = await client(cacheDir).collateral(TDX)
     expect(raw.tcbInfoBody).toBe(spr('tcbinfo-response.json').toString())
-    expect(requests).toContain(key)
+    expect(server.requests).toContain(key)
   })
 })
 
@@ -216,9 +185,9 @@ describe('IntelPcsClient and stale CRLs', () => {
     await client(cacheDir).collateral(TDX)
     // A day after the PCK CRL's nextUpdate (2023-07-08T07:27:52Z); the copies are minutes old.
     const july9 = (): Date => new Date('2023-07-09T12:00:00Z')
-    requests = []
+    server.requests = []
     await new IntelPcsClient({ baseUrl: server.baseUrl, cacheDir, clock: july9 }).collateral(TDX)
-    expect(requests.sort()).toEqual([
+    expect(server.requests.sort()).toEqual([
       '/sgx/certification/v4/pckcrl?ca=platform&encoding=der',
       '/tdx/certification/v4/qe/identity',
     ])

@@ -13,6 +13,12 @@
  * for that long; Intel's genuine TCB info of another FMSPC, or any DER SEQUENCE for a CRL, until
  * the entry's time ran out.
  *
+ * A genuine document older than the cached copy it would replace (a CRL with an earlier
+ * thisUpdate, a TCB info or QE identity of a lower tcbEvaluationDataNumber) does not replace it:
+ * the cached copy is answered, so a replayed CRL cannot undo a revocation, nor a replayed TCB info
+ * a TCB recovery. Without a cache directory (or after it is lost) there is nothing to compare
+ * with: a relying party that must not accept an evaluation before a recovery says so in policy.
+ *
  * | what            | path (relative to the PCS/PCCS base)                                  | issuer-chain header                 |
  * | --------------- | --------------------------------------------------------------------- | ----------------------------------- |
  * | TCB info        | `/{tdx,sgx}/certification/v4/tcb?fmspc={hex}`                          | `TCB-Info-Issuer-Chain`             |
@@ -151,7 +157,7 @@ export class IntelPcsClient {
         `/${request.tee}/certification/v4/tcb?fmspc=${fmspc}`,
         `${tee} TCB info for FMSPC ${fmspc}`,
         'tcb-info-issuer-chain',
-        untilNextUpdate('tcbInfo'),
+        { fresh: untilNextUpdate('tcbInfo'), older: olderDocument('tcbInfo') },
         (response) => {
           const info = verifyPcsTcbInfo(response, root)
           if (info.id !== tee || info.fmspc !== fmspc)
@@ -163,7 +169,7 @@ export class IntelPcsClient {
         `/${request.tee}/certification/v4/qe/identity`,
         `${tee} QE identity`,
         'sgx-enclave-identity-issuer-chain',
-        untilNextUpdate('enclaveIdentity'),
+        { fresh: untilNextUpdate('enclaveIdentity'), older: olderDocument('enclaveIdentity') },
         (response) => {
           const identity = verifyPcsQeIdentity(response, root)
           return identity.id === qe ? undefined : `is the ${identity.id} identity, not ${qe}`
@@ -173,7 +179,7 @@ export class IntelPcsClient {
         `/sgx/certification/v4/pckcrl?ca=${request.ca}&encoding=der`,
         `PCK ${request.ca} CA CRL`,
         'sgx-pck-crl-issuer-chain',
-        crlFresh('PCK CRL'),
+        { fresh: crlFresh('PCK CRL'), older: olderCrl('PCK CRL') },
         (response) => {
           const { ca } = verifyPcsPckCrl(response, root)
           return ca === request.ca ? undefined : `is the PCK ${ca} CA's`
@@ -184,6 +190,7 @@ export class IntelPcsClient {
         cacheKey: 'root-ca-crl',
         what: 'Intel SGX Root CA CRL',
         fresh: crlFresh('Root CA CRL'),
+        older: olderCrl('Root CA CRL'),
         check: (downloaded) => {
           genuine('Intel SGX Root CA CRL', () => {
             verifyPcsRootCaCrl(downloaded.body, root)
@@ -212,7 +219,7 @@ export class IntelPcsClient {
     path: string,
     what: string,
     header: string,
-    fresh: NonNullable<DownloadRequest['fresh']>,
+    cache: Required<Pick<DownloadRequest, 'fresh' | 'older'>>,
     verify: (response: PcsResponse) => string | undefined,
   ): Promise<Downloaded> {
     return this.#downloader.get({
@@ -220,7 +227,7 @@ export class IntelPcsClient {
       cacheKey: path,
       what,
       keepHeaders: [header],
-      fresh,
+      ...cache,
       // Damaged answers are not cached: the next request fetches again.
       check: (downloaded) => {
         const chain = issuerChain(downloaded, header)
@@ -288,6 +295,47 @@ function crlFresh(what: string): NonNullable<DownloadRequest['fresh']> {
     if (ageMs >= CRL_MAX_AGE_MS) return false
     try {
       return parseX509Crl(cached.body, what).nextUpdate.getTime() > now.getTime()
+    } catch {
+      return false
+    }
+  }
+}
+
+/**
+ * A CRL issued before the cached one (an earlier thisUpdate: Intel's CRL numbers stay 1) is
+ * older: it may lack a revocation the cached one lists.
+ */
+function olderCrl(what: string): NonNullable<DownloadRequest['older']> {
+  return (downloaded, cached) => {
+    try {
+      return (
+        parseX509Crl(downloaded.body, what).thisUpdate < parseX509Crl(cached.body, what).thisUpdate
+      )
+    } catch {
+      return false
+    }
+  }
+}
+
+/**
+ * A TCB info or QE identity of a lower tcbEvaluationDataNumber than the cached one (or of the same
+ * number, issued earlier) is older: it may rate as up to date a TCB that a recovery since made
+ * out of date.
+ */
+function olderDocument(field: string): NonNullable<DownloadRequest['older']> {
+  const issue = (entry: Downloaded): [number, number] => {
+    const body = JSON.parse(new TextDecoder().decode(entry.body)) as Record<
+      string,
+      { tcbEvaluationDataNumber?: unknown; issueDate?: unknown } | undefined
+    >
+    const document = body[field]
+    return [Number(document?.tcbEvaluationDataNumber), Date.parse(String(document?.issueDate))]
+  }
+  return (downloaded, cached) => {
+    try {
+      const [number, issued] = issue(downloaded)
+      const [cachedNumber, cachedIssued] = issue(cached)
+      return number < cachedNumber || (number === cachedNumber && issued < cachedIssued)
     } catch {
       return false
     }

@@ -53,14 +53,18 @@ export function testVcekAt(path: string): Uint8Array {
 
 const crls = new Map<number, Uint8Array>()
 
+/** A whole second an hour before the tests started: the CRLs' thisUpdate counts from it. */
+const CRL_EPOCH = Math.floor(Date.now() / 1000) * 1000 - 3_600_000
+
 /**
- * A CRL of the test PKI's ARK, current from a minute ago for 30 days; `n` makes CRLs that differ
- * (it is the revoked serial), the same `n` the same CRL.
+ * A CRL of the test PKI's ARK, current for 30 days from `n` seconds after {@link CRL_EPOCH}; `n`
+ * makes CRLs that differ (it is also the revoked serial), a greater `n` a later issue, the same
+ * `n` the same CRL.
  */
 export function testCrl(n: number): Uint8Array {
   let der = crls.get(n)
   if (der === undefined) {
-    der = crlFrom(n, new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000))
+    der = crlFrom(n, new Date(CRL_EPOCH + n * 1000))
     crls.set(n, der)
   }
   return der
