@@ -4,7 +4,7 @@
  * decide) every later quote.
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, rejectedCode } from '@initguard/testkit'
@@ -176,6 +176,21 @@ describe('IntelPcsClient root', () => {
     expect(
       () => new IntelPcsClient({ root: `${signer ?? ''}-----END CERTIFICATE-----\n` }),
     ).toThrow(expect.objectContaining({ code: 'ERR_TDX_ROOT_INVALID' }) as Error)
+  })
+})
+
+describe('IntelPcsClient and superseded documents', () => {
+  it('fetches TCB info and QE identity again after 12 hours, though their nextUpdate is weeks away', async () => {
+    const cacheDir = scratch.make('pcs-superseded-')
+    await client(cacheDir).collateral(TDX)
+    // Fetched 13 hours before the clock: Intel may have issued a new evaluation since.
+    const fetched = new Date(clock().getTime() - 13 * 3_600_000)
+    for (const name of readdirSync(join(cacheDir, 'pcs')))
+      utimesSync(join(cacheDir, 'pcs', name), fetched, fetched)
+    server.requests = []
+    await client(cacheDir).collateral(TDX)
+    expect(server.requests).toContain('/tdx/certification/v4/tcb?fmspc=50806f000000')
+    expect(server.requests).toContain('/tdx/certification/v4/qe/identity')
   })
 })
 

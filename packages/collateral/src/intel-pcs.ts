@@ -1,8 +1,9 @@
 /**
  * Intel DCAP collateral from Intel's Provisioning Certification Service (PCS v4) or any PCCS:
  * TCB info, QE identity, the PCK CRL and the Root CA CRL, each with its issuer chain, through the
- * on-disk cache. TCB info and QE identity are used from the cache until their `nextUpdate`; CRLs
- * for 12 hours, and never past their `nextUpdate`; offline, whatever is cached.
+ * on-disk cache. Online, each document is used from the cache for 12 hours and never past its
+ * `nextUpdate` (Intel issues a new TCB evaluation, or a CRL with a new revocation, before the
+ * cached one's nextUpdate, which is weeks away); offline, whatever is cached.
  *
  * Each document is checked before it is cached, and again whenever it is read back: signed by
  * Intel (its issuer chain ends at the trusted root, and the signature over its exact bytes
@@ -53,7 +54,8 @@ export const INTEL_PCS_URL = 'https://api.trustedservices.intel.com'
 export const INTEL_ROOT_CA_CRL_URL =
   'https://certificates.trustedservices.intel.com/IntelSGXRootCA.der'
 
-const CRL_MAX_AGE_MS = 12 * 60 * 60 * 1000
+/** How long a cached document is used online before it is fetched again. */
+const REFRESH_AFTER_MS = 12 * 60 * 60 * 1000
 
 /**
  * The distinct downloads one TDX/SGX quote starts at once when none of its collateral is cached:
@@ -286,13 +288,14 @@ function refuseTooFewForAQuote(options: IntelPcsOptions): void {
 }
 
 /**
- * A cached CRL is used for 12 hours (Intel may publish a revocation before the CRL's nextUpdate),
- * and never once its nextUpdate has passed: a stale CRL fails every quote, so a copy fetched minutes
- * before it went stale would otherwise fail them until its 12 hours were up, however current PCS is.
+ * A cached CRL is used for {@link REFRESH_AFTER_MS} (Intel may publish a revocation before the
+ * CRL's nextUpdate), and never once its nextUpdate has passed: a stale CRL fails every quote, so a
+ * copy fetched minutes before it went stale would otherwise fail them until its 12 hours were up,
+ * however current PCS is.
  */
 function crlFresh(what: string): NonNullable<DownloadRequest['fresh']> {
   return (cached, ageMs, now) => {
-    if (ageMs >= CRL_MAX_AGE_MS) return false
+    if (ageMs >= REFRESH_AFTER_MS) return false
     try {
       return parseX509Crl(cached.body, what).nextUpdate.getTime() > now.getTime()
     } catch {
@@ -343,12 +346,16 @@ function olderDocument(field: string): NonNullable<DownloadRequest['older']> {
 }
 
 /**
- * Fresh while the document's own `nextUpdate` is later than the downloader's clock (its `clock`
- * option, not this host's: a caller that verifies as of another time refreshes by that time too).
- * Trust is decided later, by the verifier.
+ * Fresh for {@link REFRESH_AFTER_MS}, and only while the document's own `nextUpdate` is later than
+ * the downloader's clock (its `clock` option, not this host's: a caller that verifies as of another
+ * time refreshes by that time too). Intel issues TCB info and QE identities for 30 days but may
+ * publish a new TCB evaluation (a TCB recovery) on any day of them: a copy kept to its nextUpdate
+ * would rate a TCB that is now out of date as it was for up to a month. Whether the copy is
+ * current is decided later, by the verifier.
  */
 function untilNextUpdate(field: string): NonNullable<DownloadRequest['fresh']> {
-  return (cached, _ageMs, now) => {
+  return (cached, ageMs, now) => {
+    if (ageMs >= REFRESH_AFTER_MS) return false
     try {
       const body = JSON.parse(new TextDecoder().decode(cached.body)) as Record<
         string,
