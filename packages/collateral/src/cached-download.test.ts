@@ -159,3 +159,25 @@ describe('a server that trickles its answer', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 })
+
+describe('checks of cached entries', () => {
+  it('checks the bytes of an entry once per downloader, and again when the entry changed', async () => {
+    const cacheDir = scratch.make('initguard-checked-')
+    const checked: number[] = []
+    const counted = {
+      ...request,
+      check: ({ body }: { body: Uint8Array }) => checked.push(body[0] ?? 0),
+    }
+    const one = downloader(cacheDir)
+    await one.get(counted)
+    await one.get(counted)
+    await one.get(counted)
+    // The download was checked; the hits of the same bytes were not checked again.
+    expect(checked).toEqual([1])
+    // Another process rewrote the entry: its new bytes are checked.
+    const entry = join(cacheDir, 'kds', createHash('sha256').update(request.cacheKey).digest('hex'))
+    writeFileSync(entry, JSON.stringify({ headers: {}, body: 'CQkJ' }))
+    expect((await one.get(counted)).body).toEqual(new Uint8Array([9, 9, 9]))
+    expect(checked).toEqual([1, 9])
+  })
+})

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UnavailableError, isInitguardError } from '@initguard/core'
+import { LruCache, UnavailableError, isInitguardError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
 import {
@@ -96,15 +96,18 @@ export interface DownloadRequest {
 
 export { MAX_COLLATERAL_SIZE }
 
-/** Whether `entry` passes the request's check; a bug in the check (no coded error) is thrown. */
-function passes(request: DownloadRequest, entry: Downloaded): boolean {
-  try {
-    request.check?.(entry)
-    return true
-  } catch (error) {
-    if (isInitguardError(error)) return false
-    throw error
-  }
+/** How many cache entries a downloader remembers as checked (their content digests). */
+const CHECKED_MEMORY = 4096
+
+/** The digest of an entry's content (kept headers and body): what a passed check is remembered by. */
+function contentDigest(name: string, entry: Downloaded): string {
+  return createHash('sha256')
+    .update(name)
+    .update('\0')
+    .update(JSON.stringify(Object.entries(entry.headers).sort()))
+    .update('\0')
+    .update(entry.body)
+    .digest('hex')
 }
 
 /** Downloads through a cache for one service (its name and error-code area). */
@@ -125,6 +128,12 @@ export class CachedDownloader {
   readonly #admission: DownloadAdmission
   /** HTTP 404s remembered by entry name, so an invented name is not asked for again and again. */
   readonly #notFound: NotFoundMemory
+  /**
+   * Entries (by {@link contentDigest}) that passed their request's check in this process: a
+   * cache hit of the same bytes is not checked again. The checks verify signatures (a VCEK's chain
+   * costs three RSA verifications), and a KBS reads the same VCEK on every /attest of its chip.
+   */
+  readonly #checked = new LruCache<string, true>(CHECKED_MEMORY)
   readonly #clock: () => Date
 
   /**
@@ -163,6 +172,24 @@ export class CachedDownloader {
     })
   }
 
+  /**
+   * Whether a cached `entry` passes the request's check (remembered once it did); a bug in the
+   * check (no coded error) is thrown.
+   */
+  #passes(request: DownloadRequest, name: string, entry: Downloaded): boolean {
+    if (request.check === undefined) return true
+    const digest = contentDigest(name, entry)
+    if (this.#checked.get(digest) === true) return true
+    try {
+      request.check(entry)
+    } catch (error) {
+      if (isInitguardError(error)) return false
+      throw error
+    }
+    this.#checked.set(digest, true)
+    return true
+  }
+
   /** True when the client must not use the network. */
   get offline(): boolean {
     return this.#options.offline === true
@@ -188,7 +215,7 @@ export class CachedDownloader {
     const read = file === undefined ? undefined : await readCached(file, now)
     // An entry the check refuses (kept before answers were checked) is damaged: a miss, fetched
     // again online, rather than the same failure from the cache for as long as it stays fresh.
-    const cached = read !== undefined && passes(request, read.entry) ? read : undefined
+    const cached = read !== undefined && this.#passes(request, name, read.entry) ? read : undefined
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs, now) ?? true))
@@ -237,6 +264,7 @@ export class CachedDownloader {
       throw error
     }
     request.check?.(downloaded)
+    if (request.check !== undefined) this.#checked.set(contentDigest(name, downloaded), true)
     if (previous !== undefined && request.older?.(downloaded, previous) === true) return previous
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
