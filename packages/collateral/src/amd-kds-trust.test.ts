@@ -111,6 +111,21 @@ describe('AmdKdsClient keeps only genuine VCEKs of the chip and TCB asked for', 
     expect(server.requests).toEqual([path])
   })
 
+  it('with anchors of only an ARK, still refuses the VCEK of another chip or TCB', async () => {
+    const milan = anchors.roots.Milan
+    if (milan === undefined) throw new Error('the test anchors have Milan')
+    const arkOnly = { roots: { Milan: { ...milan, ask: '' } } }
+    const options = { baseUrl: server.baseUrl, anchors: arkOnly, clock, attempts: 1 }
+    serve({ [path]: genuineVcek })
+    expect(Buffer.from(await new AmdKdsClient(options).vcek('Milan', chipId, tcb))).toEqual(
+      Buffer.from(genuineVcek),
+    )
+    serve({ [path]: vcekOf(pki, { snp: 9 }) })
+    expect(await rejectedCode(new AmdKdsClient(options).vcek('Milan', chipId, tcb))).toBe(
+      'ERR_KDS_RESPONSE',
+    )
+  })
+
   it('does not answer from a forged VCEK already in the cache: it fetches again', async () => {
     const cacheDir = scratch.make('kds-vcek-poisoned-')
     mkdirSync(join(cacheDir, 'kds'), { recursive: true })
