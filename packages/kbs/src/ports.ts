@@ -135,10 +135,13 @@ export interface WorkloadStore {
   delete(name: string, now: Date, changed?: AuditEntryInput): Promise<boolean>
 }
 
-/** What an audit entry records. `outcome` is `released` or `denied` (plus admin actions). */
+/**
+ * What an audit entry records. `outcome` is `released` or `denied` (plus admin actions). `auth`
+ * entries are refused `/kbs/v0/auth` requests only: a challenge handed out writes nothing.
+ */
 export interface AuditEntryInput {
   readonly at: Date
-  readonly action: 'attest' | 'resource' | 'admin'
+  readonly action: 'auth' | 'attest' | 'resource' | 'admin'
   readonly outcome: 'released' | 'issued' | 'denied' | 'changed'
   readonly workload?: string
   readonly resource?: ResourcePath

@@ -11,7 +11,12 @@
  */
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import type { LoggerOptions } from 'pino'
 import { UsageError } from '@initguard/core'
 import type { Appraiser, KbsStore, TokenService } from '../ports.ts'
@@ -19,12 +24,12 @@ import { rateLimitKey } from './rate-limit-key.ts'
 import { requireAdminKeys, type AdminPublicKey } from './admin-auth.ts'
 import { registerAdminRoutes } from './admin-routes.ts'
 import type { KbsServerConfig } from './config.ts'
-import { problem, problemForError } from './errors.ts'
+import { problem, problemForError, type KbsProblem } from './errors.ts'
 import { kbsClientErrorHandler, limitConnections, nodeServerLimits } from './connection-limits.ts'
 import { registerJsonBodyParser } from './json-body.ts'
 import { createKbsMetrics } from './metrics.ts'
 import { KBS_OPENAPI } from './openapi.ts'
-import { RESOURCE_ROUTE_PREFIX, registerRcarRoutes, type RouterRefusal } from './rcar-routes.ts'
+import { RESOURCE_ROUTE_PREFIX, registerRcarRoutes, type RcarRefusals } from './rcar-routes.ts'
 import {
   MAX_PATH_SEGMENT_LENGTH,
   sendProblem,
@@ -113,7 +118,21 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
   }
   const nodeLimits = nodeServerLimits(config)
   // Set once the routes are registered (the router is built first).
-  const refusals: { resource?: RouterRefusal } = {}
+  const refusals: { rcar?: RcarRefusals } = {}
+  /**
+   * A request path no route takes: a guest GET under the resource route is counted in that
+   * route's rate limit and audited (as the route audits a bad path); any other is only answered.
+   */
+  const refusePath = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    refused: KbsProblem,
+  ): Promise<FastifyReply> | FastifyReply =>
+    request.method === 'GET' &&
+    request.url.startsWith(RESOURCE_ROUTE_PREFIX) &&
+    refusals.rcar !== undefined
+      ? refusals.rcar.resource(request, reply, refused)
+      : sendProblem(reply, refused)
   const app = Fastify({
     ...loggerSettings(options),
     ...(options.tls === undefined
@@ -142,16 +161,15 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     // A guest GET under the resource route is audited as the route audits a bad path, within the
     // route's rate limit.
     frameworkErrors: (_error, request, reply) => {
-      const refused = problem(
-        400,
-        'InvalidRequestPath',
-        `the request path is malformed: each segment is percent-encoded correctly and at most ${String(MAX_PATH_SEGMENT_LENGTH)} characters`,
+      void refusePath(
+        request,
+        reply,
+        problem(
+          400,
+          'InvalidRequestPath',
+          `the request path is malformed: each segment is percent-encoded correctly and at most ${String(MAX_PATH_SEGMENT_LENGTH)} characters`,
+        ),
       )
-      void (request.method === 'GET' &&
-      request.url.startsWith(RESOURCE_ROUTE_PREFIX) &&
-      refusals.resource !== undefined
-        ? refusals.resource(request, reply, refused)
-        : sendProblem(reply, refused))
     },
   }) as unknown as FastifyInstance
   app.server.headersTimeout = config.timeouts.headersMs
@@ -188,7 +206,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     simulatedTrust: options.simulatedTrust,
   }
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const mapped = problemForError(error)
     if (mapped.unexpected) request.log.error({ err: error }, 'unexpected error')
     else
@@ -196,12 +214,18 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
         { code: (error as { code?: unknown }).code, status: mapped.problem.status },
         'request refused',
       )
-    return sendProblem(reply, mapped.problem)
+    // A body /auth or /attest refused before its handler ran is audited like the handler's own.
+    const told =
+      refusals.rcar === undefined
+        ? mapped.problem
+        : await refusals.rcar.body(request, error, mapped.problem)
+    return sendProblem(reply, told)
   })
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? ''
-    return path.startsWith('/kbs/v0/resource/')
-      ? sendProblem(
+    return path.startsWith(RESOURCE_ROUTE_PREFIX)
+      ? refusePath(
+          request,
           reply,
           problem(
             400,
@@ -239,7 +263,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     global: false,
     keyGenerator: (request) => rateLimitKey(request.ip),
   })
-  refusals.resource = registerRcarRoutes(app, context, {
+  refusals.rcar = registerRcarRoutes(app, context, {
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
   })

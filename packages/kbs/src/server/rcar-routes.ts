@@ -1,10 +1,13 @@
 /**
  * The RCAR routes: `POST /kbs/v0/auth`, `POST /kbs/v0/attest`, `GET /kbs/v0/resource/<path>`.
  *
- * `/auth` writes nothing: the challenge is carried by its authenticated cookie. It is single use
- * all the same (`rcar-attest.ts`): a replay, a second try with the same nonce, or an expired
- * challenge is refused (401) and the client starts over at `/auth`. Every refusal and every release
- * is audited.
+ * `/auth` writes nothing when it hands out a challenge: the challenge is carried by its
+ * authenticated cookie. It is single use all the same (`rcar-attest.ts`): a replay, a second try
+ * with the same nonce, or an expired challenge is refused (401) and the client starts over at
+ * `/auth`. Every refusal and every release is audited: a refused `/auth` too, and a body refused
+ * before a route's handler ran (not JSON, too large, too deep). Every one of these routes carries
+ * the per-client rate limit, checked before the body is read, so a flood is answered 429 before it
+ * reaches the audit log: one client adds at most `rate-limit.max` entries per window and route.
  *
  * @module
  */
@@ -24,39 +27,72 @@ const BAD_RESOURCE_PATH = problem(
   'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
 )
 
-/** A clear 400 for another protocol version or TEE, before the strict parser runs. */
-function refuseRequestEarly(body: unknown): KbsProblem | undefined {
+/**
+ * A clear 400 for another protocol version or TEE, before the strict parser runs, with the code
+ * the audit log records (the parser's own for the same fault).
+ */
+function refuseRequestEarly(body: unknown): Refusal | undefined {
   const { version, tee } = (typeof body === 'object' && body !== null ? body : {}) as Record<
     string,
     unknown
   >
   if (typeof version === 'string' && version !== KBS_PROTOCOL_VERSION)
-    return problem(
-      400,
-      'AttestationError',
-      `protocol version ${JSON.stringify(version.slice(0, 32))} is not supported: this KBS speaks RCAR ${KBS_PROTOCOL_VERSION} (use a client that sends version "${KBS_PROTOCOL_VERSION}")`,
-    )
+    return {
+      told: problem(
+        400,
+        'AttestationError',
+        `protocol version ${JSON.stringify(version.slice(0, 32))} is not supported: this KBS speaks RCAR ${KBS_PROTOCOL_VERSION} (use a client that sends version "${KBS_PROTOCOL_VERSION}")`,
+      ),
+      reason: 'ERR_KBS_PROTOCOL_VERSION',
+    }
   if (typeof tee === 'string' && !SUPPORTED_TEES.includes(tee))
-    return problem(
-      400,
-      'AttestationError',
-      `TEE ${JSON.stringify(tee.slice(0, 32))} is not supported: this KBS verifies ${SUPPORTED_TEES.join(', ')}`,
-    )
+    return {
+      told: problem(
+        400,
+        'AttestationError',
+        `TEE ${JSON.stringify(tee.slice(0, 32))} is not supported: this KBS verifies ${SUPPORTED_TEES.join(', ')}`,
+      ),
+      reason: 'ERR_KBS_TEE_UNSUPPORTED',
+    }
   return undefined
+}
+
+/** A refusal: what the client is told, and the code the audit log records with it. */
+interface Refusal {
+  readonly told: KbsProblem
+  readonly reason: string
 }
 
 /** Where the guest's resource route lives; a path under it the router refuses is audited too. */
 export const RESOURCE_ROUTE_PREFIX = '/kbs/v0/resource/'
 
 /**
- * Answers a request the router refused (a segment over 128 characters, a malformed `%` escape)
- * before any route ran, with `refused`.
+ * Answers a guest GET under {@link RESOURCE_ROUTE_PREFIX} that no route took (a segment over 128
+ * characters, a malformed `%` escape, another number of segments than three) with `refused`.
  */
 export type RouterRefusal = (
   request: FastifyRequest,
   reply: FastifyReply,
   refused: KbsProblem,
 ) => Promise<FastifyReply>
+
+/**
+ * Audits the refusal `told` of `request` when it refused the body of `/auth` or `/attest` before
+ * the route's handler ran (not JSON, too large, too deep, another content type); a 429 is the rate
+ * limit's and is never audited. Returns the answer: `told`, or the store's failure when the entry
+ * could not be appended.
+ */
+export type BodyRefusal = (
+  request: FastifyRequest,
+  error: unknown,
+  told: KbsProblem,
+) => Promise<KbsProblem>
+
+/** What {@link registerRcarRoutes} gives the app's router and error handler. */
+export interface RcarRefusals {
+  readonly resource: RouterRefusal
+  readonly body: BodyRefusal
+}
 
 /**
  * Audit a resource GET refused for its path, as every refused GET is: the path asked for is named
@@ -72,31 +108,51 @@ async function auditBadResourcePath(context: KbsRouteContext, asked: string): Pr
   })
 }
 
+/** The RCAR routes that read a body, and the audit action of each. */
+const BODY_ROUTES: Readonly<Record<string, 'auth' | 'attest'>> = {
+  '/kbs/v0/auth': 'auth',
+  '/kbs/v0/attest': 'attest',
+}
+
 /**
  * Register the RCAR routes; each carries the rate limit. Returns what answers a guest GET under
- * {@link RESOURCE_ROUTE_PREFIX} that the router refused: counted in the resource route's own rate
+ * {@link RESOURCE_ROUTE_PREFIX} that no route took: counted in the resource route's own rate
  * limit (the same counter, so no URL grows the audit log faster than the route allows), then
- * audited like the route's own path refusal.
+ * audited like the route's own path refusal; and what audits a body refused before its route's
+ * handler ran (already counted in that route's rate limit, which runs before the body is read).
  */
 export function registerRcarRoutes(
   app: FastifyInstance,
   context: KbsRouteContext,
   rateLimit: { readonly max: number; readonly timeWindow: number },
-): RouterRefusal {
+): RcarRefusals {
   const { metrics, store } = context
-  app.post('/kbs/v0/auth', { config: { rateLimit } }, async (request, reply) => {
+  // Requests whose body the route accepted: a later error is its handler's, audited there.
+  const bodyAccepted = new WeakSet<FastifyRequest>()
+  const accepted = {
+    preValidation: (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
+      bodyAccepted.add(request)
+      done()
+    },
+  }
+  app.post('/kbs/v0/auth', { config: { rateLimit }, ...accepted }, async (request, reply) => {
     metrics.authRequests.inc()
-    const early = refuseRequestEarly(request.body)
-    if (early !== undefined) {
+    const refuse = async ({ told, reason }: Refusal): Promise<FastifyReply> => {
       metrics.authErrors.inc()
-      return sendProblem(reply, early)
+      await audit(context, { action: 'auth', outcome: 'denied', reason, detail: told.detail })
+      return sendProblem(reply, told)
     }
+    const early = refuseRequestEarly(request.body)
+    if (early !== undefined) return refuse(early)
     let tee
     try {
       tee = context.protocol.parseKbsRequest(request.body).tee
     } catch (error) {
-      metrics.authErrors.inc()
-      throw error
+      if (!isInitguardError(error)) {
+        metrics.authErrors.inc()
+        throw error
+      }
+      return refuse({ told: problemForError(error).problem, reason: error.code })
     }
     const expiresAt = new Date(context.clock().getTime() + context.nonceTtlMs)
     const challenge = store.sessions.issueChallenge(tee, expiresAt)
@@ -106,12 +162,12 @@ export function registerRcarRoutes(
       .send({ nonce: challenge.nonce, 'extra-params': '' })
   })
 
-  app.post('/kbs/v0/attest', { config: { rateLimit } }, async (request, reply) =>
+  app.post('/kbs/v0/attest', { config: { rateLimit }, ...accepted }, async (request, reply) =>
     attest(context, request, reply),
   )
 
   // Limited too: every refused GET writes an audit entry, and the audit log only grows. One
-  // limiter (one counter per client) for the route and for the paths the router refuses under it.
+  // limiter (one counter per client) for the route and for the paths no route takes under it.
   const resourceLimit = app.rateLimit(rateLimit)
   app.get(
     `${RESOURCE_ROUTE_PREFIX}:repo/:type/:tag`,
@@ -122,7 +178,7 @@ export function registerRcarRoutes(
     },
     async (request, reply) => release(context, request, reply),
   )
-  return async (request, reply, refused) => {
+  const resource: RouterRefusal = async (request, reply, refused) => {
     try {
       await resourceLimit.call(app, request, reply)
       const path = request.url.split('?')[0] ?? ''
@@ -135,6 +191,26 @@ export function registerRcarRoutes(
     }
     return sendProblem(reply, refused)
   }
+  const body: BodyRefusal = async (request, error, told) => {
+    const action =
+      request.method === 'POST' ? BODY_ROUTES[request.routeOptions.url ?? ''] : undefined
+    if (action === undefined || bodyAccepted.has(request) || told.status === 429) return told
+    const code = (error as { code?: unknown } | null)?.code
+    try {
+      await audit(context, {
+        action,
+        outcome: 'denied',
+        reason: typeof code === 'string' ? code : 'ERR_KBS_REQUEST_MALFORMED',
+        detail: told.detail,
+      })
+    } catch (auditError) {
+      const mapped = problemForError(auditError)
+      if (mapped.unexpected) request.log.error({ err: auditError }, 'unexpected error')
+      return mapped.problem
+    }
+    return told
+  }
+  return { resource, body }
 }
 
 /** The token of this request: `Authorization: Bearer`, else the attested session's. */

@@ -405,7 +405,8 @@ describe('resource requests with a path that is not one', () => {
     const { app: built, store } = await app()
     await store.resources.put('a/b/c', new Uint8Array([1]), now)
     // Three segments that are not valid ones. (Another number of segments matches no route: the
-    // not-found handler answers the same 400 and, being outside the rate limit, audits nothing.)
+    // not-found handler answers the same 400 and audits it within the route's rate limit; see
+    // refusal-audit.test.ts.)
     const urls = [
       '/kbs/v0/resource/a%2Fb/c/d',
       '/kbs/v0/resource/.hidden/b/c',
