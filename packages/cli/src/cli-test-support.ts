@@ -268,7 +268,10 @@ export interface InProcessSimKbs {
  * A KBS in-process (HTTPS with its generated certificate, SQLite, offline) that trusts a fresh TEE
  * simulator, in a new temporary directory named after `prefix`, with an admin key pair.
  */
-export async function startSimKbs(prefix: string): Promise<InProcessSimKbs> {
+export async function startSimKbs(
+  prefix: string,
+  flags: { readonly adminAudience?: string } = {},
+): Promise<InProcessSimKbs> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const at = (name: string): string => join(dir, name)
   await writeFile(at('initdata.toml'), KBS_WALKTHROUGH_INITDATA)
@@ -279,6 +282,7 @@ export async function startSimKbs(prefix: string): Promise<InProcessSimKbs> {
     listen: '127.0.0.1:0',
     adminPublicKey: [at('admin.pub')],
     trustSim: at('sim'),
+    ...flags,
   })
   const kbs = await startKbs(config, { online: false, logger: { level: 'silent' } })
   const cert = at('kbs-data/tls/kbs-cert.pem')

@@ -189,6 +189,11 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
         whitespace,
         fc.constantFrom('Web', '-web', '.web', '..', 'a/b', 'we b', 'w'.repeat(64), 'wéb'),
       )
+    case 'admin-audience':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom('', 'a,b', '"KBS"', 'K BS', '-kbs', '/kbs', 'kbs\u00e9', 'k'.repeat(256)),
+      )
     case 'free':
       return fc.constant('')
   }

@@ -35,6 +35,7 @@ export type ValueKind =
         | 'url'
         | 'resource-path'
         | 'workload-name'
+        | 'admin-audience'
     }
   | { readonly name: 'free'; readonly what: string }
 

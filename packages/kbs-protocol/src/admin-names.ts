@@ -13,3 +13,25 @@ const WORKLOAD_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/
 export function isWorkloadName(name: string): boolean {
   return WORKLOAD_NAME.test(name)
 }
+
+/**
+ * The admin audience a KBS takes when none is configured, and the one admin clients name then:
+ * Trustee's fixed `KBS`. It binds a token to no KBS in particular; a KBS that shares its admin key
+ * with another should have its own (`kbs serve --admin-audience`).
+ */
+export const DEFAULT_ADMIN_AUDIENCE = 'KBS'
+
+/** What {@link isAdminAudience} accepts, in words for messages. */
+export const ADMIN_AUDIENCE_RULE =
+  "1 to 255 characters: a letter or digit, then letters, digits and the URL characters - . _ ~ : / ? # [ ] @ ! $ & ' ( ) * + ; = % (no space, comma or quote), e.g. https://kbs.prod.example:8443"
+
+const ADMIN_AUDIENCE = /^[A-Za-z0-9][A-Za-z0-9._~:/?#[\]@!$&'()*+;=%-]{0,254}$/
+
+/**
+ * True for an admin audience a KBS and its admin clients agree on ({@link ADMIN_AUDIENCE_RULE}):
+ * one value, as a URL or URN would be written. No space, comma or quote, so that it cannot be read
+ * as a list or be cut differently by a shell, a config file or a log reader.
+ */
+export function isAdminAudience(text: string): boolean {
+  return ADMIN_AUDIENCE.test(text)
+}

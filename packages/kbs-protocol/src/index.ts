@@ -70,4 +70,9 @@ export {
   type KbsSession,
 } from './client.ts'
 export { resourcePath } from './client-responses.ts'
-export { isWorkloadName } from './admin-names.ts'
+export {
+  ADMIN_AUDIENCE_RULE,
+  DEFAULT_ADMIN_AUDIENCE,
+  isAdminAudience,
+  isWorkloadName,
+} from './admin-names.ts'

@@ -1,7 +1,8 @@
 /**
  * How `initguard kbs admin` talks to the KBS: a short-lived admin JWT signed from `--admin-key`
- * (EdDSA for Ed25519, ES256 for P-256; `role: admin`, `aud: ["KBS"]`, 5 minutes), sent through the
- * project's HTTP client, trusting only `--ca FILE` when given.
+ * (EdDSA for Ed25519, ES256 for P-256; `role: admin`, `aud: [<--admin-audience>]`, by default
+ * Trustee's `["KBS"]`, 5 minutes), sent through the project's HTTP client, trusting only
+ * `--ca FILE` when given.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import {
 } from '@initguard/core'
 import { readInput } from '@initguard/files'
 import { HttpClient, httpErrors } from '@initguard/http'
+import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 
 /** Where and as whom the admin commands talk. */
 export interface KbsAdminTarget {
@@ -21,13 +23,16 @@ export interface KbsAdminTarget {
   readonly client: HttpClient
   readonly key: KeyObject
   readonly algorithm: 'EdDSA' | 'ES256'
+  /** The KBS's admin audience: the tokens' `aud`. */
+  readonly audience: string
 }
 
-/** Read the admin private key and the CA, and make the client. */
+/** Read the admin private key and the CA, and make the client; tokens for `audience`. */
 export async function kbsAdminTarget(
   url: string,
   keyFile: string,
   caFile: string | undefined,
+  audience: string = DEFAULT_ADMIN_AUDIENCE,
 ): Promise<KbsAdminTarget> {
   const pem = new TextDecoder().decode(
     await readInput(keyFile, { what: 'admin private key', maxSize: 64 * 1024 }),
@@ -73,14 +78,21 @@ export async function kbsAdminTarget(
     errors: httpErrors({ area: 'KBS' }),
     ...(ca === undefined ? {} : { tls: { caPem: ca } }),
   })
-  return { url: url.replace(/\/+$/, ''), client, key, algorithm }
+  return { url: url.replace(/\/+$/, ''), client, key, algorithm, audience }
 }
 
-/** A compact JWS (RFC 7515) admin token; signed with node:crypto (the CLI does not depend on jose). */
-export function adminToken(target: Pick<KbsAdminTarget, 'key' | 'algorithm'>, now: Date): string {
+/**
+ * A compact JWS (RFC 7515) admin token for the target's audience (default Trustee's `KBS`);
+ * signed with node:crypto (the CLI does not depend on jose).
+ */
+export function adminToken(
+  target: Pick<KbsAdminTarget, 'key' | 'algorithm'> & Partial<Pick<KbsAdminTarget, 'audience'>>,
+  now: Date,
+): string {
   const iat = Math.floor(now.getTime() / 1000)
   const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
-  const claims = { role: 'admin', sub: 'initguard-cli', aud: ['KBS'], iat, exp: iat + 300 }
+  const aud = [target.audience ?? DEFAULT_ADMIN_AUDIENCE]
+  const claims = { role: 'admin', sub: 'initguard-cli', aud, iat, exp: iat + 300 }
   const input = `${part({ alg: target.algorithm, typ: 'JWT' })}.${part(claims)}`
   const signature =
     target.algorithm === 'EdDSA'
@@ -146,7 +158,7 @@ function kbsRefusal(method: string, path: string, status: number, body: unknown)
   if (status === 401 || status === 403)
     return new VerificationError('ERR_KBS_ADMIN_REFUSED', message, {
       ...options,
-      hint: 'check --admin-key: its public key must be one the KBS was started with',
+      hint: "check --admin-key (its public key must be one the KBS was started with) and --admin-audience (it must be the KBS's admin audience; without it, KBS)",
     })
   if (status === 404) return new MalformedInputError('ERR_KBS_ADMIN_NOT_FOUND', message, options)
   return new UsageError('ERR_KBS_ADMIN_REQUEST', message, options)

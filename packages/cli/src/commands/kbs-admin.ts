@@ -1,5 +1,6 @@
 /**
- * `initguard kbs admin --url URL [--ca FILE] --admin-key FILE <object> <verb> …`: drive the KBS
+ * `initguard kbs admin --url URL [--ca FILE] --admin-key FILE [--admin-audience AUD] <object>
+ * <verb> …`: drive the KBS
  * admin API. Every option belongs to some verbs; given to another it is refused, never ignored.
  *
  * @module
@@ -29,7 +30,11 @@ import {
   hexValue,
   integerValue,
 } from '../option-values.ts'
-import { RESOURCE_PATH_VALUE, WORKLOAD_NAME_VALUE } from './kbs-option-values.ts'
+import {
+  ADMIN_AUDIENCE_VALUE,
+  RESOURCE_PATH_VALUE,
+  WORKLOAD_NAME_VALUE,
+} from './kbs-option-values.ts'
 import { reply } from '../output.ts'
 import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
 import {
@@ -81,7 +86,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
   audit: ['after', 'limit'],
   'rotate-signing-key': [],
 }
-const COMMON = ['url', 'ca', 'admin-key', 'json']
+const COMMON = ['url', 'ca', 'admin-key', 'admin-audience', 'json']
 
 function verbOf(args: ParsedArgs): string {
   const verb = args.positionals.join(' ')
@@ -297,11 +302,12 @@ export const kbsAdminCommand: Command = {
   name: 'admin',
   summary: 'Manage a KBS: workloads, resources, the audit log, token-signing keys.',
   usage:
-    '--url URL [--ca FILE] --admin-key FILE <workload put|list|get|delete | resource put|list|delete | audit | rotate-signing-key>',
+    '--url URL [--ca FILE] --admin-key FILE [--admin-audience AUD] <workload put|list|get|delete | resource put|list|delete | audit | rotate-signing-key>',
   description: [
     'Each call carries a 5-minute admin JWT signed with --admin-key (Ed25519 → EdDSA, P-256 →',
-    'ES256; role admin, aud KBS). --ca FILE is the only certificate trusted for an https URL (the',
-    "KBS's generated DATA-DIR/tls/kbs-cert.pem); without it the system's CAs are used.",
+    "ES256; role admin, aud the KBS's admin audience: --admin-audience AUD, as the KBS was started",
+    "with, or Trustee's KBS without it). --ca FILE is the only certificate trusted for an https URL",
+    "(the KBS's generated DATA-DIR/tls/kbs-cert.pem); without it the system's CAs are used.",
     '',
     'Examples:',
     '  initguard kbs admin --url https://127.0.0.1:8443 --ca kbs/tls/kbs-cert.pem --admin-key admin.key \\',
@@ -316,6 +322,11 @@ export const kbsAdminCommand: Command = {
     url: value(URL_VALUE, 'URL', 'the KBS, e.g. https://127.0.0.1:8443'),
     ca: value(PATH_VALUE, 'FILE', 'the only certificate (PEM) trusted for the KBS'),
     'admin-key': value(PATH_VALUE, 'FILE', 'the admin private key (PEM, Ed25519 or P-256)'),
+    'admin-audience': value(
+      ADMIN_AUDIENCE_VALUE,
+      'AUD',
+      "the KBS's admin audience (its --admin-audience), which the tokens name as aud; default KBS",
+    ),
     name: value(NAME, 'NAME', 'workload: its name'),
     definition: value(
       PATH_VALUE,
@@ -399,6 +410,7 @@ export const kbsAdminCommand: Command = {
       url,
       need(args, 'admin-key', PATH_VALUE),
       parsedOption(args, 'ca', PATH_VALUE),
+      parsedOption(args, 'admin-audience', ADMIN_AUDIENCE_VALUE),
     )
     const result = await runVerb(verb, args, target)
     if (result instanceof Unusable)

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { isWorkloadName, resourcePath } from '@initguard/kbs-protocol'
+import {
+  ADMIN_AUDIENCE_RULE,
+  isAdminAudience,
+  isWorkloadName,
+  resourcePath,
+} from '@initguard/kbs-protocol'
 import { checkedValue, type OptionValue } from '../option-values.ts'
 
 /**
@@ -32,4 +37,16 @@ export const WORKLOAD_NAME_VALUE: OptionValue<string> = checkedValue(
   'a workload name: 1 to 63 of a-z, 0-9, ., _ and -, starting with a letter or digit',
   'web',
   (text, refuse) => (isWorkloadName(text) ? text : refuse()),
+)
+
+/**
+ * A KBS admin audience (`kbs serve --admin-audience`, and `kbs admin --admin-audience` to sign
+ * for it): one value, by the rule the KBS applies, so a typo is refused here rather than answered
+ * 401 by the KBS.
+ */
+export const ADMIN_AUDIENCE_VALUE: OptionValue<string> = checkedValue(
+  { name: 'admin-audience' },
+  `an admin audience, ${ADMIN_AUDIENCE_RULE}`,
+  'https://kbs.prod.example:8443',
+  (text, refuse) => (isAdminAudience(text) ? text : refuse()),
 )

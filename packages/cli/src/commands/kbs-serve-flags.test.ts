@@ -17,6 +17,7 @@ describe('kbsServeFlags', () => {
       ...['--admin-public-key', 'a1', '--admin-public-key', 'a2', '--trust-sim', 's'],
       ...['--collateral', 'col', '--master-key-file', 'm', '--config', 'kbs.toml'],
       ...['--amd-crl', 'vcek/Milan=m.crl', '--amd-crl', 'vlek/Genoa=g.crl'],
+      ...['--admin-audience', 'https://kbs.prod.example:8443'],
     ]
     expect(kbsServeFlags(parse([...argv, '--database', url]), {})).toEqual({
       dataDir: 'd',
@@ -28,6 +29,7 @@ describe('kbsServeFlags', () => {
       collateral: 'col',
       amdCrl: ['vcek/Milan=m.crl', 'vlek/Genoa=g.crl'],
       masterKeyFile: 'm',
+      adminAudience: 'https://kbs.prod.example:8443',
       database: url,
       config: 'kbs.toml',
       insecureHttp: false,

@@ -11,11 +11,13 @@ import {
   startKbs,
   type KbsServeFlags,
 } from '@initguard/kbs'
+import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 import type { CliIo } from '../cli-io.ts'
 import { optionGiven, parsedList, parsedOption, type ParsedArgs } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { AMD_CRL_VALUE, DATABASE_VALUE, LISTEN_VALUE } from './kbs-serve.ts'
+import { ADMIN_AUDIENCE_VALUE } from './kbs-option-values.ts'
 import { stopSignal } from './stop-signal.ts'
 
 /**
@@ -40,12 +42,14 @@ export function kbsServeFlags(
   const configFile = opt('config')
   const database = parsedOption(args, 'database', DATABASE_VALUE)
   const databaseEnv = env[KBS_DATABASE_ENV]
+  const adminAudience = parsedOption(args, 'admin-audience', ADMIN_AUDIENCE_VALUE)
   return {
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(listen === undefined ? {} : { listen }),
     ...(tlsCert === undefined ? {} : { tlsCert }),
     ...(tlsKey === undefined ? {} : { tlsKey }),
     adminPublicKey: parsedList(args, 'admin-public-key', PATH_VALUE),
+    ...(adminAudience === undefined ? {} : { adminAudience }),
     ...(trustSim === undefined ? {} : { trustSim }),
     ...(collateral === undefined ? {} : { collateral }),
     ...(amdCrl.length === 0 ? {} : { amdCrl }),
@@ -80,6 +84,7 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
             `TLS certificate ${tls.certFile}${tls.generated ? ' (generated now)' : ''}: give it to clients (kbs admin --ca, aa.toml/cdh.toml kbs_cert)`,
             `TLS SPKI pin (SHA-256, base64): ${tls.spkiPin}`,
           ]),
+      `admin audience: ${JSON.stringify(config.adminAudience)}${config.adminAudience === DEFAULT_ADMIN_AUDIENCE ? " (Trustee's default, the same on every KBS: give each KBS that shares an admin key its own with --admin-audience)" : ''}`,
       ...(config.database.kind === 'postgres' && config.database.insecureTransport === true
         ? [
             'warning: INSECURE DATABASE TRANSPORT (--database-insecure-transport / [postgres] insecure-transport): a remote PostgreSQL is reached without verified TLS',

@@ -5,6 +5,7 @@
  */
 import type { Command, StringOptionSpec } from '../command.ts'
 import { PATH_VALUE, freeValue, type OptionValue } from '../option-values.ts'
+import { ADMIN_AUDIENCE_VALUE } from './kbs-option-values.ts'
 
 /** `--amd-crl KIND/PRODUCT=FILE` (checked strictly by the server configuration). */
 export const AMD_CRL_VALUE: OptionValue<string> = freeValue(
@@ -34,7 +35,9 @@ export const kbsServeCommand: Command = {
     'certificate generated on first run in DIR/tls (and reused); its SPKI pin is printed for',
     'aa.toml/cdh.toml and `initguard kbs admin --ca DIR/tls/kbs-cert.pem`. Plain HTTP only with',
     "--insecure-http (logged as a warning). --trust-sim DIR accepts the TEE simulator's evidence",
-    '(then every token and log line says simulated). A --config FILE (JSON or TOML) can hold',
+    '(then every token and log line says simulated). --admin-audience AUD binds admin tokens to',
+    "this KBS (their aud must contain it; default Trustee's KBS): give every KBS that shares an",
+    'admin key its own, and `kbs admin` the same --admin-audience. A --config FILE (JSON or TOML) can hold',
     'everything the flags do, plus limits; flags win. Logs are JSON lines on standard output.',
     '',
     "Revocation: every SEV-SNP chain is checked against AMD's CRL of its product (VCEK chains",
@@ -68,6 +71,12 @@ export const kbsServeCommand: Command = {
     'admin-public-key': {
       ...path('an admin public key (PEM, Ed25519 or P-256); at least one'),
       multiple: true,
+    },
+    'admin-audience': {
+      type: 'string',
+      value: ADMIN_AUDIENCE_VALUE,
+      valueName: 'AUD',
+      help: "the audience (aud) admin tokens must contain, e.g. https://kbs.prod.example:8443; default KBS (Trustee's, shared by every KBS)",
     },
     'trust-sim': path(
       'trust the TEE simulator in DIR (its public roots and collateral): labs and CI only',

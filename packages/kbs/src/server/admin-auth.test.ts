@@ -82,7 +82,7 @@ describe('admin JWT verification', () => {
 
   it('refuses a wrong audience and a missing or wrong role', async () => {
     expect(await refusal(bearer(await testAdminToken(ed, now, { aud: ['other'] })))).toMatch(
-      /aud does not contain "KBS"/,
+      /not for this KBS's admin audience "KBS"/,
     )
     expect(await refusal(bearer(await testAdminToken(ed, now, { aud: undefined })))).toMatch(/aud/)
     expect(await refusal(bearer(await testAdminToken(ed, now, { role: undefined })))).toMatch(
@@ -102,6 +102,75 @@ describe('admin JWT verification', () => {
     expect(await verifyAdminAuthorization(bearer(anonymous), keys, now)).toMatchObject({
       subject: undefined,
     })
+  })
+})
+
+describe('the admin audience', () => {
+  const production = 'https://kbs.prod.example:8443'
+  const signed = async (aud: unknown, key = ed): Promise<string> =>
+    bearer(await testAdminToken(key, now, { aud }))
+
+  it('binds a token to the KBS whose audience it names: another KBS sharing the key refuses it, saying why', async () => {
+    const accepted = await verifyAdminAuthorization(
+      await signed([production]),
+      keys,
+      now,
+      production,
+    )
+    expect(accepted.keyFingerprint).toBe(ed.admin.fingerprint)
+    // One of several audiences is enough, as RFC 7519 §4.1.3 has it.
+    await verifyAdminAuthorization(await signed(['other', production]), keys, now, production)
+    for (const aud of [['https://kbs.staging.example:8443'], ['KBS'], 'KBS', undefined]) {
+      const error = await rejected(
+        verifyAdminAuthorization(await signed(aud), keys, now, production),
+      )
+      expect(error.code).toBe('ERR_KBS_ADMIN_AUTH')
+      expect(error.message).toContain(`not for this KBS's admin audience "${production}"`)
+      // Signed by a configured key: the refusal names the key, so that the KBS can audit it.
+      expect(error.details).toMatchObject({
+        reason: 'ERR_KBS_ADMIN_AUDIENCE',
+        signedBy: ed.admin.fingerprint,
+      })
+    }
+    // The token's own audience is named, quoted: a token meant for another KBS is recognisable.
+    const staging = await rejected(
+      verifyAdminAuthorization(await signed(['staging', 'qa']), keys, now, production),
+    )
+    expect(staging.message).toContain('the token is for ["staging","qa"]')
+    expect(staging.message).toMatch(
+      /sign it for that audience \(initguard kbs admin --admin-audience\)$/,
+    )
+  })
+
+  it("is KBS (Trustee's) unless configured: the tokens of existing clients keep working", async () => {
+    await verifyAdminAuthorization(await signed(['KBS']), keys, now)
+    await verifyAdminAuthorization(await signed(['KBS']), keys, now, 'KBS')
+    const error = await rejected(verifyAdminAuthorization(await signed([production]), keys, now))
+    expect(error.message).toContain(`not for this KBS's admin audience "KBS"`)
+  })
+
+  it('names the signing key of every refusal after the signature verified, and of no other', async () => {
+    const iat = Math.floor(now.getTime() / 1000)
+    const afterSignature = [
+      await testAdminToken(ed, new Date(now.getTime() - 400_000)),
+      await testAdminToken(es, now, { role: 'user' }),
+      await testAdminToken(ed, now, { exp: iat + 7200 }),
+      await testAdminToken(ed, now, { sub: 7 }),
+    ]
+    for (const token of afterSignature) {
+      const error = await rejected(verifyAdminAuthorization(bearer(token), keys, now))
+      expect(error.details['signedBy'], error.message).toMatch(/^[0-9a-f]{64}$/)
+      expect(error.details['reason']).toBe('ERR_KBS_ADMIN_AUTH')
+    }
+    const stranger = testAdminKey('EdDSA')
+    for (const authorization of [
+      bearer(await testAdminToken(stranger, now, { aud: ['elsewhere'] })),
+      'Bearer a.b.c',
+      undefined,
+    ]) {
+      const error = await rejected(verifyAdminAuthorization(authorization, keys, now, 'x'))
+      expect(error.details['signedBy']).toBeUndefined()
+    }
   })
 })
 

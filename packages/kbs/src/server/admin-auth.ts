@@ -7,13 +7,21 @@
  *   refused when the server starts, and with no key at all the server does not start (Trustee's
  *   default is allow-all);
  * - a token verifies only with a key of its header's algorithm (`none`, HS256 and the rest never);
- * - `exp` is required and must be in the future (30 s leeway), `aud` must contain `KBS`,
- *   `role` must be `admin`, and `sub`, when present, must be a string.
+ * - `exp` is required and must be in the future (30 s leeway), `aud` must contain the KBS's admin
+ *   audience (`admin-audience`; Trustee's fixed `KBS` unless configured, which binds a token to
+ *   no KBS in particular: two KBSes that share an admin key need audiences of their own, or a
+ *   token minted for one works on the other), `role` must be `admin`, and `sub`, when present,
+ *   must be a string.
+ *
+ * A refusal after the signature verified with a configured key says which key
+ * (`details.signedBy`) and why (`details.reason`): only such a refusal may reach the audit log,
+ * since only a holder of an admin private key can cause one.
  *
  * @module
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { UsageError, VerificationError } from '@initguard/core'
+import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 
 /** The algorithms an admin token may use: one per accepted key type. */
@@ -36,8 +44,10 @@ export interface AdminIdentity {
   readonly keyFingerprint: string
 }
 
-/** The audience an admin token must name (Trustee's). */
-export const ADMIN_AUDIENCE = 'KBS'
+/** The audience an admin token must name unless the KBS is configured with its own (Trustee's). */
+export const ADMIN_AUDIENCE: string = DEFAULT_ADMIN_AUDIENCE
+/** The audit reason of a token refused for its audience: a token for another KBS. */
+export const ADMIN_AUDIENCE_REFUSED = 'ERR_KBS_ADMIN_AUDIENCE'
 /** The role an admin token must carry. */
 export const ADMIN_ROLE = 'admin'
 /** Clock leeway for `exp`, in seconds. */
@@ -92,14 +102,41 @@ export function requireAdminKeys(keys: readonly AdminPublicKey[]): void {
   }
 }
 
-function denied(why: string, cause?: unknown): VerificationError {
+/**
+ * A token that a configured key signed but that is refused: which key, the audit reason, and the
+ * token's `sub` when it is a string.
+ */
+interface SignedRefusal {
+  readonly signedBy: string
+  readonly reason: string
+  readonly subject?: string
+}
+
+const subjectOf = (payload: unknown): { subject?: string } => {
+  const sub = (payload as { sub?: unknown } | undefined)?.sub
+  return typeof sub === 'string' ? { subject: sub } : {}
+}
+
+function denied(why: string, cause?: unknown, signed?: SignedRefusal): VerificationError {
   return new VerificationError('ERR_KBS_ADMIN_AUTH', `admin authentication failed: ${why}`, {
     ...(cause === undefined ? {} : { cause }),
+    ...(signed === undefined ? {} : { details: { ...signed } }),
   })
 }
 
+/** `jose`'s refusals that come after the signature verified: the claims are the signer's. */
+const AFTER_SIGNATURE = ['ERR_JWT_CLAIM_VALIDATION_FAILED', 'ERR_JWT_EXPIRED']
+
+/** The token's `aud` as it says it, quoted and cut (the signer's text, shown to the signer). */
+function tokenAudience(error: unknown): string {
+  const aud = (error as { payload?: { aud?: unknown } }).payload?.aud
+  if (aud === undefined) return 'no audience (no aud claim)'
+  const text = JSON.stringify(aud)
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text
+}
+
 /** Why `jose` refused a token, in words that name no key material. */
-function joseReason(error: unknown): string {
+function joseReason(error: unknown, audience: string): string {
   const code = (error as { code?: unknown } | null)?.code
   switch (code) {
     case 'ERR_JWT_EXPIRED':
@@ -107,7 +144,7 @@ function joseReason(error: unknown): string {
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
       const claim = (error as { claim?: unknown }).claim
       return claim === 'aud'
-        ? `the token's aud does not contain "${ADMIN_AUDIENCE}"`
+        ? `the token is for ${tokenAudience(error)}, not for this KBS's admin audience ${JSON.stringify(audience)}: sign it for that audience (initguard kbs admin --admin-audience)`
         : `the token's ${typeof claim === 'string' ? claim : 'claims'} claim is missing or invalid`
     }
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
@@ -118,14 +155,18 @@ function joseReason(error: unknown): string {
 }
 
 /**
- * Verify the `Authorization` header of an admin request at `now`.
+ * Verify the `Authorization` header of an admin request at `now`, for a KBS whose admin audience
+ * is `audience` (default Trustee's `KBS`).
  *
- * @throws {@link VerificationError} `ERR_KBS_ADMIN_AUTH` (→ 401 AdminAuthAccess) saying why.
+ * @throws {@link VerificationError} `ERR_KBS_ADMIN_AUTH` (→ 401 AdminAuthAccess) saying why; with
+ *   `details.signedBy` (the key's fingerprint) and `details.reason` (`ERR_KBS_ADMIN_AUDIENCE` for
+ *   a token for another audience, else `ERR_KBS_ADMIN_AUTH`) when a configured key signed it.
  */
 export async function verifyAdminAuthorization(
   authorization: string | undefined,
   keys: readonly AdminPublicKey[],
   now: Date,
+  audience: string = ADMIN_AUDIENCE,
 ): Promise<AdminIdentity> {
   if (authorization === undefined) throw denied('no Authorization header; send Bearer <admin JWT>')
   const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(authorization)
@@ -144,37 +185,53 @@ export async function verifyAdminAuthorization(
   if (candidates.length === 0) throw denied(`no configured admin key is for ${alg}`)
   let lastError: unknown
   for (const candidate of candidates) {
+    const signed: { -readonly [K in keyof SignedRefusal]: SignedRefusal[K] } = {
+      signedBy: candidate.fingerprint,
+      reason: 'ERR_KBS_ADMIN_AUTH',
+    }
     try {
       const { payload } = await jwtVerify(token, candidate.key, {
         algorithms: [candidate.algorithm],
-        audience: ADMIN_AUDIENCE,
+        audience,
         requiredClaims: ['exp'],
         clockTolerance: ADMIN_CLOCK_LEEWAY_SECONDS,
         currentDate: now,
       })
+      Object.assign(signed, subjectOf(payload))
       if (payload['role'] !== ADMIN_ROLE) {
-        throw denied(`the token's role is not "${ADMIN_ROLE}"`)
+        throw denied(`the token's role is not "${ADMIN_ROLE}"`, undefined, signed)
       }
       // jose checks `sub` only against an expected value: a number or an object would reach the
       // audit log as the admin's name. RFC 7519 §4.1.2 makes it a string.
       const subject: unknown = payload.sub
       if (subject !== undefined && typeof subject !== 'string') {
-        throw denied(`the token's sub claim is not a string`)
+        throw denied(`the token's sub claim is not a string`, undefined, signed)
       }
       // A stolen long-lived admin token is a standing key to every secret: cap what we accept.
       const lifetime = (payload.exp ?? 0) - now.getTime() / 1000
       if (lifetime > ADMIN_MAX_TOKEN_SECONDS + ADMIN_CLOCK_LEEWAY_SECONDS) {
         throw denied(
           `the token is valid for ${String(Math.round(lifetime))} s more; admin tokens may live at most ${String(ADMIN_MAX_TOKEN_SECONDS)} s (initguard kbs admin signs 5-minute tokens)`,
+          undefined,
+          signed,
         )
       }
       return { subject, keyFingerprint: candidate.fingerprint }
     } catch (error) {
       if (error instanceof VerificationError) throw error
+      const code = (error as { code?: unknown }).code
+      if (typeof code === 'string' && AFTER_SIGNATURE.includes(code)) {
+        const claim = (error as { claim?: unknown }).claim
+        throw denied(joseReason(error, audience), error, {
+          ...signed,
+          ...subjectOf((error as { payload?: unknown }).payload),
+          ...(claim === 'aud' ? { reason: ADMIN_AUDIENCE_REFUSED } : {}),
+        })
+      }
       lastError = error
       // A signature failure may just mean another configured key signed it: try the next one.
-      if ((error as { code?: unknown }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') break
+      if (code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') break
     }
   }
-  throw denied(joseReason(lastError), lastError)
+  throw denied(joseReason(lastError, audience), lastError)
 }

@@ -2,17 +2,22 @@
  * The admin API, every route behind an admin JWT checked in `onRequest` (before any body is read):
  * Trustee's `POST`/`DELETE /kbs/v0/resource/<path>` (raw bytes, any content type, 200 empty), and
  * under `/kbs/v0/admin/`: resources (listed without values), workloads (validated, versioned),
- * the audit log and token-signing key rotation. Every change is audited; a refused admin call
- * changes nothing and is only logged (an unauthenticated caller cannot write to the audit log).
+ * the audit log and token-signing key rotation. Every change is audited. A refused admin call
+ * changes nothing; it is audited only when a configured admin key signed its token (one for
+ * another KBS's admin audience, expired, without the admin role, …), so that only a holder of an
+ * admin private key can add such an entry, never an unauthenticated caller; and then within the
+ * per-client rate limit, checked before the entry is written: a flood of them is answered 429 and
+ * grows the log by at most `rate-limit.max` entries per window. Other refusals are only logged.
  *
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isInitguardError } from '@initguard/core'
+import { isInitguardError, type InitguardError } from '@initguard/core'
 import { verifyAdminAuthorization } from './admin-auth.ts'
 import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
-import { problem, problemBody } from './errors.ts'
+import { problem, problemBody, problemForError } from './errors.ts'
 import {
+  audit,
   isPathSegment,
   resourcePathOf,
   sendProblem,
@@ -26,7 +31,30 @@ const BAD_PATH = problem(
   'a resource path is <repository>/<type>/<tag>, each matching ^[A-Za-z0-9_-][A-Za-z0-9_.-]*$',
 )
 
-function adminGuard(context: KbsRouteContext) {
+/** A rate limiter's `onRequest` handler: throws a 429 error once the client is over the limit. */
+type Limiter = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+/**
+ * The audit entry of an admin call refused although a configured key signed its token: what was
+ * asked (method and path, cut), why, and by which key and `sub` (quoted and cut: the signer's).
+ */
+function signedRefusal(
+  request: FastifyRequest,
+  error: InitguardError,
+  signedBy: string,
+): Omit<AuditEntryInput, 'at'> {
+  const { reason, subject } = error.details
+  const path = (request.url.split('?')[0] ?? '').slice(0, 200)
+  const sub = typeof subject === 'string' ? `, sub ${JSON.stringify(subject.slice(0, 64))}` : ''
+  return {
+    action: 'admin',
+    outcome: 'denied',
+    reason: typeof reason === 'string' ? reason : error.code,
+    detail: `${request.method} ${path} refused: ${error.message} (signed by admin key ${signedBy.slice(0, 16)}${sub})`,
+  }
+}
+
+function adminGuard(context: KbsRouteContext, refusals: Limiter) {
   return async (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -36,6 +64,7 @@ function adminGuard(context: KbsRouteContext) {
         request.headers.authorization,
         context.adminKeys,
         context.clock(),
+        context.adminAudience,
       )
       request.log.info(
         { admin: identity.subject, key: identity.keyFingerprint.slice(0, 16) },
@@ -45,6 +74,18 @@ function adminGuard(context: KbsRouteContext) {
     } catch (error) {
       const detail = isInitguardError(error) ? error.message : 'admin authentication failed'
       request.log.warn({ reason: detail }, 'admin request refused')
+      const signedBy = isInitguardError(error) ? error.details['signedBy'] : undefined
+      if (isInitguardError(error) && typeof signedBy === 'string') {
+        try {
+          await refusals(request, reply)
+          await audit(context, signedRefusal(request, error, signedBy))
+        } catch (limitedOrFailed) {
+          // Over the rate limit (429, not audited), or the audit log could not be written (503).
+          const mapped = problemForError(limitedOrFailed)
+          if (mapped.unexpected) request.log.error({ err: limitedOrFailed }, 'unexpected error')
+          return sendProblem(reply, mapped.problem)
+        }
+      }
       return sendProblem(reply, problem(401, 'AdminAuthAccess', detail))
     }
   }
@@ -126,14 +167,22 @@ function adminChange(
   return { at: context.clock(), action: 'admin', outcome: 'changed', detail, ...subject }
 }
 
-/** Register the admin routes in their own context (hook and raw-body parser stay inside). */
+/**
+ * Register the admin routes in their own context (hook and raw-body parser stay inside); refused
+ * calls whose token a configured key signed are audited within `rateLimit` per client.
+ */
 export async function registerAdminRoutes(
   app: FastifyInstance,
   context: KbsRouteContext,
+  rateLimit: { readonly max: number; readonly timeWindow: number },
 ): Promise<void> {
   const { store } = context
+  const limiter = app.rateLimit(rateLimit)
+  const refusals: Limiter = async (request, reply) => {
+    await limiter.call(app, request, reply)
+  }
   await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(context))
+    admin.addHook('onRequest', adminGuard(context, refusals))
 
     await admin.register((raw, _options, done) => {
       // Trustee's upload takes the body as bytes, whatever its Content-Type says.

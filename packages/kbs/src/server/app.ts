@@ -199,6 +199,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     protocol: options.protocol,
     validateWorkload: options.validateWorkload,
     adminKeys: options.adminKeys,
+    adminAudience: config.adminAudience,
     metrics,
     clock: options.clock,
     nonceTtlMs: config.nonceTtlMs,
@@ -263,11 +264,9 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     global: false,
     keyGenerator: (request) => rateLimitKey(request.ip),
   })
-  refusals.rcar = registerRcarRoutes(app, context, {
-    max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowMs,
-  })
-  await registerAdminRoutes(app, context)
+  const perClient = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs }
+  refusals.rcar = registerRcarRoutes(app, context, perClient)
+  await registerAdminRoutes(app, context, perClient)
   registerServiceRoutes(app, context, KBS_OPENAPI)
   return app
 }

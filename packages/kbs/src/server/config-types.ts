@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 import type { AmdCrlKey } from '../appraisal/snp-revocation.ts'
 import { DEFAULT_WORKLOAD_CACHE_MS } from '../appraisal/workload-snapshot.ts'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
@@ -36,6 +37,12 @@ export interface KbsServerConfig extends KbsCollateralSettings {
   readonly listen: ListenAddress
   readonly tls: KbsTlsSetting
   readonly adminPublicKeyFiles: readonly string[]
+  /**
+   * The audience (`aud`) every admin token must contain. Trustee's fixed `KBS` by default, which
+   * binds a token to no KBS in particular; a KBS that shares an admin key with another (staging
+   * and production) needs its own, or a token minted for one works on the other.
+   */
+  readonly adminAudience: string
   readonly trustSimDir?: string
   readonly collateralFile?: string
   /**
@@ -86,6 +93,8 @@ export interface KbsServeFlags {
   readonly tlsCert?: string
   readonly tlsKey?: string
   readonly adminPublicKey?: readonly string[]
+  /** `--admin-audience`: the `aud` admin tokens must contain (checked by the configuration). */
+  readonly adminAudience?: string
   readonly trustSim?: string
   readonly collateral?: string
   /** `--amd-crl KIND/PRODUCT=FILE`, each as given (checked by the configuration). */
@@ -108,6 +117,7 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   KbsServerConfig,
   'dataDir' | 'listen' | 'tls' | 'adminPublicKeyFiles' | 'database'
 > = {
+  adminAudience: DEFAULT_ADMIN_AUDIENCE,
   nonceTtlMs: 5 * 60_000,
   tokenLifetimeMs: 5 * 60_000,
   workloadCacheMs: DEFAULT_WORKLOAD_CACHE_MS,

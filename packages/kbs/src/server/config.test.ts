@@ -257,3 +257,47 @@ describe('the limits on hostile clients', () => {
     )
   })
 })
+
+describe('the admin audience', () => {
+  const file = (document: unknown): { document: unknown; path: string } => ({
+    document,
+    path: '/x/kbs.toml',
+  })
+
+  it("is KBS (Trustee's) by default; admin-audience in the file or --admin-audience sets it, the flag winning", () => {
+    expect(resolveKbsServerConfig(flags).adminAudience).toBe('KBS')
+    const url = 'https://kbs.prod.example:8443'
+    expect(resolveKbsServerConfig(flags, file({ 'admin-audience': url })).adminAudience).toBe(url)
+    expect(
+      resolveKbsServerConfig(
+        { ...flags, adminAudience: 'urn:example:kbs:prod' },
+        file({ 'admin-audience': url }),
+      ).adminAudience,
+    ).toBe('urn:example:kbs:prod')
+    expect(
+      resolveKbsServerConfig({ ...flags, adminAudience: 'kbs-[::1]_8443.prod~1' }).adminAudience,
+    ).toBe('kbs-[::1]_8443.prod~1')
+  })
+
+  it('refuses a value that is not one audience, naming where it was given', () => {
+    const malformed = [
+      ...['', ' KBS', 'KBS ', 'K BS', 'a,b', '"KBS"', 'K\\BS', 'KBS\n', 'KBS\u0000'],
+      ...['-KBS', '.kbs', '/kbs', 'kbs\u00e9', 'kbs\u202e', 'k'.repeat(256)],
+    ]
+    for (const bad of malformed) {
+      const error = thrown(() => resolveKbsServerConfig({ ...flags, adminAudience: bad }))
+      expect(error.code, JSON.stringify(bad)).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toMatch(/^--admin-audience /)
+      expect(
+        thrown(() => resolveKbsServerConfig(flags, file({ 'admin-audience': bad }))).message,
+      ).toMatch(/^admin-audience /)
+    }
+    for (const wrongType of [['KBS'], 42, true, {}])
+      expect(
+        thrown(() => resolveKbsServerConfig(flags, file({ 'admin-audience': wrongType }))).code,
+      ).toBe('ERR_KBS_CONFIG_VALUE')
+    expect(resolveKbsServerConfig({ ...flags, adminAudience: 'k'.repeat(255) }).adminAudience).toBe(
+      'k'.repeat(255),
+    )
+  })
+})

@@ -8,6 +8,7 @@
  * data-dir = "/var/lib/initguard-kbs"
  * listen = "0.0.0.0:8443"
  * admin-public-key = ["admin.pub"]      # or one string
+ * # admin-audience = "https://kbs.prod.example:8443"   (the aud admin tokens must name; default "KBS")
  * # tls-cert = "kbs.crt"  tls-key = "kbs.key"   (both or neither; neither: generated)
  * # trust-sim = "sim"  collateral = "collateral.json"  insecure-http = false
  * # amd-crl = ["vcek/Milan=milan-vcek.crl"]   (AMD CRL files instead of KDS; see config-amd-crl.ts)
@@ -34,6 +35,7 @@
  */
 import { dirname, resolve } from 'node:path'
 import { UsageError, isJsonObject } from '@initguard/core'
+import { ADMIN_AUDIENCE_RULE, isAdminAudience } from '@initguard/kbs-protocol'
 import {
   configValueError,
   durationOrZero,
@@ -79,6 +81,7 @@ const TOP_KEYS = [
   'tls-cert',
   'tls-key',
   'admin-public-key',
+  'admin-audience',
   'trust-sim',
   'collateral',
   'amd-crl',
@@ -142,6 +145,19 @@ function tokenLifetime(text: string, where: string): number {
       'whole seconds from 1s to 24h (e.g. 5m), as tokens count them',
     )
   return ms
+}
+
+/**
+ * The admin audience: `--admin-audience`, else `admin-audience` in the file, else Trustee's `KBS`.
+ * One value by {@link isAdminAudience}'s rule; anything else is refused where it was given.
+ */
+function adminAudience(flag: string | undefined, fileValue: unknown): string {
+  const [value, where] =
+    flag === undefined ? [fileValue, 'admin-audience'] : [flag, '--admin-audience']
+  if (value === undefined) return KBS_CONFIG_DEFAULTS.adminAudience
+  if (typeof value !== 'string' || !isAdminAudience(value))
+    throw configValueError(where, shown(value), ADMIN_AUDIENCE_RULE)
+  return value
 }
 
 /** A staleness bound: `0s` (none) or a duration up to 60 s. */
@@ -228,6 +244,7 @@ export function resolveKbsServerConfig(
     ),
     tls,
     adminPublicKeyFiles: adminKeys ?? [],
+    adminAudience: adminAudience(flags.adminAudience, document['admin-audience']),
     ...(trustSimDir === undefined ? {} : { trustSimDir }),
     ...(collateralFile === undefined ? {} : { collateralFile }),
     ...(Object.keys(amdCrlFiles).length === 0 ? {} : { amdCrlFiles }),

@@ -230,7 +230,8 @@ export const KBS_OPENAPI: Json = {
       adminJwt: {
         type: 'http',
         scheme: 'bearer',
-        bearerFormat: 'JWT (EdDSA or ES256, role admin, aud KBS, exp)',
+        bearerFormat:
+          "JWT (EdDSA or ES256, role admin, aud containing the KBS's admin audience (KBS unless admin-audience is set), exp)",
       },
       attestationToken: {
         type: 'http',

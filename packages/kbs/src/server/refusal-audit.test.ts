@@ -8,7 +8,7 @@
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { startTestKbs, type TestKbs } from '../service/kbs-test-support.ts'
+import { auditEntriesOf, startTestKbs, type TestKbs } from '../service/kbs-test-support.ts'
 
 let kbs: TestKbs | undefined
 afterEach(async () => {
@@ -39,13 +39,6 @@ const json = (value: unknown): { text: string; type: string } => ({
   type: 'application/json',
 })
 
-async function auditEntries(running: TestKbs): Promise<Record<string, unknown>[]> {
-  const { entries } = (await running.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')).json as {
-    entries: Record<string, unknown>[]
-  }
-  return entries.map(({ id: _id, at: _at, ...entry }) => entry)
-}
-
 describe('refused /kbs/v0/auth requests', () => {
   it('are audited with their code and the detail the client was told; a challenge writes nothing', async () => {
     kbs = await startTestKbs({ insecureHttp: true })
@@ -64,7 +57,7 @@ describe('refused /kbs/v0/auth requests', () => {
       expect({ body: body.text, status: answer.status }).toEqual({ body: body.text, status: 400 })
       told.push(answer.detail)
     }
-    const entries = await auditEntries(kbs)
+    const entries = await auditEntriesOf(kbs)
     expect(entries.map((e) => [e['action'], e['outcome'], e['reason']])).toEqual([
       ['auth', 'denied', 'ERR_KBS_PROTOCOL_VERSION'],
       ['auth', 'denied', 'ERR_KBS_TEE_UNSUPPORTED'],
@@ -83,7 +76,7 @@ describe('a refused /kbs/v0/attest body', () => {
     kbs = await startTestKbs({ insecureHttp: true })
     expect((await send(kbs, 'POST', '/kbs/v0/attest', json('{'))).status).toBe(400)
     expect((await send(kbs, 'POST', '/kbs/v0/attest', json({}))).status).toBe(401)
-    expect((await auditEntries(kbs)).map((e) => [e['action'], e['reason']])).toEqual([
+    expect((await auditEntriesOf(kbs)).map((e) => [e['action'], e['reason']])).toEqual([
       ['attest', 'FST_ERR_CTP_INVALID_JSON_BODY'],
       ['attest', 'ERR_KBS_SESSION_MISSING'],
     ])
@@ -98,7 +91,7 @@ describe('a guest GET with another number of resource path segments than three',
       const answer = await send(kbs, 'GET', `/kbs/v0/resource/${path}`)
       expect({ path, status: answer.status }).toEqual({ path, status: 400 })
     }
-    const entries = await auditEntries(kbs)
+    const entries = await auditEntriesOf(kbs)
     expect(entries).toEqual(
       asked.map((path) => ({
         action: 'resource',
@@ -145,7 +138,7 @@ describe('a flood of refusals from one client', () => {
     // Another GET under the resource route shares that route's counter: refused 429, not audited.
     expect((await send(running, 'GET', '/kbs/v0/resource/a/b/c')).status).toBe(429)
     expect((await send(running, 'GET', '/kbs/v0/resource/a/b/%zz')).status).toBe(429)
-    const entries = await auditEntries(running)
+    const entries = await auditEntriesOf(running)
     expect(entries.filter((e) => e['action'] === 'auth')).toHaveLength(5)
     expect(entries.filter((e) => e['action'] === 'resource')).toHaveLength(5)
     expect(entries).toHaveLength(10)

@@ -37,6 +37,8 @@ export interface KbsRouteContext {
   readonly protocol: KbsProtocolFunctions
   readonly validateWorkload: (json: unknown) => unknown
   readonly adminKeys: readonly AdminPublicKey[]
+  /** The `aud` every admin token must contain (`admin-audience`). */
+  readonly adminAudience: string
   readonly metrics: KbsMetrics
   readonly clock: () => Date
   readonly nonceTtlMs: number

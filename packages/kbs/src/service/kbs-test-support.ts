@@ -78,6 +78,14 @@ export interface TestKbs {
   stop(): Promise<void>
 }
 
+/** The audit log of `kbs` (its first 1000 entries), each without its id and time. */
+export async function auditEntriesOf(kbs: TestKbs): Promise<Record<string, unknown>[]> {
+  const { entries } = (await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')).json as {
+    entries: Record<string, unknown>[]
+  }
+  return entries.map(({ id: _id, at: _at, ...entry }) => entry)
+}
+
 /** Upload a secret as Trustee's admin clients do: raw bytes, no content type; the status. */
 export async function uploadResource(kbs: TestKbs, path: string, value: string): Promise<number> {
   const token = await testAdminToken(kbs.admin, kbs.now())
@@ -98,7 +106,8 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
  * `database` a `postgres://` URL (with a random master key) instead of SQLite; `config` more of
  * the config file; `kdsBaseUrl` an AMD KDS stand-in to fetch VCEKs and CRLs from (online; else
  * offline); `snpAnchors` AMD roots of a test PKI to trust instead of AMD's (the stand-in's CRLs
- * must be signed by its ARK); `simulatorRevoked` what the simulator's own CRL revokes.
+ * must be signed by its ARK); `simulatorRevoked` what the simulator's own CRL revokes; `admin`
+ * the admin key pair (default a fresh one; give one to several KBSes that share it).
  */
 export async function startTestKbs(
   options: {
@@ -109,6 +118,7 @@ export async function startTestKbs(
     readonly kdsBaseUrl?: string
     readonly snpAnchors?: SnpTrustAnchors
     readonly simulatorRevoked?: readonly SimulatorRevocable[]
+    readonly admin?: TestAdminKey
   } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
@@ -116,7 +126,7 @@ export async function startTestKbs(
     join(root, 'sim'),
     options.simulatorRevoked === undefined ? {} : { revoked: options.simulatorRevoked },
   )
-  const admin = testAdminKey('EdDSA')
+  const admin = options.admin ?? testAdminKey('EdDSA')
   const adminPub = join(root, 'admin.pub')
   await writeFile(adminPub, admin.publicPem)
   let offset = 0
@@ -158,7 +168,8 @@ export async function startTestKbs(
     ...(tls === undefined ? {} : { tls }),
   })
   const adminCall: TestKbs['adminCall'] = async (method, path, body) => {
-    const token = await testAdminToken(admin, now())
+    // For this KBS's admin audience, whatever it is configured to.
+    const token = await testAdminToken(admin, now(), { aud: [config.adminAudience] })
     return http.request(
       {
         method,
