@@ -8,7 +8,9 @@ export {
   readInput,
   removeTree,
   writeFileAtomic,
+  writeFilesAtomic,
   writeNewFile,
+  type FileToWrite,
   type ReadInputOptions,
   type WriteOptions,
 } from './local-files.ts'

@@ -3,7 +3,7 @@
  * writes that are atomic and durable (the file flushed, then its directory after the rename).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import type * as FsPromises from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,7 +28,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...fs, open: tracedOpen }
 })
 
-const { readInput, writeFileAtomic, writeNewFile } = await import('./local-files.ts')
+const { readInput, writeFileAtomic, writeFilesAtomic, writeNewFile } =
+  await import('./local-files.ts')
 
 let root = ''
 beforeAll(async () => {
@@ -98,5 +99,32 @@ describe('writeFileAtomic and writeNewFile', () => {
     expect(await codeOf(writeNewFile(fresh, new Uint8Array(1), { what: 'file' }))).toBe(
       'ERR_FILE_WRITE',
     )
+  })
+})
+
+describe('writeFilesAtomic', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+
+  it('writes every file, each with its mode, or none when one cannot be written', async () => {
+    const dir = await mkdtemp(join(root, 'pair-'))
+    const [one, two] = [join(dir, 'one.key'), join(dir, 'two.pub')]
+    await writeFilesAtomic([
+      { path: one, bytes: bytes('private'), options: { what: 'private key', mode: 0o600 } },
+      { path: two, bytes: bytes('public'), options: { what: 'public key' } },
+    ])
+    expect(await readFile(one, 'utf8')).toBe('private')
+    expect((await stat(one)).mode & 0o777).toBe(0o600)
+    expect(await readFile(two, 'utf8')).toBe('public')
+    // The second cannot be written (no such directory): the first is left as it was.
+    const refused = writeFilesAtomic([
+      { path: one, bytes: bytes('new private'), options: { what: 'private key', mode: 0o600 } },
+      { path: join(dir, 'missing', 'two.pub'), bytes: bytes('x'), options: { what: 'public key' } },
+    ])
+    await expect(refused).rejects.toMatchObject({
+      code: 'ERR_FILE_WRITE',
+      message: expect.stringContaining('public key') as unknown,
+    })
+    expect(await readFile(one, 'utf8')).toBe('private')
+    expect((await readdir(dir)).sort()).toEqual(['one.key', 'two.pub'])
   })
 })

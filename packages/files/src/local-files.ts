@@ -183,15 +183,53 @@ export async function writeFileAtomic(
   bytes: Uint8Array,
   options: WriteOptions,
 ): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    await createFlushed(temporary, bytes, options.mode ?? 0o644)
-    await rename(temporary, path)
-  } catch (error) {
-    await rm(temporary, { force: true })
-    throw ioError(error, path, options.what, 'write', options.hint)
+  await writeFilesAtomic([{ path, bytes, options }])
+}
+
+/** One file of {@link writeFilesAtomic}. */
+export interface FileToWrite {
+  readonly path: string
+  readonly bytes: Uint8Array
+  readonly options: WriteOptions
+}
+
+/**
+ * Write files that belong together (a key pair) as {@link writeFileAtomic} writes one, and all of
+ * them or none: every temporary file is written and flushed before any is renamed over its path.
+ * A failure while writing (a directory that does not exist, no space, no permission) leaves every
+ * path as it was and no temporary file behind. Only a rename can still fail after another
+ * succeeded, in directories just written to.
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`, naming the file that failed.
+ */
+export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<void> {
+  const staged: { readonly file: FileToWrite; readonly temporary: string }[] = []
+  const discard = async (): Promise<void> => {
+    for (const { temporary } of staged) await rm(temporary, { force: true })
   }
-  await flushDirectory(dirname(path))
+  for (const file of files) {
+    const { path, bytes, options } = file
+    const temporary = join(
+      dirname(path),
+      `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`,
+    )
+    try {
+      staged.push({ file, temporary })
+      await createFlushed(temporary, bytes, options.mode ?? 0o644)
+    } catch (error) {
+      await discard()
+      throw ioError(error, path, options.what, 'write', options.hint)
+    }
+  }
+  for (const [index, { file, temporary }] of staged.entries()) {
+    try {
+      await rename(temporary, file.path)
+    } catch (error) {
+      for (const { temporary: left } of staged.slice(index)) await rm(left, { force: true })
+      throw ioError(error, file.path, file.options.what, 'write', file.options.hint)
+    }
+  }
+  for (const dir of new Set(files.map(({ path }) => dirname(path)))) await flushDirectory(dir)
 }
 
 /**

@@ -1,11 +1,17 @@
 /**
- * `initguard kbs keygen`: an Ed25519 admin key pair for the KBS (private key 0600).
+ * `initguard kbs keygen`: an Ed25519 admin key pair for the KBS (private key 0600). Both files are
+ * written or neither (a directory that does not exist leaves an existing pair as it was); one path
+ * for both is refused (the public key would replace the private one); replacing an existing key is
+ * allowed, as any output file, and said in a warning: the admins of that key are refused by every
+ * KBS that trusts only its public key.
  *
  * @module
  */
 import { createHash, generateKeyPairSync } from 'node:crypto'
+import { lstat, realpath } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import { UsageError } from '@initguard/core'
-import { writeFileAtomic } from '@initguard/files'
+import { writeFilesAtomic } from '@initguard/files'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { reply } from '../output.ts'
@@ -39,19 +45,40 @@ export const kbsKeygenCommand: Command = {
     const privatePath = requiredParsed(args, 'out-private', PATH_VALUE, 'kbs keygen')
     const publicPath = requiredParsed(args, 'out-public', PATH_VALUE, 'kbs keygen')
     noArguments(args.positionals, 'kbs keygen')
+    if ((await canonicalPath(privatePath)) === (await canonicalPath(publicPath)))
+      throw new UsageError(
+        'ERR_USAGE',
+        `--out-private and --out-public name the same file (${privatePath}): the public key would replace the private key`,
+        { hint: 'give two paths, e.g. --out-private admin.key --out-public admin.pub' },
+      )
+    const replaced = [
+      ...((await exists(privatePath))
+        ? [
+            `replaced the existing admin private key ${privatePath}: its admins are refused by every KBS that trusts only its public key`,
+          ]
+        : []),
+      ...((await exists(publicPath))
+        ? [`replaced the existing admin public key ${publicPath}`]
+        : []),
+    ]
     const { privateKey, publicKey } = generateKeyPairSync('ed25519')
     const spki = publicKey.export({ type: 'spki', format: 'der' })
     const encode = (text: string | Buffer): Uint8Array => new TextEncoder().encode(text.toString())
-    await writeFileAtomic(
-      privatePath,
-      encode(privateKey.export({ type: 'pkcs8', format: 'pem' })),
-      { what: 'admin private key', mode: 0o600 },
-    )
-    await writeFileAtomic(publicPath, encode(publicKey.export({ type: 'spki', format: 'pem' })), {
-      what: 'admin public key',
-    })
+    await writeFilesAtomic([
+      {
+        path: privatePath,
+        bytes: encode(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+        options: { what: 'admin private key', mode: 0o600 },
+      },
+      {
+        path: publicPath,
+        bytes: encode(publicKey.export({ type: 'spki', format: 'pem' })),
+        options: { what: 'admin public key' },
+      },
+    ])
     const fingerprint = createHash('sha256').update(spki).digest('hex')
     return reply(io, args, {
+      warnings: replaced,
       json: {
         ok: true,
         private_key: privatePath,
@@ -62,6 +89,29 @@ export const kbsKeygenCommand: Command = {
       text: `wrote ${privatePath} (Ed25519 private key, 0600) and ${publicPath} (public key, SHA-256 ${fingerprint})`,
     })
   },
+}
+
+/** Whether anything (a file, a link, a directory) is at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * `path` with its directory resolved through symbolic links (when it exists), so that two
+ * spellings of one file compare equal: `a/./k`, `../dir/k`, a linked directory.
+ */
+async function canonicalPath(path: string): Promise<string> {
+  const absolute = resolve(path)
+  try {
+    return join(await realpath(dirname(absolute)), basename(absolute))
+  } catch {
+    return absolute
+  }
 }
 
 /** Refuse positional arguments for a command that takes only options. */
