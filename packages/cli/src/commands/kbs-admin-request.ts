@@ -4,9 +4,16 @@
  * Trustee's `["KBS"]`, 5 minutes), sent through the project's HTTP client, trusting only
  * `--ca FILE` when given.
  *
+ * The answer is taken for what it is: a redirect is never followed (the admin API does not
+ * redirect, and the token is for the URL given) nor, for a write, taken for success; a 4xx or 5xx
+ * is a coded error with the KBS's detail (terminal-safe); an action that answers with a JSON object
+ * gets one or fails (`ERR_KBS_ADMIN_ANSWER`). Warnings: a plain `http://` URL (the token and the
+ * secrets travel unencrypted), and an admin private key that others may read.
+ *
  * @module
  */
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
+import { stat } from 'node:fs/promises'
 import {
   MalformedInputError,
   UnavailableError,
@@ -14,8 +21,9 @@ import {
   VerificationError,
 } from '@initguard/core'
 import { readInput } from '@initguard/files'
-import { HttpClient, httpErrors } from '@initguard/http'
+import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
 import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
+import { terminalSafe } from './terminal-safe.ts'
 
 /** Where and as whom the admin commands talk. */
 export interface KbsAdminTarget {
@@ -25,6 +33,28 @@ export interface KbsAdminTarget {
   readonly algorithm: 'EdDSA' | 'ES256'
   /** The KBS's admin audience: the tokens' `aud`. */
   readonly audience: string
+  /** What the operator should know before anything is sent (plain HTTP, a readable key). */
+  readonly warnings: readonly string[]
+}
+
+const KBS_ERRORS = httpErrors({ area: 'KBS' })
+
+/**
+ * A warning when the admin private key at `keyFile` may be read by group or others (as `ssh`
+ * refuses such a key; here only said, since the KBS cannot tell): none when it cannot be checked.
+ */
+async function looseKeyWarning(keyFile: string): Promise<string[]> {
+  if (keyFile === '-' || process.platform === 'win32') return []
+  try {
+    const mode = (await stat(keyFile)).mode & 0o777
+    return (mode & 0o077) === 0
+      ? []
+      : [
+          `--admin-key ${keyFile} may be read by others (mode 0${mode.toString(8)}): it signs admin tokens for every KBS that trusts its public key; chmod 600 ${keyFile}`,
+        ]
+  } catch {
+    return []
+  }
 }
 
 /** Read the admin private key and the CA, and make the client; tokens for `audience`. */
@@ -75,10 +105,20 @@ export async function kbsAdminTarget(
   const client = new HttpClient({
     attempts: 1,
     timeoutMs: 30_000,
-    errors: httpErrors({ area: 'KBS' }),
+    // The admin API never redirects: a redirect is reported, not followed with the token.
+    maxRedirects: 0,
+    errors: KBS_ERRORS,
     ...(ca === undefined ? {} : { tls: { caPem: ca } }),
   })
-  return { url: url.replace(/\/+$/, ''), client, key, algorithm, audience }
+  const warnings = [
+    ...(url.startsWith('http:')
+      ? [
+          'plain HTTP (--url http://…): the admin token, and any secret or definition sent, travel unencrypted; use the https URL with --ca',
+        ]
+      : []),
+    ...(await looseKeyWarning(keyFile)),
+  ]
+  return { url: url.replace(/\/+$/, ''), client, key, algorithm, audience, warnings }
 }
 
 /**
@@ -139,9 +179,49 @@ export async function kbsAdminCall(
       } catch {
         // Not JSON: keep the text.
       }
+      if (response.status >= 300 && response.status < 400)
+        throw KBS_ERRORS({
+          kind: 'redirect',
+          what: `${method} ${path} on the KBS`,
+          url: redactUrl(new URL(`${target.url}${path}`)),
+          reason: `the KBS answered ${String(response.status)} (a redirect${redirectTarget(response.headers.get('location'))}): the admin API does not redirect, so nothing was done; give --url the KBS's own URL`,
+          status: response.status,
+          attempts: 1,
+        })
       if (response.status >= 400 && !answered.includes(response.status))
         throw kbsRefusal(method, path, response.status, parsed)
       return { status: response.status, body: parsed }
+    },
+  )
+}
+
+/** ` to <where>`, redacted and terminal-safe, when the redirect says. */
+function redirectTarget(location: string | null): string {
+  if (location === null || !URL.canParse(location)) return ''
+  return ` to ${terminalSafe(redactUrl(new URL(location)))}`
+}
+
+/**
+ * The body of an action's answer that is a JSON object (a list, a stored workload, the new key
+ * id), checked to be one: a 2xx without it (empty, HTML from a proxy, another service at --url)
+ * is refused rather than shown as the result.
+ *
+ * @throws {@link MalformedInputError} `ERR_KBS_ADMIN_ANSWER` (exit 3).
+ */
+export function jsonObjectAnswer(
+  method: string,
+  path: string,
+  answer: KbsAdminAnswer,
+): Record<string, unknown> {
+  const { body, status } = answer
+  if (typeof body === 'object' && body !== null && !Array.isArray(body))
+    return body as Record<string, unknown>
+  throw new MalformedInputError(
+    'ERR_KBS_ADMIN_ANSWER',
+    `the KBS answered ${method} ${path} with ${String(status)} but ${body === undefined ? 'no body' : 'not a JSON object'}: the admin API answers this with one`,
+    {
+      details: { status },
+      hint: 'check that --url is the KBS itself (not a proxy or another service), and that the KBS and this CLI are of the same version',
     },
   )
 }
@@ -151,8 +231,11 @@ function kbsRefusal(method: string, path: string, status: number, body: unknown)
     string,
     unknown
   >
-  const variant = typeof type === 'string' ? type.split('/').at(-1) : undefined
-  const message = `the KBS refused ${method} ${path}: ${status} ${variant ?? ''}${typeof detail === 'string' ? `: ${detail}` : ''}`
+  // The KBS's words, cut and terminal-safe: they end up on the operator's terminal.
+  const variant =
+    typeof type === 'string' ? terminalSafe(type.split('/').at(-1) ?? '').slice(0, 64) : undefined
+  const said = typeof detail === 'string' ? `: ${terminalSafe(detail.slice(0, 2000))}` : ''
+  const message = `the KBS refused ${method} ${path}: ${status} ${variant ?? ''}${said}`
   const options = { details: { status, ...(variant === undefined ? {} : { variant }) } }
   if (status >= 500) return new UnavailableError('ERR_KBS_ADMIN_SERVER', message, options)
   if (status === 401 || status === 403)

@@ -19,6 +19,7 @@ import type { CliIo } from '../cli-io.ts'
 import { EXIT_CODES } from '../exit-codes.ts'
 import { emit } from '../output.ts'
 import type { KbsAdminAnswer } from './kbs-admin-request.ts'
+import { terminalSafe, terminalSafeJson } from './terminal-safe.ts'
 
 /** What the KBS says of a workload it will not use, checked. */
 export interface UnusableWorkloadAnswer {
@@ -31,27 +32,6 @@ export interface UnusableWorkloadAnswer {
 
 /** The status the KBS answers an unusable workload's GET with. */
 export const UNUSABLE_STATUS = 409
-
-/** Controls (C0, DEL, C1), format characters (bidi, zero width, BOM), line/paragraph separators, lone surrogates. */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu
-
-/**
- * What `JSON.stringify` leaves unescaped of {@link UNSAFE} (it escapes C0 and lone surrogates):
- * DEL, C1, format characters, line/paragraph separators. They can only stand inside strings.
- */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu
-
-const escaped = (c: string): string => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`
-
-/** `text` with every {@link UNSAFE} character as `\uXXXX` (JSON's spelling). */
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE, escaped)
-}
-
-/** `JSON.stringify(value, null, 2)`, with the characters it leaves as they are escaped: the same value. */
-function terminalSafeJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, escaped)
-}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)

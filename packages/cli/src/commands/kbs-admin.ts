@@ -24,7 +24,6 @@ import {
   SNP_GUEST_POLICY_VALUE,
   SNP_PLATFORM_INFO_VALUE,
   SNP_TCB_VALUE,
-  URL_VALUE,
   choiceValue,
   freeValue,
   hexValue,
@@ -32,11 +31,17 @@ import {
 } from '../option-values.ts'
 import {
   ADMIN_AUDIENCE_VALUE,
+  KBS_URL_VALUE,
   RESOURCE_PATH_VALUE,
   WORKLOAD_NAME_VALUE,
 } from './kbs-option-values.ts'
-import { reply } from '../output.ts'
-import { kbsAdminCall, kbsAdminTarget, type KbsAdminTarget } from './kbs-admin-request.ts'
+import {
+  jsonObjectAnswer,
+  kbsAdminCall,
+  kbsAdminTarget,
+  type KbsAdminTarget,
+} from './kbs-admin-request.ts'
+import { terminalSafeJson } from './terminal-safe.ts'
 import {
   UNUSABLE_STATUS,
   reportUnusableWorkload,
@@ -159,12 +164,10 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
   const name = need(args, 'name', NAME)
   const file = parsedOption(args, 'definition', PATH_VALUE)
   if (file !== undefined)
-    return (
-      await kbsAdminCall(target, 'PUT', `/kbs/v0/admin/workloads/${encodeURIComponent(name)}`, {
-        bytes: await definitionFileBody(args, file),
-        type: 'application/json',
-      })
-    ).body
+    return objectCall(target, 'PUT', `/kbs/v0/admin/workloads/${encodeURIComponent(name)}`, {
+      bytes: await definitionFileBody(args, file),
+      type: 'application/json',
+    })
   const tees = parsedList(args, 'tee', TEE)
   const files = parsedList(args, 'initdata', PATH_VALUE)
   const resources = parsedList(args, 'resource', PATTERN)
@@ -211,12 +214,20 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     ...(cel === undefined ? {} : { cel }),
   })
   const bytes = new TextEncoder().encode(JSON.stringify(definition))
-  return (
-    await kbsAdminCall(target, 'PUT', `/kbs/v0/admin/workloads/${encodeURIComponent(name)}`, {
-      bytes,
-      type: 'application/json',
-    })
-  ).body
+  return objectCall(target, 'PUT', `/kbs/v0/admin/workloads/${encodeURIComponent(name)}`, {
+    bytes,
+    type: 'application/json',
+  })
+}
+
+/** An admin call whose answer is a JSON object (checked): the object. */
+async function objectCall(
+  target: KbsAdminTarget,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body?: { readonly bytes: Uint8Array; readonly type: string },
+): Promise<Record<string, unknown>> {
+  return jsonObjectAnswer(method, path, await kbsAdminCall(target, method, path, body))
 }
 
 /** A get answered with a workload the KBS does not use: reported, never as a result. */
@@ -235,18 +246,13 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
     case 'workload put':
       return putWorkload(args, target)
     case 'workload list':
-      return (await kbsAdminCall(target, 'GET', '/kbs/v0/admin/workloads')).body
+      return objectCall(target, 'GET', '/kbs/v0/admin/workloads')
     case 'workload get': {
-      const answer = await kbsAdminCall(
-        target,
-        'GET',
-        `/kbs/v0/admin/workloads/${name()}`,
-        undefined,
-        [UNUSABLE_STATUS],
-      )
+      const get = `/kbs/v0/admin/workloads/${name()}`
+      const answer = await kbsAdminCall(target, 'GET', get, undefined, [UNUSABLE_STATUS])
       return answer.status === UNUSABLE_STATUS
         ? new Unusable(unusableWorkloadAnswer(need(args, 'name', NAME), answer))
-        : answer.body
+        : jsonObjectAnswer('GET', get, answer)
     }
     case 'workload delete':
       await kbsAdminCall(target, 'DELETE', `/kbs/v0/admin/workloads/${name()}`)
@@ -261,7 +267,7 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
       return { stored: need(args, 'path', RESOURCE_PATH), size: bytes.length }
     }
     case 'resource list':
-      return (await kbsAdminCall(target, 'GET', '/kbs/v0/admin/resources')).body
+      return objectCall(target, 'GET', '/kbs/v0/admin/resources')
     case 'resource delete':
       await kbsAdminCall(target, 'DELETE', `/kbs/v0/resource/${path()}`)
       return { deleted: need(args, 'path', RESOURCE_PATH) }
@@ -272,16 +278,14 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
         ...(after === undefined ? {} : { after: String(after) }),
         ...(limit === undefined ? {} : { limit: String(limit) }),
       })
-      return (
-        await kbsAdminCall(
-          target,
-          'GET',
-          `/kbs/v0/admin/audit${query.size === 0 ? '' : `?${query.toString()}`}`,
-        )
-      ).body
+      return objectCall(
+        target,
+        'GET',
+        `/kbs/v0/admin/audit${query.size === 0 ? '' : `?${query.toString()}`}`,
+      )
     }
     default:
-      return (await kbsAdminCall(target, 'POST', '/kbs/v0/admin/signing-keys/rotate')).body
+      return objectCall(target, 'POST', '/kbs/v0/admin/signing-keys/rotate')
   }
 }
 
@@ -319,7 +323,11 @@ export const kbsAdminCommand: Command = {
     'the stored definition marked UNAUTHENTICATED: review it, then put the workload again.',
   ].join('\n'),
   options: {
-    url: value(URL_VALUE, 'URL', 'the KBS, e.g. https://127.0.0.1:8443'),
+    url: value(
+      KBS_URL_VALUE,
+      'URL',
+      'the KBS, e.g. https://127.0.0.1:8443 (a path prefix is kept; no user info, query or fragment)',
+    ),
     ca: value(PATH_VALUE, 'FILE', 'the only certificate (PEM) trusted for the KBS'),
     'admin-key': value(PATH_VALUE, 'FILE', 'the admin private key (PEM, Ed25519 or P-256)'),
     'admin-audience': value(
@@ -405,19 +413,25 @@ export const kbsAdminCommand: Command = {
   },
   async run(args, io) {
     const verb = verbOf(args)
-    const url = need(args, 'url', URL_VALUE)
+    const url = need(args, 'url', KBS_URL_VALUE)
+    const json = args.values['json'] === true
     const target = await kbsAdminTarget(
       url,
       need(args, 'admin-key', PATH_VALUE),
       parsedOption(args, 'ca', PATH_VALUE),
       parsedOption(args, 'admin-audience', ADMIN_AUDIENCE_VALUE),
     )
+    // Said before anything is sent, so also when the call then fails (in JSON: with the result).
+    if (!json) for (const warning of target.warnings) io.stderr.write(`warning: ${warning}\n`)
     const result = await runVerb(verb, args, target)
-    if (result instanceof Unusable)
-      return reportUnusableWorkload(io, args.values['json'] === true, verb, result.answer)
-    return reply(io, args, {
-      json: { ok: true, action: verb, result },
-      text: JSON.stringify(result, null, 2),
-    })
+    if (result instanceof Unusable) return reportUnusableWorkload(io, json, verb, result.answer)
+    // What the KBS answered may hold what a guest sent (audit details): terminal-safe, the same
+    // JSON value.
+    io.stdout.write(
+      terminalSafeJson(
+        json ? { ok: true, action: verb, result, warnings: target.warnings } : result,
+      ) + '\n',
+    )
+    return 0
   },
 }

@@ -11,7 +11,7 @@ import {
   isWorkloadName,
   resourcePath,
 } from '@initguard/kbs-protocol'
-import { checkedValue, type OptionValue } from '../option-values.ts'
+import { URL_VALUE, checkedValue, type OptionValue } from '../option-values.ts'
 
 /**
  * A KBS resource path, `repo/type/tag` with Trustee's segment rule (a leading `/` is dropped). It
@@ -49,4 +49,26 @@ export const ADMIN_AUDIENCE_VALUE: OptionValue<string> = checkedValue(
   `an admin audience, ${ADMIN_AUDIENCE_RULE}`,
   'https://kbs.prod.example:8443',
   (text, refuse) => (isAdminAudience(text) ? text : refuse()),
+)
+
+/**
+ * The URL of a KBS for `kbs admin`: an http:// or https:// URL, with a path prefix when the KBS is
+ * behind one, but no user info, query or fragment. The API paths are appended to it: after a `?`
+ * or `#` they would be sent as a query or not at all (the token going to another path), and user
+ * info would be sent as Basic credentials the KBS never asked for.
+ */
+export const KBS_URL_VALUE: OptionValue<string> = checkedValue(
+  { name: 'url' },
+  'an http:// or https:// URL of the KBS, without user info, query or fragment',
+  'https://127.0.0.1:8443',
+  (text, refuse) => {
+    let url: URL
+    try {
+      url = new URL(URL_VALUE.parse(text, 'url'))
+    } catch {
+      return refuse()
+    }
+    if (url.username !== '' || url.password !== '' || /[?#]/.test(text)) return refuse()
+    return text
+  },
 )
