@@ -5,6 +5,7 @@
  * and exit code, or warned about, never reported as done when nothing was done.
  */
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { generateKeyPairSync } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -154,6 +155,32 @@ describe('kbs admin options', () => {
     // A path prefix (a KBS behind a proxy path) is a URL like any other.
     expect((await admin(`${base}/prefix/`, 'resource', 'list')).code).toBe(0)
     expect(elsewhere.seen.at(-1)?.url).toBe('/prefix/kbs/v0/admin/resources')
+  })
+
+  it('says what is wrong with an admin key that cannot sign: encrypted, RSA, not a key', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519')
+    await writeFile(
+      at('encrypted.key'),
+      privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }),
+    )
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    await writeFile(at('rsa.key'), rsa.export({ type: 'pkcs8', format: 'pem' }))
+    await writeFile(at('not.key'), 'hello')
+    for (const [file, message, hint] of [
+      ['encrypted.key', /is an encrypted private key/, /openssl pkey/],
+      ['rsa.key', /only Ed25519 \(EdDSA\) and P-256/, /kbs keygen/],
+      ['not.key', /is not a PEM private key/, /kbs keygen/],
+    ] as const) {
+      const run = await runInProcess([
+        ...['kbs', 'admin', '--url', elsewhere.url, '--admin-key', at(file)],
+        ...['resource', 'list', '--json'],
+      ])
+      expect({ file, code: run.code }).toEqual({ file, code: 3 })
+      const error = jsonError(run)
+      expect(error.code).toBe('ERR_KBS_ADMIN_KEY')
+      expect(error.message).toMatch(message)
+      expect(error.hint).toMatch(hint)
+    }
   })
 
   it('warns when the admin private key may be read by others', async () => {

@@ -71,12 +71,20 @@ export async function kbsAdminTarget(
   try {
     key = createPrivateKey(pem)
   } catch (cause) {
+    // An encrypted key is one, but this command reads no passphrase: say so, and how.
+    const encrypted =
+      /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem) ||
+      (cause as { code?: unknown } | null)?.code === 'ERR_MISSING_PASSPHRASE'
     throw new MalformedInputError(
       'ERR_KBS_ADMIN_KEY',
-      `--admin-key ${keyFile} is not a PEM private key`,
+      encrypted
+        ? `--admin-key ${keyFile} is an encrypted private key, and kbs admin reads no passphrase`
+        : `--admin-key ${keyFile} is not a PEM private key`,
       {
         cause,
-        hint: '`initguard kbs keygen` makes an admin key pair',
+        hint: encrypted
+          ? 'give it decrypted, kept 0600 (openssl pkey -in ENCRYPTED.key -out admin.key), or store it in a secret manager that hands it over decrypted'
+          : '`initguard kbs keygen` makes an admin key pair',
       },
     )
   }
@@ -91,6 +99,7 @@ export async function kbsAdminTarget(
     throw new MalformedInputError(
       'ERR_KBS_ADMIN_KEY',
       `--admin-key ${keyFile}: only Ed25519 (EdDSA) and P-256 (ES256) keys sign admin tokens`,
+      { hint: '`initguard kbs keygen` makes an Ed25519 admin key pair' },
     )
   if (caFile !== undefined && !url.startsWith('https:'))
     throw new UsageError('ERR_USAGE', '--ca applies to an https:// --url', {
