@@ -203,3 +203,29 @@ describe('kbs admin options', () => {
     expect(tight.stderr).not.toMatch(/may be read by others/)
   })
 })
+
+describe('kbs serve on an address it cannot listen on', () => {
+  it('is refused with the address and why (exit 2, ERR_KBS_LISTEN), not an internal error', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    servers.push(taken)
+    const address = taken.address()
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    const serve = (listen: string): Promise<CliRun> =>
+      runInProcess([
+        ...['kbs', 'serve', '--data-dir', at(`serve-${String(Math.random()).slice(2)}`)],
+        ...['--listen', listen, '--admin-public-key', at('admin.pub'), '--insecure-http'],
+      ])
+    const inUse = await serve(`127.0.0.1:${String(port)}`)
+    expect(inUse.code, inUse.stderr).toBe(2)
+    expect(inUse.stderr).toContain(
+      `cannot listen on 127.0.0.1:${String(port)}: the address is in use`,
+    )
+    expect(inUse.stderr).toContain('code: ERR_KBS_LISTEN')
+    expect(inUse.stderr).not.toContain('internal error')
+    // An address this host does not have (TEST-NET-1).
+    const notHere = await serve('192.0.2.1:8443')
+    expect(notHere.code, notHere.stderr).toBe(2)
+    expect(notHere.stderr).toContain('code: ERR_KBS_LISTEN')
+  })
+})
