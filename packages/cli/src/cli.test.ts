@@ -210,15 +210,21 @@ describe('initguard initdata verify / explain', () => {
 
   it('explains CRLF line ends and a missing final newline', async () => {
     const expected = (await run(['initdata', 'digest', doc, '--tee', 'snp'])).stdout.trim()
+    // A CRLF copy of the built document holds CRLF inside its multi-line strings, which Kata
+    // releases read differently: refused as it is read, with where and how to fix it.
     const crlf = write('crlf.toml', readFileSync(doc, 'utf8').replace(/\n/g, '\r\n'))
+    const refused = await run(['initdata', 'explain', crlf, '--tee', 'snp', '--expected', expected])
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toContain('ERR_INITDATA_TOML_CRLF')
+    expect(refused.stderr).toMatch(/line \d+, column \d+/)
+    expect(refused.stderr).toContain('LF line ends')
+    // With its strings on one line, the CRLF copy parses, and explain finds the CRLF.
+    const oneLine = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = "x = 1\\n"\n'
+    const lf = write('one-line.toml', oneLine)
+    const lfValue = (await run(['initdata', 'digest', lf, '--tee', 'snp'])).stdout.trim()
+    const crlfOneLine = write('one-line-crlf.toml', oneLine.replace(/\n/g, '\r\n'))
     const explained = await run([
-      'initdata',
-      'explain',
-      crlf,
-      '--tee',
-      'snp',
-      '--expected',
-      expected,
+      ...['initdata', 'explain', crlfOneLine, '--tee', 'snp', '--expected', lfValue],
     ])
     expect(explained.code).toBe(5)
     expect(explained.stdout).toMatch(/CRLF/)
@@ -390,7 +396,7 @@ describe('the initguard binary', () => {
     const demo = await run(['demo', '--out', scratch.make('initguard-demo-')])
     expect(demo.code, demo.stderr).toBe(0)
     expect(demo.stdout).toContain('CRLF')
-    expect(demo.stdout).toContain('ERR_SNP_INITDATA_MISMATCH')
+    expect(demo.stdout).toContain('ERR_INITDATA_TOML_CRLF')
     expect(demo.stdout).toMatch(
       /✓ runs: {4}registry\.example\.internal\/team\/payments:v1\.4\.2, signed by the release key/,
     )

@@ -17,6 +17,15 @@ url = "https://kbs.example:8080"
 "x-custom" = "kept"
 `
 
+/**
+ * SAMPLE with CRLF line ends, its aa.toml written as a one-line "…" string: a CRLF kept inside a
+ * multi-line string is refused (see below).
+ */
+const SAMPLE_CRLF =
+  'version = "0.1.0"\r\nalgorithm = "sha384"\r\n\r\n[data]\r\n' +
+  '"aa.toml" = "[token_configs.kbs]\\nurl = \\"https://kbs.example:8080\\"\\n"\r\n' +
+  '"x-custom" = "kept"\r\n'
+
 /** The digest as the coreutils tool computes it over the same bytes. */
 function coreutils(algorithm: string, bytes: Uint8Array): string {
   return execFileSync(`${algorithm}sum`, { input: bytes }).toString().split(' ')[0] ?? ''
@@ -52,7 +61,7 @@ describe('parseInitdata', () => {
   const variants: [string, string][] = [
     ['with a trailing newline', SAMPLE],
     ['without a trailing newline', SAMPLE.slice(0, -1)],
-    ['with CRLF line ends', SAMPLE.replace(/\n/g, '\r\n')],
+    ['with CRLF line ends', SAMPLE_CRLF],
     ['with non-ASCII text', SAMPLE.replace('kept', 'grüße, 日本, 🔐')],
     ['with a 1 MiB body', SAMPLE.replace('kept', 'x'.repeat(1024 * 1024))],
   ]
@@ -160,6 +169,121 @@ describe('parseInitdata', () => {
       head + "[data]\na = '''x'''''\nb = \"\\\\x\" # {\n",
     ])
       expect(parseInitdata(enc(text)).version, JSON.stringify(text)).toBe('0.1.0')
+  })
+
+  describe('line ends and byte order marks that CoCo parsers read differently', () => {
+    const head = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
+
+    /** The refusal's code and where it points, or 'accepted'. */
+    function refusal(text: string): string {
+      try {
+        parseInitdata(enc(text))
+        return 'accepted'
+      } catch (e) {
+        if (!isInitguardError(e)) throw e
+        return `${e.code} ${String(e.details['line'])}:${String(e.details['column'])}`
+      }
+    }
+
+    it('refuses a CRLF that a multi-line string keeps: Kata 3 reads LF, Kata 4 and Go CRLF', () => {
+      expect(refusal(head + 'a = """x\r\ny"""\n')).toBe('ERR_INITDATA_TOML_CRLF 4:9')
+      expect(refusal(head + "a = '''x\r\ny'''\n")).toBe('ERR_INITDATA_TOML_CRLF 4:9')
+      expect(refusal(head + "a = '''\r\n\r\n'''\n")).toBe('ERR_INITDATA_TOML_CRLF 5:1')
+      expect(refusal(head + 'a = """\\\n x\\\\\r\n"""\n')).toBe('ERR_INITDATA_TOML_CRLF 5:5')
+      // A whole document saved with Windows line ends: the first kept CRLF is named.
+      const windows = (head + "b = 'one line'\na = '''\nx = 1\n'''\n").replace(/\n/g, '\r\n')
+      expect(refusal(windows)).toBe('ERR_INITDATA_TOML_CRLF 6:6')
+      try {
+        parseInitdata(enc(windows))
+        expect.unreachable()
+      } catch (e) {
+        expect(isInitguardError(e) && e.message).toContain('line 6, column 6')
+        expect(isInitguardError(e) && e.message).toContain('toml 0.5')
+        expect(isInitguardError(e) && e.hint).toContain('LF line ends')
+      }
+    })
+
+    it('accepts the CRLFs that every parser reads alike', () => {
+      const text =
+        'version = "0.1.0"\r\nalgorithm = "sha256" # c\r\n[data]\r\n' +
+        'a = """\r\nx\\\r\n  \r\n  y\\  \r\nz"""\r\n' +
+        "b = '''\r\nlit'''\r\n" +
+        'c = "esc\\r\\n"\r\n' +
+        'd = """q\\r\\n"""\r\n'
+      expect(refusal(text)).toBe('accepted')
+      expect(Object.fromEntries(parseInitdata(enc(text)).data)).toEqual({
+        a: 'xyz',
+        b: 'lit',
+        c: 'esc\r\n',
+        d: 'q\r\n',
+      })
+    })
+
+    it('reads the same data whatever the line ends, or refuses (property)', () => {
+      const piece = fc.constantFrom(
+        ...[
+          'a',
+          ' ',
+          '\t',
+          '\n',
+          '\r\n',
+          '\\\n',
+          '\\\r\n',
+          '\\ \r\n',
+          '\\r',
+          '\\\\',
+          "'",
+          '"',
+          '#',
+        ],
+      )
+      const body = fc.array(piece, { maxLength: 12 }).map((p) => p.join(''))
+      const value = fc.oneof(
+        body.map((b) => `"""${b}"""`),
+        body.map((b) => `'''${b}'''`),
+        body.map((b) => `"""\r\n${b}"""`),
+      )
+      const eol = fc.constantFrom('\n', '\r\n', ' # c\r\n')
+      fc.assert(
+        fc.property(fc.array(fc.tuple(value, eol), { maxLength: 3 }), (entries) => {
+          const text = head + entries.map(([v, e], i) => `k${String(i)} = ${v}${e}`).join('')
+          let data: ReadonlyMap<string, string>
+          try {
+            data = parseInitdata(enc(text)).data
+          } catch (e) {
+            expect(isInitguardError(e)).toBe(true)
+            return
+          }
+          // The Rust toml 0.5 crate (the Kata agent before 4.0) reads every CRLF as LF.
+          const asLf = parseInitdata(enc(text.replace(/\r\n/g, '\n'))).data
+          expect(Object.fromEntries(data)).toEqual(Object.fromEntries(asLf))
+        }),
+        { numRuns: 3000 },
+      )
+    })
+
+    it('refuses closing quotes right after a line-ending backslash, which smol-toml drops', () => {
+      // Kata (Rust toml 0.5 and 1.x, BurntSushi/toml) and Trustee read 'x""' here; smol-toml 'x'.
+      expect(refusal(head + 'a = """x\\\n  """""\n')).toBe('ERR_INITDATA_TOML_QUOTES 5:3')
+      expect(refusal(head + 'a = """\\ \r\n""""\n')).toBe('ERR_INITDATA_TOML_QUOTES 5:1')
+      // The same quotes after text, or escaped, are read alike.
+      expect(refusal(head + 'a = """x\\\n  y"""""\n')).toBe('accepted')
+      expect(refusal(head + 'a = """x\\\n  \\"\\""""\n')).toBe('accepted')
+      expect(parseInitdata(enc(head + 'a = """x\\\n  \\"\\""""\n')).data.get('a')).toBe('x""')
+    })
+
+    it('skips one byte order mark, as every parser does, and refuses a second one', () => {
+      const doc = parseInitdata(enc('\ufeff' + head))
+      expect(bytesToHex(doc.digest)).toBe(coreutils('sha256', enc('\ufeff' + head)))
+      expect(refusal('\ufeff\ufeff' + head)).toBe('ERR_INITDATA_TOML 1:1')
+      try {
+        parseInitdata(enc('\ufeff\ufeff' + head))
+        expect.unreachable()
+      } catch (e) {
+        expect(isInitguardError(e) && e.message).toContain('byte order mark')
+        expect(isInitguardError(e) && e.hint).toContain('without a byte order mark')
+      }
+    })
   })
 
   it('reports the TOML line and column', () => {

@@ -24,7 +24,7 @@ import {
   isInitdataAlgorithm,
   type InitdataAlgorithm,
 } from './algorithms.ts'
-import { findToml11Construct } from './toml-1-1.ts'
+import { NON_PORTABLE_TOML_FIX, findNonPortableToml } from './toml-portability.ts'
 
 /** The only initdata version defined. */
 export const INITDATA_VERSION = '0.1.0'
@@ -66,8 +66,12 @@ function malformed(
  *
  * @param bytes - the document as it will reach the guest (after base64 and gzip are undone).
  * @throws {@link MalformedInputError} with a code per fault: `ERR_INITDATA_EMPTY`,
- *   `ERR_UTF8_INVALID`, `ERR_INITDATA_TOML` (with line and column), `ERR_INITDATA_TOML_1_1` (TOML
- *   1.1 syntax, which Kata's TOML 1.0 parsers refuse), `ERR_INITDATA_VERSION`,
+ *   `ERR_UTF8_INVALID`, `ERR_INITDATA_TOML` (with line and column; also a second byte order
+ *   mark), `ERR_INITDATA_TOML_1_1` (TOML 1.1 syntax, which the TOML 1.0 parsers of Kata before 4.0
+ *   refuse), `ERR_INITDATA_TOML_CRLF` (a CRLF kept inside a multi-line string, which Kata before
+ *   4.0 reads as LF and later releases as CRLF), `ERR_INITDATA_TOML_QUOTES` (quotes ending a
+ *   multi-line string right after a line-ending backslash, which smol-toml drops and the other
+ *   parsers keep), `ERR_INITDATA_VERSION`,
  *   `ERR_INITDATA_ALGORITHM`, `ERR_INITDATA_MISSING_FIELD`, `ERR_INITDATA_UNKNOWN_FIELD`,
  *   `ERR_INITDATA_DATA_NOT_TABLE`, `ERR_INITDATA_DATA_VALUE`.
  * @example
@@ -87,11 +91,19 @@ export function parseInitdata(bytes: Uint8Array): InitdataDocument {
     )
   }
   const text = utf8ToString(snapshot, { field: 'initdata document' })
-  // A UTF-8 byte order mark is not TOML, but the Rust and Go TOML parsers that Kata uses skip it, so
-  // we do too; the digest still covers it.
+  // A UTF-8 byte order mark is not TOML, but every parser of CoCo's skips one (Rust toml 0.5 and
+  // 1.x, BurntSushi/toml since 1.3), so we do too; the digest still covers it. They skip only one:
+  // a second is refused here, as smol-toml would skip it too.
   const toml = text.startsWith('\ufeff') ? text.slice(1) : text
+  if (toml.startsWith('\ufeff')) {
+    throw new MalformedInputError(
+      'ERR_INITDATA_TOML',
+      'the initdata document is not valid TOML at line 1, column 1: a second byte order mark (U+FEFF), which TOML parsers refuse (they skip only one)',
+      { details: { line: 1, column: 1 }, hint: 'save the file as UTF-8 without a byte order mark' },
+    )
+  }
   const table = parseTomlTable(toml)
-  refuseToml11(toml)
+  refuseNonPortableToml(toml)
 
   for (const key of Object.keys(table)) {
     if (!TOP_LEVEL_KEYS.has(key)) {
@@ -176,22 +188,35 @@ function parseTomlTable(text: string): Record<string, unknown> {
 }
 
 /**
- * Refuse what only TOML 1.1 allows: smol-toml reads TOML 1.1, but the Kata runtime and agent read
- * TOML 1.0 and would refuse the document, so no pod would ever start with it.
+ * Refuse what the TOML parsers of Kata and guest-components read differently from smol-toml, so the
+ * document means one thing on every release: TOML 1.1 syntax (smol-toml reads TOML 1.1; the Kata
+ * agent before 4.0 reads TOML 1.0 and would refuse the document, so no pod would start with it),
+ * a CRLF kept inside a multi-line string (the Kata agent before 4.0 writes it to `aa.toml` or
+ * `policy.rego` as LF, Kata 4, the Kata runtime and Trustee keep CRLF), and quotes that smol-toml
+ * drops from a multi-line string.
  */
-function refuseToml11(text: string): void {
-  const found = findToml11Construct(text)
+function refuseNonPortableToml(text: string): void {
+  const found = findNonPortableToml(text)
   if (found === undefined) return
-  const before = text.slice(0, found.offset)
-  const line = before.split('\n').length
-  const column = found.offset - before.lastIndexOf('\n')
+  const { line, column } = found
+  if (found.kind === 'toml-1.1') {
+    throw new MalformedInputError(
+      'ERR_INITDATA_TOML_1_1',
+      `the initdata document uses TOML 1.1 syntax (${found.what}) at line ${line}, column ${column}, which the Kata agent before 4.0 (a TOML 1.0 parser, the Rust toml 0.5 crate) refuses`,
+      { details: { line, column }, hint: NON_PORTABLE_TOML_FIX['toml-1.1'] },
+    )
+  }
+  if (found.kind === 'trimmed-quotes') {
+    throw new MalformedInputError(
+      'ERR_INITDATA_TOML_QUOTES',
+      `the initdata document has ${found.what} at line ${line}, column ${column}`,
+      { details: { line, column }, hint: NON_PORTABLE_TOML_FIX['trimmed-quotes'] },
+    )
+  }
   throw new MalformedInputError(
-    'ERR_INITDATA_TOML_1_1',
-    `the initdata document uses TOML 1.1 syntax (${found.what}) at line ${line}, column ${column}, which the Kata runtime and agent (TOML 1.0 parsers) refuse`,
-    {
-      details: { line, column },
-      hint: 'write it as TOML 1.0: \\u001b for \\e, \\u00HH for \\xHH, an inline table on one line without a trailing comma (or a [data] table)',
-    },
+    'ERR_INITDATA_TOML_CRLF',
+    `the initdata document has ${found.what} at line ${line}, column ${column}: the Kata agent before 4.0 (Rust toml 0.5) reads it as LF, while Kata 4, the Kata runtime (BurntSushi/toml) and Trustee keep CRLF, so they would not read the same value`,
+    { details: { line, column }, hint: NON_PORTABLE_TOML_FIX.crlf },
   )
 }
 

@@ -5,8 +5,9 @@ import { bindingFor, fitDigest, type TeeKind } from './tee-binding.ts'
 import { hashBytes, type InitdataAlgorithm } from './algorithms.ts'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
-const TEXT =
-  'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\nx = 1\n\'\'\'\n'
+// aa.toml is a one-line string, so the CRLF copies below still parse: a CRLF kept inside a
+// multi-line string is refused before there is anything to explain (tested below).
+const TEXT = 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = "x = 1\\n"\n'
 
 function fieldValue(
   text: string | Uint8Array,
@@ -57,6 +58,17 @@ describe('explainBinding', () => {
     expect(causes(TEXT.slice(0, -1), 'snp', fieldValue(crlf, 'snp'))).toEqual([
       'lf+final-newline-missing',
     ])
+  })
+
+  it('is never reached for a CRLF copy of multi-line strings: parsing refuses it and says why', () => {
+    const multiLine = TEXT.replace('"x = 1\\n"', "'''\nx = 1\n'''")
+    expect(parseInitdata(enc(multiLine)).data.get('aa.toml')).toBe('x = 1\n')
+    expect(() => parseInitdata(enc(multiLine.replace(/\n/g, '\r\n')))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INITDATA_TOML_CRLF',
+        hint: expect.stringContaining('LF line ends') as unknown,
+      }),
+    )
   })
 
   it('finds another algorithm', () => {

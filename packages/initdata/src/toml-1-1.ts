@@ -1,7 +1,10 @@
 /**
  * Find the TOML 1.1 syntax in a document that smol-toml (a TOML 1.1 parser) has accepted. The Kata
- * Go runtime (BurntSushi/toml) and the Kata agent and runtime-rs (the `toml` 0.5 crate) parse TOML
- * 1.0 and refuse it, so a document using it never starts a pod; we refuse it up front.
+ * agent and runtime-rs before Kata 4.0 (the Rust `toml` 0.5 crate), the Kata Go runtime before 3.28
+ * (BurntSushi/toml 1.3 and 1.5) and guest-components' attestation agent before 0.17 (`toml` 0.8)
+ * parse TOML 1.0 and refuse it, so a document using it starts no pod there; newer releases (`toml`
+ * 1.1, BurntSushi/toml 1.6) read TOML 1.1. We refuse it up front, so a document means one thing on
+ * every release.
  *
  * What TOML 1.1 added that an initdata document can hold (every other 1.1 addition is a date or time,
  * which no field of a valid document may be): the escapes `\e` and `\xHH` in basic strings and
@@ -9,6 +12,7 @@
  *
  * @module
  */
+import { scanToml } from './toml-scan.ts'
 
 /** Where a TOML 1.1 construct is, and which one. */
 export interface Toml11Construct {
@@ -23,54 +27,24 @@ export interface Toml11Construct {
 export function findToml11Construct(text: string): Toml11Construct | undefined {
   let depth = 0 // inline-table nesting
   let lastSignificant = ''
-  let i = 0
-  while (i < text.length) {
-    const c = text[i] ?? ''
-    if (c === '#') {
-      while (i < text.length && text[i] !== '\n') i++
-      continue
-    }
-    if (c === '"' || c === "'") {
-      const multiLine = text.startsWith(c.repeat(3), i)
-      const end = stringEnd(text, i, c, multiLine)
-      if (c === '"') {
-        const escape = badEscape(text, i, end)
-        if (escape !== undefined) return escape
+  return scanToml<Toml11Construct>(
+    text,
+    (string) => {
+      lastSignificant = string.quote
+      return string.quote === '"' ? badEscape(text, string.start, string.end) : undefined
+    },
+    (i, c) => {
+      if (depth > 0 && c === '\n') return { offset: i, what: 'a line break inside an inline table' }
+      if (c === '{') depth++
+      if (c === '}') {
+        if (lastSignificant === ',')
+          return { offset: i, what: 'a trailing comma in an inline table' }
+        depth--
       }
-      i = end
-      lastSignificant = c
-      continue
-    }
-    if (depth > 0 && c === '\n') return { offset: i, what: 'a line break inside an inline table' }
-    if (c === '{') depth++
-    if (c === '}') {
-      if (lastSignificant === ',') return { offset: i, what: 'a trailing comma in an inline table' }
-      depth--
-    }
-    if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\n') lastSignificant = c
-    i++
-  }
-  return undefined
-}
-
-/** The offset just past the string that opens at `start` (delimiter `quote`). */
-function stringEnd(text: string, start: number, quote: string, multiLine: boolean): number {
-  const delimiter = multiLine ? quote.repeat(3) : quote
-  let i = start + delimiter.length
-  while (i < text.length) {
-    if (quote === '"' && text[i] === '\\') {
-      i += 2
-      continue
-    }
-    if (text.startsWith(delimiter, i)) {
-      i += delimiter.length
-      // Up to two more quotes right before a closing ''' or """ belong to the string.
-      if (multiLine) for (let extra = 0; extra < 2 && text[i] === quote; extra++) i++
-      return i
-    }
-    i++
-  }
-  return i
+      if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\n') lastSignificant = c
+      return undefined
+    },
+  )
 }
 
 /** A `\e` or `\x` escape in the basic string from `start` to `end`. */

@@ -65,7 +65,7 @@ const EXPECTED_OUTCOMES = [
   /✓ the launch fixes it: SEV-SNP HOST_DATA [0-9a-f]{24}…, TDX MRCONFIGID/,
   /✓ delivered as the pod annotation .* both read back to the same bytes/,
   /✓ report\.bin verifies .* HOST_DATA binds initdata\.toml/,
-  /✓ a copy saved with Windows line ends is refused \(ERR_SNP_INITDATA_MISMATCH, exit 5\)/,
+  /✓ a copy saved with Windows line ends is refused as it is read \(ERR_INITDATA_TOML_CRLF, exit 3\)/,
   /✓ sim init: /,
   /✓ kbs keygen: /,
   /✓ kbs serve: a child process \(pid \d+\) serving HTTPS at https:\/\/127\.0\.0\.1:\d+/,
