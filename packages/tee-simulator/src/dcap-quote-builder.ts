@@ -25,7 +25,7 @@
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { concatBytes, isEcKey } from '@initguard/core'
-import type { TestKeyPair } from './amd-pki.ts'
+import type { TestKeyPair } from './amd-pki-types.ts'
 import {
   dcapBuildError,
   defaultQeReportFields,

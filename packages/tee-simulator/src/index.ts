@@ -68,10 +68,9 @@ export {
   type BasicConstraintsOptions,
   type KeyUsageBit,
 } from './x509-builder.ts'
+export { amdName, createAmdTestPki } from './amd-pki.ts'
 export {
   AMD_EXTENSION_OID,
-  amdName,
-  createAmdTestPki,
   type AmdProduct,
   type SnpTcbParts,
   type TestKeyPair,
@@ -81,7 +80,7 @@ export {
   type IssueVcekOptions,
   type IssueVlekOptions,
   type AmdTestPki,
-} from './amd-pki.ts'
+} from './amd-pki-types.ts'
 export {
   SNP_REPORT_SIZE,
   SNP_REPORT_SIGNED_LENGTH,

@@ -27,7 +27,7 @@
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { UsageError, isEcKey } from '@initguard/core'
-import type { TestKeyPair } from './amd-pki.ts'
+import type { TestKeyPair } from './amd-pki-types.ts'
 import { buildX509Crl, encodeCrlNumber, encodeCrlReason } from './crl-builder.ts'
 import {
   DEFAULT_PCK_TCB,

@@ -20,7 +20,7 @@
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { bytesToBase64, bytesToHex, canonicalizeJsonToBytes, UsageError } from '@initguard/core'
-import type { TestKeyPair } from './amd-pki.ts'
+import type { TestKeyPair } from './amd-pki-types.ts'
 import { subjectPublicKeyInfoDer, derToPem } from './x509-builder.ts'
 
 /** A signing key type cosign and containers/image support. */

@@ -15,7 +15,7 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto'
-import type { TestKeyPair } from './amd-pki.ts'
+import type { TestKeyPair } from './amd-pki-types.ts'
 import { derIa5String, derImplicit, derOid, derSequence, derUtf8String } from './der-writer.ts'
 import { generateSigstoreKeyPair } from './sigstore-builder.ts'
 import {

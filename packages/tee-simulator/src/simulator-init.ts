@@ -18,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { LocalIoError, bytesToHex } from '@initguard/core'
 import { removeTree, writeFileAtomic } from '@initguard/files'
-import type { TestKeyPair } from './amd-pki.ts'
+import type { TestKeyPair } from './amd-pki-types.ts'
 import {
   SIMULATOR_FILES,
   SIMULATOR_MANIFEST_FILE,

@@ -29,7 +29,7 @@
  * @module
  */
 import { SimulatorJsonReader, type SimulatorJsonFile } from './simulator-json.ts'
-import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
+import type { AmdProduct, SnpTcbParts } from './amd-pki-types.ts'
 
 /** The manifest's `format`. */
 export const SIMULATOR_MANIFEST_FORMAT = 'initguard-tee-simulator'

@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash, X509Certificate } from 'node:crypto'
-import type { AmdProduct } from './amd-pki.ts'
+import type { AmdProduct } from './amd-pki-types.ts'
 import type { SnpTrustAnchors } from '@initguard/snp'
 import { parseCollateralJson, type DcapCollateral } from '@initguard/tdx/parsers'
 

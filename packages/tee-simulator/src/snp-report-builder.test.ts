@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { bytesToHex, isInitguardError } from '@initguard/core'
 import type { InitguardError } from '@initguard/core'
 import { createAmdTestPki } from './amd-pki.ts'
-import type { AmdProduct } from './amd-pki.ts'
+import type { AmdProduct } from './amd-pki-types.ts'
 import {
   buildSnpReport,
   defaultSnpReportFields,

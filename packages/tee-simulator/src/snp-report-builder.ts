@@ -26,7 +26,7 @@
  */
 import { createHash, sign } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import type { AmdProduct, SnpTcbParts } from './amd-pki.ts'
+import type { AmdProduct, SnpTcbParts } from './amd-pki-types.ts'
 import { builderError, type BuilderError } from './builder-error.ts'
 import { isEcKey } from '@initguard/core'
 import type { SnpReport } from '@initguard/snp/parsers'
