@@ -1,0 +1,37 @@
+/**
+ * What the RCAR handshake tests share: a KBS over real HTTPS that accepts workload `app` (the
+ * ACCEPTED init-data) and holds `default/app/password` (SECRET) and `other/app/key`, and its audit
+ * log's newest entries.
+ *
+ * @module
+ */
+import { expect } from 'vitest'
+import {
+  initdataToml,
+  simulatorWorkload,
+  startTestKbs,
+  uploadResource,
+  type TestKbs,
+} from './kbs-test-support.ts'
+
+export const ACCEPTED = initdataToml('accepted')
+export const OTHER = initdataToml('another, self-consistent')
+export const SECRET = 'the database password'
+
+/** A started test KBS with workload `app` and its two resources; the caller stops it. */
+export async function startHandshakeKbs(): Promise<TestKbs> {
+  const kbs = await startTestKbs()
+  expect(
+    (await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', simulatorWorkload([ACCEPTED])))
+      .status,
+  ).toBe(200)
+  expect(await uploadResource(kbs, 'default/app/password', SECRET)).toBe(200)
+  expect(await uploadResource(kbs, 'other/app/key', 'not for app')).toBe(200)
+  return kbs
+}
+
+/** The newest `count` audit entries of `kbs`, oldest first. */
+export async function auditsOf(kbs: TestKbs, count: number): Promise<Record<string, unknown>[]> {
+  const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
+  return (json as { entries: Record<string, unknown>[] }).entries.slice(-count)
+}
