@@ -46,7 +46,7 @@ export interface DownloadOptions extends DownloadLimits {
   readonly attempts?: number
   /** First backoff delay; doubles on each retry; default 1 s. */
   readonly backoffMs?: number
-  /** The fetch implementation; default the global one. */
+  /** The fetch implementation, for tests; default the HTTP client's, which verifies every certificate. */
   readonly fetch?: typeof fetch
   /** How to wait between attempts; default a timer. */
   readonly sleep?: (ms: number) => Promise<void>

@@ -1,7 +1,6 @@
 /**
  * The one outbound HTTP client: every request the project makes goes through it (a test scans the
- * sources for any other). On Node's global `fetch`, it adds what each caller used to do on its own,
- * and did differently:
+ * sources for any other). It adds what each caller used to do on its own, and did differently:
  *
  * - a per-attempt timeout (until the response headers, which covers connecting, and then for every
  *   stall while the body streams), an optional total timeout over all attempts, and the caller's
@@ -17,8 +16,11 @@
  *   (unless the caller allows that host), never carrying credentials to another origin;
  * - user info in a URL sent as basic authentication, never in the URL, and redacted (with
  *   credential-like query parameters) in every message;
- * - optionally, per-client TLS trust (CA certificates or one pinned certificate); a certificate
- *   that is not trusted fails at once as a verification failure.
+ * - https certificates always verified, against Node's built-in roots (and `NODE_EXTRA_CA_CERTS`)
+ *   or per-client trust (CA certificates or one pinned certificate), never at the word of
+ *   `NODE_TLS_REJECT_UNAUTHORIZED=0` in the environment ({@link tlsFetch}); a certificate that is
+ *   not trusted fails at once as a verification failure. (Node's global `fetch` would take that
+ *   variable's word, and takes no TLS option that could overrule it.)
  *
  * @module
  */
@@ -58,7 +60,10 @@ export interface HttpClientOptions {
    * certificate ({@link tlsFetch}). Not together with `fetch`.
    */
   readonly tls?: HttpTlsOptions
-  /** The fetch implementation; default the global one (or, with `tls`, {@link tlsFetch}'s). */
+  /**
+   * The fetch implementation, for tests; default {@link tlsFetch}'s, which verifies every https
+   * certificate whatever the environment says (the global `fetch` would not).
+   */
   readonly fetch?: typeof fetch
   /** How to wait between attempts; default a timer (which the signal cuts short). */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
@@ -195,7 +200,9 @@ export class HttpClient {
     if (options.tls !== undefined && options.fetch !== undefined)
       throw new RangeError('give an HttpClient either tls or fetch, not both')
     this.#options = options
-    this.#fetch = options.fetch ?? (options.tls === undefined ? fetch : tlsFetch(options.tls))
+    // Never the global fetch: with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment it sends the
+    // request, credentials included, to any server at all.
+    this.#fetch = options.fetch ?? tlsFetch(options.tls ?? {})
   }
 
   /**

@@ -23,6 +23,7 @@ import {
   derTlv,
   derToPem,
 } from '@initguard/tee-simulator'
+import { vi } from 'vitest'
 import { tlsFetch } from './tls-fetch.ts'
 
 /** A scripted request handler. */
@@ -196,3 +197,36 @@ export function endlessBody(res: ServerResponse, status = 200): void {
   }
   pump()
 }
+
+/**
+ * Run `work` with `NODE_TLS_REJECT_UNAUTHORIZED=0` in `process.env`, then put the variable back as
+ * it was. Node reads the variable at every TLS connection whose options leave
+ * `rejectUnauthorized` out, and then verifies nothing: tests use it to show that no outbound path
+ * of the product leaves that choice to the environment. Node's one-off warning that verification
+ * is off stays out of the test output.
+ */
+export async function withTlsVerificationOffInEnvironment<T>(work: () => Promise<T>): Promise<T> {
+  const before = process.env['NODE_TLS_REJECT_UNAUTHORIZED']
+  const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+  process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0'
+  try {
+    return await work()
+  } finally {
+    if (before === undefined) delete process.env['NODE_TLS_REJECT_UNAUTHORIZED']
+    else process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = before
+    warning.mockRestore()
+  }
+}
+
+/** A way to run a test's requests: as Node verifies by default, or with the variable set to 0. */
+export interface VerificationEnvironment {
+  /** For test names: "as Node verifies by default", "with NODE_TLS_REJECT_UNAUTHORIZED=0". */
+  readonly name: string
+  readonly run: <T>(work: () => Promise<T>) => Promise<T>
+}
+
+/** Both environments an outbound TLS path must verify certificates in. */
+export const VERIFICATION_ENVIRONMENTS: readonly VerificationEnvironment[] = [
+  { name: 'as Node verifies by default', run: (work) => work() },
+  { name: 'with NODE_TLS_REJECT_UNAUTHORIZED=0', run: withTlsVerificationOffInEnvironment },
+]

@@ -12,6 +12,7 @@ import {
   startServer,
   type PemCertificate,
   type TestServer,
+  withTlsVerificationOffInEnvironment,
 } from './http-test-support.ts'
 
 let authority: PemCertificate
@@ -140,6 +141,28 @@ describe('per-client TLS trust', () => {
     }
   })
 
+  it("a client given no TLS options verifies against Node's roots, NODE_TLS_REJECT_UNAUTHORIZED=0 or not", async () => {
+    // The default of every client (registries, AMD KDS, Intel PCS, lookaside stores, a KBS without
+    // a CA): were it the global fetch, Node would take the variable's word and send the request,
+    // credentials included, to whoever answered.
+    const seen = byAuthority.log.length + bySelfSigned.log.length
+    const defaultClient = new HttpClient({ backoffMs: 1, attempts: 3 })
+    const refusals = await withTlsVerificationOffInEnvironment(async () => [
+      await rejected(post(defaultClient, bySelfSigned.origin)),
+      await rejected(
+        defaultClient.request({ url: `${byAuthority.origin}/`, what: 'test' }, (r) => r.discard()),
+      ),
+    ])
+    for (const [error, reason] of [
+      [refusals[0], 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+      [refusals[1], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ] as const) {
+      expect(error?.code).toBe('ERR_HTTP_TLS')
+      expect(error?.details).toMatchObject({ reason, attempts: 1 })
+    }
+    expect(byAuthority.log.length + bySelfSigned.log.length).toBe(seen)
+  })
+
   it('fails a status fetch cannot represent (101, 600, 999) as a network failure, never crashing', async () => {
     const server = await startServer(selfSigned)
     try {
@@ -160,6 +183,39 @@ describe('per-client TLS trust', () => {
         expect(error.details).toMatchObject({ attempts: 3 })
         expect(server.log.length - seen).toBe(3)
       }
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('asks for the body uncoded, and refuses one coded all the same rather than pass it on', async () => {
+    const server = await startServer(selfSigned)
+    try {
+      const asked: (string | undefined)[] = []
+      server.handler = (req, res) => {
+        asked.push(req.headers['accept-encoding'])
+        // The bytes of a gzip stream: handed on as the body, they would fail any digest.
+        res.writeHead(200, { 'content-encoding': 'gzip' }).end(Buffer.from([0x1f, 0x8b, 8, 0]))
+      }
+      const error = await rejected(
+        client({ pinnedCertificatePem: selfSigned.cert }).request(
+          { url: `${server.origin}/`, what: 'test' },
+          (r) => r.bytes({ maxBytes: 1024 }),
+        ),
+      )
+      expect(error.code).toBe('ERR_HTTP_UNAVAILABLE')
+      expect(error.message).toContain('ERR_HTTP_CONTENT_ENCODING')
+      expect(asked).toEqual(['identity', 'identity', 'identity'])
+      // Uncoded (identity, or no header) is the body as sent.
+      server.handler = (_req, res) => {
+        res.writeHead(200, { 'content-encoding': 'identity' }).end('plain')
+      }
+      expect(
+        await client({ pinnedCertificatePem: selfSigned.cert }).request(
+          { url: `${server.origin}/`, what: 'test' },
+          (r) => r.text({ maxBytes: 1024 }),
+        ),
+      ).toBe('plain')
     } finally {
       await server.close()
     }

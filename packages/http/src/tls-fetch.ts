@@ -1,13 +1,15 @@
 /**
- * Per-client TLS trust for the one HTTP client: a `fetch` that trusts only the given CA
- * certificates, or only one exact server certificate (pinning), instead of Node's built-in roots.
+ * The `fetch` of the one HTTP client: https with the certificate always verified, against Node's
+ * built-in roots (and `NODE_EXTRA_CA_CERTS`), or against per-client trust: only the given CA
+ * certificates, or only one exact server certificate (pinning).
  *
  * Node's global `fetch` takes no TLS options, so this `fetch` runs over `node:https` with a
  * keep-alive agent of its own that carries them. (The `undici` package would give an `Agent` for
  * fetch, but importing it replaces the process's global dispatcher, changing every other `fetch`
- * in the process.) The certificate is always verified (`rejectUnauthorized` is set, so not even
- * `NODE_TLS_REJECT_UNAUTHORIZED=0` in the environment turns it off):
+ * in the process.) `rejectUnauthorized` is set, so not even `NODE_TLS_REJECT_UNAUTHORIZED=0` in
+ * the environment turns verification off, as it would for the global `fetch`:
  *
+ * - neither option: Node's built-in roots, and the name must match the URL's host;
  * - `caPem` only: the server's chain must lead to one of these certificates, and its name must
  *   match the URL's host (Node's usual check);
  * - `pinnedCertificatePem`: the server must present exactly this certificate (DER-equal, hence the
@@ -52,8 +54,8 @@ function pinCheck(pinned: X509Certificate) {
 }
 
 /**
- * A `fetch` whose https connections trust exactly `options` (see the module comment). With
- * neither option it is undici's `fetch` with Node's built-in roots.
+ * A `fetch` whose https connections trust exactly `options` (see the module comment); with
+ * neither option, Node's built-in roots. Verified in every case.
  *
  * @throws {@link MalformedInputError} `ERR_TLS_CERTIFICATE_INVALID` for PEM that holds no
  *   certificate or one that does not parse.
@@ -87,6 +89,9 @@ export function tlsFetch(options: HttpTlsOptions): typeof fetch {
 /** The cause's code when a server answers with a status outside 200–599. */
 const INVALID_STATUS = 'ERR_HTTP_STATUS_INVALID'
 
+/** The cause's code when a server codes the body (gzip, …) though asked for identity. */
+const CONTENT_CODED = 'ERR_HTTP_CONTENT_ENCODING'
+
 /** Statuses whose responses have no body (the Response constructor refuses one). */
 const NO_BODY = new Set([204, 205, 304])
 
@@ -112,6 +117,9 @@ function httpsFetch(
     new Headers(init?.headers).forEach((value, name) => {
       headers[name] = value
     })
+    // Bodies are read as sent, never decoded: say so (the global fetch offered gzip and deflate
+    // and decoded them; a digest or a signature is over the bytes as the server has them).
+    headers['accept-encoding'] ??= 'identity'
     const signal = init?.signal ?? undefined
     const options = { method: init?.method ?? 'GET', headers, ...(signal ? { signal } : {}) }
     const respond = (incoming: IncomingMessage): void => {
@@ -128,6 +136,22 @@ function httpsFetch(
         reject(new TypeError('fetch failed', { cause }))
         return
       }
+      // A server that codes the body all the same would hand the caller bytes that are not the
+      // resource: a registry blob would fail its digest as if tampered with. Refused as a broken
+      // answer instead.
+      const coding = incoming.headers['content-encoding']?.trim().toLowerCase() ?? 'identity'
+      const empty = NO_BODY.has(status) || init?.method === 'HEAD'
+      if (coding !== 'identity' && coding !== '' && !empty) {
+        incoming.destroy()
+        const cause = Object.assign(
+          new Error(
+            `the server sent the body with Content-Encoding ${JSON.stringify(coding)}, though asked for identity (uncoded)`,
+          ),
+          { code: CONTENT_CODED },
+        )
+        reject(new TypeError('fetch failed', { cause }))
+        return
+      }
       const responseHeaders = new Headers()
       for (const [name, value] of Object.entries(incoming.headers))
         for (const one of [value ?? []].flat()) responseHeaders.append(name, one)
@@ -139,7 +163,6 @@ function httpsFetch(
         },
         { once: true },
       )
-      const empty = NO_BODY.has(status) || init?.method === 'HEAD'
       if (empty) incoming.resume()
       resolve(
         new Response(empty ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), {

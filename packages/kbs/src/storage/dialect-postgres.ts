@@ -13,7 +13,7 @@ import { UnavailableError, UsageError } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { DialectColumns, DialectConnection } from './dialect.ts'
 import type { RawExecutor, RawResult } from './hot-statement.ts'
-import { checkPostgresTransport } from './postgres-transport.ts'
+import { checkPostgresTransport, postgresConnectionConfig } from './postgres-transport.ts'
 import type { KbsDatabase } from './schema.ts'
 
 /** Tuning of the connection pool; every bound has a default. */
@@ -128,7 +128,8 @@ export async function connectPostgres(options: PostgresConnectOptions): Promise<
     POSTGRES_LARGEST_TIMEOUT_MS,
   )
   const pool = new pg.Pool({
-    connectionString: options.url,
+    // Not `connectionString`: pg would leave certificate verification to the environment.
+    ...postgresConnectionConfig(options.url),
     max: bound('poolSize', options.poolSize, 10),
     connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
     idleTimeoutMillis: bound('idleTimeoutMs', options.idleTimeoutMs, 30_000),
@@ -229,7 +230,7 @@ async function withAdvisoryLock<T>(
   // Bounded connect, and keep-alive so a server or network that vanishes while the lock is held
   // (or awaited) ends this connection instead of leaving it open forever.
   const client = new pg.Client({
-    connectionString: options.url,
+    ...postgresConnectionConfig(options.url),
     application_name: 'initguard-kbs-migrate',
     connectionTimeoutMillis: bound('connectTimeoutMs', options.connectTimeoutMs, 5000),
     keepAlive: true,

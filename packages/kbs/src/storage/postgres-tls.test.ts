@@ -5,7 +5,10 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected, startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
-import { loopbackCertificate } from '../../../http/src/http-test-support.ts'
+import {
+  VERIFICATION_ENVIRONMENTS,
+  loopbackCertificate,
+} from '../../../http/src/http-test-support.ts'
 import { openKbsStore } from './open-store.ts'
 import { openTestStore, randomMasterKey, temporaryDir } from './store-test-support.ts'
 
@@ -84,22 +87,29 @@ describe('the KBS store on PostgreSQL over TLS', () => {
     }
   })
 
-  it('refuses a server whose certificate another CA issued, without the password', async () => {
-    for (const sslmode of ['sslmode=verify-full', ...verifyCaModes]) {
-      const error = await rejected(
-        openKbsStore({
-          dataDir: await temporaryDir(),
-          masterKey: randomMasterKey(),
-          database: { kind: 'postgres', url: withTls(tlsCluster.url(), sslmode, 'other') },
-        }),
-      )
-      expect([error.code, error.category], sslmode).toEqual([
-        'ERR_KBS_STORE_UNAVAILABLE',
-        'unavailable',
-      ])
-      expect(error.message, sslmode).toMatch(/certificate/)
-      expect(JSON.stringify(error.toJSON()), sslmode).not.toContain(tlsCluster.password)
-    }
+  it('refuses a server whose certificate another CA issued, without the password, NODE_TLS_REJECT_UNAUTHORIZED=0 or not', async () => {
+    // pg leaves rejectUnauthorized out of its TLS options, and Node then takes the variable's
+    // word: `=0` would send the password to whoever answered, sslmode=verify-full or not.
+    for (const { name, run } of VERIFICATION_ENVIRONMENTS)
+      for (const sslmode of ['sslmode=verify-full', ...verifyCaModes]) {
+        const dataDir = await temporaryDir()
+        const error = await run(() =>
+          rejected(
+            openKbsStore({
+              dataDir,
+              masterKey: randomMasterKey(),
+              database: { kind: 'postgres', url: withTls(tlsCluster.url(), sslmode, 'other') },
+            }),
+          ),
+        )
+        const what = `${sslmode}, ${name}`
+        expect([error.code, error.category], what).toEqual([
+          'ERR_KBS_STORE_UNAVAILABLE',
+          'unavailable',
+        ])
+        expect(error.message, what).toMatch(/certificate/)
+        expect(JSON.stringify(error.toJSON()), what).not.toContain(tlsCluster.password)
+      }
   })
 
   it('fails closed against a server without TLS, never falling back to plaintext', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { rejected, thrown } from '@initguard/testkit'
 import { connectPostgres } from './dialect-postgres.ts'
-import { checkPostgresTransport } from './postgres-transport.ts'
+import { checkPostgresTransport, postgresConnectionConfig } from './postgres-transport.ts'
 
 const remote = 'postgres://kbs:s3cret-pw@db.internal:5432/kbs'
 
@@ -92,5 +92,42 @@ describe('checkPostgresTransport', () => {
   it('is checked by connectPostgres before any connection is tried', async () => {
     const error = await rejected(connectPostgres({ url: `${remote}?sslmode=prefer` }))
     expect(error.code).toBe('ERR_KBS_DATABASE_TLS')
+  })
+})
+
+describe('postgresConnectionConfig', () => {
+  const sslOf = (url: string): unknown => postgresConnectionConfig(url).ssl
+
+  it('makes certificate verification explicit wherever the URL turns TLS on and does not turn it off', async () => {
+    const ca = await caFile()
+    for (const query of [
+      '?sslmode=verify-full',
+      `?sslmode=verify-ca&sslrootcert=${ca}`,
+      `?sslmode=verify-ca&sslrootcert=${ca}&uselibpqcompat=true`,
+      '?ssl=true',
+    ])
+      expect(sslOf(`${remote}${query}`), query).toMatchObject({ rejectUnauthorized: true })
+    // The CA comes along; libpq's verify-ca still skips only the host name.
+    expect(sslOf(`${remote}?sslmode=verify-full&sslrootcert=${ca}`)).toMatchObject({
+      ca: expect.stringContaining('BEGIN CERTIFICATE') as unknown,
+      rejectUnauthorized: true,
+    })
+  })
+
+  it('keeps what the URL says otherwise: no TLS, or TLS without verification', () => {
+    expect(sslOf(`${remote}?sslmode=disable`)).toBe(false)
+    expect(sslOf(remote)).toBeUndefined()
+    for (const query of ['?sslmode=no-verify', '?sslmode=require&uselibpqcompat=true'])
+      expect(sslOf(`${remote}${query}`), query).toMatchObject({ rejectUnauthorized: false })
+  })
+
+  it('reads the rest of the URL as the driver does', () => {
+    expect(postgresConnectionConfig(`${remote}?sslmode=verify-full`)).toMatchObject({
+      host: 'db.internal',
+      port: 5432,
+      user: 'kbs',
+      password: 's3cret-pw',
+      database: 'kbs',
+    })
   })
 })

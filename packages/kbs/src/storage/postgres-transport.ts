@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { parse } from 'pg-connection-string'
+import type { ClientConfig } from 'pg'
+import { parse, parseIntoClientConfig } from 'pg-connection-string'
 import { LocalIoError, UsageError } from '@initguard/core'
 import { isLoopbackAddress } from '@initguard/http'
 
@@ -90,4 +91,24 @@ function refused(location: string, why: string): UsageError {
       hint: 'add ?sslmode=verify-full (and sslrootcert=/path/to/ca.pem for a private CA) to the URL; or, only where the network path is protected otherwise, opt in with --database-insecure-transport or [postgres] insecure-transport = true',
     },
   )
+}
+
+/**
+ * The driver's connection settings for `url`, as `pg` itself would read them from a
+ * `connectionString`, except that certificate verification is explicit: where TLS is on and the
+ * URL does not turn verification off (`sslmode=require`, `prefer` or `no-verify`, which only pass
+ * {@link checkPostgresTransport} on this host or with the opt-in), `rejectUnauthorized` is true.
+ * `pg` leaves it out, and Node then takes it from `NODE_TLS_REJECT_UNAUTHORIZED` at every
+ * connection: `=0` in the environment would send the password to any server at all, with
+ * `sslmode=verify-full` in the URL.
+ *
+ * @throws the driver's error for a URL it cannot read (call {@link checkPostgresTransport} first).
+ */
+export function postgresConnectionConfig(url: string): ClientConfig {
+  const config = parseIntoClientConfig(url)
+  const ssl = config.ssl
+  if (ssl === true) return { ...config, ssl: { rejectUnauthorized: true } }
+  if (typeof ssl === 'object' && ssl.rejectUnauthorized === undefined)
+    return { ...config, ssl: { ...ssl, rejectUnauthorized: true } }
+  return config
 }
