@@ -7,7 +7,7 @@
  */
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -270,6 +270,28 @@ describe('initguard agent pull-image', () => {
     },
     60_000,
   )
+
+  it('two pulls racing for the same empty DEST: one pulls, the other exits 2 (ERR_PULL_DEST_NOT_EMPTY), nothing mixed', async () => {
+    const parent = await mkdtemp(join(dir, 'race-'))
+    const dest = join(parent, 'rootfs')
+    await mkdir(dest)
+    const args = [
+      ...['agent', 'pull-image', '--initdata', guestDocument('web'), '--tee', 'sim'],
+      ...['--sim-dir', kbs.simulator.dir, '--sim-guest', 'web', '--json'],
+      ...[`${proxy.host}/apps/signed:v1`, dest],
+    ]
+    // Whichever order they check and finish in, the outcome is the same: the first rename wins
+    // (the exact interleaving is pinned down in packages/oci's image-pull test).
+    const runs = await Promise.all([runInProcess(args), runInProcess(args)])
+    expect(runs.map((r) => r.code).sort(), runs.map((r) => r.stdout + r.stderr).join('\n')).toEqual(
+      [0, 2],
+    )
+    const loser = runs.find((r) => r.code === 2)
+    expect(loser === undefined ? undefined : jsonError(loser).code).toBe('ERR_PULL_DEST_NOT_EMPTY')
+    expect(await readdir(dest)).toEqual(['hello.txt'])
+    expect(await readFile(join(dest, 'hello.txt'), 'utf8')).toBe('agent pull signed\n')
+    expect(await readdir(parent)).toEqual(['rootfs'])
+  }, 60_000)
 
   it('a document changed after launch: exit 5 before any registry request', async () => {
     const changed = join(dir, 'changed.toml')

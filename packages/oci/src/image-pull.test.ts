@@ -7,7 +7,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { rejectedCode } from '@initguard/testkit'
+import { rejected, rejectedCode } from '@initguard/testkit'
 import { parseImagePolicy } from '@initguard/image-policy'
 import { ImagePolicyRejectedError, parseDiffIds, pullImage } from './image-pull.ts'
 import { buildTestImage, pushTestImage, type TestImage } from './oci-image-test-support.ts'
@@ -138,6 +138,60 @@ describe('pullImage', () => {
     await rm(link)
     await rm(real, { recursive: true })
   })
+
+  /**
+   * A client whose layer downloads wait for `gate`: its pull has checked DEST, and is held before
+   * it writes anything. `reached` resolves when it is held.
+   */
+  class GatedClient extends RegistryClient {
+    readonly #gate: Promise<void>
+    readonly #reached: () => void
+
+    constructor(gate: Promise<void>, reached: () => void) {
+      super({ insecureRegistries: [registry.host] })
+      this.#gate = gate
+      this.#reached = reached
+    }
+
+    override async pullBlobs(
+      ...args: Parameters<RegistryClient['pullBlobs']>
+    ): ReturnType<RegistryClient['pullBlobs']> {
+      this.#reached()
+      await this.#gate
+      return super.pullBlobs(...args)
+    }
+  }
+
+  it.each([
+    ['an empty directory', true],
+    ['absent', false],
+  ])(
+    'two pulls into the same DEST (%s): the first to finish wins, the other is ERR_PULL_DEST_NOT_EMPTY, nothing mixed',
+    async (_name, exists) => {
+      const dest = join(work, `raced-${exists ? 'empty' : 'absent'}`)
+      if (exists) await mkdir(dest)
+      let release = (): void => undefined
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      let held = (): void => undefined
+      const reached = new Promise<void>((resolve) => (held = resolve))
+      const reference = `${registry.host}/test/base:v1`
+      // The loser checks DEST (empty or absent) and waits; the winner pulls all the way meanwhile.
+      const loser = rejected(
+        pullImage(reference, dest, { ...pullOptions, client: new GatedClient(gate, held) }),
+      )
+      await reached
+      await pullImage(reference, dest, pullOptions)
+      release()
+      const error = await loser
+      expect([error.code, error.category]).toEqual(['ERR_PULL_DEST_NOT_EMPTY', 'usage'])
+      expect(error.message).toContain('another pull into the same DEST')
+      expect(error.details).toEqual({ path: dest })
+      // The winner's tree alone, and no staging directory left behind.
+      expect(await tree(dest)).toContain('usr/lib/libtest.so = through the merged-usr link')
+      expect((await tree(dest)).length).toBe(11)
+      expect((await readdir(work)).filter((n) => n.includes('partial'))).toEqual([])
+    },
+  )
 
   it('stops when cancelled and leaves nothing behind', async () => {
     const dest = join(work, 'cancelled')

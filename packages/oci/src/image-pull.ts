@@ -8,7 +8,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, mkdtemp, readdir, rename, rmdir, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, rename, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import {
@@ -155,11 +155,16 @@ export const MAX_LAYER_BLOB_SIZE: number = 2 ** 31 - 1
 /** Default largest total uncompressed size of all layers: 16 GiB. */
 export const DEFAULT_MAX_TOTAL_UNPACKED_SIZE: number = 16 * 1024 ** 3
 
+/** The hint of every refusal of a DEST that is not empty. */
+const NOT_EMPTY_HINT =
+  'pull into a new or empty directory, one pull per DEST; nothing is ever unpacked over existing files'
+
 /**
  * DEST must not exist (its parent must), or be an empty directory (which is replaced); a
- * symbolic link is refused rather than followed.
+ * symbolic link is refused rather than followed. Checked before anything is fetched; the final
+ * rename checks again ({@link moveIntoPlace}).
  */
-async function checkDestination(dest: string): Promise<boolean> {
+async function checkDestination(dest: string): Promise<void> {
   const destError = (code: string, message: string, hint: string): UsageError =>
     new UsageError(`ERR_PULL_DEST_${code}`, message, { details: { path: dest }, hint })
   const parent = await stat(dirname(dest)).catch(() => undefined)
@@ -177,7 +182,7 @@ async function checkDestination(dest: string): Promise<boolean> {
       details: { path: dest },
     })
   })
-  if (existing === undefined) return false
+  if (existing === undefined) return
   if (existing.isSymbolicLink()) {
     throw destError(
       'SYMLINK',
@@ -193,13 +198,40 @@ async function checkDestination(dest: string): Promise<boolean> {
     )
   }
   if ((await readdir(dest)).length > 0) {
-    throw destError(
-      'NOT_EMPTY',
-      `${JSON.stringify(dest)} is not empty`,
-      'pull into a new or empty directory; nothing is ever unpacked over existing files',
+    throw destError('NOT_EMPTY', `${JSON.stringify(dest)} is not empty`, NOT_EMPTY_HINT)
+  }
+}
+
+/** What rename(2) says when its target is a directory that is not empty, or not a directory. */
+const TARGET_TAKEN = new Set(['ENOTEMPTY', 'EEXIST', 'ENOTDIR'])
+
+/**
+ * Rename the unpacked tree to DEST in one step. rename(2) replaces DEST only while it is absent or
+ * an empty directory, atomically, and fails otherwise: of two pulls into the same DEST, the first
+ * to finish wins and the other fails here, its tree never mixed into the winner's. (Removing the
+ * empty DEST first, as this once did, left a window in which the loser failed on the rmdir with a
+ * bare ENOTEMPTY or ENOENT, an internal error.)
+ *
+ * @throws {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY` when something took DEST during the pull;
+ *   {@link LocalIoError} `ERR_PULL_DEST` for any other failure of the rename.
+ */
+async function moveIntoPlace(staging: string, target: string): Promise<void> {
+  try {
+    await rename(staging, target)
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code
+    if (typeof code === 'string' && TARGET_TAKEN.has(code))
+      throw new UsageError(
+        'ERR_PULL_DEST_NOT_EMPTY',
+        `${JSON.stringify(target)} was empty when this pull began, and is not any more (another pull into the same DEST finished first?): nothing of this pull was written there`,
+        { cause, details: { path: target }, hint: NOT_EMPTY_HINT },
+      )
+    throw new LocalIoError(
+      'ERR_PULL_DEST',
+      `cannot move the unpacked image to ${JSON.stringify(target)}`,
+      { cause, details: { path: target } },
     )
   }
-  return true
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
@@ -241,7 +273,8 @@ function checkLayerSizes(layers: readonly Descriptor[]): void {
  * Check `reference` against the policy and, if it is accepted, unpack it into `dest`.
  *
  * @throws {@link ImagePolicyRejectedError} (`ERR_IMAGE_POLICY_REJECTED`, exit 5) when the policy
- *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY`, `ERR_PULL_DEST_SYMLINK`,
+ *   refuses; {@link UsageError} `ERR_PULL_DEST_NOT_EMPTY` (also when DEST was filled while the
+ *   pull ran, e.g. by another pull into it), `ERR_PULL_DEST_SYMLINK`,
  *   `ERR_PULL_DEST_PARENT`; `ERR_LAYER_DIFF_ID` (the unpacker's `VerificationError`);
  *   {@link MalformedInputError} `ERR_IMAGE_CONFIG`, `ERR_IMAGE_TOO_MANY_LAYERS`,
  *   `ERR_LAYER_TOO_LARGE`; and the registry client's, the unpacker's and {@link checkImage}'s errors.
@@ -252,7 +285,7 @@ export async function pullImage(
   options: PullImageOptions,
 ): Promise<PulledImage> {
   const target = resolve(dest)
-  const replaceEmpty = await checkDestination(target)
+  await checkDestination(target)
   const client = options.client ?? new RegistryClient(options)
   const checked = await checkImage(reference, { ...options, client })
   if (!checked.decision.accepted) throw new ImagePolicyRejectedError(reference, checked.decision)
@@ -297,19 +330,7 @@ export async function pullImage(
       skipped.push(...result.skipped)
     }
     throwIfCancelled(options.signal)
-    if (replaceEmpty) await rmdir(target)
-    try {
-      await rename(staging, target)
-    } catch (cause) {
-      throw new LocalIoError(
-        'ERR_PULL_DEST',
-        `cannot move the unpacked image to ${JSON.stringify(target)}`,
-        {
-          cause,
-          details: { path: target },
-        },
-      )
-    }
+    await moveIntoPlace(staging, target)
     return { checked, dest: target, layers: pulled.length, files, skipped }
   } finally {
     // Cleanup never throws, so it cannot hide the error that brought us here.

@@ -32,6 +32,7 @@ const NAME = 'agent pull-image'
  * the init-data check, then a pull under the verified `cdh.toml`'s `[image]` only (policy,
  * sigstore config, registry credentials, `registry_config`, downloads at once; any other
  * `[image]` key is refused with `ERR_AGENT_IMAGE_KEY_UNSUPPORTED`). Exit codes: 0 pulled;
+ * 2 DEST not empty (`ERR_PULL_DEST_NOT_EMPTY`, also for the loser of two pulls into one DEST);
  * 3 a malformed document or resource; 5 init-data mismatch, no policy, a key or registry rule the
  * agent refuses, or the policy's refusal; 6 KBS or registry unreachable; 7 a guest file that
  * cannot be read.
@@ -49,7 +50,8 @@ export const agentPullImageCommand: Command = {
     'its sigstore_config; kbs:///REPO/TYPE/TAG URIs for the policy, the sigstore config and the',
     "policy's key files are fetched through the attested session with the KBS the verified",
     'aa.toml / cdh.toml name (certificate pinned). Then the decision and the pull as `image pull`:',
-    'a refused image exits 5 and DEST is untouched; an unreachable KBS or registry exits 6.',
+    'a refused image exits 5 and DEST is untouched; an unreachable KBS or registry exits 6; a DEST',
+    'that is not empty exits 2 (also the loser of two pulls into the same DEST: nothing mixed).',
     'Registry access comes from the same [image]: authenticated_registry_credentials_uri (a docker',
     'config.json, e.g. kbs:///REPO/TYPE/TAG), max_concurrent_layer_downloads_per_image, and',
     'registry_config [[registry]] entries that block a prefix or mark a host[:port] insecure (plain',
