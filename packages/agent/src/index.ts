@@ -34,6 +34,7 @@ export {
   type RuntimeFiles,
 } from './initdata-check/runtime-files.ts'
 export { bindInitdataVtpm, type VtpmBoundInitdata } from './initdata-check/bind-initdata-vtpm.ts'
+export { checkCopyTarget, writeCheckedCopy } from './initdata-check/checked-copy.ts'
 export {
   establishInitdata,
   type EstablishInitdataOptions,

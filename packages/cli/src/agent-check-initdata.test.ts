@@ -4,7 +4,16 @@
  * the values expected and found), malformed input (3), the sim options (2 when missing or given
  * with a hardware --tee), an unknown guest, and a hardware TEE that is not there (its own code).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -211,6 +220,82 @@ describe('initguard agent check-initdata', () => {
     expect((await check(changed, ...onSim(), '--allow-unbound-initdata')).code).toBe(5)
   })
 
+  describe('--out COPY: the document as checked, for scripts (never the source read again)', () => {
+    it('after a match: exactly the bytes digested (the TOML, whatever the --from), mode 0600', async () => {
+      const image = file('out-data.img', buildInitdataImage(encoded))
+      const annotation = file('out-annotation.txt', encodeAnnotation(encoded))
+      for (const [from, path] of [
+        ['toml', initdata],
+        ['annotation', annotation],
+        ['image', image],
+      ] as const) {
+        const dir = mkdtempSync(join(root, 'out-'))
+        const copy = join(dir, 'initdata.toml')
+        const out = await check(path, '--from', from, ...onSim(), '--out', copy, '--json')
+        expect(out.code, out.stderr).toBe(0)
+        expect(JSON.parse(out.stdout)).toMatchObject({ verified: true, out: copy })
+        expect(readFileSync(copy), from).toEqual(Buffer.from(encoded))
+        expect(statSync(copy).mode & 0o777).toBe(0o600)
+        // Written beside COPY and renamed: nothing else is left in its directory.
+        expect(readdirSync(dir)).toEqual(['initdata.toml'])
+      }
+      const text = await check(initdata, ...onSim(), '--out', join(root, 'text-copy.toml'))
+      expect(text.stdout).toContain(`copy:   ${join(root, 'text-copy.toml')}`)
+    })
+
+    it('the source changed after the check: the copy still holds what matched', async () => {
+      const source = file('changing.toml', DOCUMENT)
+      const copy = join(root, 'changing-copy.toml')
+      expect((await check(source, ...onSim(), '--out', copy)).code).toBe(0)
+      // What a host can do to the initdata device between the check and a script's second read.
+      writeFileSync(source, DOCUMENT.replace('kbs.example', 'evil.example'))
+      expect(readFileSync(copy, 'utf8')).toBe(DOCUMENT)
+      expect((await check(source, ...onSim())).code).toBe(5)
+    })
+
+    it('a mismatch writes nothing: no COPY, or the old one left as it was', async () => {
+      const changed = file('out-changed.toml', DOCUMENT.replace('kbs.example', 'evil.example'))
+      const fresh = join(root, 'never-written.toml')
+      expect((await check(changed, ...onSim(), '--out', fresh)).code).toBe(5)
+      expect(existsSync(fresh)).toBe(false)
+      const old = file('old-copy.toml', 'an earlier copy')
+      expect((await check(changed, ...onSim(), '--out', old)).code).toBe(5)
+      expect(readFileSync(old, 'utf8')).toBe('an earlier copy')
+    })
+
+    it('with --allow-unbound-initdata: exit 2 before the TEE is opened', async () => {
+      const copy = join(root, 'unbound-copy.toml')
+      // A guest that does not exist: opening the TEE would exit 7 (ERR_SIM_GUEST_UNKNOWN).
+      const out = await check(
+        initdata,
+        ...onSim('nobody'),
+        '--allow-unbound-initdata',
+        '--out',
+        copy,
+      )
+      expect(out.code, out.stderr).toBe(2)
+      expect(out.stderr).toContain('--out writes only a document the TEE vouches for')
+      expect(existsSync(copy)).toBe(false)
+    })
+
+    it('a COPY that could not be written safely: exit 7 before the TEE is opened', async () => {
+      const open = mkdtempSync(join(root, 'open-'))
+      chmodSync(open, 0o777)
+      const folder = mkdtempSync(join(root, 'folder-'))
+      for (const [copy, reason] of [
+        [join(open, 'initdata.toml'), 'could be replaced by another user'],
+        [folder, 'a directory'],
+      ] as const) {
+        const out = await check(initdata, ...onSim('nobody'), '--out', copy, '--json')
+        expect(out.code, out.stdout).toBe(7)
+        expect(jsonError(out).code).toBe('ERR_AGENT_CHECKED_COPY')
+        expect(jsonError(out).message).toContain(reason)
+      }
+      expect(readdirSync(open)).toEqual([])
+      expect(readdirSync(folder)).toEqual([])
+    })
+  })
+
   it('a guest never launched: the simulator refuses with its own code', async () => {
     const out = await check(initdata, ...onSim('nobody'))
     expect(out.code).toBe(7)
@@ -233,7 +318,11 @@ describe('initguard agent check-initdata', () => {
       '--sim-dir',
       '--sim-guest',
       '--allow-unbound-initdata',
+      '--out',
     ])
       expect(help.stdout).toContain(option)
+    // Check-then-use, said where a script's author looks.
+    expect(help.stdout).toContain('reads the file or device again reads whatever is there by then')
+    expect(help.stdout).toContain('agent start --runtime-dir DIR')
   })
 })

@@ -9,7 +9,12 @@
  *
  * @module
  */
-import { bindInitdataVtpm, findInitdataDevice, readInitdataSource } from '@initguard/agent'
+import {
+  bindInitdataVtpm,
+  findInitdataDevice,
+  readInitdataSource,
+  writeCheckedCopy,
+} from '@initguard/agent'
 import type { InitdataSourceKind } from '@initguard/agent'
 import { UsageError, bytesToHex } from '@initguard/core'
 import { TEE_FIELDS } from '@initguard/initdata'
@@ -24,7 +29,8 @@ const FOREIGN_OPTIONS = ['sim-dir', 'sim-guest', 'snp-vmpl', 'allow-unbound-init
 /**
  * Bind the document the options name to the vTPM: open the TPM (`--tpm`, default /dev/tpmrm0)
  * first, then read the document once, then bind. Exit 0 when PCR 8 holds the document's binding
- * (extended now, or already this boot).
+ * (extended now, or already this boot). With `out` (`--out COPY`, its target already checked by
+ * the caller), the bound bytes are written there after the bind, never the source read again.
  *
  * @throws {@link UsageError} `ERR_OPTION_NOT_APPLICABLE` (another TEE's option); every error of
  *   `openVtpm` (`ERR_TEE_VTPM_DOWNGRADE`, `ERR_TPM_…`), of reading the source, and of
@@ -34,6 +40,7 @@ export async function bindAgentVtpm(
   args: ParsedArgs,
   io: CliIo,
   source: { readonly from: InitdataSourceKind; readonly path: string | undefined },
+  out: string | undefined,
 ): Promise<number> {
   const stray = FOREIGN_OPTIONS.filter((name) => args.values[name] !== undefined)
   if (stray.length > 0) {
@@ -55,6 +62,8 @@ export async function bindAgentVtpm(
     const path = source.path ?? (await findInitdataDevice())
     const input = await readInitdataSource(source.from, path, { stdin: io.stdin })
     const bound = await bindInitdataVtpm(vtpm, input)
+    // The bytes whose digest PCR 8 now holds, never the source read again.
+    if (out !== undefined) await writeCheckedCopy(out, bound.document.bytes)
     const value = bytesToHex(bound.pcr8)
     const field = TEE_FIELDS.vtpm.name
     const what =
@@ -73,6 +82,7 @@ export async function bindAgentVtpm(
         value,
         algorithm: bound.document.algorithm,
         source: { kind: bound.source.kind, path: bound.source.path },
+        out: out ?? null,
       },
       text: [
         `init-data bound to the vTPM: ${what}`,
