@@ -188,12 +188,12 @@ describe('per-client TLS trust', () => {
     }
   })
 
-  it('asks for the body uncoded, and refuses one coded all the same rather than pass it on', async () => {
+  it('asks for any type (as fetch) and the body uncoded, and refuses one coded all the same rather than pass it on', async () => {
     const server = await startServer(selfSigned)
     try {
       const asked: (string | undefined)[] = []
       server.handler = (req, res) => {
-        asked.push(req.headers['accept-encoding'])
+        asked.push(`${req.headers.accept ?? '-'} ${req.headers['accept-encoding'] ?? '-'}`)
         // The bytes of a gzip stream: handed on as the body, they would fail any digest.
         res.writeHead(200, { 'content-encoding': 'gzip' }).end(Buffer.from([0x1f, 0x8b, 8, 0]))
       }
@@ -205,7 +205,17 @@ describe('per-client TLS trust', () => {
       )
       expect(error.code).toBe('ERR_HTTP_UNAVAILABLE')
       expect(error.message).toContain('ERR_HTTP_CONTENT_ENCODING')
-      expect(asked).toEqual(['identity', 'identity', 'identity'])
+      // fetch's default Accept, as the global fetch sent it; a caller's own is kept (manifests).
+      expect(asked).toEqual(Array(3).fill('*/* identity'))
+      server.handler = (req, res) => {
+        res.writeHead(200).end(req.headers.accept)
+      }
+      expect(
+        await client({ pinnedCertificatePem: selfSigned.cert }).request(
+          { url: `${server.origin}/`, what: 'test', headers: { accept: 'application/json' } },
+          (r) => r.text({ maxBytes: 1024 }),
+        ),
+      ).toBe('application/json')
       // Uncoded (identity, or no header) is the body as sent.
       server.handler = (_req, res) => {
         res.writeHead(200, { 'content-encoding': 'identity' }).end('plain')

@@ -117,6 +117,8 @@ function httpsFetch(
     new Headers(init?.headers).forEach((value, name) => {
       headers[name] = value
     })
+    // As fetch does for a request that names no Accept (some gateways answer 406 to none).
+    headers['accept'] ??= '*/*'
     // Bodies are read as sent, never decoded: say so (the global fetch offered gzip and deflate
     // and decoded them; a digest or a signature is over the bytes as the server has them).
     headers['accept-encoding'] ??= 'identity'
