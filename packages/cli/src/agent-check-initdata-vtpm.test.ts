@@ -7,7 +7,7 @@
  * commands that attest (`agent start`, `agent pull-image`) refuse `--tee vtpm`.
  */
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories, startUnixSwtpm } from '@initguard/testkit'
@@ -67,6 +67,20 @@ describe('agent check-initdata --tee vtpm', () => {
       source: { kind: 'file', path: document },
     })
     expect(Buffer.from(await tpm.readPcr(8, 'sha256')).toString('hex')).toBe(value)
+  })
+
+  it('--out COPY: the bound bytes written 0600 after the bind; no copy when the bind is refused', async () => {
+    await using tpm = await startUnixSwtpm()
+    const copy = join(dir, 'bound-copy.toml')
+    const out = await bind(tpm.socketPath, document, '--out', copy, '--json')
+    expect(out.code, out.stderr).toBe(0)
+    expect(JSON.parse(out.stdout)).toMatchObject({ bound: true, out: copy })
+    expect(readFileSync(copy, 'utf8')).toBe(DOCUMENT)
+    expect(statSync(copy).mode & 0o777).toBe(0o600)
+    const refusedCopy = join(dir, 'refused-copy.toml')
+    const refused = await bind(tpm.socketPath, sha384, '--out', refusedCopy)
+    expect(refused.code).toBe(5)
+    expect(existsSync(refusedCopy)).toBe(false)
   })
 
   it('a sha384 document: exit 5, ERR_INITDATA_VTPM_DIGEST_LENGTH naming sha256; PCR 8 untouched', async () => {
