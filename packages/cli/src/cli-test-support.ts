@@ -36,14 +36,20 @@ export interface CliRun {
   readonly stdoutBytes: Buffer
 }
 
-/** Run `initguard ARGS` in-process and capture its exit code and output. */
-export async function runInProcess(args: readonly string[]): Promise<CliRun> {
+/**
+ * Run `initguard ARGS` in-process and capture its exit code and output; standard input is `stdin`
+ * (default empty).
+ */
+export async function runInProcess(
+  args: readonly string[],
+  stdin: string | Uint8Array = '',
+): Promise<CliRun> {
   const out: Buffer[] = []
   let stderr = ''
   const code = await runCli(args, {
     stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c)) },
     stderr: { write: (c: string | Uint8Array) => (stderr += Buffer.from(c).toString()) },
-    stdin: Readable.from([]),
+    stdin: Readable.from(stdin.length === 0 ? [] : [Buffer.from(stdin)]),
   })
   const stdoutBytes = Buffer.concat(out)
   return { code, stdout: stdoutBytes.toString(), stderr, stdoutBytes }

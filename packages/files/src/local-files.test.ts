@@ -7,6 +7,7 @@ import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/p
 import type * as FsPromises from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 /** Every `open` of node:fs/promises, and every `sync` of a handle it gave. */
@@ -77,6 +78,26 @@ describe('readInput', () => {
       }
     },
   )
+})
+
+describe('readInput of standard input', () => {
+  it('reads it once: a second - is refused, naming both inputs, never read as empty', async () => {
+    const stdin = Readable.from([Buffer.from('[a]\n')])
+    expect(new TextDecoder().decode(await readInput('-', { what: 'aa.toml', stdin }))).toBe('[a]\n')
+    let message = ''
+    try {
+      await readInput('-', { what: 'cdh.toml', stdin })
+    } catch (error) {
+      message = String(error)
+      expect((error as { code?: string }).code).toBe('ERR_STDIN_ALREADY_READ')
+      expect((error as { category?: string }).category).toBe('usage')
+    }
+    expect(message).toContain('already read as the aa.toml')
+    expect(message).toContain('cdh.toml')
+    // Another stream (another command run) is its own.
+    const other = Readable.from([Buffer.from('x')])
+    expect((await readInput('-', { what: 'doc', stdin: other })).length).toBe(1)
+  })
 })
 
 describe('writeFileAtomic and writeNewFile', () => {

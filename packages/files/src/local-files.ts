@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { LocalIoError, MalformedInputError } from '@initguard/core'
+import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 
 /** Default largest input file: 64 MiB. Initguard's inputs are documents, reports and manifests. */
 export const DEFAULT_MAX_INPUT_SIZE: number = 64 * 1024 * 1024
@@ -24,6 +24,13 @@ export interface ReadInputOptions {
   /** Where `-` reads from; default the process's standard input. */
   readonly stdin?: NodeJS.ReadableStream
 }
+
+/**
+ * The standard-input streams {@link readInput} has read, each with what it was read as. A stream
+ * is read to its end once: a second `-` would get nothing, so `build --aa - --cdh -` embedded an
+ * empty cdh.toml without a word, and a second `-` elsewhere failed as "the document is empty".
+ */
+const stdinTaken = new WeakMap<object, string>()
 
 function ioError(
   error: unknown,
@@ -57,9 +64,11 @@ function ioError(
 }
 
 /**
- * Read a whole input file (or standard input for `-`), refusing files over `maxSize`.
+ * Read a whole input file (or standard input for `-`), refusing files over `maxSize`. Standard
+ * input is read once: a second `-` on the same stream is refused, never read as empty.
  *
- * @throws {@link LocalIoError} `ERR_FILE_READ`; {@link MalformedInputError} `ERR_FILE_TOO_LARGE`.
+ * @throws {@link LocalIoError} `ERR_FILE_READ`; {@link MalformedInputError} `ERR_FILE_TOO_LARGE`;
+ *   {@link UsageError} `ERR_STDIN_ALREADY_READ` for a second `-`.
  */
 export async function readInput(path: string, options: ReadInputOptions): Promise<Uint8Array> {
   const maxSize = options.maxSize ?? DEFAULT_MAX_INPUT_SIZE
@@ -70,9 +79,22 @@ export async function readInput(path: string, options: ReadInputOptions): Promis
       { details: { path, maxSize } },
     )
   if (path === '-') {
+    const stdin = options.stdin ?? process.stdin
+    const first = stdinTaken.get(stdin)
+    if (first !== undefined) {
+      throw new UsageError(
+        'ERR_STDIN_ALREADY_READ',
+        `standard input is already read as the ${first}; it cannot also be the ${options.what}`,
+        {
+          details: { first, second: options.what },
+          hint: 'give - for one input only, and the others as files',
+        },
+      )
+    }
+    stdinTaken.set(stdin, options.what)
     const chunks: Buffer[] = []
     let size = 0
-    for await (const chunk of (options.stdin ?? process.stdin) as AsyncIterable<Buffer | string>) {
+    for await (const chunk of stdin as AsyncIterable<Buffer | string>) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
       size += buffer.length
       if (size > maxSize) throw tooLarge()

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { realpath, stat } from 'node:fs/promises'
-import { readInput, writeFileAtomic } from '@initguard/files'
+import { readInput } from '@initguard/files'
 import { UsageError, bytesToHex, stringToUtf8, utf8ToString } from '@initguard/core'
 import { KATA_INITDATA_ANNOTATION, encodeAnnotation } from '@initguard/initdata'
 import { annotatePodTemplates } from '@initguard/initdata/kubernetes'
@@ -17,7 +16,13 @@ import {
 } from '../command.ts'
 import { PATH_VALUE } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { FROM_OPTION, INPUT_FORMATS, OUTPUT_OPTION, readDocumentFile } from './initdata-input.ts'
+import {
+  FROM_OPTION,
+  INPUT_FORMATS,
+  OUTPUT_OPTION,
+  readDocumentFile,
+  replaceFile,
+} from './initdata-input.ts'
 import { choice } from '../command.ts'
 
 export const annotateCommand: Command = {
@@ -79,11 +84,8 @@ export const annotateCommand: Command = {
     const target = inPlace ? manifestPath : output
     const json = args.values['json'] === true
     if (target !== undefined && target !== '-') {
-      const { path, mode } = await replacement(target)
-      await writeFileAtomic(path, stringToUtf8(result.text), {
-        what: 'manifest',
-        ...(mode === undefined ? {} : { mode }),
-      })
+      // A private manifest (often with Secrets beside the workload) stays private; a link stays.
+      await replaceFile(target, stringToUtf8(result.text), 'manifest')
     } else if (!json) {
       io.stdout.write(result.text)
     }
@@ -109,22 +111,4 @@ export const annotateCommand: Command = {
     else io.stderr.write(summary.text + '\n')
     return 0
   },
-}
-
-/**
- * Where to write a manifest that replaces `target`, and with which mode. The atomic write renames a
- * new file over the old one, so without care it would take the default mode 0644 and turn a symbolic
- * link into a plain file: a private (0600) manifest, which often holds Secrets beside the workload,
- * would become world-readable. So an existing file keeps its permission bits (the umask can only
- * narrow them), and a symbolic link is followed so the link stays and the file it names is edited.
- */
-async function replacement(target: string): Promise<{ path: string; mode?: number }> {
-  let path: string
-  try {
-    path = await realpath(target)
-  } catch {
-    return { path: target }
-  }
-  const info = await stat(path)
-  return { path, mode: info.mode & 0o777 }
 }

@@ -17,7 +17,7 @@ import { parse as parseToml, TomlError } from 'smol-toml'
 import { JSON_OPTION, choice, listOption, stringOption, type Command } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
 import { emit } from '../output.ts'
-import { OUTPUT_OPTION, writeOutput } from './initdata-input.ts'
+import { OUTPUT_OPTION, outputPath, replaceFile } from './initdata-input.ts'
 
 const PART_OPTIONS = {
   aa: { option: 'aa', key: 'aa.toml' },
@@ -36,6 +36,9 @@ export const buildCommand: Command = {
     '',
     'The algorithm is --algorithm, or the longest that fits --for-tee whole (snp: sha256,',
     'tdx: sha384, sgx/cca: sha512, vtpm: sha256), or sha384.',
+    '',
+    'Without -o the document goes to standard output (with --json, as the "document" string of',
+    'the JSON object). A FILE given as - is standard input, which only one file can be.',
     '',
     'Example: initguard initdata build --aa aa.toml --cdh cdh.toml --policy policy.rego --for-tee snp -o initdata.toml',
   ].join('\n'),
@@ -124,19 +127,25 @@ export const buildCommand: Command = {
     }
     const bytes = renderInitdata({ algorithm, data })
     const document = parseInitdata(bytes)
-    const written = await writeOutput(args, bytes, io, 'initdata document')
-    if (written !== undefined) {
-      emit(io, args.values['json'] === true, {
-        json: {
-          output: written,
-          algorithm,
-          keys: [...document.data.keys()],
-          size: bytes.length,
-          digest: bytesToHex(document.digest),
-        },
-        text: `wrote ${written} (${bytes.length} bytes, ${algorithm} ${bytesToHex(document.digest)})`,
-      })
+    const summary = {
+      algorithm,
+      keys: [...document.data.keys()],
+      size: bytes.length,
+      digest: bytesToHex(document.digest),
     }
+    const json = args.values['json'] === true
+    const output = outputPath(args)
+    if (output === undefined) {
+      // The document itself on standard output; with --json, inside the one JSON object.
+      if (json) emit(io, true, { json: { ...summary, document: utf8ToString(bytes) }, text: '' })
+      else io.stdout.write(bytes)
+      return 0
+    }
+    await replaceFile(output, bytes, 'initdata document')
+    emit(io, json, {
+      json: { output, ...summary },
+      text: `wrote ${output} (${bytes.length} bytes, ${algorithm} ${summary.digest})`,
+    })
     return 0
   },
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { realpath, stat } from 'node:fs/promises'
 import { readInput, writeFileAtomic } from '@initguard/files'
 import { MalformedInputError, UsageError, base64ToBytes, hexToBytes } from '@initguard/core'
 import { TEE_KINDS, type InitdataDocument, type TeeKind } from '@initguard/initdata'
@@ -149,18 +150,49 @@ export const OUTPUT_OPTION: StringOptionSpec = {
   help: 'write to FILE (atomically) instead of standard output',
 }
 
-/** Write a command's output to `-o FILE` atomically, or to standard output. */
+/**
+ * Write `bytes` to `target` atomically, as a replacement of what is there. The atomic write renames
+ * a new file over the old one, so without care it would take the default mode 0644 and turn a
+ * symbolic link into a plain file: a private (0600) file would become world-readable, and a link
+ * into a checked-out configuration would be cut. So an existing file keeps its permission bits (the
+ * umask can only narrow them), and a symbolic link is followed: the link stays and the file it
+ * names is replaced. A path that does not exist yet is created (mode 0644, less the umask).
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`.
+ */
+export async function replaceFile(target: string, bytes: Uint8Array, what: string): Promise<void> {
+  let path = target
+  let mode: number | undefined
+  try {
+    path = await realpath(target)
+    mode = (await stat(path)).mode & 0o777
+  } catch {
+    // Nothing there yet (or a dangling link): the write creates it, or says why it cannot.
+  }
+  await writeFileAtomic(path, bytes, { what, ...(mode === undefined ? {} : { mode }) })
+}
+
+/**
+ * Write a command's output to `-o FILE` atomically ({@link replaceFile}), or to standard output;
+ * returns the path written, or undefined for standard output.
+ */
 export async function writeOutput(
   args: ParsedArgs,
   bytes: Uint8Array,
   io: CliIo,
   what: string,
 ): Promise<string | undefined> {
-  const path = stringOption(args, 'output')
-  if (path === undefined || path === '-') {
+  const path = outputPath(args)
+  if (path === undefined) {
     io.stdout.write(bytes)
     return undefined
   }
-  await writeFileAtomic(path, bytes, { what })
+  await replaceFile(path, bytes, what)
   return path
+}
+
+/** `-o FILE`, or undefined for standard output (no `-o`, or `-o -`). */
+export function outputPath(args: ParsedArgs): string | undefined {
+  const path = stringOption(args, 'output')
+  return path === '-' ? undefined : path
 }
