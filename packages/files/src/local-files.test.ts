@@ -3,7 +3,17 @@
  * writes that are atomic and durable (the file flushed, then its directory after the rename).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import {
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import type * as FsPromises from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -146,6 +156,89 @@ describe('writeFilesAtomic', () => {
       message: expect.stringContaining('public key') as unknown,
     })
     expect(await readFile(one, 'utf8')).toBe('private')
+    expect((await readdir(dir)).sort()).toEqual(['one.key', 'two.pub'])
+  })
+})
+
+describe('writeFileAtomic with replace: false', () => {
+  it('creates a new file, and refuses an existing file or link without touching it', async () => {
+    const path = join(root, 'once')
+    await writeFileAtomic(path, new TextEncoder().encode('first'), {
+      what: 'key',
+      mode: 0o600,
+      replace: false,
+    })
+    expect(await readFile(path, 'utf8')).toBe('first')
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect(
+      await codeOf(
+        writeFileAtomic(path, new TextEncoder().encode('second'), { what: 'key', replace: false }),
+      ),
+    ).toBe('ERR_FILE_EXISTS')
+    expect(await readFile(path, 'utf8')).toBe('first')
+    const dangling = join(root, 'dangling')
+    await symlink(join(root, 'nowhere'), dangling)
+    expect(
+      await codeOf(writeFileAtomic(dangling, new Uint8Array(1), { what: 'key', replace: false })),
+    ).toBe('ERR_FILE_EXISTS')
+    // No temporary file is left beside them.
+    expect((await readdir(root)).filter((name) => name.endsWith('.tmp'))).toEqual([])
+  })
+})
+
+describe('writeFilesAtomic with replace: false', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+  const noClobber = (path: string, text: string, what: string) => ({
+    path,
+    bytes: bytes(text),
+    options: { what, replace: false },
+  })
+
+  it('refuses when any path exists and then writes none of the files', async () => {
+    const dir = await mkdtemp(join(root, 'no-clobber-'))
+    const [one, two] = [join(dir, 'one.key'), join(dir, 'two.pub')]
+    await writeFile(two, 'old public')
+    // The first is linked into place before the second is refused: it is taken back.
+    const refused = writeFilesAtomic([
+      noClobber(one, 'new private', 'private key'),
+      noClobber(two, 'new public', 'public key'),
+    ])
+    await expect(refused).rejects.toMatchObject({
+      code: 'ERR_FILE_EXISTS',
+      message: expect.stringContaining('public key') as unknown,
+    })
+    expect(await readFile(two, 'utf8')).toBe('old public')
+    expect(await readdir(dir)).toEqual(['two.pub'])
+    // The other way round: the existing one is first.
+    await expect(
+      writeFilesAtomic([noClobber(two, 'x', 'public key'), noClobber(one, 'y', 'private key')]),
+    ).rejects.toMatchObject({ code: 'ERR_FILE_EXISTS' })
+    expect(await readdir(dir)).toEqual(['two.pub'])
+  })
+
+  it('takes back a file it linked when a file that may replace cannot be renamed', async () => {
+    const dir = await mkdtemp(join(root, 'mixed-'))
+    const one = join(dir, 'one.key')
+    const two = join(dir, 'two')
+    await mkdir(join(two, 'inside'), { recursive: true })
+    const refused = writeFilesAtomic([
+      noClobber(one, 'new', 'private key'),
+      { path: two, bytes: bytes('x'), options: { what: 'public key' } },
+    ])
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_FILE_WRITE' })
+    expect(await readdir(dir)).toEqual(['two'])
+  })
+
+  it('writes every file when none exists, each with its mode', async () => {
+    const dir = await mkdtemp(join(root, 'fresh-'))
+    const [one, two] = [join(dir, 'one.key'), join(dir, 'two.pub')]
+    await writeFilesAtomic([
+      { path: one, bytes: bytes('private'), options: { what: 'k', mode: 0o600, replace: false } },
+      noClobber(two, 'public', 'public key'),
+    ])
+    expect(await readFile(one, 'utf8')).toBe('private')
+    expect((await stat(one)).mode & 0o777).toBe(0o600)
+    expect(await readFile(two, 'utf8')).toBe('public')
     expect((await readdir(dir)).sort()).toEqual(['one.key', 'two.pub'])
   })
 })

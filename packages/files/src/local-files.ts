@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
+import { chmod, link, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 
@@ -47,11 +47,13 @@ function ioError(
         ? 'permission denied'
         : code === 'EISDIR'
           ? 'it is a directory'
-          : code === 'ENOSPC'
-            ? 'no space left on the device'
-            : typeof code === 'string'
-              ? code
-              : 'unknown error'
+          : code === 'EEXIST'
+            ? 'it already exists'
+            : code === 'ENOSPC'
+              ? 'no space left on the device'
+              : typeof code === 'string'
+                ? code
+                : 'unknown error'
   return new LocalIoError(
     verb === 'read' ? 'ERR_FILE_READ' : 'ERR_FILE_WRITE',
     `cannot ${verb} ${what} ${JSON.stringify(path)}: ${reason}`,
@@ -141,6 +143,12 @@ export interface WriteOptions {
   readonly mode?: number
   /** What to do when the write fails, for the error; by default none (or "check the path"). */
   readonly hint?: string
+  /**
+   * {@link writeFileAtomic} and {@link writeFilesAtomic} only: false to refuse a path that exists (any kind of file, a symbolic
+   * link too) rather than replace it, atomically (the new file is linked into place, which fails
+   * on an existing name, where a rename would replace it). Default true.
+   */
+  readonly replace?: boolean
 }
 
 /**
@@ -196,9 +204,10 @@ export async function writeNewFile(
  * Write `bytes` to `path` atomically: write a temporary file beside it, flush it to disk, rename
  * it over `path`, then flush the directory. Readers see the old file or the new one, never a
  * part, and after a crash the name holds one of them. The new file has `mode` (default 0o644)
- * whatever the old one had; a symbolic link at `path` is replaced, not followed.
+ * whatever the old one had; a symbolic link at `path` is replaced, not followed. With `replace:
+ * false` an existing `path` is left as it is and refused.
  *
- * @throws {@link LocalIoError} `ERR_FILE_WRITE`.
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`; `ERR_FILE_EXISTS` with `replace: false`.
  */
 export async function writeFileAtomic(
   path: string,
@@ -215,18 +224,30 @@ export interface FileToWrite {
   readonly options: WriteOptions
 }
 
+/** A file of {@link writeFilesAtomic} with the temporary file that holds its bytes. */
+interface StagedFile {
+  readonly file: FileToWrite
+  readonly temporary: string
+}
+
 /**
  * Write files that belong together (a key pair) as {@link writeFileAtomic} writes one, and all of
- * them or none: every temporary file is written and flushed before any is renamed over its path.
- * A failure while writing (a directory that does not exist, no space, no permission) leaves every
- * path as it was and no temporary file behind. Only a rename can still fail after another
- * succeeded, in directories just written to.
+ * them or none: every temporary file is written and flushed before any is put in place. A failure
+ * while writing (a directory that does not exist, no space, no permission) leaves every path as
+ * it was and no temporary file behind. The files with `replace: false` are linked into place
+ * first: a link fails on an existing name, and one made here is taken back when a later file
+ * fails, so a refused file (`ERR_FILE_EXISTS`) leaves every path as it was. Only a rename (of a
+ * file that may replace another) can still fail after another file is in place, in directories
+ * just written to.
  *
- * @throws {@link LocalIoError} `ERR_FILE_WRITE`, naming the file that failed.
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`, naming the file that failed; `ERR_FILE_EXISTS`
+ *   for a file with `replace: false` whose path exists.
  */
 export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<void> {
-  const staged: { readonly file: FileToWrite; readonly temporary: string }[] = []
+  const staged: StagedFile[] = []
+  const linked: StagedFile[] = []
   const discard = async (): Promise<void> => {
+    for (const made of linked) await unlinkIfSame(made.file.path, made.temporary)
     for (const { temporary } of staged) await rm(temporary, { force: true })
   }
   for (const file of files) {
@@ -243,15 +264,50 @@ export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<v
       throw ioError(error, path, options.what, 'write', options.hint)
     }
   }
-  for (const [index, { file, temporary }] of staged.entries()) {
+  for (const entry of staged.filter(({ file }) => file.options.replace === false)) {
     try {
-      await rename(temporary, file.path)
+      await link(entry.temporary, entry.file.path)
+      linked.push(entry)
     } catch (error) {
-      for (const { temporary: left } of staged.slice(index)) await rm(left, { force: true })
-      throw ioError(error, file.path, file.options.what, 'write', file.options.hint)
+      await discard()
+      throw writeError(error, entry.file)
     }
   }
+  for (const entry of staged.filter(({ file }) => file.options.replace !== false)) {
+    try {
+      await rename(entry.temporary, entry.file.path)
+    } catch (error) {
+      await discard()
+      throw writeError(error, entry.file)
+    }
+  }
+  for (const { temporary } of linked) await rm(temporary, { force: true })
   for (const dir of new Set(files.map(({ path }) => dirname(path)))) await flushDirectory(dir)
+}
+
+/**
+ * Remove `path` if it is still the file linked there from `temporary` (the same inode), taking
+ * back a link {@link writeFilesAtomic} made; anything else now at `path` is left alone.
+ */
+async function unlinkIfSame(path: string, temporary: string): Promise<void> {
+  const [placed, ours] = await Promise.all([
+    lstat(path).catch(() => undefined),
+    lstat(temporary).catch(() => undefined),
+  ])
+  if (ours !== undefined && placed?.dev === ours.dev && placed.ino === ours.ino)
+    await rm(path, { force: true })
+}
+
+/** The error for a file of {@link writeFilesAtomic} that could not be put in place. */
+function writeError(error: unknown, file: FileToWrite): LocalIoError {
+  const { path, options } = file
+  const refused = ioError(error, path, options.what, 'write', options.hint)
+  if ((error as { code?: unknown }).code !== 'EEXIST' || options.replace !== false) return refused
+  return new LocalIoError('ERR_FILE_EXISTS', refused.message, {
+    cause: error,
+    details: refused.details,
+    hint: options.hint ?? 'remove it first, or give another path',
+  })
 }
 
 /**

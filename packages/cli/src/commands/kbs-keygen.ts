@@ -1,9 +1,11 @@
 /**
  * `initguard kbs keygen`: an Ed25519 admin key pair for the KBS (private key 0600). Both files are
  * written or neither (a directory that does not exist leaves an existing pair as it was); one path
- * for both is refused (the public key would replace the private one); replacing an existing key is
- * allowed, as any output file, and said in a warning: the admins of that key are refused by every
- * KBS that trusts only its public key.
+ * for both is refused (the public key would replace the private one); an existing file at either
+ * path is refused before anything is written unless `--replace` is given, and the write itself
+ * never replaces one without it (a file made meanwhile is refused too). With `--replace`, a
+ * replaced key is said in a warning: the admins of that key are refused by every KBS that trusts
+ * only its public key.
  *
  * @module
  */
@@ -24,6 +26,9 @@ export const kbsKeygenCommand: Command = {
     'The public key goes to `initguard kbs serve --admin-public-key`; the private key to',
     '`initguard kbs admin --admin-key`, which signs a 5-minute admin JWT (EdDSA) per call.',
     '',
+    'An existing file is never replaced unless --replace is given: a KBS that trusts the old',
+    'public key would lock out whoever lost its private key.',
+    '',
     'Example: initguard kbs keygen --out-private admin.key --out-public admin.pub',
   ].join('\n'),
   options: {
@@ -39,6 +44,7 @@ export const kbsKeygenCommand: Command = {
       valueName: 'FILE',
       help: 'where to write the public key (SPKI PEM)',
     },
+    replace: { type: 'boolean', help: 'replace files that exist (the old key pair is lost)' },
     json: JSON_OPTION,
   },
   async run(args, io) {
@@ -51,6 +57,8 @@ export const kbsKeygenCommand: Command = {
         `--out-private and --out-public name the same file (${privatePath}): the public key would replace the private key`,
         { hint: 'give two paths, e.g. --out-private admin.key --out-public admin.pub' },
       )
+    const replace = args.values['replace'] === true
+    if (!replace) await refuseExisting([privatePath, publicPath])
     const replaced = [
       ...((await exists(privatePath))
         ? [
@@ -68,12 +76,12 @@ export const kbsKeygenCommand: Command = {
       {
         path: privatePath,
         bytes: encode(privateKey.export({ type: 'pkcs8', format: 'pem' })),
-        options: { what: 'admin private key', mode: 0o600 },
+        options: { what: 'admin private key', mode: 0o600, replace },
       },
       {
         path: publicPath,
         bytes: encode(publicKey.export({ type: 'spki', format: 'pem' })),
-        options: { what: 'admin public key' },
+        options: { what: 'admin public key', replace },
       },
     ])
     const fingerprint = createHash('sha256').update(spki).digest('hex')
@@ -98,6 +106,22 @@ async function exists(path: string): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * Refuse before anything is written when one of `paths` exists (a file, a link, anything), so that
+ * neither half of a key pair is written without the other.
+ *
+ * @throws {@link UsageError} `ERR_FILE_EXISTS` naming the path.
+ */
+async function refuseExisting(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    if (await exists(path))
+      throw new UsageError('ERR_FILE_EXISTS', `${JSON.stringify(path)} already exists`, {
+        details: { path },
+        hint: 'give a path that does not exist, or --replace to replace the file (the key in it is lost)',
+      })
   }
 }
 
