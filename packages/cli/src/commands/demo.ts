@@ -18,6 +18,7 @@ import { Narrative } from './demo-narrative.ts'
 import { demoOtherGuest } from './demo-other-guest.ts'
 import { startDemoSystem } from './demo-system.ts'
 import { withDemoDirectory } from './demo-temporary-directory.ts'
+import { noArguments } from './kbs-keygen.ts'
 
 /**
  * `initguard demo`: the whole system on simulated TEEs, as a narrative with one result per step
@@ -38,20 +39,23 @@ export const demoCommand: Command = {
     "another document is refused by the KBS (403, the audit log's reason). Exits 0 only when",
     'every outcome is the expected one; no root, no network.',
     '',
-    'Writes its files (documents, the KBS data, logs of each process) to --out DIR and keeps',
-    'them; without --out, to a new temporary directory removed when the demo ends, whether it',
-    'succeeds, fails or is interrupted. Every process it started is stopped when it ends.',
+    'Writes its files (documents, the KBS data, logs of each process) to --out DIR, a new or',
+    'empty directory, and keeps them; without --out, to a new temporary directory removed when',
+    'the demo ends, whether it succeeds, fails or is interrupted. Every process it started is',
+    'stopped when it ends.',
   ].join('\n'),
   options: {
     out: {
       type: 'string',
       value: PATH_VALUE,
       valueName: 'DIR',
-      help: 'where to write (and keep) the files the demo makes',
+      help: 'where to write (and keep) the files the demo makes: a new or empty directory',
     },
   },
-  run: (args, io) =>
-    withDemoDirectory(stringOption(args, 'out'), (out, kept) => runDemo(out, kept, io)),
+  run: (args, io) => {
+    noArguments(args.positionals, 'demo')
+    return withDemoDirectory(stringOption(args, 'out'), (out, kept) => runDemo(out, kept, io))
+  },
 }
 
 /**
