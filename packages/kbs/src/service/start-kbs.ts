@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { mkdir } from 'node:fs/promises'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { LoggerOptions } from 'pino'
 import { readInput } from '@initguard/files'
@@ -13,6 +12,7 @@ import { parseAdminPublicKey, type AdminPublicKey } from '../server/admin-auth.t
 import { buildKbsApp } from '../server/app.ts'
 import type { KbsServerConfig } from '../server/config.ts'
 import { listenKbs } from '../server/listen.ts'
+import { ensureDataDir } from '../storage/master-key.ts'
 import {
   ensureGeneratedTlsIdentity,
   loadTlsIdentity,
@@ -82,7 +82,7 @@ export async function startKbs(
 ): Promise<RunningKbs> {
   const clock = options.clock ?? ((): Date => new Date())
   const adminKeys = await adminKeysOf(config)
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  await ensureDataDir(config.dataDir)
   const tls = await tlsOf(config, clock())
   const services = await createKbsServices(config, options)
   let app: FastifyInstance

@@ -82,16 +82,29 @@ export async function loadMasterKey(options: MasterKeyOptions): Promise<MasterKe
     : { key: await readKeyFile(path), source: 'file', path }
 }
 
-/** Make the data directory (mode 0700) when it does not exist. */
+/**
+ * Make the data directory (mode 0700) when it does not exist.
+ *
+ * @throws {@link LocalIoError} `ERR_KBS_DATA_DIR`, saying why (a file is in the way, no parent,
+ *   no permission).
+ */
 export async function ensureDataDir(dataDir: string): Promise<void> {
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
   } catch (error) {
-    throw new LocalIoError('ERR_KBS_DATA_DIR', `cannot create the data directory ${dataDir}`, {
-      cause: error,
-      details: { path: dataDir },
-      hint: 'check that the parent directory exists and is writable',
-    })
+    const code = (error as { code?: unknown }).code
+    const inTheWay = code === 'EEXIST' || code === 'ENOTDIR'
+    throw new LocalIoError(
+      'ERR_KBS_DATA_DIR',
+      `cannot create the data directory ${dataDir}: ${inTheWay ? 'a file that is not a directory is in the way' : typeof code === 'string' ? code : 'unknown error'}`,
+      {
+        cause: error,
+        details: { path: dataDir },
+        hint: inTheWay
+          ? 'give --data-dir a directory, or a path that does not exist yet'
+          : 'check that the parent directory exists and is writable',
+      },
+    )
   }
 }
 
