@@ -21,6 +21,7 @@ import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/
 import {
   JSON_OPTION,
   listOption,
+  optionGiven,
   parsedOption,
   stringOption,
   type OptionSpec,
@@ -38,6 +39,12 @@ import {
   loadDocument,
   teeOption,
 } from './initdata-input.ts'
+
+/** `--from` without its default, so that {@link loadPolicy} can tell whether it was given. */
+const { default: _fromDefault, ...FROM_WITHOUT_DEFAULT } = FROM_OPTION
+
+/** The options that only say how to read and trust `--initdata`. */
+const INITDATA_ONLY_OPTIONS = ['tee', 'expected', 'encoding', 'from'] as const
 
 /** containers/image's system registries.d directory, read when it exists. */
 const SYSTEM_REGISTRIES_D = '/etc/containers/registries.d'
@@ -69,7 +76,7 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     valueName: 'ENC',
     help: 'encoding of --expected: hex (default) or base64',
   },
-  from: FROM_OPTION,
+  from: { ...FROM_WITHOUT_DEFAULT, help: `with --initdata: ${FROM_OPTION.help}` },
   'image-rs': {
     type: 'boolean',
     help: "read the policy as CoCo's image-rs does (required transports, PEM keyData for sigstoreSigned, cosign identity rules); default containers/image",
@@ -78,7 +85,7 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: 'string',
     value: PATH_VALUE,
     valueName: 'DIR',
-    help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists (with --initdata: the document's sigstore_config, else none)`,
+    help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists; with --initdata, none (the document's sigstore_config, if it names one, with which this is refused)`,
   },
   ...REGISTRY_ACCESS_OPTIONS,
   at: {
@@ -155,6 +162,17 @@ async function policyFromInitdata(
       // Not asked for (`kbs: true`): only the guest agent fetches from the KBS.
       throw new InternalError('ERR_INTERNAL', 'cdhImageSources returned a kbs source unasked')
   }
+  if (sources.sigstoreConfig.kind !== 'none' && stringOption(args, 'registries-d') !== undefined) {
+    // The verified document decides where signatures come from; a host directory must not.
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `--registries-d is given, but cdh.toml in ${path} names its own sigstore config (${sources.sigstoreConfig.field})`,
+      {
+        details: { option: '--registries-d' },
+        hint: "drop --registries-d: the document's sigstore config is the one used",
+      },
+    )
+  }
   let registriesD: RegistriesDConfig | undefined
   if (sources.sigstoreConfig.kind === 'inline') {
     registriesD = parseRegistriesD([
@@ -209,6 +227,19 @@ export async function loadPolicy(
     })
   }
   if (initdataPath !== undefined) return policyFromInitdata(initdataPath, args, io, forRegistry)
+  // With --policy they would check nothing: refused, so no one believes a binding was checked.
+  const stray = INITDATA_ONLY_OPTIONS.filter((name) => optionGiven(args, name))
+  if (stray.length > 0) {
+    const names = stray.map((name) => `--${name}`).join(', ')
+    throw new UsageError(
+      'ERR_OPTION_NOT_APPLICABLE',
+      `${names} appl${stray.length === 1 ? 'ies' : 'y'} only with --initdata; the policy here is --policy ${policyPath ?? ''}`,
+      {
+        details: { option: names },
+        hint: `drop ${names}, or take the policy from a verified document with --initdata FILE --tee T --expected VALUE`,
+      },
+    )
+  }
   const path = policyPath ?? ''
   const bytes = await readInput(path, {
     what: 'policy file',
