@@ -97,16 +97,26 @@ export interface SocketOnlyGuestApi extends Omit<RunningGuestApi, 'url' | 'socke
 }
 
 /**
- * Refuse listeners that cannot be meant: `listen: 'none'` without a socket (nothing would be
- * served), or with `allowNonLoopback` (there is no address for it to allow). The agent's command
- * calls it before the init-data check, so a usage error reads nothing.
+ * Refuse listeners that cannot be meant: an address that is not loopback without
+ * `allowNonLoopback` (the first filter {@link serveGuestApi} applies; it checks what was bound
+ * too), `listen: 'none'` without a socket (nothing would be served), or with `allowNonLoopback`
+ * (there is no address for it to allow). The agent's command calls it before the init-data check,
+ * so a usage error reads nothing and never leaves a runtime directory behind (which would make the
+ * corrected start fail as not empty).
  *
- * @throws {@link UsageError} `ERR_AGENT_LISTEN_NONE`, `ERR_OPTION_NOT_APPLICABLE`.
+ * @throws {@link UsageError} `ERR_AGENT_LISTEN_NOT_LOOPBACK`, `ERR_AGENT_LISTEN_NONE`,
+ *   `ERR_OPTION_NOT_APPLICABLE`.
  */
 export function checkGuestApiListeners(
   options: Pick<GuestApiServeOptions, 'listen' | 'socketPath' | 'allowNonLoopback'>,
 ): void {
-  if (options.listen !== NO_TCP_LISTENER) return
+  const { listen } = options
+  if (listen === undefined) return
+  if (listen !== NO_TCP_LISTENER) {
+    if (!isLoopbackHost(listen.host) && options.allowNonLoopback !== true)
+      throw notLoopback(listen.host)
+    return
+  }
   if (options.socketPath === undefined)
     throw new UsageError(
       'ERR_AGENT_LISTEN_NONE',
@@ -149,8 +159,6 @@ export async function serveGuestApi(
   const listen = options.listen ?? DEFAULT_GUEST_API_ADDRESS
   const allowNonLoopback = options.allowNonLoopback === true
   checkGuestApiListeners(options)
-  if (listen !== NO_TCP_LISTENER && !isLoopbackHost(listen.host) && !allowNonLoopback)
-    throw notLoopback(listen.host)
   const { state } = options
   const clientError = guestApiClientError(guestApiMarks(state), unboundMember(state))
   const { default: fastify } = await import('fastify')

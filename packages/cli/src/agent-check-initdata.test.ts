@@ -325,4 +325,25 @@ describe('initguard agent check-initdata', () => {
     expect(help.stdout).toContain('reads the file or device again reads whatever is there by then')
     expect(help.stdout).toContain('agent start --runtime-dir DIR')
   })
+
+  it('refuses arguments (exit 2): the document is --initdata, never a stray word', async () => {
+    const out = await check(initdata, ...onSim(), 'other.toml')
+    expect(out.code, out.stderr).toBe(2)
+    expect(out.stderr).toContain('takes no arguments')
+  })
+})
+
+describe('initguard agent start refuses its usage errors before the check writes anything', () => {
+  it('a non-loopback --listen is exit 2 with --runtime-dir left unmade (a retry is not blocked)', async () => {
+    const runtime = join(root, 'run-refused')
+    const out = await run([
+      ...['agent', 'start', '--initdata', initdata, ...onSim()],
+      ...['--listen', '0.0.0.0:0', '--runtime-dir', runtime],
+    ])
+    expect(out.code, out.stderr).toBe(2)
+    expect(out.stderr).toContain('code: ERR_AGENT_LISTEN_NOT_LOOPBACK')
+    // Nothing checked yet: not even the init-data line.
+    expect(out.stderr).not.toContain('init-data verified')
+    expect(existsSync(runtime)).toBe(false)
+  })
 })

@@ -26,6 +26,7 @@ import {
   openAgentTee,
 } from './agent-tee-options.ts'
 import { bindAgentVtpm } from './agent-vtpm.ts'
+import { noArguments } from './kbs-keygen.ts'
 
 const NAME = 'agent check-initdata'
 
@@ -92,6 +93,7 @@ export const agentCheckInitdataCommand: Command = {
     json: JSON_OPTION,
   },
   async run(args, io) {
+    noArguments(args.positionals, NAME)
     const { from, path: named } = agentInitdataSource(args, NAME)
     const allowUnbound = args.values['allow-unbound-initdata'] === true
     const out = parsedOption(args, 'out', PATH_VALUE)

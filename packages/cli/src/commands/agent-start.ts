@@ -113,6 +113,8 @@ export const agentStartCommand: Command = {
       ...(socketPath === undefined ? {} : { socketPath }),
       allowNonLoopback: args.values['allow-non-loopback'] === true,
     }
+    // Before the check: a refused --listen must not leave the runtime directory written, which
+    // would then make the next start fail as not empty.
     checkGuestApiListeners(listeners)
     const tee = await openAgentTee(args, NAME)
     // The check comes first: a mismatch throws here (exit 5) and nothing is written or served.
