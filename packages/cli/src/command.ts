@@ -228,6 +228,25 @@ const EVIDENCE_NAMES: Readonly<Record<EvidenceKind, string>> = {
   sgx: 'SGX',
 }
 
+/**
+ * Refuse two options given together when each does what the other does in another way (`--crl
+ * FILE` and `--fetch-crl`): one of them would otherwise be dropped without a word.
+ *
+ * @throws {@link UsageError} `ERR_USAGE` naming both.
+ */
+export function refuseTogether(
+  args: ParsedArgs,
+  first: string,
+  second: string,
+  hint: string,
+): void {
+  if (optionGiven(args, first) && optionGiven(args, second))
+    throw new UsageError('ERR_USAGE', `give --${first} or --${second}, not both`, {
+      details: { options: [`--${first}`, `--${second}`] },
+      hint,
+    })
+}
+
 /** The text `--help` prints for a command. */
 export function commandHelp(prefix: string, command: Command): string {
   const lines = [

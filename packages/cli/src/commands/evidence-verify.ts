@@ -22,6 +22,7 @@ import {
   parsedList,
   parsedOption,
   refuseInapplicableOptions,
+  refuseTogether,
   type Command,
   type EvidenceKind,
   type ParsedArgs,
@@ -285,6 +286,19 @@ export const verifySnpCommand: Command = {
     json: JSON_OPTION,
   },
   async run(args, io) {
+    refuseTogether(
+      args,
+      'expect-host-data',
+      'expect-initdata',
+      'HOST_DATA is bound by one of them: give the document, or the value it binds to',
+    )
+    refuseTogether(args, 'crl', 'fetch-crl', 'give the CRL file (air-gapped), or fetch it from KDS')
+    refuseTogether(
+      args,
+      'collateral',
+      'pccs',
+      'the collateral comes from the files given, or from a PCCS: give one',
+    )
     const loaded = await loadEvidence(args, io, 'evidence verify')
     const now = parsedOption(args, 'at', TIME_VALUE) ?? new Date()
     if (loaded.family === 'dcap') {
@@ -301,9 +315,6 @@ export const verifySnpCommand: Command = {
     refuseInapplicableOptions(args, 'snp', 'SEV-SNP evidence')
     const hostData = parsedOption(args, 'expect-host-data', HOST_DATA)
     const initdataPath = parsedOption(args, 'expect-initdata', PATH_VALUE)
-    if (hostData !== undefined && initdataPath !== undefined) {
-      throw new UsageError('ERR_USAGE', 'give --expect-host-data or --expect-initdata, not both')
-    }
     const reportData = parsedOption(args, 'expect-report-data', REPORT_DATA)
     const measurements = parsedList(args, 'expect-measurement', MEASUREMENT)
     const minimumTcb = parsedOption(args, 'min-tcb', SNP_TCB_VALUE)
