@@ -11,6 +11,7 @@ import { KbsClient, type TeeKeyKind } from '@initguard/kbs-protocol'
 import { loadSimulator, simulateSnpEvidence, simulateTdxEvidence } from '@initguard/tee-simulator'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
 import { PATH_VALUE, URL_VALUE, choiceValue } from '../option-values.ts'
+import { emit } from '../output.ts'
 import { RESOURCE_PATH_VALUE } from './kbs-option-values.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { noArguments } from './kbs-keygen.ts'
@@ -72,7 +73,10 @@ export const kbsGetResourceCommand: Command = {
       valueName: 'FILE',
       help: 'write the secret here (mode 0600) instead of standard output',
     },
-    json: JSON_OPTION,
+    json: {
+      ...JSON_OPTION,
+      help: 'print one JSON object: the secret as value_base64, or with --out its path and size',
+    },
   },
   async run(args, io) {
     noArguments(args.positionals, 'kbs get-resource')
@@ -115,9 +119,19 @@ export const kbsGetResourceCommand: Command = {
     })
     const secret = await client.getResource(path)
     const out = args.values['out']
+    const json = args.values['json'] === true
     if (typeof out === 'string') {
       await writeFileAtomic(out, secret, { what: 'secret', mode: 0o600 })
-      io.stderr.write(`wrote ${secret.length} bytes of ${path} to ${out}\n`)
+      if (json)
+        emit(io, true, { json: { ok: true, path, output: out, size: secret.length }, text: '' })
+      else io.stderr.write(`wrote ${secret.length} bytes of ${path} to ${out}\n`)
+    } else if (json) {
+      // The secret is what was asked for, as without --json; base64, as it may be any bytes.
+      const value = Buffer.from(secret).toString('base64')
+      emit(io, true, {
+        json: { ok: true, path, size: secret.length, value_base64: value },
+        text: '',
+      })
     } else {
       io.stdout.write(secret)
     }
