@@ -347,7 +347,10 @@ describe('loadRegistriesD', () => {
 
   it('reports a missing directory unless told to allow it', async () => {
     const missing = join(tmpdir(), 'initguard-no-such-registries-d')
-    expect((await thrown(() => loadRegistriesD(missing))).code).toBe('ERR_REGISTRIES_D_READ')
+    const error = await thrown(() => loadRegistriesD(missing))
+    expect(error.code).toBe('ERR_REGISTRIES_D_READ')
+    // The option as the CLI spells it (it once said --registries.d, which does not exist).
+    expect(error.hint).toContain('--registries-d')
     expect(await loadRegistriesD(missing, { allowMissing: true })).toEqual({ docker: new Map() })
   })
 

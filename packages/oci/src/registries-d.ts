@@ -296,7 +296,7 @@ export async function loadRegistriesD(
       {
         cause: error,
         details: { path: dir },
-        hint: 'check the --registries.d path; it must be a readable directory',
+        hint: 'check the --registries-d path; it must be a readable directory',
       },
     )
   }
