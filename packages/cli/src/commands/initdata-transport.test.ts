@@ -112,4 +112,16 @@ describe('initguard initdata: the tool reads what it writes', () => {
       expect(result.stderr).toContain('code: ERR_INITDATA_TOO_LARGE')
     }
   })
+
+  it('decode VALUE given "-" or a file name says VALUE is the value itself, and names --from-file', async () => {
+    const document = await ok(['initdata', 'build', '--data', `k=${file('v')}`])
+    const annotation = file(await ok(['initdata', 'encode', file(document)]))
+    for (const value of ['-', annotation]) {
+      const result = await run(['initdata', 'decode', value])
+      expect(result.code, result.stderr).toBe(2)
+      expect(result.stderr).toContain(`give --from-file ${value}`)
+    }
+    // Other text that does not decode stays malformed input.
+    expect((await run(['initdata', 'decode', 'not-an-annotation'])).code).toBe(3)
+  })
 })

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { stat } from 'node:fs/promises'
 import { readInput } from '@initguard/files'
 import { UsageError, stringToUtf8 } from '@initguard/core'
 import {
@@ -82,11 +83,38 @@ export const decodeCommand: Command = {
         ? stringToUtf8(args.positionals[0] ?? '')
         : await readInput(file, { what: 'annotation value', stdin: io.stdin })
     const source = file === undefined ? { where: 'the VALUE argument' } : fileSource(file)
-    const document = documentBytesAs(input, 'annotation', source)
+    let document: Uint8Array
+    try {
+      document = documentBytesAs(input, 'annotation', source)
+    } catch (error) {
+      throw file === undefined
+        ? ((await valueMeantAsFile(args.positionals[0] ?? '')) ?? error)
+        : error
+    }
     if (args.values['no-validate'] !== true) validateDecoded(document, 'the decoded value')
     await writeOutput(args, document, io, 'initdata document')
     return 0
   },
+}
+
+/**
+ * When VALUE, which did not decode, is `-` or names a file, the usage error saying that VALUE is
+ * the annotation value itself and `--from-file` reads one; otherwise undefined.
+ */
+async function valueMeantAsFile(value: string): Promise<UsageError | undefined> {
+  const isFile =
+    value === '-' ||
+    (await stat(value).then(
+      (info) => info.isFile(),
+      () => false,
+    ))
+  if (!isFile) return undefined
+  const what = value === '-' ? 'standard input' : `the file ${JSON.stringify(value)}`
+  return new UsageError(
+    'ERR_USAGE',
+    `VALUE ${JSON.stringify(value)} is read as the annotation value itself, not from ${what}`,
+    { hint: `to read the value from ${what}, give --from-file ${value}` },
+  )
 }
 
 export const imageCommand: Command = {
