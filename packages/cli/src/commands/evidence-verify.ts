@@ -5,7 +5,7 @@
  */
 import { AmdKdsClient } from '@initguard/collateral'
 import { readInput } from '@initguard/files'
-import { UnavailableError, UsageError, isInitguardError } from '@initguard/core'
+import { MalformedInputError, UnavailableError, isInitguardError } from '@initguard/core'
 import {
   AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
@@ -86,9 +86,13 @@ async function trustAnchors(paths: readonly string[], io: CliIo): Promise<SnpTru
     parsePemBundle(pem, path).forEach((certificate, i) => {
       const match = /^(ARK|SEV|SEV-VLEK)-(Milan|Genoa|Turin)$/.exec(certificate.commonName)
       if (match === null) {
-        throw new UsageError(
-          'ERR_USAGE',
-          `${path}: certificate #${i + 1} (${certificate.commonName}) is not an ARK, ASK or ASVK`,
+        throw new MalformedInputError(
+          'ERR_TRUST_ROOT_CERTIFICATE',
+          `--trust-root ${path}: certificate #${i + 1} (${certificate.commonName}) is not an ARK, ASK or ASVK`,
+          {
+            details: { path, certificate: i + 1, common_name: certificate.commonName },
+            hint: 'give only the roots of the test PKI (ARK-PRODUCT, SEV-PRODUCT, SEV-VLEK-PRODUCT); a VCEK goes to --certs',
+          },
         )
       }
       const product = match[2] as SnpProduct
@@ -102,7 +106,14 @@ async function trustAnchors(paths: readonly string[], io: CliIo): Promise<SnpTru
     { ark?: string; ask?: string; asvk?: string },
   ][]) {
     if (set.ark === undefined)
-      throw new UsageError('ERR_USAGE', `--trust-root: no ARK-${product} among the certificates`)
+      throw new MalformedInputError(
+        'ERR_TRUST_ROOT_NO_ARK',
+        `--trust-root: an ASK or ASVK of ${product} is given, but no ARK-${product}`,
+        {
+          details: { product },
+          hint: `add ARK-${product} (the self-signed root) to the --trust-root files: it is what the chain ends at`,
+        },
+      )
     sets[product] = {
       product,
       ark: set.ark,
