@@ -3,6 +3,7 @@
  * refused, never read as empty), and `-o FILE` replaces a file atomically without widening its
  * permissions or turning a symbolic link into a plain file.
  */
+import { execFileSync } from 'node:child_process'
 import {
   chmodSync,
   lstatSync,
@@ -14,7 +15,13 @@ import {
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
-import { EXAMPLES, REAL_SNP_VERIFY, exampleBuildArgs, runInProcess } from './cli-test-support.ts'
+import {
+  EXAMPLES,
+  REAL_SNP_VERIFY,
+  exampleBuildArgs,
+  expectRefused,
+  runInProcess,
+} from './cli-test-support.ts'
 
 const scratch = new ScratchDirectories()
 afterAll(() => {
@@ -105,6 +112,16 @@ describe('-o FILE over an existing file', () => {
       expect(readFileSync(target, 'utf8')).not.toBe('old')
     })
   }
+})
+
+describe('-o FILE that is not a regular file', () => {
+  it('refuses a FIFO (exit 7) and leaves it a FIFO: never a plain file in its place', async () => {
+    const fifo = join(dir, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    const run = await runInProcess(exampleBuildArgs('-o', fifo))
+    expectRefused(run, 7, 'ERR_FILE_NOT_REGULAR')
+    expect(lstatSync(fifo).isFIFO()).toBe(true)
+  })
 })
 
 describe('initdata build --json', () => {

@@ -279,6 +279,9 @@ export class CachedDownloader {
       }
       await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(envelope)), {
         what: `cached ${request.what}`,
+        // The entry's name is ours, in our cache: whatever is there in its place (a FIFO, a
+        // socket) was a miss, and the entry replaces it.
+        replaceSpecialFiles: true,
       })
       index.written(name)
       await index.enforce(this.#clock())

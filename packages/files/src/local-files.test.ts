@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import {
+  lstat,
   mkdir,
   mkdtemp,
   open,
@@ -22,6 +23,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 /** Every `open` of node:fs/promises, and every `sync` of a handle it gave. */
 const opened = vi.hoisted(() => ({ paths: [] as string[], synced: [] as string[] }))
+/** Paths a rename onto fails (EIO), for a failure after the checks and the temporary files. */
+const failRenameTo = vi.hoisted(() => new Set<string>())
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof FsPromises>()
@@ -36,7 +39,12 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     }
     return handle
   }
-  return { ...fs, open: tracedOpen }
+  const failingRename = async (...args: Parameters<typeof fs.rename>) => {
+    if (failRenameTo.has(String(args[1])))
+      throw Object.assign(new Error('injected rename failure'), { code: 'EIO' })
+    await fs.rename(...args)
+  }
+  return { ...fs, open: tracedOpen, rename: failingRename }
 })
 
 const { readInput, writeFileAtomic, writeFilesAtomic, writeNewFile } =
@@ -218,15 +226,20 @@ describe('writeFilesAtomic with replace: false', () => {
 
   it('takes back a file it linked when a file that may replace cannot be renamed', async () => {
     const dir = await mkdtemp(join(root, 'mixed-'))
-    const one = join(dir, 'one.key')
-    const two = join(dir, 'two')
-    await mkdir(join(two, 'inside'), { recursive: true })
-    const refused = writeFilesAtomic([
-      noClobber(one, 'new', 'private key'),
-      { path: two, bytes: bytes('x'), options: { what: 'public key' } },
-    ])
-    await expect(refused).rejects.toMatchObject({ code: 'ERR_FILE_WRITE' })
-    expect(await readdir(dir)).toEqual(['two'])
+    const [one, two] = [join(dir, 'one.key'), join(dir, 'two.pub')]
+    await writeFile(two, 'old public')
+    failRenameTo.add(two)
+    try {
+      const refused = writeFilesAtomic([
+        noClobber(one, 'new', 'private key'),
+        { path: two, bytes: bytes('x'), options: { what: 'public key' } },
+      ])
+      await expect(refused).rejects.toMatchObject({ code: 'ERR_FILE_WRITE' })
+    } finally {
+      failRenameTo.delete(two)
+    }
+    expect(await readFile(two, 'utf8')).toBe('old public')
+    expect(await readdir(dir)).toEqual(['two.pub'])
   })
 
   it('writes every file when none exists, each with its mode', async () => {
@@ -240,5 +253,45 @@ describe('writeFilesAtomic with replace: false', () => {
     expect((await stat(one)).mode & 0o777).toBe(0o600)
     expect(await readFile(two, 'utf8')).toBe('public')
     expect((await readdir(dir)).sort()).toEqual(['one.key', 'two.pub'])
+  })
+})
+
+describe('writeFileAtomic over what is not a regular file', () => {
+  it('refuses a FIFO, a link to one (as /dev/stdout is) and a link to a directory, leaving them', async () => {
+    const fifo = join(root, 'pipe')
+    execFileSync('mkfifo', [fifo])
+    const toFifo = join(root, 'stdout-like')
+    await symlink(fifo, toFifo)
+    const dir = join(root, 'a-dir')
+    await mkdir(dir)
+    const toDir = join(root, 'dir-link')
+    await symlink(dir, toDir)
+    const write = (path: string) =>
+      codeOf(writeFileAtomic(path, new Uint8Array(1), { what: 'out' }))
+    expect(await write(fifo)).toBe('ERR_FILE_NOT_REGULAR')
+    expect((await lstat(fifo)).isFIFO()).toBe(true)
+    expect(await write(toFifo)).toBe('ERR_FILE_NOT_REGULAR')
+    expect((await lstat(toFifo)).isSymbolicLink()).toBe(true)
+    expect(await write(toDir)).toBe('ERR_FILE_WRITE')
+    expect((await lstat(toDir)).isSymbolicLink()).toBe(true)
+    expect(await write(dir)).toBe('ERR_FILE_WRITE')
+  })
+})
+
+describe('writeFilesAtomic over what is not a regular file', () => {
+  it('refuses a FIFO before anything is written, leaving it and writing none of the files', async () => {
+    const dir = await mkdtemp(join(root, 'special-'))
+    const [one, fifo] = [join(dir, 'one.key'), join(dir, 'pipe')]
+    execFileSync('mkfifo', [fifo])
+    const refused = writeFilesAtomic([
+      { path: one, bytes: new Uint8Array(1), options: { what: 'private key', replace: false } },
+      { path: fifo, bytes: new Uint8Array(1), options: { what: 'public key' } },
+    ])
+    await expect(refused).rejects.toMatchObject({
+      code: 'ERR_FILE_NOT_REGULAR',
+      message: expect.stringContaining('public key') as unknown,
+    })
+    expect((await lstat(fifo)).isFIFO()).toBe(true)
+    expect(await readdir(dir)).toEqual(['pipe'])
   })
 })

@@ -5,7 +5,17 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, link, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
+import {
+  chmod,
+  link,
+  lstat,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  type FileHandle,
+} from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
 
@@ -149,6 +159,12 @@ export interface WriteOptions {
    * on an existing name, where a rename would replace it). Default true.
    */
   readonly replace?: boolean
+  /**
+   * {@link writeFileAtomic} and {@link writeFilesAtomic} only: true to replace a FIFO, socket or
+   * device at the path like a file
+   * (for a name the program owns, such as a cache entry); by default they are refused.
+   */
+  readonly replaceSpecialFiles?: boolean
 }
 
 /**
@@ -205,9 +221,13 @@ export async function writeNewFile(
  * it over `path`, then flush the directory. Readers see the old file or the new one, never a
  * part, and after a crash the name holds one of them. The new file has `mode` (default 0o644)
  * whatever the old one had; a symbolic link at `path` is replaced, not followed. With `replace:
- * false` an existing `path` is left as it is and refused.
+ * false` an existing `path` is left as it is and refused. Only a regular file (or a link to one)
+ * is replaced: a directory, and unless `replaceSpecialFiles` a device, a FIFO or a socket at `path`
+ * (`/dev/null`, `/dev/stdout`), is refused, since the rename would put a plain file in its place
+ * (as root, in /dev itself).
  *
- * @throws {@link LocalIoError} `ERR_FILE_WRITE`; `ERR_FILE_EXISTS` with `replace: false`.
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE`; `ERR_FILE_EXISTS` with `replace: false`;
+ *   `ERR_FILE_NOT_REGULAR`.
  */
 export async function writeFileAtomic(
   path: string,
@@ -234,14 +254,15 @@ interface StagedFile {
  * Write files that belong together (a key pair) as {@link writeFileAtomic} writes one, and all of
  * them or none: every temporary file is written and flushed before any is put in place. A failure
  * while writing (a directory that does not exist, no space, no permission) leaves every path as
- * it was and no temporary file behind. The files with `replace: false` are linked into place
- * first: a link fails on an existing name, and one made here is taken back when a later file
- * fails, so a refused file (`ERR_FILE_EXISTS`) leaves every path as it was. Only a rename (of a
- * file that may replace another) can still fail after another file is in place, in directories
- * just written to.
+ * it was and no temporary file behind, and so does a path refused as {@link writeFileAtomic}
+ * refuses one (a directory, a device, FIFO or socket), checked before anything is written. The
+ * files with `replace: false` are linked into place first: a link fails on an existing name, and
+ * one made here is taken back when a later file fails, so a refused file (`ERR_FILE_EXISTS`)
+ * leaves every path as it was. Only a rename (of a file that may replace another) can still fail
+ * after another file is in place, in directories just written to.
  *
  * @throws {@link LocalIoError} `ERR_FILE_WRITE`, naming the file that failed; `ERR_FILE_EXISTS`
- *   for a file with `replace: false` whose path exists.
+ *   for a file with `replace: false` whose path exists; `ERR_FILE_NOT_REGULAR`.
  */
 export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<void> {
   const staged: StagedFile[] = []
@@ -250,6 +271,8 @@ export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<v
     for (const made of linked) await unlinkIfSame(made.file.path, made.temporary)
     for (const { temporary } of staged) await rm(temporary, { force: true })
   }
+  // Before anything is written: a refused file leaves every path as it was.
+  for (const file of files) await refuseToReplace(file)
   for (const file of files) {
     const { path, bytes, options } = file
     const temporary = join(
@@ -298,6 +321,29 @@ async function unlinkIfSame(path: string, temporary: string): Promise<void> {
     await rm(path, { force: true })
 }
 
+/**
+ * Refuse a path where the rename would put a plain file in place of something that is not one: a
+ * directory (or a link to one, which the rename would replace) as the rename itself says it, and
+ * unless `replaceSpecialFiles` a device, FIFO or socket (or a link to one).
+ *
+ * @throws {@link LocalIoError} `ERR_FILE_WRITE` (a directory), `ERR_FILE_NOT_REGULAR`.
+ */
+async function refuseToReplace({ path, options }: FileToWrite): Promise<void> {
+  const existing = await stat(path).catch(() => undefined)
+  if (existing?.isDirectory() === true)
+    throw ioError({ code: 'EISDIR' }, path, options.what, 'write', options.hint)
+  if (existing !== undefined && !existing.isFile() && options.replaceSpecialFiles !== true) {
+    throw new LocalIoError(
+      'ERR_FILE_NOT_REGULAR',
+      `cannot write ${options.what} ${JSON.stringify(path)}: it is ${fileKind(existing)}, not a regular file, and would be replaced by one`,
+      {
+        details: { path },
+        hint: options.hint ?? 'give the path of a regular file (or of one to create)',
+      },
+    )
+  }
+}
+
 /** The error for a file of {@link writeFilesAtomic} that could not be put in place. */
 function writeError(error: unknown, file: FileToWrite): LocalIoError {
   const { path, options } = file
@@ -308,6 +354,19 @@ function writeError(error: unknown, file: FileToWrite): LocalIoError {
     details: refused.details,
     hint: options.hint ?? 'remove it first, or give another path',
   })
+}
+
+/** What a file that is not a regular one is, for messages. */
+function fileKind(info: {
+  isCharacterDevice(): boolean
+  isBlockDevice(): boolean
+  isFIFO(): boolean
+  isSocket(): boolean
+}): string {
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device'
+  if (info.isFIFO()) return 'a FIFO (named pipe)'
+  if (info.isSocket()) return 'a socket'
+  return 'a special file'
 }
 
 /**
