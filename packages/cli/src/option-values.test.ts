@@ -194,6 +194,20 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
         whitespace,
         fc.constantFrom('', 'a,b', '"KBS"', 'K BS', '-kbs', '/kbs', 'kbs\u00e9', 'k'.repeat(256)),
       )
+    case 'registry-host':
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom(
+          'http://localhost:5000',
+          'https://quay.io',
+          'localhost:5000/team',
+          'quay.io/',
+          'local host',
+          '-quay.io',
+          'quay.io:',
+          '*.example.com',
+        ),
+      )
     case 'free':
       return fc.constant('')
   }
@@ -234,7 +248,6 @@ describe('the option table', () => {
       'from-file',
       'guest',
       'initdata',
-      'insecure-registry',
       'intel-root',
       'kds-store',
       'listen',

@@ -36,6 +36,7 @@ export type ValueKind =
         | 'resource-path'
         | 'workload-name'
         | 'admin-audience'
+        | 'registry-host'
     }
   | { readonly name: 'free'; readonly what: string }
 

@@ -83,3 +83,23 @@ describe('image check --initdata whose cdh.toml names a sigstore config', () => 
     expect(run.stderr).toContain('image.sigstore_config')
   })
 })
+
+describe('image check --insecure-registry', () => {
+  it('refuses what can never name a registry (a scheme, a path), which would leave HTTPS in use', async () => {
+    for (const [value, hint] of [
+      ['http://localhost:5000', 'drop the scheme'],
+      ['localhost:5000/team', 'without a path'],
+    ] as const) {
+      const run = await runInProcess([
+        ...['image', 'check', REFERENCE, '--policy', policy],
+        ...['--insecure-registry', value],
+      ])
+      expectRefused(run, 2, 'ERR_OPTION_VALUE')
+      expect(run.stderr).toContain(hint)
+    }
+    const plain = ['--insecure-registry', 'localhost:5000', '--insecure-registry', '[::1]:5000']
+    expect(
+      (await runInProcess(['image', 'check', REFERENCE, '--policy', policy, ...plain])).code,
+    ).toBe(5)
+  })
+})

@@ -17,7 +17,12 @@ import {
 } from '@initguard/oci'
 import { ExpectationError, InternalError, UsageError, utf8ToString } from '@initguard/core'
 import { checkBinding } from '@initguard/initdata'
-import { cdhImageSources, parseImagePolicy, type ImagePolicy } from '@initguard/image-policy'
+import {
+  cdhImageSources,
+  isValidDockerDomain,
+  parseImagePolicy,
+  type ImagePolicy,
+} from '@initguard/image-policy'
 import {
   JSON_OPTION,
   listOption,
@@ -27,7 +32,13 @@ import {
   type OptionSpec,
   type ParsedArgs,
 } from '../command.ts'
-import { PATH_VALUE, PLATFORM_VALUE, TIME_VALUE } from '../option-values.ts'
+import {
+  PATH_VALUE,
+  PLATFORM_VALUE,
+  TIME_VALUE,
+  checkedValue,
+  type OptionValue,
+} from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
 import { REGISTRY_ACCESS_OPTIONS } from './image-pull-options.ts'
 import {
@@ -45,6 +56,27 @@ const { default: _fromDefault, ...FROM_WITHOUT_DEFAULT } = FROM_OPTION
 
 /** The options that only say how to read and trust `--initdata`. */
 const INITDATA_ONLY_OPTIONS = ['tee', 'expected', 'encoding', 'from'] as const
+
+/**
+ * `--insecure-registry`: a registry as references name it, `host[:port]` (docker/reference's
+ * grammar). Anything else (`http://host:5000`, `host/path`) could never match a registry, so
+ * plain HTTP would silently not be used for the one meant.
+ */
+const REGISTRY_HOST_VALUE: OptionValue<string> = checkedValue(
+  { name: 'registry-host' },
+  'a registry host[:port] as image references name it, e.g. localhost:5000',
+  'localhost:5000',
+  (text, refuse) => {
+    if (isValidDockerDomain(text)) return text
+    return refuse(
+      /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+        ? 'drop the scheme: give host[:port] only'
+        : text.includes('/')
+          ? 'give the whole registry, host[:port], without a path'
+          : undefined,
+    )
+  },
+)
 
 /** containers/image's system registries.d directory, read when it exists. */
 const SYSTEM_REGISTRIES_D = '/etc/containers/registries.d'
@@ -87,7 +119,15 @@ export const IMAGE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     valueName: 'DIR',
     help: `registries.d directory (lookaside stores, use-sigstore-attachments); default ${SYSTEM_REGISTRIES_D} if it exists; with --initdata, none (the document's sigstore_config, if it names one, with which this is refused)`,
   },
-  ...REGISTRY_ACCESS_OPTIONS,
+  authfile: REGISTRY_ACCESS_OPTIONS.authfile,
+  'insecure-registry': {
+    type: 'string',
+    value: REGISTRY_HOST_VALUE,
+    multiple: true,
+    valueName: 'HOST',
+    help: 'reach this registry (host[:port]) over plain HTTP',
+  },
+  platform: REGISTRY_ACCESS_OPTIONS.platform,
   at: {
     type: 'string',
     value: TIME_VALUE,

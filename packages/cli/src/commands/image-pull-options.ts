@@ -13,13 +13,7 @@ import {
   type ParsedArgs,
   type StringOptionSpec,
 } from '../command.ts'
-import {
-  PATH_VALUE,
-  PLATFORM_VALUE,
-  freeValue,
-  integerValue,
-  type OptionValue,
-} from '../option-values.ts'
+import { PATH_VALUE, PLATFORM_VALUE, integerValue, type OptionValue } from '../option-values.ts'
 
 /** `--concurrency N`: layer downloads at once. */
 export const CONCURRENCY_VALUE: OptionValue<number> = integerValue(1, 16, 'layer downloads at once')
@@ -32,22 +26,13 @@ export const CONCURRENCY_OPTION: StringOptionSpec = {
   help: 'layer downloads at once (1–16); default 3',
 }
 
-/** How to reach a registry: `--authfile`, `--insecure-registry`, `--platform`. */
-export const REGISTRY_ACCESS_OPTIONS: Readonly<
-  Record<'authfile' | 'insecure-registry' | 'platform', OptionSpec>
-> = {
+/** How to reach a registry: `--authfile`, `--platform` (`--insecure-registry` is `image`'s). */
+export const REGISTRY_ACCESS_OPTIONS: Readonly<Record<'authfile' | 'platform', OptionSpec>> = {
   authfile: {
     type: 'string',
     value: PATH_VALUE,
     valueName: 'FILE',
     help: 'docker config.json with registry credentials; default $DOCKER_CONFIG/config.json or ~/.docker/config.json if it exists',
-  },
-  'insecure-registry': {
-    type: 'string',
-    value: freeValue('a registry host[:port]', 'localhost:5000'),
-    multiple: true,
-    valueName: 'HOST',
-    help: 'reach this registry (host[:port]) over plain HTTP',
   },
   platform: {
     type: 'string',
