@@ -122,6 +122,13 @@ describe('-o FILE that is not a regular file', () => {
     expectRefused(run, 7, 'ERR_FILE_NOT_REGULAR')
     expect(lstatSync(fifo).isFIFO()).toBe(true)
   })
+
+  it('refuses a path under a file (exit 7), not an internal error with a stack trace', async () => {
+    const run = await runInProcess(exampleBuildArgs('-o', join(doc, 'x')))
+    expectRefused(run, 7, 'ERR_FILE_WRITE')
+    expect(run.stderr).toContain('a part of the path is not a directory')
+    expect(run.stderr).not.toMatch(/\n\s+at /)
+  })
 })
 
 describe('initdata build --json', () => {

@@ -295,3 +295,18 @@ describe('writeFilesAtomic over what is not a regular file', () => {
     expect(await readdir(dir)).toEqual(['pipe'])
   })
 })
+
+describe('writeFileAtomic under a file', () => {
+  it('says a part of the path is not a directory (ERR_FILE_WRITE), never a bare ENOTDIR', async () => {
+    const file = join(root, 'plain')
+    await writeFile(file, 'x')
+    let error: unknown
+    try {
+      await writeFileAtomic(join(file, 'out'), new Uint8Array(1), { what: 'out' })
+    } catch (caught) {
+      error = caught
+    }
+    expect((error as { code?: string }).code).toBe('ERR_FILE_WRITE')
+    expect(String(error)).toContain('a part of the path is not a directory')
+  })
+})

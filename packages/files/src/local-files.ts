@@ -59,11 +59,13 @@ function ioError(
           ? 'it is a directory'
           : code === 'EEXIST'
             ? 'it already exists'
-            : code === 'ENOSPC'
-              ? 'no space left on the device'
-              : typeof code === 'string'
-                ? code
-                : 'unknown error'
+            : code === 'ENOTDIR'
+              ? 'a part of the path is not a directory'
+              : code === 'ENOSPC'
+                ? 'no space left on the device'
+                : typeof code === 'string'
+                  ? code
+                  : 'unknown error'
   return new LocalIoError(
     verb === 'read' ? 'ERR_FILE_READ' : 'ERR_FILE_WRITE',
     `cannot ${verb} ${what} ${JSON.stringify(path)}: ${reason}`,
@@ -267,9 +269,11 @@ interface StagedFile {
 export async function writeFilesAtomic(files: readonly FileToWrite[]): Promise<void> {
   const staged: StagedFile[] = []
   const linked: StagedFile[] = []
+  // Cleaning up must not hide why the write failed (under a file, rm fails too: ENOTDIR).
   const discard = async (): Promise<void> => {
-    for (const made of linked) await unlinkIfSame(made.file.path, made.temporary)
-    for (const { temporary } of staged) await rm(temporary, { force: true })
+    for (const made of linked)
+      await unlinkIfSame(made.file.path, made.temporary).catch(() => undefined)
+    for (const { temporary } of staged) await rm(temporary, { force: true }).catch(() => undefined)
   }
   // Before anything is written: a refused file leaves every path as it was.
   for (const file of files) await refuseToReplace(file)
