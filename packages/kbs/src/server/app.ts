@@ -25,7 +25,12 @@ import { requireAdminKeys, type AdminPublicKey } from './admin-auth.ts'
 import { registerAdminRoutes } from './admin-routes.ts'
 import type { KbsServerConfig } from './config.ts'
 import { problem, problemForError, type KbsProblem } from './errors.ts'
-import { kbsClientErrorHandler, limitConnections, nodeServerLimits } from './connection-limits.ts'
+import {
+  kbsClientErrorHandler,
+  limitConnections,
+  lingerAfterAnswer,
+  nodeServerLimits,
+} from './connection-limits.ts'
 import { registerJsonBodyParser } from './json-body.ts'
 import { createKbsMetrics } from './metrics.ts'
 import { KBS_OPENAPI } from './openapi.ts'
@@ -209,6 +214,8 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
 
   app.setErrorHandler(async (error, request, reply) => {
     const mapped = problemForError(error)
+    // A body refused before it was read to its end: the answer must reach the client before the close.
+    lingerAfterAnswer(request.raw)
     if (mapped.unexpected) request.log.error({ err: error }, 'unexpected error')
     else
       request.log.info(

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import type { Server } from 'node:net'
+import type { IncomingMessage } from 'node:http'
+import type { Server, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { KbsServerConfig } from './config.ts'
 import { problem, problemBody, type KbsProblem } from './errors.ts'
@@ -114,4 +115,30 @@ export function kbsClientErrorHandler(error: Error & { code?: string }, socket: 
   })
   socket.on('data', () => undefined)
   socket.resume()
+}
+
+/**
+ * Make the close that follows an answer to a request whose body was not read to its end (a body
+ * over `limits.body`, refused as soon as the limit is passed) a lingering one. Fastify answers such
+ * a request with `connection: close` and Node then calls `socket.destroySoon()`: end, and destroy
+ * as soon as the answer is handed to the kernel. The client is still sending the rest of its body,
+ * so the socket is closed with unread data; the kernel then sends a reset at once and drops what
+ * it has not yet sent — the 413 itself — so the client saw the connection cut with no answer
+ * (a few runs in a hundred). Here the answer is ended (TLS close_notify and FIN after it) and what
+ * the client still sends is read and dropped until it closes too, for at most {@link LINGER_MS}.
+ */
+export function lingerAfterAnswer(request: IncomingMessage): void {
+  const socket: Socket = request.socket
+  if (request.complete || socket.destroyed) return
+  socket.destroySoon = (): void => {
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS)
+    linger.unref()
+    socket.once('close', () => {
+      clearTimeout(linger)
+    })
+    socket.end()
+  }
+  // Drop the rest of the body as it comes, so the parser keeps reading the socket.
+  request.on('data', () => undefined)
+  request.resume()
 }

@@ -4,6 +4,7 @@
  * service routes and logs. The full handshake is in `../service/handshake.test.ts`.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
+import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -545,5 +546,75 @@ describe('service routes, errors and logs', () => {
         throw error
       }).code,
     ).toBe('ERR_KBS_NO_ADMIN_KEY')
+  })
+})
+
+/**
+ * An oversize body refused mid-stream: the 413 must reach a client that is still sending. Closing
+ * the socket with the rest of the body unread makes the kernel reset the connection and drop the
+ * answer it has not sent yet, so the close lingers (connection-limits.ts, lingerAfterAnswer).
+ */
+interface Outcome {
+  readonly answer: string
+  /** The socket's error (a reset: the server closed with the body unread), if any. */
+  readonly error: string | undefined
+  readonly ended: boolean
+}
+
+/**
+ * Send a chunked body without end; once the answer has come, send 256 KiB more (a client still
+ * uploading), then stop and wait for the server to close.
+ */
+function uploadPastTheAnswer(port: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    let error: string | undefined
+    let ended = false
+    let answered = false
+    const framed = Buffer.concat([
+      Buffer.from('4000\r\n'),
+      Buffer.alloc(0x4000, 0x20),
+      Buffer.from('\r\n'),
+    ])
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      if (answered) return
+      answered = true
+      for (let i = 0; i < 16; i++) socket.write(framed)
+    })
+    socket.on('end', () => {
+      ended = true
+      socket.end()
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      error = e.code ?? e.message
+    })
+    socket.on('close', () => {
+      resolve({ answer: Buffer.concat(chunks).toString('latin1'), error, ended })
+    })
+    socket.write(
+      'POST /kbs/v0/attest HTTP/1.1\r\nHost: kbs\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+    )
+    const more = (): void => {
+      if (answered || socket.destroyed) return
+      socket.write(framed, () => setImmediate(more))
+    }
+    more()
+  })
+}
+
+describe('a chunked body over the limit', () => {
+  it('is answered 413, and a client still sending is not reset: the close lingers', async () => {
+    const { app: kbs } = await app({ bodyLimit: '16KiB' })
+    await kbs.listen({ port: 0, host: '127.0.0.1' })
+    const port = (kbs.server.address() as AddressInfo).port
+    for (let i = 0; i < 5; i++) {
+      const outcome = await uploadPastTheAnswer(port)
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 413 /)
+      expect(outcome.answer).toMatch(/connection: close/i)
+      expect(outcome.error).toBeUndefined()
+      expect(outcome.ended).toBe(true)
+    }
   })
 })
