@@ -62,6 +62,16 @@ describe('checkCopyTarget', () => {
     expect(lstatSync(join(dir, 'link.toml')).isSymbolicLink()).toBe(true)
   })
 
+  it('refuses a copy whose directory does not exist yet (another user could make it in a sticky parent)', async () => {
+    // /tmp-like: sticky and world-writable; a directory made there later by someone else would
+    // be theirs, and the copy written into it theirs to swap.
+    const missing = join(directory(0o1777), 'not-made', 'initdata.toml')
+    const error = await rejected(checkCopyTarget(missing))
+    expect([error.code, error.category]).toEqual(['ERR_AGENT_CHECKED_COPY', 'io'])
+    expect(error.message).toContain('does not exist')
+    expect(error.hint).toContain('create')
+  })
+
   it('refuses a path in a directory others may write (not sticky)', async () => {
     const error = await rejected(checkCopyTarget(join(directory(0o777), 'initdata.toml')))
     expect(error.code).toBe('ERR_AGENT_CHECKED_COPY')

@@ -4,7 +4,7 @@
  * is there by then (a host can change the initdata block device, or a file, between the two
  * reads): check-then-use. The copy is what was checked, written only after the match.
  *
- * - Before anything is read: FILE must be absent or a regular file (a directory, a device, a FIFO
+ * - Before anything is read: FILE's directory must exist, and FILE be absent or a regular file (a directory, a device, a FIFO
  *   or a symbolic link is refused rather than replaced or followed), in directories only the
  *   agent's user and root can replace it in (`trusted-path.ts`, as for `agent start
  *   --runtime-dir`): a copy someone else can swap is no better than the source.
@@ -15,7 +15,7 @@
  * @module
  */
 import { lstat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { LocalIoError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
 import { replaceableBy } from '../trusted-path.ts'
@@ -42,6 +42,16 @@ export async function checkCopyTarget(path: string): Promise<void> {
       `the checked copy ${quoted} could be replaced by another user: ${replaceable}`,
       path,
       'write the copy where only this user and root can write (e.g. under /run), or make the shared directory sticky',
+    )
+  // The directory must exist now: nothing on this path makes it, and one made between this check
+  // and the write by another user (in a sticky parent such as /tmp) would be theirs.
+  const directory = dirname(resolve(path))
+  const parentInfo = await lstat(directory).catch(() => undefined)
+  if (parentInfo?.isDirectory() !== true)
+    throw outError(
+      `the directory of the checked copy ${quoted} does not exist (or is not a directory): ${directory}`,
+      path,
+      'create the directory first, writable only by this user and root (e.g. under /run), then give --out again',
     )
   let info
   try {

@@ -96,8 +96,10 @@ function refused(location: string, why: string): UsageError {
 /**
  * The driver's connection settings for `url`, as `pg` itself would read them from a
  * `connectionString`, except that certificate verification is explicit: where TLS is on and the
- * URL does not turn verification off (`sslmode=require`, `prefer` or `no-verify`, which only pass
- * {@link checkPostgresTransport} on this host or with the opt-in), `rejectUnauthorized` is true.
+ * URL does not turn verification off, `rejectUnauthorized` is true. Only `sslmode=no-verify`, and
+ * `prefer` or `require` with `uselibpqcompat=true` (libpq's meaning), turn it off, and those pass
+ * {@link checkPostgresTransport} only on this host or with the opt-in. Without that flag
+ * pg-connection-string reads `prefer`, `require` and `verify-ca` as `verify-full`: verified here.
  * `pg` leaves it out, and Node then takes it from `NODE_TLS_REJECT_UNAUTHORIZED` at every
  * connection: `=0` in the environment would send the password to any server at all, with
  * `sslmode=verify-full` in the URL.
