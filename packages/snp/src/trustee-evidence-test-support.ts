@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
-import { isInitguardError, type InitguardError } from '@initguard/core'
+import { thrown } from '@initguard/testkit'
 import type { CertTableEntry } from './cert-table.ts'
 import { parseSnpReport } from './report.ts'
 import { parseTrusteeSnpEvidence } from './trustee-evidence.ts'
@@ -24,15 +24,8 @@ export const read = (path: string): Uint8Array =>
   new Uint8Array(readFileSync(new URL(path, VECTORS)))
 export const vector = (name: (typeof REPORTS)[number]): Uint8Array => read(`${name}/report.bin`)
 
-export function thrown(fn: () => unknown): InitguardError {
-  try {
-    fn()
-  } catch (e) {
-    if (isInitguardError(e)) return e
-    throw new Error(`expected an InitguardError, got ${String(e)}`, { cause: e })
-  }
-  throw new Error('expected an InitguardError, nothing was thrown')
-}
+/** The InitguardError a call throws: the testkit's, shared by every package's tests. */
+export { thrown }
 
 export function patched(
   base: Uint8Array,
