@@ -171,6 +171,35 @@ describe('parseInitdata', () => {
       expect(parseInitdata(enc(text)).version, JSON.stringify(text)).toBe('0.1.0')
   })
 
+  it('refuses a float, date or time the Kata agent reads differently or refuses, naming it', () => {
+    // Not a valid initdata value either way, but refused for what it is, where it is: Kata's TOML
+    // parsers refuse it before they look at the fields (or, for Feb 30 in toml 0.5, keep the day).
+    const head = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
+    for (const [text, expected] of [
+      [head + 'a = 1e400\n', 'ERR_INITDATA_TOML_VALUE 4:5'],
+      [head + 'a = [-1e400]\n', 'ERR_INITDATA_TOML_VALUE 4:6'],
+      [head + 'a = 1979-02-30\n', 'ERR_INITDATA_TOML_VALUE 4:5'],
+      [head + 'a = 07:32:00.0000001\n', 'ERR_INITDATA_TOML_VALUE 4:5'],
+      ['version = 1979-02-29\nalgorithm = "sha256"\n[data]\n', 'ERR_INITDATA_TOML_VALUE 1:11'],
+      [head + 'a = 07:32\n', 'ERR_INITDATA_TOML_1_1 4:5'],
+      // Not a string, but read alike by every parser: the value's own error.
+      [head + 'a = 1e308\n', 'ERR_INITDATA_DATA_VALUE undefined:undefined'],
+      [head + 'a = 1979-02-28\n', 'ERR_INITDATA_DATA_VALUE undefined:undefined'],
+    ] as const) {
+      let got = 'accepted'
+      try {
+        parseInitdata(enc(text))
+      } catch (e) {
+        if (!isInitguardError(e)) throw e
+        got = `${e.code} ${String(e.details['line'])}:${String(e.details['column'])}`
+      }
+      expect(got, JSON.stringify(text)).toBe(expected)
+    }
+    // The same text in a string is data, kept as written.
+    const doc = parseInitdata(enc(head + '"1e400" = "x = 1979-02-30"\nb = \'07:32\'\n'))
+    expect(Object.fromEntries(doc.data)).toEqual({ '1e400': 'x = 1979-02-30', b: '07:32' })
+  })
+
   describe('line ends and byte order marks that CoCo parsers read differently', () => {
     const head = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n'
 
@@ -332,6 +361,10 @@ describe('parseInitdata', () => {
       '[[data]]\n',
       '= \n',
       '\u0000',
+      'z = 1e400\n',
+      'z = [1979-02-30, 07:32]\n',
+      '1979-02-31 = { a = 07:32:00.1234 }\n',
+      'w = -inf\n',
     )
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 12 }), (parts) => {

@@ -24,7 +24,7 @@ import {
   isInitdataAlgorithm,
   type InitdataAlgorithm,
 } from './algorithms.ts'
-import { NON_PORTABLE_TOML_FIX, findNonPortableToml } from './toml-portability.ts'
+import { findNonPortableToml } from './toml-portability.ts'
 
 /** The only initdata version defined. */
 export const INITDATA_VERSION = '0.1.0'
@@ -71,7 +71,9 @@ function malformed(
  *   refuse), `ERR_INITDATA_TOML_CRLF` (a CRLF kept inside a multi-line string, which Kata before
  *   4.0 reads as LF and later releases as CRLF), `ERR_INITDATA_TOML_QUOTES` (quotes ending a
  *   multi-line string right after a line-ending backslash, which smol-toml drops and the other
- *   parsers keep), `ERR_INITDATA_VERSION`,
+ *   parsers keep), `ERR_INITDATA_TOML_VALUE` (a float beyond 64 bits, a date that does not exist
+ *   or a time finer than a millisecond, which smol-toml reads as another value than Kata's parsers
+ *   or they refuse), `ERR_INITDATA_VERSION`,
  *   `ERR_INITDATA_ALGORITHM`, `ERR_INITDATA_MISSING_FIELD`, `ERR_INITDATA_UNKNOWN_FIELD`,
  *   `ERR_INITDATA_DATA_NOT_TABLE`, `ERR_INITDATA_DATA_VALUE`.
  * @example
@@ -192,8 +194,8 @@ function parseTomlTable(text: string): Record<string, unknown> {
  * document means one thing on every release: TOML 1.1 syntax (smol-toml reads TOML 1.1; the Kata
  * agent before 4.0 reads TOML 1.0 and would refuse the document, so no pod would start with it),
  * a CRLF kept inside a multi-line string (the Kata agent before 4.0 writes it to `aa.toml` or
- * `policy.rego` as LF, Kata 4, the Kata runtime and Trustee keep CRLF), and quotes that smol-toml
- * drops from a multi-line string.
+ * `policy.rego` as LF, Kata 4, the Kata runtime and Trustee keep CRLF), quotes that smol-toml
+ * drops from a multi-line string, and numbers and dates smol-toml reads as another value.
  */
 function refuseNonPortableToml(text: string): void {
   const found = findNonPortableToml(text)
@@ -203,20 +205,27 @@ function refuseNonPortableToml(text: string): void {
     throw new MalformedInputError(
       'ERR_INITDATA_TOML_1_1',
       `the initdata document uses TOML 1.1 syntax (${found.what}) at line ${line}, column ${column}, which the Kata agent before 4.0 (a TOML 1.0 parser, the Rust toml 0.5 crate) refuses`,
-      { details: { line, column }, hint: NON_PORTABLE_TOML_FIX['toml-1.1'] },
+      { details: { line, column }, hint: found.fix },
     )
   }
   if (found.kind === 'trimmed-quotes') {
     throw new MalformedInputError(
       'ERR_INITDATA_TOML_QUOTES',
       `the initdata document has ${found.what} at line ${line}, column ${column}`,
-      { details: { line, column }, hint: NON_PORTABLE_TOML_FIX['trimmed-quotes'] },
+      { details: { line, column }, hint: found.fix },
+    )
+  }
+  if (found.kind === 'value') {
+    throw new MalformedInputError(
+      'ERR_INITDATA_TOML_VALUE',
+      `the initdata document has ${found.what} at line ${line}, column ${column}`,
+      { details: { line, column }, hint: found.fix },
     )
   }
   throw new MalformedInputError(
     'ERR_INITDATA_TOML_CRLF',
     `the initdata document has ${found.what} at line ${line}, column ${column}: the Kata agent before 4.0 (Rust toml 0.5) reads it as LF, while Kata 4, the Kata runtime (BurntSushi/toml) and Trustee keep CRLF, so they would not read the same value`,
-    { details: { line, column }, hint: NON_PORTABLE_TOML_FIX.crlf },
+    { details: { line, column }, hint: found.fix },
   )
 }
 

@@ -6,9 +6,9 @@
  * 1.1, BurntSushi/toml 1.6) read TOML 1.1. We refuse it up front, so a document means one thing on
  * every release.
  *
- * What TOML 1.1 added that an initdata document can hold (every other 1.1 addition is a date or time,
- * which no field of a valid document may be): the escapes `\e` and `\xHH` in basic strings and
- * quoted keys, and newlines and a trailing comma inside an inline table.
+ * What TOML 1.1 added to strings and inline tables: the escapes `\e` and `\xHH` in basic strings
+ * and quoted keys, and newlines and a trailing comma inside an inline table. Its other addition, a
+ * time without seconds, is found with the other values in `toml-values.ts`.
  *
  * @module
  */

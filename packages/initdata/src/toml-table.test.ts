@@ -65,4 +65,19 @@ describe('parseConfigToml', () => {
       expect(found !== 'accepted' && found.message).toContain('TOML 1.1')
     }
   })
+
+  it('refuses numbers and dates smol-toml reads as another value than the Rust toml crate', () => {
+    for (const [text, at, words, fix] of [
+      ['[kbc]\nretry = 1e400\n', 'cdh.toml 2:9', 'Infinity', 'inf / -inf'],
+      ['[kbc]\nsince = 2023-02-29\n', 'cdh.toml 2:9', 'does not exist', 'date that exists'],
+      ['[kbc]\nat = 07:32:00.0001\n', 'cdh.toml 2:6', 'millisecond', 'three digits'],
+      ['[kbc]\nat = 07:32\n', 'cdh.toml 2:6', 'TOML 1.1', '07:32:00'],
+    ] as const) {
+      const found = refusal(text)
+      expect(found, text).toMatchObject({ code: 'ERR_TEST_CONFIG_TOML', at })
+      expect(found !== 'accepted' && found.message, text).toContain(words)
+      expect(found !== 'accepted' && found.hint, text).toContain(fix)
+      expect(found !== 'accepted' && found.hint, text).toContain('fix cdh.toml')
+    }
+  })
 })
