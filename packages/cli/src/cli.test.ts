@@ -85,6 +85,18 @@ describe('initguard initdata build', () => {
     expect(refused.code).toBe(3)
     expect(refused.stderr).toContain('ERR_INITDATA_PART_TOML')
     expect(refused.stderr).toContain('line 1')
+    // Parsed alike by every TOML parser, or not embedded: smol-toml alone reads these (1979-03-02,
+    // Infinity, TOML 1.1); the guest's Rust toml crate refuses them.
+    for (const [file, text, words] of [
+      ['date-aa.toml', '[eventlog_config]\nsince = 1979-02-30\n', 'line 2, column 9'],
+      ['float-cdh.toml', '[kbc]\nretry = -1e400\n', 'Infinity'],
+      ['time-aa.toml', 'at = 07:32\n', 'TOML 1.1'],
+    ] as const) {
+      const part = await run(['initdata', 'build', '--data', `x.toml=${write(file, text)}`])
+      expect(part.code, file).toBe(3)
+      expect(part.stderr, file).toContain('ERR_INITDATA_PART_TOML')
+      expect(part.stderr, file).toContain(words)
+    }
   })
 
   it('refuses usage mistakes with exit 2', async () => {

@@ -4,16 +4,16 @@
  * @module
  */
 import { readInput } from '@initguard/files'
-import { MalformedInputError, UsageError, bytesToHex, utf8ToString } from '@initguard/core'
+import { UsageError, bytesToHex, utf8ToString } from '@initguard/core'
 import {
   INITDATA_ALGORITHMS,
   TEE_FIELDS,
   TEE_KINDS,
   bestAlgorithmFor,
+  parseConfigToml,
   parseInitdata,
   renderInitdata,
 } from '@initguard/initdata'
-import { parse as parseToml, TomlError } from 'smol-toml'
 import { JSON_OPTION, choice, listOption, stringOption, type Command } from '../command.ts'
 import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
 import { emit } from '../output.ts'
@@ -163,19 +163,15 @@ function pickAlgorithm(
   return 'sha384'
 }
 
+/**
+ * Refuse a TOML part the guest component reading it would refuse or read differently, with the
+ * checks every TOML parse site shares (syntax, TOML 1.1, line ends, numbers and dates).
+ */
 function checkToml(key: string, file: string, text: string): void {
-  try {
-    parseToml(text)
-  } catch (cause) {
-    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ''
-    throw new MalformedInputError(
-      'ERR_INITDATA_PART_TOML',
-      `${file} (data."${key}") is not valid TOML${where}`,
-      {
-        cause,
-        details: { field: `data.${key}`, path: file },
-        hint: 'fix the file; the guest component that reads it would refuse it',
-      },
-    )
-  }
+  parseConfigToml(text, {
+    code: 'ERR_INITDATA_PART_TOML',
+    what: `${file} (data."${key}")`,
+    details: { field: `data.${key}`, path: file },
+    hint: 'fix the file; the guest component that reads it would refuse it',
+  })
 }

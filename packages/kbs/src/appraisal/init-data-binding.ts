@@ -7,9 +7,8 @@
  * @module
  */
 import { bytesToHex, constantTimeEqual, isInitguardError, stringToUtf8 } from '@initguard/core'
-import { bindingFor, parseInitdata } from '@initguard/initdata'
+import { bindingFor, parseConfigToml, parseInitdata } from '@initguard/initdata'
 import type { KbsInitData } from '@initguard/kbs-protocol'
-import { parse as parseToml } from 'smol-toml'
 import type { VerifiedEvidence } from './verified-evidence.ts'
 
 /** Why the init-data was refused: the status, a stable code and what to do. */
@@ -87,15 +86,24 @@ export function checkInitData(
       claims[key] = value
       continue
     }
+    // The checks every TOML parse site shares: what the guest's parser refuses or reads as another
+    // value (a float beyond 64 bits, a date that does not exist) is no claim either.
     try {
-      claims[key] = tomlToJson(parseToml(value))
+      claims[key] = tomlToJson(
+        parseConfigToml(value, {
+          code: 'ERR_KBS_INITDATA_CLAIMS',
+          what: `the init-data's "${key}"`,
+          hint: `fix ${key} in the init-data document`,
+        }),
+      )
     } catch (error) {
+      if (!isInitguardError(error)) throw error
       return {
         ok: false,
         refusal: {
           status: 403,
           code: 'ERR_KBS_INITDATA_CLAIMS',
-          detail: `the init-data's "${key}" is not valid TOML (${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''}), so its claims cannot be read`,
+          detail: `${error.message}, so its claims cannot be read (${error.hint ?? ''})`,
         },
       }
     }

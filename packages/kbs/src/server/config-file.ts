@@ -7,14 +7,15 @@
 import { extname } from 'node:path'
 import { MalformedInputError, scanJsonKeys, UsageError } from '@initguard/core'
 import { readInput } from '@initguard/files'
-import { parse as parseToml } from 'smol-toml'
+import { parseConfigToml } from '@initguard/initdata'
 import { resolveKbsServerConfig, type KbsServeFlags, type KbsServerConfig } from './config.ts'
 
 /**
  * Read the config file named by `flags.config` (if any: `.json` or `.toml`, by its name) and
  * resolve the configuration.
  *
- * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse,
+ * @throws {@link MalformedInputError} `ERR_KBS_CONFIG_SYNTAX` for a file that does not parse (or,
+ *   in TOML, holds what other TOML parsers read differently: see `parseConfigToml`),
  *   `ERR_KBS_CONFIG_DUPLICATE_KEY` for a JSON file that gives a key twice in one object;
  *   the errors of {@link resolveKbsServerConfig} and `readInput`.
  */
@@ -47,10 +48,21 @@ export async function loadKbsServerConfig(flags: KbsServeFlags): Promise<KbsServ
       hints: { duplicateKey: 'give each setting once' },
     })
   let document: unknown
-  try {
-    document = format === '.json' ? JSON.parse(body) : parseToml(body)
-  } catch (cause) {
-    throw syntaxError(path, format, cause)
+  if (format === '.toml') {
+    // The checks every TOML parse site shares: syntax, and what other TOML parsers would read
+    // differently (TOML 1.1, a float beyond 64 bits, a date that does not exist, ...).
+    document = parseConfigToml(body, {
+      code: 'ERR_KBS_CONFIG_SYNTAX',
+      what: `config file ${JSON.stringify(path)}`,
+      details: { path },
+      hint: 'fix the config file',
+    })
+  } else {
+    try {
+      document = JSON.parse(body)
+    } catch (cause) {
+      throw syntaxError(path, format, cause)
+    }
   }
   return resolveKbsServerConfig(flags, { document, path })
 }

@@ -182,6 +182,26 @@ describe('the server configuration', () => {
     ).toBe('ERR_KBS_CONFIG_SYNTAX')
   })
 
+  it('refuses a TOML config that other TOML parsers read differently, naming where', async () => {
+    // The checks every TOML parse site shares: smol-toml alone reads these (1979-03-02, Infinity,
+    // TOML 1.1 syntax); the Rust toml crate and BurntSushi/toml refuse them.
+    for (const [name, text, at] of [
+      // Read as level "info" by smol-toml, refused by the TOML 1.0 parsers.
+      ['escape.toml', '[log]\nlevel = "\\x69nfo"\n', [2, 10]],
+      ['inline.toml', 'limits = {\n  body = "1MiB" }\n', [1, 11]],
+      ['date.toml', '[workloads]\nsince = 1979-02-30\n', [2, 9]],
+      ['float.toml', '[rate-limit]\nmax = 1e400\n', [2, 7]],
+    ] as const) {
+      await writeFile(join(dir, name), text)
+      const error = await rejected(loadKbsServerConfig({ ...flags, config: join(dir, name) }))
+      expect(error, name).toMatchObject({
+        code: 'ERR_KBS_CONFIG_SYNTAX',
+        details: { path: join(dir, name), line: at[0], column: at[1] },
+      })
+      expect(error.message, name).toContain(`config file "${join(dir, name)}"`)
+    }
+  })
+
   it('refuses a JSON config file that gives a setting twice (JSON.parse would keep the last)', async () => {
     for (const [name, text] of [
       ['top.json', '{"rate-limit":{"max":5},"rate-limit":{}}'],
