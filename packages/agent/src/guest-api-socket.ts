@@ -41,6 +41,17 @@ function inUse(path: string, why: string): LocalIoError {
   })
 }
 
+function replaceableSocket(path: string, why: string): LocalIoError {
+  return new LocalIoError(
+    'ERR_AGENT_SOCKET',
+    `the socket ${path} could be replaced by another user, and its clients would talk to them: ${why}`,
+    {
+      details: { path },
+      hint: 'put the socket in a directory only the agent’s user and root can write (e.g. under /run), or a sticky one',
+    },
+  )
+}
+
 /** Remove a stale socket of ours at `path`; refuse a live one, another user's, or a non-socket. */
 async function clearSocketPath(path: string): Promise<void> {
   let found: Stats
@@ -80,15 +91,7 @@ export async function listenUnix(
   clientError: (error: Error, socket: Duplex) => void,
 ): Promise<Server> {
   const replaceable = await replaceableBy(path)
-  if (replaceable !== undefined)
-    throw new LocalIoError(
-      'ERR_AGENT_SOCKET',
-      `the socket ${path} could be replaced by another user, and its clients would talk to them: ${replaceable}`,
-      {
-        details: { path },
-        hint: 'put the socket in a directory only the agent’s user and root can write (e.g. under /run), or a sticky one',
-      },
-    )
+  if (replaceable !== undefined) throw replaceableSocket(path, replaceable)
   await clearSocketPath(path)
   server.on('clientError', clientError)
   const umask = process.umask(0o177)
@@ -110,12 +113,17 @@ export async function listenUnix(
     process.umask(umask)
   }
   const problem = await socketProblem(path)
-  if (problem !== undefined) {
+  // Checked again now that the socket exists: the check before `listen` passes over a directory
+  // that does not exist yet, and another user could make it (in a sticky parent such as /tmp)
+  // before `listen` creates the socket in it.
+  const replaceableNow = problem === undefined ? await replaceableBy(path) : undefined
+  if (problem !== undefined || replaceableNow !== undefined) {
     await new Promise<void>((resolve) => {
       server.close(() => {
         resolve()
       })
     })
+    if (replaceableNow !== undefined) throw replaceableSocket(path, replaceableNow)
     throw new LocalIoError('ERR_AGENT_SOCKET', `the socket ${path} ${problem} after listen`, {
       details: { path },
       hint: 'something changed the socket file under the agent: use a directory only this user can write',

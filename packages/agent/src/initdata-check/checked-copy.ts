@@ -28,6 +28,17 @@ function outError(message: string, path: string, hint: string, cause?: unknown):
   })
 }
 
+/** Refuse `path` when another user could replace it (`trusted-path.ts`). */
+async function checkTrusted(path: string): Promise<void> {
+  const replaceable = await replaceableBy(resolve(path))
+  if (replaceable !== undefined)
+    throw outError(
+      `the checked copy ${JSON.stringify(path)} could be replaced by another user: ${replaceable}`,
+      path,
+      'write the copy where only this user and root can write (e.g. under /run), or make the shared directory sticky',
+    )
+}
+
 /**
  * Check that the checked copy may be written at `path` (see the module); call it before the
  * check, so a path that cannot take the copy fails before the TEE or the document is read.
@@ -36,13 +47,7 @@ function outError(message: string, path: string, hint: string, cause?: unknown):
  */
 export async function checkCopyTarget(path: string): Promise<void> {
   const quoted = JSON.stringify(path)
-  const replaceable = await replaceableBy(resolve(path))
-  if (replaceable !== undefined)
-    throw outError(
-      `the checked copy ${quoted} could be replaced by another user: ${replaceable}`,
-      path,
-      'write the copy where only this user and root can write (e.g. under /run), or make the shared directory sticky',
-    )
+  await checkTrusted(path)
   // The directory must exist now: nothing on this path makes it, and one made between this check
   // and the write by another user (in a sticky parent such as /tmp) would be theirs.
   const directory = dirname(resolve(path))
@@ -53,6 +58,9 @@ export async function checkCopyTarget(path: string): Promise<void> {
       path,
       'create the directory first, writable only by this user and root (e.g. under /run), then give --out again',
     )
+  // Again, now that the directory is known to exist: the first check passes over one that does
+  // not exist yet, and another user may have made it since.
+  await checkTrusted(path)
   let info
   try {
     info = await lstat(path)

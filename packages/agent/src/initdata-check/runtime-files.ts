@@ -72,20 +72,13 @@ export async function writeRuntimeFiles(
 ): Promise<RuntimeFiles> {
   const target = resolve(dir)
   const parent = dirname(target)
-  // Before anything is made: the parents the agent would create are its own, 0700.
-  const replaceable = await replaceableBy(target)
-  if (replaceable !== undefined)
-    throw runtimeDirError(
-      `the runtime directory ${JSON.stringify(dir)} could be replaced by another user: ${replaceable}`,
-      dir,
-      'give a --runtime-dir whose parent directories only the agent’s user and root can write (e.g. under /run), or make the shared one sticky',
-    )
-  await attempt(() => mkdir(parent, { recursive: true, mode: 0o700 }), {
-    path: parent,
-    doing: 'create the parent of',
-    dir,
-    hint: 'give a --runtime-dir whose parent the agent can create or write to',
-  })
+  // Before anything is made, so that a refused path leaves nothing behind in a shared directory.
+  await checkTrusted(target, dir)
+  await makeParents(parent, dir)
+  // And again once every directory on the way exists: the first check passes over a directory
+  // that does not exist yet, and another user may make it (in a sticky parent such as /tmp)
+  // before the agent does. Once all of them are trusted, only root can change that.
+  await checkTrusted(target, dir)
   await checkTarget(target, dir)
   const layout = runtimeLayout(documents)
   if (await holdsLayout(target, layout)) return runtimeFiles(dir, documents)
@@ -109,6 +102,57 @@ export async function writeRuntimeFiles(
   // The rename is done; this makes it survive a crash.
   await syncDirectory(parent, dir)
   return runtimeFiles(dir, documents)
+}
+
+/** Refuse `target` when another user could replace it (`trusted-path.ts`). */
+async function checkTrusted(target: string, dir: string): Promise<void> {
+  const replaceable = await replaceableBy(target)
+  if (replaceable !== undefined)
+    throw runtimeDirError(
+      `the runtime directory ${JSON.stringify(dir)} could be replaced by another user: ${replaceable}`,
+      dir,
+      'give a --runtime-dir whose parent directories only the agent’s user and root can write (e.g. under /run), or make the shared one sticky',
+    )
+}
+
+/**
+ * Make the directories missing on the way to `parent`, outermost first, one `mkdir` each (mode
+ * 0700, ours). One that exists by then (made meanwhile by someone else) is left as it is: the check
+ * that follows refuses it unless it is ours or root's and closed to others. Directories made here
+ * are not removed on that refusal: the way to them goes through a directory another user controls.
+ */
+async function makeParents(parent: string, dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let at = parent; ; at = dirname(at)) {
+    const exists = await lstat(at).then(
+      () => true,
+      (cause: unknown) => {
+        if (codeOf(cause) === 'ENOENT') return false
+        throw runtimeDirError(
+          `cannot inspect ${JSON.stringify(at)} (runtime directory ${JSON.stringify(dir)}): ${reasonOf(cause)}`,
+          dir,
+          'give a --runtime-dir whose parents are directories the agent can search',
+          cause,
+        )
+      },
+    )
+    if (exists || dirname(at) === at) break
+    missing.unshift(at)
+  }
+  for (const at of missing) {
+    await attempt(
+      () =>
+        mkdir(at, { mode: 0o700 }).catch((cause: unknown) => {
+          if (codeOf(cause) !== 'EEXIST') throw cause
+        }),
+      {
+        path: at,
+        doing: 'create the parent directory',
+        dir,
+        hint: 'give a --runtime-dir whose parent the agent can create or write to',
+      },
+    )
+  }
 }
 
 /** Where each document of `documents` is in `dir`. */
