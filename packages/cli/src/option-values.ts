@@ -8,12 +8,14 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
+// From the parsers' entry: every command parses its options with this module, and the root entry
+// would load the whole SEV-SNP verifier into each (the agent's cold start is measured).
 import {
   SNP_GUEST_POLICY_RULE_KEYS,
   SNP_PLATFORM_INFO_RULE_KEYS,
   type SnpGuestPolicyRule,
   type SnpPlatformInfoRule,
-} from '@initguard/snp'
+} from '@initguard/snp/parsers'
 
 /**
  * What kind of value an option takes, with the facts a test needs to make malformed ones. `free`

@@ -12,4 +12,12 @@ export type { SgxEnclaveReport } from './enclave-report.ts'
 export { parseTrusteeDcapEvidence } from './evidence-format.ts'
 export type { DcapEvidence } from './evidence-format.ts'
 export { parseCollateralJson } from './collateral.ts'
+export {
+  DCAP_QUOTE_HEADER_LAYOUT,
+  SGX_REPORT_LAYOUT,
+  TD_REPORT_BODY_15_LAYOUT,
+  TD_REPORT_BODY_LAYOUT,
+  type LayoutField,
+  type StructLayout,
+} from './report-layouts.ts'
 export type { DcapCollateral } from './collateral.ts'

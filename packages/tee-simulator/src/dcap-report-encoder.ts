@@ -26,6 +26,8 @@
  */
 import { createHash } from 'node:crypto'
 import { UsageError } from '@initguard/core'
+// The layouts from the parsers' entry: the root one loads the whole verifier (collateral, CRLs,
+// PCK chains), which a simulated guest, and so the agent's cold start, would pay for.
 import {
   DCAP_QUOTE_HEADER_LAYOUT,
   SGX_REPORT_LAYOUT,
@@ -34,8 +36,8 @@ import {
   type LayoutField,
   type SgxEnclaveReport,
   type StructLayout,
-  type TdQuoteBody15,
-} from '@initguard/tdx'
+} from '@initguard/tdx/parsers'
+import type { TdQuoteBody15 } from '@initguard/tdx'
 import { DEFAULT_PCK_TCB } from './intel-cert-profile.ts'
 
 /** Size of the quote header. */

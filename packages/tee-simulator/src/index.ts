@@ -212,9 +212,7 @@ export {
 export {
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
-  SIMULATOR_REPORT_DATA_MAX,
   SIMULATOR_INIT_DATA_FIELD_LENGTH,
-  padReportData,
   simulateSnpEvidence,
   simulateTdxEvidence,
   simulateSnpEvidenceWithField,
@@ -242,7 +240,7 @@ export {
   type SimulatorFileName,
 } from './simulator-manifest.ts'
 export { loadSimulator, simulatorTrust, type TeeSimulator } from './simulator-load.ts'
-export { errnoOf } from './simulator-files.ts'
+export { SIMULATOR_REPORT_DATA_MAX, errnoOf, padReportData } from './report-data.ts'
 export {
   initSimulator,
   type InitSimulatorOptions,

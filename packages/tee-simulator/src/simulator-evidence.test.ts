@@ -19,10 +19,10 @@ import { createSimulatorMaterial } from './simulator-material.ts'
 import {
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
-  padReportData,
   simulateSnpEvidence,
   simulateTdxEvidence,
 } from './simulator-evidence.ts'
+import { padReportData } from './report-data.ts'
 import { simulatorTrustFrom } from './simulator-trust.ts'
 
 const NOW = new Date('2026-05-01T12:00:00Z')

@@ -42,6 +42,7 @@ import {
   type TrusteeSnpEvidenceJson,
 } from '@initguard/snp/parsers'
 import { buildTdxQuote } from './dcap-quote-builder.ts'
+import { padReportData } from './report-data.ts'
 import type { SimulatorSnpMaterial, SimulatorTdxMaterial } from './simulator-material.ts'
 import { buildSnpReport, encodeTcbVersion } from './snp-report-builder.ts'
 
@@ -81,12 +82,6 @@ export interface TrusteeTdxEvidenceJson {
   readonly quote: string
 }
 
-/**
- * The largest REPORT_DATA: 64 bytes on SEV-SNP, TDX and SGX alike (`@initguard/tee` re-exports it
- * as `REPORT_DATA_SIZE`).
- */
-export const SIMULATOR_REPORT_DATA_MAX = 64
-
 const SNP_POLICY = 0x30000n
 const SNP_POLICY_DEBUG = 1n << 19n
 /** SEV-SNP guest policy bit 18: MIGRATE_MA (a migration agent may be associated). */
@@ -95,35 +90,6 @@ const TD_ATTRIBUTES = 0x10000000n
 const TD_ATTRIBUTES_DEBUG = 1n
 /** TDATTRIBUTES bit 29: MIGRATABLE. */
 const TD_ATTRIBUTES_MIGRATABLE = 1n << 29n
-
-/**
- * `reportData` zero-padded to 64 bytes, as every TEE pads it. The one implementation for the
- * simulator and the guest's TEE interfaces (`@initguard/tee`), which pass their own code.
- *
- * @param code - the error's code: `ERR_SIM_REPORT_DATA_TOO_LONG` (default) for the simulator,
- *   `ERR_TEE_REPORT_DATA_TOO_LONG` for a guest TEE interface.
- * @throws {@link UsageError} `code` above 64 bytes.
- */
-export function padReportData(
-  reportData: Uint8Array,
-  code:
-    | 'ERR_SIM_REPORT_DATA_TOO_LONG'
-    | 'ERR_TEE_REPORT_DATA_TOO_LONG' = 'ERR_SIM_REPORT_DATA_TOO_LONG',
-): Uint8Array {
-  if (reportData.length > SIMULATOR_REPORT_DATA_MAX) {
-    throw new UsageError(
-      code,
-      `report data is at most ${SIMULATOR_REPORT_DATA_MAX} bytes (got ${reportData.length})`,
-      {
-        details: { length: reportData.length, max: SIMULATOR_REPORT_DATA_MAX },
-        hint: 'hash longer data first, as the KBS protocol does (SHA-384 of the runtime data)',
-      },
-    )
-  }
-  const out = new Uint8Array(SIMULATOR_REPORT_DATA_MAX)
-  out.set(reportData)
-  return out
-}
 
 function certEntry(kind: KnownCertTableKind, pem: string): CertTableEntry {
   return { kind, guid: CERT_TABLE_GUIDS[kind], data: new Uint8Array(new X509Certificate(pem).raw) }

@@ -23,7 +23,7 @@ import { bindingFor, parseInitdata } from '@initguard/initdata'
 import { parseTrusteeSnpEvidence, verifySnpEvidence } from '@initguard/snp'
 import { parseTrusteeDcapEvidence, verifyDcapQuote } from '@initguard/tdx'
 import { rejected, rejectedCode, thrown } from '@initguard/testkit'
-import { padReportData } from './simulator-evidence.ts'
+import { padReportData } from './report-data.ts'
 import {
   launchSimulatedGuest,
   loadSimulatedGuest,

@@ -27,4 +27,4 @@ export { openGramineSgx, DEFAULT_GRAMINE_ATTESTATION_DIR } from './gramine-sgx.t
 // the vTPM binding: types only here; the code is `@initguard/tee/vtpm`, loaded when asked for
 export type { OpenVtpmOptions, Vtpm } from './vtpm.ts'
 export type { VtpmBindOutcome, VtpmBinding } from './vtpm-binding.ts'
-export { SIMULATOR_REPORT_DATA_MAX as REPORT_DATA_SIZE } from '@initguard/tee-simulator/guest'
+export { SIMULATOR_REPORT_DATA_MAX as REPORT_DATA_SIZE } from '@initguard/tee-simulator/report-data'

@@ -11,7 +11,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { LocalIoError, UnavailableError, type InitguardError } from '@initguard/core'
-import { errnoOf, padReportData as padToReportData } from '@initguard/tee-simulator/guest'
+// Not from `/guest`: that loads the simulator, which a hardware guest never needs.
+import { errnoOf, padReportData as padToReportData } from '@initguard/tee-simulator/report-data'
 
 export { errnoOf }
 
