@@ -6,7 +6,9 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
-import { isLoopbackAddress, parseHostPort } from '@initguard/http'
+// Not the package's root: that is the outbound client (node:https, TLS), which the agent loads
+// only with the KBS client, at its first KBS request; parsing --listen needs none of it.
+import { isLoopbackAddress, parseHostPort } from '@initguard/http/host-port'
 
 export { isLoopbackAddress }
 

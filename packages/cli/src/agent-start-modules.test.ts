@@ -7,9 +7,11 @@
  *   REPORT_DATA padding it shares (`@initguard/tee-simulator/report-data`). Without SEV-SNP
  *   hardware here, the start ends at the detection (`ERR_TEE_NOT_FOUND`), after the hardware entry
  *   and everything it imports have loaded: what loads later on real hardware is not seen.
- * - A simulated SEV-SNP start, up to its "init-data verified" line, loads neither the SEV-SNP
- *   verifier (`@initguard/snp`'s root entry: AMD chains, CRLs) nor the TDX one (`@initguard/tdx`'s:
+ * - A simulated SEV-SNP start, up to its ready line, loads neither the SEV-SNP verifier
+ *   (`@initguard/snp`'s root entry: AMD chains, CRLs) nor the TDX one (`@initguard/tdx`'s:
  *   collateral, PCK chains), only their parsers.
+ * - Neither loads the outbound HTTP client (`@initguard/http`'s root: node:https, TLS): the KBS
+ *   client loads it at the first KBS request; parsing `--listen` takes its host-port module alone.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -93,6 +95,9 @@ describe('agent start: the modules of its cold start', () => {
         'tee-simulator/dist/report-data.js',
         'tee-simulator/dist/simulator-files.js',
       ])
+      expect(modules.filter((module) => module.startsWith('http/'))).toEqual([
+        'http/dist/host-port.js',
+      ])
     },
     30_000,
   )
@@ -101,9 +106,13 @@ describe('agent start: the modules of its cold start', () => {
     const simulated = ['--tee', 'sim', '--sim-dir', join(dir, 'sim'), '--sim-guest', 'g']
     const { modules, output } = await loaded(
       ['agent', 'start', '--initdata', initdata, ...simulated, '--listen', '127.0.0.1:0'],
-      /initguard agent: init-data verified/,
+      /initguard agent ready: /,
     )
     expect(output).toContain('initguard agent: init-data verified (snp, simulated)')
+    expect(output).toContain('initguard agent ready: http://127.0.0.1:')
+    expect(modules.filter((module) => module.startsWith('http/'))).toEqual([
+      'http/dist/host-port.js',
+    ])
     expect(modules).toContain('tee-simulator/dist/guest-entry.js')
     expect(modules).toContain('snp/dist/parsers.js')
     expect(modules).toContain('tdx/dist/parsers.js')
