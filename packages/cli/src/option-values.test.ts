@@ -208,6 +208,26 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
           '*.example.com',
         ),
       )
+    case 'data-entry':
+      // Keys the guest agent refuses (a path, a hidden file, the document's own name, control
+      // characters), and entries that are not KEY=FILE. FILE is a path, which may end in a space.
+      return fc.oneof(
+        fc.constantFrom('', ' ', '\t', '\n', ` ${example}`, `\n${example}`),
+        fc.constantFrom(
+          '../x=f',
+          'a/b=f',
+          '.hidden=f',
+          '..=f',
+          'initdata.toml=f',
+          'a\nb=f',
+          'a\0b=f',
+          '=f',
+          'k=',
+          'k',
+          'k é=f',
+          `${'k'.repeat(256)}=f`,
+        ),
+      )
     case 'free':
       return fc.constant('')
   }
@@ -238,7 +258,6 @@ describe('the option table', () => {
       'collateral',
       'config',
       'crl',
-      'data',
       'data-dir',
       'database',
       'definition',

@@ -39,6 +39,7 @@ export type ValueKind =
         | 'workload-name'
         | 'admin-audience'
         | 'registry-host'
+        | 'data-entry'
     }
   | { readonly name: 'free'; readonly what: string }
 

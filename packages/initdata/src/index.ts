@@ -36,6 +36,7 @@ export {
 export { checkBinding, initdataBindingFailure } from './binding-check.ts'
 export { explainBinding, type ExplainFinding, type ExplainReport } from './explain.ts'
 export { renderInitdata, type InitdataParts } from './render.ts'
+export { INITDATA_DOCUMENT_FILE, isSafeDataKey, unsafeDataKeyReason } from './data-keys.ts'
 export { DEFAULT_MAX_DOCUMENT_SIZE, gzip, gunzip, type GunzipOptions } from './gzip.ts'
 export {
   KATA_INITDATA_ANNOTATION,

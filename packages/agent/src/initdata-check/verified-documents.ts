@@ -6,38 +6,25 @@
  * @module
  */
 import { MalformedInputError, stringToUtf8 } from '@initguard/core'
+import { unsafeDataKeyReason } from '@initguard/initdata'
 import type { UnboundInitdata, VerifiedInitdata } from '../verified-initdata.ts'
 
-/** The file name of the whole document in the runtime directory (Kata's agent uses it too). */
-export const INITDATA_DOCUMENT_FILE = 'initdata.toml'
+export { INITDATA_DOCUMENT_FILE, isSafeDataKey } from '@initguard/initdata'
 
 /**
- * A `[data]` key usable as a file name and a URL path segment: 1 to 255 of `A-Z a-z 0-9 . _ -`,
- * starting with a letter or digit (so never `.`, `..`, a hidden file or an option), and not
- * {@link INITDATA_DOCUMENT_FILE}.
- */
-export function isSafeDataKey(key: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(key) && key !== INITDATA_DOCUMENT_FILE
-}
-
-/**
- * Refuse the document if any `[data]` key is not {@link isSafeDataKey}.
+ * Refuse the document if any `[data]` key is not one the agent can write and serve
+ * (`unsafeDataKeyReason` of `@initguard/initdata`, the rule `initdata build` applies too).
  *
  * @throws {@link MalformedInputError} `ERR_AGENT_DATA_KEY_UNSAFE` naming the key.
  */
 export function assertSafeDataKeys(keys: Iterable<string>): void {
   for (const key of keys) {
-    if (isSafeDataKey(key)) continue
+    const reason = unsafeDataKeyReason(key)
+    if (reason === undefined) continue
     throw new MalformedInputError(
       'ERR_AGENT_DATA_KEY_UNSAFE',
       `the initdata [data] key ${JSON.stringify(key)} cannot be a file name in the runtime directory`,
-      {
-        details: { key },
-        hint:
-          key === INITDATA_DOCUMENT_FILE
-            ? `"${INITDATA_DOCUMENT_FILE}" is the name of the whole document; rename the key`
-            : 'use letters, digits, ".", "_" and "-" only, starting with a letter or digit (e.g. "aa.toml")',
-      },
+      { details: { key }, hint: reason },
     )
   }
 }

@@ -13,9 +13,10 @@ import {
   parseConfigToml,
   parseInitdata,
   renderInitdata,
+  unsafeDataKeyReason,
 } from '@initguard/initdata'
-import { JSON_OPTION, choice, listOption, stringOption, type Command } from '../command.ts'
-import { PATH_VALUE, choiceValue, freeValue } from '../option-values.ts'
+import { JSON_OPTION, choice, parsedList, stringOption, type Command } from '../command.ts'
+import { PATH_VALUE, checkedValue, choiceValue, type OptionValue } from '../option-values.ts'
 import { emit } from '../output.ts'
 import { OUTPUT_OPTION, outputPath, replaceFile } from './initdata-input.ts'
 
@@ -24,6 +25,28 @@ const PART_OPTIONS = {
   cdh: { option: 'cdh', key: 'cdh.toml' },
   policy: { option: 'policy', key: 'policy.rego' },
 } as const
+
+/**
+ * `--data KEY=FILE` (split at the first `=`): KEY must be a `[data]` key the guest agent accepts,
+ * by the agent's own rule ({@link unsafeDataKeyReason}). A key such as `../x`, `a/b`, `.hidden`
+ * or one with a newline would give a document whose digest a guest is launched with, only for
+ * `agent start` to refuse it there (exit 3, `ERR_AGENT_DATA_KEY_UNSAFE`).
+ */
+const DATA_ENTRY_VALUE: OptionValue<{ readonly key: string; readonly file: string }> = checkedValue(
+  { name: 'data-entry' },
+  'KEY=FILE, KEY a [data] key the guest agent accepts (letters, digits, ".", "_", "-", starting with a letter or digit) and FILE a path',
+  'extra.toml=extra.toml',
+  (text, refuse) => {
+    const at = text.indexOf('=')
+    if (at === -1) return refuse('e.g. --data auth.json=./auth.json')
+    const key = text.slice(0, at)
+    const file = text.slice(at + 1)
+    const reason = unsafeDataKeyReason(key)
+    if (reason !== undefined) return refuse(reason)
+    if (file === '' || file.includes('\0')) return refuse('give the file after the "="')
+    return { key, file }
+  },
+)
 
 export const buildCommand: Command = {
   name: 'build',
@@ -63,7 +86,7 @@ export const buildCommand: Command = {
     },
     data: {
       type: 'string',
-      value: freeValue('KEY=FILE', 'extra.toml=extra.toml'),
+      value: DATA_ENTRY_VALUE,
       multiple: true,
       valueName: 'KEY=FILE',
       help: 'any other entry',
@@ -99,18 +122,13 @@ export const buildCommand: Command = {
       const file = stringOption(args, option)
       if (file !== undefined) sources.set(key, file)
     }
-    for (const entry of listOption(args, 'data')) {
-      const at = entry.indexOf('=')
-      if (at <= 0 || at === entry.length - 1) {
-        throw new UsageError('ERR_USAGE', `--data ${JSON.stringify(entry)} is not KEY=FILE`, {
-          hint: 'e.g. --data auth.json=./auth.json',
+    for (const { key, file } of parsedList(args, 'data', DATA_ENTRY_VALUE)) {
+      if (sources.has(key)) {
+        throw new UsageError('ERR_USAGE', `data key ${JSON.stringify(key)} is given twice`, {
+          hint: 'give each key once (--aa, --cdh and --policy are the keys aa.toml, cdh.toml and policy.rego)',
         })
       }
-      const key = entry.slice(0, at)
-      if (sources.has(key)) {
-        throw new UsageError('ERR_USAGE', `data key ${JSON.stringify(key)} is given twice`)
-      }
-      sources.set(key, entry.slice(at + 1))
+      sources.set(key, file)
     }
     if (sources.size === 0) {
       throw new UsageError('ERR_USAGE', 'no configuration given', {
