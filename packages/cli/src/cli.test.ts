@@ -216,7 +216,7 @@ describe('initguard initdata verify / explain', () => {
       ).code,
     ).toBe(0)
     const guessed = await run(['initdata', 'verify', doc, '--tee', 'tdx', '--expected', b64])
-    expect(guessed.code).toBe(3)
+    expect(guessed.code).toBe(2)
     expect(guessed.stderr).toContain('--encoding base64')
   })
 

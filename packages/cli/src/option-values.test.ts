@@ -228,6 +228,12 @@ function malformed(kind: ValueKind, example: string): fc.Arbitrary<string> {
           `${'k'.repeat(256)}=f`,
         ),
       )
+    case 'tee-field-value':
+      // Neither hex nor padded base64 whatever --encoding says.
+      return fc.oneof(
+        whitespace,
+        fc.constantFrom('zz', 'abc', 'ab cd', 'ab:cd', '0x', '***', 'QUJ', 'QUJD\nREVG', '-1'),
+      )
     case 'free':
       return fc.constant('')
   }
@@ -262,7 +268,6 @@ describe('the option table', () => {
       'database',
       'definition',
       'expect-initdata',
-      'expected',
       'file',
       'from-file',
       'guest',

@@ -40,6 +40,7 @@ export type ValueKind =
         | 'admin-audience'
         | 'registry-host'
         | 'data-entry'
+        | 'tee-field-value'
     }
   | { readonly name: 'free'; readonly what: string }
 

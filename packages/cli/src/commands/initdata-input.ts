@@ -5,10 +5,22 @@
  */
 import { realpath, stat } from 'node:fs/promises'
 import { readInput, writeFileAtomic } from '@initguard/files'
-import { MalformedInputError, UsageError, base64ToBytes, hexToBytes } from '@initguard/core'
+import { UsageError, base64ToBytes, hexToBytes, isInitguardError } from '@initguard/core'
 import { TEE_KINDS, type InitdataDocument, type TeeKind } from '@initguard/initdata'
-import { choice, type ParsedArgs, type StringOptionSpec, stringOption } from '../command.ts'
-import { PATH_VALUE, choiceValue, freeValue, type OptionValue } from '../option-values.ts'
+import {
+  choice,
+  parsedOption,
+  type ParsedArgs,
+  type StringOptionSpec,
+  stringOption,
+} from '../command.ts'
+import {
+  PATH_VALUE,
+  badValue,
+  checkedValue,
+  choiceValue,
+  type OptionValue,
+} from '../option-values.ts'
 import type { CliIo } from '../cli-io.ts'
 import { fileSource, parseDocumentAs } from './initdata-input-kind.ts'
 
@@ -43,13 +55,47 @@ export const ENCODING_OPTION: StringOptionSpec = {
 }
 
 /**
- * `--expected`: a value the TEE reported, decoded by {@link expectedValue} with `--encoding` and
- * compared (or explained: `initdata explain` diagnoses truncated and mis-encoded values, so the
- * text is not refused up front; a value that does not decode is malformed input, exit 3).
+ * `--expected` decoded as `encoding` says (hex may carry a `0x` prefix), or why it cannot be.
+ * Only whole, non-empty values decode: no whitespace, separators or odd digits.
  */
-export const EXPECTED_VALUE: OptionValue<string> = freeValue(
-  'a TEE field value (hex, or base64 with --encoding base64)',
+function decodeExpected(
+  text: string,
+  encoding: 'hex' | 'base64',
+): { readonly bytes: Uint8Array } | { readonly hint: string } {
+  const digits = encoding === 'hex' && text.startsWith('0x') ? text.slice(2) : text
+  if (digits === '') return { hint: 'give the value the TEE reported; it is empty' }
+  try {
+    return {
+      bytes:
+        encoding === 'hex'
+          ? hexToBytes(digits, { field: '--expected' })
+          : base64ToBytes(digits, { field: '--expected' }),
+    }
+  } catch (error) {
+    if (!isInitguardError(error)) throw error
+    return { hint: [error.message, error.hint].filter((part) => part !== undefined).join(': ') }
+  }
+}
+
+/**
+ * `--expected`: a value the TEE reported, decoded by {@link expectedValue} with `--encoding` and
+ * compared (or explained: `initdata explain` diagnoses truncated and mis-encoded values, so a
+ * value of another length is not refused here). Text that is neither hex nor padded base64 is
+ * refused before the command runs; text that does not decode in the `--encoding` given is
+ * refused by {@link expectedValue}: both usage errors (exit 2, `ERR_OPTION_VALUE`), as every
+ * malformed option value is.
+ */
+export const EXPECTED_VALUE: OptionValue<string> = checkedValue(
+  { name: 'tee-field-value' },
+  'a TEE field value: hex digits, or base64 with --encoding base64',
   '00',
+  (text, refuse) => {
+    if ('bytes' in decodeExpected(text, 'hex') || 'bytes' in decodeExpected(text, 'base64'))
+      return text
+    return refuse(
+      'give hex digits (0-9, a-f; an even number), or padded base64 with --encoding base64; no spaces or separators',
+    )
+  },
 )
 
 /** Read and validate the document at `path` (`-` for standard input) in the form `--from` says. */
@@ -105,34 +151,33 @@ export function teeOption(args: ParsedArgs, required: boolean): TeeKind | undefi
   return choice(value, TEE_KINDS, 'tee')
 }
 
-/** Decode `--expected` in the `--encoding` given, with a hint when it looks like the other one. */
+/**
+ * Decode `--expected` in the `--encoding` given, with a hint when it is the other encoding.
+ *
+ * @throws {@link UsageError} `ERR_EXPECTED_MISSING` when not given, `ERR_OPTION_VALUE` when it
+ *   does not decode (exit 2).
+ */
 export function expectedValue(args: ParsedArgs): Uint8Array {
-  const text = (stringOption(args, 'expected') ?? '').trim()
-  if (text === '') {
-    // A missing or empty value is a usage error (exit 2), never a value to compare against.
+  const text = parsedOption(args, 'expected', EXPECTED_VALUE)
+  if (text === undefined) {
+    // A missing value is a usage error (exit 2), never a value to compare against.
     throw new UsageError('ERR_EXPECTED_MISSING', 'missing --expected', {
       hint: 'give the field value the TEE reports (hex, or base64 with --encoding base64)',
     })
   }
   const encoding = choice(stringOption(args, 'encoding') ?? 'hex', ['hex', 'base64'], 'encoding')
-  if (encoding === 'hex') {
-    try {
-      return hexToBytes(text.startsWith('0x') ? text.slice(2) : text, { field: '--expected' })
-    } catch (error) {
-      if (/^[A-Za-z0-9+/]+=*$/.test(text) && text.length % 4 === 0) {
-        throw new MalformedInputError(
-          'ERR_HEX_INVALID',
-          '--expected is not hex; it looks like base64',
-          {
-            cause: error,
-            hint: 'add --encoding base64',
-          },
-        )
-      }
-      throw error
-    }
-  }
-  return base64ToBytes(text, { field: '--expected' })
+  const decoded = decodeExpected(text, encoding)
+  if ('bytes' in decoded) return decoded.bytes
+  const other = encoding === 'hex' ? 'base64' : 'hex'
+  const looksOther = 'bytes' in decodeExpected(text, other)
+  throw badValue(
+    'expected',
+    text,
+    encoding === 'hex' ? 'a TEE field value in hex' : 'a TEE field value in padded base64',
+    looksOther
+      ? `it is not ${encoding} but looks like ${other}: ${other === 'base64' ? 'add --encoding base64' : 'drop --encoding base64'}`
+      : decoded.hint,
+  )
 }
 
 /** Encode bytes for output in the `--encoding` given. */
