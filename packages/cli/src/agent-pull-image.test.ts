@@ -5,8 +5,6 @@
  * signed one is refused with DEST untouched; a document changed after launch is refused before any
  * registry request; a KBS that is down exits 6.
  */
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +26,12 @@ import { pushCosignAttachment } from '../../oci/src/cosign-test-support.ts'
 import { pushTestImage, simpleTestImage } from '../../oci/src/oci-image-test-support.ts'
 import { freePort, startRegistry, type TestRegistry } from '../../oci/src/registry-test-support.ts'
 import { jsonError, runInProcess } from './cli-test-support.ts'
+import {
+  interruptWhenHeld,
+  stagingLeftIn,
+  startHoldingProxy,
+  type HoldingProxy,
+} from './interrupted-pull-test-support.ts'
 
 const POLICY_URI = 'kbs:///default/security-policy/test'
 const KEY_URI = 'kbs:///default/cosign-key/release'
@@ -39,40 +43,27 @@ const CREDENTIALS_URI = 'kbs:///default/credential/registry'
 
 /**
  * Forwards to the registry and counts every request: "nothing fetched" is a number. The
- * repository `apps/private` needs Basic credentials ({@link REGISTRY_USER}).
+ * repository `apps/private` needs Basic credentials ({@link REGISTRY_USER}). A blob download can
+ * be held half-way (`hold`), to interrupt a pull mid-download.
  */
-interface CountingProxy {
-  readonly host: string
+interface CountingProxy extends HoldingProxy {
   readonly requests: () => number
-  readonly server: Server
 }
 
 async function startCountingProxy(target: string): Promise<CountingProxy> {
-  const [hostname, port] = target.split(':')
   let requests = 0
   const expected = `Basic ${Buffer.from(REGISTRY_USER).toString('base64')}`
-  const server = createServer((incoming, outgoing) => {
+  const proxy = await startHoldingProxy(target, (incoming, outgoing) => {
     requests++
     if (
-      incoming.url?.startsWith('/v2/apps/private/') === true &&
-      incoming.headers.authorization !== expected
-    ) {
-      outgoing.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end()
-      return
-    }
-    const upstream = request(
-      { hostname, port, path: incoming.url, method: incoming.method, headers: incoming.headers },
-      (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(outgoing)
-      },
+      incoming.url?.startsWith('/v2/apps/private/') !== true ||
+      incoming.headers.authorization === expected
     )
-    upstream.on('error', () => outgoing.writeHead(502).end())
-    incoming.pipe(upstream)
+      return false
+    outgoing.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end()
+    return true
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port: own } = server.address() as AddressInfo
-  return { host: `127.0.0.1:${String(own)}`, requests: () => requests, server }
+  return Object.assign(proxy, { requests: () => requests })
 }
 
 let kbs: TestKbs
@@ -195,8 +186,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
-  proxy.server.closeAllConnections()
-  await new Promise((resolve) => proxy.server.close(resolve))
+  await proxy.stop()
   await Promise.all([kbs.stop(), registry.stop()])
   await rm(dir, { recursive: true, force: true })
 })
@@ -291,6 +281,27 @@ describe('initguard agent pull-image', () => {
     expect(await readdir(dest)).toEqual(['hello.txt'])
     expect(await readFile(join(dest, 'hello.txt'), 'utf8')).toBe('agent pull signed\n')
     expect(await readdir(parent)).toEqual(['rootfs'])
+  }, 60_000)
+
+  it('Ctrl-C mid-download (a real child process): exit 130, nothing half-written left', async () => {
+    const parent = await mkdtemp(join(dir, 'interrupted-'))
+    const dest = join(parent, 'rootfs')
+    const hold = proxy.hold(simpleTestImage('agent pull signed').layerDescriptor.digest)
+    const args = [
+      ...['agent', 'pull-image', '--initdata', guestDocument('web'), '--tee', 'sim'],
+      ...['--sim-dir', kbs.simulator.dir, '--sim-guest', 'web'],
+      ...[`${proxy.host}/apps/signed:v1`, dest],
+    ]
+    try {
+      const run = await interruptWhenHeld(args, hold, 'SIGINT', dir)
+      expect(run, run.stderr).toMatchObject({ code: 130, signal: null })
+      expect(run.stderr).toContain('code: ERR_PULL_INTERRUPTED')
+      expect(await readdir(parent)).toEqual([])
+      expect(stagingLeftIn(parent)).toEqual([])
+      expect(await readdir(run.tmp)).toEqual([])
+    } finally {
+      proxy.release()
+    }
   }, 60_000)
 
   it('a document changed after launch: exit 5 before any registry request', async () => {

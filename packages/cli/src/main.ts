@@ -100,7 +100,8 @@ async function topHelp(): Promise<string> {
     '',
     "Run `initguard GROUP COMMAND --help` for a command's options.",
     'Exit codes: 0 ok, 1 internal error, 2 usage, 3 malformed input, 4 verification failed,',
-    '5 expectation or policy not met, 6 collateral or network unavailable, 7 local file error.',
+    '5 expectation or policy not met, 6 collateral or network unavailable, 7 local file error,',
+    '128+N stopped by signal N (130 Ctrl-C).',
   )
   return lines.join('\n') + '\n'
 }

@@ -1,11 +1,14 @@
 /**
  * The pull after the decision, shared by `image pull` (a policy the host gives) and
  * `agent pull-image` (the policy of the verified `cdh.toml`): decide, then download and unpack
- * only an accepted image, report, and stop cleanly on Ctrl-C. The commands differ only in where
- * the policy, its key files and its lookaside configuration come from.
+ * only an accepted image, report, and stop cleanly on Ctrl-C (exit 130, nothing half-written).
+ * The commands differ only in where the policy, its key files and its lookaside configuration
+ * come from.
  *
  * @module
  */
+import { constants } from 'node:os'
+import { UnavailableError } from '@initguard/core'
 import {
   ImagePolicyRejectedError,
   pullImage,
@@ -14,7 +17,7 @@ import {
 } from '@initguard/oci'
 import type { CliIo } from '../cli-io.ts'
 import type { PullArguments } from './image-pull-options.ts'
-import { emit } from '../output.ts'
+import { emit, reportError } from '../output.ts'
 import { checkedJson, decisionExitCode, decisionJson, describeDecision } from './image-report.ts'
 
 /** A progress line on a terminal, redrawn in place; nothing when stderr is not a terminal. */
@@ -46,22 +49,31 @@ export interface ImagePullRun extends PullArguments {
   readonly extraJson?: Readonly<Record<string, unknown>>
 }
 
+/** The signals that stop a pull: Ctrl-C, a polite kill, the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+type StopSignal = (typeof STOP_SIGNALS)[number]
+
 /**
  * Decide, then pull and unpack into DEST only when the policy allows it. Returns the exit code:
- * 0 pulled, 5 refused (or the key error's code: see {@link decisionExitCode}).
+ * 0 pulled, 5 refused (or the key error's code: see {@link decisionExitCode}), 128 + the signal's
+ * number when SIGINT, SIGTERM or SIGHUP stopped it (130 for Ctrl-C, as a shell reports an
+ * interrupted command and as `demo` exits), with nothing half-written: the downloads stop, the
+ * staging directory and the downloaded blobs are removed, and DEST is absent or as it was.
  *
  * @throws every error of `pullImage` but the policy's refusal, which is reported here.
  */
 export async function runImagePull(run: ImagePullRun, io: CliIo): Promise<number> {
   const onProgress = progressReporter(io)
   const extra = run.extraJson ?? {}
-  // Ctrl-C stops the downloads and removes the staging directory before the process ends.
   const interrupt = new AbortController()
-  const onSignal = (): void => {
+  let stoppedBy: StopSignal | undefined
+  // Kept until the pull has cleaned up: a second Ctrl-C must not end the process half-way
+  // through removing the staging directory (the first one already stops everything).
+  const onSignal = (signal: StopSignal): void => {
+    stoppedBy ??= signal
     interrupt.abort()
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
   try {
     const pulled = await pullImage(run.reference, run.dest, {
       ...run.check,
@@ -86,6 +98,19 @@ export async function runImagePull(run: ImagePullRun, io: CliIo): Promise<number
     })
     return 0
   } catch (error) {
+    if (stoppedBy !== undefined) {
+      // Whatever the stop surfaced as (a cancelled download or unpack), it is the signal's.
+      reportError(
+        io,
+        run.json,
+        new UnavailableError(
+          'ERR_PULL_INTERRUPTED',
+          `the pull was stopped by ${stoppedBy}; nothing was written to ${run.dest}`,
+          { cause: error, details: { signal: stoppedBy }, hint: 'run the pull again to finish it' },
+        ),
+      )
+      return 128 + constants.signals[stoppedBy]
+    }
     if (!(error instanceof ImagePolicyRejectedError)) throw error
     emit(io, run.json, {
       json: {
@@ -101,7 +126,6 @@ export async function runImagePull(run: ImagePullRun, io: CliIo): Promise<number
     })
     return decisionExitCode(error.decision)
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal)
   }
 }
