@@ -31,6 +31,13 @@ describe('evidence verify with options that conflict', () => {
     expect(run.stderr).toContain('give --collateral or --pccs, not both')
   })
 
+  it('--collateral with --cache-dir: exit 2, not a cache directory that is never used', async () => {
+    const cache = join(scratch.make('initguard-conflicts-'), 'not', 'made')
+    const run = await runInProcess([...REAL_TDX_VERIFY, '--cache-dir', cache])
+    expectRefused(run, 2, 'ERR_USAGE')
+    expect(run.stderr).toContain('give --collateral or --cache-dir, not both')
+  })
+
   it('--crl with --fetch-crl: exit 2, before the CRL file is read', async () => {
     const crl = join(scratch.make('initguard-conflicts-'), 'empty.crl')
     writeFileSync(crl, '')

@@ -310,6 +310,13 @@ export const verifySnpCommand: Command = {
       'pccs',
       'the collateral comes from the files given, or from a PCCS: give one',
     )
+    // The files are read as given: the cache only holds what is downloaded from a PCCS or PCS.
+    refuseTogether(
+      args,
+      'collateral',
+      'cache-dir',
+      'the collateral files are read as given and never cached; --cache-dir is where collateral downloaded from a PCCS goes',
+    )
     const loaded = await loadEvidence(args, io, 'evidence verify')
     const now = parsedOption(args, 'at', TIME_VALUE) ?? new Date()
     if (loaded.family === 'dcap') {
