@@ -8,7 +8,14 @@ import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, rejectedCode } from '@initguard/testkit'
-import { amdName, buildX509Crl, createAmdTestPki, type AmdTestPki } from '@initguard/tee-simulator'
+import {
+  amdName,
+  buildX509Crl,
+  createAmdTestPki,
+  encodeIssuingDistributionPoint,
+  type AmdTestPki,
+  type X509Extension,
+} from '@initguard/tee-simulator'
 import { decodeTcbVersion, parseAmdCertificate, parseSnpReport } from '@initguard/snp'
 import { AmdKdsClient, vcekPath } from './amd-kds.ts'
 import { KDS_TEST_ANCHORS, KDS_TEST_PKI } from './kds-test-support.ts'
@@ -42,6 +49,7 @@ function crlOf(
   of: AmdTestPki,
   nextUpdate = new Date('2026-12-31T00:00:00Z'),
   thisUpdate = new Date('2026-11-01T00:00:00Z'),
+  extensions: X509Extension[] = [],
 ): Uint8Array {
   return buildX509Crl(
     {
@@ -50,6 +58,7 @@ function crlOf(
       nextUpdate,
       revoked: [],
       signatureAlgorithm: 'rsassa-pss-sha384',
+      extensions,
     },
     of.ark.privateKey,
   )
@@ -234,6 +243,26 @@ describe('AmdKdsClient keeps only CRLs the trusted ARK signed', () => {
         await client(cacheDir, { offline: true }).crl('Milan', 'vcek', { refresh: true }),
       ),
     ).toEqual(Buffer.from(newer))
+  })
+
+  it("refuses, at the VLEK path, a CRL whose Issuing Distribution Point is the VCEK one's, and keeps nothing", async () => {
+    // AMD signs both lists of a product with one ARK key under one name: the IDP is what tells.
+    const published = (path: string): Uint8Array =>
+      crlOf(pki, undefined, undefined, [
+        {
+          oid: '2.5.29.28',
+          value: encodeIssuingDistributionPoint([`https://kdsintf.amd.com${path}`]),
+        },
+      ])
+    const vlekPath = '/vlek/v1/Milan/crl'
+    const cacheDir = scratch.make('kds-crl-hierarchy-')
+    serve({ [vlekPath]: published(crlPath) })
+    expect(await rejectedCode(client(cacheDir).crl('Milan', 'vlek'))).toBe('ERR_KDS_RESPONSE')
+    const genuine = published(vlekPath)
+    serve({ [vlekPath]: genuine })
+    server.requests = []
+    expect(Buffer.from(await client(cacheDir).crl('Milan', 'vlek'))).toEqual(Buffer.from(genuine))
+    expect(server.requests).toEqual([vlekPath])
   })
 
   it('refuses a CA chain that does not end at the trusted ARK, or whose ASK it did not sign', async () => {

@@ -14,7 +14,9 @@
  *
  * Every answer is checked before it is cached, and again whenever it is read back: a VCEK must be
  * the one asked for (`SEV-VCEK` with the product, hwID and TCB of the request) and be issued
- * through the trusted ASK and ARK; a CRL must be signed by the trusted ARK of the product; a CA
+ * through the trusted ASK and ARK; a CRL must be signed by the trusted ARK of the product under
+ * its name, and, when it says where it is published (Issuing Distribution Point), be the list of
+ * the path asked (`/vlek/…` is not `/vcek/…`: AMD signs both with the one ARK); a CA
  * chain must be the trusted ARK and an ASK/ASVK it signed. Whether any of them is valid at a given
  * time is the verifier's to judge. Without these checks, one answer from anyone on the path (a
  * forged VCEK, the VCEK of another chip, any DER SEQUENCE for a CRL) stayed in the cache and

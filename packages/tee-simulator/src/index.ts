@@ -53,6 +53,7 @@ export {
   encodeBasicConstraints,
   encodeKeyUsage,
   encodeCrlDistributionPoints,
+  encodeIssuingDistributionPoint,
   encodeX509Extension,
   encodeTbsCertificate,
   buildX509Certificate,
@@ -67,6 +68,7 @@ export {
   type X509CertificateFields,
   type BasicConstraintsOptions,
   type KeyUsageBit,
+  type IssuingDistributionPointFlag,
 } from './x509-builder.ts'
 export { amdName, createAmdTestPki } from './amd-pki.ts'
 export {

@@ -24,6 +24,7 @@ import {
   encodeAuthorityKeyIdentifier,
   encodeBasicConstraints,
   encodeCrlDistributionPoints,
+  encodeIssuingDistributionPoint,
   encodeKeyUsage,
   encodeSignatureAlgorithm,
   encodeSubjectKeyIdentifier,
@@ -370,6 +371,16 @@ describe('AMD encodings', () => {
     ).toBe(hex(certParts(milanArk)[1]?.encoded ?? new Uint8Array()))
     expect(hex(encodeSignatureAlgorithm('ecdsa-sha384'))).toBe('300a06082a8648ce3d040303')
     expect(hex(encodeSignatureAlgorithm('ecdsa-sha256'))).toBe('300a06082a8648ce3d040302')
+  })
+
+  it('writes an Issuing Distribution Point: the fullName URIs, then the flags set to TRUE in tag order', () => {
+    const uri = 'https://a/b'
+    const name = `a00fa00d860b${Buffer.from(uri).toString('hex')}`
+    expect(hex(encodeIssuingDistributionPoint([uri]))).toBe(`3011${name}`)
+    expect(
+      hex(encodeIssuingDistributionPoint([uri], ['indirectCRL', 'onlyContainsUserCerts'])),
+    ).toBe(`3017${name}8101ff8401ff`)
+    expect(hex(encodeIssuingDistributionPoint([], ['onlyContainsCACerts']))).toBe('30038201ff')
   })
 
   it('computes key identifiers and writes CA extensions exactly like the Milan ARK and ASK', () => {

@@ -367,11 +367,46 @@ export function encodeKeyUsage(bits: readonly KeyUsageBit[]): Uint8Array {
  * @throws {@link UsageError} `ERR_DER_WRITE_STRING_INVALID` for a URI outside 7-bit ASCII.
  */
 export function encodeCrlDistributionPoints(uris: readonly string[]): Uint8Array {
+  return derSequence([derSequence([distributionPointName(uris)])])
+}
+
+/**
+ * distributionPoint [0] DistributionPointName (a CHOICE, so the tag is explicit), whose fullName
+ * [0] IMPLICIT GeneralNames lists the URIs ([6] IA5String each).
+ */
+function distributionPointName(uris: readonly string[]): Uint8Array {
   const generalNames = derSequence(uris.map((uri) => derImplicit(6, derIa5String(uri))))
-  // distributionPoint [0] DistributionPointName (a CHOICE, so the tag is explicit), whose
-  // fullName [0] IMPLICIT GeneralNames.
-  const distributionPoint = derSequence([derExplicit(0, derImplicit(0, generalNames))])
-  return derSequence([distributionPoint])
+  return derExplicit(0, derImplicit(0, generalNames))
+}
+
+/** The BOOLEAN flags of an IssuingDistributionPoint, by their context tag (RFC 5280 §5.2.5). */
+const IDP_FLAG_TAGS = {
+  onlyContainsUserCerts: 1,
+  onlyContainsCACerts: 2,
+  indirectCRL: 4,
+  onlyContainsAttributeCerts: 5,
+} as const
+
+/** A flag of an IssuingDistributionPoint that narrows what the CRL covers. */
+export type IssuingDistributionPointFlag = keyof typeof IDP_FLAG_TAGS
+
+/**
+ * `extnValue` of a CRL's IssuingDistributionPoint (RFC 5280 §5.2.5): the distribution point whose
+ * `fullName` lists `uris` (none: no distributionPoint), then each of `flags` set to TRUE (a
+ * `DEFAULT FALSE` is written only when true): `SEQUENCE { [0] { [0] { [6] uri … } }, [1] TRUE … }`.
+ *
+ * @throws {@link UsageError} `ERR_DER_WRITE_STRING_INVALID` for a URI outside 7-bit ASCII.
+ */
+export function encodeIssuingDistributionPoint(
+  uris: readonly string[],
+  flags: readonly IssuingDistributionPointFlag[] = [],
+): Uint8Array {
+  return derSequence([
+    ...(uris.length === 0 ? [] : [distributionPointName(uris)]),
+    ...Object.entries(IDP_FLAG_TAGS)
+      .filter(([flag]) => flags.includes(flag as IssuingDistributionPointFlag))
+      .map(([, tag]) => derImplicit(tag, derBoolean(true))),
+  ])
 }
 
 function checkWholeSeconds(date: Date, field: string): void {

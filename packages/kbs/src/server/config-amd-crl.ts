@@ -4,7 +4,9 @@
  * air-gapped deployments. `KIND/PRODUCT` names the CRL as KDS serves it, `/{KIND}/v1/{PRODUCT}/crl`:
  * `vcek/Milan`, `vcek/Genoa`, `vcek/Turin` (ASK → VCEK chains), `vlek/Milan`, `vlek/Genoa`,
  * `vlek/Turin` (ASVK → VLEK chains). Spelt exactly so: a VLEK chain is never checked against the
- * VCEK CRL, which does not list the ASVK.
+ * VCEK CRL, which does not list the ASVK. The key is what says which list a file is: AMD signs the
+ * VCEK and VLEK lists of a product with the same ARK key under the same name, so a file of the
+ * other list is refused only when it carries an Issuing Distribution Point naming its KDS path.
  *
  * ```toml
  * amd-crl = ["vcek/Milan=crl/milan-vcek.crl", "vlek/Milan=crl/milan-vlek.crl"]
