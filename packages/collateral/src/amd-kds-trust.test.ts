@@ -4,7 +4,15 @@
  * the path must not stay there to fail every report of a chip or a product line.
  */
 import { X509Certificate, createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { ScratchDirectories, rejectedCode } from '@initguard/testkit'
@@ -243,6 +251,36 @@ describe('AmdKdsClient keeps only CRLs the trusted ARK signed', () => {
         await client(cacheDir, { offline: true }).crl('Milan', 'vcek', { refresh: true }),
       ),
     ).toEqual(Buffer.from(newer))
+  })
+
+  it('never goes back to an older CRL within its lifetime: without a cache directory, or with it emptied or rolled back', async () => {
+    const newer = crlOf(pki, undefined, new Date('2026-11-20T00:00:00Z'))
+    const older = crlOf(pki)
+    const answer = async (of: AmdKdsClient): Promise<Buffer> =>
+      Buffer.from(await of.crl('Milan', 'vcek'))
+    // Without a cache directory every call downloads; whoever answers the second sends Nov 1's.
+    const uncached = new AmdKdsClient({ baseUrl: server.baseUrl, anchors, clock, attempts: 1 })
+    serve({ [crlPath]: newer })
+    expect(await answer(uncached)).toEqual(Buffer.from(newer))
+    serve({ [crlPath]: older })
+    server.requests = []
+    expect(await answer(uncached)).toEqual(Buffer.from(newer))
+    expect(server.requests).toEqual([crlPath])
+    // A cache directory emptied under a running client.
+    const cacheDir = scratch.make('kds-crl-wiped-')
+    const running = client(cacheDir)
+    serve({ [crlPath]: newer })
+    expect(await answer(running)).toEqual(Buffer.from(newer))
+    rmSync(join(cacheDir, 'kds'), { recursive: true })
+    serve({ [crlPath]: older })
+    expect(await answer(running)).toEqual(Buffer.from(newer))
+    // An earlier copy put in its place is not answered from the cache either.
+    const elsewhere = scratch.make('kds-crl-older-')
+    expect(await answer(client(elsewhere))).toEqual(Buffer.from(older))
+    cpSync(join(elsewhere, 'kds'), join(cacheDir, 'kds'), { recursive: true })
+    expect(await answer(running)).toEqual(Buffer.from(newer))
+    // The limit: a new client (a process just started) has no floor but its cache.
+    expect(await answer(client(scratch.make('kds-crl-fresh-')))).toEqual(Buffer.from(older))
   })
 
   it("refuses, at the VLEK path, a CRL whose Issuing Distribution Point is the VCEK one's, and keeps nothing", async () => {

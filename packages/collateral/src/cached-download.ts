@@ -85,7 +85,9 @@ export interface DownloadRequest {
    * replace (a CRL with an earlier thisUpdate, a TCB info of a lower tcbEvaluationDataNumber); both
    * have passed `check`. Such a download replaces nothing: the cached copy is answered instead
    * (whether it is still current is the verifier's to judge), so whoever answers for the service
-   * cannot roll the cache back to an issue from before a revocation or a TCB recovery.
+   * cannot roll the cache back to an issue from before a revocation or a TCB recovery. The newest
+   * issue the downloader answered is remembered too (see {@link CachedDownloader}), so neither an
+   * emptied cache directory nor running without one lets it answer an earlier issue later.
    */
   readonly older?: (downloaded: Downloaded, cached: Downloaded) => boolean
   /** Hint for an HTTP 404. */
@@ -99,6 +101,13 @@ export { MAX_COLLATERAL_SIZE }
 /** How many cache entries a downloader remembers as checked (their content digests). */
 const CHECKED_MEMORY = 4096
 
+/**
+ * How many documents with an order (CRLs, TCB infos, QE identities) a downloader remembers the
+ * newest answered issue of: AMD has six CRLs, Intel one TCB info per FMSPC in use and a handful
+ * of others. Beyond it the least recently used document falls back to the cache as its floor.
+ */
+const NEWEST_MEMORY = 1024
+
 /** The digest of an entry's content (kept headers and body): what a passed check is remembered by. */
 function contentDigest(name: string, entry: Downloaded): string {
   return createHash('sha256')
@@ -110,7 +119,19 @@ function contentDigest(name: string, entry: Downloaded): string {
     .digest('hex')
 }
 
-/** Downloads through a cache for one service (its name and error-code area). */
+/**
+ * Downloads through a cache for one service (its name and error-code area).
+ *
+ * A document with an order (`request.older`: a CRL, a TCB info) never goes back within the
+ * downloader's lifetime: the newest issue it answered is kept in memory, and a download or a cache
+ * entry of an earlier issue is not answered (the remembered one is). Without it the floor was the
+ * cache directory only, so a process without one, or whose directory was emptied (evicted, wiped,
+ * a fresh volume), took any earlier issue still inside its validity window, one from before a
+ * revocation or a TCB recovery, from whoever answered for the service. The limit left: a new
+ * downloader (a process just started, with no cache) has no floor but what the cache holds. The
+ * KBS builds one client per service at start and the CLI one per command, so in practice the floor
+ * lasts the process.
+ */
 export class CachedDownloader {
   readonly #options: DownloadOptions
   readonly #service: string
@@ -134,6 +155,8 @@ export class CachedDownloader {
    * costs three RSA verifications), and a KBS reads the same VCEK on every /attest of its chip.
    */
   readonly #checked = new LruCache<string, true>(CHECKED_MEMORY)
+  /** The newest issue answered of each document with an order, by entry name (the class comment). */
+  readonly #newest = new LruCache<string, Downloaded>(NEWEST_MEMORY)
   readonly #clock: () => Date
 
   /**
@@ -190,6 +213,18 @@ export class CachedDownloader {
     return true
   }
 
+  /**
+   * Answer `entry` for `request`, remembering it as the document's newest issue unless an issue
+   * answered before is newer (then that one was answered already, and `entry` is not older).
+   */
+  #answer(request: DownloadRequest, name: string, entry: Downloaded): Downloaded {
+    const older = request.older
+    if (older === undefined) return entry
+    const floor = this.#newest.get(name)
+    if (floor === undefined || !older(entry, floor)) this.#newest.set(name, entry)
+    return entry
+  }
+
   /** True when the client must not use the network. */
   get offline(): boolean {
     return this.#options.offline === true
@@ -215,14 +250,22 @@ export class CachedDownloader {
     const read = file === undefined ? undefined : await readCached(file, now)
     // An entry the check refuses (kept before answers were checked) is damaged: a miss, fetched
     // again online, rather than the same failure from the cache for as long as it stays fresh.
-    const cached = read !== undefined && this.#passes(request, name, read.entry) ? read : undefined
+    const checked = read !== undefined && this.#passes(request, name, read.entry) ? read : undefined
+    // The newest issue answered before: a cache entry older than it (the directory emptied, or an
+    // earlier copy put there since) is not answered, and nothing older than it replaces it.
+    const floor = request.older === undefined ? undefined : this.#newest.get(name)
+    const cached =
+      checked !== undefined && floor !== undefined && request.older?.(checked.entry, floor) === true
+        ? undefined
+        : checked
     if (
       cached !== undefined &&
       (this.offline || (request.fresh?.(cached.entry, cached.ageMs, now) ?? true))
     ) {
       cache?.index.used(name, now)
-      return cached.entry
+      return this.#answer(request, name, cached.entry)
     }
+    if (this.offline && floor !== undefined) return floor
     if (this.offline) {
       throw new UnavailableError(
         `ERR_${this.#area}_OFFLINE`,
@@ -237,16 +280,19 @@ export class CachedDownloader {
     if (remembered !== undefined) throw remembered
     const underWay = this.#inFlight.get(name)
     if (underWay !== undefined) return underWay
-    const download = this.#downloadAndStore(request, name, file, cached?.entry).finally(() => {
-      this.#inFlight.delete(name)
-    })
+    const download = this.#downloadAndStore(request, name, file, cached?.entry ?? floor).finally(
+      () => {
+        this.#inFlight.delete(name)
+      },
+    )
     this.#inFlight.set(name, download)
     return download
   }
 
   /**
    * Download `request` and, with a cache, store it as entry `name` in `file`, unless it is
-   * `older` than the `previous` copy (which is then answered).
+   * `older` than the `previous` copy (the cached one, or the newest issue answered before), which
+   * is then answered.
    */
   async #downloadAndStore(
     request: DownloadRequest,
@@ -265,7 +311,8 @@ export class CachedDownloader {
     }
     request.check?.(downloaded)
     if (request.check !== undefined) this.#checked.set(contentDigest(name, downloaded), true)
-    if (previous !== undefined && request.older?.(downloaded, previous) === true) return previous
+    if (previous !== undefined && request.older?.(downloaded, previous) === true)
+      return this.#answer(request, name, previous)
     if (cache !== undefined && file !== undefined) {
       const { directory, index } = cache
       try {
@@ -286,7 +333,7 @@ export class CachedDownloader {
       index.written(name)
       await index.enforce(this.#clock())
     }
-    return downloaded
+    return this.#answer(request, name, downloaded)
   }
 
   async #fetchWithRetries(request: DownloadRequest): Promise<Downloaded> {

@@ -144,6 +144,24 @@ describe('TCB info of a lower tcbEvaluationDataNumber does not replace the cache
     expect(server.requests).toContain(TCB_PATH)
   })
 
+  it('a client without a cache directory does not go back to the older one within its lifetime', async () => {
+    const request = { tee: 'tdx', fmspc: '00906ed50000', ca: 'platform' } as const
+    let now = t0
+    const client = new IntelPcsClient({
+      baseUrl: server.baseUrl,
+      attempts: 1,
+      root: pki.root.pem,
+      clock: () => now,
+    })
+    serve(tcbInfo(18, t0, new Date(t0.getTime() + day)))
+    expect(parseTcbInfo(await tcbText(client, request)).tcbEvaluationDataNumber).toBe(18)
+    now = new Date(t0.getTime() + 2 * day)
+    serve(tcbInfo(17, new Date(t0.getTime() - day), new Date(t0.getTime() + 30 * day)))
+    server.requests = []
+    expect(parseTcbInfo(await tcbText(client, request)).tcbEvaluationDataNumber).toBe(18)
+    expect(server.requests).toContain(TCB_PATH)
+  })
+
   async function tcbText(
     client: IntelPcsClient,
     request: Parameters<IntelPcsClient['collateral']>[0],
