@@ -12,10 +12,8 @@
 import { ExpectationError, MalformedInputError, UsageError } from '@initguard/core'
 import type { HttpClient, HttpResponse } from '@initguard/http'
 import type { RegistryCredentials, RegistryCredentialsLookup } from './docker-credentials.ts'
+import { MAX_TOKEN_RESPONSE_BYTES } from './registry-deadline.ts'
 import { safeUrl, statusError } from './registry-http.ts'
-
-/** The largest token response read: 1 MiB (real ones are a few KiB). */
-const MAX_TOKEN_RESPONSE = 1024 * 1024
 
 /** What a Bearer token may hold: visible ASCII, no spaces (RFC 6750's b64token and more). */
 const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/
@@ -114,9 +112,16 @@ export class RegistryAuth {
    * Act on a `401` from the target's host: learn the scheme and obtain a token. Afterwards {@link header}
    * gives what to resend with.
    *
+   * `signal` (the request's, with its deadline) cancels the token request.
+   *
    * @throws {@link ExpectationError} `ERR_REGISTRY_UNAUTHORIZED` when there is nothing to try.
    */
-  async answer(target: AuthTarget, response: HttpResponse, what: string): Promise<void> {
+  async answer(
+    target: AuthTarget,
+    response: HttpResponse,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { host, repository, scope } = target
     const challenges = parseWwwAuthenticate(response.headers.get('www-authenticate') ?? '')
     const bearer = challenges.find((c) => c.scheme === 'bearer')
@@ -125,7 +130,7 @@ export class RegistryAuth {
       await response.discard()
       // Whether the registry itself is reached over https: then so must its token service be.
       const secure = response.url.protocol === 'https:'
-      await this.#fetchToken(host, scope, bearer, credentials, secure)
+      await this.#fetchToken(host, scope, bearer, credentials, secure, signal)
       return
     }
     if (challenges.some((c) => c.scheme === 'basic') && credentials !== undefined) {
@@ -149,6 +154,7 @@ export class RegistryAuth {
     challenge: AuthChallenge,
     credentials: RegistryCredentials | undefined,
     secure: boolean,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const realm = challenge.params['realm']
     let url: URL
@@ -198,11 +204,12 @@ export class RegistryAuth {
         url,
         headers: credentials === undefined ? {} : { authorization: basic(credentials) },
         what,
+        ...(signal === undefined ? {} : { signal }),
       },
       async (response) => {
         if (!response.ok) throw await statusError(response, what)
         return response.text({
-          maxBytes: MAX_TOKEN_RESPONSE,
+          maxBytes: MAX_TOKEN_RESPONSE_BYTES,
           tooLarge: () =>
             new MalformedInputError(
               'ERR_REGISTRY_TOKEN',

@@ -12,12 +12,19 @@ import {
   LocalIoError,
   MalformedInputError,
   UnavailableError,
-  UsageError,
   VerificationError,
 } from '@initguard/core'
 import { digestAlgorithm, type Descriptor } from './oci-manifest.ts'
+import { startDeadline, type BlobDeadline } from './registry-deadline.ts'
 import { safeUrl, statusError } from './registry-http.ts'
 import type { RegistryResponse, RegistryTransport, Repository } from './registry-transport.ts'
+
+export {
+  DEFAULT_BLOB_DEADLINE_BASE_MS,
+  DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
+  blobDeadlineMs,
+  type BlobDeadline,
+} from './registry-deadline.ts'
 
 /** Progress of one blob download. */
 export interface BlobProgress {
@@ -36,69 +43,6 @@ export interface BlobDownloadOptions {
   readonly signal?: AbortSignal
   /** How long the whole download may take, from the blob's size; see {@link BlobDeadline}. */
   readonly deadline?: BlobDeadline
-}
-
-/**
- * How long one blob download may take in all, attempts and their waits included:
- * `baseMs + size / minBytesPerSecond`. The HTTP client's timeout only bounds each stall, so a
- * registry sending a byte just before every stall timeout would hold a download for ever; this
- * bounds it, while a large layer on a slow link still gets time in proportion to its size.
- */
-export interface BlobDeadline {
-  /**
-   * Time allowed whatever the size (connecting, redirects, retries); default
-   * {@link DEFAULT_BLOB_DEADLINE_BASE_MS}.
-   */
-  readonly baseMs?: number
-  /**
-   * Slowest average rate accepted over the whole blob, in bytes per second; default
-   * {@link DEFAULT_BLOB_MIN_BYTES_PER_SECOND}.
-   */
-  readonly minBytesPerSecond?: number
-}
-
-/** Default time a blob download gets whatever its size: 60 s. */
-export const DEFAULT_BLOB_DEADLINE_BASE_MS = 60_000
-
-/**
- * Default slowest average rate of a blob download: 32 KiB/s (256 kbit/s), low enough for a
- * slow link shared by the three downloads a pull runs at once; a 1 GiB layer gets 9 hours.
- */
-export const DEFAULT_BLOB_MIN_BYTES_PER_SECOND: number = 32 * 1024
-
-/** The longest timer Node keeps (2^31 − 1 ms, about 24.8 days); longer deadlines are cut to it. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * The deadline, in milliseconds, of downloading a blob of `size` bytes.
- *
- * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` unless `baseMs` and
- *   `minBytesPerSecond` are finite numbers above 0.
- */
-export function blobDeadlineMs(size: number, deadline: BlobDeadline = {}): number {
-  const settings = deadlineSettings(deadline)
-  return Math.min(MAX_TIMER_MS, settings.baseMs + (size * 1000) / settings.minBytesPerSecond)
-}
-
-/** `deadline` with its defaults, each checked. */
-function deadlineSettings(deadline: BlobDeadline = {}): Required<BlobDeadline> {
-  const settings = {
-    baseMs: deadline.baseMs ?? DEFAULT_BLOB_DEADLINE_BASE_MS,
-    minBytesPerSecond: deadline.minBytesPerSecond ?? DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
-  }
-  for (const [name, value] of Object.entries(settings)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new UsageError(
-        'ERR_REGISTRY_BLOB_DEADLINE_OPTION',
-        `blob download deadline: ${name} must be a finite number above 0, not ${String(value)}`,
-        {
-          details: { option: name, value: String(value) },
-          hint: `give ${name} as a positive number, or leave it out for the default`,
-        },
-      )
-    }
-  }
-  return settings
 }
 
 /** Default largest blob: 8 GiB. */
@@ -196,12 +140,8 @@ async function openBlob(
   consume: (r: RegistryResponse, onProgress: (progress: BlobProgress) => void) => Promise<void>,
 ): Promise<void> {
   const what = `download blob ${descriptor.digest} of ${repository.registry}/${repository.path}`
-  const { baseMs, minBytesPerSecond } = deadlineSettings(options.deadline)
-  const deadlineMs = blobDeadlineMs(descriptor.size, { baseMs, minBytesPerSecond })
-  const expiry = new AbortController()
-  const timer = setTimeout(() => {
-    expiry.abort(new Error(`the download deadline of ${deadlineMs} ms passed`))
-  }, deadlineMs)
+  const deadline = startDeadline(descriptor.size, options.deadline, options.signal)
+  const { deadlineMs, baseMs, minBytesPerSecond } = deadline
   let received = 0
   const onProgress = (progress: BlobProgress): void => {
     received = progress.received
@@ -215,10 +155,9 @@ async function openBlob(
         target: `blobs/${descriptor.digest}`,
         actions: 'pull',
         what,
-        signal:
-          options.signal === undefined
-            ? expiry.signal
-            : AbortSignal.any([options.signal, expiry.signal]),
+        // The blob's own deadline, from its size, is in the signal.
+        deadline: 'caller',
+        signal: deadline.signal,
       },
       async (r) => {
         if (r.status !== 200) throw await statusError(r, what)
@@ -226,7 +165,7 @@ async function openBlob(
       },
     )
   } catch (error) {
-    if (!expiry.signal.aborted || options.signal?.aborted === true) throw error
+    if (!deadline.passed()) throw error
     throw new UnavailableError(
       'ERR_REGISTRY_BLOB_DEADLINE',
       `cannot ${what}: ${received} of ${descriptor.size} bytes arrived within the ${deadlineMs} ms allowed (${baseMs} ms, and ${minBytesPerSecond} bytes/s for its size)`,
@@ -244,7 +183,7 @@ async function openBlob(
       },
     )
   } finally {
-    clearTimeout(timer)
+    deadline.clear()
   }
 }
 

@@ -65,8 +65,12 @@ export interface RegistryClientOptions extends RegistryTransportOptions {
   /** Largest blob accepted; default 8 GiB. */
   readonly maxBlobSize?: number
   /**
-   * How long each blob download may take, from its size (default 60 s plus the size at
-   * 32 KiB/s); a download's own `deadline` option wins. Checked when the client is made.
+   * How long each request may take in all, from the most bytes it may move: default 60 s plus
+   * those bytes at 32 KiB/s. For a blob download the bytes are its size (a download's own
+   * `deadline` option wins), failing with `ERR_REGISTRY_BLOB_DEADLINE`; for a manifest, a tag
+   * list page, an upload and the rest, the body limit or upload size and 1 MiB + 64 KiB for a
+   * token answer and an error body (a 4 MiB manifest: 222 s), failing with
+   * `ERR_REGISTRY_DEADLINE`. Checked when the client is made.
    */
   readonly blobDeadline?: BlobDeadline
   /** The platform picked from an index; default linux/amd64. */
@@ -152,7 +156,9 @@ export class RegistryClient {
    *   {@link MalformedInputError} `ERR_REGISTRY_MANIFEST`, `ERR_REGISTRY_MANIFEST_TOO_LARGE`,
    *   `ERR_REGISTRY_MEDIA_TYPE`, `ERR_REGISTRY_DIGEST_FORMAT`; {@link ExpectationError}
    *   `ERR_REGISTRY_SCHEMA1`, `ERR_REGISTRY_UNAUTHORIZED`, `ERR_REGISTRY_DENIED`;
-   *   {@link UnavailableError} `ERR_REGISTRY_NOT_FOUND`, `ERR_REGISTRY_STATUS`, `ERR_REGISTRY_UNREACHABLE`.
+   *   {@link UnavailableError} `ERR_REGISTRY_NOT_FOUND`, `ERR_REGISTRY_STATUS`, `ERR_REGISTRY_UNREACHABLE`,
+   *   `ERR_REGISTRY_DEADLINE` (the manifest, with any token request, took longer than the
+   *   deadline for {@link DEFAULT_MAX_MANIFEST_SIZE | maxManifestSize} bytes; see `blobDeadline`).
    */
   async getManifest(
     repository: Repository | string,
@@ -172,6 +178,7 @@ export class RegistryClient {
         headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
         actions: 'pull',
         what,
+        deadline: { bytes: maxSize },
       },
       async (r) => {
         if (r.status !== 200) throw await statusError(r, what)

@@ -19,6 +19,7 @@ import {
   type HttpErrorMapper,
   type HttpResponse,
 } from '@initguard/http'
+import { MAX_ERROR_BODY_BYTES } from './registry-deadline.ts'
 
 /** Network settings of the registry client (see the HTTP client for each). */
 export type RegistryHttpOptions = Pick<
@@ -60,7 +61,7 @@ export const registryErrors: HttpErrorMapper = (() => {
 
 async function registryErrorCodes(response: HttpResponse): Promise<readonly string[]> {
   try {
-    const { bytes } = await response.peek(64 * 1024)
+    const { bytes } = await response.peek(MAX_ERROR_BODY_BYTES)
     const parsed = JSON.parse(new TextDecoder().decode(bytes)) as { errors?: { code?: unknown }[] }
     return (parsed.errors ?? [])
       .map((e) => e.code)

@@ -18,6 +18,9 @@ import type { RegistryTransport, Repository } from './registry-transport.ts'
  * Upload a blob in one piece (`POST …/blobs/uploads/`, then `PUT <Location>&digest=…`), unless
  * the registry already has it.
  *
+ * Each request within the transport's deadline (`ERR_REGISTRY_DEADLINE`), the upload's for the
+ * blob's size.
+ *
  * @returns the blob's descriptor (sha256).
  * @throws the transport's errors; {@link UnavailableError} `ERR_REGISTRY_UPLOAD` when the
  *   registry's answers do not follow the protocol.
@@ -33,7 +36,7 @@ export async function pushBlob(
   const what = `upload blob ${digest} to ${repository.registry}/${repository.path}`
   const base = { repository, actions: 'pull,push', what } as const
   const exists = await transport.request(
-    { ...base, method: 'HEAD', target: `blobs/${digest}` },
+    { ...base, method: 'HEAD', target: `blobs/${digest}`, deadline: { bytes: 0 } },
     async (r) => {
       await r.discard()
       return r.status === 200
@@ -43,7 +46,13 @@ export async function pushBlob(
   const location = await transport.request(
     // Starting an upload only opens a session (an abandoned one expires at the registry): safe to
     // repeat, so retried after a 5xx or a broken connection, which a POST otherwise is not.
-    { ...base, method: 'POST', target: 'blobs/uploads/', idempotent: true },
+    {
+      ...base,
+      method: 'POST',
+      target: 'blobs/uploads/',
+      idempotent: true,
+      deadline: { bytes: 0 },
+    },
     async (response) => {
       const { url } = response
       if (response.status !== 202) throw await statusError(response, what)
@@ -71,6 +80,7 @@ export async function pushBlob(
       target: location,
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
+      deadline: { bytes: bytes.length },
     },
     async (response) => {
       if (response.status !== 201 && response.status !== 204)
@@ -116,6 +126,7 @@ export async function pushManifest(
       body: bytes,
       actions: 'pull,push',
       what,
+      deadline: { bytes: bytes.length },
     },
     async (response) => {
       const { url } = response
@@ -135,7 +146,8 @@ export async function pushManifest(
 }
 
 /**
- * The repository's tags, following `Link: <…>; rel="next"` pages (at most 100).
+ * The repository's tags, following `Link: <…>; rel="next"` pages (at most 100), each page within
+ * the transport's deadline for 4 MiB (`ERR_REGISTRY_DEADLINE`).
  *
  * @throws {@link MalformedInputError} `ERR_REGISTRY_TAGS`; the transport's errors.
  */
@@ -146,13 +158,14 @@ export async function listTags(
   const what = `list the tags of ${repository.registry}/${repository.path}`
   const tags: string[] = []
   let target: string | URL = 'tags/list'
+  const maxPage = 4 * 1024 * 1024
   for (let page = 0; page < 100; page++) {
     const result: { text: string; next: URL | undefined } = await transport.request(
-      { method: 'GET', repository, target, actions: 'pull', what },
+      { method: 'GET', repository, target, actions: 'pull', what, deadline: { bytes: maxPage } },
       async (r) => {
         if (r.status !== 200) throw await statusError(r, what)
         const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1]
-        const bytes = await readLimited(r, 4 * 1024 * 1024, 'tag list', 'ERR_REGISTRY_TAGS')
+        const bytes = await readLimited(r, maxPage, 'tag list', 'ERR_REGISTRY_TAGS')
         return {
           text: new TextDecoder().decode(bytes),
           next: link === undefined ? undefined : new URL(link, r.url),

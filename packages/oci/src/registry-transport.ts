@@ -10,7 +10,14 @@ import { HttpClient, type HttpRequest, type HttpResponse } from '@initguard/http
 import { parseDockerReference } from '@initguard/image-policy'
 import { normalizeRegistryHost, type RegistryCredentialsLookup } from './docker-credentials.ts'
 import { RegistryAuth } from './registry-auth.ts'
-import { registryErrors, statusError, type RegistryHttpOptions } from './registry-http.ts'
+import {
+  ANSWER_ALLOWANCE_BYTES,
+  blobDeadlineMs,
+  requestDeadlineError,
+  startDeadline,
+  type BlobDeadline,
+} from './registry-deadline.ts'
+import { registryErrors, safeUrl, statusError, type RegistryHttpOptions } from './registry-http.ts'
 
 /** A registry response, as the HTTP client hands it over. */
 export type RegistryResponse = HttpResponse
@@ -32,6 +39,12 @@ export interface RegistryTransportOptions extends RegistryHttpOptions {
    * anonymous everywhere. Asked per request, so namespace-scoped credentials stay in their namespace.
    */
   readonly credentials?: RegistryCredentialsLookup
+  /**
+   * How long each request may take in all: `baseMs` (default 60 s) plus the most bytes it may
+   * move at `minBytesPerSecond` (default 32 KiB/s); see {@link RegistryRequest.deadline}. Checked
+   * when the transport is made.
+   */
+  readonly blobDeadline?: BlobDeadline
 }
 
 /** One registry API request. */
@@ -48,6 +61,17 @@ export interface RegistryRequest {
   readonly what: string
   /** Cancels the request (a batch stops its other downloads after a failure). */
   readonly signal?: AbortSignal
+  /**
+   * The whole request's deadline, so that no request is left with only the per-stall timeout (a
+   * registry trickling a byte just inside it would hold the request for ever). `{ bytes }`: the
+   * transport's deadline (`blobDeadline`) for `bytes` plus {@link ANSWER_ALLOWANCE_BYTES} (a token
+   * answer and an error body), over every attempt, backoff wait, the token request and the body;
+   * when it passes the request fails with `ERR_REGISTRY_DEADLINE`. `bytes` is the body limit of
+   * what is read (a manifest, a tag list page) or the size of what is sent (an upload), 0 for
+   * none. `'caller'`: `signal` carries the caller's own deadline (a blob download's, from its
+   * size).
+   */
+  readonly deadline: { readonly bytes: number } | 'caller'
   /**
    * The HTTP client's `idempotent`: true for a POST that is safe to repeat (starting an upload),
    * so that it is retried after a 5xx or a broken connection like a GET.
@@ -77,8 +101,14 @@ export class RegistryTransport {
   readonly #insecure: ReadonlySet<string>
   readonly #auth: RegistryAuth
   readonly #client: HttpClient
+  readonly #deadline: BlobDeadline | undefined
 
+  /**
+   * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` for a malformed `blobDeadline`.
+   */
   constructor(options: RegistryTransportOptions = {}) {
+    blobDeadlineMs(0, options.blobDeadline)
+    this.#deadline = options.blobDeadline
     this.#insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()))
     const mayUseHttp = (host: string): boolean => this.#insecure.has(host.toLowerCase())
     // Only the HTTP settings: callers pass wider option objects (an image check's `now` is a Date).
@@ -119,10 +149,12 @@ export class RegistryTransport {
   /**
    * Send `request`, answering one authentication challenge (the HTTP client retries transient
    * failures), and give every other response to `handle`, which must read or discard its body. A
-   * network error while `handle` reads the body retries the whole request.
+   * network error while `handle` reads the body retries the whole request. All of it, token
+   * request included, within the request's `deadline`.
    *
    * @throws {@link UnavailableError} `ERR_REGISTRY_UNREACHABLE`, `ERR_REGISTRY_STATUS`,
-   *   `ERR_REGISTRY_REDIRECT`, `ERR_REGISTRY_CANCELLED`; {@link ExpectationError}
+   *   `ERR_REGISTRY_REDIRECT`, `ERR_REGISTRY_CANCELLED`, `ERR_REGISTRY_DEADLINE` (whatever was
+   *   under way when the deadline passed is its cause); {@link ExpectationError}
    *   `ERR_REGISTRY_UNAUTHORIZED`; and whatever `handle` throws.
    */
   async request<T>(
@@ -141,6 +173,18 @@ export class RegistryTransport {
       repository: request.repository.path,
       scope: `repository:${request.repository.path}:${request.actions}`,
     }
+    const deadline =
+      request.deadline === 'caller'
+        ? undefined
+        : {
+            bytes: request.deadline.bytes + ANSWER_ALLOWANCE_BYTES,
+            running: startDeadline(
+              request.deadline.bytes + ANSWER_ALLOWANCE_BYTES,
+              this.#deadline,
+              request.signal,
+            ),
+          }
+    const signal = deadline?.running.signal ?? request.signal
     const send = (answered: boolean): Promise<{ resend: true } | { value: T }> => {
       const authorization = this.#auth.header(target)
       return this.#client.request(
@@ -153,12 +197,12 @@ export class RegistryTransport {
           },
           what: request.what,
           ...(request.body === undefined ? {} : { body: request.body }),
-          ...(request.signal === undefined ? {} : { signal: request.signal }),
+          ...(signal === undefined ? {} : { signal }),
           ...(request.idempotent === undefined ? {} : { idempotent: request.idempotent }),
         },
         async (response) => {
           if (response.status === 401 && response.url.origin === url.origin && !answered) {
-            await this.#auth.answer(target, response, request.what)
+            await this.#auth.answer(target, response, request.what, signal)
             return { resend: true }
           }
           if (response.status === 401) throw await statusError(response, request.what)
@@ -166,10 +210,23 @@ export class RegistryTransport {
         },
       )
     }
-    // Once answered, a challenge is not answered again: the loop ends on the second send.
-    for (let answered = false; ; answered = true) {
-      const result = await send(answered)
-      if ('value' in result) return result.value
+    try {
+      // Once answered, a challenge is not answered again: the loop ends on the second send.
+      for (let answered = false; ; answered = true) {
+        const result = await send(answered)
+        if ('value' in result) return result.value
+      }
+    } catch (error) {
+      if (deadline?.running.passed() !== true) throw error
+      throw requestDeadlineError(
+        request.what,
+        safeUrl(url),
+        deadline.bytes,
+        deadline.running,
+        error,
+      )
+    } finally {
+      deadline?.running.clear()
     }
   }
 }

@@ -1,0 +1,194 @@
+/**
+ * Every registry request that is not a blob download (manifests, cosign attachments, token
+ * answers, tag lists, uploads' error bodies) has a total deadline, not only the per-stall timeout:
+ * a loopback server that trickles a byte well inside the stall timeout is given up on at the
+ * deadline with `ERR_REGISTRY_DEADLINE`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { isInitguardError } from '@initguard/core'
+import { parseDockerImageReference } from '@initguard/image-policy'
+import { findImageSignatures } from './image-signatures.ts'
+import { computeDigest } from './oci-manifest.ts'
+import { parseRegistriesD } from './registries-d.ts'
+import { RegistryClient, type RegistryClientOptions } from './registry-client.ts'
+import {
+  ANSWER_ALLOWANCE_BYTES,
+  DEFAULT_BLOB_DEADLINE_BASE_MS,
+  DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
+  blobDeadlineMs,
+} from './registry-deadline.ts'
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+let server: Server
+let host: string
+let handler: Handler = (_req, res) => res.writeHead(404).end()
+
+/** One byte every 20 ms after the headers: never a stall near the 1 s stall timeout. */
+function trickle(res: ServerResponse, status = 200, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
+  const timer = setInterval(() => res.write(' '), 20)
+  res.on('close', () => {
+    clearInterval(timer)
+  })
+}
+
+/** A small deadline: 400 ms, and so fast a rate that the bytes add about a millisecond. */
+const DEADLINE = { baseMs: 400, minBytesPerSecond: 1e10 }
+
+function client(options: Partial<RegistryClientOptions> = {}): RegistryClient {
+  return new RegistryClient({
+    insecureRegistries: [host],
+    timeoutMs: 1000,
+    attempts: 1,
+    blobDeadline: DEADLINE,
+    ...options,
+  })
+}
+
+/** The coded error of `run`, checked to have come at the deadline, long before any stall timeout. */
+async function deadlineError(run: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  const started = Date.now()
+  const error = await run().then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  const elapsed = Date.now() - started
+  if (!isInitguardError(error)) throw new Error(`expected a coded error, got ${String(error)}`)
+  expect(error.code).toBe('ERR_REGISTRY_DEADLINE')
+  expect(elapsed).toBeGreaterThanOrEqual(350)
+  expect(elapsed).toBeLessThan(1500)
+  expect(error.details).toMatchObject({ baseMs: 400, minBytesPerSecond: 1e10 })
+  expect(error.hint).toMatch(/blobDeadline/)
+  return { message: error.message, ...error.details }
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    handler(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  host = `127.0.0.1:${address.port}`
+})
+afterEach(() => {
+  handler = (_req, res) => res.writeHead(404).end()
+  server.closeAllConnections()
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+describe('the deadline of a registry request', () => {
+  it('is the base time plus its body limit and the token and error-body allowance at the rate', () => {
+    expect(ANSWER_ALLOWANCE_BYTES).toBe(1024 * 1024 + 64 * 1024)
+    // A default 4 MiB manifest: a minute, and 5.06 MiB at 32 KiB/s.
+    expect(blobDeadlineMs(4 * 1024 * 1024 + ANSWER_ALLOWANCE_BYTES)).toBe(
+      DEFAULT_BLOB_DEADLINE_BASE_MS +
+        ((4 * 1024 * 1024 + ANSWER_ALLOWANCE_BYTES) * 1000) / DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
+    )
+  })
+
+  it('gives up on a manifest that trickles in', async () => {
+    handler = (_req, res) => {
+      trickle(res, 200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })
+    }
+    const details = await deadlineError(() => client().getManifest(`${host}/app`, 'v1'))
+    expect(details['message']).toMatch(/get the manifest .*app:v1/)
+    expect(details['bytes']).toBe(4 * 1024 * 1024 + ANSWER_ALLOWANCE_BYTES)
+    expect(details['url']).toBe(`http://${host}/v2/app/manifests/v1`)
+  })
+
+  it('gives up on a cosign attachment manifest that trickles in', async () => {
+    const digest = computeDigest(new TextEncoder().encode('image'))
+    handler = (req, res) => {
+      if (req.url?.includes('.sig') === true) trickle(res)
+      else res.writeHead(404).end()
+    }
+    const registriesD = parseRegistriesD([
+      { name: 'd.yaml', text: `docker:\n  ${host}:\n    use-sigstore-attachments: true\n` },
+    ])
+    const reference = parseDockerImageReference(`${host}/app:v1`)
+    const details = await deadlineError(() =>
+      findImageSignatures(client(), reference, digest, registriesD),
+    )
+    expect(details['message']).toContain(`${digest.replace(':', '-')}.sig`)
+  })
+
+  it('gives up on a token answer that trickles in, within the request that needed it', async () => {
+    const seen: string[] = []
+    handler = (req, res) => {
+      seen.push(req.url ?? '')
+      if (req.url?.startsWith('/token') === true) {
+        trickle(res)
+        return
+      }
+      res
+        .writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="s"` })
+        .end()
+    }
+    await deadlineError(() => client().getManifest(`${host}/app`, 'v1'))
+    expect(seen).toEqual(['/v2/app/manifests/v1', '/token?service=s&scope=repository%3Aapp%3Apull'])
+  })
+
+  it('gives up on a tag list page that trickles in', async () => {
+    handler = (_req, res) => {
+      trickle(res)
+    }
+    const details = await deadlineError(() => client().listTags(`${host}/app`))
+    expect(details['message']).toMatch(/list the tags/)
+    expect(details['bytes']).toBe(4 * 1024 * 1024 + ANSWER_ALLOWANCE_BYTES)
+  })
+
+  it('gives up on error bodies that trickle in: a manifest push, an upload start, a blob check', async () => {
+    const bytes = new TextEncoder().encode('{}')
+    handler = (_req, res) => {
+      trickle(res, 400)
+    }
+    const pushed = await deadlineError(() =>
+      client().pushManifest(`${host}/app`, 'v1', bytes, 'application/json'),
+    )
+    expect(pushed['bytes']).toBe(bytes.length + ANSWER_ALLOWANCE_BYTES)
+    // HEAD answers 404 (no such blob), then the upload start's 400 body trickles.
+    handler = (req, res) => {
+      if (req.method === 'HEAD') res.writeHead(404).end()
+      else trickle(res, 400)
+    }
+    const started = await deadlineError(() => client().pushBlob(`${host}/app`, bytes))
+    expect(started['url']).toBe(`http://${host}/v2/app/blobs/uploads/`)
+  })
+
+  it('lets a steady answer finish that takes longer than the base time but not than its size earns', async () => {
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: computeDigest(new Uint8Array()),
+        size: 0,
+      },
+      layers: [],
+    })
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })
+      const half = Math.floor(manifest.length / 2)
+      res.write(manifest.slice(0, half))
+      setTimeout(() => res.end(manifest.slice(half)), 300)
+    }
+    // 200 ms base, and the allowance alone earns about 0.5 s more at this rate.
+    const fetched = await client({
+      blobDeadline: { baseMs: 200, minBytesPerSecond: ANSWER_ALLOWANCE_BYTES * 2 },
+    }).getManifest(`${host}/app`, 'v1')
+    expect(fetched.manifest.kind).toBe('image')
+    // Base alone, at a rate that earns nothing: the same answer is given up on.
+    await expect(
+      client({ blobDeadline: { baseMs: 200, minBytesPerSecond: 1e12 } }).getManifest(
+        `${host}/app`,
+        'v1',
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_REGISTRY_DEADLINE' })
+  })
+})
