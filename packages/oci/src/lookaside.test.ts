@@ -223,6 +223,25 @@ describe('readLookasideSignatures from http:', () => {
     expect(error.message).toContain('timed out')
   })
 
+  it('gives up on a signature that trickles in at the total timeout, not at a stall', async () => {
+    // A byte every 20 ms: never a 200 ms stall, and the body never ends.
+    handler = (_req, res) => {
+      res.writeHead(200)
+      const timer = setInterval(() => res.write('x'), 20)
+      res.on('close', () => {
+        clearInterval(timer)
+      })
+    }
+    const started = Date.now()
+    const base = new URL(`${origin}/s/a`)
+    const error = await thrown(() =>
+      readLookasideSignatures(base, DIGEST, { timeoutMs: 300, maxSignatureSize: 1024 * 1024 }),
+    )
+    expect(Date.now() - started).toBeLessThan(1500)
+    expect(error.code).toBe('ERR_LOOKASIDE_UNAVAILABLE')
+    expect(error.message).toContain('no answer within the total of 300 ms')
+  })
+
   it('sends URL credentials as basic authentication and redacts the password', async () => {
     let authorization: string | undefined
     handler = (req, res) => {
