@@ -40,6 +40,22 @@ export interface KbsAdminTarget {
 const KBS_ERRORS = httpErrors({ area: 'KBS' })
 
 /**
+ * How long one admin call may take in all (connecting, the answer's headers and its whole body):
+ * 120 s. The 30 s timeout bounds only each stall, so without it a KBS, or anything at --url,
+ * trickling a byte just inside every stall would hold the command for ever (a 16 MiB answer at
+ * one byte every 29 s is 15 years).
+ */
+export const KBS_ADMIN_TOTAL_TIMEOUT_MS = 120_000
+
+/** Timing of the admin client; the defaults are the command's, tests make them short. */
+export interface KbsAdminTiming {
+  /** The longest wait for the headers and the longest stall in the body; default 30 s. */
+  readonly timeoutMs?: number
+  /** The whole call; default {@link KBS_ADMIN_TOTAL_TIMEOUT_MS}. Past it: `ERR_KBS_UNAVAILABLE`. */
+  readonly totalTimeoutMs?: number
+}
+
+/**
  * A warning when the admin private key at `keyFile` may be read by group or others (as `ssh`
  * refuses such a key; here only said, since the KBS cannot tell): none when it cannot be checked.
  */
@@ -57,12 +73,16 @@ async function looseKeyWarning(keyFile: string): Promise<string[]> {
   }
 }
 
-/** Read the admin private key and the CA, and make the client; tokens for `audience`. */
+/**
+ * Read the admin private key and the CA, and make the client; tokens for `audience`. Each call has
+ * a total deadline ({@link KBS_ADMIN_TOTAL_TIMEOUT_MS}), not only the per-stall timeout.
+ */
 export async function kbsAdminTarget(
   url: string,
   keyFile: string,
   caFile: string | undefined,
   audience: string = DEFAULT_ADMIN_AUDIENCE,
+  timing: KbsAdminTiming = {},
 ): Promise<KbsAdminTarget> {
   const pem = new TextDecoder().decode(
     await readInput(keyFile, { what: 'admin private key', maxSize: 64 * 1024 }),
@@ -113,7 +133,8 @@ export async function kbsAdminTarget(
         )
   const client = new HttpClient({
     attempts: 1,
-    timeoutMs: 30_000,
+    timeoutMs: timing.timeoutMs ?? 30_000,
+    totalTimeoutMs: timing.totalTimeoutMs ?? KBS_ADMIN_TOTAL_TIMEOUT_MS,
     // The admin API never redirects: a redirect is reported, not followed with the token.
     maxRedirects: 0,
     errors: KBS_ERRORS,
