@@ -60,3 +60,8 @@ export async function expectRefused(promise: Promise<unknown>, code: string): Pr
   expect(isInitguardError(error) ? error.code : error).toBe(code)
   return error
 }
+
+/** The OCI media type of an uncompressed layer. */
+export const TAR = 'application/vnd.oci.image.layer.v1.tar'
+/** The OCI media type of a gzip layer. */
+export const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip'
