@@ -15,7 +15,8 @@
  * `limits.max-header-size`, 408 for a request over a deadline, 400 for anything else; then the
  * connection is closed, lingering: what the client still sends is read and dropped for at most
  * {@link LINGER_MS}, because closing a socket with unread data makes the kernel send a reset, and
- * a reset makes the client's kernel drop the answer it has not read yet (RFC 9112 §9.6).
+ * a reset makes the client's kernel drop the answer it has not read yet (RFC 9112 §9.6). After a
+ * refused body (413), at most {@link LINGER_MAX_BYTES} are read so, too.
  *
  * @module
  */
@@ -91,6 +92,35 @@ const REASONS: Readonly<Record<number, string>> = {
 /** How long a connection answered with an error goes on being read (and dropped) before it closes. */
 export const LINGER_MS = 2000
 
+/**
+ * How much of what a client still sends after its answer is read and dropped before the
+ * connection is closed anyway: 1 MiB. A client that reads its answer stops sending soon after it
+ * arrives (the route tests' uploader sends 256 KiB more, a quarter of the cap, and is not reset);
+ * one that has sent a mebibyte past it is not reading, so a reset takes nothing from it. Without
+ * the cap, each refusal had the KBS read (over TLS, decrypt) up to {@link LINGER_MS} of upload at
+ * the link's speed: gigabytes on a fast link.
+ */
+export const LINGER_MAX_BYTES: number = 1024 * 1024
+
+/**
+ * Read and drop what `source` still delivers, closing `socket` once more than
+ * {@link LINGER_MAX_BYTES} have come or {@link LINGER_MS} has passed, whichever is first; the
+ * caller ends the socket.
+ */
+function lingerOn(socket: Socket, source: IncomingMessage): void {
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS)
+  linger.unref()
+  socket.once('close', () => {
+    clearTimeout(linger)
+  })
+  let dropped = 0
+  source.on('data', (chunk: Buffer) => {
+    dropped += chunk.length
+    if (dropped > LINGER_MAX_BYTES) socket.destroy()
+  })
+  source.resume()
+}
+
 /** Fastify's `clientErrorHandler`: the answer to a request Node could not parse (see above). */
 export function kbsClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
   // Only an HTTP parser's error has an HTTP client to answer. A TLS error (a handshake that timed
@@ -125,17 +155,14 @@ export function kbsClientErrorHandler(error: Error & { code?: string }, socket: 
  * so the socket is closed with unread data; the kernel then sends a reset at once and drops what
  * it has not yet sent — the 413 itself — so the client saw the connection cut with no answer
  * (a few runs in a hundred). Here the answer is ended (TLS close_notify and FIN after it) and what
- * the client still sends is read and dropped until it closes too, for at most {@link LINGER_MS}.
+ * the client still sends is read and dropped until it closes too, for at most {@link LINGER_MS}
+ * and {@link LINGER_MAX_BYTES} of body (counted once the answer is handed over).
  */
 export function lingerAfterAnswer(request: IncomingMessage): void {
   const socket: Socket = request.socket
   if (request.complete || socket.destroyed) return
   socket.destroySoon = (): void => {
-    const linger = setTimeout(() => socket.destroy(), LINGER_MS)
-    linger.unref()
-    socket.once('close', () => {
-      clearTimeout(linger)
-    })
+    lingerOn(socket, request)
     socket.end()
   }
   // Drop the rest of the body as it comes, so the parser keeps reading the socket.

@@ -15,6 +15,7 @@ import type { KbsStore } from '../ports.ts'
 import { createKbsServices, type KbsServices } from '../service/kbs-services.ts'
 import { testAdminKey, testAdminToken } from './admin-auth-test-support.ts'
 import { buildKbsApp, kbsAppRoutes } from './app.ts'
+import { LINGER_MS } from './connection-limits.ts'
 import { resolveKbsServerConfig } from './config.ts'
 import { KBS_OPENAPI } from './openapi.ts'
 
@@ -616,5 +617,64 @@ describe('a chunked body over the limit', () => {
       expect(outcome.error).toBeUndefined()
       expect(outcome.ended).toBe(true)
     }
+  })
+})
+
+interface Flood {
+  readonly answer: string
+  /** Milliseconds from the answer's first byte to the connection's close. */
+  readonly closedAfterMs: number
+}
+
+/**
+ * Send `head`, then body bytes as fast as the connection takes them, before and after the answer,
+ * until the server closes: a client that never stops uploading.
+ */
+function floodPastTheAnswer(port: number, head: string, frame: Buffer): Promise<Flood> {
+  return new Promise((resolve) => {
+    // Half-open allowed: the server's FIN does not end this client's sending, as it would not a
+    // hostile one's.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    const chunks: Buffer[] = []
+    let answeredAt: number | undefined
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      answeredAt ??= performance.now()
+    })
+    socket.on('error', () => undefined)
+    socket.on('close', () => {
+      resolve({
+        answer: Buffer.concat(chunks).toString('latin1'),
+        closedAfterMs: performance.now() - (answeredAt ?? Number.NaN),
+      })
+    })
+    socket.write(head)
+    const more = (): void => {
+      if (socket.destroyed || !socket.writable) return
+      socket.write(frame, () => setImmediate(more))
+    }
+    more()
+  })
+}
+
+describe('a client that goes on sending after its answer', () => {
+  const chunk = Buffer.concat([
+    Buffer.from('10000\r\n'),
+    Buffer.alloc(0x10000, 0x20),
+    Buffer.from('\r\n'),
+  ])
+
+  it('is read for at most LINGER_MAX_BYTES after a 413, not for all of LINGER_MS', async () => {
+    const { app: kbs } = await app({ bodyLimit: '16KiB' })
+    await kbs.listen({ port: 0, host: '127.0.0.1' })
+    const port = (kbs.server.address() as AddressInfo).port
+    const flood = await floodPastTheAnswer(
+      port,
+      'POST /kbs/v0/attest HTTP/1.1\r\nHost: kbs\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+      chunk,
+    )
+    expect(flood.answer).toMatch(/^HTTP\/1\.1 413 /)
+    // Loopback carries LINGER_MAX_BYTES in a few milliseconds; the old close waited LINGER_MS.
+    expect(flood.closedAfterMs).toBeLessThan(LINGER_MS / 2)
   })
 })
