@@ -51,6 +51,12 @@ export class SigningKeyRing {
   #staleReload: Promise<void> | undefined
   // Serialises key creation within this instance (first use, rotation).
   #creating: Promise<unknown> = Promise.resolve()
+  /**
+   * The earliest retirement this instance has read for each kid (see {@link SigningKeyRing.reload}):
+   * one entry per key retired while this replica ran, and keys are made only by rotation (an admin
+   * act) or when none is active, so it stays small.
+   */
+  readonly #retired = new Map<string, Date>()
 
   constructor(store: SigningKeyStore, timing: KeyRingTiming, cacheSize: number) {
     this.#store = store
@@ -139,11 +145,31 @@ export class SigningKeyRing {
     return this.#staleReload
   }
 
-  /** Reads the key list from the store. */
+  /**
+   * Reads the key list from the store. A key this instance has once read as retired stays retired
+   * at the earliest time read, whatever the store says later: `retired_at` is not sealed, so
+   * whoever can write the database could set it back to null (or write back the row from before
+   * the retirement, or a purged key's row) and make a key retired after a leak sign and verify
+   * again. A replica started after the retirement cannot tell (see docs/production.md).
+   */
   async reload(now: Date): Promise<void> {
     this.#listStartedAt = now.getTime()
-    this.#records = await this.#store.list()
+    this.#records = this.#rememberRetirements(await this.#store.list())
     this.#loadedAt = now.getTime()
+  }
+
+  #rememberRetirements(records: readonly SigningKeyRecord[]): readonly SigningKeyRecord[] {
+    for (const record of records) {
+      const known = this.#retired.get(record.kid)
+      if (record.retiredAt !== undefined && (known === undefined || record.retiredAt < known))
+        this.#retired.set(record.kid, record.retiredAt)
+    }
+    return records.map((record) => {
+      const retiredAt = this.#retired.get(record.kid)
+      return retiredAt === undefined || record.retiredAt?.getTime() === retiredAt.getTime()
+        ? record
+        : { ...record, retiredAt }
+    })
   }
 
   /**

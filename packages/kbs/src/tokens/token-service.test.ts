@@ -2,12 +2,14 @@ import { createHmac, createPrivateKey, sign } from 'node:crypto'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
-import type { SigningKeyStore } from '../ports.ts'
+import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 import { openKbsStore } from '../storage/open-store.ts'
 import {
+  STORE_ENGINES,
   openTestStore,
   randomMasterKey,
   temporaryDir,
+  testDatabases,
   twoHandles,
 } from '../storage/store-test-support.ts'
 import { EAR_PROFILE } from './ear-claims.ts'
@@ -311,3 +313,95 @@ describe('createTokenService', () => {
     }
   })
 })
+
+describe.each(STORE_ENGINES)(
+  'a retired signing key on %s, un-retired in the database',
+  (engine) => {
+    const databases = testDatabases(engine)
+    const later = 3600
+
+    /** A token for `claimsOf`'s claims, signed `at` seconds after t0 with `leaked` (a stolen key). */
+    function forgedToken(leaked: SigningKeyRecord, claimsOf: string, at: number): string {
+      const [, payload] = claimsOf.split('.') as [string, string, string]
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<
+        string,
+        unknown
+      >
+      const input = `${b64url({ alg: 'ES256', typ: 'JWT', kid: leaked.kid })}.${b64url({
+        ...claims,
+        iat: t0.getTime() / 1000 + at,
+        exp: t0.getTime() / 1000 + at + 300,
+      })}`
+      const signature = sign('sha256', Buffer.from(input), {
+        key: createPrivateKey({ key: { ...leaked.privateJwk }, format: 'jwk' }),
+        dsaEncoding: 'ieee-p1363',
+      }).toString('base64url')
+      return `${input}.${signature}`
+    }
+
+    /**
+     * One replica signs a token, its key leaks and it rotates at t0 + 10 s; `forged` is a token the
+     * leaked key signs an hour later, long past its grace (10 + 300 + 120).
+     */
+    async function leakedThenRotated() {
+      const at = await databases.fresh()
+      const masterKey = randomMasterKey()
+      const store = await openTestStore({ ...at, masterKey })
+      const tokens = createTokenService({ store: store.signingKeys, issuer })
+      const key = await teeKey()
+      const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
+      const [leaked] = await store.signingKeys.list()
+      const [row] = await databases.raw(at, 'SELECT kid, sealed, created_at FROM signing_key')
+      if (leaked === undefined || row === undefined) throw new Error('no key')
+      await tokens.rotate(after(10))
+      return { at, masterKey, key, tokens, leaked, row, forged: forgedToken(leaked, token, later) }
+    }
+
+    it('stays retired on a replica that has seen it retired: retired_at set back to null', async () => {
+      const { at, masterKey, key, tokens, leaked, forged } = await leakedThenRotated()
+      // Another replica reads the list after the rotation.
+      const verifying = createTokenService({
+        store: (await openTestStore({ ...at, masterKey })).signingKeys,
+        issuer,
+      })
+      const rotated = await tokens.issue(acceptedFor(key), key, after(11), SESSION)
+      expect((await verifying.verify(rotated, after(12))).workload).toBe('web')
+      // Whoever can write the database (not the master key) un-retires the leaked key.
+      await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL WHERE kid = ?', [
+        leaked.kid,
+      ])
+      for (const replica of [tokens, verifying]) {
+        expect(await rejectedCode(replica.verify(forged, after(later)))).toBe(
+          'ERR_KBS_TOKEN_UNKNOWN_KEY',
+        )
+        expect((await replica.jwks(after(later))).keys.map((k) => k.kid)).not.toContain(leaked.kid)
+      }
+    })
+
+    it("stays unpublished on a replica that has seen it retired: a purged key's row written back", async () => {
+      const { at, tokens, row, forged } = await leakedThenRotated()
+      // Past its window the old key is purged; the database writer puts its row back, active.
+      expect((await tokens.jwks(after(1000))).keys).toHaveLength(1)
+      await databases.raw(
+        at,
+        'INSERT INTO signing_key (kid, sealed, created_at, retired_at) VALUES (?, ?, ?, NULL)',
+        [row['kid'], row['sealed'], row['created_at']],
+      )
+      expect(await rejectedCode(tokens.verify(forged, after(later)))).toBe(
+        'ERR_KBS_TOKEN_UNKNOWN_KEY',
+      )
+    })
+
+    it('what remains: a replica started after the retirement takes the un-retired key', async () => {
+      const { at, masterKey, leaked, forged } = await leakedThenRotated()
+      await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL WHERE kid = ?', [
+        leaked.kid,
+      ])
+      const fresh = createTokenService({
+        store: (await openTestStore({ ...at, masterKey })).signingKeys,
+        issuer,
+      })
+      expect((await fresh.verify(forged, after(later))).workload).toBe('web')
+    })
+  },
+)
