@@ -46,6 +46,7 @@ describe('the migration lock on PostgreSQL', () => {
         '002-workload-mac',
         '003-audit-session',
         '004-session-row-inline',
+        '005-resource-generation',
       ])
     } finally {
       await holder.end()

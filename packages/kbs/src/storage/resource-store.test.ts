@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { rejected, rejectedCode, thrown } from '@initguard/testkit'
+import { Envelope } from './envelope.ts'
 import {
   STORE_ENGINES,
   openTestStore,
@@ -159,5 +160,135 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
       )
       expect(await rejectedCode(resources.get(path)), path).toBe('ERR_KBS_RESOURCE_PATH')
     }
+  })
+
+  describe('a row written back from an earlier copy (rollback), by whoever can write the database', () => {
+    const PATH = 'default/key/one'
+    const entry = { at: t2, action: 'resource', outcome: 'released', resource: PATH } as const
+
+    /** A store and its database, with `copy` keeping the resource table as it is now. */
+    async function withCopies() {
+      const at = await databases.fresh()
+      const masterKey = randomMasterKey()
+      const store = await openTestStore({ ...at, masterKey })
+      let copies = 0
+      return {
+        at,
+        masterKey,
+        store,
+        copy: async (): Promise<string> => {
+          const name = `resource_copy_${String((copies += 1))}`
+          await databases.raw(at, `CREATE TABLE ${name} AS SELECT * FROM resource`)
+          return name
+        },
+        restore: async (name: string): Promise<void> => {
+          await databases.raw(at, 'DELETE FROM resource')
+          await databases.raw(at, `INSERT INTO resource SELECT * FROM ${name}`)
+        },
+      }
+    }
+
+    it('an older value: refused by a replica that has seen the newer one, at get and release', async () => {
+      const { store, copy, restore } = await withCopies()
+      await store.resources.put(PATH, bytes('old, leaked'), t1)
+      const old = await copy()
+      await store.resources.put(PATH, bytes('rotated'), t2)
+      expect(await store.resources.get(PATH)).toEqual(bytes('rotated'))
+      await restore(old)
+      expect(await rejected(store.resources.get(PATH))).toMatchObject({
+        code: 'ERR_KBS_RESOURCE_ROLLBACK',
+        category: 'internal',
+      })
+      const released = await store.resources.release(PATH, entry)
+      expect(thrown(() => released?.plaintext())).toMatchObject({
+        code: 'ERR_KBS_RESOURCE_ROLLBACK',
+        category: 'internal',
+      })
+    })
+
+    it('a deleted value: refused by the replica that deleted it, and by one that read the tombstone', async () => {
+      const { at, masterKey, store, copy, restore } = await withCopies()
+      const other = await openTestStore({ ...at, masterKey })
+      await store.resources.put(PATH, bytes('revoked'), t1)
+      expect(await other.resources.get(PATH)).toEqual(bytes('revoked'))
+      const live = await copy()
+      expect(await store.resources.delete(PATH)).toBe(true)
+      expect(await store.resources.list()).toEqual([])
+      // The other replica's release finds the tombstone: nothing released, nothing audited.
+      const before = (await other.audit.list({ limit: 100 })).length
+      expect(await other.resources.release(PATH, entry)).toBeUndefined()
+      expect((await other.audit.list({ limit: 100 })).length).toBe(before)
+      await restore(live)
+      for (const replica of [store, other]) {
+        expect(await rejectedCode(replica.resources.get(PATH))).toBe('ERR_KBS_RESOURCE_ROLLBACK')
+        const released = await replica.resources.release(PATH, entry)
+        expect(thrown(() => released?.plaintext()).code).toBe('ERR_KBS_RESOURCE_ROLLBACK')
+      }
+    })
+
+    it('a tombstone does not block a put again, which is a newer generation for every replica', async () => {
+      const { at, masterKey, store } = await withCopies()
+      const other = await openTestStore({ ...at, masterKey })
+      await store.resources.put(PATH, bytes('one'), t1)
+      expect(await store.resources.delete(PATH)).toBe(true)
+      expect(await other.resources.get(PATH)).toBeUndefined()
+      expect(await store.resources.delete(PATH)).toBe(false)
+      await other.resources.put(PATH, bytes('two'), t2)
+      expect(await store.resources.get(PATH)).toEqual(bytes('two'))
+      expect(await store.resources.list()).toEqual([
+        { path: PATH, size: 3, updatedAt: t2.toISOString() },
+      ])
+      const rows = await databases.raw(at, 'SELECT generation, deleted FROM resource')
+      expect(rows.map((row) => [Number(row['generation']), Number(row['deleted'])])).toEqual([
+        [3, 0],
+      ])
+    })
+
+    it('a changed generation or tombstone mark does not open', async () => {
+      const { at, store } = await withCopies()
+      await store.resources.put(PATH, bytes('one'), t1)
+      await databases.raw(at, 'UPDATE resource SET generation = 7')
+      expect(await rejectedCode(store.resources.get(PATH))).toBe('ERR_KBS_ENVELOPE_INTEGRITY')
+      await databases.raw(at, 'UPDATE resource SET generation = 1, deleted = 1')
+      expect(await rejectedCode(store.resources.get(PATH))).toBe('ERR_KBS_ENVELOPE_INTEGRITY')
+    })
+
+    it('concurrent puts from two replicas each get their own generation; the last one wins', async () => {
+      const { at, masterKey, store } = await withCopies()
+      const other = await openTestStore({ ...at, masterKey })
+      await Promise.all(
+        Array.from({ length: 6 }, (_, n) =>
+          (n % 2 === 0 ? store : other).resources.put(PATH, bytes(`v${String(n)}`), t1),
+        ),
+      )
+      const [row] = await databases.raw(at, 'SELECT generation FROM resource')
+      expect(Number(row?.['generation'])).toBe(6)
+      const value = await store.resources.get(PATH)
+      expect(await other.resources.get(PATH)).toEqual(value)
+    })
+
+    it('a row from before migration 005 (generation 0, sealed without one) opens; its next put is 1', async () => {
+      const { at, masterKey, store } = await withCopies()
+      await store.resources.put(PATH, bytes('placeholder'), t1)
+      // What an older KBS wrote: the path alone in the AAD, the migration's default generation.
+      const legacy = new Envelope(masterKey).seal({ kind: 'resource', id: PATH }, bytes('kept'))
+      await databases.raw(at, 'UPDATE resource SET sealed = ?, generation = 0', [legacy])
+      const fresh = await openTestStore({ ...at, masterKey })
+      expect(await fresh.resources.get(PATH)).toEqual(bytes('kept'))
+      await fresh.resources.put(PATH, bytes('next'), t2)
+      const [row] = await databases.raw(at, 'SELECT generation FROM resource')
+      expect(Number(row?.['generation'])).toBe(1)
+      expect(await fresh.resources.get(PATH)).toEqual(bytes('next'))
+    })
+
+    it('what remains: a replica that has not read the path since it started takes the old row', async () => {
+      const { at, masterKey, store, copy, restore } = await withCopies()
+      await store.resources.put(PATH, bytes('old'), t1)
+      const old = await copy()
+      await store.resources.put(PATH, bytes('new'), t2)
+      await restore(old)
+      const fresh = await openTestStore({ ...at, masterKey })
+      expect(await fresh.resources.get(PATH)).toEqual(bytes('old'))
+    })
   })
 })

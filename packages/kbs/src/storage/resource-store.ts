@@ -2,10 +2,23 @@
  * Secrets by resource path, sealed at rest (see `envelope.ts`): the AAD names the path, so a row's
  * bytes copied under another path do not open.
  *
+ * Rollback. Whoever can write the database but lacks the master key cannot forge a row, but can
+ * write back one they copied earlier: an older value, or the value of a resource since deleted.
+ * So every put and delete raises the row's generation, which the AAD names too (`<path>#<n>`), and
+ * a delete leaves a tombstone (an empty value sealed as `<path>#<n>#deleted`) instead of removing
+ * the row. Each store instance (one per replica) remembers the highest generation it has opened
+ * for each path, and refuses (500, `ERR_KBS_RESOURCE_ROLLBACK`) a row of a lower one: a replica
+ * never releases a value older than one it has seen, nor a value it has seen deleted. What
+ * remains: a replica that has not yet read a path (a fresh one, after a restart) cannot tell an
+ * old row from the newest, so a rollback to before anything it saw goes unnoticed; rows from
+ * before migration 005 (generation 0, sealed without one) open as before, and so can be written
+ * back until a replica has seen a later generation; and a row removed outright (not a tombstone)
+ * reads as absent, which releases nothing.
+ *
  * @module
  */
 import { sql, type Compilable, type Kysely } from 'kysely'
-import { UsageError } from '@initguard/core'
+import { InternalError, UsageError } from '@initguard/core'
 import type {
   AuditEntryInput,
   ReleasedResource,
@@ -14,7 +27,7 @@ import type {
   ResourceSummary,
 } from '../ports.ts'
 import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
-import type { Envelope } from './envelope.ts'
+import type { Envelope, EnvelopeRow } from './envelope.ts'
 import { HotStatement, param } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import type { KbsDatabase } from './schema.ts'
@@ -41,41 +54,85 @@ export function checkResourcePath(path: string): ResourcePath {
   return path
 }
 
+/** A resource row as the store reads it to open it. */
+interface StoredResource {
+  readonly sealed: Uint8Array
+  readonly generation: number
+  readonly deleted: number
+}
+
+/** How often a put or delete reads the generation again when another write came in between. */
+const WRITE_ATTEMPTS = 8
+
+/** The row a resource's sealed value is bound to: path, generation, and whether a tombstone. */
+function resourceRow(path: string, generation: number, deleted: boolean): EnvelopeRow {
+  // Generation 0: sealed before migration 005, with the path alone. `#` is in no path segment.
+  const id =
+    generation === 0 && !deleted
+      ? path
+      : `${path}#${String(generation)}${deleted ? '#deleted' : ''}`
+  return { kind: 'resource', id }
+}
+
 /** {@link ResourceStore} over kysely. */
 export class SqlResourceStore implements ResourceStore {
   readonly #db: Kysely<KbsDatabase>
   readonly #envelope: Envelope
   /** Every release reads one: run prepared (`hot-statement.ts`). */
-  readonly #get: HotStatement<{ readonly sealed: Uint8Array }>
-  /** The sealed value and the id of the release's audit entry (arguments path, the entry's). */
+  readonly #get: HotStatement<StoredResource>
+  /** The generation and tombstone mark of a path, read before a put or delete. */
+  readonly #current: HotStatement<{ readonly generation: number; readonly deleted: number }>
+  /** The sealed row and the id of the release's audit entry (arguments path, the entry's). */
   readonly #release: (args: readonly unknown[]) => Promise<SealedRelease | undefined>
-  /** Upsert and its audit entry (arguments path, sealed, size, updated_at, the entry's). */
+  /** Upsert if the generation is still the one read (arguments: {@link RESOURCE_UPSERT_ARGUMENTS}). */
+  readonly #put: HotStatement<unknown>
+  /** Upsert and its audit entry (arguments the upsert's, the entry's). */
   readonly #putAudited: (args: readonly unknown[]) => Promise<number>
-  /** Delete and its audit entry, appended only when a row went (arguments path, the entry's). */
+  /** Tombstone if the generation is still the one read (arguments: {@link TOMBSTONE_ARGUMENTS}). */
+  readonly #tombstone: HotStatement<unknown>
+  /** Tombstone and its audit entry, appended only when a row changed (arguments the tombstone's, the entry's). */
   readonly #deleteAudited: (args: readonly unknown[]) => Promise<number>
+  /**
+   * The highest generation this instance has opened (or written) per path: a row of a lower one
+   * is a rollback. One entry per path read, so bounded by the resource table.
+   */
+  readonly #seen = new Map<string, number>()
 
   constructor(db: Kysely<KbsDatabase>, envelope: Envelope, executor: RawExecutor) {
     this.#db = db
     this.#envelope = envelope
     this.#get = new HotStatement(
       executor,
-      db.selectFrom('resource').select('sealed').where('path', '=', param(0)),
+      db
+        .selectFrom('resource')
+        .select(['sealed', 'generation', 'deleted'])
+        .where('path', '=', param(0)),
+    )
+    this.#current = new HotStatement(
+      executor,
+      db.selectFrom('resource').select(['generation', 'deleted']).where('path', '=', param(0)),
     )
     this.#release = readAudited(db, executor, this.#get)
     const upsert = upsertResource(db)
+    this.#put = new HotStatement(executor, upsert)
     this.#putAudited = writeAudited(db, executor, {
       change: upsert,
       returning: upsert.returning('path'),
       first: RESOURCE_UPSERT_ARGUMENTS,
     })
-    const remove = db.deleteFrom('resource').where('path', '=', param(0))
+    const tombstone = tombstoneResource(db)
+    this.#tombstone = new HotStatement(executor, tombstone)
     this.#deleteAudited = writeAudited(db, executor, {
-      change: remove,
-      returning: remove.returning('path'),
-      first: 1,
+      change: tombstone,
+      returning: tombstone.returning('path'),
+      first: TOMBSTONE_ARGUMENTS,
     })
   }
 
+  /**
+   * Seal `value` as the path's next generation and write it unless another write came in between
+   * (then again, with the generation that one left).
+   */
   async put(
     path: ResourcePath,
     value: Uint8Array,
@@ -83,79 +140,210 @@ export class SqlResourceStore implements ResourceStore {
     changed?: AuditEntryInput,
   ): Promise<void> {
     checkResourcePath(path)
-    const row = {
-      sealed: this.#envelope.seal({ kind: 'resource', id: path }, value),
-      size: value.length,
-      updated_at: now.toISOString(),
-    }
-    if (changed !== undefined) {
-      await this.#putAudited([path, row.sealed, row.size, row.updated_at, ...auditValues(changed)])
-      return
-    }
-    await this.#db
-      .insertInto('resource')
-      .values({ path, ...row })
-      .onConflict((conflict) => conflict.column('path').doUpdateSet(row))
-      .execute()
+    await this.#write(path, async (read) => {
+      // No row: -1, which no row has, so the upsert inserts or, if a row came meanwhile, does nothing.
+      const expected = read?.generation ?? -1
+      const generation = this.#next(path, read)
+      const args = [
+        path,
+        this.#envelope.seal(resourceRow(path, generation, false), value),
+        value.length,
+        now.toISOString(),
+        generation,
+        expected,
+      ]
+      const changedRows =
+        changed === undefined
+          ? await this.#put.affected(...args)
+          : await this.#putAudited([...args, ...auditValues(changed)])
+      return changedRows > 0 ? generation : undefined
+    })
   }
 
   async get(path: ResourcePath): Promise<Uint8Array | undefined> {
     checkResourcePath(path)
     const [row] = await this.#get.rows(path)
-    return row === undefined
-      ? undefined
-      : this.#envelope.openStored({ kind: 'resource', id: path }, row.sealed)
+    return row === undefined ? undefined : this.#open(path, row)
   }
 
-  /** One round trip on PostgreSQL, one transaction on SQLite. */
+  /**
+   * One round trip on PostgreSQL, one transaction on SQLite. A tombstone is opened (so its
+   * generation counts) and releases nothing, with no audit entry.
+   */
   async release(
     path: ResourcePath,
     released: AuditEntryInput,
   ): Promise<ReleasedResource | undefined> {
     checkResourcePath(path)
     const found = await this.#release([path, ...auditValues(released)])
-    return found === undefined
-      ? undefined
-      : {
-          auditId: found.audit_id,
-          // A row that does not open is the operator's problem (500), not the guest's (401).
-          plaintext: () => this.#envelope.openStored({ kind: 'resource', id: path }, found.sealed),
-        }
+    if (found === undefined) return undefined
+    if (found.deleted !== 0 || found.audit_id === null) {
+      this.#open(path, found)
+      return undefined
+    }
+    const auditId = found.audit_id
+    return {
+      auditId,
+      // A row that does not open, or is older than one seen, is the operator's problem (500), not
+      // the guest's (401).
+      plaintext: () => {
+        const value = this.#open(path, found)
+        if (value === undefined) throw rollbackError(path, 'a tombstone read as a value')
+        return value
+      },
+    }
   }
 
   async list(): Promise<readonly ResourceSummary[]> {
     const rows = await this.#db
       .selectFrom('resource')
       .select(['path', 'size', 'updated_at'])
+      .where('deleted', '=', 0)
       .orderBy('path')
       .execute()
     return rows.map((row) => ({ path: row.path, size: row.size, updatedAt: row.updated_at }))
   }
 
+  /** Replaces the value with a tombstone of the next generation; false when there is none. */
   async delete(path: ResourcePath, changed?: AuditEntryInput): Promise<boolean> {
     checkResourcePath(path)
-    if (changed !== undefined)
-      return (await this.#deleteAudited([path, ...auditValues(changed)])) > 0
-    const result = await this.#db.deleteFrom('resource').where('path', '=', path).executeTakeFirst()
-    return result.numDeletedRows > 0n
+    let deleted = false
+    await this.#write(path, async (read) => {
+      if (read?.deleted !== 0) return 'nothing'
+      const generation = this.#next(path, read)
+      const args = [
+        path,
+        this.#envelope.seal(resourceRow(path, generation, true), new Uint8Array(0)),
+        generation,
+        read.generation,
+      ]
+      const changedRows =
+        changed === undefined
+          ? await this.#tombstone.affected(...args)
+          : await this.#deleteAudited([...args, ...auditValues(changed)])
+      if (changedRows === 0) return undefined
+      deleted = true
+      return generation
+    })
+    return deleted
+  }
+
+  /** The generation a write after `read` gets: above the row's and above any this instance saw. */
+  #next(path: string, read: { readonly generation: number } | undefined): number {
+    return Math.max(read?.generation ?? 0, this.#seen.get(path) ?? 0) + 1
+  }
+
+  /**
+   * Read the path's generation, run `attempt` with it, and again while it reports that another
+   * write came in between (undefined); a generation written is remembered.
+   *
+   * @throws {@link InternalError} `ERR_KBS_RESOURCE_CONTENDED` after {@link WRITE_ATTEMPTS}.
+   */
+  async #write(
+    path: string,
+    attempt: (
+      read: { readonly generation: number; readonly deleted: number } | undefined,
+    ) => Promise<number | 'nothing' | undefined>,
+  ): Promise<void> {
+    for (let n = 0; n < WRITE_ATTEMPTS; n++) {
+      const [read] = await this.#current.rows(path)
+      const written = await attempt(read)
+      if (written === 'nothing') return
+      if (written !== undefined) {
+        this.#remember(path, written)
+        return
+      }
+    }
+    throw new InternalError(
+      'ERR_KBS_RESOURCE_CONTENDED',
+      `resource ${path} changed under ${String(WRITE_ATTEMPTS)} writes in a row`,
+      { hint: 'another replica is writing it in a loop; try again' },
+    )
+  }
+
+  /**
+   * Open a row: its value, or undefined for a tombstone.
+   *
+   * @throws {@link InternalError} `ERR_KBS_ENVELOPE_*` (see `Envelope.openStored`), and
+   *   `ERR_KBS_RESOURCE_ROLLBACK` when this instance has seen a later generation of the path.
+   */
+  #open(path: string, row: StoredResource): Uint8Array | undefined {
+    const deleted = row.deleted !== 0
+    const generation = row.generation
+    const value = this.#envelope.openStored(resourceRow(path, generation, deleted), row.sealed)
+    const seen = this.#seen.get(path)
+    if (seen !== undefined && generation < seen) {
+      throw rollbackError(
+        path,
+        `generation ${String(generation)}${deleted ? ' (a tombstone)' : ''} is stored where this replica has seen generation ${String(seen)}`,
+      )
+    }
+    this.#remember(path, generation)
+    return deleted ? undefined : value
+  }
+
+  #remember(path: string, generation: number): void {
+    if (generation > (this.#seen.get(path) ?? -1)) this.#seen.set(path, generation)
   }
 }
 
-/** How many arguments {@link upsertResource} takes before the audit entry's. */
-const RESOURCE_UPSERT_ARGUMENTS = 4
+function rollbackError(path: string, what: string): InternalError {
+  return new InternalError(
+    'ERR_KBS_RESOURCE_ROLLBACK',
+    `the stored resource ${path} was rolled back: ${what}`,
+    {
+      details: { resource: path },
+      hint: 'someone wrote an old copy of the row back into the database: find out who, then put the resource again',
+    },
+  )
+}
 
-/** Insert or replace a resource row; arguments path, sealed, size, updated_at. */
+/** How many arguments {@link upsertResource} takes before the audit entry's. */
+const RESOURCE_UPSERT_ARGUMENTS = 6
+
+/**
+ * Insert a resource row, or replace it if its generation is still the one read; arguments path,
+ * sealed, size, updated_at, the new generation, the generation read (-1: none).
+ */
 function upsertResource(db: Kysely<KbsDatabase>) {
   return db
     .insertInto('resource')
-    .values({ path: param(0), sealed: param(1), size: param(2), updated_at: param(3) })
+    .values({
+      path: param(0),
+      sealed: param(1),
+      size: param(2),
+      updated_at: param(3),
+      generation: param(4),
+      deleted: 0,
+    })
     .onConflict((conflict) =>
-      conflict.column('path').doUpdateSet((eb) => ({
-        sealed: eb.ref('excluded.sealed'),
-        size: eb.ref('excluded.size'),
-        updated_at: eb.ref('excluded.updated_at'),
-      })),
+      conflict
+        .column('path')
+        .doUpdateSet((eb) => ({
+          sealed: eb.ref('excluded.sealed'),
+          size: eb.ref('excluded.size'),
+          updated_at: eb.ref('excluded.updated_at'),
+          generation: eb.ref('excluded.generation'),
+          deleted: 0,
+        }))
+        .where('resource.generation', '=', param(5)),
     )
+}
+
+/** How many arguments {@link tombstoneResource} takes before the audit entry's. */
+const TOMBSTONE_ARGUMENTS = 4
+
+/**
+ * Replace a live resource row by a tombstone if its generation is still the one read; arguments
+ * path, sealed tombstone, the new generation, the generation read.
+ */
+function tombstoneResource(db: Kysely<KbsDatabase>) {
+  return db
+    .updateTable('resource')
+    .set({ sealed: param(1), size: 0, generation: param(2), deleted: 1 })
+    .where('path', '=', param(0))
+    .where('generation', '=', param(3))
+    .where('deleted', '=', 0)
 }
 
 /**
@@ -197,20 +385,20 @@ function writeAudited(
     )
 }
 
-interface SealedRelease {
-  readonly sealed: Uint8Array
-  readonly audit_id: number
+interface SealedRelease extends StoredResource {
+  /** Null for a tombstone: no entry is appended for it. */
+  readonly audit_id: number | null
 }
 
 /**
- * The sealed value of a path and the audit entry appended only when there is one: PostgreSQL's
+ * The sealed row of a path and the audit entry, appended only when it is a live one: PostgreSQL's
  * data-modifying `WITH` (one statement, one snapshot), SQLite's read and append in one IMMEDIATE
  * transaction (`get` is the read). Arguments: path, the entry's values.
  */
 function readAudited(
   db: Kysely<KbsDatabase>,
   executor: RawExecutor,
-  get: HotStatement<{ readonly sealed: Uint8Array }>,
+  get: HotStatement<StoredResource>,
 ): (args: readonly unknown[]) => Promise<SealedRelease | undefined> {
   const { atomic } = executor
   if (atomic === undefined) {
@@ -218,9 +406,11 @@ function readAudited(
       executor,
       compilable(
         db,
-        sql`WITH found AS (SELECT sealed FROM resource WHERE path = ${param(0)}),
-          logged AS (${auditInsertFrom('found', 1)} RETURNING id)
-          SELECT found.sealed, logged.id AS audit_id FROM found CROSS JOIN logged`,
+        sql`WITH found AS (SELECT sealed, generation, deleted FROM resource WHERE path = ${param(0)}),
+          live AS (SELECT 1 FROM found WHERE deleted = 0),
+          logged AS (${auditInsertFrom('live', 1)} RETURNING id)
+          SELECT found.sealed, found.generation, found.deleted, logged.id AS audit_id
+          FROM found LEFT JOIN logged ON true`,
       ),
     )
     return async (args) => (await joined.rows(...args))[0]
@@ -229,9 +419,9 @@ function readAudited(
   return (args) =>
     atomic.run((execute) => {
       const [row] = get.rowsWith(execute, args[0])
-      const [logged] = row === undefined ? [] : append.rowsWith(execute, ...args.slice(1))
-      return row === undefined || logged === undefined
-        ? undefined
-        : { sealed: row.sealed, audit_id: logged.id }
+      if (row === undefined) return undefined
+      if (row.deleted !== 0) return { ...row, audit_id: null }
+      const [logged] = append.rowsWith(execute, ...args.slice(1))
+      return logged === undefined ? undefined : { ...row, audit_id: logged.id }
     })
 }

@@ -19,6 +19,13 @@ export interface ResourceTable {
   readonly sealed: Uint8Array
   readonly size: number
   readonly updated_at: string
+  /**
+   * Raised by every put and delete; named in the sealed value's AAD (0: a row from before
+   * migration 005, sealed without it). Migration 005.
+   */
+  readonly generation: Generated<number>
+  /** 1: a deletion tombstone (its sealed value is empty and says so in its AAD); migration 005. */
+  readonly deleted: Generated<number>
 }
 
 /** Every version of every workload; `deleted_at` hides a name's versions without losing them. */

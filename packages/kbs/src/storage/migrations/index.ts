@@ -10,6 +10,7 @@ import { initialMigration } from './001-initial.ts'
 import { workloadMacMigration } from './002-workload-mac.ts'
 import { auditSessionMigration } from './003-audit-session.ts'
 import { sessionRowInlineMigration } from './004-session-row-inline.ts'
+import { resourceGenerationMigration } from './005-resource-generation.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
@@ -18,5 +19,6 @@ export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, 
     '002-workload-mac': workloadMacMigration(),
     '003-audit-session': auditSessionMigration(),
     '004-session-row-inline': sessionRowInlineMigration(columns),
+    '005-resource-generation': resourceGenerationMigration(),
   }
 }
