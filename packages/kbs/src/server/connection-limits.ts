@@ -16,13 +16,13 @@
  * connection is closed, lingering: what the client still sends is read and dropped for at most
  * {@link LINGER_MS}, because closing a socket with unread data makes the kernel send a reset, and
  * a reset makes the client's kernel drop the answer it has not read yet (RFC 9112 §9.6). After a
- * refused body (413), at most {@link LINGER_MAX_BYTES} are read so, too.
+ * refused body (413) too. At most {@link LINGER_MAX_BYTES} are read so, after either.
  *
  * @module
  */
 import type { IncomingMessage } from 'node:http'
 import type { Server, Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import type { KbsServerConfig } from './config.ts'
 import { problem, problemBody, type KbsProblem } from './errors.ts'
 import { rateLimitKey } from './rate-limit-key.ts'
@@ -107,7 +107,7 @@ export const LINGER_MAX_BYTES: number = 1024 * 1024
  * {@link LINGER_MAX_BYTES} have come or {@link LINGER_MS} has passed, whichever is first; the
  * caller ends the socket.
  */
-function lingerOn(socket: Socket, source: IncomingMessage): void {
+function lingerOn(socket: Duplex, source: Readable): void {
   const linger = setTimeout(() => socket.destroy(), LINGER_MS)
   linger.unref()
   socket.once('close', () => {
@@ -121,8 +121,17 @@ function lingerOn(socket: Socket, source: IncomingMessage): void {
   source.resume()
 }
 
+/**
+ * The sockets {@link kbsClientErrorHandler} has answered. Node's parser stays on the socket after
+ * its error, so every later chunk the client sends raises `clientError` again; such a call must
+ * leave the lingering close alone. It used to destroy the socket (no longer writable), with the
+ * client's bytes unread: the kernel sent a reset, and the client lost the answer it had not read.
+ */
+const answered = new WeakSet<Duplex>()
+
 /** Fastify's `clientErrorHandler`: the answer to a request Node could not parse (see above). */
 export function kbsClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (answered.has(socket)) return
   // Only an HTTP parser's error has an HTTP client to answer. A TLS error (a handshake that timed
   // out or failed) has none, and a write there would wait for a handshake that never comes, so
   // the connection would stay open; a reset or closed connection has nobody to tell.
@@ -131,20 +140,16 @@ export function kbsClientErrorHandler(error: Error & { code?: string }, socket: 
     socket.destroy()
     return
   }
+  answered.add(socket)
   const answer = (error.code === undefined ? undefined : CLIENT_ERRORS[error.code]) ?? MALFORMED
   const body = JSON.stringify(problemBody(answer))
   socket.end(
     `HTTP/1.1 ${String(answer.status)} ${REASONS[answer.status] ?? 'Error'}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${String(Buffer.byteLength(body))}\r\nconnection: close\r\n\r\n${body}`,
   )
-  // Lingering close: drain and drop until the client closes too, or LINGER_MS has passed.
-  const linger = setTimeout(() => socket.destroy(), LINGER_MS)
-  linger.unref()
-  socket.once('close', () => {
-    clearTimeout(linger)
-  })
-  socket.on('data', () => undefined)
-  socket.resume()
+  // Lingering close: drain and drop until the client closes too, for at most LINGER_MS and
+  // LINGER_MAX_BYTES.
+  lingerOn(socket, socket)
 }
 
 /**

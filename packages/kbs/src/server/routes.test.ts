@@ -677,4 +677,19 @@ describe('a client that goes on sending after its answer', () => {
     // Loopback carries LINGER_MAX_BYTES in a few milliseconds; the old close waited LINGER_MS.
     expect(flood.closedAfterMs).toBeLessThan(LINGER_MS / 2)
   })
+
+  it('gets its 400 and is read for at most LINGER_MAX_BYTES after it, not reset at once', async () => {
+    const { app: kbs } = await app({ bodyLimit: '16KiB' })
+    await kbs.listen({ port: 0, host: '127.0.0.1' })
+    const port = (kbs.server.address() as AddressInfo).port
+    // A chunk size that is not hex: the parser fails, and every later chunk raised clientError
+    // again, whose handler destroyed the socket with those bytes unread (a reset: no answer).
+    const flood = await floodPastTheAnswer(
+      port,
+      'POST /kbs/v0/attest HTTP/1.1\r\nHost: kbs\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      Buffer.alloc(0x10000, 0x20),
+    )
+    expect(flood.answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*SerdeError/)
+    expect(flood.closedAfterMs).toBeLessThan(LINGER_MS / 2)
+  })
 })
