@@ -47,6 +47,7 @@ describe('the migration lock on PostgreSQL', () => {
         '003-audit-session',
         '004-session-row-inline',
         '005-resource-generation',
+        '006-signing-key-mac',
       ])
     } finally {
       await holder.end()

@@ -19,6 +19,7 @@ describe('openKbsStore', () => {
       '003-audit-session',
       '004-session-row-inline',
       '005-resource-generation',
+      '006-signing-key-mac',
     ])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)

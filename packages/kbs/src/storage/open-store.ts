@@ -21,6 +21,7 @@ import { RcarChallengeCodec } from './rcar-challenge.ts'
 import { SqlResourceStore } from './resource-store.ts'
 import type { KbsDatabase } from './schema.ts'
 import { SqlSessionStore } from './session-store.ts'
+import { SigningKeyMac } from './signing-key-mac.ts'
 import { SqlSigningKeyStore } from './signing-key-store.ts'
 import { SqlWorkloadStore } from './workload-store.ts'
 import { WorkloadMac } from './workload-mac.ts'
@@ -98,7 +99,12 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
         new RcarChallengeCodec(options.masterKey),
         connection.kind,
       ),
-      signingKeys: new SqlSigningKeyStore(db, envelope, connection.executor),
+      signingKeys: new SqlSigningKeyStore(
+        db,
+        envelope,
+        connection.executor,
+        new SigningKeyMac(options.masterKey),
+      ),
       location,
       kind: connection.kind,
       appliedMigrations: applied,

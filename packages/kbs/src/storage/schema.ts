@@ -74,6 +74,8 @@ export interface SigningKeyTable {
   readonly sealed: Uint8Array
   readonly created_at: string
   readonly retired_at: string | null
+  /** HMAC over the key's metadata (`signing-key-mac.ts`); null on rows from before 006. */
+  readonly mac: string | null
 }
 
 /** The whole database. */

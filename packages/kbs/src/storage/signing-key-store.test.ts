@@ -28,6 +28,34 @@ describe.each(STORE_ENGINES)('SqlSigningKeyStore on %s', (engine) => {
     expect((await signingKeys.list()).map((k) => k.kid)).toEqual(['new'])
   })
 
+  it('leaves out a row whose metadata was changed behind it; a rotation or retirement never blesses it', async () => {
+    const at = await databases.fresh()
+    const { signingKeys } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await signingKeys.add({ kid: 'a', privateJwk: jwk('1'), createdAt: t(1) })
+    await signingKeys.add({ kid: 'b', privateJwk: jwk('2'), createdAt: t(2) })
+    await signingKeys.retire('b', t(3))
+    await databases.raw(at, 'UPDATE signing_key SET created_at = ? WHERE kid = ?', [
+      t(0).toISOString(),
+      'a',
+    ])
+    await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL WHERE kid = ?', ['b'])
+    expect(await signingKeys.list()).toEqual([])
+    await signingKeys.retire('a', t(4))
+    await signingKeys.rotate({ kid: 'c', privateJwk: jwk('3'), createdAt: t(5) })
+    // Put back as they were: the MACs written meanwhile (none) do not make them authentic.
+    await databases.raw(
+      at,
+      'UPDATE signing_key SET created_at = ?, retired_at = NULL WHERE kid = ?',
+      [t(1).toISOString(), 'a'],
+    )
+    expect((await signingKeys.list()).map((k) => k.kid)).toEqual(['c'])
+    const macs = await databases.raw(
+      at,
+      "SELECT kid, mac FROM signing_key WHERE kid <> 'c' ORDER BY kid",
+    )
+    expect(macs.map((row) => row['mac'])).toEqual([null, null])
+  })
+
   it('keeps the private key sealed: not in the database, and bound to its kid', async () => {
     const at1 = await databases.fresh()
     const s = await openTestStore({ ...at1, masterKey: randomMasterKey() })

@@ -1,5 +1,9 @@
 /**
- * Token-signing keys: the private JWK sealed under the master key, the kid in the AAD.
+ * Token-signing keys: the private JWK sealed under the master key, the kid in the AAD; the
+ * metadata (kid, public key, creation and retirement times) under a MAC (`signing-key-mac.ts`).
+ * A row whose MAC is missing or wrong is left out of {@link SqlSigningKeyStore.list}, so it
+ * neither signs nor verifies, and is reported once per store (a process warning, code
+ * `ERR_KBS_SIGNING_KEY_INTEGRITY`): the replica goes on, with a new key if no usable one is left.
  *
  * @module
  */
@@ -9,25 +13,66 @@ import type { AuditEntryInput, SigningKeyRecord, SigningKeyStore } from '../port
 import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
 import type { Envelope } from './envelope.ts'
 import { HotStatement, param, type RawExecutor } from './hot-statement.ts'
-import type { KbsDatabase } from './schema.ts'
+import type { KbsDatabase, SigningKeyTable } from './schema.ts'
+import type { SigningKeyMac } from './signing-key-mac.ts'
+
+/** The code of the warning for a key row that does not authenticate. */
+export const SIGNING_KEY_INTEGRITY = 'ERR_KBS_SIGNING_KEY_INTEGRITY'
+
+/** A stored row, opened and checked. */
+interface CheckedRow {
+  readonly row: SigningKeyTable
+  readonly privateJwk: Readonly<Record<string, unknown>>
+  readonly x: string
+  readonly y: string
+  readonly authentic: boolean
+}
 
 /** {@link SigningKeyStore} over kysely. */
 export class SqlSigningKeyStore implements SigningKeyStore {
   readonly #db: Kysely<KbsDatabase>
   readonly #envelope: Envelope
+  readonly #mac: SigningKeyMac
+  /** Rows already reported as not authenticating (kid, MAC), so each is warned of once. */
+  readonly #reported = new Set<string>()
   /** Add a key, retire the others, append the entry when given (arguments: key's, entry's). */
   readonly #rotate: (
     key: readonly unknown[],
     changed: readonly unknown[] | undefined,
   ) => Promise<void>
 
-  constructor(db: Kysely<KbsDatabase>, envelope: Envelope, executor: RawExecutor) {
+  constructor(
+    db: Kysely<KbsDatabase>,
+    envelope: Envelope,
+    executor: RawExecutor,
+    mac: SigningKeyMac,
+  ) {
     this.#db = db
     this.#envelope = envelope
+    this.#mac = mac
     this.#rotate = rotateAudited(db, executor)
   }
 
+  /** The keys whose MAC authenticates; the others are reported (once) and left out. */
   async list(): Promise<readonly SigningKeyRecord[]> {
+    const records: SigningKeyRecord[] = []
+    for (const checked of await this.#checkedRows()) {
+      const { row } = checked
+      if (!checked.authentic) {
+        this.#report(row)
+        continue
+      }
+      records.push({
+        kid: row.kid,
+        privateJwk: checked.privateJwk,
+        createdAt: new Date(row.created_at),
+        ...(row.retired_at === null ? {} : { retiredAt: new Date(row.retired_at) }),
+      })
+    }
+    return records
+  }
+
+  async #checkedRows(): Promise<readonly CheckedRow[]> {
     const rows = await this.#db
       .selectFrom('signing_key')
       .selectAll()
@@ -46,24 +91,50 @@ export class SqlSigningKeyStore implements SigningKeyStore {
           `the stored signing key ${row.kid} is not a JWK object`,
         )
       }
+      const { x, y } = privateJwk as Record<string, unknown>
+      const coordinates = { x: typeof x === 'string' ? x : '', y: typeof y === 'string' ? y : '' }
       return {
-        kid: row.kid,
+        row,
         privateJwk: privateJwk as Readonly<Record<string, unknown>>,
-        createdAt: new Date(row.created_at),
-        ...(row.retired_at === null ? {} : { retiredAt: new Date(row.retired_at) }),
+        ...coordinates,
+        authentic: this.#mac.authenticates({ ...row, ...coordinates }, row.mac),
       }
     })
+  }
+
+  #report(row: SigningKeyTable): void {
+    const seen = `${row.kid} ${String(row.mac)}`
+    if (this.#reported.has(seen)) return
+    this.#reported.add(seen)
+    process.emitWarning(
+      row.mac === null
+        ? `the stored signing key ${row.kid} has no MAC (written before this version of the KBS, or inserted behind its back): it neither signs nor verifies; the KBS makes a new key when no usable one is left`
+        : `the stored signing key ${row.kid} does not authenticate (its kid, public key, created_at or retired_at was changed outside the KBS): it neither signs nor verifies; find out who changed the database`,
+      { code: SIGNING_KEY_INTEGRITY },
+    )
   }
 
   async add(key: Omit<SigningKeyRecord, 'retiredAt'>): Promise<void> {
     await this.#db.insertInto('signing_key').values(this.#row(key)).execute()
   }
 
-  /** One write: the key, the other active keys' retirement, and `changed` when given. */
+  /**
+   * One write: the key, the other active keys' retirement, and `changed` when given. Each key
+   * retired gets its MAC for the new `retired_at` in the same statement, computed beforehand from
+   * the row as read (its MAC must still be the one read, else it is left without a MAC: unusable,
+   * which is where a row changed in between belongs).
+   */
   async rotate(key: Omit<SigningKeyRecord, 'retiredAt'>, changed?: AuditEntryInput): Promise<void> {
     const row = this.#row(key)
+    const retirements = (await this.#checkedRows())
+      .filter((checked) => checked.authentic && checked.row.retired_at === null)
+      .map(({ row: active, x, y }) => ({
+        kid: active.kid,
+        old: active.mac,
+        mac: this.#mac.of({ ...active, x, y, retired_at: row.created_at }),
+      }))
     await this.#rotate(
-      [row.kid, row.sealed, row.created_at],
+      [row.kid, row.sealed, row.created_at, row.mac, JSON.stringify(retirements)],
       changed === undefined ? undefined : auditValues(changed),
     )
   }
@@ -73,7 +144,18 @@ export class SqlSigningKeyStore implements SigningKeyStore {
       { kind: 'signing-key', id: key.kid },
       stringToUtf8(JSON.stringify(key.privateJwk)),
     )
-    return { kid: key.kid, sealed, created_at: key.createdAt.toISOString(), retired_at: null }
+    const { x, y } = key.privateJwk
+    const fields = {
+      kid: key.kid,
+      created_at: key.createdAt.toISOString(),
+      retired_at: null,
+    }
+    const mac = this.#mac.of({
+      ...fields,
+      x: typeof x === 'string' ? x : '',
+      y: typeof y === 'string' ? y : '',
+    })
+    return { ...fields, sealed, mac }
   }
 
   /**
@@ -82,18 +164,8 @@ export class SqlSigningKeyStore implements SigningKeyStore {
    * @throws {@link UsageError} `ERR_KBS_SIGNING_KEY_UNKNOWN` when no such key is stored.
    */
   async retire(kid: string, at: Date): Promise<void> {
-    await this.#db
-      .updateTable('signing_key')
-      .set({ retired_at: at.toISOString() })
-      .where('kid', '=', kid)
-      .where('retired_at', 'is', null)
-      .execute()
-    const row = await this.#db
-      .selectFrom('signing_key')
-      .select('kid')
-      .where('kid', '=', kid)
-      .executeTakeFirst()
-    if (row === undefined) {
+    const checked = (await this.#checkedRows()).find((candidate) => candidate.row.kid === kid)
+    if (checked === undefined) {
       throw new UsageError(
         'ERR_KBS_SIGNING_KEY_UNKNOWN',
         `there is no signing key ${kid} to retire`,
@@ -102,6 +174,22 @@ export class SqlSigningKeyStore implements SigningKeyStore {
         },
       )
     }
+    const { row, x, y } = checked
+    if (row.retired_at !== null) return
+    const retiredAt = at.toISOString()
+    // A row that does not authenticate loses its MAC: were the rest put back as it was, the key
+    // the operator retired would not be active again. One changed since it was read (its MAC is
+    // no longer the one read) is left as it is.
+    await this.#db
+      .updateTable('signing_key')
+      .set({
+        retired_at: retiredAt,
+        mac: checked.authentic ? this.#mac.of({ ...row, x, y, retired_at: retiredAt }) : null,
+      })
+      .where('kid', '=', kid)
+      .where('retired_at', 'is', null)
+      .where((eb) => (row.mac === null ? eb('mac', 'is', null) : eb('mac', '=', row.mac)))
+      .execute()
   }
 
   async purge(before: Date): Promise<number> {
@@ -114,8 +202,12 @@ export class SqlSigningKeyStore implements SigningKeyStore {
   }
 }
 
-/** How many arguments a rotation's key takes (kid, sealed, created_at) before the entry's. */
-const ROTATE_ARGUMENTS = 3
+/**
+ * How many arguments a rotation's key takes (kid, sealed, created_at, mac, and the retirements:
+ * a JSON array of `{ kid, old, mac }`, each active key's MAC as read and its MAC once retired)
+ * before the entry's.
+ */
+const ROTATE_ARGUMENTS = 5
 
 /**
  * A rotation as one write: insert the new key, retire every other active key at its creation
@@ -128,15 +220,30 @@ function rotateAudited(
   db: Kysely<KbsDatabase>,
   executor: RawExecutor,
 ): (key: readonly unknown[], changed: readonly unknown[] | undefined) => Promise<void> {
-  const insert = db
-    .insertInto('signing_key')
-    .values({ kid: param(0), sealed: param(1), created_at: param(2), retired_at: null })
+  const insert = db.insertInto('signing_key').values({
+    kid: param(0),
+    sealed: param(1),
+    created_at: param(2),
+    retired_at: null,
+    mac: param(3),
+  })
+  const { atomic } = executor
+  // Each other active key is retired with the MAC the retirements name for it, when its MAC is
+  // still the one read; any other (made or changed since, or not authenticating) gets none.
+  const retiredMac =
+    atomic === undefined
+      ? sql<
+          string | null
+        >`(SELECT r.mac FROM json_to_recordset(${param(4)}::json) AS r(kid text, old text, mac text)
+          WHERE r.kid = signing_key.kid AND r.old = signing_key.mac)`
+      : sql<string | null>`(SELECT json_extract(r.value, '$.mac') FROM json_each(${param(4)}) AS r
+          WHERE json_extract(r.value, '$.kid') = signing_key.kid
+          AND json_extract(r.value, '$.old') = signing_key.mac)`
   const retire = db
     .updateTable('signing_key')
-    .set({ retired_at: param(2) })
+    .set({ retired_at: param(2), mac: retiredMac })
     .where('retired_at', 'is', null)
     .where('kid', '<>', param(0))
-  const { atomic } = executor
   if (atomic === undefined) {
     const joined = (audited: boolean) =>
       new HotStatement(

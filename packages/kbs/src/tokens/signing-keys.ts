@@ -146,11 +146,12 @@ export class SigningKeyRing {
   }
 
   /**
-   * Reads the key list from the store. A key this instance has once read as retired stays retired
-   * at the earliest time read, whatever the store says later: `retired_at` is not sealed, so
-   * whoever can write the database could set it back to null (or write back the row from before
-   * the retirement, or a purged key's row) and make a key retired after a leak sign and verify
-   * again. A replica started after the retirement cannot tell (see docs/production.md).
+   * Reads the key list from the store (its rows authenticated: `retired_at` and `created_at` are
+   * under a MAC, so a row set back to unretired is not listed at all). A key this instance has
+   * once read as retired stays retired at the earliest time read, whatever the store says later:
+   * the MAC cannot tell the row from before the retirement, written back whole (with the MAC it
+   * had then), or a purged key's row, from a current one. A replica started after the retirement
+   * cannot tell either (see docs/production.md).
    */
   async reload(now: Date): Promise<void> {
     this.#listStartedAt = now.getTime()

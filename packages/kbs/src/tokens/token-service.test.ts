@@ -351,7 +351,7 @@ describe.each(STORE_ENGINES)(
       const key = await teeKey()
       const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
       const [leaked] = await store.signingKeys.list()
-      const [row] = await databases.raw(at, 'SELECT kid, sealed, created_at FROM signing_key')
+      const [row] = await databases.raw(at, 'SELECT kid, sealed, created_at, mac FROM signing_key')
       if (leaked === undefined || row === undefined) throw new Error('no key')
       await tokens.rotate(after(10))
       return { at, masterKey, key, tokens, leaked, row, forged: forgedToken(leaked, token, later) }
@@ -392,16 +392,115 @@ describe.each(STORE_ENGINES)(
       )
     })
 
-    it('what remains: a replica started after the retirement takes the un-retired key', async () => {
-      const { at, masterKey, leaked, forged } = await leakedThenRotated()
-      await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL WHERE kid = ?', [
-        leaked.kid,
-      ])
-      const fresh = createTokenService({
+    /** A replica started now, on the same database. */
+    async function freshReplica(
+      at: Awaited<ReturnType<typeof databases.fresh>>,
+      masterKey: Uint8Array,
+    ) {
+      return createTokenService({
         store: (await openTestStore({ ...at, masterKey })).signingKeys,
         issuer,
       })
+    }
+
+    /** A fresh database whose one replica has signed a token at t0. */
+    async function signedOnce() {
+      const at = await databases.fresh()
+      const masterKey = randomMasterKey()
+      const tokens = createTokenService({
+        store: (await openTestStore({ ...at, masterKey })).signingKeys,
+        issuer,
+      })
+      const key = await teeKey()
+      return {
+        at,
+        masterKey,
+        tokens,
+        key,
+        token: await tokens.issue(acceptedFor(key), key, t0, SESSION),
+      }
+    }
+
+    it('is refused by a replica started after the retirement: retired_at set back to null', async () => {
+      const { at, masterKey, key, leaked, forged } = await leakedThenRotated()
+      await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL WHERE kid = ?', [
+        leaked.kid,
+      ])
+      const warnings = collectWarnings()
+      try {
+        const fresh = await freshReplica(at, masterKey)
+        expect(await rejectedCode(fresh.verify(forged, after(later)))).toBe(
+          'ERR_KBS_TOKEN_UNKNOWN_KEY',
+        )
+        expect((await fresh.jwks(after(later))).keys.map((k) => k.kid)).not.toContain(leaked.kid)
+        const signed = await fresh.issue(acceptedFor(key), key, after(later), SESSION)
+        expect(decodeProtectedHeader(signed).kid).not.toBe(leaked.kid)
+        expect(warnings.codes()).toContain('ERR_KBS_SIGNING_KEY_INTEGRITY')
+      } finally {
+        warnings.stop()
+      }
+    })
+
+    it('is refused by a replica started after the retirement: created_at or retired_at moved', async () => {
+      const { at, masterKey, leaked, forged } = await leakedThenRotated()
+      // Retired long after the forged token's time: it would be published (and in grace) then.
+      await databases.raw(at, 'UPDATE signing_key SET retired_at = ? WHERE kid = ?', [
+        new Date(t0.getTime() + 2 * later * 1000).toISOString(),
+        leaked.kid,
+      ])
+      const fresh = await freshReplica(at, masterKey)
+      expect(await rejectedCode(fresh.verify(forged, after(later)))).toBe(
+        'ERR_KBS_TOKEN_UNKNOWN_KEY',
+      )
+    })
+
+    it('keeps its grace on a replica started after the rotation (the retirement is authenticated)', async () => {
+      const { at, masterKey, tokens, token: before } = await signedOnce()
+      await tokens.rotate(after(10))
+      const fresh = await freshReplica(at, masterKey)
+      expect((await fresh.verify(before, after(20))).workload).toBe('web')
+      expect((await fresh.jwks(after(20))).keys).toHaveLength(2)
+    })
+
+    it('is not used when it has no MAC (a row from before 006): a new key is made', async () => {
+      const { at, masterKey, key, token: old } = await signedOnce()
+      await databases.raw(at, 'UPDATE signing_key SET mac = NULL')
+      const warnings = collectWarnings()
+      try {
+        const fresh = await freshReplica(at, masterKey)
+        expect(await rejectedCode(fresh.verify(old, after(1)))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
+        const signed = await fresh.issue(acceptedFor(key), key, after(2), SESSION)
+        expect(decodeProtectedHeader(signed).kid).not.toBe(decodeProtectedHeader(old).kid)
+        expect((await fresh.verify(signed, after(3))).workload).toBe('web')
+        expect(warnings.codes()).toContain('ERR_KBS_SIGNING_KEY_INTEGRITY')
+      } finally {
+        warnings.stop()
+      }
+    })
+
+    it('what remains: the row from before the retirement, written back whole, is taken by a replica started after', async () => {
+      const { at, masterKey, leaked, row, forged } = await leakedThenRotated()
+      await databases.raw(at, 'UPDATE signing_key SET retired_at = NULL, mac = ? WHERE kid = ?', [
+        row['mac'],
+        leaked.kid,
+      ])
+      const fresh = await freshReplica(at, masterKey)
       expect((await fresh.verify(forged, after(later))).workload).toBe('web')
     })
   },
 )
+
+/** The codes of the process warnings emitted until `stop`. */
+function collectWarnings(): { codes: () => readonly string[]; stop: () => void } {
+  const codes: string[] = []
+  const listener = (warning: Error & { code?: string }): void => {
+    if (warning.code !== undefined) codes.push(warning.code)
+  }
+  process.on('warning', listener)
+  return {
+    codes: () => codes,
+    stop: () => {
+      process.off('warning', listener)
+    },
+  }
+}

@@ -11,6 +11,7 @@ import { workloadMacMigration } from './002-workload-mac.ts'
 import { auditSessionMigration } from './003-audit-session.ts'
 import { sessionRowInlineMigration } from './004-session-row-inline.ts'
 import { resourceGenerationMigration } from './005-resource-generation.ts'
+import { signingKeyMacMigration } from './006-signing-key-mac.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
@@ -20,5 +21,6 @@ export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, 
     '003-audit-session': auditSessionMigration(),
     '004-session-row-inline': sessionRowInlineMigration(columns),
     '005-resource-generation': resourceGenerationMigration(),
+    '006-signing-key-mac': signingKeyMacMigration(),
   }
 }
