@@ -462,16 +462,23 @@ describe.each(STORE_ENGINES)(
       expect((await fresh.jwks(after(20))).keys).toHaveLength(2)
     })
 
-    it('is not used when it has no MAC (a row from before 006): a new key is made', async () => {
+    it('is not used when it has no MAC (a database from before 006, migrated): a new key is made', async () => {
       const { at, masterKey, key, token: old } = await signedOnce()
-      await databases.raw(at, 'UPDATE signing_key SET mac = NULL')
+      // The database as a KBS from before 006 left it: no mac column, the migration not run.
+      await databases.raw(at, 'ALTER TABLE signing_key DROP COLUMN mac')
+      await databases.raw(at, "DELETE FROM kysely_migration WHERE name = '006-signing-key-mac'")
       const warnings = collectWarnings()
       try {
-        const fresh = await freshReplica(at, masterKey)
+        const store = await openTestStore({ ...at, masterKey })
+        expect(store.appliedMigrations).toEqual(['006-signing-key-mac'])
+        const fresh = createTokenService({ store: store.signingKeys, issuer })
         expect(await rejectedCode(fresh.verify(old, after(1)))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
         const signed = await fresh.issue(acceptedFor(key), key, after(2), SESSION)
         expect(decodeProtectedHeader(signed).kid).not.toBe(decodeProtectedHeader(old).kid)
         expect((await fresh.verify(signed, after(3))).workload).toBe('web')
+        expect((await fresh.jwks(after(3))).keys.map((k) => k.kid)).toEqual([
+          decodeProtectedHeader(signed).kid,
+        ])
         expect(warnings.codes()).toContain('ERR_KBS_SIGNING_KEY_INTEGRITY')
       } finally {
         warnings.stop()
