@@ -26,7 +26,8 @@ describe('checkInitData claims', () => {
   })
 
   it('refuses a value smol-toml reads differently from the Rust toml crate Trustee parses with', () => {
-    // smol-toml would claim Infinity and 1979-03-02; Trustee's toml refuses both.
+    // smol-toml would claim Infinity and 1979-03-02, which Trustee's toml refuses; a time without
+    // seconds is TOML 1.1, which the guest's older parsers refuse (Trustee's current one reads it).
     for (const [value, words] of [
       ['x = 1e400', 'Infinity'],
       ['x = 1979-02-30', 'does not exist'],

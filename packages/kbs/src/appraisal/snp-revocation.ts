@@ -104,7 +104,9 @@ export class SnpRevocation {
    * Refuse a chain AMD revoked (or whose CRL cannot be had or is not current).
    *
    * @throws {@link VerificationError} `ERR_SNP_CERT_REVOKED`, `ERR_SNP_CRL_STALE`,
-   *   `ERR_SNP_CRL_SIGNATURE`, `ERR_SNP_CERT_ROLE` (the ARK's keyUsage lacks cRLSign);
+   *   `ERR_SNP_CRL_SIGNATURE`, `ERR_SNP_CERT_ROLE` (the ARK's keyUsage lacks cRLSign),
+   *   `ERR_SNP_CRL_ISSUER` (another issuer name or key identifier than the ARK's),
+   *   `ERR_SNP_CRL_MISMATCH` (an Issuing Distribution Point for another list, or narrowing it);
    *   {@link UnavailableError} `ERR_KBS_SNP_CRL_MISSING` and the KDS
    *   client's `ERR_KDS_…` (503); the CRL parser's `MalformedInputError`s.
    */
