@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { rejected, rejectedCode, thrown } from '@initguard/testkit'
 import { Envelope } from './envelope.ts'
+import { storedGeneration } from './resource-store.ts'
 import {
   STORE_ENGINES,
   openTestStore,
@@ -10,6 +11,7 @@ import {
 
 const t1 = new Date('2026-12-01T10:00:00.000Z')
 const t2 = new Date('2026-12-01T11:00:00.000Z')
+const PATH_FOR_GENERATION = 'default/key/one'
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 
 describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
@@ -152,6 +154,31 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     })
   })
 
+  it('reads a generation as stored by either engine, and refuses one that is not a safe integer', () => {
+    expect(storedGeneration(PATH_FOR_GENERATION, 5)).toBe(5)
+    expect(storedGeneration(PATH_FOR_GENERATION, '0')).toBe(0)
+    expect(storedGeneration(PATH_FOR_GENERATION, '9007199254740991')).toBe(Number.MAX_SAFE_INTEGER)
+    for (const bad of [
+      '9007199254740992',
+      '9007199254740993',
+      '9223372036854775807',
+      9007199254740992,
+      -1,
+      '-1',
+      1.5,
+      '01',
+      '1e3',
+      '',
+      null,
+      undefined,
+      2n ** 53n + 1n,
+    ]) {
+      expect(thrown(() => storedGeneration(PATH_FOR_GENERATION, bad)).code, String(bad)).toBe(
+        'ERR_KBS_RESOURCE_GENERATION',
+      )
+    }
+  })
+
   it('refuses malformed paths', async () => {
     const { resources } = await databases.open()
     for (const path of ['a/b', 'a/b/c/d', '../b/c', 'a//c', 'a/b/.c', 'a/b/c d', '']) {
@@ -188,6 +215,17 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
       }
     }
 
+    /** Each replica refuses the path's row as a rollback, at get and at release. */
+    async function expectRollbackRefused(
+      replicas: readonly Awaited<ReturnType<typeof openTestStore>>[],
+    ): Promise<void> {
+      for (const replica of replicas) {
+        expect(await rejectedCode(replica.resources.get(PATH))).toBe('ERR_KBS_RESOURCE_ROLLBACK')
+        const released = await replica.resources.release(PATH, entry)
+        expect(thrown(() => released?.plaintext()).code).toBe('ERR_KBS_RESOURCE_ROLLBACK')
+      }
+    }
+
     it('an older value: refused by a replica that has seen the newer one, at get and release', async () => {
       const { store, copy, restore } = await withCopies()
       await store.resources.put(PATH, bytes('old, leaked'), t1)
@@ -219,11 +257,7 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
       expect(await other.resources.release(PATH, entry)).toBeUndefined()
       expect((await other.audit.list({ limit: 100 })).length).toBe(before)
       await restore(live)
-      for (const replica of [store, other]) {
-        expect(await rejectedCode(replica.resources.get(PATH))).toBe('ERR_KBS_RESOURCE_ROLLBACK')
-        const released = await replica.resources.release(PATH, entry)
-        expect(thrown(() => released?.plaintext()).code).toBe('ERR_KBS_RESOURCE_ROLLBACK')
-      }
+      await expectRollbackRefused([store, other])
     })
 
     it('a tombstone does not block a put again, which is a newer generation for every replica', async () => {
@@ -239,9 +273,8 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
         { path: PATH, size: 3, updatedAt: t2.toISOString() },
       ])
       const rows = await databases.raw(at, 'SELECT generation, deleted FROM resource')
-      expect(rows.map((row) => [Number(row['generation']), Number(row['deleted'])])).toEqual([
-        [3, 0],
-      ])
+      expect(rows.map((row) => Number(row['deleted']))).toEqual([0])
+      expect(Number(rows[0]?.['generation'])).toBeGreaterThan(2)
     })
 
     it('a changed generation or tombstone mark does not open', async () => {
@@ -256,18 +289,20 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
     it('concurrent puts from two replicas each get their own generation; the last one wins', async () => {
       const { at, masterKey, store } = await withCopies()
       const other = await openTestStore({ ...at, masterKey })
+      const before = Date.now()
       await Promise.all(
         Array.from({ length: 6 }, (_, n) =>
           (n % 2 === 0 ? store : other).resources.put(PATH, bytes(`v${String(n)}`), t1),
         ),
       )
+      // Each put at least one above the one before it: six puts, none lost to another.
       const [row] = await databases.raw(at, 'SELECT generation FROM resource')
-      expect(Number(row?.['generation'])).toBe(6)
+      expect(Number(row?.['generation'])).toBeGreaterThanOrEqual(before + 5)
       const value = await store.resources.get(PATH)
       expect(await other.resources.get(PATH)).toEqual(value)
     })
 
-    it('a row from before migration 005 (generation 0, sealed without one) opens; its next put is 1', async () => {
+    it('a row from before migration 005 (generation 0, sealed without one) opens; its next put is above it', async () => {
       const { at, masterKey, store } = await withCopies()
       await store.resources.put(PATH, bytes('placeholder'), t1)
       // What an older KBS wrote: the path alone in the AAD, the migration's default generation.
@@ -275,10 +310,53 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
       await databases.raw(at, 'UPDATE resource SET sealed = ?, generation = 0', [legacy])
       const fresh = await openTestStore({ ...at, masterKey })
       expect(await fresh.resources.get(PATH)).toEqual(bytes('kept'))
+      const before = Date.now()
       await fresh.resources.put(PATH, bytes('next'), t2)
       const [row] = await databases.raw(at, 'SELECT generation FROM resource')
-      expect(Number(row?.['generation'])).toBe(1)
+      expect(Number(row?.['generation'])).toBeGreaterThanOrEqual(before)
       expect(await fresh.resources.get(PATH)).toEqual(bytes('next'))
+    })
+
+    it('a row removed outright (not a tombstone) and put again through a replica that never read it: a copy of the removed row written back is older for every replica that saw the put', async () => {
+      const { at, masterKey, store, copy, restore } = await withCopies()
+      for (let n = 1; n <= 5; n++) await store.resources.put(PATH, bytes(`old ${String(n)}`), t1)
+      const old = await copy()
+      await databases.raw(at, 'DELETE FROM resource')
+      // Puts in a burst run ahead of the clock (one each); the put again comes later than that, as
+      // an operator's would (within those milliseconds it would not be above: see the module doc).
+      const [removed] = await databases.raw(at, `SELECT generation FROM ${old}`)
+      while (Date.now() <= Number(removed?.['generation'])) {
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      const other = await openTestStore({ ...at, masterKey })
+      await other.resources.put(PATH, bytes('put again'), t2)
+      // The replica that saw the removed row's generation takes the new put (no rollback)...
+      expect(await store.resources.get(PATH)).toEqual(bytes('put again'))
+      expect(await other.resources.get(PATH)).toEqual(bytes('put again'))
+      await restore(old)
+      // ...and neither replica takes the removed row written back as newer.
+      await expectRollbackRefused([store, other])
+    })
+
+    it('a generation above Number.MAX_SAFE_INTEGER in the database is refused, not rounded', async () => {
+      const { at, masterKey, store } = await withCopies()
+      await store.resources.put(PATH, bytes('one'), t1)
+      await databases.raw(at, 'UPDATE resource SET generation = 9007199254740993')
+      const fresh = await openTestStore({ ...at, masterKey })
+      for (const replica of [store, fresh]) {
+        expect(await rejected(replica.resources.get(PATH))).toMatchObject({
+          code: 'ERR_KBS_RESOURCE_GENERATION',
+          category: 'internal',
+        })
+        const released = await replica.resources.release(PATH, entry)
+        expect(thrown(() => released?.plaintext()).code).toBe('ERR_KBS_RESOURCE_GENERATION')
+        expect(await rejectedCode(replica.resources.put(PATH, bytes('two'), t2))).toBe(
+          'ERR_KBS_RESOURCE_GENERATION',
+        )
+        expect(await rejectedCode(replica.resources.delete(PATH))).toBe(
+          'ERR_KBS_RESOURCE_GENERATION',
+        )
+      }
     })
 
     it('what remains: a replica that has not read the path since it started takes the old row', async () => {

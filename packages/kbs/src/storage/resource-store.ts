@@ -4,16 +4,21 @@
  *
  * Rollback. Whoever can write the database but lacks the master key cannot forge a row, but can
  * write back one they copied earlier: an older value, or the value of a resource since deleted.
- * So every put and delete raises the row's generation, which the AAD names too (`<path>#<n>`), and
- * a delete leaves a tombstone (an empty value sealed as `<path>#<n>#deleted`) instead of removing
+ * So every put and delete raises the row's generation, which the AAD names too (`<path>#<n>`), to
+ * at least the clock in milliseconds (so a put that finds no row, because one was removed
+ * outright, is still above the removed one, not 1), and a delete leaves a tombstone (an empty value sealed as `<path>#<n>#deleted`) instead of removing
  * the row. Each store instance (one per replica) remembers the highest generation it has opened
  * for each path, and refuses (500, `ERR_KBS_RESOURCE_ROLLBACK`) a row of a lower one: a replica
  * never releases a value older than one it has seen, nor a value it has seen deleted. What
  * remains: a replica that has not yet read a path (a fresh one, after a restart) cannot tell an
  * old row from the newest, so a rollback to before anything it saw goes unnoticed; rows from
  * before migration 005 (generation 0, sealed without one) open as before, and so can be written
- * back until a replica has seen a later generation; and a row removed outright (not a tombstone)
- * reads as absent, which releases nothing.
+ * back until a replica has seen a later generation; a row removed outright (not a tombstone)
+ * reads as absent, which releases nothing; and a put after such a removal is above the removed row
+ * only if its replica's clock has passed that row's generation (puts in a burst run a step ahead
+ * of the clock each; a replica whose clock is behind the one that wrote the row steps less).
+ * After a backup restore or a failover that lost commits, a replica that has seen a lost
+ * generation refuses the restored rows until it restarts (see docs/production.md).
  *
  * @module
  */
@@ -57,8 +62,45 @@ export function checkResourcePath(path: string): ResourcePath {
 /** A resource row as the store reads it to open it. */
 interface StoredResource {
   readonly sealed: Uint8Array
-  readonly generation: number
+  /** See {@link storedGeneration}: a string on PostgreSQL. */
+  readonly generation: unknown
   readonly deleted: number
+}
+
+/**
+ * A row's generation as read: a number on SQLite, a string on PostgreSQL (node-postgres returns
+ * `bigint` as text, since it may not fit a JavaScript number). Anything but a non-negative safe
+ * integer is refused rather than rounded: two generations rounded to the same number would open
+ * under one AAD and compare as equal.
+ *
+ * @throws {@link InternalError} `ERR_KBS_RESOURCE_GENERATION`.
+ */
+export function storedGeneration(path: string, value: unknown): number {
+  const generation =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(value)
+        ? Number(value)
+        : typeof value === 'bigint'
+          ? Number(value)
+          : Number.NaN
+  const exact = typeof value !== 'bigint' || BigInt(generation) === value
+  if (!exact || !Number.isSafeInteger(generation) || generation < 0) {
+    throw generationError(path, value)
+  }
+  return generation
+}
+
+function generationError(path: string, value: unknown): InternalError {
+  const shown = typeof value === 'string' ? value.slice(0, 40) : String(value)
+  return new InternalError(
+    'ERR_KBS_RESOURCE_GENERATION',
+    `the stored resource ${path} has generation ${shown}, not an integer from 0 to ${String(Number.MAX_SAFE_INTEGER)}`,
+    {
+      details: { resource: path },
+      hint: 'someone wrote the row outside the KBS: find out who, then put the resource again',
+    },
+  )
 }
 
 /** How often a put or delete reads the generation again when another write came in between. */
@@ -81,7 +123,7 @@ export class SqlResourceStore implements ResourceStore {
   /** Every release reads one: run prepared (`hot-statement.ts`). */
   readonly #get: HotStatement<StoredResource>
   /** The generation and tombstone mark of a path, read before a put or delete. */
-  readonly #current: HotStatement<{ readonly generation: number; readonly deleted: number }>
+  readonly #current: HotStatement<{ readonly generation: unknown; readonly deleted: number }>
   /** The sealed row and the id of the release's audit entry (arguments path, the entry's). */
   readonly #release: (args: readonly unknown[]) => Promise<SealedRelease | undefined>
   /** Upsert if the generation is still the one read (arguments: {@link RESOURCE_UPSERT_ARGUMENTS}). */
@@ -228,9 +270,17 @@ export class SqlResourceStore implements ResourceStore {
     return deleted
   }
 
-  /** The generation a write after `read` gets: above the row's and above any this instance saw. */
+  /**
+   * The generation a write after `read` gets: above the row's, above any this instance saw, and
+   * at least the clock in milliseconds. The clock is what survives a row removed outright (not a
+   * tombstone): a put that finds no row would otherwise start again at 1, below a copy of the
+   * removed row that a database writer puts back afterwards, which every replica would then take
+   * as newer. A replica whose clock is behind only makes a smaller step, never one back.
+   */
   #next(path: string, read: { readonly generation: number } | undefined): number {
-    return Math.max(read?.generation ?? 0, this.#seen.get(path) ?? 0) + 1
+    const next = Math.max((read?.generation ?? 0) + 1, (this.#seen.get(path) ?? 0) + 1, Date.now())
+    if (!Number.isSafeInteger(next)) throw generationError(path, next)
+    return next
   }
 
   /**
@@ -246,7 +296,11 @@ export class SqlResourceStore implements ResourceStore {
     ) => Promise<number | 'nothing' | undefined>,
   ): Promise<void> {
     for (let n = 0; n < WRITE_ATTEMPTS; n++) {
-      const [read] = await this.#current.rows(path)
+      const [row] = await this.#current.rows(path)
+      const read =
+        row === undefined
+          ? undefined
+          : { generation: storedGeneration(path, row.generation), deleted: row.deleted }
       const written = await attempt(read)
       if (written === 'nothing') return
       if (written !== undefined) {
@@ -269,7 +323,7 @@ export class SqlResourceStore implements ResourceStore {
    */
   #open(path: string, row: StoredResource): Uint8Array | undefined {
     const deleted = row.deleted !== 0
-    const generation = row.generation
+    const generation = storedGeneration(path, row.generation)
     const value = this.#envelope.openStored(resourceRow(path, generation, deleted), row.sealed)
     const seen = this.#seen.get(path)
     if (seen !== undefined && generation < seen) {

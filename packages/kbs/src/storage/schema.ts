@@ -21,9 +21,10 @@ export interface ResourceTable {
   readonly updated_at: string
   /**
    * Raised by every put and delete; named in the sealed value's AAD (0: a row from before
-   * migration 005, sealed without it). Migration 005.
+   * migration 005, sealed without it). Migration 005. `bigint`, read as a string on PostgreSQL
+   * (see `storedGeneration` in `resource-store.ts`).
    */
-  readonly generation: Generated<number>
+  readonly generation: Generated<number | string>
   /** 1: a deletion tombstone (its sealed value is empty and says so in its AAD); migration 005. */
   readonly deleted: Generated<number>
 }
