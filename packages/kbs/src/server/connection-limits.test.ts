@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { createServer as createHttpsServer } from 'node:https'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   LINGER_MAX_BYTES,
@@ -7,6 +9,7 @@ import {
   kbsClientErrorHandler,
   lingerAfterAnswer,
 } from './connection-limits.ts'
+import { generateSelfSignedTls } from './tls-identity.ts'
 
 const servers: Server[] = []
 afterEach(async () => {
@@ -96,5 +99,43 @@ describe('the lingering close', () => {
     expect(linger.answer).toMatch(/^HTTP\/1\.1 400 /)
     expect(linger.closedAfterMs).toBeLessThan(LINGER_MS / 2)
     expect(linger.serverBytesRead).toBeLessThan(4 * LINGER_MAX_BYTES)
+  })
+
+  it('over TLS, counts what comes off the wire, not the decrypted bytes', async () => {
+    // Small TLS records cost the KBS several wire bytes (header, tag) for each byte they carry:
+    // counted after decryption, a client sending them was read for all of LINGER_MS.
+    const raw: Socket[] = []
+    const { certPem, keyPem } = generateSelfSignedTls('127.0.0.1', new Date())
+    const server = createHttpsServer({ cert: certPem, key: keyPem }, (request, response) => {
+      lingerAfterAnswer(request)
+      response.writeHead(413, { connection: 'close', 'content-length': '0' })
+      response.end()
+    })
+    server.on('connection', (socket: Socket) => raw.push(socket))
+    servers.push(server)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    let readAtAnswer: number | undefined
+    await new Promise<void>((resolve) => {
+      const socket = connectTls({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => {
+        socket.write('POST / HTTP/1.1\r\nHost: kbs\r\nContent-Length: 1000000000\r\n\r\n')
+        const one = Buffer.from('x')
+        const more = (): void => {
+          if (!socket.destroyed && socket.writable) socket.write(one, more)
+        }
+        more()
+      })
+      socket.on('data', () => {
+        readAtAnswer ??= raw[0]?.bytesRead
+      })
+      socket.on('error', () => undefined)
+      socket.on('close', () => {
+        resolve()
+      })
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const readAfterAnswer = (raw[0]?.bytesRead ?? 0) - (readAtAnswer ?? Number.NaN)
+    // The cap, and what one check interval can add at loopback speed.
+    expect(readAfterAnswer).toBeLessThan(LINGER_MAX_BYTES + 512 * 1024)
   })
 })

@@ -104,17 +104,21 @@ export const LINGER_MAX_BYTES: number = 1024 * 1024
 
 /**
  * Read and drop what `source` still delivers, closing `socket` once more than
- * {@link LINGER_MAX_BYTES} have been read off it or {@link LINGER_MS} has passed, whichever is
- * first; the caller ends the socket. The bytes are counted on the socket (`bytesRead`), not in
- * what `source` delivers: after a 413 the source is the request's body, and chunk framing and
- * chunk extensions never reach it (1-byte chunks with 4 KB extensions had the KBS read almost a
- * gigabyte in the 2 s while 243 KB of body was counted). The count is checked as the source
- * delivers and on a short timer, since a client can send bytes that deliver nothing at all.
+ * {@link LINGER_MAX_BYTES} have been read off the wire or {@link LINGER_MS} has passed, whichever
+ * is first; the caller ends the socket. The bytes are counted on the connection, not in what
+ * `source` delivers: after a 413 the source is the request's body, and chunk framing and chunk
+ * extensions never reach it (1-byte chunks with 4 KB extensions had the KBS read almost a
+ * gigabyte in the 2 s while 243 KB of body was counted). Over TLS they are counted on the TCP
+ * socket under it (Node's `_parent`), since a TLS socket's `bytesRead` counts decrypted bytes
+ * only and small or padded records cost the KBS many wire bytes for each. The count is checked as
+ * the source delivers and on a short timer, since a client can send bytes that deliver nothing.
  */
-function lingerOn(socket: Duplex & { readonly bytesRead?: number }, source: Readable): void {
-  const readBefore = socket.bytesRead ?? 0
+function lingerOn(socket: Duplex, source: Readable): void {
+  if (socket.destroyed) return
+  const wire = wireOf(socket)
+  const readBefore = wire.bytesRead ?? 0
   const overCap = (): void => {
-    if ((socket.bytesRead ?? 0) - readBefore > LINGER_MAX_BYTES) socket.destroy()
+    if ((wire.bytesRead ?? 0) - readBefore > LINGER_MAX_BYTES) socket.destroy()
   }
   const linger = setTimeout(() => socket.destroy(), LINGER_MS)
   linger.unref()
@@ -126,6 +130,18 @@ function lingerOn(socket: Duplex & { readonly bytesRead?: number }, source: Read
   })
   source.on('data', overCap)
   source.resume()
+}
+
+interface CountedSocket {
+  readonly bytesRead?: number
+  /** The TCP socket a TLS socket wraps (set by Node's `tls`; undocumented, so optional here). */
+  readonly _parent?: CountedSocket | null
+}
+
+/** The socket whose `bytesRead` counts what came off the wire: the TCP one under TLS. */
+function wireOf(socket: Duplex): CountedSocket {
+  const counted = socket as Duplex & CountedSocket
+  return counted._parent ?? counted
 }
 
 /** How often a lingering connection's byte count is checked between deliveries. */
@@ -171,7 +187,7 @@ export function kbsClientErrorHandler(error: Error & { code?: string }, socket: 
  * it has not yet sent — the 413 itself — so the client saw the connection cut with no answer
  * (a few runs in a hundred). Here the answer is ended (TLS close_notify and FIN after it) and what
  * the client still sends is read and dropped until it closes too, for at most {@link LINGER_MS}
- * and {@link LINGER_MAX_BYTES} read off the socket (counted once the answer is handed over).
+ * and {@link LINGER_MAX_BYTES} read off the wire (counted once the answer is handed over).
  */
 export function lingerAfterAnswer(request: IncomingMessage): void {
   const socket: Socket = request.socket

@@ -98,7 +98,7 @@ function generationError(path: string, value: unknown): InternalError {
     `the stored resource ${path} has generation ${shown}, not an integer from 0 to ${String(Number.MAX_SAFE_INTEGER)}`,
     {
       details: { resource: path },
-      hint: 'someone wrote the row outside the KBS: find out who, then put the resource again',
+      hint: 'someone wrote the row outside the KBS: find out who, delete the row in the database (the KBS refuses to put or delete over it), then put the resource again',
     },
   )
 }
