@@ -9,7 +9,8 @@
  * 404  no such resource (at the KBS) or no such init-data key
  * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response
  * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable,
- *      the KBS not answering within the total timeout (ERR_KBS_TIMEOUT), the agent stopping
+ *      the KBS not answering within the total timeout (ERR_KBS_TIMEOUT, or ERR_KBS_DEADLINE
+ *      from the KBS client's own total timeout), the agent stopping
  *      (ERR_AGENT_STOPPING), or refusing everything since the TEE's init-time field changed
  *      (ERR_AGENT_INITDATA_FIELD_CHANGED, on every path)
  * 500  a bug
@@ -36,6 +37,7 @@ const KBS_STATUS: Readonly<Record<string, number>> = {
   ERR_KBS_JWE_INCOMPLETE: 502,
   ERR_KBS_UNREACHABLE: 503,
   ERR_KBS_UNAVAILABLE: 503,
+  ERR_KBS_DEADLINE: 503,
   ERR_KBS_CANCELLED: 503,
 }
 

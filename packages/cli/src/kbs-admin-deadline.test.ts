@@ -1,7 +1,8 @@
 /**
  * `kbs admin` against something at --url that trickles its answer a byte at a time, never
  * stalling long enough for the stall timeout: each call is given up on at its total deadline
- * (`ERR_KBS_UNAVAILABLE`, exit 6), not held for ever.
+ * (`ERR_KBS_DEADLINE`, exit 6, not the `ERR_KBS_UNAVAILABLE` of a KBS that is down), not held for
+ * ever.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -55,7 +56,9 @@ describe('kbs admin against an answer that trickles in', () => {
     const started = Date.now()
     const error = await rejected(kbsAdminCall(target, 'GET', '/kbs/v0/resource-policy'))
     expect(Date.now() - started).toBeLessThan(1500)
-    expect(error.code).toBe('ERR_KBS_UNAVAILABLE')
-    expect(error.message).toContain('no answer within the total of 400 ms')
+    expect(error.code).toBe('ERR_KBS_DEADLINE')
+    expect(error.category).toBe('unavailable')
+    expect(error.message).toContain('no complete answer within the total timeout of 400 ms')
+    expect(error.hint).toContain('120 s')
   })
 })

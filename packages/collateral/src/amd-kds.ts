@@ -247,7 +247,7 @@ export class AmdKdsClient {
   /**
    * The VCEK (DER) for a chip at a TCB.
    *
-   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_UNREACHABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
+   * @throws {@link UnavailableError} `ERR_KDS_UNAVAILABLE`, `ERR_KDS_DEADLINE`, `ERR_KDS_UNREACHABLE`, `ERR_KDS_NOT_FOUND`, `ERR_KDS_OFFLINE`,
    *   `ERR_KDS_CHIP_ID_MASKED`; {@link MalformedInputError} `ERR_KDS_RESPONSE` for an answer that is
    *   not the VCEK of this chip at this TCB, issued through the trusted ASK (not cached). A VCEK
    *   from the offline store is the caller's own and is not checked here.

@@ -155,8 +155,17 @@ describe('a server that trickles its answer', () => {
     })
     const started = Date.now()
     const error = await rejected(client.get(request))
-    expect(error.message).toContain('300 ms')
+    expect(error.code).toBe('ERR_KDS_DEADLINE')
+    expect(error.message).toContain('within the total timeout of 300 ms')
+    expect(error.message).toContain('body was still arriving')
+    expect(error.hint).toMatch(/too slow/)
     expect(Date.now() - started).toBeLessThan(5_000)
+    // A KDS that says 503 is told apart: unavailable, not too slow.
+    const down = new CachedDownloader('AMD KDS', 'KDS', {
+      fetch: () => Promise.resolve(new Response(null, { status: 503 })),
+      attempts: 1,
+    })
+    expect((await rejected(down.get(request))).code).toBe('ERR_KDS_UNAVAILABLE')
   })
 })
 

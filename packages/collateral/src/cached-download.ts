@@ -39,7 +39,7 @@ export interface DownloadOptions extends DownloadLimits {
   /**
    * The whole download: every attempt, backoff wait and the body; default 60 s. Without it a
    * server that sends a byte just inside each stall timeout would hold a download, its network
-   * slot and every guest waiting on it for ever.
+   * slot and every guest waiting on it for ever. Past it: `ERR_<area>_DEADLINE`.
    */
   readonly totalTimeoutMs?: number
   /** Attempts per download, including the first; default 4. */
@@ -239,7 +239,9 @@ export class CachedDownloader {
    *
    * @throws {@link UnavailableError} `ERR_<area>_BUSY` (every slot taken and the queue full, or
    *   no slot within `timeoutMs`), `ERR_<area>_OFFLINE`, `ERR_<area>_NOT_FOUND`,
-   *   `ERR_<area>_UNAVAILABLE`, `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
+   *   `ERR_<area>_UNAVAILABLE` (a 429 or 5xx, or the network, after the retries),
+   *   `ERR_<area>_DEADLINE` (no complete answer within `totalTimeoutMs`; not the same as a 503),
+   *   `ERR_<area>_UNREACHABLE`, `ERR_<area>_REDIRECT`;
    *   {@link MalformedInputError} `ERR_<area>_TOO_LARGE` (over {@link MAX_COLLATERAL_SIZE}).
    */
   async get(request: DownloadRequest): Promise<Downloaded> {
@@ -345,6 +347,7 @@ export class CachedDownloader {
       hints: {
         unreachable: `check the network (or the URL); without a network, ${instead}`,
         network: `check the network; or ${request.insteadHint ?? 'work offline from the cache'}`,
+        deadline: `${this.#service} or the network is too slow, or sends its answer a little at a time (the download's total timeout is totalTimeoutMs, 60 s by default): try again later; or ${request.insteadHint ?? 'work offline from the cache'}`,
         status: `${this.#service} may be throttling or failing: try again later; or ${request.insteadHint ?? 'work offline from the cache'}`,
       },
     })

@@ -136,7 +136,7 @@ export class IntelPcsClient {
   /**
    * All collateral for a quote.
    *
-   * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
+   * @throws {@link UnavailableError} `ERR_PCS_UNAVAILABLE`, `ERR_PCS_DEADLINE`, `ERR_PCS_UNREACHABLE`, `ERR_PCS_NOT_FOUND`,
    *   `ERR_PCS_OFFLINE`, `ERR_PCS_BUSY` (the download bound is taken by other downloads);
    *   {@link MalformedInputError} `ERR_PCS_RESPONSE` for a response without its issuer chain, one
    *   that is not percent-encoded PEM, a document not signed through that chain by the trusted

@@ -378,7 +378,7 @@ describe('timeouts and cancellation', () => {
     expect(String(stalled.details['reason'])).toMatch(/timed out/)
   })
 
-  it('a total timeout ends the request across attempts and waits', async () => {
+  it('a total timeout ends the request across attempts and waits, with its own code', async () => {
     a.handler = () => undefined
     const started = Date.now()
     const error = await rejected(
@@ -387,9 +387,59 @@ describe('timeouts and cancellation', () => {
         () => Promise.resolve(),
       ),
     )
-    expect(error.code).toBe('ERR_HTTP_UNAVAILABLE')
-    expect(error.message).toContain('total of 300 ms')
+    expect(error.code).toBe('ERR_HTTP_DEADLINE')
+    expect(error.category).toBe('unavailable')
+    expect(error.message).toBe(
+      'cannot x: no complete answer within the total timeout of 300 ms (it ran out waiting for the response)',
+    )
+    expect(error.details['totalTimeoutMs']).toBe(300)
     expect(Date.now() - started).toBeLessThan(3000)
+  })
+
+  it('a body trickled slower than the total timeout is a deadline, not a network failure', async () => {
+    // A byte every 20 ms: never a 200 ms stall, and the body never ends.
+    a.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      const drip = setInterval(() => res.write('x'), 20)
+      res.on('close', () => {
+        clearInterval(drip)
+      })
+    }
+    const started = Date.now()
+    const error = await rejected(
+      get(`${a.origin}/trickle`, { timeoutMs: 200, totalTimeoutMs: 500, attempts: 3 }),
+    )
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(error.code).toBe('ERR_HTTP_DEADLINE')
+    expect(error.message).toBe(
+      "cannot test: no complete answer within the total timeout of 500 ms (it ran out while the HTTP 200 response's body was still arriving)",
+    )
+    expect(error.hint).toMatch(/too slow/)
+    expect(error.details).toMatchObject({ totalTimeoutMs: 500, attempts: 1 })
+    // Not retried: the time is spent.
+    expect(a.log).toHaveLength(1)
+    // A server that says 503 keeps its own code.
+    a.handler = (_req, res) => res.writeHead(503).end()
+    const unavailable = await rejected(get(`${a.origin}/down`, { attempts: 1 }))
+    expect(unavailable.code).toBe('ERR_HTTP_STATUS')
+  })
+
+  it('a deadline after a failed attempt says what that attempt got', async () => {
+    a.handler = (req, res) => {
+      if (req.url === '/second' && a.log.length > 1) {
+        res.writeHead(200)
+        const drip = setInterval(() => res.write('x'), 20)
+        res.on('close', () => {
+          clearInterval(drip)
+        })
+      } else res.writeHead(503).end()
+    }
+    const error = await rejected(
+      get(`${a.origin}/second`, { timeoutMs: 200, totalTimeoutMs: 400, attempts: 3 }),
+    )
+    expect(error.code).toBe('ERR_HTTP_DEADLINE')
+    expect(error.message).toContain('2 attempts; the attempt before failed: HTTP 503')
+    expect(error.details['previous']).toBe('HTTP 503')
   })
 
   it('the caller’s signal cancels, without retries', async () => {

@@ -39,7 +39,11 @@ export interface HttpClientOptions {
    * longest stall while the body streams; default 30 s.
    */
   readonly timeoutMs?: number
-  /** The whole request: every attempt, redirect, backoff wait and the body; default no limit beyond the attempts. */
+  /**
+   * The whole request: every attempt, redirect, backoff wait and the body; default no limit beyond
+   * the attempts. Past it the request fails with the `deadline` error (`ERR_<area>_DEADLINE`), not
+   * retried.
+   */
   readonly totalTimeoutMs?: number
   /** Attempts per request, including the first; default 4. */
   readonly attempts?: number
@@ -211,8 +215,9 @@ export class HttpClient {
    * failure while `handle` reads the body retries the whole request; an {@link InitguardError}
    * from `handle` ends it.
    *
-   * @throws the request's coded errors (`unreachable`, `network`, `status`, `redirect`,
-   *   `too-large`, `cancelled`), and whatever `handle` throws.
+   * @throws the request's coded errors (`unreachable`, `network`, `deadline` (past
+   *   `totalTimeoutMs`), `status`, `redirect`, `too-large`, `cancelled`, `tls`), and whatever
+   *   `handle` throws.
    */
   async request<T>(
     request: HttpRequest,
@@ -231,21 +236,35 @@ export class HttpClient {
     const startedAt = now()
     const total = new Deadline(
       totalMs,
-      `no answer within the total of ${totalMs} ms`,
+      `no complete answer within the total timeout of ${totalMs} ms`,
       request.signal,
     )
     let attempt = 0
     const fail = (failure: Omit<HttpFailure, 'what' | 'url' | 'attempts'>): InitguardError =>
       errors({ what: request.what, url: shown, attempts: attempt, ...failure })
-    let last: { reason: string; status?: number; cause?: unknown } = { reason: 'no attempt' }
+    let last: { reason: string; status?: number; cause?: unknown } | undefined
+    /** What the request was doing, for the message when the total timeout cuts it short. */
+    let phase = 'waiting for the response'
+    // Its own kind, not `network`: a server that trickles its answer must not read as one that is
+    // down or said 503, and the time is spent, so nothing retries it here.
+    const pastDeadline = (cause: unknown): InitguardError =>
+      fail({
+        kind: 'deadline',
+        reason: `no complete answer within the total timeout of ${totalMs} ms (it ran out ${phase})`,
+        totalTimeoutMs: totalMs,
+        ...(last === undefined ? {} : { previous: last.reason }),
+        cause,
+      })
     try {
       for (attempt = 1; attempt <= attempts; attempt++) {
         const timeoutMs = positive(options.timeoutMs, 30_000, 'timeoutMs')
         const deadline = new Deadline(timeoutMs, `no progress for ${timeoutMs} ms`, total.signal)
         let retryAfter: number | undefined
+        phase = 'waiting for the response'
         try {
           const { response, at } = await this.#send(request, url, deadline.signal, fail)
           if (!isRetryableStatus(response.status)) {
+            phase = `while the HTTP ${response.status} response's body was still arriving`
             return await handle(
               new HttpResponse(response, {
                 url: at,
@@ -268,8 +287,7 @@ export class HttpClient {
           if (isOurs(error)) throw error
           if (request.signal?.aborted === true)
             throw fail({ kind: 'cancelled', reason: 'cancelled', cause: error })
-          if (total.expired)
-            throw fail({ kind: 'network', reason: describe(total.signal.reason), cause: error })
+          if (total.expired) throw pastDeadline(error)
           if (!isTransportFailure(error)) throw error
           // An untrusted server, no network, no DNS or nothing listening: another attempt would
           // fail the same way.
@@ -288,20 +306,22 @@ export class HttpClient {
         )
         // No time left for the wait: give up now rather than after a pointless sleep.
         if (now() - startedAt + wait >= totalMs) break
+        phase = 'waiting to retry'
         try {
           await sleep(wait, total.signal)
         } catch (error) {
           if (request.signal?.aborted === true)
             throw fail({ kind: 'cancelled', reason: 'cancelled', cause: error })
-          throw fail({ kind: 'network', reason: describe(total.signal.reason), cause: error })
+          throw pastDeadline(error)
         }
       }
       attempt = Math.min(attempt, attempts)
+      const final = last ?? { reason: 'no attempt' }
       throw fail({
-        kind: last.status === undefined ? 'network' : 'status',
-        reason: last.reason,
-        ...(last.status === undefined ? {} : { status: last.status }),
-        ...(last.cause === undefined ? {} : { cause: last.cause }),
+        kind: final.status === undefined ? 'network' : 'status',
+        reason: final.reason,
+        ...(final.status === undefined ? {} : { status: final.status }),
+        ...(final.cause === undefined ? {} : { cause: final.cause }),
       })
     } finally {
       total.clear()

@@ -17,7 +17,11 @@ import {
 /**
  * What went wrong:
  * - `unreachable`: the host does not resolve or refuses the connection (never retried);
- * - `network`: every attempt failed on the network or timed out;
+ * - `network`: every attempt failed on the network or timed out (a per-attempt timeout: no
+ *   answer or no progress for `timeoutMs`);
+ * - `deadline`: the whole request ran past the client's total timeout (`totalTimeoutMs`), e.g. a
+ *   server that trickles its answer just fast enough never to stall; never retried (the time is
+ *   spent), and told apart from `network` and `status` so that "too slow" does not read as "down";
  * - `status`: every attempt got HTTP 429 or 5xx, or a status the caller does not accept;
  * - `redirect`: a redirect the client will not follow (too many, a loop, https → http, not http);
  * - `too-large`: a body over its limit;
@@ -26,7 +30,7 @@ import {
  *   host's name, not the pinned certificate; never retried).
  */
 export type HttpFailureKind =
-  'unreachable' | 'network' | 'status' | 'redirect' | 'too-large' | 'cancelled' | 'tls'
+  'unreachable' | 'network' | 'deadline' | 'status' | 'redirect' | 'too-large' | 'cancelled' | 'tls'
 
 /** One failure, with everything a message needs; the URL is already redacted. */
 export interface HttpFailure {
@@ -45,6 +49,10 @@ export interface HttpFailure {
   readonly attempts: number
   /** The limit a body went over. */
   readonly maxBytes?: number
+  /** The total timeout that passed (`deadline`). */
+  readonly totalTimeoutMs?: number
+  /** Why the attempt before the one the deadline cut short failed, when one did (`deadline`). */
+  readonly previous?: string
   readonly cause?: unknown
 }
 
@@ -55,7 +63,7 @@ export type HttpErrorMapper = (failure: HttpFailure) => InitguardError
 export interface HttpErrorScheme {
   /** The error-code area: `KDS` gives `ERR_KDS_UNREACHABLE`, `ERR_KDS_UNAVAILABLE`, … */
   readonly area: string
-  /** Codes that differ from the defaults (`ERR_<area>_` + UNREACHABLE, UNAVAILABLE, STATUS, REDIRECT, TOO_LARGE, CANCELLED, TLS). */
+  /** Codes that differ from the defaults (`ERR_<area>_` + UNREACHABLE, UNAVAILABLE, DEADLINE, STATUS, REDIRECT, TOO_LARGE, CANCELLED, TLS). */
   readonly codes?: Partial<Readonly<Record<HttpFailureKind, ErrorCode>>>
   /** Hints that differ from the generic ones. */
   readonly hints?: Partial<Readonly<Record<HttpFailureKind, string>>>
@@ -64,6 +72,7 @@ export interface HttpErrorScheme {
 const SUFFIXES: Readonly<Record<HttpFailureKind, string>> = {
   unreachable: 'UNREACHABLE',
   network: 'UNAVAILABLE',
+  deadline: 'DEADLINE',
   status: 'STATUS',
   redirect: 'REDIRECT',
   'too-large': 'TOO_LARGE',
@@ -74,6 +83,8 @@ const SUFFIXES: Readonly<Record<HttpFailureKind, string>> = {
 const HINTS: Readonly<Record<HttpFailureKind, string>> = {
   unreachable: 'check the network, the host name and any proxy',
   network: 'check the network and any proxy, then try again',
+  deadline:
+    'the server or the network is too slow, or sends its answer a little at a time; try again later, and report a server that keeps doing it to its operator',
   status: 'the server is overloaded or failing: try again later',
   redirect: 'the server redirects where Initguard will not follow; report it to its operator',
   'too-large': 'a response this large is not plausible; check the URL',
@@ -86,6 +97,12 @@ function explain(failure: HttpFailure): string {
   switch (failure.kind) {
     case 'too-large':
       return `the response from ${failure.url} is larger than ${failure.maxBytes ?? 0} bytes`
+    case 'deadline': {
+      const attempts = failure.attempts > 1 ? `; ${failure.attempts} attempts` : ''
+      const previous =
+        failure.previous === undefined ? '' : `; the attempt before failed: ${failure.previous}`
+      return `${failure.reason}${attempts}${previous}`
+    }
     case 'network':
     case 'status':
       return failure.attempts > 1
@@ -114,6 +131,8 @@ export function httpErrors(scheme: HttpErrorScheme): HttpErrorMapper {
       attempts: failure.attempts,
       ...(failure.status === undefined ? {} : { status: failure.status }),
       ...(failure.maxBytes === undefined ? {} : { maxBytes: failure.maxBytes }),
+      ...(failure.totalTimeoutMs === undefined ? {} : { totalTimeoutMs: failure.totalTimeoutMs }),
+      ...(failure.previous === undefined ? {} : { previous: failure.previous }),
     }
     const options = {
       details,

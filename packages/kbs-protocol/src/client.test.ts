@@ -246,8 +246,9 @@ describe('KbsClient', () => {
       const client = new KbsClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 })
       const started = Date.now()
       const error = await rejected(client.attest(snp()))
-      expect(error.code).toBe('ERR_KBS_UNAVAILABLE')
-      expect(error.message).toContain('total of 300 ms')
+      expect(error.code).toBe('ERR_KBS_DEADLINE')
+      expect(error.message).toContain('within the total timeout of 300 ms')
+      expect(error.hint).toMatch(/timeoutMs/)
       expect(Date.now() - started).toBeLessThan(3000)
     } finally {
       trickling.closeAllConnections()

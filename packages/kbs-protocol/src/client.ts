@@ -49,7 +49,8 @@ export interface KbsClientOptions {
    * Per-request timeout: the longest wait for an answer's headers (connecting included) and the
    * longest stall while its body streams; and, unless `totalTimeoutMs` is given, the whole request
    * too (every attempt, the body), as reqwest's `timeout` in CoCo's client. Default 60 s (CoCo's
-   * client uses 60 s). A server that trickles its body cannot hold the client longer.
+   * client uses 60 s). A server that trickles its body cannot hold the client longer: past the
+   * total, `ERR_KBS_DEADLINE`.
    */
   readonly timeoutMs?: number
   /**
@@ -139,7 +140,15 @@ export class KbsClient {
     const common = {
       timeoutMs,
       totalTimeoutMs: options.totalTimeoutMs ?? timeoutMs,
-      errors: httpErrors({ area: 'KBS' }),
+      // Past the total timeout: ERR_KBS_DEADLINE, told apart from a KBS that is down or said 503
+      // (ERR_KBS_UNAVAILABLE, ERR_KBS_STATUS).
+      errors: httpErrors({
+        area: 'KBS',
+        hints: {
+          deadline:
+            'the KBS or the network is too slow, or sends its answer a little at a time; check the KBS and ask again (a client given timeoutMs or totalTimeoutMs waits longer)',
+        },
+      }),
       userAgent: 'initguard-kbs-client',
       // Trustee never redirects. Following one would take the resource from a host the guest was
       // never given (trusted through the CA bundle or Node's roots, not this configuration), and

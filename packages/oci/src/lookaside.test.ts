@@ -219,8 +219,8 @@ describe('readLookasideSignatures from http:', () => {
     handler = () => undefined
     const base = new URL(`${origin}/s/a`)
     const error = await thrown(() => readLookasideSignatures(base, DIGEST, { timeoutMs: 200 }))
-    expect(error.code).toBe('ERR_LOOKASIDE_UNAVAILABLE')
-    expect(error.message).toContain('timed out')
+    expect(error.code).toBe('ERR_LOOKASIDE_DEADLINE')
+    expect(error.message).toContain('within the total timeout of 200 ms')
   })
 
   it('gives up on a signature that trickles in at the total timeout, not at a stall', async () => {
@@ -238,8 +238,9 @@ describe('readLookasideSignatures from http:', () => {
       readLookasideSignatures(base, DIGEST, { timeoutMs: 300, maxSignatureSize: 1024 * 1024 }),
     )
     expect(Date.now() - started).toBeLessThan(1500)
-    expect(error.code).toBe('ERR_LOOKASIDE_UNAVAILABLE')
-    expect(error.message).toContain('no answer within the total of 300 ms')
+    expect(error.code).toBe('ERR_LOOKASIDE_DEADLINE')
+    expect(error.message).toContain('no complete answer within the total timeout of 300 ms')
+    expect(error.hint).toContain('timeoutMs')
   })
 
   it('sends URL credentials as basic authentication and redacts the password', async () => {

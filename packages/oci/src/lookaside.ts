@@ -64,7 +64,8 @@ export interface LookasideSignature {
  *   whole number); {@link MalformedInputError}
  *   `ERR_LOOKASIDE_DIGEST`, `ERR_LOOKASIDE_SIGNATURE_TOO_LARGE`, `ERR_LOOKASIDE_TOO_MANY`;
  *   {@link LocalIoError} `ERR_LOOKASIDE_READ`; {@link UnavailableError} `ERR_LOOKASIDE_HTTP_STATUS`,
- *   `ERR_LOOKASIDE_UNAVAILABLE`, `ERR_LOOKASIDE_REDIRECT`.
+ *   `ERR_LOOKASIDE_UNAVAILABLE`, `ERR_LOOKASIDE_DEADLINE` (a signature not complete within
+ *   `timeoutMs`), `ERR_LOOKASIDE_REDIRECT`.
  */
 export async function readLookasideSignatures(
   repositoryBase: URL,
@@ -191,6 +192,8 @@ const lookasideErrors = httpErrors({
   hints: {
     unreachable: 'check that the signature server is reachable, or use a file:// store',
     network: 'check that the signature server is reachable, or use a file:// store',
+    deadline:
+      'the signature server or the network is too slow, or sends its answer a little at a time (each signature may take timeoutMs, 30 s by default); try again, or use a file:// store',
     status:
       'check the lookaside URL in registries.d and the server; 200 is a signature, 404 marks the end of the list',
   },

@@ -37,7 +37,13 @@ export interface KbsAdminTarget {
   readonly warnings: readonly string[]
 }
 
-const KBS_ERRORS = httpErrors({ area: 'KBS' })
+const KBS_ERRORS = httpErrors({
+  area: 'KBS',
+  hints: {
+    deadline:
+      'the KBS at --url or the network is too slow, or sends its answer a little at a time (each kbs admin call may take 120 s in all; no option changes that): check the KBS and run the command again',
+  },
+})
 
 /**
  * How long one admin call may take in all (connecting, the answer's headers and its whole body):
@@ -51,7 +57,7 @@ export const KBS_ADMIN_TOTAL_TIMEOUT_MS = 120_000
 export interface KbsAdminTiming {
   /** The longest wait for the headers and the longest stall in the body; default 30 s. */
   readonly timeoutMs?: number
-  /** The whole call; default {@link KBS_ADMIN_TOTAL_TIMEOUT_MS}. Past it: `ERR_KBS_UNAVAILABLE`. */
+  /** The whole call; default {@link KBS_ADMIN_TOTAL_TIMEOUT_MS}. Past it: `ERR_KBS_DEADLINE`. */
   readonly totalTimeoutMs?: number
 }
 
