@@ -110,21 +110,58 @@ export async function launchServingGuest(
   return { base, agent: started.child }
 }
 
-/** The demo's client for the agents' guest APIs (loopback HTTP): one attempt each. */
-const GUEST_API_CLIENT = new HttpClient({
-  attempts: 1,
-  timeoutMs: 15_000,
-  errors: httpErrors({ area: 'DEMO_GUEST_API' }),
-})
+/**
+ * How long one guest-API request of the demo may take in all: 60 s. The 15 s timeout bounds only
+ * the wait for the headers and each stall in the body, so without a total an agent (or anything on
+ * its port) sending a byte every few seconds would hold the demo for ever. An agent's own answer
+ * takes at most two of its 15 s KBS deadlines (a handshake, then the resource), so this is not the
+ * limit that ends an honest, slow run.
+ */
+export const DEMO_GUEST_API_TOTAL_TIMEOUT_MS = 60_000
 
-/** GET `path` from an agent's guest API. */
+/** Timing of the demo's guest-API client; the defaults are the demo's, tests make them short. */
+export interface GuestApiTiming {
+  /** The longest wait for the headers and the longest stall in the body; default 15 s. */
+  readonly timeoutMs?: number
+  /**
+   * The whole request; default {@link DEMO_GUEST_API_TOTAL_TIMEOUT_MS}. Past it:
+   * `ERR_DEMO_GUEST_API_DEADLINE` (an `UnavailableError`, exit 6).
+   */
+  readonly totalTimeoutMs?: number
+}
+
+/** The demo's client for the agents' guest APIs (loopback HTTP): one attempt each. */
+export function guestApiClient(timing: GuestApiTiming = {}): HttpClient {
+  return new HttpClient({
+    attempts: 1,
+    timeoutMs: timing.timeoutMs ?? 15_000,
+    totalTimeoutMs: timing.totalTimeoutMs ?? DEMO_GUEST_API_TOTAL_TIMEOUT_MS,
+    errors: httpErrors({
+      area: 'DEMO_GUEST_API',
+      hints: {
+        deadline:
+          "the agent did not finish its answer in time (a demo request may take 60 s in all): see the agent's log (agent-<guest>.log) and run the demo again",
+      },
+    }),
+  })
+}
+
+const GUEST_API_CLIENT = guestApiClient()
+
+/**
+ * GET `path` from an agent's guest API.
+ *
+ * @throws `ERR_DEMO_GUEST_API_DEADLINE` (an `UnavailableError`) when the whole answer does not
+ *   arrive within the client's total timeout; the client's other `ERR_DEMO_GUEST_API_…` errors.
+ */
 export async function guestGet(
   base: string,
   path: string,
+  client: HttpClient = GUEST_API_CLIENT,
 ): Promise<{ status: number; body: Buffer }> {
   // A 4xx is an answer the demo shows (the KBS's 403 comes back as one); 5xx fail as coded errors.
-  return GUEST_API_CLIENT.request(
-    { url: `${base}${path}`, what: 'the guest API' },
+  return client.request(
+    { url: `${base}${path}`, what: `GET ${path} from the agent's guest API` },
     async (response) => ({
       status: response.status,
       body: Buffer.from(await response.bytes({ maxBytes: 1024 * 1024 })),
