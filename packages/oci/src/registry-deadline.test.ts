@@ -18,6 +18,7 @@ import {
   DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
   blobDeadlineMs,
 } from './registry-deadline.ts'
+import { RegistryTransport, type RegistryRequest } from './registry-transport.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -190,5 +191,121 @@ describe('the deadline of a registry request', () => {
         'v1',
       ),
     ).rejects.toMatchObject({ code: 'ERR_REGISTRY_DEADLINE' })
+  })
+
+  it('gives up on what a blob download reads besides the blob, within the blob deadline: a token answer, an error body', async () => {
+    const blob = {
+      mediaType: 'application/octet-stream',
+      digest: computeDigest(new Uint8Array(8)),
+      size: 8,
+    }
+    const blobDeadlineError = async (run: () => Promise<unknown>): Promise<void> => {
+      const started = Date.now()
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      if (!isInitguardError(error)) throw new Error(`expected a coded error, got ${String(error)}`)
+      expect(error.code).toBe('ERR_REGISTRY_BLOB_DEADLINE')
+      expect(Date.now() - started).toBeGreaterThanOrEqual(350)
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(error.details).toMatchObject({
+        digest: blob.digest,
+        size: 8,
+        received: 0,
+        baseMs: 400,
+      })
+      expect(error.hint).toMatch(/deadline\.minBytesPerSecond/)
+    }
+    handler = (req, res) => {
+      if (req.url?.startsWith('/token') === true) trickle(res)
+      else
+        res
+          .writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="s"` })
+          .end()
+    }
+    await blobDeadlineError(() => client().fetchBlob(`${host}/app`, blob))
+    handler = (_req, res) => {
+      trickle(res, 404)
+    }
+    await blobDeadlineError(() => client().fetchBlob(`${host}/app`, blob))
+  })
+
+  it('gives up on an upload whose answer trickles in, with the time its size earns', async () => {
+    const bytes = new Uint8Array(1000)
+    handler = (req, res) => {
+      if (req.method === 'HEAD') res.writeHead(404).end()
+      else if (req.method === 'POST')
+        res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=x' }).end()
+      else trickle(res, 400)
+    }
+    const details = await deadlineError(() => client().pushBlob(`${host}/app`, bytes))
+    expect(details['bytes']).toBe(1000 + ANSWER_ALLOWANCE_BYTES)
+    expect(details['url']).toBe(`http://${host}/v2/app/blobs/uploads/u1`)
+  })
+})
+
+describe('a registry request without a deadline of its own', () => {
+  const transport = (): RegistryTransport =>
+    new RegistryTransport({ insecureRegistries: [host], timeoutMs: 1000, attempts: 1 })
+  const base = {
+    method: 'GET',
+    target: 'manifests/v1',
+    actions: 'pull',
+    what: 'get the manifest',
+  } as const
+
+  it('is refused by the type when it leaves its deadline to a caller signal it does not give', () => {
+    // @ts-expect-error 'caller' says the signal carries the deadline: without a signal there is none.
+    const missing: RegistryRequest = {
+      ...base,
+      repository: { registry: host, path: 'app' },
+      deadline: 'caller',
+    }
+    expect(missing.deadline).toBe('caller')
+  })
+
+  it('is refused before anything is sent (a JS caller or a cast): no request goes out with no deadline', async () => {
+    const seen: string[] = []
+    handler = (req, res) => {
+      seen.push(req.url ?? '')
+      res.writeHead(200).end('{}')
+    }
+    const repository = { registry: host, path: 'app' }
+    for (const deadline of [
+      'caller',
+      undefined,
+      { bytes: -1 },
+      { bytes: Number.NaN },
+      { bytes: Number.POSITIVE_INFINITY },
+      { bytes: '10' },
+    ]) {
+      const request = { ...base, repository, deadline } as unknown as RegistryRequest
+      const sent = transport().request(request, async (r) => {
+        await r.discard()
+        return r.status
+      })
+      await expect(sent).rejects.toMatchObject({
+        code: 'ERR_REGISTRY_REQUEST_DEADLINE',
+        category: 'internal',
+      })
+    }
+    // A signal that is not an AbortSignal cannot carry a deadline either.
+    const notSignal = { ...base, repository, deadline: 'caller', signal: {} }
+    await expect(
+      transport().request(notSignal as unknown as RegistryRequest, async () => 0),
+    ).rejects.toMatchObject({ code: 'ERR_REGISTRY_REQUEST_DEADLINE' })
+    expect(seen).toEqual([])
+    // With its signal, the caller's deadline is the request's.
+    const cancel = new AbortController()
+    const status = await transport().request(
+      { ...base, repository, deadline: 'caller', signal: cancel.signal },
+      async (r) => {
+        await r.discard()
+        return r.status
+      },
+    )
+    expect(status).toBe(200)
+    expect(seen).toEqual(['/v2/app/manifests/v1'])
   })
 })
