@@ -8,14 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import {
-  LocalIoError,
-  MalformedInputError,
-  UnavailableError,
-  VerificationError,
-} from '@initguard/core'
+import { LocalIoError, MalformedInputError, VerificationError } from '@initguard/core'
 import { digestAlgorithm, type Descriptor } from './oci-manifest.ts'
-import { startDeadline, type BlobDeadline } from './registry-deadline.ts'
+import { blobDeadlineError, withinDeadline, type BlobDeadline } from './registry-deadline.ts'
 import { safeUrl, statusError } from './registry-http.ts'
 import type { RegistryResponse, RegistryTransport, Repository } from './registry-transport.ts'
 
@@ -140,51 +135,34 @@ async function openBlob(
   consume: (r: RegistryResponse, onProgress: (progress: BlobProgress) => void) => Promise<void>,
 ): Promise<void> {
   const what = `download blob ${descriptor.digest} of ${repository.registry}/${repository.path}`
-  const deadline = startDeadline(descriptor.size, options.deadline, options.signal)
-  const { deadlineMs, baseMs, minBytesPerSecond } = deadline
   let received = 0
   const onProgress = (progress: BlobProgress): void => {
     received = progress.received
     options.onProgress?.(progress)
   }
-  try {
-    await transport.request(
-      {
-        method: 'GET',
-        repository,
-        target: `blobs/${descriptor.digest}`,
-        actions: 'pull',
-        what,
-        // The blob's own deadline, from its size, is in the signal.
-        deadline: 'caller',
-        signal: deadline.signal,
-      },
-      async (r) => {
-        if (r.status !== 200) throw await statusError(r, what)
-        await consume(r, onProgress)
-      },
-    )
-  } catch (error) {
-    if (!deadline.passed()) throw error
-    throw new UnavailableError(
-      'ERR_REGISTRY_BLOB_DEADLINE',
-      `cannot ${what}: ${received} of ${descriptor.size} bytes arrived within the ${deadlineMs} ms allowed (${baseMs} ms, and ${minBytesPerSecond} bytes/s for its size)`,
-      {
-        cause: error,
-        details: {
-          digest: descriptor.digest,
-          size: descriptor.size,
-          received,
-          deadlineMs,
-          baseMs,
-          minBytesPerSecond,
+  await withinDeadline(
+    descriptor.size,
+    options.deadline,
+    options.signal,
+    (signal) =>
+      transport.request(
+        {
+          method: 'GET',
+          repository,
+          target: `blobs/${descriptor.digest}`,
+          actions: 'pull',
+          what,
+          // The blob's own deadline, from its size, is in the signal.
+          deadline: 'caller',
+          signal,
         },
-        hint: 'the registry or the network is too slow, or stalls on purpose; on a link known to be this slow, lower deadline.minBytesPerSecond or raise deadline.baseMs',
-      },
-    )
-  } finally {
-    deadline.clear()
-  }
+        async (r) => {
+          if (r.status !== 200) throw await statusError(r, what)
+          await consume(r, onProgress)
+        },
+      ),
+    (numbers, cause) => blobDeadlineError(what, descriptor, received, numbers, cause),
+  )
 }
 
 /**

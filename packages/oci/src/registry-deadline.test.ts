@@ -5,7 +5,7 @@
  * deadline with `ERR_REGISTRY_DEADLINE`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { parseDockerImageReference } from '@initguard/image-policy'
 import { findImageSignatures } from './image-signatures.ts'
@@ -17,6 +17,7 @@ import {
   DEFAULT_BLOB_DEADLINE_BASE_MS,
   DEFAULT_BLOB_MIN_BYTES_PER_SECOND,
   blobDeadlineMs,
+  withinDeadline,
 } from './registry-deadline.ts'
 import { RegistryTransport, type RegistryRequest } from './registry-transport.ts'
 
@@ -293,7 +294,7 @@ describe('a registry request without a deadline of its own', () => {
     // A signal that is not an AbortSignal cannot carry a deadline either.
     const notSignal = { ...base, repository, deadline: 'caller', signal: {} }
     await expect(
-      transport().request(notSignal as unknown as RegistryRequest, async () => 0),
+      transport().request(notSignal as unknown as RegistryRequest, () => Promise.resolve(0)),
     ).rejects.toMatchObject({ code: 'ERR_REGISTRY_REQUEST_DEADLINE' })
     expect(seen).toEqual([])
     // With its signal, the caller's deadline is the request's.
@@ -307,5 +308,86 @@ describe('a registry request without a deadline of its own', () => {
     )
     expect(status).toBe(200)
     expect(seen).toEqual(['/v2/app/manifests/v1'])
+  })
+})
+
+describe('withinDeadline, the one owner of a registry deadline', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+  const settings = { baseMs: 1000, minBytesPerSecond: 100 }
+  const passed = (numbers: object, cause: unknown): Error =>
+    new Error(`passed ${JSON.stringify(numbers)}`, { cause })
+
+  it('gives work a signal that aborts at base + bytes at the rate, and maps what work throws then', async () => {
+    vi.useFakeTimers()
+    let aborted = -1
+    const running = withinDeadline(
+      50,
+      settings,
+      undefined,
+      (signal) =>
+        new Promise<never>((_resolve, reject) => {
+          signal.addEventListener('abort', () => {
+            aborted = Date.now()
+            reject(new Error('work stopped'))
+          })
+        }),
+      passed,
+    )
+    const outcome = running.catch((e: unknown) => e)
+    const started = Date.now()
+    await vi.advanceTimersByTimeAsync(1499)
+    expect(aborted).toBe(-1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(aborted - started).toBe(1500)
+    const error = (await outcome) as Error
+    expect(error.message).toBe('passed {"deadlineMs":1500,"baseMs":1000,"minBytesPerSecond":100}')
+    expect((error.cause as Error).message).toBe('work stopped')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it("keeps the caller's cancellation a cancellation, and clears its timer however work ends", async () => {
+    vi.useFakeTimers()
+    const cancel = new AbortController()
+    const cancelled = withinDeadline(
+      0,
+      settings,
+      cancel.signal,
+      (signal) =>
+        new Promise<never>((_resolve, reject) => {
+          signal.addEventListener('abort', () => {
+            reject(new Error('cancelled'))
+          })
+        }),
+      passed,
+    ).catch((e: unknown) => e)
+    cancel.abort()
+    expect(((await cancelled) as Error).message).toBe('cancelled')
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await withinDeadline(0, settings, undefined, () => Promise.resolve(7), passed)).toBe(7)
+    expect(vi.getTimerCount()).toBe(0)
+    // A failure before the deadline is the failure itself.
+    await expect(
+      withinDeadline(0, settings, undefined, () => Promise.reject(new Error('404')), passed),
+    ).rejects.toThrow('404')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('refuses malformed settings before work runs', async () => {
+    let ran = false
+    await expect(
+      withinDeadline(
+        0,
+        { baseMs: 0 },
+        undefined,
+        () => {
+          ran = true
+          return Promise.resolve()
+        },
+        passed,
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_REGISTRY_BLOB_DEADLINE_OPTION' })
+    expect(ran).toBe(false)
   })
 })

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { UnavailableError, UsageError } from '@initguard/core'
+import { UnavailableError, UsageError, type ErrorDetails } from '@initguard/core'
 
 /**
  * How long one registry request may take in all, attempts and their waits included:
@@ -89,48 +89,80 @@ export function deadlineSettings(deadline: BlobDeadline = {}): Required<BlobDead
   return settings
 }
 
-/** A running deadline: a signal that aborts when it passes, and the numbers behind it. */
-export interface RunningDeadline {
-  readonly signal: AbortSignal
+/** The numbers behind a deadline that passed, for its coded error. */
+export interface DeadlineNumbers {
   readonly deadlineMs: number
   readonly baseMs: number
   readonly minBytesPerSecond: number
-  /** Whether the deadline passed (not the caller's signal). */
-  readonly passed: () => boolean
-  /** Stop the timer. */
-  readonly clear: () => void
 }
 
 /**
- * Start the deadline of moving `bytes` bytes, following the caller's `signal` too.
+ * Run `work` within the deadline of moving `bytes` bytes ({@link blobDeadlineMs}), following the
+ * caller's `signal` too: `work` gets the signal that aborts at whichever comes first, and hands it
+ * to every request it makes (a token request included). When the deadline itself passed (not the
+ * caller's signal: a cancellation stays a cancellation), whatever `work` threw is the cause of the
+ * one error thrown, `passed(numbers, cause)`. The timer is cleared however `work` ends.
  *
- * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` for malformed settings.
+ * The one place a registry deadline is started, joined to the caller's signal, mapped to its coded
+ * error and cleared: a request's deadline ({@link requestDeadlineError}) and a blob download's
+ * ({@link blobDeadlineError}) differ only in the bytes and the error.
+ *
+ * @throws {@link UsageError} `ERR_REGISTRY_BLOB_DEADLINE_OPTION` for malformed settings, before
+ *   `work` runs; what `passed` returns; else what `work` throws.
  */
-export function startDeadline(
+export async function withinDeadline<T>(
   bytes: number,
-  deadline: BlobDeadline | undefined,
+  settings: BlobDeadline | undefined,
   signal: AbortSignal | undefined,
-): RunningDeadline {
-  const { baseMs, minBytesPerSecond } = deadlineSettings(deadline)
+  work: (signal: AbortSignal) => Promise<T>,
+  passed: (numbers: DeadlineNumbers, cause: unknown) => Error,
+): Promise<T> {
+  const { baseMs, minBytesPerSecond } = deadlineSettings(settings)
   const deadlineMs = blobDeadlineMs(bytes, { baseMs, minBytesPerSecond })
   const expiry = new AbortController()
   const timer = setTimeout(() => {
     expiry.abort(new Error(`the deadline of ${deadlineMs} ms passed`))
   }, deadlineMs)
-  return {
-    signal: signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]),
-    deadlineMs,
-    baseMs,
-    minBytesPerSecond,
-    passed: () => expiry.signal.aborted && signal?.aborted !== true,
-    clear: () => {
-      clearTimeout(timer)
-    },
+  try {
+    return await work(
+      signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]),
+    )
+  } catch (error) {
+    if (!expiry.signal.aborted || signal?.aborted === true) throw error
+    throw passed({ deadlineMs, baseMs, minBytesPerSecond }, error)
+  } finally {
+    clearTimeout(timer)
   }
 }
 
 /**
- * The coded error of a registry request (not a blob download) whose deadline passed.
+ * The coded error of a deadline that passed: what arrived in the time allowed, and how the time
+ * was reckoned, with the option to change on a link known to be this slow.
+ */
+function passedError(
+  code: 'ERR_REGISTRY_DEADLINE' | 'ERR_REGISTRY_BLOB_DEADLINE',
+  message: { readonly what: string; readonly arrived: string; readonly reckoned: string },
+  option: 'blobDeadline' | 'deadline',
+  details: ErrorDetails,
+  numbers: DeadlineNumbers,
+  cause: unknown,
+): UnavailableError {
+  const { what, arrived, reckoned } = message
+  const { deadlineMs, baseMs, minBytesPerSecond } = numbers
+  return new UnavailableError(
+    code,
+    `cannot ${what}: ${arrived} within the ${deadlineMs} ms allowed (${baseMs} ms, and ${minBytesPerSecond} bytes/s for ${reckoned})`,
+    {
+      cause,
+      details,
+      hint: `the registry or the network is too slow, or stalls on purpose; on a link known to be this slow, lower ${option}.minBytesPerSecond or raise ${option}.baseMs`,
+    },
+  )
+}
+
+/**
+ * The coded error of a registry request (not a blob download) whose deadline passed: `bytes` is
+ * what the deadline was given for, the request's body limit with {@link ANSWER_ALLOWANCE_BYTES}.
  *
  * @returns {@link UnavailableError} `ERR_REGISTRY_DEADLINE`.
  */
@@ -138,17 +170,38 @@ export function requestDeadlineError(
   what: string,
   url: string,
   bytes: number,
-  running: RunningDeadline,
+  numbers: DeadlineNumbers,
   cause: unknown,
 ): UnavailableError {
-  const { deadlineMs, baseMs, minBytesPerSecond } = running
-  return new UnavailableError(
+  return passedError(
     'ERR_REGISTRY_DEADLINE',
-    `cannot ${what}: no complete answer within the ${deadlineMs} ms allowed (${baseMs} ms, and ${minBytesPerSecond} bytes/s for up to ${bytes} bytes)`,
-    {
-      cause,
-      details: { url, deadlineMs, baseMs, minBytesPerSecond, bytes },
-      hint: 'the registry or the network is too slow, or stalls on purpose; on a link known to be this slow, lower blobDeadline.minBytesPerSecond or raise blobDeadline.baseMs',
-    },
+    { what, arrived: 'no complete answer', reckoned: `up to ${bytes} bytes` },
+    'blobDeadline',
+    { url, ...numbers, bytes },
+    numbers,
+    cause,
+  )
+}
+
+/**
+ * The coded error of a blob download whose deadline (from the blob's size) passed, `received` of
+ * its bytes having arrived.
+ *
+ * @returns {@link UnavailableError} `ERR_REGISTRY_BLOB_DEADLINE`.
+ */
+export function blobDeadlineError(
+  what: string,
+  blob: { readonly digest: string; readonly size: number },
+  received: number,
+  numbers: DeadlineNumbers,
+  cause: unknown,
+): UnavailableError {
+  return passedError(
+    'ERR_REGISTRY_BLOB_DEADLINE',
+    { what, arrived: `${received} of ${blob.size} bytes arrived`, reckoned: 'its size' },
+    'deadline',
+    { digest: blob.digest, size: blob.size, received, ...numbers },
+    numbers,
+    cause,
   )
 }

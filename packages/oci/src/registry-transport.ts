@@ -5,16 +5,16 @@
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { InternalError, UsageError } from '@initguard/core'
 import { HttpClient, type HttpRequest, type HttpResponse } from '@initguard/http'
 import { parseDockerReference } from '@initguard/image-policy'
 import { normalizeRegistryHost, type RegistryCredentialsLookup } from './docker-credentials.ts'
-import { RegistryAuth } from './registry-auth.ts'
+import { RegistryAuth, type AuthTarget } from './registry-auth.ts'
 import {
   ANSWER_ALLOWANCE_BYTES,
   blobDeadlineMs,
   requestDeadlineError,
-  startDeadline,
+  withinDeadline,
   type BlobDeadline,
 } from './registry-deadline.ts'
 import { registryErrors, safeUrl, statusError, type RegistryHttpOptions } from './registry-http.ts'
@@ -47,8 +47,8 @@ export interface RegistryTransportOptions extends RegistryHttpOptions {
   readonly blobDeadline?: BlobDeadline
 }
 
-/** One registry API request. */
-export interface RegistryRequest {
+/** What every registry API request has, whatever its deadline. */
+export interface RegistryRequestBase {
   readonly method: NonNullable<HttpRequest['method']>
   readonly repository: Repository
   /** Below `/v2/<path>/` (e.g. `manifests/v1`), or an absolute URL (an upload `Location`). */
@@ -59,24 +59,76 @@ export interface RegistryRequest {
   readonly actions: 'pull' | 'pull,push'
   /** What is being done, for messages: "get the manifest of …". */
   readonly what: string
-  /** Cancels the request (a batch stops its other downloads after a failure). */
-  readonly signal?: AbortSignal
-  /**
-   * The whole request's deadline, so that no request is left with only the per-stall timeout (a
-   * registry trickling a byte just inside it would hold the request for ever). `{ bytes }`: the
-   * transport's deadline (`blobDeadline`) for `bytes` plus {@link ANSWER_ALLOWANCE_BYTES} (a token
-   * answer and an error body), over every attempt, backoff wait, the token request and the body;
-   * when it passes the request fails with `ERR_REGISTRY_DEADLINE`. `bytes` is the body limit of
-   * what is read (a manifest, a tag list page) or the size of what is sent (an upload), 0 for
-   * none. `'caller'`: `signal` carries the caller's own deadline (a blob download's, from its
-   * size).
-   */
-  readonly deadline: { readonly bytes: number } | 'caller'
   /**
    * The HTTP client's `idempotent`: true for a POST that is safe to repeat (starting an upload),
    * so that it is retried after a 5xx or a broken connection like a GET.
    */
   readonly idempotent?: boolean
+}
+
+/**
+ * A request with the transport's deadline: `{ bytes }` is the transport's deadline
+ * (`blobDeadline`) for `bytes` plus {@link ANSWER_ALLOWANCE_BYTES} (a token answer and an error
+ * body), over every attempt, backoff wait, the token request and the body; when it passes the
+ * request fails with `ERR_REGISTRY_DEADLINE`. `bytes` is the body limit of what is read (a
+ * manifest, a tag list page) or the size of what is sent (an upload), 0 for none: a whole number,
+ * 0 or more.
+ */
+export interface TransportDeadline {
+  readonly deadline: { readonly bytes: number }
+  /** Cancels the request (a batch stops its other downloads after a failure). */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * A request whose deadline is the caller's own, carried by `signal` (a blob download's, from its
+ * size). The signal is required: `'caller'` without one would leave the request with only the
+ * per-stall timeout, which a registry trickling a byte just inside it defeats for ever.
+ */
+export interface CallerDeadline {
+  readonly deadline: 'caller'
+  /** Aborts when the caller's deadline passes (and on the caller's cancellation). */
+  readonly signal: AbortSignal
+}
+
+/**
+ * One registry API request. Every one has a whole-request deadline, not only the per-stall
+ * timeout (a registry trickling a byte just inside it would hold the request for ever): the
+ * transport's ({@link TransportDeadline}) or the caller's, in its signal ({@link CallerDeadline}).
+ */
+export type RegistryRequest = RegistryRequestBase & (TransportDeadline | CallerDeadline)
+
+/**
+ * Check the request's deadline: the type already requires one, this refuses what JS callers and
+ * casts get past the type, before anything is sent.
+ *
+ * @throws {@link InternalError} `ERR_REGISTRY_REQUEST_DEADLINE` for `'caller'` without an
+ *   AbortSignal, or a `{ bytes }` that is not a whole number 0 or more, or no deadline at all.
+ */
+function checkDeadline(request: RegistryRequest): void {
+  const deadline: unknown = request.deadline
+  const valid =
+    deadline === 'caller'
+      ? request.signal instanceof AbortSignal
+      : typeof deadline === 'object' &&
+        deadline !== null &&
+        Number.isSafeInteger((deadline as { bytes?: unknown }).bytes) &&
+        (deadline as { bytes: number }).bytes >= 0
+  if (valid) return
+  const shown =
+    deadline === 'caller'
+      ? "'caller' without a signal"
+      : typeof deadline === 'object' && deadline !== null
+        ? `{ bytes: ${String((deadline as { bytes?: unknown }).bytes)} }`
+        : String(deadline)
+  throw new InternalError(
+    'ERR_REGISTRY_REQUEST_DEADLINE',
+    `cannot ${request.what}: the request's deadline, ${shown}, is neither { bytes: a whole number 0 or more } nor 'caller' with the AbortSignal that carries the caller's deadline`,
+    {
+      details: { deadline: shown },
+      hint: 'a bug in the caller: every registry request needs a deadline, so that a registry that trickles cannot hold it for ever',
+    },
+  )
 }
 
 /**
@@ -155,7 +207,8 @@ export class RegistryTransport {
    * @throws {@link UnavailableError} `ERR_REGISTRY_UNREACHABLE`, `ERR_REGISTRY_STATUS`,
    *   `ERR_REGISTRY_REDIRECT`, `ERR_REGISTRY_CANCELLED`, `ERR_REGISTRY_DEADLINE` (whatever was
    *   under way when the deadline passed is its cause); {@link ExpectationError}
-   *   `ERR_REGISTRY_UNAUTHORIZED`; and whatever `handle` throws.
+   *   `ERR_REGISTRY_UNAUTHORIZED`; {@link InternalError} `ERR_REGISTRY_REQUEST_DEADLINE` (a
+   *   request without a valid deadline, refused before it is sent); and whatever `handle` throws.
    */
   async request<T>(
     request: RegistryRequest,
@@ -173,18 +226,24 @@ export class RegistryTransport {
       repository: request.repository.path,
       scope: `repository:${request.repository.path}:${request.actions}`,
     }
-    const deadline =
-      request.deadline === 'caller'
-        ? undefined
-        : {
-            bytes: request.deadline.bytes + ANSWER_ALLOWANCE_BYTES,
-            running: startDeadline(
-              request.deadline.bytes + ANSWER_ALLOWANCE_BYTES,
-              this.#deadline,
-              request.signal,
-            ),
-          }
-    const signal = deadline?.running.signal ?? request.signal
+    checkDeadline(request)
+    const run = (signal: AbortSignal): Promise<T> =>
+      this.#send(request, url, target, signal, handle)
+    if (request.deadline === 'caller') return run(request.signal)
+    const bytes = request.deadline.bytes + ANSWER_ALLOWANCE_BYTES
+    return withinDeadline(bytes, this.#deadline, request.signal, run, (numbers, cause) =>
+      requestDeadlineError(request.what, safeUrl(url), bytes, numbers, cause),
+    )
+  }
+
+  /** Send `request`, answering one challenge, all under `signal`; see {@link request}. */
+  async #send<T>(
+    request: RegistryRequest,
+    url: URL,
+    target: AuthTarget,
+    signal: AbortSignal,
+    handle: (r: RegistryResponse) => Promise<T>,
+  ): Promise<T> {
     const send = (answered: boolean): Promise<{ resend: true } | { value: T }> => {
       const authorization = this.#auth.header(target)
       return this.#client.request(
@@ -197,7 +256,7 @@ export class RegistryTransport {
           },
           what: request.what,
           ...(request.body === undefined ? {} : { body: request.body }),
-          ...(signal === undefined ? {} : { signal }),
+          signal,
           ...(request.idempotent === undefined ? {} : { idempotent: request.idempotent }),
         },
         async (response) => {
@@ -210,23 +269,10 @@ export class RegistryTransport {
         },
       )
     }
-    try {
-      // Once answered, a challenge is not answered again: the loop ends on the second send.
-      for (let answered = false; ; answered = true) {
-        const result = await send(answered)
-        if ('value' in result) return result.value
-      }
-    } catch (error) {
-      if (deadline?.running.passed() !== true) throw error
-      throw requestDeadlineError(
-        request.what,
-        safeUrl(url),
-        deadline.bytes,
-        deadline.running,
-        error,
-      )
-    } finally {
-      deadline?.running.clear()
+    // Once answered, a challenge is not answered again: the loop ends on the second send.
+    for (let answered = false; ; answered = true) {
+      const result = await send(answered)
+      if ('value' in result) return result.value
     }
   }
 }
