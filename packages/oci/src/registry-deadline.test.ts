@@ -5,6 +5,7 @@
  * deadline with `ERR_REGISTRY_DEADLINE`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTcpServer, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isInitguardError } from '@initguard/core'
 import { parseDockerImageReference } from '@initguard/image-policy'
@@ -243,6 +244,49 @@ describe('the deadline of a registry request', () => {
     const details = await deadlineError(() => client().pushBlob(`${host}/app`, bytes))
     expect(details['bytes']).toBe(1000 + ANSWER_ALLOWANCE_BYTES)
     expect(details['url']).toBe(`http://${host}/v2/app/blobs/uploads/u1`)
+  })
+})
+
+describe('a registry whose status line and headers trickle in', () => {
+  it('is given up on at the deadline of a manifest and of a blob, before any answer', async () => {
+    const sockets: Socket[] = []
+    // Byte by byte, never a stall; a header far below Node's header size limit when given up on.
+    const tcp = createTcpServer((socket) => {
+      sockets.push(socket)
+      const text = `HTTP/1.1 200 OK\r\nx-pad: ${'a'.repeat(100_000)}`
+      let at = 0
+      const timer = setInterval(() => {
+        socket.write(text.slice(at, ++at))
+      }, 20)
+      socket.on('close', () => {
+        clearInterval(timer)
+      })
+      socket.on('error', () => {
+        clearInterval(timer)
+      })
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+    const address = tcp.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const slow = `127.0.0.1:${address.port}`
+    try {
+      await deadlineError(() =>
+        client({ insecureRegistries: [slow] }).getManifest(`${slow}/app`, 'v1'),
+      )
+      const blob = {
+        mediaType: 'application/octet-stream',
+        digest: computeDigest(new Uint8Array(8)),
+        size: 8,
+      }
+      const started = Date.now()
+      await expect(
+        client({ insecureRegistries: [slow] }).fetchBlob(`${slow}/app`, blob),
+      ).rejects.toMatchObject({ code: 'ERR_REGISTRY_BLOB_DEADLINE', details: { received: 0 } })
+      expect(Date.now() - started).toBeLessThan(1500)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => tcp.close(resolve))
+    }
   })
 })
 
