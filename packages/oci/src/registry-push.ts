@@ -145,9 +145,17 @@ export async function pushManifest(
   return digest
 }
 
+/** The most pages of a tag list followed. */
+export const MAX_TAG_LIST_PAGES = 100
+
+/** The most bytes of a tag list read, over all its pages: 4 MiB. */
+export const MAX_TAG_LIST_BYTES: number = 4 * 1024 * 1024
+
 /**
- * The repository's tags, following `Link: <…>; rel="next"` pages (at most 100), each page within
- * the transport's deadline for 4 MiB (`ERR_REGISTRY_DEADLINE`).
+ * The repository's tags, following `Link: <…>; rel="next"` pages: at most
+ * {@link MAX_TAG_LIST_PAGES} pages and {@link MAX_TAG_LIST_BYTES} over all of them, all within the
+ * transport's deadline for those bytes (`ERR_REGISTRY_DEADLINE`), so that a registry handing out
+ * page after page cannot stretch either. A list longer than that is refused, never cut short.
  *
  * @throws {@link MalformedInputError} `ERR_REGISTRY_TAGS`; the transport's errors.
  */
@@ -156,37 +164,54 @@ export async function listTags(
   repository: Repository,
 ): Promise<string[]> {
   const what = `list the tags of ${repository.registry}/${repository.path}`
-  const tags: string[] = []
-  let target: string | URL = 'tags/list'
-  const maxPage = 4 * 1024 * 1024
-  for (let page = 0; page < 100; page++) {
-    const result: { text: string; next: URL | undefined } = await transport.request(
-      { method: 'GET', repository, target, actions: 'pull', what, deadline: { bytes: maxPage } },
-      async (r) => {
-        if (r.status !== 200) throw await statusError(r, what)
-        const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1]
-        const bytes = await readLimited(r, maxPage, 'tag list', 'ERR_REGISTRY_TAGS')
-        return {
-          text: new TextDecoder().decode(bytes),
-          next: link === undefined ? undefined : new URL(link, r.url),
-        }
+  return transport.withinOneDeadline(what, repository, MAX_TAG_LIST_BYTES, async (signal) => {
+    const tags: string[] = []
+    let target: string | URL = 'tags/list'
+    let budget = MAX_TAG_LIST_BYTES
+    for (let page = 0; page < MAX_TAG_LIST_PAGES; page++) {
+      const result: { text: string; next: URL | undefined } = await transport.request(
+        { method: 'GET', repository, target, actions: 'pull', what, deadline: 'caller', signal },
+        async (r) => {
+          if (r.status !== 200) throw await statusError(r, what)
+          const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1]
+          const bytes = await readLimited(r, budget, 'tag list', 'ERR_REGISTRY_TAGS')
+          budget -= bytes.length
+          return {
+            text: new TextDecoder().decode(bytes),
+            next: link === undefined ? undefined : new URL(link, r.url),
+          }
+        },
+      )
+      tags.push(...tagsOf(result.text, what, repository))
+      if (result.next === undefined) return tags
+      target = result.next
+    }
+    throw new MalformedInputError(
+      'ERR_REGISTRY_TAGS',
+      `cannot ${what}: the list goes on past ${MAX_TAG_LIST_PAGES} pages`,
+      {
+        details: { registry: repository.registry, pages: MAX_TAG_LIST_PAGES },
+        hint: 'a tag list this long is not plausible; list the tags of a trusted registry only',
       },
     )
-    let list: unknown
-    try {
-      list = (JSON.parse(result.text) as { tags?: unknown }).tags ?? []
-    } catch {
-      list = undefined
-    }
-    if (!Array.isArray(list) || !list.every((t) => typeof t === 'string'))
-      throw new MalformedInputError(
-        'ERR_REGISTRY_TAGS',
-        `cannot ${what}: the answer is not a tag list`,
-        { details: { registry: repository.registry } },
-      )
-    tags.push(...list)
-    if (result.next === undefined) break
-    target = result.next
+  })
+}
+
+/** The tags of one page's JSON (`{"tags": [...]}`, `tags` absent or null for none). */
+function tagsOf(text: string, what: string, repository: Repository): string[] {
+  let list: unknown
+  try {
+    list = (JSON.parse(text) as { tags?: unknown }).tags ?? []
+  } catch {
+    list = undefined
   }
-  return tags
+  if (!Array.isArray(list) || !list.every((t) => typeof t === 'string'))
+    throw new MalformedInputError(
+      'ERR_REGISTRY_TAGS',
+      `cannot ${what}: the answer is not a tag list`,
+      {
+        details: { registry: repository.registry },
+      },
+    )
+  return list
 }

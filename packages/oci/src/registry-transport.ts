@@ -236,6 +236,29 @@ export class RegistryTransport {
     )
   }
 
+  /**
+   * Run `work`'s requests under ONE deadline, the transport's for `bytes` plus
+   * {@link ANSWER_ALLOWANCE_BYTES} as a single request's, for an answer that comes in pages (a tag
+   * list): each page's request takes `deadline: 'caller'` with the signal `work` is given, so
+   * that following more pages cannot stretch the time. `signal` is the caller's cancellation.
+   *
+   * @throws {@link UnavailableError} `ERR_REGISTRY_DEADLINE` when the deadline passes; else what
+   *   `work` throws.
+   */
+  withinOneDeadline<T>(
+    what: string,
+    repository: Repository,
+    bytes: number,
+    work: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const total = bytes + ANSWER_ALLOWANCE_BYTES
+    const url = safeUrl(this.url(repository, ''))
+    return withinDeadline(total, this.#deadline, signal, work, (numbers, cause) =>
+      requestDeadlineError(what, url, total, numbers, cause),
+    )
+  }
+
   /** Send `request`, answering one challenge, all under `signal`; see {@link request}. */
   async #send<T>(
     request: RegistryRequest,
