@@ -1,0 +1,170 @@
+/**
+ * `evidence verify` of SEV-SNP evidence reads `--kds-url`, `--kds-store` and `--cache-dir` only
+ * when it goes to AMD KDS: for a VCEK that is neither in the evidence nor in `--certs` (the store,
+ * the cache, then KDS), and for the CRL under `--fetch-crl` (the cache, then KDS; never the store).
+ * The ASK and ARK never come from KDS: they are the pinned roots or `--trust-root`. Given where
+ * nothing is fetched, each of them is refused (exit 2, `ERR_OPTION_NOT_APPLICABLE`), never
+ * ignored; where something may be fetched, it is used.
+ */
+import { X509Certificate } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bytesToHex } from '@initguard/core'
+import { parseSnpEvidence } from '@initguard/snp'
+import { ScratchDirectories } from '@initguard/testkit'
+import {
+  REAL_SNP_VERIFY,
+  VECTORS,
+  expectRefused,
+  runInProcess as run,
+  type CliRun,
+} from './cli-test-support.ts'
+
+const scratch = new ScratchDirectories()
+afterAll(() => {
+  scratch.removeAll()
+})
+
+/** A URL where nothing listens: a run that used it fails with ERR_KDS_UNREACHABLE. */
+const DEAD_KDS = 'http://127.0.0.1:1'
+
+/** The real VLEK-signed Milan report with its VLEK, inside the VLEK's window. */
+const REAL_VLEK_VERIFY: readonly string[] = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'snp/milan-v3-vlek/report.bin'),
+  '--certs',
+  join(VECTORS, 'snp/milan-v3-vlek/vlek.der'),
+  '--at',
+  '2025-06-01T00:00:00Z',
+]
+
+/** The real Milan v3 report without its VCEK: the VCEK is looked up. */
+const REAL_SNP_NO_VCEK: readonly string[] = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'snp/milan-v3-hostdata/report.bin'),
+  '--at',
+  '2026-06-01T00:00:00Z',
+]
+
+function refusedNaming(result: CliRun, option: string, why: string): void {
+  expectRefused(result, 2, 'ERR_OPTION_NOT_APPLICABLE')
+  expect(result.stderr).toContain(`--${option} has no effect`)
+  expect(result.stderr).toContain(why)
+  expect(result.stderr).toContain(`hint: drop --${option}`)
+}
+
+describe('evidence verify with the VCEK in --certs', () => {
+  it('verifies without KDS options (the baseline)', async () => {
+    const result = await run(REAL_SNP_VERIFY)
+    expect(result.code, result.stderr).toBe(0)
+  })
+
+  for (const [option, value] of [
+    ['kds-url', DEAD_KDS],
+    ['kds-store', '/nonexistent/kds-store'],
+    ['cache-dir', '/nonexistent/cache'],
+  ] as const) {
+    it(`--${option}: exit 2, not a verification that never read it`, async () => {
+      refusedNaming(
+        await run([...REAL_SNP_VERIFY, `--${option}`, value]),
+        option,
+        'the VCEK is given, so nothing is fetched from AMD KDS',
+      )
+    })
+  }
+
+  it('--json: the refusal names the option', async () => {
+    const result = await run([...REAL_SNP_VERIFY, '--kds-url', DEAD_KDS, '--json'])
+    expect(result.code).toBe(2)
+    const error = (JSON.parse(result.stdout) as { error: { code: string; details: unknown } })
+      .error
+    expect(error).toMatchObject({
+      code: 'ERR_OPTION_NOT_APPLICABLE',
+      details: { option: '--kds-url' },
+    })
+  })
+
+  it('with --fetch-crl, --kds-url and --cache-dir are used for the CRL', async () => {
+    const cache = scratch.make('initguard-kds-crl-')
+    const online = await run([
+      ...REAL_SNP_VERIFY,
+      ...['--fetch-crl', '--kds-url', DEAD_KDS, '--cache-dir', cache],
+    ])
+    expectRefused(online, 6, 'ERR_KDS_UNREACHABLE')
+    expect(online.stderr).toContain('CRL')
+    const offline = await run([...REAL_SNP_VERIFY, '--fetch-crl', '--offline', '--cache-dir', cache])
+    expectRefused(offline, 6, 'ERR_KDS_OFFLINE')
+    expect(offline.stderr).toContain('CRL')
+  })
+
+  it('with --fetch-crl, --kds-store is still refused: the store holds VCEKs, never a CRL', async () => {
+    refusedNaming(
+      await run([...REAL_SNP_VERIFY, '--fetch-crl', '--kds-store', '/nonexistent/kds-store']),
+      'kds-store',
+      'the VCEK is given, so none is looked up in the store',
+    )
+  })
+})
+
+describe('evidence verify of a VLEK-signed report', () => {
+  it('verifies with its VLEK (the baseline)', async () => {
+    const result = await run([...REAL_VLEK_VERIFY, '--allow-debug'])
+    expect(result.code, result.stderr).toBe(0)
+  })
+
+  for (const [option, value] of [
+    ['kds-url', DEAD_KDS],
+    ['kds-store', '/nonexistent/kds-store'],
+    ['cache-dir', '/nonexistent/cache'],
+  ] as const) {
+    it(`--${option}: exit 2, since a VLEK is never fetched`, async () => {
+      refusedNaming(
+        await run([...REAL_VLEK_VERIFY, `--${option}`, value]),
+        option,
+        'the VLEK is given',
+      )
+    })
+  }
+})
+
+describe('evidence verify that looks the VCEK up', () => {
+  let store = ''
+  beforeAll(() => {
+    // The real report's VCEK in an offline store: {store}/{product}/{hwid}/vcek.der.
+    const report = parseSnpEvidence(
+      readFileSync(join(VECTORS, 'snp/milan-v3-hostdata/report.bin')),
+    ).report
+    store = scratch.make('initguard-kds-store-')
+    const folder = join(store, 'Milan', bytesToHex(report.chipId))
+    mkdirSync(folder, { recursive: true })
+    const pem = readFileSync(join(VECTORS, 'snp/milan-v3-hostdata/vcek.pem'), 'utf8')
+    writeFileSync(join(folder, 'vcek.der'), new X509Certificate(pem).raw)
+  })
+
+  it('--kds-store is read: the VCEK comes from it offline', async () => {
+    const cache = scratch.make('initguard-kds-cache-')
+    const result = await run([
+      ...REAL_SNP_NO_VCEK,
+      ...['--offline', '--kds-store', store, '--cache-dir', cache],
+    ])
+    expect(result.code, result.stderr).toBe(0)
+  })
+
+  it('--kds-url and --cache-dir are read: the VCEK is asked of that KDS', async () => {
+    const cache = scratch.make('initguard-kds-cache-')
+    const result = await run([...REAL_SNP_NO_VCEK, '--kds-url', DEAD_KDS, '--cache-dir', cache])
+    expectRefused(result, 6, 'ERR_KDS_UNREACHABLE')
+    expect(result.stderr).toContain('VCEK')
+  })
+
+  it('--kds-url with --offline: exit 2, KDS is never contacted offline', async () => {
+    refusedNaming(
+      await run([...REAL_SNP_NO_VCEK, '--offline', '--kds-url', DEAD_KDS, '--kds-store', store]),
+      'kds-url',
+      '--offline never contacts AMD KDS',
+    )
+  })
+})
