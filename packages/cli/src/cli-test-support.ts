@@ -118,6 +118,17 @@ export const REAL_SNP_VERIFY: readonly string[] = [
   '2026-06-01T00:00:00Z',
 ]
 
+/** `evidence verify` of the real VLEK-signed Milan report with its VLEK, inside the VLEK's window. */
+export const REAL_VLEK_VERIFY: readonly string[] = [
+  'evidence',
+  'verify',
+  join(VECTORS, 'snp/milan-v3-vlek/report.bin'),
+  '--certs',
+  join(VECTORS, 'snp/milan-v3-vlek/vlek.der'),
+  '--at',
+  '2025-06-01T00:00:00Z',
+]
+
 /**
  * `evidence verify` arguments for a report built from `fields` and signed by a fresh test PKI's
  * VCEK, its files (report, VCEK, roots) written into `dir`; verified at 2025-01-01.

@@ -222,6 +222,29 @@ export function refuseInapplicableOptions(
   }
 }
 
+/**
+ * The refusal of an option given where it cannot change anything (the project's rule: an option is
+ * never silently ignored): what it is, why it has no effect here, and what to do.
+ *
+ * @returns a {@link UsageError} `ERR_OPTION_NOT_APPLICABLE` (exit 2) naming the option.
+ */
+export function optionWithoutEffect(name: string, why: string, hint: string): UsageError {
+  return new UsageError('ERR_OPTION_NOT_APPLICABLE', `--${name} has no effect: ${why}`, {
+    details: { option: `--${name}` },
+    hint,
+  })
+}
+
+/** Throw {@link optionWithoutEffect} when `name` is given. */
+export function refuseWithoutEffect(
+  args: ParsedArgs,
+  name: string,
+  why: string,
+  hint: string,
+): void {
+  if (optionGiven(args, name)) throw optionWithoutEffect(name, why, hint)
+}
+
 const EVIDENCE_NAMES: Readonly<Record<EvidenceKind, string>> = {
   snp: 'SEV-SNP',
   tdx: 'TDX',

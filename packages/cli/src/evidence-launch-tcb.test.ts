@@ -3,7 +3,6 @@
  * (one committed, one running microcode above its committed TCB) and reports signed by a test
  * PKI's VCEK whose LAUNCH_TCB is below their REPORTED_TCB.
  */
-import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ScratchDirectories } from '@initguard/testkit'
 import {
@@ -16,7 +15,7 @@ import {
 import {
   REAL_SNP_VERIFY,
   REAL_TDX_VERIFY,
-  VECTORS,
+  REAL_VLEK_VERIFY,
   expectRefused,
   runInProcess,
   syntheticSnpVerify,
@@ -30,15 +29,7 @@ afterAll(() => {
 const run = runInProcess
 
 const hostdata = REAL_SNP_VERIFY
-const vlek = [
-  'evidence',
-  'verify',
-  join(VECTORS, 'snp/milan-v3-vlek/report.bin'),
-  '--certs',
-  join(VECTORS, 'snp/milan-v3-vlek/vlek.der'),
-  '--at',
-  '2025-06-01T00:00:00Z',
-]
+const vlek = REAL_VLEK_VERIFY
 const tdx = REAL_TDX_VERIFY
 
 /** `evidence verify` arguments for a report built from `fields`, signed by a test PKI's VCEK. */

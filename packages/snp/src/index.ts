@@ -101,6 +101,7 @@ export { snpClaims, type SnpClaims, type TcbClaims } from './claims.ts'
 export {
   AMD_PRODUCTION_ANCHORS,
   SnpVerifierCache,
+  snpEndorsementToFetch,
   verifySnpEvidence,
   type SnpEvidence,
   type SnpVerification,

@@ -152,7 +152,7 @@ interface CollectedCertificates {
 
 function collect(
   evidence: SnpEvidence,
-  options: SnpVerifyOptions,
+  options: Pick<SnpVerifyOptions, 'certificates'>,
   cache: SnpVerifierCache,
 ): CollectedCertificates {
   const found: CollectedCertificates = { vcek: [], vlek: [], intermediate: [], root: [] }
@@ -244,6 +244,25 @@ function pickEndorsement(
     }
   }
   return candidates.find(fits) ?? candidates[0]
+}
+
+/**
+ * Whether {@link verifySnpEvidence}, given `evidence` and `options.certificates`, would find the
+ * endorsement key missing and a caller could fetch it: `'vcek'` when the report is signed by the
+ * VCEK and neither the evidence nor the certificates hold a VCEK or a VLEK (with only a VLEK, the
+ * verifier refuses the report as signed by the other key); otherwise `undefined`: the key is
+ * given, or the report is signed by the VLEK (which AMD KDS does not serve) or by no key. It sorts
+ * the certificates as the verifier does (and refuses what the verifier would), so a caller that
+ * asks before fetching anything (the CLI refusing `--kds-url` where nothing is fetched) cannot
+ * disagree with it. Pass the same `cache` to both to parse each certificate once.
+ */
+export function snpEndorsementToFetch(
+  evidence: SnpEvidence,
+  options: Pick<SnpVerifyOptions, 'certificates' | 'cache'> = {},
+): 'vcek' | undefined {
+  if (evidence.report.signerInfo.signingKey !== 'vcek') return undefined
+  const found = collect(evidence, options, options.cache ?? new SnpVerifierCache())
+  return found.vcek.length === 0 && found.vlek.length === 0 ? 'vcek' : undefined
 }
 
 /**

@@ -10,8 +10,11 @@ import {
   AMD_PRODUCTION_ANCHORS,
   decodeTcbVersion,
   parsePemBundle,
+  snpEndorsementToFetch,
+  SnpVerifierCache,
   verifySnpEvidence,
   type AmdRootSet,
+  type SnpEvidence,
   type SnpAppraisalPolicy,
   type SnpProduct,
   type SnpReport,
@@ -23,6 +26,7 @@ import {
   parsedOption,
   refuseInapplicableOptions,
   refuseTogether,
+  refuseWithoutEffect,
   type Command,
   type EvidenceKind,
   type ParsedArgs,
@@ -364,8 +368,17 @@ export const verifySnpCommand: Command = {
     }
     const anchors = await trustAnchors(parsedList(args, 'trust-root', PATH_VALUE), io)
     const certificates = await readCertificates(parsedList(args, 'certs', PATH_VALUE), io)
+    const cache = new SnpVerifierCache()
+    refuseUnusedKdsOptions(args, evidence, certificates, cache)
     const crl = await loadCrl(evidence.report, args, io, anchors)
-    const options = { now, anchors, certificates, policy, ...(crl === undefined ? {} : { crl }) }
+    const options = {
+      now,
+      anchors,
+      certificates,
+      policy,
+      cache,
+      ...(crl === undefined ? {} : { crl }),
+    }
     let result
     try {
       result = verifySnpEvidence(evidence, options)
@@ -399,6 +412,53 @@ export const verifySnpCommand: Command = {
       warnings: result.warnings,
     })
   },
+}
+
+/**
+ * Refuse `--kds-url`, `--kds-store` and `--cache-dir` where SEV-SNP verification fetches nothing
+ * they could change. AMD KDS is asked for two things only: the VCEK, when the report is signed by
+ * the VCEK and neither the evidence nor `--certs` holds one (the store, then the cache, then KDS);
+ * and the CRL under `--fetch-crl` (the cache, then KDS; the store holds no CRL). The ASK and ARK
+ * are never fetched: they are the pinned roots or `--trust-root`. Decided from the certificates
+ * before anything is fetched, by the verifier's own sorting ({@link snpEndorsementToFetch}).
+ * `--offline` itself is a promise (no network) and is kept: with every certificate given it holds.
+ *
+ * @throws {@link UsageError} `ERR_OPTION_NOT_APPLICABLE` naming the option, why, and what to do.
+ */
+function refuseUnusedKdsOptions(
+  args: ParsedArgs,
+  evidence: SnpEvidence,
+  certificates: readonly (Uint8Array | string)[],
+  cache: SnpVerifierCache,
+): void {
+  if (args.values['offline'] === true)
+    refuseWithoutEffect(
+      args,
+      'kds-url',
+      '--offline never contacts AMD KDS (only the cache and --kds-store are read)',
+      'drop --kds-url to work offline, or drop --offline to fetch from that KDS',
+    )
+  const signer = evidence.report.signerInfo.signingKey
+  // An unsigned report is the verifier's to refuse; a VCEK that is looked up uses them all.
+  if (signer !== 'vcek' && signer !== 'vlek') return
+  if (snpEndorsementToFetch(evidence, { certificates, cache }) !== undefined) return
+  const key = signer.toUpperCase()
+  const why =
+    signer === 'vlek' ? 'AMD KDS does not serve VLEKs' : 'it came with the evidence or in --certs'
+  refuseWithoutEffect(
+    args,
+    'kds-store',
+    `the ${key} is given, so none is looked up in the store (${why}; the store holds VCEKs only, never a CRL)`,
+    'drop --kds-store: it is read only for a VCEK that is neither in the evidence nor in --certs',
+  )
+  if (args.values['fetch-crl'] === true) return
+  for (const name of ['kds-url', 'cache-dir'])
+    refuseWithoutEffect(
+      args,
+      name,
+      `the ${key} is given, so nothing is fetched from AMD KDS (${why}; the ASK and ARK are the pinned roots or --trust-root; the CRL is fetched only with --fetch-crl)`,
+      `drop --${name}: it is used only to fetch a VCEK that is not given, or the CRL with --fetch-crl`,
+    )
 }
 
 /** The KDS client; what it downloads is checked against `anchors` (those of --trust-root) before it is cached. */

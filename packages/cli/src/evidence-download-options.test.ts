@@ -15,6 +15,7 @@ import { parseSnpEvidence } from '@initguard/snp'
 import { ScratchDirectories } from '@initguard/testkit'
 import {
   REAL_SNP_VERIFY,
+  REAL_VLEK_VERIFY,
   VECTORS,
   expectRefused,
   runInProcess as run,
@@ -28,17 +29,6 @@ afterAll(() => {
 
 /** A URL where nothing listens: a run that used it fails with ERR_KDS_UNREACHABLE. */
 const DEAD_KDS = 'http://127.0.0.1:1'
-
-/** The real VLEK-signed Milan report with its VLEK, inside the VLEK's window. */
-const REAL_VLEK_VERIFY: readonly string[] = [
-  'evidence',
-  'verify',
-  join(VECTORS, 'snp/milan-v3-vlek/report.bin'),
-  '--certs',
-  join(VECTORS, 'snp/milan-v3-vlek/vlek.der'),
-  '--at',
-  '2025-06-01T00:00:00Z',
-]
 
 /** The real Milan v3 report without its VCEK: the VCEK is looked up. */
 const REAL_SNP_NO_VCEK: readonly string[] = [
@@ -62,25 +52,20 @@ describe('evidence verify with the VCEK in --certs', () => {
     expect(result.code, result.stderr).toBe(0)
   })
 
-  for (const [option, value] of [
-    ['kds-url', DEAD_KDS],
-    ['kds-store', '/nonexistent/kds-store'],
-    ['cache-dir', '/nonexistent/cache'],
+  for (const [option, value, why] of [
+    ['kds-url', DEAD_KDS, 'the VCEK is given, so nothing is fetched from AMD KDS'],
+    ['kds-store', '/nonexistent/kds-store', 'the VCEK is given, so none is looked up in the store'],
+    ['cache-dir', '/nonexistent/cache', 'the VCEK is given, so nothing is fetched from AMD KDS'],
   ] as const) {
     it(`--${option}: exit 2, not a verification that never read it`, async () => {
-      refusedNaming(
-        await run([...REAL_SNP_VERIFY, `--${option}`, value]),
-        option,
-        'the VCEK is given, so nothing is fetched from AMD KDS',
-      )
+      refusedNaming(await run([...REAL_SNP_VERIFY, `--${option}`, value]), option, why)
     })
   }
 
   it('--json: the refusal names the option', async () => {
     const result = await run([...REAL_SNP_VERIFY, '--kds-url', DEAD_KDS, '--json'])
     expect(result.code).toBe(2)
-    const error = (JSON.parse(result.stdout) as { error: { code: string; details: unknown } })
-      .error
+    const error = (JSON.parse(result.stdout) as { error: { code: string; details: unknown } }).error
     expect(error).toMatchObject({
       code: 'ERR_OPTION_NOT_APPLICABLE',
       details: { option: '--kds-url' },
@@ -95,7 +80,13 @@ describe('evidence verify with the VCEK in --certs', () => {
     ])
     expectRefused(online, 6, 'ERR_KDS_UNREACHABLE')
     expect(online.stderr).toContain('CRL')
-    const offline = await run([...REAL_SNP_VERIFY, '--fetch-crl', '--offline', '--cache-dir', cache])
+    const offline = await run([
+      ...REAL_SNP_VERIFY,
+      '--fetch-crl',
+      '--offline',
+      '--cache-dir',
+      cache,
+    ])
     expectRefused(offline, 6, 'ERR_KDS_OFFLINE')
     expect(offline.stderr).toContain('CRL')
   })
@@ -106,6 +97,39 @@ describe('evidence verify with the VCEK in --certs', () => {
       'kds-store',
       'the VCEK is given, so none is looked up in the store',
     )
+  })
+})
+
+describe('evidence verify of evidence that carries its VCEK', () => {
+  let args: string[] = []
+  beforeAll(async () => {
+    const dir = scratch.make('initguard-kds-sim-')
+    const sim = join(dir, 'sim')
+    const initdata = join(dir, 'initdata.toml')
+    writeFileSync(initdata, 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n')
+    const created = await run(['sim', 'init', '--sim-dir', sim])
+    expect(created.code, created.stderr).toBe(0)
+    const evidence = await run([
+      ...['sim', 'evidence', '--sim-dir', sim, '--tee', 'snp', '--initdata', initdata],
+      ...['--report-data', '00'],
+    ])
+    expect(evidence.code, evidence.stderr).toBe(0)
+    writeFileSync(join(dir, 'evidence.json'), evidence.stdout)
+    args = [
+      ...['evidence', 'verify', join(dir, 'evidence.json')],
+      ...['--trust-root', join(sim, 'amd-roots.pem')],
+    ]
+  })
+
+  it('verifies with nothing else (the baseline)', async () => {
+    const result = await run(args)
+    expect(result.code, result.stderr).toBe(0)
+  })
+
+  it('--kds-url, --kds-store, --cache-dir: exit 2 each', async () => {
+    refusedNaming(await run([...args, '--kds-url', DEAD_KDS]), 'kds-url', 'with the evidence')
+    refusedNaming(await run([...args, '--kds-store', '/none']), 'kds-store', 'with the evidence')
+    refusedNaming(await run([...args, '--cache-dir', '/none']), 'cache-dir', 'with the evidence')
   })
 })
 
