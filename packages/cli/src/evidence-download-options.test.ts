@@ -192,3 +192,39 @@ describe('evidence verify that looks the VCEK up', () => {
     )
   })
 })
+
+describe('evidence verify of a TDX quote offline', () => {
+  const quote = join(VECTORS, 'tdx/v4-b/quote.dat')
+
+  it('--pccs with --offline: exit 2, a PCCS is never asked offline', async () => {
+    const cache = scratch.make('initguard-pcs-cache-')
+    refusedNaming(
+      await run([
+        'evidence',
+        'verify',
+        quote,
+        '--offline',
+        '--cache-dir',
+        cache,
+        '--pccs',
+        DEAD_KDS,
+      ]),
+      'pccs',
+      '--offline never contacts a PCCS or Intel PCS',
+    )
+  })
+
+  it('--pccs alone is used: the collateral is asked of it', async () => {
+    const cache = scratch.make('initguard-pcs-cache-')
+    const result = await run([
+      'evidence',
+      'verify',
+      quote,
+      '--cache-dir',
+      cache,
+      '--pccs',
+      DEAD_KDS,
+    ])
+    expectRefused(result, 6, 'ERR_PCS_UNREACHABLE')
+  })
+})
