@@ -326,6 +326,14 @@ export const verifySnpCommand: Command = {
     if (loaded.family === 'dcap') {
       const sgx = loaded.evidence.quote.body.kind === 'sgx'
       refuseInapplicableOptions(args, sgx ? 'sgx' : 'tdx', sgx ? 'an SGX quote' : 'a TDX quote')
+      // Offline, only the cache is read, keyed by path: the service asked is never contacted.
+      if (args.values['offline'] === true)
+        refuseWithoutEffect(
+          args,
+          'pccs',
+          '--offline never contacts a PCCS or Intel PCS (only the cache is read)',
+          'drop --pccs to work offline from the cache, or drop --offline to fetch from that PCCS',
+        )
       emit(
         io,
         args.values['json'] === true,
