@@ -100,7 +100,8 @@ export interface SocketOnlyGuestApi extends Omit<RunningGuestApi, 'url' | 'socke
  * Refuse listeners that cannot be meant: an address that is not loopback without
  * `allowNonLoopback` (the first filter {@link serveGuestApi} applies; it checks what was bound
  * too), `listen: 'none'` without a socket (nothing would be served), or with `allowNonLoopback`
- * (there is no address for it to allow). The agent's command calls it before the init-data check,
+ * (there is no address for it to allow), and `allowNonLoopback` with a loopback address or the
+ * default one (it would allow nothing: an option is never silently ignored). The agent's command calls it before the init-data check,
  * so a usage error reads nothing and never leaves a runtime directory behind (which would make the
  * corrected start fail as not empty).
  *
@@ -111,9 +112,20 @@ export function checkGuestApiListeners(
   options: Pick<GuestApiServeOptions, 'listen' | 'socketPath' | 'allowNonLoopback'>,
 ): void {
   const { listen } = options
-  if (listen === undefined) return
   if (listen !== NO_TCP_LISTENER) {
-    if (!isLoopbackHost(listen.host) && options.allowNonLoopback !== true)
+    const host = (listen ?? DEFAULT_GUEST_API_ADDRESS).host
+    // A loopback address (the default's too) is served without the flag, so with it the flag
+    // allows nothing. `localhost` is a name a resolver may map elsewhere: the flag counts there.
+    if (options.allowNonLoopback === true && isLoopbackAddress(host))
+      throw new UsageError(
+        'ERR_OPTION_NOT_APPLICABLE',
+        `--allow-non-loopback has no effect: the guest API listens on ${listen === undefined ? `the default ${host}` : host}, a loopback address, which needs no permission`,
+        {
+          details: { option: '--allow-non-loopback', listen: host },
+          hint: 'drop --allow-non-loopback, or give the non-loopback address it is for with --listen HOST:PORT',
+        },
+      )
+    if (listen !== undefined && !isLoopbackHost(listen.host) && options.allowNonLoopback !== true)
       throw notLoopback(listen.host)
     return
   }
