@@ -139,6 +139,44 @@ describe('the database setting', () => {
     expect(sqlite.code).toBe('ERR_KBS_CONFIG_KEY')
   })
 
+  it('refuses the insecure-transport opt-in where the connection needs none: it would allow nothing', () => {
+    for (const protectedUrl of [
+      'postgres://kbs:s3cret-pw@127.0.0.1:5432/kbs',
+      'postgres://kbs:s3cret-pw@[::1]:5432/kbs',
+      'postgres://kbs:s3cret-pw@localhost/kbs',
+      'postgres:///kbs?host=/run/postgresql',
+      'postgres://kbs:s3cret-pw@db.internal:5432/kbs?sslmode=verify-full',
+    ])
+      for (const [given, document, named] of [
+        [
+          { databaseInsecureTransport: true },
+          { database: protectedUrl },
+          '--database-insecure-transport',
+        ],
+        [
+          {},
+          { database: protectedUrl, postgres: { 'insecure-transport': true } },
+          '[postgres] insecure-transport',
+        ],
+      ] as const) {
+        const error = thrown(() => resolveKbsServerConfig({ ...flags, ...given }, file(document)))
+        expect([error.code, error.message], protectedUrl).toEqual([
+          'ERR_KBS_CONFIG_KEY',
+          expect.stringContaining(`${named} has no effect`),
+        ])
+        expect(error.message).not.toContain('s3cret-pw')
+        expect(error.hint).toContain('drop')
+      }
+    // Where the connection is not protected otherwise, the opt-in is what lets it through.
+    for (const sslmode of ['', '?sslmode=require', '?sslmode=prefer'])
+      expect(
+        resolveKbsServerConfig(
+          { ...flags, databaseInsecureTransport: true },
+          file({ database: url + sslmode }),
+        ).database,
+      ).toMatchObject({ insecureTransport: true })
+  })
+
   it('never echoes a malformed database value from the config file, which may hold a password', () => {
     for (const database of [
       'postgres://kbs:hunter2@db/kbs\u0000',
