@@ -17,6 +17,7 @@
 import { UsageError, jsonKind } from '@initguard/core'
 import { redactUrl } from '@initguard/http'
 import type { KbsDatabaseConfig } from '../storage/dialect.ts'
+import { checkPostgresTransport } from '../storage/postgres-transport.ts'
 import { configValueError, parseDuration, parseIntegerInRange } from './config-values.ts'
 import { STORE_CALL_DEADLINE_MS } from './store-availability.ts'
 
@@ -143,6 +144,7 @@ export function resolveDatabaseSetting(
   if (insecure !== undefined && typeof insecure !== 'boolean')
     throw configValueError('postgres.insecure-transport', JSON.stringify(insecure), 'true or false')
   const insecureTransport = insecureTransportFlag || insecure === true
+  if (insecureTransport) refuseNeedlessOptIn(database.url, insecureTransportFlag)
   return {
     ...database,
     ...(insecureTransport ? { insecureTransport } : {}),
@@ -151,4 +153,27 @@ export function resolveDatabaseSetting(
     ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
   }
+}
+
+/**
+ * Refuse the insecure-transport opt-in where the connection is protected without it: on this host
+ * (loopback, a Unix socket) or `sslmode=verify-full` / `verify-ca` with a root. It would allow
+ * nothing there, and an option is never silently ignored; worse, left in place it would let the
+ * URL lose its protection later without a word.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_KEY` naming the flag or the key (never the password).
+ */
+function refuseNeedlessOptIn(url: string, fromFlag: boolean): void {
+  const location = URL.canParse(url) ? redactUrl(new URL(url)) : '(the database URL)'
+  const transport = checkPostgresTransport(url, location, true)
+  if (transport.kind === 'insecure-opt-in') return
+  const named = fromFlag ? '--database-insecure-transport' : '[postgres] insecure-transport'
+  const why =
+    transport.kind === 'local'
+      ? `the server ${transport.host} is on this host, which needs no opt-in`
+      : `the URL asks for sslmode=${transport.sslmode}, which verifies the server`
+  throw new UsageError('ERR_KBS_CONFIG_KEY', `${named} has no effect for ${location}: ${why}`, {
+    details: { option: named },
+    hint: `drop ${named}; it is only for a remote server without verified TLS`,
+  })
 }
