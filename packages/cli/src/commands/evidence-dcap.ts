@@ -69,7 +69,7 @@ export const DCAP_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     value: URL_VALUE,
     appliesTo: DCAP,
     valueName: 'URL',
-    help: 'TDX/SGX: fetch collateral from this PCCS or PCS (default Intel PCS), cached',
+    help: 'TDX/SGX: fetch collateral from this PCCS or PCS (default Intel PCS), cached; not with --offline',
   },
   'intel-root': {
     type: 'string',

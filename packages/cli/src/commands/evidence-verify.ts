@@ -172,20 +172,20 @@ export const verifySnpCommand: Command = {
       value: URL_VALUE,
       appliesTo: SNP,
       valueName: 'URL',
-      help: 'AMD KDS base URL (default https://kdsintf.amd.com)',
+      help: 'AMD KDS base URL (default https://kdsintf.amd.com): for a VCEK neither the evidence nor --certs holds, and --fetch-crl; not with --offline',
     },
     'kds-store': {
       type: 'string',
       value: PATH_VALUE,
       appliesTo: SNP,
       valueName: 'DIR',
-      help: 'offline VCEK store: DIR/{product}/{hwid}/{tcb}.der',
+      help: 'offline VCEK store: DIR/{product}/{hwid}/{tcb}.der; only for a VCEK neither the evidence nor --certs holds',
     },
     'cache-dir': {
       type: 'string',
       value: PATH_VALUE,
       valueName: 'DIR',
-      help: 'download cache (default $XDG_CACHE_HOME/initguard)',
+      help: 'download cache (default $XDG_CACHE_HOME/initguard): SEV-SNP, for a VCEK not given or --fetch-crl; TDX/SGX, without --collateral',
     },
     crl: {
       type: 'string',
