@@ -47,6 +47,47 @@ describe('ExactBytesCache', () => {
     expect(cache.get([bytes(1)])).toBeUndefined()
   })
 
+  it('answers from the entry found last only while it is stored, unchanged, and inside its window', () => {
+    const window = {
+      validFrom: new Date('2025-01-01T00:00:00Z'),
+      validUntil: new Date('2026-01-01T00:00:00Z'),
+    }
+    const inside = new Date('2025-06-01T00:00:00Z')
+    const cache = new ExactBytesCache<string>(2)
+    cache.set([bytes(1)], 'one', window)
+    expect(cache.get([bytes(1)], inside)).toBe('one')
+    // The same bytes again: past the window, a changed byte, a part added.
+    expect(cache.get([bytes(1)], new Date('2026-01-02T00:00:00Z'))).toBeUndefined()
+    expect(cache.get([bytes(2)], inside)).toBeUndefined()
+    expect(cache.get([bytes(1), bytes()], inside)).toBeUndefined()
+    expect(cache.get([bytes(1)], inside)).toBe('one')
+    // Evicted (bounded to two entries) while it was the last one found: not answered.
+    cache.set([bytes(2)], 'two')
+    expect(cache.get([bytes(1)], inside)).toBe('one')
+    cache.set([bytes(3)], 'three')
+    cache.set([bytes(4)], 'four')
+    expect(cache.get([bytes(1)], inside)).toBeUndefined()
+    expect(cache.get([bytes(3)])).toBe('three')
+    expect(cache.get([bytes(4)])).toBe('four')
+  })
+
+  it('does not answer the entry found last once another value replaced it', () => {
+    const cache = new ExactBytesCache<string>(4)
+    const long = new Uint8Array(5000).map((_, i) => i % 251)
+    cache.set([long], 'first')
+    expect(cache.get([long])).toBe('first')
+    // Byte 100 is not sampled (runs of 8 bytes at 0, 713, …): these bytes share the look-up key
+    // and so replace the entry.
+    const other = long.slice()
+    other[100] = (other[100] ?? 0) ^ 1
+    cache.set([other], 'second')
+    expect(cache.get([long])).toBeUndefined()
+    expect(cache.get([other])).toBe('second')
+    cache.set([long], 'third')
+    expect(cache.get([other])).toBeUndefined()
+    expect(cache.get([long])).toBe('third')
+  })
+
   it('answers as a map of exact keys would, for any parts', () => {
     const part = fc.uint8Array({ maxLength: 200 })
     fc.assert(

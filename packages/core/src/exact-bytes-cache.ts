@@ -64,6 +64,15 @@ function sameParts(stored: readonly Buffer[], parts: readonly Uint8Array[]): boo
  */
 export class ExactBytesCache<V> {
   readonly #entries: LruCache<string, Stored<V>>
+  /**
+   * The entry found or stored last, and its look-up key. A relying party sees the same platform
+   * again and again, so a look-up first compares its bytes with this entry's: a hit then costs the
+   * comparison alone, not sampling the bytes and hashing the sample. The entry is used only while
+   * the cache itself still holds it under that key (not evicted, not replaced) and `at` is inside
+   * its window; otherwise the look-up goes on as if there were no such entry. Holding it keeps at
+   * most one evicted entry alive.
+   */
+  #last: { readonly key: string; readonly stored: Stored<V> } | undefined
 
   /** @param maxEntries - the most entries kept, a positive integer (see {@link LruCache}). */
   constructor(maxEntries: number) {
@@ -72,13 +81,24 @@ export class ExactBytesCache<V> {
 
   /** The value stored for exactly `parts` (and, for an entry with a window, `at` inside it). */
   get(parts: readonly Uint8Array[], at?: Date): V | undefined {
-    const stored = this.#entries.get(sampleKey(parts), at)
-    return stored !== undefined && sameParts(stored.parts, parts) ? stored.value : undefined
+    const last = this.#last
+    if (last !== undefined && sameParts(last.stored.parts, parts)) {
+      // The cache decides whether the entry is still there and `at` inside its window.
+      if (this.#entries.get(last.key, at) === last.stored) return last.stored.value
+    }
+    const key = sampleKey(parts)
+    const stored = this.#entries.get(key, at)
+    if (stored === undefined || !sameParts(stored.parts, parts)) return undefined
+    this.#last = { key, stored }
+    return stored.value
   }
 
   /** Store `value` for `parts` (copied: a caller changing its bytes later changes nothing here). */
   set(parts: readonly Uint8Array[], value: V, window?: CacheWindow): void {
     const copies = parts.map((part) => Buffer.from(part))
-    this.#entries.set(sampleKey(copies), { parts: copies, value }, window)
+    const key = sampleKey(copies)
+    const stored = { parts: copies, value }
+    this.#entries.set(key, stored, window)
+    this.#last = { key, stored }
   }
 }

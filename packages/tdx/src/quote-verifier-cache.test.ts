@@ -10,7 +10,8 @@ import { parseCollateralJson } from './collateral.ts'
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-roots.ts'
 import { parseDcapQuote } from './quote.ts'
 import { QuoteVerifierCache } from './quote-verifier-cache.ts'
-import { evaluateTcbStatus } from './tcb-status.ts'
+import { evaluateTcbStatus, type TcbEvaluation } from './tcb-status.ts'
+import { verifyDcapQuote } from './verify-quote.ts'
 
 const vector = (path: string): Uint8Array =>
   new Uint8Array(
@@ -115,6 +116,40 @@ describe('QuoteVerifierCache.pckChain', () => {
     const other = new QuoteVerifierCache().verifiedCollateral(V4B_COLLATERAL, root, now)
     cache.tcbEvaluation(other, chain, quote, evaluate)
     expect(runs).toBe(4)
+  })
+
+  it('keeps at most 64 TCB evaluations per collateral and chain, and tells SGX from TD bodies', () => {
+    const cache = new QuoteVerifierCache()
+    const collateral = cache.verifiedCollateral(V4B_COLLATERAL, root, now)
+    const chain = cache.pckChain(ders, root, now)
+    // What is evaluated does not matter here, only how often: a fresh copy of a real evaluation.
+    const real = verifyDcapQuote(quote, { now, collateral: V4B_COLLATERAL }).tcb
+    let runs = 0
+    const evaluate = (): TcbEvaluation => {
+      runs += 1
+      return structuredClone(real)
+    }
+    // 65 quotes that differ in TEE_TCB_SVN: the first is evicted by the last.
+    const variant = (i: number) => {
+      const bytes = Uint8Array.from(quoteBytes)
+      bytes[48] = i
+      bytes[49] = 0x5a
+      return parseDcapQuote(bytes)
+    }
+    const quotes = Array.from({ length: 65 }, (_, i) => variant(i))
+    for (const q of quotes) cache.tcbEvaluation(collateral, chain, q, evaluate)
+    expect(runs).toBe(65)
+    cache.tcbEvaluation(collateral, chain, quotes[64] ?? quote, evaluate)
+    cache.tcbEvaluation(collateral, chain, quotes[1] ?? quote, evaluate)
+    expect(runs).toBe(65)
+    cache.tcbEvaluation(collateral, chain, quotes[0] ?? quote, evaluate)
+    expect(runs).toBe(66)
+    // An SGX body with the same QE report is not the TD body's evaluation (no TD bytes at all).
+    const sgx = { ...quote, body: { ...quote.body, kind: 'sgx' } } as unknown as typeof quote
+    cache.tcbEvaluation(collateral, chain, quote, evaluate)
+    const before = runs
+    cache.tcbEvaluation(collateral, chain, sgx, evaluate)
+    expect(runs).toBe(before + 1)
   })
 
   it('runs a pair check once per collateral and chain, and again after it threw', () => {

@@ -23,6 +23,15 @@ import type { TcbEvaluation } from './tcb-status.ts'
 // Marks a key made of PEM text apart from one made of DER certificates (no certificate is "pem").
 const PEM_TEXT = new TextEncoder().encode('pem')
 
+const NO_BYTES = new Uint8Array(0)
+
+/** The body kind as the first part of a TCB evaluation's key (a TD 1.0 and 1.5 body differ). */
+const BODY_KIND_BYTES: Readonly<Record<DcapQuote['body']['kind'], Uint8Array>> = {
+  sgx: new TextEncoder().encode('sgx'),
+  td10: new TextEncoder().encode('td10'),
+  td15: new TextEncoder().encode('td15'),
+}
+
 /** The bytes as a string, one character a byte: a map key that is exactly those bytes. */
 function byteKey(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
@@ -45,7 +54,7 @@ export class QuoteVerifierCache {
   readonly #checkedPairs = new WeakMap<VerifiedCollateral, WeakSet<VerifiedPckChain>>()
   readonly #evaluations = new WeakMap<
     VerifiedCollateral,
-    WeakMap<VerifiedPckChain, LruCache<string, TcbEvaluation>>
+    WeakMap<VerifiedPckChain, ExactBytesCache<TcbEvaluation>>
   >()
   // Keyed by the collateral object itself: a relying party verifies many quotes against the same
   // parsed collateral, and hashing ~10 KB of it for every quote would cost more than the checks.
@@ -154,12 +163,17 @@ export class QuoteVerifierCache {
     }
     let known = byChain.get(pck)
     if (known === undefined) {
-      known = new LruCache(64)
+      known = new ExactBytesCache(64)
       byChain.set(pck, known)
     }
-    const tdTcb = quote.body.kind === 'sgx' ? new Uint8Array(0) : quote.rawBody.subarray(0, 0x78)
-    const key = `${quote.body.kind}|${byteKey(tdTcb)}|${byteKey(quote.signatureData.qeReport.raw)}`
-    return known.getOrSet(key, () => freezeEvaluation(evaluate()))
+    // Compared byte for byte, not turned into a string key: a warm look-up allocates nothing.
+    const tdTcb = quote.body.kind === 'sgx' ? NO_BYTES : quote.rawBody.subarray(0, 0x78)
+    const key = [BODY_KIND_BYTES[quote.body.kind], tdTcb, quote.signatureData.qeReport.raw]
+    const cached = known.get(key)
+    if (cached !== undefined) return cached
+    const evaluation = freezeEvaluation(evaluate())
+    known.set(key, evaluation)
+    return evaluation
   }
 
   /**
