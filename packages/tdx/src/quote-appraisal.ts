@@ -281,6 +281,15 @@ export function quoteAppraisalFailures(
   policy: QuoteAppraisalPolicy,
 ): Failure[] {
   checkQuoteAppraisalPolicy(policy, body.kind)
+  return failuresOfCheckedPolicy(body, tcb, policy)
+}
+
+/** The rules a quote fails, for a policy already checked for this kind of quote. */
+function failuresOfCheckedPolicy(
+  body: DcapQuoteBody,
+  tcb: TcbEvaluation,
+  policy: QuoteAppraisalPolicy,
+): Failure[] {
   const failures = new AppraisalFailures<Failure['code']>()
   const accepted = acceptedStatuses(policy)
   if (!accepted.includes(tcb.status)) {
@@ -400,7 +409,24 @@ export function appraiseQuote(
   tcb: TcbEvaluation,
   policy: QuoteAppraisalPolicy,
 ): void {
-  throwIfAppraisalFailed(quoteAppraisalFailures(body, tcb, policy), 'quote', {
+  checkQuoteAppraisalPolicy(policy, body.kind)
+  appraiseQuoteWithCheckedPolicy(body, tcb, policy)
+}
+
+/**
+ * Appraise a verified quote against a policy that has passed {@link checkQuoteAppraisalPolicy}
+ * for this kind of quote: as {@link appraiseQuote}, without checking the policy a second time
+ * (for a verifier that checked it before any work; the check again would cost a warm
+ * verification microseconds for nothing).
+ *
+ * @internal
+ */
+export function appraiseQuoteWithCheckedPolicy(
+  body: DcapQuoteBody,
+  tcb: TcbEvaluation,
+  policy: QuoteAppraisalPolicy,
+): void {
+  throwIfAppraisalFailed(failuresOfCheckedPolicy(body, tcb, policy), 'quote', {
     tcbStatus: tcb.status,
     advisories: [...tcb.advisoryIds],
   })

@@ -36,7 +36,7 @@ import { crlSignedBy, isSerialRevoked } from './crl.ts'
 import { INTEL_PRODUCTION_ANCHOR, INTEL_SGX_ROOT_CA_SHA256 } from './intel-roots.ts'
 import type { VerifiedPckChain } from './pck-chain.ts'
 import {
-  appraiseQuote,
+  appraiseQuoteWithCheckedPolicy,
   checkQuoteAppraisalPolicy,
   type QuoteAppraisalPolicy,
 } from './quote-appraisal.ts'
@@ -280,7 +280,8 @@ export function verifyDcapQuote(quote: DcapQuote, options: QuoteVerifyOptions): 
   )
   const claims = quoteClaims(quote, tcb, pck)
   try {
-    appraiseQuote(body, tcb, policy)
+    // The policy passed checkQuoteAppraisalPolicy for this kind of quote before any work.
+    appraiseQuoteWithCheckedPolicy(body, tcb, policy)
   } catch (error) {
     // The quote is genuine: a refusal carries what it claims, so the caller can show it.
     throw error instanceof AppraisalError ? error.withClaims(claims) : error
