@@ -304,6 +304,50 @@ export function appraisalFailures(
   policy: SnpAppraisalPolicy,
 ): Failure[] {
   checkSnpAppraisalPolicy(policy, product)
+  return failuresOfCheckedPolicy(report, product, policy)
+}
+
+/**
+ * What {@link checkSnpAppraisalPolicy} with a product adds to the check without one: the TCB
+ * minimums' `fmc` against the report's product line. For a verifier that checked the policy
+ * without a product before any work (so every other fault has been refused already) and now
+ * knows the product: the whole check again would cost a warm verification microseconds for
+ * nothing.
+ *
+ * @internal
+ * @throws {@link UsageError} `ERR_SNP_POLICY_INVALID` naming every fault.
+ */
+export function checkSnpAppraisalPolicyForProduct(
+  policy: SnpAppraisalPolicy,
+  product: SnpProduct,
+): void {
+  const check = new PolicyChecker('ERR_SNP_POLICY_INVALID', 'SEV-SNP appraisal policy')
+  checkTcbOption(check, 'minimumTcb', policy.minimumTcb, '--min-tcb', product)
+  checkTcbOption(check, 'minimumLaunchTcb', policy.minimumLaunchTcb, '--min-launch-tcb', product)
+  check.done()
+}
+
+/**
+ * Appraise a report against a policy that has passed {@link checkSnpAppraisalPolicy} without a
+ * product and {@link checkSnpAppraisalPolicyForProduct} with the report's: as
+ * {@link appraiseSnpReport}, without checking the policy a second time.
+ *
+ * @internal
+ */
+export function appraiseSnpReportWithCheckedPolicy(
+  report: SnpReport,
+  product: SnpProduct,
+  policy: SnpAppraisalPolicy,
+): void {
+  throwIfAppraisalFailed(failuresOfCheckedPolicy(report, product, policy), 'report')
+}
+
+/** The rules a report fails, for a policy already checked for this product. */
+function failuresOfCheckedPolicy(
+  report: SnpReport,
+  product: SnpProduct,
+  policy: SnpAppraisalPolicy,
+): Failure[] {
   const failures = new AppraisalFailures<Failure['code']>()
   if (policy.allowDebug !== true && report.policy.debug) {
     failures.add({

@@ -5,7 +5,7 @@
  * @module
  */
 import { bytesToHex } from '@initguard/core'
-import type { SnpReport } from './report.ts'
+import { SNP_REPORT_SIZE, type SnpReport } from './report.ts'
 import { decodeTcbVersion, type SnpProduct, type TcbVersion } from './tcb.ts'
 
 /** A TCB as claims. */
@@ -92,13 +92,39 @@ function tcbClaims(tcb: TcbVersion): TcbClaims {
   }
 }
 
+// The span of the report (FAMILY_ID to the end of CHIP_ID) that holds every byte field of the claims.
+const FIELDS_START = 0x010
+const FIELDS_END = 0x1e0
+
+/**
+ * Lower-case hex of the report's byte fields. {@link parseSnpReport} makes them views into one
+ * private copy of the report, so the span of that copy that holds them all is converted once and
+ * each field's hex is a slice of it: eleven conversions of a few dozen bytes each cost more than
+ * one of 464 bytes. A field elsewhere (a report built by hand, in another buffer or at other
+ * offsets), or in a buffer of another size than a report's, is converted alone.
+ */
+function fieldHex(report: SnpReport): (bytes: Uint8Array) => string {
+  const shared = report.measurement.buffer
+  if (shared.byteLength !== SNP_REPORT_SIZE) return bytesToHex
+  let span: string | undefined
+  return (bytes) => {
+    const start = bytes.byteOffset
+    const end = start + bytes.byteLength
+    if (bytes.buffer !== shared || start < FIELDS_START || end > FIELDS_END) {
+      return bytesToHex(bytes)
+    }
+    span ??= bytesToHex(new Uint8Array(shared, FIELDS_START, FIELDS_END - FIELDS_START))
+    return span.slice(2 * (start - FIELDS_START), 2 * (end - FIELDS_START))
+  }
+}
+
 /** The claims of a report whose product and signing key are known (that is, after verification). */
 export function snpClaims(
   report: SnpReport,
   product: SnpProduct,
   signingKey: 'vcek' | 'vlek',
 ): SnpClaims {
-  const hex = bytesToHex
+  const hex = fieldHex(report)
   const { policy, platformInfo: platform } = report
   return {
     tee: 'snp',

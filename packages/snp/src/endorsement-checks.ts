@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { VerificationError, bytesToHex } from '@initguard/core'
+import { VerificationError, bytesToHex, constantTimeEqual } from '@initguard/core'
 import type { AmdCertificate } from './amd-certificate.ts'
 import type { SnpReport } from './report.ts'
 import { decodeTcbVersion, productFromName, type SnpProduct, type TcbComponents } from './tcb.ts'
@@ -66,7 +66,7 @@ export function checkEndorsement(
       warnings.push(
         'CHIP_ID is masked (all zero): the VCEK hwID could not be compared with the report',
       )
-    } else if (hwId === undefined || bytesToHex(hwId) !== bytesToHex(chipId)) {
+    } else if (hwId === undefined || !constantTimeEqual(hwId, chipId)) {
       throw new VerificationError(
         'ERR_SNP_VCEK_HWID_MISMATCH',
         `the VCEK belongs to another chip: hwID ${hwId === undefined ? '(missing)' : bytesToHex(hwId).slice(0, 16) + '…'}, report CHIP_ID ${bytesToHex(chipId).slice(0, 16)}…`,

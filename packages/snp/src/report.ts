@@ -422,6 +422,22 @@ function isAllZero(bytes: Uint8Array): boolean {
 }
 
 /**
+ * The field at `offset` as a view into `fields` (the parser's second copy of the report), after
+ * `reader` has checked that it lies inside the report. A module function, not a closure made on
+ * every parse.
+ */
+function fieldView(
+  reader: ByteReader,
+  fields: Uint8Array,
+  offset: number,
+  length: number,
+  field: string,
+): Uint8Array {
+  reader.bytesAt(offset, length, field)
+  return fields.subarray(offset, offset + length)
+}
+
+/**
  * Parse an SEV-SNP ATTESTATION_REPORT of exactly 0x4A0 bytes (layout in {@link SnpReport}).
  *
  * The input is copied once; every field comes from that copy, and `signedBytes` is the exact
@@ -475,10 +491,6 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   // Fields are views into a second private copy: one allocation instead of one per field, and
   // still a caller who changes a field changes neither `raw` nor what was verified.
   const fields = raw.slice()
-  const copy = (offset: number, length: number, field: string): Uint8Array => {
-    reader.bytesAt(offset, length, field)
-    return fields.subarray(offset, offset + length)
-  }
 
   const version = reader.u32leAt(0x000, 'VERSION')
   const layout = layoutOf(version)
@@ -515,25 +527,25 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
     layout,
     guestSvn: reader.u32leAt(0x004, 'GUEST_SVN'),
     policy: decodeSnpPolicy(reader.u64leAt(0x008, 'POLICY')),
-    familyId: copy(0x010, 16, 'FAMILY_ID'),
-    imageId: copy(0x020, 16, 'IMAGE_ID'),
+    familyId: fieldView(reader, fields, 0x010, 16, 'FAMILY_ID'),
+    imageId: fieldView(reader, fields, 0x020, 16, 'IMAGE_ID'),
     vmpl: reader.u32leAt(0x030, 'VMPL'),
     signatureAlgorithm,
     currentTcb: reader.u64leAt(0x038, 'CURRENT_TCB'),
     platformInfo: decodeSnpPlatformInfo(reader.u64leAt(0x040, 'PLATFORM_INFO')),
     signerInfo: decodeSnpSignerInfo(signerRaw),
-    reportData: copy(0x050, 64, 'REPORT_DATA'),
-    measurement: copy(0x090, 48, 'MEASUREMENT'),
-    hostData: copy(0x0c0, 32, 'HOST_DATA'),
-    idKeyDigest: copy(0x0e0, 48, 'ID_KEY_DIGEST'),
-    authorKeyDigest: copy(0x110, 48, 'AUTHOR_KEY_DIGEST'),
-    reportId: copy(0x140, 32, 'REPORT_ID'),
-    reportIdMa: copy(0x160, 32, 'REPORT_ID_MA'),
+    reportData: fieldView(reader, fields, 0x050, 64, 'REPORT_DATA'),
+    measurement: fieldView(reader, fields, 0x090, 48, 'MEASUREMENT'),
+    hostData: fieldView(reader, fields, 0x0c0, 32, 'HOST_DATA'),
+    idKeyDigest: fieldView(reader, fields, 0x0e0, 48, 'ID_KEY_DIGEST'),
+    authorKeyDigest: fieldView(reader, fields, 0x110, 48, 'AUTHOR_KEY_DIGEST'),
+    reportId: fieldView(reader, fields, 0x140, 32, 'REPORT_ID'),
+    reportIdMa: fieldView(reader, fields, 0x160, 32, 'REPORT_ID_MA'),
     reportedTcb: reader.u64leAt(0x180, 'REPORTED_TCB'),
     cpuidFamilyId: hasCpuid ? reader.u8At(0x188, 'CPUID_FAM_ID') : undefined,
     cpuidModelId: hasCpuid ? reader.u8At(0x189, 'CPUID_MOD_ID') : undefined,
     cpuidStepping: hasCpuid ? reader.u8At(0x18a, 'CPUID_STEP') : undefined,
-    chipId: copy(0x1a0, 64, 'CHIP_ID'),
+    chipId: fieldView(reader, fields, 0x1a0, 64, 'CHIP_ID'),
     committedTcb: reader.u64leAt(0x1e0, 'COMMITTED_TCB'),
     currentBuild: reader.u8At(0x1e8, 'CURRENT_BUILD'),
     currentMinor: reader.u8At(0x1e9, 'CURRENT_MINOR'),
@@ -544,7 +556,10 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
     launchTcb: reader.u64leAt(0x1f0, 'LAUNCH_TCB'),
     launchMitVector: hasMitVectors ? reader.u64leAt(0x1f8, 'LAUNCH_MIT_VECTOR') : undefined,
     currentMitVector: hasMitVectors ? reader.u64leAt(0x200, 'CURRENT_MIT_VECTOR') : undefined,
-    signature: { r: copy(0x2a0, 72, 'SIGNATURE.R'), s: copy(0x2e8, 72, 'SIGNATURE.S') },
+    signature: {
+      r: fieldView(reader, fields, 0x2a0, 72, 'SIGNATURE.R'),
+      s: fieldView(reader, fields, 0x2e8, 72, 'SIGNATURE.S'),
+    },
     reservedNonZero,
     signedBytes: raw.subarray(0, SNP_SIGNED_SIZE),
     raw,

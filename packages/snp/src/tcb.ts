@@ -58,8 +58,13 @@ export interface TcbVersion extends TcbComponents {
 
 const U64_MAX = (1n << 64n) - 1n
 
-function byteOf(raw: bigint, index: number): number {
-  return Number((raw >> BigInt(index * 8)) & 0xffn)
+/**
+ * Byte `index` (0 = least significant) of a 64-bit value given as its two 32-bit halves: two
+ * BigInt operations per TCB instead of three per byte (each allocates), which a warm verification
+ * decodes several TCBs with.
+ */
+function byteOf(low: number, high: number, index: number): number {
+  return index < 4 ? (low >>> (index * 8)) & 0xff : (high >>> ((index - 4) * 8)) & 0xff
 }
 
 function usesTurinLayout(product: SnpProduct): boolean {
@@ -102,22 +107,24 @@ export function decodeTcbVersion(raw: bigint, product: SnpProduct): TcbVersion {
       details: { type: typeof raw },
     })
   }
+  const low = Number(raw & 0xffff_ffffn)
+  const high = Number(raw >> 32n)
   if (usesTurinLayout(checkProduct(product))) {
     return {
       raw,
-      fmc: byteOf(raw, 0),
-      bootloader: byteOf(raw, 1),
-      tee: byteOf(raw, 2),
-      snp: byteOf(raw, 3),
-      microcode: byteOf(raw, 7),
+      fmc: byteOf(low, high, 0),
+      bootloader: byteOf(low, high, 1),
+      tee: byteOf(low, high, 2),
+      snp: byteOf(low, high, 3),
+      microcode: byteOf(low, high, 7),
     }
   }
   return {
     raw,
-    bootloader: byteOf(raw, 0),
-    tee: byteOf(raw, 1),
-    snp: byteOf(raw, 6),
-    microcode: byteOf(raw, 7),
+    bootloader: byteOf(low, high, 0),
+    tee: byteOf(low, high, 1),
+    snp: byteOf(low, high, 6),
+    microcode: byteOf(low, high, 7),
   }
 }
 

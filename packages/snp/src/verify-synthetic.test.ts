@@ -295,6 +295,34 @@ describe('synthetic SNP evidence', () => {
     expect(verify({ fmc: 0, bootloader, tee, snp, microcode })).toBe('accepted')
   })
 
+  it('checks the policy once before any work and what the product adds after: each fault refused, with its own message', () => {
+    const { vcek, report } = scenario('Milan', { hostData })
+    const milan = defaultSnpTcb('Milan')
+    const fault = (policy: Record<string, unknown>): string[] => {
+      try {
+        verifySnpEvidence(
+          { report, certificates: [] },
+          { now, anchors: testAnchors, certificates: [vcek.der], policy },
+        )
+      } catch (e) {
+        if (isInitguardError(e) && e.code === 'ERR_SNP_POLICY_INVALID')
+          return (e.details as { faults: string[] }).faults
+        throw e
+      }
+      return []
+    }
+    // Known only once the product is: an FMC minimum for a Milan report.
+    expect(fault({ minimumTcb: { ...milan, fmc: 0 } })).toEqual([
+      'minimumTcb.fmc applies to Turin and later; this report is from a Milan',
+    ])
+    expect(fault({ minimumLaunchTcb: { ...milan, fmc: 0 }, hostData })).toEqual([
+      'minimumLaunchTcb.fmc applies to Turin and later; this report is from a Milan',
+    ])
+    // Refused before any work, whatever the product: every fault named.
+    expect(fault({ minimumTcb: { ...milan, snp: 256 }, vmpl: 4 })).toHaveLength(2)
+    expect(fault({ minimumTcb: milan, hostData })).toEqual([])
+  })
+
   it('warns of POLICY bits it does not appraise: unknown bits, and bit 17 clear', () => {
     const warningsFor = (policy: bigint): readonly string[] => {
       const { vcek, report } = scenario('Milan', { policy })

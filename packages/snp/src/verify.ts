@@ -32,7 +32,12 @@ import {
 } from './amd-chain.ts'
 import { AMD_PRODUCTION_ROOTS } from './amd-roots.ts'
 import { checkAmdCrl, revocationSubjectOf, type AmdRevocationSubject } from './amd-crl.ts'
-import { appraiseSnpReport, checkSnpAppraisalPolicy, type SnpAppraisalPolicy } from './appraisal.ts'
+import {
+  appraiseSnpReportWithCheckedPolicy,
+  checkSnpAppraisalPolicy,
+  checkSnpAppraisalPolicyForProduct,
+  type SnpAppraisalPolicy,
+} from './appraisal.ts'
 import type { CertTableEntry } from './cert-table.ts'
 import { snpClaims, type SnpClaims } from './claims.ts'
 import { checkEndorsement } from './endorsement-checks.ts'
@@ -156,10 +161,6 @@ function collect(
   cache: SnpVerifierCache,
 ): CollectedCertificates {
   const found: CollectedCertificates = { vcek: [], vlek: [], intermediate: [], root: [] }
-  const sort = (certificate: AmdCertificate): void => {
-    const kind = kindOfName(certificate.commonName)
-    found[kind === 'ark' ? 'root' : kind === 'ask' ? 'intermediate' : kind].push(certificate)
-  }
   for (const entry of evidence.certificates) {
     if (entry.kind === 'crl' || entry.kind === 'other') continue
     const certificate = cache.certificate(
@@ -177,12 +178,23 @@ function collect(
         },
       )
     }
-    sort(certificate)
+    sortInto(found, certificate)
   }
-  for (const [i, input] of (options.certificates ?? []).entries()) {
-    sort(cache.certificate(input, `certificate #${i + 1}`))
+  let n = 0
+  for (const input of options.certificates ?? []) {
+    n += 1
+    sortInto(found, cache.certificate(input, `certificate #${n}`))
   }
   return found
+}
+
+/**
+ * Put `certificate` with the others of its kind. A module function, not a closure made on every
+ * verification.
+ */
+function sortInto(found: CollectedCertificates, certificate: AmdCertificate): void {
+  const kind = kindOfName(certificate.commonName)
+  found[kind === 'ark' ? 'root' : kind === 'ask' ? 'intermediate' : kind].push(certificate)
 }
 
 function productOf(report: SnpReport, endorsement: AmdCertificate): SnpProduct {
@@ -343,7 +355,9 @@ export function verifySnpEvidence(
   verifySnpReportSignature(report, endorsement.publicKey)
   const claims = snpClaims(report, product, signingKey)
   try {
-    appraiseSnpReport(report, product, policy)
+    // The policy passed checkSnpAppraisalPolicy above; only what the product adds is left.
+    checkSnpAppraisalPolicyForProduct(policy, product)
+    appraiseSnpReportWithCheckedPolicy(report, product, policy)
   } catch (error) {
     // The report is genuine: a refusal carries what it claims, so the caller can show it.
     throw error instanceof AppraisalError ? error.withClaims(claims) : error
