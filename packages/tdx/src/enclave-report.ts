@@ -9,7 +9,12 @@
 import { ByteReader, MalformedInputError } from '@initguard/core'
 import { decodeSgxAttributes } from './attributes.ts'
 import type { SgxAttributes } from './attributes.ts'
-import { nonZeroReservedAreas, requireBytes, type ReservedArea } from './parse-support.ts'
+import {
+  FieldCopy,
+  nonZeroReservedAreas,
+  requireBytes,
+  type ReservedArea,
+} from './parse-support.ts'
 
 /** Size of an SGX enclave report body in bytes. */
 export const SGX_REPORT_BODY_SIZE = 384
@@ -92,22 +97,23 @@ export function readSgxEnclaveReport(
   name: string,
 ): SgxEnclaveReport {
   const reservedNonZero = nonZeroReservedAreas(reader, base, RESERVED_AREAS)
+  const fields = new FieldCopy(reader, base, SGX_REPORT_BODY_SIZE, name)
   return {
-    cpuSvn: reader.copyAt(base + 0x000, 16, `${name} CPUSVN`),
+    cpuSvn: fields.copyAt(base + 0x000, 16, `${name} CPUSVN`),
     miscSelect: reader.u32leAt(base + 0x010, `${name} MISCSELECT`),
-    isvExtProdId: reader.copyAt(base + 0x020, 16, `${name} ISVEXTPRODID`),
+    isvExtProdId: fields.copyAt(base + 0x020, 16, `${name} ISVEXTPRODID`),
     attributes: decodeSgxAttributes(
       reader.u64leAt(base + 0x030, `${name} ATTRIBUTES.FLAGS`),
       reader.u64leAt(base + 0x038, `${name} ATTRIBUTES.XFRM`),
     ),
-    mrEnclave: reader.copyAt(base + 0x040, 32, `${name} MRENCLAVE`),
-    mrSigner: reader.copyAt(base + 0x080, 32, `${name} MRSIGNER`),
-    configId: reader.copyAt(base + 0x0c0, 64, `${name} CONFIGID`),
+    mrEnclave: fields.copyAt(base + 0x040, 32, `${name} MRENCLAVE`),
+    mrSigner: fields.copyAt(base + 0x080, 32, `${name} MRSIGNER`),
+    configId: fields.copyAt(base + 0x0c0, 64, `${name} CONFIGID`),
     isvProdId: reader.u16leAt(base + 0x100, `${name} ISVPRODID`),
     isvSvn: reader.u16leAt(base + 0x102, `${name} ISVSVN`),
     configSvn: reader.u16leAt(base + 0x104, `${name} CONFIGSVN`),
-    isvFamilyId: reader.copyAt(base + 0x130, 16, `${name} ISVFAMILYID`),
-    reportData: reader.copyAt(base + 0x140, 64, `${name} REPORTDATA`),
+    isvFamilyId: fields.copyAt(base + 0x130, 16, `${name} ISVFAMILYID`),
+    reportData: fields.copyAt(base + 0x140, 64, `${name} REPORTDATA`),
     reservedNonZero,
     raw: reader.bytesAt(base, SGX_REPORT_BODY_SIZE, name),
   }

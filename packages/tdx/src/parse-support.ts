@@ -205,3 +205,39 @@ export function nonZeroReservedAreas(
     )
     .map(([name]) => name)
 }
+
+/**
+ * The fields of one fixed-layout structure (a TD report body, an SGX report) as views into one
+ * private copy of it: one allocation for the structure instead of one per field, and still a
+ * caller who changes a field changes neither another field, nor `raw`, nor what was verified.
+ * A field outside the structure is read from the reader as before (copied, or refused there).
+ *
+ * @internal shared by the report readers.
+ */
+export class FieldCopy {
+  readonly #reader: ByteReader
+  readonly #base: number
+  readonly #bytes: Uint8Array
+
+  /** Copy the `length` bytes at `base` (the caller has checked they are there). */
+  constructor(reader: ByteReader, base: number, length: number, name: string) {
+    this.#reader = reader
+    this.#base = base
+    this.#bytes = reader.bytesAt(base, length, name).slice()
+  }
+
+  /** The `length` bytes at absolute offset `offset`, as `ByteReader.copyAt` reads them. */
+  copyAt(offset: number, length: number, field: string): Uint8Array {
+    const start = offset - this.#base
+    if (
+      Number.isSafeInteger(start) &&
+      Number.isSafeInteger(length) &&
+      start >= 0 &&
+      length >= 0 &&
+      start + length <= this.#bytes.length
+    ) {
+      return this.#bytes.subarray(start, start + length)
+    }
+    return this.#reader.copyAt(offset, length, field)
+  }
+}

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ByteReader } from '@initguard/core'
+import type { FieldCopy } from './parse-support.ts'
 
 /** The TD's measurement registers (layout offsets are in the structure that holds them). */
 export interface TdMeasurements {
@@ -27,17 +28,22 @@ export interface TdMeasurements {
  *
  * @internal shared by the TD report body and TDREPORT parsers.
  */
-export function readTdMeasurements(reader: ByteReader, offset: number): TdMeasurements {
+export function readTdMeasurements(
+  reader: ByteReader,
+  offset: number,
+  fields?: FieldCopy,
+): TdMeasurements {
+  const at = fields ?? reader
   return {
-    mrTd: reader.copyAt(offset + 0x000, 48, 'MRTD'),
-    mrConfigId: reader.copyAt(offset + 0x030, 48, 'MRCONFIGID'),
-    mrOwner: reader.copyAt(offset + 0x060, 48, 'MROWNER'),
-    mrOwnerConfig: reader.copyAt(offset + 0x090, 48, 'MROWNERCONFIG'),
+    mrTd: at.copyAt(offset + 0x000, 48, 'MRTD'),
+    mrConfigId: at.copyAt(offset + 0x030, 48, 'MRCONFIGID'),
+    mrOwner: at.copyAt(offset + 0x060, 48, 'MROWNER'),
+    mrOwnerConfig: at.copyAt(offset + 0x090, 48, 'MROWNERCONFIG'),
     rtmrs: [
-      reader.copyAt(offset + 0x0c0, 48, 'RTMR0'),
-      reader.copyAt(offset + 0x0f0, 48, 'RTMR1'),
-      reader.copyAt(offset + 0x120, 48, 'RTMR2'),
-      reader.copyAt(offset + 0x150, 48, 'RTMR3'),
+      at.copyAt(offset + 0x0c0, 48, 'RTMR0'),
+      at.copyAt(offset + 0x0f0, 48, 'RTMR1'),
+      at.copyAt(offset + 0x120, 48, 'RTMR2'),
+      at.copyAt(offset + 0x150, 48, 'RTMR3'),
     ],
   }
 }

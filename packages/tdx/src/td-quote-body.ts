@@ -9,7 +9,7 @@
 import { ByteReader, MalformedInputError, UsageError } from '@initguard/core'
 import { decodeTdAttributes, decodeXsaveFeatures } from './attributes.ts'
 import type { TdAttributes, XsaveFeatures } from './attributes.ts'
-import { requireBytes } from './parse-support.ts'
+import { FieldCopy, requireBytes } from './parse-support.ts'
 import { readTdMeasurements, type TdMeasurements } from './td-measurements.ts'
 
 /** Size of a TDX 1.0 TD report body in bytes. */
@@ -92,23 +92,29 @@ export function readTdQuoteBody(
   base: number,
   kind: TdQuoteBodyKind,
 ): TdQuoteBody {
+  const copy = new FieldCopy(
+    reader,
+    base,
+    kind === 'td10' ? TD_REPORT_BODY_10_SIZE : TD_REPORT_BODY_15_SIZE,
+    'TD report body',
+  )
   const fields: TdQuoteBodyFields = {
-    teeTcbSvn: reader.copyAt(base + 0x000, 16, 'TEE_TCB_SVN'),
-    mrSeam: reader.copyAt(base + 0x010, 48, 'MRSEAM'),
-    mrSignerSeam: reader.copyAt(base + 0x040, 48, 'MRSIGNERSEAM'),
+    teeTcbSvn: copy.copyAt(base + 0x000, 16, 'TEE_TCB_SVN'),
+    mrSeam: copy.copyAt(base + 0x010, 48, 'MRSEAM'),
+    mrSignerSeam: copy.copyAt(base + 0x040, 48, 'MRSIGNERSEAM'),
     seamAttributes: reader.u64leAt(base + 0x070, 'SEAMATTRIBUTES'),
     tdAttributes: decodeTdAttributes(reader.u64leAt(base + 0x078, 'TDATTRIBUTES')),
     xfam: decodeXsaveFeatures(reader.u64leAt(base + 0x080, 'XFAM')),
-    ...readTdMeasurements(reader, base + 0x088),
-    reportData: reader.copyAt(base + 0x208, 64, 'REPORTDATA'),
+    ...readTdMeasurements(reader, base + 0x088, copy),
+    reportData: copy.copyAt(base + 0x208, 64, 'REPORTDATA'),
   }
   return kind === 'td10'
     ? { kind, ...fields }
     : {
         kind,
         ...fields,
-        teeTcbSvn2: reader.copyAt(base + 0x248, 16, 'TEE_TCB_SVN_2'),
-        mrServiceTd: reader.copyAt(base + 0x258, 48, 'MRSERVICETD'),
+        teeTcbSvn2: copy.copyAt(base + 0x248, 16, 'TEE_TCB_SVN_2'),
+        mrServiceTd: copy.copyAt(base + 0x258, 48, 'MRSERVICETD'),
       }
 }
 
