@@ -75,7 +75,7 @@ describe('the Deployment', () => {
     )
     expect(probes.map((probe) => probe['path'])).toEqual(['/readyz', '/healthz', '/healthz'])
     for (const probe of probes) {
-      // The OpenAPI document lists exactly the app's routes (server/routes.test.ts).
+      // The OpenAPI document lists exactly the app's routes (server/routes-service.test.ts).
       expect(object(paths[text(probe['path'], 'path')], 'route')).toHaveProperty('get')
       expect(probe['port']).toBe(port['name'])
       expect(probe['scheme']).toBe('HTTPS')
