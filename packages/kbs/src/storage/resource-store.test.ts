@@ -359,6 +359,59 @@ describe.each(STORE_ENGINES)('SqlResourceStore on %s', (engine) => {
       }
     })
 
+    it('a stored generation at Number.MAX_SAFE_INTEGER: put and delete name the stored value, not the next one', async () => {
+      const { at, masterKey, store } = await withCopies()
+      await store.resources.put(PATH, bytes('one'), t1)
+      const max = String(Number.MAX_SAFE_INTEGER)
+      await databases.raw(at, `UPDATE resource SET generation = ${max}`)
+      const fresh = await openTestStore({ ...at, masterKey })
+      for (const write of [
+        () => fresh.resources.put(PATH, bytes('two'), t2),
+        () => fresh.resources.delete(PATH),
+      ]) {
+        const error = await rejected(write())
+        // The operator looks for the row that is stored, with the value that is stored.
+        expect(error.message).toContain(`${PATH} has generation ${max}`)
+        expect(error.message).not.toContain(String(Number.MAX_SAFE_INTEGER + 1))
+        expect(error).toMatchObject({
+          code: 'ERR_KBS_RESOURCE_GENERATION',
+          category: 'internal',
+          details: { resource: PATH, generation: max },
+        })
+        expect(error.hint).toMatch(/delete the row in the database .* then put the resource again/)
+      }
+      // Nothing was written.
+      const [row] = await databases.raw(at, 'SELECT generation, deleted FROM resource')
+      expect([String(row?.['generation']), Number(row?.['deleted'])]).toEqual([max, 0])
+    })
+
+    it('a replica that has written generation Number.MAX_SAFE_INTEGER, the row since removed: the error names the generation it saw, and a restart clears it', async () => {
+      const { at, masterKey, store } = await withCopies()
+      await store.resources.put(PATH, bytes('one'), t1)
+      const max = String(Number.MAX_SAFE_INTEGER)
+      await databases.raw(
+        at,
+        `UPDATE resource SET generation = ${String(Number.MAX_SAFE_INTEGER - 1)}`,
+      )
+      const replica = await openTestStore({ ...at, masterKey })
+      // The next generation is the highest there is: written, and remembered by this replica.
+      await replica.resources.put(PATH, bytes('two'), t2)
+      await databases.raw(at, 'DELETE FROM resource')
+      const error = await rejected(replica.resources.put(PATH, bytes('three'), t2))
+      expect(error.message).toContain(`seen generation ${max} of resource ${PATH}`)
+      expect(error.message).toContain('the database now has no row')
+      expect(error.message).not.toContain(String(Number.MAX_SAFE_INTEGER + 1))
+      expect(error).toMatchObject({
+        code: 'ERR_KBS_RESOURCE_GENERATION',
+        details: { resource: PATH, generation: max, stored: 'none' },
+      })
+      expect(error.hint).toMatch(/restart each replica/)
+      // As the hint says: a replica started afresh puts the resource again.
+      const restarted = await openTestStore({ ...at, masterKey })
+      await restarted.resources.put(PATH, bytes('three'), t2)
+      expect(await restarted.resources.get(PATH)).toEqual(bytes('three'))
+    })
+
     it('what remains: a replica that has not read the path since it started takes the old row', async () => {
       const { at, masterKey, store, copy, restore } = await withCopies()
       await store.resources.put(PATH, bytes('old'), t1)

@@ -91,15 +91,48 @@ export function storedGeneration(path: string, value: unknown): number {
   return generation
 }
 
+/** What to do about a generation the KBS cannot use: the row did not come from a KBS write. */
+const GENERATION_HINT =
+  'someone wrote the row outside the KBS: find out who, delete the row in the database (the KBS refuses to put or delete over it), then put the resource again'
+
+/** A stored generation that is not a non-negative safe integer; `value` as read, cut. */
 function generationError(path: string, value: unknown): InternalError {
   const shown = typeof value === 'string' ? value.slice(0, 40) : String(value)
   return new InternalError(
     'ERR_KBS_RESOURCE_GENERATION',
     `the stored resource ${path} has generation ${shown}, not an integer from 0 to ${String(Number.MAX_SAFE_INTEGER)}`,
-    {
-      details: { resource: path },
-      hint: 'someone wrote the row outside the KBS: find out who, delete the row in the database (the KBS refuses to put or delete over it), then put the resource again',
-    },
+    { details: { resource: path, generation: shown }, hint: GENERATION_HINT },
+  )
+}
+
+/**
+ * A put or delete whose next generation would pass `Number.MAX_SAFE_INTEGER`. The message names
+ * the generation that is stored (or that this replica remembers), the value an operator can find
+ * in the database, not the computed next one, which is in no row.
+ */
+function generationExhaustedError(
+  path: string,
+  stored: number | undefined,
+  seen: number | undefined,
+): InternalError {
+  const max = String(Number.MAX_SAFE_INTEGER)
+  if (seen !== undefined && seen > (stored ?? -1)) {
+    // The row was written back lower or removed since this replica read the high one.
+    const row = stored === undefined ? 'no row' : `generation ${String(stored)}`
+    return new InternalError(
+      'ERR_KBS_RESOURCE_GENERATION',
+      `this replica has seen generation ${String(seen)} of resource ${path} (the database now has ${row}): no generation above it is an integer up to ${max}, so the resource cannot be put or deleted`,
+      {
+        details: { resource: path, generation: String(seen), stored: stored ?? 'none' },
+        hint: `${GENERATION_HINT}; restart each replica that reports this (it remembers the generation it has seen)`,
+      },
+    )
+  }
+  const shown = String(stored ?? 0)
+  return new InternalError(
+    'ERR_KBS_RESOURCE_GENERATION',
+    `the stored resource ${path} has generation ${shown}: no generation above it is an integer up to ${max}, so the resource cannot be put or deleted`,
+    { details: { resource: path, generation: shown }, hint: GENERATION_HINT },
   )
 }
 
@@ -278,8 +311,9 @@ export class SqlResourceStore implements ResourceStore {
    * as newer. A replica whose clock is behind only makes a smaller step, never one back.
    */
   #next(path: string, read: { readonly generation: number } | undefined): number {
-    const next = Math.max((read?.generation ?? 0) + 1, (this.#seen.get(path) ?? 0) + 1, Date.now())
-    if (!Number.isSafeInteger(next)) throw generationError(path, next)
+    const seen = this.#seen.get(path)
+    const next = Math.max((read?.generation ?? 0) + 1, (seen ?? 0) + 1, Date.now())
+    if (!Number.isSafeInteger(next)) throw generationExhaustedError(path, read?.generation, seen)
     return next
   }
 
