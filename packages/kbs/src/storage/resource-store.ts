@@ -23,7 +23,7 @@
  * @module
  */
 import { sql, type Compilable, type Kysely } from 'kysely'
-import { InternalError, UsageError } from '@initguard/core'
+import { InternalError, UnavailableError, UsageError } from '@initguard/core'
 import type {
   AuditEntryInput,
   ReleasedResource,
@@ -321,7 +321,9 @@ export class SqlResourceStore implements ResourceStore {
    * Read the path's generation, run `attempt` with it, and again while it reports that another
    * write came in between (undefined); a generation written is remembered.
    *
-   * @throws {@link InternalError} `ERR_KBS_RESOURCE_CONTENDED` after {@link WRITE_ATTEMPTS}.
+   * @throws {@link UnavailableError} `ERR_KBS_RESOURCE_CONTENDED` after {@link WRITE_ATTEMPTS}:
+   *   not a fault of the KBS but a race it lost, which a retry can win, so it is answered 503
+   *   with its message (the generic 500 of an internal error told the admin neither).
    */
   async #write(
     path: string,
@@ -342,10 +344,13 @@ export class SqlResourceStore implements ResourceStore {
         return
       }
     }
-    throw new InternalError(
+    throw new UnavailableError(
       'ERR_KBS_RESOURCE_CONTENDED',
-      `resource ${path} changed under ${String(WRITE_ATTEMPTS)} writes in a row`,
-      { hint: 'another replica is writing it in a loop; try again' },
+      `resource ${path} changed under ${String(WRITE_ATTEMPTS)} writes in a row (other writes of it kept landing first); nothing was changed: retry`,
+      {
+        details: { resource: path, attempts: WRITE_ATTEMPTS },
+        hint: 'another replica is writing it in a loop; try again',
+      },
     )
   }
 
