@@ -91,6 +91,52 @@ function adminGuard(context: KbsRouteContext, refusals: Limiter) {
   }
 }
 
+/** The admin routes that read a body (`METHOD url`); every other refuses one. */
+const ROUTES_WITH_BODY: ReadonlySet<string> = new Set([
+  `POST ${RESOURCE}`,
+  'PUT /kbs/v0/admin/workloads/:name',
+])
+/** The admin route that reads a query string; every other refuses one. */
+const ROUTE_WITH_QUERY = 'GET /kbs/v0/admin/audit'
+
+/**
+ * Refuse input the route would ignore (run after {@link adminGuard}): a query string anywhere but
+ * the audit log, a body anywhere but the upload and the workload put. Ignored, a filter
+ * (`?name=web`) or an option (`{"algorithm": …}`) would look applied when it was not, and a
+ * `?version=1` on a delete would delete whatever version is there.
+ */
+async function refuseUnreadInput(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const route = `${request.method === 'HEAD' ? 'GET' : request.method} ${request.routeOptions.url ?? ''}`
+  const at = request.url.indexOf('?')
+  const query = at < 0 ? '' : request.url.slice(at + 1)
+  if (query !== '' && route !== ROUTE_WITH_QUERY)
+    return sendProblem(
+      reply,
+      problem(
+        400,
+        'SerdeError',
+        `${route} reads no query string, so the query string ${JSON.stringify(query.slice(0, 100))} would be ignored: send the request without it (only ${ROUTE_WITH_QUERY} takes parameters)`,
+      ),
+    )
+  const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
+  if (
+    (chunked !== undefined || (length !== undefined && length !== '0')) &&
+    !ROUTES_WITH_BODY.has(route)
+  )
+    return sendProblem(
+      reply,
+      problem(
+        400,
+        'SerdeError',
+        `${route} takes no body, so it would be ignored: send the request without one`,
+      ),
+    )
+  return undefined
+}
+
 /**
  * Run a workload write, then tell the appraiser (even when the write failed part way), so this
  * process never decides on what it read before its own change.
@@ -183,6 +229,7 @@ export async function registerAdminRoutes(
   }
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(context, refusals))
+    admin.addHook('onRequest', refuseUnreadInput)
 
     await admin.register((raw, _options, done) => {
       // Trustee's upload takes the body as bytes, whatever its Content-Type says.

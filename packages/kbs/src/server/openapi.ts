@@ -43,7 +43,7 @@ export const KBS_OPENAPI: Json = {
     title: 'Initguard KBS',
     version: '0.1.0',
     description:
-      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names.",
+      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names. An admin call takes a query string only on /kbs/v0/admin/audit and a body only on the resource upload and the workload put; one sent anywhere else is refused (400 SerdeError), not ignored.",
   },
   paths: {
     '/kbs/v0/auth': {
