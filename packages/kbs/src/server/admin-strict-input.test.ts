@@ -4,7 +4,8 @@
  * Anything else was ignored: `GET /kbs/v0/admin/workloads?name=web` listed every workload as if
  * filtered, a rotation with `{"algorithm": …}` rotated with the default, a delete with
  * `?version=1` deleted whatever was there. Now refused (400, changing nothing) after the admin
- * check, so an unauthenticated caller still learns nothing but 401.
+ * check, so an unauthenticated caller still learns nothing but 401. And a JSON body is read as
+ * UTF-8 strictly: bytes that are not, or a charset that is not, are refused, not decoded lossily.
  *
  * @module
  */
@@ -112,5 +113,46 @@ describe('admin input a route does not read', () => {
     expect((await send(kbs, 'POST', '/kbs/v0/admin/signing-keys/rotate')).status).toBe(200)
     expect((await send(kbs, 'DELETE', '/kbs/v0/admin/workloads/web')).status).toBe(200)
     expect((await send(kbs, 'DELETE', '/kbs/v0/resource/default/app/one')).status).toBe(200)
+  })
+})
+
+describe('a JSON body that is not UTF-8', () => {
+  it('is refused with 400, not stored with U+FFFD in place of its bytes; a charset other than UTF-8 too', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    const workload = JSON.stringify(simulatorWorkload([initdataToml('caf\u00e9')]))
+    // The same workload with the é as one Latin-1 byte: not UTF-8.
+    const latin1 = Buffer.from(workload, 'latin1')
+    const refused: [Buffer | string, string, RegExp][] = [
+      [latin1, JSON_TYPE, /not valid UTF-8/],
+      [latin1, `${JSON_TYPE}; charset=iso-8859-1`, /charset "iso-8859-1".*UTF-8/],
+      [workload, `${JSON_TYPE}; charset=utf-16`, /charset "utf-16".*UTF-8/],
+    ]
+    for (const [body, type, detail] of refused) {
+      const authorization = `Bearer ${await testAdminToken(kbs.admin, kbs.now())}`
+      const response = await fetch(`${kbs.kbs.url}/kbs/v0/admin/workloads/web`, {
+        method: 'PUT',
+        headers: { authorization, 'content-type': type },
+        body,
+      })
+      const problem = (await response.json()) as Record<string, unknown>
+      expect({ type, status: response.status }).toEqual({ type, status: 400 })
+      expect(problem['type']).toMatch(/\/SerdeError$/)
+      expect(problem['detail']).toMatch(detail)
+    }
+    expect((await kbs.adminCall('GET', '/kbs/v0/admin/workloads')).json).toEqual({ workloads: [] })
+    // UTF-8, declared or not, is taken, the é intact.
+    for (const type of [JSON_TYPE, `${JSON_TYPE}; charset=UTF-8`]) {
+      const authorization = `Bearer ${await testAdminToken(kbs.admin, kbs.now())}`
+      const response = await fetch(`${kbs.kbs.url}/kbs/v0/admin/workloads/web`, {
+        method: 'PUT',
+        headers: { authorization, 'content-type': type },
+        body: workload,
+      })
+      expect({ type, status: response.status }).toEqual({ type, status: 200 })
+    }
+    const stored = (await kbs.adminCall('GET', '/kbs/v0/admin/workloads/web')).json as {
+      definition: { initdata: string[] }
+    }
+    expect(stored.definition.initdata[0]).toContain('caf\u00e9')
   })
 })

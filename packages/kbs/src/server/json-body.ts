@@ -7,12 +7,52 @@
  * - nesting deeper than `limits.json-depth`, default 64 (400, `ERR_KBS_JSON_TOO_DEEP`).
  *   `JSON.parse` itself copes with 100 000 levels, but whatever walks the value afterwards (a
  *   serializer, a canonicalizer, a validator) may recurse and overflow the stack, and a deep value
- *   costs far more memory than its bytes. No RCAR or admin message nests deeper than about ten.
+ *   costs far more memory than its bytes. No RCAR or admin message nests deeper than about ten;
+ * - bytes that are not UTF-8 (400, `ERR_KBS_JSON_UTF8`), and a `charset` other than UTF-8
+ *   (400, `ERR_KBS_JSON_CHARSET`): the body was decoded as UTF-8 whatever it said, each invalid
+ *   byte becoming U+FFFD, so a workload whose init data held a Latin-1 `é` was stored with
+ *   another text than the one sent. JSON on the wire is UTF-8 (RFC 8259 §8.1).
  *
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { isInitguardError, scanJsonKeys, type StrictJsonOptions } from '@initguard/core'
+import {
+  MalformedInputError,
+  isInitguardError,
+  scanJsonKeys,
+  utf8ToString,
+  type StrictJsonOptions,
+} from '@initguard/core'
+
+/** The `charset` parameter of a Content-Type, lower-cased; undefined when there is none. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '')
+  return match === null ? undefined : (match[1] ?? match[2] ?? '').toLowerCase()
+}
+
+/**
+ * The body as text: UTF-8, strictly.
+ *
+ * @throws {@link MalformedInputError} `ERR_KBS_JSON_CHARSET`, `ERR_KBS_JSON_UTF8`.
+ */
+function bodyText(contentType: string | undefined, body: Buffer): string {
+  const charset = charsetOf(contentType)
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    throw new MalformedInputError(
+      'ERR_KBS_JSON_CHARSET',
+      `the JSON body is declared charset ${JSON.stringify(charset.slice(0, 32))}: the KBS reads JSON as UTF-8 only`,
+      { hint: 'send the body as UTF-8, with charset=utf-8 or no charset' },
+    )
+  try {
+    return utf8ToString(body, { field: 'the JSON body' })
+  } catch (cause) {
+    throw new MalformedInputError('ERR_KBS_JSON_UTF8', 'the JSON body is not valid UTF-8', {
+      cause,
+      details: { length: body.length },
+      hint: 'send the body as UTF-8 (JSON on the wire is UTF-8, RFC 8259)',
+    })
+  }
+}
 
 /**
  * Replace the app's `application/json` parser with Fastify's default one (`__proto__` and
@@ -34,8 +74,14 @@ export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): 
     },
   }
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = bodyText(request.headers['content-type'], body as Buffer)
+    } catch (error) {
+      done(error as Error, undefined)
+      return
+    }
     try {
       scanJsonKeys(text, scan)
     } catch (error) {
