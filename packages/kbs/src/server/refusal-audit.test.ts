@@ -23,7 +23,7 @@ async function send(
   running: TestKbs,
   method: 'GET' | 'POST',
   path: string,
-  body?: { readonly text: string; readonly type: string },
+  body?: { readonly text: string | Uint8Array; readonly type: string },
 ): Promise<{ status: number; detail: unknown }> {
   const response = await fetch(`${running.kbs.url}${path}`, {
     method,
@@ -50,6 +50,12 @@ describe('refused /kbs/v0/auth requests', () => {
       json('{'),
       json('{"version":"0.4.0","version":"0.4.0","tee":"snp","extra-params":""}'),
       { text: JSON.stringify(AUTH_OK), type: 'application/xml' },
+      // An é as one Latin-1 byte: not UTF-8.
+      {
+        text: Buffer.from('{"version":"0.4.0","tee":"snp","extra-params":"\u00e9"}', 'latin1'),
+        type: 'application/json',
+      },
+      { text: JSON.stringify(AUTH_OK), type: 'application/json; charset=utf-16' },
     ]
     const told: unknown[] = []
     for (const body of refused) {
@@ -65,6 +71,8 @@ describe('refused /kbs/v0/auth requests', () => {
       ['auth', 'denied', 'FST_ERR_CTP_INVALID_JSON_BODY'],
       ['auth', 'denied', 'ERR_KBS_JSON_DUPLICATE_KEY'],
       ['auth', 'denied', 'FST_ERR_CTP_INVALID_MEDIA_TYPE'],
+      ['auth', 'denied', 'ERR_KBS_JSON_UTF8'],
+      ['auth', 'denied', 'ERR_KBS_JSON_CHARSET'],
     ])
     // The entry says what the client was told, nothing more.
     expect(entries.map((e) => e['detail'])).toEqual(told)
