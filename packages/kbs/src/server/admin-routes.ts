@@ -23,6 +23,7 @@ import {
   sendProblem,
   type KbsRouteContext,
 } from './route-context.ts'
+import { queryOf } from './unread-query.ts'
 
 const RESOURCE = '/kbs/v0/resource/:repo/:type/:tag'
 const BAD_PATH = problem(
@@ -110,8 +111,7 @@ async function refuseUnreadInput(
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
   const route = `${request.method === 'HEAD' ? 'GET' : request.method} ${request.routeOptions.url ?? ''}`
-  const at = request.url.indexOf('?')
-  const query = at < 0 ? '' : request.url.slice(at + 1)
+  const query = queryOf(request)
   if (query !== '' && route !== ROUTE_WITH_QUERY)
     return sendProblem(
       reply,

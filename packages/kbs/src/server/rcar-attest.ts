@@ -18,6 +18,7 @@ import type { AuditEntryInput, RcarChallenge } from '../ports.ts'
 import { problem, type KbsProblem } from './errors.ts'
 import { audit, sendProblem, type KbsRouteContext } from './route-context.ts'
 import { sessionCookieOf } from './session-cookie.ts'
+import { unreadQueryRefusal } from './unread-query.ts'
 
 const START_AGAIN = 'start a new handshake with /kbs/v0/auth'
 
@@ -59,6 +60,8 @@ export async function attest(
       },
       challenge.tee,
     )
+  const query = unreadQueryRefusal(request, 'POST /kbs/v0/attest')
+  if (query !== undefined) return refuse(query)
   const cookie = sessionCookieOf(request.headers.cookie)
   if (!cookie.present)
     return refuse({

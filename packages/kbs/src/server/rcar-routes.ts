@@ -19,6 +19,7 @@ import { problem, problemForError, type KbsProblem } from './errors.ts'
 import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
 import { attest } from './rcar-attest.ts'
 import { sessionCookie, sessionCookieOf } from './session-cookie.ts'
+import { unreadQueryRefusal } from './unread-query.ts'
 
 const SUPPORTED_TEES = ['snp', 'tdx', 'sgx']
 const BAD_RESOURCE_PATH = problem(
@@ -142,7 +143,8 @@ export function registerRcarRoutes(
       await audit(context, { action: 'auth', outcome: 'denied', reason, detail: told.detail })
       return sendProblem(reply, told)
     }
-    const early = refuseRequestEarly(request.body)
+    const early =
+      unreadQueryRefusal(request, 'POST /kbs/v0/auth') ?? refuseRequestEarly(request.body)
     if (early !== undefined) return refuse(early)
     let tee
     try {
@@ -277,7 +279,6 @@ async function release(
     await auditBadResourcePath(context, [repo, type, tag].join('/'))
     return sendProblem(reply, BAD_RESOURCE_PATH)
   }
-  const token = await tokenOf(context, request)
   const deny = async (p: KbsProblem, reason: string, by?: VerifiedToken): Promise<FastifyReply> => {
     await audit(context, {
       action: 'resource',
@@ -289,6 +290,9 @@ async function release(
     })
     return sendProblem(reply, p)
   }
+  const query = unreadQueryRefusal(request, 'GET /kbs/v0/resource/…')
+  if (query !== undefined) return deny(query.told, query.reason)
+  const token = await tokenOf(context, request)
   if (!('workload' in token))
     return deny(
       token,
