@@ -10,7 +10,7 @@ import { rejectedCode } from '@initguard/testkit'
 import { AmdKdsClient } from '@initguard/collateral'
 import { parseTrusteeSnpEvidence, verifySnpEvidence } from '@initguard/snp'
 import { parseCollateralJson } from '@initguard/tdx'
-import { buildTdxQuote } from '@initguard/tee-simulator'
+import { buildSgxQuote, buildTdxQuote } from '@initguard/tee-simulator'
 import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
 import {
   realSnpTrusteeJson,
@@ -185,5 +185,23 @@ describe('the KBS verifier on simulated TDX evidence', () => {
     // PERF_PROF (bit 5): the host may profile the TD; the TDX module calls it untrusted.
     const profiled = await verifier.verify('tdx', evidence(0x10000020n), now)
     expect(profiled).toMatchObject({ tee: 'tdx', debug: true })
+  })
+
+  it('refuses an SGX quote signed by the simulated platform at verification: no simulated SGX evidence reaches a workload', async () => {
+    // Why refuseSimulated on an SGX-only workload is refused (SIMULATED_TEES): even a quote that
+    // chains to the simulator's root is refused here, its collateral being TDX's.
+    const { tdx } = made.simulator.material
+    const quote = buildSgxQuote(
+      { configId: new Uint8Array(64) },
+      {
+        privateKey: tdx.pckPrivateKey,
+        chainPem: tdx.pckChainPem,
+        attestationKey: tdx.attestationKey,
+      },
+    )
+    const verifier = createEvidenceVerifier({ trust: { simulator: made.simulator.trust } })
+    expect(
+      await rejectedCode(verifier.verify('sgx', { quote: bytesToBase64(quote) }, new Date())),
+    ).toBe('ERR_TDX_COLLATERAL_MISMATCH')
   })
 })

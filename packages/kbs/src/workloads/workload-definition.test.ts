@@ -5,7 +5,7 @@ import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguar
 import { compileWorkload, WorkloadCompiler } from './compiled-workload.ts'
 import { compileResourcePattern } from './resource-pattern.ts'
 import { parseWorkloadDefinition } from './workload-definition.ts'
-import { initdataText, webDefinition } from './workload-test-support.ts'
+import { initdataText, sgxDefinition as sgxOnly, webDefinition } from './workload-test-support.ts'
 
 /** The message of the refusal of `definition` (asserting its code). */
 function refusal(definition: unknown): string {
@@ -249,6 +249,35 @@ describe('parseWorkloadDefinition', () => {
       strip(webDefinition({ ...base, sgx: { mrsigner: ['11'.repeat(32)], isvProdId: 1 } })),
     )
     expect(ok.sgx).toMatchObject({ isvProdId: 1, acceptedTcbStatuses: ['UpToDate'] })
+  })
+
+  it('refuses refuseSimulated: true on a workload whose TEEs the simulator makes no evidence for (SGX only)', () => {
+    // The simulator makes SEV-SNP and TDX evidence only, and its collateral is TDX's: an SGX quote
+    // chaining to its root is refused at verification, so on an SGX-only workload the rule could
+    // never take effect. Refused, not kept as a rule that reads as a guarantee and checks nothing.
+    const error = thrown(() => parseWorkloadDefinition(sgxOnly({ refuseSimulated: true })))
+    expect(error).toMatchObject({
+      code: 'ERR_KBS_WORKLOAD_RULE_INAPPLICABLE',
+      details: { path: '$.refuseSimulated' },
+    })
+    expect((error as Error).message).toContain(
+      '$.refuseSimulated is true, but the workload runs only on sgx, for which the TEE simulator makes no evidence',
+    )
+    // The default, written out or left out, is not a rule and is not refused.
+    expect(parseWorkloadDefinition(sgxOnly({ refuseSimulated: false }))).not.toHaveProperty(
+      'refuseSimulated',
+    )
+    expect(parseWorkloadDefinition(sgxOnly({})).tees).toEqual(['sgx'])
+    // With a TEE the simulator does make evidence for, the rule takes effect there: accepted.
+    const mixed = parseWorkloadDefinition(
+      webDefinition({
+        tees: ['snp', 'sgx'],
+        tdx: undefined,
+        sgx: { mrenclave: ['11'.repeat(32)] },
+        refuseSimulated: true,
+      }),
+    )
+    expect(mixed.refuseSimulated).toBe(true)
   })
 
   it('refuses what is not an object', () => {

@@ -30,12 +30,16 @@
  * `refuseSimulated: true` means real hardware only: evidence from the TEE simulator does not
  * match the workload, even on a KBS started with `--trust-sim` (which otherwise accepts both).
  * A KBS without `--trust-sim` refuses simulated evidence anyway, before any workload is matched.
+ * The simulator makes SEV-SNP and TDX evidence only ({@link SIMULATED_TEES}), so `refuseSimulated:
+ * true` on a workload that runs only on SGX is refused (`ERR_KBS_WORKLOAD_RULE_INAPPLICABLE`): it
+ * could never take effect. `false`, the default, is no rule and is never refused.
  *
  * @module
  */
 import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from '@initguard/core'
 import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
+import type { SimulatedGuestTee } from '@initguard/tee-simulator'
 import { compileClaimsExpression } from './claims-expression.ts'
 import {
   booleanAt,
@@ -61,6 +65,19 @@ import { parseResourcePattern } from './resource-pattern.ts'
 export const WORKLOAD_TEES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
 
 export { isWorkloadName }
+
+/**
+ * The TEEs the TEE simulator makes evidence for (its guests are SEV-SNP and TDX, and its DCAP
+ * collateral is TDX's, so an SGX quote chaining to its root is refused at verification).
+ * `refuseSimulated` takes effect only through one of these.
+ */
+export const SIMULATED_TEES: readonly KbsTee[] = [
+  'snp',
+  'tdx',
+] satisfies readonly SimulatedGuestTee[]
+
+/** The code of a rule that is well-formed but could never take effect on this workload. */
+export const WORKLOAD_RULE_INAPPLICABLE = 'ERR_KBS_WORKLOAD_RULE_INAPPLICABLE'
 
 /** The most init-data documents one workload accepts. */
 export const MAX_INITDATA_DOCUMENTS = 64
@@ -167,6 +184,8 @@ function referenceValues(
  *   how to fix it: unknown keys, wrong types, empty or repeated list entries, bad hex lengths,
  *   unknown TEEs or TCB statuses, a TEE without its reference values (or values for a TEE not
  *   listed), an invalid init-data document, a bad resource pattern, a CEL syntax or type error.
+ * @throws {@link MalformedInputError} `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` for a well-formed rule
+ *   that could never take effect on the workload's TEEs (`refuseSimulated: true` on SGX only).
  */
 export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   const obj = objectAt(json, '$', TOP_LEVEL)
@@ -222,6 +241,17 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   const cel = memberOf(obj, 'cel')
   if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
   const refuseSimulated = booleanAt(memberOf(obj, 'refuseSimulated'), '$.refuseSimulated', false)
+  if (refuseSimulated && !tees.some((tee) => SIMULATED_TEES.includes(tee))) {
+    // An explicit rule that can never refuse anything reads as a guarantee and checks nothing.
+    throw new MalformedInputError(
+      WORKLOAD_RULE_INAPPLICABLE,
+      `workload definition: $.refuseSimulated is true, but the workload runs only on ${tees.join(', ')}, for which the TEE simulator makes no evidence (it simulates ${SIMULATED_TEES.join(' and ')}): the rule could never take effect`,
+      {
+        details: { path: '$.refuseSimulated', tees },
+        hint: `remove refuseSimulated (simulated ${tees.join(', ')} evidence is refused at verification anyway), or add a TEE the simulator makes evidence for to "tees"`,
+      },
+    )
+  }
   return {
     name,
     tees,

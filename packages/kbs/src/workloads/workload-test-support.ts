@@ -39,6 +39,21 @@ export function webDefinition(overrides: Record<string, unknown> = {}): Record<s
   }
 }
 
+/** A valid SGX-only definition (as JSON: no `snp` or `tdx` block), with `overrides`. */
+export function sgxDefinition(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(
+      webDefinition({
+        tees: ['sgx'],
+        snp: undefined,
+        tdx: undefined,
+        sgx: { mrenclave: ['11'.repeat(32)] },
+        ...overrides,
+      }),
+    ),
+  ) as Record<string, unknown>
+}
+
 /** An in-memory {@link WorkloadStore}. */
 export class MemoryWorkloadStore implements WorkloadStore {
   readonly #workloads = new Map<string, StoredWorkload>()

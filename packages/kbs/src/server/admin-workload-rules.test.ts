@@ -1,0 +1,49 @@
+/**
+ * Workload rules that cannot take effect are refused by the admin API (400, the path, the fix),
+ * never stored as rules that read as guarantees and check nothing.
+ *
+ * @module
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { startTestKbs, type TestKbs } from '../service/kbs-test-support.ts'
+import { sgxDefinition as sgxOnly } from '../workloads/workload-test-support.ts'
+import { testAdminToken } from './admin-auth-test-support.ts'
+
+let kbs: TestKbs | undefined
+afterEach(async () => {
+  await kbs?.stop()
+  kbs = undefined
+})
+
+async function putWorkload(
+  running: TestKbs,
+  name: string,
+  definition: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = await testAdminToken(running.admin, running.now())
+  const response = await fetch(`${running.kbs.url}/kbs/v0/admin/workloads/${name}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(definition),
+  })
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+}
+
+describe('PUT /kbs/v0/admin/workloads/NAME with a rule that cannot apply', () => {
+  it('refuses refuseSimulated: true on an SGX-only workload with 400, and stores nothing', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    const refused = await putWorkload(kbs, 'web', sgxOnly({ refuseSimulated: true }))
+    expect(refused.status).toBe(400)
+    expect(refused.body['detail']).toContain(
+      '$.refuseSimulated is true, but the workload runs only on sgx',
+    )
+    expect(refused.body['detail']).toContain('remove refuseSimulated')
+    const token = await testAdminToken(kbs.admin, kbs.now())
+    const got = await fetch(`${kbs.kbs.url}/kbs/v0/admin/workloads/web`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(got.status).toBe(404)
+    // The default is no rule: the same workload without it (or with false) is stored.
+    expect((await putWorkload(kbs, 'web', sgxOnly({ refuseSimulated: false }))).status).toBe(200)
+  })
+})
