@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startTestKbs, type TestKbs } from '../service/kbs-test-support.ts'
-import { sgxDefinition as sgxOnly } from '../workloads/workload-test-support.ts'
+import { sgxDefinition as sgxOnly, webDefinition } from '../workloads/workload-test-support.ts'
 import { testAdminToken } from './admin-auth-test-support.ts'
 
 let kbs: TestKbs | undefined
@@ -45,5 +45,12 @@ describe('PUT /kbs/v0/admin/workloads/NAME with a rule that cannot apply', () =>
     expect(got.status).toBe(404)
     // The default is no rule: the same workload without it (or with false) is stored.
     expect((await putWorkload(kbs, 'web', sgxOnly({ refuseSimulated: false }))).status).toBe(200)
+  })
+
+  it('refuses a CEL rule on the claims of a TEE the workload does not run on with 400', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    const refused = await putWorkload(kbs, 'web', webDefinition({ cel: 'tee == "sgx" || true' }))
+    expect(refused.status).toBe(400)
+    expect(refused.body['detail']).toContain('$.cel compares tee with "sgx"')
   })
 })

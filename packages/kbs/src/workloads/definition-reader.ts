@@ -10,6 +10,26 @@ import { MalformedInputError, isJsonObject, jsonKind, type JsonObject } from '@i
 /** The one error code of an invalid workload definition. */
 export const WORKLOAD_INVALID = 'ERR_KBS_WORKLOAD_INVALID'
 
+/** The code of a well-formed rule that could never take effect on the workload's TEEs. */
+export const WORKLOAD_RULE_INAPPLICABLE = 'ERR_KBS_WORKLOAD_RULE_INAPPLICABLE'
+
+/**
+ * A rule that could never take effect on the workload (given for a TEE it does not run on, say):
+ * refused, never stored as a rule that reads as a guarantee and checks nothing.
+ */
+export function inapplicable(
+  path: string,
+  problem: string,
+  hint: string,
+  details: Readonly<Record<string, unknown>> = {},
+): MalformedInputError {
+  return new MalformedInputError(
+    WORKLOAD_RULE_INAPPLICABLE,
+    `workload definition: ${path} ${problem}`,
+    { details: { path, ...details }, hint },
+  )
+}
+
 /** An invalid definition: what is wrong at `path`, and how to fix it. */
 export function invalid(path: string, problem: string, hint: string): MalformedInputError {
   return new MalformedInputError(WORKLOAD_INVALID, `workload definition: ${path} ${problem}`, {

@@ -280,6 +280,37 @@ describe('parseWorkloadDefinition', () => {
     expect(mixed.refuseSimulated).toBe(true)
   })
 
+  it.each([
+    ['sgx.mr_enclave == "00"', 'names the sgx claims'],
+    ['has(sgx.mr_enclave) || init_data != ""', 'names the sgx claims'],
+    ['init_data_claims != null && sgx.x == 1', 'names the sgx claims'],
+    ['tee == "sgx" || init_data != ""', 'compares tee with "sgx"'],
+    ['"sgx" != tee', 'compares tee with "sgx"'],
+    ['tee in ["snp", "sgx"]', 'compares tee with "sgx"'],
+    ['tee == "sev"', 'compares tee with "sev"'],
+  ])('refuses a CEL rule for a TEE the workload does not run on (snp, tdx): %s', (cel, problem) => {
+    // Such a clause is never evaluated (tee is never sgx), or can only fail ("Unknown variable:
+    // sgx"): a rule that reads as a check on SGX evidence and checks nothing.
+    const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
+    expect(error).toMatchObject({
+      code: 'ERR_KBS_WORKLOAD_RULE_INAPPLICABLE',
+      details: { path: '$.cel' },
+    })
+    expect((error as Error).message).toContain(`$.cel ${problem}`)
+    expect((error as Error).message).toContain('runs only on snp, tdx')
+  })
+
+  it('accepts CEL over the TEEs the workload runs on, and a macro variable named like a TEE', () => {
+    for (const cel of [
+      'tee == "snp" || tdx.tcb_status == "UpToDate"',
+      'tee in ["snp", "tdx"] && has(snp.measurement)',
+      '[1, 2].exists(sgx, sgx > 1)',
+      '[1].all(x, x > 0) && tee != "tdx"',
+    ]) {
+      expect(parseWorkloadDefinition(webDefinition({ cel })).cel).toBe(cel)
+    }
+  })
+
   it('refuses what is not an object', () => {
     expect(refusal(null)).toContain('$ must be an object')
     expect(refusal([])).toContain('$ must be an object')

@@ -40,9 +40,10 @@ import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from 
 import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
 import type { SimulatedGuestTee } from '@initguard/tee-simulator'
-import { compileClaimsExpression } from './claims-expression.ts'
+import { checkClaimsExpressionTees, compileClaimsExpression } from './claims-expression.ts'
 import {
   booleanAt,
+  inapplicable,
   invalid,
   memberOf,
   objectAt,
@@ -75,9 +76,6 @@ export const SIMULATED_TEES: readonly KbsTee[] = [
   'snp',
   'tdx',
 ] satisfies readonly SimulatedGuestTee[]
-
-/** The code of a rule that is well-formed but could never take effect on this workload. */
-export const WORKLOAD_RULE_INAPPLICABLE = 'ERR_KBS_WORKLOAD_RULE_INAPPLICABLE'
 
 /** The most init-data documents one workload accepts. */
 export const MAX_INITDATA_DOCUMENTS = 64
@@ -185,7 +183,8 @@ function referenceValues(
  *   unknown TEEs or TCB statuses, a TEE without its reference values (or values for a TEE not
  *   listed), an invalid init-data document, a bad resource pattern, a CEL syntax or type error.
  * @throws {@link MalformedInputError} `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` for a well-formed rule
- *   that could never take effect on the workload's TEEs (`refuseSimulated: true` on SGX only).
+ *   that could never take effect on the workload's TEEs (`refuseSimulated: true` on SGX only; a
+ *   CEL expression naming the claims of, or comparing `tee` with, a TEE the workload does not run on).
  */
 export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
   const obj = objectAt(json, '$', TOP_LEVEL)
@@ -239,17 +238,16 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     distinct: true,
   })
   const cel = memberOf(obj, 'cel')
-  if (cel !== undefined) compileClaimsExpression(cel, '$.cel')
+  if (cel !== undefined)
+    checkClaimsExpressionTees(compileClaimsExpression(cel, '$.cel'), tees, '$.cel')
   const refuseSimulated = booleanAt(memberOf(obj, 'refuseSimulated'), '$.refuseSimulated', false)
   if (refuseSimulated && !tees.some((tee) => SIMULATED_TEES.includes(tee))) {
     // An explicit rule that can never refuse anything reads as a guarantee and checks nothing.
-    throw new MalformedInputError(
-      WORKLOAD_RULE_INAPPLICABLE,
-      `workload definition: $.refuseSimulated is true, but the workload runs only on ${tees.join(', ')}, for which the TEE simulator makes no evidence (it simulates ${SIMULATED_TEES.join(' and ')}): the rule could never take effect`,
-      {
-        details: { path: '$.refuseSimulated', tees },
-        hint: `remove refuseSimulated (simulated ${tees.join(', ')} evidence is refused at verification anyway), or add a TEE the simulator makes evidence for to "tees"`,
-      },
+    throw inapplicable(
+      '$.refuseSimulated',
+      `is true, but the workload runs only on ${tees.join(', ')}, for which the TEE simulator makes no evidence (it simulates ${SIMULATED_TEES.join(' and ')}): the rule could never take effect`,
+      `remove refuseSimulated (simulated ${tees.join(', ')} evidence is refused at verification anyway), or add a TEE the simulator makes evidence for to "tees"`,
+      { tees },
     )
   }
   return {
