@@ -86,14 +86,25 @@ export function parseIntegerInRange(
   max: number,
   where: string,
 ): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)
-    throw configValueError(where, String(value), `a whole number from ${min} to ${max}`)
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    // A table or array is shown as JSON, not with String(): a table whose own `toString` is not
+    // a function (`max-concurrent = { toString = "x" }`) made String() throw a TypeError.
+    const shown = typeof value === 'object' && value !== null ? shownValue(value) : String(value)
+    throw configValueError(where, shown, `a whole number from ${min} to ${max}`)
+  }
   return value
 }
 
 /** A configuration value as a message shows it: text as is, anything else as JSON. */
 export function shownValue(value: unknown): string {
-  return typeof value === 'string' ? value : value === undefined ? 'nothing' : JSON.stringify(value)
+  if (typeof value === 'string') return value
+  if (value === undefined) return 'nothing'
+  try {
+    return JSON.stringify(value)
+  } catch {
+    // JSON.stringify throws on a bigint, and on a `toJSON` that is not callable or throws.
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /**

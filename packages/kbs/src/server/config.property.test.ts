@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isInitguardError } from '@initguard/core'
+import { thrown } from '@initguard/testkit'
 import { parseAdminPublicKey } from './admin-auth.ts'
 import { parseDatabaseSetting } from './config-database.ts'
 import { parseListen, parseSize } from './config-values.ts'
@@ -73,6 +74,9 @@ const document = fc
   )
   .map(([sections, top, extra]) => ({ ...(extra ?? {}), ...top, ...Object.fromEntries(sections) }))
 
+/** An integer setting given as a table whose own `toString` is not a function. */
+const TO_STRING_TABLE = { 'collateral-downloads': { 'max-concurrent': { toString: 'x' } } }
+
 describe('resolveKbsServerConfig properties', () => {
   it('any document configures the server or is refused with a config code', () => {
     fc.assert(
@@ -82,8 +86,23 @@ describe('resolveKbsServerConfig properties', () => {
         )
         expect(CONFIG_CODES, code).toContain(code)
       }),
-      { numRuns: 300 },
+      // fc.jsonValue draws keys such as "toString"; such a table as an integer setting made the
+      // refusal's String() throw a TypeError (found by a soak that drew these tables more often).
+      { numRuns: 300, examples: [[TO_STRING_TABLE]] },
     )
+  })
+
+  it('a table with its own toString as an integer setting is refused with the config code', () => {
+    for (const [section, key] of [
+      ['collateral-downloads', 'max-concurrent'],
+      ['limits', 'max-connections'],
+      ['collateral-downloads', 'max-queued'],
+    ] as const) {
+      const doc = { [section]: { [key]: { toString: 'x' } } }
+      const error = thrown(() => resolveKbsServerConfig(flags, { document: doc, path: '/k.toml' }))
+      expect(error.code).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toContain(`${section}.${key} "{\\"toString\\":\\"x\\"}"`)
+    }
   })
 
   it('a document with a null prototype (as smol-toml builds) reads as a plain one', () => {
@@ -100,7 +119,7 @@ describe('resolveKbsServerConfig properties', () => {
         }
         expect(read(bare)).toEqual(read(doc))
       }),
-      { numRuns: 200 },
+      { numRuns: 200, examples: [[TO_STRING_TABLE]] },
     )
   })
 })
