@@ -95,11 +95,12 @@ export function resolveDatabaseSetting(
   postgres: Readonly<Record<string, unknown>>,
   insecureTransportFlag = false,
 ): KbsDatabaseConfig {
-  const given = sources.find((source) => source.value !== undefined)
-  const database =
-    given?.value === undefined
-      ? ({ kind: 'sqlite' } as const)
-      : parseDatabaseSetting(given.value, given.where)
+  // Each source given is checked, not only the one that wins: a malformed `database` in the file
+  // is refused even while --database replaces it.
+  const parsed = sources.flatMap((source) =>
+    source.value === undefined ? [] : [parseDatabaseSetting(source.value, source.where)],
+  )
+  const database = parsed[0] ?? ({ kind: 'sqlite' } as const)
   const keys = Object.keys(postgres)
   if (database.kind === 'sqlite') {
     if (insecureTransportFlag) {

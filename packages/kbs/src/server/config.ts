@@ -210,25 +210,38 @@ export function resolveKbsServerConfig(
   const filePaths = pathList(document['admin-public-key'], 'admin-public-key')?.map((p) =>
     resolve(base, p),
   )
-  const tlsCert = flags.tlsCert ?? filePath('tls-cert')
-  const tlsKey = flags.tlsKey ?? filePath('tls-key')
+  // Every value the file gives is checked, also where a flag replaces it: a malformed file is
+  // refused whatever the flags, so it never starts failing only when a flag is dropped.
+  const inFile = {
+    tlsCert: filePath('tls-cert'),
+    tlsKey: filePath('tls-key'),
+    listen: text(document['listen'], 'listen'),
+    trustSim: filePath('trust-sim'),
+    collateral: filePath('collateral'),
+    masterKeyFile: filePath('master-key-file'),
+    dataDir: filePath('data-dir'),
+    amdCrl: resolveAmdCrlFiles(amdCrlFileValues(document['amd-crl'], base)),
+  }
+  if (inFile.listen !== undefined) parseListen(inFile.listen, 'listen')
+  adminAudience(undefined, document['admin-audience'])
+  const tlsCert = flags.tlsCert ?? inFile.tlsCert
+  const tlsKey = flags.tlsKey ?? inFile.tlsKey
   const insecureHttp = flags.insecureHttp === true || insecure === true
   const tls = tlsSetting(tlsCert, tlsKey, insecureHttp)
-  const listenText = flags.listen ?? text(document['listen'], 'listen')
+  const listenText = flags.listen ?? inFile.listen
   const adminKeys =
     flags.adminPublicKey !== undefined && flags.adminPublicKey.length > 0
       ? flags.adminPublicKey
       : filePaths
   if (adminKeys === undefined || adminKeys.length === 0) required(undefined, 'admin-public-key')
-  const trustSimDir = flags.trustSim ?? filePath('trust-sim')
-  const collateralFile = flags.collateral ?? filePath('collateral')
+  const trustSimDir = flags.trustSim ?? inFile.trustSim
+  const collateralFile = flags.collateral ?? inFile.collateral
   // Flags replace the file's list, as --admin-public-key does.
-  const amdCrlFiles = resolveAmdCrlFiles(
+  const amdCrlFiles =
     flags.amdCrl !== undefined && flags.amdCrl.length > 0
-      ? flags.amdCrl.map((value) => ({ value, where: '--amd-crl' }))
-      : amdCrlFileValues(document['amd-crl'], base),
-  )
-  const masterKeyFile = flags.masterKeyFile ?? filePath('master-key-file')
+      ? resolveAmdCrlFiles(flags.amdCrl.map((value) => ({ value, where: '--amd-crl' })))
+      : inFile.amdCrl
+  const masterKeyFile = flags.masterKeyFile ?? inFile.masterKeyFile
   const d = KBS_CONFIG_DEFAULTS
   const limits = section(document, 'limits')
   const rate = section(document, 'rate-limit')
@@ -237,7 +250,7 @@ export function resolveKbsServerConfig(
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw configValueError('log.level', level, `one of ${LOG_LEVELS.join(', ')}`)
   return {
-    dataDir: flags.dataDir ?? required(filePath('data-dir'), 'data-dir'),
+    dataDir: flags.dataDir ?? required(inFile.dataDir, 'data-dir'),
     listen: parseListen(
       required(listenText, 'listen'),
       flags.listen === undefined ? 'listen' : '--listen',
