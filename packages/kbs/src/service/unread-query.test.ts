@@ -34,7 +34,10 @@ async function send(
       },
       ...(body === undefined ? {} : { body: new TextEncoder().encode(JSON.stringify(body)) }),
     },
-    async (response) => ({ status: response.status, text: await response.text({ maxBytes: 1 << 20 }) }),
+    async (response) => ({
+      status: response.status,
+      text: await response.text({ maxBytes: 1 << 20 }),
+    }),
   )
 }
 
