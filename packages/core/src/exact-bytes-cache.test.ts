@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ExactBytesCache } from './exact-bytes-cache.ts'
+import { isInitguardError } from './errors.ts'
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values)
 
@@ -106,5 +107,32 @@ describe('ExactBytesCache', () => {
         })
       }),
     )
+  })
+
+  it('refuses a key with a part that is not bytes, warm as cold: never the entry found last', () => {
+    const cache = new ExactBytesCache<string>(4)
+    const holes = [
+      [undefined],
+      [bytes(1), undefined],
+      ['\u0001'],
+      [null],
+    ] as unknown as Uint8Array[][]
+    const refuses = (parts: Uint8Array[]): void => {
+      let error: unknown
+      try {
+        cache.get(parts)
+      } catch (e) {
+        error = e
+      }
+      expect(isInitguardError(error) && error.code).toBe('ERR_CACHE_KEY')
+    }
+    for (const parts of holes) refuses(parts)
+    cache.set([bytes(1)], 'one')
+    cache.set([bytes(1), bytes(2)], 'two')
+    // The entry found or stored last is compared first: a hole must not match its part.
+    for (const parts of holes) refuses(parts)
+    expect(() => {
+      cache.set([undefined] as unknown as Uint8Array[], 'x')
+    }).toThrow(/not bytes/)
   })
 })

@@ -7,6 +7,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer'
+import { InternalError } from './errors.ts'
 import { LruCache, type CacheWindow } from './lru-cache.ts'
 
 interface Stored<V> {
@@ -45,7 +46,23 @@ function sampleKey(parts: readonly Uint8Array[]): string {
 }
 
 function sameParts(stored: readonly Buffer[], parts: readonly Uint8Array[]): boolean {
-  return stored.length === parts.length && stored.every((s, i) => s.equals(view(parts[i] ?? s)))
+  return stored.length === parts.length && stored.every((s, i) => s.equals(view(partAt(parts, i))))
+}
+
+/** Part `i` of a key the type promises is all bytes; a caller past the type gets a typed error. */
+function partAt(parts: readonly Uint8Array[], i: number): Uint8Array {
+  const part: unknown = parts[i]
+  if (part instanceof Uint8Array) return part
+  throw new InternalError(
+    'ERR_CACHE_KEY',
+    `a cache key's part ${String(i)} is ${typeof part}, not bytes`,
+    { hint: 'pass every part of the key as a Uint8Array' },
+  )
+}
+
+/** Check that every part of a key is bytes, before it is sampled or stored. */
+function checkParts(parts: readonly Uint8Array[]): void {
+  for (let i = 0; i < parts.length; i++) partAt(parts, i)
 }
 
 /**
@@ -79,8 +96,13 @@ export class ExactBytesCache<V> {
     this.#entries = new LruCache(maxEntries)
   }
 
-  /** The value stored for exactly `parts` (and, for an entry with a window, `at` inside it). */
+  /**
+   * The value stored for exactly `parts` (and, for an entry with a window, `at` inside it).
+   *
+   * @throws {@link InternalError} `ERR_CACHE_KEY` when a part is not a Uint8Array.
+   */
   get(parts: readonly Uint8Array[], at?: Date): V | undefined {
+    checkParts(parts)
     const last = this.#last
     if (last !== undefined && sameParts(last.stored.parts, parts)) {
       // The cache decides whether the entry is still there and `at` inside its window.
@@ -95,6 +117,7 @@ export class ExactBytesCache<V> {
 
   /** Store `value` for `parts` (copied: a caller changing its bytes later changes nothing here). */
   set(parts: readonly Uint8Array[], value: V, window?: CacheWindow): void {
+    checkParts(parts)
     const copies = parts.map((part) => Buffer.from(part))
     const key = sampleKey(copies)
     const stored = { parts: copies, value }
