@@ -76,6 +76,15 @@ describe('ByteReader sequential reads', () => {
     expect([...rest]).toEqual([2, 3, 4])
   })
 
+  it('copies a Node Buffer too, whose own slice() is a view of the caller memory', () => {
+    const input = Buffer.from([1, 2, 3, 4])
+    const r = new ByteReader(input)
+    const all = r.bytesAt(0, 4, 'all')
+    input.fill(9)
+    expect([...all]).toEqual([1, 2, 3, 4])
+    expect(r.u32leAt(0, 'word')).toBe(0x04030201)
+  })
+
   it('handles an input that is a view into a larger buffer', () => {
     const backing = Uint8Array.of(0xee, 0xee, 0x01, 0x00, 0x00, 0x00, 0xee)
     const r = new ByteReader(backing.subarray(2, 6))

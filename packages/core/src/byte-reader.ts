@@ -71,7 +71,8 @@ export class ByteReader {
 
   constructor(bytes: Uint8Array, options: ByteReaderOptions = {}) {
     this.name = options.name ?? 'input'
-    this.#bytes = bytes.slice()
+    // `new Uint8Array(…)`, not `.slice()`: a Node Buffer's slice is a view of the caller's memory.
+    this.#bytes = new Uint8Array(bytes)
     this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
     this.length = this.#bytes.length
   }

@@ -160,3 +160,13 @@ describe('parseDer depth limit', () => {
     }
   })
 })
+
+describe('parseDer of a Node Buffer', () => {
+  it('is not affected by the caller changing the Buffer (a Buffer slice is a view, not a copy)', () => {
+    // SEQUENCE { OCTET STRING 01 02 }
+    const input = Buffer.from([0x30, 0x04, 0x04, 0x02, 0x01, 0x02])
+    const element = parseDer(input)
+    input.fill(0)
+    expect(bytesToHex(element.encoded)).toBe('300404020102')
+  })
+})

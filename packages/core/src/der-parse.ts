@@ -333,7 +333,11 @@ export function parseDer(bytes: Uint8Array, options: DerParseOptions = {}): DerE
       { details: { maxDepth: String(maxDepth) } },
     )
   }
-  const ctx: ParseContext = { bytes: bytes.slice(), name: options.name ?? 'DER input', maxDepth }
+  const ctx: ParseContext = {
+    bytes: new Uint8Array(bytes),
+    name: options.name ?? 'DER input',
+    maxDepth,
+  }
   const element = parseElement(ctx, 0, ctx.bytes.length, 1, undefined)
   const consumed = element.encoded.length
   if (consumed !== ctx.bytes.length) {

@@ -65,6 +65,15 @@ describe('verifySigstoreSignature with public keys', () => {
     )
     payload[0] = 0
     expect(verified.payloadBytes[0]).toBe(sig.payload[0])
+    // A Node Buffer too, whose own slice() is a view of the caller's memory.
+    const buffer = Buffer.from(sig.payload)
+    const fromBuffer = verifySigstoreSignature(
+      { ...sig, payload: buffer },
+      keyTrust('ecdsa-p256', false),
+      NOW,
+    )
+    buffer[0] = 0
+    expect(fromBuffer.payloadBytes[0]).toBe(sig.payload[0])
   })
 
   it('accepts an IEEE P1363 ECDSA signature, as sigstore does', () => {

@@ -143,8 +143,9 @@ function snapshot(signature: SigstoreSignature, now: Date): SigstoreSignature {
       { hint: 'read signatures with parseDirSigstoreSignature or from the attachment layer' },
     )
   }
-  // Copy once so that the caller changing its buffers cannot change what was verified.
-  return { payload: payload.slice(), annotations: new Map(annotations) }
+  // Copy once so that the caller changing its buffers cannot change what was verified (`new
+  // Uint8Array`, not `.slice()`: a Node Buffer's slice is a view of the caller's memory).
+  return { payload: new Uint8Array(payload), annotations: new Map(annotations) }
 }
 
 /**

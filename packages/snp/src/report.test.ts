@@ -206,6 +206,18 @@ describe('parseSnpReport on the real reports (vectors README)', () => {
   })
 })
 
+describe('parseSnpReport of a Node Buffer', () => {
+  it('is not affected by the caller changing the Buffer (a Buffer slice is a view, not a copy)', () => {
+    const input = Buffer.from(vector('milan-v3-hostdata'))
+    const r = parseSnpReport(input)
+    const measurement = hex(r.measurement)
+    input.fill(0xaa)
+    expect(hex(r.hostData)).toMatch(/^4f4448c6/)
+    expect(hex(r.measurement)).toBe(measurement)
+    expect(r.raw[0xc0]).toBe(0x4f)
+  })
+})
+
 describe('parseSnpReport versions and layouts', () => {
   const v3 = vector('milan-v3-hostdata')
 

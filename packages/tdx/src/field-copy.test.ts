@@ -55,4 +55,17 @@ describe('FieldCopy', () => {
     // The fields still hold the quote's bytes where nobody wrote.
     expect(bytesToHex(quote.body.mrTd)).toBe(bytesToHex(quote.rawBody.subarray(0x088, 0x0b8)))
   })
+
+  it('keeps the fields of a quote parsed from a Node Buffer when the caller changes the Buffer', () => {
+    const input = Buffer.from(quoteBytes)
+    const quote = parseDcapQuote(input)
+    if (quote.body.kind === 'sgx') throw new Error('v4-b is a TD quote')
+    const mrTd = bytesToHex(quote.body.mrTd)
+    const mrSigner = bytesToHex(quote.signatureData.qeReport.mrSigner)
+    const raw = bytesToHex(quote.raw)
+    input.fill(0xee)
+    expect(bytesToHex(quote.body.mrTd)).toBe(mrTd)
+    expect(bytesToHex(quote.signatureData.qeReport.mrSigner)).toBe(mrSigner)
+    expect(bytesToHex(quote.raw)).toBe(raw)
+  })
 })
