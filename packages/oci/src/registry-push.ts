@@ -174,7 +174,14 @@ export async function listTags(
         async (r) => {
           if (r.status !== 200) throw await statusError(r, what)
           const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(r.headers.get('link') ?? '')?.[1]
-          const bytes = await readLimited(r, budget, 'tag list', 'ERR_REGISTRY_TAGS')
+          const bytes = await readLimited(
+            r,
+            budget,
+            page === 0
+              ? 'tag list'
+              : `tag list page ${String(page + 1)} (after ${String(MAX_TAG_LIST_BYTES - budget)} bytes of earlier pages, of the ${String(MAX_TAG_LIST_BYTES)} the whole list may have)`,
+            'ERR_REGISTRY_TAGS',
+          )
           budget -= bytes.length
           return {
             text: new TextDecoder().decode(bytes),

@@ -96,7 +96,16 @@ describe('listTags over pages', () => {
     const big = (n: number): string => String(n).repeat(3 * 1024 * 1024)
     expect(3 * 1024 * 1024 * 2).toBeGreaterThan(MAX_TAG_LIST_BYTES)
     handler = pagedTags(2, 0, big)
-    expect(await codeOf(() => client(10_000).listTags(`${host}/app`))).toBe('ERR_REGISTRY_TAGS')
+    const error = await client(10_000)
+      .listTags(`${host}/app`)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+    expect(isInitguardError(error) && error.code).toBe('ERR_REGISTRY_TAGS')
+    expect((error as Error).message).toMatch(
+      /page 2 \(after \d+ bytes of earlier pages, of the 4194304/,
+    )
     handler = pagedTags(1, 0, big)
     expect(await client(10_000).listTags(`${host}/app`)).toEqual([big(0)])
   })
