@@ -208,18 +208,37 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     expect(detail).toContain("workload 'web': its CEL expression is false")
   })
 
+  it('gives the CEL expression the integer claims as CEL ints, as they are declared', async () => {
+    // Declared int (so `snp.vmpl == "0"` is refused at put), the verifier's JS numbers must reach
+    // the expression as ints: as doubles every rule on them failed to evaluate.
+    const attestation = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED })
+    const cel =
+      tee === 'snp'
+        ? 'snp.vmpl == 0 && snp.guest_svn >= 0 && snp.reported_tcb_snp > 0 && !snp.policy_debug_allowed'
+        : 'tdx.tcb_evaluation_data_number > 0 && !tdx.td_attributes.debug && tdx.quote.body.mr_td != ""'
+    const outcome = await appraise(attestation, [webDefinition({ cel })])
+    expect(outcome.accepted ? true : outcome.detail).toBe(true)
+    // The token keeps the verifier's numbers.
+    const claims = outcome.accepted
+      ? (outcome.annotatedEvidence[tee] as Record<string, unknown>)
+      : {}
+    expect(typeof (tee === 'snp' ? claims['vmpl'] : claims['tcb_evaluation_data_number'])).toBe(
+      'number',
+    )
+  })
+
   it('counts only a CEL true: an error, a missing claim, the other TEE or a non-bool refuses', async () => {
     const attestation = simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED })
     const other = tee === 'snp' ? 'tdx' : 'snp'
     const cases: readonly [string, RegExp][] = [
       // Only the evidence's own TEE has claims: the other TEE's map is not there at all.
-      [`${other}.measurement != ""`, /could not be evaluated/],
-      ['init_data_claims["no such key"] == "x"', /could not be evaluated/],
-      // A claim's type is its own: a number is not its decimal text.
       [
-        `${tee === 'snp' ? 'snp.vmpl' : 'tdx.quote.body.mr_td'} == ${tee === 'snp' ? '"0"' : '0'}`,
-        /is false/,
+        other === 'snp' ? 'snp.measurement != ""' : 'tdx.quote.body.mr_td != ""',
+        /could not be evaluated/,
       ],
+      ['init_data_claims["no such key"] == "x"', /could not be evaluated/],
+      // A claim of its declared type that differs (its other type is refused at put).
+      [tee === 'snp' ? 'snp.vmpl == 1' : 'tdx.quote.body.mr_td == "00"', /is false/],
       ['init_data_claims["cdh.toml"].kbc.url', /yielded string, not a bool/],
     ]
     for (const [cel, reason] of cases) {

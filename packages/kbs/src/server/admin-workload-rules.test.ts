@@ -54,3 +54,38 @@ describe('PUT /kbs/v0/admin/workloads/NAME with a rule that cannot apply', () =>
     expect(refused.body['detail']).toContain('$.cel compares tee with "sgx"')
   })
 })
+
+describe('PUT /kbs/v0/admin/workloads/NAME with a CEL rule over claims that do not exist', () => {
+  it('refuses a misspelled claim and a claim compared with the wrong type with 400, and stores nothing', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    // Each was stored (200) and then refused every guest at appraisal ("could not be evaluated"
+    // or a constant false), with no word to the operator that the rule itself was wrong.
+    const cases: readonly [string, readonly string[]][] = [
+      [
+        'snp.measurment == "00"',
+        [
+          '$.cel names snp.measurment',
+          'the snp claims have no field "measurment"; they have measurement, chip_id',
+        ],
+      ],
+      ['snp.vmpl == "0"', ['$.cel does not type-check', 'snp.vmpl is int']],
+      [
+        'has(tdx.quote.body.mrtd)',
+        ['$.cel names tdx.quote.body.mrtd', 'no field "mrtd"; they have tcb_svn', 'mr_td'],
+      ],
+    ]
+    for (const [cel, messages] of cases) {
+      const refused = await putWorkload(kbs, 'web', webDefinition({ cel }))
+      expect({ cel, status: refused.status }).toEqual({ cel, status: 400 })
+      for (const message of messages) expect(refused.body['detail'], cel).toContain(message)
+    }
+    const token = await testAdminToken(kbs.admin, kbs.now())
+    const got = await fetch(`${kbs.kbs.url}/kbs/v0/admin/workloads/web`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(got.status).toBe(404)
+    // Spelled and typed right, it is stored.
+    const right = 'snp.measurement != "" && snp.vmpl == 0 && has(tdx.quote.body.mr_td)'
+    expect((await putWorkload(kbs, 'web', webDefinition({ cel: right }))).status).toBe(200)
+  })
+})

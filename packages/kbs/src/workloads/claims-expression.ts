@@ -6,14 +6,17 @@
  * | variable              | type   | what                                                           |
  * | --------------------- | ------ | -------------------------------------------------------------- |
  * | `tee`                 | string | `snp`, `tdx` or `sgx`                                          |
- * | `snp` / `tdx` / `sgx` | map    | the verifier's claims (Trustee's names); only the evidence's TEE is set |
+ * | `snp` / `tdx` / `sgx` | object | the verifier's claims (Trustee's names, declared fields); only the evidence's TEE is set |
  * | `init_data`           | string | hex of HOST_DATA / MRCONFIGID / CONFIGID                       |
  * | `init_data_claims`    | dyn    | the `[data]` map (`aa.toml`, `cdh.toml` as objects) or `null`  |
  * | `report_data`         | string | hex of REPORT_DATA                                             |
  * | `runtime_data_claims` | map    | `nonce`, `tee-pubkey`, `additional-evidence`                   |
  *
- * It is compiled (parsed and type-checked) when the definition is validated, so a syntax or type
- * error is refused at `put`; so is a rule for a TEE the workload does not run on (see
+ * The TEE claims' fields and their types are declared ({@link TEE_CLAIM_FIELDS}): integers are CEL
+ * `int`, hex is `string`. The expression is compiled (parsed and type-checked) when the definition
+ * is validated, so a syntax or type error is refused at `put`, and so is a claim the verifier never
+ * emits (`snp.measurment`, with the fields it does) or one compared with the wrong type
+ * (`snp.vmpl == "0"`); so is a rule for a TEE the workload does not run on (see
  * {@link checkClaimsExpressionTees}). At attestation only `true` counts: `false`, another value, or an
  * evaluation error (a missing key, say) does not match, and the reason says which.
  *
@@ -21,6 +24,12 @@
  */
 import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js'
 import type { KbsTee } from '@initguard/kbs-protocol'
+import {
+  TEE_CLAIM_FIELDS,
+  celClaimValues,
+  type ClaimFields,
+  type ClaimType,
+} from './claims-schema.ts'
 import { inapplicable, invalid, stringAt } from './definition-reader.ts'
 
 /** Longest accepted expression, in characters. */
@@ -30,9 +39,9 @@ const environment = new Environment({
   limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256 },
 })
   .registerVariable('tee', 'string')
-  .registerVariable('snp', 'map')
-  .registerVariable('tdx', 'map')
-  .registerVariable('sgx', 'map')
+  .registerVariable({ name: 'snp', schema: TEE_CLAIM_FIELDS.snp })
+  .registerVariable({ name: 'tdx', schema: TEE_CLAIM_FIELDS.tdx })
+  .registerVariable({ name: 'sgx', schema: TEE_CLAIM_FIELDS.sgx })
   .registerVariable('init_data', 'string')
   .registerVariable('init_data_claims', 'dyn')
   .registerVariable('report_data', 'string')
@@ -46,12 +55,20 @@ function firstLine(message: string): string {
 }
 
 /**
- * Parse and type-check `value` (the definition's `cel`).
+ * Parse and type-check `value` (the definition's `cel`) for a workload on `tees`.
  *
- * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a non-string, an over-long text, a syntax error
- *   or an expression that cannot yield a bool.
+ * @throws `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` for a rule on another TEE's claims (see
+ *   {@link checkClaimsExpressionTees}), checked before the names, so that is what it is told.
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a non-string, an over-long text, a syntax error,
+ *   a TEE claim that is not declared (see {@link checkClaimNames}), a type error (the message
+ *   gives the declared type of each claim the expression names) or an expression that cannot
+ *   yield a bool.
  */
-export function compileClaimsExpression(value: unknown, path: string): ParseResult {
+export function compileClaimsExpression(
+  value: unknown,
+  path: string,
+  tees: readonly KbsTee[],
+): ParseResult {
   const text = stringAt(value, path, CEL_HINT)
   if (text.trim() === '') throw invalid(path, 'is empty', `${CEL_HINT}, or leave "cel" out`)
   if (text.length > MAX_CEL_LENGTH) {
@@ -67,18 +84,32 @@ export function compileClaimsExpression(value: unknown, path: string): ParseResu
       CEL_HINT,
     )
   }
+  checkClaimsExpressionTees(parsed, tees, path)
+  checkClaimNames(parsed, path)
   const checked = parsed.check()
   if (!checked.valid) {
+    const named = [...claimPathsNamed(parsed)].map(([name, type]) => `${name} is ${type}`)
     throw invalid(
       path,
-      `does not type-check: ${firstLine(checked.error?.message ?? 'unknown type error')}`,
-      CEL_HINT,
+      `does not type-check: ${firstLine(checked.error?.message ?? 'unknown type error')}${named.length === 0 ? '' : ` (${named.join(', ')})`}`,
+      `${CEL_HINT}; compare each claim with a value of its type (an int with 0, not "0" or 0.0; hex as a lower-case string)`,
     )
   }
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw invalid(path, `yields ${checked.type ?? 'an unknown type'}, not a bool`, CEL_HINT)
   }
   return parsed
+}
+
+/** `claims` with each TEE's claims as the declared CEL types ({@link celClaimValues}). */
+function celActivation(
+  claims: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  const activation: Record<string, unknown> = { ...claims }
+  for (const tee of TEE_VARIABLES) {
+    if (tee in claims) activation[tee] = celClaimValues(TEE_CLAIM_FIELDS[tee], claims[tee])
+  }
+  return activation
 }
 
 /** Why an expression did not hold, or `undefined` when it yielded `true`. */
@@ -88,7 +119,7 @@ export function claimsExpressionFailure(
 ): string | undefined {
   let result: unknown
   try {
-    result = expression(claims)
+    result = expression(celActivation(claims))
   } catch (error) {
     return `its CEL expression could not be evaluated over these claims: ${firstLine(error instanceof Error ? error.message : String(error))}`
   }
@@ -98,7 +129,11 @@ export function claimsExpressionFailure(
 }
 
 /** The claims variables that hold one TEE's claims (set only for evidence from that TEE). */
-const TEE_VARIABLES: readonly string[] = ['snp', 'tdx', 'sgx']
+const TEE_VARIABLES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
+
+function isTeeVariable(name: string): name is KbsTee {
+  return (TEE_VARIABLES as readonly string[]).includes(name)
+}
 
 /** Macros whose leading identifier arguments bind comprehension variables (`x` in `l.all(x, …)`). */
 const MACROS: readonly string[] = [
@@ -160,14 +195,10 @@ export function checkClaimsExpressionTees(
 ): void {
   const runsOn = `the workload runs only on ${tees.join(', ')}`
   const hint = `write the expression over the claims of ${tees.join(', ')} only, or add the TEE to "tees" (with its reference values)`
-  const visit = (node: ASTNode, bound: ReadonlySet<string>): void => {
+  walkFree(expression.ast, (node, bound) => {
     if (node.op === 'id') {
       const name = node.args
-      if (
-        TEE_VARIABLES.includes(name) &&
-        !bound.has(name) &&
-        !(tees as readonly string[]).includes(name)
-      ) {
+      if (isTeeVariable(name) && !bound.has(name) && !(tees as readonly string[]).includes(name)) {
         throw inapplicable(
           path,
           `names the ${name} claims, but ${runsOn}: the ${name} claims are never set for its evidence`,
@@ -187,16 +218,119 @@ export function checkClaimsExpressionTees(
         )
       }
     }
+  })
+}
+
+/**
+ * Call `visit` on every node of `ast` with the comprehension variables bound there (`x` in
+ * `l.all(x, …)` is local in the macro's other arguments, not a claims variable).
+ */
+function walkFree(ast: ASTNode, visit: (node: ASTNode, bound: ReadonlySet<string>) => void): void {
+  const walk = (node: ASTNode, bound: ReadonlySet<string>): void => {
+    visit(node, bound)
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
-      visit(receiver, bound)
+      walk(receiver, bound)
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
       const binders = new Set<ASTNode>(names)
       const inner = new Set([...bound, ...names.map((a) => a.args)])
-      for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
+      for (const arg of macroArgs) if (!binders.has(arg)) walk(arg, inner)
       return
     }
-    for (const child of children(node)) visit(child, bound)
+    for (const child of children(node)) walk(child, bound)
   }
-  visit(expression.ast, new Set())
+  walk(ast, new Set())
+}
+
+/**
+ * The TEE claims variable and the field names `node` selects under it (`tdx.quote["body"].mr_td`
+ * is `tdx`, `quote`, `body`, `mr_td`), or `undefined` when `node` is not such a selection (a
+ * computed index, a comprehension variable).
+ */
+function claimSelection(
+  node: ASTNode,
+  bound: ReadonlySet<string>,
+): { readonly tee: KbsTee; readonly fields: readonly string[] } | undefined {
+  const fields: string[] = []
+  let at = node
+  for (;;) {
+    if (at.op === '.') {
+      const [receiver, field] = at.args
+      fields.unshift(field)
+      at = receiver
+    } else if (at.op === '[]' && at.args[1].op === 'value' && typeof at.args[1].args === 'string') {
+      fields.unshift(at.args[1].args)
+      at = at.args[0]
+    } else break
+  }
+  if (fields.length === 0 || at.op !== 'id' || !isTeeVariable(at.args) || bound.has(at.args)) {
+    return undefined
+  }
+  return { tee: at.args, fields }
+}
+
+/** A scalar claim type has no fields; `dyn` and lists are not looked into. */
+function isScalar(type: ClaimType): boolean {
+  return type === 'string' || type === 'int' || type === 'bool'
+}
+
+/**
+ * The declared type of a claim selection (`dyn` past a `dyn` or list claim).
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a field the claims do not declare, naming the
+ *   fields they do, or a field of a scalar claim.
+ */
+function selectedType(tee: KbsTee, fields: readonly string[], path: string): ClaimType {
+  let type: ClaimType = TEE_CLAIM_FIELDS[tee]
+  let at: string = tee
+  for (const field of fields) {
+    if (typeof type === 'object') {
+      const declared: ClaimFields = type
+      const next = declared[field]
+      if (next === undefined) {
+        throw invalid(
+          path,
+          `names ${at}.${field}, but the ${at} claims have no field ${JSON.stringify(field)}; they have ${Object.keys(declared).join(', ')}`,
+          `name a claim the ${tee} verifier emits (spelled as listed), or check for it with has()`,
+        )
+      }
+      type = next
+      at = `${at}.${field}`
+    } else if (isScalar(type)) {
+      throw invalid(
+        path,
+        `names ${at}.${field}, but ${at} is ${type}, which has no fields`,
+        `compare ${at} itself`,
+      )
+    } else return 'dyn'
+  }
+  return type
+}
+
+/**
+ * Refuse a selection of a TEE claim the verifier never emits (`snp.measurment`,
+ * `has(tdx.quote.body.mrtd)`; the type checker refuses neither inside `has()`, and a computed
+ * map key not at all), and of a field of a scalar claim (`snp.vmpl.x`).
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim and the fields there are.
+ */
+export function checkClaimNames(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node, bound) => {
+    const selection = claimSelection(node, bound)
+    if (selection !== undefined) selectedType(selection.tee, selection.fields, path)
+  })
+}
+
+/** Each declared scalar claim `expression` names (`snp.vmpl`), with its type. */
+function claimPathsNamed(expression: ParseResult): Map<string, string> {
+  const named = new Map<string, string>()
+  walkFree(expression.ast, (node, bound) => {
+    const selection = claimSelection(node, bound)
+    if (selection === undefined) return
+    const type = selectedType(selection.tee, selection.fields, '$.cel')
+    if (typeof type === 'string' && type !== 'dyn') {
+      named.set([selection.tee, ...selection.fields].join('.'), type)
+    }
+  })
+  return named
 }

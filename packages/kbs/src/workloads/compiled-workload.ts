@@ -88,7 +88,9 @@ function compile(stored: StoredWorkload): CompiledWorkload {
   const { list, bytes } = accepted(definition)
   const resources = definition.resources.map(compileResourcePattern)
   const expression =
-    definition.cel === undefined ? undefined : compileClaimsExpression(definition.cel, '$.cel')
+    definition.cel === undefined
+      ? undefined
+      : compileClaimsExpression(definition.cel, '$.cel', definition.tees)
   return {
     name: stored.name,
     version: stored.version,

@@ -311,6 +311,51 @@ describe('parseWorkloadDefinition', () => {
     }
   })
 
+  it.each([
+    [
+      'snp.measurment == "00"',
+      'names snp.measurment, but the snp claims have no field "measurment"; they have measurement, chip_id,',
+    ],
+    // The type checker lets a misspelling inside has() through; has() of a field that can never
+    // be set is a constant false.
+    ['has(snp.reportd_tcb_fmc)', 'the snp claims have no field "reportd_tcb_fmc"'],
+    [
+      'tdx.quote.bdy.mr_td == "00"',
+      'the tdx.quote claims have no field "bdy"; they have header, body',
+    ],
+    ['tdx.quote["body"].mrtd == "00"', 'the tdx.quote.body claims have no field "mrtd"'],
+    ['tdx.td_attributes.sept_ve_disable', 'they have debug, key_locker, perfmon'],
+    ['snp.vmpl.level == 0', 'names snp.vmpl.level, but snp.vmpl is int, which has no fields'],
+    ['snp.vmpl == "0"', 'does not type-check: no such overload: int == string (snp.vmpl is int)'],
+    ['snp.vmpl == 0.0', 'does not type-check: no such overload: int == double (snp.vmpl is int)'],
+    ['snp.policy_debug_allowed == "false"', '(snp.policy_debug_allowed is bool)'],
+    ['tdx.quote.body.mr_td == 0', '(tdx.quote.body.mr_td is string)'],
+  ])(
+    'refuses a CEL rule over a claim the verifier never emits, or of another type: %s',
+    (cel, problem) => {
+      const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
+      expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
+      expect((error as Error).message).toContain(problem)
+    },
+  )
+
+  it('accepts CEL over declared claims of their types, and leaves comprehension variables alone', () => {
+    for (const cel of [
+      'snp.vmpl == 0 && snp.guest_svn >= 1 && snp.measurement.startsWith("ab")',
+      '!snp.policy_debug_allowed && snp.product in ["Milan", "Genoa"]',
+      'has(snp.reported_tcb_fmc) || tdx.tcb_date != null',
+      'tdx.quote.body.mr_td != "" && !tdx.td_attributes.debug && "INTEL-SA-00837" in tdx.advisory_ids',
+      'tdx.advisory_ids.all(snp, snp.startsWith("INTEL-SA-"))',
+      'tdx.tcb_evaluation_data_number >= 17',
+    ]) {
+      expect(parseWorkloadDefinition(webDefinition({ cel })).cel).toBe(cel)
+    }
+    const sgx = sgxOnly({
+      cel: 'sgx.body.isv_svn >= 2 && !sgx.attributes.debug && sgx.header.version != ""',
+    })
+    expect(parseWorkloadDefinition(sgx).cel).toContain('isv_svn')
+  })
+
   it('refuses what is not an object', () => {
     expect(refusal(null)).toContain('$ must be an object')
     expect(refusal([])).toContain('$ must be an object')

@@ -40,7 +40,7 @@ import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from 
 import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
 import type { SimulatedGuestTee } from '@initguard/tee-simulator'
-import { checkClaimsExpressionTees, compileClaimsExpression } from './claims-expression.ts'
+import { compileClaimsExpression } from './claims-expression.ts'
 import {
   booleanAt,
   inapplicable,
@@ -238,8 +238,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     distinct: true,
   })
   const cel = memberOf(obj, 'cel')
-  if (cel !== undefined)
-    checkClaimsExpressionTees(compileClaimsExpression(cel, '$.cel'), tees, '$.cel')
+  if (cel !== undefined) compileClaimsExpression(cel, '$.cel', tees)
   const refuseSimulated = booleanAt(memberOf(obj, 'refuseSimulated'), '$.refuseSimulated', false)
   if (refuseSimulated && !tees.some((tee) => SIMULATED_TEES.includes(tee))) {
     // An explicit rule that can never refuse anything reads as a guarantee and checks nothing.
