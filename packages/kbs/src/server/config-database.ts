@@ -91,16 +91,26 @@ export function databaseFileValue(value: unknown): string | undefined {
  * `insecureTransportFlag` is `--database-insecure-transport`.
  */
 export function resolveDatabaseSetting(
-  sources: readonly { readonly value: string | undefined; readonly where: string }[],
+  sources: readonly {
+    readonly value: string | undefined
+    readonly where: string
+    /** Checked even when an earlier source wins (the config file's key). */
+    readonly checkedAlways?: boolean
+  }[],
   postgres: Readonly<Record<string, unknown>>,
   insecureTransportFlag = false,
 ): KbsDatabaseConfig {
-  // Each source given is checked, not only the one that wins: a malformed `database` in the file
-  // is refused even while --database replaces it.
-  const parsed = sources.flatMap((source) =>
-    source.value === undefined ? [] : [parseDatabaseSetting(source.value, source.where)],
-  )
-  const database = parsed[0] ?? ({ kind: 'sqlite' } as const)
+  // The config file's value is checked even while --database (or the environment) replaces it, as
+  // every file value is; the environment is the process's, not the configuration's, and an empty
+  // or stale variable under an explicit --database stays as harmless as it always was.
+  const winner = sources.find((source) => source.value !== undefined)
+  for (const source of sources)
+    if (source !== winner && source.checkedAlways === true && source.value !== undefined)
+      parseDatabaseSetting(source.value, source.where)
+  const database =
+    winner?.value === undefined
+      ? ({ kind: 'sqlite' } as const)
+      : parseDatabaseSetting(winner.value, winner.where)
   const keys = Object.keys(postgres)
   if (database.kind === 'sqlite') {
     if (insecureTransportFlag) {

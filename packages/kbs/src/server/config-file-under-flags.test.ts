@@ -53,4 +53,11 @@ describe('a config file value replaced by a flag', () => {
     expect(config.dataDir).toBe('/from-flag')
     expect(config.listen).toMatchObject({ port: 9000 })
   })
+
+  it('leaves the environment to the flag that replaces it: an empty or stale variable under --database', () => {
+    for (const databaseEnv of ['', 'mysql://stale'])
+      expect(
+        resolveKbsServerConfig({ ...flags, database: 'sqlite', databaseEnv }).database,
+      ).toEqual({ kind: 'sqlite' })
+  })
 })

@@ -266,7 +266,7 @@ export function resolveKbsServerConfig(
       [
         { value: flags.database, where: '--database' },
         { value: flags.databaseEnv, where: KBS_DATABASE_ENV },
-        { value: databaseFileValue(document['database']), where: 'database' },
+        { value: databaseFileValue(document['database']), where: 'database', checkedAlways: true },
       ],
       section(document, 'postgres'),
       flags.databaseInsecureTransport === true,
