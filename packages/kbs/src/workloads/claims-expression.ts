@@ -92,7 +92,7 @@ export function compileClaimsExpression(
     throw invalid(
       path,
       `does not type-check: ${firstLine(checked.error?.message ?? 'unknown type error')}${named.length === 0 ? '' : ` (${named.join(', ')})`}`,
-      `${CEL_HINT}; compare each claim with a value of its type (an int with 0, not "0" or 0.0; hex as a lower-case string)`,
+      `${CEL_HINT}; compare each claim with a value of its type (an int with 0, not "0", 0.0 or 0u: rewrite such a literal, do not drop the rule; hex as a lower-case string), and read a claims object field by field (has(tdx.quote.body.tee_tcb_svn2), not "tee_tcb_svn2" in tdx.quote.body; no size() or exists() over it)`,
     )
   }
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
