@@ -10,6 +10,9 @@ import {
   UnavailableError,
   UsageError,
   VerificationError,
+  isInitguardError,
+  parseStrictJsonValue,
+  utf8ToString,
   type InitguardError,
   type InitguardErrorOptions,
 } from '@initguard/core'
@@ -85,31 +88,65 @@ export async function kbsResponseError(
   })
 }
 
-/** The body as JSON within `maxBytes`, or `ERR_KBS_MESSAGE_INVALID`. */
+/**
+ * The body as JSON within `maxBytes`, or `ERR_KBS_MESSAGE_INVALID`: strictly UTF-8 (no byte order
+ * mark, no byte replaced by U+FFFD) and no key repeated in one object. `JSON.parse` of leniently
+ * decoded text read `{"nonce":"a","nonce":"b"}` as nonce `b` and a Latin-1 byte as U+FFFD, so the
+ * client bound, sent back and decrypted with a value the KBS never sent as such; Trustee's serde
+ * never produces either, and guest-components' serde structs refuse a repeated field.
+ */
 export async function jsonBody(response: HttpResponse, maxBytes: number): Promise<unknown> {
-  const text = await response.text({ maxBytes })
+  const bytes = await response.bytes({ maxBytes })
+  let text: string
   try {
-    return JSON.parse(text) as unknown
+    text = utf8ToString(bytes)
   } catch {
-    throw messageError('$', 'is not JSON')
+    throw messageError('$', 'is not UTF-8 text')
+  }
+  try {
+    return parseStrictJsonValue(text, {
+      what: 'the KBS answer',
+      syntaxCode: 'ERR_KBS_MESSAGE_INVALID',
+    })
+  } catch (error) {
+    if (!isInitguardError(error)) throw error
+    const field = error.details['field']
+    throw messageError(
+      typeof field === 'string' ? `$.${field}` : '$',
+      typeof field === 'string'
+        ? 'is named more than once in one object'
+        : `is not JSON${text.startsWith('\ufeff') ? ' (it starts with a byte order mark)' : ''}`,
+    )
   }
 }
 
 const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
 
-/** The `kbs-session-id` value of the `/auth` response's Set-Cookie headers. */
+/**
+ * The `kbs-session-id` value of the `/auth` response's Set-Cookie headers: exactly one value,
+ * well formed. Two different values (or one that is not a session id beside one that is) are
+ * refused, not read as whichever came first: Trustee sets the cookie once, and a client that
+ * picked one of several would attest under a session the KBS may never have meant.
+ */
 export function sessionCookie(response: HttpResponse): string {
+  const values = new Set<string>()
   for (const header of response.headers.getSetCookie()) {
     const [pair = ''] = header.split(';')
     const at = pair.indexOf('=')
-    if (pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
-    const value = pair.slice(at + 1).trim()
-    if (COOKIE_VALUE.test(value)) return value
+    if (at < 0 || pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
+    values.add(pair.slice(at + 1).trim())
   }
+  const [value] = values
+  if (values.size === 1 && value !== undefined && COOKIE_VALUE.test(value)) return value
   throw new MalformedInputError(
     'ERR_KBS_SESSION_COOKIE',
-    `the KBS answered /auth without a usable ${KBS_SESSION_COOKIE} cookie`,
-    { hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops its cookies' },
+    values.size > 1
+      ? `the KBS answered /auth with ${values.size} different ${KBS_SESSION_COOKIE} cookies`
+      : `the KBS answered /auth without a usable ${KBS_SESSION_COOKIE} cookie`,
+    {
+      details: { cookies: values.size },
+      hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops or adds cookies',
+    },
   )
 }
 

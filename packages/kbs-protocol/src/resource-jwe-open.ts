@@ -33,7 +33,9 @@ import {
 import {
   VerificationError,
   base64urlToBytes,
+  isInitguardError,
   isJsonObject,
+  parseStrictJsonValue,
   utf8ToString,
   type JsonObject,
 } from '@initguard/core'
@@ -97,10 +99,26 @@ function useOf(privateKey: KeyObject): TeeKeyUse {
 /** The protected header as a JSON object, its members checked as the module comment says. */
 function protectedHeader(text: string, use: TeeKeyUse): JsonObject {
   let header: unknown
+  let json: string
   try {
-    header = JSON.parse(utf8ToString(Buffer.from(text, 'base64url')))
+    json = utf8ToString(Buffer.from(text, 'base64url'))
   } catch {
     throw invalid('the protected header is not UTF-8 JSON')
+  }
+  try {
+    // A member named twice (`"enc":"A128GCM","enc":"A256GCM"`) is refused, not read as its last
+    // copy: RFC 7515 §4 says MUST reject or use the last one, and serde (guest-components) rejects.
+    header = parseStrictJsonValue(json, {
+      what: 'the protected header',
+      syntaxCode: 'ERR_KBS_MESSAGE_INVALID',
+    })
+  } catch (error) {
+    const field = isInitguardError(error) ? error.details['field'] : undefined
+    throw invalid(
+      typeof field === 'string'
+        ? `the protected header names ${JSON.stringify(field)} more than once`
+        : 'the protected header is not UTF-8 JSON',
+    )
   }
   if (!isJsonObject(header)) throw invalid('the protected header is not a JSON object')
   if (Object.hasOwn(header, 'crit'))

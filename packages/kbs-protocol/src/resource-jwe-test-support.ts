@@ -34,13 +34,15 @@ function concatKdf(z: Buffer, algorithmId: string): Buffer {
 /**
  * What Trustee's `kbs/src/jwe` does, with node:crypto primitives only (independently of
  * `sealResource`): `alg` replaces RSA-OAEP-256 (e.g. RSA1_5); `editHeader` changes the protected
- * header before it becomes the AAD, so the content still decrypts under the edited header.
+ * header before it becomes the AAD, so the content still decrypts under the edited header;
+ * `editText` changes its JSON text (e.g. to repeat a member, which no object can hold).
  */
 export function trusteeStyleJwe(
   teeKey: TeePublicJwk,
   plaintext: Uint8Array,
   alg?: string,
   editHeader: (header: Record<string, unknown>) => unknown = (header) => header,
+  editText: (json: string) => string = (json) => json,
 ): KbsResourceJwe {
   const cek = randomBytes(32)
   let header: Record<string, unknown>
@@ -68,7 +70,7 @@ export function trusteeStyleJwe(
             cek,
           )
   }
-  const protectedHeader = b64url(Buffer.from(JSON.stringify(editHeader(header))))
+  const protectedHeader = b64url(Buffer.from(editText(JSON.stringify(editHeader(header)))))
   const iv = randomBytes(12)
   const gcm = createCipheriv('aes-256-gcm', cek, iv)
   gcm.setAAD(Buffer.from(protectedHeader, 'ascii'))

@@ -1,0 +1,130 @@
+/**
+ * The KBS client against a hostile or broken KBS on a loopback http server that answers whatever
+ * bytes and headers a test gives it: each answer that says something twice, or says it in bytes
+ * that are not its JSON, must be refused, never read one way of several.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { rejected } from '@initguard/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KbsClient, type KbsAttestOptions } from './client.ts'
+import { trusteeStyleJwe } from './resource-jwe-test-support.ts'
+import { generateTeeKeyPair, type TeeKeyPair } from './tee-key.ts'
+
+type Answer = (req: IncomingMessage, res: ServerResponse) => void
+let answer: Answer = (_req, res) => void res.writeHead(500).end()
+let origin: string
+const server = createServer((req, res) => {
+  answer(req, res)
+})
+let teeKey: TeeKeyPair
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  teeKey = await generateTeeKeyPair('P-256')
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+const COOKIE = 'kbs-session-id=0123456789abcdef0123456789abcdef'
+const NONCE = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
+const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln'
+
+/** Answers /auth with `auth` (raw bytes) and `cookies`, /attest with `attest`. */
+function kbs(auth: Uint8Array | string, cookies: string[] = [COOKIE], attest?: string): void {
+  answer = (req, res) => {
+    req.resume()
+    if (req.url === '/kbs/v0/auth')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json', 'set-cookie': cookies })
+        .end(auth)
+    res.writeHead(200, { 'content-type': 'application/json' }).end(attest ?? `{"token":"${TOKEN}"}`)
+  }
+}
+
+/** Attest options whose evidence callback records that the challenge was accepted. */
+function attestOptions(reached: string[]): KbsAttestOptions {
+  return {
+    tee: 'snp',
+    evidence: () => {
+      reached.push('evidence')
+      return Promise.resolve({ attestation_report: {} })
+    },
+  }
+}
+
+async function attestCode(): Promise<{ code: string; reached: string[] }> {
+  const reached: string[] = []
+  const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions(reached)))
+  return { code: error.code, reached }
+}
+
+describe('KbsClient against a hostile KBS', () => {
+  it('refuses an /auth answer that names a member twice, before any evidence is made', async () => {
+    kbs(`{"nonce":"${NONCE}","nonce":"other","extra-params":""}`)
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_MESSAGE_INVALID', reached: [] })
+  })
+
+  it('refuses an /auth answer that is not UTF-8 or starts with a byte order mark', async () => {
+    const json = `{"nonce":"${NONCE.slice(0, 10)}\u00e9","extra-params":""}`
+    const latin1 = Buffer.from(json, 'latin1')
+    kbs(latin1)
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_MESSAGE_INVALID', reached: [] })
+    kbs(Buffer.concat([Buffer.of(0xef, 0xbb, 0xbf), Buffer.from(json)]))
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_MESSAGE_INVALID', reached: [] })
+  })
+
+  it('refuses an /auth answer with two different session cookies', async () => {
+    kbs(`{"nonce":"${NONCE}","extra-params":""}`, [
+      COOKIE,
+      'kbs-session-id=ffffffffffffffffffffffffffffffff',
+    ])
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_SESSION_COOKIE', reached: [] })
+    kbs(`{"nonce":"${NONCE}","extra-params":""}`, ['kbs-session-id=bad value', COOKIE])
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_SESSION_COOKIE', reached: [] })
+  })
+
+  it('refuses an /attest answer that names the token twice', async () => {
+    kbs(`{"nonce":"${NONCE}","extra-params":""}`, [COOKIE], `{"token":"${TOKEN}","token":"a.b.c"}`)
+    const reached: string[] = []
+    const client = new KbsClient({ url: origin })
+    const error = await rejected(client.attest(attestOptions(reached)))
+    expect(error.code).toBe('ERR_KBS_MESSAGE_INVALID')
+    expect(reached).toEqual(['evidence'])
+    expect(client.session).toBeUndefined()
+  })
+
+  const secret = new TextEncoder().encode('s3cret')
+  function serve(body: string): void {
+    answer = (req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body)
+    }
+  }
+
+  it('refuses a resource JWE that names a member twice', async () => {
+    const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+    // The same JWE, well formed, opens.
+    const jwe = trusteeStyleJwe(teeKey.publicJwk, secret)
+    serve(JSON.stringify(jwe))
+    expect(await client.getResource('a/b/c')).toEqual(secret)
+    serve(JSON.stringify(jwe).replace('"iv":', `"iv":"${jwe.iv}","iv":`))
+    expect((await rejected(client.getResource('a/b/c'))).code).toBe('ERR_KBS_MESSAGE_INVALID')
+  })
+
+  it('refuses a protected header that names a member twice, though sealed under it', async () => {
+    const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+    // "enc" twice in the header text that is also the AAD: the content opens under it.
+    const twice = trusteeStyleJwe(teeKey.publicJwk, secret, undefined, undefined, (text) =>
+      text.replace('"enc":"A256GCM"', '"enc":"A128GCM","enc":"A256GCM"'),
+    )
+    serve(JSON.stringify(twice))
+    const error = await rejected(client.getResource('a/b/c'))
+    expect(error.code).toBe('ERR_KBS_RESOURCE_DECRYPT')
+    expect(error.details['reason']).toBe('ERR_JWE_INVALID')
+    expect(error.message).toContain('names "enc" more than once')
+  })
+})
