@@ -98,10 +98,10 @@ describe('KbsClient against a hostile KBS', () => {
   })
 
   const secret = new TextEncoder().encode('s3cret')
-  function serve(body: string): void {
+  function serve(body: string, status = 200): void {
     answer = (req, res) => {
       req.resume()
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body)
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body)
     }
   }
 
@@ -126,5 +126,48 @@ describe('KbsClient against a hostile KBS', () => {
     expect(error.code).toBe('ERR_KBS_RESOURCE_DECRYPT')
     expect(error.details['reason']).toBe('ERR_JWE_INVALID')
     expect(error.message).toContain('names "enc" more than once')
+  })
+
+  it('takes a resource or a challenge only from a 200, not from another 2xx', async () => {
+    const jwe = JSON.stringify(trusteeStyleJwe(teeKey.publicJwk, secret))
+    const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+    for (const status of [201, 202, 203, 206]) {
+      serve(jwe, status)
+      const error = await rejected(client.getResource('a/b/c'))
+      expect([error.code, error.details['status']]).toEqual(['ERR_KBS_STATUS', status])
+    }
+    answer = (req, res) => {
+      req.resume()
+      res
+        .writeHead(203, { 'content-type': 'application/json', 'set-cookie': COOKIE })
+        .end(`{"nonce":"${NONCE}","extra-params":""}`)
+    }
+    expect(await attestCode()).toEqual({ code: 'ERR_KBS_STATUS', reached: [] })
+  })
+
+  it('tells a redirect of /auth or /attest as a redirect, and follows none', async () => {
+    const followed: string[] = []
+    const other = createServer((req, res) => {
+      followed.push(req.url ?? '')
+      res.writeHead(500).end()
+    })
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}/kbs/v0/auth`
+      for (const status of [301, 302, 303, 307, 308]) {
+        answer = (req, res) => {
+          req.resume()
+          res.writeHead(status, { location: elsewhere.replace('//', '//user:secret@') }).end()
+        }
+        const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+        expect([status, error.code]).toEqual([status, 'ERR_KBS_REDIRECT'])
+        expect(error.message).toContain(`redirects to ${elsewhere.replace('//', '//user:xxxxx@')}`)
+        expect(error.message).not.toContain('secret')
+      }
+      expect(followed).toEqual([])
+    } finally {
+      other.closeAllConnections()
+      await new Promise((resolve) => other.close(resolve))
+    }
   })
 })

@@ -16,7 +16,7 @@ import {
   type InitguardError,
   type InitguardErrorOptions,
 } from '@initguard/core'
-import type { HttpResponse } from '@initguard/http'
+import { redactUrl, type HttpResponse } from '@initguard/http'
 import { KBS_SESSION_COOKIE } from './messages.ts'
 import { messageError } from './message-fields.ts'
 import { parseKbsErrorBody } from './message-parse.ts'
@@ -57,8 +57,21 @@ function shown(text: string): string {
     : printable
 }
 
+/** ` to <Location>` (credentials redacted, cut short), or nothing when there is none to show. */
+function locationShown(response: HttpResponse): string {
+  const location = response.headers.get('location')
+  if (location === null) return ''
+  let target: URL
+  try {
+    target = new URL(location, response.url)
+  } catch {
+    return ''
+  }
+  return ` to ${shown(redactUrl(target)).slice(0, 200)}`
+}
+
 /**
- * The coded error for a non-2xx response from the KBS, reading its `{type, detail}` body when it
+ * The coded error for a non-200 response from the KBS, reading its `{type, detail}` body when it
  * has one: `details` carries `status`, `type` and `detail` (empty when the body is not one).
  */
 export async function kbsResponseError(
@@ -72,11 +85,17 @@ export async function kbsResponseError(
   } catch {
     // Not a KBS error body (a proxy's page, say): the status alone is reported.
   }
-  const [ErrorClass, code, meaning] = BY_STATUS[response.status] ?? [
-    UnavailableError,
-    'ERR_KBS_STATUS',
-    `the KBS answered HTTP ${response.status}`,
-  ]
+  const redirect = response.status >= 300 && response.status < 400
+  const [ErrorClass, code, meaning] =
+    BY_STATUS[response.status] ??
+    (redirect
+      ? [
+          UnavailableError,
+          // As the HTTP client names a redirect of a GET it refuses to follow.
+          'ERR_KBS_REDIRECT',
+          `the KBS redirects${locationShown(response)}, and this client follows no redirects`,
+        ]
+      : [UnavailableError, 'ERR_KBS_STATUS', `the KBS answered HTTP ${response.status}`])
   const variant = body.type.split('/').at(-1) ?? ''
   const message = `cannot ${what}: ${meaning} (HTTP ${response.status}${variant === '' ? '' : ` ${variant}`})${body.detail === '' ? '' : `: ${shown(body.detail)}`}`
   return new ErrorClass(code, message, {
@@ -84,7 +103,11 @@ export async function kbsResponseError(
     hint:
       response.status === 401 || response.status === 403
         ? 'check that a workload on the KBS accepts this TEE, its measurements and its init-data'
-        : 'see the detail from the KBS',
+        : redirect
+          ? "give the KBS's own URL (the one it answers at without a redirect)"
+          : response.status < 300
+            ? 'a KBS grants a request with 200 only; check for a proxy between the guest and the KBS'
+            : 'see the detail from the KBS',
   })
 }
 

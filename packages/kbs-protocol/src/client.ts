@@ -17,7 +17,9 @@
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
  * then no TLS option may be given (it would be silently unused). A 401 on a resource re-runs the
  * handshake once when the client knows how to attest (it ran {@link KbsClient.attest} itself).
- * No redirect is followed (`ERR_KBS_REDIRECT`): the KBS answers at the URL it was given, or not.
+ * No redirect is followed (`ERR_KBS_REDIRECT`, for `/auth` and `/attest` too): the KBS answers at
+ * the URL it was given, or not. Only a 200 is an answer: Trustee grants every request with 200, and
+ * a 203 or 206 (a proxy's rewrite, a partial body) is `ERR_KBS_STATUS`, not read as one.
  *
  * @module
  */
@@ -251,7 +253,7 @@ export class KbsClient {
             await r.discard()
             return { again }
           }
-          if (!r.ok) throw await kbsResponseError(r, `get resource ${path}`)
+          if (r.status !== 200) throw await kbsResponseError(r, `get resource ${path}`)
           return { jwe: await jsonBody(r, this.#maxResourceBytes) }
         },
       )
@@ -282,7 +284,7 @@ export class KbsClient {
         ...(signal === undefined ? {} : { signal }),
       },
       async (r) => {
-        if (!r.ok) throw await kbsResponseError(r, what)
+        if (r.status !== 200) throw await kbsResponseError(r, what)
         return read(r)
       },
     )
