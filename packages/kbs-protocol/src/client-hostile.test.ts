@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { rejected } from '@initguard/testkit'
+import { rejected, thrown } from '@initguard/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KbsClient, type KbsAttestOptions } from './client.ts'
 import { trusteeStyleJwe } from './resource-jwe-test-support.ts'
@@ -169,5 +169,29 @@ describe('KbsClient against a hostile KBS', () => {
       other.closeAllConnections()
       await new Promise((resolve) => other.close(resolve))
     }
+  })
+
+  it('refuses a resource limit or timeout that is not a positive whole number when made, before any request', () => {
+    let requests = 0
+    answer = (req, res) => {
+      requests++
+      req.resume()
+      res.writeHead(500).end()
+    }
+    const session = { token: TOKEN, teeKey }
+    for (const option of [
+      { maxResourceBytes: Number.NaN },
+      { maxResourceBytes: -1 },
+      { maxResourceBytes: 1.5 },
+      { maxResourceBytes: 0 },
+      { timeoutMs: 0 },
+      { timeoutMs: Number.NaN },
+      { totalTimeoutMs: -5 },
+    ]) {
+      const error = thrown(() => new KbsClient({ url: origin, session, ...option }))
+      expect([option, error.code]).toEqual([option, 'ERR_KBS_OPTION'])
+      expect(error.message).toContain(Object.keys(option)[0])
+    }
+    expect(requests).toBe(0)
   })
 })

@@ -122,7 +122,7 @@ export class KbsClient {
 
   /**
    * @throws {@link UsageError} `ERR_KBS_URL` for a URL that is not http(s), or plain http with a
-   *   TLS option; {@link MalformedInputError} `ERR_TLS_CERTIFICATE_INVALID` for bad PEM.
+   *   TLS option; `ERR_KBS_OPTION` for a limit or timeout that is not a positive whole number; {@link MalformedInputError} `ERR_TLS_CERTIFICATE_INVALID` for bad PEM.
    */
   constructor(options: KbsClientOptions) {
     let base: URL
@@ -138,10 +138,10 @@ export class KbsClient {
       throw urlError('is plain http, so its pinned or CA certificate would not be used')
     if (base.search !== '' || base.hash !== '') throw urlError('has a query or fragment')
     this.#base = new URL(base.href.replace(/\/*$/, '/'))
-    const timeoutMs = options.timeoutMs ?? 60_000
+    const timeoutMs = positiveOption(options, 'timeoutMs', 60_000, 'milliseconds')
     const common = {
       timeoutMs,
-      totalTimeoutMs: options.totalTimeoutMs ?? timeoutMs,
+      totalTimeoutMs: positiveOption(options, 'totalTimeoutMs', timeoutMs, 'milliseconds'),
       // Past the total timeout: ERR_KBS_DEADLINE, told apart from a KBS that is down or said 503
       // (ERR_KBS_UNAVAILABLE, ERR_KBS_STATUS).
       errors: httpErrors({
@@ -161,7 +161,7 @@ export class KbsClient {
     // /auth and /attest are not repeated: a nonce is single use, so a retry could only fail.
     this.#posts = new HttpClient({ ...common, attempts: 1 })
     this.#gets = new HttpClient({ ...common, attempts: 3 })
-    this.#maxResourceBytes = options.maxResourceBytes ?? 16 * 1024 * 1024
+    this.#maxResourceBytes = positiveOption(options, 'maxResourceBytes', 16 * 1024 * 1024, 'bytes')
     this.#session = options.session
   }
 
@@ -289,6 +289,26 @@ export class KbsClient {
       },
     )
   }
+}
+
+/**
+ * A limit or timeout option as a positive safe integer, or `ERR_KBS_OPTION` here. Unchecked, a
+ * `maxResourceBytes` of NaN, 1.5 or -1 was taken, and every resource request then went out, token
+ * and all, before failing with a bare RangeError from the body reader.
+ */
+function positiveOption(
+  options: KbsClientOptions,
+  name: 'timeoutMs' | 'totalTimeoutMs' | 'maxResourceBytes',
+  fallback: number,
+  unit: string,
+): number {
+  const value = options[name] ?? fallback
+  if (Number.isSafeInteger(value) && value > 0) return value
+  throw new UsageError(
+    'ERR_KBS_OPTION',
+    `the KBS client option ${name} is ${String(value)}, not a positive whole number of ${unit}`,
+    { details: { option: name }, hint: `give ${name} as a whole number above 0, or leave it out` },
+  )
 }
 
 function urlError(problem: string): UsageError {
