@@ -194,4 +194,15 @@ describe('KbsClient against a hostile KBS', () => {
     }
     expect(requests).toBe(0)
   })
+
+  it("shows an error body's type as printable text, as its detail", async () => {
+    const type = `https://github.com/confidential-containers/kbs/errors/Policy\r\n[INFO] granted ${'x'.repeat(300)}`
+    serve(JSON.stringify({ type, detail: 'denied\nsecond line' }), 403)
+    const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+    const error = await rejected(client.getResource('a/b/c'))
+    expect(error.code).toBe('ERR_KBS_FORBIDDEN')
+    expect(error.message).not.toMatch(/[\r\n]/)
+    expect(JSON.stringify(error.details)).not.toMatch(/\\[rn]/)
+    expect(error.message.length).toBeLessThan(400)
+  })
 })

@@ -96,10 +96,13 @@ export async function kbsResponseError(
           `the KBS redirects${locationShown(response)}, and this client follows no redirects`,
         ]
       : [UnavailableError, 'ERR_KBS_STATUS', `the KBS answered HTTP ${response.status}`])
-  const variant = body.type.split('/').at(-1) ?? ''
+  // Printable and cut short like the detail: a type of "…/Policy\r\n[INFO] granted" put a forged
+  // line into the message and the logs that repeat it.
+  const type = shown(body.type)
+  const variant = (type.split('/').at(-1) ?? '').slice(0, 64)
   const message = `cannot ${what}: ${meaning} (HTTP ${response.status}${variant === '' ? '' : ` ${variant}`})${body.detail === '' ? '' : `: ${shown(body.detail)}`}`
   return new ErrorClass(code, message, {
-    details: { status: response.status, type: body.type, detail: shown(body.detail) },
+    details: { status: response.status, type, detail: shown(body.detail) },
     hint:
       response.status === 401 || response.status === 403
         ? 'check that a workload on the KBS accepts this TEE, its measurements and its init-data'
