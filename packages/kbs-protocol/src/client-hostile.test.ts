@@ -128,6 +128,26 @@ describe('KbsClient against a hostile KBS', () => {
     expect(error.message).toContain('names "enc" more than once')
   })
 
+  it('says a too deeply nested answer or header is too deep, not that a key repeats', async () => {
+    const deep = `${'{"a":'.repeat(70)}1${'}'.repeat(70)}`
+    answer = (req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': COOKIE }).end(deep)
+    }
+    const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+    expect(error.code).toBe('ERR_KBS_MESSAGE_INVALID')
+    expect(error.message).toContain('nests deeper')
+    expect(error.message).not.toContain('more than once')
+    const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+    const nested = trusteeStyleJwe(teeKey.publicJwk, secret, undefined, undefined, (text) =>
+      text.replace('{', `{"x":${'{"a":'.repeat(70)}1${'}'.repeat(70)},`),
+    )
+    serve(JSON.stringify(nested))
+    const opened = await rejected(client.getResource('a/b/c'))
+    expect(opened.code).toBe('ERR_KBS_RESOURCE_DECRYPT')
+    expect(opened.message).toContain('nests deeper')
+  })
+
   it('takes a resource or a challenge only from a 200, not from another 2xx', async () => {
     const jwe = JSON.stringify(trusteeStyleJwe(teeKey.publicJwk, secret))
     const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
@@ -165,6 +185,15 @@ describe('KbsClient against a hostile KBS', () => {
         expect(error.message).not.toContain('secret')
       }
       expect(followed).toEqual([])
+      // Statuses HttpClient does not call redirects stay unexpected statuses.
+      for (const status of [300, 304]) {
+        answer = (req, res) => {
+          req.resume()
+          res.writeHead(status).end()
+        }
+        const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+        expect([status, error.code]).toEqual([status, 'ERR_KBS_STATUS'])
+      }
     } finally {
       other.closeAllConnections()
       await new Promise((resolve) => other.close(resolve))
@@ -187,6 +216,9 @@ describe('KbsClient against a hostile KBS', () => {
       { timeoutMs: 0 },
       { timeoutMs: Number.NaN },
       { totalTimeoutMs: -5 },
+      // Past Node's longest timer: setTimeout would cut it to 1 ms and fail every request.
+      { timeoutMs: 2 ** 31 },
+      { totalTimeoutMs: Number.POSITIVE_INFINITY },
     ]) {
       const error = thrown(() => new KbsClient({ url: origin, session, ...option }))
       expect([option, error.code]).toEqual([option, 'ERR_KBS_OPTION'])

@@ -85,7 +85,8 @@ export async function kbsResponseError(
   } catch {
     // Not a KBS error body (a proxy's page, say): the status alone is reported.
   }
-  const redirect = response.status >= 300 && response.status < 400
+  // The statuses the HTTP client calls redirects; a 304 or 300 is an unexpected status.
+  const redirect = REDIRECT_STATUSES.has(response.status)
   const [ErrorClass, code, meaning] =
     BY_STATUS[response.status] ??
     (redirect
@@ -133,18 +134,26 @@ export async function jsonBody(response: HttpResponse, maxBytes: number): Promis
     return parseStrictJsonValue(text, {
       what: 'the KBS answer',
       syntaxCode: 'ERR_KBS_MESSAGE_INVALID',
+      duplicateKeyCode: 'ERR_KBS_MESSAGE_DUPLICATE_KEY',
+      tooDeepCode: 'ERR_KBS_MESSAGE_TOO_DEEP',
     })
   } catch (error) {
     if (!isInitguardError(error)) throw error
     const field = error.details['field']
+    const at = typeof field === 'string' ? `$.${field}` : '$'
+    if (error.code === 'ERR_KBS_MESSAGE_DUPLICATE_KEY')
+      throw messageError(at, 'is named more than once in one object')
+    if (error.code === 'ERR_KBS_MESSAGE_TOO_DEEP')
+      throw messageError('$', 'nests deeper than any KBS answer does')
     throw messageError(
-      typeof field === 'string' ? `$.${field}` : '$',
-      typeof field === 'string'
-        ? 'is named more than once in one object'
-        : `is not JSON${text.startsWith('\ufeff') ? ' (it starts with a byte order mark)' : ''}`,
+      '$',
+      `is not JSON${text.startsWith('\ufeff') ? ' (it starts with a byte order mark)' : ''}`,
     )
   }
 }
+
+/** Redirect statuses, as `HttpClient` counts them. */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
 const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
 

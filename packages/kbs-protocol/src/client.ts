@@ -291,6 +291,9 @@ export class KbsClient {
   }
 }
 
+/** Node's longest timer, in ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /**
  * A limit or timeout option as a positive safe integer, or `ERR_KBS_OPTION` here. Unchecked, a
  * `maxResourceBytes` of NaN, 1.5 or -1 was taken, and every resource request then went out, token
@@ -303,10 +306,12 @@ function positiveOption(
   unit: string,
 ): number {
   const value = options[name] ?? fallback
-  if (Number.isSafeInteger(value) && value > 0) return value
+  // A timeout past Node's longest timer (2^31 - 1 ms) would be cut to 1 ms by setTimeout.
+  const most = name === 'maxResourceBytes' ? Number.MAX_SAFE_INTEGER : MAX_TIMER_MS
+  if (Number.isSafeInteger(value) && value > 0 && value <= most) return value
   throw new UsageError(
     'ERR_KBS_OPTION',
-    `the KBS client option ${name} is ${String(value)}, not a positive whole number of ${unit}`,
+    `the KBS client option ${name} is ${String(value)}, not a positive whole number of ${unit} up to ${String(most)}`,
     { details: { option: name }, hint: `give ${name} as a whole number above 0, or leave it out` },
   )
 }

@@ -111,13 +111,18 @@ function protectedHeader(text: string, use: TeeKeyUse): JsonObject {
     header = parseStrictJsonValue(json, {
       what: 'the protected header',
       syntaxCode: 'ERR_KBS_MESSAGE_INVALID',
+      duplicateKeyCode: 'ERR_KBS_MESSAGE_DUPLICATE_KEY',
+      tooDeepCode: 'ERR_KBS_MESSAGE_TOO_DEEP',
     })
   } catch (error) {
+    const code = isInitguardError(error) ? error.code : undefined
     const field = isInitguardError(error) ? error.details['field'] : undefined
     throw invalid(
-      typeof field === 'string'
+      code === 'ERR_KBS_MESSAGE_DUPLICATE_KEY' && typeof field === 'string'
         ? `the protected header names ${JSON.stringify(field)} more than once`
-        : 'the protected header is not UTF-8 JSON',
+        : code === 'ERR_KBS_MESSAGE_TOO_DEEP'
+          ? 'the protected header nests deeper than any JWE header does'
+          : 'the protected header is not UTF-8 JSON',
     )
   }
   if (!isJsonObject(header)) throw invalid('the protected header is not a JSON object')
