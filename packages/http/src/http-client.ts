@@ -101,7 +101,12 @@ export interface HttpRequest {
   readonly idempotent?: boolean
 }
 
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
+
+/** Whether `status` is one of the redirects this client follows for a GET (and refuses otherwise). */
+export function isRedirectStatus(status: number): boolean {
+  return REDIRECT_STATUSES.has(status)
+}
 /** Methods whose repetition may act twice (RFC 9110 §9.2.2). */
 const NOT_IDEMPOTENT = new Set(['POST', 'PATCH'])
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']

@@ -5,7 +5,12 @@
  *
  * @module
  */
-export { HttpClient, type HttpClientOptions, type HttpRequest } from './http-client.ts'
+export {
+  HttpClient,
+  isRedirectStatus,
+  type HttpClientOptions,
+  type HttpRequest,
+} from './http-client.ts'
 export {
   httpErrors,
   type HttpErrorMapper,

@@ -16,7 +16,7 @@ import {
   type InitguardError,
   type InitguardErrorOptions,
 } from '@initguard/core'
-import { redactUrl, type HttpResponse } from '@initguard/http'
+import { isRedirectStatus, redactUrl, type HttpResponse } from '@initguard/http'
 import { KBS_SESSION_COOKIE } from './messages.ts'
 import { messageError } from './message-fields.ts'
 import { parseKbsErrorBody } from './message-parse.ts'
@@ -86,7 +86,7 @@ export async function kbsResponseError(
     // Not a KBS error body (a proxy's page, say): the status alone is reported.
   }
   // The statuses the HTTP client calls redirects; a 304 or 300 is an unexpected status.
-  const redirect = REDIRECT_STATUSES.has(response.status)
+  const redirect = isRedirectStatus(response.status)
   const [ErrorClass, code, meaning] =
     BY_STATUS[response.status] ??
     (redirect
@@ -151,9 +151,6 @@ export async function jsonBody(response: HttpResponse, maxBytes: number): Promis
     )
   }
 }
-
-/** Redirect statuses, as `HttpClient` counts them. */
-const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
 
 const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
 

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { isInitguardError } from '@initguard/core'
+import { rejected } from '@initguard/testkit'
 import { parseDockerImageReference } from '@initguard/image-policy'
 import { findImageSignatures } from './image-signatures.ts'
 import { computeDigest } from './oci-manifest.ts'
@@ -53,12 +53,8 @@ function client(options: Partial<RegistryClientOptions> = {}): RegistryClient {
 /** The coded error of `run`, checked to have come at the deadline, long before any stall timeout. */
 async function deadlineError(run: () => Promise<unknown>): Promise<Record<string, unknown>> {
   const started = Date.now()
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  )
+  const error = await rejected(run)
   const elapsed = Date.now() - started
-  if (!isInitguardError(error)) throw new Error(`expected a coded error, got ${String(error)}`)
   expect(error.code).toBe('ERR_REGISTRY_DEADLINE')
   expect(elapsed).toBeGreaterThanOrEqual(350)
   expect(elapsed).toBeLessThan(1500)
@@ -203,11 +199,7 @@ describe('the deadline of a registry request', () => {
     }
     const blobDeadlineError = async (run: () => Promise<unknown>): Promise<void> => {
       const started = Date.now()
-      const error = await run().then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      if (!isInitguardError(error)) throw new Error(`expected a coded error, got ${String(error)}`)
+      const error = await rejected(run)
       expect(error.code).toBe('ERR_REGISTRY_BLOB_DEADLINE')
       expect(Date.now() - started).toBeGreaterThanOrEqual(350)
       expect(Date.now() - started).toBeLessThan(1500)

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isInitguardError } from '@initguard/core'
+import { rejected, rejectedCode } from '@initguard/testkit'
 import { RegistryClient } from './registry-client.ts'
 import { MAX_TAG_LIST_BYTES, MAX_TAG_LIST_PAGES } from './registry-push.ts'
 
@@ -51,16 +51,6 @@ function pagedTags(pages: number, delayMs = 0, tagOf = (n: number) => `t${String
   }
 }
 
-async function codeOf(run: () => Promise<unknown>): Promise<string | undefined> {
-  const error = await run().then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (error === undefined) return undefined
-  if (!isInitguardError(error)) throw new Error('expected a coded error', { cause: error })
-  return error.code
-}
-
 describe('listTags over pages', () => {
   it(`follows up to ${String(MAX_TAG_LIST_PAGES)} pages`, async () => {
     handler = pagedTags(MAX_TAG_LIST_PAGES)
@@ -71,21 +61,16 @@ describe('listTags over pages', () => {
 
   it('refuses a list that goes on past the last page it follows, rather than cutting it short', async () => {
     handler = pagedTags(MAX_TAG_LIST_PAGES + 1)
-    const error = await client(10_000)
-      .listTags(`${host}/app`)
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-    expect(isInitguardError(error) && error.code).toBe('ERR_REGISTRY_TAGS')
-    expect((error as Error).message).toMatch(/past 100 pages/)
+    const error = await rejected(client(10_000).listTags(`${host}/app`))
+    expect(error.code).toBe('ERR_REGISTRY_TAGS')
+    expect(error.message).toMatch(/past 100 pages/)
   })
 
   it('gives the whole listing one deadline: quick pages cannot add up past it', async () => {
     // 10 pages of 100 ms each: every page well inside a 400 ms deadline, the listing not.
     handler = pagedTags(10, 100)
     const started = Date.now()
-    expect(await codeOf(() => client(400).listTags(`${host}/app`))).toBe('ERR_REGISTRY_DEADLINE')
+    expect(await rejectedCode(client(400).listTags(`${host}/app`))).toBe('ERR_REGISTRY_DEADLINE')
     const elapsed = Date.now() - started
     expect(elapsed).toBeGreaterThanOrEqual(350)
     expect(elapsed).toBeLessThan(900)
@@ -96,16 +81,9 @@ describe('listTags over pages', () => {
     const big = (n: number): string => String(n).repeat(3 * 1024 * 1024)
     expect(3 * 1024 * 1024 * 2).toBeGreaterThan(MAX_TAG_LIST_BYTES)
     handler = pagedTags(2, 0, big)
-    const error = await client(10_000)
-      .listTags(`${host}/app`)
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-    expect(isInitguardError(error) && error.code).toBe('ERR_REGISTRY_TAGS')
-    expect((error as Error).message).toMatch(
-      /page 2 \(after \d+ bytes of earlier pages, of the 4194304/,
-    )
+    const error = await rejected(client(10_000).listTags(`${host}/app`))
+    expect(error.code).toBe('ERR_REGISTRY_TAGS')
+    expect(error.message).toMatch(/page 2 \(after \d+ bytes of earlier pages, of the 4194304/)
     handler = pagedTags(1, 0, big)
     expect(await client(10_000).listTags(`${host}/app`)).toEqual([big(0)])
   })
