@@ -188,7 +188,7 @@ function isNode(value: unknown): value is ASTNode {
  *
  * @throws `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` at `path`.
  */
-export function checkClaimsExpressionTees(
+function checkClaimsExpressionTees(
   expression: ParseResult,
   tees: readonly KbsTee[],
   path: string,
@@ -314,7 +314,7 @@ function selectedType(tee: KbsTee, fields: readonly string[], path: string): Cla
  *
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim and the fields there are.
  */
-export function checkClaimNames(expression: ParseResult, path: string): void {
+function checkClaimNames(expression: ParseResult, path: string): void {
   walkFree(expression.ast, (node, bound) => {
     const selection = claimSelection(node, bound)
     if (selection !== undefined) selectedType(selection.tee, selection.fields, path)
