@@ -44,7 +44,12 @@ export {
 // KBS and guest API (agent-api)
 export { kbsConfigFromInitdata, type KbsConfig, type KbsEndpoint } from './kbs-config.ts'
 export type { KbsConfigFile } from './kbs-config-toml.ts'
-export { AgentKbsSession, type AgentKbsSessionOptions, type AgentKbsToken } from './kbs-session.ts'
+export {
+  AGENT_KBS_TOTAL_TIMEOUT_MS,
+  AgentKbsSession,
+  type AgentKbsSessionOptions,
+  type AgentKbsToken,
+} from './kbs-session.ts'
 export { openAgentKbs, type AgentKbsAccess, type OpenedAgentKbs } from './kbs-access.ts'
 export { REPORT_DATA_SIZE, checkedReport } from './agent-report.ts'
 export { guestApiStatus, guestApiErrorBody } from './guest-api-errors.ts'

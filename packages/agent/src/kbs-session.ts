@@ -51,7 +51,12 @@ export interface AgentKbsToken {
 const REFRESH_MARGIN_MS = 30_000
 /** Defaults: CoCo's client waits 60 s per request, longer than a pod's 30 s grace to stop. */
 const DEFAULT_TIMEOUT_MS = 10_000
-const DEFAULT_TOTAL_TIMEOUT_MS = 15_000
+/**
+ * The default total limit of one handshake, or of one resource fetch with its retries: 15 s. A
+ * guest-API answer that needs a handshake and then the resource may so take twice this before its
+ * headers are sent, which is what a client of the guest API must wait for.
+ */
+export const AGENT_KBS_TOTAL_TIMEOUT_MS = 15_000
 /** The `exp` of a JWT as a date, or undefined when the payload has none (never reused then). */
 function tokenExpiry(token: string): Date | undefined {
   try {
@@ -96,9 +101,9 @@ export class AgentKbsSession {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       // The client's total would otherwise be timeoutMs: a steady resource download longer than
       // one stall is allowed would fail well inside this session's own total.
-      totalTimeoutMs: options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS,
+      totalTimeoutMs: options.totalTimeoutMs ?? AGENT_KBS_TOTAL_TIMEOUT_MS,
     }
-    this.#totalTimeoutMs = options.totalTimeoutMs ?? DEFAULT_TOTAL_TIMEOUT_MS
+    this.#totalTimeoutMs = options.totalTimeoutMs ?? AGENT_KBS_TOTAL_TIMEOUT_MS
     this.#tee = options.tee
     this.#initdata = options.initdata
     this.#clock = options.clock ?? (() => new Date())

@@ -6,7 +6,13 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected } from '@initguard/testkit'
-import { DEMO_GUEST_API_TOTAL_TIMEOUT_MS, guestApiClient, guestGet } from './demo-guests.ts'
+import { AGENT_KBS_TOTAL_TIMEOUT_MS } from '@initguard/agent'
+import {
+  DEMO_GUEST_API_HEADER_TIMEOUT_MS,
+  DEMO_GUEST_API_TOTAL_TIMEOUT_MS,
+  guestApiClient,
+  guestGet,
+} from './demo-guests.ts'
 
 let server: Server
 let base: string
@@ -44,4 +50,13 @@ describe("the demo's guest-API client against an answer that trickles in", () =>
     )
     expect(error.hint).toContain("agent's log")
   }, 10_000)
+})
+
+describe("the demo's guest-API waits", () => {
+  it("outlast an agent's slowest honest answer: a handshake and then the resource, each at its KBS deadline", () => {
+    // The agent sends its headers only once it has the answer: waiting less for them would end a
+    // slow but honest run with the demo's timeout instead of the agent's own error.
+    expect(DEMO_GUEST_API_HEADER_TIMEOUT_MS).toBeGreaterThan(2 * AGENT_KBS_TOTAL_TIMEOUT_MS)
+    expect(DEMO_GUEST_API_TOTAL_TIMEOUT_MS).toBeGreaterThan(DEMO_GUEST_API_HEADER_TIMEOUT_MS)
+  })
 })

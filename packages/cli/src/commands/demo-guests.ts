@@ -8,6 +8,7 @@
  */
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { AGENT_KBS_TOTAL_TIMEOUT_MS } from '@initguard/agent'
 import { InternalError } from '@initguard/core'
 import { HttpClient, httpErrors } from '@initguard/http'
 import { startInitguard, type ChildStart, type DemoChild } from './demo-child-process.ts'
@@ -111,17 +112,28 @@ export async function launchServingGuest(
 }
 
 /**
- * How long one guest-API request of the demo may take in all: 60 s. The 15 s timeout bounds only
- * the wait for the headers and each stall in the body, so without a total an agent (or anything on
- * its port) sending a byte every few seconds would hold the demo for ever. An agent's own answer
- * takes at most two of its 15 s KBS deadlines (a handshake, then the resource), so this is not the
- * limit that ends an honest, slow run.
+ * How long the demo waits for an agent's headers, and at most between two pieces of its body:
+ * 35 s. An agent sends its headers only once it has the answer, and an answer that needs a
+ * handshake and then the resource may take two of its KBS deadlines
+ * ({@link AGENT_KBS_TOTAL_TIMEOUT_MS} each); the wait covers both and a margin, so an honest, slow
+ * run ends with the agent's own error, not with the demo giving up first.
+ */
+export const DEMO_GUEST_API_HEADER_TIMEOUT_MS: number = 2 * AGENT_KBS_TOTAL_TIMEOUT_MS + 5_000
+
+/**
+ * How long one guest-API request of the demo may take in all: 60 s. The header timeout
+ * ({@link DEMO_GUEST_API_HEADER_TIMEOUT_MS}) bounds only the wait for the headers and each stall in
+ * the body, so without a total an agent (or anything on its port) sending a byte every few seconds
+ * would hold the demo for ever.
  */
 export const DEMO_GUEST_API_TOTAL_TIMEOUT_MS = 60_000
 
 /** Timing of the demo's guest-API client; the defaults are the demo's, tests make them short. */
 export interface GuestApiTiming {
-  /** The longest wait for the headers and the longest stall in the body; default 15 s. */
+  /**
+   * The longest wait for the headers and the longest stall in the body; default
+   * {@link DEMO_GUEST_API_HEADER_TIMEOUT_MS}.
+   */
   readonly timeoutMs?: number
   /**
    * The whole request; default {@link DEMO_GUEST_API_TOTAL_TIMEOUT_MS}. Past it:
@@ -134,7 +146,7 @@ export interface GuestApiTiming {
 export function guestApiClient(timing: GuestApiTiming = {}): HttpClient {
   return new HttpClient({
     attempts: 1,
-    timeoutMs: timing.timeoutMs ?? 15_000,
+    timeoutMs: timing.timeoutMs ?? DEMO_GUEST_API_HEADER_TIMEOUT_MS,
     totalTimeoutMs: timing.totalTimeoutMs ?? DEMO_GUEST_API_TOTAL_TIMEOUT_MS,
     errors: httpErrors({
       area: 'DEMO_GUEST_API',
