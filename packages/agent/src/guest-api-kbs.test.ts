@@ -5,10 +5,15 @@
  * init-time field changes while the agent runs.
  */
 import { getEventListeners } from 'node:events'
-import { createServer as createHttpServer, request as httpRequest } from 'node:http'
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type ServerResponse,
+} from 'node:http'
 import { createServer as createTcpServer, connect, type Server as TcpServer } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { generateSelfSignedTls } from '@initguard/kbs'
 import type { GuestTee } from '@initguard/tee'
 import { closedPort } from '../../http/src/http-test-support.ts'
@@ -31,6 +36,7 @@ const RESOURCE = '/cdh/resource/default/app/password'
 let kbs: TestKbs
 const running: RunningGuestApi[] = []
 const servers: (TcpServer | TlsServer)[] = []
+const loopbacks: LoopbackServer[] = []
 
 beforeAll(async () => {
   kbs = await startTestKbs()
@@ -40,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const api of running) await api.close()
   for (const server of servers) server.close()
+  for (const server of loopbacks) await server.close()
   await kbs.stop()
 })
 
@@ -243,6 +250,43 @@ describe('a resource that streams slowly but steadily', () => {
     } finally {
       proxy.closeAllConnections()
       await peer.close()
+    }
+  })
+})
+
+/** A KBS stand-in over plain http that answers `/auth` with `auth`; its URL. */
+async function misanswering(auth: (res: ServerResponse) => void): Promise<string> {
+  const server = await startLoopbackServer((req, res) => {
+    req.resume()
+    if (req.url === '/kbs/v0/auth') auth(res)
+    else res.writeHead(500).end()
+  })
+  loopbacks.push(server)
+  return server.baseUrl
+}
+
+describe('a KBS that answers /auth wrongly', () => {
+  it('is told as a bad answer (502) with the reason, not as a bad request or a refusal', async () => {
+    const challenge = '{"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","extra-params":""}'
+    const scenarios: [string, (res: ServerResponse) => void, number, string][] = [
+      [
+        'deletes the session cookie',
+        (res) =>
+          res
+            .writeHead(200, {
+              'content-type': 'application/json',
+              'set-cookie': `kbs-session-id=${'a'.repeat(32)}; Max-Age=0`,
+            })
+            .end(challenge),
+        502,
+        'ERR_KBS_SESSION_DELETED',
+      ],
+    ]
+    for (const [what, auth, status, code] of scenarios) {
+      const url = await misanswering(auth)
+      const api = await agent(kbsInitdataToml(url, undefined, what))
+      const response = await get({ base: api.url }, RESOURCE)
+      expect([what, response.status, response.json()['code']]).toEqual([what, status, code])
     }
   })
 })

@@ -1,6 +1,7 @@
 /**
- * What the KBS client reads from responses: the session cookie of `/auth`, JSON bodies within a
- * limit, and error responses (`{type, detail}`) as coded errors carrying status, type and detail.
+ * What the KBS client reads from responses: JSON bodies within a limit, and error responses
+ * (`{type, detail}`) as coded errors carrying status, type and detail. The session cookie is read
+ * in `client-session-cookie.ts`.
  *
  * @module
  */
@@ -17,7 +18,6 @@ import {
   type InitguardErrorOptions,
 } from '@initguard/core'
 import { isRedirectStatus, redactUrl, type HttpResponse } from '@initguard/http'
-import { KBS_SESSION_COOKIE } from './messages.ts'
 import { messageError } from './message-fields.ts'
 import { parseKbsErrorBody } from './message-parse.ts'
 
@@ -150,36 +150,6 @@ export async function jsonBody(response: HttpResponse, maxBytes: number): Promis
       `is not JSON${text.startsWith('\ufeff') ? ' (it starts with a byte order mark)' : ''}`,
     )
   }
-}
-
-const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
-
-/**
- * The `kbs-session-id` value of the `/auth` response's Set-Cookie headers: exactly one value,
- * well formed. Two different values (or one that is not a session id beside one that is) are
- * refused, not read as whichever came first: Trustee sets the cookie once, and a client that
- * picked one of several would attest under a session the KBS may never have meant.
- */
-export function sessionCookie(response: HttpResponse): string {
-  const values = new Set<string>()
-  for (const header of response.headers.getSetCookie()) {
-    const [pair = ''] = header.split(';')
-    const at = pair.indexOf('=')
-    if (at < 0 || pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
-    values.add(pair.slice(at + 1).trim())
-  }
-  const [value] = values
-  if (values.size === 1 && value !== undefined && COOKIE_VALUE.test(value)) return value
-  throw new MalformedInputError(
-    'ERR_KBS_SESSION_COOKIE',
-    values.size > 1
-      ? `the KBS answered /auth with ${values.size} different ${KBS_SESSION_COOKIE} cookies`
-      : `the KBS answered /auth without a usable ${KBS_SESSION_COOKIE} cookie`,
-    {
-      details: { cookies: values.size },
-      hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops or adds cookies',
-    },
-  )
 }
 
 /** One segment of a resource path as Trustee's `ResourceDesc` allows it. */

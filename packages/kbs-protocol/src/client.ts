@@ -11,7 +11,10 @@
  *
  * A token longer than {@link MAX_BEARER_TOKEN_LENGTH} (the KBS copies the init-data's `[data]`
  * into it, and a Kata agent policy there is tens of kB) is not sent as a header: the resource is
- * asked for with the session cookie it was issued under, as CoCo's client always does.
+ * asked for with the session cookie it was issued under, as CoCo's client always does. The cookie
+ * lives as RFC 6265 says (`client-session-cookie.ts`): one the KBS deleted (`Max-Age` ≤ 0, an
+ * `Expires` in the past) or that outlived its `Max-Age`/`Expires` is not sent; an `/auth` answer
+ * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse.
  *
  * TLS: a pinned certificate means the server must present exactly it; otherwise a CA bundle, or
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
@@ -23,7 +26,7 @@
  *
  * @module
  */
-import { UsageError } from '@initguard/core'
+import { MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
 import { HttpClient, httpErrors, type HttpResponse } from '@initguard/http'
 import { expectedReportData } from './report-data-binding.ts'
 import {
@@ -39,7 +42,8 @@ import {
 } from './message-parse.ts'
 import { openResource } from './resource-jwe-open.ts'
 import { generateTeeKeyPair, type TeeKeyKind, type TeeKeyPair } from './tee-key.ts'
-import { jsonBody, kbsResponseError, resourcePath, sessionCookie } from './client-responses.ts'
+import { jsonBody, kbsResponseError, resourcePath } from './client-responses.ts'
+import { sessionCookieOf, type SessionCookieUpdate } from './client-session-cookie.ts'
 
 /** Settings of a {@link KbsClient}. */
 export interface KbsClientOptions {
@@ -89,9 +93,15 @@ export interface KbsSession {
   readonly teeKey: TeeKeyPair
   /**
    * The `kbs-session-id` the token was issued under (set by {@link KbsClient.attest}): resources
-   * are asked for with it when the token is too long for a request header.
+   * are asked for with it when the token is too long for a request header. Absent when the KBS
+   * deleted it (`Max-Age=0`, an `Expires` in the past) on its `/attest` answer.
    */
   readonly cookie?: string
+  /**
+   * When the cookie's lifetime (its `Max-Age` or `Expires`, RFC 6265 §5.3) ends, in ms since the
+   * epoch; absent: it lives as long as the client. From then on it is not sent.
+   */
+  readonly cookieExpiresAt?: number
 }
 
 /**
@@ -101,11 +111,43 @@ export interface KbsSession {
  */
 export const MAX_BEARER_TOKEN_LENGTH: number = 8 * 1024
 
-/** How a resource request proves the session: the Bearer token, or the cookie for a long token. */
-function resourceCredentials(session: KbsSession): Record<string, string> {
-  return session.token.length > MAX_BEARER_TOKEN_LENGTH && session.cookie !== undefined
-    ? { cookie: `${KBS_SESSION_COOKIE}=${session.cookie}` }
+/**
+ * How a resource request proves the session: the Bearer token, or the cookie for a long token
+ * while the cookie lives. A cookie past its lifetime is not sent (RFC 6265 §5.3: the user agent
+ * evicts it), as CoCo's client's cookie store would not: the Bearer token is then the one
+ * credential left, and a KBS that refuses it with 401 gets a new handshake.
+ */
+function resourceCredentials(session: KbsSession, now: number): Record<string, string> {
+  const cookieLives =
+    session.cookie !== undefined &&
+    (session.cookieExpiresAt === undefined || now < session.cookieExpiresAt)
+  return session.token.length > MAX_BEARER_TOKEN_LENGTH && cookieLives
+    ? { cookie: `${KBS_SESSION_COOKIE}=${session.cookie ?? ''}` }
     : { authorization: `Bearer ${session.token}` }
+}
+
+/**
+ * The session cookie the `/auth` answer sets, or `ERR_KBS_SESSION_COOKIE` when it sets none and
+ * `ERR_KBS_SESSION_DELETED` when it deletes it: the `/attest` that follows is tied to the
+ * challenge by that cookie alone, so without it the evidence could only be refused.
+ */
+function authCookie(
+  update: SessionCookieUpdate | undefined,
+): Extract<SessionCookieUpdate, { deleted: false }> {
+  if (update === undefined)
+    throw new MalformedInputError(
+      'ERR_KBS_SESSION_COOKIE',
+      `the KBS answered /kbs/v0/auth without a usable ${KBS_SESSION_COOKIE} cookie`,
+      { hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies' },
+    )
+  if (!update.deleted) return update
+  throw new MalformedInputError(
+    'ERR_KBS_SESSION_DELETED',
+    `the KBS answered /kbs/v0/auth with a Set-Cookie that deletes the ${KBS_SESSION_COOKIE} cookie (Max-Age of 0 or less, or Expires in the past), so no /attest could be tied to its challenge`,
+    {
+      hint: "the KBS ended the session it was starting: check its session timeout and its clock against the guest's (an Expires in the guest's past), or a proxy that rewrites cookies",
+    },
+  )
 }
 
 const MAX_CHALLENGE_BYTES = 64 * 1024
@@ -192,7 +234,7 @@ export class KbsClient {
       options.signal,
       async (r) => ({
         nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES)).nonce,
-        cookie: sessionCookie(r),
+        cookie: authCookie(sessionCookieOf(r, '/kbs/v0/auth', Date.now())),
       }),
     )
     const additionalEvidence = options.additionalEvidence ?? ''
@@ -210,10 +252,35 @@ export class KbsClient {
       'runtime-data': { nonce, 'tee-pubkey': teeKey.publicJwk },
       'tee-evidence': { primary_evidence: evidence, additional_evidence: additionalEvidence },
     })
-    const { token } = await this.#post('attest', attestation, cookie, options.signal, async (r) =>
-      parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES)),
+    // Past its lifetime the cookie is not sent (RFC 6265 §5.3), and without it the KBS cannot tie
+    // this evidence to the challenge: its session ended with the cookie (Trustee's does).
+    if (cookie.expiresAt !== undefined && Date.now() >= cookie.expiresAt)
+      throw new UnavailableError(
+        'ERR_KBS_SESSION_EXPIRED',
+        `the ${KBS_SESSION_COOKIE} cookie from /kbs/v0/auth expired at ${new Date(cookie.expiresAt).toISOString()}, before the evidence was ready to send to /kbs/v0/attest`,
+        {
+          hint: "make the evidence within the KBS's session timeout (Trustee's default is 5 minutes), or raise that timeout; check the guest's clock against the KBS's",
+        },
+      )
+    const { token, update } = await this.#post(
+      'attest',
+      attestation,
+      cookie.value,
+      options.signal,
+      async (r) => ({
+        ...parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES)),
+        // Trustee sets the cookie again here; a KBS may also delete it, or give it a new lifetime.
+        update: sessionCookieOf(r, '/kbs/v0/attest', Date.now()) ?? cookie,
+      }),
     )
-    this.#session = { token, teeKey, cookie }
+    this.#session = update.deleted
+      ? { token, teeKey }
+      : {
+          token,
+          teeKey,
+          cookie: update.value,
+          ...(update.expiresAt === undefined ? {} : { cookieExpiresAt: update.expiresAt }),
+        }
     this.#attestWith = { ...options, teeKey }
     return this.#session
   }
@@ -244,7 +311,7 @@ export class KbsClient {
       const outcome = await this.#gets.request(
         {
           url,
-          headers: resourceCredentials(session),
+          headers: resourceCredentials(session, Date.now()),
           what: `get resource ${path} from the KBS`,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },

@@ -1,0 +1,233 @@
+/**
+ * The session cookie's lifetime, as RFC 6265 gives it: a KBS that deletes the cookie (`Max-Age`
+ * 0 or less, an `Expires` in the past) is not sent it again, a cookie past its lifetime is not
+ * sent, and a lifetime the client cannot read is refused, not taken as "forever". Against a
+ * loopback http KBS stand-in that answers with the headers each test gives it.
+ */
+import { rejected, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { KbsClient, MAX_BEARER_TOKEN_LENGTH, type KbsAttestOptions } from './client.ts'
+import { parseCookieDate } from './client-session-cookie.ts'
+import { trusteeStyleJwe } from './resource-jwe-test-support.ts'
+import { generateTeeKeyPair, type TeeKeyPair } from './tee-key.ts'
+
+const ID = '0123456789abcdef0123456789abcdef'
+const NONCE = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
+/** A token too long for a header: resources are asked for with the cookie while it lives. */
+const LONG_TOKEN = `eyJhbGciOiJFUzI1NiJ9.${'e'.repeat(MAX_BEARER_TOKEN_LENGTH)}.c2ln`
+const SECRET = new TextEncoder().encode('s3cret')
+
+/** `METHOD path cookie=<…|-> bearer=<yes|->` per request. */
+const log: string[] = []
+/** The Set-Cookie headers of the /auth and /attest answers. */
+let cookies: { auth: string[]; attest: string[] } = { auth: [], attest: [] }
+let teeKey: TeeKeyPair
+let server: LoopbackServer
+let origin: string
+
+/** The KBS stand-in: the cookies of {@link cookies}, a long token, and a resource for `teeKey`. */
+const kbs: Parameters<typeof startLoopbackServer>[0] = (req, res) => {
+  req.resume()
+  const cookie = /kbs-session-id=([^;]*)/.exec(req.headers.cookie ?? '')?.[1] ?? '-'
+  const bearer = req.headers.authorization === undefined ? '-' : 'yes'
+  log.push(`${req.method ?? ''} ${req.url ?? ''} cookie=${cookie} bearer=${bearer}`)
+  const json = { 'content-type': 'application/json' }
+  if (req.url === '/kbs/v0/auth')
+    return void res
+      .writeHead(200, { ...json, 'set-cookie': cookies.auth })
+      .end(`{"nonce":"${NONCE}","extra-params":""}`)
+  if (req.url === '/kbs/v0/attest')
+    return void res
+      .writeHead(200, { ...json, 'set-cookie': cookies.attest })
+      .end(`{"token":"${LONG_TOKEN}"}`)
+  res.writeHead(200, json).end(JSON.stringify(trusteeStyleJwe(teeKey.publicJwk, SECRET)))
+}
+
+beforeAll(async () => {
+  server = await startLoopbackServer(kbs)
+  origin = server.baseUrl
+  teeKey = await generateTeeKeyPair('P-256')
+})
+afterAll(() => server.close())
+afterEach(() => {
+  vi.useRealTimers()
+  log.length = 0
+})
+
+/** Attest options whose evidence callback records that the challenge was accepted. */
+function attestOptions(reached: string[]): KbsAttestOptions {
+  return {
+    tee: 'snp',
+    teeKey,
+    evidence: () => {
+      reached.push('evidence')
+      return Promise.resolve({ attestation_report: {} })
+    },
+  }
+}
+
+const inSeconds = (s: number): string => new Date(Date.now() + s * 1000).toUTCString()
+
+describe('the session cookie lifetime', () => {
+  it('refuses an /auth answer that deletes the session cookie, before any evidence is made', async () => {
+    for (const deletion of [
+      `kbs-session-id=${ID}; Max-Age=0`,
+      `kbs-session-id=${ID}; Max-Age=-1`,
+      `kbs-session-id=; Max-Age=0`,
+      `kbs-session-id=${ID}; Expires=${inSeconds(-60)}`,
+      `kbs-session-id=${ID}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`,
+      // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
+      `kbs-session-id=${ID}; Expires=${inSeconds(300)}; max-age=0`,
+    ]) {
+      cookies = { auth: [deletion], attest: [] }
+      const reached: string[] = []
+      const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions(reached)))
+      expect([deletion, error.code]).toEqual([deletion, 'ERR_KBS_SESSION_DELETED'])
+      expect(error.message).toContain('/kbs/v0/auth')
+      expect(error.message).toContain('deletes')
+      expect(reached).toEqual([])
+    }
+    // Nothing but /auth was asked.
+    expect(log.every((line) => line.startsWith('POST /kbs/v0/auth '))).toBe(true)
+  })
+
+  it("takes Trustee's cookie (Expires in the future), and a Max-Age that outlives a past Expires", async () => {
+    for (const set of [
+      `kbs-session-id=${ID}; Expires=${inSeconds(300)}`,
+      `kbs-session-id=${ID}; Expires=${inSeconds(-60)}; Max-Age=300`,
+      `kbs-session-id=${ID}`,
+    ]) {
+      cookies = { auth: [set], attest: [] }
+      log.length = 0
+      const client = new KbsClient({ url: origin })
+      await client.attest(attestOptions([]))
+      expect(await client.getResource('a/b/c')).toEqual(SECRET)
+      expect(log.map((line) => line.split(' ').slice(1).join(' '))).toEqual([
+        '/kbs/v0/auth cookie=- bearer=-',
+        `/kbs/v0/attest cookie=${ID} bearer=-`,
+        `/kbs/v0/resource/a/b/c cookie=${ID} bearer=-`,
+      ])
+    }
+  })
+
+  it('does not send the cookie once the /attest answer deleted it', async () => {
+    for (const deletion of [`kbs-session-id=${ID}; Max-Age=0`, `kbs-session-id=; Max-Age=-5`]) {
+      cookies = { auth: [`kbs-session-id=${ID}; Max-Age=300`], attest: [deletion] }
+      log.length = 0
+      const client = new KbsClient({ url: origin })
+      const session = await client.attest(attestOptions([]))
+      expect(session.cookie).toBeUndefined()
+      expect(await client.getResource('a/b/c')).toEqual(SECRET)
+      // The token is the one credential left.
+      expect(log.at(-1)).toBe('GET /kbs/v0/resource/a/b/c cookie=- bearer=yes')
+    }
+  })
+
+  it('takes the lifetime the /attest answer gives, as Trustee sets the cookie again there', async () => {
+    cookies = {
+      auth: [`kbs-session-id=${ID}; Max-Age=300`],
+      attest: [`kbs-session-id=${ID}; Expires=${inSeconds(30)}`],
+    }
+    const client = new KbsClient({ url: origin })
+    const session = await client.attest(attestOptions([]))
+    expect(session.cookie).toBe(ID)
+    expect(session.cookieExpiresAt).toBeGreaterThan(Date.now() + 20_000)
+    expect(session.cookieExpiresAt).toBeLessThanOrEqual(Date.now() + 30_000)
+  })
+
+  it('does not send the cookie past its lifetime', async () => {
+    cookies = { auth: [`kbs-session-id=${ID}; Max-Age=60`], attest: [] }
+    const client = new KbsClient({ url: origin })
+    await client.attest(attestOptions([]))
+    expect(await client.getResource('a/b/c')).toEqual(SECRET)
+    expect(log.at(-1)).toBe(`GET /kbs/v0/resource/a/b/c cookie=${ID} bearer=-`)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 61_000)
+    expect(await client.getResource('a/b/c')).toEqual(SECRET)
+    expect(log.at(-1)).toBe('GET /kbs/v0/resource/a/b/c cookie=- bearer=yes')
+  })
+
+  it('does not send /attest a cookie that expired while the evidence was made', async () => {
+    cookies = { auth: [`kbs-session-id=${ID}; Max-Age=10`], attest: [] }
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const client = new KbsClient({ url: origin })
+    const error = await rejected(
+      client.attest({
+        ...attestOptions([]),
+        evidence: () => {
+          vi.setSystemTime(Date.now() + 11_000)
+          return Promise.resolve({ attestation_report: {} })
+        },
+      }),
+    )
+    expect(error.code).toBe('ERR_KBS_SESSION_EXPIRED')
+    expect(log.map((line) => line.split(' ')[1])).toEqual(['/kbs/v0/auth'])
+  })
+
+  it('refuses a session cookie whose lifetime it cannot read, or that gives it twice', async () => {
+    for (const [set, said] of [
+      [`kbs-session-id=${ID}; Max-Age=5s`, 'a Max-Age of "5s"'],
+      [`kbs-session-id=${ID}; Max-Age=`, 'a Max-Age of ""'],
+      [`kbs-session-id=${ID}; Max-Age=+5`, 'a Max-Age of "+5"'],
+      [`kbs-session-id=${ID}; Expires=tomorrow`, 'an Expires of "tomorrow"'],
+      [`kbs-session-id=${ID}; Expires=Sun, 31 Feb 2027 10:00:00 GMT`, 'an Expires of'],
+      [`kbs-session-id=${ID}; Max-Age=60; Max-Age=0`, 'Max-Age twice'],
+      [`kbs-session-id=${ID}; Expires=${inSeconds(60)}; expires=${inSeconds(90)}`, 'Expires twice'],
+    ] as const) {
+      cookies = { auth: [set], attest: [] }
+      const reached: string[] = []
+      const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions(reached)))
+      expect([set, error.code]).toEqual([set, 'ERR_KBS_SESSION_COOKIE'])
+      expect(error.message).toContain(said)
+      expect(reached).toEqual([])
+    }
+    // The same on the /attest answer: no session is kept.
+    cookies = { auth: [`kbs-session-id=${ID}`], attest: [`kbs-session-id=${ID}; Max-Age=1e3`] }
+    const client = new KbsClient({ url: origin })
+    const error = await rejected(client.attest(attestOptions([])))
+    expect(error.code).toBe('ERR_KBS_SESSION_COOKIE')
+    expect(error.message).toContain('/kbs/v0/attest')
+    expect(client.session).toBeUndefined()
+  })
+
+  it('refuses an answer that both sets and deletes the cookie', async () => {
+    cookies = {
+      auth: [`kbs-session-id=${ID}; Max-Age=300`, `kbs-session-id=${ID}; Max-Age=0`],
+      attest: [],
+    }
+    const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+    expect(error.code).toBe('ERR_KBS_SESSION_COOKIE')
+  })
+})
+
+describe('parseCookieDate (RFC 6265 §5.1.1)', () => {
+  it('reads the IMF-fixdate, RFC 850 and asctime forms', () => {
+    const at = Date.UTC(2026, 11, 6, 10, 30, 5)
+    expect(parseCookieDate('Sun, 06 Dec 2026 10:30:05 GMT')).toBe(at)
+    expect(parseCookieDate('Sunday, 06-Dec-26 10:30:05 GMT')).toBe(at)
+    expect(parseCookieDate('Sun Dec  6 10:30:05 2026')).toBe(at)
+    expect(parseCookieDate('Thu, 01 Jan 1970 00:00:00 GMT')).toBe(0)
+    expect(parseCookieDate('Wed, 01 Jan 1969 00:00:00 GMT')).toBe(Date.UTC(1969, 0, 1))
+    // Two-digit years: 70–99 are 19xx, 00–69 are 20xx.
+    expect(parseCookieDate('01-Jan-70 00:00:00')).toBe(0)
+    expect(parseCookieDate('01-Jan-69 00:00:00')).toBe(Date.UTC(2069, 0, 1))
+  })
+
+  it('fails where the algorithm fails', () => {
+    for (const text of [
+      '',
+      'tomorrow',
+      'Sun, 06 Dec 2026 GMT',
+      'Sun, 06 2026 10:30:05 GMT',
+      'Sun, Dec 2026 10:30:05 GMT',
+      'Sun, 32 Dec 2026 10:30:05 GMT',
+      'Sun, 00 Dec 2026 10:30:05 GMT',
+      'Sun, 31 Apr 2026 10:30:05 GMT',
+      'Sun, 06 Dec 1600 10:30:05 GMT',
+      'Sun, 06 Dec 2026 24:00:00 GMT',
+      'Sun, 06 Dec 2026 10:60:00 GMT',
+      'Sun, 06 Dec 2026 10:30:60 GMT',
+    ])
+      expect([text, parseCookieDate(text)]).toEqual([text, undefined])
+  })
+})

@@ -1,0 +1,157 @@
+/**
+ * The `kbs-session-id` cookie as the KBS sets it, with its lifetime (RFC 6265 §5.2.1, §5.2.2,
+ * §5.3): `Max-Age` wins over `Expires`; a `Max-Age` of 0 or less, or an `Expires` that is not
+ * after now, deletes the cookie, and a deleted cookie is never sent back. Trustee sets the cookie
+ * with `Expires` = now + its session timeout (`Cookie::build(..).expires(timeout)`, an IMF-fixdate
+ * such as `Sun, 06 Dec 2026 10:30:00 GMT`) on `/auth` and again on `/attest`; this project's KBS
+ * sets it with `Expires` on `/auth` only.
+ *
+ * Unlike RFC 6265, which ignores a `Max-Age` or `Expires` it cannot parse (and would keep the
+ * cookie for the whole session), a malformed lifetime on the session cookie is refused
+ * (`ERR_KBS_SESSION_COOKIE`): the KBS meant some lifetime, and guessing "forever" would send a
+ * session back that the KBS may have ended. So is a lifetime attribute given twice, which RFC 6265
+ * reads as the last one and a proxy might have added.
+ *
+ * @module
+ */
+import { MalformedInputError } from '@initguard/core'
+import type { HttpResponse } from '@initguard/http'
+import { KBS_SESSION_COOKIE } from './messages.ts'
+
+/** What one answer's `Set-Cookie` headers say of the session cookie. */
+export type SessionCookieUpdate =
+  /** The cookie, to send until `expiresAt` (ms since the epoch; none: as long as the client). */
+  | { readonly deleted: false; readonly value: string; readonly expiresAt?: number }
+  /** The KBS deleted the cookie (`Max-Age` ≤ 0, or `Expires` not after now). */
+  | { readonly deleted: true }
+
+const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
+
+/**
+ * The `kbs-session-id` cookie of an answer's `Set-Cookie` headers, or `undefined` when none of
+ * them sets it. Two headers that say different things of it (another value, another lifetime, a
+ * deletion beside a value) are refused, not read as whichever came first or last: Trustee sets the
+ * cookie once per answer.
+ *
+ * @param route the route answered, for messages (`/kbs/v0/auth`).
+ * @param now the current time, ms since the epoch.
+ * @throws {@link MalformedInputError} `ERR_KBS_SESSION_COOKIE` for an ambiguous cookie, a value
+ *   that is not a session id, or a malformed or repeated `Max-Age` or `Expires`.
+ */
+export function sessionCookieOf(
+  response: HttpResponse,
+  route: string,
+  now: number,
+): SessionCookieUpdate | undefined {
+  const seen = new Map<string, SessionCookieUpdate>()
+  for (const header of response.headers.getSetCookie()) {
+    const [pair = '', ...attributes] = header.split(';')
+    const at = pair.indexOf('=')
+    if (at < 0 || pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
+    const value = pair.slice(at + 1).trim()
+    const expiresAt = expiryOf(attributes, route, now)
+    const update: SessionCookieUpdate =
+      expiresAt !== undefined && expiresAt <= now
+        ? { deleted: true }
+        : { deleted: false, value, ...(expiresAt === undefined ? {} : { expiresAt }) }
+    seen.set(JSON.stringify(update), update)
+  }
+  const [update] = seen.values()
+  if (seen.size > 1)
+    throw cookieError(
+      `the KBS answered ${route} with ${String(seen.size)} different ${KBS_SESSION_COOKIE} cookies`,
+    )
+  if (update === undefined || update.deleted || COOKIE_VALUE.test(update.value)) return update
+  throw cookieError(`the KBS answered ${route} without a usable ${KBS_SESSION_COOKIE} cookie`)
+}
+
+function cookieError(message: string): MalformedInputError {
+  return new MalformedInputError('ERR_KBS_SESSION_COOKIE', message, {
+    hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies',
+  })
+}
+
+/**
+ * The expiry (ms since the epoch) that the cookie's attributes give, by RFC 6265 §5.3 step 3:
+ * `Max-Age` if present (≤ 0: the earliest time there is), else `Expires`, else none.
+ */
+function expiryOf(attributes: readonly string[], route: string, now: number): number | undefined {
+  let maxAge: string | undefined
+  let expires: string | undefined
+  for (const attribute of attributes) {
+    const at = attribute.indexOf('=')
+    const name = (at < 0 ? attribute : attribute.slice(0, at)).trim().toLowerCase()
+    if (name !== 'max-age' && name !== 'expires') continue
+    const value = at < 0 ? '' : attribute.slice(at + 1).trim()
+    const shown = JSON.stringify(value.slice(0, 64))
+    const named = name === 'max-age' ? 'Max-Age' : 'Expires'
+    if ((name === 'max-age' ? maxAge : expires) !== undefined)
+      throw cookieError(
+        `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie that gives ${named} twice`,
+      )
+    if (name === 'max-age') maxAge = value
+    else expires = value
+    const malformed =
+      name === 'max-age'
+        ? !/^-?[0-9]+$/.test(value) && `a Max-Age of ${shown}, not a whole number of seconds`
+        : parseCookieDate(value) === undefined &&
+          `an Expires of ${shown}, not a date (as "Sun, 06 Nov 1994 08:49:37 GMT")`
+    if (malformed !== false)
+      throw cookieError(
+        `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie that has ${malformed}, so its lifetime is unknown`,
+      )
+  }
+  if (maxAge !== undefined) {
+    const seconds = Number(maxAge)
+    return seconds <= 0 ? Number.NEGATIVE_INFINITY : now + seconds * 1000
+  }
+  return expires === undefined ? undefined : parseCookieDate(expires)
+}
+
+/** RFC 6265 §5.1.1 delimiters between the tokens of a cookie date. */
+// eslint-disable-next-line no-control-regex -- %x09 is one of the delimiters
+const DATE_DELIMITERS = /[\u0009\u0020-\u002f\u003b-\u0040\u005b-\u0060\u007b-\u007e]+/
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+
+/**
+ * A cookie date (RFC 6265 §5.1.1: the IMF-fixdate Trustee and this project's KBS send, RFC 850's
+ * and asctime's forms, and what else that algorithm reads) as ms since the epoch; `undefined` where
+ * the algorithm fails to parse it (a missing or out-of-range field, a day the month does not have,
+ * a year before 1601).
+ */
+export function parseCookieDate(text: string): number | undefined {
+  let time: number[] | undefined
+  let day: number | undefined
+  let month: number | undefined
+  let year: number | undefined
+  for (const token of text.split(DATE_DELIMITERS)) {
+    if (token === '') continue
+    const hms = /^([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[^0-9].*)?$/s.exec(token)
+    if (time === undefined && hms !== null) {
+      time = [Number(hms[1]), Number(hms[2]), Number(hms[3])]
+      continue
+    }
+    const dayOfMonth = /^([0-9]{1,2})(?:[^0-9].*)?$/s.exec(token)
+    if (day === undefined && dayOfMonth !== null) {
+      day = Number(dayOfMonth[1])
+      continue
+    }
+    const monthAt = MONTHS.indexOf(token.slice(0, 3).toLowerCase())
+    if (month === undefined && monthAt >= 0) {
+      month = monthAt
+      continue
+    }
+    const years = /^([0-9]{2,4})(?:[^0-9].*)?$/s.exec(token)
+    if (year === undefined && years !== null) year = Number(years[1])
+  }
+  if (time === undefined || day === undefined || month === undefined || year === undefined)
+    return undefined
+  if (year >= 70 && year <= 99) year += 1900
+  else if (year <= 69) year += 2000
+  const [hour = 0, minute = 0, second = 0] = time
+  if (day < 1 || day > 31 || year < 1601 || hour > 23 || minute > 59 || second > 59)
+    return undefined
+  const date = new Date(Date.UTC(year, month, day, hour, minute, second))
+  // Date.UTC maps years 0–99 to 1900–1999; none is left here (year ≥ 1601).
+  return date.getUTCDate() === day ? date.getTime() : undefined
+}
