@@ -281,6 +281,15 @@ describe('a KBS that answers /auth wrongly', () => {
         502,
         'ERR_KBS_SESSION_DELETED',
       ],
+      [
+        'is a proxy page',
+        (res) =>
+          res
+            .writeHead(200, { 'content-type': 'text/html' })
+            .end('<html><body>Please sign in</body></html>'),
+        502,
+        'ERR_KBS_CONTENT_TYPE',
+      ],
     ]
     for (const [what, auth, status, code] of scenarios) {
       const url = await misanswering(auth)

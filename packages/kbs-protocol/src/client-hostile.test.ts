@@ -227,6 +227,65 @@ describe('KbsClient against a hostile KBS', () => {
     expect(requests).toBe(0)
   })
 
+  it('refuses a 200 whose Content-Type is not JSON, or missing, naming the route and the type', async () => {
+    const challenge = `{"nonce":"${NONCE}","extra-params":""}`
+    const jwe = JSON.stringify(trusteeStyleJwe(teeKey.publicJwk, secret))
+    /** Answers every route with its right body, and `route` with `type` (none: no header). */
+    const typed = (route: string, type: string | undefined): void => {
+      answer = (req, res) => {
+        req.resume()
+        const url = req.url ?? ''
+        const headers: Record<string, string> = {}
+        const given = url.startsWith(route) ? type : 'application/json'
+        if (given !== undefined) headers['content-type'] = given
+        if (url === '/kbs/v0/auth') headers['set-cookie'] = COOKIE
+        res
+          .writeHead(200, headers)
+          .end(
+            url === '/kbs/v0/auth'
+              ? challenge
+              : url === '/kbs/v0/attest'
+                ? `{"token":"${TOKEN}"}`
+                : jwe,
+          )
+      }
+    }
+    const refusals: [string, string | undefined, string][] = [
+      ['/kbs/v0/auth', 'text/html; charset=utf-8', 'text/html; charset=utf-8'],
+      ['/kbs/v0/auth', undefined, 'without a Content-Type'],
+      ['/kbs/v0/auth', 'application/json; charset=iso-8859-1', 'charset=iso-8859-1'],
+      ['/kbs/v0/auth', 'application/problem+json', 'application/problem+json'],
+      ['/kbs/v0/auth', 'application/json, text/html', 'application/json, text/html'],
+      ['/kbs/v0/attest', 'text/plain', 'text/plain'],
+      ['/kbs/v0/resource/a/b/c', 'text/xml', 'text/xml'],
+      ['/kbs/v0/resource/a/b/c', 'application/octet-stream', 'application/octet-stream'],
+    ]
+    for (const [route, type, said] of refusals) {
+      typed(route, type)
+      const reached: string[] = []
+      const client = new KbsClient({ url: origin })
+      const error = await rejected(
+        client.attest(attestOptions(reached)).then(() => client.getResource('a/b/c')),
+      )
+      expect([route, type, error.code]).toEqual([route, type, 'ERR_KBS_CONTENT_TYPE'])
+      expect(error.message).toContain(route)
+      expect(error.message).toContain(said)
+      expect(error.details).toMatchObject({ route, contentType: type ?? '' })
+      expect(reached).toEqual(route === '/kbs/v0/auth' ? [] : ['evidence'])
+    }
+    // JSON in the spellings Trustee and this project's KBS use, and case-insensitive as RFC 9110.
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'Application/JSON;charset="UTF-8"',
+    ]) {
+      typed('/kbs/v0/', type)
+      const client = new KbsClient({ url: origin, session: { token: TOKEN, teeKey } })
+      await client.attest({ ...attestOptions([]), teeKey })
+      expect([type, await client.getResource('a/b/c')]).toEqual([type, secret])
+    }
+  })
+
   it("shows an error body's type as printable text, as its detail", async () => {
     const type = `https://github.com/confidential-containers/kbs/errors/Policy\r\n[INFO] granted ${'x'.repeat(300)}`
     serve(JSON.stringify({ type, detail: 'denied\nsecond line' }), 403)

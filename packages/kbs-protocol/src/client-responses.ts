@@ -116,13 +116,55 @@ export async function kbsResponseError(
 }
 
 /**
- * The body as JSON within `maxBytes`, or `ERR_KBS_MESSAGE_INVALID`: strictly UTF-8 (no byte order
- * mark, no byte replaced by U+FFFD) and no key repeated in one object. `JSON.parse` of leniently
- * decoded text read `{"nonce":"a","nonce":"b"}` as nonce `b` and a Latin-1 byte as U+FFFD, so the
- * client bound, sent back and decrypted with a value the KBS never sent as such; Trustee's serde
- * never produces either, and guest-components' serde structs refuse a repeated field.
+ * `ERR_KBS_CONTENT_TYPE` unless the answer says it is JSON: `application/json` (case-insensitive,
+ * RFC 9110 §8.3.1), with no charset but UTF-8. Trustee answers `/auth` with actix's `.json()`,
+ * `/attest` and an encrypted resource with `content_type("application/json")`; this project's KBS
+ * with `application/json; charset=utf-8` on all three (`packages/kbs`, client-answers.test.ts). Anything else on a 200 is
+ * not the KBS's answer: a proxy's or portal's HTML page, or Trustee's `text/xml` for a plugin
+ * answer it did not encrypt, which is no resource JWE.
+ *
+ * A missing Content-Type is refused too (fail closed): neither KBS ever omits it on these
+ * answers, so one without it came from something else, and RFC 9110 §8.3 leaves its recipient to
+ * assume `application/octet-stream`, not JSON. Error answers (not 200) are not checked: Trustee
+ * sends its `{type, detail}` bodies without a Content-Type, and they are read only to report.
  */
-export async function jsonBody(response: HttpResponse, maxBytes: number): Promise<unknown> {
+function checkJsonContentType(response: HttpResponse, route: string): void {
+  const type = response.headers.get('content-type')
+  if (type !== null) {
+    const [media = '', ...parameters] = type.split(';')
+    const charsets = parameters
+      .map((p) => p.trim().toLowerCase())
+      .filter((p) => p.startsWith('charset='))
+      .map((p) => p.slice('charset='.length).replace(/^"(.*)"$/, '$1'))
+    if (media.trim().toLowerCase() === 'application/json' && charsets.every((c) => c === 'utf-8'))
+      return
+  }
+  throw new MalformedInputError(
+    'ERR_KBS_CONTENT_TYPE',
+    type === null
+      ? `the KBS answered ${route} without a Content-Type, where a KBS says application/json`
+      : `the KBS answered ${route} with Content-Type ${shown(type).slice(0, 100)}, not application/json`,
+    {
+      details: { route, contentType: type === null ? '' : shown(type).slice(0, 100) },
+      hint: 'something other than the KBS answered (a proxy, a login or error page, another service at this URL), or the KBS served a plugin answer it does not encrypt; check the KBS URL and what stands between the guest and the KBS',
+    },
+  )
+}
+
+/**
+ * The body as JSON within `maxBytes`, after its Content-Type is checked (`ERR_KBS_CONTENT_TYPE`,
+ * naming `route`), or `ERR_KBS_MESSAGE_INVALID`: strictly UTF-8 (no byte order mark, no byte
+ * replaced by U+FFFD) and no key repeated in one object. `JSON.parse` of leniently decoded text
+ * read `{"nonce":"a","nonce":"b"}` as nonce `b` and a Latin-1 byte as U+FFFD, so the client bound,
+ * sent back and decrypted with a value the KBS never sent as such; Trustee's serde never produces
+ * either, and guest-components' serde structs refuse a repeated field.
+ */
+export async function jsonBody(
+  response: HttpResponse,
+  maxBytes: number,
+  route: string,
+): Promise<unknown> {
+  checkJsonContentType(response, route)
   const bytes = await response.bytes({ maxBytes })
   let text: string
   try {

@@ -22,7 +22,9 @@
  * handshake once when the client knows how to attest (it ran {@link KbsClient.attest} itself).
  * No redirect is followed (`ERR_KBS_REDIRECT`, for `/auth` and `/attest` too): the KBS answers at
  * the URL it was given, or not. Only a 200 is an answer: Trustee grants every request with 200, and
- * a 203 or 206 (a proxy's rewrite, a partial body) is `ERR_KBS_STATUS`, not read as one.
+ * a 203 or 206 (a proxy's rewrite, a partial body) is `ERR_KBS_STATUS`, not read as one; and a 200
+ * is read only when its Content-Type is `application/json`, as both Trustee and this project's KBS
+ * send (`ERR_KBS_CONTENT_TYPE` for a proxy's HTML page, say, or no Content-Type at all).
  *
  * @module
  */
@@ -233,7 +235,7 @@ export class KbsClient {
       undefined,
       options.signal,
       async (r) => ({
-        nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES)).nonce,
+        nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES, '/kbs/v0/auth')).nonce,
         cookie: authCookie(sessionCookieOf(r, '/kbs/v0/auth', Date.now())),
       }),
     )
@@ -268,7 +270,7 @@ export class KbsClient {
       cookie.value,
       options.signal,
       async (r) => ({
-        ...parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES)),
+        ...parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES, '/kbs/v0/attest')),
         // Trustee sets the cookie again here; a KBS may also delete it, or give it a new lifetime.
         update: sessionCookieOf(r, '/kbs/v0/attest', Date.now()) ?? cookie,
       }),
@@ -299,7 +301,8 @@ export class KbsClient {
     path: string,
     options: { readonly signal?: AbortSignal; readonly retryUnauthorized?: boolean } = {},
   ): Promise<Uint8Array> {
-    const url = new URL(`kbs/v0/resource/${resourcePath(path)}`, this.#base)
+    const route = `/kbs/v0/resource/${resourcePath(path)}`
+    const url = new URL(route.slice(1), this.#base)
     for (let handshakes = 0; ; handshakes++) {
       const session = this.#session
       if (session === undefined)
@@ -321,7 +324,7 @@ export class KbsClient {
             return { again }
           }
           if (r.status !== 200) throw await kbsResponseError(r, `get resource ${path}`)
-          return { jwe: await jsonBody(r, this.#maxResourceBytes) }
+          return { jwe: await jsonBody(r, this.#maxResourceBytes, route) }
         },
       )
       if ('jwe' in outcome) return openResource(session.teeKey.privateKey, outcome.jwe)
