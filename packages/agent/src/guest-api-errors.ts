@@ -7,7 +7,8 @@
  * 400  malformed request (bad path segment, runtime_data, token_type)
  * 403  the KBS refused this guest (its 401 on attestation or 403 by policy), with its detail
  * 404  no such resource (at the KBS) or no such init-data key
- * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response
+ * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response, a
+ *      protocol version the KBS does not speak
  * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable,
  *      the KBS not answering within the total timeout (ERR_KBS_TIMEOUT, or ERR_KBS_DEADLINE
  *      from the KBS client's own total timeout), the agent stopping
@@ -31,6 +32,7 @@ const KBS_STATUS: Readonly<Record<string, number>> = {
   ERR_KBS_REDIRECT: 502,
   ERR_KBS_TOO_LARGE: 502,
   ERR_KBS_BAD_REQUEST: 502,
+  ERR_KBS_PROTOCOL_VERSION: 502,
   ERR_KBS_MESSAGE_INVALID: 502,
   ERR_KBS_CONTENT_TYPE: 502,
   ERR_KBS_SESSION_COOKIE: 502,

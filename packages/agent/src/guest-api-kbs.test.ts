@@ -290,6 +290,19 @@ describe('a KBS that answers /auth wrongly', () => {
         502,
         'ERR_KBS_CONTENT_TYPE',
       ],
+      [
+        "wants another protocol version (Trustee's words)",
+        (res) =>
+          res.writeHead(401).end(
+            JSON.stringify({
+              type: 'https://github.com/confidential-containers/kbs/errors/AttestationError',
+              detail:
+                'Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =0.5.0 while the request is 0.4.0',
+            }),
+          ),
+        502,
+        'ERR_KBS_PROTOCOL_VERSION',
+      ],
     ]
     for (const [what, auth, status, code] of scenarios) {
       const url = await misanswering(auth)

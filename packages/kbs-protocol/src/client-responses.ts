@@ -19,6 +19,7 @@ import {
 } from '@initguard/core'
 import { isRedirectStatus, redactUrl, type HttpResponse } from '@initguard/http'
 import { messageError } from './message-fields.ts'
+import { KBS_PROTOCOL_VERSION } from './messages.ts'
 import { parseKbsErrorBody } from './message-parse.ts'
 
 /** Largest error body read. */
@@ -71,12 +72,33 @@ function locationShown(response: HttpResponse): string {
 }
 
 /**
+ * Whether an error answer to `/auth` says the KBS wants another protocol version than
+ * {@link KBS_PROTOCOL_VERSION}: Trustee answers 401 `AttestationError` "… KBS Client Protocol
+ * Version Mismatch: expect =0.4.0 while the request is …" (`kbs/src/attestation/backend.rs`), this
+ * project's KBS 400 `AttestationError` "protocol version "…" is not supported: …"
+ * (`packages/kbs/src/server/rcar-routes.ts`). Only the detail's words tell it from any other
+ * refusal of the same status and type, so they are matched word for word, and on `/auth` alone: it is
+ * the one request that carries the version.
+ */
+function isVersionRefusal(status: number, variant: string, detail: string): boolean {
+  return (
+    variant === 'AttestationError' &&
+    ((status === 401 && detail.includes('KBS Client Protocol Version Mismatch')) ||
+      (status === 400 && /^protocol version "[^"]*" is not supported: /.test(detail)))
+  )
+}
+
+/**
  * The coded error for a non-200 response from the KBS, reading its `{type, detail}` body when it
- * has one: `details` carries `status`, `type` and `detail` (empty when the body is not one).
+ * has one: `details` carries `status`, `type` and `detail` (empty when the body is not one). On
+ * `/kbs/v0/auth` (`route`), a refusal of the protocol version is `ERR_KBS_PROTOCOL_VERSION`, not
+ * `ERR_KBS_UNAUTHORIZED` or `ERR_KBS_BAD_REQUEST`: no attestation was refused, and asking again
+ * cannot help.
  */
 export async function kbsResponseError(
   response: HttpResponse,
   what: string,
+  route: string,
 ): Promise<InitguardError> {
   const { bytes } = await response.peek(MAX_ERROR_BODY)
   let body = { type: '', detail: '' }
@@ -101,7 +123,17 @@ export async function kbsResponseError(
   // line into the message and the logs that repeat it.
   const type = shown(body.type)
   const variant = (type.split('/').at(-1) ?? '').slice(0, 64)
-  const message = `cannot ${what}: ${meaning} (HTTP ${response.status}${variant === '' ? '' : ` ${variant}`})${body.detail === '' ? '' : `: ${shown(body.detail)}`}`
+  const told = `(HTTP ${response.status}${variant === '' ? '' : ` ${variant}`})${body.detail === '' ? '' : `: ${shown(body.detail)}`}`
+  if (route === '/kbs/v0/auth' && isVersionRefusal(response.status, variant, body.detail))
+    return new ExpectationError(
+      'ERR_KBS_PROTOCOL_VERSION',
+      `cannot ${what}: the KBS does not accept this client's protocol version, RCAR ${KBS_PROTOCOL_VERSION} ${told}`,
+      {
+        details: { status: response.status, type, detail: shown(body.detail) },
+        hint: `this client speaks RCAR ${KBS_PROTOCOL_VERSION} only and the KBS wants another version (its detail names it); use a KBS that accepts ${KBS_PROTOCOL_VERSION} (Trustee's KBS of August 2026 requires exactly it), or a client of the version the KBS speaks`,
+      },
+    )
+  const message = `cannot ${what}: ${meaning} ${told}`
   return new ErrorClass(code, message, {
     details: { status: response.status, type, detail: shown(body.detail) },
     hint:

@@ -158,20 +158,15 @@ describe('KbsClient', () => {
 
   it('surfaces the server error bodies with status, type and detail', async () => {
     const client = pinned()
-    pinnedKbs.failNext(
-      '/kbs/v0/auth',
-      400,
-      'AttestationError',
-      'KBS Client Protocol Version Mismatch',
-    )
+    pinnedKbs.failNext('/kbs/v0/auth', 400, 'SerdeError', 'missing field `tee`')
     const auth = await rejected(client.attest(snp()))
     expect(auth.code).toBe('ERR_KBS_BAD_REQUEST')
     expect(auth.details).toEqual({
       status: 400,
-      type: 'https://github.com/confidential-containers/kbs/errors/AttestationError',
-      detail: 'KBS Client Protocol Version Mismatch',
+      type: 'https://github.com/confidential-containers/kbs/errors/SerdeError',
+      detail: 'missing field `tee`',
     })
-    expect(auth.message).toContain('AttestationError')
+    expect(auth.message).toContain('SerdeError')
     await client.attest(snp())
     pinnedKbs.failNext('/kbs/v0/resource/', 403, 'PolicyDeny', 'resource outside the workload')
     const denied = await rejected(client.getResource('default/key/one'))
@@ -183,6 +178,43 @@ describe('KbsClient', () => {
       client.attest(snp({ evidence: () => snp().evidence(new Uint8Array(64)) })),
     )
     expect(unbound.code).toBe('ERR_KBS_UNAUTHORIZED')
+  })
+
+  it('tells a KBS that wants another protocol version apart from a refused attestation', async () => {
+    // Trustee (kbs/src/attestation/backend.rs, VERSION_REQ "=0.4.0"): 401, AttestationError.
+    const trustee =
+      'Attestation error: RCAR handshake Auth failed: KBS Client Protocol Version Mismatch: expect =0.5.0 while the request is 0.4.0'
+    // This project's KBS (packages/kbs, rcar-routes.ts): 400, AttestationError.
+    const ours =
+      'protocol version "0.4.0" is not supported: this KBS speaks RCAR 0.5.0 (use a client that sends version "0.5.0")'
+    for (const [status, detail] of [
+      [401, trustee],
+      [400, ours],
+    ] as const) {
+      pinnedKbs.failNext('/kbs/v0/auth', status, 'AttestationError', detail)
+      const error = await rejected(pinned().attest(snp()))
+      expect([status, error.code]).toEqual([status, 'ERR_KBS_PROTOCOL_VERSION'])
+      expect(error.details).toMatchObject({ status, detail })
+      expect(error.message).toContain('0.4.0')
+      expect(error.message).toContain(detail)
+      expect(error.hint).toMatch(/speaks RCAR 0\.4\.0/)
+    }
+    // Only /auth carries the version: the same words elsewhere are the refusal they are.
+    const client = pinned()
+    await client.attest(snp())
+    pinnedKbs.failNext('/kbs/v0/resource/', 401, 'AttestationError', trustee)
+    pinnedKbs.failNext('/kbs/v0/resource/', 401, 'AttestationError', trustee)
+    expect((await rejected(client.getResource('default/key/one'))).code).toBe(
+      'ERR_KBS_UNAUTHORIZED',
+    )
+    // And another refusal of /auth stays one.
+    pinnedKbs.failNext(
+      '/kbs/v0/auth',
+      401,
+      'AttestationError',
+      'Attestation error: RCAR handshake Auth failed: failed to parse KBS version',
+    )
+    expect((await rejected(pinned().attest(snp()))).code).toBe('ERR_KBS_UNAUTHORIZED')
   })
 
   it('speaks plain http only when the URL says so, and then takes no TLS option', async () => {

@@ -24,7 +24,9 @@
  * the URL it was given, or not. Only a 200 is an answer: Trustee grants every request with 200, and
  * a 203 or 206 (a proxy's rewrite, a partial body) is `ERR_KBS_STATUS`, not read as one; and a 200
  * is read only when its Content-Type is `application/json`, as both Trustee and this project's KBS
- * send (`ERR_KBS_CONTENT_TYPE` for a proxy's HTML page, say, or no Content-Type at all).
+ * send (`ERR_KBS_CONTENT_TYPE` for a proxy's HTML page, say, or no Content-Type at all). A KBS that
+ * refuses the protocol version on `/auth` (Trustee: 401, "KBS Client Protocol Version Mismatch")
+ * is `ERR_KBS_PROTOCOL_VERSION`, not a refused attestation.
  *
  * @module
  */
@@ -323,7 +325,7 @@ export class KbsClient {
             await r.discard()
             return { again }
           }
-          if (r.status !== 200) throw await kbsResponseError(r, `get resource ${path}`)
+          if (r.status !== 200) throw await kbsResponseError(r, `get resource ${path}`, route)
           return { jwe: await jsonBody(r, this.#maxResourceBytes, route) }
         },
       )
@@ -354,7 +356,7 @@ export class KbsClient {
         ...(signal === undefined ? {} : { signal }),
       },
       async (r) => {
-        if (r.status !== 200) throw await kbsResponseError(r, what)
+        if (r.status !== 200) throw await kbsResponseError(r, what, `/kbs/v0/${endpoint}`)
         return read(r)
       },
     )
