@@ -17,8 +17,12 @@
  * is validated, so a syntax or type error is refused at `put`, and so is a claim the verifier never
  * emits (`snp.measurment`, with the fields it does) or one compared with the wrong type
  * (`snp.vmpl == "0"`); so is a rule for a TEE the workload does not run on (see
- * {@link checkClaimsExpressionTees}). At attestation only `true` counts: `false`, another value, or an
- * evaluation error (a missing key, say) does not match, and the reason says which.
+ * {@link checkClaimsExpressionTees}). So are the forms that would take a claims object out of the
+ * check's sight ({@link checkTypedClaims}): `dyn(snp)`, `snp[k]` with a computed key, `c ? snp :
+ * init_data_claims`, `type(snp)`, and a misspelled `has(x.f)` where `x` is bound to a claims
+ * object. `init_data_claims` and `runtime_data_claims` are the guest's own maps and stay dynamic.
+ * At attestation only `true` counts: `false`, another value, or an evaluation error (a missing
+ * key, say) does not match, and the reason says which.
  *
  * @module
  */
@@ -60,9 +64,10 @@ function firstLine(message: string): string {
  * @throws `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` for a rule on another TEE's claims (see
  *   {@link checkClaimsExpressionTees}), checked before the names, so that is what it is told.
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a non-string, an over-long text, a syntax error,
- *   a TEE claim that is not declared (see {@link checkClaimNames}), a type error (the message
- *   gives the declared type of each claim the expression names) or an expression that cannot
- *   yield a bool.
+ *   a TEE claim that is not declared (see {@link checkClaimNames}), a `has()` of anything but a
+ *   field selection, a type error (the message gives the declared type of each claim the
+ *   expression names), an expression that cannot yield a bool, or one that hides a claims object
+ *   from the check (see {@link checkTypedClaims}).
  */
 export function compileClaimsExpression(
   value: unknown,
@@ -86,6 +91,7 @@ export function compileClaimsExpression(
   }
   checkClaimsExpressionTees(parsed, tees, path)
   checkClaimNames(parsed, path)
+  checkHasArguments(parsed, path)
   const checked = parsed.check()
   if (!checked.valid) {
     const named = [...claimPathsNamed(parsed)].map(([name, type]) => `${name} is ${type}`)
@@ -98,6 +104,7 @@ export function compileClaimsExpression(
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw invalid(path, `yields ${checked.type ?? 'an unknown type'}, not a bool`, CEL_HINT)
   }
+  checkTypedClaims(parsed, path)
   return parsed
 }
 
@@ -280,17 +287,27 @@ function isScalar(type: ClaimType): boolean {
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a field the claims do not declare, naming the
  *   fields they do, or a field of a scalar claim.
  */
-function selectedType(tee: KbsTee, fields: readonly string[], path: string): ClaimType {
+function selectedType(
+  tee: KbsTee,
+  fields: readonly string[],
+  path: string,
+  alias?: ClaimsAlias,
+): ClaimType {
   let type: ClaimType = TEE_CLAIM_FIELDS[tee]
   let at: string = tee
-  for (const field of fields) {
+  /** What the expression wrote, up to field `i`. */
+  const written = (i: number): string =>
+    alias === undefined
+      ? [tee, ...fields.slice(0, i + 1)].join('.')
+      : `${[alias.variable, ...fields.slice(alias.skip, i + 1)].join('.')} (${alias.variable} is the ${[tee, ...fields.slice(0, alias.skip)].join('.')} claims)`
+  for (const [i, field] of fields.entries()) {
     if (typeof type === 'object') {
       const declared: ClaimFields = type
       const next = declared[field]
       if (next === undefined) {
         throw invalid(
           path,
-          `names ${at}.${field}, but the ${at} claims have no field ${JSON.stringify(field)}; they have ${Object.keys(declared).join(', ')}`,
+          `names ${written(i)}, but the ${at} claims have no field ${JSON.stringify(field)}; they have ${Object.keys(declared).join(', ')}`,
           `name a claim the ${tee} verifier emits (spelled as listed), or check for it with has()`,
         )
       }
@@ -299,12 +316,18 @@ function selectedType(tee: KbsTee, fields: readonly string[], path: string): Cla
     } else if (isScalar(type)) {
       throw invalid(
         path,
-        `names ${at}.${field}, but ${at} is ${type}, which has no fields`,
+        `names ${written(i)}, but ${at} is ${type}, which has no fields`,
         `compare ${at} itself`,
       )
     } else return 'dyn'
   }
   return type
+}
+
+/** A variable bound to a claims object (`x` in `[snp].all(x, …)`), its fields the first `skip`. */
+interface ClaimsAlias {
+  readonly variable: string
+  readonly skip: number
 }
 
 /**
@@ -333,4 +356,182 @@ function claimPathsNamed(expression: ParseResult): Map<string, string> {
     }
   })
   return named
+}
+
+/**
+ * Refuse a `has()` whose argument is not a field selection starting at a variable
+ * (`has(dyn(snp).f)`, `has([snp][0].f)`); the type checker refuses it too, as "has() invalid
+ * argument", which does not say what to write instead.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`.
+ */
+function checkHasArguments(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node) => {
+    if (node.op !== 'call' || node.args[0] !== 'has') return
+    const [argument] = node.args[1]
+    let at = argument
+    while (at?.op === '.') at = at.args[0]
+    if (argument?.op === '.' && at?.op === 'id' && node.args[1].length === 1) return
+    throw invalid(
+      path,
+      'calls has() on something other than a field selection starting at a variable',
+      'write has(snp.field), has(tdx.quote.body.field) or has(init_data_claims.key): has() takes the selection itself, not a value computed from it (no dyn(), index or call inside)',
+    )
+  })
+}
+
+/** A type as the cel-js type checker records it on each node it checked (`checkedType`). */
+interface CheckedType {
+  readonly name: string
+  readonly kind: string
+  readonly valueType?: CheckedType
+  readonly keyType?: CheckedType
+}
+
+function isCheckedType(value: unknown): value is CheckedType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { kind?: unknown }).kind === 'string'
+  )
+}
+
+/** The type the checker inferred for `node`, if it checked it (not the fields inside `has()`). */
+function checkedTypeOf(node: ASTNode | undefined): CheckedType | undefined {
+  const type: unknown = (node as { checkedType?: unknown } | undefined)?.checkedType
+  return isCheckedType(type) ? type : undefined
+}
+
+/** A declared claims object: the TEE and the fields leading to it (`tdx`, `quote`, `body`). */
+interface ClaimsObject {
+  readonly tee: KbsTee
+  readonly fields: readonly string[]
+}
+
+/**
+ * The claims objects by the name cel-js gives their types (`$snp`, `$tdx.quote.body`): a variable
+ * registered with a schema is of type `$name`, and each nested object of `$name.field`.
+ */
+const CLAIMS_OBJECT_TYPES: ReadonlyMap<string, ClaimsObject> = (() => {
+  const types = new Map<string, ClaimsObject>()
+  const add = (tee: KbsTee, fields: readonly string[], declared: ClaimFields): void => {
+    types.set(`$${[tee, ...fields].join('.')}`, { tee, fields })
+    for (const [field, type] of Object.entries(declared)) {
+      if (typeof type === 'object') add(tee, [...fields, field], type)
+    }
+  }
+  for (const tee of TEE_VARIABLES) add(tee, [], TEE_CLAIM_FIELDS[tee])
+  return types
+})()
+
+/** The claims object `type` is, holds (a list or map of them) or wraps, if any. */
+function claimsIn(type: CheckedType | undefined): ClaimsObject | undefined {
+  if (type === undefined) return undefined
+  return CLAIMS_OBJECT_TYPES.get(type.name) ?? claimsIn(type.valueType) ?? claimsIn(type.keyType)
+}
+
+function hasDyn(type: CheckedType | undefined): boolean {
+  return (
+    type !== undefined && (type.kind === 'dyn' || hasDyn(type.valueType) || hasDyn(type.keyType))
+  )
+}
+
+const claimsName = (claims: ClaimsObject): string => [claims.tee, ...claims.fields].join('.')
+
+/** The value operands of a node that builds or chooses a value (`?:`, a list, a map). */
+function valueOperands(node: ASTNode): readonly ASTNode[] {
+  if (node.op === '?:') return [node.args[1], node.args[2]]
+  if (node.op === 'list') return node.args
+  if (node.op === 'map') return node.args.map(([, value]) => value)
+  return []
+}
+
+/**
+ * Refuse the forms that take a claims object out of the type checker's sight, found by the types
+ * it inferred (so through comprehension and `cel.bind` variables, lists and maps as well): each
+ * passed the check and then refused every guest at appraisal ("No such key", or a constant
+ * false), or, as `!has(x.misspelled)`, held for every guest.
+ *
+ * - `has(x.f)` where `x` holds a claims object: the checker checks only `x`, so `f` is checked here
+ *   against the declared fields (a free `snp` is {@link checkClaimNames}'s).
+ * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
+ * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
+ * - `c ? snp : init_data_claims` (and a list or map of both): the result is `dyn`.
+ * - `type(snp)`: always the declared type, so a comparison with it is constant.
+ *
+ * A single claim (`dyn(snp.vmpl)`) and `init_data_claims` / `runtime_data_claims`, which are the
+ * guest's own maps, stay dynamic.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claims object and what to write.
+ */
+function checkTypedClaims(expression: ParseResult, path: string): void {
+  if (checkedTypeOf(expression.ast) === undefined) {
+    // The checks below read the types cel-js records on the AST; without them they would pass
+    // anything. A cel-js that stopped recording them must not be used unnoticed.
+    throw new Error('@marcbachmann/cel-js recorded no checked types on the expression')
+  }
+  const direct = (claims: ClaimsObject): string =>
+    `read the claims directly, field by field (${claimsName(claims)}.field, as declared in claims-schema.ts)`
+  walkFree(expression.ast, (node) => {
+    if (node.op === 'call') {
+      const [name, args] = node.args
+      const [argument] = args
+      if (name === 'has' && argument?.op === '.') {
+        const fields: string[] = []
+        let at: ASTNode = argument
+        while (at.op === '.') {
+          fields.unshift(at.args[1])
+          at = at.args[0]
+        }
+        const claims = CLAIMS_OBJECT_TYPES.get(checkedTypeOf(at)?.name ?? '')
+        if (claims !== undefined && at.op === 'id') {
+          selectedType(claims.tee, [...claims.fields, ...fields], path, {
+            variable: at.args,
+            skip: claims.fields.length,
+          })
+        }
+        return
+      }
+      const claims = args.length === 1 ? claimsIn(checkedTypeOf(argument)) : undefined
+      if (claims === undefined) return
+      if (name === 'dyn') {
+        throw invalid(
+          path,
+          `passes the ${claimsName(claims)} claims to dyn(), which hides their declared fields and types from the check (a misspelled or mistyped claim would then refuse every guest at appraisal, not the put)`,
+          `${direct(claims)}; dyn() of a single claim (dyn(snp.vmpl)), of init_data_claims or of runtime_data_claims is fine`,
+        )
+      }
+      if (name === 'type') {
+        throw invalid(
+          path,
+          `takes type() of the ${claimsName(claims)} claims, which is always their declared type: a comparison with it is constant`,
+          `${direct(claims)}; test for an optional claim with has(${claimsName(claims)}.field)`,
+        )
+      }
+      return
+    }
+    if (node.op === '[]' || node.op === '[?]') {
+      const [receiver, key] = node.args
+      const claims = CLAIMS_OBJECT_TYPES.get(checkedTypeOf(receiver)?.name ?? '')
+      if (claims !== undefined && !(key.op === 'value' && typeof key.args === 'string')) {
+        throw invalid(
+          path,
+          `indexes the ${claimsName(claims)} claims with a computed key, so the check cannot tell which claim it reads (a key the claims lack would refuse every guest at appraisal)`,
+          `name the field: ${claimsName(claims)}.field or ${claimsName(claims)}["field"]`,
+        )
+      }
+      return
+    }
+    if (!hasDyn(checkedTypeOf(node))) return
+    for (const operand of valueOperands(node)) {
+      const claims = claimsIn(checkedTypeOf(operand))
+      if (claims === undefined) continue
+      throw invalid(
+        path,
+        `mixes the ${claimsName(claims)} claims with a value of type dyn in ${node.op === '?:' ? 'a ?: choice' : `a ${node.op}`}, so the result is dyn and hides their declared fields from the check`,
+        `${direct(claims)}: choose between claims, not claims objects (cond ? ${claimsName(claims)}.field : other)`,
+      )
+    }
+  })
 }

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { codeOf, thrown } from '@initguard/testkit'
 import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import { claimsExpressionFailure } from './claims-expression.ts'
 import { compileWorkload, WorkloadCompiler } from './compiled-workload.ts'
 import { compileResourcePattern } from './resource-pattern.ts'
 import { parseWorkloadDefinition } from './workload-definition.ts'
@@ -338,6 +339,104 @@ describe('parseWorkloadDefinition', () => {
       expect((error as Error).message).toContain(problem)
     },
   )
+
+  it.each([
+    // has() type-checks only the variable it starts from: a misspelling under a comprehension or
+    // bind variable that holds a claims object passed, and !has() of it is a constant true.
+    [
+      '[snp].all(x, !has(x.measurment))',
+      'names x.measurment (x is the snp claims), but the snp claims have no field "measurment"',
+    ],
+    [
+      'cel.bind(q, tdx.quote, has(q.bdy.mr_td))',
+      'names q.bdy (q is the tdx.quote claims), but the tdx.quote claims have no field "bdy"; they have header, body',
+    ],
+    [
+      'cel.bind(s, snp, has(s.vmpl.level))',
+      'names s.vmpl.level (s is the snp claims), but snp.vmpl is int, which has no fields',
+    ],
+    // dyn() hides the declared fields and types: each of these refused every guest at appraisal
+    // ("No such key", or a constant false).
+    [
+      'dyn(snp).measurment == "00"',
+      'passes the snp claims to dyn(), which hides their declared fields and types from the check',
+    ],
+    ['dyn(snp).vmpl == "0"', 'passes the snp claims to dyn()'],
+    ['dyn([tdx.quote])[0].bdy.mr_td == "00"', 'passes the tdx.quote claims to dyn()'],
+    ['[snp].exists(x, dyn(x).vmpl == "0")', 'passes the snp claims to dyn()'],
+    // A computed key: the check cannot tell which claim it names.
+    ['snp["meas" + "urment"] == "00"', 'indexes the snp claims with a computed key'],
+    ['snp[init_data] == "00"', 'indexes the snp claims with a computed key'],
+    [
+      'tdx.quote.body[report_data] == "00"',
+      'indexes the tdx.quote.body claims with a computed key',
+    ],
+    ['[snp].exists(x, x[init_data] == "00")', 'indexes the snp claims with a computed key'],
+    // A claims object and a dynamic value in one ?:, list or map: the result is dyn.
+    [
+      '(init_data == "" ? snp : init_data_claims).measurment == "00"',
+      'mixes the snp claims with a value of type dyn',
+    ],
+    [
+      '(init_data != "" ? init_data_claims : tdx).quote.bdy.mr_td == "00"',
+      'mixes the tdx claims with a value of type dyn',
+    ],
+    // The checker refused it too, as "has() invalid argument", without saying what to write.
+    ['has(dyn(snp).measurment)', 'calls has() on something other than a field selection'],
+    ['has([snp][0].measurement)', 'calls has() on something other than a field selection'],
+    // type() of a claims object is always its declared type: a constant.
+    ['type(snp) == map', 'takes type() of the snp claims'],
+  ])('refuses a CEL form that hides a claims object from the check: %s', (cel, problem) => {
+    const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
+    expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
+    expect((error as Error).message).toContain(problem)
+    expect((error as { hint?: string }).hint).toMatch(/claim|field|itself/)
+  })
+
+  it('accepts realistic rules, and they hold over matching claims', () => {
+    const claims = {
+      tee: 'snp',
+      snp: {
+        measurement: 'ab'.repeat(48),
+        vmpl: 0,
+        guest_svn: 3,
+        reported_tcb_bootloader: 4,
+        reported_tcb_tee: 0,
+        reported_tcb_snp: 24,
+        reported_tcb_microcode: 219,
+        policy_debug_allowed: false,
+        product: 'Milan',
+      },
+      init_data: 'cd'.repeat(32),
+      init_data_claims: {
+        'aa.toml': { token_configs: { kbs: { url: 'https://kbs.example:8080' } } },
+        'cdh.toml': { kbc: { name: 'cc_kbc', url: 'https://kbs.example:8080' } },
+      },
+      report_data: 'ef'.repeat(64),
+      runtime_data_claims: { nonce: 'n-1', 'tee-pubkey': { kty: 'EC' } },
+    }
+    for (const cel of [
+      `snp.measurement in ["${'ab'.repeat(48)}", "${'01'.repeat(48)}"]`,
+      'snp.reported_tcb_snp >= 24 && snp.reported_tcb_microcode >= 219 && snp.reported_tcb_bootloader >= 4',
+      '!has(snp.reported_tcb_fmc) || snp.reported_tcb_fmc >= 1',
+      'tee == "snp" ? snp.vmpl == 0 && !snp.policy_debug_allowed : tdx.tcb_status == "UpToDate"',
+      'init_data_claims["cdh.toml"].kbc.url.startsWith("https://") && init_data_claims["cdh.toml"]["kbc"]["name"] == "cc_kbc"',
+      'init_data_claims["aa.toml"].token_configs.kbs.url == init_data_claims["cdh.toml"].kbc.url',
+      '["aa.toml", "cdh.toml"].all(f, f in init_data_claims)',
+      'has(runtime_data_claims.nonce) && runtime_data_claims["tee-pubkey"].kty == "EC" && size(runtime_data_claims.nonce) > 0',
+      'snp.measurement.startsWith("abab") && snp.product.matches("^(Milan|Genoa)$") && init_data.size() == 64',
+      'report_data.endsWith("ef") && snp.guest_svn in [3, 4] && string(snp.guest_svn) == "3"',
+      '[snp.measurement, init_data].all(h, h.matches("^[0-9a-f]+$"))',
+      'cel.bind(s, snp, s.vmpl == 0 && has(s.measurement))',
+      '[snp].all(x, x.vmpl == 0 && has(x.measurement))',
+      'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && dyn(snp.vmpl) == 0',
+    ]) {
+      const definition = parseWorkloadDefinition(webDefinition({ cel }))
+      expect(definition.cel).toBe(cel)
+      const { expression } = compileWorkload({ name: 'web', version: 1, definition, updatedAt: '' })
+      expect(expression && claimsExpressionFailure(expression, claims), cel).toBeUndefined()
+    }
+  })
 
   it('accepts CEL over declared claims of their types, and leaves comprehension variables alone', () => {
     for (const cel of [
