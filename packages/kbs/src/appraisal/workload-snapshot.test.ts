@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { Environment } from '@marcbachmann/cel-js'
+import { describe, expect, it, vi } from 'vitest'
 import type { StoredWorkload, UnusableWorkload, WorkloadStore } from '../ports.ts'
 import { twoHandles } from '../storage/store-test-support.ts'
-import { webDefinition } from '../workloads/workload-test-support.ts'
+import { MemoryWorkloadStore, webDefinition } from '../workloads/workload-test-support.ts'
 import { WorkloadSnapshot } from './workload-snapshot.ts'
 
 const at = new Date('2026-06-01T12:00:00Z')
@@ -28,6 +29,25 @@ const versionOf = async (snapshot: WorkloadSnapshot, read: 'current' | 'fresh' =
   (await snapshot[read]()).byName.get('web')?.stored.version
 
 describe('WorkloadSnapshot', () => {
+  it("compiles a workload's CEL expression once per read that finds it new or changed", async () => {
+    const store = new MemoryWorkloadStore()
+    const snapshot = new WorkloadSnapshot(store, { maxAgeMs: 0 })
+    const parse = vi.spyOn(Environment.prototype, 'parse')
+    try {
+      await store.put('web', webDefinition({ cel: 'snp.vmpl == 0' }), at)
+      expect((await snapshot.fresh()).invalid).toEqual([])
+      expect(parse).toHaveBeenCalledTimes(1)
+      // The same stored definition again: the compiled form is reused.
+      await snapshot.fresh()
+      expect(parse).toHaveBeenCalledTimes(1)
+      await store.put('web', webDefinition({ cel: 'snp.vmpl <= 1' }), at)
+      expect((await snapshot.fresh()).compiled[0]?.definition.cel).toBe('snp.vmpl <= 1')
+      expect(parse).toHaveBeenCalledTimes(2)
+    } finally {
+      parse.mockRestore()
+    }
+  })
+
   it("serves one read for at most maxAgeMs, then sees another handle's write", async () => {
     const { first, second } = await twoHandles()
     const store = counted(second.workloads)

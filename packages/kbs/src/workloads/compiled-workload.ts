@@ -1,7 +1,8 @@
 /**
  * A stored workload compiled for appraisal: the definition re-validated (the database is not
  * trusted to hold only valid definitions), each accepted document's fitted value per TEE computed
- * by the KBS, resource patterns and the CEL expression compiled. Compiled forms are cached in a
+ * by the KBS, resource patterns and the CEL expression compiled (once: the compilation that checks
+ * the definition is the form matched with). Compiled forms are cached in a
  * bounded LRU keyed by name, version and a SHA-256 of the definition, so a cached form can never
  * stand for another definition.
  *
@@ -13,11 +14,10 @@ import { bindingFor, type InitdataAlgorithm } from '@initguard/initdata'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type { ParseResult } from '@marcbachmann/cel-js'
 import type { StoredWorkload } from '../ports.ts'
-import { compileClaimsExpression } from './claims-expression.ts'
 import { compileResourcePattern, type ResourcePattern } from './resource-pattern.ts'
 import {
+  checkWorkloadDefinition,
   parseAcceptedInitdata,
-  parseWorkloadDefinition,
   type WorkloadDefinition,
 } from './workload-definition.ts'
 
@@ -77,7 +77,8 @@ function accepted(definition: WorkloadDefinition): {
 
 /** Compile a stored workload (no cache). */
 function compile(stored: StoredWorkload): CompiledWorkload {
-  const definition = parseWorkloadDefinition(stored.definition)
+  // The check compiles the CEL expression; that compiled form is the one matched with.
+  const { definition, expression } = checkWorkloadDefinition(stored.definition)
   if (definition.name !== stored.name) {
     throw new MalformedInputError(
       'ERR_KBS_WORKLOAD_INVALID',
@@ -87,10 +88,6 @@ function compile(stored: StoredWorkload): CompiledWorkload {
   }
   const { list, bytes } = accepted(definition)
   const resources = definition.resources.map(compileResourcePattern)
-  const expression =
-    definition.cel === undefined
-      ? undefined
-      : compileClaimsExpression(definition.cel, '$.cel', definition.tees)
   return {
     name: stored.name,
     version: stored.version,

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { Environment } from '@marcbachmann/cel-js'
+import { describe, expect, it, vi } from 'vitest'
 import { codeOf, thrown } from '@initguard/testkit'
 import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
 import { claimsExpressionFailure } from './claims-expression.ts'
@@ -484,6 +485,24 @@ describe('compileWorkload', () => {
     expect(other).not.toBe(first)
     expect(other.mayRelease('x/y/z')).toBe(true)
     expect(first.mayRelease('x/y/z')).toBe(false)
+  })
+
+  it('compiles the CEL expression once: the definition check and matching share it', () => {
+    // Counted at the CEL parser itself, so any second compilation, through whatever path, counts.
+    const parse = vi.spyOn(Environment.prototype, 'parse')
+    try {
+      const compiled = new WorkloadCompiler(4).compile({
+        ...stored,
+        definition: webDefinition({ cel: 'snp.vmpl == 0 || tdx.tcb_status == "UpToDate"' }),
+      })
+      expect(parse).toHaveBeenCalledTimes(1)
+      expect(
+        compiled.expression &&
+          claimsExpressionFailure(compiled.expression, { tee: 'snp', snp: { vmpl: 0 } }),
+      ).toBeUndefined()
+    } finally {
+      parse.mockRestore()
+    }
   })
 
   it('refuses a definition stored under another name', () => {

@@ -39,6 +39,7 @@
 import { MalformedInputError, bytesToHex, isInitguardError, stringToUtf8 } from '@initguard/core'
 import { parseInitdata, type InitdataDocument } from '@initguard/initdata'
 import { isWorkloadName, type KbsTee } from '@initguard/kbs-protocol'
+import type { ParseResult } from '@marcbachmann/cel-js'
 import type { SimulatedGuestTee } from '@initguard/tee-simulator'
 import { compileClaimsExpression } from './claims-expression.ts'
 import {
@@ -175,7 +176,8 @@ function referenceValues(
 }
 
 /**
- * Validate a workload definition strictly.
+ * Validate a workload definition strictly ({@link checkWorkloadDefinition}, without the compiled
+ * expression).
  *
  * @returns the definition with its defaults written out and hex in lower case.
  * @throws {@link MalformedInputError} `ERR_KBS_WORKLOAD_INVALID` naming the JSON path (`$.…`) and
@@ -187,6 +189,25 @@ function referenceValues(
  *   CEL expression naming the claims of, or comparing `tee` with, a TEE the workload does not run on).
  */
 export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
+  return checkWorkloadDefinition(json).definition
+}
+
+/** A validated definition and what validating it compiled. */
+export interface CheckedWorkloadDefinition {
+  readonly definition: WorkloadDefinition
+  /**
+   * The definition's CEL expression as compiled to check it, when it has one: the compiled form
+   * a workload matches with, so it is compiled once (the check is that compilation).
+   */
+  readonly expression?: ParseResult
+}
+
+/**
+ * Validate a workload definition strictly, keeping the compiled CEL expression for matching.
+ *
+ * @throws as {@link parseWorkloadDefinition}.
+ */
+export function checkWorkloadDefinition(json: unknown): CheckedWorkloadDefinition {
   const obj = objectAt(json, '$', TOP_LEVEL)
   const nameHint =
     'lower-case letters, digits, . _ - ; starting with a letter or digit; at most 63 characters'
@@ -238,7 +259,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     distinct: true,
   })
   const cel = memberOf(obj, 'cel')
-  if (cel !== undefined) compileClaimsExpression(cel, '$.cel', tees)
+  const expression = cel === undefined ? undefined : compileClaimsExpression(cel, '$.cel', tees)
   const refuseSimulated = booleanAt(memberOf(obj, 'refuseSimulated'), '$.refuseSimulated', false)
   if (refuseSimulated && !tees.some((tee) => SIMULATED_TEES.includes(tee))) {
     // An explicit rule that can never refuse anything reads as a guarantee and checks nothing.
@@ -249,7 +270,7 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
       { tees },
     )
   }
-  return {
+  const definition: WorkloadDefinition = {
     name,
     tees,
     initdata: documents.map((d) => d.text),
@@ -258,4 +279,5 @@ export function parseWorkloadDefinition(json: unknown): WorkloadDefinition {
     ...(cel === undefined ? {} : { cel: cel as string }),
     ...(refuseSimulated ? { refuseSimulated } : {}),
   }
+  return { definition, ...(expression === undefined ? {} : { expression }) }
 }
