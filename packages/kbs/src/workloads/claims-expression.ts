@@ -153,6 +153,22 @@ const MACROS: readonly string[] = [
   'transformMap',
 ]
 
+/** Whether `node` is `cel.bind(v, init, body)` (its variable an identifier). */
+function isBind(
+  node: ASTNode,
+  bound: ReadonlySet<string>,
+): node is ASTNode & { op: 'rcall'; args: [string, ASTNode, ASTNode[]] } {
+  if (node.op !== 'rcall' || node.args[0] !== 'bind') return false
+  const [, receiver, args] = node.args
+  return (
+    receiver.op === 'id' &&
+    receiver.args === 'cel' &&
+    !bound.has('cel') &&
+    args.length === 3 &&
+    args[0]?.op === 'id'
+  )
+}
+
 /** `node` when it is the free variable `tee`. */
 function isTee(node: ASTNode, bound: ReadonlySet<string>): boolean {
   return node.op === 'id' && node.args === 'tee' && !bound.has('tee')
@@ -230,11 +246,20 @@ function checkClaimsExpressionTees(
 
 /**
  * Call `visit` on every node of `ast` with the comprehension variables bound there (`x` in
- * `l.all(x, …)` is local in the macro's other arguments, not a claims variable).
+ * `l.all(x, …)` is local in the macro's other arguments, not a claims variable; `v` in
+ * `cel.bind(v, init, body)` is local in `body`).
  */
 function walkFree(ast: ASTNode, visit: (node: ASTNode, bound: ReadonlySet<string>) => void): void {
   const walk = (node: ASTNode, bound: ReadonlySet<string>): void => {
     visit(node, bound)
+    if (isBind(node, bound)) {
+      const [variable, init, body] = node.args[2]
+      walk(node.args[1], bound)
+      if (init !== undefined) walk(init, bound)
+      if (body !== undefined && variable?.op === 'id')
+        walk(body, new Set([...bound, variable.args]))
+      return
+    }
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
       walk(receiver, bound)

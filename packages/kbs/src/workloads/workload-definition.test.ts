@@ -308,9 +308,24 @@ describe('parseWorkloadDefinition', () => {
       'tee in ["snp", "tdx"] && has(snp.measurement)',
       '[1, 2].exists(sgx, sgx > 1)',
       '[1].all(x, x > 0) && tee != "tdx"',
+      // A cel.bind variable is local too: here sgx is 1 and tdx the snp claims.
+      'cel.bind(sgx, 1, sgx > 0)',
+      'cel.bind(tdx, snp, tdx.vmpl == 0) && cel.bind(snp, init_data_claims, snp != null)',
     ]) {
       expect(parseWorkloadDefinition(webDefinition({ cel })).cel).toBe(cel)
     }
+    const { expression } = compileWorkload({
+      name: 'web',
+      version: 1,
+      definition: webDefinition({ cel: 'cel.bind(tdx, snp, tdx.vmpl == 0)' }),
+      updatedAt: '',
+    })
+    const claims = { tee: 'snp', snp: { vmpl: 0 } }
+    expect(expression && claimsExpressionFailure(expression, claims)).toBeUndefined()
+    // What a bind variable is bound to is still the claims it names.
+    expect(
+      codeOf(() => parseWorkloadDefinition(webDefinition({ cel: 'cel.bind(x, sgx.body, true)' }))),
+    ).toBe('ERR_KBS_WORKLOAD_RULE_INAPPLICABLE')
   })
 
   it.each([
