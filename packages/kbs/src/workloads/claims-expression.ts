@@ -405,6 +405,9 @@ function checkHasArguments(expression: ParseResult, path: string): void {
   })
 }
 
+/** The CEL types with no fields: `has()` of a field of one is always false. */
+const SCALAR_TYPES: readonly string[] = ['string', 'int', 'uint', 'double', 'bool', 'bytes']
+
 /** A type as the cel-js type checker records it on each node it checked (`checkedType`). */
 interface CheckedType {
   readonly name: string
@@ -479,7 +482,8 @@ function valueOperands(node: ASTNode): readonly ASTNode[] {
  * false), or, as `!has(x.misspelled)`, held for every guest.
  *
  * - `has(x.f)` where `x` holds a claims object: the checker checks only `x`, so `f` is checked here
- *   against the declared fields (a free `snp` is {@link checkClaimNames}'s).
+ *   against the declared fields (a free `snp` is {@link checkClaimNames}'s); and where `x` is a
+ *   scalar (`init_data`, a claim bound by a comprehension): always false.
  * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
  * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
  * - `c ? snp : init_data_claims` (and a list or map of both): the result is `dyn`.
@@ -509,12 +513,20 @@ function checkTypedClaims(expression: ParseResult, path: string): void {
           fields.unshift(at.args[1])
           at = at.args[0]
         }
-        const claims = CLAIMS_OBJECT_TYPES.get(checkedTypeOf(at)?.name ?? '')
+        const rootType = checkedTypeOf(at)?.name ?? ''
+        const claims = CLAIMS_OBJECT_TYPES.get(rootType)
         if (claims !== undefined && at.op === 'id') {
           selectedType(claims.tee, [...claims.fields, ...fields], path, {
             variable: at.args,
             skip: claims.fields.length,
           })
+        }
+        if (SCALAR_TYPES.includes(rootType) && at.op === 'id') {
+          throw invalid(
+            path,
+            `calls has(${[at.args, ...fields].join('.')}), but ${at.args} is ${rootType}, which has no fields: it is always false`,
+            `compare ${at.args} itself; has() tests for a field of a claims object or a map (has(snp.reported_tcb_fmc), has(init_data_claims.key))`,
+          )
         }
         return
       }

@@ -371,6 +371,13 @@ describe('parseWorkloadDefinition', () => {
       'cel.bind(s, snp, has(s.vmpl.level))',
       'names s.vmpl.level (s is the snp claims), but snp.vmpl is int, which has no fields',
     ],
+    // has() of a field of a scalar is a constant false (!has() a constant true).
+    [
+      'tdx.advisory_ids.all(a, !has(a.foo))',
+      'calls has(a.foo), but a is string, which has no fields',
+    ],
+    ['cel.bind(v, snp.vmpl, !has(v.level))', 'calls has(v.level), but v is int'],
+    ['has(init_data.x) || init_data != ""', 'calls has(init_data.x), but init_data is string'],
     // dyn() hides the declared fields and types: each of these refused every guest at appraisal
     // ("No such key", or a constant false).
     [
@@ -402,7 +409,7 @@ describe('parseWorkloadDefinition', () => {
     ['has([snp][0].measurement)', 'calls has() on something other than a field selection'],
     // type() of a claims object is always its declared type: a constant.
     ['type(snp) == map', 'takes type() of the snp claims'],
-  ])('refuses a CEL form that hides a claims object from the check: %s', (cel, problem) => {
+  ])('refuses a CEL form whose claims the check could not see through: %s', (cel, problem) => {
     const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
     expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
     expect((error as Error).message).toContain(problem)
