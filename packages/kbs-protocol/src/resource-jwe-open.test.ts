@@ -5,12 +5,19 @@
  * decrypt (the edited header is the AAD they were sealed under), so the header checks themselves
  * are what refuses them.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import {
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto'
 import { rejected } from '@initguard/testkit'
 import fc from 'fast-check'
 import { FlattenedEncrypt, flattenedDecrypt, type FlattenedJWE } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { generateEcKeyPair } from './ec-key-pair.ts'
+import { generateEcKeyPair, keptEcdh } from './ec-key-pair.ts'
 import type { TeePublicJwk } from './messages.ts'
 import { openResource } from './resource-jwe-open.ts'
 import { sealResource } from './resource-jwe.ts'
@@ -215,5 +222,149 @@ describe('openResource and jose', () => {
     await expect(openResource(ed, jwe)).rejects.toThrow(TypeError)
     const pub = (await generateTeeKeyPair('P-256')).privateKey
     await expect(openResource(createPublicKey(pub), jwe)).rejects.toThrow(TypeError)
+  })
+})
+
+/** P-256's field prime and curve coefficient b (SEC 2 §2.4.2; a = -3), for test points only. */
+const P256_P = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n
+const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn
+
+function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  let result = 1n
+  for (let b = base % modulus, e = exponent; e > 0n; e >>= 1n, b = (b * b) % modulus)
+    if ((e & 1n) === 1n) result = (result * b) % modulus
+  return result
+}
+
+const coordinate32 = (value: bigint): string =>
+  Buffer.from(value.toString(16).padStart(64, '0'), 'hex').toString('base64url')
+
+/** The P-256 point with the smallest x ≥ 1 (y² = x³ - 3x + b has a root; p ≡ 3 mod 4). */
+function smallP256Point(): { x: bigint; y: bigint } {
+  for (let x = 1n; ; x++) {
+    const rhs = (((x * x * x - 3n * x + P256_B) % P256_P) + P256_P) % P256_P
+    const y = modPow(rhs, (P256_P + 1n) / 4n, P256_P)
+    if ((y * y) % P256_P === rhs) return { x, y }
+  }
+}
+
+describe('the epk checks of both ECDH paths (P-256)', () => {
+  // generateTeeKeyPair's P-256 key derives with the ECDH object it was made with; the same key
+  // imported anew derives with diffieHellman after importing epk. Each refusal must be the same.
+  const made = generateEcKeyPair('P-256')
+  const { kty, crv, x, y } = made.jwk
+  const publicJwk: TeePublicJwk = { kty, crv, alg: 'ECDH-ES+A256KW', x, y }
+  const imported = createPrivateKey({ key: { ...made.jwk }, format: 'jwk' })
+  const paths: [string, KeyObject][] = [
+    ['the kept ECDH object', made.privateKey],
+    ['an imported KeyObject', imported],
+  ]
+
+  it('takes the ECDH path for P-256 keys it made, and only for those', async () => {
+    expect(keptEcdh(made.privateKey)).toBeDefined()
+    expect(keptEcdh((await generateTeeKeyPair('P-256')).privateKey)).toBeDefined()
+    expect(keptEcdh(imported)).toBeUndefined()
+    expect(keptEcdh(generateEcKeyPair('P-384').privateKey)).toBeUndefined()
+    expect(keptEcdh(generateEcKeyPair('P-521').privateKey)).toBeUndefined()
+  })
+
+  const small = smallP256Point()
+  const k1 = createECDH('secp256k1').generateKeys()
+  const p384 = generateEcKeyPair('P-384').jwk
+  type Epk = Record<string, unknown>
+  const variants: [string, string, (epk: Epk) => Epk][] = [
+    [
+      'off the curve (a bit of y flipped)',
+      'not a point',
+      (epk) => {
+        const bytes = Buffer.from(epk['y'] as string, 'base64url')
+        bytes[31] = (bytes[31] ?? 0) ^ 1
+        return { ...epk, y: bytes.toString('base64url') }
+      },
+    ],
+    [
+      'a secp256k1 point named P-256 (same lengths)',
+      'not a point',
+      (epk) => ({
+        ...epk,
+        x: k1.subarray(1, 33).toString('base64url'),
+        y: k1.subarray(33).toString('base64url'),
+      }),
+    ],
+    [
+      'x of the field prime or more (x + p, on the curve mod p)',
+      'not a point',
+      (epk) => ({
+        ...epk,
+        x: coordinate32(small.x + P256_P),
+        y: coordinate32(small.y),
+      }),
+    ],
+    [
+      'x and y zero',
+      'not a point',
+      (epk) => ({
+        ...epk,
+        x: coordinate32(0n),
+        y: coordinate32(0n),
+      }),
+    ],
+    ['x of all ones', 'not a point', (epk) => ({ ...epk, x: coordinate32(2n ** 256n - 1n) })],
+    ['a P-384 point named P-256', 'is not 32 bytes', (epk) => ({ ...epk, x: p384.x, y: p384.y })],
+    [
+      'a P-384 point named P-384',
+      'not an EC key on P-256',
+      () => ({
+        kty: 'EC',
+        crv: 'P-384',
+        x: p384.x,
+        y: p384.y,
+      }),
+    ],
+  ]
+
+  it.each(paths)('refuses a bad epk as ERR_JWE_INVALID, before any unwrap (%s)', async (_, key) => {
+    for (const [name, message, edit] of variants) {
+      const jwe = trusteeStyleJwe(publicJwk, secret, undefined, (h) => ({
+        ...h,
+        epk: edit(h['epk'] as Epk),
+      }))
+      const error = await rejected(openResource(key, jwe))
+      expect({ code: error.code, reason: error.details['reason'] }, name).toEqual({
+        code: 'ERR_KBS_RESOURCE_DECRYPT',
+        reason: 'ERR_JWE_INVALID',
+      })
+      expect(error.message, name).toContain(message)
+    }
+  })
+
+  it.each(paths)('gets past the point check with a point that is on P-256 (%s)', async (_, key) => {
+    // The small point itself is on the curve (node imports it), so the x + p refusal above is
+    // the range check, not a point that fails anyway; with it as epk the unwrap is what fails.
+    expect(() =>
+      createPublicKey({
+        key: { kty: 'EC', crv: 'P-256', x: coordinate32(small.x), y: coordinate32(small.y) },
+        format: 'jwk',
+      }),
+    ).not.toThrow()
+    const jwe = trusteeStyleJwe(publicJwk, secret, undefined, (h) => ({
+      ...h,
+      epk: { kty: 'EC', crv: 'P-256', x: coordinate32(small.x), y: coordinate32(small.y) },
+    }))
+    expect(await ourRefusal(key, jwe)).toEqual({
+      code: 'ERR_KBS_RESOURCE_DECRYPT',
+      reason: 'ERR_JWE_DECRYPTION_FAILED',
+    })
+  })
+
+  it.each(paths)('opens its own JWE and refuses one sealed to another key (%s)', async (_, key) => {
+    expect(await openResource(key, await sealResource(publicJwk, secret))).toEqual(secret)
+    expect(await openResource(key, trusteeStyleJwe(publicJwk, secret))).toEqual(secret)
+    const other = (await generateTeeKeyPair('P-256')).publicJwk
+    for (const jwe of [await sealResource(other, secret), trusteeStyleJwe(other, secret)])
+      expect(await ourRefusal(key, jwe)).toEqual({
+        code: 'ERR_KBS_RESOURCE_DECRYPT',
+        reason: 'ERR_JWE_DECRYPTION_FAILED',
+      })
   })
 })
