@@ -63,6 +63,25 @@ function imported(members: string, importKey: () => KeyObject): KeyObject {
   return recentlyImported.getOrSet(members, importKey)
 }
 
+/** The cache key of an EC key's members. */
+const ecMembers = (crv: string, x: string, y: string): string =>
+  `EC\u0000${crv}\u0000${x}\u0000${y}`
+
+/**
+ * Remember the public half of a key pair this process has just made (`generateTeeKeyPair`) as
+ * what its point imports as: the import of `privateKey` from `jwk` (`generateEcKeyPair`) already
+ * validated exactly this point, so the check of its public JWK that follows, and the one of the
+ * attestation that carries it, find the key here instead of importing and validating the same
+ * point again (a scalar multiplication each). Not exported from the package.
+ */
+export function rememberOwnEcKey(pair: {
+  readonly jwk: { readonly crv: EcTeePublicJwk['crv']; readonly x: string; readonly y: string }
+  readonly privateKey: KeyObject
+}): void {
+  const { crv, x, y } = pair.jwk
+  recentlyImported.set(ecMembers(crv, x, y), createPublicKey(pair.privateKey))
+}
+
 function ecKey(value: unknown, path: string): CheckedTeeKey<EcTeePublicJwk> {
   const obj = messageObject(value, path, { required: ['kty', 'crv', 'alg', 'x', 'y'] }, 'refuse')
   const crv = messageString(obj, 'crv', path, { maxLength: 16 })
@@ -85,7 +104,7 @@ function ecKey(value: unknown, path: string): CheckedTeeKey<EcTeePublicJwk> {
   const y = messageBase64url(obj, 'y', path, { maxLength: 100, length })
   let key: KeyObject
   try {
-    key = imported(`EC\u0000${crv}\u0000${x.text}\u0000${y.text}`, () =>
+    key = imported(ecMembers(crv, x.text, y.text), () =>
       createPublicKey({ key: { kty: 'EC', crv, x: x.text, y: y.text }, format: 'jwk' }),
     )
   } catch {
