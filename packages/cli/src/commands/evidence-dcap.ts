@@ -38,6 +38,7 @@ import { anchorPhrase } from './evidence-anchor.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { loadCollateralFiles } from './dcap-collateral-files.ts'
 import { cacheDirectory } from './evidence-input.ts'
+import { refuseWrongOptionFile } from './option-file.ts'
 
 const DCAP: readonly EvidenceKind[] = ['tdx', 'sgx']
 const TDX: readonly EvidenceKind[] = ['tdx']
@@ -271,12 +272,12 @@ export async function verifyDcapFromCli(
   io: CliIo,
 ): Promise<Report> {
   const rootPath = parsedOption(args, 'intel-root', PATH_VALUE)
-  const root =
-    rootPath === undefined
-      ? undefined
-      : Buffer.from(await readInput(rootPath, { what: 'trusted root', stdin: io.stdin })).toString(
-          'utf8',
-        )
+  let root: string | undefined
+  if (rootPath !== undefined) {
+    const bytes = await readInput(rootPath, { what: 'trusted root', stdin: io.stdin })
+    refuseWrongOptionFile('--intel-root', rootPath, bytes)
+    root = Buffer.from(bytes).toString('utf8')
+  }
   const result = verifyDcapQuote(evidence.quote, {
     now,
     collateral: await collateralFor(evidence, args, io, root),

@@ -48,6 +48,7 @@ import { anchorPhrase } from './evidence-anchor.ts'
 import { DCAP_OPTIONS, REPORT_DATA, verifyDcapFromCli } from './evidence-dcap.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { cacheDirectory, guessProduct, loadEvidence } from './evidence-input.ts'
+import { refuseWrongOptionFile } from './option-file.ts'
 
 const SNP: readonly EvidenceKind[] = ['snp']
 const HOST_DATA = hexValue(32, 'HOST_DATA')
@@ -66,6 +67,7 @@ async function readCertificates(
       stdin: io.stdin,
       maxSize: 1024 * 1024,
     })
+    refuseWrongOptionFile('--certs', path, bytes)
     const text = Buffer.from(bytes).toString('latin1')
     if (text.includes('-----BEGIN CERTIFICATE-----')) {
       for (const block of text.match(
@@ -83,9 +85,9 @@ async function trustAnchors(paths: readonly string[], io: CliIo): Promise<SnpTru
   if (paths.length === 0) return AMD_PRODUCTION_ANCHORS
   const roots: Partial<Record<SnpProduct, { ark?: string; ask?: string; asvk?: string }>> = {}
   for (const path of paths) {
-    const pem = Buffer.from(
-      await readInput(path, { what: 'trusted root bundle', stdin: io.stdin }),
-    ).toString('utf8')
+    const bytes = await readInput(path, { what: 'trusted root bundle', stdin: io.stdin })
+    refuseWrongOptionFile('--trust-root', path, bytes)
+    const pem = Buffer.from(bytes).toString('utf8')
     const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
     parsePemBundle(pem, path).forEach((certificate, i) => {
       const match = /^(ARK|SEV|SEV-VLEK)-(Milan|Genoa|Turin)$/.exec(certificate.commonName)
@@ -514,8 +516,11 @@ async function loadCrl(
   anchors: SnpTrustAnchors,
 ): Promise<Uint8Array | undefined> {
   const path = parsedOption(args, 'crl', PATH_VALUE)
-  if (path !== undefined)
-    return readInput(path, { what: 'CRL', stdin: io.stdin, maxSize: 16 * 1024 * 1024 })
+  if (path !== undefined) {
+    const bytes = await readInput(path, { what: 'CRL', stdin: io.stdin, maxSize: 16 * 1024 * 1024 })
+    refuseWrongOptionFile('--crl', path, bytes)
+    return bytes
+  }
   if (args.values['fetch-crl'] !== true) return undefined
   const product = productForDownload(report, 'CRL', 'give the CRL with --crl')
   return kdsClient(args, anchors).crl(
