@@ -132,3 +132,14 @@ describe('evidence verify given a file meant for another option', () => {
     expect(run.stderr).not.toMatch(/or DER/)
   })
 })
+
+describe('evidence verify of simulator evidence without its roots', () => {
+  it('refuses SEV-SNP (exit 4), the hint naming --trust-root as TDX names --intel-root', async () => {
+    const run = await runInProcess(snp())
+    expectRefused(run, 4, 'ERR_SNP_CHAIN_ROOT_UNTRUSTED')
+    expect(run.stderr).toMatch(/hint: .*--trust-root/)
+    const quote = await runInProcess(tdx())
+    expectRefused(quote, 4, 'ERR_TDX_PCK_ROOT_UNTRUSTED')
+    expect(quote.stderr).toMatch(/hint: .*--intel-root/)
+  })
+})

@@ -245,7 +245,7 @@ export function verifyAmdChain(
     throw fail(
       'ERR_SNP_CHAIN_ROOT_UNTRUSTED',
       `the ARK that came with the evidence (${certificates.root.commonName}, SHA-256 ${certificates.root.fingerprint.slice(0, 16)}…) is not the pinned ARK-${product}`,
-      'only the pinned AMD root is trusted; a chain to any other root is refused',
+      "only the pinned AMD root (or a test PKI's roots passed explicitly with --trust-root) is trusted; a chain to any other root is refused",
     )
   }
   const expectedIntermediate = kind === 'vcek' ? `SEV-${product}` : `SEV-VLEK-${product}`
