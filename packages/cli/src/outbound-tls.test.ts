@@ -46,4 +46,29 @@ describe('outbound https from the CLI', () => {
       expect(impostor.log).toEqual([])
     })
   }
+
+  it('kbs admin without --ca: the hint says a KBS certificate is given with --ca, and where it is', async () => {
+    const args = [
+      ...['kbs', 'admin', '--url', impostor.origin, '--admin-key', join(dir, 'admin.key')],
+      ...['workload', 'list'],
+    ]
+    const cli = await runInProcess(args)
+    expect(cli.code, cli.stderr).toBe(4)
+    expect(cli.stderr).toContain('code: ERR_KBS_TLS')
+    expect(cli.stderr).toMatch(/hint: .*--ca .*tls\/kbs-cert\.pem/)
+    const json = jsonError(await runInProcess([...args, '--json']))
+    expect(json.code).toBe('ERR_KBS_TLS')
+    expect(json.hint).toContain('--ca')
+    expect(impostor.log).toEqual([])
+  })
+
+  it('kbs admin with a --ca the server does not match keeps the general hint', async () => {
+    const args = [
+      ...['kbs', 'admin', '--url', impostor.origin, '--admin-key', join(dir, 'admin.key')],
+      ...['--ca', join(dir, 'admin.pub'), 'workload', 'list'],
+    ]
+    const cli = await runInProcess(args)
+    expect(cli.code, cli.stderr).not.toBe(0)
+    expect(cli.stderr).not.toMatch(/hint: .*give the KBS's certificate with --ca/)
+  })
 })

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { MalformedInputError, UsageError } from '@initguard/core'
+import {
+  MalformedInputError,
+  UsageError,
+  VerificationError,
+  isInitguardError,
+} from '@initguard/core'
 import { readInput } from '@initguard/files'
 import {
   JSON_OPTION,
@@ -126,6 +131,22 @@ const need = <T>(
 
 /** The `workload put` options that build a definition; `--definition FILE` gives one instead. */
 const BUILD_OPTIONS = VERBS['workload put']?.filter((o) => o !== 'name' && o !== 'definition') ?? []
+
+/**
+ * An https KBS whose certificate the system's CAs do not vouch for, reached without `--ca`: the
+ * usual case is a KBS that generated its own certificate, which a newcomer has not been told to
+ * give. The refusal keeps its code and message; its hint says how (the general TLS hint names no
+ * option).
+ */
+function withCaHint(cause: unknown, url: string, ca: string | undefined): unknown {
+  if (!isInitguardError(cause) || cause.code !== 'ERR_KBS_TLS' || ca !== undefined) return cause
+  if (!url.startsWith('https:')) return cause
+  return new VerificationError(cause.code, cause.message, {
+    cause,
+    details: cause.details,
+    hint: "give the KBS's certificate with --ca FILE (a KBS that generated its own has it at DATA-DIR/tls/kbs-cert.pem); without --ca only the system's CAs are trusted",
+  })
+}
 
 /**
  * `workload put --definition FILE`: a definition as JSON, as `workload get --json` shows one (its
@@ -423,7 +444,9 @@ export const kbsAdminCommand: Command = {
     )
     // Said before anything is sent, so also when the call then fails (in JSON: with the result).
     if (!json) for (const warning of target.warnings) io.stderr.write(`warning: ${warning}\n`)
-    const result = await runVerb(verb, args, target)
+    const result = await runVerb(verb, args, target).catch((cause: unknown) => {
+      throw withCaHint(cause, url, parsedOption(args, 'ca', PATH_VALUE))
+    })
     if (result instanceof Unusable) return reportUnusableWorkload(io, json, verb, result.answer)
     // What the KBS answered may hold what a guest sent (audit details): terminal-safe, the same
     // JSON value.
