@@ -24,6 +24,7 @@ import { readInput } from '@initguard/files'
 import { HttpClient, httpErrors, redactUrl } from '@initguard/http'
 import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 import { terminalSafe } from './terminal-safe.ts'
+import { readCertificateOption } from './certificate-option.ts'
 
 /** Where and as whom the admin commands talk. */
 export interface KbsAdminTarget {
@@ -131,12 +132,7 @@ export async function kbsAdminTarget(
     throw new UsageError('ERR_USAGE', '--ca applies to an https:// --url', {
       hint: 'drop --ca, or use the https URL',
     })
-  const ca =
-    caFile === undefined
-      ? undefined
-      : new TextDecoder().decode(
-          await readInput(caFile, { what: 'CA certificate', maxSize: 1024 * 1024 }),
-        )
+  const ca = caFile === undefined ? undefined : await readCertificateOption('--ca', caFile)
   const client = new HttpClient({
     attempts: 1,
     timeoutMs: timing.timeoutMs ?? 30_000,

@@ -6,7 +6,7 @@
  * @module
  */
 import { UsageError } from '@initguard/core'
-import { readInput, writeFileAtomic } from '@initguard/files'
+import { writeFileAtomic } from '@initguard/files'
 import { KbsClient, type TeeKeyKind } from '@initguard/kbs-protocol'
 import { loadSimulator, simulateSnpEvidence, simulateTdxEvidence } from '@initguard/tee-simulator'
 import { JSON_OPTION, type Command, requiredParsed } from '../command.ts'
@@ -16,6 +16,7 @@ import { RESOURCE_PATH_VALUE } from './kbs-option-values.ts'
 import { readDocumentFile } from './initdata-input.ts'
 import { noArguments } from './kbs-keygen.ts'
 import { SIM_DIR_OPTION } from './sim-init.ts'
+import { readCertificateOption } from './certificate-option.ts'
 
 const TEES = ['snp', 'tdx'] as const
 const TEE = choiceValue(TEES)
@@ -92,13 +93,11 @@ export const kbsGetResourceCommand: Command = {
       throw new UsageError('ERR_USAGE', 'give --ca or --pin, not both', {
         hint: '--pin FILE (exact certificate) is what a guest uses',
       })
-    const pem = async (file: string): Promise<string> =>
-      new TextDecoder().decode(await readInput(file, { what: 'certificate', maxSize: 1 << 20 }))
     const tls =
       typeof pin === 'string'
-        ? { pinnedCertificatePem: await pem(pin) }
+        ? { pinnedCertificatePem: await readCertificateOption('--pin', pin) }
         : typeof ca === 'string'
-          ? { caPem: await pem(ca) }
+          ? { caPem: await readCertificateOption('--ca', ca) }
           : undefined
     const initdata = await readDocumentFile(initdataPath, io, { option: 'initdata' })
     const simulator = await loadSimulator(simDir)
