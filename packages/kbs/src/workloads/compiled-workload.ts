@@ -2,7 +2,8 @@
  * A stored workload compiled for appraisal: the definition re-validated (the database is not
  * trusted to hold only valid definitions), each accepted document's fitted value per TEE computed
  * by the KBS, resource patterns and the CEL expression compiled (once: the compilation that checks
- * the definition is the form matched with). Compiled forms are cached in a
+ * the definition is the form matched with, and the documents bound are those the check parsed, so
+ * each is parsed once). Compiled forms are cached in a
  * bounded LRU keyed by name, version and a SHA-256 of the definition, so a cached form can never
  * stand for another definition.
  *
@@ -10,16 +11,12 @@
  */
 import { createHash } from 'node:crypto'
 import { LruCache, MalformedInputError, bytesToHex, constantTimeEqual } from '@initguard/core'
-import { bindingFor, type InitdataAlgorithm } from '@initguard/initdata'
+import { bindingFor, type InitdataAlgorithm, type InitdataDocument } from '@initguard/initdata'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import type { ParseResult } from '@marcbachmann/cel-js'
 import type { StoredWorkload } from '../ports.ts'
 import { compileResourcePattern, type ResourcePattern } from './resource-pattern.ts'
-import {
-  checkWorkloadDefinition,
-  parseAcceptedInitdata,
-  type WorkloadDefinition,
-} from './workload-definition.ts'
+import { checkWorkloadDefinition, type WorkloadDefinition } from './workload-definition.ts'
 
 /** One accepted init-data document, with the value each of the workload's TEEs must hold. */
 export interface AcceptedInitdata {
@@ -49,13 +46,20 @@ export interface CompiledWorkload {
   mayRelease(path: string): boolean
 }
 
-function accepted(definition: WorkloadDefinition): {
+/**
+ * Each accepted document's binding for each of the workload's TEEs, from the documents the
+ * definition check parsed (`documents`, index for index with `definition.initdata`), so a
+ * compilation parses each document once.
+ */
+function accepted(
+  definition: WorkloadDefinition,
+  documents: readonly InitdataDocument[],
+): {
   readonly list: AcceptedInitdata[]
   readonly bytes: Map<KbsTee, Uint8Array[]>
 } {
   const bytes = new Map<KbsTee, Uint8Array[]>(definition.tees.map((t) => [t, []]))
-  const list = definition.initdata.map((text, index) => {
-    const document = parseAcceptedInitdata(text, `$.initdata[${index}]`)
+  const list = documents.map((document, index) => {
     const fitted: Partial<Record<KbsTee, string>> = {}
     const warnings: string[] = []
     for (const tee of definition.tees) {
@@ -78,7 +82,8 @@ function accepted(definition: WorkloadDefinition): {
 /** Compile a stored workload (no cache). */
 function compile(stored: StoredWorkload): CompiledWorkload {
   // The check compiles the CEL expression; that compiled form is the one matched with.
-  const { definition, expression } = checkWorkloadDefinition(stored.definition)
+  // So does it parse the init-data documents, which are bound from that parse.
+  const { definition, expression, documents } = checkWorkloadDefinition(stored.definition)
   if (definition.name !== stored.name) {
     throw new MalformedInputError(
       'ERR_KBS_WORKLOAD_INVALID',
@@ -86,7 +91,7 @@ function compile(stored: StoredWorkload): CompiledWorkload {
       { details: { path: '$.name' }, hint: 'put the definition again under its own name' },
     )
   }
-  const { list, bytes } = accepted(definition)
+  const { list, bytes } = accepted(definition, documents)
   const resources = definition.resources.map(compileResourcePattern)
   return {
     name: stored.name,

@@ -200,10 +200,16 @@ export interface CheckedWorkloadDefinition {
    * a workload matches with, so it is compiled once (the check is that compilation).
    */
   readonly expression?: ParseResult
+  /**
+   * The accepted init-data documents as parsed to check them, index for index with
+   * `definition.initdata`: what a workload binds to each TEE, so each is parsed once.
+   */
+  readonly documents: readonly InitdataDocument[]
 }
 
 /**
- * Validate a workload definition strictly, keeping the compiled CEL expression for matching.
+ * Validate a workload definition strictly, keeping what validating it parsed and compiled (the
+ * init-data documents, the CEL expression) for matching.
  *
  * @throws as {@link parseWorkloadDefinition}.
  */
@@ -279,5 +285,9 @@ export function checkWorkloadDefinition(json: unknown): CheckedWorkloadDefinitio
     ...(cel === undefined ? {} : { cel: cel as string }),
     ...(refuseSimulated ? { refuseSimulated } : {}),
   }
-  return { definition, ...(expression === undefined ? {} : { expression }) }
+  return {
+    definition,
+    documents: documents.map((d) => d.document),
+    ...(expression === undefined ? {} : { expression }),
+  }
 }
