@@ -483,7 +483,8 @@ function valueOperands(node: ASTNode): readonly ASTNode[] {
  *
  * - `has(x.f)` where `x` holds a claims object: the checker checks only `x`, so `f` is checked here
  *   against the declared fields (a free `snp` is {@link checkClaimNames}'s); and where `x` is a
- *   scalar (`init_data`, a claim bound by a comprehension): always false.
+ *   scalar (`init_data`, a claim bound by a comprehension): always false. Likewise through the
+ *   fields of a map (`has(m.k.f)` where `m` is `{"k": snp}`).
  * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
  * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
  * - `c ? snp : init_data_claims` (and a list or map of both): the result is `dyn`.
@@ -513,20 +514,28 @@ function checkTypedClaims(expression: ParseResult, path: string): void {
           fields.unshift(at.args[1])
           at = at.args[0]
         }
-        const rootType = checkedTypeOf(at)?.name ?? ''
-        const claims = CLAIMS_OBJECT_TYPES.get(rootType)
-        if (claims !== undefined && at.op === 'id') {
-          selectedType(claims.tee, [...claims.fields, ...fields], path, {
-            variable: at.args,
-            skip: claims.fields.length,
-          })
-        }
-        if (SCALAR_TYPES.includes(rootType) && at.op === 'id') {
-          throw invalid(
-            path,
-            `calls has(${[at.args, ...fields].join('.')}), but ${at.args} is ${rootType}, which has no fields: it is always false`,
-            `compare ${at.args} itself; has() tests for a field of a claims object or a map (has(snp.reported_tcb_fmc), has(init_data_claims.key))`,
-          )
+        if (at.op !== 'id') return
+        // Follow the selection through maps (`m.k` where `m` is a map of claims objects, bound by
+        // cel.bind or a comprehension) to the claims object or scalar it reaches, if any.
+        let type = checkedTypeOf(at)
+        for (let i = 0; type !== undefined && i < fields.length; i++) {
+          const written = [at.args, ...fields.slice(0, i)].join('.')
+          const claims = CLAIMS_OBJECT_TYPES.get(type.name)
+          if (claims !== undefined) {
+            selectedType(claims.tee, [...claims.fields, ...fields.slice(i)], path, {
+              variable: written,
+              skip: claims.fields.length,
+            })
+            break
+          }
+          if (SCALAR_TYPES.includes(type.name)) {
+            throw invalid(
+              path,
+              `calls has(${[at.args, ...fields].join('.')}), but ${written} is ${type.name}, which has no fields: it is always false`,
+              `compare ${written} itself; has() tests for a field of a claims object or a map (has(snp.reported_tcb_fmc), has(init_data_claims.key))`,
+            )
+          }
+          type = type.kind === 'map' ? type.valueType : undefined
         }
         return
       }

@@ -377,6 +377,21 @@ describe('parseWorkloadDefinition', () => {
       'calls has(a.foo), but a is string, which has no fields',
     ],
     ['cel.bind(v, snp.vmpl, !has(v.level))', 'calls has(v.level), but v is int'],
+    // The same through a map that holds a claims object or a scalar: has() checked only the
+    // variable (a map), so !has() of a misspelled claim under it was a constant true.
+    [
+      'cel.bind(m, {"k": snp}, !has(m.k.measurment))',
+      'names m.k.measurment (m.k is the snp claims), but the snp claims have no field "measurment"',
+    ],
+    [
+      'cel.bind(m, {"k": {"j": snp}}, !has(m.k.j.measurment))',
+      'names m.k.j.measurment (m.k.j is the snp claims)',
+    ],
+    [
+      '[{"q": tdx.quote}].exists(m, !has(m.q.bdy.mr_td))',
+      'names m.q.bdy (m.q is the tdx.quote claims), but the tdx.quote claims have no field "bdy"',
+    ],
+    ['cel.bind(m, {"k": snp.vmpl}, !has(m.k.level))', 'calls has(m.k.level), but m.k is int'],
     ['has(init_data.x) || init_data != ""', 'calls has(init_data.x), but init_data is string'],
     // dyn() hides the declared fields and types: each of these refused every guest at appraisal
     // ("No such key", or a constant false).
@@ -452,6 +467,7 @@ describe('parseWorkloadDefinition', () => {
       '[snp.measurement, init_data].all(h, h.matches("^[0-9a-f]+$"))',
       'cel.bind(s, snp, s.vmpl == 0 && has(s.measurement))',
       '[snp].all(x, x.vmpl == 0 && has(x.measurement))',
+      'cel.bind(m, {"k": snp}, has(m.k.measurement)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
       'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && dyn(snp.vmpl) == 0',
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
