@@ -21,6 +21,7 @@
  * check's sight ({@link checkTypedClaims}): `dyn(snp)`, `snp[k]` with a computed key, `c ? snp :
  * init_data_claims`, `type(snp)`, and a misspelled `has(x.f)` where `x` is bound to a claims
  * object. `init_data_claims` and `runtime_data_claims` are the guest's own maps and stay dynamic.
+ * The `optional` namespace is refused: optional types are off, so it has no value at appraisal.
  * At attestation only `true` counts: `false`, another value, or an evaluation error (a missing
  * key, say) does not match, and the reason says which.
  *
@@ -65,7 +66,7 @@ function firstLine(message: string): string {
  *   {@link checkClaimsExpressionTees}), checked before the names, so that is what it is told.
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a non-string, an over-long text, a syntax error,
  *   a TEE claim that is not declared (see {@link checkClaimNames}), a `has()` of anything but a
- *   field selection, a type error (the message gives the declared type of each claim the
+ *   field selection, the `optional` namespace, a type error (the message gives the declared type of each claim the
  *   expression names), an expression that cannot yield a bool, or one that hides a claims object
  *   from the check (see {@link checkTypedClaims}).
  */
@@ -92,6 +93,7 @@ export function compileClaimsExpression(
   checkClaimsExpressionTees(parsed, tees, path)
   checkClaimNames(parsed, path)
   checkHasArguments(parsed, path)
+  checkNoOptionalNamespace(parsed, path)
   const checked = parsed.check()
   if (!checked.valid) {
     const named = [...claimPathsNamed(parsed)].map(([name, type]) => `${name} is ${type}`)
@@ -401,6 +403,25 @@ function checkHasArguments(expression: ParseResult, path: string): void {
       path,
       'calls has() on something other than a field selection starting at a variable',
       'write has(snp.field), has(tdx.quote.body.field) or has(init_data_claims.key): has() takes the selection itself, not a value computed from it (no dyn(), index or call inside)',
+    )
+  })
+}
+
+/**
+ * Refuse the `optional` namespace (`optional.of(x)`, `optional.none()`). cel-js's type checker
+ * knows it even with optional types off (as here: `x.?f` does not parse), but evaluation then has
+ * no value for it, so such an expression passed the put and refused every guest ("Unknown
+ * variable: optional"). A comprehension or `cel.bind` variable named `optional` is local.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`.
+ */
+function checkNoOptionalNamespace(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node, bound) => {
+    if (node.op !== 'id' || node.args !== 'optional' || bound.has('optional')) return
+    throw invalid(
+      path,
+      'uses the optional namespace (optional.of, optional.none), which is not enabled: it would fail to evaluate for every guest',
+      'test for an optional claim with has(snp.field) (has(x) ? x : default for a default), not optional values',
     )
   })
 }

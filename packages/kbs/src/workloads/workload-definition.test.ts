@@ -431,6 +431,21 @@ describe('parseWorkloadDefinition', () => {
     expect((error as { hint?: string }).hint).toMatch(/claim|field|itself/)
   })
 
+  it.each([
+    'optional.none().hasValue() == false',
+    'optional.of(snp.vmpl).value() == 0',
+    'optional.of(snp).orValue(init_data_claims).measurement == "ab"',
+  ])(
+    'refuses the optional namespace, which type-checks but is no value at appraisal: %s',
+    (cel) => {
+      // Accepted at put, each of these refused every guest: "Unknown variable: optional".
+      const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
+      expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
+      expect((error as Error).message).toContain('optional')
+      expect((error as { hint?: string }).hint).toContain('has(')
+    },
+  )
+
   it('accepts realistic rules, and they hold over matching claims', () => {
     const claims = {
       tee: 'snp',
@@ -468,6 +483,7 @@ describe('parseWorkloadDefinition', () => {
       'cel.bind(s, snp, s.vmpl == 0 && has(s.measurement))',
       '[snp].all(x, x.vmpl == 0 && has(x.measurement))',
       'cel.bind(m, {"k": snp}, has(m.k.measurement)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
+      'cel.bind(optional, snp.vmpl, optional == 0)',
       'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && dyn(snp.vmpl) == 0',
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
