@@ -17,6 +17,13 @@ const NONCE = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
 const LONG_TOKEN = `eyJhbGciOiJFUzI1NiJ9.${'e'.repeat(MAX_BEARER_TOKEN_LENGTH)}.c2ln`
 const SECRET = new TextEncoder().encode('s3cret')
 
+/**
+ * A token too long even for a KBS's whole request head (a Kata agent policy in the init-data: the
+ * stand-in, like this project's KBS, is a Node server, which answers 431 past 16 KiB of headers).
+ */
+const HUGE_TOKEN = `eyJhbGciOiJFUzI1NiJ9.${'e'.repeat(20 * 1024)}.c2ln`
+/** The token the stand-in issues. */
+let token = LONG_TOKEN
 /** `METHOD path cookie=<…|-> bearer=<yes|->` per request. */
 const log: string[] = []
 /** The Set-Cookie headers of the /auth and /attest answers. */
@@ -39,7 +46,7 @@ const kbs: Parameters<typeof startLoopbackServer>[0] = (req, res) => {
   if (req.url === '/kbs/v0/attest')
     return void res
       .writeHead(200, { ...json, 'set-cookie': cookies.attest })
-      .end(`{"token":"${LONG_TOKEN}"}`)
+      .end(`{"token":"${token}"}`)
   res.writeHead(200, json).end(JSON.stringify(trusteeStyleJwe(teeKey.publicJwk, SECRET)))
 }
 
@@ -52,6 +59,7 @@ afterAll(() => server.close())
 afterEach(() => {
   vi.useRealTimers()
   log.length = 0
+  token = LONG_TOKEN
 })
 
 /** Attest options whose evidence callback records that the challenge was accepted. */
@@ -145,6 +153,32 @@ describe('the session cookie lifetime', () => {
     vi.setSystemTime(Date.now() + 61_000)
     expect(await client.getResource('a/b/c')).toEqual(SECRET)
     expect(log.at(-1)).toBe('GET /kbs/v0/resource/a/b/c cookie=- bearer=yes')
+  })
+
+  it('attests again when the KBS cannot read (431) the long token sent once the cookie expired', async () => {
+    // The KBS's session ended with its cookie; a header it cannot read (431) is no way back in.
+    token = HUGE_TOKEN
+    cookies = { auth: [`kbs-session-id=${ID}; Max-Age=60`], attest: [] }
+    const client = new KbsClient({ url: origin })
+    await client.attest(attestOptions([]))
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 61_000)
+    log.length = 0
+    expect(await client.getResource('a/b/c')).toEqual(SECRET)
+    // The 431 comes from Node's parser, before the stand-in logs the request.
+    expect(log.map((line) => line.split(' ').slice(1).join(' '))).toEqual([
+      '/kbs/v0/auth cookie=- bearer=-',
+      `/kbs/v0/attest cookie=${ID} bearer=-`,
+      `/kbs/v0/resource/a/b/c cookie=${ID} bearer=-`,
+    ])
+    // A caller that shares one re-handshake (retryUnauthorized: false, as the agent) is told
+    // ERR_KBS_UNAUTHORIZED, which is what makes it attest again.
+    vi.setSystemTime(Date.now() + 61_000)
+    log.length = 0
+    const error = await rejected(client.getResource('a/b/c', { retryUnauthorized: false }))
+    expect(error.code).toBe('ERR_KBS_UNAUTHORIZED')
+    expect(error.message).toContain('cookie expired or was deleted')
+    expect(log).toEqual([])
   })
 
   it('does not send /attest a cookie that expired while the evidence was made', async () => {

@@ -15,6 +15,8 @@
  * lives as RFC 6265 says (`client-session-cookie.ts`): one the KBS deleted (`Max-Age` ≤ 0, an
  * `Expires` in the past) or that outlived its `Max-Age`/`Expires` is not sent; an `/auth` answer
  * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse.
+ * The long token is then sent as a Bearer header, and a KBS that cannot read it (431) is treated
+ * as a 401: one new handshake, or `ERR_KBS_UNAUTHORIZED` for a caller that re-handshakes itself.
  *
  * TLS: a pinned certificate means the server must present exactly it; otherwise a CA bundle, or
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
@@ -30,7 +32,12 @@
  *
  * @module
  */
-import { MalformedInputError, UnavailableError, UsageError } from '@initguard/core'
+import {
+  MalformedInputError,
+  UnavailableError,
+  UsageError,
+  VerificationError,
+} from '@initguard/core'
 import { HttpClient, httpErrors, type HttpResponse } from '@initguard/http'
 import { expectedReportData } from './report-data-binding.ts'
 import {
@@ -121,7 +128,10 @@ export const MAX_BEARER_TOKEN_LENGTH: number = 8 * 1024
  * evicts it), as CoCo's client's cookie store would not: the Bearer token is then the one
  * credential left, and a KBS that refuses it with 401 gets a new handshake.
  */
-function resourceCredentials(session: KbsSession, now: number): Record<string, string> {
+function resourceCredentials(
+  session: KbsSession,
+  now: number,
+): { readonly cookie?: string; readonly authorization?: string } {
   const cookieLives =
     session.cookie !== undefined &&
     (session.cookieExpiresAt === undefined || now < session.cookieExpiresAt)
@@ -313,17 +323,34 @@ export class KbsClient {
         })
       const again =
         handshakes === 0 && options.retryUnauthorized !== false ? this.#attestWith : undefined
+      const headers = resourceCredentials(session, Date.now())
+      // A token too long for a header, sent because the cookie expired or was deleted: a KBS whose
+      // request head cannot hold it answers 431, not 401, and only a new handshake (a new cookie)
+      // gets past that, as a 401 would.
+      const tooLong =
+        headers.authorization !== undefined && session.token.length > MAX_BEARER_TOKEN_LENGTH
       const outcome = await this.#gets.request(
         {
           url,
-          headers: resourceCredentials(session, Date.now()),
+          headers,
           what: `get resource ${path} from the KBS`,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },
         async (r) => {
-          if (r.status === 401 && again !== undefined) {
+          if ((r.status === 401 || (r.status === 431 && tooLong)) && again !== undefined) {
             await r.discard()
             return { again }
+          }
+          if (r.status === 431 && tooLong) {
+            await r.discard()
+            throw new VerificationError(
+              'ERR_KBS_UNAUTHORIZED',
+              `cannot get resource ${path}: the ${KBS_SESSION_COOKIE} cookie expired or was deleted, and the KBS cannot read the token (${String(session.token.length)} characters) as a header (HTTP 431)`,
+              {
+                details: { status: 431 },
+                hint: 'attest again: a new handshake gives a new session cookie, which stands for the token',
+              },
+            )
           }
           if (r.status !== 200) throw await kbsResponseError(r, `get resource ${path}`, route)
           return { jwe: await jsonBody(r, this.#maxResourceBytes, route) }
