@@ -488,9 +488,13 @@ function hasDyn(type: CheckedType | undefined): boolean {
 
 const claimsName = (claims: ClaimsObject): string => [claims.tee, ...claims.fields].join('.')
 
-/** The value operands of a node that builds or chooses a value (`?:`, a list, a map). */
+/**
+ * The value operands of a node that builds or chooses a value (`?:`, a list, a map, a `+` that
+ * concatenates lists or maps: `init_data_claims.l + [snp]` is dyn).
+ */
 function valueOperands(node: ASTNode): readonly ASTNode[] {
   if (node.op === '?:') return [node.args[1], node.args[2]]
+  if (node.op === '+') return [node.args[0], node.args[1]]
   if (node.op === 'list') return node.args
   if (node.op === 'map') return node.args.map(([, value]) => value)
   return []
@@ -508,7 +512,8 @@ function valueOperands(node: ASTNode): readonly ASTNode[] {
  *   fields of a map (`has(m.k.f)` where `m` is `{"k": snp}`).
  * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
  * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
- * - `c ? snp : init_data_claims` (and a list or map of both): the result is `dyn`.
+ * - `c ? snp : init_data_claims` (and a list or map of both, and `init_data_claims.l + [snp]`):
+ *   the result is `dyn`.
  * - `type(snp)`: always the declared type, so a comparison with it is constant.
  *
  * A single claim (`dyn(snp.vmpl)`) and `init_data_claims` / `runtime_data_claims`, which are the

@@ -419,6 +419,16 @@ describe('parseWorkloadDefinition', () => {
       '(init_data != "" ? init_data_claims : tdx).quote.bdy.mr_td == "00"',
       'mixes the tdx claims with a value of type dyn',
     ],
+    // A list concatenated after a dynamic one is dyn: !has() of a misspelled claim of its
+    // elements held for every guest.
+    [
+      '(init_data_claims.l + [snp]).exists(x, !has(x.measurment))',
+      'mixes the snp claims with a value of type dyn in a +',
+    ],
+    [
+      '(runtime_data_claims.l + [tdx.quote]).exists(q, q.bdy.mr_td == "00")',
+      'mixes the tdx.quote claims with a value of type dyn in a +',
+    ],
     // The checker refused it too, as "has() invalid argument", without saying what to write.
     ['has(dyn(snp).measurment)', 'calls has() on something other than a field selection'],
     ['has([snp][0].measurement)', 'calls has() on something other than a field selection'],
@@ -484,6 +494,7 @@ describe('parseWorkloadDefinition', () => {
       '[snp].all(x, x.vmpl == 0 && has(x.measurement))',
       'cel.bind(m, {"k": snp}, has(m.k.measurement)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
       'cel.bind(optional, snp.vmpl, optional == 0)',
+      '([snp] + [snp]).all(x, x.vmpl == 0)',
       'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && dyn(snp.vmpl) == 0',
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
