@@ -24,6 +24,11 @@ const SECRET = new TextEncoder().encode('s3cret')
 const HUGE_TOKEN = `eyJhbGciOiJFUzI1NiJ9.${'e'.repeat(20 * 1024)}.c2ln`
 /** The token the stand-in issues. */
 let token = LONG_TOKEN
+/**
+ * How far the stand-in's clock is from this one, in ms, as its `Date` header says; `'none'`: no
+ * `Date` header at all.
+ */
+let kbsClockOffset: number | 'none' = 0
 /** `METHOD path cookie=<…|-> bearer=<yes|->` per request. */
 const log: string[] = []
 /** The Set-Cookie headers of the /auth and /attest answers. */
@@ -38,6 +43,9 @@ const kbs: Parameters<typeof startLoopbackServer>[0] = (req, res) => {
   const cookie = /kbs-session-id=([^;]*)/.exec(req.headers.cookie ?? '')?.[1] ?? '-'
   const bearer = req.headers.authorization === undefined ? '-' : 'yes'
   log.push(`${req.method ?? ''} ${req.url ?? ''} cookie=${cookie} bearer=${bearer}`)
+  if (kbsClockOffset === 'none') res.sendDate = false
+  else if (kbsClockOffset !== 0)
+    res.setHeader('date', new Date(Date.now() + kbsClockOffset).toUTCString())
   const json = { 'content-type': 'application/json' }
   if (req.url === '/kbs/v0/auth')
     return void res
@@ -60,6 +68,7 @@ afterEach(() => {
   vi.useRealTimers()
   log.length = 0
   token = LONG_TOKEN
+  kbsClockOffset = 0
 })
 
 /** Attest options whose evidence callback records that the challenge was accepted. */
@@ -116,6 +125,41 @@ describe('the session cookie lifetime', () => {
         `/kbs/v0/resource/a/b/c cookie=${ID} bearer=-`,
       ])
     }
+  })
+
+  it("judges Expires by the KBS's own Date, so a guest clock an hour off still attests", async () => {
+    const HOUR = 3600_000
+    for (const offset of [-HOUR, HOUR]) {
+      kbsClockOffset = offset
+      // Trustee's cookie: Expires = the KBS's now + 5 minutes, by the KBS's clock.
+      const expires = new Date(Date.now() + offset + 300_000).toUTCString()
+      cookies = { auth: [`kbs-session-id=${ID}; Expires=${expires}`], attest: [] }
+      log.length = 0
+      const client = new KbsClient({ url: origin })
+      const session = await client.attest(attestOptions([]))
+      expect(session.cookie).toBe(ID)
+      // About 5 minutes from now on this clock (the Date header counts whole seconds).
+      expect(session.cookieExpiresAt).toBeGreaterThan(Date.now() + 298_000)
+      expect(session.cookieExpiresAt).toBeLessThanOrEqual(Date.now() + 301_000)
+      expect(await client.getResource('a/b/c')).toEqual(SECRET)
+      expect(log.at(-1)).toBe(`GET /kbs/v0/resource/a/b/c cookie=${ID} bearer=-`)
+    }
+    // An Expires in the past of the KBS's own clock is a deletion, wherever this clock is.
+    kbsClockOffset = -HOUR
+    const past = new Date(Date.now() - HOUR - 60_000).toUTCString()
+    cookies = { auth: [`kbs-session-id=${ID}; Expires=${past}`], attest: [] }
+    const deleted = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+    expect(deleted.code).toBe('ERR_KBS_SESSION_DELETED')
+  })
+
+  it('judges Expires by this clock when the answer has no Date header (RFC 6265)', async () => {
+    kbsClockOffset = 'none'
+    cookies = { auth: [`kbs-session-id=${ID}; Expires=${inSeconds(-60)}`], attest: [] }
+    const deleted = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
+    expect(deleted.code).toBe('ERR_KBS_SESSION_DELETED')
+    cookies = { auth: [`kbs-session-id=${ID}; Expires=${inSeconds(300)}`], attest: [] }
+    const session = await new KbsClient({ url: origin }).attest(attestOptions([]))
+    expect(session.cookie).toBe(ID)
   })
 
   it('does not send the cookie once the /attest answer deleted it', async () => {

@@ -6,6 +6,14 @@
  * such as `Sun, 06 Dec 2026 10:30:00 GMT`) on `/auth` and again on `/attest`; this project's KBS
  * sets it with `Expires` on `/auth` only.
  *
+ * An `Expires` is judged against the answer's own `Date` header when it has a readable one: the
+ * cookie lives here for `Expires` − `Date`, the lifetime the KBS meant, from now on this clock. RFC
+ * 6265 compares `Expires` with the client's clock alone, so a guest whose clock runs ahead of the
+ * KBS's by more than the session timeout (a host that starts the guest with its RTC in local time,
+ * say) would read every fresh cookie as deleted and could never attest; a guest behind would send
+ * a cookie the KBS has ended. Without a readable `Date`, `Expires` is compared with this clock, as
+ * RFC 6265 says. `Max-Age` is relative already.
+ *
  * Unlike RFC 6265, which ignores a `Max-Age` or `Expires` it cannot parse (and would keep the
  * cookie for the whole session), a malformed lifetime on the session cookie is refused
  * (`ERR_KBS_SESSION_COOKIE`): the KBS meant some lifetime, and guessing "forever" would send a
@@ -44,12 +52,15 @@ export function sessionCookieOf(
   now: number,
 ): SessionCookieUpdate | undefined {
   const seen = new Map<string, SessionCookieUpdate>()
+  const serverNow = parseCookieDate(response.headers.get('date') ?? '')
+  // What the KBS's clock said when it answered, in this clock's terms (see the module's note).
+  const clock = { now, skew: serverNow === undefined ? 0 : now - serverNow }
   for (const header of response.headers.getSetCookie()) {
     const [pair = '', ...attributes] = header.split(';')
     const at = pair.indexOf('=')
     if (at < 0 || pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
     const value = pair.slice(at + 1).trim()
-    const expiresAt = expiryOf(attributes, route, now)
+    const expiresAt = expiryOf(attributes, route, clock)
     const update: SessionCookieUpdate =
       expiresAt !== undefined && expiresAt <= now
         ? { deleted: true }
@@ -72,10 +83,15 @@ function cookieError(message: string): MalformedInputError {
 }
 
 /**
- * The expiry (ms since the epoch) that the cookie's attributes give, by RFC 6265 §5.3 step 3:
- * `Max-Age` if present (≤ 0: the earliest time there is), else `Expires`, else none.
+ * The expiry (ms since the epoch, this clock) that the cookie's attributes give, by RFC 6265 §5.3
+ * step 3: `Max-Age` if present (≤ 0: the earliest time there is), else `Expires` moved by the
+ * `skew` of this clock against the KBS's, else none.
  */
-function expiryOf(attributes: readonly string[], route: string, now: number): number | undefined {
+function expiryOf(
+  attributes: readonly string[],
+  route: string,
+  { now, skew }: { readonly now: number; readonly skew: number },
+): number | undefined {
   let maxAge: string | undefined
   let expires: string | undefined
   for (const attribute of attributes) {
@@ -105,7 +121,8 @@ function expiryOf(attributes: readonly string[], route: string, now: number): nu
     const seconds = Number(maxAge)
     return seconds <= 0 ? Number.NEGATIVE_INFINITY : now + seconds * 1000
   }
-  return expires === undefined ? undefined : parseCookieDate(expires)
+  const expiresAt = expires === undefined ? undefined : parseCookieDate(expires)
+  return expiresAt === undefined ? undefined : expiresAt + skew
 }
 
 /** RFC 6265 §5.1.1 delimiters between the tokens of a cookie date. */

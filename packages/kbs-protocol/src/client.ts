@@ -159,7 +159,7 @@ function authCookie(
     'ERR_KBS_SESSION_DELETED',
     `the KBS answered /kbs/v0/auth with a Set-Cookie that deletes the ${KBS_SESSION_COOKIE} cookie (Max-Age of 0 or less, or Expires in the past), so no /attest could be tied to its challenge`,
     {
-      hint: "the KBS ended the session it was starting: check its session timeout and its clock against the guest's (an Expires in the guest's past), or a proxy that rewrites cookies",
+      hint: "the KBS ended the session it was starting: check its session timeout (an Expires not after its own Date header, or in the guest's past when it sends no Date), or a proxy that rewrites cookies",
     },
   )
 }
@@ -273,7 +273,7 @@ export class KbsClient {
         'ERR_KBS_SESSION_EXPIRED',
         `the ${KBS_SESSION_COOKIE} cookie from /kbs/v0/auth expired at ${new Date(cookie.expiresAt).toISOString()}, before the evidence was ready to send to /kbs/v0/attest`,
         {
-          hint: "make the evidence within the KBS's session timeout (Trustee's default is 5 minutes), or raise that timeout; check the guest's clock against the KBS's",
+          hint: "make the evidence within the KBS's session timeout (Trustee's default is 5 minutes), or raise that timeout",
         },
       )
     const { token, update } = await this.#post(
