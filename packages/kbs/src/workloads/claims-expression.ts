@@ -402,7 +402,7 @@ function checkHasArguments(expression: ParseResult, path: string): void {
     throw invalid(
       path,
       'calls has() on something other than a field selection starting at a variable',
-      'write has(snp.field), has(tdx.quote.body.field) or has(init_data_claims.key): has() takes the selection itself, not a value computed from it (no dyn(), index or call inside)',
+      'write has(snp.field), has(tdx.quote.body.field) or has(init_data_claims.key): has() takes the selection itself, not a value computed from it (no dyn(), index or call inside); for a key under a file name, write "kbc" in init_data_claims["cdh.toml"]',
     )
   })
 }
@@ -513,7 +513,8 @@ function valueOperands(node: ASTNode): readonly ASTNode[] {
  * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
  * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
  * - `c ? snp : init_data_claims` (and a list or map of both, and `init_data_claims.l + [snp]`):
- *   the result is `dyn`.
+ *   the result is `dyn`; and `[snp] + init_data_claims.l`, typed as the left list though its
+ *   elements from the init-data are anything.
  * - `type(snp)`: always the declared type, so a comparison with it is constant.
  *
  * A single claim (`dyn(snp.vmpl)`) and `init_data_claims` / `runtime_data_claims`, which are the
@@ -595,8 +596,15 @@ function checkTypedClaims(expression: ParseResult, path: string): void {
       }
       return
     }
-    if (!hasDyn(checkedTypeOf(node))) return
-    for (const operand of valueOperands(node)) {
+    const operands = valueOperands(node)
+    // A + is typed as its left operand: `[snp] + init_data_claims.l` is a list of snp claims to the
+    // checker, though its elements from the init-data are anything. So a + mixes when either side
+    // is dyn, whatever the result's type says.
+    const mixes =
+      hasDyn(checkedTypeOf(node)) ||
+      (node.op === '+' && operands.some((operand) => hasDyn(checkedTypeOf(operand))))
+    if (!mixes) return
+    for (const operand of operands) {
       const claims = claimsIn(checkedTypeOf(operand))
       if (claims === undefined) continue
       throw invalid(

@@ -429,6 +429,12 @@ describe('parseWorkloadDefinition', () => {
       '(runtime_data_claims.l + [tdx.quote]).exists(q, q.bdy.mr_td == "00")',
       'mixes the tdx.quote claims with a value of type dyn in a +',
     ],
+    // The other order: cel-js types it as the left list's (list of snp claims), yet the elements
+    // from the init-data are anything, and could satisfy what the rule asks of the snp claims.
+    [
+      '([snp] + init_data_claims.l).exists(x, x.measurement == "00")',
+      'mixes the snp claims with a value of type dyn in a +',
+    ],
     // The checker refused it too, as "has() invalid argument", without saying what to write.
     ['has(dyn(snp).measurment)', 'calls has() on something other than a field selection'],
     ['has([snp][0].measurement)', 'calls has() on something other than a field selection'],
@@ -439,6 +445,18 @@ describe('parseWorkloadDefinition', () => {
     expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
     expect((error as Error).message).toContain(problem)
     expect((error as { hint?: string }).hint).toMatch(/claim|field|itself/)
+  })
+
+  it('says how to test a key under a file name, where has() cannot reach', () => {
+    const error = thrown(() =>
+      parseWorkloadDefinition(webDefinition({ cel: 'has(init_data_claims["cdh.toml"].kbc)' })),
+    )
+    expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
+    expect((error as { hint?: string }).hint).toContain('"kbc" in init_data_claims["cdh.toml"]')
+    // What the hint says to write is accepted.
+    expect(() =>
+      parseWorkloadDefinition(webDefinition({ cel: '"kbc" in init_data_claims["cdh.toml"]' })),
+    ).not.toThrow()
   })
 
   it.each([
@@ -486,6 +504,7 @@ describe('parseWorkloadDefinition', () => {
       'init_data_claims["cdh.toml"].kbc.url.startsWith("https://") && init_data_claims["cdh.toml"]["kbc"]["name"] == "cc_kbc"',
       'init_data_claims["aa.toml"].token_configs.kbs.url == init_data_claims["cdh.toml"].kbc.url',
       '["aa.toml", "cdh.toml"].all(f, f in init_data_claims)',
+      '"kbc" in init_data_claims["cdh.toml"] && !("x" in init_data_claims["cdh.toml"])',
       'has(runtime_data_claims.nonce) && runtime_data_claims["tee-pubkey"].kty == "EC" && size(runtime_data_claims.nonce) > 0',
       'snp.measurement.startsWith("abab") && snp.product.matches("^(Milan|Genoa)$") && init_data.size() == 64',
       'report_data.endsWith("ef") && snp.guest_svn in [3, 4] && string(snp.guest_svn) == "3"',
