@@ -76,7 +76,8 @@ export function sessionCookieOf(
   throw cookieError(`the KBS answered ${route} without a usable ${KBS_SESSION_COOKIE} cookie`)
 }
 
-function cookieError(message: string): MalformedInputError {
+/** `ERR_KBS_SESSION_COOKIE` with `message`: the one form of that refusal. */
+export function cookieError(message: string): MalformedInputError {
   return new MalformedInputError('ERR_KBS_SESSION_COOKIE', message, {
     hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies',
   })

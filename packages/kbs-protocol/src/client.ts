@@ -54,7 +54,7 @@ import {
 import { openResource } from './resource-jwe-open.ts'
 import { generateTeeKeyPair, type TeeKeyKind, type TeeKeyPair } from './tee-key.ts'
 import { jsonBody, kbsResponseError, resourcePath } from './client-responses.ts'
-import { sessionCookieOf, type SessionCookieUpdate } from './client-session-cookie.ts'
+import { cookieError, sessionCookieOf, type SessionCookieUpdate } from './client-session-cookie.ts'
 
 /** Settings of a {@link KbsClient}. */
 export interface KbsClientOptions {
@@ -149,11 +149,7 @@ function authCookie(
   update: SessionCookieUpdate | undefined,
 ): Extract<SessionCookieUpdate, { deleted: false }> {
   if (update === undefined)
-    throw new MalformedInputError(
-      'ERR_KBS_SESSION_COOKIE',
-      `the KBS answered /kbs/v0/auth without a usable ${KBS_SESSION_COOKIE} cookie`,
-      { hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies' },
-    )
+    throw cookieError(`the KBS answered /kbs/v0/auth without a usable ${KBS_SESSION_COOKIE} cookie`)
   if (!update.deleted) return update
   throw new MalformedInputError(
     'ERR_KBS_SESSION_DELETED',
