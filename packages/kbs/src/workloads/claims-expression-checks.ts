@@ -1,0 +1,492 @@
+/**
+ * The put-time checks of a workload's CEL expression that the type checker alone does not make
+ * (see `claims-expression.ts`, which runs them): a rule on a TEE the workload does not run on,
+ * a TEE claim that is not declared, `has()` of anything but a field selection, the `optional`
+ * namespace, and the forms that take a claims object out of the checker's sight, found by the
+ * types it inferred.
+ *
+ * @module
+ */
+import type { ASTNode, ParseResult } from '@marcbachmann/cel-js'
+import type { KbsTee } from '@initguard/kbs-protocol'
+import { TEE_CLAIM_FIELDS, type ClaimFields, type ClaimType } from './claims-schema.ts'
+import { inapplicable, invalid } from './definition-reader.ts'
+
+/** The claims variables that hold one TEE's claims (set only for evidence from that TEE). */
+export const TEE_VARIABLES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
+
+function isTeeVariable(name: string): name is KbsTee {
+  return (TEE_VARIABLES as readonly string[]).includes(name)
+}
+
+/** Macros whose leading identifier arguments bind comprehension variables (`x` in `l.all(x, …)`). */
+const MACROS: readonly string[] = [
+  'all',
+  'exists',
+  'exists_one',
+  'map',
+  'filter',
+  'transformList',
+  'transformMap',
+]
+
+/** Whether `node` is `cel.bind(v, init, body)` (its variable an identifier). */
+function isBind(
+  node: ASTNode,
+  bound: ReadonlySet<string>,
+): node is ASTNode & { op: 'rcall'; args: [string, ASTNode, ASTNode[]] } {
+  if (node.op !== 'rcall' || node.args[0] !== 'bind') return false
+  const [, receiver, args] = node.args
+  return (
+    receiver.op === 'id' &&
+    receiver.args === 'cel' &&
+    !bound.has('cel') &&
+    args.length === 3 &&
+    args[0]?.op === 'id'
+  )
+}
+
+/** `node` when it is the free variable `tee`. */
+function isTee(node: ASTNode, bound: ReadonlySet<string>): boolean {
+  return node.op === 'id' && node.args === 'tee' && !bound.has('tee')
+}
+
+/** The string literals `tee` is compared with in `node` (`==`, `!=`, `in [..]`), if it is such a comparison. */
+function teeLiterals(node: ASTNode, bound: ReadonlySet<string>): string[] {
+  if (node.op !== '==' && node.op !== '!=' && node.op !== 'in') return []
+  const [left, right] = node.args
+  const literal = (n: ASTNode): string[] =>
+    n.op === 'value' && typeof n.args === 'string' ? [n.args] : []
+  if (node.op === 'in') {
+    return isTee(left, bound) && right.op === 'list' ? right.args.flatMap(literal) : []
+  }
+  if (isTee(left, bound)) return literal(right)
+  if (isTee(right, bound)) return literal(left)
+  return []
+}
+
+function* children(node: ASTNode): Generator<ASTNode> {
+  const args: unknown = node.args
+  const items = Array.isArray(args) ? (args as unknown[]) : [args]
+  for (const item of items) {
+    if (Array.isArray(item)) {
+      for (const inner of item as unknown[]) if (isNode(inner)) yield inner
+    } else if (isNode(item)) yield item
+  }
+}
+
+function isNode(value: unknown): value is ASTNode {
+  return typeof value === 'object' && value !== null && 'op' in value && 'args' in value
+}
+
+/**
+ * Refuse an expression that names the claims of a TEE the workload does not run on (`sgx.…` on a
+ * workload for snp and tdx fails to evaluate, "Unknown variable: sgx", or sits in a branch never
+ * taken), or compares `tee` with one (`tee == "sgx" || …`: that clause is constant). Either is a
+ * rule written for evidence the workload never sees: it checks nothing, and reads as if it did.
+ * Comprehension variables (`l.exists(sgx, …)`) are local, not the claims.
+ *
+ * @throws `ERR_KBS_WORKLOAD_RULE_INAPPLICABLE` at `path`.
+ */
+export function checkClaimsExpressionTees(
+  expression: ParseResult,
+  tees: readonly KbsTee[],
+  path: string,
+): void {
+  const runsOn = `the workload runs only on ${tees.join(', ')}`
+  const hint = `write the expression over the claims of ${tees.join(', ')} only, or add the TEE to "tees" (with its reference values)`
+  walkFree(expression.ast, (node, bound) => {
+    if (node.op === 'id') {
+      const name = node.args
+      if (isTeeVariable(name) && !bound.has(name) && !(tees as readonly string[]).includes(name)) {
+        throw inapplicable(
+          path,
+          `names the ${name} claims, but ${runsOn}: the ${name} claims are never set for its evidence`,
+          hint,
+          { tees, variable: name },
+        )
+      }
+      return
+    }
+    for (const literal of teeLiterals(node, bound)) {
+      if (!(tees as readonly string[]).includes(literal)) {
+        throw inapplicable(
+          path,
+          `compares tee with ${JSON.stringify(literal)}, but ${runsOn}: that comparison is constant`,
+          hint,
+          { tees, literal },
+        )
+      }
+    }
+  })
+}
+
+/**
+ * Call `visit` on every node of `ast` with the comprehension variables bound there (`x` in
+ * `l.all(x, …)` is local in the macro's other arguments, not a claims variable; `v` in
+ * `cel.bind(v, init, body)` is local in `body`).
+ */
+function walkFree(ast: ASTNode, visit: (node: ASTNode, bound: ReadonlySet<string>) => void): void {
+  const walk = (node: ASTNode, bound: ReadonlySet<string>): void => {
+    visit(node, bound)
+    if (isBind(node, bound)) {
+      const [variable, init, body] = node.args[2]
+      walk(node.args[1], bound)
+      if (init !== undefined) walk(init, bound)
+      if (body !== undefined && variable?.op === 'id')
+        walk(body, new Set([...bound, variable.args]))
+      return
+    }
+    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
+      const [, receiver, macroArgs] = node.args
+      walk(receiver, bound)
+      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
+      const binders = new Set<ASTNode>(names)
+      const inner = new Set([...bound, ...names.map((a) => a.args)])
+      for (const arg of macroArgs) if (!binders.has(arg)) walk(arg, inner)
+      return
+    }
+    for (const child of children(node)) walk(child, bound)
+  }
+  walk(ast, new Set())
+}
+
+/**
+ * The TEE claims variable and the field names `node` selects under it (`tdx.quote["body"].mr_td`
+ * is `tdx`, `quote`, `body`, `mr_td`), or `undefined` when `node` is not such a selection (a
+ * computed index, a comprehension variable).
+ */
+function claimSelection(
+  node: ASTNode,
+  bound: ReadonlySet<string>,
+): { readonly tee: KbsTee; readonly fields: readonly string[] } | undefined {
+  const fields: string[] = []
+  let at = node
+  for (;;) {
+    if (at.op === '.') {
+      const [receiver, field] = at.args
+      fields.unshift(field)
+      at = receiver
+    } else if (at.op === '[]' && at.args[1].op === 'value' && typeof at.args[1].args === 'string') {
+      fields.unshift(at.args[1].args)
+      at = at.args[0]
+    } else break
+  }
+  if (fields.length === 0 || at.op !== 'id' || !isTeeVariable(at.args) || bound.has(at.args)) {
+    return undefined
+  }
+  return { tee: at.args, fields }
+}
+
+/** A scalar claim type has no fields; `dyn` and lists are not looked into. */
+function isScalar(type: ClaimType): boolean {
+  return type === 'string' || type === 'int' || type === 'bool'
+}
+
+/**
+ * The declared type of a claim selection (`dyn` past a `dyn` or list claim).
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path` for a field the claims do not declare, naming the
+ *   fields they do, or a field of a scalar claim.
+ */
+function selectedType(
+  tee: KbsTee,
+  fields: readonly string[],
+  path: string,
+  alias?: ClaimsAlias,
+): ClaimType {
+  let type: ClaimType = TEE_CLAIM_FIELDS[tee]
+  let at: string = tee
+  /** What the expression wrote, up to field `i`. */
+  const written = (i: number): string =>
+    alias === undefined
+      ? [tee, ...fields.slice(0, i + 1)].join('.')
+      : `${[alias.variable, ...fields.slice(alias.skip, i + 1)].join('.')} (${alias.variable} is the ${[tee, ...fields.slice(0, alias.skip)].join('.')} claims)`
+  for (const [i, field] of fields.entries()) {
+    if (typeof type === 'object') {
+      const declared: ClaimFields = type
+      const next = declared[field]
+      if (next === undefined) {
+        throw invalid(
+          path,
+          `names ${written(i)}, but the ${at} claims have no field ${JSON.stringify(field)}; they have ${Object.keys(declared).join(', ')}`,
+          `name a claim the ${tee} verifier emits (spelled as listed), or check for it with has()`,
+        )
+      }
+      type = next
+      at = `${at}.${field}`
+    } else if (isScalar(type)) {
+      throw invalid(
+        path,
+        `names ${written(i)}, but ${at} is ${type}, which has no fields`,
+        `compare ${at} itself`,
+      )
+    } else return 'dyn'
+  }
+  return type
+}
+
+/** A variable bound to a claims object (`x` in `[snp].all(x, …)`), its fields the first `skip`. */
+interface ClaimsAlias {
+  readonly variable: string
+  readonly skip: number
+}
+
+/**
+ * Refuse a selection of a TEE claim the verifier never emits (`snp.measurment`,
+ * `has(tdx.quote.body.mrtd)`; the type checker refuses neither inside `has()`, and a computed
+ * map key not at all), and of a field of a scalar claim (`snp.vmpl.x`).
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim and the fields there are.
+ */
+export function checkClaimNames(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node, bound) => {
+    const selection = claimSelection(node, bound)
+    if (selection !== undefined) selectedType(selection.tee, selection.fields, path)
+  })
+}
+
+/** Each declared scalar claim `expression` names (`snp.vmpl`), with its type. */
+export function claimPathsNamed(expression: ParseResult): Map<string, string> {
+  const named = new Map<string, string>()
+  walkFree(expression.ast, (node, bound) => {
+    const selection = claimSelection(node, bound)
+    if (selection === undefined) return
+    const type = selectedType(selection.tee, selection.fields, '$.cel')
+    if (typeof type === 'string' && type !== 'dyn') {
+      named.set([selection.tee, ...selection.fields].join('.'), type)
+    }
+  })
+  return named
+}
+
+/**
+ * Refuse a `has()` whose argument is not a field selection starting at a variable
+ * (`has(dyn(snp).f)`, `has([snp][0].f)`); the type checker refuses it too, as "has() invalid
+ * argument", which does not say what to write instead.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`.
+ */
+export function checkHasArguments(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node) => {
+    if (node.op !== 'call' || node.args[0] !== 'has') return
+    const [argument] = node.args[1]
+    let at = argument
+    while (at?.op === '.') at = at.args[0]
+    if (argument?.op === '.' && at?.op === 'id' && node.args[1].length === 1) return
+    throw invalid(
+      path,
+      'calls has() on something other than a field selection starting at a variable',
+      'write has(snp.field), has(tdx.quote.body.field) or has(init_data_claims.key): has() takes the selection itself, not a value computed from it (no dyn(), index or call inside); for a key under a file name, write "kbc" in init_data_claims["cdh.toml"]',
+    )
+  })
+}
+
+/**
+ * Refuse the `optional` namespace (`optional.of(x)`, `optional.none()`). cel-js's type checker
+ * knows it even with optional types off (as here: `x.?f` does not parse), but evaluation then has
+ * no value for it, so such an expression passed the put and refused every guest ("Unknown
+ * variable: optional"). A comprehension or `cel.bind` variable named `optional` is local.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`.
+ */
+export function checkNoOptionalNamespace(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node, bound) => {
+    if (node.op !== 'id' || node.args !== 'optional' || bound.has('optional')) return
+    throw invalid(
+      path,
+      'uses the optional namespace (optional.of, optional.none), which is not enabled: it would fail to evaluate for every guest',
+      'test for an optional claim with has(snp.field) (has(x) ? x : default for a default), not optional values',
+    )
+  })
+}
+
+/** The CEL types with no fields: `has()` of a field of one is always false. */
+const SCALAR_TYPES: readonly string[] = ['string', 'int', 'uint', 'double', 'bool', 'bytes']
+
+/** A type as the cel-js type checker records it on each node it checked (`checkedType`). */
+interface CheckedType {
+  readonly name: string
+  readonly kind: string
+  readonly valueType?: CheckedType
+  readonly keyType?: CheckedType
+}
+
+function isCheckedType(value: unknown): value is CheckedType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { kind?: unknown }).kind === 'string'
+  )
+}
+
+/** The type the checker inferred for `node`, if it checked it (not the fields inside `has()`). */
+function checkedTypeOf(node: ASTNode | undefined): CheckedType | undefined {
+  const type: unknown = (node as { checkedType?: unknown } | undefined)?.checkedType
+  return isCheckedType(type) ? type : undefined
+}
+
+/** A declared claims object: the TEE and the fields leading to it (`tdx`, `quote`, `body`). */
+interface ClaimsObject {
+  readonly tee: KbsTee
+  readonly fields: readonly string[]
+}
+
+/**
+ * The claims objects by the name cel-js gives their types (`$snp`, `$tdx.quote.body`): a variable
+ * registered with a schema is of type `$name`, and each nested object of `$name.field`.
+ */
+const CLAIMS_OBJECT_TYPES: ReadonlyMap<string, ClaimsObject> = (() => {
+  const types = new Map<string, ClaimsObject>()
+  const add = (tee: KbsTee, fields: readonly string[], declared: ClaimFields): void => {
+    types.set(`$${[tee, ...fields].join('.')}`, { tee, fields })
+    for (const [field, type] of Object.entries(declared)) {
+      if (typeof type === 'object') add(tee, [...fields, field], type)
+    }
+  }
+  for (const tee of TEE_VARIABLES) add(tee, [], TEE_CLAIM_FIELDS[tee])
+  return types
+})()
+
+/** The claims object `type` is, holds (a list or map of them) or wraps, if any. */
+function claimsIn(type: CheckedType | undefined): ClaimsObject | undefined {
+  if (type === undefined) return undefined
+  return CLAIMS_OBJECT_TYPES.get(type.name) ?? claimsIn(type.valueType) ?? claimsIn(type.keyType)
+}
+
+function hasDyn(type: CheckedType | undefined): boolean {
+  return (
+    type !== undefined && (type.kind === 'dyn' || hasDyn(type.valueType) || hasDyn(type.keyType))
+  )
+}
+
+const claimsName = (claims: ClaimsObject): string => [claims.tee, ...claims.fields].join('.')
+
+/**
+ * The value operands of a node that builds or chooses a value (`?:`, a list, a map, a `+` that
+ * concatenates lists or maps: `init_data_claims.l + [snp]` is dyn).
+ */
+function valueOperands(node: ASTNode): readonly ASTNode[] {
+  if (node.op === '?:') return [node.args[1], node.args[2]]
+  if (node.op === '+') return [node.args[0], node.args[1]]
+  if (node.op === 'list') return node.args
+  if (node.op === 'map') return node.args.map(([, value]) => value)
+  return []
+}
+
+/**
+ * Refuse the forms that take a claims object out of the type checker's sight, found by the types
+ * it inferred (so through comprehension and `cel.bind` variables, lists and maps as well): each
+ * passed the check and then refused every guest at appraisal ("No such key", or a constant
+ * false), or, as `!has(x.misspelled)`, held for every guest.
+ *
+ * - `has(x.f)` where `x` holds a claims object: the checker checks only `x`, so `f` is checked here
+ *   against the declared fields (a free `snp` is {@link checkClaimNames}'s); and where `x` is a
+ *   scalar (`init_data`, a claim bound by a comprehension): always false. Likewise through the
+ *   fields of a map (`has(m.k.f)` where `m` is `{"k": snp}`).
+ * - `dyn(e)` where `e` is, or holds, a claims object: its fields are then anything.
+ * - `x[k]` on a claims object with a key that is not a string literal: which claim is unknown.
+ * - `c ? snp : init_data_claims` (and a list or map of both, and `init_data_claims.l + [snp]`):
+ *   the result is `dyn`; and `[snp] + init_data_claims.l`, typed as the left list though its
+ *   elements from the init-data are anything.
+ * - `type(snp)`: always the declared type, so a comparison with it is constant.
+ *
+ * A single claim (`dyn(snp.vmpl)`) and `init_data_claims` / `runtime_data_claims`, which are the
+ * guest's own maps, stay dynamic.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claims object and what to write.
+ */
+export function checkTypedClaims(expression: ParseResult, path: string): void {
+  if (checkedTypeOf(expression.ast) === undefined) {
+    // The checks below read the types cel-js records on the AST; without them they would pass
+    // anything. A cel-js that stopped recording them must not be used unnoticed.
+    throw new Error('@marcbachmann/cel-js recorded no checked types on the expression')
+  }
+  const direct = (claims: ClaimsObject): string =>
+    `read the claims directly, field by field (${claimsName(claims)}.field, as declared in claims-schema.ts)`
+  walkFree(expression.ast, (node) => {
+    if (node.op === 'call') {
+      const [name, args] = node.args
+      const [argument] = args
+      if (name === 'has' && argument?.op === '.') {
+        const fields: string[] = []
+        let at: ASTNode = argument
+        while (at.op === '.') {
+          fields.unshift(at.args[1])
+          at = at.args[0]
+        }
+        if (at.op !== 'id') return
+        // Follow the selection through maps (`m.k` where `m` is a map of claims objects, bound by
+        // cel.bind or a comprehension) to the claims object or scalar it reaches, if any.
+        let type = checkedTypeOf(at)
+        for (let i = 0; type !== undefined && i < fields.length; i++) {
+          const written = [at.args, ...fields.slice(0, i)].join('.')
+          const claims = CLAIMS_OBJECT_TYPES.get(type.name)
+          if (claims !== undefined) {
+            selectedType(claims.tee, [...claims.fields, ...fields.slice(i)], path, {
+              variable: written,
+              skip: claims.fields.length,
+            })
+            break
+          }
+          if (SCALAR_TYPES.includes(type.name)) {
+            throw invalid(
+              path,
+              `calls has(${[at.args, ...fields].join('.')}), but ${written} is ${type.name}, which has no fields: it is always false`,
+              `compare ${written} itself; has() tests for a field of a claims object or a map (has(snp.reported_tcb_fmc), has(init_data_claims.key))`,
+            )
+          }
+          type = type.kind === 'map' ? type.valueType : undefined
+        }
+        return
+      }
+      const claims = args.length === 1 ? claimsIn(checkedTypeOf(argument)) : undefined
+      if (claims === undefined) return
+      if (name === 'dyn') {
+        throw invalid(
+          path,
+          `passes the ${claimsName(claims)} claims to dyn(), which hides their declared fields and types from the check (a misspelled or mistyped claim would then refuse every guest at appraisal, not the put)`,
+          `${direct(claims)}; dyn() of a single claim (dyn(snp.vmpl)), of init_data_claims or of runtime_data_claims is fine`,
+        )
+      }
+      if (name === 'type') {
+        throw invalid(
+          path,
+          `takes type() of the ${claimsName(claims)} claims, which is always their declared type: a comparison with it is constant`,
+          `${direct(claims)}; test for an optional claim with has(${claimsName(claims)}.field)`,
+        )
+      }
+      return
+    }
+    if (node.op === '[]' || node.op === '[?]') {
+      const [receiver, key] = node.args
+      const claims = CLAIMS_OBJECT_TYPES.get(checkedTypeOf(receiver)?.name ?? '')
+      if (claims !== undefined && !(key.op === 'value' && typeof key.args === 'string')) {
+        throw invalid(
+          path,
+          `indexes the ${claimsName(claims)} claims with a computed key, so the check cannot tell which claim it reads (a key the claims lack would refuse every guest at appraisal)`,
+          `name the field: ${claimsName(claims)}.field or ${claimsName(claims)}["field"]`,
+        )
+      }
+      return
+    }
+    const operands = valueOperands(node)
+    // A + is typed as its left operand: `[snp] + init_data_claims.l` is a list of snp claims to the
+    // checker, though its elements from the init-data are anything. So a + mixes when either side
+    // is dyn, whatever the result's type says.
+    const mixes =
+      hasDyn(checkedTypeOf(node)) ||
+      (node.op === '+' && operands.some((operand) => hasDyn(checkedTypeOf(operand))))
+    if (!mixes) return
+    for (const operand of operands) {
+      const claims = claimsIn(checkedTypeOf(operand))
+      if (claims === undefined) continue
+      throw invalid(
+        path,
+        `mixes the ${claimsName(claims)} claims with a value of type dyn in ${node.op === '?:' ? 'a ?: choice' : `a ${node.op}`}, so the result is dyn and hides their declared fields from the check`,
+        `${direct(claims)}: choose between claims, not claims objects (cond ? ${claimsName(claims)}.field : other)`,
+      )
+    }
+  })
+}
