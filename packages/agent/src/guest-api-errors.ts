@@ -8,7 +8,9 @@
  * 403  the KBS refused this guest (its 401 on attestation or 403 by policy), with its detail
  * 404  no such resource (at the KBS) or no such init-data key
  * 502  the KBS answered wrongly: a certificate that is not the pinned one, a bad response, a
- *      protocol version the KBS does not speak
+ *      protocol version the KBS does not speak, or a KBS that cannot read the token as a header
+ *      (431) and keeps no session cookie for it even after a new handshake
+ *      (ERR_KBS_TOKEN_TOO_LONG)
  * 503  no KBS configured (or its configuration was refused), the KBS or the TEE unreachable,
  *      the KBS not answering within the total timeout (ERR_KBS_TIMEOUT, or ERR_KBS_DEADLINE
  *      from the KBS client's own total timeout), the agent stopping
@@ -37,6 +39,7 @@ const KBS_STATUS: Readonly<Record<string, number>> = {
   ERR_KBS_CONTENT_TYPE: 502,
   ERR_KBS_SESSION_COOKIE: 502,
   ERR_KBS_SESSION_DELETED: 502,
+  ERR_KBS_TOKEN_TOO_LONG: 502,
   ERR_KBS_RESOURCE_DECRYPT: 502,
   ERR_KBS_JWE_INCOMPLETE: 502,
   ERR_KBS_UNREACHABLE: 503,

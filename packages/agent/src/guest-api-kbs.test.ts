@@ -179,6 +179,38 @@ describe('re-handshakes', () => {
   })
 })
 
+describe('a KBS that cannot read the long token and keeps no cookie for it', () => {
+  it('is told as an upstream failure (502) after one new handshake, not as a refusal (403)', async () => {
+    // Trustee-like on /auth, but /attest deletes the cookie and issues a token longer than the
+    // stand-in's (Node's) 16 KiB of request headers: every resource request gets 431.
+    const routes: string[] = []
+    const token = `eyJhbGciOiJFUzI1NiJ9.${'e'.repeat(20 * 1024)}.c2ln`
+    const server = await startLoopbackServer((req, res) => {
+      req.resume()
+      routes.push(req.url ?? '')
+      const json = { 'content-type': 'application/json' }
+      if (req.url === '/kbs/v0/auth')
+        return void res
+          .writeHead(200, { ...json, 'set-cookie': `kbs-session-id=${'a'.repeat(32)}` })
+          .end('{"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","extra-params":""}')
+      if (req.url === '/kbs/v0/attest')
+        return void res
+          .writeHead(200, { ...json, 'set-cookie': 'kbs-session-id=; Max-Age=0' })
+          .end(JSON.stringify({ token }))
+      res.writeHead(500).end()
+    })
+    loopbacks.push(server)
+    const api = await agent(kbsInitdataToml(server.baseUrl, undefined, '431 persists'))
+    const response = await get({ base: api.url }, RESOURCE)
+    expect([response.status, response.json()['code']]).toEqual([502, 'ERR_KBS_TOKEN_TOO_LONG'])
+    expect(response.json()['message']).toContain('HTTP 431')
+    expect(response.json()['hint']).toContain('keep the kbs-session-id cookie')
+    // The first handshake and one new one, then the refusal: no loop. (The 431s come from
+    // Node's parser, before the stand-in sees the request.)
+    expect(routes).toEqual(['/kbs/v0/auth', '/kbs/v0/attest', '/kbs/v0/auth', '/kbs/v0/attest'])
+  })
+})
+
 describe("a caller's abort signal", () => {
   it('keeps no listener once the shared handshake answered', async () => {
     const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'signal listeners')

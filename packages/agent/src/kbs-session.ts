@@ -7,7 +7,9 @@
  *   trusted for nothing else: the KBS checks its own token), then a new handshake runs.
  * - Concurrent requests share one handshake in flight; a failed handshake is not kept.
  * - A resource answered 401 drops the token and goes through the shared handshake, then retries
- *   once: N requests refused at once cause one handshake, not N.
+ *   once: N requests refused at once cause one handshake, not N. So does a 431 for a token too
+ *   long for a header once its cookie is gone; a 431 after that new handshake is
+ *   `ERR_KBS_TOKEN_TOO_LONG` (the KBS cannot serve this client), and no further handshake runs.
  * - Every handshake and every resource fetch has a total time limit (default 15 s, well inside
  *   Kubernetes' 30 s grace), and {@link AgentKbsSession.close} aborts whatever is in flight, so a
  *   KBS that accepts connections and never answers holds up neither requests nor shutdown.
@@ -134,7 +136,12 @@ export class AgentKbsSession {
       try {
         return await this.#pinned(
           this.#bounded(`answer for the resource ${path}`, signal, (bounded) =>
-            client.getResource(path, { signal: bounded, retryUnauthorized: false }),
+            // After its own new handshake: a 431 that persists is ERR_KBS_TOKEN_TOO_LONG then.
+            client.getResource(path, {
+              signal: bounded,
+              retryUnauthorized: false,
+              reattested: retried,
+            }),
           ),
         )
       } catch (error) {

@@ -225,6 +225,40 @@ describe('the session cookie lifetime', () => {
     expect(log).toEqual([])
   })
 
+  it('refuses (ERR_KBS_TOKEN_TOO_LONG) a 431 that persists after the one new handshake', async () => {
+    // A KBS that deletes the cookie on every /attest answer and cannot read the long token: a new
+    // handshake brings no cookie either, so the 431 is no refused authorization to retry.
+    token = HUGE_TOKEN
+    cookies = {
+      auth: [`kbs-session-id=${ID}; Max-Age=300`],
+      attest: [`kbs-session-id=; Max-Age=0`],
+    }
+    const client = new KbsClient({ url: origin })
+    await client.attest(attestOptions([]))
+    log.length = 0
+    const error = await rejected(client.getResource('a/b/c'))
+    expect(error.code).toBe('ERR_KBS_TOKEN_TOO_LONG')
+    expect(error.category).toBe('unavailable')
+    expect(error.details).toMatchObject({ status: 431 })
+    expect(error.message).toContain('HTTP 431')
+    expect(error.message).toContain('after a new handshake')
+    expect(error.message).toContain('deleted the kbs-session-id cookie on /kbs/v0/attest')
+    expect(error.hint).toContain('keep the kbs-session-id cookie')
+    // One new handshake, not more: the 431s come from Node's parser, before the stand-in logs.
+    expect(log.map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([
+      'POST /kbs/v0/auth',
+      'POST /kbs/v0/attest',
+    ])
+    // A caller that re-handshakes itself (the agent) is told the first 431 as ERR_KBS_UNAUTHORIZED,
+    // and the one after its own new handshake as ERR_KBS_TOKEN_TOO_LONG.
+    const first = await rejected(client.getResource('a/b/c', { retryUnauthorized: false }))
+    expect(first.code).toBe('ERR_KBS_UNAUTHORIZED')
+    const after = await rejected(
+      client.getResource('a/b/c', { retryUnauthorized: false, reattested: true }),
+    )
+    expect(after.code).toBe('ERR_KBS_TOKEN_TOO_LONG')
+  })
+
   it('does not send /attest a cookie that expired while the evidence was made', async () => {
     cookies = { auth: [`kbs-session-id=${ID}; Max-Age=10`], attest: [] }
     vi.useFakeTimers({ toFake: ['Date'] })

@@ -17,6 +17,10 @@
  * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse.
  * The long token is then sent as a Bearer header, and a KBS that cannot read it (431) is treated
  * as a 401: one new handshake, or `ERR_KBS_UNAUTHORIZED` for a caller that re-handshakes itself.
+ * A 431 that persists after that one new handshake (a KBS that deletes the cookie on every
+ * `/attest` answer, or keeps it for less time than it takes to ask) is `ERR_KBS_TOKEN_TOO_LONG`:
+ * no authorization was refused, the KBS cannot serve this client, and another handshake would
+ * only end the same way.
  *
  * TLS: a pinned certificate means the server must present exactly it; otherwise a CA bundle, or
  * Node's roots; verification is never turned off. Plain `http://` only when the URL says so, and
@@ -300,14 +304,21 @@ export class KbsClient {
    * token too long for a header, the session cookie) and decrypted with the TEE key. On 401,
    * attests again once (when it can) and retries, unless `retryUnauthorized` is false: then the
    * 401 is thrown (`ERR_KBS_UNAUTHORIZED`), for a caller that shares one re-handshake between
-   * concurrent requests.
+   * concurrent requests. Such a caller says `reattested` when it asks again after its own new
+   * handshake, so that a 431 that persists is told as `ERR_KBS_TOKEN_TOO_LONG`, not as another
+   * `ERR_KBS_UNAUTHORIZED` that would send it round again.
    *
    * @throws {@link UsageError} `ERR_KBS_NOT_ATTESTED` before any session; `ERR_KBS_RESOURCE_PATH`;
-   *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open.
+   *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open;
+   *   {@link UnavailableError} `ERR_KBS_TOKEN_TOO_LONG` for a 431 after a new handshake.
    */
   async getResource(
     path: string,
-    options: { readonly signal?: AbortSignal; readonly retryUnauthorized?: boolean } = {},
+    options: {
+      readonly signal?: AbortSignal
+      readonly retryUnauthorized?: boolean
+      readonly reattested?: boolean
+    } = {},
   ): Promise<Uint8Array> {
     const route = `/kbs/v0/resource/${resourcePath(path)}`
     const url = new URL(route.slice(1), this.#base)
@@ -339,6 +350,7 @@ export class KbsClient {
           }
           if (r.status === 431 && tooLong) {
             await r.discard()
+            if (handshakes > 0 || options.reattested === true) throw tokenTooLong(path, session)
             throw new VerificationError(
               'ERR_KBS_UNAUTHORIZED',
               `cannot get resource ${path}: the ${KBS_SESSION_COOKIE} cookie expired or was deleted, and the KBS cannot read the token (${String(session.token.length)} characters) as a header (HTTP 431)`,
@@ -384,6 +396,27 @@ export class KbsClient {
       },
     )
   }
+}
+
+/**
+ * `ERR_KBS_TOKEN_TOO_LONG`: a 431 for the Bearer token after a new handshake. The handshake was
+ * the one way past it (a new cookie to send instead), and it brought none that lives, so this KBS
+ * cannot serve this client: an upstream failure, not a refused authorization (which would be
+ * `ERR_KBS_UNAUTHORIZED`, and makes a caller attest again).
+ */
+function tokenTooLong(path: string, session: KbsSession): UnavailableError {
+  const cookie =
+    session.cookie === undefined
+      ? `the KBS deleted the ${KBS_SESSION_COOKIE} cookie on /kbs/v0/attest (or never set one)`
+      : `the ${KBS_SESSION_COOKIE} cookie had expired`
+  return new UnavailableError(
+    'ERR_KBS_TOKEN_TOO_LONG',
+    `cannot get resource ${path}: the KBS cannot read the token (${String(session.token.length)} characters) as a request header (HTTP 431 Request Header Fields Too Large), even after a new handshake: ${cookie}, so the token is the one credential left to send`,
+    {
+      details: { status: 431, tokenLength: session.token.length },
+      hint: `the KBS must keep the ${KBS_SESSION_COOKIE} cookie after /kbs/v0/attest for as long as its token lives (as Trustee does), or it and any proxy in front of it must accept request headers this long (Node's --max-http-header-size, nginx's large_client_header_buffers); a smaller init-data makes a shorter token, since the KBS copies its [data] into it`,
+    },
+  )
 }
 
 /** Node's longest timer, in ms. */
