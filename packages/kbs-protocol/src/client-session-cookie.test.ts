@@ -4,6 +4,7 @@
  * sent, and a lifetime the client cannot read is refused, not taken as "forever". Against a
  * loopback http KBS stand-in that answers with the headers each test gives it.
  */
+import type { InitguardError } from '@initguard/core'
 import { rejected, startLoopbackServer, type LoopbackServer } from '@initguard/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { KbsClient, MAX_BEARER_TOKEN_LENGTH, type KbsAttestOptions } from './client.ts'
@@ -47,11 +48,13 @@ const kbs: Parameters<typeof startLoopbackServer>[0] = (req, res) => {
   else if (kbsClockOffset !== 0)
     res.setHeader('date', new Date(Date.now() + kbsClockOffset).toUTCString())
   const json = { 'content-type': 'application/json' }
-  if (req.url === '/kbs/v0/auth')
+  // Also served under /prefix, as behind a proxy that mounts the KBS there.
+  const path = (req.url ?? '').replace(/^\/prefix(?=\/)/, '')
+  if (path === '/kbs/v0/auth')
     return void res
       .writeHead(200, { ...json, 'set-cookie': cookies.auth })
       .end(`{"nonce":"${NONCE}","extra-params":""}`)
-  if (req.url === '/kbs/v0/attest')
+  if (path === '/kbs/v0/attest')
     return void res
       .writeHead(200, { ...json, 'set-cookie': cookies.attest })
       .end(`{"token":"${token}"}`)
@@ -84,6 +87,46 @@ function attestOptions(reached: string[]): KbsAttestOptions {
 }
 
 const inSeconds = (s: number): string => new Date(Date.now() + s * 1000).toUTCString()
+
+/** The refusal (`ERR_KBS_SESSION_COOKIE`) of an `/auth` answer setting `set`, before any evidence. */
+async function refusedOnAuth(set: string, url = origin): Promise<InitguardError> {
+  cookies = { auth: [set], attest: [] }
+  const reached: string[] = []
+  const error = await rejected(new KbsClient({ url }).attest(attestOptions(reached)))
+  expect([set, error.code, reached]).toEqual([set, 'ERR_KBS_SESSION_COOKIE', []])
+  return error
+}
+
+/**
+ * Attest at `url` with `auth` and `attest` as the answers' Set-Cookie, then get a resource; the
+ * requests as `path cookie=… bearer=…`, for a cookie that is taken and sent back.
+ */
+async function taken(url: string, auth: string, attest?: string): Promise<string[]> {
+  cookies = { auth: [auth], attest: attest === undefined ? [] : [attest] }
+  log.length = 0
+  const client = new KbsClient({ url })
+  await client.attest(attestOptions([]))
+  expect(await client.getResource('a/b/c')).toEqual(SECRET)
+  return log.map((line) => line.split(' ').slice(1).join(' '))
+}
+
+/** The requests {@link taken} makes when the cookie is sent back, under `prefix`. */
+const sentBack = (prefix = ''): string[] => [
+  `${prefix}/kbs/v0/auth cookie=- bearer=-`,
+  `${prefix}/kbs/v0/attest cookie=${ID} bearer=-`,
+  `${prefix}/kbs/v0/resource/a/b/c cookie=${ID} bearer=-`,
+]
+
+/** The refusal (`ERR_KBS_SESSION_COOKIE`) of an `/attest` answer setting `set`: no session kept. */
+async function refusedOnAttest(set: string): Promise<InitguardError> {
+  cookies = { auth: [`kbs-session-id=${ID}`], attest: [set] }
+  const client = new KbsClient({ url: origin })
+  const error = await rejected(client.attest(attestOptions([])))
+  expect([set, error.code]).toEqual([set, 'ERR_KBS_SESSION_COOKIE'])
+  expect(error.message).toContain('/kbs/v0/attest')
+  expect(client.session).toBeUndefined()
+  return error
+}
 
 describe('the session cookie lifetime', () => {
   it('refuses an /auth answer that deletes the session cookie, before any evidence is made', async () => {
@@ -285,21 +328,10 @@ describe('the session cookie lifetime', () => {
       [`kbs-session-id=${ID}; Expires=Sun, 31 Feb 2027 10:00:00 GMT`, 'an Expires of'],
       [`kbs-session-id=${ID}; Max-Age=60; Max-Age=0`, 'Max-Age twice'],
       [`kbs-session-id=${ID}; Expires=${inSeconds(60)}; expires=${inSeconds(90)}`, 'Expires twice'],
-    ] as const) {
-      cookies = { auth: [set], attest: [] }
-      const reached: string[] = []
-      const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions(reached)))
-      expect([set, error.code]).toEqual([set, 'ERR_KBS_SESSION_COOKIE'])
-      expect(error.message).toContain(said)
-      expect(reached).toEqual([])
-    }
+    ] as const)
+      expect((await refusedOnAuth(set)).message).toContain(said)
     // The same on the /attest answer: no session is kept.
-    cookies = { auth: [`kbs-session-id=${ID}`], attest: [`kbs-session-id=${ID}; Max-Age=1e3`] }
-    const client = new KbsClient({ url: origin })
-    const error = await rejected(client.attest(attestOptions([])))
-    expect(error.code).toBe('ERR_KBS_SESSION_COOKIE')
-    expect(error.message).toContain('/kbs/v0/attest')
-    expect(client.session).toBeUndefined()
+    await refusedOnAttest(`kbs-session-id=${ID}; Max-Age=1e3`)
   })
 
   it('refuses an answer that both sets and deletes the cookie', async () => {
@@ -309,6 +341,85 @@ describe('the session cookie lifetime', () => {
     }
     const error = await rejected(new KbsClient({ url: origin }).attest(attestOptions([])))
     expect(error.code).toBe('ERR_KBS_SESSION_COOKIE')
+  })
+})
+
+describe("the session cookie's Domain and Path (RFC 6265 §5.3, §5.4)", () => {
+  it("refuses a cookie whose Domain the KBS's host does not domain-match, before any evidence", async () => {
+    for (const domain of ['other.example', '.example.com', '127.0.0.2', '0.0.1', '1.127.0.0.1']) {
+      const error = await refusedOnAuth(`kbs-session-id=${ID}; Domain=${domain}`)
+      expect(error.message).toContain('/kbs/v0/auth')
+      expect(error.message).toContain(`Domain ${JSON.stringify(domain)}`)
+      expect(error.message).toContain('127.0.0.1')
+      expect(error.hint).toContain('without Domain')
+    }
+    expect(log.every((line) => line.startsWith('POST /kbs/v0/auth '))).toBe(true)
+    // The same on the /attest answer: no session is kept.
+    await refusedOnAttest(`kbs-session-id=${ID}; Domain=kbs.example`)
+  })
+
+  it('refuses a cookie whose Path does not cover every route the client sends it to', async () => {
+    for (const [path, uncovered] of [
+      ['/other', '/kbs/v0/attest'],
+      ['/kbs/v', '/kbs/v0/attest'],
+      ['/KBS/v0', '/kbs/v0/attest'],
+      ['/kbs/v0/attest', '/kbs/v0/resource/'],
+      ['/kbs/v0/resource', '/kbs/v0/attest'],
+    ] as const) {
+      const error = await refusedOnAuth(`kbs-session-id=${ID}; Path=${path}`)
+      expect(error.message).toContain(`Path ${JSON.stringify(path)}`)
+      expect(error.message).toContain(`does not cover ${uncovered}`)
+    }
+    // On the /attest answer, the resources are all it is sent to from then on.
+    const error = await refusedOnAttest(`kbs-session-id=${ID}; Path=/kbs/v0/attest`)
+    expect(error.message).toContain('does not cover /kbs/v0/resource/')
+  })
+
+  it('refuses a cookie that gives Domain or Path twice', async () => {
+    for (const [set, said] of [
+      [`kbs-session-id=${ID}; Path=/kbs/v0; path=/`, 'Path twice'],
+      [`kbs-session-id=${ID}; Domain=127.0.0.1; DOMAIN=127.0.0.1`, 'Domain twice'],
+    ] as const)
+      expect((await refusedOnAuth(set)).message).toContain(said)
+  })
+
+  it("takes Trustee's cookie, this project's KBS's, and any Domain and Path that cover the KBS", async () => {
+    for (const [auth, attest] of [
+      // Trustee: no Domain, no Path (the default Path is /kbs/v0, the directory of /kbs/v0/auth).
+      [`kbs-session-id=${ID}; Expires=${inSeconds(300)}`, `kbs-session-id=${ID}`],
+      // This project's KBS (packages/kbs/src/server/session-cookie.ts).
+      [`kbs-session-id=${ID}; Expires=${inSeconds(300)}; Path=/kbs/v0; HttpOnly; SameSite=Strict`],
+      [`kbs-session-id=${ID}; Path=/`],
+      [`kbs-session-id=${ID}; Path=/kbs/v0/`],
+      [`kbs-session-id=${ID}; Path=/kbs`],
+      [`kbs-session-id=${ID}; Domain=127.0.0.1; Path=/kbs/v0`],
+      // A leading dot is dropped (§5.2.3); an empty Domain, a Path not starting with / is the
+      // default Path (§5.2.4).
+      [`kbs-session-id=${ID}; Domain=.127.0.0.1`],
+      [`kbs-session-id=${ID}; Domain=; Path=kbs`],
+      // From the /attest answer on, the resources are what it is sent to.
+      [`kbs-session-id=${ID}`, `kbs-session-id=${ID}; Path=/kbs/v0/resource`],
+    ] as const)
+      expect([auth, await taken(origin, auth, attest)]).toEqual([auth, sentBack()])
+  })
+
+  it('takes a cookie that covers the path prefix of the KBS URL, and refuses one that does not', async () => {
+    for (const [url, set] of [
+      // Trustee behind a proxy at /prefix: the default Path is /prefix/kbs/v0.
+      [`${origin}/prefix`, `kbs-session-id=${ID}; Expires=${inSeconds(300)}`],
+      [`${origin}/prefix/`, `kbs-session-id=${ID}; Path=/prefix/kbs/v0; HttpOnly`],
+      [`${origin}/prefix`, `kbs-session-id=${ID}; Path=/prefix`],
+    ] as const)
+      expect([set, await taken(url, set)]).toEqual([set, sentBack('/prefix')])
+    // This project's KBS behind a proxy at /prefix that does not rewrite its cookie's Path: a
+    // browser, or CoCo's reqwest cookie store, would not send it to /prefix/kbs/v0/attest.
+    const error = await refusedOnAuth(
+      `kbs-session-id=${ID}; Path=/kbs/v0; HttpOnly`,
+      `${origin}/prefix`,
+    )
+    expect(error.message).toContain('Path "/kbs/v0"')
+    expect(error.message).toContain('does not cover /prefix/kbs/v0/attest')
+    expect(error.hint).toContain('proxy_cookie_path /kbs/v0 /prefix/kbs/v0')
   })
 })
 

@@ -20,8 +20,22 @@
  * session back that the KBS may have ended. So is a lifetime attribute given twice, which RFC 6265
  * reads as the last one and a proxy might have added.
  *
+ * The cookie's scope is checked as a user agent would keep and send it: a `Domain` that the KBS's
+ * host does not domain-match (§5.3 step 6: a browser, and CoCo's reqwest cookie store, ignore
+ * the cookie), or a `Path` (§5.2.4; without one, the directory of the request's path) that does
+ * not path-match every route this client sends the cookie to (§5.4: it would not be sent there),
+ * is refused (`ERR_KBS_SESSION_COOKIE`, naming the attribute, its value and the host or route),
+ * rather than sent where a browser would not send it or silently dropped. Trustee sets neither
+ * (its default Path is `<prefix>/kbs/v0`, which covers `/attest` and every resource, with or
+ * without a prefix in the KBS URL); this project's KBS sets `Path=/kbs/v0`, which covers them
+ * when the KBS is not behind a proxy that mounts it under a prefix. An empty `Domain` is ignored
+ * and a `Path` that does not start with `/` is the default Path, as §5.2.3 and §5.2.4 say; either
+ * given twice is refused, as a lifetime is.
+ *
  * @module
  */
+import { domainToASCII } from 'node:url'
+import { isIP } from 'node:net'
 import { MalformedInputError } from '@initguard/core'
 import type { HttpResponse } from '@initguard/http'
 import { KBS_SESSION_COOKIE } from './messages.ts'
@@ -35,6 +49,21 @@ export type SessionCookieUpdate =
 
 const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
 
+/** Where the client keeps and sends the session cookie, for its `Domain` and `Path`. */
+export interface SessionCookieScope {
+  /** The KBS's host, as the client's URL names it (`URL.hostname`). */
+  readonly host: string
+  /** The path of the KBS URL the client was given (`/` or `/prefix/`), for hints. */
+  readonly basePath: string
+  /** The path of the request answered (`/prefix/kbs/v0/auth`), whose directory is the default Path. */
+  readonly requestPath: string
+  /**
+   * The request paths the cookie must be sent to from now on (`/prefix/kbs/v0/attest`; and
+   * `/prefix/kbs/v0/resource/`, which stands for every resource under it).
+   */
+  readonly sentTo: readonly string[]
+}
+
 /**
  * The `kbs-session-id` cookie of an answer's `Set-Cookie` headers, or `undefined` when none of
  * them sets it. Two headers that say different things of it (another value, another lifetime, a
@@ -43,13 +72,17 @@ const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
  *
  * @param route the route answered, for messages (`/kbs/v0/auth`).
  * @param now the current time, ms since the epoch.
+ * @param scope the KBS's host and the paths the cookie is sent to, for its `Domain` and `Path`.
  * @throws {@link MalformedInputError} `ERR_KBS_SESSION_COOKIE` for an ambiguous cookie, a value
- *   that is not a session id, or a malformed or repeated `Max-Age` or `Expires`.
+ *   that is not a session id, a malformed or repeated `Max-Age` or `Expires`, a `Domain` that the
+ *   KBS's host does not domain-match, a `Path` that does not cover `scope.sentTo`, or either of
+ *   them repeated.
  */
 export function sessionCookieOf(
   response: HttpResponse,
   route: string,
   now: number,
+  scope: SessionCookieScope,
 ): SessionCookieUpdate | undefined {
   const seen = new Map<string, SessionCookieUpdate>()
   const serverNow = parseCookieDate(response.headers.get('date') ?? '')
@@ -60,6 +93,7 @@ export function sessionCookieOf(
     const at = pair.indexOf('=')
     if (at < 0 || pair.slice(0, at).trim() !== KBS_SESSION_COOKIE) continue
     const value = pair.slice(at + 1).trim()
+    checkScope(attributes, route, scope)
     const expiresAt = expiryOf(attributes, route, clock)
     const update: SessionCookieUpdate =
       expiresAt !== undefined && expiresAt <= now
@@ -76,11 +110,79 @@ export function sessionCookieOf(
   throw cookieError(`the KBS answered ${route} without a usable ${KBS_SESSION_COOKIE} cookie`)
 }
 
-/** `ERR_KBS_SESSION_COOKIE` with `message`: the one form of that refusal. */
-export function cookieError(message: string): MalformedInputError {
-  return new MalformedInputError('ERR_KBS_SESSION_COOKIE', message, {
-    hint: 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies',
-  })
+/** `ERR_KBS_SESSION_COOKIE` with `message` (and a `hint` of its own): the one form of that refusal. */
+export function cookieError(
+  message: string,
+  hint = 'the server is not an RCAR 0.4.0 KBS, or a proxy drops, adds or rewrites cookies',
+): MalformedInputError {
+  return new MalformedInputError('ERR_KBS_SESSION_COOKIE', message, { hint })
+}
+
+/**
+ * The cookie's `Domain` and `Path` attributes (the last of any name given twice is refused, not
+ * taken), checked against `scope` by RFC 6265 §5.1.3, §5.1.4, §5.2.3, §5.2.4 and §5.3 step 6.
+ */
+function checkScope(attributes: readonly string[], route: string, scope: SessionCookieScope): void {
+  const given = new Map<'domain' | 'path', string>()
+  for (const attribute of attributes) {
+    const at = attribute.indexOf('=')
+    const name = (at < 0 ? attribute : attribute.slice(0, at)).trim().toLowerCase()
+    if (name !== 'domain' && name !== 'path') continue
+    if (given.has(name))
+      throw cookieError(
+        `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie that gives ${name === 'domain' ? 'Domain' : 'Path'} twice`,
+      )
+    given.set(name, at < 0 ? '' : attribute.slice(at + 1).trim())
+  }
+  const domain = given.get('domain') ?? ''
+  if (domain !== '') {
+    // §5.1.2: the canonical host; Node's hostname puts an IPv6 address in brackets.
+    const host = scope.host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+    const bare = domain.replace(/^\./, '')
+    const wanted = isIP(bare) === 0 ? domainToASCII(bare) : bare.toLowerCase()
+    if (wanted === '' || !domainMatches(host, wanted))
+      throw cookieError(
+        `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie for Domain ${shownValue(domain)}, which the KBS's host ${host} does not domain-match (RFC 6265 §5.3), so a client would not keep it for this KBS`,
+        `give the client the KBS's URL by the host name the KBS sets its cookie for, or have the KBS set the cookie without Domain (as Trustee and this project's KBS do) or with that host name; a proxy in front of the KBS may be rewriting it`,
+      )
+  }
+  const path = given.get('path') ?? ''
+  const cookiePath = path.startsWith('/') ? path : defaultPath(scope.requestPath)
+  const missed = scope.sentTo.filter((sent) => !pathMatches(sent, cookiePath))
+  if (missed.length === 0) return
+  const prefix = scope.basePath.replace(/\/$/, '')
+  const pathShown = path.startsWith('/')
+    ? `Path ${shownValue(path)}`
+    : `${given.has('path') ? `Path ${shownValue(path)}, not starting with /, so` : 'no Path, so'} the default Path ${shownValue(cookiePath)}`
+  throw cookieError(
+    `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie for ${pathShown}, which does not cover ${missed.join(' or ')} (RFC 6265 §5.1.4 path-match), where this client must send it`,
+    prefix === ''
+      ? `have the KBS set the cookie for a Path that covers ${scope.basePath}kbs/v0 (this project's KBS sets Path=/kbs/v0), or without Path (as Trustee does); a proxy in front of the KBS may be rewriting it`
+      : `the KBS is at the path prefix ${prefix} of its URL, so its cookie must cover ${prefix}/kbs/v0: have the proxy that serves it there rewrite the cookie's Path (nginx: proxy_cookie_path /kbs/v0 ${prefix}/kbs/v0), or have the KBS set the cookie without Path (as Trustee does)`,
+  )
+}
+
+/** A cookie attribute's value in a message: quoted, and cut short. */
+function shownValue(value: string): string {
+  return JSON.stringify(value.slice(0, 64))
+}
+
+/** RFC 6265 §5.1.3: `host` (canonical) domain-matches `domain` (lower case, no leading dot). */
+function domainMatches(host: string, domain: string): boolean {
+  return host === domain || (host.endsWith(`.${domain}`) && isIP(host) === 0)
+}
+
+/** RFC 6265 §5.1.4: the default Path, the directory of the request's path. */
+function defaultPath(requestPath: string): string {
+  const last = requestPath.lastIndexOf('/')
+  return requestPath.startsWith('/') && last > 0 ? requestPath.slice(0, last) : '/'
+}
+
+/** RFC 6265 §5.1.4: whether the request path `sent` path-matches the cookie's `path`. */
+function pathMatches(sent: string, path: string): boolean {
+  return (
+    sent === path || (sent.startsWith(path) && (path.endsWith('/') || sent[path.length] === '/'))
+  )
 }
 
 /**

@@ -14,7 +14,9 @@
  * asked for with the session cookie it was issued under, as CoCo's client always does. The cookie
  * lives as RFC 6265 says (`client-session-cookie.ts`): one the KBS deleted (`Max-Age` ≤ 0, an
  * `Expires` in the past) or that outlived its `Max-Age`/`Expires` is not sent; an `/auth` answer
- * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse.
+ * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse, a
+ * `Domain` the KBS's host does not match, or a `Path` that does not cover `/attest` and the
+ * resources under the KBS URL (`ERR_KBS_SESSION_COOKIE`): a browser would not send it there.
  * The long token is then sent as a Bearer header, and a KBS that cannot read it (431) is treated
  * as a 401: one new handshake, or `ERR_KBS_UNAUTHORIZED` for a caller that re-handshakes itself.
  * A 431 that persists after that one new handshake (a KBS that deletes the cookie on every
@@ -58,7 +60,12 @@ import {
 import { openResource } from './resource-jwe-open.ts'
 import { generateTeeKeyPair, type TeeKeyKind, type TeeKeyPair } from './tee-key.ts'
 import { jsonBody, kbsResponseError, resourcePath } from './client-responses.ts'
-import { cookieError, sessionCookieOf, type SessionCookieUpdate } from './client-session-cookie.ts'
+import {
+  cookieError,
+  sessionCookieOf,
+  type SessionCookieScope,
+  type SessionCookieUpdate,
+} from './client-session-cookie.ts'
 
 /** Settings of a {@link KbsClient}. */
 export interface KbsClientOptions {
@@ -248,7 +255,9 @@ export class KbsClient {
       options.signal,
       async (r) => ({
         nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES, '/kbs/v0/auth')).nonce,
-        cookie: authCookie(sessionCookieOf(r, '/kbs/v0/auth', Date.now())),
+        cookie: authCookie(
+          sessionCookieOf(r, '/kbs/v0/auth', Date.now(), this.#cookieScope('auth', ['attest'])),
+        ),
       }),
     )
     const additionalEvidence = options.additionalEvidence ?? ''
@@ -284,7 +293,9 @@ export class KbsClient {
       async (r) => ({
         ...parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES, '/kbs/v0/attest')),
         // Trustee sets the cookie again here; a KBS may also delete it, or give it a new lifetime.
-        update: sessionCookieOf(r, '/kbs/v0/attest', Date.now()) ?? cookie,
+        update:
+          sessionCookieOf(r, '/kbs/v0/attest', Date.now(), this.#cookieScope('attest', [])) ??
+          cookie,
       }),
     )
     this.#session = update.deleted
@@ -367,6 +378,20 @@ export class KbsClient {
       if ('jwe' in outcome) return openResource(session.teeKey.privateKey, outcome.jwe)
       // The token expired or the KBS forgot it: one new handshake, with the same key.
       await this.attest(outcome.again)
+    }
+  }
+
+  /**
+   * Where a cookie set on the answer to `endpoint` is kept and sent: this KBS's host, and the
+   * routes it goes to from then on (`also`, and every resource, `…/kbs/v0/resource/`).
+   */
+  #cookieScope(endpoint: 'auth' | 'attest', also: readonly 'attest'[]): SessionCookieScope {
+    const at = (route: string): string => new URL(`kbs/v0/${route}`, this.#base).pathname
+    return {
+      host: this.#base.hostname,
+      basePath: this.#base.pathname,
+      requestPath: at(endpoint),
+      sentTo: [...also.map(at), at('resource/')],
     }
   }
 

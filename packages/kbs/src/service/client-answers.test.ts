@@ -17,18 +17,26 @@ let relay: LoopbackServer
 const seen: string[] = []
 /** The protocol version the relay puts in the client's `/auth` request instead of its own. */
 let version: string | undefined
+/**
+ * What the relay does with the cookie's `Path` for a request under `/prefix` (which it strips,
+ * as a proxy that mounts the KBS there): leaves it, or rewrites it as nginx's
+ * `proxy_cookie_path /kbs/v0 /prefix/kbs/v0` does.
+ */
+let prefixCookiePath: 'kept' | 'rewritten' = 'kept'
 
 beforeAll(async () => {
   kbs = await startHandshakeKbs()
   const target = new URL(kbs.kbs.url)
   relay = await startLoopbackServer((req, res) => {
-    const rewrite = version !== undefined && req.url === '/kbs/v0/auth'
+    const prefixed = (req.url ?? '').startsWith('/prefix/')
+    const path = prefixed ? (req.url ?? '').slice('/prefix'.length) : req.url
+    const rewrite = version !== undefined && path === '/kbs/v0/auth'
     const { 'content-length': _length, ...headers } = req.headers
     const forward = httpsRequest(
       {
         host: target.hostname,
         port: target.port,
-        path: req.url,
+        path,
         method: req.method,
         // A rewritten body has another length: sent chunked.
         headers: rewrite ? headers : req.headers,
@@ -38,6 +46,11 @@ beforeAll(async () => {
         seen.push(
           `${req.url ?? ''} ${String(answer.statusCode)} ${answer.headers['content-type'] ?? '-'}`,
         )
+        const cookies = answer.headers['set-cookie']
+        if (prefixed && prefixCookiePath === 'rewritten' && cookies !== undefined)
+          answer.headers['set-cookie'] = cookies.map((c) =>
+            c.replace('; Path=/kbs/v0', '; Path=/prefix/kbs/v0'),
+          )
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
       },
@@ -70,6 +83,48 @@ describe("this KBS's answers, as its client reads them", () => {
       '/kbs/v0/attest 200 application/json; charset=utf-8',
       '/kbs/v0/resource/default/app/password 200 application/json; charset=utf-8',
     ])
+  })
+
+  it("sets a session cookie its client keeps and sends back (Path=/kbs/v0, and a proxy's rewritten Path under a prefix)", async () => {
+    seen.length = 0
+    const client = new KbsClient({ url: relay.baseUrl })
+    const session = await client.attest({
+      tee: 'snp',
+      evidence: kbs.guest('snp', ACCEPTED),
+      initData: ACCEPTED,
+    })
+    expect(session.cookie).toMatch(/^[0-9a-f]+$/)
+    // Behind a proxy at /prefix that rewrites the cookie's Path: taken.
+    prefixCookiePath = 'rewritten'
+    try {
+      const prefixed = new KbsClient({ url: `${relay.baseUrl}/prefix` })
+      await prefixed.attest({
+        tee: 'snp',
+        evidence: kbs.guest('snp', ACCEPTED),
+        initData: ACCEPTED,
+      })
+      expect(new TextDecoder().decode(await prefixed.getResource('default/app/password'))).toBe(
+        SECRET,
+      )
+      // Behind one that does not: Path=/kbs/v0 would not be sent to /prefix/kbs/v0/attest, and the
+      // client says so before any evidence is made.
+      prefixCookiePath = 'kept'
+      seen.length = 0
+      const error = await rejected(
+        new KbsClient({ url: `${relay.baseUrl}/prefix` }).attest({
+          tee: 'snp',
+          evidence: kbs.guest('snp', ACCEPTED),
+          initData: ACCEPTED,
+        }),
+      )
+      expect(error.code).toBe('ERR_KBS_SESSION_COOKIE')
+      expect(error.message).toContain('Path "/kbs/v0"')
+      expect(error.message).toContain('does not cover /prefix/kbs/v0/attest')
+      expect(error.hint).toContain('proxy_cookie_path /kbs/v0 /prefix/kbs/v0')
+      expect(seen).toEqual(['/prefix/kbs/v0/auth 200 application/json; charset=utf-8'])
+    } finally {
+      prefixCookiePath = 'kept'
+    }
   })
 
   it('refuses another protocol version in words its client tells as ERR_KBS_PROTOCOL_VERSION', async () => {
