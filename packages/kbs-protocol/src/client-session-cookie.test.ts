@@ -300,6 +300,10 @@ describe('the session cookie lifetime', () => {
       client.getResource('a/b/c', { retryUnauthorized: false, reattested: true }),
     )
     expect(after.code).toBe('ERR_KBS_TOKEN_TOO_LONG')
+    // `reattested` alone: no further handshake here either.
+    log.length = 0
+    const alone = await rejected(client.getResource('a/b/c', { reattested: true }))
+    expect([alone.code, log]).toEqual(['ERR_KBS_TOKEN_TOO_LONG', []])
   })
 
   it('does not send /attest a cookie that expired while the evidence was made', async () => {

@@ -316,8 +316,9 @@ export class KbsClient {
    * attests again once (when it can) and retries, unless `retryUnauthorized` is false: then the
    * 401 is thrown (`ERR_KBS_UNAUTHORIZED`), for a caller that shares one re-handshake between
    * concurrent requests. Such a caller says `reattested` when it asks again after its own new
-   * handshake, so that a 431 that persists is told as `ERR_KBS_TOKEN_TOO_LONG`, not as another
-   * `ERR_KBS_UNAUTHORIZED` that would send it round again.
+   * handshake: then no further handshake runs here, and a 431 that persists is told as
+   * `ERR_KBS_TOKEN_TOO_LONG`, not as another `ERR_KBS_UNAUTHORIZED` that would send it round
+   * again.
    *
    * @throws {@link UsageError} `ERR_KBS_NOT_ATTESTED` before any session; `ERR_KBS_RESOURCE_PATH`;
    *   the server's coded errors; `ERR_KBS_RESOURCE_DECRYPT` for a response that does not open;
@@ -339,8 +340,10 @@ export class KbsClient {
         throw new UsageError('ERR_KBS_NOT_ATTESTED', 'cannot get a resource before attesting', {
           hint: 'call attest() first, or give the client a session',
         })
+      // After a new handshake, here or the caller's own (`reattested`), none is run again.
+      const reattested = handshakes > 0 || options.reattested === true
       const again =
-        handshakes === 0 && options.retryUnauthorized !== false ? this.#attestWith : undefined
+        !reattested && options.retryUnauthorized !== false ? this.#attestWith : undefined
       const headers = resourceCredentials(session, Date.now())
       // A token too long for a header, sent because the cookie expired or was deleted: a KBS whose
       // request head cannot hold it answers 431, not 401, and only a new handshake (a new cookie)
@@ -361,7 +364,7 @@ export class KbsClient {
           }
           if (r.status === 431 && tooLong) {
             await r.discard()
-            if (handshakes > 0 || options.reattested === true) throw tokenTooLong(path, session)
+            if (reattested) throw tokenTooLong(path, session)
             throw new VerificationError(
               'ERR_KBS_UNAUTHORIZED',
               `cannot get resource ${path}: the ${KBS_SESSION_COOKIE} cookie expired or was deleted, and the KBS cannot read the token (${String(session.token.length)} characters) as a header (HTTP 431)`,
