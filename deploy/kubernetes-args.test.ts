@@ -4,9 +4,13 @@
  * option parser, resolved with the ConfigMap's `kbs.toml` by the real configuration resolver; and
  * every file they name is where a volume puts it.
  */
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { describe, expect, it } from 'vitest'
-import { resolveKbsServerConfig } from '@initguard/kbs'
+import { openKbsStore, resolveKbsServerConfig } from '@initguard/kbs'
 import { parseCommandArgs } from '../packages/cli/src/command.ts'
 import { kbsServeCommand } from '../packages/cli/src/commands/kbs-serve.ts'
 import { kbsServeFlags } from '../packages/cli/src/commands/kbs-serve-run.ts'
@@ -93,14 +97,36 @@ describe('the KBS container’s arguments', () => {
 
   it('bound the collateral cache well inside the data volume', () => {
     const config = configMapConfig()
-    const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
-    const dataMount = mounts.find((m) => m['mountPath'] === config.dataDir) ?? {}
+    const dataMount = mountOf(config.dataDir)
     const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
     const data = volumes.find((v) => v['name'] === dataMount['name']) ?? {}
     const sizeLimit = /^([0-9]+)Mi$/.exec(text(at(data, 'emptyDir.sizeLimit'), 'sizeLimit'))
     const volumeBytes = Number(sizeLimit?.[1]) * 1024 * 1024
     // Two vendors' caches (kds, pcs) at their bound, and room for as much again in flight.
     expect(2 * 2 * config.collateralCache.maxBytes).toBeLessThanOrEqual(volumeBytes)
+  })
+
+  it('name a data directory the KBS opens inside its emptyDir, as the kubelet mounts it', async () => {
+    // The kubelet makes an emptyDir 0777 and, with an fsGroup, adds the setgid bit (2777), owned
+    // by root: the KBS refuses a data directory group or others may enter, and cannot chmod one
+    // it does not own. A directory below the mount, which the KBS creates 0700, opens.
+    const config = configMapConfig()
+    const mount = mountOf(config.dataDir)
+    const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
+    const volume = volumes.find((v) => v['name'] === mount['name']) ?? {}
+    expect(volume['emptyDir'], 'the data volume').toBeDefined()
+    const emptyDir = await mkdtemp(join(tmpdir(), 'initguard-deploy-emptydir-'))
+    try {
+      await chmod(emptyDir, 0o2777)
+      const dataDir = join(
+        emptyDir,
+        relative(text(mount['mountPath'], 'mountPath'), config.dataDir),
+      )
+      const store = await openKbsStore({ dataDir, masterKey: randomBytes(32) })
+      await store.close()
+    } finally {
+      await rm(emptyDir, { recursive: true, force: true })
+    }
   })
 
   it('bound the collateral downloads, as the ConfigMap states them', () => {
@@ -144,6 +170,17 @@ describe('the KBS container’s arguments', () => {
     }
   })
 })
+
+/** The KBS container's volume mount that holds `path` (the longest mount path above it). */
+function mountOf(path: string): Json {
+  const mounts = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
+  const holding = mounts.filter((m) => {
+    const mountPath = text(m['mountPath'], 'mountPath')
+    return path === mountPath || path.startsWith(`${mountPath}/`)
+  })
+  holding.sort((a, b) => String(b['mountPath']).length - String(a['mountPath']).length)
+  return holding[0] ?? {}
+}
 
 /** The data of the ConfigMap a volume names. */
 function configMapData(source: Json): unknown {
