@@ -4,13 +4,18 @@
  * really serves, every Secret and ConfigMap referenced (and each key) present, the hardening the
  * restricted Pod Security Standard asks for, and a NetworkPolicy that denies by default.
  */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { AMD_KDS_URL, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL } from '@initguard/collateral'
 import { KBS_OPENAPI, POSTGRES_MIGRATION_LOCK_WAIT_MS } from '@initguard/kbs'
 import {
   at,
+  KUBERNETES_DIR,
   list,
   loadKustomized,
   object,
+  REPO_ROOT,
   text,
   theOne,
   type Json,
@@ -187,5 +192,20 @@ describe('the NetworkPolicy', () => {
         ...['64:ff9b::/96', '::ffff:0:0/96', 'fc00::/7', 'fe80::/10'],
       ]),
     )
+  })
+
+  it('names every host the KBS fetches collateral from, where it says how to narrow HTTPS', async () => {
+    // An operator who narrows the HTTPS rule to the hosts named must not cut off one the KBS uses:
+    // AMD KDS, Intel PCS, and the Intel SGX Root CA's CRL (a host of its own).
+    const hosts = [AMD_KDS_URL, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL].map(
+      (url) => new URL(url).host,
+    )
+    const manifest = await readFile(join(KUBERNETES_DIR, 'networkpolicy.yaml'), 'utf8')
+    const guide = await readFile(join(REPO_ROOT, 'docs', 'production.md'), 'utf8')
+    const hardening = guide.slice(guide.indexOf('## Hardening'), guide.indexOf('## What Initguard'))
+    for (const host of hosts) {
+      expect(manifest, `networkpolicy.yaml names ${host}`).toContain(host)
+      expect(hardening, `docs/production.md § Hardening names ${host}`).toContain(host)
+    }
   })
 })
