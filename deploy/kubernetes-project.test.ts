@@ -170,6 +170,25 @@ describe('the Deployment', () => {
   })
 })
 
+describe('the image', () => {
+  it('is the one docs/production.md builds: the kustomization names its registry and tag', async () => {
+    const guide = await readFile(join(REPO_ROOT, 'docs', 'production.md'), 'utf8')
+    const built = /docker build -f deploy\/Containerfile -t (\S+) \./.exec(guide)?.[1]
+    expect(built, 'the docker build in docs/production.md').toBeDefined()
+    const images = list(kustomized.kustomization['images'], 'images').map((i) => object(i, 'image'))
+    expect(images).toHaveLength(1)
+    const image = images[0] ?? {}
+    const used = list(podSpec['containers'], 'containers')
+      .concat(list(podSpec['initContainers'], 'initContainers'))
+      .map((c) => at(c as Json, 'image'))
+    expect(new Set(used)).toEqual(new Set([image['name']]))
+    // What the kubelet pulls once kustomize has set the image: the name and tag built and pushed.
+    expect(
+      `${text(image['newName'] ?? image['name'], 'newName')}:${text(image['newTag'], 'newTag')}`,
+    ).toBe(built)
+  })
+})
+
 describe('the NetworkPolicy', () => {
   it('governs ingress and egress, and lets out only DNS, PostgreSQL and HTTPS to public addresses', () => {
     const policy = object(theOne(kustomized, 'NetworkPolicy').object['spec'], 'policy')
