@@ -146,6 +146,26 @@ describe('the Deployment', () => {
     }
   })
 
+  it('gives the KBS container its private keys only as the init container’s owner-only copies', () => {
+    // A Secret volume's files are group-readable (fsGroup): a private key mounted from one in the
+    // KBS container would sit beside its owner-only copy.
+    const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
+    const privateKeys = ['master.key', 'tls.key']
+    const mounted = list(kbs['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount'))
+    for (const mount of mounted) {
+      const volume = volumes.find((v) => v['name'] === mount['name']) ?? {}
+      const secret = volume['secret'] as Json | undefined
+      if (secret === undefined) continue
+      const items = list(secret['items'], 'items').map((i) => text(at(i as Json, 'path'), 'path'))
+      const generated = kustomized.generated.find((g) => g.name === secret['secretName'])?.keys
+      const files = items.length > 0 ? items : (generated ?? [])
+      for (const key of privateKeys)
+        expect(files, `${String(mount['name'])} at ${String(mount['mountPath'])}`).not.toContain(
+          key,
+        )
+    }
+  })
+
   it('is hardened: non-root, read-only root, no privilege escalation, no capabilities, seccomp, limits', () => {
     expect(podSpec['securityContext']).toMatchObject({
       runAsNonRoot: true,
