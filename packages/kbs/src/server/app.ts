@@ -41,7 +41,7 @@ import {
   type KbsProtocolFunctions,
   type KbsRouteContext,
 } from './route-context.ts'
-import { registerServiceRoutes } from './service-routes.ts'
+import { registerServiceRoutes, shedUnderPressure } from './service-routes.ts'
 
 /** What `buildKbsApp` needs. */
 export interface KbsAppOptions {
@@ -261,10 +261,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     maxHeapUsedBytes: config.underPressure.maxHeapUsedBytes,
     maxRssBytes: config.underPressure.maxRssBytes,
     pressureHandler: (_request, reply, type) => {
-      void sendProblem(
-        reply.header('retry-after', '1'),
-        problem(503, 'ServiceUnavailable', `the KBS is overloaded (${type}); retry shortly`),
-      )
+      shedUnderPressure(reply, type)
     },
   })
   await app.register(rateLimit, {

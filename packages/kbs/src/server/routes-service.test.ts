@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { thrown } from '@initguard/testkit'
 import { buildKbsApp, kbsAppRoutes } from './app.ts'
@@ -131,5 +132,56 @@ describe('service routes, errors and logs', () => {
         throw error
       }).code,
     ).toBe('ERR_KBS_NO_ADMIN_KEY')
+  })
+})
+
+describe('the probes under pressure', () => {
+  /**
+   * Blocks the event loop for `ms`, then waits until under-pressure's sample (every 1 s) has seen
+   * the delay; the next sample, a second later, forgets it.
+   */
+  async function stallEventLoop(app: FastifyInstance, ms: number, bound: number): Promise<void> {
+    const until = performance.now() + ms
+    while (performance.now() < until) {
+      // busy: the event loop is held, as a flood of CPU-bound handshakes holds it
+    }
+    for (let waited = 0; app.memoryUsage().eventLoopDelay <= bound && waited < 2000; waited += 5)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+
+  it('event-loop delay sheds the protocol and admin routes, not /healthz and /readyz', async () => {
+    const { app: built } = await testApp({
+      config: (c) => ({ ...c, underPressure: { ...c.underPressure, maxEventLoopDelayMs: 20 } }),
+    })
+    await built.ready()
+    await stallEventLoop(built, 1500, 20)
+    expect(built.memoryUsage().eventLoopDelay).toBeGreaterThan(20)
+    const shed = await built.inject({ method: 'POST', url: '/kbs/v0/auth', payload: {} })
+    expect(shed.statusCode).toBe(503)
+    expect(shed.json<{ detail: string }>().detail).toMatch(/overloaded \(eventLoopDelay\)/)
+    const admin = await built.inject({
+      method: 'GET',
+      url: '/kbs/v0/admin/resources',
+      headers: await auth(),
+    })
+    expect(admin.statusCode).toBe(503)
+    expect((await built.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
+    const ready = await built.inject({ method: 'GET', url: '/readyz' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toEqual({ status: 'ready', database: 'ok' })
+  })
+
+  it('memory over its bound fails both probes, so a replica that stays there is restarted', async () => {
+    const { app: built } = await testApp({
+      config: (c) => ({ ...c, underPressure: { ...c.underPressure, maxRssBytes: 1 } }),
+    })
+    await built.ready()
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    for (const url of ['/healthz', '/readyz']) {
+      const answer = await built.inject({ method: 'GET', url })
+      expect(answer.statusCode, url).toBe(503)
+      expect(answer.headers['retry-after'], url).toBe('1')
+      expect(answer.json<{ detail: string }>().detail, url).toMatch(/overloaded \(rssBytes\)/)
+    }
   })
 })

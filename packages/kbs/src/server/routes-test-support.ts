@@ -15,6 +15,7 @@ import { createKbsServices, type KbsServices } from '../service/kbs-services.ts'
 import { testAdminKey, testAdminToken } from './admin-auth-test-support.ts'
 import { buildKbsApp } from './app.ts'
 import { resolveKbsServerConfig } from './config.ts'
+import type { KbsServerConfig } from './config-types.ts'
 
 /** The app's clock: every request sees this instant. */
 export const now = new Date('2026-06-01T12:00:00Z')
@@ -63,9 +64,12 @@ export async function testApp(
     simulated?: boolean
     lines?: string[]
     processMetrics?: boolean
+    /** Changes the resolved configuration before the app is built. */
+    config?: (resolved: KbsServerConfig) => KbsServerConfig
   } = {},
 ): Promise<{ app: FastifyInstance; store: KbsStore }> {
-  const { services: real, config } = await testServices(options.bodyLimit)
+  const { services: real, config: resolved } = await testServices(options.bodyLimit)
+  const config = options.config === undefined ? resolved : options.config(resolved)
   const store = options.store === undefined ? real.store : options.store(real.store)
   const lines = options.lines
   const stream = new Writable({

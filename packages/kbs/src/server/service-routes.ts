@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import { sharedCheck, withStoreDeadline } from './store-availability.ts'
 import { problem } from './errors.ts'
@@ -15,6 +15,30 @@ const READINESS_DEADLINE_MS = 2000
 /** How long one answer of the database serves `/readyz` calls. */
 const READINESS_CACHE_MS = 1000
 
+/**
+ * Refuse a request while `@fastify/under-pressure` sees a bound passed (`type`: its name of the
+ * bound): 503 with `Retry-After`, the answer of every route under pressure.
+ */
+export function shedUnderPressure(reply: FastifyReply, type: string): void {
+  void sendProblem(
+    reply.header('retry-after', '1'),
+    problem(503, 'ServiceUnavailable', `the KBS is overloaded (${type}); retry shortly`),
+  )
+}
+
+/**
+ * The probes' answer under pressure. Event-loop delay is load, not ill health: were `/healthz` and
+ * `/readyz` shed for it, a flood that slows every replica would take every replica out of the
+ * Service (readiness) and restart them all (liveness), turning per-request 503s into an outage
+ * with cold caches. So the probes answer through it; a loop that is truly stuck does not answer
+ * at all, and the probe's own timeout catches that. Memory over its bound (heap, RSS) does not
+ * pass: a restart is what recovers a replica that stays there.
+ */
+function probeUnderPressure(_request: FastifyRequest, reply: FastifyReply, type: string): void {
+  if (type === 'eventLoopDelay') return
+  shedUnderPressure(reply, type)
+}
+
 /** Register the service routes. */
 export function registerServiceRoutes(
   app: FastifyInstance,
@@ -22,14 +46,15 @@ export function registerServiceRoutes(
   openapi: Readonly<Record<string, unknown>>,
 ): void {
   app.get('/.well-known/jwks.json', async () => context.tokens.jwks(context.clock()))
-  app.get('/healthz', () => Promise.resolve({ status: 'ok' }))
+  const probe = { config: { pressureHandler: probeUnderPressure } }
+  app.get('/healthz', probe, () => Promise.resolve({ status: 'ok' }))
   // Readiness is the database's: a replica that cannot reach it leaves the load balancer's
   // rotation. Bounded, so a probe never waits on a database that does not answer.
   const ready = sharedCheck(
     () => withStoreDeadline(context.store.ping(), READINESS_DEADLINE_MS),
     READINESS_CACHE_MS,
   )
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', probe, async (request, reply) => {
     try {
       await ready()
       return { status: 'ready', database: 'ok' }
