@@ -74,7 +74,7 @@ export const kbsMessagesTarget: FuzzTarget = {
       },
       tdx: { mrtd: ['00'.repeat(48)], rtmr0: ['00'.repeat(48)], acceptedTcbStatuses: ['UpToDate'] },
       sgx: { mrenclave: ['00'.repeat(32)], isvProdId: 1, minIsvSvn: 2 },
-      cel: 'true',
+      cel: 'tee != "snp" || snp.vmpl == 0',
     }
     seeds.push(
       madeSeed(

@@ -85,7 +85,37 @@ describe('PUT /kbs/v0/admin/workloads/NAME with a CEL rule over claims that do n
     })
     expect(got.status).toBe(404)
     // Spelled and typed right, it is stored.
-    const right = 'snp.measurement != "" && snp.vmpl == 0 && has(tdx.quote.body.mr_td)'
+    const right = 'snp.measurement.startsWith("ab") && snp.vmpl == 0 && has(tdx.quote.body.mr_td)'
+    expect((await putWorkload(kbs, 'web', webDefinition({ cel: right }))).status).toBe(200)
+  })
+})
+
+describe('PUT /kbs/v0/admin/workloads/NAME with a CEL rule that is the same for every guest', () => {
+  it('refuses it with 400, and stores nothing; the rule written over the claims is stored', async () => {
+    kbs = await startTestKbs({ insecureHttp: true })
+    // Each was stored (200) and then held for every guest the other rules accept: it read as a
+    // check of the claims, and checked a constant.
+    const cases: readonly [string, string][] = [
+      ['init_data_claims["aa.toml"] != snp', '$.cel compares the snp claims as a whole (!=)'],
+      [
+        'cel.bind(snp, {"measurement": "ab"}, snp.measurement == "ab")',
+        '$.cel binds a variable named snp',
+      ],
+      ['tee != "sg" + "x"', '$.cel uses tee other than compared with a TEE name written out'],
+      ['dyn(snp.vmpl) != "0"', '$.cel passes a value of type int to dyn()'],
+      ['snp.vmpl == 0 || 1 < 2', '$.cel has a clause that reads no claim, 1 < 2'],
+    ]
+    for (const [cel, message] of cases) {
+      const refused = await putWorkload(kbs, 'web', webDefinition({ cel }))
+      expect({ cel, status: refused.status }).toEqual({ cel, status: 400 })
+      expect(refused.body['detail'], cel).toContain(message)
+    }
+    const token = await testAdminToken(kbs.admin, kbs.now())
+    const got = await fetch(`${kbs.kbs.url}/kbs/v0/admin/workloads/web`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(got.status).toBe(404)
+    const right = 'tee != "snp" || snp.vmpl == 0 && init_data_claims["aa.toml"] != null'
     expect((await putWorkload(kbs, 'web', webDefinition({ cel: right }))).status).toBe(200)
   })
 })

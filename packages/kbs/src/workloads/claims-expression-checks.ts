@@ -15,12 +15,22 @@ import { inapplicable, invalid } from './definition-reader.ts'
 /** The claims variables that hold one TEE's claims (set only for evidence from that TEE). */
 export const TEE_VARIABLES: readonly KbsTee[] = ['snp', 'tdx', 'sgx']
 
+/** Every variable the expression sees (`claims-expression.ts` registers them). */
+export const CLAIMS_VARIABLES: readonly string[] = [
+  'tee',
+  ...TEE_VARIABLES,
+  'init_data',
+  'init_data_claims',
+  'report_data',
+  'runtime_data_claims',
+]
+
 function isTeeVariable(name: string): name is KbsTee {
   return (TEE_VARIABLES as readonly string[]).includes(name)
 }
 
 /** Macros whose leading identifier arguments bind comprehension variables (`x` in `l.all(x, …)`). */
-const MACROS: readonly string[] = [
+export const MACROS: readonly string[] = [
   'all',
   'exists',
   'exists_one',
@@ -31,7 +41,7 @@ const MACROS: readonly string[] = [
 ]
 
 /** Whether `node` is `cel.bind(v, init, body)` (its variable an identifier). */
-function isBind(
+export function isBind(
   node: ASTNode,
   bound: ReadonlySet<string>,
 ): node is ASTNode & { op: 'rcall'; args: [string, ASTNode, ASTNode[]] } {
@@ -51,21 +61,30 @@ function isTee(node: ASTNode, bound: ReadonlySet<string>): boolean {
   return node.op === 'id' && node.args === 'tee' && !bound.has('tee')
 }
 
-/** The string literals `tee` is compared with in `node` (`==`, `!=`, `in [..]`), if it is such a comparison. */
-function teeLiterals(node: ASTNode, bound: ReadonlySet<string>): string[] {
-  if (node.op !== '==' && node.op !== '!=' && node.op !== 'in') return []
+/**
+ * The string literals `tee` is compared with in `node` (`==`, `!=`, `in [..]`), if it is such a
+ * comparison with literals only, with the `tee` node compared.
+ */
+function teeLiterals(
+  node: ASTNode,
+  bound: ReadonlySet<string>,
+): { readonly tee: ASTNode; readonly literals: readonly string[] } | undefined {
+  if (node.op !== '==' && node.op !== '!=' && node.op !== 'in') return undefined
   const [left, right] = node.args
-  const literal = (n: ASTNode): string[] =>
-    n.op === 'value' && typeof n.args === 'string' ? [n.args] : []
+  const literal = (n: ASTNode): string | undefined =>
+    n.op === 'value' && typeof n.args === 'string' ? n.args : undefined
   if (node.op === 'in') {
-    return isTee(left, bound) && right.op === 'list' ? right.args.flatMap(literal) : []
+    if (!isTee(left, bound) || right.op !== 'list') return undefined
+    const literals = right.args.flatMap((item) => literal(item) ?? [])
+    return literals.length === right.args.length ? { tee: left, literals } : undefined
   }
-  if (isTee(left, bound)) return literal(right)
-  if (isTee(right, bound)) return literal(left)
-  return []
+  const [tee, other] = isTee(left, bound) ? [left, right] : [right, left]
+  const value = isTee(tee, bound) ? literal(other) : undefined
+  return value === undefined ? undefined : { tee, literals: [value] }
 }
 
-function* children(node: ASTNode): Generator<ASTNode> {
+/** The operand nodes of `node`, one level down. */
+export function* children(node: ASTNode): Generator<ASTNode> {
   const args: unknown = node.args
   const items = Array.isArray(args) ? (args as unknown[]) : [args]
   for (const item of items) {
@@ -95,9 +114,18 @@ export function checkClaimsExpressionTees(
 ): void {
   const runsOn = `the workload runs only on ${tees.join(', ')}`
   const hint = `write the expression over the claims of ${tees.join(', ')} only, or add the TEE to "tees" (with its reference values)`
+  /** The `tee` nodes compared with TEE names written out, each checked where it is compared. */
+  const compared = new Set<ASTNode>()
   walkFree(expression.ast, (node, bound) => {
     if (node.op === 'id') {
       const name = node.args
+      if (isTee(node, bound) && !compared.has(node)) {
+        throw invalid(
+          path,
+          'uses tee other than compared with a TEE name written out (tee == "snp", tee != "tdx", tee in ["snp", "tdx"]): the check cannot tell which TEEs it means, so it cannot refuse a comparison that is constant for this workload (tee != "sg" + "x" holds for every guest)',
+          `compare tee itself with a string literal (or a list of them) naming ${tees.join(', ')}, not a value computed from it or bound to a variable`,
+        )
+      }
       if (isTeeVariable(name) && !bound.has(name) && !(tees as readonly string[]).includes(name)) {
         throw inapplicable(
           path,
@@ -108,7 +136,9 @@ export function checkClaimsExpressionTees(
       }
       return
     }
-    for (const literal of teeLiterals(node, bound)) {
+    const comparison = teeLiterals(node, bound)
+    if (comparison !== undefined) compared.add(comparison.tee)
+    for (const literal of comparison?.literals ?? []) {
       if (!(tees as readonly string[]).includes(literal)) {
         throw inapplicable(
           path,
@@ -126,21 +156,28 @@ export function checkClaimsExpressionTees(
  * `l.all(x, …)` is local in the macro's other arguments, not a claims variable; `v` in
  * `cel.bind(v, init, body)` is local in `body`).
  */
-function walkFree(ast: ASTNode, visit: (node: ASTNode, bound: ReadonlySet<string>) => void): void {
+export function walkFree(
+  ast: ASTNode,
+  visit: (node: ASTNode, bound: ReadonlySet<string>) => void,
+  bind?: (variable: ASTNode & { op: 'id' }) => void,
+): void {
   const walk = (node: ASTNode, bound: ReadonlySet<string>): void => {
     visit(node, bound)
     if (isBind(node, bound)) {
       const [variable, init, body] = node.args[2]
       walk(node.args[1], bound)
       if (init !== undefined) walk(init, bound)
-      if (body !== undefined && variable?.op === 'id')
+      if (body !== undefined && variable?.op === 'id') {
+        bind?.(variable)
         walk(body, new Set([...bound, variable.args]))
+      }
       return
     }
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
       walk(receiver, bound)
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
+      for (const name of names) bind?.(name)
       const binders = new Set<ASTNode>(names)
       const inner = new Set([...bound, ...names.map((a) => a.args)])
       for (const arg of macroArgs) if (!binders.has(arg)) walk(arg, inner)
@@ -328,7 +365,7 @@ function checkedTypeOf(node: ASTNode | undefined): CheckedType | undefined {
 }
 
 /** A declared claims object: the TEE and the fields leading to it (`tdx`, `quote`, `body`). */
-interface ClaimsObject {
+export interface ClaimsObject {
   readonly tee: KbsTee
   readonly fields: readonly string[]
 }
@@ -349,6 +386,11 @@ const CLAIMS_OBJECT_TYPES: ReadonlyMap<string, ClaimsObject> = (() => {
   return types
 })()
 
+/** The claims object `node` is, by the type the checker inferred for it (`snp`, `x` in `[snp].all(x, …)`). */
+export function claimsObjectOf(node: ASTNode): ClaimsObject | undefined {
+  return CLAIMS_OBJECT_TYPES.get(checkedTypeOf(node)?.name ?? '')
+}
+
 /** The claims object `type` is, holds (a list or map of them) or wraps, if any. */
 function claimsIn(type: CheckedType | undefined): ClaimsObject | undefined {
   if (type === undefined) return undefined
@@ -359,6 +401,18 @@ function hasDyn(type: CheckedType | undefined): boolean {
   return (
     type !== undefined && (type.kind === 'dyn' || hasDyn(type.valueType) || hasDyn(type.keyType))
   )
+}
+
+/** Whether `node` reads a TEE's claims (a node in it is of a claims object type). */
+function readsTeeClaims(node: ASTNode): boolean {
+  if (CLAIMS_OBJECT_TYPES.has(checkedTypeOf(node)?.name ?? '')) return true
+  for (const child of children(node)) if (readsTeeClaims(child)) return true
+  return false
+}
+
+/** The text of the expression `node` was parsed from. */
+export function sourceOf(node: ASTNode): string {
+  return node.input.slice(node.start, node.end)
 }
 
 const claimsName = (claims: ClaimsObject): string => [claims.tee, ...claims.fields].join('.')
@@ -442,12 +496,25 @@ export function checkTypedClaims(expression: ParseResult, path: string): void {
         return
       }
       const claims = args.length === 1 ? claimsIn(checkedTypeOf(argument)) : undefined
+      const argumentType = checkedTypeOf(argument)
+      if (
+        name === 'dyn' &&
+        claims === undefined &&
+        argumentType !== undefined &&
+        !hasDyn(argumentType)
+      ) {
+        throw invalid(
+          path,
+          `passes a value of type ${argumentType.name} to dyn(), which hides its type from the check: compared with a value of another type it is constant (dyn(snp.vmpl) != "0" holds for every guest)`,
+          'leave dyn() out and compare the value with one of its own type (snp.vmpl == 0, an int with an int); dyn() is needed nowhere: init_data_claims and runtime_data_claims are dynamic already',
+        )
+      }
       if (claims === undefined) return
       if (name === 'dyn') {
         throw invalid(
           path,
           `passes the ${claimsName(claims)} claims to dyn(), which hides their declared fields and types from the check (a misspelled or mistyped claim would then refuse every guest at appraisal, not the put)`,
-          `${direct(claims)}; dyn() of a single claim (dyn(snp.vmpl)), of init_data_claims or of runtime_data_claims is fine`,
+          `${direct(claims)}; dyn() is needed nowhere: init_data_claims and runtime_data_claims are dynamic already`,
         )
       }
       if (name === 'type') {
@@ -471,6 +538,18 @@ export function checkTypedClaims(expression: ParseResult, path: string): void {
       }
       return
     }
+    if (node.op === '==' || node.op === '!=' || node.op === 'in') {
+      for (const operand of node.args) {
+        const claims = claimsIn(checkedTypeOf(operand))
+        if (claims === undefined) continue
+        throw invalid(
+          path,
+          `compares the ${claimsName(claims)} claims as a whole (${node.op}): a claims object never equals a value from init_data_claims or runtime_data_claims, nor a list or map the rule builds, so the comparison is constant (!= holds for every guest)`,
+          `${direct(claims)}, and compare claim by claim (${claimsName(claims)}.field == init_data_claims.key); to test which TEE the evidence is from, compare tee (tee == "${claims.tee}")`,
+        )
+      }
+      return
+    }
     const operands = valueOperands(node)
     // A + is typed as its left operand: `[snp] + init_data_claims.l` is a list of snp claims to the
     // checker, though its elements from the init-data are anything. So a + mixes when either side
@@ -479,12 +558,32 @@ export function checkTypedClaims(expression: ParseResult, path: string): void {
       hasDyn(checkedTypeOf(node)) ||
       (node.op === '+' && operands.some((operand) => hasDyn(checkedTypeOf(operand))))
     if (!mixes) return
+    const where = node.op === '?:' ? 'a ?: choice' : `a ${node.op}`
     for (const operand of operands) {
-      const claims = claimsIn(checkedTypeOf(operand))
-      if (claims === undefined) continue
+      const operandType = checkedTypeOf(operand)
+      const claims = claimsIn(operandType)
+      if (claims === undefined) {
+        // A claim of a declared type beside a dyn value: the result is dyn, so a comparison of it
+        // with a value of another type type-checks and is constant. (A + of scalars is left to
+        // the checker: string + dyn is refused or concatenates.)
+        const collection = operandType?.kind === 'list' || operandType?.kind === 'map'
+        if (
+          operandType !== undefined &&
+          !hasDyn(operandType) &&
+          (node.op !== '+' || collection) &&
+          readsTeeClaims(operand)
+        ) {
+          throw invalid(
+            path,
+            `mixes ${sourceOf(operand)} (${operandType.name}) with a value of type dyn in ${where}, so the result is dyn and hides the claim's declared type from the check (compared with a value of another type, it is constant)`,
+            'keep claims and dynamic values apart: compare the claim in its own clause (tee == "snp" ? snp.vmpl == 0 : init_data_claims.x == "0")',
+          )
+        }
+        continue
+      }
       throw invalid(
         path,
-        `mixes the ${claimsName(claims)} claims with a value of type dyn in ${node.op === '?:' ? 'a ?: choice' : `a ${node.op}`}, so the result is dyn and hides their declared fields from the check`,
+        `mixes the ${claimsName(claims)} claims with a value of type dyn in ${where}, so the result is dyn and hides their declared fields from the check`,
         `${direct(claims)}: choose between claims, not claims objects (cond ? ${claimsName(claims)}.field : other)`,
       )
     }

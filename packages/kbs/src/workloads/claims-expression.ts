@@ -22,6 +22,10 @@
  * init_data_claims`, `type(snp)`, and a misspelled `has(x.f)` where `x` is bound to a claims
  * object. `init_data_claims` and `runtime_data_claims` are the guest's own maps and stay dynamic.
  * The `optional` namespace is refused: optional types are off, so it has no value at appraisal.
+ * So is what is the same for every guest ({@link checkNoShadowedVariables},
+ * {@link checkNoConstantClauses}, {@link checkHexLiterals}, and in {@link checkTypedClaims} a
+ * claims object compared as a whole and `dyn()` of a typed value): a local named like the claims,
+ * a clause that reads no claim, a hex claim compared with what it can never be.
  * At attestation only `true` counts: `false`, another value, or an evaluation error (a missing
  * key, say) does not match, and the reason says which.
  *
@@ -38,6 +42,11 @@ import {
   checkTypedClaims,
   claimPathsNamed,
 } from './claims-expression-checks.ts'
+import {
+  checkHexLiterals,
+  checkNoConstantClauses,
+  checkNoShadowedVariables,
+} from './claims-expression-constants.ts'
 import { TEE_CLAIM_FIELDS, celClaimValues } from './claims-schema.ts'
 import { invalid, stringAt } from './definition-reader.ts'
 
@@ -94,6 +103,7 @@ export function compileClaimsExpression(
       CEL_HINT,
     )
   }
+  checkNoShadowedVariables(parsed, path)
   checkClaimsExpressionTees(parsed, tees, path)
   checkClaimNames(parsed, path)
   checkHasArguments(parsed, path)
@@ -111,6 +121,8 @@ export function compileClaimsExpression(
     throw invalid(path, `yields ${checked.type ?? 'an unknown type'}, not a bool`, CEL_HINT)
   }
   checkTypedClaims(parsed, path)
+  checkNoConstantClauses(parsed, path)
+  checkHexLiterals(parsed, path)
   return parsed
 }
 

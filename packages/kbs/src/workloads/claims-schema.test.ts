@@ -20,7 +20,13 @@ import { createEvidenceVerifier } from '../appraisal/evidence-verifier.ts'
 import { trusteeSnpClaims } from '../appraisal/snp-evidence.ts'
 import { claimsExpressionFailure, compileClaimsExpression } from './claims-expression.ts'
 import { initdataText } from './workload-test-support.ts'
-import { OPTIONAL_CLAIMS, TEE_CLAIM_FIELDS, claimLeaves, type ClaimType } from './claims-schema.ts'
+import {
+  HEX_CLAIM_BYTES,
+  OPTIONAL_CLAIMS,
+  TEE_CLAIM_FIELDS,
+  claimLeaves,
+  type ClaimType,
+} from './claims-schema.ts'
 
 const AT_2025 = new Date('2025-07-01T00:00:00Z')
 const AT_2026 = new Date('2026-06-01T00:00:00Z')
@@ -81,6 +87,23 @@ function expectDeclared(tee: KbsTee, claims: unknown): string[] {
     return type !== undefined && !hasType(value, type)
   })
   expect(mistyped, 'claims not of their declared type').toEqual([])
+  // Each hex claim is lower-case hex of its declared length, and each string one not listed is
+  // not hex (so a literal compared with it is not held to a length it does not have).
+  const hex = HEX_CLAIM_BYTES[tee]
+  const misread = [...actual]
+    .filter(([path, value]) => typeof value === 'string' && declared.get(path) === 'string')
+    .filter(([path, value]) => {
+      const bytes = hex[path]
+      return bytes === undefined
+        ? /^([0-9a-f]{2})+$/.test(String(value)) && String(value).length >= 8
+        : !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(String(value))
+    })
+    .map(([path, value]) => `${path}=${String(value)}`)
+  expect(misread, 'hex claims not of their declared length').toEqual([])
+  expect(
+    Object.keys(hex).filter((path) => declared.get(path) !== 'string'),
+    'hex claims not declared as strings',
+  ).toEqual([])
   return [...actual.keys()]
 }
 

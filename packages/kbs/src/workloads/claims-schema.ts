@@ -144,6 +144,74 @@ export const OPTIONAL_CLAIMS: Readonly<Record<KbsTee, readonly string[]>> = {
   sgx: ['platform_instance_id'],
 }
 
+/**
+ * The length in bytes of each claim that is hex (lower-case, two digits a byte), by dotted path
+ * under the TEE: a string literal compared with one must be lower-case hex of that length, or the
+ * comparison is constant (`snp.measurement != "AB…"` held for every guest). Kept equal to what the
+ * verifiers emit by the same test over real evidence as the declaration.
+ */
+export const HEX_CLAIM_BYTES: Readonly<Record<KbsTee, Readonly<Record<string, number>>>> = (() => {
+  const header = {
+    'header.version': 2,
+    'header.att_key_type': 2,
+    'header.tee_type': 4,
+    'header.reserved': 4,
+    'header.vendor_id': 16,
+    'header.user_data': 20,
+  }
+  const dcap = { fmspc: 6, pce_id: 2, platform_instance_id: 16 }
+  const prefixed = (prefix: string, lengths: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.entries(lengths).map(([path, n]) => [`${prefix}${path}`, n]))
+  return {
+    snp: {
+      measurement: 48,
+      chip_id: 64,
+      family_id: 16,
+      image_id: 16,
+      id_key_digest: 48,
+      author_key_digest: 48,
+    },
+    tdx: {
+      ...prefixed('quote.', header),
+      ...prefixed('quote.body.', {
+        tcb_svn: 16,
+        mr_seam: 48,
+        mrsigner_seam: 48,
+        seam_attributes: 8,
+        td_attributes: 8,
+        xfam: 8,
+        mr_td: 48,
+        mr_config_id: 48,
+        mr_owner: 48,
+        mr_owner_config: 48,
+        rtmr_0: 48,
+        rtmr_1: 48,
+        rtmr_2: 48,
+        rtmr_3: 48,
+        report_data: 64,
+        tee_tcb_svn2: 16,
+        mr_servicetd: 48,
+      }),
+      ...dcap,
+    },
+    sgx: {
+      ...header,
+      ...prefixed('body.', {
+        cpu_svn: 16,
+        misc_select: 4,
+        attributes: 16,
+        mr_enclave: 32,
+        mr_signer: 32,
+        config_id: 64,
+        isv_family_id: 16,
+        isv_ext_prod_id: 16,
+        report_data: 64,
+      }),
+      ...dcap,
+    },
+  }
+})()
+
 /** The dotted paths of every leaf `fields` declares (`quote.body.mr_td`), with their types. */
 export function claimLeaves(fields: ClaimFields, prefix = ''): Map<string, ClaimType> {
   const leaves = new Map<string, ClaimType>()

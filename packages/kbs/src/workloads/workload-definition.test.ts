@@ -302,30 +302,39 @@ describe('parseWorkloadDefinition', () => {
     expect((error as Error).message).toContain('runs only on snp, tdx')
   })
 
-  it('accepts CEL over the TEEs the workload runs on, and a macro variable named like a TEE', () => {
+  it('accepts CEL over the TEEs the workload runs on, and a local variable over another TEE', () => {
     for (const cel of [
       'tee == "snp" || tdx.tcb_status == "UpToDate"',
       'tee in ["snp", "tdx"] && has(snp.measurement)',
-      '[1, 2].exists(sgx, sgx > 1)',
-      '[1].all(x, x > 0) && tee != "tdx"',
-      // A cel.bind variable is local too: here sgx is 1 and tdx the snp claims.
-      'cel.bind(sgx, 1, sgx > 0)',
-      'cel.bind(tdx, snp, tdx.vmpl == 0) && cel.bind(snp, init_data_claims, snp != null)',
+      '[1, 2].exists(x, x > snp.vmpl)',
+      'snp.vmpl in [0, 1] && tee != "tdx"',
+      'cel.bind(s, snp, s.vmpl == 0) && cel.bind(m, init_data_claims, m != null)',
     ]) {
       expect(parseWorkloadDefinition(webDefinition({ cel })).cel).toBe(cel)
     }
     const { expression } = compileWorkload({
       name: 'web',
       version: 1,
-      definition: webDefinition({ cel: 'cel.bind(tdx, snp, tdx.vmpl == 0)' }),
+      definition: webDefinition({ cel: 'cel.bind(t, snp, t.vmpl == 0)' }),
       updatedAt: '',
     })
     const claims = { tee: 'snp', snp: { vmpl: 0 } }
     expect(expression && claimsExpressionFailure(expression, claims)).toBeUndefined()
     // What a bind variable is bound to is still the claims it names.
     expect(
-      codeOf(() => parseWorkloadDefinition(webDefinition({ cel: 'cel.bind(x, sgx.body, true)' }))),
+      codeOf(() =>
+        parseWorkloadDefinition(webDefinition({ cel: 'cel.bind(x, sgx.body, x != null)' })),
+      ),
     ).toBe('ERR_KBS_WORKLOAD_RULE_INAPPLICABLE')
+    // A local named like a TEE's claims hides them: refused, whatever the TEE.
+    for (const cel of [
+      '[1, 2].exists(sgx, sgx > 1)',
+      'cel.bind(sgx, 1, sgx > 0)',
+      'cel.bind(tdx, snp, tdx.vmpl == 0)',
+      'tdx.advisory_ids.all(snp, snp.startsWith("INTEL-SA-"))',
+    ]) {
+      expect(refusal(webDefinition({ cel })), cel).toContain('binds a variable named')
+    }
   })
 
   it.each([
@@ -447,6 +456,91 @@ describe('parseWorkloadDefinition', () => {
     expect((error as { hint?: string }).hint).toMatch(/claim|field|itself/)
   })
 
+  it.each([
+    // A claims object never equals a value from the guest's maps, nor a list or map the rule
+    // builds: each of these was constant (!= held for every guest).
+    ['init_data_claims["aa.toml"] != snp', 'compares the snp claims as a whole'],
+    ['init_data_claims.x == snp', 'compares the snp claims as a whole'],
+    ['snp in [snp]', 'compares the snp claims as a whole'],
+    ['{"a": snp} != init_data_claims', 'compares the snp claims as a whole'],
+    ['!([tdx.quote] == init_data_claims.l)', 'compares the tdx.quote claims as a whole'],
+    // A variable named like one of the expression's own hides it: each of these read as a check
+    // of the claims and held for every guest.
+    ['cel.bind(snp, {"measurement": "ab"}, snp.measurement == "ab")', 'binds a variable named snp'],
+    ['[{"measurement": "x"}].all(snp, snp.measurement == "x")', 'binds a variable named snp'],
+    ['cel.bind(tee, "snp", tee == "snp")', 'binds a variable named tee'],
+    ['["sgx"].exists(tee, tee == "sgx")', 'binds a variable named tee'],
+    [
+      'cel.bind(init_data_claims, {"a": 1}, init_data_claims.a == 1)',
+      'binds a variable named init_data_claims',
+    ],
+    ['[1].exists(x, cel.bind(snp, x, snp == 1))', 'binds a variable named snp'],
+    // tee compared with anything but a TEE name written out: the check of its value (is it a TEE
+    // the workload runs on) cannot see it, and each of these held for every guest.
+    ['tee != "sg" + "x"', 'uses tee other than compared with a TEE name'],
+    ['cel.bind(x, "sgx", tee != x)', 'uses tee other than compared with a TEE name'],
+    ['cel.bind(t, tee, t != "sgx")', 'uses tee other than compared with a TEE name'],
+    ['[tee].all(t, t != "sgx")', 'uses tee other than compared with a TEE name'],
+    // dyn() of a value of a known type hides that type: compared with a value of another type,
+    // each of these held for every guest.
+    ['dyn(snp.vmpl) != "0"', 'passes a value of type int to dyn()'],
+    ['snp.measurement != dyn(1)', 'passes a value of type int to dyn()'],
+    ['!(snp.measurement in dyn([1]))', 'passes a value of type list<int> to dyn()'],
+    ['cel.bind(v, dyn(snp.vmpl), v != "0")', 'passes a value of type int to dyn()'],
+    // So does a ?: or + that mixes a claim with a dynamic value.
+    [
+      '(tee == "snp" ? snp.vmpl : init_data_claims.x) != "0"',
+      'mixes snp.vmpl (int) with a value of type dyn in a ?: choice',
+    ],
+    [
+      '(init_data_claims.l + [snp.vmpl]).exists(v, v != "0")',
+      'mixes [snp.vmpl] (list<int>) with a value of type dyn in a +',
+    ],
+    // A clause that reads no variable is constant: the rule around it tests less than it reads.
+    ['snp.vmpl == 0 || true', 'has a clause that reads no claim, true'],
+    ['snp.vmpl == 0 || 1 < 2', 'has a clause that reads no claim, 1 < 2'],
+    [
+      'snp.vmpl == 0 && (1 == 1 || snp.guest_svn > 100)',
+      'has a clause that reads no claim, 1 == 1',
+    ],
+    ['[1].all(x, x > 0) || snp.vmpl == 0', 'has a clause that reads no claim, [1].all(x, x > 0)'],
+    ['!(2 > 1) ? snp.vmpl == 0 : snp.vmpl == 1', 'has a clause that reads no claim, 2 > 1'],
+    ['true', 'reads no claim'],
+    ['[1, 2].exists(x, x == 2)', 'reads no claim'],
+    // The verifiers emit hex in lower case, of each claim's length: a denylist in upper case, with
+    // 0x, or with a hash of another length held for every guest.
+    [
+      `snp.measurement != "${'AB'.repeat(48)}"`,
+      `compares snp.measurement with "${'AB'.repeat(48)}", which it can never equal: snp.measurement is 96 lower-case hex digits`,
+    ],
+    [
+      `!(snp.measurement in ["${'ab'.repeat(48)}", "${'ab'.repeat(32)}"])`,
+      `compares snp.measurement with "${'ab'.repeat(32)}", which it can never equal`,
+    ],
+    [
+      `tdx.quote.body.mr_td != "0x${'ab'.repeat(48)}"`,
+      'compares tdx.quote.body.mr_td with "0xabab',
+    ],
+    [
+      `!["${'AB'.repeat(48)}"].exists(m, m == snp.measurement)`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [
+      `cel.bind(b, tdx.quote.body, b["rtmr_0"] != "${'AB'.repeat(48)}")`,
+      'compares tdx.quote.body.rtmr_0 with "ABAB',
+    ],
+    [
+      '!snp.measurement.startsWith("ABAB")',
+      'compares snp.measurement with "ABAB", which it can never start with',
+    ],
+    ['snp.chip_id.contains("g")', 'compares snp.chip_id with "g", which it can never contain'],
+  ])('refuses a CEL rule that is constant whatever the claims: %s', (cel, problem) => {
+    const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
+    expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
+    expect((error as Error).message).toContain(`$.cel ${problem}`)
+    expect((error as { hint?: string }).hint).toMatch(/claim|field|tee|variable|leave|hex digits/)
+  })
+
   it('says how to test a key under a file name, where has() cannot reach', () => {
     const error = thrown(() =>
       parseWorkloadDefinition(webDefinition({ cel: 'has(init_data_claims["cdh.toml"].kbc)' })),
@@ -514,7 +608,12 @@ describe('parseWorkloadDefinition', () => {
       'cel.bind(m, {"k": snp}, has(m.k.measurement)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
       'cel.bind(optional, snp.vmpl, optional == 0)',
       '([snp] + [snp]).all(x, x.vmpl == 0)',
-      'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && dyn(snp.vmpl) == 0',
+      'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && snp.vmpl < 1.5 && snp.vmpl >= 0u',
+      `["${'01'.repeat(48)}", "${'ab'.repeat(48)}"].exists(m, m == snp.measurement)`,
+      '(has(init_data_claims.x) ? init_data_claims.x : "default") != "y"',
+      `tee == "snp" || tdx.quote.body.mr_td == "${'00'.repeat(48)}" && tdx.quote.body.rtmr_0.startsWith("00")`,
+      `!(snp.measurement in ["${'01'.repeat(48)}"]) && snp.measurement.endsWith("abab")`,
+      `snp.measurement != "${'01'.repeat(48)}"`,
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
@@ -528,14 +627,14 @@ describe('parseWorkloadDefinition', () => {
       'snp.vmpl == 0 && snp.guest_svn >= 1 && snp.measurement.startsWith("ab")',
       '!snp.policy_debug_allowed && snp.product in ["Milan", "Genoa"]',
       'has(snp.reported_tcb_fmc) || tdx.tcb_date != null',
-      'tdx.quote.body.mr_td != "" && !tdx.td_attributes.debug && "INTEL-SA-00837" in tdx.advisory_ids',
-      'tdx.advisory_ids.all(snp, snp.startsWith("INTEL-SA-"))',
+      'tdx.quote.body.mr_td.startsWith("0") && !tdx.td_attributes.debug && "INTEL-SA-00837" in tdx.advisory_ids',
+      'tdx.advisory_ids.all(a, a.startsWith("INTEL-SA-"))',
       'tdx.tcb_evaluation_data_number >= 17',
     ]) {
       expect(parseWorkloadDefinition(webDefinition({ cel })).cel).toBe(cel)
     }
     const sgx = sgxOnly({
-      cel: 'sgx.body.isv_svn >= 2 && !sgx.attributes.debug && sgx.header.version != ""',
+      cel: 'sgx.body.isv_svn >= 2 && !sgx.attributes.debug && sgx.header.version == "0300"',
     })
     expect(parseWorkloadDefinition(sgx).cel).toContain('isv_svn')
   })

@@ -1,0 +1,218 @@
+/**
+ * The put-time checks that refuse a workload's CEL expression, or a clause of it, that cannot
+ * depend on the evidence: it reads no claim, or it reads a local variable named like the claims
+ * it seems to read. Each such rule type-checks and reads as a test of the claims, yet holds (or
+ * fails) for every guest: `snp.vmpl == 0 || true`, `cel.bind(snp, {"measurement": "ab"},
+ * snp.measurement == "ab")`.
+ *
+ * @module
+ */
+import type { ASTNode, ParseResult } from '@marcbachmann/cel-js'
+import { HEX_CLAIM_BYTES } from './claims-schema.ts'
+import {
+  CLAIMS_VARIABLES,
+  MACROS,
+  children,
+  claimsObjectOf,
+  isBind,
+  sourceOf,
+  walkFree,
+} from './claims-expression-checks.ts'
+import { invalid } from './definition-reader.ts'
+
+/**
+ * Refuse a `cel.bind` or comprehension variable named like one of the expression's variables
+ * (`[{"measurement": "x"}].all(snp, snp.measurement == "x")`, `cel.bind(tee, "snp", tee ==
+ * "snp")`, or `cel`, which would hide `cel.bind`). Inside it, the name is the local value, not
+ * the claims, so what reads as a check of the claims is a check of the rule's own constant.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the variable.
+ */
+export function checkNoShadowedVariables(expression: ParseResult, path: string): void {
+  const reserved = [...CLAIMS_VARIABLES, 'cel']
+  walkFree(
+    expression.ast,
+    () => undefined,
+    (variable) => {
+      if (!reserved.includes(variable.args)) return
+      throw invalid(
+        path,
+        `binds a variable named ${variable.args} (in cel.bind or a comprehension), which hides the ${variable.args === 'cel' ? 'cel namespace' : `${variable.args} the expression is given`}: inside it, ${variable.args} is the local value, so what reads as a check of the claims checks the rule's own value`,
+        `rename the variable (x, s, m): ${reserved.join(', ')} are taken`,
+      )
+    },
+  )
+}
+
+/**
+ * Refuse an expression, or a clause of one (an operand of `&&`, `||` or `!`, the condition of a
+ * `?:`), that reads no variable the evidence sets, directly or through a `cel.bind` or
+ * comprehension variable: it is always true or always false, so the expression tests less than
+ * it reads as (`snp.vmpl == 0 || 1 < 2` holds for every guest), or nothing at all (`true`).
+ *
+ * Run after {@link checkNoShadowedVariables}: a local named like the claims would count as them.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, quoting the clause.
+ */
+export function checkNoConstantClauses(expression: ParseResult, path: string): void {
+  const hint = `write each clause over the claims (${CLAIMS_VARIABLES.join(', ')}), or remove it; to accept every guest the workload's other rules accept, leave "cel" out`
+  const constant = (clause: ASTNode): never => {
+    throw invalid(
+      path,
+      `has a clause that reads no claim, ${sourceOf(clause)}, so it is the same for every guest: the expression does not test what it reads as`,
+      hint,
+    )
+  }
+  /** Whether `node` reads the evidence; `locals` says, for each bound variable, whether its value does. */
+  const reads = (node: ASTNode, locals: ReadonlyMap<string, boolean>): boolean => {
+    if (node.op === 'id') return locals.get(node.args) ?? CLAIMS_VARIABLES.includes(node.args)
+    const bound = new Set(locals.keys())
+    if (isBind(node, bound)) {
+      const [variable, init, body] = node.args[2]
+      if (variable?.op !== 'id' || init === undefined || body === undefined) return true
+      const initReads = reads(init, locals)
+      return reads(body, new Map([...locals, [variable.args, initReads]])) || initReads
+    }
+    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
+      const [, receiver, macroArgs] = node.args
+      const receiverReads = reads(receiver, locals)
+      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
+      const binders = new Set<ASTNode>(names)
+      const inner = new Map([...locals, ...names.map((a) => [a.args, receiverReads] as const)])
+      const argsRead = macroArgs
+        .filter((a) => !binders.has(a))
+        .map((a) => reads(a, inner))
+        .some(Boolean)
+      return receiverReads || argsRead
+    }
+    const operands = [...children(node)]
+    const each = operands.map((child) => reads(child, locals))
+    if (node.op === '&&' || node.op === '||' || node.op === '!_') {
+      operands.forEach((operand, i) => {
+        if (each[i] === false) constant(operand)
+      })
+    }
+    if (node.op === '?:' && each[0] === false) constant(node.args[0])
+    return each.some(Boolean)
+  }
+  if (!reads(expression.ast, new Map())) {
+    throw invalid(path, 'reads no claim, so it is the same for every guest: it tests nothing', hint)
+  }
+}
+
+/** The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), if any. */
+function hexClaim(node: ASTNode): { readonly name: string; readonly digits: number } | undefined {
+  let receiver: ASTNode
+  let field: string
+  if (node.op === '.') [receiver, field] = node.args
+  else if (
+    node.op === '[]' &&
+    node.args[1].op === 'value' &&
+    typeof node.args[1].args === 'string'
+  ) {
+    receiver = node.args[0]
+    field = node.args[1].args
+  } else return undefined
+  const claims = claimsObjectOf(receiver)
+  if (claims === undefined) return undefined
+  const path = [...claims.fields, field].join('.')
+  const bytes = HEX_CLAIM_BYTES[claims.tee][path]
+  return bytes === undefined ? undefined : { name: `${claims.tee}.${path}`, digits: bytes * 2 }
+}
+
+/** String functions that test a part of a string: a part that is not lower-case hex is never there. */
+const PART_TESTS: Readonly<Record<string, string>> = {
+  startsWith: 'start with',
+  endsWith: 'end with',
+  contains: 'contain',
+}
+
+/**
+ * Refuse a string literal compared with a hex claim (`==`, `!=`, `in [..]`, `startsWith`,
+ * `endsWith`, `contains`; directly or through the variable of a comprehension over a list of
+ * literals, `["AB…"].exists(m, m == snp.measurement)`) that the claim can never be: not
+ * lower-case hex, or (for `==`, `!=`, `in`) not of the claim's length. The verifiers emit hex in
+ * lower case, so `snp.measurement != "AB…"` or `!(snp.measurement in ["AB…"])`, a denylist
+ * written in upper case or with a hash of another length, held for every guest.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim, the literal and its form.
+ */
+export function checkHexLiterals(expression: ParseResult, path: string): void {
+  const refuse = (
+    claim: { readonly name: string; readonly digits: number },
+    literal: string,
+    can: string,
+  ): never => {
+    throw invalid(
+      path,
+      `compares ${claim.name} with ${JSON.stringify(literal)}, which it can never ${can}: ${claim.name} is ${claim.digits} lower-case hex digits, so the comparison is the same for every guest`,
+      `write the value as ${claim.digits} lower-case hex digits, without 0x or spaces (as the definition's own measurements are written); a claim is never "" (to test for an optional one, has(${claim.name}))`,
+    )
+  }
+  const exact = (
+    claim: { readonly name: string; readonly digits: number },
+    literal: string,
+  ): void => {
+    if (!new RegExp(`^[0-9a-f]{${claim.digits}}$`).test(literal)) refuse(claim, literal, 'equal')
+  }
+  /** The string literals `node` may be: itself, or those a comprehension variable ranges over. */
+  const literals = (
+    node: ASTNode,
+    env: ReadonlyMap<string, readonly string[]>,
+  ): readonly string[] => {
+    if (node.op === 'value') return typeof node.args === 'string' ? [node.args] : []
+    return node.op === 'id' ? (env.get(node.args) ?? []) : []
+  }
+  const visit = (node: ASTNode, env: ReadonlyMap<string, readonly string[]>): void => {
+    if (node.op === '==' || node.op === '!=') {
+      const [left, right] = node.args
+      for (const [claimSide, other] of [
+        [left, right],
+        [right, left],
+      ] as const) {
+        const claim = hexClaim(claimSide)
+        if (claim !== undefined) for (const literal of literals(other, env)) exact(claim, literal)
+      }
+    } else if (node.op === 'in') {
+      const [left, right] = node.args
+      const claim = hexClaim(left)
+      if (claim !== undefined && right.op === 'list') {
+        for (const item of right.args)
+          for (const literal of literals(item, env)) exact(claim, literal)
+      }
+    } else if (node.op === 'rcall' && PART_TESTS[node.args[0]] !== undefined) {
+      const [name, receiver, args] = node.args
+      const claim = hexClaim(receiver)
+      const [argument] = args
+      if (claim !== undefined && argument !== undefined) {
+        for (const literal of literals(argument, env)) {
+          if (!/^[0-9a-f]*$/.test(literal) || literal.length > claim.digits) {
+            refuse(claim, literal, PART_TESTS[name] ?? name)
+          }
+        }
+      }
+    }
+    const bound = new Set(env.keys())
+    if (isBind(node, bound)) {
+      const [variable, init, body] = node.args[2]
+      if (init !== undefined) visit(init, env)
+      if (variable?.op === 'id' && init !== undefined && body !== undefined) {
+        visit(body, new Map([...env, [variable.args, literals(init, env)]]))
+      }
+      return
+    }
+    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
+      const [, receiver, macroArgs] = node.args
+      visit(receiver, env)
+      const values =
+        receiver.op === 'list' ? receiver.args.flatMap((item) => literals(item, env)) : []
+      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
+      const binders = new Set<ASTNode>(names)
+      const inner = new Map([...env, ...names.map((a) => [a.args, values] as const)])
+      for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
+      return
+    }
+    for (const child of children(node)) visit(child, env)
+  }
+  visit(expression.ast, new Map())
+}
