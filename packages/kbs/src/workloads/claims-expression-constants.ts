@@ -70,8 +70,8 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
     if (isBind(node, bound)) {
       const [variable, init, body] = node.args[2]
       if (variable?.op !== 'id' || init === undefined || body === undefined) return true
-      const initReads = reads(init, locals)
-      return reads(body, new Map([...locals, [variable.args, initReads]])) || initReads
+      // Its value is the body's: cel.bind(x, snp.vmpl, true) is true for every guest.
+      return reads(body, new Map([...locals, [variable.args, reads(init, locals)]]))
     }
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
@@ -79,14 +79,33 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
       const binders = new Set<ASTNode>(names)
       const inner = new Map([...locals, ...names.map((a) => [a.args, receiverReads] as const)])
+      const predicate = predicateOf(node.args[0], macroArgs)
       const argsRead = macroArgs
         .filter((a) => !binders.has(a))
-        .map((a) => reads(a, inner))
+        .map((a) => {
+          const read = reads(a, inner)
+          if (!read && a === predicate) constant(a)
+          return read
+        })
         .some(Boolean)
       return receiverReads || argsRead
     }
     const operands = [...children(node)]
     const each = operands.map((child) => reads(child, locals))
+    const [left, right] = operands
+    if (
+      COMPARISONS.includes(node.op) &&
+      each[0] === true &&
+      left !== undefined &&
+      right !== undefined &&
+      sourceOf(left).replace(/\s+/g, '') === sourceOf(right).replace(/\s+/g, '')
+    ) {
+      throw invalid(
+        path,
+        `compares ${sourceOf(left)} with itself (${node.op}), so it is the same for every guest`,
+        hint,
+      )
+    }
     if (node.op === '&&' || node.op === '||' || node.op === '!_') {
       operands.forEach((operand, i) => {
         if (each[i] === false) constant(operand)
@@ -98,6 +117,20 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
   if (!reads(expression.ast, new Map())) {
     throw invalid(path, 'reads no claim, so it is the same for every guest: it tests nothing', hint)
   }
+}
+
+/** The comparison operators: one of a value with itself is constant. */
+const COMPARISONS: readonly string[] = ['==', '!=', '<', '<=', '>', '>=']
+
+/**
+ * The argument of a comprehension macro that is a condition over its variable (`p` in
+ * `l.all(x, p)`, `l.map(x, p, f)`), if any: one that reads no claim makes the macro constant.
+ */
+function predicateOf(macro: string, args: readonly ASTNode[]): ASTNode | undefined {
+  if (['all', 'exists', 'exists_one', 'filter'].includes(macro)) return args.at(-1)
+  if (macro === 'map' && args.length === 3) return args[1]
+  if ((macro === 'transformList' || macro === 'transformMap') && args.length === 4) return args[2]
+  return undefined
 }
 
 /** The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), if any. */
@@ -155,12 +188,17 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
   ): void => {
     if (!new RegExp(`^[0-9a-f]{${claim.digits}}$`).test(literal)) refuse(claim, literal, 'equal')
   }
-  /** The string literals `node` may be: itself, or those a comprehension variable ranges over. */
+  /**
+   * The string literals `node` may be or hold: itself, the items or keys of a list or map literal,
+   * or what a `cel.bind` or comprehension variable was bound to or ranges over.
+   */
   const literals = (
     node: ASTNode,
     env: ReadonlyMap<string, readonly string[]>,
   ): readonly string[] => {
     if (node.op === 'value') return typeof node.args === 'string' ? [node.args] : []
+    if (node.op === 'list') return node.args.flatMap((item) => literals(item, env))
+    if (node.op === 'map') return node.args.flatMap(([key]) => literals(key, env))
     return node.op === 'id' ? (env.get(node.args) ?? []) : []
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, readonly string[]>): void => {
@@ -176,10 +214,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     } else if (node.op === 'in') {
       const [left, right] = node.args
       const claim = hexClaim(left)
-      if (claim !== undefined && right.op === 'list') {
-        for (const item of right.args)
-          for (const literal of literals(item, env)) exact(claim, literal)
-      }
+      if (claim !== undefined) for (const literal of literals(right, env)) exact(claim, literal)
     } else if (node.op === 'rcall' && PART_TESTS[node.args[0]] !== undefined) {
       const [name, receiver, args] = node.args
       const claim = hexClaim(receiver)
@@ -204,8 +239,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
       visit(receiver, env)
-      const values =
-        receiver.op === 'list' ? receiver.args.flatMap((item) => literals(item, env)) : []
+      const values = literals(receiver, env)
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
       const binders = new Set<ASTNode>(names)
       const inner = new Map([...env, ...names.map((a) => [a.args, values] as const)])

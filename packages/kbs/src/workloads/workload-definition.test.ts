@@ -503,10 +503,13 @@ describe('parseWorkloadDefinition', () => {
       'snp.vmpl == 0 && (1 == 1 || snp.guest_svn > 100)',
       'has a clause that reads no claim, 1 == 1',
     ],
-    ['[1].all(x, x > 0) || snp.vmpl == 0', 'has a clause that reads no claim, [1].all(x, x > 0)'],
+    ['[1].all(x, x > 0) || snp.vmpl == 0', 'has a clause that reads no claim, x > 0'],
+    ['snp.vmpl == 0 || cel.bind(x, snp.vmpl, true)', 'has a clause that reads no claim, cel.bind('],
+    ['snp.vmpl == 0 || [snp.vmpl].exists(x, true)', 'has a clause that reads no claim, true'],
+    ['snp.vmpl == 0 || snp.guest_svn >= snp.guest_svn', 'compares snp.guest_svn with itself (>=)'],
     ['!(2 > 1) ? snp.vmpl == 0 : snp.vmpl == 1', 'has a clause that reads no claim, 2 > 1'],
     ['true', 'reads no claim'],
-    ['[1, 2].exists(x, x == 2)', 'reads no claim'],
+    ['[1, 2].exists(x, x == 2)', 'has a clause that reads no claim, x == 2'],
     // The verifiers emit hex in lower case, of each claim's length: a denylist in upper case, with
     // 0x, or with a hash of another length held for every guest.
     [
@@ -529,6 +532,15 @@ describe('parseWorkloadDefinition', () => {
       `cel.bind(b, tdx.quote.body, b["rtmr_0"] != "${'AB'.repeat(48)}")`,
       'compares tdx.quote.body.rtmr_0 with "ABAB',
     ],
+    [
+      `cel.bind(denied, ["${'AB'.repeat(48)}"], !(snp.measurement in denied))`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [
+      `cel.bind(denied, ["${'AB'.repeat(48)}"], !denied.exists(d, d == snp.measurement))`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
     [
       '!snp.measurement.startsWith("ABAB")',
       'compares snp.measurement with "ABAB", which it can never start with',
@@ -614,6 +626,7 @@ describe('parseWorkloadDefinition', () => {
       `tee == "snp" || tdx.quote.body.mr_td == "${'00'.repeat(48)}" && tdx.quote.body.rtmr_0.startsWith("00")`,
       `!(snp.measurement in ["${'01'.repeat(48)}"]) && snp.measurement.endsWith("abab")`,
       `snp.measurement != "${'01'.repeat(48)}"`,
+      `cel.bind(denied, ["${'01'.repeat(48)}"], !(snp.measurement in denied))`,
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
