@@ -85,7 +85,8 @@ describe('PUT /kbs/v0/admin/workloads/NAME with a CEL rule over claims that do n
     })
     expect(got.status).toBe(404)
     // Spelled and typed right, it is stored.
-    const right = 'snp.measurement.startsWith("ab") && snp.vmpl == 0 && has(tdx.quote.body.mr_td)'
+    const right =
+      'snp.measurement.startsWith("ab") && snp.vmpl == 0 && !has(tdx.quote.body.mr_servicetd)'
     expect((await putWorkload(kbs, 'web', webDefinition({ cel: right }))).status).toBe(200)
   })
 })

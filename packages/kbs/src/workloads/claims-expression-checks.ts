@@ -9,7 +9,12 @@
  */
 import type { ASTNode, ParseResult } from '@marcbachmann/cel-js'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import { TEE_CLAIM_FIELDS, type ClaimFields, type ClaimType } from './claims-schema.ts'
+import {
+  OPTIONAL_CLAIMS,
+  TEE_CLAIM_FIELDS,
+  type ClaimFields,
+  type ClaimType,
+} from './claims-schema.ts'
 import { inapplicable, invalid } from './definition-reader.ts'
 
 /** The claims variables that hold one TEE's claims (set only for evidence from that TEE). */
@@ -263,6 +268,32 @@ function selectedType(
   return type
 }
 
+/**
+ * Refuse `has()` of a declared claim every piece of evidence of its TEE has (`has(snp.measurement)`):
+ * it is true wherever it can be evaluated, so `has(snp.measurement) || …` held for every guest.
+ * `has()` is for the claims some evidence lacks ({@link OPTIONAL_CLAIMS}); past a `dyn` claim
+ * nothing is declared, and nothing is refused.
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`.
+ */
+function checkHasOptional(tee: KbsTee, fields: readonly string[], path: string): void {
+  let type: ClaimType = TEE_CLAIM_FIELDS[tee]
+  for (const field of fields) {
+    if (typeof type !== 'object') return
+    const next: ClaimType | undefined = type[field]
+    if (next === undefined) return
+    type = next
+  }
+  const claim = fields.join('.')
+  const optional = OPTIONAL_CLAIMS[tee]
+  if (optional.some((o) => o === claim || o.startsWith(`${claim}.`))) return
+  throw invalid(
+    path,
+    `calls has(${tee}.${claim}), but every ${tee} evidence has ${tee}.${claim}: it is always true`,
+    `use has() for the claims some evidence lacks (${optional.map((o) => `${tee}.${o}`).join(', ')}), and read ${tee}.${claim} directly`,
+  )
+}
+
 /** A variable bound to a claims object (`x` in `[snp].all(x, …)`), its fields the first `skip`. */
 interface ClaimsAlias {
   readonly variable: string
@@ -478,10 +509,12 @@ export function checkTypedClaims(expression: ParseResult, path: string): void {
           const written = [at.args, ...fields.slice(0, i)].join('.')
           const claims = CLAIMS_OBJECT_TYPES.get(type.name)
           if (claims !== undefined) {
-            selectedType(claims.tee, [...claims.fields, ...fields.slice(i)], path, {
+            const claimPath = [...claims.fields, ...fields.slice(i)]
+            selectedType(claims.tee, claimPath, path, {
               variable: written,
               skip: claims.fields.length,
             })
+            checkHasOptional(claims.tee, claimPath, path)
             break
           }
           if (SCALAR_TYPES.includes(type.name)) {
@@ -497,16 +530,20 @@ export function checkTypedClaims(expression: ParseResult, path: string): void {
       }
       const claims = args.length === 1 ? claimsIn(checkedTypeOf(argument)) : undefined
       const argumentType = checkedTypeOf(argument)
-      if (
-        name === 'dyn' &&
-        claims === undefined &&
-        argumentType !== undefined &&
-        !hasDyn(argumentType)
-      ) {
+      // dyn() or type() of a value of a known type: the one hides it, the other is constant.
+      const known = claims === undefined && argumentType !== undefined && !hasDyn(argumentType)
+      if (known && name === 'dyn') {
         throw invalid(
           path,
           `passes a value of type ${argumentType.name} to dyn(), which hides its type from the check: compared with a value of another type it is constant (dyn(snp.vmpl) != "0" holds for every guest)`,
           'leave dyn() out and compare the value with one of its own type (snp.vmpl == 0, an int with an int); dyn() is needed nowhere: init_data_claims and runtime_data_claims are dynamic already',
+        )
+      }
+      if (known && name === 'type') {
+        throw invalid(
+          path,
+          `takes type() of a value of type ${argumentType.name}, which is always ${argumentType.name}: a comparison with it is constant`,
+          'leave type() out: the check already holds each claim to its declared type',
         )
       }
       if (claims === undefined) return

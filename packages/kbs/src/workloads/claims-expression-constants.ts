@@ -199,6 +199,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     if (node.op === 'value') return typeof node.args === 'string' ? [node.args] : []
     if (node.op === 'list') return node.args.flatMap((item) => literals(item, env))
     if (node.op === 'map') return node.args.flatMap(([key]) => literals(key, env))
+    if (node.op === '?:') return [...literals(node.args[1], env), ...literals(node.args[2], env)]
     return node.op === 'id' ? (env.get(node.args) ?? []) : []
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, readonly string[]>): void => {

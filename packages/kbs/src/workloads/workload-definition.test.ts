@@ -305,7 +305,7 @@ describe('parseWorkloadDefinition', () => {
   it('accepts CEL over the TEEs the workload runs on, and a local variable over another TEE', () => {
     for (const cel of [
       'tee == "snp" || tdx.tcb_status == "UpToDate"',
-      'tee in ["snp", "tdx"] && has(snp.measurement)',
+      'tee in ["snp", "tdx"] && has(snp.reported_tcb_fmc)',
       '[1, 2].exists(x, x > snp.vmpl)',
       'snp.vmpl in [0, 1] && tee != "tdx"',
       'cel.bind(s, snp, s.vmpl == 0) && cel.bind(m, init_data_claims, m != null)',
@@ -507,6 +507,13 @@ describe('parseWorkloadDefinition', () => {
     ['snp.vmpl == 0 || cel.bind(x, snp.vmpl, true)', 'has a clause that reads no claim, cel.bind('],
     ['snp.vmpl == 0 || [snp.vmpl].exists(x, true)', 'has a clause that reads no claim, true'],
     ['snp.vmpl == 0 || snp.guest_svn >= snp.guest_svn', 'compares snp.guest_svn with itself (>=)'],
+    // has() of a claim all evidence of its TEE has, and type() of a declared claim, are constant.
+    [
+      'has(snp.measurement) || snp.vmpl == 1',
+      'calls has(snp.measurement), but every snp evidence has snp.measurement: it is always true',
+    ],
+    ['[tdx.quote].all(q, has(q.body.mr_td))', 'calls has(tdx.quote.body.mr_td), but every tdx'],
+    ['snp.vmpl == 1 || type(snp.vmpl) == int', 'takes type() of a value of type int'],
     ['!(2 > 1) ? snp.vmpl == 0 : snp.vmpl == 1', 'has a clause that reads no claim, 2 > 1'],
     ['true', 'reads no claim'],
     ['[1, 2].exists(x, x == 2)', 'has a clause that reads no claim, x == 2'],
@@ -541,6 +548,7 @@ describe('parseWorkloadDefinition', () => {
       'compares snp.measurement with "ABAB',
     ],
     [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
+    ['snp.measurement != (tee == "snp" ? "ABAB" : "cd")', 'compares snp.measurement with "ABAB"'],
     [
       '!snp.measurement.startsWith("ABAB")',
       'compares snp.measurement with "ABAB", which it can never start with',
@@ -615,9 +623,9 @@ describe('parseWorkloadDefinition', () => {
       'snp.measurement.startsWith("abab") && snp.product.matches("^(Milan|Genoa)$") && init_data.size() == 64',
       'report_data.endsWith("ef") && snp.guest_svn in [3, 4] && string(snp.guest_svn) == "3"',
       '[snp.measurement, init_data].all(h, h.matches("^[0-9a-f]+$"))',
-      'cel.bind(s, snp, s.vmpl == 0 && has(s.measurement))',
-      '[snp].all(x, x.vmpl == 0 && has(x.measurement))',
-      'cel.bind(m, {"k": snp}, has(m.k.measurement)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
+      'cel.bind(s, snp, s.vmpl == 0 && !has(s.reported_tcb_fmc))',
+      '[snp].all(x, x.vmpl == 0 && !has(x.reported_tcb_fmc))',
+      'cel.bind(m, {"k": snp}, !has(m.k.reported_tcb_fmc)) && cel.bind(m, {"k": init_data_claims}, !has(m.k.x))',
       'cel.bind(optional, snp.vmpl, optional == 0)',
       '([snp] + [snp]).all(x, x.vmpl == 0)',
       'dyn(init_data_claims["cdh.toml"]).kbc.url != "" && snp.vmpl < 1.5 && snp.vmpl >= 0u',
