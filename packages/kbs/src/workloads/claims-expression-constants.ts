@@ -8,7 +8,7 @@
  * @module
  */
 import type { ASTNode, ParseResult } from '@marcbachmann/cel-js'
-import { HEX_CLAIM_BYTES } from './claims-schema.ts'
+import { HEX_CLAIM_BYTES, TEE_CLAIM_FIELDS, type ClaimType } from './claims-schema.ts'
 import {
   CLAIMS_VARIABLES,
   MACROS,
@@ -133,8 +133,24 @@ function predicateOf(macro: string, args: readonly ASTNode[]): ASTNode | undefin
   return undefined
 }
 
-/** The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), if any. */
-function hexClaim(node: ASTNode): { readonly name: string; readonly digits: number } | undefined {
+/** A hex claim: its name, and how many digits it has (one of them, for a variable over several). */
+interface HexClaim {
+  readonly name: string
+  readonly digits: readonly number[]
+}
+
+/** What a `cel.bind` or comprehension variable is known to be: literals, or hex claims. */
+interface Binding {
+  readonly literals: readonly string[]
+  readonly claim?: HexClaim
+}
+
+/**
+ * The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), or
+ * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`).
+ */
+function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
+  if (node.op === 'id') return env.get(node.args)?.claim
   let receiver: ASTNode
   let field: string
   if (node.op === '.') [receiver, field] = node.args
@@ -150,7 +166,19 @@ function hexClaim(node: ASTNode): { readonly name: string; readonly digits: numb
   if (claims === undefined) return undefined
   const path = [...claims.fields, field].join('.')
   const bytes = HEX_CLAIM_BYTES[claims.tee][path]
-  return bytes === undefined ? undefined : { name: `${claims.tee}.${path}`, digits: bytes * 2 }
+  return bytes === undefined ? undefined : { name: `${claims.tee}.${path}`, digits: [bytes * 2] }
+}
+
+/** The hex claims a list literal's items all are, as one (`[snp.measurement, snp.image_id]`), if so. */
+function hexClaims(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
+  if (node.op !== 'list' || node.args.length === 0) return undefined
+  const claims = node.args.map((item) => hexClaim(item, env))
+  if (claims.some((claim) => claim === undefined)) return undefined
+  const all = claims.flatMap((claim) => (claim === undefined ? [] : [claim]))
+  return {
+    name: [...new Set(all.map((claim) => claim.name))].join(' or '),
+    digits: [...new Set(all.flatMap((claim) => claim.digits))],
+  }
 }
 
 /** String functions that test a part of a string: a part that is not lower-case hex is never there. */
@@ -171,58 +199,51 @@ const PART_TESTS: Readonly<Record<string, string>> = {
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim, the literal and its form.
  */
 export function checkHexLiterals(expression: ParseResult, path: string): void {
-  const refuse = (
-    claim: { readonly name: string; readonly digits: number },
-    literal: string,
-    can: string,
-  ): never => {
+  const refuse = (claim: HexClaim, literal: string, can: string): never => {
+    const digits = claim.digits.join(' or ')
     throw invalid(
       path,
-      `compares ${claim.name} with ${JSON.stringify(literal)}, which it can never ${can}: ${claim.name} is ${claim.digits} lower-case hex digits, so the comparison is the same for every guest`,
-      `write the value as ${claim.digits} lower-case hex digits, without 0x or spaces (as the definition's own measurements are written); a claim is never "" (to test for an optional one, has(${claim.name}))`,
+      `compares ${claim.name} with ${JSON.stringify(literal)}, which it can never ${can}: ${claim.name} is ${digits} lower-case hex digits, so the comparison is the same for every guest`,
+      `write the value as ${digits} lower-case hex digits, without 0x or spaces (as the definition's own measurements are written); a claim is never "" (to test for an optional one, has(${claim.name}))`,
     )
   }
-  const exact = (
-    claim: { readonly name: string; readonly digits: number },
-    literal: string,
-  ): void => {
-    if (!new RegExp(`^[0-9a-f]{${claim.digits}}$`).test(literal)) refuse(claim, literal, 'equal')
+  const exact = (claim: HexClaim, literal: string): void => {
+    if (!/^[0-9a-f]*$/.test(literal) || !claim.digits.includes(literal.length)) {
+      refuse(claim, literal, 'equal')
+    }
   }
   /**
    * The string literals `node` may be or hold: itself, the items or keys of a list or map literal,
    * or what a `cel.bind` or comprehension variable was bound to or ranges over.
    */
-  const literals = (
-    node: ASTNode,
-    env: ReadonlyMap<string, readonly string[]>,
-  ): readonly string[] => {
+  const literals = (node: ASTNode, env: ReadonlyMap<string, Binding>): readonly string[] => {
     if (node.op === 'value') return typeof node.args === 'string' ? [node.args] : []
     if (node.op === 'list') return node.args.flatMap((item) => literals(item, env))
     if (node.op === 'map') return node.args.flatMap(([key]) => literals(key, env))
     if (node.op === '?:') return [...literals(node.args[1], env), ...literals(node.args[2], env)]
-    return node.op === 'id' ? (env.get(node.args) ?? []) : []
+    return node.op === 'id' ? (env.get(node.args)?.literals ?? []) : []
   }
-  const visit = (node: ASTNode, env: ReadonlyMap<string, readonly string[]>): void => {
+  const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
     if (node.op === '==' || node.op === '!=') {
       const [left, right] = node.args
       for (const [claimSide, other] of [
         [left, right],
         [right, left],
       ] as const) {
-        const claim = hexClaim(claimSide)
+        const claim = hexClaim(claimSide, env)
         if (claim !== undefined) for (const literal of literals(other, env)) exact(claim, literal)
       }
     } else if (node.op === 'in') {
       const [left, right] = node.args
-      const claim = hexClaim(left)
+      const claim = hexClaim(left, env)
       if (claim !== undefined) for (const literal of literals(right, env)) exact(claim, literal)
     } else if (node.op === 'rcall' && PART_TESTS[node.args[0]] !== undefined) {
       const [name, receiver, args] = node.args
-      const claim = hexClaim(receiver)
+      const claim = hexClaim(receiver, env)
       const [argument] = args
       if (claim !== undefined && argument !== undefined) {
         for (const literal of literals(argument, env)) {
-          if (!/^[0-9a-f]*$/.test(literal) || literal.length > claim.digits) {
+          if (!/^[0-9a-f]*$/.test(literal) || literal.length > Math.max(...claim.digits)) {
             refuse(claim, literal, PART_TESTS[name] ?? name)
           }
         }
@@ -233,21 +254,79 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
       const [variable, init, body] = node.args[2]
       if (init !== undefined) visit(init, env)
       if (variable?.op === 'id' && init !== undefined && body !== undefined) {
-        visit(body, new Map([...env, [variable.args, literals(init, env)]]))
+        const claim = hexClaim(init, env)
+        const binding = { literals: literals(init, env), ...(claim === undefined ? {} : { claim }) }
+        visit(body, new Map([...env, [variable.args, binding]]))
       }
       return
     }
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
       visit(receiver, env)
-      const values = literals(receiver, env)
+      const claim = hexClaims(receiver, env)
+      const binding = {
+        literals: literals(receiver, env),
+        ...(claim === undefined ? {} : { claim }),
+      }
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
       const binders = new Set<ASTNode>(names)
-      const inner = new Map([...env, ...names.map((a) => [a.args, values] as const)])
+      const inner = new Map([...env, ...names.map((a) => [a.args, binding] as const)])
       for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
       return
     }
     for (const child of children(node)) visit(child, env)
   }
   visit(expression.ast, new Map())
+}
+
+/** The declared type of the claim `node` selects from a claims object, if it does. */
+function declaredType(
+  node: ASTNode,
+): { readonly name: string; readonly type: ClaimType } | undefined {
+  if (node.op !== '.') return undefined
+  const [receiver, field] = node.args
+  const claims = claimsObjectOf(receiver)
+  if (claims === undefined) return undefined
+  let type: ClaimType | undefined = TEE_CLAIM_FIELDS[claims.tee]
+  for (const name of [...claims.fields, field]) {
+    type = typeof type === 'object' ? type[name] : undefined
+  }
+  return type === undefined
+    ? undefined
+    : { name: [claims.tee, ...claims.fields, field].join('.'), type }
+}
+
+/**
+ * Refuse a literal of another type than string or null compared with a claim declared `dyn`
+ * (`tdx.tcb_date`, a date string or null): the type checker takes any, and `tdx.tcb_date != 2024`
+ * held for every guest (`tdx.tcb_date > 2024` refused every guest, "no such overload").
+ *
+ * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim and the literal.
+ */
+export function checkNullableLiterals(expression: ParseResult, path: string): void {
+  walkFree(expression.ast, (node) => {
+    if (!COMPARISONS.includes(node.op) && node.op !== 'in') return
+    const [left, right] = [...children(node)]
+    if (left === undefined || right === undefined) return
+    const pairs =
+      node.op === 'in'
+        ? [[left, right] as const]
+        : ([
+            [left, right],
+            [right, left],
+          ] as const)
+    for (const [claimSide, other] of pairs) {
+      const claim = declaredType(claimSide)
+      if (claim?.type !== 'dyn') continue
+      const items = other.op === 'list' && node.op === 'in' ? other.args : [other]
+      for (const item of items) {
+        if (item.op !== 'value' || item.args === null || typeof item.args === 'string') continue
+        throw invalid(
+          path,
+          `compares ${claim.name} with ${sourceOf(item)}, but ${claim.name} is a string or null: the comparison is the same for every guest, or fails to evaluate`,
+          `compare the claim ${claim.name} with a string ("2024-01-01T00:00:00Z": ISO 8601 dates compare as strings) or null`,
+        )
+      }
+    }
+  })
 }

@@ -45,6 +45,7 @@ import {
 import {
   checkHexLiterals,
   checkNoConstantClauses,
+  checkNullableLiterals,
   checkNoShadowedVariables,
 } from './claims-expression-constants.ts'
 import { TEE_CLAIM_FIELDS, celClaimValues } from './claims-schema.ts'
@@ -123,6 +124,7 @@ export function compileClaimsExpression(
   checkTypedClaims(parsed, path)
   checkNoConstantClauses(parsed, path)
   checkHexLiterals(parsed, path)
+  checkNullableLiterals(parsed, path)
   return parsed
 }
 

@@ -62,7 +62,8 @@ function hasType(value: unknown, type: ClaimType): boolean {
     case 'list<string>':
       return Array.isArray(value) && value.every((item) => typeof item === 'string')
     case 'dyn':
-      return true
+      // A string that may be null: what the put check holds a literal compared with it to.
+      return value === null || typeof value === 'string'
     default:
       // An object's fields are leaves of their own; an object is no leaf.
       return false

@@ -13,7 +13,10 @@
  */
 import type { KbsTee } from '@initguard/kbs-protocol'
 
-/** A claim's CEL type (`dyn` where the value may be null), or the fields of a nested object. */
+/**
+ * A claim's CEL type (`dyn` for a string that may be null: a literal of another type compared with
+ * one is refused at put), or the fields of a nested object.
+ */
 export type ClaimType = 'string' | 'int' | 'bool' | 'dyn' | 'list<string>' | ClaimFields
 
 /** The fields of a claims object, by name. */

@@ -549,6 +549,21 @@ describe('parseWorkloadDefinition', () => {
     ],
     [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
     ['snp.measurement != (tee == "snp" ? "ABAB" : "cd")', 'compares snp.measurement with "ABAB"'],
+    // tdx.tcb_date is a date string or null: another literal type is constant (or an error).
+    [
+      'tdx.tcb_date != 2024',
+      'compares tdx.tcb_date with 2024, but tdx.tcb_date is a string or null',
+    ],
+    ['!(tdx.tcb_date in [2024, 2025])', 'compares tdx.tcb_date with 2024'],
+    // The same through a variable bound to the claim.
+    [
+      `cel.bind(m, snp.measurement, m != "${'AB'.repeat(48)}")`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [
+      '[snp.measurement, snp.image_id].all(h, h != "ABAB")',
+      'compares snp.measurement or snp.image_id with "ABAB", which it can never equal: snp.measurement or snp.image_id is 96 or 32 lower-case hex digits',
+    ],
     [
       '!snp.measurement.startsWith("ABAB")',
       'compares snp.measurement with "ABAB", which it can never start with',
@@ -635,6 +650,8 @@ describe('parseWorkloadDefinition', () => {
       `!(snp.measurement in ["${'01'.repeat(48)}"]) && snp.measurement.endsWith("abab")`,
       `snp.measurement != "${'01'.repeat(48)}"`,
       `cel.bind(denied, ["${'01'.repeat(48)}"], !(snp.measurement in denied))`,
+      `cel.bind(m, snp.measurement, m != "${'01'.repeat(48)}" && m.startsWith("ab"))`,
+      'tee == "snp" || tdx.tcb_date == null || tdx.tcb_date >= "2024-01-01"',
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
