@@ -146,11 +146,22 @@ interface Binding {
 }
 
 /**
+ * The expression's own hex variables: REPORT_DATA (64 bytes), and the init-data field, HOST_DATA
+ * (32, SNP), MRCONFIGID (48, TDX) or CONFIGID (64, SGX).
+ */
+const HEX_VARIABLES: Readonly<Record<string, HexClaim>> = {
+  report_data: { name: 'report_data', digits: [128] },
+  init_data: { name: 'init_data', digits: [64, 96, 128] },
+}
+
+/**
  * The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), or
  * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`).
  */
 function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
-  if (node.op === 'id') return env.get(node.args)?.claim
+  if (node.op === 'id') {
+    return env.has(node.args) ? env.get(node.args)?.claim : HEX_VARIABLES[node.args]
+  }
   let receiver: ASTNode
   let field: string
   if (node.op === '.') [receiver, field] = node.args

@@ -549,6 +549,12 @@ describe('parseWorkloadDefinition', () => {
     ],
     [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
     ['snp.measurement != (tee == "snp" ? "ABAB" : "cd")', 'compares snp.measurement with "ABAB"'],
+    // So are report_data and init_data.
+    [`report_data != "${'AB'.repeat(64)}"`, 'compares report_data with "ABAB'],
+    [
+      `!(init_data in ["${'ab'.repeat(20)}"])`,
+      `compares init_data with "${'ab'.repeat(20)}", which it can never equal: init_data is 64 or 96 or 128 lower-case hex digits`,
+    ],
     // tdx.tcb_date is a date string or null: another literal type is constant (or an error).
     [
       'tdx.tcb_date != 2024',
@@ -652,6 +658,7 @@ describe('parseWorkloadDefinition', () => {
       `cel.bind(denied, ["${'01'.repeat(48)}"], !(snp.measurement in denied))`,
       `cel.bind(m, snp.measurement, m != "${'01'.repeat(48)}" && m.startsWith("ab"))`,
       'tee == "snp" || tdx.tcb_date == null || tdx.tcb_date >= "2024-01-01"',
+      `init_data == "${'cd'.repeat(32)}" && report_data.startsWith("efef")`,
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
