@@ -215,7 +215,7 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     const cel =
       tee === 'snp'
         ? 'snp.vmpl == 0 && snp.guest_svn >= 0 && snp.reported_tcb_snp > 0 && !snp.policy_debug_allowed'
-        : 'tdx.tcb_evaluation_data_number > 0 && !tdx.td_attributes.debug && tdx.quote.body.mr_td.size() == 96'
+        : 'tdx.tcb_evaluation_data_number > 0 && !tdx.td_attributes.debug && tdx.quote.body.mr_td.startsWith("bfa2")'
     const outcome = await appraise(attestation, [webDefinition({ cel })])
     expect(outcome.accepted ? true : outcome.detail).toBe(true)
     // The token keeps the verifier's numbers.
@@ -233,7 +233,7 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     const cases: readonly [string, RegExp][] = [
       // Only the evidence's own TEE has claims: the other TEE's map is not there at all.
       [
-        other === 'snp' ? 'snp.measurement.size() == 96' : 'tdx.quote.body.mr_td.size() == 96',
+        other === 'snp' ? 'snp.vmpl >= 0' : 'tdx.tcb_evaluation_data_number >= 0',
         /could not be evaluated/,
       ],
       ['init_data_claims["no such key"] == "x"', /could not be evaluated/],

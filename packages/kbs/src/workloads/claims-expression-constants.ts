@@ -235,6 +235,21 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     return node.op === 'id' ? (env.get(node.args)?.literals ?? []) : []
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
+    const sized =
+      node.op === 'call' && node.args[0] === 'size' && node.args[1].length === 1
+        ? node.args[1][0]
+        : node.op === 'rcall' && node.args[0] === 'size' && node.args[2].length === 0
+          ? node.args[1]
+          : undefined
+    const sizedClaim = sized === undefined ? undefined : hexClaim(sized, env)
+    const [digits, ...others] = sizedClaim?.digits ?? []
+    if (sizedClaim !== undefined && digits !== undefined && others.length === 0) {
+      throw invalid(
+        path,
+        `takes the size of ${sizedClaim.name}, which is always ${digits} (lower-case hex digits): a comparison with it is the same for every guest`,
+        `compare ${sizedClaim.name}'s value itself (it is ${digits} hex digits, ${digits / 2} bytes, for every guest)`,
+      )
+    }
     if (node.op === '==' || node.op === '!=') {
       const [left, right] = node.args
       for (const [claimSide, other] of [

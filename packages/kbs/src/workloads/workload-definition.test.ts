@@ -549,6 +549,12 @@ describe('parseWorkloadDefinition', () => {
     ],
     [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
     ['snp.measurement != (tee == "snp" ? "ABAB" : "cd")', 'compares snp.measurement with "ABAB"'],
+    // Every hex claim is of its length: its size is constant.
+    ['snp.measurement.size() != 48', 'takes the size of snp.measurement, which is always 96'],
+    [
+      'size(tdx.quote.body.mr_td) == 96',
+      'takes the size of tdx.quote.body.mr_td, which is always 96',
+    ],
     // So are report_data and init_data.
     [`report_data != "${'AB'.repeat(64)}"`, 'compares report_data with "ABAB'],
     [
@@ -658,7 +664,7 @@ describe('parseWorkloadDefinition', () => {
       `cel.bind(denied, ["${'01'.repeat(48)}"], !(snp.measurement in denied))`,
       `cel.bind(m, snp.measurement, m != "${'01'.repeat(48)}" && m.startsWith("ab"))`,
       'tee == "snp" || tdx.tcb_date == null || tdx.tcb_date >= "2024-01-01"',
-      `init_data == "${'cd'.repeat(32)}" && report_data.startsWith("efef")`,
+      `init_data == "${'cd'.repeat(32)}" && report_data.startsWith("efef") && init_data.size() == 64`,
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
