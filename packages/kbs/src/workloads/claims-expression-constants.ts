@@ -1,9 +1,11 @@
 /**
  * The put-time checks that refuse a workload's CEL expression, or a clause of it, that cannot
- * depend on the evidence: it reads no claim, or it reads a local variable named like the claims
- * it seems to read. Each such rule type-checks and reads as a test of the claims, yet holds (or
- * fails) for every guest: `snp.vmpl == 0 || true`, `cel.bind(snp, {"measurement": "ab"},
- * snp.measurement == "ab")`.
+ * depend on the evidence: it reads no claim, or a local variable named like the claims it seems
+ * to read; it compares a claim with itself, or with a literal the claim can never be (hex not in
+ * lower case or not of the claim's length, a number for a date string); it takes the size of a
+ * claim of one length. Each such rule type-checks and reads as a test of the claims, yet holds
+ * (or fails) for every guest: `snp.vmpl == 0 || true`, `cel.bind(snp, {"measurement": "ab"},
+ * snp.measurement == "ab")`, `snp.measurement != "AB…"`.
  *
  * @module
  */

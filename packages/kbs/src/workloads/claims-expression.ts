@@ -23,9 +23,10 @@
  * object. `init_data_claims` and `runtime_data_claims` are the guest's own maps and stay dynamic.
  * The `optional` namespace is refused: optional types are off, so it has no value at appraisal.
  * So is what is the same for every guest ({@link checkNoShadowedVariables},
- * {@link checkNoConstantClauses}, {@link checkHexLiterals}, and in {@link checkTypedClaims} a
- * claims object compared as a whole and `dyn()` of a typed value): a local named like the claims,
- * a clause that reads no claim, a hex claim compared with what it can never be.
+ * {@link checkNoConstantClauses}, {@link checkHexLiterals}, {@link checkNullableLiterals}, and in
+ * {@link checkTypedClaims} a claims object compared as a whole, `dyn()` or `type()` of a typed
+ * value and `has()` of a claim all evidence has): a local named like the claims, a clause that
+ * reads no claim, a hex claim compared with what it can never be.
  * At attestation only `true` counts: `false`, another value, or an evaluation error (a missing
  * key, say) does not match, and the reason says which.
  *
