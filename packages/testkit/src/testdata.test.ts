@@ -1,6 +1,8 @@
 /**
  * The copied vectors in testdata/ are intact (every file matches testdata/vectors/SHA256SUMS) and,
- * where the shared vector set sits beside the checkout, agree with it file for file.
+ * where the shared vector set sits beside the checkout, agree with it file for file; so are the
+ * old release's databases in packages/kbs/testdata/ (every file but its README matches its
+ * SHA256SUMS).
  */
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
@@ -9,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const TESTDATA = fileURLToPath(new URL('../../../testdata/vectors/', import.meta.url))
+const KBS_TESTDATA = fileURLToPath(new URL('../../kbs/testdata/', import.meta.url))
 const SHARED_SUMS = fileURLToPath(new URL('../../../../shared/vectors/SHA256SUMS', import.meta.url))
 
 /** `SHA256SUMS` lines as path → hex digest. */
@@ -30,21 +33,27 @@ function filesBelow(dir: string): string[] {
   })
 }
 
+/** Every file below `dir` but `unlisted` is in its SHA256SUMS with its digest, and no other. */
+function expectSumsHold(dir: string, unlisted: readonly string[]): void {
+  const sums = readSums(readFileSync(join(dir, 'SHA256SUMS'), 'utf8'))
+  const present = filesBelow(dir)
+    .map((path) => relative(dir, path))
+    .filter((path) => path !== 'SHA256SUMS' && !unlisted.includes(path))
+    .sort()
+  expect(present).toEqual([...sums.keys()].sort())
+  for (const [path, digest] of sums) {
+    const actual = createHash('sha256')
+      .update(readFileSync(join(dir, path)))
+      .digest('hex')
+    expect(actual, path).toBe(digest)
+  }
+}
+
 const ours = readSums(readFileSync(join(TESTDATA, 'SHA256SUMS'), 'utf8'))
 
 describe('testdata/vectors', () => {
   it('every listed file is present with its digest, and no file is unlisted', () => {
-    const present = filesBelow(TESTDATA)
-      .map((path) => relative(TESTDATA, path))
-      .filter((path) => path !== 'SHA256SUMS')
-      .sort()
-    expect(present).toEqual([...ours.keys()].sort())
-    for (const [path, digest] of ours) {
-      const actual = createHash('sha256')
-        .update(readFileSync(join(TESTDATA, path)))
-        .digest('hex')
-      expect(actual, path).toBe(digest)
-    }
+    expectSumsHold(TESTDATA, [])
   })
 
   it.runIf(existsSync(SHARED_SUMS))('agrees with ../shared/vectors/SHA256SUMS', () => {
@@ -52,5 +61,11 @@ describe('testdata/vectors', () => {
     // The shared README is that folder's own description; ours is testdata/README.md.
     shared.delete('README.md')
     expect(Object.fromEntries(ours)).toEqual(Object.fromEntries(shared))
+  })
+})
+
+describe('packages/kbs/testdata', () => {
+  it('every listed file is present with its digest, and no file but the README is unlisted', () => {
+    expectSumsHold(KBS_TESTDATA, ['README.md'])
   })
 })
