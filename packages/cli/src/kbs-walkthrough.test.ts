@@ -84,6 +84,10 @@ describe('the KBS in five commands', () => {
   it('serves HTTPS with a generated certificate, prints its pin and warns about simulated trust', () => {
     expect(serverLog()).toMatch(/TLS SPKI pin \(SHA-256, base64\): [A-Za-z0-9+/]{43}=/)
     expect(serverLog()).toMatch(/SIMULATED TRUST/)
+    // The first start made and migrated the database, and says so.
+    expect(serverLog()).toMatch(
+      /^database \S+kbs\.sqlite: migrated now \(001-initial, 002-workload-mac, .*, 006-signing-key-mac\)$/m,
+    )
   })
 
   it('puts a workload and a secret, and a guest launched with the document gets the secret', async () => {

@@ -10,6 +10,7 @@ import {
   loadKbsServerConfig,
   startKbs,
   type KbsServeFlags,
+  type KbsServices,
 } from '@initguard/kbs'
 import { DEFAULT_ADMIN_AUDIENCE } from '@initguard/kbs-protocol'
 import type { CliIo } from '../cli-io.ts'
@@ -64,6 +65,17 @@ export function kbsServeFlags(
   }
 }
 
+/**
+ * Where the data is and what this start migrated: the record an upgrade leaves of which replica
+ * migrated the database, and to what (the other replicas say nothing was left to migrate).
+ */
+function databaseLine(database: KbsServices['database']): string {
+  const { location, appliedMigrations } = database
+  return appliedMigrations.length > 0
+    ? `database ${location}: migrated now (${appliedMigrations.join(', ')})`
+    : `database ${location}: nothing to migrate`
+}
+
 /** Run the KBS until SIGINT or SIGTERM; returns the exit code. */
 export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> {
   const config = await loadKbsServerConfig(kbsServeFlags(args, process.env))
@@ -78,6 +90,7 @@ export async function runKbsServe(args: ParsedArgs, io: CliIo): Promise<number> 
   io.stderr.write(
     [
       `initguard KBS listening on ${kbs.url}`,
+      databaseLine(kbs.services.database),
       ...(tls === undefined
         ? ['warning: plain HTTP (--insecure-http): cookies and tokens travel unencrypted']
         : [

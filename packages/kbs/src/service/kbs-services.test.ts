@@ -60,3 +60,21 @@ describe('the master key', () => {
     expect((await rejected(both)).code).toBe('ERR_KBS_MASTER_KEY_SOURCES')
   })
 })
+
+describe('the database', () => {
+  it('names where it is and the migrations this start applied: all at the first, none after', async () => {
+    const first = await config()
+    const created = await createKbsServices(first, { online: false })
+    await created.store.close()
+    expect(created.database.location).toBe(join(first.dataDir, 'kbs.sqlite'))
+    const applied = created.database.appliedMigrations
+    expect([applied.length, applied[0], applied.at(-1)]).toEqual([
+      6,
+      '001-initial',
+      '006-signing-key-mac',
+    ])
+    const again = await createKbsServices(first, { online: false })
+    await again.store.close()
+    expect(again.database.appliedMigrations).toEqual([])
+  })
+})

@@ -29,6 +29,7 @@ import type { KbsStore, Appraiser, TokenService } from '../ports.ts'
 import type { KbsServerConfig } from '../server/config.ts'
 import type { KbsProtocolFunctions } from '../server/route-context.ts'
 import { loadMasterKey, type MasterKey } from '../storage/master-key.ts'
+import type { AppliedMigrations } from '../storage/migrate.ts'
 import { openKbsStore } from '../storage/open-store.ts'
 import { createTokenService } from '../tokens/token-service.ts'
 import { guardStoreAvailability } from '../server/store-availability.ts'
@@ -54,6 +55,15 @@ export interface KbsServices {
   readonly simulatedTrust: boolean
   /** Where the master key came from (never the key). */
   readonly masterKeySource: MasterKey['source']
+  /**
+   * Where the data is (the SQLite file, or the URL without its password) and the migrations this
+   * start applied (empty when the database was current): for the startup log, so an upgrade
+   * records which replica migrated the database, when, and to what.
+   */
+  readonly database: {
+    readonly location: string
+    readonly appliedMigrations: AppliedMigrations
+  }
 }
 
 /** Options for {@link createKbsServices}. */
@@ -190,13 +200,12 @@ export async function createKbsServices(
   })
   const trust = await evidenceTrust(config, options)
   // Every route reaches the database through the guard: unreachable is 503, never a hang or 500.
-  const store = guardStoreAvailability(
-    await openKbsStore({
-      dataDir: config.dataDir,
-      masterKey: masterKey.key,
-      database: config.database,
-    }),
-  )
+  const opened = await openKbsStore({
+    dataDir: config.dataDir,
+    masterKey: masterKey.key,
+    database: config.database,
+  })
+  const store = guardStoreAvailability(opened)
   const tokens = createTokenService({
     store: store.signingKeys,
     issuer: KBS_TOKEN_ISSUER,
@@ -216,5 +225,6 @@ export async function createKbsServices(
     validateWorkload: parseWorkloadDefinition,
     simulatedTrust: config.trustSimDir !== undefined,
     masterKeySource: masterKey.source,
+    database: { location: opened.location, appliedMigrations: opened.appliedMigrations },
   }
 }

@@ -100,6 +100,9 @@ export async function startKbs(
     await services.store.close()
     throw error
   }
+  const { location, appliedMigrations } = services.database
+  if (appliedMigrations.length > 0)
+    app.log.info({ database: location, migrations: appliedMigrations }, 'migrated the database')
   if (config.database.kind === 'postgres' && config.database.insecureTransport === true)
     app.log.warn(
       'insecure database transport (opted in): a remote PostgreSQL may be reached without verified TLS',
