@@ -271,6 +271,6 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
   const perClient = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs }
   refusals.rcar = registerRcarRoutes(app, context, perClient)
   await registerAdminRoutes(app, context, perClient)
-  registerServiceRoutes(app, context, KBS_OPENAPI)
+  registerServiceRoutes(app, context, KBS_OPENAPI, config.underPressure)
   return app
 }

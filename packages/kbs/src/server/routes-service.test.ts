@@ -184,4 +184,24 @@ describe('the probes under pressure', () => {
       expect(answer.json<{ detail: string }>().detail, url).toMatch(/overloaded \(rssBytes\)/)
     }
   })
+
+  it('memory over its bound fails both probes while the event loop is delayed too', async () => {
+    // under-pressure tells the first bound passed, event-loop delay before memory: a probe that
+    // answered through the delay skipped the memory bounds, so a replica over both (a heap near
+    // its bound spends its time in GC) was never restarted.
+    const { app: built } = await testApp({
+      config: (c) => ({
+        ...c,
+        underPressure: { ...c.underPressure, maxEventLoopDelayMs: 20, maxRssBytes: 1 },
+      }),
+    })
+    await built.ready()
+    await stallEventLoop(built, 1500, 20)
+    expect(built.memoryUsage().eventLoopDelay).toBeGreaterThan(20)
+    for (const url of ['/healthz', '/readyz']) {
+      const answer = await built.inject({ method: 'GET', url })
+      expect(answer.statusCode, url).toBe(503)
+      expect(answer.json<{ detail: string }>().detail, url).toMatch(/overloaded \(rssBytes\)/)
+    }
+  })
 })

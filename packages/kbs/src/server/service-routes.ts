@@ -26,17 +26,36 @@ export function shedUnderPressure(reply: FastifyReply, type: string): void {
   )
 }
 
+/** The memory bounds under-pressure enforces (0: not checked), as the server's configuration gives them. */
+export interface MemoryBounds {
+  readonly maxHeapUsedBytes: number
+  readonly maxRssBytes: number
+}
+
 /**
  * The probes' answer under pressure. Event-loop delay is load, not ill health: were `/healthz` and
  * `/readyz` shed for it, a flood that slows every replica would take every replica out of the
  * Service (readiness) and restart them all (liveness), turning per-request 503s into an outage
  * with cold caches. So the probes answer through it; a loop that is truly stuck does not answer
  * at all, and the probe's own timeout catches that. Memory over its bound (heap, RSS) does not
- * pass: a restart is what recovers a replica that stays there.
+ * pass: a restart is what recovers a replica that stays there. under-pressure names only the
+ * first bound passed, event-loop delay before memory, so under delay the memory bounds are
+ * checked here: a replica over both (a heap near its bound spends its time in GC) is restarted.
  */
-function probeUnderPressure(_request: FastifyRequest, reply: FastifyReply, type: string): void {
-  if (type === 'eventLoopDelay') return
-  shedUnderPressure(reply, type)
+function probeUnderPressure(
+  bounds: MemoryBounds,
+): (request: FastifyRequest, reply: FastifyReply, type: string) => void {
+  return (request, reply, type) => {
+    if (type !== 'eventLoopDelay') {
+      shedUnderPressure(reply, type)
+      return
+    }
+    const { heapUsed, rssBytes } = request.server.memoryUsage()
+    if (bounds.maxHeapUsedBytes > 0 && heapUsed > bounds.maxHeapUsedBytes)
+      shedUnderPressure(reply, 'heapUsedBytes')
+    else if (bounds.maxRssBytes > 0 && rssBytes > bounds.maxRssBytes)
+      shedUnderPressure(reply, 'rssBytes')
+  }
 }
 
 /** Register the service routes. */
@@ -44,9 +63,10 @@ export function registerServiceRoutes(
   app: FastifyInstance,
   context: KbsRouteContext,
   openapi: Readonly<Record<string, unknown>>,
+  bounds: MemoryBounds,
 ): void {
   app.get('/.well-known/jwks.json', async () => context.tokens.jwks(context.clock()))
-  const probe = { config: { pressureHandler: probeUnderPressure } }
+  const probe = { config: { pressureHandler: probeUnderPressure(bounds) } }
   app.get('/healthz', probe, () => Promise.resolve({ status: 'ok' }))
   // Readiness is the database's: a replica that cannot reach it leaves the load balancer's
   // rotation. Bounded, so a probe never waits on a database that does not answer.
