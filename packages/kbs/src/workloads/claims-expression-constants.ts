@@ -201,13 +201,18 @@ const PART_TESTS: Readonly<Record<string, string>> = {
   contains: 'contain',
 }
 
+/** String functions that every string passes with `""` (`x.startsWith("")`, `x.matches("")`). */
+const EMPTY_HOLDS: readonly string[] = [...Object.keys(PART_TESTS), 'matches']
+
 /**
  * Refuse a string literal compared with a hex claim (`==`, `!=`, `in [..]`, `startsWith`,
  * `endsWith`, `contains`; directly or through the variable of a comprehension over a list of
  * literals, `["AB…"].exists(m, m == snp.measurement)`) that the claim can never be: not
  * lower-case hex, or (for `==`, `!=`, `in`) not of the claim's length. The verifiers emit hex in
  * lower case, so `snp.measurement != "AB…"` or `!(snp.measurement in ["AB…"])`, a denylist
- * written in upper case or with a hash of another length, held for every guest.
+ * written in upper case or with a hash of another length, held for every guest. So is `""` as
+ * the argument of `startsWith`, `endsWith`, `contains` or `matches` of any string: every string
+ * passes it (`snp.vmpl == 0 || snp.measurement.startsWith("")` held for every guest).
  *
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim, the literal and its form.
  */
@@ -265,10 +270,17 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
       const [left, right] = node.args
       const claim = hexClaim(left, env)
       if (claim !== undefined) for (const literal of literals(right, env)) exact(claim, literal)
-    } else if (node.op === 'rcall' && PART_TESTS[node.args[0]] !== undefined) {
+    } else if (node.op === 'rcall' && EMPTY_HOLDS.includes(node.args[0])) {
       const [name, receiver, args] = node.args
-      const claim = hexClaim(receiver, env)
+      const claim = PART_TESTS[name] === undefined ? undefined : hexClaim(receiver, env)
       const [argument] = args
+      if (argument !== undefined && literals(argument, env).includes('')) {
+        throw invalid(
+          path,
+          `calls ${name}("") on ${sourceOf(receiver)}, which holds for every string: the test is the same for every guest`,
+          `write the part the claim must ${PART_TESTS[name] ?? 'match'} (as lower-case hex digits for a hex claim), or leave the clause out`,
+        )
+      }
       if (claim !== undefined && argument !== undefined) {
         for (const literal of literals(argument, env)) {
           if (!/^[0-9a-f]*$/.test(literal) || literal.length > Math.max(...claim.digits)) {

@@ -581,6 +581,19 @@ describe('parseWorkloadDefinition', () => {
       'compares snp.measurement with "ABAB", which it can never start with',
     ],
     ['snp.chip_id.contains("g")', 'compares snp.chip_id with "g", which it can never contain'],
+    // Every string starts with, ends with, contains and matches "": each of these held for every guest.
+    ['snp.vmpl == 0 || snp.measurement.startsWith("")', 'calls startsWith("") on snp.measurement'],
+    ['snp.vmpl == 0 || snp.chip_id.endsWith("")', 'calls endsWith("") on snp.chip_id'],
+    ['snp.vmpl == 0 || snp.product.contains("")', 'calls contains("") on snp.product'],
+    ['snp.vmpl == 0 || tdx.tcb_status.matches("")', 'calls matches("") on tdx.tcb_status'],
+    [
+      'snp.vmpl == 0 || init_data_claims.name.startsWith("")',
+      'calls startsWith("") on init_data_claims.name',
+    ],
+    [
+      '["", "ab"].exists(p, snp.measurement.startsWith(p))',
+      'calls startsWith("") on snp.measurement',
+    ],
   ])('refuses a CEL rule that is constant whatever the claims: %s', (cel, problem) => {
     const error = thrown(() => parseWorkloadDefinition(webDefinition({ cel })))
     expect(error).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.cel' } })
