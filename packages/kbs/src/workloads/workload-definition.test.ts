@@ -513,6 +513,13 @@ describe('parseWorkloadDefinition', () => {
       'calls has(snp.measurement), but every snp evidence has snp.measurement: it is always true',
     ],
     ['[tdx.quote].all(q, has(q.body.mr_td))', 'calls has(tdx.quote.body.mr_td), but every tdx'],
+    // So is has() of the object that holds an optional claim: the object itself is always there.
+    [
+      `has(tdx.quote.body) || tdx.quote.body.mr_td == "${'ab'.repeat(48)}"`,
+      'calls has(tdx.quote.body), but every tdx evidence has tdx.quote.body: it is always true',
+    ],
+    ['snp.vmpl == 0 || has(tdx.quote)', 'calls has(tdx.quote), but every tdx evidence has'],
+    ['[tdx].all(t, has(t.quote.body))', 'calls has(tdx.quote.body), but every tdx evidence has'],
     ['snp.vmpl == 1 || type(snp.vmpl) == int', 'takes type() of a value of type int'],
     ['!(2 > 1) ? snp.vmpl == 0 : snp.vmpl == 1', 'has a clause that reads no claim, 2 > 1'],
     ['true', 'reads no claim'],
