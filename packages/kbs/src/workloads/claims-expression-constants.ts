@@ -50,7 +50,11 @@ export function checkNoShadowedVariables(expression: ParseResult, path: string):
  * Refuse an expression, or a clause of one (an operand of `&&`, `||` or `!`, the condition of a
  * `?:`), that reads no variable the evidence sets, directly or through a `cel.bind` or
  * comprehension variable: it is always true or always false, so the expression tests less than
- * it reads as (`snp.vmpl == 0 || 1 < 2` holds for every guest), or nothing at all (`true`).
+ * it reads as (`snp.vmpl == 0 || 1 < 2` holds for every guest), or nothing at all (`true`). So
+ * are a value compared with itself or tested for membership of a list or map written out that
+ * holds it (`snp.measurement in [snp.measurement, "…"]`), the size of a list or map written out
+ * (`size([snp.vmpl]) == 1`), and a `?:` whose two choices are the same constant
+ * (`snp.vmpl == 0 ? true : true`).
  *
  * Run after {@link checkNoShadowedVariables}: a local named like the claims would count as them.
  *
@@ -100,13 +104,42 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
       each[0] === true &&
       left !== undefined &&
       right !== undefined &&
-      sourceOf(left).replace(/\s+/g, '') === sourceOf(right).replace(/\s+/g, '')
+      sameText(left, right)
     ) {
       throw invalid(
         path,
         `compares ${sourceOf(left)} with itself (${node.op}), so it is the same for every guest`,
         hint,
       )
+    }
+    const sized = sizeArgument(node)
+    if (sized?.op === 'list' || sized?.op === 'map') {
+      throw invalid(
+        path,
+        `takes the size of ${sourceOf(sized)}, a ${sized.op} written out: its size is the same for every guest`,
+        hint,
+      )
+    }
+    if (node.op === 'in' && each[0] === true && left !== undefined && right !== undefined) {
+      const items =
+        right.op === 'list' ? right.args : right.op === 'map' ? right.args.map(([key]) => key) : []
+      if (items.some((item) => sameText(item, left))) {
+        throw invalid(
+          path,
+          `tests whether ${sourceOf(left)} is in a ${right.op} that holds it, which it always is: the test is the same for every guest`,
+          hint,
+        )
+      }
+    }
+    if (node.op === '?:' && each[1] === false && each[2] === false) {
+      const [condition, chosen, other] = node.args
+      if (sameText(chosen, other)) {
+        throw invalid(
+          path,
+          `chooses ${sourceOf(chosen)} whatever ${sourceOf(condition)} is, so it is the same for every guest`,
+          hint,
+        )
+      }
     }
     if (node.op === '&&' || node.op === '||' || node.op === '!_') {
       operands.forEach((operand, i) => {
@@ -119,6 +152,22 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
   if (!reads(expression.ast, new Map())) {
     throw invalid(path, 'reads no claim, so it is the same for every guest: it tests nothing', hint)
   }
+}
+
+/** Whether `a` and `b` are the same text, but for white space. */
+function sameText(a: ASTNode, b: ASTNode): boolean {
+  return sourceOf(a).replace(/\s+/g, '') === sourceOf(b).replace(/\s+/g, '')
+}
+
+/** The argument of `size(x)` or `x.size()`, if `node` is one. */
+function sizeArgument(node: ASTNode): ASTNode | undefined {
+  if (node.op === 'call' && node.args[0] === 'size' && node.args[1].length === 1) {
+    return node.args[1][0]
+  }
+  if (node.op === 'rcall' && node.args[0] === 'size' && node.args[2].length === 0) {
+    return node.args[1]
+  }
+  return undefined
 }
 
 /** The comparison operators: one of a value with itself is constant. */
@@ -242,12 +291,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     return node.op === 'id' ? (env.get(node.args)?.literals ?? []) : []
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
-    const sized =
-      node.op === 'call' && node.args[0] === 'size' && node.args[1].length === 1
-        ? node.args[1][0]
-        : node.op === 'rcall' && node.args[0] === 'size' && node.args[2].length === 0
-          ? node.args[1]
-          : undefined
+    const sized = sizeArgument(node)
     const sizedClaim = sized === undefined ? undefined : hexClaim(sized, env)
     const [digits, ...others] = sizedClaim?.digits ?? []
     if (sizedClaim !== undefined && digits !== undefined && others.length === 0) {

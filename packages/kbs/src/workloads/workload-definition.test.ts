@@ -522,6 +522,23 @@ describe('parseWorkloadDefinition', () => {
     ['[tdx].all(t, has(t.quote.body))', 'calls has(tdx.quote.body), but every tdx evidence has'],
     ['snp.vmpl == 1 || type(snp.vmpl) == int', 'takes type() of a value of type int'],
     ['!(2 > 1) ? snp.vmpl == 0 : snp.vmpl == 1', 'has a clause that reads no claim, 2 > 1'],
+    // A claim in a list that holds it, the size of a list or map the rule writes out, and a ?:
+    // whose two choices are the same constant are constant too.
+    [
+      `snp.vmpl == 0 || snp.measurement in [snp.measurement, "${'ab'.repeat(48)}"]`,
+      'tests whether snp.measurement is in a list that holds it',
+    ],
+    [
+      'snp.vmpl == 0 || snp.vmpl in {snp.vmpl: true}',
+      'tests whether snp.vmpl is in a map that holds it',
+    ],
+    ['size([snp.vmpl]) == 1', 'takes the size of [snp.vmpl], a list written out'],
+    [
+      'snp.vmpl == 0 || [snp.vmpl, snp.guest_svn].size() > 1',
+      'takes the size of [snp.vmpl, snp.guest_svn]',
+    ],
+    ['snp.vmpl == 0 ? true : true', 'chooses true whatever snp.vmpl == 0 is'],
+    ['snp.vmpl == 0 ? false : (false)', 'chooses false whatever snp.vmpl == 0 is'],
     ['true', 'reads no claim'],
     ['[1, 2].exists(x, x == 2)', 'has a clause that reads no claim, x == 2'],
     // The verifiers emit hex in lower case, of each claim's length: a denylist in upper case, with
