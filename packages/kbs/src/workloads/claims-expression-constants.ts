@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ASTNode, ParseResult } from '@marcbachmann/cel-js'
+import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js'
 import { HEX_CLAIM_BYTES, TEE_CLAIM_FIELDS, type ClaimType } from './claims-schema.ts'
 import {
   CLAIMS_VARIABLES,
@@ -184,6 +184,40 @@ function predicateOf(macro: string, args: readonly ASTNode[]): ASTNode | undefin
   return undefined
 }
 
+/**
+ * Evaluates what a rule computes from constants alone, with no variable declared and the limits
+ * the expression itself is parsed with: the value is the same for every guest.
+ */
+const CONSTANTS = new Environment({
+  limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256 },
+})
+
+/**
+ * The value of `node` when it reads no variable (`"AB" + "CD"`, `["x"][0]`, `-1`), the same for
+ * every guest; `undefined` when it reads one (an unknown variable here) or does not evaluate.
+ */
+function constantValue(node: ASTNode): unknown {
+  try {
+    return CONSTANTS.evaluate(sourceOf(node))
+  } catch {
+    return undefined
+  }
+}
+
+/** The strings a constant value is or holds: itself, a list's items, a map's keys. */
+function constantStrings(value: unknown): readonly string[] {
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string')
+  if (value instanceof Map) return [...value.keys()].filter((key) => typeof key === 'string')
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  )
+    return Object.keys(value)
+  return []
+}
+
 /** A hex claim: its name, and how many digits it has (one of them, for a variable over several). */
 interface HexClaim {
   readonly name: string
@@ -259,7 +293,9 @@ const EMPTY_HOLDS: readonly string[] = [...Object.keys(PART_TESTS), 'matches']
  * literals, `["AB…"].exists(m, m == snp.measurement)`) that the claim can never be: not
  * lower-case hex, or (for `==`, `!=`, `in`) not of the claim's length. The verifiers emit hex in
  * lower case, so `snp.measurement != "AB…"` or `!(snp.measurement in ["AB…"])`, a denylist
- * written in upper case or with a hash of another length, held for every guest. So is `""` as
+ * written in upper case or with a hash of another length, held for every guest. A literal the rule
+ * computes from constants alone is held to the same (`"AB" + "CD"`, `["AB…"][0]`,
+ * `"ab…".upperAscii()`, `["AB…"].map(x, x)`). So is `""` as
  * the argument of `startsWith`, `endsWith`, `contains` or `matches` of any string: every string
  * passes it (`snp.vmpl == 0 || snp.measurement.startsWith("")` held for every guest).
  *
@@ -288,7 +324,9 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     if (node.op === 'list') return node.args.flatMap((item) => literals(item, env))
     if (node.op === 'map') return node.args.flatMap(([key]) => literals(key, env))
     if (node.op === '?:') return [...literals(node.args[1], env), ...literals(node.args[2], env)]
-    return node.op === 'id' ? (env.get(node.args)?.literals ?? []) : []
+    if (node.op === 'id') return env.get(node.args)?.literals ?? []
+    // Computed from constants ("AB" + "CD", ["AB"][0], "ab".upperAscii(), ["AB"].map(x, x)).
+    return constantStrings(constantValue(node))
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
     const sized = sizeArgument(node)
@@ -381,7 +419,8 @@ function declaredType(
 }
 
 /**
- * Refuse a literal of another type than string or null compared with a claim declared `dyn`
+ * Refuse a literal (or a value computed from constants, `-1`, `[2024][0]`) of another type than
+ * string or null compared with a claim declared `dyn`
  * (`tdx.tcb_date`, a date string or null): the type checker takes any, and `tdx.tcb_date != 2024`
  * held for every guest (`tdx.tcb_date > 2024` refused every guest, "no such overload").
  *
@@ -404,7 +443,9 @@ export function checkNullableLiterals(expression: ParseResult, path: string): vo
       if (claim?.type !== 'dyn') continue
       const items = other.op === 'list' && node.op === 'in' ? other.args : [other]
       for (const item of items) {
-        if (item.op !== 'value' || item.args === null || typeof item.args === 'string') continue
+        // A literal, or a value computed from constants (-1, [2024][0]).
+        const value = item.op === 'value' ? item.args : constantValue(item)
+        if (value === undefined || value === null || typeof value === 'string') continue
         throw invalid(
           path,
           `compares ${claim.name} with ${sourceOf(item)}, but ${claim.name} is a string or null: the comparison is the same for every guest, or fails to evaluate`,

@@ -573,6 +573,26 @@ describe('parseWorkloadDefinition', () => {
     ],
     [`!(snp.measurement in {"${'AB'.repeat(48)}": true})`, 'compares snp.measurement with "ABAB'],
     ['snp.measurement != (tee == "snp" ? "ABAB" : "cd")', 'compares snp.measurement with "ABAB"'],
+    // The same literal computed by the rule from constants: each of these held for every guest.
+    [
+      `snp.measurement != "${'AB'.repeat(24)}" + "${'AB'.repeat(24)}"`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [`snp.measurement != ["${'AB'.repeat(48)}"][0]`, 'compares snp.measurement with "ABAB'],
+    [`snp.measurement != {"a": "${'AB'.repeat(48)}"}.a`, 'compares snp.measurement with "ABAB'],
+    [`snp.measurement != "${'ab'.repeat(48)}".upperAscii()`, 'compares snp.measurement with "ABAB'],
+    [
+      `!(snp.measurement in ["${'AB'.repeat(48)}"].map(x, x))`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [`!(snp.measurement in ["${'AB'.repeat(48)}"] + [])`, 'compares snp.measurement with "ABAB'],
+    [
+      `cel.bind(d, ["${'AB'.repeat(48)}"].map(x, x), !(snp.measurement in d))`,
+      'compares snp.measurement with "ABAB',
+    ],
+    ['!snp.chip_id.startsWith("AB" + "CD")', 'compares snp.chip_id with "ABCD"'],
+    ['tdx.tcb_date != -1', 'compares tdx.tcb_date with -1, but tdx.tcb_date is a string or null'],
+    ['tdx.tcb_date != [2024][0]', 'compares tdx.tcb_date with [2024][0]'],
     // Every hex claim is of its length: its size is constant.
     ['snp.measurement.size() != 48', 'takes the size of snp.measurement, which is always 96'],
     [
