@@ -16,6 +16,7 @@ import {
   MACROS,
   children,
   claimsObjectOf,
+  type ClaimsObject,
   isBind,
   sourceOf,
   walkFree,
@@ -240,13 +241,12 @@ const HEX_VARIABLES: Readonly<Record<string, HexClaim>> = {
 }
 
 /**
- * The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), or
- * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`).
+ * The claims object and the field `node` selects from it (`snp.measurement`, `tdx["tcb_date"]`,
+ * `x.mr_td` where `x` is `tdx.quote.body`), if it does.
  */
-function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
-  if (node.op === 'id') {
-    return env.has(node.args) ? env.get(node.args)?.claim : HEX_VARIABLES[node.args]
-  }
+function selectedField(
+  node: ASTNode,
+): { readonly claims: ClaimsObject; readonly field: string } | undefined {
   let receiver: ASTNode
   let field: string
   if (node.op === '.') [receiver, field] = node.args
@@ -259,7 +259,20 @@ function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | 
     field = node.args[1].args
   } else return undefined
   const claims = claimsObjectOf(receiver)
-  if (claims === undefined) return undefined
+  return claims === undefined ? undefined : { claims, field }
+}
+
+/**
+ * The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), or
+ * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`).
+ */
+function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
+  if (node.op === 'id') {
+    return env.has(node.args) ? env.get(node.args)?.claim : HEX_VARIABLES[node.args]
+  }
+  const selected = selectedField(node)
+  if (selected === undefined) return undefined
+  const { claims, field } = selected
   const path = [...claims.fields, field].join('.')
   const bytes = HEX_CLAIM_BYTES[claims.tee][path]
   return bytes === undefined ? undefined : { name: `${claims.tee}.${path}`, digits: [bytes * 2] }
@@ -401,14 +414,16 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
   visit(expression.ast, new Map())
 }
 
-/** The declared type of the claim `node` selects from a claims object, if it does. */
+/**
+ * The declared type of the claim `node` selects from a claims object (`tdx.tcb_date`,
+ * `tdx["tcb_date"]`, `x.tcb_date` where `x` is `tdx`), if it does.
+ */
 function declaredType(
   node: ASTNode,
 ): { readonly name: string; readonly type: ClaimType } | undefined {
-  if (node.op !== '.') return undefined
-  const [receiver, field] = node.args
-  const claims = claimsObjectOf(receiver)
-  if (claims === undefined) return undefined
+  const selected = selectedField(node)
+  if (selected === undefined) return undefined
+  const { claims, field } = selected
   let type: ClaimType | undefined = TEE_CLAIM_FIELDS[claims.tee]
   for (const name of [...claims.fields, field]) {
     type = typeof type === 'object' ? type[name] : undefined
@@ -419,15 +434,29 @@ function declaredType(
 }
 
 /**
+ * The claim declared `dyn` that `node` selects, or a variable holds (`d` in `cel.bind(d,
+ * tdx.tcb_date, …)` or `[tdx.tcb_date].all(d, …)`): its name.
+ */
+function nullableClaim(
+  node: ASTNode,
+  env: ReadonlyMap<string, string | undefined>,
+): string | undefined {
+  if (node.op === 'id') return env.get(node.args)
+  const claim = declaredType(node)
+  return claim?.type === 'dyn' ? claim.name : undefined
+}
+
+/**
  * Refuse a literal (or a value computed from constants, `-1`, `[2024][0]`) of another type than
- * string or null compared with a claim declared `dyn`
- * (`tdx.tcb_date`, a date string or null): the type checker takes any, and `tdx.tcb_date != 2024`
- * held for every guest (`tdx.tcb_date > 2024` refused every guest, "no such overload").
+ * string or null compared with a claim declared `dyn` (`tdx.tcb_date`, a date string or null;
+ * also as `tdx["tcb_date"]` or through a `cel.bind` or comprehension variable that holds it): the
+ * type checker takes any, and `tdx.tcb_date != 2024` held for every guest (`tdx.tcb_date > 2024`
+ * refused every guest, "no such overload").
  *
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim and the literal.
  */
 export function checkNullableLiterals(expression: ParseResult, path: string): void {
-  walkFree(expression.ast, (node) => {
+  const check = (node: ASTNode, env: ReadonlyMap<string, string | undefined>): void => {
     if (!COMPARISONS.includes(node.op) && node.op !== 'in') return
     const [left, right] = [...children(node)]
     if (left === undefined || right === undefined) return
@@ -439,8 +468,8 @@ export function checkNullableLiterals(expression: ParseResult, path: string): vo
             [right, left],
           ] as const)
     for (const [claimSide, other] of pairs) {
-      const claim = declaredType(claimSide)
-      if (claim?.type !== 'dyn') continue
+      const claim = nullableClaim(claimSide, env)
+      if (claim === undefined) continue
       const items = other.op === 'list' && node.op === 'in' ? other.args : [other]
       for (const item of items) {
         // A literal, or a value computed from constants (-1, [2024][0]).
@@ -448,10 +477,40 @@ export function checkNullableLiterals(expression: ParseResult, path: string): vo
         if (value === undefined || value === null || typeof value === 'string') continue
         throw invalid(
           path,
-          `compares ${claim.name} with ${sourceOf(item)}, but ${claim.name} is a string or null: the comparison is the same for every guest, or fails to evaluate`,
-          `compare the claim ${claim.name} with a string ("2024-01-01T00:00:00Z": ISO 8601 dates compare as strings) or null`,
+          `compares ${claim} with ${sourceOf(item)}, but ${claim} is a string or null: the comparison is the same for every guest, or fails to evaluate`,
+          `compare the claim ${claim} with a string ("2024-01-01T00:00:00Z": ISO 8601 dates compare as strings) or null`,
         )
       }
     }
-  })
+  }
+  const visit = (node: ASTNode, env: ReadonlyMap<string, string | undefined>): void => {
+    check(node, env)
+    const bound = new Set(env.keys())
+    if (isBind(node, bound)) {
+      const [variable, init, body] = node.args[2]
+      if (init !== undefined) visit(init, env)
+      if (variable?.op === 'id' && init !== undefined && body !== undefined) {
+        visit(body, new Map([...env, [variable.args, nullableClaim(init, env)]]))
+      }
+      return
+    }
+    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
+      const [, receiver, macroArgs] = node.args
+      visit(receiver, env)
+      // A variable over a list written out of such claims is one of them.
+      const claims =
+        receiver.op === 'list' ? receiver.args.map((item) => nullableClaim(item, env)) : []
+      const claim =
+        claims.length > 0 && claims.every((c) => c !== undefined)
+          ? [...new Set(claims)].join(' or ')
+          : undefined
+      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
+      const binders = new Set<ASTNode>(names)
+      const inner = new Map([...env, ...names.map((a) => [a.args, claim] as const)])
+      for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
+      return
+    }
+    for (const child of children(node)) visit(child, env)
+  }
+  visit(expression.ast, new Map())
 }

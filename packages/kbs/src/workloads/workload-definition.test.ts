@@ -611,6 +611,10 @@ describe('parseWorkloadDefinition', () => {
       'compares tdx.tcb_date with 2024, but tdx.tcb_date is a string or null',
     ],
     ['!(tdx.tcb_date in [2024, 2025])', 'compares tdx.tcb_date with 2024'],
+    ['tdx["tcb_date"] != 2024', 'compares tdx.tcb_date with 2024'],
+    ['cel.bind(d, tdx.tcb_date, d != 2024)', 'compares tdx.tcb_date with 2024'],
+    ['[tdx.tcb_date].all(d, d != 2024)', 'compares tdx.tcb_date with 2024'],
+    ['cel.bind(t, tdx, t.tcb_date != 2024)', 'compares tdx.tcb_date with 2024'],
     // The same through a variable bound to the claim.
     [
       `cel.bind(m, snp.measurement, m != "${'AB'.repeat(48)}")`,
