@@ -198,11 +198,23 @@ const CONSTANTS = new Environment({
  * every guest; `undefined` when it reads one (an unknown variable here) or does not evaluate.
  */
 function constantValue(node: ASTNode): unknown {
+  return evaluateConstant(sourceOf(node))
+}
+
+/** The value of the CEL `text` over no variable, or `undefined` when it does not evaluate. */
+function evaluateConstant(text: string): unknown {
   try {
-    return CONSTANTS.evaluate(sourceOf(node))
+    return CONSTANTS.evaluate(text)
   } catch {
     return undefined
   }
+}
+
+/** The names of the identifiers in `node` (`a`, `b` in `a + b[0]`). */
+function identifiersIn(node: ASTNode, into = new Set<string>()): Set<string> {
+  if (node.op === 'id') into.add(node.args)
+  for (const child of children(node)) identifiersIn(child, into)
+  return into
 }
 
 /** The strings a constant value is or holds: itself, a list's items, a map's keys. */
@@ -229,6 +241,24 @@ interface HexClaim {
 interface Binding {
   readonly literals: readonly string[]
   readonly claim?: HexClaim
+  /**
+   * For a `cel.bind` variable bound to constants (`{"v1": "ab…"}`, `a + a` where `a` is one), CEL
+   * text that evaluates to its value with no variable: what reads it is a constant too.
+   */
+  readonly constant?: string
+}
+
+/**
+ * CEL text for `node` with each `cel.bind` variable bound to constants that it reads bound in
+ * the text itself (`cel.bind(d, ["AB…"], d[0])`), so that it evaluates with no variable.
+ */
+function constantSource(node: ASTNode, env: ReadonlyMap<string, Binding>): string {
+  let text = sourceOf(node)
+  for (const name of identifiersIn(node)) {
+    const constant = env.get(name)?.constant
+    if (constant !== undefined) text = `cel.bind(${name}, ${constant}, ${text})`
+  }
+  return text
 }
 
 /**
@@ -338,8 +368,9 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     if (node.op === 'map') return node.args.flatMap(([key]) => literals(key, env))
     if (node.op === '?:') return [...literals(node.args[1], env), ...literals(node.args[2], env)]
     if (node.op === 'id') return env.get(node.args)?.literals ?? []
-    // Computed from constants ("AB" + "CD", ["AB"][0], "ab".upperAscii(), ["AB"].map(x, x)).
-    return constantStrings(constantValue(node))
+    // Computed from constants ("AB" + "CD", ["AB"][0], "ab".upperAscii(), ["AB"].map(x, x)),
+    // directly or through cel.bind variables bound to them (deny.v1, d[0]).
+    return constantStrings(evaluateConstant(constantSource(node, env)))
   }
   const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
     const sized = sizeArgument(node)
@@ -390,7 +421,13 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
       if (init !== undefined) visit(init, env)
       if (variable?.op === 'id' && init !== undefined && body !== undefined) {
         const claim = hexClaim(init, env)
-        const binding = { literals: literals(init, env), ...(claim === undefined ? {} : { claim }) }
+        const source = constantSource(init, env)
+        const constant = evaluateConstant(source) === undefined ? undefined : source
+        const binding = {
+          literals: literals(init, env),
+          ...(claim === undefined ? {} : { claim }),
+          ...(constant === undefined ? {} : { constant }),
+        }
         visit(body, new Map([...env, [variable.args, binding]]))
       }
       return

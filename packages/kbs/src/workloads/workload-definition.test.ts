@@ -591,6 +591,19 @@ describe('parseWorkloadDefinition', () => {
       'compares snp.measurement with "ABAB',
     ],
     ['!snp.chip_id.startsWith("AB" + "CD")', 'compares snp.chip_id with "ABCD"'],
+    // ... or from a cel.bind variable bound to constants, selected or indexed.
+    [
+      `cel.bind(deny, {"v1": "${'AB'.repeat(48)}"}, snp.measurement != deny.v1)`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [
+      `cel.bind(d, ["${'AB'.repeat(48)}"], snp.measurement != d[0])`,
+      'compares snp.measurement with "ABAB',
+    ],
+    [
+      `cel.bind(a, "${'AB'.repeat(24)}", cel.bind(b, a + a, snp.measurement != b))`,
+      'compares snp.measurement with "ABAB',
+    ],
     ['tdx.tcb_date != -1', 'compares tdx.tcb_date with -1, but tdx.tcb_date is a string or null'],
     ['tdx.tcb_date != [2024][0]', 'compares tdx.tcb_date with [2024][0]'],
     // Every hex claim is of its length: its size is constant.
@@ -726,6 +739,8 @@ describe('parseWorkloadDefinition', () => {
       `cel.bind(m, snp.measurement, m != "${'01'.repeat(48)}" && m.startsWith("ab"))`,
       'tee == "snp" || tdx.tcb_date == null || tdx.tcb_date >= "2024-01-01"',
       `init_data == "${'cd'.repeat(32)}" && report_data.startsWith("efef") && init_data.size() == 64`,
+      `cel.bind(allowed, {"v1": "${'ab'.repeat(48)}"}, snp.measurement == allowed.v1)`,
+      `cel.bind(half, "${'ab'.repeat(24)}", snp.measurement == half + half)`,
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
