@@ -54,8 +54,8 @@ export function checkNoShadowedVariables(expression: ParseResult, path: string):
  * it reads as (`snp.vmpl == 0 || 1 < 2` holds for every guest), or nothing at all (`true`). So
  * are a value compared with itself or tested for membership of a list or map written out that
  * holds it (`snp.measurement in [snp.measurement, "…"]`), the size of a list or map written out
- * (`size([snp.vmpl]) == 1`), and a `?:` whose two choices are the same constant
- * (`snp.vmpl == 0 ? true : true`).
+ * (`size([snp.vmpl]) == 1`), and a `?:` whose two choices are the same (`snp.vmpl == 0 ? true :
+ * true`, constant; `c ? snp.guest_svn > 1 : snp.guest_svn > 1`, whose `c` tests nothing).
  *
  * Run after {@link checkNoShadowedVariables}: a local named like the claims would count as them.
  *
@@ -132,15 +132,14 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
         )
       }
     }
-    if (node.op === '?:' && each[1] === false && each[2] === false) {
-      const [condition, chosen, other] = node.args
-      if (sameText(chosen, other)) {
-        throw invalid(
-          path,
-          `chooses ${sourceOf(chosen)} whatever ${sourceOf(condition)} is, so it is the same for every guest`,
-          hint,
-        )
-      }
+    if (node.op === '?:' && sameText(node.args[1], node.args[2])) {
+      // The same choice either way: constant when it reads no claim, and its condition tests nothing.
+      const [condition, chosen] = node.args
+      throw invalid(
+        path,
+        `chooses ${sourceOf(chosen)} whatever ${sourceOf(condition)} is, so ${each[1] === true ? 'the condition is the same for every guest: it tests nothing' : 'it is the same for every guest'}`,
+        hint,
+      )
     }
     if (node.op === '&&' || node.op === '||' || node.op === '!_') {
       operands.forEach((operand, i) => {

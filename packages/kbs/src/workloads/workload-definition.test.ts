@@ -539,6 +539,10 @@ describe('parseWorkloadDefinition', () => {
     ],
     ['snp.vmpl == 0 ? true : true', 'chooses true whatever snp.vmpl == 0 is'],
     ['snp.vmpl == 0 ? false : (false)', 'chooses false whatever snp.vmpl == 0 is'],
+    [
+      'snp.vmpl == 0 ? snp.guest_svn > 1 : snp.guest_svn > 1',
+      'chooses snp.guest_svn > 1 whatever snp.vmpl == 0 is',
+    ],
     ['true', 'reads no claim'],
     ['[1, 2].exists(x, x == 2)', 'has a clause that reads no claim, x == 2'],
     // The verifiers emit hex in lower case, of each claim's length: a denylist in upper case, with
