@@ -177,6 +177,8 @@ const MAX_TOKEN_BYTES = 4 * 1024 * 1024
 /** An RCAR 0.4.0 client for one KBS (see the module comment). */
 export class KbsClient {
   readonly #base: URL
+  /** Where a cookie set on the answer to `/auth`, and to `/attest`, is kept and sent. */
+  readonly #cookieScopes: Readonly<Record<'auth' | 'attest', SessionCookieScope>>
   readonly #posts: HttpClient
   readonly #gets: HttpClient
   readonly #maxResourceBytes: number
@@ -201,6 +203,10 @@ export class KbsClient {
       throw urlError('is plain http, so its pinned or CA certificate would not be used')
     if (base.search !== '' || base.hash !== '') throw urlError('has a query or fragment')
     this.#base = new URL(base.href.replace(/\/*$/, '/'))
+    this.#cookieScopes = {
+      auth: cookieScope(this.#base, 'auth', ['attest']),
+      attest: cookieScope(this.#base, 'attest', []),
+    }
     const timeoutMs = positiveOption(options, 'timeoutMs', 60_000, 'milliseconds')
     const common = {
       timeoutMs,
@@ -255,9 +261,7 @@ export class KbsClient {
       options.signal,
       async (r) => ({
         nonce: parseKbsChallenge(await jsonBody(r, MAX_CHALLENGE_BYTES, '/kbs/v0/auth')).nonce,
-        cookie: authCookie(
-          sessionCookieOf(r, '/kbs/v0/auth', Date.now(), this.#cookieScope('auth', ['attest'])),
-        ),
+        cookie: authCookie(sessionCookieOf(r, '/kbs/v0/auth', Date.now(), this.#cookieScopes.auth)),
       }),
     )
     const additionalEvidence = options.additionalEvidence ?? ''
@@ -294,8 +298,7 @@ export class KbsClient {
         ...parseKbsAttestationToken(await jsonBody(r, MAX_TOKEN_BYTES, '/kbs/v0/attest')),
         // Trustee sets the cookie again here; a KBS may also delete it, or give it a new lifetime.
         update:
-          sessionCookieOf(r, '/kbs/v0/attest', Date.now(), this.#cookieScope('attest', [])) ??
-          cookie,
+          sessionCookieOf(r, '/kbs/v0/attest', Date.now(), this.#cookieScopes.attest) ?? cookie,
       }),
     )
     this.#session = update.deleted
@@ -384,20 +387,6 @@ export class KbsClient {
     }
   }
 
-  /**
-   * Where a cookie set on the answer to `endpoint` is kept and sent: this KBS's host, and the
-   * routes it goes to from then on (`also`, and every resource, `…/kbs/v0/resource/`).
-   */
-  #cookieScope(endpoint: 'auth' | 'attest', also: readonly 'attest'[]): SessionCookieScope {
-    const at = (route: string): string => new URL(`kbs/v0/${route}`, this.#base).pathname
-    return {
-      host: this.#base.hostname,
-      basePath: this.#base.pathname,
-      requestPath: at(endpoint),
-      sentTo: [...also.map(at), at('resource/')],
-    }
-  }
-
   async #post<T>(
     endpoint: 'auth' | 'attest',
     body: unknown,
@@ -423,6 +412,24 @@ export class KbsClient {
         return read(r)
       },
     )
+  }
+}
+
+/**
+ * Where a cookie set on the answer to `endpoint` is kept and sent: the KBS's host, and the routes
+ * under `base` it goes to from then on (`also`, and every resource, `…/kbs/v0/resource/`).
+ */
+function cookieScope(
+  base: URL,
+  endpoint: 'auth' | 'attest',
+  also: readonly 'attest'[],
+): SessionCookieScope {
+  const at = (route: string): string => new URL(`kbs/v0/${route}`, base).pathname
+  return {
+    host: base.hostname,
+    basePath: base.pathname,
+    requestPath: at(endpoint),
+    sentTo: [...also.map(at), at('resource/')],
   }
 }
 

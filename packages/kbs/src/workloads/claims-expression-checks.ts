@@ -45,10 +45,24 @@ export const MACROS: readonly string[] = [
   'transformMap',
 ]
 
+/**
+ * The limits every workload expression is parsed and evaluated with, and the constants a put-time
+ * check evaluates (`claims-expression-constants.ts`).
+ */
+export const CEL_LIMITS = {
+  maxAstNodes: 2000,
+  maxDepth: 64,
+  maxListElements: 256,
+  maxMapEntries: 256,
+} as const
+
+/** The names a `cel.bind` or comprehension binds where a node stands (a set, or a scope's map). */
+export type BoundNames = Pick<ReadonlySet<string>, 'has'>
+
 /** Whether `node` is `cel.bind(v, init, body)` (its variable an identifier). */
 export function isBind(
   node: ASTNode,
-  bound: ReadonlySet<string>,
+  bound: BoundNames,
 ): node is ASTNode & { op: 'rcall'; args: [string, ASTNode, ASTNode[]] } {
   if (node.op !== 'rcall' || node.args[0] !== 'bind') return false
   const [, receiver, args] = node.args
@@ -62,7 +76,7 @@ export function isBind(
 }
 
 /** `node` when it is the free variable `tee`. */
-function isTee(node: ASTNode, bound: ReadonlySet<string>): boolean {
+function isTee(node: ASTNode, bound: BoundNames): boolean {
   return node.op === 'id' && node.args === 'tee' && !bound.has('tee')
 }
 
@@ -72,7 +86,7 @@ function isTee(node: ASTNode, bound: ReadonlySet<string>): boolean {
  */
 function teeLiterals(
   node: ASTNode,
-  bound: ReadonlySet<string>,
+  bound: BoundNames,
 ): { readonly tee: ASTNode; readonly literals: readonly string[] } | undefined {
   if (node.op !== '==' && node.op !== '!=' && node.op !== 'in') return undefined
   const [left, right] = node.args
@@ -156,41 +170,61 @@ export function checkClaimsExpressionTees(
   })
 }
 
+/** How {@link walkScoped} values each variable that a `cel.bind` or a comprehension binds. */
+export interface ScopeValues<V> {
+  /** `v` of `cel.bind(v, init, body)`, from `init` in the enclosing scope. */
+  bound(init: ASTNode, scope: ReadonlyMap<string, V>): V
+  /** A comprehension variable of a macro over `receiver`, in the enclosing scope. */
+  ranging(receiver: ASTNode, scope: ReadonlyMap<string, V>): V
+}
+
 /**
- * Call `visit` on every node of `ast` with the comprehension variables bound there (`x` in
- * `l.all(x, …)` is local in the macro's other arguments, not a claims variable; `v` in
- * `cel.bind(v, init, body)` is local in `body`).
+ * Call `visit` on every node of `ast`, before its children, with the variables bound there and
+ * their values (`x` in `l.all(x, …)` is local in the macro's other arguments, valued by
+ * `values.ranging(l)`; `v` in `cel.bind(v, init, body)` is local in `body`, valued by
+ * `values.bound(init)`). `named` is called on each variable node as it is bound.
  */
-export function walkFree(
+export function walkScoped<V>(
   ast: ASTNode,
-  visit: (node: ASTNode, bound: ReadonlySet<string>) => void,
-  bind?: (variable: ASTNode & { op: 'id' }) => void,
+  visit: (node: ASTNode, scope: ReadonlyMap<string, V>) => void,
+  values: ScopeValues<V>,
+  named?: (variable: ASTNode & { op: 'id' }) => void,
 ): void {
-  const walk = (node: ASTNode, bound: ReadonlySet<string>): void => {
-    visit(node, bound)
-    if (isBind(node, bound)) {
+  const walk = (node: ASTNode, scope: ReadonlyMap<string, V>): void => {
+    visit(node, scope)
+    if (isBind(node, scope)) {
       const [variable, init, body] = node.args[2]
-      walk(node.args[1], bound)
-      if (init !== undefined) walk(init, bound)
-      if (body !== undefined && variable?.op === 'id') {
-        bind?.(variable)
-        walk(body, new Set([...bound, variable.args]))
+      walk(node.args[1], scope)
+      if (init !== undefined) walk(init, scope)
+      if (init !== undefined && body !== undefined && variable?.op === 'id') {
+        named?.(variable)
+        walk(body, new Map([...scope, [variable.args, values.bound(init, scope)]]))
       }
       return
     }
     if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
       const [, receiver, macroArgs] = node.args
-      walk(receiver, bound)
+      walk(receiver, scope)
       const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
-      for (const name of names) bind?.(name)
+      for (const name of names) named?.(name)
+      const value = values.ranging(receiver, scope)
       const binders = new Set<ASTNode>(names)
-      const inner = new Set([...bound, ...names.map((a) => a.args)])
+      const inner = new Map([...scope, ...names.map((a) => [a.args, value] as const)])
       for (const arg of macroArgs) if (!binders.has(arg)) walk(arg, inner)
       return
     }
-    for (const child of children(node)) walk(child, bound)
+    for (const child of children(node)) walk(child, scope)
   }
-  walk(ast, new Set())
+  walk(ast, new Map())
+}
+
+/** {@link walkScoped} where only the names bound matter, not what they hold. */
+export function walkFree(
+  ast: ASTNode,
+  visit: (node: ASTNode, bound: BoundNames) => void,
+  bind?: (variable: ASTNode & { op: 'id' }) => void,
+): void {
+  walkScoped<undefined>(ast, visit, { bound: () => undefined, ranging: () => undefined }, bind)
 }
 
 /**
@@ -200,7 +234,7 @@ export function walkFree(
  */
 function claimSelection(
   node: ASTNode,
-  bound: ReadonlySet<string>,
+  bound: BoundNames,
 ): { readonly tee: KbsTee; readonly fields: readonly string[] } | undefined {
   const fields: string[] = []
   let at = node

@@ -12,6 +12,7 @@
 import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js'
 import { HEX_CLAIM_BYTES, TEE_CLAIM_FIELDS, type ClaimType } from './claims-schema.ts'
 import {
+  CEL_LIMITS,
   CLAIMS_VARIABLES,
   MACROS,
   children,
@@ -20,6 +21,7 @@ import {
   isBind,
   sourceOf,
   walkFree,
+  walkScoped,
 } from './claims-expression-checks.ts'
 import { invalid } from './definition-reader.ts'
 
@@ -73,8 +75,7 @@ export function checkNoConstantClauses(expression: ParseResult, path: string): v
   /** Whether `node` reads the evidence; `locals` says, for each bound variable, whether its value does. */
   const reads = (node: ASTNode, locals: ReadonlyMap<string, boolean>): boolean => {
     if (node.op === 'id') return locals.get(node.args) ?? CLAIMS_VARIABLES.includes(node.args)
-    const bound = new Set(locals.keys())
-    if (isBind(node, bound)) {
+    if (isBind(node, locals)) {
       const [variable, init, body] = node.args[2]
       if (variable?.op !== 'id' || init === undefined || body === undefined) return true
       // Its value is the body's: cel.bind(x, snp.vmpl, true) is true for every guest.
@@ -188,9 +189,7 @@ function predicateOf(macro: string, args: readonly ASTNode[]): ASTNode | undefin
  * Evaluates what a rule computes from constants alone, with no variable declared and the limits
  * the expression itself is parsed with: the value is the same for every guest.
  */
-const CONSTANTS = new Environment({
-  limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256 },
-})
+const CONSTANTS = new Environment({ limits: CEL_LIMITS })
 
 /**
  * The value of `node` when it reads no variable (`"AB" + "CD"`, `["x"][0]`, `-1`), the same for
@@ -371,7 +370,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
     // directly or through cel.bind variables bound to them (deny.v1, d[0]).
     return constantStrings(evaluateConstant(constantSource(node, env)))
   }
-  const visit = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
+  const check = (node: ASTNode, env: ReadonlyMap<string, Binding>): void => {
     const sized = sizeArgument(node)
     const sizedClaim = sized === undefined ? undefined : hexClaim(sized, env)
     const [digits, ...others] = sizedClaim?.digits ?? []
@@ -414,40 +413,23 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
         }
       }
     }
-    const bound = new Set(env.keys())
-    if (isBind(node, bound)) {
-      const [variable, init, body] = node.args[2]
-      if (init !== undefined) visit(init, env)
-      if (variable?.op === 'id' && init !== undefined && body !== undefined) {
-        const claim = hexClaim(init, env)
-        const source = constantSource(init, env)
-        const constant = evaluateConstant(source) === undefined ? undefined : source
-        const binding = {
-          literals: literals(init, env),
-          ...(claim === undefined ? {} : { claim }),
-          ...(constant === undefined ? {} : { constant }),
-        }
-        visit(body, new Map([...env, [variable.args, binding]]))
-      }
-      return
-    }
-    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
-      const [, receiver, macroArgs] = node.args
-      visit(receiver, env)
-      const claim = hexClaims(receiver, env)
-      const binding = {
-        literals: literals(receiver, env),
-        ...(claim === undefined ? {} : { claim }),
-      }
-      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
-      const binders = new Set<ASTNode>(names)
-      const inner = new Map([...env, ...names.map((a) => [a.args, binding] as const)])
-      for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
-      return
-    }
-    for (const child of children(node)) visit(child, env)
   }
-  visit(expression.ast, new Map())
+  walkScoped<Binding>(expression.ast, check, {
+    bound: (init, env) => {
+      const claim = hexClaim(init, env)
+      const source = constantSource(init, env)
+      const constant = evaluateConstant(source) === undefined ? undefined : source
+      return {
+        literals: literals(init, env),
+        ...(claim === undefined ? {} : { claim }),
+        ...(constant === undefined ? {} : { constant }),
+      }
+    },
+    ranging: (receiver, env) => {
+      const claim = hexClaims(receiver, env)
+      return { literals: literals(receiver, env), ...(claim === undefined ? {} : { claim }) }
+    },
+  })
 }
 
 /**
@@ -519,34 +501,15 @@ export function checkNullableLiterals(expression: ParseResult, path: string): vo
       }
     }
   }
-  const visit = (node: ASTNode, env: ReadonlyMap<string, string | undefined>): void => {
-    check(node, env)
-    const bound = new Set(env.keys())
-    if (isBind(node, bound)) {
-      const [variable, init, body] = node.args[2]
-      if (init !== undefined) visit(init, env)
-      if (variable?.op === 'id' && init !== undefined && body !== undefined) {
-        visit(body, new Map([...env, [variable.args, nullableClaim(init, env)]]))
-      }
-      return
-    }
-    if (node.op === 'rcall' && MACROS.includes(node.args[0])) {
-      const [, receiver, macroArgs] = node.args
-      visit(receiver, env)
-      // A variable over a list written out of such claims is one of them.
+  walkScoped<string | undefined>(expression.ast, check, {
+    bound: (init, env) => nullableClaim(init, env),
+    // A variable over a list written out of such claims is one of them.
+    ranging: (receiver, env) => {
       const claims =
         receiver.op === 'list' ? receiver.args.map((item) => nullableClaim(item, env)) : []
-      const claim =
-        claims.length > 0 && claims.every((c) => c !== undefined)
-          ? [...new Set(claims)].join(' or ')
-          : undefined
-      const names = macroArgs.slice(0, -1).flatMap((a) => (a.op === 'id' ? [a] : []))
-      const binders = new Set<ASTNode>(names)
-      const inner = new Map([...env, ...names.map((a) => [a.args, claim] as const)])
-      for (const arg of macroArgs) if (!binders.has(arg)) visit(arg, inner)
-      return
-    }
-    for (const child of children(node)) visit(child, env)
-  }
-  visit(expression.ast, new Map())
+      return claims.length > 0 && claims.every((c) => c !== undefined)
+        ? [...new Set(claims)].join(' or ')
+        : undefined
+    },
+  })
 }

@@ -35,6 +35,7 @@
 import { Environment, type ParseResult } from '@marcbachmann/cel-js'
 import type { KbsTee } from '@initguard/kbs-protocol'
 import {
+  CEL_LIMITS,
   TEE_VARIABLES,
   checkClaimNames,
   checkClaimsExpressionTees,
@@ -56,7 +57,7 @@ import { invalid, stringAt } from './definition-reader.ts'
 export const MAX_CEL_LENGTH = 8192
 
 const environment = new Environment({
-  limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256 },
+  limits: CEL_LIMITS,
 })
   .registerVariable('tee', 'string')
   .registerVariable({ name: 'snp', schema: TEE_CLAIM_FIELDS.snp })
