@@ -4,7 +4,11 @@ import { connectSqlite, type DialectConnection } from './dialect.ts'
 import { connectPostgres } from './dialect-postgres.ts'
 import type { RawExecutor } from './hot-statement.ts'
 import { RcarChallengeCodec } from './rcar-challenge.ts'
-import { SESSION_RETENTION_GRACE_MS, SqlSessionStore } from './session-store.ts'
+import {
+  SESSION_RETENTION_GRACE_MS,
+  SESSION_SWEEP_BATCH,
+  SqlSessionStore,
+} from './session-store.ts'
 import {
   STORE_ENGINES,
   openTestStore,
@@ -151,6 +155,41 @@ describe.each(STORE_ENGINES)('SqlSessionStore on %s', (engine) => {
     expect(await sessions.get('old')).toBeUndefined()
     expect(await sessions.get(recent.id)).toBeDefined()
     expect(await sessions.recordAttested(recent, 't', issued('w'))).toBe(false)
+  })
+
+  it('sweeps in batches, giving the event loop a turn between them', async () => {
+    const at = await databases.fresh()
+    const { sessions } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    const grace = SESSION_RETENTION_GRACE_MS / 1000
+    const expired = 2 * SESSION_SWEEP_BATCH + 1
+    const rows = Array.from({ length: expired }, (_, n) => [
+      `old-${String(n)}`,
+      'snp',
+      'n',
+      later(-60 - grace).toISOString(),
+      'consumed',
+      null,
+    ])
+    await databases.raw(
+      at,
+      `INSERT INTO rcar_session (id, tee, nonce, expires_at, state, token) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      rows.flat(),
+    )
+    const kept = sessions.issueChallenge('snp', later(300))
+    expect(await sessions.recordRefused(kept, denied('ERR_X'))).toBe(true)
+    // SQLite runs in this thread: one statement for every row would keep all requests waiting.
+    let turns = 0
+    const tick = (): void => {
+      turns++
+      if (turns < 1000) setImmediate(tick)
+    }
+    setImmediate(tick)
+    expect(await sessions.deleteExpired()).toBe(expired)
+    expect(turns).toBeGreaterThanOrEqual(2)
+    expect(await sessions.get('old-0')).toBeUndefined()
+    expect(await sessions.get(`old-${String(expired - 1)}`)).toBeUndefined()
+    expect(await sessions.get(kept.id)).toBeDefined()
+    expect(await sessions.deleteExpired()).toBe(0)
   })
 
   it('never records a challenge expired longer than the grace by the database clock, whatever the process clock says', async () => {
