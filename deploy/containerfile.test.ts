@@ -10,45 +10,18 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseCommandArgs } from '../packages/cli/src/command.ts'
 import { kbsCommands } from '../packages/cli/src/groups/kbs.ts'
-import { at, loadKustomized, object, REPO_ROOT, theOne } from './deploy-test-support.ts'
+import {
+  at,
+  containerfile,
+  loadKustomized,
+  object,
+  REPO_ROOT,
+  theOne,
+} from './deploy-test-support.ts'
 
-/** One instruction: its keyword and the rest of its (continued) line. */
-interface Instruction {
-  readonly keyword: string
-  readonly rest: string
-}
-
-/** The instructions of a Containerfile: comments dropped, `\` continuations joined. */
-function instructions(source: string): Instruction[] {
-  const joined = source
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('#'))
-    .join('\n')
-    .replace(/\\\n/g, ' ')
-  return joined
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
-    .map((line) => {
-      const [keyword = '', ...rest] = line.split(/\s+/)
-      return { keyword: keyword.toUpperCase(), rest: rest.join(' ') }
-    })
-}
-
-const source = await readFile(join(REPO_ROOT, 'deploy', 'Containerfile'), 'utf8')
-const all = instructions(source)
-const stages = all.flatMap((instruction, index) =>
-  instruction.keyword === 'FROM' ? [{ index, from: instruction.rest }] : [],
+const { all, stages, stage, only, exec } = containerfile(
+  await readFile(join(REPO_ROOT, 'deploy', 'Containerfile'), 'utf8'),
 )
-/** The instructions of the stage named `name` (`FROM … AS name`). */
-function stage(name: string): Instruction[] {
-  const start = stages.findIndex((s) => s.from.endsWith(` AS ${name}`))
-  const next = stages[start + 1]?.index ?? all.length
-  return all.slice((stages[start]?.index ?? all.length) + 1, next)
-}
-const exec = (rest: string): string[] => JSON.parse(rest) as string[]
-const only = (of: Instruction[], keyword: string): Instruction[] =>
-  of.filter((instruction) => instruction.keyword === keyword)
 
 describe('deploy/Containerfile', () => {
   it('builds in one stage and runs from another, both on the Node 20 slim Debian base', () => {

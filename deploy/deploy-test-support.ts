@@ -138,3 +138,53 @@ export function at(value: Json, path: string): unknown {
   for (const key of path.split('.')) current = object(current, path)[key]
   return current
 }
+
+/** One Containerfile instruction: its keyword and the rest of its (continued) line. */
+export interface Instruction {
+  readonly keyword: string
+  readonly rest: string
+}
+
+/** A Containerfile read into instructions, with its stages and exec-form arguments at hand. */
+export interface Containerfile {
+  /** Every instruction: comments dropped, `\` continuations joined. */
+  readonly all: readonly Instruction[]
+  /** Each stage's `FROM` argument and the index of its `FROM` in {@link Containerfile.all}. */
+  readonly stages: readonly { readonly index: number; readonly from: string }[]
+  /** The instructions of the stage named `name` (`FROM … AS name`). */
+  readonly stage: (name: string) => Instruction[]
+  /** The instructions of `of` whose keyword is `keyword`. */
+  readonly only: (of: readonly Instruction[], keyword: string) => Instruction[]
+  /** An exec-form (JSON array) argument list. */
+  readonly exec: (rest: string) => string[]
+}
+
+/** Read a Containerfile's source (deploy/Containerfile). */
+export function containerfile(source: string): Containerfile {
+  const all = source
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [keyword = '', ...rest] = line.split(/\s+/)
+      return { keyword: keyword.toUpperCase(), rest: rest.join(' ') }
+    })
+  const froms = all.flatMap((instruction, index) =>
+    instruction.keyword === 'FROM' ? [{ index, from: instruction.rest }] : [],
+  )
+  return {
+    all,
+    stages: froms,
+    stage: (name) => {
+      const start = froms.findIndex((s) => s.from.endsWith(` AS ${name}`))
+      const next = froms[start + 1]?.index ?? all.length
+      return all.slice((froms[start]?.index ?? all.length) + 1, next)
+    },
+    only: (of, keyword) => of.filter((instruction) => instruction.keyword === keyword),
+    exec: (rest) => JSON.parse(rest) as string[],
+  }
+}
