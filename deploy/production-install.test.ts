@@ -107,6 +107,13 @@ describe('the production install (deploy/Containerfile’s runtime stage)', () =
     expect(modules).toContain('fastify')
   })
 
+  it('holds no test data of the workspace: no fixture databases, no fixture master keys', async () => {
+    const found = (await tree(join(app, 'packages'))).filter((path) =>
+      /(^|\/)(testdata|master\.key)$/.test(path),
+    )
+    expect(found).toEqual([])
+  })
+
   it('every exports target exists: the source in the checkout, the types and code in the install', async () => {
     const missing: string[] = []
     for (const workspace of workspaces) {
