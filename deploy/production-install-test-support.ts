@@ -170,25 +170,32 @@ export function shippedEntries(manifest: PackageManifest): Record<string, string
   return entries
 }
 
+/** The modules a package's entry points reach, and every import in them. */
+export interface Reachable {
+  /** Absolute paths, the entry points first. */
+  readonly modules: readonly string[]
+  readonly imports: readonly ImportSite[]
+}
+
 /**
- * Every import of every module that the entry points of the package in `dir` reach through
- * relative imports (the package's own files), each file read once.
+ * Every module that the entry points of the package in `dir` reach through relative imports (its
+ * own files: static, dynamic and `require`), and every import in them.
  */
-export async function reachableImports(dir: string): Promise<ImportSite[]> {
+export async function reachable(dir: string): Promise<Reachable> {
   const manifest = await readManifest(dir)
   const queue = Object.values(shippedEntries(manifest)).map((target) => resolve(dir, target))
-  const seen = new Set<string>()
-  const sites: ImportSite[] = []
+  const modules: string[] = []
+  const imports: ImportSite[] = []
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    if (seen.has(file)) continue
-    seen.add(file)
+    if (modules.includes(file)) continue
+    modules.push(file)
     const source = await readFile(file, 'utf8')
     for (const { fileName } of ts.preProcessFile(source, true, true).importedFiles) {
-      sites.push({ file: relative(dir, file), specifier: fileName })
+      imports.push({ file: relative(dir, file), specifier: fileName })
       if (fileName.startsWith('.')) queue.push(resolve(dirname(file), fileName))
     }
   }
-  return sites
+  return { modules, imports }
 }
 
 /** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
