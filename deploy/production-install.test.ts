@@ -52,18 +52,19 @@ import {
   type RunOptions,
 } from './production-install-test-support.ts'
 
+const image = containerfile(await readFile(join(REPO_ROOT, 'deploy', 'Containerfile'), 'utf8'))
+const workspaces = (await readManifest(REPO_ROOT)).workspaces ?? []
+// Made after everything at the top that may throw, so that its removal is always registered.
 const scratch = new ScratchDirectories()
 const top = scratch.make('initguard-production-install-')
 const app = join(top, 'app')
-const image = containerfile(await readFile(join(REPO_ROOT, 'deploy', 'Containerfile'), 'utf8'))
-const workspaces = (await readManifest(REPO_ROOT)).workspaces ?? []
+afterAll(() => {
+  scratch.removeAll()
+})
 
 beforeAll(async () => {
   await mkdir(app)
   await makeProductionInstall(app, buildStageRemovals(image))
-})
-afterAll(() => {
-  scratch.removeAll()
 })
 
 /** The runtime stage's `ENV` (`NAME=value …`), as every process in the image sees it. */
