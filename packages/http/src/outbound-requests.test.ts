@@ -40,7 +40,7 @@ const INBOUND_NAMES = new Set([
 
 /**
  * `import { createServer, type Server } from 'node:http'` (or `import type { … }`): only server
- * names imported.
+ * names imported, under their own names or another (`createServer as createHttpsServer`).
  */
 function serverOnlyImport(line: string): boolean {
   const names = /^import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"](node:)?https?['"]/.exec(
@@ -49,7 +49,12 @@ function serverOnlyImport(line: string): boolean {
   if (names === undefined) return false
   return names
     .split(',')
-    .map((name) => name.trim().replace(/^type\s+/, ''))
+    .map((name) =>
+      name
+        .trim()
+        .replace(/^type\s+/, '')
+        .replace(/\s+as\s+[\w$]+$/, ''),
+    )
     .filter((name) => name !== '')
     .every((name) => INBOUND_NAMES.has(name))
 }
@@ -112,5 +117,10 @@ describe('outbound requests', () => {
     expect(serverOnlyImport("import type { IncomingMessage, Server } from 'node:http'")).toBe(true)
     expect(serverOnlyImport("import type { Agent } from 'node:https'")).toBe(false)
     expect(serverOnlyImport("import * as http from 'node:http'")).toBe(false)
+    // Renamed, a name is still what it is.
+    expect(serverOnlyImport("import { createServer as createHttpsServer } from 'node:https'")).toBe(
+      true,
+    )
+    expect(serverOnlyImport("import { request as createServer } from 'node:https'")).toBe(false)
   })
 })

@@ -427,6 +427,41 @@ describe("the session cookie's Domain and Path (RFC 6265 §5.3, §5.4)", () => {
   })
 })
 
+describe("the session cookie's Secure attribute (RFC 6265 §5.4)", () => {
+  it('refuses a Secure cookie from a plain-http KBS URL, before any evidence: it could not be sent back', async () => {
+    for (const set of [
+      // This project's KBS over HTTPS, seen through a plain-http proxy.
+      `kbs-session-id=${ID}; Expires=${inSeconds(300)}; Path=/kbs/v0; HttpOnly; SameSite=Strict; Secure`,
+      `kbs-session-id=${ID}; secure`,
+      `kbs-session-id=${ID}; SECURE=1`,
+    ]) {
+      const error = await refusedOnAuth(set)
+      expect(error.message).toContain('/kbs/v0/auth')
+      expect(error.message).toContain('kbs-session-id cookie marked Secure')
+      expect(error.message).toContain(`plain http (${origin}/)`)
+      expect(error.message).toContain('/kbs/v0/attest')
+      expect(error.hint).toContain('https://')
+      expect(error.hint).toContain('--insecure-http')
+    }
+    expect(log.every((line) => line.startsWith('POST /kbs/v0/auth '))).toBe(true)
+    // The same on the /attest answer: no session is kept, and nothing is sent with it.
+    log.length = 0
+    const error = await refusedOnAttest(`kbs-session-id=${ID}; Secure`)
+    expect(error.message).toContain('/kbs/v0/resource/')
+    expect(log.map((line) => line.split(' ')[1])).toEqual(['/kbs/v0/auth', '/kbs/v0/attest'])
+  })
+
+  it('takes a cookie without Secure over plain http, as Trustee and --insecure-http set it', async () => {
+    for (const set of [
+      `kbs-session-id=${ID}; Expires=${inSeconds(300)}`,
+      `kbs-session-id=${ID}; Expires=${inSeconds(300)}; Path=/kbs/v0; HttpOnly; SameSite=Strict`,
+      // Not the attribute Secure (§5.2: the attribute name is the part before "=").
+      `kbs-session-id=${ID}; Securely`,
+    ])
+      expect([set, await taken(origin, set)]).toEqual([set, sentBack()])
+  })
+})
+
 describe('parseCookieDate (RFC 6265 §5.1.1)', () => {
   it('reads the IMF-fixdate, RFC 850 and asctime forms', () => {
     const at = Date.UTC(2026, 11, 6, 10, 30, 5)

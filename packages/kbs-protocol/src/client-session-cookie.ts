@@ -32,6 +32,15 @@
  * and a `Path` that does not start with `/` is the default Path, as §5.2.3 and §5.2.4 say; either
  * given twice is refused, as a lifetime is.
  *
+ * A cookie marked `Secure` is sent only over a secure channel (§5.4 step 1), so one set on the
+ * answer to a plain `http://` KBS URL could never be sent back to `/attest` or a resource: it is
+ * refused (`ERR_KBS_SESSION_COOKIE`, naming the URL and the fix) rather than sent in clear text,
+ * which is what a browser would refuse to do and RFC 6265bis forbids storing. It means the KBS
+ * serves HTTPS and something in between serves it over plain http (a proxy that strips TLS), or a
+ * KBS in a plain-http lab mode that marks its cookie `Secure` anyway: this project's KBS sets
+ * `Secure` over HTTPS only (none with `--insecure-http`), and Trustee never sets it, so both work
+ * over plain http as before.
+ *
  * @module
  */
 import { domainToASCII } from 'node:url'
@@ -49,12 +58,13 @@ export type SessionCookieUpdate =
 
 const COOKIE_VALUE = /^[A-Za-z0-9._~+/=-]{1,256}$/
 
-/** Where the client keeps and sends the session cookie, for its `Domain` and `Path`. */
+/** Where the client keeps and sends the session cookie, for its `Domain`, `Path` and `Secure`. */
 export interface SessionCookieScope {
-  /** The KBS's host, as the client's URL names it (`URL.hostname`). */
-  readonly host: string
-  /** The path of the KBS URL the client was given (`/` or `/prefix/`), for hints. */
-  readonly basePath: string
+  /**
+   * The KBS URL the client was given (`https://host:port/` or `…/prefix/`): its host for `Domain`,
+   * its path for hints, its scheme for `Secure` (sent back over https only).
+   */
+  readonly base: URL
   /** The path of the request answered (`/prefix/kbs/v0/auth`), whose directory is the default Path. */
   readonly requestPath: string
   /**
@@ -75,8 +85,8 @@ export interface SessionCookieScope {
  * @param scope the KBS's host and the paths the cookie is sent to, for its `Domain` and `Path`.
  * @throws {@link MalformedInputError} `ERR_KBS_SESSION_COOKIE` for an ambiguous cookie, a value
  *   that is not a session id, a malformed or repeated `Max-Age` or `Expires`, a `Domain` that the
- *   KBS's host does not domain-match, a `Path` that does not cover `scope.sentTo`, or either of
- *   them repeated.
+ *   KBS's host does not domain-match, a `Path` that does not cover `scope.sentTo`, either of
+ *   them repeated, or `Secure` on a plain-http KBS URL.
  */
 export function sessionCookieOf(
   response: HttpResponse,
@@ -120,13 +130,15 @@ export function cookieError(
 
 /**
  * The cookie's `Domain` and `Path` attributes (the last of any name given twice is refused, not
- * taken), checked against `scope` by RFC 6265 §5.1.3, §5.1.4, §5.2.3, §5.2.4 and §5.3 step 6.
+ * taken), checked against `scope` by RFC 6265 §5.1.3, §5.1.4, §5.2.3, §5.2.4 and §5.3 step 6; and
+ * its `Secure` attribute (§5.2.5, whatever its value), by §5.4 step 1.
  */
 function checkScope(attributes: readonly string[], route: string, scope: SessionCookieScope): void {
   const given = new Map<'domain' | 'path', string>()
   for (const attribute of attributes) {
     const at = attribute.indexOf('=')
     const name = (at < 0 ? attribute : attribute.slice(0, at)).trim().toLowerCase()
+    if (name === 'secure' && scope.base.protocol !== 'https:') throw secureOverHttp(route, scope)
     if (name !== 'domain' && name !== 'path') continue
     if (given.has(name))
       throw cookieError(
@@ -137,7 +149,7 @@ function checkScope(attributes: readonly string[], route: string, scope: Session
   const domain = given.get('domain') ?? ''
   if (domain !== '') {
     // §5.1.2: the canonical host; Node's hostname puts an IPv6 address in brackets.
-    const host = scope.host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+    const host = scope.base.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
     const bare = domain.replace(/^\./, '')
     const wanted = isIP(bare) === 0 ? domainToASCII(bare) : bare.toLowerCase()
     if (wanted === '' || !domainMatches(host, wanted))
@@ -150,15 +162,23 @@ function checkScope(attributes: readonly string[], route: string, scope: Session
   const cookiePath = path.startsWith('/') ? path : defaultPath(scope.requestPath)
   const missed = scope.sentTo.filter((sent) => !pathMatches(sent, cookiePath))
   if (missed.length === 0) return
-  const prefix = scope.basePath.replace(/\/$/, '')
+  const prefix = scope.base.pathname.replace(/\/$/, '')
   const pathShown = path.startsWith('/')
     ? `Path ${shownValue(path)}`
     : `${given.has('path') ? `Path ${shownValue(path)}, not starting with /, so` : 'no Path, so'} the default Path ${shownValue(cookiePath)}`
   throw cookieError(
     `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie for ${pathShown}, which does not cover ${missed.join(' or ')} (RFC 6265 §5.1.4 path-match), where this client must send it`,
     prefix === ''
-      ? `have the KBS set the cookie for a Path that covers ${scope.basePath}kbs/v0 (this project's KBS sets Path=/kbs/v0), or without Path (as Trustee does); a proxy in front of the KBS may be rewriting it`
+      ? `have the KBS set the cookie for a Path that covers ${scope.base.pathname}kbs/v0 (this project's KBS sets Path=/kbs/v0), or without Path (as Trustee does); a proxy in front of the KBS may be rewriting it`
       : `the KBS is at the path prefix ${prefix} of its URL, so its cookie must cover ${prefix}/kbs/v0: have the proxy that serves it there rewrite the cookie's Path (nginx: proxy_cookie_path /kbs/v0 ${prefix}/kbs/v0), or have the KBS set the cookie without Path (as Trustee does)`,
+  )
+}
+
+/** The refusal of a `Secure` cookie set on the answer to a plain-http KBS URL (§5.4 step 1). */
+function secureOverHttp(route: string, scope: SessionCookieScope): MalformedInputError {
+  return cookieError(
+    `the KBS answered ${route} with a ${KBS_SESSION_COOKIE} cookie marked Secure, which a client sends only over https (RFC 6265 §5.4), but this client's KBS URL is plain http (${scope.base.href}), so it could not send it back to ${scope.sentTo.join(' or ')}`,
+    `give the client the KBS's https:// URL: a KBS that marks its cookie Secure serves HTTPS, and a plain-http proxy in front of it would carry the cookie and token in clear text (terminate TLS at the proxy instead); a lab KBS served over plain http must not set Secure (this project's KBS with --insecure-http does not, nor does Trustee)`,
   )
 }
 

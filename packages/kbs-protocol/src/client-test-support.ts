@@ -162,7 +162,8 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
         200,
         { nonce, 'extra-params': '' },
         {
-          'set-cookie': `kbs-session-id=${id}; Expires=${new Date(Date.now() + 300_000).toUTCString()}`,
+          // Secure over https, as this project's KBS sets it; none over plain http, as Trustee.
+          'set-cookie': `kbs-session-id=${id}; Expires=${new Date(Date.now() + 300_000).toUTCString()}${tls === undefined ? '' : '; Secure'}`,
         },
       )
     }

@@ -15,8 +15,9 @@
  * lives as RFC 6265 says (`client-session-cookie.ts`): one the KBS deleted (`Max-Age` ≤ 0, an
  * `Expires` in the past) or that outlived its `Max-Age`/`Expires` is not sent; an `/auth` answer
  * that deletes it is refused (`ERR_KBS_SESSION_DELETED`), as is a lifetime that does not parse, a
- * `Domain` the KBS's host does not match, or a `Path` that does not cover `/attest` and the
- * resources under the KBS URL (`ERR_KBS_SESSION_COOKIE`): a browser would not send it there.
+ * `Domain` the KBS's host does not match, a `Path` that does not cover `/attest` and the
+ * resources under the KBS URL, or `Secure` on a plain `http://` KBS URL (`ERR_KBS_SESSION_COOKIE`):
+ * a browser would not send it there, and a `Secure` cookie is never sent in clear text.
  * The long token is then sent as a Bearer header, and a KBS that cannot read it (431) is treated
  * as a 401: one new handshake, or `ERR_KBS_UNAUTHORIZED` for a caller that re-handshakes itself.
  * A 431 that persists after that one new handshake (a KBS that deletes the cookie on every
@@ -416,8 +417,8 @@ export class KbsClient {
 }
 
 /**
- * Where a cookie set on the answer to `endpoint` is kept and sent: the KBS's host, and the routes
- * under `base` it goes to from then on (`also`, and every resource, `…/kbs/v0/resource/`).
+ * Where a cookie set on the answer to `endpoint` is kept and sent: the KBS URL `base`, and the
+ * routes under it the cookie goes to from then on (`also`, and every resource, `…/kbs/v0/resource/`).
  */
 function cookieScope(
   base: URL,
@@ -426,8 +427,7 @@ function cookieScope(
 ): SessionCookieScope {
   const at = (route: string): string => new URL(`kbs/v0/${route}`, base).pathname
   return {
-    host: base.hostname,
-    basePath: base.pathname,
+    base,
     requestPath: at(endpoint),
     sentTo: [...also.map(at), at('resource/')],
   }

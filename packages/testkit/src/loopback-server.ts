@@ -6,23 +6,33 @@
  * @module
  */
 import { createServer, type RequestListener } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 
 /** A running loopback server. */
 export interface LoopbackServer {
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>`, or `https://…` when started with TLS. */
   readonly baseUrl: string
   /** Stop it, dropping kept-alive connections. */
   close(): Promise<void>
 }
 
-/** Start `handler` on 127.0.0.1 at a port the system chooses. */
-export async function startLoopbackServer(handler: RequestListener): Promise<LoopbackServer> {
-  const server = createServer(handler)
+/**
+ * Start `handler` on 127.0.0.1 at a port the system chooses: over HTTPS with `tls` (a certificate
+ * and its key, PEM), as a TLS-terminating proxy serves; else plain http.
+ */
+export async function startLoopbackServer(
+  handler: RequestListener,
+  tls?: { readonly certPem: string; readonly keyPem: string },
+): Promise<LoopbackServer> {
+  const server =
+    tls === undefined
+      ? createServer(handler)
+      : createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
   return {
-    baseUrl: `http://127.0.0.1:${address.port}`,
+    baseUrl: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${address.port}`,
     close: async () => {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))

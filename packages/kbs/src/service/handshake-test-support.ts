@@ -18,9 +18,14 @@ export const ACCEPTED = initdataToml('accepted')
 export const OTHER = initdataToml('another, self-consistent')
 export const SECRET = 'the database password'
 
-/** A started test KBS with workload `app` and its two resources; the caller stops it. */
-export async function startHandshakeKbs(): Promise<TestKbs> {
-  const kbs = await startTestKbs()
+/**
+ * A started test KBS (`options` as {@link startTestKbs}'s) with workload `app` and its two
+ * resources; the caller stops it.
+ */
+export async function startHandshakeKbs(
+  options: Parameters<typeof startTestKbs>[0] = {},
+): Promise<TestKbs> {
+  const kbs = await startTestKbs(options)
   expect(
     (await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/app', simulatorWorkload([ACCEPTED])))
       .status,
