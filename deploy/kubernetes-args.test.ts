@@ -5,12 +5,19 @@
  * every file they name is where a volume puts it.
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { describe, expect, it } from 'vitest'
-import { openKbsStore, resolveKbsServerConfig } from '@initguard/kbs'
+import { rejectedCode } from '@initguard/testkit'
+import {
+  ensureGeneratedTlsIdentity,
+  loadMasterKey,
+  loadTlsIdentity,
+  openKbsStore,
+  resolveKbsServerConfig,
+} from '@initguard/kbs'
 import { parseCommandArgs } from '../packages/cli/src/command.ts'
 import { kbsServeCommand } from '../packages/cli/src/commands/kbs-serve.ts'
 import { kbsServeFlags } from '../packages/cli/src/commands/kbs-serve-run.ts'
@@ -126,6 +133,69 @@ describe('the KBS container’s arguments', () => {
       await store.close()
     } finally {
       await rm(emptyDir, { recursive: true, force: true })
+    }
+  })
+
+  it('name private key files the KBS takes only as the init container copies them, not as mounted', async () => {
+    // Each `install -m MODE SOURCE DEST` of the init container, run on real files: SOURCE as its
+    // Secret volume makes it (defaultMode), DEST as install writes it (this user's, MODE). The KBS
+    // refuses a private key file group or others may read (ERR_KBS_*_MODE), the Secret's too.
+    const command = initContainers.flatMap((c) => list(c['command'], 'command')).join(' ')
+    const installs = [...command.matchAll(/install -m ([0-7]+) (\S+) (\S+)/g)].map((m) => ({
+      mode: parseInt(m[1] ?? '', 8),
+      source: m[2] ?? '',
+      dest: m[3] ?? '',
+    }))
+    const [masterKeyFile, tlsKeyFile, tlsCertFile] = ['master-key-file', 'tls-key', 'tls-cert'].map(
+      (option) => text(parsed.values[option], option),
+    )
+    expect(installs.map((i) => i.dest).sort()).toEqual([masterKeyFile, tlsKeyFile].sort())
+    const initMounts = initContainers.flatMap((c) =>
+      list(c['volumeMounts'], 'volumeMounts').map((m) => object(m, 'mount')),
+    )
+    const volumes = list(podSpec['volumes'], 'volumes').map((v) => object(v, 'volume'))
+    const root = await mkdtemp(join(tmpdir(), 'initguard-deploy-keys-'))
+    const onDisk = (path: string): string => join(root, path)
+    try {
+      const identity = await ensureGeneratedTlsIdentity(onDisk('made'), '127.0.0.1', new Date())
+      const contents: Readonly<Record<string, string | Buffer>> = {
+        [masterKeyFile ?? '']: 'ab'.repeat(32),
+        [tlsKeyFile ?? '']: await readFile(identity.keyFile),
+      }
+      await mkdir(dirname(onDisk(tlsCertFile ?? '')), { recursive: true })
+      await copyFile(identity.certFile, onDisk(tlsCertFile ?? ''))
+      for (const { mode, source, dest } of installs) {
+        const mount = initMounts.find((m) => source.startsWith(`${text(m['mountPath'], 'path')}/`))
+        const volume = volumes.find((v) => v['name'] === mount?.['name']) ?? {}
+        const secretMode = at(volume, 'secret.defaultMode')
+        expect(typeof secretMode, `${source}: a Secret volume's file`).toBe('number')
+        await mkdir(dirname(onDisk(source)), { recursive: true })
+        await writeFile(onDisk(source), contents[dest] ?? '')
+        await chmod(onDisk(source), Number(secretMode))
+        await mkdir(dirname(onDisk(dest)), { recursive: true })
+        await copyFile(onDisk(source), onDisk(dest))
+        await chmod(onDisk(dest), mode)
+      }
+      const dataDir = onDisk('data')
+      const masterSource = installs.find((i) => i.dest === masterKeyFile)?.source ?? ''
+      const tlsSource = installs.find((i) => i.dest === tlsKeyFile)?.source ?? ''
+      // As the KBS container reads them: taken.
+      expect((await loadMasterKey({ dataDir, file: onDisk(masterKeyFile ?? '') })).source).toBe(
+        'file',
+      )
+      const cert = onDisk(tlsCertFile ?? '')
+      expect((await loadTlsIdentity(cert, onDisk(tlsKeyFile ?? ''), '0.0.0.0')).spkiPin).toBe(
+        identity.spkiPin,
+      )
+      // As the Secret volume mounts them: refused, which is why the init container copies them.
+      expect(await rejectedCode(loadMasterKey({ dataDir, file: onDisk(masterSource) }))).toBe(
+        'ERR_KBS_MASTER_KEY_MODE',
+      )
+      expect(await rejectedCode(loadTlsIdentity(cert, onDisk(tlsSource), '0.0.0.0'))).toBe(
+        'ERR_KBS_TLS_KEY_MODE',
+      )
+    } finally {
+      await rm(root, { recursive: true, force: true })
     }
   })
 

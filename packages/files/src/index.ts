@@ -14,3 +14,4 @@ export {
   type ReadInputOptions,
   type WriteOptions,
 } from './local-files.ts'
+export { refuseSharedPrivateFile, type PrivateFileStats } from './private-file.ts'

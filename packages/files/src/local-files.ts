@@ -17,7 +17,8 @@ import {
   type FileHandle,
 } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { LocalIoError, MalformedInputError, UsageError } from '@initguard/core'
+import { LocalIoError, MalformedInputError, UsageError, type ErrorCode } from '@initguard/core'
+import { refuseSharedPrivateFile } from './private-file.ts'
 
 /** Default largest input file: 64 MiB. Initguard's inputs are documents, reports and manifests. */
 export const DEFAULT_MAX_INPUT_SIZE: number = 64 * 1024 * 1024
@@ -33,6 +34,12 @@ export interface ReadInputOptions {
   readonly maxSize?: number
   /** Where `-` reads from; default the process's standard input. */
   readonly stdin?: NodeJS.ReadableStream
+  /**
+   * A private key: the file as opened is refused with this code unless owner-only and owned by
+   * this process's user ({@link refuseSharedPrivateFile}); `-` is refused too, since standard input
+   * has no file whose mode and owner could be checked.
+   */
+  readonly privateCode?: ErrorCode
 }
 
 /**
@@ -92,6 +99,12 @@ export async function readInput(path: string, options: ReadInputOptions): Promis
       `${options.what} ${path === '-' ? 'on standard input' : JSON.stringify(path)} is larger than ${maxSize} bytes`,
       { details: { path, maxSize } },
     )
+  if (path === '-' && options.privateCode !== undefined)
+    throw new LocalIoError(
+      options.privateCode,
+      `the ${options.what} cannot be read from standard input: only a file's mode and owner can be checked`,
+      { details: { path }, hint: `give the path of the ${options.what} (mode 600)` },
+    )
   if (path === '-') {
     const stdin = options.stdin ?? process.stdin
     const first = stdinTaken.get(stdin)
@@ -127,6 +140,8 @@ export async function readInput(path: string, options: ReadInputOptions): Promis
     // large regular file before reading; the count while reading bounds everything else: a pipe,
     // a device (/dev/zero never ends), a file that grows. Never more than maxSize + 1 is read.
     const info = await handle.stat()
+    if (options.privateCode !== undefined)
+      refuseSharedPrivateFile(info, path, options.what, options.privateCode)
     if (info.isFile() && info.size > maxSize) throw tooLarge()
     const chunks: Buffer[] = []
     let size = 0
@@ -140,7 +155,7 @@ export async function readInput(path: string, options: ReadInputOptions): Promis
     }
     return new Uint8Array(Buffer.concat(chunks, size))
   } catch (error) {
-    if (error instanceof MalformedInputError) throw error
+    if (error instanceof MalformedInputError || error instanceof LocalIoError) throw error
     throw ioError(error, path, options.what, 'read')
   } finally {
     await handle.close()

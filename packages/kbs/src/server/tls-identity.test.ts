@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/p
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rejected } from '@initguard/testkit'
 import { buildKbsApp } from './app.ts'
 import { testAdminKey } from './admin-auth-test-support.ts'
@@ -20,6 +20,7 @@ import {
 const now = new Date('2026-06-01T12:00:00Z')
 const dirs: string[] = []
 afterEach(async () => {
+  vi.restoreAllMocks()
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
 })
 async function dataDir(): Promise<string> {
@@ -58,14 +59,46 @@ describe('the generated TLS identity', () => {
   it('refuses a half-made identity and a key readable by others', async () => {
     const dir = await dataDir()
     await ensureGeneratedTlsIdentity(dir, 'localhost', now)
-    await chmod(join(dir, GENERATED_TLS_FILES.key), 0o644)
-    expect((await rejected(ensureGeneratedTlsIdentity(dir, 'localhost', now))).code).toBe(
-      'ERR_KBS_TLS_KEY_MODE',
-    )
+    for (const mode of [0o644, 0o620]) {
+      await chmod(join(dir, GENERATED_TLS_FILES.key), mode)
+      expect((await rejected(ensureGeneratedTlsIdentity(dir, 'localhost', now))).code).toBe(
+        'ERR_KBS_TLS_KEY_MODE',
+      )
+    }
     await unlink(join(dir, GENERATED_TLS_FILES.key))
     expect((await rejected(ensureGeneratedTlsIdentity(dir, 'localhost', now))).code).toBe(
       'ERR_KBS_TLS_PARTIAL',
     )
+  })
+
+  it('refuses a given key file open to group or others, as the master key file, naming it', async () => {
+    const dir = await dataDir()
+    await ensureGeneratedTlsIdentity(dir, 'localhost', now)
+    const [certFile, keyFile] = [join(dir, GENERATED_TLS_FILES.cert), join(dir, 'given.key')]
+    await writeFile(keyFile, await readFile(join(dir, GENERATED_TLS_FILES.key)), { mode: 0o600 })
+    expect((await loadTlsIdentity(certFile, keyFile, 'localhost')).keyFile).toBe(keyFile)
+    for (const mode of [0o640, 0o604, 0o620, 0o602, 0o644, 0o400 | 0o040]) {
+      await chmod(keyFile, mode)
+      const error = await rejected(loadTlsIdentity(certFile, keyFile, 'localhost'))
+      expect([mode.toString(8), error.code]).toEqual([mode.toString(8), 'ERR_KBS_TLS_KEY_MODE'])
+      expect(error.category).toBe('io')
+      expect(error.message).toBe(
+        `the TLS private key file ${keyFile} is accessible to group or others (mode ${mode.toString(8)})`,
+      )
+      expect(error.hint).toBe(`run chmod 600 ${keyFile} (and consider the key exposed)`)
+    }
+    // Owner-only, read-only (as the Kubernetes init container copies it): taken.
+    await chmod(keyFile, 0o400)
+    expect((await loadTlsIdentity(certFile, keyFile, 'localhost')).keyFile).toBe(keyFile)
+    // Owned by another user than this process's: refused, as the master key file.
+    const owner = process.getuid?.() ?? 0
+    vi.spyOn(process, 'getuid').mockReturnValue(owner + 1)
+    const error = await rejected(loadTlsIdentity(certFile, keyFile, 'localhost'))
+    expect(error.code).toBe('ERR_KBS_TLS_KEY_MODE')
+    expect(error.message).toContain(`is owned by another user (uid ${String(owner)})`)
+    // On standard input there is no mode or owner to check.
+    const stdin = await rejected(loadTlsIdentity(certFile, '-', 'localhost'))
+    expect(stdin.code).toBe('ERR_KBS_TLS_KEY_MODE')
   })
 
   it('refuses given files whose key is not the certificate key', async () => {

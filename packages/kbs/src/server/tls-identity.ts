@@ -154,11 +154,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The refusal of a TLS private key file that group or others, or another owner, may read. */
+const TLS_KEY_MODE = 'ERR_KBS_TLS_KEY_MODE'
+
 /**
  * Read a certificate and its key, check that they belong together, and compute the pin.
  *
  * @throws {@link MalformedInputError} `ERR_KBS_TLS_IDENTITY` for files that are not a PEM
- *   certificate and its private key; `LocalIoError` for unreadable files.
+ *   certificate and its private key; {@link LocalIoError} `ERR_KBS_TLS_KEY_MODE` for a key file
+ *   that group or others may read or write, or that another user owns (as the master key file),
+ *   or a key on standard input; `LocalIoError` for unreadable files.
  */
 export async function loadTlsIdentity(
   certFile: string,
@@ -169,8 +174,13 @@ export async function loadTlsIdentity(
   const certPem = new TextDecoder().decode(
     await readInput(certFile, { what: 'TLS certificate', maxSize: 1024 * 1024 }),
   )
+  // Refused as the master key file is: group or other bits, or another owner.
   const keyPem = new TextDecoder().decode(
-    await readInput(keyFile, { what: 'TLS private key', maxSize: 1024 * 1024 }),
+    await readInput(keyFile, {
+      what: 'TLS private key file',
+      maxSize: 1024 * 1024,
+      privateCode: TLS_KEY_MODE,
+    }),
   )
   const refuse = (why: string, cause?: unknown): MalformedInputError =>
     new MalformedInputError(
@@ -255,17 +265,6 @@ export async function ensureGeneratedTlsIdentity(
       mode: 0o644,
     })
     return loadTlsIdentity(certFile, keyFile, listenHost, true)
-  }
-  const mode = (await stat(keyFile)).mode & 0o777
-  if ((mode & 0o077) !== 0) {
-    throw new LocalIoError(
-      'ERR_KBS_TLS_KEY_MODE',
-      `the TLS private key ${keyFile} is readable by others (mode ${mode.toString(8)})`,
-      {
-        details: { keyFile, mode: mode.toString(8) },
-        hint: `chmod 600 ${keyFile}`,
-      },
-    )
   }
   return loadTlsIdentity(certFile, keyFile, listenHost)
 }

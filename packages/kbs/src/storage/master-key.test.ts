@@ -1,10 +1,14 @@
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rejected, rejectedCode } from '@initguard/testkit'
 import { loadMasterKey } from './master-key.ts'
 import { openKbsStore } from './open-store.ts'
 import { temporaryDir } from './store-test-support.ts'
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('loadMasterKey', () => {
   it('generates 32 random bytes into <dataDir>/master.key (0600) on first run, then reads them', async () => {
@@ -73,8 +77,27 @@ describe('loadMasterKey', () => {
       const error = await rejected(loadMasterKey({ dataDir: dir, file }))
       expect(error.code).toBe('ERR_KBS_MASTER_KEY_MODE')
       expect(error.category).toBe('io')
-      expect(error.message).toContain(file)
+      expect(error.message).toBe(
+        `the master key file ${file} is accessible to group or others (mode ${mode.toString(8)})`,
+      )
+      expect(error.hint).toBe(`run chmod 600 ${file} (and consider the key exposed)`)
     }
+  })
+
+  it('refuses a key file another user owns, as the TLS private key file', async () => {
+    const dir = await temporaryDir()
+    const file = join(dir, 'key')
+    await writeFile(file, new Uint8Array(32).fill(1), { mode: 0o400 })
+    expect((await loadMasterKey({ dataDir: dir, file })).source).toBe('file')
+    // As a process running as another user than the file's owner sees it.
+    const owner = process.getuid?.() ?? 0
+    vi.spyOn(process, 'getuid').mockReturnValue(owner + 1)
+    const error = await rejected(loadMasterKey({ dataDir: dir, file }))
+    expect([error.code, error.category]).toEqual(['ERR_KBS_MASTER_KEY_MODE', 'io'])
+    expect(error.message).toBe(
+      `the master key file ${file} is owned by another user (uid ${String(owner)}), not by the user this process runs as (uid ${String(owner + 1)})`,
+    )
+    expect(error.hint).toContain(`chown ${String(owner + 1)} ${file}`)
   })
 
   it('refuses a generated key file whose mode was opened up', async () => {

@@ -20,6 +20,7 @@ import {
   hexToBytes,
   utf8ToString,
 } from '@initguard/core'
+import { refuseSharedPrivateFile } from '@initguard/files'
 import { SQLITE_FILE_NAME } from './dialect.ts'
 
 /** The length of the master key in bytes (AES-256). */
@@ -54,7 +55,8 @@ export interface MasterKey {
  *
  * @throws {@link UsageError} `ERR_KBS_MASTER_KEY_SOURCES` when both `file` and `env` are given.
  * @throws {@link LocalIoError} `ERR_KBS_MASTER_KEY_MODE` when the file is readable or writable by
- *   group or others, `ERR_KBS_MASTER_KEY_READ` / `ERR_KBS_MASTER_KEY_WRITE` on file errors.
+ *   group or others, or owned by another user than this process's (as the TLS private key file),
+ *   `ERR_KBS_MASTER_KEY_READ` / `ERR_KBS_MASTER_KEY_WRITE` on file errors.
  * @throws {@link MalformedInputError} `ERR_KBS_MASTER_KEY_FORMAT` for a wrong length or encoding.
  */
 export async function loadMasterKey(options: MasterKeyOptions): Promise<MasterKey> {
@@ -125,14 +127,7 @@ async function readKeyFile(path: string): Promise<Uint8Array> {
     try {
       const stats = await handle.stat()
       if (!stats.isFile()) throw new Error('not a regular file')
-      // Group or other bits on a key file mean someone else may have read it: refuse, never fix.
-      if ((stats.mode & 0o077) !== 0) {
-        throw new LocalIoError(
-          'ERR_KBS_MASTER_KEY_MODE',
-          `the master key file ${path} is accessible to group or others (mode ${(stats.mode & 0o777).toString(8)})`,
-          { details: { path }, hint: `run chmod 600 ${path} (and consider the key exposed)` },
-        )
-      }
+      refuseSharedPrivateFile(stats, path, 'master key file', 'ERR_KBS_MASTER_KEY_MODE')
       if (stats.size > 4096) throw new Error(`${String(stats.size)} bytes is too large`)
       bytes = await handle.readFile()
     } finally {
