@@ -2,8 +2,9 @@
  * The put-time checks that refuse a workload's CEL expression, or a clause of it, that cannot
  * depend on the evidence: it reads no claim, or a local variable named like the claims it seems
  * to read; it compares a claim with itself, or with a literal the claim can never be (hex not in
- * lower case or not of the claim's length, a number for a date string); it takes the size of a
- * claim of one length. Each such rule type-checks and reads as a test of the claims, yet holds
+ * lower case or not of the claim's length, a number for a date string; also through `string()`,
+ * `+ ""` or `lowerAscii()`, or as a regular expression no such hex matches); it takes the size of
+ * a claim of one length. Each such rule type-checks and reads as a test of the claims, yet holds
  * (or fails) for every guest: `snp.vmpl == 0 || true`, `cel.bind(snp, {"measurement": "ab"},
  * snp.measurement == "ab")`, `snp.measurement != "AB…"`.
  *
@@ -233,6 +234,8 @@ function constantStrings(value: unknown): readonly string[] {
 interface HexClaim {
   readonly name: string
   readonly digits: readonly number[]
+  /** The wrapper it was read through, which leaves its value as it is (`string(snp.measurement)`). */
+  readonly via?: string
 }
 
 /** What a `cel.bind` or comprehension variable is known to be: literals, or hex claims. */
@@ -291,10 +294,34 @@ function selectedField(
 }
 
 /**
+ * What `node` wraps when it is a string unchanged: `string(s)`, `s + ""` or `"" + s` (the `""`
+ * written out or computed from constants), or `s.lowerAscii()`, which leaves lower-case hex as it
+ * is. Only those: any other function or operand may change the value.
+ */
+function sameStringAs(node: ASTNode, env: ReadonlyMap<string, Binding>): ASTNode | undefined {
+  if (node.op === 'call' && node.args[0] === 'string' && node.args[1].length === 1) {
+    return node.args[1][0]
+  }
+  if (node.op === 'rcall' && node.args[0] === 'lowerAscii' && node.args[2].length === 0) {
+    return node.args[1]
+  }
+  if (node.op !== '+') return undefined
+  const [left, right] = node.args
+  const empty = (side: ASTNode): boolean => evaluateConstant(constantSource(side, env)) === ''
+  return empty(right) ? left : empty(left) ? right : undefined
+}
+
+/**
  * The hex claim `node` selects (`snp.measurement`, `x.mr_td` where `x` is `tdx.quote.body`), or
- * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`).
+ * a variable holds (`h` in `cel.bind(h, snp.measurement, …)`, `[snp.measurement].all(h, …)`),
+ * also through wrappers that leave its value as it is ({@link sameStringAs}).
  */
 function hexClaim(node: ASTNode, env: ReadonlyMap<string, Binding>): HexClaim | undefined {
+  const wrapped = sameStringAs(node, env)
+  if (wrapped !== undefined) {
+    const claim = hexClaim(wrapped, env)
+    return claim === undefined ? undefined : { ...claim, via: sourceOf(node) }
+  }
   if (node.op === 'id') {
     return env.has(node.args) ? env.get(node.args)?.claim : HEX_VARIABLES[node.args]
   }
@@ -325,6 +352,23 @@ const PART_TESTS: Readonly<Record<string, string>> = {
   contains: 'contain',
 }
 
+/**
+ * Whether the regular expression `pattern` (as `matches()` reads it) can never match a string of
+ * lower-case hex digits of one of the lengths `digits`, where that is sure: a pattern of plain
+ * characters, but for a leading `^` and a trailing `$`, with one that is not lower-case hex, or
+ * longer than the claim, or anchored at both ends and of another length. Any other syntax (a
+ * class `[A-F]`, an escape `\S`, a group, a quantifier, an alternative) may match lower-case hex
+ * however it is written, and is not judged.
+ */
+function neverMatchesHex(pattern: string, digits: readonly number[]): boolean {
+  const plain = /^(\^?)([^\\.[\](){}|*+?^$]*)(\$?)$/.exec(pattern)
+  if (plain === null) return false
+  const [, start, text = '', end] = plain
+  if (!/^[0-9a-f]*$/.test(text)) return true
+  if (start !== '' && end !== '') return !digits.includes(text.length)
+  return text.length > Math.max(...digits)
+}
+
 /** String functions that every string passes with `""` (`x.startsWith("")`, `x.matches("")`). */
 const EMPTY_HOLDS: readonly string[] = [...Object.keys(PART_TESTS), 'matches']
 
@@ -338,17 +382,33 @@ const EMPTY_HOLDS: readonly string[] = [...Object.keys(PART_TESTS), 'matches']
  * computes from constants alone is held to the same (`"AB" + "CD"`, `["AB…"][0]`,
  * `"ab…".upperAscii()`, `["AB…"].map(x, x)`). So is `""` as
  * the argument of `startsWith`, `endsWith`, `contains` or `matches` of any string: every string
- * passes it (`snp.vmpl == 0 || snp.measurement.startsWith("")` held for every guest).
+ * passes it (`snp.vmpl == 0 || snp.measurement.startsWith("")` held for every guest). The claim
+ * is followed through the wrappers that leave its value as it is (`string(snp.measurement)`,
+ * `snp.measurement + ""`, `"" + snp.measurement`, `snp.measurement.lowerAscii()`), and the same
+ * literal as a regular expression (`matches`) is refused where no lower-case hex can match it:
+ * plain characters, but for `^` and `$` at its ends, one of them not lower-case hex, or too many
+ * (`snp.measurement.matches("^ABCD")`); a pattern with any other syntax (`[A-F]`, `\S`) is not
+ * judged.
  *
  * @throws `ERR_KBS_WORKLOAD_INVALID` at `path`, naming the claim, the literal and its form.
  */
 export function checkHexLiterals(expression: ParseResult, path: string): void {
   const refuse = (claim: HexClaim, literal: string, can: string): never => {
     const digits = claim.digits.join(' or ')
+    const compared =
+      claim.via === undefined ? claim.name : `${claim.via}, which is ${claim.name} unchanged,`
+    const unwrap =
+      claim.via === undefined
+        ? ''
+        : `compare ${claim.name} itself (string(), + "" and lowerAscii() leave lower-case hex as it is), and `
+    const value =
+      can === 'match'
+        ? `write the hex digits the regular expression spells out in lower case, no more of them than ${digits} (a class such as [0-9a-f] or an escape such as \\S is not judged)`
+        : `write the value as ${digits} lower-case hex digits, without 0x or spaces (as the definition's own measurements are written); a claim is never "" (to test for an optional one, has(${claim.name}))`
     throw invalid(
       path,
-      `compares ${claim.name} with ${JSON.stringify(literal)}, which it can never ${can}: ${claim.name} is ${digits} lower-case hex digits, so the comparison is the same for every guest`,
-      `write the value as ${digits} lower-case hex digits, without 0x or spaces (as the definition's own measurements are written); a claim is never "" (to test for an optional one, has(${claim.name}))`,
+      `compares ${compared} with ${JSON.stringify(literal)}, which it can never ${can}: ${claim.name} is ${digits} lower-case hex digits, so the comparison is the same for every guest`,
+      `${unwrap}${value}`,
     )
   }
   const exact = (claim: HexClaim, literal: string): void => {
@@ -396,7 +456,7 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
       if (claim !== undefined) for (const literal of literals(right, env)) exact(claim, literal)
     } else if (node.op === 'rcall' && EMPTY_HOLDS.includes(node.args[0])) {
       const [name, receiver, args] = node.args
-      const claim = PART_TESTS[name] === undefined ? undefined : hexClaim(receiver, env)
+      const claim = hexClaim(receiver, env)
       const [argument] = args
       if (argument !== undefined && literals(argument, env).includes('')) {
         throw invalid(
@@ -407,7 +467,9 @@ export function checkHexLiterals(expression: ParseResult, path: string): void {
       }
       if (claim !== undefined && argument !== undefined) {
         for (const literal of literals(argument, env)) {
-          if (!/^[0-9a-f]*$/.test(literal) || literal.length > Math.max(...claim.digits)) {
+          if (name === 'matches') {
+            if (neverMatchesHex(literal, claim.digits)) refuse(claim, literal, 'match')
+          } else if (!/^[0-9a-f]*$/.test(literal) || literal.length > Math.max(...claim.digits)) {
             refuse(claim, literal, PART_TESTS[name] ?? name)
           }
         }

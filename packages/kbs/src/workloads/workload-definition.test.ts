@@ -646,6 +646,68 @@ describe('parseWorkloadDefinition', () => {
       'compares snp.measurement with "ABAB", which it can never start with',
     ],
     ['snp.chip_id.contains("g")', 'compares snp.chip_id with "g", which it can never contain'],
+    // The same through a wrapper that leaves the claim's value as it is.
+    [
+      `string(snp.measurement) != "${'AB'.repeat(48)}"`,
+      'compares string(snp.measurement), which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      `snp.measurement + "" == "${'AB'.repeat(48)}"`,
+      'compares snp.measurement + "", which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      `"" + snp.measurement != "${'ab'.repeat(32)}"`,
+      `compares "" + snp.measurement, which is snp.measurement unchanged, with "${'ab'.repeat(32)}", which it can never equal`,
+    ],
+    [
+      `snp.measurement.lowerAscii() != "${'AB'.repeat(48)}"`,
+      'compares snp.measurement.lowerAscii(), which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      `!(string(tdx.quote.body.mr_td) in ["${'AB'.repeat(48)}"])`,
+      'compares string(tdx.quote.body.mr_td), which is tdx.quote.body.mr_td unchanged, with "ABAB',
+    ],
+    [
+      `string(string(snp.measurement)) + "" + "" != "${'AB'.repeat(48)}"`,
+      'compares string(string(snp.measurement)) + "" + "", which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      `cel.bind(e, "", snp.measurement + e != "${'AB'.repeat(48)}")`,
+      'compares snp.measurement + e, which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      `cel.bind(h, "" + snp.measurement, h != "${'AB'.repeat(48)}")`,
+      'compares "" + snp.measurement, which is snp.measurement unchanged, with "ABAB',
+    ],
+    [
+      '!string(snp.measurement).startsWith("ABAB")',
+      'compares string(snp.measurement), which is snp.measurement unchanged, with "ABAB", which it can never start with',
+    ],
+    ['string(report_data) != "AB"', 'compares string(report_data), which is report_data unchanged'],
+    // A regular expression written out that no lower-case hex string matches: a literal part in
+    // upper case or not hex, or longer than the claim (or, anchored at both ends, of another length).
+    [
+      '!snp.measurement.matches("^ABCD")',
+      'compares snp.measurement with "^ABCD", which it can never match',
+    ],
+    ['snp.chip_id.matches("ABCD$")', 'compares snp.chip_id with "ABCD$", which it can never match'],
+    ['snp.measurement.matches("ab-cd")', 'compares snp.measurement with "ab-cd"'],
+    [
+      `!snp.measurement.matches("^${'ab'.repeat(24)}$")`,
+      `compares snp.measurement with "^${'ab'.repeat(24)}$", which it can never match`,
+    ],
+    [
+      `snp.measurement.matches("${'ab'.repeat(49)}")`,
+      `compares snp.measurement with "${'ab'.repeat(49)}", which it can never match`,
+    ],
+    [
+      '!("" + snp.measurement).matches("^G")',
+      'compares "" + snp.measurement, which is snp.measurement unchanged, with "^G", which it can never match',
+    ],
+    [
+      `cel.bind(p, "^" + "AB", !snp.measurement.matches(p))`,
+      'compares snp.measurement with "^AB", which it can never match',
+    ],
     // Every string starts with, ends with, contains and matches "": each of these held for every guest.
     ['snp.vmpl == 0 || snp.measurement.startsWith("")', 'calls startsWith("") on snp.measurement'],
     ['snp.vmpl == 0 || snp.chip_id.endsWith("")', 'calls endsWith("") on snp.chip_id'],
@@ -692,6 +754,21 @@ describe('parseWorkloadDefinition', () => {
       expect((error as { hint?: string }).hint).toContain('has(')
     },
   )
+
+  it('says to compare a hex claim itself, not through a wrapper, and how to write a pattern', () => {
+    const wrapped = thrown(() =>
+      parseWorkloadDefinition(webDefinition({ cel: 'string(snp.measurement) != "AB"' })),
+    )
+    expect((wrapped as { hint?: string }).hint).toMatch(
+      /^compare snp\.measurement itself \(string\(\), \+ "" and lowerAscii\(\) leave lower-case hex as it is\), and write the value as 96 lower-case hex digits/,
+    )
+    const pattern = thrown(() =>
+      parseWorkloadDefinition(webDefinition({ cel: 'snp.measurement.matches("^ABCD")' })),
+    )
+    expect((pattern as { hint?: string }).hint).toBe(
+      'write the hex digits the regular expression spells out in lower case, no more of them than 96 (a class such as [0-9a-f] or an escape such as \\S is not judged)',
+    )
+  })
 
   it('accepts realistic rules, and they hold over matching claims', () => {
     const claims = {
@@ -745,6 +822,11 @@ describe('parseWorkloadDefinition', () => {
       `init_data == "${'cd'.repeat(32)}" && report_data.startsWith("efef") && init_data.size() == 64`,
       `cel.bind(allowed, {"v1": "${'ab'.repeat(48)}"}, snp.measurement == allowed.v1)`,
       `cel.bind(half, "${'ab'.repeat(24)}", snp.measurement == half + half)`,
+      `string(snp.measurement) == "${'ab'.repeat(48)}" && snp.measurement + "" != "${'01'.repeat(48)}"`,
+      `"" + snp.measurement != "${'01'.repeat(48)}" && snp.measurement.lowerAscii().startsWith("ab")`,
+      'snp.measurement.matches("^abab") && snp.measurement.matches("^(ab)+$") && string(init_data).matches("cd$")',
+      // Upper case in a regular expression's syntax, not in a literal part: not refused.
+      'snp.measurement.matches("^[a-fA-F0-9]{96}$") && snp.measurement.matches("\\\\S") && !snp.measurement.matches("\\\\W")',
     ]) {
       const definition = parseWorkloadDefinition(webDefinition({ cel }))
       expect(definition.cel).toBe(cel)
