@@ -41,8 +41,12 @@ export class SigningKeyRing {
   readonly #timing: KeyRingTiming
   readonly #imported: LruCache<string, KeyObject>
   readonly #signing: LruCache<string, KeyObject>
+  readonly #monotonicMs: () => number
   #records: readonly SigningKeyRecord[] | undefined
+  // When the list was read, by the wall clock the callers pass and by the monotonic clock: a list
+  // is old when either says so, so a wall clock stepped back does not keep it for the step.
   #loadedAt = 0
+  #loadedAtMonotonic = 0
   // When the last store read started (throttles reads for unknown kids), and the next such read
   // while it has not started yet (unknown kids arriving meanwhile share it).
   #listStartedAt = Number.NEGATIVE_INFINITY
@@ -58,9 +62,16 @@ export class SigningKeyRing {
    */
   readonly #retired = new Map<string, Date>()
 
-  constructor(store: SigningKeyStore, timing: KeyRingTiming, cacheSize: number) {
+  /** @param monotonicMs a monotonic clock in ms (default `performance.now`). */
+  constructor(
+    store: SigningKeyStore,
+    timing: KeyRingTiming,
+    cacheSize: number,
+    monotonicMs: () => number = () => performance.now(),
+  ) {
     this.#store = store
     this.#timing = timing
+    this.#monotonicMs = monotonicMs
     this.#imported = new LruCache(cacheSize)
     this.#signing = new LruCache(cacheSize)
   }
@@ -105,7 +116,7 @@ export class SigningKeyRing {
   /** The published public keys at `now`, after purging keys past their window. */
   async published(now: Date): Promise<readonly PublicSigningJwk[]> {
     // Served to anyone: read the store at most once per second for it.
-    if (this.#records === undefined || now.getTime() - this.#loadedAt >= UNKNOWN_KID_RELOAD_MS)
+    if (this.#records === undefined || this.#ageMs(now) >= UNKNOWN_KID_RELOAD_MS)
       await this.reload(now)
     const records = this.#records ?? []
     // Writes only when a key is due, so serving the JWKS does not contend for the write lock.
@@ -131,10 +142,12 @@ export class SigningKeyRing {
   }
 
   #isStale(now: Date): boolean {
-    return (
-      this.#records === undefined ||
-      now.getTime() - this.#loadedAt > this.#timing.refreshSeconds * 1000
-    )
+    return this.#records === undefined || this.#ageMs(now) > this.#timing.refreshSeconds * 1000
+  }
+
+  /** How old the list is: the larger of its wall-clock and monotonic ages. */
+  #ageMs(now: Date): number {
+    return Math.max(now.getTime() - this.#loadedAt, this.#monotonicMs() - this.#loadedAtMonotonic)
   }
 
   /** {@link SigningKeyRing.reload}, one store read for every caller that asks while it runs. */
@@ -155,8 +168,10 @@ export class SigningKeyRing {
    */
   async reload(now: Date): Promise<void> {
     this.#listStartedAt = now.getTime()
+    const startedMonotonic = this.#monotonicMs()
     this.#records = this.#rememberRetirements(await this.#store.list())
     this.#loadedAt = now.getTime()
+    this.#loadedAtMonotonic = startedMonotonic
   }
 
   #rememberRetirements(records: readonly SigningKeyRecord[]): readonly SigningKeyRecord[] {

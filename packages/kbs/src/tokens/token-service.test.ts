@@ -250,6 +250,31 @@ describe('createTokenService', () => {
     )
   })
 
+  it('reads its key list again within refreshSeconds of real time after its clock steps back', async () => {
+    // A wall clock stepped back (NTP stepping, a VM resumed) must not freeze the list for the
+    // length of the step: this replica would go on signing with a key another replica retired,
+    // and serve a JWKS without the new key.
+    const { first, second } = await twoHandles()
+    let monotonicMs = 0
+    const stepped = createTokenService({
+      store: first.signingKeys,
+      issuer,
+      monotonicMs: () => monotonicMs,
+    })
+    const rotating = createTokenService({ store: second.signingKeys, issuer })
+    const key = await teeKey()
+    const before = await stepped.issue(acceptedFor(key), key, t0, SESSION)
+    expect((await stepped.jwks(t0)).keys).toHaveLength(1)
+    const { kid } = await rotating.rotate(after(10))
+    expect(decodeProtectedHeader(before).kid).not.toBe(kid)
+    // The clock is now an hour behind; 2 s pass, then 61 s (the default refreshSeconds is 60).
+    monotonicMs = 2000
+    expect((await stepped.jwks(after(2 - 3600))).keys.map((k) => k.kid)).toContain(kid)
+    monotonicMs = 61_000
+    const token = await stepped.issue(acceptedFor(key), key, after(61 - 3600), SESSION)
+    expect(decodeProtectedHeader(token).kid).toBe(kid)
+  })
+
   it('keeps its keys across a reopen of the store', async () => {
     const dataDir = await temporaryDir()
     const masterKey = randomMasterKey()

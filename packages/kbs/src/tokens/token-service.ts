@@ -40,6 +40,11 @@ export interface TokenServiceOptions {
   readonly leewaySeconds?: number
   /** Imported keys kept in memory; default 32. */
   readonly keyCacheSize?: number
+  /**
+   * A monotonic clock in ms for the key list's age (default `performance.now`): the `now` of each
+   * call can step back, and the list must still be read again every `refreshSeconds`.
+   */
+  readonly monotonicMs?: () => number
 }
 
 /** Our token service, with the JWKS typed. */
@@ -74,6 +79,7 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
     options.store,
     { refreshSeconds, publishedAfterRetirementSeconds: lifetimeSeconds + leewaySeconds },
     options.keyCacheSize ?? 32,
+    options.monotonicMs,
   )
 
   return {
