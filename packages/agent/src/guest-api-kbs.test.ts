@@ -227,6 +227,59 @@ describe("a caller's abort signal", () => {
   })
 })
 
+describe("a guest clock off from the KBS's", () => {
+  /** A session for a fresh guest whose wall clock is `offsetMs()` off the KBS's. */
+  async function session(name: string, offsetMs: () => number, monotonicMs?: () => number) {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, name)
+    await acceptOnly([document])
+    const tee = await launchGuest(kbs.simulator.dir, document)
+    const initdata = await verifyInitdata(tee, document)
+    const clock = (): Date => new Date(kbs.now().getTime() + offsetMs())
+    const { access } = openAgentKbs({
+      initdata,
+      tee,
+      clock,
+      ...(monotonicMs === undefined ? {} : { monotonicMs }),
+    })
+    if (access.kind !== 'session') throw new Error(access.reason.message)
+    return access.session
+  }
+
+  it('an hour behind: the token is not reused past its lifetime by the KBS', async () => {
+    const guest = await session('an hour behind', () => -3_600_000)
+    const first = await guest.token()
+    // The KBS's 5-minute token has expired there; by the guest's clock it has 65 minutes left.
+    kbs.advance(5 * 60_000)
+    const second = await guest.token()
+    expect(guest.handshakes).toBe(2)
+    expect(second.token).not.toBe(first.token)
+  })
+
+  it('an hour ahead: the token is reused, not one handshake per request', async () => {
+    const guest = await session('an hour ahead', () => 3_600_000)
+    const first = await guest.token()
+    kbs.advance(60_000)
+    expect((await guest.token()).token).toBe(first.token)
+    expect(guest.handshakes).toBe(1)
+  })
+
+  it('stepped back an hour after the token came: its age is counted on the monotonic clock', async () => {
+    let offset = 0
+    let monotonic = 0
+    const guest = await session(
+      'stepped back',
+      () => offset,
+      () => monotonic,
+    )
+    await guest.token()
+    offset = -3_600_000
+    kbs.advance(5 * 60_000)
+    monotonic += 5 * 60_000
+    await guest.token()
+    expect(guest.handshakes).toBe(2)
+  })
+})
+
 describe('a resource that streams slowly but steadily', () => {
   it('arrives within the total timeout: timeoutMs bounds a stall, not the whole fetch', async () => {
     // A small RCAR peer over plain http, behind a proxy that sends a resource's headers at once

@@ -31,6 +31,7 @@ export function openAgentKbs(options: {
   readonly initdata: VerifiedInitdata | UnboundInitdata
   readonly tee: GuestTee
   readonly clock?: () => Date
+  readonly monotonicMs?: () => number
   readonly timeoutMs?: number
   readonly totalTimeoutMs?: number
 }): OpenedAgentKbs {

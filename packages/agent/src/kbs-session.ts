@@ -3,8 +3,13 @@
  * of the verified documents, attesting with fresh reports from the {@link GuestTee} and sending the
  * exact verified document text as `init-data`.
  *
- * - The token is reused until shortly before its `exp` (read from the JWT payload, which is
- *   trusted for nothing else: the KBS checks its own token), then a new handshake runs.
+ * - The token is reused until shortly before it expires, then a new handshake runs. Its lifetime
+ *   is the KBS's own (`exp` − `iat`, read from the JWT payload, which is trusted for nothing
+ *   else: the KBS checks its own token), counted from the moment it arrived on both the wall
+ *   and the monotonic clock, whichever has run longer: a guest clock off from the KBS's neither
+ *   hands out a token the KBS already takes as expired nor attests again on every request, and a
+ *   wall clock stepped back since does not keep it longer (nor a suspend, which the monotonic
+ *   clock does not count). Without `iat`, the lifetime is `exp` less the guest's clock.
  * - Concurrent requests share one handshake in flight; a failed handshake is not kept.
  * - A resource answered 401 drops the token and goes through the shared handshake, then retries
  *   once: N requests refused at once cause one handshake, not N. So does a 431 for a token too
@@ -31,8 +36,10 @@ export interface AgentKbsSessionOptions {
   readonly endpoint: KbsEndpoint
   readonly tee: GuestTee
   readonly initdata: VerifiedInitdata | UnboundInitdata
-  /** The clock tokens are judged by; default the system clock. */
+  /** The clock a token without `iat` is judged by; default the system clock. */
   readonly clock?: () => Date
+  /** A monotonic clock in ms a token's age is also counted on; default `performance.now`. */
+  readonly monotonicMs?: () => number
   /** Per-request timeout towards the KBS (no progress for this long); default 10 s. */
   readonly timeoutMs?: number
   /** The whole of one handshake, or of one resource fetch with its retries; default 15 s. */
@@ -59,21 +66,39 @@ const DEFAULT_TIMEOUT_MS = 10_000
  * headers are sent, which is what a client of the guest API must wait for.
  */
 export const AGENT_KBS_TOTAL_TIMEOUT_MS = 15_000
-/** The `exp` of a JWT as a date, or undefined when the payload has none (never reused then). */
-function tokenExpiry(token: string): Date | undefined {
+/**
+ * The `exp` of a JWT as a date (undefined when the payload has none: never reused then), and its
+ * lifetime in ms by the issuer's clock, `exp` − `iat` (undefined without a finite `iat`).
+ */
+function tokenTimes(token: string): {
+  readonly expiresAt: Date | undefined
+  readonly lifetimeMs: number | undefined
+} {
+  let payload: { exp?: unknown; iat?: unknown } | null
   try {
-    const payload: unknown = JSON.parse(utf8ToString(base64urlToBytes(token.split('.')[1] ?? '')))
-    const exp = (payload as { exp?: unknown } | null)?.exp
-    return typeof exp === 'number' && Number.isFinite(exp) ? new Date(exp * 1000) : undefined
+    payload = JSON.parse(
+      utf8ToString(base64urlToBytes(token.split('.')[1] ?? '')),
+    ) as typeof payload
   } catch {
-    return undefined
+    return { expiresAt: undefined, lifetimeMs: undefined }
   }
+  const finite = (value: unknown): value is number =>
+    typeof value === 'number' && Number.isFinite(value)
+  const { exp, iat } = payload ?? {}
+  if (!finite(exp)) return { expiresAt: undefined, lifetimeMs: undefined }
+  const expiresAt = new Date(exp * 1000)
+  // An invalid date (an exp beyond what a Date holds) is no expiry at all: never reused.
+  if (Number.isNaN(expiresAt.getTime())) return { expiresAt: undefined, lifetimeMs: undefined }
+  return { expiresAt, lifetimeMs: finite(iat) ? (exp - iat) * 1000 : undefined }
 }
 
 interface Current {
   readonly session: KbsSession
-  /** When to attest again instead of reusing the token. */
-  readonly refreshAt: number
+  /** When it arrived, by the wall clock and by the monotonic clock (ms). */
+  readonly arrivedAt: number
+  readonly arrivedMonotonic: number
+  /** How long after arriving to attest again instead of reusing the token (ms). */
+  readonly reuseMs: number
   readonly expiresAt: Date | undefined
 }
 
@@ -86,6 +111,7 @@ export class AgentKbsSession {
   readonly #tee: GuestTee
   readonly #initdata: VerifiedInitdata | UnboundInitdata
   readonly #clock: () => Date
+  readonly #monotonicMs: () => number
   #current: Current | undefined
   #inFlight: Promise<Current> | undefined
   #handshakes = 0
@@ -109,6 +135,7 @@ export class AgentKbsSession {
     this.#tee = options.tee
     this.#initdata = options.initdata
     this.#clock = options.clock ?? (() => new Date())
+    this.#monotonicMs = options.monotonicMs ?? (() => performance.now())
   }
 
   /** Handshakes started (each asks the TEE for one report), including re-handshakes on 401. */
@@ -216,7 +243,7 @@ export class AgentKbsSession {
 
   async #fresh(signal: AbortSignal | undefined): Promise<Current> {
     const current = this.#current
-    if (current !== undefined && this.#clock().getTime() < current.refreshAt) return current
+    if (current !== undefined && this.#ageMs(current) < current.reuseMs) return current
     // Not tied to the first caller's signal: the handshake is shared by every waiting request.
     this.#inFlight ??= this.#bounded('complete a handshake', undefined, (bounded) =>
       this.#handshake(bounded),
@@ -241,11 +268,20 @@ export class AgentKbsSession {
   }
 
   #adopt(session: KbsSession): Current {
-    const now = this.#clock().getTime()
-    const expiresAt = tokenExpiry(session.token)
-    const lifetime = expiresAt === undefined ? 0 : expiresAt.getTime() - now
+    const arrivedAt = this.#clock().getTime()
+    const arrivedMonotonic = this.#monotonicMs()
+    const { expiresAt, lifetimeMs } = tokenTimes(session.token)
+    const lifetime = expiresAt === undefined ? 0 : (lifetimeMs ?? expiresAt.getTime() - arrivedAt)
     const margin = Math.min(REFRESH_MARGIN_MS, Math.max(0, lifetime) / 10)
-    return { session, expiresAt, refreshAt: now + lifetime - margin }
+    return { session, expiresAt, arrivedAt, arrivedMonotonic, reuseMs: lifetime - margin }
+  }
+
+  /** How long ago the token arrived: the longer of the wall clock's and the monotonic clock's. */
+  #ageMs(current: Current): number {
+    return Math.max(
+      this.#clock().getTime() - current.arrivedAt,
+      this.#monotonicMs() - current.arrivedMonotonic,
+    )
   }
 
   /** A fresh report's evidence, checked to bind what was asked and the verified init-data. */
