@@ -34,6 +34,7 @@ export type {
   VerifiedToken,
   TokenService,
 } from './ports.ts'
+export { MIN_REPLICA_LIFETIME_MS, REPLICA_CLOCK_SKEW_MS } from './replica-clocks.ts'
 
 // service/
 export {

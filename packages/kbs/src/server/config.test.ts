@@ -7,6 +7,7 @@ import { rejected, thrown } from '@initguard/testkit'
 import { loadKbsServerConfig } from './config-file.ts'
 import { parseDuration, parseListen, parseSize } from './config-values.ts'
 import { KBS_CONFIG_DEFAULTS, resolveKbsServerConfig } from './config.ts'
+import { MIN_REPLICA_LIFETIME_MS, REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 
 const flags = { dataDir: '/data', listen: '127.0.0.1:8443', adminPublicKey: ['/keys/admin.pub'] }
 const dir = await mkdtemp(join(tmpdir(), 'kbs-config-'))
@@ -152,14 +153,14 @@ describe('the server configuration', () => {
     )
     expect(doc({ log: { level: 'loud' } })).toMatch(/log.level "loud"/)
     expect(doc({ sessions: { 'nonce-ttl': '5' } })).toMatch(/sessions.nonce-ttl "5"/)
-    for (const bad of ['400ms', '1499ms', '2500ms', '0s', '25h'])
+    for (const bad of ['400ms', '30500ms', '62500ms', '0s', '25h'])
       expect(doc({ tokens: { lifetime: bad } }), bad).toMatch(/^tokens.lifetime /)
     expect(
       resolveKbsServerConfig(flags, {
-        document: { tokens: { lifetime: '2000ms' } },
+        document: { tokens: { lifetime: '31000ms' } },
         path: '/x/kbs.toml',
       }).tokenLifetimeMs,
-    ).toBe(2000)
+    ).toBe(31_000)
     for (const bad of ['61s', '2m', '-1s', '2', ''])
       expect(doc({ workloads: { 'cache-max-age': bad } })).toMatch(/workloads.cache-max-age/)
     const cache = (text: string): number =>
@@ -234,6 +235,30 @@ describe('the server configuration', () => {
         resolveKbsServerConfig({ ...flags, tlsCert: 'c', tlsKey: 'k', insecureHttp: true }),
       ).code,
     ).toBe('ERR_KBS_TLS_OPTIONS')
+  })
+})
+
+describe('lifetimes another replica checks by its own clock', () => {
+  const resolved = (sessions: string, tokens: string) =>
+    resolveKbsServerConfig(flags, {
+      document: { sessions: { 'nonce-ttl': sessions }, tokens: { lifetime: tokens } },
+      path: '/x/kbs.toml',
+    })
+
+  it(`are at least MIN_REPLICA_LIFETIME_MS (30 s), so a ${String(REPLICA_CLOCK_SKEW_MS)} ms skew leaves them most of their life`, () => {
+    expect(MIN_REPLICA_LIFETIME_MS).toBe(30_000)
+    const shortest = resolved('30s', '30s')
+    expect([shortest.nonceTtlMs, shortest.tokenLifetimeMs]).toEqual([30_000, 30_000])
+    for (const [ttl, lifetime, key] of [
+      ['29999ms', '30s', 'sessions.nonce-ttl'],
+      ['1s', '30s', 'sessions.nonce-ttl'],
+      ['30s', '29s', 'tokens.lifetime'],
+      ['30s', '29000ms', 'tokens.lifetime'],
+    ] as const) {
+      const error = thrown(() => resolved(ttl, lifetime))
+      expect(error.code).toBe('ERR_KBS_CONFIG_VALUE')
+      expect(error.message).toMatch(new RegExp(`^${key} .* from 30s to 24h .*10 s apart`))
+    }
   })
 })
 

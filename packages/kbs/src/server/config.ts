@@ -18,8 +18,8 @@
  *                   # connection-timeout = "60s", keep-alive-timeout = "5s",
  *                   # json-depth = 64, max-header-size = "16KiB",
  *                   # max-connections = 4096, max-connections-per-client = 256
- * [sessions]        # nonce-ttl = "5m"
- * [tokens]          # lifetime = "5m"
+ * [sessions]        # nonce-ttl = "5m"    (30s to 24h: replicas' clocks may be 10 s apart)
+ * [tokens]          # lifetime = "5m"     (whole seconds, 30s to 24h)
  * [workloads]       # cache-max-age = "2s"   (how stale another replica's change may be here; "0s": none)
  * [collateral-cache] # max-entries = 4096, max-size = "32MiB"   (each of DATA-DIR/collateral-cache/{kds,pcs})
  * [collateral-downloads] # max-concurrent = 4, max-queued = 64, not-found-ttl = "10m"
@@ -48,6 +48,7 @@ import {
   shownValue as shown,
   withUnit,
 } from './config-values.ts'
+import { MIN_REPLICA_LIFETIME_MS, REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { amdCrlFileValues, resolveAmdCrlFiles } from './config-amd-crl.ts'
 import { COLLATERAL_SECTION_KEYS, resolveCollateralSettings } from './config-collateral.ts'
 import {
@@ -132,17 +133,33 @@ function checkKeys(object: Section, allowed: readonly string[], where: string): 
   }
 }
 
+const SKEW_NOTE = `(replicas' clocks may be ${String(REPLICA_CLOCK_SKEW_MS / 1000)} s apart)`
+const SHORTEST = `${String(MIN_REPLICA_LIFETIME_MS / 1000)}s`
+
+/**
+ * A lifetime another replica checks by its own clock (`nonce-ttl`): at least
+ * {@link MIN_REPLICA_LIFETIME_MS}, so replicas as far apart as {@link REPLICA_CLOCK_SKEW_MS}
+ * still leave it most of its life, rather than refusing every challenge made on the one behind.
+ */
+function replicaLifetime(text: string, where: string): number {
+  const ms = parseDuration(text, where)
+  if (ms < MIN_REPLICA_LIFETIME_MS)
+    throw configValueError(where, text, `a duration from ${SHORTEST} to 24h (e.g. 5m) ${SKEW_NOTE}`)
+  return ms
+}
+
 /**
  * A token lifetime: whole seconds, as a token's `exp` counts them. `1499ms` would be signed as 1 s
- * and `2500ms` as 3 s, longer than asked; so a lifetime that is not whole seconds is refused.
+ * and `2500ms` as 3 s, longer than asked; so a lifetime that is not whole seconds is refused. At
+ * least {@link MIN_REPLICA_LIFETIME_MS}, as `nonce-ttl`.
  */
 function tokenLifetime(text: string, where: string): number {
   const ms = parseDuration(text, where)
-  if (ms % 1000 !== 0)
+  if (ms % 1000 !== 0 || ms < MIN_REPLICA_LIFETIME_MS)
     throw configValueError(
       where,
       text,
-      'whole seconds from 1s to 24h (e.g. 5m), as tokens count them',
+      `whole seconds from ${SHORTEST} to 24h (e.g. 5m), as tokens count them ${SKEW_NOTE}`,
     )
   return ms
 }
@@ -274,7 +291,7 @@ export function resolveKbsServerConfig(
     nonceTtlMs: withUnit(
       section(document, 'sessions')['nonce-ttl'],
       'sessions.nonce-ttl',
-      parseDuration,
+      replicaLifetime,
       d.nonceTtlMs,
     ),
     tokenLifetimeMs: withUnit(

@@ -107,7 +107,10 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
  * the config file; `kdsBaseUrl` an AMD KDS stand-in to fetch VCEKs and CRLs from (online; else
  * offline); `snpAnchors` AMD roots of a test PKI to trust instead of AMD's (the stand-in's CRLs
  * must be signed by its ARK); `simulatorRevoked` what the simulator's own CRL revokes; `admin`
- * the admin key pair (default a fresh one; give one to several KBSes that share it).
+ * the admin key pair (default a fresh one; give one to several KBSes that share it); `masterKey`
+ * the base64 master key on PostgreSQL and `simulator` the simulator to trust (default fresh ones:
+ * give both to KBSes that are replicas on one database; the first one's `stop` removes the
+ * simulator, so stop it last).
  */
 export async function startTestKbs(
   options: {
@@ -119,13 +122,19 @@ export async function startTestKbs(
     readonly snpAnchors?: SnpTrustAnchors
     readonly simulatorRevoked?: readonly SimulatorRevocable[]
     readonly admin?: TestAdminKey
+    readonly masterKey?: string
+    readonly simulator?: TeeSimulator
   } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
-  const { simulator } = await initSimulator(
-    join(root, 'sim'),
-    options.simulatorRevoked === undefined ? {} : { revoked: options.simulatorRevoked },
-  )
+  const simulator =
+    options.simulator ??
+    (
+      await initSimulator(
+        join(root, 'sim'),
+        options.simulatorRevoked === undefined ? {} : { revoked: options.simulatorRevoked },
+      )
+    ).simulator
   const admin = options.admin ?? testAdminKey('EdDSA')
   const adminPub = join(root, 'admin.pub')
   await writeFile(adminPub, admin.publicPem)
@@ -153,7 +162,9 @@ export async function startTestKbs(
     logger: { level: 'silent' },
     clock: now,
     ...(options.snpAnchors === undefined ? {} : { snpAnchors: options.snpAnchors }),
-    ...(options.database === undefined ? {} : { masterKeyEnv: randomBytes(32).toString('base64') }),
+    ...(options.database === undefined
+      ? {}
+      : { masterKeyEnv: options.masterKey ?? randomBytes(32).toString('base64') }),
     ...(options.closeGraceMs === undefined ? {} : { closeGraceMs: options.closeGraceMs }),
   }).catch(async (error: unknown) => {
     // A KBS that refuses to start (a test of exactly that) leaves no temporary directory behind.

@@ -16,11 +16,12 @@ import {
   generateTeeKeyPair,
   openResource,
   type KbsResourceJwe,
+  type TeeKeyPair,
 } from '@initguard/kbs-protocol'
 import { simulateSnpEvidence, type TeeSimulator } from '@initguard/tee-simulator'
 
 /** How one step answered: its status and body, or the client's error code (no answer). */
-type Answer =
+export type Answer =
   | { readonly status: number; readonly body: string; readonly cookie?: string }
   | { readonly code: string }
 
@@ -41,7 +42,7 @@ export interface HandshakeRoute {
   readonly resource: string
 }
 
-async function ask(
+export async function ask(
   http: HttpClient,
   url: string,
   options: { readonly body?: unknown; readonly headers?: Readonly<Record<string, string>> } = {},
@@ -82,7 +83,11 @@ const failed = (step: 'auth' | 'attest' | 'resource', answer: Answer): Handshake
 })
 
 /** What a guest launched with `initdata` (TOML) sends to `/attest` for `nonce`, and its key. */
-async function attestation(simulator: TeeSimulator, initdata: string, nonce: string) {
+export async function attestation(
+  simulator: TeeSimulator,
+  initdata: string,
+  nonce: string,
+): Promise<{ readonly teeKey: TeeKeyPair; readonly body: Record<string, unknown> }> {
   const teeKey = await generateTeeKeyPair('P-256')
   const reportData = expectedReportData({
     nonce,
@@ -105,7 +110,7 @@ async function attestation(simulator: TeeSimulator, initdata: string, nonce: str
 }
 
 /** `POST /auth`: the session cookie and nonce, or how it failed. */
-async function auth(
+export async function auth(
   http: HttpClient,
   url: string,
 ): Promise<{ readonly cookie: string; readonly nonce: string } | HandshakeOutcome> {

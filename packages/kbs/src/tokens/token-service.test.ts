@@ -326,6 +326,8 @@ describe('createTokenService', () => {
       { lifetimeSeconds: 0 },
       { lifetimeSeconds: 1.5 },
       { refreshSeconds: 60, leewaySeconds: 10 },
+      // A replica may sign with a retired key for refreshSeconds, by a clock up to 10 s ahead.
+      { refreshSeconds: 60, leewaySeconds: 69 },
       { issuer: '' },
     ]) {
       let code = 'accepted'

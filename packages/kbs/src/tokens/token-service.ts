@@ -17,6 +17,7 @@ import type {
   TokenService,
   VerifiedToken,
 } from '../ports.ts'
+import { REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { earClaims } from './ear-claims.ts'
 import { splitCompactJws, tokenError, verifyEs256Jwt, type CompactJws } from './es256-jwt.ts'
 import type { VerifierId } from './ear-claims.ts'
@@ -36,7 +37,11 @@ export interface TokenServiceOptions {
   readonly verifierId?: VerifierId
   /** How stale this instance's key list may be when it signs; default 60 s. */
   readonly refreshSeconds?: number
-  /** Extra time a retired key stays published after its last token's expiry; default 120 s, ≥ `refreshSeconds`. */
+  /**
+   * Extra time a retired key stays published after its last token's expiry; default 120 s, at
+   * least `refreshSeconds` + {@link REPLICA_CLOCK_SKEW_MS}: a replica may sign with the retired key
+   * for up to `refreshSeconds` after the rotation, by a clock that far ahead of the verifier's.
+   */
   readonly leewaySeconds?: number
   /** Imported keys kept in memory; default 32. */
   readonly keyCacheSize?: number
@@ -69,7 +74,7 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
   const leewaySeconds = seconds(
     options.leewaySeconds ?? 120,
     'leewaySeconds',
-    refreshSeconds,
+    refreshSeconds + REPLICA_CLOCK_SKEW_MS / 1000,
     86_400,
   )
   if (options.issuer.length === 0) throw optionError('issuer must not be empty')
