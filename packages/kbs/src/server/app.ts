@@ -41,6 +41,7 @@ import {
   type KbsProtocolFunctions,
   type KbsRouteContext,
 } from './route-context.ts'
+import { monotonicRateLimitStore } from './rate-limit-store.ts'
 import { registerServiceRoutes, shedUnderPressure } from './service-routes.ts'
 
 /** What `buildKbsApp` needs. */
@@ -58,6 +59,8 @@ export interface KbsAppOptions {
   /** Pino options, or a pino logger; default pino at `config.logLevel`. */
   readonly logger?: LoggerOptions | FastifyBaseLogger
   readonly clock: () => Date
+  /** A monotonic clock in ms, for the rate limiter's windows; default `performance.now`. */
+  readonly monotonicMs?: () => number
   /** True when the simulator's roots are trusted (`--trust-sim`). */
   readonly simulatedTrust: boolean
   /** For `kbs_build_info`; default "0.1.0". */
@@ -267,6 +270,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
   await app.register(rateLimit, {
     global: false,
     keyGenerator: (request) => rateLimitKey(request.ip),
+    store: monotonicRateLimitStore(options.monotonicMs ?? (() => performance.now())),
   })
   const perClient = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs }
   refusals.rcar = registerRcarRoutes(app, context, perClient)

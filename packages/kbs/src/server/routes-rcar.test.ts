@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { PREFIX, closeTestApps, now, testApp } from './routes-test-support.ts'
 
 afterEach(closeTestApps)
@@ -28,6 +28,36 @@ describe('RCAR refusals that need no appraisal', () => {
     expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true)
     expect(statuses.slice(20)).toContain(429)
     expect(limited).toMatchObject({ type: `${PREFIX}TooManyRequests` })
+  })
+
+  it('a client limited before the wall clock stepped back is served again once its window has passed', async () => {
+    // The limiter's windows run on the monotonic clock: on the wall clock, a step back (NTP
+    // stepping, a VM resumed) kept every client that had been counted limited for the step.
+    let monotonicMs = 0
+    const { app: built } = await testApp({
+      monotonicMs: () => monotonicMs,
+      config: (resolved) => ({ ...resolved, rateLimit: { max: 2, windowMs: 1000 } }),
+    })
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
+    const auth = async (): Promise<string> => {
+      const response = await built.inject({
+        method: 'POST',
+        url: '/kbs/v0/auth',
+        payload: { version: '0.4.0', tee: 'snp', 'extra-params': '' },
+      })
+      const retryAfter = response.headers['retry-after']
+      return `${String(response.statusCode)}${retryAfter === undefined ? '' : ` ${retryAfter}`}`
+    }
+    expect([await auth(), await auth(), await auth()]).toEqual(['200', '200', '429 1'])
+    // An hour back on the wall clock, 999 ms on: still the same window, 1 ms of it left.
+    vi.setSystemTime(Date.now() - 3_600_000)
+    monotonicMs = 999
+    expect(await auth()).toBe('429 1')
+    monotonicMs = 1000
+    expect(await auth()).toBe('200')
   })
 
   it('400 for another protocol version or TEE', async () => {

@@ -66,6 +66,8 @@ export async function testApp(
     processMetrics?: boolean
     /** Changes the resolved configuration before the app is built. */
     config?: (resolved: KbsServerConfig) => KbsServerConfig
+    /** The app's monotonic clock (ms); default its own. */
+    monotonicMs?: () => number
   } = {},
 ): Promise<{ app: FastifyInstance; store: KbsStore }> {
   const { services: real, config: resolved } = await testServices(options.bodyLimit)
@@ -88,6 +90,7 @@ export async function testApp(
     clock: () => now,
     simulatedTrust: options.simulated ?? false,
     ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
+    ...(options.monotonicMs === undefined ? {} : { monotonicMs: options.monotonicMs }),
   })
   cleanups.push(() => built.close())
   return { app: built, store }

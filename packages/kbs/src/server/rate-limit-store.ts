@@ -1,0 +1,54 @@
+/**
+ * The rate limiter's counters (`@fastify/rate-limit`'s store interface) on a monotonic clock.
+ * The plugin's own in-memory store times its fixed windows by `Date.now()`: when the wall clock
+ * steps back (NTP stepping, a VM resumed), every window open at the step stays open for the
+ * length of the step, and a client counted in it is refused (429) for that long, an hour for an
+ * hour's step. Here a window is `timeWindow` ms of the monotonic clock, whatever the wall clock
+ * does. Otherwise the same: a fixed window from a key's first request, counted per route, the
+ * least recently used of {@link MAX_KEYS} keys forgotten. No `read` (the plugin's
+ * `{ increment: false }`, which the KBS does not use: the plugin refuses it with a clear error).
+ *
+ * @module
+ */
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import { LruCache } from '@initguard/core'
+
+/** Keys kept per route, as the plugin's store keeps (its `cache` default). */
+const MAX_KEYS = 5000
+
+/** What the plugin reads back: requests in the window, and ms until it ends. */
+interface Counted {
+  readonly current: number
+  readonly ttl: number
+}
+
+type Callback = (error: Error | null, result: Counted) => void
+
+/** One key's window: when it started (monotonic ms) and the requests counted in it. */
+interface Window {
+  readonly startedAt: number
+  count: number
+}
+
+/** The store class the plugin instantiates (`store` option), its windows timed by `monotonicMs`. */
+export function monotonicRateLimitStore(monotonicMs: () => number): FastifyRateLimitStoreCtor {
+  return class MonotonicRateLimitStore implements FastifyRateLimitStore {
+    readonly #windows = new LruCache<string, Window>(MAX_KEYS)
+
+    incr(key: string, callback: Callback, timeWindow: number): void {
+      const now = monotonicMs()
+      let window = this.#windows.get(key)
+      if (window === undefined || now - window.startedAt >= timeWindow) {
+        window = { startedAt: now, count: 0 }
+        this.#windows.set(key, window)
+      }
+      window.count += 1
+      callback(null, { current: window.count, ttl: window.startedAt + timeWindow - now })
+    }
+
+    /** A route's own counters (the plugin asks one per route or limiter). */
+    child(): MonotonicRateLimitStore {
+      return new MonotonicRateLimitStore()
+    }
+  }
+}
