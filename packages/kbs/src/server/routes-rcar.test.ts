@@ -60,6 +60,35 @@ describe('RCAR refusals that need no appraisal', () => {
     expect(await auth()).toBe('200')
   })
 
+  it('takes a challenge until the millisecond before nonce-ttl has passed, and refuses it as expired at that millisecond', async () => {
+    // From this host's time: the database's clock (SQLite's is this host's) decides single use.
+    let at = Date.now()
+    const { app: built } = await testApp({ clock: () => new Date(at) })
+    const auth = await built.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: { version: '0.4.0', tee: 'snp', 'extra-params': '' },
+    })
+    const cookie = auth.headers['set-cookie']
+    if (typeof cookie !== 'string') throw new Error('no session cookie')
+    // The cookie's Expires is the challenge's expiry, to the second (RFC 6265 has no finer unit).
+    expect(cookie).toContain(`Expires=${new Date(at + 300_000).toUTCString()}`)
+    const attest = async (): Promise<string> =>
+      (
+        await built.inject({
+          method: 'POST',
+          url: '/kbs/v0/attest',
+          payload: {},
+          headers: { cookie: cookie.split(';')[0] ?? '' },
+        })
+      ).json<{ detail: string }>().detail
+    // Expiry is checked before the body: an empty one is refused for what it is, not as expired.
+    at += 300_000
+    expect(await attest()).toMatch(/the challenge has expired/)
+    at -= 1
+    expect(await attest()).toMatch(/^malformed attestation: /)
+  })
+
   it('400 for another protocol version or TEE', async () => {
     const { app: built } = await testApp()
     const version = await built.inject({

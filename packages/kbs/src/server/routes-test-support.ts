@@ -68,6 +68,8 @@ export async function testApp(
     config?: (resolved: KbsServerConfig) => KbsServerConfig
     /** The app's monotonic clock (ms); default its own. */
     monotonicMs?: () => number
+    /** The app's clock; default {@link now}, always. */
+    clock?: () => Date
   } = {},
 ): Promise<{ app: FastifyInstance; store: KbsStore }> {
   const { services: real, config: resolved } = await testServices(options.bodyLimit)
@@ -87,7 +89,7 @@ export async function testApp(
     config,
     logger: { level: 'info', stream } as unknown as Parameters<typeof buildKbsApp>[0]['logger'] &
       object,
-    clock: () => now,
+    clock: options.clock ?? (() => now),
     simulatedTrust: options.simulated ?? false,
     ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
     ...(options.monotonicMs === undefined ? {} : { monotonicMs: options.monotonicMs }),
