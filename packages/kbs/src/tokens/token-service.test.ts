@@ -326,8 +326,9 @@ describe('createTokenService', () => {
       { lifetimeSeconds: 0 },
       { lifetimeSeconds: 1.5 },
       { refreshSeconds: 60, leewaySeconds: 10 },
-      // A replica may sign with a retired key for refreshSeconds, by a clock up to 10 s ahead.
-      { refreshSeconds: 60, leewaySeconds: 69 },
+      // Signed with the retired key up to refreshSeconds after the rotation; purged by a clock
+      // up to 10 s ahead of the retiring one, verified by one up to 10 s behind the signing one.
+      { refreshSeconds: 60, leewaySeconds: 79 },
       { issuer: '' },
     ]) {
       let code = 'accepted'

@@ -39,8 +39,9 @@ export interface TokenServiceOptions {
   readonly refreshSeconds?: number
   /**
    * Extra time a retired key stays published after its last token's expiry; default 120 s, at
-   * least `refreshSeconds` + {@link REPLICA_CLOCK_SKEW_MS}: a replica may sign with the retired key
-   * for up to `refreshSeconds` after the rotation, by a clock that far ahead of the verifier's.
+   * least `refreshSeconds` + twice {@link REPLICA_CLOCK_SKEW_MS}: a replica may sign with the
+   * retired key for up to `refreshSeconds` after the rotation, the replica that purges the key may
+   * be ahead of the one that retired it, and the one that verifies behind the one that signed.
    */
   readonly leewaySeconds?: number
   /** Imported keys kept in memory; default 32. */
@@ -74,7 +75,7 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
   const leewaySeconds = seconds(
     options.leewaySeconds ?? 120,
     'leewaySeconds',
-    refreshSeconds + REPLICA_CLOCK_SKEW_MS / 1000,
+    refreshSeconds + (2 * REPLICA_CLOCK_SKEW_MS) / 1000,
     86_400,
   )
   if (options.issuer.length === 0) throw optionError('issuer must not be empty')
