@@ -36,7 +36,10 @@ export interface AgentKbsSessionOptions {
   readonly endpoint: KbsEndpoint
   readonly tee: GuestTee
   readonly initdata: VerifiedInitdata | UnboundInitdata
-  /** The clock a token without `iat` is judged by; default the system clock. */
+  /**
+   * The wall clock, default the system's: a token's age is counted on it as well as on the
+   * monotonic clock, and a token without `iat` is judged by it.
+   */
   readonly clock?: () => Date
   /** A monotonic clock in ms a token's age is also counted on; default `performance.now`. */
   readonly monotonicMs?: () => number
