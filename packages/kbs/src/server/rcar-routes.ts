@@ -239,15 +239,14 @@ async function tokenOf(
       cookie.present && cookie.value !== undefined
         ? sessions.openChallenge(cookie.value)
         : undefined
+    // Live only while the expiry is after now: an invalid date (a row changed behind the KBS)
+    // compares false with every time, and must not read as "not yet expired".
+    const live = (expiresAt: Date): boolean => expiresAt.getTime() > now.getTime()
     const session =
-      challenge === undefined || challenge.expiresAt.getTime() <= now.getTime()
+      challenge === undefined || !live(challenge.expiresAt)
         ? undefined
         : await sessions.get(challenge.id)
-    if (
-      session?.state !== 'attested' ||
-      session.token === undefined ||
-      session.expiresAt.getTime() <= now.getTime()
-    )
+    if (session?.state !== 'attested' || session.token === undefined || !live(session.expiresAt))
       return problem(
         401,
         'TokenNotFound',

@@ -20,6 +20,7 @@ import {
   type TestKbs,
 } from './kbs-test-support.ts'
 import { ACCEPTED, OTHER, SECRET, auditsOf, startHandshakeKbs } from './handshake-test-support.ts'
+import { ask, attestation, auth } from './rcar-steps-test-support.ts'
 
 let kbs: TestKbs
 
@@ -177,6 +178,32 @@ describe('refusals carry their status and leave an audit entry', () => {
       resource: 'other/app/key',
       session: sessionOf(token),
     })
+  })
+
+  it('a session row whose expiry is not a date (changed behind the KBS) opens nothing by its cookie', async () => {
+    const session = await auth(kbs.http, kbs.kbs.url)
+    if ('released' in session) throw new Error(`/auth failed: ${JSON.stringify(session)}`)
+    const headers = { cookie: `kbs-session-id=${session.cookie}` }
+    const { body } = await attestation(kbs.simulator, ACCEPTED, session.nonce)
+    const attested = await ask(kbs.http, `${kbs.kbs.url}/kbs/v0/attest`, { body, headers })
+    if ('code' in attested || attested.status !== 200) throw new Error('/attest failed')
+    const get = async (): Promise<number | string> => {
+      const answer = await ask(kbs.http, `${kbs.kbs.url}/kbs/v0/resource/default/app/password`, {
+        headers,
+      })
+      return 'code' in answer ? answer.code : answer.status
+    }
+    expect(await get()).toBe(200)
+    const file = new BetterSqlite3(join(kbs.config.dataDir, SQLITE_FILE_NAME))
+    try {
+      file
+        .prepare('UPDATE rcar_session SET expires_at = ? WHERE id = ?')
+        .run('not a date', sessionOf((JSON.parse(attested.body) as { token: string }).token))
+    } finally {
+      file.close()
+    }
+    // An invalid date compares false with every time: it must not read as "not expired".
+    expect(await get()).toBe(401)
   })
 
   it('a stored secret that does not open: 500, and the log corrects the release it recorded', async () => {
