@@ -167,11 +167,54 @@ export interface AuditEntry extends Omit<AuditEntryInput, 'at'> {
   readonly at: string
 }
 
-/** The append-only audit log. */
+/** What a prune removes, for the entry that records it. */
+export interface AuditPruned {
+  /** The prune mark after it: every entry with an id up to this one is gone. */
+  readonly throughId: number
+  /** How many entries it removed. */
+  readonly count: number
+  /** The oldest and newest `at` among them (ISO 8601). */
+  readonly firstAt: string
+  readonly lastAt: string
+}
+
+/** What {@link AuditLog.prune} is asked. */
+export interface AuditPruneRequest {
+  /** Remove every entry with `id <= throughId` (a safe integer ≥ 1, below the newest entry's). */
+  readonly throughId: number
+  /** Every entry removed must be older than this (the clock minus the minimum retention). */
+  readonly olderThan: Date
+  /**
+   * How many entries with `id <= throughId` the caller archived: when given, any other number
+   * there now refuses the prune (an entry the archive lacks would be lost).
+   */
+  readonly expectedCount?: number
+  /** The entry that records the prune, appended in the same transaction. */
+  readonly recorded: (pruned: AuditPruned) => AuditEntryInput
+}
+
+/** What {@link AuditLog.prune} did: `count` 0 (nothing to remove) appends no entry. */
+export interface AuditPruneResult extends Omit<AuditPruned, 'firstAt' | 'lastAt'> {
+  readonly firstAt?: string
+  readonly lastAt?: string
+  /** The id of the entry that records the prune. */
+  readonly entryId?: number
+}
+
+/**
+ * The audit log: append-only above its prune mark; `prune` is the one way to remove entries, and
+ * records itself.
+ */
 export interface AuditLog {
   append(entry: AuditEntryInput): Promise<AuditEntry>
   /** Entries with `id > afterId`, oldest first, at most `limit`. */
   list(query: { readonly afterId?: number; readonly limit: number }): Promise<readonly AuditEntry[]>
+  /**
+   * In one transaction: check the range, raise the prune mark to `throughId`, remove the entries
+   * up to it, append `recorded`. Idempotent: with no entry left up to `throughId`, nothing changes
+   * and `count` is 0.
+   */
+  prune(request: AuditPruneRequest): Promise<AuditPruneResult>
 }
 
 /**

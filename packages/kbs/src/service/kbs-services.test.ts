@@ -69,9 +69,9 @@ describe('the database', () => {
     expect(created.database.location).toBe(join(first.dataDir, 'kbs.sqlite'))
     const applied = created.database.appliedMigrations
     expect([applied.length, applied[0], applied.at(-1)]).toEqual([
-      6,
+      7,
       '001-initial',
-      '006-signing-key-mac',
+      '007-audit-prune-mark',
     ])
     const again = await createKbsServices(first, { online: false })
     await again.store.close()

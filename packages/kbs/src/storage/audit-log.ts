@@ -1,12 +1,21 @@
 /**
- * The append-only audit log: this module has no update or delete, and ids only increase.
+ * The audit log: append-only (no update anywhere, and ids only increase) except for
+ * {@link SqlAuditLog.prune}, which removes entries up to a prune mark, in one transaction with the
+ * entry recording it (`audit-prune.ts`).
  *
  * @module
  */
 import type { Kysely, Selectable } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
 import type { KbsTee } from '@initguard/kbs-protocol'
-import type { AuditEntry, AuditEntryInput, AuditLog } from '../ports.ts'
+import type {
+  AuditEntry,
+  AuditEntryInput,
+  AuditLog,
+  AuditPruneRequest,
+  AuditPruneResult,
+} from '../ports.ts'
+import { pruneAuditLog } from './audit-prune.ts'
 import { auditInsert, auditValues } from './audit-row.ts'
 import { HotStatement } from './hot-statement.ts'
 import type { RawExecutor } from './hot-statement.ts'
@@ -34,11 +43,13 @@ const AUDIT_RETURNED_COLUMNS = [
 /** {@link AuditLog} over kysely. */
 export class SqlAuditLog implements AuditLog {
   readonly #db: Kysely<KbsDatabase>
+  readonly #executor: RawExecutor
   /** Every handshake appends: run prepared (`hot-statement.ts`). */
   readonly #append: HotStatement<Selectable<AuditEntryTable>>
 
   constructor(db: Kysely<KbsDatabase>, executor: RawExecutor) {
     this.#db = db
+    this.#executor = executor
     this.#append = new HotStatement(executor, auditInsert(db).returning(AUDIT_RETURNED_COLUMNS))
   }
 
@@ -75,6 +86,11 @@ export class SqlAuditLog implements AuditLog {
       .limit(query.limit)
       .execute()
     return rows.map(toEntry)
+  }
+
+  /** See `audit-prune.ts` for the checks and their codes. */
+  prune(request: AuditPruneRequest): Promise<AuditPruneResult> {
+    return pruneAuditLog(this.#db, this.#executor, request)
   }
 }
 

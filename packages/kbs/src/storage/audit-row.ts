@@ -81,3 +81,9 @@ export function auditInsertFrom(source: string, first: number): RawBuilder<unkno
 export function compilable<Row>(db: Kysely<KbsDatabase>, raw: RawBuilder<Row>): Compilable<Row> {
   return { compile: () => raw.compile(db) }
 }
+
+/** `entry` as an object of column values, for an insert built with kysely's builder. */
+export function auditColumnValues(entry: AuditEntryInput): Readonly<Record<string, unknown>> {
+  const values = auditValues(entry)
+  return Object.fromEntries(AUDIT_COLUMNS.map(([column], index) => [column, values[index]]))
+}

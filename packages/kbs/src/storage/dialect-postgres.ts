@@ -77,6 +77,50 @@ const POSTGRES_COLUMNS: DialectColumns = {
         FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`,
     ]
   },
+  pruneMark: {
+    up: [
+      sql`CREATE FUNCTION audit_prune_mark_only_rises() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'UPDATE' THEN
+            IF NEW.id = OLD.id AND NEW.pruned_through_id >= OLD.pruned_through_id THEN
+              RETURN NEW;
+            END IF;
+          END IF;
+          RAISE EXCEPTION 'audit_prune_mark only rises';
+        END $$`,
+      sql`CREATE TRIGGER audit_prune_mark_no_lowering BEFORE UPDATE OR DELETE ON audit_prune_mark
+        FOR EACH ROW EXECUTE FUNCTION audit_prune_mark_only_rises()`,
+      sql`CREATE TRIGGER audit_prune_mark_no_truncate BEFORE TRUNCATE ON audit_prune_mark
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_prune_mark_only_rises()`,
+      // 001's row trigger refused UPDATE and DELETE: UPDATE keeps it; DELETE is checked once per
+      // statement over the rows it removed (a prune removes thousands: one check, not one each).
+      // No mark row (it cannot be deleted, but fail closed): nothing may go.
+      sql`DROP TRIGGER audit_entry_no_change ON audit_entry`,
+      sql`CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry
+        FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()`,
+      sql`CREATE FUNCTION audit_entry_delete_below_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF EXISTS (SELECT 1 FROM removed WHERE NOT (removed.id <= COALESCE(
+            (SELECT pruned_through_id FROM audit_prune_mark WHERE id = 1), 0))) THEN
+            RAISE EXCEPTION 'audit_entry is append-only above its prune mark';
+          END IF;
+          RETURN NULL;
+        END $$`,
+      sql`CREATE TRIGGER audit_entry_no_delete AFTER DELETE ON audit_entry
+        REFERENCING OLD TABLE AS removed
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_delete_below_mark()`,
+    ],
+    down: [
+      sql`DROP TRIGGER audit_entry_no_delete ON audit_entry`,
+      sql`DROP FUNCTION audit_entry_delete_below_mark()`,
+      sql`DROP TRIGGER audit_entry_no_update ON audit_entry`,
+      sql`CREATE TRIGGER audit_entry_no_change BEFORE UPDATE OR DELETE ON audit_entry
+        FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()`,
+      sql`DROP TRIGGER audit_prune_mark_no_truncate ON audit_prune_mark`,
+      sql`DROP TRIGGER audit_prune_mark_no_lowering ON audit_prune_mark`,
+      sql`DROP FUNCTION audit_prune_mark_only_rises()`,
+    ],
+  },
   // PostgreSQL compresses a row over about 2 kB and moves what still does not fit to the
   // table's TOAST table. Raised to the most a heap page holds, a row is only TOASTed when it
   // could not be stored otherwise. Takes a lock that lets reads and writes go on.

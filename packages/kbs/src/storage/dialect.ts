@@ -54,6 +54,14 @@ export interface DialectColumns {
    * SQLite, which has no such step.
    */
   readonly inlineRows: (table: string) => InlineRowStatements
+  /**
+   * Migration 007's triggers: `audit_prune_mark` only rises and is never deleted, and an
+   * `audit_entry` row may be deleted only at or below it (`up`); `down` puts 001's back.
+   */
+  readonly pruneMark: {
+    readonly up: readonly RawBuilder<unknown>[]
+    readonly down: readonly RawBuilder<unknown>[]
+  }
 }
 
 /** See {@link DialectColumns.inlineRows}. */
@@ -82,16 +90,39 @@ export interface SqliteConnectOptions {
   readonly busyTimeoutMs?: number
 }
 
+/** SQLite's append-only triggers on `table`: UPDATE's, then DELETE's. */
+const SQLITE_APPEND_ONLY = (table: string): RawBuilder<unknown>[] =>
+  (['UPDATE', 'DELETE'] as const).map(
+    (operation) => sql`CREATE TRIGGER ${sql.id(`${table}_no_${operation.toLowerCase()}`)}
+        BEFORE ${sql.raw(operation)} ON ${sql.id(table)}
+        BEGIN SELECT RAISE(ABORT, ${sql.lit(`${table} is append-only`)}); END`,
+  )
+
 const SQLITE_COLUMNS: DialectColumns = {
   bytes: 'blob',
   identity: (column) => column.primaryKey().autoIncrement(),
-  appendOnly: (table) =>
-    (['UPDATE', 'DELETE'] as const).map(
-      (operation) => sql`CREATE TRIGGER ${sql.id(`${table}_no_${operation.toLowerCase()}`)}
-        BEFORE ${sql.raw(operation)} ON ${sql.id(table)}
-        BEGIN SELECT RAISE(ABORT, ${sql.lit(`${table} is append-only`)}); END`,
-    ),
+  appendOnly: SQLITE_APPEND_ONLY,
   inlineRows: () => ({ keep: [], undo: [] }),
+  pruneMark: {
+    up: [
+      sql`CREATE TRIGGER audit_prune_mark_no_lowering BEFORE UPDATE ON audit_prune_mark
+        WHEN NEW.id IS NOT OLD.id OR NOT (NEW.pruned_through_id >= OLD.pruned_through_id)
+        BEGIN SELECT RAISE(ABORT, 'audit_prune_mark only rises'); END`,
+      sql`CREATE TRIGGER audit_prune_mark_no_delete BEFORE DELETE ON audit_prune_mark
+        BEGIN SELECT RAISE(ABORT, 'audit_prune_mark only rises'); END`,
+      sql`DROP TRIGGER audit_entry_no_delete`,
+      // No mark row (it cannot be deleted, but fail closed): nothing may go.
+      sql`CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry
+        WHEN NOT (OLD.id <= COALESCE((SELECT pruned_through_id FROM audit_prune_mark WHERE id = 1), 0))
+        BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only above its prune mark'); END`,
+    ],
+    down: [
+      sql`DROP TRIGGER audit_entry_no_delete`,
+      ...SQLITE_APPEND_ONLY('audit_entry').slice(1),
+      sql`DROP TRIGGER audit_prune_mark_no_delete`,
+      sql`DROP TRIGGER audit_prune_mark_no_lowering`,
+    ],
+  },
 }
 
 /**

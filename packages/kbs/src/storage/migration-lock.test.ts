@@ -48,6 +48,7 @@ describe('the migration lock on PostgreSQL', () => {
         '004-session-row-inline',
         '005-resource-generation',
         '006-signing-key-mac',
+        '007-audit-prune-mark',
       ])
     } finally {
       await holder.end()

@@ -20,6 +20,7 @@ describe('openKbsStore', () => {
       '004-session-row-inline',
       '005-resource-generation',
       '006-signing-key-mac',
+      '007-audit-prune-mark',
     ])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)

@@ -59,6 +59,16 @@ export interface AuditEntryTable {
   readonly session: string | null
 }
 
+/**
+ * The audit log's prune mark (migration 007): one row (`id` 1); entries with `id <=
+ * pruned_through_id` may be deleted, the rest are append-only. Only rises. `bigint`: a string
+ * on PostgreSQL.
+ */
+export interface AuditPruneMarkTable {
+  readonly id: number
+  readonly pruned_through_id: number | string
+}
+
 /** RCAR sessions. */
 export interface RcarSessionTable {
   readonly id: string
@@ -85,6 +95,7 @@ export interface KbsDatabase {
   readonly resource: ResourceTable
   readonly workload_version: WorkloadVersionTable
   readonly audit_entry: AuditEntryTable
+  readonly audit_prune_mark: AuditPruneMarkTable
   readonly rcar_session: RcarSessionTable
   readonly signing_key: SigningKeyTable
 }

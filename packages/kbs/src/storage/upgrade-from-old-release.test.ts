@@ -6,7 +6,7 @@
  * does, and checks the state docs/production.md promises: every resource opens with its bytes,
  * the workloads written without a MAC are listed as unusable and refused until put again, a
  * workload deleted before tombstones is deleted again, the signing keys without a MAC are not
- * used, and the audit log reads back entry for entry and goes on from there.
+ * used, and the audit log reads back entry for entry, goes on from there and can be pruned.
  */
 import { execFile } from 'node:child_process'
 import { chmod, copyFile, mkdir } from 'node:fs/promises'
@@ -82,6 +82,7 @@ const MIGRATED = [
   '004-session-row-inline',
   '005-resource-generation',
   '006-signing-key-mac',
+  '007-audit-prune-mark',
 ]
 
 /** A copy of the fixture's master key in `dir` (0600, as the KBS demands), loaded as `kbs serve` does. */
@@ -94,7 +95,7 @@ async function masterKeyFrom(fixture: string, dir: string): Promise<Uint8Array> 
 
 /** Everything an operator checks after the upgrade, on either engine. */
 function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite' | 'postgres') {
-  it('applies migrations 002 to 006 at open', async () => {
+  it('applies migrations 002 to 007 at open', async () => {
     const store = await open()
     expect(store.appliedMigrations).toEqual(MIGRATED)
   })
@@ -198,6 +199,33 @@ function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite
     ])
     const next = await store.audit.append({ at, action: 'admin', outcome: 'changed', detail: 'x' })
     expect(next.id).toBe(23)
+  })
+
+  it('prunes the old audit log once migrated: through entry 11, recorded as entry 23', async () => {
+    const store = await open()
+    const result = await store.audit.prune({
+      throughId: 11,
+      olderThan: new Date('2100-01-01T00:00:00.000Z'),
+      expectedCount: 11,
+      recorded: (pruned) => ({
+        at,
+        action: 'admin',
+        outcome: 'changed',
+        detail: String(pruned.count),
+      }),
+    })
+    expect([result.count, result.entryId]).toEqual([11, 23])
+    const left = await store.audit.list({ limit: 100 })
+    expect(left.map((e) => e.id)).toEqual([...OLD_AUDIT.slice(11).map(([id]) => id), 23])
+    expect(
+      await rejectedCode(
+        store.audit.prune({
+          throughId: 23,
+          olderThan: at,
+          recorded: () => ({ at, action: 'admin', outcome: 'changed' }),
+        }),
+      ),
+    ).toBe('ERR_KBS_AUDIT_PRUNE_NEWEST')
   })
 }
 

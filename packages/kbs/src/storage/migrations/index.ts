@@ -12,6 +12,7 @@ import { auditSessionMigration } from './003-audit-session.ts'
 import { sessionRowInlineMigration } from './004-session-row-inline.ts'
 import { resourceGenerationMigration } from './005-resource-generation.ts'
 import { signingKeyMacMigration } from './006-signing-key-mac.ts'
+import { auditPruneMarkMigration } from './007-audit-prune-mark.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
@@ -22,5 +23,6 @@ export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, 
     '004-session-row-inline': sessionRowInlineMigration(columns),
     '005-resource-generation': resourceGenerationMigration(),
     '006-signing-key-mac': signingKeyMacMigration(),
+    '007-audit-prune-mark': auditPruneMarkMigration(columns),
   }
 }

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest'
+import { rejectedCode } from '@initguard/testkit'
+import type { AuditEntryInput, AuditLog, AuditPruned } from '../ports.ts'
+import { AUDIT_PRUNE_MAX } from './audit-prune.ts'
+import {
+  STORE_ENGINES,
+  openTestStore,
+  randomMasterKey,
+  testDatabases,
+} from './store-test-support.ts'
+
+const old = (day: number): Date => new Date(Date.UTC(2026, 0, day, 10))
+const olderThan = new Date('2026-12-01T00:00:00.000Z')
+const recorded = (pruned: AuditPruned): AuditEntryInput => ({
+  at: olderThan,
+  action: 'admin',
+  outcome: 'changed',
+  detail: `pruned through ${String(pruned.throughId)}: ${String(pruned.count)} entries, ${pruned.firstAt} to ${pruned.lastAt}`,
+})
+
+/** Entries 1…`count`, entry i at day i of January 2026 (then February…). */
+async function fill(audit: AuditLog, count: number): Promise<void> {
+  for (let day = 1; day <= count; day++)
+    await audit.append({ at: old(day), action: 'admin', outcome: 'changed', detail: String(day) })
+}
+
+const ids = async (audit: AuditLog): Promise<number[]> =>
+  (await audit.list({ limit: 1000 })).map((entry) => entry.id)
+
+describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
+  const databases = testDatabases(engine)
+
+  it('removes the entries up to the id, raises the mark, and records the prune in the log', async () => {
+    const at = await databases.fresh()
+    const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await fill(audit, 5)
+    const result = await audit.prune({ throughId: 3, olderThan, expectedCount: 3, recorded })
+    expect(result).toEqual({
+      throughId: 3,
+      count: 3,
+      firstAt: old(1).toISOString(),
+      lastAt: old(3).toISOString(),
+      entryId: 6,
+    })
+    const left = await audit.list({ limit: 10 })
+    expect(left.map((entry) => entry.id)).toEqual([4, 5, 6])
+    expect(left.at(-1)?.detail).toBe(
+      `pruned through 3: 3 entries, ${old(1).toISOString()} to ${old(3).toISOString()}`,
+    )
+    expect(await databases.raw(at, 'SELECT pruned_through_id FROM audit_prune_mark')).toEqual([
+      { pruned_through_id: engine === 'postgres' ? '3' : 3 },
+    ])
+  })
+
+  it('is idempotent: a range already pruned changes nothing and appends nothing', async () => {
+    const { audit } = await databases.open()
+    await fill(audit, 4)
+    await audit.prune({ throughId: 2, olderThan, recorded })
+    for (const throughId of [2, 1])
+      expect(await audit.prune({ throughId, olderThan, expectedCount: 0, recorded })).toEqual({
+        throughId: 2,
+        count: 0,
+      })
+    expect(await ids(audit)).toEqual([3, 4, 5])
+  })
+
+  it('refuses a malformed id, the newest entry, a young entry, or a count the archive does not match; nothing changes', async () => {
+    const at = await databases.fresh()
+    const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await fill(audit, 3)
+    await audit.append({ at: olderThan, action: 'admin', outcome: 'changed' })
+    await audit.append({ at: old(4), action: 'admin', outcome: 'changed' })
+    const refusals: [Parameters<AuditLog['prune']>[0], string][] = [
+      [{ throughId: 0, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 1.5, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: Number.NaN, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 2 ** 53, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 1, olderThan, expectedCount: -1, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 5, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
+      [{ throughId: 99, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
+      // Entry 4 is not older than olderThan, although entry 5 after it is.
+      [{ throughId: 4, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RETENTION'],
+      [{ throughId: 2, olderThan, expectedCount: 1, recorded }, 'ERR_KBS_AUDIT_PRUNE_CHANGED'],
+    ]
+    for (const [request, code] of refusals)
+      expect(await rejectedCode(audit.prune(request)), JSON.stringify(request)).toBe(code)
+    expect(await ids(audit)).toEqual([1, 2, 3, 4, 5])
+    const [mark] = await databases.raw(at, 'SELECT pruned_through_id FROM audit_prune_mark')
+    expect(Number(mark?.['pruned_through_id'])).toBe(0)
+  })
+
+  it(`refuses more than ${String(AUDIT_PRUNE_MAX)} entries in one prune`, async () => {
+    const at = await databases.fresh()
+    const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    const rows = AUDIT_PRUNE_MAX + 2
+    await databases.raw(
+      at,
+      engine === 'postgres'
+        ? `INSERT INTO audit_entry (at, action, outcome) SELECT '2026-01-01T00:00:00.000Z', 'admin', 'changed' FROM generate_series(1, ${String(rows)})`
+        : `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${String(rows)})
+           INSERT INTO audit_entry (at, action, outcome) SELECT '2026-01-01T00:00:00.000Z', 'admin', 'changed' FROM n`,
+    )
+    expect(await rejectedCode(audit.prune({ throughId: rows - 1, olderThan, recorded }))).toBe(
+      'ERR_KBS_AUDIT_PRUNE_TOO_MANY',
+    )
+    expect((await audit.prune({ throughId: AUDIT_PRUNE_MAX, olderThan, recorded })).count).toBe(
+      AUDIT_PRUNE_MAX,
+    )
+  })
+
+  it('rolls the prune back when its entry cannot be appended', async () => {
+    const at = await databases.fresh()
+    const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await fill(audit, 3)
+    await databases.failAuditAppends(at)
+    await expect(audit.prune({ throughId: 2, olderThan, recorded })).rejects.toThrow(
+      /cannot be written/,
+    )
+    await databases.allowAuditAppends(at)
+    expect(await ids(audit)).toEqual([1, 2, 3])
+    const [mark] = await databases.raw(at, 'SELECT pruned_through_id FROM audit_prune_mark')
+    expect(Number(mark?.['pruned_through_id'])).toBe(0)
+  })
+
+  it('two replicas pruning the same range at once: one removes it, the other finds nothing', async () => {
+    const { first, second } = await databases.twoHandles()
+    await fill(first.audit, 6)
+    const results = await Promise.all(
+      [first, second].map((replica) =>
+        replica.audit.prune({ throughId: 4, olderThan, expectedCount: 4, recorded }),
+      ),
+    )
+    expect(results.map((result) => result.count).sort()).toEqual([0, 4])
+    expect(await ids(first.audit)).toEqual([5, 6, 7])
+  })
+
+  it('the database refuses a DELETE above the mark, any UPDATE, and lowering or deleting the mark', async () => {
+    const at = await databases.fresh()
+    const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    await fill(audit, 4)
+    await audit.prune({ throughId: 1, olderThan, recorded })
+    const refused: [string, RegExp][] = [
+      ['DELETE FROM audit_entry WHERE id = 2', /append-only above its prune mark/],
+      ['DELETE FROM audit_entry', /append-only above its prune mark/],
+      ["UPDATE audit_entry SET outcome = 'released' WHERE id = 2", /append-only/],
+      ['UPDATE audit_prune_mark SET pruned_through_id = 0', /only rises/],
+      ['DELETE FROM audit_prune_mark', /only rises/],
+    ]
+    if (engine === 'postgres')
+      refused.push(
+        ['TRUNCATE audit_entry', /append-only/],
+        ['TRUNCATE audit_prune_mark', /only rises/],
+      )
+    for (const [change, message] of refused)
+      await expect(databases.raw(at, change), change).rejects.toThrow(message)
+    expect(await ids(audit)).toEqual([2, 3, 4, 5])
+    // At or below the mark, the database lets a row go (as the prune does), and nothing else:
+    // an entry committed late below the mark can be removed by the next prune.
+    await databases.raw(at, 'UPDATE audit_prune_mark SET pruned_through_id = 3')
+    await expect(
+      databases.raw(at, "UPDATE audit_entry SET outcome = 'released' WHERE id = 2"),
+    ).rejects.toThrow(/append-only/)
+    await databases.raw(at, 'DELETE FROM audit_entry WHERE id <= 3')
+    expect(await ids(audit)).toEqual([4, 5])
+  })
+})
