@@ -2,7 +2,8 @@
  * The admin API, every route behind an admin JWT checked in `onRequest` (before any body is read):
  * Trustee's `POST`/`DELETE /kbs/v0/resource/<path>` (raw bytes, any content type, 200 empty), and
  * under `/kbs/v0/admin/`: resources (listed without values), workloads (validated, versioned),
- * the audit log and token-signing key rotation. Every change is audited. A refused admin call
+ * the audit log (listed, and pruned: `admin-audit-prune.ts`) and token-signing key rotation. Every
+ * change is audited. A refused admin call
  * changes nothing; it is audited only when a configured admin key signed its token (one for
  * another KBS's admin audience, expired, without the admin role, …), so that only a holder of an
  * admin private key can add such an entry, never an unauthenticated caller; and then within the
@@ -13,7 +14,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError, type InitguardError } from '@initguard/core'
-import { verifyAdminAuthorization } from './admin-auth.ts'
+import { AUDIT_PRUNE_ROUTE, registerAuditPrune } from './admin-audit-prune.ts'
+import { verifyAdminAuthorization, type AdminIdentity } from './admin-auth.ts'
 import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
 import { problem, problemBody, problemForError } from './errors.ts'
 import {
@@ -55,6 +57,9 @@ function signedRefusal(
   }
 }
 
+/** Who signed each admin request that got through the guard, for the entries that name them. */
+const admins = new WeakMap<FastifyRequest, AdminIdentity>()
+
 function adminGuard(context: KbsRouteContext, refusals: Limiter) {
   return async (
     request: FastifyRequest,
@@ -71,6 +76,7 @@ function adminGuard(context: KbsRouteContext, refusals: Limiter) {
         { admin: identity.subject, key: identity.keyFingerprint.slice(0, 16) },
         'admin request',
       )
+      admins.set(request, identity)
       return undefined
     } catch (error) {
       const detail = isInitguardError(error) ? error.message : 'admin authentication failed'
@@ -96,13 +102,14 @@ function adminGuard(context: KbsRouteContext, refusals: Limiter) {
 const ROUTES_WITH_BODY: ReadonlySet<string> = new Set([
   `POST ${RESOURCE}`,
   'PUT /kbs/v0/admin/workloads/:name',
+  `POST ${AUDIT_PRUNE_ROUTE}`,
 ])
 /** The admin route that reads a query string; every other refuses one. */
 const ROUTE_WITH_QUERY = 'GET /kbs/v0/admin/audit'
 
 /**
  * Refuse input the route would ignore (run after {@link adminGuard}): a query string anywhere but
- * the audit log, a body anywhere but the upload and the workload put. Ignored, a filter
+ * the audit log, a body anywhere but the upload, the workload put and the audit prune. Ignored, a filter
  * (`?name=web`) or an option (`{"algorithm": …}`) would look applied when it was not, and a
  * `?version=1` on a delete would delete whatever version is there.
  */
@@ -362,6 +369,8 @@ export async function registerAdminRoutes(
       if (query === undefined) return sendProblem(reply, BAD_AUDIT_QUERY)
       return reply.send({ entries: await store.audit.list(query) })
     })
+
+    registerAuditPrune(admin, context, (request) => admins.get(request))
 
     admin.post('/kbs/v0/admin/signing-keys/rotate', async (_request, reply) => {
       const { kid } = await context.tokens.rotate(context.clock(), (newKid) =>

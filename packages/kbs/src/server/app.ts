@@ -211,6 +211,7 @@ export async function buildKbsApp(options: KbsAppOptions): Promise<FastifyInstan
     metrics,
     clock: options.clock,
     nonceTtlMs: config.nonceTtlMs,
+    auditMinRetentionMs: config.auditMinRetentionMs,
     secureCookie: options.tls !== undefined,
     simulatedTrust: options.simulatedTrust,
   }

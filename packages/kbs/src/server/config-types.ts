@@ -83,6 +83,11 @@ export interface KbsServerConfig extends KbsCollateralSettings {
     /** 0: not checked. */
     readonly maxRssBytes: number
   }
+  /**
+   * `[audit] min-retention`: an audit prune never removes an entry younger than this (ms; at
+   * least 1, never "none").
+   */
+  readonly auditMinRetentionMs: number
   readonly logLevel: KbsLogLevel
 }
 
@@ -129,5 +134,6 @@ export const KBS_CONFIG_DEFAULTS: Omit<
   timeouts: { connectionMs: 60_000, requestMs: 30_000, headersMs: 10_000, keepAliveMs: 5_000 },
   rateLimit: { max: 20, windowMs: 1000 },
   underPressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0 },
+  auditMinRetentionMs: 7 * 86_400_000,
   logLevel: 'info',
 }

@@ -1,6 +1,6 @@
 /**
  * Strict parsers for the values of the KBS server configuration: durations (`500ms`, `30s`, `5m`,
- * `1h`), sizes (`512KiB`, `2MiB`) and listen addresses (`HOST:PORT`, `[::1]:PORT`). A value that
+ * `1h`; retention bounds also `7d`), sizes (`512KiB`, `2MiB`) and listen addresses (`HOST:PORT`, `[::1]:PORT`). A value that
  * does not parse is refused with the key it came from, never read as "no limit".
  *
  * @module
@@ -32,6 +32,29 @@ export function parseDuration(text: string, where: string): number {
   const unit = DURATION_UNITS[match?.[2] ?? '']
   const ms = Number(match?.[1]) * (unit ?? Number.NaN)
   if (!(ms >= 1 && ms <= 86_400_000)) throw configValueError(where, text, DURATION_EXPECTED)
+  return ms
+}
+
+const RETENTION_UNITS: Readonly<Record<string, number>> = {
+  ...DURATION_UNITS,
+  d: 86_400_000,
+}
+/** The longest retention bound: 10 years, in ms. */
+const RETENTION_MAX_MS = 3650 * 86_400_000
+const RETENTION_EXPECTED =
+  'a whole number with a unit, ms, s, m, h or d (e.g. 7d, 36h), from 1ms to 3650d'
+
+/**
+ * A retention bound in milliseconds from `"<digits><ms|s|m|h|d>"`, between 1 ms and 3650 days:
+ * a duration that may be longer than a day. Never 0 nor "none": a bound is always one.
+ *
+ * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
+ */
+export function parseRetention(text: string, where: string): number {
+  const match = /^([0-9]{1,9})(ms|s|m|h|d)$/.exec(text)
+  const unit = RETENTION_UNITS[match?.[2] ?? '']
+  const ms = Number(match?.[1]) * (unit ?? Number.NaN)
+  if (!(ms >= 1 && ms <= RETENTION_MAX_MS)) throw configValueError(where, text, RETENTION_EXPECTED)
   return ms
 }
 

@@ -170,6 +170,22 @@ describe('the server configuration', () => {
       }).workloadCacheMs
     expect([cache('0s'), cache('250ms'), cache('60s')]).toEqual([0, 250, 60_000])
     expect(resolveKbsServerConfig(flags).workloadCacheMs).toBe(2000)
+    // The audit prune's bound: strict, never read as none; days allowed, 7 days by default.
+    for (const bad of ['0d', '0s', '7', '7 d', '7D', '1.5d', '-1d', '3651d', 'forever', '', 7])
+      expect(doc({ audit: { 'min-retention': bad } }), String(bad)).toMatch(/^audit.min-retention /)
+    expect(doc({ audit: { retention: '7d' } })).toMatch(/audit: unknown key "retention"/)
+    const retention = (text: string): number =>
+      resolveKbsServerConfig(flags, {
+        document: { audit: { 'min-retention': text } },
+        path: '/x/kbs.toml',
+      }).auditMinRetentionMs
+    expect([retention('30d'), retention('36h'), retention('1s'), retention('3650d')]).toEqual([
+      30 * 86_400_000,
+      36 * 3_600_000,
+      1000,
+      3650 * 86_400_000,
+    ])
+    expect(resolveKbsServerConfig(flags).auditMinRetentionMs).toBe(7 * 86_400_000)
     await writeFile(join(dir, 'broken.toml'), 'listen = ')
     expect(
       (await rejected(loadKbsServerConfig({ ...flags, config: join(dir, 'broken.toml') }))).code,

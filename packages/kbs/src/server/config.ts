@@ -26,6 +26,7 @@
  *                   # (per vendor, KDS and PCS, per process; see config-collateral.ts)
  * [rate-limit]      # max = 20, window = "1s"      (per client address, on /auth, /attest and GET /resource)
  * [under-pressure]  # max-event-loop-delay = "1s"; max-heap-used, max-rss (e.g. "1GiB"): off unless set
+ * [audit]           # min-retention = "7d"   (no audit prune removes an entry younger; 1ms to 3650d)
  * [log]             # level = "info"
  * [postgres]        # pool-size = 10, connect-timeout = "5s", statement-timeout = "4s", idle-timeout = "30s",
  *                   # insecure-transport = false
@@ -44,6 +45,7 @@ import {
   parseDuration,
   parseIntegerInRange,
   parseListen,
+  parseRetention,
   parseSize,
   shownValue as shown,
   withUnit,
@@ -97,6 +99,7 @@ const TOP_KEYS = [
   'collateral-downloads',
   'rate-limit',
   'under-pressure',
+  'audit',
   'log',
   'postgres',
 ] as const
@@ -118,6 +121,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   ...COLLATERAL_SECTION_KEYS,
   'rate-limit': ['max', 'window'],
   'under-pressure': ['max-event-loop-delay', 'max-heap-used', 'max-rss'],
+  audit: ['min-retention'],
   log: ['level'],
   postgres: POSTGRES_SECTION_KEYS,
 }
@@ -360,6 +364,12 @@ export function resolveKbsServerConfig(
       ),
       maxRssBytes: withUnit(pressure['max-rss'], 'under-pressure.max-rss', parseSize, 0),
     },
+    auditMinRetentionMs: withUnit(
+      section(document, 'audit')['min-retention'],
+      'audit.min-retention',
+      parseRetention,
+      d.auditMinRetentionMs,
+    ),
     logLevel: level as KbsLogLevel,
   }
 }

@@ -10,6 +10,7 @@
  * 403 PolicyDeny                                                           denied by policy
  * 404 ResourceNotFound, InvalidRequestPath (no such route)                 no such thing
  * 409 WorkloadUnusable (admin GET of a workload whose row does not authenticate; admin-routes.ts)
+ * 409 AuditPruneRefused (the audit log's state refuses a prune; admin-audit-prune.ts)
  * 408 RequestTimeout    413 PayloadTooLarge   431 RequestHeaderFieldsTooLarge (connection-limits.ts)
  * 429 TooManyRequests   503 ServiceUnavailable   500 InternalError
  * ```
@@ -31,6 +32,7 @@ export type KbsErrorVariant =
   | 'ResourceNotFound'
   | 'WorkloadNotFound'
   | 'WorkloadUnusable'
+  | 'AuditPruneRefused'
   | 'PayloadTooLarge'
   | 'RequestHeaderFieldsTooLarge'
   | 'RequestTimeout'

@@ -43,7 +43,7 @@ export const KBS_OPENAPI: Json = {
     title: 'Initguard KBS',
     version: '0.1.0',
     description:
-      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names. An admin call takes a query string only on /kbs/v0/admin/audit and a body only on the resource upload and the workload put; one sent anywhere else is refused (400 SerdeError), not ignored; the guest routes (/kbs/v0/auth, /kbs/v0/attest, resource GETs) take no query string (400 SerdeError, audited): this KBS has no plugins or resource policy that read one.",
+      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names. An admin call takes a query string only on /kbs/v0/admin/audit and a body only on the resource upload, the workload put and the audit prune; one sent anywhere else is refused (400 SerdeError), not ignored; the guest routes (/kbs/v0/auth, /kbs/v0/attest, resource GETs) take no query string (400 SerdeError, audited): this KBS has no plugins or resource policy that read one.",
   },
   paths: {
     '/kbs/v0/auth': {
@@ -191,6 +191,51 @@ export const KBS_OPENAPI: Json = {
           },
         ],
         responses: { '200': json('entries'), ...adminErrors },
+      },
+    },
+    '/kbs/v0/admin/audit/prune': {
+      post: {
+        summary:
+          'Remove the audit entries up to throughId (archive them first): one transaction with the entry that records it; never the newest entry, nor one younger than [audit] min-retention',
+        security: admin,
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['throughId'],
+                additionalProperties: false,
+                properties: {
+                  throughId: { type: 'integer', minimum: 1 },
+                  expectedCount: {
+                    type: 'integer',
+                    minimum: 0,
+                    description:
+                      'how many entries up to throughId were archived: any other number there refuses the prune (409)',
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json('what was removed (pruned 0: nothing left to remove, nothing changed)', {
+            type: 'object',
+            required: ['prunedThroughId', 'pruned'],
+            properties: {
+              prunedThroughId: { type: 'integer' },
+              pruned: { type: 'integer' },
+              firstAt: { type: 'string' },
+              lastAt: { type: 'string' },
+              entryId: { type: 'integer', description: 'the entry that records the prune' },
+            },
+          }),
+          ...adminErrors,
+          '409': problemResponse(
+            'AuditPruneRefused: the log refuses it (code ERR_KBS_AUDIT_PRUNE_NEWEST, _RETENTION, _CHANGED or _TOO_MANY); nothing changed',
+          ),
+        },
       },
     },
     '/kbs/v0/admin/signing-keys/rotate': {

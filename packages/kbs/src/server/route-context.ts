@@ -42,6 +42,8 @@ export interface KbsRouteContext {
   readonly metrics: KbsMetrics
   readonly clock: () => Date
   readonly nonceTtlMs: number
+  /** An audit prune never removes an entry younger than this (`[audit] min-retention`). */
+  readonly auditMinRetentionMs: number
   /** HTTPS: the session cookie gets `Secure`. */
   readonly secureCookie: boolean
   readonly simulatedTrust: boolean

@@ -50,6 +50,7 @@ describe('admin routes refuse bad credentials and change nothing', () => {
       { method: 'POST', url: '/kbs/v0/admin/signing-keys/rotate' },
       { method: 'GET', url: '/kbs/v0/admin/audit' },
       { method: 'GET', url: '/kbs/v0/admin/resources' },
+      { method: 'POST', url: '/kbs/v0/admin/audit/prune', payload: { throughId: 1 } },
     ] as const
     // The last three are signed by the admin key: audited, within the rate limit (20 a second).
     const signed = credentials.slice(3)
