@@ -288,19 +288,24 @@ export interface InProcessSimKbs {
 export async function startSimKbs(
   prefix: string,
   flags: { readonly adminAudience?: string } = {},
+  /** A configuration file's contents (as TOML would give them), e.g. `{ audit: { … } }`. */
+  document?: Readonly<Record<string, unknown>>,
 ): Promise<InProcessSimKbs> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const at = (name: string): string => join(dir, name)
   await writeFile(at('initdata.toml'), KBS_WALKTHROUGH_INITDATA)
   await simInit(at('sim'))
   await kbsKeygen(at('admin'))
-  const config = resolveKbsServerConfig({
-    dataDir: at('kbs-data'),
-    listen: '127.0.0.1:0',
-    adminPublicKey: [at('admin.pub')],
-    trustSim: at('sim'),
-    ...flags,
-  })
+  const config = resolveKbsServerConfig(
+    {
+      dataDir: at('kbs-data'),
+      listen: '127.0.0.1:0',
+      adminPublicKey: [at('admin.pub')],
+      trustSim: at('sim'),
+      ...flags,
+    },
+    document === undefined ? undefined : { document, path: at('kbs.toml') },
+  )
   const kbs = await startKbs(config, { online: false, logger: { level: 'silent' } })
   const cert = at('kbs-data/tls/kbs-cert.pem')
   return {

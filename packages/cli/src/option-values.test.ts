@@ -255,6 +255,7 @@ describe('the option table', () => {
       'admin-key',
       'admin-public-key',
       'amd-crl',
+      'archive',
       'authfile',
       'ca',
       'cache-dir',

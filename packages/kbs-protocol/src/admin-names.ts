@@ -1,5 +1,6 @@
 /**
- * Names in the KBS admin API that clients check before sending, by the rule the KBS applies.
+ * Names and bounds in the KBS admin API that clients check before sending, by the rule the KBS
+ * applies.
  *
  * @module
  */
@@ -35,3 +36,9 @@ const ADMIN_AUDIENCE = /^[A-Za-z0-9][A-Za-z0-9._~:/?#[\]@!$&'()*+;=%-]{0,254}$/
 export function isAdminAudience(text: string): boolean {
   return ADMIN_AUDIENCE.test(text)
 }
+
+/**
+ * The most audit entries one `POST /kbs/v0/admin/audit/prune` removes: a transaction bounded well
+ * inside the KBS's statement timeout. A client prunes a larger range in steps of at most this.
+ */
+export const AUDIT_PRUNE_MAX = 20_000

@@ -72,6 +72,7 @@ export {
 export { resourcePath } from './client-responses.ts'
 export {
   ADMIN_AUDIENCE_RULE,
+  AUDIT_PRUNE_MAX,
   DEFAULT_ADMIN_AUDIENCE,
   isAdminAudience,
   isWorkloadName,

@@ -21,6 +21,9 @@ export type {
   AuditEntryInput,
   AuditEntry,
   AuditLog,
+  AuditPruned,
+  AuditPruneRequest,
+  AuditPruneResult,
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
@@ -137,6 +140,7 @@ export type { AppliedMigrations } from './storage/migrate.ts'
 export { SqlResourceStore, checkResourcePath } from './storage/resource-store.ts'
 export { SqlWorkloadStore, type WorkloadVersion } from './storage/workload-store.ts'
 export { SqlAuditLog, AUDIT_LIST_MAX } from './storage/audit-log.ts'
+export { AUDIT_PRUNE_MAX, AUDIT_PRUNE_CONFLICTS } from './storage/audit-prune.ts'
 export { SqlSessionStore } from './storage/session-store.ts'
 export { SqlSigningKeyStore } from './storage/signing-key-store.ts'
 

@@ -259,7 +259,7 @@ export function jsonObjectAnswer(
 }
 
 function kbsRefusal(method: string, path: string, status: number, body: unknown): Error {
-  const { type, detail } = (typeof body === 'object' && body !== null ? body : {}) as Record<
+  const { type, detail, code } = (typeof body === 'object' && body !== null ? body : {}) as Record<
     string,
     unknown
   >
@@ -268,7 +268,15 @@ function kbsRefusal(method: string, path: string, status: number, body: unknown)
     typeof type === 'string' ? terminalSafe(type.split('/').at(-1) ?? '').slice(0, 64) : undefined
   const said = typeof detail === 'string' ? `: ${terminalSafe(detail.slice(0, 2000))}` : ''
   const message = `the KBS refused ${method} ${path}: ${status} ${variant ?? ''}${said}`
-  const options = { details: { status, ...(variant === undefined ? {} : { variant }) } }
+  // The KBS's own code for a refusal that has one (an audit prune's), for scripts.
+  const kbsCode = typeof code === 'string' && /^ERR_[A-Z0-9_]{1,64}$/.test(code) ? code : undefined
+  const options = {
+    details: {
+      status,
+      ...(variant === undefined ? {} : { variant }),
+      ...(kbsCode === undefined ? {} : { kbsCode }),
+    },
+  }
   if (status >= 500) return new UnavailableError('ERR_KBS_ADMIN_SERVER', message, options)
   if (status === 401 || status === 403)
     return new VerificationError('ERR_KBS_ADMIN_REFUSED', message, {

@@ -25,6 +25,7 @@ import {
 import {
   PATH_VALUE,
   RTMR_VALUE,
+  TIME_VALUE,
   SNP_FIRMWARE_VALUE,
   SNP_GUEST_POLICY_VALUE,
   SNP_PLATFORM_INFO_VALUE,
@@ -54,6 +55,7 @@ import {
   type UnusableWorkloadAnswer,
 } from './kbs-admin-unusable.ts'
 import { workloadDefinitionJson } from './kbs-workload-json.ts'
+import { archiveChoice, auditPrune } from './kbs-audit-prune.ts'
 
 const TEE = choiceValue(['snp', 'tdx', 'sgx'] as const)
 const NAME = WORKLOAD_NAME_VALUE
@@ -94,6 +96,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
   'resource list': [],
   'resource delete': ['path'],
   audit: ['after', 'limit'],
+  'audit prune': ['before', 'archive', 'no-archive'],
   'rotate-signing-key': [],
 }
 const COMMON = ['url', 'ca', 'admin-key', 'admin-audience', 'json']
@@ -305,6 +308,14 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
         `/kbs/v0/admin/audit${query.size === 0 ? '' : `?${query.toString()}`}`,
       )
     }
+    case 'audit prune':
+      return auditPrune(target, {
+        before: need(args, 'before', TIME_VALUE),
+        archive: archiveChoice(
+          parsedOption(args, 'archive', PATH_VALUE),
+          optionGiven(args, 'no-archive'),
+        ),
+      })
     default:
       return objectCall(target, 'POST', '/kbs/v0/admin/signing-keys/rotate')
   }
@@ -327,7 +338,7 @@ export const kbsAdminCommand: Command = {
   name: 'admin',
   summary: 'Manage a KBS: workloads, resources, the audit log, token-signing keys.',
   usage:
-    '--url URL [--ca FILE] --admin-key FILE [--admin-audience AUD] <workload put|list|get|delete | resource put|list|delete | audit | rotate-signing-key>',
+    '--url URL [--ca FILE] --admin-key FILE [--admin-audience AUD] <workload put|list|get|delete | resource put|list|delete | audit | audit prune | rotate-signing-key>',
   description: [
     'Each call carries a 5-minute admin JWT signed with --admin-key (Ed25519 → EdDSA, P-256 →',
     "ES256; role admin, aud the KBS's admin audience: --admin-audience AUD, as the KBS was started",
@@ -342,6 +353,11 @@ export const kbsAdminCommand: Command = {
     'workload get of a workload whose stored row fails its integrity check (written before the',
     'rows carried a MAC, or changed behind the KBS) exits 5 (ERR_KBS_WORKLOAD_UNUSABLE) and shows',
     'the stored definition marked UNAUTHENTICATED: review it, then put the workload again.',
+    '',
+    'audit prune --before TIME --archive FILE writes every entry older than TIME (up to the first',
+    'that is not, and never the newest) to FILE, flushes it, then has the KBS remove them; the KBS',
+    'keeps every entry younger than its [audit] min-retention (default 7 days). Without --archive it',
+    'refuses, unless --no-archive says the entries may go uncopied.',
   ].join('\n'),
   options: {
     url: value(
@@ -430,6 +446,20 @@ export const kbsAdminCommand: Command = {
     file: value(PATH_VALUE, 'FILE', 'resource put: the secret (its bytes, as they are)'),
     after: value(AFTER, 'ID', 'audit: entries after this id'),
     limit: value(LIMIT, 'N', 'audit: at most N entries (default 100)'),
+    before: value(
+      TIME_VALUE,
+      'TIME',
+      'audit prune: prune the entries older than this (ISO 8601 with its zone, or a date, UTC), up to the first that is not',
+    ),
+    archive: value(
+      PATH_VALUE,
+      'FILE',
+      'audit prune: write the entries there first, as JSON lines (a new file, 0600, flushed to disk)',
+    ),
+    'no-archive': {
+      type: 'boolean',
+      help: 'audit prune: prune without writing the entries anywhere (they are gone): only for a log already copied elsewhere',
+    },
     json: JSON_OPTION,
   },
   async run(args, io) {

@@ -12,6 +12,7 @@
  */
 import type { CompiledQuery, Kysely } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
+import { AUDIT_PRUNE_MAX } from '@initguard/kbs-protocol'
 import type { AuditPruneRequest, AuditPruneResult } from '../ports.ts'
 import { auditColumnValues } from './audit-row.ts'
 import type { RawExecutor } from './hot-statement.ts'
@@ -21,7 +22,7 @@ import type { KbsDatabase } from './schema.ts'
  * The most entries one prune removes: a bounded transaction that stays well inside the
  * PostgreSQL statement timeout and the store-call deadline. The CLI prunes a larger range in steps.
  */
-export const AUDIT_PRUNE_MAX = 20_000
+export { AUDIT_PRUNE_MAX }
 
 /** The codes of refusals that are about the log's state, not the request (HTTP 409). */
 export const AUDIT_PRUNE_CONFLICTS: ReadonlySet<string> = new Set([
