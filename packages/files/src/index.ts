@@ -5,6 +5,7 @@
  */
 export {
   DEFAULT_MAX_INPUT_SIZE,
+  flushDirectory,
   readInput,
   removeTree,
   writeFileAtomic,

@@ -190,7 +190,7 @@ export interface WriteOptions {
  * a file system that cannot flush a directory (EINVAL) has nothing more to offer; the write itself
  * has succeeded by then and is not reported as failed.
  */
-async function flushDirectory(dir: string): Promise<void> {
+export async function flushDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined
   try {
     handle = await open(dir, 'r')

@@ -20,6 +20,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { InitguardError } from '@initguard/core'
 import { LocalIoError, MalformedInputError, UsageError, isInitguardError } from '@initguard/core'
+import { flushDirectory } from '@initguard/files'
 import { AUDIT_PRUNE_MAX } from '@initguard/kbs-protocol'
 import { jsonObjectAnswer, kbsAdminCall, type KbsAdminTarget } from './kbs-admin-request.ts'
 
@@ -289,17 +290,4 @@ function noted(cause: unknown, note: string): unknown {
     details: cause.details,
     ...(cause.hint === undefined ? {} : { hint: cause.hint }),
   })
-}
-
-/** Flush `dir`, so the archive's name survives a crash too (best effort, as `@initguard/files`). */
-async function flushDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined
-  try {
-    handle = await open(dir, 'r')
-    await handle.sync()
-  } catch {
-    // A file system that cannot flush a directory has nothing more to offer.
-  } finally {
-    await handle?.close().catch(() => undefined)
-  }
 }
