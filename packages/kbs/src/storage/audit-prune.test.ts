@@ -7,6 +7,7 @@ import {
   openTestStore,
   randomMasterKey,
   testDatabases,
+  undoMigrations,
 } from './store-test-support.ts'
 
 const old = (day: number): Date => new Date(Date.UTC(2026, 0, day, 10))
@@ -162,5 +163,26 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     ).rejects.toThrow(/append-only/)
     await databases.raw(at, 'DELETE FROM audit_entry WHERE id <= 3')
     expect(await ids(audit)).toEqual([4, 5])
+  })
+
+  it('migration 007 undone puts the triggers of 001 back (no DELETE at all); run again, the mark starts at 0', async () => {
+    const at = await databases.fresh()
+    const masterKey = randomMasterKey()
+    const first = await openTestStore({ ...at, masterKey })
+    await fill(first.audit, 3)
+    await first.audit.prune({ throughId: 1, olderThan, recorded })
+    await first.close()
+    await undoMigrations(at, ['007-audit-prune-mark'])
+    await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
+      /audit_entry is append-only/,
+    )
+    await expect(databases.raw(at, 'SELECT * FROM audit_prune_mark')).rejects.toThrow()
+    const again = await openTestStore({ ...at, masterKey })
+    expect(again.appliedMigrations).toEqual(['007-audit-prune-mark'])
+    await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
+      /above its prune mark/,
+    )
+    expect((await again.audit.prune({ throughId: 2, olderThan, recorded })).count).toBe(1)
+    expect(await ids(again.audit)).toEqual([3, 4, 5])
   })
 })

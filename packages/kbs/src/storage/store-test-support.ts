@@ -16,7 +16,9 @@ import { afterAll, beforeAll, onTestFinished } from 'vitest'
 import { startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
 import type { KbsDatabaseConfig, KbsDatabaseKind } from './dialect.ts'
-import { SQLITE_FILE_NAME } from './dialect.ts'
+import { SQLITE_FILE_NAME, connectSqlite } from './dialect.ts'
+import { connectPostgres } from './dialect-postgres.ts'
+import { kbsMigrations } from './migrations/index.ts'
 import { openKbsStore } from './open-store.ts'
 import type { OpenKbsStoreOptions, SqlKbsStore } from './open-store.ts'
 
@@ -165,6 +167,28 @@ async function rawQuery(
     return (await client.query(numbered, [...parameters])).rows as RawRow[]
   } finally {
     await client.end()
+  }
+}
+
+/**
+ * Take `at`'s database back to before the migrations `names` (newest first): run each one's
+ * `down` and forget it was run, as a database a release from before them left it.
+ */
+export async function undoMigrations(at: TestDatabase, names: readonly string[]): Promise<void> {
+  const connection =
+    at.database.kind === 'postgres'
+      ? await connectPostgres(at.database)
+      : await connectSqlite({ dataDir: at.dataDir })
+  try {
+    const migrations = kbsMigrations(connection.columns)
+    for (const name of names) {
+      const migration = migrations[name]
+      if (migration?.down === undefined) throw new Error(`no migration ${name} to undo`)
+      await migration.down(connection.db as never)
+      await rawQuery(at, 'DELETE FROM kysely_migration WHERE name = ?', [name])
+    }
+  } finally {
+    await connection.db.destroy()
   }
 }
 

@@ -11,6 +11,7 @@ import {
   temporaryDir,
   testDatabases,
   twoHandles,
+  undoMigrations,
 } from '../storage/store-test-support.ts'
 import { EAR_PROFILE } from './ear-claims.ts'
 import { SESSION, acceptedFor, claimsView, teeKey } from './token-test-support.ts'
@@ -492,13 +493,12 @@ describe.each(STORE_ENGINES)(
 
     it('is not used when it has no MAC (a database from before 006, migrated): a new key is made', async () => {
       const { at, masterKey, key, token: old } = await signedOnce()
-      // The database as a KBS from before 006 left it: no mac column, the migration not run.
-      await databases.raw(at, 'ALTER TABLE signing_key DROP COLUMN mac')
-      await databases.raw(at, "DELETE FROM kysely_migration WHERE name = '006-signing-key-mac'")
+      // The database as a KBS from before 006 left it: no mac column, neither migration run.
+      await undoMigrations(at, ['007-audit-prune-mark', '006-signing-key-mac'])
       const warnings = collectWarnings()
       try {
         const store = await openTestStore({ ...at, masterKey })
-        expect(store.appliedMigrations).toEqual(['006-signing-key-mac'])
+        expect(store.appliedMigrations).toEqual(['006-signing-key-mac', '007-audit-prune-mark'])
         const fresh = createTokenService({ store: store.signingKeys, issuer })
         expect(await rejectedCode(fresh.verify(old, after(1)))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
         const signed = await fresh.issue(acceptedFor(key), key, after(2), SESSION)
