@@ -280,6 +280,56 @@ describe("a guest clock off from the KBS's", () => {
   })
 })
 
+describe('a token whose iat gives no lifetime a KBS gives', () => {
+  /**
+   * Two `token()` calls of a guest whose wall and monotonic clocks both move `passedMs` between
+   * them, against a KBS whose tokens carry `claims`: the handshakes, and whether the token was
+   * reused.
+   */
+  async function across(passedMs: number, claims: (now: number) => Record<string, unknown>) {
+    const peer = await startProtocolKbs()
+    peer.tokenClaims = claims
+    try {
+      const document = kbsInitdataToml(peer.origin, undefined, 'odd iat')
+      const tee = await launchGuest(kbs.simulator.dir, document)
+      const initdata = await verifyInitdata(tee, document)
+      let passed = 0
+      const { access } = openAgentKbs({
+        initdata,
+        tee,
+        clock: () => new Date(Date.now() + passed),
+        monotonicMs: () => passed,
+      })
+      if (access.kind !== 'session') throw new Error(access.reason.message)
+      const first = await access.session.token()
+      passed = passedMs
+      const second = await access.session.token()
+      return { handshakes: access.session.handshakes, reused: second.token === first.token }
+    } finally {
+      await peer.close()
+    }
+  }
+
+  it('an iat far before exp (0, beyond a day before it) does not keep a token past exp', async () => {
+    for (const before of [Number.POSITIVE_INFINITY, 1e308, 86_401])
+      expect(
+        await across(10 * 60_000, (now) => ({
+          exp: now + 300,
+          iat: Number.isFinite(before) ? now + 300 - before : 0,
+        })),
+        String(before),
+      ).toEqual({ handshakes: 2, reused: false })
+  })
+
+  it('an iat at or after exp is read as none: the token is reused by exp on the guest clock, not attested per request', async () => {
+    for (const after of [0, 300])
+      expect(
+        await across(60_000, (now) => ({ exp: now + 300, iat: now + 300 + after })),
+        String(after),
+      ).toEqual({ handshakes: 1, reused: true })
+  })
+})
+
 describe('a resource that streams slowly but steadily', () => {
   it('arrives within the total timeout: timeoutMs bounds a stall, not the whole fetch', async () => {
     // A small RCAR peer over plain http, behind a proxy that sends a resource's headers at once

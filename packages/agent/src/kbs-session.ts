@@ -9,7 +9,8 @@
  *   and the monotonic clock, whichever has run longer: a guest clock off from the KBS's neither
  *   hands out a token the KBS already takes as expired nor attests again on every request, and a
  *   wall clock stepped back since does not keep it longer (nor a suspend, which the monotonic
- *   clock does not count). Without `iat`, the lifetime is `exp` less the guest's clock.
+ *   clock does not count). Without `iat`, or with one that gives no lifetime a KBS gives (at or
+ *   after `exp`, or more than a day before it), the lifetime is `exp` less the guest's clock.
  * - Concurrent requests share one handshake in flight; a failed handshake is not kept.
  * - A resource answered 401 drops the token and goes through the shared handshake, then retries
  *   once: N requests refused at once cause one handshake, not N. So does a 431 for a token too
@@ -69,9 +70,12 @@ const DEFAULT_TIMEOUT_MS = 10_000
  * headers are sent, which is what a client of the guest API must wait for.
  */
 export const AGENT_KBS_TOTAL_TIMEOUT_MS = 15_000
+/** The longest token lifetime a KBS gives: ours at most 24 h (`[tokens] lifetime`). */
+const LONGEST_TOKEN_LIFETIME_MS = 24 * 3_600_000
 /**
  * The `exp` of a JWT as a date (undefined when the payload has none: never reused then), and its
- * lifetime in ms by the issuer's clock, `exp` − `iat` (undefined without a finite `iat`).
+ * lifetime in ms by the issuer's clock, `exp` − `iat` (undefined without a finite `iat`, or when
+ * that is not from 0 to {@link LONGEST_TOKEN_LIFETIME_MS}, excluded and included).
  */
 function tokenTimes(token: string): {
   readonly expiresAt: Date | undefined
@@ -92,7 +96,13 @@ function tokenTimes(token: string): {
   const expiresAt = new Date(exp * 1000)
   // An invalid date (an exp beyond what a Date holds) is no expiry at all: never reused.
   if (Number.isNaN(expiresAt.getTime())) return { expiresAt: undefined, lifetimeMs: undefined }
-  return { expiresAt, lifetimeMs: finite(iat) ? (exp - iat) * 1000 : undefined }
+  // Believed only as a lifetime a KBS gives (up to a day): an `iat` of 0, or after `exp`, would
+  // keep a token for ever or attest on every request; then `exp` less the guest's clock decides.
+  const lifetimeMs = finite(iat) ? (exp - iat) * 1000 : Number.NaN
+  return {
+    expiresAt,
+    lifetimeMs: lifetimeMs > 0 && lifetimeMs <= LONGEST_TOKEN_LIFETIME_MS ? lifetimeMs : undefined,
+  }
 }
 
 interface Current {

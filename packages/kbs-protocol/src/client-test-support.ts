@@ -92,6 +92,11 @@ export interface TestKbs {
   redirectNext(pathPrefix: string, location: string): void
   /** Forget every token, so the next resource request gets 401. */
   revokeTokens(): void
+  /**
+   * The claims of the tokens issued from now on, exactly (`iat` and `exp` included: none is
+   * added), from the time of issue in whole seconds; default `{ exp: now + 300 }`.
+   */
+  tokenClaims: (nowSeconds: number) => Record<string, unknown>
   close(): Promise<void>
 }
 
@@ -188,9 +193,8 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
       )
         return failure(res, 401, 'AttestationError', 'REPORT_DATA does not bind the nonce and key')
       state.initData.push(attestation['init-data']?.body ?? null)
-      const token = await new SignJWT({})
+      const token = await new SignJWT(peer.tokenClaims(Math.floor(Date.now() / 1000)))
         .setProtectedHeader({ alg: 'ES256' })
-        .setExpirationTime('5m')
         .sign(signer)
       tokens.set(token, runtime['tee-pubkey'])
       return send(res, 200, { token })
@@ -214,7 +218,8 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
   const server = tls === undefined ? createHttpServer(listener) : createHttpsServer(tls, listener)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  return {
+  const peer: TestKbs = {
+    tokenClaims: (nowSeconds) => ({ exp: nowSeconds + 300 }),
     origin: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     ...state,
     failNext: (prefix, status, variant, detail) =>
@@ -228,4 +233,5 @@ export async function startTestKbs(tls?: TestCertificate): Promise<TestKbs> {
       await new Promise((resolve) => server.close(resolve))
     },
   }
+  return peer
 }
