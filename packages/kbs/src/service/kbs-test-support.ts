@@ -110,7 +110,9 @@ export async function uploadResource(kbs: TestKbs, path: string, value: string):
  * the admin key pair (default a fresh one; give one to several KBSes that share it); `masterKey`
  * the base64 master key on PostgreSQL and `simulator` the simulator to trust (default fresh ones:
  * give both to KBSes that are replicas on one database; the first one's `stop` removes the
- * simulator, so stop it last).
+ * simulator, so stop it last); `stoppedAt` a time its clock stands at, moved by `advance` only
+ * (default: the real time, plus what `advance` added), for a test of an exact lifetime that the
+ * real time a step takes on a busy machine must not shorten.
  */
 export async function startTestKbs(
   options: {
@@ -124,6 +126,7 @@ export async function startTestKbs(
     readonly admin?: TestAdminKey
     readonly masterKey?: string
     readonly simulator?: TeeSimulator
+    readonly stoppedAt?: Date
   } = {},
 ): Promise<TestKbs> {
   const root = await mkdtemp(join(tmpdir(), 'kbs-e2e-'))
@@ -139,7 +142,7 @@ export async function startTestKbs(
   const adminPub = join(root, 'admin.pub')
   await writeFile(adminPub, admin.publicPem)
   let offset = 0
-  const now = (): Date => new Date(Date.now() + offset)
+  const now = (): Date => new Date((options.stoppedAt?.getTime() ?? Date.now()) + offset)
   const config = resolveKbsServerConfig(
     {
       dataDir: join(root, 'data'),

@@ -21,8 +21,12 @@ import { ask, attestation, auth, handshake } from './rcar-steps-test-support.ts'
 
 const PATH = 'default/app/password'
 const HALF_SKEW = REPLICA_CLOCK_SKEW_MS / 2
-/** Room for the real time a step takes on a busy machine, and for `iat` in whole seconds. */
-const ROOM_MS = 3000
+/**
+ * The replicas' clocks stand still but for `pass`: no real time a step takes (seconds, on a busy
+ * machine) eats into a lifetime, so each is tested to its last millisecond. On a whole second, as
+ * `iat` and `exp` count, and now (the database's clock decides single use).
+ */
+const STOPPED_AT = new Date(Math.ceil(Date.now() / 1000) * 1000)
 let cluster: PostgresCluster
 let ahead: TestKbs
 let behind: TestKbs
@@ -37,6 +41,7 @@ beforeAll(async () => {
     masterKey: randomBytes(32).toString('base64'),
     admin: testAdminKey('EdDSA'),
     config: { sessions: { 'nonce-ttl': shortest }, tokens: { lifetime: shortest } },
+    stoppedAt: STOPPED_AT,
   }
   behind = await startTestKbs(shared)
   ahead = await startTestKbs({ ...shared, simulator: behind.simulator })
@@ -58,6 +63,11 @@ afterAll(async () => {
 function pass(ms: number): void {
   ahead.advance(ms)
   behind.advance(ms)
+}
+
+/** Moves both clocks to the next whole second: a token issued then lives exactly its lifetime. */
+function passToWholeSecond(): void {
+  pass((1000 - (ahead.now().getTime() % 1000)) % 1000)
 }
 
 /** `/auth` on `on`: the cookie header and the `/attest` body of a guest launched with ACCEPTED. */
@@ -103,11 +113,15 @@ describe(`two replicas ${String(REPLICA_CLOCK_SKEW_MS)} ms apart on one PostgreS
   it('a challenge made behind is used ahead within its lifetime less the skew; one made ahead is refused on both past its lifetime plus the skew', async () => {
     const lifetime = MIN_REPLICA_LIFETIME_MS
     const early = await challenge(behind)
-    pass(lifetime - REPLICA_CLOCK_SKEW_MS - ROOM_MS)
+    // Its last millisecond where the clock is ahead.
+    pass(lifetime - REPLICA_CLOCK_SKEW_MS - 1)
     expect((await attest(ahead, early)).status).toBe(200)
 
     const late = await challenge(ahead)
-    pass(lifetime + REPLICA_CLOCK_SKEW_MS)
+    pass(lifetime + REPLICA_CLOCK_SKEW_MS - 1)
+    // Its last millisecond where the clock is behind (a refusal there would burn it).
+    expect((await attest(behind, late)).status).not.toBe(401)
+    pass(1)
     for (const on of [behind, ahead]) {
       const refused = await attest(on, late)
       expect(refused.status).toBe(401)
@@ -117,15 +131,18 @@ describe(`two replicas ${String(REPLICA_CLOCK_SKEW_MS)} ms apart on one PostgreS
 
   it('a token issued behind opens resources ahead within its lifetime less the skew; one issued ahead is refused on both past its lifetime plus the skew', async () => {
     const lifetime = MIN_REPLICA_LIFETIME_MS
+    passToWholeSecond()
     const early = await attest(behind, await challenge(behind))
-    pass(lifetime - REPLICA_CLOCK_SKEW_MS - ROOM_MS)
+    // Its last millisecond where the clock is ahead.
+    pass(lifetime - REPLICA_CLOCK_SKEW_MS - 1)
     expect(await resourceStatus(ahead, early.token ?? '')).toBe(200)
 
+    passToWholeSecond()
     const late = await attest(ahead, await challenge(ahead))
-    pass(lifetime + REPLICA_CLOCK_SKEW_MS - ROOM_MS)
+    pass(lifetime + REPLICA_CLOCK_SKEW_MS - 1)
     // The stated lifetime plus the skew, no more: still taken where the clock is behind.
     expect(await resourceStatus(behind, late.token ?? '')).toBe(200)
-    pass(ROOM_MS)
+    pass(1)
     for (const on of [behind, ahead]) expect(await resourceStatus(on, late.token ?? '')).toBe(401)
   })
 })
