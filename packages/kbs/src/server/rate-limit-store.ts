@@ -6,12 +6,13 @@
  * hour's step. Here a window is `timeWindow` ms of the monotonic clock, whatever the wall clock
  * does. Otherwise the same: a fixed window from a key's first request, counted per route, the
  * least recently used of {@link MAX_KEYS} keys forgotten. No `read` (the plugin's
- * `{ increment: false }`, which the KBS does not use: the plugin refuses it with a clear error).
+ * `{ increment: false }`, which the KBS does not use: the plugin refuses it with a clear error),
+ * and no `continueExceeding`, `exponentialBackoff` or other `cache` (refused per route).
  *
  * @module
  */
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import { LruCache } from '@initguard/core'
+import { LruCache, UsageError } from '@initguard/core'
 
 /** Keys kept per route, as the plugin's store keeps (its `cache` default). */
 const MAX_KEYS = 5000
@@ -23,6 +24,13 @@ interface Counted {
 }
 
 type Callback = (error: Error | null, result: Counted) => void
+
+/** What {@link monotonicRateLimitStore}'s `child` reads of a route's merged limiter options. */
+interface RouteLimitOptions {
+  readonly continueExceeding?: boolean
+  readonly exponentialBackoff?: boolean
+  readonly cache?: number
+}
 
 /** One key's window: when it started (monotonic ms) and the requests counted in it. */
 interface Window {
@@ -46,8 +54,25 @@ export function monotonicRateLimitStore(monotonicMs: () => number): FastifyRateL
       callback(null, { current: window.count, ttl: window.startedAt + timeWindow - now })
     }
 
-    /** A route's own counters (the plugin asks one per route or limiter). */
-    child(): MonotonicRateLimitStore {
+    /**
+     * A route's own counters (the plugin asks one per route or limiter, with its merged options).
+     * The plugin's store honours `continueExceeding`, `exponentialBackoff` and `cache`; this one
+     * does not, so a route that sets one is refused rather than limited without it.
+     */
+    child(routeOptions: object): MonotonicRateLimitStore {
+      // Typed as fastify's route options by the plugin's types; what it passes is the limiter's.
+      const options = routeOptions as RouteLimitOptions
+      const unsupported = [
+        options.continueExceeding === true ? 'continueExceeding' : undefined,
+        options.exponentialBackoff === true ? 'exponentialBackoff' : undefined,
+        options.cache === undefined || options.cache === MAX_KEYS ? undefined : 'cache',
+      ].filter((name) => name !== undefined)
+      if (unsupported.length > 0)
+        throw new UsageError(
+          'ERR_KBS_RATE_LIMIT_OPTION',
+          `the KBS's rate-limit store does not implement ${unsupported.join(', ')}`,
+          { hint: 'leave the option out of the route, or implement it in rate-limit-store.ts' },
+        )
       return new MonotonicRateLimitStore()
     }
   }
