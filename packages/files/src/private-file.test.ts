@@ -2,6 +2,7 @@
  * Private key files: refused when group or others may read or write them, or another user owns
  * them, by the one check the master key file and the TLS private key file share.
  */
+import { execFileSync } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -111,6 +112,21 @@ describe('readInput with privateCode', () => {
     const other = await rejected(read())
     expect(other.code).toBe('ERR_TEST_KEY_MODE')
     expect(other.message).toContain(`is owned by another user (uid ${String(owner)})`)
+  })
+
+  it("refuses a file that is not a regular one (a FIFO, /dev/stdin on a pipe): its mode is not the key's", async () => {
+    const fifo = join(dir, 'key.fifo')
+    execFileSync('mkfifo', ['-m', '600', fifo])
+    // The writer's open waits for the reader's; it fails once the reader has gone, unread.
+    const writer = writeFile(fifo, 'key').catch(() => undefined)
+    const error = await rejected(
+      readInput(fifo, { what: 'test key file', privateCode: 'ERR_TEST_KEY_MODE' }),
+    )
+    await writer
+    expect([error.code, error.message]).toEqual([
+      'ERR_TEST_KEY_MODE',
+      `the test key file ${fifo} is not a regular file, whose mode and owner say who may read it`,
+    ])
   })
 
   it('refuses standard input, which has no mode or owner to check', async () => {

@@ -7,14 +7,15 @@
  *
  * @module
  */
-import type { Stats } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { LocalIoError, type ErrorCode } from '@initguard/core'
 
 /** What {@link refuseSharedPrivateFile} reads of a file's stats (`FileHandle.stat()`). */
 export type PrivateFileStats = Pick<Stats, 'mode' | 'uid'>
 
 /**
- * Refuse a private key file that group or others may read or write, or that another user owns.
+ * Refuse a private key file that is not a regular file, that group or others may read or write, or
+ * that another user owns.
  * Give the stats of the file as opened (`handle.stat()`), not of whatever its path names a moment
  * later.
  *
@@ -32,6 +33,14 @@ export function refuseSharedPrivateFile(
   uid: number | undefined = process.getuid?.(),
 ): void {
   const mode = (stats.mode & 0o777).toString(8)
+  // A pipe's or device's mode and owner are not the key's (`/dev/stdin` on a pipe is 0600 and
+  // this user's, whoever wrote into it): refused as standard input is.
+  if ((stats.mode & constants.S_IFMT) !== constants.S_IFREG)
+    throw new LocalIoError(
+      code,
+      `the ${what} ${path} is not a regular file, whose mode and owner say who may read it`,
+      { details: { path }, hint: `give the path of the ${what} itself (mode 600)` },
+    )
   if ((stats.mode & 0o077) !== 0)
     throw new LocalIoError(
       code,
