@@ -3,14 +3,13 @@
  * with skopeo and GnuPG (lookaside store), and for every (policy, reference) case our decision
  * must equal `skopeo copy --policy` (exit 0 = accept), case by case.
  */
-import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseImagePolicy } from '@initguard/image-policy'
 import { createGpgHome, type TestGpgHome, type TestGpgKey } from './gpg-test-support.ts'
+import { runSkopeo, type SkopeoResult } from './skopeo-test-support.ts'
 import { pushTestImage, simpleTestImage, writeOciLayout } from './oci-image-test-support.ts'
 import { OCI_INDEX_MEDIA_TYPE, computeDigest } from './oci-manifest.ts'
 import { RegistryClient } from './registry-client.ts'
@@ -21,8 +20,6 @@ import { checkOciLayoutImage } from './oci-layout-image.ts'
 import { checkImage } from './image-check.ts'
 import { parityCases, type ParityFixture } from './parity-cases-test-support.ts'
 
-const run = promisify(execFile)
-
 let work: string
 let registry: TestRegistry
 let gpg: TestGpgHome
@@ -30,16 +27,7 @@ let keyA: TestGpgKey
 let keyB: TestGpgKey
 let fixture: ParityFixture
 
-async function skopeo(args: readonly string[]): Promise<{ ok: boolean; stderr: string }> {
-  try {
-    await run('skopeo', [...args], { env: gpg.env, timeout: 60_000 })
-    return { ok: true, stderr: '' }
-  } catch (error) {
-    const failure = error as { code?: unknown; stderr?: string }
-    if (typeof failure.code !== 'number') throw error
-    return { ok: false, stderr: failure.stderr ?? '' }
-  }
-}
+const skopeo = (args: readonly string[]): Promise<SkopeoResult> => runSkopeo(gpg.env, args)
 
 async function push(tag: string, text: string, signBy?: TestGpgKey): Promise<void> {
   const layout = join(work, 'layouts', text)
