@@ -94,6 +94,7 @@ export {
   type DirSigstoreSignature,
 } from './dir-sigstore-signature.ts'
 export { parseSigstorePublicKey, type SigstorePublicKey } from './sigstore-public-key.ts'
+export { CLOCK_SKEW_SECONDS } from './clock-skew.ts'
 export {
   REKOR_CLOCK_SKEW_SECONDS,
   verifyRekorSet,

@@ -37,11 +37,12 @@ import {
   hexToBytes,
 } from '@initguard/core'
 import { base64Member, fail, parseHashedRekordBody, parseJson, type Members } from './rekor-body.ts'
+import { CLOCK_SKEW_SECONDS } from './clock-skew.ts'
 import { jsonNodeValue, type JsonNode } from './strict-json.ts'
 import type { SigstorePublicKey } from './sigstore-public-key.ts'
 
 /** How far in the future (after `now`) a Rekor `integratedTime` may lie: clock skew. */
-export const REKOR_CLOCK_SKEW_SECONDS = 300
+export const REKOR_CLOCK_SKEW_SECONDS: number = CLOCK_SKEW_SECONDS
 
 /** What a verified SET says. */
 export interface VerifiedRekorSet {
@@ -184,7 +185,7 @@ export function verifyRekorSet(input: RekorSetInput): VerifiedRekorSet {
   if (integratedSeconds > input.now.getTime() / 1000 + REKOR_CLOCK_SKEW_SECONDS) {
     throw fail(
       'ERR_REKOR_INTEGRATED_TIME_FUTURE',
-      `integratedTime ${integratedTime.toISOString()} is after the current time ${input.now.toISOString()}`,
+      `integratedTime ${integratedTime.toISOString()} is more than ${REKOR_CLOCK_SKEW_SECONDS} s after the current time ${input.now.toISOString()}`,
       'check the verifier clock; a log entry cannot come from the future',
       { integratedTime: integratedSeconds },
     )

@@ -9,6 +9,7 @@ import {
   type SigstoreKeyAlgorithm,
 } from '@initguard/tee-simulator'
 import { bytesToBase64, VerificationError } from '@initguard/core'
+import { CLOCK_SKEW_SECONDS } from './clock-skew.ts'
 import { verifySigstoreSignature, type SigstoreTrust } from './sigstore-signature.ts'
 import {
   DIGEST,
@@ -277,5 +278,24 @@ describe('verifySigstoreSignature with public keys', () => {
     expect(codeOf(() => verifySigstoreSignature(sig, keyTrust(), NOW))).toBe(
       'ERR_REKOR_INTEGRATED_TIME_FUTURE',
     )
+  })
+
+  // containers/image sets no bound; ours is CLOCK_SKEW_SECONDS (see clock-skew.ts).
+  it('accepts a Rekor entry dated up to CLOCK_SKEW_SECONDS after now, and not a second more', () => {
+    const w = sigstoreWorld()
+    const at = (seconds: number) =>
+      buildCosignSignature({
+        manifestDigest: DIGEST,
+        dockerReference: REFERENCE,
+        keyPair: w.keys['ecdsa-p256'],
+        rekor: { log: w.rekor, integratedTime: new Date(NOW.getTime() + seconds * 1000) },
+      })
+    const trust = keyTrust()
+    expect(verifySigstoreSignature(at(CLOCK_SKEW_SECONDS), trust, NOW).rekorIntegratedTime).toEqual(
+      new Date(NOW.getTime() + CLOCK_SKEW_SECONDS * 1000),
+    )
+    const late = thrown(() => verifySigstoreSignature(at(CLOCK_SKEW_SECONDS + 1), trust, NOW))
+    expect(late.code).toBe('ERR_REKOR_INTEGRATED_TIME_FUTURE')
+    expect(late.message).toContain('more than 300 s after the current time')
   })
 })

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mergeGpgKeyrings, parseGpgKeyring, type GpgKeyring } from './gpg-keyring.ts'
+import { CLOCK_SKEW_SECONDS } from './clock-skew.ts'
 import { verifySimpleSigning } from './simple-signing.ts'
 import { NOW, PAYLOAD, TestGpg, thrown } from './simple-signing-test-support.ts'
 
@@ -197,6 +198,41 @@ describe('verifySimpleSigning: what gpg writes', () => {
     const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))
     expect(e.code).toBe('ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE')
     expect(e.details['created']).toBe('2030-01-01T00:00:00.000Z')
+  })
+
+  // gpg sets no bound (a signature dated 2030 is GOODSIG in 2020, and skopeo accepts it); a
+  // signer's clock a little ahead must not refuse the image, one far ahead (or ours far behind) must.
+  it('accepts a signature dated up to CLOCK_SKEW_SECONDS after `now`, as gpg does', async () => {
+    expect(CLOCK_SKEW_SECONDS).toBe(300)
+    for (const signed of ['20200102T000001', '20200102T000500']) {
+      const blob = gpg.sign(PAYLOAD, [fp.ed], [], signed)
+      expect(gpg.verdict(blob, '20200102T000000')).toBe('GOODSIG')
+      const result = await verifySimpleSigning(blob, keyring, NOW)
+      expect(result.signerFingerprint).toBe(fp.ed)
+      expect(result.signatureCreated.getTime() - NOW.getTime()).toBeGreaterThan(0)
+    }
+  })
+
+  it('refuses a signature dated more than CLOCK_SKEW_SECONDS after `now`, where gpg has no bound', async () => {
+    const blob = gpg.sign(PAYLOAD, [fp.ed], [], '20200102T000501')
+    expect(gpg.verdict(blob, '20200102T000000')).toBe('GOODSIG')
+    const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))
+    expect(e.code).toBe('ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE')
+    expect(e.details['created']).toBe('2020-01-02T00:05:01.000Z')
+    expect(e.message).toContain('more than 300 s after')
+  })
+
+  it('refuses a signature dated within the skew by a key made after `now`, as gpg does', async () => {
+    const late = gpg.genKey('Late <late@example.com>', 'ed25519', 'sign', '0', '20200102T000100')
+    const lateKeyring = await parseGpgKeyring(gpg.exportKeys([late]), 'keyPath')
+    const blob = gpg.sign(PAYLOAD, [late], [], '20200102T000200')
+    expect(gpg.verdict(blob, '20200102T000000')).toBe('ERRSIG')
+    expect(gpg.verdict(blob, '20200102T000300')).toBe('GOODSIG')
+    const e = await thrown(() => verifySimpleSigning(blob, lateKeyring, NOW))
+    expect(e.code).toBe('ERR_SIMPLE_SIGNING_KEY_NOT_YET_VALID')
+    expect(e.details['fingerprint']).toBe(late)
+    const later = await verifySimpleSigning(blob, lateKeyring, at('2020-01-02T00:03:00Z'))
+    expect(later.signerFingerprint).toBe(late)
   })
 
   it('refuses an expired key at a time after its expiry, as gpg does', async () => {

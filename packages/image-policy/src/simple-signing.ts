@@ -28,6 +28,7 @@ import {
   type SignaturePacket,
 } from 'openpgp'
 import { UsageError, VerificationError, bytesToHex } from '@initguard/core'
+import { CLOCK_SKEW_SECONDS } from './clock-skew.ts'
 import { refuseSignature } from './signature-refusal.ts'
 import type { GpgKeyring } from './gpg-keyring.ts'
 import {
@@ -85,10 +86,11 @@ const WEAK_HASHES: ReadonlyMap<enums.hash | null, string> = new Map([
  * 2. exactly one signature;
  * 3. the signature's issuer key is in `keyring`;
  * 4. the hash algorithm is not weak;
- * 5. openpgp verifies the signature over the literal data at `now` (not made in the future, not
- *    expired, key valid when it signed);
- * 6. the signing key (and its primary key) is neither revoked nor expired at `now`, in every copy
- *    of it that `keyring` holds.
+ * 5. openpgp verifies the signature over the literal data at `now` (not expired, key valid when it
+ *    signed), or at the signature's date when that is at most {@link CLOCK_SKEW_SECONDS} after
+ *    `now` (gpg accepts any date; a later one is refused);
+ * 6. the signing key (and its primary key) exists and is neither revoked nor expired at `now`, in
+ *    every copy of it that `keyring` holds.
  *
  * @param blob - the signature file (`signature-N` in a lookaside store or a `dir:` image).
  * @param keyring - the keys a `signedBy` requirement trusts ({@link parseGpgKeyring}).
@@ -96,7 +98,8 @@ const WEAK_HASHES: ReadonlyMap<enums.hash | null, string> = new Map([
  * @throws {@link VerificationError} `ERR_SIMPLE_SIGNING_MALFORMED`, `…_TOO_LARGE`,
  *   `…_TRAILING_DATA`, `…_NOT_SIGNED_MESSAGE`, `…_MULTIPLE_SIGNATURES`, `…_UNKNOWN_KEY`
  *   (details.keyId names the issuer), `…_WEAK_ALGORITHM`, `…_SIGNATURE_IN_FUTURE`,
- *   `…_SIGNATURE_EXPIRED`, `…_KEY_REVOKED`, `…_KEY_EXPIRED`, `…_KEY_UNUSABLE`, `…_BAD_SIGNATURE`,
+ *   `…_SIGNATURE_EXPIRED`, `…_KEY_NOT_YET_VALID`, `…_KEY_REVOKED`, `…_KEY_EXPIRED`,
+ *   `…_KEY_UNUSABLE`, `…_BAD_SIGNATURE`,
  *   `…_UNSUPPORTED_SIGNATURE` (an OpenPGP version 3 signature by a trusted key);
  *   {@link UsageError} `ERR_SIMPLE_SIGNING_INVALID_TIME` when `now` is not a valid date.
  * @example
@@ -127,6 +130,14 @@ export async function verifySimpleSigning(
   let verification: Awaited<ReturnType<typeof verifyMessage>>
   try {
     verification = await verifyMessage(bytes, keyring, now)
+    // The signature's date is known only once openpgp has read it: verify again at that date when
+    // it is within the skew (the first result would refuse it as made in the future).
+    const at = verificationTime(verification.created, now)
+    if (at !== now) {
+      // That first result is dropped: its rejection must not surface as an unhandled one.
+      verification.signature.catch(() => undefined)
+      verification = await verifyMessage(bytes, keyring, at)
+    }
   } catch (e) {
     if (e instanceof VerificationError) throw e
     throw refuseSignature(
@@ -176,6 +187,17 @@ export async function verifySimpleSigning(
     signingKeyFingerprint: signingKey.getFingerprint().toUpperCase(),
     signatureCreated: new Date(created.getTime()),
   }
+}
+
+/**
+ * The time openpgp verifies at: `now`, or the signature's own date when that is at most
+ * {@link CLOCK_SKEW_SECONDS} later (openpgp refuses any signature dated after the time it is
+ * given). The signature's expiry and the key's validity are then checked at that date; the key is
+ * checked again at `now` by {@link keyProblem}, so nothing is judged later than it should be.
+ */
+function verificationTime(created: Date, now: Date): Date {
+  if (created <= now) return now
+  return created.getTime() <= now.getTime() + CLOCK_SKEW_SECONDS * 1000 ? created : now
 }
 
 /** Parse and verify with openpgp; return the data and the one signature, not yet awaited. */
@@ -283,11 +305,11 @@ async function explainFailure(
       cause,
     )
   }
-  if (created > now) {
+  if (created > verificationTime(created, now)) {
     return refuseSignature(
       'ERR_SIMPLE_SIGNING_SIGNATURE_IN_FUTURE',
-      `simple signing signature by key ID ${keyId} was made at ${created.toISOString()}, after the verification time ${now.toISOString()}`,
-      "check the signer's and this machine's clocks",
+      `simple signing signature by key ID ${keyId} was made at ${created.toISOString()}, more than ${CLOCK_SKEW_SECONDS} s after the verification time ${now.toISOString()}`,
+      `check the signer's and this machine's clocks (NTP); a signature may be dated at most ${CLOCK_SKEW_SECONDS} s ahead`,
       { keyId, created: created.toISOString() },
       cause,
     )
@@ -326,12 +348,23 @@ async function keyProblem(
   now: Date,
 ): Promise<VerificationError | undefined> {
   for (const key of candidates) {
+    const fingerprint = key.getFingerprint().toUpperCase()
+    // gpg refuses a key dated after its clock ("created … in the future"); openpgp would call it
+    // expired, which sends the user to the wrong fix.
+    const created = [key, ...key.getKeys(keyID)].map((k) => k.getCreationTime())
+    if (created.some((time) => time > now)) {
+      return refuseSignature(
+        'ERR_SIMPLE_SIGNING_KEY_NOT_YET_VALID',
+        `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) was created after the verification time ${now.toISOString()}`,
+        "check this machine's clock (NTP) and the signer's; a key cannot sign before it exists",
+        { keyId, fingerprint },
+      )
+    }
     try {
       await key.getSigningKey(keyID, now, undefined, CONFIG)
     } catch (e) {
       // String(error) is "Error: <message>".
       const text = String(e)
-      const fingerprint = key.getFingerprint().toUpperCase()
       const details = { keyId, fingerprint }
       if (text.includes('revoked')) {
         return refuseSignature(
