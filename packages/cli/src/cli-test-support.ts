@@ -290,6 +290,8 @@ export async function startSimKbs(
   flags: { readonly adminAudience?: string } = {},
   /** A configuration file's contents (as TOML would give them), e.g. `{ audit: { … } }`. */
   document?: Readonly<Record<string, unknown>>,
+  /** The KBS's clock (the real one unless given). */
+  clock?: () => Date,
 ): Promise<InProcessSimKbs> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const at = (name: string): string => join(dir, name)
@@ -306,7 +308,11 @@ export async function startSimKbs(
     },
     document === undefined ? undefined : { document, path: at('kbs.toml') },
   )
-  const kbs = await startKbs(config, { online: false, logger: { level: 'silent' } })
+  const kbs = await startKbs(config, {
+    online: false,
+    logger: { level: 'silent' },
+    ...(clock === undefined ? {} : { clock }),
+  })
   const cert = at('kbs-data/tls/kbs-cert.pem')
   return {
     kbs,

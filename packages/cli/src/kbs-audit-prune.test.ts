@@ -9,6 +9,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REPLICA_CLOCK_SKEW_MS } from '@initguard/kbs'
 import { AUDIT_PRUNE_MAX } from '@initguard/kbs-protocol'
 import {
   jsonError,
@@ -20,13 +21,20 @@ import {
 } from './cli-test-support.ts'
 
 let kbs: InProcessSimKbs
+/** How far `kbs`'s clock is ahead of the real one: moved on to judge entries as older. */
+let ahead = 0
 /** A KBS with the default minimum retention (7 days): every entry here is too young to prune. */
 let strict: InProcessSimKbs
 const at = (name: string): string => kbs.at(name)
 
 beforeAll(async () => {
   ;[kbs, strict] = await Promise.all([
-    startSimKbs('initguard-kbs-prune-', {}, { audit: { 'min-retention': '1ms' } }),
+    startSimKbs(
+      'initguard-kbs-prune-',
+      {},
+      { audit: { 'min-retention': '1ms' } },
+      () => new Date(Date.now() + ahead),
+    ),
     startSimKbs('initguard-kbs-prune-strict-'),
   ])
   await writeFile(at('secret.txt'), 'x')
@@ -74,6 +82,8 @@ describe('kbs admin audit prune on a real KBS', () => {
     while (Date.now() <= Date.parse(before) + 1)
       await new Promise((resolve) => setTimeout(resolve, 2))
     for (const n of [4, 5]) await change(kbs, n)
+    // The KBS keeps every entry for min-retention plus the replicas' clock skew.
+    ahead = REPLICA_CLOCK_SKEW_MS + 1000
     const run = await prune(kbs, '--before', before, '--archive', at('archive.jsonl'))
     expect(run.code, run.stderr).toBe(0)
     expect(JSON.parse(run.stdout)).toMatchObject({

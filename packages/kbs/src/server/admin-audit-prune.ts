@@ -4,7 +4,7 @@
  * transaction with the entry that records it (`storage/audit-prune.ts`). Answers 200 with what was
  * removed (`pruned` 0: nothing was left to remove, nothing changed), 400 `SerdeError` for a
  * malformed body, 409 `AuditPruneRefused` when the log's state refuses it (the newest entry, an
- * entry younger than `[audit] min-retention`, a count other than the archive's, too many at
+ * entry younger than `[audit] min-retention` plus the replicas' clock skew, a count other than the archive's, too many at
  * once); every refusal names its `code`, and changes nothing.
  *
  * @module
@@ -12,6 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError } from '@initguard/core'
 import type { AuditPruned } from '../ports.ts'
+import { REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { AUDIT_PRUNE_CONFLICTS } from '../storage/audit-prune.ts'
 import type { AdminIdentity } from './admin-auth.ts'
 import { problem, problemBody } from './errors.ts'
@@ -65,7 +66,9 @@ export function registerAuditPrune(
     try {
       const result = await context.store.audit.prune({
         ...asked,
-        olderThan: new Date(now.getTime() - context.auditMinRetentionMs),
+        // An entry's `at` is its writer's clock, which may be REPLICA_CLOCK_SKEW_MS behind this
+        // one: judged by `at` alone, it could go that much before min-retention has passed.
+        olderThan: new Date(now.getTime() - context.auditMinRetentionMs - REPLICA_CLOCK_SKEW_MS),
         recorded: (pruned) => ({
           at: now,
           action: 'admin',

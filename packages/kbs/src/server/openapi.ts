@@ -196,7 +196,7 @@ export const KBS_OPENAPI: Json = {
     '/kbs/v0/admin/audit/prune': {
       post: {
         summary:
-          'Remove the audit entries up to throughId (archive them first): one transaction with the entry that records it; never the newest entry, nor one younger than [audit] min-retention',
+          "Remove the audit entries up to throughId (archive them first): one transaction with the entry that records it; never the newest entry, nor one younger than [audit] min-retention plus the replicas' clock skew (10 s)",
         security: admin,
         requestBody: {
           required: true,

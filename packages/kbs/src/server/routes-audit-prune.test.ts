@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KbsStore } from '../ports.ts'
+import { REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { PREFIX, auth, closeTestApps, now, snapshot, testApp } from './routes-test-support.ts'
 
 afterEach(closeTestApps)
@@ -107,5 +108,28 @@ describe('POST /kbs/v0/admin/audit/prune', () => {
       { code: 'ERR_KBS_AUDIT_PRUNE_RETENTION' },
     ])
     expect((await store.audit.list({ limit: 10 })).map((entry) => entry.id)).toEqual([1, 2, 3])
+  })
+
+  it("keeps an entry whose writer's clock may have been behind: min-retention plus the replica skew", async () => {
+    const retention = 86_400_000
+    const { app, store } = await testApp({
+      config: (resolved) => ({ ...resolved, auditMinRetentionMs: retention }),
+    })
+    // Written by a replica up to REPLICA_CLOCK_SKEW_MS behind this one: its `at` understates its
+    // age by as much, so one a second past min-retention on it may be 9 s short of it.
+    const edge = now.getTime() - retention - REPLICA_CLOCK_SKEW_MS
+    for (const at of [edge - 1, edge, edge + 1000])
+      await store.audit.append({ at: new Date(at), action: 'admin', outcome: 'changed' })
+    await store.audit.append({ at: now, action: 'admin', outcome: 'changed' })
+    const prune = async (throughId: number) =>
+      app.inject({ method: 'POST', url: PRUNE, headers: await auth(), payload: { throughId } })
+    for (const throughId of [3, 2]) {
+      const refused = await prune(throughId)
+      expect([refused.statusCode, refused.json()]).toMatchObject([
+        409,
+        { code: 'ERR_KBS_AUDIT_PRUNE_RETENTION' },
+      ])
+    }
+    expect((await prune(1)).json()).toMatchObject({ pruned: 1 })
   })
 })
