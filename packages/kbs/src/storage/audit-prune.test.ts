@@ -149,7 +149,24 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
       ["UPDATE audit_entry SET outcome = 'released' WHERE id = 2", /append-only/],
       ['UPDATE audit_prune_mark SET pruned_through_id = 0', /only rises/],
       ['DELETE FROM audit_prune_mark', /only rises/],
+      [
+        'INSERT INTO audit_prune_mark (id, pruned_through_id) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET pruned_through_id = 0',
+        /only rises/,
+      ],
     ]
+    // SQLite's REPLACE deletes the row it conflicts with without its DELETE trigger (recursive
+    // triggers are off): the mark would be reset and an entry above it written over.
+    if (engine === 'sqlite')
+      refused.push(
+        [
+          'INSERT OR REPLACE INTO audit_prune_mark (id, pruned_through_id) VALUES (1, 0)',
+          /only rises/,
+        ],
+        [
+          "REPLACE INTO audit_entry (id, at, action, outcome) VALUES (3, '2026-01-03T10:00:00.000Z', 'admin', 'released')",
+          /append-only/,
+        ],
+      )
     if (engine === 'postgres')
       refused.push(
         ['TRUNCATE audit_entry', /append-only/],
@@ -158,6 +175,9 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     for (const [change, message] of refused)
       await expect(databases.raw(at, change), change).rejects.toThrow(message)
     expect(await ids(audit)).toEqual([2, 3, 4, 5])
+    expect((await audit.list({ limit: 10 }))[1]?.outcome).toBe('changed')
+    const [mark] = await databases.raw(at, 'SELECT pruned_through_id FROM audit_prune_mark')
+    expect(Number(mark?.['pruned_through_id'])).toBe(1)
     // At or below the mark, the database lets a row go (as the prune does), and nothing else:
     // an entry committed late below the mark can be removed by the next prune.
     await databases.raw(at, 'UPDATE audit_prune_mark SET pruned_through_id = 3')

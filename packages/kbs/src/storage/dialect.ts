@@ -110,6 +110,14 @@ const SQLITE_COLUMNS: DialectColumns = {
         BEGIN SELECT RAISE(ABORT, 'audit_prune_mark only rises'); END`,
       sql`CREATE TRIGGER audit_prune_mark_no_delete BEFORE DELETE ON audit_prune_mark
         BEGIN SELECT RAISE(ABORT, 'audit_prune_mark only rises'); END`,
+      // REPLACE removes the row it conflicts with without firing DELETE triggers (recursive
+      // triggers are off): refused here, before the conflict is resolved. The mark's one row is
+      // in already; an entry is only ever inserted with a new id.
+      sql`CREATE TRIGGER audit_prune_mark_no_insert BEFORE INSERT ON audit_prune_mark
+        BEGIN SELECT RAISE(ABORT, 'audit_prune_mark only rises'); END`,
+      sql`CREATE TRIGGER audit_entry_no_replace BEFORE INSERT ON audit_entry
+        WHEN EXISTS (SELECT 1 FROM audit_entry WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END`,
       sql`DROP TRIGGER audit_entry_no_delete`,
       // No mark row (it cannot be deleted, but fail closed): nothing may go.
       sql`CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry
@@ -119,6 +127,8 @@ const SQLITE_COLUMNS: DialectColumns = {
     down: [
       sql`DROP TRIGGER audit_entry_no_delete`,
       ...SQLITE_APPEND_ONLY('audit_entry').slice(1),
+      sql`DROP TRIGGER audit_entry_no_replace`,
+      sql`DROP TRIGGER audit_prune_mark_no_insert`,
       sql`DROP TRIGGER audit_prune_mark_no_delete`,
       sql`DROP TRIGGER audit_prune_mark_no_lowering`,
     ],

@@ -5,7 +5,9 @@
  * entry above the mark stays append-only: raising the mark is the one way to remove entries, and
  * the store does it in the same transaction as the removal and the entry that records it
  * (`../audit-log.ts`). The row's own trigger refuses lowering the mark, deleting the row (and, on
- * PostgreSQL, TRUNCATE), so the mark cannot be reset to re-open entries pruned or not. A table
+ * PostgreSQL, TRUNCATE; on SQLite, any INSERT, as REPLACE would delete the row without its DELETE
+ * trigger), so the mark cannot be reset to re-open entries pruned or not. On SQLite an INSERT
+ * over an existing entry's id is refused too (REPLACE would write over it). A table
  * owner can still drop triggers, as before; the database does not defend against its owner.
  * Nothing is rewritten: several replicas starting at once wait on the migration lock a moment.
  *
