@@ -274,14 +274,21 @@ describe('verifySimpleSigning: revocation at `now`', () => {
   let withSubkey: string
   let revokedSubkey: string
   let before: Uint8Array
-  let blobs: { key: Uint8Array; subkey: Uint8Array }
+  let blobs: { key: Uint8Array; subkey: Uint8Array; ahead: Uint8Array; subkeyAhead: Uint8Array }
 
   beforeAll(() => {
     home = new TestGpg()
     revoked = home.genKey('Revoked <rev@example.com>', 'ed25519', 'sign')
     withSubkey = home.genKey('Revoked sub <revsub@example.com>', 'rsa2048', 'cert')
     revokedSubkey = home.addSubkey(withSubkey, 'rsa2048', 'sign')
-    blobs = { key: home.sign(PAYLOAD, [revoked]), subkey: home.sign(PAYLOAD, [withSubkey]) }
+    blobs = {
+      key: home.sign(PAYLOAD, [revoked]),
+      subkey: home.sign(PAYLOAD, [withSubkey]),
+      // Dated 2 min after the time they are verified at below (within the skew), so verified
+      // again at their own date: the revocations must still count, judged at `now`.
+      ahead: home.sign(PAYLOAD, [revoked], [], '20200701T000200'),
+      subkeyAhead: home.sign(PAYLOAD, [withSubkey], [], '20200701T000200'),
+    }
     before = home.exportKeys([revoked, withSubkey])
     home.revokeKey(revoked, '20200601T000000')
     home.revokeSubkey(withSubkey, 1, '20200601T000000')
@@ -308,6 +315,17 @@ describe('verifySimpleSigning: revocation at `now`', () => {
       expect(e.code).toBe('ERR_SIMPLE_SIGNING_KEY_REVOKED')
       expect(e.details['keyId']).toBe(keyId)
     }
+  })
+
+  it('refuses a revoked key and subkey whose signature is dated within the skew after `now`', async () => {
+    const now = await parseGpgKeyring(home.exportKeys([revoked, withSubkey]), 'keyPath')
+    for (const blob of [blobs.ahead, blobs.subkeyAhead]) {
+      const e = await thrown(() => verifySimpleSigning(blob, now, at('2020-07-01T00:00:00Z')))
+      expect(e.code).toBe('ERR_SIMPLE_SIGNING_KEY_REVOKED')
+    }
+    const old = await parseGpgKeyring(before, 'keyPath')
+    const accepted = await verifySimpleSigning(blobs.ahead, old, at('2020-07-01T00:00:00Z'))
+    expect(accepted.signatureCreated.toISOString()).toBe('2020-07-01T00:02:00.000Z')
   })
 
   it('refuses when any copy of the key in a merged keyring carries the revocation', async () => {
