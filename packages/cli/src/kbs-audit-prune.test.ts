@@ -21,7 +21,7 @@ import {
 } from './cli-test-support.ts'
 
 let kbs: InProcessSimKbs
-/** How far `kbs`'s clock is ahead of the real one: moved on to judge entries as older. */
+/** How far `kbs`'s clock is ahead of the real one (behind, below 0). */
 let ahead = 0
 /** A KBS with the default minimum retention (7 days): every entry here is too young to prune. */
 let strict: InProcessSimKbs
@@ -75,15 +75,18 @@ const prune = (on: InProcessSimKbs, ...args: string[]): Promise<CliRun> =>
 
 describe('kbs admin audit prune on a real KBS', () => {
   it('archives the entries older than --before, up to the first that is not, then prunes them; the KBS records it', async () => {
+    // The KBS keeps every entry for min-retention plus the replicas' clock skew, judged on its
+    // clock and its database's: entries are written with its clock behind by more, then pruned
+    // with it right.
+    ahead = -(REPLICA_CLOCK_SKEW_MS + 1000)
     for (const n of [1, 2, 3]) await change(kbs, n)
     const listed = await entries(kbs)
     // Just after the third entry; the next entries are made once the clock has passed it.
     const before = new Date(Date.parse(listed.at(-1)?.at ?? '') + 1).toISOString()
-    while (Date.now() <= Date.parse(before) + 1)
+    while (Date.now() + ahead <= Date.parse(before) + 1)
       await new Promise((resolve) => setTimeout(resolve, 2))
     for (const n of [4, 5]) await change(kbs, n)
-    // The KBS keeps every entry for min-retention plus the replicas' clock skew.
-    ahead = REPLICA_CLOCK_SKEW_MS + 1000
+    ahead = 0
     const run = await prune(kbs, '--before', before, '--archive', at('archive.jsonl'))
     expect(run.code, run.stderr).toBe(0)
     expect(JSON.parse(run.stdout)).toMatchObject({

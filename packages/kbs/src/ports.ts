@@ -182,7 +182,13 @@ export interface AuditPruned {
 export interface AuditPruneRequest {
   /** Remove every entry with `id <= throughId` (a safe integer ≥ 1, below the newest entry's). */
   readonly throughId: number
-  /** Every entry removed must be older than this (the clock minus the minimum retention). */
+  /** The pruning replica's clock when it asked. */
+  readonly now: Date
+  /**
+   * Every entry removed must be older than this (`now` minus the minimum retention), and than
+   * the database's clock minus as much: the earlier bound wins, so a pruner's clock ahead does
+   * not make young entries old.
+   */
   readonly olderThan: Date
   /**
    * How many entries with `id <= throughId` the caller archived: when given, any other number

@@ -4,8 +4,9 @@
  * transaction with the entry that records it (`storage/audit-prune.ts`). Answers 200 with what was
  * removed (`pruned` 0: nothing was left to remove, nothing changed), 400 `SerdeError` for a
  * malformed body, 409 `AuditPruneRefused` when the log's state refuses it (the newest entry, an
- * entry younger than `[audit] min-retention` plus the replicas' clock skew, a count other than the archive's, too many at
- * once); every refusal names its `code`, and changes nothing.
+ * entry younger than `[audit] min-retention` plus the replicas' clock skew, by this replica's
+ * clock or the database's, a count other than the archive's, too many at once); every refusal
+ * names its `code`, and changes nothing.
  *
  * @module
  */
@@ -66,6 +67,7 @@ export function registerAuditPrune(
     try {
       const result = await context.store.audit.prune({
         ...asked,
+        now,
         // An entry's `at` is its writer's clock, which may be REPLICA_CLOCK_SKEW_MS behind this
         // one: judged by `at` alone, it could go that much before min-retention has passed.
         olderThan: new Date(now.getTime() - context.auditMinRetentionMs - REPLICA_CLOCK_SKEW_MS),

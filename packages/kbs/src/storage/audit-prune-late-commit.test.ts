@@ -12,6 +12,8 @@ import type { AuditEntryInput, AuditPruned } from '../ports.ts'
 import { openTestStore, randomMasterKey, testDatabases } from './store-test-support.ts'
 
 const olderThan = new Date('2026-12-01T00:00:00.000Z')
+/** A pruner at `olderThan` keeping nothing longer: every entry before it may go. */
+const bound = { now: olderThan, olderThan }
 const recorded = (pruned: AuditPruned): AuditEntryInput => ({
   at: olderThan,
   action: 'admin',
@@ -47,7 +49,7 @@ describe('pruning the audit log on postgres while an entry commits late', () => 
       const listed = (await audit.list({ limit: 10 })).map((e) => e.id)
       expect(listed).toEqual([1, 3, 4, 5])
       expect(
-        await audit.prune({ throughId: 4, olderThan, expectedCount: 3, recorded }),
+        await audit.prune({ throughId: 4, ...bound, expectedCount: 3, recorded }),
       ).toMatchObject({ throughId: 4, count: 3 })
       await late.query('COMMIT')
       expect(Number(lateId)).toBe(2)
@@ -57,9 +59,9 @@ describe('pruning the audit log on postgres while an entry commits late', () => 
     expect((await audit.list({ limit: 10 })).map((e) => e.id)).toEqual([2, 5, 6])
     // A prune through the mark that does not count it is refused; one that does removes it.
     await expect(
-      audit.prune({ throughId: 4, olderThan, expectedCount: 0, recorded }),
+      audit.prune({ throughId: 4, ...bound, expectedCount: 0, recorded }),
     ).rejects.toThrow(/holds 1 entries/)
-    expect((await audit.prune({ throughId: 4, olderThan, expectedCount: 1, recorded })).count).toBe(
+    expect((await audit.prune({ throughId: 4, ...bound, expectedCount: 1, recorded })).count).toBe(
       1,
     )
     expect((await audit.list({ limit: 10 })).map((e) => e.id)).toEqual([5, 6, 7])

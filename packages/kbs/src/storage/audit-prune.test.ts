@@ -12,6 +12,8 @@ import {
 
 const old = (day: number): Date => new Date(Date.UTC(2026, 0, day, 10))
 const olderThan = new Date('2026-12-01T00:00:00.000Z')
+/** A pruner at `olderThan` keeping nothing longer: every entry before it may go. */
+const bound = { now: olderThan, olderThan }
 const recorded = (pruned: AuditPruned): AuditEntryInput => ({
   at: olderThan,
   action: 'admin',
@@ -35,7 +37,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     const at = await databases.fresh()
     const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
     await fill(audit, 5)
-    const result = await audit.prune({ throughId: 3, olderThan, expectedCount: 3, recorded })
+    const result = await audit.prune({ throughId: 3, ...bound, expectedCount: 3, recorded })
     expect(result).toEqual({
       throughId: 3,
       count: 3,
@@ -56,9 +58,9 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
   it('is idempotent: a range already pruned changes nothing and appends nothing', async () => {
     const { audit } = await databases.open()
     await fill(audit, 4)
-    await audit.prune({ throughId: 2, olderThan, recorded })
+    await audit.prune({ throughId: 2, ...bound, recorded })
     for (const throughId of [2, 1])
-      expect(await audit.prune({ throughId, olderThan, expectedCount: 0, recorded })).toEqual({
+      expect(await audit.prune({ throughId, ...bound, expectedCount: 0, recorded })).toEqual({
         throughId: 2,
         count: 0,
       })
@@ -72,16 +74,16 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     await audit.append({ at: olderThan, action: 'admin', outcome: 'changed' })
     await audit.append({ at: old(4), action: 'admin', outcome: 'changed' })
     const refusals: [Parameters<AuditLog['prune']>[0], string][] = [
-      [{ throughId: 0, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
-      [{ throughId: 1.5, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
-      [{ throughId: Number.NaN, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
-      [{ throughId: 2 ** 53, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
-      [{ throughId: 1, olderThan, expectedCount: -1, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
-      [{ throughId: 5, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
-      [{ throughId: 99, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
+      [{ throughId: 0, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 1.5, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: Number.NaN, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 2 ** 53, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 1, ...bound, expectedCount: -1, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
+      [{ throughId: 5, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
+      [{ throughId: 99, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
       // Entry 4 is not older than olderThan, although entry 5 after it is.
-      [{ throughId: 4, olderThan, recorded }, 'ERR_KBS_AUDIT_PRUNE_RETENTION'],
-      [{ throughId: 2, olderThan, expectedCount: 1, recorded }, 'ERR_KBS_AUDIT_PRUNE_CHANGED'],
+      [{ throughId: 4, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RETENTION'],
+      [{ throughId: 2, ...bound, expectedCount: 1, recorded }, 'ERR_KBS_AUDIT_PRUNE_CHANGED'],
     ]
     for (const [request, code] of refusals)
       expect(await rejectedCode(audit.prune(request)), JSON.stringify(request)).toBe(code)
@@ -104,12 +106,27 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
         : `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${String(rows)})
            INSERT INTO audit_entry (at, action, outcome) SELECT '2026-01-01T00:00:00.000Z', 'admin', 'changed' FROM n`,
     )
-    expect(await rejectedCode(audit.prune({ throughId: rows - 1, olderThan, recorded }))).toBe(
+    expect(await rejectedCode(audit.prune({ throughId: rows - 1, ...bound, recorded }))).toBe(
       'ERR_KBS_AUDIT_PRUNE_TOO_MANY',
     )
-    expect((await audit.prune({ throughId: AUDIT_PRUNE_MAX, olderThan, recorded })).count).toBe(
+    expect((await audit.prune({ throughId: AUDIT_PRUNE_MAX, ...bound, recorded })).count).toBe(
       AUDIT_PRUNE_MAX,
     )
+  })
+
+  it("judges age by the database's clock too: a pruner's clock ahead does not make an entry old", async () => {
+    const { audit } = await databases.open()
+    const real = Date.now()
+    for (const ago of [2 * 3_600_000, 30 * 60_000, 0])
+      await audit.append({ at: new Date(real - ago), action: 'admin', outcome: 'changed' })
+    // The pruning replica's clock is a day ahead; its bound (an hour's retention) is a day late.
+    const now = new Date(real + 86_400_000)
+    const ahead = { now, olderThan: new Date(now.getTime() - 3_600_000), recorded }
+    expect(await rejectedCode(audit.prune({ throughId: 2, ...ahead }))).toBe(
+      'ERR_KBS_AUDIT_PRUNE_RETENTION',
+    )
+    expect((await audit.prune({ throughId: 1, ...ahead })).count).toBe(1)
+    expect(await ids(audit)).toEqual([2, 3, 4])
   })
 
   it('rolls the prune back when its entry cannot be appended', async () => {
@@ -117,7 +134,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
     await fill(audit, 3)
     await databases.failAuditAppends(at)
-    await expect(audit.prune({ throughId: 2, olderThan, recorded })).rejects.toThrow(
+    await expect(audit.prune({ throughId: 2, ...bound, recorded })).rejects.toThrow(
       /cannot be written/,
     )
     await databases.allowAuditAppends(at)
@@ -131,7 +148,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     await fill(first.audit, 6)
     const results = await Promise.all(
       [first, second].map((replica) =>
-        replica.audit.prune({ throughId: 4, olderThan, expectedCount: 4, recorded }),
+        replica.audit.prune({ throughId: 4, ...bound, expectedCount: 4, recorded }),
       ),
     )
     expect(results.map((result) => result.count).sort()).toEqual([0, 4])
@@ -142,7 +159,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     const at = await databases.fresh()
     const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
     await fill(audit, 4)
-    await audit.prune({ throughId: 1, olderThan, recorded })
+    await audit.prune({ throughId: 1, ...bound, recorded })
     const refused: [string, RegExp][] = [
       ['DELETE FROM audit_entry WHERE id = 2', /append-only above its prune mark/],
       ['DELETE FROM audit_entry', /append-only above its prune mark/],
@@ -193,7 +210,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     const masterKey = randomMasterKey()
     const first = await openTestStore({ ...at, masterKey })
     await fill(first.audit, 3)
-    await first.audit.prune({ throughId: 1, olderThan, recorded })
+    await first.audit.prune({ throughId: 1, ...bound, recorded })
     await first.close()
     await undoMigrations(at, ['007-audit-prune-mark'])
     await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
@@ -205,7 +222,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
       /above its prune mark/,
     )
-    expect((await again.audit.prune({ throughId: 2, olderThan, recorded })).count).toBe(1)
+    expect((await again.audit.prune({ throughId: 2, ...bound, recorded })).count).toBe(1)
     expect(await ids(again.audit)).toEqual([3, 4, 5])
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Pruning the audit log: the one way to remove entries. In one transaction, the prune mark
- * (migration 007) is read and locked, the range checked, the mark raised, the entries up to it
- * deleted (the database refuses any above it) and an entry recording the prune appended. Two
+ * (migration 007) is read and locked, the range checked (its age against the pruner's clock and
+ * the database's, the earlier bound winning), the mark raised, the entries up to it deleted (the
+ * database refuses any above it) and an entry recording the prune appended. Two
  * replicas pruning at once take turns on the mark (SQLite: the IMMEDIATE write lock; PostgreSQL:
  * `FOR UPDATE` on its row); the second then finds nothing left, or its own range checked afresh.
  *
@@ -10,7 +11,7 @@
  *
  * @module
  */
-import type { CompiledQuery, Kysely } from 'kysely'
+import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import { InternalError, UsageError } from '@initguard/core'
 import { AUDIT_PRUNE_MAX } from '@initguard/kbs-protocol'
 import type { AuditPruneRequest, AuditPruneResult } from '../ports.ts'
@@ -92,6 +93,23 @@ function checkRequest(request: AuditPruneRequest): void {
     )
 }
 
+/** The database's clock, in milliseconds since 1970 (the host's, on SQLite). */
+const POSTGRES_NOW_MS = sql<{
+  ms: number
+}>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
+const SQLITE_NOW_MS = sql<{ ms: number }>`SELECT (julianday('now') - 2440587.5) * 86400000.0 AS ms`
+
+/**
+ * The earlier of `olderThan` and the database's clock less the same retention, as ISO 8601: a
+ * second clock, so that one replica's clock set ahead cannot age the log. A clock that cannot
+ * be read refuses (nothing is older than the epoch).
+ */
+function boundOf(request: AuditPruneRequest, databaseNowMs: number): string {
+  const retention = request.now.getTime() - request.olderThan.getTime()
+  const bound = Math.min(request.olderThan.getTime(), databaseNowMs - retention)
+  return new Date(Number.isFinite(bound) ? bound : 0).toISOString()
+}
+
 function* pruneSteps(db: Kysely<KbsDatabase>, request: AuditPruneRequest, lock: boolean): Steps {
   const { throughId } = request
   const markQuery = db
@@ -147,7 +165,8 @@ function* pruneSteps(db: Kysely<KbsDatabase>, request: AuditPruneRequest, lock: 
         hint: `prune in steps of at most ${String(AUDIT_PRUNE_MAX)} entries (initguard kbs admin audit prune does)`,
       },
     )
-  const olderThan = request.olderThan.toISOString()
+  const [clockRow] = (yield (lock ? POSTGRES_NOW_MS : SQLITE_NOW_MS).compile(db)).rows
+  const olderThan = boundOf(request, Number(clockRow?.['ms']))
   if (lastAt >= olderThan)
     throw new UsageError(
       'ERR_KBS_AUDIT_PRUNE_RETENTION',

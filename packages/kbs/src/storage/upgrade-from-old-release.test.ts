@@ -205,6 +205,7 @@ function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite
     const store = await open()
     const result = await store.audit.prune({
       throughId: 11,
+      now: new Date('2100-01-01T00:00:00.000Z'),
       olderThan: new Date('2100-01-01T00:00:00.000Z'),
       expectedCount: 11,
       recorded: (pruned) => ({
@@ -221,6 +222,7 @@ function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite
       await rejectedCode(
         store.audit.prune({
           throughId: 23,
+          now: at,
           olderThan: at,
           recorded: () => ({ at, action: 'admin', outcome: 'changed' }),
         }),
