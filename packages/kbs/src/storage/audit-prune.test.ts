@@ -167,6 +167,7 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
       ["UPDATE audit_entry SET outcome = 'released' WHERE id = 2", /append-only/],
       ['UPDATE audit_prune_mark SET pruned_through_id = 0', /only rises/],
       ['DELETE FROM audit_prune_mark', /only rises/],
+      ['UPDATE audit_prune_mark SET id = 2', /only rises/],
       [
         'INSERT INTO audit_prune_mark (id, pruned_through_id) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET pruned_through_id = 0',
         /only rises/,
@@ -187,6 +188,10 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
       )
     if (engine === 'postgres')
       refused.push(
+        [
+          'WITH gone AS (DELETE FROM audit_entry WHERE id = 3 RETURNING id) SELECT * FROM gone',
+          /above its prune mark/,
+        ],
         ['TRUNCATE audit_entry', /append-only/],
         ['TRUNCATE audit_prune_mark', /only rises/],
       )
