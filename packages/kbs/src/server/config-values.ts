@@ -28,10 +28,22 @@ const DURATION_EXPECTED =
  * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
  */
 export function parseDuration(text: string, where: string): number {
-  const match = /^([0-9]{1,9})(ms|s|m|h)$/.exec(text)
-  const unit = DURATION_UNITS[match?.[2] ?? '']
+  return parseSpan(text, where, DURATION_UNITS, 86_400_000, DURATION_EXPECTED)
+}
+
+/** `"<1–9 digits><unit>"` in ms by `units`, from 1 ms to `maxMs`; anything else refused. */
+function parseSpan(
+  text: string,
+  where: string,
+  units: Readonly<Record<string, number>>,
+  maxMs: number,
+  expected: string,
+): number {
+  const match = /^([0-9]{1,9})([a-z]{1,2})$/.exec(text)
+  const unit =
+    match !== null && Object.hasOwn(units, match[2] ?? '') ? units[match[2] ?? ''] : undefined
   const ms = Number(match?.[1]) * (unit ?? Number.NaN)
-  if (!(ms >= 1 && ms <= 86_400_000)) throw configValueError(where, text, DURATION_EXPECTED)
+  if (!(ms >= 1 && ms <= maxMs)) throw configValueError(where, text, expected)
   return ms
 }
 
@@ -51,11 +63,7 @@ const RETENTION_EXPECTED =
  * @throws {@link UsageError} `ERR_KBS_CONFIG_VALUE`.
  */
 export function parseRetention(text: string, where: string): number {
-  const match = /^([0-9]{1,9})(ms|s|m|h|d)$/.exec(text)
-  const unit = RETENTION_UNITS[match?.[2] ?? '']
-  const ms = Number(match?.[1]) * (unit ?? Number.NaN)
-  if (!(ms >= 1 && ms <= RETENTION_MAX_MS)) throw configValueError(where, text, RETENTION_EXPECTED)
-  return ms
+  return parseSpan(text, where, RETENTION_UNITS, RETENTION_MAX_MS, RETENTION_EXPECTED)
 }
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
