@@ -15,7 +15,7 @@ import { isInitguardError } from '@initguard/core'
 import type { AuditPruned } from '../ports.ts'
 import { REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { AUDIT_PRUNE_CONFLICTS } from '../storage/audit-prune.ts'
-import type { AdminIdentity } from './admin-auth.ts'
+import { adminSignerText, type AdminIdentity } from './admin-auth.ts'
 import { problem, problemBody } from './errors.ts'
 import { sendProblem, type KbsRouteContext } from './route-context.ts'
 
@@ -44,9 +44,7 @@ function pruneBody(
 /** Who pruned, as the audit entry of a signed refusal names the signer. */
 function by(identity: AdminIdentity | undefined): string {
   if (identity === undefined) return 'an admin'
-  const sub =
-    identity.subject === undefined ? '' : `, sub ${JSON.stringify(identity.subject.slice(0, 64))}`
-  return `admin key ${identity.keyFingerprint.slice(0, 16)}${sub}`
+  return adminSignerText(identity.keyFingerprint, identity.subject)
 }
 
 /** The detail of the entry that records a prune. */

@@ -44,6 +44,15 @@ export interface AdminIdentity {
   readonly keyFingerprint: string
 }
 
+/**
+ * How audit entries name an admin: `admin key <first 16 hex of its fingerprint>`, and its token's
+ * `sub` when it is a string (quoted and cut: the signer's words).
+ */
+export function adminSignerText(keyFingerprint: string, subject: unknown): string {
+  const sub = typeof subject === 'string' ? `, sub ${JSON.stringify(subject.slice(0, 64))}` : ''
+  return `admin key ${keyFingerprint.slice(0, 16)}${sub}`
+}
+
 /** The audience an admin token must name unless the KBS is configured with its own (Trustee's). */
 export const ADMIN_AUDIENCE: string = DEFAULT_ADMIN_AUDIENCE
 /** The audit reason of a token refused for its audience: a token for another KBS. */

@@ -15,7 +15,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isInitguardError, type InitguardError } from '@initguard/core'
 import { AUDIT_PRUNE_ROUTE, registerAuditPrune } from './admin-audit-prune.ts'
-import { verifyAdminAuthorization, type AdminIdentity } from './admin-auth.ts'
+import { adminSignerText, verifyAdminAuthorization, type AdminIdentity } from './admin-auth.ts'
 import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
 import { problem, problemBody, problemForError } from './errors.ts'
 import {
@@ -48,12 +48,11 @@ function signedRefusal(
 ): Omit<AuditEntryInput, 'at'> {
   const { reason, subject } = error.details
   const path = (request.url.split('?')[0] ?? '').slice(0, 200)
-  const sub = typeof subject === 'string' ? `, sub ${JSON.stringify(subject.slice(0, 64))}` : ''
   return {
     action: 'admin',
     outcome: 'denied',
     reason: typeof reason === 'string' ? reason : error.code,
-    detail: `${request.method} ${path} refused: ${error.message} (signed by admin key ${signedBy.slice(0, 16)}${sub})`,
+    detail: `${request.method} ${path} refused: ${error.message} (signed by ${adminSignerText(signedBy, subject)})`,
   }
 }
 
