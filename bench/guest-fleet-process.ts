@@ -6,10 +6,9 @@
  * stdin ends.
  */
 import { createInterface } from 'node:readline'
-import { KbsClient } from '@initguard/kbs-protocol'
 import { loadSimulator } from '@initguard/tee-simulator'
 import type { GuestFleetOptions, OpenLoopCommand } from './guest-fleet.ts'
-import { closedLoop, openLoop, warmUp } from './kbs-load.ts'
+import { benchGuests, closedLoop, openLoop, warmUp } from './kbs-load.ts'
 
 /**
  * Seconds of closed loop before timing. One handshake per guest opens the connections but leaves
@@ -21,20 +20,18 @@ const WARM_SECONDS = 3
 
 const options = JSON.parse(process.argv[2] ?? '{}') as GuestFleetOptions
 const simulator = await loadSimulator(options.simulatorDir)
-const clients = Array.from(
-  { length: options.clients },
-  (_, n) =>
-    new KbsClient({
-      url: options.urls[n % options.urls.length] ?? '',
-      tls: { pinnedCertificatePem: options.certPem },
-    }),
-)
-await warmUp(clients, simulator)
-await closedLoop(clients, simulator, WARM_SECONDS)
+const guests = benchGuests({
+  urls: options.urls,
+  certPem: options.certPem,
+  snp: simulator.material.snp,
+  count: options.clients,
+})
+await warmUp(guests)
+await closedLoop(guests, WARM_SECONDS)
 process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) {
   const command = JSON.parse(line) as OpenLoopCommand
   // The connections stay open between commands (the benchmarks' KBS keeps them alive 2 minutes).
-  const latencies = await openLoop(clients, simulator, command.rate, command.seconds)
+  const latencies = await openLoop(guests, command.rate, command.seconds)
   process.stdout.write(`${JSON.stringify(latencies)}\n`)
 }

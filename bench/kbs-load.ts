@@ -11,20 +11,20 @@ import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { HttpClient, httpErrors } from '@initguard/http'
 import { parseInitdata } from '@initguard/initdata'
-import { generateTeeKeyPair, sealResource, type KbsClient } from '@initguard/kbs-protocol'
-import {
-  SIMULATOR_SNP_MEASUREMENT_HEX,
-  simulateSnpEvidence,
-  type TeeSimulator,
-} from '@initguard/tee-simulator'
+import { generateTeeKeyPair, sealResource } from '@initguard/kbs-protocol'
+import { SIMULATOR_SNP_MEASUREMENT_HEX, type SimulatorSnpMaterial } from '@initguard/tee-simulator'
 import { median } from './harness.ts'
+import { RcarGuest } from './rcar-guest.ts'
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/initguard.js', import.meta.url))
 /** The init-data document the simulated guests launch with and the workload accepts. */
 export const DOCUMENT =
   'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "https://127.0.0.1"\n\'\'\'\n'
-/** The longest one handshake (three requests) may take before the benchmark fails. */
-const HANDSHAKE_TIMEOUT_MS = 30_000
+/** The resource the workload may have, and what it holds (the body as stored: a JSON string). */
+export const BENCH_RESOURCE = 'default/bench/key'
+const BENCH_SECRET = '"a secret"'
+/** The longest one request may go unanswered before the benchmark fails. */
+const REQUEST_TIMEOUT_MS = 30_000
 
 /**
  * The KBS's settings for load: rate limits lifted, quiet logs, and connections kept alive for two
@@ -193,50 +193,62 @@ export async function provision(
   }
   const statuses = [
     await call('PUT', '/kbs/v0/admin/workloads/bench', JSON.stringify(workload)),
-    await call('POST', '/kbs/v0/resource/default/bench/key', '"a secret"'),
+    await call('POST', `/kbs/v0/resource/${BENCH_RESOURCE}`, BENCH_SECRET),
   ]
   if (statuses.some((status) => status !== 200))
     throw new Error(`provisioning the KBS failed: ${statuses.join(', ')}`)
 }
 
-/** One whole handshake with `client`; its latency in ms. */
-async function handshake(client: KbsClient, simulator: TeeSimulator): Promise<number> {
+/**
+ * `count` simulated SNP guests (`rcar-guest.ts`: the whole handshake, none of a general client's
+ * overhead), each with its own connection, spread round-robin over the KBSs at `urls`.
+ */
+export function benchGuests(options: {
+  readonly urls: readonly string[]
+  readonly certPem: string
+  readonly snp: SimulatorSnpMaterial
+  readonly count: number
+}): RcarGuest[] {
+  const initData = { text: DOCUMENT, document: parseInitdata(new TextEncoder().encode(DOCUMENT)) }
+  return Array.from(
+    { length: options.count },
+    (_, n) =>
+      new RcarGuest({
+        url: options.urls[n % options.urls.length] ?? '',
+        certPem: options.certPem,
+        snp: options.snp,
+        initData,
+        resource: BENCH_RESOURCE,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      }),
+  )
+}
+
+/** One whole handshake by `guest`, the secret checked; its latency in ms. */
+async function handshake(guest: RcarGuest): Promise<number> {
   const start = performance.now()
-  // A handshake that never completes fails the benchmark loudly instead of hanging it.
-  const signal = AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
-  const initdata = parseInitdata(new TextEncoder().encode(DOCUMENT))
-  await client.attest({
-    tee: 'snp',
-    evidence: (reportData) =>
-      Promise.resolve(simulateSnpEvidence(simulator.material.snp, { initdata, reportData })),
-    initData: DOCUMENT,
-    signal,
-  })
-  await client.getResource('default/bench/key', { signal })
+  const { plaintext } = await guest.handshake()
+  if (Buffer.from(plaintext).toString('utf8') !== BENCH_SECRET)
+    throw new Error(
+      `the KBS released ${JSON.stringify(Buffer.from(plaintext).toString('utf8'))}, not the secret`,
+    )
   return performance.now() - start
 }
 
-/** One handshake per client, all at once: connections open and code warm before timing. */
-export async function warmUp(
-  clients: readonly KbsClient[],
-  simulator: TeeSimulator,
-): Promise<void> {
-  await Promise.all(clients.map((client) => handshake(client, simulator)))
+/** One handshake per guest, all at once: connections open and code warm before timing. */
+export async function warmUp(guests: readonly RcarGuest[]): Promise<void> {
+  await Promise.all(guests.map((guest) => handshake(guest)))
 }
 
-/** Closed loop: each client does handshakes back to back for `seconds`; handshakes per second. */
-export async function closedLoop(
-  clients: readonly KbsClient[],
-  simulator: TeeSimulator,
-  seconds: number,
-): Promise<number> {
+/** Closed loop: each guest does handshakes back to back for `seconds`; handshakes per second. */
+export async function closedLoop(guests: readonly RcarGuest[], seconds: number): Promise<number> {
   const end = performance.now() + seconds * 1000
   let done = 0
   const start = performance.now()
   await Promise.all(
-    clients.map(async (client) => {
+    guests.map(async (guest) => {
       while (performance.now() < end) {
-        await handshake(client, simulator)
+        await handshake(guest)
         done++
       }
     }),
@@ -251,8 +263,7 @@ export async function closedLoop(
  * its own start would leave that wait out of the tail (coordinated omission).
  */
 export async function openLoop(
-  clients: readonly KbsClient[],
-  simulator: TeeSimulator,
+  clients: readonly RcarGuest[],
   rate: number,
   seconds: number,
 ): Promise<number[]> {
@@ -267,7 +278,7 @@ export async function openLoop(
     while (idle.length === 0) await Promise.race(running)
     const client = idle.pop()
     if (client === undefined) continue
-    const run: Promise<void> = handshake(client, simulator).then(() => {
+    const run: Promise<void> = handshake(client).then(() => {
       latencies.push(performance.now() - due)
       idle.push(client)
       void running.splice(running.indexOf(run), 1)

@@ -21,12 +21,12 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureGeneratedTlsIdentity } from '@initguard/kbs'
-import { KbsClient } from '@initguard/kbs-protocol'
 import { initSimulator } from '@initguard/tee-simulator'
 import { startPostgresCluster } from '@initguard/testkit'
 import { benchNumber } from './bench-env.ts'
 import {
   LOAD_CONFIG,
+  benchGuests,
   closedLoop,
   cpuSecondsOf,
   provision,
@@ -115,15 +115,17 @@ try {
   ])
   try {
     await provision(kbs.url, tls.certPem, admin)
-    const guests = Array.from(
-      { length: GUESTS },
-      () => new KbsClient({ url: kbs.url, tls: { pinnedCertificatePem: tls.certPem } }),
-    )
-    if (WARMUP_SECONDS > 0) await closedLoop(guests, simulator, WARMUP_SECONDS)
+    const guests = benchGuests({
+      urls: [kbs.url],
+      certPem: tls.certPem,
+      snp: simulator.material.snp,
+      count: GUESTS,
+    })
+    if (WARMUP_SECONDS > 0) await closedLoop(guests, WARMUP_SECONDS)
     for (let round = 1; round <= ROUNDS; round++) {
       const cpuBefore = await cpuSecondsOf(kbs.child.pid ?? 0)
       const started = performance.now()
-      const rate = await closedLoop(guests, simulator, SECONDS)
+      const rate = await closedLoop(guests, SECONDS)
       const handshakes = (rate * (performance.now() - started)) / 1000
       const cpuMs = ((await cpuSecondsOf(kbs.child.pid ?? 0)) - cpuBefore) * 1000
       console.log(

@@ -9,8 +9,9 @@
  * with `node:crypto` and the same JWE code — one P-384 ECDSA verify (the report), one resource JWE
  * to a P-256 key (ephemeral key, ECDH, key wrap, AES-GCM) and one ES256 sign (the token).
  *
- * The machine has two cores and the simulated guests cost more CPU than the KBS (each signs a
- * report and opens a JWE), so the guests, not the KBS, set the rate they reach. The KBS's
+ * The machine has two cores and the simulated guests (`rcar-guest.ts`) share them: each signs a
+ * P-384 report and opens a JWE, about as much CPU as the KBS spends, so the guests, not the KBS,
+ * set much of the rate they reach. The KBS's
  * throughput is therefore measured as handshakes per second of the KBS process's own CPU time
  * (`/proc/PID/stat`) over the closed-loop phase: what one core running the KBS sustains. The
  * ratio is that rate × the crypto cost (goal ≥ 0.6): the share of the KBS's CPU spent on crypto
@@ -21,7 +22,7 @@
  * guests reach, the KBS mostly waits, and every request pays the platform's wake-up costs. So the
  * same run measures the HTTPS floor (`kbs-https-floor.ts`): bare Fastify over HTTPS with the
  * KBS's certificate answering the same three requests with the bodies the KBS sent, driven by the
- * guests' HTTP stack, paced at the rate the guests reached and unpaced; its CPU per round, the
+ * guests' connections, paced at the rate the guests reached and unpaced; its CPU per round, the
  * KBS's CPU per handshake above the floor at that rate, and the ratio this machine allows at that
  * rate even with nothing but crypto above the floor. About 11 s more.
  *
@@ -31,11 +32,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { KbsClient } from '@initguard/kbs-protocol'
 import { initSimulator, type TeeSimulator } from '@initguard/tee-simulator'
 import type { BenchResult, JobBenchmark } from './harness.ts'
 import {
   LOAD_CONFIG,
+  benchGuests,
   closedLoop,
   cpuSecondsOf,
   cryptoSecondsPerHandshake,
@@ -75,18 +76,21 @@ async function rcarJob(): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'initguard-bench-kbs-'))
   const { simulator } = await initSimulator(join(root, 'sim'))
   const server = await startServer(root, simulator)
+  const guests = benchGuests({
+    urls: [server.url],
+    certPem: server.certPem,
+    snp: simulator.material.snp,
+    count: CONCURRENCY,
+  })
   try {
-    // 16 clients: the open loop needs spares when a handshake runs late.
-    const clients = Array.from(
-      { length: 2 * CONCURRENCY },
-      () => new KbsClient({ url: server.url, tls: { pinnedCertificatePem: server.certPem } }),
-    )
-    await closedLoop(clients.slice(0, CONCURRENCY), simulator, 1)
+    const [first] = guests
+    if (first === undefined) throw new Error('no guest')
+    await closedLoop(guests, 1)
     const pid = server.child.pid ?? 0
     const cryptoBefore = await cryptoSecondsPerHandshake()
     const cpuBefore = await cpuSecondsOf(pid)
     const started = performance.now()
-    const rate = await closedLoop(clients.slice(0, CONCURRENCY), simulator, SECONDS)
+    const rate = await closedLoop(guests, SECONDS)
     const handshakes = Math.round((rate * (performance.now() - started)) / 1000)
     const serverCpu = (await cpuSecondsOf(pid)) - cpuBefore
     const cryptoAfter = await cryptoSecondsPerHandshake()
@@ -96,16 +100,16 @@ async function rcarJob(): Promise<BenchResult> {
       urls: [server.url],
       certPem: server.certPem,
       simulatorDir: simulator.dir,
-      clients: clients.length,
+      // Twice the closed loop's: the open loop needs spares when a handshake runs late.
+      clients: 2 * CONCURRENCY,
       rate: rate / 2,
       seconds: SECONDS,
     })
     const floor = await measureHttpsFloor({
       root,
       dataDir: join(root, 'data'),
-      kbsUrl: server.url,
+      guest: first,
       certPem: server.certPem,
-      simulator,
       rate,
     })
     const kbsMs = (serverCpu / handshakes) * 1000
@@ -171,6 +175,7 @@ async function rcarJob(): Promise<BenchResult> {
       ],
     }
   } finally {
+    for (const guest of guests) guest.close()
     await stopKbsProcess(server)
     await rm(root, { recursive: true, force: true })
   }
