@@ -61,4 +61,37 @@ describe('registerJsonBodyParser', () => {
       })
     await app.close()
   })
+
+  it('refuses an unpaired surrogate escape in a string or key (400 ERR_KBS_JSON_LONE_SURROGATE), naming where', async () => {
+    const app = Fastify()
+    registerJsonBodyParser(app, 64)
+    app.setErrorHandler((error, _request, reply) =>
+      reply.code(problemForError(error).problem.status).send({
+        code: (error as { code?: unknown }).code,
+        field: (error as { details?: { field?: unknown } }).details?.field,
+      }),
+    )
+    app.post('/', (request) => request.body)
+    const post = (payload: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      })
+    for (const [text, field] of [
+      ['{"init-data":{"body":"x\\ud800"}}', '$["init-data"]["body"]'],
+      ['{"a":["ok","\\uDC00y"]}', '$["a"][1]'],
+      ['{"\\udbff":1}', '$["\\udbff"]'],
+      ['"\\ude00\\ud83d"', '$'],
+    ] as const) {
+      const answer = await post(text)
+      expect({ text, status: answer.statusCode }).toEqual({ text, status: 400 })
+      expect(answer.json(), text).toEqual({ code: 'ERR_KBS_JSON_LONE_SURROGATE', field })
+    }
+    // A pair is one character; an escaped backslash before "ud800" is no escape of a surrogate.
+    for (const text of ['{"a":"\\ud83d\\ude00"}', '{"a":"\\\\ud800"}', '{"a":"\u{1F600}"}'])
+      expect((await post(text)).json(), text).toEqual(JSON.parse(text))
+    await app.close()
+  })
 })

@@ -11,7 +11,12 @@
  * - bytes that are not UTF-8 (400, `ERR_KBS_JSON_UTF8`), and a `charset` other than UTF-8
  *   (400, `ERR_KBS_JSON_CHARSET`): the body was decoded as UTF-8 whatever it said, each invalid
  *   byte becoming U+FFFD, so a workload whose init data held a Latin-1 `é` was stored with
- *   another text than the one sent. JSON on the wire is UTF-8 (RFC 8259 §8.1).
+ *   another text than the one sent. JSON on the wire is UTF-8 (RFC 8259 §8.1);
+ * - a string or key with an unpaired surrogate escape (`"\ud800"`: 400,
+ *   `ERR_KBS_JSON_LONE_SURROGATE`). It is valid JSON syntax but no text (RFC 8259 §8.2): it has no
+ *   UTF-8 bytes, so the KBS read it as U+FFFD wherever it needed bytes. An init-data body sent to
+ *   `/attest` with one was hashed as another document than the one sent, and a workload whose
+ *   init-data held one was stored with one text and bound to the digest of another.
  *
  * @module
  */
@@ -52,6 +57,31 @@ function bodyText(contentType: string | undefined, body: Buffer): string {
       hint: 'send the body as UTF-8 (JSON on the wire is UTF-8, RFC 8259)',
     })
   }
+}
+
+/** An escape of a UTF-16 surrogate: only a body with one can hold a lone surrogate (bytes are UTF-8). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
+/** A high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** The JSON path of the first string or key of `value` with a lone surrogate, if any. */
+function loneSurrogateAt(value: unknown, path = '$'): string | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : undefined
+  if (typeof value !== 'object' || value === null) return undefined
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = loneSurrogateAt(item, `${path}[${String(i)}]`)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const at = `${path}[${JSON.stringify(key)}]`
+    if (LONE_SURROGATE.test(key)) return at
+    const found = loneSurrogateAt(item, at)
+    if (found !== undefined) return found
+  }
+  return undefined
 }
 
 /**
@@ -96,6 +126,28 @@ export function registerJsonBodyParser(app: FastifyInstance, maxDepth: number): 
       })
       return
     }
-    void parse(request, text, done)
+    // The walk only for a body with a surrogate escape: the others cannot hold a lone one.
+    if (!SURROGATE_ESCAPE.test(text)) {
+      void parse(request, text, done)
+      return
+    }
+    void parse(request, text, (error, value) => {
+      const at = error === null ? loneSurrogateAt(value) : undefined
+      if (at === undefined) {
+        done(error, value)
+        return
+      }
+      done(
+        new MalformedInputError(
+          'ERR_KBS_JSON_LONE_SURROGATE',
+          `the JSON body has an unpaired UTF-16 surrogate escape (\\uD800–\\uDFFF) at ${at}: it stands for no character and has no UTF-8 bytes`,
+          {
+            details: { field: at },
+            hint: 'send text only: escape a character outside the BMP as its surrogate pair, or send it as UTF-8',
+          },
+        ),
+        undefined,
+      )
+    })
   })
 }

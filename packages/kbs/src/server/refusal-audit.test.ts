@@ -56,6 +56,8 @@ describe('refused /kbs/v0/auth requests', () => {
         type: 'application/json',
       },
       { text: JSON.stringify(AUTH_OK), type: 'application/json; charset=utf-16' },
+      // UTF-8, but a surrogate escaped alone: no text.
+      json('{"version":"0.4.0","tee":"snp","extra-params":"\\ud800"}'),
     ]
     const told: unknown[] = []
     for (const body of refused) {
@@ -73,6 +75,7 @@ describe('refused /kbs/v0/auth requests', () => {
       ['auth', 'denied', 'FST_ERR_CTP_INVALID_MEDIA_TYPE'],
       ['auth', 'denied', 'ERR_KBS_JSON_UTF8'],
       ['auth', 'denied', 'ERR_KBS_JSON_CHARSET'],
+      ['auth', 'denied', 'ERR_KBS_JSON_LONE_SURROGATE'],
     ])
     // The entry says what the client was told, nothing more.
     expect(entries.map((e) => e['detail'])).toEqual(told)
