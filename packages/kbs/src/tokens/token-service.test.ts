@@ -1,5 +1,6 @@
 import { createHmac, createPrivateKey, sign } from 'node:crypto'
-import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose'
+import { generateEcKeyPair } from '@initguard/kbs-protocol'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
 import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
@@ -134,6 +135,46 @@ describe('createTokenService', () => {
     )
     const noKid = `${b64url({ alg: 'ES256', typ: 'JWT' })}.${payload}.${token.split('.')[2] ?? ''}`
     expect(await rejectedCode(tokens.verify(noKid, t0))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
+  })
+
+  it('takes no key from the token: its own jwk, jku, x5u or x5c, under its kid or ours, or ES384', async () => {
+    const tokens = await service()
+    const key = await teeKey()
+    const token = await tokens.issue(acceptedFor(key), key, t0, SESSION)
+    const { kid } = decodeProtectedHeader(token)
+    const payload = token.split('.')[1] ?? ''
+    // The attacker's own P-256 key, published by it however a header can point to a key.
+    const { privateKey, jwk: privateJwk } = generateEcKeyPair('P-256')
+    const { d: _d, ...jwk } = { ...privateJwk, alg: 'ES256' }
+    const own = await calculateJwkThumbprint(jwk)
+    const x5c = ['MIIB' + 'A'.repeat(60)]
+    const signed = (header: Record<string, unknown>): string => {
+      const input = `${b64url({ typ: 'JWT', ...header })}.${payload}`
+      const signature = sign('sha256', Buffer.from(input), {
+        key: privateKey,
+        dsaEncoding: 'ieee-p1363',
+      })
+      return `${input}.${signature.toString('base64url')}`
+    }
+    for (const [header, code] of [
+      [{ alg: 'ES256', jwk }, 'ERR_KBS_TOKEN_UNKNOWN_KEY'],
+      [{ alg: 'ES256', kid: own, jwk }, 'ERR_KBS_TOKEN_UNKNOWN_KEY'],
+      [
+        { alg: 'ES256', kid: own, jku: 'https://attacker.example/jwks.json' },
+        'ERR_KBS_TOKEN_UNKNOWN_KEY',
+      ],
+      [{ alg: 'ES256', kid: 'https://attacker.example/jwks.json' }, 'ERR_KBS_TOKEN_UNKNOWN_KEY'],
+      [{ alg: 'ES256', kid, jwk }, 'ERR_KBS_TOKEN_SIGNATURE'],
+      [
+        { alg: 'ES256', kid, x5u: 'https://attacker.example/cert.pem', x5c },
+        'ERR_KBS_TOKEN_SIGNATURE',
+      ],
+      [{ alg: 'ES384', kid }, 'ERR_KBS_TOKEN_ALGORITHM'],
+    ] as const)
+      expect({ header, code: await rejectedCode(tokens.verify(signed(header), t0)) }).toEqual({
+        header,
+        code,
+      })
   })
 
   it('keeps the previous key published after rotation until its tokens expire, then purges it', async () => {
