@@ -9,7 +9,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejected } from '@initguard/testkit'
-import type { KbsTee } from '@initguard/kbs-protocol'
+import { KbsClient, type KbsTee } from '@initguard/kbs-protocol'
 import { HttpClient, httpErrors } from '@initguard/http'
 import { SQLITE_FILE_NAME } from '../storage/dialect.ts'
 import { startKbs } from './start-kbs.ts'
@@ -275,6 +275,8 @@ describe('refusals carry their status and leave an audit entry', () => {
       'default//app/password',
       'default/app/password;x',
       'default/app/password%00',
+      '%EF%BD%84efault/app/password', // a fullwidth d, which NFKC would fold to d
+      'd%C3%A9fault/app/password', // any letter outside ASCII
       'DEFAULT/app/password', // another case is another path, outside the workload
       'other/app/key',
     ])
@@ -287,6 +289,8 @@ describe('refusals carry their status and leave an audit entry', () => {
       'default//app/password': 400,
       'default/app/password;x': 400,
       'default/app/password%00': 400,
+      '%EF%BD%84efault/app/password': 400,
+      'd%C3%A9fault/app/password': 400,
       'DEFAULT/app/password': 403,
       'other/app/key': 403,
     })
@@ -437,7 +441,7 @@ describe('tokens are worth only what appraised them', () => {
     expect(again.code).toBe('ERR_KBS_FORBIDDEN')
   })
 
-  it('a token issued under simulator trust is refused by a KBS without it (same data)', async () => {
+  it('a token issued under simulator trust, and simulated evidence, are refused by a KBS without it (same data)', async () => {
     const session = await kbs
       .client()
       .attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: ACCEPTED })
@@ -465,6 +469,19 @@ describe('tokens are worth only what appraised them', () => {
         },
       )
       expect(status).toBe(401)
+      // Nor does it take the simulator's evidence: the wiring, not only the appraiser, leaves the
+      // simulator's roots out without --trust-sim.
+      const client = new KbsClient({
+        url: production.url,
+        tls: { pinnedCertificatePem: production.tls?.certPem ?? '' },
+      })
+      for (const tee of ['snp', 'tdx'] as const) {
+        const error = await rejected(
+          client.attest({ tee, evidence: kbs.guest(tee, ACCEPTED), initData: ACCEPTED }),
+        )
+        expect({ tee, code: error.code }).toEqual({ tee, code: 'ERR_KBS_UNAUTHORIZED' })
+        expect(error.message).toMatch(/does not verify/)
+      }
     } finally {
       await production.close()
     }
