@@ -31,6 +31,24 @@ function withRuntime(change: Json): Json {
   return { ...attestation, 'runtime-data': { ...runtime, ...change } }
 }
 
+/** The point of P-256 with x = 5, and x + p (the field prime) written as its 32 bytes. */
+const P256_POINT_X5_WITH = (() => {
+  const p = (1n << 256n) - (1n << 224n) + (1n << 192n) + (1n << 96n) - 1n
+  const b = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn
+  const power = (base: bigint, exponent: bigint): bigint => {
+    let result = 1n
+    for (let e = exponent, a = base % p; e > 0n; e >>= 1n, a = (a * a) % p)
+      if ((e & 1n) === 1n) result = (result * a) % p
+    return result
+  }
+  // p ≡ 3 (mod 4): the square root of y² = x³ − 3x + b is (y²)^((p + 1) / 4).
+  const y = power(5n ** 3n - 15n + b, (p + 1n) / 4n)
+  const text = (n: bigint): string =>
+    Buffer.from(n.toString(16).padStart(64, '0'), 'hex').toString('base64url')
+  return { x: text(5n), y: text(y), xPlusP: text(5n + p) }
+})()
+const { xPlusP: P256_POINT_X5_PLUS_P, ...P256_POINT_X5 } = P256_POINT_X5_WITH
+
 function field(run: () => unknown): unknown {
   return thrown(run).details['field']
 }
@@ -123,6 +141,8 @@ describe('parseTeePublicJwk', () => {
       { ...rsaKey, alg: 'RSA1_5' },
       { ...rsaKey, alg: 'RSA-OAEP' },
       { ...rsaKey, e: 'Aw' },
+      { ...rsaKey, e: 'AQ' }, // e = 1: the "ciphertext" is the padded key itself
+      { ...rsaKey, e: 'AAEAAQ' }, // 65537 with a leading zero octet: another text, the same key
       { ...ecKey, crv: 'secp256k1' },
       { ...ecKey, alg: 'ECDH-ES' },
       { kty: 'OKP', crv: 'X25519', x: 'AA' },
@@ -157,7 +177,10 @@ describe('parseTeePublicJwk', () => {
       [{ ...rsaKey, n: 'AA' + (rsaKey['n'] as string).slice(2) }, '$.n'],
       [{ ...rsaKey, n: (rsaKey['n'] as string).slice(0, -2) + 'AA' }, '$.n'],
       [{ ...ecKey, kty: 1 }, '$.kty'],
+      // (5, y) is on P-256; (5 + p, y) names the same point in another text, and is refused.
+      [{ ...ecKey, ...P256_POINT_X5, x: P256_POINT_X5_PLUS_P }, '$'],
     ]
+    expect(parseTeePublicJwk({ ...ecKey, ...P256_POINT_X5 }, '$')).toMatchObject(P256_POINT_X5)
     for (const [key, path] of cases) {
       const error = thrown(() => parseTeePublicJwk(key, '$'))
       expect(error.code).toBe('ERR_KBS_MESSAGE_INVALID')
