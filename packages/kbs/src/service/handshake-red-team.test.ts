@@ -4,34 +4,17 @@
  * an init-data document with the accepted one's meaning but other bytes, and a token kept past a
  * delete of its workload, also when the same definition is put again under the same name.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { rejected } from '@initguard/testkit'
-import {
-  initdataToml,
-  simulatorWorkload,
-  uploadResource,
-  type TestKbs,
-} from './kbs-test-support.ts'
-import { ACCEPTED, auditsOf, startHandshakeKbs } from './handshake-test-support.ts'
+import { initdataToml, simulatorWorkload, uploadResource } from './kbs-test-support.ts'
+import { ACCEPTED, handshakeKbsForFile } from './handshake-test-support.ts'
 import { ask, attestation, auth } from './rcar-steps-test-support.ts'
 
-let kbs: TestKbs
-
-beforeAll(async () => {
-  kbs = await startHandshakeKbs()
-})
-
-afterAll(async () => {
-  await kbs.stop()
-})
-
-async function lastAudit(): Promise<Record<string, unknown>> {
-  return (await auditsOf(kbs, 1))[0] ?? {}
-}
+const { kbs, lastAudit } = handshakeKbsForFile()
 
 /** The status of `GET /kbs/v0/resource/<path>` with `token`. */
 async function withToken(token: string, path: string): Promise<number | undefined> {
-  const answer = await ask(kbs.http, `${kbs.kbs.url}/kbs/v0/resource/${path}`, {
+  const answer = await ask(kbs().http, `${kbs().kbs.url}/kbs/v0/resource/${path}`, {
     headers: { authorization: `Bearer ${token}` },
   })
   return 'status' in answer ? answer.status : undefined
@@ -44,12 +27,14 @@ describe('a lone surrogate escape is no text, so it is refused, not read as U+FF
 
   it('in the init-data body sent to /attest: 400, audited, and no token', async () => {
     const workload = simulatorWorkload([replaced], { resources: ['fffd/app/*'] })
-    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/fffd', workload)).status).toBe(200)
-    const session = await auth(kbs.http, kbs.kbs.url)
+    expect((await kbs().adminCall('PUT', '/kbs/v0/admin/workloads/fffd', workload)).status).toBe(
+      200,
+    )
+    const session = await auth(kbs().http, kbs().kbs.url)
     if ('released' in session) throw new Error('no challenge')
     // A guest launched with the U+FFFD document, whose body is sent with the surrogate instead.
-    const { body } = await attestation(kbs.simulator, replaced, session.nonce)
-    const answer = await ask(kbs.http, `${kbs.kbs.url}/kbs/v0/attest`, {
+    const { body } = await attestation(kbs().simulator, replaced, session.nonce)
+    const answer = await ask(kbs().http, `${kbs().kbs.url}/kbs/v0/attest`, {
       body: { ...body, 'init-data': { format: 'toml', body: lone } },
       headers: { cookie: `kbs-session-id=${session.cookie}` },
     })
@@ -60,15 +45,15 @@ describe('a lone surrogate escape is no text, so it is refused, not read as U+FF
       outcome: 'denied',
       reason: 'ERR_KBS_JSON_LONE_SURROGATE',
     })
-    expect((await kbs.adminCall('DELETE', '/kbs/v0/admin/workloads/fffd')).status).toBe(200)
+    expect((await kbs().adminCall('DELETE', '/kbs/v0/admin/workloads/fffd')).status).toBe(200)
   })
 
   it('in a workload definition: 400, and nothing is stored', async () => {
     const workload = simulatorWorkload([lone], { resources: ['fffd/app/*'] })
-    const put = await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/lone', workload)
+    const put = await kbs().adminCall('PUT', '/kbs/v0/admin/workloads/lone', workload)
     expect(put.status).toBe(400)
     expect(JSON.stringify(put.json)).toMatch(/surrogate/)
-    expect((await kbs.adminCall('GET', '/kbs/v0/admin/workloads/lone')).status).toBe(404)
+    expect((await kbs().adminCall('GET', '/kbs/v0/admin/workloads/lone')).status).toBe(404)
   })
 })
 
@@ -86,9 +71,9 @@ describe('init-data is its exact bytes: the same meaning in other bytes is anoth
   it('sent by a guest launched with the accepted document: 401, the body does not match', async () => {
     for (const variant of variants) {
       const error = await rejected(
-        kbs
+        kbs()
           .client()
-          .attest({ tee: 'snp', evidence: kbs.guest('snp', ACCEPTED), initData: variant }),
+          .attest({ tee: 'snp', evidence: kbs().guest('snp', ACCEPTED), initData: variant }),
       )
       expect({ variant, code: error.code }).toEqual({ variant, code: 'ERR_KBS_UNAUTHORIZED' })
       expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_INITDATA_MISMATCH' })
@@ -99,11 +84,13 @@ describe('init-data is its exact bytes: the same meaning in other bytes is anoth
     for (const variant of variants) {
       for (const sends of [variant, undefined]) {
         const error = await rejected(
-          kbs.client().attest({
-            tee: 'tdx',
-            evidence: kbs.guest('tdx', variant),
-            ...(sends === undefined ? {} : { initData: sends }),
-          }),
+          kbs()
+            .client()
+            .attest({
+              tee: 'tdx',
+              evidence: kbs().guest('tdx', variant),
+              ...(sends === undefined ? {} : { initData: sends }),
+            }),
         )
         expect({ variant, code: error.code }).toEqual({ variant, code: 'ERR_KBS_FORBIDDEN' })
         expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_NO_WORKLOAD' })
@@ -116,19 +103,19 @@ describe('a token outlives no delete of its workload', () => {
   it('deleted: 401; the same definition put again under the same name: still 401', async () => {
     const document = initdataToml('deleted, then put again')
     const definition = simulatorWorkload([document], { resources: ['again/app/*'] })
-    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/again', definition)).status).toBe(
+    expect((await kbs().adminCall('PUT', '/kbs/v0/admin/workloads/again', definition)).status).toBe(
       200,
     )
-    expect(await uploadResource(kbs, 'again/app/key', 'again')).toBe(200)
-    const { token } = await kbs
+    expect(await uploadResource(kbs(), 'again/app/key', 'again')).toBe(200)
+    const { token } = await kbs()
       .client()
-      .attest({ tee: 'snp', evidence: kbs.guest('snp', document), initData: document })
+      .attest({ tee: 'snp', evidence: kbs().guest('snp', document), initData: document })
     expect(await withToken(token, 'again/app/key')).toBe(200)
-    expect((await kbs.adminCall('DELETE', '/kbs/v0/admin/workloads/again')).status).toBe(200)
+    expect((await kbs().adminCall('DELETE', '/kbs/v0/admin/workloads/again')).status).toBe(200)
     expect(await withToken(token, 'again/app/key')).toBe(401)
     expect(await lastAudit()).toMatchObject({ reason: 'ERR_KBS_WORKLOAD_CHANGED' })
     // Put again, word for word: a new version, which appraised no guest yet.
-    expect((await kbs.adminCall('PUT', '/kbs/v0/admin/workloads/again', definition)).status).toBe(
+    expect((await kbs().adminCall('PUT', '/kbs/v0/admin/workloads/again', definition)).status).toBe(
       200,
     )
     expect(await withToken(token, 'again/app/key')).toBe(401)

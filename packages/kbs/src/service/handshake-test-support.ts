@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import {
   initdataToml,
   simulatorWorkload,
@@ -39,4 +39,26 @@ export async function startHandshakeKbs(
 export async function auditsOf(kbs: TestKbs, count: number): Promise<Record<string, unknown>[]> {
   const { json } = await kbs.adminCall('GET', '/kbs/v0/admin/audit?limit=1000')
   return (json as { entries: Record<string, unknown>[] }).entries.slice(-count)
+}
+
+/**
+ * A handshake KBS for one test file, started before its tests and stopped after them: the KBS
+ * (valid inside a test), and its newest audit entry.
+ */
+export function handshakeKbsForFile(): {
+  readonly kbs: () => TestKbs
+  readonly lastAudit: () => Promise<Record<string, unknown>>
+} {
+  let started: TestKbs | undefined
+  beforeAll(async () => {
+    started = await startHandshakeKbs()
+  })
+  afterAll(async () => {
+    await started?.stop()
+  })
+  const kbs = (): TestKbs => {
+    if (started === undefined) throw new Error('the handshake KBS is used outside a test')
+    return started
+  }
+  return { kbs, lastAudit: async () => (await auditsOf(kbs(), 1))[0] ?? {} }
 }
