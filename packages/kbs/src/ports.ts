@@ -319,6 +319,15 @@ export interface SigningKeyStore {
    * cannot be).
    */
   rotate(key: Omit<SigningKeyRecord, 'retiredAt'>, changed?: AuditEntryInput): Promise<void>
+  /**
+   * Add `key` and delete every other key stored (revoked: no grace, none of its tokens verify
+   * any more), as one atomic write with the audit entry `changed` makes from the kids deleted;
+   * returns those kids.
+   */
+  rotateRevoking(
+    key: Omit<SigningKeyRecord, 'retiredAt'>,
+    changed?: (revoked: readonly string[]) => AuditEntryInput,
+  ): Promise<readonly string[]>
   retire(kid: string, at: Date): Promise<void>
   /** Deletes keys retired before `before`. */
   purge(before: Date): Promise<number>
@@ -439,8 +448,14 @@ export interface TokenService {
   /** The public keys for `/.well-known/jwks.json`, including retired keys still in use. */
   jwks(now: Date): Promise<{ readonly keys: readonly Readonly<Record<string, unknown>>[] }>
   /**
-   * Starts signing with a new key; the old one stays published until its tokens expire. With
-   * `changed`, the audit entry for the new kid is appended in the same write as the new key.
+   * Starts signing with a new key; the old one stays published until its tokens expire, unless
+   * `revokePrevious`: then every previous key is deleted at once (its tokens are refused from
+   * now on; see {@link SigningKeyStore.rotateRevoking}). With `changed`, the audit entry for the
+   * new kid (and the kids revoked) is appended in the same write as the new key.
    */
-  rotate(now: Date, changed?: (kid: string) => AuditEntryInput): Promise<{ readonly kid: string }>
+  rotate(
+    now: Date,
+    changed?: (kid: string, revoked?: readonly string[]) => AuditEntryInput,
+    options?: { readonly revokePrevious: boolean },
+  ): Promise<{ readonly kid: string; readonly revoked?: readonly string[] }>
 }

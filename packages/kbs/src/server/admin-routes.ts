@@ -28,6 +28,9 @@ import {
 import { queryOf } from './unread-query.ts'
 
 const RESOURCE = '/kbs/v0/resource/:repo/:type/:tag'
+const ROTATE_ROUTE = '/kbs/v0/admin/signing-keys/rotate'
+const ROTATE_RULE =
+  'the rotation takes no body, or a JSON object {"revokePrevious": true|false}, nothing else'
 const BAD_PATH = problem(
   400,
   'InvalidRequestPath',
@@ -102,13 +105,15 @@ const ROUTES_WITH_BODY: ReadonlySet<string> = new Set([
   `POST ${RESOURCE}`,
   'PUT /kbs/v0/admin/workloads/:name',
   `POST ${AUDIT_PRUNE_ROUTE}`,
+  `POST ${ROTATE_ROUTE}`,
 ])
 /** The admin route that reads a query string; every other refuses one. */
 const ROUTE_WITH_QUERY = 'GET /kbs/v0/admin/audit'
 
 /**
  * Refuse input the route would ignore (run after {@link adminGuard}): a query string anywhere but
- * the audit log, a body anywhere but the upload, the workload put and the audit prune. Ignored, a filter
+ * the audit log, a body anywhere but the upload, the workload put, the audit prune and the
+ * signing-key rotation. Ignored, a filter
  * (`?name=web`) or an option (`{"algorithm": …}`) would look applied when it was not, and a
  * `?version=1` on a delete would delete whatever version is there.
  */
@@ -217,6 +222,32 @@ function adminChange(
   subject: { readonly resource?: string; readonly workload?: string } = {},
 ): AuditEntryInput {
   return { at: context.clock(), action: 'admin', outcome: 'changed', detail, ...subject }
+}
+
+/**
+ * Whether a rotation's body asks to revoke the previous keys, or what is wrong with it: only no
+ * body, `{}` or `{"revokePrevious": <boolean>}` is taken (a misspelt member, or `"true"`, would
+ * rotate with the grace the operator meant to cut).
+ */
+function revokePreviousOf(body: unknown): boolean | string {
+  if (body === undefined) return false
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ROTATE_RULE
+  const { revokePrevious, ...rest } = body as Record<string, unknown>
+  const unknown = Object.keys(rest)
+  if (unknown.length > 0)
+    return `${ROTATE_RULE}; ${JSON.stringify(unknown[0]?.slice(0, 64))} is not read, so it would be ignored`
+  if (revokePrevious === undefined) return false
+  return typeof revokePrevious === 'boolean'
+    ? revokePrevious
+    : `${ROTATE_RULE}; revokePrevious is ${typeof revokePrevious}, not a boolean`
+}
+
+/** The detail of a rotation's audit entry: the new kid, and the kids it revoked if it did. */
+function rotatedDetail(kid: string, revoked: readonly string[] | undefined): string {
+  const rotated = `token-signing key rotated; now signing with ${kid}`
+  if (revoked === undefined) return rotated
+  const kids = revoked.length === 0 ? 'none was stored' : revoked.join(', ')
+  return `${rotated}; previous keys revoked with no grace (their tokens are refused from now on): ${kids}`
 }
 
 /**
@@ -371,11 +402,16 @@ export async function registerAdminRoutes(
 
     registerAuditPrune(admin, context, (request) => admins.get(request))
 
-    admin.post('/kbs/v0/admin/signing-keys/rotate', async (_request, reply) => {
-      const { kid } = await context.tokens.rotate(context.clock(), (newKid) =>
-        adminChange(context, `token-signing key rotated; now signing with ${newKid}`),
+    admin.post(ROTATE_ROUTE, async (request, reply) => {
+      const revokePrevious = revokePreviousOf(request.body)
+      if (typeof revokePrevious === 'string')
+        return sendProblem(reply, problem(400, 'SerdeError', revokePrevious))
+      const { kid, revoked } = await context.tokens.rotate(
+        context.clock(),
+        (newKid, kids) => adminChange(context, rotatedDetail(newKid, kids)),
+        { revokePrevious },
       )
-      return reply.send({ kid })
+      return reply.send(revoked === undefined ? { kid } : { kid, revoked })
     })
   })
 }

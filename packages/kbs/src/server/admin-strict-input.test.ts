@@ -1,6 +1,8 @@
 /**
  * Admin calls take exactly the input their route reads: a query string only on the audit log
- * (whose parameters are checked there), a body only on the resource upload and the workload put.
+ * (whose parameters are checked there), a body only on the resource upload, the workload put, the
+ * audit prune and the rotation (`{"revokePrevious": <boolean>}` and nothing else: see
+ * `service/revoke-signing-key.test.ts`).
  * Anything else was ignored: `GET /kbs/v0/admin/workloads?name=web` listed every workload as if
  * filtered, a rotation with `{"algorithm": …}` rotated with the default, a delete with
  * `?version=1` deleted whatever was there. Now refused (400, changing nothing) after the admin
@@ -88,7 +90,7 @@ describe('admin input a route does not read', () => {
         'POST',
         '/kbs/v0/admin/signing-keys/rotate',
         { body: '{"algorithm":"ES384"}', type: JSON_TYPE },
-        /takes no body/,
+        /"algorithm" is not read, so it would be ignored/,
       ],
       ['DELETE', '/kbs/v0/resource/default/app/one', { body: 'x', type: 'text/plain' }, /no body/],
       ['DELETE', '/kbs/v0/admin/workloads/web', { body: '{}', type: JSON_TYPE }, /no body/],

@@ -240,9 +240,32 @@ export const KBS_OPENAPI: Json = {
     },
     '/kbs/v0/admin/signing-keys/rotate': {
       post: {
-        summary: 'Start signing tokens with a new key',
+        summary:
+          'Start signing tokens with a new key; the previous ones keep verifying their tokens until they expire, unless revokePrevious (after a leak): then every previous key is deleted, its tokens refused at once on this replica and within 60 s on every other',
         security: admin,
-        responses: { '200': json('the new key id'), '401': adminErrors['401'] },
+        requestBody: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { revokePrevious: { type: 'boolean', default: false } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json('the new key id, and with revokePrevious the key ids revoked', {
+            type: 'object',
+            required: ['kid'],
+            properties: {
+              kid: { type: 'string' },
+              revoked: { type: 'array', items: { type: 'string' } },
+            },
+          }),
+          ...adminErrors,
+        },
       },
     },
     '/.well-known/jwks.json': {

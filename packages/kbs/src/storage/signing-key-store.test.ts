@@ -106,4 +106,35 @@ describe.each(STORE_ENGINES)('SqlSigningKeyStore on %s', (engine) => {
     ])
     expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual(['to c'])
   })
+
+  it('rotates revoking (adds a key, deletes every other, unusable rows too) with its entry in one write', async () => {
+    const at = await databases.fresh()
+    const { signingKeys, audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
+    const change = (revoked: readonly string[]) =>
+      ({ at: t(0), action: 'admin', outcome: 'changed', detail: revoked.join(' ') }) as const
+    await signingKeys.add({ kid: 'a', privateJwk: jwk('1'), createdAt: t(1) })
+    await signingKeys.add({ kid: 'b', privateJwk: jwk('2'), createdAt: t(2) })
+    await signingKeys.add({ kid: 'c', privateJwk: jwk('3'), createdAt: t(3) })
+    await signingKeys.retire('a', t(4))
+    // A row that does not authenticate is revoked as well: written back right, it would verify.
+    await databases.raw(at, 'UPDATE signing_key SET mac = NULL WHERE kid = ?', ['c'])
+    const kids = async () =>
+      (await databases.raw(at, 'SELECT kid FROM signing_key ORDER BY kid')).map((row) => row['kid'])
+    await databases.failAuditAppends(at)
+    await expect(
+      signingKeys.rotateRevoking({ kid: 'x', privateJwk: jwk('4'), createdAt: t(5) }, change),
+    ).rejects.toThrow(/the audit log cannot be written/)
+    expect(await kids()).toEqual(['a', 'b', 'c'])
+    await databases.allowAuditAppends(at)
+    expect(
+      await signingKeys.rotateRevoking({ kid: 'd', privateJwk: jwk('4'), createdAt: t(5) }, change),
+    ).toEqual(['a', 'b', 'c'])
+    expect(await kids()).toEqual(['d'])
+    expect((await signingKeys.list()).map((k) => [k.kid, k.retiredAt])).toEqual([['d', undefined]])
+    expect(
+      await signingKeys.rotateRevoking({ kid: 'e', privateJwk: jwk('5'), createdAt: t(6) }),
+    ).toEqual(['d'])
+    expect(await kids()).toEqual(['e'])
+    expect((await audit.list({ limit: 10 })).map((entry) => entry.detail)).toEqual(['a b c'])
+  })
 })

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { sql, type Kysely } from 'kysely'
+import { sql, type Compilable, type Kysely, type OperationNodeSource } from 'kysely'
 import { InternalError, UsageError, stringToUtf8, utf8ToString } from '@initguard/core'
 import type { AuditEntryInput, SigningKeyRecord, SigningKeyStore } from '../ports.ts'
 import { auditInsert, auditInsertFrom, auditValues, compilable } from './audit-row.ts'
@@ -36,10 +36,9 @@ export class SqlSigningKeyStore implements SigningKeyStore {
   /** Rows already reported as not authenticating (kid, MAC), so each is warned of once. */
   readonly #reported = new Set<string>()
   /** Add a key, retire the others, append the entry when given (arguments: key's, entry's). */
-  readonly #rotate: (
-    key: readonly unknown[],
-    changed: readonly unknown[] | undefined,
-  ) => Promise<void>
+  readonly #rotate: KeyWrite
+  /** Add a key, delete the keys named, append the entry when given (arguments as `#rotate`'s). */
+  readonly #revoke: KeyWrite
 
   constructor(
     db: Kysely<KbsDatabase>,
@@ -51,6 +50,7 @@ export class SqlSigningKeyStore implements SigningKeyStore {
     this.#envelope = envelope
     this.#mac = mac
     this.#rotate = rotateAudited(db, executor)
+    this.#revoke = revokeAudited(db, executor)
   }
 
   /** The keys whose MAC authenticates; the others are reported (once) and left out. */
@@ -139,6 +139,28 @@ export class SqlSigningKeyStore implements SigningKeyStore {
     )
   }
 
+  /**
+   * One write: the key, the deletion of every other key read just before (authenticated or not,
+   * active or retired: a leaked key must not verify a token for one more second, and its sealed
+   * private key is of no further use), and `changed` naming them. A key another replica adds
+   * between the read and the write is not among them: it is new, so not the one that leaked.
+   */
+  async rotateRevoking(
+    key: Omit<SigningKeyRecord, 'retiredAt'>,
+    changed?: (revoked: readonly string[]) => AuditEntryInput,
+  ): Promise<readonly string[]> {
+    const row = this.#row(key)
+    const revoked = (await this.#db.selectFrom('signing_key').select('kid').execute())
+      .map(({ kid }) => kid)
+      .filter((kid) => kid !== row.kid)
+      .sort()
+    await this.#revoke(
+      [row.kid, row.sealed, row.created_at, row.mac, JSON.stringify(revoked)],
+      changed === undefined ? undefined : auditValues(changed(revoked)),
+    )
+    return revoked
+  }
+
   #row(key: Omit<SigningKeyRecord, 'retiredAt'>) {
     const sealed = this.#envelope.seal(
       { kind: 'signing-key', id: key.kid },
@@ -209,29 +231,18 @@ export class SqlSigningKeyStore implements SigningKeyStore {
  */
 const ROTATE_ARGUMENTS = 5
 
+/** The statement that a rotation runs on the keys other than the new one (argument 0). */
+type OtherKeys = Compilable & OperationNodeSource
+
 /**
  * A rotation as one write: insert the new key, retire every other active key at its creation
- * time, and append the audit entry when there is one. PostgreSQL: one data-modifying `WITH` (the
- * UPDATE sees the snapshot before the INSERT, so the new key is never retired); SQLite: the
- * statements in one IMMEDIATE transaction. A failing append fails the whole rotation, so a key is
- * never made or retired without the entry the admin route asked for.
+ * time, and append the audit entry when there is one.
  */
-function rotateAudited(
-  db: Kysely<KbsDatabase>,
-  executor: RawExecutor,
-): (key: readonly unknown[], changed: readonly unknown[] | undefined) => Promise<void> {
-  const insert = db.insertInto('signing_key').values({
-    kid: param(0),
-    sealed: param(1),
-    created_at: param(2),
-    retired_at: null,
-    mac: param(3),
-  })
-  const { atomic } = executor
+function rotateAudited(db: Kysely<KbsDatabase>, executor: RawExecutor): KeyWrite {
   // Each other active key is retired with the MAC the retirements name for it, when its MAC is
   // still the one read; any other (made or changed since, or not authenticating) gets none.
   const retiredMac =
-    atomic === undefined
+    executor.atomic === undefined
       ? sql<
           string | null
         >`(SELECT r.mac FROM json_to_recordset(${param(4)}::json) AS r(kid text, old text, mac text)
@@ -244,6 +255,41 @@ function rotateAudited(
     .set({ retired_at: param(2), mac: retiredMac })
     .where('retired_at', 'is', null)
     .where('kid', '<>', param(0))
+  return keyWrite(db, executor, retire)
+}
+
+/**
+ * A revoking rotation as one write: insert the new key, delete the kids of argument 4 (a JSON
+ * array of strings), and append the audit entry when there is one.
+ */
+function revokeAudited(db: Kysely<KbsDatabase>, executor: RawExecutor): KeyWrite {
+  const named =
+    executor.atomic === undefined
+      ? sql<string>`(SELECT json_array_elements_text(${param(4)}::json))`
+      : sql<string>`(SELECT value FROM json_each(${param(4)}))`
+  const revoke = db.deleteFrom('signing_key').where('kid', 'in', named).where('kid', '<>', param(0))
+  return keyWrite(db, executor, revoke)
+}
+
+/** Runs a key write with the key's arguments and, when given, the entry's. */
+type KeyWrite = (key: readonly unknown[], changed: readonly unknown[] | undefined) => Promise<void>
+
+/**
+ * Insert the new key, run `others` on the other keys, append the audit entry when there is one,
+ * as one write. PostgreSQL: one data-modifying `WITH` (`others` sees the snapshot before the
+ * INSERT, so the new key is never retired nor deleted); SQLite: the statements in one IMMEDIATE
+ * transaction. A failing append fails the whole write, so a key is never made, retired or revoked
+ * without the entry the admin route asked for.
+ */
+function keyWrite(db: Kysely<KbsDatabase>, executor: RawExecutor, others: OtherKeys): KeyWrite {
+  const insert = db.insertInto('signing_key').values({
+    kid: param(0),
+    sealed: param(1),
+    created_at: param(2),
+    retired_at: null,
+    mac: param(3),
+  })
+  const { atomic } = executor
   if (atomic === undefined) {
     const joined = (audited: boolean) =>
       new HotStatement(
@@ -251,9 +297,9 @@ function rotateAudited(
         compilable(
           db,
           audited
-            ? sql`WITH added AS (${insert.returning('kid')}), retired AS (${retire})
+            ? sql`WITH added AS (${insert.returning('kid')}), changed AS (${others})
                 ${auditInsertFrom('added', ROTATE_ARGUMENTS)}`
-            : sql`WITH added AS (${insert}) ${retire}`,
+            : sql`WITH added AS (${insert}) ${others}`,
         ),
       )
     const plain = joined(false)
@@ -263,12 +309,12 @@ function rotateAudited(
     }
   }
   const add = new HotStatement(executor, insert)
-  const retireOthers = new HotStatement(executor, retire)
+  const onOthers = new HotStatement(executor, others)
   const append = new HotStatement(executor, auditInsert(db))
   return (key, changed) =>
     atomic.run((execute) => {
       add.affectedWith(execute, ...key)
-      retireOthers.affectedWith(execute, ...key)
+      onOthers.affectedWith(execute, ...key)
       if (changed !== undefined) append.affectedWith(execute, ...changed)
     })
 }

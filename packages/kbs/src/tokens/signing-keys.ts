@@ -61,6 +61,17 @@ export class SigningKeyRing {
    * act) or when none is active, so it stays small.
    */
   readonly #retired = new Map<string, Date>()
+  /**
+   * Kids that are gone from the store (revoked, or purged past their window) and so never verify
+   * nor sign here again, whatever the store lists later (a deleted row written back). Known from
+   * this instance's own revocation, or from a list read that started after one that listed the
+   * kid had completed (an earlier read, finishing late, would miss a key made since, not a key
+   * deleted). Small for the reason {@link SigningKeyRing.#retired} is.
+   */
+  readonly #gone = new Set<string>()
+  /** For each kid in the store, the number of the last read that listed it; reads counted. */
+  readonly #listedIn = new Map<string, number>()
+  #readsCompleted = 0
 
   /** @param monotonicMs a monotonic clock in ms (default `performance.now`). */
   constructor(
@@ -105,6 +116,8 @@ export class SigningKeyRing {
     // verifies but has signed nothing since another retired (or purged) a key must not go on
     // taking that key's tokens past its grace, which is what a rotation after a leak relies on.
     if (this.#isStale(now)) await this.#reloadShared(now)
+    // Revoked or purged: refused at once, without the read an unknown kid waits for.
+    if (this.#gone.has(kid)) return undefined
     let record = this.#find(kid)
     if (record === undefined) {
       await this.#reloadForUnknownKid(now)
@@ -141,6 +154,28 @@ export class SigningKeyRing {
     })
   }
 
+  /**
+   * Adds a new key and deletes every other one, with no grace (after a leak), in one store write
+   * with the audit entry `changed` makes for the new kid and the revoked ones; the revoked keys
+   * stop verifying and signing here at once, and on every other instance at its next list read
+   * (within `refreshSeconds`). Returns the new kid and the revoked ones.
+   */
+  async rotateRevoking(
+    now: Date,
+    changed?: (kid: string, revoked: readonly string[]) => AuditEntryInput,
+  ): Promise<{ readonly kid: string; readonly revoked: readonly string[] }> {
+    return this.#serialised(async () => {
+      const { kid, privateJwk } = await newKey()
+      const revoked = await this.#store.rotateRevoking(
+        { kid, privateJwk, createdAt: now },
+        changed === undefined ? undefined : (kids) => changed(kid, kids),
+      )
+      for (const gone of revoked) this.#forget(gone)
+      await this.reload(now)
+      return { kid, revoked }
+    })
+  }
+
   #isStale(now: Date): boolean {
     return this.#records === undefined || this.#ageMs(now) > this.#timing.refreshSeconds * 1000
   }
@@ -164,14 +199,41 @@ export class SigningKeyRing {
    * once read as retired stays retired at the earliest time read, whatever the store says later:
    * the MAC cannot tell the row from before the retirement, written back whole (with the MAC it
    * had then), or a purged key's row, from a current one. A replica started after the retirement
-   * cannot tell either (see docs/production.md).
+   * cannot tell either (see docs/production.md). Likewise a key this instance has seen gone
+   * (revoked or purged: {@link SigningKeyRing.#gone}) is never listed again.
    */
   async reload(now: Date): Promise<void> {
     this.#listStartedAt = now.getTime()
     const startedMonotonic = this.#monotonicMs()
-    this.#records = this.#rememberRetirements(await this.#store.list())
+    const completedBefore = this.#readsCompleted
+    const listed = await this.#store.list()
+    this.#readsCompleted += 1
+    this.#rememberGone(listed, completedBefore, this.#readsCompleted)
+    this.#records = this.#rememberRetirements(listed).filter(
+      (record) => !this.#gone.has(record.kid),
+    )
     this.#loadedAt = now.getTime()
     this.#loadedAtMonotonic = startedMonotonic
+  }
+
+  /**
+   * Kids a read that completed at or before `completedBefore` listed, and this read (the
+   * `read`th to complete) does not, are gone; the others are marked as listed by it.
+   */
+  #rememberGone(records: readonly SigningKeyRecord[], completedBefore: number, read: number): void {
+    const listed = new Set(records.map((record) => record.kid))
+    for (const [kid, lastListed] of this.#listedIn)
+      if (!listed.has(kid) && lastListed <= completedBefore) this.#forget(kid)
+    for (const kid of listed) if (!this.#gone.has(kid)) this.#listedIn.set(kid, read)
+  }
+
+  /** Never use `kid` again. */
+  #forget(kid: string): void {
+    this.#gone.add(kid)
+    this.#listedIn.delete(kid)
+    this.#retired.delete(kid)
+    this.#imported.delete(kid)
+    this.#signing.delete(kid)
   }
 
   #rememberRetirements(records: readonly SigningKeyRecord[]): readonly SigningKeyRecord[] {

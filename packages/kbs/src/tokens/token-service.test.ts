@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose'
 import { generateEcKeyPair } from '@initguard/kbs-protocol'
 import { describe, expect, it } from 'vitest'
 import { rejectedCode } from '@initguard/testkit'
-import type { SigningKeyRecord, SigningKeyStore } from '../ports.ts'
+import type { SigningKeyStore } from '../ports.ts'
 import { openKbsStore } from '../storage/open-store.ts'
 import {
   STORE_ENGINES,
@@ -15,7 +15,7 @@ import {
   undoMigrations,
 } from '../storage/store-test-support.ts'
 import { EAR_PROFILE } from './ear-claims.ts'
-import { SESSION, acceptedFor, claimsView, teeKey } from './token-test-support.ts'
+import { SESSION, acceptedFor, claimsView, forgedToken, teeKey } from './token-test-support.ts'
 import { createTokenService } from './token-service.ts'
 
 const t0 = new Date('2026-12-01T10:00:00.000Z')
@@ -30,6 +30,7 @@ function countingLists(inner: SigningKeyStore): { store: SigningKeyStore; lists:
     list: () => ((lists += 1), inner.list()),
     add: (k) => inner.add(k),
     rotate: (k, changed) => inner.rotate(k, changed),
+    rotateRevoking: (k, changed) => inner.rotateRevoking(k, changed),
     retire: (kid, at) => inner.retire(kid, at),
     purge: (before) => inner.purge(before),
   }
@@ -390,25 +391,6 @@ describe.each(STORE_ENGINES)(
     const databases = testDatabases(engine)
     const later = 3600
 
-    /** A token for `claimsOf`'s claims, signed `at` seconds after t0 with `leaked` (a stolen key). */
-    function forgedToken(leaked: SigningKeyRecord, claimsOf: string, at: number): string {
-      const [, payload] = claimsOf.split('.') as [string, string, string]
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<
-        string,
-        unknown
-      >
-      const input = `${b64url({ alg: 'ES256', typ: 'JWT', kid: leaked.kid })}.${b64url({
-        ...claims,
-        iat: t0.getTime() / 1000 + at,
-        exp: t0.getTime() / 1000 + at + 300,
-      })}`
-      const signature = sign('sha256', Buffer.from(input), {
-        key: createPrivateKey({ key: { ...leaked.privateJwk }, format: 'jwk' }),
-        dsaEncoding: 'ieee-p1363',
-      }).toString('base64url')
-      return `${input}.${signature}`
-    }
-
     /**
      * One replica signs a token, its key leaks and it rotates at t0 + 10 s; `forged` is a token the
      * leaked key signs an hour later, long past its grace (10 + 300 + 120).
@@ -424,7 +406,15 @@ describe.each(STORE_ENGINES)(
       const [row] = await databases.raw(at, 'SELECT kid, sealed, created_at, mac FROM signing_key')
       if (leaked === undefined || row === undefined) throw new Error('no key')
       await tokens.rotate(after(10))
-      return { at, masterKey, key, tokens, leaked, row, forged: forgedToken(leaked, token, later) }
+      return {
+        at,
+        masterKey,
+        key,
+        tokens,
+        leaked,
+        row,
+        forged: forgedToken(leaked, token, after(later)),
+      }
     }
 
     it('stays retired on a replica that has seen it retired: retired_at set back to null', async () => {

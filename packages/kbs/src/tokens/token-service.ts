@@ -1,6 +1,7 @@
 /**
  * The attestation token service: EAR JWTs signed ES256 with persistent keys from the store,
- * rotation that keeps the previous key published until its tokens have expired, and verification
+ * rotation that keeps the previous key published until its tokens have expired (or, after a
+ * leak, revokes every previous key at once), and verification
  * that trusts only our own keys, chosen by `kid`.
  *
  * Header: `{"alg":"ES256","typ":"JWT","kid":"<RFC 7638 thumbprint>"}`; claims: see `ear-claims.ts`.
@@ -141,8 +142,10 @@ export function createTokenService(options: TokenServiceOptions): KbsTokenServic
 
     async rotate(
       now: Date,
-      changed?: (kid: string) => AuditEntryInput,
-    ): Promise<{ readonly kid: string }> {
+      changed?: (kid: string, revoked?: readonly string[]) => AuditEntryInput,
+      options?: { readonly revokePrevious: boolean },
+    ): Promise<{ readonly kid: string; readonly revoked?: readonly string[] }> {
+      if (options?.revokePrevious === true) return ring.rotateRevoking(now, changed)
       return { kid: await ring.rotate(now, changed) }
     },
   }

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { createPrivateKey, sign } from 'node:crypto'
 import { generateEcKeyPair, type EcTeePublicJwk } from '@initguard/kbs-protocol'
-import type { AppraisalAccepted } from '../ports.ts'
+import type { AppraisalAccepted, SigningKeyRecord } from '../ports.ts'
 
 /** An RCAR session's id, as a token's `jti` carries it. */
 export const SESSION = '0123456789abcdef0123456789abcdef'
@@ -58,4 +59,26 @@ export interface ClaimsView {
 /** `claims` as a {@link ClaimsView}. */
 export function claimsView(claims: unknown): ClaimsView {
   return claims as ClaimsView
+}
+
+const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/**
+ * What a thief of the signing key `leaked` can make: a token with `claimsOf`'s claims, issued at
+ * `issuedAt` (the thief's choice) for 5 minutes.
+ */
+export function forgedToken(leaked: SigningKeyRecord, claimsOf: string, issuedAt: Date): string {
+  const [, payload] = claimsOf.split('.') as [string, string, string]
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
+  const iat = issuedAt.getTime() / 1000
+  const input = `${b64url({ alg: 'ES256', typ: 'JWT', kid: leaked.kid })}.${b64url({
+    ...claims,
+    iat,
+    exp: iat + 300,
+  })}`
+  const signature = sign('sha256', Buffer.from(input), {
+    key: createPrivateKey({ key: { ...leaked.privateJwk }, format: 'jwk' }),
+    dsaEncoding: 'ieee-p1363',
+  }).toString('base64url')
+  return `${input}.${signature}`
 }
