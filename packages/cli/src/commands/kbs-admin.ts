@@ -97,7 +97,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
   'resource delete': ['path'],
   audit: ['after', 'limit'],
   'audit prune': ['before', 'archive', 'no-archive'],
-  'rotate-signing-key': [],
+  'rotate-signing-key': ['revoke-previous'],
 }
 const COMMON = ['url', 'ca', 'admin-key', 'admin-audience', 'json']
 
@@ -254,6 +254,31 @@ async function objectCall(
   return jsonObjectAnswer(method, path, await kbsAdminCall(target, method, path, body))
 }
 
+/**
+ * `rotate-signing-key`: with `revokePrevious`, the body that asks the KBS to revoke every
+ * previous key, and an answer that must say which it revoked (a KBS that ignored the body, one
+ * from before the option, rotated with the grace: refused, exit 3, not reported as revoked).
+ */
+async function rotateSigningKey(
+  target: KbsAdminTarget,
+  revokePrevious: boolean,
+): Promise<Record<string, unknown>> {
+  const path = '/kbs/v0/admin/signing-keys/rotate'
+  if (!revokePrevious) return objectCall(target, 'POST', path)
+  const bytes = new TextEncoder().encode(JSON.stringify({ revokePrevious: true }))
+  const answer = await objectCall(target, 'POST', path, { bytes, type: 'application/json' })
+  const { revoked } = answer
+  if (!Array.isArray(revoked) || !revoked.every((kid) => typeof kid === 'string'))
+    throw new MalformedInputError(
+      'ERR_KBS_ADMIN_ANSWER',
+      'the KBS rotated the signing key but its answer names no revoked keys: the previous keys may still be trusted for their grace',
+      {
+        hint: 'upgrade the KBS to one that takes {"revokePrevious": true}, then rotate with --revoke-previous again',
+      },
+    )
+  return answer
+}
+
 /** A get answered with a workload the KBS does not use: reported, never as a result. */
 class Unusable {
   readonly answer: UnusableWorkloadAnswer
@@ -317,7 +342,7 @@ async function runVerb(verb: string, args: ParsedArgs, target: KbsAdminTarget): 
         ),
       })
     default:
-      return objectCall(target, 'POST', '/kbs/v0/admin/signing-keys/rotate')
+      return rotateSigningKey(target, optionGiven(args, 'revoke-previous'))
   }
 }
 
@@ -358,6 +383,12 @@ export const kbsAdminCommand: Command = {
     'that is not, and never the newest) to FILE, flushes it, then has the KBS remove them; the KBS',
     'keeps every entry younger than its [audit] min-retention (default 7 days). Without --archive it',
     'refuses, unless --no-archive says the entries may go uncopied.',
+    '',
+    'rotate-signing-key makes a new token-signing key; the previous one still verifies the tokens',
+    'it signed until they expire (token lifetime + leeway, 420 s by default). After a leak, add',
+    '--revoke-previous: every previous key is deleted and its tokens refused at once on that',
+    "replica, and on every other within 60 s (its key list's refresh); live tokens of honest guests",
+    'are refused too, and their clients attest again.',
   ].join('\n'),
   options: {
     url: value(
@@ -459,6 +490,10 @@ export const kbsAdminCommand: Command = {
     'no-archive': {
       type: 'boolean',
       help: 'audit prune: prune without writing the entries anywhere (they are gone): only for a log already copied elsewhere',
+    },
+    'revoke-previous': {
+      type: 'boolean',
+      help: 'rotate-signing-key: after a leak: revoke every previous key with no grace (its tokens are refused at once; honest guests attest again)',
     },
     json: JSON_OPTION,
   },
