@@ -143,6 +143,21 @@ describe('re-handshakes', () => {
     expect(await audited('attest', 'issued')).toBe(before + 1)
   })
 
+  it('the signing key revoked (rotate with revokePrevious): 401, one re-handshake, the secret', async () => {
+    const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'key revoked')
+    await acceptOnly([document])
+    const api = await agent(document)
+    expect((await get({ base: api.url }, RESOURCE)).status).toBe(200)
+    const before = await audited('attest', 'issued')
+    const rotated = await kbs.adminCall('POST', '/kbs/v0/admin/signing-keys/rotate', {
+      revokePrevious: true,
+    })
+    expect(rotated.status).toBe(200)
+    const again = await get({ base: api.url }, RESOURCE)
+    expect([again.status, again.body.toString('utf8')]).toEqual([200, SECRET])
+    expect(await audited('attest', 'issued')).toBe(before + 1)
+  })
+
   it('a re-handshake refused: the stale token is dropped, /aa/token does not hand it out', async () => {
     const document = kbsInitdataToml(kbs.kbs.url, kbs.kbs.tls?.certPem, 'refused later')
     await acceptOnly([document])
