@@ -338,6 +338,69 @@ describe('verifySimpleSigning: revocation at `now`', () => {
   })
 })
 
+describe('verifySimpleSigning: a key that expires between `now` and a signature dated within the skew', () => {
+  // The signer extended its key (or signing subkey) after the policy's copy was exported, then
+  // signed at 00:03; the policy's copy expires at 00:02. Verified at 00:00, the signature is
+  // within the skew and is judged at its own date, when that copy had expired.
+  let signer: TestGpg
+  let verifier: TestGpg
+  const key = { primary: '', withSubkey: '', subkey: '' }
+  let stale: GpgKeyring
+  let blobs: { primary: Uint8Array; subkey: Uint8Array }
+
+  beforeAll(async () => {
+    signer = new TestGpg()
+    verifier = new TestGpg()
+    key.primary = signer.genKey('Short <short@example.com>', 'ed25519', 'sign', '20200102T000200')
+    key.withSubkey = signer.genKey('Short sub <shortsub@example.com>', 'ed25519', 'cert')
+    key.subkey = signer.addSubkey(key.withSubkey, 'ed25519', 'sign', '20200102T000200')
+    const exported = signer.exportKeys([key.primary, key.withSubkey])
+    stale = await parseGpgKeyring(exported, 'keyPath')
+    verifier.run(['--import'], { input: exported })
+    signer.run(['--quick-set-expire', key.primary, '0'], { at: '20190601T000000' })
+    signer.run(['--quick-set-expire', key.withSubkey, '0', key.subkey], { at: '20190601T000000' })
+    blobs = {
+      primary: signer.sign(PAYLOAD, [key.primary], [], '20200102T000300'),
+      subkey: signer.sign(PAYLOAD, [key.withSubkey], [], '20200102T000300'),
+    }
+  })
+  afterAll(() => {
+    signer.dispose()
+    verifier.dispose()
+  })
+
+  it('refuses it as made by an expired key, not as a bad signature (gpg judges the key at its own clock only)', async () => {
+    for (const [blob, keyId, fingerprint] of [
+      [blobs.primary, keyIdOf(key.primary), key.primary],
+      [blobs.subkey, keyIdOf(key.subkey), key.withSubkey],
+    ] as const) {
+      expect(verifier.verdict(blob, '20200102T000000')).toBe('GOODSIG')
+      expect(verifier.verdict(blob, '20200102T000230')).toBe('EXPKEYSIG')
+      const e = await thrown(() => verifySimpleSigning(blob, stale, NOW))
+      expect(e.code).toBe('ERR_SIMPLE_SIGNING_KEY_EXPIRED')
+      expect(e.details).toEqual({
+        keyId,
+        fingerprint,
+        created: '2020-01-02T00:03:00.000Z',
+        expired: '2020-01-02T00:02:00.000Z',
+      })
+      expect(e.message).toContain(
+        'expired at 2020-01-02T00:02:00.000Z, before the signature was made (2020-01-02T00:03:00.000Z',
+      )
+      expect(e.hint).toContain('export the key again')
+    }
+  })
+
+  it('accepts it with the key as the signer extended it', async () => {
+    const current = await parseGpgKeyring(signer.exportKeys([key.primary, key.withSubkey]), 'k')
+    expect((await verifySimpleSigning(blobs.primary, current, NOW)).signerFingerprint).toBe(
+      key.primary,
+    )
+    const bySubkey = await verifySimpleSigning(blobs.subkey, current, NOW)
+    expect(bySubkey.signingKeyFingerprint).toBe(key.subkey)
+  })
+})
+
 describe('verifySimpleSigning: not a signed message', () => {
   const notSigned = async (blob: Uint8Array): Promise<string> => {
     const e = await thrown(() => verifySimpleSigning(blob, keyring, NOW))

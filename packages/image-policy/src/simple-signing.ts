@@ -88,7 +88,8 @@ const WEAK_HASHES: ReadonlyMap<enums.hash | null, string> = new Map([
  * 4. the hash algorithm is not weak;
  * 5. openpgp verifies the signature over the literal data at `now` (not expired, key valid when it
  *    signed), or at the signature's date when that is at most {@link CLOCK_SKEW_SECONDS} after
- *    `now` (gpg accepts any date; a later one is refused);
+ *    `now` (gpg accepts any date; a later one is refused); a key that had expired by that date is
+ *    refused as expired, although gpg, judging the key at its own clock only, accepts it;
  * 6. the signing key (and its primary key) exists and is neither revoked nor expired at `now`, in
  *    every copy of it that `keyring` holds.
  *
@@ -326,6 +327,7 @@ async function explainFailure(
   }
   return (
     (await keyProblem(candidates, keyID, keyId, now)) ??
+    (await expiredWhenSigned(candidates, keyID, keyId, created, now, cause)) ??
     refuseSignature(
       'ERR_SIMPLE_SIGNING_BAD_SIGNATURE',
       `simple signing signature by key ID ${keyId} does not verify`,
@@ -334,6 +336,50 @@ async function explainFailure(
       cause,
     )
   )
+}
+
+/**
+ * A signature dated within the skew after `now` is verified at its own date, so a key that
+ * expires between the two is valid at `now` yet had expired when it signed, which openpgp reports
+ * only as a failed verification. gpg judges the key at its own clock only and accepts such a
+ * signature (GOODSIG); here the keyring's word is kept, and the refusal names the expiry: the
+ * usual cause is a copy of the key exported before the signer extended it.
+ */
+async function expiredWhenSigned(
+  candidates: readonly PublicKey[],
+  keyID: KeyID,
+  keyId: string,
+  created: Date,
+  now: Date,
+  cause: unknown,
+): Promise<VerificationError | undefined> {
+  if (created <= now) return undefined
+  for (const key of candidates) {
+    const expired = await expiryBy(key, keyID, created)
+    if (expired === undefined) continue
+    const fingerprint = key.getFingerprint().toUpperCase()
+    const ahead = (created.getTime() - now.getTime()) / 1000
+    return refuseSignature(
+      'ERR_SIMPLE_SIGNING_KEY_EXPIRED',
+      `the key that made the simple signing signature (key ID ${keyId}, primary key ${fingerprint}) expired at ${expired.toISOString()}, before the signature was made (${created.toISOString()}, ${ahead} s after the verification time ${now.toISOString()}, within the ${CLOCK_SKEW_SECONDS} s allowed for clock skew)`,
+      "the signer has probably extended the key's expiry since the trusted copy was made: export the key again (gpg --export) and update the policy's keyPath/keyPaths/keyData, or have the image signed with a valid key",
+      { keyId, fingerprint, created: created.toISOString(), expired: expired.toISOString() },
+      cause,
+    )
+  }
+  return undefined
+}
+
+/**
+ * When this copy of the signing key expires (the earlier of its primary key's and, for a subkey,
+ * the subkey's own expiry), if that is at or before `at`; openpgp counts a key as expired from its
+ * expiry time on. An expiry openpgp cannot work out (null) is left to the other checks.
+ */
+async function expiryBy(key: PublicKey, keyID: KeyID, at: Date): Promise<Date | undefined> {
+  const times = [await key.getExpirationTime(undefined, CONFIG)]
+  for (const subkey of key.getSubkeys(keyID)) times.push(await subkey.getExpirationTime(at, CONFIG))
+  const expiry = Math.min(...times.map((t) => (t === null ? Infinity : Number(t))))
+  return expiry <= at.getTime() ? new Date(expiry) : undefined
 }
 
 /**
