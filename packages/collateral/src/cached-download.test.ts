@@ -190,3 +190,55 @@ describe('checks of cached entries', () => {
     expect(checked).toEqual([1, 9])
   })
 })
+
+describe('a clock stepped back', () => {
+  const hour = 3_600_000
+  /** A downloader at the time `clock` says, whose every download is a new body (1, 2, …). */
+  function stepped(cacheDir: string, clock: () => Date, offline = false) {
+    let downloads = 0
+    const fetch = (): Promise<Response> =>
+      Promise.resolve(new Response(new Uint8Array([++downloads])))
+    const downloader = new CachedDownloader('Intel PCS', 'PCS', {
+      cacheDir,
+      offline,
+      fetch,
+      attempts: 1,
+      clock,
+    })
+    const youngerThan12h = { ...request, fresh: (_: unknown, ageMs: number) => ageMs < 12 * hour }
+    return {
+      get: async (): Promise<number> => (await downloader.get(youngerThan12h)).body[0] ?? 0,
+      downloads: (): number => downloads,
+    }
+  }
+
+  it('counts an entry downloaded after `now` (beyond a minute) as stale, online; offline it is all there is', async () => {
+    const cacheDir = scratch.make('initguard-stepped-')
+    let now = new Date('2026-01-01T12:00:00Z')
+    const online = stepped(cacheDir, () => now)
+    expect(await online.get()).toBe(1)
+    now = new Date(now.getTime() + hour)
+    expect(await online.get()).toBe(1)
+    // Stepped back two hours before the download: its age (-1 h) would keep it for 14 h more.
+    now = new Date('2026-01-01T10:00:00Z')
+    expect(await online.get()).toBe(2)
+    // The new copy is dated by this clock, and is young.
+    now = new Date(now.getTime() + hour)
+    expect(await online.get()).toBe(2)
+    expect(online.downloads()).toBe(2)
+    // Offline the cache is all there is, whatever its date.
+    const offline = stepped(cacheDir, () => new Date('2025-01-01T00:00:00Z'), true)
+    expect(await offline.get()).toBe(2)
+  })
+
+  it('answers an entry downloaded up to a minute after `now` (clock read before the entry)', async () => {
+    const cacheDir = scratch.make('initguard-ahead-')
+    let now = new Date('2026-01-01T12:00:00Z')
+    const online = stepped(cacheDir, () => now)
+    expect(await online.get()).toBe(1)
+    now = new Date(now.getTime() - 60_000)
+    expect(await online.get()).toBe(1)
+    now = new Date(now.getTime() - 1)
+    expect(await online.get()).toBe(2)
+  })
+})

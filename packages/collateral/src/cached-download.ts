@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LruCache, UnavailableError, isInitguardError } from '@initguard/core'
 import { writeFileAtomic } from '@initguard/files'
@@ -71,7 +71,8 @@ export interface DownloadRequest {
   readonly keepHeaders?: readonly string[]
   /**
    * Whether a cached copy of this age (ms) may be used online at `now` (the downloader's clock);
-   * default always.
+   * default always. A copy downloaded more than a minute after `now` (the clock was stepped back)
+   * is not asked about: it is stale.
    */
   readonly fresh?: (cached: Downloaded, ageMs: number, now: Date) => boolean
   /**
@@ -107,6 +108,35 @@ const CHECKED_MEMORY = 4096
  * of others. Beyond it the least recently used document falls back to the cache as its floor.
  */
 const NEWEST_MEMORY = 1024
+
+/**
+ * How far after `now` an entry's download time may lie and its age still be judged. An entry is
+ * dated by its file's mtime, the clock when it was written; one dated later means this clock was
+ * stepped back since (or is being set back), and its age, negative or small, would stretch the
+ * request's bound (12 h for Intel and AMD documents) by the size of the step. Beyond this it is
+ * stale. A minute covers what is not a step: the time between reading the clock and reading the
+ * entry (an event loop or a thread pool held up under load), and an entry written a moment later
+ * by another process, on a shared volume possibly by another host whose clock is synchronised to
+ * this one (KBS replicas are within 10 s); a step back within it stretches the bound by at most a
+ * minute.
+ */
+const DOWNLOADED_AHEAD_TOLERANCE_MS = 60_000
+
+/**
+ * Whether a cached entry may be answered online: always for a request without a freshness rule
+ * (its content does not change), else by the rule, and never once downloaded more than
+ * {@link DOWNLOADED_AHEAD_TOLERANCE_MS} after `now`.
+ */
+function answerableOnline(
+  request: DownloadRequest,
+  cached: { readonly entry: Downloaded; readonly ageMs: number },
+  now: Date,
+): boolean {
+  if (request.fresh === undefined) return true
+  return (
+    cached.ageMs >= -DOWNLOADED_AHEAD_TOLERANCE_MS && request.fresh(cached.entry, cached.ageMs, now)
+  )
+}
 
 /** The digest of an entry's content (kept headers and body): what a passed check is remembered by. */
 function contentDigest(name: string, entry: Downloaded): string {
@@ -260,10 +290,7 @@ export class CachedDownloader {
       checked !== undefined && floor !== undefined && request.older?.(checked.entry, floor) === true
         ? undefined
         : checked
-    if (
-      cached !== undefined &&
-      (this.offline || (request.fresh?.(cached.entry, cached.ageMs, now) ?? true))
-    ) {
+    if (cached !== undefined && (this.offline || answerableOnline(request, cached, now))) {
       cache?.index.used(name, now)
       return this.#answer(request, name, cached.entry)
     }
@@ -332,6 +359,11 @@ export class CachedDownloader {
         // socket) was a miss, and the entry replaces it.
         replaceSpecialFiles: true,
       })
+      // Dated by the clock its age is judged by (the file system's own stamp may be another
+      // clock: a test's, or a network file system's server). A stamp that fails leaves the file
+      // system's, which is this host's clock.
+      const written = this.#clock()
+      await utimes(file, written, written).catch(() => undefined)
       index.written(name)
       await index.enforce(this.#clock())
     }

@@ -200,6 +200,9 @@ describe('IntelPcsClient and stale CRLs', () => {
     await client(cacheDir).collateral(TDX)
     // A day after the PCK CRL's nextUpdate (2023-07-08T07:27:52Z); the copies are minutes old.
     const july9 = (): Date => new Date('2023-07-09T12:00:00Z')
+    const fetched = new Date(july9().getTime() - 5 * 60_000)
+    for (const name of readdirSync(join(cacheDir, 'pcs')))
+      utimesSync(join(cacheDir, 'pcs', name), fetched, fetched)
     server.requests = []
     await new IntelPcsClient({ baseUrl: server.baseUrl, cacheDir, clock: july9 }).collateral(TDX)
     expect(server.requests.sort()).toEqual([

@@ -95,9 +95,14 @@ describe('IntelPcsClient', () => {
     // 2024): all four are fetched again, the young CRLs too.
     await client.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })
     expect(requests).toHaveLength(4)
-    // As of June 2023 (a client verifying as of then), the young copies are all current.
+    // A client whose clock says June 2023 (a clock stepped back) finds copies downloaded after
+    // its now: their age cannot be told, so all four are fetched again, though current by their
+    // nextUpdate; the new copies are dated by its clock, and then answered.
     requests = []
     const asOfJune = new IntelPcsClient({ baseUrl, cacheDir, clock: () => new Date('2023-06-30') })
+    await asOfJune.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })
+    expect(requests).toHaveLength(4)
+    requests = []
     await asOfJune.collateral({ tee: 'tdx', fmspc: '50806f000000', ca: 'platform' })
     expect(requests).toEqual([])
   })
