@@ -25,6 +25,7 @@ import {
   sendProblem,
   type KbsRouteContext,
 } from './route-context.ts'
+import { repeatedAuthorization } from './repeated-authorization.ts'
 import { queryOf } from './unread-query.ts'
 
 const RESOURCE = '/kbs/v0/resource/:repo/:type/:tag'
@@ -67,6 +68,12 @@ function adminGuard(context: KbsRouteContext, refusals: Limiter) {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> => {
+    // Refused before any signature is checked, so never audited (see the module's comment).
+    const repeated = repeatedAuthorization(request)
+    if (repeated !== undefined) {
+      request.log.warn({ reason: repeated }, 'admin request refused')
+      return sendProblem(reply, problem(401, 'AdminAuthAccess', repeated))
+    }
     try {
       const identity = await verifyAdminAuthorization(
         request.headers.authorization,

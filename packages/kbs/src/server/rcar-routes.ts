@@ -18,6 +18,7 @@ import type { AuditEntryInput, VerifiedToken } from '../ports.ts'
 import { problem, problemForError, type KbsProblem } from './errors.ts'
 import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './route-context.ts'
 import { attest } from './rcar-attest.ts'
+import { repeatedAuthorization } from './repeated-authorization.ts'
 import { sessionCookie, sessionCookieOf } from './session-cookie.ts'
 import { unreadQueryRefusal } from './unread-query.ts'
 
@@ -221,6 +222,8 @@ async function tokenOf(
   request: FastifyRequest,
 ): Promise<VerifiedToken | KbsProblem> {
   const now = context.clock()
+  const repeated = repeatedAuthorization(request)
+  if (repeated !== undefined) return problem(401, 'TokenVerifierError', repeated)
   const authorization = request.headers.authorization
   let token: string | undefined
   if (authorization !== undefined) {
