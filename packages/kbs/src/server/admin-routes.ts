@@ -26,7 +26,7 @@ import {
   type KbsRouteContext,
 } from './route-context.ts'
 import { repeatedAuthorization } from './repeated-authorization.ts'
-import { queryOf } from './unread-query.ts'
+import { carriesBody, queryOf } from './unread-query.ts'
 
 const RESOURCE = '/kbs/v0/resource/:repo/:type/:tag'
 const ROTATE_ROUTE = '/kbs/v0/admin/signing-keys/rotate'
@@ -139,11 +139,7 @@ async function refuseUnreadInput(
         `${route} reads no query string, so the query string ${JSON.stringify(query.slice(0, 100))} would be ignored: send the request without it (only ${ROUTE_WITH_QUERY} takes parameters)`,
       ),
     )
-  const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
-  if (
-    (chunked !== undefined || (length !== undefined && length !== '0')) &&
-    !ROUTES_WITH_BODY.has(route)
-  )
+  if (carriesBody(request) && !ROUTES_WITH_BODY.has(route))
     return sendProblem(
       reply,
       problem(

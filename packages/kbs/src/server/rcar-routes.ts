@@ -20,7 +20,7 @@ import { audit, resourcePathOf, sendProblem, type KbsRouteContext } from './rout
 import { attest } from './rcar-attest.ts'
 import { repeatedAuthorization } from './repeated-authorization.ts'
 import { sessionCookie, sessionCookieOf } from './session-cookie.ts'
-import { unreadQueryRefusal } from './unread-query.ts'
+import { unreadBodyRefusal, unreadQueryRefusal } from './unread-query.ts'
 
 const SUPPORTED_TEES = ['snp', 'tdx', 'sgx']
 const BAD_RESOURCE_PATH = problem(
@@ -292,8 +292,10 @@ async function release(
     })
     return sendProblem(reply, p)
   }
-  const query = unreadQueryRefusal(request, 'GET /kbs/v0/resource/…')
-  if (query !== undefined) return deny(query.told, query.reason)
+  const unread =
+    unreadQueryRefusal(request, 'GET /kbs/v0/resource/…') ??
+    unreadBodyRefusal(request, 'GET /kbs/v0/resource/…')
+  if (unread !== undefined) return deny(unread.told, unread.reason)
   const token = await tokenOf(context, request)
   if (!('workload' in token))
     return deny(
