@@ -120,9 +120,10 @@ const ROUTE_WITH_QUERY = 'GET /kbs/v0/admin/audit'
 /**
  * Refuse input the route would ignore (run after {@link adminGuard}): a query string anywhere but
  * the audit log, a body anywhere but the upload, the workload put, the audit prune and the
- * signing-key rotation. Ignored, a filter
- * (`?name=web`) or an option (`{"algorithm": …}`) would look applied when it was not, and a
- * `?version=1` on a delete would delete whatever version is there.
+ * signing-key rotation, and a `Content-Encoding` other than identity anywhere (the body would be
+ * taken still encoded). Ignored, a filter (`?name=web`) or an option (`{"algorithm": …}`) would
+ * look applied when it was not, and a `?version=1` on a delete would delete whatever version is
+ * there.
  */
 async function refuseUnreadInput(
   request: FastifyRequest,
@@ -137,6 +138,17 @@ async function refuseUnreadInput(
         400,
         'SerdeError',
         `${route} reads no query string, so the query string ${JSON.stringify(query.slice(0, 100))} would be ignored: send the request without it (only ${ROUTE_WITH_QUERY} takes parameters)`,
+      ),
+    )
+  // Fastify decodes no Content-Encoding: a gzip upload was stored as its compressed bytes.
+  const coding = request.headers['content-encoding']
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+    return sendProblem(
+      reply,
+      problem(
+        400,
+        'SerdeError',
+        `the body is sent with Content-Encoding ${JSON.stringify(coding.slice(0, 64))}, which the KBS does not decode (it would take the encoded bytes as the body): send the body unencoded`,
       ),
     )
   if (carriesBody(request) && !ROUTES_WITH_BODY.has(route))

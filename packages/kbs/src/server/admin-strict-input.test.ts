@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   initdataToml,
@@ -156,5 +157,40 @@ describe('a JSON body that is not UTF-8', () => {
       definition: { initdata: string[] }
     }
     expect(stored.definition.initdata[0]).toContain('caf\u00e9')
+  })
+})
+
+describe('a body with a Content-Encoding', () => {
+  it('is refused with 400, not stored as its encoded bytes; identity is taken', async () => {
+    const running = await startTestKbs({ insecureHttp: true })
+    kbs = running
+    const upload = async (
+      headers: Record<string, string>,
+      body: Uint8Array | string,
+    ): Promise<{ status: number; problem: Record<string, unknown> }> => {
+      const authorization = `Bearer ${await testAdminToken(running.admin, running.now())}`
+      const response = await fetch(`${running.kbs.url}/kbs/v0/resource/default/app/zipped`, {
+        method: 'POST',
+        headers: { authorization, ...headers },
+        body,
+      })
+      const text = await response.text()
+      return {
+        status: response.status,
+        problem: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {},
+      }
+    }
+    const secret = 'the database password'
+    // Fastify decodes none of them: the secret was stored as its compressed bytes (200).
+    for (const coding of ['gzip', 'deflate', 'br', 'gzip, identity']) {
+      const refused = await upload({ 'content-encoding': coding }, gzipSync(secret))
+      expect({ coding, status: refused.status }).toEqual({ coding, status: 400 })
+      expect(refused.problem['type']).toMatch(/\/SerdeError$/)
+      expect(refused.problem['detail']).toContain('Content-Encoding')
+    }
+    expect((await running.adminCall('GET', '/kbs/v0/admin/resources')).json).toEqual({
+      resources: [],
+    })
+    expect((await upload({ 'content-encoding': 'identity' }, secret)).status).toBe(200)
   })
 })

@@ -43,7 +43,7 @@ export const KBS_OPENAPI: Json = {
     title: 'Initguard KBS',
     version: '0.1.0',
     description:
-      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names. An admin call takes a query string only on /kbs/v0/admin/audit and a body only on the resource upload, the workload put and the audit prune; one sent anywhere else is refused (400 SerdeError), not ignored; the guest routes (/kbs/v0/auth, /kbs/v0/attest, resource GETs) take no query string, and a resource GET no body (400 SerdeError, audited): this KBS has no plugins or resource policy that read one. More than one Authorization header is refused (401).",
+      "A key broker wire-compatible with Trustee's KBS (RCAR protocol 0.4.0); errors are {type, detail} with Trustee's variant names. An admin call takes a query string only on /kbs/v0/admin/audit and a body only on the resource upload, the workload put and the audit prune; one sent anywhere else, or a body with a Content-Encoding other than identity (never decoded), is refused (400 SerdeError), not ignored; the guest routes (/kbs/v0/auth, /kbs/v0/attest, resource GETs) take no query string, and a resource GET no body (400 SerdeError, audited): this KBS has no plugins or resource policy that read one. More than one Authorization header is refused (401).",
   },
   paths: {
     '/kbs/v0/auth': {
