@@ -1,10 +1,12 @@
 /**
  * What the RCAR handshake tests share: a KBS over real HTTPS that accepts workload `app` (the
- * ACCEPTED init-data) and holds `default/app/password` (SECRET) and `other/app/key`, and its audit
- * log's newest entries.
+ * ACCEPTED init-data) and holds `default/app/password` (SECRET) and `other/app/key`, its audit
+ * log's newest entries, and requests fetch will not send.
  *
  * @module
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { afterAll, beforeAll, expect } from 'vitest'
 import {
   initdataToml,
@@ -61,4 +63,38 @@ export function handshakeKbsForFile(): {
     return started
   }
   return { kbs, lastAudit: async () => (await auditsOf(kbs(), 1))[0] ?? {} }
+}
+
+/**
+ * A request with exactly the header lines `headers` (names and values in turn; Host is put first),
+ * over the test KBS's http, or https pinned to its certificate: what fetch will not send, a GET
+ * with a body or a header twice. Its status and body text.
+ */
+export function rawRequest(
+  kbs: TestKbs,
+  method: string,
+  path: string,
+  headers: readonly string[],
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  const url = new URL(`${kbs.kbs.url}${path}`)
+  // Node frames no GET body of its own accord: without a length it would read as a new request.
+  const length = body === undefined ? [] : ['content-length', String(Buffer.byteLength(body))]
+  const options = { method, headers: ['host', url.host, ...headers, ...length] }
+  return new Promise((resolve, reject) => {
+    const answered = (response: IncomingMessage): void => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (text += chunk))
+      response.on('end', () => {
+        resolve({ status: response.statusCode ?? 0, text })
+      })
+    }
+    const sent =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { ...options, ca: kbs.kbs.tls?.certPem }, answered)
+        : httpRequest(url, options, answered)
+    sent.on('error', reject)
+    sent.end(body)
+  })
 }
