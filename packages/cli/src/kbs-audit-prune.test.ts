@@ -186,7 +186,9 @@ async function standInLog(
       } else {
         const after = Number(url.searchParams.get('after'))
         const limit = Number(url.searchParams.get('limit'))
-        answer = { entries: log.filter((entry) => entry.id > after).slice(0, limit) }
+        // The log in its (commit) order, from the entry after `after`, as the KBS pages it.
+        const from = after === 0 ? 0 : log.findIndex((entry) => entry.id === after) + 1
+        answer = { entries: log.slice(from, from + limit) }
       }
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(JSON.stringify(answer))
@@ -251,5 +253,35 @@ describe('kbs admin audit prune against a stand-in', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(lines).toBe(2)
     expect(prunes).toEqual([{ throughId: 3, expectedCount: 2 }])
+  })
+
+  it('takes ids out of order (commit order) and prunes only below every id it did not archive', async () => {
+    // Entry 2 committed after 3; entry 4 (not older) before 5 is known to be followed; 5 is
+    // archived but stays (a step through 5 would take 4, which the archive lacks).
+    const log = [
+      { id: 1, at: old },
+      { id: 3, at: old },
+      { id: 2, at: old },
+      { id: 5, at: old },
+      { id: 4, at: '2026-07-01T00:00:00.000Z' },
+      { id: 6, at: old },
+    ]
+    const { run, prunes, lines } = await runOn(log, at('commit-order.jsonl'))
+    expect(run.code, run.stderr).toBe(0)
+    expect(lines).toBe(4)
+    expect(prunes).toEqual([{ throughId: 3, expectedCount: 3 }])
+    expect(JSON.parse(run.stdout)).toMatchObject({ result: { archived: 4, throughId: 3 } })
+  })
+
+  it('refuses an answer that lists an entry twice: nothing is pruned', async () => {
+    const log = [
+      { id: 1, at: old },
+      { id: 2, at: old },
+      { id: 1, at: old },
+      { id: 3, at: old },
+    ]
+    const { run, prunes } = await runOn(log, at('twice.jsonl'))
+    expect(jsonError(run)).toMatchObject({ code: 'ERR_KBS_ADMIN_ANSWER' })
+    expect(prunes).toEqual([])
   })
 })

@@ -86,7 +86,7 @@ describe('the KBS in five commands', () => {
     expect(serverLog()).toMatch(/SIMULATED TRUST/)
     // The first start made and migrated the database, and says so.
     expect(serverLog()).toMatch(
-      /^database \S+kbs\.sqlite: migrated now \(001-initial, 002-workload-mac, .*, 006-signing-key-mac, 007-audit-prune-mark\)$/m,
+      /^database \S+kbs\.sqlite: migrated now \(001-initial, 002-workload-mac, .*, 006-signing-key-mac, 007-audit-prune-mark, 008-audit-commit-order\)$/m,
     )
   })
 

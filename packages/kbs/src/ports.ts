@@ -213,7 +213,11 @@ export interface AuditPruneResult extends Omit<AuditPruned, 'firstAt' | 'lastAt'
  */
 export interface AuditLog {
   append(entry: AuditEntryInput): Promise<AuditEntry>
-  /** Entries with `id > afterId`, oldest first, at most `limit`. */
+  /**
+   * At most `limit` entries after entry `afterId` (0 or absent: from the start) in commit order:
+   * paging with the last id returned never misses or repeats an entry. On PostgreSQL ids do not
+   * always increase along it (`storage/audit-log.ts`). An `afterId` that names no entry is refused.
+   */
   list(query: { readonly afterId?: number; readonly limit: number }): Promise<readonly AuditEntry[]>
   /**
    * In one transaction: check the range, raise the prune mark to `throughId`, remove the entries

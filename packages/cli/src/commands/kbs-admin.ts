@@ -475,7 +475,11 @@ export const kbsAdminCommand: Command = {
     cel: value(CEL, 'EXPR', 'workload put: a CEL rule over the claims that must hold'),
     path: value(RESOURCE_PATH, 'PATH', 'resource put|delete: repo/type/tag'),
     file: value(PATH_VALUE, 'FILE', 'resource put: the secret (its bytes, as they are)'),
-    after: value(AFTER, 'ID', 'audit: entries after this id'),
+    after: value(
+      AFTER,
+      'ID',
+      'audit: entries after this one, in commit order (the last id a listing gave; 0: from the start)',
+    ),
     limit: value(LIMIT, 'N', 'audit: at most N entries (default 100)'),
     before: value(
       TIME_VALUE,

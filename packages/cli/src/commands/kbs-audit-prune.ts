@@ -1,15 +1,18 @@
 /**
  * `initguard kbs admin … audit prune --before TIME (--archive FILE | --no-archive)`: archive, then
- * prune, never lose. Pages the log (`GET /kbs/v0/admin/audit`, oldest id first) and takes every
- * entry up to the largest id N such that every entry up to N is older than `--before` (ids are not
- * in time order across replicas: it stops at the first entry that is not older), and never the
- * newest entry (the KBS keeps it). Those entries go to FILE as JSON lines, as the KBS answered
- * them (created, never overwritten, mode 0600, flushed to disk with its directory), and only then
- * are they pruned (`POST /kbs/v0/admin/audit/prune`), in steps of at most {@link AUDIT_PRUNE_MAX},
- * each naming how many entries the archive holds up to its id: the KBS refuses a step whose count
- * differs (an entry the archive lacks), and one that would remove an entry younger than its
- * `[audit] min-retention`. A failure before the first step prunes nothing; a failed step leaves
- * the archive, and the message says what was pruned and where the archive is.
+ * prune, never lose. Pages the log (`GET /kbs/v0/admin/audit`, in commit order: on PostgreSQL ids
+ * do not always increase along it) and archives every entry up to the first that is not older
+ * than `--before` (neither ids nor `at` are in time order across replicas), never the newest entry
+ * (the KBS keeps it). Those entries go to FILE as JSON lines, as the KBS answered them (created,
+ * never overwritten, mode 0600, flushed to disk with its directory), and only then are they pruned
+ * (`POST /kbs/v0/admin/audit/prune`, which removes by id): through the largest archived id below
+ * every id listed but not archived, in steps of at most {@link AUDIT_PRUNE_MAX}, each naming how
+ * many entries the archive holds up to its id. The KBS refuses a step whose count differs (an
+ * entry the archive lacks, e.g. one committed after the first that is not older but with a lower
+ * id), and one that would remove an entry younger than its `[audit] min-retention`. An archived
+ * entry above that id (a commit out of id order at the boundary) stays in the KBS and is archived
+ * again by the next run. A failure before the first step prunes nothing; a failed step leaves the
+ * archive, and the message says what was pruned and where the archive is.
  *
  * Without `--archive` the command refuses: the entries would be gone. `--no-archive` says so
  * explicitly, for a log already copied elsewhere (the entries are still read, to count them).
@@ -154,32 +157,31 @@ async function archiveEntries(
   before: Date,
   file: { readonly path: string; readonly handle: FileHandle } | undefined,
 ): Promise<{ steps: readonly Step[]; count: number }> {
-  const steps: Step[] = []
-  let count = 0
-  let inStep = 0
-  let lastWritten = 0
+  const archived: number[] = []
+  const seen = new Set<number>()
+  /** The lowest id listed but not archived: no step may reach it. */
+  let lowestKept = Number.POSITIVE_INFINITY
   let pending: { readonly id: number; readonly line: string } | undefined
   let after = 0
   for (let stop = false; !stop;) {
-    const entries = await page(target, after)
+    const entries = await page(target, after, seen)
     if (entries.length === 0) break
     const lines: string[] = []
     for (const entry of entries) {
+      if (stop) {
+        lowestKept = Math.min(lowestKept, entry.id)
+        continue
+      }
       if (pending !== undefined) {
         lines.push(`${pending.line}\n`)
-        lastWritten = pending.id
-        count += 1
-        inStep += 1
-        if (inStep === AUDIT_PRUNE_MAX) {
-          steps.push({ throughId: lastWritten, count: inStep })
-          inStep = 0
-        }
+        archived.push(pending.id)
         pending = undefined
       }
       // Not older (or no time to tell): this entry and every one after it stay.
       if (!(Date.parse(entry.at) < before.getTime())) {
         stop = true
-        break
+        lowestKept = Math.min(lowestKept, entry.id)
+        continue
       }
       pending = { id: entry.id, line: JSON.stringify(entry.raw) }
       after = entry.id
@@ -187,8 +189,23 @@ async function archiveEntries(
     if (file !== undefined && lines.length > 0)
       await written(file.path, file.handle.writeFile(lines.join('')))
   }
-  if (inStep > 0) steps.push({ throughId: lastWritten, count: inStep })
-  return { steps, count }
+  if (pending !== undefined) lowestKept = Math.min(lowestKept, pending.id)
+  return { steps: stepsOf(archived, lowestKept), count: archived.length }
+}
+
+/**
+ * The prune steps for the `archived` ids: every one below `lowestKept` (the KBS prunes by id, so a
+ * step through an id at or above an entry the archive lacks would be refused), in id order, at
+ * most {@link AUDIT_PRUNE_MAX} a step, each naming how many archived ids it covers.
+ */
+function stepsOf(archived: readonly number[], lowestKept: number): Step[] {
+  const ids = archived.filter((id) => id < lowestKept).sort((x, y) => x - y)
+  const steps: Step[] = []
+  for (let start = 0; start < ids.length; start += AUDIT_PRUNE_MAX) {
+    const chunk = ids.slice(start, start + AUDIT_PRUNE_MAX)
+    steps.push({ throughId: chunk.at(-1) ?? 0, count: chunk.length })
+  }
+  return steps
 }
 
 /** One entry of a page: its id and time, checked, and the object as the KBS answered it. */
@@ -199,11 +216,17 @@ interface PagedEntry {
 }
 
 /**
- * The entries after `after`, checked: objects with increasing whole ids above `after`.
+ * The entries after entry `after` (0: from the start), checked: objects with whole ids from 1, none
+ * listed before in this run (`seen`, which this adds to). Not necessarily increasing: the log is
+ * in commit order.
  *
  * @throws {@link MalformedInputError} `ERR_KBS_ADMIN_ANSWER` for anything else.
  */
-async function page(target: KbsAdminTarget, after: number): Promise<readonly PagedEntry[]> {
+async function page(
+  target: KbsAdminTarget,
+  after: number,
+  seen: Set<number>,
+): Promise<readonly PagedEntry[]> {
   const path = `${AUDIT}?after=${String(after)}&limit=${String(PAGE)}`
   const { entries } = jsonObjectAnswer('GET', path, await kbsAdminCall(target, 'GET', path))
   const malformed = (what: string): MalformedInputError =>
@@ -215,15 +238,15 @@ async function page(target: KbsAdminTarget, after: number): Promise<readonly Pag
       },
     )
   if (!Array.isArray(entries)) throw malformed('no entries list')
-  let previous = after
   return entries.map((entry: unknown) => {
     const { id, at } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<
       string,
       unknown
     >
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= previous)
-      throw malformed(`an entry whose id is not a whole number above ${String(previous)}`)
-    previous = id
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1)
+      throw malformed('an entry whose id is not a whole number from 1')
+    if (seen.has(id)) throw malformed(`entry ${String(id)} a second time`)
+    seen.add(id)
     return {
       id,
       at: typeof at === 'string' ? at : '',

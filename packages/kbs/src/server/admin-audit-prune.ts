@@ -16,8 +16,8 @@ import type { AuditPruned } from '../ports.ts'
 import { REPLICA_CLOCK_SKEW_MS } from '../replica-clocks.ts'
 import { AUDIT_PRUNE_CONFLICTS } from '../storage/audit-prune.ts'
 import { adminSignerText, type AdminIdentity } from './admin-auth.ts'
-import { problem, problemBody } from './errors.ts'
-import { sendProblem, type KbsRouteContext } from './route-context.ts'
+import { problem } from './errors.ts'
+import { sendCodedProblem, sendProblem, type KbsRouteContext } from './route-context.ts'
 
 /** The route. */
 export const AUDIT_PRUNE_ROUTE = '/kbs/v0/admin/audit/prune'
@@ -67,7 +67,9 @@ export function registerAuditPrune(
         ...asked,
         now,
         // An entry's `at` is its writer's clock, which may be REPLICA_CLOCK_SKEW_MS behind this
-        // one: judged by `at` alone, it could go that much before min-retention has passed.
+        // one: judged by `at` alone (SQLite, entries from before migration 008), it could go that
+        // much before min-retention has passed. On PostgreSQL the store judges the database's
+        // time of the entry, and the margin only adds.
         olderThan: new Date(now.getTime() - context.auditMinRetentionMs - REPLICA_CLOCK_SKEW_MS),
         recorded: (pruned) => ({
           at: now,
@@ -102,8 +104,5 @@ function refused(
     conflict ? 'AuditPruneRefused' : 'SerdeError',
     hint === undefined ? message : `${message} (${hint})`,
   )
-  return reply
-    .code(answer.status)
-    .type('application/json; charset=utf-8')
-    .send({ ...problemBody(answer), code })
+  return sendCodedProblem(reply, answer, code)
 }

@@ -17,11 +17,12 @@ import { isInitguardError, type InitguardError } from '@initguard/core'
 import { AUDIT_PRUNE_ROUTE, registerAuditPrune } from './admin-audit-prune.ts'
 import { adminSignerText, verifyAdminAuthorization, type AdminIdentity } from './admin-auth.ts'
 import type { AuditEntryInput, UnauthenticatedWorkload } from '../ports.ts'
-import { problem, problemBody, problemForError } from './errors.ts'
+import { problem, problemBody, problemForError, type KbsErrorVariant } from './errors.ts'
 import {
   audit,
   isPathSegment,
   resourcePathOf,
+  sendCodedProblem,
   sendProblem,
   type KbsRouteContext,
 } from './route-context.ts'
@@ -212,6 +213,19 @@ const BAD_AUDIT_QUERY = problem(
   'SerdeError',
   'the audit query takes after=<entry id> and limit=<1 to 1000>, whole numbers, nothing else',
 )
+
+/**
+ * A cursor (`after=`) naming no entry: 409 when it was pruned (the log moved on under the
+ * reader, who may have missed entries: start again from 0), 404 when there never was one; and
+ * 409 for one no listing gave (PostgreSQL: above the horizon, see `storage/audit-log.ts`).
+ */
+const AUDIT_CURSOR_REFUSALS: Readonly<
+  Record<string, { readonly status: 404 | 409; readonly variant: KbsErrorVariant }>
+> = {
+  ERR_KBS_AUDIT_CURSOR_PRUNED: { status: 409, variant: 'AuditCursorPruned' },
+  ERR_KBS_AUDIT_CURSOR_AHEAD: { status: 409, variant: 'AuditCursorAhead' },
+  ERR_KBS_AUDIT_CURSOR_UNKNOWN: { status: 404, variant: 'AuditEntryNotFound' },
+}
 
 function parseAuditQuery(query: unknown): { afterId?: number; limit: number } | undefined {
   const { after, limit, ...rest } = query as Record<string, unknown>
@@ -412,7 +426,15 @@ export async function registerAdminRoutes(
     admin.get('/kbs/v0/admin/audit', async (request, reply) => {
       const query = parseAuditQuery(request.query)
       if (query === undefined) return sendProblem(reply, BAD_AUDIT_QUERY)
-      return reply.send({ entries: await store.audit.list(query) })
+      try {
+        return await reply.send({ entries: await store.audit.list(query) })
+      } catch (error) {
+        if (!isInitguardError(error)) throw error
+        const refusal = AUDIT_CURSOR_REFUSALS[error.code]
+        if (refusal === undefined) throw error
+        const detail = `${error.message} (${error.hint ?? 'page from after=0'})`
+        return sendCodedProblem(reply, problem(refusal.status, refusal.variant, detail), error.code)
+      }
     })
 
     registerAuditPrune(admin, context, (request) => admins.get(request))

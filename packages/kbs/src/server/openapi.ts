@@ -180,7 +180,8 @@ export const KBS_OPENAPI: Json = {
     },
     '/kbs/v0/admin/audit': {
       get: {
-        summary: 'The audit log, oldest first',
+        summary:
+          'The audit log in commit order: page with after=<the last id returned> (on PostgreSQL ids do not always increase along it)',
         security: admin,
         parameters: [
           { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 } },
@@ -190,7 +191,14 @@ export const KBS_OPENAPI: Json = {
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
         ],
-        responses: { '200': json('entries'), ...adminErrors },
+        responses: {
+          '200': json('entries'),
+          ...adminErrors,
+          '404': problemResponse('after names no entry the log ever listed'),
+          '409': problemResponse(
+            'after names an entry pruned since (AuditCursorPruned: entries after it may be gone unread; page again from after=0), or one no listing gave yet (AuditCursorAhead)',
+          ),
+        },
       },
     },
     '/kbs/v0/admin/audit/prune': {

@@ -62,6 +62,18 @@ export function sendProblem(reply: FastifyReply, problem: KbsProblem): FastifyRe
     .send(problemBody(problem))
 }
 
+/** Send `problem` naming the store's `code` too (a refusal scripts tell apart by it). */
+export function sendCodedProblem(
+  reply: FastifyReply,
+  problem: KbsProblem,
+  code: string,
+): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type('application/json; charset=utf-8')
+    .send({ ...problemBody(problem), code })
+}
+
 /** Append to the audit log at the context's clock. */
 export async function audit(
   context: KbsRouteContext,

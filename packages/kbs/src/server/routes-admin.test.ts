@@ -244,4 +244,43 @@ describe('admin workloads and audit', () => {
       ).toBe(400)
     expect(await store.workloads.list()).toEqual([])
   })
+
+  it('refuses an audit cursor that names no entry: 404 never there, 409 pruned since, each with its code', async () => {
+    const { app: built, store } = await testApp()
+    for (let i = 0; i < 4; i++)
+      await store.audit.append({ at: now, action: 'admin', outcome: 'changed' })
+    const far = new Date('2100-01-01T00:00:00.000Z')
+    await store.audit.prune({
+      throughId: 2,
+      now: far,
+      olderThan: far,
+      recorded: () => ({ at: now, action: 'admin', outcome: 'changed' }),
+    })
+    const get = async (after: number) =>
+      built.inject({
+        method: 'GET',
+        url: `/kbs/v0/admin/audit?after=${String(after)}`,
+        headers: await auth(),
+      })
+    const unknown = await get(99)
+    expect([unknown.statusCode, unknown.json()]).toEqual([
+      404,
+      expect.objectContaining({
+        type: expect.stringMatching(/AuditEntryNotFound$/) as unknown,
+        code: 'ERR_KBS_AUDIT_CURSOR_UNKNOWN',
+      }),
+    ])
+    const pruned = await get(1)
+    expect([pruned.statusCode, pruned.json()]).toEqual([
+      409,
+      expect.objectContaining({
+        type: expect.stringMatching(/AuditCursorPruned$/) as unknown,
+        code: 'ERR_KBS_AUDIT_CURSOR_PRUNED',
+        detail: expect.stringMatching(/pruned through entry 2.*after=0/) as unknown,
+      }),
+    ])
+    expect((await get(3)).json<{ entries: { id: number }[] }>().entries.map((e) => e.id)).toEqual([
+      4, 5,
+    ])
+  })
 })

@@ -69,9 +69,9 @@ describe('the database', () => {
     expect(created.database.location).toBe(join(first.dataDir, 'kbs.sqlite'))
     const applied = created.database.appliedMigrations
     expect([applied.length, applied[0], applied.at(-1)]).toEqual([
-      7,
+      8,
       '001-initial',
-      '007-audit-prune-mark',
+      '008-audit-commit-order',
     ])
     const again = await createKbsServices(first, { online: false })
     await again.store.close()

@@ -13,8 +13,12 @@ import {
 
 const old = (day: number): Date => new Date(Date.UTC(2026, 0, day, 10))
 const olderThan = new Date('2026-12-01T00:00:00.000Z')
-/** A pruner at `olderThan` keeping nothing longer: every entry before it may go. */
-const bound = { now: olderThan, olderThan }
+/**
+ * A pruner far ahead keeping nothing longer: every entry written before the prune may go (the
+ * database's clock, now, is the earlier bound; on PostgreSQL an entry's age is its database time).
+ */
+const far = new Date('2100-01-01T00:00:00.000Z')
+const bound = { now: far, olderThan: far }
 const recorded = (pruned: AuditPruned): AuditEntryInput => ({
   at: olderThan,
   action: 'admin',
@@ -72,8 +76,10 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     const at = await databases.fresh()
     const { audit } = await openTestStore({ ...at, masterKey: randomMasterKey() })
     await fill(audit, 3)
-    await audit.append({ at: olderThan, action: 'admin', outcome: 'changed' })
+    // Young by its `at` (SQLite) and by its database time (PostgreSQL) for an hour's retention.
+    await audit.append({ at: new Date(far.getTime() + 1), action: 'admin', outcome: 'changed' })
     await audit.append({ at: old(4), action: 'admin', outcome: 'changed' })
+    const hour = { now: new Date(), olderThan: new Date(Date.now() - 3_600_000), recorded }
     const refusals: [Parameters<AuditLog['prune']>[0], string][] = [
       [{ throughId: 0, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
       [{ throughId: 1.5, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
@@ -82,8 +88,8 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
       [{ throughId: 1, ...bound, expectedCount: -1, recorded }, 'ERR_KBS_AUDIT_PRUNE_RANGE'],
       [{ throughId: 5, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
       [{ throughId: 99, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_NEWEST'],
-      // Entry 4 is not older than olderThan, although entry 5 after it is.
-      [{ throughId: 4, ...bound, recorded }, 'ERR_KBS_AUDIT_PRUNE_RETENTION'],
+      // Entry 4 is not an hour old, although entry 5 after it is older by its `at`.
+      [{ throughId: 4, ...hour }, 'ERR_KBS_AUDIT_PRUNE_RETENTION'],
       [{ throughId: 2, ...bound, expectedCount: 1, recorded }, 'ERR_KBS_AUDIT_PRUNE_CHANGED'],
     ]
     for (const [request, code] of refusals)
@@ -118,6 +124,8 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
   it("judges age by the database's clock too: a pruner's clock ahead does not make an entry old", async () => {
     const { audit } = await databases.open()
     const real = Date.now()
+    // Entry 1's `at` says two hours ago: on SQLite (one host, one clock) it is; on PostgreSQL it
+    // is a writer's clock running behind, and the database wrote it just now.
     for (const ago of [2 * 3_600_000, 30 * 60_000, 0])
       await audit.append({ at: new Date(real - ago), action: 'admin', outcome: 'changed' })
     // The pruning replica's clock is a day ahead; its bound (an hour's retention) is a day late.
@@ -126,6 +134,12 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     expect(await rejectedCode(audit.prune({ throughId: 2, ...ahead }))).toBe(
       'ERR_KBS_AUDIT_PRUNE_RETENTION',
     )
+    if (engine === 'postgres') {
+      const refusal = audit.prune({ throughId: 1, ...ahead })
+      await expect(refusal).rejects.toThrow(/written \(by the database clock\) at/)
+      expect(await ids(audit)).toEqual([1, 2, 3])
+      return
+    }
     expect((await audit.prune({ throughId: 1, ...ahead })).count).toBe(1)
     expect(await ids(audit)).toEqual([2, 3, 4])
   })
@@ -218,13 +232,13 @@ describe.each(STORE_ENGINES)('pruning the audit log on %s', (engine) => {
     await fill(first.audit, 3)
     await first.audit.prune({ throughId: 1, ...bound, recorded })
     await first.close()
-    await undoMigrations(at, ['007-audit-prune-mark'])
+    await undoMigrations(at, ['008-audit-commit-order', '007-audit-prune-mark'])
     await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
       /audit_entry is append-only/,
     )
     await expect(databases.raw(at, 'SELECT * FROM audit_prune_mark')).rejects.toThrow()
     const again = await openTestStore({ ...at, masterKey })
-    expect(again.appliedMigrations).toEqual(['007-audit-prune-mark'])
+    expect(again.appliedMigrations).toEqual(['007-audit-prune-mark', '008-audit-commit-order'])
     await expect(databases.raw(at, 'DELETE FROM audit_entry WHERE id = 2')).rejects.toThrow(
       /above its prune mark/,
     )
@@ -264,9 +278,14 @@ describe('pruning the audit log on postgres while an entry commits late', () => 
         )
       ).rows
       for (const day of [3, 4, 5]) await audit.append(entry(day))
-      // What an archive read now holds up to entry 4: entries 1, 3 and 4 (2 is not visible).
+      // What a reader gets now: entry 1 only. The late entry's transaction holds the tail back
+      // (3, 4 and 5 were written after it began), so an archive of this read lacks 3 and 4.
       const listed = (await audit.list({ limit: 10 })).map((e) => e.id)
-      expect(listed).toEqual([1, 3, 4, 5])
+      expect(listed).toEqual([1])
+      await expect(
+        audit.prune({ throughId: 4, ...bound, expectedCount: 1, recorded }),
+      ).rejects.toThrow(/holds 3 entries/)
+      // Entries 1, 3 and 4 archived by other means (a count of 3): pruned; 2 is not seen yet.
       expect(
         await audit.prune({ throughId: 4, ...bound, expectedCount: 3, recorded }),
       ).toMatchObject({ throughId: 4, count: 3 })

@@ -2,7 +2,10 @@
  * Pruning the audit log: the one way to remove entries. In one transaction, the prune mark
  * (migration 007) is read and locked, the range checked (its age against the pruner's clock and
  * the database's, the earlier bound winning), the mark raised, the entries up to it deleted (the
- * database refuses any above it) and an entry recording the prune appended. Two
+ * database refuses any above it) and an entry recording the prune appended. An entry's age is
+ * its database time on PostgreSQL (`db_written_at`, migration 008: the database's clock when it
+ * was written, where `at` is its writer's, which may run behind), and its `at` on SQLite (one
+ * host, one clock) and for entries from before 008 (the best there is). Two
  * replicas pruning at once take turns on the mark (SQLite: the IMMEDIATE write lock; PostgreSQL:
  * `FOR UPDATE` on its row); the second then finds nothing left, or its own range checked afresh.
  *
@@ -100,15 +103,21 @@ const POSTGRES_NOW_MS = sql<{
 const SQLITE_NOW_MS = sql<{ ms: number }>`SELECT (julianday('now') - 2440587.5) * 86400000.0 AS ms`
 
 /**
- * The earlier of `olderThan` and the database's clock less the same retention, as ISO 8601: a
- * second clock, so that one replica's clock set ahead cannot age the log. A clock that cannot
- * be read refuses (nothing is older than the epoch).
+ * The earlier of `olderThan` and the database's clock less the same retention, in ms: a second
+ * clock, so that one replica's clock set ahead cannot age the log. A clock that cannot be read
+ * refuses (nothing is older than the epoch).
  */
-function boundOf(request: AuditPruneRequest, databaseNowMs: number): string {
+function boundOf(request: AuditPruneRequest, databaseNowMs: number): number {
   const retention = request.now.getTime() - request.olderThan.getTime()
   const bound = Math.min(request.olderThan.getTime(), databaseNowMs - retention)
-  return new Date(Number.isFinite(bound) ? bound : 0).toISOString()
+  return Number.isFinite(bound) ? bound : 0
 }
+
+/**
+ * The database time of the youngest entry counted, in ms (PostgreSQL): `db_written_at`, or for an
+ * entry from before migration 008 its `at`.
+ */
+const YOUNGEST_WRITTEN_MS = sql<number>`(extract(epoch FROM max(COALESCE(db_written_at, CAST(at AS timestamptz)))) * 1000)::float8`
 
 function* pruneSteps(db: Kysely<KbsDatabase>, request: AuditPruneRequest, lock: boolean): Steps {
   const { throughId } = request
@@ -140,6 +149,7 @@ function* pruneSteps(db: Kysely<KbsDatabase>, request: AuditPruneRequest, lock: 
       eb.fn.countAll().as('count'),
       eb.fn.min('at').as('first_at'),
       eb.fn.max('at').as('last_at'),
+      ...(lock ? [YOUNGEST_WRITTEN_MS.as('youngest_ms')] : []),
     ])
     .where('id', '<=', throughId)
     .compile()).rows
@@ -166,11 +176,16 @@ function* pruneSteps(db: Kysely<KbsDatabase>, request: AuditPruneRequest, lock: 
       },
     )
   const [clockRow] = (yield (lock ? POSTGRES_NOW_MS : SQLITE_NOW_MS).compile(db)).rows
-  const olderThan = boundOf(request, Number(clockRow?.['ms']))
-  if (lastAt >= olderThan)
+  const boundMs = boundOf(request, Number(clockRow?.['ms']))
+  const olderThan = new Date(boundMs).toISOString()
+  // NaN (no time to tell) is not older: refused.
+  const youngest = lock
+    ? { ms: Number(stats?.['youngest_ms']), what: 'written (by the database clock) at' }
+    : { ms: Date.parse(lastAt), what: 'of' }
+  if (!(youngest.ms < boundMs))
     throw new UsageError(
       'ERR_KBS_AUDIT_PRUNE_RETENTION',
-      `audit prune through entry ${String(throughId)} would remove an entry of ${lastAt}, not older than ${olderThan} (the minimum retention, [audit] min-retention); nothing was removed`,
+      `audit prune through entry ${String(throughId)} would remove an entry ${youngest.what} ${Number.isFinite(youngest.ms) ? new Date(youngest.ms).toISOString() : lastAt}, not older than ${olderThan} (the minimum retention, [audit] min-retention); nothing was removed`,
       {
         details: { throughId, lastAt, olderThan },
         hint: 'prune through an older entry, or wait; the KBS keeps every entry for at least [audit] min-retention',

@@ -121,6 +121,28 @@ const POSTGRES_COLUMNS: DialectColumns = {
       sql`DROP FUNCTION audit_prune_mark_only_rises()`,
     ],
   },
+  auditCommitOrder: {
+    up: [
+      // A constant default first, so the column is added without rewriting a row: the entries
+      // already there get 0, InvalidTransactionId, below every xid a transaction can have (real
+      // ones start at 3). They were all committed before this statement could lock the table, so
+      // they come first, in id order, as they were listed before. Then the default that every
+      // later insert gets, ours or an older replica's (a default of the table, not of our INSERT).
+      sql`ALTER TABLE audit_entry ADD COLUMN writer_xid xid8 NOT NULL DEFAULT '0'`,
+      sql`ALTER TABLE audit_entry ALTER COLUMN writer_xid SET DEFAULT pg_current_xact_id()`,
+      // No default while adding: now() would give every entry already there this moment, making
+      // old entries young. They keep NULL, and the prune reads their `at` instead (the best there
+      // is: their writer's clock).
+      sql`ALTER TABLE audit_entry ADD COLUMN db_written_at timestamptz`,
+      sql`ALTER TABLE audit_entry ALTER COLUMN db_written_at SET DEFAULT now()`,
+      sql`CREATE INDEX audit_entry_commit_order ON audit_entry (writer_xid, id)`,
+    ],
+    down: [
+      sql`DROP INDEX audit_entry_commit_order`,
+      sql`ALTER TABLE audit_entry DROP COLUMN db_written_at`,
+      sql`ALTER TABLE audit_entry DROP COLUMN writer_xid`,
+    ],
+  },
   // PostgreSQL compresses a row over about 2 kB and moves what still does not fit to the
   // table's TOAST table. Raised to the most a heap page holds, a row is only TOASTed when it
   // could not be stored otherwise. Takes a lock that lets reads and writes go on.

@@ -62,6 +62,14 @@ export interface DialectColumns {
     readonly up: readonly RawBuilder<unknown>[]
     readonly down: readonly RawBuilder<unknown>[]
   }
+  /**
+   * Migration 008's statements: the columns that give the audit log its commit order and its
+   * database time (PostgreSQL, see `migrations/008-audit-commit-order.ts`); none on SQLite.
+   */
+  readonly auditCommitOrder: {
+    readonly up: readonly RawBuilder<unknown>[]
+    readonly down: readonly RawBuilder<unknown>[]
+  }
 }
 
 /** See {@link DialectColumns.inlineRows}. */
@@ -133,6 +141,10 @@ const SQLITE_COLUMNS: DialectColumns = {
       sql`DROP TRIGGER audit_prune_mark_no_lowering`,
     ],
   },
+  // One writer at a time (a write transaction holds the database's lock from its first write,
+  // and an IMMEDIATE one from its start), and the id is assigned inside it: ids are assigned and
+  // committed in the same order, so id order is commit order. One host, so one clock: `at`.
+  auditCommitOrder: { up: [], down: [] },
 }
 
 /**

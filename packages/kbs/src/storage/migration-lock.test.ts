@@ -49,6 +49,7 @@ describe('the migration lock on PostgreSQL', () => {
         '005-resource-generation',
         '006-signing-key-mac',
         '007-audit-prune-mark',
+        '008-audit-commit-order',
       ])
     } finally {
       await holder.end()

@@ -34,7 +34,7 @@ describe('openKbsStore on PostgreSQL', () => {
         }),
       ),
     )
-    expect(stores.map((s) => s.appliedMigrations.length).sort()).toEqual([0, 0, 7])
+    expect(stores.map((s) => s.appliedMigrations.length).sort()).toEqual([0, 0, 8])
     expect(stores.every((s) => s.kind === 'postgres')).toBe(true)
     await stores[0]?.workloads.put('web', { v: 1 }, at)
     expect((await stores[2]?.workloads.get('web'))?.version).toBe(1)

@@ -21,6 +21,7 @@ describe('openKbsStore', () => {
       '005-resource-generation',
       '006-signing-key-mac',
       '007-audit-prune-mark',
+      '008-audit-commit-order',
     ])
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700)
     expect((await stat(store.location)).mode & 0o777).toBe(0o600)

@@ -92,7 +92,7 @@ export async function openKbsStore(options: OpenKbsStoreOptions): Promise<SqlKbs
     return {
       resources: new SqlResourceStore(db, envelope, connection.executor),
       workloads: new SqlWorkloadStore(db, connection.executor, new WorkloadMac(options.masterKey)),
-      audit: new SqlAuditLog(db, connection.executor),
+      audit: new SqlAuditLog(db, connection.executor, connection.kind),
       sessions: new SqlSessionStore(
         db,
         connection.executor,

@@ -83,6 +83,7 @@ const MIGRATED = [
   '005-resource-generation',
   '006-signing-key-mac',
   '007-audit-prune-mark',
+  '008-audit-commit-order',
 ]
 
 /** A copy of the fixture's master key in `dir` (0600, as the KBS demands), loaded as `kbs serve` does. */
@@ -95,7 +96,7 @@ async function masterKeyFrom(fixture: string, dir: string): Promise<Uint8Array> 
 
 /** Everything an operator checks after the upgrade, on either engine. */
 function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite' | 'postgres') {
-  it('applies migrations 002 to 007 at open', async () => {
+  it('applies migrations 002 to 008 at open', async () => {
     const store = await open()
     expect(store.appliedMigrations).toEqual(MIGRATED)
   })
@@ -199,6 +200,13 @@ function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite
     ])
     const next = await store.audit.append({ at, action: 'admin', outcome: 'changed', detail: 'x' })
     expect(next.id).toBe(23)
+    // Migration 008: the old entries first, in id order, then the new one (a reader that had
+    // paged the old release's log to its end goes on from there).
+    expect((await store.audit.list({ limit: 100 })).map((e) => e.id)).toEqual([
+      ...OLD_AUDIT.map(([id]) => id),
+      23,
+    ])
+    expect((await store.audit.list({ afterId: 22, limit: 100 })).map((e) => e.id)).toEqual([23])
   })
 
   it('prunes the old audit log once migrated: through entry 11, recorded as entry 23', async () => {

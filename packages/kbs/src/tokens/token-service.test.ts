@@ -525,11 +525,19 @@ describe.each(STORE_ENGINES)(
     it('is not used when it has no MAC (a database from before 006, migrated): a new key is made', async () => {
       const { at, masterKey, key, token: old } = await signedOnce()
       // The database as a KBS from before 006 left it: no mac column, neither migration run.
-      await undoMigrations(at, ['007-audit-prune-mark', '006-signing-key-mac'])
+      await undoMigrations(at, [
+        '008-audit-commit-order',
+        '007-audit-prune-mark',
+        '006-signing-key-mac',
+      ])
       const warnings = collectWarnings()
       try {
         const store = await openTestStore({ ...at, masterKey })
-        expect(store.appliedMigrations).toEqual(['006-signing-key-mac', '007-audit-prune-mark'])
+        expect(store.appliedMigrations).toEqual([
+          '006-signing-key-mac',
+          '007-audit-prune-mark',
+          '008-audit-commit-order',
+        ])
         const fresh = createTokenService({ store: store.signingKeys, issuer })
         expect(await rejectedCode(fresh.verify(old, after(1)))).toBe('ERR_KBS_TOKEN_UNKNOWN_KEY')
         const signed = await fresh.issue(acceptedFor(key), key, after(2), SESSION)

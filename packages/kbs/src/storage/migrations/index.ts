@@ -13,6 +13,7 @@ import { sessionRowInlineMigration } from './004-session-row-inline.ts'
 import { resourceGenerationMigration } from './005-resource-generation.ts'
 import { signingKeyMacMigration } from './006-signing-key-mac.ts'
 import { auditPruneMarkMigration } from './007-audit-prune-mark.ts'
+import { auditCommitOrderMigration } from './008-audit-commit-order.ts'
 
 /** Every migration this version knows, by name. */
 export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, Migration>> {
@@ -24,5 +25,6 @@ export function kbsMigrations(columns: DialectColumns): Readonly<Record<string, 
     '005-resource-generation': resourceGenerationMigration(),
     '006-signing-key-mac': signingKeyMacMigration(),
     '007-audit-prune-mark': auditPruneMarkMigration(columns),
+    '008-audit-commit-order': auditCommitOrderMigration(columns),
   }
 }
