@@ -123,6 +123,20 @@ describe('kbs admin audit prune on a real KBS', () => {
       result: { archive: null, archived: 2, throughId: 5, pruned: 2 },
     })
     expect((await entries(kbs)).map((entry) => entry.id)).toEqual([6, 7])
+
+    // A reader's cursor pruned since is refused (its next entries may be gone unread), as is
+    // one never there: never read as "entries above that id".
+    const tail = async (after: number) => {
+      const run = await kbs.admin('audit', '--after', String(after), '--json')
+      return run.code === 0
+        ? (JSON.parse(run.stdout) as { result: { entries: Entry[] } }).result.entries.map(
+            (entry) => entry.id,
+          )
+        : [run.code, jsonError(run).code, jsonError(run).details['kbsCode']]
+    }
+    expect(await tail(3)).toEqual([2, 'ERR_KBS_ADMIN_REQUEST', 'ERR_KBS_AUDIT_CURSOR_PRUNED'])
+    expect(await tail(99)).toEqual([3, 'ERR_KBS_ADMIN_NOT_FOUND', 'ERR_KBS_AUDIT_CURSOR_UNKNOWN'])
+    expect(await tail(6)).toEqual([7])
   })
 
   it('refuses without --archive, with both, without or with a bad --before: nothing is pruned', async () => {

@@ -41,7 +41,11 @@ export interface WorkloadVersionTable {
   readonly mac: string | null
 }
 
-/** The append-only audit log. */
+/**
+ * The append-only audit log. On PostgreSQL migration 008 adds `writer_xid` (xid8) and
+ * `db_written_at` (timestamptz), filled by their defaults and read only by raw SQL in
+ * `audit-log.ts` and `audit-prune.ts`: not here, as SQLite has neither.
+ */
 export interface AuditEntryTable {
   readonly id: Generated<number>
   readonly at: string
