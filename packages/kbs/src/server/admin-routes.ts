@@ -426,8 +426,9 @@ export async function registerAdminRoutes(
     admin.get('/kbs/v0/admin/audit', async (request, reply) => {
       const query = parseAuditQuery(request.query)
       if (query === undefined) return sendProblem(reply, BAD_AUDIT_QUERY)
+      let entries
       try {
-        return await reply.send({ entries: await store.audit.list(query) })
+        entries = await store.audit.list(query)
       } catch (error) {
         if (!isInitguardError(error)) throw error
         const refusal = AUDIT_CURSOR_REFUSALS[error.code]
@@ -435,6 +436,7 @@ export async function registerAdminRoutes(
         const detail = `${error.message} (${error.hint ?? 'page from after=0'})`
         return sendCodedProblem(reply, problem(refusal.status, refusal.variant, detail), error.code)
       }
+      return reply.send({ entries })
     })
 
     registerAuditPrune(admin, context, (request) => admins.get(request))
