@@ -9,7 +9,11 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { resolveKbsServerConfig, startKbs, type RunningKbs } from '@initguard/kbs'
-import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
+} from '@initguard/tee-simulator'
 
 /** The init-data document the simulated guests launch with and the workload accepts. */
 export const HTTP_DOCUMENT =
@@ -65,7 +69,11 @@ export async function startFuzzKbs(scratch: string, simulatorDir: string): Promi
     initdata: [HTTP_DOCUMENT],
     resources: ['default/app/*'],
     snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX] },
-    tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX] },
+    tdx: {
+      mrtd: [SIMULATOR_TDX_MRTD_HEX],
+      rtmr1: [SIMULATOR_TDX_RTMR_HEX],
+      rtmr2: [SIMULATOR_TDX_RTMR_HEX],
+    },
   }
   await call('PUT', '/kbs/v0/admin/workloads/app', JSON.stringify(workload), 'application/json')
   await call('POST', '/kbs/v0/resource/default/app/key', 'a secret')

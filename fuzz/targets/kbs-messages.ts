@@ -72,7 +72,13 @@ export const kbsMessagesTarget: FuzzTarget = {
         allowDebug: false,
         vmpl: 0,
       },
-      tdx: { mrtd: ['00'.repeat(48)], rtmr0: ['00'.repeat(48)], acceptedTcbStatuses: ['UpToDate'] },
+      tdx: {
+        mrtd: ['00'.repeat(48)],
+        rtmr0: ['00'.repeat(48)],
+        rtmr1: ['00'.repeat(48)],
+        rtmr2: ['00'.repeat(48)],
+        acceptedTcbStatuses: ['UpToDate'],
+      },
       sgx: { mrenclave: ['00'.repeat(32)], isvProdId: 1, minIsvSvn: 2 },
       cel: 'tee != "snp" || snp.vmpl == 0',
     }

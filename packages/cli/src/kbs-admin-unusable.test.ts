@@ -11,7 +11,11 @@ import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SQLITE_FILE_NAME } from '@initguard/kbs'
-import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
+} from '@initguard/tee-simulator'
 import {
   jsonError,
   kbsKeygen,
@@ -54,6 +58,7 @@ describe('kbs admin workload get of a workload whose row does not authenticate',
       ...['workload', 'put', '--name', 'legacy', '--tee', 'snp', '--tee', 'tdx'],
       ...['--initdata', at('initdata.toml'), '--resource', 'legacy/app/*'],
       ...['--snp-measurement', SIMULATOR_SNP_MEASUREMENT_HEX, '--tdx-mrtd', SIMULATOR_TDX_MRTD_HEX],
+      ...['--tdx-rtmr', `1=${SIMULATOR_TDX_RTMR_HEX}`, '--tdx-rtmr', `2=${SIMULATOR_TDX_RTMR_HEX}`],
     )
     expect(put.code, put.stderr).toBe(0)
     const secret = ['resource', 'put', '--path', 'legacy/app/password', '--file']

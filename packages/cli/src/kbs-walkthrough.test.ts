@@ -9,7 +9,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
+} from '@initguard/tee-simulator'
 import {
   KBS_WALKTHROUGH_INITDATA,
   jsonError,
@@ -108,6 +112,7 @@ describe('the KBS in five commands', () => {
       SIMULATOR_SNP_MEASUREMENT_HEX,
       '--tdx-mrtd',
       SIMULATOR_TDX_MRTD_HEX,
+      ...['--tdx-rtmr', `1=${SIMULATOR_TDX_RTMR_HEX}`, '--tdx-rtmr', `2=${SIMULATOR_TDX_RTMR_HEX}`],
     )
     expect(put.code, put.stdout + put.stderr).toBe(0)
     const secret = await admin(

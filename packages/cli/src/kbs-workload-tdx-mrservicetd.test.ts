@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import { SIMULATOR_TDX_MRTD_HEX, SIMULATOR_TDX_RTMR_HEX } from '@initguard/tee-simulator'
 import { jsonError, startSimKbs, type CliRun, type InProcessSimKbs } from './cli-test-support.ts'
 
 let kbs: InProcessSimKbs
@@ -24,7 +24,14 @@ const admin = (...args: string[]): Promise<CliRun> => kbs.admin(...args)
 const put = (...extra: string[]): Promise<CliRun> =>
   admin(
     ...['workload', 'put', '--name', 'td', '--tee', 'tdx', '--initdata', at('initdata.toml')],
-    ...['--resource', 'td/app/*', '--tdx-mrtd', SIMULATOR_TDX_MRTD_HEX, ...extra],
+    ...['--resource', 'td/app/*', '--tdx-mrtd', SIMULATOR_TDX_MRTD_HEX],
+    ...[
+      '--tdx-rtmr',
+      `1=${SIMULATOR_TDX_RTMR_HEX}`,
+      '--tdx-rtmr',
+      `2=${SIMULATOR_TDX_RTMR_HEX}`,
+      ...extra,
+    ],
   )
 
 const getResource = (): Promise<CliRun> => kbs.getResource('td/app/secret', 'tdx')

@@ -150,7 +150,10 @@ describe('initguard kbs admin', () => {
       resources: ['default/web/*'],
       snpMeasurements: [new Uint8Array(48).fill(0xab)],
       tdxMrtd: [new Uint8Array(48).fill(0xcd)],
-      tdxRtmr: [{ index: 2, value: new Uint8Array(48) }],
+      tdxRtmr: [
+        { index: 1, value: new Uint8Array(48).fill(0x11) },
+        { index: 2, value: new Uint8Array(48) },
+      ],
       allowDebug: false,
     })
     expect(definition).toEqual({
@@ -159,7 +162,7 @@ describe('initguard kbs admin', () => {
       initdata: [text],
       resources: ['default/web/*'],
       snp: { measurements: ['ab'.repeat(48)] },
-      tdx: { mrtd: ['cd'.repeat(48)], rtmr2: ['00'.repeat(48)] },
+      tdx: { mrtd: ['cd'.repeat(48)], rtmr1: ['11'.repeat(48)], rtmr2: ['00'.repeat(48)] },
     })
     // What the admin command sends is what the KBS accepts.
     expect(parseWorkloadDefinition(definition)).toMatchObject({ name: 'web', tees: ['snp', 'tdx'] })

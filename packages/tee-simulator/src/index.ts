@@ -214,6 +214,7 @@ export {
 export {
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
   SIMULATOR_INIT_DATA_FIELD_LENGTH,
   simulateSnpEvidence,
   simulateTdxEvidence,

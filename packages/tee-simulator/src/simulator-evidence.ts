@@ -14,7 +14,7 @@
  * | ----------------------- | ----------------------------------------- | ------------------------------------ |
  * | init-data binding       | HOST_DATA = digest fitted to 32 bytes     | MRCONFIGID = digest fitted to 48     |
  * | report data             | REPORT_DATA = given bytes, zero-padded    | REPORTDATA = given bytes, zero-padded |
- * | launch measurement      | MEASUREMENT = {@link SIMULATOR_SNP_MEASUREMENT_HEX} | MRTD = {@link SIMULATOR_TDX_MRTD_HEX}, RTMR0–3 zero |
+ * | launch measurement      | MEASUREMENT = {@link SIMULATOR_SNP_MEASUREMENT_HEX} | MRTD = {@link SIMULATOR_TDX_MRTD_HEX}, RTMR0–3 {@link SIMULATOR_TDX_RTMR_HEX} (zero) |
  * | debug (only `debug: true`) | POLICY bit 19 (DEBUG)                  | TDATTRIBUTES bit 0 (DEBUG)           |
  * | everything else         | VMPL 0, POLICY 0x30000, the chip id and TCB of the VCEK | Intel's TD_QE, UpToDate TCB |
  *
@@ -61,6 +61,12 @@ export const SIMULATOR_SNP_MEASUREMENT_HEX =
  */
 export const SIMULATOR_TDX_MRTD_HEX =
   'bfa263af2eb1ce11fb09c36a2583755d28764467ced4d9e9a9a432187d1b67fa329cb4d42b8ec87645890869d6f87381'
+
+/**
+ * Each simulated RTMR (RTMR0–3, 48 bytes, hex): zero, nothing was extended. A TDX workload pins
+ * the kernel with RTMR1 and RTMR2, so one for simulated guests lists this value for both.
+ */
+export const SIMULATOR_TDX_RTMR_HEX: string = '00'.repeat(48)
 
 /** What evidence to make: the initdata document it binds, the report data, the debug flag. */
 export interface SimulatedEvidenceRequest {

@@ -84,6 +84,7 @@ const VERBS: Readonly<Record<string, readonly string[]>> = {
     'snp-platform-info',
     'tdx-mrtd',
     'tdx-rtmr',
+    'tdx-any-kernel',
     'tdx-mrservicetd',
     'allow-debug',
     'refuse-simulated',
@@ -232,6 +233,7 @@ async function putWorkload(args: ParsedArgs, target: KbsAdminTarget): Promise<un
     ...(platformInfo === undefined ? {} : { snpPlatformInfo: platformInfo }),
     tdxMrtd: parsedList(args, 'tdx-mrtd', MRTD),
     tdxRtmr: parsedList(args, 'tdx-rtmr', RTMR_VALUE),
+    tdxAnyKernel: optionGiven(args, 'tdx-any-kernel'),
     ...(mrServiceTd === undefined ? {} : { tdxMrServiceTd: mrServiceTd }),
     allowDebug: optionGiven(args, 'allow-debug'),
     refuseSimulated: optionGiven(args, 'refuse-simulated'),
@@ -458,7 +460,16 @@ export const kbsAdminCommand: Command = {
       "workload put: SEV-SNP PLATFORM_INFO bits (the host's state) that must be set (1) or clear (0), e.g. tsmeEnabled=1 (snp.platformInfo; as evidence verify --platform-info)",
     ),
     'tdx-mrtd': value(MRTD, 'HEX', 'workload put: an accepted TDX MRTD (48 bytes)', true),
-    'tdx-rtmr': value(RTMR_VALUE, 'N=HEX', 'workload put: an accepted TDX RTMR value', true),
+    'tdx-rtmr': value(
+      RTMR_VALUE,
+      'N=HEX',
+      'workload put: an accepted TDX RTMR value; RTMR1 (the kernel) and RTMR2 (its command line and initrd) are required unless --tdx-any-kernel',
+      true,
+    ),
+    'tdx-any-kernel': {
+      type: 'boolean',
+      help: 'workload put: accept any TDX kernel, command line and initrd (tdx.anyKernel; no --tdx-rtmr 1 or 2): MRTD covers only the TD firmware, so a kernel the host chooses gets the secrets',
+    },
     'tdx-mrservicetd': value(
       MRSERVICETD,
       'HEX',

@@ -2,8 +2,9 @@
  * The workload definition `initguard kbs admin workload put` sends, built from its options. The
  * init-data documents go in as their exact text (the KBS computes each TEE's fitted digest
  * itself); the server validates the whole definition (`parseWorkloadDefinition`), and this module
- * refuses early what can only fail there: a TEE without its reference values, or reference values
- * for a TEE the workload does not list.
+ * refuses early what can only fail there: a TEE without its reference values (a TDX one without
+ * its kernel pinned, RTMR1 and RTMR2, or `--tdx-any-kernel`), or reference values for a TEE the
+ * workload does not list.
  *
  * ```json
  * {"name": "web", "tees": ["snp", "tdx"],
@@ -13,8 +14,8 @@
  *          "refuseProvisionalFirmware": true, "minimumFirmware": {"major": 1, "minor": 55,
  *          "build": 29}, "guestPolicy": {"smt": false}, "platformInfo": {"tsmeEnabled": true},
  *          "allowDebug": false},
- *  "tdx": {"mrtd": ["<96 hex>"], "rtmr0": ["<96 hex>"], "mrServiceTd": "<96 hex>",
- *          "allowDebug": false},
+ *  "tdx": {"mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "rtmr2": ["<96 hex>"],
+ *          "mrServiceTd": "<96 hex>", "allowDebug": false},  // or "anyKernel": true, no rtmr1/rtmr2
  *  "cel": "<expression>", "refuseSimulated": true}
  * ```
  *
@@ -42,6 +43,8 @@ export interface WorkloadOptions {
   readonly snpPlatformInfo?: SnpPlatformInfoRule
   readonly tdxMrtd: readonly Uint8Array[]
   readonly tdxRtmr: readonly { readonly index: number; readonly value: Uint8Array }[]
+  /** `tdx.anyKernel` (`--tdx-any-kernel`): accept any kernel, said explicitly, instead of RTMR1 and RTMR2. */
+  readonly tdxAnyKernel?: boolean
   /** `tdx.mrServiceTd`: the MRSERVICETD the TD must have (all zero when not given). */
   readonly tdxMrServiceTd?: Uint8Array
   readonly allowDebug: boolean
@@ -51,6 +54,33 @@ export interface WorkloadOptions {
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+
+/**
+ * A TDX workload pins the kernel (RTMR1) and its command line and initrd (RTMR2), or says
+ * `--tdx-any-kernel`: MRTD covers only the TD firmware. The KBS refuses the same
+ * (`ERR_KBS_WORKLOAD_INVALID`); this says it in the options' terms.
+ */
+function tdxKernelPin(
+  options: WorkloadOptions,
+  refuse: (message: string, hint: string) => never,
+): void {
+  const pinned = new Set(
+    options.tdxRtmr.map(({ index }) => index).filter((i) => i === 1 || i === 2),
+  )
+  if (options.tdxAnyKernel === true) {
+    if (pinned.size > 0)
+      refuse(
+        `--tdx-any-kernel contradicts --tdx-rtmr ${[...pinned].sort().join(' and ')}: it accepts any kernel, the RTMR says which`,
+        'to pin the kernel, drop --tdx-any-kernel and give --tdx-rtmr 1=HEX and --tdx-rtmr 2=HEX; to accept any kernel, drop --tdx-rtmr 1 and 2',
+      )
+    return
+  }
+  if (pinned.size < 2)
+    refuse(
+      `--tee tdx needs --tdx-rtmr 1=HEX and --tdx-rtmr 2=HEX (${pinned.size === 0 ? 'neither is given' : `only RTMR${[...pinned].join('')} is given`}), or --tdx-any-kernel: MRTD covers only the TD firmware, so without them any kernel the host boots under it gets the secrets`,
+      "`initguard sim init` prints the simulator's; for real guests, RTMR1 and RTMR2 of your kernel, command line and initrd. --tdx-any-kernel accepts any kernel, explicitly: then whoever runs the host can boot its own kernel and take the secrets",
+    )
+}
 
 /**
  * The definition JSON.
@@ -95,10 +125,11 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
     !has('tdx') &&
     (options.tdxMrtd.length > 0 ||
       options.tdxRtmr.length > 0 ||
+      options.tdxAnyKernel === true ||
       options.tdxMrServiceTd !== undefined)
   )
     refuse(
-      '--tdx-mrtd/--tdx-rtmr/--tdx-mrservicetd apply to a workload with --tee tdx',
+      '--tdx-mrtd/--tdx-rtmr/--tdx-any-kernel/--tdx-mrservicetd apply to a workload with --tee tdx',
       'add --tee tdx, or drop them',
     )
   if (has('snp') && options.snpMeasurements.length === 0)
@@ -111,6 +142,7 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
       '--tee tdx needs at least one --tdx-mrtd HEX: a workload accepts only MRTDs it names',
       "`initguard sim init` prints the simulator's; for real guests, the MRTD of your TD firmware",
     )
+  if (has('tdx')) tdxKernelPin(options, refuse)
   if (has('sgx'))
     refuse(
       'SGX workloads need MRENCLAVE/MRSIGNER reference values, which `workload put` does not take yet',
@@ -132,6 +164,7 @@ export function workloadDefinitionJson(options: WorkloadOptions): Record<string,
   const tdx = {
     mrtd: options.tdxMrtd.map(hex),
     ...rtmrs,
+    ...(options.tdxAnyKernel === true ? { anyKernel: true } : {}),
     ...(options.tdxMrServiceTd === undefined ? {} : { mrServiceTd: hex(options.tdxMrServiceTd) }),
     ...debug,
   }

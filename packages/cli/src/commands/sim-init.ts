@@ -9,6 +9,7 @@ import {
   SIMULATOR_FILES,
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
   initSimulator,
 } from '@initguard/tee-simulator'
 import {
@@ -100,6 +101,8 @@ export const simInitCommand: Command = {
         },
         tdx: {
           mrtd: SIMULATOR_TDX_MRTD_HEX,
+          rtmr1: SIMULATOR_TDX_RTMR_HEX,
+          rtmr2: SIMULATOR_TDX_RTMR_HEX,
           root_sha256: manifest.roots.intel_root_sha256,
           intel_root: path(SIMULATOR_FILES.intelRoot),
           collateral: path(SIMULATOR_FILES.tdxCollateral),
@@ -110,6 +113,7 @@ export const simInitCommand: Command = {
         `SEV-SNP  ${manifest.snp.product} chip ${manifest.snp.chip_id.slice(0, 16)}…, TCB BL ${tcb.bootloader} TEE ${tcb.tee} SNP ${tcb.snp} UCODE ${tcb.microcode}`,
         `         MEASUREMENT ${SIMULATOR_SNP_MEASUREMENT_HEX}`,
         `TDX      MRTD ${SIMULATOR_TDX_MRTD_HEX}`,
+        `         RTMR1, RTMR2 ${SIMULATOR_TDX_RTMR_HEX}`,
         'Its evidence is trusted only where its roots are given explicitly (test use only):',
         `  SEV-SNP  --trust-root ${path(SIMULATOR_FILES.amdRoots)}   (ARK-${manifest.snp.product} SHA-256 ${manifest.roots.amd_ark_sha256})`,
         `  TDX      --intel-root ${path(SIMULATOR_FILES.intelRoot)} --collateral ${path(SIMULATOR_FILES.tdxCollateral)}   (root SHA-256 ${manifest.roots.intel_root_sha256})`,

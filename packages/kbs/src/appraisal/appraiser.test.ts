@@ -4,6 +4,7 @@ import type { TeeSimulator } from '@initguard/tee-simulator'
 import type { AppraisalOutcome, AttestationToAppraise } from '../ports.ts'
 import {
   MemoryWorkloadStore,
+  SIMULATOR_TDX_VALUES,
   initdataText,
   webDefinition,
 } from '../workloads/workload-test-support.ts'
@@ -111,7 +112,7 @@ describe.each(['snp', 'tdx'] as const)('appraising simulated %s evidence', (tee)
     const definition = webDefinition(
       tee === 'snp'
         ? { snp: { measurements: ['ab'.repeat(48), 'cd'.repeat(48)] } }
-        : { tdx: { mrtd: ['ab'.repeat(48)] } },
+        : { tdx: { ...SIMULATOR_TDX_VALUES, mrtd: ['ab'.repeat(48)] } },
     )
     const { status, detail } = refusal(
       await appraise(simulatedAttestation(simulator, { tee, launchedWith: ACCEPTED }), [

@@ -43,7 +43,12 @@ describe('tdx.mrServiceTd', () => {
   /** Why a TDX workload with these extra `tdx` members refuses `e`, or undefined. */
   function mismatch(e: VerifiedEvidence, tdx: Record<string, unknown>): string | undefined {
     if (e.tee !== 'tdx') throw new Error('not TDX evidence')
-    const definition = webDefinition({ tees: ['tdx'], tdx: { mrtd: [bytesToHex(e.mrTd)], ...tdx } })
+    const pinned = {
+      mrtd: [bytesToHex(e.mrTd)],
+      rtmr1: [bytesToHex(e.rtmrs[1])],
+      rtmr2: [bytesToHex(e.rtmrs[2])],
+    }
+    const definition = webDefinition({ tees: ['tdx'], tdx: { ...pinned, ...tdx } })
     delete definition['snp']
     const workload = compileWorkload({
       name: 'web',

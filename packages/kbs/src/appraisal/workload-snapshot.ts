@@ -111,7 +111,9 @@ export class WorkloadSnapshot {
         byName.set(stored.name, { stored, compiled: workload })
       } catch (error) {
         if (!isInitguardError(error)) throw error
-        const reason = `workload '${stored.name}': its stored definition is invalid (${error.message})`
+        // With the fix: a rule made stricter since the put names what to change before putting again.
+        const fix = error.hint === undefined ? '' : `; ${error.hint}`
+        const reason = `workload '${stored.name}': its stored definition is invalid (${error.message}${fix}); put it again, changed so the KBS accepts it`
         invalid.push(reason)
         byName.set(stored.name, { stored, invalid: reason })
       }

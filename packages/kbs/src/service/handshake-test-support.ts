@@ -44,16 +44,16 @@ export async function auditsOf(kbs: TestKbs, count: number): Promise<Record<stri
 }
 
 /**
- * A handshake KBS for one test file, started before its tests and stopped after them: the KBS
- * (valid inside a test), and its newest audit entry.
+ * A handshake KBS for one test file (`options` as {@link startTestKbs}'s), started before its tests
+ * and stopped after them: the KBS (valid inside a test), and its newest audit entry.
  */
-export function handshakeKbsForFile(): {
+export function handshakeKbsForFile(options: Parameters<typeof startTestKbs>[0] = {}): {
   readonly kbs: () => TestKbs
   readonly lastAudit: () => Promise<Record<string, unknown>>
 } {
   let started: TestKbs | undefined
   beforeAll(async () => {
-    started = await startHandshakeKbs()
+    started = await startHandshakeKbs(options)
   })
   afterAll(async () => {
     await started?.stop()

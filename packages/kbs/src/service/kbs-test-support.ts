@@ -14,6 +14,7 @@ import { KbsClient, type KbsTee } from '@initguard/kbs-protocol'
 import {
   SIMULATOR_SNP_MEASUREMENT_HEX,
   SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
   initSimulator,
   simulateSnpEvidence,
   simulateTdxEvidence,
@@ -44,7 +45,11 @@ export function simulatorWorkload(
     initdata: accepted,
     resources: ['default/app/*'],
     snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX] },
-    tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX] },
+    tdx: {
+      mrtd: [SIMULATOR_TDX_MRTD_HEX],
+      rtmr1: [SIMULATOR_TDX_RTMR_HEX],
+      rtmr2: [SIMULATOR_TDX_RTMR_HEX],
+    },
     ...overrides,
   }
 }

@@ -4,7 +4,8 @@
  * `initguard kbs serve` of commit 5254a34 (schema `001-initial` only; see that folder's README for
  * what was done to them). Each test opens a copy with the current code, as an operator's upgrade
  * does, and checks the state docs/production.md promises: every resource opens with its bytes,
- * the workloads written without a MAC are listed as unusable and refused until put again, a
+ * the workloads written without a MAC are listed as unusable and refused until put again (and a
+ * TDX one that pins no kernel, as the old release allowed, is not used until put with the pins), a
  * workload deleted before tombstones is deleted again, the signing keys without a MAC are not
  * used, and the audit log reads back entry for entry, goes on from there and can be pruned.
  */
@@ -14,10 +15,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { POSTGRES_TEST_ROLE, postgresBinDir, rejectedCode } from '@initguard/testkit'
+import { POSTGRES_TEST_ROLE, postgresBinDir, rejectedCode, thrown } from '@initguard/testkit'
 import { startPostgresCluster } from '@initguard/testkit'
 import type { PostgresCluster } from '@initguard/testkit'
 import type { UnauthenticatedWorkload } from '../ports.ts'
+import { WorkloadCompiler } from '../workloads/compiled-workload.ts'
 import { loadMasterKey } from './master-key.ts'
 import { openTestStore, temporaryDir } from './store-test-support.ts'
 import type { SqlKbsStore } from './open-store.ts'
@@ -139,9 +141,23 @@ function describeUpgradedState(open: () => Promise<SqlKbsStore>, engine: 'sqlite
     const definition: unknown = JSON.parse(shown.unauthenticatedDefinition)
     // The old release's second put of app (snp and tdx), not its first (snp only).
     expect(definition).toMatchObject({ name: 'app', tees: ['snp', 'tdx'] })
+    // Its tdx block pins no kernel (no rtmr1, rtmr2), which the old release took: put back as it
+    // was, the row authenticates but the KBS does not use it (nor would its admin API take it).
     const put = await store.workloads.put('app', definition, at)
     expect(put.version).toBe(3)
     expect((await store.workloads.get('app'))?.definition).toEqual(definition)
+    const unpinned = thrown(() => new WorkloadCompiler().compile(put))
+    expect(unpinned).toMatchObject({ code: 'ERR_KBS_WORKLOAD_INVALID', details: { path: '$.tdx' } })
+    expect((unpinned as Error).message).toContain('$.tdx pins no kernel')
+    // Put again with the kernel pinned, it is used.
+    const tdx = (definition as { tdx: Record<string, unknown> }).tdx
+    const pinned = { ...tdx, rtmr1: ['11'.repeat(48)], rtmr2: ['22'.repeat(48)] }
+    const repaired = await store.workloads.put(
+      'app',
+      { ...(definition as object), tdx: pinned },
+      at,
+    )
+    expect(new WorkloadCompiler().compile(repaired).version).toBe(4)
     expect((await store.workloads.list()).map((w) => [w.name, 'unusable' in w])).toEqual([
       ['app', false],
       ['web', true],

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { jsonKind, type JsonObject } from '@initguard/core'
 import {
   SNP_GUEST_POLICY_RULE_KEYS,
   SNP_PLATFORM_INFO_RULE_KEYS,
@@ -105,11 +106,20 @@ export type AcceptableTcbStatus = (typeof ACCEPTABLE_TCB_STATUSES)[number]
 export interface TdxReferenceValues {
   /** MRTD must be one of these (hex, 48 bytes each). */
   readonly mrtd: readonly string[]
-  /** RTMR0–3, each (when given) one of its list (hex, 48 bytes each). */
+  /**
+   * RTMR0–3, each (when given) one of its list (hex, 48 bytes each). `rtmr1` (the kernel) and
+   * `rtmr2` (its command line and initrd) are required unless `anyKernel` is true: MRTD covers only
+   * the TD firmware, so without them any kernel the host boots under it gets the secrets.
+   */
   readonly rtmr0?: readonly string[]
   readonly rtmr1?: readonly string[]
   readonly rtmr2?: readonly string[]
   readonly rtmr3?: readonly string[]
+  /**
+   * Accept any kernel, command line and initrd (no `rtmr1`, no `rtmr2`), said explicitly: only
+   * `true`, written out only when given, and never with `rtmr1` or `rtmr2`.
+   */
+  readonly anyKernel?: true
   /**
    * MRSERVICETD (TDX 1.5), exactly (hex, 48 bytes). Absent: all zero, no service TD bound (a bound
    * service TD, a migration TD for one, can read and change the TD). A TDX 1.0 quote binds none.
@@ -273,11 +283,62 @@ export function parseSnpReferenceValues(value: unknown, path: string): SnpRefere
 
 const RTMRS = ['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const
 
+const KERNEL_PIN_HINT =
+  'list the accepted rtmr1 (kernel) and rtmr2 (command line and initrd) values, 96 hex digits each ' +
+  '(`workload put --tdx-rtmr 1=HEX --tdx-rtmr 2=HEX`); or, to accept any kernel, say so with ' +
+  '"anyKernel": true (`--tdx-any-kernel`): then whoever runs the host can boot a kernel of its own ' +
+  'under your firmware and init-data, and that kernel gets the secrets'
+
+/**
+ * Refuse a block that does not pin the kernel: MRTD covers only the TD firmware (TDVF), the kernel
+ * is measured into RTMR1 and its command line and initrd into RTMR2, and the host sets MRCONFIGID,
+ * so without both RTMRs any kernel the host boots writes REPORT_DATA and binds its own key. Like
+ * SGX `mrsigner` without `isvProdId`: accepting every kernel must be said, never implied.
+ */
+function kernelPin(obj: JsonObject, path: string): { anyKernel?: true } {
+  const anyKernel = memberOf(obj, 'anyKernel')
+  const pinned = (['rtmr1', 'rtmr2'] as const).filter((key) => memberOf(obj, key) !== undefined)
+  if (anyKernel !== undefined) {
+    if (anyKernel !== true) {
+      throw invalid(
+        `${path}.anyKernel`,
+        `must be true (it is ${anyKernel === false ? 'false' : jsonKind(anyKernel)}); there is no other value`,
+        'leave it out and list rtmr1 and rtmr2 (the kernel is pinned), or write "anyKernel": true',
+      )
+    }
+    if (pinned.length > 0) {
+      throw invalid(
+        `${path}.anyKernel`,
+        `contradicts ${pinned.map((key) => `${path}.${key}`).join(' and ')}: it says any kernel is accepted, and the RTMR list says which`,
+        'to pin the kernel, remove anyKernel and list both rtmr1 and rtmr2; to accept any kernel, remove rtmr1 and rtmr2',
+      )
+    }
+    return { anyKernel: true }
+  }
+  if (pinned.length === 0) {
+    throw invalid(
+      path,
+      'pins no kernel (neither rtmr1 nor rtmr2): MRTD covers only the TD firmware, so it accepts any kernel the host boots under that firmware with your init-data, and that kernel gets the secrets',
+      KERNEL_PIN_HINT,
+    )
+  }
+  if (pinned.length === 1) {
+    const [given, missing] = pinned[0] === 'rtmr1' ? ['rtmr1', 'rtmr2'] : ['rtmr2', 'rtmr1']
+    throw invalid(
+      `${path}.${missing}`,
+      `is missing: ${given} alone leaves the ${missing === 'rtmr2' ? 'kernel command line and initrd' : 'kernel'} to the host, which can then boot code of its choosing (a kernel, an init) that gets the secrets`,
+      KERNEL_PIN_HINT,
+    )
+  }
+  return {}
+}
+
 /** Read `$.tdx`. */
 export function parseTdxReferenceValues(value: unknown, path: string): TdxReferenceValues {
   const obj = objectAt(value, path, [
     'mrtd',
     ...RTMRS,
+    'anyKernel',
     'mrServiceTd',
     'acceptedTcbStatuses',
     'allowDebug',
@@ -295,7 +356,7 @@ export function parseTdxReferenceValues(value: unknown, path: string): TdxRefere
     if (list !== undefined) rtmrs[key] = hexList(list, `${path}.${key}`, 48, key.toUpperCase())
   }
   const mrServiceTd = memberOf(obj, 'mrServiceTd')
-  return {
+  const values = {
     mrtd: hexList(mrtd, `${path}.mrtd`, 48, 'MRTD'),
     ...rtmrs,
     ...(mrServiceTd === undefined
@@ -308,6 +369,8 @@ export function parseTdxReferenceValues(value: unknown, path: string): TdxRefere
     allowDebug: booleanAt(memberOf(obj, 'allowDebug'), `${path}.allowDebug`, false),
     allowMigration: booleanAt(memberOf(obj, 'allowMigration'), `${path}.allowMigration`, false),
   }
+  // Last, so a malformed member is named as such before the block as a whole is judged.
+  return { ...values, ...kernelPin(obj, path) }
 }
 
 /** Read `$.sgx`. */

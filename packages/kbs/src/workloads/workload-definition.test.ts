@@ -2,12 +2,17 @@ import fc from 'fast-check'
 import { Environment } from '@marcbachmann/cel-js'
 import { describe, expect, it, vi } from 'vitest'
 import { codeOf, thrown } from '@initguard/testkit'
-import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import { SIMULATOR_SNP_MEASUREMENT_HEX } from '@initguard/tee-simulator'
 import { claimsExpressionFailure } from './claims-expression.ts'
 import { compileWorkload, WorkloadCompiler } from './compiled-workload.ts'
 import { compileResourcePattern } from './resource-pattern.ts'
 import { parseWorkloadDefinition } from './workload-definition.ts'
-import { initdataText, sgxDefinition as sgxOnly, webDefinition } from './workload-test-support.ts'
+import {
+  SIMULATOR_TDX_VALUES,
+  initdataText,
+  sgxDefinition as sgxOnly,
+  webDefinition,
+} from './workload-test-support.ts'
 
 /** The message of the refusal of `definition` (asserting its code). */
 function refusal(definition: unknown): string {
@@ -81,7 +86,7 @@ describe('parseWorkloadDefinition', () => {
 
   it('reads tdx.mrServiceTd (lower-cased, absent when not given), and the parsed form parses to itself', () => {
     const parsed = parseWorkloadDefinition(
-      webDefinition({ tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX], mrServiceTd: '5D'.repeat(48) } }),
+      webDefinition({ tdx: { ...SIMULATOR_TDX_VALUES, mrServiceTd: '5D'.repeat(48) } }),
     )
     expect(parsed.tdx?.mrServiceTd).toBe('5d'.repeat(48))
     expect(parseWorkloadDefinition(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed)

@@ -12,7 +12,8 @@
  *            "minimumLaunchTcb": {"bootloader": 4, "tee": 0, "snp": 24, "microcode": 219},  // optional, like minimumTcb
  *            "minimumFirmware": {"major": 1, "minor": 55, "build": 29},  // optional; running firmware, major then minor then build
  *            "refuseProvisionalFirmware": false, "allowDebug": false, "allowMigration": false, "vmpl": 0 },
- *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false,
+ *   "tdx": { "mrtd": ["<96 hex>"], "rtmr1": ["<96 hex>"], "rtmr2": ["<96 hex>"],  // rtmr1 and rtmr2, or "anyKernel": true
+ *            "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false,
  *            "mrServiceTd": "<96 hex>" },  // optional: MRSERVICETD exactly; absent, all zero (no service TD bound)
  *   "sgx": { "mrenclave": ["<64 hex>"], "acceptedTcbStatuses": ["UpToDate"], "allowDebug": false },
  *   "cel": "init_data_claims[\"cdh.toml\"].kbc.url.startsWith(\"https://\")",  // optional
@@ -20,7 +21,8 @@
  * }
  * ```
  *
- * Rules: every TEE in `tees` has its reference-value block and no other block is allowed; every
+ * Rules: every TEE in `tees` has its reference-value block and no other block is allowed; a TDX
+ * block pins the kernel (`rtmr1` and `rtmr2`) or says `"anyKernel": true`, never both; every
  * list is non-empty and without repeats; hex has the field's exact length; each init-data text is
  * a valid CoCo initdata document (the KBS computes each TEE's fitted value itself); the CEL
  * expression compiles. Defaults are written out in the result (`allowDebug: false`, …), so the
@@ -156,7 +158,7 @@ function referenceValues(
         throw invalid(
           `$.${tee}`,
           `is missing, but "tees" lists ${tee}`,
-          `add the ${tee} reference values (${tee === 'snp' ? 'measurements' : tee === 'tdx' ? 'mrtd' : 'mrenclave or mrsigner'} at least), or remove ${tee} from "tees"`,
+          `add the ${tee} reference values (${tee === 'snp' ? 'measurements' : tee === 'tdx' ? 'mrtd, rtmr1 and rtmr2' : 'mrenclave or mrsigner'} at least), or remove ${tee} from "tees"`,
         )
       }
       continue

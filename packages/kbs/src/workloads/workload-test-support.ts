@@ -2,7 +2,11 @@
  * Test support for workloads: init-data documents, a valid definition, and an in-memory
  * `WorkloadStore` (versioned like the SQL one: every put makes the next version).
  */
-import { SIMULATOR_SNP_MEASUREMENT_HEX, SIMULATOR_TDX_MRTD_HEX } from '@initguard/tee-simulator'
+import {
+  SIMULATOR_SNP_MEASUREMENT_HEX,
+  SIMULATOR_TDX_MRTD_HEX,
+  SIMULATOR_TDX_RTMR_HEX,
+} from '@initguard/tee-simulator'
 import type { StoredWorkload, WorkloadStore } from '../ports.ts'
 
 /** A valid initdata document whose `aa.toml` names `kbsUrl`. */
@@ -26,6 +30,13 @@ export function initdataText(kbsUrl = 'https://kbs.example:8080', algorithm = 's
   ].join('\n')
 }
 
+/** TDX reference values the simulator's guests match: its MRTD, and its RTMR1 and RTMR2 pinned. */
+export const SIMULATOR_TDX_VALUES = {
+  mrtd: [SIMULATOR_TDX_MRTD_HEX],
+  rtmr1: [SIMULATOR_TDX_RTMR_HEX],
+  rtmr2: [SIMULATOR_TDX_RTMR_HEX],
+} as const
+
 /** A valid definition for the simulator's SNP and TDX guests. */
 export function webDefinition(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -34,7 +45,7 @@ export function webDefinition(overrides: Record<string, unknown> = {}): Record<s
     initdata: [initdataText()],
     resources: ['default/web/*'],
     snp: { measurements: [SIMULATOR_SNP_MEASUREMENT_HEX] },
-    tdx: { mrtd: [SIMULATOR_TDX_MRTD_HEX] },
+    tdx: SIMULATOR_TDX_VALUES,
     ...overrides,
   }
 }
