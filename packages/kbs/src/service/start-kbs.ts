@@ -19,6 +19,7 @@ import {
   type TlsIdentity,
 } from '../server/tls-identity.ts'
 import { createKbsServices, type KbsServices, type KbsServicesOptions } from './kbs-services.ts'
+import { warnOfUnusableWorkloads } from './unusable-workloads.ts'
 
 /** How often expired sessions are removed. */
 const SESSION_SWEEP_MS = 60_000
@@ -103,6 +104,7 @@ export async function startKbs(
   const { location, appliedMigrations } = services.database
   if (appliedMigrations.length > 0)
     app.log.info({ database: location, migrations: appliedMigrations }, 'migrated the database')
+  await warnOfUnusableWorkloads(app.log, services.store.workloads)
   if (config.database.kind === 'postgres' && config.database.insecureTransport === true)
     app.log.warn(
       'insecure database transport (opted in): a remote PostgreSQL may be reached without verified TLS',
