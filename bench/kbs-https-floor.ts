@@ -24,6 +24,7 @@ import { cpuSecondsOf, startListeningProcess, stopKbsProcess, type KbsProcess } 
 import {
   RcarConnection,
   SNP_AUTH_REQUEST,
+  sessionCookie,
   type RcarAnswer,
   type RcarGuest,
   type RcarTranscript,
@@ -105,7 +106,7 @@ async function floorPhase(
         const wait = due - performance.now()
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
         const auth = ok(await connection.send('POST', '/kbs/v0/auth', {}, SNP_AUTH_REQUEST), 'auth')
-        const cookie = auth.setCookie[0]?.split(';', 1)[0] ?? ''
+        const cookie = sessionCookie(auth)
         ok(await connection.send('POST', '/kbs/v0/attest', { cookie }, attestBody), 'attest')
         ok(
           await connection.send('GET', '/kbs/v0/resource/default/bench/key', {

@@ -217,8 +217,8 @@ function fieldOf(text: string, field: string, path: string): string {
   return value
 }
 
-/** The session cookie a `/kbs/v0/auth` answer sets, as `name=value`. */
-function sessionCookie(answer: RcarAnswer): string {
+/** The session cookie a `/kbs/v0/auth` answer sets, as `name=value`; throws when it sets none. */
+export function sessionCookie(answer: RcarAnswer): string {
   const prefix = `${KBS_SESSION_COOKIE}=`
   for (const line of answer.setCookie)
     if (line.startsWith(prefix)) return line.split(';', 1)[0] ?? ''
